@@ -1,0 +1,38 @@
+# Two commands on a fresh machine (Debian, Python 3.11): `make serve` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test install lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install and run the server on the demo shop with SQLite (simulator token "demo").
+serve: $(STAMP)
+	HAAT_SIMULATOR_TOKEN=$${HAAT_SIMULATOR_TOKEN:-demo} $(BIN)/haat serve --shop $${HAAT_SHOP_DIR:-config}
+
+## Install everything and run every check and test (what CI runs).
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm

@@ -1,0 +1,1 @@
+"""Conversation logic: channel-neutral, imports catalog, payments and config only."""

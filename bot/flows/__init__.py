@@ -1,0 +1,1 @@
+"""Conversation flows; each module has a Mermaid diagram beside it."""

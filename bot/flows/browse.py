@@ -1,0 +1,148 @@
+"""Browse: greeting, the menu by category, product details, prices, "do you have X".
+
+See browse.mmd for the diagram.
+"""
+
+from __future__ import annotations
+
+from bot.filters import button, intent
+from bot.flows.common import options_text, price_text, product_name, product_row, unit_text
+from bot.nlu.base import Understanding
+from bot.replies import shop_name
+from bot.router import UNHANDLED, Router, Turn
+from bot.types import Button, Reply
+from catalog.models import Option, Product
+
+router = Router("browse")
+
+LIST_ROWS_MAX = 10  # WhatsApp lists carry at most 10 rows
+
+
+@router.on(intent("greet"))
+async def greet(turn: Turn) -> None:
+    turn.reply(Reply(
+        type="buttons",
+        text=turn.t("greeting", shop=shop_name(turn.shop, turn.language)),
+        buttons=(Button("menu", turn.t("menu_button")),),
+    ))
+
+
+@router.on(intent("browse_catalog") | button("menu"))
+async def menu(turn: Turn) -> None:
+    rows = []
+    for category in turn.shop.catalog.categories:
+        count = len(turn.shop.catalog.in_category(category.id))
+        if count:
+            rows.append(Button(payload=f"cat:{category.id}",
+                               title=category.name.get(turn.language, turn.shop.default_language),
+                               description=f"{count}"))
+    turn.reply(Reply(type="list", text=turn.t("menu_intro"), rows=tuple(rows[:LIST_ROWS_MAX]),
+                     list_button=turn.t("menu_button")))
+
+
+@router.on(button("cat:"))
+async def category(turn: Turn) -> None:
+    category_id = (turn.payload or "")[4:]
+    found = turn.shop.catalog.category(category_id)
+    if found is None:
+        return await menu(turn)
+    products = turn.shop.catalog.in_category(category_id)
+    rows = tuple(product_row(turn, p) for p in products)
+    example = product_name(turn, next((p for p in products if not p.sold_out), products[0]))
+    intro = turn.t("category_intro",
+                   category=found.name.get(turn.language, turn.shop.default_language),
+                   example=example)
+    if len(rows) > LIST_ROWS_MAX:  # the rest as text so nothing is hidden
+        extra = "\n".join(f"• {r.title} — {r.description}" for r in rows[LIST_ROWS_MAX:])
+        intro = f"{intro}\n{extra}"
+    turn.reply(Reply(type="list", text=intro, rows=rows[:LIST_ROWS_MAX],
+                     list_button=turn.t("items_button")))
+    return None
+
+
+def _details(turn: Turn, product: Product, option: Option | None) -> str:
+    description = product.description.get(turn.language, turn.shop.default_language) \
+        if product.description else ""
+    lines = [turn.t("product_details", name=product_name(turn, product, option),
+                    price=price_text(product, option), unit=unit_text(product),
+                    description=description).rstrip()]
+    if product.options and option is None:
+        lines.append(turn.t("options_list", options=options_text(turn, product)))
+    if product.sold_out:
+        lines.append(turn.t("sold_out", name=product_name(turn, product)))
+    elif product.stock is not None and product.stock <= 5:
+        lines.append(turn.t("in_stock_few", stock=product.stock))
+    return "\n".join(lines)
+
+
+def _alternatives(turn: Turn, product: Product) -> str | None:
+    others = [p for p in turn.shop.catalog.in_category(product.category)
+              if p.sku != product.sku and not p.sold_out][:3]
+    if not others:
+        return None
+    return turn.t("alternatives", names=", ".join(product_name(turn, p) for p in others))
+
+
+def _matches(turn: Turn, understanding: Understanding) -> list[tuple[Product, Option | None]]:
+    found: list[tuple[Product, Option | None]] = []
+    for item in understanding.items:
+        hit = turn.shop.catalog.find_sku(item.sku)
+        if hit is not None and hit not in found:
+            found.append(hit)
+    if not found:
+        for entity in understanding.entities:
+            if entity.type == "product":
+                hit = turn.shop.catalog.find_sku(entity.value)
+                if hit is not None and hit not in found:
+                    found.append(hit)
+    return found
+
+
+def _product_buttons(turn: Turn, product: Product) -> tuple[Button, ...]:
+    if product.sold_out:
+        return ()
+    return (Button(f"add:{product.sku}", turn.t("add_more_button").split()[0] + " +1"),
+            Button("menu", turn.t("menu_button")))
+
+
+@router.on(intent("product_price", "search_product"))
+async def product_info(turn: Turn, understanding: Understanding) -> object:
+    found = _matches(turn, understanding)
+    if not found:
+        suggestions = turn.index.suggest(turn.message.text, limit=3)
+        if suggestions:
+            names = ", ".join(product_name(turn, m.product) for m in suggestions)
+            turn.say("did_you_mean", names=names)
+        else:
+            turn.say("not_found")
+            turn.say("which_product")
+        return None
+    for product, option in found[:3]:
+        if understanding.intent == "product_price" and not product.sold_out:
+            text = turn.t("price", name=product_name(turn, product, option),
+                          price=price_text(product, option), unit=unit_text(product))
+            if product.options and option is None:
+                text += "\n" + turn.t("options_list", options=options_text(turn, product))
+        elif understanding.intent == "search_product" and not product.sold_out:
+            text = turn.t("have_it", name=product_name(turn, product, option),
+                          price=price_text(product, option), unit=unit_text(product))
+        else:
+            text = _details(turn, product, option)
+        if product.sold_out and (alt := _alternatives(turn, product)):
+            text += "\n" + alt
+        if product.image and len(found) == 1:
+            turn.reply(Reply(type="image", text=text, image_url=product.image))
+        else:
+            turn.reply(Reply(type="buttons", text=text, buttons=_product_buttons(turn, product))
+                       if len(found) == 1 and not product.sold_out
+                       else Reply(type="text", text=text))
+    return None
+
+
+@router.on(button("info:"))
+async def product_button(turn: Turn) -> object:
+    hit = turn.shop.catalog.find_sku((turn.payload or "")[5:])
+    if hit is None:
+        return UNHANDLED
+    turn.reply(Reply(type="text", text=_details(turn, *hit)))
+    return None

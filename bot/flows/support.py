@@ -1,0 +1,134 @@
+"""Support: FAQ, hours, delivery info, language switching, thanks/bye, fallback.
+
+See support.mmd for the diagram.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from bot.filters import Filter, intent, kind
+from bot.flows.common import product_name
+from bot.language import language_switch_request
+from bot.router import Router, Turn
+from bot.types import MessageKind
+from catalog.models import FaqEntry, Shop
+
+router = Router("support")
+fallback_router = Router("fallback")
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WORD = re.compile(r"\w+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def faq_answer(shop: Shop, text: str) -> FaqEntry | None:
+    """The FAQ entry one of whose phrases (any language) appears in the message."""
+    said = f" {_norm(text)} "
+    if said.strip() == "":
+        return None
+    for entry in shop.faq:
+        for phrases in entry.ask.values():
+            for phrase in phrases:
+                if f" {_norm(phrase)} " in said:
+                    return entry
+    return None
+
+
+def _faq_filter() -> Filter:
+    return Filter(lambda t: bool(t.message.text) and t.payload is None
+                  and faq_answer(t.shop, t.message.text) is not None, "faq")
+
+
+@router.on(_faq_filter())
+async def faq(turn: Turn) -> None:
+    entry = faq_answer(turn.shop, turn.message.text)
+    assert entry is not None
+    turn.reply_text(entry.answer.get(turn.language, turn.shop.default_language))
+
+
+def _fmt(t: time) -> str:
+    return t.strftime("%H:%M")
+
+
+def hours_text(shop: Shop) -> str:
+    """``Mon–Sat 08:00–21:00, Sun 09:00–13:00``: consecutive days with equal hours merged."""
+    days = [", ".join(f"{_fmt(a)}–{_fmt(b)}" for a, b in spans) or "closed"
+            for spans in shop.hours.by_weekday]
+    groups: list[tuple[int, int, str]] = []
+    for i, text in enumerate(days):
+        if groups and groups[-1][2] == text and groups[-1][1] == i - 1:
+            groups[-1] = (groups[-1][0], i, text)
+        else:
+            groups.append((i, i, text))
+    parts = []
+    for start, end, text in groups:
+        label = _DAY_NAMES[start] if start == end else f"{_DAY_NAMES[start]}–{_DAY_NAMES[end]}"
+        parts.append(f"{label} {text}")
+    return ", ".join(parts)
+
+
+def is_open(shop: Shop, now_ms: int) -> bool:
+    local = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(shop.timezone))
+    return shop.hours.is_open(local.weekday(), local.time())
+
+
+@router.on(intent("business_hours"))
+async def business_hours(turn: Turn) -> None:
+    now = turn.t("open_now") if is_open(turn.shop, turn.now_ms) else turn.t("closed_now")
+    turn.say("hours", hours=hours_text(turn.shop), now=now)
+
+
+@router.on(intent("delivery_info"))
+async def delivery_info(turn: Turn) -> None:
+    delivery = turn.shop.delivery
+    if delivery is None:
+        turn.say("no_delivery")
+        return
+    free = turn.t("delivery_free_above", amount=delivery.free_above.format()) \
+        if delivery.free_above is not None else ""
+    turn.say("delivery_info", areas=", ".join(delivery.areas) or "—",
+             fee=delivery.fee.format(), free=free)
+
+
+@router.on(intent("change_language"))
+async def change_language(turn: Turn) -> None:
+    wanted = language_switch_request(turn.message.text) or (
+        turn.understanding.entity("language") if turn.understanding else None)
+    if wanted is None or wanted not in turn.shop.languages:
+        turn.say("language_unavailable", languages=", ".join(turn.shop.languages))
+        return
+    turn.conversation = turn.conversation.with_(language=wanted, language_locked=True)
+    turn.say("language_switched")
+
+
+@router.on(intent("thanks"))
+async def thanks(turn: Turn) -> None:
+    turn.say("thanks")
+
+
+@router.on(intent("goodbye"))
+async def goodbye(turn: Turn) -> None:
+    turn.say("goodbye")
+
+
+@router.on(kind(MessageKind.UNKNOWN, MessageKind.MEDIA, MessageKind.REACTION))
+async def unsupported(turn: Turn) -> None:
+    if turn.message.kind is MessageKind.REACTION:
+        return  # a 👍 on our message needs no answer
+    turn.say("unsupported_message")
+
+
+@fallback_router.on(Filter(lambda t: True, "any"))
+async def fallback(turn: Turn) -> None:
+    suggestions = turn.index.suggest(turn.message.text, limit=3) if turn.message.text else []
+    if suggestions:
+        turn.say("did_you_mean",
+                 names=", ".join(product_name(turn, m.product) for m in suggestions))
+    turn.say("fallback")

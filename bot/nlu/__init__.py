@@ -1,0 +1,1 @@
+"""Intent engines (built-in classifier, Rasa over HTTP) behind one protocol."""

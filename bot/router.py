@@ -1,0 +1,119 @@
+"""The router: first matching handler wins; handlers ask for what they need by name.
+
+A handler is ``async def handle(turn, shop, understanding, …)``; the router passes only the
+parameters the handler declares, taken from the Turn's attributes (aiogram's injection by
+parameter name, without its middleware machinery). Returning ``UNHANDLED`` lets the next
+handler try.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.filters import Filter
+from bot.nlu.base import Understanding
+from bot.replies import text_for
+from bot.state import Conversation
+from bot.types import Button, InboundMessage, Reply
+from catalog.models import Shop
+from catalog.search import ProductIndex
+from config.database import WriteSet
+
+UNHANDLED = object()
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A message to someone other than the sender (owner alerts), sent via the outbox."""
+
+    customer: str
+    reply: Reply
+    channel: str | None = None  # None: the turn's channel
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything one inbound message's handling can read and what it produces."""
+
+    shop: Shop
+    message: InboundMessage
+    conversation: Conversation
+    index: ProductIndex
+    now_ms: int
+    understanding: Understanding | None = None
+    payload: str | None = None  # button payload (or a numbered-text choice resolved to one)
+    is_owner: bool = False
+    replies: list[Reply] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    writes: WriteSet = field(default_factory=WriteSet)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        return self.conversation.language
+
+    def t(self, key: str, **values: Any) -> str:
+        return text_for(self.shop, key, self.language, **values)
+
+    def say(self, key: str, **values: Any) -> None:
+        self.replies.append(Reply(type="text", text=self.t(key, **values)))
+
+    def reply_text(self, body: str) -> None:
+        self.replies.append(Reply(type="text", text=body))
+
+    def reply(self, reply: Reply) -> None:
+        self.replies.append(reply)
+
+    def buttons(self, body: str, buttons: list[Button]) -> None:
+        self.replies.append(Reply(type="buttons", text=body, buttons=tuple(buttons)))
+
+
+@dataclass(slots=True)
+class _Route:
+    filter: Filter
+    handler: Handler
+    params: tuple[str, ...]
+
+
+class Router:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._routes: list[_Route] = []
+        self._children: list[Router] = []
+
+    def on(self, flt: Filter) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            params = tuple(inspect.signature(handler).parameters)
+            self._routes.append(_Route(flt, handler, params))
+            return handler
+
+        return register
+
+    def include(self, *routers: Router) -> None:
+        self._children.extend(routers)
+
+    async def dispatch(self, turn: Turn) -> bool:
+        """Run the first handler whose filter matches and that does not return UNHANDLED."""
+        for route in self._routes:
+            if not route.filter(turn):
+                continue
+            kwargs = {name: _resolve(turn, name) for name in route.params}
+            if await route.handler(**kwargs) is not UNHANDLED:
+                return True
+        for child in self._children:
+            if await child.dispatch(turn):
+                return True
+        return False
+
+
+def _resolve(turn: Turn, name: str) -> Any:
+    if name == "turn":
+        return turn
+    if name in turn.services:
+        return turn.services[name]
+    return getattr(turn, name)

@@ -1,0 +1,228 @@
+"""Conversation state: explicit states, a store with a per-conversation lock.
+
+A conversation is ``(shop, channel, customer)`` → language, state, cart, pending step data,
+last inbound time (the 24-hour window) and the handoff pause. The store is an extension
+point with two implementations sharing one contract suite: ``MemoryStateStore`` (tests,
+``haat chat`` scratch runs) and ``SqlStateStore`` (production: write-through cache over the
+``conversations`` table, saved in the same transaction as the message that changed it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from config.database import Database, WriteSet
+
+
+class ConversationState(StrEnum):
+    """Where the shopper is in a flow; see the .mmd diagrams in bot/flows/."""
+
+    IDLE = "idle"
+    CHOOSING_OPTION = "choosing_option"  # "small or large?"
+    AWAITING_ADDRESS = "awaiting_address"
+    CONFIRMING_ORDER = "confirming_order"
+    AWAITING_PAYMENT = "awaiting_payment"
+    AWAITING_VPA = "awaiting_vpa"
+    HANDOFF = "handoff"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ConversationState:
+        return cls.IDLE
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    shop_id: str
+    channel: str
+    customer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    key: ConversationKey
+    language: str = "en"
+    language_locked: bool = False
+    state: ConversationState = ConversationState.IDLE
+    cart: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    business: str = ""
+    last_inbound_at: int = 0
+    handoff_until: int = 0
+    updated_at: int = 0
+    is_new: bool = True  # never stored: True until the first save
+
+    def with_(self, **changes: Any) -> Conversation:
+        if "cart" in changes:
+            changes["cart"] = MappingProxyType(dict(changes["cart"]))
+        if "data" in changes:
+            changes["data"] = MappingProxyType(dict(changes["data"]))
+        return replace(self, **changes)
+
+    def with_data(self, **values: Any) -> Conversation:
+        data = dict(self.data)
+        for name, value in values.items():
+            if value is None:
+                data.pop(name, None)
+            else:
+                data[name] = value
+        return self.with_(data=data)
+
+    def in_window(self, now_ms: int) -> bool:
+        """Inside WhatsApp's 24-hour customer-service window (free-form messages allowed)."""
+        return self.last_inbound_at > 0 and now_ms - self.last_inbound_at < 24 * 3600 * 1000
+
+    def paused(self, now_ms: int) -> bool:
+        return now_ms < self.handoff_until
+
+
+class StateStore(Protocol):
+    def lock(self, key: ConversationKey) -> Any:
+        """An async context manager serialising work on one conversation."""
+        ...
+
+    async def load(self, key: ConversationKey) -> Conversation: ...
+
+    async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
+        """Store the conversation together with ``writes`` in one transaction."""
+        ...
+
+    async def find(self, shop_id: str, customer: str) -> list[Conversation]:
+        """Every conversation of a customer in a shop (any channel): merchant commands."""
+        ...
+
+
+class _Locks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[ConversationKey, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def __call__(self, key: ConversationKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock_now, users_now = self._locks[key]
+            if users_now <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock_now, users_now - 1)
+
+
+class MemoryStateStore:
+    """Conversations in a dict; extra writes are applied to the given database if any."""
+
+    def __init__(self, database: Database | None = None) -> None:
+        self._rows: dict[ConversationKey, Conversation] = {}
+        self._db = database
+        self.lock = _Locks()
+
+    async def load(self, key: ConversationKey) -> Conversation:
+        return self._rows.get(key) or Conversation(key)
+
+    async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
+        if writes and self._db is not None:
+            await self._db.write(writes)
+        self._rows[conversation.key] = replace(conversation, is_new=False)
+
+    async def find(self, shop_id: str, customer: str) -> list[Conversation]:
+        return [c for k, c in self._rows.items()
+                if k.shop_id == shop_id and k.customer == customer]
+
+
+_COLUMNS = ("language", "language_locked", "state", "cart", "data", "business",
+            "last_inbound_at", "handoff_until", "updated_at")
+
+_UPSERT = (
+    "INSERT INTO conversations (shop_id, channel, customer, "
+    + ", ".join(_COLUMNS)
+    + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (shop_id, channel, customer) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)
+)
+_SELECT = ("SELECT " + ", ".join(_COLUMNS) +
+           " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
+_SELECT_CUSTOMER = ("SELECT channel, " + ", ".join(_COLUMNS) +
+                    " FROM conversations WHERE shop_id = ? AND customer = ?")
+
+
+def _from_row(key: ConversationKey, row: tuple[Any, ...]) -> Conversation:
+    (language, locked, state, cart, data, business, last_in, handoff, updated) = row
+    return Conversation(
+        key=key, language=language, language_locked=bool(locked),
+        state=ConversationState(state),
+        cart=MappingProxyType(json.loads(cart)), data=MappingProxyType(json.loads(data)),
+        business=business, last_inbound_at=last_in, handoff_until=handoff,
+        updated_at=updated, is_new=False,
+    )
+
+
+class SqlStateStore:
+    """The ``conversations`` table behind a bounded write-through cache.
+
+    The cache is only updated after the transaction that stored a change has committed,
+    so a failed write never leaves memory ahead of the database.
+    """
+
+    def __init__(self, database: Database, *, cache_size: int = 50_000) -> None:
+        self._db = database
+        self._cache: OrderedDict[ConversationKey, Conversation] = OrderedDict()
+        self._cache_size = cache_size
+        self.lock = _Locks()
+
+    async def load(self, key: ConversationKey) -> Conversation:
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        row = await self._db.fetchone(_SELECT, (key.shop_id, key.channel, key.customer))
+        conversation = Conversation(key) if row is None else _from_row(key, row)
+        self._remember(conversation)
+        return conversation
+
+    def upsert_statement(self, conversation: Conversation, writes: WriteSet) -> None:
+        c = conversation
+        writes.add(_UPSERT, (
+            c.key.shop_id, c.key.channel, c.key.customer, c.language, c.language_locked,
+            c.state.value, json.dumps(dict(c.cart), separators=(",", ":")),
+            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
+            c.business, c.last_inbound_at, c.handoff_until, c.updated_at,
+        ))
+
+    async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
+        batch = WriteSet()
+        if writes:
+            batch.extend(writes)
+        self.upsert_statement(conversation, batch)
+        await self._db.write(batch)
+        self._remember(replace(conversation, is_new=False))
+
+    async def find(self, shop_id: str, customer: str) -> list[Conversation]:
+        rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
+        found = []
+        for row in rows:
+            key = ConversationKey(shop_id, row[0], customer)
+            found.append(self._cache.get(key) or _from_row(key, row[1:]))
+        return found
+
+    def forget(self, key: ConversationKey) -> None:
+        self._cache.pop(key, None)
+
+    def _remember(self, conversation: Conversation) -> None:
+        self._cache[conversation.key] = conversation
+        self._cache.move_to_end(conversation.key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

@@ -1,0 +1,1 @@
+"""Pure shop domain: money, the YAML schema and loader, product search and the cart."""

@@ -1,0 +1,113 @@
+"""Frozen settings built from the environment: the only reader of ``os.environ``.
+
+Secrets are kept out of ``repr`` so that logging a Settings object never leaks them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_SHOP_DIR = Path(__file__).resolve().parent  # the demo shop ships inside config/
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///haat.db"
+    public_url: str = "http://localhost:8080"
+    shop_dir: Path = DEFAULT_SHOP_DIR
+    simulator_token: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_api_base_url: str | None = None
+    whatsapp_app_secret: str | None = field(default=None, repr=False)
+    whatsapp_verify_token: str | None = field(default=None, repr=False)
+    whatsapp_access_token: str | None = field(default=None, repr=False)
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+    nlu_backend: str = "builtin"
+    rasa_url: str = "http://localhost:5005"
+    sandbox_secret: str | None = field(default=None, repr=False)
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: str | None = field(default=None, repr=False)
+    razorpay_webhook_secret: str | None = field(default=None, repr=False)
+    razorpay_api_base_url: str = "https://api.razorpay.com/v1"
+    reload_interval_seconds: float = 2.0
+    log_level: str = "INFO"
+    # tests move the clock; production leaves it at 0
+    clock_offset_seconds: float = 0.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value else None
+
+        values: dict[str, object] = {}
+        mapping = {
+            "database_url": "HAAT_DATABASE_URL",
+            "public_url": "HAAT_PUBLIC_URL",
+            "simulator_token": "HAAT_SIMULATOR_TOKEN",
+            "admin_token": "HAAT_ADMIN_TOKEN",
+            "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+            "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+            "twilio_api_base_url": "TWILIO_API_BASE_URL",
+            "whatsapp_app_secret": "WHATSAPP_APP_SECRET",
+            "whatsapp_verify_token": "WHATSAPP_VERIFY_TOKEN",
+            "whatsapp_access_token": "WHATSAPP_ACCESS_TOKEN",
+            "whatsapp_api_base_url": "WHATSAPP_API_BASE_URL",
+            "nlu_backend": "HAAT_NLU_BACKEND",
+            "rasa_url": "HAAT_RASA_URL",
+            "sandbox_secret": "HAAT_SANDBOX_SECRET",
+            "razorpay_key_id": "RAZORPAY_KEY_ID",
+            "razorpay_key_secret": "RAZORPAY_KEY_SECRET",
+            "razorpay_webhook_secret": "RAZORPAY_WEBHOOK_SECRET",
+            "razorpay_api_base_url": "RAZORPAY_API_BASE_URL",
+            "log_level": "HAAT_LOG_LEVEL",
+        }
+        for attr, name in mapping.items():
+            value = get(name)
+            if value is not None:
+                values[attr] = value
+        if (shop := get("HAAT_SHOP_DIR")) is not None:
+            values["shop_dir"] = Path(shop)
+        if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
+            values["reload_interval_seconds"] = float(interval)
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.nlu_backend not in ("builtin", "rasa"):
+            raise ValueError("HAAT_NLU_BACKEND must be 'builtin' or 'rasa'")
+        return settings
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+    def describe(self) -> dict[str, str]:
+        """A loggable view: which secrets are set, never their values."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.repr:
+                out[f.name] = "set" if value else "unset"
+            elif f.name == "database_url":
+                out[f.name] = _redact_url(str(value))
+            else:
+                out[f.name] = str(value)
+        return out
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in an SQLAlchemy URL (``postgresql://u:secret@h/db``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,1 @@
+"""Orders and payments: state machines, providers, ledger. Imports only catalog.money."""

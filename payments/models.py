@@ -1,0 +1,109 @@
+"""Order and payment tables. Amounts are integer minor units plus a currency code."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "number", name="uq_order_number"),)
+
+    id: str = Field(primary_key=True, max_length=96)  # "{shop_id}/ORD-1042": numbers are per shop
+    shop_id: str = Field(max_length=64)
+    number: int
+    channel: str = Field(max_length=16)
+    customer: str = Field(max_length=64, index=True)
+    status: str = Field(default="pending_payment", max_length=24, index=True)
+    currency: str = Field(max_length=8)
+    subtotal_minor: int = Field(default=0, sa_type=BigInteger)
+    delivery_minor: int = Field(default=0, sa_type=BigInteger)
+    tip_minor: int = Field(default=0, sa_type=BigInteger)
+    total_minor: int = Field(default=0, sa_type=BigInteger)
+    address: str = ""
+    language: str = Field(default="en", max_length=8)
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class OrderLineRow(SQLModel, table=True):
+    __tablename__ = "order_lines"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=96)
+    sku: str = Field(max_length=35)
+    name: str = ""
+    quantity: int
+    unit_price_minor: int = Field(sa_type=BigInteger)
+    line_total_minor: int = Field(sa_type=BigInteger)
+
+
+class PaymentRequestRow(SQLModel, table=True):
+    __tablename__ = "payment_requests"
+
+    id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=96)
+    shop_id: str = Field(max_length=64)
+    method: str = Field(max_length=16)  # upi_link | payment_link | collect | tip
+    provider: str = Field(max_length=16)
+    provider_ref: str | None = Field(default=None, max_length=128, index=True)
+    token: str = Field(max_length=64, unique=True)  # /pay/{token}: ≥128 random bits
+    status: str = Field(default="issued", max_length=24)
+    amount_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    captured_minor: int = Field(default=0, sa_type=BigInteger)
+    refunded_minor: int = Field(default=0, sa_type=BigInteger)
+    upi_link: str = ""
+    link_url: str = ""
+    vpa: str | None = None
+    expires_at: int = Field(default=0, sa_type=BigInteger)
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class ProviderEventRow(SQLModel, table=True):
+    """Every provider callback, stored once before it is applied."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_provider_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16)
+    event_id: str = Field(max_length=128)
+    provider_ref: str = Field(max_length=128, index=True)
+    kind: str = Field(max_length=24)
+    amount_minor: int = Field(default=0, sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    payment_id: str | None = Field(default=None, max_length=128)
+    occurred_at: int = Field(default=0, sa_type=BigInteger)
+    received_at: int = Field(default=0, sa_type=BigInteger)
+    payload: str = ""
+
+
+class RefundRow(SQLModel, table=True):
+    __tablename__ = "refunds"
+
+    id: str = Field(primary_key=True, max_length=64)
+    payment_request_id: str = Field(foreign_key="payment_requests.id", index=True,
+                                    max_length=64)
+    amount_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    status: str = Field(default="pending", max_length=16)
+    provider_ref: str | None = Field(default=None, max_length=128)
+    reason: str = ""
+    created_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    """Double entry: every posting has a debit and credit side; sums to zero per currency."""
+
+    __tablename__ = "ledger_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(max_length=64, index=True)
+    ref: str = Field(max_length=128, index=True)
+    account: str = Field(max_length=48)
+    amount_minor: int  # positive debit, negative credit
+    currency: str = Field(max_length=8)
+    created_at: int = Field(default=0, sa_type=BigInteger)

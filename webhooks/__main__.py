@@ -1,0 +1,7 @@
+"""``python -m webhooks`` is ``haat``."""
+
+import sys
+
+from webhooks.cli import main
+
+sys.exit(main())

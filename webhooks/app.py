@@ -1,0 +1,199 @@
+"""The composition root: ``create_app(settings)`` builds every shared object exactly once.
+
+Shared objects live under typed ``web.AppKey``s; resources (database, HTTP session, shop
+reloader, outbox poller) are opened and closed in ``cleanup_ctx``. Nothing else in haat
+constructs singletons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from bot.nlu.base import IntentBackend
+from bot.nlu.builtin import build_builtin
+
+from bot.engine import Engine, ShopRuntime
+from bot.state import SqlStateStore
+from catalog.loader import ShopSource
+from catalog.models import Shop
+from catalog.search import ProductIndex
+from config.clock import Clock
+from config.database import open_database
+from config.settings import Settings
+from webhooks.channels.base import ChannelAdapter
+from webhooks.channels.registry import CHANNELS
+from webhooks.channels.simulator import SimulatorAdapter
+from webhooks.keys import (
+    CHANNEL_ADAPTERS,
+    CLOCK,
+    DB,
+    ENGINE,
+    HTTP,
+    METRICS,
+    OUTBOX,
+    READY,
+    SETTINGS,
+    SHOPS,
+    Metrics,
+    Shops,
+)
+from webhooks.outbox import Outbox
+from webhooks.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
+
+
+def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
+                  session: aiohttp.ClientSession | None) -> IntentBackend:
+    """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
+    return build_builtin(shop)
+
+
+def build_runtime(shop: Shop, settings: Settings,
+                  session: aiohttp.ClientSession | None) -> ShopRuntime:
+    index = ProductIndex.build(shop.catalog)
+    return ShopRuntime(shop=shop, index=index,
+                       nlu=build_backend(settings, shop, index, session))
+
+
+def build_runtimes(shops: dict[str, Shop], settings: Settings,
+                   session: aiohttp.ClientSession | None) -> dict[str, ShopRuntime]:
+    return {shop_id: build_runtime(shop, settings, session) for shop_id, shop in shops.items()}
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None,
+               run_migrations: bool = True) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or Clock()
+    app[METRICS] = Metrics()
+    app[READY] = asyncio.Event()
+    channels: dict[str, ChannelAdapter] = {name: build(settings)
+                                           for name, build in CHANNELS.items()}
+    if settings.simulator_token:
+        channels["simulator"] = SimulatorAdapter(settings)
+    app[CHANNEL_ADAPTERS] = channels
+    app.cleanup_ctx.append(_database(run_migrations))
+    app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_shops)
+    app.cleanup_ctx.append(_engine)
+    setup_routes(app)
+    return app
+
+
+def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if run_migrations:
+            from webhooks.migrate import upgrade
+
+            await asyncio.to_thread(upgrade, settings.database_url)
+        db = open_database(settings.database_url)
+        await db.start()
+        app[DB] = db
+        yield
+        await db.close()
+
+    return ctx
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    app[HTTP] = session
+    yield
+    for channel in app[CHANNEL_ADAPTERS].values():
+        close = getattr(channel, "close", None)
+        if close is not None:
+            await close()
+    await session.close()
+
+
+async def _shops(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    source = ShopSource(Path(settings.shop_dir))
+    shops = Shops(source=source)
+    shops.runtimes = build_runtimes(source.shops, settings, app[HTTP])
+    shops.loaded_at = time.time()
+    app[SHOPS] = shops
+    task = asyncio.create_task(_reload_forever(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _reload_forever(app: web.Application) -> None:
+    """Poll the YAML every few seconds; a bad edit is logged and the last good shop stays."""
+    settings = app[SETTINGS]
+    shops = app[SHOPS]
+    while True:
+        await asyncio.sleep(settings.reload_interval_seconds)
+        try:
+            await reload_shops(app)
+        except Exception:
+            log.exception("shop reload failed; keeping the last good shops")
+        del shops
+
+
+async def reload_shops(app: web.Application) -> bool:
+    """Reload changed YAML now; True when new shops are being served."""
+    shops = app[SHOPS]
+    before = shops.source.shops
+    errors = await asyncio.to_thread(shops.source.poll)
+    if errors:
+        shops.last_errors = list(errors)
+        for error in errors:
+            log.error("shop reload rejected: %s", error)
+        return False
+    if shops.source.shops is before:
+        return False
+    runtimes = await asyncio.to_thread(build_runtimes, shops.source.shops, app[SETTINGS],
+                                       app[HTTP])
+    shops.runtimes = runtimes
+    shops.last_errors = []
+    shops.loaded_at = time.time()
+    log.info("shops reloaded: %s", ", ".join(sorted(runtimes)))
+    return True
+
+
+async def _engine(app: web.Application) -> AsyncIterator[None]:
+    db = app[DB]
+    store = SqlStateStore(db)
+    engine = Engine(db=db, store=store, clock=app[CLOCK])
+    app[ENGINE] = engine
+    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], session_factory=lambda: app[HTTP],
+                    clock=app[CLOCK])
+    app[OUTBOX] = outbox
+    await outbox.run_due()  # whatever a crash left unsent
+    poller = asyncio.create_task(outbox.poll_forever())
+    gc.collect()
+    gc.freeze()  # start-up garbage is permanent: keep it out of every later collection
+    app[READY].set()
+    yield
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
+    await outbox.drain()
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        request.app[METRICS].errors += 1
+        log.exception("unhandled error on %s", request.path)
+        return web.json_response({"error": "internal error"}, status=500)

@@ -1,0 +1,1 @@
+"""Channel adapters (Twilio, WhatsApp Cloud API, simulator) and their registry."""

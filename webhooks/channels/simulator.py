@@ -1,0 +1,88 @@
+"""The simulator channel: JSON in, replies out, proactive messages kept for polling.
+
+It exists only when HAAT_SIMULATOR_TOKEN is set; ``haat chat``, conversation tests and
+benchmarks use it through exactly the same engine path as the WhatsApp channels.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from bot.types import InboundMessage, MessageKind, OrderItem, Reply
+from config.settings import Settings
+from webhooks.channels.base import BadPayload, Delivery, DirectResponse
+from webhooks.security import verify_bearer
+
+MAX_TEXT = 4096
+
+
+class SimulatorAdapter:
+    name = "simulator"
+    direct_replies = True
+
+    def __init__(self, settings: Settings) -> None:
+        self._token = settings.simulator_token
+        self.sent: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
+        return verify_bearer(headers.get("Authorization"), self._token)
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadPayload("body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise BadPayload("body must be a JSON object")
+        customer = data.get("from")
+        if not isinstance(customer, str) or not customer.strip():
+            raise BadPayload("'from' (the shopper's phone or id) is required")
+        text = data.get("text")
+        button = data.get("button")
+        order = data.get("order")
+        for name, value in (("text", text), ("button", button), ("id", data.get("id")),
+                            ("to", data.get("to"))):
+            if value is not None and not isinstance(value, str):
+                raise BadPayload(f"'{name}' must be a string")
+        if isinstance(text, str) and len(text) > MAX_TEXT:
+            raise BadPayload(f"'text' is longer than {MAX_TEXT} characters")
+        items: list[OrderItem] = []
+        if order is not None:
+            if not isinstance(order, list):
+                raise BadPayload("'order' must be a list of {sku, qty}")
+            for line in order:
+                if (not isinstance(line, dict) or not isinstance(line.get("sku"), str)
+                        or type(line.get("qty")) is not int or line["qty"] < 1):
+                    raise BadPayload("each order line needs a 'sku' and a positive 'qty'")
+                items.append(OrderItem(sku=line["sku"], quantity=line["qty"]))
+        if text is None and button is None and order is None:
+            raise BadPayload("one of 'text', 'button' or 'order' is required")
+        kind = MessageKind.ORDER if items else (
+            MessageKind.BUTTON if button is not None else MessageKind.TEXT)
+        digits = "".join(ch for ch in customer if ch.isdigit()) or customer.strip()
+        message = InboundMessage(
+            channel=self.name, message_id=str(data.get("id") or uuid.uuid4().hex),
+            customer=digits, kind=kind, business=str(data.get("to") or ""),
+            text=text or "", button_payload=button, order_items=tuple(items),
+            raw_kind=kind.value, phone=customer.strip(),
+        )
+        return Delivery(messages=(message,))
+
+    def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
+        body = json.dumps({"replies": [r.to_json() for r in replies]}, ensure_ascii=False)
+        return DirectResponse(body.encode(), "application/json")
+
+    async def send(self, session: aiohttp.ClientSession, *, business: str, to: str,
+                   reply: Reply, idempotency_key: str) -> str:
+        self.sent[to].append(reply.to_json() | {"id": idempotency_key})
+        return idempotency_key
+
+    def drain(self, to: str) -> list[dict[str, Any]]:
+        digits = "".join(ch for ch in to if ch.isdigit()) or to
+        return self.sent.pop(digits, [])

@@ -1,0 +1,290 @@
+"""The ``haat`` command (DESIGN 1.1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+
+log = logging.getLogger("haat")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    shop = getattr(args, "shop", None)
+    if shop:
+        settings = settings.with_(shop_dir=Path(shop))
+    return settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiohttp's access log prints URLs only; no bodies, phones or texts
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+# ---- serve ----------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _logging(settings.log_level)
+    from webhooks.migrate import upgrade
+
+    upgrade(settings.database_url)
+    workers = max(1, args.workers)
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        log.warning("--workers %d with SQLite: SQLite has one writer; scale out with "
+                    "PostgreSQL (HAAT_DATABASE_URL=postgresql+asyncpg://…)", workers)
+    log.info("serving %s on http://%s:%d (%s)", settings.shop_dir, args.host, args.port,
+             ", ".join(f"{k}={v}" for k, v in settings.describe().items()
+                       if k in ("database_url", "public_url", "nlu_backend", "simulator_token")))
+    if workers == 1:
+        _run_server(settings, args.host, args.port, reuse_port=False)
+        return 0
+    import multiprocessing
+
+    procs = [multiprocessing.Process(target=_run_server, args=(settings, args.host, args.port),
+                                     kwargs={"reuse_port": True}) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    return 0
+
+
+def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from webhooks.app import create_app
+
+    app = create_app(settings, run_migrations=False)
+    web.run_app(app, host=host, port=port, reuse_port=reuse_port or None,
+                access_log=None, print=None)
+
+
+# ---- check ----------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from catalog.loader import check_shop_with_warnings, load_shops
+
+    path = Path(args.dir or Settings.from_env().shop_dir)
+    folders = [path] if (path / "shop.yaml").exists() else sorted(
+        p for p in path.iterdir() if (p / "shop.yaml").exists()) if path.is_dir() else [path]
+    if not folders:
+        print(f"{path}: no shop.yaml here or in its subfolders")
+        return 1
+    failed = False
+    for folder in folders:
+        errors, warnings = check_shop_with_warnings(folder)
+        for warning in warnings:
+            print(f"{warning} (warning)")
+        for error in errors:
+            print(error)
+        failed = failed or bool(errors)
+    if failed:
+        return 1
+    shops = load_shops(path)
+    for shop in shops.values():
+        catalog = shop.catalog
+        print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
+              f"{len(catalog.products)} products in {len(catalog.categories)} categories, "
+              f"languages {', '.join(shop.languages)}, payments via {shop.payments.provider}")
+    return 0
+
+
+# ---- db -------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    from webhooks.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is at the latest revision")
+    return 0
+
+
+# ---- chat -----------------------------------------------------------------------------
+
+
+def _print_reply(reply: dict[str, Any]) -> None:
+    if reply.get("header"):
+        print(f"  {reply['header']}")
+    for line in str(reply.get("text", "")).splitlines():
+        print(f"  {line}")
+    for number, option in enumerate(reply.get("buttons") or reply.get("rows") or [], 1):
+        extra = f" — {option['description']}" if option.get("description") else ""
+        print(f"   {number}. {option['title']}{extra}")
+    if reply.get("image_url"):
+        print(f"  [image] {reply['image_url']}")
+    if reply.get("link"):
+        print(f"  [link] {reply['link']}")
+
+
+async def _chat(settings: Settings, phone: str, language: str | None) -> int:
+    import aiohttp
+    from aiohttp import web
+
+    from webhooks.app import create_app
+
+    token = secrets.token_urlsafe(16)
+    settings = settings.with_(simulator_token=token)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    print(f"haat chat — talking to {settings.shop_dir} as {phone}. Ctrl-D to quit.")
+    loop = asyncio.get_running_loop()
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            if language:
+                await session.post(f"{base}/webhooks/simulator",
+                                   json={"from": phone, "text": language})
+            while True:
+                try:
+                    line = await loop.run_in_executor(None, input, "you> ")
+                except EOFError:
+                    print()
+                    return 0
+                if not line.strip():
+                    continue
+                async with session.post(f"{base}/webhooks/simulator",
+                                        json={"from": phone, "text": line}) as response:
+                    data = await response.json()
+                if response.status != 200:
+                    print(f"  ! {data.get('error')}")
+                    continue
+                for reply in data["replies"]:
+                    _print_reply(reply)
+                async with session.get(f"{base}/webhooks/simulator/outbox",
+                                       params={"to": phone}) as response:
+                    for message in (await response.json())["messages"]:
+                        _print_reply(message)
+    finally:
+        await runner.cleanup()
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _logging("WARNING")
+    return asyncio.run(_chat(settings, args.as_phone, args.lang))
+
+
+# ---- conversation tests -------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from webhooks.conversation_tests import run_files
+
+    settings = _settings(args)
+    _logging("WARNING")
+    passed, failed, report = asyncio.run(run_files([Path(f) for f in args.files], settings,
+                                                   verbose=args.verbose))
+    if report:
+        print(report)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+# ---- nlu ------------------------------------------------------------------------------
+
+
+def cmd_nlu_eval(args: argparse.Namespace) -> int:
+    from webhooks.nlu_commands import nlu_eval
+
+    settings = _settings(args)
+    if args.backend:
+        settings = settings.with_(nlu_backend=args.backend)
+    _logging("WARNING")
+    report = asyncio.run(nlu_eval(settings, Path(args.file)))
+    print(report)
+    return 0
+
+
+def cmd_rasa_export(args: argparse.Namespace) -> int:
+    from webhooks.nlu_commands import rasa_export
+
+    settings = _settings(args)
+    out = rasa_export(settings, Path(args.dir))
+    print(f"wrote a Rasa 3.x project to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="haat", description="chat-commerce bot for WhatsApp")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the webhook server")
+    serve.add_argument("--shop", help="shop folder (or a folder of shop folders)")
+    serve.add_argument("--host", default=os.environ.get("HAAT_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("HAAT_PORT", "8080")))
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", help="validate a shop folder")
+    check.add_argument("dir", nargs="?")
+    check.set_defaults(func=cmd_check)
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--shop")
+    chat.add_argument("--as", dest="as_phone", default="+919000000001")
+    chat.add_argument("--lang")
+    chat.set_defaults(func=cmd_chat)
+
+    test = sub.add_parser("test", help="run conversation tests")
+    test.add_argument("files", nargs="+")
+    test.add_argument("--shop")
+    test.add_argument("-v", "--verbose", action="store_true")
+    test.set_defaults(func=cmd_test)
+
+    nlu = sub.add_parser("nlu", help="intent engine tools")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
+    evaluate = nlu_sub.add_parser("eval", help="accuracy and macro-F1 on a labelled file")
+    evaluate.add_argument("file")
+    evaluate.add_argument("--shop")
+    evaluate.add_argument("--backend", choices=["builtin", "rasa"])
+    evaluate.set_defaults(func=cmd_nlu_eval)
+
+    rasa = sub.add_parser("rasa", help="Rasa interoperability")
+    rasa_sub = rasa.add_subparsers(dest="rasa_command", required=True)
+    export = rasa_sub.add_parser("export", help="write a Rasa 3.x project")
+    export.add_argument("dir")
+    export.add_argument("--shop")
+    export.set_defaults(func=cmd_rasa_export)
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations to HAAT_DATABASE_URL")
+    up.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main"]

@@ -1,0 +1,63 @@
+"""Typed keys for everything the app shares, and the small holders they point to."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from bot.engine import Engine, ShopRuntime
+from catalog.loader import LoadError, ShopSource
+from config.clock import Clock
+from config.database import Database
+from config.settings import Settings
+from webhooks.channels.base import ChannelAdapter
+from webhooks.outbox import Outbox
+
+
+@dataclass
+class Shops:
+    """The shops being served, swapped whole on a good reload (readers never see a mix)."""
+
+    source: ShopSource
+    runtimes: dict[str, ShopRuntime] = field(default_factory=dict)
+    last_errors: list[LoadError] = field(default_factory=list)
+    loaded_at: float = 0.0
+
+    def for_business(self, business: str) -> ShopRuntime | None:
+        """The shop whose phone is the number the message was sent to."""
+        if len(self.runtimes) == 1:
+            return next(iter(self.runtimes.values()))
+        digits = "".join(ch for ch in business if ch.isdigit())
+        for runtime in self.runtimes.values():
+            if digits and "".join(ch for ch in runtime.shop.phone if ch.isdigit()) == digits:
+                return runtime
+        return None
+
+    def get(self, shop_id: str) -> ShopRuntime | None:
+        return self.runtimes.get(shop_id)
+
+
+@dataclass
+class Metrics:
+    started: float = field(default_factory=time.time)
+    inbound: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: int = 0
+    handled_seconds: float = 0.0
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+DB = web.AppKey("db", Database)
+SHOPS = web.AppKey("shops", Shops)
+ENGINE = web.AppKey("engine", Engine)
+CHANNEL_ADAPTERS = web.AppKey("channels", dict[str, ChannelAdapter])
+OUTBOX = web.AppKey("outbox", Outbox)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+METRICS = web.AppKey("metrics", Metrics)
+READY = web.AppKey("ready", asyncio.Event)

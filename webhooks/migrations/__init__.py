@@ -1,0 +1,1 @@
+"""Alembic migrations; ``haat db upgrade`` (and ``haat serve``) apply them."""

@@ -1,0 +1,180 @@
+"""HTTP routes (DESIGN 1.3): thin, paranoid edges over the engine.
+
+Every inbound webhook does the same five things: read the raw bytes (size-capped), verify
+the signature on those bytes (fail closed), parse into frozen types, hand each message to the
+engine (which dedupes and stores before it returns), answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.types import Reply
+from webhooks import keys as k
+from webhooks.channels.base import BadPayload, ChannelAdapter
+from webhooks.outbox import record_status
+from webhooks.security import verify_bearer
+
+if TYPE_CHECKING:
+    from bot.engine import ShopRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks: dict[str, bool] = {"started": app[k.READY].is_set()}
+    if checks["started"]:
+        checks["database"] = await app[k.DB].ping()
+        checks["shops"] = bool(app[k.SHOPS].runtimes)
+    ok = all(checks.values())
+    return web.json_response({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    m = app[k.METRICS]
+    db = app[k.DB]
+    outbox = app[k.OUTBOX]
+    lines = [
+        "# TYPE haat_inbound_messages_total counter",
+        f"haat_inbound_messages_total {m.inbound}",
+        "# TYPE haat_duplicate_messages_total counter",
+        f"haat_duplicate_messages_total {m.duplicates}",
+        "# TYPE haat_rejected_requests_total counter",
+        f"haat_rejected_requests_total {m.rejected}",
+        "# TYPE haat_errors_total counter",
+        f"haat_errors_total {m.errors}",
+        "# TYPE haat_handle_seconds_total counter",
+        f"haat_handle_seconds_total {m.handled_seconds:.6f}",
+        "# TYPE haat_db_commits_total counter",
+        f"haat_db_commits_total {getattr(db, 'commits', 0)}",
+        "# TYPE haat_db_write_sets_total counter",
+        f"haat_db_write_sets_total {getattr(db, 'batched', 0)}",
+        "# TYPE haat_outbox_sent_total counter",
+        f"haat_outbox_sent_total {outbox.sent_count}",
+        "# TYPE haat_outbox_dead_total counter",
+        f"haat_outbox_dead_total {outbox.dead_count}",
+        "# TYPE haat_shops gauge",
+        f"haat_shops {len(app[k.SHOPS].runtimes)}",
+        "# TYPE haat_uptime_seconds gauge",
+        f"haat_uptime_seconds {time.time() - m.started:.0f}",
+    ]
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def receive(request: web.Request, channel_name: str) -> web.Response:
+    """The one inbound pipeline every channel shares."""
+    app = request.app
+    channel: ChannelAdapter | None = app[k.CHANNEL_ADAPTERS].get(channel_name)
+    if channel is None:
+        raise web.HTTPNotFound()
+    body = await request.read()
+    url = app[k.SETTINGS].public_base + str(request.rel_url)
+    if not channel.verify(url=url, headers=request.headers, body=body):
+        app[k.METRICS].rejected += 1
+        return _error(403, "signature check failed")
+    try:
+        delivery = channel.parse(body, request.headers)
+    except BadPayload as exc:
+        app[k.METRICS].rejected += 1
+        return _error(400, str(exc))
+    now = app[k.CLOCK].now_ms()
+    for status in delivery.statuses:
+        await record_status(app[k.DB], channel_name, status.message_id, status.status.value,
+                            status.error_code, now)
+    engine = app[k.ENGINE]
+    shops = app[k.SHOPS]
+    outbox = app[k.OUTBOX]
+    response_text = ""
+    seen: set[str] = set()
+
+    def render(replies: list[Reply]) -> str:
+        return channel.render_response(replies).body.decode()
+
+    for message in delivery.messages:
+        if message.message_id in seen:
+            continue  # the same id twice in one batch is one message
+        seen.add(message.message_id)
+        runtime: ShopRuntime | None = shops.for_business(message.business)
+        if runtime is None:
+            log.warning("%s: no shop serves the number this message was sent to", channel_name)
+            if channel_name == "simulator":
+                return _error(404, "no shop has that 'to' number")
+            continue
+        started = time.perf_counter()
+        result = await engine.handle(runtime, message, render=render,
+                                     direct=channel.direct_replies)
+        metrics = app[k.METRICS]
+        metrics.handled_seconds += time.perf_counter() - started
+        metrics.inbound += 1
+        if result.duplicate:
+            metrics.duplicates += 1
+        outbox.submit(result.outbox)
+        response_text = result.response
+    if channel.direct_replies:
+        content_type = channel.render_response([]).content_type
+        if not response_text:
+            response_text = render([])
+        return web.Response(body=response_text.encode(), content_type=content_type.split(";")[0],
+                            charset="utf-8")
+    return web.Response(status=200, text="")
+
+
+async def twilio(request: web.Request) -> web.Response:
+    return await receive(request, "twilio")
+
+
+async def whatsapp(request: web.Request) -> web.Response:
+    return await receive(request, "whatsapp")
+
+
+async def whatsapp_verify(request: web.Request) -> web.Response:
+    channel = request.app[k.CHANNEL_ADAPTERS].get("whatsapp")
+    challenge = channel.verify_subscription(request.query) if channel is not None else None  # type: ignore[attr-defined]
+    if challenge is None:
+        return web.Response(status=403, text="verification failed")
+    return web.Response(text=challenge)
+
+
+async def simulator(request: web.Request) -> web.Response:
+    return await receive(request, "simulator")
+
+
+async def simulator_outbox(request: web.Request) -> web.Response:
+    channel = request.app[k.CHANNEL_ADAPTERS].get("simulator")
+    if channel is None:
+        raise web.HTTPNotFound()
+    if not verify_bearer(request.headers.get("Authorization"),
+                         request.app[k.SETTINGS].simulator_token):
+        return _error(403, "bad token")
+    to = request.query.get("to", "")
+    if not to:
+        return _error(400, "'to' is required")
+    await request.app[k.OUTBOX].drain()
+    messages = channel.drain(to)  # type: ignore[attr-defined]
+    return web.json_response({"messages": messages})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/webhooks/twilio", twilio)
+    app.router.add_get("/webhooks/whatsapp", whatsapp_verify)
+    app.router.add_post("/webhooks/whatsapp", whatsapp)
+    if app[k.SETTINGS].simulator_token:
+        app.router.add_post("/webhooks/simulator", simulator)
+        app.router.add_get("/webhooks/simulator/outbox", simulator_outbox)
