@@ -235,7 +235,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-def text_for(shop: Shop, key: str, language: str, **values: Any) -> str:
+def text_for(shop: Shop, key: str, language: str, /, **values: Any) -> str:
     """The shop's override for ``key`` if it has one, else the built-in text."""
     override = shop.replies.get(key)
     if override is not None and (language in override.by_lang or key not in TEXTS):

@@ -134,19 +134,21 @@ async def _shops(app: web.Application) -> AsyncIterator[None]:
 
 async def _reload_forever(app: web.Application) -> None:
     """Poll the YAML every few seconds; a bad edit is logged and the last good shop stays."""
-    settings = app[SETTINGS]
-    shops = app[SHOPS]
+    interval = app[SETTINGS].reload_interval_seconds
     while True:
-        await asyncio.sleep(settings.reload_interval_seconds)
+        await asyncio.sleep(interval)
         try:
             await reload_shops(app)
         except Exception:
             log.exception("shop reload failed; keeping the last good shops")
-        del shops
 
 
 async def reload_shops(app: web.Application) -> bool:
-    """Reload changed YAML now; True when new shops are being served."""
+    """Reload changed YAML now; True when new shops are being served.
+
+    A shop whose edit is broken keeps its last good version (its errors are logged); the
+    other shops' good edits are served all the same.
+    """
     shops = app[SHOPS]
     before = shops.source.shops
     errors = await asyncio.to_thread(shops.source.poll)
@@ -154,13 +156,13 @@ async def reload_shops(app: web.Application) -> bool:
         shops.last_errors = list(errors)
         for error in errors:
             log.error("shop reload rejected: %s", error)
-        return False
+    elif errors is not None:
+        shops.last_errors = []
     if shops.source.shops is before:
         return False
     runtimes = await asyncio.to_thread(build_runtimes, shops.source.shops, app[SETTINGS],
                                        app[HTTP])
     shops.runtimes = runtimes
-    shops.last_errors = []
     shops.loaded_at = time.time()
     log.info("shops reloaded: %s", ", ".join(sorted(runtimes)))
     return True

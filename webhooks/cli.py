@@ -79,23 +79,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from catalog.loader import check_shop_with_warnings, load_shops
 
     path = Path(args.dir or Settings.from_env().shop_dir)
-    folders = [path] if (path / "shop.yaml").exists() else sorted(
-        p for p in path.iterdir() if (p / "shop.yaml").exists()) if path.is_dir() else [path]
-    if not folders:
-        print(f"{path}: no shop.yaml here or in its subfolders")
+    errors, warnings = check_shop_with_warnings(path)
+    for warning in warnings:
+        print(warning)
+    for error in errors:
+        print(error)
+    if errors:
         return 1
-    failed = False
-    for folder in folders:
-        errors, warnings = check_shop_with_warnings(folder)
-        for warning in warnings:
-            print(f"{warning} (warning)")
-        for error in errors:
-            print(error)
-        failed = failed or bool(errors)
-    if failed:
-        return 1
-    shops = load_shops(path)
-    for shop in shops.values():
+    for shop in load_shops(path).values():
         catalog = shop.catalog
         print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
               f"{len(catalog.products)} products in {len(catalog.categories)} categories, "

@@ -53,11 +53,10 @@ def ask_option(turn: Turn, product: Product, quantity: int) -> None:
     buttons = [Button(f"opt:{o.sku}:{quantity}",
                       f"{o.name.get(turn.language, turn.shop.default_language)} {o.price.format()}")
                for o in product.options]
-    if not product.sold_out:
-        default = turn.shop.catalog.find_sku(product.sku)
-        if default is not None:
-            buttons.insert(0, Button(f"opt:{product.sku}:{quantity}",
-                                     f"{product_name(turn, product)} {product.price.format()}"))
+    # the base product is a choice of its own unless an option stands for it (same price)
+    if not product.sold_out and all(o.price != product.price for o in product.options):
+        buttons.insert(0, Button(f"opt:{product.sku}:{quantity}",
+                                 f"{product_name(turn, product)} {product.price.format()}"))
     text = turn.t("choose_option", name=product_name(turn, product),
                   options=options_text(turn, product))
     kind = "buttons" if len(buttons) <= 3 else "list"

@@ -1,0 +1,212 @@
+"""The cart: immutable changes, limits, storage and pricing against the demo catalog."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.cart import (
+    MAX_QUANTITY,
+    OVER_STOCK,
+    SOLD_OUT,
+    UNKNOWN,
+    Cart,
+    CartError,
+    CartLine,
+    delivery_fee,
+    price_cart,
+)
+from catalog.loader import load_shop
+from catalog.models import Catalog, Delivery, Shop
+from catalog.money import Money
+from config.settings import DEFAULT_SHOP_DIR
+
+DEMO: Shop = load_shop(DEFAULT_SHOP_DIR)
+CATALOG: Catalog = DEMO.catalog
+
+
+def inr(rupees: int) -> Money:
+    return Money(rupees * 100, "INR")
+
+
+# --------------------------------------------------------------------------------------
+# changes
+
+
+def test_add_appends_and_increments_in_order() -> None:
+    cart = Cart().add("SAMOSA", 2).add("MASALA-CHAI").add("SAMOSA", 3)
+    assert cart.lines == (CartLine("SAMOSA", 5), CartLine("MASALA-CHAI", 1))
+    assert cart.item_count == 6
+    assert len(cart) == 2
+    assert "SAMOSA" in cart and "JALEBI" not in cart
+    assert cart.quantity_of("SAMOSA") == 5 and cart.quantity_of("JALEBI") == 0
+
+
+def test_changes_return_new_carts() -> None:
+    empty = Cart()
+    one = empty.add("SAMOSA")
+    assert empty.is_empty and not one.is_empty
+    two = one.set_quantity("SAMOSA", 4)
+    assert one.quantity_of("SAMOSA") == 1 and two.quantity_of("SAMOSA") == 4
+    with pytest.raises(AttributeError):
+        one.lines = ()  # type: ignore[misc]
+
+
+def test_set_quantity() -> None:
+    cart = Cart().add("SAMOSA").add("ROSOGOLLA", 2)
+    assert cart.set_quantity("ROSOGOLLA", 7).to_dict() == {"SAMOSA": 1, "ROSOGOLLA": 7}
+    assert cart.set_quantity("SAMOSA", 0).to_dict() == {"ROSOGOLLA": 2}
+    assert cart.set_quantity("JALEBI", 2).to_dict() == {"SAMOSA": 1, "ROSOGOLLA": 2, "JALEBI": 2}
+
+
+def test_remove_whole_or_part() -> None:
+    cart = Cart().add("SAMOSA", 3).add("ROSOGOLLA")
+    assert cart.remove("SAMOSA").to_dict() == {"ROSOGOLLA": 1}
+    assert cart.remove("SAMOSA", 1).to_dict() == {"SAMOSA": 2, "ROSOGOLLA": 1}
+    assert cart.remove("SAMOSA", 5).to_dict() == {"ROSOGOLLA": 1}
+    with pytest.raises(CartError) as info:
+        cart.remove("JALEBI")
+    assert info.value.code == "not_in_cart"
+    with pytest.raises(CartError):
+        cart.remove("SAMOSA", 0)
+    assert cart.clear().is_empty
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_bad_quantities(bad: int) -> None:
+    with pytest.raises(CartError) as info:
+        Cart().add("SAMOSA", bad)
+    assert info.value.code == "bad_quantity"
+
+
+def test_non_int_quantity_rejected() -> None:
+    with pytest.raises(CartError):
+        Cart().add("SAMOSA", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(CartError):
+        Cart().add("SAMOSA", True)
+
+
+def test_max_quantity_per_line() -> None:
+    cart = Cart().add("SAMOSA", MAX_QUANTITY)
+    assert cart.quantity_of("SAMOSA") == MAX_QUANTITY
+    with pytest.raises(CartError) as info:
+        cart.add("SAMOSA")
+    assert info.value.code == "max_quantity" and info.value.limit == 0
+    with pytest.raises(CartError) as info:
+        Cart().add("SAMOSA", 90).add("SAMOSA", 10)
+    assert info.value.limit == MAX_QUANTITY - 90
+    with pytest.raises(CartError):
+        Cart().set_quantity("SAMOSA", MAX_QUANTITY + 1)
+
+
+# --------------------------------------------------------------------------------------
+# storage
+
+
+def test_dict_round_trip() -> None:
+    cart = Cart().add("MASALA-CHAI-L", 2).add("SAMOSA", 4)
+    data = cart.to_dict()
+    assert data == {"MASALA-CHAI-L": 2, "SAMOSA": 4}
+    assert list(data) == ["MASALA-CHAI-L", "SAMOSA"]
+    assert Cart.from_dict(data) == cart
+
+
+def test_from_dict_is_lenient_with_stored_junk() -> None:
+    stored: dict[str, object] = {"SAMOSA": 2, "BAD": "x", "": 3, "ZERO": 0, "HUGE": 1000}
+    assert Cart.from_dict(stored).to_dict() == {"SAMOSA": 2, "HUGE": MAX_QUANTITY}
+    assert Cart.from_dict(None) == Cart() == Cart.from_dict({})
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=10), st.integers(1, MAX_QUANTITY)))
+def test_round_trip_property(data: dict[str, int]) -> None:
+    assert Cart.from_dict(data).to_dict() == data
+
+
+# --------------------------------------------------------------------------------------
+# pricing
+
+
+def test_price_lines_and_totals_with_delivery_fee() -> None:
+    cart = Cart().add("MASALA-CHAI-L", 2).add("SAMOSA", 3)
+    priced = price_cart(cart, CATALOG, DEMO.delivery, "INR")
+    assert [(p.sku, p.unit_price, p.quantity, p.line_total) for p in priced.lines] == [
+        ("MASALA-CHAI-L", inr(30), 2, inr(60)),
+        ("SAMOSA", inr(12), 3, inr(36)),
+    ]
+    assert priced.lines[0].name.get("en") == "Masala Chai (Large)"
+    assert priced.lines[0].name.get("bn") == "মশলা চা (বড়)"
+    assert priced.subtotal == inr(96)
+    assert priced.delivery_fee == inr(30)
+    assert priced.total == inr(126)
+    assert priced.problems == () and priced.ok
+    assert priced.item_count == 5
+
+
+def test_free_delivery_at_threshold() -> None:
+    # exactly ₹500: 20 kulhad chai at ₹25
+    priced = price_cart(Cart().add("KULHAD-CHAI", 20), CATALOG, DEMO.delivery, "INR")
+    assert priced.subtotal == inr(500)
+    assert priced.delivery_fee == Money.zero("INR")
+    assert priced.total == inr(500)
+    below = price_cart(Cart().add("KULHAD-CHAI", 19), CATALOG, DEMO.delivery, "INR")
+    assert below.delivery_fee == inr(30)
+
+
+def test_no_delivery_config_means_no_fee() -> None:
+    priced = price_cart(Cart().add("SAMOSA"), CATALOG, None, "INR")
+    assert priced.delivery_fee == Money.zero("INR") and priced.total == inr(12)
+
+
+def test_empty_cart_costs_nothing() -> None:
+    priced = price_cart(Cart(), CATALOG, DEMO.delivery, "INR")
+    assert priced.is_empty and not priced.ok
+    assert priced.total == Money.zero("INR")
+
+
+def test_unknown_sku_is_a_problem_not_a_crash() -> None:
+    priced = price_cart(Cart().add("GONE").add("SAMOSA"), CATALOG, None, "INR")
+    assert [p.sku for p in priced.lines] == ["SAMOSA"]
+    assert [(p.sku, p.kind, p.wanted) for p in priced.problems] == [("GONE", UNKNOWN, 1)]
+    assert not priced.ok
+
+
+def test_sold_out_is_left_out_of_totals() -> None:
+    priced = price_cart(Cart().add("JALEBI", 2).add("SAMOSA"), CATALOG, None, "INR")
+    assert priced.subtotal == inr(12)
+    assert [(p.sku, p.kind, p.available) for p in priced.problems] == [("JALEBI", SOLD_OUT, 0)]
+    assert priced.problems[0].name is not None
+    assert priced.problems[0].name.get("en") == "Jalebi"
+
+
+def test_over_stock_is_flagged_with_what_is_left() -> None:
+    priced = price_cart(Cart().add("NOLEN-GUR", 5), CATALOG, None, "INR")  # stock 3
+    assert priced.lines[0].quantity == 5
+    assert [(p.kind, p.wanted, p.available) for p in priced.problems] == [(OVER_STOCK, 5, 3)]
+
+
+def test_option_stock_and_shared_product_stock() -> None:
+    # ILISH-500G has its own stock of 6
+    assert price_cart(Cart().add("ILISH-500G", 6), CATALOG, None, "INR").ok
+    assert not price_cart(Cart().add("ILISH-500G", 7), CATALOG, None, "INR").ok
+    # options without their own stock share the product's: two lines drawing on one pool
+    shop_catalog = Catalog(
+        categories=CATALOG.categories,
+        products=tuple(
+            p if p.sku != "MASALA-CHAI" else replace(p, stock=5)
+            for p in CATALOG.products
+        ),
+    )
+    cart = Cart().add("MASALA-CHAI-R", 3).add("MASALA-CHAI-L", 3)
+    problems = price_cart(cart, shop_catalog, None, "INR").problems
+    assert [(p.sku, p.kind, p.available) for p in problems] == [("MASALA-CHAI-L", OVER_STOCK, 2)]
+
+
+def test_delivery_fee_function() -> None:
+    delivery = Delivery(fee=inr(30), free_above=inr(500))
+    assert delivery_fee(inr(499), delivery, "INR") == inr(30)
+    assert delivery_fee(inr(500), delivery, "INR") == Money.zero("INR")
+    assert delivery_fee(inr(10), Delivery(fee=inr(40)), "INR") == inr(40)
+    assert delivery_fee(inr(0), delivery, "INR", has_items=False) == Money.zero("INR")

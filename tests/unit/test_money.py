@@ -1,0 +1,129 @@
+"""Money: exact minor units per currency, no float anywhere."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.money import Money, MoneyError, exponent, is_currency, total
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("149.50", "INR", 14950),
+        ("149.5", "INR", 14950),
+        ("149", "INR", 14900),
+        (" 20.00 ", "inr", 2000),
+        ("500", "JPY", 500),
+        ("1.250", "KWD", 1250),
+        ("0.001", "KWD", 1),
+        ("0.000000000000000001", "ETH", 1),
+        ("1.5", "ETH", 1_500_000_000_000_000_000),
+        ("-3.25", "INR", -325),
+    ],
+)
+def test_parse_exact(text: str, currency: str, minor: int) -> None:
+    money = Money.parse(text, currency)
+    assert money == Money(minor, currency.upper())
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("149.505", "INR"),
+        ("500.5", "JPY"),
+        ("1.2505", "KWD"),
+        ("0.0000000000000000001", "ETH"),
+    ],
+)
+def test_parse_refuses_extra_decimals(text: str, currency: str) -> None:
+    with pytest.raises(MoneyError, match="more decimals"):
+        Money.parse(text, currency)
+
+
+@pytest.mark.parametrize("text", ["1e3", "12,50", "₹20", "abc", "", "1.2.3", "NaN"])
+def test_parse_refuses_non_decimal_text(text: str) -> None:
+    with pytest.raises(MoneyError):
+        Money.parse(text, "INR")
+
+
+def test_parse_int_and_decimal() -> None:
+    assert Money.parse(20, "INR") == Money(2000, "INR")
+    assert Money.parse(Decimal("0.10"), "INR") == Money(10, "INR")
+    with pytest.raises(MoneyError):
+        Money.parse(Decimal("Infinity"), "INR")
+
+
+def test_float_is_rejected_everywhere() -> None:
+    with pytest.raises(MoneyError):
+        Money(1.5, "INR")  # type: ignore[arg-type]
+    with pytest.raises(MoneyError):
+        Money(True, "INR")
+    with pytest.raises(MoneyError):
+        Money.parse(True, "INR")
+    # a float is not a decimal string; whatever the error type, it never becomes money
+    with pytest.raises((MoneyError, TypeError)):
+        Money.parse(0.1, "INR")  # type: ignore[arg-type]
+    with pytest.raises(MoneyError):
+        Money(100, "INR") * 1.5  # type: ignore[operator]
+
+
+def test_exponents_and_currencies() -> None:
+    assert [exponent(c) for c in ("INR", "JPY", "KWD", "ETH", "usdc")] == [2, 0, 3, 18, 6]
+    assert is_currency("inr") and is_currency("ETH")
+    assert not is_currency("RUPEES")
+    with pytest.raises(MoneyError, match="unknown currency"):
+        Money(1, "RUPEES")
+
+
+def test_arithmetic() -> None:
+    a, b = Money(14950, "INR"), Money(3000, "INR")
+    assert a + b == Money(17950, "INR")
+    assert a - b == Money(11950, "INR")
+    assert b * 3 == Money(9000, "INR") == 3 * b
+    assert -b == Money(-3000, "INR") and (-b).is_negative
+    assert not Money.zero("INR") and bool(a)
+    assert Money(1, "INR") < Money(2, "INR")
+    assert total([a, b, b], "INR") == Money(20950, "INR")
+    assert total([], "JPY") == Money(0, "JPY")
+    with pytest.raises(MoneyError, match="cannot mix"):
+        _ = a + Money(1, "USD")
+
+
+@pytest.mark.parametrize(
+    ("money", "text"),
+    [
+        (Money(14950, "INR"), "₹149.50"),
+        (Money(12345678, "INR"), "₹123,456.78"),
+        (Money(-3000, "INR"), "-₹30.00"),
+        (Money(500, "JPY"), "¥500"),
+        (Money(1250, "KWD"), "KWD 1.250"),
+        (Money(5, "INR"), "₹0.05"),
+        (Money(10**18, "ETH"), "ETH 1.000000000000000000"),
+    ],
+)
+def test_format(money: Money, text: str) -> None:
+    assert money.format() == text == str(money)
+
+
+def test_decimal_string_for_upi() -> None:
+    assert Money(14950, "INR").to_decimal_string(2) == "149.50"
+    assert Money(500, "JPY").to_decimal_string() == "500"
+    assert Money(500, "JPY").to_decimal_string(2) == "500.00"
+    assert Money(1250, "KWD").to_decimal_string() == "1.250"
+    assert Money(1250, "KWD").to_decimal_string(2) == "1.25"
+    with pytest.raises(MoneyError):
+        Money(1255, "KWD").to_decimal_string(2)
+
+
+@given(
+    minor=st.integers(min_value=-(10**15), max_value=10**15),
+    currency=st.sampled_from(["INR", "JPY", "KWD", "ETH", "USD"]),
+)
+def test_decimal_string_round_trips(minor: int, currency: str) -> None:
+    money = Money(minor, currency)
+    assert Money.parse(money.to_decimal_string(), currency) == money

@@ -1,0 +1,363 @@
+"""Twilio WhatsApp (Programmable Messaging): signed form posts in, TwiML or REST out.
+
+Direct replies travel back in the webhook's HTTP response as TwiML; proactive messages
+(order alerts, payment receipts, reminders) go through Twilio's REST API with the
+``twilio`` package's async client. WhatsApp buttons and lists need Twilio's Content API
+templates, so here they degrade to numbered text (``Reply.as_text()``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+from multidict import MultiDict
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.types import (
+    InboundMessage,
+    Location,
+    Media,
+    MessageKind,
+    Reply,
+    StatusKind,
+    StatusUpdate,
+)
+from config.settings import Settings
+from webhooks.channels import limits
+from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
+from webhooks.security import header_value, verify_twilio_signature
+
+__all__ = ["TwilioAdapter", "public_request_url", "render_twiml"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL: Final = "twilio"
+SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+SEND_TIMEOUT_SECONDS: Final = 15.0
+_PREFIX: Final = "whatsapp:"
+_STATUS: Final = {
+    "accepted": StatusKind.ACCEPTED, "queued": StatusKind.ACCEPTED,
+    "scheduled": StatusKind.ACCEPTED, "sending": StatusKind.ACCEPTED,
+    "sent": StatusKind.SENT, "delivered": StatusKind.DELIVERED, "read": StatusKind.READ,
+    "failed": StatusKind.FAILED, "undelivered": StatusKind.FAILED,
+    "canceled": StatusKind.FAILED,
+}
+_INBOUND_STATUSES: Final = frozenset({"received", "receiving"})
+_MEDIA_KINDS: Final = {"image": "image", "audio": "audio", "video": "video"}
+_EMPTY_TWIML: Final = str(MessagingResponse()).encode()
+
+
+def public_request_url(public_base: str, url: str) -> str:
+    """The URL Twilio signed: the configured public scheme and host + the request's path.
+
+    ``url`` is what the server saw (absolute, or just ``request.raw_path``); behind a TLS
+    proxy its scheme and host are wrong, so only its path and raw query are kept. A path
+    prefix in HAAT_PUBLIC_URL is added when the proxy stripped it.
+    """
+    seen = urlsplit(url)
+    public = urlsplit(public_base)
+    prefix = public.path.rstrip("/")
+    path = seen.path or "/"
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        path = prefix + path
+    query = f"?{seen.query}" if seen.query else ""
+    return f"{public.scheme}://{public.netloc}{path}{query}"
+
+
+def _strip(address: str) -> str:
+    return address.removeprefix(_PREFIX).strip()
+
+
+def _identity(form: Mapping[str, str]) -> tuple[str, str | None]:
+    """(customer, phone): WaId digits when there is a phone, else the BSUID."""
+    sender = _strip(form.get("From", ""))
+    wa_id = form.get("WaId", "").strip().removeprefix("+")
+    if not wa_id and sender.startswith("+") and sender[1:].isdigit():
+        wa_id = sender[1:]
+    if wa_id.isdigit():
+        return wa_id, "+" + wa_id
+    bsuid = _strip(form.get("ExternalUserId", "")) or sender
+    return bsuid, None
+
+
+def _location(form: Mapping[str, str]) -> Location | None:
+    try:
+        lat, lon = float(form["Latitude"]), float(form["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    return Location(lat, lon, form.get("Label") or None, form.get("Address") or None)
+
+
+def _media(form: Mapping[str, str]) -> tuple[Media, ...]:
+    try:
+        count = int(form.get("NumMedia") or 0)
+    except ValueError:
+        return ()
+    items = []
+    for i in range(min(count, 10)):
+        url = form.get(f"MediaUrl{i}")
+        if not url:
+            continue
+        mime = form.get(f"MediaContentType{i}") or None
+        major = (mime or "").split("/", 1)[0]
+        items.append(Media(_MEDIA_KINDS.get(major, "document"), url, mime))
+    return tuple(items)
+
+
+def _inbound(form: Mapping[str, str], message_id: str) -> InboundMessage | None:
+    customer, phone = _identity(form)
+    if not customer:
+        return None
+    body = form.get("Body", "")
+    fields: dict[str, Any] = {"text": body}
+    payload = form.get("ButtonPayload") or form.get("ListId")
+    label = form.get("ButtonText") or form.get("ListTitle")
+    location = _location(form)
+    media = _media(form)
+    if payload or label:
+        kind, raw = MessageKind.BUTTON, "button"
+        fields = {"text": label or body, "button_payload": payload or label}
+    elif location is not None:
+        kind, raw = MessageKind.LOCATION, "location"
+        fields["location"] = location
+    elif media:
+        kind, raw = MessageKind.MEDIA, "media"
+        fields["media"] = media
+    elif body:
+        kind, raw = MessageKind.TEXT, "text"
+    else:
+        kind, raw = MessageKind.UNKNOWN, form.get("MessageType", "")
+    return InboundMessage(
+        channel=CHANNEL,
+        message_id=message_id,
+        customer=customer,
+        kind=kind,
+        business=_strip(form.get("To", "")),
+        profile_name=form.get("ProfileName") or None,
+        reply_to=form.get("OriginalRepliedMessageSid") or None,
+        raw_kind=form.get("MessageType") or raw,
+        phone=phone,
+        **fields,
+    )
+
+
+def parse_form(form: Mapping[str, str]) -> Delivery:
+    """A decoded Twilio webhook form → Delivery (one message or one status)."""
+    message_id = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
+    if not message_id:
+        raise BadPayload("no MessageSid: not a Twilio messaging webhook")
+    status = form.get("MessageStatus", "").lower()
+    if status and status not in _INBOUND_STATUSES:
+        return Delivery(statuses=(StatusUpdate(
+            channel=CHANNEL, message_id=message_id,
+            status=_STATUS.get(status, StatusKind.UNKNOWN),
+            recipient=_strip(form.get("To", "")),
+            error_code=form.get("ErrorCode") or None,
+            error_title=form.get("ErrorMessage") or None,
+        ),))
+    message = _inbound(form, message_id)
+    if message is None:
+        log.warning("twilio message without a sender skipped")
+        return Delivery()
+    return Delivery(messages=(message,))
+
+
+def _form(body: bytes) -> MultiDict[str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadPayload("form body is not UTF-8") from exc
+    return MultiDict(parse_qsl(text, keep_blank_values=True))
+
+
+def render_twiml(replies: Sequence[Reply]) -> bytes:
+    """TwiML with one ``<Message>`` per reply; images and QR codes as ``<Media>``."""
+    if not replies:
+        return _EMPTY_TWIML
+    response = MessagingResponse()
+    for reply in replies:
+        message = response.message(limits.trim(reply.as_text(), limits.TWILIO_BODY))
+        if reply.image_url and reply.type in ("image", "payment", "product"):
+            message.media(reply.image_url)
+    return str(response).encode()
+
+
+class _AiohttpTwilioClient(AsyncHttpClient):  # type: ignore[misc]
+    """The twilio package's async transport on one pooled aiohttp session per adapter.
+
+    Unlike ``AsyncTwilioHttpClient`` it takes a real ``ClientTimeout``, sends repeated
+    form keys (several ``MediaUrl``), never logs at INFO, and can point at a fake API.
+    """
+
+    def __init__(self, base_url: str | None, timeout: float) -> None:
+        super().__init__(log, True, timeout)
+        self._base = base_url.rstrip("/") if base_url else None
+        self._session: aiohttp.ClientSession | None = None
+
+    def _target(self, url: str) -> str:
+        if self._base is None:
+            return url
+        parts = urlsplit(url)
+        return f"{self._base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+    async def request(  # noqa: PLR0917 - the signature is twilio's AsyncHttpClient's
+                      self, method: str, url: str, params: dict[str, object] | None = None,
+                      data: dict[str, object] | None = None,
+                      headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None,
+                      timeout: float | None = None,  # noqa: ASYNC109
+                      allow_redirects: bool = False) -> Response:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        headers = dict(headers or {})
+        if auth:  # aiohttp.BasicAuth is deprecated; the header is all it ever did
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        fields: list[tuple[str, str]] = []
+        for key, value in (data or {}).items():
+            values = value if isinstance(value, list) else [value]
+            fields.extend((key, str(v)) for v in values)
+        async with self._session.request(
+            method.upper(), self._target(url),
+            params={k: str(v) for k, v in params.items()} if params else None,
+            data=fields or None,
+            headers=headers, allow_redirects=allow_redirects,
+            timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+        ) as response:
+            return Response(response.status, await response.text(), response.headers)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class TwilioAdapter:
+    """Channel adapter for Twilio WhatsApp (DESIGN 1.3 ``/webhooks/twilio``)."""
+
+    name = CHANNEL
+    direct_replies = True
+
+    def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+        self._account_sid = settings.twilio_account_sid
+        self._auth_token = settings.twilio_auth_token
+        self._api_base = settings.twilio_api_base_url
+        self._public_base = settings.public_base
+        self._status_callback = (settings.public_base + "/webhooks/twilio"
+                                 if settings.public_base.startswith("https://") else None)
+        self._timeout = timeout
+        self._client: Client | None = None
+        self._http: _AiohttpTwilioClient | None = None
+
+    # inbound ---------------------------------------------------------------------------
+    def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """Signature over HAAT_PUBLIC_URL + the request path and every POSTed field."""
+        signature = header_value(headers, SIGNATURE_HEADER)
+        if not self._auth_token or not signature:
+            return False
+        content_type = header_value(headers, "Content-Type") or ""
+        params: Any
+        if content_type.startswith("application/json"):
+            try:
+                params = body.decode("utf-8")  # the bodySHA256 variant
+            except UnicodeDecodeError:
+                return False
+        else:
+            try:
+                params = _form(body)
+            except BadPayload:
+                return False
+        return verify_twilio_signature(public_request_url(self._public_base, url), params,
+                                       signature, self._auth_token)
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        content_type = header_value(headers, "Content-Type") or ""
+        if content_type and not content_type.startswith("application/x-www-form-urlencoded"):
+            raise BadPayload("Twilio webhooks are form posts")
+        return parse_form(_form(body))
+
+    def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
+        return DirectResponse(render_twiml(replies), "application/xml")
+
+    # outbound --------------------------------------------------------------------------
+    def _rest(self) -> Client:
+        if self._client is None:
+            self._http = _AiohttpTwilioClient(self._api_base, self._timeout)
+            # environment= keeps the client from reading os.environ (TWILIO_EDGE/REGION)
+            self._client = Client(self._account_sid, self._auth_token,
+                                  http_client=self._http, environment={"HAAT": "1"})
+        return self._client
+
+    def _message_args(self, business: str, to: str, reply: Reply) -> dict[str, Any]:
+        args: dict[str, Any] = {"to": _PREFIX + _address(to)}
+        if business.startswith("MG"):  # a Messaging Service picks the sender itself
+            args["messaging_service_sid"] = business
+        else:
+            args["from_"] = _PREFIX + _address(business)
+        content_sid = reply.extra.get("content_sid")
+        if reply.type == "template" and content_sid:
+            args["content_sid"] = str(content_sid)
+            args["content_variables"] = json.dumps(
+                {str(i): str(p) for i, p in enumerate(reply.params, 1)}, ensure_ascii=False)
+        else:
+            args["body"] = limits.trim(reply.as_text(), limits.TWILIO_BODY)
+            if reply.image_url and reply.type in ("image", "payment", "product"):
+                args["media_url"] = [reply.image_url]
+        if self._status_callback:
+            args["status_callback"] = self._status_callback
+        return args
+
+    async def send(self, session: aiohttp.ClientSession, *, business: str, to: str,
+                   reply: Reply, idempotency_key: str) -> str:
+        """Create one message through the REST API; returns its MessageSid.
+
+        Twilio has no idempotency key for messages, so ``idempotency_key`` is unused and
+        the outbox is what prevents duplicates: it retries only on ``retryable`` errors.
+        ``code="connect"`` means the request never left (always safe to retry);
+        ``code="timeout"`` means the answer was lost and Twilio may have accepted the
+        message. ``session`` is unused: the twilio client keeps its own pooled session.
+        """
+        if not self._account_sid or not self._auth_token:
+            raise SendError("TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set",
+                            retryable=False, code="not_configured")
+        if not business:
+            raise SendError("no sender number for this business", retryable=False,
+                            code="unknown_business")
+        args = self._message_args(business, to, reply)
+        try:
+            message = await self._rest().messages.create_async(**args)
+        except TwilioRestException as exc:
+            status = int(exc.status)
+            raise SendError(f"Twilio API {status}: {exc.msg}"[:300],
+                            retryable=status == 429 or status >= 500, status=status,
+                            code=str(exc.code) if exc.code is not None else None) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise SendError("cannot connect to Twilio", retryable=True,
+                            code="connect") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise SendError(f"Twilio call failed: {exc.__class__.__name__}",
+                            retryable=True, code="timeout") from exc
+        return str(message.sid)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._client = None
+        self._http = None
+
+
+def _address(number: str) -> str:
+    """``"+9198…"``/``"9198…"`` → ``"+9198…"``; a BSUID (``"US.1234"``) stays as it is."""
+    number = _strip(number)
+    digits = number.removeprefix("+")
+    return "+" + digits if digits.isdigit() else number
