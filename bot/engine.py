@@ -95,7 +95,8 @@ class Engine:
     services: dict[str, object] = field(default_factory=dict)
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
-                     render: Callable[[list[Reply]], str], direct: bool) -> HandleResult:
+                     render: Callable[[list[Reply], Understanding | None], str],
+                     direct: bool) -> HandleResult:
         """Handle one message; ``direct`` replies go back in the HTTP answer, else outbox."""
         key = ConversationKey(runtime.shop.id, message.channel, message.customer)
         async with self.store.lock(key):
@@ -104,7 +105,7 @@ class Engine:
                 return HandleResult(replies=(), response=previous[0], duplicate=True)
             conversation = await self.store.load(key)
             turn = await self._run_turn(runtime, message, conversation)
-            response = render(turn.replies) if direct else ""
+            response = render(turn.replies, turn.understanding) if direct else ""
             writes = WriteSet()
             writes.add(_INSERT_INBOUND, (
                 message.channel, message.message_id, runtime.shop.id, message.customer,
@@ -142,7 +143,7 @@ class Engine:
         now = self.clock.now_ms()
         conversation = conversation.with_(
             last_inbound_at=now, updated_at=now,
-            business=message.business or conversation.business)
+            business=message.reply_from or message.business or conversation.business)
         if conversation.is_new:
             conversation = conversation.with_(language=shop.default_language)
         turn = Turn(shop=shop, message=message, conversation=conversation,

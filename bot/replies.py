@@ -110,6 +110,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "*{name}* মাত্র {stock}টি আছে; কার্টে {stock}টি রাখলাম।",
         "ar": "متوفر {stock} فقط من *{name}*؛ وضعت {stock} في سلتك.",
     },
+    "order_unknown_items": {
+        "en": "{count} item(s) from your catalog cart are no longer sold here and were left out.",
+        "hi": "आपकी कैटलॉग कार्ट के {count} आइटम अब नहीं मिलते, उन्हें हटा दिया गया।",
+        "bn": "আপনার ক্যাটালগ কার্টের {count}টি আইটেম আর পাওয়া যায় না, বাদ দেওয়া হয়েছে।",
+        "ar": "{count} من منتجات سلتك لم تعد متوفرة وتم استبعادها.",
+    },
+    "order_repriced": {
+        "en": "Prices have changed; you'll pay today's price: {items}.",
+        "hi": "दाम बदल गए हैं; आज का दाम लगेगा: {items}।",
+        "bn": "দাম বদলেছে; আজকের দাম প্রযোজ্য: {items}।",
+        "ar": "تغيرت الأسعار؛ ستدفع سعر اليوم: {items}.",
+    },
     "cart_empty": {
         "en": "Your cart is empty. Type *menu* to browse.",
         "hi": "आपकी टोकरी खाली है। मेन्यू देखने के लिए *menu* लिखें।",

@@ -76,6 +76,9 @@ class InboundMessage:
     reply_to: str | None = None  # message id being replied to
     raw_kind: str = ""  # the channel's own type name, for logs and UNKNOWN diagnostics
     phone: str | None = None  # the E.164 phone when the channel gives one
+    # what the channel needs to answer from this business (Cloud API: phone_number_id);
+    # empty when ``business`` itself serves (Twilio: the shop's WhatsApp number)
+    reply_from: str = ""
 
 
 class StatusKind(StrEnum):

@@ -18,7 +18,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from bot.nlu.base import IntentBackend
-from bot.nlu.builtin import build_builtin
+from bot.nlu.registry import BackendOptions
+from bot.nlu.registry import build_backend as build_nlu_backend
 
 from bot.engine import Engine, ShopRuntime
 from bot.state import SqlStateStore
@@ -30,7 +31,6 @@ from config.database import open_database
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
-from webhooks.channels.simulator import SimulatorAdapter
 from webhooks.keys import (
     CHANNEL_ADAPTERS,
     CLOCK,
@@ -56,7 +56,8 @@ MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger 
 def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
-    return build_builtin(shop)
+    return build_nlu_backend(settings.nlu_backend, shop,
+                             BackendOptions(rasa_url=settings.rasa_url, session=session))
 
 
 def build_runtime(shop: Shop, settings: Settings,
@@ -78,10 +79,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[CLOCK] = clock or Clock()
     app[METRICS] = Metrics()
     app[READY] = asyncio.Event()
-    channels: dict[str, ChannelAdapter] = {name: build(settings)
-                                           for name, build in CHANNELS.items()}
-    if settings.simulator_token:
-        channels["simulator"] = SimulatorAdapter(settings)
+    channels: dict[str, ChannelAdapter] = {
+        name: build(settings) for name, build in CHANNELS.items()
+        if name != "simulator" or settings.simulator_token}
     app[CHANNEL_ADAPTERS] = channels
     app.cleanup_ctx.append(_database(run_migrations))
     app.cleanup_ctx.append(_http_session)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.nlu.base import Understanding
 from bot.types import Reply
 from webhooks import keys as k
 from webhooks.channels.base import BadPayload, ChannelAdapter
@@ -101,7 +102,11 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
     response_text = ""
     seen: set[str] = set()
 
-    def render(replies: list[Reply]) -> str:
+    render_turn = getattr(channel, "render_turn", None)
+
+    def render(replies: list[Reply], understanding: Understanding | None) -> str:
+        if render_turn is not None:
+            return str(render_turn(replies, understanding))
         return channel.render_response(replies).body.decode()
 
     for message in delivery.messages:
@@ -127,7 +132,7 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
     if channel.direct_replies:
         content_type = channel.render_response([]).content_type
         if not response_text:
-            response_text = render([])
+            response_text = render([], None)
         return web.Response(body=response_text.encode(), content_type=content_type.split(";")[0],
                             charset="utf-8")
     return web.Response(status=200, text="")

@@ -6,12 +6,12 @@ always taken from the current catalog, never from the message.
 
 from __future__ import annotations
 
-from bot.filters import button, intent
+from bot.filters import button, intent, kind
 from bot.flows.common import options_text, product_name
 from bot.nlu.base import ItemMention, Understanding
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
-from bot.types import Button, Reply
+from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Option, Product
 
@@ -85,6 +85,33 @@ def add_items(turn: Turn, items: tuple[ItemMention, ...]) -> None:
     if labels:
         turn.say("added", items=", ".join(labels))
         show_cart(turn, header_only=True)
+
+
+@router.on(kind(MessageKind.ORDER))
+async def catalog_order(turn: Turn) -> None:
+    """A WhatsApp catalog cart: its lines replace the cart, priced from our catalog."""
+    cart: dict[str, int] = {}
+    unknown: list[str] = []
+    repriced: list[str] = []
+    for item in turn.message.order_items:
+        hit = turn.shop.catalog.find_sku(item.sku)
+        if hit is None:
+            unknown.append(item.sku)
+            continue
+        product, option = hit
+        price = option.price if option is not None else product.price
+        if item.item_price_minor is not None and item.item_price_minor != price.minor:
+            repriced.append(f"{product_name(turn, product, option)} {price.format()}")
+        cart[item.sku] = min(cart.get(item.sku, 0) + item.quantity, MAX_QUANTITY)
+    turn.conversation = turn.conversation.with_(cart={})
+    labels = [label for sku, qty in cart.items() if (label := add_to_cart(turn, sku, qty))]
+    if unknown:
+        turn.say("order_unknown_items", count=len(unknown))
+    if repriced:
+        turn.say("order_repriced", items=", ".join(repriced))
+    if labels:
+        turn.say("added", items=", ".join(labels))
+    show_cart(turn)
 
 
 @router.on(button("opt:"))

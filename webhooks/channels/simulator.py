@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.nlu.base import Understanding
 from bot.types import InboundMessage, MessageKind, OrderItem, Reply
 from config.settings import Settings
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse
@@ -77,6 +78,15 @@ class SimulatorAdapter:
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         body = json.dumps({"replies": [r.to_json() for r in replies]}, ensure_ascii=False)
         return DirectResponse(body.encode(), "application/json")
+
+    def render_turn(self, replies: Sequence[Reply], understanding: Understanding | None) -> str:
+        """The simulator also says what it understood, for tests and ``haat chat``."""
+        data: dict[str, Any] = {"replies": [r.to_json() for r in replies]}
+        if understanding is not None:
+            data["intent"] = understanding.intent
+            data["confidence"] = round(understanding.confidence, 4)
+            data["language"] = understanding.language
+        return json.dumps(data, ensure_ascii=False)
 
     async def send(self, session: aiohttp.ClientSession, *, business: str, to: str,
                    reply: Reply, idempotency_key: str) -> str:

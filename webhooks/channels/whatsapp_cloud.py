@@ -245,7 +245,8 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
 
 
 def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
-             only_contact: dict[str, Any] | None, business: str) -> InboundMessage | None:
+             only_contact: dict[str, Any] | None, business: str,
+             number_id: str = "") -> InboundMessage | None:
     sender = _str(msg.get("from")) or _str(msg.get("from_user_id"))
     contact = (contacts.get(sender) if sender else None) or only_contact or {}
     if sender is None:
@@ -275,6 +276,7 @@ def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
         reply_to=fields.get("reply_to", reply_to),
         raw_kind=fields.get("raw_kind", kind_name),
         phone="+" + wa_id if wa_id and wa_id.isdigit() else None,
+        reply_from=number_id,
     )
 
 
@@ -305,10 +307,13 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     for value in _values(payload):
         metadata = value.get("metadata")
         business = ""
+        number_id = ""
         if isinstance(metadata, dict):
             business = e164(metadata.get("display_phone_number"))
-            number_id = _str(metadata.get("phone_number_id"))
-            if business and number_id and number_id.isdigit():
+            number_id = _str(metadata.get("phone_number_id")) or ""
+            if not number_id.isdigit():
+                number_id = ""
+            if business and number_id:
                 numbers[business] = number_id
         contacts: dict[str, dict[str, Any]] = {}
         raw_contacts = [c for c in value.get("contacts") or () if isinstance(c, dict)]
@@ -320,7 +325,7 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
         for msg in value.get("messages") or ():
             if not isinstance(msg, dict):
                 continue
-            parsed = _message(msg, contacts, only, business)
+            parsed = _message(msg, contacts, only, business, number_id)
             if parsed is None:
                 log.warning("cloud message without any sender id skipped (type=%s)",
                             msg.get("type"))

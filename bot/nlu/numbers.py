@@ -1,0 +1,231 @@
+"""Numbers in any script and in words, with the unit that follows them.
+
+Shoppers write quantities as ``2``, ``२``, ``২টা``, ``٣``, "two", "do", "দুটো", "ثلاثة",
+"half kg", "dedh kilo", "a dozen". :func:`find_numbers` returns each with its offsets in
+the original text, an exact :class:`~fractions.Fraction` value (never a float: "half" is
+1/2, "dedh" 3/2) and a canonical unit. Words that are numbers only sometimes ("a", "an",
+and Hindi "do", which is also English "do") come back ``weak``: the entity extractor counts
+them only right before a product or a unit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from catalog.search import normalize_token
+
+__all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "parse_number", "to_ascii_digits"]
+
+_ASCII = {
+    **{0x0966 + i: str(i) for i in range(10)},
+    **{0x09E6 + i: str(i) for i in range(10)},
+    **{0x0660 + i: str(i) for i in range(10)},
+    **{0x06F0 + i: str(i) for i in range(10)},
+    0x066B: ".",  # Arabic decimal separator
+}
+
+
+def to_ascii_digits(text: str) -> str:
+    """Devanagari, Bengali, Arabic-Indic and Eastern Arabic-Indic digits → 0-9."""
+    return text.translate(_ASCII)
+
+
+def _table(spec: dict[int | Fraction, str]) -> dict[str, Fraction]:
+    return {normalize_token(w): Fraction(v) for v, words in spec.items() for w in words.split()}
+
+
+_WORDS: dict[str, Fraction] = _table({
+    # English
+    1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
+    9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen",
+    15: "fifteen", 16: "sixteen", 17: "seventeen", 18: "eighteen", 19: "nineteen",
+    20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 100: "hundred",
+    Fraction(1, 2): "half", Fraction(1, 4): "quarter",
+})
+_WORDS.update(_table({  # romanised Hindi (and a little romanised Bengali)
+    1: "ek ekta ekti", 2: "dui duto duti", 3: "teen tinte tinta", 4: "char chaar charte",
+    5: "paanch panch paach panchta", 6: "chhe chhah chheh chah", 7: "saat", 8: "aath ath",
+    9: "nau", 10: "das dus", 11: "gyarah gyara", 12: "barah bara",
+    Fraction(1, 2): "aadha adha aadhi adhi", Fraction(3, 2): "dedh derh dedhh",
+    Fraction(5, 2): "dhai dhaai dhaayi",
+}))
+_WORDS.update(_table({  # Hindi
+    1: "एक", 2: "दो", 3: "तीन", 4: "चार", 5: "पांच पाँच पाच", 6: "छह छः छे छ", 7: "सात",
+    8: "आठ", 9: "नौ", 10: "दस", 11: "ग्यारह", 12: "बारह", 20: "बीस",
+    Fraction(1, 2): "आधा आधी", Fraction(3, 2): "डेढ़ डेढ", Fraction(5, 2): "ढाई",
+}))
+_WORDS.update(_table({  # Bengali (classifier suffixes are stripped before look-up)
+    1: "এক", 2: "দুই দু দুটো দুটি দুটা", 3: "তিন", 4: "চার", 5: "পাঁচ পাচ", 6: "ছয় ছ",
+    7: "সাত", 8: "আট", 9: "নয়", 10: "দশ", 11: "এগারো", 12: "বারো", 20: "কুড়ি বিশ",
+    Fraction(1, 2): "আধা আধ", Fraction(3, 2): "দেড়", Fraction(5, 2): "আড়াই",
+}))
+_WORDS.update(_table({  # Arabic (after alef / teh marbuta folding)
+    1: "واحد واحدة", 2: "اثنين اثنان اثنتين اتنين اثنتان", 3: "ثلاثة ثلاث تلاتة",
+    4: "أربعة أربع اربعة", 5: "خمسة خمس", 6: "ستة ست", 7: "سبعة سبع",
+    8: "ثمانية ثماني ثمان تمانية", 9: "تسعة تسع", 10: "عشرة عشر", 11: "أحد عشر",
+    12: "اثنا عشر", Fraction(1, 2): "نصف نص",
+}))
+
+# Words that are numbers only in context: "do you have…", "a samosa" vs "a dozen".
+_WEAK: dict[str, Fraction] = _table({1: "a an", 2: "do", 7: "sat", 3: "tin", 6: "che"})
+_MULTIPLIERS: dict[str, int] = {
+    normalize_token(w): 12 for w in ("dozen", "dozens", "darjan", "darzan", "दर्जन", "ডজন",
+                                     "درزن", "دزينة")
+}
+_COUPLE = frozenset({"couple", "pair"})
+_BN_CLASSIFIERS: tuple[str, ...] = tuple(
+    normalize_token(w) for w in ("টা", "টি", "টো", "টে", "খানা", "খানি", "জন")
+)
+_UNITS: dict[str, str] = {
+    normalize_token(w): unit
+    for unit, words in {
+        "kg": "kg kgs kilo kilos kilogram kilograms किलो केजी কেজি কিলো كيلو كغ كيلوغرام",
+        "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام غ",
+        "l": "l ltr litre liter litres liters लीटर লিটার لتر",
+        "ml": "ml",
+        "cup": "cup cups कप কাপ كوب أكواب",
+        "plate": "plate plates प्लेट প্লেট طبق",
+        "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
+        "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة",
+        "glass": "glass glasses गिलास গ্লাস",
+        "bottle": "bottle bottles बोतल বোতল زجاجة",
+    }.items()
+    for w in words.split()
+}
+UNIT_GRAMS: dict[str, int] = {"kg": 1000, "g": 1, "l": 1000, "ml": 1}  # mass/volume units
+_VULGAR = {"½": Fraction(1, 2), "¼": Fraction(1, 4), "¾": Fraction(3, 4),
+           "⅓": Fraction(1, 3), "⅔": Fraction(2, 3)}
+
+_MARKS = (
+    "\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963\u0981-\u0983\u09bc\u09be-\u09cd"
+    "\u09d7\u09e2\u09e3\u0610-\u061a\u064b-\u065f\u0670\u200c\u200d"
+)
+_TOKEN_RE = re.compile(
+    rf"(?P<num>\d+(?:[.\u066b]\d+)?(?:\s?/\s?\d+)?)|(?P<vulgar>[½¼¾⅓⅔])"
+    rf"|(?P<word>(?:[^\W\d_]|[{_MARKS}])+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSpan:
+    """A number in the text, ``text[start:end]``, with its unit if one follows."""
+
+    value: Fraction
+    start: int
+    end: int
+    text: str
+    unit: str | None = None  # kg g l ml cup plate piece packet glass bottle
+    weak: bool = False  # "a", "an", "do": only a quantity right before a product or unit
+
+    @property
+    def is_whole(self) -> bool:
+        return self.value.denominator == 1
+
+    @property
+    def base_amount(self) -> Fraction | None:
+        """The amount in grams (or ml) when the unit is a mass or volume, else None."""
+        if self.unit in UNIT_GRAMS:
+            return self.value * UNIT_GRAMS[self.unit]
+        return None
+
+
+def _digits(text: str) -> Fraction | None:
+    text = to_ascii_digits(text).replace(" ", "")
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return Fraction(int(num), int(den)) if int(den) else None
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _word_value(norm: str) -> Fraction | None:
+    value = _WORDS.get(norm)
+    if value is not None:
+        return value
+    for suffix in _BN_CLASSIFIERS:  # একটা, তিনটে, পাঁচটি
+        if norm.endswith(suffix) and len(norm) > len(suffix):
+            return _WORDS.get(norm[: -len(suffix)])
+    return None
+
+
+def parse_number(word: str) -> Fraction | None:
+    """The value of one word or digit string (``"৩"``, ``"দুটো"``, ``"1.5"``), else None."""
+    word = word.strip()
+    if not word:
+        return None
+    if word in _VULGAR:
+        return _VULGAR[word]
+    if to_ascii_digits(word[0]).isdigit():
+        return _digits(word)
+    norm = normalize_token(word)
+    return _word_value(norm) or _WEAK.get(norm)
+
+
+def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
+    """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
+    raw: list[tuple[int, int, str, str]] = []  # start, end, kind, normalised text
+    for m in _TOKEN_RE.finditer(text):
+        kind = m.lastgroup or "word"
+        found = m.group()
+        raw.append((m.start(), m.end(), kind, found if kind != "word" else normalize_token(found)))
+        if len(raw) >= max_tokens:
+            break
+    spans: list[NumberSpan] = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        start, end, kind, tok = raw[i]
+        value: Fraction | None = None
+        weak = False
+        nxt = raw[i + 1][3] if i + 1 < n else ""
+        if kind == "num":
+            value = _digits(tok)
+        elif kind == "vulgar":
+            value = _VULGAR[tok]
+        elif tok in _COUPLE:
+            value = Fraction(2)
+        elif tok in _MULTIPLIERS:  # "dozen" alone
+            value = Fraction(12)
+        elif tok in ("a", "an") and (nxt in _COUPLE or nxt in _MULTIPLIERS or nxt == "half"):
+            i += 1
+            _, end, kind, tok = raw[i]
+            value = Fraction(2) if tok in _COUPLE else Fraction(12) if tok in _MULTIPLIERS \
+                else Fraction(1, 2)
+        else:
+            value = _word_value(tok)
+            if value is None and tok in _WEAK:
+                value, weak = _WEAK[tok], True
+        if value is None:
+            i += 1
+            continue
+        j = i + 1
+        # "one and a half"
+        if (j + 2 < n and raw[j][3] in ("and", "aur") and raw[j + 1][3] == "a"
+                and raw[j + 2][3] == "half" and value.denominator == 1):
+            value += Fraction(1, 2)
+            end = raw[j + 2][1]
+            j += 3
+        if j < n and raw[j][3] in _BN_CLASSIFIERS:  # ২টা, ৩ টি
+            end = raw[j][1]
+            j += 1
+            weak = False
+        if j < n and raw[j][3] in _COUPLE and value == 1:  # "a couple" already handled
+            j += 1
+        if j < n and raw[j][3] in _MULTIPLIERS:  # "2 dozen", "half dozen"
+            value *= 12
+            end = raw[j][1]
+            j += 1
+            weak = False
+        unit = None
+        if j < n and raw[j][2] == "word" and raw[j][3] in _UNITS:
+            unit = _UNITS[raw[j][3]]
+            end = raw[j][1]
+            j += 1
+            weak = False
+        spans.append(NumberSpan(value, start, end, text[start:end], unit, weak))
+        i = j
+    return spans
