@@ -7,7 +7,6 @@ order rows has committed; a redelivered message id finds the first answer and re
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import unicodedata
@@ -15,11 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.flows import browse, cart, support
+from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.language import detect_language
 from bot.nlu.base import IntentBackend, ParseContext, Understanding
+from bot.outgoing import OutboxItem, outbox_statement
+from bot.reminders import schedule_for_turn
+from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
-from bot.state import Conversation, ConversationKey, StateStore
+from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.types import InboundMessage, MessageKind, Reply
 from catalog.models import Shop
 from catalog.search import ProductIndex
@@ -42,16 +44,6 @@ class ShopRuntime:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxItem:
-    id: str
-    shop_id: str
-    channel: str
-    customer: str
-    business: str
-    reply: Reply
-
-
-@dataclass(frozen=True, slots=True)
 class HandleResult:
     replies: tuple[Reply, ...]
     response: str
@@ -63,7 +55,9 @@ class HandleResult:
 def build_root_router() -> Router:
     """The order matters: first match wins."""
     root = Router("root")
-    root.include(support.router, cart.router, browse.router, support.fallback_router)
+    root.include(merchant.router, support.paused_router, checkout.pending_router,
+                 support.router, checkout.router,
+                 orders.router, cart.router, browse.router, support.fallback_router)
     return root
 
 
@@ -73,19 +67,6 @@ _INSERT_INBOUND = (
     "ON CONFLICT (channel, message_id) DO NOTHING"
 )
 _FIND_INBOUND = "SELECT response FROM inbound_messages WHERE channel = ? AND message_id = ?"
-_INSERT_OUTBOX = (
-    "INSERT INTO outbound_messages (id, shop_id, channel, customer, business, payload, status, "
-    "attempts, next_attempt_at, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
-)
-
-
-def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int) -> None:
-    writes.add(_INSERT_OUTBOX, (
-        item.id, item.shop_id, item.channel, item.customer, item.business,
-        json.dumps(item.reply.to_json(), ensure_ascii=False), now_ms, now_ms, now_ms))
-
-
 @dataclass
 class Engine:
     db: Database
@@ -100,42 +81,99 @@ class Engine:
         """Handle one message; ``direct`` replies go back in the HTTP answer, else outbox."""
         key = ConversationKey(runtime.shop.id, message.channel, message.customer)
         async with self.store.lock(key):
-            previous = await self.db.fetchone(_FIND_INBOUND, (message.channel, message.message_id))
-            if previous is not None:
-                return HandleResult(replies=(), response=previous[0], duplicate=True)
-            conversation = await self.store.load(key)
-            turn = await self._run_turn(runtime, message, conversation)
-            response = render(turn.replies, turn.understanding) if direct else ""
-            writes = WriteSet()
-            writes.add(_INSERT_INBOUND, (
-                message.channel, message.message_id, runtime.shop.id, message.customer,
-                message.kind.value, message.text[:MAX_TEXT], turn.now_ms, "processed",
-                response), must_change=True)
-            items = self._outbox_items(runtime.shop, message, turn, direct)
-            for item in items:
-                outbox_statement(writes, item, turn.now_ms)
-            writes.extend(turn.writes)
-            try:
-                await self.store.save(turn.conversation, writes)
-            except Conflict:
-                # another process stored this message id between our check and our commit
-                again = await self.db.fetchone(_FIND_INBOUND,
-                                               (message.channel, message.message_id))
-                return HandleResult(replies=(), response=again[0] if again else "",
-                                    duplicate=True)
-            return HandleResult(tuple(turn.replies), response, False, tuple(items),
-                                turn.understanding)
+            for _attempt in range(3):
+                previous = await self.db.fetchone(_FIND_INBOUND,
+                                                  (message.channel, message.message_id))
+                if previous is not None:
+                    return HandleResult(replies=(), response=previous[0], duplicate=True)
+                result = await self._handle_once(runtime, message, key, render, direct)
+                if result is not None:
+                    return result
+                # a guarded write conflicted but the message is not stored: something this
+                # turn read (an order's status) changed meanwhile; run the turn again
+                self.store.forget(key)
+            raise RuntimeError("message could not be stored after 3 attempts")
 
-    def _outbox_items(self, shop: Shop, message: InboundMessage, turn: Turn,
-                      direct: bool) -> list[OutboxItem]:
+    async def _handle_once(self, runtime: ShopRuntime, message: InboundMessage,
+                           key: ConversationKey,
+                           render: Callable[[list[Reply], Understanding | None], str],
+                           direct: bool) -> HandleResult | None:
+        conversation = await self.store.load(key)
+        turn = await self._run_turn(runtime, message, conversation)
+        response = render(turn.replies, turn.understanding) if direct else ""
+        writes = WriteSet()
+        writes.add(_INSERT_INBOUND, (
+            message.channel, message.message_id, runtime.shop.id, message.customer,
+            message.kind.value, message.text[:MAX_TEXT], turn.now_ms, "processed",
+            response), must_change=True)
+        items = await self._outbox_items(runtime.shop, message, turn, direct)
+        for item in items:
+            outbox_statement(writes, item, turn.now_ms)
+        writes.extend(turn.writes)
+        try:
+            await self.store.save(turn.conversation, writes)
+        except BaseException as exc:
+            for undo in turn.rollbacks:
+                undo()
+            if isinstance(exc, Conflict):
+                return None
+            raise
+        return HandleResult(tuple(turn.replies), response, False, tuple(items),
+                            turn.understanding)
+
+    async def _outbox_items(self, shop: Shop, message: InboundMessage, turn: Turn,
+                            direct: bool) -> list[OutboxItem]:
         business = turn.conversation.business
         items = [] if direct else [
             OutboxItem(uuid.uuid4().hex, shop.id, message.channel, message.customer, business,
                        reply) for reply in turn.replies]
         for out in turn.outgoing:
-            items.append(OutboxItem(uuid.uuid4().hex, shop.id, out.channel or message.channel,
-                                    out.customer, business, out.reply))
+            channel = out.channel or message.channel
+            to_business = business
+            if channel != message.channel or not business:
+                # answer from the number the recipient talks to on their own channel
+                found = await self.store.find(shop.id, out.customer)
+                known = next((c.business for c in found if c.key.channel == channel
+                              and c.business), None)
+                to_business = known or business
+            items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
+                                    to_business, out.reply))
         return items
+
+    async def recent_messages(self, shop_id: str, channel: str, customer: str,
+                              limit: int) -> list[str]:
+        """The customer's last texts, oldest first (for the owner's handoff alert)."""
+        rows = await self.db.fetchall(
+            "SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
+            "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
+        return [str(r[0]) for r in reversed(rows)]
+
+    async def resume_conversation(self, shop: Shop, customer: str) -> bool:
+        """``resume PHONE``: hand every paused conversation of that customer to the bot."""
+        resumed = False
+        for conversation in await self.store.find(shop.id, customer):
+            if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
+                async with self.store.lock(conversation.key):
+                    fresh = await self.store.load(conversation.key)
+                    writes = WriteSet()
+                    text = text_for(shop, "handoff_resumed", shop.language_for(fresh.language))
+                    outbox_statement(writes, OutboxItem(
+                        uuid.uuid4().hex, shop.id, fresh.key.channel, customer, fresh.business,
+                        Reply(type="text", text=text)), self.clock.now_ms())
+                    await self.store.save(fresh.with_(handoff_until=0,
+                                                      state=ConversationState.IDLE), writes)
+                    resumed = True
+        return resumed
+
+    async def merchant_command(self, runtime: ShopRuntime | None, text: str
+                               ) -> HandleResult | None:
+        """Run a merchant command on behalf of the shop's first owner (the admin API)."""
+        if runtime is None or not runtime.shop.owners:
+            return None
+        owner = "".join(ch for ch in runtime.shop.owners[0] if ch.isdigit())
+        message = InboundMessage(channel="api", message_id=f"api-{uuid.uuid4().hex}",
+                                 customer=owner, kind=MessageKind.TEXT, text=text)
+        return await self.handle(runtime, message, render=lambda r, u: "", direct=True)
 
     async def _run_turn(self, runtime: ShopRuntime, message: InboundMessage,
                         conversation: Conversation) -> Turn:
@@ -160,7 +198,9 @@ class Engine:
             if turn.payload and turn.payload.startswith("/"):
                 turn.payload = None
             _update_language(turn, text)
+        cart_before = dict(conversation.cart)
         handled = await self.root.dispatch(turn)
+        schedule_for_turn(turn, cart_before)
         if not handled:
             log.debug("no handler matched")
         _remember_options(turn)
@@ -222,4 +262,5 @@ def _update_language(turn: Turn, text: str) -> None:
         turn.conversation = conversation.with_(language=language)
 
 
-__all__ = ["Engine", "HandleResult", "OutboxItem", "Outgoing", "ShopRuntime"]
+__all__ = ["Engine", "HandleResult", "OutboxItem", "Outgoing", "ShopRuntime",
+           "outbox_statement"]

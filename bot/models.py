@@ -77,3 +77,15 @@ class ScheduledJobRow(SQLModel, table=True):
     payload: str = "{}"
     status: str = Field(default="pending", max_length=16, index=True)
     created_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class StockLevelRow(SQLModel, table=True):
+    """Units held by orders per sku; available = (merchant override or YAML stock) − held."""
+
+    __tablename__ = "stock_levels"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    sku: str = Field(primary_key=True, max_length=35)
+    held: int = 0
+    base_override: int | None = None  # set by the merchant's `stock SKU N`
+    updated_at: int = Field(default=0, sa_type=BigInteger)

@@ -52,6 +52,7 @@ class Turn:
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: WriteSet = field(default_factory=WriteSet)
     services: dict[str, Any] = field(default_factory=dict)
+    rollbacks: list[Callable[[], None]] = field(default_factory=list)  # undo if not stored
 
     @property
     def language(self) -> str:
@@ -62,6 +63,14 @@ class Turn:
 
     def say(self, key: str, **values: Any) -> None:
         self.replies.append(Reply(type="text", text=self.t(key, **values)))
+
+    def outgoing_to_owners(self, body: str) -> None:
+        """An alert to every owner number of the shop, through this turn's channel."""
+        for owner in self.shop.owners:
+            digits = "".join(ch for ch in owner if ch.isdigit())
+            if digits and digits != self.message.customer:
+                self.outgoing.append(Outgoing(customer=digits, reply=Reply(type="text",
+                                                                           text=body)))
 
     def reply_text(self, body: str) -> None:
         self.replies.append(Reply(type="text", text=body))

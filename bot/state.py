@@ -98,6 +98,10 @@ class StateStore(Protocol):
         """Every conversation of a customer in a shop (any channel): merchant commands."""
         ...
 
+    def forget(self, key: ConversationKey) -> None:
+        """Drop a cached copy so the next load reads the database."""
+        ...
+
 
 class _Locks:
     """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
@@ -141,6 +145,9 @@ class MemoryStateStore:
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
         return [c for k, c in self._rows.items()
                 if k.shop_id == shop_id and k.customer == customer]
+
+    def forget(self, key: ConversationKey) -> None:
+        """Memory is the store itself: nothing to drop."""
 
 
 _COLUMNS = ("language", "language_locked", "state", "cart", "data", "business",

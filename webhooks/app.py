@@ -17,11 +17,14 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
+from bot.engine import Engine, ShopRuntime
+from bot.flows.payment_updates import PaymentNotifier
+from bot.inventory import Inventory
 from bot.nlu.base import IntentBackend
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
-
-from bot.engine import Engine, ShopRuntime
+from bot.reminders import Reminders
 from bot.state import SqlStateStore
 from catalog.loader import ShopSource
 from catalog.models import Shop
@@ -29,6 +32,9 @@ from catalog.search import ProductIndex
 from config.clock import Clock
 from config.database import open_database
 from config.settings import Settings
+from payments.providers.registry import PROVIDERS as PROVIDER_CLASSES
+from payments.providers.registry import create_provider
+from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
 from webhooks.keys import (
@@ -37,16 +43,23 @@ from webhooks.keys import (
     DB,
     ENGINE,
     HTTP,
+    INVENTORY,
     METRICS,
+    NOTIFIER,
     OUTBOX,
+    PAYMENTS,
+    PROVIDERS,
     READY,
+    SCHEDULER,
     SETTINGS,
     SHOPS,
     Metrics,
     Shops,
 )
 from webhooks.outbox import Outbox
+from webhooks.payment_routes import setup_payment_routes
 from webhooks.routes import setup_routes
+from webhooks.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_shops)
     app.cleanup_ctx.append(_engine)
     setup_routes(app)
+    setup_payment_routes(app)
     return app
 
 
@@ -169,22 +183,58 @@ async def reload_shops(app: web.Application) -> bool:
 
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
     db = app[DB]
+    clock = app[CLOCK]
     store = SqlStateStore(db)
-    engine = Engine(db=db, store=store, clock=app[CLOCK])
+    providers = {name: create_provider(
+        name, app[HTTP], sandbox_secret=settings.sandbox_secret,
+        razorpay_key_id=settings.razorpay_key_id,
+        razorpay_key_secret=settings.razorpay_key_secret,
+        razorpay_webhook_secret=settings.razorpay_webhook_secret,
+        razorpay_api_base_url=settings.razorpay_api_base_url,
+        clock=lambda: clock.now_ms() / 1000) for name in PROVIDER_CLASSES}
+    app[PROVIDERS] = providers
+    payments = PaymentService(db, providers, public_url=settings.public_base,
+                              now_ms=clock.now_ms)
+    app[PAYMENTS] = payments
+    inventory = Inventory(db)
+    await inventory.load()
+    app[INVENTORY] = inventory
+
+    def shop_for(shop_id: str) -> Shop | None:
+        runtime = app[SHOPS].get(shop_id)
+        return runtime.shop if runtime else None
+
+    notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
+                               payments=payments, now_ms=clock.now_ms)
+    app[NOTIFIER] = notifier
+    engine = Engine(db=db, store=store, clock=clock)
+    engine.services.update({
+        "payments": payments, "inventory": inventory, "payment_notify": notifier,
+        "recent_messages": engine.recent_messages,
+        "resume_conversation": engine.resume_conversation,
+    })
     app[ENGINE] = engine
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], session_factory=lambda: app[HTTP],
-                    clock=app[CLOCK])
+                    clock=clock)
     app[OUTBOX] = outbox
+    reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
+    scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
+                          outbox=outbox)
+    app[SCHEDULER] = scheduler
     await outbox.run_due()  # whatever a crash left unsent
-    poller = asyncio.create_task(outbox.poll_forever())
+    tasks = [asyncio.create_task(outbox.poll_forever()),
+             asyncio.create_task(scheduler.run_forever())]
     gc.collect()
     gc.freeze()  # start-up garbage is permanent: keep it out of every later collection
     app[READY].set()
     yield
-    poller.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await poller
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await outbox.drain()
 
 

@@ -10,12 +10,17 @@ import aiohttp
 from aiohttp import web
 
 from bot.engine import Engine, ShopRuntime
+from bot.flows.payment_updates import PaymentNotifier
+from bot.inventory import Inventory
 from catalog.loader import LoadError, ShopSource
 from config.clock import Clock
 from config.database import Database
 from config.settings import Settings
+from payments.providers.base import PaymentProvider
+from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.outbox import Outbox
+from webhooks.scheduler import Scheduler
 
 
 @dataclass
@@ -61,3 +66,8 @@ OUTBOX = web.AppKey("outbox", Outbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
 READY = web.AppKey("ready", asyncio.Event)
+PROVIDERS = web.AppKey("providers", dict[str, PaymentProvider])
+PAYMENTS = web.AppKey("payments", PaymentService)
+NOTIFIER = web.AppKey("notifier", PaymentNotifier)
+INVENTORY = web.AppKey("inventory", Inventory)
+SCHEDULER = web.AppKey("scheduler", Scheduler)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bot.engine import OutboxItem
+from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.clock import Clock
 from config.database import Conflict, Database, WriteSet
@@ -154,7 +154,7 @@ class Outbox:
         while True:
             try:
                 await self.run_due()
-            except Exception:  # noqa: BLE001 - the poller must survive a bad row
+            except Exception:
                 log.exception("outbox poll failed")
             await asyncio.sleep(self.poll_seconds)
 

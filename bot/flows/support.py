@@ -13,12 +13,33 @@ from zoneinfo import ZoneInfo
 from bot.filters import Filter, intent, kind
 from bot.flows.common import product_name
 from bot.language import language_switch_request
-from bot.router import Router, Turn
+from bot.router import UNHANDLED, Router, Turn
+from bot.state import ConversationState
 from bot.types import MessageKind
 from catalog.models import FaqEntry, Shop
 
 router = Router("support")
 fallback_router = Router("fallback")
+paused_router = Router("paused")
+
+
+@paused_router.on(Filter(lambda t: not t.is_owner and t.conversation.paused(t.now_ms),
+                         "paused"))
+async def while_paused(turn: Turn) -> None:
+    """A person is handling this chat: stay quiet, pass the message on, extend the pause."""
+    quiet = turn.shop.handoff_quiet_minutes * 60_000
+    turn.conversation = turn.conversation.with_(handoff_until=turn.now_ms + quiet)
+    who = turn.message.phone or f"+{turn.message.customer}"
+    if turn.message.text:
+        turn.outgoing_to_owners(f"💬 {who}: {turn.message.text[:1000]}")
+
+
+@paused_router.on(Filter(lambda t: t.conversation.state is ConversationState.HANDOFF
+                         and not t.conversation.paused(t.now_ms), "pause_over"))
+async def pause_over(turn: Turn) -> object:
+    """The quiet time passed: the bot is back, and handles this message as usual."""
+    turn.conversation = turn.conversation.with_(state=ConversationState.IDLE, handoff_until=0)
+    return UNHANDLED
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WORD = re.compile(r"\w+")

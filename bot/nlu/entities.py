@@ -35,8 +35,12 @@ _ORDER_WORD_RE = re.compile(
     re.IGNORECASE,
 )
 _HASH_RE = re.compile(rf"(?<![\w&])#({_DIGIT}{{1,12}})(?!\w)")
-_DECIMALS = rf"(?:[.\u066b]{_DIGIT}+)?"
-_AMOUNT = rf"({_DIGIT}{{1,3}}(?:,{_DIGIT}{{3}})+{_DECIMALS}|{_DIGIT}+{_DECIMALS})"
+_DECIMALS = rf"(?:[.\u066b]{_DIGIT}{{1,8}})?"
+# Anchored at the start of a digit run and bounded, so "9" * 4000 stays linear.
+_AMOUNT = (
+    rf"(?<!{_DIGIT})({_DIGIT}{{1,3}}(?:,{_DIGIT}{{3}}){{1,5}}{_DECIMALS}"
+    rf"|{_DIGIT}{{1,12}}{_DECIMALS})(?![.,\u066b]?{_DIGIT})"
+)
 _CUR_BEFORE = r"(?:₹|৳|\$|€|£|\b(?:rs|inr|tk|usd|aed|sar|bdt)\b\.?|रु\.?|ر\.س|د\.إ)"
 _CUR_AFTER = (
     r"(?:₹|৳|\b(?:rs|inr|rupees?|rupaye|rupay|rupiya|rupia|taka|tk|dollars?|usd|aed|sar|"
@@ -51,8 +55,20 @@ _TIP_RE = re.compile(
     re.IGNORECASE,
 )
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
-_GAP_BEFORE_RE = re.compile(r"^[\s:×*\-x]*(?:(?:of|ka|ke|ki|ta|ti|nos?|pcs?)\b[\s:]*)?$", re.I)
-_GAP_AFTER_RE = re.compile(r"^[\s:×*=\-x]*$", re.IGNORECASE)
+_GAP_WORD_RE = re.compile(r"\w+")
+_GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x"})
+_GAP_BREAKS = frozenset(",;.\n")  # "samosa, 2 chai": the 2 belongs to chai
+
+
+def _gap_ok(gap: str, after: bool) -> bool:
+    """Only spaces, emoji, "x", "of"… between a quantity and its product."""
+    if len(gap) > 24:
+        return False
+    if after and any(ch in _GAP_BREAKS for ch in gap):
+        return False
+    return all(w.lower() in _GAP_FILLERS for w in _GAP_WORD_RE.findall(gap))
+
+
 _COUNT_UNITS = frozenset({"cup", "plate", "piece", "packet", "glass", "bottle", None})
 
 
@@ -78,7 +94,7 @@ def _find_reserved(
             if _overlaps(m.start(), m.end(), spans):
                 continue
             if regex is _ORDER_WORD_RE and any(
-                k.start >= m.end() and _GAP_BEFORE_RE.match(text[m.end() : k.start])
+                k.start >= m.end() and _gap_ok(text[m.end() : k.start], after=False)
                 for k in mentions
             ):
                 continue
@@ -187,7 +203,7 @@ def extract_entities(
         for n in reversed(numbers):
             if lower <= n.start and n.end <= mentions[k].start:
                 gap = text[n.end : mentions[k].start]
-                return n if id(n) not in used and _GAP_BEFORE_RE.match(gap) else None
+                return n if id(n) not in used and _gap_ok(gap, after=False) else None
         return None
 
     def after(k: int) -> NumberSpan | None:
@@ -195,7 +211,7 @@ def extract_entities(
         for n in numbers:
             if n.start >= mentions[k].end and n.end <= upper:
                 gap = text[mentions[k].end : n.start]
-                if n.weak or id(n) in used or not _GAP_AFTER_RE.match(gap):
+                if n.weak or id(n) in used or not _gap_ok(gap, after=True):
                     return None
                 return n
         return None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 12:45:13.663045
+Create Date: 2026-11-22 13:00:32.435085
 """
 from typing import Sequence, Union
 
@@ -145,6 +145,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_scheduled_jobs_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_scheduled_jobs_status'), ['status'], unique=False)
 
+    op.create_table('stock_levels',
+    sa.Column('shop_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('sku', sqlmodel.sql.sqltypes.AutoString(length=35), nullable=False),
+    sa.Column('held', sa.Integer(), nullable=False),
+    sa.Column('base_override', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('shop_id', 'sku')
+    )
     op.create_table('order_lines',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
@@ -219,6 +227,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_order_lines_order_id'))
 
     op.drop_table('order_lines')
+    op.drop_table('stock_levels')
     with op.batch_alter_table('scheduled_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scheduled_jobs_status'))
         batch_op.drop_index(batch_op.f('ix_scheduled_jobs_due_at'))

@@ -1,0 +1,312 @@
+"""Checkout: address, summary, confirm, order, and the payment step. See checkout.mmd.
+
+The total is computed on the server from the catalog at the moment of the order (prices
+snapshotted into the order lines); stock is held at confirmation and given back on
+cancellation or payment expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.filters import Filter, button, intent, kind, state
+from bot.flows.cart import cart_summary, show_cart
+from bot.inventory import Inventory
+from bot.reminders import schedule_payment_nudge
+from bot.router import Router, Turn
+from bot.state import ConversationState
+from bot.types import Button, MessageKind, Reply
+from catalog.cart import Cart, price_cart
+from catalog.models import Shop
+from catalog.money import Money
+from payments.providers.base import UpiPayee
+from payments.repository import Order, OrderLine
+from payments.service import PaymentError, PaymentPlan, PaymentService
+from payments.upi import is_valid_vpa
+
+log = logging.getLogger(__name__)
+
+router = Router("checkout")
+# answers to a question we asked (an address, a UPI id) come before every other intent
+pending_router = Router("checkout-pending")
+S = ConversationState
+
+
+def plan_for(shop: Shop) -> PaymentPlan:
+    upi = shop.payments.upi
+    payee = UpiPayee(vpa=upi.vpa, name=upi.payee_name, mcc=upi.mcc) if upi else None
+    return PaymentPlan(provider=shop.payments.provider, payee=payee,
+                       link_expiry_minutes=shop.payments.link_expiry_minutes,
+                       collect_expiry_minutes=shop.payments.collect_expiry_minutes)
+
+
+def _service(turn: Turn) -> PaymentService:
+    service = turn.services["payments"]
+    assert isinstance(service, PaymentService)
+    return service
+
+
+def _inventory(turn: Turn) -> Inventory:
+    inventory = turn.services["inventory"]
+    assert isinstance(inventory, Inventory)
+    return inventory
+
+
+# ---- start ----------------------------------------------------------------------------
+
+
+@router.on(intent("checkout") | button("checkout"))
+async def checkout(turn: Turn) -> None:
+    if not turn.conversation.cart:
+        turn.say("cart_empty")
+        return
+    if turn.shop.delivery is None:
+        await summary(turn)
+        return
+    saved = turn.conversation.data.get("address")
+    if saved:
+        turn.buttons(turn.t("use_saved_address", address=saved), [
+            Button("address:saved", turn.t("yes_button")),
+            Button("address:new", turn.t("new_address_button")),
+        ])
+    else:
+        turn.say("ask_address")
+    turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
+
+
+@router.on(button("address:saved"))
+async def saved_address(turn: Turn) -> None:
+    await summary(turn)
+
+
+@router.on(button("address:new"))
+async def new_address(turn: Turn) -> None:
+    turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
+    turn.say("ask_address")
+
+
+def _is_address(turn: Turn) -> bool:
+    if turn.conversation.state is not S.AWAITING_ADDRESS or turn.payload:
+        return False
+    if turn.message.kind is MessageKind.LOCATION:
+        return True
+    understanding = turn.understanding
+    # "cancel", "menu", "cart" and the like still work while we wait for an address
+    if understanding is not None and understanding.confidence >= 0.75 and understanding.intent in (
+            "cancel_order", "browse_catalog", "view_cart", "human_handoff", "greet",
+            "change_language"):
+        return False
+    return len(turn.message.text.strip()) >= 6
+
+
+@pending_router.on(Filter(_is_address, "address"))
+async def address_given(turn: Turn) -> None:
+    location = turn.message.location
+    if location is not None:
+        address = location.address or location.name or \
+            f"{location.latitude:.5f},{location.longitude:.5f}"
+    else:
+        address = " ".join(turn.message.text.split())[:300]
+    delivery = turn.shop.delivery
+    if delivery is not None and delivery.areas and location is None:
+        lowered = address.casefold()
+        if not any(area.casefold() in lowered for area in delivery.areas):
+            turn.say("area_not_served", areas=", ".join(delivery.areas))
+            return
+    turn.conversation = turn.conversation.with_data(address=address)
+    await summary(turn)
+
+
+async def summary(turn: Turn) -> None:
+    text = cart_summary(turn)
+    if text is None:
+        turn.conversation = turn.conversation.with_(state=S.IDLE)
+        turn.say("cart_empty")
+        return
+    lines = [turn.t("order_summary_header"), text]
+    address = turn.conversation.data.get("address")
+    if turn.shop.delivery is not None and address:
+        lines.append(turn.t("order_summary_address", address=address))
+    turn.buttons("\n".join(lines), [Button("confirm", turn.t("confirm_button")),
+                                    Button("edit", turn.t("edit_button"))])
+    turn.conversation = turn.conversation.with_(state=S.CONFIRMING_ORDER)
+
+
+@router.on(button("edit") | (state(S.CONFIRMING_ORDER) & intent("deny")))
+async def edit(turn: Turn) -> None:
+    turn.conversation = turn.conversation.with_(state=S.IDLE)
+    show_cart(turn)
+
+
+# ---- confirm: the order and the payment step ----------------------------------------
+
+
+@router.on(button("confirm") | (state(S.CONFIRMING_ORDER) & intent("affirm", "checkout")))
+async def confirm(turn: Turn) -> None:
+    shop = turn.shop
+    cart = Cart.from_dict(dict(turn.conversation.cart))
+    priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency)
+    if not priced.lines:
+        turn.conversation = turn.conversation.with_(state=S.IDLE)
+        turn.say("cart_empty")
+        return
+    inventory = _inventory(turn)
+    wanted = [(line.sku, line.quantity) for line in priced.lines]
+    short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
+    if short:
+        fixed = dict(turn.conversation.cart)
+        for sku, available in short:
+            hit = shop.catalog.find_sku(sku)
+            name = hit[0].name.get(turn.language, shop.default_language) if hit else sku
+            turn.say("stock_short", available=available, name=name)
+            if available > 0:
+                fixed[sku] = available
+            else:
+                fixed.pop(sku, None)
+        turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
+        show_cart(turn)
+        return
+    turn.rollbacks.append(undo)
+    lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
+                       quantity=line.quantity, unit_price=line.unit_price)
+             for line in priced.lines]
+    service = _service(turn)
+    order = await service.place_order(
+        turn.writes, shop_id=shop.id, channel=turn.message.channel,
+        customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
+        address=str(turn.conversation.data.get("address", "")), language=turn.language)
+    turn.conversation = turn.conversation.with_(cart={}, state=S.AWAITING_PAYMENT)
+    turn.conversation = turn.conversation.with_data(last_order=order.id)
+    turn.say("order_placed", order=order.label, total=order.total.format())
+    turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
+                            f"({len(lines)} lines) — waiting for payment")
+    method = shop.payments.methods[0] if shop.payments.methods else "upi_link"
+    if method == "collect":
+        turn.say("ask_vpa")
+        turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
+        return
+    await offer_payment(turn, order, method)
+
+
+async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | None = None,
+                        amount: Money | None = None) -> bool:
+    """Ask for money with ``method`` and show it; False when it could not be done."""
+    shop = turn.shop
+    plan = plan_for(shop)
+    try:
+        request = await _service(turn).request_payment(
+            turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
+            description=f"{order.label} {shop.name.get('en')}"[:80],
+            customer_phone=turn.message.phone)
+    except PaymentError as exc:
+        log.warning("payment request failed: %s", exc.code)
+        turn.say("payment_unavailable")
+        return False
+    schedule_payment_nudge(turn.writes, shop_id=shop.id, channel=turn.message.channel,
+                           customer=turn.message.customer, request_id=request.id,
+                           order_label=order.label, link=request.link_url,
+                           expires_at=request.expires_at, now_ms=turn.now_ms)
+    money = request.amount.format()
+    if method == "collect":
+        turn.say("collect_sent", amount=money, vpa=vpa or "",
+                 minutes=plan.collect_expiry_minutes)
+        return True
+    others = [m for m in shop.payments.methods if m != method]
+    buttons: list[Button] = []
+    if "payment_link" in others:
+        buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
+    if "collect" in others:
+        buttons.append(Button("pay:collect", turn.t("collect_button")))
+    if request.upi_link and method in ("upi_link", "tip"):
+        text = turn.t("pay_prompt", amount=money, order=order.label,
+                      minutes=plan.link_expiry_minutes)
+        order_details = _order_details(turn, order, request.upi_link, request.id)
+        turn.reply(Reply(type="payment", text=text, link=request.link_url,
+                         image_url=f"{request.link_url}/qr.png", buttons=tuple(buttons),
+                         extra={"upi_link": request.upi_link,
+                                "order_details": order_details}))
+    else:
+        turn.reply(Reply(type="text", text=turn.t(
+            "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
+            minutes=plan.link_expiry_minutes), link=request.link_url, buttons=tuple(buttons)))
+    return True
+
+
+def _order_details(turn: Turn, order: Order, upi_link: str, reference: str) -> dict[str, object]:
+    """The Cloud API ``order_details`` parameters (reference/payments.md §5)."""
+    currency = order.currency
+    return {
+        "reference_id": reference,
+        "type": "digital-goods",
+        "payment_type": "upi",
+        "payment_settings": [{"type": "upi_intent_link",
+                              "upi_intent_link": {"link": upi_link}}],
+        "currency": currency,
+        "total_amount": {"value": order.total_minor, "offset": 100},
+        "order": {
+            "status": "pending",
+            "subtotal": {"value": order.subtotal_minor, "offset": 100},
+            "shipping": {"value": order.delivery_minor, "offset": 100},
+            "items": [],
+        },
+    }
+
+
+# ---- paying later, other methods, collect -------------------------------------------
+
+
+async def latest_unpaid(turn: Turn) -> Order | None:
+    orders = await _service(turn).repo.orders(turn.shop.id, customer=turn.message.customer,
+                                              statuses=["pending_payment"], limit=1)
+    return orders[0] if orders else None
+
+
+@router.on(button("pay:") | intent("pay"))
+async def pay(turn: Turn) -> None:
+    order = await latest_unpaid(turn)
+    if order is None:
+        turn.say("no_pending_order")
+        return
+    method = (turn.payload or "")[4:] if (turn.payload or "").startswith("pay:") else ""
+    vpa = turn.understanding.entity("vpa") if turn.understanding else None
+    if not method:
+        method = "collect" if vpa else (turn.shop.payments.methods or ("upi_link",))[0]
+    if method not in turn.shop.payments.methods:
+        turn.say("payment_unavailable")
+        return
+    if method == "collect" and not vpa:
+        turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
+        turn.say("ask_vpa")
+        return
+    await offer_payment(turn, order, method, vpa=vpa)
+
+
+def _vpa_text(turn: Turn) -> bool:
+    return turn.conversation.state is S.AWAITING_VPA and "@" in turn.message.text \
+        and not turn.payload
+
+
+@pending_router.on(Filter(_vpa_text, "vpa"))
+async def vpa_given(turn: Turn) -> None:
+    vpa = turn.message.text.strip().split()[0].strip(".,")
+    if not is_valid_vpa(vpa):
+        turn.say("bad_vpa")
+        return
+    order = await latest_unpaid(turn)
+    turn.conversation = turn.conversation.with_(state=S.AWAITING_PAYMENT)
+    if order is None:
+        turn.say("no_pending_order")
+        return
+    await offer_payment(turn, order, "collect", vpa=vpa)
+
+
+@router.on(kind(MessageKind.LOCATION) & state(S.IDLE))
+async def location_outside_checkout(turn: Turn) -> None:
+    """A location shared before checkout is remembered as the delivery address."""
+    location = turn.message.location
+    if location is None:
+        return
+    address = location.address or location.name or \
+        f"{location.latitude:.5f},{location.longitude:.5f}"
+    turn.conversation = turn.conversation.with_data(address=address)
+    turn.say("order_summary_address", address=address)

@@ -1,0 +1,237 @@
+"""Merchant commands from an owner number (shop.yaml ``owners``). See merchant.mmd.
+
+``orders``, ``order ORD-7``, ``ship ORD-7``, ``deliver ORD-7``, ``paid ORD-7``,
+``cancel ORD-7``, ``refund ORD-7 [amount]``, ``stock SKU N``, ``resume PHONE``, ``help``.
+Every change that concerns a shopper is told to the shopper in the language of their order.
+Merchant-facing texts are in English: short, and the same commands in every shop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from bot.filters import Filter
+from bot.flows.orders import cancel_order
+from bot.inventory import Inventory
+from bot.replies import text_for
+from bot.router import Outgoing, Router, Turn
+from bot.state import ConversationState
+from bot.types import Reply
+from catalog.money import Money, MoneyError
+from payments.providers.base import ProviderEvent
+from payments.repository import Order
+from payments.service import PaymentError, PaymentService
+from payments.status import InvalidTransition, OrderEvent, PaymentEventKind
+
+router = Router("merchant")
+
+HELP = ("Commands:\n"
+        "• orders — open orders\n"
+        "• order ORD-7 — one order\n"
+        "• ship ORD-7 / deliver ORD-7\n"
+        "• paid ORD-7 — you received the UPI money yourself\n"
+        "• cancel ORD-7\n"
+        "• refund ORD-7 [amount]\n"
+        "• stock SKU N — set what is on the shelf\n"
+        "• resume +91… — hand a conversation back to the bot")
+
+_COMMAND = re.compile(
+    r"^\s*(?P<verb>orders|order|ship|deliver|paid|cancel|refund|stock|resume|help)\b"
+    r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+_ORDER_REF = re.compile(r"(?:ORD[-\s]?)?#?(\d{1,9})", re.IGNORECASE)
+
+Command = Callable[[Turn, str], Awaitable[None]]
+
+
+def _is_command(turn: Turn) -> bool:
+    return turn.is_owner and bool(_COMMAND.match(turn.message.text or ""))
+
+
+def _service(turn: Turn) -> PaymentService:
+    service = turn.services["payments"]
+    assert isinstance(service, PaymentService)
+    return service
+
+
+async def _order(turn: Turn, rest: str) -> Order | None:
+    match = _ORDER_REF.search(rest)
+    if match is None:
+        turn.reply_text("Which order? e.g. ORD-1042")
+        return None
+    order = await _service(turn).repo.order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
+    if order is None:
+        turn.reply_text(f"No order ORD-{int(match.group(1))}.")
+    return order
+
+
+def _tell_shopper(turn: Turn, order: Order, key: str, **values: str) -> None:
+    text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
+                    **values)
+    turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,
+                                  reply=Reply(type="text", text=text)))
+
+
+async def _describe(turn: Turn, order: Order) -> str:
+    service = _service(turn)
+    lines = await service.repo.lines(order.id)
+    requests = await service.repo.requests_for_order(order.id)
+    paid = sum(r.captured_minor for r in requests)
+    body = [f"{order.label} — {order.status} — {order.total.format()} "
+            f"(paid {Money(paid, order.currency).format()})"]
+    body += [f"• {ln.quantity} × {ln.name} — {ln.total.format()}" for ln in lines]
+    if order.address:
+        body.append(f"📍 {order.address}")
+    body.append(f"📞 +{order.customer}" if order.customer.isdigit() else order.customer)
+    return "\n".join(body)
+
+
+async def cmd_orders(turn: Turn, rest: str) -> None:
+    orders = await _service(turn).repo.orders(
+        turn.shop.id, statuses=["pending_payment", "paid", "shipped", "refund_pending"],
+        limit=20)
+    if not orders:
+        turn.reply_text("No open orders.")
+        return
+    turn.reply_text("Open orders:\n" + "\n".join(
+        f"• {o.label} — {o.status} — {o.total.format()}" for o in orders))
+
+
+async def cmd_order(turn: Turn, rest: str) -> None:
+    if (order := await _order(turn, rest)) is not None:
+        turn.reply_text(await _describe(turn, order))
+
+
+async def _move(turn: Turn, order: Order, event: OrderEvent, shopper_key: str) -> None:
+    try:
+        new = await _service(turn).change_order(turn.writes, order, event)
+    except InvalidTransition:
+        turn.reply_text(f"{order.label} is {order.status}: cannot {event.value} it.")
+        return
+    turn.reply_text(f"{order.label} is now {new}.")
+    if new != order.status:
+        _tell_shopper(turn, order, shopper_key)
+
+
+async def cmd_ship(turn: Turn, rest: str) -> None:
+    if (order := await _order(turn, rest)) is not None:
+        await _move(turn, order, OrderEvent.SHIP, "order_shipped")
+
+
+async def cmd_deliver(turn: Turn, rest: str) -> None:
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    if order.status == "paid":  # handed over without a separate ship step
+        shipped = await _service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
+        order = replace(order, status=shipped)
+    await _move(turn, order, OrderEvent.DELIVER, "order_delivered")
+
+
+async def cmd_cancel(turn: Turn, rest: str) -> None:
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    try:
+        new = await cancel_order(turn, order)
+    except InvalidTransition:
+        turn.reply_text(f"{order.label} has money in it ({order.status}): use "
+                        f"`refund {order.label}`.")
+        return
+    turn.reply_text(f"{order.label} is now {new}.")
+    _tell_shopper(turn, order, "order_cancelled_by_shop")
+
+
+async def cmd_paid(turn: Turn, rest: str) -> None:
+    """Manual confirmation for plain UPI (provider upi_intent): the merchant saw the money."""
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    service = _service(turn)
+    requests = [r for r in await service.repo.requests_for_order(order.id)
+                if r.method != "tip"]
+    if order.status != "pending_payment" or not requests:
+        turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.")
+        return
+    request = requests[-1]
+    left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
+                 order.currency)
+    # deterministic id: the merchant typing "paid" twice is one capture, not two
+    payment_id = f"manual:{request.id}"
+    event = ProviderEvent(provider=request.provider, event_id=payment_id,
+                          kind=PaymentEventKind.CAPTURED,
+                          provider_ref=request.provider_ref or request.id, amount=left,
+                          occurred_at=turn.now_ms // 1000, payment_id=payment_id,
+                          reference=request.id, refs=(request.id,))
+    notify = turn.services["payment_notify"]
+    update = await service.apply_event(request.provider, event, notify)
+    if update is None:
+        turn.reply_text(f"{order.label} was already confirmed.")
+        return
+    turn.reply_text(f"{order.label} marked paid ({left.format()}).")
+
+
+async def cmd_refund(turn: Turn, rest: str) -> None:
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    amount: Money | None = None
+    tail = _ORDER_REF.sub("", rest, count=1).strip().lstrip("₹").strip()
+    if tail:
+        try:
+            amount = Money.parse(tail.split()[0], order.currency)
+        except MoneyError:
+            turn.reply_text(f"Refund amount {tail!r} is not an amount like 50 or 49.50.")
+            return
+    try:
+        refunded = await _service(turn).refund(order, amount, reason="merchant",
+                                               notify=turn.services["payment_notify"])
+    except PaymentError as exc:
+        turn.reply_text(f"Cannot refund {order.label}: {exc}")
+        return
+    turn.reply_text(f"Refund of {refunded.format()} for {order.label} requested.")
+
+
+async def cmd_stock(turn: Turn, rest: str) -> None:
+    parts = rest.split()
+    if len(parts) != 2 or not parts[1].isdigit():
+        turn.reply_text("Usage: stock SKU N (e.g. stock SAMOSA 40)")
+        return
+    sku = parts[0].upper()
+    if turn.shop.catalog.find_sku(sku) is None:
+        turn.reply_text(f"No product with sku {sku}.")
+        return
+    inventory = turn.services["inventory"]
+    assert isinstance(inventory, Inventory)
+    inventory.set_stock(turn.shop.id, sku, int(parts[1]), turn.writes, turn.now_ms)
+    turn.reply_text(f"{sku}: {int(parts[1])} in stock.")
+
+
+async def cmd_resume(turn: Turn, rest: str) -> None:
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    if not digits:
+        turn.reply_text("Usage: resume +91…")
+        return
+    resumed = await turn.services["resume_conversation"](turn.shop, digits)
+    turn.reply_text(f"Bot resumed for +{digits}." if resumed else f"No paused chat with +{digits}.")
+
+
+async def cmd_help(turn: Turn, rest: str) -> None:
+    turn.reply_text(HELP)
+
+
+COMMANDS: dict[str, Command] = {
+    "orders": cmd_orders, "order": cmd_order, "ship": cmd_ship, "deliver": cmd_deliver,
+    "paid": cmd_paid, "cancel": cmd_cancel, "refund": cmd_refund, "stock": cmd_stock,
+    "resume": cmd_resume, "help": cmd_help,
+}
+
+
+@router.on(Filter(_is_command, "merchant_command"))
+async def merchant_command(turn: Turn) -> None:
+    match = _COMMAND.match(turn.message.text)
+    assert match is not None
+    verb = match.group("verb").lower()
+    await COMMANDS[verb](turn, match.group("rest").strip())
+    turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)

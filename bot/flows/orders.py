@@ -1,0 +1,159 @@
+"""After the order: status, history, cancel, "same again", tips, human handoff. See orders.mmd."""
+
+from __future__ import annotations
+
+import re
+
+from bot.filters import Filter, intent
+from bot.flows.cart import show_cart
+from bot.flows.checkout import latest_unpaid, offer_payment
+from bot.inventory import Inventory
+from bot.router import Router, Turn
+from bot.state import ConversationState
+from catalog.money import Money, MoneyError
+from payments.repository import Order
+from payments.service import PaymentService
+from payments.status import InvalidTransition, OrderEvent
+
+router = Router("orders")
+
+REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order again|"
+                     r"phir se|dobara)\b|फिर से|दोबारा|আবার|আগের মতো|نفس الطلب|كرر الطلب",
+                     re.IGNORECASE)
+HANDOFF_HISTORY = 5
+
+
+def _service(turn: Turn) -> PaymentService:
+    service = turn.services["payments"]
+    assert isinstance(service, PaymentService)
+    return service
+
+
+def status_text(turn: Turn, order: Order) -> str:
+    return turn.t("order_status_line", order=order.label,
+                  status=turn.t(f"status_{order.status}"), total=order.total.format())
+
+
+async def find_order(turn: Turn, label: str | None) -> Order | None:
+    """The shopper's order named ORD-n, or their latest."""
+    service = _service(turn)
+    if label:
+        number = "".join(ch for ch in label if ch.isdigit())
+        if number:
+            order = await service.repo.order(f"{turn.shop.id}/ORD-{int(number)}")
+            if order is not None and order.customer == turn.message.customer:
+                return order
+    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    return orders[0] if orders else None
+
+
+@router.on(intent("order_status"))
+async def order_status(turn: Turn) -> None:
+    label = turn.understanding.entity("order_id") if turn.understanding else None
+    service = _service(turn)
+    if label:
+        order = await find_order(turn, label)
+        orders = [order] if order else []
+    else:
+        orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer,
+                                           limit=3)
+    if not orders:
+        turn.say("no_orders")
+        return
+    turn.reply_text("\n".join(status_text(turn, o) for o in orders))
+
+
+@router.on(intent("cancel_order"))
+async def cancel(turn: Turn) -> None:
+    label = turn.understanding.entity("order_id") if turn.understanding else None
+    order = await find_order(turn, label)
+    if turn.conversation.state in (ConversationState.AWAITING_ADDRESS,
+                                   ConversationState.CONFIRMING_ORDER) and (
+            order is None or order.status != "pending_payment"):
+        # cancelling a checkout in progress: nothing was ordered yet
+        turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
+        show_cart(turn)
+        return
+    if order is None or order.status in ("cancelled", "refunded", "delivered"):
+        turn.say("nothing_to_cancel")
+        return
+    try:
+        await cancel_order(turn, order)
+    except InvalidTransition:
+        turn.say("cannot_cancel_paid", order=order.label)
+        turn.outgoing_to_owners(f"🙋 The customer of {order.label} ({order.total.format()}, "
+                                f"{order.status}) asks to cancel. Reply `refund "
+                                f"{order.label}` to refund it.")
+        return
+    turn.say("order_cancelled", order=order.label)
+    turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
+
+
+async def cancel_order(turn: Turn, order: Order) -> str:
+    """Cancel (raises InvalidTransition once money moved) and give the stock back."""
+    service = _service(turn)
+    new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
+    lines = await service.repo.lines(order.id)
+    inventory = turn.services["inventory"]
+    assert isinstance(inventory, Inventory)
+    inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
+                      turn.writes, turn.now_ms)
+    return new
+
+
+@router.on(Filter(lambda t: bool(REORDER.search(t.message.text or "")), "reorder"))
+async def same_again(turn: Turn) -> None:
+    service = _service(turn)
+    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    if not orders:
+        turn.say("no_orders")
+        return
+    cart = dict(turn.conversation.cart)
+    for line in await service.repo.lines(orders[0].id):
+        if turn.shop.catalog.find_sku(line.sku) is not None:
+            cart[line.sku] = cart.get(line.sku, 0) + line.quantity
+    turn.conversation = turn.conversation.with_(cart=cart)
+    turn.say("reordered", order=orders[0].label)
+    show_cart(turn)
+
+
+@router.on(intent("tip"))
+async def tip(turn: Turn) -> None:
+    if not turn.shop.payments.tips:
+        turn.say("tips_off")
+        return
+    amount_text = turn.understanding.entity("amount") if turn.understanding else None
+    quantity = turn.understanding.entity("quantity") if turn.understanding else None
+    try:
+        if amount_text is not None:
+            amount = Money(int(amount_text), turn.shop.currency)
+        elif quantity is not None:
+            amount = Money.parse(quantity, turn.shop.currency)
+        else:
+            amount = None
+    except (ValueError, MoneyError):
+        amount = None
+    service = _service(turn)
+    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    if amount is None or amount.minor <= 0 or not orders:
+        turn.say("tip_how" if orders else "no_orders")
+        return
+    await offer_payment(turn, orders[0], "tip", amount=amount)
+
+
+@router.on(intent("human_handoff"))
+async def handoff(turn: Turn) -> None:
+    quiet = turn.shop.handoff_quiet_minutes * 60_000
+    turn.conversation = turn.conversation.with_(
+        handoff_until=turn.now_ms + quiet, state=ConversationState.HANDOFF)
+    turn.say("handoff_started")
+    recent = await turn.services["recent_messages"](turn.shop.id, turn.message.channel,
+                                                    turn.message.customer, HANDOFF_HISTORY)
+    history = "\n".join(f"> {text[:200]}" for text in [*recent, turn.message.text] if text)
+    who = turn.message.phone or f"+{turn.message.customer}"
+    turn.outgoing_to_owners(f"🙋 {who} asked for a person:\n{history}\n"
+                            f"Reply to them directly; send `resume {who}` to hand back to "
+                            "the bot.")
+
+
+__all__ = ["cancel_order", "find_order", "latest_unpaid", "status_text"]

@@ -1,0 +1,126 @@
+"""Durable reminders: an abandoned-cart nudge and a payment-link-about-to-expire nudge.
+
+A reminder is a ``scheduled_jobs`` row with a unique key. It is written in the same
+transaction as the turn that made it due, and fired by flipping ``pending → fired`` with a
+compare-and-set in the same transaction as the outbox row of its message: it survives
+restarts and can never fire twice. Inside the 24-hour window it is text; outside only the
+shop's configured template. See reminders.mmd.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.flows.payment_updates import proactive
+from bot.outgoing import OutboxItem, outbox_statement
+from bot.replies import text_for
+from bot.router import Turn
+from bot.state import ConversationKey, StateStore
+from catalog.models import Shop
+from config.database import Conflict, Database, WriteSet
+
+log = logging.getLogger(__name__)
+
+CART_NUDGE_MINUTES = 60
+PAYMENT_NUDGE_BEFORE_MINUTES = 10
+
+_UPSERT = ("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, due_at, payload, "
+           "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
+           "ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, "
+           "payload = excluded.payload, status = 'pending'")
+_CANCEL = "UPDATE scheduled_jobs SET status = 'cancelled' WHERE key = ? AND status = 'pending'"
+_DUE = ("SELECT key, shop_id, kind, channel, customer, payload FROM scheduled_jobs "
+        "WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT 200")
+_FIRE = "UPDATE scheduled_jobs SET status = 'fired' WHERE key = ? AND status = 'pending'"
+
+
+def cart_key(key: ConversationKey) -> str:
+    return f"cart:{key.shop_id}:{key.channel}:{key.customer}"
+
+
+def schedule_for_turn(turn: Turn, cart_before: dict[str, int]) -> None:
+    """(Re)arm or disarm the cart nudge when the cart changed in this turn."""
+    cart = dict(turn.conversation.cart)
+    if cart == cart_before:
+        return
+    key = turn.conversation.key
+    if cart:
+        due = turn.now_ms + CART_NUDGE_MINUTES * 60_000
+        turn.writes.add(_UPSERT, (cart_key(key), key.shop_id, "cart", key.channel,
+                                  key.customer, due, "{}", turn.now_ms))
+    else:
+        turn.writes.add(_CANCEL, (cart_key(key),))
+
+
+def schedule_payment_nudge(writes: WriteSet, *, shop_id: str, channel: str, customer: str,
+                           request_id: str, order_label: str, link: str, expires_at: int,
+                           now_ms: int) -> None:
+    due = expires_at - PAYMENT_NUDGE_BEFORE_MINUTES * 60_000
+    if due <= now_ms:
+        return
+    payload = json.dumps({"request": request_id, "order": order_label, "link": link})
+    writes.add(_UPSERT, (f"pay:{request_id}", shop_id, "payment", channel, customer, due,
+                         payload, now_ms))
+
+
+@dataclass
+class Reminders:
+    db: Database
+    store: StateStore
+    shop_for: Callable[[str], Shop | None]
+    now_ms: Callable[[], int]
+
+    async def run_due(self) -> int:
+        """Fire every due reminder once; returns how many messages were queued."""
+        now = self.now_ms()
+        fired = 0
+        for key, shop_id, kind, channel, customer, payload in await self.db.fetchall(
+                _DUE, (now,)):
+            shop = self.shop_for(shop_id)
+            writes = WriteSet()
+            writes.add(_FIRE, (key,), must_change=True)
+            message = await self._message(shop, kind, channel, customer, json.loads(payload),
+                                          now) if shop else None
+            if message is not None:
+                outbox_statement(writes, message, now)
+            try:
+                await self.db.write(writes)
+            except Conflict:
+                continue  # fired by someone else meanwhile
+            fired += message is not None
+        return fired
+
+    async def _message(self, shop: Shop, kind: str, channel: str, customer: str,
+                       data: dict[str, str], now: int) -> OutboxItem | None:
+        key = ConversationKey(shop.id, channel, customer)
+        conversation = await self.store.load(key)
+        language = shop.language_for(conversation.language)
+        if kind == "cart":
+            if not conversation.cart:
+                return None
+            names = []
+            for sku, qty in conversation.cart.items():
+                hit = shop.catalog.find_sku(sku)
+                if hit is not None:
+                    names.append(f"{qty} × {hit[0].name.get(language, shop.default_language)}")
+            body = text_for(shop, "cart_reminder", language, items=", ".join(names))
+        elif kind == "payment":
+            row = await self.db.fetchone("SELECT status, expires_at FROM payment_requests "
+                                         "WHERE id = ?", (data.get("request", ""),))
+            if row is None or row[0] not in ("issued", "partially_paid"):
+                return None
+            minutes = max(1, (int(row[1]) - now) // 60_000)
+            body = text_for(shop, "payment_reminder", language, order=data.get("order", ""),
+                            minutes=str(minutes), link=data.get("link", ""))
+        else:
+            log.warning("unknown reminder kind %s", kind)
+            return None
+        reply = proactive(shop, conversation, body, now)
+        if reply is None:
+            return None
+        return OutboxItem(uuid.uuid4().hex, shop.id, channel, customer,
+                          conversation.business, reply)

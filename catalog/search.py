@@ -1,0 +1,645 @@
+"""Multilingual, cross-script, typo-tolerant product search over one catalog.
+
+Shoppers name products in their own language and script, with typos: "masla chai",
+"samosaa", "ilish" for ইলিশ, "মশলা চা", "mishti doi". The index meets every spelling in
+one key space (:mod:`catalog.translit`): per word a normalised surface form, a sound key
+and a consonant skeleton.
+
+Everything costly happens once, in :meth:`ProductIndex.build`: tokenising and keying every
+name and alias, a word vocabulary with exact-key maps, a one-deletion neighbourhood of the
+skeletons (SymSpell style, so a typo costs a few dict look-ups instead of a scan) and
+postings from words to names. A query then costs a handful of dict look-ups per word plus
+``rapidfuzz`` on the few candidate words only; never a scan of the catalog.
+
+Offsets in :class:`Mention` point into the caller's original text, so the NLU can cut
+"2 samosa and 1 masala chai" into items.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz.distance import Indel
+
+from catalog.models import Catalog, Option, Product
+from catalog.translit import folded_key, skeleton, sound_key
+
+__all__ = [
+    "MAX_QUERY_TOKENS",
+    "Match",
+    "Mention",
+    "ProductIndex",
+    "Token",
+    "normalize_token",
+    "tokenize",
+]
+
+MAX_QUERY_TOKENS = 256  # longer messages are cut: nobody orders 200 products in one line
+
+# ---- tokenising and normalising ----------------------------------------------------
+# Combining marks that Python's \w does not count as word characters (Indic vowel signs,
+# viramas, nuktas; Arabic harakat), plus ZWJ/ZWNJ which live inside Indic words.
+_MARKS = (
+    "\u0300-\u036f\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963"
+    "\u0981-\u0983\u09bc\u09be-\u09cd\u09d7\u09e2\u09e3\u0610-\u061a\u064b-\u065f"
+    "\u0670\u06d6-\u06ed\u200c\u200d"
+)
+_TOKEN_RE = re.compile(rf"\d+|(?:[^\W\d_]|[{_MARKS}])+")
+
+_DIGITS = {
+    **{0x0966 + i: str(i) for i in range(10)},  # Devanagari
+    **{0x09E6 + i: str(i) for i in range(10)},  # Bengali
+    **{0x0660 + i: str(i) for i in range(10)},  # Arabic-Indic
+    **{0x06F0 + i: str(i) for i in range(10)},  # Eastern Arabic-Indic
+}
+_CHAR_MAP: dict[int, str | None] = {
+    **_DIGITS,
+    0x200C: None, 0x200D: None, 0x0640: None,  # ZWNJ, ZWJ, tatweel
+    **{c: None for c in range(0x064B, 0x0660)},  # Arabic harakat
+    0x0670: None,
+    0x0623: "\u0627", 0x0625: "\u0627", 0x0622: "\u0627", 0x0671: "\u0627",  # alef forms
+    0x0649: "\u064a", 0x06CC: "\u064a",  # alef maqsura, Farsi yeh → yeh
+    0x0629: "\u0647",  # teh marbuta → heh
+    0x0624: "\u0648", 0x0626: "\u064a",  # hamza carriers
+    0x06A9: "\u0643",  # keheh → kaf
+    0x0901: "\u0902",  # chandrabindu → anusvara (पाँच / पांच)
+    0x093C: None, 0x09BC: None,  # nukta (ज़ / ज, ড় / ড)
+    0x0981: "\u0982",  # Bengali chandrabindu → anusvara
+    0x09CE: "\u09a4",  # khanda ta → ta
+}
+
+
+def _is_latin(text: str) -> bool:
+    return all(ord(ch) < 0x0250 for ch in text)
+
+
+@lru_cache(maxsize=65536)
+def normalize_token(token: str) -> str:
+    """Canonical surface form of one word: NFKC, casefold, script-specific variants folded."""
+    text = unicodedata.normalize("NFKC", token).casefold()
+    if _is_latin(text):
+        if not text.isascii():  # café → cafe; only for Latin, Indic marks must survive
+            decomposed = unicodedata.normalize("NFKD", text)
+            text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        return text
+    return text.translate(_CHAR_MAP)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A word of the caller's text: offsets into the original, normalised form."""
+
+    start: int
+    end: int
+    norm: str
+
+
+def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
+    """Words and digit runs of ``text`` (punctuation and emoji dropped), at most ``limit``."""
+    tokens: list[Token] = []
+    for m in _TOKEN_RE.finditer(text):
+        norm = normalize_token(m.group())
+        if norm:
+            tokens.append(Token(m.start(), m.end(), norm))
+            if len(tokens) >= limit:
+                break
+    return tokens
+
+
+# Function words and number words: they never fuzzy-match a product word ("do" is "two"
+# in Hindi and would otherwise find দই; "aadha" is half, আদা is ginger), only the exact
+# spelling counts.
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_STOPWORDS: frozenset[str] = frozenset(
+    normalize_token(w)
+    for w in _words("""
+    a an and the of for to in on at with or i me my we you your is are am be it this that
+    some any please pls plz want need give get have has do does can could would like order
+    buy add more also just only one two three four five six seven eight nine ten half
+    dozen couple pair x hi hello price how much many what which cost rate send
+    mujhe muje hume humko chahiye chahie chaiye dena de dedo do ek teen char paanch panch
+    aur ka ki ke ko se hai hain tha kya kitna kitne kitni bhai bhaiya bhaiyya ji please
+    wala wali wale kar karo mein me mai main bhi sirf aadha adha dedh dhai
+    और का की के को से है हैं क्या मुझे चाहिए दो एक तीन चार देना दीजिए भी में
+    টা টি টো টে খানা খানি
+    আমাকে আমি দিন দাও আর এবং একটা একটি দুটো দুটি দুই এক তিন চার কত কি চাই দেবেন
+    و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
+    """)
+)
+_UNIT_SYNONYMS: dict[str, str] = {
+    normalize_token(w): unit
+    for unit, words in {
+        "kg": "kg kgs kilo kilos kilogram kilograms किलो कि.ग्रा केजी কেজি কিলো كيلو كغ",
+        "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام",
+        "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص",
+        "l": "l ltr litre liter litres liters लीटर লিটার لتر",
+        "ml": "ml",
+    }.items()
+    for w in words.split()
+}
+
+
+def _unit_form(norm: str) -> str:
+    return _UNIT_SYNONYMS.get(norm, norm)
+
+
+# ---- results ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A product (and option, when one was named) for a query; ``score`` in [0, 1]."""
+
+    product: Product
+    option: Option | None
+    score: float
+    matched: str  # the catalog name or alias that matched
+
+    @property
+    def sku(self) -> str:
+        return self.option.sku if self.option is not None else self.product.sku
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A span ``text[start:end]`` of the caller's text that names a product."""
+
+    start: int
+    end: int
+    text: str
+    product: Product
+    option: Option | None
+    score: float
+    matched: str
+
+    @property
+    def sku(self) -> str:
+        return self.option.sku if self.option is not None else self.product.sku
+
+
+# ---- internals ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Word:
+    surface: str
+    fine: str
+    skel: str
+    folded: str
+    latin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    product: int
+    text: str
+    size: int  # number of words
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Consecutive query words [first, last] that matched one name."""
+
+    name: int
+    first: int
+    last: int
+    coverage: float  # matched similarity mass / name size, in [0, 1]
+    words: tuple[int, ...]  # vocabulary ids of the name words that matched
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _OptionEntry:
+    option: Option
+    words: tuple[tuple[str, ...], ...]  # per language: its words in unit form
+
+
+_FULL = -1  # posting position meaning "this word is the whole name, joined"
+_MIN_FUZZY = 0.75
+_MIN_MENTION = 0.75
+_MIN_PARTIAL_MENTION = 0.86
+_CACHE_LIMIT = 20000
+_FILL = 5
+_MAX_FUZZY_LEN = 40
+
+
+def _deletes(key: str) -> set[str]:
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+class ProductIndex:
+    """Precomputed search structures for one catalog; immutable once built."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._products: tuple[Product, ...] = catalog.products
+        self._names: list[_Name] = []
+        self._vocab: list[_Word] = []
+        self._postings: list[list[tuple[int, int]]] = []
+        self._word_products: list[frozenset[int]] = []
+        self._word_names: list[frozenset[int]] = []  # names containing each word
+        self._solo: list[frozenset[int]] = []  # names that are this word and nothing else
+        self._shortest: list[tuple[int, ...]] = []  # a few shortest names with this word
+        self._name_words: list[dict[int, int]] = []  # per name: word id → position
+        self._pairs: dict[tuple[int, int], list[int]] = {}  # near word pairs → names
+        self._by_surface: dict[str, int] = {}
+        self._by_fine: dict[str, list[int]] = {}
+        self._by_skel: dict[str, list[int]] = {}
+        self._by_skel_delete: dict[str, list[int]] = {}
+        self._trigrams: dict[str, list[int]] = {}  # name-key trigrams, for suggest()
+        self._name_keys: list[str] = []
+        self._options: list[tuple[_OptionEntry, ...]] = []
+        self._cache: dict[str, tuple[tuple[int, float], ...]] = {}
+
+    # ---- building -------------------------------------------------------------------
+    @classmethod
+    def build(cls, catalog: Catalog) -> ProductIndex:
+        """Index every name and alias of every product (and its options' names)."""
+        index = cls(catalog)
+        word_products: list[set[int]] = []
+        for p_idx, product in enumerate(catalog.products):
+            seen: set[tuple[str, ...]] = set()
+            product_words: set[str] = set()
+            for text in product.names():
+                words = tuple(t.norm for t in tokenize(text))
+                if not words or words in seen:
+                    continue
+                seen.add(words)
+                product_words.update(words)
+                name_id = len(index._names)
+                index._names.append(_Name(p_idx, text, len(words)))
+                index._name_words.append({})
+                for pos, surface in enumerate(words):
+                    vid = index._word(surface, word_products)
+                    index._postings[vid].append((name_id, pos))
+                    index._name_words[name_id].setdefault(vid, pos)
+                    word_products[vid].add(p_idx)
+                vids = list(index._name_words[name_id])
+                for a in range(len(vids)):
+                    for b in range(a + 1, min(a + 3, len(vids))):  # neighbours, one skip
+                        for pair in ((vids[a], vids[b]), (vids[b], vids[a])):
+                            index._pairs.setdefault(pair, []).append(name_id)
+                if len(words) > 1:  # "masalachai" typed as one word
+                    vid = index._word("".join(words), word_products)
+                    index._postings[vid].append((name_id, _FULL))
+                    index._name_words[name_id][vid] = _FULL
+                    word_products[vid].add(p_idx)
+                key = " ".join(sound_key(w) for w in words)
+                index._name_keys.append(key)
+                for gram in {key[i : i + 3] for i in range(max(1, len(key) - 2))}:
+                    index._trigrams.setdefault(gram, []).append(name_id)
+            index._options.append(tuple(
+                _OptionEntry(option, cls._option_words(option, product_words))
+                for option in product.options
+            ))
+        index._word_products = [frozenset(s) for s in word_products]
+        names = index._names
+        for posting in index._postings:
+            index._word_names.append(frozenset(n for n, _ in posting))
+            index._solo.append(frozenset(
+                n for n, pos in posting if pos == _FULL or names[n].size == 1
+            ))
+            by_size = sorted({n for n, _ in posting}, key=lambda n: (names[n].size, n))
+            index._shortest.append(tuple(by_size[:_FILL]))
+        return index
+
+    @staticmethod
+    def _option_words(option: Option, product_words: set[str]) -> tuple[tuple[str, ...], ...]:
+        """An option's words per language, minus words it shares with its product's name."""
+        out: list[tuple[str, ...]] = []
+        for text in option.name.all():
+            words = [t.norm for t in tokenize(text)]
+            own = [w for w in words if w not in product_words] or words
+            if own:
+                out.append(tuple(_unit_form(w) for w in own))
+        return tuple(dict.fromkeys(out))
+
+    def _word(self, surface: str, word_products: list[set[int]]) -> int:
+        vid = self._by_surface.get(surface)
+        if vid is not None:
+            return vid
+        vid = len(self._vocab)
+        fine, skel, folded = sound_key(surface), skeleton(surface), folded_key(surface)
+        self._vocab.append(_Word(surface, fine, skel, folded, _is_latin(surface)))
+        self._postings.append([])
+        word_products.append(set())
+        self._by_surface[surface] = vid
+        self._by_fine.setdefault(fine, []).append(vid)
+        self._by_skel.setdefault(skel, []).append(vid)
+        if len(skel) >= 3:
+            for d in _deletes(skel):
+                self._by_skel_delete.setdefault(d, []).append(vid)
+        return vid
+
+    # ---- word matching --------------------------------------------------------------
+    def _word_matches(self, norm: str) -> tuple[tuple[int, float], ...]:
+        """Vocabulary words a query word may be, with a similarity in (0, 1]. Cached."""
+        hit = self._cache.get(norm)
+        if hit is not None:
+            return hit
+        result = self._compute_word_matches(norm)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[norm] = result
+        return result
+
+    def _compute_word_matches(self, norm: str) -> tuple[tuple[int, float], ...]:
+        found: dict[int, float] = {}
+        vid = self._by_surface.get(norm)
+        if vid is not None:
+            found[vid] = 1.0
+        if norm.isdigit() or norm in _STOPWORDS or len(norm) > _MAX_FUZZY_LEN:
+            return tuple(found.items())  # no product word is 40 letters long
+        fine = sound_key(norm)
+        for vid in self._by_fine.get(fine, ()):
+            found.setdefault(vid, 0.96)
+        if len(norm) >= 4 and norm[-1] == "s" and norm.isascii():  # eggs, samosas, dishes
+            for stem in (norm[:-1], norm[:-2]) if norm.endswith("es") else (norm[:-1],):
+                for vid in self._by_fine.get(sound_key(stem), ()):
+                    found.setdefault(vid, 0.95)
+        if not fine:
+            return tuple(found.items())
+        skel = skeleton(norm)
+        candidates: set[int] = set(self._by_skel.get(skel, ()))
+        if len(skel) >= 2:
+            candidates.update(self._by_skel_delete.get(skel, ()))  # query lost a consonant
+        if len(skel) >= 3:
+            for d in _deletes(skel):  # query has an extra consonant
+                candidates.update(self._by_skel.get(d, ()))
+            if len(skel) >= 4:  # one consonant substituted
+                for d in _deletes(skel):
+                    candidates.update(self._by_skel_delete.get(d, ()))
+        if candidates:
+            folded = folded_key(norm)
+            latin = _is_latin(norm)
+            for vid in candidates:
+                if vid in found:
+                    continue
+                sim = self._similarity(fine, skel, folded, latin, self._vocab[vid])
+                if sim >= _MIN_FUZZY:
+                    found[vid] = sim
+        return tuple(found.items())
+
+    @staticmethod
+    def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
+        ratio = Indel.normalized_similarity(fine, word.fine)
+        if skel == word.skel:
+            if len(skel) >= 3:
+                return 0.84 + 0.11 * ratio
+            if folded == word.folded and (latin != word.latin or ratio >= 0.75):
+                return 0.88  # চা / cha, দই / doi: short words across scripts
+        if len(fine) <= 3 or len(word.fine) <= 3:
+            return ratio * 0.9 if ratio >= 0.85 else 0.0
+        return 0.95 * ratio
+
+    # ---- aligning query words with names ---------------------------------------------
+    def _runs(self, tokens: Sequence[Token], fill: bool = False) -> list[_Run]:
+        """Every maximal run of consecutive query words that matches part of a name.
+
+        Only names that can matter are looked at: names that are one matched word alone,
+        names in which two adjacent query words are near each other ("masala" + "chai"),
+        every name of a word owned by a single product ("ilish" → ইলিশ মাছ), and, with
+        ``fill`` (search), each word's few shortest names. A word like "chai" may sit in
+        hundreds of names of a tea shop; walking all of them per message would cost
+        milliseconds at 10,000 products.
+        """
+        matches = [self._word_matches(t.norm) for t in tokens]
+        candidates: set[int] = set()
+        pairs = self._pairs
+        for i, per_word in enumerate(matches):
+            for vid, _ in per_word:
+                if len(self._word_products[vid]) == 1:
+                    candidates.update(self._word_names[vid])
+                else:
+                    candidates.update(self._solo[vid])
+                    if fill:
+                        candidates.update(self._shortest[vid])
+                if i + 1 < len(matches):
+                    for other, _ in matches[i + 1]:
+                        candidates.update(pairs.get((vid, other), ()))
+        hits: dict[int, list[tuple[int, int, float, int]]] = {}
+        for i, per_word in enumerate(matches):
+            for vid, sim in per_word:
+                for name_id in candidates & self._word_names[vid]:
+                    hits.setdefault(name_id, []).append(
+                        (i, self._name_words[name_id][vid], sim, vid)
+                    )
+        runs: list[_Run] = []
+        for name_id, name_hits in hits.items():
+            size = self._names[name_id].size
+            groups: dict[int, list[tuple[int, float, int]]] = {}
+            for i, pos, sim, vid in name_hits:  # ordered by query position already
+                groups.setdefault(i, []).append((pos, sim, vid))
+            used: dict[int, tuple[float, int]] = {}
+            first = prev = -2
+            for i, options in groups.items():
+                last_pos = next(reversed(used)) if used else -1
+                # a run reads the name in order: "chai ginger chai" is chai + Ginger Chai
+                free = [
+                    o for o in options
+                    if o[0] not in used and (o[0] > last_pos or o[0] == _FULL)
+                ]
+                choice = max(free or options, key=lambda o: o[1])
+                if used and (
+                    not free or i != prev + 1 or choice[0] == _FULL or _FULL in used
+                ):
+                    runs.append(self._make_run(name_id, size, first, prev, used))
+                    used = {}
+                    choice = max(options, key=lambda o: o[1])
+                if not used:
+                    first = i
+                pos, sim, vid = choice
+                used[pos] = (sim, vid)
+                prev = i
+            if used:
+                runs.append(self._make_run(name_id, size, first, prev, used))
+        return runs
+
+    @staticmethod
+    def _make_run(
+        name_id: int, size: int, first: int, last: int, used: dict[int, tuple[float, int]]
+    ) -> _Run:
+        if _FULL in used:
+            sim, vid = used[_FULL]
+            return _Run(name_id, first, last, sim, (vid,), True)
+        mass = sum(s for s, _ in used.values())
+        return _Run(
+            name_id, first, last, mass / size, tuple(v for _, v in used.values()),
+            len(used) == size,
+        )
+
+    def _unique_product(self, words: tuple[int, ...], memo: dict[frozenset[int], bool]) -> bool:
+        """Whether exactly one product has names containing all these words (memoised)."""
+        key = frozenset(words)
+        known = memo.get(key)
+        if known is None:
+            known = memo[key] = self._owners_unique(words)
+        return known
+
+    def _owners_unique(self, words: Sequence[int]) -> bool:
+        owners = sorted((self._word_products[vid] for vid in words), key=len)
+        if not owners:
+            return False
+        if len(owners[0]) == 1:
+            (only,) = owners[0]
+            return all(only in other for other in owners[1:])
+        return len(frozenset.intersection(*owners)) == 1
+
+    # ---- options ---------------------------------------------------------------------
+    def _option_at(  # noqa: PLR0917 - a private helper over one query's positions
+        self, p_idx: int, tokens: Sequence[Token], lo: int, hi: int, first: int, last: int,
+        taken: set[int] | None = None,
+    ) -> tuple[Option | None, int, int]:
+        """The product's option named by query words in [lo, hi) outside [first, last].
+
+        Returns the option and the widened (first, last) when the option words sit right
+        next to the product name, so mentions cover "large masala chai".
+        """
+        entries = self._options[p_idx]
+        if not entries:
+            return None, first, last
+        forms = [_unit_form(t.norm) for t in tokens]
+        best: tuple[int, Option, int, int] | None = None
+        for entry in entries:
+            for words in entry.words:
+                n = len(words)
+                for s in range(lo, hi - n + 1):
+                    if first <= s + n - 1 and s <= last:
+                        continue  # overlaps the product name itself
+                    if taken and any(j in taken for j in range(s, s + n)):
+                        continue
+                    if (best is None or n > best[0]) and all(
+                        _word_like(forms[s + j], words[j]) for j in range(n)
+                    ):
+                        best = (n, entry.option, s, s + n - 1)
+        if best is None:
+            return None, first, last
+        _, option, s, e = best
+        if e + 1 == first:
+            first = s
+        elif s == last + 1:
+            last = e
+        return option, first, last
+
+    # ---- public API -----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._products)
+
+    def search(self, text: str, limit: int = 5, min_score: float = 0.5) -> list[Match]:
+        """Best products for a query, by any name or alias, in any script, with typos."""
+        tokens = tokenize(text)
+        if not tokens:
+            return []
+        content = sum(1 for t in tokens if t.norm not in _STOPWORDS and not t.norm.isdigit())
+        best: dict[int, tuple[float, int, _Run]] = {}
+        memo: dict[frozenset[int], bool] = {}
+        for run in self._runs(tokens, fill=content <= 3):  # fill: "chai" alone
+            length = run.last - run.first + 1
+            query_cover = min(1.0, length / max(1, content))
+            p_idx = self._names[run.name].product
+            score = run.coverage
+            if not run.full:  # "ilish" for ইলিশ মাছ: a partial name still counts
+                size = self._names[run.name].size
+                mean = run.coverage * size / max(1, len(run.words))
+                score = mean * (0.5 + 0.5 * len(run.words) / size)
+                if self._unique_product(run.words, memo):
+                    score = max(score, 0.8 * mean)
+            score *= 0.85 + 0.15 * query_cover
+            current = best.get(p_idx)
+            if current is None or (score, length) > (current[0], current[1]):
+                best[p_idx] = (score, length, run)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+        matches: list[Match] = []
+        for p_idx, (score, _, run) in ranked:
+            if score < min_score or len(matches) >= limit:
+                break
+            option, _, _ = self._option_at(p_idx, tokens, 0, len(tokens), run.first, run.last)
+            matches.append(Match(self._products[p_idx], option, round(score, 4),
+                                 self._names[run.name].text))
+        return matches
+
+    def find_mentions(self, text: str) -> list[Mention]:
+        """Non-overlapping spans naming products, longest first, in text order."""
+        tokens = tokenize(text)
+        if not tokens:
+            return []
+        candidates: list[tuple[int, float, int, _Run]] = []
+        memo: dict[frozenset[int], bool] = {}
+        for run in self._runs(tokens):
+            p_idx = self._names[run.name].product
+            if run.full:
+                score = run.coverage
+                if score < _MIN_MENTION:
+                    continue
+            else:
+                # "samosa" for "Aloo Samosa": fine when no other product has that word.
+                mean = run.coverage * self._names[run.name].size / max(1, len(run.words))
+                if mean < _MIN_PARTIAL_MENTION or not self._unique_product(run.words, memo):
+                    continue
+                score = 0.8 * mean
+            candidates.append((run.last - run.first + 1, score, p_idx, run))
+        candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3].first))
+        taken: set[int] = set()
+        chosen: list[tuple[int, int, int, float, _Run]] = []
+        for _, score, p_idx, run in candidates:
+            span = range(run.first, run.last + 1)
+            if any(i in taken for i in span):
+                continue
+            taken.update(span)
+            chosen.append((run.first, run.last, p_idx, score, run))
+        mentions: list[Mention] = []
+        for first, last, p_idx, score, run in sorted(chosen, key=lambda c: c[0]):
+            lo, hi = max(0, first - 3), min(len(tokens), last + 4)
+            option, new_first, new_last = self._option_at(
+                p_idx, tokens, lo, hi, first, last, taken - set(range(first, last + 1))
+            )
+            if option is not None:
+                taken.update(range(new_first, new_last + 1))
+            start, end = tokens[new_first].start, tokens[new_last].end
+            mentions.append(Mention(start, end, text[start:end], self._products[p_idx],
+                                    option, round(score, 4), self._names[run.name].text))
+        return mentions
+
+    def suggest(self, text: str, limit: int = 3) -> list[Match]:
+        """Closest products for a "did you mean" reply, even when nothing matches well."""
+        found = self.search(text, limit=limit, min_score=0.0)
+        if len(found) >= limit:
+            return found
+        have = {m.product.sku for m in found}
+        key = " ".join(sound_key(t.norm) for t in tokenize(text, 32))
+        if len(key) < 2:
+            return found
+        counts: dict[int, int] = {}
+        cap = max(200, len(self._names) // 10)  # grams in most names say nothing
+        for gram in {key[i : i + 3] for i in range(max(1, len(key) - 2))}:
+            posting = self._trigrams.get(gram, ())
+            if len(posting) > cap:
+                continue
+            for name_id in posting:
+                counts[name_id] = counts.get(name_id, 0) + 1
+        top = sorted(counts, key=lambda n: -counts[n])[:50]
+        scored = sorted(
+            ((Indel.normalized_similarity(key, self._name_keys[n]), n) for n in top),
+            key=lambda sn: -sn[0],
+        )
+        for sim, name_id in scored:
+            product = self._products[self._names[name_id].product]
+            if product.sku in have or len(found) >= limit:
+                continue
+            have.add(product.sku)
+            found.append(Match(product, None, round(0.6 * sim, 4), self._names[name_id].text))
+        return found
+
+
+def _word_like(query: str, word: str) -> bool:
+    """Loose equality for option words ("larg" → "large", "500" → "500")."""
+    if query == word:
+        return True
+    if query.isdigit() or word.isdigit() or len(word) < 4:
+        return False
+    return sound_key(query) == sound_key(word) or (
+        Indel.normalized_similarity(sound_key(query), sound_key(word)) >= 0.8
+    )

@@ -1,0 +1,171 @@
+"""The payment-provider protocol and the value types that cross it.
+
+A provider is one module with one class (see ``registry.py``); it takes an
+``aiohttp.ClientSession`` and its own configuration as constructor parameters and does the
+only payment I/O in the code base. Callbacks are verified over raw bytes and fail closed;
+parsing turns a callback or a fetch into :class:`ProviderEvent` values that the pure reducer
+(:func:`payments.status.apply_events`) folds into a payment state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from catalog.money import Money
+from payments.status import PaymentEventKind
+
+# upi_link: create_payment_link returns a ``upi://pay`` intent (ProviderLink.upi_uri);
+# payment_link: it returns a hosted https page (ProviderLink.url); qr: the upi_uri may be shown
+# as a QR; collect: create_collect works; refund / fetch: those methods work.
+Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch"]
+CAPABILITIES: frozenset[str] = frozenset(
+    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch"}
+)
+
+
+class ProviderError(Exception):
+    """The provider refused or failed a request (message safe to log: no secrets)."""
+
+
+class Unsupported(ProviderError):  # noqa: N818 - the name other modules are told to catch
+    """The provider lacks the capability (or is not configured for it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpiPayee:
+    """The merchant's UPI identity from shop.yaml ``payments.upi``."""
+
+    vpa: str
+    name: str
+    mcc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """Ask for a payment link / UPI intent for one payment attempt.
+
+    ``reference`` is our per-attempt id: UPI ``tr``, Razorpay and WhatsApp ``reference_id``
+    (≤ 35 chars ``[A-Za-z0-9_.-]``).
+    """
+
+    reference: str
+    amount: Money
+    description: str = ""
+    expire_by: int | None = None  # unix seconds
+    payee: UpiPayee | None = None  # needed for upi:// links
+    callback_url: str | None = None  # shopper redirect after paying (hosted links)
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    customer_email: str | None = None
+    upi_only: bool = False  # Razorpay: a UPI payment link (live mode only)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLink:
+    provider: str
+    provider_ref: str  # plink_…, slink_…, or our reference for upi_intent
+    reference: str
+    amount: Money
+    url: str | None = None  # hosted https page, when the provider has one
+    upi_uri: str | None = None  # upi://pay… when the provider issues one
+    expires_at: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectRequest:
+    """A UPI collect (payee-initiated pull). Deprecated by NPCI for most P2M since 2026."""
+
+    reference: str
+    amount: Money
+    vpa: str
+    description: str = ""
+    expiry_minutes: int = 15
+    customer_phone: str | None = None
+    customer_email: str | None = None
+    customer_ip: str | None = None
+    user_agent: str | None = None
+    referer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCollect:
+    provider: str
+    provider_ref: str
+    reference: str
+    amount: Money
+    vpa: str
+    payment_id: str | None = None
+    expires_at: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    provider: str
+    refund_id: str
+    payment_id: str
+    amount: Money
+    status: str  # pending | processed | failed (provider words, normalised)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """One fact reported by a provider (webhook or fetch).
+
+    ``event_id`` is unique per provider (store it with a unique constraint before applying);
+    ``provider_ref`` names the link/collect/QR it belongs to; ``refs`` lists every other key
+    found in the payload (order id, our reference, QR id…) so the service can resolve the
+    payment request from any of them; ``amount`` is integer minor units.
+    """
+
+    provider: str
+    event_id: str
+    kind: PaymentEventKind
+    provider_ref: str
+    amount: Money
+    occurred_at: int
+    payment_id: str | None = None
+    refund_id: str | None = None
+    reference: str | None = None  # our tr/reference_id when the payload carries it
+    refs: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    """What every provider module implements. Methods outside ``capabilities`` raise
+    :class:`Unsupported`; ``verify_callback`` returns False rather than raising."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+
+    async def create_payment_link(self, request: LinkRequest) -> ProviderLink: ...
+
+    async def create_collect(self, request: CollectRequest) -> ProviderCollect: ...
+
+    async def refund(
+        self, payment_id: str, amount: Money, *, idempotency_key: str
+    ) -> ProviderRefund: ...
+
+    async def fetch(self, provider_ref: str) -> list[ProviderEvent]: ...
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool: ...
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]: ...
+
+
+def require(provider: PaymentProvider, capability: Capability) -> None:
+    """Raise Unsupported unless ``provider`` declares ``capability``."""
+    if capability not in provider.capabilities:
+        raise Unsupported(f"{provider.name} does not support {capability}")
+
+
+def int_minor(value: object, what: str) -> int:
+    """An amount from provider JSON: must be a JSON integer (never a float or a string)."""
+    if type(value) is not int:
+        raise ProviderError(f"{what} must be an integer amount in minor units")
+    return value

@@ -1,0 +1,359 @@
+"""A built-in PSP simulator that behaves like a real one: ids, server-side state, signed
+callbacks over real HTTP, and the awkward deliveries real PSPs make (duplicates, reversed
+order, a failed attempt before the success, money after expiry).
+
+Callback wire format (one event per POST, ``Content-Type: application/json``)::
+
+    POST <callback_url>
+    X-Sandbox-Signature: sha256=<hex HMAC-SHA256(HAAT_SANDBOX_SECRET, raw body)>
+    X-Sandbox-Event-Id: sevt_…
+
+    {"id": "sevt_…",                 # unique per event; redeliveries reuse it
+     "type": "payment.captured",     # payment.authorized | payment.captured | payment.failed |
+                                     # request.expired | request.cancelled |
+                                     # refund.processed | refund.failed
+     "created_at": 1767225600,       # unix seconds when it happened
+     "ref": "slink_…",               # the link (slink_) or collect (scol_) it belongs to
+     "reference": "ORD-7-1",         # our reference (tr) given at creation
+     "payment_id": "spay_…",         # null for request.* events
+     "refund_id": "srfnd_…",         # refund.* only, else null
+     "amount": 14950,                # integer minor units (0 for request.* events)
+     "currency": "INR"}
+
+The body is compact JSON with sorted keys; verification is over the raw bytes as sent.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import aiohttp
+
+from catalog.money import Money, MoneyError
+from payments.providers.base import (
+    CollectRequest,
+    LinkRequest,
+    ProviderCollect,
+    ProviderError,
+    ProviderEvent,
+    ProviderLink,
+    ProviderRefund,
+    int_minor,
+)
+from payments.signatures import header, hmac_sha256_hex, verify_hex
+from payments.status import PaymentEventKind
+from payments.upi import UpiError, UpiLink, is_valid_vpa
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+EVENT_ID_HEADER = "X-Sandbox-Event-Id"
+Outcome = Literal["success", "failure", "expire", "cancel"]
+
+_K = PaymentEventKind
+TYPE_TO_KIND: Mapping[str, PaymentEventKind] = {
+    "payment.authorized": _K.AUTHORIZED,
+    "payment.captured": _K.CAPTURED,
+    "payment.failed": _K.FAILED,
+    "request.expired": _K.EXPIRED,
+    "request.cancelled": _K.CANCELLED,
+    "refund.processed": _K.REFUNDED,
+    "refund.failed": _K.REFUND_FAILED,
+}
+KIND_TO_TYPE: Mapping[PaymentEventKind, str] = {v: k for k, v in TYPE_TO_KIND.items()}
+
+
+@dataclass
+class _Request:
+    ref: str
+    reference: str
+    amount: Money
+    expires_at: int | None
+    events: list[ProviderEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxDelivery:
+    """One POST the simulator made: which event, and the receiver's HTTP status."""
+
+    event: ProviderEvent
+    status: int
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class SandboxProvider:
+    name: ClassVar[str] = "sandbox"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"upi_link", "payment_link", "collect", "qr", "refund", "fetch"}
+    )
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        secret: str | None,
+        *,
+        hosted_base_url: str = "https://sandbox.haat.invalid/pay",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session
+        self._secret = secret or None
+        self._hosted = hosted_base_url.rstrip("/")
+        self._clock = clock
+        self._requests: dict[str, _Request] = {}
+        self._refund_keys: dict[str, tuple[str, Money, ProviderRefund]] = {}
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    # creating ---------------------------------------------------------------------------
+    async def create_payment_link(self, request: LinkRequest) -> ProviderLink:
+        if request.amount.minor <= 0:
+            raise ProviderError("amount must be positive")
+        ref = _new_id("slink")
+        upi_uri = None
+        if request.payee is not None:
+            try:
+                upi_uri = UpiLink.build(
+                    pa=request.payee.vpa, pn=request.payee.name, amount=request.amount,
+                    tr=request.reference, tn=request.description or None,
+                    mc=request.payee.mcc,
+                ).to_uri()
+            except UpiError as exc:
+                raise ProviderError(str(exc)) from exc
+        self._requests[ref] = _Request(ref, request.reference, request.amount, request.expire_by)
+        return ProviderLink(
+            provider=self.name, provider_ref=ref, reference=request.reference,
+            amount=request.amount, url=f"{self._hosted}/{ref}", upi_uri=upi_uri,
+            expires_at=request.expire_by,
+        )
+
+    async def create_collect(self, request: CollectRequest) -> ProviderCollect:
+        if not is_valid_vpa(request.vpa):
+            raise ProviderError("invalid_vpa")
+        if request.amount.minor <= 0:
+            raise ProviderError("amount must be positive")
+        ref = _new_id("scol")
+        expires = self._now() + request.expiry_minutes * 60
+        self._requests[ref] = _Request(ref, request.reference, request.amount, expires)
+        return ProviderCollect(
+            provider=self.name, provider_ref=ref, reference=request.reference,
+            amount=request.amount, vpa=request.vpa.strip(), expires_at=expires,
+        )
+
+    # server-side state ------------------------------------------------------------------
+    def _get(self, provider_ref: str) -> _Request:
+        try:
+            return self._requests[provider_ref]
+        except KeyError:
+            raise ProviderError(f"unknown sandbox reference {provider_ref!r}") from None
+
+    def _event(
+        self, req: _Request, kind: PaymentEventKind, at: int, *, amount: int = 0,
+        payment_id: str | None = None, refund_id: str | None = None,
+    ) -> ProviderEvent:
+        payload: dict[str, Any] = {
+            "id": _new_id("sevt"), "type": KIND_TO_TYPE[kind], "created_at": at,
+            "ref": req.ref, "reference": req.reference, "payment_id": payment_id,
+            "refund_id": refund_id, "amount": amount, "currency": req.amount.currency,
+        }
+        event = _to_event(payload)
+        req.events.append(event)
+        return event
+
+    def _captured(self, req: _Request) -> dict[str, int]:
+        paid: dict[str, int] = {}
+        for e in req.events:
+            if e.kind is _K.CAPTURED and e.payment_id:
+                paid[e.payment_id] = e.amount.minor
+            elif e.kind is _K.REFUNDED and e.payment_id:
+                paid[e.payment_id] = paid.get(e.payment_id, 0) - e.amount.minor
+        return paid
+
+    async def fetch(self, provider_ref: str) -> list[ProviderEvent]:
+        """Everything the simulator knows about the request, with the callback event ids."""
+        return list(self._get(provider_ref).events)
+
+    async def refund(
+        self, payment_id: str, amount: Money, *, idempotency_key: str
+    ) -> ProviderRefund:
+        """Refund at once (status processed); the event is kept for fetch/redeliver."""
+        known = self._refund_keys.get(idempotency_key)
+        if known is not None:
+            if known[:2] != (payment_id, amount):
+                raise ProviderError("idempotency key reused with different parameters")
+            return known[2]
+        owner = next(
+            (r for r in self._requests.values() if payment_id in self._captured(r)), None
+        )
+        if owner is None:
+            raise ProviderError("no captured payment with that id")
+        if amount.currency != owner.amount.currency or amount.minor <= 0:
+            raise ProviderError("refund amount must be positive and in the payment's currency")
+        if amount.minor > self._captured(owner)[payment_id]:
+            raise ProviderError("The refund amount provided is greater than amount captured.")
+        refund_id = _new_id("srfnd")
+        self._event(owner, _K.REFUNDED, self._now(), amount=amount.minor,
+                    payment_id=payment_id, refund_id=refund_id)
+        result = ProviderRefund(self.name, refund_id, payment_id, amount, "processed")
+        self._refund_keys[idempotency_key] = (payment_id, amount, result)
+        return result
+
+    # settling ---------------------------------------------------------------------------
+    def _plan(
+        self, req: _Request, outcome: Outcome, *, prior_failure: bool, late: bool
+    ) -> list[ProviderEvent]:
+        now = self._now()
+        if outcome == "expire":
+            return [self._event(req, _K.EXPIRED, now)]
+        if outcome == "cancel":
+            return [self._event(req, _K.CANCELLED, now)]
+        if outcome == "failure":
+            return [self._event(req, _K.FAILED, now, amount=req.amount.minor,
+                                payment_id=_new_id("spay"))]
+        if outcome != "success":
+            raise ProviderError(f"unknown outcome {outcome!r}")
+        events: list[ProviderEvent] = []
+        pay_at = now
+        if late:
+            closed_at = min(now, req.expires_at) if req.expires_at else now
+            events.append(self._event(req, _K.EXPIRED, closed_at))
+            pay_at = max(now, closed_at + 1)
+        payment_id = _new_id("spay")
+        due = req.amount.minor - sum(self._captured(req).values())
+        amount = due if due > 0 else req.amount.minor
+        if prior_failure:  # UPI retry: payment.failed, then payment.captured, same payment
+            events.append(self._event(req, _K.FAILED, pay_at, amount=amount,
+                                      payment_id=payment_id))
+            pay_at += 1
+        events.append(self._event(req, _K.CAPTURED, pay_at, amount=amount,
+                                  payment_id=payment_id))
+        return events
+
+    async def settle(
+        self,
+        provider_ref: str,
+        outcome: Outcome,
+        callback_url: str,
+        *,
+        duplicates: int = 0,
+        prior_failure: bool = False,
+        reverse: bool = False,
+        late: bool = False,
+    ) -> list[SandboxDelivery]:
+        """Decide the request's fate and POST the signed callback(s) to ``callback_url``.
+
+        ``duplicates`` re-sends each callback that many extra times; ``prior_failure`` sends
+        a failed attempt before the capture; ``reverse`` delivers newest first;
+        ``late`` expires the request first and captures after it (paid after close).
+        """
+        req = self._get(provider_ref)
+        self._require_delivery()
+        events = self._plan(req, outcome, prior_failure=prior_failure, late=late)
+        if reverse:
+            events.reverse()
+        return await self._deliver(events, callback_url, copies=1 + max(duplicates, 0))
+
+    async def redeliver(self, provider_ref: str, callback_url: str) -> list[SandboxDelivery]:
+        """Send every stored event of a request again (a PSP retrying its webhooks)."""
+        req = self._get(provider_ref)
+        self._require_delivery()
+        return await self._deliver(list(req.events), callback_url, copies=1)
+
+    def _require_delivery(self) -> None:
+        if self._secret is None:
+            raise ProviderError("HAAT_SANDBOX_SECRET is not set: cannot sign callbacks")
+        if self._session is None:
+            raise ProviderError("the sandbox needs an HTTP session to deliver callbacks")
+
+    async def _deliver(
+        self, events: list[ProviderEvent], callback_url: str, *, copies: int
+    ) -> list[SandboxDelivery]:
+        assert self._session is not None and self._secret is not None
+        deliveries: list[SandboxDelivery] = []
+        for event in events:
+            body = encode_event(event)
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: f"sha256={hmac_sha256_hex(self._secret, body)}",
+                EVENT_ID_HEADER: event.event_id,
+            }
+            for _ in range(copies):
+                async with self._session.post(callback_url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    deliveries.append(SandboxDelivery(event, resp.status))
+        return deliveries
+
+    # callbacks --------------------------------------------------------------------------
+    def sign(self, body: bytes) -> str:
+        """The signature header value for ``body`` (tests and the simulator use it)."""
+        if self._secret is None:
+            raise ProviderError("HAAT_SANDBOX_SECRET is not set")
+        return f"sha256={hmac_sha256_hex(self._secret, body)}"
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
+        value = header(headers, SIGNATURE_HEADER)
+        if self._secret is None or not value or not value.startswith("sha256="):
+            return False
+        return verify_hex(self._secret, body, value.removeprefix("sha256="))
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProviderError("callback body is not JSON") from exc
+        if not isinstance(payload, dict):
+            raise ProviderError("callback body must be a JSON object")
+        return [_to_event(payload)]
+
+
+def encode_event(event: ProviderEvent) -> bytes:
+    """The wire bytes of one sandbox event (compact, sorted keys)."""
+    payload = {
+        "id": event.event_id, "type": KIND_TO_TYPE[event.kind],
+        "created_at": event.occurred_at, "ref": event.provider_ref,
+        "reference": event.reference, "payment_id": event.payment_id,
+        "refund_id": event.refund_id, "amount": event.amount.minor,
+        "currency": event.amount.currency,
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _str(payload: Mapping[str, Any], key: str, *, optional: bool = False) -> str | None:
+    value = payload.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ProviderError(f"sandbox event field {key!r} must be a non-empty string")
+    return value
+
+
+def _to_event(payload: Mapping[str, Any]) -> ProviderEvent:
+    kind = TYPE_TO_KIND.get(str(payload.get("type")))
+    if kind is None:
+        raise ProviderError("unknown sandbox event type")
+    created = payload.get("created_at")
+    if type(created) is not int:
+        raise ProviderError("sandbox created_at must be an integer")
+    currency = _str(payload, "currency")
+    assert currency is not None
+    try:
+        amount = Money(int_minor(payload.get("amount"), "amount"), currency)
+    except MoneyError as exc:
+        raise ProviderError(str(exc)) from exc
+    event_id = _str(payload, "id")
+    ref = _str(payload, "ref")
+    assert event_id is not None and ref is not None
+    return ProviderEvent(
+        provider=SandboxProvider.name, event_id=event_id, kind=kind, provider_ref=ref,
+        amount=amount, occurred_at=created,
+        payment_id=_str(payload, "payment_id", optional=True),
+        refund_id=_str(payload, "refund_id", optional=True),
+        reference=_str(payload, "reference", optional=True),
+        refs=(ref,), raw=dict(payload),
+    )

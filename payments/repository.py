@@ -1,0 +1,306 @@
+"""Orders, payment requests, provider events, refunds and ledger rows: the only SQL here.
+
+Reads go straight to the database; writes are appended to a WriteSet so that the caller
+commits them together with whatever else the same turn changed (the inbound message, the
+conversation, the outbox), in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from catalog.money import Money
+from config.database import Database, WriteSet
+from payments.ledger import Posting
+from payments.providers.base import ProviderEvent
+from payments.status import PaymentEventKind
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str  # internal key: "{shop_id}/ORD-1042"
+    shop_id: str
+    number: int
+    channel: str
+    customer: str
+    status: str
+    currency: str
+    subtotal_minor: int
+    delivery_minor: int
+    tip_minor: int
+    total_minor: int
+    address: str
+    language: str
+    created_at: int
+    updated_at: int
+
+    @property
+    def label(self) -> str:
+        return f"ORD-{self.number}"
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    id: str
+    order_id: str
+    shop_id: str
+    method: str
+    provider: str
+    provider_ref: str | None
+    token: str
+    status: str
+    amount_minor: int
+    currency: str
+    captured_minor: int
+    refunded_minor: int
+    upi_link: str
+    link_url: str
+    vpa: str | None
+    expires_at: int
+    created_at: int
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+def order_key(shop_id: str, number: int) -> str:
+    return f"{shop_id}/ORD-{number}"
+
+
+_ORDER_COLUMNS = ("id, shop_id, number, channel, customer, status, currency, subtotal_minor, "
+                  "delivery_minor, tip_minor, total_minor, address, language, created_at, "
+                  "updated_at")
+_REQUEST_COLUMNS = ("id, order_id, shop_id, method, provider, provider_ref, token, status, "
+                    "amount_minor, currency, captured_minor, refunded_minor, upi_link, "
+                    "link_url, vpa, expires_at, created_at")
+
+
+def _order(row: Sequence[Any]) -> Order:
+    return Order(*row)
+
+
+def _request(row: Sequence[Any]) -> PaymentRequest:
+    return PaymentRequest(*row)
+
+
+class PaymentsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # orders -----------------------------------------------------------------------------
+    async def max_order_number(self, shop_id: str) -> int:
+        row = await self.db.fetchone("SELECT MAX(number) FROM orders WHERE shop_id = ?",
+                                     (shop_id,))
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def order(self, order_id: str) -> Order | None:
+        row = await self.db.fetchone(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",
+                                     (order_id,))
+        return None if row is None else _order(row)
+
+    async def orders(self, shop_id: str, *, customer: str | None = None,
+                     statuses: Sequence[str] | None = None, limit: int = 50) -> list[Order]:
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE shop_id = ?"
+        params: list[Any] = [shop_id]
+        if customer is not None:
+            sql += " AND customer = ?"
+            params.append(customer)
+        if statuses:
+            sql += " AND status IN (" + ", ".join("?" for _ in statuses) + ")"
+            params.extend(statuses)
+        sql += " ORDER BY number DESC LIMIT ?"
+        params.append(limit)
+        return [_order(r) for r in await self.db.fetchall(sql, params)]
+
+    async def lines(self, order_id: str) -> list[OrderLine]:
+        rows = await self.db.fetchall(
+            "SELECT o.currency, l.sku, l.name, l.quantity, l.unit_price_minor FROM order_lines l "
+            "JOIN orders o ON o.id = l.order_id WHERE l.order_id = ? ORDER BY l.id", (order_id,))
+        return [OrderLine(sku, name, qty, Money(unit, currency))
+                for currency, sku, name, qty, unit in rows]
+
+    @staticmethod
+    def insert_order(writes: WriteSet, order: Order, lines: Sequence[OrderLine]) -> None:
+        writes.add(f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                       order.id, order.shop_id, order.number, order.channel, order.customer,
+                       order.status, order.currency, order.subtotal_minor,
+                       order.delivery_minor, order.tip_minor, order.total_minor,
+                       order.address, order.language, order.created_at, order.updated_at))
+        for line in lines:
+            writes.add("INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor, "
+                       "line_total_minor) VALUES (?, ?, ?, ?, ?, ?)",
+                       (order.id, line.sku, line.name, line.quantity, line.unit_price.minor,
+                        line.total.minor))
+
+    @staticmethod
+    def set_order_status(writes: WriteSet, order_id: str, expected: str, status: str,
+                         now_ms: int) -> None:
+        """Compare-and-set: a status that moved meanwhile makes the write set conflict."""
+        writes.add("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                   (status, now_ms, order_id, expected), must_change=True)
+
+    # payment requests -------------------------------------------------------------------
+    @staticmethod
+    def insert_request(writes: WriteSet, request: PaymentRequest) -> None:
+        writes.add(f"INSERT INTO payment_requests ({_REQUEST_COLUMNS}, updated_at) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                       request.id, request.order_id, request.shop_id, request.method,
+                       request.provider, request.provider_ref, request.token, request.status,
+                       request.amount_minor, request.currency, request.captured_minor,
+                       request.refunded_minor, request.upi_link, request.link_url,
+                       request.vpa, request.expires_at, request.created_at,
+                       request.created_at))
+
+    async def request_by_token(self, token: str) -> PaymentRequest | None:
+        row = await self.db.fetchone(
+            f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE token = ?", (token,))
+        return None if row is None else _request(row)
+
+    async def request(self, request_id: str) -> PaymentRequest | None:
+        row = await self.db.fetchone(
+            f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE id = ?", (request_id,))
+        return None if row is None else _request(row)
+
+    async def request_for_event(self, provider: str, event: ProviderEvent
+                                ) -> PaymentRequest | None:
+        """Resolve an event to our request by provider ref, our reference or any other key."""
+        candidates = [event.provider_ref, *(event.refs or ())]
+        for ref in candidates:
+            if not ref:
+                continue
+            row = await self.db.fetchone(
+                f"SELECT {_REQUEST_COLUMNS} FROM payment_requests "
+                "WHERE provider = ? AND provider_ref = ?", (provider, ref))
+            if row is not None:
+                return _request(row)
+        for ref in (event.reference, *(event.refs or ())):
+            if ref:
+                found = await self.request(ref)
+                if found is not None and found.provider == provider:
+                    return found
+        if event.payment_id:  # a refund names the payment it refunds, not our link
+            row = await self.db.fetchone(
+                "SELECT provider_ref FROM provider_events WHERE provider = ? AND payment_id = ? "
+                "LIMIT 1", (provider, event.payment_id))
+            if row is not None:
+                return await self.request(str(row[0]))
+        return None
+
+    async def requests_for_order(self, order_id: str) -> list[PaymentRequest]:
+        rows = await self.db.fetchall(
+            f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE order_id = ? "
+            "ORDER BY created_at", (order_id,))
+        return [_request(r) for r in rows]
+
+    async def open_requests(self, *, before_ms: int | None = None,
+                            limit: int = 500) -> list[PaymentRequest]:
+        sql = (f"SELECT {_REQUEST_COLUMNS} FROM payment_requests "
+               "WHERE status IN ('issued', 'partially_paid')")
+        params: list[Any] = []
+        if before_ms is not None:
+            sql += " AND expires_at <= ?"
+            params.append(before_ms)
+        sql += " ORDER BY created_at LIMIT ?"
+        params.append(limit)
+        return [_request(r) for r in await self.db.fetchall(sql, params)]
+
+    @staticmethod
+    def update_request(writes: WriteSet, request_id: str, *, status: str, captured: int,
+                       refunded: int, now_ms: int) -> None:
+        writes.add("UPDATE payment_requests SET status = ?, captured_minor = ?, "
+                   "refunded_minor = ?, updated_at = ? WHERE id = ?",
+                   (status, captured, refunded, now_ms, request_id))
+
+    # provider events --------------------------------------------------------------------
+    async def events_for(self, request: PaymentRequest) -> list[ProviderEvent]:
+        rows = await self.db.fetchall(
+            "SELECT event_id, kind, provider_ref, amount_minor, currency, payment_id, "
+            "occurred_at, payload FROM provider_events WHERE provider = ? AND provider_ref = ? "
+            "ORDER BY id", (request.provider, request.id))
+        return [ProviderEvent(provider=request.provider, event_id=event_id,
+                              kind=PaymentEventKind(kind), provider_ref=ref,
+                              amount=Money(amount, currency), occurred_at=occurred,
+                              payment_id=payment_id, refund_id=refund or None)
+                for event_id, kind, ref, amount, currency, payment_id, occurred, refund in rows]
+
+    @staticmethod
+    def insert_event(writes: WriteSet, request: PaymentRequest, event: ProviderEvent,
+                     now_ms: int) -> None:
+        """Stored once per (provider, event id): a redelivery conflicts and applies nothing.
+
+        ``provider_ref`` is normalised to our request id so every event of a request is
+        found with one indexed read, whatever key the provider used.
+        """
+        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
+                   "amount_minor, currency, payment_id, occurred_at, received_at, payload) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (provider, event_id) DO NOTHING",
+                   (event.provider, event.event_id, request.id, event.kind.value,
+                    event.amount.minor, event.amount.currency, event.payment_id,
+                    event.occurred_at, now_ms, event.refund_id or ""), must_change=True)
+
+    async def has_event(self, provider: str, event_id: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM provider_events WHERE provider = ? AND event_id = ?",
+            (provider, event_id))
+        return row is not None
+
+    # refunds ----------------------------------------------------------------------------
+    @staticmethod
+    def insert_refund(writes: WriteSet, *, refund_id: str, request_id: str, amount: Money,
+                      status: str, provider_ref: str | None, reason: str, now_ms: int) -> None:
+        writes.add("INSERT INTO refunds (id, payment_request_id, amount_minor, currency, status, "
+                   "provider_ref, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (refund_id, request_id, amount.minor, amount.currency, status, provider_ref,
+                    reason, now_ms))
+
+    async def pending_refunds_minor(self, request_id: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE payment_request_id = ? "
+            "AND status = 'pending'", (request_id,))
+        return int(row[0]) if row else 0
+
+    # ledger -----------------------------------------------------------------------------
+    @staticmethod
+    def insert_postings(writes: WriteSet, shop_id: str, postings: Sequence[Posting],
+                        now_ms: int) -> None:
+        for posting in postings:
+            writes.add("INSERT INTO ledger_entries (shop_id, ref, account, amount_minor, "
+                       "currency, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       (shop_id, posting.ref, posting.account, posting.signed,
+                        posting.currency, now_ms))
+
+    async def ledger_totals(self, shop_id: str | None = None) -> dict[str, int]:
+        sql = "SELECT currency, SUM(amount_minor) FROM ledger_entries"
+        params: list[Any] = []
+        if shop_id is not None:
+            sql += " WHERE shop_id = ?"
+            params.append(shop_id)
+        sql += " GROUP BY currency"
+        return {currency: int(total) for currency, total in await self.db.fetchall(sql, params)}
+
+    async def account_balance(self, shop_id: str, account: str) -> dict[str, int]:
+        rows = await self.db.fetchall(
+            "SELECT currency, SUM(amount_minor) FROM ledger_entries WHERE shop_id = ? AND "
+            "account = ? GROUP BY currency", (shop_id, account))
+        return {currency: int(total) for currency, total in rows}

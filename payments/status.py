@@ -1,0 +1,384 @@
+"""Order and payment-request state machines, and the event reducer.
+
+Two explicit tables (``ORDER_ALLOWED``, ``PAYMENT_ALLOWED``) and one pure ``transition`` each.
+Provider events arrive at least once and in any order, so the payment state is *derived from
+the set of events* by :func:`apply_events`: duplicates collapse on their business key (a
+payment id is counted once however many webhooks mention it), the survivors are folded in a
+canonical order (time of occurrence, then kind, then id), so any permutation or repetition
+of the same events gives the same state. Money is never dropped: a capture after expiry or
+cancellation lands in ``paid_after_close``; refunds are capped at what was captured.
+Diagrams: ``status_order.mmd`` and ``status_payment.mmd`` beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from catalog.money import Money
+
+
+class InvalidTransition(ValueError):  # noqa: N818 - the agreed public name
+    """An event that the current status does not allow."""
+
+    def __init__(self, machine: str, current: str, event: str) -> None:
+        super().__init__(f"{machine}: {event!r} is not allowed in status {current!r}")
+        self.current = current
+        self.event = event
+
+
+# ---------------------------------------------------------------------------------------
+# Order
+# ---------------------------------------------------------------------------------------
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUND_PENDING = "refund_pending"
+    REFUNDED = "refunded"
+
+
+class OrderEvent(StrEnum):
+    PAYMENT_RECEIVED = "payment_received"  # its payment request reached paid
+    SHIP = "ship"
+    DELIVER = "deliver"
+    CANCEL = "cancel"  # only with no pending or successful payment (WhatsApp rule)
+    REFUND_REQUESTED = "refund_requested"
+    REFUND_COMPLETED = "refund_completed"
+    REFUND_FAILED = "refund_failed"  # liability stays open; the merchant retries
+
+
+_O = OrderStatus
+_OE = OrderEvent
+
+ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
+    (_O.PENDING_PAYMENT, _OE.PAYMENT_RECEIVED): _O.PAID,
+    (_O.PENDING_PAYMENT, _OE.CANCEL): _O.CANCELLED,
+    (_O.PAID, _OE.SHIP): _O.SHIPPED,
+    (_O.SHIPPED, _OE.DELIVER): _O.DELIVERED,
+    (_O.PAID, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    (_O.SHIPPED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    (_O.DELIVERED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    # money that arrived after cancellation is handed back, never kept silently
+    (_O.CANCELLED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    (_O.REFUND_PENDING, _OE.REFUND_COMPLETED): _O.REFUNDED,
+    (_O.REFUND_PENDING, _OE.REFUND_FAILED): _O.REFUND_PENDING,
+    # idempotent repeats (a second webhook, a merchant typing the command twice)
+    (_O.PAID, _OE.PAYMENT_RECEIVED): _O.PAID,
+    (_O.SHIPPED, _OE.PAYMENT_RECEIVED): _O.SHIPPED,
+    (_O.DELIVERED, _OE.PAYMENT_RECEIVED): _O.DELIVERED,
+    (_O.SHIPPED, _OE.SHIP): _O.SHIPPED,
+    (_O.DELIVERED, _OE.DELIVER): _O.DELIVERED,
+    (_O.CANCELLED, _OE.CANCEL): _O.CANCELLED,
+    (_O.REFUND_PENDING, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    (_O.REFUNDED, _OE.REFUND_COMPLETED): _O.REFUNDED,
+}
+
+# WhatsApp ``order_status`` values for each of ours (reference/payments.md §5.3).
+WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {
+    _O.PENDING_PAYMENT: "pending",
+    _O.PAID: "processing",
+    _O.SHIPPED: "shipped",
+    _O.DELIVERED: "completed",
+    _O.CANCELLED: "canceled",
+    _O.REFUND_PENDING: "processing",
+    _O.REFUNDED: "canceled",
+}
+
+
+def order_transition(
+    current: OrderStatus, event: OrderEvent, *, payment_in_flight: bool = False
+) -> OrderStatus:
+    """Next order status, or InvalidTransition.
+
+    ``payment_in_flight``: some payment for the order is pending or has succeeded; a cancel
+    is then refused (WhatsApp rejects ``canceled`` in that case too).
+    """
+    if event is OrderEvent.CANCEL and current is OrderStatus.PENDING_PAYMENT and payment_in_flight:
+        raise InvalidTransition("order", current, event)
+    try:
+        return ORDER_ALLOWED[(current, event)]
+    except KeyError:
+        raise InvalidTransition("order", current, event) from None
+
+
+# ---------------------------------------------------------------------------------------
+# Payment request
+# ---------------------------------------------------------------------------------------
+class PaymentStatus(StrEnum):
+    ISSUED = "issued"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    PAID_AFTER_CLOSE = "paid_after_close"
+
+
+class PaymentEventKind(StrEnum):
+    AUTHORIZED = "authorized"  # informational: money not yet ours
+    CAPTURED = "captured"
+    FAILED = "failed"  # one attempt failed; the request stays open for a retry
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"
+
+
+_P = PaymentStatus
+_K = PaymentEventKind
+
+# (status, event kind, complete?) -> next status. ``complete`` means: for a capture, the
+# captured total now covers the amount; for a refund, the refunded total now equals the
+# captured total. Other kinds use complete=False.
+PAYMENT_ALLOWED: Mapping[tuple[PaymentStatus, PaymentEventKind, bool], PaymentStatus] = {}
+
+
+def _allow(
+    table: dict[tuple[PaymentStatus, PaymentEventKind, bool], PaymentStatus],
+    sources: Iterable[PaymentStatus], kind: PaymentEventKind,
+    partial: PaymentStatus | None, complete: PaymentStatus | None,
+) -> None:
+    for src in sources:
+        if partial is not None:
+            table[(src, kind, False)] = partial
+        if complete is not None:
+            table[(src, kind, True)] = complete
+
+
+def _build_payment_table() -> dict[tuple[PaymentStatus, PaymentEventKind, bool], PaymentStatus]:
+    t: dict[tuple[PaymentStatus, PaymentEventKind, bool], PaymentStatus] = {}
+    _allow(t, [_P.ISSUED, _P.PARTIALLY_PAID], _K.CAPTURED, _P.PARTIALLY_PAID, _P.PAID)
+    _allow(t, [_P.PAID], _K.CAPTURED, _P.PAID, _P.PAID)  # overpayment: flagged, kept
+    _allow(t, [_P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE], _K.CAPTURED,
+           _P.PAID_AFTER_CLOSE, _P.PAID_AFTER_CLOSE)
+    # new money after refunds re-opens a refundable balance
+    _allow(t, [_P.PARTIALLY_REFUNDED, _P.REFUNDED], _K.CAPTURED,
+           _P.PARTIALLY_REFUNDED, _P.PARTIALLY_REFUNDED)
+    # attempts that fail or only authorise never move a status (UPI retries, late auth)
+    for kind in (_K.FAILED, _K.AUTHORIZED, _K.REFUND_FAILED):
+        for status in PaymentStatus:
+            t[(status, kind, False)] = status
+    _allow(t, [_P.ISSUED, _P.PARTIALLY_PAID], _K.EXPIRED, _P.EXPIRED, None)
+    _allow(t, [_P.ISSUED, _P.PARTIALLY_PAID], _K.CANCELLED, _P.CANCELLED, None)
+    # closing a request that is already paid or closed is a no-op (the first close wins)
+    for status in (_P.PAID, _P.PARTIALLY_REFUNDED, _P.REFUNDED, _P.PAID_AFTER_CLOSE,
+                   _P.EXPIRED, _P.CANCELLED):
+        t[(status, _K.EXPIRED, False)] = status
+        t[(status, _K.CANCELLED, False)] = status
+    _allow(t, [_P.PARTIALLY_PAID, _P.PAID, _P.PAID_AFTER_CLOSE, _P.PARTIALLY_REFUNDED,
+               _P.EXPIRED, _P.CANCELLED],
+           _K.REFUNDED, _P.PARTIALLY_REFUNDED, _P.REFUNDED)
+    _allow(t, [_P.REFUNDED], _K.REFUNDED, None, _P.REFUNDED)
+    return t
+
+
+PAYMENT_ALLOWED = _build_payment_table()
+
+# Statuses in which no new payment attempt should be offered.
+CLOSED_FOR_PAYMENT: frozenset[PaymentStatus] = frozenset(
+    {_P.PAID, _P.PARTIALLY_REFUNDED, _P.REFUNDED, _P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE}
+)
+
+
+def transition(
+    current: PaymentStatus, event: PaymentEventKind, *, complete: bool = False
+) -> PaymentStatus:
+    """Next payment-request status after one event, or InvalidTransition."""
+    try:
+        return PAYMENT_ALLOWED[(current, event, complete)]
+    except KeyError:
+        raise InvalidTransition("payment", current, event) from None
+
+
+class PaymentEvent(Protocol):
+    """What the reducer needs of an event (``ProviderEvent`` and stored rows both fit)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def kind(self) -> PaymentEventKind: ...
+    @property
+    def amount(self) -> Money: ...
+    @property
+    def occurred_at(self) -> int: ...
+    @property
+    def payment_id(self) -> str | None: ...
+    @property
+    def refund_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentState:
+    """Everything derived from a request's events; equal inputs give equal states."""
+
+    status: PaymentStatus
+    amount: Money
+    captured: Money
+    refunded: Money
+    captured_after_close: Money
+    closed_at: int | None
+    payment_ids: frozenset[str]
+    refund_ids: frozenset[str]
+    failed_attempts: int
+    anomalies: frozenset[str]
+
+    @property
+    def outstanding(self) -> Money:
+        """What the shopper still owes (never negative)."""
+        left = self.amount.minor - self.captured.minor
+        return Money(max(left, 0), self.amount.currency)
+
+    @property
+    def overpaid(self) -> Money:
+        over = self.captured.minor - self.amount.minor
+        return Money(max(over, 0), self.amount.currency)
+
+    @property
+    def refundable(self) -> Money:
+        return self.captured - self.refunded
+
+    @property
+    def is_open(self) -> bool:
+        """A new attempt (link, QR, collect) may still be offered."""
+        return self.status not in CLOSED_FOR_PAYMENT
+
+
+# Within one second: money first (a capture and an expiry in the same second count as paid
+# in time), then failures, refunds, closes.
+_KIND_RANK: Mapping[PaymentEventKind, int] = {
+    _K.AUTHORIZED: 0, _K.CAPTURED: 1, _K.FAILED: 2, _K.REFUNDED: 3, _K.REFUND_FAILED: 4,
+    _K.EXPIRED: 5, _K.CANCELLED: 6,
+}
+
+
+def canonical_key(event: PaymentEvent) -> tuple[int, int, str, str, str, str, int]:
+    """The total order events are folded in: time, then kind, then ids."""
+    return (event.occurred_at, _KIND_RANK[event.kind], event.provider, event.event_id,
+            event.payment_id or "", event.refund_id or "", event.amount.minor)
+
+
+def _business_key(event: PaymentEvent) -> tuple[str, str, str]:
+    """Two events with one key describe one fact (``payment_link.paid`` and
+    ``payment.captured`` for the same ``pay_…`` are one capture)."""
+    kind = event.kind
+    if kind in (_K.CAPTURED, _K.AUTHORIZED, _K.FAILED) and event.payment_id:
+        return (kind, event.provider, event.payment_id)
+    if kind in (_K.REFUNDED, _K.REFUND_FAILED) and event.refund_id:
+        return (kind, event.provider, event.refund_id)
+    if kind in (_K.EXPIRED, _K.CANCELLED):
+        return (kind, "", "")  # one request closes once, whoever says so
+    return (kind, event.provider, event.event_id)
+
+
+def _pick(events: Sequence[PaymentEvent]) -> PaymentEvent:
+    """Deterministic representative of duplicates: the largest amount (never lose money),
+    then the earliest, then the smallest id."""
+    return min(events, key=lambda e: (-e.amount.minor, e.occurred_at, e.provider, e.event_id))
+
+
+def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> PaymentState:
+    """Derive a payment request's state from its events, whatever their order or repetition."""
+    currency = request_amount.currency
+    groups: dict[tuple[str, str, str], list[PaymentEvent]] = {}
+    anomalies: set[str] = set()
+    for event in events:
+        if event.amount.currency != currency:
+            anomalies.add(f"currency_mismatch:{event.provider}:{event.event_id}")
+            continue
+        if event.amount.minor < 0:
+            anomalies.add(f"negative_amount:{event.provider}:{event.event_id}")
+            continue
+        groups.setdefault(_business_key(event), []).append(event)
+    unique: list[PaymentEvent] = []
+    for key, members in groups.items():
+        chosen = _pick(members)
+        if key[0] in (_K.CAPTURED, _K.REFUNDED) and len(
+            {m.amount.minor for m in members}
+        ) > 1:
+            anomalies.add(f"amount_conflict:{key[1]}:{key[2]}")
+        unique.append(chosen)
+    unique.sort(key=canonical_key)
+
+    status = PaymentStatus.ISSUED
+    captured = refunded = late = 0
+    closed_at: int | None = None
+    payment_ids: set[str] = set()
+    refund_ids: set[str] = set()
+    failures = 0
+    amount = request_amount.minor
+    for event in unique:
+        kind = event.kind
+        complete = False
+        if kind is _K.CAPTURED:
+            if status in (_P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE):
+                late += event.amount.minor
+            captured += event.amount.minor
+            complete = captured >= amount
+            if event.payment_id:
+                payment_ids.add(event.payment_id)
+        elif kind is _K.REFUNDED:
+            room = captured - refunded
+            if room <= 0:
+                anomalies.add(f"refund_without_capture:{event.provider}:{event.event_id}")
+                continue
+            if event.amount.minor > room:
+                anomalies.add(f"refund_exceeds_capture:{event.provider}:{event.event_id}")
+            refunded += min(event.amount.minor, room)
+            complete = refunded >= captured
+            if event.refund_id:
+                refund_ids.add(event.refund_id)
+        elif kind is _K.FAILED:
+            failures += 1
+        elif kind is _K.REFUND_FAILED:
+            anomalies.add(f"refund_failed:{event.provider}:{event.refund_id or event.event_id}")
+        elif kind in (_K.EXPIRED, _K.CANCELLED) and status in (_P.ISSUED, _P.PARTIALLY_PAID):
+            closed_at = event.occurred_at
+        status = transition(status, kind, complete=complete)
+    if captured > amount:
+        anomalies.add("overpaid")
+    return PaymentState(
+        status=status,
+        amount=request_amount,
+        captured=Money(captured, currency),
+        refunded=Money(refunded, currency),
+        captured_after_close=Money(late, currency),
+        closed_at=closed_at,
+        payment_ids=frozenset(payment_ids),
+        refund_ids=frozenset(refund_ids),
+        failed_attempts=failures,
+        anomalies=frozenset(anomalies),
+    )
+
+
+def _reachability() -> dict[PaymentStatus, frozenset[PaymentStatus]]:
+    edges: dict[PaymentStatus, set[PaymentStatus]] = {s: set() for s in PaymentStatus}
+    for (src, _kind, _complete), dst in PAYMENT_ALLOWED.items():
+        edges[src].add(dst)
+    result: dict[PaymentStatus, frozenset[PaymentStatus]] = {}
+    for start in PaymentStatus:
+        seen = {start}
+        frontier = [start]
+        while frontier:
+            for nxt in edges[frontier.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        result[start] = frozenset(seen)
+    return result
+
+
+REACHABLE: Mapping[PaymentStatus, frozenset[PaymentStatus]] = _reachability()
+
+
+def status_moved_forward(old: PaymentStatus, new: PaymentStatus) -> bool:
+    """True when ``new`` is reachable from ``old`` through the table (or equal): the check a
+    service makes before overwriting a stored status with a re-derived one."""
+    return new in REACHABLE[old]

@@ -1,0 +1,126 @@
+"""Double-entry postings: every helper balances, amounts are int minor units."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.money import Money
+from payments.ledger import (
+    Account,
+    LedgerError,
+    Posting,
+    balances,
+    check_balanced,
+    clearing,
+    is_balanced,
+    postings_for_cancel,
+    postings_for_capture,
+    postings_for_order,
+    postings_for_refund,
+    postings_for_tip,
+    totals_by_currency,
+)
+
+INR = "INR"
+
+
+def rs(minor: int) -> Money:
+    return Money(minor, INR)
+
+
+def test_capture_of_the_reference_sample() -> None:
+    # payment_link.paid sample: 1000 paise captured, fee 24 (GST 4 included)
+    legs = postings_for_capture("ORD-1", rs(1000), rs(24), provider="razorpay",
+                                payment_id="pay_Qfldmt5StKZFCB")
+    check_balanced(legs)
+    bal = balances(legs)
+    assert bal[("psp_clearing:razorpay", INR)] == 976
+    assert bal[(Account.CUSTOMER_RECEIVABLE.value, INR)] == -1000
+    assert bal[(Account.FEES.value, INR)] == 24
+    assert {p.ref for p in legs} == {"capture:ORD-1:pay_Qfldmt5StKZFCB"}
+
+
+def test_full_order_life_nets_to_zero_except_fees() -> None:
+    legs = [
+        *postings_for_order("ORD-7", rs(14950)),
+        *postings_for_capture("ORD-7", rs(14950), rs(300), payment_id="p1"),
+        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage="requested"),
+        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage="processed"),
+    ]
+    check_balanced(legs)
+    bal = balances(legs)
+    assert bal[(Account.CUSTOMER_RECEIVABLE.value, INR)] == 0
+    assert bal[(Account.MERCHANT_REVENUE.value, INR)] == 0
+    assert bal[(Account.REFUNDS_PAYABLE.value, INR)] == 0
+    assert bal[(clearing("sandbox"), INR)] == -300
+    assert bal[(Account.FEES.value, INR)] == 300
+
+
+def test_money_after_cancel_is_owed_back_to_the_shopper() -> None:
+    legs = [
+        *postings_for_order("ORD-8", rs(5000)),
+        *postings_for_cancel("ORD-8", rs(5000)),
+        *postings_for_capture("ORD-8", rs(5000)),
+    ]
+    assert balances(legs)[(Account.CUSTOMER_RECEIVABLE.value, INR)] == -5000  # we owe it
+    legs += postings_for_refund("ORD-8", rs(5000), stage="requested",
+                                against=Account.CUSTOMER_RECEIVABLE)
+    legs += postings_for_refund("ORD-8", rs(5000), stage="processed")
+    check_balanced(legs)
+    assert balances(legs)[(Account.CUSTOMER_RECEIVABLE.value, INR)] == 0
+    assert balances(legs)[(Account.MERCHANT_REVENUE.value, INR)] == 0
+
+
+def test_tip_is_income() -> None:
+    legs = postings_for_tip("ORD-9", rs(5000), rs(50), provider="razorpay")
+    check_balanced(legs)
+    assert balances(legs)[(Account.TIPS.value, INR)] == -5000
+
+
+def test_zero_amounts_post_nothing() -> None:
+    assert postings_for_capture("O", rs(0)) == []
+    assert postings_for_tip("O", rs(0)) == []
+    assert postings_for_capture("O", rs(100), rs(0)) == postings_for_capture("O", rs(100))
+
+
+def test_unbalanced_and_malformed_postings_are_refused() -> None:
+    legs = [Posting("a", 100, 0, INR, "x"), Posting("b", 0, 99, INR, "x")]
+    assert not is_balanced(legs)
+    with pytest.raises(LedgerError, match="INR"):
+        check_balanced(legs)
+    # balanced in total but not per currency
+    mixed = [Posting("a", 100, 0, INR, "x"), Posting("b", 0, 100, "USD", "x")]
+    assert totals_by_currency(mixed) == {INR: 100, "USD": -100}
+    with pytest.raises(LedgerError):
+        check_balanced(mixed)
+    for debit, credit in ((0, 0), (5, 5), (-1, 0)):
+        with pytest.raises(LedgerError):
+            Posting("a", debit, credit, INR, "x")
+    with pytest.raises(LedgerError, match="int"):
+        Posting("a", 1.5, 0, INR, "x")  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match="stage"):
+        postings_for_refund("O", rs(1), stage="settled")
+    with pytest.raises(LedgerError, match="currency"):
+        postings_for_capture("O", rs(100), Money(1, "USD"))
+
+
+@given(
+    amounts=st.lists(st.integers(0, 10**12), min_size=1, max_size=20),
+    currency=st.sampled_from(["INR", "JPY", "KWD", "ETH"]),
+)
+def test_every_helper_balances_in_any_currency(amounts: list[int], currency: str) -> None:
+    legs: list[Posting] = []
+    for i, minor in enumerate(amounts):
+        m = Money(minor, currency)
+        fee = Money(minor // 50, currency)
+        legs += postings_for_order(f"O{i}", m)
+        legs += postings_for_capture(f"O{i}", m, fee, provider="razorpay")
+        legs += postings_for_tip(f"O{i}", m)
+        legs += postings_for_refund(f"O{i}", m, stage="requested")
+        legs += postings_for_refund(f"O{i}", m, stage="processed", provider="razorpay")
+        legs += postings_for_cancel(f"O{i}", m)
+    check_balanced(legs)
+    assert all(type(p.debit) is int and type(p.credit) is int for p in legs)
+    assert sum(balances(legs).values()) == 0

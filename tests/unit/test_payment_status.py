@@ -1,0 +1,406 @@
+"""State machines, the event reducer, and its order/duplicate independence (Hypothesis)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catalog.money import Money
+from payments.ledger import (
+    check_balanced,
+    postings_for_capture,
+    postings_for_order,
+    postings_for_refund,
+)
+from payments.providers.base import ProviderEvent
+from payments.status import (
+    ORDER_ALLOWED,
+    PAYMENT_ALLOWED,
+    WHATSAPP_ORDER_STATUS,
+    InvalidTransition,
+    OrderEvent,
+    OrderStatus,
+    PaymentEventKind,
+    PaymentState,
+    PaymentStatus,
+    apply_events,
+    canonical_key,
+    order_transition,
+    status_moved_forward,
+    transition,
+)
+
+K = PaymentEventKind
+P = PaymentStatus
+PAYMENTS_DIR = Path(__file__).parents[2] / "payments"
+A = Money(10_000, "INR")
+
+
+def ev(
+    kind: PaymentEventKind, amount: int = 0, at: int = 0, *, pid: str | None = None,
+    rid: str | None = None, eid: str | None = None, currency: str = "INR",
+    provider: str = "sandbox",
+) -> ProviderEvent:
+    return ProviderEvent(
+        provider=provider, event_id=eid or f"{kind}:{pid}:{rid}:{at}:{amount}", kind=kind,
+        provider_ref="slink_1", amount=Money(amount, currency), occurred_at=at,
+        payment_id=pid, refund_id=rid,
+    )
+
+
+# --- order machine ---------------------------------------------------------------------
+def test_order_happy_path() -> None:
+    status = OrderStatus.PENDING_PAYMENT
+    for event, expected in [
+        (OrderEvent.PAYMENT_RECEIVED, OrderStatus.PAID),
+        (OrderEvent.SHIP, OrderStatus.SHIPPED),
+        (OrderEvent.DELIVER, OrderStatus.DELIVERED),
+        (OrderEvent.REFUND_REQUESTED, OrderStatus.REFUND_PENDING),
+        (OrderEvent.REFUND_FAILED, OrderStatus.REFUND_PENDING),
+        (OrderEvent.REFUND_COMPLETED, OrderStatus.REFUNDED),
+    ]:
+        status = order_transition(status, event)
+        assert status is expected
+
+
+def test_order_cancel_only_without_payment_in_flight() -> None:
+    assert order_transition(OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL) is (
+        OrderStatus.CANCELLED
+    )
+    with pytest.raises(InvalidTransition):
+        order_transition(OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL, payment_in_flight=True)
+    for status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        with pytest.raises(InvalidTransition):
+            order_transition(status, OrderEvent.CANCEL)
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        (OrderStatus.DELIVERED, OrderEvent.SHIP),
+        (OrderStatus.SHIPPED, OrderEvent.CANCEL),
+        (OrderStatus.PENDING_PAYMENT, OrderEvent.SHIP),
+        (OrderStatus.REFUNDED, OrderEvent.REFUND_REQUESTED),
+        (OrderStatus.CANCELLED, OrderEvent.PAYMENT_RECEIVED),
+        (OrderStatus.PENDING_PAYMENT, OrderEvent.REFUND_COMPLETED),
+    ],
+)
+def test_order_rejects_backwards_and_skips(status: OrderStatus, event: OrderEvent) -> None:
+    with pytest.raises(InvalidTransition) as info:
+        order_transition(status, event)
+    assert info.value.current == status
+
+
+def test_order_repeats_are_idempotent() -> None:
+    assert order_transition(OrderStatus.SHIPPED, OrderEvent.PAYMENT_RECEIVED) is (
+        OrderStatus.SHIPPED
+    )
+    assert order_transition(OrderStatus.CANCELLED, OrderEvent.CANCEL) is OrderStatus.CANCELLED
+
+
+def test_every_order_status_maps_to_whatsapp() -> None:
+    assert set(WHATSAPP_ORDER_STATUS) == set(OrderStatus)
+    assert set(WHATSAPP_ORDER_STATUS.values()) <= {
+        "pending", "processing", "partially-shipped", "shipped", "completed", "canceled"
+    }
+
+
+# --- payment machine -------------------------------------------------------------------
+def test_payment_transition_table_basics() -> None:
+    assert transition(P.ISSUED, K.CAPTURED, complete=True) is P.PAID
+    assert transition(P.ISSUED, K.CAPTURED) is P.PARTIALLY_PAID
+    assert transition(P.ISSUED, K.FAILED) is P.ISSUED
+    assert transition(P.EXPIRED, K.CAPTURED, complete=True) is P.PAID_AFTER_CLOSE
+    assert transition(P.PAID, K.EXPIRED) is P.PAID
+    with pytest.raises(InvalidTransition):
+        transition(P.ISSUED, K.REFUNDED)
+    with pytest.raises(InvalidTransition):
+        transition(P.REFUNDED, K.REFUNDED, complete=False)
+
+
+def test_statuses_never_move_backwards() -> None:
+    assert status_moved_forward(P.ISSUED, P.PAID)
+    assert status_moved_forward(P.EXPIRED, P.REFUNDED)
+    assert not status_moved_forward(P.PAID, P.ISSUED)
+    assert not status_moved_forward(P.PAID, P.PARTIALLY_PAID)
+    assert not status_moved_forward(P.EXPIRED, P.ISSUED)
+    assert not status_moved_forward(P.PAID, P.EXPIRED)
+    # from every status, issued is unreachable except from itself
+    for status in P:
+        assert status_moved_forward(status, P.ISSUED) is (status is P.ISSUED)
+
+
+def _diagram_edges(name: str) -> set[tuple[str, str]]:
+    text = (PAYMENTS_DIR / name).read_text(encoding="utf-8")
+    return {(a, b) for a, b in re.findall(r"^\s*(\w+) --> (\w+)", text, re.M)}
+
+
+def test_mermaid_diagrams_match_the_tables() -> None:
+    payment = {(s.value, t.value) for (s, _k, _c), t in PAYMENT_ALLOWED.items() if s != t}
+    order = {(s.value, t.value) for (s, _e), t in ORDER_ALLOWED.items() if s != t}
+    assert _diagram_edges("status_payment.mmd") == payment
+    assert _diagram_edges("status_order.mmd") == order
+
+
+# --- reducer: examples -----------------------------------------------------------------
+def test_single_capture_is_paid() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 5, pid="pay_1")])
+    assert state.status is P.PAID
+    assert state.captured == A and state.outstanding == Money(0, "INR")
+    assert state.payment_ids == frozenset({"pay_1"})
+    assert not state.is_open
+
+
+def test_webhook_and_fetch_of_one_payment_count_once() -> None:
+    state = apply_events(A, [
+        ev(K.CAPTURED, 10_000, 5, pid="pay_1", eid="evt_a"),
+        ev(K.CAPTURED, 10_000, 7, pid="pay_1", eid="fetch:pay_1:captured"),
+        ev(K.CAPTURED, 10_000, 5, pid="pay_1", eid="evt_a"),
+    ])
+    assert state.captured == A
+    assert state.status is P.PAID
+    assert "overpaid" not in state.anomalies
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_upi_retry_failed_then_captured(order: int) -> None:
+    events = [ev(K.FAILED, 10_000, 5, pid="pay_1"), ev(K.CAPTURED, 10_000, 6, pid="pay_1")]
+    state = apply_events(A, events if order == 0 else events[::-1])
+    assert state.status is P.PAID
+    assert state.failed_attempts == 1
+
+
+def test_failed_attempt_leaves_request_open() -> None:
+    state = apply_events(A, [ev(K.FAILED, 10_000, 5, pid="pay_1"),
+                             ev(K.AUTHORIZED, 10_000, 6, pid="pay_2")])
+    assert state.status is P.ISSUED
+    assert state.is_open
+    assert state.captured == Money(0, "INR")
+
+
+def test_capture_after_expiry_is_paid_after_close() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 20, pid="pay_1"), ev(K.EXPIRED, 0, 10)])
+    assert state.status is P.PAID_AFTER_CLOSE
+    assert state.captured == A
+    assert state.captured_after_close == A
+    assert state.closed_at == 10
+
+
+def test_capture_in_the_same_second_as_expiry_counts_in_time() -> None:
+    state = apply_events(A, [ev(K.EXPIRED, 0, 10), ev(K.CAPTURED, 10_000, 10, pid="pay_1")])
+    assert state.status is P.PAID
+    assert state.captured_after_close == Money(0, "INR")
+
+
+def test_expiry_after_payment_is_a_no_op() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 5, pid="p"), ev(K.EXPIRED, 0, 9),
+                             ev(K.CANCELLED, 0, 11)])
+    assert state.status is P.PAID
+    assert state.closed_at is None
+
+
+def test_partial_payments_then_expiry_keeps_the_money() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 4_000, 1, pid="p1"), ev(K.EXPIRED, 0, 5)])
+    assert state.status is P.EXPIRED
+    assert state.captured == Money(4_000, "INR")
+    assert state.refundable == Money(4_000, "INR")
+    state = apply_events(A, [ev(K.CAPTURED, 4_000, 1, pid="p1"),
+                             ev(K.CAPTURED, 6_000, 2, pid="p2")])
+    assert state.status is P.PAID
+
+
+def test_refunds_partial_full_and_capped() -> None:
+    paid = [ev(K.CAPTURED, 10_000, 1, pid="p1")]
+    state = apply_events(A, [*paid, ev(K.REFUNDED, 3_000, 5, pid="p1", rid="r1")])
+    assert state.status is P.PARTIALLY_REFUNDED
+    assert state.refundable == Money(7_000, "INR")
+    state = apply_events(A, [*paid, ev(K.REFUNDED, 3_000, 5, pid="p1", rid="r1"),
+                             ev(K.REFUNDED, 7_000, 6, pid="p1", rid="r2")])
+    assert state.status is P.REFUNDED
+    state = apply_events(A, [*paid, ev(K.REFUNDED, 12_000, 5, pid="p1", rid="r1")])
+    assert state.refunded == A
+    assert any(a.startswith("refund_exceeds_capture") for a in state.anomalies)
+
+
+def test_refund_without_capture_is_an_anomaly_not_a_status() -> None:
+    state = apply_events(A, [ev(K.REFUNDED, 100, 5, pid="p1", rid="r1")])
+    assert state.status is P.ISSUED
+    assert state.refunded == Money(0, "INR")
+    assert any(a.startswith("refund_without_capture") for a in state.anomalies)
+
+
+def test_refund_failed_is_recorded_without_moving_money() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 1, pid="p1"),
+                             ev(K.REFUND_FAILED, 5_000, 3, pid="p1", rid="r1")])
+    assert state.status is P.PAID
+    assert state.refunded == Money(0, "INR")
+    assert "refund_failed:sandbox:r1" in state.anomalies
+
+
+def test_new_money_after_full_refund_is_refundable_again() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 1, pid="p1"),
+                             ev(K.REFUNDED, 10_000, 2, pid="p1", rid="r1"),
+                             ev(K.CAPTURED, 10_000, 3, pid="p2")])
+    assert state.status is P.PARTIALLY_REFUNDED
+    assert state.refundable == A
+
+
+def test_currency_mismatch_and_conflicting_amounts() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 1, pid="p1", currency="USD", eid="e1")])
+    assert state.status is P.ISSUED
+    assert "currency_mismatch:sandbox:e1" in state.anomalies
+    state = apply_events(A, [ev(K.CAPTURED, 6_000, 1, pid="p1"),
+                             ev(K.CAPTURED, 10_000, 2, pid="p1")])
+    assert state.captured == A  # the larger report wins: money is never under-counted
+    assert "amount_conflict:sandbox:p1" in state.anomalies
+
+
+def test_overpayment_is_kept_and_flagged() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 10_000, 1, pid="p1"),
+                             ev(K.CAPTURED, 10_000, 2, pid="p2")])
+    assert state.status is P.PAID
+    assert state.overpaid == A
+    assert "overpaid" in state.anomalies
+
+
+def test_empty_events() -> None:
+    state = apply_events(A, [])
+    assert state.status is P.ISSUED
+    assert state.captured == Money(0, "INR")
+    assert state.outstanding == A
+
+
+# --- reducer: properties ---------------------------------------------------------------
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]]:
+    """A request amount, the distinct facts about it, and the captured payments
+    (id → (amount, earliest time))."""
+    amount = Money(draw(st.integers(1, 50_000)), "INR")
+    events: list[ProviderEvent] = []
+    captures: dict[str, tuple[int, int]] = {}
+    for i in range(draw(st.integers(0, 4))):
+        pid = f"pay_{i}"
+        paid = draw(st.integers(1, amount.minor))
+        at = draw(st.integers(0, 100))
+        if draw(st.booleans()):
+            events.append(ev(K.FAILED, paid, at - draw(st.integers(0, 3)), pid=pid))
+        if draw(st.booleans()):
+            events.append(ev(K.AUTHORIZED, paid, at, pid=pid))
+        events.append(ev(K.CAPTURED, paid, at, pid=pid, eid=f"wh_{i}"))
+        if draw(st.booleans()):  # the same capture seen again by reconciliation
+            events.append(ev(K.CAPTURED, paid, at + draw(st.integers(0, 9)), pid=pid,
+                             eid=f"fetch_{i}"))
+        captures[pid] = (paid, at)
+        for j in range(draw(st.integers(0, 2))):
+            events.append(ev(K.REFUNDED, draw(st.integers(1, paid)),
+                             at + draw(st.integers(1, 50)), pid=pid, rid=f"rf_{i}_{j}"))
+            if draw(st.booleans()):
+                events.append(ev(K.REFUND_FAILED, 1, at + 60, pid=pid, rid=f"rx_{i}_{j}"))
+    for kind in (K.EXPIRED, K.CANCELLED):
+        for source in ("sandbox", "haat"):
+            if draw(st.integers(0, 3)) == 0:
+                events.append(ev(kind, 0, draw(st.integers(0, 100)), provider=source))
+    return amount, events, captures
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), scenario=scenarios())
+def test_any_permutation_with_duplicates_gives_the_same_state(
+    data: st.DataObject, scenario: tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]]
+) -> None:
+    amount, events, _ = scenario
+    baseline = apply_events(amount, events)
+    shuffled = data.draw(st.permutations(events))
+    extra = data.draw(st.lists(st.sampled_from(events), max_size=8)) if events else []
+    replayed = data.draw(st.permutations(shuffled + extra))
+    assert apply_events(amount, shuffled) == baseline
+    assert apply_events(amount, replayed) == baseline
+    assert apply_events(amount, [*events, *events]) == baseline
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario=scenarios())
+def test_money_invariants(
+    scenario: tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]]
+) -> None:
+    amount, events, captures = scenario
+    state = apply_events(amount, events)
+    # captured money is never lost: every distinct payment counts exactly once
+    assert state.captured.minor == sum(paid for paid, _ in captures.values())
+    assert state.payment_ids == frozenset(captures)
+    # refunds never exceed captures
+    assert 0 <= state.refunded.minor <= state.captured.minor
+    # a closed-for-sale status never hides late money
+    if state.status in (P.EXPIRED, P.CANCELLED):
+        assert state.captured_after_close.minor == 0
+        assert state.captured.minor < amount.minor
+    if state.status in (P.ISSUED, P.PARTIALLY_PAID):
+        assert state.captured.minor < amount.minor and state.is_open
+    if state.status is P.PAID:
+        assert state.captured.minor >= amount.minor and state.refunded.minor == 0
+    if state.status is P.REFUNDED:
+        assert state.refunded == state.captured
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario=scenarios())
+def test_late_money_lands_in_paid_after_close(
+    scenario: tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]]
+) -> None:
+    amount, events, captures = scenario
+    events = [e for e in events if e.kind not in (K.REFUNDED, K.REFUND_FAILED)]
+    closes = [e.occurred_at for e in events if e.kind in (K.EXPIRED, K.CANCELLED)]
+    state = apply_events(amount, events)
+    if not closes:
+        assert state.captured_after_close.minor == 0
+        return
+    t_close = min(closes)
+    in_time = sum(paid for paid, at in captures.values() if at <= t_close)
+    late = sum(paid for paid, at in captures.values() if at > t_close)
+    if in_time < amount.minor and late:
+        assert state.status is P.PAID_AFTER_CLOSE
+        assert state.captured_after_close.minor == late
+    elif in_time < amount.minor:
+        assert state.status in (P.EXPIRED, P.CANCELLED)
+    else:
+        assert state.status is P.PAID
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario=scenarios())
+def test_arrival_in_time_order_only_moves_forward(
+    scenario: tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]]
+) -> None:
+    amount, events, _ = scenario
+    ordered = sorted(events, key=canonical_key)
+    previous: PaymentState | None = None
+    for n in range(len(ordered) + 1):
+        state = apply_events(amount, ordered[:n])
+        if previous is not None:
+            assert status_moved_forward(previous.status, state.status), (
+                previous.status, state.status)
+            assert state.captured.minor >= previous.captured.minor
+        previous = state
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario=scenarios(), fee_percent=st.integers(0, 3))
+def test_ledger_for_any_state_balances(
+    scenario: tuple[Money, list[ProviderEvent], dict[str, tuple[int, int]]], fee_percent: int
+) -> None:
+    amount, events, captures = scenario
+    state = apply_events(amount, events)
+    postings = postings_for_order("ORD-1", amount)
+    for pid, (paid, _) in sorted(captures.items()):
+        fee = Money(paid * fee_percent // 100, "INR")
+        postings += postings_for_capture("ORD-1", Money(paid, "INR"), fee, payment_id=pid)
+    postings += postings_for_refund("ORD-1", state.refunded, stage="requested")
+    postings += postings_for_refund("ORD-1", state.refunded, stage="processed")
+    check_balanced(postings)
+    clearing = sum(p.signed for p in postings if p.account == "psp_clearing:sandbox")
+    fees = sum(p.signed for p in postings if p.account == "fees")
+    assert clearing == state.captured.minor - state.refunded.minor - fees

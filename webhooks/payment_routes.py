@@ -1,0 +1,306 @@
+"""Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the sandbox
+PSP's settle button, and the merchant JSON API (DESIGN 1.3)."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from catalog.money import Money, MoneyError
+from payments.providers.base import ProviderError
+from payments.providers.sandbox import SandboxProvider
+from payments.qr import render_qr_png_async
+from payments.repository import Order, PaymentRequest
+from payments.service import PaymentError
+from payments.status import InvalidTransition, OrderEvent
+from webhooks import keys as k
+from webhooks.security import verify_bearer
+
+log = logging.getLogger(__name__)
+
+PAGE = (Path(__file__).resolve().parent / "pages" / "pay.html").read_text(encoding="utf-8")
+TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close")
+
+
+# ---- provider callbacks -----------------------------------------------------------------
+
+
+async def provider_callback(request: web.Request) -> web.Response:
+    """Verify on raw bytes, store each event once, apply it, then answer 200."""
+    name = request.match_info["provider"]
+    provider = request.app[k.PROVIDERS].get(name)
+    if provider is None:
+        return web.json_response({"error": f"unknown provider {name}"}, status=404)
+    body = await request.read()
+    if not provider.verify_callback(request.headers, body):
+        request.app[k.METRICS].rejected += 1
+        return web.json_response({"error": "signature check failed"}, status=403)
+    try:
+        events = provider.parse_callback(request.headers, body)
+    except (ProviderError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s callback could not be parsed: %s", name, type(exc).__name__)
+        return web.json_response({"error": "malformed callback"}, status=400)
+    service = request.app[k.PAYMENTS]
+    applied = 0
+    for event in events:
+        if await service.apply_event(name, event, request.app[k.NOTIFIER]) is not None:
+            applied += 1
+    await request.app[k.OUTBOX].run_due()
+    return web.json_response({"received": len(events), "applied": applied})
+
+
+# ---- the hosted payment page ------------------------------------------------------------
+
+
+async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
+    token = request.match_info["token"]
+    service = request.app[k.PAYMENTS]
+    if len(token) < 20 or len(token) > 64:
+        raise web.HTTPNotFound(text="no such payment")
+    found = await service.repo.request_by_token(token)
+    if found is None:
+        raise web.HTTPNotFound(text="no such payment")
+    order = await service.repo.order(found.order_id)
+    if order is None:  # pragma: no cover - foreign key
+        raise web.HTTPNotFound(text="no such payment")
+    return found, order
+
+
+def _status(payment: PaymentRequest, now_ms: int) -> str:
+    if payment.status in ("issued", "partially_paid") and now_ms >= payment.expires_at:
+        return "expired"
+    return payment.status
+
+
+async def pay_page(request: web.Request) -> web.Response:
+    payment, order = await _payment(request)
+    app = request.app
+    runtime = app[k.SHOPS].get(order.shop_id)
+    shop_name = runtime.shop.name.get(order.language) if runtime else order.shop_id
+    lines = await app[k.PAYMENTS].repo.lines(order.id)
+    now = app[k.CLOCK].now_ms()
+    status = _status(payment, now)
+    rows = "".join(
+        f"<tr><td>{ln.quantity} × {html.escape(ln.name)}</td>"
+        f"<td class=num>{html.escape(ln.total.format())}</td></tr>" for ln in lines)
+    if order.delivery_minor and payment.method != "tip":
+        rows += (f"<tr><td>Delivery</td><td class=num>"
+                 f"{Money(order.delivery_minor, order.currency).format()}</td></tr>")
+    if payment.method == "tip":
+        rows = "<tr><td>Tip</td><td class=num></td></tr>"
+    page = PAGE
+    values = {
+        "shop": html.escape(shop_name),
+        "order": html.escape(order.label),
+        "rows": rows,
+        "amount": html.escape(payment.amount.format()),
+        "upi_link": html.escape(payment.upi_link, quote=True),
+        "has_upi": "1" if payment.upi_link else "",
+        "status": status,
+        "expires_at": str(payment.expires_at),
+        "now": str(now),
+        "token": html.escape(request.match_info["token"], quote=True),
+        "sandbox": "1" if payment.provider == "sandbox" else "",
+    }
+    for name, value in values.items():
+        page = page.replace("{{" + name + "}}", value)
+    return web.Response(text=page, content_type="text/html", headers={
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff"})
+
+
+async def pay_status(request: web.Request) -> web.Response:
+    payment, order = await _payment(request)
+    # re-read: the page polls while the callback lands
+    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    now = request.app[k.CLOCK].now_ms()
+    return web.json_response({
+        "status": _status(payment, now), "order_status": fresh.status,
+        "amount_minor": payment.amount_minor, "captured_minor": payment.captured_minor,
+        "currency": payment.currency,
+        "seconds_left": max(0, (payment.expires_at - now) // 1000)},
+        headers={"Cache-Control": "no-store"})
+
+
+async def pay_qr(request: web.Request) -> web.Response:
+    payment, _ = await _payment(request)
+    if not payment.upi_link:
+        raise web.HTTPNotFound(text="this payment has no UPI link")
+    if _status(payment, request.app[k.CLOCK].now_ms()) in TERMINAL:
+        raise web.HTTPGone(text="this payment is closed")
+    png = await render_qr_png_async(payment.upi_link)
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+
+async def pay_sandbox(request: web.Request) -> web.Response:
+    """The sandbox PSP's test button: it then calls our webhook, signed, as a real PSP."""
+    payment, _ = await _payment(request)
+    provider = request.app[k.PROVIDERS].get("sandbox")
+    if payment.provider != "sandbox" or not isinstance(provider, SandboxProvider):
+        raise web.HTTPNotFound(text="only sandbox payments can be settled here")
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.json_response({"error": "body must be JSON"}, status=400)
+    outcome = data.get("outcome") if isinstance(data, dict) else None
+    if outcome not in ("success", "failure", "expire"):
+        return web.json_response({"error": "outcome must be success, failure or expire"},
+                                 status=400)
+    delivered = await settle(request.app, payment, outcome)
+    return web.json_response({"delivered": delivered})
+
+
+async def settle(app: web.Application, payment: PaymentRequest, outcome: str) -> int:
+    provider = app[k.PROVIDERS].get("sandbox")
+    assert isinstance(provider, SandboxProvider)
+    callback = f"{app[k.SETTINGS].public_base}/webhooks/payments/sandbox"
+    try:
+        deliveries = await provider.settle(payment.provider_ref or "", outcome,  # type: ignore[arg-type]
+                                           callback)
+    except ProviderError as exc:
+        raise web.HTTPConflict(text=str(exc)) from exc
+    return len(deliveries)
+
+
+async def settle_latest_for_tests(app: web.Application, customer: str, outcome: str,
+                                  base: str) -> str | None:
+    """``haat test``'s ``pay:`` step: settle the shopper's newest open sandbox request."""
+    service = app[k.PAYMENTS]
+    row = await app[k.DB].fetchone(
+        "SELECT p.id FROM payment_requests p JOIN orders o ON o.id = p.order_id "
+        "WHERE o.customer = ? AND p.status IN ('issued', 'partially_paid') "
+        "ORDER BY p.created_at DESC LIMIT 1", (customer,))
+    if row is None:
+        return "no open payment request"
+    payment = await service.repo.request(str(row[0]))
+    if payment is None or payment.provider != "sandbox":
+        return "the open payment request is not a sandbox one"
+    if outcome == "expire":
+        # time passes beyond the expiry; the PSP and our clock agree it is over
+        app[k.CLOCK].offset_ms += max(0, payment.expires_at - app[k.CLOCK].now_ms()) + 1000
+        await app[k.SCHEDULER].run_due()
+        return None
+    await settle(app, payment, outcome)
+    await app[k.OUTBOX].drain()
+    return None
+
+
+# ---- merchant API -----------------------------------------------------------------------
+
+
+def _admin(request: web.Request) -> None:
+    if not verify_bearer(request.headers.get("Authorization"),
+                         request.app[k.SETTINGS].admin_token):
+        raise web.HTTPForbidden(text="admin token required")
+
+
+async def _order_json(app: web.Application, order: Order) -> dict[str, Any]:
+    repo = app[k.PAYMENTS].repo
+    return {
+        "id": order.label, "shop": order.shop_id, "status": order.status,
+        "customer": order.customer, "total_minor": order.total_minor,
+        "currency": order.currency, "address": order.address,
+        "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
+                   "unit_price_minor": ln.unit_price.minor} for ln in await repo.lines(order.id)],
+        "payments": [{"id": p.id, "method": p.method, "provider": p.provider,
+                      "status": p.status, "amount_minor": p.amount_minor,
+                      "captured_minor": p.captured_minor, "refunded_minor": p.refunded_minor}
+                     for p in await repo.requests_for_order(order.id)],
+    }
+
+
+async def api_orders(request: web.Request) -> web.Response:
+    _admin(request)
+    app = request.app
+    customer = request.query.get("customer")
+    digits = "".join(ch for ch in customer if ch.isdigit()) if customer else None
+    orders: list[Order] = []
+    for shop_id in app[k.SHOPS].runtimes:
+        orders += await app[k.PAYMENTS].repo.orders(shop_id, customer=digits, limit=200)
+    return web.json_response({"orders": [await _order_json(app, o) for o in orders]})
+
+
+async def _api_order(request: web.Request) -> Order:
+    label = request.match_info["order"]
+    number = "".join(ch for ch in label if ch.isdigit())
+    shop = request.query.get("shop") or next(iter(request.app[k.SHOPS].runtimes), "")
+    order = await request.app[k.PAYMENTS].repo.order(f"{shop}/ORD-{number}") if number else None
+    if order is None:
+        raise web.HTTPNotFound(text="no such order")
+    return order
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise web.HTTPBadRequest(text="body must be JSON") from exc
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+_API_EVENTS = {"shipped": OrderEvent.SHIP, "delivered": OrderEvent.DELIVER,
+               "cancelled": OrderEvent.CANCEL}
+
+
+async def api_order_status(request: web.Request) -> web.Response:
+    _admin(request)
+    order = await _api_order(request)
+    data = await _json_body(request)
+    event = _API_EVENTS.get(str(data.get("status")))
+    if event is None:
+        return web.json_response({"error": "status must be shipped, delivered or cancelled"},
+                                 status=400)
+    text = {"shipped": "ship", "delivered": "deliver", "cancelled": "cancel"}[data["status"]]
+    result = await request.app[k.ENGINE].merchant_command(
+        request.app[k.SHOPS].get(order.shop_id), f"{text} {order.label}")
+    if result is None:
+        return web.json_response({"error": "this shop has no owner number"}, status=409)
+    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    if fresh.status == order.status and event is not OrderEvent.CANCEL:
+        return web.json_response({"error": f"cannot move {order.status} to {data['status']}"},
+                                 status=409)
+    return web.json_response(await _order_json(request.app, fresh))
+
+
+async def api_refund(request: web.Request) -> web.Response:
+    _admin(request)
+    order = await _api_order(request)
+    data = await _json_body(request)
+    amount = None
+    if "amount_minor" in data:
+        if type(data["amount_minor"]) is not int:
+            return web.json_response({"error": "amount_minor must be an integer"}, status=400)
+        try:
+            amount = Money(data["amount_minor"], order.currency)
+        except MoneyError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+    try:
+        refunded = await request.app[k.PAYMENTS].refund(order, amount, reason="api",
+                                                        notify=request.app[k.NOTIFIER])
+    except PaymentError as exc:
+        return web.json_response({"error": exc.code, "detail": str(exc)}, status=409)
+    except InvalidTransition as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    await request.app[k.OUTBOX].run_due()
+    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    return web.json_response({"refunded_minor": refunded.minor,
+                              "order": await _order_json(request.app, fresh)})
+
+
+def setup_payment_routes(app: web.Application) -> None:
+    app.router.add_post("/webhooks/payments/{provider}", provider_callback)
+    app.router.add_get("/pay/{token}", pay_page)
+    app.router.add_get("/pay/{token}/status", pay_status)
+    app.router.add_get("/pay/{token}/qr.png", pay_qr)
+    app.router.add_post("/pay/{token}/sandbox", pay_sandbox)
+    app.router.add_get("/api/orders", api_orders)
+    app.router.add_post("/api/orders/{order}/status", api_order_status)
+    app.router.add_post("/api/orders/{order}/refund", api_refund)
