@@ -191,7 +191,7 @@ class Engine:
         turn.payload = message.button_payload or _choice_from_text(conversation, text)
         if message.kind in (MessageKind.TEXT, MessageKind.BUTTON) and (
                 text or (turn.payload or "").startswith("/")):
-            parse_text = turn.payload if (turn.payload or "").startswith("/") else text
+            parse_text = turn.payload if turn.payload and turn.payload.startswith("/") else text
             context = ParseContext(shop=shop, language=conversation.language,
                                    state=conversation.state.value)
             turn.understanding = await runtime.nlu.parse(parse_text, context)

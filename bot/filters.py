@@ -26,10 +26,12 @@ class Filter:
         return self.check(turn)
 
     def __and__(self, other: Filter) -> Filter:
-        return Filter(lambda t: self.check(t) and other.check(t), f"({self.label} & {other.label})")
+        return Filter(lambda t: self.check(t) and other.check(t),
+                      f"({self.label} & {other.label})")
 
     def __or__(self, other: Filter) -> Filter:
-        return Filter(lambda t: self.check(t) or other.check(t), f"({self.label} | {other.label})")
+        return Filter(lambda t: self.check(t) or other.check(t),
+                      f"({self.label} | {other.label})")
 
     def __invert__(self) -> Filter:
         return Filter(lambda t: not self.check(t), f"~{self.label}")

@@ -22,8 +22,10 @@ class ConversationRow(SQLModel, table=True):
     cart: str = "{}"  # JSON {sku: qty}
     data: str = "{}"  # JSON: pending step details, address, last products shown
     business: str = Field(default="", max_length=64)  # the shop number / phone_number_id
-    last_inbound_at: int = Field(default=0, sa_type=BigInteger)  # unix ms, for the 24-hour customer-service window
-    handoff_until: int = Field(default=0, sa_type=BigInteger)  # unix ms; bot paused while now < handoff_until
+    # unix ms, for the 24-hour customer-service window
+    last_inbound_at: int = Field(default=0, sa_type=BigInteger)
+    # unix ms; the bot is paused while now < handoff_until
+    handoff_until: int = Field(default=0, sa_type=BigInteger)
     updated_at: int = Field(default=0, sa_type=BigInteger)
 
 

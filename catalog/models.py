@@ -6,10 +6,10 @@ Texts that merchants write per language are :class:`Text` (language code → str
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from types import MappingProxyType
-from typing import Mapping
 
 from catalog.money import Money
 

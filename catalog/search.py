@@ -489,7 +489,7 @@ class ProductIndex:
         return len(frozenset.intersection(*owners)) == 1
 
     # ---- options ---------------------------------------------------------------------
-    def _option_at(  # noqa: PLR0917 - a private helper over one query's positions
+    def _option_at(
         self, p_idx: int, tokens: Sequence[Token], lo: int, hi: int, first: int, last: int,
         taken: set[int] | None = None,
     ) -> tuple[Option | None, int, int]:

@@ -81,7 +81,7 @@ _AR_LETTERS: dict[str, str] = {
 _AR_VOWEL_MARKS: dict[str, str] = {"\u064e": "a", "\u064f": "u", "\u0650": "i"}
 
 
-def _indic(  # noqa: PLR0917 - one call per script, with that script's tables
+def _indic(
     word: str,
     consonants: dict[str, str],
     nukta_map: dict[str, str],

@@ -21,6 +21,7 @@ conflict). A failed guard rolls back just that write set (SAVEPOINT) and raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -208,7 +209,7 @@ class SqliteDatabase:
              signal: Any) -> None:
         try:
             conn = self._connect()
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:
             loop.call_soon_threadsafe(signal, exc)
             return
         loop.call_soon_threadsafe(signal, None)
@@ -243,12 +244,10 @@ class SqliteDatabase:
             conn.execute("COMMIT")
             self.commits += 1
             self.batched += len(batch)
-        except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
+        except BaseException as exc:
             log.exception("sqlite group commit failed; %d write sets rolled back", len(batch))
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             outcomes = [exc] * len(batch)
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
@@ -286,10 +285,8 @@ def _resolve(future: asyncio.Future[None], outcome: BaseException | None) -> Non
 def _renumber(sql: str) -> str:
     """``?`` placeholders → ``$1, $2, …`` (haat's SQL never has a literal ``?``)."""
     out: list[str] = []
-    n = 0
-    for chunk in sql.split("?"):
+    for n, chunk in enumerate(sql.split("?"), 1):
         out.append(chunk)
-        n += 1
         out.append(f"${n}")
     return "".join(out[:-1])
 
@@ -337,7 +334,7 @@ class PostgresDatabase:
     async def ping(self) -> bool:
         try:
             await self._pool.fetchval("SELECT 1")
-        except Exception:  # noqa: BLE001 - readiness only reports
+        except Exception:
             return False
         return True
 

@@ -6,9 +6,9 @@ Secrets are kept out of ``repr`` so that logging a Settings object never leaks t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_SHOP_DIR = Path(__file__).resolve().parent  # the demo shop ships inside config/
 

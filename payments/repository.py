@@ -193,17 +193,17 @@ class PaymentsRepository:
                 "WHERE provider = ? AND provider_ref = ?", (provider, ref))
             if row is not None:
                 return _request(row)
-        for ref in (event.reference, *(event.refs or ())):
-            if ref:
-                found = await self.request(ref)
+        for our_ref in (event.reference, *(event.refs or ())):
+            if our_ref:
+                found = await self.request(our_ref)
                 if found is not None and found.provider == provider:
                     return found
         if event.payment_id:  # a refund names the payment it refunds, not our link
-            row = await self.db.fetchone(
+            found_row = await self.db.fetchone(
                 "SELECT provider_ref FROM provider_events WHERE provider = ? AND payment_id = ? "
                 "LIMIT 1", (provider, event.payment_id))
-            if row is not None:
-                return await self.request(str(row[0]))
+            if found_row is not None:
+                return await self.request(str(found_row[0]))
         return None
 
     async def requests_for_order(self, order_id: str) -> list[PaymentRequest]:

@@ -177,5 +177,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'param.sqlite'}"
         upgrade(url)
         return url
-    url: str = request.getfixturevalue("fresh_postgres")
-    return url
+    fresh: str = request.getfixturevalue("fresh_postgres")
+    return fresh

@@ -1,4 +1,7 @@
-"""The layering of DESIGN 2, checked on the source: webhooks → bot → (catalog, payments) → config."""
+"""The layering of DESIGN 2, checked on the source.
+
+webhooks → bot → (catalog, payments) → config.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -61,7 +62,7 @@ CLOCK = web.AppKey("clock", Clock)
 DB = web.AppKey("db", Database)
 SHOPS = web.AppKey("shops", Shops)
 ENGINE = web.AppKey("engine", Engine)
-CHANNEL_ADAPTERS = web.AppKey("channels", dict[str, ChannelAdapter])
+CHANNEL_ADAPTERS = web.AppKey("channels", Mapping[str, ChannelAdapter])
 OUTBOX = web.AppKey("outbox", Outbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)

@@ -210,7 +210,7 @@ class _AiohttpTwilioClient(AsyncHttpClient):  # type: ignore[misc]
         parts = urlsplit(url)
         return f"{self._base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
-    async def request(  # noqa: PLR0917 - the signature is twilio's AsyncHttpClient's
+    async def request(
                       self, method: str, url: str, params: dict[str, object] | None = None,
                       data: dict[str, object] | None = None,
                       headers: dict[str, str] | None = None,
