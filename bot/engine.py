@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.language import detect_language
 from bot.nlu.base import IntentBackend, ParseContext, Understanding
+from bot.flows.payment_updates import proactive
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.reminders import schedule_for_turn
 from bot.replies import text_for
@@ -56,7 +57,7 @@ def build_root_router() -> Router:
     """The order matters: first match wins."""
     root = Router("root")
     root.include(merchant.router, support.paused_router, checkout.pending_router,
-                 support.router, checkout.router,
+                 orders.reorder_router, cart.quantity_router, support.router, checkout.router,
                  orders.router, cart.router, browse.router, support.fallback_router)
     return root
 
@@ -129,15 +130,16 @@ class Engine:
                        reply) for reply in turn.replies]
         for out in turn.outgoing:
             channel = out.channel or message.channel
-            to_business = business
-            if channel != message.channel or not business:
-                # answer from the number the recipient talks to on their own channel
-                found = await self.store.find(shop.id, out.customer)
-                known = next((c.business for c in found if c.key.channel == channel
-                              and c.business), None)
-                to_business = known or business
-            items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
-                                    to_business, out.reply))
+            found = await self.store.find(shop.id, out.customer)
+            theirs = next((c for c in found if c.key.channel == channel), None)
+            # answer from the number the recipient talks to on their own channel
+            to_business = business if channel == message.channel and business else (
+                theirs.business if theirs and theirs.business else business)
+            # WhatsApp's 24-hour rule: free-form only inside the window, else a template
+            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose)
+            if reply is not None:
+                items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
+                                        to_business, reply))
         return items
 
     async def recent_messages(self, shop_id: str, channel: str, customer: str,

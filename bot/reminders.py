@@ -113,13 +113,13 @@ class Reminders:
                                          "WHERE id = ?", (data.get("request", ""),))
             if row is None or row[0] not in ("issued", "partially_paid"):
                 return None
-            minutes = max(1, (int(row[1]) - now) // 60_000)
+            minutes = max(1, -(-(int(row[1]) - now) // 60_000))  # rounded up
             body = text_for(shop, "payment_reminder", language, order=data.get("order", ""),
                             minutes=str(minutes), link=data.get("link", ""))
         else:
             log.warning("unknown reminder kind %s", kind)
             return None
-        reply = proactive(shop, conversation, body, now)
+        reply = proactive(shop, conversation, body, now, purpose="reminder")
         if reply is None:
             return None
         return OutboxItem(uuid.uuid4().hex, shop.id, channel, customer,

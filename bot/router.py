@@ -34,6 +34,7 @@ class Outgoing:
     customer: str
     reply: Reply
     channel: str | None = None  # None: the turn's channel
+    purpose: str = "merchant_alert"  # picks the template outside the 24-hour window
 
 
 @dataclass(slots=True)

@@ -223,6 +223,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler
+    await outbox.recover()
     await outbox.run_due()  # whatever a crash left unsent
     tasks = [asyncio.create_task(outbox.poll_forever()),
              asyncio.create_task(scheduler.run_forever())]

@@ -128,6 +128,21 @@ class Outbox:
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
 
+    async def recover(self) -> None:
+        """At start-up: sends that a dead process had claimed go back to the queue.
+
+        With SQLite there is exactly one server process, so a claimed row at start-up can
+        only belong to a process that died mid-send: retry it now rather than after its
+        lease. (On PostgreSQL several workers share the table and the lease decides.) The
+        channel may have accepted the lost send: delivery is at least once, as WhatsApp's
+        APIs take no idempotency key for messages.
+        """
+        if self.db.dialect == "sqlite":
+            writes = WriteSet()
+            writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
+                       "WHERE status = 'sending'")
+            await self.db.write(writes)
+
     async def run_due(self) -> int:
         """Send every row that is due (retries, leftovers after a restart); returns count."""
         now = self.clock.now_ms()

@@ -70,7 +70,7 @@ def _tell_shopper(turn: Turn, order: Order, key: str, **values: str) -> None:
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,
-                                  reply=Reply(type="text", text=text)))
+                                  reply=Reply(type="text", text=text), purpose="order_update"))
 
 
 async def _describe(turn: Turn, order: Order) -> str:
@@ -214,7 +214,8 @@ async def cmd_resume(turn: Turn, rest: str) -> None:
         turn.reply_text("Usage: resume +91…")
         return
     resumed = await turn.services["resume_conversation"](turn.shop, digits)
-    turn.reply_text(f"Bot resumed for +{digits}." if resumed else f"No paused chat with +{digits}.")
+    turn.reply_text(f"Bot resumed for +{digits}." if resumed
+                    else f"No paused chat with +{digits}.")
 
 
 async def cmd_help(turn: Turn, rest: str) -> None:

@@ -26,16 +26,22 @@ from payments.status import OrderStatus, PaymentEventKind
 log = logging.getLogger(__name__)
 
 
-def proactive(shop: Shop, conversation: Conversation | None, body: str,
-              now_ms: int) -> Reply | None:
-    """Free text inside the 24-hour window; outside it only the shop's template, or nothing."""
-    if conversation is None or conversation.in_window(now_ms):
-        return Reply(type="text", text=body)
-    template = shop.templates.get("payment_update") or shop.templates.get("reminder")
+def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
+              now_ms: int, purpose: str = "payment_update") -> Reply | None:
+    """Free-form inside the 24-hour window; outside it only the shop's template, or nothing.
+
+    The template for ``purpose`` (shop.yaml ``templates:``) is sent with the text as its one
+    body parameter; a shop without a matching template sends nothing outside the window.
+    """
+    reply = body if isinstance(body, Reply) else Reply(type="text", text=body)
+    if conversation is not None and conversation.in_window(now_ms):
+        return reply
+    template = shop.templates.get(purpose) or shop.templates.get("default")
     if template is None:
-        log.info("outside the 24-hour window and no template configured: message not sent")
+        log.info("outside the 24-hour window and no %s template: message not sent", purpose)
         return None
-    return Reply(type="template", text=body, template=template, params=(body,))
+    return Reply(type="template", text=reply.text, template=template,
+                 params=(reply.text[:1000],))
 
 
 @dataclass
@@ -85,10 +91,10 @@ class PaymentNotifier:
                                 left=update.after.outstanding.format()))
         elif kind is PaymentEventKind.FAILED and update.after.is_open:
             to_shopper.append(t("payment_failed"))
-        elif kind is PaymentEventKind.EXPIRED and order.status == OrderStatus.PENDING_PAYMENT \
-                and update.after.captured.minor == 0:
-            if await self._expire_order(update, writes, now):
-                to_shopper.append(t("payment_expired"))
+        elif (kind is PaymentEventKind.EXPIRED and order.status == OrderStatus.PENDING_PAYMENT
+              and update.after.captured.minor == 0
+              and await self._expire_order(update, writes, now)):
+            to_shopper.append(t("payment_expired"))
         if refunded.minor > 0:
             to_shopper.append(t("refund_receipt", amount=refunded.format()))
             to_owners.append(f"↩️ Refunded {refunded.format()} on {order.label}")
@@ -97,12 +103,16 @@ class PaymentNotifier:
             if reply is not None:
                 outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id, order.channel,
                                                     order.customer, business, reply), now)
-        for body in to_owners:
-            for owner in shop.owners:
-                digits = "".join(ch for ch in owner if ch.isdigit())
-                outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id, order.channel,
-                                                    digits, business,
-                                                    Reply(type="text", text=body)), now)
+        for owner in shop.owners if to_owners else ():
+            digits = "".join(ch for ch in owner if ch.isdigit())
+            theirs = next((c for c in await self.store.find(shop.id, digits)
+                           if c.key.channel == order.channel), None)
+            for body in to_owners:
+                alert = proactive(shop, theirs, body, now, purpose="merchant_alert")
+                if alert is not None:
+                    outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
+                                                        order.channel, digits, business, alert),
+                                     now)
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order

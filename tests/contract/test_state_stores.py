@@ -1,0 +1,93 @@
+"""One contract for every conversation store: memory, SQL on SQLite, SQL on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.state import (
+    Conversation,
+    ConversationKey,
+    ConversationState,
+    MemoryStateStore,
+    SqlStateStore,
+    StateStore,
+)
+from config.database import Database, WriteSet, open_database
+
+KEY = ConversationKey("shop", "simulator", "919000000001")
+
+
+@pytest.fixture(params=["memory", "sql"])
+async def store(request: pytest.FixtureRequest,
+                database_url: str) -> AsyncIterator[tuple[StateStore, Database]]:
+    db = open_database(database_url)
+    await db.start()
+    made: StateStore = MemoryStateStore(db) if request.param == "memory" else SqlStateStore(db)
+    yield made, db
+    await db.close()
+
+
+async def test_an_unknown_conversation_loads_as_new_and_idle(
+        store: tuple[StateStore, Database]) -> None:
+    conversation = await store[0].load(KEY)
+    assert conversation.is_new and conversation.state is ConversationState.IDLE
+    assert dict(conversation.cart) == {}
+
+
+async def test_saved_state_round_trips(store: tuple[StateStore, Database]) -> None:
+    states, _ = store
+    changed = (await states.load(KEY)).with_(
+        language="bn", language_locked=True, state=ConversationState.AWAITING_ADDRESS,
+        cart={"SAMOSA": 2, "MASALA-CHAI-L": 1}, business="+919800000000",
+        last_inbound_at=1_700_000_000_000, handoff_until=5).with_data(address="Salt Lake ১২")
+    await states.save(changed)
+    loaded = await states.load(KEY)
+    assert not loaded.is_new
+    assert (loaded.language, loaded.language_locked, loaded.state) == (
+        "bn", True, ConversationState.AWAITING_ADDRESS)
+    assert dict(loaded.cart) == {"SAMOSA": 2, "MASALA-CHAI-L": 1}
+    assert loaded.data["address"] == "Salt Lake ১২"
+    assert (loaded.business, loaded.last_inbound_at, loaded.handoff_until) == (
+        "+919800000000", 1_700_000_000_000, 5)
+    assert [c.key for c in await states.find("shop", "919000000001")] == [KEY]
+
+
+async def test_state_and_extra_writes_commit_together(
+        store: tuple[StateStore, Database]) -> None:
+    states, db = store
+    writes = WriteSet()
+    writes.add("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "
+               "received_at, status, response) VALUES ('simulator', 'm1', 'shop', 'c', 'text', "
+               "'', 0, 'processed', 'r')")
+    await states.save(Conversation(KEY).with_(cart={"SAMOSA": 1}), writes)
+    assert await db.fetchone("SELECT response FROM inbound_messages WHERE message_id = 'm1'") \
+        == ("r",)
+
+
+async def test_the_lock_serialises_one_conversation(store: tuple[StateStore, Database]) -> None:
+    states, _ = store
+    order: list[str] = []
+
+    async def worker(name: str) -> None:
+        async with states.lock(KEY):
+            order.append(f"{name}-in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name}-out")
+
+    await asyncio.gather(worker("a"), worker("b"), worker("c"))
+    assert all(order[i].split("-")[0] == order[i + 1].split("-")[0]
+               for i in range(0, len(order), 2))
+
+
+async def test_sql_store_survives_a_new_process(database_url: str) -> None:
+    db = open_database(database_url)
+    await db.start()
+    try:
+        await SqlStateStore(db).save(Conversation(KEY).with_(cart={"LASSI": 3}))
+        fresh = SqlStateStore(db)  # an empty cache: as after a restart
+        assert dict((await fresh.load(KEY)).cart) == {"LASSI": 3}
+    finally:
+        await db.close()

@@ -1,0 +1,294 @@
+"""Channel reliability: outbox retries and dead letters, crash after 200, the 24-hour window,
+Twilio's REST sends and status callbacks, and no personal data in INFO logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from config.clock import Clock
+from config.settings import Settings
+from tests.conftest import ROOT, AiohttpClient, Shopper
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
+from tests.sim import (
+    cloud_status,
+    cloud_text,
+    signed_cloud_request,
+    signed_twilio_request,
+    twilio_status,
+    twilio_text,
+)
+
+SHOPPER = "919000000042"
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphApi]:
+    async with run_fake_graph_api() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def cloud(aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+                graph: FakeGraphApi) -> TestClient[Any, Any]:
+    from webhooks.app import create_app
+
+    return await aiohttp_client(create_app(settings.with_(
+        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN), clock=clock))
+
+
+async def _say(client: TestClient[Any, Any], settings: Settings, text: str, message_id: str,
+               sender: str = SHOPPER) -> None:
+    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "",
+                                         cloud_text(text, message_id=message_id, from_=sender))
+    response = await client.post("/webhooks/whatsapp", data=body, headers=headers)
+    assert response.status == 200
+
+
+async def _settle(client: TestClient[Any, Any]) -> None:
+    from webhooks.keys import OUTBOX
+
+    await client.app[OUTBOX].drain()
+
+
+async def _outbound(client: TestClient[Any, Any]) -> list[tuple[Any, ...]]:
+    from webhooks.keys import DB
+
+    return await client.app[DB].fetchall(
+        "SELECT status, attempts, error FROM outbound_messages ORDER BY created_at")
+
+
+async def test_a_5xx_and_a_429_are_retried_and_the_message_sent_once(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
+        clock: Clock) -> None:
+    from webhooks.keys import OUTBOX
+
+    graph.fail_next(1, status=500)
+    graph.fail_next(1, status=429, code=130429)
+    await _say(cloud, settings, "hello", "wamid.retry")
+    await _settle(cloud)
+    assert [r[0] for r in await _outbound(cloud)] == ["pending"]
+    for _ in range(2):
+        clock.advance(minutes=10)  # past the backoff
+        await cloud.app[OUTBOX].run_due()
+        await _settle(cloud)
+    rows = await _outbound(cloud)
+    assert rows[0][0] == "sent" and rows[0][1] == 3
+    delivered = [r for r in graph.received if r.json is not None]
+    assert len(delivered) == 1  # two refusals, then exactly one message
+
+
+async def test_a_permanent_error_is_not_retried(cloud: TestClient[Any, Any],
+                                                settings: Settings, graph: FakeGraphApi,
+                                                clock: Clock) -> None:
+    from webhooks.keys import OUTBOX
+
+    graph.fail_next(1, status=400, code=131009)
+    await _say(cloud, settings, "hello", "wamid.perm")
+    await _settle(cloud)
+    clock.advance(minutes=30)
+    await cloud.app[OUTBOX].run_due()
+    await _settle(cloud)
+    rows = await _outbound(cloud)
+    assert rows[0][0] == "failed" and rows[0][1] == 1 and "131009" in rows[0][2]
+    assert [r for r in graph.received if r.json is not None] == []
+
+
+async def test_after_the_last_try_a_message_is_dead_lettered_with_a_warning(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi, clock: Clock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from webhooks.keys import OUTBOX
+
+    outbox = cloud.app[OUTBOX]
+    graph.fail_next(outbox.max_attempts, status=503)
+    await _say(cloud, settings, "hello", "wamid.dead")
+    await _settle(cloud)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(outbox.max_attempts):
+            clock.advance(minutes=10)
+            await outbox.run_due()
+            await _settle(cloud)
+    rows = await _outbound(cloud)
+    assert rows[0][0] == "dead" and rows[0][1] == outbox.max_attempts
+    assert any("dead" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+async def test_outside_the_24_hour_window_only_a_template_is_sent(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
+        clock: Clock) -> None:
+    owner = "919811111111"
+    await _say(cloud, settings, "2 samosa", "wamid.w1")
+    await _say(cloud, settings, "checkout", "wamid.w2")
+    await _say(cloud, settings, "5 Park Street, Kolkata", "wamid.w3")
+    await _say(cloud, settings, "yes", "wamid.w4")
+    await _settle(cloud)
+    from webhooks.keys import DB
+
+    row = await cloud.app[DB].fetchone("SELECT number, status FROM orders")
+    assert row is not None and row[1] == "pending_payment"
+    await _say(cloud, settings, "paid ORD-" + str(row[0]), "wamid.o1", sender=owner)
+    clock.advance(minutes=25 * 60)  # the shopper has been silent for a day and more
+    await _say(cloud, settings, "ship ORD-" + str(row[0]), "wamid.o2", sender=owner)
+    await _settle(cloud)
+    to_shopper = [r.json for r in graph.received if r.json and r.json.get("to") == SHOPPER]
+    last = to_shopper[-1]
+    assert last["type"] == "template"
+    assert last["template"]["name"] == "order_update"
+
+
+async def test_cloud_delivery_receipts_and_the_same_id_twice_in_one_batch(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi) -> None:
+    await _say(cloud, settings, "hi", "wamid.r1")
+    await _settle(cloud)
+    from webhooks.keys import DB
+
+    row = await cloud.app[DB].fetchone("SELECT channel_message_id FROM outbound_messages")
+    assert row is not None
+    envelope = cloud_status(row[0], "delivered", recipient=SHOPPER)
+    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", envelope)
+    assert (await cloud.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+    status = await cloud.app[DB].fetchone(
+        "SELECT status FROM outbound_messages WHERE channel_message_id = ?", (row[0],))
+    assert status == ("delivered",)
+
+
+@pytest.fixture
+async def twilio_fake() -> AsyncIterator[FakeTwilioApi]:
+    async with run_fake_twilio_api() as fake:
+        yield fake
+
+
+async def test_twilio_proactive_messages_go_through_the_rest_api_and_statuses_are_stored(
+        aiohttp_client: AiohttpClient, settings: Settings, twilio_fake: FakeTwilioApi) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import DB, OUTBOX
+
+    settings = settings.with_(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                              twilio_api_base_url=twilio_fake.url)
+    client = await aiohttp_client(create_app(settings))
+    url = "https://shop.example.test/webhooks/twilio"
+
+    async def say(text: str, sid: str, sender: str = SHOPPER) -> str:
+        body, headers = signed_twilio_request(url, AUTH_TOKEN,
+                                              twilio_text(text, sid=sid, from_=sender))
+        response = await client.post("/webhooks/twilio", data=body, headers=headers)
+        assert response.status == 200
+        return await response.text()
+
+    await say("2 samosa", "SM" + "a" * 32)
+    await say("checkout", "SM" + "b" * 32)
+    await say("5 Park Street", "SM" + "c" * 32)
+    twiml = await say("yes", "SM" + "d" * 32)
+    assert "ORD-1001" in twiml
+    await client.app[OUTBOX].drain()
+    # the owner's new-order alert is proactive: it went through Twilio's REST API
+    alerts = [r for r in twilio_fake.received if r.form.get("To") == ["whatsapp:+919811111111"]]
+    assert alerts and "ORD-1001" in alerts[0].form["Body"][0]
+    sid = (await client.app[DB].fetchone(
+        "SELECT channel_message_id FROM outbound_messages WHERE customer = '919811111111'"))
+    assert sid is not None and sid[0]
+    body, headers = signed_twilio_request(url, AUTH_TOKEN, twilio_status(sid[0], "read"))
+    assert (await client.post("/webhooks/twilio", data=body, headers=headers)).status == 200
+    body, headers = signed_twilio_request(url, AUTH_TOKEN, twilio_status(sid[0], "delivered"))
+    assert (await client.post("/webhooks/twilio", data=body, headers=headers)).status == 200
+    status = await client.app[DB].fetchone(
+        "SELECT status FROM outbound_messages WHERE channel_message_id = ?", (sid[0],))
+    assert status == ("read",)  # never downgraded by the late "delivered"
+
+
+async def test_phone_numbers_and_message_text_never_reach_info_logs(
+        shopper: Shopper, caplog: pytest.LogCaptureFixture) -> None:
+    secret_text = "my secret address 221B Baker Street"
+    with caplog.at_level(logging.DEBUG):
+        await shopper.send("hello")
+        await shopper.send("2 samosa")
+        await shopper.send(secret_text)
+        await shopper.send("checkout")
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    digits = "".join(ch for ch in shopper.phone if ch.isdigit())
+    assert not any(digits in line or "Baker" in line for line in info)
+
+
+# ---- a real crash: kill -9 after the 200, restart, nothing lost -----------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(  # noqa: ASYNC220 - the server must be a real separate process
+        [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError("haat serve did not become ready")
+
+
+async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGraphApi,
+                                                   settings: Settings) -> None:
+    port = _free_port()
+    env = dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'crash.db'}",
+               HAAT_SHOP_DIR=str(settings.shop_dir), HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               WHATSAPP_APP_SECRET="crash-secret", WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+               WHATSAPP_API_BASE_URL=graph.url, HAAT_LOG_LEVEL="WARNING")
+    graph.hang_next(1)  # the reply is stuck in flight when the process dies
+    server = await _start_server(env, port)
+    try:
+        body, headers = signed_cloud_request("crash-secret", cloud_text(
+            "hello", message_id="wamid.crash", from_=SHOPPER))
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/webhooks/whatsapp", data=body,
+                                    headers=headers) as response:
+                assert response.status == 200
+            for _ in range(100):  # until the stuck send has reached the fake
+                if graph.attempts:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    assert [r for r in graph.received if r.json] == []  # nothing was delivered before the crash
+    server = await _start_server(env, port)
+    try:
+        for _ in range(100):
+            if [r for r in graph.received if r.json]:
+                break
+            await asyncio.sleep(0.1)
+        sent = [r.json for r in graph.received if r.json]
+        assert len(sent) == 1 and sent[0]["to"] == SHOPPER
+        assert "Mitra Tea House" in sent[0]["interactive"]["body"]["text"]
+        # and a redelivery of the same message after the restart changes nothing
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/webhooks/whatsapp", data=body,
+                                    headers=headers) as response:
+                assert response.status == 200
+        await asyncio.sleep(0.5)
+        assert len([r for r in graph.received if r.json]) == 1
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
