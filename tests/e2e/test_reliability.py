@@ -67,8 +67,9 @@ async def _settle(client: TestClient[Any, Any]) -> None:
 async def _outbound(client: TestClient[Any, Any]) -> list[tuple[Any, ...]]:
     from webhooks.keys import DB
 
-    return await client.app[DB].fetchall(
+    rows: list[tuple[Any, ...]] = await client.app[DB].fetchall(
         "SELECT status, attempts, error FROM outbound_messages ORDER BY created_at")
+    return rows
 
 
 async def test_a_5xx_and_a_429_are_retried_and_the_message_sent_once(
@@ -233,7 +234,7 @@ def _free_port() -> int:
 
 
 async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: ASYNC220 - the server must be a real separate process
+    proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
         [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     async with aiohttp.ClientSession() as session:
@@ -283,10 +284,10 @@ async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGr
         assert len(sent) == 1 and sent[0]["to"] == SHOPPER
         assert "Mitra Tea House" in sent[0]["interactive"]["body"]["text"]
         # and a redelivery of the same message after the restart changes nothing
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"http://127.0.0.1:{port}/webhooks/whatsapp", data=body,
-                                    headers=headers) as response:
-                assert response.status == 200
+        async with aiohttp.ClientSession() as session, session.post(
+                f"http://127.0.0.1:{port}/webhooks/whatsapp", data=body,
+                headers=headers) as response:
+            assert response.status == 200
         await asyncio.sleep(0.5)
         assert len([r for r in graph.received if r.json]) == 1
     finally:
