@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
+from bot.flows.payment_updates import proactive
 from bot.language import detect_language
 from bot.nlu.base import IntentBackend, ParseContext, Understanding
-from bot.flows.payment_updates import proactive
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.reminders import schedule_for_turn
 from bot.replies import text_for

@@ -8,6 +8,7 @@ cancellation or payment expiry.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
@@ -18,11 +19,11 @@ from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Shop
-from catalog.money import Money
+from catalog.money import Money, exponent
 from payments.providers.base import UpiPayee
 from payments.repository import Order, OrderLine
 from payments.service import PaymentError, PaymentPlan, PaymentService
-from payments.upi import is_valid_vpa
+from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,12 @@ async def confirm(turn: Turn) -> None:
         turn.say("ask_vpa")
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         return
-    await offer_payment(turn, order, method)
+    await offer_payment(turn, order, method, lines=lines)
 
 
 async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | None = None,
-                        amount: Money | None = None) -> bool:
+                        amount: Money | None = None,
+                        lines: Sequence[OrderLine] | None = None) -> bool:
     """Ask for money with ``method`` and show it; False when it could not be done."""
     shop = turn.shop
     plan = plan_for(shop)
@@ -218,13 +220,18 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
     if "collect" in others:
         buttons.append(Button("pay:collect", turn.t("collect_button")))
     if request.upi_link and method in ("upi_link", "tip"):
-        text = turn.t("pay_prompt", amount=money, order=order.label,
-                      minutes=plan.link_expiry_minutes)
-        order_details = _order_details(turn, order, request.upi_link, request.id)
+        text = turn.t("tip_prompt", amount=money, link=request.link_url) if method == "tip" \
+            else turn.t("pay_prompt", amount=money, order=order.label,
+                        minutes=plan.link_expiry_minutes)
+        extra: dict[str, object] = {"upi_link": request.upi_link}
+        if method != "tip":  # a tip is not the order: no order_details card for it
+            if lines is None:
+                lines = await _service(turn).repo.lines(order.id)
+            extra["order_details"] = _order_details(order, lines, request.upi_link,
+                                                    request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
                          image_url=f"{request.link_url}/qr.png", buttons=tuple(buttons),
-                         extra={"upi_link": request.upi_link,
-                                "order_details": order_details}))
+                         extra=extra))
     else:
         turn.reply(Reply(type="text", text=turn.t(
             "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
@@ -232,22 +239,31 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
     return True
 
 
-def _order_details(turn: Turn, order: Order, upi_link: str, reference: str) -> dict[str, object]:
-    """The Cloud API ``order_details`` parameters (reference/payments.md §5)."""
-    currency = order.currency
+def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, reference: str,
+                   expires_at_ms: int) -> dict[str, object]:
+    """The Cloud API ``order_details`` parameters (reference/payments.md §5): amounts are
+    integer minor units with the currency's offset; the UPI link keeps only what WhatsApp
+    accepts (``pa, pn, mc, purpose, tr``)."""
+    offset = 10 ** exponent(order.currency)
+    try:
+        link = UpiLink.parse(upi_link).for_whatsapp_order_details().to_uri()
+    except UpiError:
+        link = upi_link  # a PSP-signed link goes whole
     return {
         "reference_id": reference,
         "type": "digital-goods",
-        "payment_type": "upi",
-        "payment_settings": [{"type": "upi_intent_link",
-                              "upi_intent_link": {"link": upi_link}}],
-        "currency": currency,
-        "total_amount": {"value": order.total_minor, "offset": 100},
+        "payment_settings": [{"type": "upi_intent_link", "upi_intent_link": {"link": link}}],
+        "currency": order.currency,
+        "total_amount": {"value": order.total_minor, "offset": offset},
         "order": {
             "status": "pending",
-            "subtotal": {"value": order.subtotal_minor, "offset": 100},
-            "shipping": {"value": order.delivery_minor, "offset": 100},
-            "items": [],
+            "expiration": {"timestamp": str(expires_at_ms // 1000),
+                           "description": "The payment link expires."},
+            "items": [{"retailer_id": ln.sku, "name": ln.name[:60],
+                       "amount": {"value": ln.unit_price.minor, "offset": offset},
+                       "quantity": ln.quantity} for ln in lines],
+            "subtotal": {"value": order.subtotal_minor, "offset": offset},
+            "shipping": {"value": order.delivery_minor, "offset": offset},
         },
     }
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from bot.filters import Filter
 from bot.flows.orders import cancel_order
+from bot.flows.payment_updates import order_status_reply
 from bot.inventory import Inventory
 from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
@@ -23,7 +24,7 @@ from catalog.money import Money, MoneyError
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
 from payments.service import PaymentError, PaymentService
-from payments.status import InvalidTransition, OrderEvent, PaymentEventKind
+from payments.status import InvalidTransition, OrderEvent, OrderStatus, PaymentEventKind
 
 router = Router("merchant")
 
@@ -66,11 +67,19 @@ async def _order(turn: Turn, rest: str) -> Order | None:
     return order
 
 
-def _tell_shopper(turn: Turn, order: Order, key: str, **values: str) -> None:
+async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None = None,
+                        **values: str) -> None:
+    """The shopper hears of the change in their order's language; on WhatsApp the order
+    card's status moves too (``order_status`` against the payment's reference)."""
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
+    reply = Reply(type="text", text=text)
+    requests = [r for r in await _service(turn).repo.requests_for_order(order.id)
+                if r.method != "tip"]
+    if status is not None and requests:
+        reply = order_status_reply(text, requests[0].id, OrderStatus(status))
     turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,
-                                  reply=Reply(type="text", text=text), purpose="order_update"))
+                                  reply=reply, purpose="order_update"))
 
 
 async def _describe(turn: Turn, order: Order) -> str:
@@ -111,7 +120,7 @@ async def _move(turn: Turn, order: Order, event: OrderEvent, shopper_key: str) -
         return
     turn.reply_text(f"{order.label} is now {new}.")
     if new != order.status:
-        _tell_shopper(turn, order, shopper_key)
+        await _tell_shopper(turn, order, shopper_key, new)
 
 
 async def cmd_ship(turn: Turn, rest: str) -> None:
@@ -140,7 +149,7 @@ async def cmd_cancel(turn: Turn, rest: str) -> None:
                         f"`refund {order.label}`.")
         return
     turn.reply_text(f"{order.label} is now {new}.")
-    _tell_shopper(turn, order, "order_cancelled_by_shop")
+    await _tell_shopper(turn, order, "order_cancelled_by_shop", new)
 
 
 async def cmd_paid(turn: Turn, rest: str) -> None:

@@ -21,9 +21,17 @@ from catalog.money import Money
 from config.database import WriteSet
 from payments.ledger import postings_for_cancel
 from payments.service import PaymentService, PaymentUpdate
-from payments.status import OrderStatus, PaymentEventKind
+from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind
 
 log = logging.getLogger(__name__)
+
+
+def order_status_reply(text: str, reference: str, status: OrderStatus) -> Reply:
+    """A receipt that WhatsApp also shows as the order card's new status (``order_status``);
+    channels without order cards send its text."""
+    return Reply(type="payment", text=text, extra={"order_status": {
+        "reference_id": reference,
+        "order": {"status": WHATSAPP_ORDER_STATUS[status], "description": text[:120]}}})
 
 
 def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
@@ -67,7 +75,7 @@ class PaymentNotifier:
         def t(key: str, **values: str) -> str:
             return text_for(shop, key, language, order=order.label, **values)
 
-        to_shopper: list[str] = []
+        to_shopper: list[str | Reply] = []
         to_owners: list[str] = []
         captured = Money(update.after.captured.minor - update.before.captured.minor,
                          order.currency)
@@ -84,7 +92,9 @@ class PaymentNotifier:
                              f"after it closed ({update.order_status_after}). Send "
                              f"`refund {order.label}` to return it.")
         elif update.newly_paid:
-            to_shopper.append(t("paid_receipt", amount=update.after.captured.format()))
+            to_shopper.append(order_status_reply(
+                t("paid_receipt", amount=update.after.captured.format()), update.request.id,
+                OrderStatus.PAID))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),
