@@ -20,7 +20,7 @@ from typing import Protocol
 from catalog.money import Money
 
 
-class InvalidTransition(ValueError):  # noqa: N818 - the agreed public name
+class InvalidTransition(ValueError):
     """An event that the current status does not allow."""
 
     def __init__(self, machine: str, current: str, event: str) -> None:

@@ -29,7 +29,7 @@ class ProviderError(Exception):
     """The provider refused or failed a request (message safe to log: no secrets)."""
 
 
-class Unsupported(ProviderError):  # noqa: N818 - the name other modules are told to catch
+class Unsupported(ProviderError):
     """The provider lacks the capability (or is not configured for it)."""
 
 

@@ -122,7 +122,7 @@ async def test_rasa_answer_is_mapped(
     [FakeRasaState(status=500), FakeRasaState(garbage=True), FakeRasaState(delay=1.0)],
     ids=["http-500", "garbage", "timeout"],
 )
-async def test_rasa_failure_falls_back_without_logging_text(  # noqa: PLR0917 - fixtures
+async def test_rasa_failure_falls_back_without_logging_text(
     aiohttp_server: ServerFactory,
     session: aiohttp.ClientSession,
     builtin_backend: BuiltinBackend,
