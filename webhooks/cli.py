@@ -106,6 +106,35 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- reconcile ----------------------------------------------------------------------
+
+
+async def _reconcile(settings: Settings) -> dict[str, object]:
+    from aiohttp import web
+
+    from webhooks.app import create_app
+    from webhooks.keys import PAYMENTS, SCHEDULER
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()  # starts the resources, not a listening socket
+    try:
+        report: dict[str, object] = dict(await app[SCHEDULER].reconcile())
+        report["ledger_balanced"] = await app[PAYMENTS].ledger_balanced()
+        return report
+    finally:
+        await runner.cleanup()
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Re-fetch open payments from their providers; apply what was missed; check the ledger."""
+    settings = _settings(args)
+    _logging("WARNING")
+    report = asyncio.run(_reconcile(settings))
+    print(" ".join(f"{key}={value}" for key, value in report.items()))
+    return 0 if report["ledger_balanced"] else 1
+
+
 # ---- chat -----------------------------------------------------------------------------
 
 
@@ -257,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("dir")
     export.add_argument("--shop")
     export.set_defaults(func=cmd_rasa_export)
+
+    reconcile = sub.add_parser("reconcile", help="re-fetch open payments and check the ledger")
+    reconcile.add_argument("--shop")
+    reconcile.set_defaults(func=cmd_reconcile)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
