@@ -98,6 +98,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "{items} কার্ট থেকে সরানো হয়েছে।",
         "ar": "تمت إزالة {items} من سلتك.",
     },
+    "quantity_set": {
+        "en": "Changed: {item} in your cart now.",
+        "hi": "बदल दिया: अब टोकरी में {item}।",
+        "bn": "বদলে দিলাম: এখন কার্টে {item}।",
+        "ar": "تم التعديل: الآن في سلتك {item}.",
+    },
     "not_in_cart": {
         "en": "That isn't in your cart.",
         "hi": "वह आपकी टोकरी में नहीं है।",

@@ -45,7 +45,8 @@ async def category(turn: Turn) -> None:
     category_id = (turn.payload or "")[4:]
     found = turn.shop.catalog.category(category_id)
     if found is None:
-        return await menu(turn)
+        await menu(turn)
+        return
     products = turn.shop.catalog.in_category(category_id)
     rows = tuple(product_row(turn, p) for p in products)
     example = product_name(turn, next((p for p in products if not p.sold_out), products[0]))

@@ -6,9 +6,13 @@ always taken from the current catalog, never from the message.
 
 from __future__ import annotations
 
-from bot.filters import button, intent, kind
+import re
+
+from bot.filters import Filter, button, intent, kind
 from bot.flows.common import options_text, product_name
+from bot.inventory import Inventory, stock_pool
 from bot.nlu.base import ItemMention, Understanding
+from bot.nlu.numbers import parse_number
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
@@ -16,8 +20,44 @@ from catalog.cart import Cart, price_cart
 from catalog.models import Option, Product
 
 router = Router("cart")
+# "make it 3" changes the line just added; it must win over intents that misread it
+# ("change it to 3" looks like change_language), so it is routed before them
+quantity_router = Router("cart-quantity")
 
 MAX_QUANTITY = 99
+
+_SET_QUANTITY = re.compile(
+    r"^\s*(?:please\s+)?(?:make|change|set)\s+(?:it|that|this|them)\s+(?:to\s+)?(?P<en>\S+)"
+    r"(?:\s+please)?\s*[.!]?\s*$"
+    r"|^\s*(?:usko|usse|isko|ise|use|wo|woh)?\s*(?P<hi_latn>\S+)\s+(?:kar|kr)\s*"
+    r"(?:do|dijiye|dena|de)\s*$"
+    r"|^\s*(?:इसे|उसे|वो)?\s*(?P<hi>\S+)\s+कर\s*(?:दो|दीजिए|दें|दीजिये)\s*।?\s*$"
+    r"|^\s*(?:ওটা|এটা|ওটাকে|এটাকে)?\s*(?P<bn>\S+)\s+করে\s*(?:দিন|দাও|দে)\s*।?\s*$"
+    r"|^\s*(?:اجعلها|اجعله|اجعلهم|خليها|خليه|غيرها\s+إلى|غيره\s+إلى)\s+(?P<ar>\S+)\s*$",
+    re.IGNORECASE)
+_COUNT_SUFFIX = re.compile(r"(?:টা|টি|টো|ta|ti)$")
+
+
+def wanted_quantity(text: str) -> int | None:
+    """The N of "make it N" (any language, any digits), or None when it is not that."""
+    match = _SET_QUANTITY.match(text or "")
+    if match is None:
+        return None
+    word = next(g for g in match.groups() if g is not None)
+    value = parse_number(_COUNT_SUFFIX.sub("", word) or word)
+    if value is None or value.denominator != 1 or not 0 <= value.numerator <= MAX_QUANTITY:
+        return None
+    return int(value.numerator)
+
+
+def available(turn: Turn, sku: str) -> int | None:
+    """Units that can still be ordered (None = unlimited): the merchant's ``stock`` count
+    minus what open orders hold when the inventory service runs, else the catalog's."""
+    inventory = turn.services.get("inventory")
+    if isinstance(inventory, Inventory):
+        return inventory.available(turn.shop.id, turn.shop.catalog, sku)
+    hit = turn.shop.catalog.find_sku(sku)
+    return 0 if hit is None else stock_pool(*hit)[1]
 
 
 def _label(turn: Turn, product: Product, option: Option | None, quantity: int) -> str:
@@ -30,13 +70,14 @@ def add_to_cart(turn: Turn, sku: str, quantity: int) -> str | None:
     if hit is None:
         return None
     product, option = hit
-    if product.sold_out or (option is not None and option.stock is not None
-                            and option.stock <= 0):
+    stock = available(turn, sku)
+    # stock: 0 in catalog.yaml is sold out for pricing too (catalog.cart), whatever the count
+    if product.sold_out or (option is not None and option.stock == 0) or (
+            stock is not None and stock <= 0):
         turn.say("sold_out", name=product_name(turn, product, option))
         return None
     cart = dict(turn.conversation.cart)
     wanted = min(cart.get(sku, 0) + quantity, MAX_QUANTITY)
-    stock = option.stock if option is not None and option.stock is not None else product.stock
     if stock is not None and wanted > stock:
         wanted = stock
         turn.say("stock_limited", stock=stock, name=product_name(turn, product, option))
@@ -44,14 +85,57 @@ def add_to_cart(turn: Turn, sku: str, quantity: int) -> str | None:
     if added <= 0:
         return None
     cart[sku] = wanted
-    turn.conversation = turn.conversation.with_(cart=cart)
+    turn.conversation = turn.conversation.with_(cart=cart).with_data(last_sku=sku)
     return _label(turn, product, option, added)
+
+
+def _quantity_filter(turn: Turn) -> bool:
+    return bool(turn.conversation.cart) and not turn.payload and not turn.is_owner \
+        and wanted_quantity(turn.message.text) is not None
+
+
+@quantity_router.on(Filter(_quantity_filter, "set_quantity"))
+async def set_quantity(turn: Turn) -> object:
+    """"make it 3": the line last added (or the only line) gets exactly that quantity."""
+    cart = dict(turn.conversation.cart)
+    sku = turn.conversation.data.get("last_sku")
+    if sku not in cart:
+        if len(cart) != 1:
+            return UNHANDLED
+        sku = next(iter(cart))
+    quantity = wanted_quantity(turn.message.text)
+    hit = turn.shop.catalog.find_sku(str(sku))
+    if quantity is None or hit is None:
+        return UNHANDLED
+    sku = str(sku)
+    if quantity == 0:
+        removed = _label(turn, hit[0], hit[1], cart.pop(sku))
+        turn.conversation = turn.conversation.with_(cart=cart)
+        turn.say("removed", items=removed)
+        show_cart(turn)
+        return None
+    stock = available(turn, sku)
+    if stock is not None and quantity > stock:
+        quantity = stock
+        if stock <= 0:
+            cart.pop(sku)
+            turn.conversation = turn.conversation.with_(cart=cart)
+            turn.say("sold_out", name=product_name(turn, *hit))
+            show_cart(turn)
+            return None
+        turn.say("stock_limited", stock=stock, name=product_name(turn, *hit))
+    cart[sku] = quantity
+    turn.conversation = turn.conversation.with_(cart=cart)
+    turn.say("quantity_set", item=_label(turn, hit[0], hit[1], quantity))
+    show_cart(turn)
+    return None
 
 
 def ask_option(turn: Turn, product: Product, quantity: int) -> None:
     """The product has variants and none was named: ask, remembering the quantity."""
+    language, fallback = turn.language, turn.shop.default_language
     buttons = [Button(f"opt:{o.sku}:{quantity}",
-                      f"{o.name.get(turn.language, turn.shop.default_language)} {o.price.format()}")
+                      f"{o.name.get(language, fallback)} {o.price.format()}")
                for o in product.options]
     # the base product is a choice of its own unless an option stands for it (same price)
     if not product.sold_out and all(o.price != product.price for o in product.options):

@@ -208,12 +208,19 @@ async def cmd_stock(turn: Turn, rest: str) -> None:
         turn.reply_text("Usage: stock SKU N (e.g. stock SAMOSA 40)")
         return
     sku = parts[0].upper()
-    if turn.shop.catalog.find_sku(sku) is None:
+    hit = turn.shop.catalog.find_sku(sku)
+    if hit is None:
         turn.reply_text(f"No product with sku {sku}.")
         return
     inventory = turn.services["inventory"]
     assert isinstance(inventory, Inventory)
     inventory.set_stock(turn.shop.id, sku, int(parts[1]), turn.writes, turn.now_ms)
+    product, option = hit
+    if int(parts[1]) > 0 and (product.sold_out or (option is not None and option.stock == 0)):
+        # catalog.yaml's "stock: 0" marks it sold out everywhere prices are computed
+        turn.reply_text(f"{sku}: {int(parts[1])} counted, but catalog.yaml says stock: 0 "
+                        "(sold out); change it there to sell it again.")
+        return
     turn.reply_text(f"{sku}: {int(parts[1])} in stock.")
 
 
@@ -222,7 +229,8 @@ async def cmd_resume(turn: Turn, rest: str) -> None:
     if not digits:
         turn.reply_text("Usage: resume +91…")
         return
-    resumed = await turn.services["resume_conversation"](turn.shop, digits)
+    resumed: list[Outgoing] = await turn.services["resume_conversation"](turn.shop, digits)
+    turn.outgoing.extend(resumed)
     turn.reply_text(f"Bot resumed for +{digits}." if resumed
                     else f"No paused chat with +{digits}.")
 

@@ -16,6 +16,9 @@ from payments.service import PaymentService
 from payments.status import InvalidTransition, OrderEvent
 
 router = Router("orders")
+# "same again" is a plain-text signal the intent model often reads as checkout or goodbye
+# ("फिर से", "আবার একই অর্ডার"): it is routed before the intents
+reorder_router = Router("reorder")
 
 REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order again|"
                      r"phir se|dobara)\b|फिर से|दोबारा|আবার|আগের মতো|نفس الطلب|كرر الطلب",
@@ -101,7 +104,16 @@ async def cancel_order(turn: Turn, order: Order) -> str:
     return new
 
 
-@router.on(Filter(lambda t: bool(REORDER.search(t.message.text or "")), "reorder"))
+def _is_reorder(turn: Turn) -> bool:
+    if turn.is_owner or turn.payload or not REORDER.search(turn.message.text or ""):
+        return False
+    understanding = turn.understanding
+    # "2 samosa again" is an add, not a reorder
+    return understanding is None or not (understanding.intent == "add_to_cart"
+                                         and understanding.confidence >= 0.8)
+
+
+@reorder_router.on(Filter(_is_reorder, "reorder"))
 async def same_again(turn: Turn) -> None:
     service = _service(turn)
     orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
