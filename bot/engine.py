@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.flows.payment_updates import proactive
+from bot.flows.support import FaqIndex
 from bot.language import detect_language
 from bot.nlu.base import IntentBackend, ParseContext, Understanding
 from bot.outgoing import OutboxItem, outbox_statement
@@ -42,6 +43,7 @@ class ShopRuntime:
     shop: Shop
     index: ProductIndex
     nlu: IntentBackend
+    faq: FaqIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,25 @@ _INSERT_INBOUND = (
     "ON CONFLICT (channel, message_id) DO NOTHING"
 )
 _FIND_INBOUND = "SELECT response FROM inbound_messages WHERE channel = ? AND message_id = ?"
+class RecentIds:
+    """A bounded set of recently handled (channel, message id) pairs, oldest dropped first."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._ids: dict[tuple[str, str], None] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._ids[key] = None
+        if len(self._ids) > self.capacity:
+            del self._ids[next(iter(self._ids))]
+
+
 @dataclass
 class Engine:
     db: Database
@@ -75,25 +96,42 @@ class Engine:
     clock: Clock
     root: Router = field(default_factory=build_root_router)
     services: dict[str, object] = field(default_factory=dict)
+    recent: RecentIds = field(default_factory=RecentIds)
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
                      direct: bool) -> HandleResult:
         """Handle one message; ``direct`` replies go back in the HTTP answer, else outbox."""
         key = ConversationKey(runtime.shop.id, message.channel, message.customer)
+        seen = (message.channel, message.message_id)
         async with self.store.lock(key):
+            # the common case, a new message, costs no read: ids handled lately are in
+            # memory, and the inbound row's unique guard catches anything older
+            check = seen in self.recent
             for _attempt in range(3):
-                previous = await self.db.fetchone(_FIND_INBOUND,
-                                                  (message.channel, message.message_id))
-                if previous is not None:
-                    return HandleResult(replies=(), response=previous[0], duplicate=True)
+                if check:
+                    previous = await self.db.fetchone(_FIND_INBOUND, seen)
+                    if previous is not None:
+                        self.recent.add(seen)
+                        return HandleResult(replies=(), response=previous[0], duplicate=True)
                 result = await self._handle_once(runtime, message, key, render, direct)
                 if result is not None:
+                    self.recent.add(seen)
                     return result
-                # a guarded write conflicted but the message is not stored: something this
-                # turn read (an order's status) changed meanwhile; run the turn again
+                # a guarded write conflicted: the same id stored before (or by another
+                # process), or something this turn read (an order's status) changed
+                # meanwhile; look again and run the turn again if it is not a duplicate
+                check = True
                 self.store.forget(key)
             raise RuntimeError("message could not be stored after 3 attempts")
+
+    async def load_recent(self, limit: int = 50_000) -> None:
+        """At start-up: the latest handled ids, so redeliveries are caught without a read."""
+        rows = await self.db.fetchall(
+            "SELECT channel, message_id FROM inbound_messages ORDER BY id DESC LIMIT ?",
+            (limit,))
+        for channel, message_id in reversed(rows):
+            self.recent.add((channel, message_id))
 
     async def _handle_once(self, runtime: ShopRuntime, message: InboundMessage,
                            key: ConversationKey,
@@ -150,22 +188,24 @@ class Engine:
             "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
         return [str(r[0]) for r in reversed(rows)]
 
-    async def resume_conversation(self, shop: Shop, customer: str) -> bool:
-        """``resume PHONE``: hand every paused conversation of that customer to the bot."""
-        resumed = False
+    async def resume_conversation(self, shop: Shop, customer: str) -> list[Outgoing]:
+        """``resume PHONE``: hand every paused conversation of that customer to the bot.
+
+        Returns the "I'm back" messages for the merchant's turn to send: they go out with
+        that turn's outbox (at once), not as rows only the background poll would find.
+        """
+        messages: list[Outgoing] = []
         for conversation in await self.store.find(shop.id, customer):
             if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
                 async with self.store.lock(conversation.key):
                     fresh = await self.store.load(conversation.key)
-                    writes = WriteSet()
                     text = text_for(shop, "handoff_resumed", shop.language_for(fresh.language))
-                    outbox_statement(writes, OutboxItem(
-                        uuid.uuid4().hex, shop.id, fresh.key.channel, customer, fresh.business,
-                        Reply(type="text", text=text)), self.clock.now_ms())
                     await self.store.save(fresh.with_(handoff_until=0,
-                                                      state=ConversationState.IDLE), writes)
-                    resumed = True
-        return resumed
+                                                      state=ConversationState.IDLE), WriteSet())
+                    messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
+                                             reply=Reply(type="text", text=text),
+                                             purpose="order_update"))
+        return messages
 
     async def merchant_command(self, runtime: ShopRuntime | None, text: str
                                ) -> HandleResult | None:
@@ -187,7 +227,8 @@ class Engine:
         if conversation.is_new:
             conversation = conversation.with_(language=shop.default_language)
         turn = Turn(shop=shop, message=message, conversation=conversation,
-                    index=runtime.index, now_ms=now, is_owner=_is_owner(shop, message.customer),
+                    index=runtime.index, faq=runtime.faq, now_ms=now,
+                    is_owner=_is_owner(shop, message.customer),
                     services=self.services)
         text = message.text[:MAX_TEXT]
         turn.payload = message.button_payload or _choice_from_text(conversation, text)
@@ -217,6 +258,13 @@ def _is_owner(shop: Shop, customer: str) -> bool:
     digits = _digits_of(customer)
     return bool(digits) and any(_digits_of(o) == digits for o in shop.owners)
 
+
+# romanised Hindi command words that detect_language (rightly) does not count on their own
+# ("do" is English too) but that, in a conversation already in Hindi, mean it continues
+_HINGLISH_CUES = frozenset([
+    "kar", "karo", "kardo", "kr", "krdo", "kijiye", "hata", "hatao", "hatado", "nikalo",
+    "nikal", "bhi", "wala", "wali", "wale", "dikhao", "dikha", "dikhaiye", "bhejo", "chahiye",
+])
 
 _NUMBER_ONLY = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 
@@ -253,12 +301,17 @@ def _update_language(turn: Turn, text: str) -> None:
     conversation = turn.conversation
     if conversation.language_locked or turn.understanding is None:
         return
+    if conversation.state in (ConversationState.AWAITING_ADDRESS, ConversationState.AWAITING_VPA):
+        return  # "Salt Lake, sector 1" or a UPI id says nothing about the shopper's language
     detected = detect_language(text)
     if detected is None:
         return
     letters_words = [w for w in text.split() if any(ch.isalpha() for ch in w)]
     if detected == "en" and conversation.language != "en" and len(letters_words) < 3:
         return  # "ok", "thanks", a product name: not enough to leave Hindi or Bengali
+    if detected == "en" and conversation.language == "hi" and not _HINGLISH_CUES.isdisjoint(
+            w.casefold() for w in letters_words):
+        return  # "order kar do", "samosa hata do": romanised Hindi commands stay in Hindi
     language = turn.shop.language_for(detected)
     if language != conversation.language:
         turn.conversation = conversation.with_(language=language)

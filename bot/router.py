@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.filters import Filter
 from bot.nlu.base import Understanding
@@ -20,6 +20,9 @@ from bot.state import Conversation
 from bot.types import Button, InboundMessage, Reply
 from catalog.models import Shop
 from catalog.search import ProductIndex
+
+if TYPE_CHECKING:
+    from bot.flows.support import FaqIndex
 from config.database import WriteSet
 
 UNHANDLED = object()
@@ -45,6 +48,7 @@ class Turn:
     message: InboundMessage
     conversation: Conversation
     index: ProductIndex
+    faq: FaqIndex
     now_ms: int
     understanding: Understanding | None = None
     payload: str | None = None  # button payload (or a numbered-text choice resolved to one)

@@ -35,6 +35,8 @@ class Settings:
     razorpay_webhook_secret: str | None = field(default=None, repr=False)
     razorpay_api_base_url: str = "https://api.razorpay.com/v1"
     reload_interval_seconds: float = 2.0
+    # trained intent-model weights, keyed by a hash of their training data (None: no cache)
+    model_cache_dir: Path | None = None
     log_level: str = "INFO"
     # tests move the clock; production leaves it at 0
     clock_offset_seconds: float = 0.0
@@ -75,6 +77,11 @@ class Settings:
                 values[attr] = value
         if (shop := get("HAAT_SHOP_DIR")) is not None:
             values["shop_dir"] = Path(shop)
+        cache = env.get("HAAT_MODEL_CACHE")
+        if cache is None:
+            values["model_cache_dir"] = Path.home() / ".cache" / "haat"
+        elif cache:
+            values["model_cache_dir"] = Path(cache)
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]

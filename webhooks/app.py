@@ -20,8 +20,10 @@ from aiohttp import web
 
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
+from bot.flows.support import FaqIndex
 from bot.inventory import Inventory
 from bot.nlu.base import IntentBackend
+from bot.nlu.builtin import product_index
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
 from bot.reminders import Reminders
@@ -70,14 +72,15 @@ def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
     return build_nlu_backend(settings.nlu_backend, shop,
-                             BackendOptions(rasa_url=settings.rasa_url, session=session))
+                             BackendOptions(rasa_url=settings.rasa_url, session=session,
+                                            model_cache=settings.model_cache_dir))
 
 
 def build_runtime(shop: Shop, settings: Settings,
                   session: aiohttp.ClientSession | None) -> ShopRuntime:
-    index = ProductIndex.build(shop.catalog)
-    return ShopRuntime(shop=shop, index=index,
-                       nlu=build_backend(settings, shop, index, session))
+    index = product_index(shop.catalog)  # one index per catalog, shared with the NLU
+    return ShopRuntime(shop=shop, index=index, nlu=build_backend(settings, shop, index, session),
+                       faq=FaqIndex(shop))
 
 
 def build_runtimes(shops: dict[str, Shop], settings: Settings,
@@ -210,6 +213,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
                                payments=payments, now_ms=clock.now_ms)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock)
+    await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,
         "recent_messages": engine.recent_messages,

@@ -77,13 +77,16 @@ class Outbox:
 
     async def _deliver(self, item: OutboxItem, attempts: int) -> None:
         try:
-            now = self.clock.now_ms()
-            claim = WriteSet()
-            claim.add(_CLAIM, (now + self.lease_ms, now, item.id, now), must_change=True)
-            try:
-                await self.db.write(claim)
-            except Conflict:
-                return  # someone else has it, or it is already sent
+            if self.db.dialect != "sqlite":
+                # several workers share the table: take the row first. With SQLite there is
+                # one process, and the in-flight set already keeps a row to one sender.
+                now = self.clock.now_ms()
+                claim = WriteSet()
+                claim.add(_CLAIM, (now + self.lease_ms, now, item.id, now), must_change=True)
+                try:
+                    await self.db.write(claim)
+                except Conflict:
+                    return  # someone else has it, or it is already sent
             await self._send_claimed(item, attempts)
         finally:
             self._inflight.discard(item.id)

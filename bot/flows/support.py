@@ -49,27 +49,41 @@ def _norm(text: str) -> str:
     return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
-def faq_answer(shop: Shop, text: str) -> FaqEntry | None:
-    """The FAQ entry one of whose phrases (any language) appears in the message."""
-    said = f" {_norm(text)} "
-    if said.strip() == "":
+class FaqIndex:
+    """The shop's FAQ phrases, normalised once when the shop loads (not per message)."""
+
+    def __init__(self, shop: Shop) -> None:
+        self.entries: tuple[tuple[FaqEntry, tuple[str, ...]], ...] = tuple(
+            (entry, tuple(f" {n} " for phrases in entry.ask.values() for p in phrases
+                          if (n := _norm(p))))
+            for entry in shop.faq)
+
+    def answer(self, text: str) -> FaqEntry | None:
+        """The FAQ entry one of whose phrases (any language) appears in the message."""
+        if not self.entries:
+            return None
+        said = f" {_norm(text)} "
+        if not said.strip():
+            return None
+        for entry, phrases in self.entries:
+            if any(phrase in said for phrase in phrases):
+                return entry
         return None
-    for entry in shop.faq:
-        for phrases in entry.ask.values():
-            for phrase in phrases:
-                if f" {_norm(phrase)} " in said:
-                    return entry
-    return None
+
+
+def faq_answer(shop: Shop, text: str) -> FaqEntry | None:
+    """One-off lookup (tests, tools); the bot uses the shop's prebuilt FaqIndex."""
+    return FaqIndex(shop).answer(text)
 
 
 def _faq_filter() -> Filter:
     return Filter(lambda t: bool(t.message.text) and t.payload is None
-                  and faq_answer(t.shop, t.message.text) is not None, "faq")
+                  and t.faq.answer(t.message.text) is not None, "faq")
 
 
 @router.on(_faq_filter())
 async def faq(turn: Turn) -> None:
-    entry = faq_answer(turn.shop, turn.message.text)
+    entry = turn.faq.answer(turn.message.text)
     assert entry is not None
     turn.reply_text(entry.answer.get(turn.language, turn.shop.default_language))
 

@@ -22,15 +22,21 @@ every shop, and catalog size only changes which words get masked, never training
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
+import os
 import random
 import re
+import struct
 import time
 import unicodedata
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
@@ -272,6 +278,8 @@ class TrainedModel:
     n_examples: int
 
 
+log = logging.getLogger(__name__)
+
 _MODEL_CACHE: OrderedDict[tuple[tuple[str, str], ...], TrainedModel] = OrderedDict()
 _MODEL_CACHE_SIZE = 8
 
@@ -281,7 +289,75 @@ def _prepared(example: Example, masker: ProductMasker) -> list[str]:
     return masker.mask(normalize_tokens(mask_spans(example.text, spans)))
 
 
-def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = ()) -> TrainedModel:
+MODEL_FORMAT = b"haat-intent-model/1\n"
+
+
+def _model_file(cache_dir: Path, key: tuple[tuple[str, str], ...]) -> Path:
+    digest = hashlib.sha256(MODEL_FORMAT)
+    for text, intent in key:
+        digest.update(f"{intent}\t{text}\n".encode())
+    digest.update(",".join(INTENTS).encode())
+    return cache_dir / f"intent-{digest.hexdigest()[:32]}.bin"
+
+
+def save_model(path: Path, trained: TrainedModel) -> None:
+    """Our own compact binary format (never pickle): header, feature names, float64 rows."""
+    model = trained.model
+    names = [""] * len(model.index)
+    for name, i in model.index.items():
+        names[i] = name
+    header = json.dumps({"classes": list(model.classes), "features": len(names),
+                         "product_words": list(trained.product_words),
+                         "n_examples": trained.n_examples}).encode()
+    blob = "\n".join(names).encode()
+    weights = array("d", (w for row in model.rows for w in row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as out:
+        out.write(MODEL_FORMAT)
+        out.write(struct.pack("<II", len(header), len(blob)))
+        out.write(header)
+        out.write(blob)
+        out.write(weights.tobytes())
+    tmp.replace(path)  # atomic: a concurrent reader sees the old file or the new one
+
+
+def load_model(path: Path) -> TrainedModel | None:
+    """A saved model, or None when the file is missing, foreign or damaged."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    began = time.perf_counter()
+    try:
+        if not data.startswith(MODEL_FORMAT):
+            return None
+        at = len(MODEL_FORMAT)
+        header_len, blob_len = struct.unpack_from("<II", data, at)
+        at += 8
+        header = json.loads(data[at:at + header_len])
+        at += header_len
+        names = data[at:at + blob_len].decode().split("\n")
+        at += blob_len
+        classes = tuple(header["classes"])
+        if classes != INTENTS or len(names) != header["features"]:
+            return None
+        weights = array("d")
+        weights.frombytes(data[at:])
+        width = len(classes)
+        if len(weights) != width * len(names):
+            return None
+        flat = weights.tolist()
+        rows = tuple(flat[i * width:(i + 1) * width] for i in range(len(names)))
+    except (ValueError, KeyError, struct.error, UnicodeDecodeError):
+        return None
+    return TrainedModel(LinearModel(classes, {n: i for i, n in enumerate(names)}, rows),
+                        tuple(header["product_words"]), time.perf_counter() - began,
+                        int(header["n_examples"]))
+
+
+def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = (),
+                cache_dir: Path | None = None) -> TrainedModel:
     """Train on examples (Rasa-annotated), masking annotated and catalog product names.
 
     The same normalised data gives the same model, so a cache keyed by it makes a second
@@ -301,6 +377,10 @@ def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = ()) 
     if cached is not None:
         _MODEL_CACHE.move_to_end(key)
         return cached
+    path = _model_file(cache_dir, key) if cache_dir is not None else None
+    if path is not None and (loaded := load_model(path)) is not None:
+        _MODEL_CACHE[key] = loaded  # same data, same model: a restart need not retrain
+        return loaded
     class_of = {name: i for i, name in enumerate(INTENTS)}
     samples = [(frozenset(features(text.split())), class_of[intent]) for text, intent in key]
     index, rows = train_linear(samples, len(INTENTS))
@@ -311,6 +391,11 @@ def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = ()) 
         len(samples),
     )
     _MODEL_CACHE[key] = trained
+    if path is not None:
+        try:
+            save_model(path, trained)
+        except OSError as exc:
+            log.warning("could not cache the trained intent model: %s", type(exc).__name__)
     while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
         _MODEL_CACHE.popitem(last=False)
     return trained
@@ -400,10 +485,15 @@ class BuiltinBackend:
         self._masker = ProductMasker([*trained.product_words, *_catalog_names(shop.catalog)])
 
     @classmethod
-    def train(cls, shop: Shop, extra_examples: Iterable[Example] = ()) -> BuiltinBackend:
-        """Train on the shipped data, the shop's nlu.yml and catalog-generated examples."""
+    def train(cls, shop: Shop, extra_examples: Iterable[Example] = (),
+              cache_dir: Path | None = None) -> BuiltinBackend:
+        """Train on the shipped data, the shop's nlu.yml and catalog-generated examples.
+
+        With ``cache_dir`` the trained weights are kept on disk under a hash of the exact
+        training data, so a restart with unchanged data loads them instead of retraining.
+        """
         examples = training_examples(shop, extra_examples)
-        return cls(train_model(examples, _catalog_names(shop.catalog)), shop)
+        return cls(train_model(examples, _catalog_names(shop.catalog), cache_dir), shop)
 
     def classify(self, text: str) -> tuple[tuple[str, float], ...]:
         """The ranking (best first) for a text; synchronous, tens of microseconds.
@@ -443,6 +533,7 @@ def _with_language(text: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...
     return entities if wanted is None else (*entities, Entity("language", wanted))
 
 
-def build_builtin(shop: Shop, extra_examples: Iterable[Example] = ()) -> BuiltinBackend:
+def build_builtin(shop: Shop, extra_examples: Iterable[Example] = (),
+                  cache_dir: Path | None = None) -> BuiltinBackend:
     """The registry's factory for the built-in backend."""
-    return BuiltinBackend.train(shop, extra_examples)
+    return BuiltinBackend.train(shop, extra_examples, cache_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
@@ -20,16 +21,18 @@ class BackendOptions:
     rasa_url: str = "http://localhost:5005"
     session: aiohttp.ClientSession | None = None  # required by backends that do HTTP
     timeout: float = DEFAULT_TIMEOUT
+    model_cache: Path | None = None  # where trained built-in weights are kept across restarts
 
 
 def _build_rasa(shop: Shop, options: BackendOptions) -> IntentBackend:
     if options.session is None:
         raise ValueError("the rasa backend needs an aiohttp ClientSession")
-    return RasaHttpBackend(options.rasa_url, options.session, options.timeout, build_builtin(shop))
+    return RasaHttpBackend(options.rasa_url, options.session, options.timeout,
+                           build_builtin(shop, cache_dir=options.model_cache))
 
 
 BACKENDS: dict[str, Callable[[Shop, BackendOptions], IntentBackend]] = {
-    "builtin": lambda shop, options: build_builtin(shop),
+    "builtin": lambda shop, options: build_builtin(shop, cache_dir=options.model_cache),
     "rasa": _build_rasa,
 }
 

@@ -1,0 +1,48 @@
+"""Start-up shortcuts must never change behaviour: the cached intent model and the
+skipped migration check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.nlu.builtin import _MODEL_CACHE, build_builtin, load_model
+from catalog.loader import load_shop
+from tests.conftest import DEMO_SHOP
+from webhooks.migrate import head_revision, sqlite_at_head, upgrade
+
+SENTENCES = ["how much is masala chai", "২টা সিঙ্গারা দিন", "menu", "أريد ٣ شاي", "talk to a human"]
+
+
+def test_a_cached_model_answers_exactly_like_the_trained_one(tmp_path: Path) -> None:
+    shop = load_shop(DEMO_SHOP)
+    _MODEL_CACHE.clear()
+    trained = build_builtin(shop, cache_dir=tmp_path)
+    files = list(tmp_path.glob("intent-*.bin"))
+    assert len(files) == 1
+    _MODEL_CACHE.clear()  # as in a new process
+    loaded = build_builtin(shop, cache_dir=tmp_path)
+    assert loaded.trained is not trained
+    for sentence in SENTENCES:
+        assert loaded.classify(sentence) == trained.classify(sentence)
+
+
+def test_a_damaged_model_file_is_ignored_and_retrained(tmp_path: Path) -> None:
+    shop = load_shop(DEMO_SHOP)
+    _MODEL_CACHE.clear()
+    build_builtin(shop, cache_dir=tmp_path)
+    path = next(tmp_path.glob("intent-*.bin"))
+    path.write_bytes(path.read_bytes()[:-100])  # truncated
+    assert load_model(path) is None
+    _MODEL_CACHE.clear()
+    again = build_builtin(shop, cache_dir=tmp_path)
+    assert again.classify("menu")[0][0] == "browse_catalog"
+    assert load_model(path) is not None  # rewritten whole
+
+
+def test_sqlite_at_head_is_only_true_after_the_migrations(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert head_revision() == "0001"
+    assert not sqlite_at_head(url)  # no file yet
+    upgrade(url)
+    assert sqlite_at_head(url)
+    assert not sqlite_at_head("postgresql+asyncpg://x@127.0.0.1/db")  # always asks Alembic
