@@ -122,7 +122,9 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", max_batch: int = 512) -> None:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", max_batch: int = 512) -> None:
+        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         self.path = path
         self.synchronous = synchronous
         self.max_batch = max_batch
@@ -130,6 +132,7 @@ class SqliteDatabase:
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
         self._memory_uri: str | None = None
+        self._tick_batch: list[_Pending] = []
         self.commits = 0  # observed by tests and /metrics
         self.batched = 0
 
@@ -170,6 +173,7 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         if self._thread is not None:
+            self._flush_tick()  # write sets handed over this tick go before the stop
             self._queue.put(_STOP)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
@@ -201,8 +205,17 @@ class SqliteDatabase:
             raise RuntimeError("database not started")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_Pending(writes, future, loop))
+        # hand the writer one list per event-loop tick, not one item per write set: every
+        # put wakes the writer thread, and each wake-up costs a GIL hand-over
+        self._tick_batch.append(_Pending(writes, future, loop))
+        if len(self._tick_batch) == 1:
+            loop.call_soon(self._flush_tick)
         await future
+
+    def _flush_tick(self) -> None:
+        batch, self._tick_batch = self._tick_batch, []
+        if batch:
+            self._queue.put(batch)
 
     # writer thread ----------------------------------------------------------------------
     def _run(self, loop: asyncio.AbstractEventLoop,
@@ -218,7 +231,7 @@ class SqliteDatabase:
                 first = self._queue.get()
                 if first is _STOP:
                     return
-                batch = [first]
+                batch: list[_Pending] = list(first) if isinstance(first, list) else []
                 stop = False
                 while len(batch) < self.max_batch:
                     try:
@@ -228,8 +241,10 @@ class SqliteDatabase:
                     if item is _STOP:
                         stop = True
                         break
-                    batch.append(item)
-                self._commit_batch(conn, [b for b in batch if isinstance(b, _Pending)])
+                    if isinstance(item, list):
+                        batch.extend(item)
+                if batch:
+                    self._commit_batch(conn, batch)
                 if stop:
                     return
         finally:
@@ -356,9 +371,9 @@ class PostgresDatabase:
         self.batched += 1
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
     if is_sqlite(url):
-        return SqliteDatabase(sqlite_path(url))
+        return SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous)
     if url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
         return PostgresDatabase(url)
     raise ValueError("HAAT_DATABASE_URL must be sqlite:///… or postgresql+asyncpg://…")

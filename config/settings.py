@@ -34,6 +34,9 @@ class Settings:
     razorpay_key_secret: str | None = field(default=None, repr=False)
     razorpay_webhook_secret: str | None = field(default=None, repr=False)
     razorpay_api_base_url: str = "https://api.razorpay.com/v1"
+    # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
+    # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
+    sqlite_synchronous: str = "NORMAL"
     reload_interval_seconds: float = 2.0
     # trained intent-model weights, keyed by a hash of their training data (None: no cache)
     model_cache_dir: Path | None = None
@@ -82,9 +85,13 @@ class Settings:
             values["model_cache_dir"] = Path.home() / ".cache" / "haat"
         elif cache:
             values["model_cache_dir"] = Path(cache)
+        if (sync := get("HAAT_SQLITE_SYNC")) is not None:
+            values["sqlite_synchronous"] = sync.upper()
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError("HAAT_SQLITE_SYNC must be NORMAL, FULL or EXTRA")
         if settings.nlu_backend not in ("builtin", "rasa"):
             raise ValueError("HAAT_NLU_BACKEND must be 'builtin' or 'rasa'")
         return settings

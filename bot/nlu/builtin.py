@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 # Below this top-intent probability the bot should ask rather than act. Chosen on the
 # labelled test set: ~99% of correct answers are above it, ~40% of wrong ones below.
 LOW_CONFIDENCE = 0.40
+# intents whose handlers read no entity: a confident one skips entity extraction
+NO_ENTITY_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog",
+                               "view_cart", "checkout", "business_hours", "delivery_info",
+                               "human_handoff"})
 PLACEHOLDER = "§"  # a product mention
 DIGIT = "#"  # any digit in any script; runs collapse to one
 MAX_CLASSIFY_CHARS = 400  # the intent of a 4,000-character message is in its start
@@ -518,10 +522,16 @@ class BuiltinBackend:
         shortcut = parse_shortcut(text, context.shop, language)
         if shortcut is not None:
             return shortcut
-        entities, items = extract_for_shop(text, context.shop)
-        entities = _with_language(text, entities)
         ranking = self.classify(text)
         intent, confidence = ranking[0]
+        if intent in NO_ENTITY_INTENTS and confidence >= LOW_CONFIDENCE:
+            # "hi", "menu", "cart", "checkout": nothing to extract, and extraction (catalog
+            # search over the whole text) is the dearest part of a parse
+            entities: tuple[Entity, ...] = ()
+            items: tuple[ItemMention, ...] = ()
+        else:
+            entities, items = extract_for_shop(text, context.shop)
+        entities = _with_language(text, entities)
         return Understanding(intent, confidence, language, ranking, entities, items)
 
 

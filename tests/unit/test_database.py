@@ -88,3 +88,16 @@ async def test_sqlite_commit_is_durable_across_reopen(tmp_path: Path) -> None:
         assert await second.ping()
     finally:
         await second.close()
+
+
+async def test_the_sqlite_durability_mode_is_applied(tmp_path: Path) -> None:
+    for mode, number in (("NORMAL", 1), ("FULL", 2)):
+        db = SqliteDatabase(str(tmp_path / f"{mode}.sqlite"), synchronous=mode)
+        await db.start()
+        try:
+            assert await db.fetchone("PRAGMA synchronous") == (number,)
+            assert await db.fetchone("PRAGMA journal_mode") == ("wal",)
+        finally:
+            await db.close()
+    with pytest.raises(ValueError):
+        SqliteDatabase(str(tmp_path / "x.sqlite"), synchronous="OFF")

@@ -258,6 +258,17 @@ class TwilioAdapter:
         self._timeout = timeout
         self._client: Client | None = None
         self._http: _AiohttpTwilioClient | None = None
+        # verify() and parse() of one request run back to back with no await between them:
+        # remember the last body's parsed form so it is decoded once, not twice
+        self._last_form: tuple[bytes, Any] | None = None
+
+    def _form_once(self, body: bytes) -> Any:
+        last = self._last_form
+        if last is not None and last[0] is body:
+            return last[1]
+        form = _form(body)
+        self._last_form = (body, form)
+        return form
 
     # inbound ---------------------------------------------------------------------------
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
@@ -274,7 +285,7 @@ class TwilioAdapter:
                 return False
         else:
             try:
-                params = _form(body)
+                params = self._form_once(body)
             except BadPayload:
                 return False
         return verify_twilio_signature(public_request_url(self._public_base, url), params,
@@ -284,7 +295,7 @@ class TwilioAdapter:
         content_type = header_value(headers, "Content-Type") or ""
         if content_type and not content_type.startswith("application/x-www-form-urlencoded"):
             raise BadPayload("Twilio webhooks are form posts")
-        return parse_form(_form(body))
+        return parse_form(self._form_once(body))
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         return DirectResponse(render_twiml(replies), "application/xml")
