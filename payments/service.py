@@ -101,6 +101,15 @@ class PaymentUpdate:
 Notify = Callable[[PaymentUpdate, WriteSet], Awaitable[None]]
 
 
+def _accepted_then_closed(request: PaymentRequest, order: Order, before: PaymentState,
+                          after: PaymentState, event: ProviderEvent) -> bool:
+    return (event.kind in (PaymentEventKind.EXPIRED, PaymentEventKind.CANCELLED)
+            and before.status in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED,
+                                  PaymentStatus.REFUNDED)
+            and after.status is PaymentStatus.PAID_AFTER_CLOSE
+            and order.status != OrderStatus.PENDING_PAYMENT)
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
@@ -258,6 +267,12 @@ class PaymentService:
             history = await self.repo.events_for(request)
             before = apply_events(request.amount, history)
             after = apply_events(request.amount, [*history, event])
+            if _accepted_then_closed(request, order, before, after, event):
+                # we already took this money as paid in time and told the shopper and the
+                # merchant so (the order may have shipped); a close the PSP reports late,
+                # dated before the capture, is recorded but does not turn it into late money
+                after = replace(after, status=before.status,
+                                captured_after_close=before.captured_after_close)
             now = self.now_ms()
             writes = WriteSet()
             self.repo.insert_event(writes, request, event, now)
@@ -363,16 +378,21 @@ class PaymentService:
         if wanted <= 0 or wanted > available:
             raise PaymentError("refund_too_large", f"at most {available} minor units")
         remaining = wanted
+        # a full refund closes the order (refund_pending → refunded); a partial one (a
+        # missing item, a goodwill gesture) leaves it where it is, so it can still ship
+        closes_order = wanted == available
         for request, state, left in candidates:
             if remaining <= 0:
                 break
             part = Money(min(left, remaining), request.currency)
             remaining -= part.minor
-            await self._refund_one(order, request, state, part, reason, notify)
+            await self._refund_one(order, request, state, part, reason, notify,
+                                   closes_order=closes_order)
         return Money(wanted, order.currency)
 
     async def _refund_one(self, order: Order, request: PaymentRequest, state: PaymentState,
-                          amount: Money, reason: str, notify: Notify | None) -> None:
+                          amount: Money, reason: str, notify: Notify | None, *,
+                          closes_order: bool = True) -> None:
         provider = self._provider(request.provider)
         payment_id = sorted(state.payment_ids)[0] if state.payment_ids else request.id
         refund_key = _new_id("rf")
@@ -390,10 +410,10 @@ class PaymentService:
         self._post(writes, order.shop_id, postings_for_refund(
             order.label, amount, provider=request.provider, refund_id=request.id,
             stage="requested", against=against), now)
-        status = OrderStatus(order.status)
-        if status is not OrderStatus.REFUND_PENDING:
+        status = OrderStatus((await self.repo.order(order.id) or order).status)
+        if closes_order and status is not OrderStatus.REFUND_PENDING:
             new = order_transition(status, OrderEvent.REFUND_REQUESTED)
-            self.repo.set_order_status(writes, order.id, order.status, new, now)
+            self.repo.set_order_status(writes, order.id, status, new, now)
         await self.db.write(writes)
         if result.status == "processed":
             # the provider answered synchronously: apply it as the event it is

@@ -115,7 +115,8 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
             from webhooks.migrate import upgrade
 
             await asyncio.to_thread(upgrade, settings.database_url)
-        db = open_database(settings.database_url)
+        db = open_database(settings.database_url,
+                           sqlite_synchronous=settings.sqlite_synchronous)
         await db.start()
         app[DB] = db
         yield

@@ -264,9 +264,10 @@ async def api_order_status(request: web.Request) -> web.Response:
     if result is None:
         return web.json_response({"error": "this shop has no owner number"}, status=409)
     fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
-    if fresh.status == order.status and event is not OrderEvent.CANCEL:
-        return web.json_response({"error": f"cannot move {order.status} to {data['status']}"},
-                                 status=409)
+    if fresh.status != data["status"]:
+        hint = " (refund it first)" if event is OrderEvent.CANCEL else ""
+        return web.json_response(
+            {"error": f"cannot move {order.status} to {data['status']}{hint}"}, status=409)
     return web.json_response(await _order_json(request.app, fresh))
 
 

@@ -263,6 +263,7 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
                        "amount": {"value": ln.unit_price.minor, "offset": offset},
                        "quantity": ln.quantity} for ln in lines],
             "subtotal": {"value": order.subtotal_minor, "offset": offset},
+            "tax": {"value": 0, "offset": offset, "description": "Prices include taxes"},
             "shipping": {"value": order.delivery_minor, "offset": offset},
         },
     }

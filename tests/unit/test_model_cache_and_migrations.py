@@ -21,7 +21,7 @@ def test_a_cached_model_answers_exactly_like_the_trained_one(tmp_path: Path) -> 
     assert len(files) == 1
     _MODEL_CACHE.clear()  # as in a new process
     loaded = build_builtin(shop, cache_dir=tmp_path)
-    assert loaded.trained is not trained
+    assert loaded.trained is not trained.trained
     for sentence in SENTENCES:
         assert loaded.classify(sentence) == trained.classify(sentence)
 

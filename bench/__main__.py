@@ -1,0 +1,239 @@
+"""``python -m bench`` (``make bench``): haat's standard benchmark suite.
+
+Starts a bare aiohttp server (the ceiling) and ``haat serve`` on the demo shop, drives both
+with wrk on loopback using pre-signed simulator, Twilio and Cloud API requests from thousands
+of multilingual shoppers, then the growth runs, start-up timing and a py-spy profile, prints
+the results and appends them to docs/BENCHMARKS.md. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench import growth, loadgen, payments, profile, report, run, servers, traffic
+
+STEPS = ("bare", "haat", "profile", "latency", "growth", "startup")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="seconds of load for the bare and haat runs (default 60)")
+    p.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    p.add_argument("--postgres", action="store_true",
+                   help="run haat on a throwaway PostgreSQL cluster instead of SQLite "
+                        "(growth runs stay on SQLite)")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run: 5 s runs, fewer shoppers, no 1M-row growth, no profile")
+    p.add_argument("--growth-duration", type=float, default=None,
+                   help="seconds per growth run (default: min(20, --duration))")
+    p.add_argument("--requests", type=int, default=None,
+                   help="distinct pre-signed requests to generate (default: enough for "
+                        "4,500 msg/s over the longest run)")
+    p.add_argument("--shoppers", type=int, default=5000, help="distinct shoppers (5000)")
+    p.add_argument("--generator", choices=("wrk", "python"), default="wrk",
+                   help="load generator; wrk is installed with apt-get when missing, and the "
+                        "Python one is used when it cannot be")
+    p.add_argument("--only", default=",".join(STEPS),
+                   help=f"comma-separated steps to run (default all: {','.join(STEPS)})")
+    p.add_argument("--big", type=int, default=1_000_000,
+                   help="stored conversations for the largest growth run (1,000,000)")
+    p.add_argument("--profile-duration", type=float, default=15.0)
+    p.add_argument("--no-record", action="store_true",
+                   help="print the results but do not append them to docs/BENCHMARKS.md")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    return p.parse_args(argv)
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    steps = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = steps - set(STEPS)
+    if unknown:
+        print(f"unknown step(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if args.quick:
+        args.duration = min(args.duration, 5.0)
+        args.shoppers = min(args.shoppers, 1000)
+        args.big = min(args.big, 10_000)
+        steps.discard("profile")
+    growth_s = args.growth_duration or min(20.0, args.duration)
+    opts = run.Options(duration_s=args.duration, connections=args.connections,
+                       threads=args.threads, warmup_s=1.0 if args.quick else 3.0,
+                       generator=args.generator)
+    if args.generator == "wrk":
+        opts.wrk = loadgen.ensure_wrk()
+        if opts.wrk is None:
+            _say("wrk is not available: falling back to the Python generator (slower; it "
+                 "takes CPU from the server)")
+            opts.generator = "python"
+    _say(f"work directory {opts.workdir}")
+    longest = max(args.duration, growth_s if "growth" in steps else 0,
+                  args.profile_duration if "profile" in steps else 0)
+    total = args.requests or traffic.plan_size(longest)
+    began = time.perf_counter()
+    tr = run.make_traffic(opts, "http://127.0.0.1:8080", total, args.shoppers)
+    _say(f"{tr.loaded:,} pre-signed requests from {args.shoppers:,} shoppers in "
+         f"{time.perf_counter() - began:.1f} s")
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    rep = report.Report(
+        command="python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        database=database,
+        options={"duration": f"{args.duration:g}", "connections": args.connections,
+                 "threads": args.threads, "generator": opts.generator,
+                 "shoppers": f"{args.shoppers:,}", "requests": tr.loaded})
+    demo = servers.ROOT / "config"
+    try:
+        with _database_factory(args.postgres, opts.workdir) as new_db:
+            if "bare" in steps:
+                _say(f"bare aiohttp for {args.duration:g} s")
+                rep.bare = run.run_bare(opts, tr, args.duration)
+                _say(_line(rep.bare))
+            if "haat" in steps:
+                _say(f"haat ({database}) for {args.duration:g} s")
+                rep.haat = run.run_haat(opts, tr, f"haat ({database})", shop=demo,
+                                        database_url=new_db("main"),
+                                        duration_s=args.duration)
+                _say(_line(rep.haat))
+            if "profile" in steps:
+                raw = opts.workdir / "profile.txt"
+                if not (servers.VENV_BIN / "py-spy").exists():
+                    _say("py-spy missing: .venv/bin/pip install py-spy to profile; skipped")
+                else:
+                    _say(f"py-spy profile of haat for {args.profile_duration:g} s")
+                    run.run_haat(opts, tr, "haat (profiled)", shop=demo,
+                                 database_url=new_db("profile"),
+                                 duration_s=args.profile_duration, profile=raw)
+                    if raw.exists():
+                        rep.profile_samples, rep.profile_self, rep.profile_total = (
+                            profile.summarise(raw))
+                        rep.profile_areas = profile.by_area(raw)
+                        rep.profile_threads = profile.thread_shares(raw)
+                        _say(f"profile: {rep.profile_samples} samples (raw stacks: {raw}, "
+                             "kept with --keep)")
+        if "latency" in steps:
+            for size in (100, 1000, 10_000):
+                _say(f"search and NLU latency with {size:,} products")
+                rep.latency.append(growth.measure_latency(size, opts.workdir))
+        if "growth" in steps:
+            _growth(opts, tr, rep, duration_s=growth_s, big=args.big, demo=demo)
+        if rep.latency or rep.growth_runs:
+            from bench.plot import growth_plot
+
+            stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
+            where = opts.workdir if args.no_record else servers.ROOT / "docs" / "benchmarks"
+            rep.plot = growth_plot(rep, where / f"growth-{stamp}.png")
+        if "startup" in steps:
+            _say("start-up time")
+            rep.startup = run.startup_times(demo, opts.workdir, runs=1 if args.quick else 5)
+        result = payments.bench_payment_path_TODO()
+        if result is None:
+            _say("payment path: not measured yet (bench/payments.py TODO)")
+    finally:
+        (opts.workdir / "results.json").write_text(json.dumps(_results(rep), indent=2,
+                                                              default=str))
+    markdown = report.render(rep)
+    print()
+    print(markdown)
+    if not args.no_record:
+        report.append(markdown)
+        _say(f"appended to {report.BENCHMARKS}")
+    if not args.keep:
+        shutil.rmtree(opts.workdir, ignore_errors=True)
+    return 0
+
+
+def _growth(opts: run.Options, tr: run.Traffic, rep: report.Report, *, duration_s: float,
+            big: int, demo: Path) -> None:
+    from catalog.loader import load_shop
+
+    shop_id = load_shop(demo).id
+    for stored in sorted({0, 10_000, big}):
+        url = f"sqlite:///{opts.workdir / f'growth-{stored}.db'}"
+        if stored:
+            _say(f"storing {stored:,} conversations and messages")
+            rep.seeding[stored] = growth.seed_sqlite(url, shop_id, stored)
+        label = f"demo shop, {stored:,} stored conversations"
+        _say(f"{label} for {duration_s:g} s")
+        result = run.run_haat(opts, tr, label, shop=demo, database_url=url,
+                              duration_s=duration_s)
+        rep.growth_runs.append((label, result))
+        _say(_line(result))
+        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+    shop = growth.write_shop(opts.workdir / "shop-10000-served", 10_000)
+    label = "10,000-product catalog, empty database"
+    _say(f"{label} for {duration_s:g} s")
+    result = run.run_haat(opts, tr, label, shop=shop,
+                          database_url=f"sqlite:///{opts.workdir / 'growth-catalog.db'}",
+                          duration_s=duration_s)
+    rep.growth_runs.append((label, result))
+    _say(_line(result) + f", ready in {result.ready_s:.2f} s")
+
+
+def _line(result: run.RunResult) -> str:
+    return (f"{result.label}: {result.throughput:,.0f} msg/s, p50 {result.load.p50_ms:.1f} ms, "
+            f"p99 {result.load.p99_ms:.1f} ms, errors {result.errors}, "
+            f"CPU {result.cpu_per_msg_us:,.0f} µs/msg, RSS {result.rss_mb:.0f} MB")
+
+
+def _results(rep: report.Report) -> dict[str, object]:
+    return {
+        "bare": rep.bare.to_json() if rep.bare else None,
+        "haat": rep.haat.to_json() if rep.haat else None,
+        "growth": [{"label": label, **r.to_json()} for label, r in rep.growth_runs],
+        "latency": [vars(lat) for lat in rep.latency],
+        "startup_s": rep.startup,
+    }
+
+
+class _Databases:
+    """Hands out a fresh, empty database per haat run (a file, or a PostgreSQL database)."""
+
+    def __init__(self, postgres_url: str | None, workdir: Path) -> None:
+        self.postgres_url = postgres_url
+        self.workdir = workdir
+
+    def __call__(self, name: str) -> str:
+        if self.postgres_url is None:
+            return f"sqlite:///{self.workdir / f'{name}.db'}"
+        import asyncpg
+
+        async def create() -> None:
+            admin = str(self.postgres_url).replace("postgresql+asyncpg://", "postgresql://")
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute(f'CREATE DATABASE "bench_{name}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        return self.postgres_url.rsplit("/", 1)[0] + f"/bench_{name}"
+
+
+@contextlib.contextmanager
+def _database_factory(postgres: bool, workdir: Path) -> Iterator[_Databases]:
+    """SQLite files in the work directory, or databases on one throwaway PostgreSQL."""
+    if not postgres:
+        yield _Databases(None, workdir)
+        return
+    with servers.postgres() as url:
+        yield _Databases(url, workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

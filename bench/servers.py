@@ -1,0 +1,211 @@
+"""Processes the benchmark runs: haat, the bare ceiling, the fake Graph API, a throwaway
+PostgreSQL; and what /proc says about them (CPU seconds, resident memory)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True)
+class ProcSample:
+    """CPU seconds (user + system, all threads) and memory of one process at one moment."""
+
+    cpu_s: float
+    rss_kb: int
+    hwm_kb: int
+
+
+def sample(pid: int) -> ProcSample:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])
+    rss = hwm = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    return ProcSample((utime + stime) / CLK_TCK, rss, hwm)
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), bytes(exc.read())
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
+        with contextlib.suppress(OSError):
+            status, _ = http_get(url, timeout=1.0)
+            if status == 200:
+                return
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    ready_s: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def sample(self) -> ProcSample:
+        return sample(self.proc.pid)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def run_server(cmd: list[str], env: Mapping[str, str], ready_path: str, log: Path,
+               port: int) -> Iterator[Server]:
+    """Start ``cmd``, time it to a 200 on ``ready_path``, stop it (SIGINT) on exit."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT)
+    server = Server(proc, port, log)
+    try:
+        wait_ready(f"{server.url}{ready_path}", proc)
+        server.ready_s = time.perf_counter() - started
+        yield server
+    finally:
+        _stop(proc)
+
+
+def haat_command(shop: Path, port: int) -> list[str]:
+    haat = VENV_BIN / "haat"
+    if haat.exists():
+        return [str(haat), "serve", "--shop", str(shop), "--port", str(port)]
+    return [sys.executable, "-m", "webhooks", "serve", "--shop", str(shop), "--port", str(port)]
+
+
+@contextlib.contextmanager
+def haat(shop: Path, database_url: str, env: Mapping[str, str], log: Path,
+         graph_url: str) -> Iterator[Server]:
+    port = free_port()
+    server_env = {**env, "HAAT_DATABASE_URL": database_url, "WHATSAPP_API_BASE_URL": graph_url,
+                  "HAAT_LOG_LEVEL": "WARNING", "HAAT_PUBLIC_URL": env["HAAT_PUBLIC_URL"]}
+    with run_server(haat_command(shop, port), server_env, "/readyz", log, port) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def bare(log: Path) -> Iterator[Server]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.bare", "--port", str(port)]
+    with run_server(cmd, {}, "/readyz", log, port) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def fake_graph(token: str, log: Path) -> Iterator[Server]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.fake_graph", "--port", str(port), "--token", token]
+    with run_server(cmd, {}, "/readyz", log, port) as server:
+        yield server
+
+
+def graph_stats(server: Server) -> dict[str, int]:
+    _, body = http_get(f"{server.url}/stats")
+    stats: dict[str, int] = json.loads(body)
+    return stats
+
+
+def metrics(server: Server) -> dict[str, float]:
+    """haat's /metrics as name → value."""
+    _, body = http_get(f"{server.url}/metrics", timeout=10.0)
+    out: dict[str, float] = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                out[name] = float(value)
+    return out
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run scripts/system-deps.sh "
+                           "(or apt-get install postgresql)")
+    return found[-1].parent
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port (as tests/conftest.py starts
+    one): yields an asyncpg SQLAlchemy URL; the cluster and its files go away on exit.
+    Durability settings are PostgreSQL's defaults except fsync, like the test cluster."""
+    bin_dir = _pg_bin()
+    data = Path(tempfile.mkdtemp(prefix="haat-bench-pg-"))
+    port = free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(data, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = subprocess.run
+    run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "haat",
+         "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
+         str(data / "log"), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
+         "-c fsync=off -c max_connections=200", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql+asyncpg://haat@127.0.0.1:{port}/postgres"
+    finally:
+        run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate",
+             "stop"], check=False, capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def log_problems(log: Path) -> int:
+    """Tracebacks and ERROR lines the server wrote (each one is counted as an error)."""
+    if not log.exists():
+        return 0
+    text = log.read_text(errors="replace")
+    return text.count("Traceback (most recent call last)") + sum(
+        1 for line in text.splitlines() if " ERROR " in line)

@@ -1,0 +1,159 @@
+"""The hosted payment page in real headless Chromium on a phone-sized screen.
+
+The app runs on loopback with its public URL pointing at itself, so the page, its QR, its
+status polling and the sandbox PSP's signed callback all travel over real HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser, Page
+
+from config.clock import Clock
+from tests.browser import PHONE, chromium, decode_qr, phone_page
+from tests.conftest import Shopper
+from tests.e2e.conftest import outbox, payment_reply, place_order, token_of
+
+COUNTDOWN = re.compile(r"Expires in (\d+):(\d\d)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as running:
+        yield running
+
+
+async def _status(page: Page) -> str:
+    return str(await page.get_attribute("#status", "data-status"))
+
+
+async def _wait_status(page: Page, status: str, timeout_ms: int = 10_000) -> None:
+    await page.wait_for_function(
+        "s => document.getElementById('status').dataset.status === s", arg=status,
+        timeout=timeout_ms)
+
+
+async def _seconds_left(page: Page) -> int:
+    text = await page.inner_text("#expiry")
+    match = COUNTDOWN.search(text)
+    assert match, text
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+async def _open(page: Page, url: str) -> None:
+    response = await page.goto(url)
+    assert response is not None and response.status == 200
+    await page.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads
+
+
+async def test_page_shows_the_order_the_exact_upi_link_and_a_scannable_qr(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    pay = payment_reply(await place_order(buyer, "2 samosa"))
+    upi = pay["extra"]["upi_link"]
+    async with phone_page(browser) as phone:
+        page = phone.page
+        await _open(page, pay["link"])
+        assert await page.inner_text("#shop") == "Mitra Tea House"
+        assert "ORD-1001" in await page.inner_text(".order")
+        rows = [r.split("\t") for r in (await page.inner_text("table")).splitlines() if r]
+        assert ["2 × Samosa", "₹24.00"] in rows and ["Delivery", "₹30.00"] in rows
+        assert await page.inner_text("#amount") == "₹54.00"
+        assert await page.get_attribute("#upi-button", "href") == upi
+        assert await page.inner_text("#upi-button") == "Pay with UPI app"
+        assert "Waiting for payment" in await page.inner_text("#status")
+
+        # the countdown is there and runs
+        first = await _seconds_left(page)
+        assert 59 * 60 <= first <= 60 * 60
+        await page.wait_for_function(
+            f"!/Expires in {first // 60}:{first % 60:02d}$/.test("
+            "document.getElementById('expiry').textContent)", timeout=3000)
+        assert await _seconds_left(page) < first
+
+        # the QR loaded and a camera reading the screen gets back the exact link
+        await page.wait_for_function(
+            "document.getElementById('qr').complete && "
+            "document.getElementById('qr').naturalWidth > 0")
+        assert await page.is_visible("#qr")
+        assert decode_qr(await page.locator("#qr").screenshot()) == [upi]
+        assert upi in decode_qr(await page.screenshot(full_page=True))
+
+        # made for a phone: nothing wider than the screen, a thumb-sized pay button
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+        box = await page.locator("#upi-button").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["height"] >= 44
+        assert phone.errors == [] and phone.failed == []
+
+
+async def test_clicking_simulate_success_turns_the_page_paid_without_a_reload(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    pay = payment_reply(await place_order(buyer, "1 samosa"))
+    async with phone_page(browser) as phone:
+        page = phone.page
+        await _open(page, pay["link"])
+        assert await _status(page) == "issued"
+        await page.get_by_role("button", name="Simulate success").click()
+        await _wait_status(page, "paid")
+        assert "Paid" in await page.inner_text("#status")
+        assert await page.evaluate("window.__sameDocument") == "yes"
+        assert await page.is_hidden("#pay-area") and await page.is_hidden("#qr")
+        assert await page.is_hidden("#sandbox")
+        assert await page.inner_text("#expiry") == ""
+        assert phone.errors == [] and phone.failed == []
+    state = await (await live.get(f"/pay/{token_of(pay['link'])}/status")).json()
+    assert state["status"] == "paid" and state["order_status"] == "paid"
+    receipts = [m["text"] for m in await outbox(live, buyer.phone)]
+    assert sum("received" in text for text in receipts) == 1, receipts
+
+
+async def test_a_payment_landing_elsewhere_updates_the_open_page_live(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    pay = payment_reply(await place_order(buyer, "3 samosa"))
+    token = token_of(pay["link"])
+    async with phone_page(browser) as phone:
+        page = phone.page
+        await _open(page, pay["link"])
+        # a failed attempt leaves the request open: the page keeps waiting
+        failed = await live.post(f"/pay/{token}/sandbox", json={"outcome": "failure"})
+        assert failed.status == 200 and (await failed.json())["delivered"] == 1
+        await page.wait_for_timeout(1800)  # longer than one poll
+        assert await _status(page) == "issued" and await page.is_visible("#qr")
+        # the PSP's success callback lands (the shopper paid from another phone)
+        paid = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+        assert paid.status == 200
+        await _wait_status(page, "paid")
+        assert await page.evaluate("window.__sameDocument") == "yes"
+        assert "Paid" in await page.inner_text("#status")
+        assert phone.errors == [] and phone.failed == []
+
+
+async def test_an_expired_payment_shows_expired_and_no_qr(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser, clock: Clock) -> None:
+    pay = payment_reply(await place_order(buyer, "2 samosa"))
+    upi = pay["extra"]["upi_link"]
+    async with phone_page(browser) as phone:
+        page = phone.page
+        await _open(page, pay["link"])
+        assert decode_qr(await page.screenshot(full_page=True)) == [upi]
+        clock.advance(minutes=61)  # the server's time moves past the expiry
+        await _wait_status(page, "expired")  # the open page learns it by polling
+        assert "expired" in (await page.inner_text("#status")).lower()
+        assert await page.is_hidden("#pay-area") and await page.is_hidden("#upi-button")
+        assert decode_qr(await page.screenshot(full_page=True)) == []
+
+        # and a fresh visit shows the same, with no way to pay
+        await page.reload()
+        assert await _status(page) == "expired"
+        assert await page.is_hidden("#qr") and await page.is_hidden("#upi-button")
+        assert await page.is_hidden("#sandbox")
+        assert await page.inner_text("#expiry") == ""
+        assert decode_qr(await page.screenshot(full_page=True)) == []
+        assert phone.errors == []
+    assert (await live.get(f"/pay/{token_of(pay['link'])}/qr.png")).status == 410
