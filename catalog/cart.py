@@ -9,7 +9,7 @@ for the bot to explain, never as an exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -192,7 +192,8 @@ def _stock_pool(product: Product, option: Option | None) -> tuple[str, int | Non
 
 
 def price_cart(
-    cart: Cart, catalog: Catalog, delivery: Delivery | None, currency: str
+    cart: Cart, catalog: Catalog, delivery: Delivery | None, currency: str,
+    available: Callable[[str], int | None] | None = None,
 ) -> PricedCart:
     """Price every line at today's catalog; lines with problems are reported.
 
@@ -211,7 +212,13 @@ def price_cart(
         product, option = found
         name = line_name(product, option)
         pool, stock = _stock_pool(product, option)
-        if product.sold_out or stock == 0:
+        if available is not None:
+            # live counts (the merchant's `stock` and what open orders hold) win over YAML
+            stock = available(line.sku)
+            sold_out = stock == 0
+        else:
+            sold_out = product.sold_out or stock == 0
+        if sold_out:
             problems.append(CartProblem(line.sku, SOLD_OUT, line.quantity, 0, name))
             continue
         if stock is not None:

@@ -6,7 +6,14 @@ See browse.mmd for the diagram.
 from __future__ import annotations
 
 from bot.filters import button, intent
-from bot.flows.common import options_text, price_text, product_name, product_row, unit_text
+from bot.flows.common import (
+    options_text,
+    price_text,
+    product_name,
+    product_row,
+    sold_out,
+    unit_text,
+)
 from bot.nlu.base import Understanding
 from bot.replies import shop_name
 from bot.router import UNHANDLED, Router, Turn
@@ -49,7 +56,7 @@ async def category(turn: Turn) -> None:
         return
     products = turn.shop.catalog.in_category(category_id)
     rows = tuple(product_row(turn, p) for p in products)
-    example = product_name(turn, next((p for p in products if not p.sold_out), products[0]))
+    example = product_name(turn, next((p for p in products if not sold_out(turn, p)), products[0]))
     intro = turn.t("category_intro",
                    category=found.name.get(turn.language, turn.shop.default_language),
                    example=example)
@@ -69,7 +76,7 @@ def _details(turn: Turn, product: Product, option: Option | None) -> str:
                     description=description).rstrip()]
     if product.options and option is None:
         lines.append(turn.t("options_list", options=options_text(turn, product)))
-    if product.sold_out:
+    if sold_out(turn, product):
         lines.append(turn.t("sold_out", name=product_name(turn, product)))
     elif product.stock is not None and product.stock <= 5:
         lines.append(turn.t("in_stock_few", stock=product.stock))
@@ -78,7 +85,7 @@ def _details(turn: Turn, product: Product, option: Option | None) -> str:
 
 def _alternatives(turn: Turn, product: Product) -> str | None:
     others = [p for p in turn.shop.catalog.in_category(product.category)
-              if p.sku != product.sku and not p.sold_out][:3]
+              if p.sku != product.sku and not sold_out(turn, p)][:3]
     if not others:
         return None
     return turn.t("alternatives", names=", ".join(product_name(turn, p) for p in others))
@@ -100,7 +107,7 @@ def _matches(turn: Turn, understanding: Understanding) -> list[tuple[Product, Op
 
 
 def _product_buttons(turn: Turn, product: Product) -> tuple[Button, ...]:
-    if product.sold_out:
+    if sold_out(turn, product):
         return ()
     return (Button(f"add:{product.sku}", turn.t("add_more_button").split()[0] + " +1"),
             Button("menu", turn.t("menu_button")))
@@ -119,23 +126,23 @@ async def product_info(turn: Turn, understanding: Understanding) -> object:
             turn.say("which_product")
         return None
     for product, option in found[:3]:
-        if understanding.intent == "product_price" and not product.sold_out:
+        if understanding.intent == "product_price" and not sold_out(turn, product):
             text = turn.t("price", name=product_name(turn, product, option),
                           price=price_text(product, option), unit=unit_text(product))
             if product.options and option is None:
                 text += "\n" + turn.t("options_list", options=options_text(turn, product))
-        elif understanding.intent == "search_product" and not product.sold_out:
+        elif understanding.intent == "search_product" and not sold_out(turn, product):
             text = turn.t("have_it", name=product_name(turn, product, option),
                           price=price_text(product, option), unit=unit_text(product))
         else:
             text = _details(turn, product, option)
-        if product.sold_out and (alt := _alternatives(turn, product)):
+        if sold_out(turn, product) and (alt := _alternatives(turn, product)):
             text += "\n" + alt
         if product.image and len(found) == 1:
             turn.reply(Reply(type="image", text=text, image_url=product.image))
         else:
             turn.reply(Reply(type="buttons", text=text, buttons=_product_buttons(turn, product))
-                       if len(found) == 1 and not product.sold_out
+                       if len(found) == 1 and not sold_out(turn, product)
                        else Reply(type="text", text=text))
     return None
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 from bot.filters import Filter, button, intent, kind
-from bot.flows.common import options_text, product_name
-from bot.inventory import Inventory, stock_pool
+from bot.flows.common import available, options_text, product_name, sold_out
 from bot.nlu.base import ItemMention, Understanding
 from bot.nlu.numbers import parse_number
 from bot.router import UNHANDLED, Router, Turn
@@ -50,16 +49,6 @@ def wanted_quantity(text: str) -> int | None:
     return int(value.numerator)
 
 
-def available(turn: Turn, sku: str) -> int | None:
-    """Units that can still be ordered (None = unlimited): the merchant's ``stock`` count
-    minus what open orders hold when the inventory service runs, else the catalog's."""
-    inventory = turn.services.get("inventory")
-    if isinstance(inventory, Inventory):
-        return inventory.available(turn.shop.id, turn.shop.catalog, sku)
-    hit = turn.shop.catalog.find_sku(sku)
-    return 0 if hit is None else stock_pool(*hit)[1]
-
-
 def _label(turn: Turn, product: Product, option: Option | None, quantity: int) -> str:
     return f"{quantity} × {product_name(turn, product, option)}"
 
@@ -71,9 +60,7 @@ def add_to_cart(turn: Turn, sku: str, quantity: int) -> str | None:
         return None
     product, option = hit
     stock = available(turn, sku)
-    # stock: 0 in catalog.yaml is sold out for pricing too (catalog.cart), whatever the count
-    if product.sold_out or (option is not None and option.stock == 0) or (
-            stock is not None and stock <= 0):
+    if stock is not None and stock <= 0:
         turn.say("sold_out", name=product_name(turn, product, option))
         return None
     cart = dict(turn.conversation.cart)
@@ -138,7 +125,7 @@ def ask_option(turn: Turn, product: Product, quantity: int) -> None:
                       f"{o.name.get(language, fallback)} {o.price.format()}")
                for o in product.options]
     # the base product is a choice of its own unless an option stands for it (same price)
-    if not product.sold_out and all(o.price != product.price for o in product.options):
+    if not sold_out(turn, product) and all(o.price != product.price for o in product.options):
         buttons.insert(0, Button(f"opt:{product.sku}:{quantity}",
                                  f"{product_name(turn, product)} {product.price.format()}"))
     text = turn.t("choose_option", name=product_name(turn, product),
@@ -276,7 +263,8 @@ def cart_summary(turn: Turn) -> str | None:
     cart = Cart.from_dict(dict(turn.conversation.cart))
     if not cart.lines:
         return None
-    priced = price_cart(cart, turn.shop.catalog, turn.shop.delivery, turn.shop.currency)
+    priced = price_cart(cart, turn.shop.catalog, turn.shop.delivery, turn.shop.currency,
+                        available=lambda sku: available(turn, sku))
     lines = [turn.t("cart_header")]
     for line in priced.lines:
         name = line.name.get(turn.language, turn.shop.default_language)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
+from bot.flows.common import available
 from bot.inventory import Inventory
 from bot.reminders import schedule_payment_nudge
 from bot.router import Router, Turn
@@ -146,7 +147,8 @@ async def edit(turn: Turn) -> None:
 async def confirm(turn: Turn) -> None:
     shop = turn.shop
     cart = Cart.from_dict(dict(turn.conversation.cart))
-    priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency)
+    priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
+                        available=lambda sku: available(turn, sku))
     if not priced.lines:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
@@ -156,12 +158,12 @@ async def confirm(turn: Turn) -> None:
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
     if short:
         fixed = dict(turn.conversation.cart)
-        for sku, available in short:
+        for sku, left in short:
             hit = shop.catalog.find_sku(sku)
             name = hit[0].name.get(turn.language, shop.default_language) if hit else sku
-            turn.say("stock_short", available=available, name=name)
-            if available > 0:
-                fixed[sku] = available
+            turn.say("stock_short", available=left, name=name)
+            if left > 0:
+                fixed[sku] = left
             else:
                 fixed.pop(sku, None)
         turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.inventory import Inventory, stock_pool
 from bot.router import Turn
 from bot.types import Button
 from catalog.models import Option, Product
@@ -22,10 +23,24 @@ def price_text(product: Product, option: Option | None = None) -> str:
     return (option.price if option is not None else product.price).format()
 
 
+def available(turn: Turn, sku: str) -> int | None:
+    """Units that can still be ordered (None = unlimited): the merchant's ``stock`` count
+    (else catalog.yaml's) minus what open orders hold."""
+    inventory = turn.services.get("inventory")
+    if isinstance(inventory, Inventory):
+        return inventory.available(turn.shop.id, turn.shop.catalog, sku)
+    hit = turn.shop.catalog.find_sku(sku)
+    return 0 if hit is None else stock_pool(*hit)[1]
+
+
+def sold_out(turn: Turn, product: Product, option: Option | None = None) -> bool:
+    return available(turn, option.sku if option is not None else product.sku) == 0
+
+
 def product_row(turn: Turn, product: Product) -> Button:
     """A list row: tapping it adds one (or asks for the option)."""
     description = price_text(product) + unit_text(product)
-    if product.sold_out:
+    if sold_out(turn, product):
         description += " · " + turn.t("sold_out", name="").strip(" *,.")
     return Button(payload=f"add:{product.sku}", title=product_name(turn, product),
                   description=description)

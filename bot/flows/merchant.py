@@ -215,12 +215,6 @@ async def cmd_stock(turn: Turn, rest: str) -> None:
     inventory = turn.services["inventory"]
     assert isinstance(inventory, Inventory)
     inventory.set_stock(turn.shop.id, sku, int(parts[1]), turn.writes, turn.now_ms)
-    product, option = hit
-    if int(parts[1]) > 0 and (product.sold_out or (option is not None and option.stock == 0)):
-        # catalog.yaml's "stock: 0" marks it sold out everywhere prices are computed
-        turn.reply_text(f"{sku}: {int(parts[1])} counted, but catalog.yaml says stock: 0 "
-                        "(sold out); change it there to sell it again.")
-        return
     turn.reply_text(f"{sku}: {int(parts[1])} in stock.")
 
 

@@ -61,7 +61,12 @@ class SimulatorAdapter:
                 if (not isinstance(line, dict) or not isinstance(line.get("sku"), str)
                         or type(line.get("qty")) is not int or line["qty"] < 1):
                     raise BadPayload("each order line needs a 'sku' and a positive 'qty'")
-                items.append(OrderItem(sku=line["sku"], quantity=line["qty"]))
+                price = line.get("price_minor")
+                if price is not None and (type(price) is not int or price < 0):
+                    raise BadPayload("'price_minor' (what the shopper's app showed, in minor "
+                                     "units) must be a non-negative integer")
+                items.append(OrderItem(sku=line["sku"], quantity=line["qty"],
+                                       item_price_minor=price))
         if text is None and button is None and order is None:
             raise BadPayload("one of 'text', 'button' or 'order' is required")
         kind = MessageKind.ORDER if items else (
