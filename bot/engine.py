@@ -12,13 +12,15 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.flows.payment_updates import proactive
 from bot.flows.support import FaqIndex
 from bot.language import detect_language
-from bot.nlu.base import IntentBackend, ParseContext, Understanding
+from bot.nlu.base import LOW_CONFIDENCE, IntentBackend, ParseContext, Understanding
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.reminders import schedule_for_turn
 from bot.replies import text_for
@@ -237,17 +239,36 @@ class Engine:
             parse_text = turn.payload if turn.payload and turn.payload.startswith("/") else text
             context = ParseContext(shop=shop, language=conversation.language,
                                    state=conversation.state.value)
-            turn.understanding = await runtime.nlu.parse(parse_text, context)
+            understanding = await runtime.nlu.parse(parse_text, context)
+            if understanding.confidence < LOW_CONFIDENCE and not understanding.items:
+                # a guess is worse than a question: low confidence goes to the fallback,
+                # which suggests what the shopper can do (and the closest products)
+                understanding = replace(understanding, intent="out_of_scope")
+            turn.understanding = understanding
             if turn.payload and turn.payload.startswith("/"):
                 turn.payload = None
             _update_language(turn, text)
         cart_before = dict(conversation.cart)
         handled = await self.root.dispatch(turn)
         schedule_for_turn(turn, cart_before)
+        _away_notice(turn)
         if not handled:
             log.debug("no handler matched")
         _remember_options(turn)
         return turn
+
+
+def _away_notice(turn: Turn) -> None:
+    """Outside opening hours, the first answer of the day starts with the away message;
+    orders are still taken (unless the shop is closed for orders)."""
+    if turn.is_owner or not turn.replies or support.is_open(turn.shop, turn.now_ms):
+        return
+    today = datetime.fromtimestamp(turn.now_ms / 1000, ZoneInfo(turn.shop.timezone)).date()
+    if turn.conversation.data.get("away_day") == today.isoformat():
+        return
+    turn.replies.insert(0, Reply(type="text", text=turn.t(
+        "away", hours=support.hours_text(turn.shop))))
+    turn.conversation = turn.conversation.with_data(away_day=today.isoformat())
 
 
 def _digits_of(number: str) -> str:

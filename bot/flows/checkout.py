@@ -8,6 +8,7 @@ cancellation or payment expiry.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from bot.filters import Filter, button, intent, kind, state
@@ -300,6 +301,9 @@ async def pay(turn: Turn) -> None:
     await offer_payment(turn, order, method, vpa=vpa)
 
 
+_VPA = re.compile(r"(?<![\w.@-])[A-Za-z0-9._-]{2,256}@[A-Za-z]{2,64}(?![\w@])")
+
+
 def _vpa_text(turn: Turn) -> bool:
     return turn.conversation.state is S.AWAITING_VPA and "@" in turn.message.text \
         and not turn.payload
@@ -307,7 +311,8 @@ def _vpa_text(turn: Turn) -> bool:
 
 @pending_router.on(Filter(_vpa_text, "vpa"))
 async def vpa_given(turn: Turn) -> None:
-    vpa = turn.message.text.strip().split()[0].strip(".,")
+    found = _VPA.search(turn.message.text)
+    vpa = found.group(0) if found else turn.message.text.strip().split()[0]
     if not is_valid_vpa(vpa):
         turn.say("bad_vpa")
         return

@@ -14,6 +14,8 @@ INTENTS: tuple[str, ...] = (
     "order_status", "cancel_order", "business_hours", "delivery_info", "human_handoff",
     "tip", "change_language", "out_of_scope",
 )
+# below this a backend's top intent is a guess: the bot asks rather than act on it
+LOW_CONFIDENCE = 0.40
 ENTITY_TYPES: tuple[str, ...] = ("product", "quantity", "vpa", "amount", "order_id", "language")
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
-from bot.nlu.base import INTENTS, Entity, ItemMention, ParseContext, Understanding
+from bot.nlu.base import INTENTS, LOW_CONFIDENCE, Entity, ItemMention, ParseContext, Understanding
 from bot.nlu.entities import extract_entities
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 # Below this top-intent probability the bot should ask rather than act. Chosen on the
 # labelled test set: ~99% of correct answers are above it, ~40% of wrong ones below.
-LOW_CONFIDENCE = 0.40
 # intents whose handlers read no entity: a confident one skips entity extraction
 NO_ENTITY_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog",
                                "view_cart", "checkout", "business_hours", "delivery_info",

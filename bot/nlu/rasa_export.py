@@ -13,8 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlu.base import ENTITY_TYPES, INTENTS
-from bot.nlu.builtin import LOW_CONFIDENCE
+from bot.nlu.base import ENTITY_TYPES, INTENTS, LOW_CONFIDENCE
 from bot.nlu.training import RASA_VERSION, dump_nlu_data, product_synonyms, training_examples
 from catalog.models import Shop
 
