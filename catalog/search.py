@@ -86,7 +86,17 @@ def normalize_token(token: str) -> str:
             decomposed = unicodedata.normalize("NFKD", text)
             text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
         return text
-    return text.translate(_CHAR_MAP)
+    folded = text.translate(_CHAR_MAP)
+    if folded and "\u0621" <= folded[0] <= "\u064a":
+        # Arabic writes "the", "and the", "with the" onto the noun: السمبوسة → سمبوسة
+        for prefix in _ARABIC_PREFIXES:
+            if folded.startswith(prefix) and len(folded) - len(prefix) >= 2:
+                return folded[len(prefix):]
+    return folded
+
+
+_ARABIC_PREFIXES = ("\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0641\u0627\u0644",
+                    "\u0643\u0627\u0644", "\u0644\u0644", "\u0627\u0644")  # وال بال فال كال لل ال
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,18 @@ async def confirm(turn: Turn) -> None:
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
+    gone = [p for p in priced.problems if p.kind in ("sold_out", "unknown")]
+    if gone:
+        # someone else bought the last ones while this shopper was confirming
+        fixed = dict(turn.conversation.cart)
+        for problem in gone:
+            fixed.pop(problem.sku, None)
+            name = problem.name.get(turn.language, shop.default_language) \
+                if problem.name else problem.sku
+            turn.say("sold_out", name=name)
+        turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
+        show_cart(turn)
+        return
     if not priced.lines:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
