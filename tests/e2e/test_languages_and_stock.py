@@ -95,7 +95,8 @@ async def test_the_last_items_are_sold_once_when_many_shoppers_confirm_at_once(
     refused = [a for a in answers if any("sold out" in r["text"] for r in a)]
     assert len(placed) == 4 and len(refused) == 6
     rows = await client.app[DB].fetchall(
-        "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+        "SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l "
+        "JOIN orders o ON o.id = l.order_id "
         "WHERE l.sku = 'KACHORI' AND o.status = 'pending_payment'")
     assert rows == [(4,)]
     held = await client.app[DB].fetchone(
