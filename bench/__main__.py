@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         if "startup" in steps:
             _say("start-up time")
             rep.startup = run.startup_times(demo, opts.workdir, runs=1 if args.quick else 5)
-        result = payments.bench_payment_path_TODO()
-        if result is None:
-            _say("payment path: not measured yet (bench/payments.py TODO)")
+        _say("payment path")
+        rep.payments = payments.render(payments.bench_payment_path(
+            samples=200 if args.quick else 2000))
     finally:
         (opts.workdir / "results.json").write_text(json.dumps(_results(rep), indent=2,
                                                               default=str))

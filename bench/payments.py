@@ -1,14 +1,43 @@
 """Payment path benchmark (Performance issue): creating a payment request with its QR, and
 applying a provider callback, each under 5 ms p99 in-process.
 
-Not wired yet: the payments service (payments/service.py) does not exist when this harness
-was written. :func:`bench_payment_path_TODO` is the one place the lead fills in; the suite
-calls it and reports "not measured" while it returns None.
+Both are measured through the real service on a migrated SQLite file with the sandbox PSP:
+
+1. "create": place an order, ask the provider for a UPI payment link, commit the rows, and
+   render the link's QR PNG (off the event loop, as the ``/pay/{token}/qr.png`` route does;
+   each request has its own link, so the QR cache never helps);
+2. "callback": verify the signed sandbox callback on its raw bytes, parse it, store the event
+   once and apply it (state, order, ledger) in one transaction — a different payment request
+   each time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.money import Money
+from config.database import SqliteDatabase, WriteSet
+from payments.providers.base import ProviderEvent, UpiPayee
+from payments.providers.sandbox import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    SandboxProvider,
+    encode_event,
+)
+from payments.qr import render_qr_png_async
+from payments.repository import OrderLine
+from payments.service import PaymentPlan, PaymentService
+from payments.signatures import hmac_sha256_hex
+from payments.status import PaymentEventKind
+from webhooks.migrate import upgrade
+
+SECRET = "bench-sandbox-secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,15 +49,84 @@ class PaymentPathResult:
     samples: int
 
 
-def bench_payment_path_TODO(samples: int = 2000) -> PaymentPathResult | None:  # noqa: N802
-    """TODO(lead): measure the payment path in-process once payments/service.py lands.
+def _p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] \
+        if len(values) > 1 else values[0]
 
-    1. Build the demo shop's payment service on a fresh SQLite file (migrated), with the
-       sandbox provider and its secret.
-    2. Time ``samples`` calls of "create order + payment request + UPI link + QR PNG"
-       (the QR rendered off the event loop and cached, DESIGN 4a), one at a time.
-    3. Time ``samples`` calls of "verify + store + apply a signed sandbox callback", each
-       for a different payment request, one at a time.
-    4. Return the p50/p99 of each in microseconds; the target is p99 < 5,000 µs for both.
-    """
-    return None
+
+async def _measure(samples: int, workdir: Path) -> PaymentPathResult:
+    url = f"sqlite:///{workdir / 'payments.db'}"
+    await asyncio.to_thread(upgrade, url)
+    db = SqliteDatabase(str(workdir / "payments.db"))
+    await db.start()
+    try:
+        provider = SandboxProvider(None, SECRET)
+        service = PaymentService(db, {"sandbox": provider}, public_url="http://127.0.0.1:8080",
+                                 now_ms=lambda: int(time.time() * 1000))
+        plan = PaymentPlan(provider="sandbox",
+                           payee=UpiPayee(vpa="mitratea@okaxis", name="Mitra Tea House"))
+        lines = [OrderLine("SAMOSA", "Samosa", 2, Money(1200, "INR")),
+                 OrderLine("MASALA-CHAI-L", "Masala Chai (Large)", 1, Money(3000, "INR"))]
+        create: list[float] = []
+        requests = []
+        gc.collect()
+        gc.freeze()  # as `haat serve` does after start-up
+        for i in range(samples):
+            began = time.perf_counter()
+            writes = WriteSet()
+            order = await service.place_order(
+                writes, shop_id="bench", channel="simulator", customer=f"91900{i:07d}",
+                lines=lines, delivery=Money(3000, "INR"), address="Salt Lake",
+                language="en")
+            request = await service.request_payment(writes, order, method="upi_link",
+                                                    plan=plan)
+            await db.write(writes)
+            png = await render_qr_png_async(request.upi_link)
+            create.append((time.perf_counter() - began) * 1e6)
+            assert png.startswith(b"\x89PNG")
+            requests.append(request)
+        apply: list[float] = []
+        for n, request in enumerate(requests):
+            body = encode_event(ProviderEvent(
+                provider="sandbox", event_id=f"sevt_bench_{n}", kind=PaymentEventKind.CAPTURED,
+                provider_ref=request.provider_ref or "", amount=request.amount,
+                occurred_at=int(time.time()), payment_id=f"spay_bench_{n}",
+                reference=request.id))
+            headers = {SIGNATURE_HEADER: f"sha256={hmac_sha256_hex(SECRET, body)}",
+                       EVENT_ID_HEADER: f"sevt_bench_{n}"}
+            began = time.perf_counter()
+            assert provider.verify_callback(headers, body)
+            for event in provider.parse_callback(headers, body):
+                update = await service.apply_event("sandbox", event)
+                assert update is not None and update.order_status_after == "paid"
+            apply.append((time.perf_counter() - began) * 1e6)
+        assert await service.ledger_balanced()
+    finally:
+        await db.close()
+    return PaymentPathResult(_p(create, 50), _p(create, 99), _p(apply, 50), _p(apply, 99),
+                             samples)
+
+
+def bench_payment_path(samples: int = 2000, workdir: Path | None = None) -> PaymentPathResult:
+    with tempfile.TemporaryDirectory(prefix="haat-bench-pay-") as tmp:
+        return asyncio.run(_measure(samples, workdir or Path(tmp)))
+
+
+def render(result: PaymentPathResult) -> str:
+    ok = result.create_request_p99_us < 5000 and result.apply_callback_p99_us < 5000
+    return "\n".join([
+        "### Payment path (in-process, one at a time, SQLite)",
+        "",
+        "| step | p50 | p99 | target p99 |",
+        "|---|---:|---:|---:|",
+        f"| order + payment request + UPI link + QR PNG | {result.create_request_p50_us:,.0f} µs"
+        f" | {result.create_request_p99_us:,.0f} µs | 5,000 µs |",
+        f"| verify + store + apply a signed callback | {result.apply_callback_p50_us:,.0f} µs"
+        f" | {result.apply_callback_p99_us:,.0f} µs | 5,000 µs |",
+        "",
+        f"{result.samples:,} samples each; targets **{'met' if ok else 'not met'}**.",
+    ])
+
+
+if __name__ == "__main__":
+    print(render(bench_payment_path()))

@@ -52,6 +52,7 @@ class Report:
     profile_threads: dict[str, float] = field(default_factory=dict)
     seeding: dict[int, float] = field(default_factory=dict)
     plot: Path | None = None
+    payments: str = ""  # the rendered payment-path section
 
 
 def _git(*args: str) -> str:
@@ -210,6 +211,8 @@ def render(report: Report) -> str:
             f"< 1.5 s {_verdict(median < 1.5)}.",
             "",
         ]
+    if report.payments:
+        lines += [report.payments, ""]
     if report.profile_samples:
         lines += [
             "### Where the time goes (py-spy, server under the same load)",

@@ -133,6 +133,9 @@ class SqliteDatabase:
         self._reader: sqlite3.Connection | None = None
         self._memory_uri: str | None = None
         self._tick_batch: list[_Pending] = []
+        self._checkpoints: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
+        self.checkpoint_seconds = 1.0
         self.commits = 0  # observed by tests and /metrics
         self.batched = 0
 
@@ -170,6 +173,29 @@ class SqliteDatabase:
         )
         self._thread.start()
         await ready
+        if self.path != ":memory:":
+            self._checkpoints = threading.Thread(target=self._checkpoint_loop,
+                                                 name="haat-sqlite-checkpoint", daemon=True)
+            self._checkpoints.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database from a thread of its own.
+
+        SQLite's automatic checkpoint runs inside a committing transaction: the writer would
+        stall on the checkpoint's fsync for tens of milliseconds every thousand pages, and
+        every message waiting for that commit with it. A PASSIVE checkpoint here never
+        blocks the writer or readers.
+        """
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                               timeout=30)
+        try:
+            while not self._stop_checkpoints.wait(self.checkpoint_seconds):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.warning("background WAL checkpoint failed; will retry")
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         if self._thread is not None:
@@ -177,6 +203,10 @@ class SqliteDatabase:
             self._queue.put(_STOP)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        if self._checkpoints is not None:
+            self._stop_checkpoints.set()
+            await asyncio.to_thread(self._checkpoints.join)
+            self._checkpoints = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -222,6 +252,7 @@ class SqliteDatabase:
              signal: Any) -> None:
         try:
             conn = self._connect()
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_loop
         except BaseException as exc:
             loop.call_soon_threadsafe(signal, exc)
             return
