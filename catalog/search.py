@@ -138,6 +138,7 @@ _STOPWORDS: frozenset[str] = frozenset(
     aur ka ki ke ko se hai hain tha kya kitna kitne kitni bhai bhaiya bhaiyya ji please
     wala wali wale kar karo mein me mai main bhi sirf aadha adha dedh dhai
     और का की के को से है हैं क्या मुझे चाहिए दो एक तीन चार देना दीजिए भी में
+    दे दें दीजिये लाओ लाना भेजो भेज करो कर
     টা টি টো টে খানা খানি
     আমাকে আমি দিন দাও আর এবং একটা একটি দুটো দুটি দুই এক তিন চার কত কি চাই দেবেন
     و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
@@ -357,6 +358,9 @@ class ProductIndex:
         return result
 
     def _compute_word_matches(self, norm: str) -> tuple[tuple[int, float], ...]:
+        if norm in _UNIT_SYNONYMS or norm.isdigit():
+            # "2 kg" is a quantity, not a product, even when a name says "Rice 5 kg"
+            return ()
         found: dict[int, float] = {}
         vid = self._by_surface.get(norm)
         if vid is not None:

@@ -530,6 +530,12 @@ class BuiltinBackend:
             items: tuple[ItemMention, ...] = ()
         else:
             entities, items = extract_for_shop(text, context.shop)
+            spans = [(e.start, e.end) for e in entities if e.type == "product" and e.start >= 0]
+            if confidence < LOW_CONFIDENCE and spans:
+                # the name trie knows whole names; the extractor also finds a product by
+                # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again
+                ranking = self.classify(mask_spans(text, spans))
+                intent, confidence = ranking[0]
         entities = _with_language(text, entities)
         return Understanding(intent, confidence, language, ranking, entities, items)
 
