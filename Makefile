@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test install lint typecheck pytest bench clean
+.PHONY: serve test install lint typecheck pytest bench rasa-serve bench-rasa clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## A real Rasa server trained on the demo shop (its own Python 3.10 venv), and Rasa vs built-in.
+rasa-serve: $(STAMP)
+	bash scripts/rasa-serve.sh
+
+bench-rasa: $(STAMP)
+	$(BIN)/python -m bench.bench_rasa
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 bash scripts/system-deps.sh
+echo "== Rasa 3.6 (Python 3.10, its own venv) for the real-Rasa tests"
+bash scripts/rasa-setup.sh
 
 echo "== ruff";  $BIN/ruff check .
 echo "== mypy";  $BIN/mypy
