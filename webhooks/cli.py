@@ -42,23 +42,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     upgrade(settings.database_url)
     workers = max(1, args.workers)
-    if workers > 1 and settings.database_url.startswith("sqlite"):
-        log.warning("--workers %d with SQLite: SQLite has one writer; scale out with "
-                    "PostgreSQL (HAAT_DATABASE_URL=postgresql+asyncpg://…)", workers)
+    if workers > 1:
+        # conversation state, stock holds and order numbers are serialised in memory by
+        # the one process that owns the database; several processes would need them in
+        # PostgreSQL (advisory locks, a counter table), which haat does not do yet
+        print("haat serve: --workers above 1 is not supported yet; run one process per "
+              "database (SQLite or PostgreSQL)", file=sys.stderr)
+        return 2
     log.info("serving %s on http://%s:%d (%s)", settings.shop_dir, args.host, args.port,
              ", ".join(f"{k}={v}" for k, v in settings.describe().items()
                        if k in ("database_url", "public_url", "nlu_backend", "simulator_token")))
-    if workers == 1:
-        _run_server(settings, args.host, args.port, reuse_port=False)
-        return 0
-    import multiprocessing
-
-    procs = [multiprocessing.Process(target=_run_server, args=(settings, args.host, args.port),
-                                     kwargs={"reuse_port": True}) for _ in range(workers)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join()
+    _run_server(settings, args.host, args.port, reuse_port=False)
     return 0
 
 
