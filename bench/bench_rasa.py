@@ -19,7 +19,6 @@ import gc
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from bot.nlu.rasa_http import RasaHttpBackend
 from bot.nlu.training import load_rasa_nlu
 from catalog.loader import load_shop
 from catalog.models import Shop
+from tests.localhost import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "tests" / "nlu" / "test_set.yml"
@@ -48,11 +48,6 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -158,7 +153,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     if args.url:
         print(await run(args.url.rstrip("/"), shop, args.rounds))
         return 0
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     print(f"starting Rasa on {url} (scripts/rasa-serve.sh) ...", file=sys.stderr)
     with _rasa_server(port) as process:

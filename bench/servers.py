@@ -6,12 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,16 +16,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.localhost import free_port, throwaway_cluster
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,38 +160,14 @@ def metrics(server: Server) -> dict[str, float]:
     return out
 
 
-def _pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise RuntimeError("PostgreSQL is not installed: run scripts/system-deps.sh "
-                           "(or apt-get install postgresql)")
-    return found[-1].parent
-
-
 @contextlib.contextmanager
 def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port (as tests/conftest.py starts
-    one): yields an asyncpg SQLAlchemy URL; the cluster and its files go away on exit.
-    Durability settings are PostgreSQL's defaults except fsync, like the test cluster."""
-    bin_dir = _pg_bin()
-    data = Path(tempfile.mkdtemp(prefix="haat-bench-pg-"))
-    port = free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        shutil.chown(data, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    run = subprocess.run
-    run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "haat",
-         "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
-         str(data / "log"), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
-         "-c fsync=off -c max_connections=200", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+asyncpg://haat@127.0.0.1:{port}/postgres"
-    finally:
-        run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate",
-             "stop"], check=False, capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    """A throwaway PostgreSQL cluster (tests/pgcluster.py): yields an asyncpg URL. Commits
+    do not wait for the WAL flush (``synchronous_commit=off``), the nearest match to
+    SQLite's default NORMAL mode: a server crash keeps the data consistent."""
+    with throwaway_cluster("synchronous_commit=off", "max_connections=200",
+                           prefix="haat-bench-pg-") as url:
+        yield url
 
 
 def log_problems(log: Path) -> int:

@@ -12,5 +12,10 @@ class Clock:
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.offset_ms
 
+    @classmethod
+    def starting_at(cls, epoch_ms: int) -> Clock:
+        """A clock that reads ``epoch_ms`` now and runs on from there (tests)."""
+        return cls(epoch_ms - int(time.time() * 1000))
+
     def advance(self, *, minutes: float = 0, seconds: float = 0) -> None:
         self.offset_ms += int((minutes * 60 + seconds) * 1000)

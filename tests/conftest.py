@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from config.clock import Clock
 from config.settings import Settings
+from tests.localhost import free_port, pg_bin, throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SHOP = ROOT / "config"
@@ -24,6 +22,11 @@ SIM_TOKEN = "test-simulator-token"
 ADMIN_TOKEN = "test-admin-token"
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+
+
+# Monday 2026-11-23 10:00 in Kolkata: the demo shop is open, so no test depends on when
+# it happens to run (outside hours every first answer starts with the away message)
+OPEN_HOURS_MS = 1_795_408_200_000
 
 
 @pytest.fixture
@@ -41,12 +44,13 @@ def settings(tmp_path: Path) -> Settings:
         whatsapp_access_token="meta-access-token",
         sandbox_secret="sandbox-secret",
         reload_interval_seconds=0.2,
+        clock_offset_seconds=(OPEN_HOURS_MS - time.time() * 1000) / 1000,
     )
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock.starting_at(OPEN_HOURS_MS)
 
 
 @pytest.fixture
@@ -96,18 +100,6 @@ def shopper(client: TestClient[Any, Any]) -> Shopper:
 # ---- a real PostgreSQL server ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """HAAT_TEST_POSTGRES_URL, or a throwaway cluster started from Debian's postgresql."""
@@ -115,27 +107,11 @@ def postgres_url() -> Iterator[str]:
     if given:
         yield given
         return
-    bin_dir = _pg_bin()
-    if bin_dir is None:
+    if pg_bin() is None:
         pytest.fail("PostgreSQL is not installed: run scripts/system-deps.sh (make test does)")
-    data = Path(tempfile.mkdtemp(prefix="haat-pg-"))
-    port = _free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
-        shutil.chown(data, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    run = subprocess.run
-    run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", "haat",
-         "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
-         str(data / "log"), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
-         "-c fsync=off -c synchronous_commit=off", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql+asyncpg://haat@127.0.0.1:{port}/postgres"
-    finally:
-        run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate",
-             "stop"], check=False, capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    # fsync off: tests need a real server, not durability across a power cut
+    with throwaway_cluster("fsync=off", "synchronous_commit=off") as url:
+        yield url
 
 
 def _pg_admin(postgres_url: str, sql: str) -> None:
@@ -160,7 +136,7 @@ def fresh_postgres(postgres_url: str) -> Iterator[str]:
     can be requested from parametrized sync URL fixtures)."""
     from webhooks.migrate import upgrade
 
-    name = f"t{os.getpid()}_{_free_port()}"
+    name = f"t{os.getpid()}_{free_port()}"
     _pg_admin(postgres_url, f'CREATE DATABASE "{name}"')
     url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)

@@ -92,7 +92,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware])
     app[SETTINGS] = settings
-    app[CLOCK] = clock or Clock()
+    app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
     app[READY] = asyncio.Event()
     channels: dict[str, ChannelAdapter] = {

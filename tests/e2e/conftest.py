@@ -7,7 +7,6 @@ chosen up front instead of the in-process client the unit tests use.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, DEMO_SHOP, SIM_TOKEN, AiohttpClient, Shopper
 from tests.fakes.razorpay import FakeRazorpay
+from tests.localhost import free_port
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SIM = {"Authorization": f"Bearer {SIM_TOKEN}"}
@@ -29,11 +29,6 @@ OWNER = "+919811111111"  # the demo shop's owner (config/shop.yaml)
 ADDRESS = "12 Salt Lake, Sector 1, Kolkata"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def start_live(aiohttp_client: AiohttpClient, settings: Settings,

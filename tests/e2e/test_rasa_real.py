@@ -33,7 +33,7 @@ from bot.nlu.builtin import build_builtin
 from bot.nlu.rasa_http import RasaHttpBackend
 from catalog.loader import load_shop
 from catalog.models import Shop
-from tests.e2e.conftest import free_port
+from tests.localhost import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_VENV = ROOT / ".rasa-venv"

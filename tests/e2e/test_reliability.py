@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -23,6 +23,7 @@ from config.settings import Settings
 from tests.conftest import ROOT, AiohttpClient, Shopper
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
+from tests.localhost import free_port
 from tests.sim import (
     cloud_status,
     cloud_text,
@@ -226,11 +227,6 @@ async def test_phone_numbers_and_message_text_never_reach_info_logs(
 # ---- a real crash: kill -9 after the 200, restart, nothing lost -----------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -252,9 +248,16 @@ async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[byte
 
 async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGraphApi,
                                                    settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
+    shop = tmp_path / "shop"  # open around the clock: one reply, whatever time it runs
+    shop.mkdir()
+    (shop / "catalog.yaml").write_bytes((settings.shop_dir / "catalog.yaml").read_bytes())
+    text = (settings.shop_dir / "shop.yaml").read_text(encoding="utf-8")
+    (shop / "shop.yaml").write_text(re.sub(r"(?m)^hours:.*\n(?:  .*\n)*",
+                                           'hours: {daily: "00:00-23:59"}\n', text),
+                                    encoding="utf-8")
     env = dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'crash.db'}",
-               HAAT_SHOP_DIR=str(settings.shop_dir), HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE="", HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}",
                WHATSAPP_APP_SECRET="crash-secret", WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
                WHATSAPP_API_BASE_URL=graph.url, HAAT_LOG_LEVEL="WARNING")
     graph.hang_next(1)  # the reply is stuck in flight when the process dies

@@ -173,3 +173,17 @@ async def test_yaml_edits_are_served_within_seconds_and_bad_edits_are_ignored(
     catalog.write_text(original.replace('price: "12.00"', 'price: "-1"', 1), encoding="utf-8")
     await asyncio.sleep(1.0)
     assert "₹14.00" in await shopper.text_of("how much is a samosa")
+
+
+async def test_outside_hours_the_first_answer_of_the_day_starts_with_the_away_message(
+        aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    from webhooks.app import create_app
+
+    sunday_evening = Clock.starting_at(1_795_354_200_000)  # Sun 2026-11-22 19:00 Kolkata
+    client = await aiohttp_client(create_app(settings, clock=sunday_evening))
+    shopper = Shopper(client)
+    first = await shopper.send("2 samosa")
+    assert "closed right now" in first[0]["text"] and "Sun 09:00–13:00" in first[0]["text"]
+    assert "2 × Samosa" in first[1]["text"]  # the order is still taken
+    second = await shopper.send("cart")
+    assert not any("closed" in r["text"] for r in second)
