@@ -251,6 +251,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "ar": "أستطيع قراءة الرسائل النصية والأزرار وسلال الكتالوج والمواقع. من فضلك اكتب ما تحتاجه.",
     },
     # ---- checkout and orders -----------------------------------------------------------
+    "not_taking_orders": {
+        "en": "Sorry, we're not taking orders right now. You can still ask about anything on the menu.",
+        "hi": "माफ़ कीजिए, अभी हम ऑर्डर नहीं ले रहे हैं। मेन्यू के बारे में कुछ भी पूछ सकते हैं।",
+        "bn": "দুঃখিত, এখন আমরা অর্ডার নিচ্ছি না। মেনু নিয়ে যেকোনো প্রশ্ন করতে পারেন।",
+        "ar": "عذراً، لا نستقبل الطلبات الآن. يمكنك السؤال عن أي شيء في القائمة.",
+    },
     "ask_address": {
         "en": "Where should we deliver? Send your address or share your location 📍",
         "hi": "कहाँ डिलीवर करें? अपना पता भेजें या लोकेशन शेयर करें 📍",

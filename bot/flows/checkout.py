@@ -60,6 +60,9 @@ def _inventory(turn: Turn) -> Inventory:
 
 @router.on(intent("checkout") | button("checkout"))
 async def checkout(turn: Turn) -> None:
+    if turn.shop.closed_for_orders:
+        turn.say("not_taking_orders")
+        return
     if not turn.conversation.cart:
         turn.say("cart_empty")
         return
@@ -147,6 +150,10 @@ async def edit(turn: Turn) -> None:
 @router.on(button("confirm") | (state(S.CONFIRMING_ORDER) & intent("affirm", "checkout")))
 async def confirm(turn: Turn) -> None:
     shop = turn.shop
+    if shop.closed_for_orders:  # the merchant closed orders while this one was in progress
+        turn.conversation = turn.conversation.with_(state=S.IDLE)
+        turn.say("not_taking_orders")
+        return
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
