@@ -37,6 +37,7 @@ class Settings:
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
+    event_loop: str = "uvloop"  # or "asyncio" (HAAT_EVENT_LOOP)
     reload_interval_seconds: float = 2.0
     # trained intent-model weights, keyed by a hash of their training data (None: no cache)
     model_cache_dir: Path | None = None
@@ -85,11 +86,15 @@ class Settings:
             values["model_cache_dir"] = Path.home() / ".cache" / "haat"
         elif cache:
             values["model_cache_dir"] = Path(cache)
+        if (event_loop := get("HAAT_EVENT_LOOP")) is not None:
+            values["event_loop"] = event_loop
         if (sync := get("HAAT_SQLITE_SYNC")) is not None:
             values["sqlite_synchronous"] = sync.upper()
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.event_loop not in ("uvloop", "asyncio"):
+            raise ValueError("HAAT_EVENT_LOOP must be uvloop or asyncio")
         if settings.sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("HAAT_SQLITE_SYNC must be NORMAL, FULL or EXTRA")
         if settings.nlu_backend not in ("builtin", "rasa"):
