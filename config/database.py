@@ -284,9 +284,15 @@ class SqliteDatabase:
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         outcomes: list[BaseException | None] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for pending in batch:
-                outcomes.append(self._apply_one(conn, pending.writes))
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = [self._apply_fast(conn, pending.writes) for pending in batch]
+            except _Redo:
+                # an unguarded statement failed: redo the batch with a savepoint around
+                # every write set, so only the failing one is rolled back
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = [self._apply_one(conn, pending.writes) for pending in batch]
             conn.execute("COMMIT")
             self.commits += 1
             self.batched += len(batch)
@@ -297,6 +303,30 @@ class SqliteDatabase:
             outcomes = [exc] * len(batch)
         for pending, outcome in zip(batch, outcomes, strict=True):
             pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+
+    @classmethod
+    def _apply_fast(cls, conn: sqlite3.Connection, writes: WriteSet) -> BaseException | None:
+        """Most write sets have one guard (the inbound message's unique id): run it first,
+        and when it holds, the rest cannot conflict — no savepoint needed. Two guards or
+        more take the savepoint path."""
+        guards = [s for s in writes.statements if s.must_change]
+        if len(guards) > 1:
+            return cls._apply_one(conn, writes)
+        if guards:
+            guard = guards[0]
+            try:
+                cursor = conn.execute(guard.sql, guard.params)
+            except sqlite3.IntegrityError as exc:
+                return Conflict(str(exc))
+            if cursor.rowcount != 1:
+                return Conflict(guard.sql.split("(", 1)[0].strip())
+        try:
+            for stmt in writes.statements:
+                if not stmt.must_change:
+                    conn.execute(stmt.sql, stmt.params)
+        except sqlite3.IntegrityError as exc:
+            raise _Redo from exc
+        return None
 
     @staticmethod
     def _apply_one(conn: sqlite3.Connection, writes: WriteSet) -> BaseException | None:
@@ -312,6 +342,10 @@ class SqliteDatabase:
             return exc if isinstance(exc, Conflict) else Conflict(str(exc))
         conn.execute("RELEASE ws")
         return None
+
+
+class _Redo(Exception):
+    """The fast path met a failing statement; the batch is redone with savepoints."""
 
 
 def _resolve(future: asyncio.Future[None], outcome: BaseException | None) -> None:

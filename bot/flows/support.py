@@ -53,22 +53,24 @@ class FaqIndex:
     """The shop's FAQ phrases, normalised once when the shop loads (not per message)."""
 
     def __init__(self, shop: Shop) -> None:
-        self.entries: tuple[tuple[FaqEntry, tuple[str, ...]], ...] = tuple(
-            (entry, tuple(f" {n} " for phrases in entry.ask.values() for p in phrases
-                          if (n := _norm(p))))
-            for entry in shop.faq)
+        self._entry_of: dict[str, FaqEntry] = {}
+        for entry in shop.faq:
+            for phrases in entry.ask.values():
+                for phrase in phrases:
+                    if (norm := _norm(phrase)):
+                        self._entry_of.setdefault(norm, entry)  # the first entry wins
+        # one pass over the message for every phrase: longest phrases first, whole words
+        alternatives = sorted(self._entry_of, key=len, reverse=True)
+        self._pattern = re.compile(
+            "(?<![^ ])(?:" + "|".join(re.escape(a) for a in alternatives) + ")(?![^ ])"
+        ) if alternatives else None
 
     def answer(self, text: str) -> FaqEntry | None:
         """The FAQ entry one of whose phrases (any language) appears in the message."""
-        if not self.entries:
+        if self._pattern is None:
             return None
-        said = f" {_norm(text)} "
-        if not said.strip():
-            return None
-        for entry, phrases in self.entries:
-            if any(phrase in said for phrase in phrases):
-                return entry
-        return None
+        found = self._pattern.search(_norm(text))
+        return self._entry_of[found.group(0)] if found else None
 
 
 def faq_answer(shop: Shop, text: str) -> FaqEntry | None:
