@@ -265,3 +265,17 @@ def test_degenerate_replies_still_render_valid_messages(reply: Reply) -> None:
 def test_cloud_render_response_is_an_empty_ack() -> None:
     response = WhatsAppCloudAdapter(Settings()).render_response([Reply(type="text", text="x")])
     assert response.body == b""
+
+
+def test_twilio_sends_a_template_by_its_content_sid() -> None:
+    from bot.types import Reply
+    from config.settings import Settings
+    from webhooks.channels.twilio import TwilioAdapter
+
+    adapter = TwilioAdapter(Settings(twilio_account_sid="AC1", twilio_auth_token="t"))
+    args = adapter._message_args("+919800000000", "919000000001", Reply(
+        type="template", text="Your order shipped", template="HX" + "a" * 32,
+        params=("Your order shipped",)))
+    assert args["content_sid"] == "HX" + "a" * 32
+    assert args["content_variables"] == '{"1": "Your order shipped"}'
+    assert "body" not in args

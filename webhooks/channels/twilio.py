@@ -315,7 +315,10 @@ class TwilioAdapter:
             args["messaging_service_sid"] = business
         else:
             args["from_"] = _PREFIX + _address(business)
-        content_sid = reply.extra.get("content_sid")
+        # Twilio names approved templates by Content SID (HX…): shop.yaml ``templates``
+        # values that are SIDs are used as such
+        content_sid = reply.extra.get("content_sid") or (
+            reply.template if reply.template and reply.template.startswith("HX") else None)
         if reply.type == "template" and content_sid:
             args["content_sid"] = str(content_sid)
             args["content_variables"] = json.dumps(
