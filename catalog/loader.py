@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.models import (
     LANGUAGES,
+    LATE_PAYMENT_POLICIES,
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
     WEEKDAYS,
@@ -373,7 +374,7 @@ _SHOP_KEYS = {
 }
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
-    "collect_expiry_minutes": False, "tips": False,
+    "collect_expiry_minutes": False, "tips": False, "late_payment": False,
 }
 _UPI_KEYS = {"vpa": True, "payee_name": False, "mcc": False}
 _DELIVERY_KEYS = {"fee": True, "free_above": False, "areas": False}
@@ -679,6 +680,14 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
     )
     tips = _get(fields, "tips", lambda n: _bool(ctx, n, "tips"))
+    late = defaults.late_payment
+    if (pair := fields.get("late_payment")) is not None:
+        policy = _scalar_text(ctx, pair[1], "payments.late_payment")
+        if policy is not None and policy not in LATE_PAYMENT_POLICIES:
+            ctx.error(pair[1], f"payments.late_payment must be one of "
+                               f"{', '.join(LATE_PAYMENT_POLICIES)}, got {policy!r}")
+        elif policy is not None:
+            late = policy
     return Payments(
         methods=tuple(methods) or defaults.methods,
         provider=provider,
@@ -688,6 +697,7 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
             collect if collect is not None else defaults.collect_expiry_minutes
         ),
         tips=bool(tips) if tips is not None else defaults.tips,
+        late_payment=late,
     )
 
 

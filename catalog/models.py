@@ -17,6 +17,7 @@ LANGUAGES: tuple[str, ...] = ("en", "hi", "bn", "ar")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect")
 PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay")
+LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,9 @@ class Payments:
     link_expiry_minutes: int = 60
     collect_expiry_minutes: int = 15
     tips: bool = False
+    # money that arrives for an order already cancelled: "refund" it automatically, or
+    # keep it for the merchant to refund by hand ("manual"); either way it is never dropped
+    late_payment: str = "refund"
 
 
 @dataclass(frozen=True, slots=True)

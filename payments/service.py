@@ -295,7 +295,10 @@ class PaymentService:
                 await self.db.write(writes)
             except Conflict:
                 return None  # stored by a concurrent delivery of the same event
-            return update
+        after_commit = getattr(notify, "after_commit", None)
+        if after_commit is not None:
+            await after_commit(update)  # work that needs the event stored (a refund call)
+        return update
 
     async def _keep_orphan(self, provider_name: str, event: ProviderEvent) -> None:
         writes = WriteSet()
@@ -416,11 +419,15 @@ class PaymentService:
             self.repo.set_order_status(writes, order.id, status, new, now)
         await self.db.write(writes)
         if result.status == "processed":
-            # the provider answered synchronously: apply it as the event it is
+            # the provider answered synchronously: apply it as the event it is. A refund
+            # comes after the capture it returns, even when the PSP dated that capture
+            # ahead of our clock (a late capture is dated after the request's expiry)
+            history = await self.repo.events_for(request)
+            occurred = max([now // 1000, *(e.occurred_at + 1 for e in history)])
             await self.apply_event(request.provider, ProviderEvent(
                 provider=request.provider, event_id=f"refund:{result.refund_id}",
                 kind=PaymentEventKind.REFUNDED, provider_ref=request.provider_ref or request.id,
-                amount=amount, occurred_at=now // 1000, payment_id=payment_id,
+                amount=amount, occurred_at=occurred, payment_id=payment_id,
                 refund_id=result.refund_id, reference=request.id, refs=(request.id,)), notify)
         await self._settle_refund_rows(request.id)
 

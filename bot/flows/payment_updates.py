@@ -20,7 +20,7 @@ from catalog.models import Shop
 from catalog.money import Money
 from config.database import WriteSet
 from payments.ledger import postings_for_cancel
-from payments.service import PaymentService, PaymentUpdate
+from payments.service import PaymentError, PaymentService, PaymentUpdate
 from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,11 @@ class PaymentNotifier:
                 to_owners.append(f"💝 Tip {captured.format()} on {order.label}")
         elif update.late_money.minor > 0 and update.order_status_after != OrderStatus.PAID:
             to_shopper.append(t("late_payment", amount=update.late_money.format()))
+            action = ("It is being refunded automatically (payments.late_payment: refund)."
+                      if self._auto_refund(shop, update) else
+                      f"Send `refund {order.label}` to return it.")
             to_owners.append(f"⚠️ {update.late_money.format()} arrived for {order.label} "
-                             f"after it closed ({update.order_status_after}). Send "
-                             f"`refund {order.label}` to return it.")
+                             f"after it closed ({update.order_status_after}). {action}")
         elif update.newly_paid:
             to_shopper.append(order_status_reply(
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
@@ -123,6 +125,24 @@ class PaymentNotifier:
                     outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
                                                         order.channel, digits, business, alert),
                                      now)
+
+    @staticmethod
+    def _auto_refund(shop: Shop, update: PaymentUpdate) -> bool:
+        return (shop.payments.late_payment == "refund" and update.late_money.minor > 0
+                and update.order_status_after == OrderStatus.CANCELLED)
+
+    async def after_commit(self, update: PaymentUpdate) -> None:
+        """Money for a cancelled order goes back by itself when the shop says so."""
+        shop = self.shop_for(update.order.shop_id)
+        if shop is None or not self._auto_refund(shop, update):
+            return
+        order = await self.payments.repo.order(update.order.id) or update.order
+        try:
+            await self.payments.refund(order, update.late_money, reason="late payment",
+                                       notify=self)
+        except PaymentError as exc:
+            log.warning("automatic refund of late money failed (%s); the merchant was told",
+                        exc.code)
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order

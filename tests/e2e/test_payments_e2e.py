@@ -262,7 +262,12 @@ async def test_awkward_deliveries_pay_once_with_one_receipt(
 
 
 async def test_money_after_expiry_is_kept_and_the_merchant_is_told(
-        live: TestClient[Any, Any], buyer: Shopper, clock: Clock) -> None:
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    """``payments.late_payment: manual``: the money waits for the merchant's refund."""
+    shop = shop_copy(tmp_path, late_payment="manual")
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=shop), clock)
+    buyer = Shopper(live, "+919000000654")
     token = token_of(payment_reply(await place_order(buyer, "2 samosa"))["link"])
     clock.advance(minutes=61)
     await live.app[k.SCHEDULER].run_due()
@@ -307,11 +312,13 @@ async def test_a_psp_reported_late_capture_tells_one_consistent_story(
     receipts = sum(RECEIPT in t for t in texts)
     late_notes = sum("after it had closed" in t for t in texts)
     assert receipts + late_notes == 1, texts
-    if state["status"] == "paid_after_close":
-        # the page says "the shop will refund you": the order must not be going ahead
-        assert state["order_status"] == "cancelled", state
+    if state["status"] in ("paid_after_close", "refunded"):
+        # the page says "the shop will refund you": the order must not be going ahead, and
+        # with the default policy (payments.late_payment: refund) the money goes back at once
+        assert (state["status"], state["order_status"]) == ("refunded", "refunded"), state
         assert late_notes == 1
-        assert any("after it closed" in t for t in _texts(await outbox(live, OWNER)))
+        assert any("has been refunded" in t for t in texts)
+        assert any("refunded automatically" in t for t in _texts(await outbox(live, OWNER)))
     else:
         assert (state["status"], state["order_status"]) == ("paid", "paid"), state
         assert receipts == 1
@@ -570,3 +577,18 @@ async def test_cloud_order_details_follow_metas_rules(
     total = order["subtotal"]["value"] + order["tax"]["value"] + \
         order.get("shipping", {}).get("value", 0) - order.get("discount", {}).get("value", 0)
     assert params["total_amount"]["value"] == total
+
+
+async def test_with_late_payment_manual_late_money_waits_for_the_merchant(
+        aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
+    shop = shop_copy(tmp_path, late_payment="manual")
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=shop))
+    buyer = Shopper(live, "+919000000321")
+    token = token_of(payment_reply(await place_order(buyer, "2 samosa"))["link"])
+    await _settle(live, token, late=True)
+    state = await _status(live, token)
+    assert (state["status"], state["order_status"]) == ("paid_after_close", "cancelled")
+    assert state["captured_minor"] == 5400  # kept, never dropped
+    alerts = _texts(await outbox(live, OWNER))
+    assert any("Send `refund ORD-1001` to return it" in t for t in alerts)
+    await _balanced(live)
