@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, DEMO_SHOP, SIM_TOKEN, AiohttpClient, Shopper
+from tests.fakes.graph_api import FakeGraphApi, run_fake_graph_api
 from tests.fakes.razorpay import FakeRazorpay
 from tests.localhost import free_port
 
@@ -136,3 +137,10 @@ async def account(client: TestClient[Any, Any], name: str) -> int:
     row = await client.app[DB].fetchone(
         "SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE account = ?", (name,))
     return int(row[0]) if row else 0
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphApi]:
+    """A local server speaking the Graph API's messages endpoint (tests/fakes/graph_api.py)."""
+    async with run_fake_graph_api() as fake:
+        yield fake

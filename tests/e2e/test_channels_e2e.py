@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from tests.conftest import AiohttpClient
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.sim import (
     cloud_button,
     cloud_order,
@@ -23,12 +22,6 @@ from tests.sim import (
 )
 
 TWILIO_URL = "https://shop.example.test/webhooks/twilio"
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraphApi]:
-    async with run_fake_graph_api() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from tests.conftest import AiohttpClient, Shopper
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.sim import cloud_text, signed_cloud_request, signed_twilio_request, twilio_text
 
 TWILIO_URL = "https://shop.example.test/webhooks/twilio"
@@ -22,12 +21,6 @@ CASES = [
     ("bn", "নমস্কার", "স্বাগতম", "সিঙ্গারা কত টাকা?", "২টা সিঙ্গারা দিন"),
     ("ar", "مرحبا", "أهلاً", "كم سعر السمبوسة؟", "أريد ٢ سمبوسة"),
 ]
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraphApi]:
-    async with run_fake_graph_api() as fake:
-        yield fake
 
 
 @pytest.mark.parametrize(("language", "hello", "welcome", "price", "add"), CASES,

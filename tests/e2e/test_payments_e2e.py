@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from tests.e2e.conftest import (
     start_live,
     token_of,
 )
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.sim import cloud_button, cloud_text, signed_cloud_request
 from webhooks import keys as k
 
@@ -497,12 +496,6 @@ async def test_razorpay_payment_link_then_signed_webhook_marks_the_order_paid(
 
 
 # ---- the WhatsApp Cloud API channel --------------------------------------------------------
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraphApi]:
-    async with run_fake_graph_api() as fake:
-        yield fake
 
 
 async def _cloud_checkout(aiohttp_client: AiohttpClient, settings: Settings,

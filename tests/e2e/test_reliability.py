@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ROOT, AiohttpClient, Shopper
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from tests.localhost import free_port
 from tests.sim import (
@@ -34,12 +34,6 @@ from tests.sim import (
 )
 
 SHOPPER = "919000000042"
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraphApi]:
-    async with run_fake_graph_api() as fake:
-        yield fake
 
 
 @pytest.fixture
