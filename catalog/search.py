@@ -17,9 +17,11 @@ Offsets in :class:`Mention` point into the caller's original text, so the NLU ca
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -210,16 +212,11 @@ class _Name:
     size: int  # number of words
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    """Consecutive query words [first, last] that matched one name."""
-
-    name: int
-    first: int
-    last: int
-    coverage: float  # matched similarity mass / name size, in [0, 1]
-    words: tuple[int, ...]  # vocabulary ids of the name words that matched
-    full: bool
+# Consecutive query words [first, last] that matched one name: (name id, first, last,
+# coverage = matched similarity mass / name size in [0, 1], vocabulary ids of the name
+# words that matched, whether the whole name matched). A tuple: hundreds are made per
+# query at 10,000 products, and a frozen dataclass costs a microsecond each.
+_Run = tuple[int, int, int, float, tuple[int, ...], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +232,19 @@ _MIN_PARTIAL_MENTION = 0.86
 _CACHE_LIMIT = 20000
 _FILL = 5
 _MAX_FUZZY_LEN = 40
+_FEW_OWNERS = 24  # below this, test a word's products one by one instead of bitmaps
+
+
+_NO_IDS: frozenset[int] = frozenset()
+
+
+def _ids(items: set[int]) -> Collection[int]:
+    """A compact read-only id set: shared when empty, a 1-tuple when single."""
+    if not items:
+        return _NO_IDS
+    if len(items) == 1:
+        return tuple(items)
+    return frozenset(items)
 
 
 def _deletes(key: str) -> set[str]:
@@ -250,9 +260,14 @@ class ProductIndex:
         self._names: list[_Name] = []
         self._vocab: list[_Word] = []
         self._postings: list[list[tuple[int, int]]] = []
-        self._word_products: list[frozenset[int]] = []
-        self._word_names: list[frozenset[int]] = []  # names containing each word
-        self._solo: list[frozenset[int]] = []  # names that are this word and nothing else
+        # id sets below are _ids(): most words sit in one name of one product, and a
+        # 1-tuple is a fifth of a 1-frozenset's memory at 10,000 products
+        self._word_products: list[Collection[int]] = []
+        self._word_names: list[Collection[int]] = []  # names containing each word
+        self._single_owner: list[bool] = []  # word used by exactly one product
+        self._sizes: list[int] = []  # words per name
+        self._name_product: list[int] = []  # product of each name
+        self._solo: list[Collection[int]] = []  # names that are this word and nothing else
         self._shortest: list[tuple[int, ...]] = []  # a few shortest names with this word
         self._name_words: list[dict[int, int]] = []  # per name: word id → position
         self._pairs: dict[tuple[int, int], list[int]] = {}  # near word pairs → names
@@ -264,6 +279,7 @@ class ProductIndex:
         self._name_keys: list[str] = []
         self._options: list[tuple[_OptionEntry, ...]] = []
         self._cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._masks: dict[int, int] = {}  # word id → bitmap of its products, lazily
 
     # ---- building -------------------------------------------------------------------
     @classmethod
@@ -306,15 +322,19 @@ class ProductIndex:
                 _OptionEntry(option, cls._option_words(option, product_words))
                 for option in product.options
             ))
-        index._word_products = [frozenset(s) for s in word_products]
+        index._word_products = [_ids(s) for s in word_products]
+        index._single_owner = [len(s) == 1 for s in word_products]
         names = index._names
+        index._sizes = [name.size for name in names]
+        index._name_product = [name.product for name in names]
         for posting in index._postings:
-            index._word_names.append(frozenset(n for n, _ in posting))
-            index._solo.append(frozenset(
-                n for n, pos in posting if pos == _FULL or names[n].size == 1
+            index._word_names.append(_ids({n for n, _ in posting}))
+            index._solo.append(_ids(
+                {n for n, pos in posting if pos == _FULL or names[n].size == 1}
             ))
             by_size = sorted({n for n, _ in posting}, key=lambda n: (names[n].size, n))
             index._shortest.append(tuple(by_size[:_FILL]))
+        index._postings = []  # only building needs them
         return index
 
     @staticmethod
@@ -418,75 +438,127 @@ class ProductIndex:
         every name of a word owned by a single product ("ilish" → ইলিশ মাছ), and, with
         ``fill`` (search), each word's few shortest names. A word like "chai" may sit in
         hundreds of names of a tea shop; walking all of them per message would cost
-        milliseconds at 10,000 products.
+        milliseconds at 10,000 products. Runs are plain tuples and a name hit by one
+        query word (most of them) skips the alignment: this loop is the hot path.
         """
         matches = [self._word_matches(t.norm) for t in tokens]
         candidates: set[int] = set()
         pairs = self._pairs
+        word_names = self._word_names
+        single = self._single_owner
+        last_word = len(matches) - 1
         for i, per_word in enumerate(matches):
             for vid, _ in per_word:
-                if len(self._word_products[vid]) == 1:
-                    candidates.update(self._word_names[vid])
+                if single[vid]:
+                    candidates.update(word_names[vid])
                 else:
                     candidates.update(self._solo[vid])
                     if fill:
                         candidates.update(self._shortest[vid])
-                if i + 1 < len(matches):
+                if i < last_word:
                     for other, _ in matches[i + 1]:
-                        candidates.update(pairs.get((vid, other), ()))
+                        names = pairs.get((vid, other))
+                        if names is not None:
+                            candidates.update(names)
+        if not candidates:
+            return []
+        name_words = self._name_words
         hits: dict[int, list[tuple[int, int, float, int]]] = {}
         for i, per_word in enumerate(matches):
             for vid, sim in per_word:
-                for name_id in candidates & self._word_names[vid]:
-                    hits.setdefault(name_id, []).append(
-                        (i, self._name_words[name_id][vid], sim, vid)
-                    )
+                for name_id in candidates.intersection(word_names[vid]):
+                    hit = (i, name_words[name_id][vid], sim, vid)
+                    found = hits.get(name_id)
+                    if found is None:
+                        hits[name_id] = [hit]
+                    else:
+                        found.append(hit)
+        sizes = self._sizes
         runs: list[_Run] = []
+        append = runs.append
         for name_id, name_hits in hits.items():
-            size = self._names[name_id].size
-            groups: dict[int, list[tuple[int, float, int]]] = {}
-            for i, pos, sim, vid in name_hits:  # ordered by query position already
-                groups.setdefault(i, []).append((pos, sim, vid))
-            used: dict[int, tuple[float, int]] = {}
-            first = prev = -2
-            for i, options in groups.items():
-                last_pos = next(reversed(used)) if used else -1
-                # a run reads the name in order: "chai ginger chai" is chai + Ginger Chai
-                free = [
-                    o for o in options
-                    if o[0] not in used and (o[0] > last_pos or o[0] == _FULL)
-                ]
-                choice = max(free or options, key=lambda o: o[1])
-                if used and (
-                    not free or i != prev + 1 or choice[0] == _FULL or _FULL in used
-                ):
-                    runs.append(self._make_run(name_id, size, first, prev, used))
-                    used = {}
-                    choice = max(options, key=lambda o: o[1])
-                if not used:
-                    first = i
-                pos, sim, vid = choice
-                used[pos] = (sim, vid)
-                prev = i
-            if used:
-                runs.append(self._make_run(name_id, size, first, prev, used))
+            size = sizes[name_id]
+            if len(name_hits) == 2:  # the common case: a pair of adjacent query words
+                one, two = name_hits
+                i, pos, sim, vid = one
+                i2, pos2, sim2, vid2 = two
+                if i == i2:  # two words of the name for one query word: keep the better
+                    if sim2 > sim:
+                        i, pos, sim, vid = two
+                elif (
+                    i2 == i + 1 and pos != _FULL and pos2 > pos  # so pos2 is not _FULL
+                ):  # both in order: one run of two words
+                    append((
+                        name_id, i, i2, (sim + sim2) / size, (vid, vid2), size == 2
+                    ))
+                    continue
+                else:  # two runs of one word each
+                    append(_single_run(name_id, size, i, pos, sim, vid))
+                    i, pos, sim, vid = two
+                append(_single_run(name_id, size, i, pos, sim, vid))
+            elif len(name_hits) == 1:
+                i, pos, sim, vid = name_hits[0]
+                append(_single_run(name_id, size, i, pos, sim, vid))
+            else:
+                self._align(name_id, size, name_hits, append)
         return runs
 
     @staticmethod
-    def _make_run(
-        name_id: int, size: int, first: int, last: int, used: dict[int, tuple[float, int]]
-    ) -> _Run:
-        if _FULL in used:
-            sim, vid = used[_FULL]
-            return _Run(name_id, first, last, sim, (vid,), True)
-        mass = sum(s for s, _ in used.values())
-        return _Run(
-            name_id, first, last, mass / size, tuple(v for _, v in used.values()),
-            len(used) == size,
-        )
+    def _align(
+        name_id: int, size: int, name_hits: list[tuple[int, int, float, int]],
+        append: Callable[[_Run], None],
+    ) -> None:
+        """Cut one name's hits (ordered by query word) into runs that read it in order.
+
+        A joined name ("masalachai", position ``_FULL``) is always a run of its own.
+        """
+        used: set[int] = set()  # name positions in the current run
+        mass = 0.0
+        words: list[int] = []
+        first = prev = -2
+        last_pos = -1
+        n = len(name_hits)
+        k = 0
+        while k < n:
+            i = name_hits[k][0]
+            j = k + 1
+            while j < n and name_hits[j][0] == i:
+                j += 1
+            # a run reads the name in order: "chai ginger chai" is chai + Ginger Chai
+            choice: tuple[int, int, float, int] | None = None
+            best_any = name_hits[k]
+            for o in name_hits[k:j]:
+                if o[2] > best_any[2]:
+                    best_any = o
+                pos = o[1]
+                if pos not in used and (pos > last_pos or pos == _FULL) and (
+                    choice is None or o[2] > choice[2]
+                ):
+                    choice = o
+            k = j
+            if used and (
+                choice is None or i != prev + 1 or choice[1] == _FULL or _FULL in used
+            ):
+                append(_emit(name_id, size, first, prev, used, mass, words))
+                used, mass, words = set(), 0.0, []
+                choice = best_any
+            elif choice is None:
+                choice = best_any
+            if not used:
+                first = i
+            _, pos, sim, vid = choice
+            used.add(pos)
+            mass += sim
+            words.append(vid)
+            last_pos = pos
+            prev = i
+        if used:
+            append(_emit(name_id, size, first, prev, used, mass, words))
 
     def _unique_product(self, words: tuple[int, ...], memo: dict[frozenset[int], bool]) -> bool:
         """Whether exactly one product has names containing all these words (memoised)."""
+        if len(words) == 1:
+            return self._single_owner[words[0]]
         key = frozenset(words)
         known = memo.get(key)
         if known is None:
@@ -494,13 +566,37 @@ class ProductIndex:
         return known
 
     def _owners_unique(self, words: Sequence[int]) -> bool:
-        owners = sorted((self._word_products[vid] for vid in words), key=len)
-        if not owners:
+        if not words:
             return False
-        if len(owners[0]) == 1:
-            (only,) = owners[0]
-            return all(only in other for other in owners[1:])
-        return len(frozenset.intersection(*owners)) == 1
+        products = self._word_products
+        ordered = sorted(words, key=lambda vid: len(products[vid]))
+        smallest = products[ordered[0]]
+        if len(smallest) <= _FEW_OWNERS:
+            rest = [products[vid] for vid in ordered[1:]]
+            count = 0
+            for p_idx in smallest:
+                if all(p_idx in other for other in rest):
+                    count += 1
+                    if count > 1:
+                        return False
+            return count == 1
+        # common words ("chai" in 300 products): AND their product bitmaps, not the sets
+        mask = self._owner_mask(ordered[0])
+        for vid in ordered[1:]:
+            mask &= self._owner_mask(vid)
+            if not mask:
+                return False
+        return mask & (mask - 1) == 0
+
+    def _owner_mask(self, vid: int) -> int:
+        """The products using a word as a bitmap (an int), built on first use."""
+        mask = self._masks.get(vid)
+        if mask is None:
+            bits = bytearray(len(self._products) // 8 + 1)
+            for p_idx in self._word_products[vid]:
+                bits[p_idx >> 3] |= 1 << (p_idx & 7)
+            mask = self._masks[vid] = int.from_bytes(bits, "little")
+        return mask
 
     # ---- options ---------------------------------------------------------------------
     def _option_at(
@@ -550,29 +646,35 @@ class ProductIndex:
         content = sum(1 for t in tokens if t.norm not in _STOPWORDS and not t.norm.isdigit())
         best: dict[int, tuple[float, int, _Run]] = {}
         memo: dict[frozenset[int], bool] = {}
+        owner, sizes = self._name_product, self._sizes
+        per_content = max(1, content)
         for run in self._runs(tokens, fill=content <= 3):  # fill: "chai" alone
-            length = run.last - run.first + 1
-            query_cover = min(1.0, length / max(1, content))
-            p_idx = self._names[run.name].product
-            score = run.coverage
-            if not run.full:  # "ilish" for ইলিশ মাছ: a partial name still counts
-                size = self._names[run.name].size
-                mean = run.coverage * size / max(1, len(run.words))
-                score = mean * (0.5 + 0.5 * len(run.words) / size)
-                if self._unique_product(run.words, memo):
-                    score = max(score, 0.8 * mean)
+            name_id, first, last, coverage, words, full = run
+            length = last - first + 1
+            query_cover = min(1.0, length / per_content)
+            p_idx = owner[name_id]
+            score = coverage
+            if not full:  # "ilish" for ইলিশ মাছ: a partial name still counts
+                size = sizes[name_id]
+                mean = coverage * size / max(1, len(words))
+                score = mean * (0.5 + 0.5 * len(words) / size)
+                # uniqueness only matters when it can raise the score: ask only then
+                if 0.8 * mean > score and self._unique_product(words, memo):
+                    score = 0.8 * mean
             score *= 0.85 + 0.15 * query_cover
             current = best.get(p_idx)
             if current is None or (score, length) > (current[0], current[1]):
                 best[p_idx] = (score, length, run)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+        ranked = heapq.nsmallest(
+            limit,
+            (kv for kv in best.items() if kv[1][0] >= min_score),
+            key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]),
+        )
         matches: list[Match] = []
         for p_idx, (score, _, run) in ranked:
-            if score < min_score or len(matches) >= limit:
-                break
-            option, _, _ = self._option_at(p_idx, tokens, 0, len(tokens), run.first, run.last)
+            option, _, _ = self._option_at(p_idx, tokens, 0, len(tokens), run[1], run[2])
             matches.append(Match(self._products[p_idx], option, round(score, 4),
-                                 self._names[run.name].text))
+                                 self._names[run[0]].text))
         return matches
 
     def find_mentions(self, text: str) -> list[Mention]:
@@ -582,28 +684,29 @@ class ProductIndex:
             return []
         candidates: list[tuple[int, float, int, _Run]] = []
         memo: dict[frozenset[int], bool] = {}
+        owner, sizes = self._name_product, self._sizes
         for run in self._runs(tokens):
-            p_idx = self._names[run.name].product
-            if run.full:
-                score = run.coverage
+            name_id, first, last, coverage, words, full = run
+            if full:
+                score = coverage
                 if score < _MIN_MENTION:
                     continue
             else:
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
-                mean = run.coverage * self._names[run.name].size / max(1, len(run.words))
-                if mean < _MIN_PARTIAL_MENTION or not self._unique_product(run.words, memo):
+                mean = coverage * sizes[name_id] / max(1, len(words))
+                if mean < _MIN_PARTIAL_MENTION or not self._unique_product(words, memo):
                     continue
                 score = 0.8 * mean
-            candidates.append((run.last - run.first + 1, score, p_idx, run))
-        candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3].first))
+            candidates.append((last - first + 1, score, owner[name_id], run))
+        candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3][1]))
         taken: set[int] = set()
         chosen: list[tuple[int, int, int, float, _Run]] = []
         for _, score, p_idx, run in candidates:
-            span = range(run.first, run.last + 1)
+            span = range(run[1], run[2] + 1)
             if any(i in taken for i in span):
                 continue
             taken.update(span)
-            chosen.append((run.first, run.last, p_idx, score, run))
+            chosen.append((run[1], run[2], p_idx, score, run))
         mentions: list[Mention] = []
         for first, last, p_idx, score, run in sorted(chosen, key=lambda c: c[0]):
             lo, hi = max(0, first - 3), min(len(tokens), last + 4)
@@ -614,7 +717,7 @@ class ProductIndex:
                 taken.update(range(new_first, new_last + 1))
             start, end = tokens[new_first].start, tokens[new_last].end
             mentions.append(Mention(start, end, text[start:end], self._products[p_idx],
-                                    option, round(score, 4), self._names[run.name].text))
+                                    option, round(score, 4), self._names[run[0]].text))
         return mentions
 
     def suggest(self, text: str, limit: int = 3) -> list[Match]:
@@ -626,15 +729,14 @@ class ProductIndex:
         key = " ".join(sound_key(t.norm) for t in tokenize(text, 32))
         if len(key) < 2:
             return found
-        counts: dict[int, int] = {}
+        counts: Counter[int] = Counter()  # counted in C: thousands of names at 10,000
         cap = max(200, len(self._names) // 10)  # grams in most names say nothing
         for gram in {key[i : i + 3] for i in range(max(1, len(key) - 2))}:
             posting = self._trigrams.get(gram, ())
-            if len(posting) > cap:
-                continue
-            for name_id in posting:
-                counts[name_id] = counts.get(name_id, 0) + 1
-        top = sorted(counts, key=lambda n: -counts[n])[:50]
+            if len(posting) <= cap:
+                counts.update(posting)
+        # most shared grams first, ties in first-seen order (a stable sort, keyed in C)
+        top = sorted(counts, key=counts.__getitem__, reverse=True)[:50]
         scored = sorted(
             ((Indel.normalized_similarity(key, self._name_keys[n]), n) for n in top),
             key=lambda sn: -sn[0],
@@ -646,6 +748,22 @@ class ProductIndex:
             have.add(product.sku)
             found.append(Match(product, None, round(0.6 * sim, 4), self._names[name_id].text))
         return found
+
+
+def _single_run(name_id: int, size: int, i: int, pos: int, sim: float, vid: int) -> _Run:
+    """A run of one query word."""
+    if pos == _FULL:
+        return (name_id, i, i, sim, (vid,), True)
+    return (name_id, i, i, sim / size, (vid,), size == 1)
+
+
+def _emit(
+    name_id: int, size: int, first: int, last: int, used: set[int], mass: float,
+    words: list[int],
+) -> _Run:
+    if _FULL in used:  # always alone in its run
+        return (name_id, first, last, mass, (words[0],), True)
+    return (name_id, first, last, mass / size, tuple(words), len(used) == size)
 
 
 def _word_like(query: str, word: str) -> bool:
