@@ -37,6 +37,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "*{category}* — একটি আইটেম বেছে নিন বা লিখুন, যেমন *২ {example}*:",
         "ar": "*{category}* — اختر منتجاً أو اكتب مثلاً *٢ {example}*:",
     },
+    "more_items": {
+        "en": "…and {count} more: type a name to find it.",
+        "hi": "…और {count} आइटम: नाम लिखकर खोजें।",
+        "bn": "…আরও {count}টি: নাম লিখে খুঁজুন।",
+        "ar": "…و{count} منتجاً آخر: اكتب الاسم للبحث.",
+    },
     "items_button": {"en": "Choose", "hi": "चुनें", "bn": "বেছে নিন", "ar": "اختر"},
     "product_details": {
         "en": "*{name}* — {price}{unit}\n{description}",

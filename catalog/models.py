@@ -88,21 +88,29 @@ class Catalog:
     _by_sku: Mapping[str, tuple[Product, Option | None]] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
+    _by_category: Mapping[str, tuple[Product, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         index: dict[str, tuple[Product, Option | None]] = {}
+        grouped: dict[str, list[Product]] = {}
         for product in self.products:
             index[product.sku] = (product, None)
             for option in product.options:
                 index[option.sku] = (product, option)
+            grouped.setdefault(product.category, []).append(product)
         object.__setattr__(self, "_by_sku", MappingProxyType(index))
+        object.__setattr__(self, "_by_category", MappingProxyType(
+            {category: tuple(products) for category, products in grouped.items()}))
 
     def find_sku(self, sku: str) -> tuple[Product, Option | None] | None:
         """The product (and option, for a variant sku) for a sku, or None."""
         return self._by_sku.get(sku)
 
     def in_category(self, category_id: str) -> tuple[Product, ...]:
-        return tuple(p for p in self.products if p.category == category_id)
+        """The category's products in catalog order (indexed once: menus read it a lot)."""
+        return self._by_category.get(category_id, ())
 
     def category(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)

@@ -5,6 +5,8 @@ See browse.mmd for the diagram.
 
 from __future__ import annotations
 
+from itertools import islice
+
 from bot.filters import button, intent
 from bot.flows.common import (
     options_text,
@@ -23,6 +25,7 @@ from catalog.models import Option, Product
 router = Router("browse")
 
 LIST_ROWS_MAX = 10  # WhatsApp lists carry at most 10 rows
+TEXT_ROWS_MAX = 40  # and a message at most 4,096 characters: the rest are found by name
 
 
 @router.on(intent("greet"))
@@ -55,14 +58,17 @@ async def category(turn: Turn) -> None:
         await menu(turn)
         return
     products = turn.shop.catalog.in_category(category_id)
-    rows = tuple(product_row(turn, p) for p in products)
-    example = product_name(turn, next((p for p in products if not sold_out(turn, p)), products[0]))
+    rows = tuple(product_row(turn, p) for p in products[:TEXT_ROWS_MAX])
+    example = product_name(turn, next((p for p in products[:TEXT_ROWS_MAX]
+                                       if not sold_out(turn, p)), products[0]))
     intro = turn.t("category_intro",
                    category=found.name.get(turn.language, turn.shop.default_language),
                    example=example)
-    if len(rows) > LIST_ROWS_MAX:  # the rest as text so nothing is hidden
+    if len(rows) > LIST_ROWS_MAX:  # the next ones as text so nothing is hidden in a list
         extra = "\n".join(f"• {r.title} — {r.description}" for r in rows[LIST_ROWS_MAX:])
         intro = f"{intro}\n{extra}"
+    if len(products) > TEXT_ROWS_MAX:  # a big shop: the rest are a search away
+        intro += "\n" + turn.t("more_items", count=len(products) - TEXT_ROWS_MAX)
     turn.reply(Reply(type="list", text=intro, rows=rows[:LIST_ROWS_MAX],
                      list_button=turn.t("items_button")))
     return None
@@ -84,8 +90,8 @@ def _details(turn: Turn, product: Product, option: Option | None) -> str:
 
 
 def _alternatives(turn: Turn, product: Product) -> str | None:
-    others = [p for p in turn.shop.catalog.in_category(product.category)
-              if p.sku != product.sku and not sold_out(turn, p)][:3]
+    others = list(islice((p for p in turn.shop.catalog.in_category(product.category)
+                          if p.sku != product.sku and not sold_out(turn, p)), 3))
     if not others:
         return None
     return turn.t("alternatives", names=", ".join(product_name(turn, p) for p in others))
