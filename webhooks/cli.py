@@ -173,8 +173,13 @@ async def _chat(settings: Settings, phone: str, language: str | None) -> int:
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
             if language:
-                await session.post(f"{base}/webhooks/simulator",
-                                   json={"from": phone, "text": language})
+                # the shopper's own words for "switch language", as they would type them
+                switch = {"en": "English", "hi": "हिंदी", "bn": "বাংলা",
+                          "ar": "العربية"}.get(language, language)
+                async with session.post(f"{base}/webhooks/simulator",
+                                        json={"from": phone, "text": switch}) as response:
+                    for reply in (await response.json()).get("replies", []):
+                        _print_reply(reply)
             while True:
                 try:
                     line = await loop.run_in_executor(None, input, "you> ")
