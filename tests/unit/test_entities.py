@@ -10,25 +10,9 @@ import pytest
 from bot.nlu.base import ENTITY_TYPES, Entity
 from bot.nlu.entities import extract_entities, quantity_of
 from bot.nlu.numbers import find_numbers, parse_number, to_ascii_digits
-from catalog.models import Catalog, Category, Option, Product, Text
-from catalog.money import Money
+from catalog.models import Catalog, Category, Text
 from catalog.search import ProductIndex
-
-
-def product(
-    sku: str,
-    name: str | dict[str, str],
-    aliases: tuple[str, ...] = (),
-    options: tuple[Option, ...] = (),
-    unit: str | None = None,
-) -> Product:
-    return Product(sku=sku, category="all", name=Text.of(name), price=Money(2000, "INR"),
-                   aliases=aliases, options=options, unit=unit)
-
-
-def option(sku: str, name: str | dict[str, str]) -> Option:
-    return Option(sku, Text.of(name), Money(3000, "INR"))
-
+from tests.unit.catalog_builders import option, product
 
 SHOP = Catalog(
     (Category("all", Text.of("All")),),

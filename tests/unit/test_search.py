@@ -7,30 +7,10 @@ import random
 
 import pytest
 
-from catalog.models import Catalog, Category, Option, Product, Text
-from catalog.money import Money
+from catalog.models import Catalog, Product
 from catalog.search import ProductIndex, normalize_token, tokenize
 from catalog.translit import folded_key, romanize, skeleton, sound_key
-
-
-def product(
-    sku: str,
-    name: str | dict[str, str],
-    aliases: tuple[str, ...] = (),
-    options: tuple[Option, ...] = (),
-    unit: str | None = None,
-) -> Product:
-    return Product(sku=sku, category="all", name=Text.of(name), price=Money(2000, "INR"),
-                   aliases=aliases, options=options, unit=unit)
-
-
-def option(sku: str, name: str | dict[str, str]) -> Option:
-    return Option(sku, Text.of(name), Money(3000, "INR"))
-
-
-def catalog(*products: Product) -> Catalog:
-    return Catalog((Category("all", Text.of("All")),), products)
-
+from tests.unit.catalog_builders import catalog, option, product
 
 SHOP = catalog(
     product("MASALA-CHAI", {"en": "Masala Chai", "hi": "मसाला चाय", "bn": "মশলা চা"},
