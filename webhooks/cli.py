@@ -30,6 +30,7 @@ def _logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # aiohttp's access log prints URLs only; no bodies, phones or texts
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin otherwise
 
 
 # ---- serve ----------------------------------------------------------------------------
