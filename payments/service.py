@@ -27,7 +27,6 @@ from config.database import Conflict, Database, WriteSet
 from payments.ledger import (
     Posting,
     check_balanced,
-    clearing,
     postings_for_cancel,
     postings_for_capture,
     postings_for_order,
@@ -54,9 +53,6 @@ from payments.status import (
 )
 
 log = logging.getLogger(__name__)
-
-OPEN_ORDER_STATUSES = ("pending_payment", "paid", "shipped", "refund_pending")
-
 
 class PaymentError(Exception):
     """A payment step that cannot be done; ``code`` is for the bot to pick a reply."""
@@ -467,5 +463,3 @@ class PaymentService:
         return all(total == 0 for total in (await self.repo.ledger_totals(shop_id)).values())
 
 
-__all__ = ["OPEN_ORDER_STATUSES", "PaymentError", "PaymentPlan", "PaymentService",
-           "PaymentUpdate", "clearing"]

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
-from bot.flows.common import available
-from bot.inventory import Inventory
+from bot.flows.common import available, inventory_of, payments_service
 from bot.reminders import schedule_payment_nudge
 from bot.router import Router, Turn
 from bot.state import ConversationState
@@ -24,7 +23,7 @@ from catalog.models import Shop
 from catalog.money import Money, exponent
 from payments.providers.base import UpiPayee
 from payments.repository import Order, OrderLine
-from payments.service import PaymentError, PaymentPlan, PaymentService
+from payments.service import PaymentError, PaymentPlan
 from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
@@ -43,16 +42,6 @@ def plan_for(shop: Shop) -> PaymentPlan:
                        collect_expiry_minutes=shop.payments.collect_expiry_minutes)
 
 
-def _service(turn: Turn) -> PaymentService:
-    service = turn.services["payments"]
-    assert isinstance(service, PaymentService)
-    return service
-
-
-def _inventory(turn: Turn) -> Inventory:
-    inventory = turn.services["inventory"]
-    assert isinstance(inventory, Inventory)
-    return inventory
 
 
 # ---- start ----------------------------------------------------------------------------
@@ -173,7 +162,7 @@ async def confirm(turn: Turn) -> None:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
         return
-    inventory = _inventory(turn)
+    inventory = inventory_of(turn)
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
     if short:
@@ -193,7 +182,7 @@ async def confirm(turn: Turn) -> None:
     lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
                        quantity=line.quantity, unit_price=line.unit_price)
              for line in priced.lines]
-    service = _service(turn)
+    service = payments_service(turn)
     order = await service.place_order(
         turn.writes, shop_id=shop.id, channel=turn.message.channel,
         customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
@@ -218,7 +207,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
     shop = turn.shop
     plan = plan_for(shop)
     try:
-        request = await _service(turn).request_payment(
+        request = await payments_service(turn).request_payment(
             turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
             description=f"{order.label} {shop.name.get('en')}"[:80],
             customer_phone=turn.message.phone)
@@ -248,7 +237,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         extra: dict[str, object] = {"upi_link": request.upi_link}
         if method != "tip":  # a tip is not the order: no order_details card for it
             if lines is None:
-                lines = await _service(turn).repo.lines(order.id)
+                lines = await payments_service(turn).repo.lines(order.id)
             extra["order_details"] = _order_details(order, lines, request.upi_link,
                                                     request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
@@ -295,7 +284,7 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 
 async def latest_unpaid(turn: Turn) -> Order | None:
-    orders = await _service(turn).repo.orders(turn.shop.id, customer=turn.message.customer,
+    orders = await payments_service(turn).repo.orders(turn.shop.id, customer=turn.message.customer,
                                               statuses=["pending_payment"], limit=1)
     return orders[0] if orders else None
 

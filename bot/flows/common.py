@@ -6,6 +6,7 @@ from bot.inventory import Inventory, stock_pool
 from bot.router import Turn
 from bot.types import Button
 from catalog.models import Option, Product
+from payments.service import PaymentService
 
 
 def product_name(turn: Turn, product: Product, option: Option | None = None) -> str:
@@ -21,6 +22,19 @@ def unit_text(product: Product) -> str:
 
 def price_text(product: Product, option: Option | None = None) -> str:
     return (option.price if option is not None else product.price).format()
+
+
+def payments_service(turn: Turn) -> PaymentService:
+    """The payment service the composition root put in the turn's services."""
+    service = turn.services["payments"]
+    assert isinstance(service, PaymentService)
+    return service
+
+
+def inventory_of(turn: Turn) -> Inventory:
+    inventory = turn.services["inventory"]
+    assert isinstance(inventory, Inventory)
+    return inventory
 
 
 def available(turn: Turn, sku: str) -> int | None:

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.filters import Filter
+from bot.flows.common import inventory_of, payments_service
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
-from bot.inventory import Inventory
 from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
 from bot.state import ConversationState
@@ -23,7 +23,7 @@ from bot.types import Reply
 from catalog.money import Money, MoneyError
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
-from payments.service import PaymentError, PaymentService
+from payments.service import PaymentError
 from payments.status import InvalidTransition, OrderEvent, OrderStatus, PaymentEventKind
 
 router = Router("merchant")
@@ -50,18 +50,13 @@ def _is_command(turn: Turn) -> bool:
     return turn.is_owner and bool(_COMMAND.match(turn.message.text or ""))
 
 
-def _service(turn: Turn) -> PaymentService:
-    service = turn.services["payments"]
-    assert isinstance(service, PaymentService)
-    return service
-
 
 async def _order(turn: Turn, rest: str) -> Order | None:
     match = _ORDER_REF.search(rest)
     if match is None:
         turn.reply_text("Which order? e.g. ORD-1042")
         return None
-    order = await _service(turn).repo.order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
+    order = await payments_service(turn).repo.order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
     if order is None:
         turn.reply_text(f"No order ORD-{int(match.group(1))}.")
     return order
@@ -74,7 +69,7 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     reply = Reply(type="text", text=text)
-    requests = [r for r in await _service(turn).repo.requests_for_order(order.id)
+    requests = [r for r in await payments_service(turn).repo.requests_for_order(order.id)
                 if r.method != "tip"]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
@@ -83,7 +78,7 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
 
 
 async def _describe(turn: Turn, order: Order) -> str:
-    service = _service(turn)
+    service = payments_service(turn)
     lines = await service.repo.lines(order.id)
     requests = await service.repo.requests_for_order(order.id)
     paid = sum(r.captured_minor for r in requests)
@@ -97,7 +92,7 @@ async def _describe(turn: Turn, order: Order) -> str:
 
 
 async def cmd_orders(turn: Turn, rest: str) -> None:
-    orders = await _service(turn).repo.orders(
+    orders = await payments_service(turn).repo.orders(
         turn.shop.id, statuses=["pending_payment", "paid", "shipped", "refund_pending"],
         limit=20)
     if not orders:
@@ -114,7 +109,7 @@ async def cmd_order(turn: Turn, rest: str) -> None:
 
 async def _move(turn: Turn, order: Order, event: OrderEvent, shopper_key: str) -> None:
     try:
-        new = await _service(turn).change_order(turn.writes, order, event)
+        new = await payments_service(turn).change_order(turn.writes, order, event)
     except InvalidTransition:
         turn.reply_text(f"{order.label} is {order.status}: cannot {event.value} it.")
         return
@@ -133,7 +128,7 @@ async def cmd_deliver(turn: Turn, rest: str) -> None:
     if order is None:
         return
     if order.status == "paid":  # handed over without a separate ship step
-        shipped = await _service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
+        shipped = await payments_service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
         order = replace(order, status=shipped)
     await _move(turn, order, OrderEvent.DELIVER, "order_delivered")
 
@@ -157,7 +152,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     order = await _order(turn, rest)
     if order is None:
         return
-    service = _service(turn)
+    service = payments_service(turn)
     requests = [r for r in await service.repo.requests_for_order(order.id)
                 if r.method != "tip"]
     if order.status != "pending_payment" or not requests:
@@ -194,7 +189,7 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             turn.reply_text(f"Refund amount {tail!r} is not an amount like 50 or 49.50.")
             return
     try:
-        refunded = await _service(turn).refund(order, amount, reason="merchant",
+        refunded = await payments_service(turn).refund(order, amount, reason="merchant",
                                                notify=turn.services["payment_notify"])
     except PaymentError as exc:
         turn.reply_text(f"Cannot refund {order.label}: {exc}")
@@ -212,8 +207,7 @@ async def cmd_stock(turn: Turn, rest: str) -> None:
     if hit is None:
         turn.reply_text(f"No product with sku {sku}.")
         return
-    inventory = turn.services["inventory"]
-    assert isinstance(inventory, Inventory)
+    inventory = inventory_of(turn)
     inventory.set_stock(turn.shop.id, sku, int(parts[1]), turn.writes, turn.now_ms)
     turn.reply_text(f"{sku}: {int(parts[1])} in stock.")
 

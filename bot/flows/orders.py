@@ -7,12 +7,11 @@ import re
 from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
-from bot.inventory import Inventory
+from bot.flows.common import inventory_of, payments_service
 from bot.router import Router, Turn
 from bot.state import ConversationState
 from catalog.money import Money, MoneyError
 from payments.repository import Order
-from payments.service import PaymentService
 from payments.status import InvalidTransition, OrderEvent
 
 router = Router("orders")
@@ -26,11 +25,6 @@ REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order ag
 HANDOFF_HISTORY = 5
 
 
-def _service(turn: Turn) -> PaymentService:
-    service = turn.services["payments"]
-    assert isinstance(service, PaymentService)
-    return service
-
 
 def status_text(turn: Turn, order: Order) -> str:
     return turn.t("order_status_line", order=order.label,
@@ -39,7 +33,7 @@ def status_text(turn: Turn, order: Order) -> str:
 
 async def find_order(turn: Turn, label: str | None) -> Order | None:
     """The shopper's order named ORD-n, or their latest."""
-    service = _service(turn)
+    service = payments_service(turn)
     if label:
         number = "".join(ch for ch in label if ch.isdigit())
         if number:
@@ -53,7 +47,7 @@ async def find_order(turn: Turn, label: str | None) -> Order | None:
 @router.on(intent("order_status"))
 async def order_status(turn: Turn) -> None:
     label = turn.understanding.entity("order_id") if turn.understanding else None
-    service = _service(turn)
+    service = payments_service(turn)
     if label:
         order = await find_order(turn, label)
         orders = [order] if order else []
@@ -94,11 +88,10 @@ async def cancel(turn: Turn) -> None:
 
 async def cancel_order(turn: Turn, order: Order) -> str:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
-    service = _service(turn)
+    service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
     lines = await service.repo.lines(order.id)
-    inventory = turn.services["inventory"]
-    assert isinstance(inventory, Inventory)
+    inventory = inventory_of(turn)
     inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                       turn.writes, turn.now_ms)
     return new
@@ -115,7 +108,7 @@ def _is_reorder(turn: Turn) -> bool:
 
 @reorder_router.on(Filter(_is_reorder, "reorder"))
 async def same_again(turn: Turn) -> None:
-    service = _service(turn)
+    service = payments_service(turn)
     orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if not orders:
         turn.say("no_orders")
@@ -145,7 +138,7 @@ async def tip(turn: Turn) -> None:
             amount = None
     except (ValueError, MoneyError):
         amount = None
-    service = _service(turn)
+    service = payments_service(turn)
     orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if amount is None or amount.minor <= 0 or not orders:
         turn.say("tip_how" if orders else "no_orders")

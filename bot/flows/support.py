@@ -73,11 +73,6 @@ class FaqIndex:
         return self._entry_of[found.group(0)] if found else None
 
 
-def faq_answer(shop: Shop, text: str) -> FaqEntry | None:
-    """One-off lookup (tests, tools); the bot uses the shop's prebuilt FaqIndex."""
-    return FaqIndex(shop).answer(text)
-
-
 def _faq_filter() -> Filter:
     return Filter(lambda t: bool(t.message.text) and t.payload is None
                   and t.faq.answer(t.message.text) is not None, "faq")
