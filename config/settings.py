@@ -38,6 +38,9 @@ class Settings:
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
     event_loop: str = "uvloop"  # or "asyncio" (HAAT_EVENT_LOOP)
+    # "process": REST sends (Cloud API, Twilio) run in a child process, off the event loop;
+    # "inline": in the server's own loop (HAAT_OUTBOX_SENDER)
+    outbox_sender: str = "process"
     reload_interval_seconds: float = 2.0
     # trained intent-model weights, keyed by a hash of their training data (None: no cache)
     model_cache_dir: Path | None = None
@@ -88,6 +91,8 @@ class Settings:
             values["model_cache_dir"] = Path(cache)
         if (event_loop := get("HAAT_EVENT_LOOP")) is not None:
             values["event_loop"] = event_loop
+        if (sender := get("HAAT_OUTBOX_SENDER")) is not None:
+            values["outbox_sender"] = sender
         if (sync := get("HAAT_SQLITE_SYNC")) is not None:
             values["sqlite_synchronous"] = sync.upper()
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
@@ -95,6 +100,8 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.event_loop not in ("uvloop", "asyncio"):
             raise ValueError("HAAT_EVENT_LOOP must be uvloop or asyncio")
+        if settings.outbox_sender not in ("process", "inline"):
+            raise ValueError("HAAT_OUTBOX_SENDER must be process or inline")
         if settings.sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("HAAT_SQLITE_SYNC must be NORMAL, FULL or EXTRA")
         if settings.nlu_backend not in ("builtin", "rasa"):

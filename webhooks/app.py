@@ -62,6 +62,7 @@ from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.routes import setup_routes
 from webhooks.scheduler import Scheduler
+from webhooks.sender import InlineSender, ProcessSender, Sender
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +222,14 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         "resume_conversation": engine.resume_conversation,
     })
     app[ENGINE] = engine
+    inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP])
+    sender: Sender = inline
+    if settings.outbox_sender == "process":
+        sender = process_sender = ProcessSender(settings, inline)
+        if settings.whatsapp_access_token or settings.twilio_auth_token:
+            process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], session_factory=lambda: app[HTTP],
-                    clock=clock)
+                    clock=clock, sender=sender)
     app[OUTBOX] = outbox
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
@@ -242,6 +249,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await outbox.drain()
+    await sender.close()
 
 
 @web.middleware

@@ -27,6 +27,7 @@ from bot.types import Reply
 from config.clock import Clock
 from config.database import Conflict, Database, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
+from webhooks.sender import InlineSender, Sender
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,11 @@ class Outbox:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     sent_count: int = 0
     dead_count: int = 0
+    sender: Sender | None = None  # None: send in this event loop
+
+    def __post_init__(self) -> None:
+        if self.sender is None:
+            self.sender = InlineSender(self.channels, self.session_factory)
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -92,24 +98,19 @@ class Outbox:
             self._inflight.discard(item.id)
 
     async def _send_claimed(self, item: OutboxItem, attempts: int) -> None:
-        channel = self.channels.get(item.channel)
-        now = self.clock.now_ms()
         update = WriteSet()
-        if channel is None:
-            update.add(_FAIL, ("dead", f"no channel {item.channel}", now, item.id))
+        if item.channel not in self.channels:
+            update.add(_FAIL, ("dead", f"no channel {item.channel}", self.clock.now_ms(),
+                               item.id))
             await self.db.write(update)
             return
         try:
-            channel_id = await channel.send(self.session_factory(), business=item.business,
-                                            to=item.customer, reply=item.reply,
-                                            idempotency_key=item.id)
+            assert self.sender is not None  # set in __post_init__
+            channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
             return
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            await self._failed(item, attempts, SendError(type(exc).__name__, retryable=True))
-            return
-        update.add(_SENT, (channel_id, now, item.id))
+        update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
         await self.db.write(update)
         self.sent_count += 1
 

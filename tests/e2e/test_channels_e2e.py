@@ -32,7 +32,9 @@ async def cloud_client(
 
     return await aiohttp_client(
         create_app(
-            settings.with_(whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN)
+            # replies leave through the outbox's child process, as under `haat serve`
+            settings.with_(whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN,
+                           outbox_sender="process")
         )
     )
 

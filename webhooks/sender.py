@@ -1,0 +1,324 @@
+"""How the outbox hands a message to a channel: in the event loop, or in a child process.
+
+A REST send (the Cloud API's ``POST /messages``, Twilio's ``Messages.create``) costs the
+event loop a few hundred microseconds of aiohttp client work (and TLS in production) for
+every reply, which on the Cloud API is every message. :class:`ProcessSender` moves that
+work to a child process (``python -m webhooks.sender``) that owns its own event loop and
+HTTP session, so the server's loop spends its time on inbound messages. The outbox keeps
+every decision (claims, retries, dead letters, status rows); the child only performs one
+send and says what happened. Channels whose send is local state (the simulator) never
+leave the server.
+
+Parent and child speak length-prefixed pickle frames over the child's stdin/stdout, one
+frame per event-loop tick in each direction. Both ends are this program, over a private
+pipe; nothing from the network is ever unpickled. If the child dies, every send it held
+fails as retryable (the outbox retries it with back-off) and the next send starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import pickle
+import struct
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import aiohttp
+
+from bot.outgoing import OutboxItem
+from bot.types import Reply
+from config.settings import Settings
+from webhooks.channels.base import ChannelAdapter, SendError
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!I")
+# (request id, channel, business number, recipient, reply as JSON, idempotency key)
+Request = tuple[int, str, str, str, dict[str, Any], str]
+# (request id, channel message id or None, (message, retryable, status, code) or None)
+Result = tuple[int, str | None, tuple[str, bool, int | None, str | None] | None]
+
+
+class Sender(Protocol):
+    """One attempt at one message: the channel's message id, or :class:`SendError`."""
+
+    async def send(self, item: OutboxItem) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class InlineSender:
+    """Sends in the server's own event loop (the simulator; ``HAAT_OUTBOX_SENDER=inline``)."""
+
+    def __init__(self, channels: Mapping[str, ChannelAdapter],
+                 session_factory: Callable[[], aiohttp.ClientSession]) -> None:
+        self.channels = channels
+        self.session_factory = session_factory
+
+    async def send(self, item: OutboxItem) -> str:
+        return await _send_one(self.channels, self.session_factory(), item.channel,
+                               item.business, item.customer, item.reply, item.id)
+
+    async def close(self) -> None:
+        """Nothing of its own to release: the session belongs to the app."""
+
+
+async def _send_one(channels: Mapping[str, ChannelAdapter], session: aiohttp.ClientSession,
+                    channel_name: str, business: str, to: str, reply: Reply,
+                    idempotency_key: str) -> str:
+    channel = channels.get(channel_name)
+    if channel is None:
+        raise SendError(f"no channel {channel_name}", retryable=False)
+    try:
+        return await channel.send(session, business=business, to=to, reply=reply,
+                                  idempotency_key=idempotency_key)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise SendError(type(exc).__name__, retryable=True) from exc
+
+
+def _frame(payload: object) -> bytes:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next frame, or None at end of stream."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+        (size,) = _HEADER.unpack(header)
+        # our own child (or parent) over a private pipe: never bytes from the network
+        return pickle.loads(await reader.readexactly(size))  # noqa: S301
+    except asyncio.IncompleteReadError:
+        return None
+
+
+class ProcessSender:
+    """Sends REST channels' messages from a child process; see the module docstring."""
+
+    restart_delay = 1.0  # a child that dies young is not restarted in a tight loop
+    start_timeout = 30.0
+
+    def __init__(self, settings: Settings, inline: InlineSender,
+                 remote: frozenset[str] = frozenset({"whatsapp", "twilio"})) -> None:
+        self.settings = settings
+        self.inline = inline
+        self.remote = remote
+        self.started = 0  # children started so far (observed by tests)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[asyncio.subprocess.Process] | None = None
+        self._prestarted: asyncio.Task[asyncio.subprocess.Process] | None = None
+        self._pending: dict[int, asyncio.Future[str]] = {}
+        self._batch: list[Request] = []
+        self._next_id = 0
+        self._last_start = 0.0
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def send(self, item: OutboxItem) -> str:
+        if item.channel not in self.remote:
+            return await self.inline.send(item)
+        if self._closed:
+            raise SendError("server shutting down", retryable=True)
+        proc = await self.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._next_id += 1
+        self._pending[self._next_id] = future
+        self._batch.append((self._next_id, item.channel, item.business, item.customer,
+                            item.reply.to_json(), item.id))
+        if len(self._batch) == 1:
+            loop.call_soon(self._flush, proc)
+        return await future
+
+    def _flush(self, proc: asyncio.subprocess.Process) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if proc is not self._proc or proc.stdin is None or proc.stdin.is_closing():
+            self._fail([request[0] for request in batch], "the sender process stopped")
+            return
+        proc.stdin.write(_frame(batch))  # buffered by the transport: never blocks the loop
+
+    def prestart(self) -> None:
+        """Start the child in the background now, so the first reply does not wait for it."""
+        def done(task: asyncio.Task[asyncio.subprocess.Process]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("outbox sender process did not start: %s", task.exception())
+
+        self._prestarted = asyncio.create_task(self.start())
+        self._prestarted.add_done_callback(done)
+
+    async def start(self) -> asyncio.subprocess.Process:
+        """The running child, started (or restarted) if need be; concurrent callers share one."""
+        if self._proc is not None and self._proc.returncode is None:
+            return self._proc
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._spawn())
+        try:
+            return await asyncio.shield(self._starting)
+        finally:
+            if self._starting is not None and self._starting.done():
+                self._starting = None
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        wait = self._last_start + self.restart_delay - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_start = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "webhooks.sender", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=None)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(_frame((self.settings, sorted(self.remote))))
+        try:
+            ready = await asyncio.wait_for(_read_frame(proc.stdout), self.start_timeout)
+        except TimeoutError:
+            ready = None
+        if ready != "ready":
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise SendError("the sender process did not start", retryable=True)
+        self._proc = proc
+        self.started += 1
+        self._reader = asyncio.create_task(self._read_results(proc))
+        log.info("outbox sender process started (pid %d)", proc.pid)
+        return proc
+
+    async def _read_results(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while True:
+            results: list[Result] | None = await _read_frame(proc.stdout)
+            if results is None:
+                break
+            for request_id, channel_id, error in results:
+                future = self._pending.pop(request_id, None)
+                if future is None or future.done():
+                    continue
+                if error is None and channel_id is not None:
+                    future.set_result(channel_id)
+                else:
+                    message, retryable, status, code = error or ("no message id", True,
+                                                                 None, None)
+                    future.set_exception(SendError(message, retryable=retryable,
+                                                   status=status, code=code))
+        returncode = await proc.wait()
+        if self._proc is proc:
+            self._proc = None
+        if self._pending:
+            log.warning("outbox sender process exited (%s) with %d sends in flight; they "
+                        "will be retried", returncode, len(self._pending))
+            self._fail(list(self._pending), "the sender process stopped")
+
+    def _fail(self, request_ids: list[int], message: str) -> None:
+        for request_id in request_ids:
+            future = self._pending.pop(request_id, None)
+            if future is not None and not future.done():
+                future.set_exception(SendError(message, retryable=True))
+
+    async def close(self) -> None:
+        """Let the child finish what it holds (its sends time out after 15 s), then stop it."""
+        self._closed = True
+        if self._prestarted is not None:
+            with contextlib.suppress(Exception):
+                await self._prestarted
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await self._starting
+        proc = self._proc
+        if proc is not None and proc.stdin is not None:
+            self._flush(proc)
+            proc.stdin.close()
+        if self._reader is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), 20)
+            except TimeoutError:
+                if proc is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                await self._reader
+        self._fail(list(self._pending), "server shutting down")
+
+
+# ---- the child ------------------------------------------------------------------------
+
+
+async def _child_main() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, sys.stdout)
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    hello = await _read_frame(reader)
+    if hello is None:
+        return
+    settings, names = hello
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s sender %(name)s: %(message)s")
+    from webhooks.channels.registry import CHANNELS
+
+    channels = {name: CHANNELS[name](settings) for name in names if name in CHANNELS}
+    results: list[Result] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def flush() -> None:
+        nonlocal results
+        if results:
+            writer.write(_frame(results))
+            results = []
+
+    async def one(session: aiohttp.ClientSession, request: Request) -> None:
+        request_id, channel, business, to, reply_json, key = request
+        result: Result
+        try:
+            message_id = await _send_one(channels, session, channel, business, to,
+                                         Reply.from_json(reply_json), key)
+            result = (request_id, message_id, None)
+        except SendError as exc:
+            result = (request_id, None, (str(exc), exc.retryable, exc.status, exc.code))
+        except Exception as exc:  # a bug in an adapter: retried, then dead-lettered
+            log.exception("send failed unexpectedly")
+            result = (request_id, None, (f"internal error: {type(exc).__name__}", True,
+                                         None, None))
+        results.append(result)
+        if len(results) == 1:
+            loop.call_soon(flush)
+
+    writer.write(_frame("ready"))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        while True:
+            batch: list[Request] | None = await _read_frame(reader)
+            if batch is None:
+                break  # the server closed our stdin: finish what we hold, then exit
+            for request in batch:
+                task = asyncio.create_task(one(session, request))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        while tasks:
+            await asyncio.gather(*list(tasks), return_exceptions=True)
+    flush()
+    await writer.drain()
+    writer.close()
+
+
+def main() -> None:
+    runner: Callable[[Any], Any] = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    with contextlib.suppress(KeyboardInterrupt):
+        runner(_child_main())
+
+
+if __name__ == "__main__":
+    main()
