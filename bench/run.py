@@ -171,7 +171,7 @@ def _start_profile(pid: int, duration_s: float, out: Path) -> subprocess.Popen[b
         return None
     return subprocess.Popen(
         [str(spy), "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s))),
-         "--rate", "200", "--format", "raw", "--nonblocking", "-o", str(out)],
+         "--rate", "200", "--format", "raw", "--nonblocking", "--gil", "-o", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

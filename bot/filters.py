@@ -21,17 +21,26 @@ if TYPE_CHECKING:
 class Filter:
     check: Callable[[Turn], bool]
     label: str = "filter"
+    # the intents this filter can match at all (None: any turn, with or without one); the
+    # router uses it to skip, per message, the routes that cannot match its intent
+    intents: frozenset[str] | None = None
 
     def __call__(self, turn: Turn) -> bool:
         return self.check(turn)
 
     def __and__(self, other: Filter) -> Filter:
+        if self.intents is None or other.intents is None:
+            intents = self.intents if other.intents is None else other.intents
+        else:
+            intents = self.intents & other.intents
         return Filter(lambda t: self.check(t) and other.check(t),
-                      f"({self.label} & {other.label})")
+                      f"({self.label} & {other.label})", intents)
 
     def __or__(self, other: Filter) -> Filter:
+        intents = (None if self.intents is None or other.intents is None
+                   else self.intents | other.intents)
         return Filter(lambda t: self.check(t) or other.check(t),
-                      f"({self.label} | {other.label})")
+                      f"({self.label} | {other.label})", intents)
 
     def __invert__(self) -> Filter:
         return Filter(lambda t: not self.check(t), f"~{self.label}")
@@ -47,7 +56,7 @@ def intent(*names: str, min_confidence: float = 0.0) -> Filter:
         u = turn.understanding
         return u is not None and u.intent in wanted and u.confidence >= min_confidence
 
-    return Filter(check, f"intent{sorted(wanted)}")
+    return Filter(check, f"intent{sorted(wanted)}", wanted)
 
 
 def state(*states: ConversationState) -> Filter:

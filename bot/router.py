@@ -99,28 +99,49 @@ class Router:
         self.name = name
         self._routes: list[_Route] = []
         self._children: list[Router] = []
+        # per intent (None: no understanding), the routes in order that could match it
+        self._table: dict[str | None, tuple[_Route, ...]] = {}
 
     def on(self, flt: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             params = tuple(inspect.signature(handler).parameters)
             self._routes.append(_Route(flt, handler, params))
+            self._table.clear()
             return handler
 
         return register
 
     def include(self, *routers: Router) -> None:
         self._children.extend(routers)
+        self._table.clear()
+
+    def routes(self) -> list[_Route]:
+        """Every route in dispatch order: this router's own, then each child's."""
+        out = list(self._routes)
+        for child in self._children:
+            out.extend(child.routes())
+        return out
+
+    def _candidates(self, intent: str | None) -> tuple[_Route, ...]:
+        found = self._table.get(intent)
+        if found is None:
+            found = self._table[intent] = tuple(
+                route for route in self.routes()
+                if route.filter.intents is None or intent in route.filter.intents)
+        return found
 
     async def dispatch(self, turn: Turn) -> bool:
-        """Run the first handler whose filter matches and that does not return UNHANDLED."""
-        for route in self._routes:
+        """Run the first handler whose filter matches and that does not return UNHANDLED.
+
+        Routes whose filter needs another intent are skipped without running it: the same
+        first match as trying every route in order, at a fraction of the filter calls.
+        """
+        understanding = turn.understanding
+        for route in self._candidates(understanding.intent if understanding else None):
             if not route.filter(turn):
                 continue
             kwargs = {name: _resolve(turn, name) for name in route.params}
             if await route.handler(**kwargs) is not UNHANDLED:
-                return True
-        for child in self._children:
-            if await child.dispatch(turn):
                 return True
         return False
 

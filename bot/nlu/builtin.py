@@ -199,21 +199,51 @@ def features(tokens: Sequence[str]) -> set[str]:
     return feats
 
 
+# Scoring adds one weight row per active feature: ~60 rows of 21 floats per message, the
+# dearest step of a parse in pure Python. Each row is also kept as one packed integer, every
+# class's weight a 64-bit fixed-point field (offset so it is never negative), so the rows of a
+# message add up in a handful of C-level big-integer additions and unpack with one struct
+# call. 2**-32 resolution: the scores match float sums to ~1e-9, far below any decision.
+_FRACTION = float(1 << 32)
+_OFFSET = 1 << 40  # |weight| < 256; up to 2**23 features per message before a field overflows
+
+
+_NO_LAYOUT = struct.Struct("<0Q")  # replaced in __post_init__ by one field per class
+
+
+def _pack(row: Sequence[float]) -> int:
+    packed = 0
+    for position, weight in enumerate(row):
+        packed |= (round(weight * _FRACTION) + _OFFSET) << (64 * position)
+    return packed
+
+
 @dataclass(frozen=True, slots=True)
 class LinearModel:
-    """Weights as one row of per-class floats per known feature."""
+    """Weights as one row of per-class floats per known feature (and packed, see _pack)."""
 
     classes: tuple[str, ...]
     index: Mapping[str, int]
     rows: tuple[list[float], ...]
+    packed: tuple[int, ...] = ()
+    _layout: struct.Struct = _NO_LAYOUT
+
+    def __post_init__(self) -> None:
+        if not self.packed:
+            object.__setattr__(self, "packed", tuple(_pack(row) for row in self.rows))
+        object.__setattr__(self, "_layout", struct.Struct(f"<{len(self.classes)}Q"))
 
     def scores(self, feats: Iterable[str]) -> list[float]:
-        index, rows = self.index, self.rows
-        active = [rows[i] for f in feats if (i := index.get(f)) is not None]
+        index, packed = self.index, self.packed
+        active = [packed[i] for f in feats if (i := index.get(f)) is not None]
         if not active:
             return [0.0] * len(self.classes)
-        scale = 1.0 / math.sqrt(len(active))
-        return [sum(col) * scale for col in zip(*active, strict=True)]
+        count = len(active)
+        layout = self._layout
+        fields = layout.unpack(sum(active).to_bytes(layout.size, "little"))
+        offset = count * _OFFSET
+        scale = 1.0 / (math.sqrt(count) * _FRACTION)
+        return [(field - offset) * scale for field in fields]
 
     def probabilities(self, feats: Iterable[str]) -> list[float]:
         return softmax(self.scores(feats))
