@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -116,21 +115,45 @@ class _Locks:
     def __init__(self) -> None:
         self._locks: dict[ConversationKey, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def __call__(self, key: ConversationKey) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
+    def __call__(self, key: ConversationKey) -> _Held:
+        return _Held(self._locks, key)
+
+
+class _Held:
+    """``async with locks(key)``: a plain class, as it runs for every message (a generator
+    based context manager costs several times more)."""
+
+    __slots__ = ("_key", "_lock", "_locks")
+
+    def __init__(self, locks: dict[ConversationKey, tuple[asyncio.Lock, int]],
+                 key: ConversationKey) -> None:
+        self._locks = locks
+        self._key = key
+        self._lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> None:
+        lock, users = self._locks.get(self._key, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
+        self._locks[self._key] = (lock, users + 1)
         try:
-            async with lock:
-                yield
-        finally:
-            lock_now, users_now = self._locks[key]
-            if users_now <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock_now, users_now - 1)
+            await lock.acquire()
+        except BaseException:
+            self._release_user()
+            raise
+        self._lock = lock
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._lock is not None
+        self._lock.release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        lock_now, users_now = self._locks[self._key]
+        if users_now <= 1:
+            del self._locks[self._key]
+        else:
+            self._locks[self._key] = (lock_now, users_now - 1)
 
 
 class MemoryStateStore:

@@ -301,8 +301,14 @@ class SqliteDatabase:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             outcomes = [exc] * len(batch)
+        # one wake-up per event loop for the whole batch, not one per write set: each
+        # call_soon_threadsafe is a syscall made while holding the GIL
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None],
+                                                            BaseException | None]]] = {}
         for pending, outcome in zip(batch, outcomes, strict=True):
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+            by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
+        for loop, resolved in by_loop.items():
+            loop.call_soon_threadsafe(_resolve_all, resolved)
 
     @classmethod
     def _apply_fast(cls, conn: sqlite3.Connection, writes: WriteSet) -> BaseException | None:
@@ -348,13 +354,14 @@ class _Redo(Exception):
     """The fast path met a failing statement; the batch is redone with savepoints."""
 
 
-def _resolve(future: asyncio.Future[None], outcome: BaseException | None) -> None:
-    if future.done():
-        return
-    if outcome is None:
-        future.set_result(None)
-    else:
-        future.set_exception(outcome)
+def _resolve_all(resolved: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for future, outcome in resolved:
+        if future.done():
+            continue
+        if outcome is None:
+            future.set_result(None)
+        else:
+            future.set_exception(outcome)
 
 
 # ---------------------------------------------------------------------------------------
