@@ -5,6 +5,7 @@ See support.mmd for the diagram.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime, time
@@ -16,7 +17,7 @@ from bot.language import language_switch_request
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
 from bot.types import MessageKind
-from catalog.models import FaqEntry, Shop
+from catalog.models import FaqEntry, OpeningHours, Shop
 
 router = Router("support")
 fallback_router = Router("fallback")
@@ -91,8 +92,13 @@ def _fmt(t: time) -> str:
 
 def hours_text(shop: Shop) -> str:
     """``Mon–Sat 08:00–21:00, Sun 09:00–13:00``: consecutive days with equal hours merged."""
+    return _hours_text(shop.hours)
+
+
+@functools.lru_cache(maxsize=64)
+def _hours_text(hours: OpeningHours) -> str:
     days = [", ".join(f"{_fmt(a)}–{_fmt(b)}" for a, b in spans) or "closed"
-            for spans in shop.hours.by_weekday]
+            for spans in hours.by_weekday]
     groups: list[tuple[int, int, str]] = []
     for i, text in enumerate(days):
         if groups and groups[-1][2] == text and groups[-1][1] == i - 1:
@@ -107,8 +113,14 @@ def hours_text(shop: Shop) -> str:
 
 
 def is_open(shop: Shop, now_ms: int) -> bool:
-    local = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(shop.timezone))
-    return shop.hours.is_open(local.weekday(), local.time())
+    return _open_in_minute(shop.hours, shop.timezone, now_ms // 60_000)
+
+
+@functools.lru_cache(maxsize=256)
+def _open_in_minute(hours: OpeningHours, timezone: str, minute: int) -> bool:
+    """Opening hours are whole minutes: one answer per shop and minute, not per message."""
+    local = datetime.fromtimestamp(minute * 60, ZoneInfo(timezone))
+    return hours.is_open(local.weekday(), local.time())
 
 
 @router.on(intent("business_hours"))

@@ -22,6 +22,7 @@ every shop, and catalog size only changes which words get masked, never training
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -190,13 +191,19 @@ def features(tokens: Sequence[str]) -> set[str]:
         feats.add("b" + prev + " " + tok)
         prev = tok
         if len(tok) > 1 or tok == PLACEHOLDER:
-            padded = f" {tok} "
-            last = len(padded)
-            for size in (2, 3, 4):
-                for k in range(last - size + 1):
-                    feats.add(padded[k : k + size])
+            feats.update(_cached_grams(tok) if len(tok) <= 24 else _char_grams(tok))
     feats.add("b" + prev + " $")
     return feats
+
+
+def _char_grams(tok: str) -> tuple[str, ...]:
+    padded = f" {tok} "
+    last = len(padded)
+    return tuple(padded[k : k + size] for size in (2, 3, 4) for k in range(last - size + 1))
+
+
+# a shop's vocabulary is small: each everyday word is cut up once (bounded in count and size)
+_cached_grams = functools.lru_cache(maxsize=20_000)(_char_grams)
 
 
 # Scoring adds one weight row per active feature: ~60 rows of 21 floats per message, the
