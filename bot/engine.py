@@ -13,8 +13,6 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.flows.payment_updates import proactive
@@ -263,12 +261,12 @@ def _away_notice(turn: Turn) -> None:
     orders are still taken (unless the shop is closed for orders)."""
     if turn.is_owner or not turn.replies or support.is_open(turn.shop, turn.now_ms):
         return
-    today = datetime.fromtimestamp(turn.now_ms / 1000, ZoneInfo(turn.shop.timezone)).date()
-    if turn.conversation.data.get("away_day") == today.isoformat():
+    today = support.local_day(turn.shop, turn.now_ms)
+    if turn.conversation.data.get("away_day") == today:
         return
     turn.replies.insert(0, Reply(type="text", text=turn.t(
         "away", hours=support.hours_text(turn.shop))))
-    turn.conversation = turn.conversation.with_data(away_day=today.isoformat())
+    turn.conversation = turn.conversation.with_data(away_day=today)
 
 
 def _digits_of(number: str) -> str:

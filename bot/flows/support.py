@@ -116,6 +116,16 @@ def is_open(shop: Shop, now_ms: int) -> bool:
     return _open_in_minute(shop.hours, shop.timezone, now_ms // 60_000)
 
 
+def local_day(shop: Shop, now_ms: int) -> str:
+    """The shop's calendar date now, ``2026-11-23`` (one computation per shop and minute)."""
+    return _day_in_minute(shop.timezone, now_ms // 60_000)
+
+
+@functools.lru_cache(maxsize=256)
+def _day_in_minute(timezone: str, minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, ZoneInfo(timezone)).date().isoformat()
+
+
 @functools.lru_cache(maxsize=256)
 def _open_in_minute(hours: OpeningHours, timezone: str, minute: int) -> bool:
     """Opening hours are whole minutes: one answer per shop and minute, not per message."""

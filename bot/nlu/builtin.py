@@ -563,9 +563,9 @@ class BuiltinBackend:
         if intent in NO_ENTITY_INTENTS and confidence >= LOW_CONFIDENCE:
             # "hi", "menu", "cart", "checkout": nothing to extract, and extraction (catalog
             # search over the whole text) is the dearest part of a parse
-            entities: tuple[Entity, ...] = ()
+            entities: tuple[Entity, ...] = _with_language(text, ())
             items: tuple[ItemMention, ...] = ()
-        else:
+        else:  # the extractor adds the language entity itself
             entities, items = extract_for_shop(text, context.shop)
             spans = [(e.start, e.end) for e in entities if e.type == "product" and e.start >= 0]
             if confidence < LOW_CONFIDENCE and spans:
@@ -573,7 +573,6 @@ class BuiltinBackend:
                 # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again
                 ranking = self.classify(mask_spans(text, spans))
                 intent, confidence = ranking[0]
-        entities = _with_language(text, entities)
         return Understanding(intent, confidence, language, ranking, entities, items)
 
 

@@ -28,6 +28,7 @@ _VPA_RE = re.compile(
     r"(?<![\w.\-@])([A-Za-z0-9][A-Za-z0-9._\-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63})(?![\w@.\-])"
 )
 _DIGIT = r"[0-9\u0966-\u096f\u09e6-\u09ef\u0660-\u0669\u06f0-\u06f9]"
+_ANY_DIGIT = re.compile(_DIGIT)
 _ORDER_CODE_RE = re.compile(rf"\bORD[\s\-#_]?({_DIGIT}{{1,12}})(?!\w)", re.IGNORECASE)
 _ORDER_WORD_RE = re.compile(
     rf"(?:\border|\bordr|অর্ডার|অর্ডারের|ऑर्डर|आर्डर|आदेश|الطلب|طلب|طلبية)"
@@ -86,6 +87,8 @@ def _find_reserved(
     """
     entities: list[Entity] = []
     spans: list[tuple[int, int]] = []
+    if "@" not in text and _ANY_DIGIT.search(text) is None:
+        return entities, spans  # every pattern below needs an "@" or a digit
     for m in _VPA_RE.finditer(text):
         entities.append(Entity("vpa", m.group(1).lower(), m.group(1), m.start(1), m.end(1)))
         spans.append((m.start(1), m.end(1)))
