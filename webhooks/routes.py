@@ -130,11 +130,10 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
         outbox.submit(result.outbox)
         response_text = result.response
     if channel.direct_replies:
-        content_type = channel.render_response([]).content_type
         if not response_text:
             response_text = render([], None)
-        return web.Response(body=response_text.encode(), content_type=content_type.split(";")[0],
-                            charset="utf-8")
+        return web.Response(body=response_text.encode(),
+                            content_type=channel.response_content_type, charset="utf-8")
     return web.Response(status=200, text="")
 
 

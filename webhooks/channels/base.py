@@ -51,6 +51,8 @@ class ChannelAdapter(Protocol):
     # True when replies travel in the webhook's HTTP response (Twilio TwiML, simulator);
     # False when every reply is sent through the channel's REST API via the outbox.
     direct_replies: bool
+    # the media type of render_response's body, known without rendering anything
+    response_content_type: str
 
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         """Fail closed: False when no secret is configured or the signature is wrong."""

@@ -26,6 +26,7 @@ MAX_TEXT = 4096
 class SimulatorAdapter:
     name = "simulator"
     direct_replies = True
+    response_content_type = "application/json"
 
     def __init__(self, settings: Settings) -> None:
         self._token = settings.simulator_token
@@ -82,7 +83,7 @@ class SimulatorAdapter:
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         body = json.dumps({"replies": [r.to_json() for r in replies]}, ensure_ascii=False)
-        return DirectResponse(body.encode(), "application/json")
+        return DirectResponse(body.encode(), self.response_content_type)
 
     def render_turn(self, replies: Sequence[Reply], understanding: Understanding | None) -> str:
         """The simulator also says what it understood, for tests and ``haat chat``."""

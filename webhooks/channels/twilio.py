@@ -247,6 +247,7 @@ class TwilioAdapter:
 
     name = CHANNEL
     direct_replies = True
+    response_content_type = "application/xml"
 
     def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         self._account_sid = settings.twilio_account_sid
@@ -298,7 +299,7 @@ class TwilioAdapter:
         return parse_form(self._form_once(body))
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
-        return DirectResponse(render_twiml(replies), "application/xml")
+        return DirectResponse(render_twiml(replies), self.response_content_type)
 
     # outbound --------------------------------------------------------------------------
     def _rest(self) -> Client:

@@ -573,6 +573,7 @@ class WhatsAppCloudAdapter:
 
     name = CHANNEL
     direct_replies = False
+    response_content_type = "text/plain"
 
     def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         self._app_secret = settings.whatsapp_app_secret
@@ -610,7 +611,7 @@ class WhatsAppCloudAdapter:
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         """Meta only wants a fast 200; replies go out through the Graph API."""
-        return DirectResponse(b"", "text/plain")
+        return DirectResponse(b"", self.response_content_type)
 
     # outbound --------------------------------------------------------------------------
     def remember_phone_number_id(self, business: str, phone_number_id: str) -> None:
