@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -170,7 +170,7 @@ class MemoryStateStore:
     async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
         if writes and self._db is not None:
             await self._db.write(writes)
-        self._rows[conversation.key] = replace(conversation, is_new=False)
+        self._rows[conversation.key] = conversation.with_(is_new=False)
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
         return [c for k, c in self._rows.items()
@@ -245,7 +245,7 @@ class SqlStateStore:
             batch.extend(writes)
         self.upsert_statement(conversation, batch)
         await self._db.write(batch)
-        self._remember(replace(conversation, is_new=False))
+        self._remember(conversation.with_(is_new=False))
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
         rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
