@@ -8,19 +8,14 @@ templates, so here they degrade to numbered text (``Reply.as_text()``).
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from multidict import MultiDict
-from twilio.base.exceptions import TwilioRestException
-from twilio.http import AsyncHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.types import (
@@ -36,6 +31,11 @@ from config.settings import Settings
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
 from webhooks.security import header_value, verify_twilio_signature
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+    from webhooks.channels.twilio_rest import AiohttpTwilioClient
 
 __all__ = ["TwilioAdapter", "public_request_url", "render_twiml"]
 
@@ -192,56 +192,6 @@ def render_twiml(replies: Sequence[Reply]) -> bytes:
     return str(response).encode()
 
 
-class _AiohttpTwilioClient(AsyncHttpClient):  # type: ignore[misc]
-    """The twilio package's async transport on one pooled aiohttp session per adapter.
-
-    Unlike ``AsyncTwilioHttpClient`` it takes a real ``ClientTimeout``, sends repeated
-    form keys (several ``MediaUrl``), never logs at INFO, and can point at a fake API.
-    """
-
-    def __init__(self, base_url: str | None, timeout: float) -> None:
-        super().__init__(log, True, timeout)
-        self._base = base_url.rstrip("/") if base_url else None
-        self._session: aiohttp.ClientSession | None = None
-
-    def _target(self, url: str) -> str:
-        if self._base is None:
-            return url
-        parts = urlsplit(url)
-        return f"{self._base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-
-    async def request(
-                      self, method: str, url: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None,
-                      headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None,
-                      timeout: float | None = None,  # noqa: ASYNC109
-                      allow_redirects: bool = False) -> Response:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        headers = dict(headers or {})
-        if auth:  # aiohttp.BasicAuth is deprecated; the header is all it ever did
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
-            headers["Authorization"] = f"Basic {token}"
-        fields: list[tuple[str, str]] = []
-        for key, value in (data or {}).items():
-            values = value if isinstance(value, list) else [value]
-            fields.extend((key, str(v)) for v in values)
-        async with self._session.request(
-            method.upper(), self._target(url),
-            params={k: str(v) for k, v in params.items()} if params else None,
-            data=fields or None,
-            headers=headers, allow_redirects=allow_redirects,
-            timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
-        ) as response:
-            return Response(response.status, await response.text(), response.headers)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 class TwilioAdapter:
     """Channel adapter for Twilio WhatsApp (DESIGN 1.3 ``/webhooks/twilio``)."""
 
@@ -258,7 +208,7 @@ class TwilioAdapter:
                                  if settings.public_base.startswith("https://") else None)
         self._timeout = timeout
         self._client: Client | None = None
-        self._http: _AiohttpTwilioClient | None = None
+        self._http: AiohttpTwilioClient | None = None
         # verify() and parse() of one request run back to back with no await between them:
         # remember the last body's parsed form so it is decoded once, not twice
         self._last_form: tuple[bytes, Any] | None = None
@@ -304,7 +254,13 @@ class TwilioAdapter:
     # outbound --------------------------------------------------------------------------
     def _rest(self) -> Client:
         if self._client is None:
-            self._http = _AiohttpTwilioClient(self._api_base, self._timeout)
+            # the REST client (~16 MB of imports) loads on the first proactive send: a
+            # server whose sends run in the outbox's child process never needs it
+            from twilio.rest import Client
+
+            from webhooks.channels.twilio_rest import AiohttpTwilioClient
+
+            self._http = AiohttpTwilioClient(self._api_base, self._timeout)
             # environment= keeps the client from reading os.environ (TWILIO_EDGE/REGION)
             self._client = Client(self._account_sid, self._auth_token,
                                   http_client=self._http, environment={"HAAT": "1"})
@@ -348,6 +304,8 @@ class TwilioAdapter:
         if not business:
             raise SendError("no sender number for this business", retryable=False,
                             code="unknown_business")
+        from twilio.base.exceptions import TwilioRestException
+
         args = self._message_args(business, to, reply)
         try:
             message = await self._rest().messages.create_async(**args)
