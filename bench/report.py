@@ -122,8 +122,9 @@ def render(report: Report) -> str:
         f"- Traffic: {report.options.get('shoppers')} distinct shoppers, "
         f"{report.options.get('requests'):,} distinct pre-signed requests, a third each "
         "simulator / Twilio (signed form posts, TwiML answers) / Cloud API (signed envelopes, "
-        "replies sent by the outbox to a loopback fake Graph API); scripts in en, hi, bn, ar "
-        "and romanised Hindi (greet, menu, price, two adds, cart, checkout, address).",
+        "replies sent by the outbox to a loopback fake Graph API; owner alerts for Twilio "
+        "orders go to a loopback fake Twilio REST API); scripts in en, hi, bn, ar and "
+        "romanised Hindi (greet, menu, price, two adds, cart, checkout, address).",
         f"- Generator: {report.options.get('generator')}, {report.options.get('threads')} "
         "threads, closed loop (each connection waits for its answer).",
         "",
@@ -142,10 +143,11 @@ def render(report: Report) -> str:
         lines += [
             f"haat handled {haat.handled:,} messages in {load.duration_s:.1f} s "
             f"({haat.duplicates} duplicates replayed); wrk errors {load.errors or 'none'}, "
-            f"server errors {haat.server_errors}; outbox sent {haat.outbox_sent:,} Cloud API "
-            f"replies (drained {haat.outbox_pending_after_s:.1f} s after the load stopped); "
+            f"server errors {haat.server_errors}; outbox sent {haat.outbox_sent:,} messages "
+            f"(Cloud API replies, owner alerts; drained {haat.outbox_pending_after_s:.1f} s "
+            "after the load stopped); "
             f"peak RSS {haat.peak_rss_mb:.0f} MB; load generator CPU "
-            f"{load.generator_cpu_s:.1f} s, fake Graph API CPU {haat.helper_cpu_s:.1f} s, "
+            f"{load.generator_cpu_s:.1f} s, fake Graph/Twilio API CPU {haat.helper_cpu_s:.1f} s, "
             f"server CPU {haat.server_cpu_s:.1f} s over the run.",
             "",
         ]

@@ -105,8 +105,9 @@ def run_bare(opts: Options, tr: Traffic, duration_s: float) -> RunResult:
 
 @contextlib.contextmanager
 def _graph(opts: Options, tr: Traffic) -> Iterator[servers.Server]:
-    with servers.fake_graph(tr.secrets.whatsapp_access_token,
-                            opts.workdir / "graph.log") as graph:
+    twilio = f"{tr.secrets.twilio_account_sid}:{tr.secrets.twilio_auth_token}"
+    with servers.fake_graph(tr.secrets.whatsapp_access_token, opts.workdir / "graph.log",
+                            twilio=twilio) as graph:
         yield graph
 
 

@@ -144,7 +144,10 @@ def haat_command(shop: Path, port: int) -> list[str]:
 def haat(shop: Path, database_url: str, env: Mapping[str, str], log: Path,
          graph_url: str) -> Iterator[Server]:
     port = free_port()
+    # the fake also answers Twilio's REST API, at the root of the same server
+    twilio_url = graph_url.rsplit("/", 1)[0] if graph_url.count("/") > 2 else graph_url
     server_env = {**env, "HAAT_DATABASE_URL": database_url, "WHATSAPP_API_BASE_URL": graph_url,
+                  "TWILIO_API_BASE_URL": twilio_url,
                   "HAAT_LOG_LEVEL": "WARNING", "HAAT_PUBLIC_URL": env["HAAT_PUBLIC_URL"]}
     with run_server(haat_command(shop, port), server_env, "/readyz", log, port) as server:
         yield server
@@ -159,9 +162,10 @@ def bare(log: Path) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def fake_graph(token: str, log: Path) -> Iterator[Server]:
+def fake_graph(token: str, log: Path, twilio: str = "") -> Iterator[Server]:
     port = free_port()
-    cmd = [sys.executable, "-m", "bench.fake_graph", "--port", str(port), "--token", token]
+    cmd = [sys.executable, "-m", "bench.fake_graph", "--port", str(port), "--token", token,
+           "--twilio", twilio]
     with run_server(cmd, {}, "/readyz", log, port) as server:
         yield server
 

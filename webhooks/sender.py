@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import pickle
+import signal
 import struct
 import sys
 import time
@@ -305,19 +306,25 @@ async def _child_main() -> None:
                 task.add_done_callback(tasks.discard)
         while tasks:
             await asyncio.gather(*list(tasks), return_exceptions=True)
+    for channel in channels.values():  # the Twilio client keeps a session of its own
+        close = getattr(channel, "close", None)
+        if close is not None:
+            await close()
     flush()
     await writer.drain()
     writer.close()
 
 
 def main() -> None:
+    # Ctrl-C in a terminal signals the whole process group: the server decides when this
+    # child stops (it closes our stdin once its own sends are drained), not the signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     runner: Callable[[Any], Any] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
 
         runner = uvloop.run
-    with contextlib.suppress(KeyboardInterrupt):
-        runner(_child_main())
+    runner(_child_main())
 
 
 if __name__ == "__main__":
