@@ -103,7 +103,7 @@ def _row(result: RunResult, bare: RunResult | None) -> str:
     load = result.load
     return (f"| {result.label} | {result.throughput:,.0f} | {_ms(load.p50_ms)} | "
             f"{_ms(load.p99_ms)} | {_ms(load.max_ms)} | {result.errors} | "
-            f"{result.cpu_per_msg_us:,.0f} µs | {result.rss_mb:.0f} MB | {ratio} |")
+            f"{result.cpu_per_msg_us:,.0f} µs | {_rss(result)} | {ratio} |")
 
 
 def _verdict(ok: bool) -> str:
@@ -190,8 +190,7 @@ def render(report: Report) -> str:
             lines.append(
                 f"| {label} | {result.throughput:,.0f} | {_ms(result.load.p50_ms)} | "
                 f"{_ms(result.load.p99_ms)} | {result.errors} | "
-                f"{result.cpu_per_msg_us:,.0f} µs | {result.rss_mb:.0f} MB "
-                f"(peak {result.peak_rss_mb:.0f}) | {change:+.1%} |")
+                f"{result.cpu_per_msg_us:,.0f} µs | {_rss(result)} | {change:+.1%} |")
         if report.seeding:
             seeded = ", ".join(f"{n:,} in {s:.1f} s" for n, s in report.seeding.items())
             lines += ["", f"Pre-filled conversations (+ one inbound and one sent outbound "
@@ -219,7 +218,7 @@ def render(report: Report) -> str:
         lines += [
             "### Where the time goes (py-spy, server under the same load)",
             "",
-            f"{report.profile_samples:,} samples over all threads ("
+            f"{report.profile_samples:,} samples of whichever thread held the GIL ("
             + ", ".join(f"{name} {pct:.0f} %" for name, pct in report.profile_threads.items())
             + "). By area (innermost matching frame):",
             "",
@@ -249,3 +248,11 @@ def append(markdown: str, path: Path = BENCHMARKS) -> None:
     if not existing.endswith("\n"):
         existing += "\n"
     path.write_text(existing + "\n" + markdown, encoding="utf-8")
+
+
+def _rss(result: RunResult) -> str:
+    """``232 MB (190 + 42)``: the server and its children (the outbox sender) summed."""
+    if not result.children_rss_mb:
+        return f"{result.rss_mb:.0f} MB"
+    server = result.rss_mb - result.children_rss_mb
+    return f"{result.rss_mb:.0f} MB ({server:.0f} + {result.children_rss_mb:.0f})"

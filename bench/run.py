@@ -49,6 +49,7 @@ class RunResult:
     outbox_sent: int = 0
     outbox_pending_after_s: float = 0.0
     helper_cpu_s: float = 0.0  # the fake Graph API's CPU (Cloud replies go there)
+    children_rss_mb: float = 0.0  # the server's child processes (the outbox sender), in rss_mb
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -139,7 +140,8 @@ def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url
             server_errors=int(m2.get("haat_errors_total", 0) - m0.get("haat_errors_total", 0)),
             outbox_sent=int(m2.get("haat_outbox_sent_total", 0)
                             - m0.get("haat_outbox_sent_total", 0)),
-            outbox_pending_after_s=lag, helper_cpu_s=g1.cpu_s - g0.cpu_s)
+            outbox_pending_after_s=lag, helper_cpu_s=g1.cpu_s - g0.cpu_s,
+            children_rss_mb=(s1.rss_kb - servers.sample(server.proc.pid).rss_kb) / 1024)
         if expected_out and lag >= 0.5:
             result.notes.append(f"outbox took {lag:.1f} s to drain after the load stopped")
     result.server_errors += servers.log_problems(log)
