@@ -11,7 +11,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -74,24 +74,31 @@ _FIND_INBOUND = "SELECT response FROM inbound_messages WHERE channel = ? AND mes
 class RecentIds:
     """A bounded set of recently handled (channel, message id) pairs, oldest dropped first.
 
-    An OrderedDict, not a dict: dropping a plain dict's first key scans the deleted slots
-    in front of it, ~40 µs a message once the set is full (measured); this is O(1).
+    It keeps 64-bit hashes, not the ids: ~85 bytes an entry instead of ~260, 17 MB instead
+    of 52 at the default 200,000. A hash collision only costs the database read that
+    confirms a duplicate (the engine reads before it replays), never a lost message. A
+    set and a deque: O(1) to add and to evict (a dict used as a FIFO is not, see the test).
     """
 
     def __init__(self, capacity: int = 200_000) -> None:
         self.capacity = capacity
-        self._ids: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._hashes: set[int] = set()
+        self._order: deque[int] = deque()
 
     def __contains__(self, key: object) -> bool:
-        return key in self._ids
+        return hash(key) in self._hashes
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._hashes)
 
     def add(self, key: tuple[str, str]) -> None:
-        self._ids[key] = None
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
+        digest = hash(key)
+        if digest in self._hashes:
+            return
+        self._hashes.add(digest)
+        self._order.append(digest)
+        if len(self._order) > self.capacity:
+            self._hashes.discard(self._order.popleft())
 
 
 @dataclass

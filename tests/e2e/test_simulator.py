@@ -84,6 +84,19 @@ async def test_concurrent_redeliveries_are_handled_once(
     assert "1 × Samosa — ₹12.00" in await shopper.text_of("cart")
 
 
+async def test_a_new_message_the_dedupe_window_thinks_it_saw_is_still_handled(
+        shopper: Shopper, client: TestClient[Any, Any]) -> None:
+    # the in-memory window keeps hashes: a collision must cost a read, never the message
+    from webhooks.keys import ENGINE
+
+    client.app[ENGINE].recent.add(("simulator", "wamid.collides"))
+    body = {"from": shopper.phone, "id": "wamid.collides", "text": "2 samosa"}
+    response = await client.post("/webhooks/simulator", json=body, headers=AUTH)
+    assert response.status == 200
+    assert "2 × Samosa" in str(await response.json())
+    assert "2 × Samosa — ₹24.00" in await shopper.text_of("cart")
+
+
 async def test_bad_token_is_403_and_nothing_is_stored(client: TestClient[Any, Any],
                                                        shopper: Shopper) -> None:
     body = {"from": shopper.phone, "id": "wamid.forged", "text": "5 samosa"}
