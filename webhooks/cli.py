@@ -40,9 +40,13 @@ def _logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
-    from webhooks.migrate import upgrade
+    from webhooks.migrate import upgrade_in_child
 
-    upgrade(settings.database_url)
+    try:
+        upgrade_in_child(settings.database_url)
+    except RuntimeError as exc:
+        print(f"haat serve: {exc}; see the error above", file=sys.stderr)
+        return 1
     workers = max(1, args.workers)
     if workers > 1:
         # conversation state, stock holds and order numbers are serialised in memory by

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,8 +67,24 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def upgrade_in_child(database_url: str) -> None:
+    """:func:`upgrade` for a long-running server: Alembic, SQLAlchemy and sqlmodel (~34 MB
+    of imports the server never needs again) load in a short-lived child process. The URL
+    goes over stdin, never argv, where a password would show in the process list."""
+    if sqlite_at_head(database_url):
+        return
+    done = subprocess.run([sys.executable, "-m", "webhooks.migrate"],
+                          input=database_url.encode(), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"database migration failed (exit {done.returncode})")
+
+
 def revision(database_url: str, message: str) -> None:
     """Developer helper: autogenerate a migration from the sqlmodel tables."""
     from alembic import command
 
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    upgrade(sys.stdin.read().strip())

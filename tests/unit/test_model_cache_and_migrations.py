@@ -3,12 +3,16 @@ skipped migration check."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from bot.nlu.builtin import _MODEL_CACHE, build_builtin, load_model
 from catalog.loader import load_shop
 from tests.conftest import DEMO_SHOP
-from webhooks.migrate import head_revision, sqlite_at_head, upgrade
+from webhooks.migrate import head_revision, sqlite_at_head, upgrade, upgrade_in_child
 
 SENTENCES = ["how much is masala chai", "২টা সিঙ্গারা দিন", "menu", "أريد ٣ شاي", "talk to a human"]
 
@@ -46,3 +50,26 @@ def test_sqlite_at_head_is_only_true_after_the_migrations(tmp_path: Path) -> Non
     upgrade(url)
     assert sqlite_at_head(url)
     assert not sqlite_at_head("postgresql+asyncpg://x@127.0.0.1/db")  # always asks Alembic
+
+
+def test_the_server_migrates_in_a_child_and_never_loads_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = (
+        "import sys\n"
+        "from webhooks.migrate import sqlite_at_head, upgrade_in_child\n"
+        "upgrade_in_child(sys.argv[1])\n"
+        "assert sqlite_at_head(sys.argv[1])\n"
+        "loaded = [m for m in ('alembic', 'sqlalchemy', 'sqlmodel') if m in sys.modules]\n"
+        "print('loaded:', loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True,  # noqa: S603
+                          text=True, check=False, cwd=DEMO_SHOP.parent)
+    assert done.returncode == 0, done.stderr
+    assert "loaded: []" in done.stdout
+    assert sqlite_at_head(url)
+
+
+def test_a_failed_migration_in_the_child_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-db.db").write_text("this is not an SQLite file")
+    with pytest.raises(RuntimeError, match="migration failed"):
+        upgrade_in_child(f"sqlite:///{tmp_path / 'not-a-db.db'}")
