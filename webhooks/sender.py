@@ -316,9 +316,11 @@ async def _child_main() -> None:
 
 
 def main() -> None:
-    # Ctrl-C in a terminal signals the whole process group: the server decides when this
-    # child stops (it closes our stdin once its own sends are drained), not the signal
+    # Ctrl-C in a terminal (SIGINT) and a service manager's stop (SIGTERM to the whole
+    # group) reach this child too: the server decides when it stops, by closing our stdin
+    # once its own sends are handed over, and if the server dies we see the end of stdin
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runner: Callable[[Any], Any] = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop

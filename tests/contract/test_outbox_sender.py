@@ -157,3 +157,17 @@ async def test_close_waits_for_sends_in_flight(process_sender: ProcessSender,
     assert len(graph.received) == 20
     with pytest.raises(SendError):
         await process_sender.send(_item(99))
+
+
+async def test_the_child_outlives_signals_meant_for_the_whole_group(
+        process_sender: ProcessSender) -> None:
+    # Ctrl-C and a service manager's SIGTERM reach every process of the group; the server
+    # stops the child itself (by closing its stdin) after its own sends are handed over
+    assert await process_sender.send(_item(1))
+    pid = process_sender.pid
+    assert pid is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, sig)
+    await asyncio.sleep(0.2)
+    assert await process_sender.send(_item(2))
+    assert process_sender.pid == pid and process_sender.started == 1
