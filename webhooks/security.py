@@ -7,7 +7,6 @@ ever reject requests, never accept forged ones.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -15,14 +14,13 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
+from payments.signatures import hmac_sha256_hex, verify_hex
+
 __all__ = [
     "escape_unicode",
-    "header_value",
-    "hmac_sha256_hex",
     "meta_signature",
     "twilio_signature",
     "verify_bearer",
-    "verify_hmac_sha256_hex",
     "verify_meta_signature",
     "verify_twilio_signature",
 ]
@@ -33,14 +31,9 @@ _META_PREFIX = "sha256="
 _NON_ASCII = re.compile(r"[^\x00-\x7e]")
 
 
-def hmac_sha256_hex(message: bytes, secret: str) -> str:
-    """Lowercase hex HMAC-SHA256, the digest Meta and most PSPs sign with."""
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
 def meta_signature(body: bytes, app_secret: str) -> str:
     """The ``X-Hub-Signature-256`` header value Meta sends for ``body`` (simulators use it)."""
-    return _META_PREFIX + hmac_sha256_hex(body, app_secret)
+    return _META_PREFIX + hmac_sha256_hex(app_secret, body)
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -61,11 +54,6 @@ def escape_unicode(text: str) -> str:
     return _NON_ASCII.sub(_escape_char, text)
 
 
-def _digest_matches(expected_hex: str, provided: str) -> bool:
-    return hmac.compare_digest(expected_hex.encode("ascii"),
-                               provided.strip().lower().encode("utf-8"))
-
-
 def verify_meta_signature(body: bytes, header: str | None, secret: str | None) -> bool:
     """Check ``X-Hub-Signature-256: sha256=<hex>`` over the raw body bytes.
 
@@ -78,7 +66,7 @@ def verify_meta_signature(body: bytes, header: str | None, secret: str | None) -
     if header[: len(_META_PREFIX)].lower() != _META_PREFIX:
         return False
     provided = header[len(_META_PREFIX):]
-    if _digest_matches(hmac_sha256_hex(body, secret), provided):
+    if verify_hex(secret, body, provided):
         return True
     if body.isascii():
         return False
@@ -86,14 +74,7 @@ def verify_meta_signature(body: bytes, header: str | None, secret: str | None) -
         escaped = escape_unicode(body.decode("utf-8")).encode("ascii")
     except UnicodeError:
         return False
-    return _digest_matches(hmac_sha256_hex(escaped, secret), provided)
-
-
-def verify_hmac_sha256_hex(message: bytes, signature: str | None, secret: str | None) -> bool:
-    """Generic ``hex(HMAC-SHA256(secret, message))`` check (no prefix), e.g. PSP callbacks."""
-    if not secret or not signature:
-        return False
-    return _digest_matches(hmac_sha256_hex(message, secret), signature)
+    return verify_hex(secret, escaped, provided)
 
 
 def verify_bearer(header: str | None, token: str | None) -> bool:
@@ -125,15 +106,3 @@ def verify_twilio_signature(url: str, params: Mapping[str, Any] | str | None,
         return bool(RequestValidator(auth_token).validate(url, params, signature))
     except (TypeError, ValueError, UnicodeError):
         return False
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup that also works on plain dicts (tests, simulators)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == lowered:
-            return candidate
-    return None

@@ -11,13 +11,13 @@ import pytest
 from multidict import MultiDict
 
 from config.settings import Settings
+from payments.signatures import verify_hex
 from tests import sim
 from webhooks.channels.twilio import TwilioAdapter, public_request_url
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
 from webhooks.security import (
     escape_unicode,
     verify_bearer,
-    verify_hmac_sha256_hex,
     verify_meta_signature,
     verify_twilio_signature,
 )
@@ -254,12 +254,12 @@ def test_verify_bearer() -> None:
     assert not verify_bearer("Bearer sécret", "s3cret")  # non-ASCII never raises
 
 
-def test_verify_hmac_sha256_hex() -> None:
+def test_verify_hex_on_a_meta_vector() -> None:
     vector = next(v for v in META["vectors"] if v.get("expected_hex")
                   and v["app_secret"] == "secret")
-    assert verify_hmac_sha256_hex(b"test", vector["expected_hex"], "secret")
-    assert verify_hmac_sha256_hex(b"test", vector["expected_hex"].upper(), "secret")
-    assert not verify_hmac_sha256_hex(b"test!", vector["expected_hex"], "secret")
-    assert not verify_hmac_sha256_hex(b"test", vector["expected_hex"], None)
-    assert not verify_hmac_sha256_hex(b"test", None, "secret")
-    assert not verify_hmac_sha256_hex(b"test", "zz\u00e9", "secret")
+    assert verify_hex("secret", b"test", vector["expected_hex"])
+    assert verify_hex("secret", b"test", vector["expected_hex"].upper())
+    assert not verify_hex("secret", b"test!", vector["expected_hex"])
+    assert not verify_hex(None, b"test", vector["expected_hex"])
+    assert not verify_hex("secret", b"test", None)
+    assert not verify_hex("secret", b"test", "zz\u00e9")

@@ -28,9 +28,10 @@ from bot.types import (
     StatusUpdate,
 )
 from config.settings import Settings
+from payments.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
-from webhooks.security import header_value, verify_twilio_signature
+from webhooks.security import verify_twilio_signature
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -224,10 +225,10 @@ class TwilioAdapter:
     # inbound ---------------------------------------------------------------------------
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         """Signature over HAAT_PUBLIC_URL + the request path and every POSTed field."""
-        signature = header_value(headers, SIGNATURE_HEADER)
+        signature = header(headers, SIGNATURE_HEADER)
         if not self._auth_token or not signature:
             return False
-        content_type = header_value(headers, "Content-Type") or ""
+        content_type = header(headers, "Content-Type") or ""
         params: Any
         if content_type.startswith("application/json"):
             try:
@@ -243,7 +244,7 @@ class TwilioAdapter:
                                        signature, self._auth_token)
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
-        content_type = header_value(headers, "Content-Type") or ""
+        content_type = header(headers, "Content-Type") or ""
         if content_type and not content_type.startswith("application/x-www-form-urlencoded"):
             raise BadPayload("Twilio webhooks are form posts")
         return parse_form(self._form_once(body))

@@ -32,9 +32,10 @@ from bot.types import (
 )
 from catalog.money import Money, MoneyError, exponent
 from config.settings import Settings
+from payments.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
-from webhooks.security import header_value, verify_meta_signature
+from webhooks.security import verify_meta_signature
 
 __all__ = [
     "PaymentStatus",
@@ -586,7 +587,7 @@ class WhatsAppCloudAdapter:
 
     # inbound ---------------------------------------------------------------------------
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
-        return verify_meta_signature(body, header_value(headers, SIGNATURE_HEADER),
+        return verify_meta_signature(body, header(headers, SIGNATURE_HEADER),
                                      self._app_secret)
 
     def verify_subscription(self, params: Mapping[str, str]) -> str | None:
