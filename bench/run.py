@@ -117,7 +117,7 @@ def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url
     """haat under the standard mix; with ``profile``, py-spy samples it during the load."""
     log = opts.workdir / f"haat-{label.replace(' ', '_').replace('/', '_')}.log"
     with _graph(opts, tr) as graph, servers.haat(shop, database_url, tr.secrets.env(), log,
-                                                 f"{graph.url}/v21.0") as server:
+                                                 graph.url) as server:
         drive(opts, server.url, tr.warm_stem, opts.warmup_s)
         m0 = servers.metrics(server)
         g0, s0 = graph.sample(), server.sample()

@@ -142,12 +142,12 @@ def haat_command(shop: Path, port: int) -> list[str]:
 
 @contextlib.contextmanager
 def haat(shop: Path, database_url: str, env: Mapping[str, str], log: Path,
-         graph_url: str) -> Iterator[Server]:
+         fake_api_url: str) -> Iterator[Server]:
     port = free_port()
-    # the fake also answers Twilio's REST API, at the root of the same server
-    twilio_url = graph_url.rsplit("/", 1)[0] if graph_url.count("/") > 2 else graph_url
-    server_env = {**env, "HAAT_DATABASE_URL": database_url, "WHATSAPP_API_BASE_URL": graph_url,
-                  "TWILIO_API_BASE_URL": twilio_url,
+    # bench/fake_graph.py answers the Graph API under /v21.0 and Twilio's REST API at its root
+    server_env = {**env, "HAAT_DATABASE_URL": database_url,
+                  "WHATSAPP_API_BASE_URL": f"{fake_api_url}/v21.0",
+                  "TWILIO_API_BASE_URL": fake_api_url,
                   "HAAT_LOG_LEVEL": "WARNING", "HAAT_PUBLIC_URL": env["HAAT_PUBLIC_URL"]}
     with run_server(haat_command(shop, port), server_env, "/readyz", log, port) as server:
         yield server
