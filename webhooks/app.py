@@ -228,8 +228,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         sender = process_sender = ProcessSender(settings, inline)
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
-    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], session_factory=lambda: app[HTTP],
-                    clock=clock, sender=sender)
+    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock)
     app[OUTBOX] = outbox
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,

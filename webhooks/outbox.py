@@ -17,17 +17,15 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import aiohttp
 
 from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.clock import Clock
 from config.database import Conflict, Database, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
-from webhooks.sender import InlineSender, Sender
+from webhooks.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ STATUS_RANK_SQL = ("CASE status WHEN 'pending' THEN -2 WHEN 'sending' THEN -1 "
 class Outbox:
     db: Database
     channels: Mapping[str, ChannelAdapter]
-    session_factory: Callable[[], aiohttp.ClientSession]
+    sender: Sender  # in this event loop, or in the sender child (webhooks/sender.py)
     clock: Clock
     max_attempts: int = 6
     base_delay_ms: int = 1000
@@ -65,11 +63,6 @@ class Outbox:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     sent_count: int = 0
     dead_count: int = 0
-    sender: Sender | None = None  # None: send in this event loop
-
-    def __post_init__(self) -> None:
-        if self.sender is None:
-            self.sender = InlineSender(self.channels, self.session_factory)
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -105,7 +98,6 @@ class Outbox:
             await self.db.write(update)
             return
         try:
-            assert self.sender is not None  # set in __post_init__
             channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
