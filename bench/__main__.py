@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds of load for the bare and haat runs (default 60)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    p.add_argument("--workers", default="1,2",
+                   help="haat serve --workers values for the haat step, one run each (1,2)")
     p.add_argument("--postgres", action="store_true",
                    help="run haat on a throwaway PostgreSQL cluster instead of SQLite "
                         "(growth runs stay on SQLite)")
@@ -104,12 +106,17 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"bare aiohttp for {args.duration:g} s")
                 rep.bare = run.run_bare(opts, tr, args.duration)
                 _say(_line(rep.bare))
-            if "haat" in steps:
-                _say(f"haat ({database}) for {args.duration:g} s")
-                rep.haat = run.run_haat(opts, tr, f"haat ({database})", shop=demo,
-                                        database_url=new_db("main"),
-                                        duration_s=args.duration)
-                _say(_line(rep.haat))
+            for workers in (_workers(args.workers) if "haat" in steps else []):
+                label = f"haat ({database})" + (f", --workers {workers}" if workers > 1 else "")
+                _say(f"{label} for {args.duration:g} s")
+                result = run.run_haat(opts, tr, label, shop=demo,
+                                      database_url=new_db(f"main{workers}"),
+                                      duration_s=args.duration, workers=workers)
+                if workers == 1:
+                    rep.haat = result
+                else:
+                    rep.haat_workers.append(result)
+                _say(_line(result))
             if "profile" in steps:
                 raw = opts.workdir / "profile.txt"
                 if not (servers.VENV_BIN / "py-spy").exists():
@@ -183,6 +190,13 @@ def _growth(opts: run.Options, tr: run.Traffic, rep: report.Report, *, duration_
                           duration_s=duration_s)
     rep.growth_runs.append((label, result))
     _say(_line(result) + f", ready in {result.ready_s:.2f} s")
+
+
+def _workers(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise SystemExit("--workers: comma-separated process counts, each 1 or more")
+    return counts
 
 
 def _line(result: run.RunResult) -> str:

@@ -42,6 +42,7 @@ class Report:
     options: dict[str, object]
     bare: RunResult | None = None
     haat: RunResult | None = None
+    haat_workers: list[RunResult] = field(default_factory=list)  # --workers N > 1 runs
     growth_runs: list[tuple[str, RunResult]] = field(default_factory=list)
     latency: list[LatencyResult] = field(default_factory=list)
     startup: list[float] = field(default_factory=list)
@@ -129,7 +130,7 @@ def render(report: Report) -> str:
         "threads, closed loop (each connection waits for its answer).",
         "",
     ]
-    runs = [r for r in (report.bare, report.haat) if r is not None]
+    runs = [r for r in (report.bare, report.haat, *report.haat_workers) if r is not None]
     if runs:
         lines += [
             "| run | msg/s | p50 ms | p99 ms | max ms | errors | server CPU / msg | RSS | "
@@ -137,11 +138,10 @@ def render(report: Report) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(_row(r, report.bare) for r in runs), "",
         ]
-    haat = report.haat
-    if haat is not None:
+    for haat in (r for r in (report.haat, *report.haat_workers) if r is not None):
         load = haat.load
         lines += [
-            f"haat handled {haat.handled:,} messages in {load.duration_s:.1f} s "
+            f"{haat.label}: handled {haat.handled:,} messages in {load.duration_s:.1f} s "
             f"({haat.duplicates} duplicates replayed); wrk errors {load.errors or 'none'}, "
             f"server errors {haat.server_errors}; outbox sent {haat.outbox_sent:,} messages "
             f"(Cloud API replies, owner alerts; drained {haat.outbox_pending_after_s:.1f} s "
@@ -155,7 +155,7 @@ def render(report: Report) -> str:
             lines.append(f"- note: {note}")
         if report.database == "SQLite":
             lines += [
-                f"Targets: ≥ 2,000 msg/s {_verdict(haat.throughput >= 2000)} "
+                f"Targets ({haat.label}): ≥ 2,000 msg/s {_verdict(haat.throughput >= 2000)} "
                 f"({haat.throughput:,.0f}); p99 ≤ 50 ms {_verdict(load.p99_ms <= 50)} "
                 f"({_ms(load.p99_ms)} ms); zero errors {_verdict(haat.errors == 0)}; "
                 f"aim 4,000 msg/s {_verdict(haat.throughput >= 4000)}.",

@@ -113,11 +113,11 @@ def _graph(opts: Options, tr: Traffic) -> Iterator[servers.Server]:
 
 
 def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url: str,
-             duration_s: float, profile: Path | None = None) -> RunResult:
+             duration_s: float, profile: Path | None = None, workers: int = 1) -> RunResult:
     """haat under the standard mix; with ``profile``, py-spy samples it during the load."""
     log = opts.workdir / f"haat-{label.replace(' ', '_').replace('/', '_')}.log"
     with _graph(opts, tr) as graph, servers.haat(shop, database_url, tr.secrets.env(), log,
-                                                 graph.url) as server:
+                                                 graph.url, workers) as server:
         drive(opts, server.url, tr.warm_stem, opts.warmup_s)
         m0 = servers.metrics(server)
         g0, s0 = graph.sample(), server.sample()

@@ -133,23 +133,25 @@ def run_server(cmd: list[str], env: Mapping[str, str], ready_path: str, log: Pat
         _stop(proc)
 
 
-def haat_command(shop: Path, port: int) -> list[str]:
+def haat_command(shop: Path, port: int, workers: int = 1) -> list[str]:
     haat = VENV_BIN / "haat"
+    args = ["serve", "--shop", str(shop), "--port", str(port), "--workers", str(workers)]
     if haat.exists():
-        return [str(haat), "serve", "--shop", str(shop), "--port", str(port)]
-    return [sys.executable, "-m", "webhooks", "serve", "--shop", str(shop), "--port", str(port)]
+        return [str(haat), *args]
+    return [sys.executable, "-m", "webhooks", *args]
 
 
 @contextlib.contextmanager
 def haat(shop: Path, database_url: str, env: Mapping[str, str], log: Path,
-         fake_api_url: str) -> Iterator[Server]:
+         fake_api_url: str, workers: int = 1) -> Iterator[Server]:
     port = free_port()
     # bench/fake_graph.py answers the Graph API under /v21.0 and Twilio's REST API at its root
     server_env = {**env, "HAAT_DATABASE_URL": database_url,
                   "WHATSAPP_API_BASE_URL": f"{fake_api_url}/v21.0",
                   "TWILIO_API_BASE_URL": fake_api_url,
                   "HAAT_LOG_LEVEL": "WARNING", "HAAT_PUBLIC_URL": env["HAAT_PUBLIC_URL"]}
-    with run_server(haat_command(shop, port), server_env, "/readyz", log, port) as server:
+    with run_server(haat_command(shop, port, workers), server_env, "/readyz", log,
+                    port) as server:
         yield server
 
 

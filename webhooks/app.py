@@ -39,6 +39,7 @@ from payments.providers.registry import create_provider
 from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
+from webhooks.inbound import MAX_BODY_BYTES
 from webhooks.keys import (
     CHANNEL_ADAPTERS,
     CLOCK,
@@ -65,9 +66,6 @@ from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
-
 
 def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:

@@ -40,6 +40,10 @@ def _logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
+    workers = args.workers
+    if workers < 1:
+        print("haat serve: --workers must be 1 or more", file=sys.stderr)
+        return 2
     from webhooks.migrate import upgrade_in_child
 
     try:
@@ -47,17 +51,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"haat serve: {exc}; see the error above", file=sys.stderr)
         return 1
-    workers = max(1, args.workers)
-    if workers > 1:
-        # conversation state, stock holds and order numbers are serialised in memory by
-        # the one process that owns the database; several processes would need them in
-        # PostgreSQL (advisory locks, a counter table), which haat does not do yet
-        print("haat serve: --workers above 1 is not supported yet; run one process per "
-              "database (SQLite or PostgreSQL)", file=sys.stderr)
-        return 2
-    log.info("serving %s on http://%s:%d (%s)", settings.shop_dir, args.host, args.port,
+    log.info("serving %s on http://%s:%d with %d process%s (%s)", settings.shop_dir, args.host,
+             args.port, workers, "es" if workers > 1 else "",
              ", ".join(f"{k}={v}" for k, v in settings.describe().items()
                        if k in ("database_url", "public_url", "nlu_backend", "simulator_token")))
+    if workers > 1:
+        # the edge of each webhook in worker processes, every turn in this one
+        from webhooks.workers import run
+
+        gc.set_threshold(50_000, 20, 100)  # see _run_server
+        run(settings, args.host, args.port, workers)
+        return 0
     _run_server(settings, args.host, args.port, reuse_port=False)
     return 0
 
@@ -270,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--shop", help="shop folder (or a folder of shop folders)")
     serve.add_argument("--host", default=os.environ.get("HAAT_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("HAAT_PORT", "8080")))
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("HAAT_WORKERS", "1")),
+                       help="processes: 1 does everything; N > 1 adds N-1 HTTP workers "
+                            "that verify and parse webhooks while this one runs the turns")
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate a shop folder")

@@ -16,7 +16,8 @@ from aiohttp import web
 from bot.nlu.base import Understanding
 from bot.types import Reply
 from webhooks import keys as k
-from webhooks.channels.base import BadPayload, ChannelAdapter
+from webhooks.channels.base import ChannelAdapter, Delivery
+from webhooks.inbound import Answer, error_answer, verified_delivery
 from webhooks.outbox import record_status
 from webhooks.security import verify_bearer
 
@@ -82,16 +83,21 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
     channel: ChannelAdapter | None = app[k.CHANNEL_ADAPTERS].get(channel_name)
     if channel is None:
         raise web.HTTPNotFound()
-    body = await request.read()
-    url = app[k.SETTINGS].public_base + str(request.rel_url)
-    if not channel.verify(url=url, headers=request.headers, body=body):
+    delivery = await verified_delivery(request, channel, app[k.SETTINGS].public_base)
+    if isinstance(delivery, Answer):
         app[k.METRICS].rejected += 1
-        return _error(403, "signature check failed")
-    try:
-        delivery = channel.parse(body, request.headers)
-    except BadPayload as exc:
-        app[k.METRICS].rejected += 1
-        return _error(400, str(exc))
+        return delivery.response()
+    return (await handle_delivery(app, channel, delivery)).response()
+
+
+async def handle_delivery(app: web.Application, channel: ChannelAdapter,
+                          delivery: Delivery) -> Answer:
+    """Store receipts, run each new message through the engine, and answer.
+
+    The engine has stored every message (and its reply) when this returns, so the answer
+    may be a 200. HTTP workers call this through the server with deliveries they parsed.
+    """
+    channel_name = channel.name
     now = app[k.CLOCK].now_ms()
     for status in delivery.statuses:
         await record_status(app[k.DB], channel_name, status.message_id, status.status.value,
@@ -117,7 +123,7 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
         if runtime is None:
             log.warning("%s: no shop serves the number this message was sent to", channel_name)
             if channel_name == "simulator":
-                return _error(404, "no shop has that 'to' number")
+                return error_answer(404, "no shop has that 'to' number")
             continue
         started = time.perf_counter()
         result = await engine.handle(runtime, message, render=render,
@@ -132,9 +138,8 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
     if channel.direct_replies:
         if not response_text:
             response_text = render([], None)
-        return web.Response(body=response_text.encode(),
-                            content_type=channel.response_content_type, charset="utf-8")
-    return web.Response(status=200, text="")
+        return Answer(200, response_text.encode(), channel.response_content_type)
+    return Answer(200, b"", "text/plain")
 
 
 async def twilio(request: web.Request) -> web.Response:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pickle
 import signal
-import struct
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -34,10 +32,10 @@ from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, SendError
+from webhooks.frames import frame, read_frame, stdio_streams
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
 # (request id, channel, business number, recipient, reply as JSON, idempotency key)
 Request = tuple[int, str, str, str, dict[str, Any], str]
 # (request id, channel message id or None, (message, retryable, status, code) or None)
@@ -79,22 +77,6 @@ async def _send_one(channels: Mapping[str, ChannelAdapter], session: aiohttp.Cli
                                   idempotency_key=idempotency_key)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SendError(type(exc).__name__, retryable=True) from exc
-
-
-def _frame(payload: object) -> bytes:
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next frame, or None at end of stream."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-        (size,) = _HEADER.unpack(header)
-        # our own child (or parent) over a private pipe: never bytes from the network
-        return pickle.loads(await reader.readexactly(size))  # noqa: S301
-    except asyncio.IncompleteReadError:
-        return None
 
 
 class ProcessSender:
@@ -146,7 +128,7 @@ class ProcessSender:
         if proc is not self._proc or proc.stdin is None or proc.stdin.is_closing():
             self._fail([request[0] for request in batch], "the sender process stopped")
             return
-        proc.stdin.write(_frame(batch))  # buffered by the transport: never blocks the loop
+        proc.stdin.write(frame(batch))  # buffered by the transport: never blocks the loop
 
     def prestart(self) -> None:
         """Start the child in the background now, so the first reply does not wait for it."""
@@ -178,9 +160,9 @@ class ProcessSender:
             sys.executable, "-m", "webhooks.sender", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=None)
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(_frame((self.settings, sorted(self.remote))))
+        proc.stdin.write(frame((self.settings, sorted(self.remote))))
         try:
-            ready = await asyncio.wait_for(_read_frame(proc.stdout), self.start_timeout)
+            ready = await asyncio.wait_for(read_frame(proc.stdout), self.start_timeout)
         except TimeoutError:
             ready = None
         if ready != "ready":
@@ -197,7 +179,7 @@ class ProcessSender:
     async def _read_results(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
         while True:
-            results: list[Result] | None = await _read_frame(proc.stdout)
+            results: list[Result] | None = await read_frame(proc.stdout)
             if results is None:
                 break
             for request_id, channel_id, error in results:
@@ -254,12 +236,8 @@ class ProcessSender:
 
 async def _child_main() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(
-        asyncio.streams.FlowControlMixin, sys.stdout)
-    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-    hello = await _read_frame(reader)
+    reader, writer = await stdio_streams()
+    hello = await read_frame(reader)
     if hello is None:
         return
     settings, names = hello
@@ -274,7 +252,7 @@ async def _child_main() -> None:
     def flush() -> None:
         nonlocal results
         if results:
-            writer.write(_frame(results))
+            writer.write(frame(results))
             results = []
 
     async def one(session: aiohttp.ClientSession, request: Request) -> None:
@@ -294,10 +272,10 @@ async def _child_main() -> None:
         if len(results) == 1:
             loop.call_soon(flush)
 
-    writer.write(_frame("ready"))
+    writer.write(frame("ready"))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
         while True:
-            batch: list[Request] | None = await _read_frame(reader)
+            batch: list[Request] | None = await read_frame(reader)
             if batch is None:
                 break  # the server closed our stdin: finish what we hold, then exit
             for request in batch:

@@ -223,6 +223,18 @@ async def test_phone_numbers_and_message_text_never_reach_info_logs(
 
 
 
+def open_shop(tmp_path: Path, settings: Settings) -> Path:
+    """A copy of the demo shop that is open around the clock."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "catalog.yaml").write_bytes((settings.shop_dir / "catalog.yaml").read_bytes())
+    text = (settings.shop_dir / "shop.yaml").read_text(encoding="utf-8")
+    (shop / "shop.yaml").write_text(re.sub(r"(?m)^hours:.*\n(?:  .*\n)*",
+                                           'hours: {daily: "00:00-23:59"}\n', text),
+                                    encoding="utf-8")
+    return shop
+
+
 async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
         [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
@@ -243,13 +255,7 @@ async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[byte
 async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGraphApi,
                                                    settings: Settings) -> None:
     port = free_port()
-    shop = tmp_path / "shop"  # open around the clock: one reply, whatever time it runs
-    shop.mkdir()
-    (shop / "catalog.yaml").write_bytes((settings.shop_dir / "catalog.yaml").read_bytes())
-    text = (settings.shop_dir / "shop.yaml").read_text(encoding="utf-8")
-    (shop / "shop.yaml").write_text(re.sub(r"(?m)^hours:.*\n(?:  .*\n)*",
-                                           'hours: {daily: "00:00-23:59"}\n', text),
-                                    encoding="utf-8")
+    shop = open_shop(tmp_path, settings)  # one reply, whatever time it runs
     env = dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'crash.db'}",
                HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE="", HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}",
                WHATSAPP_APP_SECRET="crash-secret", WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,

@@ -1,0 +1,50 @@
+"""The paranoid edge every inbound webhook shares: read, verify, parse. No state.
+
+It is used by the server's own routes and by HTTP worker processes (``haat serve
+--workers N``), which do this part of the work and hand the parsed :class:`Delivery` to the
+server; so it imports nothing but the channels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
+
+MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The HTTP answer to one webhook request, as plain data (it crosses processes)."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, body=self.body,
+                            content_type=self.content_type, charset="utf-8")
+
+
+def error_answer(status: int, message: str) -> Answer:
+    return Answer(status, json.dumps({"error": message}).encode(), "application/json")
+
+
+async def verified_delivery(request: web.Request, channel: ChannelAdapter,
+                            public_base: str) -> Delivery | Answer:
+    """The parsed delivery, or the 403/400 answer for a bad signature or body.
+
+    The signature is checked on the raw bytes before anything is parsed (fail closed).
+    """
+    body = await request.read()  # size-capped by the app's client_max_size (413)
+    url = public_base + str(request.rel_url)
+    if not channel.verify(url=url, headers=request.headers, body=body):
+        return error_answer(403, "signature check failed")
+    try:
+        return channel.parse(body, request.headers)
+    except BadPayload as exc:
+        return error_answer(400, str(exc))
