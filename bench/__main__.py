@@ -39,7 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 5 s runs, fewer shoppers, no 1M-row growth, no profile")
     p.add_argument("--growth-duration", type=float, default=None,
-                   help="seconds per growth run (default: min(20, --duration))")
+                   help="seconds per growth run (default: min(10, --duration))")
+    p.add_argument("--growth-rounds", type=int, default=3,
+                   help="rounds of the stored-data runs, each round one run per database in "
+                        "rotating order (3; --quick: 1)")
     p.add_argument("--requests", type=int, default=None,
                    help="distinct pre-signed requests to generate (default: enough for "
                         "4,500 msg/s over the longest run)")
@@ -73,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         args.duration = min(args.duration, 5.0)
         args.shoppers = min(args.shoppers, 1000)
         args.big = min(args.big, 10_000)
+        args.growth_rounds = 1
         steps.discard("profile")
-    growth_s = args.growth_duration or min(20.0, args.duration)
+    growth_s = args.growth_duration or min(10.0, args.duration)
+    rounds = max(1, args.growth_rounds)
     opts = run.Options(duration_s=args.duration, connections=args.connections,
                        threads=args.threads, warmup_s=1.0 if args.quick else 3.0,
                        generator=args.generator)
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                  "takes CPU from the server)")
             opts.generator = "python"
     _say(f"work directory {opts.workdir}")
-    longest = max(args.duration, growth_s if "growth" in steps else 0,
+    longest = max(args.duration, growth_s * rounds if "growth" in steps else 0,
                   args.profile_duration if "profile" in steps else 0)
     total = args.requests or traffic.plan_size(longest)
     began = time.perf_counter()
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"search and NLU latency with {size:,} products")
                 rep.latency.append(growth.measure_latency(size, opts.workdir))
         if "growth" in steps:
-            _growth(opts, tr, rep, duration_s=growth_s, big=args.big, demo=demo)
+            _growth(opts, tr, rep, duration_s=growth_s, rounds=rounds, big=args.big, demo=demo)
         if rep.latency or rep.growth_runs:
             from bench.plot import growth_plot
 
@@ -166,22 +171,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _growth(opts: run.Options, tr: run.Traffic, rep: report.Report, *, duration_s: float,
-            big: int, demo: Path) -> None:
+            rounds: int, big: int, demo: Path) -> None:
+    """The demo shop on 0, 10,000 and ``big`` stored conversations, in ``rounds`` rounds.
+
+    Each round runs every database once, in an order that rotates from round to round, and
+    each database's later rounds start further into the request files (messages it has not
+    seen). The box's speed drifts by 15-20 % from minute to minute; comparing runs that are
+    seconds apart, round by round, keeps that drift out of the stored-data comparison.
+    """
     from catalog.loader import load_shop
 
     shop_id = load_shop(demo).id
-    for stored in sorted({0, 10_000, big}):
-        url = f"sqlite:///{opts.workdir / f'growth-{stored}.db'}"
+    sizes = sorted({0, 10_000, big})
+    urls = {stored: f"sqlite:///{opts.workdir / f'growth-{stored}.db'}" for stored in sizes}
+    for stored in sizes:
         if stored:
             _say(f"storing {stored:,} conversations and messages")
-            rep.seeding[stored] = growth.seed_sqlite(url, shop_id, stored)
+            rep.seeding[stored] = growth.seed_sqlite(urls[stored], shop_id, stored)
+    runs: dict[int, list[run.RunResult]] = {stored: [] for stored in sizes}
+    for round_ in range(rounds):
+        order = sizes[round_ % len(sizes):] + sizes[:round_ % len(sizes)]
+        for stored in order:
+            label = f"demo shop, {stored:,} stored conversations"
+            _say(f"{label}, round {round_ + 1} of {rounds}, for {duration_s:g} s")
+            result = run.run_haat(opts, tr, label, shop=demo, database_url=urls[stored],
+                                  duration_s=duration_s, start=round_ / rounds)
+            runs[stored].append(result)
+            _say(_line(result))
+    for stored in sizes:
+        Path(urls[stored].split("///", 1)[1]).unlink(missing_ok=True)
+        results = runs[stored]
+        middle = sorted(results, key=lambda r: r.throughput)[len(results) // 2]
         label = f"demo shop, {stored:,} stored conversations"
-        _say(f"{label} for {duration_s:g} s")
-        result = run.run_haat(opts, tr, label, shop=demo, database_url=url,
-                              duration_s=duration_s)
-        rep.growth_runs.append((label, result))
-        _say(_line(result))
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+        rep.growth_runs.append((label, middle))
+        rep.growth_rounds[label] = [
+            (r.throughput, r.throughput / base.throughput if base.throughput else 0.0,
+             r.errors) for r, base in zip(results, runs[sizes[0]], strict=True)]
     shop = growth.write_shop(opts.workdir / "shop-10000-served", 10_000)
     label = "10,000-product catalog, empty database"
     _say(f"{label} for {duration_s:g} s")
@@ -209,7 +234,8 @@ def _results(rep: report.Report) -> dict[str, object]:
     return {
         "bare": rep.bare.to_json() if rep.bare else None,
         "haat": rep.haat.to_json() if rep.haat else None,
-        "growth": [{"label": label, **r.to_json()} for label, r in rep.growth_runs],
+        "growth": [{"label": label, **r.to_json(),
+                    "rounds": rep.growth_rounds.get(label, [])} for label, r in rep.growth_runs],
         "latency": [vars(lat) for lat in rep.latency],
         "startup_s": rep.startup,
     }

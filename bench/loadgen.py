@@ -62,9 +62,10 @@ def _children_cpu() -> float:
 
 
 def run_wrk(wrk: str, url: str, stem: Path, *, threads: int, connections: int,
-            duration_s: float, timeout_s: float = 5.0) -> LoadResult:
+            duration_s: float, timeout_s: float = 5.0, start: float = 0.0) -> LoadResult:
+    """``start``: where in each request file to begin, as a fraction of its length."""
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration_s))}s",
-           f"--timeout={timeout_s:g}s", "-s", str(WRK_LUA), url, "--", str(stem)]
+           f"--timeout={timeout_s:g}s", "-s", str(WRK_LUA), url, "--", str(stem), f"{start:g}"]
     before = _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     cpu = _children_cpu() - before

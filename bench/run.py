@@ -83,12 +83,21 @@ def make_traffic(opts: Options, public_url: str, total: int, n_shoppers: int) ->
     return Traffic(secrets, stem, loaded, warm)
 
 
-def drive(opts: Options, url: str, stem: Path, duration_s: float) -> LoadResult:
+def rotated(requests: list[bytes], start: float) -> list[bytes]:
+    """The requests from the fraction ``start`` on, then the ones before (as wrk.lua does)."""
+    skip = int(len(requests) * start) % max(len(requests), 1)
+    return requests[skip:] + requests[:skip]
+
+
+def drive(opts: Options, url: str, stem: Path, duration_s: float,
+          start: float = 0.0) -> LoadResult:
+    """Load ``url`` with the requests in ``stem``'s files, from the fraction ``start`` on."""
     if opts.generator == "wrk" and opts.wrk:
         return loadgen.run_wrk(opts.wrk, url, stem, threads=opts.threads,
-                               connections=opts.connections, duration_s=duration_s)
-    requests = [raw for t in range(opts.threads)
-                for raw in traffic.read_wrk_file(stem.with_name(f"{stem.name}.{t}"))]
+                               connections=opts.connections, duration_s=duration_s,
+                               start=start)
+    requests = [raw for t in range(opts.threads) for raw in rotated(
+        traffic.read_wrk_file(stem.with_name(f"{stem.name}.{t}")), start)]
     return loadgen.run_python(url, requests, connections=opts.connections,
                               duration_s=duration_s)
 
@@ -113,16 +122,20 @@ def _graph(opts: Options, tr: Traffic) -> Iterator[servers.Server]:
 
 
 def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url: str,
-             duration_s: float, profile: Path | None = None, workers: int = 1) -> RunResult:
-    """haat under the standard mix; with ``profile``, py-spy samples it during the load."""
+             duration_s: float, profile: Path | None = None, workers: int = 1,
+             start: float = 0.0) -> RunResult:
+    """haat under the standard mix; with ``profile``, py-spy samples it during the load.
+
+    ``start`` (a fraction of the request files) lets a later run on the same database send
+    messages the earlier runs did not."""
     log = opts.workdir / f"haat-{label.replace(' ', '_').replace('/', '_')}.log"
     with _graph(opts, tr) as graph, servers.haat(shop, database_url, tr.secrets.env(), log,
                                                  graph.url, workers) as server:
-        drive(opts, server.url, tr.warm_stem, opts.warmup_s)
+        drive(opts, server.url, tr.warm_stem, opts.warmup_s, start)
         m0 = servers.metrics(server)
         g0, s0 = graph.sample(), server.sample()
         spy = _start_profile(server.proc.pid, duration_s, profile) if profile else None
-        load = drive(opts, server.url, tr.stem, duration_s)
+        load = drive(opts, server.url, tr.stem, duration_s, start)
         s1, g1 = server.sample(), graph.sample()
         m1 = servers.metrics(server)
         expected_out = m1.get("haat_outbox_sent_total", 0) - m0.get("haat_outbox_sent_total", 0)

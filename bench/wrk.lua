@@ -1,7 +1,8 @@
 -- wrk script for haat's benchmark: each thread cycles through its own file of pre-built,
 -- pre-signed raw HTTP requests (written by bench/traffic.py as "LEN\n<bytes>" records).
--- Usage: wrk -t T -c C -d 60s --latency -s bench/wrk.lua URL -- STEM
--- where thread i reads STEM.i. done() prints one JSON line starting with "BENCH_JSON ".
+-- Usage: wrk -t T -c C -d 60s --latency -s bench/wrk.lua URL -- STEM [START]
+-- where thread i reads STEM.i, beginning at the fraction START (0 by default) of its file,
+-- so repeated runs against one database can send messages it has not seen. done() prints one JSON line starting with "BENCH_JSON ".
 
 local counter = 0
 local threads = {}
@@ -25,7 +26,7 @@ function init(args)
    end
    f:close()
    total = n
-   pos = 0
+   pos = math.floor(total * (tonumber(args[2]) or 0)) % math.max(total, 1)
    sent = 0
 end
 

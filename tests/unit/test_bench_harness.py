@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from bench import loadgen, profile, traffic
 from bench.growth import product_names, write_shop
+from bench.report import Report, render
+from bench.run import RunResult, rotated
 from config.settings import Settings
 from tests.conftest import DEMO_SHOP, AiohttpClient
 from tests.fakes.graph_api import run_fake_graph_api
@@ -153,3 +155,39 @@ async def test_python_generator_counts_errors() -> None:
     result = await serve()
     assert result.requests > 0
     assert result.errors["status"] > 0
+
+
+def _result(label: str, rate: float, errors: int = 0) -> RunResult:
+    load = loadgen.LoadResult(generator="wrk", connections=32, duration_s=10.0,
+                              requests=int(rate * 10), p50_ms=10.0, p90_ms=20.0, p99_ms=30.0,
+                              max_ms=40.0)
+    return RunResult(label, load, server_cpu_s=5.0, rss_mb=100.0, peak_rss_mb=100.0,
+                     handled=int(rate * 10), server_errors=errors)
+
+
+def test_stored_data_is_judged_round_by_round() -> None:
+    """A slow minute that hits every database in one round moves no ratio; the verdict is
+    the median of the per-round ratios, and an error in any round is shown."""
+    empty, big = "demo shop, 0 stored conversations", "demo shop, 1,000,000 stored conversations"
+    rep = Report(command="python -m bench", database="SQLite", options={"requests": 1})
+    rep.growth_runs = [(empty, _result(empty, 2000)), (big, _result(big, 1900))]
+    rep.growth_rounds = {
+        empty: [(2000.0, 1.0, 0), (1400.0, 1.0, 0), (2100.0, 1.0, 0)],
+        big: [(1900.0, 0.95, 0), (1330.0, 0.95, 1), (2058.0, 0.98, 0)],
+    }
+    text = render(rep)
+    assert "| 1 |" in text  # the error in round two is summed into the row
+    assert "-5.0%" in text
+    assert "within 10 % of the empty database: **met** (worst median change -5.0%)" in text
+    rep.growth_rounds[big] = [(1500.0, 0.75, 0), (1330.0, 0.95, 0), (1600.0, 0.76, 0)]
+    assert "**not met** (worst median change -24.0%)" in render(rep)
+
+
+def test_a_later_round_starts_further_into_the_requests() -> None:
+    requests = [f"r{i}".encode() for i in range(9)]
+    assert rotated(requests, 0.0) == requests
+    assert rotated(requests, 1 / 3)[:2] == [b"r3", b"r4"]
+    assert sorted(rotated(requests, 2 / 3)) == sorted(requests)  # nothing lost, wraps around
+    assert rotated([], 0.5) == []
+    lua = (Path(__file__).resolve().parents[2] / "bench" / "wrk.lua").read_text()
+    assert "math.floor(total * (tonumber(args[2]) or 0))" in lua  # wrk starts the same way
