@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--shop", help="shop folder (or a folder of shop folders)")
     serve.add_argument("--host", default=os.environ.get("HAAT_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("HAAT_PORT", "8080")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("HAAT_WORKERS", "1")),
+    serve.add_argument("--workers", type=int, default=os.environ.get("HAAT_WORKERS", "1"),
                        help="processes: 1 does everything; N > 1 adds N-1 HTTP workers "
                             "that verify and parse webhooks while this one runs the turns")
     serve.set_defaults(func=cmd_serve)

@@ -251,3 +251,14 @@ async def test_zero_workers_is_refused_before_anything_starts(tmp_path: Path) ->
     assert result.returncode == 2
     assert "--workers must be 1 or more" in result.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+async def test_a_malformed_haat_workers_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: ASYNC221
+        [sys.executable, "-m", "webhooks", "serve"], check=False, cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, HAAT_WORKERS="two",
+                 HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'never.db'}"))
+    assert result.returncode == 2
+    assert "argument --workers: invalid int value: 'two'" in result.stderr
+    assert not (tmp_path / "never.db").exists()
