@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +39,7 @@ from payments.providers.registry import create_provider
 from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
-from webhooks.inbound import MAX_BODY_BYTES
+from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
     CHANNEL_ADAPTERS,
     CLOCK,
@@ -89,7 +89,8 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware])
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[error_middleware(_count_error)])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
@@ -249,16 +250,5 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     await sender.close()
 
 
-@web.middleware
-async def error_middleware(request: web.Request,
-                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                           ) -> web.StreamResponse:
-    """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        request.app[METRICS].errors += 1
-        log.exception("unhandled error on %s", request.path)
-        return web.json_response({"error": "internal error"}, status=500)
+def _count_error(request: web.Request) -> None:
+    request.app[METRICS].errors += 1

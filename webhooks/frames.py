@@ -8,9 +8,13 @@ unpickled here: the children parse and verify network bytes before anything is f
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import pickle
+import signal
 import struct
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 _HEADER = struct.Struct("!I")
@@ -41,3 +45,52 @@ async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         asyncio.streams.FlowControlMixin, sys.stdout)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
+
+
+async def spawn_child(module: str, hello: object, *args: str, ready_within: float,
+                      **kwargs: Any) -> asyncio.subprocess.Process | None:
+    """``python -m module *args`` with frames on its stdin/stdout: sends ``hello`` and waits
+    for its "ready" frame; None (and the child gone) when it is not ready in time."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=None, **kwargs)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(frame(hello))
+    try:
+        ready = await asyncio.wait_for(read_frame(proc.stdout), ready_within)
+    except TimeoutError:
+        ready = None
+    if ready == "ready":
+        return proc
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    await proc.wait()
+    return None
+
+
+async def child_start(role: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Any]:
+    """In a child: its frame streams and the parent's hello, ``(Settings, ...)``, with
+    logging set up at the server's level; the hello is None if the parent went away."""
+    reader, writer = await stdio_streams()
+    hello = await read_frame(reader)
+    if hello is not None:
+        logging.basicConfig(level=hello[0].log_level, stream=sys.stderr,
+                            format=f"%(asctime)s %(levelname)s {role} %(name)s: %(message)s")
+    return reader, writer, hello
+
+
+def run_child(main: Coroutine[Any, Any, None]) -> None:
+    """Run a child's main coroutine on uvloop (asyncio if it is missing).
+
+    Ctrl-C in a terminal (SIGINT) and a service manager's stop (SIGTERM to the whole group)
+    reach the children too; they ignore both, because the server decides when each child
+    stops (it says so over the pipe, or the pipe ends when the server is gone).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    runner(main)

@@ -18,10 +18,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -32,8 +30,14 @@ from multidict import CIMultiDict
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.channels.registry import CHANNELS
-from webhooks.frames import frame, read_frame, stdio_streams
-from webhooks.inbound import MAX_BODY_BYTES, Answer, error_answer, verified_delivery
+from webhooks.frames import child_start, frame, read_frame, run_child
+from webhooks.inbound import (
+    MAX_BODY_BYTES,
+    Answer,
+    error_answer,
+    error_middleware,
+    verified_delivery,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,34 +129,18 @@ def build_worker_app(settings: Settings, link: ServerLink,
         except aiohttp.ClientError:
             return error_answer(503, "server restarting; try again").response()
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware()])
     for name in channels:
         app.router.add_post(f"/webhooks/{name}", partial(inbound, name))
     app.router.add_route("*", "/{tail:.*}", pass_through)
     return app
 
 
-@web.middleware
-async def _errors(request: web.Request,
-                  handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                  ) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s", request.path)
-        return error_answer(500, "internal error").response()
-
-
 async def _worker_main(listen_fd: int) -> None:
-    reader, writer = await stdio_streams()
-    hello = await read_frame(reader)
+    reader, writer, hello = await child_start("worker")
     if hello is None:
         return
     settings, core_path = hello
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s worker %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     link = ServerLink(writer)
     listener = socket.socket(fileno=listen_fd)
@@ -194,18 +182,10 @@ async def _worker_main(listen_fd: int) -> None:
 
 
 def main() -> None:
-    # the server decides when a worker stops (a "stop" frame after Ctrl-C or SIGTERM has
-    # reached it); the same signals sent to the whole process group are ignored here
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the server stops a worker with a "stop" frame (after Ctrl-C or SIGTERM reached it);
+    # if the server dies, stdin ends and the worker exits
     gc.set_threshold(50_000, 20, 100)  # as the server: see webhooks/cli.py
-    listen_fd = int(sys.argv[1])
-    runner: Callable[[Any], Any] = asyncio.run
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        runner = uvloop.run
-    runner(_worker_main(listen_fd))
+    run_child(_worker_main(int(sys.argv[1])))
 
 
 if __name__ == "__main__":

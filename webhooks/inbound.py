@@ -8,11 +8,16 @@ server; so it imports nothing but the channels.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
 
@@ -48,3 +53,24 @@ async def verified_delivery(request: web.Request, channel: ChannelAdapter,
         return channel.parse(body, request.headers)
     except BadPayload as exc:
         return error_answer(400, str(exc))
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_middleware(on_error: Callable[[web.Request], None] | None = None) -> Middleware:
+    """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            if on_error is not None:
+                on_error(request)
+            log.exception("unhandled error on %s", request.path)
+            return error_answer(500, "internal error").response()
+
+    return middleware

@@ -73,10 +73,6 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 async def receive(request: web.Request, channel_name: str) -> web.Response:
     """The one inbound pipeline every channel shares."""
     app = request.app
@@ -168,10 +164,10 @@ async def simulator_outbox(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     if not verify_bearer(request.headers.get("Authorization"),
                          request.app[k.SETTINGS].simulator_token):
-        return _error(403, "bad token")
+        return error_answer(403, "bad token").response()
     to = request.query.get("to", "")
     if not to:
-        return _error(400, "'to' is required")
+        return error_answer(400, "'to' is required").response()
     await request.app[k.OUTBOX].drain()
     messages = channel.drain(to)  # type: ignore[attr-defined]
     return web.json_response({"messages": messages})

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -32,7 +30,7 @@ from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, SendError
-from webhooks.frames import frame, read_frame, stdio_streams
+from webhooks.frames import child_start, frame, read_frame, run_child, spawn_child
 
 log = logging.getLogger(__name__)
 
@@ -156,19 +154,9 @@ class ProcessSender:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_start = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "webhooks.sender", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=None)
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(frame((self.settings, sorted(self.remote))))
-        try:
-            ready = await asyncio.wait_for(read_frame(proc.stdout), self.start_timeout)
-        except TimeoutError:
-            ready = None
-        if ready != "ready":
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        proc = await spawn_child("webhooks.sender", (self.settings, sorted(self.remote)),
+                                 ready_within=self.start_timeout)
+        if proc is None:
             raise SendError("the sender process did not start", retryable=True)
         self._proc = proc
         self.started += 1
@@ -236,13 +224,10 @@ class ProcessSender:
 
 async def _child_main() -> None:
     loop = asyncio.get_running_loop()
-    reader, writer = await stdio_streams()
-    hello = await read_frame(reader)
+    reader, writer, hello = await child_start("sender")
     if hello is None:
         return
     settings, names = hello
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s sender %(name)s: %(message)s")
     from webhooks.channels.registry import CHANNELS
 
     channels = {name: CHANNELS[name](settings) for name in names if name in CHANNELS}
@@ -294,17 +279,9 @@ async def _child_main() -> None:
 
 
 def main() -> None:
-    # Ctrl-C in a terminal (SIGINT) and a service manager's stop (SIGTERM to the whole
-    # group) reach this child too: the server decides when it stops, by closing our stdin
-    # once its own sends are handed over, and if the server dies we see the end of stdin
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    runner: Callable[[Any], Any] = asyncio.run
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        runner = uvloop.run
-    runner(_child_main())
+    # the server stops this child by closing its stdin once its own sends are handed over;
+    # if the server dies, stdin ends as well
+    run_child(_child_main())
 
 
 if __name__ == "__main__":

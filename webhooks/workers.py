@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import time
 from typing import Any
@@ -33,7 +32,7 @@ from aiohttp import web
 from config.settings import Settings
 from webhooks import keys as k
 from webhooks.channels.base import Delivery
-from webhooks.frames import frame, read_frame
+from webhooks.frames import frame, read_frame, spawn_child
 from webhooks.inbound import Answer, error_answer
 from webhooks.routes import handle_delivery
 
@@ -90,19 +89,9 @@ class WorkerPool:
 
     async def _spawn(self, slot: int) -> None:
         fd = self.listener.fileno()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "webhooks.http_worker", str(fd), pass_fds=(fd,),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None)
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(frame((self.app[k.SETTINGS], self.server_path)))
-        try:
-            ready = await asyncio.wait_for(read_frame(proc.stdout), self.start_timeout)
-        except TimeoutError:
-            ready = None
-        if ready != "ready":
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        proc = await spawn_child("webhooks.http_worker", (self.app[k.SETTINGS], self.server_path),
+                                 str(fd), ready_within=self.start_timeout, pass_fds=(fd,))
+        if proc is None:
             raise RuntimeError("an HTTP worker process did not start")
         worker = _Worker(proc)
         self.workers[slot] = worker

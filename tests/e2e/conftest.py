@@ -7,11 +7,15 @@ chosen up front instead of the in-process client the unit tests use.
 
 from __future__ import annotations
 
+import asyncio
+import re
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from aiohttp import web
@@ -144,3 +148,34 @@ async def graph() -> AsyncIterator[FakeGraphApi]:
     """A local server speaking the Graph API's messages endpoint (tests/fakes/graph_api.py)."""
     async with run_fake_graph_api() as fake:
         yield fake
+
+
+def open_shop(tmp_path: Path, settings: Settings) -> Path:
+    """A copy of the demo shop that is open around the clock."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "catalog.yaml").write_bytes((settings.shop_dir / "catalog.yaml").read_bytes())
+    text = (settings.shop_dir / "shop.yaml").read_text(encoding="utf-8")
+    (shop / "shop.yaml").write_text(re.sub(r"(?m)^hours:.*\n(?:  .*\n)*",
+                                           'hours: {daily: "00:00-23:59"}\n', text),
+                                    encoding="utf-8")
+    return shop
+
+
+async def until_ready(url: str, proc: subprocess.Popen[bytes], log: Path | None = None) -> None:
+    """Poll ``url``/readyz until a real ``haat serve`` process answers 200 (15 s at most)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"haat serve did not become ready {_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-4000:] if log is not None else ""

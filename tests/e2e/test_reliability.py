@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from aiohttp.test_utils import TestClient
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ROOT, AiohttpClient, Shopper
+from tests.e2e.conftest import open_shop, until_ready
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from tests.localhost import free_port
@@ -223,33 +223,12 @@ async def test_phone_numbers_and_message_text_never_reach_info_logs(
 
 
 
-def open_shop(tmp_path: Path, settings: Settings) -> Path:
-    """A copy of the demo shop that is open around the clock."""
-    shop = tmp_path / "shop"
-    shop.mkdir()
-    (shop / "catalog.yaml").write_bytes((settings.shop_dir / "catalog.yaml").read_bytes())
-    text = (settings.shop_dir / "shop.yaml").read_text(encoding="utf-8")
-    (shop / "shop.yaml").write_text(re.sub(r"(?m)^hours:.*\n(?:  .*\n)*",
-                                           'hours: {daily: "00:00-23:59"}\n', text),
-                                    encoding="utf-8")
-    return shop
-
-
 async def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
         [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    if response.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("haat serve did not become ready")
+    await until_ready(f"http://127.0.0.1:{port}", proc)
+    return proc
 
 
 async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGraphApi,

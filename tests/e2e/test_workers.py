@@ -22,7 +22,7 @@ import pytest
 
 from config.settings import Settings
 from tests.conftest import ROOT
-from tests.e2e.test_reliability import open_shop
+from tests.e2e.conftest import open_shop, until_ready
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.localhost import free_port
 from tests.sim import (
@@ -81,19 +81,8 @@ async def _start(tmp_path: Path, graph: FakeGraphApi, settings: Settings,
         proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
             [sys.executable, "-m", "webhooks", "serve", "--port", str(port), *extra],
             env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    served = Served(proc, url, stderr)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return served
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("haat serve --workers did not become ready: "
-                         + stderr.read_text(errors="replace"))
+    await until_ready(url, proc, stderr)
+    return Served(proc, url, stderr)
 
 
 @pytest.fixture
