@@ -56,6 +56,8 @@ class Report:
     growth_rounds: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
     plot: Path | None = None
     payments: str = ""  # the rendered payment-path section
+    # taken when the run starts: the run's own plot would otherwise count as a change
+    revision: str = field(default_factory=lambda: commit())  # noqa: PLW0108 - defined below
 
 
 def _git(*args: str) -> str:
@@ -117,7 +119,7 @@ def render(report: Report) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     duration = report.options.get("duration")
     lines = [
-        f"## {now} — commit {commit()} — {report.database}, "
+        f"## {now} — commit {report.revision} — {report.database}, "
         f"{report.options.get('connections')} connections, {duration} s",
         "",
         f"- Command: `{report.command}`",
