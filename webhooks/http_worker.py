@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import socket
 import sys
 from functools import partial
@@ -39,11 +38,8 @@ from webhooks.inbound import (
     verified_delivery,
 )
 
-log = logging.getLogger(__name__)
-
-# worker → server: [("turn", id, channel, Delivery) | ("rejected",)], then "ready" once
-# server → worker: (Settings, core socket path) once, then [(id, Answer)] or "stop"
-Turn = tuple[str, int, str, Delivery]
+# server → worker: (Settings, server socket path) once, then [(id, Answer), ...] or "stop"
+# worker → server: "ready" once, then [("turn", id, channel, Delivery) | ("rejected",), ...]
 
 # headers that belong to one hop, not to the request or response being passed on
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
@@ -140,12 +136,11 @@ async def _worker_main(listen_fd: int) -> None:
     reader, writer, hello = await child_start("worker")
     if hello is None:
         return
-    settings, core_path = hello
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    settings, server_path = hello
     link = ServerLink(writer)
     listener = socket.socket(fileno=listen_fd)
     proxy_session = aiohttp.ClientSession(
-        connector=aiohttp.UnixConnector(path=core_path), auto_decompress=False,
+        connector=aiohttp.UnixConnector(path=server_path), auto_decompress=False,
         timeout=aiohttp.ClientTimeout(total=60))
     runner = web.AppRunner(build_worker_app(settings, link, proxy_session), access_log=None,
                            shutdown_timeout=20.0)
