@@ -72,13 +72,8 @@ class WorkerPool:
         self.server_path = server_path
         self.count = count
         self.workers: list[_Worker | None] = [None] * count
-        self.started = 0  # worker processes started so far (observed by tests)
         self.stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def pids(self) -> list[int]:
-        return [worker.proc.pid for worker in self.workers if worker is not None]
 
     async def start(self) -> None:
         await asyncio.gather(*(self._spawn(slot) for slot in range(self.count)))
@@ -95,7 +90,6 @@ class WorkerPool:
             raise RuntimeError("an HTTP worker process did not start")
         worker = _Worker(proc)
         self.workers[slot] = worker
-        self.started += 1
         self._keep(asyncio.create_task(self._serve(slot, worker, time.monotonic())))
         log.info("HTTP worker started (pid %d)", proc.pid)
 
