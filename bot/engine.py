@@ -71,6 +71,8 @@ _INSERT_INBOUND = (
     "ON CONFLICT (channel, message_id) DO NOTHING"
 )
 _FIND_INBOUND = "SELECT response FROM inbound_messages WHERE channel = ? AND message_id = ?"
+
+
 class RecentIds:
     """A bounded set of recently handled (channel, message id) pairs, oldest dropped first.
 

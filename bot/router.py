@@ -99,6 +99,7 @@ class Router:
         self.name = name
         self._routes: list[_Route] = []
         self._children: list[Router] = []
+        self._parents: list[Router] = []
         # per intent (None: no understanding), the routes in order that could match it
         self._table: dict[str | None, tuple[_Route, ...]] = {}
 
@@ -106,14 +107,22 @@ class Router:
         def register(handler: Handler) -> Handler:
             params = tuple(inspect.signature(handler).parameters)
             self._routes.append(_Route(flt, handler, params))
-            self._table.clear()
+            self._forget_tables()
             return handler
 
         return register
 
     def include(self, *routers: Router) -> None:
         self._children.extend(routers)
+        for child in routers:
+            child._parents.append(self)
+        self._forget_tables()
+
+    def _forget_tables(self) -> None:
+        """A route added anywhere below changes the candidates of every router above."""
         self._table.clear()
+        for parent in self._parents:
+            parent._forget_tables()
 
     def routes(self) -> list[_Route]:
         """Every route in dispatch order: this router's own, then each child's."""

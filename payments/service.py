@@ -54,6 +54,7 @@ from payments.status import (
 
 log = logging.getLogger(__name__)
 
+
 class PaymentError(Exception):
     """A payment step that cannot be done; ``code`` is for the bot to pick a reply."""
 
@@ -461,5 +462,3 @@ class PaymentService:
 
     async def ledger_balanced(self, shop_id: str | None = None) -> bool:
         return all(total == 0 for total in (await self.repo.ledger_totals(shop_id)).values())
-
-

@@ -67,6 +67,7 @@ from webhooks.sender import InlineSender, ProcessSender, Sender
 
 log = logging.getLogger(__name__)
 
+
 def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""

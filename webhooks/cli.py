@@ -17,6 +17,8 @@ from config.settings import Settings
 
 log = logging.getLogger("haat")
 
+SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # see cmd_serve; the HTTP workers use them too
+
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
@@ -55,37 +57,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
              args.port, workers, "es" if workers > 1 else "",
              ", ".join(f"{k}={v}" for k, v in settings.describe().items()
                        if k in ("database_url", "public_url", "nlu_backend", "simulator_token")))
-    if workers > 1:
-        # the edge of each webhook in worker processes, every turn in this one
-        from webhooks.workers import run
-
-        gc.set_threshold(50_000, 20, 100)  # see _run_server
-        run(settings, args.host, args.port, workers)
-        return 0
-    _run_server(settings, args.host, args.port, reuse_port=False)
-    return 0
-
-
-def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
-    from aiohttp import web
-
-    from webhooks.app import create_app
-
-    app = create_app(settings, run_migrations=False)
     # A message allocates thousands of short-lived objects, nearly all freed by reference
     # counting. At the default thresholds (700, 10, 10) the cycle collector runs every few
     # messages and its older generations keep walking every cached conversation: measured
     # in docs/BENCHMARKS.md, these thresholds give 15-30 % more messages per second and a
     # lower p99 at the same memory. Start-up garbage is frozen out of collections as well.
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+    if workers > 1:
+        # the edge of each webhook in worker processes, every turn in this one
+        from webhooks.workers import run
+
+        run(settings, args.host, args.port, workers)
+        return 0
+    _run_server(settings, args.host, args.port)
+    return 0
+
+
+def _run_server(settings: Settings, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from webhooks.app import create_app
+
+    app = create_app(settings, run_migrations=False)
     loop = None
     if settings.event_loop == "uvloop":
         # libuv's loop: the same asyncio API at a fraction of the per-request overhead
         import uvloop
 
         loop = uvloop.new_event_loop()
-    web.run_app(app, host=host, port=port, reuse_port=reuse_port or None,
-                access_log=None, print=None, loop=loop)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=loop)
 
 
 # ---- check ----------------------------------------------------------------------------

@@ -36,6 +36,35 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
         return None
 
 
+class FrameBatch:
+    """Items added during one event-loop tick, written as one frame when the tick ends.
+
+    One pipe write (a syscall) and one frame for the other side to read per tick, however
+    many items the tick produced. Items that find the stream closed go to ``on_dropped``.
+    """
+
+    def __init__(self, stream: asyncio.StreamWriter,
+                 on_dropped: Callable[[list[Any]], None] | None = None) -> None:
+        self.stream = stream
+        self.on_dropped = on_dropped
+        self._items: list[Any] = []
+
+    def add(self, item: object) -> None:
+        self._items.append(item)
+        if len(self._items) == 1:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        items, self._items = self._items, []
+        if not items:
+            return
+        if self.stream.is_closing():
+            if self.on_dropped is not None:
+                self.on_dropped(items)
+            return
+        self.stream.write(frame(items))  # buffered by the transport: never blocks the loop
+
+
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A child's stdin and stdout as asyncio streams (the frames' pipes)."""
     loop = asyncio.get_running_loop()

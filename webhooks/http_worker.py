@@ -20,7 +20,6 @@ import gc
 import socket
 import sys
 from functools import partial
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,7 +28,8 @@ from multidict import CIMultiDict
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.channels.registry import CHANNELS
-from webhooks.frames import child_start, frame, read_frame, run_child
+from webhooks.cli import SERVER_GC_THRESHOLDS
+from webhooks.frames import FrameBatch, child_start, frame, read_frame, run_child
 from webhooks.inbound import (
     MAX_BODY_BYTES,
     Answer,
@@ -51,21 +51,10 @@ class ServerLink:
     """Turns in flight to the server: one frame per event-loop tick each way."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.writer = writer
+        self.out = FrameBatch(writer)  # dropped if the server is gone: lost() answers them
         self.pending: dict[int, asyncio.Future[Answer]] = {}
-        self.batch: list[tuple[Any, ...]] = []
         self.next_id = 0
         self.closed = False
-
-    def _queue(self, item: tuple[Any, ...]) -> None:
-        self.batch.append(item)
-        if len(self.batch) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if batch and not self.writer.is_closing():
-            self.writer.write(frame(batch))
 
     async def turn(self, channel: str, delivery: Delivery) -> Answer:
         if self.closed:
@@ -73,11 +62,11 @@ class ServerLink:
         self.next_id += 1
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.pending[self.next_id] = future
-        self._queue(("turn", self.next_id, channel, delivery))
+        self.out.add(("turn", self.next_id, channel, delivery))
         return await future
 
     def rejected(self) -> None:
-        self._queue(("rejected",))
+        self.out.add(("rejected",))
 
     def answered(self, answers: list[tuple[int, Answer]]) -> None:
         for request_id, answer in answers:
@@ -179,7 +168,7 @@ async def _worker_main(listen_fd: int) -> None:
 def main() -> None:
     # the server stops a worker with a "stop" frame (after Ctrl-C or SIGTERM reached it);
     # if the server dies, stdin ends and the worker exits
-    gc.set_threshold(50_000, 20, 100)  # as the server: see webhooks/cli.py
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)  # as the server
     run_child(_worker_main(int(sys.argv[1])))
 
 

@@ -30,7 +30,14 @@ from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, SendError
-from webhooks.frames import child_start, frame, read_frame, run_child, spawn_child
+from webhooks.frames import (
+    FrameBatch,
+    child_start,
+    frame,
+    read_frame,
+    run_child,
+    spawn_child,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +101,7 @@ class ProcessSender:
         self._starting: asyncio.Task[asyncio.subprocess.Process] | None = None
         self._prestarted: asyncio.Task[asyncio.subprocess.Process] | None = None
         self._pending: dict[int, asyncio.Future[str]] = {}
-        self._batch: list[Request] = []
+        self._out: FrameBatch | None = None  # requests to the running child
         self._next_id = 0
         self._last_start = 0.0
         self._closed = False
@@ -108,25 +115,18 @@ class ProcessSender:
             return await self.inline.send(item)
         if self._closed:
             raise SendError("server shutting down", retryable=True)
-        proc = await self.start()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
+        await self.start()
+        assert self._out is not None
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._next_id += 1
         self._pending[self._next_id] = future
-        self._batch.append((self._next_id, item.channel, item.business, item.customer,
-                            item.reply.to_json(), item.id))
-        if len(self._batch) == 1:
-            loop.call_soon(self._flush, proc)
+        request: Request = (self._next_id, item.channel, item.business, item.customer,
+                            item.reply.to_json(), item.id)
+        self._out.add(request)
         return await future
 
-    def _flush(self, proc: asyncio.subprocess.Process) -> None:
-        batch, self._batch = self._batch, []
-        if not batch:
-            return
-        if proc is not self._proc or proc.stdin is None or proc.stdin.is_closing():
-            self._fail([request[0] for request in batch], "the sender process stopped")
-            return
-        proc.stdin.write(frame(batch))  # buffered by the transport: never blocks the loop
+    def _dropped(self, requests: list[Request]) -> None:
+        self._fail([request[0] for request in requests], "the sender process stopped")
 
     def prestart(self) -> None:
         """Start the child in the background now, so the first reply does not wait for it."""
@@ -158,7 +158,9 @@ class ProcessSender:
                                  ready_within=self.start_timeout)
         if proc is None:
             raise SendError("the sender process did not start", retryable=True)
+        assert proc.stdin is not None
         self._proc = proc
+        self._out = FrameBatch(proc.stdin, self._dropped)
         self.started += 1
         self._reader = asyncio.create_task(self._read_results(proc))
         log.info("outbox sender process started (pid %d)", proc.pid)
@@ -205,8 +207,8 @@ class ProcessSender:
             with contextlib.suppress(Exception):
                 await self._starting
         proc = self._proc
-        if proc is not None and proc.stdin is not None:
-            self._flush(proc)
+        if proc is not None and proc.stdin is not None and self._out is not None:
+            self._out.flush()
             proc.stdin.close()
         if self._reader is not None:
             try:
@@ -223,7 +225,6 @@ class ProcessSender:
 
 
 async def _child_main() -> None:
-    loop = asyncio.get_running_loop()
     reader, writer, hello = await child_start("sender")
     if hello is None:
         return
@@ -231,14 +232,8 @@ async def _child_main() -> None:
     from webhooks.channels.registry import CHANNELS
 
     channels = {name: CHANNELS[name](settings) for name in names if name in CHANNELS}
-    results: list[Result] = []
+    results = FrameBatch(writer)
     tasks: set[asyncio.Task[None]] = set()
-
-    def flush() -> None:
-        nonlocal results
-        if results:
-            writer.write(frame(results))
-            results = []
 
     async def one(session: aiohttp.ClientSession, request: Request) -> None:
         request_id, channel, business, to, reply_json, key = request
@@ -253,9 +248,7 @@ async def _child_main() -> None:
             log.exception("send failed unexpectedly")
             result = (request_id, None, (f"internal error: {type(exc).__name__}", True,
                                          None, None))
-        results.append(result)
-        if len(results) == 1:
-            loop.call_soon(flush)
+        results.add(result)
 
     writer.write(frame("ready"))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
@@ -273,7 +266,7 @@ async def _child_main() -> None:
         close = getattr(channel, "close", None)
         if close is not None:
             await close()
-    flush()
+    results.flush()
     await writer.drain()
     writer.close()
 

@@ -25,6 +25,7 @@ import signal
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -32,30 +33,19 @@ from aiohttp import web
 from config.settings import Settings
 from webhooks import keys as k
 from webhooks.channels.base import Delivery
-from webhooks.frames import frame, read_frame, spawn_child
-from webhooks.inbound import Answer, error_answer
+from webhooks.frames import FrameBatch, frame, read_frame, spawn_child
+from webhooks.inbound import error_answer
 from webhooks.routes import handle_delivery
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class _Worker:
     """One worker process and the answers on their way to it."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.answers: list[tuple[int, Answer]] = []
-
-    def answer(self, request_id: int, answer: Answer) -> None:
-        self.answers.append((request_id, answer))
-        if len(self.answers) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        answers, self.answers = self.answers, []
-        stdin = self.proc.stdin
-        if answers and stdin is not None and not stdin.is_closing():
-            stdin.write(frame(answers))  # buffered by the transport: never blocks the loop
+    proc: asyncio.subprocess.Process
+    answers: FrameBatch
 
 
 class WorkerPool:
@@ -88,7 +78,8 @@ class WorkerPool:
                                  str(fd), ready_within=self.start_timeout, pass_fds=(fd,))
         if proc is None:
             raise RuntimeError("an HTTP worker process did not start")
-        worker = _Worker(proc)
+        assert proc.stdin is not None
+        worker = _Worker(proc, FrameBatch(proc.stdin))
         self.workers[slot] = worker
         self._keep(asyncio.create_task(self._serve(slot, worker, time.monotonic())))
         log.info("HTTP worker started (pid %d)", proc.pid)
@@ -135,7 +126,7 @@ class WorkerPool:
             self.app[k.METRICS].errors += 1
             log.exception("unhandled error on a %s delivery from an HTTP worker", channel_name)
             answer = error_answer(500, "internal error")
-        worker.answer(request_id, answer)
+        worker.answers.add((request_id, answer))
 
     async def stop(self) -> None:
         """Workers stop accepting and finish what they hold (answered from here), then exit."""

@@ -42,8 +42,6 @@ def plan_for(shop: Shop) -> PaymentPlan:
                        collect_expiry_minutes=shop.payments.collect_expiry_minutes)
 
 
-
-
 # ---- start ----------------------------------------------------------------------------
 
 
@@ -284,8 +282,8 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 
 async def latest_unpaid(turn: Turn) -> Order | None:
-    orders = await payments_service(turn).repo.orders(turn.shop.id, customer=turn.message.customer,
-                                              statuses=["pending_payment"], limit=1)
+    orders = await payments_service(turn).repo.orders(
+        turn.shop.id, customer=turn.message.customer, statuses=["pending_payment"], limit=1)
     return orders[0] if orders else None
 
 

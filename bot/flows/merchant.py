@@ -50,7 +50,6 @@ def _is_command(turn: Turn) -> bool:
     return turn.is_owner and bool(_COMMAND.match(turn.message.text or ""))
 
 
-
 async def _order(turn: Turn, rest: str) -> Order | None:
     match = _ORDER_REF.search(rest)
     if match is None:
@@ -189,8 +188,8 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             turn.reply_text(f"Refund amount {tail!r} is not an amount like 50 or 49.50.")
             return
     try:
-        refunded = await payments_service(turn).refund(order, amount, reason="merchant",
-                                               notify=turn.services["payment_notify"])
+        refunded = await payments_service(turn).refund(
+            order, amount, reason="merchant", notify=turn.services["payment_notify"])
     except PaymentError as exc:
         turn.reply_text(f"Cannot refund {order.label}: {exc}")
         return

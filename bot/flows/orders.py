@@ -25,7 +25,6 @@ REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order ag
 HANDOFF_HISTORY = 5
 
 
-
 def status_text(turn: Turn, order: Order) -> str:
     return turn.t("order_status_line", order=order.label,
                   status=turn.t(f"status_{order.status}"), total=order.total.format())
