@@ -1,13 +1,20 @@
 # Two commands on a fresh machine (Debian, Python 3.11): `make serve` and `make test`.
-PYTHON ?= python3
+# the distribution's optimised python3.11 when there is one (scripts/python.sh says why)
+PYTHON ?= $(shell bash scripts/python.sh)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# which interpreter .venv was built on: a different one rebuilds it
+PYTHON_MARK := $(VENV)/.python
 
-.PHONY: serve test install lint typecheck pytest bench rasa-serve bench-rasa clean
+.PHONY: serve test install lint typecheck pytest bench rasa-serve bench-rasa clean FORCE
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(PYTHON_MARK): FORCE
+	@[ "$$(cat $@ 2>/dev/null)" = "$(PYTHON)" ] || { mkdir -p $(VENV); echo "$(PYTHON)" > $@; }
+
+$(STAMP): pyproject.toml $(PYTHON_MARK)
+	$(PYTHON) -m venv --clear $(VENV)
+	echo "$(PYTHON)" > $(PYTHON_MARK)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)

@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,17 @@ def commit() -> str:
     return head + (" + uncommitted changes" if _git("status", "--porcelain") else "")
 
 
+def interpreter() -> str:
+    """Which CPython build runs the suite: a static build is ~20 % faster here than a
+    ``--enable-shared`` one (docs/BENCHMARKS.md, "Which Python")."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    try:
+        shared = "libpython" in Path("/proc/self/maps").read_text()
+    except OSError:
+        return base
+    return f"{base}, {'libpython shared' if shared else 'libpython linked in'}"
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -93,7 +105,7 @@ def machine() -> str:
         wrk_version = (out.stdout or out.stderr).split("\n", 1)[0].split(" [", 1)[0]
     load = os.getloadavg()
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB; Linux {platform.release()}; "
-            f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}; "
+            f"Python {platform.python_version()} ({interpreter()}), aiohttp {aiohttp.__version__}; "
             f"{wrk_version or 'no wrk (Python generator)'}; load average before the run "
             f"{load[0]:.2f}")
 
