@@ -105,7 +105,8 @@ def machine() -> str:
         wrk_version = (out.stdout or out.stderr).split("\n", 1)[0].split(" [", 1)[0]
     load = os.getloadavg()
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB; Linux {platform.release()}; "
-            f"Python {platform.python_version()} ({interpreter()}), aiohttp {aiohttp.__version__}; "
+            f"Python {platform.python_version()} ({interpreter()}), "
+            f"aiohttp {aiohttp.__version__}; "
             f"{wrk_version or 'no wrk (Python generator)'}; load average before the run "
             f"{load[0]:.2f}")
 

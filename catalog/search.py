@@ -729,12 +729,19 @@ class ProductIndex:
         key = " ".join(sound_key(t.norm) for t in tokenize(text, 32))
         if len(key) < 2:
             return found
-        counts: Counter[int] = Counter()  # counted in C: thousands of names at 10,000
         cap = max(200, len(self._names) // 10)  # grams in most names say nothing
-        for gram in {key[i : i + 3] for i in range(max(1, len(key) - 2))}:
-            posting = self._trigrams.get(gram, ())
-            if len(posting) <= cap:
-                counts.update(posting)
+        grams = {key[i : i + 3] for i in range(max(1, len(key) - 2))}
+        postings = sorted((len(posting), gram, posting) for gram in grams  # gram: a fixed order
+                          if 0 < len(posting := self._trigrams.get(gram, ())) <= cap)
+        # the rarest grams tell the most: count names from them first, and stop at a budget,
+        # so a long text (an address sent to a 10,000-product shop) costs no more than a word
+        counts: Counter[int] = Counter()  # counted in C
+        budget = cap
+        for size, _gram, posting in postings:
+            if budget <= 0:
+                break
+            counts.update(posting)
+            budget -= size
         # most shared grams first, ties in first-seen order (a stable sort, keyed in C)
         top = sorted(counts, key=counts.__getitem__, reverse=True)[:50]
         scored = sorted(

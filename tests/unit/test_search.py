@@ -195,6 +195,13 @@ def test_suggest_falls_back_to_loose_similarity(index: ProductIndex) -> None:
     assert "GINGER-CHAI" in [m.sku for m in found]
 
 
+def test_suggest_finds_a_typo_inside_a_long_message(index: ProductIndex) -> None:
+    # the rarest grams are counted first and a long text stops at a budget: the typo'd
+    # product word still has to win over the address around it
+    text = "pls send kofee to flat 4b, 12 park street, salt lake sector 5, kolkata 700091"
+    assert "COFFEE" in [m.sku for m in index.suggest(text)]
+
+
 # ---- long and odd input ----------------------------------------------------------------
 def test_long_message_does_not_blow_up(index: ProductIndex) -> None:
     text = ("2 samosa and 1 masala chai 🙂 " * 200)[:4000]
