@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Debian, Python 3.11): `make serve` and `make test`.
-# the distribution's optimised python3.11 when there is one (scripts/python.sh says why)
+# the distribution's python3.11 when there is one: faster here (scripts/python.sh says why)
 PYTHON ?= $(shell bash scripts/python.sh)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
