@@ -77,8 +77,12 @@ def make_traffic(opts: Options, public_url: str, total: int, n_shoppers: int) ->
         traffic.generate(secrets, total, n_shoppers=n_shoppers, run_id="b", prefix="7"),
         stem, opts.threads, "127.0.0.1")
     warm = opts.workdir / "warmup"
+    # as many distinct warm-up requests as the fastest run sends: a file that wraps around
+    # replays duplicates, and those still in flight when the measured load starts would be
+    # counted (and would warm the dedupe path instead of the engine)
     traffic.write_wrk_files(
-        traffic.generate(secrets, 3000, n_shoppers=600, run_id="w", prefix="6"),
+        traffic.generate(secrets, traffic.plan_size(opts.warmup_s), n_shoppers=600,
+                         run_id="w", prefix="6"),
         warm, opts.threads, "127.0.0.1")
     return Traffic(secrets, stem, loaded, warm)
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from bench import loadgen, profile, traffic
 from bench.growth import product_names, write_shop
 from bench.report import Report, render
-from bench.run import RunResult, rotated
+from bench.run import Options, RunResult, make_traffic, rotated
 from config.settings import Settings
 from tests.conftest import DEMO_SHOP, AiohttpClient
 from tests.fakes.graph_api import run_fake_graph_api
@@ -106,6 +106,17 @@ def test_wrk_files_round_trip_in_order(tmp_path: Path) -> None:
 
 def test_plan_size_exceeds_what_a_run_can_send() -> None:
     assert traffic.plan_size(60) > 60 * 4000
+
+
+def test_warm_up_does_not_wrap_around(tmp_path: Path) -> None:
+    # a warm-up file shorter than what the warm-up sends replays message ids: duplicates
+    # still in flight when the measured load starts would be counted in it
+    opts = Options(duration_s=1, connections=2, threads=2, warmup_s=1.0, workdir=tmp_path)
+    made = make_traffic(opts, PUBLIC_URL, total=10, n_shoppers=5)
+    warm = [raw for t in range(2)
+            for raw in traffic.read_wrk_file(made.warm_stem.with_name(f"warmup.{t}"))]
+    assert len(warm) >= 4500 * opts.warmup_s  # more than the fastest run sends
+    assert len(set(warm)) == len(warm)
 
 
 def test_generated_catalog_loads(tmp_path: Path) -> None:
