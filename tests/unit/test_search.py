@@ -256,6 +256,17 @@ def test_generated_catalog_exact_and_typo_queries() -> None:
         assert mention.sku == p.sku
 
 
+def test_suggest_reads_the_rarest_grams_of_a_long_text_first() -> None:
+    # 1,000 names built from the same 50 words share most trigrams; the one odd product's
+    # grams are rare. Counting stops at a budget, so the rare grams must be counted first
+    # or the address around the typo would spend the budget on names that share "str"
+    big = catalog(*generated(1000).products, product("NOLEN", "Nolen Gur Sandesh"))
+    index = ProductIndex.build(big)
+    text = "pls send noen gurrrsandesh to flat 4b, 12 park street, salt lake sector 5, kolkata"
+    assert "NOLEN" not in [m.sku for m in index.search(text, limit=3, min_score=0.0)]
+    assert "NOLEN" in [m.sku for m in index.suggest(text)]  # found by its trigrams
+
+
 # ---- normalisation and transliteration -------------------------------------------------
 @pytest.mark.parametrize(
     ("raw", "norm"),
