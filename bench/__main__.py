@@ -234,6 +234,7 @@ def _results(rep: report.Report) -> dict[str, object]:
     return {
         "bare": rep.bare.to_json() if rep.bare else None,
         "haat": rep.haat.to_json() if rep.haat else None,
+        "haat_workers": [r.to_json() for r in rep.haat_workers],
         "growth": [{"label": label, **r.to_json(),
                     "rounds": rep.growth_rounds.get(label, [])} for label, r in rep.growth_runs],
         "latency": [vars(lat) for lat in rep.latency],

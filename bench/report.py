@@ -86,6 +86,12 @@ def interpreter() -> str:
     return f"{base}, {'libpython shared' if shared else 'libpython linked in'}"
 
 
+def _median_change(per_round: list[tuple[float, float, int]]) -> float:
+    """The median of the per-round ratios to the empty database, as a change (-0.05)."""
+    ratios = sorted(ratio for _, ratio, _ in per_round)
+    return ratios[len(ratios) // 2] - 1
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -212,8 +218,7 @@ def render(report: Report) -> str:
         for label, result in report.growth_runs:
             per_round = report.growth_rounds.get(label)
             if per_round:
-                ratios = sorted(ratio for _, ratio, _ in per_round)
-                change = ratios[len(ratios) // 2] - 1
+                change = _median_change(per_round)
                 errors = sum(err for _, _, err in per_round)
                 detail = ", ".join(f"{rate:,.0f} ({ratio - 1:+.1%})"
                                    for rate, ratio, _ in per_round)
@@ -225,7 +230,7 @@ def render(report: Report) -> str:
                 f"| {label} | {result.throughput:,.0f} | {_ms(result.load.p50_ms)} | "
                 f"{_ms(result.load.p99_ms)} | {errors} | "
                 f"{result.cpu_per_msg_us:,.0f} µs | {_rss(result)} | {detail} | {change:+.1%} |")
-        changes = [sorted(ratio for _, ratio, _ in per_round)[len(per_round) // 2] - 1
+        changes = [_median_change(per_round)
                    for label, per_round in report.growth_rounds.items()
                    if per_round and not label.startswith("demo shop, 0 ")]
         if changes:

@@ -2,7 +2,8 @@
 -- pre-signed raw HTTP requests (written by bench/traffic.py as "LEN\n<bytes>" records).
 -- Usage: wrk -t T -c C -d 60s --latency -s bench/wrk.lua URL -- STEM [START]
 -- where thread i reads STEM.i, beginning at the fraction START (0 by default) of its file,
--- so repeated runs against one database can send messages it has not seen. done() prints one JSON line starting with "BENCH_JSON ".
+-- so repeated runs against one database can send messages it has not seen.
+-- done() prints one JSON line starting with "BENCH_JSON ".
 
 local counter = 0
 local threads = {}

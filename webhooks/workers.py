@@ -1,13 +1,13 @@
 """``haat serve --workers N``: N processes share one port, one of them owns every turn.
 
-On this 2-core machine one process spends about half of each message in HTTP parsing, the
-signature check and body parsing, and half in the turn. With ``--workers N`` the server
-starts N−1 HTTP worker processes (:mod:`webhooks.http_worker`) that accept on the listening
-socket and do the edge of each webhook; they send the parsed :class:`Delivery` here in a
-frame, and this process runs the turn exactly as it does for its own requests
-(:func:`webhooks.routes.handle_delivery`) and frames back the answer. So conversation state,
+With ``--workers N`` the server starts N−1 HTTP worker processes
+(:mod:`webhooks.http_worker`) that accept on the listening socket and do the edge of each
+webhook; they send the parsed :class:`Delivery` here in a frame, and this process runs the
+turn exactly as it does for its own requests (:func:`webhooks.routes.handle_delivery`) and
+frames back the answer. So conversation state,
 stock holds, order numbers and the SQLite writer stay owned by one process and nothing about
-their serialisation changes, while the edge work runs on the other core.
+their serialisation changes, while the edge work runs on other cores. On two cores it
+buys no throughput (docs/ARCHITECTURE.md, "HTTP workers", has the measurements).
 
 Every other route reaches this process's full app over a Unix socket in a private (0700)
 directory. A worker that dies is replaced; what it held was never answered, so the channel
