@@ -61,6 +61,7 @@ from webhooks.keys import (
 )
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.redaction import install_redaction
 from webhooks.routes import setup_routes
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender
@@ -88,8 +89,17 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
     return {shop_id: build_runtime(shop, settings, session) for shop_id, shop in shops.items()}
 
 
+def secrets_of(settings: Settings) -> list[str | None]:
+    """Every configured secret, for the log redactor."""
+    return [settings.simulator_token, settings.admin_token, settings.twilio_auth_token,
+            settings.whatsapp_app_secret, settings.whatsapp_verify_token,
+            settings.whatsapp_access_token, settings.sandbox_secret,
+            settings.razorpay_key_secret, settings.razorpay_webhook_secret]
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
+    install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
     app = web.Application(client_max_size=MAX_BODY_BYTES,
                           middlewares=[error_middleware(_count_error)])
     app[SETTINGS] = settings
