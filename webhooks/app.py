@@ -224,7 +224,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
                                payments=payments, now_ms=clock.now_ms)
     app[NOTIFIER] = notifier
-    engine = Engine(db=db, store=store, clock=clock)
+    engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
+        () if settings.simulator_owner else ("simulator",)))
     await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,

@@ -39,9 +39,36 @@ def _logging(level: str) -> None:
 # ---- serve ----------------------------------------------------------------------------
 
 
+def live_channels(settings: Settings) -> list[str]:
+    """The real WhatsApp channels configured (their credentials are set)."""
+    live = []
+    if settings.twilio_auth_token or settings.twilio_account_sid:
+        live.append("Twilio")
+    if settings.whatsapp_app_secret or settings.whatsapp_access_token:
+        live.append("WhatsApp Cloud API")
+    return live
+
+
+def simulator_warning(settings: Settings) -> str | None:
+    """What ``haat serve`` warns when the simulator runs beside a real channel."""
+    live = live_channels(settings)
+    if not settings.simulator_token or not live:
+        return None
+    owner = (" and HAAT_SIMULATOR_OWNER is set: anyone with its token can run merchant "
+             "commands on real orders" if settings.simulator_owner else "")
+    return (f"the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel "
+            f"({', '.join(live)}){owner}; it is a test tool: unset it in production")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
+    from webhooks.app import secrets_of
+    from webhooks.redaction import install_redaction
+
+    install_redaction(secrets_of(settings))
+    if (warning := simulator_warning(settings)) is not None:
+        log.warning("%s", warning)
     workers = args.workers
     if workers < 1:
         print("haat serve: --workers must be 1 or more", file=sys.stderr)

@@ -62,7 +62,7 @@ def _money(entity: Mapping[str, Any], key: str = "amount") -> Money:
 
 def _opt_str(value: object) -> str | None:
     """A non-empty id-like string of sane length (strings are storable: config/wire.py)."""
-    return value if isinstance(value, str) and value and len(value) <= 256 else None
+    return value if isinstance(value, str) and value and len(value) <= 128 else None
 
 
 def _refs(*values: object) -> tuple[str, ...]:

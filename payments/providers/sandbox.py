@@ -335,7 +335,7 @@ def _str(payload: Mapping[str, Any], key: str, *, optional: bool = False) -> str
     return value
 
 
-_MAX_FIELD = 256
+_MAX_FIELD = 128  # provider_events ids are 128 (payments/models.py)
 
 
 def _to_event(payload: Mapping[str, Any]) -> ProviderEvent:

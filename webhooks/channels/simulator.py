@@ -22,7 +22,8 @@ from webhooks.channels.base import BadPayload, Delivery, DirectResponse
 from webhooks.security import verify_bearer
 
 MAX_TEXT = 4096
-MAX_ID = 256
+MAX_ID = 128  # inbound_messages.message_id; "from" and "to" are 64 (bot/models.py)
+MAX_USER = 64
 MAX_QUANTITY = 2**31 - 1  # the cart caps quantities; this keeps every sum in 64 bits
 MAX_PRICE_MINOR = 10**15
 
@@ -58,9 +59,10 @@ class SimulatorAdapter:
                 raise BadPayload(f"'{name}' must be a string")
         if isinstance(text, str) and len(text) > MAX_TEXT:
             raise BadPayload(f"'text' is longer than {MAX_TEXT} characters")
-        for name in ("from", "button", "id", "to"):
-            if len(data.get(name) or "") > MAX_ID:
-                raise BadPayload(f"'{name}' is longer than {MAX_ID} characters")
+        for name, limit in (("from", MAX_USER), ("to", MAX_USER), ("id", MAX_ID),
+                            ("button", MAX_TEXT)):
+            if len(data.get(name) or "") > limit:
+                raise BadPayload(f"'{name}' is longer than {limit} characters")
         items: list[OrderItem] = []
         if order is not None:
             if not isinstance(order, list):

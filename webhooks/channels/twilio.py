@@ -61,7 +61,8 @@ _EMPTY_TWIML: Final = str(MessagingResponse()).encode()
 # and every field costs the signature check a sort and a concatenation
 _MAX_FIELDS: Final = 256
 _MAX_VALUE: Final = 4096  # Body is at most 1,600 characters
-_MAX_ID: Final = 256
+_MAX_ID: Final = 128  # inbound_messages.message_id (bot/models.py)
+_MAX_USER: Final = 64  # customer and business numbers
 
 
 def public_request_url(public_base: str, url: str) -> str:
@@ -87,13 +88,13 @@ def _strip(address: str) -> str:
 
 def _identity(form: Mapping[str, str]) -> tuple[str, str | None]:
     """(customer, phone): WaId digits when there is a phone, else the BSUID."""
-    sender = _strip(form.get("From", ""))[:_MAX_ID]
+    sender = _strip(form.get("From", ""))[:_MAX_USER]
     wa_id = wire.digits(form.get("WaId", "").strip().removeprefix("+"), 20)
     if not wa_id and sender.startswith("+"):
         wa_id = wire.digits(sender[1:], 20)
     if wa_id:
         return wa_id, "+" + wa_id
-    bsuid = _strip(form.get("ExternalUserId", ""))[:_MAX_ID] or sender
+    bsuid = _strip(form.get("ExternalUserId", ""))[:_MAX_USER] or sender
     return bsuid, None
 
 
@@ -150,7 +151,7 @@ def _inbound(form: Mapping[str, str], message_id: str) -> InboundMessage | None:
         message_id=message_id,
         customer=customer,
         kind=kind,
-        business=_strip(form.get("To", "")),
+        business=_strip(form.get("To", ""))[:_MAX_USER],
         profile_name=form.get("ProfileName") or None,
         reply_to=form.get("OriginalRepliedMessageSid") or None,
         raw_kind=form.get("MessageType") or raw,

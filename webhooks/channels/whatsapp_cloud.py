@@ -62,7 +62,10 @@ _RETRYABLE_CODES: Final = frozenset({1, 2, 4, 80007, 130429, 131056})
 _MAX_KNOWN_NUMBERS: Final = 1024
 # bounds on what a validly signed body may carry (config/wire.py; docs/RELIABILITY.md)
 _MAX_TEXT: Final = 4096  # Meta's own limit on a text body
-_MAX_ID: Final = 256  # wamids are ~60 characters; a longer "id" is no id
+# wamids are ~60 characters; a longer "id" is no id (inbound_messages.message_id is 128,
+# and a customer id 64: bot/models.py)
+_MAX_ID: Final = 128
+_MAX_USER: Final = 64
 _MAX_DIGITS: Final = 20  # phone numbers (E.164: 15), phone_number_ids, timestamps
 _MAX_QUANTITY: Final = 2**31 - 1  # the cart caps quantities; this only keeps sums in 64 bits
 _MAX_MINOR: Final = 10**15  # a client price beyond this is not a price
@@ -142,6 +145,12 @@ def _id(value: Any) -> str | None:
     """An id as sent, or None when it is not one (too long, empty, a container)."""
     found = wire.text(value, _MAX_ID + 1)
     return found if found is not None and len(found) <= _MAX_ID else None
+
+
+def _user(value: Any) -> str | None:
+    """A sender id: a wa_id or a business-scoped user id, at most 64 characters."""
+    found = _id(value)
+    return found if found is not None and len(found) <= _MAX_USER else None
 
 
 def _int(value: Any, hi: int = wire.INT_MAX) -> int | None:
@@ -263,10 +272,10 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
 def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
              only_contact: dict[str, Any] | None, business: str,
              number_id: str = "") -> InboundMessage | None:
-    sender = _id(msg.get("from")) or _id(msg.get("from_user_id"))
+    sender = _user(msg.get("from")) or _user(msg.get("from_user_id"))
     contact = (contacts.get(sender) if sender else None) or only_contact or {}
     if sender is None:
-        sender = _id(contact.get("wa_id")) or _id(contact.get("user_id"))
+        sender = _user(contact.get("wa_id")) or _user(contact.get("user_id"))
     if sender is None:
         return None  # nobody to answer; the caller logs and skips it
     sender = sender.strip().removeprefix("+")
