@@ -27,9 +27,10 @@ _PATTERNS: Final = (
     (re.compile(r"/pay/[^/\s?#\"'<>]+"), "/pay/<token>"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 <redacted>"),
     (re.compile(r"wamid\.[A-Za-z0-9+/=_-]+"), "wamid.<id>"),
-    # seven or more digits, optionally after + and with single spaces, dashes or dots
-    # between them: phone numbers in any format (and, harmlessly, long numbers)
-    (re.compile(r"(?<!\w)\+?\d(?:[ .()-]{0,2}\d){6,}"), "<number>"),
+    # seven or more digits, optionally after + (or its URL form %2B) and with spaces,
+    # dashes, dots or brackets between them: phone numbers in any format, inside words too
+    # (a BSUID, a query string), and, harmlessly, any other long number
+    (re.compile(r"(?:\+|%2[Bb])?\d(?:[ .()-]{0,2}\d){6,}"), "<number>"),
     (re.compile(r"(?i)(token|secret|password|signature)=[^\s&\"']+"), r"\1=<redacted>"),
 )
 _MIN_SECRET: Final = 4  # shorter configured "secrets" would redact ordinary words
