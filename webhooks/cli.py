@@ -293,6 +293,27 @@ def cmd_rasa_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- fuzz -----------------------------------------------------------------------------
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    """Hostile requests, validly signed, against a real ``haat serve`` (webhooks/fuzz.py)."""
+    import json
+
+    from webhooks.fuzz import DEFAULT_CORPUS, fuzz
+
+    _logging("WARNING")
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    corpus = None if args.no_corpus else Path(args.corpus or DEFAULT_CORPUS)
+    report = asyncio.run(fuzz(count=args.count, seed=seed, concurrency=args.concurrency,
+                              slow=args.slow, corpus=corpus,
+                              shop=Path(args.shop) if args.shop else None,
+                              verbose=not args.json))
+    print(json.dumps(report.as_json() | {"seed": seed}) if args.json else report.text())
+    bad = report.server_errors or report.slowest[0] > args.slow or report.transport_errors
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="haat", description="chat-commerce bot for WhatsApp")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -340,6 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile = sub.add_parser("reconcile", help="re-fetch open payments and check the ledger")
     reconcile.add_argument("--shop")
     reconcile.set_defaults(func=cmd_reconcile)
+
+    fuzz = sub.add_parser("fuzz", help="hostile, validly signed requests on every route of a "
+                                       "real haat serve; counts by status code")
+    fuzz.add_argument("--count", type=int, default=100_000)
+    fuzz.add_argument("--seed", type=int, help="the same seed sends the same cases")
+    fuzz.add_argument("--concurrency", type=int, default=8)
+    fuzz.add_argument("--slow", type=float, default=2.0,
+                      help="seconds: a slower answer is a finding")
+    fuzz.add_argument("--corpus", help="where findings are kept (default tests/fuzz_corpus)")
+    fuzz.add_argument("--no-corpus", action="store_true", help="keep nothing")
+    fuzz.add_argument("--shop", help="shop folder for the server (default the demo shop)")
+    fuzz.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    fuzz.set_defaults(func=cmd_fuzz)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
