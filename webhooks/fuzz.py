@@ -300,6 +300,19 @@ def _cloud_seed(rng: random.Random) -> dict[str, Any]:
                           "timestamp": "1700000000", "type": "text", "text": {"body": text}}]}}]}]}
 
 
+def _to_business(envelope: Any) -> Any:
+    """A copy of a Cloud envelope addressed to the demo shop's number."""
+    copy = json.loads(json.dumps(envelope))
+    entries = copy.get("entry") if isinstance(copy, dict) else None
+    values = [copy] if entries is None else [
+        change.get("value") for entry in entries if isinstance(entry, dict)
+        for change in entry.get("changes") or () if isinstance(change, dict)]
+    for value in values:
+        if isinstance(value, dict) and isinstance(value.get("metadata"), dict):
+            value["metadata"]["display_phone_number"] = BUSINESS
+    return copy
+
+
 class Generator:
     """Cases for every route, from the fixtures and a seeded random source."""
 
@@ -350,6 +363,8 @@ class Generator:
     def cloud_case(self) -> Case:
         seed = (self.rng.choice(self.cloud) if self.cloud and self.rng.random() < 0.8
                 else _cloud_seed(self.rng))
+        if self.rng.random() < 0.3:  # sent to the demo shop, so the turn runs too
+            seed = _to_business(seed)
         return Case("POST /webhooks/whatsapp", "POST", "/webhooks/whatsapp",
                     self._json_body(seed), "meta", "application/json")
 
@@ -677,7 +692,8 @@ async def _sink() -> Any:
 
 
 async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: Path | None,
-               shop: Path | None, orders: int = 5, verbose: bool = True) -> Report:
+               shop: Path | None, orders: int = 5, verbose: bool = True,
+               database_url: str | None = None) -> Report:
     """Start ``haat serve`` and the sink, fuzz, stop; the report (corpus written)."""
     keys = Secrets()
     port = free_port()
@@ -695,6 +711,8 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
                        RAZORPAY_KEY_ID="rzp_test_fuzz", RAZORPAY_KEY_SECRET=secrets.token_hex(8),
                        RAZORPAY_API_BASE_URL=sink + "/v1", HAAT_LOG_LEVEL="WARNING")
             env.pop("HAAT_SIMULATOR_OWNER", None)
+            if database_url:
+                env["HAAT_DATABASE_URL"] = database_url
             if shop is not None:
                 env["HAAT_SHOP_DIR"] = str(shop)
             log_path = Path(tmp) / "serve.log"
