@@ -110,6 +110,11 @@ _RAWS = [
 ]
 
 
+# percent-escapes that decode to no valid UTF-8 (a lone surrogate, overlong forms), NUL, RTL
+_RAW_QUERY = ["%ED%A0%80", "%FF%FE", "%00", "%C0%AF", "%", "%zz", "%E2%80%AE", "%F0%9F",
+              "%2B919800000000", "a%00b", "%" * 50]
+
+
 def hostile_value(rng: random.Random) -> Any:
     """One value chosen to break a parser that trusts types, sizes or encodings."""
     roll = rng.random()
@@ -374,8 +379,12 @@ class Generator:
                  "hub.challenge": str(self.rng.choice(_STRINGS))[:2000]}
         if self.rng.random() < 0.3:
             query.pop(self.rng.choice(list(query)))
-        return Case("GET /webhooks/whatsapp", "GET", "/webhooks/whatsapp?" + urlencode(
-            query, quote_via=lambda v, *_: quote(v, safe="{}")))
+        path = "/webhooks/whatsapp?" + urlencode(
+            query, quote_via=lambda v, *_: quote(v, safe="{}"))
+        if self.rng.random() < 0.3:  # an undecodable challenge, with the right token
+            path = ("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={verify}"
+                    "&hub.challenge=" + self.rng.choice(_RAW_QUERY))
+        return Case("GET /webhooks/whatsapp", "GET", path)
 
     def twilio_case(self) -> Case:
         seed: dict[str, Any] = dict(self.rng.choice(self.twilio)) if self.twilio else {}
@@ -422,9 +431,11 @@ class Generator:
 
     def simulator_outbox_case(self) -> Case:
         to = str(self.rng.choice(["+919000012345", *_STRINGS]))[:3000]
+        query = urlencode({"to": to}, quote_via=quote)
+        if self.rng.random() < 0.3:
+            query = "to=" + self.rng.choice(_RAW_QUERY)
         return Case("GET /webhooks/simulator/outbox", "GET",
-                    "/webhooks/simulator/outbox?" + urlencode({"to": to}, quote_via=quote),
-                    sign="simulator")
+                    "/webhooks/simulator/outbox?" + query, sign="simulator")
 
     def sandbox_case(self) -> Case:
         seed = {"amount": 5400, "created_at": 1767225600, "currency": "INR",
@@ -452,8 +463,10 @@ class Generator:
         roll = self.rng.random()
         if roll < 0.6:
             return "{token}"
-        if roll < 0.8:
+        if roll < 0.7:
             return quote(str(self.rng.choice(_STRINGS))[:500], safe="") or "x"
+        if roll < 0.8:
+            return self.rng.choice(_RAW_QUERY) * self.rng.choice([1, 5, 30])
         real = self.rng.choice(self.tokens) if self.tokens else "a" * 32
         return quote(real[: self.rng.randrange(len(real))] + self.rng.choice(
             ["", "²", "%00", "A" * 40, "-_"]), safe="%")
@@ -472,8 +485,10 @@ class Generator:
         query = {"customer": str(self.rng.choice(["+919000000999", *_STRINGS]))[:3000]}
         if self.rng.random() < 0.3:
             query["shop"] = str(self.rng.choice(_STRINGS))[:300]
-        return Case("GET /api/orders", "GET", "/api/orders?" + urlencode(query, quote_via=quote),
-                    sign="admin")
+        encoded = urlencode(query, quote_via=quote)
+        if self.rng.random() < 0.3:
+            encoded = f"customer={self.rng.choice(_RAW_QUERY)}&shop={self.rng.choice(_RAW_QUERY)}"
+        return Case("GET /api/orders", "GET", "/api/orders?" + encoded, sign="admin")
 
     def api_post_case(self, action: str) -> Case:
         label = self.rng.choice(["ORD-1001", "ORD-1002", "ORD-1", "1001", *_STRINGS[:20]])

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.nlu.base import Understanding
 from bot.types import Reply
+from config import wire
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.inbound import Answer, error_answer, verified_delivery
@@ -155,7 +156,9 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
     challenge = channel.verify_subscription(request.query) if channel is not None else None  # type: ignore[attr-defined]
     if challenge is None:
         return web.Response(status=403, text="verification failed")
-    return web.Response(text=challenge)
+    # Meta's challenge is a number; an echo must at least be encodable (a query may decode
+    # to a lone surrogate) and short
+    return web.Response(text=wire.clean(challenge)[:256])
 
 
 async def simulator(request: web.Request) -> web.Response:

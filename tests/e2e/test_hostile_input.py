@@ -303,3 +303,17 @@ async def test_the_safety_net_answers_json_without_details(
         400, {"error": "the request cannot be processed"})
     response = await client.get("/bug")
     assert (response.status, await response.json()) == (500, {"error": "internal error"})
+
+
+@pytest.mark.parametrize("challenge", ["%ED%A0%80", "%00x", "9" * 5000, "%FF%FE"])
+async def test_the_verification_echo_is_always_encodable(
+        app_client: TestClient[Any, Any], settings: Settings, challenge: str) -> None:
+    """Meta's GET handshake echoes hub.challenge: a query decoding to a lone surrogate
+    could not be encoded into the answer."""
+    from yarl import URL
+
+    path = ("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token="
+            f"{settings.whatsapp_verify_token}&hub.challenge={challenge}")
+    response = await app_client.get(URL(path, encoded=True))
+    assert response.status == 200
+    assert len(await response.text()) <= 256
