@@ -61,7 +61,7 @@ from webhooks.keys import (
 )
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
-from webhooks.redaction import install_redaction
+from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import setup_routes
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender
@@ -87,14 +87,6 @@ def build_runtime(shop: Shop, settings: Settings,
 def build_runtimes(shops: dict[str, Shop], settings: Settings,
                    session: aiohttp.ClientSession | None) -> dict[str, ShopRuntime]:
     return {shop_id: build_runtime(shop, settings, session) for shop_id, shop in shops.items()}
-
-
-def secrets_of(settings: Settings) -> list[str | None]:
-    """Every configured secret, for the log redactor."""
-    return [settings.simulator_token, settings.admin_token, settings.twilio_auth_token,
-            settings.whatsapp_app_secret, settings.whatsapp_verify_token,
-            settings.whatsapp_access_token, settings.sandbox_secret,
-            settings.razorpay_key_secret, settings.razorpay_webhook_secret]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,

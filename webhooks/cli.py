@@ -63,8 +63,7 @@ def simulator_warning(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
-    from webhooks.app import secrets_of
-    from webhooks.redaction import install_redaction
+    from webhooks.redaction import install_redaction, secrets_of
 
     install_redaction(secrets_of(settings))
     if (warning := simulator_warning(settings)) is not None:
@@ -308,7 +307,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     report = asyncio.run(fuzz(count=args.count, seed=seed, concurrency=args.concurrency,
                               slow=args.slow, corpus=corpus,
                               shop=Path(args.shop) if args.shop else None,
-                              verbose=not args.json, database_url=args.database_url))
+                              verbose=not args.json, database_url=args.database_url,
+                              workers=args.workers))
     print(json.dumps(report.as_json() | {"seed": seed}) if args.json else report.text())
     bad = report.server_errors or report.slowest[0] > args.slow or report.transport_errors
     return 1 if bad else 0
@@ -373,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--no-corpus", action="store_true", help="keep nothing")
     fuzz.add_argument("--shop", help="shop folder for the server (default the demo shop)")
     fuzz.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    fuzz.add_argument("--workers", type=int, default=1, help="haat serve --workers")
     fuzz.add_argument("--database-url", help="the server's database (default: a new SQLite "
                                              "file; an empty PostgreSQL one works too)")
     fuzz.set_defaults(func=cmd_fuzz)

@@ -708,7 +708,7 @@ async def _sink() -> Any:
 
 async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: Path | None,
                shop: Path | None, orders: int = 5, verbose: bool = True,
-               database_url: str | None = None) -> Report:
+               database_url: str | None = None, workers: int = 1) -> Report:
     """Start ``haat serve`` and the sink, fuzz, stop; the report (corpus written)."""
     keys = Secrets()
     port = free_port()
@@ -734,8 +734,8 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
             with log_path.open("wb") as log_file:
                 proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own server, on loopback
                     [sys.executable, "-m", "webhooks", "serve", "--host", "127.0.0.1",
-                     "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                    cwd=ROOT)
+                     "--port", str(port), "--workers", str(workers)], env=env,
+                    stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
                 try:
                     await _until_ready(base, proc, log_path)
                     async with aiohttp.ClientSession() as session:

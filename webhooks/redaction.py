@@ -21,7 +21,10 @@ import re
 import traceback
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 _PATTERNS: Final = (
     (re.compile(r"/pay/[^/\s?#\"'<>]+"), "/pay/<token>"),
@@ -103,6 +106,14 @@ class Redactor(logging.Filter):
             record.stack_info = self.redact(record.stack_info)
         record._haat_redacted = True
         return True
+
+
+def secrets_of(settings: Settings) -> list[str | None]:
+    """Every configured secret, for the redactor."""
+    return [settings.simulator_token, settings.admin_token, settings.twilio_auth_token,
+            settings.whatsapp_app_secret, settings.whatsapp_verify_token,
+            settings.whatsapp_access_token, settings.sandbox_secret,
+            settings.razorpay_key_secret, settings.razorpay_webhook_secret]
 
 
 def install_redaction(secrets: Iterable[str | None] = ()) -> Redactor:

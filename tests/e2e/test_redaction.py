@@ -20,8 +20,7 @@ from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
 from tests.e2e.conftest import place_order, token_of
 from tests.sim import cloud_text, dumps, signed_cloud_request, signed_twilio_request, twilio_text
-from webhooks.app import secrets_of
-from webhooks.redaction import Redactor, safe_traceback
+from webhooks.redaction import Redactor, safe_traceback, secrets_of
 
 TWILIO_URL = "https://shop.example.test/webhooks/twilio"
 
