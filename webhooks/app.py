@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_shops)
     app.cleanup_ctx.append(_engine)
+    app.cleanup_ctx.append(_loop_watch)
     setup_routes(app)
     setup_payment_routes(app)
     return app
@@ -252,6 +253,24 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
             await task
     await outbox.drain()
     await sender.close()
+
+
+async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
+    """How late the event loop runs at worst (``/metrics``: haat_loop_lag_max_seconds)."""
+
+    async def watch() -> None:
+        metrics = app[METRICS]
+        while True:
+            wall, cpu = time.perf_counter(), time.process_time()
+            await asyncio.sleep(0.1)
+            metrics.loop_lag_max = max(metrics.loop_lag_max, time.perf_counter() - wall - 0.1)
+            metrics.loop_busy_max = max(metrics.loop_busy_max, time.process_time() - cpu)
+
+    task = asyncio.create_task(watch())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _count_error(request: web.Request) -> None:

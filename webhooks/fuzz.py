@@ -544,6 +544,11 @@ class Report:
     seconds: float = 0.0
     transport_errors: int = 0
     server_errors_logged: int = 0
+    # the fuzzer's own event loop, late by this much at worst: a slow answer seen while the
+    # client itself stalled (a starved process on a busy machine) says nothing of the server
+    client_stall: float = 0.0
+    server_loop_lag: float = 0.0  # haat_loop_lag_max_seconds at the end
+    server_loop_busy: float = 0.0  # haat_loop_busy_max_seconds
 
     @property
     def server_errors(self) -> int:
@@ -555,7 +560,10 @@ class Report:
                 "slowest_seconds": round(self.slowest[0], 3), "slowest_route": self.slowest[1],
                 "server_errors": self.server_errors, "found": len(self.found),
                 "transport_errors": self.transport_errors,
-                "server_error_log_lines": self.server_errors_logged}
+                "server_error_log_lines": self.server_errors_logged,
+                "client_stall_seconds": round(self.client_stall, 3),
+                "server_loop_lag_seconds": round(self.server_loop_lag, 3),
+                "server_loop_busy_seconds": round(self.server_loop_busy, 3)}
 
     def text(self) -> str:
         statuses = sorted({s for c in self.by_route.values() for s in c})
@@ -575,7 +583,11 @@ class Report:
                      f"{self.slowest[0] * 1000:.0f} ms on {self.slowest[1]}; "
                      f"5xx: {self.server_errors}; kept in the corpus: {len(self.found)}; "
                      f"connection errors: {self.transport_errors}; "
-                     f"ERROR lines in the server log: {self.server_errors_logged}")
+                     f"ERROR lines in the server log: {self.server_errors_logged}; "
+                     f"longest stall of the fuzzer's own loop: "
+                     f"{self.client_stall * 1000:.0f} ms; of the server's loop: "
+                     f"{self.server_loop_lag * 1000:.0f} ms; most CPU the server used in one "
+                     f"0.1 s tick: {self.server_loop_busy * 1000:.0f} ms")
         return "\n".join(lines)
 
 
@@ -674,7 +686,18 @@ async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: i
                 if progress is not None and report.count % 10_000 == 0:
                     progress(report.count)
 
+        async def heartbeat() -> None:
+            while True:
+                before = time.perf_counter()
+                await asyncio.sleep(0.05)
+                report.client_stall = max(report.client_stall,
+                                          time.perf_counter() - before - 0.05)
+
+        beat = asyncio.create_task(heartbeat())
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
     report.seconds = time.perf_counter() - started
     return report
 
@@ -747,6 +770,7 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
                                        concurrency=concurrency, slow=slow, tokens=tokens,
                                        progress=(lambda n: print(f"  {n} sent", flush=True))
                                        if verbose else None)
+                    await _read_loop_lag(base, report)
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     try:
@@ -763,6 +787,17 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
         for path in _write_corpus(report.found, corpus):
             print(f"kept {path}", file=sys.stderr)
     return report
+
+
+async def _read_loop_lag(base: str, report: Report) -> None:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "haat_loop_lag_max_seconds":
+            report.server_loop_lag = float(value)
+        elif name == "haat_loop_busy_max_seconds":
+            report.server_loop_busy = float(value)
 
 
 async def _until_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
