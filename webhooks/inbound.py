@@ -20,6 +20,9 @@ from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
+# parsers are total (config/wire.py); if one still raises on a body, it is that body's 400
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError,
+                 RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,10 @@ async def verified_delivery(request: web.Request, channel: ChannelAdapter,
         return channel.parse(body, request.headers)
     except BadPayload as exc:
         return error_answer(400, str(exc))
+    except _PARSE_ERRORS as exc:  # a parser bug on a hostile body: still the body's fault
+        log.warning("unexpected %s parsing a %s body; answered 400", type(exc).__name__,
+                    channel.name)
+        return error_answer(400, "malformed body")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -317,3 +317,30 @@ async def test_the_verification_echo_is_always_encodable(
     response = await app_client.get(URL(path, encoded=True))
     assert response.status == 200
     assert len(await response.text()) <= 256
+
+
+async def test_a_parser_that_still_raises_costs_only_a_400(
+        aiohttp_client: AiohttpClient) -> None:
+    """The edge's last line: a channel whose parse() raises answers 400, not 500."""
+    from aiohttp import web
+
+    from webhooks.inbound import Answer, error_middleware, verified_delivery
+
+    class Brittle:
+        name = "brittle"
+
+        def verify(self, *, url: str, headers: Any, body: bytes) -> bool:
+            return True
+
+        def parse(self, body: bytes, headers: Any) -> Any:
+            return {"a": 1}[body.decode()]  # KeyError on anything but "a"
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        result = await verified_delivery(request, Brittle(), "http://x")  # type: ignore[arg-type]
+        return result.response() if isinstance(result, Answer) else web.Response(text="ok")
+
+    app = web.Application(middlewares=[error_middleware()])
+    app.router.add_post("/in", route)
+    client = await aiohttp_client(app)
+    response = await client.post("/in", data=b"zzz")
+    assert (response.status, await response.json()) == (400, {"error": "malformed body"})
