@@ -85,12 +85,18 @@ def _constant(name: str) -> Any:
     raise WireError(f"{name} is not a number")
 
 
+# one decoder, built once (json.loads with hooks builds a new one per call)
+_DECODER: Final = json.JSONDecoder(parse_int=_int, parse_float=_decimal,
+                                   parse_constant=_constant)
+
+
 def clean(text: str) -> str:
     """``text`` made storable: lone surrogates and NUL become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = _SURROGATE.sub(REPLACEMENT, text)
+    if not text.isascii():  # isascii is O(1): most text costs one NUL scan
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _SURROGATE.sub(REPLACEMENT, text)
     if "\x00" in text:
         text = text.replace("\x00", REPLACEMENT)
     return text
@@ -109,13 +115,12 @@ def loads(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         doc = body.decode("utf-8") if isinstance(body, bytes) else clean(body)
     except UnicodeDecodeError as exc:
         raise WireError("body is not UTF-8 JSON") from exc
-    if doc.count(",") + doc.count(":") > MAX_ITEMS:
+    if len(doc) > MAX_ITEMS and doc.count(",") + doc.count(":") > MAX_ITEMS:
         raise WireError("JSON has too many values")
     if "\\u" in doc:
         doc = _ESCAPES.sub(_fix_escape, doc)
     try:
-        value = json.loads(doc, parse_int=_int, parse_float=_decimal,
-                           parse_constant=_constant)
+        value = _DECODER.decode(doc)
     except WireError:
         raise
     except (ValueError, RecursionError, ArithmeticError) as exc:
@@ -135,10 +140,12 @@ def text(value: Any, limit: int) -> str | None:
     Containers, booleans and ``null`` are not text. Longer text is cut, not refused: a
     shopper's long message is still their message.
     """
+    if type(value) is str:  # the common case first: this runs for every field
+        out = value if value.isascii() and "\x00" not in value else clean(value)
+        return out[:limit] or None
     if value is None or isinstance(value, bool | dict | list):
         return None
-    out = clean(value if isinstance(value, str) else str(value))[:limit]
-    return out or None
+    return clean(str(value))[:limit] or None
 
 
 def digits(value: Any, max_len: int) -> str | None:
@@ -179,4 +186,6 @@ def bounded_int(value: Any, *, lo: int = INT_MIN, hi: int = INT_MAX,
 
 def ascii_digits(text_value: str, max_len: int = 20) -> str:
     """The ASCII digits of ``text_value`` (a phone typed with spaces, ``ORD-7``), bounded."""
+    if text_value.isascii() and text_value.isdigit():
+        return text_value[:max_len]
     return "".join(ch for ch in text_value[: max_len * 4] if "0" <= ch <= "9")[:max_len]
