@@ -111,6 +111,9 @@ class Engine:
     root: Router = field(default_factory=build_root_router)
     services: dict[str, object] = field(default_factory=dict)
     recent: RecentIds = field(default_factory=RecentIds)
+    # channels whose sender ids anyone may claim (the simulator): an owner number on one
+    # of them is just a shopper (Settings.simulator_owner lifts it for tests)
+    untrusted_channels: frozenset[str] = frozenset()
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -242,7 +245,8 @@ class Engine:
             conversation = conversation.with_(language=shop.default_language)
         turn = Turn(shop=shop, message=message, conversation=conversation,
                     index=runtime.index, faq=runtime.faq, now_ms=now,
-                    is_owner=_is_owner(shop, message.customer),
+                    is_owner=(message.channel not in self.untrusted_channels
+                              and _is_owner(shop, message.customer)),
                     services=self.services)
         text = message.text[:MAX_TEXT]
         turn.payload = message.button_payload or _choice_from_text(conversation, text)

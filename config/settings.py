@@ -19,6 +19,10 @@ class Settings:
     public_url: str = "http://localhost:8080"
     shop_dir: Path = DEFAULT_SHOP_DIR
     simulator_token: str | None = field(default=None, repr=False)
+    # the simulator is a test tool: a message on it from an owner number gets merchant
+    # powers only when this is set (HAAT_SIMULATOR_OWNER=1); anyone holding the simulator
+    # token could otherwise ship or refund real channels' orders
+    simulator_owner: bool = False
     admin_token: str | None = field(default=None, repr=False)
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
@@ -95,6 +99,8 @@ class Settings:
             values["outbox_sender"] = sender
         if (sync := get("HAAT_SQLITE_SYNC")) is not None:
             values["sqlite_synchronous"] = sync.upper()
+        if (owner := get("HAAT_SIMULATOR_OWNER")) is not None:
+            values["simulator_owner"] = owner.lower() in ("1", "true", "yes", "on")
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]

@@ -61,6 +61,7 @@ from webhooks.keys import (
 )
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import setup_routes
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender
@@ -90,6 +91,7 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
+    install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
     app = web.Application(client_max_size=MAX_BODY_BYTES,
                           middlewares=[error_middleware(_count_error)])
     app[SETTINGS] = settings
@@ -104,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_shops)
     app.cleanup_ctx.append(_engine)
+    app.cleanup_ctx.append(_loop_watch)
     setup_routes(app)
     setup_payment_routes(app)
     return app
@@ -214,7 +217,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
                                payments=payments, now_ms=clock.now_ms)
     app[NOTIFIER] = notifier
-    engine = Engine(db=db, store=store, clock=clock)
+    engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
+        () if settings.simulator_owner else ("simulator",)))
     await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,
@@ -249,6 +253,24 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
             await task
     await outbox.drain()
     await sender.close()
+
+
+async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
+    """How late the event loop runs at worst (``/metrics``: haat_loop_lag_max_seconds)."""
+
+    async def watch() -> None:
+        metrics = app[METRICS]
+        while True:
+            wall, cpu = time.perf_counter(), time.process_time()
+            await asyncio.sleep(0.1)
+            metrics.loop_lag_max = max(metrics.loop_lag_max, time.perf_counter() - wall - 0.1)
+            metrics.loop_busy_max = max(metrics.loop_busy_max, time.process_time() - cpu)
+
+    task = asyncio.create_task(watch())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _count_error(request: web.Request) -> None:

@@ -39,9 +39,35 @@ def _logging(level: str) -> None:
 # ---- serve ----------------------------------------------------------------------------
 
 
+def live_channels(settings: Settings) -> list[str]:
+    """The real WhatsApp channels configured (their credentials are set)."""
+    live = []
+    if settings.twilio_auth_token or settings.twilio_account_sid:
+        live.append("Twilio")
+    if settings.whatsapp_app_secret or settings.whatsapp_access_token:
+        live.append("WhatsApp Cloud API")
+    return live
+
+
+def simulator_warning(settings: Settings) -> str | None:
+    """What ``haat serve`` warns when the simulator runs beside a real channel."""
+    live = live_channels(settings)
+    if not settings.simulator_token or not live:
+        return None
+    owner = (" and HAAT_SIMULATOR_OWNER is set: anyone with its token can run merchant "
+             "commands on real orders" if settings.simulator_owner else "")
+    return (f"the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel "
+            f"({', '.join(live)}){owner}; it is a test tool: unset it in production")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
+    from webhooks.redaction import install_redaction, secrets_of
+
+    install_redaction(secrets_of(settings))
+    if (warning := simulator_warning(settings)) is not None:
+        log.warning("%s", warning)
     workers = args.workers
     if workers < 1:
         print("haat serve: --workers must be 1 or more", file=sys.stderr)
@@ -266,6 +292,28 @@ def cmd_rasa_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- fuzz -----------------------------------------------------------------------------
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    """Hostile requests, validly signed, against a real ``haat serve`` (webhooks/fuzz.py)."""
+    import json
+
+    from webhooks.fuzz import DEFAULT_CORPUS, fuzz
+
+    _logging("WARNING")
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    corpus = None if args.no_corpus else Path(args.corpus or DEFAULT_CORPUS)
+    report = asyncio.run(fuzz(count=args.count, seed=seed, concurrency=args.concurrency,
+                              slow=args.slow, corpus=corpus,
+                              shop=Path(args.shop) if args.shop else None,
+                              verbose=not args.json, database_url=args.database_url,
+                              workers=args.workers))
+    print(json.dumps(report.as_json() | {"seed": seed}) if args.json else report.text())
+    bad = report.server_errors or report.slowest[0] > args.slow or report.transport_errors
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="haat", description="chat-commerce bot for WhatsApp")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +361,22 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile = sub.add_parser("reconcile", help="re-fetch open payments and check the ledger")
     reconcile.add_argument("--shop")
     reconcile.set_defaults(func=cmd_reconcile)
+
+    fuzz = sub.add_parser("fuzz", help="hostile, validly signed requests on every route of a "
+                                       "real haat serve; counts by status code")
+    fuzz.add_argument("--count", type=int, default=100_000)
+    fuzz.add_argument("--seed", type=int, help="the same seed sends the same cases")
+    fuzz.add_argument("--concurrency", type=int, default=8)
+    fuzz.add_argument("--slow", type=float, default=2.0,
+                      help="seconds: a slower answer is a finding")
+    fuzz.add_argument("--corpus", help="where findings are kept (default tests/fuzz_corpus)")
+    fuzz.add_argument("--no-corpus", action="store_true", help="keep nothing")
+    fuzz.add_argument("--shop", help="shop folder for the server (default the demo shop)")
+    fuzz.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    fuzz.add_argument("--workers", type=int, default=1, help="haat serve --workers")
+    fuzz.add_argument("--database-url", help="the server's database (default: a new SQLite "
+                                             "file; an empty PostgreSQL one works too)")
+    fuzz.set_defaults(func=cmd_fuzz)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)

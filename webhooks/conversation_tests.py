@@ -99,7 +99,8 @@ class Runner:
         self.tmp = tempfile.TemporaryDirectory(prefix="haat-test-")
         self.clock = Clock()
         self.settings = settings.with_(
-            shop_dir=shop_dir, simulator_token=self.token,
+            # ``merchant:`` steps speak from the owner's number on the simulator
+            shop_dir=shop_dir, simulator_token=self.token, simulator_owner=True,
             database_url=f"sqlite:///{Path(self.tmp.name) / 'haat.db'}",
             sandbox_secret=settings.sandbox_secret or secrets.token_hex(16),
             admin_token=settings.admin_token or secrets.token_hex(16),

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from webhooks.redaction import install_redaction, secrets_of
+
 _HEADER = struct.Struct("!I")
 
 
@@ -105,6 +107,7 @@ async def child_start(role: str) -> tuple[asyncio.StreamReader, asyncio.StreamWr
     if hello is not None:
         logging.basicConfig(level=hello[0].log_level, stream=sys.stderr,
                             format=f"%(asctime)s %(levelname)s {role} %(name)s: %(message)s")
+        install_redaction(secrets_of(hello[0]))  # the children's logs are redacted too
     return reader, writer, hello
 
 

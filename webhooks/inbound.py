@@ -20,6 +20,9 @@ from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger is refused
+# parsers are total (config/wire.py); if one still raises on a body, it is that body's 400
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError,
+                 RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +56,34 @@ async def verified_delivery(request: web.Request, channel: ChannelAdapter,
         return channel.parse(body, request.headers)
     except BadPayload as exc:
         return error_answer(400, str(exc))
+    except _PARSE_ERRORS as exc:  # a parser bug on a hostile body: still the body's fault
+        log.warning("unexpected %s parsing a %s body; answered 400", type(exc).__name__,
+                    channel.name)
+        return error_answer(400, "malformed body")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# what only a hostile or broken input can raise past the parsers (text no codec can encode,
+# a number no column can hold, nesting no stack can walk): the safety net answers 400, so a
+# channel does not retry a poison body for days. Parsers refuse these first (config/wire.py);
+# reaching here is logged as a bug all the same.
+_INPUT_ERRORS = (UnicodeError, OverflowError, RecursionError)
+
+
+def route_name(request: web.Request) -> str:
+    """The route template (``/pay/{token}``), never the path: paths carry tokens and phones."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 def error_middleware(on_error: Callable[[web.Request], None] | None = None) -> Middleware:
-    """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500."""
+    """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500.
+
+    The JSON says nothing about the error; the log names the route template and the
+    exception type, and its traceback has no exception messages (webhooks/redaction.py).
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -67,10 +91,13 @@ def error_middleware(on_error: Callable[[web.Request], None] | None = None) -> M
             return await handler(request)
         except web.HTTPException:
             raise
-        except Exception:
+        except Exception as exc:
             if on_error is not None:
                 on_error(request)
-            log.exception("unhandled error on %s", request.path)
+            log.exception("unhandled %s on %s %s", type(exc).__name__, request.method,
+                          route_name(request))
+            if isinstance(exc, _INPUT_ERRORS):
+                return error_answer(400, "the request cannot be processed").response()
             return error_answer(500, "internal error").response()
 
     return middleware

@@ -55,6 +55,10 @@ class Metrics:
     rejected: int = 0
     errors: int = 0
     handled_seconds: float = 0.0
+    # the event loop's worst lateness since start (a starved process is late too), and the
+    # most CPU the process used in one 0.1 s tick: near the lag it was blocked by itself
+    loop_lag_max: float = 0.0
+    loop_busy_max: float = 0.0
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -4,14 +4,15 @@ PSP's settle button, and the merchant JSON API (DESIGN 1.3)."""
 from __future__ import annotations
 
 import html
-import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from catalog.money import Money, MoneyError
+from config import wire
 from payments.providers.base import ProviderError
 from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
@@ -24,6 +25,9 @@ from webhooks.security import verify_bearer
 log = logging.getLogger(__name__)
 
 PAGE = (Path(__file__).resolve().parent / "pages" / "pay.html").read_text(encoding="utf-8")
+# secrets.token_urlsafe(24) makes 32 characters; anything else is not a token we issued
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+_MAX_ORDER_DIGITS = 12
 TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close")
 
 
@@ -42,7 +46,7 @@ async def provider_callback(request: web.Request) -> web.Response:
         return web.json_response({"error": "signature check failed"}, status=403)
     try:
         events = provider.parse_callback(request.headers, body)
-    except (ProviderError, ValueError, KeyError, TypeError) as exc:
+    except (ProviderError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
         log.warning("%s callback could not be parsed: %s", name, type(exc).__name__)
         return web.json_response({"error": "malformed callback"}, status=400)
     service = request.app[k.PAYMENTS]
@@ -60,7 +64,7 @@ async def provider_callback(request: web.Request) -> web.Response:
 async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
     token = request.match_info["token"]
     service = request.app[k.PAYMENTS]
-    if len(token) < 20 or len(token) > 64:
+    if _TOKEN.fullmatch(token) is None:
         raise web.HTTPNotFound(text="no such payment")
     found = await service.repo.request_by_token(token)
     if found is None:
@@ -145,8 +149,8 @@ async def pay_sandbox(request: web.Request) -> web.Response:
     if payment.provider != "sandbox" or not isinstance(provider, SandboxProvider):
         raise web.HTTPNotFound(text="only sandbox payments can be settled here")
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = wire.loads(await request.read())
+    except wire.WireError:
         return web.json_response({"error": "body must be JSON"}, status=400)
     outcome = data.get("outcome") if isinstance(data, dict) else None
     if outcome not in ("success", "failure", "expire"):
@@ -219,7 +223,7 @@ async def api_orders(request: web.Request) -> web.Response:
     _admin(request)
     app = request.app
     customer = request.query.get("customer")
-    digits = "".join(ch for ch in customer if ch.isdigit()) if customer else None
+    digits = wire.ascii_digits(customer) if customer else None
     orders: list[Order] = []
     for shop_id in app[k.SHOPS].runtimes:
         orders += await app[k.PAYMENTS].repo.orders(shop_id, customer=digits, limit=200)
@@ -228,9 +232,12 @@ async def api_orders(request: web.Request) -> web.Response:
 
 async def _api_order(request: web.Request) -> Order:
     label = request.match_info["order"]
-    number = "".join(ch for ch in label if ch.isdigit())
-    shop = request.query.get("shop") or next(iter(request.app[k.SHOPS].runtimes), "")
-    order = await request.app[k.PAYMENTS].repo.order(f"{shop}/ORD-{number}") if number else None
+    number = wire.ascii_digits(label, _MAX_ORDER_DIGITS + 1)
+    shop = wire.clean(request.query.get("shop", ""))[:128] or next(
+        iter(request.app[k.SHOPS].runtimes), "")
+    order = None
+    if number and len(number) <= _MAX_ORDER_DIGITS:
+        order = await request.app[k.PAYMENTS].repo.order(f"{shop}/ORD-{number}")
     if order is None:
         raise web.HTTPNotFound(text="no such order")
     return order
@@ -238,8 +245,8 @@ async def _api_order(request: web.Request) -> Order:
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = wire.loads(await request.read())  # bounded depth and numbers (config/wire.py)
+    except wire.WireError as exc:
         raise web.HTTPBadRequest(text="body must be JSON") from exc
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="body must be a JSON object")

@@ -7,6 +7,8 @@ engine (which dedupes and stores before it returns), answer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ from aiohttp import web
 
 from bot.nlu.base import Understanding
 from bot.types import Reply
+from config import wire
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.inbound import Answer, error_answer, verified_delivery
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from bot.engine import ShopRuntime
 
 log = logging.getLogger(__name__)
+
+SIMULATOR_DRAIN_SECONDS = 0.5
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -55,6 +60,10 @@ async def metrics(request: web.Request) -> web.Response:
         f"haat_rejected_requests_total {m.rejected}",
         "# TYPE haat_errors_total counter",
         f"haat_errors_total {m.errors}",
+        "# TYPE haat_loop_lag_max_seconds gauge",
+        f"haat_loop_lag_max_seconds {m.loop_lag_max:.6f}",
+        "# TYPE haat_loop_busy_max_seconds gauge",
+        f"haat_loop_busy_max_seconds {m.loop_busy_max:.6f}",
         "# TYPE haat_handle_seconds_total counter",
         f"haat_handle_seconds_total {m.handled_seconds:.6f}",
         "# TYPE haat_db_commits_total counter",
@@ -151,7 +160,9 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
     challenge = channel.verify_subscription(request.query) if channel is not None else None  # type: ignore[attr-defined]
     if challenge is None:
         return web.Response(status=403, text="verification failed")
-    return web.Response(text=challenge)
+    # Meta's challenge is a number; an echo must at least be encodable (a query may decode
+    # to a lone surrogate) and short
+    return web.Response(text=wire.clean(challenge)[:256])
 
 
 async def simulator(request: web.Request) -> web.Response:
@@ -168,7 +179,11 @@ async def simulator_outbox(request: web.Request) -> web.Response:
     to = request.query.get("to", "")
     if not to:
         return error_answer(400, "'to' is required").response()
-    await request.app[k.OUTBOX].drain()
+    # sends still in flight (the simulator's are instant) are waited for, but briefly: under
+    # load every channel's sends are in flight, and no answer may take seconds (fuzz)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(request.app[k.OUTBOX].drain()),
+                               SIMULATOR_DRAIN_SECONDS)
     messages = channel.drain(to)  # type: ignore[attr-defined]
     return web.json_response({"messages": messages})
 

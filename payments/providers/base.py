@@ -164,8 +164,21 @@ def require(provider: PaymentProvider, capability: Capability) -> None:
         raise Unsupported(f"{provider.name} does not support {capability}")
 
 
+MAX_AMOUNT_MINOR = 10**15  # no payment is larger; every sum of them stays in 64 bits
+MAX_EPOCH_SECONDS = 10**11  # the year 5138: later is not a time, and +1 must still fit
+
+
 def int_minor(value: object, what: str) -> int:
-    """An amount from provider JSON: must be a JSON integer (never a float or a string)."""
+    """An amount from provider JSON: a JSON integer (never a float or a string), in range."""
     if type(value) is not int:
         raise ProviderError(f"{what} must be an integer amount in minor units")
+    if not 0 <= value <= MAX_AMOUNT_MINOR:
+        raise ProviderError(f"{what} is out of range")
+    return value
+
+
+def epoch_seconds(value: object, what: str) -> int:
+    """A unix time in seconds from provider JSON: a JSON integer, in range."""
+    if type(value) is not int or not 0 <= value <= MAX_EPOCH_SECONDS:
+        raise ProviderError(f"{what} must be unix seconds")
     return value

@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 import aiohttp
 
 from catalog.money import Money, MoneyError
+from config import wire
 from payments.providers.base import (
+    MAX_EPOCH_SECONDS,
     CollectRequest,
     LinkRequest,
     ProviderCollect,
@@ -52,13 +54,15 @@ def _entity(payload: Mapping[str, Any], name: str) -> Json | None:
 
 def _money(entity: Mapping[str, Any], key: str = "amount") -> Money:
     try:
-        return Money(int_minor(entity.get(key), key), str(entity.get("currency") or "INR"))
+        return Money(int_minor(entity.get(key), key),
+                     str(entity.get("currency") or "INR")[:8])
     except MoneyError as exc:
         raise ProviderError(str(exc)) from exc
 
 
 def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty id-like string of sane length (strings are storable: config/wire.py)."""
+    return value if isinstance(value, str) and value and len(value) <= 128 else None
 
 
 def _refs(*values: object) -> tuple[str, ...]:
@@ -297,18 +301,18 @@ class RazorpayProvider:
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         """Events from one webhook; unknown or informational events give ``[]``."""
         try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            envelope = wire.loads(body)  # bounded depth and numbers, storable strings
+        except wire.WireError as exc:
             raise ProviderError("webhook body is not JSON") from exc
         if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), dict):
             raise ProviderError("not a Razorpay webhook envelope")
         name = str(envelope.get("event") or "")
         payload: Mapping[str, Any] = envelope["payload"]
-        event_id = header(headers, EVENT_ID_HEADER) or (
+        event_id = _opt_str(wire.clean(header(headers, EVENT_ID_HEADER) or "")) or (
             "body:" + hashlib.sha256(body).hexdigest()[:32]
         )
         created = envelope.get("created_at")
-        at = created if type(created) is int else 0
+        at = created if type(created) is int and 0 <= created <= MAX_EPOCH_SECONDS else 0
         payment = _entity(payload, "payment")
         link = _entity(payload, "payment_link")
         order = _entity(payload, "order")
@@ -344,8 +348,12 @@ class RazorpayProvider:
             kind = _K.CANCELLED if name.endswith("cancelled") or (
                 name == "qr_code.closed" and source.get("close_reason") == "on_demand"
             ) else _K.EXPIRED
-            currency = str(source.get("currency") or "INR")
-            return [make(kind, Money.zero(currency))]
+            currency = str(source.get("currency") or "INR")[:8]
+            try:
+                zero = Money.zero(currency)
+            except MoneyError as exc:
+                raise ProviderError(str(exc)) from exc
+            return [make(kind, zero)]
         if name in ("refund.processed", "refund.failed"):
             if refund is None:
                 raise ProviderError(f"{name} without a refund entity")

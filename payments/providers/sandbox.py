@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Literal
 import aiohttp
 
 from catalog.money import Money, MoneyError
+from config import wire
 from payments.providers.base import (
     CollectRequest,
     LinkRequest,
@@ -43,6 +44,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    epoch_seconds,
     int_minor,
 )
 from payments.signatures import header, hmac_sha256_hex, verify_hex
@@ -304,8 +306,8 @@ class SandboxProvider:
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = wire.loads(body)  # bounded depth and numbers, storable strings
+        except wire.WireError as exc:
             raise ProviderError("callback body is not JSON") from exc
         if not isinstance(payload, dict):
             raise ProviderError("callback body must be a JSON object")
@@ -328,18 +330,19 @@ def _str(payload: Mapping[str, Any], key: str, *, optional: bool = False) -> str
     value = payload.get(key)
     if value is None and optional:
         return None
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > _MAX_FIELD:
         raise ProviderError(f"sandbox event field {key!r} must be a non-empty string")
     return value
+
+
+_MAX_FIELD = 128  # provider_events ids are 128 (payments/models.py)
 
 
 def _to_event(payload: Mapping[str, Any]) -> ProviderEvent:
     kind = TYPE_TO_KIND.get(str(payload.get("type")))
     if kind is None:
         raise ProviderError("unknown sandbox event type")
-    created = payload.get("created_at")
-    if type(created) is not int:
-        raise ProviderError("sandbox created_at must be an integer")
+    created = epoch_seconds(payload.get("created_at"), "sandbox created_at")
     currency = _str(payload, "currency")
     assert currency is not None
     try:

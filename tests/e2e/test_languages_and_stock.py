@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import AiohttpClient, Shopper
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
@@ -73,9 +74,13 @@ async def test_each_language_over_the_cloud_api(aiohttp_client: AiohttpClient,
 
 
 async def test_the_last_items_are_sold_once_when_many_shoppers_confirm_at_once(
-        client: TestClient[Any, Any]) -> None:
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
     """KACHORI has 4 on the shelf (the merchant says so); 10 shoppers try to buy 1 each."""
+    from webhooks.app import create_app
     from webhooks.keys import DB
+
+    # the merchant's stock command comes over the simulator: owner powers there are opt-in
+    client = await aiohttp_client(create_app(settings.with_(simulator_owner=True), clock=clock))
 
     await Shopper(client, "+919811111111").send("stock KACHORI 4")
     shoppers = [Shopper(client, f"+9190000070{i:02d}") for i in range(10)]

@@ -265,7 +265,9 @@ async def test_money_after_expiry_is_kept_and_the_merchant_is_told(
         tmp_path: Path) -> None:
     """``payments.late_payment: manual``: the money waits for the merchant's refund."""
     shop = shop_copy(tmp_path, late_payment="manual")
-    live = await start_live(aiohttp_client, settings.with_(shop_dir=shop), clock)
+    # the owner's refund is typed on the simulator: owner powers there are opt-in
+    live = await start_live(aiohttp_client,
+                            settings.with_(shop_dir=shop, simulator_owner=True), clock)
     buyer = Shopper(live, "+919000000654")
     token = token_of(payment_reply(await place_order(buyer, "2 samosa"))["link"])
     clock.advance(minutes=61)
@@ -327,7 +329,9 @@ async def test_a_psp_reported_late_capture_tells_one_consistent_story(
 
 
 async def test_refunds_by_command_and_api_never_exceed_the_capture(
-        live: TestClient[Any, Any], buyer: Shopper) -> None:
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    live = await start_live(aiohttp_client, settings.with_(simulator_owner=True), clock)
+    buyer = Shopper(live, "+919000000101")
     token = token_of(payment_reply(await place_order(buyer, "2 samosa"))["link"])
     await _pay_on_page(live, token)
     owner = Shopper(live, OWNER)
@@ -362,7 +366,9 @@ async def test_refunds_by_command_and_api_never_exceed_the_capture(
 
 
 async def test_a_tip_after_delivery_is_its_own_payment_and_goes_to_tips(
-        live: TestClient[Any, Any], buyer: Shopper) -> None:
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    live = await start_live(aiohttp_client, settings.with_(simulator_owner=True), clock)
+    buyer = Shopper(live, "+919000000101")
     token = token_of(payment_reply(await place_order(buyer, "2 samosa"))["link"])
     await _pay_on_page(live, token)
     assert "ORD-1001 is now delivered" in await Shopper(live, OWNER).text_of("deliver ORD-1001")
@@ -397,7 +403,8 @@ async def test_a_tip_after_delivery_is_its_own_payment_and_goes_to_tips(
 async def test_upi_intent_shop_is_paid_by_the_merchants_confirmation(
         aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
     shop = shop_copy(tmp_path, provider="upi_intent", methods=["upi_link"])
-    client = await start_live(aiohttp_client, settings.with_(shop_dir=shop))
+    client = await start_live(aiohttp_client,
+                              settings.with_(shop_dir=shop, simulator_owner=True))
     shopper = Shopper(client, "+919000000103")
     pay = payment_reply(await place_order(shopper, "2 samosa"))
     token = token_of(pay["link"])

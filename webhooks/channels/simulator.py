@@ -16,11 +16,16 @@ import aiohttp
 
 from bot.nlu.base import Understanding
 from bot.types import InboundMessage, MessageKind, OrderItem, Reply
+from config import wire
 from config.settings import Settings
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse
 from webhooks.security import verify_bearer
 
 MAX_TEXT = 4096
+MAX_ID = 128  # inbound_messages.message_id; "from" and "to" are 64 (bot/models.py)
+MAX_USER = 64
+MAX_QUANTITY = 2**31 - 1  # the cart caps quantities; this keeps every sum in 64 bits
+MAX_PRICE_MINOR = 10**15
 
 
 class SimulatorAdapter:
@@ -37,9 +42,9 @@ class SimulatorAdapter:
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadPayload("body is not JSON") from exc
+            data = wire.loads(body)  # bounded depth and numbers, storable strings
+        except wire.WireError as exc:
+            raise BadPayload(str(exc)) from exc
         if not isinstance(data, dict):
             raise BadPayload("body must be a JSON object")
         customer = data.get("from")
@@ -54,16 +59,23 @@ class SimulatorAdapter:
                 raise BadPayload(f"'{name}' must be a string")
         if isinstance(text, str) and len(text) > MAX_TEXT:
             raise BadPayload(f"'text' is longer than {MAX_TEXT} characters")
+        for name, limit in (("from", MAX_USER), ("to", MAX_USER), ("id", MAX_ID),
+                            ("button", MAX_TEXT)):
+            if len(data.get(name) or "") > limit:
+                raise BadPayload(f"'{name}' is longer than {limit} characters")
         items: list[OrderItem] = []
         if order is not None:
             if not isinstance(order, list):
                 raise BadPayload("'order' must be a list of {sku, qty}")
             for line in order:
                 if (not isinstance(line, dict) or not isinstance(line.get("sku"), str)
-                        or type(line.get("qty")) is not int or line["qty"] < 1):
+                        or not line["sku"] or len(line["sku"]) > MAX_ID
+                        or type(line.get("qty")) is not int
+                        or not 1 <= line["qty"] <= MAX_QUANTITY):
                     raise BadPayload("each order line needs a 'sku' and a positive 'qty'")
                 price = line.get("price_minor")
-                if price is not None and (type(price) is not int or price < 0):
+                if price is not None and (type(price) is not int
+                                          or not 0 <= price <= MAX_PRICE_MINOR):
                     raise BadPayload("'price_minor' (what the shopper's app showed, in minor "
                                      "units) must be a non-negative integer")
                 items.append(OrderItem(sku=line["sku"], quantity=line["qty"],
@@ -72,7 +84,7 @@ class SimulatorAdapter:
             raise BadPayload("one of 'text', 'button' or 'order' is required")
         kind = MessageKind.ORDER if items else (
             MessageKind.BUTTON if button is not None else MessageKind.TEXT)
-        digits = "".join(ch for ch in customer if ch.isdigit()) or customer.strip()
+        digits = wire.ascii_digits(customer) or customer.strip()
         message = InboundMessage(
             channel=self.name, message_id=str(data.get("id") or uuid.uuid4().hex),
             customer=digits, kind=kind, business=str(data.get("to") or ""),
@@ -100,5 +112,5 @@ class SimulatorAdapter:
         return idempotency_key
 
     def drain(self, to: str) -> list[dict[str, Any]]:
-        digits = "".join(ch for ch in to if ch.isdigit()) or to
+        digits = wire.ascii_digits(to) or to
         return self.sent.pop(digits, [])

@@ -27,6 +27,7 @@ from bot.types import (
     StatusKind,
     StatusUpdate,
 )
+from config import wire
 from config.settings import Settings
 from payments.signatures import header
 from webhooks.channels import limits
@@ -56,6 +57,12 @@ _STATUS: Final = {
 _INBOUND_STATUSES: Final = frozenset({"received", "receiving"})
 _MEDIA_KINDS: Final = {"image": "image", "audio": "audio", "video": "video"}
 _EMPTY_TWIML: Final = str(MessagingResponse()).encode()
+# a Twilio webhook has ~40 fields (plus two per media item, at most 10): more is not Twilio,
+# and every field costs the signature check a sort and a concatenation
+_MAX_FIELDS: Final = 256
+_MAX_VALUE: Final = 4096  # Body is at most 1,600 characters
+_MAX_ID: Final = 128  # inbound_messages.message_id (bot/models.py)
+_MAX_USER: Final = 64  # customer and business numbers
 
 
 def public_request_url(public_base: str, url: str) -> str:
@@ -81,28 +88,29 @@ def _strip(address: str) -> str:
 
 def _identity(form: Mapping[str, str]) -> tuple[str, str | None]:
     """(customer, phone): WaId digits when there is a phone, else the BSUID."""
-    sender = _strip(form.get("From", ""))
-    wa_id = form.get("WaId", "").strip().removeprefix("+")
-    if not wa_id and sender.startswith("+") and sender[1:].isdigit():
-        wa_id = sender[1:]
-    if wa_id.isdigit():
+    sender = _strip(form.get("From", ""))[:_MAX_USER]
+    wa_id = wire.digits(form.get("WaId", "").strip().removeprefix("+"), 20)
+    if not wa_id and sender.startswith("+"):
+        wa_id = wire.digits(sender[1:], 20)
+    if wa_id:
         return wa_id, "+" + wa_id
-    bsuid = _strip(form.get("ExternalUserId", "")) or sender
+    bsuid = _strip(form.get("ExternalUserId", ""))[:_MAX_USER] or sender
     return bsuid, None
 
 
 def _location(form: Mapping[str, str]) -> Location | None:
     try:
-        lat, lon = float(form["Latitude"]), float(form["Longitude"])
+        lat, lon = float(form["Latitude"][:64]), float(form["Longitude"][:64])
     except (KeyError, ValueError):
+        return None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also refuses nan and inf
         return None
     return Location(lat, lon, form.get("Label") or None, form.get("Address") or None)
 
 
 def _media(form: Mapping[str, str]) -> tuple[Media, ...]:
-    try:
-        count = int(form.get("NumMedia") or 0)
-    except ValueError:
+    count = wire.bounded_int(form.get("NumMedia") or 0, lo=0, hi=10)
+    if count is None:
         return ()
     items = []
     for i in range(min(count, 10)):
@@ -143,7 +151,7 @@ def _inbound(form: Mapping[str, str], message_id: str) -> InboundMessage | None:
         message_id=message_id,
         customer=customer,
         kind=kind,
-        business=_strip(form.get("To", "")),
+        business=_strip(form.get("To", ""))[:_MAX_USER],
         profile_name=form.get("ProfileName") or None,
         reply_to=form.get("OriginalRepliedMessageSid") or None,
         raw_kind=form.get("MessageType") or raw,
@@ -152,11 +160,20 @@ def _inbound(form: Mapping[str, str], message_id: str) -> InboundMessage | None:
     )
 
 
-def parse_form(form: Mapping[str, str]) -> Delivery:
-    """A decoded Twilio webhook form → Delivery (one message or one status)."""
+def parse_form(form: Mapping[str, str], *, checked: bool = False) -> Delivery:
+    """A decoded Twilio webhook form → Delivery (one message or one status).
+
+    Every value is made storable first (``%00`` decodes to NUL; config/wire.py) and cut to
+    a bounded length, unless the caller ``checked`` that the body holds no NUL and no value
+    that long: the signature was checked on the values as sent.
+    """
+    if not checked:
+        form = _storable(form)
     message_id = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")
     if not message_id:
         raise BadPayload("no MessageSid: not a Twilio messaging webhook")
+    if len(message_id) > _MAX_ID:
+        raise BadPayload("MessageSid is too long")
     status = form.get("MessageStatus", "").lower()
     if status and status not in _INBOUND_STATUSES:
         return Delivery(statuses=(StatusUpdate(
@@ -173,12 +190,27 @@ def parse_form(form: Mapping[str, str]) -> Delivery:
     return Delivery(messages=(message,))
 
 
+def _storable(form: Mapping[str, str]) -> Mapping[str, str]:
+    """The first value of each field, storable and bounded (config/wire.py).
+
+    Percent-decoding replaces invalid UTF-8 (no surrogates can appear), so only NUL and
+    length need looking at.
+    """
+    out: dict[str, str] = {}
+    for key, value in form.items():
+        out.setdefault(wire.clean(key)[:_MAX_ID], wire.clean(value)[:_MAX_VALUE])
+    return out
+
+
 def _form(body: bytes) -> MultiDict[str]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadPayload("form body is not UTF-8") from exc
-    return MultiDict(parse_qsl(text, keep_blank_values=True))
+    try:
+        return MultiDict(parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS))
+    except ValueError as exc:  # more fields than any Twilio webhook has
+        raise BadPayload("too many form fields") from exc
 
 
 def render_twiml(replies: Sequence[Reply]) -> bytes:
@@ -247,7 +279,10 @@ class TwilioAdapter:
         content_type = header(headers, "Content-Type") or ""
         if content_type and not content_type.startswith("application/x-www-form-urlencoded"):
             raise BadPayload("Twilio webhooks are form posts")
-        return parse_form(self._form_once(body))
+        # NUL can only come from "%00" (or a raw NUL), a long value only from a long body:
+        # an ordinary body skips the per-field pass
+        ordinary = len(body) <= _MAX_VALUE and b"%00" not in body and b"\x00" not in body
+        return parse_form(self._form_once(body), checked=ordinary)
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         return DirectResponse(render_twiml(replies), self.response_content_type)

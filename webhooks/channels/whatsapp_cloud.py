@@ -31,6 +31,7 @@ from bot.types import (
     StatusUpdate,
 )
 from catalog.money import Money, MoneyError, exponent
+from config import wire
 from config.settings import Settings
 from payments.signatures import header
 from webhooks.channels import limits
@@ -59,6 +60,17 @@ _STATUS_ALIASES: Final = {"played": StatusKind.READ}
 # errors (1, 2), app/account rate limits (4, 80007), throughput (130429), pair rate (131056).
 _RETRYABLE_CODES: Final = frozenset({1, 2, 4, 80007, 130429, 131056})
 _MAX_KNOWN_NUMBERS: Final = 1024
+# bounds on what a validly signed body may carry (config/wire.py; docs/RELIABILITY.md)
+_MAX_TEXT: Final = 4096  # Meta's own limit on a text body
+# wamids are ~60 characters; a longer "id" is no id (inbound_messages.message_id is 128,
+# and a customer id 64: bot/models.py)
+_MAX_ID: Final = 128
+_MAX_USER: Final = 64
+_MAX_DIGITS: Final = 20  # phone numbers (E.164: 15), phone_number_ids, timestamps
+_MAX_QUANTITY: Final = 2**31 - 1  # the cart caps quantities; this only keeps sums in 64 bits
+_MAX_MINOR: Final = 10**15  # a client price beyond this is not a price
+_MAX_TIMESTAMP: Final = 10**11  # unix seconds (the year 5138); milliseconds are not seconds
+_SKIPPABLE: Final = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 
 
 # ---- inbound -----------------------------------------------------------------------------
@@ -88,10 +100,16 @@ class PaymentStatus:
 
 def _load(body: bytes) -> Any:
     try:
-        # Decimal keeps item_price exact ("12.35" must be 1235 minor units, not 1234.999…)
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload("body is not JSON") from exc
+        # Decimal keeps item_price exact ("12.35" must be 1235 minor units, not 1234.999…);
+        # depth, number sizes and strings are bounded there (config/wire.py)
+        return wire.loads(body)
+    except wire.WireError as exc:
+        raise BadPayload(str(exc)) from exc
+
+
+def _array(value: Any) -> list[Any]:
+    """A JSON array, or nothing: ``"messages": 5`` is skipped, not iterated."""
+    return value if isinstance(value, list) else []
 
 
 def _values(payload: Any) -> Iterator[dict[str, Any]]:
@@ -110,10 +128,7 @@ def _values(payload: Any) -> Iterator[dict[str, Any]]:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        changes = entry.get("changes")
-        if not isinstance(changes, list):
-            continue
-        for change in changes:
+        for change in _array(entry.get("changes")):
             if not isinstance(change, dict) or change.get("field", "messages") != "messages":
                 continue
             value = change.get("value")
@@ -121,28 +136,32 @@ def _values(payload: Any) -> Iterator[dict[str, Any]]:
                 yield value
 
 
-def _str(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value)
-    return text or None
+def _str(value: Any, limit: int = _MAX_TEXT) -> str | None:
+    """Storable text (config/wire.py), cut at ``limit``; containers and null are None."""
+    return wire.text(value, limit)
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+def _id(value: Any) -> str | None:
+    """An id as sent, or None when it is not one (too long, empty, a container)."""
+    found = wire.text(value, _MAX_ID + 1)
+    return found if found is not None and len(found) <= _MAX_ID else None
+
+
+def _user(value: Any) -> str | None:
+    """A sender id: a wa_id or a business-scoped user id, at most 64 characters."""
+    found = _id(value)
+    return found if found is not None and len(found) <= _MAX_USER else None
+
+
+def _int(value: Any, hi: int = wire.INT_MAX) -> int | None:
+    """A non-negative integer (timestamps, amounts) from an int or ASCII digits, bounded."""
+    return wire.bounded_int(value, lo=0, hi=hi)
 
 
 def e164(number: Any) -> str:
     """``"+250 788 123 200"`` / ``"1-555-123-4567"`` → ``"+250788123200"``; "" if no digits."""
-    digits = "".join(ch for ch in str(number or "") if ch.isdigit())
+    digits = wire.ascii_digits(str(number or "") if not isinstance(number, dict | list) else "",
+                               _MAX_DIGITS)
     return "+" + digits if digits else ""
 
 
@@ -150,7 +169,7 @@ def _first_error(obj: dict[str, Any]) -> tuple[str | None, str | None]:
     errors = obj.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         err = errors[0]
-        return _str(err.get("code")), _str(err.get("title") or err.get("message"))
+        return _str(err.get("code"), 32), _str(err.get("title") or err.get("message"), 256)
     return None, None
 
 
@@ -164,23 +183,26 @@ def _minor(price: Any, currency: str | None) -> int | None:
     """A major-unit client price as exact minor units, or None when it cannot be exact."""
     if currency is None or price is None or isinstance(price, bool):
         return None
-    try:
-        return Money.parse(price if isinstance(price, int | Decimal) else str(price),
-                           currency).minor
-    except MoneyError:
+    if isinstance(price, dict | list):
         return None
+    try:
+        minor = Money.parse(price if isinstance(price, int | Decimal) else str(price)[:64],
+                            currency).minor
+    except (MoneyError, ArithmeticError, ValueError):
+        return None
+    return minor if 0 <= minor <= _MAX_MINOR else None
 
 
 def _order_items(order: dict[str, Any]) -> tuple[OrderItem, ...]:
     items = []
-    for item in order.get("product_items") or ():
+    for item in _array(order.get("product_items")):
         if not isinstance(item, dict):
             continue
-        sku = _str(item.get("product_retailer_id"))
-        quantity = _int(item.get("quantity"))
+        sku = _id(item.get("product_retailer_id"))
+        quantity = _int(item.get("quantity"), _MAX_QUANTITY)
         if sku is None or quantity is None or quantity <= 0:
             continue
-        currency = _str(item.get("currency"))
+        currency = _str(item.get("currency"), 8)
         items.append(OrderItem(sku=sku, quantity=quantity,
                                item_price_minor=_minor(item.get("item_price"), currency),
                                currency=currency.upper() if currency else None))
@@ -191,10 +213,12 @@ def _location(loc: Any) -> Location | None:
     if not isinstance(loc, dict):
         return None
     try:
-        lat, lon = float(loc["latitude"]), float(loc["longitude"])
+        lat, lon = float(str(loc["latitude"])[:64]), float(str(loc["longitude"])[:64])
     except (KeyError, TypeError, ValueError):
         return None
-    return Location(lat, lon, _str(loc.get("name")), _str(loc.get("address")))
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also refuses nan and inf
+        return None
+    return Location(lat, lon, _str(loc.get("name"), 1024), _str(loc.get("address"), 1024))
 
 
 def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
@@ -248,22 +272,24 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
 def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
              only_contact: dict[str, Any] | None, business: str,
              number_id: str = "") -> InboundMessage | None:
-    sender = _str(msg.get("from")) or _str(msg.get("from_user_id"))
+    sender = _user(msg.get("from")) or _user(msg.get("from_user_id"))
     contact = (contacts.get(sender) if sender else None) or only_contact or {}
     if sender is None:
-        sender = _str(contact.get("wa_id")) or _str(contact.get("user_id"))
+        sender = _user(contact.get("wa_id")) or _user(contact.get("user_id"))
     if sender is None:
         return None  # nobody to answer; the caller logs and skips it
-    sender = sender.removeprefix("+")
-    wa_id = sender if sender.isdigit() else _str(contact.get("wa_id"))
+    sender = sender.strip().removeprefix("+")
+    if not sender:
+        return None
+    wa_id = wire.digits(sender, _MAX_DIGITS) or wire.digits(contact.get("wa_id"), _MAX_DIGITS)
     profile = contact.get("profile")
-    kind_name = _str(msg.get("type")) or next((k for k in _CONTENT_KEYS if k in msg), "")
+    kind_name = _str(msg.get("type"), 64) or next((k for k in _CONTENT_KEYS if k in msg), "")
     fields = _content(msg, kind_name)
     context = msg.get("context")
-    reply_to = _str(context.get("id")) if isinstance(context, dict) else None
+    reply_to = _id(context.get("id")) if isinstance(context, dict) else None
     return InboundMessage(
         channel=CHANNEL,
-        message_id=_str(msg.get("id")) or _synthetic_id(msg),
+        message_id=_id(msg.get("id")) or _synthetic_id(msg),
         customer=sender,
         kind=fields["kind"],
         business=business,
@@ -272,26 +298,26 @@ def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
         order_items=fields.get("order_items", ()),
         location=fields.get("location"),
         media=fields.get("media", ()),
-        profile_name=_str(profile.get("name")) if isinstance(profile, dict) else None,
-        timestamp=_int(msg.get("timestamp")),
+        profile_name=_str(profile.get("name"), 256) if isinstance(profile, dict) else None,
+        timestamp=_int(msg.get("timestamp"), _MAX_TIMESTAMP),
         reply_to=fields.get("reply_to", reply_to),
-        raw_kind=fields.get("raw_kind", kind_name),
-        phone="+" + wa_id if wa_id and wa_id.isdigit() else None,
+        raw_kind=(fields.get("raw_kind") or kind_name)[:64],
+        phone="+" + wa_id if wa_id else None,
         reply_from=number_id,
     )
 
 
 def _status(raw: dict[str, Any]) -> StatusUpdate | None:
-    message_id = _str(raw.get("id"))
+    message_id = _id(raw.get("id"))
     if message_id is None or raw.get("type") == "payment":
         return None
-    name = _str(raw.get("status")) or ""
+    name = _str(raw.get("status"), 32) or ""
     code, title = _first_error(raw)
     return StatusUpdate(channel=CHANNEL, message_id=message_id,
                         status=_STATUS_ALIASES.get(name) or StatusKind(name),
-                        recipient=_str(raw.get("recipient_id")) or "",
+                        recipient=_id(raw.get("recipient_id")) or "",
                         error_code=code, error_title=title,
-                        timestamp=_int(raw.get("timestamp")))
+                        timestamp=_int(raw.get("timestamp"), _MAX_TIMESTAMP))
 
 
 def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
@@ -311,37 +337,45 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
         number_id = ""
         if isinstance(metadata, dict):
             business = e164(metadata.get("display_phone_number"))
-            number_id = _str(metadata.get("phone_number_id")) or ""
-            if not number_id.isdigit():
-                number_id = ""
+            number_id = wire.digits(metadata.get("phone_number_id"), _MAX_DIGITS) or ""
             if business and number_id:
                 numbers[business] = number_id
         contacts: dict[str, dict[str, Any]] = {}
-        raw_contacts = [c for c in value.get("contacts") or () if isinstance(c, dict)]
+        raw_contacts = [c for c in _array(value.get("contacts")) if isinstance(c, dict)]
         for contact in raw_contacts:
             for key in ("wa_id", "user_id"):
-                if (ident := _str(contact.get(key))) is not None:
+                if (ident := _id(contact.get(key))) is not None:
                     contacts[ident] = contact
         only = raw_contacts[0] if len(raw_contacts) == 1 else None
-        for msg in value.get("messages") or ():
+        for msg in _array(value.get("messages")):
             if not isinstance(msg, dict):
                 continue
-            parsed = _message(msg, contacts, only, business, number_id)
+            try:
+                parsed = _message(msg, contacts, only, business, number_id)
+            except _SKIPPABLE as exc:
+                # one malformed message must not cost its batch (Meta retries a non-200
+                # for seven days): skip it, keep the rest
+                log.warning("malformed cloud message skipped (%s)", type(exc).__name__)
+                continue
             if parsed is None:
-                log.warning("cloud message without any sender id skipped (type=%s)",
-                            msg.get("type"))
+                log.warning("cloud message without any sender id skipped")
             elif parsed.message_id not in seen_messages:
                 seen_messages.add(parsed.message_id)
                 messages.append(parsed)
-        for raw in value.get("statuses") or ():
-            if isinstance(raw, dict) and (status := _status(raw)) is not None:
+        for raw in _array(value.get("statuses")):
+            try:
+                status = _status(raw) if isinstance(raw, dict) else None
+            except _SKIPPABLE as exc:
+                log.warning("malformed cloud status skipped (%s)", type(exc).__name__)
+                continue
+            if status is not None:
                 status_key = (status.message_id, status.status)
                 if status_key not in seen_statuses:
                     seen_statuses.add(status_key)
                     statuses.append(status)
         if value.get("errors"):
-            code, title = _first_error(value)
-            log.warning("cloud webhook error code=%s title=%s", code, title)
+            code, _ = _first_error(value)
+            log.warning("cloud webhook error code=%s", code)
     return Delivery(tuple(messages), tuple(statuses)), numbers
 
 
@@ -349,21 +383,21 @@ def _amount_minor(amount: Any, currency: str | None) -> int | None:
     """``{"value": 21000, "offset": 100}`` in ``currency`` as exact minor units."""
     if not isinstance(amount, dict) or currency is None:
         return None
-    value, offset = _int(amount.get("value")), _int(amount.get("offset"))
+    value, offset = _int(amount.get("value"), _MAX_MINOR), _int(amount.get("offset"), 10**9)
     if value is None or not offset:
         return None
     try:
         scaled = value * 10 ** exponent(currency)
     except MoneyError:
         return None
-    return scaled // offset if scaled % offset == 0 else None
+    return scaled // offset if scaled % offset == 0 and scaled // offset <= _MAX_MINOR else None
 
 
 def parse_payment_statuses(body: bytes) -> tuple[PaymentStatus, ...]:
     """The ``statuses[].type == "payment"`` entries of a Cloud webhook body."""
     out: list[PaymentStatus] = []
     for value in _values(_load(body)):
-        for raw in value.get("statuses") or ():
+        for raw in _array(value.get("statuses")):
             if not isinstance(raw, dict) or raw.get("type") != "payment":
                 continue
             payment = raw.get("payment")
@@ -372,7 +406,7 @@ def parse_payment_statuses(body: bytes) -> tuple[PaymentStatus, ...]:
             txn = txn if isinstance(txn, dict) else {}
             method = txn.get("method")
             error = txn.get("error")
-            currency = _str(payment.get("currency"))
+            currency = _str(payment.get("currency"), 8)
             out.append(PaymentStatus(
                 message_id=_str(raw.get("id")) or "",
                 reference_id=_str(payment.get("reference_id")) or "",
@@ -385,7 +419,7 @@ def parse_payment_statuses(body: bytes) -> tuple[PaymentStatus, ...]:
                 pg_transaction_id=_str(txn.get("pg_transaction_id")),
                 method=_str(method.get("type")) if isinstance(method, dict) else None,
                 error_code=_str(error.get("code")) if isinstance(error, dict) else None,
-                timestamp=_int(raw.get("timestamp")),
+                timestamp=_int(raw.get("timestamp"), _MAX_TIMESTAMP),
             ))
     return tuple(out)
 
