@@ -61,7 +61,7 @@ from webhooks.keys import (
 )
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
-from webhooks.routes import setup_routes
+from webhooks.routes import setup_routes, storage_refusals
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender
 
@@ -91,7 +91,7 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[error_middleware(_count_error)])
+                          middlewares=[error_middleware(_count_error), storage_refusals])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
@@ -117,7 +117,8 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
 
             await asyncio.to_thread(upgrade, settings.database_url)
         db = open_database(settings.database_url,
-                           sqlite_synchronous=settings.sqlite_synchronous)
+                           sqlite_synchronous=settings.sqlite_synchronous,
+                           sqlite_max_pages=settings.sqlite_max_pages)
         await db.start()
         app[DB] = db
         yield
@@ -247,7 +248,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await outbox.drain()
+    await outbox.close()
     await sender.close()
 
 

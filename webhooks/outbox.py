@@ -5,15 +5,25 @@ crash never loses one and a redelivered inbound message never adds a second. Aft
 the engine hands the new rows to :meth:`Outbox.submit` for an immediate send; a poller
 picks up anything left over (retries, a restart) from the table.
 
-A row is *claimed* (``pending → sending`` with a lease) before the send, so two workers or
-the poller and the fast path never send it twice. Retries happen only on 429, 5xx and
-timeouts, with exponential backoff and jitter; after ``max_attempts`` the row is dead-lettered
-(``status = 'dead'``) with a warning. The row id is the idempotency key given to the channel.
+A row is *claimed* before the send, so two senders never send it at once: in memory (the
+in-flight set) in the one process that owns an SQLite database, and durably on PostgreSQL
+(``pending → sending`` with a lease) where several processes may share the table. Retries
+happen only on 429, 5xx and timeouts, with exponential backoff and jitter; after
+``max_attempts`` the row is dead-lettered (``status = 'dead'``) with a warning. The row id is
+the idempotency key given to the channel.
+
+A send's result is kept in memory until it is recorded: when the write that records it fails
+(storage locked, disk full, a failing neighbour), it is retried with backoff while the row
+stays claimed, so a failed "mark sent" never causes a second send. A delivery status that
+arrives for such a send meanwhile (it carries the channel's message id) records both. Only a
+crash between a send and its record can send a row again after the restart: see
+docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -23,7 +33,7 @@ from dataclasses import dataclass, field
 from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.clock import Clock
-from config.database import Conflict, Database, WriteSet
+from config.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.sender import Sender
 
@@ -31,12 +41,15 @@ log = logging.getLogger(__name__)
 
 _CLAIM = ("UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
           "WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND next_attempt_at <= ?))")
+# every result is recorded only over an unsent row: recording twice (a retried record, a
+# status callback that recorded the send first) changes nothing
+_UNSENT = "status IN ('pending', 'sending')"
 _SENT = ("UPDATE outbound_messages SET status = 'sent', channel_message_id = ?, "
-         "attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ?")
+         f"attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ? AND {_UNSENT}")
 _RETRY = ("UPDATE outbound_messages SET status = 'pending', attempts = attempts + 1, "
-          "next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?")
+          f"next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ? AND {_UNSENT}")
 _FAIL = ("UPDATE outbound_messages SET status = ?, attempts = attempts + 1, error = ?, "
-         "updated_at = ? WHERE id = ?")
+         f"updated_at = ? WHERE id = ? AND {_UNSENT}")
 _DUE = ("SELECT id, shop_id, channel, customer, business, payload, attempts "
         "FROM outbound_messages WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
         "ORDER BY next_attempt_at LIMIT 200")
@@ -58,11 +71,18 @@ class Outbox:
     max_delay_ms: int = 5 * 60 * 1000
     lease_ms: int = 60_000
     poll_seconds: float = 1.0
+    record_delay: float = 0.2  # first wait before recording a result again (doubles)
+    record_max_delay: float = 10.0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _inflight: set[str] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # sends the channel accepted whose record has not landed: (channel, channel id) → row id
+    _unrecorded: dict[tuple[str, str], str] = field(default_factory=dict)
     sent_count: int = 0
     dead_count: int = 0
+    record_retries: int = 0  # writes of a result that failed and were tried again
+    unrecorded_at_close: int = 0
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -75,6 +95,7 @@ class Outbox:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, item: OutboxItem, attempts: int) -> None:
+        """Claim, send once, record the result; the row stays claimed until it is recorded."""
         try:
             if self.db.dialect != "sqlite":
                 # several workers share the table: take the row first. With SQLite there is
@@ -86,6 +107,9 @@ class Outbox:
                     await self.db.write(claim)
                 except Conflict:
                     return  # someone else has it, or it is already sent
+                except Exception as exc:  # nothing was sent: the poller tries again later
+                    log.warning("outbox: could not claim a message (%s)", type(exc).__name__)
+                    return
             await self._send_claimed(item, attempts)
         finally:
             self._inflight.discard(item.id)
@@ -95,16 +119,51 @@ class Outbox:
         if item.channel not in self.channels:
             update.add(_FAIL, ("dead", f"no channel {item.channel}", self.clock.now_ms(),
                                item.id))
-            await self.db.write(update)
+            await self._record(update)
             return
         try:
             channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
             return
-        update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
-        await self.db.write(update)
         self.sent_count += 1
+        key = (item.channel, channel_id)
+        self._unrecorded[key] = item.id
+        try:
+            update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
+            fallback = WriteSet()  # if the channel's id itself cannot be stored
+            fallback.add(_SENT, (None, self.clock.now_ms(), item.id))
+            await self._record(update, fallback)
+        finally:
+            self._unrecorded.pop(key, None)
+
+    async def _record(self, update: WriteSet, fallback: WriteSet | None = None) -> None:
+        """Write a send's result, retrying with backoff until it lands (or the server stops).
+
+        The row stays in the in-flight set meanwhile, so neither the poller nor a new
+        submit sends it again.
+        """
+        delay = self.record_delay
+        while True:
+            try:
+                await self.db.write(update)
+                return
+            except Exception as exc:  # storage refused, or a failing neighbour's fault
+                if isinstance(exc, UnstorableWrite) and fallback is not None:
+                    update, fallback = fallback, None
+                    continue
+                if self._closing.is_set():
+                    self.unrecorded_at_close += 1
+                    log.warning("outbox: a send result could not be recorded before shutdown "
+                                "(%s); that message will be sent again after the restart",
+                                type(exc).__name__)
+                    return
+                self.record_retries += 1
+                log.warning("outbox: recording a send result failed (%s); retrying in %.1f s",
+                            type(exc).__name__, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
+                delay = min(delay * 2, self.record_max_delay)
 
     async def _failed(self, item: OutboxItem, attempts: int, exc: SendError) -> None:
         now = self.clock.now_ms()
@@ -115,14 +174,24 @@ class Outbox:
             delay = min(self.max_delay_ms, self.base_delay_ms * 2 ** attempts)
             delay = int(delay * (0.5 + random.random() / 2))  # jitter, not security
             update.add(_RETRY, (now + delay, error, now, item.id))
-            await self.db.write(update)
+            await self._record(update)
             log.info("outbox: send failed (%s), retry %d in %d ms", error, tries, delay)
             return
         status = "dead" if exc.retryable else "failed"
         update.add(_FAIL, (status, error, now, item.id))
-        await self.db.write(update)
+        await self._record(update)
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
+
+    async def record_status(self, channel: str, channel_message_id: str, status: str,
+                            error: str | None, now_ms: int) -> None:
+        """A delivery receipt; if its send is known here but not yet recorded, record both."""
+        row_id = self._unrecorded.get((channel, channel_message_id))
+        writes = WriteSet()
+        if row_id is not None:
+            writes.add(_SENT, (channel_message_id, now_ms, row_id))
+        await record_status(self.db, channel, channel_message_id, status, error, now_ms,
+                            writes)
 
     async def recover(self) -> None:
         """At start-up: sends that a dead process had claimed go back to the queue.
@@ -146,7 +215,7 @@ class Outbox:
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
             if row_id in self._inflight:
-                continue
+                continue  # being sent, or sent with its result still being recorded
             item = OutboxItem(row_id, shop_id, channel, customer, business,
                               Reply.from_json(json.loads(payload)))
             self._inflight.add(row_id)
@@ -161,22 +230,31 @@ class Outbox:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def close(self) -> None:
+        """Shutdown: finish the sends in flight; a result still unrecordable is given up
+        after one more try (that row is sent again after the restart)."""
+        self._closing.set()
+        await self.drain()
+
     async def poll_forever(self) -> None:
         while True:
             try:
                 await self.run_due()
-            except Exception:
-                log.exception("outbox poll failed")
+            except Exception as exc:
+                log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)
 
 
 async def record_status(db: Database, channel: str, channel_message_id: str, status: str,
-                        error: str | None, now_ms: int) -> None:
-    """Store a delivery receipt, never moving a status backwards (read may beat delivered)."""
+                        error: str | None, now_ms: int, writes: WriteSet | None = None) -> None:
+    """Store a delivery receipt, never moving a status backwards (read may beat delivered).
+
+    ``writes`` may carry statements that must commit with it (the outbox's own record)."""
+    writes = writes if writes is not None else WriteSet()
     rank = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}.get(status)
     if rank is None:
+        await db.write(writes)
         return
-    writes = WriteSet()
     writes.add(
         "UPDATE outbound_messages SET status = ?, error = COALESCE(?, error), updated_at = ? "
         f"WHERE channel = ? AND channel_message_id = ? AND ({STATUS_RANK_SQL}) < ?",
