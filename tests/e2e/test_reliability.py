@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -275,3 +277,151 @@ async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGr
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait()
+
+
+# ---- a real server under load: SIGKILL, SIGSTOP/SIGCONT -------------------------------
+# Counted from outside: the answers, the rows in the database file, and what the fake
+# Graph API accepted (each send carries its outbox row id as biz_opaque_callback_data).
+
+
+def _serve_env(tmp_path: Path, settings: Settings, graph: FakeGraphApi, port: int,
+               name: str) -> dict[str, str]:
+    shop = open_shop(tmp_path, settings)
+    return dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / name}",
+                HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE="",
+                HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}", WHATSAPP_APP_SECRET="load-secret",
+                WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=graph.url,
+                HAAT_LOG_LEVEL="WARNING")
+
+
+def _file_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def _accepted(graph: FakeGraphApi) -> Counter[str]:
+    return Counter(r.json["biz_opaque_callback_data"] for r in graph.received if r.json)
+
+
+async def _deliver(session: aiohttp.ClientSession, url: str, body: bytes,
+                   headers: dict[str, str], wait: float = 10.0) -> int:
+    """One delivery attempt as a channel makes it: the status, or 0 if no answer came."""
+    try:
+        async with session.post(url, data=body, headers=headers,
+                                timeout=aiohttp.ClientTimeout(total=wait)) as response:
+            await response.read()
+            return response.status
+    except (aiohttp.ClientError, TimeoutError):
+        return 0
+
+
+async def _until(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return bool(predicate())
+
+
+async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_sends(
+        tmp_path: Path, graph: FakeGraphApi, settings: Settings) -> None:
+    port = free_port()
+    env = _serve_env(tmp_path, settings, graph, port, "kill.db")
+    db_file = tmp_path / "kill.db"
+    url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+    bodies = [signed_cloud_request("load-secret", cloud_text(
+        "hello", message_id=f"wamid.load{i}", from_=f"9197000{i:05d}")) for i in range(80)]
+    answers: dict[int, int] = {}
+    server = await _start_server(env, port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def one(i: int) -> None:
+                answers[i] = await _deliver(session, url, *bodies[i])
+
+            tasks = [asyncio.create_task(one(i)) for i in range(len(bodies))]
+            await _until(lambda: sum(1 for s in answers.values() if s == 200) >= 25, 20)
+            server.send_signal(signal.SIGKILL)  # mid-load: requests and sends in flight
+            server.wait()
+            await asyncio.gather(*tasks)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    await asyncio.sleep(1.0)  # the sender child finishes the sends it held, then exits
+    acknowledged = {f"wamid.load{i}" for i, s in answers.items() if s == 200}
+    stored = {r[0] for r in _file_rows(db_file, "SELECT message_id FROM inbound_messages")}
+    assert acknowledged <= stored  # 0 lost: every 200 was durable
+    recorded = {r[0] for r in _file_rows(
+        db_file, "SELECT id FROM outbound_messages WHERE status = 'sent'")}
+    in_doubt = set(_accepted(graph)) - recorded  # accepted, but the record died with it
+    server = await _start_server(env, port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            # the channel delivers again whatever got no 200 (Meta retries non-200s)
+            again = await asyncio.gather(*(_deliver(session, url, *bodies[i])
+                                           for i, s in sorted(answers.items()) if s != 200))
+        assert set(again) <= {200}
+        rows = {r[0] for r in _file_rows(db_file, "SELECT id FROM outbound_messages")}
+        assert await _until(lambda: rows <= set(_accepted(graph)), 20)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+    inbound = Counter(r[0] for r in _file_rows(
+        db_file, "SELECT message_id FROM inbound_messages"))
+    assert len(inbound) == 80 and set(inbound.values()) == {1}  # 0 lost, 0 doubled
+    per_customer = Counter(r[0] for r in _file_rows(
+        db_file, "SELECT customer FROM outbound_messages"))
+    assert len(per_customer) == 80 and set(per_customer.values()) == {1}  # one reply each
+    accepted = _accepted(graph)
+    assert all(accepted[row] == 1 for row in recorded)  # a recorded send is never resent
+    doubled = {row for row, n in accepted.items() if n > 1}
+    assert doubled <= in_doubt and max(accepted.values()) <= 2
+    assert set(_file_rows(db_file, "SELECT DISTINCT status FROM outbound_messages")) == {
+        ("sent",)}
+
+
+async def test_sigstop_and_sigcont_mid_load_lose_nothing_and_send_nothing_twice(
+        tmp_path: Path, graph: FakeGraphApi, settings: Settings) -> None:
+    port = free_port()
+    env = _serve_env(tmp_path, settings, graph, port, "stop.db")
+    db_file = tmp_path / "stop.db"
+    url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+    bodies = [signed_cloud_request("load-secret", cloud_text(
+        "hello", message_id=f"wamid.stop{i}", from_=f"9198000{i:05d}")) for i in range(40)]
+    server = await _start_server(env, port)
+    statuses: Counter[int] = Counter()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def channel(i: int) -> None:
+                for _ in range(10):  # retried after a timeout or a refusal, as a channel does
+                    status = await _deliver(session, url, *bodies[i], wait=2.0)
+                    statuses[status] += 1
+                    if status == 200:
+                        return
+                    await asyncio.sleep(0.5)
+
+            tasks = [asyncio.create_task(channel(i)) for i in range(len(bodies))]
+            await asyncio.sleep(0.3)
+            server.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(3.0)  # stopped past the channel's timeout
+            server.send_signal(signal.SIGCONT)
+            await asyncio.gather(*tasks)
+        rows = {r[0] for r in _file_rows(db_file, "SELECT id FROM outbound_messages")}
+        assert await _until(lambda: len(rows) == 40 and rows <= set(_accepted(graph)), 20)
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)
+            server.send_signal(signal.SIGTERM)
+            server.wait()
+    assert set(statuses) <= {0, 200, 503} and statuses[200] == 40
+    inbound = Counter(r[0] for r in _file_rows(
+        db_file, "SELECT message_id FROM inbound_messages"))
+    assert len(inbound) == 40 and set(inbound.values()) == {1}
+    accepted = _accepted(graph)
+    assert set(accepted) == rows and set(accepted.values()) == {1}  # 0 lost, 0 doubled
