@@ -472,7 +472,6 @@ class SqliteDatabase:
         guards = [s for s in statements if s.must_change]
         if len(guards) > 1:
             return cls._apply_one(conn, writes)
-        first = True
         if guards:
             guard = guards[0]
             try:
@@ -483,17 +482,20 @@ class SqliteDatabase:
                 return _sqlite_outcome(exc)  # the write set's first statement: nothing done
             if cursor.rowcount != 1:
                 return Conflict(guard.sql.split("(", 1)[0].strip())
-            first = False
-        for stmt in statements:
-            if stmt.must_change:
-                continue
+            try:
+                for stmt in statements:
+                    if not stmt.must_change:
+                        conn.execute(stmt.sql, stmt.params)
+            except Exception as exc:  # the guard's row is in: only a savepoint can undo it
+                raise _Redo from exc
+            return None
+        for n, stmt in enumerate(statements):
             try:
                 conn.execute(stmt.sql, stmt.params)
             except Exception as exc:
-                if first and conn.in_transaction:
+                if n == 0 and conn.in_transaction:
                     return _sqlite_outcome(exc)
                 raise _Redo from exc
-            first = False
         return None
 
     @staticmethod

@@ -131,17 +131,16 @@ class Outbox:
         self._unrecorded[key] = item.id
         try:
             update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
-            fallback = WriteSet()  # if the channel's id itself cannot be stored
-            fallback.add(_SENT, (None, self.clock.now_ms(), item.id))
-            await self._record(update, fallback)
+            await self._record(update, sent_row=item.id)
         finally:
             self._unrecorded.pop(key, None)
 
-    async def _record(self, update: WriteSet, fallback: WriteSet | None = None) -> None:
+    async def _record(self, update: WriteSet, *, sent_row: str | None = None) -> None:
         """Write a send's result, retrying with backoff until it lands (or the server stops).
 
         The row stays in the in-flight set meanwhile, so neither the poller nor a new
-        submit sends it again.
+        submit sends it again. If the channel's message id itself cannot be stored, the
+        row of a send (``sent_row``) is recorded as sent without it.
         """
         delay = self.record_delay
         while True:
@@ -149,8 +148,10 @@ class Outbox:
                 await self.db.write(update)
                 return
             except Exception as exc:  # storage refused, or a failing neighbour's fault
-                if isinstance(exc, UnstorableWrite) and fallback is not None:
-                    update, fallback = fallback, None
+                if isinstance(exc, UnstorableWrite) and sent_row is not None:
+                    update = WriteSet()
+                    update.add(_SENT, (None, self.clock.now_ms(), sent_row))
+                    sent_row = None
                     continue
                 if self._closing.is_set():
                     self.unrecorded_at_close += 1
