@@ -23,6 +23,7 @@ from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import SIM_TOKEN, AiohttpClient
 from tests.fakes.graph_api import ACCESS_TOKEN, Failure, FakeGraphApi, dropped, slow
+from tests.faults_report import ROUNDS, report
 from tests.sim import cloud_text, signed_cloud_request
 from tests.unit.test_storage_faults import hold_write_lock, release
 
@@ -87,12 +88,6 @@ async def test_poison_bodies_sent_with_forty_honest_ones_fail_alone(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
     client = await _cloud_app(aiohttp_client, settings, clock, graph)
-    honest = [_cloud_body(settings, "hello", f"wamid.honest{i}", f"91900000{i:04d}")
-              for i in range(40)]
-    poison = [_cloud_body(settings, f"caf\ud800 {i}", f"wamid.poison{i}", f"91910000{i:04d}")
-              for i in range(6)]
-    sim_poison = [{"from": f"+91920000{i:04d}", "id": f"simpoison{i}", "text": "\udfff x"}
-                  for i in range(4)]
 
     async def sim(body: dict[str, Any]) -> int:
         response = await client.post("/webhooks/simulator", data=json.dumps(body),
@@ -100,23 +95,34 @@ async def test_poison_bodies_sent_with_forty_honest_ones_fail_alone(
         await response.read()
         return response.status
 
-    mixed: list[Any] = []
-    for i, body in enumerate(honest):  # poison interleaved, all sent at the same time
-        mixed.append(_post(client, body))
-        if i % 4 == 0 and poison:
-            mixed.append(_post(client, poison.pop()))
-        if i % 10 == 5 and sim_poison:
-            mixed.append(sim(sim_poison.pop()))
-    results = await asyncio.gather(*mixed)
-    statuses = [r if isinstance(r, int) else r[0] for r in results]
-    assert all(s < 500 or s == 503 for s in statuses), Counter(statuses)
-    stored = await _stored(client)
-    assert all(stored[f"wamid.honest{i}"] == 1 for i in range(40))  # 0 lost, 0 doubled
-    await _settle(client)
-    sends = _sends(graph)
-    assert max(sends.values()) == 1  # no reply twice
-    honest_replies = [r for r in graph.received if r.json and r.json["to"].startswith("91900")]
-    assert len(honest_replies) == 40  # every honest message answered once
+    for r in range(ROUNDS):
+        honest = [_cloud_body(settings, "hello", f"wamid.honest{r}.{i}", f"9190{r:03d}{i:04d}")
+                  for i in range(40)]
+        poison = [_cloud_body(settings, f"caf\ud800 {i}", f"wamid.poison{r}.{i}",
+                              f"9191{r:03d}{i:04d}") for i in range(6)]
+        sim_poison = [{"from": f"+9192{r:03d}{i:04d}", "id": f"simpoison{r}.{i}",
+                       "text": "\udfff x"} for i in range(4)]
+        mixed: list[Any] = []
+        for i, body in enumerate(honest):  # poison interleaved, all sent at the same time
+            mixed.append(_post(client, body))
+            if i % 4 == 0 and poison:
+                mixed.append(_post(client, poison.pop()))
+            if i % 10 == 5 and sim_poison:
+                mixed.append(sim(sim_poison.pop()))
+        results = await asyncio.gather(*mixed)
+        statuses = [res if isinstance(res, int) else res[0] for res in results]
+        assert all(s < 500 or s == 503 for s in statuses), Counter(statuses)
+        stored = await _stored(client)
+        lost = sum(1 for i in range(40) if stored[f"wamid.honest{r}.{i}"] == 0)
+        await _settle(client)
+        to_honest = Counter(rec.json["to"] for rec in graph.received
+                            if rec.json and rec.json["to"].startswith(f"9190{r:03d}"))
+        report("poison_beside_honest", honest=40, poison=10, lost=lost,
+               doubled=sum(n - 1 for n in to_honest.values()),
+               answers_5xx=sum(1 for s in statuses if s >= 500))
+        assert lost == 0 and all(stored[f"wamid.honest{r}.{i}"] == 1 for i in range(40))
+        assert len(to_honest) == 40 and set(to_honest.values()) == {1}  # each answered once
+    assert max(_sends(graph).values()) == 1  # no reply twice
 
 
 # ---- storage locked by another process ---------------------------------------------------
@@ -126,23 +132,30 @@ async def test_a_locked_database_gets_fast_503s_with_retry_after_then_recovers(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
     client = await _cloud_app(aiohttp_client, settings, clock, graph)
-    bodies = [_cloud_body(settings, "hi", f"wamid.lock{i}", f"91930000{i:04d}")
-              for i in range(12)]
-    locker = await asyncio.to_thread(hold_write_lock, _db_path(settings))
-    try:
-        refused = await asyncio.gather(*(_post(client, b) for b in bodies))
-    finally:
-        await asyncio.to_thread(release, locker)
-    assert [r[0] for r in refused] == [503] * 12
-    assert all(r[2] == "2" for r in refused)  # Retry-After
-    assert max(r[1] for r in refused) < 2.5  # far under Twilio's 15 s
-    assert await _stored(client) == Counter()
-    # the channel delivers again (as Meta does after a non-200): stored once, answered once
-    again = await asyncio.gather(*(_post(client, b) for b in bodies))
-    assert [r[0] for r in again] == [200] * 12
-    assert set((await _stored(client)).values()) == {1} and len(await _stored(client)) == 12
-    await _settle(client)
-    assert len(graph.received) == 12 and max(_sends(graph).values()) == 1
+    for r in range(ROUNDS):
+        bodies = [_cloud_body(settings, "hi", f"wamid.lock{r}.{i}", f"9193{r:03d}{i:04d}")
+                  for i in range(12)]
+        before = await _stored(client)
+        locker = await asyncio.to_thread(hold_write_lock, _db_path(settings))
+        try:
+            refused = await asyncio.gather(*(_post(client, b) for b in bodies))
+        finally:
+            await asyncio.to_thread(release, locker)
+        assert [x[0] for x in refused] == [503] * 12
+        assert all(x[2] == "2" for x in refused)  # Retry-After
+        assert max(x[1] for x in refused) < 2.5  # far under Twilio's 15 s
+        assert await _stored(client) == before
+        # the channel delivers again (as Meta does after a non-200): stored once, answered once
+        again = await asyncio.gather(*(_post(client, b) for b in bodies))
+        assert [x[0] for x in again] == [200] * 12
+        stored = await _stored(client)
+        assert all(stored[f"wamid.lock{r}.{i}"] == 1 for i in range(12))
+        await _settle(client)
+        report("database_locked", requests=24, refused_503=12,
+               max_refusal_seconds=max(x[1] for x in refused),
+               lost=sum(1 for i in range(12) if stored[f"wamid.lock{r}.{i}"] == 0),
+               doubled=sum(n - 1 for n in _sends(graph).values()))
+    assert len(graph.received) == 12 * ROUNDS and max(_sends(graph).values()) == 1
 
 
 async def test_a_failed_mark_sent_never_sends_a_reply_again(
@@ -155,21 +168,27 @@ async def test_a_failed_mark_sent_never_sends_a_reply_again(
     client = await _cloud_app(aiohttp_client, settings, clock, graph)
     outbox = client.app[OUTBOX]
     graph.pattern(lambda n: slow(0.6))  # every reply is still in flight when the lock comes
-    bodies = [_cloud_body(settings, "hello", f"wamid.mark{i}", f"91940000{i:04d}")
-              for i in range(5)]
-    answers = await asyncio.gather(*(_post(client, b) for b in bodies))
-    assert [a[0] for a in answers] == [200] * 5
-    locker = await asyncio.to_thread(hold_write_lock, _db_path(settings))
-    try:
-        await asyncio.sleep(4.0)  # four poller rounds while "mark sent" keeps failing
-        assert outbox.record_retries >= 5
-        assert set((await _outbox_rows(client)).values()) == {"pending"}
-    finally:
-        await asyncio.to_thread(release, locker)
-    await _settle(client)
-    rows = await _outbox_rows(client)
-    assert set(rows.values()) == {"sent"} and len(rows) == 5
-    assert _sends(graph) == Counter({row_id: 1 for row_id in rows})  # 0 resent
+    for r in range(ROUNDS):
+        bodies = [_cloud_body(settings, "hello", f"wamid.mark{r}.{i}", f"9194{r:03d}{i:04d}")
+                  for i in range(5)]
+        answers = await asyncio.gather(*(_post(client, b) for b in bodies))
+        assert [a[0] for a in answers] == [200] * 5
+        retries = outbox.record_retries
+        locker = await asyncio.to_thread(hold_write_lock, _db_path(settings))
+        try:
+            await asyncio.sleep(4.0)  # four poller rounds while "mark sent" keeps failing
+            assert outbox.record_retries >= retries + 5
+            assert "pending" in set((await _outbox_rows(client)).values())
+        finally:
+            await asyncio.to_thread(release, locker)
+        await _settle(client)
+        rows = await _outbox_rows(client)
+        assert set(rows.values()) == {"sent"} and len(rows) == 5 * (r + 1)
+        sends = _sends(graph)
+        report("mark_sent_fails", replies=5, record_retries=outbox.record_retries - retries,
+               resent=sum(n - 1 for n in sends.values()),
+               lost=sum(1 for row_id in rows if sends[row_id] == 0))
+        assert sends == Counter({row_id: 1 for row_id in rows})  # 0 resent, 0 lost
 
 
 # ---- disk full --------------------------------------------------------------------------
@@ -207,6 +226,9 @@ async def test_a_full_disk_answers_200_or_fast_503_and_loses_nothing(
     stored = await _stored(client)
     assert len(stored) == 16 and set(stored.values()) == {1}
     await _settle(client)
+    report("disk_full", requests=16 + len(again), refused_503=statuses[503],
+           max_answer_seconds=max(x[1] for x in first), lost=16 - len(stored),
+           doubled=sum(n - 1 for n in _sends(graph).values()))
     assert len(graph.received) == 16 and max(_sends(graph).values()) == 1
 
 
@@ -214,8 +236,8 @@ async def test_a_full_disk_answers_200_or_fast_503_and_loses_nothing(
 
 
 def _partner_faults(n: int) -> Failure | None:
-    """A bad spell: of the first 35 requests, four in seven fail and one is slow."""
-    if n > 35:
+    """A bad spell: of the first 35 requests (per round), four in seven fail, one is slow."""
+    if n > 35 * ROUNDS:
         return None
     return {1: Failure(429, 130429, "rate limit"), 2: Failure(500, 131000, "boom"),
             3: dropped(), 4: slow(0.3), 5: Failure(503, 131000, "unavailable")}.get(n % 7)
@@ -230,11 +252,12 @@ async def test_partner_429_5xx_slow_and_dropped_answers_deliver_each_reply_once(
     client = await _cloud_app(aiohttp_client, settings.with_(outbox_sender=sender), clock,
                               graph)
     graph.pattern(_partner_faults)
-    bodies = [_cloud_body(settings, "hello", f"wamid.partner{i}", f"91960000{i:04d}")
-              for i in range(20)]
+    count = 20 * ROUNDS
+    bodies = [_cloud_body(settings, "hello", f"wamid.partner{i}", f"9196{i:07d}")
+              for i in range(count)]
     assert {r[0] for r in await asyncio.gather(*(_post(client, b) for b in bodies))} == {200}
     await _settle(client)
-    for _ in range(8):  # retries come due as the clock moves past each backoff
+    for _ in range(10):  # retries come due as the clock moves past each backoff
         rows = await _outbox_rows(client)
         if set(rows.values()) == {"sent"}:
             break
@@ -242,6 +265,11 @@ async def test_partner_429_5xx_slow_and_dropped_answers_deliver_each_reply_once(
         await client.app[OUTBOX].run_due()
         await _settle(client)
     rows = await _outbox_rows(client)
-    assert set(rows.values()) == {"sent"} and len(rows) == 20
-    assert _sends(graph) == Counter({row_id: 1 for row_id in rows})  # each exactly once
+    sends = _sends(graph)
+    report(f"partner_faults_{sender}", replies=count, faults=sum(graph.faults.values()),
+           lost=sum(1 for row_id in rows if sends[row_id] == 0),
+           doubled=sum(n - 1 for n in sends.values()),
+           dead=sum(1 for status in rows.values() if status != "sent"))
+    assert set(rows.values()) == {"sent"} and len(rows) == count
+    assert sends == Counter({row_id: 1 for row_id in rows})  # each exactly once
     assert {"429", "500", "503", "drop", "slow"} <= set(graph.faults)
