@@ -63,7 +63,7 @@ from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.routes import setup_routes, storage_refusals
 from webhooks.scheduler import Scheduler
-from webhooks.sender import InlineSender, ProcessSender, Sender
+from webhooks.sender import InlineSender, ProcessSender, Sender, journal_for
 
 log = logging.getLogger(__name__)
 
@@ -223,13 +223,15 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         "resume_conversation": engine.resume_conversation,
     })
     app[ENGINE] = engine
-    inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP])
+    journal = journal_for(settings)
+    inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
     sender: Sender = inline
     if settings.outbox_sender == "process":
         sender = process_sender = ProcessSender(settings, inline)
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
-    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock)
+    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
+                    journal=journal)
     app[OUTBOX] = outbox
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,

@@ -35,7 +35,7 @@ from bot.types import Reply
 from config.clock import Clock
 from config.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
-from webhooks.sender import Sender
+from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,23 @@ class Outbox:
     poll_seconds: float = 1.0
     record_delay: float = 0.2  # first wait before recording a result again (doubles)
     record_max_delay: float = 10.0
+    journal: SentJournal | None = None  # sends the channel accepted (webhooks/sender.py)
+    # after a restart, rows left unsent wait this long (a dead server's sender child may
+    # still be finishing its sends) and for the journal's word before they are sent
+    recovery_grace: float = ORPHAN_GRACE_SECONDS + 1.0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _inflight: set[str] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
     # sends the channel accepted whose record has not landed: (channel, channel id) → row id
     _unrecorded: dict[tuple[str, str], str] = field(default_factory=dict)
+    _held: set[str] = field(default_factory=set)  # in doubt after a restart: not yet
+    _recovery: asyncio.Task[None] | None = None
     sent_count: int = 0
     dead_count: int = 0
     record_retries: int = 0  # writes of a result that failed and were tried again
     unrecorded_at_close: int = 0
+    recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -195,19 +202,64 @@ class Outbox:
                             writes)
 
     async def recover(self) -> None:
-        """At start-up: sends that a dead process had claimed go back to the queue.
+        """At start-up: what a dead process left behind.
 
         With SQLite there is exactly one server process, so a claimed row at start-up can
-        only belong to a process that died mid-send: retry it now rather than after its
-        lease. (On PostgreSQL several workers share the table and the lease decides.) The
-        channel may have accepted the lost send: delivery is at least once, as WhatsApp's
-        APIs take no idempotency key for messages.
+        only belong to a process that died mid-send. Each unsent row is held back: the
+        sends the channel accepted are in the journal (written the moment each answer came,
+        also by a dead server's sender child, which finishes within its grace); once the
+        grace is over they are recorded as sent, and only the rest is sent. A send that was
+        in flight at the channel when everything died is in doubt and sent again (at least
+        once: WhatsApp's APIs take no idempotency key for messages). On PostgreSQL several
+        workers share the table and the lease decides.
         """
-        if self.db.dialect == "sqlite":
+        if self.db.dialect != "sqlite":
+            return
+        writes = WriteSet()
+        writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
+                   "WHERE status = 'sending'")
+        await self.db.write(writes)
+        if self.journal is None:
+            return
+        rows = await self.db.fetchall(
+            "SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending')")
+        self._held = {str(r[0]) for r in rows}
+        await self._record_journal()
+        if self._held:
+            self._recovery = asyncio.create_task(self._finish_recovery())
+        else:
+            self.journal.reset()
+
+    async def _record_journal(self) -> None:
+        assert self.journal is not None
+        entries = self.journal.read()
+        found = {row_id: entries[row_id] for row_id in self._held if row_id in entries}
+        if found:
             writes = WriteSet()
-            writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
-                       "WHERE status = 'sending'")
-            await self.db.write(writes)
+            now = self.clock.now_ms()
+            for row_id, channel_id in found.items():
+                writes.add(_SENT, (channel_id or None, now, row_id))
+            await self._record(writes)
+            self.recovered_from_journal += len(found)
+            log.info("outbox: %d sends of a previous process recorded from its journal",
+                     len(found))
+        self._held -= set(found)
+
+    async def _finish_recovery(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self.recovery_grace)
+        await self._record_journal()
+        self._held = set()
+        if not self._closing.is_set():
+            await self.run_due()
+
+    def _compact_journal(self) -> None:
+        """Empty the journal when every send it names is recorded: nothing in flight."""
+        recovering = self._recovery is not None and not self._recovery.done()
+        if self.journal is None or recovering or self._inflight or self._held:
+            return
+        if self.journal.size():
+            self.journal.reset()
 
     async def run_due(self) -> int:
         """Send every row that is due (retries, leftovers after a restart); returns count."""
@@ -215,8 +267,8 @@ class Outbox:
         rows = await self.db.fetchall(_DUE, (now,))
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
-            if row_id in self._inflight:
-                continue  # being sent, or sent with its result still being recorded
+            if row_id in self._inflight or row_id in self._held:
+                continue  # being sent, its result being recorded, or in doubt (recover)
             item = OutboxItem(row_id, shop_id, channel, customer, business,
                               Reply.from_json(json.loads(payload)))
             self._inflight.add(row_id)
@@ -235,12 +287,15 @@ class Outbox:
         """Shutdown: finish the sends in flight; a result still unrecordable is given up
         after one more try (that row is sent again after the restart)."""
         self._closing.set()
+        if self._recovery is not None:
+            await self._recovery
         await self.drain()
 
     async def poll_forever(self) -> None:
         while True:
             try:
                 await self.run_due()
+                self._compact_journal()
             except Exception as exc:
                 log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)

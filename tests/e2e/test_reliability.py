@@ -336,7 +336,7 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_send
     env = _serve_env(tmp_path, settings, graph, port, "kill.db")
     db_file = tmp_path / "kill.db"
     url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
-    per_round = 80
+    per_round = 150
     bodies = [signed_cloud_request("load-secret", cloud_text(
         "hello", message_id=f"wamid.load{i}", from_=f"9197{i:07d}"))
         for i in range(per_round * ROUNDS)]
@@ -353,13 +353,20 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_send
                         _deliver(session, url, *bodies[i]) for i in again)), strict=True):
                     answers[i] = status
 
-                async def one(i: int, session: aiohttp.ClientSession = session) -> None:
-                    answers[i] = await _deliver(session, url, *bodies[i])
-
+                third = asyncio.Event()
                 fresh = range(r * per_round, (r + 1) * per_round)
+
+                async def one(i: int, session: aiohttp.ClientSession = session,
+                              fresh: range = fresh, third: asyncio.Event = third) -> None:
+                    await asyncio.sleep((i - fresh[0]) * 0.01)  # a stream, not one burst
+                    answers[i] = await _deliver(session, url, *bodies[i])
+                    if sum(1 for j in fresh if answers.get(j) == 200) >= per_round // 3:
+                        third.set()
+
                 tasks = [asyncio.create_task(one(i)) for i in fresh]
-                await _until(lambda fresh=fresh: sum(
-                    1 for i in fresh if answers.get(i) == 200) >= 25, 20)
+                sent_before = len(graph.received)
+                await _until(lambda sent_before=sent_before, third=third: third.is_set()
+                             and len(graph.received) >= sent_before + 10, 20)
                 server.send_signal(signal.SIGKILL)  # mid-load: requests and sends in flight
                 server.wait()
                 await asyncio.gather(*tasks)
@@ -403,7 +410,9 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_send
            resent_recorded=sum(accepted[row] - 1 for row in recorded - doubtful),
            repeated_in_doubt=len(doubled), in_doubt=len(doubtful))
     assert all(accepted[row] == 1 for row in recorded - doubtful)  # recorded: never resent
-    assert doubled <= doubtful and max(accepted.values()) <= 2
+    # and the sends in doubt at each kill (accepted, not yet recorded) are not resent either:
+    # the sender child journaled them and the next server recorded them from the journal
+    assert doubtful and not doubled
     assert set(_file_rows(db_file, "SELECT DISTINCT status FROM outbound_messages")) == {
         ("sent",)}
 
@@ -422,6 +431,7 @@ async def test_sigstop_and_sigcont_mid_load_lose_nothing_and_send_nothing_twice(
     try:
         async with aiohttp.ClientSession() as session:
             async def channel(i: int) -> None:
+                await asyncio.sleep(i % 40 * 0.03)  # a stream over 1.2 s, not one burst
                 for _ in range(10):  # retried after a timeout or a refusal, as a channel does
                     status = await _deliver(session, url, *bodies[i], wait=2.0)
                     statuses[status] += 1
