@@ -53,4 +53,4 @@ bench-rasa: $(STAMP)
 	$(BIN)/python -m bench.bench_rasa
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm haat.db-sent
