@@ -273,3 +273,37 @@ async def test_partner_429_5xx_slow_and_dropped_answers_deliver_each_reply_once(
     assert set(rows.values()) == {"sent"} and len(rows) == count
     assert sends == Counter({row_id: 1 for row_id in rows})  # each exactly once
     assert {"429", "500", "503", "drop", "slow"} <= set(graph.faults)
+
+
+async def test_a_status_for_a_send_not_yet_recorded_records_both(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi) -> None:
+    """Reconciliation: the partner accepted the reply, its record failed (locked), and its
+    delivery status arrives before the record is retried: the status settles the row."""
+    from tests.sim import cloud_status
+    from webhooks.keys import OUTBOX
+
+    client = await _cloud_app(aiohttp_client, settings, clock, graph)
+    client.app[OUTBOX].record_delay = 5.0  # the record's retry comes well after the status
+    graph.pattern(lambda n: slow(0.6))
+    sender = "919970000001"
+    assert (await _post(client, _cloud_body(settings, "hello", "wamid.rec1", sender)))[0] == 200
+    locker = await asyncio.to_thread(hold_write_lock, _db_path(settings))
+    try:
+        await asyncio.sleep(2.5)  # the answer came at 0.6 s; its record keeps failing
+    finally:
+        await asyncio.to_thread(release, locker)
+    (accepted,) = [r for r in graph.received if r.json]
+    wamid = "wamid.FAKE000001"  # what the fake answered for that send
+    body = signed_cloud_request(settings.whatsapp_app_secret or "",
+                                cloud_status(wamid, "delivered", recipient=sender))
+    assert (await _post(client, body))[0] == 200
+    from webhooks.keys import DB
+
+    row = await client.app[DB].fetchone(
+        "SELECT id, status, channel_message_id FROM outbound_messages")
+    assert row == (accepted.json["biz_opaque_callback_data"], "delivered", wamid)
+    await _settle(client)  # the retried record lands on a sent row: changes nothing
+    assert await client.app[DB].fetchone("SELECT status FROM outbound_messages") == (
+        "delivered",)
+    assert len(_sends(graph)) == 1 and set(_sends(graph).values()) == {1}
