@@ -296,7 +296,7 @@ class SqliteDatabase:
     async def ping(self) -> bool:
         try:
             await self.fetchone("SELECT 1")
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             return False
         return self._thread is not None and self._thread.is_alive()
 
