@@ -4,6 +4,7 @@ Twilio's REST sends and status callbacks, and no personal data in INFO logs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -288,11 +289,29 @@ async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGr
 def _serve_env(tmp_path: Path, settings: Settings, graph: FakeGraphApi, port: int,
                name: str) -> dict[str, str]:
     shop = open_shop(tmp_path, settings)
+    # trained weights kept across the restarts, so each restart is quick
     return dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / name}",
-                HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE="",
+                HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE=str(tmp_path / "models"),
                 HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}", WHATSAPP_APP_SECRET="load-secret",
                 WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=graph.url,
                 HAAT_LOG_LEVEL="WARNING")
+
+
+async def _start_loaded(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """A real ``haat serve``, given up to 60 s to be ready (the machine may be busy)."""
+    proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
+        [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return proc
+            await asyncio.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise AssertionError("haat serve did not become ready in 60 s")
 
 
 def _file_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -344,7 +363,7 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_send
     recorded: set[str] = set()  # rows the database had recorded as sent at some kill
     doubtful: set[str] = set()  # sends the partner accepted that were not recorded at a kill
     for r in range(ROUNDS):
-        server = await _start_server(env, port)
+        server = await _start_loaded(env, port)
         try:
             async with aiohttp.ClientSession() as session:
                 # the channel delivers again whatever got no 200 (Meta retries non-200s)
@@ -385,7 +404,7 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_unrecorded_send
         report("sigkill_under_load", requests=per_round, answered_200=sum(
             1 for i in fresh if answers.get(i) == 200), lost=len(acknowledged - stored),
             in_doubt_sends=len(set(_accepted(graph)) - now_recorded))
-    server = await _start_server(env, port)
+    server = await _start_loaded(env, port)
     try:
         async with aiohttp.ClientSession() as session:
             again = [i for i, status in answers.items() if status != 200]
@@ -426,7 +445,7 @@ async def test_sigstop_and_sigcont_mid_load_lose_nothing_and_send_nothing_twice(
     bodies = [signed_cloud_request("load-secret", cloud_text(
         "hello", message_id=f"wamid.stop{i}", from_=f"9198{i:07d}"))
         for i in range(40 * ROUNDS)]
-    server = await _start_server(env, port)
+    server = await _start_loaded(env, port)
     statuses: Counter[int] = Counter()
     try:
         async with aiohttp.ClientSession() as session:
