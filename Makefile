@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # which interpreter .venv was built on: a different one rebuilds it
 PYTHON_MARK := $(VENV)/.python
 
-.PHONY: serve test install lint typecheck pytest bench fuzz rasa-serve bench-rasa clean FORCE
+.PHONY: serve test install lint typecheck pytest bench fuzz faults rasa-serve bench-rasa clean FORCE
 
 $(PYTHON_MARK): FORCE
 	@[ "$$(cat $@ 2>/dev/null)" = "$(PYTHON)" ] || { mkdir -p $(VENV); echo "$(PYTHON)" > $@; }
@@ -46,6 +46,9 @@ bench: $(STAMP)
 ## Findings (5xx, slower than 2 s) are kept in tests/fuzz_corpus/. FUZZ_ARGS adds options.
 fuzz: $(STAMP)
 	$(BIN)/haat fuzz --count $${FUZZ_COUNT:-100000} $(FUZZ_ARGS)
+## The fault soak: every fault test's scenario repeated (HAAT_FAULT_ROUNDS, default 10), counted.
+faults: $(STAMP)
+	bash scripts/faults.sh
 
 ## A real Rasa server trained on the demo shop (its own Python 3.10 venv), and Rasa vs built-in.
 rasa-serve: $(STAMP)
@@ -55,4 +58,4 @@ bench-rasa: $(STAMP)
 	$(BIN)/python -m bench.bench_rasa
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache haat.db haat.db-wal haat.db-shm haat.db-sent

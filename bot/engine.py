@@ -29,7 +29,7 @@ from bot.types import InboundMessage, MessageKind, Reply
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
-from config.database import Conflict, Database, WriteSet
+from config.database import Conflict, Database, UnstorableWrite, WriteSet
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Engine:
                 # meanwhile; look again and run the turn again if it is not a duplicate
                 check = True
                 self.store.forget(key)
-            raise RuntimeError("message could not be stored after 3 attempts")
+            raise UnstorableWrite("message could not be stored after 3 attempts")
 
     async def load_recent(self, limit: int = 50_000) -> None:
         """At start-up: the latest handled ids, so redeliveries are caught without a read."""

@@ -16,6 +16,15 @@ Statements are written once with ``?`` placeholders; the PostgreSQL backend renu
 A write set may carry *guards*: statements whose rowcount must be 1 (an insert that must not
 conflict). A failed guard rolls back just that write set (SAVEPOINT) and raises
 :class:`Conflict` to its caller, so one duplicate never fails the whole group.
+
+Any other failure of one write set, of whatever type (text that cannot be encoded, an
+integer out of range, a constraint), also fails that write set alone: its caller gets
+:class:`UnstorableWrite` and its neighbours commit. Failures of the storage itself (locked by
+another process, disk full, I/O errors, the database unreachable, a wait past its bound) are
+:class:`StorageUnavailable`, which the webhooks answer with a 503 and ``Retry-After``. Every
+wait is bounded: SQLite's busy timeout, the time a write set may wait for the writer, the
+writer's queue; on PostgreSQL the pool acquire and the statement timeouts. docs/RELIABILITY.md
+has the measurements.
 """
 
 from __future__ import annotations
@@ -39,6 +48,43 @@ Row = tuple[Any, ...]
 
 class Conflict(Exception):
     """A guarded statement hit an existing row (for example a duplicate message id)."""
+
+
+class StorageError(Exception):
+    """A write set (or a read) did not reach the database; nothing of it was stored."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage cannot take writes now (locked, full, unreachable, overloaded): retry later."""
+
+
+class UnstorableWrite(StorageError):
+    """This write set cannot be stored as it is (its data, or a statement, fails); retrying
+    the same write set will not help. Its neighbours in the group commit are unaffected."""
+
+
+# SQLite result codes (the primary code, ``sqlite_errorcode & 0xff``) that mean the storage,
+# not the write set, is at fault: BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+
+
+def _sqlite_outcome(exc: BaseException) -> BaseException:
+    """What the caller of a failed SQLite write set is told (the cause stays attached)."""
+    if isinstance(exc, (Conflict, StorageError)):
+        return exc
+    outcome: Exception
+    if isinstance(exc, sqlite3.IntegrityError):
+        outcome = Conflict(str(exc))
+    elif isinstance(exc, MemoryError) or (
+            isinstance(exc, sqlite3.Error)
+            and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_UNAVAILABLE):
+        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        outcome = StorageUnavailable(f"sqlite: {name}")
+    else:
+        # only the type: the message of an encoding error quotes the offending text
+        outcome = UnstorableWrite(f"write set not storable: {type(exc).__name__}")
+    outcome.__cause__ = exc
+    return outcome
 
 
 @dataclass(slots=True)
@@ -112,6 +158,7 @@ class _Pending:
     writes: WriteSet
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
+    deadline: float  # time.monotonic() after which the writer refuses to start it
 
 
 _STOP = object()
@@ -122,12 +169,24 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", max_batch: int = 512) -> None:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", max_batch: int = 512,
+                 busy_timeout_ms: int = 1000, queue_timeout: float = 1.0,
+                 max_queue: int = 20_000, max_pages: int | None = None) -> None:
         if synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         self.path = path
         self.synchronous = synchronous
         self.max_batch = max_batch
+        # bounds, so that a locked or stalled database is a fast 503, never a 40 s wait: the
+        # writer waits at most busy_timeout_ms for another process's lock; a write set that
+        # waited queue_timeout seconds for the writer is refused before it starts; at most
+        # max_queue write sets wait at all. Worst answer: ~queue_timeout + busy_timeout.
+        self.busy_timeout_ms = busy_timeout_ms
+        self.queue_timeout = queue_timeout
+        self.max_queue = max_queue
+        self.max_pages = max_pages  # HAAT_SQLITE_MAX_PAGES: a size cap (writes past it: 503)
+        self._submitted = 0  # write sets handed over (event-loop thread only)
+        self._taken = 0  # write sets the writer took (writer thread only)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
@@ -148,17 +207,20 @@ class SqliteDatabase:
                                    isolation_level=None)
         else:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+                                   timeout=self.busy_timeout_ms / 1000)
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         return conn
 
     async def start(self) -> None:
         if self._thread is not None:
             return
         self._reader = self._connect()
+        # reads run on the event loop: in WAL mode they do not wait for writers, and in the
+        # rare case they would (another process's exclusive lock), better a fast 503
+        self._reader.execute("PRAGMA busy_timeout=100")
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
 
@@ -213,18 +275,28 @@ class SqliteDatabase:
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "database not started"
-        row: Row | None = self._reader.execute(sql, params).fetchone()
+        try:
+            row: Row | None = self._reader.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            if (refused := _read_failed(exc)) is not None:
+                raise refused from exc
+            raise
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         assert self._reader is not None, "database not started"
-        rows: list[Row] = self._reader.execute(sql, params).fetchall()
+        try:
+            rows: list[Row] = self._reader.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if (refused := _read_failed(exc)) is not None:
+                raise refused from exc
+            raise
         return rows
 
     async def ping(self) -> bool:
         try:
             await self.fetchone("SELECT 1")
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             return False
         return self._thread is not None and self._thread.is_alive()
 
@@ -233,11 +305,15 @@ class SqliteDatabase:
             return
         if self._thread is None:
             raise RuntimeError("database not started")
+        if self._submitted - self._taken >= self.max_queue:
+            raise StorageUnavailable("sqlite: the writer's queue is full")
+        self._submitted += 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         # hand the writer one list per event-loop tick, not one item per write set: every
         # put wakes the writer thread, and each wake-up costs a GIL hand-over
-        self._tick_batch.append(_Pending(writes, future, loop))
+        self._tick_batch.append(_Pending(writes, future, loop,
+                                         time.monotonic() + self.queue_timeout))
         if len(self._tick_batch) == 1:
             loop.call_soon(self._flush_tick)
         await future
@@ -253,6 +329,8 @@ class SqliteDatabase:
         try:
             conn = self._connect()
             conn.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_loop
+            if self.max_pages is not None:
+                conn.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
         except BaseException as exc:
             loop.call_soon_threadsafe(signal, exc)
             return
@@ -282,25 +360,22 @@ class SqliteDatabase:
             conn.close()
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        outcomes: list[BaseException | None] = []
-        try:
+        self._taken += len(batch)
+        outcomes: list[BaseException | None] = [None] * len(batch)
+        now = time.monotonic()
+        live = [i for i, pending in enumerate(batch) if pending.deadline >= now]
+        if len(live) < len(batch):
+            for i, pending in enumerate(batch):
+                if pending.deadline < now:  # waited too long: refused before it starts
+                    outcomes[i] = StorageUnavailable("sqlite: timed out waiting for the writer")
+        if live:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                outcomes = [self._apply_fast(conn, pending.writes) for pending in batch]
-            except _Redo:
-                # an unguarded statement failed: redo the batch with a savepoint around
-                # every write set, so only the failing one is rolled back
-                conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                outcomes = [self._apply_one(conn, pending.writes) for pending in batch]
-            conn.execute("COMMIT")
-            self.commits += 1
-            self.batched += len(batch)
-        except BaseException as exc:
-            log.exception("sqlite group commit failed; %d write sets rolled back", len(batch))
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            outcomes = [exc] * len(batch)
+                self._commit_live(conn, batch, live, outcomes)
+            except BaseException as exc:  # the writer must answer every future, whatever
+                log.exception("sqlite group commit failed; %d write sets rolled back", len(live))
+                _rollback(conn)
+                for i in live:
+                    outcomes[i] = _sqlite_outcome(exc)
         # one wake-up per event loop for the whole batch, not one per write set: each
         # call_soon_threadsafe is a syscall made while holding the GIL
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None],
@@ -310,28 +385,117 @@ class SqliteDatabase:
         for loop, resolved in by_loop.items():
             loop.call_soon_threadsafe(_resolve_all, resolved)
 
+    def _commit_live(self, conn: sqlite3.Connection, batch: list[_Pending], live: list[int],
+                     outcomes: list[BaseException | None]) -> None:
+        """One transaction for every live write set; a failing one fails alone.
+
+        The fast path runs the write sets back to back with no savepoints. A write set whose
+        first statement fails has changed nothing (SQLite undoes the failed statement), so
+        it simply fails. One that fails later, or a failure that cost the transaction itself
+        (SQLite may roll everything back on FULL, IOERR, NOMEM, BUSY), sends the batch to
+        :meth:`_commit_isolated`.
+        """
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # another process holds the write lock, or worse
+            for i in live:
+                outcomes[i] = _sqlite_outcome(exc)
+            self._count_failure(exc, len(live))
+            return
+        try:
+            for i in live:
+                outcomes[i] = self._apply_fast(conn, batch[i].writes)
+            conn.execute("COMMIT")
+        except _Redo:
+            _rollback(conn)
+            self._commit_isolated(conn, batch, live, outcomes)
+            return
+        except sqlite3.Error as exc:  # COMMIT failed (disk full, I/O): nothing is stored
+            _rollback(conn)
+            for i in live:
+                outcomes[i] = _sqlite_outcome(exc)
+            self._count_failure(exc, len(live))
+            return
+        self.commits += 1
+        self.batched += len(live)
+
+    def _commit_isolated(self, conn: sqlite3.Connection, batch: list[_Pending],
+                         live: list[int], outcomes: list[BaseException | None]) -> None:
+        """The slow path: a savepoint around every write set, so only a failing one is undone.
+
+        If a failure costs the whole transaction, that write set is failed and the others are
+        applied again in a new one (at most three times, then they fail as unavailable).
+        """
+        remaining = list(live)
+        for _round in range(3):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                for i in remaining:
+                    outcomes[i] = _sqlite_outcome(exc)
+                return
+            lost: int | None = None
+            for i in remaining:
+                outcomes[i] = self._apply_one(conn, batch[i].writes)
+                if outcomes[i] is not None and not conn.in_transaction:
+                    lost = i
+                    break
+            if lost is not None:
+                remaining.remove(lost)  # its outcome stands; the others go again
+                for i in remaining:
+                    outcomes[i] = None
+                continue
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                for i in remaining:
+                    outcomes[i] = _sqlite_outcome(exc)
+                return
+            self.commits += 1
+            self.batched += len(remaining)
+            return
+        for i in remaining:
+            outcomes[i] = StorageUnavailable("sqlite: the transaction was lost three times")
+
+    def _count_failure(self, exc: BaseException, count: int) -> None:
+        log.warning("sqlite: %d write sets refused (%s)", count,
+                    getattr(exc, "sqlite_errorname", type(exc).__name__))
+
     @classmethod
     def _apply_fast(cls, conn: sqlite3.Connection, writes: WriteSet) -> BaseException | None:
         """Most write sets have one guard (the inbound message's unique id): run it first,
         and when it holds, the rest cannot conflict — no savepoint needed. Two guards or
-        more take the savepoint path."""
-        guards = [s for s in writes.statements if s.must_change]
+        more take the savepoint path. Raises :class:`_Redo` when a failure left part of
+        this write set (or the transaction) behind."""
+        statements = writes.statements
+        guards = [s for s in statements if s.must_change]
         if len(guards) > 1:
             return cls._apply_one(conn, writes)
         if guards:
             guard = guards[0]
             try:
                 cursor = conn.execute(guard.sql, guard.params)
-            except sqlite3.IntegrityError as exc:
-                return Conflict(str(exc))
+            except Exception as exc:
+                if not conn.in_transaction:
+                    raise _Redo from exc
+                return _sqlite_outcome(exc)  # the write set's first statement: nothing done
             if cursor.rowcount != 1:
                 return Conflict(guard.sql.split("(", 1)[0].strip())
-        try:
-            for stmt in writes.statements:
-                if not stmt.must_change:
-                    conn.execute(stmt.sql, stmt.params)
-        except sqlite3.IntegrityError as exc:
-            raise _Redo from exc
+            try:
+                for stmt in statements:
+                    if not stmt.must_change:
+                        conn.execute(stmt.sql, stmt.params)
+            except Exception as exc:  # the guard's row is in: only a savepoint can undo it
+                raise _Redo from exc
+            return None
+        for n, stmt in enumerate(statements):
+            try:
+                conn.execute(stmt.sql, stmt.params)
+            except Exception as exc:
+                if n == 0 and conn.in_transaction:
+                    return _sqlite_outcome(exc)
+                raise _Redo from exc
         return None
 
     @staticmethod
@@ -342,16 +506,32 @@ class SqliteDatabase:
                 cursor = conn.execute(stmt.sql, stmt.params)
                 if stmt.must_change and cursor.rowcount != 1:
                     raise Conflict(stmt.sql.split("(", 1)[0].strip())
-        except (Conflict, sqlite3.IntegrityError) as exc:
-            conn.execute("ROLLBACK TO ws")
-            conn.execute("RELEASE ws")
-            return exc if isinstance(exc, Conflict) else Conflict(str(exc))
+        except Exception as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK TO ws")
+                    conn.execute("RELEASE ws")
+                except sqlite3.Error:
+                    _rollback(conn)  # the savepoint is gone with the transaction
+            return _sqlite_outcome(exc)
         conn.execute("RELEASE ws")
         return None
 
 
 class _Redo(Exception):
-    """The fast path met a failing statement; the batch is redone with savepoints."""
+    """The fast path met a failure it cannot undo alone; the batch is redone with savepoints."""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _read_failed(exc: sqlite3.OperationalError) -> StorageUnavailable | None:
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_UNAVAILABLE:
+        return StorageUnavailable(f"sqlite: {getattr(exc, 'sqlite_errorname', 'error')}")
+    return None
 
 
 def _resolve_all(resolved: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
@@ -378,15 +558,50 @@ def _renumber(sql: str) -> str:
     return "".join(out[:-1])
 
 
+# SQLSTATE classes that mean the server, not the write set, is at fault: connection (08),
+# transaction rollback such as serialization or deadlock (40), insufficient resources such
+# as disk full (53), operator intervention such as statement_timeout or shutdown (57),
+# system errors (58), and lock_timeout (55P03)
+_PG_UNAVAILABLE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def _pg_outcome(exc: BaseException) -> BaseException:
+    """What the caller of a failed PostgreSQL write set (or read) is told."""
+    if isinstance(exc, (Conflict, StorageError)):
+        return exc
+    state = str(getattr(exc, "sqlstate", "") or "")
+    outcome: Exception
+    if state.startswith("23"):
+        outcome = Conflict(type(exc).__name__)
+    elif (state[:2] in _PG_UNAVAILABLE_CLASSES or state == "55P03"
+          or isinstance(exc, (OSError, TimeoutError, MemoryError))
+          or type(exc).__name__ in ("InterfaceError", "ConnectionDoesNotExistError")):
+        outcome = StorageUnavailable(f"postgresql: {type(exc).__name__}")
+    else:
+        outcome = UnstorableWrite(f"write set not storable: {type(exc).__name__}")
+    outcome.__cause__ = exc
+    return outcome
+
+
 class PostgresDatabase:
-    """asyncpg pool; each write set is its own transaction (PostgreSQL groups the fsyncs)."""
+    """asyncpg pool; each write set is its own transaction (PostgreSQL groups the fsyncs).
+
+    A failing write set therefore never touches another one. Every wait is bounded: taking
+    a connection from the pool (``acquire_timeout``), any statement (``statement_timeout``
+    on the server and asyncpg's ``command_timeout``), a row lock (``lock_timeout``).
+    """
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16,
+                 acquire_timeout: float = 1.0, statement_timeout_ms: int = 1500,
+                 lock_timeout_ms: int = 1000) -> None:
         self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self.min_size = min_size
         self.max_size = max_size
+        self.acquire_timeout = acquire_timeout
+        self.statement_timeout_ms = statement_timeout_ms
+        self.lock_timeout_ms = lock_timeout_ms
         self._pool: Any = None
         self._sql_cache: dict[str, str] = {}
         self.commits = 0
@@ -402,7 +617,10 @@ class PostgresDatabase:
         import asyncpg
 
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self.min_size, max_size=self.max_size
+            self.dsn, min_size=self.min_size, max_size=self.max_size,
+            command_timeout=self.statement_timeout_ms / 1000 + 0.5,
+            server_settings={"statement_timeout": str(self.statement_timeout_ms),
+                             "lock_timeout": str(self.lock_timeout_ms)},
         )
 
     async def close(self) -> None:
@@ -411,16 +629,25 @@ class PostgresDatabase:
             self._pool = None
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        record = await self._pool.fetchrow(self._sql(sql), *params)
+        try:
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                record = await conn.fetchrow(self._sql(sql), *params)
+        except Exception as exc:
+            raise _pg_read_outcome(exc) from exc
         return None if record is None else tuple(record)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        records = await self._pool.fetch(self._sql(sql), *params)
+        try:
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                records = await conn.fetch(self._sql(sql), *params)
+        except Exception as exc:
+            raise _pg_read_outcome(exc) from exc
         return [tuple(r) for r in records]
 
     async def ping(self) -> bool:
         try:
-            await self._pool.fetchval("SELECT 1")
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                await conn.fetchval("SELECT 1")
         except Exception:
             return False
         return True
@@ -428,24 +655,32 @@ class PostgresDatabase:
     async def write(self, writes: WriteSet) -> None:
         if not writes:
             return
-        import asyncpg
-
-        async with self._pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    for stmt in writes.statements:
-                        status = await conn.execute(self._sql(stmt.sql), *stmt.params)
-                        if stmt.must_change and not str(status).endswith(" 1"):
-                            raise Conflict(stmt.sql.split("(", 1)[0].strip())
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict(str(exc)) from exc
+        try:
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn, \
+                    conn.transaction():
+                for stmt in writes.statements:
+                    status = await conn.execute(self._sql(stmt.sql), *stmt.params)
+                    if stmt.must_change and not str(status).endswith(" 1"):
+                        raise Conflict(stmt.sql.split("(", 1)[0].strip())
+        except Conflict:
+            raise
+        except Exception as exc:
+            raise _pg_outcome(exc) from exc
         self.commits += 1
         self.batched += 1
 
 
-def open_database(url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
+def _pg_read_outcome(exc: Exception) -> Exception:
+    """A failed read: unavailable storage is a 503; anything else stays what it was."""
+    outcome = _pg_outcome(exc)
+    return outcome if isinstance(outcome, StorageUnavailable) else exc
+
+
+def open_database(url: str, *, sqlite_synchronous: str = "NORMAL",
+                  sqlite_max_pages: int | None = None) -> Database:
     if is_sqlite(url):
-        return SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous)
+        return SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous,
+                              max_pages=sqlite_max_pages)
     if url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
         return PostgresDatabase(url)
     raise ValueError("HAAT_DATABASE_URL must be sqlite:///… or postgresql+asyncpg://…")

@@ -41,6 +41,9 @@ class Settings:
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
+    # a size cap for the SQLite file, in pages (HAAT_SQLITE_MAX_PAGES): writes past it are
+    # refused with a 503 as a full disk would be; None = no cap
+    sqlite_max_pages: int | None = None
     event_loop: str = "uvloop"  # or "asyncio" (HAAT_EVENT_LOOP)
     # "process": REST sends (Cloud API, Twilio) run in a child process, off the event loop;
     # "inline": in the server's own loop (HAAT_OUTBOX_SENDER)
@@ -101,6 +104,8 @@ class Settings:
             values["sqlite_synchronous"] = sync.upper()
         if (owner := get("HAAT_SIMULATOR_OWNER")) is not None:
             values["simulator_owner"] = owner.lower() in ("1", "true", "yes", "on")
+        if (pages := get("HAAT_SQLITE_MAX_PAGES")) is not None:
+            values["sqlite_max_pages"] = int(pages)
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]

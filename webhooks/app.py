@@ -62,9 +62,9 @@ from webhooks.keys import (
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
-from webhooks.routes import setup_routes
+from webhooks.routes import setup_routes, storage_refusals
 from webhooks.scheduler import Scheduler
-from webhooks.sender import InlineSender, ProcessSender, Sender
+from webhooks.sender import InlineSender, ProcessSender, Sender, journal_for
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
     app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[error_middleware(_count_error)])
+                          middlewares=[error_middleware(_count_error), storage_refusals])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
@@ -120,7 +120,8 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
 
             await asyncio.to_thread(upgrade, settings.database_url)
         db = open_database(settings.database_url,
-                           sqlite_synchronous=settings.sqlite_synchronous)
+                           sqlite_synchronous=settings.sqlite_synchronous,
+                           sqlite_max_pages=settings.sqlite_max_pages)
         await db.start()
         app[DB] = db
         yield
@@ -226,13 +227,15 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         "resume_conversation": engine.resume_conversation,
     })
     app[ENGINE] = engine
-    inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP])
+    journal = journal_for(settings)
+    inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
     sender: Sender = inline
     if settings.outbox_sender == "process":
         sender = process_sender = ProcessSender(settings, inline)
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
-    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock)
+    outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
+                    journal=journal)
     app[OUTBOX] = outbox
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
@@ -251,7 +254,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await outbox.drain()
+    await outbox.close()
     await sender.close()
 
 

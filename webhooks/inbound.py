@@ -23,6 +23,7 @@ MAX_BODY_BYTES = 1024 * 1024  # WhatsApp payloads are a few KB; anything larger 
 # parsers are total (config/wire.py); if one still raises on a body, it is that body's 400
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError,
                  RecursionError)
+RETRY_AFTER_SECONDS = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,9 @@ class Answer:
     content_type: str
 
     def response(self) -> web.Response:
-        return web.Response(status=self.status, body=self.body,
+        # a 503 is a refusal to come back later (storage locked or full, server restarting)
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if self.status == 503 else None
+        return web.Response(status=self.status, body=self.body, headers=headers,
                             content_type=self.content_type, charset="utf-8")
 
 

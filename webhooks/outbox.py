@@ -5,15 +5,25 @@ crash never loses one and a redelivered inbound message never adds a second. Aft
 the engine hands the new rows to :meth:`Outbox.submit` for an immediate send; a poller
 picks up anything left over (retries, a restart) from the table.
 
-A row is *claimed* (``pending → sending`` with a lease) before the send, so two workers or
-the poller and the fast path never send it twice. Retries happen only on 429, 5xx and
-timeouts, with exponential backoff and jitter; after ``max_attempts`` the row is dead-lettered
-(``status = 'dead'``) with a warning. The row id is the idempotency key given to the channel.
+A row is *claimed* before the send, so two senders never send it at once: in memory (the
+in-flight set) in the one process that owns an SQLite database, and durably on PostgreSQL
+(``pending → sending`` with a lease) where several processes may share the table. Retries
+happen only on 429, 5xx and timeouts, with exponential backoff and jitter; after
+``max_attempts`` the row is dead-lettered (``status = 'dead'``) with a warning. The row id is
+the idempotency key given to the channel.
+
+A send's result is kept in memory until it is recorded: when the write that records it fails
+(storage locked, disk full, a failing neighbour), it is retried with backoff while the row
+stays claimed, so a failed "mark sent" never causes a second send. A delivery status that
+arrives for such a send meanwhile (it carries the channel's message id) records both. Only a
+crash between a send and its record can send a row again after the restart: see
+docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -23,20 +33,23 @@ from dataclasses import dataclass, field
 from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.clock import Clock
-from config.database import Conflict, Database, WriteSet
+from config.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
-from webhooks.sender import Sender
+from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
 
 _CLAIM = ("UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
           "WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND next_attempt_at <= ?))")
+# every result is recorded only over an unsent row: recording twice (a retried record, a
+# status callback that recorded the send first) changes nothing
+_UNSENT = "status IN ('pending', 'sending')"
 _SENT = ("UPDATE outbound_messages SET status = 'sent', channel_message_id = ?, "
-         "attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ?")
+         f"attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ? AND {_UNSENT}")
 _RETRY = ("UPDATE outbound_messages SET status = 'pending', attempts = attempts + 1, "
-          "next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ?")
+          f"next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ? AND {_UNSENT}")
 _FAIL = ("UPDATE outbound_messages SET status = ?, attempts = attempts + 1, error = ?, "
-         "updated_at = ? WHERE id = ?")
+         f"updated_at = ? WHERE id = ? AND {_UNSENT}")
 _DUE = ("SELECT id, shop_id, channel, customer, business, payload, attempts "
         "FROM outbound_messages WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
         "ORDER BY next_attempt_at LIMIT 200")
@@ -58,11 +71,25 @@ class Outbox:
     max_delay_ms: int = 5 * 60 * 1000
     lease_ms: int = 60_000
     poll_seconds: float = 1.0
+    record_delay: float = 0.2  # first wait before recording a result again (doubles)
+    record_max_delay: float = 10.0
+    journal: SentJournal | None = None  # sends the channel accepted (webhooks/sender.py)
+    # after a restart, rows left unsent wait this long (a dead server's sender child may
+    # still be finishing its sends) and for the journal's word before they are sent
+    recovery_grace: float = ORPHAN_GRACE_SECONDS + 1.0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _inflight: set[str] = field(default_factory=set)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # sends the channel accepted whose record has not landed: (channel, channel id) → row id
+    _unrecorded: dict[tuple[str, str], str] = field(default_factory=dict)
+    _held: set[str] = field(default_factory=set)  # in doubt after a restart: not yet
+    _recovery: asyncio.Task[None] | None = None
     sent_count: int = 0
     dead_count: int = 0
+    record_retries: int = 0  # writes of a result that failed and were tried again
+    unrecorded_at_close: int = 0
+    recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -75,6 +102,7 @@ class Outbox:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, item: OutboxItem, attempts: int) -> None:
+        """Claim, send once, record the result; the row stays claimed until it is recorded."""
         try:
             if self.db.dialect != "sqlite":
                 # several workers share the table: take the row first. With SQLite there is
@@ -86,6 +114,9 @@ class Outbox:
                     await self.db.write(claim)
                 except Conflict:
                     return  # someone else has it, or it is already sent
+                except Exception as exc:  # nothing was sent: the poller tries again later
+                    log.warning("outbox: could not claim a message (%s)", type(exc).__name__)
+                    return
             await self._send_claimed(item, attempts)
         finally:
             self._inflight.discard(item.id)
@@ -95,16 +126,52 @@ class Outbox:
         if item.channel not in self.channels:
             update.add(_FAIL, ("dead", f"no channel {item.channel}", self.clock.now_ms(),
                                item.id))
-            await self.db.write(update)
+            await self._record(update)
             return
         try:
             channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
             return
-        update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
-        await self.db.write(update)
         self.sent_count += 1
+        key = (item.channel, channel_id)
+        self._unrecorded[key] = item.id
+        try:
+            update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
+            await self._record(update, sent_row=item.id)
+        finally:
+            self._unrecorded.pop(key, None)
+
+    async def _record(self, update: WriteSet, *, sent_row: str | None = None) -> None:
+        """Write a send's result, retrying with backoff until it lands (or the server stops).
+
+        The row stays in the in-flight set meanwhile, so neither the poller nor a new
+        submit sends it again. If the channel's message id itself cannot be stored, the
+        row of a send (``sent_row``) is recorded as sent without it.
+        """
+        delay = self.record_delay
+        while True:
+            try:
+                await self.db.write(update)
+                return
+            except Exception as exc:  # storage refused, or a failing neighbour's fault
+                if isinstance(exc, UnstorableWrite) and sent_row is not None:
+                    update = WriteSet()
+                    update.add(_SENT, (None, self.clock.now_ms(), sent_row))
+                    sent_row = None
+                    continue
+                if self._closing.is_set():
+                    self.unrecorded_at_close += 1
+                    log.warning("outbox: a send result could not be recorded before shutdown "
+                                "(%s); that message will be sent again after the restart",
+                                type(exc).__name__)
+                    return
+                self.record_retries += 1
+                log.warning("outbox: recording a send result failed (%s); retrying in %.1f s",
+                            type(exc).__name__, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
+                delay = min(delay * 2, self.record_max_delay)
 
     async def _failed(self, item: OutboxItem, attempts: int, exc: SendError) -> None:
         now = self.clock.now_ms()
@@ -115,29 +182,84 @@ class Outbox:
             delay = min(self.max_delay_ms, self.base_delay_ms * 2 ** attempts)
             delay = int(delay * (0.5 + random.random() / 2))  # jitter, not security
             update.add(_RETRY, (now + delay, error, now, item.id))
-            await self.db.write(update)
+            await self._record(update)
             log.info("outbox: send failed (%s), retry %d in %d ms", error, tries, delay)
             return
         status = "dead" if exc.retryable else "failed"
         update.add(_FAIL, (status, error, now, item.id))
-        await self.db.write(update)
+        await self._record(update)
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
 
+    async def record_status(self, channel: str, channel_message_id: str, status: str,
+                            error: str | None, now_ms: int) -> None:
+        """A delivery receipt; if its send is known here but not yet recorded, record both."""
+        row_id = self._unrecorded.get((channel, channel_message_id))
+        writes = WriteSet()
+        if row_id is not None:
+            writes.add(_SENT, (channel_message_id, now_ms, row_id))
+        await record_status(self.db, channel, channel_message_id, status, error, now_ms,
+                            writes)
+
     async def recover(self) -> None:
-        """At start-up: sends that a dead process had claimed go back to the queue.
+        """At start-up: what a dead process left behind.
 
         With SQLite there is exactly one server process, so a claimed row at start-up can
-        only belong to a process that died mid-send: retry it now rather than after its
-        lease. (On PostgreSQL several workers share the table and the lease decides.) The
-        channel may have accepted the lost send: delivery is at least once, as WhatsApp's
-        APIs take no idempotency key for messages.
+        only belong to a process that died mid-send. Each unsent row is held back: the
+        sends the channel accepted are in the journal (written the moment each answer came,
+        also by a dead server's sender child, which finishes within its grace); once the
+        grace is over they are recorded as sent, and only the rest is sent. A send that was
+        in flight at the channel when everything died is in doubt and sent again (at least
+        once: WhatsApp's APIs take no idempotency key for messages). On PostgreSQL several
+        workers share the table and the lease decides.
         """
-        if self.db.dialect == "sqlite":
+        if self.db.dialect != "sqlite":
+            return
+        writes = WriteSet()
+        writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
+                   "WHERE status = 'sending'")
+        await self.db.write(writes)
+        if self.journal is None:
+            return
+        rows = await self.db.fetchall(
+            "SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending')")
+        self._held = {str(r[0]) for r in rows}
+        await self._record_journal()
+        if self._held:
+            self._recovery = asyncio.create_task(self._finish_recovery())
+        else:
+            self.journal.reset()
+
+    async def _record_journal(self) -> None:
+        assert self.journal is not None
+        entries = self.journal.read()
+        found = {row_id: entries[row_id] for row_id in self._held if row_id in entries}
+        if found:
             writes = WriteSet()
-            writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
-                       "WHERE status = 'sending'")
-            await self.db.write(writes)
+            now = self.clock.now_ms()
+            for row_id, channel_id in found.items():
+                writes.add(_SENT, (channel_id or None, now, row_id))
+            await self._record(writes)
+            self.recovered_from_journal += len(found)
+            log.info("outbox: %d sends of a previous process recorded from its journal",
+                     len(found))
+        self._held -= set(found)
+
+    async def _finish_recovery(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self.recovery_grace)
+        await self._record_journal()
+        self._held = set()
+        if not self._closing.is_set():
+            await self.run_due()
+
+    def _compact_journal(self) -> None:
+        """Empty the journal when every send it names is recorded: nothing in flight."""
+        recovering = self._recovery is not None and not self._recovery.done()
+        if self.journal is None or recovering or self._inflight or self._held:
+            return
+        if self.journal.size():
+            self.journal.reset()
 
     async def run_due(self) -> int:
         """Send every row that is due (retries, leftovers after a restart); returns count."""
@@ -145,8 +267,8 @@ class Outbox:
         rows = await self.db.fetchall(_DUE, (now,))
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
-            if row_id in self._inflight:
-                continue
+            if row_id in self._inflight or row_id in self._held:
+                continue  # being sent, its result being recorded, or in doubt (recover)
             item = OutboxItem(row_id, shop_id, channel, customer, business,
                               Reply.from_json(json.loads(payload)))
             self._inflight.add(row_id)
@@ -161,22 +283,34 @@ class Outbox:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def close(self) -> None:
+        """Shutdown: finish the sends in flight; a result still unrecordable is given up
+        after one more try (that row is sent again after the restart)."""
+        self._closing.set()
+        if self._recovery is not None:
+            await self._recovery
+        await self.drain()
+
     async def poll_forever(self) -> None:
         while True:
             try:
                 await self.run_due()
-            except Exception:
-                log.exception("outbox poll failed")
+                self._compact_journal()
+            except Exception as exc:
+                log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)
 
 
 async def record_status(db: Database, channel: str, channel_message_id: str, status: str,
-                        error: str | None, now_ms: int) -> None:
-    """Store a delivery receipt, never moving a status backwards (read may beat delivered)."""
+                        error: str | None, now_ms: int, writes: WriteSet | None = None) -> None:
+    """Store a delivery receipt, never moving a status backwards (read may beat delivered).
+
+    ``writes`` may carry statements that must commit with it (the outbox's own record)."""
+    writes = writes if writes is not None else WriteSet()
     rank = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}.get(status)
     if rank is None:
+        await db.write(writes)
         return
-    writes = WriteSet()
     writes.add(
         "UPDATE outbound_messages SET status = ?, error = COALESCE(?, error), updated_at = ? "
         f"WHERE channel = ? AND channel_message_id = ? AND ({STATUS_RANK_SQL}) < ?",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -18,10 +19,10 @@ from aiohttp import web
 from bot.nlu.base import Understanding
 from bot.types import Reply
 from config import wire
+from config.database import StorageUnavailable, UnstorableWrite
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.inbound import Answer, error_answer, verified_delivery
-from webhooks.outbox import record_status
 from webhooks.security import verify_bearer
 
 if TYPE_CHECKING:
@@ -95,18 +96,49 @@ async def receive(request: web.Request, channel_name: str) -> web.Response:
     return (await handle_delivery(app, channel, delivery)).response()
 
 
+def storage_answer(exc: StorageUnavailable | UnstorableWrite) -> Answer:
+    """A storage failure as an answer: unavailable storage is a fast, retryable 503 (with
+    ``Retry-After``, see :meth:`Answer.response`); a write set that cannot be stored is a 400."""
+    if isinstance(exc, StorageUnavailable):
+        return error_answer(503, "storage unavailable; try again")
+    return error_answer(400, "message could not be stored")
+
+
+@web.middleware
+async def storage_refusals(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                           ) -> web.StreamResponse:
+    """Every route: locked, full or unreachable storage is a 503 with Retry-After, not a 500."""
+    try:
+        return await handler(request)
+    except (StorageUnavailable, UnstorableWrite) as exc:
+        log.warning("%s refused: %s", request.method, exc)
+        return storage_answer(exc).response()
+
+
 async def handle_delivery(app: web.Application, channel: ChannelAdapter,
                           delivery: Delivery) -> Answer:
     """Store receipts, run each new message through the engine, and answer.
 
     The engine has stored every message (and its reply) when this returns, so the answer
     may be a 200. HTTP workers call this through the server with deliveries they parsed.
+    When storage refuses, the answer is a 503 (the channel delivers again later; what was
+    stored meanwhile is deduplicated) or a 400 for a message that cannot be stored.
     """
+    try:
+        return await _handle_delivery(app, channel, delivery)
+    except (StorageUnavailable, UnstorableWrite) as exc:
+        log.warning("%s delivery refused: %s", channel.name, exc)
+        return storage_answer(exc)
+
+
+async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
+                           delivery: Delivery) -> Answer:
     channel_name = channel.name
     now = app[k.CLOCK].now_ms()
     for status in delivery.statuses:
-        await record_status(app[k.DB], channel_name, status.message_id, status.status.value,
-                            status.error_code, now)
+        await app[k.OUTBOX].record_status(channel_name, status.message_id,
+                                          status.status.value, status.error_code, now)
     engine = app[k.ENGINE]
     shops = app[k.SHOPS]
     outbox = app[k.OUTBOX]

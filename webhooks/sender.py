@@ -13,6 +13,12 @@ Parent and child speak length-prefixed pickle frames over the child's stdin/stdo
 frame per event-loop tick in each direction. Both ends are this program, over a private
 pipe; nothing from the network is ever unpickled. If the child dies, every send it held
 fails as retryable (the outbox retries it with back-off) and the next send starts a new one.
+
+Every send the channel accepted is also appended to the :class:`SentJournal` (a file beside
+the SQLite database) the moment its answer arrives, before the outbox records it. If the
+server is killed, its child finishes or abandons what it holds within
+``ORPHAN_GRACE_SECONDS`` and exits, and the next server reads the journal before it sends
+anything left over, so a send that was accepted is not sent again.
 """
 
 from __future__ import annotations
@@ -20,14 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
 
 from bot.outgoing import OutboxItem
 from bot.types import Reply
+from config.database import is_sqlite, sqlite_path
 from config.settings import Settings
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.frames import (
@@ -47,6 +56,67 @@ Request = tuple[int, str, str, str, dict[str, Any], str]
 Result = tuple[int, str | None, tuple[str, bool, int | None, str | None] | None]
 
 
+# a child whose server went away finishes its sends for this long, then abandons the rest
+ORPHAN_GRACE_SECONDS = 3.0
+
+
+class SentJournal:
+    """Append-only lines ``row id<TAB>channel message id``: sends the channel accepted.
+
+    One ``write`` on an ``O_APPEND`` descriptor per send, so a line is in the kernel the
+    moment the send's answer is in, whichever process dies next; the outbox reads it at
+    start-up (:meth:`webhooks.outbox.Outbox.recover`) and empties it when nothing is in
+    flight. Not synced to disk: it guards against a crashed process, not a power cut.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, row_id: str, channel_id: str) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        clean = channel_id.replace("\t", " ").replace("\n", " ")
+        os.write(self._fd, f"{row_id}\t{clean}\n".encode())
+
+    def read(self) -> dict[str, str]:
+        try:
+            text = self.path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return {}
+        found: dict[str, str] = {}
+        for line in text.split("\n")[:-1]:  # a last line without its newline is unfinished
+            row_id, sep, channel_id = line.partition("\t")
+            if sep and row_id:
+                found[row_id] = channel_id
+        return found
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def reset(self) -> None:
+        """Empty it (only when every send it names is recorded and none is in flight)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.path, 0)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def journal_for(settings: Settings) -> SentJournal | None:
+    """The journal beside an SQLite file (``haat.db-sent``); none for memory or PostgreSQL,
+    where several processes may share the outbox and the lease decides."""
+    if not is_sqlite(settings.database_url):
+        return None
+    path = sqlite_path(settings.database_url)
+    return None if path == ":memory:" else SentJournal(Path(path + "-sent"))
+
+
 class Sender(Protocol):
     """One attempt at one message: the channel's message id, or :class:`SendError`."""
 
@@ -59,29 +129,37 @@ class InlineSender:
     """Sends in the server's own event loop (the simulator; ``HAAT_OUTBOX_SENDER=inline``)."""
 
     def __init__(self, channels: Mapping[str, ChannelAdapter],
-                 session_factory: Callable[[], aiohttp.ClientSession]) -> None:
+                 session_factory: Callable[[], aiohttp.ClientSession],
+                 journal: SentJournal | None = None) -> None:
         self.channels = channels
         self.session_factory = session_factory
+        self.journal = journal
 
     async def send(self, item: OutboxItem) -> str:
         return await _send_one(self.channels, self.session_factory(), item.channel,
-                               item.business, item.customer, item.reply, item.id)
+                               item.business, item.customer, item.reply, item.id,
+                               self.journal)
 
     async def close(self) -> None:
-        """Nothing of its own to release: the session belongs to the app."""
+        """The session belongs to the app; the journal's descriptor is ours."""
+        if self.journal is not None:
+            self.journal.close()
 
 
 async def _send_one(channels: Mapping[str, ChannelAdapter], session: aiohttp.ClientSession,
                     channel_name: str, business: str, to: str, reply: Reply,
-                    idempotency_key: str) -> str:
+                    idempotency_key: str, journal: SentJournal | None = None) -> str:
     channel = channels.get(channel_name)
     if channel is None:
         raise SendError(f"no channel {channel_name}", retryable=False)
     try:
-        return await channel.send(session, business=business, to=to, reply=reply,
-                                  idempotency_key=idempotency_key)
+        message_id = await channel.send(session, business=business, to=to, reply=reply,
+                                        idempotency_key=idempotency_key)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SendError(type(exc).__name__, retryable=True) from exc
+    if journal is not None:
+        journal.append(idempotency_key, message_id)  # before anything else can fail
+    return message_id
 
 
 class ProcessSender:
@@ -219,6 +297,7 @@ class ProcessSender:
                         proc.kill()
                 await self._reader
         self._fail(list(self._pending), "server shutting down")
+        await self.inline.close()
 
 
 # ---- the child ------------------------------------------------------------------------
@@ -232,6 +311,7 @@ async def _child_main() -> None:
     from webhooks.channels.registry import CHANNELS
 
     channels = {name: CHANNELS[name](settings) for name in names if name in CHANNELS}
+    journal = journal_for(settings)
     results = FrameBatch(writer)
     tasks: set[asyncio.Task[None]] = set()
 
@@ -240,7 +320,7 @@ async def _child_main() -> None:
         result: Result
         try:
             message_id = await _send_one(channels, session, channel, business, to,
-                                         Reply.from_json(reply_json), key)
+                                         Reply.from_json(reply_json), key, journal)
             result = (request_id, message_id, None)
         except SendError as exc:
             result = (request_id, None, (str(exc), exc.retryable, exc.status, exc.code))
@@ -260,8 +340,16 @@ async def _child_main() -> None:
                 task = asyncio.create_task(one(session, request))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-        while tasks:
-            await asyncio.gather(*list(tasks), return_exceptions=True)
+        # the server stopped (it drained first: nothing is held) or died: finish what we
+        # hold for a short while, then abandon it; the next server waits that long
+        # before it reads the journal (an abandoned send is in doubt: sent again)
+        if tasks:
+            _, abandoned = await asyncio.wait(list(tasks), timeout=ORPHAN_GRACE_SECONDS)
+            for task in abandoned:
+                task.cancel()
+            await asyncio.gather(*abandoned, return_exceptions=True)
+    if journal is not None:
+        journal.close()
     for channel in channels.values():  # the Twilio client keeps a session of its own
         close = getattr(channel, "close", None)
         if close is not None:

@@ -33,8 +33,10 @@ async def graph() -> AsyncIterator[FakeGraphApi]:
 
 
 def _settings(graph: FakeGraphApi) -> Settings:
+    # no database file: the sender child keeps its journal beside one (webhooks/sender.py)
     return Settings(whatsapp_access_token=ACCESS_TOKEN, whatsapp_api_base_url=graph.url,
-                    simulator_token="sim", log_level="WARNING")
+                    simulator_token="sim", log_level="WARNING",
+                    database_url="sqlite:///:memory:")
 
 
 @pytest.fixture(params=["inline", "process"])
@@ -92,7 +94,8 @@ async def test_a_rate_limit_is_retryable_and_a_bad_request_is_not(
 
 async def test_an_unreachable_channel_is_a_retryable_failure(graph: FakeGraphApi) -> None:
     settings = Settings(whatsapp_access_token=ACCESS_TOKEN,
-                        whatsapp_api_base_url="http://127.0.0.1:9", log_level="WARNING")
+                        whatsapp_api_base_url="http://127.0.0.1:9", log_level="WARNING",
+                        database_url="sqlite:///:memory:")
     channels = {name: build(settings) for name, build in CHANNELS.items()}
     async with aiohttp.ClientSession() as session:
         for sender in (InlineSender(channels, lambda: session),
@@ -171,3 +174,52 @@ async def test_the_child_outlives_signals_meant_for_the_whole_group(
     await asyncio.sleep(0.2)
     assert await process_sender.send(_item(2))
     assert process_sender.pid == pid and process_sender.started == 1
+
+
+# ---- partner fault patterns, on both senders and both REST channels ---------------------
+
+
+@pytest.mark.parametrize("kind", ["inline", "process"])
+@pytest.mark.parametrize("channel", ["whatsapp", "twilio"])
+async def test_a_fault_pattern_costs_retries_never_a_lost_or_doubled_message(
+        graph: FakeGraphApi, kind: str, channel: str) -> None:
+    from tests.fakes.graph_api import Failure, dropped, slow
+    from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, run_fake_twilio_api
+
+    def faults(n: int) -> Failure | None:  # 429, 5xx, a cut connection, a slow answer
+        return {1: Failure(429, 20429 if channel == "twilio" else 130429, "too many"),
+                2: Failure(500), 3: dropped(), 4: slow(0.2), 6: Failure(503)}.get(n % 7)
+
+    async with run_fake_twilio_api() as twilio:
+        fake = twilio if channel == "twilio" else graph
+        fake.pattern(faults)
+        settings = _settings(graph).with_(twilio_account_sid=ACCOUNT_SID,
+                                          twilio_auth_token=AUTH_TOKEN,
+                                          twilio_api_base_url=twilio.url)
+        channels = {name: build(settings) for name, build in CHANNELS.items()}
+        async with aiohttp.ClientSession() as session:
+            inline = InlineSender(channels, lambda: session)
+            sender: Sender = inline if kind == "inline" else ProcessSender(settings, inline)
+            try:
+                async def deliver(n: int) -> int:
+                    for attempt in range(1, 8):  # what the outbox does, minus the backoff
+                        try:
+                            await sender.send(_item(n, channel=channel))
+                            return attempt
+                        except SendError as exc:
+                            assert exc.retryable
+                    raise AssertionError(f"message {n} never went through")
+
+                attempts = await asyncio.gather(*(deliver(n) for n in range(30)))
+            finally:
+                await sender.close()
+                for adapter in channels.values():
+                    close = getattr(adapter, "close", None)
+                    if close is not None:
+                        await close()
+    if channel == "twilio":
+        bodies = [r.form["Body"][0] for r in twilio.received]
+    else:
+        bodies = [r.json["text"]["body"] for r in graph.received]
+    assert sorted(bodies) == sorted(f"message {n}" for n in range(30))  # each exactly once
+    assert sum(attempts) > 30 and {"429", "500", "503", "drop", "slow"} <= set(fake.faults)

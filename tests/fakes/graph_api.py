@@ -1,14 +1,15 @@
 """A loopback stand-in for the Graph API ``POST /{phone_number_id}/messages``.
 
 It checks the Bearer token, records every JSON body, answers like Meta (a wamid, or
-Meta's error envelope) and can be scripted to fail or hang the next requests.
+Meta's error envelope) and can be scripted to fail, hang, answer slowly or drop the
+connection: for the next requests, or by a pattern over the request number (``pattern``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,20 @@ class Failure:
     status: int  # 0 = hang until the client gives up
     code: int | None = None
     message: str = "scripted failure"
+    delay: float = 0.0  # seconds to wait before answering (with status 200: a slow success)
+    drop: bool = False  # close the connection without an answer, before processing
+
+
+SLOW_OK = 200  # a Failure with this status and a delay is a slow success
+
+
+def slow(seconds: float) -> Failure:
+    return Failure(SLOW_OK, delay=seconds)
+
+
+def dropped() -> Failure:
+    """The connection is cut before the request is processed (nothing was accepted)."""
+    return Failure(0, drop=True)
 
 
 class ScriptedServer:
@@ -43,7 +58,10 @@ class ScriptedServer:
         self.received: list[Recorded] = []
         self.attempts = 0  # every request, including failed and rejected ones
         self._script: list[Failure] = []
+        self._pattern: Callable[[int], Failure | None] | None = None
+        self._numbered = 0
         self._closing = asyncio.Event()
+        self.faults: dict[str, int] = {}  # what was injected, by kind (tests report it)
 
     def fail_next(self, count: int = 1, *, status: int = 500, code: int | None = None,
                   message: str = "scripted failure") -> None:
@@ -54,13 +72,33 @@ class ScriptedServer:
         """The next ``count`` requests never answer (until the server stops)."""
         self._script.extend(Failure(0) for _ in range(count))
 
-    async def _scripted(self) -> Failure | None:
-        if not self._script:
+    def pattern(self, choose: Callable[[int], Failure | None] | None) -> None:
+        """From now on, request number ``n`` (1-based, authorised ones) gets ``choose(n)``:
+        a :class:`Failure` (or :func:`slow` / :func:`dropped`) or None for a normal answer."""
+        self._pattern = choose
+        self._numbered = 0
+
+    async def _scripted(self, request: web.Request) -> Failure | None:
+        failure: Failure | None = None
+        if self._script:
+            failure = self._script.pop(0)
+        elif self._pattern is not None:
+            self._numbered += 1
+            failure = self._pattern(self._numbered)
+        if failure is None:
             return None
-        failure = self._script.pop(0)
+        kind = ("drop" if failure.drop else "hang" if failure.status == 0 else
+                "slow" if failure.status == SLOW_OK else str(failure.status))
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+        if failure.drop:
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("scripted drop")
         if failure.status == 0:
             await self._closing.wait()
-        return failure
+        if failure.delay:
+            await asyncio.sleep(failure.delay)
+        return None if failure.status == SLOW_OK else failure
 
     def app(self) -> web.Application:
         raise NotImplementedError
@@ -96,7 +134,7 @@ class FakeGraphApi(ScriptedServer):
         self.attempts += 1
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return _graph_error(401, 190, "Invalid OAuth access token.")
-        failure = await self._scripted()
+        failure = await self._scripted(request)
         if failure is not None:
             return _graph_error(failure.status, failure.code or 131000, failure.message)
         payload = await request.json()

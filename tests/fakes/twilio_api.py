@@ -2,7 +2,8 @@
 
 It checks HTTP basic auth (Account SID + Auth Token), records the form fields (repeated
 keys such as ``MediaUrl`` keep every value), answers a Message resource with a fresh
-``SM…`` sid, and can be scripted to fail (429/500/400…) or hang the next requests.
+``SM…`` sid, and can be scripted to fail (429/500/400…), hang, answer slowly or drop the
+connection, for the next requests or by a pattern (see :class:`ScriptedServer`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class FakeTwilioApi(ScriptedServer):
         self.attempts += 1
         if not self._authorised(request):
             return _twilio_error(401, 20003, "Authenticate")
-        failure = await self._scripted()
+        failure = await self._scripted(request)
         if failure is not None:
             return _twilio_error(failure.status, failure.code or 20500, failure.message)
         form = await request.post()

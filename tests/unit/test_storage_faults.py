@@ -1,0 +1,274 @@
+"""The storage engine under poison and faults: a failing write set fails alone, of whatever
+type its failure; a locked, full or overloaded database refuses fast and recovers by itself.
+
+Poison here is crafted at the engine level (write sets the edge would never build), so these
+tests keep holding whatever the HTTP edge learns to refuse before storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from config.database import (
+    Conflict,
+    Database,
+    SqliteDatabase,
+    StorageUnavailable,
+    UnstorableWrite,
+    WriteSet,
+    open_database,
+)
+from webhooks.migrate import upgrade
+
+INSERT = ("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "
+          "received_at, status, response) VALUES (?, ?, 'shop', 'c', 'text', ?, 0, "
+          "'processed', 'r') ON CONFLICT (channel, message_id) DO NOTHING")
+TOUCH = "UPDATE inbound_messages SET received_at = ? WHERE channel = 'sim' AND message_id = ?"
+_ids = itertools.count()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = open_database(database_url)
+    await db.start()
+    yield db
+    await db.close()
+
+
+def honest(message_id: str) -> WriteSet:
+    """Like a turn: the guarded inbound row first, then more statements."""
+    writes = WriteSet()
+    writes.add(INSERT, ("sim", message_id, "hello"), must_change=True)
+    writes.add(TOUCH, (1, message_id))
+    return writes
+
+
+def poison(kind: str, message_id: str) -> WriteSet:
+    writes = WriteSet()
+    if kind == "surrogate":  # a lone surrogate in the guarded row itself: UnicodeEncodeError
+        writes.add(INSERT, ("sim", message_id, "caf\ud800"), must_change=True)
+    elif kind == "overflow":  # fails after its guard succeeded: OverflowError / DataError
+        writes.add(INSERT, ("sim", message_id, "x"), must_change=True)
+        writes.add(TOUCH, (10**40, message_id))
+    elif kind == "not_null":  # a constraint after the guard: IntegrityError
+        writes.add(INSERT, ("sim", message_id, "x"), must_change=True)
+        writes.add("INSERT INTO inbound_messages (channel) VALUES (?)", ("sim",))
+    elif kind == "bad_type":  # no guard, a parameter no driver can bind
+        writes.add(TOUCH, (1, message_id))
+        writes.add(TOUCH, (object(), message_id))
+    elif kind == "bad_sql":  # a statement that cannot run at all, after a good one
+        writes.add(INSERT, ("sim", message_id, "x"), must_change=True)
+        writes.add("UPDATE no_such_table SET x = ?", (1,))
+    else:
+        raise AssertionError(kind)
+    return writes
+
+
+POISON = ("surrogate", "overflow", "not_null", "bad_type", "bad_sql")
+
+
+async def _stored(db: Database, ids: list[str]) -> set[str]:
+    rows = await db.fetchall("SELECT message_id, received_at FROM inbound_messages")
+    found = {str(r[0]): r[1] for r in rows}
+    assert all(found[i] == 1 for i in ids if i in found)  # every statement of it applied
+    return {i for i in ids if i in found}
+
+
+async def test_poison_of_every_kind_fails_alone_and_forty_neighbours_commit(
+        database: Database) -> None:
+    honest_ids = [f"h{next(_ids)}" for _ in range(40)]
+    poison_ids = {kind: f"p{next(_ids)}" for kind in POISON}
+    write_sets = [honest(i) for i in honest_ids[:20]]
+    write_sets += [poison(kind, i) for kind, i in poison_ids.items()]
+    write_sets += [honest(i) for i in honest_ids[20:]]
+    results = await asyncio.gather(*(database.write(w) for w in write_sets),
+                                   return_exceptions=True)  # one tick: one group commit
+    assert results[:20] == [None] * 20 and results[25:] == [None] * 20
+    outcomes = dict(zip(POISON, results[20:25], strict=True))
+    assert isinstance(outcomes["surrogate"], UnstorableWrite)
+    assert isinstance(outcomes["overflow"], UnstorableWrite)
+    assert isinstance(outcomes["not_null"], Conflict)
+    assert isinstance(outcomes["bad_type"], UnstorableWrite)
+    assert isinstance(outcomes["bad_sql"], UnstorableWrite)
+    assert await _stored(database, honest_ids) == set(honest_ids)
+    assert await _stored(database, list(poison_ids.values())) == set()  # nothing half-stored
+    await database.write(honest("after"))  # and the engine keeps working
+    assert await _stored(database, ["after"]) == {"after"}
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=st.lists(st.sampled_from(("honest", *POISON)), min_size=1, max_size=40))
+async def test_any_mix_of_poison_and_honest_stores_exactly_the_honest(
+        tmp_path: Path, plan: list[str]) -> None:
+    path = tmp_path / "mix.sqlite"
+    if not path.exists():
+        await asyncio.to_thread(upgrade, f"sqlite:///{path}")
+    db = SqliteDatabase(str(path))
+    await db.start()
+    try:
+        ids = [f"m{next(_ids)}" for _ in plan]
+        results = await asyncio.gather(*(
+            db.write(honest(i) if kind == "honest" else poison(kind, i))
+            for kind, i in zip(plan, ids, strict=True)), return_exceptions=True)
+        for kind, result in zip(plan, results, strict=True):
+            assert (result is None) == (kind == "honest"), (kind, result)
+            assert result is None or isinstance(result, (UnstorableWrite, Conflict))
+        expected = {i for kind, i in zip(plan, ids, strict=True) if kind == "honest"}
+        assert await _stored(db, ids) == expected
+    finally:
+        await db.close()
+
+
+# ---- SQLite: locked by another process, disk full, overloaded --------------------------
+
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(path: Path) -> subprocess.Popen[str]:
+    """Another process takes SQLite's write lock and keeps it until its stdin closes."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)],  # noqa: S603
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+
+
+@pytest.fixture
+async def sqlite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "faults.sqlite"
+    await asyncio.to_thread(upgrade, f"sqlite:///{path}")
+    return path
+
+
+async def test_a_lock_held_by_another_process_is_a_fast_refusal_then_recovers(
+        sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    locker = await asyncio.to_thread(hold_write_lock, sqlite_file)
+    try:
+        started = time.monotonic()
+        results = await asyncio.gather(*(db.write(honest(f"l{i}")) for i in range(30)),
+                                       return_exceptions=True)
+        waited = time.monotonic() - started
+        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        assert waited < 2.5  # bounded: busy timeout + queue deadline, not 30 s
+        # reads still answer while the lock is held (WAL)
+        assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (0,)
+    finally:
+        await asyncio.to_thread(release, locker)
+    try:
+        await asyncio.gather(*(db.write(honest(f"l{i}")) for i in range(30)))
+        assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (30,)
+    finally:
+        await db.close()
+
+
+def _fill(path: Path, until_full_of: int) -> None:
+    """Another connection grows the file to the writer's page cap with junk."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE IF NOT EXISTS junk (x BLOB)")
+    while conn.execute("PRAGMA page_count").fetchone()[0] < until_full_of:
+        conn.execute("INSERT INTO junk VALUES (zeroblob(3000))")
+    conn.close()
+
+
+def _free(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DELETE FROM junk")  # pages go to the free list, reusable by any table
+    conn.close()
+
+
+async def test_a_full_disk_refuses_fast_and_every_write_set_alone(sqlite_file: Path) -> None:
+    conn = sqlite3.connect(sqlite_file)
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    cap = pages + 40
+    db = SqliteDatabase(str(sqlite_file), max_pages=cap)
+    await db.start()
+    try:
+        await asyncio.to_thread(_fill, sqlite_file, cap)
+        big = "x" * 3000  # each needs a page of its own: none fits any more
+        writes = []
+        for i in range(20):
+            ws = WriteSet()
+            ws.add(INSERT, ("sim", f"f{i}", big), must_change=True)
+            writes.append(ws)
+        started = time.monotonic()
+        results = await asyncio.gather(*(db.write(w) for w in writes), return_exceptions=True)
+        assert time.monotonic() - started < 2.5
+        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (0,)
+        await asyncio.to_thread(_free, sqlite_file)  # space is freed: recovery, no restart
+        await asyncio.gather(*(db.write(w) for w in writes))
+        assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (20,)
+    finally:
+        await db.close()
+
+
+async def test_an_overloaded_writer_refuses_instead_of_queueing_without_bound(
+        sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file), max_queue=50)
+    await db.start()
+    locker = await asyncio.to_thread(hold_write_lock, sqlite_file)
+    try:
+        results = await asyncio.gather(*(db.write(honest(f"q{i}")) for i in range(120)),
+                                       return_exceptions=True)
+        refused = [r for r in results if isinstance(r, StorageUnavailable)]
+        assert len(refused) == 120  # 50 waited (then timed out), 70 were refused at once
+        assert any("queue is full" in str(r) for r in refused)
+    finally:
+        await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+# ---- PostgreSQL: a lock held by another session ------------------------------------------
+
+
+async def test_postgres_a_held_lock_is_a_fast_refusal_then_recovers(
+        fresh_postgres: str) -> None:
+    import asyncpg
+
+    db = open_database(fresh_postgres)
+    await db.start()
+    other = await asyncpg.connect(fresh_postgres.replace("postgresql+asyncpg://",
+                                                         "postgresql://"))
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("LOCK TABLE inbound_messages IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        results = await asyncio.gather(*(db.write(honest(f"g{i}")) for i in range(10)),
+                                       return_exceptions=True)
+        assert time.monotonic() - started < 2.5
+        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        await transaction.rollback()
+        await asyncio.gather(*(db.write(honest(f"g{i}")) for i in range(10)))
+        assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (10,)
+    finally:
+        await other.close()
+        await db.close()
