@@ -13,6 +13,9 @@ defines the tables and serves cold paths, and the hot path uses this module:
 * PostgreSQL: an asyncpg pool; each write set is one transaction.
 
 Statements are written once with ``?`` placeholders; the PostgreSQL backend renumbers them.
+Amounts of any size (config/amounts.py): on SQLite an int beyond 64 bits is bound as wide
+text where sqlite3 refuses it (a zero-cost ``except``, never taken for ordinary amounts) and
+``SUM`` is exact over both forms; on PostgreSQL, NUMERIC values come back as ``int``.
 A write set may carry *guards*: statements whose rowcount must be 1 (an insert that must not
 conflict). A failed guard rolls back just that write set (SAVEPOINT) and raises
 :class:`Conflict` to its caller, so one duplicate never fails the whole group.
@@ -29,7 +32,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
+
+from config.amounts import ExactSum, to_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,7 @@ class SqliteDatabase:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
+        conn.create_aggregate("sum", 1, ExactSum)  # exact over wide amounts as well
         return conn
 
     async def start(self) -> None:
@@ -213,12 +220,18 @@ class SqliteDatabase:
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "database not started"
-        row: Row | None = self._reader.execute(sql, params).fetchone()
+        try:
+            row: Row | None = self._reader.execute(sql, params).fetchone()
+        except OverflowError:  # an amount beyond 64 bits
+            row = self._reader.execute(sql, _wide(params)).fetchone()
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         assert self._reader is not None, "database not started"
-        rows: list[Row] = self._reader.execute(sql, params).fetchall()
+        try:
+            rows: list[Row] = self._reader.execute(sql, params).fetchall()
+        except OverflowError:  # an amount beyond 64 bits
+            rows = self._reader.execute(sql, _wide(params)).fetchall()
         return rows
 
     async def ping(self) -> bool:
@@ -324,13 +337,15 @@ class SqliteDatabase:
                 cursor = conn.execute(guard.sql, guard.params)
             except sqlite3.IntegrityError as exc:
                 return Conflict(str(exc))
+            except OverflowError as exc:  # an amount beyond 64 bits: the savepoint path
+                raise _Redo from exc
             if cursor.rowcount != 1:
                 return Conflict(guard.sql.split("(", 1)[0].strip())
         try:
             for stmt in writes.statements:
                 if not stmt.must_change:
                     conn.execute(stmt.sql, stmt.params)
-        except sqlite3.IntegrityError as exc:
+        except (sqlite3.IntegrityError, OverflowError) as exc:
             raise _Redo from exc
         return None
 
@@ -339,7 +354,10 @@ class SqliteDatabase:
         conn.execute("SAVEPOINT ws")
         try:
             for stmt in writes.statements:
-                cursor = conn.execute(stmt.sql, stmt.params)
+                try:
+                    cursor = conn.execute(stmt.sql, stmt.params)
+                except OverflowError:  # an amount beyond 64 bits
+                    cursor = conn.execute(stmt.sql, _wide(stmt.params))
                 if stmt.must_change and cursor.rowcount != 1:
                     raise Conflict(stmt.sql.split("(", 1)[0].strip())
         except (Conflict, sqlite3.IntegrityError) as exc:
@@ -348,6 +366,10 @@ class SqliteDatabase:
             return exc if isinstance(exc, Conflict) else Conflict(str(exc))
         conn.execute("RELEASE ws")
         return None
+
+
+def _wide(params: Params) -> list[Any]:
+    return [to_sqlite(p) for p in params]
 
 
 class _Redo(Exception):
@@ -412,11 +434,11 @@ class PostgresDatabase:
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         record = await self._pool.fetchrow(self._sql(sql), *params)
-        return None if record is None else tuple(record)
+        return None if record is None else _pg_row(record)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         records = await self._pool.fetch(self._sql(sql), *params)
-        return [tuple(r) for r in records]
+        return [_pg_row(r) for r in records]
 
     async def ping(self) -> bool:
         try:
@@ -441,6 +463,12 @@ class PostgresDatabase:
                 raise Conflict(str(exc)) from exc
         self.commits += 1
         self.batched += 1
+
+
+def _pg_row(record: Any) -> Row:
+    """A record as a tuple, NUMERIC amounts (and SUMs, which PostgreSQL types NUMERIC)
+    as ``int``: haat keeps no fractional NUMERIC anywhere."""
+    return tuple(int(v) if type(v) is Decimal else v for v in record)
 
 
 def open_database(url: str, *, sqlite_synchronous: str = "NORMAL") -> Database:
