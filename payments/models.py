@@ -85,6 +85,8 @@ class ProviderEventRow(SQLModel, table=True):
     occurred_at: int = Field(default=0, sa_type=BigInteger)
     received_at: int = Field(default=0, sa_type=BigInteger)
     payload: str = ""
+    # why it was not applied ("" = applied): a currency or amount its request never asked for
+    rejected: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
 
 
 class RefundRow(SQLModel, table=True):

@@ -250,7 +250,7 @@ class PaymentsRepository:
         rows = await self.db.fetchall(
             "SELECT event_id, kind, provider_ref, amount_minor, currency, payment_id, "
             "occurred_at, payload FROM provider_events WHERE provider = ? AND provider_ref = ? "
-            "ORDER BY id", (request.provider, request.id))
+            "AND rejected = '' ORDER BY id", (request.provider, request.id))
         return [ProviderEvent(provider=request.provider, event_id=event_id,
                               kind=PaymentEventKind(kind), provider_ref=ref,
                               amount=Money(minor(amount), currency), occurred_at=occurred,
@@ -272,6 +272,26 @@ class PaymentsRepository:
                    (event.provider, event.event_id, request.id, event.kind.value,
                     event.amount.minor, event.amount.currency, event.payment_id,
                     event.occurred_at, now_ms, event.refund_id or ""), must_change=True)
+
+    @staticmethod
+    def insert_rejected_event(writes: WriteSet, request: PaymentRequest, event: ProviderEvent,
+                              reason: str, now_ms: int) -> None:
+        """Kept (a redelivery is a duplicate, reconcile can see it) but never applied."""
+        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
+                   "amount_minor, currency, payment_id, occurred_at, received_at, payload, "
+                   "rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (provider, event_id) DO NOTHING",
+                   (event.provider, event.event_id, request.id, event.kind.value,
+                    event.amount.minor, event.amount.currency, event.payment_id,
+                    event.occurred_at, now_ms, event.refund_id or "", reason[:64]),
+                   must_change=True)
+
+    async def event_rejection(self, provider: str, event_id: str) -> str | None:
+        """Why a stored event was rejected ("" when applied; None when never stored)."""
+        row = await self.db.fetchone(
+            "SELECT rejected FROM provider_events WHERE provider = ? AND event_id = ?",
+            (provider, event_id))
+        return None if row is None else str(row[0])
 
     async def has_event(self, provider: str, event_id: str) -> bool:
         row = await self.db.fetchone(

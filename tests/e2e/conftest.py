@@ -30,6 +30,8 @@ from tests.localhost import free_port
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SIM = {"Authorization": f"Bearer {SIM_TOKEN}"}
+SANDBOX_SECRET = "sandbox-secret"  # tests/conftest.py's settings
+SANDBOX_AUTH = {"Authorization": f"Bearer {SANDBOX_SECRET}"}  # the simulate action needs it
 OWNER = "+919811111111"  # the demo shop's owner (config/shop.yaml)
 ADDRESS = "12 Salt Lake, Sector 1, Kolkata"
 

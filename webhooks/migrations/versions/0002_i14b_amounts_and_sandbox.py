@@ -1,4 +1,5 @@
-"""amounts of any size (NUMERIC(40,0) on PostgreSQL), the sandbox PSP's own tables
+"""amounts of any size (NUMERIC(40,0) on PostgreSQL), the sandbox PSP's own tables, and
+provider_events.rejected (a callback whose currency or amount its request never asked for)
 
 Revision ID: 0002_i14b
 Revises: 0001
@@ -75,9 +76,14 @@ def upgrade() -> None:
             batch_op.alter_column('amount_minor', existing_type=sa.Integer(),
                                   type_=sa.BigInteger(), existing_nullable=False)
     _sandbox_tables()
+    with op.batch_alter_table('provider_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('rejected', sqlmodel.sql.sqltypes.AutoString(length=64),
+                                      nullable=False, server_default=''))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('provider_events', schema=None) as batch_op:
+        batch_op.drop_column('rejected')
     op.drop_table('sandbox_refunds')
     with op.batch_alter_table('sandbox_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sandbox_events_payment_id'))
