@@ -150,8 +150,8 @@ async def test_checkout_offers_a_page_and_a_qr_of_the_exact_upi_link(
     assert link.am == _two_decimals(order["total_minor"]) == "54.00"
     assert link.tr == request.id
     # the sandbox is a test: its QR pays a reserved test VPA, never the merchant's
-    assert (link.pa, link.pn, link.cu, link.tn) == ("sandbox.test@invalid", "HAAT SANDBOX TEST",
-                                                    "INR", "TEST - no money")
+    assert (link.pa, link.pn, link.cu, link.mc) == ("sandbox.test@invalid", "SANDBOX TEST",
+                                                    "INR", None)
     state = await _status(live, token)
     assert (state["status"], state["order_status"], state["amount_minor"]) == (
         "issued", "pending_payment", 5400)

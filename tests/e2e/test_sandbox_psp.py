@@ -114,7 +114,7 @@ async def test_the_page_and_the_qr_say_it_is_a_test_and_pay_nobody(
     (payload,) = decode_qr(await (await live.get(f"/pay/{token}/qr.png")).read())
     link = UpiLink.parse(payload)
     assert link.pa == "sandbox.test@invalid" and "mitratea" not in payload  # not the merchant
-    assert link.tn == "TEST - no money"
+    assert link.pn == "SANDBOX TEST" and link.mc is None
 
 
 def _haat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
