@@ -93,9 +93,10 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
         for table, columns in AMOUNTS.items():
             for column in columns:
-                target = sa.Integer() if table == 'ledger_entries' else sa.BigInteger()
-                op.alter_column(table, column, type_=target,
-                                postgresql_using=f'{column}::{target.__visit_name__}')
+                ledger = table == 'ledger_entries'
+                op.alter_column(table, column,
+                                type_=sa.Integer() if ledger else sa.BigInteger(),
+                                postgresql_using=f"{column}::{'integer' if ledger else 'bigint'}")
     else:
         with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
             batch_op.alter_column('amount_minor', existing_type=sa.BigInteger(),
