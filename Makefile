@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml $(PYTHON_MARK)
 
 install: $(STAMP)
 
-## Install and run the server on the demo shop with SQLite (simulator token "demo").
+## Install and run the server on the demo shop with SQLite. The demo's tokens are "demo":
+## simulator, sandbox PSP secret (the payment page's Simulate buttons) and merchant API.
 serve: $(STAMP)
-	HAAT_SIMULATOR_TOKEN=$${HAAT_SIMULATOR_TOKEN:-demo} $(BIN)/haat serve --shop $${HAAT_SHOP_DIR:-config}
+	HAAT_SIMULATOR_TOKEN=$${HAAT_SIMULATOR_TOKEN:-demo} HAAT_SANDBOX_SECRET=$${HAAT_SANDBOX_SECRET:-demo} HAAT_ADMIN_TOKEN=$${HAAT_ADMIN_TOKEN:-demo} $(BIN)/haat serve --shop $${HAAT_SHOP_DIR:-config}
 
 ## Install everything and run every check and test (what CI runs).
 test: $(STAMP)

@@ -1,7 +1,8 @@
 """Payment path benchmark (Performance issue): creating a payment request with its QR, and
 applying a provider callback, each under 5 ms p99 in-process.
 
-Both are measured through the real service on a migrated SQLite file with the sandbox PSP:
+Both are measured through the real service on a migrated SQLite file with the sandbox PSP
+(which, like a real PSP, keeps its own state: in its tables in the same database):
 
 1. "create": place an order, ask the provider for a UPI payment link, commit the rows, and
    render the link's QR PNG (off the event loop, as the ``/pay/{token}/qr.png`` route does;
@@ -60,7 +61,8 @@ async def _measure(samples: int, workdir: Path) -> PaymentPathResult:
     db = SqliteDatabase(str(workdir / "payments.db"))
     await db.start()
     try:
-        provider = SandboxProvider(None, SECRET)
+        # as `haat serve` builds it: the simulated PSP keeps its state in the database too
+        provider = SandboxProvider(None, SECRET, db=db)
         service = PaymentService(db, {"sandbox": provider}, public_url="http://127.0.0.1:8080",
                                  now_ms=lambda: int(time.time() * 1000))
         plan = PaymentPlan(provider="sandbox",

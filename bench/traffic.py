@@ -73,6 +73,8 @@ class Secrets:
             "WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
             "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
             "WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token,
+            # the demo shop pays through the sandbox; the "live" channels are local fakes
+            "HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL": "1",
         }
 
 

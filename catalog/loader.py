@@ -47,7 +47,7 @@ from catalog.models import (
     Text,
     UpiPayee,
 )
-from catalog.money import Money, MoneyError, is_currency
+from catalog.money import ISO_CODES, Money, MoneyError, asset_token, is_currency
 
 SHOP_FILE = "shop.yaml"
 CATALOG_FILE = "catalog.yaml"
@@ -373,8 +373,9 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "templates": False,
+    "templates": False, "assets": False,
 }
+_ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
@@ -409,6 +410,32 @@ class _ShopParts:
     closed_for_orders: bool = False
     handoff_quiet_minutes: int = 120
     templates: Mapping[str, str] | None = None
+    assets: Mapping[str, int] | None = None
+
+
+def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
+    """``assets: {ETH: {exponent: 18}}``: non-ISO currencies and their decimals (0-18)."""
+    found: dict[str, int] = {}
+    entries = _free_mapping(ctx, node, "assets")
+    for code, key_node, value_node in entries or []:
+        fields = _mapping(ctx, value_node, f"assets.{code}", _ASSET_KEYS)
+        if fields is None or "exponent" not in fields:
+            continue
+        places = _int(ctx, fields["exponent"][1], f"assets.{code}.exponent")
+        if places is None:
+            continue
+        try:
+            asset_token(code, 0)
+        except MoneyError as exc:  # the code itself
+            ctx.error(key_node, str(exc))
+            continue
+        try:
+            asset_token(code, places)
+        except MoneyError as exc:  # the exponent
+            ctx.error(fields["exponent"][1], str(exc))
+            continue
+        found[code] = places
+    return found
 
 
 def _phone(ctx: _Ctx, node: Node, what: str) -> str | None:
@@ -461,15 +488,21 @@ def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
     parts.name = _get(fields, "name", lambda n: _text(ctx, n, "name", lang0))
     parts.phone = _get(fields, "phone", lambda n: _phone(ctx, n, "phone"))
 
+    if (pair := fields.get("assets")) is not None:
+        parts.assets = _assets(ctx, pair[1])
     if (pair := fields.get("currency")) is not None:
         code = _scalar_text(ctx, pair[1], "currency")
+        assets = parts.assets or {}
         if code is not None:
-            if is_currency(code) and code == code.upper():
+            if code in assets:
+                parts.currency = asset_token(code, assets[code])  # e.g. ETH/18
+            elif code in ISO_CODES:
                 parts.currency = code
             else:
                 ctx.error(
                     pair[1],
-                    f"unknown currency {code!r}: use an ISO 4217 code such as INR"
+                    f"unknown currency {code!r}: use an ISO 4217 code such as INR, or "
+                    f"declare it under assets: with its exponent ({code}: {{exponent: 18}})"
                     + (f" (did you mean {code.upper()!r}?)" if is_currency(code) else ""),
                 )
 
@@ -1030,6 +1063,7 @@ def _load_one(
         handoff_quiet_minutes=parts.handoff_quiet_minutes,
         templates=parts.templates or MappingProxyType({}),
         nlu_examples=MappingProxyType(nlu),
+        assets=MappingProxyType(dict(parts.assets or {})),
     )
     return shop, errors, warnings
 

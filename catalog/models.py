@@ -193,6 +193,9 @@ class Shop:
     nlu_examples: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # non-ISO currencies declared in shop.yaml: code → exponent (``currency`` is then the
+    # token "CODE/EXPONENT", see catalog/money.py)
+    assets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def default_language(self) -> str:

@@ -12,203 +12,42 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-# ISO 4217 minor-unit exponents. Currencies absent here but listed in ISO_CODES use 2.
-_EXPONENTS: dict[str, int] = {
-    # zero-decimal
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "UYI": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "CLF": 4,
-    "UYW": 4,
-    # three-decimal
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
+# ISO 4217 (list one, the active codes incl. fund codes) with their minor-unit exponents.
+# Checked against the SIX maintenance agency's list of 2025; VED, XCG and ZWG are the newest.
+ISO_4217: dict[str, int] = {
+    "AED": 2, "AFN": 2, "ALL": 2, "AMD": 2, "ANG": 2, "AOA": 2, "ARS": 2, "AUD": 2, "AWG": 2,
+    "AZN": 2, "BAM": 2, "BBD": 2, "BDT": 2, "BGN": 2, "BHD": 3, "BIF": 0, "BMD": 2, "BND": 2,
+    "BOB": 2, "BOV": 2, "BRL": 2, "BSD": 2, "BTN": 2, "BWP": 2, "BYN": 2, "BZD": 2, "CAD": 2,
+    "CDF": 2, "CHE": 2, "CHF": 2, "CHW": 2, "CLF": 4, "CLP": 0, "CNY": 2, "COP": 2, "COU": 2,
+    "CRC": 2, "CUC": 2, "CUP": 2, "CVE": 2, "CZK": 2, "DJF": 0, "DKK": 2, "DOP": 2, "DZD": 2,
+    "EGP": 2, "ERN": 2, "ETB": 2, "EUR": 2, "FJD": 2, "FKP": 2, "GBP": 2, "GEL": 2, "GHS": 2,
+    "GIP": 2, "GMD": 2, "GNF": 0, "GTQ": 2, "GYD": 2, "HKD": 2, "HNL": 2, "HTG": 2, "HUF": 2,
+    "IDR": 2, "ILS": 2, "INR": 2, "IQD": 3, "IRR": 2, "ISK": 0, "JMD": 2, "JOD": 3, "JPY": 0,
+    "KES": 2, "KGS": 2, "KHR": 2, "KMF": 0, "KPW": 2, "KRW": 0, "KWD": 3, "KYD": 2, "KZT": 2,
+    "LAK": 2, "LBP": 2, "LKR": 2, "LRD": 2, "LSL": 2, "LYD": 3, "MAD": 2, "MDL": 2, "MGA": 2,
+    "MKD": 2, "MMK": 2, "MNT": 2, "MOP": 2, "MRU": 2, "MUR": 2, "MVR": 2, "MWK": 2, "MXN": 2,
+    "MXV": 2, "MYR": 2, "MZN": 2, "NAD": 2, "NGN": 2, "NIO": 2, "NOK": 2, "NPR": 2, "NZD": 2,
+    "OMR": 3, "PAB": 2, "PEN": 2, "PGK": 2, "PHP": 2, "PKR": 2, "PLN": 2, "PYG": 0, "QAR": 2,
+    "RON": 2, "RSD": 2, "RUB": 2, "RWF": 0, "SAR": 2, "SBD": 2, "SCR": 2, "SDG": 2, "SEK": 2,
+    "SGD": 2, "SHP": 2, "SLE": 2, "SLL": 2, "SOS": 2, "SRD": 2, "SSP": 2, "STN": 2, "SVC": 2,
+    "SYP": 2, "SZL": 2, "THB": 2, "TJS": 2, "TMT": 2, "TND": 3, "TOP": 2, "TRY": 2, "TTD": 2,
+    "TWD": 2, "TZS": 2, "UAH": 2, "UGX": 0, "USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4,
+    "UZS": 2, "VED": 2, "VES": 2, "VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2, "XCG": 2,
+    "XOF": 0, "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
 }
+ISO_CODES: frozenset[str] = frozenset(ISO_4217)
+# codes in the list whose minor unit is "N.A." (metals, SDR, test and "no currency" codes):
+# no price can be written in them
+ISO_NO_MINOR_UNIT: frozenset[str] = frozenset(
+    {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"})
 
-ISO_CODES: frozenset[str] = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYI",
-        "UYU",
-        "UYW",
-        "UZS",
-        "VES",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWG",
-    ]
-)
-
-# Non-ISO assets (stablecoins and the like) with their own, larger exponents.
-_EXTRA_EXPONENTS: dict[str, int] = {"USDC": 6, "USDT": 6, "BTC": 8, "ETH": 18}
+# A non-ISO asset (a stablecoin, a token) travels as ``CODE/EXPONENT``, e.g. ``ETH/18``: the
+# amount carries its own scale through the database and every provider, so no process-wide
+# registry of assets is needed. shop.yaml declares them (``assets: {ETH: {exponent: 18}}``)
+# and the loader turns the shop's ``currency: ETH`` into ``ETH/18``.
+_ASSET_TOKEN = re.compile(r"^([A-Z][A-Z0-9]{1,4})/(\d{1,2})$")
+_ASSET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,4}$")
+MAX_ASSET_EXPONENT = 18
 
 _DECIMAL_TEXT = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 
@@ -218,17 +57,45 @@ class MoneyError(ValueError):
 
 
 def exponent(currency: str) -> int:
-    """How many decimals the currency's minor unit has (INR 2, JPY 0, KWD 3, ETH 18)."""
+    """How many decimals the currency's minor unit has (INR 2, JPY 0, KWD 3, ETH/18 18)."""
     code = currency.upper()
-    if code in _EXTRA_EXPONENTS:
-        return _EXTRA_EXPONENTS[code]
-    if code not in ISO_CODES:
-        raise MoneyError(f"unknown currency {currency!r}: use an ISO 4217 code such as INR")
-    return _EXPONENTS.get(code, 2)
+    known = ISO_4217.get(code)
+    if known is not None:
+        return known
+    token = _ASSET_TOKEN.match(code)
+    if token is not None and token.group(1) not in ISO_4217:
+        places = int(token.group(2))
+        if places <= MAX_ASSET_EXPONENT:
+            return places
+        raise MoneyError(f"{currency}: an asset's exponent must be 0 to {MAX_ASSET_EXPONENT}")
+    if code in ISO_NO_MINOR_UNIT:
+        raise MoneyError(f"{currency} has no minor unit in ISO 4217: prices cannot use it")
+    raise MoneyError(f"unknown currency {currency!r}: use an ISO 4217 code such as INR, or "
+                     "declare the asset in shop.yaml (assets: {CODE: {exponent: N}})")
 
 
 def is_currency(code: str) -> bool:
-    return code.upper() in ISO_CODES or code.upper() in _EXTRA_EXPONENTS
+    """An ISO 4217 code with a minor unit (any case), or an asset token such as ETH/18."""
+    try:
+        exponent(code)
+    except MoneyError:
+        return False
+    return True
+
+
+def asset_token(code: str, places: int) -> str:
+    """The currency of a declared asset: ``asset_token("ETH", 18) == "ETH/18"``."""
+    if not _ASSET_CODE.match(code) or code in ISO_4217 or code in ISO_NO_MINOR_UNIT:
+        raise MoneyError(f"asset code {code!r} must be 2-5 capital letters or digits, "
+                         "starting with a letter, and not an ISO 4217 code")
+    if type(places) is not int or not 0 <= places <= MAX_ASSET_EXPONENT:
+        raise MoneyError(f"an asset's exponent must be a whole number 0 to {MAX_ASSET_EXPONENT}")
+    return f"{code}/{places}"
+
+
+def currency_code(currency: str) -> str:
+    """What people read: ``INR`` for INR, ``ETH`` for ``ETH/18``."""
+    return currency.split("/", 1)[0]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -236,7 +103,7 @@ class Money:
     """An exact amount: ``minor`` units of ``currency`` (paise for INR, fils for KWD)."""
 
     minor: int
-    currency: str
+    currency: str  # an ISO 4217 code, or an asset token such as ETH/18 (see above)
 
     def __post_init__(self) -> None:
         if type(self.minor) is not int:  # bool and float are both rejected
@@ -325,7 +192,7 @@ class Money:
             if amount.startswith("-"):
                 sign, amount = "-", amount[1:]
             return f"{sign}{symbol}{_group(amount)}"
-        return f"{self.currency} {_group(amount)}"
+        return f"{currency_code(self.currency)} {_group(amount)}"
 
     def __str__(self) -> str:
         return self.format()

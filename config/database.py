@@ -13,6 +13,9 @@ defines the tables and serves cold paths, and the hot path uses this module:
 * PostgreSQL: an asyncpg pool; each write set is one transaction.
 
 Statements are written once with ``?`` placeholders; the PostgreSQL backend renumbers them.
+Amounts of any size (config/amounts.py): on SQLite an int beyond 64 bits is bound as wide
+text where sqlite3 refuses it (a zero-cost ``except``, never taken for ordinary amounts) and
+``SUM`` is exact over both forms; on PostgreSQL, NUMERIC values come back as ``int``.
 A write set may carry *guards*: statements whose rowcount must be 1 (an insert that must not
 conflict). A failed guard rolls back just that write set (SAVEPOINT) and raises
 :class:`Conflict` to its caller, so one duplicate never fails the whole group.
@@ -38,7 +41,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
+
+from config.amounts import ExactSum, to_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +218,7 @@ class SqliteDatabase:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        conn.create_aggregate("sum", 1, ExactSum)  # exact over wide amounts as well
         return conn
 
     async def start(self) -> None:
@@ -277,6 +284,8 @@ class SqliteDatabase:
         assert self._reader is not None, "database not started"
         try:
             row: Row | None = self._reader.execute(sql, params).fetchone()
+        except OverflowError:  # an amount beyond 64 bits
+            row = self._reader.execute(sql, _wide(params)).fetchone()
         except sqlite3.OperationalError as exc:
             if (refused := _read_failed(exc)) is not None:
                 raise refused from exc
@@ -287,6 +296,8 @@ class SqliteDatabase:
         assert self._reader is not None, "database not started"
         try:
             rows: list[Row] = self._reader.execute(sql, params).fetchall()
+        except OverflowError:  # an amount beyond 64 bits
+            rows = self._reader.execute(sql, _wide(params)).fetchall()
         except sqlite3.OperationalError as exc:
             if (refused := _read_failed(exc)) is not None:
                 raise refused from exc
@@ -476,6 +487,8 @@ class SqliteDatabase:
             guard = guards[0]
             try:
                 cursor = conn.execute(guard.sql, guard.params)
+            except OverflowError as exc:  # an amount beyond 64 bits: the savepoint path
+                raise _Redo from exc
             except Exception as exc:
                 if not conn.in_transaction:
                     raise _Redo from exc
@@ -493,7 +506,7 @@ class SqliteDatabase:
             try:
                 conn.execute(stmt.sql, stmt.params)
             except Exception as exc:
-                if n == 0 and conn.in_transaction:
+                if n == 0 and conn.in_transaction and not isinstance(exc, OverflowError):
                     return _sqlite_outcome(exc)
                 raise _Redo from exc
         return None
@@ -503,7 +516,10 @@ class SqliteDatabase:
         conn.execute("SAVEPOINT ws")
         try:
             for stmt in writes.statements:
-                cursor = conn.execute(stmt.sql, stmt.params)
+                try:
+                    cursor = conn.execute(stmt.sql, stmt.params)
+                except OverflowError:  # an amount beyond 64 bits
+                    cursor = conn.execute(stmt.sql, _wide(stmt.params))
                 if stmt.must_change and cursor.rowcount != 1:
                     raise Conflict(stmt.sql.split("(", 1)[0].strip())
         except Exception as exc:
@@ -516,6 +532,10 @@ class SqliteDatabase:
             return _sqlite_outcome(exc)
         conn.execute("RELEASE ws")
         return None
+
+
+def _wide(params: Params) -> list[Any]:
+    return [to_sqlite(p) for p in params]
 
 
 class _Redo(Exception):
@@ -634,7 +654,7 @@ class PostgresDatabase:
                 record = await conn.fetchrow(self._sql(sql), *params)
         except Exception as exc:
             raise _pg_read_outcome(exc) from exc
-        return None if record is None else tuple(record)
+        return None if record is None else _pg_row(record)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         try:
@@ -642,7 +662,7 @@ class PostgresDatabase:
                 records = await conn.fetch(self._sql(sql), *params)
         except Exception as exc:
             raise _pg_read_outcome(exc) from exc
-        return [tuple(r) for r in records]
+        return [_pg_row(r) for r in records]
 
     async def ping(self) -> bool:
         try:
@@ -674,6 +694,12 @@ def _pg_read_outcome(exc: Exception) -> Exception:
     """A failed read: unavailable storage is a 503; anything else stays what it was."""
     outcome = _pg_outcome(exc)
     return outcome if isinstance(outcome, StorageUnavailable) else exc
+
+
+def _pg_row(record: Any) -> Row:
+    """A record as a tuple, NUMERIC amounts (and SUMs, which PostgreSQL types NUMERIC)
+    as ``int``: haat keeps no fractional NUMERIC anywhere."""
+    return tuple(int(v) if type(v) is Decimal else v for v in record)
 
 
 def open_database(url: str, *, sqlite_synchronous: str = "NORMAL",

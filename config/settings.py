@@ -54,6 +54,9 @@ class Settings:
     log_level: str = "INFO"
     # tests move the clock; production leaves it at 0
     clock_offset_seconds: float = 0.0
+    # HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1: serve a sandbox-paid shop to real WhatsApp
+    # users anyway (a staging number); `haat serve` refuses it otherwise
+    allow_sandbox_with_live_channel: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +109,8 @@ class Settings:
             values["simulator_owner"] = owner.lower() in ("1", "true", "yes", "on")
         if (pages := get("HAAT_SQLITE_MAX_PAGES")) is not None:
             values["sqlite_max_pages"] = int(pages)
+        if (allow := get("HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL")) is not None:
+            values["allow_sandbox_with_live_channel"] = allow.lower() in ("1", "true", "yes")
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -121,6 +126,16 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def live_channels(self) -> list[str]:
+        """The real WhatsApp channels whose credentials are set (shoppers can reach us)."""
+        found = []
+        if self.twilio_account_sid and self.twilio_auth_token:
+            found.append("Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+        if self.whatsapp_access_token or self.whatsapp_app_secret:
+            found.append("Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)")
+        return found
 
     @property
     def public_base(self) -> str:

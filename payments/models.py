@@ -1,9 +1,15 @@
-"""Order and payment tables. Amounts are integer minor units plus a currency code."""
+"""Order and payment tables. Amounts are integer minor units plus a currency code.
+
+Every amount column is :class:`config.sqltypes.MinorUnits`: exact at any size up to 10^40
+on both databases (NUMERIC(40,0) on PostgreSQL; see config/amounts.py for SQLite).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from config.sqltypes import MinorUnits
 
 
 class OrderRow(SQLModel, table=True):
@@ -17,10 +23,10 @@ class OrderRow(SQLModel, table=True):
     customer: str = Field(max_length=64, index=True)
     status: str = Field(default="pending_payment", max_length=24, index=True)
     currency: str = Field(max_length=8)
-    subtotal_minor: int = Field(default=0, sa_type=BigInteger)
-    delivery_minor: int = Field(default=0, sa_type=BigInteger)
-    tip_minor: int = Field(default=0, sa_type=BigInteger)
-    total_minor: int = Field(default=0, sa_type=BigInteger)
+    subtotal_minor: int = Field(default=0, sa_type=MinorUnits)
+    delivery_minor: int = Field(default=0, sa_type=MinorUnits)
+    tip_minor: int = Field(default=0, sa_type=MinorUnits)
+    total_minor: int = Field(default=0, sa_type=MinorUnits)
     address: str = ""
     language: str = Field(default="en", max_length=8)
     created_at: int = Field(default=0, sa_type=BigInteger)
@@ -35,8 +41,8 @@ class OrderLineRow(SQLModel, table=True):
     sku: str = Field(max_length=35)
     name: str = ""
     quantity: int
-    unit_price_minor: int = Field(sa_type=BigInteger)
-    line_total_minor: int = Field(sa_type=BigInteger)
+    unit_price_minor: int = Field(sa_type=MinorUnits)
+    line_total_minor: int = Field(sa_type=MinorUnits)
 
 
 class PaymentRequestRow(SQLModel, table=True):
@@ -50,10 +56,10 @@ class PaymentRequestRow(SQLModel, table=True):
     provider_ref: str | None = Field(default=None, max_length=128, index=True)
     token: str = Field(max_length=64, unique=True)  # /pay/{token}: ≥128 random bits
     status: str = Field(default="issued", max_length=24)
-    amount_minor: int = Field(sa_type=BigInteger)
+    amount_minor: int = Field(sa_type=MinorUnits)
     currency: str = Field(max_length=8)
-    captured_minor: int = Field(default=0, sa_type=BigInteger)
-    refunded_minor: int = Field(default=0, sa_type=BigInteger)
+    captured_minor: int = Field(default=0, sa_type=MinorUnits)
+    refunded_minor: int = Field(default=0, sa_type=MinorUnits)
     upi_link: str = ""
     link_url: str = ""
     vpa: str | None = None
@@ -73,12 +79,14 @@ class ProviderEventRow(SQLModel, table=True):
     event_id: str = Field(max_length=128)
     provider_ref: str = Field(max_length=128, index=True)
     kind: str = Field(max_length=24)
-    amount_minor: int = Field(default=0, sa_type=BigInteger)
+    amount_minor: int = Field(default=0, sa_type=MinorUnits)
     currency: str = Field(max_length=8)
     payment_id: str | None = Field(default=None, max_length=128)
     occurred_at: int = Field(default=0, sa_type=BigInteger)
     received_at: int = Field(default=0, sa_type=BigInteger)
     payload: str = ""
+    # why it was not applied ("" = applied): a currency or amount its request never asked for
+    rejected: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
 
 
 class RefundRow(SQLModel, table=True):
@@ -87,7 +95,7 @@ class RefundRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     payment_request_id: str = Field(foreign_key="payment_requests.id", index=True,
                                     max_length=64)
-    amount_minor: int = Field(sa_type=BigInteger)
+    amount_minor: int = Field(sa_type=MinorUnits)
     currency: str = Field(max_length=8)
     status: str = Field(default="pending", max_length=16)
     provider_ref: str | None = Field(default=None, max_length=128)
@@ -104,6 +112,6 @@ class LedgerEntryRow(SQLModel, table=True):
     shop_id: str = Field(max_length=64, index=True)
     ref: str = Field(max_length=128, index=True)
     account: str = Field(max_length=48)
-    amount_minor: int  # positive debit, negative credit
+    amount_minor: int = Field(sa_type=MinorUnits)  # positive debit, negative credit
     currency: str = Field(max_length=8)
     created_at: int = Field(default=0, sa_type=BigInteger)

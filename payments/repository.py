@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.money import Money
+from config.amounts import minor
 from config.database import Database, WriteSet
 from payments.ledger import Posting
 from payments.providers.base import ProviderEvent
@@ -94,12 +95,25 @@ _REQUEST_COLUMNS = ("id, order_id, shop_id, method, provider, provider_ref, toke
                     "link_url, vpa, expires_at, created_at")
 
 
+# amounts are read with minor(): an SQLite amount beyond 64 bits comes back as wide text
+# (config/amounts.py); the columns' positions in _ORDER_COLUMNS and _REQUEST_COLUMNS
+_ORDER_AMOUNTS = (7, 8, 9, 10)
+_REQUEST_AMOUNTS = (8, 10, 11)
+
+
+def _amounts(row: Sequence[Any], positions: tuple[int, ...]) -> list[Any]:
+    values = list(row)
+    for i in positions:
+        values[i] = minor(values[i])
+    return values
+
+
 def _order(row: Sequence[Any]) -> Order:
-    return Order(*row)
+    return Order(*_amounts(row, _ORDER_AMOUNTS))
 
 
 def _request(row: Sequence[Any]) -> PaymentRequest:
-    return PaymentRequest(*row)
+    return PaymentRequest(*_amounts(row, _REQUEST_AMOUNTS))
 
 
 class PaymentsRepository:
@@ -135,7 +149,7 @@ class PaymentsRepository:
         rows = await self.db.fetchall(
             "SELECT o.currency, l.sku, l.name, l.quantity, l.unit_price_minor FROM order_lines l "
             "JOIN orders o ON o.id = l.order_id WHERE l.order_id = ? ORDER BY l.id", (order_id,))
-        return [OrderLine(sku, name, qty, Money(unit, currency))
+        return [OrderLine(sku, name, qty, Money(minor(unit), currency))
                 for currency, sku, name, qty, unit in rows]
 
     @staticmethod
@@ -236,10 +250,10 @@ class PaymentsRepository:
         rows = await self.db.fetchall(
             "SELECT event_id, kind, provider_ref, amount_minor, currency, payment_id, "
             "occurred_at, payload FROM provider_events WHERE provider = ? AND provider_ref = ? "
-            "ORDER BY id", (request.provider, request.id))
+            "AND rejected = '' ORDER BY id", (request.provider, request.id))
         return [ProviderEvent(provider=request.provider, event_id=event_id,
                               kind=PaymentEventKind(kind), provider_ref=ref,
-                              amount=Money(amount, currency), occurred_at=occurred,
+                              amount=Money(minor(amount), currency), occurred_at=occurred,
                               payment_id=payment_id, refund_id=refund or None)
                 for event_id, kind, ref, amount, currency, payment_id, occurred, refund in rows]
 
@@ -258,6 +272,26 @@ class PaymentsRepository:
                    (event.provider, event.event_id, request.id, event.kind.value,
                     event.amount.minor, event.amount.currency, event.payment_id,
                     event.occurred_at, now_ms, event.refund_id or ""), must_change=True)
+
+    @staticmethod
+    def insert_rejected_event(writes: WriteSet, request: PaymentRequest, event: ProviderEvent,
+                              reason: str, now_ms: int) -> None:
+        """Kept (a redelivery is a duplicate, reconcile can see it) but never applied."""
+        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
+                   "amount_minor, currency, payment_id, occurred_at, received_at, payload, "
+                   "rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (provider, event_id) DO NOTHING",
+                   (event.provider, event.event_id, request.id, event.kind.value,
+                    event.amount.minor, event.amount.currency, event.payment_id,
+                    event.occurred_at, now_ms, event.refund_id or "", reason[:64]),
+                   must_change=True)
+
+    async def event_rejection(self, provider: str, event_id: str) -> str | None:
+        """Why a stored event was rejected ("" when applied; None when never stored)."""
+        row = await self.db.fetchone(
+            "SELECT rejected FROM provider_events WHERE provider = ? AND event_id = ?",
+            (provider, event_id))
+        return None if row is None else str(row[0])
 
     async def has_event(self, provider: str, event_id: str) -> bool:
         row = await self.db.fetchone(
@@ -278,7 +312,7 @@ class PaymentsRepository:
         row = await self.db.fetchone(
             "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE payment_request_id = ? "
             "AND status = 'pending'", (request_id,))
-        return int(row[0]) if row else 0
+        return minor(row[0]) if row else 0
 
     # ledger -----------------------------------------------------------------------------
     @staticmethod
@@ -297,10 +331,10 @@ class PaymentsRepository:
             sql += " WHERE shop_id = ?"
             params.append(shop_id)
         sql += " GROUP BY currency"
-        return {currency: int(total) for currency, total in await self.db.fetchall(sql, params)}
+        return {currency: minor(total) for currency, total in await self.db.fetchall(sql, params)}
 
     async def account_balance(self, shop_id: str, account: str) -> dict[str, int]:
         rows = await self.db.fetchall(
             "SELECT currency, SUM(amount_minor) FROM ledger_entries WHERE shop_id = ? AND "
             "account = ? GROUP BY currency", (shop_id, account))
-        return {currency: int(total) for currency, total in rows}
+        return {currency: minor(total) for currency, total in rows}

@@ -16,6 +16,7 @@ Rules this module keeps (DESIGN 3):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -84,6 +85,7 @@ class PaymentUpdate:
     after: PaymentState
     order_status_before: str
     order_status_after: str
+    rejected: str | None = None  # the event was stored but not applied: why (alert only)
 
     @property
     def newly_paid(self) -> bool:
@@ -105,6 +107,24 @@ def _accepted_then_closed(request: PaymentRequest, order: Order, before: Payment
                                   PaymentStatus.REFUNDED)
             and after.status is PaymentStatus.PAID_AFTER_CLOSE
             and order.status != OrderStatus.PENDING_PAYMENT)
+
+
+_AMOUNT_KINDS = (PaymentEventKind.AUTHORIZED, PaymentEventKind.CAPTURED,
+                 PaymentEventKind.REFUNDED)
+
+
+def mismatch(request: PaymentRequest, event: ProviderEvent) -> str | None:
+    """Why an event cannot belong to its request: another currency, or an amount it never
+    asked for (negative, or one payment larger than the whole request)."""
+    if event.amount.currency != request.currency and (
+            event.amount.minor or event.kind in _AMOUNT_KINDS):
+        return f"currency {event.amount.currency} is not the request's {request.currency}"
+    if event.amount.minor < 0:
+        return "negative amount"
+    if event.kind in _AMOUNT_KINDS and event.amount.minor > request.amount_minor:
+        return (f"amount {event.amount.format()} is more than the request's "
+                f"{request.amount.format()}")
+    return None
 
 
 def _new_id(prefix: str) -> str:
@@ -263,6 +283,10 @@ class PaymentService:
                 return None
             history = await self.repo.events_for(request)
             before = apply_events(request.amount, history)
+            reason = mismatch(request, event)
+            if reason is not None:
+                await self._reject(request, order, event, before, reason, notify)
+                return None
             after = apply_events(request.amount, [*history, event])
             if _accepted_then_closed(request, order, before, after, event):
                 # we already took this money as paid in time and told the shopper and the
@@ -296,6 +320,22 @@ class PaymentService:
         if after_commit is not None:
             await after_commit(update)  # work that needs the event stored (a refund call)
         return update
+
+    async def _reject(self, request: PaymentRequest, order: Order, event: ProviderEvent,
+                      state: PaymentState, reason: str, notify: Notify | None) -> None:
+        """Store the event as rejected and alert the merchant, in one transaction."""
+        log.warning("payment event %s/%s rejected for %s: %s", event.provider,
+                    event.kind.value, order.label, reason)
+        writes = WriteSet()
+        self.repo.insert_rejected_event(writes, request, event, reason, self.now_ms())
+        if notify is not None:
+            await notify(PaymentUpdate(
+                request=request, order=order, event=event, before=state, after=state,
+                order_status_before=order.status, order_status_after=order.status,
+                rejected=reason), writes)
+        # a Conflict: a concurrent delivery of the same event stored (and alerted) it
+        with contextlib.suppress(Conflict):
+            await self.db.write(writes)
 
     async def _keep_orphan(self, provider_name: str, event: ProviderEvent) -> None:
         writes = WriteSet()

@@ -202,7 +202,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         razorpay_key_secret=settings.razorpay_key_secret,
         razorpay_webhook_secret=settings.razorpay_webhook_secret,
         razorpay_api_base_url=settings.razorpay_api_base_url,
-        clock=lambda: clock.now_ms() / 1000) for name in PROVIDER_CLASSES}
+        clock=lambda: clock.now_ms() / 1000, db=db) for name in PROVIDER_CLASSES}
     app[PROVIDERS] = providers
     payments = PaymentService(db, providers, public_url=settings.public_base,
                               now_ms=clock.now_ms)

@@ -39,25 +39,30 @@ def _logging(level: str) -> None:
 # ---- serve ----------------------------------------------------------------------------
 
 
-def live_channels(settings: Settings) -> list[str]:
-    """The real WhatsApp channels configured (their credentials are set)."""
-    live = []
-    if settings.twilio_auth_token or settings.twilio_account_sid:
-        live.append("Twilio")
-    if settings.whatsapp_app_secret or settings.whatsapp_access_token:
-        live.append("WhatsApp Cloud API")
-    return live
-
-
 def simulator_warning(settings: Settings) -> str | None:
     """What ``haat serve`` warns when the simulator runs beside a real channel."""
-    live = live_channels(settings)
+    live = settings.live_channels
     if not settings.simulator_token or not live:
         return None
     owner = (" and HAAT_SIMULATOR_OWNER is set: anyone with its token can run merchant "
              "commands on real orders" if settings.simulator_owner else "")
     return (f"the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel "
             f"({', '.join(live)}){owner}; it is a test tool: unset it in production")
+def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
+    """One sentence per shop that takes its money through the sandbox PSP while a real
+    WhatsApp channel is configured: its shoppers would get test links that pay nobody."""
+    from catalog.loader import load_shops
+
+    channels = settings.live_channels
+    if not channels:
+        return []
+    try:
+        shops = load_shops(shop_dir)
+    except Exception:  # haat check / the server report the shop's own errors
+        return []
+    return [f"shop {shop.id!r} takes payments with the sandbox provider (a test PSP: its "
+            f"links pay nobody) while a live channel is configured: {', '.join(channels)}"
+            for shop in shops.values() if shop.payments.provider == "sandbox"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -72,6 +77,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("haat serve: --workers must be 1 or more", file=sys.stderr)
         return 2
+    if not settings.allow_sandbox_with_live_channel:
+        for problem in sandbox_with_live_channel(settings, Path(settings.shop_dir)):
+            print(f"haat serve: refusing to start: {problem}. Use a real provider in "
+                  "shop.yaml, or set HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1 for a test "
+                  "number.", file=sys.stderr)
+            return 2
     from webhooks.migrate import upgrade_in_child
 
     try:
@@ -124,6 +135,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     errors, warnings = check_shop_with_warnings(path)
     for warning in warnings:
         print(warning)
+    if not errors:
+        for problem in sandbox_with_live_channel(Settings.from_env(), path):
+            print(f"{path}: warning: {problem}; haat serve refuses this unless "
+                  "HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1")
     for error in errors:
         print(error)
     if errors:

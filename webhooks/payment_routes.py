@@ -50,12 +50,15 @@ async def provider_callback(request: web.Request) -> web.Response:
         log.warning("%s callback could not be parsed: %s", name, type(exc).__name__)
         return web.json_response({"error": "malformed callback"}, status=400)
     service = request.app[k.PAYMENTS]
-    applied = 0
+    applied = rejected = 0
     for event in events:
         if await service.apply_event(name, event, request.app[k.NOTIFIER]) is not None:
             applied += 1
+        elif await service.repo.event_rejection(name, event.event_id):
+            rejected += 1  # stored as rejected, merchant alerted: a 2xx stops the retries
     await request.app[k.OUTBOX].run_due()
-    return web.json_response({"received": len(events), "applied": applied})
+    return web.json_response({"received": len(events), "applied": applied,
+                              "rejected": rejected})
 
 
 # ---- the hosted payment page ------------------------------------------------------------
@@ -143,11 +146,22 @@ async def pay_qr(request: web.Request) -> web.Response:
 
 
 async def pay_sandbox(request: web.Request) -> web.Response:
-    """The sandbox PSP's test button: it then calls our webhook, signed, as a real PSP."""
+    """The sandbox PSP's test button: it then calls our webhook, signed, as a real PSP.
+
+    It marks an order paid, so the link alone (which every shopper holds) is not enough:
+    the caller shows the sandbox secret or the admin token as a bearer token. The page asks
+    the person for it (``make serve`` prints and uses ``demo``)."""
     payment, _ = await _payment(request)
     provider = request.app[k.PROVIDERS].get("sandbox")
     if payment.provider != "sandbox" or not isinstance(provider, SandboxProvider):
         raise web.HTTPNotFound(text="only sandbox payments can be settled here")
+    settings = request.app[k.SETTINGS]
+    auth = request.headers.get("Authorization")
+    if not (verify_bearer(auth, settings.sandbox_secret)
+            or verify_bearer(auth, settings.admin_token)):
+        return web.json_response(
+            {"error": "simulating a payment needs the sandbox secret (HAAT_SANDBOX_SECRET) or "
+                      "the admin token: Authorization: Bearer …"}, status=403)
     try:
         data = wire.loads(await request.read())
     except wire.WireError:
@@ -204,17 +218,34 @@ def _admin(request: web.Request) -> None:
         raise web.HTTPForbidden(text="admin token required")
 
 
-async def _order_json(app: web.Application, order: Order) -> dict[str, Any]:
+def _amount_style(request: web.Request) -> bool:
+    """``?amounts=string``: every ``*_minor`` as a decimal string, for JavaScript clients
+    (a JSON number above 2^53 loses digits there). The default is a JSON integer, exact in
+    the text at any size."""
+    style = request.query.get("amounts", "number")
+    if style not in ("number", "string"):
+        raise web.HTTPBadRequest(text="amounts must be number or string")
+    return style == "string"
+
+
+async def _order_json(app: web.Application, order: Order,
+                      as_text: bool = False) -> dict[str, Any]:
     repo = app[k.PAYMENTS].repo
+
+    def amount(value: int) -> int | str:
+        return str(value) if as_text else value
+
     return {
         "id": order.label, "shop": order.shop_id, "status": order.status,
-        "customer": order.customer, "total_minor": order.total_minor,
+        "customer": order.customer, "total_minor": amount(order.total_minor),
         "currency": order.currency, "address": order.address,
         "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
-                   "unit_price_minor": ln.unit_price.minor} for ln in await repo.lines(order.id)],
+                   "unit_price_minor": amount(ln.unit_price.minor)}
+                  for ln in await repo.lines(order.id)],
         "payments": [{"id": p.id, "method": p.method, "provider": p.provider,
-                      "status": p.status, "amount_minor": p.amount_minor,
-                      "captured_minor": p.captured_minor, "refunded_minor": p.refunded_minor}
+                      "status": p.status, "amount_minor": amount(p.amount_minor),
+                      "captured_minor": amount(p.captured_minor),
+                      "refunded_minor": amount(p.refunded_minor)}
                      for p in await repo.requests_for_order(order.id)],
     }
 
@@ -224,17 +255,38 @@ async def api_orders(request: web.Request) -> web.Response:
     app = request.app
     customer = request.query.get("customer")
     digits = wire.ascii_digits(customer) if customer else None
+    as_text = _amount_style(request)
+    shops = list(app[k.SHOPS].runtimes)
+    if (wanted := request.query.get("shop")) is not None:
+        if wanted not in shops:
+            raise web.HTTPNotFound(text="no such shop")
+        shops = [wanted]
     orders: list[Order] = []
-    for shop_id in app[k.SHOPS].runtimes:
+    for shop_id in shops:
         orders += await app[k.PAYMENTS].repo.orders(shop_id, customer=digits, limit=200)
-    return web.json_response({"orders": [await _order_json(app, o) for o in orders]})
+    return web.json_response({"orders": [await _order_json(app, o, as_text) for o in orders]})
+
+
+def _api_shop(request: web.Request) -> str:
+    """The shop an order route acts on. Order numbers are per shop (ORD-1001 exists in every
+    shop), so with more than one shop served the caller must name it: never a guess."""
+    shops = list(request.app[k.SHOPS].runtimes)
+    wanted = request.query.get("shop")
+    if wanted is None:
+        if len(shops) == 1:
+            return shops[0]
+        raise web.HTTPBadRequest(
+            text=f"this server serves {len(shops)} shops: name one with ?shop= "
+                 f"({', '.join(sorted(shops))})")
+    if wanted not in shops:
+        raise web.HTTPNotFound(text="no such shop")
+    return wanted
 
 
 async def _api_order(request: web.Request) -> Order:
     label = request.match_info["order"]
     number = wire.ascii_digits(label, _MAX_ORDER_DIGITS + 1)
-    shop = wire.clean(request.query.get("shop", ""))[:128] or next(
-        iter(request.app[k.SHOPS].runtimes), "")
+    shop = _api_shop(request)
     order = None
     if number and len(number) <= _MAX_ORDER_DIGITS:
         order = await request.app[k.PAYMENTS].repo.order(f"{shop}/ORD-{number}")
@@ -275,7 +327,7 @@ async def api_order_status(request: web.Request) -> web.Response:
         hint = " (refund it first)" if event is OrderEvent.CANCEL else ""
         return web.json_response(
             {"error": f"cannot move {order.status} to {data['status']}{hint}"}, status=409)
-    return web.json_response(await _order_json(request.app, fresh))
+    return web.json_response(await _order_json(request.app, fresh, _amount_style(request)))
 
 
 async def api_refund(request: web.Request) -> web.Response:
@@ -283,11 +335,15 @@ async def api_refund(request: web.Request) -> web.Response:
     order = await _api_order(request)
     data = await _json_body(request)
     amount = None
+    as_text = _amount_style(request)
     if "amount_minor" in data:
-        if type(data["amount_minor"]) is not int:
+        value = data["amount_minor"]
+        if as_text and isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)  # ?amounts=string: JavaScript clients send digits as text
+        if type(value) is not int:
             return web.json_response({"error": "amount_minor must be an integer"}, status=400)
         try:
-            amount = Money(data["amount_minor"], order.currency)
+            amount = Money(value, order.currency)
         except MoneyError as exc:
             return web.json_response({"error": str(exc)}, status=400)
     try:
@@ -299,8 +355,9 @@ async def api_refund(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=409)
     await request.app[k.OUTBOX].run_due()
     fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
-    return web.json_response({"refunded_minor": refunded.minor,
-                              "order": await _order_json(request.app, fresh)})
+    return web.json_response({"refunded_minor": str(refunded.minor) if as_text
+                              else refunded.minor,
+                              "order": await _order_json(request.app, fresh, as_text)})
 
 
 def setup_payment_routes(app: web.Application) -> None:

@@ -82,7 +82,11 @@ class PaymentNotifier:
         refunded = Money(update.after.refunded.minor - update.before.refunded.minor,
                          order.currency)
         kind = update.event.kind
-        if update.request.method == "tip":
+        if update.rejected is not None:
+            to_owners.append(f"⚠️ A {update.event.provider} payment callback for {order.label} "
+                             f"was rejected and not applied: {update.rejected}. Check it in "
+                             "the provider's dashboard.")
+        elif update.request.method == "tip":
             if captured.minor > 0:
                 to_shopper.append(t("tip_thanks", amount=captured.format()))
                 to_owners.append(f"💝 Tip {captured.format()} on {order.label}")

@@ -21,6 +21,7 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from config.amounts import minor
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, DEMO_SHOP, SIM_TOKEN, AiohttpClient, Shopper
@@ -30,6 +31,8 @@ from tests.localhost import free_port
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SIM = {"Authorization": f"Bearer {SIM_TOKEN}"}
+SANDBOX_SECRET = "sandbox-secret"  # tests/conftest.py's settings
+SANDBOX_AUTH = {"Authorization": f"Bearer {SANDBOX_SECRET}"}  # the simulate action needs it
 OWNER = "+919811111111"  # the demo shop's owner (config/shop.yaml)
 ADDRESS = "12 Salt Lake, Sector 1, Kolkata"
 
@@ -131,7 +134,7 @@ async def ledger_by_currency(client: TestClient[Any, Any]) -> dict[str, int]:
 
     rows = await client.app[DB].fetchall(
         "SELECT currency, SUM(amount_minor) FROM ledger_entries GROUP BY currency", ())
-    return {str(currency): int(total) for currency, total in rows}
+    return {str(currency): minor(total) for currency, total in rows}
 
 
 async def account(client: TestClient[Any, Any], name: str) -> int:
@@ -140,7 +143,7 @@ async def account(client: TestClient[Any, Any], name: str) -> int:
 
     row = await client.app[DB].fetchone(
         "SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries WHERE account = ?", (name,))
-    return int(row[0]) if row else 0
+    return minor(row[0]) if row else 0
 
 
 @pytest.fixture

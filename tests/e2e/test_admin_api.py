@@ -10,6 +10,7 @@ from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
 from tests.e2e.conftest import (
     ADMIN,
+    SANDBOX_AUTH,
     account,
     ledger_by_currency,
     outbox,
@@ -40,7 +41,8 @@ async def _two_orders(client: TestClient[Any, Any]) -> tuple[str, str]:
 
 
 async def _pay(client: TestClient[Any, Any], token: str) -> None:
-    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
     assert response.status == 200
 
 

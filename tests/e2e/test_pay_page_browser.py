@@ -17,7 +17,14 @@ from playwright.async_api import Browser, Page
 from config.clock import Clock
 from tests.browser import PHONE, chromium, decode_qr, phone_page
 from tests.conftest import Shopper
-from tests.e2e.conftest import outbox, payment_reply, place_order, token_of
+from tests.e2e.conftest import (
+    SANDBOX_AUTH,
+    SANDBOX_SECRET,
+    outbox,
+    payment_reply,
+    place_order,
+    token_of,
+)
 
 COUNTDOWN = re.compile(r"Expires in (\d+):(\d\d)")
 
@@ -99,6 +106,16 @@ async def test_clicking_simulate_success_turns_the_page_paid_without_a_reload(
         page = phone.page
         await _open(page, pay["link"])
         assert await _status(page) == "issued"
+        # the page says it is a test, and simulating needs the secret, never the link alone
+        assert "TEST PAYMENT" in await page.inner_text("#test-banner")
+        assert await page.is_visible("#qr-test")
+        await page.get_by_role("button", name="Simulate success").click()
+        assert "secret" in await page.inner_text("#sandbox-error")
+        await page.get_by_label("Sandbox secret").fill("not-the-secret")
+        await page.get_by_role("button", name="Simulate success").click()
+        await page.wait_for_selector("#sandbox-error:text('Wrong sandbox secret')")
+        assert await _status(page) == "issued"
+        await page.get_by_label("Sandbox secret").fill(SANDBOX_SECRET)
         await page.get_by_role("button", name="Simulate success").click()
         await _wait_status(page, "paid")
         assert "Paid" in await page.inner_text("#status")
@@ -106,7 +123,8 @@ async def test_clicking_simulate_success_turns_the_page_paid_without_a_reload(
         assert await page.is_hidden("#pay-area") and await page.is_hidden("#qr")
         assert await page.is_hidden("#sandbox")
         assert await page.inner_text("#expiry") == ""
-        assert phone.errors == [] and phone.failed == []
+        # the only failed request is the wrong secret's 403
+        assert phone.errors == [] and [f.split()[0] for f in phone.failed] == ["403"]
     state = await (await live.get(f"/pay/{token_of(pay['link'])}/status")).json()
     assert state["status"] == "paid" and state["order_status"] == "paid"
     receipts = [m["text"] for m in await outbox(live, buyer.phone)]
@@ -121,12 +139,14 @@ async def test_a_payment_landing_elsewhere_updates_the_open_page_live(
         page = phone.page
         await _open(page, pay["link"])
         # a failed attempt leaves the request open: the page keeps waiting
-        failed = await live.post(f"/pay/{token}/sandbox", json={"outcome": "failure"})
+        failed = await live.post(f"/pay/{token}/sandbox", json={"outcome": "failure"},
+                                 headers=SANDBOX_AUTH)
         assert failed.status == 200 and (await failed.json())["delivered"] == 1
         await page.wait_for_timeout(1800)  # longer than one poll
         assert await _status(page) == "issued" and await page.is_visible("#qr")
         # the PSP's success callback lands (the shopper paid from another phone)
-        paid = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+        paid = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
         assert paid.status == 200
         await _wait_status(page, "paid")
         assert await page.evaluate("window.__sameDocument") == "yes"

@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     ADDRESS,
     ADMIN,
     OWNER,
+    SANDBOX_AUTH,
     account,
     ledger_by_currency,
     outbox,
@@ -73,7 +74,8 @@ async def _settle(client: TestClient[Any, Any], token: str, outcome: str = "succ
 
 
 async def _pay_on_page(client: TestClient[Any, Any], token: str) -> None:
-    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
     assert response.status == 200 and (await response.json())["delivered"] == 1
 
 
@@ -147,8 +149,9 @@ async def test_checkout_offers_a_page_and_a_qr_of_the_exact_upi_link(
     assert order["total_minor"] == 5400 and order["payments"][0]["id"] == request.id
     assert link.am == _two_decimals(order["total_minor"]) == "54.00"
     assert link.tr == request.id
-    assert (link.pa, link.pn, link.cu, link.mc) == ("mitratea@okaxis", "Mitra Tea House",
-                                                    "INR", "5814")
+    # the sandbox is a test: its QR pays a reserved test VPA, never the merchant's
+    assert (link.pa, link.pn, link.cu, link.mc) == ("sandbox.test@invalid", "SANDBOX TEST",
+                                                    "INR", None)
     state = await _status(live, token)
     assert (state["status"], state["order_status"], state["amount_minor"]) == (
         "issued", "pending_payment", 5400)
@@ -158,7 +161,8 @@ async def test_unknown_or_malformed_payment_tokens_are_404(live: TestClient[Any,
     for token in ("x" * 32, "short", "y" * 80):
         for suffix in ("", "/qr.png", "/status"):
             assert (await live.get(f"/pay/{token}{suffix}")).status == 404, (token, suffix)
-        response = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+        response = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
         assert response.status == 404
 
 
@@ -167,7 +171,7 @@ async def test_the_sandbox_button_rejects_bad_input(live: TestClient[Any, Any],
     token = token_of(payment_reply(await place_order(buyer))["link"])
     for body in (b"{not json", b'{"outcome": "maybe"}', b"[]"):
         response = await live.post(f"/pay/{token}/sandbox", data=body,
-                                   headers={"Content-Type": "application/json"})
+                                   headers={"Content-Type": "application/json", **SANDBOX_AUTH})
         assert response.status == 400, body
     assert (await _status(live, token))["status"] == "issued"
     assert await _events_stored(live) == 0
@@ -208,7 +212,8 @@ async def test_forged_callbacks_are_403_and_store_nothing(
 
     # the very same bytes signed with the real secret are accepted: only the signature was off
     response = await live.post(CALLBACK, data=body, headers=signed)
-    assert response.status == 200 and await response.json() == {"received": 1, "applied": 1}
+    assert response.status == 200 and await response.json() == {"received": 1, "applied": 1,
+                                                             "rejected": 0}
     assert (await _status(live, token))["status"] == "paid"
 
 
@@ -225,7 +230,11 @@ async def test_no_sandbox_secret_means_every_callback_is_refused(
         assert response.status == 403
     assert await _events_stored(client) == 0
     # and the sandbox cannot settle without a secret to sign with: a clear 409, not a 500
+    # (the admin token may ask; the link alone may not)
     response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+    assert response.status == 403
+    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=ADMIN)
     assert response.status == 409
 
 
@@ -415,7 +424,8 @@ async def test_upi_intent_shop_is_paid_by_the_merchants_confirmation(
     assert decode_qr(await (await client.get(f"/pay/{token}/qr.png")).read()) == [
         pay["extra"]["upi_link"]]
     # no PSP: no sandbox button, and nobody may call back pretending to be one
-    assert (await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+    assert (await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
             ).status == 404
     assert (await client.post("/webhooks/payments/upi_intent", data=b"{}")).status == 403
 
@@ -479,7 +489,8 @@ async def test_razorpay_payment_link_then_signed_webhook_marks_the_order_paid(
         assert await _events_stored(client) == 0
         signed = headers | {"X-Razorpay-Signature": _sign(RAZORPAY_WEBHOOK_SECRET, body)}
         response = await client.post("/webhooks/payments/razorpay", data=body, headers=signed)
-        assert response.status == 200 and await response.json() == {"received": 1, "applied": 1}
+        assert response.status == 200 and await response.json() == {"received": 1, "applied": 1,
+                                                             "rejected": 0}
         again = await client.post("/webhooks/payments/razorpay", data=body, headers=signed)
         assert again.status == 200 and (await again.json())["applied"] == 0
 
@@ -544,7 +555,7 @@ async def test_cloud_checkout_sends_order_details_and_then_the_receipt(
     (setting,) = params["payment_settings"]
     assert setting["type"] == "upi_intent_link"
     link = UpiLink.parse(setting["upi_intent_link"]["link"])
-    assert (link.pa, link.tr) == ("mitratea@okaxis", request.id)
+    assert (link.pa, link.tr) == ("sandbox.test@invalid", request.id)  # a test link
 
     await _pay_on_page(client, request.token)
     await client.app[k.OUTBOX].drain()

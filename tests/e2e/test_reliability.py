@@ -242,7 +242,8 @@ async def test_a_crash_after_the_200_loses_nothing(tmp_path: Path, graph: FakeGr
     env = dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'crash.db'}",
                HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE="", HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}",
                WHATSAPP_APP_SECRET="crash-secret", WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
-               WHATSAPP_API_BASE_URL=graph.url, HAAT_LOG_LEVEL="WARNING")
+               WHATSAPP_API_BASE_URL=graph.url, HAAT_LOG_LEVEL="WARNING",
+               HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1")  # the fake Graph API is no live user
     graph.hang_next(1)  # the reply is stuck in flight when the process dies
     server = await _start_server(env, port)
     try:

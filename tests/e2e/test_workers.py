@@ -75,7 +75,8 @@ async def _start(tmp_path: Path, graph: FakeGraphApi, settings: Settings,
                HAAT_PUBLIC_URL=url, HAAT_SIMULATOR_TOKEN=SIM_TOKEN,
                WHATSAPP_APP_SECRET=APP_SECRET, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
                WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN, WHATSAPP_API_BASE_URL=graph.url,
-               TWILIO_AUTH_TOKEN=TWILIO_TOKEN, HAAT_LOG_LEVEL="INFO")
+               TWILIO_AUTH_TOKEN=TWILIO_TOKEN, HAAT_LOG_LEVEL="INFO",
+               HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1")
     stderr = tmp_path / "server.log"
     with stderr.open("wb") as out:
         proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process

@@ -21,8 +21,8 @@ from catalog.money import Money, MoneyError, exponent, is_currency, total
         ("500", "JPY", 500),
         ("1.250", "KWD", 1250),
         ("0.001", "KWD", 1),
-        ("0.000000000000000001", "ETH", 1),
-        ("1.5", "ETH", 1_500_000_000_000_000_000),
+        ("0.000000000000000001", "ETH/18", 1),
+        ("1.5", "ETH/18", 1_500_000_000_000_000_000),
         ("-3.25", "INR", -325),
     ],
 )
@@ -37,7 +37,7 @@ def test_parse_exact(text: str, currency: str, minor: int) -> None:
         ("149.505", "INR"),
         ("500.5", "JPY"),
         ("1.2505", "KWD"),
-        ("0.0000000000000000001", "ETH"),
+        ("0.0000000000000000001", "ETH/18"),
     ],
 )
 def test_parse_refuses_extra_decimals(text: str, currency: str) -> None:
@@ -73,8 +73,8 @@ def test_float_is_rejected_everywhere() -> None:
 
 
 def test_exponents_and_currencies() -> None:
-    assert [exponent(c) for c in ("INR", "JPY", "KWD", "ETH", "usdc")] == [2, 0, 3, 18, 6]
-    assert is_currency("inr") and is_currency("ETH")
+    assert [exponent(c) for c in ("INR", "JPY", "KWD", "ETH/18", "usdc/6")] == [2, 0, 3, 18, 6]
+    assert is_currency("inr") and is_currency("ETH/18") and not is_currency("ETH")
     assert not is_currency("RUPEES")
     with pytest.raises(MoneyError, match="unknown currency"):
         Money(1, "RUPEES")
@@ -103,7 +103,7 @@ def test_arithmetic() -> None:
         (Money(500, "JPY"), "¥500"),
         (Money(1250, "KWD"), "KWD 1.250"),
         (Money(5, "INR"), "₹0.05"),
-        (Money(10**18, "ETH"), "ETH 1.000000000000000000"),
+        (Money(10**18, "ETH/18"), "ETH 1.000000000000000000"),
     ],
 )
 def test_format(money: Money, text: str) -> None:
@@ -122,8 +122,44 @@ def test_decimal_string_for_upi() -> None:
 
 @given(
     minor=st.integers(min_value=-(10**15), max_value=10**15),
-    currency=st.sampled_from(["INR", "JPY", "KWD", "ETH", "USD"]),
+    currency=st.sampled_from(["INR", "JPY", "KWD", "ETH/18", "USD"]),
 )
 def test_decimal_string_round_trips(minor: int, currency: str) -> None:
     money = Money(minor, currency)
     assert Money.parse(money.to_decimal_string(), currency) == money
+
+
+# ---- issue 14: every ISO 4217 currency, declared assets ------------------------------
+
+
+def test_the_iso_table_is_complete_with_each_exponent() -> None:
+    from catalog.money import ISO_4217, ISO_NO_MINOR_UNIT
+
+    assert all(len(c) == 3 and c.isalpha() and c.isupper() for c in ISO_4217)
+    assert set(ISO_4217.values()) == {0, 2, 3, 4} and not set(ISO_4217) & ISO_NO_MINOR_UNIT
+    assert len(ISO_4217) == 168 and len(ISO_NO_MINOR_UNIT) == 13  # list one, 2025
+    for code, places in {"CLF": 4, "UYW": 4, "UYI": 0, "XOF": 0, "TND": 3, "VED": 2,
+                         "XCG": 2, "ZWG": 2, "CHE": 2, "MXV": 2, "SLE": 2}.items():
+        assert exponent(code) == places, code
+    # a fund code and the newest currencies are real currencies, not typos
+    assert Money.parse("1.2345", "CLF") == Money(12345, "CLF")
+    assert Money.parse("10", "XCG").format() == "XCG 10.00"
+    with pytest.raises(MoneyError, match="no minor unit"):
+        Money(1, "XAU")
+
+
+def test_an_asset_carries_its_exponent_from_zero_to_eighteen() -> None:
+    from catalog.money import asset_token
+
+    assert asset_token("ETH", 18) == "ETH/18" and asset_token("PTS", 0) == "PTS/0"
+    ten_eth = Money.parse("10", "ETH/18")
+    assert ten_eth.minor == 10**19 and ten_eth.format() == "ETH 10.000000000000000000"
+    assert Money(5, "PTS/0").format() == "PTS 5"
+    for code, places in (("ETH", 19), ("ETH", -1), ("INR", 2), ("e", 2), ("TOOLONG", 2)):
+        with pytest.raises(MoneyError):
+            asset_token(code, places)
+    for bad in ("ETH/19", "INR/2", "ETH"):
+        with pytest.raises(MoneyError):
+            Money(1, bad)
+    with pytest.raises(MoneyError, match="cannot mix"):
+        Money(1, "ETH/18") + Money(1, "ETH/6")

@@ -12,8 +12,10 @@ from sqlmodel import SQLModel
 
 import bot.models
 import payments.models
+import payments.providers.sandbox_tables
 
-assert bot.models and payments.models  # the tables register themselves on import
+# the tables register themselves on import
+assert bot.models and payments.models and payments.providers.sandbox_tables
 target_metadata = SQLModel.metadata
 config = context.config
 
