@@ -30,6 +30,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "এই আমাদের মেনু। একটি বিভাগ বেছে নিন:",
         "ar": "هذه قائمتنا. اختر فئة:",
     },
+    "button_expired": {
+        "en": "That button is from an earlier message, so I haven't acted on it. Here is where we are now:",
+        "hi": "वह बटन पिछले संदेश का है, इसलिए मैंने उस पर कुछ नहीं किया। अभी की स्थिति यह है:",
+        "bn": "ওই বোতামটি আগের একটি বার্তার, তাই আমি সেটি করিনি। এখন অবস্থা এই:",
+        "ar": "هذا الزر من رسالة سابقة، لذلك لم أنفّذه. هذا ما وصلنا إليه الآن:",
+    },
+    "button_expired_menu": {
+        "en": "That button is from an earlier message, so I haven't acted on it. Your cart is empty: tap below to see the menu, or tell me what you'd like.",
+        "hi": "वह बटन पिछले संदेश का है, इसलिए मैंने उस पर कुछ नहीं किया। आपका कार्ट खाली है: मेन्यू देखने के लिए नीचे टैप करें, या बताइए क्या चाहिए।",
+        "bn": "ওই বোতামটি আগের একটি বার্তার, তাই আমি সেটি করিনি। আপনার কার্ট খালি: মেনু দেখতে নিচে চাপুন, অথবা বলুন কী চাই।",
+        "ar": "هذا الزر من رسالة سابقة، لذلك لم أنفّذه. سلتك فارغة: اضغط أدناه لرؤية القائمة، أو أخبرني بما تريد.",
+    },
     "menu_button": {"en": "See menu", "hi": "मेन्यू देखें", "bn": "মেনু দেখুন", "ar": "القائمة"},
     "category_intro": {
         "en": "*{category}* — tap an item or type e.g. *2 {example}*:",

@@ -15,7 +15,7 @@ from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
 from bot.reminders import schedule_payment_nudge
-from bot.router import Router, Turn
+from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
@@ -46,16 +46,18 @@ def plan_for(shop: Shop) -> PaymentPlan:
 
 
 @router.on(intent("checkout") | button("checkout"))
-async def checkout(turn: Turn) -> None:
+async def checkout(turn: Turn) -> object:
+    if turn.payload is None and turn.conversation.state is S.CONFIRMING_ORDER:
+        return UNHANDLED  # "place the order" under the summary confirms it (below)
     if turn.shop.closed_for_orders:
         turn.say("not_taking_orders")
-        return
+        return None
     if not turn.conversation.cart:
         turn.say("cart_empty")
-        return
+        return None
     if turn.shop.delivery is None:
         await summary(turn)
-        return
+        return None
     saved = turn.conversation.data.get("address")
     if saved:
         turn.buttons(turn.t("use_saved_address", address=saved), [
@@ -65,16 +67,16 @@ async def checkout(turn: Turn) -> None:
     else:
         turn.say("ask_address")
     turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
+    return None
 
 
-@router.on(button("address:saved"))
+@router.on(button("address:saved") & state(S.AWAITING_ADDRESS))
 async def saved_address(turn: Turn) -> None:
     await summary(turn)
 
 
-@router.on(button("address:new"))
+@router.on(button("address:new") & state(S.AWAITING_ADDRESS))
 async def new_address(turn: Turn) -> None:
-    turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
     turn.say("ask_address")
 
 
@@ -125,7 +127,7 @@ async def summary(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(state=S.CONFIRMING_ORDER)
 
 
-@router.on(button("edit") | (state(S.CONFIRMING_ORDER) & intent("deny")))
+@router.on(state(S.CONFIRMING_ORDER) & (button("edit") | intent("deny")))
 async def edit(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(state=S.IDLE)
     show_cart(turn)
@@ -134,7 +136,9 @@ async def edit(turn: Turn) -> None:
 # ---- confirm: the order and the payment step ----------------------------------------
 
 
-@router.on(button("confirm") | (state(S.CONFIRMING_ORDER) & intent("affirm", "checkout")))
+# a tap on an earlier summary's button (the order placed, or the cart changed since)
+# confirms nothing: it falls through to the re-prompt (support.stale_payload)
+@router.on(state(S.CONFIRMING_ORDER) & (button("confirm") | intent("affirm", "checkout")))
 async def confirm(turn: Turn) -> None:
     shop = turn.shop
     if shop.closed_for_orders:  # the merchant closed orders while this one was in progress
