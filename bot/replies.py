@@ -42,6 +42,25 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "ওই বোতামটি আগের একটি বার্তার, তাই আমি সেটি করিনি। আপনার কার্ট খালি: মেনু দেখতে নিচে চাপুন, অথবা বলুন কী চাই।",
         "ar": "هذا الزر من رسالة سابقة، لذلك لم أنفّذه. سلتك فارغة: اضغط أدناه لرؤية القائمة، أو أخبرني بما تريد.",
     },
+    "in_stock": {
+        "en": "✅ In stock",
+        "hi": "✅ स्टॉक में है",
+        "bn": "✅ স্টকে আছে",
+        "ar": "✅ متوفر",
+    },
+    "sold_out_tag": {"en": "sold out", "hi": "ख़त्म", "bn": "শেষ", "ar": "نفد"},
+    "info_actions": {
+        "en": "Want some *{name}*? Tap below, or type e.g. *2 {name}*.",
+        "hi": "*{name}* चाहिए? नीचे टैप करें, या लिखें, जैसे *2 {name}*।",
+        "bn": "*{name}* নেবেন? নিচে চাপুন, অথবা লিখুন, যেমন *২ {name}*।",
+        "ar": "هل تريد *{name}*؟ اضغط أدناه، أو اكتب مثلاً *٢ {name}*.",
+    },
+    "info_which": {
+        "en": "Which product would you like to know about? e.g. *tell me about {example}*",
+        "hi": "किस चीज़ के बारे में जानना है? जैसे *{example} के बारे में बताओ*",
+        "bn": "কোন জিনিসটি সম্পর্কে জানতে চান? যেমন *{example} সম্পর্কে বলুন*",
+        "ar": "عن أي منتج تريد أن تعرف؟ مثلاً *ما هو {example}*",
+    },
     "menu_button": {"en": "See menu", "hi": "मेन्यू देखें", "bn": "মেনু দেখুন", "ar": "القائمة"},
     "category_intro": {
         "en": "*{category}* — tap an item or type e.g. *2 {example}*:",
