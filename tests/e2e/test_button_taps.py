@@ -46,7 +46,9 @@ GREETING = {"en": "hello", "hi": "नमस्ते", "bn": "নমস্কা
 ADDRESS = "12 Park Street, Kolkata"
 CHANNELS = ("cloud", "twilio_button", "twilio_numbered", "simulator")
 
-Step = tuple[str, ...]  # ("text", body) or ("tap", payload, title, kind)
+# ("text", body) or ("tap", payload, title, kind): kind "button" or "row" as the bot sent
+# it, "foreign" for a tap on something it did not send (a merchant's template)
+Step = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,15 @@ async def explore(h: Harness, language: str) -> Explored:
     name = product.name.get(language, shop.default_language)
     question = {"en": f"how much is {name}", "hi": f"{name} कितने का है",
                 "bn": f"{name} এর দাম কত", "ar": f"كم سعر {name}"}[language]
+    about = {"en": f"tell me about {name}", "hi": f"{name} के बारे में बताओ",
+             "bn": f"{name} সম্পর্কে বলুন", "ar": f"ما هو {name}"}[language]
     seeds: list[tuple[Step, ...]] = [
         (("text", SWITCH[language]), ("text", GREETING[language])),
         (("text", SWITCH[language]), ("text", question)),
+        (("text", SWITCH[language]), ("text", about)),
+        # the re-prompt after a tap from an old message offers buttons of its own
+        # (a template quick reply the bot did not send: "foreign", tapped as it comes)
+        (("text", SWITCH[language]), ("tap", "promo:diwali-2025", "Diwali offer", "foreign")),
     ]
     explored = Explored()
     seen_contexts: set[tuple[Any, ...]] = set()
@@ -261,13 +269,16 @@ async def replay(h: Harness, channel: str, tap: Tap) -> tuple[str, str]:
         if channel == "cloud":
             if step[0] == "text":
                 cloud_sent = await h.cloud(cloud_text(step[1], from_=phone))
+            elif step[3] == "foreign":
+                cloud_sent = await h.cloud(cloud_button(step[1], step[2], kind="quick_reply",
+                                                        from_=phone))
             else:
                 cloud_sent = await _tap_cloud(h, phone, cloud_sent, step[1], step[2])
             replies_text = "\n".join(str(m) for m in cloud_sent)
         elif channel in ("twilio_button", "twilio_numbered"):
             if step[0] == "text":
                 form = twilio_text(step[1], from_=phone)
-            elif channel == "twilio_numbered":
+            elif channel == "twilio_numbered" and step[3] != "foreign":
                 number = next((n for body in reversed(_twiml_bodies(twiml))
                                if (n := _number_of(body, step[2]))), None)
                 if number is None:
@@ -360,6 +371,28 @@ async def test_a_tap_whose_moment_passed_gets_a_polite_re_prompt(
     # with an empty cart the re-prompt offers the menu, and that button works
     assert any(b["reply"]["id"] == "menu" for m in sent
                for b in (m.get("interactive") or {}).get("action", {}).get("buttons", []))
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+async def test_confirm_under_a_summary_whose_cart_changed_shows_the_new_summary(
+        harness: Harness, language: str) -> None:
+    """Items added after the summary was shown: its Confirm button would order a cart the
+    shopper never saw summed up, so the tap re-prompts with the new summary instead."""
+    h = harness
+    phone = h.new_phone()
+    confirm = TEXTS["confirm_button"][language]
+    await h.cloud(cloud_text(SWITCH[language], from_=phone))
+    await h.cloud(cloud_button("add:SAMOSA", "Samosa", kind="list_reply", from_=phone))
+    await h.cloud(cloud_button("checkout", TEXTS["checkout_button"][language], from_=phone))
+    await h.cloud(cloud_text(ADDRESS, from_=phone))
+    await h.cloud(cloud_button("add:SAMOSA", "Samosa", kind="list_reply", from_=phone))
+    sent = await h.cloud(cloud_button("confirm", confirm, from_=phone))
+    text = "\n".join(str(m) for m in sent)
+    assert TEXTS["button_expired"][language].split(":")[0] in text and "2 × " in text, text
+    assert (await h.outcome("whatsapp", phone))[5] == 0  # nothing ordered yet
+    await h.cloud(cloud_button("confirm", confirm, from_=phone))
+    after = await h.outcome("whatsapp", phone)
+    assert after[0] == "awaiting_payment" and after[5] == 1, after
 
 
 async def test_a_quick_reply_without_an_id_selects_by_its_title_else_reads_as_text(
