@@ -173,7 +173,7 @@ _INFO_FRAME_WORDS = (
     "tell me about more what what's whats is are in inside it its it's the a an of on for "
     "does do have has contain contains made with describe details detail info information "
     "ingredients please pls can you show send picture photo pic image comes come give some "
-    "and how kind sort type",
+    "and how kind sort type your you yourself shop store",
     # romanised Hindi
     "ki ke ka baare bare baray mein mai batao bataiye bataye batana kya hai hain hota hoti "
     "jankari jaankari dijiye dikhao kaisa kaisi kuch aur daalte ho description bhai ji",
