@@ -355,6 +355,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "*{order}*-এর {amount} এখানে দিন: {link} ({minutes} মিনিট বৈধ)।",
         "ar": "ادفع {amount} للطلب *{order}* هنا: {link} (صالح {minutes} دقيقة).",
     },
+    "other_ways_prompt": {
+        "en": "Or pay another way:",
+        "hi": "या किसी और तरीके से भुगतान करें:",
+        "bn": "অথবা অন্যভাবে পেমেন্ট করুন:",
+        "ar": "أو ادفع بطريقة أخرى:",
+    },
     "other_ways_button": {"en": "Payment link", "hi": "पेमेंट लिंक", "bn": "পেমেন্ট লিংক",
                           "ar": "رابط الدفع"},
     "collect_button": {"en": "Request to my UPI", "hi": "मेरे UPI पर भेजें",

@@ -254,8 +254,9 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
             extra["order_details"] = _order_details(order, lines, request.upi_link,
                                                     request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
-                         image_url=f"{request.link_url}/qr.png", buttons=tuple(buttons),
-                         extra=extra))
+                         image_url=f"{request.link_url}/qr.png", extra=extra))
+        if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
+            turn.buttons(turn.t("other_ways_prompt"), buttons)
     else:
         turn.reply(Reply(type="text", text=turn.t(
             "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
