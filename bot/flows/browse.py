@@ -245,12 +245,11 @@ def show_product(turn: Turn, product: Product, option: Option | None = None, *,
 
 
 @router.on(intent("product_info"))
-async def product_details(turn: Turn, understanding: Understanding) -> None:
+async def product_details(turn: Turn) -> None:
     """"tell me about X", "X ki details", "X সম্পর্কে বলুন", "ما هو X": the product's card.
 
-    The product is looked for in the question without its frame words; only when that
-    finds nothing are the extractor's products used, and never one it read in a frame
-    word.
+    The product is looked for in the question without its frame words, not taken from
+    the extractor's items, which read "tell me about samosa" as samosa and mustard oil.
     """
     query = info_query(turn.message.text)
     found: list[tuple[Product, Option | None]] = []
