@@ -249,10 +249,13 @@ class Engine:
                               and _is_owner(shop, message.customer)),
                     services=self.services)
         text = message.text[:MAX_TEXT]
-        turn.payload = message.button_payload or _choice_from_text(conversation, text)
-        if message.kind in (MessageKind.TEXT, MessageKind.BUTTON) and (
-                text or (turn.payload or "").startswith("/")):
-            parse_text = turn.payload if turn.payload and turn.payload.startswith("/") else text
+        # a tap (or a numbered choice) names its handler and skips NLU: its title is our
+        # own words, and reading them as an intent let "Confirm order" (checkout) or "Add
+        # more" (add_to_cart) win over the payload. Only "/intent" payloads are parsed.
+        turn.payload = _payload_of(message, conversation, text)
+        if (turn.payload is None or turn.payload.startswith("/")) and message.kind in (
+                MessageKind.TEXT, MessageKind.BUTTON) and (text or turn.payload):
+            parse_text = turn.payload if turn.payload else text
             context = ParseContext(shop=shop, language=conversation.language,
                                    state=conversation.state.value)
             understanding = await runtime.nlu.parse(parse_text, context)
@@ -261,8 +264,7 @@ class Engine:
                 # which suggests what the shopper can do (and the closest products)
                 understanding = replace(understanding, intent="out_of_scope")
             turn.understanding = understanding
-            if turn.payload and turn.payload.startswith("/"):
-                turn.payload = None
+            turn.payload = None  # a "/intent" payload was read as text above
             _update_language(turn, text)
         cart_before = dict(conversation.cart)
         handled = await self.root.dispatch(turn)
@@ -324,12 +326,31 @@ def _choice_from_text(conversation: Conversation, text: str) -> str | None:
     return None
 
 
+def _payload_of(message: InboundMessage, conversation: Conversation, text: str) -> str | None:
+    """The payload a message selects: a tap's id, else a numbered-text choice ("2", or an
+    option's title typed out) of the options last shown; None for ordinary text.
+
+    A tap that came without an id (a template quick reply from some providers: the parser
+    then gives its title as the payload) selects the option with that title if there is
+    one, else it is read as text.
+    """
+    payload = message.button_payload
+    if message.kind is MessageKind.BUTTON and payload:
+        if payload == (message.button_title or message.text) and not payload.startswith("/"):
+            return _choice_from_text(conversation, payload)
+        return payload
+    if message.kind is MessageKind.TEXT:
+        return _choice_from_text(conversation, text)
+    return None
+
+
 def _remember_options(turn: Turn) -> None:
-    """Keep the last buttons/rows shown so a numbered answer can select one."""
+    """Keep the buttons/rows of the last message that had any, numbered as the channels
+    number them (``Reply.as_text``), so "2" or a typed title can select one."""
     options: list[list[str]] = []
     for reply in turn.replies:
-        for choice in reply.buttons or reply.rows:
-            options.append([choice.payload, choice.title])
+        if reply.buttons or reply.rows:
+            options = [[choice.payload, choice.title] for choice in reply.buttons or reply.rows]
     turn.conversation = turn.conversation.with_data(options=options or None)
 
 

@@ -67,7 +67,10 @@ class InboundMessage:
     kind: MessageKind
     business: str = ""
     text: str = ""
+    # a tap: the id the bot gave the button or row (what the router dispatches on) and
+    # the title the shopper saw (kept for people: handoff history, logs; never for NLU)
     button_payload: str | None = None
+    button_title: str | None = None
     order_items: tuple[OrderItem, ...] = ()
     location: Location | None = None
     media: tuple[Media, ...] = ()

@@ -54,10 +54,12 @@ CATALOG_FILE = "catalog.yaml"
 NLU_FILE = "nlu.yml"
 _WATCHED = (SHOP_FILE, CATALOG_FILE, NLU_FILE)
 
-# The intents of DESIGN 1.6 (mirrors bot.nlu.base.INTENTS; catalog may not import bot).
+# The intents of DESIGN 1.6 and product_info (mirrors bot.nlu.base.INTENTS; catalog may
+# not import bot).
 INTENTS: tuple[str, ...] = (
     "greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog", "search_product",
-    "product_price", "add_to_cart", "remove_from_cart", "view_cart", "checkout", "pay",
+    "product_price", "product_info", "add_to_cart", "remove_from_cart", "view_cart",
+    "checkout", "pay",
     "order_status", "cancel_order", "business_hours", "delivery_info", "human_handoff",
     "tip", "change_language", "out_of_scope",
 )

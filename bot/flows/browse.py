@@ -9,6 +9,7 @@ from itertools import islice
 
 from bot.filters import button, intent
 from bot.flows.common import (
+    available,
     options_text,
     price_text,
     product_name,
@@ -158,5 +159,113 @@ async def product_button(turn: Turn) -> object:
     hit = turn.shop.catalog.find_sku((turn.payload or "")[5:])
     if hit is None:
         return UNHANDLED
-    turn.reply(Reply(type="text", text=_details(turn, *hit)))
+    show_product(turn, *hit)
     return None
+
+
+# ---- "tell me about X": the product's card ---------------------------------------------
+
+# The words that frame a product question in each language ("tell me about", "what's in",
+# "ki details", "সম্পর্কে বলুন", "ما هو"). They are taken out before the catalog is searched,
+# so they can never be read as a product ("tell" is not mustard oil, "tel").
+_INFO_FRAME_WORDS = (
+    # en
+    "tell me about more what what's whats is are in inside it its it's the a an of on for "
+    "does do have has contain contains made with describe details detail info information "
+    "ingredients please pls can you show send picture photo pic image comes come give some "
+    "and how kind sort type your you yourself shop store",
+    # romanised Hindi
+    "ki ke ka baare bare baray mein mai batao bataiye bataye batana kya hai hain hota hoti "
+    "jankari jaankari dijiye dikhao kaisa kaisi kuch aur daalte ho description bhai ji",
+    # hi
+    "के की का बारे में बताओ बताइए बताएं बताइये बताना क्या है हैं आता आती होता जानकारी दीजिए "
+    "दो डिटेल्स डिटेल कैसा कैसी कुछ और फोटो दिखाओ भरा विवरण ज़रा जरा",
+    # bn, then romanised Bengali
+    "সম্পর্কে সম্বন্ধে বলুন বলো বলেন বলবেন কী কি আছে থাকে কেমন বিবরণ দিন ব্যাপারে ছবি "
+    "দেখান জানতে চাই ডিটেলস এর র তে এ একটু",
+    "somporke shomporke bolun bolo ache achhe te er din ta kemon jinis ektu",
+    # ar
+    "ما هو هي أخبرني اخبرني عن ماذا يوجد في مكونات محتويات حدثني تفاصيل أريد اريد معلومات "
+    "صف لي أرني ارني صورة شو ممّ مم يتكون من فضلك",
+)
+_INFO_FRAME = frozenset(word for words in _INFO_FRAME_WORDS for word in words.split())
+_PUNCTUATION = "?!.,;:()\"'“”؟،।*"
+
+
+def info_query(text: str) -> str:
+    """The product part of a product question: its words without the question's frame."""
+    words = (w.strip(_PUNCTUATION) for w in text.split())
+    return " ".join(w for w in words if w and w.casefold() not in _INFO_FRAME)
+
+
+def _availability(turn: Turn, product: Product) -> str:
+    left = available(turn, product.sku)
+    if left == 0:
+        return turn.t("sold_out", name=product_name(turn, product))
+    if left is not None and left <= 5:
+        return turn.t("in_stock_few", stock=left)
+    return turn.t("in_stock")
+
+
+def _card(turn: Turn, product: Product, option: Option | None) -> str:
+    """Description, price, each option with its price (and whether it is sold out), and
+    availability, in the shopper's language."""
+    fallback = turn.shop.default_language
+    description = product.description.get(turn.language, fallback) \
+        if product.description else ""
+    lines = [turn.t("product_details", name=product_name(turn, product, option),
+                    price=price_text(product, option), unit=unit_text(product),
+                    description=description).rstrip()]
+    if product.options and option is None:
+        lines.append(turn.t("options_list", options=", ".join(
+            f"{o.name.get(turn.language, fallback)} {o.price.format()}"
+            + (f" ({turn.t('sold_out_tag')})" if sold_out(turn, product, o) else "")
+            for o in product.options)))
+    lines.append(_availability(turn, product))
+    return "\n".join(lines)
+
+
+def show_product(turn: Turn, product: Product, option: Option | None = None, *,
+                 actions: bool = True) -> None:
+    """The product's card: with its image where the product has one (channels without
+    images send the text), then what the shopper can do with it."""
+    text = _card(turn, product, option)
+    if sold_out(turn, product) and (alt := _alternatives(turn, product)):
+        text += "\n" + alt
+    buttons = _product_buttons(turn, product) if actions else ()
+    if product.image:
+        turn.reply(Reply(type="image", text=text, image_url=product.image))
+        if buttons:  # an image message holds no buttons: they follow it
+            turn.reply(Reply(type="buttons", text=turn.t(
+                "info_actions", name=product_name(turn, product, option)), buttons=buttons))
+    elif buttons:
+        turn.reply(Reply(type="buttons", text=text, buttons=buttons))
+    else:
+        turn.reply(Reply(type="text", text=text))
+
+
+@router.on(intent("product_info"))
+async def product_details(turn: Turn) -> None:
+    """"tell me about X", "X ki details", "X সম্পর্কে বলুন", "ما هو X": the product's card.
+
+    The product is looked for in the question without its frame words, not taken from
+    the extractor's items, which read "tell me about samosa" as samosa and mustard oil.
+    """
+    query = info_query(turn.message.text)
+    found: list[tuple[Product, Option | None]] = []
+    for mention in turn.index.find_mentions(query) if query else []:
+        if (mention.product, mention.option) not in found:
+            found.append((mention.product, mention.option))
+    if not found and query:
+        suggestions = turn.index.suggest(query, limit=3)
+        if suggestions:
+            turn.say("did_you_mean",
+                     names=", ".join(product_name(turn, m.product) for m in suggestions))
+            return
+        turn.say("not_found")
+    if not found:
+        example = next((p for p in turn.shop.catalog.products if not sold_out(turn, p)), None)
+        turn.say("info_which", example=product_name(turn, example) if example else "")
+        return
+    for product, option in found[:3]:
+        show_product(turn, product, option, actions=len(found) == 1)

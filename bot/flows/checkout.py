@@ -15,7 +15,7 @@ from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
 from bot.reminders import schedule_payment_nudge
-from bot.router import Router, Turn
+from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
@@ -46,16 +46,18 @@ def plan_for(shop: Shop) -> PaymentPlan:
 
 
 @router.on(intent("checkout") | button("checkout"))
-async def checkout(turn: Turn) -> None:
+async def checkout(turn: Turn) -> object:
+    if turn.payload is None and turn.conversation.state is S.CONFIRMING_ORDER:
+        return UNHANDLED  # "place the order" under the summary confirms it (below)
     if turn.shop.closed_for_orders:
         turn.say("not_taking_orders")
-        return
+        return None
     if not turn.conversation.cart:
         turn.say("cart_empty")
-        return
+        return None
     if turn.shop.delivery is None:
         await summary(turn)
-        return
+        return None
     saved = turn.conversation.data.get("address")
     if saved:
         turn.buttons(turn.t("use_saved_address", address=saved), [
@@ -65,16 +67,16 @@ async def checkout(turn: Turn) -> None:
     else:
         turn.say("ask_address")
     turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
+    return None
 
 
-@router.on(button("address:saved"))
+@router.on(button("address:saved") & state(S.AWAITING_ADDRESS))
 async def saved_address(turn: Turn) -> None:
     await summary(turn)
 
 
-@router.on(button("address:new"))
+@router.on(button("address:new") & state(S.AWAITING_ADDRESS))
 async def new_address(turn: Turn) -> None:
-    turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
     turn.say("ask_address")
 
 
@@ -122,10 +124,12 @@ async def summary(turn: Turn) -> None:
         lines.append(turn.t("order_summary_address", address=address))
     turn.buttons("\n".join(lines), [Button("confirm", turn.t("confirm_button")),
                                     Button("edit", turn.t("edit_button"))])
-    turn.conversation = turn.conversation.with_(state=S.CONFIRMING_ORDER)
+    # what this summary showed: Confirm orders exactly that, not a cart changed since
+    turn.conversation = turn.conversation.with_(state=S.CONFIRMING_ORDER).with_data(
+        summarised=dict(turn.conversation.cart))
 
 
-@router.on(button("edit") | (state(S.CONFIRMING_ORDER) & intent("deny")))
+@router.on(state(S.CONFIRMING_ORDER) & (button("edit") | intent("deny")))
 async def edit(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(state=S.IDLE)
     show_cart(turn)
@@ -134,13 +138,23 @@ async def edit(turn: Turn) -> None:
 # ---- confirm: the order and the payment step ----------------------------------------
 
 
-@router.on(button("confirm") | (state(S.CONFIRMING_ORDER) & intent("affirm", "checkout")))
-async def confirm(turn: Turn) -> None:
+# a tap on an earlier summary's button (the order placed, or the cart changed since)
+# confirms nothing: it falls through to the re-prompt (support.stale_payload)
+@router.on(state(S.CONFIRMING_ORDER) & (button("confirm") | intent("affirm", "checkout")))
+async def confirm(turn: Turn) -> object:
     shop = turn.shop
+    summarised = turn.conversation.data.get("summarised")
+    if summarised is not None and summarised != dict(turn.conversation.cart):
+        # items added or removed under the summary: a tap on its Confirm is stale (the
+        # re-prompt shows the new summary), a typed "yes" gets the new summary to confirm
+        if turn.payload is not None:
+            return UNHANDLED
+        await summary(turn)
+        return None
     if shop.closed_for_orders:  # the merchant closed orders while this one was in progress
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("not_taking_orders")
-        return
+        return None
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
@@ -155,11 +169,11 @@ async def confirm(turn: Turn) -> None:
             turn.say("sold_out", name=name)
         turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
         show_cart(turn)
-        return
+        return None
     if not priced.lines:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
-        return
+        return None
     inventory = inventory_of(turn)
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
@@ -175,7 +189,7 @@ async def confirm(turn: Turn) -> None:
                 fixed.pop(sku, None)
         turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
         show_cart(turn)
-        return
+        return None
     turn.rollbacks.append(undo)
     lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
                        quantity=line.quantity, unit_price=line.unit_price)
@@ -186,7 +200,7 @@ async def confirm(turn: Turn) -> None:
         customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
         address=str(turn.conversation.data.get("address", "")), language=turn.language)
     turn.conversation = turn.conversation.with_(cart={}, state=S.AWAITING_PAYMENT)
-    turn.conversation = turn.conversation.with_data(last_order=order.id)
+    turn.conversation = turn.conversation.with_data(last_order=order.id, summarised=None)
     turn.say("order_placed", order=order.label, total=order.total.format())
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
@@ -194,8 +208,9 @@ async def confirm(turn: Turn) -> None:
     if method == "collect":
         turn.say("ask_vpa")
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
-        return
+        return None
     await offer_payment(turn, order, method, lines=lines)
+    return None
 
 
 async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | None = None,
@@ -239,8 +254,9 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
             extra["order_details"] = _order_details(order, lines, request.upi_link,
                                                     request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
-                         image_url=f"{request.link_url}/qr.png", buttons=tuple(buttons),
-                         extra=extra))
+                         image_url=f"{request.link_url}/qr.png", extra=extra))
+        if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
+            turn.buttons(turn.t("other_ways_prompt"), buttons)
     else:
         turn.reply(Reply(type="text", text=turn.t(
             "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
@@ -288,23 +304,26 @@ async def latest_unpaid(turn: Turn) -> Order | None:
 
 
 @router.on(button("pay:") | intent("pay"))
-async def pay(turn: Turn) -> None:
+async def pay(turn: Turn) -> object:
     order = await latest_unpaid(turn)
     if order is None:
+        if turn.payload is not None:
+            return UNHANDLED  # a pay button of an order paid or closed since: re-prompt
         turn.say("no_pending_order")
-        return
+        return None
     method = (turn.payload or "")[4:] if (turn.payload or "").startswith("pay:") else ""
     vpa = turn.understanding.entity("vpa") if turn.understanding else None
     if not method:
         method = "collect" if vpa else (turn.shop.payments.methods or ("upi_link",))[0]
     if method not in turn.shop.payments.methods:
         turn.say("payment_unavailable")
-        return
+        return None
     if method == "collect" and not vpa:
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         turn.say("ask_vpa")
-        return
+        return None
     await offer_payment(turn, order, method, vpa=vpa)
+    return None
 
 
 _VPA = re.compile(r"(?<![\w.@-])[A-Za-z0-9._-]{2,256}@[A-Za-z]{2,64}(?![\w@])")

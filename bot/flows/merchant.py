@@ -47,7 +47,8 @@ Command = Callable[[Turn, str], Awaitable[None]]
 
 
 def _is_command(turn: Turn) -> bool:
-    return turn.is_owner and bool(_COMMAND.match(turn.message.text or ""))
+    # an owner tapping the shop's own buttons is a shopper: a tap is never a command
+    return turn.is_owner and not turn.payload and bool(_COMMAND.match(turn.message.text or ""))
 
 
 async def _order(turn: Turn, rest: str) -> Order | None:

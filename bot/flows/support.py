@@ -16,7 +16,7 @@ from bot.flows.common import product_name
 from bot.language import language_switch_request
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
-from bot.types import MessageKind
+from bot.types import Button, MessageKind, Reply
 from catalog.models import FaqEntry, OpeningHours, Shop
 
 router = Router("support")
@@ -177,6 +177,29 @@ async def unsupported(turn: Turn) -> None:
     if turn.message.kind is MessageKind.REACTION:
         return  # a 👍 on our message needs no answer
     turn.say("unsupported_message")
+
+
+@fallback_router.on(Filter(lambda t: t.payload is not None, "stale_payload"))
+async def stale_payload(turn: Turn) -> None:
+    """A tap no handler took: a button of an earlier message whose moment has passed (the
+    order already placed, a product no longer sold) or one this bot never sent. Never a
+    guess from its title: say so, and show where the conversation stands now."""
+    from bot.flows.cart import show_cart
+    from bot.flows.checkout import summary
+
+    state = turn.conversation.state
+    if state is ConversationState.CONFIRMING_ORDER and turn.conversation.cart:
+        turn.say("button_expired")
+        await summary(turn)
+    elif state is ConversationState.AWAITING_ADDRESS:
+        turn.say("button_expired")
+        turn.say("ask_address")
+    elif turn.conversation.cart:
+        turn.say("button_expired")
+        show_cart(turn)
+    else:
+        turn.reply(Reply(type="buttons", text=turn.t("button_expired_menu"),
+                         buttons=(Button("menu", turn.t("menu_button")),)))
 
 
 @fallback_router.on(Filter(lambda t: True, "any"))

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 INTENTS: tuple[str, ...] = (
     "greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog", "search_product",
-    "product_price", "add_to_cart", "remove_from_cart", "view_cart", "checkout", "pay",
+    "product_price", "product_info", "add_to_cart", "remove_from_cart", "view_cart",
+    "checkout", "pay",
     "order_status", "cancel_order", "business_hours", "delivery_info", "human_handoff",
     "tip", "change_language", "out_of_scope",
 )

@@ -89,6 +89,7 @@ class SimulatorAdapter:
             channel=self.name, message_id=str(data.get("id") or uuid.uuid4().hex),
             customer=digits, kind=kind, business=str(data.get("to") or ""),
             text=text or "", button_payload=button, order_items=tuple(items),
+            button_title=text if button is not None else None,
             raw_kind=kind.value, phone=customer.strip(),
         )
         return Delivery(messages=(message,))

@@ -135,7 +135,8 @@ def _inbound(form: Mapping[str, str], message_id: str) -> InboundMessage | None:
     media = _media(form)
     if payload or label:
         kind, raw = MessageKind.BUTTON, "button"
-        fields = {"text": label or body, "button_payload": payload or label}
+        fields = {"text": label or body, "button_payload": payload or label,
+                  "button_title": label or None}
     elif location is not None:
         kind, raw = MessageKind.LOCATION, "location"
         fields["location"] = location

@@ -235,6 +235,7 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
         if sub in ("button_reply", "list_reply"):
             return {"kind": MessageKind.BUTTON, "raw_kind": raw_kind,
                     "button_payload": _str(reply.get("id")),
+                    "button_title": _str(reply.get("title")),
                     "text": _str(reply.get("title")) or ""}
         if sub == "nfm_reply":  # a WhatsApp Flow completed: response_json is a JSON string
             return {"kind": MessageKind.BUTTON, "raw_kind": raw_kind,
@@ -244,7 +245,8 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
     if kind_name == "button":  # template quick reply; payload may be missing (360dialog)
         label = _str(part.get("text")) or ""
         return {"kind": MessageKind.BUTTON,
-                "button_payload": _str(part.get("payload")) or label or None, "text": label}
+                "button_payload": _str(part.get("payload")) or label or None,
+                "button_title": label or None, "text": label}
     if kind_name == "order":
         items = _order_items(part)
         return {"kind": MessageKind.ORDER if items else MessageKind.UNKNOWN,
@@ -295,6 +297,7 @@ def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
         business=business,
         text=fields.get("text", ""),
         button_payload=fields.get("button_payload"),
+        button_title=fields.get("button_title"),
         order_items=fields.get("order_items", ()),
         location=fields.get("location"),
         media=fields.get("media", ()),
