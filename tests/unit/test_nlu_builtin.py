@@ -234,12 +234,15 @@ async def test_items_come_from_the_catalog(backend: BuiltinBackend, shop: Shop) 
 
 
 # ---- speed --------------------------------------------------------------------------
-def test_training_with_a_1000_product_catalog_takes_under_two_seconds() -> None:
+def test_training_with_a_1000_product_catalog_takes_under_two_cpu_seconds() -> None:
+    """A guard against a training cost that grows out of line with the catalog, not a speed
+    figure (those are in docs/BENCHMARKS.md): CPU time, so other work on the shared machine
+    does not fail it (wall time was 3.9 s against 1.4 s of CPU at load average 8)."""
     shop = tea_shop(extra_products=1000)
     builtin._MODEL_CACHE.clear()
-    began = time.perf_counter()
+    began = time.process_time()
     backend = BuiltinBackend.train(shop)
-    elapsed = time.perf_counter() - began
+    elapsed = time.process_time() - began
     assert backend.trained.n_examples > 1000
     assert elapsed < 2.0
 
