@@ -18,10 +18,11 @@ from payments.status import PaymentEventKind
 
 # upi_link: create_payment_link returns a ``upi://pay`` intent (ProviderLink.upi_uri);
 # payment_link: it returns a hosted https page (ProviderLink.url); qr: the upi_uri may be shown
-# as a QR; collect: create_collect works; refund / fetch: those methods work.
-Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch"]
+# as a QR; collect: create_collect works; refund / fetch: those methods work; cancel: the
+# provider has ``cancel_link`` (see :class:`CancelsLinks`).
+Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"]
 CAPABILITIES: frozenset[str] = frozenset(
-    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch"}
+    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
 )
 
 
@@ -31,6 +32,10 @@ class ProviderError(Exception):
 
 class Unsupported(ProviderError):
     """The provider lacks the capability (or is not configured for it)."""
+
+
+class NotCancellable(ProviderError):
+    """The link is past cancelling at the provider (paid, partially paid, expired)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,14 @@ class PaymentProvider(Protocol):
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool: ...
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]: ...
+
+
+@runtime_checkable
+class CancelsLinks(Protocol):
+    """Providers with the ``cancel`` capability: once an order is paid or cancelled, its
+    other links are cancelled at the provider so nobody can pay them."""
+
+    async def cancel_link(self, provider_ref: str) -> None: ...
 
 
 def require(provider: PaymentProvider, capability: Capability) -> None:
