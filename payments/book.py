@@ -169,9 +169,10 @@ class OrderBook:
                 budget -= amount
             out.append(Allocation(capture, amount, against))
 
-        # 1. the excess, newest order money first
+        # 1. the excess: money after close first, then the newest order money
         room = excess
-        for capture in sorted((c for c in captures if not c.is_tip), key=lambda c: -c.rank):
+        for capture in sorted((c for c in captures if not c.is_tip),
+                              key=lambda c: (not c.after_close, -c.rank)):
             if room <= 0:
                 break
             before = len(out)

@@ -405,6 +405,12 @@ class PaymentsRepository:
         writes.add("UPDATE scheduled_jobs SET due_at = ? WHERE key = ? AND status = 'pending'",
                    (due_at, key), must_change=True)
 
+    async def orphan_events(self) -> list[tuple[str, str, str]]:
+        rows = await self.db.fetchall(
+            "SELECT provider, event_id, provider_ref FROM provider_events "
+            "WHERE provider_ref LIKE 'orphan:%' ORDER BY id LIMIT 200")
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
     async def ledger_rows(self, shop_id: str | None = None
                           ) -> list[tuple[str, str, str, int, str]]:
         """(shop, ref, account, signed amount, currency) of every posting."""

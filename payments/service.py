@@ -204,7 +204,7 @@ class PaymentService:
         self.excess_policy = excess_policy
         self._numbers: dict[str, int] = {}
         self._number_lock = asyncio.Lock()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, list[Any]] = {}  # key → [lock, holders and waiters]
 
     # ---- orders ------------------------------------------------------------------------
     async def _allocate_number(self, shop_id: str) -> int:
@@ -378,12 +378,20 @@ class PaymentService:
     # ---- applying provider events ------------------------------------------------------
     @asynccontextmanager
     async def locked(self, key: str) -> AsyncIterator[None]:
-        """The in-process half of the per-order guard (the other half is the version CAS)."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            yield
-        if not lock.locked() and self._locks.get(key) is lock:
-            self._locks.pop(key, None)
+        """The in-process half of the per-order guard (the other half is the version CAS).
+        The lock is dropped only when nobody holds or waits for it: dropping it while a
+        waiter was being woken would let a newcomer take a fresh lock beside it."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and self._locks.get(key) is entry:
+                del self._locks[key]
 
     async def apply_event(self, provider_name: str, event: ProviderEvent,
                           notify: Notify | None = None) -> PaymentUpdate | None:

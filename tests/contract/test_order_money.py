@@ -1,0 +1,405 @@
+"""The order as the unit of money, through the real service and database (SQLite and
+PostgreSQL): one order never keeps more than its total, closes every other way to pay once
+it is paid or cancelled, refunds truthfully and never beyond its captures, and its books
+say so account by account (payments/audit.py). Each test names the problem it pins down
+(issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from catalog.money import Money
+from config.database import Database, WriteSet, open_database
+from payments.audit import audit
+from payments.providers.base import ProviderEvent
+from payments.repository import Order, OrderLine, PaymentRequest
+from payments.service import PaymentError, PaymentPlan, PaymentService
+from payments.status import (
+    InvalidTransition,
+    OrderEvent,
+    PaymentEventKind,
+    RefundStatus,
+    apply_events,
+)
+from tests.fakes.psp import NAME, ScriptedPsp
+
+K = PaymentEventKind
+T0 = 1_795_408_200_000
+TOTAL = 10_000
+_ids = itertools.count(1)
+
+
+@dataclass
+class Env:
+    db: Database
+    psp: ScriptedPsp
+    service: PaymentService
+    clock: list[int]
+    policy: dict[str, str] = field(default_factory=lambda: {"cancelled": "refund",
+                                                            "other": "refund"})
+
+    def now(self) -> int:
+        return self.clock[0]
+
+    def advance(self, ms: int) -> None:
+        self.clock[0] += ms
+
+    def restart(self) -> Env:
+        """A new service object on the same database (a restart, or a second process)."""
+        service = PaymentService(self.db, {NAME: self.psp}, public_url="http://127.0.0.1",
+                                 now_ms=self.now, excess_policy=self._policy)
+        return Env(self.db, self.psp, service, self.clock, self.policy)
+
+    def _policy(self, shop_id: str, status: str) -> str:
+        return self.policy["cancelled" if status == "cancelled" else "other"]
+
+
+@pytest.fixture
+async def env(database_url: str) -> AsyncIterator[Env]:
+    db = open_database(database_url)
+    await db.start()
+    clock = [T0]
+    psp = ScriptedPsp()
+    base = Env(db, psp, None, clock)  # type: ignore[arg-type]
+    yield base.restart()
+    await db.close()
+
+
+PLAN = PaymentPlan(provider=NAME, payee=None)
+
+
+async def new_order(env: Env, total: int = TOTAL) -> Order:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer=f"c{next(_ids)}",
+        lines=[OrderLine("THALI", "Thali", 1, Money(total - 1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="", language="en")
+    await env.db.write(writes)
+    return order
+
+
+async def ask(env: Env, order: Order, method: str = "upi_link",
+              amount: Money | None = None) -> PaymentRequest:
+    writes = WriteSet()
+    request = await env.service.request_payment(writes, order, method=method, plan=PLAN,
+                                                amount=amount)
+    await env.db.write(writes)
+    return request
+
+
+def event(request: PaymentRequest, kind: K, amount: int = 0, *, at: int | None = None,
+          payment_id: str | None = None, refund_id: str | None = None,
+          event_id: str | None = None) -> ProviderEvent:
+    return ProviderEvent(
+        provider=NAME, event_id=event_id or f"ev{next(_ids)}", kind=kind,
+        provider_ref=request.provider_ref or request.id, amount=Money(amount, "INR"),
+        occurred_at=(T0 // 1000) if at is None else at, payment_id=payment_id,
+        refund_id=refund_id, reference=request.id, refs=(request.id,))
+
+
+async def pay(env: Env, request: PaymentRequest, amount: int, payment_id: str | None = None,
+              *, at: int | None = None) -> str:
+    pid = payment_id or f"pay{next(_ids)}"
+    env.psp.capture(pid, amount)
+    await env.service.apply_event(NAME, event(request, K.CAPTURED, amount, at=at,
+                                              payment_id=pid))
+    return pid
+
+
+async def fresh(env: Env, order: Order) -> Order:
+    found = await env.service.repo.order(order.id)
+    assert found is not None
+    return found
+
+
+async def late_money(env: Env, request: PaymentRequest) -> int:
+    """What the request's events count as paid after close (then refunded by policy)."""
+    row = await env.service.repo.request(request.id)
+    assert row is not None and row.status in ("paid_after_close", "refunded")
+    events = await env.service.repo.events_for(row)
+    return apply_events(row.amount, events).captured_after_close.minor
+
+
+async def clean_books(env: Env, *allowed: str) -> None:
+    """payments/audit.py finds nothing (or only the named kinds)."""
+    found = [a for a in await audit(env.service.repo, shop_id="money", now_ms=env.now())
+             if a.kind not in allowed]
+    assert not found, [str(a) for a in found]
+    assert await env.service.ledger_balanced()
+
+
+# ---- paid twice -----------------------------------------------------------------------
+
+
+async def test_paying_the_qr_and_the_link_of_one_order_refunds_the_second(env: Env) -> None:
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    await pay(env, qr, TOTAL)
+    # the link is closed at once: its page says so, and the provider link is cancelled
+    assert (await env.service.repo.request(link.id)).status == "cancelled"  # type: ignore
+    assert env.psp.cancelled == [link.provider_ref]
+    second = await pay(env, link, TOTAL)  # the shopper paid the old link anyway
+    assert await late_money(env, link) == TOTAL
+    assert (await fresh(env, order)).status == "paid"
+    assert env.psp.refunded == {second: TOTAL}  # exactly the second payment went back
+    book = await env.service.book(await fresh(env, order))
+    assert book.held == TOTAL and book.excess == 0
+    await clean_books(env)
+
+
+async def test_twenty_taps_on_one_link_keep_one_total(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    payments = [f"tap{n}" for n in range(20)]
+    for pid in payments:
+        env.psp.capture(pid, TOTAL)
+    await asyncio.gather(*(env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL,
+                                                               payment_id=pid))
+                           for pid in payments))
+    assert env.psp.paid_out() == 19 * TOTAL
+    assert sum(1 for pid in payments if env.psp.refunded.get(pid)) == 19
+    book = await env.service.book(await fresh(env, order))
+    assert (book.captured, book.held, book.excess) == (20 * TOTAL, TOTAL, 0)
+    await clean_books(env)
+
+
+async def test_with_hold_the_excess_waits_for_one_command_that_returns_only_it(
+        env: Env) -> None:
+    env.policy["other"] = "hold"
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    first = await pay(env, qr, TOTAL)
+    second = await pay(env, link, TOTAL)
+    assert env.psp.paid_out() == 0
+    book = await env.service.book(await fresh(env, order))
+    assert book.excess == TOTAL
+    await clean_books(env, "money_held")
+    assert [a.kind for a in await audit(env.service.repo, shop_id="money")] == ["money_held"]
+    # the shipped order's legitimate payment is never what the late-money command refunds
+    writes = WriteSet()
+    await env.service.change_order(writes, await fresh(env, order), OrderEvent.SHIP)
+    await env.db.write(writes)
+    result = await env.service.refund_order(await fresh(env, order), excess_only=True)
+    assert result.amount.minor == TOTAL
+    assert env.psp.refunded == {second: TOTAL} and first not in env.psp.refunded
+    assert (await fresh(env, order)).status == "shipped"
+    await clean_books(env)
+
+
+# ---- cancelled orders and late money --------------------------------------------------
+
+
+async def test_a_cancel_closes_every_request_and_late_money_is_paid_after_close(
+        env: Env) -> None:
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    writes = WriteSet()
+    assert await env.service.change_order(writes, order, OrderEvent.CANCEL) == "cancelled"
+    await env.db.write(writes)
+    for request in (qr, link):
+        assert (await env.service.repo.request(request.id)).status == "cancelled"  # type: ignore
+    assert await env.service.run_link_cancels() == 2
+    assert sorted(env.psp.cancelled) == sorted([str(qr.provider_ref), str(link.provider_ref)])
+    late = await pay(env, link, TOTAL)
+    assert await late_money(env, link) == TOTAL
+    assert (await fresh(env, order)).status == "cancelled"
+    assert env.psp.refunded == {late: TOTAL}
+    await clean_books(env)
+
+
+async def test_money_dated_before_the_expiry_but_arriving_after_it_is_late(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    env.advance(61 * 60_000)
+    await env.service.expire_due()
+    # the order is cancelled by the bot when its only request expires (stock released)
+    writes = WriteSet()
+    await env.service.change_order(writes, await fresh(env, order), OrderEvent.CANCEL)
+    await env.db.write(writes)
+    dated_early = link.created_at // 1000 + 60  # "paid" a minute after the link was sent
+    late = await pay(env, link, TOTAL, at=dated_early)
+    assert await late_money(env, link) == TOTAL
+    assert env.psp.refunded == {late: TOTAL}  # not kept silently on a cancelled order
+    await clean_books(env)
+
+
+async def test_late_money_on_a_still_pending_order_pays_it(env: Env) -> None:
+    order = await new_order(env)
+    first, second = await ask(env, order), await ask(env, order)
+    env.advance(61 * 60_000)
+    await env.service.apply_event(NAME, event(first, K.EXPIRED, at=env.now() // 1000))
+    await pay(env, first, TOTAL)  # the other request is still open: the order waits
+    assert (await fresh(env, order)).status == "paid"
+    assert (await env.service.repo.request(second.id)).status == "cancelled"  # type: ignore
+    assert env.psp.paid_out() == 0
+    await clean_books(env)
+
+
+# ---- refunds --------------------------------------------------------------------------
+
+
+async def test_a_failed_refund_is_visible_and_retried_with_backoff(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    env.psp.refund_mode = "error"
+    result = await env.service.refund_order(await fresh(env, order))
+    (row,) = result.refunds
+    assert row.status == RefundStatus.FAILED and row.next_attempt_at > env.now()
+    assert env.psp.paid_out() == 0
+    kinds = [a.kind for a in await audit(env.service.repo, shop_id="money")]
+    assert kinds == ["refund_failed"]
+    # nothing due yet; after the backoff the durable retry sends it again
+    assert await env.service.retry_refunds() == 0
+    env.psp.refund_mode = "processed"
+    env.advance(61_000)
+    assert await env.restart().service.retry_refunds() == 1
+    assert env.psp.paid_out() == TOTAL
+    assert (await fresh(env, order)).status == "refunded"
+    await clean_books(env)
+
+
+async def test_pending_refunds_settle_late_or_fail_by_webhook(env: Env) -> None:
+    order = await new_order(env, 20_000)
+    link = await ask(env, order)
+    pid = await pay(env, link, 20_000)
+    env.psp.refund_mode = "pending"
+    first = (await env.service.refund_order(await fresh(env, order),
+                                            Money(5_000, "INR"))).refunds[0]
+    second = (await env.service.refund_order(await fresh(env, order),
+                                             Money(5_000, "INR"))).refunds[0]
+    assert (first.status, second.status) == (RefundStatus.PENDING, RefundStatus.PENDING)
+    # pending refunds count against the cap
+    with pytest.raises(PaymentError):
+        await env.service.refund_order(await fresh(env, order), Money(10_001, "INR"))
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 5_000, at=T0 // 1000 + 99,
+                                              payment_id=pid, refund_id=first.provider_ref))
+    env.psp.finish(str(second.provider_ref), "failed")
+    await env.service.apply_event(NAME, event(link, K.REFUND_FAILED, 5_000,
+                                              at=T0 // 1000 + 99, payment_id=pid,
+                                              refund_id=second.provider_ref))
+    rows = {r.id: r for r in await env.service.repo.refunds_for_order(order.id)}
+    assert rows[first.id].status == RefundStatus.PROCESSED
+    assert rows[second.id].status == RefundStatus.FAILED and rows[second.id].next_attempt_at
+    assert [a.kind for a in await audit(env.service.repo, shop_id="money")] == [
+        "refund_failed"]
+    env.psp.refund_mode = "processed"
+    env.advance(3_600_000)
+    await env.service.retry_refunds()
+    assert env.psp.refunded[pid] == 10_000
+    await clean_books(env)
+
+
+async def test_a_full_refund_of_two_payments_and_a_tip_is_whole(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, 4_000)
+    rest = await ask(env, order)
+    assert rest.amount_minor == TOTAL - 4_000  # the remainder only
+    await pay(env, rest, TOTAL - 4_000)
+    assert (await fresh(env, order)).status == "paid"
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    await pay(env, tip, 500)
+    result = await env.service.refund_order(await fresh(env, order))
+    assert result.amount.minor == TOTAL + 500
+    assert all(r.status == RefundStatus.PROCESSED for r in result.refunds)
+    assert env.psp.paid_out() == TOTAL + 500 and env.psp.rejected == 0
+    assert (await fresh(env, order)).status == "refunded"
+    await clean_books(env)
+
+
+async def test_ten_parallel_partial_refunds_never_pass_the_capture(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    services = [env.restart().service for _ in range(10)]  # ten processes, one database
+    results = await asyncio.gather(*(s.refund_order(order, Money(3_000, "INR"))
+                                     for s in services), return_exceptions=True)
+    done = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, PaymentError)]
+    assert len(done) == 3 and len(refused) == 7
+    assert env.psp.paid_out() == 9_000 and env.psp.rejected == 0  # haat stopped them
+    await clean_books(env)
+
+
+async def test_a_refund_the_provider_made_itself_closes_the_order(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 3_000, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_1"))
+    assert (await fresh(env, order)).status == "paid"  # partial: it may still ship
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 7_000, at=T0 // 1000 + 60,
+                                              payment_id=pid, refund_id="dash_2"))
+    assert (await fresh(env, order)).status == "refunded"
+    writes = WriteSet()
+    with pytest.raises(InvalidTransition):
+        await env.service.change_order(writes, await fresh(env, order), OrderEvent.SHIP)
+    await clean_books(env)
+
+
+# ---- remainders -----------------------------------------------------------------------
+
+
+async def test_a_partial_payment_leaves_a_request_for_the_remainder_only(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    assert link.amount_minor == TOTAL
+    await pay(env, link, 2_500)
+    again = await ask(env, order)
+    assert again.amount_minor == TOTAL - 2_500
+    with pytest.raises(PaymentError):
+        await ask(env, order, amount=Money(TOTAL, "INR"))  # never more than is owed
+    await pay(env, again, TOTAL - 2_500)
+    with pytest.raises(PaymentError):
+        await ask(env, order)  # paid: nothing left to ask for
+    await clean_books(env)
+
+
+# ---- reconcile sees what double entry cannot ------------------------------------------
+
+
+async def test_audit_reports_money_held_on_a_cancelled_order_and_unrecorded_refunds(
+        env: Env) -> None:
+    env.policy["cancelled"] = "hold"
+    order = await new_order(env)
+    link = await ask(env, order)
+    writes = WriteSet()
+    await env.service.change_order(writes, order, OrderEvent.CANCEL)
+    await env.db.write(writes)
+    await pay(env, link, TOTAL)
+    found = await audit(env.service.repo, shop_id="money")
+    assert [(a.kind, a.order) for a in found] == [("money_held_on_cancelled", order.label)]
+    # a refund paid out that the books never recorded (a lost row): the audit sees it
+    await env.service.refund_order(await fresh(env, order))
+    await env.db.write(_sql("DELETE FROM refunds WHERE order_id = ?", order.id))
+    kinds = {a.kind for a in await audit(env.service.repo, shop_id="money")}
+    assert {"ledger_mismatch", "refund_unrecorded"} <= kinds
+
+
+async def test_audit_reports_a_ledger_row_that_means_nothing(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    await clean_books(env)
+    # balanced, so "debits equal credits" passes, but the order's accounts are wrong
+    writes = WriteSet()
+    for account, amount in (("refunds_payable", -500), ("merchant_revenue", 500)):
+        writes.add("INSERT INTO ledger_entries (shop_id, ref, account, amount_minor, currency, "
+                   "created_at) VALUES ('money', ?, ?, ?, 'INR', 0)",
+                   (f"refund:{order.label}:x", account, amount))
+    await env.db.write(writes)
+    assert await env.service.ledger_balanced()
+    found = await audit(env.service.repo, shop_id="money")
+    assert {(a.kind, a.order) for a in found} == {("ledger_mismatch", order.label)}
+
+
+def _sql(sql: str, *params: object) -> WriteSet:
+    writes = WriteSet()
+    writes.add(sql, params)
+    return writes
