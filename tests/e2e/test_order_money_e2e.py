@@ -1,0 +1,170 @@
+"""One order, one payment, through the live app as a shopper and a merchant would (issue 14):
+the sandbox PSP's signed callbacks over loopback, the pay page and its QR, merchant commands,
+the confirm step, and ``haat reconcile`` from the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from config.settings import Settings
+from payments.audit import audit
+from tests.conftest import ROOT, AiohttpClient, Shopper
+from tests.e2e.conftest import (
+    ADDRESS,
+    OWNER,
+    account,
+    outbox,
+    payment_reply,
+    place_order,
+    shop_copy,
+    start_live,
+    token_of,
+)
+from tests.e2e.test_payments_e2e import _balanced, _pay_on_page, _status, _texts
+from webhooks import keys as k
+from webhooks.app import reload_shops
+
+
+async def _clean(live: TestClient[Any, Any]) -> None:
+    await _balanced(live)
+    found = await audit(live.app[k.PAYMENTS].repo)
+    assert not found, [str(a) for a in found]
+
+
+async def test_paying_the_qr_and_then_a_second_link_gives_the_second_back(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    first = token_of(payment_reply(await place_order(buyer))["link"])
+    second = token_of(payment_reply(await buyer.send("pay"))["link"])
+    assert second != first
+    await _pay_on_page(live, first)
+    # the other way to pay closed at once: its page and its QR say so
+    assert (await _status(live, second))["status"] == "cancelled"
+    assert (await live.get(f"/pay/{second}/qr.png")).status == 410
+    await _pay_on_page(live, second)  # paid from the other screen anyway
+    state = await _status(live, second)
+    assert (state["status"], state["captured_minor"]) == ("refunded", 5400)
+    told = _texts(await outbox(live, buyer.phone))
+    assert sum("Payment of ₹54.00 received" in t for t in told) == 1
+    assert any("after it had closed" in t for t in told)
+    assert any("₹54.00 for *ORD-1001* has been refunded" in t for t in told)
+    alerts = _texts(await outbox(live, OWNER))
+    assert any("₹54.00 arrived for ORD-1001 after it closed" in t for t in alerts), alerts
+    assert await account(live, "psp_clearing:sandbox") == 5400  # one total kept
+    await _clean(live)
+
+
+async def test_twenty_presses_on_one_link_keep_one_total(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    token = token_of(payment_reply(await place_order(buyer))["link"])
+    for _ in range(20):
+        await _pay_on_page(live, token)
+    assert await account(live, "psp_clearing:sandbox") == 5400
+    assert await account(live, "customer_receivable") == 0
+    told = _texts(await outbox(live, buyer.phone))
+    assert sum("has been refunded" in t for t in told) == 19
+    await _clean(live)
+
+
+async def test_with_overpayment_hold_the_merchant_gets_one_command_for_the_excess(
+        aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
+    live = await start_live(aiohttp_client, settings.with_(
+        shop_dir=shop_copy(tmp_path, overpayment="hold")))
+    buyer = Shopper(live, "+919000000711")
+    token = token_of(payment_reply(await place_order(buyer))["link"])
+    await _pay_on_page(live, token)
+    await _pay_on_page(live, token)
+    owner = Shopper(live, OWNER)
+    alerts = _texts(await outbox(live, OWNER))
+    assert any("beyond its total" in t and "`refund ORD-1001 excess`" in t for t in alerts)
+    assert "⚠️ ₹54.00 held" in await owner.text_of("orders")
+    assert "ORD-1001 is now shipped" in await owner.text_of("ship ORD-1001")
+    reply = await owner.text_of("refund ORD-1001 excess")
+    assert "Refund of ₹54.00 for ORD-1001: ₹54.00 refunded" in reply
+    orders = await owner.text_of("orders")
+    assert "ORD-1001 — shipped" in orders and "held" not in orders  # the sale stands
+    assert await account(live, "psp_clearing:sandbox") == 5400
+    await _clean(live)
+
+
+async def test_a_cancelled_order_stops_taking_money_and_says_so(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    token = token_of(payment_reply(await place_order(buyer))["link"])
+    owner = Shopper(live, OWNER)
+    assert "ORD-1001 is now cancelled" in await owner.text_of("cancel ORD-1001")
+    assert (await _status(live, token))["status"] == "cancelled"
+    assert (await live.get(f"/pay/{token}/qr.png")).status == 410
+    await _pay_on_page(live, token)  # the shopper paid from the old screen
+    state = await _status(live, token)
+    assert (state["status"], state["order_status"]) == ("refunded", "cancelled")
+    alerts = _texts(await outbox(live, OWNER))
+    assert any("arrived for ORD-1001 after it closed (cancelled)" in t for t in alerts)
+    assert "ORD-1001 — cancelled" in await owner.text_of("orders")
+    await _clean(live)
+
+
+async def test_a_price_change_before_confirm_shows_a_new_summary(
+        aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
+    shop = shop_copy(tmp_path)
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=shop,
+                                                           reload_interval_seconds=3600))
+    buyer = Shopper(live, "+919000000712")
+    await buyer.send("2 samosa")
+    await buyer.send("checkout")
+    summary = "\n".join(r["text"] for r in await buyer.send(ADDRESS))
+    assert "₹54.00" in summary
+    catalog = shop / "catalog.yaml"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+        'price: "12.00"', 'price: "15.00"', 1), encoding="utf-8")
+    assert await reload_shops(live.app)
+    again = await buyer.send(button="confirm")
+    text = "\n".join(r["text"] for r in again)
+    assert "Something changed" in text and "₹60.00" in text, text
+    assert not any("ORD-1001" in r["text"] for r in again)  # no order at a price unseen
+    placed = "\n".join(r["text"] for r in await buyer.send(button="confirm"))
+    assert "ORD-1001" in placed and "₹60.00" in placed
+
+
+def test_haat_reconcile_names_the_order_and_fails(tmp_path: Path) -> None:
+    import asyncio
+
+    from config.database import WriteSet, open_database
+    from webhooks.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'rec.db'}"
+    upgrade(url)
+
+    async def seed() -> None:
+        db = open_database(url)
+        await db.start()
+        writes = WriteSet()
+        writes.add("INSERT INTO orders (id, shop_id, number, channel, customer, status, "
+                   "currency, subtotal_minor, delivery_minor, tip_minor, total_minor, address, "
+                   "language, created_at, updated_at) VALUES ('mitra/ORD-1001', "
+                   "'mitra', 1001, 'simulator', '91', 'cancelled', 'INR', 5400, 0, 0, 5400, "
+                   "'', 'en', 0, 0)")
+        # the cancelled order's money arrived and sits in the books, owed to the shopper
+        for account_name, amount in (("customer_receivable", 5400),
+                                     ("merchant_revenue", -5400),
+                                     ("merchant_revenue", 5400),
+                                     ("customer_receivable", -5400),
+                                     ("psp_clearing:sandbox", 5400),
+                                     ("customer_receivable", -5400)):
+            writes.add("INSERT INTO ledger_entries (shop_id, ref, account, amount_minor, "
+                       "currency, created_at) VALUES ('mitra', 'x:ORD-1001', ?, ?, 'INR', 0)",
+                       (account_name, amount))
+        await db.write(writes)
+        await db.close()
+
+    asyncio.run(seed())
+    done = subprocess.run([sys.executable, "-m", "webhooks", "reconcile"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          check=False, env={**os.environ, "HAAT_DATABASE_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ANOMALY ledger_mismatch mitra/ORD-1001" in done.stdout, done.stdout
+    assert "ledger_balanced=True" in done.stdout  # double entry alone saw nothing
