@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from catalog.money import Money
 from payments.ledger import Account
 from payments.repository import Order, PaymentRequest, Refund
-from payments.status import NO_SALE, OrderStatus, PaymentState, RefundStatus
+from payments.status import (
+    NO_SALE,
+    REFUND_COMMITTED,
+    OrderStatus,
+    PaymentState,
+    RefundStatus,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,11 @@ class OrderBook:
     states: Mapping[str, PaymentState]
     refunds: tuple[Refund, ...]
 
+    @property
+    def live_refunds(self) -> tuple[Refund, ...]:
+        """Refund rows that count (a superseded one will never be sent)."""
+        return tuple(r for r in self.refunds if RefundStatus(r.status) in REFUND_COMMITTED)
+
     # ---- sums ---------------------------------------------------------------------------
     def _is_tip(self, request_id: str) -> bool:
         return any(r.id == request_id and r.method == "tip" for r in self.requests)
@@ -69,7 +80,7 @@ class OrderBook:
     def refunded_where(self, *, tip: bool | None = None, against: str | None = None,
                        statuses: frozenset[RefundStatus] | None = None) -> int:
         total = 0
-        for refund in self.refunds:
+        for refund in self.live_refunds:
             if tip is not None and self._is_tip(refund.payment_request_id) is not tip:
                 continue
             if against is not None and refund.against != against:
@@ -82,7 +93,7 @@ class OrderBook:
     @property
     def refunds_committed(self) -> int:
         """Every refund row counts: requested, pending, failed (still owed) and processed."""
-        return sum(r.amount_minor for r in self.refunds)
+        return sum(r.amount_minor for r in self.live_refunds)
 
     @property
     def refunds_processed(self) -> int:
@@ -131,7 +142,7 @@ class OrderBook:
         for request in sorted(self.requests, key=lambda r: (r.created_at, r.id)):
             state = self.states[request.id]
             for payment_id, amount, after_close in state.captures:
-                taken = sum(f.amount_minor for f in self.refunds
+                taken = sum(f.amount_minor for f in self.live_refunds
                             if f.payment_request_id == request.id and f.payment_id == payment_id)
                 out.append(Capture(request, payment_id, amount, after_close,
                                    max(amount - taken, 0), rank))

@@ -63,6 +63,7 @@ from payments.repository import (
 )
 from payments.status import (
     OPEN_FOR_PAYMENT,
+    REFUND_COMMITTED,
     OrderEvent,
     OrderStatus,
     PaymentEventKind,
@@ -547,7 +548,32 @@ class PaymentService:
         self._post(writes, book.order.shop_id, postings_for_refund(
             book.order.label, refunded, provider=request.provider, refund_id=row.id,
             stage="requested", against=against), now)
-        return [*refunds, row], None, refunded
+        refunds = [*refunds, row]
+        # our own unsent refunds of the same payment that no longer fit are superseded:
+        # never sent again, their liability reversed (the provider already paid it out)
+        captured = next((c.amount for c in book.captures()
+                         if c.payment_id == event.payment_id), 0)
+        committed = sum(r.amount_minor for r in refunds if r.payment_id == event.payment_id
+                        and RefundStatus(r.status) in REFUND_COMMITTED)
+        for other in sorted(refunds, key=lambda r: -r.created_at):
+            if committed <= captured:
+                break
+            state = RefundStatus(other.status)
+            if other.payment_id != event.payment_id or state not in (RefundStatus.FAILED,
+                                                                     RefundStatus.REQUESTED):
+                continue
+            new = refund_transition(state, RefundEvent.SUPERSEDE)
+            self.repo.update_refund(writes, other.id, expected=state, status=new, now_ms=now,
+                                    next_attempt_at=0)
+            self._post(writes, book.order.shop_id, [
+                Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
+                for p in postings_for_refund(book.order.label, other.amount,
+                                             provider=request.provider, refund_id=other.id,
+                                             stage="requested", against=other.against)], now)
+            committed -= other.amount_minor
+            refunds = [replace(r, status=str(new)) if r.id == other.id else r
+                       for r in refunds]
+        return refunds, None, refunded
 
     @staticmethod
     def _order_after(status: OrderStatus, request: PaymentRequest, book: OrderBook
@@ -558,7 +584,7 @@ class PaymentService:
             return order_transition(status, OrderEvent.PAYMENT_RECEIVED)
         if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
                       OrderStatus.REFUND_PENDING) and book.money_out and not any(
-                          r.status != RefundStatus.PROCESSED for r in book.refunds):
+                          r.status != RefundStatus.PROCESSED for r in book.live_refunds):
             return order_transition(status, OrderEvent.REFUND_COMPLETED)
         return status
 

@@ -406,6 +406,7 @@ class RefundStatus(StrEnum):
     PENDING = "pending"  # the provider accepted it; the money is not out yet
     PROCESSED = "processed"  # the money went back to the shopper
     FAILED = "failed"  # refused or failed at the provider; a retry is scheduled
+    SUPERSEDED = "superseded"  # never sent again: the provider refunded that money itself
 
 
 class RefundEvent(StrEnum):
@@ -413,6 +414,7 @@ class RefundEvent(StrEnum):
     PROCESSED = "processed"  # answered processed, or refund.processed arrived
     FAILED = "failed"  # refused, errored, or refund.failed arrived
     RETRY = "retry"  # the durable retry picked it up again
+    SUPERSEDE = "supersede"  # the provider refunded the same money by itself meanwhile
 
 
 _R = RefundStatus
@@ -427,6 +429,8 @@ REFUND_ALLOWED: Mapping[tuple[RefundStatus, RefundEvent], RefundStatus] = {
     (_R.FAILED, _RE.RETRY): _R.REQUESTED,
     # a provider's late "processed" after we saw it fail: the money did go out
     (_R.FAILED, _RE.PROCESSED): _R.PROCESSED,
+    (_R.FAILED, _RE.SUPERSEDE): _R.SUPERSEDED,
+    (_R.REQUESTED, _RE.SUPERSEDE): _R.SUPERSEDED,
     # repeats (a webhook and the synchronous answer both say so)
     (_R.PENDING, _RE.ACCEPTED): _R.PENDING,
     (_R.PROCESSED, _RE.PROCESSED): _R.PROCESSED,
@@ -434,8 +438,8 @@ REFUND_ALLOWED: Mapping[tuple[RefundStatus, RefundEvent], RefundStatus] = {
     (_R.FAILED, _RE.FAILED): _R.FAILED,
 }
 
-# Refund rows that still count against what may be refunded (the money is or will be out).
-REFUND_COMMITTED: frozenset[RefundStatus] = frozenset(RefundStatus)
+# Refund rows that count against what may be refunded (the money is or will be out).
+REFUND_COMMITTED: frozenset[RefundStatus] = frozenset(RefundStatus) - {_R.SUPERSEDED}
 
 
 def refund_transition(current: RefundStatus, event: RefundEvent) -> RefundStatus:

@@ -4,6 +4,7 @@ the confirm step, and ``haat reconcile`` from the command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,11 +23,19 @@ from tests.e2e.conftest import (
     outbox,
     payment_reply,
     place_order,
+    running_fake_razorpay,
     shop_copy,
     start_live,
     token_of,
 )
-from tests.e2e.test_payments_e2e import _balanced, _pay_on_page, _status, _texts
+from tests.e2e.test_payments_e2e import (
+    RAZORPAY_WEBHOOK_SECRET,
+    _balanced,
+    _pay_on_page,
+    _sign,
+    _status,
+    _texts,
+)
 from webhooks import keys as k
 from webhooks.app import reload_shops
 
@@ -168,3 +177,69 @@ def test_haat_reconcile_names_the_order_and_fails(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ANOMALY ledger_mismatch mitra/ORD-1001" in done.stdout, done.stdout
     assert "ledger_balanced=True" in done.stdout  # double entry alone saw nothing
+
+
+# ---- Razorpay (tests/fakes/razorpay.py on loopback) -----------------------------------
+
+
+async def _webhook(client: TestClient[Any, Any], name: str, event_id: str,
+                   payload: dict[str, Any], created_at: int) -> None:
+    body = json.dumps({"entity": "event", "account_id": "acc_FakeAccount01", "event": name,
+                       "contains": list(payload), "created_at": created_at,
+                       "payload": {key: {"entity": value} for key, value in payload.items()}
+                       }).encode()
+    response = await client.post("/webhooks/payments/razorpay", data=body, headers={
+        "Content-Type": "application/json", "X-Razorpay-Event-Id": event_id,
+        "X-Razorpay-Signature": _sign(RAZORPAY_WEBHOOK_SECRET, body)})
+    assert response.status == 200, await response.text()
+
+
+async def test_razorpay_links_are_cancelled_refunds_report_truthfully_and_a_dashboard_refund_closes_the_order(  # noqa: E501
+        aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
+    shop = shop_copy(tmp_path, provider="razorpay", methods=["payment_link"])
+    async with running_fake_razorpay() as (fake, api_base):
+        live = await start_live(aiohttp_client, settings.with_(
+            shop_dir=shop, razorpay_key_id=fake.key_id, razorpay_key_secret=fake.key_secret,
+            razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET, razorpay_api_base_url=api_base))
+        buyer = Shopper(live, "+919000000713")
+        owner = Shopper(live, OWNER)
+        await place_order(buyer)
+        await buyer.send("pay")  # a second link for the same order
+        first, second = list(fake.links)
+        payment_id = fake.pay_link(first)
+        link = fake.links[first]
+        await _webhook(live, "payment_link.paid", "evt_1", {
+            "payment_link": link, "payment": fake.payments[payment_id],
+            "order": fake.orders[link["order_id"]]}, fake.now + 61)
+        # the order is paid: the other link is cancelled through Razorpay's API
+        assert any(r.path == f"/v1/payment_links/{second}/cancel" for r in fake.requests)
+        assert fake.links[second]["status"] == "cancelled"
+
+        # a refund Razorpay answers "pending": nobody is told it is done
+        fake.refund_mode = "pending"
+        reply = await owner.text_of("refund ORD-1001 10")
+        assert "₹10.00 accepted by the provider (pending)" in reply, reply
+        told = _texts(await outbox(live, buyer.phone))
+        assert any("accepted by the payment provider" in t for t in told)
+        assert not any("has been refunded" in t for t in told)
+        (refund_id,) = fake.refunds
+        # …and then fails: the merchant is alerted and a retry is scheduled
+        failed = fake.settle_refund(refund_id, "failed")
+        await _webhook(live, "refund.failed", "evt_2", {
+            "refund": failed, "payment": fake.payments[payment_id]}, fake.now + 200)
+        alerts = _texts(await outbox(live, OWNER))
+        assert any("Refund of ₹10.00 on ORD-1001 FAILED" in t and "retries" in t
+                   for t in alerts), alerts
+
+        # the whole payment is refunded from Razorpay's dashboard, not by haat
+        fake.refund_mode = "processed"
+        dashboard = {"id": "rfnd_Dashboard01", "entity": "refund", "amount": 5400,
+                     "currency": "INR", "payment_id": payment_id, "status": "processed",
+                     "created_at": fake.now + 300}
+        await _webhook(live, "refund.processed", "evt_3", {
+            "refund": dashboard, "payment": fake.payments[payment_id]}, fake.now + 300)
+        orders = await owner.text_of("order ORD-1001")
+        assert orders.startswith("ORD-1001 — refunded"), orders
+        assert "cannot ship" in await owner.text_of("ship ORD-1001")
+        assert any("refunded ₹54.00 on ORD-1001 by itself" in t
+                   for t in _texts(await outbox(live, OWNER)))
