@@ -53,8 +53,10 @@ async def test_paying_the_qr_and_then_a_second_link_gives_the_second_back(
     assert second != first
     await _pay_on_page(live, first)
     # the other way to pay closed at once: its page and its QR say so
-    assert (await _status(live, second))["status"] == "cancelled"
+    assert (await _status(live, second))["status"] == "closed"
     assert (await live.get(f"/pay/{second}/qr.png")).status == 410
+    page = await (await live.get(f"/pay/{second}")).text()
+    assert 'data-status="closed"' in page
     await _pay_on_page(live, second)  # paid from the other screen anyway
     state = await _status(live, second)
     assert (state["status"], state["captured_minor"]) == ("refunded", 5400)
