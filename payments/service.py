@@ -301,10 +301,16 @@ class PaymentService:
     # ---- the book of one order ---------------------------------------------------------
     async def book(self, order: Order) -> OrderBook:
         """Everything money-related about one order, read fresh."""
+        return (await self._book_and_events(order))[0]
+
+    async def _book_and_events(self, order: Order
+                               ) -> tuple[OrderBook, dict[str, list[ProviderEvent]]]:
         requests = await self.repo.requests_for_order(order.id)
-        states = {r.id: apply_events(r.amount, await self.repo.events_for(r)) for r in requests}
-        refunds = await self.repo.refunds_for_order(order.id)
-        return OrderBook(order, tuple(requests), states, tuple(refunds))
+        events = {r.id: await self.repo.events_for(r) for r in requests}
+        states = {r.id: apply_events(r.amount, events[r.id]) for r in requests}
+        refunds = await self.repo.refunds_for_order(order.id) if any(
+            s.captured.minor for s in states.values()) else []
+        return OrderBook(order, tuple(requests), states, tuple(refunds)), events
 
     # ---- asking for money --------------------------------------------------------------
     def _provider(self, name: str) -> PaymentProvider:
@@ -410,7 +416,8 @@ class PaymentService:
                 if await self.repo.has_event(provider_name, event.event_id):
                     return None
                 try:
-                    update, reserved = await self._apply_locked(request.id, event, notify)
+                    update, reserved = await self._apply_locked(request.order_id, request.id,
+                                                                event, notify)
                 except Conflict:
                     continue  # a concurrent delivery or another process: read again
                 break
@@ -431,16 +438,14 @@ class PaymentService:
         if after_commit is not None:
             await after_commit(update)
 
-    async def _apply_locked(self, request_id: str, event: ProviderEvent, notify: Notify | None
-                            ) -> tuple[PaymentUpdate | None, list[Refund]]:
-        request = await self.repo.request(request_id)
-        assert request is not None
-        order = await self.repo.order(request.order_id)
+    async def _apply_locked(self, order_id: str, request_id: str, event: ProviderEvent,
+                            notify: Notify | None) -> tuple[PaymentUpdate | None, list[Refund]]:
+        order = await self.repo.order(order_id)
         if order is None:  # pragma: no cover - foreign keys make this impossible
             return None, []
-        book = await self.book(order)
+        book, events = await self._book_and_events(order)
         request = next(r for r in book.requests if r.id == request_id)
-        history = await self.repo.events_for(request)
+        history = events[request.id]
         before = book.states[request.id]
         if event.kind is _K.CAPTURED and before.status in _CLOSED and \
                 before.closed_at is not None and event.occurred_at <= before.closed_at:
