@@ -34,7 +34,8 @@ _UPSERT = ("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, d
            "payload = excluded.payload, status = 'pending'")
 _CANCEL = "UPDATE scheduled_jobs SET status = 'cancelled' WHERE key = ? AND status = 'pending'"
 _DUE = ("SELECT key, shop_id, kind, channel, customer, payload FROM scheduled_jobs "
-        "WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT 200")
+        "WHERE status = 'pending' AND due_at <= ? AND kind IN ('cart', 'payment') "
+        "ORDER BY due_at LIMIT 200")  # other kinds (cancel_link) belong to payments/service
 _FIRE = "UPDATE scheduled_jobs SET status = 'fired' WHERE key = ? AND status = 'pending'"
 
 

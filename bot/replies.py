@@ -425,6 +425,24 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "*{order}* বন্ধ হওয়ার পরে {amount} পেয়েছি। দোকানকে জানানো হয়েছে, টাকা ফেরত পাবেন।",
         "ar": "استلمنا {amount} للطلب *{order}* بعد إغلاقه. تم إبلاغ المحل وسيعيد المبلغ إليك.",
     },
+    "overpaid": {
+        "en": "We received {amount} more than *{order}* costs (it was paid twice). The shop has been told and it will go back to you.",
+        "hi": "*{order}* की कीमत से {amount} ज़्यादा मिले (दो बार भुगतान हुआ)। दुकान को बता दिया गया है, यह आपको वापस मिलेगा।",
+        "bn": "*{order}*-এর দামের চেয়ে {amount} বেশি পেয়েছি (দু'বার পেমেন্ট হয়েছে)। দোকানকে জানানো হয়েছে, এটি আপনাকে ফেরত দেওয়া হবে।",
+        "ar": "استلمنا {amount} أكثر من ثمن الطلب *{order}* (دُفع مرتين). تم إبلاغ المحل وسيُعاد إليك.",
+    },
+    "refund_started": {
+        "en": "↩️ A refund of {amount} for *{order}* has been accepted by the payment provider. It can take a few days to reach you.",
+        "hi": "↩️ *{order}* के {amount} का रिफ़ंड पेमेंट प्रदाता ने स्वीकार कर लिया है। आप तक पहुँचने में कुछ दिन लग सकते हैं।",
+        "bn": "↩️ *{order}*-এর {amount} রিফান্ড পেমেন্ট প্রদানকারী গ্রহণ করেছে। আপনার কাছে পৌঁছাতে কয়েক দিন লাগতে পারে।",
+        "ar": "↩️ قبل مزوّد الدفع استرداد {amount} للطلب *{order}*. قد يستغرق وصوله إليك بضعة أيام.",
+    },
+    "prices_changed": {
+        "en": "Something changed since you saw your order (a price, or what is in stock). Please check it again:",
+        "hi": "आपके देखने के बाद कुछ बदल गया है (कीमत या स्टॉक)। कृपया ऑर्डर फिर से जाँच लें:",
+        "bn": "আপনি দেখার পর কিছু বদলেছে (দাম বা স্টক)। অনুগ্রহ করে অর্ডারটি আবার দেখে নিন:",
+        "ar": "تغيّر شيء منذ أن رأيت طلبك (سعر أو المتوفر). يرجى مراجعته مجدداً:",
+    },
     "refund_receipt": {
         "en": "↩️ {amount} for *{order}* has been refunded to you.",
         "hi": "↩️ *{order}* के {amount} आपको वापस कर दिए गए हैं।",

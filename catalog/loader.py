@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from catalog.models import (
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
+    OVERPAYMENT_POLICIES,
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
     WEEKDAYS,
@@ -381,6 +382,7 @@ _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
+    "overpayment": False,
 }
 _UPI_KEYS = {"vpa": True, "payee_name": False, "mcc": False}
 _DELIVERY_KEYS = {"fee": True, "free_above": False, "areas": False}
@@ -726,6 +728,14 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
                                f"{', '.join(LATE_PAYMENT_POLICIES)}, got {policy!r}")
         elif policy is not None:
             late = policy
+    over = defaults.overpayment
+    if (pair := fields.get("overpayment")) is not None:
+        policy = _scalar_text(ctx, pair[1], "payments.overpayment")
+        if policy is not None and policy not in OVERPAYMENT_POLICIES:
+            ctx.error(pair[1], f"payments.overpayment must be one of "
+                               f"{', '.join(OVERPAYMENT_POLICIES)}, got {policy!r}")
+        elif policy is not None:
+            over = policy
     return Payments(
         methods=tuple(methods) or defaults.methods,
         provider=provider,
@@ -736,6 +746,7 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         ),
         tips=bool(tips) if tips is not None else defaults.tips,
         late_payment=late,
+        overpayment=over,
     )
 
 

@@ -18,6 +18,7 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect")
 PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay")
 LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
+OVERPAYMENT_POLICIES: tuple[str, ...] = ("refund", "hold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,10 @@ class Payments:
     # money that arrives for an order already cancelled: "refund" it automatically, or
     # keep it for the merchant to refund by hand ("manual"); either way it is never dropped
     late_payment: str = "refund"
+    # money beyond the total of an order that is not cancelled (paid twice: the QR and the
+    # link, two taps): "refund" the excess automatically, or "hold" it and alert the merchant
+    # (one command, ``refund ORD-… excess``, returns exactly that)
+    overpayment: str = "refund"
 
 
 @dataclass(frozen=True, slots=True)

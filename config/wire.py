@@ -26,6 +26,10 @@ from typing import Any, Final
 MAX_DEPTH: Final = 32  # a Cloud API envelope is 8 deep, a Razorpay webhook 6
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**63 - 1
+# a JSON integer may be an amount of minor units: as large as a money column holds
+# (payments/providers/base.py MAX_AMOUNT_MINOR); fields that are not money are bounded to
+# 64 bits where they are read (bounded_int)
+JSON_INT_LIMIT: Final = 10**30
 MAX_NUMBER_CHARS: Final = 40  # "-9223372036854775808" is 20; a price "1234.56" is 7
 MAX_EXPONENT: Final = 30
 REPLACEMENT: Final = "\ufffd"
@@ -66,7 +70,7 @@ def _int(literal: str) -> int:
     if len(literal) > MAX_NUMBER_CHARS:
         raise WireError("integer out of range")
     value = int(literal)
-    if not INT_MIN <= value <= INT_MAX:
+    if not -JSON_INT_LIMIT <= value <= JSON_INT_LIMIT:
         raise WireError("integer out of range")
     return value
 

@@ -31,6 +31,8 @@ class OrderRow(SQLModel, table=True):
     language: str = Field(default="en", max_length=8)
     created_at: int = Field(default=0, sa_type=BigInteger)
     updated_at: int = Field(default=0, sa_type=BigInteger)
+    # bumped by every write that moves the order's money: a compare-and-set across processes
+    money_version: int = Field(default=0, sa_type=BigInteger)
 
 
 class OrderLineRow(SQLModel, table=True):
@@ -101,6 +103,15 @@ class RefundRow(SQLModel, table=True):
     provider_ref: str | None = Field(default=None, max_length=128)
     reason: str = ""
     created_at: int = Field(default=0, sa_type=BigInteger)
+    # order-level bookkeeping (payments/service.py, "Money invariants" in ARCHITECTURE.md)
+    order_id: str = Field(default="", max_length=96, index=True)
+    payment_id: str = Field(default="", max_length=128)  # the provider payment it returns
+    against: str = Field(default="merchant_revenue", max_length=48)  # ledger account debited
+    attempts: int = Field(default=0)
+    attempt_key: str = Field(default="", max_length=80)  # idempotency key of the last try
+    next_attempt_at: int = Field(default=0, sa_type=BigInteger)  # 0: nothing scheduled
+    last_error: str = Field(default="", max_length=200)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
 
 
 class LedgerEntryRow(SQLModel, table=True):

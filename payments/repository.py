@@ -48,6 +48,7 @@ class Order:
     language: str
     created_at: int
     updated_at: int
+    money_version: int = 0
 
     @property
     def label(self) -> str:
@@ -83,13 +84,44 @@ class PaymentRequest:
         return Money(self.amount_minor, self.currency)
 
 
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """One refund of (part of) one provider payment; see ``RefundStatus``."""
+
+    id: str
+    payment_request_id: str
+    amount_minor: int
+    currency: str
+    status: str
+    provider_ref: str | None
+    reason: str
+    created_at: int
+    order_id: str
+    payment_id: str
+    against: str
+    attempts: int
+    attempt_key: str
+    next_attempt_at: int
+    last_error: str
+    updated_at: int
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+_REFUND_COLUMNS = ("id, payment_request_id, amount_minor, currency, status, provider_ref, "
+                   "reason, created_at, order_id, payment_id, against, attempts, attempt_key, "
+                   "next_attempt_at, last_error, updated_at")
+
+
 def order_key(shop_id: str, number: int) -> str:
     return f"{shop_id}/ORD-{number}"
 
 
 _ORDER_COLUMNS = ("id, shop_id, number, channel, customer, status, currency, subtotal_minor, "
                   "delivery_minor, tip_minor, total_minor, address, language, created_at, "
-                  "updated_at")
+                  "updated_at, money_version")
 _REQUEST_COLUMNS = ("id, order_id, shop_id, method, provider, provider_ref, token, status, "
                     "amount_minor, currency, captured_minor, refunded_minor, upi_link, "
                     "link_url, vpa, expires_at, created_at")
@@ -114,6 +146,10 @@ def _order(row: Sequence[Any]) -> Order:
 
 def _request(row: Sequence[Any]) -> PaymentRequest:
     return PaymentRequest(*_amounts(row, _REQUEST_AMOUNTS))
+
+
+def _refund(row: Sequence[Any]) -> Refund:
+    return Refund(*_amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),)))
 
 
 class PaymentsRepository:
@@ -155,11 +191,12 @@ class PaymentsRepository:
     @staticmethod
     def insert_order(writes: WriteSet, order: Order, lines: Sequence[OrderLine]) -> None:
         writes.add(f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES "
-                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                        order.id, order.shop_id, order.number, order.channel, order.customer,
                        order.status, order.currency, order.subtotal_minor,
                        order.delivery_minor, order.tip_minor, order.total_minor,
-                       order.address, order.language, order.created_at, order.updated_at))
+                       order.address, order.language, order.created_at, order.updated_at,
+                       order.money_version))
         for line in lines:
             writes.add("INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor, "
                        "line_total_minor) VALUES (?, ?, ?, ?, ?, ?)",
@@ -172,6 +209,14 @@ class PaymentsRepository:
         """Compare-and-set: a status that moved meanwhile makes the write set conflict."""
         writes.add("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
                    (status, now_ms, order_id, expected), must_change=True)
+
+    @staticmethod
+    def bump_money_version(writes: WriteSet, order_id: str, expected: int) -> None:
+        """The order-level guard: every write set that moves an order's money carries this
+        compare-and-set, so two processes deciding on stale reads conflict instead of both
+        committing (the loser re-reads and decides again)."""
+        writes.add("UPDATE orders SET money_version = money_version + 1 "
+                   "WHERE id = ? AND money_version = ?", (order_id, expected), must_change=True)
 
     # payment requests -------------------------------------------------------------------
     @staticmethod
@@ -238,6 +283,14 @@ class PaymentsRepository:
         params.append(limit)
         return [_request(r) for r in await self.db.fetchall(sql, params)]
 
+    async def reconcilable_requests(self, limit: int = 500) -> list[PaymentRequest]:
+        """Open requests, and captured ones whose money a provider could still refund."""
+        rows = await self.db.fetchall(
+            f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE status IN "
+            "('issued', 'partially_paid') OR (captured_minor > refunded_minor) "
+            "ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [_request(r) for r in rows]
+
     @staticmethod
     def update_request(writes: WriteSet, request_id: str, *, status: str, captured: int,
                        refunded: int, now_ms: int) -> None:
@@ -301,18 +354,127 @@ class PaymentsRepository:
 
     # refunds ----------------------------------------------------------------------------
     @staticmethod
-    def insert_refund(writes: WriteSet, *, refund_id: str, request_id: str, amount: Money,
-                      status: str, provider_ref: str | None, reason: str, now_ms: int) -> None:
-        writes.add("INSERT INTO refunds (id, payment_request_id, amount_minor, currency, status, "
-                   "provider_ref, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (refund_id, request_id, amount.minor, amount.currency, status, provider_ref,
-                    reason, now_ms))
+    def insert_refund(writes: WriteSet, refund: Refund) -> None:
+        writes.add(f"INSERT INTO refunds ({_REFUND_COLUMNS}) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                       refund.id, refund.payment_request_id, refund.amount_minor,
+                       refund.currency, refund.status, refund.provider_ref, refund.reason,
+                       refund.created_at, refund.order_id, refund.payment_id, refund.against,
+                       refund.attempts, refund.attempt_key, refund.next_attempt_at,
+                       refund.last_error, refund.updated_at))
 
-    async def pending_refunds_minor(self, request_id: str) -> int:
+    @staticmethod
+    def update_refund(writes: WriteSet, refund_id: str, *, expected: str, status: str,
+                      now_ms: int, provider_ref: str | None = None,
+                      attempts: int | None = None, attempt_key: str | None = None,
+                      next_attempt_at: int | None = None, last_error: str | None = None
+                      ) -> None:
+        """Compare-and-set on the status: a refund moved by someone else conflicts."""
+        sets = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [status, now_ms]
+        for column, value in (("provider_ref", provider_ref), ("attempts", attempts),
+                              ("attempt_key", attempt_key),
+                              ("next_attempt_at", next_attempt_at),
+                              ("last_error", last_error)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        params += [refund_id, expected]
+        writes.add(f"UPDATE refunds SET {', '.join(sets)} WHERE id = ? AND status = ?",
+                   params, must_change=True)
+
+    async def refunds_for_order(self, order_id: str) -> list[Refund]:
+        rows = await self.db.fetchall(
+            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE order_id = ? ORDER BY created_at, id",
+            (order_id,))
+        return [_refund(r) for r in rows]
+
+    async def refund(self, refund_id: str) -> Refund | None:
+        row = await self.db.fetchone(f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE id = ?",
+                                     (refund_id,))
+        return None if row is None else _refund(row)
+
+    async def refund_by_provider_ref(self, provider_ref: str) -> Refund | None:
         row = await self.db.fetchone(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE payment_request_id = ? "
-            "AND status = 'pending'", (request_id,))
-        return minor(row[0]) if row else 0
+            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE provider_ref = ?", (provider_ref,))
+        return None if row is None else _refund(row)
+
+    async def due_refunds(self, now_ms: int, limit: int = 100) -> list[Refund]:
+        """Refunds waiting for a (re)try: never sent, or failed with a retry now due."""
+        rows = await self.db.fetchall(
+            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status IN ('requested', 'failed') "
+            "AND next_attempt_at > 0 AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (now_ms, limit))
+        return [_refund(r) for r in rows]
+
+    async def all_refunds(self, shop_id: str | None = None) -> list[Refund]:
+        sql = (f"SELECT {', '.join('r.' + c for c in _REFUND_COLUMNS.split(', '))} "
+               "FROM refunds r JOIN orders o ON o.id = r.order_id")
+        params: list[Any] = []
+        if shop_id is not None:
+            sql += " WHERE o.shop_id = ?"
+            params.append(shop_id)
+        return [_refund(r) for r in await self.db.fetchall(sql, params)]
+
+    # jobs -------------------------------------------------------------------------------
+    @staticmethod
+    def enqueue_link_cancel(writes: WriteSet, request: PaymentRequest, now_ms: int) -> None:
+        """A durable ``scheduled_jobs`` row: cancel the provider's link after this commit
+        (the provider call never runs inside the transaction; a crash retries it)."""
+        writes.add("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, due_at, "
+                   "payload, status, created_at) VALUES (?, ?, 'cancel_link', '', '', ?, ?, "
+                   "'pending', ?) ON CONFLICT (key) DO NOTHING",
+                   (f"cancel_link:{request.id}", request.shop_id, now_ms,
+                    request.id, now_ms))
+
+    async def due_link_cancels(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+        rows = await self.db.fetchall(
+            "SELECT key, payload FROM scheduled_jobs WHERE kind = 'cancel_link' AND "
+            "status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?", (now_ms, limit))
+        return [(str(key), str(payload)) for key, payload in rows]
+
+    @staticmethod
+    def finish_job(writes: WriteSet, key: str, status: str = "fired") -> None:
+        writes.add("UPDATE scheduled_jobs SET status = ? WHERE key = ? AND status = 'pending'",
+                   (status, key), must_change=True)
+
+    @staticmethod
+    def postpone_job(writes: WriteSet, key: str, due_at: int) -> None:
+        writes.add("UPDATE scheduled_jobs SET due_at = ? WHERE key = ? AND status = 'pending'",
+                   (due_at, key), must_change=True)
+
+    async def orphan_events(self) -> list[tuple[str, str, str]]:
+        rows = await self.db.fetchall(
+            "SELECT provider, event_id, provider_ref FROM provider_events "
+            "WHERE provider_ref LIKE 'orphan:%' ORDER BY id LIMIT 200")
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    async def ledger_rows(self, shop_id: str | None = None
+                          ) -> list[tuple[str, str, str, int, str]]:
+        """(shop, ref, account, signed amount, currency) of every posting."""
+        sql = "SELECT shop_id, ref, account, amount_minor, currency FROM ledger_entries"
+        params: list[Any] = []
+        if shop_id is not None:
+            sql += " WHERE shop_id = ?"
+            params.append(shop_id)
+        return [(str(a), str(b), str(c), minor(d), str(e))
+                for a, b, c, d, e in await self.db.fetchall(sql, params)]
+
+    async def all_orders(self, shop_id: str | None = None) -> list[Order]:
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders"
+        params: list[Any] = []
+        if shop_id is not None:
+            sql += " WHERE shop_id = ?"
+            params.append(shop_id)
+        return [_order(r) for r in await self.db.fetchall(sql + " ORDER BY id", params)]
+
+    async def all_requests(self, shop_id: str | None = None) -> list[PaymentRequest]:
+        sql = f"SELECT {_REQUEST_COLUMNS} FROM payment_requests"
+        params: list[Any] = []
+        if shop_id is not None:
+            sql += " WHERE shop_id = ?"
+            params.append(shop_id)
+        return [_request(r) for r in await self.db.fetchall(sql, params)]
 
     # ledger -----------------------------------------------------------------------------
     @staticmethod

@@ -1,16 +1,22 @@
 """Use cases: place an order, ask for money, apply what the provider reports, refund.
 
-Rules this module keeps (DESIGN 3):
+Rules this module keeps (DESIGN 3, and "Money invariants" in docs/ARCHITECTURE.md):
 * amounts are computed here from integer minor units, never taken from a message;
 * a provider call (HTTP) never happens inside a database transaction: the caller commits the
-  returned writes afterwards;
+  returned writes afterwards, and work that needs a provider after a commit (a refund, a
+  link cancel) is a durable row first;
 * every provider event is stored once (unique provider + event id) in the same transaction
   that applies it, and applying derives the request's state from the *set* of its events,
   so duplicates and any delivery order give the same result;
+* the *order* is the unit of money: every decision is taken on the whole order's book
+  (:mod:`payments.book`) under a per-order lock, and every write set that moves an order's
+  money carries a compare-and-set on ``orders.money_version``, so two processes never both
+  commit a decision made on the same stale read;
 * the ledger gets the difference between the old and new derived state, so it balances to
   zero per currency at every commit and never counts money twice;
-* money after expiry or cancellation is kept as ``paid_after_close`` and reported, never
-  dropped; refunds never exceed what was captured.
+* money beyond what an order keeps (paid twice, paid after close) is refunded or held by
+  shop policy, never kept silently; refunds (requested, pending, failed or processed) never
+  exceed what each payment captured.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from catalog.money import Money
 from config.database import Conflict, Database, WriteSet
+from payments.book import Allocation, OrderBook
 from payments.ledger import (
+    Account,
     Posting,
     check_balanced,
     postings_for_cancel,
@@ -37,23 +46,45 @@ from payments.ledger import (
 from payments.providers.base import (
     CollectRequest,
     LinkRequest,
+    NotCancellable,
     PaymentProvider,
     ProviderError,
     ProviderEvent,
+    ProviderRefund,
+    Unsupported,
     UpiPayee,
 )
-from payments.repository import Order, OrderLine, PaymentRequest, PaymentsRepository, order_key
+from payments.repository import (
+    Order,
+    OrderLine,
+    PaymentRequest,
+    PaymentsRepository,
+    Refund,
+    order_key,
+)
 from payments.status import (
+    OPEN_FOR_PAYMENT,
+    REFUND_COMMITTED,
     OrderEvent,
     OrderStatus,
     PaymentEventKind,
     PaymentState,
     PaymentStatus,
+    RefundEvent,
+    RefundStatus,
     apply_events,
     order_transition,
+    refund_transition,
 )
 
 log = logging.getLogger(__name__)
+
+_K = PaymentEventKind
+_OPEN = (PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID)
+_CLOSED = (PaymentStatus.EXPIRED, PaymentStatus.CANCELLED, PaymentStatus.PAID_AFTER_CLOSE)
+_ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhile
+REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
+REFUND_BACKOFF_MS = (60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_000)
 
 
 class PaymentError(Exception):
@@ -85,6 +116,12 @@ class PaymentUpdate:
     after: PaymentState
     order_status_before: str
     order_status_after: str
+    excess_before: Money | None = None
+    excess_after: Money | None = None
+    excess_policy: str = "refund"  # refund: refunds were reserved; hold: the merchant decides
+    closed: tuple[PaymentRequest, ...] = ()  # other requests closed because the order closed
+    provider_refund: Money | None = None  # a refund the provider made by itself
+    refund: Refund | None = None  # our refund row this event settled or failed
     rejected: str | None = None  # the event was stored but not applied: why (alert only)
 
     @property
@@ -96,8 +133,40 @@ class PaymentUpdate:
     def late_money(self) -> Money:
         return self.after.captured_after_close - self.before.captured_after_close
 
+    @property
+    def new_excess(self) -> Money:
+        """Money beyond what the order keeps that this event brought in."""
+        if self.excess_before is None or self.excess_after is None:
+            return Money.zero(self.order.currency)
+        return Money(max(self.excess_after.minor - self.excess_before.minor, 0),
+                     self.order.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundUpdate:
+    """A refund row moved (provider accepted, failed, retry scheduled)."""
+
+    order: Order
+    refund: Refund
+    before: RefundStatus
+    after: RefundStatus
+    retry_at: int = 0  # 0: no automatic retry (the merchant must act)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """What a refund command reserved and what the provider answered for each part."""
+
+    amount: Money
+    refunds: tuple[Refund, ...] = field(default=())
+
+    def count(self, status: RefundStatus) -> int:
+        return sum(1 for r in self.refunds if r.status == status)
+
 
 Notify = Callable[[PaymentUpdate, WriteSet], Awaitable[None]]
+# (shop id, order status) → "refund" | "hold": what to do with money beyond the total
+ExcessPolicy = Callable[[str, str], str]
 
 
 def _accepted_then_closed(request: PaymentRequest, order: Order, before: PaymentState,
@@ -135,17 +204,28 @@ def _money_delta(before: Money, after: Money) -> Money:
     return Money(after.minor - before.minor, after.currency)
 
 
+def backoff_ms(attempts: int) -> int:
+    """Wait before retry number ``attempts`` of a failed refund (1 min … 6 h)."""
+    return REFUND_BACKOFF_MS[min(max(attempts, 1), len(REFUND_BACKOFF_MS)) - 1]
+
+
+def _always_refund(shop_id: str, order_status: str) -> str:
+    return "refund"
+
+
 class PaymentService:
     def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], *,
-                 public_url: str, now_ms: Callable[[], int]) -> None:
+                 public_url: str, now_ms: Callable[[], int],
+                 excess_policy: ExcessPolicy = _always_refund) -> None:
         self.db = db
         self.repo = PaymentsRepository(db)
         self.providers = providers
         self.public_url = public_url.rstrip("/")
         self.now_ms = now_ms
+        self.excess_policy = excess_policy
         self._numbers: dict[str, int] = {}
         self._number_lock = asyncio.Lock()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, list[Any]] = {}  # key → [lock, holders and waiters]
 
     # ---- orders ------------------------------------------------------------------------
     async def _allocate_number(self, shop_id: str) -> int:
@@ -185,19 +265,72 @@ class PaymentService:
             self.repo.insert_postings(writes, shop_id, postings, now)
 
     async def change_order(self, writes: WriteSet, order: Order, event: OrderEvent) -> str:
-        """A merchant or shopper action on an order (ship, deliver, cancel)."""
+        """A merchant or shopper action on an order (ship, deliver, cancel).
+
+        A cancel closes every open request of the order in the same write set (their pages
+        and QRs say so at once, provider links are cancelled by a durable job) and carries
+        the order's money-version guard, so a capture committed meanwhile makes it conflict.
+        """
         in_flight = False
+        book: OrderBook | None = None
         if event is OrderEvent.CANCEL:
-            requests = await self.repo.requests_for_order(order.id)
-            in_flight = any(r.captured_minor > 0 for r in requests)
+            # the status is the caller's (a turn may have moved it in its own write set);
+            # the money version is read now, so money committed meanwhile makes this conflict
+            fresh = await self.repo.order(order.id) or order
+            book = await self.book(replace(order, money_version=fresh.money_version))
+            in_flight = book.captured_all > 0
         new = order_transition(OrderStatus(order.status), event, payment_in_flight=in_flight)
         if new != order.status:
             now = self.now_ms()
             self.repo.set_order_status(writes, order.id, order.status, new, now)
             if new is OrderStatus.CANCELLED:
+                assert book is not None
+                self.repo.bump_money_version(writes, order.id, book.order.money_version)
                 self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total),
                            now)
+                self._close_open_requests(writes, book, skip=None, now=now)
         return str(new)
+
+    def _close_open_requests(self, writes: WriteSet, book: OrderBook, *, skip: str | None,
+                             now: int, states: Mapping[str, PaymentState] | None = None
+                             ) -> tuple[PaymentRequest, ...]:
+        """The order is paid or cancelled: no other request may still take money. Each
+        gets a ``cancelled`` event (so later money on it is ``paid_after_close`` whatever
+        its timestamp), and a link-cancel job when its provider can cancel links."""
+        closed: list[PaymentRequest] = []
+        for request in book.requests:
+            state = (states or book.states)[request.id]
+            if request.id == skip or request.method == "tip" or state.status not in _OPEN:
+                continue
+            event = ProviderEvent(
+                provider=request.provider, event_id=f"close:{request.id}",
+                kind=_K.CANCELLED, provider_ref=request.provider_ref or request.id,
+                amount=Money.zero(request.currency), occurred_at=now // 1000,
+                reference=request.id, refs=(request.id,))
+            self.repo.insert_event(writes, request, event, now)
+            self.repo.update_request(writes, request.id, status=PaymentStatus.CANCELLED,
+                                     captured=state.captured.minor,
+                                     refunded=state.refunded.minor, now_ms=now)
+            provider = self.providers.get(request.provider)
+            if provider is not None and "cancel" in getattr(provider, "capabilities", ()) \
+                    and request.provider_ref:
+                self.repo.enqueue_link_cancel(writes, request, now)
+            closed.append(replace(request, status=str(PaymentStatus.CANCELLED)))
+        return tuple(closed)
+
+    # ---- the book of one order ---------------------------------------------------------
+    async def book(self, order: Order) -> OrderBook:
+        """Everything money-related about one order, read fresh."""
+        return (await self._book_and_events(order))[0]
+
+    async def _book_and_events(self, order: Order
+                               ) -> tuple[OrderBook, dict[str, list[ProviderEvent]]]:
+        requests = await self.repo.requests_for_order(order.id)
+        events = {r.id: await self.repo.events_for(r) for r in requests}
+        states = {r.id: apply_events(r.amount, events[r.id]) for r in requests}
+        refunds = await self.repo.refunds_for_order(order.id) if any(
+            s.captured.minor for s in states.values()) else []
+        return OrderBook(order, tuple(requests), states, tuple(refunds)), events
 
     # ---- asking for money --------------------------------------------------------------
     def _provider(self, name: str) -> PaymentProvider:
@@ -212,14 +345,27 @@ class PaymentService:
                               customer_phone: str | None = None) -> PaymentRequest:
         """Create a link, UPI intent or collect at the provider, and the row that tracks it.
 
-        ``method`` is ``upi_link``, ``payment_link``, ``collect`` or ``tip``.
+        ``method`` is ``upi_link``, ``payment_link``, ``collect`` or ``tip``. For the order
+        itself the amount is what is still owed (a partial payment leaves the remainder
+        only), and a request for an order that no longer waits for money is refused.
         """
         provider = self._provider(plan.provider)
         capability = "payment_link" if method == "tip" else method
         if capability not in provider.capabilities and not (
                 capability == "payment_link" and "upi_link" in provider.capabilities):
             raise PaymentError("unsupported", f"{plan.provider} cannot do {method}")
-        money = amount if amount is not None else order.total
+        if method != "tip":
+            fresh = await self.repo.order(order.id) or order
+            if OrderStatus(fresh.status) not in OPEN_FOR_PAYMENT:
+                raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
+            owed = (await self.book(fresh)).outstanding
+            if owed <= 0:
+                raise PaymentError("already_paid")
+            money = Money(owed, order.currency) if amount is None else amount
+            if money.minor > owed:
+                raise PaymentError("bad_amount", "more than is still owed")
+        else:
+            money = amount if amount is not None else order.total
         if money.minor <= 0:
             raise PaymentError("bad_amount")
         request_id = _new_id("pr")
@@ -258,12 +404,21 @@ class PaymentService:
 
     # ---- applying provider events ------------------------------------------------------
     @asynccontextmanager
-    async def locked(self, request_id: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(request_id, asyncio.Lock())
-        async with lock:
-            yield
-        if not lock.locked() and self._locks.get(request_id) is lock:
-            self._locks.pop(request_id, None)
+    async def locked(self, key: str) -> AsyncIterator[None]:
+        """The in-process half of the per-order guard (the other half is the version CAS).
+        The lock is dropped only when nobody holds or waits for it: dropping it while a
+        waiter was being woken would let a newcomer take a fresh lock beside it."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and self._locks.get(key) is entry:
+                del self._locks[key]
 
     async def apply_event(self, provider_name: str, event: ProviderEvent,
                           notify: Notify | None = None) -> PaymentUpdate | None:
@@ -274,52 +429,193 @@ class PaymentService:
                         provider_name, event.kind)
             await self._keep_orphan(provider_name, event)
             return None
-        async with self.locked(request.id):
-            if await self.repo.has_event(provider_name, event.event_id):
-                return None
-            request = await self.repo.request(request.id) or request
-            order = await self.repo.order(request.order_id)
-            if order is None:  # pragma: no cover - foreign keys make this impossible
-                return None
-            history = await self.repo.events_for(request)
-            before = apply_events(request.amount, history)
-            reason = mismatch(request, event)
-            if reason is not None:
-                await self._reject(request, order, event, before, reason, notify)
-                return None
-            after = apply_events(request.amount, [*history, event])
-            if _accepted_then_closed(request, order, before, after, event):
-                # we already took this money as paid in time and told the shopper and the
-                # merchant so (the order may have shipped); a close the PSP reports late,
-                # dated before the capture, is recorded but does not turn it into late money
-                after = replace(after, status=before.status,
-                                captured_after_close=before.captured_after_close)
-            now = self.now_ms()
-            writes = WriteSet()
-            self.repo.insert_event(writes, request, event, now)
-            self.repo.update_request(writes, request.id, status=after.status,
-                                     captured=after.captured.minor,
-                                     refunded=after.refunded.minor, now_ms=now)
-            self._ledger_for(writes, request, order, before, after, now)
-            new_order_status = self._order_after_payment(order, request, after)
-            if new_order_status != order.status:
-                self.repo.set_order_status(writes, order.id, order.status, new_order_status, now)
-            update = PaymentUpdate(
-                request=replace(request, status=str(after.status),
-                                captured_minor=after.captured.minor,
-                                refunded_minor=after.refunded.minor),
-                order=order, event=event, before=before, after=after,
-                order_status_before=order.status, order_status_after=new_order_status)
-            if notify is not None:
-                await notify(update, writes)
-            try:
-                await self.db.write(writes)
-            except Conflict:
-                return None  # stored by a concurrent delivery of the same event
+        update: PaymentUpdate | None = None
+        reserved: list[Refund] = []
+        for _attempt in range(_ATTEMPTS):
+            async with self.locked(request.order_id):
+                if await self.repo.has_event(provider_name, event.event_id):
+                    return None
+                try:
+                    update, reserved = await self._apply_locked(request.order_id, request.id,
+                                                                event, notify)
+                except Conflict:
+                    continue  # a concurrent delivery or another process: read again
+                break
+        else:
+            raise Conflict(f"order {request.order_id} kept moving; event left for a redelivery")
+        if update is None:
+            return None
+        await self._after_commit(update, reserved, notify)
+        return update
+
+    async def _after_commit(self, update: PaymentUpdate, reserved: Sequence[Refund],
+                            notify: Notify | None) -> None:
+        if update.closed:
+            await self.run_link_cancels()
+        for refund in reserved:
+            await self._send_refund(refund, notify)
         after_commit = getattr(notify, "after_commit", None)
         if after_commit is not None:
-            await after_commit(update)  # work that needs the event stored (a refund call)
-        return update
+            await after_commit(update)
+
+    async def _apply_locked(self, order_id: str, request_id: str, event: ProviderEvent,
+                            notify: Notify | None) -> tuple[PaymentUpdate | None, list[Refund]]:
+        order = await self.repo.order(order_id)
+        if order is None:  # pragma: no cover - foreign keys make this impossible
+            return None, []
+        book, events = await self._book_and_events(order)
+        request = next(r for r in book.requests if r.id == request_id)
+        history = events[request.id]
+        before = book.states[request.id]
+        reason = mismatch(request, event)
+        if reason is not None:  # another currency or an amount never asked for: alert only
+            await self._reject(request, order, event, before, reason, notify)
+            return None, []
+        if event.kind is _K.CAPTURED and before.status in _CLOSED and \
+                before.closed_at is not None and event.occurred_at <= before.closed_at:
+            # it arrived after we closed the request: late whatever its own timestamp says
+            event = replace(event, occurred_at=before.closed_at + 1)
+        after = apply_events(request.amount, [*history, event])
+        if _accepted_then_closed(request, order, before, after, event):
+            # we already took this money as paid in time and told the shopper and the
+            # merchant so (the order may have shipped); a close the PSP reports late,
+            # dated before the capture, is recorded but does not turn it into late money
+            after = replace(after, status=before.status,
+                            captured_after_close=before.captured_after_close)
+        now = self.now_ms()
+        writes = WriteSet()
+        self.repo.bump_money_version(writes, order.id, order.money_version)
+        self.repo.insert_event(writes, request, event, now)
+        self.repo.update_request(writes, request.id, status=after.status,
+                                 captured=after.captured.minor,
+                                 refunded=after.refunded.minor, now_ms=now)
+        self._ledger_for(writes, request, order, before, after, now)
+        states = {**book.states, request.id: after}
+        refunds, settled, provider_refund = self._refund_rows_for_event(
+            writes, book, request, event, before, after, now)
+        mid = replace(book, states=states, refunds=tuple(refunds))
+        status = OrderStatus(order.status)
+        new_status = self._order_after(status, request, mid)
+        closed: tuple[PaymentRequest, ...] = ()
+        if new_status is not status:
+            self.repo.set_order_status(writes, order.id, order.status, new_status, now)
+        if new_status is not OrderStatus.PENDING_PAYMENT:
+            closed = self._close_open_requests(writes, mid, skip=None, now=now, states=states)
+        final = replace(mid, order=replace(order, status=str(new_status)))
+        policy = self.excess_policy(order.shop_id, str(new_status))
+        reserved: list[Refund] = []
+        if final.excess > book.excess and policy == "refund":
+            reserved = self._reserve(writes, final, final.allocate(None, excess_only=True),
+                                     reason="excess", now=now)
+        update = PaymentUpdate(
+            request=replace(request, status=str(after.status),
+                            captured_minor=after.captured.minor,
+                            refunded_minor=after.refunded.minor),
+            order=order, event=event, before=before, after=after,
+            order_status_before=order.status, order_status_after=str(new_status),
+            excess_before=book.money(book.excess), excess_after=final.money(final.excess),
+            excess_policy=policy, closed=closed, provider_refund=provider_refund,
+            refund=settled)
+        if notify is not None:
+            await notify(update, writes)
+        await self.db.write(writes)
+        return update, reserved
+
+    def _refund_rows_for_event(self, writes: WriteSet, book: OrderBook,
+                               request: PaymentRequest, event: ProviderEvent,
+                               before: PaymentState, after: PaymentState, now: int
+                               ) -> tuple[list[Refund], Refund | None, Money | None]:
+        """Keep ``refunds`` true to a refund event: ours moves to processed or failed; one
+        the provider made by itself becomes a processed row (its liability posted too)."""
+        refunds = list(book.refunds)
+        if event.kind not in (_K.REFUNDED, _K.REFUND_FAILED) or not event.refund_id:
+            return refunds, None, None
+        ours = next((r for r in refunds if r.provider_ref == event.refund_id), None)
+        if ours is None and event.kind is _K.REFUNDED:
+            # our own refund whose answer we have not recorded yet (the webhook was faster)
+            ours = next((r for r in refunds if r.provider_ref is None
+                         and r.payment_request_id == request.id
+                         and r.payment_id == (event.payment_id or r.payment_id)
+                         and r.amount_minor == event.amount.minor
+                         and r.status == RefundStatus.REQUESTED), None)
+        if ours is not None:
+            target = RefundEvent.PROCESSED if event.kind is _K.REFUNDED else RefundEvent.FAILED
+            current = RefundStatus(ours.status)
+            try:
+                new = refund_transition(current, target)
+            except ValueError:
+                return refunds, ours, None
+            if new is current:
+                return refunds, ours, None
+            fields: dict[str, Any] = {"provider_ref": event.refund_id}
+            if new is RefundStatus.FAILED:
+                fields.update(next_attempt_at=now + backoff_ms(ours.attempts),
+                              attempt_key=f"{ours.id}-{ours.attempts + 1}",
+                              last_error="refund.failed from the provider")
+            self.repo.update_refund(writes, ours.id, expected=current, status=new, now_ms=now,
+                                    **fields)
+            moved = replace(ours, status=str(new), provider_ref=event.refund_id,
+                            **{k: v for k, v in fields.items() if k != "provider_ref"})
+            refunds = [moved if r.id == ours.id else r for r in refunds]
+            return refunds, moved, None
+        refunded = _money_delta(before.refunded, after.refunded)
+        if event.kind is not _K.REFUNDED or refunded.minor <= 0:
+            return refunds, None, None
+        # the provider refunded by itself (dashboard, dispute): record it as processed
+        allocation = book.allocate(refunded.minor, payment_id=event.payment_id) or \
+            book.allocate(refunded.minor)
+        against = allocation[0].against if allocation else Account.MERCHANT_REVENUE
+        if request.method == "tip":
+            against = Account.TIPS
+        row = Refund(id=_new_id("rf"), payment_request_id=request.id,
+                     amount_minor=refunded.minor, currency=refunded.currency,
+                     status=RefundStatus.PROCESSED, provider_ref=event.refund_id,
+                     reason="provider", created_at=now, order_id=book.order.id,
+                     payment_id=event.payment_id or "", against=against, attempts=0,
+                     attempt_key="", next_attempt_at=0, last_error="", updated_at=now)
+        self.repo.insert_refund(writes, row)
+        self._post(writes, book.order.shop_id, postings_for_refund(
+            book.order.label, refunded, provider=request.provider, refund_id=row.id,
+            stage="requested", against=against), now)
+        refunds = [*refunds, row]
+        # our own unsent refunds of the same payment that no longer fit are superseded:
+        # never sent again, their liability reversed (the provider already paid it out)
+        captured = next((c.amount for c in book.captures()
+                         if c.payment_id == event.payment_id), 0)
+        committed = sum(r.amount_minor for r in refunds if r.payment_id == event.payment_id
+                        and RefundStatus(r.status) in REFUND_COMMITTED)
+        for other in sorted(refunds, key=lambda r: -r.created_at):
+            if committed <= captured:
+                break
+            state = RefundStatus(other.status)
+            if other.payment_id != event.payment_id or state not in (RefundStatus.FAILED,
+                                                                     RefundStatus.REQUESTED):
+                continue
+            new = refund_transition(state, RefundEvent.SUPERSEDE)
+            self.repo.update_refund(writes, other.id, expected=state, status=new, now_ms=now,
+                                    next_attempt_at=0)
+            self._post(writes, book.order.shop_id, [
+                Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
+                for p in postings_for_refund(book.order.label, other.amount,
+                                             provider=request.provider, refund_id=other.id,
+                                             stage="requested", against=other.against)], now)
+            committed -= other.amount_minor
+            refunds = [replace(r, status=str(new)) if r.id == other.id else r
+                       for r in refunds]
+        return refunds, None, refunded
+
+    @staticmethod
+    def _order_after(status: OrderStatus, request: PaymentRequest, book: OrderBook
+                     ) -> OrderStatus:
+        if status is OrderStatus.PENDING_PAYMENT and request.method != "tip" and \
+                book.captured > 0 and book.held >= book.keep:
+            # money in time, or late but the order is still waiting for it: accept it
+            return order_transition(status, OrderEvent.PAYMENT_RECEIVED)
+        if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+                      OrderStatus.REFUND_PENDING) and book.money_out and not any(
+                          r.status != RefundStatus.PROCESSED for r in book.live_refunds):
+            return order_transition(status, OrderEvent.REFUND_COMPLETED)
+        return status
 
     async def _reject(self, request: PaymentRequest, order: Order, event: ProviderEvent,
                       state: PaymentState, reason: str, notify: Notify | None) -> None:
@@ -348,20 +644,6 @@ class PaymentService:
                     event.payment_id, event.occurred_at, self.now_ms(), event.refund_id or ""))
         await self.db.write(writes)
 
-    def _order_after_payment(self, order: Order, request: PaymentRequest,
-                             after: PaymentState) -> str:
-        status = OrderStatus(order.status)
-        if request.method == "tip":
-            return status
-        settled = after.captured.minor >= request.amount_minor
-        if settled and status is OrderStatus.PENDING_PAYMENT:
-            # money in time, or late but the order is still waiting for it: accept it
-            return order_transition(status, OrderEvent.PAYMENT_RECEIVED)
-        if status is OrderStatus.REFUND_PENDING and after.captured.minor > 0 and \
-                after.refunded.minor >= after.captured.minor:
-            return order_transition(status, OrderEvent.REFUND_COMPLETED)
-        return status
-
     def _ledger_for(self, writes: WriteSet, request: PaymentRequest, order: Order,
                     before: PaymentState, after: PaymentState, now: int) -> None:
         postings: list[Posting] = []
@@ -371,17 +653,17 @@ class PaymentService:
             postings += build(order.label, captured, provider=request.provider,
                               payment_id=request.id)
         elif captured.minor < 0:  # a reclassification between two event sets: reverse it
+            build = postings_for_tip if request.method == "tip" else postings_for_capture
             postings += [Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":rev")
-                         for p in postings_for_capture(order.label, -captured,
-                                                       provider=request.provider,
-                                                       payment_id=request.id)]
+                         for p in build(order.label, -captured, provider=request.provider,
+                                        payment_id=request.id)]
         refunded = _money_delta(before.refunded, after.refunded)
         if refunded.minor > 0:
             postings += postings_for_refund(order.label, refunded, provider=request.provider,
                                             refund_id=request.id, stage="processed")
         self._post(writes, order.shop_id, postings, now)
 
-    # ---- expiry, refunds, reconcile ----------------------------------------------------
+    # ---- expiry ------------------------------------------------------------------------
     async def expire_due(self, notify: Notify | None = None) -> list[PaymentUpdate]:
         """Close every open request past its expiry (one synthetic, idempotent event each)."""
         updates = []
@@ -396,66 +678,135 @@ class PaymentService:
                 updates.append(update)
         return updates
 
-    async def refundable(self, order: Order) -> list[tuple[PaymentRequest, PaymentState, int]]:
-        """Each captured request with what may still be refunded (pending refunds counted)."""
-        found = []
-        for request in await self.repo.requests_for_order(order.id):
-            state = apply_events(request.amount, await self.repo.events_for(request))
-            pending = await self.repo.pending_refunds_minor(request.id)
-            left = state.refundable.minor - pending
-            if left > 0:
-                found.append((request, state, left))
-        return found
+    # ---- refunds -----------------------------------------------------------------------
+    def _reserve(self, writes: WriteSet, book: OrderBook, allocations: Sequence[Allocation],
+                 *, reason: str, now: int) -> list[Refund]:
+        """Refund rows (``requested``) and their liability, in the caller's write set: the
+        reservation counts against every later refund before any provider is asked."""
+        rows: list[Refund] = []
+        for part in allocations:
+            capture = part.capture
+            amount = Money(part.amount, capture.request.currency)
+            row = Refund(id=_new_id("rf"), payment_request_id=capture.request.id,
+                         amount_minor=amount.minor, currency=amount.currency,
+                         status=RefundStatus.REQUESTED, provider_ref=None, reason=reason,
+                         created_at=now, order_id=book.order.id, payment_id=capture.payment_id,
+                         against=part.against, attempts=0, attempt_key="",
+                         next_attempt_at=now + REFUND_LEASE_MS, last_error="", updated_at=now)
+            self.repo.insert_refund(writes, row)
+            self._post(writes, book.order.shop_id, postings_for_refund(
+                book.order.label, amount, provider=capture.request.provider, refund_id=row.id,
+                stage="requested", against=part.against), now)
+            rows.append(row)
+        return rows
+
+    async def refundable(self, order: Order) -> int:
+        """What may still be refunded, in minor units (reserved refunds counted)."""
+        return (await self.book(order)).refundable_total()
 
     async def refund(self, order: Order, amount: Money | None = None, *, reason: str = "",
-                     notify: Notify | None = None) -> Money:
-        """Refund up to what was captured; returns the amount asked of the provider."""
-        candidates = await self.refundable(order)
-        available = sum(left for _, _, left in candidates)
-        if available <= 0:
-            raise PaymentError("nothing_to_refund")
-        wanted = available if amount is None else amount.minor
-        if wanted <= 0 or wanted > available:
-            raise PaymentError("refund_too_large", f"at most {available} minor units")
-        remaining = wanted
-        # a full refund closes the order (refund_pending → refunded); a partial one (a
-        # missing item, a goodwill gesture) leaves it where it is, so it can still ship
-        closes_order = wanted == available
-        for request, state, left in candidates:
-            if remaining <= 0:
-                break
-            part = Money(min(left, remaining), request.currency)
-            remaining -= part.minor
-            await self._refund_one(order, request, state, part, reason, notify,
-                                   closes_order=closes_order)
-        return Money(wanted, order.currency)
+                     notify: Notify | None = None, excess_only: bool = False,
+                     payment_id: str | None = None) -> Money:
+        """Refund up to what was captured; returns the amount reserved and sent."""
+        return (await self.refund_order(order, amount, reason=reason, notify=notify,
+                                        excess_only=excess_only, payment_id=payment_id)).amount
 
-    async def _refund_one(self, order: Order, request: PaymentRequest, state: PaymentState,
-                          amount: Money, reason: str, notify: Notify | None, *,
-                          closes_order: bool = True) -> None:
-        provider = self._provider(request.provider)
-        payment_id = sorted(state.payment_ids)[0] if state.payment_ids else request.id
-        refund_key = _new_id("rf")
-        try:
-            result = await provider.refund(payment_id, amount, idempotency_key=refund_key)
-        except ProviderError as exc:
-            raise PaymentError("provider_failed", str(exc)) from exc
+    async def refund_order(self, order: Order, amount: Money | None = None, *,
+                           reason: str = "", notify: Notify | None = None,
+                           excess_only: bool = False, payment_id: str | None = None
+                           ) -> RefundResult:
+        """Reserve under the order's guard, then ask the provider for each part.
+
+        ``excess_only``: exactly what the order holds beyond its total (late money, a second
+        payment). ``payment_id``: only that payment. A full refund (everything the order
+        may give back, tips too) moves the order to ``refund_pending``.
+        """
+        reserved: list[Refund] = []
+        wanted = 0
+        for _attempt in range(_ATTEMPTS):
+            async with self.locked(order.id):
+                fresh = await self.repo.order(order.id) or order
+                book = await self.book(fresh)
+                if payment_id is not None and not any(
+                        c.payment_id == payment_id for c in book.captures()):
+                    raise PaymentError("unknown_payment", f"no payment {payment_id} on "
+                                                          f"{fresh.label}")
+                everything = book.allocate(None, excess_only=excess_only,
+                                           payment_id=payment_id)
+                available = sum(a.amount for a in everything)
+                if available <= 0:
+                    raise PaymentError("nothing_to_refund")
+                wanted = available if amount is None else amount.minor
+                if wanted <= 0 or wanted > available:
+                    raise PaymentError("refund_too_large", f"at most {available} minor units")
+                parts = everything if wanted == available else book.allocate(
+                    wanted, excess_only=excess_only, payment_id=payment_id)
+                now = self.now_ms()
+                writes = WriteSet()
+                self.repo.bump_money_version(writes, fresh.id, fresh.money_version)
+                reserved = self._reserve(writes, book, parts, reason=reason or "merchant",
+                                         now=now)
+                status = OrderStatus(fresh.status)
+                full = wanted == book.refundable_total()
+                # a full refund closes the order (refund_pending → refunded); a partial one
+                # (a missing item, a goodwill gesture) leaves it where it is, so it can ship
+                if full and not excess_only and status in (
+                        OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+                    new = order_transition(status, OrderEvent.REFUND_REQUESTED)
+                    self.repo.set_order_status(writes, fresh.id, fresh.status, new, now)
+                try:
+                    await self.db.write(writes)
+                except Conflict:
+                    continue
+                break
+        else:
+            raise PaymentError("busy", "the order kept changing; try again")
+        sent = [await self._send_refund(row, notify) for row in reserved]
+        return RefundResult(Money(wanted, order.currency), tuple(sent))
+
+    async def _send_refund(self, row: Refund, notify: Notify | None) -> Refund:
+        """One provider call for one refund row, and its outcome recorded. Claims the row
+        first (attempts is the compare-and-set), so two workers never both send it."""
         now = self.now_ms()
-        writes = WriteSet()
-        self.repo.insert_refund(writes, refund_id=refund_key, request_id=request.id,
-                                amount=amount, status="pending",
-                                provider_ref=result.refund_id, reason=reason, now_ms=now)
-        against = "customer_receivable" if order.status == OrderStatus.CANCELLED \
-            else "merchant_revenue"
-        self._post(writes, order.shop_id, postings_for_refund(
-            order.label, amount, provider=request.provider, refund_id=request.id,
-            stage="requested", against=against), now)
-        status = OrderStatus((await self.repo.order(order.id) or order).status)
-        if closes_order and status is not OrderStatus.REFUND_PENDING:
-            new = order_transition(status, OrderEvent.REFUND_REQUESTED)
-            self.repo.set_order_status(writes, order.id, status, new, now)
-        await self.db.write(writes)
-        if result.status == "processed":
+        current = RefundStatus(row.status)
+        claim = WriteSet()
+        key = row.attempt_key or row.id
+        manual = False
+        attempts = row.attempts + 1
+        status = refund_transition(current, RefundEvent.RETRY) \
+            if current is RefundStatus.FAILED else current
+        if status is not RefundStatus.REQUESTED:
+            return row
+        claim.add("UPDATE refunds SET status = ?, attempts = ?, attempt_key = ?, "
+                  "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ? AND "
+                  "attempts = ?", (status, attempts, key, now + REFUND_LEASE_MS, now, row.id,
+                                   current, row.attempts), must_change=True)
+        try:
+            await self.db.write(claim)
+        except Conflict:
+            return await self.repo.refund(row.id) or row
+        row = replace(row, status=str(status), attempts=attempts, attempt_key=key)
+        request = await self.repo.request(row.payment_request_id)
+        assert request is not None
+        try:
+            provider = self._provider(request.provider)
+            result: ProviderRefund | None = await provider.refund(
+                row.payment_id, row.amount, idempotency_key=key)
+            error = ""
+        except Unsupported as exc:
+            result, error, manual = None, str(exc)[:200], True
+        except (ProviderError, PaymentError) as exc:
+            result, error, manual = None, str(exc)[:200], False
+        if result is None or result.status == "failed":
+            definitive = result is not None
+            retry_at = 0 if (result is None and manual) else now + backoff_ms(attempts)
+            return await self._refund_failed(
+                row, error or "the provider answered failed", retry_at=retry_at,
+                next_key=f"{row.id}-{attempts}" if definitive else key, notify=notify)
+        accepted = await self._refund_move(row, RefundEvent.ACCEPTED, notify,
+                                           provider_ref=result.refund_id,
+                                           quiet=result.status == "processed")
+        if result.status == "processed" and accepted.status == RefundStatus.PENDING:
             # the provider answered synchronously: apply it as the event it is. A refund
             # comes after the capture it returns, even when the PSP dated that capture
             # ahead of our clock (a late capture is dated after the request's expiry)
@@ -464,27 +815,94 @@ class PaymentService:
             await self.apply_event(request.provider, ProviderEvent(
                 provider=request.provider, event_id=f"refund:{result.refund_id}",
                 kind=PaymentEventKind.REFUNDED, provider_ref=request.provider_ref or request.id,
-                amount=amount, occurred_at=occurred, payment_id=payment_id,
+                amount=row.amount, occurred_at=occurred, payment_id=row.payment_id,
                 refund_id=result.refund_id, reference=request.id, refs=(request.id,)), notify)
-        await self._settle_refund_rows(request.id)
+        return await self.repo.refund(row.id) or accepted
 
-    async def _settle_refund_rows(self, request_id: str) -> None:
-        """Mark pending refund rows processed once the derived state shows the money out."""
-        request = await self.repo.request(request_id)
-        if request is None:
-            return
-        if request.refunded_minor > 0:
+    async def _refund_move(self, row: Refund, event: RefundEvent, notify: Notify | None, *,
+                           provider_ref: str | None = None, quiet: bool = False,
+                           retry_at: int | None = None, next_key: str | None = None,
+                           error: str | None = None) -> Refund:
+        """Move one refund row (compare-and-set) and tell whoever must know, in one commit."""
+        for _attempt in range(_ATTEMPTS):
+            fresh = await self.repo.refund(row.id) or row
+            current = RefundStatus(fresh.status)
+            try:
+                new = refund_transition(current, event)
+            except ValueError:
+                return fresh  # it moved further meanwhile (a webhook got there first)
+            order = await self.repo.order(fresh.order_id)
+            if order is None:  # pragma: no cover - foreign key
+                return fresh
+            now = self.now_ms()
             writes = WriteSet()
-            writes.add("UPDATE refunds SET status = 'processed' WHERE payment_request_id = ? "
-                       "AND status = 'pending' AND (SELECT COALESCE(SUM(amount_minor), 0) FROM "
-                       "refunds r WHERE r.payment_request_id = ? AND r.status = 'processed') + "
-                       "amount_minor <= ?", (request_id, request_id, request.refunded_minor))
-            await self.db.write(writes)
+            self.repo.update_refund(writes, fresh.id, expected=current, status=new, now_ms=now,
+                                    provider_ref=provider_ref, next_attempt_at=(
+                                        retry_at if retry_at is not None else
+                                        0 if new is not RefundStatus.REQUESTED else None),
+                                    attempt_key=next_key, last_error=error)
+            moved = replace(fresh, status=str(new),
+                            provider_ref=provider_ref or fresh.provider_ref)
+            refund_changed = getattr(notify, "refund_changed", None)
+            if refund_changed is not None and not quiet and new is not current:
+                await refund_changed(RefundUpdate(order, moved, current, new,
+                                                  retry_at=retry_at or 0), writes)
+            try:
+                await self.db.write(writes)
+            except Conflict:
+                continue
+            return moved
+        return await self.repo.refund(row.id) or row
 
+    async def _refund_failed(self, row: Refund, error: str, *, retry_at: int, next_key: str,
+                             notify: Notify | None) -> Refund:
+        log.warning("refund %s failed at the provider (attempt %d); retry %s", row.id,
+                    row.attempts, "scheduled" if retry_at else "needs the merchant")
+        return await self._refund_move(row, RefundEvent.FAILED, notify, retry_at=retry_at,
+                                       next_key=next_key, error=error)
+
+    async def retry_refunds(self, notify: Notify | None = None) -> int:
+        """The durable retry: every refund never sent (a crash) or failed with its backoff
+        elapsed is sent again. Returns how many were tried."""
+        due = await self.repo.due_refunds(self.now_ms())
+        for row in due:
+            await self._send_refund(row, notify)
+        return len(due)
+
+    # ---- provider links ----------------------------------------------------------------
+    async def run_link_cancels(self) -> int:
+        """Cancel, at their provider, the links of requests we closed (durable jobs)."""
+        done = 0
+        for key, request_id in await self.repo.due_link_cancels(self.now_ms()):
+            request = await self.repo.request(request_id)
+            provider = self.providers.get(request.provider) if request else None
+            writes = WriteSet()
+            cancel = getattr(provider, "cancel_link", None)
+            if request is None or cancel is None or not request.provider_ref:
+                self.repo.finish_job(writes, key, "cancelled")
+            else:
+                try:
+                    await cancel(request.provider_ref)
+                    self.repo.finish_job(writes, key)
+                    done += 1
+                except NotCancellable:
+                    # paid, partially paid or expired at the PSP: nothing more to cancel;
+                    # money that still arrives there is paid after close and handed back
+                    self.repo.finish_job(writes, key, "cancelled")
+                except ProviderError:
+                    self.repo.postpone_job(writes, key, self.now_ms() + 60_000)
+            try:
+                await self.db.write(writes)
+            except Conflict:
+                continue
+        return done
+
+    # ---- reconcile ---------------------------------------------------------------------
     async def reconcile(self, notify: Notify | None = None) -> dict[str, int]:
-        """Re-fetch open requests from their providers and apply whatever we missed."""
+        """Re-fetch requests from their providers (open ones, and paid ones whose money a
+        provider may have refunded by itself) and apply whatever we missed."""
         report = {"checked": 0, "applied": 0, "unreachable": 0}
-        for request in await self.repo.open_requests():
+        for request in await self.repo.reconcilable_requests():
             provider = self.providers.get(request.provider)
             if provider is None or "fetch" not in provider.capabilities or \
                     not request.provider_ref:

@@ -63,9 +63,11 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (_O.PAID, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
     (_O.SHIPPED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
     (_O.DELIVERED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
-    # money that arrived after cancellation is handed back, never kept silently
-    (_O.CANCELLED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
     (_O.REFUND_PENDING, _OE.REFUND_COMPLETED): _O.REFUNDED,
+    # the provider refunded everything by itself (dashboard, dispute): no longer shippable
+    (_O.PAID, _OE.REFUND_COMPLETED): _O.REFUNDED,
+    (_O.SHIPPED, _OE.REFUND_COMPLETED): _O.REFUNDED,
+    (_O.DELIVERED, _OE.REFUND_COMPLETED): _O.REFUNDED,
     (_O.REFUND_PENDING, _OE.REFUND_FAILED): _O.REFUND_PENDING,
     # idempotent repeats (a second webhook, a merchant typing the command twice)
     (_O.PAID, _OE.PAYMENT_RECEIVED): _O.PAID,
@@ -77,6 +79,11 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (_O.REFUND_PENDING, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
     (_O.REFUNDED, _OE.REFUND_COMPLETED): _O.REFUNDED,
 }
+
+# Statuses in which the order keeps no sale: every unit of money held for it is owed back.
+NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED})
+# Statuses in which an order still waits for money (requests may be open).
+OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset({_O.PENDING_PAYMENT})
 
 # WhatsApp ``order_status`` values for each of ours (reference/payments.md §5.3).
 WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {
@@ -229,6 +236,8 @@ class PaymentState:
     refund_ids: frozenset[str]
     failed_attempts: int
     anomalies: frozenset[str]
+    # (payment id, amount, after close?) of every distinct capture, in canonical order
+    captures: tuple[tuple[str, int, bool], ...] = ()
 
     @property
     def outstanding(self) -> Money:
@@ -314,12 +323,16 @@ def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> Payme
     refund_ids: set[str] = set()
     failures = 0
     amount = request_amount.minor
+    captures: list[tuple[str, int, bool]] = []
     for event in unique:
         kind = event.kind
         complete = False
         if kind is _K.CAPTURED:
-            if status in (_P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE):
+            after_close = status in (_P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE)
+            if after_close:
                 late += event.amount.minor
+            captures.append((event.payment_id or event.event_id, event.amount.minor,
+                             after_close))
             captured += event.amount.minor
             complete = captured >= amount
             if event.payment_id:
@@ -355,6 +368,7 @@ def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> Payme
         refund_ids=frozenset(refund_ids),
         failed_attempts=failures,
         anomalies=frozenset(anomalies),
+        captures=tuple(captures),
     )
 
 
@@ -382,3 +396,55 @@ def status_moved_forward(old: PaymentStatus, new: PaymentStatus) -> bool:
     """True when ``new`` is reachable from ``old`` through the table (or equal): the check a
     service makes before overwriting a stored status with a re-derived one."""
     return new in REACHABLE[old]
+
+
+# ---------------------------------------------------------------------------------------
+# Refund (one row of ``refunds``): diagram ``status_refund.mmd``
+# ---------------------------------------------------------------------------------------
+class RefundStatus(StrEnum):
+    REQUESTED = "requested"  # reserved in our books; the provider has not accepted it yet
+    PENDING = "pending"  # the provider accepted it; the money is not out yet
+    PROCESSED = "processed"  # the money went back to the shopper
+    FAILED = "failed"  # refused or failed at the provider; a retry is scheduled
+    SUPERSEDED = "superseded"  # never sent again: the provider refunded that money itself
+
+
+class RefundEvent(StrEnum):
+    ACCEPTED = "accepted"  # the provider answered pending
+    PROCESSED = "processed"  # answered processed, or refund.processed arrived
+    FAILED = "failed"  # refused, errored, or refund.failed arrived
+    RETRY = "retry"  # the durable retry picked it up again
+    SUPERSEDE = "supersede"  # the provider refunded the same money by itself meanwhile
+
+
+_R = RefundStatus
+_RE = RefundEvent
+
+REFUND_ALLOWED: Mapping[tuple[RefundStatus, RefundEvent], RefundStatus] = {
+    (_R.REQUESTED, _RE.ACCEPTED): _R.PENDING,
+    (_R.REQUESTED, _RE.PROCESSED): _R.PROCESSED,
+    (_R.REQUESTED, _RE.FAILED): _R.FAILED,
+    (_R.PENDING, _RE.PROCESSED): _R.PROCESSED,
+    (_R.PENDING, _RE.FAILED): _R.FAILED,
+    (_R.FAILED, _RE.RETRY): _R.REQUESTED,
+    # a provider's late "processed" after we saw it fail: the money did go out
+    (_R.FAILED, _RE.PROCESSED): _R.PROCESSED,
+    (_R.FAILED, _RE.SUPERSEDE): _R.SUPERSEDED,
+    (_R.REQUESTED, _RE.SUPERSEDE): _R.SUPERSEDED,
+    # repeats (a webhook and the synchronous answer both say so)
+    (_R.PENDING, _RE.ACCEPTED): _R.PENDING,
+    (_R.PROCESSED, _RE.PROCESSED): _R.PROCESSED,
+    (_R.PROCESSED, _RE.ACCEPTED): _R.PROCESSED,
+    (_R.FAILED, _RE.FAILED): _R.FAILED,
+}
+
+# Refund rows that count against what may be refunded (the money is or will be out).
+REFUND_COMMITTED: frozenset[RefundStatus] = frozenset(RefundStatus) - {_R.SUPERSEDED}
+
+
+def refund_transition(current: RefundStatus, event: RefundEvent) -> RefundStatus:
+    """Next refund status, or InvalidTransition."""
+    try:
+        return REFUND_ALLOWED[(current, event)]
+    except KeyError:
+        raise InvalidTransition("refund", current, event) from None

@@ -204,8 +204,17 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         razorpay_api_base_url=settings.razorpay_api_base_url,
         clock=lambda: clock.now_ms() / 1000, db=db) for name in PROVIDER_CLASSES}
     app[PROVIDERS] = providers
+    def excess_policy(shop_id: str, order_status: str) -> str:
+        """shop.yaml: ``late_payment`` for a cancelled order, ``overpayment`` otherwise."""
+        runtime = app[SHOPS].get(shop_id)
+        if runtime is None:
+            return "refund"
+        rules = runtime.shop.payments
+        chosen = rules.late_payment if order_status == "cancelled" else rules.overpayment
+        return "refund" if chosen == "refund" else "hold"
+
     payments = PaymentService(db, providers, public_url=settings.public_base,
-                              now_ms=clock.now_ms)
+                              now_ms=clock.now_ms, excess_policy=excess_policy)
     app[PAYMENTS] = payments
     inventory = Inventory(db)
     await inventory.load()

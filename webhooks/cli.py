@@ -166,30 +166,39 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 # ---- reconcile ----------------------------------------------------------------------
 
 
-async def _reconcile(settings: Settings) -> dict[str, object]:
+async def _reconcile(settings: Settings, shop: str | None = None
+                     ) -> tuple[dict[str, object], list[str]]:
     from aiohttp import web
 
+    from payments.audit import audit
     from webhooks.app import create_app
-    from webhooks.keys import PAYMENTS, SCHEDULER
+    from webhooks.keys import CLOCK, PAYMENTS, SCHEDULER
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()  # starts the resources, not a listening socket
     try:
         report: dict[str, object] = dict(await app[SCHEDULER].reconcile())
-        report["ledger_balanced"] = await app[PAYMENTS].ledger_balanced()
-        return report
+        report["ledger_balanced"] = await app[PAYMENTS].ledger_balanced(shop)
+        anomalies = await audit(app[PAYMENTS].repo, shop_id=shop,
+                                now_ms=app[CLOCK].now_ms())
+        report["anomalies"] = len(anomalies)
+        return report, [str(a) for a in anomalies]
     finally:
         await runner.cleanup()
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    """Re-fetch open payments from their providers; apply what was missed; check the ledger."""
+    """Re-fetch payments from their providers and apply what was missed; then check, per
+    order and per account, that the books mean what they should (payments/audit.py).
+    Prints every anomaly with its order id; exits 1 when there is any."""
     settings = _settings(args)
     _logging("WARNING")
-    report = asyncio.run(_reconcile(settings))
+    report, anomalies = asyncio.run(_reconcile(settings, getattr(args, "shop", None)))
+    for line in anomalies:
+        print(f"ANOMALY {line}")
     print(" ".join(f"{key}={value}" for key, value in report.items()))
-    return 0 if report["ledger_balanced"] else 1
+    return 0 if report["ledger_balanced"] and not anomalies else 1
 
 
 # ---- chat -----------------------------------------------------------------------------

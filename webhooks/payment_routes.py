@@ -28,7 +28,8 @@ PAGE = (Path(__file__).resolve().parent / "pages" / "pay.html").read_text(encodi
 # secrets.token_urlsafe(24) makes 32 characters; anything else is not a token we issued
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _MAX_ORDER_DIGITS = 12
-TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close")
+TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close",
+            "closed")
 
 
 # ---- provider callbacks -----------------------------------------------------------------
@@ -78,9 +79,12 @@ async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
     return found, order
 
 
-def _status(payment: PaymentRequest, now_ms: int) -> str:
+def _status(payment: PaymentRequest, now_ms: int, order: Order | None = None) -> str:
     if payment.status in ("issued", "partially_paid") and now_ms >= payment.expires_at:
         return "expired"
+    if payment.status == "cancelled" and order is not None and payment.method != "tip" and \
+            order.status not in ("pending_payment", "cancelled"):
+        return "closed"  # the order was paid another way: this one must not be paid
     return payment.status
 
 
@@ -91,7 +95,7 @@ async def pay_page(request: web.Request) -> web.Response:
     shop_name = runtime.shop.name.get(order.language) if runtime else order.shop_id
     lines = await app[k.PAYMENTS].repo.lines(order.id)
     now = app[k.CLOCK].now_ms()
-    status = _status(payment, now)
+    status = _status(payment, now, order)
     rows = "".join(
         f"<tr><td>{ln.quantity} × {html.escape(ln.name)}</td>"
         f"<td class=num>{html.escape(ln.total.format())}</td></tr>" for ln in lines)
@@ -127,7 +131,7 @@ async def pay_status(request: web.Request) -> web.Response:
     fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
     now = request.app[k.CLOCK].now_ms()
     return web.json_response({
-        "status": _status(payment, now), "order_status": fresh.status,
+        "status": _status(payment, now, fresh), "order_status": fresh.status,
         "amount_minor": payment.amount_minor, "captured_minor": payment.captured_minor,
         "currency": payment.currency,
         "seconds_left": max(0, (payment.expires_at - now) // 1000)},
@@ -135,10 +139,10 @@ async def pay_status(request: web.Request) -> web.Response:
 
 
 async def pay_qr(request: web.Request) -> web.Response:
-    payment, _ = await _payment(request)
+    payment, order = await _payment(request)
     if not payment.upi_link:
         raise web.HTTPNotFound(text="this payment has no UPI link")
-    if _status(payment, request.app[k.CLOCK].now_ms()) in TERMINAL:
+    if _status(payment, request.app[k.CLOCK].now_ms(), order) in TERMINAL:
         raise web.HTTPGone(text="this payment is closed")
     png = await render_qr_png_async(payment.upi_link)
     return web.Response(body=png, content_type="image/png",

@@ -29,6 +29,8 @@ class Scheduler:
 
     async def run_due(self) -> None:
         await self.payments.expire_due(self.notifier)
+        await self.payments.retry_refunds(self.notifier)  # durable, with backoff
+        await self.payments.run_link_cancels()
         await self.reminders.run_due()
         await self.outbox.run_due()
         await self.outbox.drain()

@@ -112,13 +112,29 @@ async def address_given(turn: Turn) -> None:
     await summary(turn)
 
 
-async def summary(turn: Turn) -> None:
+def _quote(turn: Turn) -> dict[str, object] | None:
+    """What the shopper is shown and asked to confirm: lines, unit prices, delivery, total
+    (integer minor units, JSON-safe for the conversation's data)."""
+    cart = Cart.from_dict(dict(turn.conversation.cart))
+    if not cart.lines:
+        return None
+    priced = price_cart(cart, turn.shop.catalog, turn.shop.delivery, turn.shop.currency,
+                        available=lambda sku: available(turn, sku))
+    return {"lines": [[line.sku, line.quantity, line.unit_price.minor]
+                      for line in priced.lines],
+            "delivery": priced.delivery_fee.minor, "total": priced.total.minor,
+            "currency": priced.total.currency}
+
+
+async def summary(turn: Turn, *, changed: bool = False) -> None:
     text = cart_summary(turn)
     if text is None:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
         return
-    lines = [turn.t("order_summary_header"), text]
+    # remembered so that confirm charges exactly what was shown, or shows it again
+    turn.conversation = turn.conversation.with_data(quote=_quote(turn))
+    lines = [turn.t("prices_changed" if changed else "order_summary_header"), text]
     address = turn.conversation.data.get("address")
     if turn.shop.delivery is not None and address:
         lines.append(turn.t("order_summary_address", address=address))
@@ -158,6 +174,13 @@ async def confirm(turn: Turn) -> object:
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
+    shown = turn.conversation.data.get("quote")
+    if shown is not None and shown != _quote(turn) and not [
+            p for p in priced.problems if p.kind in ("sold_out", "unknown")]:
+        # a price, the delivery fee or what is in stock moved since the summary: the
+        # shopper confirms what they saw, never a new total without being asked
+        await summary(turn, changed=True)
+        return None
     gone = [p for p in priced.problems if p.kind in ("sold_out", "unknown")]
     if gone:
         # someone else bought the last ones while this shopper was confirming

@@ -1,7 +1,8 @@
 """Merchant commands from an owner number (shop.yaml ``owners``). See merchant.mmd.
 
 ``orders``, ``order ORD-7``, ``ship ORD-7``, ``deliver ORD-7``, ``paid ORD-7``,
-``cancel ORD-7``, ``refund ORD-7 [amount]``, ``stock SKU N``, ``resume PHONE``, ``help``.
+``cancel ORD-7``, ``refund ORD-7 [amount | excess | <payment id>]``, ``stock SKU N``,
+``resume PHONE``, ``help``.
 Every change that concerns a shopper is told to the shopper in the language of their order.
 Merchant-facing texts are in English: short, and the same commands in every shop.
 """
@@ -24,17 +25,24 @@ from catalog.money import Money, MoneyError
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
 from payments.service import PaymentError
-from payments.status import InvalidTransition, OrderEvent, OrderStatus, PaymentEventKind
+from payments.status import (
+    InvalidTransition,
+    OrderEvent,
+    OrderStatus,
+    PaymentEventKind,
+    RefundStatus,
+)
 
 router = Router("merchant")
 
 HELP = ("Commands:\n"
-        "• orders — open orders\n"
+        "• orders — recent orders (cancelled and refunded ones too)\n"
         "• order ORD-7 — one order\n"
         "• ship ORD-7 / deliver ORD-7\n"
         "• paid ORD-7 — you received the UPI money yourself\n"
         "• cancel ORD-7\n"
-        "• refund ORD-7 [amount]\n"
+        "• refund ORD-7 [amount] — or `excess` (only what was paid beyond the total), "
+        "or a payment id\n"
         "• stock SKU N — set what is on the shelf\n"
         "• resume +91… — hand a conversation back to the bot")
 
@@ -80,11 +88,18 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
 async def _describe(turn: Turn, order: Order) -> str:
     service = payments_service(turn)
     lines = await service.repo.lines(order.id)
-    requests = await service.repo.requests_for_order(order.id)
-    paid = sum(r.captured_minor for r in requests)
+    book = await service.book(order)
     body = [f"{order.label} — {order.status} — {order.total.format()} "
-            f"(paid {Money(paid, order.currency).format()})"]
+            f"(paid {book.money(book.captured).format()})"]
     body += [f"• {ln.quantity} × {ln.name} — {ln.total.format()}" for ln in lines]
+    if book.excess:
+        body.append(f"⚠️ {book.money(book.excess).format()} held beyond the total: "
+                    f"`refund {order.label} excess`")
+    for refund in book.refunds:
+        body.append(f"↩️ refund {refund.amount.format()} — {refund.status} ({refund.reason})")
+    for capture in book.captures():
+        flag = " (after close)" if capture.after_close else ""
+        body.append(f"💳 {capture.payment_id}: {book.money(capture.amount).format()}{flag}")
     if order.address:
         body.append(f"📍 {order.address}")
     body.append(f"📞 +{order.customer}" if order.customer.isdigit() else order.customer)
@@ -92,14 +107,25 @@ async def _describe(turn: Turn, order: Order) -> str:
 
 
 async def cmd_orders(turn: Turn, rest: str) -> None:
-    orders = await payments_service(turn).repo.orders(
-        turn.shop.id, statuses=["pending_payment", "paid", "shipped", "refund_pending"],
-        limit=20)
+    """Recent orders with their status: cancelled and refunded ones are listed too (money
+    can still arrive for them), with any money held beyond what the order keeps."""
+    service = payments_service(turn)
+    orders = await service.repo.orders(turn.shop.id, limit=20)
     if not orders:
-        turn.reply_text("No open orders.")
+        turn.reply_text("No orders yet.")
         return
-    turn.reply_text("Open orders:\n" + "\n".join(
-        f"• {o.label} — {o.status} — {o.total.format()}" for o in orders))
+    rows = []
+    for o in orders:
+        row = f"• {o.label} — {o.status} — {o.total.format()}"
+        if o.status not in ("pending_payment", "delivered"):
+            book = await service.book(o)
+            if book.excess:
+                row += f" — ⚠️ {book.money(book.excess).format()} held"
+            refunds = book.refunds_committed
+            if refunds and o.status not in ("refunded",):
+                row += f" — refunds {book.money(refunds).format()}"
+        rows.append(row)
+    turn.reply_text("Orders:\n" + "\n".join(rows))
 
 
 async def cmd_order(turn: Turn, rest: str) -> None:
@@ -181,20 +207,40 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
     if order is None:
         return
     amount: Money | None = None
+    excess_only = False
+    payment_id: str | None = None
     tail = _ORDER_REF.sub("", rest, count=1).strip().lstrip("₹").strip()
-    if tail:
+    words = tail.split()
+    if words and words[0].lower() == "excess":
+        excess_only = True
+    elif words and not words[0][:1].isdigit():
+        payment_id = words[0]  # a payment id from the late-money alert or `order ORD-7`
+        words = words[1:]
+    if words and not excess_only:
         try:
-            amount = Money.parse(tail.split()[0], order.currency)
+            amount = Money.parse(words[0].lstrip("₹"), order.currency)
         except MoneyError:
-            turn.reply_text(f"Refund amount {tail!r} is not an amount like 50 or 49.50.")
+            turn.reply_text(f"Refund amount {words[0]!r} is not an amount like 50 or 49.50.")
             return
     try:
-        refunded = await payments_service(turn).refund(
-            order, amount, reason="merchant", notify=turn.services["payment_notify"])
+        result = await payments_service(turn).refund_order(
+            order, amount, reason="merchant", notify=turn.services["payment_notify"],
+            excess_only=excess_only, payment_id=payment_id)
     except PaymentError as exc:
         turn.reply_text(f"Cannot refund {order.label}: {exc}")
         return
-    turn.reply_text(f"Refund of {refunded.format()} for {order.label} requested.")
+    # say only what the provider said: processed, accepted (pending) or failed
+    parts = []
+    for status, words_for in ((RefundStatus.PROCESSED, "refunded"),
+                              (RefundStatus.PENDING, "accepted by the provider (pending)"),
+                              (RefundStatus.FAILED, "FAILED at the provider, haat retries it"),
+                              (RefundStatus.REQUESTED, "not answered yet, haat retries it")):
+        done = [r for r in result.refunds if r.status == status]
+        if done:
+            total = Money(sum(r.amount_minor for r in done), order.currency)
+            parts.append(f"{total.format()} {words_for}")
+    turn.reply_text(f"Refund of {result.amount.format()} for {order.label}: "
+                    + "; ".join(parts) + ".")
 
 
 async def cmd_stock(turn: Turn, rest: str) -> None:

@@ -7,6 +7,7 @@ receipt is stored (as an outbox row) exactly when the payment is, and never twic
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from catalog.models import Shop
 from catalog.money import Money
 from config.database import WriteSet
 from payments.ledger import postings_for_cancel
-from payments.service import PaymentError, PaymentService, PaymentUpdate
-from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind
+from payments.repository import Order
+from payments.service import PaymentService, PaymentUpdate, RefundUpdate
+from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind, RefundStatus
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +70,6 @@ class PaymentNotifier:
             return
         language = shop.language_for(order.language)
         now = self.now_ms()
-        found = await self.store.find(shop.id, order.customer)
-        conversation = next((c for c in found if c.key.channel == order.channel), None)
-        business = conversation.business if conversation else self.channel_business(order.channel)
 
         def t(key: str, **values: str) -> str:
             return text_for(shop, key, language, order=order.label, **values)
@@ -82,6 +81,7 @@ class PaymentNotifier:
         refunded = Money(update.after.refunded.minor - update.before.refunded.minor,
                          order.currency)
         kind = update.event.kind
+        excess = update.new_excess
         if update.rejected is not None:
             to_owners.append(f"⚠️ A {update.event.provider} payment callback for {order.label} "
                              f"was rejected and not applied: {update.rejected}. Check it in "
@@ -90,13 +90,19 @@ class PaymentNotifier:
             if captured.minor > 0:
                 to_shopper.append(t("tip_thanks", amount=captured.format()))
                 to_owners.append(f"💝 Tip {captured.format()} on {order.label}")
-        elif update.late_money.minor > 0 and update.order_status_after != OrderStatus.PAID:
-            to_shopper.append(t("late_payment", amount=update.late_money.format()))
-            action = ("It is being refunded automatically (payments.late_payment: refund)."
-                      if self._auto_refund(shop, update) else
-                      f"Send `refund {order.label}` to return it.")
-            to_owners.append(f"⚠️ {update.late_money.format()} arrived for {order.label} "
-                             f"after it closed ({update.order_status_after}). {action}")
+        elif excess.minor > 0:
+            # paid twice, or paid after the order closed: more than the order keeps
+            late = update.late_money.minor > 0
+            to_shopper.append(t("late_payment" if late else "overpaid",
+                                amount=excess.format()))
+            why = (f"after it closed ({update.order_status_after})" if late
+                   else "beyond its total (paid twice)")
+            action = ("haat will ask the provider to refund exactly that; you will hear when "
+                      "the provider accepts it or if it fails."
+                      if update.excess_policy == "refund" else
+                      f"It is held. Send `refund {order.label} excess` to return exactly "
+                      f"that (never the order's own payment).")
+            to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
             to_shopper.append(order_status_reply(
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
@@ -113,7 +119,52 @@ class PaymentNotifier:
             to_shopper.append(t("payment_expired"))
         if refunded.minor > 0:
             to_shopper.append(t("refund_receipt", amount=refunded.format()))
-            to_owners.append(f"↩️ Refunded {refunded.format()} on {order.label}")
+            if update.provider_refund is not None:
+                to_owners.append(f"↩️ The provider refunded {refunded.format()} on "
+                                 f"{order.label} by itself; the order is now "
+                                 f"{update.order_status_after}.")
+            else:
+                to_owners.append(f"↩️ Refunded {refunded.format()} on {order.label}")
+        if update.refund is not None and update.refund.status == RefundStatus.FAILED:
+            to_owners.append(self._failed_alert(order.label, update.refund.amount,
+                                                update.refund.last_error,
+                                                update.refund.next_attempt_at))
+        await self._send(shop, order, to_shopper, to_owners, writes, now)
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        """A refund was accepted by the provider (only now is the shopper told it is on
+        its way) or failed (the merchant is told, with the scheduled retry)."""
+        order = update.order
+        shop = self.shop_for(order.shop_id)
+        if shop is None:
+            return
+        amount = update.refund.amount.format()
+        to_shopper: list[str | Reply] = []
+        to_owners: list[str] = []
+        if update.after is RefundStatus.PENDING:
+            to_shopper.append(text_for(shop, "refund_started", shop.language_for(order.language),
+                                       order=order.label, amount=amount))
+            to_owners.append(f"↩️ Refund of {amount} on {order.label} accepted by the provider "
+                             f"(pending).")
+        elif update.after is RefundStatus.FAILED:
+            to_owners.append(self._failed_alert(order.label, update.refund.amount,
+                                                update.refund.last_error, update.retry_at))
+        await self._send(shop, order, to_shopper, to_owners, writes, self.now_ms())
+
+    @staticmethod
+    def _failed_alert(label: str, amount: Money, error: str, retry_at: int) -> str:
+        when = (f"haat retries it automatically at "
+                f"{time.strftime('%H:%M UTC', time.gmtime(retry_at / 1000))}."
+                if retry_at else
+                "This provider cannot refund: return it from your UPI app.")
+        return f"❗ Refund of {amount.format()} on {label} FAILED at the provider " \
+               f"({error[:80] or 'no reason given'}). {when}"
+
+    async def _send(self, shop: Shop, order: Order, to_shopper: list[str | Reply],
+                    to_owners: list[str], writes: WriteSet, now: int) -> None:
+        found = await self.store.find(shop.id, order.customer)
+        conversation = next((c for c in found if c.key.channel == order.channel), None)
+        business = conversation.business if conversation else self.channel_business(order.channel)
         for body in to_shopper:
             reply = proactive(shop, conversation, body, now)
             if reply is not None:
@@ -129,24 +180,6 @@ class PaymentNotifier:
                     outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
                                                         order.channel, digits, business, alert),
                                      now)
-
-    @staticmethod
-    def _auto_refund(shop: Shop, update: PaymentUpdate) -> bool:
-        return (shop.payments.late_payment == "refund" and update.late_money.minor > 0
-                and update.order_status_after == OrderStatus.CANCELLED)
-
-    async def after_commit(self, update: PaymentUpdate) -> None:
-        """Money for a cancelled order goes back by itself when the shop says so."""
-        shop = self.shop_for(update.order.shop_id)
-        if shop is None or not self._auto_refund(shop, update):
-            return
-        order = await self.payments.repo.order(update.order.id) or update.order
-        try:
-            await self.payments.refund(order, update.late_money, reason="late payment",
-                                       notify=self)
-        except PaymentError as exc:
-            log.warning("automatic refund of late money failed (%s); the merchant was told",
-                        exc.code)
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order

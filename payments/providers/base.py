@@ -18,10 +18,11 @@ from payments.status import PaymentEventKind
 
 # upi_link: create_payment_link returns a ``upi://pay`` intent (ProviderLink.upi_uri);
 # payment_link: it returns a hosted https page (ProviderLink.url); qr: the upi_uri may be shown
-# as a QR; collect: create_collect works; refund / fetch: those methods work.
-Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch"]
+# as a QR; collect: create_collect works; refund / fetch: those methods work; cancel: the
+# provider has ``cancel_link`` (see :class:`CancelsLinks`).
+Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"]
 CAPABILITIES: frozenset[str] = frozenset(
-    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch"}
+    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
 )
 
 
@@ -31,6 +32,10 @@ class ProviderError(Exception):
 
 class Unsupported(ProviderError):
     """The provider lacks the capability (or is not configured for it)."""
+
+
+class NotCancellable(ProviderError):
+    """The link is past cancelling at the provider (paid, partially paid, expired)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +163,21 @@ class PaymentProvider(Protocol):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]: ...
 
 
+@runtime_checkable
+class CancelsLinks(Protocol):
+    """Providers with the ``cancel`` capability: once an order is paid or cancelled, its
+    other links are cancelled at the provider so nobody can pay them."""
+
+    async def cancel_link(self, provider_ref: str) -> None: ...
+
+
 def require(provider: PaymentProvider, capability: Capability) -> None:
     """Raise Unsupported unless ``provider`` declares ``capability``."""
     if capability not in provider.capabilities:
         raise Unsupported(f"{provider.name} does not support {capability}")
 
 
-MAX_AMOUNT_MINOR = 10**15  # no payment is larger; every sum of them stays in 64 bits
+MAX_AMOUNT_MINOR = 10**30  # what every money column holds exactly (config/sqltypes.py)
 MAX_EPOCH_SECONDS = 10**11  # the year 5138: later is not a time, and +1 must still fit
 
 

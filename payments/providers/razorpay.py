@@ -24,6 +24,7 @@ from payments.providers.base import (
     MAX_EPOCH_SECONDS,
     CollectRequest,
     LinkRequest,
+    NotCancellable,
     ProviderCollect,
     ProviderError,
     ProviderEvent,
@@ -92,7 +93,7 @@ _PAYMENT_STATUS_KIND: Mapping[str, PaymentEventKind] = {
 class RazorpayProvider:
     name: ClassVar[str] = "razorpay"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"payment_link", "collect", "refund", "fetch"}
+        {"payment_link", "collect", "refund", "fetch", "cancel"}
     )
 
     def __init__(
@@ -228,6 +229,21 @@ class RazorpayProvider:
             payment_id=_opt_str(data.get("payment_id")) or payment_id,
             amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
         )
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        """``POST /payment_links/{id}/cancel``: Razorpay cancels only a link in the
+        ``created`` state (not partially paid, paid or expired): those answer 400, which is
+        final (:class:`NotCancellable`); money that still arrives is paid after close."""
+        if not provider_ref.startswith("plink_"):
+            raise NotCancellable("only payment links can be cancelled")
+        try:
+            data = await self._call("POST", f"/payment_links/{provider_ref}/cancel")
+        except ProviderError as exc:
+            if "HTTP 400" in str(exc):
+                raise NotCancellable(str(exc)) from exc
+            raise
+        if data.get("status") != "cancelled":
+            raise NotCancellable(f"razorpay left the link {data.get('status')!r}")
 
     # fetching ---------------------------------------------------------------------------
     async def fetch(self, provider_ref: str) -> list[ProviderEvent]:

@@ -228,7 +228,7 @@ class _SqlStore:
 class SandboxProvider:
     name: ClassVar[str] = "sandbox"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"upi_link", "payment_link", "collect", "qr", "refund", "fetch"}
+        {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
     )
 
     def __init__(
@@ -320,6 +320,13 @@ class SandboxProvider:
     async def fetch(self, provider_ref: str) -> list[ProviderEvent]:
         """Everything the simulator knows about the request, with the callback event ids."""
         return list((await self._get(provider_ref)).events)
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        """Close a link or collect as a PSP would (a ``request.cancelled`` fact, kept for
+        fetch); the first close wins, so cancelling twice is one event."""
+        req = await self._get(provider_ref)
+        if not any(e.kind in (_K.CANCELLED, _K.EXPIRED) for e in req.events):
+            await self._event(req, _K.CANCELLED, self._now())
 
     async def refund(
         self, payment_id: str, amount: Money, *, idempotency_key: str

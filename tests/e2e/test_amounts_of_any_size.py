@@ -19,6 +19,12 @@ from tests.conftest import AiohttpClient, Shopper
 from tests.e2e.conftest import ADMIN, SANDBOX_AUTH, outbox, payment_reply, start_live, token_of
 from webhooks import keys as k
 
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests play the merchant on the simulator, which needs HAAT_SIMULATOR_OWNER."""
+    return settings.with_(simulator_owner=True)
+
 OWNER = "+919811111177"
 ETH_SHOP = """\
 name: Ether Art

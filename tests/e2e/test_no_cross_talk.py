@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from config.clock import Clock
@@ -32,6 +33,12 @@ from tests.e2e.conftest import (
     token_of,
 )
 from webhooks import keys as k
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests play the merchant on the simulator, which needs HAAT_SIMULATOR_OWNER."""
+    return settings.with_(simulator_owner=True)
 
 MULTI = ROOT / "tests" / "fixtures" / "shops" / "multi"
 TEA, SWEETS = "+919800000002", "+919800000003"

@@ -325,10 +325,11 @@ async def test_a_psp_reported_late_capture_tells_one_consistent_story(
     if state["status"] in ("paid_after_close", "refunded"):
         # the page says "the shop will refund you": the order must not be going ahead, and
         # with the default policy (payments.late_payment: refund) the money goes back at once
-        assert (state["status"], state["order_status"]) == ("refunded", "refunded"), state
+        # the sale stays cancelled: the money went back, nothing was sold
+        assert (state["status"], state["order_status"]) == ("refunded", "cancelled"), state
         assert late_notes == 1
         assert any("has been refunded" in t for t in texts)
-        assert any("refunded automatically" in t for t in _texts(await outbox(live, OWNER)))
+        assert any("refund exactly that" in t for t in _texts(await outbox(live, OWNER)))
     else:
         assert (state["status"], state["order_status"]) == ("paid", "paid"), state
         assert receipts == 1
@@ -345,7 +346,7 @@ async def test_refunds_by_command_and_api_never_exceed_the_capture(
     await _pay_on_page(live, token)
     owner = Shopper(live, OWNER)
 
-    assert "Refund of ₹10.00 for ORD-1001 requested" in await owner.text_of("refund ORD-1001 10")
+    assert "Refund of ₹10.00 for ORD-1001: " in await owner.text_of("refund ORD-1001 10")
     assert any("₹10.00 for *ORD-1001* has been refunded" in t
                for t in _texts(await outbox(live, buyer.phone)))
     assert "Cannot refund ORD-1001" in await owner.text_of("refund ORD-1001 50")  # 44 left
@@ -601,5 +602,5 @@ async def test_with_late_payment_manual_late_money_waits_for_the_merchant(
     assert (state["status"], state["order_status"]) == ("paid_after_close", "cancelled")
     assert state["captured_minor"] == 5400  # kept, never dropped
     alerts = _texts(await outbox(live, OWNER))
-    assert any("Send `refund ORD-1001` to return it" in t for t in alerts)
+    assert any("Send `refund ORD-1001 excess` to return exactly" in t for t in alerts)
     await _balanced(live)

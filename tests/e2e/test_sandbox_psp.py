@@ -76,8 +76,11 @@ async def test_reconcile_finds_a_missed_payment_after_a_restart(
     assert [d.status for d in deliveries] == [503]
     await first.close()  # the restart: this process and its memory are gone
 
-    report = await _reconcile(settings)  # what `haat reconcile` runs, on the same database
-    assert report == {"checked": 1, "applied": 1, "unreachable": 0, "ledger_balanced": True}
+    # what `haat reconcile` runs, on the same database
+    report, anomalies = await _reconcile(settings)
+    assert anomalies == []
+    assert report == {"checked": 1, "applied": 1, "unreachable": 0, "ledger_balanced": True,
+                      "anomalies": 0}
 
     second = await start_live(aiohttp_client, settings, clock)
     (order,) = (await (await second.get("/api/orders", headers=ADMIN)).json())["orders"]

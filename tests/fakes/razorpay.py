@@ -1,9 +1,11 @@
 """A small aiohttp stand-in for the Razorpay REST endpoints haat uses.
 
 Speaks ``/v1/payment_links`` (create, fetch), ``/v1/orders`` (create, list payments),
-``/v1/payments/create/upi`` (S2S collect), ``/v1/payments/{id}`` and
-``/v1/payments/{id}/refund`` with basic auth, Razorpay-shaped JSON (as in the SDK mocks) and
-Razorpay's error envelope; every request is recorded for assertions.
+``/v1/payments/create/upi`` (S2S collect), ``/v1/payments/{id}``,
+``/v1/payment_links/{id}/cancel`` (only a link in ``created`` can be cancelled, as Razorpay's
+"Payment Link States" page says) and ``/v1/payments/{id}/refund`` with basic auth,
+Razorpay-shaped JSON (as in the SDK mocks) and Razorpay's error envelope; every request is
+recorded for assertions.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class FakeRazorpay:
     orders: dict[str, Json] = field(default_factory=dict)
     payments: dict[str, Json] = field(default_factory=dict)
     refunds_by_key: dict[str, Json] = field(default_factory=dict)
+    refunds: dict[str, Json] = field(default_factory=dict)
+    # how the next refunds answer: processed (at once), pending (settle later with
+    # settle_refund: "late"), failed (Razorpay's refund entity with status failed), or
+    # error (HTTP 500, nothing happened)
+    refund_mode: str = "processed"
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _id(self, prefix: str) -> str:
@@ -62,6 +69,7 @@ class FakeRazorpay:
         app = web.Application(middlewares=[self._auth_and_record])
         app.router.add_post("/v1/payment_links", self._create_link)
         app.router.add_get("/v1/payment_links/{id}", self._get_link)
+        app.router.add_post("/v1/payment_links/{id}/cancel", self._cancel_link)
         app.router.add_post("/v1/orders", self._create_order)
         app.router.add_get("/v1/orders/{id}/payments", self._order_payments)
         app.router.add_post("/v1/payments/create/upi", self._create_upi)
@@ -111,7 +119,27 @@ class FakeRazorpay:
         self.links[link_id]["status"] = "expired"
         self.links[link_id]["expired_at"] = self.now + 3600
 
+    def settle_refund(self, refund_id: str, status: str = "processed") -> Json:
+        """A pending refund finishes later (processed) or fails; returns the entity for the
+        ``refund.processed`` / ``refund.failed`` webhook."""
+        refund = self.refunds[refund_id]
+        refund["status"] = status
+        if status == "failed":
+            payment = self.payments[refund["payment_id"]]
+            payment["amount_refunded"] -= refund["amount"]
+        return refund
+
     # handlers ---------------------------------------------------------------------------
+    async def _cancel_link(self, request: web.Request) -> web.Response:
+        link = self.links.get(request.match_info["id"])
+        if link is None:
+            return _error(400, "The id provided does not exist")
+        if link["status"] != "created":
+            return _error(400, f"Payment Link cannot be cancelled in {link['status']} state")
+        link["status"] = "cancelled"
+        link["cancelled_at"] = self.now + 30
+        return web.json_response({k: v for k, v in link.items() if k != "payments"})
+
     async def _create_link(self, request: web.Request) -> web.Response:
         body = await _body(request)
         amount = body.get("amount")
@@ -207,21 +235,27 @@ class FakeRazorpay:
             return web.json_response(known)
         if payment["status"] != "captured":
             return _error(400, "The payment has not been captured")
+        if self.refund_mode == "error":
+            return _error(500, "We are facing some trouble completing your request",
+                          "SERVER_ERROR")
         amount = body.get("amount", payment["amount"] - payment["amount_refunded"])
         if type(amount) is not int or amount < 100:
             return _error(400, "The amount must be at least INR 1.00.")
         if amount > payment["amount"] - payment["amount_refunded"]:
             return _error(400, "The refund amount provided is greater than amount captured.")
-        payment["amount_refunded"] += amount
-        payment["refund_status"] = (
-            "full" if payment["amount_refunded"] == payment["amount"] else "partial"
-        )
+        status = {"failed": "failed", "pending": "pending"}.get(self.refund_mode, "processed")
+        if status != "failed":
+            payment["amount_refunded"] += amount
+            payment["refund_status"] = (
+                "full" if payment["amount_refunded"] == payment["amount"] else "partial"
+            )
         refund = {"id": self._id("rfnd"), "entity": "refund", "amount": amount,
                   "currency": payment["currency"], "payment_id": payment["id"],
                   "notes": body.get("notes", {}), "receipt": None,
                   "acquirer_data": {"arn": None}, "created_at": self.now + 120,
-                  "status": "processed", "speed_processed": "normal",
+                  "status": status, "speed_processed": "normal",
                   "speed_requested": body.get("speed", "normal")}
-        if key:
+        self.refunds[refund["id"]] = refund
+        if key and status != "failed":  # a failed refund may be tried again with its key
             self.refunds_by_key[key] = refund
         return web.json_response(refund)

@@ -618,3 +618,12 @@ def test_shop_source_refuses_a_broken_start(tmp_path: Path) -> None:
     with pytest.raises(ShopError) as info:
         ShopSource(folder)
     assert info.value.errors[0].line == position(folder, SHOP_FILE, "ABC")[0]
+
+
+def test_overpayment_policy_is_validated(tmp_path: Path) -> None:
+    folder = make_shop(tmp_path, shop=("provider: sandbox",
+                                       "provider: sandbox\n  overpayment: keep"))
+    assert_error_at(folder, SHOP_FILE, "keep", "payments.overpayment must be one of refund, hold")
+    good = make_shop(tmp_path / "good", shop=("provider: sandbox",
+                                              "provider: sandbox\n  overpayment: hold"))
+    assert load_shop(good).payments.overpayment == "hold"

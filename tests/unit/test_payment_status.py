@@ -20,6 +20,7 @@ from payments.providers.base import ProviderEvent
 from payments.status import (
     ORDER_ALLOWED,
     PAYMENT_ALLOWED,
+    REFUND_ALLOWED,
     WHATSAPP_ORDER_STATUS,
     InvalidTransition,
     OrderEvent,
@@ -144,6 +145,8 @@ def test_mermaid_diagrams_match_the_tables() -> None:
     order = {(s.value, t.value) for (s, _e), t in ORDER_ALLOWED.items() if s != t}
     assert _diagram_edges("status_payment.mmd") == payment
     assert _diagram_edges("status_order.mmd") == order
+    refund = {(s.value, t.value) for (s, _e), t in REFUND_ALLOWED.items() if s != t}
+    assert _diagram_edges("status_refund.mmd") == refund
 
 
 # --- reducer: examples -----------------------------------------------------------------

@@ -25,7 +25,7 @@ MAX_TEXT = 4096
 MAX_ID = 128  # inbound_messages.message_id; "from" and "to" are 64 (bot/models.py)
 MAX_USER = 64
 MAX_QUANTITY = 2**31 - 1  # the cart caps quantities; this keeps every sum in 64 bits
-MAX_PRICE_MINOR = 10**15
+MAX_PRICE_MINOR = 10**30  # as payments/providers/base.py MAX_AMOUNT_MINOR
 
 
 class SimulatorAdapter:

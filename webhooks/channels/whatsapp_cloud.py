@@ -68,7 +68,7 @@ _MAX_ID: Final = 128
 _MAX_USER: Final = 64
 _MAX_DIGITS: Final = 20  # phone numbers (E.164: 15), phone_number_ids, timestamps
 _MAX_QUANTITY: Final = 2**31 - 1  # the cart caps quantities; this only keeps sums in 64 bits
-_MAX_MINOR: Final = 10**15  # a client price beyond this is not a price
+_MAX_MINOR: Final = 10**30  # a client price beyond what money columns hold is not a price
 _MAX_TIMESTAMP: Final = 10**11  # unix seconds (the year 5138); milliseconds are not seconds
 _SKIPPABLE: Final = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 

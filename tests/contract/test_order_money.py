@@ -1,0 +1,302 @@
+"""The order as the unit of money, through the real service and database (SQLite and
+PostgreSQL): one order never keeps more than its total, closes every other way to pay once
+it is paid or cancelled, refunds truthfully and never beyond its captures, and its books
+say so account by account (payments/audit.py). Each test names the problem it pins down
+(issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from catalog.money import Money
+from config.database import WriteSet
+from payments.audit import audit
+from payments.service import PaymentError
+from payments.status import InvalidTransition, OrderEvent, RefundStatus
+from tests.contract.money_env import (
+    T0,
+    TOTAL,
+    Env,
+    K,
+    ask,
+    clean_books,
+    event,
+    fresh,
+    late_money,
+    new_order,
+    pay,
+)
+from tests.fakes.psp import NAME
+
+# ---- paid twice -----------------------------------------------------------------------
+
+
+async def test_paying_the_qr_and_the_link_of_one_order_refunds_the_second(env: Env) -> None:
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    await pay(env, qr, TOTAL)
+    # the link is closed at once: its page says so, and the provider link is cancelled
+    assert (await env.service.repo.request(link.id)).status == "cancelled"  # type: ignore
+    assert env.psp.cancelled == [link.provider_ref]
+    second = await pay(env, link, TOTAL)  # the shopper paid the old link anyway
+    assert await late_money(env, link) == TOTAL
+    assert (await fresh(env, order)).status == "paid"
+    assert env.psp.refunded == {second: TOTAL}  # exactly the second payment went back
+    book = await env.service.book(await fresh(env, order))
+    assert book.held == TOTAL and book.excess == 0
+    await clean_books(env)
+
+
+async def test_twenty_taps_on_one_link_keep_one_total(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    payments = [f"tap{n}" for n in range(20)]
+    for pid in payments:
+        env.psp.capture(pid, TOTAL)
+    await asyncio.gather(*(env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL,
+                                                               payment_id=pid))
+                           for pid in payments))
+    assert env.psp.paid_out() == 19 * TOTAL
+    assert sum(1 for pid in payments if env.psp.refunded.get(pid)) == 19
+    book = await env.service.book(await fresh(env, order))
+    assert (book.captured, book.held, book.excess) == (20 * TOTAL, TOTAL, 0)
+    await clean_books(env)
+
+
+async def test_with_hold_the_excess_waits_for_one_command_that_returns_only_it(
+        env: Env) -> None:
+    env.policy["other"] = "hold"
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    first = await pay(env, qr, TOTAL)
+    second = await pay(env, link, TOTAL)
+    assert env.psp.paid_out() == 0
+    book = await env.service.book(await fresh(env, order))
+    assert book.excess == TOTAL
+    await clean_books(env, "money_held")
+    assert [a.kind for a in await audit(env.service.repo, shop_id="money")] == ["money_held"]
+    # the shipped order's legitimate payment is never what the late-money command refunds
+    writes = WriteSet()
+    await env.service.change_order(writes, await fresh(env, order), OrderEvent.SHIP)
+    await env.db.write(writes)
+    result = await env.service.refund_order(await fresh(env, order), excess_only=True)
+    assert result.amount.minor == TOTAL
+    assert env.psp.refunded == {second: TOTAL} and first not in env.psp.refunded
+    assert (await fresh(env, order)).status == "shipped"
+    await clean_books(env)
+
+
+# ---- cancelled orders and late money --------------------------------------------------
+
+
+async def test_a_cancel_closes_every_request_and_late_money_is_paid_after_close(
+        env: Env) -> None:
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    writes = WriteSet()
+    assert await env.service.change_order(writes, order, OrderEvent.CANCEL) == "cancelled"
+    await env.db.write(writes)
+    for request in (qr, link):
+        assert (await env.service.repo.request(request.id)).status == "cancelled"  # type: ignore
+    assert await env.service.run_link_cancels() == 2
+    assert sorted(env.psp.cancelled) == sorted([str(qr.provider_ref), str(link.provider_ref)])
+    late = await pay(env, link, TOTAL)
+    assert await late_money(env, link) == TOTAL
+    assert (await fresh(env, order)).status == "cancelled"
+    assert env.psp.refunded == {late: TOTAL}
+    await clean_books(env)
+
+
+async def test_money_dated_before_the_expiry_but_arriving_after_it_is_late(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    env.advance(61 * 60_000)
+    await env.service.expire_due()
+    # the order is cancelled by the bot when its only request expires (stock released)
+    writes = WriteSet()
+    await env.service.change_order(writes, await fresh(env, order), OrderEvent.CANCEL)
+    await env.db.write(writes)
+    dated_early = link.created_at // 1000 + 60  # "paid" a minute after the link was sent
+    late = await pay(env, link, TOTAL, at=dated_early)
+    assert await late_money(env, link) == TOTAL
+    assert env.psp.refunded == {late: TOTAL}  # not kept silently on a cancelled order
+    await clean_books(env)
+
+
+async def test_late_money_on_a_still_pending_order_pays_it(env: Env) -> None:
+    order = await new_order(env)
+    first, second = await ask(env, order), await ask(env, order)
+    env.advance(61 * 60_000)
+    await env.service.apply_event(NAME, event(first, K.EXPIRED, at=env.now() // 1000))
+    await pay(env, first, TOTAL)  # the other request is still open: the order waits
+    assert (await fresh(env, order)).status == "paid"
+    assert (await env.service.repo.request(second.id)).status == "cancelled"  # type: ignore
+    assert env.psp.paid_out() == 0
+    await clean_books(env)
+
+
+# ---- refunds --------------------------------------------------------------------------
+
+
+async def test_a_failed_refund_is_visible_and_retried_with_backoff(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    env.psp.refund_mode = "error"
+    result = await env.service.refund_order(await fresh(env, order))
+    (row,) = result.refunds
+    assert row.status == RefundStatus.FAILED and row.next_attempt_at > env.now()
+    assert env.psp.paid_out() == 0
+    kinds = [a.kind for a in await audit(env.service.repo, shop_id="money")]
+    assert kinds == ["refund_failed"]
+    # nothing due yet; after the backoff the durable retry sends it again
+    assert await env.service.retry_refunds() == 0
+    env.psp.refund_mode = "processed"
+    env.advance(61_000)
+    assert await env.restart().service.retry_refunds() == 1
+    assert env.psp.paid_out() == TOTAL
+    assert (await fresh(env, order)).status == "refunded"
+    await clean_books(env)
+
+
+async def test_pending_refunds_settle_late_or_fail_by_webhook(env: Env) -> None:
+    order = await new_order(env, 20_000)
+    link = await ask(env, order)
+    pid = await pay(env, link, 20_000)
+    env.psp.refund_mode = "pending"
+    first = (await env.service.refund_order(await fresh(env, order),
+                                            Money(5_000, "INR"))).refunds[0]
+    second = (await env.service.refund_order(await fresh(env, order),
+                                             Money(5_000, "INR"))).refunds[0]
+    assert (first.status, second.status) == (RefundStatus.PENDING, RefundStatus.PENDING)
+    # pending refunds count against the cap
+    with pytest.raises(PaymentError):
+        await env.service.refund_order(await fresh(env, order), Money(10_001, "INR"))
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 5_000, at=T0 // 1000 + 99,
+                                              payment_id=pid, refund_id=first.provider_ref))
+    env.psp.finish(str(second.provider_ref), "failed")
+    await env.service.apply_event(NAME, event(link, K.REFUND_FAILED, 5_000,
+                                              at=T0 // 1000 + 99, payment_id=pid,
+                                              refund_id=second.provider_ref))
+    rows = {r.id: r for r in await env.service.repo.refunds_for_order(order.id)}
+    assert rows[first.id].status == RefundStatus.PROCESSED
+    assert rows[second.id].status == RefundStatus.FAILED and rows[second.id].next_attempt_at
+    assert [a.kind for a in await audit(env.service.repo, shop_id="money")] == [
+        "refund_failed"]
+    env.psp.refund_mode = "processed"
+    env.advance(3_600_000)
+    await env.service.retry_refunds()
+    assert env.psp.refunded[pid] == 10_000
+    await clean_books(env)
+
+
+async def test_a_full_refund_of_two_payments_and_a_tip_is_whole(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, 4_000)
+    rest = await ask(env, order)
+    assert rest.amount_minor == TOTAL - 4_000  # the remainder only
+    await pay(env, rest, TOTAL - 4_000)
+    assert (await fresh(env, order)).status == "paid"
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    await pay(env, tip, 500)
+    result = await env.service.refund_order(await fresh(env, order))
+    assert result.amount.minor == TOTAL + 500
+    assert all(r.status == RefundStatus.PROCESSED for r in result.refunds)
+    assert env.psp.paid_out() == TOTAL + 500 and env.psp.rejected == 0
+    assert (await fresh(env, order)).status == "refunded"
+    await clean_books(env)
+
+
+async def test_ten_parallel_partial_refunds_never_pass_the_capture(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    services = [env.restart().service for _ in range(10)]  # ten processes, one database
+    results = await asyncio.gather(*(s.refund_order(order, Money(3_000, "INR"))
+                                     for s in services), return_exceptions=True)
+    done = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, PaymentError)]
+    assert len(done) == 3 and len(refused) == 7
+    assert env.psp.paid_out() == 9_000 and env.psp.rejected == 0  # haat stopped them
+    await clean_books(env)
+
+
+async def test_a_refund_the_provider_made_itself_closes_the_order(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 3_000, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_1"))
+    assert (await fresh(env, order)).status == "paid"  # partial: it may still ship
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 7_000, at=T0 // 1000 + 60,
+                                              payment_id=pid, refund_id="dash_2"))
+    assert (await fresh(env, order)).status == "refunded"
+    writes = WriteSet()
+    with pytest.raises(InvalidTransition):
+        await env.service.change_order(writes, await fresh(env, order), OrderEvent.SHIP)
+    await clean_books(env)
+
+
+# ---- remainders -----------------------------------------------------------------------
+
+
+async def test_a_partial_payment_leaves_a_request_for_the_remainder_only(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    assert link.amount_minor == TOTAL
+    await pay(env, link, 2_500)
+    again = await ask(env, order)
+    assert again.amount_minor == TOTAL - 2_500
+    with pytest.raises(PaymentError):
+        await ask(env, order, amount=Money(TOTAL, "INR"))  # never more than is owed
+    await pay(env, again, TOTAL - 2_500)
+    with pytest.raises(PaymentError):
+        await ask(env, order)  # paid: nothing left to ask for
+    await clean_books(env)
+
+
+# ---- reconcile sees what double entry cannot ------------------------------------------
+
+
+async def test_audit_reports_money_held_on_a_cancelled_order_and_unrecorded_refunds(
+        env: Env) -> None:
+    env.policy["cancelled"] = "hold"
+    order = await new_order(env)
+    link = await ask(env, order)
+    writes = WriteSet()
+    await env.service.change_order(writes, order, OrderEvent.CANCEL)
+    await env.db.write(writes)
+    await pay(env, link, TOTAL)
+    found = await audit(env.service.repo, shop_id="money")
+    assert [(a.kind, a.order) for a in found] == [("money_held_on_cancelled", order.label)]
+    # a refund paid out that the books never recorded (a lost row): the audit sees it
+    await env.service.refund_order(await fresh(env, order))
+    await env.db.write(_sql("DELETE FROM refunds WHERE order_id = ?", order.id))
+    kinds = {a.kind for a in await audit(env.service.repo, shop_id="money")}
+    assert {"ledger_mismatch", "refund_unrecorded"} <= kinds
+
+
+async def test_audit_reports_a_ledger_row_that_means_nothing(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    await clean_books(env)
+    # balanced, so "debits equal credits" passes, but the order's accounts are wrong
+    writes = WriteSet()
+    for account, amount in (("refunds_payable", -500), ("merchant_revenue", 500)):
+        writes.add("INSERT INTO ledger_entries (shop_id, ref, account, amount_minor, currency, "
+                   "created_at) VALUES ('money', ?, ?, ?, 'INR', 0)",
+                   (f"refund:{order.label}:x", account, amount))
+    await env.db.write(writes)
+    assert await env.service.ledger_balanced()
+    found = await audit(env.service.repo, shop_id="money")
+    assert {(a.kind, a.order) for a in found} == {("ledger_mismatch", order.label)}
+
+
+def _sql(sql: str, *params: object) -> WriteSet:
+    writes = WriteSet()
+    writes.add(sql, params)
+    return writes

@@ -1,0 +1,96 @@
+"""An in-process PSP for the order-money tests: links it can cancel, captures the test
+declares, and refunds that answer the way it is told (processed, pending then late,
+failed, or an error), enforcing what a real PSP enforces: a refund never exceeds what its
+payment captured, and one idempotency key is one refund."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from catalog.money import Money
+from payments.providers.base import (
+    CollectRequest,
+    LinkRequest,
+    ProviderCollect,
+    ProviderError,
+    ProviderEvent,
+    ProviderLink,
+    ProviderRefund,
+    Unsupported,
+)
+
+NAME = "scripted"
+
+
+@dataclass
+class ScriptedPsp:
+    name: ClassVar[str] = NAME
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"upi_link", "payment_link", "qr", "refund", "cancel"})
+
+    refund_mode: str = "processed"  # processed | pending | failed | error
+    captured: dict[str, int] = field(default_factory=dict)  # payment id → amount
+    refunded: dict[str, int] = field(default_factory=dict)  # payment id → paid back
+    refunds: dict[str, ProviderRefund] = field(default_factory=dict)
+    by_key: dict[str, ProviderRefund] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+    rejected: int = 0  # refunds the PSP itself had to refuse (haat should never cause one)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def capture(self, payment_id: str, amount: int) -> None:
+        self.captured[payment_id] = amount
+
+    def paid_out(self) -> int:
+        return sum(self.refunded.values())
+
+    async def create_payment_link(self, request: LinkRequest) -> ProviderLink:
+        return ProviderLink(provider=NAME, provider_ref=f"sl_{request.reference}",
+                            reference=request.reference, amount=request.amount,
+                            upi_uri=f"upi://pay?pa=shop@okaxis&tr={request.reference}"
+                                    f"&am={request.amount.to_decimal_string()}&cu=INR")
+
+    async def create_collect(self, request: CollectRequest) -> ProviderCollect:
+        raise Unsupported("no collect")
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        self.cancelled.append(provider_ref)
+
+    async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
+                     ) -> ProviderRefund:
+        if idempotency_key in self.by_key:
+            return self.by_key[idempotency_key]
+        if self.refund_mode == "error":
+            raise ProviderError("HTTP 500 (scripted)")
+        if payment_id not in self.captured:
+            self.rejected += 1
+            raise ProviderError("no captured payment with that id")
+        room = self.captured[payment_id] - self.refunded.get(payment_id, 0)
+        if amount.minor > room:
+            self.rejected += 1
+            raise ProviderError("The refund amount provided is greater than amount captured.")
+        refund_id = f"srf_{next(self._ids)}"
+        status = self.refund_mode if self.refund_mode in ("pending", "failed") else "processed"
+        result = ProviderRefund(NAME, refund_id, payment_id, amount, status)
+        if status != "failed":
+            self.refunded[payment_id] = self.refunded.get(payment_id, 0) + amount.minor
+            self.by_key[idempotency_key] = result
+        self.refunds[refund_id] = result
+        return result
+
+    def finish(self, refund_id: str, status: str) -> None:
+        """A pending refund ends later: processed ("late") or failed."""
+        refund = self.refunds[refund_id]
+        if status == "failed":
+            self.refunded[refund.payment_id] -= refund.amount.minor
+
+    async def fetch(self, provider_ref: str) -> list[ProviderEvent]:
+        raise Unsupported("no fetch")
+
+    def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False
+
+    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
+        raise Unsupported("no callbacks")
