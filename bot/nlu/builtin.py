@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
 from bot.nlu.base import INTENTS, LOW_CONFIDENCE, Entity, ItemMention, ParseContext, Understanding
-from bot.nlu.entities import extract_entities
+from bot.nlu.entities import Extraction, extract
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
 
@@ -495,10 +495,13 @@ def product_index(catalog: Catalog) -> ProductIndex:
 
 def extract_for_shop(text: str, shop: Shop) -> tuple[tuple[Entity, ...], tuple[ItemMention, ...]]:
     """Entities and items of a message against the shop's catalog (shared by all backends)."""
-    entities, items = extract_entities(
-        text[:MAX_ENTITY_CHARS], product_index(shop.catalog), shop.currency
-    )
-    return tuple(entities), tuple(items)
+    found = extraction_for_shop(text, shop)
+    return found.entities, found.items
+
+
+def extraction_for_shop(text: str, shop: Shop) -> Extraction:
+    """Entities, items and the words that matched no product (shared by all backends)."""
+    return extract(text[:MAX_ENTITY_CHARS], product_index(shop.catalog), shop.currency)
 
 
 def message_language(text: str, context: ParseContext) -> str:
@@ -565,15 +568,17 @@ class BuiltinBackend:
             # search over the whole text) is the dearest part of a parse
             entities: tuple[Entity, ...] = _with_language(text, ())
             items: tuple[ItemMention, ...] = ()
+            unmatched: tuple[str, ...] = ()
         else:  # the extractor adds the language entity itself
-            entities, items = extract_for_shop(text, context.shop)
+            found = extraction_for_shop(text, context.shop)
+            entities, items, unmatched = found.entities, found.items, found.unmatched
             spans = [(e.start, e.end) for e in entities if e.type == "product" and e.start >= 0]
             if confidence < LOW_CONFIDENCE and spans:
                 # the name trie knows whole names; the extractor also finds a product by
                 # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again
                 ranking = self.classify(mask_spans(text, spans))
                 intent, confidence = ranking[0]
-        return Understanding(intent, confidence, language, ranking, entities, items)
+        return Understanding(intent, confidence, language, ranking, entities, items, unmatched)
 
 
 def _with_language(text: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:

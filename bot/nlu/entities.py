@@ -67,7 +67,7 @@ _TIP_RE = re.compile(
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
 _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x",
                           "के", "का", "की", "এর", "er", "عدد"})
-_GAP_BREAKS = frozenset(",;.\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
+_GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
 def _gap_ok(gap: str, after: bool) -> bool:

@@ -152,6 +152,8 @@ def _word_value(norm: str) -> Fraction | None:
     for suffix in _BN_CLASSIFIERS:  # একটা, তিনটে, পাঁচটি
         if norm.endswith(suffix) and len(norm) > len(suffix):
             return _WORDS.get(norm[: -len(suffix)])
+    if norm.startswith("\u0648") and len(norm) > 3:  # وأربعة: "and four"
+        return _WORDS.get(normalize_token(norm[1:]))
     return None
 
 

@@ -29,7 +29,7 @@ from bot.nlu.base import (
 from bot.nlu.builtin import (
     MAX_ENTITY_CHARS,
     RANKING_SIZE,
-    extract_for_shop,
+    extraction_for_shop,
     message_language,
     parse_shortcut,
 )
@@ -118,15 +118,17 @@ class RasaHttpBackend:
             return shortcut
         try:
             data = await self._post(text[:MAX_ENTITY_CHARS])
-            entities, items = extract_for_shop(text, context.shop)
-            result = understanding_from_rasa(data, language, entities)
+            found = extraction_for_shop(text, context.shop)
+            items = found.items
+            result = understanding_from_rasa(data, language, found.entities)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("rasa parse failed (%s); using the fallback backend", type(exc).__name__)
             if self._fallback is not None:
                 return await self._fallback.parse(text, context)
             return Understanding("out_of_scope", 0.0, language)
         return Understanding(
-            result.intent, result.confidence, language, result.ranking, result.entities, items
+            result.intent, result.confidence, language, result.ranking, result.entities, items,
+            found.unmatched,
         )
 
     async def _post(self, text: str) -> Mapping[str, Any]:

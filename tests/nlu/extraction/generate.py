@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.nlu.builtin import normalize_tokens
+from bot.nlu.training import load_rasa_nlu
 from tests.nlu.extraction.shops_spec import SHOPS, P, ShopSpec
 
 HERE = Path(__file__).parent
@@ -628,9 +630,23 @@ def shop_yaml(shop: ShopSpec) -> str:
             + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
 
+# The intent classifier learns orders from the tune shops only (bot/nlu/data/orders.yml):
+# a few per shop and form, of the intents it knows, so the test shops stay unseen.
+TRAIN_INTENTS = ("add_to_cart", "product_price", "search_product")
+TRAIN_PER_FILE = 12
+TRAIN_FILE = HERE.parents[2] / "bot" / "nlu" / "data" / "orders.yml"
+
+
+def dump_training(msgs: Sequence[Msg]) -> str:
+    head = ("# Orders and product questions from the extraction corpus's *tune* shops\n"
+            "# (tests/nlu/extraction/generate.py writes this file; do not edit it).\n")
+    return head + dump(msgs)
+
+
 def main(out: Path = HERE) -> Callable[[], None] | None:
     rng = random.Random(SEED)
     total = 0
+    training: list[Msg] = []
     for shop in SHOPS:
         folder = out / "shops" / shop.id
         folder.mkdir(parents=True, exist_ok=True)
@@ -642,7 +658,17 @@ def main(out: Path = HERE) -> Callable[[], None] | None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(dump(msgs), encoding="utf-8")
             total += len(msgs)
-    print(f"wrote {total} messages")
+            if shop.split == "tune":
+                orders = [m for m in msgs if m.intent == "add_to_cart"][:TRAIN_PER_FILE]
+                asks = [m for m in msgs if m.intent in TRAIN_INTENTS[1:]]
+                training.extend([*orders, *asks])
+    if out == HERE:
+        # the intent test set stays unseen: no sentence of it is trained on
+        held_out = {" ".join(normalize_tokens(ex.text))
+                    for ex in load_rasa_nlu(HERE.parent / "test_set.yml")}
+        training = [m for m in training if " ".join(normalize_tokens(m.text())) not in held_out]
+        TRAIN_FILE.write_text(dump_training(training), encoding="utf-8")
+    print(f"wrote {total} messages, {len(training)} training examples")
     return None
 
 
