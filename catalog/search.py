@@ -158,6 +158,7 @@ _STOPWORDS: frozenset[str] = frozenset(
     টা টি টো টে খানা খানি
     আমাকে আমি দিন দাও আর এবং একটা একটি দুটো দুটি দুই এক তিন চার কত কি চাই দেবেন
     و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
+    واحدة اثنان اثنتين أربعة اربعة أربع خمسة خمس ستة سبعة ثمانية تسعة عشرة نصف
     tell told telling about me us know when ok okay if total ships shipping today now call
     thanks thank yes no not dont don't without but put cart basket details detail info
     डाल डालो डालिए डालिये डालें डालना डालकर डालदो दीजिए दीजिये भेजना भेजिए चाहिये
@@ -493,6 +494,9 @@ class ProductIndex:
 
     @staticmethod
     def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
+        if len(fine) >= 4 and "o" in fine + word.fine and \
+                fine.replace("o", "a") == word.fine.replace("o", "a"):
+            return 0.9  # Bengali's inherent vowel written o or a: orhor / arhar, sondesh
         ratio = Indel.normalized_similarity(fine, word.fine)
         if skel == word.skel:
             if len(skel) >= 3:

@@ -190,7 +190,7 @@ def romanize(word: str) -> str:
 
 # Ordered rewrite rules for the sound key (longest spellings first).
 _FOLDS: tuple[tuple[str, str], ...] = (
-    ("chh", "c"), ("ch", "c"), ("sh", "s"), ("kh", "k"), ("gh", "g"), ("jh", "j"),
+    ("hh", "h"), ("chh", "c"), ("ch", "c"), ("sh", "s"), ("kh", "k"), ("gh", "g"), ("jh", "j"),
     ("th", "t"), ("dh", "d"), ("ph", "f"), ("bh", "b"), ("rh", "r"), ("ck", "k"),
     ("q", "k"), ("x", "ks"), ("z", "j"), ("v", "b"),
     ("ee", "i"), ("ii", "i"), ("oo", "u"), ("uu", "u"), ("aa", "a"), ("au", "o"), ("ou", "o"),

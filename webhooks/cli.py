@@ -253,7 +253,8 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
         settings = settings.with_(nlu_backend=args.backend)
     _logging("WARNING")
     shops = Path(args.shops) if args.shops else None
-    report = asyncio.run(nlu_eval(settings, Path(args.file), shops, args.mistakes))
+    report = asyncio.run(nlu_eval(settings, Path(args.file), shops, args.mistakes,
+                                  args.rasa_entities))
     print(report)
     return 0
 
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "from the split folder)")
     evaluate.add_argument("--mistakes", type=int, default=30,
                           help="how many wrong carts to list")
+    evaluate.add_argument("--rasa-entities", action="store_true",
+                          help="with --backend rasa: cart items from DIET's entities, not "
+                               "haat's extractor (to compare the two)")
     evaluate.add_argument("--shop")
     evaluate.add_argument("--backend", choices=["builtin", "rasa"])
     evaluate.set_defaults(func=cmd_nlu_eval)

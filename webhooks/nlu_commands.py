@@ -39,7 +39,7 @@ def corpus_files(split: Path) -> dict[str, list[tuple[str, Path]]]:
 
 
 async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None,
-                   max_mistakes: int = 30) -> str:
+                   max_mistakes: int = 30, rasa_entities: bool = False) -> str:
     """Accuracy, macro-F1, per-intent scores and confusions; the last line is machine-read.
 
     On a corpus split folder, each shop is loaded from ``shops_dir`` and gets its own
@@ -47,7 +47,8 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
     """
     corpus = file.is_dir()  # noqa: ASYNC240 - one stat before any I/O starts
     async with aiohttp.ClientSession() as session:
-        options = BackendOptions(rasa_url=settings.rasa_url, session=session)
+        options = BackendOptions(rasa_url=settings.rasa_url, session=session,
+                                 rasa_entities=rasa_entities)
         if not corpus:
             shop = _first_shop(settings)
             backend = build_backend(settings.nlu_backend, shop, options)
@@ -61,13 +62,15 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
             entries.append(CorpusShop(shop, build_backend(settings.nlu_backend, shop, options),
                                       examples))
         intents, extraction = await evaluate_corpus(entries)
+    source = " (items from DIET's entities)" if rasa_entities else ""
     head = [f"extraction on {', '.join(e.shop.id for e in entries)} "
-            f"(backend {settings.nlu_backend})"]
+            f"(backend {settings.nlu_backend}{source})"]
     lines = [*head, *format_extraction(extraction, max_mistakes), "",
              format_report(intents, max_mistakes=10)]
     return "\n".join(lines)
 
 
 def rasa_export(settings: Settings, out_dir: Path) -> Path:
-    export_rasa_project(_first_shop(settings), out_dir)
+    """One Rasa project for the shop, or for every shop of a folder of shops."""
+    export_rasa_project(list(load_shops(Path(settings.shop_dir)).values()), out_dir)
     return out_dir

@@ -17,7 +17,10 @@ INTENTS: tuple[str, ...] = (
 )
 # below this a backend's top intent is a guess: the bot asks rather than act on it
 LOW_CONFIDENCE = 0.40
-ENTITY_TYPES: tuple[str, ...] = ("product", "quantity", "vpa", "amount", "order_id", "language")
+ENTITY_TYPES: tuple[str, ...] = ("product", "quantity", "vpa", "amount", "order_id", "language",
+                                 "unit")
+# Rasa entity roles the labelled data uses (tests/nlu/extraction): what must not reach a cart
+ENTITY_ROLES: dict[str, tuple[str, ...]] = {"product": ("negated", "ask"), "quantity": ("ask",)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from catalog.search import (
     tokenize,
 )
 
-__all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "quantity_of"]
+__all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
+           "quantity_of"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 
@@ -70,15 +71,17 @@ _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc",
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
-def _gap_ok(gap: str, after: bool) -> bool:
-    """Only spaces, emoji, "x", "of"… between a quantity and its product."""
+def _gap_ok(gap: str, after: bool, units: bool = False) -> bool:
+    """Only spaces, emoji, "x", "of"… (and with ``units``, "kg", "dozen") between a
+    quantity and its product."""
     if len(gap) > 24:
         return False
     if after and any(ch in _GAP_BREAKS for ch in gap):
         return False
     if not gap.strip():
         return True
-    return all(t.norm in _GAP_FILLERS for t in tokenize(gap, 8))
+    return all(t.norm in _GAP_FILLERS or (units and is_function_word(t.norm))
+               for t in tokenize(gap, 8))
 
 
 _COUNT_UNITS = frozenset({"cup", "plate", "piece", "packet", "glass", "bottle", None})
@@ -108,10 +111,11 @@ def _find_reserved(
             if _overlaps(m.start(), m.end(), spans):
                 continue
             if regex is _ORDER_WORD_RE and any(
-                k.start >= m.end() and _gap_ok(text[m.end() : k.start], after=False)
+                k.start >= m.end() and _gap_ok(text[m.end() : k.start], after=False,
+                                               units=True)
                 for k in mentions
             ):
-                continue
+                continue  # "order 2 kg sugar": an order for sugar
             number = int(to_ascii_digits(m.group(1)))
             entities.append(Entity("order_id", f"ORD-{number}", m.group(), m.start(), m.end()))
             spans.append((m.start(), m.end()))
@@ -157,6 +161,11 @@ def _sizes(product: Product) -> list[tuple[Fraction, str]]:
     for candidate in product.options:
         sizes.extend((size, candidate.sku) for size in _option_amounts(candidate) if size)
     return sizes
+
+
+def item_for(mention: Mention, number: NumberSpan | None) -> ItemMention:
+    """The cart line for a product span and its quantity (also for Rasa's entities)."""
+    return _item(mention, number, False)
 
 
 def _countable(product: Product) -> bool:
@@ -236,23 +245,38 @@ def _is_put_verb(tokens: list[Token], k: int, has_earlier: bool) -> bool:
 
 
 def _is_want_chai(text: str, tokens: list[Token], k: int, has_earlier: bool,
-                  bn_latn: bool) -> bool:
+                  bn_latn: bool, has_quantity_before: bool = True, last_end: int = -1
+                  ) -> bool:
     """"2ta singara chai", "ami cha chai": the last word, after an item, is "I want"."""
     if tokens[k].norm not in _WANT_CHAI or not has_earlier:
         return False
     nxt = tokens[k + 1] if k + 1 < len(tokens) else None
     prev = tokens[k - 1].norm if k else ""
-    if prev in _CONJUNCTIONS or parse_number(prev) is not None:
-        return False  # "singara ar chai", "2 chai": tea
+    if prev in _CONJUNCTIONS:
+        return False  # "singara ar chai": tea
+    if parse_number(prev) is not None or is_function_word(prev):
+        # "2 chai" is tea, but "humus 6 chai", "chini 2 kg chai": the count was the item's
+        between = tokenize(text[last_end:tokens[k].start], 4) if last_end >= 0 else []
+        if not between or any(ch in ",;&\n" for ch in text[last_end:tokens[k].start]) \
+                or not all(parse_number(t.norm) is not None or is_function_word(t.norm)
+                           for t in between) or any(t.norm in _CONJUNCTIONS for t in between):
+            return False
     if nxt is not None and nxt.norm == "na":
         return True  # "chai na": I do not want
     ends = nxt is None or nxt.norm in _AFTER_WANT or any(
         ch in ",;.!?\n" for ch in text[tokens[k].end:nxt.start])
     return ends and (bn_latn or _LATIN_CLASSIFIED.search(text) is not None
-                     or _QUANTITY_FIRST.match(text) is not None)
+                     or _QUANTITY_FIRST.match(text) is not None or has_quantity_before)
 
 
 _QUANTITY_FIRST = re.compile(r"^\s*\d")
+
+
+def _counted(text: str, mention: Mention) -> bool:
+    """Whether a number sits right before or after the mention ("2 kg chal", "humus 6")."""
+    head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
+    tail = tokenize(text[mention.end:mention.end + 24], 2)
+    return any(parse_number(t.norm) is not None for t in (*head, *tail[:1]))
 
 
 def _bn_latn(text: str, tokens: list[Token]) -> bool:
@@ -280,10 +304,22 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[Mention]) -
             if tokens[k].norm in _WANT_CHAI:
                 if bn_latn is None:
                     bn_latn = _bn_latn(text, tokens)
-                if _is_want_chai(text, tokens, k, bool(kept), bn_latn):
+                counted = bool(kept) and _counted(text, kept[-1])
+                if _is_want_chai(text, tokens, k, bool(kept), bn_latn, counted,
+                                 kept[-1].end if kept else -1):
                     continue
         kept.append(m)
     return kept
+
+
+_NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
+
+
+def _weak_after_ok(text: str, number: NumberSpan) -> bool:
+    """"samosa do bhej do": a weak "do" after an item is two when a verb still follows;
+    "samosa do" alone is "give samosa"."""
+    rest = tokenize(text[number.end:], 2)
+    return bool(rest) and rest[0].norm not in _NOT_A_COUNT_NEXT
 
 
 def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
@@ -478,7 +514,9 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         for n in numbers:
             if n.start >= targets[k].end and n.end <= upper:
                 gap = text[targets[k].end : n.start]
-                if n.weak or id(n) in used or not _gap_ok(gap, after=True):
+                if id(n) in used or not _gap_ok(gap, after=True):
+                    return None
+                if n.weak and not _weak_after_ok(text, n):
                     return None
                 return n
         return None
