@@ -299,7 +299,7 @@ _MIN_PARTIAL_MENTION = 0.86
 _CACHE_LIMIT = 20000
 _FILL = 5
 _MAX_FUZZY_LEN = 40
-_MAX_AMBIGUOUS = 4  # "which one?" with more choices than this is a menu, not a question
+_MAX_AMBIGUOUS = 6  # "which one?" with more choices than this is a menu, not a question
 _FEW_OWNERS = 24  # below this, test a word's products one by one instead of bitmaps
 
 
@@ -800,6 +800,8 @@ class ProductIndex:
             span = range(run[1], run[2] + 1)
             if any(i in taken for i in span):
                 continue
+            if run[1] == run[2] and score < 0.9 and self._shared_word(tokens[run[1]].norm):
+                continue  # "dal" of two lentils: a loose match elsewhere is no tie-break
             rivals = {c[2] for c in candidates[k:]
                       if c[3][1] == run[1] and c[3][2] == run[2] and c[1] == score}
             if len(rivals) > 1:  # one alias, two products: "chai" on two teas
@@ -821,6 +823,18 @@ class ProductIndex:
                                     option, round(score, 4), self._names[run[0]].text))
         ambiguous: list[Ambiguous] = []
         claimed: set[int] = {i for m in chosen for i in range(m[0], m[1] + 1)}
+        claimed.update(taken)
+        for i, tok in enumerate(tokens):  # "2 roll": a word only names shared with others
+            if i in claimed or tok.norm in _STOPWORDS or tok.norm.isdigit():
+                continue
+            near: set[int] = set()
+            for vid, sim in self._word_matches(tok.norm):
+                if sim >= 0.9:
+                    near.update(self._word_products[vid])
+                    if len(near) > _MAX_AMBIGUOUS:
+                        break
+            if 1 < len(near) <= _MAX_AMBIGUOUS:
+                shared.append((i, i, tuple(sorted(near))))
         for first, last, owners in sorted(shared, key=lambda c: (c[0] - c[1], c[0])):
             span = range(first, last + 1)
             if any(i in claimed for i in span):
@@ -831,6 +845,16 @@ class ProductIndex:
                                        tuple(self._products[i] for i in owners)))
         ambiguous.sort(key=lambda a: a.start)
         return mentions, ambiguous
+
+    def _shared_word(self, norm: str) -> bool:
+        """Whether the word itself (not a loose match) is in names of several products."""
+        owners: set[int] = set()
+        for vid, sim in self._word_matches(norm):
+            if sim >= 0.9:
+                owners.update(self._word_products[vid])
+                if len(owners) > 1:
+                    return True
+        return False
 
     def _owners(self, words: Sequence[int]) -> tuple[int, ...]:
         """Products (indexes) whose names hold all these words, if only a few do."""

@@ -610,7 +610,7 @@ class BuiltinBackend:
         else:  # the extractor adds the language entity itself
             found = extraction_for_shop(text, context.shop)
             entities, items, unmatched = found.entities, found.items, found.unmatched
-            spans = [(e.start, e.end) for e in entities if e.type == "product" and e.start >= 0]
+            spans = list(found.product_spans)  # "2 roll" too, which names no one product
             if confidence < LOW_CONFIDENCE and spans:
                 # the name trie knows whole names; the extractor also finds a product by
                 # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again

@@ -386,6 +386,7 @@ class Extraction:
     entities: tuple[Entity, ...]
     items: tuple[ItemMention, ...]
     unmatched: tuple[str, ...] = ()  # words where a product was expected and none matched
+    product_spans: tuple[tuple[int, int], ...] = ()  # every product or ambiguous mention
 
 
 _Target = Mention | Ambiguous
@@ -566,7 +567,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     entities.sort(key=lambda e: (e.start, e.type))
     unmatched = _unmatched(text, tokens or tokenize(text), targets, numbers, reserved) \
         if numbers or targets else []
-    return Extraction(tuple(entities), tuple(items), tuple(unmatched))
+    return Extraction(tuple(entities), tuple(items), tuple(unmatched),
+                      tuple((t.start, t.end) for t in targets))
 
 
 def quantity_of(word: str) -> int | None:
