@@ -498,7 +498,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
             continue  # a phone number, a pin code, "0" alone: not a quantity
         if span.weak and not any(
             m.start >= span.end and not text[span.end : m.start].strip() for m in targets
-        ):
+        ) and not (any(span.start >= m.end and not text[m.end:span.start].strip()
+                       for m in targets) and _weak_after_ok(text, span)):
             continue  # "do you have…", "a" before nothing in particular
         numbers.append(span)
 

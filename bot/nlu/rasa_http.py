@@ -112,10 +112,13 @@ def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[i
         start, end = raw.get("start"), raw.get("end")
         if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end:
             continue
-        out.append((start, end, str(raw["entity"]), str(raw.get("value", "")),
+        out.append((start, end, str(raw["entity"]), str(raw.get("text", "")),
                     str(raw.get("value", "")), str(raw.get("role", "") or "")))
     out.sort()
     return out
+
+
+_QUANTITY_GLUE = frozenset({"", "x", "of", "ka", "ke", "ki", "ta", "ti", "के", "का", "की"})
 
 
 def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[ItemMention, ...]:
@@ -131,7 +134,26 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[Ite
     index = product_index(catalog)
     items: list[ItemMention] = []
     products = [s for s in spans if s[2] == "product"]
-    used: set[int] = set()
+    numbers = [s for s in spans if s[2] != "product"]
+    # a quantity (and its unit) goes to the product right after it; what is left, to the
+    # product right before it ("samosa 2"): the same order our extractor reads
+    owner: dict[int, int] = {}
+    for q, quant in enumerate(numbers):
+        nxt = next((k for k, p in enumerate(products) if p[0] >= quant[1]), None)
+        if nxt is None:
+            continue
+        gap = text[quant[1]:products[nxt][0]]
+        for unit in numbers:
+            if unit[2] == "unit" and quant[1] <= unit[0] and unit[1] <= products[nxt][0]:
+                gap = gap.replace(text[unit[0]:unit[1]], " ", 1)
+        if gap.strip().casefold() in _QUANTITY_GLUE:
+            owner[q] = nxt
+    for q, quant in enumerate(numbers):
+        if q in owner:
+            continue
+        prev = max((k for k, p in enumerate(products) if p[1] <= quant[0]), default=None)
+        if prev is not None and prev not in owner.values():
+            owner[q] = prev
     for k, (start, end, _, _, value, role) in enumerate(products):
         words = text[start:end]
         hit = catalog.find_sku(value)
@@ -141,13 +163,7 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[Ite
                 continue
             hit = (found[0].product, found[0].option)
         product, option = hit
-        lower = products[k - 1][1] if k else 0
-        upper = products[k + 1][0] if k + 1 < len(products) else len(text)
-        before = [s for s in spans if s[2] != "product" and lower <= s[0] and s[1] <= start]
-        after = [s for s in spans if s[2] != "product" and end <= s[0] and s[1] <= upper]
-        around = [s for s in before if id(s) not in used] or [
-            s for s in after if id(s) not in used]
-        used.update(id(s) for s in around)
+        around = [numbers[q] for q, o in owner.items() if o == k]
         number = None
         quantity_role = ""
         if around:
