@@ -762,6 +762,11 @@ class ProductIndex:
     def find_mentions_and_ambiguous(
         self, text: str
     ) -> tuple[list[Mention], list[Ambiguous]]:
+        """:meth:`analyse` without the tokens."""
+        mentions, ambiguous, _ = self.analyse(text)
+        return mentions, ambiguous
+
+    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
         """Mentions, and the spans that name two to four products about equally well.
 
         "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
@@ -770,7 +775,7 @@ class ProductIndex:
         """
         tokens = tokenize(text)
         if not tokens:
-            return [], []
+            return [], [], tokens
         candidates: list[tuple[int, float, int, _Run]] = []
         shared: list[tuple[int, int, tuple[int, ...]]] = []  # first, last, products
         memo: dict[frozenset[int], bool] = {}
@@ -844,7 +849,7 @@ class ProductIndex:
             ambiguous.append(Ambiguous(start, end, text[start:end],
                                        tuple(self._products[i] for i in owners)))
         ambiguous.sort(key=lambda a: a.start)
-        return mentions, ambiguous
+        return mentions, ambiguous, tokens
 
     def _shared_word(self, norm: str) -> bool:
         """Whether the word itself (not a loose match) is in names of several products."""
@@ -864,7 +869,13 @@ class ProductIndex:
         if len(smallest) > _FEW_OWNERS:
             return ()
         rest = [products[vid] for vid in ordered[1:]]
-        return tuple(sorted(p for p in smallest if all(p in other for other in rest)))
+        found: list[int] = []
+        for p in smallest:
+            if all(p in other for other in rest):
+                found.append(p)
+                if len(found) > _MAX_AMBIGUOUS:
+                    return ()  # too many to ask about: not worth listing
+        return tuple(sorted(found))
 
     def suggest(self, text: str, limit: int = 3) -> list[Match]:
         """Closest products for a "did you mean" reply, even when nothing matches well."""

@@ -456,9 +456,8 @@ def extract_entities(
 
 def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction:
     """Entities, order items (negated, ambiguous and absurd ones flagged) and unmatched words."""
-    found, shared = index.find_mentions_and_ambiguous(text)
+    found, shared, tokens = index.analyse(text)
     entities, reserved = _find_reserved(text, currency, found)
-    tokens = tokenize(text) if found or shared else []
     mentions = _drop_look_alikes(
         text, tokens, [m for m in found if not _overlaps(m.start, m.end, reserved)])
     mentions = _merge_split_names(text, mentions)
@@ -566,7 +565,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     if wanted is not None:
         entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
     entities.sort(key=lambda e: (e.start, e.type))
-    unmatched = _unmatched(text, tokens or tokenize(text), targets, numbers, reserved) \
+    unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
         if numbers or targets else []
     return Extraction(tuple(entities), tuple(items), tuple(unmatched),
                       tuple((t.start, t.end) for t in targets))

@@ -118,7 +118,8 @@ def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[i
     return out
 
 
-_QUANTITY_GLUE = frozenset({"", "x", "of", "ka", "ke", "ki", "ta", "ti", "के", "का", "की"})
+# a quantity reaches across at most two words ("three pack of bread"), never across "and"
+_QUANTITY_BREAKS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "but", "no"})
 
 
 def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[ItemMention, ...]:
@@ -146,7 +147,9 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[Ite
         for unit in numbers:
             if unit[2] == "unit" and quant[1] <= unit[0] and unit[1] <= products[nxt][0]:
                 gap = gap.replace(text[unit[0]:unit[1]], " ", 1)
-        if gap.strip().casefold() in _QUANTITY_GLUE:
+        gap_words = gap.casefold().split()
+        if len(gap_words) <= 2 and not any(w in _QUANTITY_BREAKS for w in gap_words) \
+                and not any(ch in gap for ch in ",;&\n،"):
             owner[q] = nxt
     for q, quant in enumerate(numbers):
         if q in owner:

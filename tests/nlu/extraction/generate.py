@@ -492,11 +492,26 @@ class Gen:
         if kind == "unknown":
             wanted = self.item()
             other = rng.choice(self.others)
+            name = self.name_of_other(other)
+            same = self.namesake(name)
+            if same is not None:  # "samosa" from another shop is this shop's Singara
+                self.group += 1
+                unknown: list[Seg] = [Ent(name, "product", same.sku, str(self.group))]
+            else:
+                unknown = [name]
             return Msg(self.fill(rng.choice(UNKNOWN_ITEM[form]), {
-                "{i}": wanted, "{u}": [self.name_of_other(other)]}), "add_to_cart")
+                "{i}": wanted, "{u}": unknown}), "add_to_cart")
         if kind == "ambiguous":
             return self.ambiguous()
         raise ValueError(kind)
+
+    def namesake(self, name: str) -> P | None:
+        """This shop's product that another shop's name also is (by its exact words)."""
+        for q in self.shop.products:
+            spellings = {q.en, q.hi, q.bn, q.ar, *q.hl, *q.bl, *q.aliases}
+            if name.casefold() in {w.casefold() for w in spellings}:
+                return q
+        return None
 
     def name_of_other(self, p: P) -> str:
         return {"en": p.en.lower(), "hinglish": p.hl[0], "hi": p.hi, "bn": p.bn,
