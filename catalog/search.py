@@ -779,6 +779,7 @@ class ProductIndex:
         candidates: list[tuple[int, float, int, _Run]] = []
         shared: list[tuple[int, int, tuple[int, ...]]] = []  # first, last, products
         memo: dict[frozenset[int], bool] = {}
+        owners_memo: dict[tuple[int, ...], tuple[int, ...]] = {}
         owner, sizes = self._name_product, self._sizes
         for run in self._runs(tokens):
             name_id, first, last, coverage, words, full = run
@@ -792,23 +793,28 @@ class ProductIndex:
                 if mean < _MIN_PARTIAL_MENTION:
                     continue
                 if not self._unique_product(words, memo):
-                    owners = self._owners(words)
-                    if 1 < len(owners) <= _MAX_AMBIGUOUS:
-                        shared.append((first, last, owners))
+                    # the same words recur in hundreds of names of a big shop: once each
+                    owners = owners_memo.get(words)
+                    if owners is None:
+                        owners = owners_memo[words] = self._owners(words)
+                        if 1 < len(owners) <= _MAX_AMBIGUOUS:
+                            shared.append((first, last, owners))
                     continue
                 score = 0.8 * mean
             candidates.append((last - first + 1, score, owner[name_id], run))
         candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3][1]))
         taken: set[int] = set()
         chosen: list[tuple[int, int, int, float, _Run]] = []
-        for k, (_, score, p_idx, run) in enumerate(candidates):
+        tied: dict[tuple[int, int, float], set[int]] = {}  # same words, same score
+        for _, score, p_idx, run in candidates:
+            tied.setdefault((run[1], run[2], score), set()).add(p_idx)
+        for _, score, p_idx, run in candidates:
             span = range(run[1], run[2] + 1)
             if any(i in taken for i in span):
                 continue
             if run[1] == run[2] and score < 0.9 and self._shared_word(tokens[run[1]].norm):
                 continue  # "dal" of two lentils: a loose match elsewhere is no tie-break
-            rivals = {c[2] for c in candidates[k:]
-                      if c[3][1] == run[1] and c[3][2] == run[2] and c[1] == score}
+            rivals = tied[(run[1], run[2], score)]
             if len(rivals) > 1:  # one alias, two products: "chai" on two teas
                 shared.append((run[1], run[2], tuple(sorted(rivals))))
                 taken.update(span)

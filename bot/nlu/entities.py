@@ -489,11 +489,9 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
             continue
         # a number no count can be ("0", "1e9", a phone number) is a quantity only right
         # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
-        next_to_item = any(
-            m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
-            for m in targets)
-        if (id(span) in issues or span.value <= 0 or span.value > MAX_QUANTITY) \
-                and not next_to_item:
+        if (id(span) in issues or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
+                m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
+                for m in targets):
             continue  # a phone number, a pin code, "0" alone: not a quantity
         if span.weak and not any(
             m.start >= span.end and not text[span.end : m.start].strip() for m in targets
