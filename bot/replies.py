@@ -217,6 +217,48 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "আপনি কি বোঝাতে চাইছেন: {names}?",
         "ar": "هل تقصد: {names}؟",
     },
+    "quantity_too_many": {
+        "en": "{quantity} × *{name}* is more than one order can take (at most {limit}). How many would you like?",
+        "hi": "{quantity} × *{name}* एक ऑर्डर में नहीं हो सकते (ज़्यादा से ज़्यादा {limit})। कितने चाहिए?",
+        "bn": "{quantity} × *{name}* এক অর্ডারে হয় না (সর্বোচ্চ {limit})। কতগুলো চান?",
+        "ar": "{quantity} × *{name}* أكثر مما يقبله طلب واحد (الحد {limit}). كم تريد؟",
+    },
+    "quantity_unclear": {
+        "en": "I can't add “{quantity}” × *{name}*. How many would you like? Send a number, e.g. 2.",
+        "hi": "“{quantity}” × *{name}* नहीं जोड़ सकता। कितने चाहिए? एक संख्या भेजें, जैसे 2।",
+        "bn": "“{quantity}” × *{name}* যোগ করা যায় না। কতগুলো চান? একটা সংখ্যা লিখুন, যেমন ২।",
+        "ar": "لا يمكنني إضافة “{quantity}” × *{name}*. كم تريد؟ أرسل رقماً، مثل ٢.",
+    },
+    "quantity_whole": {
+        "en": "*{name}* can't be ordered as “{quantity}”. How many would you like? (a whole number, e.g. 2)",
+        "hi": "*{name}* “{quantity}” में नहीं मिलता। कितने चाहिए? (पूरी संख्या, जैसे 2)",
+        "bn": "*{name}* “{quantity}” হিসেবে পাওয়া যায় না। কতগুলো চান? (পূর্ণ সংখ্যা, যেমন ২)",
+        "ar": "لا يمكن طلب *{name}* بمقدار “{quantity}”. كم تريد؟ (رقم صحيح، مثل ٢)",
+    },
+    "which_one": {
+        "en": "Which one did you mean by “{words}”?",
+        "hi": "“{words}” से आपका मतलब कौन सा है?",
+        "bn": "“{words}” বলতে কোনটা বোঝাচ্ছেন?",
+        "ar": "أيهما تقصد بـ “{words}”؟",
+    },
+    "words_not_found": {
+        "en": "I couldn't find {words} in our menu. Type *menu* to see what we have.",
+        "hi": "{words} हमारे मेन्यू में नहीं मिला। क्या-क्या है देखने के लिए *menu* लिखें।",
+        "bn": "{words} আমাদের মেনুতে পেলাম না। কী কী আছে দেখতে *menu* লিখুন।",
+        "ar": "لم أجد {words} في قائمتنا. اكتب *menu* لترى ما لدينا.",
+    },
+    "words_not_found_suggest": {
+        "en": "I couldn't find {words}. Closest we have: {names}.",
+        "hi": "{words} नहीं मिला। सबसे मिलते-जुलते: {names}।",
+        "bn": "{words} পেলাম না। কাছাকাছি যা আছে: {names}।",
+        "ar": "لم أجد {words}. الأقرب لدينا: {names}.",
+    },
+    "not_adding": {
+        "en": "OK, no {items}.",
+        "hi": "ठीक है, {items} नहीं।",
+        "bn": "ঠিক আছে, {items} নয়।",
+        "ar": "حسناً، بدون {items}.",
+    },
     "which_product": {
         "en": "Which item? Type its name, or *menu* to browse.",
         "hi": "कौन सा आइटम? उसका नाम लिखें, या मेन्यू के लिए *menu*।",

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from catalog.cart import MAX_QUANTITY
 from catalog.models import (
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
@@ -376,7 +377,7 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "templates": False, "assets": False,
+    "max_quantity": False, "templates": False, "assets": False,
 }
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
@@ -413,6 +414,7 @@ class _ShopParts:
     faq: tuple[FaqEntry, ...] = ()
     closed_for_orders: bool = False
     handoff_quiet_minutes: int = 120
+    max_quantity: int = MAX_QUANTITY
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
 
@@ -560,6 +562,14 @@ def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
         minutes = _int(ctx, pair[1], "handoff_quiet_minutes")
         if minutes is not None:
             parts.handoff_quiet_minutes = minutes
+    if (pair := fields.get("max_quantity")) is not None:
+        cap = _int(ctx, pair[1], "max_quantity", minimum=1)
+        if cap is not None:
+            if cap <= MAX_QUANTITY:
+                parts.max_quantity = cap
+            else:
+                ctx.error(pair[1], f"max_quantity must be between 1 and {MAX_QUANTITY} "
+                                   f"(the most of one item a cart line holds), got {cap}")
 
     if (pair := fields.get("templates")) is not None:
         templates: dict[str, str] = {}
@@ -1074,6 +1084,7 @@ def _load_one(
         faq=parts.faq,
         closed_for_orders=parts.closed_for_orders,
         handoff_quiet_minutes=parts.handoff_quiet_minutes,
+        max_quantity=parts.max_quantity,
         templates=parts.templates or MappingProxyType({}),
         nlu_examples=MappingProxyType(nlu),
         assets=MappingProxyType(dict(parts.assets or {})),

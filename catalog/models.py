@@ -194,6 +194,8 @@ class Shop:
     faq: tuple[FaqEntry, ...] = ()
     closed_for_orders: bool = False
     handoff_quiet_minutes: int = 120
+    # the most of one item a message may add; more is questioned, never cut silently
+    max_quantity: int = 99
     templates: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     nlu_examples: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})

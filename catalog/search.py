@@ -32,10 +32,12 @@ from catalog.translit import folded_key, skeleton, sound_key
 
 __all__ = [
     "MAX_QUERY_TOKENS",
+    "Ambiguous",
     "Match",
     "Mention",
     "ProductIndex",
     "Token",
+    "is_function_word",
     "normalize_token",
     "tokenize",
 ]
@@ -69,7 +71,7 @@ _CHAR_MAP: dict[int, str | None] = {
     0x0624: "\u0648", 0x0626: "\u064a",  # hamza carriers
     0x06A9: "\u0643",  # keheh → kaf
     0x0901: "\u0902",  # chandrabindu → anusvara (पाँच / पांच)
-    0x093C: None, 0x09BC: None,  # nukta (ज़ / ज, ড় / ড)
+    0x093C: None,  # nukta (ज़ / ज); Bengali's is folded by _BN_FOLDS above
     0x0981: "\u0982",  # Bengali chandrabindu → anusvara
     0x09CE: "\u09a4",  # khanda ta → ta
 }
@@ -88,6 +90,8 @@ def normalize_token(token: str) -> str:
             decomposed = unicodedata.normalize("NFKD", text)
             text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
         return text
+    if _BN_FOLDS_RE.search(text):
+        text = _BN_FOLDS_RE.sub(_bn_fold, text)
     folded = text.translate(_CHAR_MAP)
     if folded and "\u0621" <= folded[0] <= "\u064a":
         # Arabic writes "the", "and the", "with the" onto the noun: السمبوسة → سمبوسة
@@ -95,6 +99,16 @@ def normalize_token(token: str) -> str:
             if folded.startswith(prefix) and len(folded) - len(prefix) >= 2:
                 return folded[len(prefix):]
     return folded
+
+
+# Bengali spellings shoppers use interchangeably: ড়/ঢ় for র (সিঙাড়া, সিঙারা), ঙ্গ for ঙ
+# (সিঙ্গারা); NFKC has already split ড় into ড + nukta. য় keeps its nukta (it is "y").
+_BN_FOLDS = {"\u09a1\u09bc": "\u09b0", "\u09a2\u09bc": "\u09b0", "\u0999\u09cd\u0997": "\u0999"}
+_BN_FOLDS_RE = re.compile("|".join(_BN_FOLDS))
+
+
+def _bn_fold(m: re.Match[str]) -> str:
+    return _BN_FOLDS[m.group()]
 
 
 _ARABIC_PREFIXES = ("\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0641\u0627\u0644",
@@ -144,6 +158,19 @@ _STOPWORDS: frozenset[str] = frozenset(
     টা টি টো টে খানা খানি
     আমাকে আমি দিন দাও আর এবং একটা একটি দুটো দুটি দুই এক তিন চার কত কি চাই দেবেন
     و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
+    واحدة اثنان اثنتين أربعة اربعة أربع خمسة خمس ستة سبعة ثمانية تسعة عشرة نصف
+    tell told telling about me us know when ok okay if total ships shipping today now call
+    thanks thank yes no not dont don't without but put cart basket details detail info
+    डाल डालो डालिए डालिये डालें डालना डालकर डालदो दीजिए दीजिये भेजना भेजिए चाहिये
+    daalo dalo daaldo daldo daaldena daalna daaliye dalna dijiye dijie bhejo bhejna bhej
+    chahie dedo mat nahi nahin na bhi
+    chhe chhah saat aath nau das dus ekta ekti duto duti tinte tinta charte panchta choyta
+    satta athta noyta doshta dosta dam daam rate
+    छह छः छे सात आठ नौ दस पांच पाँच बारह ছটা ছয়টা ছয় সাত আট নয় দশ পাঁচ পাঁচটা তিনটে চারটে দশটা
+    ta ti te tay tar khana din dao diben deben dite amake amar ami lagbe ache achhe koto
+    pathiye pathan dorkar nei taratari please
+    না নেই লাগবে দরকার দিন দাও দেবেন পাঠিয়ে আছে তাড়াতাড়ি প্লিজ
+    لا بدون ما مش غير أبغى ابغى ممكن أضف اضف الآن بسرعة من فضلك
     """)
 )
 _UNIT_SYNONYMS: dict[str, str] = {
@@ -154,13 +181,43 @@ _UNIT_SYNONYMS: dict[str, str] = {
         "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص",
         "l": "l ltr litre liter litres liters लीटर লিটার لتر",
         "ml": "ml",
+        "pack": "packet packets pkt pack packs botol bottle bottles dozen dojon",
     }.items()
     for w in words.split()
 }
 
 
+def is_function_word(norm: str) -> bool:
+    """A normalised word that never names a product by itself ("and", "chahiye", "দিন")."""
+    return norm in _STOPWORDS or norm in _UNIT_SYNONYMS
+
+
 def _unit_form(norm: str) -> str:
     return _UNIT_SYNONYMS.get(norm, norm)
+
+
+# What Bengali, Hindi and Arabic write onto a noun: articles and plurals (রসগোল্লাগুলো,
+# সিঙ্গারাটা, চায়ের), the Hindi plural/oblique -े of -ा nouns (समोसे, अंडे), Arabic's
+# attached "and" (وشاي). Tried only when the whole word is not already a catalog word.
+_BN_SUFFIXES = ("গুলো", "গুলি", "গুলা", "খানা", "খানি", "টা", "টি", "টো", "টে", "য়ের", "ের",
+                "এর", "র")
+_HI_SUFFIXES = (("े", "ा"), ("ों", "ा"), ("ें", ""), ("ों", ""))
+
+
+def _inflection_stems(norm: str) -> list[str]:
+    first = norm[0]
+    stems: list[str] = []
+    if "\u0980" <= first <= "\u09ff":
+        for suffix in _BN_SUFFIXES:
+            if norm.endswith(suffix) and len(norm) - len(suffix) >= 2:
+                stems.append(norm[: -len(suffix)])
+    elif "\u0900" <= first <= "\u097f":
+        for suffix, base in _HI_SUFFIXES:
+            if norm.endswith(suffix) and len(norm) - len(suffix) >= 2:
+                stems.append(norm[: -len(suffix)] + base)
+    elif first == "\u0648" and len(norm) >= 4:  # و + noun
+        stems.append(normalize_token(norm[1:]))
+    return stems
 
 
 # ---- results ------------------------------------------------------------------------
@@ -176,6 +233,16 @@ class Match:
     @property
     def sku(self) -> str:
         return self.option.sku if self.option is not None else self.product.sku
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """A span ``text[start:end]`` that names several products about equally well."""
+
+    start: int
+    end: int
+    text: str
+    products: tuple[Product, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +299,7 @@ _MIN_PARTIAL_MENTION = 0.86
 _CACHE_LIMIT = 20000
 _FILL = 5
 _MAX_FUZZY_LEN = 40
+_MAX_AMBIGUOUS = 6  # "which one?" with more choices than this is a menu, not a question
 _FEW_OWNERS = 24  # below this, test a word's products one by one instead of bitmaps
 
 
@@ -394,6 +462,13 @@ class ProductIndex:
             for stem in (norm[:-1], norm[:-2]) if norm.endswith("es") else (norm[:-1],):
                 for vid in self._by_fine.get(sound_key(stem), ()):
                     found.setdefault(vid, 0.95)
+        elif not norm.isascii():
+            for stem in _inflection_stems(norm):  # রসগোল্লাগুলো, समोसे, وشاي
+                surface = self._by_surface.get(stem)
+                if surface is not None:
+                    found.setdefault(surface, 0.95)
+                for vid in self._by_fine.get(sound_key(stem), ()):
+                    found.setdefault(vid, 0.93)
         if not fine:
             return tuple(found.items())
         skel = skeleton(norm)
@@ -419,6 +494,9 @@ class ProductIndex:
 
     @staticmethod
     def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
+        if len(fine) >= 4 and "o" in fine + word.fine and \
+                fine.replace("o", "a") == word.fine.replace("o", "a"):
+            return 0.9  # Bengali's inherent vowel written o or a: orhor / arhar, sondesh
         ratio = Indel.normalized_similarity(fine, word.fine)
         if skel == word.skel:
             if len(skel) >= 3:
@@ -679,11 +757,29 @@ class ProductIndex:
 
     def find_mentions(self, text: str) -> list[Mention]:
         """Non-overlapping spans naming products, longest first, in text order."""
+        return self.find_mentions_and_ambiguous(text)[0]
+
+    def find_mentions_and_ambiguous(
+        self, text: str
+    ) -> tuple[list[Mention], list[Ambiguous]]:
+        """:meth:`analyse` without the tokens."""
+        mentions, ambiguous, _ = self.analyse(text)
+        return mentions, ambiguous
+
+    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
+        """Mentions, and the spans that name two to four products about equally well.
+
+        "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
+        wrong lentils in the cart, so it comes back as an :class:`Ambiguous` for the bot
+        to ask about. Costs nothing extra when every word has one owner.
+        """
         tokens = tokenize(text)
         if not tokens:
-            return []
+            return [], [], tokens
         candidates: list[tuple[int, float, int, _Run]] = []
+        shared: list[tuple[int, int, tuple[int, ...]]] = []  # first, last, products
         memo: dict[frozenset[int], bool] = {}
+        owners_memo: dict[tuple[int, ...], tuple[int, ...]] = {}
         owner, sizes = self._name_product, self._sizes
         for run in self._runs(tokens):
             name_id, first, last, coverage, words, full = run
@@ -694,16 +790,34 @@ class ProductIndex:
             else:
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
-                if mean < _MIN_PARTIAL_MENTION or not self._unique_product(words, memo):
+                if mean < _MIN_PARTIAL_MENTION:
+                    continue
+                if not self._unique_product(words, memo):
+                    # the same words recur in hundreds of names of a big shop: once each
+                    owners = owners_memo.get(words)
+                    if owners is None:
+                        owners = owners_memo[words] = self._owners(words)
+                        if 1 < len(owners) <= _MAX_AMBIGUOUS:
+                            shared.append((first, last, owners))
                     continue
                 score = 0.8 * mean
             candidates.append((last - first + 1, score, owner[name_id], run))
         candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3][1]))
         taken: set[int] = set()
         chosen: list[tuple[int, int, int, float, _Run]] = []
+        tied: dict[tuple[int, int, float], set[int]] = {}  # same words, same score
+        for _, score, p_idx, run in candidates:
+            tied.setdefault((run[1], run[2], score), set()).add(p_idx)
         for _, score, p_idx, run in candidates:
             span = range(run[1], run[2] + 1)
             if any(i in taken for i in span):
+                continue
+            if run[1] == run[2] and score < 0.9 and self._shared_word(tokens[run[1]].norm):
+                continue  # "dal" of two lentils: a loose match elsewhere is no tie-break
+            rivals = tied[(run[1], run[2], score)]
+            if len(rivals) > 1:  # one alias, two products: "chai" on two teas
+                shared.append((run[1], run[2], tuple(sorted(rivals))))
+                taken.update(span)
                 continue
             taken.update(span)
             chosen.append((run[1], run[2], p_idx, score, run))
@@ -718,7 +832,56 @@ class ProductIndex:
             start, end = tokens[new_first].start, tokens[new_last].end
             mentions.append(Mention(start, end, text[start:end], self._products[p_idx],
                                     option, round(score, 4), self._names[run[0]].text))
-        return mentions
+        ambiguous: list[Ambiguous] = []
+        claimed: set[int] = {i for m in chosen for i in range(m[0], m[1] + 1)}
+        claimed.update(taken)
+        for i, tok in enumerate(tokens):  # "2 roll": a word only names shared with others
+            if i in claimed or tok.norm in _STOPWORDS or tok.norm.isdigit():
+                continue
+            near: set[int] = set()
+            for vid, sim in self._word_matches(tok.norm):
+                if sim >= 0.9:
+                    near.update(self._word_products[vid])
+                    if len(near) > _MAX_AMBIGUOUS:
+                        break
+            if 1 < len(near) <= _MAX_AMBIGUOUS:
+                shared.append((i, i, tuple(sorted(near))))
+        for first, last, owners in sorted(shared, key=lambda c: (c[0] - c[1], c[0])):
+            span = range(first, last + 1)
+            if any(i in claimed for i in span):
+                continue
+            claimed.update(span)
+            start, end = tokens[first].start, tokens[last].end
+            ambiguous.append(Ambiguous(start, end, text[start:end],
+                                       tuple(self._products[i] for i in owners)))
+        ambiguous.sort(key=lambda a: a.start)
+        return mentions, ambiguous, tokens
+
+    def _shared_word(self, norm: str) -> bool:
+        """Whether the word itself (not a loose match) is in names of several products."""
+        owners: set[int] = set()
+        for vid, sim in self._word_matches(norm):
+            if sim >= 0.9:
+                owners.update(self._word_products[vid])
+                if len(owners) > 1:
+                    return True
+        return False
+
+    def _owners(self, words: Sequence[int]) -> tuple[int, ...]:
+        """Products (indexes) whose names hold all these words, if only a few do."""
+        products = self._word_products
+        ordered = sorted(words, key=lambda vid: len(products[vid]))
+        smallest = products[ordered[0]]
+        if len(smallest) > _FEW_OWNERS:
+            return ()
+        rest = [products[vid] for vid in ordered[1:]]
+        found: list[int] = []
+        for p in smallest:
+            if all(p in other for other in rest):
+                found.append(p)
+                if len(found) > _MAX_AMBIGUOUS:
+                    return ()  # too many to ask about: not worth listing
+        return tuple(sorted(found))
 
     def suggest(self, text: str, limit: int = 3) -> list[Match]:
         """Closest products for a "did you mean" reply, even when nothing matches well."""

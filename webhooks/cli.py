@@ -302,7 +302,9 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
     if args.backend:
         settings = settings.with_(nlu_backend=args.backend)
     _logging("WARNING")
-    report = asyncio.run(nlu_eval(settings, Path(args.file)))
+    shops = Path(args.shops) if args.shops else None
+    report = asyncio.run(nlu_eval(settings, Path(args.file), shops, args.mistakes,
+                                  args.rasa_entities))
     print(report)
     return 0
 
@@ -369,8 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     nlu = sub.add_parser("nlu", help="intent engine tools")
     nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
-    evaluate = nlu_sub.add_parser("eval", help="accuracy and macro-F1 on a labelled file")
-    evaluate.add_argument("file")
+    evaluate = nlu_sub.add_parser(
+        "eval", help="accuracy and macro-F1 on a labelled file; on a corpus folder also "
+                     "product precision/recall, quantity accuracy and cart exact-match")
+    evaluate.add_argument("file", help="a Rasa NLU file, or a corpus split folder "
+                                       "(<split>/<shop>/<form>.yml, e.g. "
+                                       "tests/nlu/extraction/corpus/test)")
+    evaluate.add_argument("--shops", help="shop folders of a corpus (default: ../../shops "
+                                          "from the split folder)")
+    evaluate.add_argument("--mistakes", type=int, default=30,
+                          help="how many wrong carts to list")
+    evaluate.add_argument("--rasa-entities", action="store_true",
+                          help="with --backend rasa: cart items from DIET's entities, not "
+                               "haat's extractor (to compare the two)")
     evaluate.add_argument("--shop")
     evaluate.add_argument("--backend", choices=["builtin", "rasa"])
     evaluate.set_defaults(func=cmd_nlu_eval)

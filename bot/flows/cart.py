@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from bot.filters import Filter, button, intent, kind
-from bot.flows.common import available, options_text, product_name, sold_out
-from bot.nlu.base import ItemMention, Understanding
+from bot.flows.common import available, options_text, price_text, product_name, sold_out
+from bot.nlu.base import ItemMention, QuantityIssue, Understanding
+from bot.nlu.cart_plan import plan_items
 from bot.nlu.numbers import parse_number
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
@@ -137,24 +138,78 @@ def ask_option(turn: Turn, product: Product, quantity: int) -> None:
     turn.conversation = turn.conversation.with_(state=ConversationState.CHOOSING_OPTION)
 
 
-def add_items(turn: Turn, items: tuple[ItemMention, ...]) -> None:
-    labels: list[str] = []
-    for item in items:
-        hit = turn.shop.catalog.find_sku(item.sku)
-        if hit is None:
-            continue
-        product, option = hit
-        if option is None and product.options:
-            if labels:
-                turn.say("added", items=", ".join(labels))
-                labels = []
-            ask_option(turn, product, item.quantity)
-            return
-        label = add_to_cart(turn, item.sku, item.quantity)
-        if label:
-            labels.append(label)
+def _refuse(turn: Turn, item: ItemMention, issue: QuantityIssue) -> None:
+    """A quantity no shop means: say so in the shopper's language, and ask, never rewrite."""
+    hit = turn.shop.catalog.find_sku(item.sku)
+    if hit is None:
+        return
+    name = product_name(turn, *hit)
+    asked = item.quantity_text or str(item.quantity)
+    if issue is QuantityIssue.TOO_MANY:
+        turn.say("quantity_too_many", quantity=asked, name=name, limit=turn.shop.max_quantity)
+    elif issue in (QuantityIssue.FRACTION, QuantityIssue.NO_SIZE):
+        turn.say("quantity_whole", quantity=asked, name=name)
+    else:  # zero, negative, "1e9"
+        turn.say("quantity_unclear", quantity=asked, name=name)
+
+
+def ask_which(turn: Turn, item: ItemMention) -> None:
+    """Two or more products fit the words about equally: buttons, one per candidate."""
+    catalog = turn.shop.catalog
+    rows: list[Button] = []
+    for sku in item.candidates:
+        hit = catalog.find_sku(sku)
+        if hit is not None:
+            rows.append(Button(f"opt:{sku}:{max(1, item.quantity)}",
+                               f"{product_name(turn, *hit)} {price_text(*hit)}"))
+    text = turn.t("which_one", words=item.text)
+    kind = "buttons" if len(rows) <= 3 else "list"
+    turn.reply(Reply(type=kind, text=text, buttons=tuple(rows) if kind == "buttons" else (),
+                     rows=tuple(rows) if kind == "list" else (),
+                     list_button=turn.t("items_button")))
+    turn.conversation = turn.conversation.with_(state=ConversationState.CHOOSING_OPTION)
+
+
+def say_unmatched(turn: Turn, words: tuple[str, ...]) -> None:
+    """Never a silent drop: name the words we could not match and offer the closest."""
+    if not words:
+        return
+    quoted = ", ".join(f"“{w}”" for w in words)
+    suggestions = turn.index.suggest(" ".join(words), limit=3)
+    if suggestions:
+        turn.say("words_not_found_suggest", words=quoted,
+                 names=", ".join(product_name(turn, m.product) for m in suggestions))
+    else:
+        turn.say("words_not_found", words=quoted)
+
+
+def add_items(turn: Turn, items: tuple[ItemMention, ...],
+              unmatched: tuple[str, ...] = ()) -> None:
+    """Add what is clear, then say what was not understood and ask about the rest."""
+    plan = plan_items(items, turn.shop.catalog, turn.shop.max_quantity)
+    labels = [label for item in plan.lines
+              if (label := add_to_cart(turn, item.sku, item.quantity))]
     if labels:
         turn.say("added", items=", ".join(labels))
+    say_unmatched(turn, unmatched)
+    for item, issue in plan.refused:
+        _refuse(turn, item, issue)
+    if not labels and not plan.refused and not plan.ambiguous and not plan.ask_option \
+            and plan.negated:
+        names = [product_name(turn, *hit) for i in plan.negated
+                 if (hit := turn.shop.catalog.find_sku(i.sku)) is not None]
+        if names:
+            turn.say("not_adding", items=", ".join(names))
+    if plan.ambiguous:
+        ask_which(turn, plan.ambiguous[0])
+        return
+    if plan.ask_option:
+        item = plan.ask_option[0]
+        hit = turn.shop.catalog.find_sku(item.sku)
+        if hit is not None:
+            ask_option(turn, hit[0], item.quantity)
+            return
+    if labels:
         show_cart(turn, header_only=True)
 
 
@@ -210,6 +265,9 @@ async def add_button(turn: Turn) -> object:
 
 @router.on(intent("add_to_cart"))
 async def add_text(turn: Turn, understanding: Understanding) -> None:
+    if not understanding.items and understanding.unmatched:
+        say_unmatched(turn, understanding.unmatched)
+        return
     if not understanding.items:
         suggestions = turn.index.suggest(turn.message.text, limit=3)
         if suggestions:
@@ -218,7 +276,7 @@ async def add_text(turn: Turn, understanding: Understanding) -> None:
         else:
             turn.say("which_product")
         return
-    add_items(turn, understanding.items)
+    add_items(turn, understanding.items, understanding.unmatched)
 
 
 @router.on(intent("remove_from_cart"))
@@ -236,7 +294,7 @@ async def remove(turn: Turn, understanding: Understanding) -> None:
             s for s in cart if (h := turn.shop.catalog.find_sku(s)) and h[0].sku == hit[0].sku]
         for s in skus:
             wanted = next((i.quantity for i in understanding.items
-                           if i.sku == sku and i.quantity_given), None)
+                           if i.sku == sku and i.quantity_given and i.issue is None), None)
             found = turn.shop.catalog.find_sku(s)
             if found is None:
                 continue

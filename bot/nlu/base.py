@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -17,7 +18,10 @@ INTENTS: tuple[str, ...] = (
 )
 # below this a backend's top intent is a guess: the bot asks rather than act on it
 LOW_CONFIDENCE = 0.40
-ENTITY_TYPES: tuple[str, ...] = ("product", "quantity", "vpa", "amount", "order_id", "language")
+ENTITY_TYPES: tuple[str, ...] = ("product", "quantity", "vpa", "amount", "order_id", "language",
+                                 "unit")
+# Rasa entity roles the labelled data uses (tests/nlu/extraction): what must not reach a cart
+ENTITY_ROLES: dict[str, tuple[str, ...]] = {"product": ("negated", "ask"), "quantity": ("ask",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,17 @@ class Entity:
     end: int = -1
 
 
+class QuantityIssue(StrEnum):
+    """Why a quantity cannot be taken as written (issue #15 item 7)."""
+
+    TOO_MANY = "too_many"  # above the shop's max_quantity
+    ZERO = "zero"
+    NEGATIVE = "negative"
+    SCIENTIFIC = "scientific"  # "1e9"
+    FRACTION = "fraction"  # "2.5 samosa": a countable item
+    NO_SIZE = "no_size"  # "half kg onion" when onions come by the kilo only
+
+
 @dataclass(frozen=True, slots=True)
 class ItemMention:
     """One "2 samosa" in a message: a catalog sku (product or option) and how many."""
@@ -39,6 +54,12 @@ class ItemMention:
     quantity: int
     quantity_given: bool = False  # "samosa" alone → 1, but the flow may ask
     text: str = ""
+    # what the flow must not do silently (bot/nlu/cart_plan.py decides from these):
+    negated: bool = False  # "no samosa today", "চা লাগবে না": never added
+    issue: QuantityIssue | None = None  # "0 samosa", "1e9 samosa": ask, never rewrite
+    quantity_text: str = ""  # the words of the quantity, to quote back
+    sized: bool = False  # a measure chose the sku ("2 kg rice" → the 1 kg base): no option ask
+    candidates: tuple[str, ...] = ()  # equally likely skus ("dal" in a shop with two): ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +70,8 @@ class Understanding:
     ranking: tuple[tuple[str, float], ...] = ()
     entities: tuple[Entity, ...] = ()
     items: tuple[ItemMention, ...] = ()
+    # words where a product was expected ("2 pizza") that match nothing in the catalog
+    unmatched: tuple[str, ...] = ()
 
     def entity(self, kind: str) -> str | None:
         return next((e.value for e in self.entities if e.type == kind), None)

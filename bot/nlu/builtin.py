@@ -42,9 +42,10 @@ from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
 from bot.nlu.base import INTENTS, LOW_CONFIDENCE, Entity, ItemMention, ParseContext, Understanding
-from bot.nlu.entities import extract_entities
+from bot.nlu.entities import Extraction, extract
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
+from catalog.translit import sound_key
 
 if TYPE_CHECKING:
     from catalog.models import Catalog, Shop
@@ -117,10 +118,14 @@ class ProductMasker:
     annotated in the training data; a Latin plural "s"/"es" still matches.
     """
 
-    __slots__ = ("_trie",)
+    __slots__ = ("_sounds", "_trie")
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], sounds: bool = True) -> None:
         self._trie: dict[str, object] = {}
+        # the same names by sound key (catalog.translit), so a spelling the catalog lacks
+        # (आलू/आलु, গুলাব ज़ामुन without its nukta, মীনারেল) is still masked: unmasked, an
+        # unknown word in "मुझे ... चाहिए" reads as a request for a human
+        self._sounds: dict[str, object] = {}
         for name in names:
             toks = [t for t in normalize_tokens(name) if t != PLACEHOLDER]
             if not toks or all(t == DIGIT for t in toks):
@@ -129,6 +134,12 @@ class ProductMasker:
             for tok in toks:
                 node = node.setdefault(tok, {})  # type: ignore[assignment]
             node[""] = True
+            keys = [_sound(t) for t in toks] if sounds else []
+            if keys and all(len(k) >= 4 for k in keys):
+                node = self._sounds
+                for key in keys:
+                    node = node.setdefault(key, {})  # type: ignore[assignment]
+                node[""] = True
 
     def _child(self, node: Mapping[str, object], tok: str) -> dict[str, object] | None:
         child = node.get(tok)
@@ -144,20 +155,35 @@ class ProductMasker:
                         break
         return child  # type: ignore[return-value]
 
+    def _walk(self, tokens: list[str], i: int) -> int:
+        """The end of the longest name starting at token i, or -1."""
+        n = len(tokens)
+        node = self._child(self._trie, tokens[i])
+        end = -1
+        j = i
+        while node is not None:
+            j += 1
+            if "" in node:
+                end = j
+            if j >= n:
+                break
+            node = self._child(node, tokens[j])
+        if end > 0 or not self._sounds or len(tokens[i]) < 4 or tokens[i].isascii():
+            return end
+        sound: dict[str, object] | None = self._sounds
+        j = i
+        while sound is not None and j < n:
+            sound = sound.get(_sound(tokens[j]))  # type: ignore[assignment]
+            j += 1
+            if sound is not None and "" in sound:
+                end = j
+        return end
+
     def mask(self, tokens: list[str]) -> list[str]:
         out: list[str] = []
         i, n = 0, len(tokens)
         while i < n:
-            node = self._child(self._trie, tokens[i])
-            end = -1
-            j = i
-            while node is not None:
-                j += 1
-                if "" in node:
-                    end = j
-                if j >= n:
-                    break
-                node = self._child(node, tokens[j])
+            end = self._walk(tokens, i)
             if end > 0:
                 if not out or out[-1] != PLACEHOLDER:
                     out.append(PLACEHOLDER)
@@ -166,6 +192,16 @@ class ProductMasker:
                 out.append(tokens[i])
                 i += 1
         return out
+
+
+def _sound(token: str) -> str:
+    """A token's sound key within its script (बात is not ভাত); digits and § stay as they are.
+
+    Latin tokens get none: romanised spellings vary too freely to mask by sound.
+    """
+    if token in (DIGIT, PLACEHOLDER) or token.isascii():
+        return token
+    return f"{ord(token[0]) >> 7}:{sound_key(token)}"
 
 
 def mask_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -407,7 +443,9 @@ def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = (),
     product_words = sorted(
         {ex.text[s.start : s.end] for ex in examples for s in ex.spans if s.type == "product"}
     )
-    masker = ProductMasker([*product_words, *catalog_names])
+    # training text names products as the data spells them: the exact trie masks them all
+    # (and the model, its cache key and its training time stay those of the exact trie)
+    masker = ProductMasker([*product_words, *catalog_names], sounds=False)
     unique: dict[tuple[str, str], None] = {}
     for ex in examples:
         if ex.intent in INTENTS:
@@ -495,10 +533,13 @@ def product_index(catalog: Catalog) -> ProductIndex:
 
 def extract_for_shop(text: str, shop: Shop) -> tuple[tuple[Entity, ...], tuple[ItemMention, ...]]:
     """Entities and items of a message against the shop's catalog (shared by all backends)."""
-    entities, items = extract_entities(
-        text[:MAX_ENTITY_CHARS], product_index(shop.catalog), shop.currency
-    )
-    return tuple(entities), tuple(items)
+    found = extraction_for_shop(text, shop)
+    return found.entities, found.items
+
+
+def extraction_for_shop(text: str, shop: Shop) -> Extraction:
+    """Entities, items and the words that matched no product (shared by all backends)."""
+    return extract(text[:MAX_ENTITY_CHARS], product_index(shop.catalog), shop.currency)
 
 
 def message_language(text: str, context: ParseContext) -> str:
@@ -565,15 +606,17 @@ class BuiltinBackend:
             # search over the whole text) is the dearest part of a parse
             entities: tuple[Entity, ...] = _with_language(text, ())
             items: tuple[ItemMention, ...] = ()
+            unmatched: tuple[str, ...] = ()
         else:  # the extractor adds the language entity itself
-            entities, items = extract_for_shop(text, context.shop)
-            spans = [(e.start, e.end) for e in entities if e.type == "product" and e.start >= 0]
+            found = extraction_for_shop(text, context.shop)
+            entities, items, unmatched = found.entities, found.items, found.unmatched
+            spans = list(found.product_spans)  # "2 roll" too, which names no one product
             if confidence < LOW_CONFIDENCE and spans:
                 # the name trie knows whole names; the extractor also finds a product by
                 # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again
                 ranking = self.classify(mask_spans(text, spans))
                 intent, confidence = ranking[0]
-        return Understanding(intent, confidence, language, ranking, entities, items)
+        return Understanding(intent, confidence, language, ranking, entities, items, unmatched)
 
 
 def _with_language(text: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...]:

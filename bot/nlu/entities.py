@@ -11,16 +11,26 @@ right after it ("samosa 2, chai 3").
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 from bot.language import language_switch_request
-from bot.nlu.base import Entity, ItemMention
+from bot.nlu.base import Entity, ItemMention, QuantityIssue
 from bot.nlu.numbers import NumberSpan, find_numbers, parse_number, to_ascii_digits
 from catalog.models import Option, Product
 from catalog.money import Money, MoneyError
-from catalog.search import Mention, ProductIndex
+from catalog.search import (
+    Ambiguous,
+    Mention,
+    ProductIndex,
+    Token,
+    is_function_word,
+    normalize_token,
+    tokenize,
+)
 
-__all__ = ["MAX_QUANTITY", "extract_entities", "quantity_of"]
+__all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
+           "quantity_of"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 
@@ -56,18 +66,22 @@ _TIP_RE = re.compile(
     re.IGNORECASE,
 )
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
-_GAP_WORD_RE = re.compile(r"\w+")
-_GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x"})
-_GAP_BREAKS = frozenset(",;.\n")  # "samosa, 2 chai": the 2 belongs to chai
+_GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x",
+                          "के", "का", "की", "এর", "er", "عدد"})
+_GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
-def _gap_ok(gap: str, after: bool) -> bool:
-    """Only spaces, emoji, "x", "of"… between a quantity and its product."""
+def _gap_ok(gap: str, after: bool, units: bool = False) -> bool:
+    """Only spaces, emoji, "x", "of"… (and with ``units``, "kg", "dozen") between a
+    quantity and its product."""
     if len(gap) > 24:
         return False
     if after and any(ch in _GAP_BREAKS for ch in gap):
         return False
-    return all(w.lower() in _GAP_FILLERS for w in _GAP_WORD_RE.findall(gap))
+    if not gap.strip():
+        return True
+    return all(t.norm in _GAP_FILLERS or (units and is_function_word(t.norm))
+               for t in tokenize(gap, 8))
 
 
 _COUNT_UNITS = frozenset({"cup", "plate", "piece", "packet", "glass", "bottle", None})
@@ -97,10 +111,11 @@ def _find_reserved(
             if _overlaps(m.start(), m.end(), spans):
                 continue
             if regex is _ORDER_WORD_RE and any(
-                k.start >= m.end() and _gap_ok(text[m.end() : k.start], after=False)
+                k.start >= m.end() and _gap_ok(text[m.end() : k.start], after=False,
+                                               units=True)
                 for k in mentions
             ):
-                continue
+                continue  # "order 2 kg sugar": an order for sugar
             number = int(to_ascii_digits(m.group(1)))
             entities.append(Entity("order_id", f"ORD-{number}", m.group(), m.start(), m.end()))
             spans.append((m.start(), m.end()))
@@ -137,35 +152,295 @@ def _unit_amount(product: Product) -> Fraction | None:
     return spans[0].base_amount if spans else None
 
 
-def _item(mention: Mention, number: NumberSpan | None, inside: bool) -> ItemMention:
+def _sizes(product: Product) -> list[tuple[Fraction, str]]:
+    """Grams (or ml) each sku of a product stands for: the base unit, then its options."""
+    sizes: list[tuple[Fraction, str]] = []
+    per_unit = _unit_amount(product)
+    if per_unit:
+        sizes.append((per_unit, product.sku))
+    for candidate in product.options:
+        sizes.extend((size, candidate.sku) for size in _option_amounts(candidate) if size)
+    return sizes
+
+
+def item_for(mention: Mention, number: NumberSpan | None) -> ItemMention:
+    """The cart line for a product span and its quantity (also for Rasa's entities)."""
+    return _item(mention, number, False)
+
+
+def _countable(product: Product) -> bool:
+    return _unit_amount(product) is None
+
+
+def _item(mention: Mention, number: NumberSpan | None, inside: bool,
+          issue: QuantityIssue | None = None) -> ItemMention:
     """Turn a mention and its quantity into a cart line (sku, how many)."""
     product, option = mention.product, mention.option
     sku = mention.sku
-    if number is None:
-        return ItemMention(sku, 1, inside, mention.text)
     text = mention.text
+    if number is None:
+        return ItemMention(sku, 1, False, text)
     if inside:  # "half kg aloo" where "half kg" named the option
-        return ItemMention(sku, 1, True, text)
+        return ItemMention(sku, 1, True, text, quantity_text=number.text)
+    asked = number.text
+    if issue is None:
+        if number.value <= 0:
+            issue = QuantityIssue.ZERO
+        elif number.value > MAX_QUANTITY:
+            issue = QuantityIssue.TOO_MANY
+    if issue is not None:
+        return ItemMention(sku, 0, True, text, issue=issue, quantity_text=asked)
     amount = number.base_amount
     if amount is not None and option is None:
-        best: tuple[Fraction, Option] | None = None
-        for candidate in product.options:
-            for size in _option_amounts(candidate):
-                if size and amount % size == 0 and (best is None or size > best[0]):
-                    best = (size, candidate)
+        # the largest pack that divides the amount: "2 kg" of a 1 kg product is 2 of it, not
+        # 4 of its 500 g option; "1.5 kg" is 3 × 500 g; on a tie the named option wins
+        best: tuple[Fraction, int, str] | None = None
+        for size, candidate_sku in _sizes(product):
+            if amount % size == 0 and 0 < amount / size <= MAX_QUANTITY:
+                key = (size, candidate_sku != product.sku, candidate_sku)
+                if best is None or key[:2] > best[:2]:
+                    best = (size, int(candidate_sku != product.sku), candidate_sku)
         if best is not None:
-            count = amount / best[0]
-            if count <= MAX_QUANTITY:
-                return ItemMention(best[1].sku, int(count), True, text)
-        per_unit = _unit_amount(product)
-        if per_unit and amount % per_unit == 0 and 0 < amount / per_unit <= MAX_QUANTITY:
-            return ItemMention(sku, int(amount / per_unit), True, text)
-        if number.is_whole and per_unit is None and number.unit in ("kg", "l"):
-            return ItemMention(sku, int(number.value), True, text)
-        return ItemMention(sku, 1, False, text)
+            return ItemMention(best[2], int(amount / best[0]), True, text, sized=True,
+                               quantity_text=asked)
+        if number.is_whole and _unit_amount(product) is None and not product.options \
+                and number.unit in ("kg", "l"):
+            return ItemMention(sku, int(number.value), True, text, sized=True,
+                               quantity_text=asked)
+        return ItemMention(sku, 0, True, text, issue=QuantityIssue.NO_SIZE, quantity_text=asked)
     if number.is_whole and (number.unit in _COUNT_UNITS or option is not None):
-        return ItemMention(sku, int(number.value), True, text)
+        return ItemMention(sku, int(number.value), True, text, quantity_text=asked)
+    if not number.is_whole and (_countable(product) or number.unit in _COUNT_UNITS):
+        return ItemMention(sku, 0, True, text, issue=QuantityIssue.FRACTION,
+                           quantity_text=asked)
     return ItemMention(sku, 1, False, text)
+
+
+# ---- words that look like products and are not ------------------------------------------
+# "daal do" (put it in), "cart mein dal do": Hindi's verb dāl- beside the lentil dal.
+_PUT_VERBS = frozenset({"daal", "dal", "daalo", "dalo", "daaldo", "daldo", "daalna", "dalna",
+                        "daaliye", "daldena", "daaldena"})
+_PUT_TAILS = frozenset({"do", "dena", "de", "dijiye", "dijie", "dedo", "diya", "na", "den",
+                        "dein"})
+_PUT_BEFORE = frozenset({"mein", "me", "main", "bhi", "cart", "andar", "basket"})
+# romanised Bengali "chai" is "I want": "2ta singara chai"
+_WANT_CHAI = frozenset({"chai", "chaai", "chay", "chaii"})
+_BN_LATN_MARKERS = frozenset({
+    "din", "dao", "diben", "deben", "dite", "amake", "ami", "amar", "lagbe", "ache", "achhe",
+    "koto", "pathiye", "dorkar", "taratari", "ekta", "ekti", "duto", "duti", "tinte", "charte",
+    "panchta", "choyta", "satta", "athta", "noyta", "doshta", "ar", "ta", "ti", "te", "khub",
+    "ekhon", "dada", "didi"})
+_AFTER_WANT = frozenset({"na", "please", "plz", "pls", "taratari", "ekhon", "dada"})
+_CONJUNCTIONS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "&", "evam"})
+
+
+def _is_put_verb(tokens: list[Token], k: int, has_earlier: bool) -> bool:
+    norm = tokens[k].norm
+    if norm not in _PUT_VERBS:
+        return False
+    nxt = tokens[k + 1].norm if k + 1 < len(tokens) else ""
+    prev = tokens[k - 1].norm if k else ""
+    verb_form = norm not in ("dal", "daal") or nxt in _PUT_TAILS
+    return verb_form and (has_earlier or prev in _PUT_BEFORE)
+
+
+def _is_want_chai(text: str, tokens: list[Token], k: int, has_earlier: bool,
+                  bn_latn: bool, has_quantity_before: bool = True, last_end: int = -1
+                  ) -> bool:
+    """"2ta singara chai", "ami cha chai": the last word, after an item, is "I want"."""
+    if tokens[k].norm not in _WANT_CHAI or not has_earlier:
+        return False
+    nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+    prev = tokens[k - 1].norm if k else ""
+    if prev in _CONJUNCTIONS:
+        return False  # "singara ar chai": tea
+    if parse_number(prev) is not None or is_function_word(prev):
+        # "2 chai" is tea, but "humus 6 chai", "chini 2 kg chai": the count was the item's
+        between = tokenize(text[last_end:tokens[k].start], 4) if last_end >= 0 else []
+        if not between or any(ch in ",;&\n" for ch in text[last_end:tokens[k].start]) \
+                or not all(parse_number(t.norm) is not None or is_function_word(t.norm)
+                           for t in between) or any(t.norm in _CONJUNCTIONS for t in between):
+            return False
+    if nxt is not None and nxt.norm == "na":
+        return True  # "chai na": I do not want
+    ends = nxt is None or nxt.norm in _AFTER_WANT or any(
+        ch in ",;.!?\n" for ch in text[tokens[k].end:nxt.start])
+    return ends and (bn_latn or _LATIN_CLASSIFIED.search(text) is not None
+                     or _QUANTITY_FIRST.match(text) is not None or has_quantity_before)
+
+
+_QUANTITY_FIRST = re.compile(r"^\s*\d")
+
+
+def _counted(text: str, mention: Mention) -> bool:
+    """Whether a number sits right before or after the mention ("2 kg chal", "humus 6")."""
+    head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
+    tail = tokenize(text[mention.end:mention.end + 24], 2)
+    return any(parse_number(t.norm) is not None for t in (*head, *tail[:1]))
+
+
+def _bn_latn(text: str, tokens: list[Token]) -> bool:
+    """Romanised Bengali markers: its function words, or a classifier on a digit ("2ta")."""
+    return any(t.norm in _BN_LATN_MARKERS for t in tokens) or _LATIN_CLASSIFIED.search(
+        text) is not None
+
+
+_LATIN_CLASSIFIED = re.compile(r"\d\s?(?:ta|ti|te)\b", re.IGNORECASE)
+
+
+def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
+    """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items."""
+    if not mentions:
+        return mentions
+    at = {t.start: k for k, t in enumerate(tokens)}
+    bn_latn: bool | None = None
+    kept: list[Mention] = []
+    for m in mentions:
+        k = at.get(m.start)
+        single = k is not None and tokens[k].end == m.end
+        if single and k is not None:
+            if _is_put_verb(tokens, k, bool(kept)):
+                continue
+            if tokens[k].norm in _WANT_CHAI:
+                if bn_latn is None:
+                    bn_latn = _bn_latn(text, tokens)
+                counted = bool(kept) and _counted(text, kept[-1])
+                if _is_want_chai(text, tokens, k, bool(kept), bn_latn, counted,
+                                 kept[-1].end if kept else -1):
+                    continue
+        kept.append(m)
+    return kept
+
+
+_NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
+
+
+def _weak_after_ok(text: str, number: NumberSpan) -> bool:
+    """"samosa do bhej do": a weak "do" after an item is two when a verb still follows;
+    "samosa do" alone is "give samosa"."""
+    rest = tokenize(text[number.end:], 2)
+    return bool(rest) and rest[0].norm not in _NOT_A_COUNT_NEXT
+
+
+def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
+    """"sarson ka tel": two pieces of one product's name (here "sarson" and the alias "tel")
+    with only "ka" between them are one mention, not two bottles."""
+    out: list[Mention] = []
+    for m in mentions:
+        prev = out[-1] if out else None
+        if prev is not None and prev.sku == m.sku and _gap_ok(text[prev.end:m.start], False):
+            out[-1] = Mention(prev.start, m.end, text[prev.start:m.end], prev.product,
+                              prev.option, max(prev.score, m.score), prev.matched)
+            continue
+        out.append(m)
+    return out
+
+
+# ---- negation: "no samosa today", "চা লাগবে না", "لا أريد شاي" ------------------------------
+_NEG_BEFORE = frozenset({"no", "not", "without", "dont", "never", "بدون", "لا", "ما", "مش",
+                         "بلاش", "ولا", "غير", "bina", "बिना"})
+_NEG_AFTER = frozenset({"nahi", "nahin", "nai", "mat", "na", "not", "नहीं", "मत", "ना", "না",
+                        "নেই", "নয়", "nei", "noy"})
+_WANT_WORDS = frozenset({"chahiye", "chaiye", "chahie", "lagbe", "chai", "চাই", "লাগবে",
+                         "দরকার", "dorkar", "चाहिए", "needed", "bhejna", "भेजना", "want",
+                         "wanted", "required"})
+_CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
+
+
+def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
+             upper: int) -> bool:
+    """Whether a cue of negation governs the span [start, end) within its clause."""
+    breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text[lower:start])]
+    left = lower + breaks[-1] if breaks else lower
+    before = [t.norm for t in tokens if left <= t.start and t.end <= start][-3:]
+    if any(w in _NEG_BEFORE for w in before) or "don't" in text[left:start].lower():
+        return True
+    tail = text[end:upper]
+    stop = _CLAUSE_BREAKS.search(tail)
+    right = end + stop.start() if stop is not None else upper
+    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:2]
+    if after and after[0] in _NEG_AFTER:
+        return True
+    return len(after) == 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER
+
+
+# ---- quantities no shop can mean ---------------------------------------------------------
+_SCIENTIFIC_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
+_NEGATIVE_RE = re.compile(r"(?:^|(?<=\s))[-\u2212]\s?\d+(?:\.\d+)?(?![\w.])")
+
+
+def _odd_numbers(text: str) -> list[tuple[NumberSpan, QuantityIssue]]:
+    """"1e9", "-3": numbers written so that no reading of them is a count."""
+    out: list[tuple[NumberSpan, QuantityIssue]] = []
+    if "e" not in text.lower() and "-" not in text and "\u2212" not in text:
+        return out
+    for regex, issue in ((_SCIENTIFIC_RE, QuantityIssue.SCIENTIFIC),
+                         (_NEGATIVE_RE, QuantityIssue.NEGATIVE)):
+        for m in regex.finditer(text):
+            out.append((NumberSpan(Fraction(0), m.start(), m.end(), m.group()), issue))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    entities: tuple[Entity, ...]
+    items: tuple[ItemMention, ...]
+    unmatched: tuple[str, ...] = ()  # words where a product was expected and none matched
+    product_spans: tuple[tuple[int, int], ...] = ()  # every product or ambiguous mention
+
+
+_Target = Mention | Ambiguous
+
+
+def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
+               numbers: list[NumberSpan], reserved: list[tuple[int, int]]) -> list[str]:
+    """Words in a product's place ("2 pizza", "chai and pizza") that matched no product."""
+    covered = [(t.start, t.end) for t in targets] + [(n.start, n.end) for n in numbers] \
+        + reserved
+    out: list[str] = []
+    run: list[Token] = []
+    opened = False  # the previous token was a quantity or a conjunction after an item
+
+    def close() -> None:
+        if run:
+            out.append(text[run[0].start:run[-1].end])
+            run.clear()
+
+    anchors = sorted([*((n.end, "n") for n in numbers), *((t.end, "t") for t in targets)])
+    for k, tok in enumerate(tokens):
+        inside = _overlaps(tok.start, tok.end, covered)
+        norm = tok.norm
+        if inside:
+            close()
+            opened = any(n.start <= tok.start and tok.end <= n.end for n in numbers)
+            continue
+        if norm in _CONJUNCTIONS or (norm.startswith("و") and len(norm) > 3):
+            close()
+            after_item = any(a[0] <= tok.start for a in anchors)
+            if norm.startswith("و") and len(norm) > 3 and after_item:
+                norm = normalize_token(norm[1:])
+                if not is_function_word(norm) and parse_number(norm) is None:
+                    run.append(tok)
+                    opened = True
+                continue
+            opened = after_item
+            continue
+        gap = text[tokens[k - 1].end:tok.start] if k else ""
+        if any(ch in ",;.!?\n،" for ch in gap) and run:
+            close()
+            opened = False
+        if (is_function_word(norm) or parse_number(norm) is not None or len(norm) < 3
+                or norm in _NEG_AFTER or norm in _NEG_BEFORE or norm in _PUT_VERBS
+                or norm in _WANT_CHAI):
+            close()
+            opened = False
+            continue
+        if opened or run:
+            if len(run) < 3:
+                run.append(tok)
+            continue
+    close()
+    return out
 
 
 def extract_entities(
@@ -175,54 +450,80 @@ def extract_entities(
 
     ``currency`` gives amounts their minor units ("tip 50" in INR → ``"5000"``).
     """
-    found = index.find_mentions(text)
-    entities, reserved = _find_reserved(text, currency, found)
-    mentions = [m for m in found if not _overlaps(m.start, m.end, reserved)]
-    mention_spans = [(m.start, m.end) for m in mentions]
+    found = extract(text, index, currency)
+    return found.entities, found.items
 
+
+def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction:
+    """Entities, order items (negated, ambiguous and absurd ones flagged) and unmatched words."""
+    found, shared, tokens = index.analyse(text)
+    entities, reserved = _find_reserved(text, currency, found)
+    mentions = _drop_look_alikes(
+        text, tokens, [m for m in found if not _overlaps(m.start, m.end, reserved)])
+    mentions = _merge_split_names(text, mentions)
+    shared = [a for a in shared if not _overlaps(a.start, a.end, reserved)]
+    targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
+    target_spans = [(t.start, t.end) for t in targets]
+
+    odd = _odd_numbers(text)
+    issues: dict[int, QuantityIssue] = {}
     numbers: list[NumberSpan] = []
-    inside: dict[int, NumberSpan] = {}  # mention position → number inside its span
-    for span in find_numbers(text):
+    inside: dict[int, NumberSpan] = {}  # target position → number inside its span
+    odd_spans = [(n.start, n.end) for n, _ in odd]
+    spans = [n for n in find_numbers(text) if not _overlaps(n.start, n.end, odd_spans)]
+    for span, issue in odd:
+        issues[id(span)] = issue
+        spans.append(span)
+    spans.sort(key=lambda n: n.start)
+    for span in spans:
         if _overlaps(span.start, span.end, reserved):
             continue
-        if span.value <= 0 or span.value > MAX_QUANTITY:
-            continue
-        holder = next((k for k, m in enumerate(mentions)
+        holder = next((k for k, m in enumerate(targets)
                        if span.start >= m.start and span.end <= m.end), None)
         if holder is not None:
-            if mentions[holder].option is not None:
+            target = targets[holder]
+            if isinstance(target, Mention) and target.option is not None:
                 inside[holder] = span
             continue
-        if _overlaps(span.start, span.end, mention_spans):
+        if _overlaps(span.start, span.end, target_spans):
             continue
+        # a number no count can be ("0", "1e9", a phone number) is a quantity only right
+        # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
+        if (id(span) in issues or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
+                m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
+                for m in targets):
+            continue  # a phone number, a pin code, "0" alone: not a quantity
         if span.weak and not any(
-            m.start >= span.end and not text[span.end : m.start].strip() for m in mentions
-        ):
+            m.start >= span.end and not text[span.end : m.start].strip() for m in targets
+        ) and not (any(span.start >= m.end and not text[m.end:span.start].strip()
+                       for m in targets) and _weak_after_ok(text, span)):
             continue  # "do you have…", "a" before nothing in particular
         numbers.append(span)
 
     def before(k: int) -> NumberSpan | None:
-        lower = mentions[k - 1].end if k else 0
+        lower = targets[k - 1].end if k else 0
         for n in reversed(numbers):
-            if lower <= n.start and n.end <= mentions[k].start:
-                gap = text[n.end : mentions[k].start]
+            if lower <= n.start and n.end <= targets[k].start:
+                gap = text[n.end : targets[k].start]
                 return n if id(n) not in used and _gap_ok(gap, after=False) else None
         return None
 
     def after(k: int) -> NumberSpan | None:
-        upper = mentions[k + 1].start if k + 1 < len(mentions) else len(text)
+        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
         for n in numbers:
-            if n.start >= mentions[k].end and n.end <= upper:
-                gap = text[mentions[k].end : n.start]
-                if n.weak or id(n) in used or not _gap_ok(gap, after=True):
+            if n.start >= targets[k].end and n.end <= upper:
+                gap = text[targets[k].end : n.start]
+                if id(n) in used or not _gap_ok(gap, after=True):
+                    return None
+                if n.weak and not _weak_after_ok(text, n):
                     return None
                 return n
         return None
 
     used: set[int] = set()
-    postfix = bool(mentions) and before(0) is None and after(0) is not None
+    postfix = bool(targets) and before(0) is None and after(0) is not None
     items: list[ItemMention] = []
-    for k, mention in enumerate(mentions):
+    for k, target in enumerate(targets):
         if k in inside:
             number: NumberSpan | None = inside[k]
         elif postfix:
@@ -231,10 +532,30 @@ def extract_entities(
             number = before(k) or after(k)
         if number is not None and k not in inside:
             used.add(id(number))
-        items.append(_item(mention, number, k in inside))
-        entities.append(Entity("product", mention.sku, mention.text, mention.start, mention.end))
+        lower = targets[k - 1].end if k else 0
+        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
+        negated = _negated(text, tokens, target.start, target.end, lower, upper)
+        if isinstance(target, Ambiguous):
+            count = number.value if number is not None else Fraction(1)
+            candidates = tuple(p.sku for p in target.products)
+            whole = count.denominator == 1 and 0 < count <= MAX_QUANTITY
+            items.append(ItemMention("", int(count) if whole else 1, number is not None,
+                                     target.text, negated=negated,
+                                     quantity_text=number.text if number else "",
+                                     candidates=candidates))
+            continue
+        item = _item(target, number, k in inside,
+                     issues.get(id(number)) if number is not None else None)
+        if negated:
+            item = ItemMention(item.sku, item.quantity, item.quantity_given, item.text,
+                               negated=True, issue=item.issue, quantity_text=item.quantity_text,
+                               sized=item.sized)
+        items.append(item)
+        entities.append(Entity("product", target.sku, target.text, target.start, target.end))
 
     for span in numbers:
+        if id(span) in issues:
+            continue
         value = span.value
         shown = str(value.numerator) if value.denominator == 1 else str(value)
         entities.append(Entity("quantity", shown, span.text, span.start, span.end))
@@ -242,7 +563,10 @@ def extract_entities(
     if wanted is not None:
         entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
     entities.sort(key=lambda e: (e.start, e.type))
-    return tuple(entities), tuple(items)
+    unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
+        if numbers or targets else []
+    return Extraction(tuple(entities), tuple(items), tuple(unmatched),
+                      tuple((t.start, t.end) for t in targets))
 
 
 def quantity_of(word: str) -> int | None:

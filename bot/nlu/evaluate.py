@@ -1,4 +1,5 @@
-"""Intent evaluation for ``haat nlu eval``: accuracy, macro-F1, per-intent scores, confusions.
+"""Evaluation for ``haat nlu eval``: intents (accuracy, macro-F1, per-intent scores,
+confusions) and, on the labelled extraction corpus, products, quantities and carts.
 
 Macro-F1 (the unweighted mean of per-intent F1) is the headline beside accuracy because the
 rare intents (tip, cancel_order) matter as much as the common ones: a model that never says
@@ -8,12 +9,13 @@ rare intents (tip, cancel_order) matter as much as the common ones: a model that
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.nlu.base import IntentBackend, ParseContext
-from bot.nlu.training import Example
-from catalog.models import Shop
+from bot.nlu.base import INTENTS, IntentBackend, ParseContext, Understanding
+from bot.nlu.cart_plan import planned_cart
+from bot.nlu.training import Example, Span
+from catalog.models import Catalog, Shop
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +111,198 @@ def format_report(report: EvalReport, max_mistakes: int = 30) -> str:
         ]
     lines += ["", f"accuracy={report.accuracy:.4f} macro_f1={report.macro_f1:.4f} n={report.n}"]
     return "\n".join(lines)
+
+
+# ---- extraction: products, quantities and the cart, per language form ---------------------
+FORMS: tuple[str, ...] = ("en", "hinglish", "hi", "bn", "bn-latn", "ar")
+
+
+def _groups(example: Example) -> list[list[Span]]:
+    """The example's entity groups (an ungrouped span is a group of its own)."""
+    grouped: dict[str, list[Span]] = {}
+    alone: list[list[Span]] = []
+    for span in example.spans:
+        if span.group:
+            grouped.setdefault(span.group, []).append(span)
+        else:
+            alone.append([span])
+    return [*grouped.values(), *alone]
+
+
+def _label_count(group: Sequence[Span]) -> int:
+    quantity = next((s for s in group if s.type == "quantity"), None)
+    if quantity is None:
+        return 1
+    try:
+        return int(quantity.value)
+    except ValueError:
+        return 0
+
+
+def labelled_items(example: Example) -> list[tuple[str, int]]:
+    """(sku, count) of each labelled item meant for the cart, whatever the intent."""
+    out: list[tuple[str, int]] = []
+    for group in _groups(example):
+        product = next((s for s in group if s.type == "product"), None)
+        if product is None or product.role or any(
+            s.type == "quantity" and s.role for s in group
+        ):
+            continue
+        out.append((product.value, _label_count(group)))
+    return out
+
+
+def expected_cart(example: Example) -> dict[str, int]:
+    """The cart a fresh conversation should have after the message (see generate.py)."""
+    if example.intent != "add_to_cart":
+        return {}
+    cart: dict[str, int] = {}
+    for sku, count in labelled_items(example):
+        cart[sku] = cart.get(sku, 0) + count
+    return cart
+
+
+def _base(sku: str, catalog: Catalog) -> str:
+    hit = catalog.find_sku(sku)
+    return hit[0].sku if hit is not None else sku
+
+
+def expected_products(example: Example, catalog: Catalog) -> Counter[str]:
+    """Products named, by base sku; a mention the bot must ask about (role ``ask``) is none."""
+    return Counter(
+        _base(s.value, catalog) for s in example.spans
+        if s.type == "product" and s.role != "ask"
+    )
+
+
+def predicted_products(understanding: Understanding, catalog: Catalog) -> Counter[str]:
+    return Counter(_base(i.sku, catalog) for i in understanding.items if not i.candidates)
+
+
+@dataclass(slots=True)
+class FormScore:
+    form: str
+    n: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    quantity_right: int = 0
+    quantity_n: int = 0
+    cart_right: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def quantity_accuracy(self) -> float:
+        return self.quantity_right / self.quantity_n if self.quantity_n else 1.0
+
+    @property
+    def cart_exact(self) -> float:
+        return self.cart_right / self.n if self.n else 0.0
+
+    def add(self, other: FormScore) -> None:
+        for name in ("n", "tp", "fp", "fn", "quantity_right", "quantity_n", "cart_right"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True, slots=True)
+class CartMistake:
+    shop: str
+    form: str
+    text: str
+    expected: Mapping[str, int]
+    got: Mapping[str, int]
+    intent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionReport:
+    per_form: tuple[FormScore, ...]
+    overall: FormScore
+    mistakes: tuple[CartMistake, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusShop:
+    """One shop of a labelled corpus: its catalog, a backend for it, (form, example) pairs."""
+
+    shop: Shop
+    backend: IntentBackend
+    examples: Sequence[tuple[str, Example]]
+
+
+def score_message(example: Example, understanding: Understanding, shop: Shop,
+                  tally: FormScore) -> tuple[dict[str, int], dict[str, int]]:
+    """Add one message to ``tally``; returns (expected cart, cart got)."""
+    catalog = shop.catalog
+    want, got = expected_products(example, catalog), predicted_products(understanding, catalog)
+    tally.n += 1
+    tally.tp += sum((want & got).values())
+    tally.fp += sum((got - want).values())
+    tally.fn += sum((want - got).values())
+    found = {_base(i.sku, catalog): i for i in understanding.items if not i.candidates}
+    for sku, count in labelled_items(example):
+        item = found.get(_base(sku, catalog))
+        if item is not None:
+            tally.quantity_n += 1
+            tally.quantity_right += item.sku == sku and item.quantity == count
+    expected = expected_cart(example)
+    cart = planned_cart(understanding, catalog, shop.max_quantity)
+    tally.cart_right += cart == expected
+    return expected, cart
+
+
+async def evaluate_corpus(
+    shops: Sequence[CorpusShop],
+) -> tuple[EvalReport, ExtractionReport]:
+    """Intents (examples whose intent the engine knows) and extraction, per language form."""
+    pairs: list[tuple[str, str]] = []
+    mistakes: list[Mistake] = []
+    per_form = {form: FormScore(form) for form in FORMS}
+    cart_mistakes: list[CartMistake] = []
+    for entry in shops:
+        context = ParseContext(shop=entry.shop)
+        for form, ex in entry.examples:
+            result = await entry.backend.parse(ex.text, context)
+            if ex.intent in INTENTS:
+                pairs.append((ex.intent, result.intent))
+                if result.intent != ex.intent:
+                    mistakes.append(Mistake(ex.text, ex.intent, result.intent,
+                                            result.confidence))
+            tally = per_form.setdefault(form, FormScore(form))
+            expected, cart = score_message(ex, result, entry.shop, tally)
+            if cart != expected:
+                cart_mistakes.append(CartMistake(entry.shop.id, form, ex.text, expected, cart,
+                                                 result.intent))
+    accuracy, macro, per_intent = score(pairs)
+    confusions = Counter((e, p) for e, p in pairs if e != p)
+    ordered = sorted(confusions.items(), key=lambda kv: (-kv[1], kv[0]))
+    intents = EvalReport(len(pairs), accuracy, macro, per_intent,
+                         tuple((e, p, c) for (e, p), c in ordered), tuple(mistakes))
+    overall = FormScore("all")
+    for form_score in per_form.values():
+        overall.add(form_score)
+    forms = tuple(s for s in per_form.values() if s.n)
+    return intents, ExtractionReport(forms, overall, tuple(cart_mistakes))
+
+
+def format_extraction(report: ExtractionReport, max_mistakes: int = 30) -> list[str]:
+    """Extraction lines for ``haat nlu eval``: one per language form, then all forms."""
+    lines = [f"{'form':<9} {'n':>5} {'product_p':>9} {'product_r':>9} {'quantity':>8} "
+             f"{'cart_exact':>10}"]
+    for s in (*report.per_form, report.overall):
+        lines.append(f"{s.form:<9} {s.n:>5d} {s.precision:>9.4f} {s.recall:>9.4f} "
+                     f"{s.quantity_accuracy:>8.4f} {s.cart_exact:>10.4f}")
+    if report.mistakes and max_mistakes:
+        lines += ["", f"cart mistakes (first {min(max_mistakes, len(report.mistakes))} "
+                      f"of {len(report.mistakes)})"]
+        for m in report.mistakes[:max_mistakes]:
+            lines.append(f"  [{m.shop}/{m.form}] {m.text!r} ({m.intent}): "
+                         f"want {dict(m.expected)} got {dict(m.got)}")
+    return lines

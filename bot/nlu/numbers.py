@@ -45,9 +45,10 @@ _WORDS: dict[str, Fraction] = _table({
     Fraction(1, 2): "half", Fraction(1, 4): "quarter",
 })
 _WORDS.update(_table({  # romanised Hindi (and a little romanised Bengali)
-    1: "ek ekta ekti", 2: "dui duto duti", 3: "teen tinte tinta", 4: "char chaar charte",
-    5: "paanch panch paach panchta", 6: "chhe chhah chheh chah", 7: "saat", 8: "aath ath",
-    9: "nau", 10: "das dus", 11: "gyarah gyara", 12: "barah bara",
+    1: "ek ekta ekti", 2: "dui duto duti", 3: "teen tinte tinta tinti", 4: "char chaar charte",
+    5: "paanch panch paach panchta", 6: "chhe chhah chheh chah choyta chhoyta",
+    7: "saat satta", 8: "aath ath athta", 9: "nau noyta", 10: "das dus doshta dosta",
+    11: "gyarah gyara", 12: "barah bara",
     Fraction(1, 2): "aadha adha aadhi adhi", Fraction(3, 2): "dedh derh dedhh",
     Fraction(5, 2): "dhai dhaai dhaayi",
 }))
@@ -71,13 +72,15 @@ _WORDS.update(_table({  # Arabic (after alef / teh marbuta folding)
 # Words that are numbers only in context: "do you have…", "a samosa" vs "a dozen".
 _WEAK: dict[str, Fraction] = _table({1: "a an", 2: "do", 7: "sat", 3: "tin", 6: "che"})
 _MULTIPLIERS: dict[str, int] = {
-    normalize_token(w): 12 for w in ("dozen", "dozens", "darjan", "darzan", "दर्जन", "ডজন",
-                                     "درزن", "دزينة")
+    normalize_token(w): 12 for w in ("dozen", "dozens", "darjan", "darzan", "dojon", "dozon",
+                                     "दर्जन", "ডজন", "درزن", "دزينة")
 }
 _COUPLE = frozenset({"couple", "pair"})
 _BN_CLASSIFIERS: tuple[str, ...] = tuple(
     normalize_token(w) for w in ("টা", "টি", "টো", "টে", "খানা", "খানি", "জন")
 )
+# romanised Bengali writes the classifier in Latin, often glued on: "2ta", "3 ti"
+_LATIN_CLASSIFIERS = frozenset({"ta", "ti", "te", "khana", "khani"})
 _UNITS: dict[str, str] = {
     normalize_token(w): unit
     for unit, words in {
@@ -88,9 +91,9 @@ _UNITS: dict[str, str] = {
         "cup": "cup cups कप কাপ كوب أكواب",
         "plate": "plate plates प्लेट প্লেট طبق",
         "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
-        "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة",
+        "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
         "glass": "glass glasses गिलास গ্লাস",
-        "bottle": "bottle bottles बोतल বোতল زجاجة",
+        "bottle": "bottle bottles botol बोतल বোতল زجاجة",
     }.items()
     for w in words.split()
 }
@@ -149,6 +152,8 @@ def _word_value(norm: str) -> Fraction | None:
     for suffix in _BN_CLASSIFIERS:  # একটা, তিনটে, পাঁচটি
         if norm.endswith(suffix) and len(norm) > len(suffix):
             return _WORDS.get(norm[: -len(suffix)])
+    if norm.startswith("\u0648") and len(norm) > 3:  # وأربعة: "and four"
+        return _WORDS.get(normalize_token(norm[1:]))
     return None
 
 
@@ -209,7 +214,8 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
             value += Fraction(1, 2)
             end = raw[j + 2][1]
             j += 3
-        if j < n and raw[j][3] in _BN_CLASSIFIERS:  # ২টা, ৩ টি
+        if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
+                raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
             end = raw[j][1]
             j += 1
             weak = False

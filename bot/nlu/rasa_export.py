@@ -9,12 +9,20 @@ Checked against a real Rasa 3.6.21 (``scripts/rasa-serve.sh``, tests/e2e/test_ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
-from bot.nlu.base import ENTITY_TYPES, INTENTS, LOW_CONFIDENCE
-from bot.nlu.training import RASA_VERSION, dump_nlu_data, product_synonyms, training_examples
+from bot.nlu.base import ENTITY_ROLES, ENTITY_TYPES, INTENTS, LOW_CONFIDENCE
+from bot.nlu.training import (
+    RASA_VERSION,
+    Example,
+    dump_nlu_data,
+    product_synonyms,
+    training_examples,
+)
 from catalog.models import Shop
 
 # DIET's default is 300 epochs. On the demo shop (~2,250 examples) a 2-core machine spends
@@ -49,26 +57,58 @@ _RESPONSES = {
 }
 
 
-def domain(shop: Shop) -> dict[str, object]:
+def domain(shop: Shop | Sequence[Shop]) -> dict[str, object]:
+    """Intents, entities (with the roles the data uses) and a slot per extracted entity."""
+    entities: list[object] = [
+        {kind: {"roles": list(ENTITY_ROLES[kind])}} if kind in ENTITY_ROLES else kind
+        for kind in ENTITY_TYPES
+    ]
+    slots = {
+        kind: {"type": "text", "influence_conversation": False,
+               "mappings": [{"type": "from_entity", "entity": kind}]}
+        for kind in ("product", "quantity", "unit")
+    }
     return {
         "version": RASA_VERSION,
         "intents": list(INTENTS),
-        "entities": list(ENTITY_TYPES),
+        "entities": entities,
+        "slots": slots,
         "responses": {k: [{"text": v}] for k, v in _RESPONSES.items()},
         "session_config": {"session_expiration_time": 60, "carry_over_slots_to_new_session": True},
     }
 
 
-def export_rasa_project(shop: Shop, out_dir: Path) -> list[Path]:
-    """Write config.yml, domain.yml and data/nlu.yml under ``out_dir``; return the paths."""
+def _without_groups(example: Example) -> Example:
+    """Rasa groups are per-message labels ("1", "2"); the corpus numbers them per file."""
+    if not any(s.group for s in example.spans):
+        return example
+    return Example(example.text, example.intent,
+                   tuple(replace(s, group="") for s in example.spans))
+
+
+def export_rasa_project(shop: Shop | Sequence[Shop], out_dir: Path) -> list[Path]:
+    """Write config.yml, domain.yml and data/nlu.yml under ``out_dir``; return the paths.
+
+    Several shops (a folder of shop folders) give one project: each shop's catalog examples
+    and synonyms, the shipped data once. Product, quantity and unit annotations (and the
+    ``negated``/``ask`` roles) go into data/nlu.yml, so DIET learns entities too.
+    """
+    shops = [shop] if isinstance(shop, Shop) else list(shop)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "data").mkdir(exist_ok=True)
-    synonyms = product_synonyms(shop)
+    synonyms: dict[str, tuple[str, ...]] = {}
+    examples: list[Example] = []
+    for one in shops:
+        for sku, words in product_synonyms(one).items():
+            synonyms[sku] = tuple(dict.fromkeys((*synonyms.get(sku, ()), *words)))
+        examples.extend(training_examples(one))
     lookups = {"product": sorted({w for words in synonyms.values() for w in words})}
     files = {
         out_dir / "config.yml": yaml.safe_dump(CONFIG, sort_keys=False, allow_unicode=True),
-        out_dir / "domain.yml": yaml.safe_dump(domain(shop), sort_keys=False, allow_unicode=True),
-        out_dir / "data" / "nlu.yml": dump_nlu_data(training_examples(shop), synonyms, lookups),
+        out_dir / "domain.yml": yaml.safe_dump(domain(shops), sort_keys=False,
+                                               allow_unicode=True),
+        out_dir / "data" / "nlu.yml": dump_nlu_data(
+            [_without_groups(ex) for ex in examples], synonyms, lookups),
     }
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")

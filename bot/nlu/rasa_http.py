@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -23,16 +24,23 @@ from bot.nlu.base import (
     INTENTS,
     Entity,
     IntentBackend,
+    ItemMention,
     ParseContext,
+    QuantityIssue,
     Understanding,
 )
 from bot.nlu.builtin import (
     MAX_ENTITY_CHARS,
     RANKING_SIZE,
-    extract_for_shop,
+    extraction_for_shop,
     message_language,
     parse_shortcut,
+    product_index,
 )
+from bot.nlu.entities import item_for
+from bot.nlu.numbers import NumberSpan, find_numbers
+from catalog.models import Shop
+from catalog.search import Mention
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +102,96 @@ def understanding_from_rasa(
     return Understanding(intent, confidence, language, tuple(ranking), tuple(entities))
 
 
+def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[int, int, str,
+                                                                            str, str, str]]:
+    """(start, end, entity, text, value, role) of Rasa's entities of these kinds, in order."""
+    out: list[tuple[int, int, str, str, str, str]] = []
+    for raw in data.get("entities") or ():
+        if not isinstance(raw, Mapping) or raw.get("entity") not in kinds:
+            continue
+        start, end = raw.get("start"), raw.get("end")
+        if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end:
+            continue
+        out.append((start, end, str(raw["entity"]), str(raw.get("text", "")),
+                    str(raw.get("value", "")), str(raw.get("role", "") or "")))
+    out.sort()
+    return out
+
+
+# a quantity reaches across at most two words ("three pack of bread"), never across "and"
+_QUANTITY_BREAKS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "but", "no"})
+
+
+def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[ItemMention, ...]:
+    """Cart items from DIET's entities alone, to score Rasa's extraction against ours.
+
+    A product span is its synonym-mapped sku when DIET's value is one, else the catalog's
+    best match for the span's words; each takes the nearest quantity (and unit) before it,
+    else after it. Sizes, packs and refusals then follow the same rules as ours
+    (:func:`bot.nlu.entities.item_for`), so only what DIET found differs.
+    """
+    spans = _rasa_spans(data, ("product", "quantity", "unit"))
+    catalog = shop.catalog
+    index = product_index(catalog)
+    items: list[ItemMention] = []
+    products = [s for s in spans if s[2] == "product"]
+    numbers = [s for s in spans if s[2] != "product"]
+    # a quantity (and its unit) goes to the product right after it; what is left, to the
+    # product right before it ("samosa 2"): the same order our extractor reads
+    owner: dict[int, int] = {}
+    for q, quant in enumerate(numbers):
+        nxt = next((k for k, p in enumerate(products) if p[0] >= quant[1]), None)
+        if nxt is None:
+            continue
+        gap = text[quant[1]:products[nxt][0]]
+        for unit in numbers:
+            if unit[2] == "unit" and quant[1] <= unit[0] and unit[1] <= products[nxt][0]:
+                gap = gap.replace(text[unit[0]:unit[1]], " ", 1)
+        gap_words = gap.casefold().split()
+        if len(gap_words) <= 2 and not any(w in _QUANTITY_BREAKS for w in gap_words) \
+                and not any(ch in gap for ch in ",;&\n،"):
+            owner[q] = nxt
+    for q, quant in enumerate(numbers):
+        if q in owner:
+            continue
+        prev = max((k for k, p in enumerate(products) if p[1] <= quant[0]), default=None)
+        if prev is not None and prev not in owner.values():
+            owner[q] = prev
+    for k, (start, end, _, _, value, role) in enumerate(products):
+        words = text[start:end]
+        hit = catalog.find_sku(value)
+        if hit is None:
+            found = index.search(words, limit=1)
+            if not found or found[0].score < 0.6:
+                continue
+            hit = (found[0].product, found[0].option)
+        product, option = hit
+        around = [numbers[q] for q, o in owner.items() if o == k]
+        number = None
+        quantity_role = ""
+        if around:
+            first, last = min(s[0] for s in around), max(s[1] for s in around)
+            quantity_role = next((s[5] for s in around if s[2] == "quantity"), "")
+            found_numbers = find_numbers(text[first:last])
+            if found_numbers:
+                n = found_numbers[0]
+                number = NumberSpan(n.value, first + n.start, first + n.end, n.text, n.unit)
+        mention = Mention(start, end, words, product, option, 1.0, words)
+        item = item_for(mention, number)
+        if role == "negated":
+            item = replace(item, negated=True)
+        elif role == "ask" or quantity_role == "ask":
+            item = replace(item, issue=item.issue or QuantityIssue.TOO_MANY)
+        items.append(item)
+    return tuple(items)
+
+
 class RasaHttpBackend:
-    """An IntentBackend backed by a Rasa server; falls back to ``fallback`` on any failure."""
+    """An IntentBackend backed by a Rasa server; falls back to ``fallback`` on any failure.
+
+    ``diet_items``: cart items from DIET's entities (:func:`items_from_rasa`) instead of our
+    extractor, for ``haat nlu eval --rasa-entities``; serving keeps our extractor.
+    """
 
     name = "rasa"
 
@@ -105,11 +201,13 @@ class RasaHttpBackend:
         session: aiohttp.ClientSession,
         timeout: float = DEFAULT_TIMEOUT,
         fallback: IntentBackend | None = None,
+        diet_items: bool = False,
     ) -> None:
         self.endpoint = url.rstrip("/") + "/model/parse"
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._fallback = fallback
+        self._diet_items = diet_items
 
     async def parse(self, text: str, context: ParseContext) -> Understanding:
         language = message_language(text, context)
@@ -118,15 +216,19 @@ class RasaHttpBackend:
             return shortcut
         try:
             data = await self._post(text[:MAX_ENTITY_CHARS])
-            entities, items = extract_for_shop(text, context.shop)
-            result = understanding_from_rasa(data, language, entities)
+            found = extraction_for_shop(text, context.shop)
+            items = found.items
+            result = understanding_from_rasa(data, language, found.entities)
+            if self._diet_items:
+                items = items_from_rasa(data, text[:MAX_ENTITY_CHARS], context.shop)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("rasa parse failed (%s); using the fallback backend", type(exc).__name__)
             if self._fallback is not None:
                 return await self._fallback.parse(text, context)
             return Understanding("out_of_scope", 0.0, language)
         return Understanding(
-            result.intent, result.confidence, language, result.ranking, result.entities, items
+            result.intent, result.confidence, language, result.ranking, result.entities, items,
+            found.unmatched,
         )
 
     async def _post(self, text: str) -> Mapping[str, Any]:

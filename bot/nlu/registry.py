@@ -22,13 +22,15 @@ class BackendOptions:
     session: aiohttp.ClientSession | None = None  # required by backends that do HTTP
     timeout: float = DEFAULT_TIMEOUT
     model_cache: Path | None = None  # where trained built-in weights are kept across restarts
+    rasa_entities: bool = False  # items from DIET's entities (haat nlu eval --rasa-entities)
 
 
 def _build_rasa(shop: Shop, options: BackendOptions) -> IntentBackend:
     if options.session is None:
         raise ValueError("the rasa backend needs an aiohttp ClientSession")
     return RasaHttpBackend(options.rasa_url, options.session, options.timeout,
-                           build_builtin(shop, cache_dir=options.model_cache))
+                           build_builtin(shop, cache_dir=options.model_cache),
+                           diet_items=options.rasa_entities)
 
 
 BACKENDS: dict[str, Callable[[Shop, BackendOptions], IntentBackend]] = {

@@ -55,6 +55,8 @@ class Span:
     end: int
     type: str
     value: str
+    group: str = ""  # Rasa entity groups: the quantity and product of one cart line
+    role: str = ""  # Rasa entity roles (the extraction corpus: "negated", "ask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +72,14 @@ class Example:
         for span in sorted(self.spans, key=lambda s: s.start):
             words = self.text[span.start : span.end]
             out.append(self.text[pos : span.start])
-            if span.value == words:
+            if span.value == words and not span.group and not span.role:
                 out.append(f"[{words}]({span.type})")
             else:
                 meta = {"entity": span.type, "value": span.value}
+                if span.group:
+                    meta["group"] = span.group
+                if span.role:
+                    meta["role"] = span.role
                 payload = json.dumps(meta, ensure_ascii=False)
                 out.append(f"[{words}]{payload}")
             pos = span.end
@@ -107,10 +113,12 @@ def parse_annotated(line: str, intent: str) -> Example:
             if not isinstance(meta, dict) or "entity" not in meta:
                 raise NluFormatError(f"entity annotation without 'entity': {m.group(0)!r}")
             etype, value = str(meta["entity"]), str(meta.get("value", words))
+            group, role = str(meta.get("group", "")), str(meta.get("role", ""))
         else:
             etype, _, value = m.group("plain").partition(":")
             value = value or words
-        spans.append(Span(length, length + len(words), etype.strip(), value))
+            group = role = ""
+        spans.append(Span(length, length + len(words), etype.strip(), value, group, role))
         out.append(words)
         length += len(words)
         pos = m.end()

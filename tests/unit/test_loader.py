@@ -627,3 +627,27 @@ def test_overpayment_policy_is_validated(tmp_path: Path) -> None:
     good = make_shop(tmp_path / "good", shop=("provider: sandbox",
                                               "provider: sandbox\n  overpayment: hold"))
     assert load_shop(good).payments.overpayment == "hold"
+
+
+# --------------------------------------------------------------------------------------
+# max_quantity (issue #15 item 7): the most of one item a message may add
+
+
+def test_max_quantity_defaults_to_the_cart_line_limit(tmp_path: Path) -> None:
+    shop = load_shop(make_shop(tmp_path))
+    assert shop.max_quantity == 99
+
+
+def test_max_quantity_can_be_lowered(tmp_path: Path) -> None:
+    shop = load_shop(make_shop(tmp_path, shop=("tips: true\n", "tips: true\nmax_quantity: 20\n")))
+    assert shop.max_quantity == 20
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("0", "must be at least 1"), ("100", "between 1 and 99"), ("many", "whole number"),
+     ("2.5", "whole number")],
+)
+def test_max_quantity_is_checked(tmp_path: Path, value: str, says: str) -> None:
+    folder = make_shop(tmp_path, shop=("tips: true\n", f"tips: true\nmax_quantity: {value}\n"))
+    assert_error_at(folder, SHOP_FILE, f"max_quantity: {value}", says, column=False)

@@ -1,0 +1,238 @@
+"""The six shop catalogs of the extraction corpus, as data (written out by ``generate.py``).
+
+Each product has its merchant's names in four languages plus the romanised spellings a
+shopper types. Only the *first* Hinglish and romanised-Bengali spelling (and ``aliases``)
+go into the catalog the merchant would write; the others are what shoppers type and the
+catalog lacks, so the corpus measures spelling generalisation, not look-up.
+
+Kinds say how a product is counted: ``piece``, ``cup``, ``plate``, ``packet``, ``bottle``
+are counted items ("2 samosa", "3 packets of biscuits"); ``kg`` products are weighed and
+get a 500 g option ("half kg dal").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class P:
+    sku: str
+    kind: str
+    en: str
+    hi: str
+    bn: str
+    ar: str
+    hl: tuple[str, ...]  # romanised Hindi spellings; [0] is in the catalog
+    bl: tuple[str, ...]  # romanised Bengali spellings; [0] is in the catalog
+    aliases: tuple[str, ...] = ()
+    price: str = "50.00"
+
+
+@dataclass(frozen=True)
+class ShopSpec:
+    id: str
+    kind: str
+    name: str
+    currency: str
+    timezone: str
+    languages: tuple[str, ...]
+    phone: str
+    split: str  # "tune" or "test"
+    products: tuple[P, ...]
+    notes: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+KIRANA = ShopSpec(
+    "kirana", "grocery", "Sharma Kirana", "INR", "Asia/Kolkata", ("en", "hi", "bn", "ar"),
+    "+919800000101", "tune", (
+        P("TOOR-DAL", "kg", "Toor Dal", "तूर दाल", "অড়হর ডাল", "عدس أصفر",
+          ("toor dal", "tuar daal", "arhar dal"), ("orhor dal", "arhar dal"),
+          ("dal", "daal"), "140.00"),
+        P("MUSTARD-OIL", "bottle", "Mustard Oil", "सरसों का तेल", "সরষের তেল", "زيت الخردل",
+          ("sarson tel", "sarso ka tel", "sarson ka tel"), ("sorsher tel", "shorshe tel"),
+          ("tel",), "180.00"),
+        P("TEA-LEAVES", "packet", "Tea Leaves", "चाय पत्ती", "চা পাতা", "أوراق الشاي",
+          ("chai patti", "chai patthi"), ("cha pata", "cha paata"), ("chai", "cha"), "120.00"),
+        P("EGGS", "piece", "Eggs", "अंडा", "ডিম", "بيض", ("anda", "ande", "andey"),
+          ("dim", "deem"), ("egg",), "7.00"),
+        P("RICE", "kg", "Sona Masoori Rice", "चावल", "চাল", "أرز", ("chawal", "chaawal", "chaval"),
+          ("chal", "chaal"), ("rice",), "70.00"),
+        P("SUGAR", "kg", "Sugar", "चीनी", "চিনি", "سكر", ("cheeni", "chini"), ("chini", "cini"),
+          (), "45.00"),
+        P("ATTA", "kg", "Wheat Atta", "आटा", "আটা", "طحين القمح", ("atta", "aata"),
+          ("ata", "aata"), (), "50.00"),
+        P("BISCUITS", "packet", "Marie Biscuits", "बिस्कुट", "বিস্কুট", "بسكويت ماري",
+          ("biscuit", "biskut", "biskit"), ("biskut", "biscut"), (), "30.00"),
+        P("MILK", "packet", "Toned Milk", "दूध", "দুধ", "حليب", ("doodh", "dudh", "dooodh"),
+          ("dudh", "dudhh"), ("milk",), "28.00"),
+        P("SAMOSA", "piece", "Samosa", "समोसा", "সিঙ্গারা", "سمبوسة",
+          ("samosa", "samose", "samosey"), ("singara", "shingara", "singaara"), (), "15.00"),
+        P("POTATO", "kg", "Potato", "आलू", "আলু", "بطاطس", ("aloo", "alu", "aaloo"),
+          ("alu", "aloo"), ("potatoes",), "30.00"),
+    ),
+    "collisions: dal/daal (put), tel (oil) vs tell, chai (tea leaves) vs Bengali চাই",
+)
+
+MISHTI = ShopSpec(
+    "mishti", "sweets", "Ganguram Mishti", "INR", "Asia/Kolkata", ("bn", "en", "hi", "ar"),
+    "+919800000102", "tune", (
+        P("RASGULLA", "piece", "Rasgulla", "रसगुल्ला", "রসগোল্লা", "رسغولا",
+          ("rasgulla", "rasgulle", "rasagulla"), ("rosogolla", "roshogolla", "rasogolla"),
+          (), "20.00"),
+        P("SANDESH", "piece", "Sandesh", "संदेश", "সন্দেশ", "سنديش", ("sandesh", "sandes"),
+          ("sondesh", "shondesh"), (), "25.00"),
+        P("MISHTI-DOI", "cup", "Mishti Doi", "मीठा दही", "মিষ্টি দই", "زبادي حلو",
+          ("meetha dahi", "mitha dahi"), ("mishti doi", "misti doi", "mishti dohi"), (),
+          "40.00"),
+        P("SINGARA", "piece", "Singara", "समोसा", "সিঙ্গারা", "سمبوسة",
+          ("samosa", "samose"), ("singara", "shingara", "singhara"), (), "12.00"),
+        P("KACHORI", "piece", "Kachori", "कचौरी", "কচুরি", "كتشوري", ("kachori", "kachauri"),
+          ("kochuri", "kachuri"), (), "15.00"),
+        P("JALEBI", "piece", "Jalebi", "जलेबी", "জিলিপি", "زلابية", ("jalebi", "jalebee"),
+          ("jilipi", "jilapi"), (), "10.00"),
+        P("CHAMCHAM", "piece", "Chamcham", "चमचम", "চমচম", "تشمتشم", ("chamcham", "chum chum"),
+          ("chomchom", "chamcham"), (), "25.00"),
+        P("LANGCHA", "piece", "Langcha", "लंगचा", "ল্যাংচা", "لانجتشا", ("langcha", "lancha"),
+          ("lyangcha", "langcha"), (), "20.00"),
+        P("PANTUA", "piece", "Pantua", "पन्तुआ", "পান্তুয়া", "بانتوا", ("pantua", "pantuaa"),
+          ("pantua", "pantuya"), (), "18.00"),
+        P("TEA", "cup", "Tea", "चाय", "চা", "شاي", ("chai", "chay", "chaai"), ("cha", "chaa"),
+          ("chai",), "10.00"),
+        P("GULAB-JAMUN", "piece", "Gulab Jamun", "गुलाब जामुन", "গোলাপ জাম", "غلاب جامون",
+          ("gulab jamun", "gulab jamoon"), ("golap jam", "golapjam"), (), "20.00"),
+    ),
+    "collisions: চা (tea) vs চাই (I want), chai (tea) vs romanised Bengali chai (I want)",
+)
+
+CAFE = ShopSpec(
+    "cafe", "arabic cafe", "Al Noor Cafe", "AED", "Asia/Dubai", ("ar", "en", "hi", "bn"),
+    "+971500000103", "tune", (
+        P("ARABIC-COFFEE", "cup", "Arabic Coffee", "अरबी कॉफ़ी", "আরবি কফি", "قهوة عربية",
+          ("arabi coffee", "arabic kaafi"), ("arobi coffee", "arabi kofi"), (), "8.00"),
+        P("KARAK", "cup", "Karak Tea", "कड़क चाय", "কড়া চা", "شاي كرك",
+          ("karak chai", "kadak chai", "karak chay"), ("karak cha", "kora cha"), ("karak",),
+          "3.00"),
+        P("FALAFEL", "piece", "Falafel Wrap", "फ़लाफ़ेल रैप", "ফালাফেল র‍্যাপ", "ساندويتش فلافل",
+          ("falafel", "falafal"), ("falafel", "phalafel"), (), "7.00"),
+        P("HUMMUS", "plate", "Hummus", "हुमस", "হুমাস", "حمص", ("hummus", "humus"),
+          ("humus", "hummas"), (), "12.00"),
+        P("SHAWARMA", "piece", "Chicken Shawarma", "चिकन शवारमा", "চিকেন শাওয়ারমা", "شاورما دجاج",
+          ("shawarma", "shwarma", "shavarma"), ("shawarma", "sharma"), (), "10.00"),
+        P("MANAKISH", "piece", "Zaatar Manakish", "ज़ातर मनाकीश", "জাতার মানাকিশ", "مناقيش زعتر",
+          ("manakish", "manaqish"), ("manakish", "monakish"), (), "6.00"),
+        P("KUNAFA", "piece", "Kunafa", "कुनाफ़ा", "কুনাফা", "كنافة", ("kunafa", "knafeh"),
+          ("kunafa", "kunapha"), (), "15.00"),
+        P("LEMON-MINT", "glass", "Mint Lemonade", "पुदीना नींबू पानी", "পুদিনা লেবু শরবত",
+          "ليمون بالنعناع", ("nimbu pani", "nimboo paani"), ("lebu shorbot", "lebu sorbot"),
+          ("lemon mint",), "9.00"),
+        P("WATER", "bottle", "Mineral Water", "मिनरल वाटर", "মিনারেল ওয়াটার", "مياه معدنية",
+          ("pani", "paani"), ("jol", "jal"), ("water",), "2.00"),
+        P("SAMBOUSEK", "piece", "Sambousek", "सम्बूसक", "সাম্বুসাক", "سمبوسك",
+          ("sambousek", "sambusak"), ("sambusak", "shambusak"), (), "4.00"),
+    ),
+)
+
+BAZAAR = ShopSpec(
+    "bazaar", "grocery", "Kolkata Bazaar", "INR", "Asia/Kolkata", ("en", "bn", "hi", "ar"),
+    "+919800000104", "test", (
+        P("CHANA-DAL", "kg", "Chana Dal", "चना दाल", "ছোলার ডাল", "دال الحمص",
+          ("chana dal", "chane ki daal", "chana daal"), ("cholar dal", "cholar daal"), (),
+          "110.00"),
+        P("MASOOR-DAL", "kg", "Masoor Dal", "मसूर दाल", "মসুর ডাল", "عدس أحمر",
+          ("masoor dal", "masur daal"), ("mosur dal", "masur dal"), (), "120.00"),
+        P("COCONUT-OIL", "bottle", "Coconut Oil", "नारियल तेल", "নারকেল তেল", "زيت جوز الهند",
+          ("nariyal tel", "nariyal ka tel", "nariyel tel"), ("narkel tel", "narkol tel"),
+          ("tel",), "160.00"),
+        P("ASSAM-TEA", "packet", "Assam Tea", "असम चाय", "আসাম চা", "شاي آسام",
+          ("assam chai", "asam chai"), ("assam cha", "asam cha"), ("chai", "cha"), "150.00"),
+        P("BASMATI", "kg", "Basmati Rice", "बासमती चावल", "বাসমতি চাল", "أرز بسمتي",
+          ("basmati chawal", "basmati chaawal"), ("basmoti chal", "basmati chaal"),
+          ("basmati",), "120.00"),
+        P("BROWN-EGGS", "piece", "Brown Eggs", "अंडा", "ডিম", "بيض", ("anda", "ande", "andaa"),
+          ("dim", "deem"), ("eggs",), "8.00"),
+        P("JAGGERY", "kg", "Jaggery", "गुड़", "গুড়", "سكر جاغري", ("gur", "gud", "gurh"),
+          ("gur", "gurr"), (), "90.00"),
+        P("GHEE", "bottle", "Cow Ghee", "गाय का घी", "গাওয়া ঘি", "سمن بقري", ("ghee", "ghi"),
+          ("ghi", "gawa ghi"), ("ghee",), "600.00"),
+        P("ONION", "kg", "Onion", "प्याज़", "পেঁয়াজ", "بصل", ("pyaz", "pyaaz", "piyaz"),
+          ("peyaj", "piyaj", "peyaz"), ("onions",), "40.00"),
+        P("BREAD", "packet", "Sandwich Bread", "ब्रेड", "পাউরুটি", "خبز توست",
+          ("bread", "double roti"), ("pauruti", "pau ruti"), ("bread",), "45.00"),
+        P("MATCHBOX", "piece", "Matchbox", "माचिस", "দেশলাই", "كبريت", ("machis", "maachis"),
+          ("deshlai", "dyashlai"), ("matches",), "2.00"),
+        P("SAMOSA", "piece", "Samosa", "समोसा", "সিঙ্গারা", "سمبوسة",
+          ("samosa", "samose", "samosey"), ("singara", "shingara", "singaara"), (), "15.00"),
+        P("SALT", "packet", "Iodised Salt", "नमक", "লবণ", "ملح", ("namak", "nimak"),
+          ("nun", "lobon"), ("salt",), "25.00"),
+    ),
+    "collisions: tel (oil) vs tell, chai/cha vs Bengali চাই and chai, daal do (put); "
+    "two dals make a bare 'dal' ambiguous",
+)
+
+BAKERY = ShopSpec(
+    "bakery", "levantine bakery", "Fairuz Bakery", "AED", "Asia/Dubai", ("ar", "en", "hi", "bn"),
+    "+971500000105", "test", (
+        P("KHUBZ", "packet", "Arabic Bread", "अरबी रोटी", "আরবি রুটি", "خبز عربي",
+          ("khubz", "khubus"), ("khubz", "arobi ruti"), (), "3.00"),
+        P("CROISSANT", "piece", "Butter Croissant", "क्रोइसैंट", "ক্রসেন্ট", "كرواسون",
+          ("croissant", "crossant"), ("croissant", "krosent"), ("croissant",), "6.00"),
+        P("BAKLAVA", "piece", "Baklava", "बकलावा", "বাকলাভা", "بقلاوة", ("baklava", "baklawa"),
+          ("baklava", "baklaba"), (), "5.00"),
+        P("MAAMOUL", "piece", "Date Maamoul", "मामूल", "মামুল", "معمول بالتمر",
+          ("maamoul", "mamool"), ("mamul", "maamul"), ("maamoul",), "4.00"),
+        P("FATAYER", "piece", "Spinach Fatayer", "पालक फतायर", "পালং ফাতায়ের", "فطاير سبانخ",
+          ("fatayer", "fatayar"), ("fatayer", "fatayar"), ("fatayer",), "4.00"),
+        P("MANAKISH-ZAATAR", "piece", "Zaatar Manakish", "ज़ातर मनाकीश", "জাতার মানাকিশ",
+          "مناقيش زعتر", ("zaatar manakish", "zatar manakish"),
+          ("zatar manakish", "jatar manakish"), (), "5.00"),
+        P("MANAKISH-CHEESE", "piece", "Cheese Manakish", "चीज़ मनाकीश", "চিজ মানাকিশ",
+          "مناقيش جبنة", ("cheese manakish", "chees manakish"),
+          ("chij manakish", "cheese manakish"), (), "7.00"),
+        P("LABNEH", "cup", "Labneh", "लबनेह", "লাবনে", "لبنة", ("labneh", "labna"),
+          ("labne", "labneh"), (), "9.00"),
+        P("DATE-CAKE", "piece", "Date Cake", "खजूर केक", "খেজুর কেক", "كيكة التمر",
+          ("khajoor cake", "khajur cake"), ("khejur cake", "khejur kek"), (), "12.00"),
+        P("TURKISH-COFFEE", "cup", "Turkish Coffee", "तुर्की कॉफ़ी", "টার্কিশ কফি", "قهوة تركية",
+          ("turkish coffee", "turki coffee"), ("turkish coffee", "tarkish kofi"), (), "8.00"),
+    ),
+    "Arabic first: alef, ya and ta-marbuta forms; 'manakish' alone is two products",
+)
+
+PHARMACY = ShopSpec(
+    "pharmacy", "pharmacy", "Sen Medical Store", "INR", "Asia/Kolkata", ("en", "hi", "bn", "ar"),
+    "+919800000106", "test", (
+        P("PARACETAMOL", "strip", "Paracetamol 500", "पैरासिटामोल", "প্যারাসিটামল",
+          "باراسيتامول", ("paracetamol", "paracitamol"), ("paracetamol", "prasitamol"),
+          ("crocin",), "30.00"),
+        P("ORS", "packet", "ORS Sachet", "ओआरएस", "ওআরএস", "محلول الإرواء",
+          ("ors", "electral"), ("ors", "orsaline"), ("ors", "electral"), "22.00"),
+        P("BANDAGE", "piece", "Bandage Roll", "पट्टी", "ব্যান্ডেজ", "ضمادة",
+          ("patti", "pattee"), ("bandage", "byandej"), ("bandage",), "40.00"),
+        P("SANITIZER", "bottle", "Hand Sanitizer", "सैनिटाइज़र", "স্যানিটাইজার", "معقم اليدين",
+          ("sanitizer", "senitizer", "sanitiser"), ("sanitizer", "senitaizar"), (), "90.00"),
+        P("TOOTHPASTE", "piece", "Toothpaste", "टूथपेस्ट", "টুথপেস্ট", "معجون أسنان",
+          ("toothpaste", "tooth paste"), ("toothpaste", "tuthpest"), (), "95.00"),
+        P("SOAP", "piece", "Neem Soap", "नीम साबुन", "নিম সাবান", "صابون النيم",
+          ("sabun", "neem sabun", "saabun"), ("saban", "nim saban"), ("soap",), "35.00"),
+        P("COUGH-SYRUP", "bottle", "Cough Syrup", "खांसी की दवा", "কাশির সিরাপ", "شراب السعال",
+          ("khansi ki dawai", "cough syrup"), ("kashir sirap", "kashir syrup"), ("syrup",),
+          "110.00"),
+        P("COUGH-DROPS", "packet", "Cough Drops", "खांसी की गोली", "কাশির লজেন্স", "حلوى السعال",
+          ("khansi ki goli", "cough drop"), ("kashir lozens", "kashir lojens"),
+          ("strepsils",), "40.00"),
+        P("THERMOMETER", "piece", "Digital Thermometer", "थर्मामीटर", "থার্মোমিটার",
+          "ميزان حرارة", ("thermometer", "tharmameter"), ("thermometer", "tharmometer"), (),
+          "250.00"),
+        P("COTTON", "packet", "Cotton Roll", "रुई", "তুলো", "قطن طبي", ("rui", "ruyi"),
+          ("tulo", "tula"), ("cotton",), "45.00"),
+        P("MASK", "piece", "Face Mask", "मास्क", "মাস্ক", "كمامة", ("mask", "maask"),
+          ("mask", "mask"), ("masks",), "10.00"),
+        P("BALM", "piece", "Pain Balm", "दर्द बाम", "ব্যথার বাম", "مرهم الألم", ("baam", "dard baam"),
+          ("bam", "byathar bam"), ("balm",), "60.00"),
+    ),
+    "'cough' alone is two products; বাম (balm) is also 'left' in Bengali",
+)
+
+SHOPS: tuple[ShopSpec, ...] = (KIRANA, MISHTI, CAFE, BAZAAR, BAKERY, PHARMACY)
