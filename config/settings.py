@@ -131,7 +131,7 @@ class Settings:
     def live_channels(self) -> list[str]:
         """The real WhatsApp channels whose credentials are set (shoppers can reach us)."""
         found = []
-        if self.twilio_account_sid and self.twilio_auth_token:
+        if self.twilio_account_sid or self.twilio_auth_token:  # either one: warn, never miss
             found.append("Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
         if self.whatsapp_access_token or self.whatsapp_app_secret:
             found.append("Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)")

@@ -16,7 +16,7 @@ from typing import Any
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import AiohttpClient, Shopper
-from tests.e2e.conftest import place_order, start_live, token_of
+from tests.e2e.conftest import payment_reply, place_order, start_live, token_of
 from webhooks.fuzz import DEFAULT_CORPUS, Secrets, case_from_record, fire
 
 RAZORPAY_SECRET = "razorpay-corpus-secret"
@@ -42,7 +42,7 @@ async def test_every_case_the_fuzzer_found_is_answered_cleanly_and_fast(
     live = await start_live(aiohttp_client, settings.with_(
         database_url=database_url, razorpay_webhook_secret=RAZORPAY_SECRET), clock)
     base = str(live.make_url("")).rstrip("/")
-    tokens = [token_of((await place_order(Shopper(live, f"+91900000050{n}")))[-1]["link"])
+    tokens = [token_of(payment_reply(await place_order(Shopper(live, f"+91900000050{n}")))["link"])
               for n in range(2)]
     keys = Secrets(app_secret=settings.whatsapp_app_secret or "",
                    verify_token=settings.whatsapp_verify_token or "",

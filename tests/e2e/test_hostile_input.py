@@ -18,7 +18,7 @@ from config.clock import Clock
 from config.settings import Settings
 from payments.signatures import hmac_sha256_hex
 from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
-from tests.e2e.conftest import place_order, token_of
+from tests.e2e.conftest import payment_reply, place_order, token_of
 from tests.sim import (
     cloud_envelope,
     cloud_text,
@@ -247,12 +247,12 @@ async def test_a_huge_sandbox_created_at_is_a_400(
 @pytest.mark.parametrize("body", [
     ('{"event": "payment.captured", "payload": ' + _deep(100_000) + "}").encode(),
     b'{"event": "payment.captured", "payload": {"payment": {"entity": {"id": "pay_1", '
-    b'"amount": 99999999999999999999, "currency": "INR"}}}}',
+    b'"amount": 99999999999999999999999999999999, "currency": "INR"}}}}',
     b'{"event": "payment.captured", "payload": {"payment": {"entity": {"id": "pay_1", '
     b'"amount": 100, "currency": "\\ud800"}}}}',
     b'{"event": "payment_link.expired", "payload": {"payment_link": {"entity": '
     b'{"id": "plink_1", "currency": "XXXXXXXXXXXXXXXXXXXX"}}}}',
-], ids=["deep", "20-digit amount", "surrogate currency", "unknown currency"])
+], ids=["deep", "32-digit amount", "surrogate currency", "unknown currency"])
 async def test_a_poison_razorpay_callback_is_a_400(
         app_client: TestClient[Any, Any], body: bytes) -> None:
     headers = {"Content-Type": "application/json",
@@ -263,7 +263,8 @@ async def test_a_poison_razorpay_callback_is_a_400(
 
 async def test_poison_on_the_pay_and_api_routes_is_a_clean_answer(
         app_client: TestClient[Any, Any]) -> None:
-    token = token_of((await place_order(Shopper(app_client, "+919000000303")))[-1]["link"])
+    token = token_of(payment_reply(await place_order(Shopper(app_client, "+919000000303")))[
+        "link"])
     deep = ('{"outcome": ' + _deep(100_000) + "}").encode()
     for path, body in ((f"/pay/{token}/sandbox", deep),
                        ("/api/orders/ORD-1001/status", deep),

@@ -121,8 +121,9 @@ async def test_a_callback_in_another_currency_or_amount_is_rejected_and_alerted(
     await outbox(live, OWNER)  # the new-order alert
     settings = live.app[k.SETTINGS]
     cases = {"sevt_usd00000001": {"currency": "USD"},
-             "sevt_more0000001": {"amount": request.amount_minor + 1},
-             "sevt_minus000001": {"amount": -5400}}
+             "sevt_more0000001": {"amount": request.amount_minor + 1}}
+    # a negative amount is not an amount at all: the parser refuses it with a 400
+    # (tests/e2e/test_hostile_input.py), before any request is looked up
     for event_id, change in cases.items():
         body, headers = _signed(settings, request, event_id, **change)
         for _delivery in range(2):  # the PSP retries: still rejected, alerted once
@@ -137,9 +138,8 @@ async def test_a_callback_in_another_currency_or_amount_is_rejected_and_alerted(
     assert set(reasons) == set(cases)
     assert "USD" in reasons["sevt_usd00000001"] and "INR" in reasons["sevt_usd00000001"]
     assert "more than" in reasons["sevt_more0000001"]
-    assert "negative" in reasons["sevt_minus000001"]
     alerts = [m["text"] for m in await outbox(live, OWNER)]
-    assert len(alerts) == 3 and all("rejected and not applied" in a for a in alerts), alerts
+    assert len(alerts) == 2 and all("rejected and not applied" in a for a in alerts), alerts
     assert all("ORD-1001" in a for a in alerts)
     assert await outbox(live, buyer.phone) == []  # no money moved: nothing to tell the shopper
     # the right callback still works afterwards

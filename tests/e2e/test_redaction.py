@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
-from tests.e2e.conftest import place_order, token_of
+from tests.e2e.conftest import payment_reply, place_order, token_of
 from tests.sim import cloud_text, dumps, signed_cloud_request, signed_twilio_request, twilio_text
 from webhooks.redaction import Redactor, safe_traceback, secrets_of
 
@@ -53,7 +53,7 @@ async def test_nothing_sent_appears_in_any_log_line(
     for _ in range(2):
         texts.append(_word(rng))
         await shopper.send(texts[-1])
-    token = token_of((await place_order(shopper))[-1]["link"])
+    token = token_of(payment_reply(await place_order(shopper))["link"])
     await app_client.get(f"/pay/{token}")
     await app_client.get(f"/pay/{token}/status")
     await app_client.get(f"/pay/{token}/qr.png")

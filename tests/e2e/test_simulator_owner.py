@@ -19,7 +19,15 @@ from aiohttp.test_utils import TestClient
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, ROOT, AiohttpClient, Shopper
-from tests.e2e.conftest import OWNER, place_order, start_live, token_of, until_ready
+from tests.e2e.conftest import (
+    OWNER,
+    SANDBOX_AUTH,
+    payment_reply,
+    place_order,
+    start_live,
+    token_of,
+    until_ready,
+)
 from tests.localhost import free_port
 from webhooks.cli import simulator_warning
 
@@ -27,8 +35,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def _paid_order(live: TestClient[Any, Any]) -> None:
-    token = token_of((await place_order(Shopper(live, "+919000000401")))[-1]["link"])
-    response = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"})
+    token = token_of(payment_reply(await place_order(Shopper(live, "+919000000401")))["link"])
+    response = await live.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                               headers=SANDBOX_AUTH)
     assert response.status == 200
 
 
@@ -62,7 +71,7 @@ def test_the_warning_names_the_live_channels() -> None:
     warning = simulator_warning(Settings(simulator_token="t", whatsapp_app_secret="s",
                                          twilio_auth_token="x", simulator_owner=True))
     assert warning is not None
-    assert "Twilio" in warning and "WhatsApp Cloud API" in warning and "merchant" in warning
+    assert "Twilio" in warning and "Cloud API" in warning and "merchant" in warning
 
 
 async def test_haat_serve_warns_when_the_simulator_runs_beside_a_live_channel(
@@ -71,7 +80,8 @@ async def test_haat_serve_warns_when_the_simulator_runs_beside_a_live_channel(
     log = tmp_path / "serve.log"
     env = dict(os.environ, HAAT_DATABASE_URL=f"sqlite:///{tmp_path / 'warn.db'}",
                HAAT_SIMULATOR_TOKEN="sim-token-for-warning", TWILIO_AUTH_TOKEN="live-token",
-               TWILIO_ACCOUNT_SID="AC" + "1" * 32, HAAT_OUTBOX_SENDER="inline")
+               TWILIO_ACCOUNT_SID="AC" + "1" * 32, HAAT_OUTBOX_SENDER="inline",
+               HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1")
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: ASYNC220, S603 - a real separate server process
             [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env,
@@ -82,5 +92,5 @@ async def test_haat_serve_warns_when_the_simulator_runs_beside_a_live_channel(
             proc.terminate()
             proc.wait(timeout=20)
     text = log.read_text(errors="replace")
-    assert "the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel (Twilio)" in text
+    assert "the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel (Twilio" in text
     assert "sim-token-for-warning" not in text and "live-token" not in text
