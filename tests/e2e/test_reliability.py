@@ -295,7 +295,8 @@ def _serve_env(tmp_path: Path, settings: Settings, graph: FakeGraphApi, port: in
                 HAAT_SHOP_DIR=str(shop), HAAT_MODEL_CACHE=str(tmp_path / "models"),
                 HAAT_PUBLIC_URL=f"http://127.0.0.1:{port}", WHATSAPP_APP_SECRET="load-secret",
                 WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=graph.url,
-                HAAT_LOG_LEVEL="WARNING")
+                HAAT_LOG_LEVEL="WARNING",
+                HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1")  # the fake Graph API is no live user
 
 
 async def _start_loaded(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
