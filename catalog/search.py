@@ -494,9 +494,11 @@ class ProductIndex:
 
     @staticmethod
     def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
-        if len(fine) >= 4 and "o" in fine + word.fine and \
-                fine.replace("o", "a") == word.fine.replace("o", "a"):
-            return 0.9  # Bengali's inherent vowel written o or a: orhor / arhar, sondesh
+        if "o" in fine + word.fine and fine.replace("o", "a") == word.fine.replace("o", "a"):
+            if len(fine) >= 4:
+                return 0.9  # Bengali's inherent vowel written o or a: orhor / arhar, sondesh
+            if len(fine) == 3 and latin and word.latin:
+                return 0.88  # the same in a short word: jal / jol, dal / dol
         ratio = Indel.normalized_similarity(fine, word.fine)
         if skel == word.skel:
             if len(skel) >= 3:
@@ -538,8 +540,9 @@ class ProductIndex:
                         names = pairs.get((vid, other))
                         if names is not None:
                             candidates.update(names)
+        joined = self._joined_runs(tokens, matches)
         if not candidates:
-            return []
+            return joined
         name_words = self._name_words
         hits: dict[int, list[tuple[int, int, float, int]]] = {}
         for i, per_word in enumerate(matches):
@@ -579,6 +582,31 @@ class ProductIndex:
                 append(_single_run(name_id, size, i, pos, sim, vid))
             else:
                 self._align(name_id, size, name_hits, append)
+        runs.extend(joined)
+        return runs
+
+    def _joined_runs(
+        self, tokens: Sequence[Token], matches: Sequence[tuple[tuple[int, float], ...]]
+    ) -> list[_Run]:
+        """Runs of one name word written as two Latin words: "chum chum" for Chamcham.
+
+        Looked at only where neither word matches anything alone, so the common
+        message pays a length check per word pair.
+        """
+        runs: list[_Run] = []
+        for i in range(len(tokens) - 1):
+            if matches[i] or matches[i + 1]:
+                continue
+            one, two = tokens[i].norm, tokens[i + 1].norm
+            if not (one.isascii() and two.isascii() and one.isalpha() and two.isalpha()) \
+                    or len(one) < 2 or len(two) < 2 or len(one) + len(two) > _MAX_FUZZY_LEN \
+                    or one in _STOPWORDS or two in _STOPWORDS:
+                continue
+            for vid, sim in self._word_matches(one + two):
+                if not self._single_owner[vid]:
+                    continue
+                for name_id in self._solo[vid]:
+                    runs.append((name_id, i, i + 1, sim, (vid,), True))
         return runs
 
     @staticmethod
