@@ -282,27 +282,31 @@ class SqliteDatabase:
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         assert self._reader is not None, "database not started"
-        try:
-            row: Row | None = self._reader.execute(sql, params).fetchone()
-        except OverflowError:  # an amount beyond 64 bits
-            row = self._reader.execute(sql, _wide(params)).fetchone()
-        except sqlite3.OperationalError as exc:
-            if (refused := _read_failed(exc)) is not None:
-                raise refused from exc
-            raise
-        return row
+        rows = self._read(sql, params, one=True)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         assert self._reader is not None, "database not started"
+        return self._read(sql, params, one=False)
+
+    def _read(self, sql: str, params: Params, *, one: bool) -> list[Row]:
+        """A read on the reader connection (the first row only, with ``one``): wide amounts
+        as text, a refused read (locked, I/O) as :class:`StorageUnavailable`."""
+        assert self._reader is not None, "database not started"
         try:
-            rows: list[Row] = self._reader.execute(sql, params).fetchall()
-        except OverflowError:  # an amount beyond 64 bits
-            rows = self._reader.execute(sql, _wide(params)).fetchall()
+            try:
+                cursor = self._reader.execute(sql, params)
+            except OverflowError:  # an amount beyond 64 bits
+                cursor = self._reader.execute(sql, _wide(params))
+            if one:
+                row: Row | None = cursor.fetchone()
+                return [] if row is None else [row]
+            rows: list[Row] = cursor.fetchall()
+            return rows
         except sqlite3.OperationalError as exc:
             if (refused := _read_failed(exc)) is not None:
                 raise refused from exc
             raise
-        return rows
 
     async def ping(self) -> bool:
         try:

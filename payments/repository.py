@@ -148,6 +148,13 @@ def _request(row: Sequence[Any]) -> PaymentRequest:
     return PaymentRequest(*_amounts(row, _REQUEST_AMOUNTS))
 
 
+def _for_shop(sql: str, column: str, shop_id: str | None) -> tuple[str, list[Any]]:
+    """``sql`` narrowed to one shop when one is named (the audit reads every shop's rows)."""
+    if shop_id is None:
+        return sql, []
+    return f"{sql} WHERE {column} = ?", [shop_id]
+
+
 def _refund(row: Sequence[Any]) -> Refund:
     return Refund(*_amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),)))
 
@@ -410,10 +417,7 @@ class PaymentsRepository:
     async def all_refunds(self, shop_id: str | None = None) -> list[Refund]:
         sql = (f"SELECT {', '.join('r.' + c for c in _REFUND_COLUMNS.split(', '))} "
                "FROM refunds r JOIN orders o ON o.id = r.order_id")
-        params: list[Any] = []
-        if shop_id is not None:
-            sql += " WHERE o.shop_id = ?"
-            params.append(shop_id)
+        sql, params = _for_shop(sql, "o.shop_id", shop_id)
         return [_refund(r) for r in await self.db.fetchall(sql, params)]
 
     # jobs -------------------------------------------------------------------------------
@@ -453,27 +457,18 @@ class PaymentsRepository:
                           ) -> list[tuple[str, str, str, int, str]]:
         """(shop, ref, account, signed amount, currency) of every posting."""
         sql = "SELECT shop_id, ref, account, amount_minor, currency FROM ledger_entries"
-        params: list[Any] = []
-        if shop_id is not None:
-            sql += " WHERE shop_id = ?"
-            params.append(shop_id)
+        sql, params = _for_shop(sql, "shop_id", shop_id)
         return [(str(a), str(b), str(c), minor(d), str(e))
                 for a, b, c, d, e in await self.db.fetchall(sql, params)]
 
     async def all_orders(self, shop_id: str | None = None) -> list[Order]:
         sql = f"SELECT {_ORDER_COLUMNS} FROM orders"
-        params: list[Any] = []
-        if shop_id is not None:
-            sql += " WHERE shop_id = ?"
-            params.append(shop_id)
+        sql, params = _for_shop(sql, "shop_id", shop_id)
         return [_order(r) for r in await self.db.fetchall(sql + " ORDER BY id", params)]
 
     async def all_requests(self, shop_id: str | None = None) -> list[PaymentRequest]:
         sql = f"SELECT {_REQUEST_COLUMNS} FROM payment_requests"
-        params: list[Any] = []
-        if shop_id is not None:
-            sql += " WHERE shop_id = ?"
-            params.append(shop_id)
+        sql, params = _for_shop(sql, "shop_id", shop_id)
         return [_request(r) for r in await self.db.fetchall(sql, params)]
 
     # ledger -----------------------------------------------------------------------------
@@ -488,10 +483,7 @@ class PaymentsRepository:
 
     async def ledger_totals(self, shop_id: str | None = None) -> dict[str, int]:
         sql = "SELECT currency, SUM(amount_minor) FROM ledger_entries"
-        params: list[Any] = []
-        if shop_id is not None:
-            sql += " WHERE shop_id = ?"
-            params.append(shop_id)
+        sql, params = _for_shop(sql, "shop_id", shop_id)
         sql += " GROUP BY currency"
         return {currency: minor(total) for currency, total in await self.db.fetchall(sql, params)}
 
