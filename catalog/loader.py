@@ -19,7 +19,7 @@ import os
 import pickle
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -444,6 +444,19 @@ def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
     return found
 
 
+def _choice(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
+            allowed: Sequence[str], default: str) -> str:
+    """``payments.<key>``: one of ``allowed`` (an error names them), else ``default``."""
+    if (pair := fields.get(key)) is None:
+        return default
+    policy = _scalar_text(ctx, pair[1], f"payments.{key}")
+    if policy is not None and policy not in allowed:
+        ctx.error(pair[1], f"payments.{key} must be one of {', '.join(allowed)}, "
+                           f"got {policy!r}")
+        return default
+    return default if policy is None else policy
+
+
 def _phone(ctx: _Ctx, node: Node, what: str) -> str | None:
     raw = _scalar_text(ctx, node, what)
     if raw is None:
@@ -730,22 +743,8 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
     )
     tips = _get(fields, "tips", lambda n: _bool(ctx, n, "tips"))
-    late = defaults.late_payment
-    if (pair := fields.get("late_payment")) is not None:
-        policy = _scalar_text(ctx, pair[1], "payments.late_payment")
-        if policy is not None and policy not in LATE_PAYMENT_POLICIES:
-            ctx.error(pair[1], f"payments.late_payment must be one of "
-                               f"{', '.join(LATE_PAYMENT_POLICIES)}, got {policy!r}")
-        elif policy is not None:
-            late = policy
-    over = defaults.overpayment
-    if (pair := fields.get("overpayment")) is not None:
-        policy = _scalar_text(ctx, pair[1], "payments.overpayment")
-        if policy is not None and policy not in OVERPAYMENT_POLICIES:
-            ctx.error(pair[1], f"payments.overpayment must be one of "
-                               f"{', '.join(OVERPAYMENT_POLICIES)}, got {policy!r}")
-        elif policy is not None:
-            over = policy
+    late = _choice(ctx, fields, "late_payment", LATE_PAYMENT_POLICIES, defaults.late_payment)
+    over = _choice(ctx, fields, "overpayment", OVERPAYMENT_POLICIES, defaults.overpayment)
     return Payments(
         methods=tuple(methods) or defaults.methods,
         provider=provider,
