@@ -20,10 +20,19 @@ target_metadata = SQLModel.metadata
 config = context.config
 
 
+# pg_advisory_xact_lock key for the schema upgrade ("haat" in ASCII): one process migrates,
+# every other one starting at the same moment waits here, then finds the schema at head
+MIGRATION_LOCK = 0x68616174
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # transaction-scoped (PgBouncer's transaction mode allows it), taken before
+            # Alembic reads alembic_version, so a waiter reads the winner's committed head
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 
