@@ -215,10 +215,16 @@ class Engine:
         for conversation in await self.store.find(shop.id, customer):
             if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
                 async with self.store.lock(conversation.key):
-                    fresh = await self.store.load(conversation.key)
-                    text = text_for(shop, "handoff_resumed", shop.language_for(fresh.language))
-                    await self.store.save(fresh.with_(handoff_until=0,
-                                                      state=ConversationState.IDLE), WriteSet())
+                    for _attempt in range(3):  # another server may save it meanwhile
+                        fresh = await self.store.load(conversation.key)
+                        text = text_for(shop, "handoff_resumed",
+                                        shop.language_for(fresh.language))
+                        try:
+                            await self.store.save(fresh.with_(
+                                handoff_until=0, state=ConversationState.IDLE), WriteSet())
+                        except Conflict:
+                            continue
+                        break
                     messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
                                              reply=Reply(type="text", text=text),
                                              purpose="order_update"))

@@ -5,6 +5,12 @@ placed, cancellation and payment expiry give them back, and the merchant's ``sto
 resets the count. Check-and-hold happens synchronously in memory (no ``await`` between the
 check and the hold, so two concurrent checkouts in this process cannot both take the last
 unit) and is written through to ``stock_levels`` in the same transaction as the order.
+
+Several servers on one PostgreSQL (``shared=True``) cannot trust memory: the check reads the
+shop's rows first (:meth:`Inventory.refresh`), and each hold is an atomic conditional update
+(``held = held + n WHERE base - held >= n``, a guard), so two servers confirming the last
+unit at once cannot both take it: the loser's write set conflicts, nothing of it is stored,
+and its turn runs again on fresh counts.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ _UPSERT = ("INSERT INTO stock_levels (shop_id, sku, held, base_override, updated
            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop_id, sku) DO UPDATE SET "
            "held = excluded.held, base_override = excluded.base_override, "
            "updated_at = excluded.updated_at")
+_ENSURE = ("INSERT INTO stock_levels (shop_id, sku, held, base_override, updated_at) "
+           "VALUES (?, ?, 0, NULL, ?) ON CONFLICT (shop_id, sku) DO NOTHING")
+_HOLD_IF = ("UPDATE stock_levels SET held = held + ?, updated_at = ? "
+            "WHERE shop_id = ? AND sku = ? AND COALESCE(base_override, ?) - held >= ?")
+_RELEASE = ("UPDATE stock_levels SET held = GREATEST(held - ?, 0), updated_at = ? "
+            "WHERE shop_id = ? AND sku = ?")
 
 
 def stock_pool(product: Product, option: Option | None) -> tuple[str, int | None]:
@@ -28,14 +40,31 @@ def stock_pool(product: Product, option: Option | None) -> tuple[str, int | None
 
 
 class Inventory:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, shared: bool = False) -> None:
         self._db = db
+        self.shared = shared
         self._held: dict[tuple[str, str], int] = {}
         self._override: dict[tuple[str, str], int] = {}
 
     async def load(self) -> None:
         for shop_id, sku, held, override in await self._db.fetchall(
                 "SELECT shop_id, sku, held, base_override FROM stock_levels"):
+            self._held[(shop_id, sku)] = int(held)
+            if override is not None:
+                self._override[(shop_id, sku)] = int(override)
+
+    async def refresh(self, shop_id: str) -> None:
+        """Shared mode: this shop's counts as the database has them now (other servers
+        hold and release too). A no-op with one process, whose memory is the truth."""
+        if not self.shared:
+            return
+        rows = await self._db.fetchall(
+            "SELECT sku, held, base_override FROM stock_levels WHERE shop_id = ?", (shop_id,))
+        for key in [k for k in self._held if k[0] == shop_id]:
+            del self._held[key]
+        for key in [k for k in self._override if k[0] == shop_id]:
+            del self._override[key]
+        for sku, held, override in rows:
             self._held[(shop_id, sku)] = int(held)
             if override is not None:
                 self._override[(shop_id, sku)] = int(override)
@@ -72,6 +101,14 @@ class Inventory:
         if short:
             return short, lambda: None
         for pool, quantity in pools.items():
+            if self.shared:
+                base = self._base(shop_id, catalog, pool)
+                writes.add(_ENSURE, (shop_id, pool, now_ms))
+                writes.add(_HOLD_IF, (quantity, now_ms, shop_id, pool, base, quantity),
+                           must_change=True)
+                key = (shop_id, pool)
+                self._held[key] = self._held.get(key, 0) + quantity
+                continue
             self._change(shop_id, pool, quantity, writes, now_ms)
 
         def undo() -> None:
@@ -89,6 +126,11 @@ class Inventory:
             pool, base = stock_pool(*hit)
             if self._override.get((shop_id, pool), base) is None:
                 continue
+            if self.shared:
+                key = (shop_id, pool)
+                self._held[key] = max(self._held.get(key, 0) - quantity, 0)
+                writes.add(_RELEASE, (quantity, now_ms, shop_id, pool))
+                continue
             self._change(shop_id, pool, -quantity, writes, now_ms)
 
     def set_stock(self, shop_id: str, sku: str, count: int, writes: WriteSet,
@@ -98,6 +140,13 @@ class Inventory:
         self._override[key] = count
         self._held[key] = 0
         writes.add(_UPSERT, (shop_id, sku, 0, count, now_ms))
+
+    @staticmethod
+    def _base(shop_id: str, catalog: Catalog, pool: str) -> int:
+        """The YAML count of a pool (the merchant's override wins in the SQL)."""
+        hit = catalog.find_sku(pool)
+        base = stock_pool(*hit)[1] if hit is not None else None
+        return base if base is not None else 0
 
     def _change(self, shop_id: str, pool: str, delta: int, writes: WriteSet,
                 now_ms: int) -> None:

@@ -27,6 +27,8 @@ class ConversationRow(SQLModel, table=True):
     # unix ms; the bot is paused while now < handoff_until
     handoff_until: int = Field(default=0, sa_type=BigInteger)
     updated_at: int = Field(default=0, sa_type=BigInteger)
+    # bumped by every save on PostgreSQL: a save from a stale read changes no row (bot/state.py)
+    version: int = Field(default=0, sa_type=BigInteger)
 
 
 class InboundMessageRow(SQLModel, table=True):

@@ -57,6 +57,7 @@ class Conversation:
     handoff_until: int = 0
     updated_at: int = 0
     is_new: bool = True  # never stored: True until the first save
+    version: int = 0  # the row's version when it was read (compare-and-set on PostgreSQL)
 
     def with_(self, **changes: Any) -> Conversation:
         """A changed copy (several per message: built directly, dataclasses.replace is slow)."""
@@ -70,7 +71,7 @@ class Conversation:
             MappingProxyType(dict(data)) if "data" in changes else data,
             get("business", self.business), get("last_inbound_at", self.last_inbound_at),
             get("handoff_until", self.handoff_until), get("updated_at", self.updated_at),
-            get("is_new", self.is_new))
+            get("is_new", self.is_new), get("version", self.version))
 
     def with_data(self, **values: Any) -> Conversation:
         data = dict(self.data)
@@ -194,17 +195,38 @@ _SELECT = ("SELECT " + ", ".join(_COLUMNS) +
            " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
 _SELECT_CUSTOMER = ("SELECT channel, " + ", ".join(_COLUMNS) +
                     " FROM conversations WHERE shop_id = ? AND customer = ?")
+# shared mode (several servers on one PostgreSQL): every read carries the row's version and
+# every save is a compare-and-set on it, so a save made from a stale read changes no row
+_SELECT_V = ("SELECT " + ", ".join(_COLUMNS) + ", version"
+             " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
+_SELECT_CUSTOMER_V = ("SELECT channel, " + ", ".join(_COLUMNS) + ", version"
+                      " FROM conversations WHERE shop_id = ? AND customer = ?")
+_INSERT_NEW = (
+    "INSERT INTO conversations (shop_id, channel, customer, " + ", ".join(_COLUMNS)
+    + ", version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+    "ON CONFLICT (shop_id, channel, customer) DO NOTHING")
+_UPDATE_IF = (
+    "UPDATE conversations SET " + ", ".join(f"{c} = ?" for c in _COLUMNS)
+    + ", version = version + 1 WHERE shop_id = ? AND channel = ? AND customer = ? "
+    "AND version = ?")
 
 
 def _from_row(key: ConversationKey, row: tuple[Any, ...]) -> Conversation:
-    (language, locked, state, cart, data, business, last_in, handoff, updated) = row
+    (language, locked, state, cart, data, business, last_in, handoff, updated) = row[:9]
     return Conversation(
         key=key, language=language, language_locked=bool(locked),
         state=ConversationState(state),
         cart=MappingProxyType(json.loads(cart)), data=MappingProxyType(json.loads(data)),
         business=business, last_inbound_at=last_in, handoff_until=handoff,
-        updated_at=updated, is_new=False,
+        updated_at=updated, is_new=False, version=int(row[9]) if len(row) > 9 else 0,
     )
+
+
+def _values(c: Conversation) -> tuple[Any, ...]:
+    return (c.language, c.language_locked, c.state.value,
+            json.dumps(dict(c.cart), separators=(",", ":")),
+            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
+            c.business, c.last_inbound_at, c.handoff_until, c.updated_at)
 
 
 class SqlStateStore:
@@ -212,15 +234,26 @@ class SqlStateStore:
 
     The cache is only updated after the transaction that stored a change has committed,
     so a failed write never leaves memory ahead of the database.
+
+    ``shared=True`` (PostgreSQL, where several servers may share the table) keeps no cache:
+    every load reads the row and its version under this process's conversation lock, and
+    every save is a guarded compare-and-set on that version. A turn that another server
+    changed meanwhile fails with :class:`~config.database.Conflict` and nothing of it is
+    stored; the engine reads again and runs the turn again.
     """
 
-    def __init__(self, database: Database, *, cache_size: int = 50_000) -> None:
+    def __init__(self, database: Database, *, cache_size: int = 50_000,
+                 shared: bool = False) -> None:
         self._db = database
         self._cache: OrderedDict[ConversationKey, Conversation] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_size = 0 if shared else cache_size
+        self.shared = shared
         self.lock = _Locks()
 
     async def load(self, key: ConversationKey) -> Conversation:
+        if self.shared:
+            row = await self._db.fetchone(_SELECT_V, (key.shop_id, key.channel, key.customer))
+            return Conversation(key) if row is None else _from_row(key, row)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
@@ -232,12 +265,15 @@ class SqlStateStore:
 
     def upsert_statement(self, conversation: Conversation, writes: WriteSet) -> None:
         c = conversation
-        writes.add(_UPSERT, (
-            c.key.shop_id, c.key.channel, c.key.customer, c.language, c.language_locked,
-            c.state.value, json.dumps(dict(c.cart), separators=(",", ":")),
-            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
-            c.business, c.last_inbound_at, c.handoff_until, c.updated_at,
-        ))
+        if self.shared:
+            if c.is_new:
+                writes.add(_INSERT_NEW, (c.key.shop_id, c.key.channel, c.key.customer,
+                                         *_values(c)), must_change=True)
+            else:
+                writes.add(_UPDATE_IF, (*_values(c), c.key.shop_id, c.key.channel,
+                                        c.key.customer, c.version), must_change=True)
+            return
+        writes.add(_UPSERT, (c.key.shop_id, c.key.channel, c.key.customer, *_values(c)))
 
     async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
         batch = WriteSet()
@@ -245,9 +281,14 @@ class SqlStateStore:
             batch.extend(writes)
         self.upsert_statement(conversation, batch)
         await self._db.write(batch)
-        self._remember(conversation.with_(is_new=False))
+        if not self.shared:
+            self._remember(conversation.with_(is_new=False))
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
+        if self.shared:
+            rows = await self._db.fetchall(_SELECT_CUSTOMER_V, (shop_id, customer))
+            return [_from_row(ConversationKey(shop_id, row[0], customer), row[1:])
+                    for row in rows]
         rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
         found = []
         for row in rows:

@@ -35,6 +35,15 @@ class OrderRow(SQLModel, table=True):
     money_version: int = Field(default=0, sa_type=BigInteger)
 
 
+class OrderCounterRow(SQLModel, table=True):
+    """The last order number given out per shop, for servers that share one PostgreSQL."""
+
+    __tablename__ = "order_counters"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    last: int = Field(sa_type=BigInteger)
+
+
 class OrderLineRow(SQLModel, table=True):
     __tablename__ = "order_lines"
 

@@ -169,6 +169,18 @@ class PaymentsRepository:
                                      (shop_id,))
         return int(row[0]) if row and row[0] is not None else 0
 
+    async def next_order_number(self, shop_id: str) -> int:
+        """The next number from the shop's counter row, in a transaction of its own (a gap
+        when the order is then not stored, as a sequence gives): for servers that share
+        one PostgreSQL. The first call seeds the row from the orders already there."""
+        row = await self.db.fetchone(
+            "INSERT INTO order_counters (shop_id, last) "
+            "SELECT ?, GREATEST(COALESCE(MAX(number), 0), 1000) + 1 FROM orders "
+            "WHERE shop_id = ? ON CONFLICT (shop_id) DO UPDATE "
+            "SET last = order_counters.last + 1 RETURNING last", (shop_id, shop_id))
+        assert row is not None
+        return int(row[0])
+
     async def order(self, order_id: str) -> Order | None:
         row = await self.db.fetchone(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = ?",
                                      (order_id,))

@@ -229,6 +229,10 @@ class PaymentService:
 
     # ---- orders ------------------------------------------------------------------------
     async def _allocate_number(self, shop_id: str) -> int:
+        if self.db.dialect == "postgresql":
+            # several servers may share the database: the counter row decides, never a
+            # number cached here (SQLite has one process, and its memory is the truth)
+            return await self.repo.next_order_number(shop_id)
         async with self._number_lock:
             if shop_id not in self._numbers:
                 self._numbers[shop_id] = max(await self.repo.max_order_number(shop_id), 1000)

@@ -195,7 +195,9 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = app[DB]
     clock = app[CLOCK]
-    store = SqlStateStore(db)
+    # several servers may share a PostgreSQL: no conversation cache, no trusted stock counts
+    shared = db.dialect == "postgresql"
+    store = SqlStateStore(db, shared=shared)
     providers = {name: create_provider(
         name, app[HTTP], sandbox_secret=settings.sandbox_secret,
         razorpay_key_id=settings.razorpay_key_id,
@@ -216,7 +218,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     payments = PaymentService(db, providers, public_url=settings.public_base,
                               now_ms=clock.now_ms, excess_policy=excess_policy)
     app[PAYMENTS] = payments
-    inventory = Inventory(db)
+    inventory = Inventory(db, shared=shared)
     await inventory.load()
     app[INVENTORY] = inventory
 

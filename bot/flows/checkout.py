@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.inventory import Inventory
 from bot.reminders import schedule_payment_nudge
 from bot.router import UNHANDLED, Router, Turn
 from bot.state import ConversationState
@@ -171,6 +172,9 @@ async def confirm(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("not_taking_orders")
         return None
+    stock = turn.services.get("inventory")
+    if isinstance(stock, Inventory):
+        await stock.refresh(shop.id)  # other servers may have sold some (shared mode only)
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
