@@ -48,6 +48,9 @@ class Settings:
     # "process": REST sends (Cloud API, Twilio) run in a child process, off the event loop;
     # "inline": in the server's own loop (HAAT_OUTBOX_SENDER)
     outbox_sender: str = "process"
+    # PostgreSQL: how long a server's claim on an outbox row holds; the row of a server that
+    # died mid-send is taken over by another one after it (HAAT_OUTBOX_LEASE_SECONDS)
+    outbox_lease_seconds: float = 60.0
     reload_interval_seconds: float = 2.0
     # trained intent-model weights, keyed by a hash of their training data (None: no cache)
     model_cache_dir: Path | None = None
@@ -111,6 +114,8 @@ class Settings:
             values["sqlite_max_pages"] = int(pages)
         if (allow := get("HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL")) is not None:
             values["allow_sandbox_with_live_channel"] = allow.lower() in ("1", "true", "yes")
+        if (lease := get("HAAT_OUTBOX_LEASE_SECONDS")) is not None:
+            values["outbox_lease_seconds"] = float(lease)
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]

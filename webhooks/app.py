@@ -246,7 +246,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
-                    journal=journal)
+                    journal=journal, lease_ms=int(settings.outbox_lease_seconds * 1000))
     app[OUTBOX] = outbox
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,

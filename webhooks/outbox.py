@@ -54,6 +54,14 @@ _DUE = ("SELECT id, shop_id, channel, customer, business, payload, attempts "
         "FROM outbound_messages WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
         "ORDER BY next_attempt_at LIMIT 200")
 _ATTEMPTS = "SELECT attempts FROM outbound_messages WHERE id = ?"
+# PostgreSQL, where several servers poll one table: take the due rows and claim them in one
+# statement; SKIP LOCKED lets two pollers split the rows instead of queueing on each other,
+# and a row whose lease ran out (its server died mid-send) is due again
+_CLAIM_DUE = (
+    "UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
+    "WHERE id IN (SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending') "
+    "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 200 FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, shop_id, channel, customer, business, payload, attempts")
 
 STATUS_RANK_SQL = ("CASE status WHEN 'pending' THEN -2 WHEN 'sending' THEN -1 "
                    "WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 "
@@ -101,10 +109,11 @@ class Outbox:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, item: OutboxItem, attempts: int) -> None:
+    async def _deliver(self, item: OutboxItem, attempts: int, *,
+                       claimed: bool = False) -> None:
         """Claim, send once, record the result; the row stays claimed until it is recorded."""
         try:
-            if self.db.dialect != "sqlite":
+            if self.db.dialect != "sqlite" and not claimed:
                 # several workers share the table: take the row first. With SQLite there is
                 # one process, and the in-flight set already keeps a row to one sender.
                 now = self.clock.now_ms()
@@ -264,15 +273,22 @@ class Outbox:
     async def run_due(self) -> int:
         """Send every row that is due (retries, leftovers after a restart); returns count."""
         now = self.clock.now_ms()
-        rows = await self.db.fetchall(_DUE, (now,))
+        claimed = self.db.dialect == "postgresql"
+        if claimed:
+            # each returned row is ours alone until its lease ends; a row one of our own
+            # tasks holds is not due (its lease is in the future), so none is sent twice
+            rows = await self.db.fetchall(_CLAIM_DUE, (now + self.lease_ms, now, now))
+        else:
+            rows = await self.db.fetchall(_DUE, (now,))
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
-            if row_id in self._inflight or row_id in self._held:
+            if not claimed and (row_id in self._inflight or row_id in self._held):
                 continue  # being sent, its result being recorded, or in doubt (recover)
             item = OutboxItem(row_id, shop_id, channel, customer, business,
                               Reply.from_json(json.loads(payload)))
             self._inflight.add(row_id)
-            task = asyncio.create_task(self._deliver(item, attempts=attempts))
+            task = asyncio.create_task(self._deliver(item, attempts=attempts,
+                                                     claimed=claimed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
