@@ -176,7 +176,7 @@ async def test_three_servers_behind_haproxy_one_killed_every_order_exactly_right
                 [haproxy, "-f", str(config), "-db"], stdout=out, stderr=subprocess.STDOUT)
         try:
             await asyncio.gather(*(until_ready(s.url, s.proc, s.log) for s in servers))
-            await until_ready(lb, balancer)  # type: ignore[arg-type]
+            await until_ready(lb, balancer)
             halfway, killed = asyncio.Event(), asyncio.Event()
             started: list[int] = []
             async with aiohttp.ClientSession() as session, asyncpg.create_pool(
