@@ -31,8 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds of load for the bare and haat runs (default 60)")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
-    p.add_argument("--workers", default="1,2",
-                   help="haat serve --workers values for the haat step, one run each (1,2)")
+    p.add_argument("--workers", default=None,
+                   help="haat serve --workers values for the haat step, one run each (1,2 "
+                        "with --postgres; 1 on SQLite, which refuses more than one process)")
     p.add_argument("--postgres", action="store_true",
                    help="run haat on a throwaway PostgreSQL cluster instead of SQLite "
                         "(growth runs stay on SQLite)")
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"bare aiohttp for {args.duration:g} s")
                 rep.bare = run.run_bare(opts, tr, args.duration)
                 _say(_line(rep.bare))
-            for workers in (_workers(args.workers) if "haat" in steps else []):
+            counts = args.workers or ("1,2" if args.postgres else "1")
+            for workers in (_workers(counts) if "haat" in steps else []):
                 label = f"haat ({database})" + (f", --workers {workers}" if workers > 1 else "")
                 _say(f"{label} for {args.duration:g} s")
                 result = run.run_haat(opts, tr, label, shop=demo,

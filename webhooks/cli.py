@@ -17,7 +17,7 @@ from config.settings import Settings
 
 log = logging.getLogger("haat")
 
-SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # see cmd_serve; the HTTP workers use them too
+SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # see cmd_serve
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -77,6 +77,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("haat serve: --workers must be 1 or more", file=sys.stderr)
         return 2
+    from config.database import is_sqlite
+
+    if workers > 1 and is_sqlite(settings.database_url):
+        print("haat serve: --workers N > 1 needs PostgreSQL (HAAT_DATABASE_URL="
+              "postgresql+asyncpg://…): SQLite has one writer, and one process serves it "
+              "best (docs/DEPLOY.md)", file=sys.stderr)
+        return 2
     if not settings.allow_sandbox_with_live_channel:
         for problem in sandbox_with_live_channel(settings, Path(settings.shop_dir)):
             print(f"haat serve: refusing to start: {problem}. Use a real provider in "
@@ -85,11 +92,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
     from webhooks.migrate import upgrade_in_child
 
-    try:
-        upgrade_in_child(settings.database_url)
-    except RuntimeError as exc:
-        print(f"haat serve: {exc}; see the error above", file=sys.stderr)
-        return 1
+    if not args.reuse_port:  # a worker of `--workers N`: its supervisor migrated already
+        try:
+            upgrade_in_child(settings.database_url)
+        except RuntimeError as exc:
+            print(f"haat serve: {exc}; see the error above", file=sys.stderr)
+            return 1
     log.info("serving %s on http://%s:%d with %d process%s (%s)", settings.shop_dir, args.host,
              args.port, workers, "es" if workers > 1 else "",
              ", ".join(f"{k}={v}" for k, v in settings.describe().items()
@@ -101,16 +109,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # lower p99 at the same memory. Start-up garbage is frozen out of collections as well.
     gc.set_threshold(*SERVER_GC_THRESHOLDS)
     if workers > 1:
-        # the edge of each webhook in worker processes, every turn in this one
+        # N full servers sharing the port; nothing is shared between them but PostgreSQL
         from webhooks.workers import run
 
-        run(settings, args.host, args.port, workers)
-        return 0
-    _run_server(settings, args.host, args.port)
+        return run(Path(settings.shop_dir), args.host, args.port, workers)
+    _run_server(settings, args.host, args.port, reuse_port=args.reuse_port)
     return 0
 
 
-def _run_server(settings: Settings, host: str, port: int) -> None:
+def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = False) -> None:
     from aiohttp import web
 
     from webhooks.app import create_app
@@ -122,7 +129,8 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
         import uvloop
 
         loop = uvloop.new_event_loop()
-    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=loop)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=loop,
+                reuse_port=reuse_port or None)
 
 
 # ---- check ----------------------------------------------------------------------------
@@ -349,8 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("HAAT_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("HAAT_PORT", "8080")))
     serve.add_argument("--workers", type=int, default=os.environ.get("HAAT_WORKERS", "1"),
-                       help="processes: 1 does everything; N > 1 adds N-1 HTTP workers "
-                            "that verify and parse webhooks while this one runs the turns")
+                       help="server processes sharing the port (SO_REUSEPORT); N > 1 needs "
+                            "PostgreSQL")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="validate a shop folder")
