@@ -1,8 +1,8 @@
 """Length-prefixed pickle frames between haat's own processes, over private pipes.
 
-The server and its children (the outbox sender, HTTP workers) are all this program; the
-pipes are created at spawn and reach no one else, so nothing from the network is ever
-unpickled here: the children parse and verify network bytes before anything is framed.
+The server and its child (the outbox sender) are both this program; the pipes are
+created at spawn and reach no one else, so nothing from the network is ever unpickled
+here: the child parses the channels' answers before anything is framed.
 """
 
 from __future__ import annotations

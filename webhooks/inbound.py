@@ -1,8 +1,7 @@
 """The paranoid edge every inbound webhook shares: read, verify, parse. No state.
 
-It is used by the server's own routes and by HTTP worker processes (``haat serve
---workers N``), which do this part of the work and hand the parsed :class:`Delivery` to the
-server; so it imports nothing but the channels.
+It is used by the server's routes, which hand the parsed :class:`Delivery` to the engine;
+it imports nothing but the channels.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ async def handle_delivery(app: web.Application, channel: ChannelAdapter,
     """Store receipts, run each new message through the engine, and answer.
 
     The engine has stored every message (and its reply) when this returns, so the answer
-    may be a 200. HTTP workers call this through the server with deliveries they parsed.
+    may be a 200.
     When storage refuses, the answer is a 503 (the channel delivers again later; what was
     stored meanwhile is deduplicated) or a 400 for a message that cannot be stored.
     """
