@@ -273,7 +273,12 @@ class SqlStateStore:
                 writes.add(_UPDATE_IF, (*_values(c), c.key.shop_id, c.key.channel,
                                         c.key.customer, c.version), must_change=True)
             return
-        writes.add(_UPSERT, (c.key.shop_id, c.key.channel, c.key.customer, *_values(c)))
+        writes.add(_UPSERT, (
+            c.key.shop_id, c.key.channel, c.key.customer, c.language, c.language_locked,
+            c.state.value, json.dumps(dict(c.cart), separators=(",", ":")),
+            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
+            c.business, c.last_inbound_at, c.handoff_until, c.updated_at,
+        ))
 
     async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
         batch = WriteSet()
