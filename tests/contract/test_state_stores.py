@@ -15,17 +15,18 @@ from bot.state import (
     SqlStateStore,
     StateStore,
 )
-from config.database import Database, WriteSet, open_database
+from config.database import Conflict, Database, WriteSet, open_database
 
 KEY = ConversationKey("shop", "simulator", "919000000001")
 
 
-@pytest.fixture(params=["memory", "sql"])
+@pytest.fixture(params=["memory", "sql", "sql-shared"])
 async def store(request: pytest.FixtureRequest,
                 database_url: str) -> AsyncIterator[tuple[StateStore, Database]]:
     db = open_database(database_url)
     await db.start()
-    made: StateStore = MemoryStateStore(db) if request.param == "memory" else SqlStateStore(db)
+    made: StateStore = MemoryStateStore(db) if request.param == "memory" else SqlStateStore(
+        db, shared=request.param == "sql-shared")
     yield made, db
     await db.close()
 
@@ -89,5 +90,30 @@ async def test_sql_store_survives_a_new_process(database_url: str) -> None:
         await SqlStateStore(db).save(Conversation(KEY).with_(cart={"LASSI": 3}))
         fresh = SqlStateStore(db)  # an empty cache: as after a restart
         assert dict((await fresh.load(KEY)).cart) == {"LASSI": 3}
+    finally:
+        await db.close()
+
+
+async def test_a_save_from_a_stale_read_conflicts_in_shared_mode(database_url: str) -> None:
+    """Two servers (two stores, no shared memory) read the same version; the second save
+    changes no row and raises Conflict, so nothing of its stale turn is stored (issue 16)."""
+    db = open_database(database_url)
+    await db.start()
+    try:
+        first, second = SqlStateStore(db, shared=True), SqlStateStore(db, shared=True)
+        await first.save(Conversation(KEY).with_(cart={"SAMOSA": 1}))
+        a, b = await first.load(KEY), await second.load(KEY)
+        await first.save(a.with_(cart={"SAMOSA": 2}))
+        writes = WriteSet()
+        writes.add("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, "
+                   "kind, body, received_at, status, response) VALUES ('simulator', 'stale', "
+                   "'shop', 'c', 'text', '', 0, 'processed', 'r')")
+        with pytest.raises(Conflict):
+            await second.save(b.with_(cart={"KACHORI": 1}), writes)
+        assert dict((await second.load(KEY)).cart) == {"SAMOSA": 2}
+        assert await db.fetchone(
+            "SELECT 1 FROM inbound_messages WHERE message_id = 'stale'") is None
+        with pytest.raises(Conflict):  # two servers creating one new conversation
+            await second.save(Conversation(KEY).with_(cart={"KACHORI": 1}))
     finally:
         await db.close()
