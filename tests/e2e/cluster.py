@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 
 from tests.conftest import ROOT
@@ -63,3 +65,26 @@ def start_server(tmp_path: Path, name: str, env: Mapping[str, str], *args: str,
             env=dict(os.environ, **env), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     return Server(proc, port, log)
+
+
+async def ready(url: str, proc: subprocess.Popen[bytes], log: Path | None = None,
+                seconds: float = 90.0) -> None:
+    """Poll ``url``/readyz until it answers 200. Several servers starting at once each train
+    their intent model and migrate in turn, on a shared 2-core box: allow more than the
+    15 s one server gets (tests/e2e/conftest.py:until_ready)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(seconds / 0.1)):
+            if proc.poll() is not None:
+                break
+            try:
+                async with session.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not become ready: {_tail(log)}")
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-4000:] if log is not None else ""

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import AiohttpClient
-from tests.e2e.cluster import empty_database, start_server
-from tests.e2e.conftest import ADDRESS, ADMIN, SIM, open_shop, start_live, until_ready
+from tests.e2e.cluster import empty_database, ready, start_server
+from tests.e2e.conftest import ADDRESS, ADMIN, SIM, open_shop, start_live
 from tests.localhost import free_port
 from webhooks.keys import DB
 
@@ -30,7 +30,7 @@ async def test_three_servers_started_at_once_on_a_fresh_database_all_come_up(
                "HAAT_SIMULATOR_TOKEN": "start-token", "HAAT_OUTBOX_SENDER": "inline"}
         servers = [start_server(tmp_path, f"s{n}", env) for n in range(3)]
         try:
-            await asyncio.gather(*(until_ready(s.url, s.proc, s.log) for s in servers))
+            await asyncio.gather(*(ready(s.url, s.proc, s.log) for s in servers))
             assert all(s.proc.poll() is None for s in servers)
         finally:
             for server in servers:

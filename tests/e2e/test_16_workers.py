@@ -13,8 +13,8 @@ import aiohttp
 
 from config.settings import Settings
 from tests.conftest import ROOT
-from tests.e2e.cluster import empty_database, start_server
-from tests.e2e.conftest import open_shop, until_ready
+from tests.e2e.cluster import empty_database, ready, start_server
+from tests.e2e.conftest import open_shop
 from tests.localhost import free_port
 
 SIM_TOKEN = "workers16-sim"
@@ -72,7 +72,7 @@ async def test_two_full_servers_share_the_port_survive_a_kill_and_stop_gracefull
                "HAAT_SIMULATOR_TOKEN": SIM_TOKEN}
         server = start_server(tmp_path, "workers", env, "--workers", "2")
         try:
-            await until_ready(server.url, server.proc, server.log)
+            await ready(server.url, server.proc, server.log)
             await _until(lambda: len(_workers_of(server.proc.pid)) == 2)
             await _until(lambda: _listeners(server.port) == 2)  # both started up
             first = _workers_of(server.proc.pid)
