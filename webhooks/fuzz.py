@@ -37,13 +37,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
 from multidict import MultiDict
 from yarl import URL
 
+from config import wire
 from payments.signatures import hmac_sha256_hex
 from webhooks import timing
 from webhooks.security import meta_signature, twilio_signature
@@ -264,7 +265,8 @@ def sign(case: Case, keys: Secrets, public_base: str) -> dict[str, str]:
         headers["X-Hub-Signature-256"] = meta_signature(body, keys.app_secret)
     elif case.sign == "twilio":
         try:
-            params: Any = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            # as the server decodes them (and as fast: urllib's took the fuzzer 0.7 s a MB)
+            params: Any = MultiDict(wire.form_pairs(body, max_fields=len(body) + 1))
             headers["X-Twilio-Signature"] = twilio_signature(
                 public_base + case.path, params, keys.twilio_token)
         except (UnicodeDecodeError, ValueError):
