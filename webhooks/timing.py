@@ -127,7 +127,14 @@ class LoopWatch:
             late, self.delay.seconds() - self._delay_at_start)
 
     def recent_own_lag(self) -> float:
-        return max(self.recent)
+        """The worst own lateness of the last ticks, the open one included once overdue
+        (a request read right after a long callback is answered before its tick closes)."""
+        worst = max(self.recent)
+        late = time.perf_counter() - self._deadline
+        if late > 0:
+            starved = self.starved_part(late, self.delay.seconds() - self._delay_at_start)
+            worst = max(worst, late - starved)
+        return worst
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

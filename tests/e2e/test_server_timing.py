@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -157,6 +158,14 @@ def test_the_verdicts_arithmetic() -> None:
         watch.record(late=1.0, busy=0.9, waited=0.0)
         assert watch.own_lag_max == 1.0
         assert abs(watch.starved_total - 1.95) < 1e-9
+        # a tick still open 0.5 s past its deadline (this thread was not starved meanwhile)
+        # counts already: a request answered before it closes still sees it
+        watch.recent.clear()
+        watch.recent.append(0.0)
+        watch._deadline = time.perf_counter() - 0.5
+        watch._delay_at_start = watch.delay.seconds()
+        assert watch.recent_own_lag() >= 0.5
+        assert watch.starved() >= watch.starved_total
     finally:
         watch.delay.close()
     # 3 s answer, 2.9 s in the handler of which 2.5 s starved, 0.1 s outside, own lag 0.02
