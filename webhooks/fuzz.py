@@ -9,8 +9,11 @@ real fixtures in ``tests/fixtures`` (type confusion, huge numbers, deep nesting,
 surrogates, RTL, emoji, NUL; oversized fields, deleted and unknown keys) and random bytes,
 signed the way each route checks (X-Hub-Signature-256, X-Twilio-Signature, the sandbox and
 Razorpay HMACs, bearer tokens). It prints the status codes per route and the slowest
-answer; every request answered 5xx or slower than ``--slow`` seconds is written to
-``--corpus`` (replayed by tests/e2e/test_fuzz_corpus.py). Exit status 1 when there was any.
+answer, by the server's own time and on the fuzzer's clock (the server, started with
+``HAAT_SERVER_TIMING=1``, says in each answer how much of its time the machine kept it from
+running: webhooks/timing.py); every request answered 5xx, or with more than ``--slow``
+seconds of the server's own time, is written to ``--corpus`` (replayed by
+tests/e2e/test_fuzz_corpus.py). Exit status 1 when there was any.
 docs/RELIABILITY.md "Hostile input" has the figures of a full run.
 """
 
