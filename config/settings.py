@@ -60,6 +60,9 @@ class Settings:
     # HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1: serve a sandbox-paid shop to real WhatsApp
     # users anyway (a staging number); `haat serve` refuses it otherwise
     allow_sandbox_with_live_channel: bool = False
+    # HAAT_SERVER_TIMING=1: a Server-Timing header on every answer (the handler's time, the
+    # run-queue wait in it; webhooks/timing.py). For haat fuzz; off, it costs nothing
+    server_timing: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +119,8 @@ class Settings:
             values["allow_sandbox_with_live_channel"] = allow.lower() in ("1", "true", "yes")
         if (lease := get("HAAT_OUTBOX_LEASE_SECONDS")) is not None:
             values["outbox_lease_seconds"] = float(lease)
+        if (timing := get("HAAT_SERVER_TIMING")) is not None:
+            values["server_timing"] = timing.lower() in ("1", "true", "yes", "on")
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
         settings = cls(**values)  # type: ignore[arg-type]

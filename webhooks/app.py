@@ -47,6 +47,7 @@ from webhooks.keys import (
     ENGINE,
     HTTP,
     INVENTORY,
+    LOOP_WATCH,
     METRICS,
     NOTIFIER,
     OUTBOX,
@@ -65,6 +66,7 @@ from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import setup_routes, storage_refusals
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender, journal_for
+from webhooks.timing import LoopWatch, server_timing
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,10 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[error_middleware(_count_error), storage_refusals])
+    middlewares = [error_middleware(_count_error), storage_refusals]
+    if settings.server_timing:  # outermost, so refusals and errors are timed too
+        middlewares.insert(0, server_timing(lambda: app.get(LOOP_WATCH)))
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
@@ -270,21 +274,18 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
-    """How late the event loop runs at worst (``/metrics``: haat_loop_lag_max_seconds)."""
+    """How late the event loop runs, in all and by its own doing (webhooks/timing.py).
 
-    async def watch() -> None:
-        metrics = app[METRICS]
-        while True:
-            wall, cpu = time.perf_counter(), time.process_time()
-            await asyncio.sleep(0.1)
-            metrics.loop_lag_max = max(metrics.loop_lag_max, time.perf_counter() - wall - 0.1)
-            metrics.loop_busy_max = max(metrics.loop_busy_max, time.process_time() - cpu)
-
-    task = asyncio.create_task(watch())
+    Made here, on the loop's thread: the watch reads that thread's run-queue wait.
+    """
+    watch = LoopWatch()
+    app[LOOP_WATCH] = watch
+    task = asyncio.create_task(watch.run())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    watch.delay.close()
 
 
 def _count_error(request: web.Request) -> None:

@@ -9,8 +9,11 @@ real fixtures in ``tests/fixtures`` (type confusion, huge numbers, deep nesting,
 surrogates, RTL, emoji, NUL; oversized fields, deleted and unknown keys) and random bytes,
 signed the way each route checks (X-Hub-Signature-256, X-Twilio-Signature, the sandbox and
 Razorpay HMACs, bearer tokens). It prints the status codes per route and the slowest
-answer; every request answered 5xx or slower than ``--slow`` seconds is written to
-``--corpus`` (replayed by tests/e2e/test_fuzz_corpus.py). Exit status 1 when there was any.
+answer, by the server's own time and on the fuzzer's clock (the server, started with
+``HAAT_SERVER_TIMING=1``, says in each answer how much of its time the machine kept it from
+running: webhooks/timing.py); every request answered 5xx, or with more than ``--slow``
+seconds of the server's own time, is written to ``--corpus`` (replayed by
+tests/e2e/test_fuzz_corpus.py). Exit status 1 when there was any.
 docs/RELIABILITY.md "Hostile input" has the figures of a full run.
 """
 
@@ -36,15 +39,17 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
 from multidict import MultiDict
 from yarl import URL
 
+from config import wire
 from payments.signatures import hmac_sha256_hex
+from webhooks import timing
 from webhooks.security import meta_signature, twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,7 +268,8 @@ def sign(case: Case, keys: Secrets, public_base: str) -> dict[str, str]:
         headers["X-Hub-Signature-256"] = meta_signature(body, keys.app_secret)
     elif case.sign == "twilio":
         try:
-            params: Any = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            # as the server decodes them (and as fast: urllib's took the fuzzer 0.7 s a MB)
+            params: Any = MultiDict(wire.form_pairs(body, max_fields=len(body) + 1))
             headers["X-Twilio-Signature"] = twilio_signature(
                 public_base + case.path, params, keys.twilio_token)
         except (UnicodeDecodeError, ValueError):
@@ -542,6 +548,12 @@ class Report:
     count: int = 0
     by_route: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     slowest: tuple[float, str] = (0.0, "")
+    # the most of one answer's time that was the server's own (webhooks/timing.py): the
+    # verdict's measure; the rest of an answer's time was queued in the fuzzer or the machine
+    slowest_server: tuple[float, str] = (0.0, "")
+    most_queued: float = 0.0
+    slow_answers: int = 0  # slower than --slow on the fuzzer's clock
+    slow_server: int = 0  # ... by the server's own time: findings
     found: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     transport_errors: int = 0
@@ -551,6 +563,8 @@ class Report:
     client_stall: float = 0.0
     server_loop_lag: float = 0.0  # haat_loop_lag_max_seconds at the end
     server_loop_busy: float = 0.0  # haat_loop_busy_max_seconds
+    server_loop_own_lag: float = 0.0  # haat_loop_own_lag_max_seconds: lateness not starved
+    client_run_queue: float = 0.0  # the fuzzer's loop thread waited this long for a CPU
 
     @property
     def server_errors(self) -> int:
@@ -560,12 +574,18 @@ class Report:
         return {"count": self.count, "seconds": round(self.seconds, 1),
                 "by_route": {r: dict(sorted(c.items())) for r, c in sorted(self.by_route.items())},
                 "slowest_seconds": round(self.slowest[0], 3), "slowest_route": self.slowest[1],
+                "slowest_server_seconds": round(self.slowest_server[0], 3),
+                "slowest_server_route": self.slowest_server[1],
+                "most_queued_seconds": round(self.most_queued, 3),
+                "slow_answers": self.slow_answers, "slow_server_answers": self.slow_server,
                 "server_errors": self.server_errors, "found": len(self.found),
                 "transport_errors": self.transport_errors,
                 "server_error_log_lines": self.server_errors_logged,
                 "client_stall_seconds": round(self.client_stall, 3),
                 "server_loop_lag_seconds": round(self.server_loop_lag, 3),
-                "server_loop_busy_seconds": round(self.server_loop_busy, 3)}
+                "server_loop_busy_seconds": round(self.server_loop_busy, 3),
+                "server_loop_own_lag_seconds": round(self.server_loop_own_lag, 3),
+                "client_run_queue_seconds": round(self.client_run_queue, 3)}
 
     def text(self) -> str:
         statuses = sorted({s for c in self.by_route.values() for s in c})
@@ -581,19 +601,26 @@ class Report:
                                                          for s in statuses)
                      + f" {sum(total.values()):>7}")
         lines.append(f"{self.count} requests in {self.seconds:.1f} s "
-                     f"({self.count / max(self.seconds, 1e-9):.0f}/s); slowest answer "
-                     f"{self.slowest[0] * 1000:.0f} ms on {self.slowest[1]}; "
+                     f"({self.count / max(self.seconds, 1e-9):.0f}/s); "
                      f"5xx: {self.server_errors}; kept in the corpus: {len(self.found)}; "
                      f"connection errors: {self.transport_errors}; "
-                     f"ERROR lines in the server log: {self.server_errors_logged}; "
-                     f"longest stall of the fuzzer's own loop: "
-                     f"{self.client_stall * 1000:.0f} ms; of the server's loop: "
-                     f"{self.server_loop_lag * 1000:.0f} ms; most CPU the server used in one "
-                     f"0.1 s tick: {self.server_loop_busy * 1000:.0f} ms")
+                     f"ERROR lines in the server log: {self.server_errors_logged}")
+        lines.append(f"server's own time: slowest {self.slowest_server[0] * 1000:.0f} ms on "
+                     f"{self.slowest_server[1]}; answers over the limit: {self.slow_server}")
+        lines.append(f"on the fuzzer's clock: slowest {self.slowest[0] * 1000:.0f} ms on "
+                     f"{self.slowest[1]}; answers over the limit: {self.slow_answers}; most "
+                     f"time queued outside the server: {self.most_queued * 1000:.0f} ms")
+        lines.append(f"the machine: the fuzzer's loop stalled {self.client_stall * 1000:.0f} ms "
+                     f"at worst and waited {self.client_run_queue:.1f} s in all for a CPU; "
+                     f"the server's loop ran {self.server_loop_lag * 1000:.0f} ms late at worst, "
+                     f"{self.server_loop_own_lag * 1000:.0f} ms of it by its own doing; most "
+                     f"CPU the server used in one 0.1 s tick: "
+                     f"{self.server_loop_busy * 1000:.0f} ms")
         return "\n".join(lines)
 
 
-def case_record(case: Case, status: int, seconds: float) -> dict[str, Any]:
+def case_record(case: Case, status: int, seconds: float,
+                server_seconds: float | None = None) -> dict[str, Any]:
     """How a found case is kept in the corpus (tests/e2e/test_fuzz_corpus.py replays it).
 
     Bodies over 4 KB are stored zlib-compressed (deep nesting shrinks a thousandfold).
@@ -601,7 +628,8 @@ def case_record(case: Case, status: int, seconds: float) -> dict[str, Any]:
     record: dict[str, Any] = {
         "route": case.route, "method": case.method, "path": case.path, "sign": case.sign,
         "content_type": case.content_type, "forged": case.forged, "status": status,
-        "seconds": round(seconds, 3)}
+        "seconds": round(seconds, 3),
+        "server_seconds": round(seconds if server_seconds is None else server_seconds, 3)}
     if len(case.body) > 4096:
         record["body_zlib_b64"] = base64.b64encode(zlib.compress(case.body, 9)).decode()
     else:
@@ -640,9 +668,18 @@ async def _seed_orders(session: aiohttp.ClientSession, base: str, keys: Secrets,
     return tokens
 
 
+class Shot(NamedTuple):
+    """One answer: its status (0: the connection failed), its time on the fuzzer's clock,
+    and the part of that time that was the server's own (webhooks/timing.py)."""
+
+    status: int
+    seconds: float
+    server_seconds: float
+
+
 async def fire(session: aiohttp.ClientSession, base: str, case: Case, keys: Secrets,
-               tokens: list[str], rng: random.Random) -> tuple[int, float]:
-    """Send one case; (status, seconds). Status 0: the connection failed."""
+               tokens: list[str], rng: random.Random) -> Shot:
+    """Send one case. Without a ``Server-Timing`` answer, all of its time is the server's."""
     path = case.path
     if "{token}" in path:
         path = path.replace("{token}", rng.choice(tokens) if tokens else "a" * 32)
@@ -656,9 +693,12 @@ async def fire(session: aiohttp.ClientSession, base: str, case: Case, keys: Secr
                                    data=case.body if case.method == "POST" else None,
                                    headers=headers, allow_redirects=False) as response:
             await response.read()
-            return response.status, time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            return Shot(response.status, seconds, timing.server_seconds(
+                seconds, timing.parse(response.headers.get(timing.HEADER))))
     except (aiohttp.ClientError, TimeoutError, ValueError):
-        return 0, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return Shot(0, seconds, seconds)
 
 
 async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: int,
@@ -676,15 +716,20 @@ async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: i
 
         async def worker() -> None:
             for case in cases:
-                status, seconds = await fire(session, base, case, keys, tokens, rng)
+                status, seconds, own = await fire(session, base, case, keys, tokens, rng)
                 report.count += 1
                 report.by_route[case.route][status] += 1
                 if status == 0:
                     report.transport_errors += 1
                 if seconds > report.slowest[0]:
                     report.slowest = (seconds, case.route)
-                if status >= 500 or status == 0 or seconds > slow:
-                    report.found.append(case_record(case, status, seconds))
+                if own > report.slowest_server[0]:
+                    report.slowest_server = (own, case.route)
+                report.most_queued = max(report.most_queued, seconds - own)
+                report.slow_answers += seconds > slow
+                report.slow_server += own > slow
+                if status >= 500 or status == 0 or own > slow:
+                    report.found.append(case_record(case, status, seconds, own))
                 if progress is not None and report.count % 10_000 == 0:
                     progress(report.count)
 
@@ -695,11 +740,15 @@ async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: i
                 report.client_stall = max(report.client_stall,
                                           time.perf_counter() - before - 0.05)
 
+        delay = timing.RunDelay()
+        waited = delay.seconds()
         beat = asyncio.create_task(heartbeat())
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
+        report.client_run_queue = delay.seconds() - waited
+        delay.close()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -751,7 +800,9 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
                        RAZORPAY_KEY_ID="rzp_test_fuzz", RAZORPAY_KEY_SECRET=secrets.token_hex(8),
                        RAZORPAY_API_BASE_URL=sink + "/v1", HAAT_LOG_LEVEL="WARNING",
                        # the channels are fakes on loopback: the sandbox is right here
-                       HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1")
+                       HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL="1",
+                       # each answer says how much of its time was the server's own
+                       HAAT_SERVER_TIMING="1")
             env.pop("HAAT_SIMULATOR_OWNER", None)
             if database_url:
                 env["HAAT_DATABASE_URL"] = database_url
@@ -802,6 +853,8 @@ async def _read_loop_lag(base: str, report: Report) -> None:
             report.server_loop_lag = float(value)
         elif name == "haat_loop_busy_max_seconds":
             report.server_loop_busy = float(value)
+        elif name == "haat_loop_own_lag_max_seconds":
+            report.server_loop_own_lag = float(value)
 
 
 async def _until_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -22,6 +22,7 @@ from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.outbox import Outbox
 from webhooks.scheduler import Scheduler
+from webhooks.timing import LoopWatch
 
 
 @dataclass
@@ -55,10 +56,6 @@ class Metrics:
     rejected: int = 0
     errors: int = 0
     handled_seconds: float = 0.0
-    # the event loop's worst lateness since start (a starved process is late too), and the
-    # most CPU the process used in one 0.1 s tick: near the lag it was blocked by itself
-    loop_lag_max: float = 0.0
-    loop_busy_max: float = 0.0
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -70,6 +67,8 @@ CHANNEL_ADAPTERS = web.AppKey("channels", Mapping[str, ChannelAdapter])
 OUTBOX = web.AppKey("outbox", Outbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
+# the event loop's lateness, own and starved (webhooks/timing.py); set once the loop runs
+LOOP_WATCH = web.AppKey("loop_watch", LoopWatch)
 READY = web.AppKey("ready", asyncio.Event)
 PROVIDERS = web.AppKey("providers", dict[str, PaymentProvider])
 PAYMENTS = web.AppKey("payments", PaymentService)

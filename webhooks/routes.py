@@ -52,6 +52,7 @@ async def metrics(request: web.Request) -> web.Response:
     m = app[k.METRICS]
     db = app[k.DB]
     outbox = app[k.OUTBOX]
+    watch = app[k.LOOP_WATCH]
     lines = [
         "# TYPE haat_inbound_messages_total counter",
         f"haat_inbound_messages_total {m.inbound}",
@@ -62,9 +63,11 @@ async def metrics(request: web.Request) -> web.Response:
         "# TYPE haat_errors_total counter",
         f"haat_errors_total {m.errors}",
         "# TYPE haat_loop_lag_max_seconds gauge",
-        f"haat_loop_lag_max_seconds {m.loop_lag_max:.6f}",
+        f"haat_loop_lag_max_seconds {watch.lag_max:.6f}",
+        "# TYPE haat_loop_own_lag_max_seconds gauge",
+        f"haat_loop_own_lag_max_seconds {watch.own_lag_max:.6f}",
         "# TYPE haat_loop_busy_max_seconds gauge",
-        f"haat_loop_busy_max_seconds {m.loop_busy_max:.6f}",
+        f"haat_loop_busy_max_seconds {watch.busy_max:.6f}",
         "# TYPE haat_handle_seconds_total counter",
         f"haat_handle_seconds_total {m.handled_seconds:.6f}",
         "# TYPE haat_db_commits_total counter",

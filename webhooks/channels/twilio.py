@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import MultiDict
@@ -204,13 +204,12 @@ def _storable(form: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def _form(body: bytes) -> MultiDict[str]:
+    """The fields as ``parse_qsl`` decodes them (the signature is over those), at C speed."""
     try:
-        text = body.decode("utf-8")
+        return MultiDict(wire.form_pairs(body, max_fields=_MAX_FIELDS))
     except UnicodeDecodeError as exc:
         raise BadPayload("form body is not UTF-8") from exc
-    try:
-        return MultiDict(parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS))
-    except ValueError as exc:  # more fields than any Twilio webhook has
+    except wire.TooManyFields as exc:  # more fields than any Twilio webhook has
         raise BadPayload("too many form fields") from exc
 
 
