@@ -62,7 +62,7 @@ from webhooks.keys import (
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
-from webhooks.routes import setup_routes, storage_refusals
+from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender, journal_for
 
@@ -92,8 +92,8 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[error_middleware(_count_error), storage_refusals])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware(
+        _count_error, refusals=STORAGE_REFUSALS, refuse=refuse_storage)])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
