@@ -3,21 +3,23 @@
 The box is shared, so wall-clock and CPU-time figures drift by 20 % from minute to minute;
 the number of machine instructions a message costs does not. For each commit this starts
 that commit's own ``haat serve`` (one process, SQLite, its own venv, as
-bench/compare_commits.sh builds them) under ``valgrind --tool=callgrind``, with the outbox
-sender child traced too, and a fake Graph/Twilio API (bench/fake_graph.py, not traced).
+bench/compare_commits.sh builds them) under ``valgrind --tool=callgrind`` (the outbox
+sender child runs natively) and a fake Graph/Twilio API (bench/fake_graph.py, not traced).
 It sends a warm-up of signed Twilio form posts, Cloud API envelopes and simulator calls
 (bench/traffic.py: the 8-step shopping scripts in five languages), waits for the outbox to
 drain, zeroes the counters (``callgrind_control -z``), sends the measured messages from other
-shoppers, waits for the drain again and dumps (``callgrind_control -d``): instructions in
-that window / messages = the figure. The same requests (same ids, same signatures, fixed
-``PYTHONHASHSEED``) go to every commit. Repeated runs of one commit agree to ~0.5 %.
+shoppers, waits for the drain again and dumps (``callgrind_control -d``); then counts 20 s
+of no traffic, whose rate times the window's length is taken out (see
+:attr:`Count.per_message`). The same requests (same ids, same signatures, fixed
+``PYTHONHASHSEED``) go to every commit. Repeated runs of one commit agree to ~0.6 %.
 
     .venv/bin/python -m bench.instructions dde3bc6 HEAD        # base, head (commits)
     .venv/bin/python -m bench.instructions dde3bc6 .           # "." = this working tree
     .venv/bin/python -m bench.instructions . --channel twilio  # one channel only
+    .venv/bin/python -m bench.instructions dde3bc6 . --cprofile   # per function, no valgrind
 
-Each run takes a few minutes (Python runs ~50x slower under callgrind). ``--keep`` keeps
-the callgrind files for ``callgrind_annotate`` and the server logs.
+Each run takes 5-15 minutes (Python runs ~50x slower under callgrind). ``--keep`` keeps the
+callgrind files, the profiles and the server logs. bench/README.md has the details.
 """
 
 from __future__ import annotations
