@@ -334,9 +334,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="measured shoppers, 8 messages each (60: 480 messages)")
     p.add_argument("--warmup-shoppers", type=int, default=30,
                    help="warm-up shoppers, 8 messages each (30)")
-    p.add_argument("--concurrency", type=int, default=2,
-                   help="requests in flight at once (2: under callgrind more makes the SQLite "
-                        "writer's queue refuse writes past its 1 s bound)")
+    p.add_argument("--concurrency", type=int, default=1,
+                   help="requests in flight at once (1: under callgrind on a busy machine, "
+                        "even 2 made the SQLite writer's queue refuse writes past its 1 s "
+                        "bound, and refused messages cost less)")
     p.add_argument("--quiet", type=float, default=4.0,
                    help="seconds without an outbound send that count as drained (4)")
     p.add_argument("--idle", type=float, default=20.0,
