@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,8 +135,13 @@ def queries_for(names: list[tuple[str, str | None, str | None]], count: int = 40
     return out
 
 
-def measure_latency(size: int, workdir: Path, rounds: int = 3) -> LatencyResult:
-    """Build the shop's index and intent engine in-process, then time each query alone."""
+def measure_latency(size: int, workdir: Path, rounds: int = 3,
+                    clock: Callable[[], float] = time.perf_counter) -> LatencyResult:
+    """Build the shop's index and intent engine in-process, then time each query alone.
+
+    ``clock`` is wall time by default; ``time.thread_time`` counts only this thread's CPU,
+    so on a busy machine a preempted query is not charged for the other processes' turns
+    (``python -m bench.growth --cpu``)."""
     from bot.nlu import builtin
     from bot.nlu.base import ParseContext
     from bot.nlu.builtin import build_builtin
@@ -163,11 +169,11 @@ def measure_latency(size: int, workdir: Path, rounds: int = 3) -> LatencyResult:
         parse: list[float] = []
         for _ in range(rounds):
             for text in texts:
-                t0 = time.perf_counter()
+                t0 = clock()
                 index.search(text)
-                t1 = time.perf_counter()
+                t1 = clock()
                 await nlu.parse(text, context)
-                t2 = time.perf_counter()
+                t2 = clock()
                 search.append(t1 - t0)
                 parse.append(t2 - t1)
         gc.unfreeze()
@@ -215,3 +221,31 @@ def seed_sqlite(url: str, shop_id: str, count: int, batch: int = 50_000) -> floa
     finally:
         db.close()
     return time.perf_counter() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.growth [--cpu] [SIZE...]``: the latency rows alone (bench --only latency
+    without the traffic it also builds), by wall time or (``--cpu``) this thread's CPU time."""
+    import argparse
+    import tempfile
+
+    p = argparse.ArgumentParser(prog="python -m bench.growth")
+    p.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 10_000])
+    p.add_argument("--cpu", action="store_true", help="time.thread_time instead of wall time")
+    args = p.parse_args(argv)
+    clock = time.thread_time if args.cpu else time.perf_counter
+    print(f"| products | build | search p50 | search p99 | NLU parse p50 | NLU parse p99 | "
+          f"({'thread CPU' if args.cpu else 'wall'} time) |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory(prefix="haat-latency-") as tmp:
+        for size in args.sizes:
+            r = measure_latency(size, Path(tmp), clock=clock)
+            ok = r.search_p99_us < 1000 and r.nlu_p99_us < 1000
+            print(f"| {size:,} | {r.build_s * 1000:,.0f} ms | {r.search_p50_us:,.0f} µs | "
+                  f"{r.search_p99_us:,.0f} µs | {r.nlu_p50_us:,.0f} µs | {r.nlu_p99_us:,.0f} µs | "
+                  f"{'p99 < 1 ms' if ok else '**p99 ≥ 1 ms**'} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

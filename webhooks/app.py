@@ -63,7 +63,7 @@ from webhooks.keys import (
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
-from webhooks.routes import setup_routes, storage_refusals
+from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
 from webhooks.scheduler import Scheduler
 from webhooks.sender import InlineSender, ProcessSender, Sender, journal_for
 from webhooks.timing import LoopWatch, server_timing
@@ -94,7 +94,8 @@ def build_runtimes(shops: dict[str, Shop], settings: Settings,
 def create_app(settings: Settings, *, clock: Clock | None = None,
                run_migrations: bool = True) -> web.Application:
     install_redaction(secrets_of(settings))  # before anything can log (redaction.py)
-    middlewares = [error_middleware(_count_error), storage_refusals]
+    middlewares = [error_middleware(_count_error, refusals=STORAGE_REFUSALS,
+                                    refuse=refuse_storage)]
     if settings.server_timing:  # outermost, so refusals and errors are timed too
         middlewares.insert(0, server_timing(lambda: app.get(LOOP_WATCH)))
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)

@@ -80,11 +80,19 @@ def route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "(no route)"
 
 
-def error_middleware(on_error: Callable[[web.Request], None] | None = None) -> Middleware:
+Refusal = Callable[[web.Request, Exception], web.StreamResponse]
+
+
+def error_middleware(on_error: Callable[[web.Request], None] | None = None, *,
+                     refusals: tuple[type[Exception], ...] = (),
+                     refuse: Refusal | None = None) -> Middleware:
     """Every bad input gets a clean 4xx; an unexpected error is a logged JSON 500.
 
     The JSON says nothing about the error; the log names the route template and the
     exception type, and its traceback has no exception messages (webhooks/redaction.py).
+    Exceptions of the ``refusals`` types are answered by ``refuse`` instead (the server's
+    storage refusals: webhooks/routes.py), in this one middleware: each layer of middleware
+    costs every request ~3 µs (bench/README.md).
     """
 
     @web.middleware
@@ -94,6 +102,8 @@ def error_middleware(on_error: Callable[[web.Request], None] | None = None) -> M
         except web.HTTPException:
             raise
         except Exception as exc:
+            if refuse is not None and isinstance(exc, refusals):
+                return refuse(request, exc)
             if on_error is not None:
                 on_error(request)
             log.exception("unhandled %s on %s %s", type(exc).__name__, request.method,

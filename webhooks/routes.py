@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -107,16 +106,15 @@ def storage_answer(exc: StorageUnavailable | UnstorableWrite) -> Answer:
     return error_answer(400, "message could not be stored")
 
 
-@web.middleware
-async def storage_refusals(request: web.Request,
-                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-                           ) -> web.StreamResponse:
-    """Every route: locked, full or unreachable storage is a 503 with Retry-After, not a 500."""
-    try:
-        return await handler(request)
-    except (StorageUnavailable, UnstorableWrite) as exc:
-        log.warning("%s refused: %s", request.method, exc)
-        return storage_answer(exc).response()
+STORAGE_REFUSALS: tuple[type[Exception], ...] = (StorageUnavailable, UnstorableWrite)
+
+
+def refuse_storage(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """Every route: locked, full or unreachable storage is a 503 with Retry-After, not a 500
+    (the error middleware calls this for :data:`STORAGE_REFUSALS`)."""
+    assert isinstance(exc, StorageUnavailable | UnstorableWrite)
+    log.warning("%s refused: %s", request.method, exc)
+    return storage_answer(exc).response()
 
 
 async def handle_delivery(app: web.Application, channel: ChannelAdapter,

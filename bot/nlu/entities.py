@@ -390,6 +390,7 @@ class Extraction:
 
 
 _Target = Mention | Ambiguous
+_RUN_BREAK = re.compile("[,;.!?\n،]")  # punctuation between two words ends a run
 
 
 def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
@@ -425,13 +426,13 @@ def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
                 continue
             opened = after_item
             continue
-        gap = text[tokens[k - 1].end:tok.start] if k else ""
-        if any(ch in ",;.!?\n،" for ch in gap) and run:
+        if run and k and _RUN_BREAK.search(text, tokens[k - 1].end, tok.start):
             close()
             opened = False
-        if (is_function_word(norm) or parse_number(norm) is not None or len(norm) < 3
-                or norm in _NEG_AFTER or norm in _NEG_BEFORE or norm in _PUT_VERBS
-                or norm in _WANT_CHAI):
+        # the cheap tests first: parse_number is the dearest, and only words reach it
+        if (len(norm) < 3 or norm in _NEG_AFTER or norm in _NEG_BEFORE or norm in _PUT_VERBS
+                or norm in _WANT_CHAI or is_function_word(norm)
+                or parse_number(norm) is not None):
             close()
             opened = False
             continue

@@ -88,3 +88,47 @@ def test_refuses_empty_and_oversized_data() -> None:
         qr.render_qr_png("")
     with pytest.raises(ValueError, match="too much"):
         qr.render_qr_png("x" * 5000)
+
+
+def _qrcode_own_matrix(data: str) -> list[list[bool]]:
+    """The matrix qrcode builds when it encodes the data itself (its best_fit, create_data)."""
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M,
+                         box_size=qr.BOX_SIZE, border=qr.BORDER, mask_pattern=qr.MASK_PATTERN)
+    code.add_data(data.encode("utf-8"))
+    code.make(fit=True)
+    matrix: list[list[bool]] = code.get_matrix()
+    return matrix
+
+
+def test_byte_mode_codewords_are_qrcodes_own_for_every_version() -> None:
+    """The table-driven encoder (payments/qr.py) against qrcode.util.create_data, at the
+    largest payload of each version, so every block layout and both count widths appear."""
+    import random
+
+    from qrcode import util
+    from qrcode.constants import ERROR_CORRECT_M
+
+    rng = random.Random(40)
+    for version in range(1, 41):
+        count_bits = 8 if version < 10 else 16
+        size = (util.BIT_LIMIT_TABLE[ERROR_CORRECT_M][version] - 4 - count_bits) // 8
+        payload = bytes(rng.randrange(256) for _ in range(size))
+        found = qr._byte_mode_codewords(payload, ERROR_CORRECT_M)
+        assert found == (version, util.create_data(
+            version, ERROR_CORRECT_M, [util.QRData(payload, mode=util.MODE_8BIT_BYTE)]))
+
+
+@pytest.mark.parametrize("length", [1, 13, 14, 100, 212, 213, 400, 1000, 2000, 2331])
+def test_matrix_is_the_one_qrcode_builds_itself(length: int) -> None:
+    unit = "upi://pay?pn=মিত্র&pa=mitratea@okaxis&tr=" if length <= 400 else "upi://pay?tr=x&"
+    text = (unit * (length // len(unit) + 1))[:length]  # up to 2,331 bytes: version 40
+    assert qr._matrix(text) == _qrcode_own_matrix(text)
+
+
+def test_links_with_long_digit_runs_take_qrcodes_own_encoder() -> None:
+    """qrcode splits a run of 20+ digits into a numeric segment: not the byte-mode path."""
+    text = "upi://pay?pa=shop@okaxis&tr=" + "1234567890" * 4
+    assert qr._matrix(text) == _qrcode_own_matrix(text)
+    assert decode(qr.render_qr_png(text)) == text
