@@ -171,8 +171,6 @@ _STOPWORDS: frozenset[str] = frozenset(
     pathiye pathan dorkar nei taratari please
     না নেই লাগবে দরকার দিন দাও দেবেন পাঠিয়ে আছে তাড়াতাড়ি প্লিজ
     لا بدون ما مش غير أبغى ابغى ممكن أضف اضف الآن بسرعة من فضلك
-    ولا وما ومش وبدون
-    दाम कीमत भाव रेट দাম দর রেট سعر ثمن السعر
     """)
 )
 _UNIT_SYNONYMS: dict[str, str] = {
