@@ -137,8 +137,9 @@ def test_intent_training_orders_come_from_every_frame() -> None:
     import random
 
     from tests.nlu.extraction import generate
+    from tests.nlu.extraction.shops_spec import SHOPS as SPECS
 
-    spec = next(s for s in generate.SHOPS if s.split == "tune")
+    spec = next(s for s in SPECS if s.split == "tune")
     msgs = generate.generate_file(spec, "en", random.Random(generate.SEED))
     frames = {m.frame for m in generate.training_sample(msgs) if m.intent == "add_to_cart"}
     assert {"before", "after", "units", "multi", "collide", "but_not"} <= frames
