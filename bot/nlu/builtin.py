@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
-from bot.nlu.base import INTENTS, LOW_CONFIDENCE, Entity, ItemMention, ParseContext, Understanding
+from bot.nlu.base import (
+    INTENTS,
+    LOW_CONFIDENCE,
+    Entity,
+    ItemMention,
+    ParseContext,
+    Understanding,
+    put_first,
+)
 from bot.nlu.entities import Extraction, extract, order_intent
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
@@ -628,6 +636,7 @@ class BuiltinBackend:
                 ranking = self.classify(mask_spans(text, spans))
                 intent, confidence = ranking[0]
             intent = order_intent(intent, text, found)
+            ranking = put_first(ranking, intent)
         return Understanding(intent, confidence, language, ranking, entities, items, unmatched)
 
 
