@@ -40,6 +40,7 @@ __all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_fo
            "order_intent", "quantity_of"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
+_Target = Mention | Ambiguous  # a product, or a word several products share ("dal")
 
 _VPA_RE = re.compile(
     r"(?<![\w.\-@])([A-Za-z0-9][A-Za-z0-9._\-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63})(?![\w@.\-])"
@@ -287,14 +288,14 @@ def _is_want_chai(text: str, tokens: list[Token], k: int, has_earlier: bool,
 _QUANTITY_FIRST = re.compile(r"^\s*\d")
 
 
-def _counted(text: str, mention: Mention) -> bool:
+def _counted(text: str, mention: _Target) -> bool:
     """Whether a number sits right before or after the mention ("2 kg chal", "humus 6")."""
     head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
     tail = tokenize(text[mention.end:mention.end + 24], 2)
     return any(parse_number(t.norm) is not None for t in (*head, *tail[:1]))
 
 
-def _counted_before(text: str, mention: Mention) -> bool:
+def _counted_before(text: str, mention: _Target) -> bool:
     """Whether a number sits right before the mention ("2 sandesh", "২টা সন্দেশ")."""
     head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
     return any(parse_number(t.norm) is not None for t in head)
@@ -309,13 +310,15 @@ def _bn_latn(text: str, tokens: list[Token]) -> bool:
 _LATIN_CLASSIFIED = re.compile(r"\d\s?(?:ta|ti|te)\b", re.IGNORECASE)
 
 
-def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
-    """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items."""
+def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
+                      ) -> list[_Target]:
+    """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items;
+    a word several products share counts as an item before them ("2 kg dal chai")."""
     if not mentions:
         return mentions
     at = {t.start: k for k, t in enumerate(tokens)}
     bn_latn: bool | None = None
-    kept: list[Mention] = []
+    kept: list[_Target] = []
     for m in mentions:
         k = at.get(m.start)
         single = k is not None and tokens[k].end == m.end
@@ -411,9 +414,6 @@ class Extraction:
     product_spans: tuple[tuple[int, int], ...] = ()  # every product or ambiguous mention
 
 
-_Target = Mention | Ambiguous
-
-
 def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
                numbers: list[NumberSpan], reserved: list[tuple[int, int]]) -> list[str]:
     """Words in a product's place ("2 pizza", "chai and pizza") that matched no product."""
@@ -480,10 +480,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     """Entities, order items (negated, ambiguous and absurd ones flagged) and unmatched words."""
     found, shared, tokens = index.analyse(text)
     entities, reserved = _find_reserved(text, currency, found)
-    mentions = _drop_look_alikes(
-        text, tokens, [m for m in found if not _overlaps(m.start, m.end, reserved)])
-    mentions = _merge_split_names(text, mentions)
-    shared = [a for a in shared if not _overlaps(a.start, a.end, reserved)]
+    named: list[_Target] = [*found, *shared]
+    kept = _drop_look_alikes(text, tokens, sorted(
+        (t for t in named if not _overlaps(t.start, t.end, reserved)),
+        key=lambda t: t.start))
+    mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
     target_spans = [(t.start, t.end) for t in targets]
 

@@ -143,3 +143,18 @@ def test_intent_training_orders_come_from_every_frame() -> None:
     msgs = generate.generate_file(spec, "en", random.Random(generate.SEED))
     frames = {m.frame for m in generate.training_sample(msgs) if m.intent == "add_to_cart"}
     assert {"before", "after", "units", "multi", "collide", "but_not"} <= frames
+
+
+def test_a_word_two_products_share_is_an_item_before_look_alikes() -> None:
+    """"dal" of two dals is asked about; the "chai" ("I want") or "daal do" (put it in)
+    after it is still a verb, not tea or a second dal."""
+    from tests.unit.catalog_builders import catalog, product
+
+    index = ProductIndex.build(catalog(
+        product("TOOR-DAL", "Toor Dal", unit="kg"), product("MOONG-DAL", "Moong Dal", unit="kg"),
+        product("TEA", "Tea", ("chai",))))
+    for text in ("2 kg dal chai", "2 kilo daal daal do", "2 kilo daal cart mein daal do"):
+        found = extract(text, index)
+        assert [(i.candidates, i.quantity) for i in found.items] == [
+            (("TOOR-DAL", "MOONG-DAL"), 2)], text
+    assert [i.sku for i in extract("2 kg dal ar chai din", index).items] == ["", "TEA"]
