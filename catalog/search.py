@@ -503,8 +503,11 @@ class ProductIndex:
         if skel == word.skel:
             if len(skel) >= 3:
                 return 0.84 + 0.11 * ratio
-            if folded == word.folded and (latin != word.latin or ratio >= 0.75):
-                return 0.88  # চা / cha, দই / doi: short words across scripts
+            if folded == word.folded and (ratio >= 0.75 or (latin != word.latin and (
+                    fine.replace("o", "a") == word.fine.replace("o", "a")))):
+                # চা / cha, দই / doi: short words across scripts, when they sound alike
+                # but for Bengali's inherent vowel ("cow" is not चाय, skeleton alike or not)
+                return 0.88
         if len(fine) <= 3 or len(word.fine) <= 3:
             return ratio * 0.9 if ratio >= 0.85 else 0.0
         return 0.95 * ratio
@@ -816,6 +819,8 @@ class ProductIndex:
                 if score < _MIN_MENTION:
                     continue
             else:
+                if all(tokens[i].norm in _STOPWORDS for i in range(first, last + 1)):
+                    continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea": no name alone
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:

@@ -77,6 +77,14 @@ class Understanding:
         return next((e.value for e in self.entities if e.type == kind), None)
 
 
+def put_first(ranking: tuple[tuple[str, float], ...], intent: str
+              ) -> tuple[tuple[str, float], ...]:
+    """The ranking with ``intent`` on top at the top score (a rule overruled the engine)."""
+    if not ranking or ranking[0][0] == intent:
+        return ranking
+    return ((intent, ranking[0][1]), *(row for row in ranking if row[0] != intent))
+
+
 @dataclass(frozen=True, slots=True)
 class ParseContext:
     shop: Shop

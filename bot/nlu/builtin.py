@@ -41,8 +41,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.language import detect_language, language_switch_request
-from bot.nlu.base import INTENTS, LOW_CONFIDENCE, Entity, ItemMention, ParseContext, Understanding
-from bot.nlu.entities import Extraction, extract
+from bot.nlu.base import (
+    INTENTS,
+    LOW_CONFIDENCE,
+    Entity,
+    ItemMention,
+    ParseContext,
+    Understanding,
+    put_first,
+)
+from bot.nlu.entities import Extraction, extract, order_intent
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
 from catalog.translit import sound_key
@@ -56,6 +64,9 @@ if TYPE_CHECKING:
 NO_ENTITY_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog",
                                "view_cart", "checkout", "business_hours", "delivery_info",
                                "human_handoff"})
+# ...when it is this sure: below, the extractor still looks, since an unmasked misspelt product
+# ("मुझे 5 किलो आलु चाहिए") pulls a sentence towards human_handoff or browse_catalog
+SKIP_EXTRACTION = 0.70
 PLACEHOLDER = "§"  # a product mention
 DIGIT = "#"  # any digit in any script; runs collapse to one
 MAX_CLASSIFY_CHARS = 400  # the intent of a 4,000-character message is in its start
@@ -100,6 +111,7 @@ class _CharMap(dict[int, str | None]):
 _CHARS = _CharMap()
 _PREFIXES = ("ال", "بال", "وال")
 _SUFFIXES = ("es", "s", "ের", "এর", "র", "টা", "টি", "গুলো", "য়", "ে", "ों", "े")
+_HI_OBLIQUE = ("े", "ों", "ें")
 _DIGIT_RUN = re.compile(f"{DIGIT}+")
 
 
@@ -153,6 +165,11 @@ class ProductMasker:
                 for suffix in _SUFFIXES:
                     if tok.endswith(suffix) and (child := node.get(tok[: -len(suffix)])):
                         break
+                else:
+                    for suffix in _HI_OBLIQUE:  # अंडे, समोसों: the -ा noun's plural forms
+                        if tok.endswith(suffix) and (
+                                child := node.get(tok[: -len(suffix)] + "ा")):
+                            break
         return child  # type: ignore[return-value]
 
     def _walk(self, tokens: list[str], i: int) -> int:
@@ -583,8 +600,9 @@ class BuiltinBackend:
         search costs more than the whole classification and, measured on the test set,
         changes nothing, while its loose matches ("see" → a chai) would hide intent words.
         """
-        text = text[:MAX_CLASSIFY_CHARS]
-        tokens = self._masker.mask(normalize_tokens(text))
+        return self._rank(self._masker.mask(normalize_tokens(text[:MAX_CLASSIFY_CHARS])))
+
+    def _rank(self, tokens: list[str]) -> tuple[tuple[str, float], ...]:
         if not tokens:
             return (("out_of_scope", 1.0),)
         probs = self._model.probabilities(features(tokens))
@@ -599,9 +617,10 @@ class BuiltinBackend:
         shortcut = parse_shortcut(text, context.shop, language)
         if shortcut is not None:
             return shortcut
-        ranking = self.classify(text)
+        tokens = self._masker.mask(normalize_tokens(text[:MAX_CLASSIFY_CHARS]))
+        ranking = self._rank(tokens)
         intent, confidence = ranking[0]
-        if intent in NO_ENTITY_INTENTS and confidence >= LOW_CONFIDENCE:
+        if intent in NO_ENTITY_INTENTS and confidence >= SKIP_EXTRACTION:
             # "hi", "menu", "cart", "checkout": nothing to extract, and extraction (catalog
             # search over the whole text) is the dearest part of a parse
             entities: tuple[Entity, ...] = _with_language(text, ())
@@ -616,6 +635,8 @@ class BuiltinBackend:
                 # one word it alone owns ("مناقيش" of "مناقيش زعتر"): mask those and ask again
                 ranking = self.classify(mask_spans(text, spans))
                 intent, confidence = ranking[0]
+            intent = order_intent(intent, text, found)
+            ranking = put_first(ranking, intent)
         return Understanding(intent, confidence, language, ranking, entities, items, unmatched)
 
 

@@ -16,7 +16,14 @@ from fractions import Fraction
 
 from bot.language import language_switch_request
 from bot.nlu.base import Entity, ItemMention, QuantityIssue
-from bot.nlu.numbers import NumberSpan, find_numbers, parse_number, to_ascii_digits
+from bot.nlu.numbers import (
+    NumberSpan,
+    find_numbers,
+    is_weak_number,
+    parse_number,
+    starts_with_and,
+    to_ascii_digits,
+)
 from catalog.models import Option, Product
 from catalog.money import Money, MoneyError
 from catalog.search import (
@@ -30,9 +37,10 @@ from catalog.search import (
 )
 
 __all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
-           "quantity_of"]
+           "order_intent", "quantity_of"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
+_Target = Mention | Ambiguous  # a product, or a word several products share ("dal")
 
 _VPA_RE = re.compile(
     r"(?<![\w.\-@])([A-Za-z0-9][A-Za-z0-9._\-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63})(?![\w@.\-])"
@@ -245,15 +253,23 @@ def _is_put_verb(tokens: list[Token], k: int, has_earlier: bool) -> bool:
 
 
 def _is_want_chai(text: str, tokens: list[Token], k: int, has_earlier: bool,
-                  bn_latn: bool, has_quantity_before: bool = True, last_end: int = -1
-                  ) -> bool:
-    """"2ta singara chai", "ami cha chai": the last word, after an item, is "I want"."""
+                  bn_latn: bool, has_quantity_before: bool = True, last_end: int = -1,
+                  counted_first: bool = False) -> bool:
+    """"2ta singara chai", "ami cha chai": the last word, after an item, is "I want".
+
+    ``counted_first``: the item before has its count before it ("2 sandesh"), so a number
+    between it and "chai" is the tea's ("2 sandesh char chai": four teas).
+    """
     if tokens[k].norm not in _WANT_CHAI or not has_earlier:
         return False
     nxt = tokens[k + 1] if k + 1 < len(tokens) else None
     prev = tokens[k - 1].norm if k else ""
     if prev in _CONJUNCTIONS:
         return False  # "singara ar chai": tea
+    if k and any(ch in ",;،" for ch in text[tokens[k - 1].end:tokens[k].start]):
+        return False  # "3 mustard oils, chai": the next item of a list
+    if parse_number(prev) is not None and counted_first:
+        return False
     if parse_number(prev) is not None or is_function_word(prev):
         # "2 chai" is tea, but "humus 6 chai", "chini 2 kg chai": the count was the item's
         between = tokenize(text[last_end:tokens[k].start], 4) if last_end >= 0 else []
@@ -272,11 +288,17 @@ def _is_want_chai(text: str, tokens: list[Token], k: int, has_earlier: bool,
 _QUANTITY_FIRST = re.compile(r"^\s*\d")
 
 
-def _counted(text: str, mention: Mention) -> bool:
+def _counted(text: str, mention: _Target) -> bool:
     """Whether a number sits right before or after the mention ("2 kg chal", "humus 6")."""
     head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
     tail = tokenize(text[mention.end:mention.end + 24], 2)
     return any(parse_number(t.norm) is not None for t in (*head, *tail[:1]))
+
+
+def _counted_before(text: str, mention: _Target) -> bool:
+    """Whether a number sits right before the mention ("2 sandesh", "২টা সন্দেশ")."""
+    head = tokenize(text[max(0, mention.start - 24):mention.start])[-2:]
+    return any(parse_number(t.norm) is not None for t in head)
 
 
 def _bn_latn(text: str, tokens: list[Token]) -> bool:
@@ -288,13 +310,15 @@ def _bn_latn(text: str, tokens: list[Token]) -> bool:
 _LATIN_CLASSIFIED = re.compile(r"\d\s?(?:ta|ti|te)\b", re.IGNORECASE)
 
 
-def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
-    """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items."""
+def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
+                      ) -> list[_Target]:
+    """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items;
+    a word several products share counts as an item before them ("2 kg dal chai")."""
     if not mentions:
         return mentions
     at = {t.start: k for k, t in enumerate(tokens)}
     bn_latn: bool | None = None
-    kept: list[Mention] = []
+    kept: list[_Target] = []
     for m in mentions:
         k = at.get(m.start)
         single = k is not None and tokens[k].end == m.end
@@ -306,7 +330,8 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[Mention]) -
                     bn_latn = _bn_latn(text, tokens)
                 counted = bool(kept) and _counted(text, kept[-1])
                 if _is_want_chai(text, tokens, k, bool(kept), bn_latn, counted,
-                                 kept[-1].end if kept else -1):
+                                 kept[-1].end if kept else -1,
+                                 bool(kept) and _counted_before(text, kept[-1])):
                     continue
         kept.append(m)
     return kept
@@ -389,7 +414,6 @@ class Extraction:
     product_spans: tuple[tuple[int, int], ...] = ()  # every product or ambiguous mention
 
 
-_Target = Mention | Ambiguous
 _RUN_BREAK = re.compile("[,;.!?\n،]")  # punctuation between two words ends a run
 
 
@@ -459,10 +483,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     """Entities, order items (negated, ambiguous and absurd ones flagged) and unmatched words."""
     found, shared, tokens = index.analyse(text)
     entities, reserved = _find_reserved(text, currency, found)
-    mentions = _drop_look_alikes(
-        text, tokens, [m for m in found if not _overlaps(m.start, m.end, reserved)])
-    mentions = _merge_split_names(text, mentions)
-    shared = [a for a in shared if not _overlaps(a.start, a.end, reserved)]
+    named: list[_Target] = [*found, *shared]
+    kept = _drop_look_alikes(text, tokens, sorted(
+        (t for t in named if not _overlaps(t.start, t.end, reserved)),
+        key=lambda t: t.start))
+    mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
     target_spans = [(t.start, t.end) for t in targets]
 
@@ -514,8 +540,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         for n in numbers:
             if n.start >= targets[k].end and n.end <= upper:
                 gap = text[targets[k].end : n.start]
-                if id(n) in used or not _gap_ok(gap, after=True):
-                    return None
+                if id(n) in used or not _gap_ok(gap, after=True) or starts_with_and(n.text):
+                    return None  # "مياه وخمسة حمص": "and five" starts the next item
                 if n.weak and not _weak_after_ok(text, n):
                     return None
                 return n
@@ -576,3 +602,44 @@ def quantity_of(word: str) -> int | None:
     if value is None or value.denominator != 1 or not 0 < value <= MAX_QUANTITY:
         return None
     return int(value)
+
+
+# ---- when the words say "order" louder than the intent classifier --------------------------
+# What no one means by a message that asks for an amount of a product: "mujhe 5 aloo chahiye"
+# with a spelling the classifier never saw reads as a call for a human, "তিনটে দই দিন, মিষ্টি
+# না" as a refusal, "2 shawarma cart me dal do" as "show my cart". Product questions and
+# prices are not here: "how much are 2 samosas?", "what is in 2 kg atta" name amounts too.
+_AMOUNT_MEANS_ORDER = frozenset({
+    "greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog", "view_cart", "checkout",
+    "human_handoff", "change_language", "out_of_scope", "business_hours", "delivery_info"})
+# A message of product names and amounts alone ("Rasgulla x2", "شاي، سمبوسة", "humus tinte
+# chai") is an order whatever else it resembles; these words may sit between them.
+_LIST_WORDS = _CONJUNCTIONS | (_GAP_FILLERS - {"no"}) | _WANT_CHAI | {"please", "pls", "plz"}
+_QUESTION_MARKS = frozenset("?؟")
+
+
+def _only_items(text: str, found: Extraction) -> bool:
+    """Whether every word of the message is a product, an amount or a list word."""
+    covered = [*found.product_spans,
+               *((e.start, e.end) for e in found.entities if e.type == "quantity")]
+    return not any(ch in _QUESTION_MARKS for ch in text) and all(
+        t.norm in _LIST_WORDS or _overlaps(t.start, t.end, covered) for t in tokenize(text))
+
+
+def order_intent(intent: str, text: str, found: Extraction) -> str:
+    """``add_to_cart`` when the extracted items make an order certain, else ``intent``.
+
+    An item counts when it is not negated; its amount counts when it was written and is not
+    a word that is a number only sometimes ("a samosa", Hindi "do").
+    """
+    if intent in ("add_to_cart", "remove_from_cart"):
+        return intent
+    wanted = [i for i in found.items if not i.negated]
+    if not wanted:
+        return intent
+    counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
+    if counted and intent in _AMOUNT_MEANS_ORDER:
+        return "add_to_cart"
+    if (counted or len(wanted) > 1) and _only_items(text, found):
+        return "add_to_cart"
+    return intent

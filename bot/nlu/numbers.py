@@ -16,7 +16,8 @@ from fractions import Fraction
 
 from catalog.search import normalize_token
 
-__all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "parse_number", "to_ascii_digits"]
+__all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "is_weak_number", "parse_number",
+           "starts_with_and", "to_ascii_digits"]
 
 _ASCII = {
     **{0x0966 + i: str(i) for i in range(10)},
@@ -71,6 +72,13 @@ _WORDS.update(_table({  # Arabic (after alef / teh marbuta folding)
 
 # Words that are numbers only in context: "do you have…", "a samosa" vs "a dozen".
 _WEAK: dict[str, Fraction] = _table({1: "a an", 2: "do", 7: "sat", 3: "tin", 6: "che"})
+
+
+def is_weak_number(word: str) -> bool:
+    """"a", "an", "do": a word that is a number only in context, not an amount on its own."""
+    return normalize_token(word.strip()) in _WEAK
+
+
 _MULTIPLIERS: dict[str, int] = {
     normalize_token(w): 12 for w in ("dozen", "dozens", "darjan", "darzan", "dojon", "dozon",
                                      "दर्जन", "ডজন", "درزن", "دزينة")
@@ -155,6 +163,15 @@ def _word_value(norm: str) -> Fraction | None:
     if norm.startswith("\u0648") and len(norm) > 3:  # وأربعة: "and four"
         return _WORDS.get(normalize_token(norm[1:]))
     return None
+
+
+def starts_with_and(word: str) -> bool:
+    """A number word written onto Arabic's "and" (وخمسة, ونصف), not one that begins with
+    its letter (واحد)."""
+    parts = word.split()
+    norm = normalize_token(parts[0]) if parts else ""
+    return (norm.startswith("\u0648") and len(norm) > 3 and _WORDS.get(norm) is None
+            and _word_value(norm) is not None)
 
 
 def parse_number(word: str) -> Fraction | None:

@@ -28,6 +28,7 @@ from bot.nlu.base import (
     ParseContext,
     QuantityIssue,
     Understanding,
+    put_first,
 )
 from bot.nlu.builtin import (
     MAX_ENTITY_CHARS,
@@ -37,7 +38,7 @@ from bot.nlu.builtin import (
     parse_shortcut,
     product_index,
 )
-from bot.nlu.entities import item_for
+from bot.nlu.entities import item_for, order_intent
 from bot.nlu.numbers import NumberSpan, find_numbers
 from catalog.models import Shop
 from catalog.search import Mention
@@ -226,9 +227,12 @@ class RasaHttpBackend:
             if self._fallback is not None:
                 return await self._fallback.parse(text, context)
             return Understanding("out_of_scope", 0.0, language)
+        # our extractor's items overrule Rasa's intent as they do the built-in one's; with
+        # DIET's entities (--rasa-entities) Rasa's intent stands alone
+        intent = result.intent if self._diet_items else order_intent(result.intent, text, found)
         return Understanding(
-            result.intent, result.confidence, language, result.ranking, result.entities, items,
-            found.unmatched,
+            intent, result.confidence, language, put_first(result.ranking, intent),
+            result.entities, items, found.unmatched,
         )
 
     async def _post(self, text: str) -> Mapping[str, Any]:

@@ -104,6 +104,16 @@ async def test_items_carry_catalog_skus(backend: IntentBackend, shop: Shop) -> N
     assert [(i.sku, i.quantity) for i in result.items] == [("JALEBI", 3)]
 
 
+async def test_items_alone_are_an_order_whatever_the_engine_says(
+    backend: IntentBackend, shop: Shop
+) -> None:
+    """Our extractor overrules both engines the same way (bot/nlu/entities.order_intent)."""
+    result = await backend.parse("jalebi x2", ParseContext(shop=shop))
+    check(result)
+    assert (result.intent, [(i.sku, i.quantity) for i in result.items]) == (
+        "add_to_cart", [("JALEBI", 2)])
+
+
 # ---- rasa_http specifics --------------------------------------------------------------
 async def test_rasa_answer_is_mapped(
     rasa_server: TestServer, session: aiohttp.ClientSession, shop: Shop

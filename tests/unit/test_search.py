@@ -182,6 +182,62 @@ def test_mention_offsets_survive_nfkc_and_rtl(index: ProductIndex) -> None:
     assert text[mention.start : mention.end] == "شَاي"
 
 
+# ---- romanised spellings a letter or a space from the catalog's (issue #13c) -------------
+ROMANISED = catalog(
+    product("WATER", {"en": "Mineral Water", "hi": "पानी"}, ("jol", "pani")),
+    product("CHAMCHAM", {"en": "Chamcham", "bn": "চমচম"}),
+    product("SUGAR", {"en": "Sugar", "hi": "चीनी"}, ("cheeni",)),
+    product("TOOR-DAL", {"en": "Toor Dal"}, ("dal",)),
+)
+
+
+@pytest.fixture(scope="module")
+def romanised() -> ProductIndex:
+    return ProductIndex.build(ROMANISED)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Bengali's inherent vowel, written o or a, in a three-letter Latin word
+        ("jal", [("jal", "WATER")]),
+        ("2 bottle jal din", [("jal", "WATER")]),
+        ("dol", [("dol", "TOOR-DAL")]),
+        # one name word typed as two Latin words
+        ("chum chum", [("chum chum", "CHAMCHAM")]),
+        ("cham cham", [("cham cham", "CHAMCHAM")]),
+        ("3ta chum chum din", [("chum chum", "CHAMCHAM")]),
+        ("jal ar 2 chum chum", [("jal", "WATER"), ("chum chum", "CHAMCHAM")]),
+    ],
+)
+def test_romanised_vowels_and_split_words(
+    romanised: ProductIndex, text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert [(m.text, m.sku) for m in romanised.find_mentions(text)] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "chum",  # half of a split word is not the name
+        "jat",  # the o/a rule swaps vowels, not consonants
+        "the m",  # stopwords and one-letter words are never glued
+        "cheeni chum",  # a word that matches alone is not glued to its neighbour
+    ],
+)
+def test_romanised_rules_stay_narrow(romanised: ProductIndex, text: str) -> None:
+    assert "CHAMCHAM" not in [m.sku for m in romanised.find_mentions(text)]
+    assert "WATER" not in [m.sku for m in romanised.find_mentions(text)]
+
+
+def test_split_word_is_one_item_with_its_count(romanised: ProductIndex) -> None:
+    from bot.nlu.entities import extract
+
+    found = extract("2ta chum chum ar 1 bottle jal din", romanised)
+    assert [(i.sku, i.quantity) for i in found.items] == [("CHAMCHAM", 2), ("WATER", 1)]
+    assert found.unmatched == ()
+
+
 # ---- suggest ---------------------------------------------------------------------------
 def test_suggest_offers_close_products(index: ProductIndex) -> None:
     found = index.suggest("kofee", limit=3)

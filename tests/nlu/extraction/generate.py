@@ -61,6 +61,7 @@ Seg = str | Ent
 class Msg:
     segs: list[Seg]
     intent: str
+    frame: str = ""  # the FRAME_MIX kind that wrote it (not written to the corpus)
 
     def text(self) -> str:
         return "".join(s if isinstance(s, str) else s.text for s in self.segs)
@@ -586,8 +587,9 @@ def generate_file(shop: ShopSpec, form: str, rng: random.Random) -> list[Msg]:
         kind = kinds[len(msgs) % len(kinds)] if attempts <= PER_FILE * 3 else "before"
         msg = gen.frame(kind)
         if msg is None:
-            msg = gen.frame("before")
+            kind, msg = "before", gen.frame("before")
         assert msg is not None
+        msg.frame = kind
         text = msg.text()
         if text in seen:
             continue
@@ -646,10 +648,31 @@ def shop_yaml(shop: ShopSpec) -> str:
 
 
 # The intent classifier learns orders from the tune shops only (bot/nlu/data/orders.yml):
-# a few per shop and form, of the intents it knows, so the test shops stay unseen.
-TRAIN_INTENTS = ("add_to_cart", "product_price", "search_product")
+# a few per shop and form, of the intents it knows, so the test shops stay unseen. The orders
+# are taken from every frame in turn (plain, quantity after, units, several items, look-alike
+# verbs, "but not", absurd and unknown ones), not the first of the file: a classifier that
+# saw only "2 samosa dena" reads "samosa x2" or "2 samosa, tell me the total" as something
+# else. Product questions and negations ("no samosa today") are taken too.
+TRAIN_INTENTS = ("add_to_cart", "product_price", "search_product", "product_info")
 TRAIN_PER_FILE = 12
 TRAIN_FILE = HERE.parents[2] / "bot" / "nlu" / "data" / "orders.yml"
+
+
+def training_sample(msgs: Sequence[Msg], per_file: int = TRAIN_PER_FILE) -> list[Msg]:
+    """Up to ``per_file`` orders taken from each frame in turn, then every other message
+    of a trained intent."""
+    by_frame: dict[str, list[Msg]] = {}
+    for m in msgs:
+        if m.intent == "add_to_cart":
+            by_frame.setdefault(m.frame, []).append(m)
+    queues = [by_frame[kind] for kind, _ in FRAME_MIX if kind in by_frame]
+    orders: list[Msg] = []
+    while len(orders) < per_file and any(queues):
+        for queue in queues:
+            if queue and len(orders) < per_file:
+                orders.append(queue.pop(0))
+    asks = [m for m in msgs if m.intent in TRAIN_INTENTS[1:]]
+    return [*orders, *asks]
 
 
 def dump_training(msgs: Sequence[Msg]) -> str:
@@ -674,9 +697,7 @@ def main(out: Path = HERE) -> Callable[[], None] | None:
             target.write_text(dump(msgs), encoding="utf-8")
             total += len(msgs)
             if shop.split == "tune":
-                orders = [m for m in msgs if m.intent == "add_to_cart"][:TRAIN_PER_FILE]
-                asks = [m for m in msgs if m.intent in TRAIN_INTENTS[1:]]
-                training.extend([*orders, *asks])
+                training.extend(training_sample(msgs))
     if out == HERE:
         # the intent test set stays unseen: no sentence of it is trained on
         held_out = {" ".join(normalize_tokens(ex.text))
