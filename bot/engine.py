@@ -29,7 +29,7 @@ from bot.types import InboundMessage, MessageKind, Reply
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
-from config.database import Conflict, Database, UnstorableWrite, WriteSet
+from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from bot.types import Reply
-from config.database import WriteSet
+from storage.database import WriteSet
 
 
 @dataclass(frozen=True, slots=True)

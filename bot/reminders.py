@@ -21,7 +21,7 @@ from bot.replies import text_for
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
 from catalog.models import Shop
-from config.database import Conflict, Database, WriteSet
+from storage.database import Conflict, Database, WriteSet
 
 log = logging.getLogger(__name__)
 

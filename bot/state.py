@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from config.database import Database, WriteSet
+from storage.database import Database, WriteSet
 
 
 class ConversationState(StrEnum):

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.money import Money
-from config.amounts import minor
-from config.database import Database, WriteSet
 from payments.ledger import Posting
 from payments.providers.base import ProviderEvent
 from payments.status import PaymentEventKind
+from storage.amounts import minor
+from storage.database import Database, WriteSet
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from catalog.money import Money
-from config.database import Conflict, Database, WriteSet
 from payments.book import Allocation, OrderBook
 from payments.ledger import (
     Account,
@@ -76,6 +75,7 @@ from payments.status import (
     order_transition,
     refund_transition,
 )
+from storage.database import Conflict, Database, WriteSet
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from catalog.loader import ShopSource
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
-from config.database import open_database
 from config.settings import Settings
 from payments.providers.registry import PROVIDERS as PROVIDER_CLASSES
 from payments.providers.registry import create_provider
 from payments.service import PaymentService
+from storage.database import open_database
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware

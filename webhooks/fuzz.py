@@ -44,7 +44,7 @@ from aiohttp import web
 from multidict import MultiDict
 from yarl import URL
 
-from payments.signatures import hmac_sha256_hex
+from security.signatures import hmac_sha256_hex
 from webhooks.security import meta_signature, twilio_signature
 
 ROOT = Path(__file__).resolve().parent.parent

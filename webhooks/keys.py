@@ -15,10 +15,10 @@ from bot.flows.payment_updates import PaymentNotifier
 from bot.inventory import Inventory
 from catalog.loader import LoadError, ShopSource
 from config.clock import Clock
-from config.database import Database
 from config.settings import Settings
 from payments.providers.base import PaymentProvider
 from payments.service import PaymentService
+from storage.database import Database
 from webhooks.channels.base import ChannelAdapter
 from webhooks.outbox import Outbox
 from webhooks.scheduler import Scheduler

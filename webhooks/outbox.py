@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from bot.outgoing import OutboxItem
 from bot.types import Reply
 from config.clock import Clock
-from config.database import Conflict, Database, UnstorableWrite, WriteSet
+from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 

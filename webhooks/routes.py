@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.nlu.base import Understanding
 from bot.types import Reply
 from config import wire
-from config.database import StorageUnavailable, UnstorableWrite
+from storage.database import StorageUnavailable, UnstorableWrite
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.inbound import Answer, error_answer, verified_delivery

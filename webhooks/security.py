@@ -14,7 +14,7 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from payments.signatures import hmac_sha256_hex, verify_hex
+from security.signatures import hmac_sha256_hex, verify_hex
 
 __all__ = [
     "escape_unicode",

@@ -19,11 +19,11 @@ from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
-from config.database import WriteSet
 from payments.ledger import postings_for_cancel
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind, RefundStatus
+from storage.database import WriteSet
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from payments.providers.base import (
     ProviderRefund,
     int_minor,
 )
-from payments.signatures import header, verify_hex
 from payments.status import PaymentEventKind
+from security.signatures import header, verify_hex
 
 SIGNATURE_HEADER = "X-Razorpay-Signature"
 EVENT_ID_HEADER = "X-Razorpay-Event-Id"

@@ -31,13 +31,13 @@ from payments.providers.razorpay import RazorpayProvider
 from payments.providers.registry import PROVIDERS, create_provider
 from payments.providers.sandbox import SandboxProvider, encode_event
 from payments.providers.upi_intent import UpiIntentProvider
-from payments.signatures import (
+from payments.status import PaymentEventKind, PaymentStatus, apply_events
+from payments.upi import UpiLink
+from security.signatures import (
     hmac_sha256_hex,
     razorpay_checkout_signature,
     razorpay_payment_link_signature,
 )
-from payments.status import PaymentEventKind, PaymentStatus, apply_events
-from payments.upi import UpiLink
 from tests.fakes.razorpay import FakeRazorpay
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "payments" / "razorpay"

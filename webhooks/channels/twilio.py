@@ -29,7 +29,7 @@ from bot.types import (
 )
 from config import wire
 from config.settings import Settings
-from payments.signatures import header
+from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
 from webhooks.security import verify_twilio_signature

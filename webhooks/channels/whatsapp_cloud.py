@@ -33,7 +33,7 @@ from bot.types import (
 from catalog.money import Money, MoneyError, exponent
 from config import wire
 from config.settings import Settings
-from payments.signatures import header
+from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
 from webhooks.security import verify_meta_signature

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from config.amounts import ExactSum, to_sqlite
+from storage.amounts import ExactSum, to_sqlite
 
 log = logging.getLogger(__name__)
 
