@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 from types import MappingProxyType
@@ -169,129 +169,168 @@ def _timezone_ok(name: str) -> bool:
     return True
 
 
+def _languages(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    langs: list[str] = []
+    for lang, item in _str_list(ctx, node, "languages"):
+        if lang not in LANGUAGES:
+            ctx.error(
+                item,
+                f"language {lang!r} is not supported{_hint(lang, LANGUAGES)}; "
+                f"use any of {', '.join(LANGUAGES)}",
+            )
+        elif lang in langs:
+            ctx.error(item, f"language {lang!r} is listed twice")
+        else:
+            langs.append(lang)
+    if langs:
+        parts.languages = tuple(langs)
+    elif isinstance(node, SequenceNode) and not node.value:
+        ctx.error(node, "languages must list at least one language")
+
+
+def _name(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.name = _text(ctx, node, "name", parts.languages[0])
+
+
+def _shop_phone(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.phone = _phone(ctx, node, "phone")
+
+
+def _shop_assets(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.assets = _assets(ctx, node)
+
+
+def _currency(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    code = _scalar_text(ctx, node, "currency")
+    assets = parts.assets or {}
+    if code is None:
+        return
+    if code in assets:
+        parts.currency = asset_token(code, assets[code])  # e.g. ETH/18
+    elif code in ISO_CODES:
+        parts.currency = code
+    else:
+        ctx.error(
+            node,
+            f"unknown currency {code!r}: use an ISO 4217 code such as INR, or "
+            f"declare it under assets: with its exponent ({code}: {{exponent: 18}})"
+            + (f" (did you mean {code.upper()!r}?)" if is_currency(code) else ""),
+        )
+
+
+def _timezone(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    tz = _scalar_text(ctx, node, "timezone")
+    if tz is None:
+        return
+    if _timezone_ok(tz):
+        parts.timezone = tz
+    else:
+        ctx.error(node, f"unknown timezone {tz!r}: use a name like Asia/Kolkata")
+
+
+def _shop_hours(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.hours = _hours(ctx, node)
+
+
+def _owners(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    owners: list[str] = []
+    for _raw, item in _str_list(ctx, node, "owners"):
+        phone = _phone(ctx, item, "owner")
+        if phone is not None:
+            owners.append(phone)
+    parts.owners = tuple(owners)
+
+
+def _shop_delivery(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.delivery = _delivery(ctx, node, parts.currency)
+
+
+def _shop_payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.payments = _payments(ctx, node, parts)
+
+
+def _replies(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    replies: dict[str, Text] = {}
+    for key, key_node, value_node in _free_mapping(ctx, node, "replies") or []:
+        if not _KEY_RE.match(key):
+            ctx.error(key_node, f"reply key {key!r} must be lower_case_words")
+            continue
+        text = _text(ctx, value_node, f"replies.{key}", parts.languages[0])
+        if text is not None:
+            replies[key] = text
+    parts.replies = MappingProxyType(replies)
+
+
+def _shop_faq(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.faq = tuple(
+        entry
+        for item in _seq(ctx, node, "faq")
+        if (entry := _faq(ctx, item, parts.languages[0])) is not None
+    )
+
+
+def _closed_for_orders(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.closed_for_orders = bool(_bool(ctx, node, "closed_for_orders"))
+
+
+def _handoff_quiet_minutes(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    minutes = _int(ctx, node, "handoff_quiet_minutes")
+    if minutes is not None:
+        parts.handoff_quiet_minutes = minutes
+
+
+def _max_quantity(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    cap = _int(ctx, node, "max_quantity", minimum=1)
+    if cap is None:
+        return
+    if cap <= MAX_QUANTITY:
+        parts.max_quantity = cap
+    else:
+        ctx.error(node, f"max_quantity must be between 1 and {MAX_QUANTITY} "
+                        f"(the most of one item a cart line holds), got {cap}")
+
+
+def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    templates: dict[str, str] = {}
+    for key, key_node, value_node in _free_mapping(ctx, node, "templates") or []:
+        if not _KEY_RE.match(key):
+            ctx.error(key_node, f"template key {key!r} must be lower_case_words")
+            continue
+        name = _scalar_text(ctx, value_node, f"templates.{key}")
+        if name is None:
+            continue
+        if not _TEMPLATE_RE.match(name):
+            ctx.error(
+                value_node,
+                f"template name {name!r} must be lower-case letters, digits and _ "
+                "(as approved in WhatsApp Manager)",
+            )
+            continue
+        templates[key] = name
+    parts.templates = MappingProxyType(templates)
+
+
+# shop.yaml's keys in the order they are read: languages first (texts need the first
+# language), assets before currency, currency before delivery and payments
+_SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
+    ("languages", _languages), ("name", _name), ("phone", _shop_phone),
+    ("assets", _shop_assets), ("currency", _currency), ("timezone", _timezone),
+    ("hours", _shop_hours), ("owners", _owners), ("delivery", _shop_delivery),
+    ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
+    ("closed_for_orders", _closed_for_orders),
+    ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
+    ("templates", _templates),
+)
+
+
 def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
     parts = _ShopParts()
     fields = _mapping(ctx, root, "shop.yaml", _SHOP_KEYS)
     if fields is None:
         return parts
-
-    if (pair := fields.get("languages")) is not None:
-        langs: list[str] = []
-        for lang, node in _str_list(ctx, pair[1], "languages"):
-            if lang not in LANGUAGES:
-                ctx.error(
-                    node,
-                    f"language {lang!r} is not supported{_hint(lang, LANGUAGES)}; "
-                    f"use any of {', '.join(LANGUAGES)}",
-                )
-            elif lang in langs:
-                ctx.error(node, f"language {lang!r} is listed twice")
-            else:
-                langs.append(lang)
-        if langs:
-            parts.languages = tuple(langs)
-        elif isinstance(pair[1], SequenceNode) and not pair[1].value:
-            ctx.error(pair[1], "languages must list at least one language")
-    lang0 = parts.languages[0]
-
-    parts.name = _get(fields, "name", lambda n: _text(ctx, n, "name", lang0))
-    parts.phone = _get(fields, "phone", lambda n: _phone(ctx, n, "phone"))
-
-    if (pair := fields.get("assets")) is not None:
-        parts.assets = _assets(ctx, pair[1])
-    if (pair := fields.get("currency")) is not None:
-        code = _scalar_text(ctx, pair[1], "currency")
-        assets = parts.assets or {}
-        if code is not None:
-            if code in assets:
-                parts.currency = asset_token(code, assets[code])  # e.g. ETH/18
-            elif code in ISO_CODES:
-                parts.currency = code
-            else:
-                ctx.error(
-                    pair[1],
-                    f"unknown currency {code!r}: use an ISO 4217 code such as INR, or "
-                    f"declare it under assets: with its exponent ({code}: {{exponent: 18}})"
-                    + (f" (did you mean {code.upper()!r}?)" if is_currency(code) else ""),
-                )
-
-    if (pair := fields.get("timezone")) is not None:
-        tz = _scalar_text(ctx, pair[1], "timezone")
-        if tz is not None:
-            if _timezone_ok(tz):
-                parts.timezone = tz
-            else:
-                ctx.error(pair[1], f"unknown timezone {tz!r}: use a name like Asia/Kolkata")
-
-    if (pair := fields.get("hours")) is not None:
-        parts.hours = _hours(ctx, pair[1])
-
-    if (pair := fields.get("owners")) is not None:
-        owners: list[str] = []
-        for _raw, node in _str_list(ctx, pair[1], "owners"):
-            phone = _phone(ctx, node, "owner")
-            if phone is not None:
-                owners.append(phone)
-        parts.owners = tuple(owners)
-
-    if (pair := fields.get("delivery")) is not None:
-        parts.delivery = _delivery(ctx, pair[1], parts.currency)
-
-    if (pair := fields.get("payments")) is not None:
-        parts.payments = _payments(ctx, pair[1], parts)
-
-    if (pair := fields.get("replies")) is not None:
-        replies: dict[str, Text] = {}
-        for key, key_node, value_node in _free_mapping(ctx, pair[1], "replies") or []:
-            if not _KEY_RE.match(key):
-                ctx.error(key_node, f"reply key {key!r} must be lower_case_words")
-                continue
-            text = _text(ctx, value_node, f"replies.{key}", lang0)
-            if text is not None:
-                replies[key] = text
-        parts.replies = MappingProxyType(replies)
-
-    if (pair := fields.get("faq")) is not None:
-        parts.faq = tuple(
-            entry
-            for item in _seq(ctx, pair[1], "faq")
-            if (entry := _faq(ctx, item, lang0)) is not None
-        )
-
-    if (pair := fields.get("closed_for_orders")) is not None:
-        closed = _bool(ctx, pair[1], "closed_for_orders")
-        parts.closed_for_orders = bool(closed)
-    if (pair := fields.get("handoff_quiet_minutes")) is not None:
-        minutes = _int(ctx, pair[1], "handoff_quiet_minutes")
-        if minutes is not None:
-            parts.handoff_quiet_minutes = minutes
-    if (pair := fields.get("max_quantity")) is not None:
-        cap = _int(ctx, pair[1], "max_quantity", minimum=1)
-        if cap is not None:
-            if cap <= MAX_QUANTITY:
-                parts.max_quantity = cap
-            else:
-                ctx.error(pair[1], f"max_quantity must be between 1 and {MAX_QUANTITY} "
-                                   f"(the most of one item a cart line holds), got {cap}")
-
-    if (pair := fields.get("templates")) is not None:
-        templates: dict[str, str] = {}
-        for key, key_node, value_node in _free_mapping(ctx, pair[1], "templates") or []:
-            if not _KEY_RE.match(key):
-                ctx.error(key_node, f"template key {key!r} must be lower_case_words")
-                continue
-            name = _scalar_text(ctx, value_node, f"templates.{key}")
-            if name is None:
-                continue
-            if not _TEMPLATE_RE.match(name):
-                ctx.error(
-                    value_node,
-                    f"template name {name!r} must be lower-case letters, digits and _ "
-                    "(as approved in WhatsApp Manager)",
-                )
-                continue
-            templates[key] = name
-        parts.templates = MappingProxyType(templates)
+    for key, read in _SHOP_READERS:
+        if (pair := fields.get(key)) is not None:
+            read(ctx, pair[1], parts)
     return parts
 
 
