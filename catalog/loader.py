@@ -49,7 +49,7 @@ from catalog.shop_schema import (
 __all__ = [
     "CATALOG_FILE", "INTENTS", "NLU_FILE", "SHOP_FILE", "LoadError", "ShopError", "ShopSource",
     "check_shop", "check_shop_with_warnings", "is_shop_folder", "load_shop", "load_shops",
-    "phone_digits", "shop_folders", "shop_for_business", "strip_annotations",
+    "phone_digits", "shop_folders", "strip_annotations",
 ]
 
 
@@ -218,21 +218,6 @@ def phone_digits(number: str) -> str:
     if text.lower().startswith("whatsapp:"):
         text = text[9:]
     return "".join(ch for ch in text if ch.isdigit())
-
-
-def shop_for_business(shops: Mapping[str, Shop], business_number: str | None) -> Shop | None:
-    """The shop whose phone is the number a message was sent to.
-
-    With no number at all (a simulator post without ``to``) a single-shop server answers
-    as its only shop; a number that matches no shop gets None.
-    """
-    if not business_number:
-        return next(iter(shops.values())) if len(shops) == 1 else None
-    wanted = phone_digits(business_number)
-    for shop in shops.values():
-        if phone_digits(shop.phone) == wanted:
-            return shop
-    return None
 
 
 # --------------------------------------------------------------------------------------
