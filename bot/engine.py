@@ -26,6 +26,7 @@ from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.types import InboundMessage, MessageKind, Reply
+from catalog.digits import DIGITS
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
@@ -34,7 +35,6 @@ from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096  # longer messages are cut before NLU (WhatsApp allows 4,096 characters)
-_DIGITS = str.maketrans("०१२३४५६७८९০১২৩৪৫৬৭৮৯٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +313,7 @@ def _choice_from_text(conversation: Conversation, text: str) -> str | None:
     options = conversation.data.get("options")
     if not options or not text:
         return None
-    match = _NUMBER_ONLY.match(text.translate(_DIGITS))
+    match = _NUMBER_ONLY.match(text.translate(DIGITS))
     if match:
         number = int(match.group(1))
         if 1 <= number <= len(options):

@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from rapidfuzz.distance import Indel
 
+from catalog.digits import DIGITS
 from catalog.models import Catalog, Option, Product
 from catalog.translit import folded_key, skeleton, sound_key
 
@@ -54,14 +55,8 @@ _MARKS = (
 )
 _TOKEN_RE = re.compile(rf"\d+|(?:[^\W\d_]|[{_MARKS}])+")
 
-_DIGITS = {
-    **{0x0966 + i: str(i) for i in range(10)},  # Devanagari
-    **{0x09E6 + i: str(i) for i in range(10)},  # Bengali
-    **{0x0660 + i: str(i) for i in range(10)},  # Arabic-Indic
-    **{0x06F0 + i: str(i) for i in range(10)},  # Eastern Arabic-Indic
-}
 _CHAR_MAP: dict[int, str | None] = {
-    **_DIGITS,
+    **DIGITS,
     0x200C: None, 0x200D: None, 0x0640: None,  # ZWNJ, ZWJ, tatweel
     **{c: None for c in range(0x064B, 0x0660)},  # Arabic harakat
     0x0670: None,
