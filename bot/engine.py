@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 import uuid
 from collections import deque
@@ -114,6 +115,7 @@ class Engine:
     # channels whose sender ids anyone may claim (the simulator): an owner number on one
     # of them is just a shopper (Settings.simulator_owner lifts it for tests)
     untrusted_channels: frozenset[str] = frozenset()
+    observe_nlu: Callable[[float], None] | None = None  # seconds of one parse (/metrics)
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -258,7 +260,10 @@ class Engine:
             parse_text = turn.payload if turn.payload else text
             context = ParseContext(shop=shop, language=conversation.language,
                                    state=conversation.state.value)
+            started = time.perf_counter()
             understanding = await runtime.nlu.parse(parse_text, context)
+            if self.observe_nlu is not None:
+                self.observe_nlu(time.perf_counter() - started)
             if understanding.confidence < LOW_CONFIDENCE and not understanding.items:
                 # a guess is worse than a question: low confidence goes to the fallback,
                 # which suggests what the shopper can do (and the closest products)

@@ -56,9 +56,9 @@ from webhooks.keys import (
     SCHEDULER,
     SETTINGS,
     SHOPS,
-    Metrics,
     Shops,
 )
+from webhooks.metrics import Metrics
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
@@ -121,7 +121,8 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
             await asyncio.to_thread(upgrade, settings.database_url)
         db = open_database(settings.database_url,
                            sqlite_synchronous=settings.sqlite_synchronous,
-                           sqlite_max_pages=settings.sqlite_max_pages)
+                           sqlite_max_pages=settings.sqlite_max_pages,
+                           observe_commit=app[METRICS].commit_seconds.observe)
         await db.start()
         app[DB] = db
         yield
@@ -228,7 +229,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
                                payments=payments, now_ms=clock.now_ms)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
-        () if settings.simulator_owner else ("simulator",)))
+        () if settings.simulator_owner else ("simulator",)),
+        observe_nlu=app[METRICS].nlu_seconds.observe)
     await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,
@@ -244,8 +246,15 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
-                    journal=journal)
+                    journal=journal, send_seconds=app[METRICS].send_seconds)
     app[OUTBOX] = outbox
+    app[METRICS].readings.append(lambda: [
+        ("counter", "haat_db_commits", getattr(db, "commits", 0)),
+        ("counter", "haat_db_write_sets", getattr(db, "batched", 0)),
+        ("counter", "haat_outbox_sent", outbox.sent_count),
+        ("counter", "haat_outbox_dead", outbox.dead_count),
+        ("gauge", "haat_shops", len(app[SHOPS].runtimes)),
+    ])
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from payments.providers.base import PaymentProvider
 from payments.service import PaymentService
 from storage.database import Database
 from webhooks.channels.base import ChannelAdapter
+from webhooks.metrics import Metrics
 from webhooks.outbox import Outbox
 from webhooks.scheduler import Scheduler
 
@@ -45,20 +45,6 @@ class Shops:
 
     def get(self, shop_id: str) -> ShopRuntime | None:
         return self.runtimes.get(shop_id)
-
-
-@dataclass
-class Metrics:
-    started: float = field(default_factory=time.time)
-    inbound: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    errors: int = 0
-    handled_seconds: float = 0.0
-    # the event loop's worst lateness since start (a starved process is late too), and the
-    # most CPU the process used in one 0.1 s tick: near the lag it was blocked by itself
-    loop_lag_max: float = 0.0
-    loop_busy_max: float = 0.0
 
 
 SETTINGS = web.AppKey("settings", Settings)

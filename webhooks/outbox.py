@@ -27,8 +27,11 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from prometheus_client import Histogram
 
 from bot.outgoing import OutboxItem
 from bot.types import Reply
@@ -90,6 +93,7 @@ class Outbox:
     record_retries: int = 0  # writes of a result that failed and were tried again
     unrecorded_at_close: int = 0
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
+    send_seconds: Histogram | None = None  # /metrics: haat_send_seconds{channel}
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -128,11 +132,15 @@ class Outbox:
                                item.id))
             await self._record(update)
             return
+        started = time.perf_counter()
         try:
             channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
             return
+        finally:
+            if self.send_seconds is not None:
+                self.send_seconds.labels(item.channel).observe(time.perf_counter() - started)
         self.sent_count += 1
         key = (item.channel, channel_id)
         self._unrecorded[key] = item.id
