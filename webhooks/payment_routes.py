@@ -3,12 +3,12 @@ PSP's settle button, and the merchant JSON API (DESIGN 1.3)."""
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from aiohttp import web
 
 from catalog.money import Money, MoneyError
@@ -24,7 +24,8 @@ from webhooks.security import verify_bearer
 
 log = logging.getLogger(__name__)
 
-PAGE = (Path(__file__).resolve().parent / "pages" / "pay.html").read_text(encoding="utf-8")
+# the HTML pages: jinja2 with autoescaping, one environment per app (setup_payment_routes)
+PAGES = web.AppKey("pages", jinja2.Environment)
 # secrets.token_urlsafe(24) makes 32 characters; anything else is not a token we issued
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _MAX_ORDER_DIGITS = 12
@@ -96,30 +97,16 @@ async def pay_page(request: web.Request) -> web.Response:
     lines = await app[k.PAYMENTS].repo.lines(order.id)
     now = app[k.CLOCK].now_ms()
     status = _status(payment, now, order)
-    rows = "".join(
-        f"<tr><td>{ln.quantity} × {html.escape(ln.name)}</td>"
-        f"<td class=num>{html.escape(ln.total.format())}</td></tr>" for ln in lines)
+    rows = [(f"{ln.quantity} × {ln.name}", ln.total.format()) for ln in lines]
     if order.delivery_minor and payment.method != "tip":
-        rows += (f"<tr><td>Delivery</td><td class=num>"
-                 f"{Money(order.delivery_minor, order.currency).format()}</td></tr>")
+        rows.append(("Delivery", Money(order.delivery_minor, order.currency).format()))
     if payment.method == "tip":
-        rows = "<tr><td>Tip</td><td class=num></td></tr>"
-    page = PAGE
-    values = {
-        "shop": html.escape(shop_name),
-        "order": html.escape(order.label),
-        "rows": rows,
-        "amount": html.escape(payment.amount.format()),
-        "upi_link": html.escape(payment.upi_link, quote=True),
-        "has_upi": "1" if payment.upi_link else "",
-        "status": status,
-        "expires_at": str(payment.expires_at),
-        "now": str(now),
-        "token": html.escape(request.match_info["token"], quote=True),
-        "sandbox": "1" if payment.provider == "sandbox" else "",
-    }
-    for name, value in values.items():
-        page = page.replace("{{" + name + "}}", value)
+        rows = [("Tip", "")]
+    page = app[PAGES].get_template("pay.html").render(
+        shop=shop_name, order=order.label, rows=rows, amount=payment.amount.format(),
+        upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
+        expires_at=payment.expires_at, now=now, token=request.match_info["token"],
+        sandbox="1" if payment.provider == "sandbox" else "")
     return web.Response(text=page, content_type="text/html", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff"})
@@ -365,6 +352,9 @@ async def api_refund(request: web.Request) -> web.Response:
 
 
 def setup_payment_routes(app: web.Application) -> None:
+    app[PAGES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "pages"),
+        autoescape=True, keep_trailing_newline=True, auto_reload=False)
     app.router.add_post("/webhooks/payments/{provider}", provider_callback)
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_get("/pay/{token}/status", pay_status)
