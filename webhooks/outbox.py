@@ -9,7 +9,7 @@ A row is *claimed* before the send, so two senders never send it at once: in mem
 in-flight set) in the one process that owns an SQLite database, and durably on PostgreSQL
 (``pending → sending`` with a lease) where several processes may share the table. Retries
 happen only on 429, 5xx and timeouts, with exponential backoff and jitter; after
-``max_attempts`` the row is dead-lettered (``status = 'dead'``) with a warning. The row id is
+``max_attempts`` the row is dead-lettered (``OutboundStatus.DEAD``) with a warning. The row id is
 the idempotency key given to the channel.
 
 A send's result is kept in memory until it is recorded: when the write that records it fails
@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Histogram
 
-from bot.outgoing import OutboxItem
+from bot import outgoing
+from bot.outgoing import OutboundStatus, OutboxItem
 from bot.types import Reply
 from config.clock import Clock
 from storage.database import Conflict, Database, UnstorableWrite, WriteSet
@@ -41,27 +42,6 @@ from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
-
-_CLAIM = ("UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
-          "WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND next_attempt_at <= ?))")
-# every result is recorded only over an unsent row: recording twice (a retried record, a
-# status callback that recorded the send first) changes nothing
-_UNSENT = "status IN ('pending', 'sending')"
-_SENT = ("UPDATE outbound_messages SET status = 'sent', channel_message_id = ?, "
-         f"attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ? AND {_UNSENT}")
-_RETRY = ("UPDATE outbound_messages SET status = 'pending', attempts = attempts + 1, "
-          f"next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ? AND {_UNSENT}")
-_FAIL = ("UPDATE outbound_messages SET status = ?, attempts = attempts + 1, error = ?, "
-         f"updated_at = ? WHERE id = ? AND {_UNSENT}")
-_DUE = ("SELECT id, shop_id, channel, customer, business, payload, attempts "
-        "FROM outbound_messages WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
-        "ORDER BY next_attempt_at LIMIT 200")
-_ATTEMPTS = "SELECT attempts FROM outbound_messages WHERE id = ?"
-
-STATUS_RANK_SQL = ("CASE status WHEN 'pending' THEN -2 WHEN 'sending' THEN -1 "
-                   "WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 "
-                   "WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE -3 END")
-
 
 @dataclass
 class Outbox:
@@ -113,7 +93,7 @@ class Outbox:
                 # one process, and the in-flight set already keeps a row to one sender.
                 now = self.clock.now_ms()
                 claim = WriteSet()
-                claim.add(_CLAIM, (now + self.lease_ms, now, item.id, now), must_change=True)
+                outgoing.claim(claim, item.id, now + self.lease_ms, now)
                 try:
                     await self.db.write(claim)
                 except Conflict:
@@ -128,8 +108,8 @@ class Outbox:
     async def _send_claimed(self, item: OutboxItem, attempts: int) -> None:
         update = WriteSet()
         if item.channel not in self.channels:
-            update.add(_FAIL, ("dead", f"no channel {item.channel}", self.clock.now_ms(),
-                               item.id))
+            outgoing.give_up(update, item.id, OutboundStatus.DEAD, f"no channel {item.channel}",
+                             self.clock.now_ms())
             await self._record(update)
             return
         started = time.perf_counter()
@@ -145,7 +125,7 @@ class Outbox:
         key = (item.channel, channel_id)
         self._unrecorded[key] = item.id
         try:
-            update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
+            outgoing.mark_sent(update, item.id, channel_id, self.clock.now_ms())
             await self._record(update, sent_row=item.id)
         finally:
             self._unrecorded.pop(key, None)
@@ -165,7 +145,7 @@ class Outbox:
             except Exception as exc:  # storage refused, or a failing neighbour's fault
                 if isinstance(exc, UnstorableWrite) and sent_row is not None:
                     update = WriteSet()
-                    update.add(_SENT, (None, self.clock.now_ms(), sent_row))
+                    outgoing.mark_sent(update, sent_row, None, self.clock.now_ms())
                     sent_row = None
                     continue
                 if self._closing.is_set():
@@ -189,12 +169,12 @@ class Outbox:
         if exc.retryable and tries < self.max_attempts:
             delay = min(self.max_delay_ms, self.base_delay_ms * 2 ** attempts)
             delay = int(delay * (0.5 + random.random() / 2))  # jitter, not security
-            update.add(_RETRY, (now + delay, error, now, item.id))
+            outgoing.retry_later(update, item.id, now + delay, error, now)
             await self._record(update)
             log.info("outbox: send failed (%s), retry %d in %d ms", error, tries, delay)
             return
-        status = "dead" if exc.retryable else "failed"
-        update.add(_FAIL, (status, error, now, item.id))
+        status = OutboundStatus.DEAD if exc.retryable else OutboundStatus.FAILED
+        outgoing.give_up(update, item.id, status, error, now)
         await self._record(update)
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
@@ -205,9 +185,9 @@ class Outbox:
         row_id = self._unrecorded.get((channel, channel_message_id))
         writes = WriteSet()
         if row_id is not None:
-            writes.add(_SENT, (channel_message_id, now_ms, row_id))
-        await record_status(self.db, channel, channel_message_id, status, error, now_ms,
-                            writes)
+            outgoing.mark_sent(writes, row_id, channel_message_id, now_ms)
+        outgoing.receipt(writes, channel, channel_message_id, status, error, now_ms)
+        await self.db.write(writes)
 
     async def recover(self) -> None:
         """At start-up: what a dead process left behind.
@@ -224,14 +204,11 @@ class Outbox:
         if self.db.dialect != "sqlite":
             return
         writes = WriteSet()
-        writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
-                   "WHERE status = 'sending'")
+        outgoing.release_claims(writes)
         await self.db.write(writes)
         if self.journal is None:
             return
-        rows = await self.db.fetchall(
-            "SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending')")
-        self._held = {str(r[0]) for r in rows}
+        self._held = await outgoing.unsent_ids(self.db)
         await self._record_journal()
         if self._held:
             self._recovery = asyncio.create_task(self._finish_recovery())
@@ -246,7 +223,7 @@ class Outbox:
             writes = WriteSet()
             now = self.clock.now_ms()
             for row_id, channel_id in found.items():
-                writes.add(_SENT, (channel_id or None, now, row_id))
+                outgoing.mark_sent(writes, row_id, channel_id or None, now)
             await self._record(writes)
             self.recovered_from_journal += len(found)
             log.info("outbox: %d sends of a previous process recorded from its journal",
@@ -272,7 +249,7 @@ class Outbox:
     async def run_due(self) -> int:
         """Send every row that is due (retries, leftovers after a restart); returns count."""
         now = self.clock.now_ms()
-        rows = await self.db.fetchall(_DUE, (now,))
+        rows = await outgoing.due(self.db, now)
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
             if row_id in self._inflight or row_id in self._held:
@@ -308,19 +285,3 @@ class Outbox:
                 log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)
 
-
-async def record_status(db: Database, channel: str, channel_message_id: str, status: str,
-                        error: str | None, now_ms: int, writes: WriteSet | None = None) -> None:
-    """Store a delivery receipt, never moving a status backwards (read may beat delivered).
-
-    ``writes`` may carry statements that must commit with it (the outbox's own record)."""
-    writes = writes if writes is not None else WriteSet()
-    rank = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}.get(status)
-    if rank is None:
-        await db.write(writes)
-        return
-    writes.add(
-        "UPDATE outbound_messages SET status = ?, error = COALESCE(?, error), updated_at = ? "
-        f"WHERE channel = ? AND channel_message_id = ? AND ({STATUS_RANK_SQL}) < ?",
-        (status, error, now_ms, channel, channel_message_id, rank))
-    await db.write(writes)
