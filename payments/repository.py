@@ -15,8 +15,10 @@ from catalog.money import Money
 from payments.ledger import Posting
 from payments.providers.base import ProviderEvent
 from payments.status import PaymentEventKind
+from storage import jobs
 from storage.amounts import minor
 from storage.database import Database, WriteSet
+from storage.jobs import JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,10 @@ def _for_shop(sql: str, column: str, shop_id: str | None) -> tuple[str, list[Any
 
 def _refund(row: Sequence[Any]) -> Refund:
     return Refund(*_amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),)))
+
+
+# the kind of scheduled_jobs row (storage/jobs.py) that cancels a provider's link
+CANCEL_LINK = "cancel_link"
 
 
 class PaymentsRepository:
@@ -423,29 +429,24 @@ class PaymentsRepository:
     # jobs -------------------------------------------------------------------------------
     @staticmethod
     def enqueue_link_cancel(writes: WriteSet, request: PaymentRequest, now_ms: int) -> None:
-        """A durable ``scheduled_jobs`` row: cancel the provider's link after this commit
+        """A durable job (storage/jobs.py): cancel the provider's link after this commit
         (the provider call never runs inside the transaction; a crash retries it)."""
-        writes.add("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, due_at, "
-                   "payload, status, created_at) VALUES (?, ?, 'cancel_link', '', '', ?, ?, "
-                   "'pending', ?) ON CONFLICT (key) DO NOTHING",
-                   (f"cancel_link:{request.id}", request.shop_id, now_ms,
-                    request.id, now_ms))
+        jobs.schedule(writes, f"{CANCEL_LINK}:{request.id}", shop_id=request.shop_id,
+                      kind=CANCEL_LINK, due_at=now_ms, payload=request.id, now_ms=now_ms,
+                      rearm=False)
 
     async def due_link_cancels(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        rows = await self.db.fetchall(
-            "SELECT key, payload FROM scheduled_jobs WHERE kind = 'cancel_link' AND "
-            "status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?", (now_ms, limit))
-        return [(str(key), str(payload)) for key, payload in rows]
+        rows = await jobs.due(self.db, (CANCEL_LINK,), now_ms, limit)
+        return [(str(row[0]), str(row[5])) for row in rows]
 
     @staticmethod
-    def finish_job(writes: WriteSet, key: str, status: str = "fired") -> None:
-        writes.add("UPDATE scheduled_jobs SET status = ? WHERE key = ? AND status = 'pending'",
-                   (status, key), must_change=True)
+    def finish_job(writes: WriteSet, key: str,
+                   status: JobStatus = JobStatus.FIRED) -> None:
+        jobs.finish(writes, key, status)
 
     @staticmethod
     def postpone_job(writes: WriteSet, key: str, due_at: int) -> None:
-        writes.add("UPDATE scheduled_jobs SET due_at = ? WHERE key = ? AND status = 'pending'",
-                   (due_at, key), must_change=True)
+        jobs.postpone(writes, key, due_at)
 
     async def orphan_events(self) -> list[tuple[str, str, str]]:
         rows = await self.db.fetchall(

@@ -76,6 +76,7 @@ from payments.status import (
     refund_transition,
 )
 from storage.database import Conflict, Database, WriteSet
+from storage.jobs import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -879,7 +880,7 @@ class PaymentService:
             writes = WriteSet()
             cancel = getattr(provider, "cancel_link", None)
             if request is None or cancel is None or not request.provider_ref:
-                self.repo.finish_job(writes, key, "cancelled")
+                self.repo.finish_job(writes, key, JobStatus.CANCELLED)
             else:
                 try:
                     await cancel(request.provider_ref)
@@ -888,7 +889,7 @@ class PaymentService:
                 except NotCancellable:
                     # paid, partially paid or expired at the PSP: nothing more to cancel;
                     # money that still arrives there is paid after close and handed back
-                    self.repo.finish_job(writes, key, "cancelled")
+                    self.repo.finish_job(writes, key, JobStatus.CANCELLED)
                 except ProviderError:
                     self.repo.postpone_job(writes, key, self.now_ms() + 60_000)
             try:

@@ -139,6 +139,8 @@ class PaymentEventKind(StrEnum):
 
 _P = PaymentStatus
 _K = PaymentEventKind
+# a request that can still take money (the pay page, reminders, expiry, reconcile)
+OPEN_REQUEST: frozenset[PaymentStatus] = frozenset({_P.ISSUED, _P.PARTIALLY_PAID})
 
 # (status, event kind, complete?) -> next status. ``complete`` means: for a capture, the
 # captured total now covers the amount; for a refund, the refunded total now equals the
