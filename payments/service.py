@@ -265,7 +265,8 @@ class PaymentService:
             check_balanced(postings)
             self.repo.insert_postings(writes, shop_id, postings, now)
 
-    async def change_order(self, writes: WriteSet, order: Order, event: OrderEvent) -> str:
+    async def change_order(self, writes: WriteSet, order: Order,
+                           event: OrderEvent) -> OrderStatus:
         """A merchant or shopper action on an order (ship, deliver, cancel).
 
         A cancel closes every open request of the order in the same write set (their pages
@@ -290,7 +291,7 @@ class PaymentService:
                 self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total),
                            now)
                 self._close_open_requests(writes, book, skip=None, now=now)
-        return str(new)
+        return new
 
     def _close_open_requests(self, writes: WriteSet, book: OrderBook, *, skip: str | None,
                              now: int, states: Mapping[str, PaymentState] | None = None
@@ -316,7 +317,7 @@ class PaymentService:
             if provider is not None and "cancel" in getattr(provider, "capabilities", ()) \
                     and request.provider_ref:
                 self.repo.enqueue_link_cancel(writes, request, now)
-            closed.append(replace(request, status=str(PaymentStatus.CANCELLED)))
+            closed.append(replace(request, status=PaymentStatus.CANCELLED))
         return tuple(closed)
 
     # ---- the book of one order ---------------------------------------------------------
@@ -502,14 +503,14 @@ class PaymentService:
             self.repo.set_order_status(writes, order.id, order.status, new_status, now)
         if new_status is not OrderStatus.PENDING_PAYMENT:
             closed = self._close_open_requests(writes, mid, skip=None, now=now, states=states)
-        final = replace(mid, order=replace(order, status=str(new_status)))
+        final = replace(mid, order=replace(order, status=new_status))
         policy = self.excess_policy(order.shop_id, str(new_status))
         reserved: list[Refund] = []
         if final.excess > book.excess and policy == "refund":
             reserved = self._reserve(writes, final, final.allocate(None, excess_only=True),
                                      reason="excess", now=now)
         update = PaymentUpdate(
-            request=replace(request, status=str(after.status),
+            request=replace(request, status=after.status,
                             captured_minor=after.captured.minor,
                             refunded_minor=after.refunded.minor),
             order=order, event=event, before=before, after=after,
@@ -555,7 +556,7 @@ class PaymentService:
                               last_error="refund.failed from the provider")
             self.repo.update_refund(writes, ours.id, expected=current, status=new, now_ms=now,
                                     **fields)
-            moved = replace(ours, status=str(new), provider_ref=event.refund_id,
+            moved = replace(ours, status=new, provider_ref=event.refund_id,
                             **{k: v for k, v in fields.items() if k != "provider_ref"})
             refunds = [moved if r.id == ours.id else r for r in refunds]
             return refunds, moved, None
@@ -601,7 +602,7 @@ class PaymentService:
                                              provider=request.provider, refund_id=other.id,
                                              stage="requested", against=other.against)], now)
             committed -= other.amount_minor
-            refunds = [replace(r, status=str(new)) if r.id == other.id else r
+            refunds = [replace(r, status=new) if r.id == other.id else r
                        for r in refunds]
         return refunds, None, refunded
 
@@ -636,13 +637,7 @@ class PaymentService:
 
     async def _keep_orphan(self, provider_name: str, event: ProviderEvent) -> None:
         writes = WriteSet()
-        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
-                   "amount_minor, currency, payment_id, occurred_at, received_at, payload) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (provider, event_id) DO NOTHING",
-                   (provider_name, event.event_id, f"orphan:{event.provider_ref}",
-                    event.kind.value, event.amount.minor, event.amount.currency,
-                    event.payment_id, event.occurred_at, self.now_ms(), event.refund_id or ""))
+        self.repo.insert_orphan_event(writes, provider_name, event, self.now_ms())
         await self.db.write(writes)
 
     def _ledger_for(self, writes: WriteSet, request: PaymentRequest, order: Order,
@@ -778,15 +773,13 @@ class PaymentService:
             if current is RefundStatus.FAILED else current
         if status is not RefundStatus.REQUESTED:
             return row
-        claim.add("UPDATE refunds SET status = ?, attempts = ?, attempt_key = ?, "
-                  "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ? AND "
-                  "attempts = ?", (status, attempts, key, now + REFUND_LEASE_MS, now, row.id,
-                                   current, row.attempts), must_change=True)
+        self.repo.claim_refund(claim, row, status=status, attempt_key=key,
+                               lease_until=now + REFUND_LEASE_MS, now_ms=now)
         try:
             await self.db.write(claim)
         except Conflict:
             return await self.repo.refund(row.id) or row
-        row = replace(row, status=str(status), attempts=attempts, attempt_key=key)
+        row = replace(row, status=status, attempts=attempts, attempt_key=key)
         request = await self.repo.request(row.payment_request_id)
         assert request is not None
         try:
@@ -842,7 +835,7 @@ class PaymentService:
                                         retry_at if retry_at is not None else
                                         0 if new is not RefundStatus.REQUESTED else None),
                                     attempt_key=next_key, last_error=error)
-            moved = replace(fresh, status=str(new),
+            moved = replace(fresh, status=new,
                             provider_ref=provider_ref or fresh.provider_ref)
             refund_changed = getattr(notify, "refund_changed", None)
             if refund_changed is not None and not quiet and new is not current:

@@ -18,7 +18,7 @@ from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
 from payments.service import PaymentError
-from payments.status import InvalidTransition, OrderEvent
+from payments.status import OPEN_REQUEST, InvalidTransition, OrderEvent, OrderStatus, PaymentStatus
 from webhooks import keys as k
 from webhooks.security import verify_bearer
 
@@ -29,8 +29,10 @@ PAGES = web.AppKey("pages", jinja2.Environment)
 # secrets.token_urlsafe(24) makes 32 characters; anything else is not a token we issued
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _MAX_ORDER_DIGITS = 12
-TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close",
-            "closed")
+# what the page shows: a request's status, or CLOSED (paid another way); all but the open
+# ones are final
+CLOSED = "closed"
+TERMINAL = frozenset({*(s.value for s in PaymentStatus if s not in OPEN_REQUEST), CLOSED})
 
 
 # ---- provider callbacks -----------------------------------------------------------------
@@ -81,11 +83,12 @@ async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
 
 
 def _status(payment: PaymentRequest, now_ms: int, order: Order | None = None) -> str:
-    if payment.status in ("issued", "partially_paid") and now_ms >= payment.expires_at:
-        return "expired"
-    if payment.status == "cancelled" and order is not None and payment.method != "tip" and \
-            order.status not in ("pending_payment", "cancelled"):
-        return "closed"  # the order was paid another way: this one must not be paid
+    if payment.status in OPEN_REQUEST and now_ms >= payment.expires_at:
+        return PaymentStatus.EXPIRED
+    if payment.status is PaymentStatus.CANCELLED and order is not None and \
+            payment.method != "tip" and \
+            order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED):
+        return CLOSED  # the order was paid another way: this one must not be paid
     return payment.status
 
 
@@ -181,14 +184,10 @@ async def settle_latest_for_tests(app: web.Application, customer: str, outcome: 
                                   base: str) -> str | None:
     """``haat test``'s ``pay:`` step: settle the shopper's newest open sandbox request."""
     service = app[k.PAYMENTS]
-    row = await app[k.DB].fetchone(
-        "SELECT p.id FROM payment_requests p JOIN orders o ON o.id = p.order_id "
-        "WHERE o.customer = ? AND p.status IN ('issued', 'partially_paid') "
-        "ORDER BY p.created_at DESC LIMIT 1", (customer,))
-    if row is None:
+    payment = await service.repo.latest_open_request(customer)
+    if payment is None:
         return "no open payment request"
-    payment = await service.repo.request(str(row[0]))
-    if payment is None or payment.provider != "sandbox":
+    if payment.provider != "sandbox":
         return "the open payment request is not a sandbox one"
     if outcome == "expire":
         # time passes beyond the expiry; the PSP and our clock agree it is over

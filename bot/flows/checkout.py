@@ -24,6 +24,7 @@ from catalog.money import Money, exponent
 from payments.providers.base import UpiPayee
 from payments.repository import Order, OrderLine
 from payments.service import PaymentError, PaymentPlan
+from payments.status import OrderStatus
 from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,8 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 async def latest_unpaid(turn: Turn) -> Order | None:
     orders = await payments_service(turn).repo.orders(
-        turn.shop.id, customer=turn.message.customer, statuses=["pending_payment"], limit=1)
+        turn.shop.id, customer=turn.message.customer, statuses=[OrderStatus.PENDING_PAYMENT],
+        limit=1)
     return orders[0] if orders else None
 
 
