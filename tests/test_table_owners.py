@@ -30,17 +30,17 @@ _SQL = re.compile(r"\b(?:INSERT INTO|REPLACE INTO|UPDATE|DELETE FROM|FROM|JOIN)\
 
 
 def _tables() -> set[str]:
-    import bot.models
+    from sqlmodel import SQLModel
+
     import payments.models
     import payments.providers.sandbox_tables  # noqa: F401 (registers its tables)
-    from sqlmodel import SQLModel
 
     return set(SQLModel.metadata.tables)
 
 
 def _uses(path: Path, tables: set[str]) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.extend((node.lineno, name) for name in _SQL.findall(node.value)
@@ -49,7 +49,7 @@ def _uses(path: Path, tables: set[str]) -> list[tuple[int, str]]:
 
 
 def _strays(root: Path, tables: set[str]) -> list[str]:
-    strays = []
+    strays: list[str] = []
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             if "migrations" in path.parts:
