@@ -16,7 +16,7 @@ from catalog.nodes import (
     _seq,
 )
 
-# The intents of DESIGN 1.6 and product_info (mirrors bot.nlu.base.INTENTS; catalog may
+# The intents of docs/DESIGN.md §1.6 and product_info (mirrors bot.nlu.base.INTENTS; catalog may
 # not import bot).
 INTENTS: tuple[str, ...] = (
     "greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog", "search_product",

@@ -1,6 +1,6 @@
 """Use cases: place an order, ask for money, apply what the provider reports, refund.
 
-Rules this module keeps (DESIGN 3, and "Money invariants" in docs/ARCHITECTURE.md):
+Rules this module keeps (docs/DESIGN.md §3, and "Money invariants" in docs/ARCHITECTURE.md):
 * amounts are computed here from integer minor units, never taken from a message;
 * a provider call (HTTP) never happens inside a database transaction: the caller commits the
   returned writes afterwards, and work that needs a provider after a commit (a refund, a

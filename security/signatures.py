@@ -3,7 +3,7 @@
 Generic, so the channels (Twilio's and Meta's signatures, webhooks/security.py) and the
 payment providers share one implementation. Providers sign the exact bytes they send;
 anything re-serialised (``json.loads`` then ``dumps``) no longer verifies, which is the most
-common webhook bug (docs/DESIGN.md "Signatures"). Several secrets may be given so a rotated
+common webhook bug (docs/DESIGN.md §5.4). Several secrets may be given so a rotated
 secret keeps verifying retried old events.
 """
 

@@ -1,7 +1,7 @@
 """The storage engine under every repository: lean statements, group commit, fail loud.
 
-DESIGN 4a measured the per-message cost of each storage path on this machine; the async ORM
-is ~2 ms a message, plain sqlite3 with one writer and group commit ~85 µs. So sqlmodel
+docs/DESIGN.md §4a measured the per-message cost of each storage path on this machine; the
+async ORM is ~2 ms a message, plain sqlite3 with one writer and group commit ~85 µs. So sqlmodel
 defines the tables and serves cold paths, and the hot path uses this module:
 
 * SQLite: one writer thread owns the write connection. Callers hand it a *write set* (a list

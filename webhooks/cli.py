@@ -1,4 +1,4 @@
-"""The ``haat`` command (DESIGN 1.1)."""
+"""The ``haat`` command (docs/DESIGN.md §1.1)."""
 
 from __future__ import annotations
 

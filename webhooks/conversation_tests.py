@@ -1,4 +1,4 @@
-"""``haat test``: conversation tests in YAML (DESIGN 1.7) against the real app.
+"""``haat test``: conversation tests in YAML (docs/DESIGN.md §1.7) against the real app.
 
 Each case runs the whole server in-process on a fresh SQLite file, talks to it through the
 simulator route exactly like a phone would, and checks what came back. ``wait`` moves the

@@ -1,5 +1,5 @@
 """Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the sandbox
-PSP's settle button, and the merchant JSON API (DESIGN 1.3)."""
+PSP's settle button, and the merchant JSON API (docs/DESIGN.md §1.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP routes (DESIGN 1.3): thin, paranoid edges over the engine.
+"""HTTP routes (docs/DESIGN.md §1.3): thin, paranoid edges over the engine.
 
 Every inbound webhook does the same five things: read the raw bytes (size-capped), verify
 the signature on those bytes (fail closed), parse into frozen types, hand each message to the

@@ -290,7 +290,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
 
 def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, reference: str,
                    expires_at_ms: int) -> dict[str, object]:
-    """The Cloud API ``order_details`` parameters (reference/payments.md §5): amounts are
+    """The Cloud API ``order_details`` parameters (docs/DESIGN.md §5.3): amounts are
     integer minor units with the currency's offset; the UPI link keeps only what WhatsApp
     accepts (``pa, pn, mc, purpose, tr``)."""
     offset = 10 ** exponent(order.currency)

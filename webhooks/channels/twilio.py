@@ -227,7 +227,7 @@ def render_twiml(replies: Sequence[Reply]) -> bytes:
 
 
 class TwilioAdapter:
-    """Channel adapter for Twilio WhatsApp (DESIGN 1.3 ``/webhooks/twilio``)."""
+    """Channel adapter for Twilio WhatsApp (docs/DESIGN.md §1.3 ``/webhooks/twilio``)."""
 
     name = CHANNEL
     direct_replies = True

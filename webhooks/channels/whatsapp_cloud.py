@@ -1,6 +1,6 @@
 """Meta WhatsApp Cloud API: signed webhook envelopes in, Graph API ``/messages`` out.
 
-Parsing is defensive (channels.md 6): unknown fields, message types and status keys are
+Parsing is defensive (docs/DESIGN.md §5.5): unknown fields, message types and status keys are
 skipped or become ``MessageKind.UNKNOWN``, never an exception, because a 500 makes Meta
 retry the delivery for seven days. Only a body that is not a Cloud envelope at all raises
 :class:`BadPayload`. Replies are never direct: every message goes out through the outbox
@@ -537,7 +537,7 @@ def _error_info(payload: Any) -> tuple[int | None, str]:
 
 
 class WhatsAppCloudAdapter:
-    """Channel adapter for the WhatsApp Cloud API (DESIGN 1.3 ``/webhooks/whatsapp``)."""
+    """Channel adapter for the WhatsApp Cloud API (docs/DESIGN.md §1.3 ``/webhooks/whatsapp``)."""
 
     name = CHANNEL
     direct_replies = False
