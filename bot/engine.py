@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.flows.payment_updates import proactive
@@ -64,6 +65,12 @@ def build_root_router() -> Router:
                  orders.reorder_router, cart.quantity_router, support.router, checkout.router,
                  orders.router, cart.router, browse.router, support.fallback_router)
     return root
+
+
+class InboundStatus(StrEnum):
+    """An ``inbound_messages`` row is written once, when its turn commits."""
+
+    PROCESSED = "processed"
 
 
 _INSERT_INBOUND = (
@@ -162,7 +169,7 @@ class Engine:
         writes = WriteSet()
         writes.add(_INSERT_INBOUND, (
             message.channel, message.message_id, runtime.shop.id, message.customer,
-            message.kind.value, message.text[:MAX_TEXT], turn.now_ms, "processed",
+            message.kind.value, message.text[:MAX_TEXT], turn.now_ms, InboundStatus.PROCESSED,
             response), must_change=True)
         items = await self._outbox_items(runtime.shop, message, turn, direct)
         for item in items:

@@ -578,7 +578,7 @@ class PaymentService:
         self.repo.insert_refund(writes, row)
         self._post(writes, book.order.shop_id, postings_for_refund(
             book.order.label, refunded, provider=request.provider, refund_id=row.id,
-            stage="requested", against=against), now)
+            stage=RefundStatus.REQUESTED, against=against), now)
         refunds = [*refunds, row]
         # our own unsent refunds of the same payment that no longer fit are superseded:
         # never sent again, their liability reversed (the provider already paid it out)
@@ -600,7 +600,8 @@ class PaymentService:
                 Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
                 for p in postings_for_refund(book.order.label, other.amount,
                                              provider=request.provider, refund_id=other.id,
-                                             stage="requested", against=other.against)], now)
+                                             stage=RefundStatus.REQUESTED,
+                                             against=other.against)], now)
             committed -= other.amount_minor
             refunds = [replace(r, status=new) if r.id == other.id else r
                        for r in refunds]
@@ -656,7 +657,7 @@ class PaymentService:
         refunded = _money_delta(before.refunded, after.refunded)
         if refunded.minor > 0:
             postings += postings_for_refund(order.label, refunded, provider=request.provider,
-                                            refund_id=request.id, stage="processed")
+                                            refund_id=request.id, stage=RefundStatus.PROCESSED)
         self._post(writes, order.shop_id, postings, now)
 
     # ---- expiry ------------------------------------------------------------------------
@@ -692,7 +693,7 @@ class PaymentService:
             self.repo.insert_refund(writes, row)
             self._post(writes, book.order.shop_id, postings_for_refund(
                 book.order.label, amount, provider=capture.request.provider, refund_id=row.id,
-                stage="requested", against=part.against), now)
+                stage=RefundStatus.REQUESTED, against=part.against), now)
             rows.append(row)
         return rows
 
@@ -791,7 +792,7 @@ class PaymentService:
             result, error, manual = None, str(exc)[:200], True
         except (ProviderError, PaymentError) as exc:
             result, error, manual = None, str(exc)[:200], False
-        if result is None or result.status == "failed":
+        if result is None or result.status == RefundStatus.FAILED:
             definitive = result is not None
             retry_at = 0 if (result is None and manual) else now + backoff_ms(attempts)
             return await self._refund_failed(
@@ -799,8 +800,8 @@ class PaymentService:
                 next_key=f"{row.id}-{attempts}" if definitive else key, notify=notify)
         accepted = await self._refund_move(row, RefundEvent.ACCEPTED, notify,
                                            provider_ref=result.refund_id,
-                                           quiet=result.status == "processed")
-        if result.status == "processed" and accepted.status == RefundStatus.PENDING:
+                                           quiet=result.status == RefundStatus.PROCESSED)
+        if result.status == RefundStatus.PROCESSED and accepted.status == RefundStatus.PENDING:
             # the provider answered synchronously: apply it as the event it is. A refund
             # comes after the capture it returns, even when the PSP dated that capture
             # ahead of our clock (a late capture is dated after the request's expiry)
