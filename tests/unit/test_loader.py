@@ -646,3 +646,12 @@ def test_max_quantity_can_be_lowered(tmp_path: Path) -> None:
 def test_max_quantity_is_checked(tmp_path: Path, value: str, says: str) -> None:
     folder = make_shop(tmp_path, shop=("tips: true\n", f"tips: true\nmax_quantity: {value}\n"))
     assert_error_at(folder, SHOP_FILE, f"max_quantity: {value}", says, column=False)
+
+
+def test_every_shop_key_has_its_reader() -> None:
+    """shop.yaml is read key by key (catalog/shop_schema.py): a key the schema accepts but
+    no reader reads would be silently ignored."""
+    from catalog.shop_schema import _SHOP_KEYS, _SHOP_READERS
+
+    keys = [key for key, _read in _SHOP_READERS]
+    assert sorted(keys) == sorted(_SHOP_KEYS) and len(set(keys)) == len(keys)
