@@ -8,6 +8,9 @@ and it reads prices from the node's raw text so a YAML number never passes throu
 A shop folder holds ``shop.yaml``, ``catalog.yaml`` and optionally ``nlu.yml``; a folder of
 such folders is a multi-shop deployment. :class:`ShopSource` re-reads them when they change
 and keeps the last good shops when an edit is invalid.
+
+This module loads and reloads; the readers are beside it: catalog/nodes.py (YAML nodes and
+their errors), catalog/shop_schema.py, catalog/catalog_schema.py, catalog/nlu_schema.py.
 """
 
 from __future__ import annotations
