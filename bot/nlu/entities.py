@@ -17,6 +17,7 @@ from fractions import Fraction
 from bot.language import language_switch_request
 from bot.nlu.base import Entity, ItemMention, QuantityIssue
 from bot.nlu.numbers import NumberSpan, find_numbers, parse_number, to_ascii_digits
+from catalog.digits import DIGITS
 from catalog.models import Option, Product
 from catalog.money import Money, MoneyError
 from catalog.search import (
@@ -37,7 +38,7 @@ MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 _VPA_RE = re.compile(
     r"(?<![\w.\-@])([A-Za-z0-9][A-Za-z0-9._\-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63})(?![\w@.\-])"
 )
-_DIGIT = r"[0-9\u0966-\u096f\u09e6-\u09ef\u0660-\u0669\u06f0-\u06f9]"
+_DIGIT = "[0-9" + "".join(map(chr, DIGITS)) + "]"  # ASCII and catalog/digits.py
 _ANY_DIGIT = re.compile(_DIGIT)
 _ORDER_CODE_RE = re.compile(rf"\bORD[\s\-#_]?({_DIGIT}{{1,12}})(?!\w)", re.IGNORECASE)
 _ORDER_WORD_RE = re.compile(
