@@ -58,7 +58,7 @@ from webhooks.keys import (
     SHOPS,
     Shops,
 )
-from webhooks.metrics import Metrics
+from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
@@ -249,11 +249,13 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
                     journal=journal, send_seconds=app[METRICS].send_seconds)
     app[OUTBOX] = outbox
     app[METRICS].readings.append(lambda: [
-        ("counter", "haat_db_commits", getattr(db, "commits", 0)),
-        ("counter", "haat_db_write_sets", getattr(db, "batched", 0)),
-        ("counter", "haat_outbox_sent", outbox.sent_count),
-        ("counter", "haat_outbox_dead", outbox.dead_count),
-        ("gauge", "haat_shops", len(app[SHOPS].runtimes)),
+        Reading("counter", "haat_db_commits", "Group commits (PostgreSQL: transactions)",
+                getattr(db, "commits", 0)),
+        Reading("counter", "haat_db_write_sets", "Write sets committed",
+                getattr(db, "batched", 0)),
+        Reading("counter", "haat_outbox_sent", "Outbox messages sent", outbox.sent_count),
+        Reading("counter", "haat_outbox_dead", "Outbox messages given up", outbox.dead_count),
+        Reading("gauge", "haat_shops", "Shops served", len(app[SHOPS].runtimes)),
     ])
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,

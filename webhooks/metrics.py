@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -22,8 +23,16 @@ from prometheus_client.registry import Collector
 # seconds: the fast turns of the benchmark (~1 ms) to a slow Rasa call or a stalled disk
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    2.5, 5.0, 10.0)
-# what the server adds to the counts at scrape time (storage, outbox, shops)
-Reading = tuple[str, str, float]
+
+
+class Reading(NamedTuple):
+    """One value another part of the server reports at scrape time (storage, outbox, shops)."""
+
+    kind: Literal["counter", "gauge"]
+    name: str  # a counter's name without _total
+    help: str
+    value: float
+
 
 
 @dataclass
@@ -39,7 +48,7 @@ class Metrics:
     loop_lag_max: float = 0.0
     loop_busy_max: float = 0.0
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    # readings of other parts, taken at scrape time: (kind, name, value), kind counter|gauge
+    # readings of other parts, taken at scrape time
     readings: list[Callable[[], list[Reading]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -86,9 +95,9 @@ class _Counts(Collector):
                               round(time.time() - m.started)),
         )
         for read in m.readings:
-            for kind, name, value in read():
-                family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
-                yield family(name, name.replace("_", " "), value)
+            for reading in read():
+                family = CounterMetricFamily if reading.kind == "counter" else GaugeMetricFamily
+                yield family(reading.name, reading.help, reading.value)
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # no description at registration: collect() reads live objects
