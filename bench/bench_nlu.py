@@ -32,7 +32,7 @@ async def bench(label: str, shop: Shop, texts: list[str], rounds: int = 5) -> No
     for text in texts:  # warm: product index, caches
         await backend.parse(text, context)
     gc.collect()
-    gc.freeze()  # as the server does after start-up (DESIGN 4a)
+    gc.freeze()  # as the server does after start-up (docs/DESIGN.md §4a)
     parse: list[float] = []
     classify: list[float] = []
     for _ in range(rounds):

@@ -3,7 +3,7 @@
 Run from the repository root: ``.venv/bin/python bench/bench_search.py``. Prints build time
 and p50/p99 per query for :meth:`ProductIndex.search`, :meth:`~ProductIndex.find_mentions`
 and ``extract_entities`` over a mix of exact, typo'd, cross-script and multi-item
-messages. DESIGN 4a: search must stay well under 1 ms per query. The box is shared, so
+messages. docs/DESIGN.md §4a: search must stay well under 1 ms per query. The box is shared, so
 run it twice and read the better p99.
 """
 
@@ -138,7 +138,7 @@ def main() -> None:
         build_ms = (time.perf_counter() - t0) * 1000
         queries = make_queries(catalog, 3000)
         gc.collect()
-        gc.freeze()  # as the server does after start-up (DESIGN 4a): p99 without full GCs
+        gc.freeze()  # as the server does after start-up (docs/DESIGN.md §4a): p99 without full GCs
         for what, fn in (
             ("search", index.search),
             ("find_mentions", index.find_mentions),

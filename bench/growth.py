@@ -164,7 +164,7 @@ def measure_latency(size: int, workdir: Path, rounds: int = 3,
             index.search(text)
             await nlu.parse(text, context)
         gc.collect()
-        gc.freeze()  # the server freezes start-up garbage (DESIGN 4a)
+        gc.freeze()  # the server freezes start-up garbage (docs/DESIGN.md §4a)
         search: list[float] = []
         parse: list[float] = []
         for _ in range(rounds):

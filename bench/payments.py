@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.money import Money
-from config.database import SqliteDatabase, WriteSet
 from payments.providers.base import ProviderEvent, UpiPayee
 from payments.providers.sandbox import (
     EVENT_ID_HEADER,
@@ -35,8 +34,9 @@ from payments.providers.sandbox import (
 from payments.qr import render_qr_png_async
 from payments.repository import OrderLine
 from payments.service import PaymentPlan, PaymentService
-from payments.signatures import hmac_sha256_hex
 from payments.status import PaymentEventKind
+from security.signatures import hmac_sha256_hex
+from storage.database import SqliteDatabase, WriteSet
 from webhooks.migrate import upgrade
 
 SECRET = "bench-sandbox-secret"

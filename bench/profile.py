@@ -88,7 +88,8 @@ def by_area(raw: Path) -> dict[str, float]:
     buckets: Counter[str] = Counter()
     samples = 0
     rules = (("bot/nlu/", "NLU (bot/nlu)"), ("catalog/search", "catalog search"),
-             ("config/database", "storage (config/database)"), ("sqlite3", "sqlite3"),
+             ("catalog/tokens", "catalog search"),
+             ("storage/database", "storage (storage/database)"), ("sqlite3", "sqlite3"),
              ("twilio/", "twilio package (signature, TwiML)"),
              ("webhooks/channels", "channel adapters"), ("webhooks/outbox", "outbox"),
              ("bot/flows", "flows"), ("bot/state", "state store"), ("bot/engine", "engine"),

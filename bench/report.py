@@ -29,7 +29,7 @@ traffic a fake Graph API all compete for the same two cores, and other engineers
 may be running at the same time. Absolute numbers are noisy; the **ratio to the bare aiohttp
 server measured in the same run** is the headline.
 
-Targets (DESIGN 4a and the Performance issue): SQLite, one `haat serve`, 32 connections:
+Targets (docs/DESIGN.md §4a and the Performance issue): SQLite, one `haat serve`, 32 connections:
 ≥ 2,000 fully handled messages/s (aim 4,000), p99 ≤ 50 ms, zero errors over 60 s; search and
 NLU p99 < 1 ms up to 10,000 products; throughput within 10 % with 10,000 and 1,000,000 stored
 conversations and messages; < 200 MB RSS with 10,000 products; ready in < 1.5 s.

@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--writer", action="store_true",
                         help="measure only the writer's CPU per write set, single-threaded")
     args = parser.parse_args()
-    from config import database as after
+    from storage import database as after
 
     before = _engine_at(args.before)
     if args.writer:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from bot.flows import browse, cart, checkout, merchant, orders, support
 from bot.flows.payment_updates import proactive
@@ -26,15 +28,15 @@ from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.types import InboundMessage, MessageKind, Reply
+from catalog.digits import DIGITS
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
-from config.database import Conflict, Database, UnstorableWrite, WriteSet
+from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096  # longer messages are cut before NLU (WhatsApp allows 4,096 characters)
-_DIGITS = str.maketrans("०१२३४५६७८९০১২৩৪৫৬৭৮৯٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,12 @@ def build_root_router() -> Router:
                  orders.reorder_router, cart.quantity_router, support.router, checkout.router,
                  orders.router, cart.router, browse.router, support.fallback_router)
     return root
+
+
+class InboundStatus(StrEnum):
+    """An ``inbound_messages`` row is written once, when its turn commits."""
+
+    PROCESSED = "processed"
 
 
 _INSERT_INBOUND = (
@@ -114,6 +122,7 @@ class Engine:
     # channels whose sender ids anyone may claim (the simulator): an owner number on one
     # of them is just a shopper (Settings.simulator_owner lifts it for tests)
     untrusted_channels: frozenset[str] = frozenset()
+    observe_nlu: Callable[[float], None] | None = None  # seconds of one parse (/metrics)
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -160,7 +169,7 @@ class Engine:
         writes = WriteSet()
         writes.add(_INSERT_INBOUND, (
             message.channel, message.message_id, runtime.shop.id, message.customer,
-            message.kind.value, message.text[:MAX_TEXT], turn.now_ms, "processed",
+            message.kind.value, message.text[:MAX_TEXT], turn.now_ms, InboundStatus.PROCESSED,
             response), must_change=True)
         items = await self._outbox_items(runtime.shop, message, turn, direct)
         for item in items:
@@ -264,7 +273,10 @@ class Engine:
             parse_text = turn.payload if turn.payload else text
             context = ParseContext(shop=shop, language=conversation.language,
                                    state=conversation.state.value)
+            started = time.perf_counter()
             understanding = await runtime.nlu.parse(parse_text, context)
+            if self.observe_nlu is not None:
+                self.observe_nlu(time.perf_counter() - started)
             if understanding.confidence < LOW_CONFIDENCE and not understanding.items:
                 # a guess is worse than a question: low confidence goes to the fallback,
                 # which suggests what the shopper can do (and the closest products)
@@ -319,7 +331,7 @@ def _choice_from_text(conversation: Conversation, text: str) -> str | None:
     options = conversation.data.get("options")
     if not options or not text:
         return None
-    match = _NUMBER_ONLY.match(text.translate(_DIGITS))
+    match = _NUMBER_ONLY.match(text.translate(DIGITS))
     if match:
         number = int(match.group(1))
         if 1 <= number <= len(options):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from catalog.models import Catalog, Option, Product
-from config.database import Database, WriteSet
+from storage.database import Database, WriteSet
 
 _UPSERT = ("INSERT INTO stock_levels (shop_id, sku, held, base_override, updated_at) "
            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (shop_id, sku) DO UPDATE SET "

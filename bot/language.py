@@ -1,4 +1,4 @@
-"""Which language a shopper writes in, and whether they ask to switch (DESIGN 1.5).
+"""Which language a shopper writes in, and whether they ask to switch (docs/DESIGN.md §1.5).
 
 Script decides first (Devanagari → hi, Bengali → bn, Arabic → ar); Latin text is English
 unless its words are romanised Hindi ("mujhe do samose chahiye", "kitne ka hai"). Both

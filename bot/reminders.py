@@ -21,22 +21,18 @@ from bot.replies import text_for
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
 from catalog.models import Shop
-from config.database import Conflict, Database, WriteSet
+from payments.repository import PaymentsRepository
+from payments.status import OPEN_REQUEST
+from storage import jobs
+from storage.database import Conflict, Database, WriteSet
 
 log = logging.getLogger(__name__)
 
 CART_NUDGE_MINUTES = 60
 PAYMENT_NUDGE_BEFORE_MINUTES = 10
-
-_UPSERT = ("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, due_at, payload, "
-           "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) "
-           "ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, "
-           "payload = excluded.payload, status = 'pending'")
-_CANCEL = "UPDATE scheduled_jobs SET status = 'cancelled' WHERE key = ? AND status = 'pending'"
-_DUE = ("SELECT key, shop_id, kind, channel, customer, payload FROM scheduled_jobs "
-        "WHERE status = 'pending' AND due_at <= ? AND kind IN ('cart', 'payment') "
-        "ORDER BY due_at LIMIT 200")  # other kinds (cancel_link) belong to payments/service
-_FIRE = "UPDATE scheduled_jobs SET status = 'fired' WHERE key = ? AND status = 'pending'"
+# the kinds of scheduled_jobs rows (storage/jobs.py) that are reminders
+CART = "cart"
+PAYMENT = "payment"
 
 
 def cart_key(key: ConversationKey) -> str:
@@ -51,10 +47,11 @@ def schedule_for_turn(turn: Turn, cart_before: dict[str, int]) -> None:
     key = turn.conversation.key
     if cart:
         due = turn.now_ms + CART_NUDGE_MINUTES * 60_000
-        turn.writes.add(_UPSERT, (cart_key(key), key.shop_id, "cart", key.channel,
-                                  key.customer, due, "{}", turn.now_ms))
+        jobs.schedule(turn.writes, cart_key(key), shop_id=key.shop_id, kind=CART,
+                      channel=key.channel, customer=key.customer, due_at=due, payload="{}",
+                      now_ms=turn.now_ms)
     else:
-        turn.writes.add(_CANCEL, (cart_key(key),))
+        jobs.cancel(turn.writes, cart_key(key))
 
 
 def schedule_payment_nudge(writes: WriteSet, *, shop_id: str, channel: str, customer: str,
@@ -64,8 +61,8 @@ def schedule_payment_nudge(writes: WriteSet, *, shop_id: str, channel: str, cust
     if due <= now_ms:
         return
     payload = json.dumps({"request": request_id, "order": order_label, "link": link})
-    writes.add(_UPSERT, (f"pay:{request_id}", shop_id, "payment", channel, customer, due,
-                         payload, now_ms))
+    jobs.schedule(writes, f"pay:{request_id}", shop_id=shop_id, kind=PAYMENT, channel=channel,
+                  customer=customer, due_at=due, payload=payload, now_ms=now_ms)
 
 
 @dataclass
@@ -79,11 +76,12 @@ class Reminders:
         """Fire every due reminder once; returns how many messages were queued."""
         now = self.now_ms()
         fired = 0
-        for key, shop_id, kind, channel, customer, payload in await self.db.fetchall(
-                _DUE, (now,)):
+        # other kinds (cancel_link) belong to payments/service.py
+        for key, shop_id, kind, channel, customer, payload in await jobs.due(
+                self.db, (CART, PAYMENT), now, 200):
             shop = self.shop_for(shop_id)
             writes = WriteSet()
-            writes.add(_FIRE, (key,), must_change=True)
+            jobs.finish(writes, key)
             message = await self._message(shop, kind, channel, customer, json.loads(payload),
                                           now) if shop else None
             if message is not None:
@@ -100,7 +98,7 @@ class Reminders:
         key = ConversationKey(shop.id, channel, customer)
         conversation = await self.store.load(key)
         language = shop.language_for(conversation.language)
-        if kind == "cart":
+        if kind == CART:
             if not conversation.cart:
                 return None
             names = []
@@ -109,12 +107,11 @@ class Reminders:
                 if hit is not None:
                     names.append(f"{qty} × {hit[0].name.get(language, shop.default_language)}")
             body = text_for(shop, "cart_reminder", language, items=", ".join(names))
-        elif kind == "payment":
-            row = await self.db.fetchone("SELECT status, expires_at FROM payment_requests "
-                                         "WHERE id = ?", (data.get("request", ""),))
-            if row is None or row[0] not in ("issued", "partially_paid"):
+        elif kind == PAYMENT:
+            request = await PaymentsRepository(self.db).request(data.get("request", ""))
+            if request is None or request.status not in OPEN_REQUEST:
                 return None
-            minutes = max(1, -(-(int(row[1]) - now) // 60_000))  # rounded up
+            minutes = max(1, -(-(request.expires_at - now) // 60_000))  # rounded up
             body = text_for(shop, "payment_reminder", language, order=data.get("order", ""),
                             minutes=str(minutes), link=data.get("link", ""))
         else:

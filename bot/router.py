@@ -23,7 +23,7 @@ from catalog.search import ProductIndex
 
 if TYPE_CHECKING:
     from bot.flows.support import FaqIndex
-from config.database import WriteSet
+from storage.database import WriteSet
 
 UNHANDLED = object()
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from config.database import Database, WriteSet
+from storage.database import Database, WriteSet
 
 
 class ConversationState(StrEnum):
@@ -238,7 +238,7 @@ class SqlStateStore:
     ``shared=True`` (PostgreSQL, where several servers may share the table) keeps no cache:
     every load reads the row and its version under this process's conversation lock, and
     every save is a guarded compare-and-set on that version. A turn that another server
-    changed meanwhile fails with :class:`~config.database.Conflict` and nothing of it is
+    changed meanwhile fails with :class:`~storage.database.Conflict` and nothing of it is
     stored; the engine reads again and runs the turn again.
     """
 

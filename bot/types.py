@@ -161,7 +161,7 @@ class Reply:
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """The simulator's and outbox's JSON form (DESIGN 1.3)."""
+        """The simulator's and outbox's JSON form (docs/DESIGN.md §1.3)."""
         data: dict[str, Any] = {"type": self.type, "text": self.text}
         if self.buttons:
             data["buttons"] = [_button_json(b) for b in self.buttons]

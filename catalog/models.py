@@ -1,4 +1,4 @@
-"""The shop and catalog schema (DESIGN 1.2) as frozen, validated value objects.
+"""The shop and catalog schema (docs/DESIGN.md §1.2) as frozen, validated value objects.
 
 The loader turns YAML into these; everything downstream reads them and never the YAML.
 Texts that merchants write per language are :class:`Text` (language code → string).

@@ -18,16 +18,14 @@ Offsets in :class:`Mention` point into the caller's original text, so the NLU ca
 from __future__ import annotations
 
 import heapq
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rapidfuzz.distance import Indel
 
 from catalog.models import Catalog, Option, Product
+from catalog.tokens import MAX_QUERY_TOKENS, Token, _is_latin, normalize_token, tokenize
 from catalog.translit import folded_key, skeleton, sound_key
 
 __all__ = [
@@ -41,100 +39,6 @@ __all__ = [
     "normalize_token",
     "tokenize",
 ]
-
-MAX_QUERY_TOKENS = 256  # longer messages are cut: nobody orders 200 products in one line
-
-# ---- tokenising and normalising ----------------------------------------------------
-# Combining marks that Python's \w does not count as word characters (Indic vowel signs,
-# viramas, nuktas; Arabic harakat), plus ZWJ/ZWNJ which live inside Indic words.
-_MARKS = (
-    "\u0300-\u036f\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963"
-    "\u0981-\u0983\u09bc\u09be-\u09cd\u09d7\u09e2\u09e3\u0610-\u061a\u064b-\u065f"
-    "\u0670\u06d6-\u06ed\u200c\u200d"
-)
-_TOKEN_RE = re.compile(rf"\d+|(?:[^\W\d_]|[{_MARKS}])+")
-
-_DIGITS = {
-    **{0x0966 + i: str(i) for i in range(10)},  # Devanagari
-    **{0x09E6 + i: str(i) for i in range(10)},  # Bengali
-    **{0x0660 + i: str(i) for i in range(10)},  # Arabic-Indic
-    **{0x06F0 + i: str(i) for i in range(10)},  # Eastern Arabic-Indic
-}
-_CHAR_MAP: dict[int, str | None] = {
-    **_DIGITS,
-    0x200C: None, 0x200D: None, 0x0640: None,  # ZWNJ, ZWJ, tatweel
-    **{c: None for c in range(0x064B, 0x0660)},  # Arabic harakat
-    0x0670: None,
-    0x0623: "\u0627", 0x0625: "\u0627", 0x0622: "\u0627", 0x0671: "\u0627",  # alef forms
-    0x0649: "\u064a", 0x06CC: "\u064a",  # alef maqsura, Farsi yeh → yeh
-    0x0629: "\u0647",  # teh marbuta → heh
-    0x0624: "\u0648", 0x0626: "\u064a",  # hamza carriers
-    0x06A9: "\u0643",  # keheh → kaf
-    0x0901: "\u0902",  # chandrabindu → anusvara (पाँच / पांच)
-    0x093C: None,  # nukta (ज़ / ज); Bengali's is folded by _BN_FOLDS above
-    0x0981: "\u0982",  # Bengali chandrabindu → anusvara
-    0x09CE: "\u09a4",  # khanda ta → ta
-}
-
-
-def _is_latin(text: str) -> bool:
-    return all(ord(ch) < 0x0250 for ch in text)
-
-
-@lru_cache(maxsize=65536)
-def normalize_token(token: str) -> str:
-    """Canonical surface form of one word: NFKC, casefold, script-specific variants folded."""
-    text = unicodedata.normalize("NFKC", token).casefold()
-    if _is_latin(text):
-        if not text.isascii():  # café → cafe; only for Latin, Indic marks must survive
-            decomposed = unicodedata.normalize("NFKD", text)
-            text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-        return text
-    if _BN_FOLDS_RE.search(text):
-        text = _BN_FOLDS_RE.sub(_bn_fold, text)
-    folded = text.translate(_CHAR_MAP)
-    if folded and "\u0621" <= folded[0] <= "\u064a":
-        # Arabic writes "the", "and the", "with the" onto the noun: السمبوسة → سمبوسة
-        for prefix in _ARABIC_PREFIXES:
-            if folded.startswith(prefix) and len(folded) - len(prefix) >= 2:
-                return folded[len(prefix):]
-    return folded
-
-
-# Bengali spellings shoppers use interchangeably: ড়/ঢ় for র (সিঙাড়া, সিঙারা), ঙ্গ for ঙ
-# (সিঙ্গারা); NFKC has already split ড় into ড + nukta. য় keeps its nukta (it is "y").
-_BN_FOLDS = {"\u09a1\u09bc": "\u09b0", "\u09a2\u09bc": "\u09b0", "\u0999\u09cd\u0997": "\u0999"}
-_BN_FOLDS_RE = re.compile("|".join(_BN_FOLDS))
-
-
-def _bn_fold(m: re.Match[str]) -> str:
-    return _BN_FOLDS[m.group()]
-
-
-_ARABIC_PREFIXES = ("\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0641\u0627\u0644",
-                    "\u0643\u0627\u0644", "\u0644\u0644", "\u0627\u0644")  # وال بال فال كال لل ال
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word of the caller's text: offsets into the original, normalised form."""
-
-    start: int
-    end: int
-    norm: str
-
-
-def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
-    """Words and digit runs of ``text`` (punctuation and emoji dropped), at most ``limit``."""
-    tokens: list[Token] = []
-    for m in _TOKEN_RE.finditer(text):
-        norm = normalize_token(m.group())
-        if norm:
-            tokens.append(Token(m.start(), m.end(), norm))
-            if len(tokens) >= limit:
-                break
-    return tokens
-
 
 # Function words and number words: they never fuzzy-match a product word ("do" is "two"
 # in Hindi and would otherwise find দই; "aadha" is half, আদা is ginger), only the exact
@@ -797,16 +701,9 @@ class ProductIndex:
         mentions, ambiguous, _ = self.analyse(text)
         return mentions, ambiguous
 
-    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
-        """Mentions, and the spans that name two to four products about equally well.
-
-        "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
-        wrong lentils in the cart, so it comes back as an :class:`Ambiguous` for the bot
-        to ask about. Costs nothing extra when every word has one owner.
-        """
-        tokens = tokenize(text)
-        if not tokens:
-            return [], [], tokens
+    def _candidates(self, tokens: list[Token]) -> tuple[
+            list[tuple[int, float, int, _Run]], list[tuple[int, int, tuple[int, ...]]]]:
+        """Every run of tokens that may name a product, scored; and the words several share."""
         candidates: list[tuple[int, float, int, _Run]] = []
         shared: list[tuple[int, int, tuple[int, ...]]] = []  # first, last, products
         memo: dict[frozenset[int], bool] = {}
@@ -835,6 +732,20 @@ class ProductIndex:
                     continue
                 score = 0.8 * mean
             candidates.append((last - first + 1, score, owner[name_id], run))
+        return candidates, shared
+
+
+    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
+        """Mentions, and the spans that name two to four products about equally well.
+
+        "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
+        wrong lentils in the cart, so it comes back as an :class:`Ambiguous` for the bot
+        to ask about. Costs nothing extra when every word has one owner.
+        """
+        tokens = tokenize(text)
+        if not tokens:
+            return [], [], tokens
+        candidates, shared = self._candidates(tokens)
         candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3][1]))
         taken: set[int] = set()
         chosen: list[tuple[int, int, int, float, _Run]] = []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from catalog.money import Money
+from payments.status import RefundStatus
 
 
 class Account(StrEnum):
@@ -112,16 +113,16 @@ def postings_for_tip(
 
 def postings_for_refund(
     order_id: str, amount: Money, *, provider: str = "sandbox", refund_id: str | None = None,
-    stage: str = "processed", against: str = Account.MERCHANT_REVENUE,
+    stage: RefundStatus = RefundStatus.PROCESSED, against: str = Account.MERCHANT_REVENUE,
 ) -> list[Posting]:
     """Refunds in two steps. ``requested``: the revenue (or, for money received after a
     cancel, the shopper's credit: ``against=customer_receivable``) becomes a refund liability.
     ``processed``: the provider pays it out of clearing. A failed refund posts nothing: the
     liability stays open until a retry is processed."""
     ref = f"refund:{order_id}:{refund_id}" if refund_id else f"refund:{order_id}"
-    if stage == "requested":
+    if stage == RefundStatus.REQUESTED:
         return _pair(against, Account.REFUNDS_PAYABLE, amount, ref)
-    if stage == "processed":
+    if stage == RefundStatus.PROCESSED:
         return _pair(Account.REFUNDS_PAYABLE, clearing(provider), amount, ref)
     raise LedgerError(f"unknown refund stage {stage!r}")
 

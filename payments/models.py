@@ -1,6 +1,6 @@
 """Order and payment tables. Amounts are integer minor units plus a currency code.
 
-Every amount column is :class:`config.sqltypes.MinorUnits`: exact at any size up to 10^40
+Every amount column is :class:`storage.sqltypes.MinorUnits`: exact at any size up to 10^40
 on both databases (NUMERIC(40,0) on PostgreSQL; see config/amounts.py for SQLite).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from config.sqltypes import MinorUnits
+from storage.sqltypes import MinorUnits
 
 
 class OrderRow(SQLModel, table=True):

@@ -8,7 +8,8 @@ codewords are computed here, table-driven, and handed to ``qrcode`` as its ``dat
 tests/unit/test_qr.py checks they are ``qrcode.util.create_data``'s own, for every version.
 Anything else takes ``qrcode``'s own path. A render costs ~0.5 ms of CPU instead of ~2.4
 (docs/BENCHMARKS.md), still off the event loop on a miss; the payment page and the chat reply
-for one link share one render through the LRU cache keyed by the link text.
+for one link share one render through ``functools.lru_cache`` keyed by the link text
+(thread-safe, as the renders run in threads).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import struct
-import threading
 import zlib
-from collections import OrderedDict
 
 import qrcode
 from qrcode import base as qr_base
@@ -29,45 +28,6 @@ from qrcode.exceptions import DataOverflowError
 BOX_SIZE = 8
 BORDER = 4
 CACHE_SIZE = 512
-
-
-class _LruCache:
-    """A small thread-safe LRU (the sync path may run in worker threads)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self._data.move_to_end(key)
-            self.hits += 1
-            return value
-
-    def put(self, key: str, value: bytes) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-_cache = _LruCache(CACHE_SIZE)
 
 
 # Any of the eight masks makes a valid code; the spec's "best mask" search (scoring all
@@ -213,30 +173,26 @@ def _png(matrix: list[list[bool]], scale: int) -> bytes:
             + _chunk(b"IEND", b""))
 
 
+_cached = functools.lru_cache(maxsize=CACHE_SIZE)(_render)
+
+
 def render_qr_png(data: str) -> bytes:
     """PNG bytes of a QR code (ECC M, border 4, 8 px modules) holding ``data`` as UTF-8."""
     if not data:
         raise ValueError("nothing to encode")
-    cached = _cache.get(data)
-    if cached is not None:
-        return cached
-    png = _render(data)
-    _cache.put(data, png)
-    return png
+    return _cached(data)
 
 
 async def render_qr_png_async(data: str) -> bytes:
-    """Same as :func:`render_qr_png`, off the event loop unless the cache already has it."""
-    cached = _cache.get(data)
-    if cached is not None:
-        return cached
+    """Same as :func:`render_qr_png`, off the event loop (a cached answer costs the hop)."""
     return await asyncio.to_thread(render_qr_png, data)
 
 
 def cache_info() -> tuple[int, int, int]:
     """``(hits, misses, size)`` of the PNG cache, for metrics and tests."""
-    return _cache.hits, _cache.misses, len(_cache)
+    info = _cached.cache_info()
+    return info.hits, info.misses, info.currsize
 
 
 def cache_clear() -> None:
-    _cache.clear()
+    _cached.cache_clear()

@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.money import Money
-from config.amounts import minor
-from config.database import Database, WriteSet
 from payments.ledger import Posting
 from payments.providers.base import ProviderEvent
-from payments.status import PaymentEventKind
+from payments.status import (
+    OPEN_REQUEST,
+    OrderStatus,
+    PaymentEventKind,
+    PaymentStatus,
+    RefundStatus,
+)
+from storage import jobs
+from storage.amounts import minor
+from storage.database import Database, WriteSet
+from storage.jobs import JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +46,7 @@ class Order:
     number: int
     channel: str
     customer: str
-    status: str
+    status: OrderStatus
     currency: str
     subtotal_minor: int
     delivery_minor: int
@@ -68,7 +76,7 @@ class PaymentRequest:
     provider: str
     provider_ref: str | None
     token: str
-    status: str
+    status: PaymentStatus
     amount_minor: int
     currency: str
     captured_minor: int
@@ -92,7 +100,7 @@ class Refund:
     payment_request_id: str
     amount_minor: int
     currency: str
-    status: str
+    status: RefundStatus
     provider_ref: str | None
     reason: str
     created_at: int
@@ -140,12 +148,30 @@ def _amounts(row: Sequence[Any], positions: tuple[int, ...]) -> list[Any]:
     return values
 
 
+# the status columns' positions: read back as their enums
+_ORDER_STATUS = _ORDER_COLUMNS.split(", ").index("status")
+_REQUEST_STATUS = _REQUEST_COLUMNS.split(", ").index("status")
+_REFUND_STATUS = _REFUND_COLUMNS.split(", ").index("status")
+
+
 def _order(row: Sequence[Any]) -> Order:
-    return Order(*_amounts(row, _ORDER_AMOUNTS))
+    values = _amounts(row, _ORDER_AMOUNTS)
+    values[_ORDER_STATUS] = OrderStatus(values[_ORDER_STATUS])
+    return Order(*values)
 
 
 def _request(row: Sequence[Any]) -> PaymentRequest:
-    return PaymentRequest(*_amounts(row, _REQUEST_AMOUNTS))
+    values = _amounts(row, _REQUEST_AMOUNTS)
+    values[_REQUEST_STATUS] = PaymentStatus(values[_REQUEST_STATUS])
+    return PaymentRequest(*values)
+
+
+# the open statuses as SQL (enum values, never user input)
+_OPEN_SQL = ", ".join(f"'{status}'" for status in sorted(OPEN_REQUEST))
+
+
+def _prefixed(columns: str, table: str) -> str:
+    return ", ".join(f"{table}.{column}" for column in columns.split(", "))
 
 
 def _for_shop(sql: str, column: str, shop_id: str | None) -> tuple[str, list[Any]]:
@@ -156,7 +182,13 @@ def _for_shop(sql: str, column: str, shop_id: str | None) -> tuple[str, list[Any
 
 
 def _refund(row: Sequence[Any]) -> Refund:
-    return Refund(*_amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),)))
+    values = _amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),))
+    values[_REFUND_STATUS] = RefundStatus(values[_REFUND_STATUS])
+    return Refund(*values)
+
+
+# the kind of scheduled_jobs row (storage/jobs.py) that cancels a provider's link
+CANCEL_LINK = "cancel_link"
 
 
 class PaymentsRepository:
@@ -199,6 +231,13 @@ class PaymentsRepository:
         sql += " ORDER BY number DESC LIMIT ?"
         params.append(limit)
         return [_order(r) for r in await self.db.fetchall(sql, params)]
+
+    async def latest_order(self, customer: str) -> Order | None:
+        """The shopper's newest order in any shop (``haat test``'s ``order:`` step)."""
+        row = await self.db.fetchone(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE customer = ? "
+            "ORDER BY created_at DESC, number DESC LIMIT 1", (customer,))
+        return None if row is None else _order(row)
 
     async def lines(self, order_id: str) -> list[OrderLine]:
         rows = await self.db.fetchall(
@@ -284,6 +323,14 @@ class PaymentsRepository:
                 return await self.request(str(found_row[0]))
         return None
 
+    async def latest_open_request(self, customer: str) -> PaymentRequest | None:
+        """The shopper's newest request that can still take money, in any shop."""
+        row = await self.db.fetchone(
+            f"SELECT {_prefixed(_REQUEST_COLUMNS, 'p')} FROM payment_requests p "
+            "JOIN orders o ON o.id = p.order_id WHERE o.customer = ? AND p.status IN "
+            f"({_OPEN_SQL}) ORDER BY p.created_at DESC LIMIT 1", (customer,))
+        return None if row is None else _request(row)
+
     async def requests_for_order(self, order_id: str) -> list[PaymentRequest]:
         rows = await self.db.fetchall(
             f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE order_id = ? "
@@ -293,7 +340,7 @@ class PaymentsRepository:
     async def open_requests(self, *, before_ms: int | None = None,
                             limit: int = 500) -> list[PaymentRequest]:
         sql = (f"SELECT {_REQUEST_COLUMNS} FROM payment_requests "
-               "WHERE status IN ('issued', 'partially_paid')")
+               f"WHERE status IN ({_OPEN_SQL})")
         params: list[Any] = []
         if before_ms is not None:
             sql += " AND expires_at <= ?"
@@ -306,7 +353,7 @@ class PaymentsRepository:
         """Open requests, and captured ones whose money a provider could still refund."""
         rows = await self.db.fetchall(
             f"SELECT {_REQUEST_COLUMNS} FROM payment_requests WHERE status IN "
-            "('issued', 'partially_paid') OR (captured_minor > refunded_minor) "
+            f"({_OPEN_SQL}) OR (captured_minor > refunded_minor) "
             "ORDER BY created_at DESC LIMIT ?", (limit,))
         return [_request(r) for r in rows]
 
@@ -358,6 +405,18 @@ class PaymentsRepository:
                     event.occurred_at, now_ms, event.refund_id or "", reason[:64]),
                    must_change=True)
 
+    @staticmethod
+    def insert_orphan_event(writes: WriteSet, provider: str, event: ProviderEvent,
+                            now_ms: int) -> None:
+        """An event for no known request, kept (``orphan:`` ref) for reconcile to show."""
+        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
+                   "amount_minor, currency, payment_id, occurred_at, received_at, payload) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (provider, event_id) DO NOTHING",
+                   (provider, event.event_id, f"orphan:{event.provider_ref}",
+                    event.kind.value, event.amount.minor, event.amount.currency,
+                    event.payment_id, event.occurred_at, now_ms, event.refund_id or ""))
+
     async def event_rejection(self, provider: str, event_id: str) -> str | None:
         """Why a stored event was rejected ("" when applied; None when never stored)."""
         row = await self.db.fetchone(
@@ -402,6 +461,16 @@ class PaymentsRepository:
         writes.add(f"UPDATE refunds SET {', '.join(sets)} WHERE id = ? AND status = ?",
                    params, must_change=True)
 
+    @staticmethod
+    def claim_refund(writes: WriteSet, refund: Refund, *, status: RefundStatus,
+                     attempt_key: str, lease_until: int, now_ms: int) -> None:
+        """Compare-and-set on status and attempts: one sender per attempt, leased."""
+        writes.add("UPDATE refunds SET status = ?, attempts = ?, attempt_key = ?, "
+                   "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ? AND "
+                   "attempts = ?", (status, refund.attempts + 1, attempt_key, lease_until,
+                                    now_ms, refund.id, refund.status, refund.attempts),
+                   must_change=True)
+
     async def refunds_for_order(self, order_id: str) -> list[Refund]:
         rows = await self.db.fetchall(
             f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE order_id = ? ORDER BY created_at, id",
@@ -421,7 +490,8 @@ class PaymentsRepository:
     async def due_refunds(self, now_ms: int, limit: int = 100) -> list[Refund]:
         """Refunds waiting for a (re)try: never sent, or failed with a retry now due."""
         rows = await self.db.fetchall(
-            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status IN ('requested', 'failed') "
+            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status IN "
+            f"('{RefundStatus.REQUESTED}', '{RefundStatus.FAILED}') "
             "AND next_attempt_at > 0 AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
             (now_ms, limit))
         return [_refund(r) for r in rows]
@@ -435,29 +505,24 @@ class PaymentsRepository:
     # jobs -------------------------------------------------------------------------------
     @staticmethod
     def enqueue_link_cancel(writes: WriteSet, request: PaymentRequest, now_ms: int) -> None:
-        """A durable ``scheduled_jobs`` row: cancel the provider's link after this commit
+        """A durable job (storage/jobs.py): cancel the provider's link after this commit
         (the provider call never runs inside the transaction; a crash retries it)."""
-        writes.add("INSERT INTO scheduled_jobs (key, shop_id, kind, channel, customer, due_at, "
-                   "payload, status, created_at) VALUES (?, ?, 'cancel_link', '', '', ?, ?, "
-                   "'pending', ?) ON CONFLICT (key) DO NOTHING",
-                   (f"cancel_link:{request.id}", request.shop_id, now_ms,
-                    request.id, now_ms))
+        jobs.schedule(writes, f"{CANCEL_LINK}:{request.id}", shop_id=request.shop_id,
+                      kind=CANCEL_LINK, due_at=now_ms, payload=request.id, now_ms=now_ms,
+                      rearm=False)
 
     async def due_link_cancels(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        rows = await self.db.fetchall(
-            "SELECT key, payload FROM scheduled_jobs WHERE kind = 'cancel_link' AND "
-            "status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?", (now_ms, limit))
-        return [(str(key), str(payload)) for key, payload in rows]
+        rows = await jobs.due(self.db, (CANCEL_LINK,), now_ms, limit)
+        return [(str(row[0]), str(row[5])) for row in rows]
 
     @staticmethod
-    def finish_job(writes: WriteSet, key: str, status: str = "fired") -> None:
-        writes.add("UPDATE scheduled_jobs SET status = ? WHERE key = ? AND status = 'pending'",
-                   (status, key), must_change=True)
+    def finish_job(writes: WriteSet, key: str,
+                   status: JobStatus = JobStatus.FIRED) -> None:
+        jobs.finish(writes, key, status)
 
     @staticmethod
     def postpone_job(writes: WriteSet, key: str, due_at: int) -> None:
-        writes.add("UPDATE scheduled_jobs SET due_at = ? WHERE key = ? AND status = 'pending'",
-                   (due_at, key), must_change=True)
+        jobs.postpone(writes, key, due_at)
 
     async def orphan_events(self) -> list[tuple[str, str, str]]:
         rows = await self.db.fetchall(

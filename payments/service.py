@@ -1,6 +1,6 @@
 """Use cases: place an order, ask for money, apply what the provider reports, refund.
 
-Rules this module keeps (DESIGN 3, and "Money invariants" in docs/ARCHITECTURE.md):
+Rules this module keeps (docs/DESIGN.md §3, and "Money invariants" in docs/ARCHITECTURE.md):
 * amounts are computed here from integer minor units, never taken from a message;
 * a provider call (HTTP) never happens inside a database transaction: the caller commits the
   returned writes afterwards, and work that needs a provider after a commit (a refund, a
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from catalog.money import Money
-from config.database import Conflict, Database, WriteSet
 from payments.book import Allocation, OrderBook
 from payments.ledger import (
     Account,
@@ -76,6 +75,8 @@ from payments.status import (
     order_transition,
     refund_transition,
 )
+from storage.database import Conflict, Database, WriteSet
+from storage.jobs import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,8 @@ class PaymentService:
             check_balanced(postings)
             self.repo.insert_postings(writes, shop_id, postings, now)
 
-    async def change_order(self, writes: WriteSet, order: Order, event: OrderEvent) -> str:
+    async def change_order(self, writes: WriteSet, order: Order,
+                           event: OrderEvent) -> OrderStatus:
         """A merchant or shopper action on an order (ship, deliver, cancel).
 
         A cancel closes every open request of the order in the same write set (their pages
@@ -293,7 +295,7 @@ class PaymentService:
                 self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total),
                            now)
                 self._close_open_requests(writes, book, skip=None, now=now)
-        return str(new)
+        return new
 
     def _close_open_requests(self, writes: WriteSet, book: OrderBook, *, skip: str | None,
                              now: int, states: Mapping[str, PaymentState] | None = None
@@ -319,7 +321,7 @@ class PaymentService:
             if provider is not None and "cancel" in getattr(provider, "capabilities", ()) \
                     and request.provider_ref:
                 self.repo.enqueue_link_cancel(writes, request, now)
-            closed.append(replace(request, status=str(PaymentStatus.CANCELLED)))
+            closed.append(replace(request, status=PaymentStatus.CANCELLED))
         return tuple(closed)
 
     # ---- the book of one order ---------------------------------------------------------
@@ -505,14 +507,14 @@ class PaymentService:
             self.repo.set_order_status(writes, order.id, order.status, new_status, now)
         if new_status is not OrderStatus.PENDING_PAYMENT:
             closed = self._close_open_requests(writes, mid, skip=None, now=now, states=states)
-        final = replace(mid, order=replace(order, status=str(new_status)))
+        final = replace(mid, order=replace(order, status=new_status))
         policy = self.excess_policy(order.shop_id, str(new_status))
         reserved: list[Refund] = []
         if final.excess > book.excess and policy == "refund":
             reserved = self._reserve(writes, final, final.allocate(None, excess_only=True),
                                      reason="excess", now=now)
         update = PaymentUpdate(
-            request=replace(request, status=str(after.status),
+            request=replace(request, status=after.status,
                             captured_minor=after.captured.minor,
                             refunded_minor=after.refunded.minor),
             order=order, event=event, before=before, after=after,
@@ -558,7 +560,7 @@ class PaymentService:
                               last_error="refund.failed from the provider")
             self.repo.update_refund(writes, ours.id, expected=current, status=new, now_ms=now,
                                     **fields)
-            moved = replace(ours, status=str(new), provider_ref=event.refund_id,
+            moved = replace(ours, status=new, provider_ref=event.refund_id,
                             **{k: v for k, v in fields.items() if k != "provider_ref"})
             refunds = [moved if r.id == ours.id else r for r in refunds]
             return refunds, moved, None
@@ -580,7 +582,7 @@ class PaymentService:
         self.repo.insert_refund(writes, row)
         self._post(writes, book.order.shop_id, postings_for_refund(
             book.order.label, refunded, provider=request.provider, refund_id=row.id,
-            stage="requested", against=against), now)
+            stage=RefundStatus.REQUESTED, against=against), now)
         refunds = [*refunds, row]
         # our own unsent refunds of the same payment that no longer fit are superseded:
         # never sent again, their liability reversed (the provider already paid it out)
@@ -602,9 +604,10 @@ class PaymentService:
                 Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
                 for p in postings_for_refund(book.order.label, other.amount,
                                              provider=request.provider, refund_id=other.id,
-                                             stage="requested", against=other.against)], now)
+                                             stage=RefundStatus.REQUESTED,
+                                             against=other.against)], now)
             committed -= other.amount_minor
-            refunds = [replace(r, status=str(new)) if r.id == other.id else r
+            refunds = [replace(r, status=new) if r.id == other.id else r
                        for r in refunds]
         return refunds, None, refunded
 
@@ -639,13 +642,7 @@ class PaymentService:
 
     async def _keep_orphan(self, provider_name: str, event: ProviderEvent) -> None:
         writes = WriteSet()
-        writes.add("INSERT INTO provider_events (provider, event_id, provider_ref, kind, "
-                   "amount_minor, currency, payment_id, occurred_at, received_at, payload) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (provider, event_id) DO NOTHING",
-                   (provider_name, event.event_id, f"orphan:{event.provider_ref}",
-                    event.kind.value, event.amount.minor, event.amount.currency,
-                    event.payment_id, event.occurred_at, self.now_ms(), event.refund_id or ""))
+        self.repo.insert_orphan_event(writes, provider_name, event, self.now_ms())
         await self.db.write(writes)
 
     def _ledger_for(self, writes: WriteSet, request: PaymentRequest, order: Order,
@@ -664,7 +661,7 @@ class PaymentService:
         refunded = _money_delta(before.refunded, after.refunded)
         if refunded.minor > 0:
             postings += postings_for_refund(order.label, refunded, provider=request.provider,
-                                            refund_id=request.id, stage="processed")
+                                            refund_id=request.id, stage=RefundStatus.PROCESSED)
         self._post(writes, order.shop_id, postings, now)
 
     # ---- expiry ------------------------------------------------------------------------
@@ -700,7 +697,7 @@ class PaymentService:
             self.repo.insert_refund(writes, row)
             self._post(writes, book.order.shop_id, postings_for_refund(
                 book.order.label, amount, provider=capture.request.provider, refund_id=row.id,
-                stage="requested", against=part.against), now)
+                stage=RefundStatus.REQUESTED, against=part.against), now)
             rows.append(row)
         return rows
 
@@ -781,15 +778,13 @@ class PaymentService:
             if current is RefundStatus.FAILED else current
         if status is not RefundStatus.REQUESTED:
             return row
-        claim.add("UPDATE refunds SET status = ?, attempts = ?, attempt_key = ?, "
-                  "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = ? AND "
-                  "attempts = ?", (status, attempts, key, now + REFUND_LEASE_MS, now, row.id,
-                                   current, row.attempts), must_change=True)
+        self.repo.claim_refund(claim, row, status=status, attempt_key=key,
+                               lease_until=now + REFUND_LEASE_MS, now_ms=now)
         try:
             await self.db.write(claim)
         except Conflict:
             return await self.repo.refund(row.id) or row
-        row = replace(row, status=str(status), attempts=attempts, attempt_key=key)
+        row = replace(row, status=status, attempts=attempts, attempt_key=key)
         request = await self.repo.request(row.payment_request_id)
         assert request is not None
         try:
@@ -801,7 +796,7 @@ class PaymentService:
             result, error, manual = None, str(exc)[:200], True
         except (ProviderError, PaymentError) as exc:
             result, error, manual = None, str(exc)[:200], False
-        if result is None or result.status == "failed":
+        if result is None or result.status == RefundStatus.FAILED:
             definitive = result is not None
             retry_at = 0 if (result is None and manual) else now + backoff_ms(attempts)
             return await self._refund_failed(
@@ -809,8 +804,8 @@ class PaymentService:
                 next_key=f"{row.id}-{attempts}" if definitive else key, notify=notify)
         accepted = await self._refund_move(row, RefundEvent.ACCEPTED, notify,
                                            provider_ref=result.refund_id,
-                                           quiet=result.status == "processed")
-        if result.status == "processed" and accepted.status == RefundStatus.PENDING:
+                                           quiet=result.status == RefundStatus.PROCESSED)
+        if result.status == RefundStatus.PROCESSED and accepted.status == RefundStatus.PENDING:
             # the provider answered synchronously: apply it as the event it is. A refund
             # comes after the capture it returns, even when the PSP dated that capture
             # ahead of our clock (a late capture is dated after the request's expiry)
@@ -845,7 +840,7 @@ class PaymentService:
                                         retry_at if retry_at is not None else
                                         0 if new is not RefundStatus.REQUESTED else None),
                                     attempt_key=next_key, last_error=error)
-            moved = replace(fresh, status=str(new),
+            moved = replace(fresh, status=new,
                             provider_ref=provider_ref or fresh.provider_ref)
             refund_changed = getattr(notify, "refund_changed", None)
             if refund_changed is not None and not quiet and new is not current:
@@ -883,7 +878,7 @@ class PaymentService:
             writes = WriteSet()
             cancel = getattr(provider, "cancel_link", None)
             if request is None or cancel is None or not request.provider_ref:
-                self.repo.finish_job(writes, key, "cancelled")
+                self.repo.finish_job(writes, key, JobStatus.CANCELLED)
             else:
                 try:
                     await cancel(request.provider_ref)
@@ -892,7 +887,7 @@ class PaymentService:
                 except NotCancellable:
                     # paid, partially paid or expired at the PSP: nothing more to cancel;
                     # money that still arrives there is paid after close and handed back
-                    self.repo.finish_job(writes, key, "cancelled")
+                    self.repo.finish_job(writes, key, JobStatus.CANCELLED)
                 except ProviderError:
                     self.repo.postpone_job(writes, key, self.now_ms() + 60_000)
             try:

@@ -85,7 +85,7 @@ NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED})
 # Statuses in which an order still waits for money (requests may be open).
 OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset({_O.PENDING_PAYMENT})
 
-# WhatsApp ``order_status`` values for each of ours (reference/payments.md §5.3).
+# WhatsApp ``order_status`` values for each of ours (docs/DESIGN.md §5.3).
 WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {
     _O.PENDING_PAYMENT: "pending",
     _O.PAID: "processing",
@@ -139,6 +139,8 @@ class PaymentEventKind(StrEnum):
 
 _P = PaymentStatus
 _K = PaymentEventKind
+# a request that can still take money (the pay page, reminders, expiry, reconcile)
+OPEN_REQUEST: frozenset[PaymentStatus] = frozenset({_P.ISSUED, _P.PARTIALLY_PAID})
 
 # (status, event kind, complete?) -> next status. ``complete`` means: for a capture, the
 # captured total now covers the amount; for a refund, the refunded total now equals the

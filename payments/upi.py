@@ -1,4 +1,4 @@
-"""NPCI ``upi://pay`` intent links: build, parse, validate (reference/payments.md §1).
+"""NPCI ``upi://pay`` intent links: build, parse, validate (docs/DESIGN.md §5.1).
 
 Why hand-rolled: ``urlencode`` writes ``+`` for spaces (some UPI apps show it literally) and
 ``parse_qsl`` turns ``+`` into a space (breaking base64 ``sign=`` values). Values are

@@ -32,11 +32,11 @@ from catalog.loader import ShopSource
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
-from config.database import open_database
 from config.settings import Settings
 from payments.providers.registry import PROVIDERS as PROVIDER_CLASSES
 from payments.providers.registry import create_provider
 from payments.service import PaymentService
+from storage.database import open_database
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
@@ -57,9 +57,9 @@ from webhooks.keys import (
     SCHEDULER,
     SETTINGS,
     SHOPS,
-    Metrics,
     Shops,
 )
+from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
 from webhooks.redaction import install_redaction, secrets_of
@@ -126,7 +126,8 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
             await asyncio.to_thread(upgrade, settings.database_url)
         db = open_database(settings.database_url,
                            sqlite_synchronous=settings.sqlite_synchronous,
-                           sqlite_max_pages=settings.sqlite_max_pages)
+                           sqlite_max_pages=settings.sqlite_max_pages,
+                           observe_commit=app[METRICS].commit_seconds.observe)
         await db.start()
         app[DB] = db
         yield
@@ -235,7 +236,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
                                payments=payments, now_ms=clock.now_ms)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
-        () if settings.simulator_owner else ("simulator",)))
+        () if settings.simulator_owner else ("simulator",)),
+        observe_nlu=app[METRICS].nlu_seconds.observe)
     await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,
@@ -251,8 +253,18 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         if settings.whatsapp_access_token or settings.twilio_auth_token:
             process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
-                    journal=journal, lease_ms=int(settings.outbox_lease_seconds * 1000))
+                    journal=journal, lease_ms=int(settings.outbox_lease_seconds * 1000),
+                    send_seconds=app[METRICS].send_seconds)
     app[OUTBOX] = outbox
+    app[METRICS].readings.append(lambda: [
+        Reading("counter", "haat_db_commits", "Group commits (PostgreSQL: transactions)",
+                getattr(db, "commits", 0)),
+        Reading("counter", "haat_db_write_sets", "Write sets committed",
+                getattr(db, "batched", 0)),
+        Reading("counter", "haat_outbox_sent", "Outbox messages sent", outbox.sent_count),
+        Reading("counter", "haat_outbox_dead", "Outbox messages given up", outbox.dead_count),
+        Reading("gauge", "haat_shops", "Shops served", len(app[SHOPS].runtimes)),
+    ])
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
@@ -281,6 +293,14 @@ async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
     """
     watch = LoopWatch()
     app[LOOP_WATCH] = watch
+    app[METRICS].readings.append(lambda: [
+        Reading("gauge", "haat_loop_lag_max_seconds",
+                "The event loop's worst lateness, whoever caused it", watch.lag_max),
+        Reading("gauge", "haat_loop_own_lag_max_seconds",
+                "The event loop's worst lateness not explained by CPU starvation",
+                watch.own_lag_max),
+        Reading("gauge", "haat_loop_busy_max_seconds",
+                "The most CPU the process used in one 0.1 s tick", watch.busy_max)])
     task = asyncio.create_task(watch.run())
     yield
     task.cancel()

@@ -1,4 +1,4 @@
-"""The ``haat`` command (DESIGN 1.1)."""
+"""The ``haat`` command (docs/DESIGN.md §1.1)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("haat serve: --workers must be 1 or more", file=sys.stderr)
         return 2
-    from config.database import is_sqlite
+    from storage.database import is_sqlite
 
     if workers > 1 and is_sqlite(settings.database_url):
         print("haat serve: --workers N > 1 needs PostgreSQL (HAAT_DATABASE_URL="

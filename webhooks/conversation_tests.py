@@ -1,4 +1,4 @@
-"""``haat test``: conversation tests in YAML (DESIGN 1.7) against the real app.
+"""``haat test``: conversation tests in YAML (docs/DESIGN.md §1.7) against the real app.
 
 Each case runs the whole server in-process on a fresh SQLite file, talks to it through the
 simulator route exactly like a phone would, and checks what came back. ``wait`` moves the
@@ -176,12 +176,10 @@ class Runner:
         return dict(sim[0].cart) if sim else {}
 
     async def latest_order_status(self, phone: str) -> str | None:
-        from webhooks.keys import DB
+        from webhooks.keys import PAYMENTS
 
-        row = await self.app[DB].fetchone(
-            "SELECT status FROM orders WHERE customer = ? ORDER BY created_at DESC, number DESC "
-            "LIMIT 1", (_digits(phone),))
-        return None if row is None else str(row[0])
+        order = await self.app[PAYMENTS].repo.latest_order(_digits(phone))
+        return None if order is None else str(order.status)
 
     async def wait(self, minutes: float) -> None:
         from webhooks.keys import SCHEDULER

@@ -48,7 +48,7 @@ from multidict import MultiDict
 from yarl import URL
 
 from config import wire
-from payments.signatures import hmac_sha256_hex
+from security.signatures import hmac_sha256_hex
 from webhooks import timing
 from webhooks.security import meta_signature, twilio_signature
 

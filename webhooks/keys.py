@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -15,11 +14,12 @@ from bot.flows.payment_updates import PaymentNotifier
 from bot.inventory import Inventory
 from catalog.loader import LoadError, ShopSource
 from config.clock import Clock
-from config.database import Database
 from config.settings import Settings
 from payments.providers.base import PaymentProvider
 from payments.service import PaymentService
+from storage.database import Database
 from webhooks.channels.base import ChannelAdapter
+from webhooks.metrics import Metrics
 from webhooks.outbox import Outbox
 from webhooks.scheduler import Scheduler
 from webhooks.timing import LoopWatch
@@ -46,16 +46,6 @@ class Shops:
 
     def get(self, shop_id: str) -> ShopRuntime | None:
         return self.runtimes.get(shop_id)
-
-
-@dataclass
-class Metrics:
-    started: float = field(default_factory=time.time)
-    inbound: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    errors: int = 0
-    handled_seconds: float = 0.0
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.database import is_sqlite, sqlite_path, sync_url
+from storage.database import is_sqlite, sqlite_path, sync_url
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -9,7 +9,7 @@ A row is *claimed* before the send, so two senders never send it at once: in mem
 in-flight set) in the one process that owns an SQLite database, and durably on PostgreSQL
 (``pending → sending`` with a lease) where several processes may share the table. Retries
 happen only on 429, 5xx and timeouts, with exponential backoff and jitter; after
-``max_attempts`` the row is dead-lettered (``status = 'dead'``) with a warning. The row id is
+``max_attempts`` the row is dead-lettered (``OutboundStatus.DEAD``) with a warning. The row id is
 the idempotency key given to the channel.
 
 A send's result is kept in memory until it is recorded: when the write that records it fails
@@ -27,46 +27,21 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.outgoing import OutboxItem
+from prometheus_client import Histogram
+
+from bot import outgoing
+from bot.outgoing import OutboundStatus, OutboxItem
 from bot.types import Reply
 from config.clock import Clock
-from config.database import Conflict, Database, UnstorableWrite, WriteSet
+from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
-
-_CLAIM = ("UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
-          "WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND next_attempt_at <= ?))")
-# every result is recorded only over an unsent row: recording twice (a retried record, a
-# status callback that recorded the send first) changes nothing
-_UNSENT = "status IN ('pending', 'sending')"
-_SENT = ("UPDATE outbound_messages SET status = 'sent', channel_message_id = ?, "
-         f"attempts = attempts + 1, error = NULL, updated_at = ? WHERE id = ? AND {_UNSENT}")
-_RETRY = ("UPDATE outbound_messages SET status = 'pending', attempts = attempts + 1, "
-          f"next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ? AND {_UNSENT}")
-_FAIL = ("UPDATE outbound_messages SET status = ?, attempts = attempts + 1, error = ?, "
-         f"updated_at = ? WHERE id = ? AND {_UNSENT}")
-_DUE = ("SELECT id, shop_id, channel, customer, business, payload, attempts "
-        "FROM outbound_messages WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? "
-        "ORDER BY next_attempt_at LIMIT 200")
-_ATTEMPTS = "SELECT attempts FROM outbound_messages WHERE id = ?"
-# PostgreSQL, where several servers poll one table: take the due rows and claim them in one
-# statement; SKIP LOCKED lets two pollers split the rows instead of queueing on each other,
-# and a row whose lease ran out (its server died mid-send) is due again
-_CLAIM_DUE = (
-    "UPDATE outbound_messages SET status = 'sending', next_attempt_at = ?, updated_at = ? "
-    "WHERE id IN (SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending') "
-    "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 200 FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, shop_id, channel, customer, business, payload, attempts")
-
-STATUS_RANK_SQL = ("CASE status WHEN 'pending' THEN -2 WHEN 'sending' THEN -1 "
-                   "WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 "
-                   "WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE -3 END")
-
 
 @dataclass
 class Outbox:
@@ -98,6 +73,7 @@ class Outbox:
     record_retries: int = 0  # writes of a result that failed and were tried again
     unrecorded_at_close: int = 0
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
+    send_seconds: Histogram | None = None  # /metrics: haat_send_seconds{channel}
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""
@@ -118,7 +94,7 @@ class Outbox:
                 # one process, and the in-flight set already keeps a row to one sender.
                 now = self.clock.now_ms()
                 claim = WriteSet()
-                claim.add(_CLAIM, (now + self.lease_ms, now, item.id, now), must_change=True)
+                outgoing.claim(claim, item.id, now + self.lease_ms, now)
                 try:
                     await self.db.write(claim)
                 except Conflict:
@@ -133,20 +109,24 @@ class Outbox:
     async def _send_claimed(self, item: OutboxItem, attempts: int) -> None:
         update = WriteSet()
         if item.channel not in self.channels:
-            update.add(_FAIL, ("dead", f"no channel {item.channel}", self.clock.now_ms(),
-                               item.id))
+            outgoing.give_up(update, item.id, OutboundStatus.DEAD, f"no channel {item.channel}",
+                             self.clock.now_ms())
             await self._record(update)
             return
+        started = time.perf_counter()
         try:
             channel_id = await self.sender.send(item)
         except SendError as exc:
             await self._failed(item, attempts, exc)
             return
+        finally:
+            if self.send_seconds is not None:
+                self.send_seconds.labels(item.channel).observe(time.perf_counter() - started)
         self.sent_count += 1
         key = (item.channel, channel_id)
         self._unrecorded[key] = item.id
         try:
-            update.add(_SENT, (channel_id, self.clock.now_ms(), item.id))
+            outgoing.mark_sent(update, item.id, channel_id, self.clock.now_ms())
             await self._record(update, sent_row=item.id)
         finally:
             self._unrecorded.pop(key, None)
@@ -166,7 +146,7 @@ class Outbox:
             except Exception as exc:  # storage refused, or a failing neighbour's fault
                 if isinstance(exc, UnstorableWrite) and sent_row is not None:
                     update = WriteSet()
-                    update.add(_SENT, (None, self.clock.now_ms(), sent_row))
+                    outgoing.mark_sent(update, sent_row, None, self.clock.now_ms())
                     sent_row = None
                     continue
                 if self._closing.is_set():
@@ -190,12 +170,12 @@ class Outbox:
         if exc.retryable and tries < self.max_attempts:
             delay = min(self.max_delay_ms, self.base_delay_ms * 2 ** attempts)
             delay = int(delay * (0.5 + random.random() / 2))  # jitter, not security
-            update.add(_RETRY, (now + delay, error, now, item.id))
+            outgoing.retry_later(update, item.id, now + delay, error, now)
             await self._record(update)
             log.info("outbox: send failed (%s), retry %d in %d ms", error, tries, delay)
             return
-        status = "dead" if exc.retryable else "failed"
-        update.add(_FAIL, (status, error, now, item.id))
+        status = OutboundStatus.DEAD if exc.retryable else OutboundStatus.FAILED
+        outgoing.give_up(update, item.id, status, error, now)
         await self._record(update)
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
@@ -206,9 +186,9 @@ class Outbox:
         row_id = self._unrecorded.get((channel, channel_message_id))
         writes = WriteSet()
         if row_id is not None:
-            writes.add(_SENT, (channel_message_id, now_ms, row_id))
-        await record_status(self.db, channel, channel_message_id, status, error, now_ms,
-                            writes)
+            outgoing.mark_sent(writes, row_id, channel_message_id, now_ms)
+        outgoing.receipt(writes, channel, channel_message_id, status, error, now_ms)
+        await self.db.write(writes)
 
     async def recover(self) -> None:
         """At start-up: what a dead process left behind.
@@ -225,14 +205,11 @@ class Outbox:
         if self.db.dialect != "sqlite":
             return
         writes = WriteSet()
-        writes.add("UPDATE outbound_messages SET status = 'pending', next_attempt_at = 0 "
-                   "WHERE status = 'sending'")
+        outgoing.release_claims(writes)
         await self.db.write(writes)
         if self.journal is None:
             return
-        rows = await self.db.fetchall(
-            "SELECT id FROM outbound_messages WHERE status IN ('pending', 'sending')")
-        self._held = {str(r[0]) for r in rows}
+        self._held = await outgoing.unsent_ids(self.db)
         await self._record_journal()
         if self._held:
             self._recovery = asyncio.create_task(self._finish_recovery())
@@ -247,7 +224,7 @@ class Outbox:
             writes = WriteSet()
             now = self.clock.now_ms()
             for row_id, channel_id in found.items():
-                writes.add(_SENT, (channel_id or None, now, row_id))
+                outgoing.mark_sent(writes, row_id, channel_id or None, now)
             await self._record(writes)
             self.recovered_from_journal += len(found)
             log.info("outbox: %d sends of a previous process recorded from its journal",
@@ -277,9 +254,9 @@ class Outbox:
         if claimed:
             # each returned row is ours alone until its lease ends; a row one of our own
             # tasks holds is not due (its lease is in the future), so none is sent twice
-            rows = await self.db.fetchall(_CLAIM_DUE, (now + self.lease_ms, now, now))
+            rows = await outgoing.claim_due(self.db, now, now + self.lease_ms)
         else:
-            rows = await self.db.fetchall(_DUE, (now,))
+            rows = await outgoing.due(self.db, now)
         started = 0
         for row_id, shop_id, channel, customer, business, payload, attempts in rows:
             if not claimed and (row_id in self._inflight or row_id in self._held):
@@ -316,19 +293,3 @@ class Outbox:
                 log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)
 
-
-async def record_status(db: Database, channel: str, channel_message_id: str, status: str,
-                        error: str | None, now_ms: int, writes: WriteSet | None = None) -> None:
-    """Store a delivery receipt, never moving a status backwards (read may beat delivered).
-
-    ``writes`` may carry statements that must commit with it (the outbox's own record)."""
-    writes = writes if writes is not None else WriteSet()
-    rank = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}.get(status)
-    if rank is None:
-        await db.write(writes)
-        return
-    writes.add(
-        "UPDATE outbound_messages SET status = ?, error = COALESCE(?, error), updated_at = ? "
-        f"WHERE channel = ? AND channel_message_id = ? AND ({STATUS_RANK_SQL}) < ?",
-        (status, error, now_ms, channel, channel_message_id, rank))
-    await db.write(writes)

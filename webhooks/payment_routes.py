@@ -1,14 +1,14 @@
 """Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the sandbox
-PSP's settle button, and the merchant JSON API (DESIGN 1.3)."""
+PSP's settle button, and the merchant JSON API (docs/DESIGN.md §1.3)."""
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from aiohttp import web
 
 from catalog.money import Money, MoneyError
@@ -18,18 +18,21 @@ from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
 from payments.service import PaymentError
-from payments.status import InvalidTransition, OrderEvent
+from payments.status import OPEN_REQUEST, InvalidTransition, OrderEvent, OrderStatus, PaymentStatus
 from webhooks import keys as k
 from webhooks.security import verify_bearer
 
 log = logging.getLogger(__name__)
 
-PAGE = (Path(__file__).resolve().parent / "pages" / "pay.html").read_text(encoding="utf-8")
+# the HTML pages: jinja2 with autoescaping, one environment per app (setup_payment_routes)
+PAGES = web.AppKey("pages", jinja2.Environment)
 # secrets.token_urlsafe(24) makes 32 characters; anything else is not a token we issued
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _MAX_ORDER_DIGITS = 12
-TERMINAL = ("paid", "refunded", "partially_refunded", "expired", "cancelled", "paid_after_close",
-            "closed")
+# what the page shows: a request's status, or CLOSED (paid another way); all but the open
+# ones are final
+CLOSED = "closed"
+TERMINAL = frozenset({*(s.value for s in PaymentStatus if s not in OPEN_REQUEST), CLOSED})
 
 
 # ---- provider callbacks -----------------------------------------------------------------
@@ -80,11 +83,12 @@ async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
 
 
 def _status(payment: PaymentRequest, now_ms: int, order: Order | None = None) -> str:
-    if payment.status in ("issued", "partially_paid") and now_ms >= payment.expires_at:
-        return "expired"
-    if payment.status == "cancelled" and order is not None and payment.method != "tip" and \
-            order.status not in ("pending_payment", "cancelled"):
-        return "closed"  # the order was paid another way: this one must not be paid
+    if payment.status in OPEN_REQUEST and now_ms >= payment.expires_at:
+        return PaymentStatus.EXPIRED
+    if payment.status is PaymentStatus.CANCELLED and order is not None and \
+            payment.method != "tip" and \
+            order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED):
+        return CLOSED  # the order was paid another way: this one must not be paid
     return payment.status
 
 
@@ -96,30 +100,16 @@ async def pay_page(request: web.Request) -> web.Response:
     lines = await app[k.PAYMENTS].repo.lines(order.id)
     now = app[k.CLOCK].now_ms()
     status = _status(payment, now, order)
-    rows = "".join(
-        f"<tr><td>{ln.quantity} × {html.escape(ln.name)}</td>"
-        f"<td class=num>{html.escape(ln.total.format())}</td></tr>" for ln in lines)
+    rows = [(f"{ln.quantity} × {ln.name}", ln.total.format()) for ln in lines]
     if order.delivery_minor and payment.method != "tip":
-        rows += (f"<tr><td>Delivery</td><td class=num>"
-                 f"{Money(order.delivery_minor, order.currency).format()}</td></tr>")
+        rows.append(("Delivery", Money(order.delivery_minor, order.currency).format()))
     if payment.method == "tip":
-        rows = "<tr><td>Tip</td><td class=num></td></tr>"
-    page = PAGE
-    values = {
-        "shop": html.escape(shop_name),
-        "order": html.escape(order.label),
-        "rows": rows,
-        "amount": html.escape(payment.amount.format()),
-        "upi_link": html.escape(payment.upi_link, quote=True),
-        "has_upi": "1" if payment.upi_link else "",
-        "status": status,
-        "expires_at": str(payment.expires_at),
-        "now": str(now),
-        "token": html.escape(request.match_info["token"], quote=True),
-        "sandbox": "1" if payment.provider == "sandbox" else "",
-    }
-    for name, value in values.items():
-        page = page.replace("{{" + name + "}}", value)
+        rows = [("Tip", "")]
+    page = app[PAGES].get_template("pay.html").render(
+        shop=shop_name, order=order.label, rows=rows, amount=payment.amount.format(),
+        upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
+        expires_at=payment.expires_at, now=now, token=request.match_info["token"],
+        sandbox="1" if payment.provider == "sandbox" else "")
     return web.Response(text=page, content_type="text/html", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff"})
@@ -194,14 +184,10 @@ async def settle_latest_for_tests(app: web.Application, customer: str, outcome: 
                                   base: str) -> str | None:
     """``haat test``'s ``pay:`` step: settle the shopper's newest open sandbox request."""
     service = app[k.PAYMENTS]
-    row = await app[k.DB].fetchone(
-        "SELECT p.id FROM payment_requests p JOIN orders o ON o.id = p.order_id "
-        "WHERE o.customer = ? AND p.status IN ('issued', 'partially_paid') "
-        "ORDER BY p.created_at DESC LIMIT 1", (customer,))
-    if row is None:
+    payment = await service.repo.latest_open_request(customer)
+    if payment is None:
         return "no open payment request"
-    payment = await service.repo.request(str(row[0]))
-    if payment is None or payment.provider != "sandbox":
+    if payment.provider != "sandbox":
         return "the open payment request is not a sandbox one"
     if outcome == "expire":
         # time passes beyond the expiry; the PSP and our clock agree it is over
@@ -365,6 +351,9 @@ async def api_refund(request: web.Request) -> web.Response:
 
 
 def setup_payment_routes(app: web.Application) -> None:
+    app[PAGES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "pages"),
+        autoescape=True, keep_trailing_newline=True, auto_reload=False)
     app.router.add_post("/webhooks/payments/{provider}", provider_callback)
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_get("/pay/{token}/status", pay_status)

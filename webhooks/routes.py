@@ -1,4 +1,4 @@
-"""HTTP routes (DESIGN 1.3): thin, paranoid edges over the engine.
+"""HTTP routes (docs/DESIGN.md §1.3): thin, paranoid edges over the engine.
 
 Every inbound webhook does the same five things: read the raw bytes (size-capped), verify
 the signature on those bytes (fail closed), parse into frozen types, hand each message to the
@@ -14,11 +14,12 @@ import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.nlu.base import Understanding
 from bot.types import Reply
 from config import wire
-from config.database import StorageUnavailable, UnstorableWrite
+from storage.database import StorageUnavailable, UnstorableWrite
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery
 from webhooks.inbound import Answer, error_answer, verified_delivery
@@ -47,42 +48,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    app = request.app
-    m = app[k.METRICS]
-    db = app[k.DB]
-    outbox = app[k.OUTBOX]
-    watch = app[k.LOOP_WATCH]
-    lines = [
-        "# TYPE haat_inbound_messages_total counter",
-        f"haat_inbound_messages_total {m.inbound}",
-        "# TYPE haat_duplicate_messages_total counter",
-        f"haat_duplicate_messages_total {m.duplicates}",
-        "# TYPE haat_rejected_requests_total counter",
-        f"haat_rejected_requests_total {m.rejected}",
-        "# TYPE haat_errors_total counter",
-        f"haat_errors_total {m.errors}",
-        "# TYPE haat_loop_lag_max_seconds gauge",
-        f"haat_loop_lag_max_seconds {watch.lag_max:.6f}",
-        "# TYPE haat_loop_own_lag_max_seconds gauge",
-        f"haat_loop_own_lag_max_seconds {watch.own_lag_max:.6f}",
-        "# TYPE haat_loop_busy_max_seconds gauge",
-        f"haat_loop_busy_max_seconds {watch.busy_max:.6f}",
-        "# TYPE haat_handle_seconds_total counter",
-        f"haat_handle_seconds_total {m.handled_seconds:.6f}",
-        "# TYPE haat_db_commits_total counter",
-        f"haat_db_commits_total {getattr(db, 'commits', 0)}",
-        "# TYPE haat_db_write_sets_total counter",
-        f"haat_db_write_sets_total {getattr(db, 'batched', 0)}",
-        "# TYPE haat_outbox_sent_total counter",
-        f"haat_outbox_sent_total {outbox.sent_count}",
-        "# TYPE haat_outbox_dead_total counter",
-        f"haat_outbox_dead_total {outbox.dead_count}",
-        "# TYPE haat_shops gauge",
-        f"haat_shops {len(app[k.SHOPS].runtimes)}",
-        "# TYPE haat_uptime_seconds gauge",
-        f"haat_uptime_seconds {time.time() - m.started:.0f}",
-    ]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+    """The Prometheus text format (webhooks/metrics.py)."""
+    return web.Response(body=request.app[k.METRICS].exposition(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def receive(request: web.Request, channel_name: str) -> web.Response:
@@ -167,7 +135,9 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
         result = await engine.handle(runtime, message, render=render,
                                      direct=channel.direct_replies)
         metrics = app[k.METRICS]
-        metrics.handled_seconds += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        metrics.handled_seconds += elapsed
+        metrics.turn_seconds.observe(elapsed)
         metrics.inbound += 1
         if result.duplicate:
             metrics.duplicates += 1

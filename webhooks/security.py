@@ -14,7 +14,7 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from payments.signatures import hmac_sha256_hex, verify_hex
+from security.signatures import hmac_sha256_hex, verify_hex
 
 __all__ = [
     "escape_unicode",
@@ -58,7 +58,7 @@ def verify_meta_signature(body: bytes, header: str | None, secret: str | None) -
     """Check ``X-Hub-Signature-256: sha256=<hex>`` over the raw body bytes.
 
     When the raw bytes do not match and the body holds non-ASCII text, the ``\\uXXXX``
-    escaped form is tried as well (channels.md 1.5); nothing else is ever re-serialised.
+    escaped form is tried as well (docs/DESIGN.md §5.4); nothing else is ever re-serialised.
     """
     if not secret or not header:
         return False

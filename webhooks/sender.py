@@ -36,8 +36,8 @@ import aiohttp
 
 from bot.outgoing import OutboxItem
 from bot.types import Reply
-from config.database import is_sqlite, sqlite_path
 from config.settings import Settings
+from storage.database import is_sqlite, sqlite_path
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.frames import (
     FrameBatch,

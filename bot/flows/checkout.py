@@ -25,6 +25,7 @@ from catalog.money import Money, exponent
 from payments.providers.base import UpiPayee
 from payments.repository import Order, OrderLine
 from payments.service import PaymentError, PaymentPlan
+from payments.status import OrderStatus
 from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
@@ -293,7 +294,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
 
 def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, reference: str,
                    expires_at_ms: int) -> dict[str, object]:
-    """The Cloud API ``order_details`` parameters (reference/payments.md §5): amounts are
+    """The Cloud API ``order_details`` parameters (docs/DESIGN.md §5.3): amounts are
     integer minor units with the currency's offset; the UPI link keeps only what WhatsApp
     accepts (``pa, pn, mc, purpose, tr``)."""
     offset = 10 ** exponent(order.currency)
@@ -326,7 +327,8 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 async def latest_unpaid(turn: Turn) -> Order | None:
     orders = await payments_service(turn).repo.orders(
-        turn.shop.id, customer=turn.message.customer, statuses=["pending_payment"], limit=1)
+        turn.shop.id, customer=turn.message.customer, statuses=[OrderStatus.PENDING_PAYMENT],
+        limit=1)
     return orders[0] if orders else None
 
 

@@ -117,12 +117,12 @@ async def cmd_orders(turn: Turn, rest: str) -> None:
     rows = []
     for o in orders:
         row = f"• {o.label} — {o.status} — {o.total.format()}"
-        if o.status not in ("pending_payment", "delivered"):
+        if o.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.DELIVERED):
             book = await service.book(o)
             if book.excess:
                 row += f" — ⚠️ {book.money(book.excess).format()} held"
             refunds = book.refunds_committed
-            if refunds and o.status not in ("refunded",):
+            if refunds and o.status is not OrderStatus.REFUNDED:
                 row += f" — refunds {book.money(refunds).format()}"
         rows.append(row)
     turn.reply_text("Orders:\n" + "\n".join(rows))
@@ -153,7 +153,7 @@ async def cmd_deliver(turn: Turn, rest: str) -> None:
     order = await _order(turn, rest)
     if order is None:
         return
-    if order.status == "paid":  # handed over without a separate ship step
+    if order.status is OrderStatus.PAID:  # handed over without a separate ship step
         shipped = await payments_service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
         order = replace(order, status=shipped)
     await _move(turn, order, OrderEvent.DELIVER, "order_delivered")
@@ -181,7 +181,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     service = payments_service(turn)
     requests = [r for r in await service.repo.requests_for_order(order.id)
                 if r.method != "tip"]
-    if order.status != "pending_payment" or not requests:
+    if order.status is not OrderStatus.PENDING_PAYMENT or not requests:
         turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.")
         return
     request = requests[-1]

@@ -12,7 +12,7 @@ from bot.router import Router, Turn
 from bot.state import ConversationState
 from catalog.money import Money, MoneyError
 from payments.repository import Order
-from payments.status import InvalidTransition, OrderEvent
+from payments.status import InvalidTransition, OrderEvent, OrderStatus
 
 router = Router("orders")
 # "same again" is a plain-text signal the intent model often reads as checkout or goodbye
@@ -65,12 +65,13 @@ async def cancel(turn: Turn) -> None:
     order = await find_order(turn, label)
     if turn.conversation.state in (ConversationState.AWAITING_ADDRESS,
                                    ConversationState.CONFIRMING_ORDER) and (
-            order is None or order.status != "pending_payment"):
+            order is None or order.status is not OrderStatus.PENDING_PAYMENT):
         # cancelling a checkout in progress: nothing was ordered yet
         turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
         show_cart(turn)
         return
-    if order is None or order.status in ("cancelled", "refunded", "delivered"):
+    if order is None or order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED,
+                                         OrderStatus.DELIVERED):
         turn.say("nothing_to_cancel")
         return
     try:
@@ -85,7 +86,7 @@ async def cancel(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
 
 
-async def cancel_order(turn: Turn, order: Order) -> str:
+async def cancel_order(turn: Turn, order: Order) -> OrderStatus:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
     service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)

@@ -19,11 +19,17 @@ from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
-from config.database import WriteSet
 from payments.ledger import postings_for_cancel
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
-from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind, RefundStatus
+from payments.status import (
+    OPEN_REQUEST,
+    WHATSAPP_ORDER_STATUS,
+    OrderStatus,
+    PaymentEventKind,
+    RefundStatus,
+)
+from storage.database import WriteSet
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +202,7 @@ class PaymentNotifier:
         order = update.order
         others = [r for r in await self.payments.repo.requests_for_order(order.id)
                   if r.id != update.request.id and r.method != "tip"
-                  and r.status in ("issued", "partially_paid")]
+                  and r.status in OPEN_REQUEST]
         if others:
             return False  # another way to pay is still open
         shop = self.shop_for(order.shop_id)

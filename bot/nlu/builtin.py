@@ -10,8 +10,8 @@ for a low-confidence threshold (a linear SVM's margins do not) and, unlike naive
 copes with the heavily correlated n-gram features. It is trained by plain SGD in pure
 Python: the data is ~2,000 de-duplicated sentences, and each update touches only the rows
 of the features present and only the classes with a real gradient, so eight epochs take well
-under a second; no numpy or scikit-learn (DESIGN 4a: sklearn's per-message ``predict`` costs
-~550 µs, the same model scored in Python ~43 µs).
+under a second; no numpy or scikit-learn (docs/DESIGN.md §4a: sklearn's per-message
+``predict`` costs ~550 µs, the same model scored in Python ~43 µs).
 
 Generalisation, not memorisation: product names are replaced by one placeholder token
 (``§``) before features are taken — annotated spans at training time, catalog matches and

@@ -24,6 +24,7 @@ from bot.nlu.numbers import (
     starts_with_and,
     to_ascii_digits,
 )
+from catalog.digits import DIGITS
 from catalog.models import Option, Product
 from catalog.money import Money, MoneyError
 from catalog.search import (
@@ -45,7 +46,7 @@ _Target = Mention | Ambiguous  # a product, or a word several products share ("d
 _VPA_RE = re.compile(
     r"(?<![\w.\-@])([A-Za-z0-9][A-Za-z0-9._\-]{1,255}@[A-Za-z][A-Za-z0-9]{1,63})(?![\w@.\-])"
 )
-_DIGIT = r"[0-9\u0966-\u096f\u09e6-\u09ef\u0660-\u0669\u06f0-\u06f9]"
+_DIGIT = "[0-9" + "".join(map(chr, DIGITS)) + "]"  # ASCII and catalog/digits.py
 _ANY_DIGIT = re.compile(_DIGIT)
 _ORDER_CODE_RE = re.compile(rf"\bORD[\s\-#_]?({_DIGIT}{{1,12}})(?!\w)", re.IGNORECASE)
 _ORDER_WORD_RE = re.compile(

@@ -14,16 +14,14 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from catalog.digits import DIGITS
 from catalog.search import normalize_token
 
 __all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "is_weak_number", "parse_number",
            "starts_with_and", "to_ascii_digits"]
 
 _ASCII = {
-    **{0x0966 + i: str(i) for i in range(10)},
-    **{0x09E6 + i: str(i) for i in range(10)},
-    **{0x0660 + i: str(i) for i in range(10)},
-    **{0x06F0 + i: str(i) for i in range(10)},
+    **DIGITS,
     0x066B: ".",  # Arabic decimal separator
 }
 

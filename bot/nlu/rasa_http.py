@@ -1,7 +1,7 @@
 """Rasa as an out-of-process intent backend over ``POST {url}/model/parse``.
 
 Rasa cannot live in haat's process (its pins clash with Python 3.11, SQLAlchemy 2 and
-aiohttp 3.10+; see reference/style.md), so it is reached over HTTP, like Rasa 2.x's own
+aiohttp 3.10+; docs/DESIGN.md §5.6), so it is reached over HTTP, like Rasa 2.x's own
 ``RasaNLUHttpInterpreter``. What Rasa does not know is the catalog: product skus, items and
 quantities come from our catalog-aware extractor, Rasa contributes the intent (and any
 entity type we did not find). Button payloads (``/intent{...}``) never leave the process.

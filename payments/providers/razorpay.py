@@ -1,6 +1,6 @@
 """Razorpay: Payment Links, UPI collect (S2S), refunds, fetch, webhooks.
 
-Contracts from reference/payments.md §2.2, §3.1, §3.2, §4.4 (Razorpay's own docs and SDK):
+Contracts from docs/DESIGN.md §5.2 (Razorpay's own docs and SDK):
 basic auth ``key_id:key_secret``; amounts are integer paise in and out; webhooks are signed
 with ``X-Razorpay-Signature`` = hex HMAC-SHA256(webhook secret, raw body) and identified by
 the ``X-Razorpay-Event-Id`` header (the body has no id). Webhooks are snapshots delivered at
@@ -32,8 +32,8 @@ from payments.providers.base import (
     ProviderRefund,
     int_minor,
 )
-from payments.signatures import header, verify_hex
 from payments.status import PaymentEventKind
+from security.signatures import header, verify_hex
 
 SIGNATURE_HEADER = "X-Razorpay-Signature"
 EVENT_ID_HEADER = "X-Razorpay-Event-Id"

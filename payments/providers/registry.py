@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import aiohttp
 
-from config.database import Database
 from payments.providers.base import PaymentProvider
 from payments.providers.razorpay import DEFAULT_BASE_URL, RazorpayProvider
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.upi_intent import UpiIntentProvider
+from storage.database import Database
 
 PROVIDERS: dict[str, type[SandboxProvider] | type[UpiIntentProvider] | type[RazorpayProvider]] = {
     "sandbox": SandboxProvider,

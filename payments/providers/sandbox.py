@@ -50,8 +50,6 @@ import aiohttp
 
 from catalog.money import Money, MoneyError
 from config import wire
-from config.amounts import minor
-from config.database import Database, WriteSet
 from payments.providers.base import (
     CollectRequest,
     LinkRequest,
@@ -63,9 +61,11 @@ from payments.providers.base import (
     epoch_seconds,
     int_minor,
 )
-from payments.signatures import header, hmac_sha256_hex, verify_hex
 from payments.status import PaymentEventKind
 from payments.upi import UpiError, UpiLink, is_valid_vpa
+from security.signatures import header, hmac_sha256_hex, verify_hex
+from storage.amounts import minor
+from storage.database import Database, WriteSet
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
-from config.sqltypes import MinorUnits
+from storage.sqltypes import MinorUnits
 
 
 class SandboxRequestRow(SQLModel, table=True):

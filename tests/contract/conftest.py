@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from config.database import open_database
+from storage.database import open_database
 from tests.contract.money_env import T0, Env
 from tests.fakes.psp import ScriptedPsp
 

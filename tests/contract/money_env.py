@@ -8,12 +8,12 @@ import itertools
 from dataclasses import dataclass, field
 
 from catalog.money import Money
-from config.database import Database, WriteSet
 from payments.audit import audit
 from payments.providers.base import ProviderEvent
 from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentPlan, PaymentService
 from payments.status import PaymentEventKind, apply_events
+from storage.database import Database, WriteSet
 from tests.fakes.psp import NAME, ScriptedPsp
 
 K = PaymentEventKind

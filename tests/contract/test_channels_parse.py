@@ -15,7 +15,7 @@ from tests import sim
 from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
 from webhooks.channels.registry import CHANNELS
 from webhooks.channels.twilio import TwilioAdapter
-from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter, parse_payment_statuses
+from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
 INBOUND = sorted(p for p in FIXTURES.glob("*.json")
@@ -195,14 +195,11 @@ def test_cloud_statuses(name: str, status: StatusKind, code: str | None) -> None
     assert update.recipient in ("972987654321", "5678") and update.timestamp
 
 
-def test_cloud_payment_status_is_exposed_separately() -> None:
+def test_cloud_payment_status_is_not_a_delivery_status() -> None:
+    """India PG ``type: payment`` statuses are never trusted: money is confirmed through the
+    payment provider's own callback, so the adapter acknowledges them and reads nothing."""
     body = (FIXTURES / "cloud_status_payment_captured__meta_docs_pg.json").read_bytes()
-    assert WhatsAppCloudAdapter(SETTINGS).parse(body, {}).statuses == ()
-    (payment,) = parse_payment_statuses(body)
-    assert (payment.status, payment.amount_minor, payment.currency) == ("captured", 21000,
-                                                                        "INR")
-    assert (payment.transaction_status, payment.method) == ("success", "upi")
-    assert payment.reference_id == "[REFERENCE_ID]"
+    assert WhatsAppCloudAdapter(SETTINGS).parse(body, {}) == Delivery()
 
 
 def test_cloud_value_errors_give_an_empty_delivery() -> None:

@@ -1,4 +1,5 @@
-"""Every intent backend keeps the same protocol contract (DESIGN 2: one suite per extension).
+"""Every intent backend keeps the same protocol contract (docs/DESIGN.md §2: one suite per
+extension).
 
 The Rasa HTTP backend runs against the fake Rasa server on loopback.
 """

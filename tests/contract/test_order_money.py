@@ -11,10 +11,10 @@ import asyncio
 import pytest
 
 from catalog.money import Money
-from config.database import WriteSet
 from payments.audit import audit
 from payments.service import PaymentError
 from payments.status import InvalidTransition, OrderEvent, RefundStatus
+from storage.database import WriteSet
 from tests.contract.money_env import (
     T0,
     TOTAL,

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.money import Money
-from config.database import WriteSet
 from payments.audit import audit, expected_balances, order_balances
 from payments.providers.base import ProviderEvent
 from payments.repository import PaymentRequest
 from payments.service import PaymentError
 from payments.status import InvalidTransition, OrderEvent, PaymentEventKind, RefundStatus
+from storage.database import WriteSet
 from tests.contract.money_env import T0, TOTAL, Env, ask, event, fresh, new_order
 from tests.fakes.psp import NAME, ScriptedPsp
 

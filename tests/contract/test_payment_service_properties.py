@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.money import Money
-from config.database import Database, WriteSet, open_database
 from payments.providers.base import ProviderEvent, UpiPayee
 from payments.providers.upi_intent import UpiIntentProvider
 from payments.repository import OrderLine
 from payments.service import PaymentPlan, PaymentService
 from payments.status import PaymentEventKind
+from storage.database import Database, WriteSet, open_database
 from webhooks.migrate import upgrade
 
 K = PaymentEventKind

@@ -11,7 +11,7 @@ import pytest
 from multidict import MultiDict
 
 from config.settings import Settings
-from payments.signatures import verify_hex
+from security.signatures import verify_hex
 from tests import sim
 from webhooks.channels.twilio import TwilioAdapter, public_request_url
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter

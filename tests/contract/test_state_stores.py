@@ -15,7 +15,7 @@ from bot.state import (
     SqlStateStore,
     StateStore,
 )
-from config.database import Conflict, Database, WriteSet, open_database
+from storage.database import Conflict, Database, WriteSet, open_database
 
 KEY = ConversationKey("shop", "simulator", "919000000001")
 

@@ -21,9 +21,9 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from config.amounts import minor
 from config.clock import Clock
 from config.settings import Settings
+from storage.amounts import minor
 from tests.conftest import ADMIN_TOKEN, DEMO_SHOP, SIM_TOKEN, AiohttpClient, Shopper
 from tests.fakes.graph_api import FakeGraphApi, run_fake_graph_api
 from tests.fakes.razorpay import FakeRazorpay

@@ -1,4 +1,5 @@
-"""The merchant JSON API (DESIGN 1.3 ``/api/...``): token, listing, status changes, refunds."""
+"""The merchant JSON API (docs/DESIGN.md §1.3 ``/api/...``): token, listing, status changes,
+refunds."""
 
 from __future__ import annotations
 

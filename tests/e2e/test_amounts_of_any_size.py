@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from config.amounts import minor
 from config.clock import Clock
 from config.settings import Settings
+from storage.amounts import minor
 from tests.conftest import AiohttpClient, Shopper
 from tests.e2e.conftest import ADMIN, SANDBOX_AUTH, outbox, payment_reply, start_live, token_of
 from webhooks import keys as k
@@ -124,7 +124,7 @@ async def test_a_huge_order_is_placed_paid_and_booked_exactly(
 
 async def test_sqlite_keeps_order_and_exact_sums_beyond_64_bits(database_url: str) -> None:
     """Straight through the storage engine: wide amounts sort, compare and sum exactly."""
-    from config.database import WriteSet, open_database
+    from storage.database import WriteSet, open_database
 
     db = open_database(database_url)
     await db.start()

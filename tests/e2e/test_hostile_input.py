@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from config.clock import Clock
 from config.settings import Settings
-from payments.signatures import hmac_sha256_hex
+from security.signatures import hmac_sha256_hex
 from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
 from tests.e2e.conftest import payment_reply, place_order, token_of
 from tests.sim import (

@@ -151,7 +151,7 @@ async def test_a_price_change_before_confirm_shows_a_new_summary(
 def test_haat_reconcile_names_the_order_and_fails(tmp_path: Path) -> None:
     import asyncio
 
-    from config.database import WriteSet, open_database
+    from storage.database import WriteSet, open_database
     from webhooks.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'rec.db'}"

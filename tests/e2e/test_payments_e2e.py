@@ -573,7 +573,7 @@ async def test_cloud_checkout_sends_order_details_and_then_the_receipt(
 
 async def test_cloud_order_details_follow_metas_rules(
         aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi) -> None:
-    """reference/payments.md §0.4 and §5.2: the intent link carries only pa, pn, mc, purpose
+    """docs/DESIGN.md §5.3: the intent link carries only pa, pn, mc, purpose
     and tr (the amount comes from total_amount); tax is mandatory; subtotal = Σ items and
     total = subtotal + tax + shipping − discount."""
     _, sent = await _cloud_checkout(aiohttp_client, settings, graph, "919000000106")

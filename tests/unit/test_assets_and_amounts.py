@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from catalog.loader import SHOP_FILE, check_shop, load_shop
 from catalog.money import Money
-from config.amounts import LIMIT, AmountTooLarge, ExactSum, from_wide, minor, to_sqlite, wide
+from storage.amounts import LIMIT, AmountTooLarge, ExactSum, from_wide, minor, to_sqlite, wide
 from tests.unit.test_loader import assert_error_at, make_shop
 
 ETH = ("currency: INR", "currency: ETH\nassets: {ETH: {exponent: 18}, PTS: {exponent: 0}}")

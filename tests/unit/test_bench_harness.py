@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import loadgen, profile, traffic
 from bench.growth import product_names, write_shop
@@ -69,6 +70,30 @@ async def test_generated_requests_are_accepted_by_the_real_app(
         metrics = await (await client.get("/metrics")).text()
         assert f"haat_inbound_messages_total {len(requests)}" in metrics
         assert "haat_duplicate_messages_total 0" in metrics
+        samples = _samples(metrics)
+        # every turn, every parse (a typed "menu" that matches a shown option skips the
+        # NLU), every write set, every Cloud send is one observation of its histogram
+        assert samples["haat_turn_seconds_count"] == len(requests)
+        assert 0 < samples["haat_nlu_seconds_count"] <= len(requests)
+        assert samples["haat_storage_commit_seconds_count"] >= len(requests)
+        assert samples['haat_send_seconds_count{channel="whatsapp"}'] >= len(cloud)
+        assert samples['haat_turn_seconds_bucket{le="+Inf"}'] == len(requests)
+        # a second app in the same process counts from zero: one registry per app
+        (tmp_path / "other").mkdir()
+        other = await aiohttp_client(create_app(_settings(tmp_path / "other", graph.url)))
+        again = _samples(await (await other.get("/metrics")).text())
+        assert again["haat_turn_seconds_count"] == 0
+        assert again["haat_inbound_messages_total"] == 0
+
+
+def _samples(text: str) -> dict[str, float]:
+    """/metrics as ``name{labels}`` → value, parsed by prometheus_client's own parser."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            out[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return out
 
 
 def _outbox_key() -> web.AppKey[Any]:

@@ -258,7 +258,10 @@ async def test_cloud_unknown_business_or_missing_token_is_permanent(
         await cloud.send(session, business="+15550000000", to=CUSTOMER, reply=TEXT,
                          idempotency_key="k")
     assert not unknown.value.retryable and unknown.value.code == "unknown_business"
-    cloud.remember_phone_number_id("+1 555 000 0000", "888")
+    # the adapter learns a number's id from an inbound message's metadata, as in production
+    inbound = sim.cloud_envelope([sim.cloud_text("hi")], business="+15550000000",
+                                 phone_number_id="888")
+    cloud.parse(json.dumps(inbound).encode(), {})
     await cloud.send(session, business="+15550000000", to=CUSTOMER, reply=TEXT,
                      idempotency_key="k")
     assert graph_fake.received[-1].path == "/888/messages"

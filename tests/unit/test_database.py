@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config.database import Conflict, Database, SqliteDatabase, WriteSet, open_database
+from storage.database import Conflict, Database, SqliteDatabase, WriteSet, open_database
 from webhooks.migrate import upgrade
 
 INSERT = ("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "

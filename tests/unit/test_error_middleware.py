@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from config.database import StorageUnavailable, UnstorableWrite
+from storage.database import StorageUnavailable, UnstorableWrite
 from tests.conftest import AiohttpClient
 from webhooks.inbound import error_middleware
 from webhooks.routes import STORAGE_REFUSALS, refuse_storage

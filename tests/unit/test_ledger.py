@@ -22,6 +22,7 @@ from payments.ledger import (
     postings_for_tip,
     totals_by_currency,
 )
+from payments.status import RefundStatus
 
 INR = "INR"
 
@@ -46,8 +47,8 @@ def test_full_order_life_nets_to_zero_except_fees() -> None:
     legs = [
         *postings_for_order("ORD-7", rs(14950)),
         *postings_for_capture("ORD-7", rs(14950), rs(300), payment_id="p1"),
-        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage="requested"),
-        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage="processed"),
+        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage=RefundStatus.REQUESTED),
+        *postings_for_refund("ORD-7", rs(14950), refund_id="r1", stage=RefundStatus.PROCESSED),
     ]
     check_balanced(legs)
     bal = balances(legs)
@@ -65,9 +66,9 @@ def test_money_after_cancel_is_owed_back_to_the_shopper() -> None:
         *postings_for_capture("ORD-8", rs(5000)),
     ]
     assert balances(legs)[(Account.CUSTOMER_RECEIVABLE.value, INR)] == -5000  # we owe it
-    legs += postings_for_refund("ORD-8", rs(5000), stage="requested",
+    legs += postings_for_refund("ORD-8", rs(5000), stage=RefundStatus.REQUESTED,
                                 against=Account.CUSTOMER_RECEIVABLE)
-    legs += postings_for_refund("ORD-8", rs(5000), stage="processed")
+    legs += postings_for_refund("ORD-8", rs(5000), stage=RefundStatus.PROCESSED)
     check_balanced(legs)
     assert balances(legs)[(Account.CUSTOMER_RECEIVABLE.value, INR)] == 0
     assert balances(legs)[(Account.MERCHANT_REVENUE.value, INR)] == 0
@@ -101,7 +102,7 @@ def test_unbalanced_and_malformed_postings_are_refused() -> None:
     with pytest.raises(LedgerError, match="int"):
         Posting("a", 1.5, 0, INR, "x")  # type: ignore[arg-type]
     with pytest.raises(LedgerError, match="stage"):
-        postings_for_refund("O", rs(1), stage="settled")
+        postings_for_refund("O", rs(1), stage="settled")  # type: ignore[arg-type]
     with pytest.raises(LedgerError, match="currency"):
         postings_for_capture("O", rs(100), Money(1, "USD"))
 
@@ -118,8 +119,8 @@ def test_every_helper_balances_in_any_currency(amounts: list[int], currency: str
         legs += postings_for_order(f"O{i}", m)
         legs += postings_for_capture(f"O{i}", m, fee, provider="razorpay")
         legs += postings_for_tip(f"O{i}", m)
-        legs += postings_for_refund(f"O{i}", m, stage="requested")
-        legs += postings_for_refund(f"O{i}", m, stage="processed", provider="razorpay")
+        legs += postings_for_refund(f"O{i}", m, stage=RefundStatus.REQUESTED)
+        legs += postings_for_refund(f"O{i}", m, stage=RefundStatus.PROCESSED, provider="razorpay")
         legs += postings_for_cancel(f"O{i}", m)
     check_balanced(legs)
     assert all(type(p.debit) is int and type(p.credit) is int for p in legs)

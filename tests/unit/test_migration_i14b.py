@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from config.amounts import minor
-from config.database import WriteSet, open_database
+from storage.amounts import minor
+from storage.database import WriteSet, open_database
 from tests.conftest import _pg_admin
 from tests.localhost import free_port
 from webhooks.migrate import upgrade

@@ -28,6 +28,7 @@ from payments.status import (
     PaymentEventKind,
     PaymentState,
     PaymentStatus,
+    RefundStatus,
     apply_events,
     canonical_key,
     order_transition,
@@ -401,8 +402,8 @@ def test_ledger_for_any_state_balances(
     for pid, (paid, _) in sorted(captures.items()):
         fee = Money(paid * fee_percent // 100, "INR")
         postings += postings_for_capture("ORD-1", Money(paid, "INR"), fee, payment_id=pid)
-    postings += postings_for_refund("ORD-1", state.refunded, stage="requested")
-    postings += postings_for_refund("ORD-1", state.refunded, stage="processed")
+    postings += postings_for_refund("ORD-1", state.refunded, stage=RefundStatus.REQUESTED)
+    postings += postings_for_refund("ORD-1", state.refunded, stage=RefundStatus.PROCESSED)
     check_balanced(postings)
     clearing = sum(p.signed for p in postings if p.account == "psp_clearing:sandbox")
     fees = sum(p.signed for p in postings if p.account == "fees")

@@ -76,11 +76,14 @@ async def test_async_render_uses_thread_then_cache() -> None:
 
 
 def test_cache_is_bounded() -> None:
-    for i in range(qr.CACHE_SIZE + 5):
-        qr._cache.put(f"k{i}", b"x")
+    links = [f"upi://pay?pa=shop{i}@bank&am=1" for i in range(qr.CACHE_SIZE + 5)]
+    for link in links:
+        qr.render_qr_png(link)
     assert qr.cache_info()[2] == qr.CACHE_SIZE
-    assert qr._cache.get("k0") is None
-    assert qr._cache.get(f"k{qr.CACHE_SIZE + 4}") == b"x"
+    qr.render_qr_png(links[-1])  # still held: a hit
+    assert qr.cache_info()[:2] == (1, qr.CACHE_SIZE + 5)
+    qr.render_qr_png(links[0])  # the oldest went first: rendered again
+    assert qr.cache_info()[:2] == (1, qr.CACHE_SIZE + 6)
 
 
 def test_refuses_empty_and_oversized_data() -> None:

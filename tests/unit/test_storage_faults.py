@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.database import (
+from storage.database import (
     Conflict,
     Database,
     SqliteDatabase,

@@ -1,4 +1,4 @@
-"""UPI links against the reference vectors (payments.md TV-UPI-1..4) and real samples."""
+"""UPI links against the reference vectors (docs/DESIGN.md §5.1 TV-UPI-1..4) and real samples."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """WhatsApp and Twilio message limits, and trimming that never rejects a reply.
 
-Limits come from channels.md section 2 (Meta interactive docs, pywa, the Node SDK). The
+Limits come from docs/DESIGN.md §5.5 (Meta interactive docs, pywa, the Node SDK). The
 Graph API rejects an over-long field with a 400, so every outbound string goes through
 :func:`trim` first: a long reply loses its tail behind an ellipsis instead of being lost.
 Lengths are counted in Python characters (code points).

@@ -29,7 +29,7 @@ from bot.types import (
 )
 from config import wire
 from config.settings import Settings
-from payments.signatures import header
+from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
 from webhooks.security import verify_twilio_signature
@@ -226,7 +226,7 @@ def render_twiml(replies: Sequence[Reply]) -> bytes:
 
 
 class TwilioAdapter:
-    """Channel adapter for Twilio WhatsApp (DESIGN 1.3 ``/webhooks/twilio``)."""
+    """Channel adapter for Twilio WhatsApp (docs/DESIGN.md §1.3 ``/webhooks/twilio``)."""
 
     name = CHANNEL
     direct_replies = True

@@ -1,6 +1,6 @@
 """Meta WhatsApp Cloud API: signed webhook envelopes in, Graph API ``/messages`` out.
 
-Parsing is defensive (channels.md 6): unknown fields, message types and status keys are
+Parsing is defensive (docs/DESIGN.md §5.5): unknown fields, message types and status keys are
 skipped or become ``MessageKind.UNKNOWN``, never an exception, because a 500 makes Meta
 retry the delivery for seven days. Only a body that is not a Cloud envelope at all raises
 :class:`BadPayload`. Replies are never direct: every message goes out through the outbox
@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -30,20 +29,18 @@ from bot.types import (
     StatusKind,
     StatusUpdate,
 )
-from catalog.money import Money, MoneyError, exponent
+from catalog.money import Money, MoneyError
 from config import wire
 from config.settings import Settings
-from payments.signatures import header
+from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
 from webhooks.security import verify_meta_signature
 
 __all__ = [
-    "PaymentStatus",
     "WhatsAppCloudAdapter",
     "build_message",
     "parse_envelope",
-    "parse_payment_statuses",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,28 +71,6 @@ _SKIPPABLE: Final = (ValueError, TypeError, KeyError, AttributeError, Arithmetic
 
 
 # ---- inbound -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentStatus:
-    """A ``statuses[].type == "payment"`` webhook (India PG payments), never trusted alone.
-
-    ``Delivery`` has no place for it, so it is not part of :meth:`parse`; callers get it
-    from :func:`parse_payment_statuses` and must confirm through the payment lookup API.
-    """
-
-    message_id: str
-    reference_id: str
-    status: str  # captured | pending
-    recipient: str = ""
-    amount_minor: int | None = None
-    currency: str | None = None
-    transaction_id: str | None = None
-    transaction_status: str | None = None  # success | failed | pending
-    pg_transaction_id: str | None = None
-    method: str | None = None
-    error_code: str | None = None
-    timestamp: int | None = None
 
 
 def _load(body: bytes) -> Any:
@@ -382,51 +357,6 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     return Delivery(tuple(messages), tuple(statuses)), numbers
 
 
-def _amount_minor(amount: Any, currency: str | None) -> int | None:
-    """``{"value": 21000, "offset": 100}`` in ``currency`` as exact minor units."""
-    if not isinstance(amount, dict) or currency is None:
-        return None
-    value, offset = _int(amount.get("value"), _MAX_MINOR), _int(amount.get("offset"), 10**9)
-    if value is None or not offset:
-        return None
-    try:
-        scaled = value * 10 ** exponent(currency)
-    except MoneyError:
-        return None
-    return scaled // offset if scaled % offset == 0 and scaled // offset <= _MAX_MINOR else None
-
-
-def parse_payment_statuses(body: bytes) -> tuple[PaymentStatus, ...]:
-    """The ``statuses[].type == "payment"`` entries of a Cloud webhook body."""
-    out: list[PaymentStatus] = []
-    for value in _values(_load(body)):
-        for raw in _array(value.get("statuses")):
-            if not isinstance(raw, dict) or raw.get("type") != "payment":
-                continue
-            payment = raw.get("payment")
-            payment = payment if isinstance(payment, dict) else {}
-            txn = payment.get("transaction")
-            txn = txn if isinstance(txn, dict) else {}
-            method = txn.get("method")
-            error = txn.get("error")
-            currency = _str(payment.get("currency"), 8)
-            out.append(PaymentStatus(
-                message_id=_str(raw.get("id")) or "",
-                reference_id=_str(payment.get("reference_id")) or "",
-                status=_str(raw.get("status")) or "",
-                recipient=_str(raw.get("recipient_id")) or "",
-                amount_minor=_amount_minor(payment.get("amount"), currency),
-                currency=currency,
-                transaction_id=_str(txn.get("id")),
-                transaction_status=_str(txn.get("status")),
-                pg_transaction_id=_str(txn.get("pg_transaction_id")),
-                method=_str(method.get("type")) if isinstance(method, dict) else None,
-                error_code=_str(error.get("code")) if isinstance(error, dict) else None,
-                timestamp=_int(raw.get("timestamp"), _MAX_TIMESTAMP),
-            ))
-    return tuple(out)
-
-
 # ---- outbound ----------------------------------------------------------------------------
 
 
@@ -607,7 +537,7 @@ def _error_info(payload: Any) -> tuple[int | None, str]:
 
 
 class WhatsAppCloudAdapter:
-    """Channel adapter for the WhatsApp Cloud API (DESIGN 1.3 ``/webhooks/whatsapp``)."""
+    """Channel adapter for the WhatsApp Cloud API (docs/DESIGN.md §1.3 ``/webhooks/whatsapp``)."""
 
     name = CHANNEL
     direct_replies = False
@@ -644,18 +574,11 @@ class WhatsAppCloudAdapter:
                 self._number_ids[business] = number_id
         return delivery
 
-    def parse_payments(self, body: bytes) -> tuple[PaymentStatus, ...]:
-        return parse_payment_statuses(body)
-
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         """Meta only wants a fast 200; replies go out through the Graph API."""
         return DirectResponse(b"", self.response_content_type)
 
     # outbound --------------------------------------------------------------------------
-    def remember_phone_number_id(self, business: str, phone_number_id: str) -> None:
-        """Teach the adapter a number's id (e.g. restored from storage after a restart)."""
-        self._number_ids[e164(business)] = phone_number_id
-
     def phone_number_id_for(self, business: str) -> str | None:
         """``business`` as given to :meth:`send`: a phone_number_id, or the "+E.164" number
         seen in an inbound ``metadata.display_phone_number``."""

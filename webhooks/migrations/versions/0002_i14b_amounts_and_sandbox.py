@@ -15,7 +15,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-from config.sqltypes import MinorUnits
+from storage.sqltypes import MinorUnits
 
 revision: str = '0002_i14b'
 down_revision: Union[str, None] = '0001'

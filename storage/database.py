@@ -1,7 +1,7 @@
 """The storage engine under every repository: lean statements, group commit, fail loud.
 
-DESIGN 4a measured the per-message cost of each storage path on this machine; the async ORM
-is ~2 ms a message, plain sqlite3 with one writer and group commit ~85 µs. So sqlmodel
+docs/DESIGN.md §4a measured the per-message cost of each storage path on this machine; the
+async ORM is ~2 ms a message, plain sqlite3 with one writer and group commit ~85 µs. So sqlmodel
 defines the tables and serves cold paths, and the hot path uses this module:
 
 * SQLite: one writer thread owns the write connection. Callers hand it a *write set* (a list
@@ -39,12 +39,12 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from config.amounts import ExactSum, to_sqlite
+from storage.amounts import ExactSum, to_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,7 @@ class SqliteDatabase:
         self._stop_checkpoints = threading.Event()
         self.checkpoint_seconds = 1.0
         self.commits = 0  # observed by tests and /metrics
+        self.observe_commit: Callable[[float], None] | None = None
         self.batched = 0
 
     def _connect(self) -> sqlite3.Connection:
@@ -331,7 +332,10 @@ class SqliteDatabase:
                                          time.monotonic() + self.queue_timeout))
         if len(self._tick_batch) == 1:
             loop.call_soon(self._flush_tick)
+        started = time.perf_counter()
         await future
+        if self.observe_commit is not None:
+            self.observe_commit(time.perf_counter() - started)
 
     def _flush_tick(self) -> None:
         batch, self._tick_batch = self._tick_batch, []
@@ -630,6 +634,7 @@ class PostgresDatabase:
         self._sql_cache: dict[str, str] = {}
         self.commits = 0
         self.batched = 0
+        self.observe_commit: Callable[[float], None] | None = None
 
     def _sql(self, sql: str) -> str:
         cached = self._sql_cache.get(sql)
@@ -679,6 +684,7 @@ class PostgresDatabase:
     async def write(self, writes: WriteSet) -> None:
         if not writes:
             return
+        started = time.perf_counter()
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn, \
                     conn.transaction():
@@ -692,6 +698,8 @@ class PostgresDatabase:
             raise _pg_outcome(exc) from exc
         self.commits += 1
         self.batched += 1
+        if self.observe_commit is not None:
+            self.observe_commit(time.perf_counter() - started)
 
 
 def _pg_read_outcome(exc: Exception) -> Exception:
@@ -707,13 +715,19 @@ def _pg_row(record: Any) -> Row:
 
 
 def open_database(url: str, *, sqlite_synchronous: str = "NORMAL",
-                  sqlite_max_pages: int | None = None) -> Database:
+                  sqlite_max_pages: int | None = None,
+                  observe_commit: Callable[[float], None] | None = None) -> Database:
+    """``observe_commit`` is told how long each stored write set waited for its commit."""
+    db: SqliteDatabase | PostgresDatabase
     if is_sqlite(url):
-        return SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous,
-                              max_pages=sqlite_max_pages)
-    if url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
-        return PostgresDatabase(url)
-    raise ValueError("HAAT_DATABASE_URL must be sqlite:///… or postgresql+asyncpg://…")
+        db = SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous,
+                            max_pages=sqlite_max_pages)
+    elif url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
+        db = PostgresDatabase(url)
+    else:
+        raise ValueError("HAAT_DATABASE_URL must be sqlite:///… or postgresql+asyncpg://…")
+    db.observe_commit = observe_commit
+    return db
 
 
 def now_ms() -> int:

@@ -1,8 +1,10 @@
 """HMAC-SHA256 signature checks over raw bytes: constant time, fail closed.
 
-Providers sign the exact bytes they send; anything re-serialised (``json.loads`` then
-``dumps``) no longer verifies, which is the most common webhook bug (reference/payments.md §7).
-Several secrets may be given so a rotated secret keeps verifying retried old events.
+Generic, so the channels (Twilio's and Meta's signatures, webhooks/security.py) and the
+payment providers share one implementation. Providers sign the exact bytes they send;
+anything re-serialised (``json.loads`` then ``dumps``) no longer verifies, which is the most
+common webhook bug (docs/DESIGN.md §5.4). Several secrets may be given so a rotated
+secret keeps verifying retried old events.
 """
 
 from __future__ import annotations
@@ -52,14 +54,3 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lower:
             return val
     return None
-
-
-def razorpay_payment_link_signature(
-    key_secret: str, plink_id: str, reference_id: str, status: str, payment_id: str
-) -> str:
-    """The ``razorpay_signature`` of a payment-link redirect (a hint only; webhooks rule)."""
-    return hmac_sha256_hex(key_secret, f"{plink_id}|{reference_id}|{status}|{payment_id}")
-
-
-def razorpay_checkout_signature(key_secret: str, order_id: str, payment_id: str) -> str:
-    return hmac_sha256_hex(key_secret, f"{order_id}|{payment_id}")

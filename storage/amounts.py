@@ -4,7 +4,7 @@ Pure (no SQLAlchemy): the storage engine imports it on the hot path. The column 
 on it is config/sqltypes.py.
 
 * PostgreSQL: ``NUMERIC(40,0)``. asyncpg hands back :class:`~decimal.Decimal`; the storage
-  engine (config/database.py) turns integral decimals back into ``int`` on every read, so
+  engine (storage/database.py) turns integral decimals back into ``int`` on every read, so
   ``SUM``, comparisons and ``ORDER BY`` stay plain SQL.
 * SQLite: an ``INTEGER`` column while the value fits 64 bits (every fiat amount up to
   9.2 × 10^16 rupees: the hot path is exactly what it was), and a guarded fallback beyond:
@@ -76,7 +76,7 @@ def minor(value: Any) -> int:
 class ExactSum:
     """``SUM`` for haat's SQLite connections: exact over INTEGER and wide-text values.
 
-    Registered under the name ``sum`` (config/database.py), so every ``SUM(amount_minor)``
+    Registered under the name ``sum`` (storage/database.py), so every ``SUM(amount_minor)``
     written for PostgreSQL is exact on SQLite too. The result is an int when it fits 64 bits,
     else wide text (read with :func:`minor`); NULL when there were no rows, like SQL's SUM.
     """

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from config.amounts import DIGITS, LIMIT, AmountTooLarge, minor, to_sqlite
+from storage.amounts import DIGITS, LIMIT, AmountTooLarge, minor, to_sqlite
 
 
 class MinorUnits(TypeDecorator[int]):

@@ -1,0 +1,548 @@
+"""shop.yaml: the shop's name, phone, hours, delivery, payments, replies and FAQ."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time
+from types import MappingProxyType
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from catalog.cart import MAX_QUANTITY
+from catalog.models import (
+    LANGUAGES,
+    LATE_PAYMENT_POLICIES,
+    OVERPAYMENT_POLICIES,
+    PAYMENT_METHODS,
+    PAYMENT_PROVIDERS,
+    WEEKDAYS,
+    Delivery,
+    FaqEntry,
+    OpeningHours,
+    Payments,
+    Text,
+    UpiPayee,
+)
+from catalog.money import ISO_CODES, MoneyError, asset_token, is_currency
+from catalog.nodes import (
+    _bool,
+    _Ctx,
+    _free_mapping,
+    _get,
+    _hint,
+    _int,
+    _kind,
+    _mapping,
+    _money,
+    _scalar_text,
+    _seq,
+    _str_list,
+    _text,
+)
+
+VPA_RE = re.compile(r"^[A-Za-z0-9.\-_]{2,256}@[A-Za-z]{2,64}$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TEMPLATE_RE = re.compile(r"^[a-z0-9_]{1,512}$")
+_MCC_RE = re.compile(r"^\d{4}$")
+_RANGE_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+_FULL_DAYS = {
+    "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
+    "friday": "fri", "saturday": "sat", "sunday": "sun",
+}
+_DAY_GROUPS: dict[str, tuple[int, ...]] = {
+    "daily": tuple(range(7)), "everyday": tuple(range(7)), "weekdays": (0, 1, 2, 3, 4),
+    "weekend": (5, 6), "weekends": (5, 6),
+}
+_END_OF_DAY = time(23, 59, 59, 999999)
+_COLLECT_WARNING = (
+    "payments.methods has 'collect': NPCI deprecated merchant UPI collect requests for most "
+    "merchant categories (from 28 Feb 2026); shoppers will be offered it only where the "
+    "provider still supports it, so keep upi_link or payment_link first"
+)
+
+
+# --------------------------------------------------------------------------------------
+# shop.yaml
+
+_SHOP_KEYS = {
+    "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
+    "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
+    "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
+    "max_quantity": False, "templates": False, "assets": False,
+}
+_ASSET_KEYS = {"exponent": True}
+_PAYMENT_KEYS = {
+    "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
+    "collect_expiry_minutes": False, "tips": False, "late_payment": False,
+    "overpayment": False,
+}
+_UPI_KEYS = {"vpa": True, "payee_name": False, "mcc": False}
+_DELIVERY_KEYS = {"fee": True, "free_above": False, "areas": False}
+_FAQ_KEYS = {"ask": True, "answer": True}
+
+
+@dataclass(slots=True)
+class _ShopParts:
+    """What shop.yaml yields before the catalog is attached."""
+
+    name: Text | None = None
+    phone: str | None = None
+    currency: str | None = None
+    timezone: str | None = None
+    languages: tuple[str, ...] = ("en",)
+    hours: OpeningHours | None = None
+    owners: tuple[str, ...] = ()
+    delivery: Delivery | None = None
+    payments: Payments | None = None
+    replies: Mapping[str, Text] | None = None
+    faq: tuple[FaqEntry, ...] = ()
+    closed_for_orders: bool = False
+    handoff_quiet_minutes: int = 120
+    max_quantity: int = MAX_QUANTITY
+    templates: Mapping[str, str] | None = None
+    assets: Mapping[str, int] | None = None
+
+
+def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
+    """``assets: {ETH: {exponent: 18}}``: non-ISO currencies and their decimals (0-18)."""
+    found: dict[str, int] = {}
+    entries = _free_mapping(ctx, node, "assets")
+    for code, key_node, value_node in entries or []:
+        fields = _mapping(ctx, value_node, f"assets.{code}", _ASSET_KEYS)
+        if fields is None or "exponent" not in fields:
+            continue
+        places = _int(ctx, fields["exponent"][1], f"assets.{code}.exponent")
+        if places is None:
+            continue
+        try:
+            asset_token(code, 0)
+        except MoneyError as exc:  # the code itself
+            ctx.error(key_node, str(exc))
+            continue
+        try:
+            asset_token(code, places)
+        except MoneyError as exc:  # the exponent
+            ctx.error(fields["exponent"][1], str(exc))
+            continue
+        found[code] = places
+    return found
+
+
+def _choice(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
+            allowed: Sequence[str], default: str) -> str:
+    """``payments.<key>``: one of ``allowed`` (an error names them), else ``default``."""
+    if (pair := fields.get(key)) is None:
+        return default
+    policy = _scalar_text(ctx, pair[1], f"payments.{key}")
+    if policy is not None and policy not in allowed:
+        ctx.error(pair[1], f"payments.{key} must be one of {', '.join(allowed)}, "
+                           f"got {policy!r}")
+        return default
+    return default if policy is None else policy
+
+
+def _phone(ctx: _Ctx, node: Node, what: str) -> str | None:
+    raw = _scalar_text(ctx, node, what)
+    if raw is None:
+        return None
+    compact = re.sub(r"[\s\-()]", "", raw)
+    if not PHONE_RE.match(compact):
+        ctx.error(
+            node, f"{what} {raw!r} is not an E.164 phone number like \"+919800000000\""
+        )
+        return None
+    return compact
+
+
+def _timezone_ok(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # a machine without tz data at all cannot judge: accept rather than refuse a shop
+        return not zoneinfo.available_timezones()
+    return True
+
+
+def _languages(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    langs: list[str] = []
+    for lang, item in _str_list(ctx, node, "languages"):
+        if lang not in LANGUAGES:
+            ctx.error(
+                item,
+                f"language {lang!r} is not supported{_hint(lang, LANGUAGES)}; "
+                f"use any of {', '.join(LANGUAGES)}",
+            )
+        elif lang in langs:
+            ctx.error(item, f"language {lang!r} is listed twice")
+        else:
+            langs.append(lang)
+    if langs:
+        parts.languages = tuple(langs)
+    elif isinstance(node, SequenceNode) and not node.value:
+        ctx.error(node, "languages must list at least one language")
+
+
+def _name(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.name = _text(ctx, node, "name", parts.languages[0])
+
+
+def _shop_phone(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.phone = _phone(ctx, node, "phone")
+
+
+def _shop_assets(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.assets = _assets(ctx, node)
+
+
+def _currency(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    code = _scalar_text(ctx, node, "currency")
+    assets = parts.assets or {}
+    if code is None:
+        return
+    if code in assets:
+        parts.currency = asset_token(code, assets[code])  # e.g. ETH/18
+    elif code in ISO_CODES:
+        parts.currency = code
+    else:
+        ctx.error(
+            node,
+            f"unknown currency {code!r}: use an ISO 4217 code such as INR, or "
+            f"declare it under assets: with its exponent ({code}: {{exponent: 18}})"
+            + (f" (did you mean {code.upper()!r}?)" if is_currency(code) else ""),
+        )
+
+
+def _timezone(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    tz = _scalar_text(ctx, node, "timezone")
+    if tz is None:
+        return
+    if _timezone_ok(tz):
+        parts.timezone = tz
+    else:
+        ctx.error(node, f"unknown timezone {tz!r}: use a name like Asia/Kolkata")
+
+
+def _shop_hours(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.hours = _hours(ctx, node)
+
+
+def _owners(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    owners: list[str] = []
+    for _raw, item in _str_list(ctx, node, "owners"):
+        phone = _phone(ctx, item, "owner")
+        if phone is not None:
+            owners.append(phone)
+    parts.owners = tuple(owners)
+
+
+def _shop_delivery(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.delivery = _delivery(ctx, node, parts.currency)
+
+
+def _shop_payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.payments = _payments(ctx, node, parts)
+
+
+def _replies(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    replies: dict[str, Text] = {}
+    for key, key_node, value_node in _free_mapping(ctx, node, "replies") or []:
+        if not _KEY_RE.match(key):
+            ctx.error(key_node, f"reply key {key!r} must be lower_case_words")
+            continue
+        text = _text(ctx, value_node, f"replies.{key}", parts.languages[0])
+        if text is not None:
+            replies[key] = text
+    parts.replies = MappingProxyType(replies)
+
+
+def _shop_faq(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.faq = tuple(
+        entry
+        for item in _seq(ctx, node, "faq")
+        if (entry := _faq(ctx, item, parts.languages[0])) is not None
+    )
+
+
+def _closed_for_orders(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.closed_for_orders = bool(_bool(ctx, node, "closed_for_orders"))
+
+
+def _handoff_quiet_minutes(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    minutes = _int(ctx, node, "handoff_quiet_minutes")
+    if minutes is not None:
+        parts.handoff_quiet_minutes = minutes
+
+
+def _max_quantity(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    cap = _int(ctx, node, "max_quantity", minimum=1)
+    if cap is None:
+        return
+    if cap <= MAX_QUANTITY:
+        parts.max_quantity = cap
+    else:
+        ctx.error(node, f"max_quantity must be between 1 and {MAX_QUANTITY} "
+                        f"(the most of one item a cart line holds), got {cap}")
+
+
+def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    templates: dict[str, str] = {}
+    for key, key_node, value_node in _free_mapping(ctx, node, "templates") or []:
+        if not _KEY_RE.match(key):
+            ctx.error(key_node, f"template key {key!r} must be lower_case_words")
+            continue
+        name = _scalar_text(ctx, value_node, f"templates.{key}")
+        if name is None:
+            continue
+        if not _TEMPLATE_RE.match(name):
+            ctx.error(
+                value_node,
+                f"template name {name!r} must be lower-case letters, digits and _ "
+                "(as approved in WhatsApp Manager)",
+            )
+            continue
+        templates[key] = name
+    parts.templates = MappingProxyType(templates)
+
+
+# shop.yaml's keys in the order they are read: languages first (texts need the first
+# language), assets before currency, currency before delivery and payments
+_SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
+    ("languages", _languages), ("name", _name), ("phone", _shop_phone),
+    ("assets", _shop_assets), ("currency", _currency), ("timezone", _timezone),
+    ("hours", _shop_hours), ("owners", _owners), ("delivery", _shop_delivery),
+    ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
+    ("closed_for_orders", _closed_for_orders),
+    ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
+    ("templates", _templates),
+)
+
+
+def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
+    parts = _ShopParts()
+    fields = _mapping(ctx, root, "shop.yaml", _SHOP_KEYS)
+    if fields is None:
+        return parts
+    for key, read in _SHOP_READERS:
+        if (pair := fields.get(key)) is not None:
+            read(ctx, pair[1], parts)
+    return parts
+
+
+def _day_key(key: str) -> tuple[int, ...] | None:
+    """``mon``, ``mon-sat``, ``fri-mon`` (wraps), ``daily``, ``weekdays``, ``sat,sun``."""
+    days: list[int] = []
+    for piece in key.lower().replace(" ", "").split(","):
+        if piece in _DAY_GROUPS:
+            days.extend(_DAY_GROUPS[piece])
+            continue
+        ends = [_FULL_DAYS.get(p, p) for p in piece.split("-")]
+        if not all(e in WEEKDAYS for e in ends) or len(ends) > 2:
+            return None
+        start, stop = WEEKDAYS.index(ends[0]), WEEKDAYS.index(ends[-1])
+        days.extend((start + i) % 7 for i in range((stop - start) % 7 + 1))
+    return tuple(days)
+
+
+def _ranges(value: str) -> tuple[tuple[time, time], ...] | None:
+    text = value.strip().lower()
+    if text == "closed":
+        return ()
+    if text in ("24h", "open", "always"):
+        return ((time(0, 0), _END_OF_DAY),)
+    out: list[tuple[time, time]] = []
+    for piece in text.split(","):
+        match = _RANGE_RE.match(piece.strip())
+        if match is None:
+            return None
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+            return None
+        start = time(h1, m1)
+        end = _END_OF_DAY if h2 == 24 else time(h2, m2)
+        if start == end:
+            return None
+        out.append((start, end))
+    return tuple(out)
+
+
+def _hours(ctx: _Ctx, node: Node) -> OpeningHours | None:
+    items = _free_mapping(ctx, node, "hours")
+    if items is None:
+        return None
+    week: list[tuple[tuple[time, time], ...]] = [() for _ in WEEKDAYS]
+    ok = True
+    for key, key_node, value_node in items:
+        days = _day_key(key)
+        if days is None:
+            ok = False
+            ctx.error(
+                key_node,
+                f"unknown day {key!r} in hours{_hint(key.lower(), [*WEEKDAYS, *_DAY_GROUPS])}: "
+                "use mon..sun, a range like mon-sat, daily, weekdays or weekends",
+            )
+            continue
+        raw = str(value_node.value) if isinstance(value_node, ScalarNode) else None
+        ranges = None if raw is None else _ranges(raw)
+        if ranges is None:
+            ok = False
+            ctx.error(
+                value_node,
+                f"bad opening hours {raw if raw is not None else _kind(value_node)!r} for "
+                f"{key}: use HH:MM-HH:MM like \"08:00-21:00\", several separated by "
+                "commas, or closed",
+            )
+            continue
+        for day in days:  # later lines override earlier ones
+            week[day] = ranges
+    return OpeningHours(tuple(week)) if ok else None
+
+
+def _delivery(ctx: _Ctx, node: Node, currency: str | None) -> Delivery | None:
+    fields = _mapping(ctx, node, "delivery", _DELIVERY_KEYS)
+    if fields is None:
+        return None
+    fee = _get(fields, "fee", lambda n: _money(ctx, n, currency, "delivery.fee"))
+    free_above = _get(
+        fields, "free_above", lambda n: _money(ctx, n, currency, "delivery.free_above")
+    )
+    areas = tuple(
+        a for a, _ in _str_list(ctx, fields["areas"][1], "delivery.areas")
+    ) if "areas" in fields else ()
+    if fee is None:
+        return None
+    return Delivery(fee=fee, free_above=free_above, areas=areas)
+
+
+def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
+    fields = _mapping(ctx, node, "payments", _PAYMENT_KEYS)
+    if fields is None:
+        return None
+    defaults = Payments()
+    methods: list[str] = []
+    methods_node: Node | None = None
+    if (pair := fields.get("methods")) is not None:
+        methods_node = pair[1]
+        for method, mnode in _str_list(ctx, pair[1], "payments.methods"):
+            if method not in PAYMENT_METHODS:
+                ctx.error(
+                    mnode,
+                    f"unknown payment method {method!r}{_hint(method, PAYMENT_METHODS)}; "
+                    f"use any of {', '.join(PAYMENT_METHODS)}",
+                )
+            elif method in methods:
+                ctx.error(mnode, f"payment method {method!r} is listed twice")
+            else:
+                methods.append(method)
+                if method == "collect":
+                    ctx.warn(mnode, _COLLECT_WARNING)
+        if isinstance(pair[1], SequenceNode) and not pair[1].value:
+            ctx.error(pair[1], "payments.methods must list at least one method")
+    provider = defaults.provider
+    provider_node: Node | None = None
+    if (pair := fields.get("provider")) is not None:
+        provider_node = pair[1]
+        name = _scalar_text(ctx, pair[1], "payments.provider")
+        if name is not None and name not in PAYMENT_PROVIDERS:
+            ctx.error(
+                pair[1],
+                f"unknown payment provider {name!r}{_hint(name, PAYMENT_PROVIDERS)}; "
+                f"use one of {', '.join(PAYMENT_PROVIDERS)}",
+            )
+        elif name is not None:
+            provider = name
+    upi: UpiPayee | None = None
+    if (pair := fields.get("upi")) is not None:
+        upi = _upi(ctx, pair[1], parts)
+    if provider == "upi_intent" and upi is None and "upi" not in fields:
+        ctx.error(provider_node, "provider upi_intent needs payments.upi with your vpa")
+    if provider == "upi_intent" and "collect" in methods:
+        ctx.error(
+            methods_node,
+            "provider upi_intent cannot send collect requests: remove 'collect' or use "
+            "razorpay",
+        )
+    link = _get(fields, "link_expiry_minutes", lambda n: _int(ctx, n, "link_expiry_minutes", 1))
+    collect = _get(
+        fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
+    )
+    tips = _get(fields, "tips", lambda n: _bool(ctx, n, "tips"))
+    late = _choice(ctx, fields, "late_payment", LATE_PAYMENT_POLICIES, defaults.late_payment)
+    over = _choice(ctx, fields, "overpayment", OVERPAYMENT_POLICIES, defaults.overpayment)
+    return Payments(
+        methods=tuple(methods) or defaults.methods,
+        provider=provider,
+        upi=upi,
+        link_expiry_minutes=link if link is not None else defaults.link_expiry_minutes,
+        collect_expiry_minutes=(
+            collect if collect is not None else defaults.collect_expiry_minutes
+        ),
+        tips=bool(tips) if tips is not None else defaults.tips,
+        late_payment=late,
+        overpayment=over,
+    )
+
+
+def _upi(ctx: _Ctx, node: Node, parts: _ShopParts) -> UpiPayee | None:
+    fields = _mapping(ctx, node, "payments.upi", _UPI_KEYS)
+    if fields is None:
+        return None
+    vpa: str | None = None
+    if (pair := fields.get("vpa")) is not None:
+        raw = _scalar_text(ctx, pair[1], "payments.upi.vpa")
+        if raw is not None:
+            if VPA_RE.match(raw) and len(raw) <= 255:
+                vpa = raw
+            else:
+                ctx.error(
+                    pair[1],
+                    f"bad UPI id {raw!r}: it looks like name@bank, e.g. mitratea@okaxis "
+                    "(letters, digits, . - _ before the @, letters after it)",
+                )
+    payee = _get(fields, "payee_name", lambda n: _scalar_text(ctx, n, "payments.upi.payee_name"))
+    mcc: str | None = None
+    if (pair := fields.get("mcc")) is not None:
+        raw = _scalar_text(ctx, pair[1], "payments.upi.mcc")
+        if raw is not None and not _MCC_RE.match(raw):
+            ctx.error(pair[1], f"mcc {raw!r} must be a 4-digit merchant category code")
+        else:
+            mcc = raw
+    if vpa is None:
+        return None
+    if payee is None:
+        payee = parts.name.get(parts.languages[0]) if parts.name else vpa
+    return UpiPayee(vpa=vpa, payee_name=payee, mcc=mcc)
+
+
+def _faq(ctx: _Ctx, node: Node, lang0: str) -> FaqEntry | None:
+    fields = _mapping(ctx, node, "faq entry", _FAQ_KEYS)
+    if fields is None:
+        return None
+    ask: dict[str, tuple[str, ...]] = {}
+    if (pair := fields.get("ask")) is not None:
+        if isinstance(pair[1], MappingNode):
+            for lang, key_node, value_node in _free_mapping(ctx, pair[1], "faq ask") or []:
+                if lang not in LANGUAGES:
+                    ctx.error(
+                        key_node,
+                        f"unknown language code {lang!r} in faq ask{_hint(lang, LANGUAGES)}",
+                    )
+                    continue
+                phrases = tuple(p for p, _ in _str_list(ctx, value_node, f"faq ask.{lang}"))
+                if phrases:
+                    ask[lang] = phrases
+        else:
+            phrases = tuple(p for p, _ in _str_list(ctx, pair[1], "faq ask"))
+            if phrases:
+                ask[lang0] = phrases
+        if isinstance(pair[1], SequenceNode | MappingNode) and not pair[1].value:
+            ctx.error(pair[1], "faq ask must give at least one phrase")
+    answer = _get(fields, "answer", lambda n: _text(ctx, n, "faq answer", lang0))
+    if not ask or answer is None:
+        return None
+    return FaqEntry(ask=MappingProxyType(ask), answer=answer)

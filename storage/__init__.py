@@ -1,0 +1,1 @@
+"""The storage engine: group commit on SQLite, a pool on PostgreSQL, amounts of any size."""
