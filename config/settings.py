@@ -33,11 +33,6 @@ class Settings:
     whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
     nlu_backend: str = "builtin"
     rasa_url: str = "http://localhost:5005"
-    sandbox_secret: str | None = field(default=None, repr=False)
-    razorpay_key_id: str | None = None
-    razorpay_key_secret: str | None = field(default=None, repr=False)
-    razorpay_webhook_secret: str | None = field(default=None, repr=False)
-    razorpay_api_base_url: str = "https://api.razorpay.com/v1"
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
@@ -57,6 +52,11 @@ class Settings:
     # HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1: serve a sandbox-paid shop to real WhatsApp
     # users anyway (a staging number); `haat serve` refuses it otherwise
     allow_sandbox_with_live_channel: bool = False
+    # the environment itself: each plugin (channel, payment provider, intent backend) reads
+    # its own keys from it through its config dataclass (config/plugins.py), so adding one
+    # never edits this class
+    # (a plain dict, never mutated: Settings is pickled to the sender and worker processes)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,11 +81,6 @@ class Settings:
             "whatsapp_api_base_url": "WHATSAPP_API_BASE_URL",
             "nlu_backend": "HAAT_NLU_BACKEND",
             "rasa_url": "HAAT_RASA_URL",
-            "sandbox_secret": "HAAT_SANDBOX_SECRET",
-            "razorpay_key_id": "RAZORPAY_KEY_ID",
-            "razorpay_key_secret": "RAZORPAY_KEY_SECRET",
-            "razorpay_webhook_secret": "RAZORPAY_WEBHOOK_SECRET",
-            "razorpay_api_base_url": "RAZORPAY_API_BASE_URL",
             "log_level": "HAAT_LOG_LEVEL",
         }
         for attr, name in mapping.items():
@@ -113,6 +108,7 @@ class Settings:
             values["allow_sandbox_with_live_channel"] = allow.lower() in ("1", "true", "yes")
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
+        values["env"] = {k: v for k, v in env.items() if v}
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.event_loop not in ("uvloop", "asyncio"):
             raise ValueError("HAAT_EVENT_LOOP must be uvloop or asyncio")
@@ -126,6 +122,16 @@ class Settings:
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_env(self, **keys: str | None) -> Settings:
+        """These environment keys set (or, given None, unset) for the plugins."""
+        env = dict(self.env)
+        for key, value in keys.items():
+            if value:
+                env[key] = value
+            else:
+                env.pop(key, None)
+        return replace(self, env=env)
 
     @property
     def live_channels(self) -> list[str]:
@@ -145,6 +151,8 @@ class Settings:
         """A loggable view: which secrets are set, never their values."""
         out: dict[str, str] = {}
         for f in fields(self):
+            if f.name == "env":
+                continue
             value = getattr(self, f.name)
             if not f.repr:
                 out[f.name] = "set" if value else "unset"

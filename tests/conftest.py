@@ -42,10 +42,10 @@ def settings(tmp_path: Path) -> Settings:
         whatsapp_app_secret="meta-app-secret",
         whatsapp_verify_token="meta-verify-token",
         whatsapp_access_token="meta-access-token",
-        sandbox_secret="sandbox-secret",
         reload_interval_seconds=0.2,
         outbox_sender="inline",  # tests/e2e/test_outbox_sender.py runs the child process
         clock_offset_seconds=(OPEN_HOURS_MS - time.time() * 1000) / 1000,
+        env={"HAAT_SANDBOX_SECRET": "sandbox-secret"},
     )
 
 

@@ -34,8 +34,8 @@ from catalog.search import ProductIndex
 from config.clock import Clock
 from config.database import open_database
 from config.settings import Settings
-from payments.providers.registry import PROVIDERS as PROVIDER_CLASSES
-from payments.providers.registry import create_provider
+from payments.providers.base import ProviderDeps
+from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from webhooks.channels.base import ChannelAdapter
 from webhooks.channels.registry import CHANNELS
@@ -196,13 +196,9 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     db = app[DB]
     clock = app[CLOCK]
     store = SqlStateStore(db)
-    providers = {name: create_provider(
-        name, app[HTTP], sandbox_secret=settings.sandbox_secret,
-        razorpay_key_id=settings.razorpay_key_id,
-        razorpay_key_secret=settings.razorpay_key_secret,
-        razorpay_webhook_secret=settings.razorpay_webhook_secret,
-        razorpay_api_base_url=settings.razorpay_api_base_url,
-        clock=lambda: clock.now_ms() / 1000, db=db) for name in PROVIDER_CLASSES}
+    providers = create_providers(settings.env, ProviderDeps(
+        session=app[HTTP], clock=lambda: clock.now_ms() / 1000, db=db,
+        public_url=settings.public_base))
     app[PROVIDERS] = providers
     def excess_policy(shop_id: str, order_status: str) -> str:
         """shop.yaml: ``late_payment`` for a cancelled order, ``overpayment`` otherwise."""

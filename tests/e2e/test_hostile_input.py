@@ -41,7 +41,7 @@ async def app_client(aiohttp_client: AiohttpClient, settings: Settings,
     from webhooks.app import create_app
 
     return await aiohttp_client(create_app(
-        settings.with_(razorpay_webhook_secret=RAZORPAY_SECRET), clock=clock))
+        settings.with_env(RAZORPAY_WEBHOOK_SECRET=RAZORPAY_SECRET), clock=clock))
 
 
 def _with(payload: dict[str, Any], **raw: str) -> bytes:
@@ -225,8 +225,8 @@ async def test_a_lone_surrogate_on_the_simulator_is_stored_replaced(
 
 def _sandbox(settings: Settings, body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json",
-            "X-Sandbox-Signature": "sha256=" + hmac_sha256_hex(settings.sandbox_secret or "",
-                                                               body)}
+            "X-Sandbox-Signature": "sha256=" + hmac_sha256_hex(
+                settings.env.get("HAAT_SANDBOX_SECRET", ""), body)}
 
 
 SANDBOX_EVENT = ('{"amount":100,"created_at":@c@,"currency":"INR","id":"sevt_1",'

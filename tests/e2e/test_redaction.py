@@ -36,8 +36,8 @@ async def app_client(aiohttp_client: AiohttpClient, settings: Settings,
     from webhooks.app import create_app
 
     return await aiohttp_client(create_app(
-        settings.with_(razorpay_webhook_secret="razorpay-hook-secret",
-                       razorpay_key_secret="razorpay-key-secret"), clock=clock))
+        settings.with_env(RAZORPAY_WEBHOOK_SECRET="razorpay-hook-secret",
+                          RAZORPAY_KEY_SECRET="razorpay-key-secret"), clock=clock))
 
 
 async def test_nothing_sent_appears_in_any_log_line(
