@@ -114,6 +114,9 @@ class Engine:
     # channels whose sender ids anyone may claim (the simulator): an owner number on one
     # of them is just a shopper (Settings.simulator_owner lifts it for tests)
     untrusted_channels: frozenset[str] = frozenset()
+    # channels with a customer-service window (WhatsApp's 24 hours): proactive messages on
+    # them are free-form only inside it; the channels declare it, create_app passes it down
+    windowed_channels: frozenset[str] = frozenset()
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -190,8 +193,9 @@ class Engine:
             # answer from the number the recipient talks to on their own channel
             to_business = business if channel == message.channel and business else (
                 theirs.business if theirs and theirs.business else business)
-            # WhatsApp's 24-hour rule: free-form only inside the window, else a template
-            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose)
+            # a channel's service window: free-form only inside it, else a template
+            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose,
+                              windowed=channel in self.windowed_channels)
             if reply is not None:
                 items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
                                         to_business, reply))

@@ -18,19 +18,11 @@ class Settings:
     database_url: str = "sqlite:///haat.db"
     public_url: str = "http://localhost:8080"
     shop_dir: Path = DEFAULT_SHOP_DIR
-    simulator_token: str | None = field(default=None, repr=False)
     # the simulator is a test tool: a message on it from an owner number gets merchant
     # powers only when this is set (HAAT_SIMULATOR_OWNER=1); anyone holding the simulator
     # token could otherwise ship or refund real channels' orders
     simulator_owner: bool = False
     admin_token: str | None = field(default=None, repr=False)
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = field(default=None, repr=False)
-    twilio_api_base_url: str | None = None
-    whatsapp_app_secret: str | None = field(default=None, repr=False)
-    whatsapp_verify_token: str | None = field(default=None, repr=False)
-    whatsapp_access_token: str | None = field(default=None, repr=False)
-    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
     nlu_backend: str = "builtin"
     rasa_url: str = "http://localhost:5005"
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
@@ -70,15 +62,7 @@ class Settings:
         mapping = {
             "database_url": "HAAT_DATABASE_URL",
             "public_url": "HAAT_PUBLIC_URL",
-            "simulator_token": "HAAT_SIMULATOR_TOKEN",
             "admin_token": "HAAT_ADMIN_TOKEN",
-            "twilio_account_sid": "TWILIO_ACCOUNT_SID",
-            "twilio_auth_token": "TWILIO_AUTH_TOKEN",
-            "twilio_api_base_url": "TWILIO_API_BASE_URL",
-            "whatsapp_app_secret": "WHATSAPP_APP_SECRET",
-            "whatsapp_verify_token": "WHATSAPP_VERIFY_TOKEN",
-            "whatsapp_access_token": "WHATSAPP_ACCESS_TOKEN",
-            "whatsapp_api_base_url": "WHATSAPP_API_BASE_URL",
             "nlu_backend": "HAAT_NLU_BACKEND",
             "rasa_url": "HAAT_RASA_URL",
             "log_level": "HAAT_LOG_LEVEL",
@@ -132,16 +116,6 @@ class Settings:
             else:
                 env.pop(key, None)
         return replace(self, env=env)
-
-    @property
-    def live_channels(self) -> list[str]:
-        """The real WhatsApp channels whose credentials are set (shoppers can reach us)."""
-        found = []
-        if self.twilio_account_sid or self.twilio_auth_token:  # either one: warn, never miss
-            found.append("Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
-        if self.whatsapp_access_token or self.whatsapp_app_secret:
-            found.append("Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)")
-        return found
 
     @property
     def public_base(self) -> str:

@@ -37,8 +37,8 @@ from config.settings import Settings
 from payments.providers.base import ProviderDeps
 from payments.providers.registry import create_providers
 from payments.service import PaymentService
-from webhooks.channels.base import ChannelAdapter
-from webhooks.channels.registry import CHANNELS
+from webhooks.channels.base import ChannelCapability
+from webhooks.channels.registry import CHANNELS, build_channels, with_capability
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
     CHANNEL_ADAPTERS,
@@ -98,10 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
     app[READY] = asyncio.Event()
-    channels: dict[str, ChannelAdapter] = {
-        name: build(settings) for name, build in CHANNELS.items()
-        if name != "simulator" or settings.simulator_token}
-    app[CHANNEL_ADAPTERS] = channels
+    app[CHANNEL_ADAPTERS] = build_channels(settings)
     app.cleanup_ctx.append(_database(run_migrations))
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_shops)
@@ -220,11 +217,14 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         runtime = app[SHOPS].get(shop_id)
         return runtime.shop if runtime else None
 
+    windowed = with_capability(ChannelCapability.SERVICE_WINDOW)
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
-                               payments=payments, now_ms=clock.now_ms)
+                               payments=payments, now_ms=clock.now_ms,
+                               windowed_channels=windowed)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
-        () if settings.simulator_owner else ("simulator",)))
+        () if settings.simulator_owner else with_capability(
+            ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed)
     await engine.load_recent()
     engine.services.update({
         "payments": payments, "inventory": inventory, "payment_notify": notifier,
@@ -236,13 +236,15 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
     sender: Sender = inline
     if settings.outbox_sender == "process":
-        sender = process_sender = ProcessSender(settings, inline)
-        if settings.whatsapp_access_token or settings.twilio_auth_token:
+        remote = with_capability(ChannelCapability.REST_SENDS)
+        sender = process_sender = ProcessSender(settings, inline, remote)
+        if any(CHANNELS[name].live(settings) for name in remote):
             process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
                     journal=journal)
     app[OUTBOX] = outbox
-    reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
+    reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms,
+                          windowed_channels=windowed)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler

@@ -26,8 +26,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from config.settings import Settings
-from webhooks.channels.base import ChannelAdapter, Delivery
-from webhooks.channels.registry import CHANNELS
+from webhooks.channels.base import Delivery, webhook_path
+from webhooks.channels.registry import build_channels
 from webhooks.cli import SERVER_GC_THRESHOLDS
 from webhooks.frames import FrameBatch, child_start, frame, read_frame, run_child
 from webhooks.inbound import (
@@ -85,9 +85,7 @@ class ServerLink:
 
 def build_worker_app(settings: Settings, link: ServerLink,
                      proxy_session: aiohttp.ClientSession) -> web.Application:
-    channels: dict[str, ChannelAdapter] = {
-        name: build(settings) for name, build in CHANNELS.items()
-        if name != "simulator" or settings.simulator_token}
+    channels = build_channels(settings)
     public_base = settings.public_base
 
     async def inbound(name: str, request: web.Request) -> web.Response:
@@ -116,7 +114,7 @@ def build_worker_app(settings: Settings, link: ServerLink,
 
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[error_middleware()])
     for name in channels:
-        app.router.add_post(f"/webhooks/{name}", partial(inbound, name))
+        app.router.add_post(webhook_path(name), partial(inbound, name))
     app.router.add_route("*", "/{tail:.*}", pass_through)
     return app
 

@@ -12,10 +12,14 @@ from collections.abc import Iterator
 from config.plugins import Option
 from config.settings import Settings
 from payments.providers.registry import PROVIDER_CLASSES
+from webhooks.channels.registry import CHANNEL_CLASSES
 
 
 def plugin_options() -> Iterator[tuple[str, str, Option]]:
     """(kind, plugin name, option) for every option of every registered plugin."""
+    for channel in CHANNEL_CLASSES:
+        for opt in channel.options:
+            yield "channel", channel.name, opt
     for provider in PROVIDER_CLASSES:
         for opt in provider.options:
             yield "payment provider", provider.name, opt

@@ -112,9 +112,7 @@ def secrets_of(settings: Settings) -> list[str | None]:
     """Every configured secret, for the redactor."""
     from webhooks.plugins import plugin_secrets
 
-    return [settings.simulator_token, settings.admin_token, settings.twilio_auth_token,
-            settings.whatsapp_app_secret, settings.whatsapp_verify_token,
-            settings.whatsapp_access_token, *plugin_secrets(settings)]
+    return [settings.admin_token, *plugin_secrets(settings)]
 
 
 def install_redaction(secrets: Iterable[str | None] = ()) -> Redactor:

@@ -37,14 +37,16 @@ def order_status_reply(text: str, reference: str, status: OrderStatus) -> Reply:
 
 
 def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
-              now_ms: int, purpose: str = "payment_update") -> Reply | None:
-    """Free-form inside the 24-hour window; outside it only the shop's template, or nothing.
+              now_ms: int, purpose: str = "payment_update", *, windowed: bool) -> Reply | None:
+    """On a channel with a customer-service window (``windowed``: it declares
+    ``ChannelCapability.SERVICE_WINDOW``, as WhatsApp's 24 hours): free-form inside the
+    window, outside it only the shop's template, or nothing. Elsewhere: free-form.
 
     The template for ``purpose`` (shop.yaml ``templates:``) is sent with the text as its one
     body parameter; a shop without a matching template sends nothing outside the window.
     """
     reply = body if isinstance(body, Reply) else Reply(type="text", text=body)
-    if conversation is not None and conversation.in_window(now_ms):
+    if not windowed or (conversation is not None and conversation.in_window(now_ms)):
         return reply
     template = shop.templates.get(purpose) or shop.templates.get("default")
     if template is None:
@@ -62,6 +64,8 @@ class PaymentNotifier:
     payments: PaymentService
     now_ms: Callable[[], int]
     channel_business: Callable[[str], str] = lambda channel: ""
+    # the channels with a customer-service window (declared by the channels themselves)
+    windowed_channels: frozenset[str] = frozenset()
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -166,7 +170,8 @@ class PaymentNotifier:
         conversation = next((c for c in found if c.key.channel == order.channel), None)
         business = conversation.business if conversation else self.channel_business(order.channel)
         for body in to_shopper:
-            reply = proactive(shop, conversation, body, now)
+            reply = proactive(shop, conversation, body, now,
+                              windowed=order.channel in self.windowed_channels)
             if reply is not None:
                 outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id, order.channel,
                                                     order.customer, business, reply), now)
@@ -175,7 +180,8 @@ class PaymentNotifier:
             theirs = next((c for c in await self.store.find(shop.id, digits)
                            if c.key.channel == order.channel), None)
             for body in to_owners:
-                alert = proactive(shop, theirs, body, now, purpose="merchant_alert")
+                alert = proactive(shop, theirs, body, now, purpose="merchant_alert",
+                                  windowed=order.channel in self.windowed_channels)
                 if alert is not None:
                     outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
                                                         order.channel, digits, business, alert),

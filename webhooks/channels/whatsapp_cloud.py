@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
 
 import aiohttp
+from aiohttp import web
 
-from bot.types import (
-    Reply,
-)
+from bot.types import Reply
+from config import wire
+from config.plugins import Option, load, option, options
 from config.settings import Settings
 from payments.signatures import header
-from webhooks.channels.base import Delivery, DirectResponse, SendError
+from webhooks.channels.base import (
+    ChannelCapability,
+    Delivery,
+    DirectResponse,
+    ExtraRoute,
+    SendError,
+    webhook_path,
+)
 from webhooks.channels.whatsapp_inbound import (
     CHANNEL,
     SEND_TIMEOUT_SECONDS,
@@ -43,18 +52,46 @@ __all__ = [
 _MAX_KNOWN_NUMBERS: Final = 1024
 
 
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    app_secret: str | None = option("WHATSAPP_APP_SECRET", secret=True,
+                                    doc="verifies X-Hub-Signature-256")
+    verify_token: str | None = option("WHATSAPP_VERIFY_TOKEN", secret=True,
+                                      doc="answers Meta's GET subscription handshake")
+    access_token: str | None = option("WHATSAPP_ACCESS_TOKEN", secret=True,
+                                      doc="Graph API bearer token for sends")
+    api_base_url: str = option("WHATSAPP_API_BASE_URL", "https://graph.facebook.com/v21.0",
+                               doc="tests point it at tests/fakes/graph_api.py")
+
+
 class WhatsAppCloudAdapter:
     """Channel adapter for the WhatsApp Cloud API (DESIGN 1.3 ``/webhooks/whatsapp``)."""
 
-    name = CHANNEL
+    name: ClassVar[str] = CHANNEL
+    capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
+        ChannelCapability.SERVICE_WINDOW, ChannelCapability.BUTTONS, ChannelCapability.LISTS,
+        ChannelCapability.TEMPLATES, ChannelCapability.REST_SENDS})
+    options: ClassVar[tuple[Option, ...]] = options(WhatsAppConfig)
     direct_replies = False
     response_content_type = "text/plain"
 
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return True
+
+    @classmethod
+    def live(cls, settings: Settings) -> str | None:
+        config = load(WhatsAppConfig, settings.env)
+        if config.access_token or config.app_secret:
+            return "Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)"
+        return None
+
     def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-        self._app_secret = settings.whatsapp_app_secret
-        self._verify_token = settings.whatsapp_verify_token
-        self._access_token = settings.whatsapp_access_token
-        self._base_url = settings.whatsapp_api_base_url.rstrip("/")
+        config = load(WhatsAppConfig, settings.env)
+        self._app_secret = config.app_secret
+        self._verify_token = config.verify_token
+        self._access_token = config.access_token
+        self._base_url = config.api_base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # business E.164 number → phone_number_id, learned from inbound metadata
         self._number_ids: dict[str, str] = {}
@@ -63,6 +100,18 @@ class WhatsAppCloudAdapter:
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_meta_signature(body, header(headers, SIGNATURE_HEADER),
                                      self._app_secret)
+
+    def extra_routes(self) -> Sequence[ExtraRoute]:
+        """Meta's GET handshake on the webhook's own path."""
+        return (ExtraRoute("GET", webhook_path(self.name), self._subscription),)
+
+    async def _subscription(self, request: web.Request) -> web.Response:
+        challenge = self.verify_subscription(request.query)
+        if challenge is None:
+            return web.Response(status=403, text="verification failed")
+        # Meta's challenge is a number; an echo must at least be encodable (a query may
+        # decode to a lone surrogate) and short
+        return web.Response(text=wire.clean(challenge)[:256])
 
     def verify_subscription(self, params: Mapping[str, str]) -> str | None:
         """The ``hub.challenge`` to echo for Meta's GET handshake, or None (answer 403)."""
