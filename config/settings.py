@@ -24,7 +24,6 @@ class Settings:
     simulator_owner: bool = False
     admin_token: str | None = field(default=None, repr=False)
     nlu_backend: str = "builtin"
-    rasa_url: str = "http://localhost:5005"
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
@@ -64,7 +63,6 @@ class Settings:
             "public_url": "HAAT_PUBLIC_URL",
             "admin_token": "HAAT_ADMIN_TOKEN",
             "nlu_backend": "HAAT_NLU_BACKEND",
-            "rasa_url": "HAAT_RASA_URL",
             "log_level": "HAAT_LOG_LEVEL",
         }
         for attr, name in mapping.items():
@@ -100,8 +98,6 @@ class Settings:
             raise ValueError("HAAT_OUTBOX_SENDER must be process or inline")
         if settings.sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("HAAT_SQLITE_SYNC must be NORMAL, FULL or EXTRA")
-        if settings.nlu_backend not in ("builtin", "rasa"):
-            raise ValueError("HAAT_NLU_BACKEND must be 'builtin' or 'rasa'")
         return settings
 
     def with_(self, **changes: object) -> Settings:

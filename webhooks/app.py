@@ -73,8 +73,9 @@ def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
     return build_nlu_backend(settings.nlu_backend, shop,
-                             BackendOptions(rasa_url=settings.rasa_url, session=session,
-                                            model_cache=settings.model_cache_dir))
+                             BackendOptions(session=session,
+                                            model_cache=settings.model_cache_dir),
+                             settings.env)
 
 
 def build_runtime(shop: Shop, settings: Settings,

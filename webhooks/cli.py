@@ -21,7 +21,11 @@ SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # see cmd_serve; the HTTP workers use 
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from bot.nlu.registry import BACKENDS
+
     settings = Settings.from_env()
+    if settings.nlu_backend not in BACKENDS:
+        raise ValueError(f"HAAT_NLU_BACKEND must be one of {', '.join(BACKENDS)}")
     shop = getattr(args, "shop", None)
     if shop:
         settings = settings.with_(shop_dir=Path(shop))

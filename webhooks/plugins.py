@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bot.nlu.registry import BACKEND_CLASSES
 from config.plugins import Option
 from config.settings import Settings
 from payments.providers.registry import PROVIDER_CLASSES
@@ -20,6 +21,9 @@ def plugin_options() -> Iterator[tuple[str, str, Option]]:
     for channel in CHANNEL_CLASSES:
         for opt in channel.options:
             yield "channel", channel.name, opt
+    for backend in BACKEND_CLASSES:
+        for opt in backend.options:
+            yield "intent backend", backend.name, opt
     for provider in PROVIDER_CLASSES:
         for opt in provider.options:
             yield "payment provider", provider.name, opt
