@@ -57,11 +57,13 @@ class HandleResult:
 
 
 def build_root_router() -> Router:
-    """The order matters: first match wins."""
+    """A new root over new routers from the flows' blueprints (every Engine builds its
+    own). The order matters: first match wins."""
     root = Router("root")
-    root.include(merchant.router, support.paused_router, checkout.pending_router,
-                 orders.reorder_router, cart.quantity_router, support.router, checkout.router,
-                 orders.router, cart.router, browse.router, support.fallback_router)
+    root.include(*(blueprint.build() for blueprint in (
+        merchant.router, support.paused_router, checkout.pending_router,
+        orders.reorder_router, cart.quantity_router, support.router, checkout.router,
+        orders.router, cart.router, browse.router, support.fallback_router)))
     return root
 
 

@@ -94,7 +94,33 @@ class _Route:
     params: tuple[str, ...]
 
 
+class Blueprint:
+    """A flow module's routes, declared once at import (``@blueprint.on(filter)``) and
+    never dispatched: each Engine builds its own :class:`Router` from it (``build()``), so
+    no router, candidate table or parent link is shared between engines or apps."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._routes: list[tuple[Filter, Handler]] = []
+
+    def on(self, flt: Filter) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._routes.append((flt, handler))
+            return handler
+
+        return register
+
+    def build(self) -> Router:
+        router = Router(self.name)
+        for flt, handler in self._routes:
+            router.on(flt)(handler)
+        return router
+
+
 class Router:
+    """A dispatching router. Like aiogram's, it has at most one parent: including it a
+    second time (in another root, another Engine) is refused, so nothing grows per Engine."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._routes: list[_Route] = []
@@ -113,6 +139,11 @@ class Router:
         return register
 
     def include(self, *routers: Router) -> None:
+        for child in routers:
+            if child._parents or child is self:
+                raise RuntimeError(f"router {child.name!r} is already included in "
+                                   f"{child._parents[0].name if child._parents else 'itself'}"
+                                   "; build a new one (Blueprint.build)")
         self._children.extend(routers)
         for child in routers:
             child._parents.append(self)

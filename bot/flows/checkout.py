@@ -15,7 +15,7 @@ from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
 from bot.reminders import schedule_payment_nudge
-from bot.router import UNHANDLED, Router, Turn
+from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
@@ -28,9 +28,9 @@ from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
 
-router = Router("checkout")
+router = Blueprint("checkout")
 # answers to a question we asked (an address, a UPI id) come before every other intent
-pending_router = Router("checkout-pending")
+pending_router = Blueprint("checkout-pending")
 S = ConversationState
 
 

@@ -18,7 +18,7 @@ from bot.flows.common import inventory_of, payments_service
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
 from bot.replies import text_for
-from bot.router import Outgoing, Router, Turn
+from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
 from bot.types import Reply
 from catalog.money import Money, MoneyError
@@ -33,7 +33,7 @@ from payments.status import (
     RefundStatus,
 )
 
-router = Router("merchant")
+router = Blueprint("merchant")
 
 HELP = ("Commands:\n"
         "• orders — recent orders (cancelled and refunded ones too)\n"

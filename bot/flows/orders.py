@@ -8,16 +8,16 @@ from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
 from bot.flows.common import inventory_of, payments_service
-from bot.router import Router, Turn
+from bot.router import Blueprint, Turn
 from bot.state import ConversationState
 from catalog.money import Money, MoneyError
 from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent
 
-router = Router("orders")
+router = Blueprint("orders")
 # "same again" is a plain-text signal the intent model often reads as checkout or goodbye
 # ("फिर से", "আবার একই অর্ডার"): it is routed before the intents
-reorder_router = Router("reorder")
+reorder_router = Blueprint("reorder")
 
 REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order again|"
                      r"phir se|dobara)\b|फिर से|दोबारा|আবার|আগের মতো|نفس الطلب|كرر الطلب",
