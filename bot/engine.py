@@ -22,8 +22,8 @@ from bot.language import detect_language
 from bot.nlu.base import LOW_CONFIDENCE, IntentBackend, ParseContext, Understanding
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.reminders import schedule_for_turn
-from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
+from bot.services import Services
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.types import InboundMessage, MessageKind, Reply
 from catalog.models import Shop
@@ -111,7 +111,7 @@ class Engine:
     store: StateStore
     clock: Clock
     root: Router = field(default_factory=build_root_router)
-    services: dict[str, object] = field(default_factory=dict)
+    services: Services | None = None  # create_app builds them (bot/services.py)
     recent: RecentIds = field(default_factory=RecentIds)
     # channels whose sender ids anyone may claim (the simulator): an owner number on one
     # of them is just a shopper (Settings.simulator_owner lifts it for tests)
@@ -202,33 +202,6 @@ class Engine:
                 items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
                                         to_business, reply))
         return items
-
-    async def recent_messages(self, shop_id: str, channel: str, customer: str,
-                              limit: int) -> list[str]:
-        """The customer's last texts, oldest first (for the owner's handoff alert)."""
-        rows = await self.db.fetchall(
-            "SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
-            "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
-        return [str(r[0]) for r in reversed(rows)]
-
-    async def resume_conversation(self, shop: Shop, customer: str) -> list[Outgoing]:
-        """``resume PHONE``: hand every paused conversation of that customer to the bot.
-
-        Returns the "I'm back" messages for the merchant's turn to send: they go out with
-        that turn's outbox (at once), not as rows only the background poll would find.
-        """
-        messages: list[Outgoing] = []
-        for conversation in await self.store.find(shop.id, customer):
-            if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
-                async with self.store.lock(conversation.key):
-                    fresh = await self.store.load(conversation.key)
-                    text = text_for(shop, "handoff_resumed", shop.language_for(fresh.language))
-                    await self.store.save(fresh.with_(handoff_until=0,
-                                                      state=ConversationState.IDLE), WriteSet())
-                    messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
-                                             reply=Reply(type="text", text=text),
-                                             purpose="order_update"))
-        return messages
 
     async def merchant_command(self, runtime: ShopRuntime | None, text: str
                                ) -> HandleResult | None:

@@ -23,6 +23,7 @@ from catalog.search import ProductIndex
 
 if TYPE_CHECKING:
     from bot.flows.support import FaqIndex
+    from bot.services import Services
 from config.database import WriteSet
 
 UNHANDLED = object()
@@ -56,7 +57,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: WriteSet = field(default_factory=WriteSet)
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services | None = None  # None only in tests of the router alone
     rollbacks: list[Callable[[], None]] = field(default_factory=list)  # undo if not stored
 
     @property
@@ -186,9 +187,16 @@ class Router:
         return False
 
 
+# the fields of bot/services.py:Services (a test keeps the two equal; importing it here
+# would be circular)
+SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversations"})
+
+
 def _resolve(turn: Turn, name: str) -> Any:
     if name == "turn":
         return turn
-    if name in turn.services:
-        return turn.services[name]
+    if name in SERVICE_NAMES:
+        if turn.services is None:
+            raise LookupError(f"the handler asks for {name!r} but the turn has no services")
+        return getattr(turn.services, name)
     return getattr(turn, name)

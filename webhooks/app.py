@@ -27,6 +27,7 @@ from bot.nlu.builtin import product_index
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
 from bot.reminders import Reminders
+from bot.services import Conversations, Services
 from bot.state import SqlStateStore
 from catalog.loader import ShopSource
 from catalog.models import Shop
@@ -227,11 +228,9 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         () if settings.simulator_owner else with_capability(
             ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed)
     await engine.load_recent()
-    engine.services.update({
-        "payments": payments, "inventory": inventory, "payment_notify": notifier,
-        "recent_messages": engine.recent_messages,
-        "resume_conversation": engine.resume_conversation,
-    })
+    engine.services = Services(payments=payments, inventory=inventory,
+                               payment_notify=notifier,
+                               conversations=Conversations(db, store))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)

@@ -273,7 +273,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         extra: dict[str, object] = {"upi_link": request.upi_link}
         if method != "tip":  # a tip is not the order: no order_details card for it
             if lines is None:
-                lines = await payments_service(turn).repo.lines(order.id)
+                lines = await payments_service(turn).lines(order.id)
             extra["order_details"] = _order_details(order, lines, request.upi_link,
                                                     request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
@@ -321,7 +321,7 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 
 async def latest_unpaid(turn: Turn) -> Order | None:
-    orders = await payments_service(turn).repo.orders(
+    orders = await payments_service(turn).orders(
         turn.shop.id, customer=turn.message.customer, statuses=["pending_payment"], limit=1)
     return orders[0] if orders else None
 

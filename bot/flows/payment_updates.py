@@ -20,7 +20,6 @@ from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
 from config.database import WriteSet
-from payments.ledger import postings_for_cancel
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import WHATSAPP_ORDER_STATUS, OrderStatus, PaymentEventKind, RefundStatus
@@ -189,7 +188,7 @@ class PaymentNotifier:
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order
-        lines = await self.payments.repo.lines(order.id)
+        lines = await self.payments.lines(order.id)
         body = [f"💰 {order.label} paid: {update.after.captured.format()}"]
         body += [f"• {ln.quantity} × {ln.name}" for ln in lines]
         if order.address:
@@ -200,7 +199,7 @@ class PaymentNotifier:
     async def _expire_order(self, update: PaymentUpdate, writes: WriteSet, now: int) -> bool:
         """The only payment request expired unpaid: cancel the order and free its stock."""
         order = update.order
-        others = [r for r in await self.payments.repo.requests_for_order(order.id)
+        others = [r for r in await self.payments.requests_for_order(order.id)
                   if r.id != update.request.id and r.method != "tip"
                   and r.status in ("issued", "partially_paid")]
         if others:
@@ -208,11 +207,8 @@ class PaymentNotifier:
         shop = self.shop_for(order.shop_id)
         if shop is None:
             return False
-        self.payments.repo.set_order_status(writes, order.id, order.status,
-                                            OrderStatus.CANCELLED, now)
-        postings = postings_for_cancel(order.label, order.total)
-        self.payments.repo.insert_postings(writes, order.shop_id, postings, now)
-        lines = await self.payments.repo.lines(order.id)
+        self.payments.cancel_unpaid(writes, order, now)
+        lines = await self.payments.lines(order.id)
         self.inventory.release(shop.id, shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                                writes, now)
         return True
