@@ -155,12 +155,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(error)
     if errors:
         return 1
+    from webhooks.plugins import shop_payment_problems
+
+    settings = Settings.from_env()
+    failed = False
     for shop in load_shops(path).values():
+        problems, notes = shop_payment_problems(shop, settings)
+        for problem in problems:
+            print(f"{path}: error: {problem}")
+        failed |= bool(problems)
         catalog = shop.catalog
-        print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
-              f"{len(catalog.products)} products in {len(catalog.categories)} categories, "
-              f"languages {', '.join(shop.languages)}, payments via {shop.payments.provider}")
-    return 0
+        if not problems:
+            print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
+                  f"{len(catalog.products)} products in {len(catalog.categories)} "
+                  f"categories, languages {', '.join(shop.languages)}, payments via "
+                  f"{shop.payments.provider}")
+        for note in notes:
+            print(f"{path}: warning: {note}")
+    return 1 if failed else 0
 
 
 # ---- db -------------------------------------------------------------------------------

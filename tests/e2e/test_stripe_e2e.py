@@ -103,3 +103,25 @@ async def test_an_aed_shop_is_paid_closed_and_refunded_through_stripe(
         status, answer = await _post(live, done, fake.signed(done))
         assert status == 200 and answer["rejected"] == 0
         await _balanced(live)
+
+
+def test_haat_check_reads_the_shops_payments_against_what_stripe_declares(
+        tmp_path: Path) -> None:
+    from tests.e2e.test_multishop_and_cli import _haat
+
+    shop = _aed_shop(tmp_path)
+    clean = {key: "" for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")}
+    unset = _haat("check", str(shop), env=clean)
+    assert unset.returncode == 0, unset.stdout + unset.stderr
+    assert "payments via stripe" in unset.stdout
+    assert "STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET are not set" in unset.stdout
+    ready = _haat("check", str(shop), env={"STRIPE_SECRET_KEY": "sk_test_x",
+                                           "STRIPE_WEBHOOK_SECRET": "whsec_x"})
+    assert ready.returncode == 0 and "not set" not in ready.stdout, ready.stdout
+    data = yaml.safe_load((shop / "shop.yaml").read_text(encoding="utf-8"))
+    data["payments"]["methods"] = ["payment_link", "collect"]  # Stripe has no UPI collect
+    (shop / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                    encoding="utf-8")
+    wrong = _haat("check", str(shop), env=clean)
+    assert wrong.returncode == 1
+    assert "payment method 'collect' is not something provider stripe can do" in wrong.stdout
