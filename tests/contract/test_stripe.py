@@ -27,8 +27,9 @@ from payments.providers.stripe import (
 from payments.status import PaymentEventKind, PaymentStatus, apply_events
 from tests.fakes.stripe import WEBHOOK_SECRET, FakeStripe, parse_form
 
-VECTORS = json.loads((Path(__file__).parents[1] / "fixtures" / "payments" / "stripe"
-                      / "signature_vectors__stripe_python.json").read_text(encoding="utf-8"))
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "payments" / "stripe"
+VECTORS = json.loads((FIXTURES / "signature_vectors__stripe_python.json").read_text(
+    encoding="utf-8"))
 AED = Money(4250, "AED")
 K = PaymentEventKind
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
@@ -39,6 +40,18 @@ def test_stripe_python_signature_vectors(case: dict[str, Any]) -> None:
     body = VECTORS["payload"].encode()
     assert verify_signature([VECTORS["secret"]], body, case["header"], now=VECTORS["now"],
                             tolerance=case["tolerance"]) is case["valid"]
+
+
+def test_the_shared_fixed_timestamp_vector() -> None:
+    """stripe-python's older 125-byte DUMMY_WEBHOOK_PAYLOAD signed at t=12345 (computed for
+    the shared fixtures and checked there with stripe 16.1.0; fixtures/payments/SOURCES.md)."""
+    body = (FIXTURES / "sdk_test__DUMMY_WEBHOOK_PAYLOAD.json").read_bytes()
+    assert len(body) == 125 and not body.endswith(b"\n")
+    header = "t=12345,v1=07b1ede164afb7b5de91267ffa656f568c65d6e0783ce0ac55ee094643578eda"
+    assert verify_signature([WEBHOOK_SECRET], body, header, now=12345, tolerance=300)
+    assert not verify_signature([WEBHOOK_SECRET], body, header, now=12345 + 301,
+                                tolerance=300)
+    assert signature_header(WEBHOOK_SECRET, body, 12345) == header
 
 
 def test_fixed_vectors_and_fail_closed() -> None:
