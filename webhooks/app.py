@@ -196,8 +196,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK]
     store = SqlStateStore(db)
     providers = create_providers(settings.env, ProviderDeps(
-        session=app[HTTP], clock=lambda: clock.now_ms() / 1000, db=db,
-        public_url=settings.public_base))
+        session=app[HTTP], clock=lambda: clock.now_ms() / 1000, db=db))
     app[PROVIDERS] = providers
     def excess_policy(shop_id: str, order_status: str) -> str:
         """shop.yaml: ``late_payment`` for a cancelled order, ``overpayment`` otherwise."""

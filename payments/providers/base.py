@@ -154,7 +154,6 @@ class ProviderDeps:
     session: aiohttp.ClientSession | None = None
     clock: Callable[[], float] = time.time  # the sandbox's event times (tests move it)
     db: Database | None = None  # where the sandbox keeps its state (memory without one)
-    public_url: str = "http://localhost:8080"  # where our callback routes are reachable
 
 
 @runtime_checkable
