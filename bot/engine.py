@@ -24,8 +24,8 @@ from bot.language import detect_language
 from bot.nlu.base import LOW_CONFIDENCE, IntentBackend, ParseContext, Understanding
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.reminders import schedule_for_turn
-from bot.replies import text_for
 from bot.router import Outgoing, Router, Turn
+from bot.services import Services
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.types import InboundMessage, MessageKind, Reply
 from catalog.digits import DIGITS
@@ -59,11 +59,13 @@ class HandleResult:
 
 
 def build_root_router() -> Router:
-    """The order matters: first match wins."""
+    """A new root over new routers from the flows' blueprints (every Engine builds its
+    own). The order matters: first match wins."""
     root = Router("root")
-    root.include(merchant.router, support.paused_router, checkout.pending_router,
-                 orders.reorder_router, cart.quantity_router, support.router, checkout.router,
-                 orders.router, cart.router, browse.router, support.fallback_router)
+    root.include(*(blueprint.build() for blueprint in (
+        merchant.router, support.paused_router, checkout.pending_router,
+        orders.reorder_router, cart.quantity_router, support.router, checkout.router,
+        orders.router, cart.router, browse.router, support.fallback_router)))
     return root
 
 
@@ -117,12 +119,15 @@ class Engine:
     store: StateStore
     clock: Clock
     root: Router = field(default_factory=build_root_router)
-    services: dict[str, object] = field(default_factory=dict)
+    services: Services | None = None  # create_app builds them (bot/services.py)
     recent: RecentIds = field(default_factory=RecentIds)
     # channels whose sender ids anyone may claim (the simulator): an owner number on one
     # of them is just a shopper (Settings.simulator_owner lifts it for tests)
     untrusted_channels: frozenset[str] = frozenset()
     observe_nlu: Callable[[float], None] | None = None  # seconds of one parse (/metrics)
+    # channels with a customer-service window (WhatsApp's 24 hours): proactive messages on
+    # them are free-form only inside it; the channels declare it, create_app passes it down
+    windowed_channels: frozenset[str] = frozenset()
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -199,45 +204,13 @@ class Engine:
             # answer from the number the recipient talks to on their own channel
             to_business = business if channel == message.channel and business else (
                 theirs.business if theirs and theirs.business else business)
-            # WhatsApp's 24-hour rule: free-form only inside the window, else a template
-            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose)
+            # a channel's service window: free-form only inside it, else a template
+            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose,
+                              windowed=channel in self.windowed_channels)
             if reply is not None:
                 items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
                                         to_business, reply))
         return items
-
-    async def recent_messages(self, shop_id: str, channel: str, customer: str,
-                              limit: int) -> list[str]:
-        """The customer's last texts, oldest first (for the owner's handoff alert)."""
-        rows = await self.db.fetchall(
-            "SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
-            "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
-        return [str(r[0]) for r in reversed(rows)]
-
-    async def resume_conversation(self, shop: Shop, customer: str) -> list[Outgoing]:
-        """``resume PHONE``: hand every paused conversation of that customer to the bot.
-
-        Returns the "I'm back" messages for the merchant's turn to send: they go out with
-        that turn's outbox (at once), not as rows only the background poll would find.
-        """
-        messages: list[Outgoing] = []
-        for conversation in await self.store.find(shop.id, customer):
-            if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
-                async with self.store.lock(conversation.key):
-                    for _attempt in range(3):  # another server may save it meanwhile
-                        fresh = await self.store.load(conversation.key)
-                        text = text_for(shop, "handoff_resumed",
-                                        shop.language_for(fresh.language))
-                        try:
-                            await self.store.save(fresh.with_(
-                                handoff_until=0, state=ConversationState.IDLE), WriteSet())
-                        except Conflict:
-                            continue
-                        break
-                    messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
-                                             reply=Reply(type="text", text=text),
-                                             purpose="order_update"))
-        return messages
 
     async def merchant_command(self, runtime: ShopRuntime | None, text: str
                                ) -> HandleResult | None:

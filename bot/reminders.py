@@ -71,6 +71,8 @@ class Reminders:
     store: StateStore
     shop_for: Callable[[str], Shop | None]
     now_ms: Callable[[], int]
+    # the channels with a customer-service window (declared by the channels themselves)
+    windowed_channels: frozenset[str] = frozenset()
 
     async def run_due(self) -> int:
         """Fire every due reminder once; returns how many messages were queued."""
@@ -117,7 +119,8 @@ class Reminders:
         else:
             log.warning("unknown reminder kind %s", kind)
             return None
-        reply = proactive(shop, conversation, body, now, purpose="reminder")
+        reply = proactive(shop, conversation, body, now, purpose="reminder",
+                          windowed=channel in self.windowed_channels)
         if reply is None:
             return None
         return OutboxItem(uuid.uuid4().hex, shop.id, channel, customer,

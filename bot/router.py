@@ -23,6 +23,7 @@ from catalog.search import ProductIndex
 
 if TYPE_CHECKING:
     from bot.flows.support import FaqIndex
+    from bot.services import Services
 from storage.database import WriteSet
 
 UNHANDLED = object()
@@ -56,7 +57,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: WriteSet = field(default_factory=WriteSet)
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services | None = None  # None only in tests of the router alone
     rollbacks: list[Callable[[], None]] = field(default_factory=list)  # undo if not stored
 
     @property
@@ -94,7 +95,33 @@ class _Route:
     params: tuple[str, ...]
 
 
+class Blueprint:
+    """A flow module's routes, declared once at import (``@blueprint.on(filter)``) and
+    never dispatched: each Engine builds its own :class:`Router` from it (``build()``), so
+    no router, candidate table or parent link is shared between engines or apps."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._routes: list[tuple[Filter, Handler]] = []
+
+    def on(self, flt: Filter) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._routes.append((flt, handler))
+            return handler
+
+        return register
+
+    def build(self) -> Router:
+        router = Router(self.name)
+        for flt, handler in self._routes:
+            router.on(flt)(handler)
+        return router
+
+
 class Router:
+    """A dispatching router. Like aiogram's, it has at most one parent: including it a
+    second time (in another root, another Engine) is refused, so nothing grows per Engine."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._routes: list[_Route] = []
@@ -113,6 +140,11 @@ class Router:
         return register
 
     def include(self, *routers: Router) -> None:
+        for child in routers:
+            if child._parents or child is self:
+                raise RuntimeError(f"router {child.name!r} is already included in "
+                                   f"{child._parents[0].name if child._parents else 'itself'}"
+                                   "; build a new one (Blueprint.build)")
         self._children.extend(routers)
         for child in routers:
             child._parents.append(self)
@@ -155,9 +187,16 @@ class Router:
         return False
 
 
+# the fields of bot/services.py:Services (a test keeps the two equal; importing it here
+# would be circular)
+SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversations"})
+
+
 def _resolve(turn: Turn, name: str) -> Any:
     if name == "turn":
         return turn
-    if name in turn.services:
-        return turn.services[name]
+    if name in SERVICE_NAMES:
+        if turn.services is None:
+            raise LookupError(f"the handler asks for {name!r} but the turn has no services")
+        return getattr(turn.services, name)
     return getattr(turn, name)

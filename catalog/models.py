@@ -16,7 +16,9 @@ from catalog.money import Money
 LANGUAGES: tuple[str, ...] = ("en", "hi", "bn", "ar")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect")
-PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay")
+# the names of payments/providers/registry.py (catalog may not import it; a test keeps the
+# two equal: tests/contract/test_providers.py)
+PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe")
 LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
 OVERPAYMENT_POLICIES: tuple[str, ...] = ("refund", "hold")
 

@@ -18,26 +18,12 @@ class Settings:
     database_url: str = "sqlite:///haat.db"
     public_url: str = "http://localhost:8080"
     shop_dir: Path = DEFAULT_SHOP_DIR
-    simulator_token: str | None = field(default=None, repr=False)
     # the simulator is a test tool: a message on it from an owner number gets merchant
     # powers only when this is set (HAAT_SIMULATOR_OWNER=1); anyone holding the simulator
     # token could otherwise ship or refund real channels' orders
     simulator_owner: bool = False
     admin_token: str | None = field(default=None, repr=False)
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = field(default=None, repr=False)
-    twilio_api_base_url: str | None = None
-    whatsapp_app_secret: str | None = field(default=None, repr=False)
-    whatsapp_verify_token: str | None = field(default=None, repr=False)
-    whatsapp_access_token: str | None = field(default=None, repr=False)
-    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
     nlu_backend: str = "builtin"
-    rasa_url: str = "http://localhost:5005"
-    sandbox_secret: str | None = field(default=None, repr=False)
-    razorpay_key_id: str | None = None
-    razorpay_key_secret: str | None = field(default=None, repr=False)
-    razorpay_webhook_secret: str | None = field(default=None, repr=False)
-    razorpay_api_base_url: str = "https://api.razorpay.com/v1"
     # SQLite: NORMAL survives a crash of the server (commits are in the OS before the 200);
     # FULL also survives a power cut, at an fsync (~7 ms here) per group commit
     sqlite_synchronous: str = "NORMAL"
@@ -63,6 +49,11 @@ class Settings:
     # HAAT_SERVER_TIMING=1: a Server-Timing header on every answer (the handler's time, the
     # run-queue wait in it; webhooks/timing.py). For haat fuzz; off, it costs nothing
     server_timing: bool = False
+    # the environment itself: each plugin (channel, payment provider, intent backend) reads
+    # its own keys from it through its config dataclass (config/plugins.py), so adding one
+    # never edits this class
+    # (a plain dict, never mutated: Settings is pickled to the sender and worker processes)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,22 +67,8 @@ class Settings:
         mapping = {
             "database_url": "HAAT_DATABASE_URL",
             "public_url": "HAAT_PUBLIC_URL",
-            "simulator_token": "HAAT_SIMULATOR_TOKEN",
             "admin_token": "HAAT_ADMIN_TOKEN",
-            "twilio_account_sid": "TWILIO_ACCOUNT_SID",
-            "twilio_auth_token": "TWILIO_AUTH_TOKEN",
-            "twilio_api_base_url": "TWILIO_API_BASE_URL",
-            "whatsapp_app_secret": "WHATSAPP_APP_SECRET",
-            "whatsapp_verify_token": "WHATSAPP_VERIFY_TOKEN",
-            "whatsapp_access_token": "WHATSAPP_ACCESS_TOKEN",
-            "whatsapp_api_base_url": "WHATSAPP_API_BASE_URL",
             "nlu_backend": "HAAT_NLU_BACKEND",
-            "rasa_url": "HAAT_RASA_URL",
-            "sandbox_secret": "HAAT_SANDBOX_SECRET",
-            "razorpay_key_id": "RAZORPAY_KEY_ID",
-            "razorpay_key_secret": "RAZORPAY_KEY_SECRET",
-            "razorpay_webhook_secret": "RAZORPAY_WEBHOOK_SECRET",
-            "razorpay_api_base_url": "RAZORPAY_API_BASE_URL",
             "log_level": "HAAT_LOG_LEVEL",
         }
         for attr, name in mapping.items():
@@ -123,6 +100,7 @@ class Settings:
             values["server_timing"] = timing.lower() in ("1", "true", "yes", "on")
         if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
             values["reload_interval_seconds"] = float(interval)
+        values["env"] = {k: v for k, v in env.items() if v}
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.event_loop not in ("uvloop", "asyncio"):
             raise ValueError("HAAT_EVENT_LOOP must be uvloop or asyncio")
@@ -130,22 +108,20 @@ class Settings:
             raise ValueError("HAAT_OUTBOX_SENDER must be process or inline")
         if settings.sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError("HAAT_SQLITE_SYNC must be NORMAL, FULL or EXTRA")
-        if settings.nlu_backend not in ("builtin", "rasa"):
-            raise ValueError("HAAT_NLU_BACKEND must be 'builtin' or 'rasa'")
         return settings
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    @property
-    def live_channels(self) -> list[str]:
-        """The real WhatsApp channels whose credentials are set (shoppers can reach us)."""
-        found = []
-        if self.twilio_account_sid or self.twilio_auth_token:  # either one: warn, never miss
-            found.append("Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
-        if self.whatsapp_access_token or self.whatsapp_app_secret:
-            found.append("Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)")
-        return found
+    def with_env(self, **keys: str | None) -> Settings:
+        """These environment keys set (or, given None, unset) for the plugins."""
+        env = dict(self.env)
+        for key, value in keys.items():
+            if value:
+                env[key] = value
+            else:
+                env.pop(key, None)
+        return replace(self, env=env)
 
     @property
     def public_base(self) -> str:
@@ -155,6 +131,8 @@ class Settings:
         """A loggable view: which secrets are set, never their values."""
         out: dict[str, str] = {}
         for f in fields(self):
+            if f.name == "env":
+                continue
             value = getattr(self, f.name)
             if not f.repr:
                 out[f.name] = "set" if value else "unset"

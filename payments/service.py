@@ -324,6 +324,29 @@ class PaymentService:
             closed.append(replace(request, status=PaymentStatus.CANCELLED))
         return tuple(closed)
 
+    # ---- what the flows read and write (they never reach into the repository) ------------
+    async def order(self, order_id: str) -> Order | None:
+        return await self.repo.order(order_id)
+
+    async def orders(self, shop_id: str, *, customer: str | None = None,
+                     statuses: Sequence[str] | None = None, limit: int = 50) -> list[Order]:
+        return await self.repo.orders(shop_id, customer=customer, statuses=statuses,
+                                      limit=limit)
+
+    async def lines(self, order_id: str) -> list[OrderLine]:
+        return await self.repo.lines(order_id)
+
+    async def requests_for_order(self, order_id: str) -> list[PaymentRequest]:
+        return await self.repo.requests_for_order(order_id)
+
+    def cancel_unpaid(self, writes: WriteSet, order: Order, now_ms: int) -> None:
+        """The order's only way to pay expired: cancelled (compare-and-set on its status),
+        and its receivable reversed in the ledger."""
+        self.repo.set_order_status(writes, order.id, order.status, OrderStatus.CANCELLED,
+                                   now_ms)
+        self.repo.insert_postings(writes, order.shop_id,
+                                  postings_for_cancel(order.label, order.total), now_ms)
+
     # ---- the book of one order ---------------------------------------------------------
     async def book(self, order: Order) -> OrderBook:
         """Everything money-related about one order, read fresh."""

@@ -31,21 +31,22 @@ OPEN_HOURS_MS = 1_795_408_200_000
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'haat.db'}",
+    return Settings(database_url=f"sqlite:///{tmp_path / 'haat.db'}",
         public_url="https://shop.example.test",
         shop_dir=DEMO_SHOP,
-        simulator_token=SIM_TOKEN,
         admin_token=ADMIN_TOKEN,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="twilio-test-token",
-        whatsapp_app_secret="meta-app-secret",
-        whatsapp_verify_token="meta-verify-token",
-        whatsapp_access_token="meta-access-token",
-        sandbox_secret="sandbox-secret",
         reload_interval_seconds=0.2,
         outbox_sender="inline",  # tests/e2e/test_outbox_sender.py runs the child process
         clock_offset_seconds=(OPEN_HOURS_MS - time.time() * 1000) / 1000,
+        env={  # the plugins' own keys (config/plugins.py)
+            "HAAT_SIMULATOR_TOKEN": SIM_TOKEN,
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "twilio-test-token",
+            "WHATSAPP_APP_SECRET": "meta-app-secret",
+            "WHATSAPP_VERIFY_TOKEN": "meta-verify-token",
+            "WHATSAPP_ACCESS_TOKEN": "meta-access-token",
+            "HAAT_SANDBOX_SECRET": "sandbox-secret",
+        },
     )
 
 

@@ -27,18 +27,19 @@ from bot.nlu.builtin import product_index
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
 from bot.reminders import Reminders
+from bot.services import Conversations, Services
 from bot.state import SqlStateStore
 from catalog.loader import ShopSource
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
 from config.settings import Settings
-from payments.providers.registry import PROVIDERS as PROVIDER_CLASSES
-from payments.providers.registry import create_provider
+from payments.providers.base import ProviderDeps
+from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from storage.database import open_database
-from webhooks.channels.base import ChannelAdapter
-from webhooks.channels.registry import CHANNELS
+from webhooks.channels.base import ChannelCapability
+from webhooks.channels.registry import CHANNELS, build_channels, with_capability
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
     CHANNEL_ADAPTERS,
@@ -75,8 +76,9 @@ def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
     return build_nlu_backend(settings.nlu_backend, shop,
-                             BackendOptions(rasa_url=settings.rasa_url, session=session,
-                                            model_cache=settings.model_cache_dir))
+                             BackendOptions(session=session,
+                                            model_cache=settings.model_cache_dir),
+                             settings.env)
 
 
 def build_runtime(shop: Shop, settings: Settings,
@@ -103,10 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
     app[READY] = asyncio.Event()
-    channels: dict[str, ChannelAdapter] = {
-        name: build(settings) for name, build in CHANNELS.items()
-        if name != "simulator" or settings.simulator_token}
-    app[CHANNEL_ADAPTERS] = channels
+    app[CHANNEL_ADAPTERS] = build_channels(settings)
     app.cleanup_ctx.append(_database(run_migrations))
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_shops)
@@ -204,13 +203,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     # several servers may share a PostgreSQL: no conversation cache, no trusted stock counts
     shared = db.dialect == "postgresql"
     store = SqlStateStore(db, shared=shared)
-    providers = {name: create_provider(
-        name, app[HTTP], sandbox_secret=settings.sandbox_secret,
-        razorpay_key_id=settings.razorpay_key_id,
-        razorpay_key_secret=settings.razorpay_key_secret,
-        razorpay_webhook_secret=settings.razorpay_webhook_secret,
-        razorpay_api_base_url=settings.razorpay_api_base_url,
-        clock=lambda: clock.now_ms() / 1000, db=db) for name in PROVIDER_CLASSES}
+    providers = create_providers(settings.env, ProviderDeps(
+        session=app[HTTP], clock=lambda: clock.now_ms() / 1000, db=db))
     app[PROVIDERS] = providers
     def excess_policy(shop_id: str, order_status: str) -> str:
         """shop.yaml: ``late_payment`` for a cancelled order, ``overpayment`` otherwise."""
@@ -232,25 +226,27 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         runtime = app[SHOPS].get(shop_id)
         return runtime.shop if runtime else None
 
+    windowed = with_capability(ChannelCapability.SERVICE_WINDOW)
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
-                               payments=payments, now_ms=clock.now_ms)
+                               payments=payments, now_ms=clock.now_ms,
+                               windowed_channels=windowed)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
-        () if settings.simulator_owner else ("simulator",)),
+        () if settings.simulator_owner else with_capability(
+            ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed,
         observe_nlu=app[METRICS].nlu_seconds.observe)
     await engine.load_recent()
-    engine.services.update({
-        "payments": payments, "inventory": inventory, "payment_notify": notifier,
-        "recent_messages": engine.recent_messages,
-        "resume_conversation": engine.resume_conversation,
-    })
+    engine.services = Services(payments=payments, inventory=inventory,
+                               payment_notify=notifier,
+                               conversations=Conversations(db, store))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
     sender: Sender = inline
     if settings.outbox_sender == "process":
-        sender = process_sender = ProcessSender(settings, inline)
-        if settings.whatsapp_access_token or settings.twilio_auth_token:
+        remote = with_capability(ChannelCapability.REST_SENDS)
+        sender = process_sender = ProcessSender(settings, inline, remote)
+        if any(CHANNELS[name].live(settings) for name in remote):
             process_sender.prestart()
     outbox = Outbox(db=db, channels=app[CHANNEL_ADAPTERS], sender=sender, clock=clock,
                     journal=journal, lease_ms=int(settings.outbox_lease_seconds * 1000),
@@ -265,7 +261,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         Reading("counter", "haat_outbox_dead", "Outbox messages given up", outbox.dead_count),
         Reading("gauge", "haat_shops", "Shops served", len(app[SHOPS].runtimes)),
     ])
-    reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms)
+    reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms,
+                          windowed_channels=windowed)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler

@@ -21,7 +21,11 @@ SERVER_GC_THRESHOLDS = (50_000, 20, 100)  # see cmd_serve
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from bot.nlu.registry import BACKENDS
+
     settings = Settings.from_env()
+    if settings.nlu_backend not in BACKENDS:
+        raise ValueError(f"HAAT_NLU_BACKEND must be one of {', '.join(BACKENDS)}")
     shop = getattr(args, "shop", None)
     if shop:
         settings = settings.with_(shop_dir=Path(shop))
@@ -41,8 +45,13 @@ def _logging(level: str) -> None:
 
 def simulator_warning(settings: Settings) -> str | None:
     """What ``haat serve`` warns when the simulator runs beside a real channel."""
-    live = settings.live_channels
-    if not settings.simulator_token or not live:
+    from webhooks.channels.base import ChannelCapability
+    from webhooks.channels.registry import CHANNEL_CLASSES, live_channels
+
+    live = live_channels(settings)
+    untrusted = [cls for cls in CHANNEL_CLASSES if cls.enabled(settings)
+                 and ChannelCapability.UNTRUSTED_SENDERS in cls.capabilities]
+    if not untrusted or not live:
         return None
     owner = (" and HAAT_SIMULATOR_OWNER is set: anyone with its token can run merchant "
              "commands on real orders" if settings.simulator_owner else "")
@@ -52,8 +61,9 @@ def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
     """One sentence per shop that takes its money through the sandbox PSP while a real
     WhatsApp channel is configured: its shoppers would get test links that pay nobody."""
     from catalog.loader import load_shops
+    from webhooks.channels.registry import live_channels
 
-    channels = settings.live_channels
+    channels = live_channels(settings)
     if not channels:
         return []
     try:
@@ -68,6 +78,7 @@ def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _logging(settings.log_level)
+    from webhooks.plugins import describe_plugins
     from webhooks.redaction import install_redaction, secrets_of
 
     install_redaction(secrets_of(settings))
@@ -100,7 +111,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1
     log.info("serving %s on http://%s:%d with %d process%s (%s)", settings.shop_dir, args.host,
              args.port, workers, "es" if workers > 1 else "",
-             ", ".join(f"{k}={v}" for k, v in settings.describe().items()
+             ", ".join(f"{k}={v}" for k, v in (settings.describe() | {
+                 "simulator_token": describe_plugins(settings)["HAAT_SIMULATOR_TOKEN"]}).items()
                        if k in ("database_url", "public_url", "nlu_backend", "simulator_token")))
     # A message allocates thousands of short-lived objects, nearly all freed by reference
     # counting. At the default thresholds (700, 10, 10) the cycle collector runs every few
@@ -151,12 +163,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(error)
     if errors:
         return 1
+    from webhooks.plugins import shop_payment_problems
+
+    settings = Settings.from_env()
+    failed = False
     for shop in load_shops(path).values():
+        problems, notes = shop_payment_problems(shop, settings)
+        for problem in problems:
+            print(f"{path}: error: {problem}")
+        failed |= bool(problems)
         catalog = shop.catalog
-        print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
-              f"{len(catalog.products)} products in {len(catalog.categories)} categories, "
-              f"languages {', '.join(shop.languages)}, payments via {shop.payments.provider}")
-    return 0
+        if not problems:
+            print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
+                  f"{len(catalog.products)} products in {len(catalog.categories)} "
+                  f"categories, languages {', '.join(shop.languages)}, payments via "
+                  f"{shop.payments.provider}")
+        for note in notes:
+            print(f"{path}: warning: {note}")
+    return 1 if failed else 0
 
 
 # ---- db -------------------------------------------------------------------------------
@@ -233,7 +257,7 @@ async def _chat(settings: Settings, phone: str, language: str | None) -> int:
     from webhooks.app import create_app
 
     token = secrets.token_urlsafe(16)
-    settings = settings.with_(simulator_token=token)
+    settings = settings.with_env(HAAT_SIMULATOR_TOKEN=token)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -100,11 +100,12 @@ class Runner:
         self.clock = Clock()
         self.settings = settings.with_(
             # ``merchant:`` steps speak from the owner's number on the simulator
-            shop_dir=shop_dir, simulator_token=self.token, simulator_owner=True,
+            shop_dir=shop_dir, simulator_owner=True,
             database_url=f"sqlite:///{Path(self.tmp.name) / 'haat.db'}",
-            sandbox_secret=settings.sandbox_secret or secrets.token_hex(16),
             admin_token=settings.admin_token or secrets.token_hex(16),
-            reload_interval_seconds=3600.0)
+            reload_interval_seconds=3600.0).with_env(
+            HAAT_SIMULATOR_TOKEN=self.token,
+            HAAT_SANDBOX_SECRET=settings.env.get("HAAT_SANDBOX_SECRET") or secrets.token_hex(16))
         self.runner: web.AppRunner | None = None
         self.base = ""
         self.session: aiohttp.ClientSession | None = None

@@ -47,11 +47,11 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
     """
     corpus = file.is_dir()  # noqa: ASYNC240 - one stat before any I/O starts
     async with aiohttp.ClientSession() as session:
-        options = BackendOptions(rasa_url=settings.rasa_url, session=session,
+        options = BackendOptions(session=session,
                                  rasa_entities=rasa_entities)
         if not corpus:
             shop = _first_shop(settings)
-            backend = build_backend(settings.nlu_backend, shop, options)
+            backend = build_backend(settings.nlu_backend, shop, options, settings.env)
             return format_report(await evaluate(backend, load_rasa_nlu(file), shop))
         shops_dir = shops_dir or file.parent.parent / "shops"
         entries: list[CorpusShop] = []
@@ -59,8 +59,8 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
             shop = load_shop(shops_dir / shop_id, shop_id)
             examples: list[tuple[str, Example]] = [
                 (form, ex) for form, path in files for ex in load_rasa_nlu(path)]
-            entries.append(CorpusShop(shop, build_backend(settings.nlu_backend, shop, options),
-                                      examples))
+            backend = build_backend(settings.nlu_backend, shop, options, settings.env)
+            entries.append(CorpusShop(shop, backend, examples))
         intents, extraction = await evaluate_corpus(entries)
     source = " (items from DIET's entities)" if rasa_entities else ""
     head = [f"extraction on {', '.join(e.shop.id for e in entries)} "

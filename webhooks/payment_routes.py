@@ -151,7 +151,7 @@ async def pay_sandbox(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="only sandbox payments can be settled here")
     settings = request.app[k.SETTINGS]
     auth = request.headers.get("Authorization")
-    if not (verify_bearer(auth, settings.sandbox_secret)
+    if not (verify_bearer(auth, provider.secret)
             or verify_bearer(auth, settings.admin_token)):
         return web.json_response(
             {"error": "simulating a payment needs the sandbox secret (HAAT_SANDBOX_SECRET) or "

@@ -110,10 +110,9 @@ class Redactor(logging.Filter):
 
 def secrets_of(settings: Settings) -> list[str | None]:
     """Every configured secret, for the redactor."""
-    return [settings.simulator_token, settings.admin_token, settings.twilio_auth_token,
-            settings.whatsapp_app_secret, settings.whatsapp_verify_token,
-            settings.whatsapp_access_token, settings.sandbox_secret,
-            settings.razorpay_key_secret, settings.razorpay_webhook_secret]
+    from webhooks.plugins import plugin_secrets
+
+    return [settings.admin_token, *plugin_secrets(settings)]
 
 
 def install_redaction(secrets: Iterable[str | None] = ()) -> Redactor:

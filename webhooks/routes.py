@@ -7,8 +7,7 @@ engine (which dedupes and stores before it returns), answer.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -18,12 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.nlu.base import Understanding
 from bot.types import Reply
-from config import wire
 from storage.database import StorageUnavailable, UnstorableWrite
 from webhooks import keys as k
-from webhooks.channels.base import ChannelAdapter, Delivery
+from webhooks.channels.base import ChannelAdapter, Delivery, webhook_path
 from webhooks.inbound import Answer, error_answer, verified_delivery
-from webhooks.security import verify_bearer
 
 if TYPE_CHECKING:
     from bot.engine import ShopRuntime
@@ -150,54 +147,11 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
     return Answer(200, b"", "text/plain")
 
 
-async def twilio(request: web.Request) -> web.Response:
-    return await receive(request, "twilio")
-
-
-async def whatsapp(request: web.Request) -> web.Response:
-    return await receive(request, "whatsapp")
-
-
-async def whatsapp_verify(request: web.Request) -> web.Response:
-    channel = request.app[k.CHANNEL_ADAPTERS].get("whatsapp")
-    challenge = channel.verify_subscription(request.query) if channel is not None else None  # type: ignore[attr-defined]
-    if challenge is None:
-        return web.Response(status=403, text="verification failed")
-    # Meta's challenge is a number; an echo must at least be encodable (a query may decode
-    # to a lone surrogate) and short
-    return web.Response(text=wire.clean(challenge)[:256])
-
-
-async def simulator(request: web.Request) -> web.Response:
-    return await receive(request, "simulator")
-
-
-async def simulator_outbox(request: web.Request) -> web.Response:
-    channel = request.app[k.CHANNEL_ADAPTERS].get("simulator")
-    if channel is None:
-        raise web.HTTPNotFound()
-    if not verify_bearer(request.headers.get("Authorization"),
-                         request.app[k.SETTINGS].simulator_token):
-        return error_answer(403, "bad token").response()
-    to = request.query.get("to", "")
-    if not to:
-        return error_answer(400, "'to' is required").response()
-    # sends still in flight (the simulator's are instant) are waited for, but briefly: under
-    # load every channel's sends are in flight, and no answer may take seconds (fuzz)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(request.app[k.OUTBOX].drain()),
-                               SIMULATOR_DRAIN_SECONDS)
-    messages = channel.drain(to)  # type: ignore[attr-defined]
-    return web.json_response({"messages": messages})
-
-
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_post("/webhooks/twilio", twilio)
-    app.router.add_get("/webhooks/whatsapp", whatsapp_verify)
-    app.router.add_post("/webhooks/whatsapp", whatsapp)
-    if app[k.SETTINGS].simulator_token:
-        app.router.add_post("/webhooks/simulator", simulator)
-        app.router.add_get("/webhooks/simulator/outbox", simulator_outbox)
+    for name, channel in app[k.CHANNEL_ADAPTERS].items():  # the mounted channels
+        app.router.add_post(webhook_path(name), functools.partial(receive, channel_name=name))
+        for extra in channel.extra_routes():
+            app.router.add_route(extra.method, extra.path, extra.handler)

@@ -169,7 +169,9 @@ class ProcessSender:
     start_timeout = 30.0
 
     def __init__(self, settings: Settings, inline: InlineSender,
-                 remote: frozenset[str] = frozenset({"whatsapp", "twilio"})) -> None:
+                 remote: frozenset[str]) -> None:
+        """``remote``: the channels whose sends run in the child (those that declare
+        ``ChannelCapability.REST_SENDS``)."""
         self.settings = settings
         self.inline = inline
         self.remote = remote
@@ -310,7 +312,8 @@ async def _child_main() -> None:
     settings, names = hello
     from webhooks.channels.registry import CHANNELS
 
-    channels = {name: CHANNELS[name](settings) for name in names if name in CHANNELS}
+    channels: dict[str, ChannelAdapter] = {
+        name: CHANNELS[name](settings) for name in names if name in CHANNELS}
     journal = journal_for(settings)
     results = FrameBatch(writer)
     tasks: set[asyncio.Task[None]] = set()

@@ -19,11 +19,11 @@ from bot.flows.common import (
 )
 from bot.nlu.base import Understanding
 from bot.replies import shop_name
-from bot.router import UNHANDLED, Router, Turn
+from bot.router import UNHANDLED, Blueprint, Turn
 from bot.types import Button, Reply
 from catalog.models import Option, Product
 
-router = Router("browse")
+router = Blueprint("browse")
 
 LIST_ROWS_MAX = 10  # WhatsApp lists carry at most 10 rows
 TEXT_ROWS_MAX = 40  # and a message at most 4,096 characters: the rest are found by name

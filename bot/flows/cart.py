@@ -13,16 +13,16 @@ from bot.flows.common import available, options_text, price_text, product_name, 
 from bot.nlu.base import ItemMention, QuantityIssue, Understanding
 from bot.nlu.cart_plan import plan_items
 from bot.nlu.numbers import parse_number
-from bot.router import UNHANDLED, Router, Turn
+from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Option, Product
 
-router = Router("cart")
+router = Blueprint("cart")
 # "make it 3" changes the line just added; it must win over intents that misread it
 # ("change it to 3" looks like change_language), so it is routed before them
-quantity_router = Router("cart-quantity")
+quantity_router = Blueprint("cart-quantity")
 
 MAX_QUANTITY = 99
 

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
-from bot.inventory import Inventory
 from bot.reminders import schedule_payment_nudge
-from bot.router import UNHANDLED, Router, Turn
+from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
@@ -30,9 +29,9 @@ from payments.upi import UpiError, UpiLink, is_valid_vpa
 
 log = logging.getLogger(__name__)
 
-router = Router("checkout")
+router = Blueprint("checkout")
 # answers to a question we asked (an address, a UPI id) come before every other intent
-pending_router = Router("checkout-pending")
+pending_router = Blueprint("checkout-pending")
 S = ConversationState
 
 
@@ -173,9 +172,8 @@ async def confirm(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("not_taking_orders")
         return None
-    stock = turn.services.get("inventory")
-    if isinstance(stock, Inventory):
-        await stock.refresh(shop.id)  # other servers may have sold some (shared mode only)
+    if turn.services is not None:  # other servers may have sold some (shared mode only)
+        await turn.services.inventory.refresh(shop.id)
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
@@ -278,7 +276,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         extra: dict[str, object] = {"upi_link": request.upi_link}
         if method != "tip":  # a tip is not the order: no order_details card for it
             if lines is None:
-                lines = await payments_service(turn).repo.lines(order.id)
+                lines = await payments_service(turn).lines(order.id)
             extra["order_details"] = _order_details(order, lines, request.upi_link,
                                                     request.id, request.expires_at)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
@@ -326,7 +324,7 @@ def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, refe
 
 
 async def latest_unpaid(turn: Turn) -> Order | None:
-    orders = await payments_service(turn).repo.orders(
+    orders = await payments_service(turn).orders(
         turn.shop.id, customer=turn.message.customer, statuses=[OrderStatus.PENDING_PAYMENT],
         limit=1)
     return orders[0] if orders else None

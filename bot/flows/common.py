@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.inventory import Inventory, stock_pool
 from bot.router import Turn
+from bot.services import Services
 from bot.types import Button
 from catalog.models import Option, Product
 from payments.service import PaymentService
@@ -24,25 +25,26 @@ def price_text(product: Product, option: Option | None = None) -> str:
     return (option.price if option is not None else product.price).format()
 
 
+def services(turn: Turn) -> Services:
+    """The typed services create_app built (bot/services.py)."""
+    if turn.services is None:
+        raise LookupError("this turn has no services")
+    return turn.services
+
+
 def payments_service(turn: Turn) -> PaymentService:
-    """The payment service the composition root put in the turn's services."""
-    service = turn.services["payments"]
-    assert isinstance(service, PaymentService)
-    return service
+    return services(turn).payments
 
 
 def inventory_of(turn: Turn) -> Inventory:
-    inventory = turn.services["inventory"]
-    assert isinstance(inventory, Inventory)
-    return inventory
+    return services(turn).inventory
 
 
 def available(turn: Turn, sku: str) -> int | None:
     """Units that can still be ordered (None = unlimited): the merchant's ``stock`` count
     (else catalog.yaml's) minus what open orders hold."""
-    inventory = turn.services.get("inventory")
-    if isinstance(inventory, Inventory):
-        return inventory.available(turn.shop.id, turn.shop.catalog, sku)
+    if turn.services is not None:
+        return turn.services.inventory.available(turn.shop.id, turn.shop.catalog, sku)
     hit = turn.shop.catalog.find_sku(sku)
     return 0 if hit is None else stock_pool(*hit)[1]
 

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.filters import Filter
-from bot.flows.common import inventory_of, payments_service
+from bot.flows.common import inventory_of, payments_service, services
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
 from bot.replies import text_for
-from bot.router import Outgoing, Router, Turn
+from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
 from bot.types import Reply
 from catalog.money import Money, MoneyError
@@ -33,7 +33,7 @@ from payments.status import (
     RefundStatus,
 )
 
-router = Router("merchant")
+router = Blueprint("merchant")
 
 HELP = ("Commands:\n"
         "• orders — recent orders (cancelled and refunded ones too)\n"
@@ -64,7 +64,7 @@ async def _order(turn: Turn, rest: str) -> Order | None:
     if match is None:
         turn.reply_text("Which order? e.g. ORD-1042")
         return None
-    order = await payments_service(turn).repo.order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
+    order = await payments_service(turn).order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
     if order is None:
         turn.reply_text(f"No order ORD-{int(match.group(1))}.")
     return order
@@ -77,7 +77,7 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     reply = Reply(type="text", text=text)
-    requests = [r for r in await payments_service(turn).repo.requests_for_order(order.id)
+    requests = [r for r in await payments_service(turn).requests_for_order(order.id)
                 if r.method != "tip"]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
@@ -87,7 +87,7 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
 
 async def _describe(turn: Turn, order: Order) -> str:
     service = payments_service(turn)
-    lines = await service.repo.lines(order.id)
+    lines = await service.lines(order.id)
     book = await service.book(order)
     body = [f"{order.label} — {order.status} — {order.total.format()} "
             f"(paid {book.money(book.captured).format()})"]
@@ -110,7 +110,7 @@ async def cmd_orders(turn: Turn, rest: str) -> None:
     """Recent orders with their status: cancelled and refunded ones are listed too (money
     can still arrive for them), with any money held beyond what the order keeps."""
     service = payments_service(turn)
-    orders = await service.repo.orders(turn.shop.id, limit=20)
+    orders = await service.orders(turn.shop.id, limit=20)
     if not orders:
         turn.reply_text("No orders yet.")
         return
@@ -179,7 +179,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     if order is None:
         return
     service = payments_service(turn)
-    requests = [r for r in await service.repo.requests_for_order(order.id)
+    requests = [r for r in await service.requests_for_order(order.id)
                 if r.method != "tip"]
     if order.status is not OrderStatus.PENDING_PAYMENT or not requests:
         turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.")
@@ -194,7 +194,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
                           provider_ref=request.provider_ref or request.id, amount=left,
                           occurred_at=turn.now_ms // 1000, payment_id=payment_id,
                           reference=request.id, refs=(request.id,))
-    notify = turn.services["payment_notify"]
+    notify = services(turn).payment_notify
     update = await service.apply_event(request.provider, event, notify)
     if update is None:
         turn.reply_text(f"{order.label} was already confirmed.")
@@ -224,7 +224,7 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             return
     try:
         result = await payments_service(turn).refund_order(
-            order, amount, reason="merchant", notify=turn.services["payment_notify"],
+            order, amount, reason="merchant", notify=services(turn).payment_notify,
             excess_only=excess_only, payment_id=payment_id)
     except PaymentError as exc:
         turn.reply_text(f"Cannot refund {order.label}: {exc}")
@@ -263,7 +263,7 @@ async def cmd_resume(turn: Turn, rest: str) -> None:
     if not digits:
         turn.reply_text("Usage: resume +91…")
         return
-    resumed: list[Outgoing] = await turn.services["resume_conversation"](turn.shop, digits)
+    resumed: list[Outgoing] = await services(turn).conversations.resume(turn.shop, digits)
     turn.outgoing.extend(resumed)
     turn.reply_text(f"Bot resumed for +{digits}." if resumed
                     else f"No paused chat with +{digits}.")

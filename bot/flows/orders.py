@@ -7,17 +7,17 @@ import re
 from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
-from bot.flows.common import inventory_of, payments_service
-from bot.router import Router, Turn
+from bot.flows.common import inventory_of, payments_service, services
+from bot.router import Blueprint, Turn
 from bot.state import ConversationState
 from catalog.money import Money, MoneyError
 from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
 
-router = Router("orders")
+router = Blueprint("orders")
 # "same again" is a plain-text signal the intent model often reads as checkout or goodbye
 # ("फिर से", "আবার একই অর্ডার"): it is routed before the intents
-reorder_router = Router("reorder")
+reorder_router = Blueprint("reorder")
 
 REORDER = re.compile(r"\b(same again|reorder|repeat (my )?(last )?order|order again|"
                      r"phir se|dobara)\b|फिर से|दोबारा|আবার|আগের মতো|نفس الطلب|كرر الطلب",
@@ -36,10 +36,10 @@ async def find_order(turn: Turn, label: str | None) -> Order | None:
     if label:
         number = "".join(ch for ch in label if ch.isdigit())
         if number:
-            order = await service.repo.order(f"{turn.shop.id}/ORD-{int(number)}")
+            order = await service.order(f"{turn.shop.id}/ORD-{int(number)}")
             if order is not None and order.customer == turn.message.customer:
                 return order
-    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    orders = await service.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     return orders[0] if orders else None
 
 
@@ -51,7 +51,7 @@ async def order_status(turn: Turn) -> None:
         order = await find_order(turn, label)
         orders = [order] if order else []
     else:
-        orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer,
+        orders = await service.orders(turn.shop.id, customer=turn.message.customer,
                                            limit=3)
     if not orders:
         turn.say("no_orders")
@@ -90,7 +90,7 @@ async def cancel_order(turn: Turn, order: Order) -> OrderStatus:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
     service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
-    lines = await service.repo.lines(order.id)
+    lines = await service.lines(order.id)
     inventory = inventory_of(turn)
     inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                       turn.writes, turn.now_ms)
@@ -109,12 +109,12 @@ def _is_reorder(turn: Turn) -> bool:
 @reorder_router.on(Filter(_is_reorder, "reorder"))
 async def same_again(turn: Turn) -> None:
     service = payments_service(turn)
-    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    orders = await service.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if not orders:
         turn.say("no_orders")
         return
     cart = dict(turn.conversation.cart)
-    for line in await service.repo.lines(orders[0].id):
+    for line in await service.lines(orders[0].id):
         if turn.shop.catalog.find_sku(line.sku) is not None:
             cart[line.sku] = cart.get(line.sku, 0) + line.quantity
     turn.conversation = turn.conversation.with_(cart=cart)
@@ -139,7 +139,7 @@ async def tip(turn: Turn) -> None:
     except (ValueError, MoneyError):
         amount = None
     service = payments_service(turn)
-    orders = await service.repo.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    orders = await service.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if amount is None or amount.minor <= 0 or not orders:
         turn.say("tip_how" if orders else "no_orders")
         return
@@ -152,8 +152,8 @@ async def handoff(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(
         handoff_until=turn.now_ms + quiet, state=ConversationState.HANDOFF)
     turn.say("handoff_started")
-    recent = await turn.services["recent_messages"](turn.shop.id, turn.message.channel,
-                                                    turn.message.customer, HANDOFF_HISTORY)
+    recent = await services(turn).conversations.recent_messages(
+        turn.shop.id, turn.message.channel, turn.message.customer, HANDOFF_HISTORY)
     history = "\n".join(f"> {text[:200]}" for text in [*recent, turn.message.text] if text)
     who = turn.message.phone or f"+{turn.message.customer}"
     turn.outgoing_to_owners(f"🙋 {who} asked for a person:\n{history}\n"

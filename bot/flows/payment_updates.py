@@ -19,7 +19,6 @@ from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
-from payments.ledger import postings_for_cancel
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -43,14 +42,16 @@ def order_status_reply(text: str, reference: str, status: OrderStatus) -> Reply:
 
 
 def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
-              now_ms: int, purpose: str = "payment_update") -> Reply | None:
-    """Free-form inside the 24-hour window; outside it only the shop's template, or nothing.
+              now_ms: int, purpose: str = "payment_update", *, windowed: bool) -> Reply | None:
+    """On a channel with a customer-service window (``windowed``: it declares
+    ``ChannelCapability.SERVICE_WINDOW``, as WhatsApp's 24 hours): free-form inside the
+    window, outside it only the shop's template, or nothing. Elsewhere: free-form.
 
     The template for ``purpose`` (shop.yaml ``templates:``) is sent with the text as its one
     body parameter; a shop without a matching template sends nothing outside the window.
     """
     reply = body if isinstance(body, Reply) else Reply(type="text", text=body)
-    if conversation is not None and conversation.in_window(now_ms):
+    if not windowed or (conversation is not None and conversation.in_window(now_ms)):
         return reply
     template = shop.templates.get(purpose) or shop.templates.get("default")
     if template is None:
@@ -68,6 +69,8 @@ class PaymentNotifier:
     payments: PaymentService
     now_ms: Callable[[], int]
     channel_business: Callable[[str], str] = lambda channel: ""
+    # the channels with a customer-service window (declared by the channels themselves)
+    windowed_channels: frozenset[str] = frozenset()
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -172,7 +175,8 @@ class PaymentNotifier:
         conversation = next((c for c in found if c.key.channel == order.channel), None)
         business = conversation.business if conversation else self.channel_business(order.channel)
         for body in to_shopper:
-            reply = proactive(shop, conversation, body, now)
+            reply = proactive(shop, conversation, body, now,
+                              windowed=order.channel in self.windowed_channels)
             if reply is not None:
                 outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id, order.channel,
                                                     order.customer, business, reply), now)
@@ -181,7 +185,8 @@ class PaymentNotifier:
             theirs = next((c for c in await self.store.find(shop.id, digits)
                            if c.key.channel == order.channel), None)
             for body in to_owners:
-                alert = proactive(shop, theirs, body, now, purpose="merchant_alert")
+                alert = proactive(shop, theirs, body, now, purpose="merchant_alert",
+                                  windowed=order.channel in self.windowed_channels)
                 if alert is not None:
                     outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
                                                         order.channel, digits, business, alert),
@@ -189,7 +194,7 @@ class PaymentNotifier:
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order
-        lines = await self.payments.repo.lines(order.id)
+        lines = await self.payments.lines(order.id)
         body = [f"💰 {order.label} paid: {update.after.captured.format()}"]
         body += [f"• {ln.quantity} × {ln.name}" for ln in lines]
         if order.address:
@@ -200,7 +205,7 @@ class PaymentNotifier:
     async def _expire_order(self, update: PaymentUpdate, writes: WriteSet, now: int) -> bool:
         """The only payment request expired unpaid: cancel the order and free its stock."""
         order = update.order
-        others = [r for r in await self.payments.repo.requests_for_order(order.id)
+        others = [r for r in await self.payments.requests_for_order(order.id)
                   if r.id != update.request.id and r.method != "tip"
                   and r.status in OPEN_REQUEST]
         if others:
@@ -208,11 +213,8 @@ class PaymentNotifier:
         shop = self.shop_for(order.shop_id)
         if shop is None:
             return False
-        self.payments.repo.set_order_status(writes, order.id, order.status,
-                                            OrderStatus.CANCELLED, now)
-        postings = postings_for_cancel(order.label, order.total)
-        self.payments.repo.insert_postings(writes, order.shop_id, postings, now)
-        lines = await self.payments.repo.lines(order.id)
+        self.payments.cancel_unpaid(writes, order, now)
+        lines = await self.payments.lines(order.id)
         self.inventory.release(shop.id, shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                                writes, now)
         return True

@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 from bot.filters import Filter, intent, kind
 from bot.flows.common import product_name
 from bot.language import language_switch_request
-from bot.router import UNHANDLED, Router, Turn
+from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.models import FaqEntry, OpeningHours, Shop
 
-router = Router("support")
-fallback_router = Router("fallback")
-paused_router = Router("paused")
+router = Blueprint("support")
+fallback_router = Blueprint("fallback")
+paused_router = Blueprint("paused")
 
 
 @paused_router.on(Filter(lambda t: not t.is_owner and t.conversation.paused(t.now_ms),

@@ -94,6 +94,7 @@ class ParseContext:
 
 
 class IntentBackend(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def parse(self, text: str, context: ParseContext) -> Understanding: ...

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.language import detect_language, language_switch_request
 from bot.nlu.base import (
@@ -54,8 +54,10 @@ from bot.nlu.entities import Extraction, extract, order_intent
 from bot.nlu.training import Example, training_examples
 from catalog.search import ProductIndex
 from catalog.translit import sound_key
+from config.plugins import Option
 
 if TYPE_CHECKING:
+    from bot.nlu.registry import BackendOptions
     from catalog.models import Catalog, Shop
 
 # Below this top-intent probability the bot should ask rather than act. Chosen on the
@@ -575,7 +577,15 @@ def _catalog_names(catalog: Catalog) -> list[str]:
 class BuiltinBackend:
     """In-process intent classifier; ``parse`` costs tens of microseconds."""
 
-    name = "builtin"
+    name: ClassVar[str] = "builtin"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"in_process"})
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @classmethod
+    def create(cls, shop: Shop, env: Mapping[str, str],
+               options: BackendOptions) -> BuiltinBackend:
+        """The registry's constructor (bot/nlu/registry.py)."""
+        return cls.train(shop, cache_dir=options.model_cache)
 
     def __init__(self, trained: TrainedModel, shop: Shop) -> None:
         self.trained = trained

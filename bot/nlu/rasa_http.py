@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 
@@ -33,6 +33,7 @@ from bot.nlu.base import (
 from bot.nlu.builtin import (
     MAX_ENTITY_CHARS,
     RANKING_SIZE,
+    build_builtin,
     extraction_for_shop,
     message_language,
     parse_shortcut,
@@ -42,6 +43,10 @@ from bot.nlu.entities import item_for, order_intent
 from bot.nlu.numbers import NumberSpan, find_numbers
 from catalog.models import Shop
 from catalog.search import Mention
+from config.plugins import Option, load, option, options
+
+if TYPE_CHECKING:
+    from bot.nlu.registry import BackendOptions
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +192,12 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[Ite
     return tuple(items)
 
 
+@dataclass(frozen=True, slots=True)
+class RasaConfig:
+    url: str = option("HAAT_RASA_URL", "http://localhost:5005",
+                      doc="a Rasa server's base URL (POST /model/parse)")
+
+
 class RasaHttpBackend:
     """An IntentBackend backed by a Rasa server; falls back to ``fallback`` on any failure.
 
@@ -194,7 +205,21 @@ class RasaHttpBackend:
     extractor, for ``haat nlu eval --rasa-entities``; serving keeps our extractor.
     """
 
-    name = "rasa"
+    name: ClassVar[str] = "rasa"
+    # out of process over HTTP; any failure falls back to the built-in classifier
+    capabilities: ClassVar[frozenset[str]] = frozenset({"http", "falls_back", "diet_entities"})
+    options: ClassVar[tuple[Option, ...]] = options(RasaConfig)
+
+    @classmethod
+    def create(cls, shop: Shop, env: Mapping[str, str],
+               options: BackendOptions) -> RasaHttpBackend:
+        """The registry's constructor (bot/nlu/registry.py): the built-in backend is its
+        fallback."""
+        if options.session is None:
+            raise ValueError("the rasa backend needs an aiohttp ClientSession")
+        return cls(load(RasaConfig, env).url, options.session, options.timeout,
+                   build_builtin(shop, cache_dir=options.model_cache),
+                   diet_items=options.rasa_entities)
 
     def __init__(
         self,

@@ -1,47 +1,63 @@
-"""Intent backends by name (``HAAT_NLU_BACKEND``): adding one is a module and one line here."""
+"""Intent backends by name (``HAAT_NLU_BACKEND``): adding one is a module and one line here.
+
+Each backend class declares its name, capabilities and environment keys, and builds
+itself with ``create(shop, env, options)``; the app, ``haat nlu`` and the contract suite
+iterate ``BACKEND_CLASSES``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import ClassVar, Protocol
 
 import aiohttp
 
 from bot.nlu.base import IntentBackend
-from bot.nlu.builtin import build_builtin
+from bot.nlu.builtin import BuiltinBackend
 from bot.nlu.rasa_http import DEFAULT_TIMEOUT, RasaHttpBackend
 from catalog.models import Shop
+from config.plugins import Option
 
 
 @dataclass(frozen=True, slots=True)
 class BackendOptions:
-    """What a backend may need beyond the shop; the composition root fills it in."""
+    """What a backend may need beyond the shop and its own keys; the composition root
+    fills it in."""
 
-    rasa_url: str = "http://localhost:5005"
     session: aiohttp.ClientSession | None = None  # required by backends that do HTTP
     timeout: float = DEFAULT_TIMEOUT
     model_cache: Path | None = None  # where trained built-in weights are kept across restarts
     rasa_entities: bool = False  # items from DIET's entities (haat nlu eval --rasa-entities)
 
 
-def _build_rasa(shop: Shop, options: BackendOptions) -> IntentBackend:
-    if options.session is None:
-        raise ValueError("the rasa backend needs an aiohttp ClientSession")
-    return RasaHttpBackend(options.rasa_url, options.session, options.timeout,
-                           build_builtin(shop, cache_dir=options.model_cache),
-                           diet_items=options.rasa_entities)
+class BackendPlugin(Protocol):
+    """What an intent backend *class* declares: ``name`` (the HAAT_NLU_BACKEND value),
+    ``capabilities`` (``in_process``, ``http``, ``falls_back``, ``diet_entities`` …),
+    ``options`` (its environment keys) and ``create``."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+    options: ClassVar[tuple[Option, ...]]
+
+    @classmethod
+    def create(cls, shop: Shop, env: Mapping[str, str],
+               options: BackendOptions) -> IntentBackend: ...
 
 
-BACKENDS: dict[str, Callable[[Shop, BackendOptions], IntentBackend]] = {
-    "builtin": lambda shop, options: build_builtin(shop, cache_dir=options.model_cache),
-    "rasa": _build_rasa,
-}
+BACKEND_CLASSES: tuple[type[BackendPlugin], ...] = (BuiltinBackend, RasaHttpBackend)
+
+BACKENDS: Mapping[str, type[BackendPlugin]] = MappingProxyType(
+    {cls.name: cls for cls in BACKEND_CLASSES})
 
 
-def build_backend(name: str, shop: Shop, options: BackendOptions | None = None) -> IntentBackend:
-    """The backend ``name`` for ``shop``; ValueError names the known ones."""
-    factory = BACKENDS.get(name)
-    if factory is None:
+def build_backend(name: str, shop: Shop, options: BackendOptions | None = None,
+                  env: Mapping[str, str] | None = None) -> IntentBackend:
+    """The backend ``name`` for ``shop``, configured from its own keys in ``env``
+    (``Settings.env``); ValueError names the known ones."""
+    cls = BACKENDS.get(name)
+    if cls is None:
         raise ValueError(f"unknown NLU backend {name!r}: use one of {', '.join(BACKENDS)}")
-    return factory(shop, options or BackendOptions())
+    return cls.create(shop, env or {}, options or BackendOptions())

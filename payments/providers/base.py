@@ -9,12 +9,19 @@ parsing turns a callback or a fetch into :class:`ProviderEvent` values that the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from catalog.money import Money
+from config.plugins import Option
 from payments.status import PaymentEventKind
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from storage.database import Database
 
 # upi_link: create_payment_link returns a ``upi://pay`` intent (ProviderLink.upi_uri);
 # payment_link: it returns a hosted https page (ProviderLink.url); qr: the upi_uri may be shown
@@ -140,6 +147,15 @@ class ProviderEvent:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderDeps:
+    """What the composition root hands every provider besides its own settings."""
+
+    session: aiohttp.ClientSession | None = None
+    clock: Callable[[], float] = time.time  # the sandbox's event times (tests move it)
+    db: Database | None = None  # where the sandbox keeps its state (memory without one)
+
+
 @runtime_checkable
 class PaymentProvider(Protocol):
     """What every provider module implements. Methods outside ``capabilities`` raise
@@ -161,6 +177,34 @@ class PaymentProvider(Protocol):
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool: ...
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]: ...
+
+
+class ProviderPlugin(Protocol):
+    """What a provider *class* declares, so that the registry, the app, ``haat check``,
+    the shop loader and the contract suite learn everything from one registry line.
+
+    - ``name``: the shop.yaml ``payments.provider`` value;
+    - ``capabilities``: what it can do (``Capability``);
+    - ``options``: the environment keys it reads (``config.plugins.options`` of its config);
+    - ``needs_payee``: a shop using it must declare ``payments.upi`` (its links pay the
+      merchant's own UPI ID);
+    - ``callback_path``: the route its webhooks arrive on (the shared
+      ``/webhooks/payments/{provider}``, answered by ``webhooks/payment_routes.py``);
+    - ``from_env``: build it from its own keys and the shared dependencies.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+    options: ClassVar[tuple[Option, ...]]
+    needs_payee: ClassVar[bool]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> PaymentProvider: ...
+
+
+def callback_path(name: str) -> str:
+    """Where provider ``name``'s webhooks arrive (one route serves every provider)."""
+    return f"/webhooks/payments/{name}"
 
 
 @runtime_checkable

@@ -14,18 +14,21 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import aiohttp
 
 from catalog.money import Money, MoneyError
 from config import wire
+from config.plugins import Option, load, option, options
 from payments.providers.base import (
     MAX_EPOCH_SECONDS,
     CollectRequest,
     LinkRequest,
     NotCancellable,
     ProviderCollect,
+    ProviderDeps,
     ProviderError,
     ProviderEvent,
     ProviderLink,
@@ -90,11 +93,30 @@ _PAYMENT_STATUS_KIND: Mapping[str, PaymentEventKind] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class RazorpayConfig:
+    key_id: str | None = option("RAZORPAY_KEY_ID", doc="API key id (basic auth user)")
+    key_secret: str | None = option("RAZORPAY_KEY_SECRET", secret=True,
+                                    doc="API key secret (basic auth password)")
+    webhook_secret: str | None = option("RAZORPAY_WEBHOOK_SECRET", secret=True,
+                                        doc="verifies X-Razorpay-Signature")
+    api_base_url: str = option("RAZORPAY_API_BASE_URL", DEFAULT_BASE_URL,
+                               doc="tests point it at tests/fakes/razorpay.py")
+
+
 class RazorpayProvider:
     name: ClassVar[str] = "razorpay"
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"payment_link", "collect", "refund", "fetch", "cancel"}
     )
+    options: ClassVar[tuple[Option, ...]] = options(RazorpayConfig)
+    needs_payee: ClassVar[bool] = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> RazorpayProvider:
+        config = load(RazorpayConfig, env)
+        return cls(deps.session, key_id=config.key_id, key_secret=config.key_secret,
+                   webhook_secret=config.webhook_secret, base_url=config.api_base_url)
 
     def __init__(
         self,

@@ -1,52 +1,45 @@
-"""Provider name (shop.yaml ``payments.provider``) → class. Adding one is one line in
-``PROVIDERS`` (and, if it needs configuration, a branch in :func:`create_provider`)."""
+"""Every payment provider, by the name a shop.yaml gives in ``payments.provider``.
+
+Adding one is its module and one line in ``PROVIDER_CLASSES``: each class declares its
+name, capabilities, environment keys and how it is built (``base.ProviderPlugin``), and the
+app, ``haat check``, the shop loader's rules and the contract suite read them from here.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Mapping
+from types import MappingProxyType
 
-import aiohttp
-
-from payments.providers.base import PaymentProvider
-from payments.providers.razorpay import DEFAULT_BASE_URL, RazorpayProvider
+from payments.providers.base import PaymentProvider, ProviderDeps, ProviderPlugin
+from payments.providers.razorpay import RazorpayProvider
 from payments.providers.sandbox import SandboxProvider
+from payments.providers.stripe import StripeProvider
 from payments.providers.upi_intent import UpiIntentProvider
-from storage.database import Database
 
-PROVIDERS: dict[str, type[SandboxProvider] | type[UpiIntentProvider] | type[RazorpayProvider]] = {
-    "sandbox": SandboxProvider,
-    "upi_intent": UpiIntentProvider,
-    "razorpay": RazorpayProvider,
-}
+PROVIDER_CLASSES: tuple[type[ProviderPlugin], ...] = (
+    SandboxProvider,
+    UpiIntentProvider,
+    RazorpayProvider,
+    StripeProvider,
+)
+
+PROVIDERS: Mapping[str, type[ProviderPlugin]] = MappingProxyType(
+    {cls.name: cls for cls in PROVIDER_CLASSES})
 
 
-def create_provider(
-    name: str,
-    session: aiohttp.ClientSession | None,
-    *,
-    sandbox_secret: str | None = None,
-    razorpay_key_id: str | None = None,
-    razorpay_key_secret: str | None = None,
-    razorpay_webhook_secret: str | None = None,
-    razorpay_api_base_url: str = DEFAULT_BASE_URL,
-    clock: Callable[[], float] = time.time,
-    db: Database | None = None,
-) -> PaymentProvider:
-    """Build a provider from plain settings (the names match ``config.settings.Settings``).
+def create_provider(name: str, env: Mapping[str, str] | None = None,
+                    deps: ProviderDeps | None = None) -> PaymentProvider:
+    """Build provider ``name`` from its own environment keys (``Settings.env``).
 
-    Missing secrets are allowed here: the provider then fails closed when used. ``clock``
-    drives the sandbox's event times (conversation tests move it with ``wait:``); ``db`` is
-    where the sandbox keeps its state (in memory without one).
+    Missing secrets are allowed here: the provider then fails closed when used.
     """
     cls = PROVIDERS.get(name)
     if cls is None:
         raise KeyError(f"unknown payment provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")
-    if cls is SandboxProvider:
-        return SandboxProvider(session, sandbox_secret, clock=clock, db=db)
-    if cls is RazorpayProvider:
-        return RazorpayProvider(
-            session, key_id=razorpay_key_id, key_secret=razorpay_key_secret,
-            webhook_secret=razorpay_webhook_secret, base_url=razorpay_api_base_url,
-        )
-    return UpiIntentProvider(session)
+    return cls.from_env(env or {}, deps or ProviderDeps())
+
+
+def create_providers(env: Mapping[str, str], deps: ProviderDeps) -> dict[str, PaymentProvider]:
+    """One instance of every registered provider (a shop picks one by name)."""
+    return {cls.name: cls.from_env(env, deps) for cls in PROVIDER_CLASSES}
+

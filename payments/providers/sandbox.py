@@ -50,10 +50,12 @@ import aiohttp
 
 from catalog.money import Money, MoneyError
 from config import wire
+from config.plugins import Option, load, option, options
 from payments.providers.base import (
     CollectRequest,
     LinkRequest,
     ProviderCollect,
+    ProviderDeps,
     ProviderError,
     ProviderEvent,
     ProviderLink,
@@ -225,11 +227,23 @@ class _SqlStore:
         await self.db.write(writes)
 
 
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    secret: str | None = option("HAAT_SANDBOX_SECRET", secret=True,
+                                doc="signs the sandbox's callbacks and its /sandbox routes")
+
+
 class SandboxProvider:
     name: ClassVar[str] = "sandbox"
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
     )
+    options: ClassVar[tuple[Option, ...]] = options(SandboxConfig)
+    needs_payee: ClassVar[bool] = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> SandboxProvider:
+        return cls(deps.session, load(SandboxConfig, env).secret, clock=deps.clock, db=deps.db)
 
     def __init__(
         self,
@@ -245,6 +259,11 @@ class SandboxProvider:
         self._hosted = hosted_base_url.rstrip("/")
         self._clock = clock
         self._store: _Store = _MemoryStore() if db is None else _SqlStore(db)
+
+    @property
+    def secret(self) -> str | None:
+        """HAAT_SANDBOX_SECRET: it also opens the sandbox's "simulate a payment" route."""
+        return self._secret
 
     def _now(self) -> int:
         return int(self._clock())

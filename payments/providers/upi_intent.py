@@ -14,10 +14,12 @@ from typing import ClassVar
 import aiohttp
 
 from catalog.money import Money
+from config.plugins import Option
 from payments.providers.base import (
     CollectRequest,
     LinkRequest,
     ProviderCollect,
+    ProviderDeps,
     ProviderError,
     ProviderEvent,
     ProviderLink,
@@ -31,6 +33,12 @@ from payments.upi import UpiError, UpiLink
 class UpiIntentProvider:
     name: ClassVar[str] = "upi_intent"
     capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
+    options: ClassVar[tuple[Option, ...]] = ()
+    needs_payee: ClassVar[bool] = True  # its links pay the shop's own payments.upi.vpa
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> UpiIntentProvider:
+        return cls(deps.session)
 
     def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
         self._session = session  # unused: no I/O; kept for a uniform constructor

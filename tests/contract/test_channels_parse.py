@@ -1,9 +1,12 @@
-"""Every real channel fixture parses, through the adapter its name prefix names."""
+"""Every real channel fixture parses, through the adapter whose test module
+(``tests/fakes/channel_<name>.py``, found for every registered channel) claims its prefix."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,25 +15,40 @@ import pytest
 from bot.types import MessageKind, StatusKind
 from config.settings import Settings
 from tests import sim
-from webhooks.channels.base import BadPayload, ChannelAdapter, Delivery
-from webhooks.channels.registry import CHANNELS
+from webhooks.channels.base import (
+    BadPayload,
+    ChannelAdapter,
+    ChannelCapability,
+    Delivery,
+    webhook_path,
+)
+from webhooks.channels.registry import CHANNEL_CLASSES, CHANNELS
 from webhooks.channels.twilio import TwilioAdapter
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
-INBOUND = sorted(p for p in FIXTURES.glob("*.json")
-                 if p.name.startswith(("twilio_", "cloud_", "onprem360_")))
-SETTINGS = Settings(twilio_auth_token="12345", whatsapp_app_secret="s")
+DRIVERS: dict[str, ModuleType] = {
+    cls.name: importlib.import_module(f"tests.fakes.channel_{cls.name}")
+    for cls in CHANNEL_CLASSES}
+PREFIXES = tuple(p for driver in DRIVERS.values() for p in driver.FIXTURE_PREFIXES)
+INBOUND = sorted(p for p in FIXTURES.glob("*.json") if p.name.startswith(PREFIXES))
+SETTINGS = Settings().with_env(TWILIO_AUTH_TOKEN="12345", WHATSAPP_APP_SECRET="s",
+                               HAAT_SIMULATOR_TOKEN="t")
+
+
+def _channel(name: str) -> str:
+    (channel,) = [key for key, driver in DRIVERS.items()
+                  if name.startswith(driver.FIXTURE_PREFIXES)]
+    return channel
 
 
 def _adapter(name: str) -> ChannelAdapter:
-    return CHANNELS["twilio" if name.startswith("twilio_") else "whatsapp"](SETTINGS)
+    return CHANNELS[_channel(name)](SETTINGS)
 
 
 def _body(path: Path) -> bytes:
-    if path.name.startswith("twilio_"):
-        return urlencode(json.loads(path.read_text())).encode()
-    return path.read_bytes()
+    body: bytes = DRIVERS[_channel(path.name)].fixture_body(path)
+    return body
 
 
 def parse_fixture(name: str) -> Delivery:
@@ -40,6 +58,8 @@ def parse_fixture(name: str) -> Delivery:
 
 def test_fixture_set_is_complete() -> None:
     assert len(INBOUND) == 52
+    for path in INBOUND:
+        _channel(path.name)  # exactly one channel claims each fixture
     assert (FIXTURES / "SOURCES.md").exists()
 
 
@@ -59,11 +79,18 @@ def test_every_fixture_parses_to_known_kinds(path: Path) -> None:
     assert adapter.parse(_body(path), {}) == delivery
 
 
-@pytest.mark.parametrize("name", ["cloud_", "twilio_"])
-def test_registry_builds_adapters_named_like_their_key(name: str) -> None:
-    for key, factory in CHANNELS.items():
-        assert factory(SETTINGS).name == key
-    assert isinstance(_adapter(name), TwilioAdapter | WhatsAppCloudAdapter)
+def test_registry_builds_adapters_named_like_their_key() -> None:
+    assert [cls.name for cls in CHANNEL_CLASSES] == list(CHANNELS)
+    for key, cls in CHANNELS.items():
+        adapter = cls(SETTINGS)
+        assert adapter.name == key and cls.name == key
+        assert cls.capabilities <= set(ChannelCapability)
+        assert (ChannelCapability.DIRECT_REPLIES in cls.capabilities) is adapter.direct_replies
+        assert all(o.env.isupper() for o in cls.options)
+        for route in adapter.extra_routes():
+            assert route.path.startswith(webhook_path(key))
+    assert isinstance(_adapter("cloud_x"), WhatsAppCloudAdapter)
+    assert isinstance(_adapter("twilio_x"), TwilioAdapter)
 
 
 # ---- Cloud API: specific fixtures ----------------------------------------------------------

@@ -1,12 +1,16 @@
 """Every intent backend keeps the same protocol contract (docs/DESIGN.md §2: one suite per
 extension).
 
-The Rasa HTTP backend runs against the fake Rasa server on loopback.
+The suite runs every backend of ``bot/nlu/registry.py``; one that talks to a server runs
+against its fake (``tests/fakes/<name>.py``, ``start_for_contract``): Rasa's on loopback.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from bot.nlu.base import ENTITY_TYPES, INTENTS, IntentBackend, ParseContext, Understanding
 from bot.nlu.builtin import BuiltinBackend, build_builtin
 from bot.nlu.rasa_http import RasaHttpBackend
-from bot.nlu.registry import BackendOptions, build_backend
+from bot.nlu.registry import BACKEND_CLASSES, BACKENDS, BackendOptions, build_backend
 from catalog.models import Shop
 from tests.fakes.rasa import RASA_STATE, FakeRasaState, make_rasa_app, tea_shop
 
@@ -44,16 +48,26 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-@pytest.fixture(params=["builtin", "rasa_http"])
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained weights shared by the module: each backend built trains only once."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(params=sorted(BACKENDS))
 async def backend(
     request: pytest.FixtureRequest,
-    builtin_backend: BuiltinBackend,
-    rasa_server: TestServer,
+    shop: Shop,
+    model_cache: Path,
+    aiohttp_server: ServerFactory,
     session: aiohttp.ClientSession,
 ) -> IntentBackend:
-    if request.param == "builtin":
-        return builtin_backend
-    return RasaHttpBackend(str(rasa_server.make_url("")), session, 2.0, builtin_backend)
+    name: str = request.param
+    env: dict[str, str] = {}
+    if importlib.util.find_spec(f"tests.fakes.{name}") is not None:
+        env = await importlib.import_module(f"tests.fakes.{name}").start_for_contract(
+            aiohttp_server)
+    return build_backend(name, shop, BackendOptions(session, 2.0, model_cache), env)
 
 
 def check(result: Understanding) -> None:
@@ -163,8 +177,12 @@ async def test_rasa_unreachable_without_fallback_is_out_of_scope(
 async def test_registry_builds_both_backends(
     session: aiohttp.ClientSession, shop: Shop
 ) -> None:
+    assert [cls.name for cls in BACKEND_CLASSES] == list(BACKENDS)
+    for cls in BACKEND_CLASSES:
+        assert all(o.env.isupper() for o in cls.options) and cls.capabilities
     assert build_backend("builtin", shop).name == "builtin"
-    rasa = build_backend("rasa", shop, BackendOptions("http://127.0.0.1:9", session, 0.5))
+    rasa = build_backend("rasa", shop, BackendOptions(session, 0.5),
+                         {"HAAT_RASA_URL": "http://127.0.0.1:9"})
     assert rasa.name == "rasa"
     with pytest.raises(ValueError, match="builtin"):
         build_backend("spacy", shop)

@@ -19,9 +19,11 @@ from bot.outgoing import OutboxItem
 from bot.types import Button, Reply
 from config.settings import Settings
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
-from webhooks.channels.base import SendError
-from webhooks.channels.registry import CHANNELS
+from webhooks.channels.base import ChannelCapability, SendError
+from webhooks.channels.registry import CHANNELS, with_capability
 from webhooks.sender import InlineSender, ProcessSender, Sender
+
+REMOTE = with_capability(ChannelCapability.REST_SENDS)  # what `haat serve` sends from the child
 
 CUSTOMER = "919830000001"
 
@@ -34,9 +36,10 @@ async def graph() -> AsyncIterator[FakeGraphApi]:
 
 def _settings(graph: FakeGraphApi) -> Settings:
     # no database file: the sender child keeps its journal beside one (webhooks/sender.py)
-    return Settings(whatsapp_access_token=ACCESS_TOKEN, whatsapp_api_base_url=graph.url,
-                    simulator_token="sim", log_level="WARNING",
-                    database_url="sqlite:///:memory:")
+    return Settings(log_level="WARNING",
+                    database_url="sqlite:///:memory:").with_env(
+                        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=graph.url,
+                        HAAT_SIMULATOR_TOKEN="sim")
 
 
 @pytest.fixture(params=["inline", "process"])
@@ -48,7 +51,7 @@ async def sender(request: pytest.FixtureRequest,
         inline = InlineSender(channels, lambda: session)
         chosen: Sender = inline
         if request.param == "process":
-            chosen = ProcessSender(settings, inline)
+            chosen = ProcessSender(settings, inline, REMOTE)
         try:
             yield chosen
         finally:
@@ -93,13 +96,14 @@ async def test_a_rate_limit_is_retryable_and_a_bad_request_is_not(
 
 
 async def test_an_unreachable_channel_is_a_retryable_failure(graph: FakeGraphApi) -> None:
-    settings = Settings(whatsapp_access_token=ACCESS_TOKEN,
-                        whatsapp_api_base_url="http://127.0.0.1:9", log_level="WARNING",
-                        database_url="sqlite:///:memory:")
+    settings = Settings(log_level="WARNING",
+                        database_url="sqlite:///:memory:").with_env(
+                            WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+                            WHATSAPP_API_BASE_URL="http://127.0.0.1:9")
     channels = {name: build(settings) for name, build in CHANNELS.items()}
     async with aiohttp.ClientSession() as session:
         for sender in (InlineSender(channels, lambda: session),
-                       ProcessSender(settings, InlineSender(channels, lambda: session))):
+                       ProcessSender(settings, InlineSender(channels, lambda: session), REMOTE)):
             try:
                 with pytest.raises(SendError) as refused:
                     await sender.send(_item(1))
@@ -116,7 +120,7 @@ async def process_sender(graph: FakeGraphApi) -> AsyncIterator[ProcessSender]:
     settings = _settings(graph)
     channels = {name: build(settings) for name, build in CHANNELS.items()}
     async with aiohttp.ClientSession() as session:
-        sender = ProcessSender(settings, InlineSender(channels, lambda: session))
+        sender = ProcessSender(settings, InlineSender(channels, lambda: session), REMOTE)
         sender.restart_delay = 0.0
         try:
             yield sender
@@ -193,13 +197,14 @@ async def test_a_fault_pattern_costs_retries_never_a_lost_or_doubled_message(
     async with run_fake_twilio_api() as twilio:
         fake = twilio if channel == "twilio" else graph
         fake.pattern(faults)
-        settings = _settings(graph).with_(twilio_account_sid=ACCOUNT_SID,
-                                          twilio_auth_token=AUTH_TOKEN,
-                                          twilio_api_base_url=twilio.url)
+        settings = _settings(graph).with_env(
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_API_BASE_URL=twilio.url)
         channels = {name: build(settings) for name, build in CHANNELS.items()}
         async with aiohttp.ClientSession() as session:
             inline = InlineSender(channels, lambda: session)
-            sender: Sender = inline if kind == "inline" else ProcessSender(settings, inline)
+            sender: Sender = (inline if kind == "inline"
+                              else ProcessSender(settings, inline, REMOTE))
             try:
                 async def deliver(n: int) -> int:
                     for attempt in range(1, 8):  # what the outbox does, minus the backoff

@@ -6,29 +6,34 @@ HTTP to a local aiohttp receiver that checks them with ``verify_callback`` like 
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, cast
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from catalog.models import PAYMENT_PROVIDERS
 from catalog.money import Money
 from payments.providers.base import (
     CAPABILITIES,
     CollectRequest,
     LinkRequest,
     PaymentProvider,
+    ProviderDeps,
     ProviderError,
     ProviderEvent,
     Unsupported,
     UpiPayee,
+    callback_path,
 )
 from payments.providers.razorpay import RazorpayProvider
-from payments.providers.registry import PROVIDERS, create_provider
+from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS, create_provider
 from payments.providers.sandbox import SandboxProvider, encode_event
 from payments.providers.upi_intent import UpiIntentProvider
 from payments.status import PaymentEventKind, PaymentStatus, apply_events
@@ -47,35 +52,38 @@ K = PaymentEventKind
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 
+class Driver(Protocol):
+    """What each provider's test module (``tests/fakes/<name>.py``, ``DRIVER``) offers."""
+
+    async def start(self, serve: ServerFactory) -> dict[str, str]: ...
+    async def pay(self, provider: PaymentProvider, provider_ref: str,
+                  callback_url: str) -> str: ...
+    def sign(self, body: bytes) -> Mapping[str, str]: ...
+    def forge(self, body: bytes) -> Mapping[str, str]: ...
+    async def sample_callbacks(self, provider: PaymentProvider, callback_url: str,
+                               received: list[tuple[dict[str, str], bytes, bool]]
+                               ) -> tuple[list[tuple[Mapping[str, str], bytes]], int]: ...
+
+
+def driver_for(name: str) -> Driver:
+    """A registered provider's driver, found by its name: adding a provider adds its
+    fake module and nothing here."""
+    driver: Driver = importlib.import_module(f"tests.fakes.{name}").DRIVER()
+    return driver
+
+
 @dataclass
 class Harness:
     name: str
     provider: PaymentProvider
     unconfigured: PaymentProvider  # same provider with no secrets at all
     callback_url: str
+    driver: Driver
     received: list[tuple[dict[str, str], bytes, bool]] = field(default_factory=list)
-    fake: FakeRazorpay | None = None
 
     async def pay(self, provider_ref: str) -> str:
         """Make the shopper pay the link in full; returns the provider's payment id."""
-        if isinstance(self.provider, SandboxProvider):
-            deliveries = await self.provider.settle(provider_ref, "success", self.callback_url)
-            payment_id = deliveries[-1].event.payment_id
-            assert payment_id is not None
-            return payment_id
-        assert self.fake is not None
-        return self.fake.pay_link(provider_ref)
-
-    def sample_callbacks(self) -> list[tuple[dict[str, str], bytes]]:
-        """Callbacks as the provider would really send them (signed when it can)."""
-        if self.name == "razorpay":
-            out = []
-            for i, path in enumerate(sorted(FIXTURES.glob("docs__*.json"))):
-                body = path.read_bytes()
-                out.append(({"X-Razorpay-Signature": hmac_sha256_hex(RZP_WEBHOOK_SECRET, body),
-                             "X-Razorpay-Event-Id": f"evt_fixture_{i}"}, body))
-            return out
-        return [(dict(h), b) for h, b, _ in self.received]
+        return await self.driver.pay(self.provider, provider_ref, self.callback_url)
 
 
 def request(reference: str = "ORD-7-1") -> LinkRequest:
@@ -102,39 +110,33 @@ async def harness(
     receiver = web.Application()
     receiver.router.add_post("/webhooks/payments/{provider}", receive)
     recv_server = await aiohttp_server(receiver)
-    callback_url = str(recv_server.make_url(f"/webhooks/payments/{name}"))
-    fake = None
-    provider: PaymentProvider
-    unconfigured: PaymentProvider
-    if name == "sandbox":
-        provider = SandboxProvider(session, SANDBOX_SECRET)
-        unconfigured = SandboxProvider(session, None)
-    elif name == "upi_intent":
-        provider = unconfigured = UpiIntentProvider(session)
-    else:
-        fake = FakeRazorpay()
-        server = await aiohttp_server(fake.build_app())
-        base = str(server.make_url("/v1"))
-        provider = RazorpayProvider(session, key_id=fake.key_id, key_secret=fake.key_secret,
-                                    webhook_secret=RZP_WEBHOOK_SECRET, base_url=base)
-        unconfigured = RazorpayProvider(session, key_id=None, key_secret=None,
-                                        webhook_secret=None, base_url=base)
+    callback_url = str(recv_server.make_url(callback_path(name)))
+    driver = driver_for(name)
+    env = await driver.start(aiohttp_server)
+    secrets = {o.env for o in PROVIDERS[name].options if o.secret}
+    deps = ProviderDeps(session=session)
+    provider = create_provider(name, env, deps)
+    unconfigured = create_provider(name, {k: v for k, v in env.items() if k not in secrets},
+                                   deps)
     holder["p"] = provider
-    yield Harness(name, provider, unconfigured, callback_url, received, fake)
+    yield Harness(name, provider, unconfigured, callback_url, driver, received)
     await session.close()
 
 
 # --- the shared contract ----------------------------------------------------------------
 def test_every_registered_provider_is_covered() -> None:
-    assert set(PROVIDERS) == {"sandbox", "upi_intent", "razorpay"}
+    assert [cls.name for cls in PROVIDER_CLASSES] == list(PROVIDERS)
+    assert set(PROVIDERS) == set(PAYMENT_PROVIDERS)  # the loader's copy of the names
     for name, cls in PROVIDERS.items():
         assert cls.name == name
-        built = create_provider(name, None, sandbox_secret="s", razorpay_key_id="k",
-                                razorpay_key_secret="ks", razorpay_webhook_secret="w")
-        assert type(built) is cls
+        built = create_provider(name, {o.env: "x" for o in cls.options if o.secret})
+        assert type(built) is cast(type, cls)
         assert isinstance(built, PaymentProvider)
+        assert cls.capabilities <= CAPABILITIES
+        assert all(o.env.isupper() and o.env == o.env.strip() for o in cls.options)
+        driver_for(name)  # every provider has its test driver (and fake, if external)
     with pytest.raises(KeyError, match="sandbox"):
-        create_provider("stripe", None)
+        create_provider("paypal")
 
 
 async def test_protocol_and_capabilities(harness: Harness) -> None:
@@ -216,29 +218,23 @@ async def test_fetch_honours_capabilities(harness: Harness) -> None:
 
 async def test_verify_fails_closed(harness: Harness) -> None:
     body = b'{"id":"x","amount":100}'
-    forged = {"X-Sandbox-Signature": "sha256=" + "0" * 64, "X-Razorpay-Signature": "0" * 64}
-    assert not harness.provider.verify_callback(forged, body)
+    assert not harness.provider.verify_callback(harness.driver.forge(body), body)
     assert not harness.provider.verify_callback({}, body)
     assert not harness.provider.verify_callback({}, b"")
     # correctly signed with the real secrets, but the provider has none configured
-    signed = {"X-Sandbox-Signature": "sha256=" + hmac_sha256_hex(SANDBOX_SECRET, body),
-              "X-Razorpay-Signature": hmac_sha256_hex(RZP_WEBHOOK_SECRET, body)}
+    signed = harness.driver.sign(body)
     assert not harness.unconfigured.verify_callback(signed, body)
-    assert not harness.unconfigured.verify_callback({**signed, "X-Razorpay-Signature": ""}, b"")
-    if harness.name != "upi_intent":
+    assert not harness.unconfigured.verify_callback(harness.driver.sign(b""), b"")
+    if signed:
         assert harness.provider.verify_callback(signed, body)
         assert not harness.provider.verify_callback(signed, body + b" ")
 
 
 async def test_parse_returns_well_formed_events(harness: Harness) -> None:
-    if harness.name == "sandbox":
-        link = await harness.provider.create_payment_link(request())
-        assert isinstance(harness.provider, SandboxProvider)
-        await harness.provider.settle(link.provider_ref, "success", harness.callback_url,
-                                      prior_failure=True)
-    samples = harness.sample_callbacks()
-    if harness.name == "upi_intent":
-        assert samples == []
+    samples, expected_informational = await harness.driver.sample_callbacks(
+        harness.provider, harness.callback_url, harness.received)
+    if not samples:  # a provider nobody calls back
+        assert "fetch" not in harness.provider.capabilities
         with pytest.raises(Unsupported):
             harness.provider.parse_callback({}, b"{}")
         return
@@ -253,7 +249,7 @@ async def test_parse_returns_well_formed_events(harness: Harness) -> None:
         informational += not events
         seen.update(e.event_id for e in events)
     assert len(seen) == len(samples) - informational  # one event per callback, ids unique
-    assert informational == (1 if harness.name == "razorpay" else 0)  # refund.created
+    assert informational == expected_informational
     with pytest.raises(ProviderError):
         harness.provider.parse_callback({}, b"not json")
     with pytest.raises(ProviderError):

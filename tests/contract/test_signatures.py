@@ -90,7 +90,7 @@ def test_escape_unicode_matches_meta() -> None:
 
 
 def test_cloud_adapter_verifies_the_real_delivery_with_any_header_case() -> None:
-    adapter = WhatsAppCloudAdapter(Settings(whatsapp_app_secret=REAL_SECRET))
+    adapter = WhatsAppCloudAdapter(Settings().with_env(WHATSAPP_APP_SECRET=REAL_SECRET))
     header = META["vectors"][0]["expected_header"]
     assert adapter.verify(url="/webhooks/whatsapp", headers={"X-Hub-Signature-256": header},
                           body=REAL_BODY)
@@ -104,14 +104,14 @@ def test_cloud_adapter_verifies_the_real_delivery_with_any_header_case() -> None
 def test_simulated_cloud_request_verifies() -> None:
     body, headers = sim.signed_cloud_request("app-secret", sim.cloud_text("২টা মশলা চা"))
     assert body.isascii()  # non-ASCII travels \u-escaped, as from Meta
-    adapter = WhatsAppCloudAdapter(Settings(whatsapp_app_secret="app-secret"))
+    adapter = WhatsAppCloudAdapter(Settings().with_env(WHATSAPP_APP_SECRET="app-secret"))
     assert adapter.verify(url="/webhooks/whatsapp", headers=headers, body=body)
     (msg,) = adapter.parse(body, headers).messages
     assert msg.text == "২টা মশলা চা"
 
 
 def test_verify_subscription() -> None:
-    adapter = WhatsAppCloudAdapter(Settings(whatsapp_verify_token="meatyhamhock"))
+    adapter = WhatsAppCloudAdapter(Settings().with_env(WHATSAPP_VERIFY_TOKEN="meatyhamhock"))
     good = {"hub.mode": "subscribe", "hub.challenge": "1158201444",
             "hub.verify_token": "meatyhamhock"}
     assert adapter.verify_subscription(good) == "1158201444"
@@ -203,14 +203,14 @@ def test_twilio_adapter_uses_the_public_url_not_the_request_host() -> None:
     body = urlencode(form).encode()
     headers = {"x-twilio-signature": TWILIO["derived_by_us_whatsapp_form"]["expected"],
                "Content-Type": "application/x-www-form-urlencoded"}
-    adapter = TwilioAdapter(Settings(twilio_auth_token="12345",
-                                     public_url="https://bot.example.com"))
+    adapter = TwilioAdapter(Settings(
+                                     public_url="https://bot.example.com").with_env(TWILIO_AUTH_TOKEN="12345"))
     assert adapter.verify(url="http://127.0.0.1:8080/twilio/whatsapp", headers=headers,
                           body=body)
     assert not adapter.verify(url="/twilio/other", headers=headers, body=body)
     assert not adapter.verify(url="/twilio/whatsapp", headers=headers, body=body + b"&X=1")
-    wrong_host = TwilioAdapter(Settings(twilio_auth_token="12345",
-                                        public_url="https://evil.example.com"))
+    wrong_host = TwilioAdapter(Settings(
+                                        public_url="https://evil.example.com").with_env(TWILIO_AUTH_TOKEN="12345"))
     assert not wrong_host.verify(url="/twilio/whatsapp", headers=headers, body=body)
     unconfigured = TwilioAdapter(Settings(public_url="https://bot.example.com"))
     assert not unconfigured.verify(url="/twilio/whatsapp", headers=headers, body=body)
@@ -222,8 +222,8 @@ def test_simulated_twilio_request_verifies_with_repeated_keys() -> None:
                                  ("https://m/2.png", "image/png")]).items(), ("Extra", "a"),
               ("Extra", "b")]
     body, headers = sim.signed_twilio_request(url, "tok", params)
-    adapter = TwilioAdapter(Settings(twilio_auth_token="tok",
-                                     public_url="https://bot.example.com"))
+    adapter = TwilioAdapter(Settings(
+                                     public_url="https://bot.example.com").with_env(TWILIO_AUTH_TOKEN="tok"))
     assert adapter.verify(url="/webhooks/twilio", headers=headers, body=body)
     tampered = body.replace(b"Extra=b", b"Extra=c")
     assert not adapter.verify(url="/webhooks/twilio", headers=headers, body=tampered)
@@ -231,8 +231,8 @@ def test_simulated_twilio_request_verifies_with_repeated_keys() -> None:
 
 def test_twilio_adapter_json_body_variant() -> None:
     case = TWILIO["json_body_case"]
-    adapter = TwilioAdapter(Settings(twilio_auth_token="12345",
-                                     public_url="https://mycompany.com"))
+    adapter = TwilioAdapter(Settings(
+                                     public_url="https://mycompany.com").with_env(TWILIO_AUTH_TOKEN="12345"))
     headers = {"X-Twilio-Signature": case["expected"], "Content-Type": "application/json"}
     url = case["url"].removeprefix("https://mycompany.com")
     assert adapter.verify(url=url, headers=headers, body=case["body"].encode())

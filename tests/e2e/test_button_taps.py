@@ -92,7 +92,8 @@ class Harness:
     async def cloud(self, envelope: dict[str, Any]) -> list[dict[str, Any]]:
         from webhooks.keys import OUTBOX
 
-        body, headers = signed_cloud_request(self.settings.whatsapp_app_secret or "", envelope)
+        body, headers = signed_cloud_request(
+            self.settings.env.get("WHATSAPP_APP_SECRET", ""), envelope)
         response = await self.client.post("/webhooks/whatsapp", data=body, headers=headers)
         assert response.status == 200, await response.text()
         await self.client.app[OUTBOX].drain()
@@ -101,7 +102,8 @@ class Harness:
         return sent
 
     async def twilio(self, form: dict[str, str]) -> str:
-        body, headers = signed_twilio_request(TWILIO_URL, self.settings.twilio_auth_token or "",
+        body, headers = signed_twilio_request(TWILIO_URL, self.settings.env.get(
+            "TWILIO_AUTH_TOKEN", ""),
                                               form)
         response = await self.client.post("/webhooks/twilio", data=body, headers=headers)
         assert response.status == 200, await response.text()
@@ -304,8 +306,8 @@ async def harness(aiohttp_client: AiohttpClient, settings: Settings,
                   graph: FakeGraphApi) -> AsyncIterator[Harness]:
     from webhooks.app import create_app
 
-    app = create_app(settings.with_(whatsapp_api_base_url=graph.url,
-                                    whatsapp_access_token=ACCESS_TOKEN))
+    app = create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN))
     yield Harness(await aiohttp_client(app), settings, graph)
 
 

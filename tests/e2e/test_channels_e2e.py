@@ -33,8 +33,8 @@ async def cloud_client(
     return await aiohttp_client(
         create_app(
             # replies leave through the outbox's child process, as under `haat serve`
-            settings.with_(whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN,
-                           outbox_sender="process")
+            settings.with_(outbox_sender="process").with_env(
+                               WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN)
         )
     )
 
@@ -42,7 +42,7 @@ async def cloud_client(
 async def _post_cloud(
     client: TestClient[Any, Any], settings: Settings, payload: dict[str, Any]
 ) -> int:
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", payload)
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "", payload)
     response = await client.post("/webhooks/whatsapp", data=body, headers=headers)
     return response.status
 
@@ -176,7 +176,8 @@ async def test_twilio_conversation_answers_in_twiml(
     client: TestClient[Any, Any], settings: Settings
 ) -> None:
     params = twilio_text("2 samosa", sid="SM" + "1" * 32, from_="919000000005")
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "", params)
+    body, headers = signed_twilio_request(
+        TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN", ""), params)
     response = await client.post("/webhooks/twilio", data=body, headers=headers)
     assert response.status == 200
     assert response.content_type == "application/xml"
@@ -186,11 +187,13 @@ async def test_twilio_conversation_answers_in_twiml(
     assert await again.text() == twiml  # a redelivery replays the first answer
 
     params = twilio_text("menu", sid="SM" + "2" * 32, from_="919000000005")
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "", params)
+    body, headers = signed_twilio_request(
+        TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN", ""), params)
     twiml = await (await client.post("/webhooks/twilio", data=body, headers=headers)).text()
     assert "1. Tea" in twiml  # lists become numbered text on Twilio
     params = twilio_text("1", sid="SM" + "3" * 32, from_="919000000005")
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "", params)
+    body, headers = signed_twilio_request(
+        TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN", ""), params)
     twiml = await (await client.post("/webhooks/twilio", data=body, headers=headers)).text()
     assert "Masala Chai" in twiml  # "1" chose the first category
 
@@ -208,7 +211,7 @@ async def test_no_secret_configured_fails_closed(
     from webhooks.app import create_app
 
     bare = await aiohttp_client(
-        create_app(settings.with_(twilio_auth_token=None, whatsapp_app_secret=None))
+        create_app(settings.with_env(TWILIO_AUTH_TOKEN=None, WHATSAPP_APP_SECRET=None))
     )
     body, headers = signed_twilio_request(TWILIO_URL, "", twilio_text("hi"))
     assert (await bare.post("/webhooks/twilio", data=body, headers=headers)).status == 403

@@ -38,13 +38,13 @@ async def _cloud_app(aiohttp_client: AiohttpClient, settings: Settings, clock: C
                      graph: FakeGraphApi) -> TestClient[Any, Any]:
     from webhooks.app import create_app
 
-    return await aiohttp_client(create_app(settings.with_(
-        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN), clock=clock))
+    return await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
 
 
 def _cloud_body(settings: Settings, text: str, message_id: str,
                 sender: str) -> tuple[bytes, dict[str, str]]:
-    return signed_cloud_request(settings.whatsapp_app_secret or "",
+    return signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "",
                                 cloud_text(text, message_id=message_id, from_=sender))
 
 
@@ -297,7 +297,7 @@ async def test_a_status_for_a_send_not_yet_recorded_records_both(
         await asyncio.to_thread(release, locker)
     (accepted,) = [r for r in graph.received if r.json]
     wamid = "wamid.FAKE000001"  # what the fake answered for that send
-    body = signed_cloud_request(settings.whatsapp_app_secret or "",
+    body = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "",
                                 cloud_status(wamid, "delivered", recipient=sender))
     assert (await _post(client, body))[0] == 200
     from webhooks.keys import DB

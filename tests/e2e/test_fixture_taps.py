@@ -63,8 +63,8 @@ async def client(aiohttp_client: AiohttpClient, settings: Settings,
                  graph: FakeGraphApi) -> TestClient[Any, Any]:
     from webhooks.app import create_app
 
-    return await aiohttp_client(create_app(settings.with_(
-        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN)))
+    return await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN)))
 
 
 async def _cloud(client: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
@@ -72,7 +72,7 @@ async def _cloud(client: TestClient[Any, Any], settings: Settings, graph: FakeGr
     from webhooks.keys import OUTBOX
 
     before = len(graph.received)
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", envelope)
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "", envelope)
     assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
     await client.app[OUTBOX].drain()
     return [r.json for r in graph.received[before:] if r.json is not None]
@@ -103,6 +103,7 @@ async def test_a_captured_cloud_tap_reaches_the_handler_its_id_names(
 async def test_a_captured_twilio_tap_reaches_the_handler_its_payload_names(
         client: TestClient[Any, Any], settings: Settings) -> None:
     form = _load("twilio_inbound_button_text__courier.json") | {"ButtonPayload": "menu"}
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "", form)
+    body, headers = signed_twilio_request(
+        TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN", ""), form)
     twiml = await (await client.post("/webhooks/twilio", data=body, headers=headers)).text()
     assert "1. Tea" in twiml and "2. Coffee" in twiml  # "Confirm" is only its title

@@ -32,7 +32,8 @@ async def test_each_language_over_twilio(client: TestClient[Any, Any], settings:
     sender = f"9190000005{CASES.index(next(c for c in CASES if c[0] == language))}"
     answers = []
     for n, text in enumerate((hello, price, add)):
-        body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "",
+        body, headers = signed_twilio_request(TWILIO_URL, settings.env.get(
+            "TWILIO_AUTH_TOKEN", ""),
                                               twilio_text(text, sid=f"SM{language}{n:030d}",
                                                           from_=sender))
         response = await client.post("/webhooks/twilio", data=body, headers=headers)
@@ -54,11 +55,12 @@ async def test_each_language_over_the_cloud_api(aiohttp_client: AiohttpClient,
     from webhooks.app import create_app
     from webhooks.keys import OUTBOX
 
-    client = await aiohttp_client(create_app(settings.with_(
-        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN)))
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN)))
     for n, text in enumerate((hello, price, add)):
-        body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", cloud_text(
-            text, message_id=f"wamid.{language}.{n}", from_="919000000061"))
+        body, headers = signed_cloud_request(
+            settings.env.get("WHATSAPP_APP_SECRET", ""),
+            cloud_text(text, message_id=f"wamid.{language}.{n}", from_="919000000061"))
         assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status \
             == 200
     await client.app[OUTBOX].drain()

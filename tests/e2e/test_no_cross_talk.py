@@ -109,7 +109,7 @@ def _signed(app_settings: Settings, request: PaymentRequest, event_id: str,
                "payment_id": f"spay_{event_id}", "refund_id": None,
                "amount": request.amount_minor, "currency": request.currency} | changes
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    signer = SandboxProvider(None, app_settings.sandbox_secret)
+    signer = SandboxProvider(None, app_settings.env.get("HAAT_SANDBOX_SECRET"))
     return body, {"X-Sandbox-Signature": signer.sign(body), "Content-Type": "application/json"}
 
 

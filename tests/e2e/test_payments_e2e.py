@@ -185,7 +185,7 @@ async def test_forged_callbacks_are_403_and_store_nothing(
     token = token_of(payment_reply(await place_order(buyer))["link"])
     request = await _request(live, token)
     body = _sandbox_body(request)
-    secret = settings.sandbox_secret or ""
+    secret = settings.env.get("HAAT_SANDBOX_SECRET", "")
     tampered = _sandbox_body(request, amount=1)
     forgeries: list[tuple[bytes, dict[str, str]]] = [
         (body, {}),
@@ -219,7 +219,7 @@ async def test_forged_callbacks_are_403_and_store_nothing(
 
 async def test_no_sandbox_secret_means_every_callback_is_refused(
         aiohttp_client: AiohttpClient, settings: Settings) -> None:
-    client = await start_live(aiohttp_client, settings.with_(sandbox_secret=None))
+    client = await start_live(aiohttp_client, settings.with_env(HAAT_SANDBOX_SECRET=None))
     shopper = Shopper(client, "+919000000102")
     token = token_of(payment_reply(await place_order(shopper))["link"])
     request = await _request(client, token)
@@ -464,9 +464,9 @@ async def test_razorpay_payment_link_then_signed_webhook_marks_the_order_paid(
         aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
     shop = shop_copy(tmp_path, provider="razorpay", methods=["payment_link"])
     async with running_fake_razorpay() as (fake, api_base):
-        client = await start_live(aiohttp_client, settings.with_(
-            shop_dir=shop, razorpay_key_id=fake.key_id, razorpay_key_secret=fake.key_secret,
-            razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET, razorpay_api_base_url=api_base))
+        client = await start_live(aiohttp_client, settings.with_(shop_dir=shop).with_env(
+            RAZORPAY_KEY_ID=fake.key_id, RAZORPAY_KEY_SECRET=fake.key_secret,
+            RAZORPAY_WEBHOOK_SECRET=RAZORPAY_WEBHOOK_SECRET, RAZORPAY_API_BASE_URL=api_base))
         shopper = Shopper(client, "+919000000104")
         replies = await place_order(shopper, "2 samosa")
 
@@ -521,13 +521,13 @@ async def _cloud_checkout(aiohttp_client: AiohttpClient, settings: Settings,
                           graph: FakeGraphApi, customer: str,
                           ) -> tuple[TestClient[Any, Any], list[dict[str, Any]]]:
     """A checkout over signed Cloud API webhooks; (client, the messages sent to Graph)."""
-    client = await start_live(aiohttp_client, settings.with_(
-        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN))
+    client = await start_live(aiohttp_client, settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN))
     steps = [cloud_text("2 samosa", from_=customer), cloud_text("checkout", from_=customer),
              cloud_text(ADDRESS, from_=customer), cloud_button("confirm", "Confirm",
                                                                from_=customer)]
     for payload in steps:
-        body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", payload)
+        body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET", ""), payload)
         assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
         await client.app[k.OUTBOX].drain()
     return client, [r.json for r in graph.received if r.json is not None]

@@ -39,8 +39,8 @@ async def client(aiohttp_client: AiohttpClient, settings: Settings, graph: FakeG
                              catalog, count=1)
     assert count == 1
     (shop / "catalog.yaml").write_text(catalog, encoding="utf-8")
-    return await aiohttp_client(create_app(settings.with_(
-        shop_dir=shop, whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN)))
+    return await aiohttp_client(create_app(settings.with_(shop_dir=shop).with_env(
+            WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN)))
 
 
 async def _cart(client: TestClient[Any, Any], channel: str, customer: str) -> dict[str, int]:
@@ -76,7 +76,7 @@ async def test_cloud_api_sends_an_image_message_with_the_card_as_caption(
         question: str, language_word: str) -> None:
     from webhooks.keys import OUTBOX
 
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "",
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "",
                                          cloud_text(question, from_="919000000402"))
     assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
     await client.app[OUTBOX].drain()
@@ -92,7 +92,7 @@ async def test_cloud_api_sends_an_image_message_with_the_card_as_caption(
 
 async def test_twilio_sends_the_image_as_media(client: TestClient[Any, Any],
                                                settings: Settings) -> None:
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "",
+    body, headers = signed_twilio_request(TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN") or "",
                                           twilio_text("what's in the samosa?",
                                                       from_="919000000403"))
     twiml = await (await client.post("/webhooks/twilio", data=body, headers=headers)).text()

@@ -36,8 +36,8 @@ async def app_client(aiohttp_client: AiohttpClient, settings: Settings,
     from webhooks.app import create_app
 
     return await aiohttp_client(create_app(
-        settings.with_(razorpay_webhook_secret="razorpay-hook-secret",
-                       razorpay_key_secret="razorpay-key-secret"), clock=clock))
+        settings.with_env(RAZORPAY_WEBHOOK_SECRET="razorpay-hook-secret",
+                          RAZORPAY_KEY_SECRET="razorpay-key-secret"), clock=clock))
 
 
 async def test_nothing_sent_appears_in_any_log_line(
@@ -59,16 +59,17 @@ async def test_nothing_sent_appears_in_any_log_line(
     await app_client.get(f"/pay/{token}/qr.png")
     await app_client.get(f"/pay/{token}x/nothing")
     await app_client.get("/webhooks/simulator/outbox", params={"to": phones[0]},
-                         headers={"Authorization": f"Bearer {settings.simulator_token}"})
+                         headers={"Authorization":
+                                  f"Bearer {settings.env.get('HAAT_SIMULATOR_TOKEN')}"})
     # the Cloud API: a text, a poison message beside it, a bad signature
     texts.append(_word(rng))
     envelope = cloud_text(texts[-1], from_=phones[1])
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", envelope)
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "", envelope)
     assert (await app_client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
     texts.append(_word(rng))
     poison = dumps(cloud_text(texts[-1] + "\\ud800", from_=phones[2])).replace(
         b'"timestamp"', b'"timestamp":1E+1000000,"x"')
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", poison)
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "", poison)
     assert (await app_client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 400
     await app_client.post("/webhooks/whatsapp", data=body, headers={
         "X-Hub-Signature-256": "sha256=" + "0" * 64})
@@ -76,7 +77,8 @@ async def test_nothing_sent_appears_in_any_log_line(
     texts.append(_word(rng))
     form = twilio_text(texts[-1], WaId=phones[3].removeprefix("+"),
                        From=f"whatsapp:{phones[3]}")
-    body, headers = signed_twilio_request(TWILIO_URL, settings.twilio_auth_token or "", form)
+    body, headers = signed_twilio_request(
+        TWILIO_URL, settings.env.get("TWILIO_AUTH_TOKEN", ""), form)
     assert (await app_client.post("/webhooks/twilio", data=body, headers=headers)).status == 200
     # the admin API, with the shopper's phone in the query
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -45,13 +45,13 @@ async def cloud(aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
                 graph: FakeGraphApi) -> TestClient[Any, Any]:
     from webhooks.app import create_app
 
-    return await aiohttp_client(create_app(settings.with_(
-        whatsapp_api_base_url=graph.url, whatsapp_access_token=ACCESS_TOKEN), clock=clock))
+    return await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
 
 
 async def _say(client: TestClient[Any, Any], settings: Settings, text: str, message_id: str,
                sender: str = SHOPPER) -> None:
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "",
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "",
                                          cloud_text(text, message_id=message_id, from_=sender))
     response = await client.post("/webhooks/whatsapp", data=body, headers=headers)
     assert response.status == 200
@@ -158,7 +158,7 @@ async def test_cloud_delivery_receipts_and_the_same_id_twice_in_one_batch(
     row = await cloud.app[DB].fetchone("SELECT channel_message_id FROM outbound_messages")
     assert row is not None
     envelope = cloud_status(row[0], "delivered", recipient=SHOPPER)
-    body, headers = signed_cloud_request(settings.whatsapp_app_secret or "", envelope)
+    body, headers = signed_cloud_request(settings.env.get("WHATSAPP_APP_SECRET") or "", envelope)
     assert (await cloud.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
     status = await cloud.app[DB].fetchone(
         "SELECT status FROM outbound_messages WHERE channel_message_id = ?", (row[0],))
@@ -176,8 +176,9 @@ async def test_twilio_proactive_messages_go_through_the_rest_api_and_statuses_ar
     from webhooks.app import create_app
     from webhooks.keys import DB, OUTBOX
 
-    settings = settings.with_(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-                              twilio_api_base_url=twilio_fake.url)
+    settings = settings.with_env(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=twilio_fake.url)
     client = await aiohttp_client(create_app(settings))
     url = "https://shop.example.test/webhooks/twilio"
 

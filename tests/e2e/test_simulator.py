@@ -147,7 +147,7 @@ async def test_simulator_routes_do_not_exist_without_a_token(
         aiohttp_client: AiohttpClient, settings: Settings) -> None:
     from webhooks.app import create_app
 
-    client = await aiohttp_client(create_app(settings.with_(simulator_token=None)))
+    client = await aiohttp_client(create_app(settings.with_env(HAAT_SIMULATOR_TOKEN=None)))
     response = await client.post("/webhooks/simulator", json={"from": "1", "text": "hi"})
     assert response.status in (404, 405)
 

@@ -65,11 +65,11 @@ def test_settings_read_the_switch() -> None:
 
 
 def test_the_warning_names_the_live_channels() -> None:
-    quiet = Settings(simulator_token="t")
+    quiet = Settings().with_env(HAAT_SIMULATOR_TOKEN="t")
     assert simulator_warning(quiet) is None
-    assert simulator_warning(Settings(twilio_auth_token="x")) is None
-    warning = simulator_warning(Settings(simulator_token="t", whatsapp_app_secret="s",
-                                         twilio_auth_token="x", simulator_owner=True))
+    assert simulator_warning(Settings().with_env(TWILIO_AUTH_TOKEN="x")) is None
+    warning = simulator_warning(Settings(simulator_owner=True).with_env(
+        HAAT_SIMULATOR_TOKEN="t", WHATSAPP_APP_SECRET="s", TWILIO_AUTH_TOKEN="x"))
     assert warning is not None
     assert "Twilio" in warning and "Cloud API" in warning and "merchant" in warning
 

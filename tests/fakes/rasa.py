@@ -165,3 +165,10 @@ def tea_shop(extra_products: int = 0, languages: tuple[str, ...] = ("en", "hi", 
         owners=("+919811111111",), payments=Payments(),
         catalog=Catalog(categories, tuple(products)),
     )
+
+
+async def start_for_contract(serve: Any) -> dict[str, str]:
+    """The environment of a ``rasa`` backend pointed at this fake on loopback (the intent
+    backend contract suite finds this function by the backend's name)."""
+    server = await serve(make_rasa_app())
+    return {"HAAT_RASA_URL": str(server.make_url(""))}

@@ -259,3 +259,46 @@ class FakeRazorpay:
         if key and status != "failed":  # a failed refund may be tried again with its key
             self.refunds_by_key[key] = refund
         return web.json_response(refund)
+
+
+class RazorpayDriver:
+    """How the provider contract suite drives Razorpay: through this fake, with the
+    documentation's own webhook samples signed by the official SDK vector's secret."""
+
+    WEBHOOK_SECRET = "key_secret"  # the secret of the official SDK vector TV-RZP-1
+
+    def __init__(self) -> None:
+        self.fake = FakeRazorpay()
+
+    async def start(self, serve: Any) -> dict[str, str]:
+        server = await serve(self.fake.build_app())
+        return {"RAZORPAY_KEY_ID": self.fake.key_id, "RAZORPAY_KEY_SECRET": self.fake.key_secret,
+                "RAZORPAY_WEBHOOK_SECRET": self.WEBHOOK_SECRET,
+                "RAZORPAY_API_BASE_URL": str(server.make_url("/v1"))}
+
+    async def pay(self, provider: Any, provider_ref: str, callback_url: str) -> str:
+        return self.fake.pay_link(provider_ref)
+
+    def sign(self, body: bytes) -> dict[str, str]:
+        from security.signatures import hmac_sha256_hex
+
+        return {"X-Razorpay-Signature": hmac_sha256_hex(self.WEBHOOK_SECRET, body)}
+
+    def forge(self, body: bytes) -> dict[str, str]:
+        return {"X-Razorpay-Signature": "0" * 64}
+
+    async def sample_callbacks(self, provider: Any, callback_url: str,
+                               received: list[tuple[dict[str, str], bytes, bool]]
+                               ) -> tuple[list[tuple[dict[str, str], bytes]], int]:
+        """Razorpay's documented webhooks; refund.created is the informational one."""
+        from pathlib import Path
+
+        folder = Path(__file__).parents[1] / "fixtures" / "payments" / "razorpay"
+        out = []
+        for i, path in enumerate(sorted(folder.glob("docs__*.json"))):
+            body = path.read_bytes()
+            out.append((self.sign(body) | {"X-Razorpay-Event-Id": f"evt_fixture_{i}"}, body))
+        return out, 1
+
+
+DRIVER = RazorpayDriver

@@ -24,15 +24,14 @@ SECRETS = traffic.Secrets(public_url=PUBLIC_URL)
 
 
 def _settings(tmp_path: Path, graph_url: str) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'bench.db'}", public_url=PUBLIC_URL,
-        shop_dir=DEMO_SHOP, simulator_token=SECRETS.simulator_token,
-        twilio_account_sid=SECRETS.twilio_account_sid,
-        twilio_auth_token=SECRETS.twilio_auth_token,
-        whatsapp_app_secret=SECRETS.whatsapp_app_secret,
-        whatsapp_verify_token=SECRETS.whatsapp_verify_token,
-        whatsapp_access_token=SECRETS.whatsapp_access_token,
-        whatsapp_api_base_url=graph_url)
+    return Settings(database_url=f"sqlite:///{tmp_path / 'bench.db'}", public_url=PUBLIC_URL,
+        shop_dir=DEMO_SHOP).with_env(
+            HAAT_SIMULATOR_TOKEN=SECRETS.simulator_token,
+            TWILIO_ACCOUNT_SID=SECRETS.twilio_account_sid,
+            TWILIO_AUTH_TOKEN=SECRETS.twilio_auth_token,
+            WHATSAPP_APP_SECRET=SECRETS.whatsapp_app_secret,
+            WHATSAPP_VERIFY_TOKEN=SECRETS.whatsapp_verify_token,
+            WHATSAPP_ACCESS_TOKEN=SECRETS.whatsapp_access_token, WHATSAPP_API_BASE_URL=graph_url)
 
 
 async def _send_raw(client: TestClient[Any, Any], raw: bytes) -> tuple[int, bytes]:

@@ -272,7 +272,7 @@ def test_twilio_sends_a_template_by_its_content_sid() -> None:
     from config.settings import Settings
     from webhooks.channels.twilio import TwilioAdapter
 
-    adapter = TwilioAdapter(Settings(twilio_account_sid="AC1", twilio_auth_token="t"))
+    adapter = TwilioAdapter(Settings().with_env(TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="t"))
     args = adapter._message_args("+919800000000", "919000000001", Reply(
         type="template", text="Your order shipped", template="HX" + "a" * 32,
         params=("Your order shipped",)))

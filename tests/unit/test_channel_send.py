@@ -46,9 +46,10 @@ async def twilio_fake() -> AsyncIterator[FakeTwilioApi]:
 
 @pytest.fixture
 async def twilio(twilio_fake: FakeTwilioApi) -> AsyncIterator[TwilioAdapter]:
-    adapter = TwilioAdapter(Settings(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-                                     twilio_api_base_url=twilio_fake.url,
-                                     public_url="https://bot.example.com"), timeout=0.5)
+    adapter = TwilioAdapter(Settings(public_url="https://bot.example.com").with_env(
+                                         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                                         TWILIO_API_BASE_URL=twilio_fake.url), timeout=0.5)
     yield adapter
     await adapter.close()
 
@@ -133,8 +134,9 @@ async def test_twilio_timeout_is_retryable(twilio: TwilioAdapter, twilio_fake: F
 
 async def test_twilio_wrong_credentials_are_permanent(twilio_fake: FakeTwilioApi,
                                                       session: aiohttp.ClientSession) -> None:
-    adapter = TwilioAdapter(Settings(twilio_account_sid=ACCOUNT_SID, twilio_auth_token="bad",
-                                     twilio_api_base_url=twilio_fake.url))
+    adapter = TwilioAdapter(Settings().with_env(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="bad",
+        TWILIO_API_BASE_URL=twilio_fake.url))
     try:
         with pytest.raises(SendError) as info:
             await adapter.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER,
@@ -145,8 +147,9 @@ async def test_twilio_wrong_credentials_are_permanent(twilio_fake: FakeTwilioApi
 
 
 async def test_twilio_unreachable_and_unconfigured(session: aiohttp.ClientSession) -> None:
-    adapter = TwilioAdapter(Settings(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-                                     twilio_api_base_url=_free_port_url()), timeout=2)
+    adapter = TwilioAdapter(Settings().with_env(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=_free_port_url()), timeout=2)
     try:
         with pytest.raises(SendError) as info:
             await adapter.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER,
@@ -171,8 +174,8 @@ async def graph_fake() -> AsyncIterator[FakeGraphApi]:
 
 @pytest.fixture
 def cloud(graph_fake: FakeGraphApi) -> WhatsAppCloudAdapter:
-    return WhatsAppCloudAdapter(Settings(whatsapp_access_token=ACCESS_TOKEN,
-                                         whatsapp_api_base_url=graph_fake.url + "/"),
+    return WhatsAppCloudAdapter(Settings().with_env(
+        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=graph_fake.url + "/"),
                                 timeout=0.5)
 
 
@@ -227,8 +230,8 @@ async def test_cloud_error_mapping(cloud: WhatsAppCloudAdapter, graph_fake: Fake
 
 async def test_cloud_wrong_token_is_permanent(graph_fake: FakeGraphApi,
                                               session: aiohttp.ClientSession) -> None:
-    adapter = WhatsAppCloudAdapter(Settings(whatsapp_access_token="wrong",
-                                            whatsapp_api_base_url=graph_fake.url))
+    adapter = WhatsAppCloudAdapter(Settings().with_env(
+        WHATSAPP_ACCESS_TOKEN="wrong", WHATSAPP_API_BASE_URL=graph_fake.url))
     with pytest.raises(SendError) as info:
         await adapter.send(session, business=sim.PHONE_NUMBER_ID, to=CUSTOMER, reply=TEXT,
                            idempotency_key="k")
@@ -243,8 +246,8 @@ async def test_cloud_timeout_and_unreachable_are_retryable(
         await cloud.send(session, business=sim.PHONE_NUMBER_ID, to=CUSTOMER, reply=TEXT,
                          idempotency_key="k")
     assert hung.value.retryable and hung.value.code == "timeout"
-    down = WhatsAppCloudAdapter(Settings(whatsapp_access_token=ACCESS_TOKEN,
-                                         whatsapp_api_base_url=_free_port_url()))
+    down = WhatsAppCloudAdapter(Settings().with_env(
+        WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN, WHATSAPP_API_BASE_URL=_free_port_url()))
     with pytest.raises(SendError) as refused:
         await down.send(session, business=sim.PHONE_NUMBER_ID, to=CUSTOMER, reply=TEXT,
                         idempotency_key="k")

@@ -33,3 +33,9 @@ async def test_a_route_added_to_a_child_after_a_dispatch_is_found_from_the_root(
     assert await root.dispatch(_turn("menu")) is True
     assert await root.dispatch(_turn("greet")) is True
     assert ran == ["menu", "greet"]
+
+
+def test_the_router_knows_every_typed_service_by_name() -> None:
+    from bot import router, services
+
+    assert router.SERVICE_NAMES == services.SERVICE_NAMES

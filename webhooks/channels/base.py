@@ -6,13 +6,42 @@ than configuration; the shared aiohttp ClientSession is passed in for sending.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import aiohttp
+from aiohttp import web
 
 from bot.types import InboundMessage, Reply, StatusUpdate
+from config.plugins import Option
+from config.settings import Settings
+
+
+class ChannelCapability(StrEnum):
+    """What a channel declares about itself; the app, the engine and the sender act on it."""
+
+    # free-form messages only within 24 h of the customer's last message, else a template
+    # (WhatsApp's customer-service window; the engine applies it to these channels only)
+    SERVICE_WINDOW = "service_window"
+    BUTTONS = "buttons"  # reply buttons the customer taps (else numbered text)
+    LISTS = "lists"  # list messages (else numbered text)
+    TEMPLATES = "templates"  # pre-approved templates outside the window
+    DIRECT_REPLIES = "direct_replies"  # replies travel in the webhook's HTTP response
+    REST_SENDS = "rest_sends"  # proactive sends call the partner's REST API (sender child)
+    UNTRUSTED_SENDERS = "untrusted_senders"  # sender ids are what the caller says
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraRoute:
+    """A route a channel adds besides its ``POST`` webhook (Meta's GET handshake…)."""
+
+    method: str
+    path: str
+    handler: Handler
 
 
 class BadPayload(ValueError):
@@ -46,8 +75,44 @@ class DirectResponse:
     content_type: str
 
 
+class ChannelPlugin(Protocol):
+    """What a channel *class* declares, so that the app, the routes, the worker, the sender,
+    ``haat serve``'s warnings and the contract suites learn it from one registry line:
+
+    - ``name``: the channel's name in every table and the webhook path ``/webhooks/<name>``;
+    - ``capabilities``: :class:`ChannelCapability` values;
+    - ``options``: its environment keys (``config.plugins.options`` of its config);
+    - ``enabled``: whether it is mounted at all with these settings;
+    - ``live``: a description of the credentials that make it reach real shoppers, or None.
+
+    The class object itself is the plugin: calling it with Settings builds the adapter.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[ChannelCapability]: ...
+
+    @property
+    def options(self) -> tuple[Option, ...]: ...
+
+    def __call__(self, settings: Settings) -> ChannelAdapter: ...
+
+    def enabled(self, settings: Settings) -> bool: ...
+
+    def live(self, settings: Settings) -> str | None: ...
+
+
+def webhook_path(name: str) -> str:
+    """Where channel ``name``'s deliveries arrive."""
+    return f"/webhooks/{name}"
+
+
 class ChannelAdapter(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
+
     # True when replies travel in the webhook's HTTP response (Twilio TwiML, simulator);
     # False when every reply is sent through the channel's REST API via the outbox.
     direct_replies: bool
@@ -60,6 +125,10 @@ class ChannelAdapter(Protocol):
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         """Frozen channel-neutral types; raises BadPayload on a malformed body."""
+        ...
+
+    def extra_routes(self) -> Sequence[ExtraRoute]:
+        """Routes the channel adds besides ``POST /webhooks/<name>`` (usually none)."""
         ...
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:

@@ -6,21 +6,34 @@ benchmarks use it through exactly the same engine path as the WhatsApp channels.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import aiohttp
+from aiohttp import web
 
 from bot.nlu.base import Understanding
 from bot.types import InboundMessage, MessageKind, OrderItem, Reply
 from config import wire
+from config.plugins import Option, load, option, options
 from config.settings import Settings
-from webhooks.channels.base import BadPayload, Delivery, DirectResponse
+from webhooks.channels.base import (
+    BadPayload,
+    ChannelCapability,
+    Delivery,
+    DirectResponse,
+    ExtraRoute,
+    webhook_path,
+)
 from webhooks.security import verify_bearer
 
+DRAIN_SECONDS = 0.5  # the outbox route waits at most this for sends in flight
 MAX_TEXT = 4096
 MAX_ID = 128  # inbound_messages.message_id; "from" and "to" are 64 (bot/models.py)
 MAX_USER = 64
@@ -28,17 +41,59 @@ MAX_QUANTITY = 2**31 - 1  # the cart caps quantities; this keeps every sum in 64
 MAX_PRICE_MINOR = 10**30  # as payments/providers/base.py MAX_AMOUNT_MINOR
 
 
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    token: str | None = option("HAAT_SIMULATOR_TOKEN", secret=True,
+                               doc="bearer token of the simulator; unset, it is not mounted")
+
+
 class SimulatorAdapter:
-    name = "simulator"
+    name: ClassVar[str] = "simulator"
+    # it plays WhatsApp (buttons, lists, the 24-hour window), but anyone holding its token
+    # says who the sender is
+    capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
+        ChannelCapability.SERVICE_WINDOW, ChannelCapability.BUTTONS, ChannelCapability.LISTS,
+        ChannelCapability.TEMPLATES, ChannelCapability.DIRECT_REPLIES,
+        ChannelCapability.UNTRUSTED_SENDERS})
+    options: ClassVar[tuple[Option, ...]] = options(SimulatorConfig)
     direct_replies = True
     response_content_type = "application/json"
 
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        """Mounted only when HAAT_SIMULATOR_TOKEN is set."""
+        return bool(load(SimulatorConfig, settings.env).token)
+
+    @classmethod
+    def live(cls, settings: Settings) -> str | None:
+        return None  # a test tool: nobody real talks to it
+
     def __init__(self, settings: Settings) -> None:
-        self._token = settings.simulator_token
+        self._token = load(SimulatorConfig, settings.env).token
         self.sent: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_bearer(headers.get("Authorization"), self._token)
+
+    def extra_routes(self) -> Sequence[ExtraRoute]:
+        """``GET /webhooks/simulator/outbox?to=…``: what was sent to a simulated shopper."""
+        return (ExtraRoute("GET", webhook_path(self.name) + "/outbox", self._outbox),)
+
+    async def _outbox(self, request: web.Request) -> web.Response:
+        from webhooks import keys as k  # the app's outbox, waited for briefly
+        from webhooks.inbound import error_answer
+
+        if not verify_bearer(request.headers.get("Authorization"), self._token):
+            return error_answer(403, "bad token").response()
+        to = request.query.get("to", "")
+        if not to:
+            return error_answer(400, "'to' is required").response()
+        # sends still in flight (the simulator's are instant) are waited for, but briefly:
+        # under load every channel's sends are in flight, and no answer may take seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(request.app[k.OUTBOX].drain()),
+                                   DRAIN_SECONDS)
+        return web.json_response({"messages": self.drain(to)})
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,10 +29,18 @@ from bot.types import (
     StatusUpdate,
 )
 from config import wire
+from config.plugins import Option, load, option, options
 from config.settings import Settings
 from security.signatures import header
 from webhooks.channels import limits
-from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
+from webhooks.channels.base import (
+    BadPayload,
+    ChannelCapability,
+    Delivery,
+    DirectResponse,
+    ExtraRoute,
+    SendError,
+)
 from webhooks.security import verify_twilio_signature
 
 if TYPE_CHECKING:
@@ -225,17 +234,42 @@ def render_twiml(replies: Sequence[Reply]) -> bytes:
     return str(response).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    account_sid: str | None = option("TWILIO_ACCOUNT_SID", doc="the account (AC…)")
+    auth_token: str | None = option("TWILIO_AUTH_TOKEN", secret=True,
+                                    doc="verifies X-Twilio-Signature; REST basic auth")
+    api_base_url: str | None = option("TWILIO_API_BASE_URL",
+                                      doc="tests point it at tests/fakes/twilio_api.py")
+
+
 class TwilioAdapter:
     """Channel adapter for Twilio WhatsApp (docs/DESIGN.md §1.3 ``/webhooks/twilio``)."""
 
-    name = CHANNEL
+    name: ClassVar[str] = CHANNEL
+    capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
+        ChannelCapability.SERVICE_WINDOW, ChannelCapability.TEMPLATES,
+        ChannelCapability.DIRECT_REPLIES, ChannelCapability.REST_SENDS})
+    options: ClassVar[tuple[Option, ...]] = options(TwilioConfig)
     direct_replies = True
     response_content_type = "application/xml"
 
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return True
+
+    @classmethod
+    def live(cls, settings: Settings) -> str | None:
+        config = load(TwilioConfig, settings.env)
+        if config.account_sid or config.auth_token:  # either one: warn, never miss
+            return "Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
+        return None
+
     def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-        self._account_sid = settings.twilio_account_sid
-        self._auth_token = settings.twilio_auth_token
-        self._api_base = settings.twilio_api_base_url
+        config = load(TwilioConfig, settings.env)
+        self._account_sid = config.account_sid
+        self._auth_token = config.auth_token
+        self._api_base = config.api_base_url
         self._public_base = settings.public_base
         self._status_callback = (settings.public_base + "/webhooks/twilio"
                                  if settings.public_base.startswith("https://") else None)
@@ -253,6 +287,9 @@ class TwilioAdapter:
         form = _form(body)
         self._last_form = (body, form)
         return form
+
+    def extra_routes(self) -> Sequence[ExtraRoute]:
+        return ()
 
     # inbound ---------------------------------------------------------------------------
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:

@@ -1,40 +1,42 @@
-"""Meta WhatsApp Cloud API: signed webhook envelopes in, Graph API ``/messages`` out.
+"""Meta WhatsApp Cloud API: the channel adapter (verify, parse, send), over its inbound
+(``whatsapp_inbound.py``) and outbound (``whatsapp_outbound.py``) halves.
 
-Parsing is defensive (docs/DESIGN.md §5.5): unknown fields, message types and status keys are
-skipped or become ``MessageKind.UNKNOWN``, never an exception, because a 500 makes Meta
-retry the delivery for seven days. Only a body that is not a Cloud envelope at all raises
-:class:`BadPayload`. Replies are never direct: every message goes out through the outbox
-and :meth:`WhatsAppCloudAdapter.send`.
+Replies are never direct: every message goes out through the outbox and
+:meth:`WhatsAppCloudAdapter.send`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
-import logging
-from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
 
 import aiohttp
+from aiohttp import web
 
-from bot.types import (
-    InboundMessage,
-    Location,
-    Media,
-    MessageKind,
-    OrderItem,
-    Reply,
-    StatusKind,
-    StatusUpdate,
-)
-from catalog.money import Money, MoneyError
+from bot.types import Reply
 from config import wire
+from config.plugins import Option, load, option, options
 from config.settings import Settings
 from security.signatures import header
-from webhooks.channels import limits
-from webhooks.channels.base import BadPayload, Delivery, DirectResponse, SendError
+from webhooks.channels.base import (
+    ChannelCapability,
+    Delivery,
+    DirectResponse,
+    ExtraRoute,
+    SendError,
+    webhook_path,
+)
+from webhooks.channels.whatsapp_inbound import (
+    CHANNEL,
+    SEND_TIMEOUT_SECONDS,
+    SIGNATURE_HEADER,
+    e164,
+    load_body,
+    parse_envelope,
+)
+from webhooks.channels.whatsapp_outbound import RETRYABLE_CODES, build_message, error_info
 from webhooks.security import verify_meta_signature
 
 __all__ = [
@@ -43,511 +45,49 @@ __all__ = [
     "parse_envelope",
 ]
 
-log = logging.getLogger(__name__)
-
-CHANNEL: Final = "whatsapp"
-SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
-SEND_TIMEOUT_SECONDS: Final = 15.0
-_MEDIA_TYPES: Final = ("image", "document", "audio", "video", "sticker", "voice")
-# Keys that identify a message's content when the ``type`` key is missing (pius fixture).
-_CONTENT_KEYS: Final = ("text", "interactive", "button", "order", "location", "reaction",
-                        *_MEDIA_TYPES)
-_STATUS_ALIASES: Final = {"played": StatusKind.READ}
-# Graph error codes worth retrying even when the HTTP status is a 4xx: temporary API
-# errors (1, 2), app/account rate limits (4, 80007), throughput (130429), pair rate (131056).
-_RETRYABLE_CODES: Final = frozenset({1, 2, 4, 80007, 130429, 131056})
 _MAX_KNOWN_NUMBERS: Final = 1024
-# bounds on what a validly signed body may carry (config/wire.py; docs/RELIABILITY.md)
-_MAX_TEXT: Final = 4096  # Meta's own limit on a text body
-# wamids are ~60 characters; a longer "id" is no id (inbound_messages.message_id is 128,
-# and a customer id 64: bot/models.py)
-_MAX_ID: Final = 128
-_MAX_USER: Final = 64
-_MAX_DIGITS: Final = 20  # phone numbers (E.164: 15), phone_number_ids, timestamps
-_MAX_QUANTITY: Final = 2**31 - 1  # the cart caps quantities; this only keeps sums in 64 bits
-_MAX_MINOR: Final = 10**30  # a client price beyond what money columns hold is not a price
-_MAX_TIMESTAMP: Final = 10**11  # unix seconds (the year 5138); milliseconds are not seconds
-_SKIPPABLE: Final = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 
 
-# ---- inbound -----------------------------------------------------------------------------
-
-
-def _load(body: bytes) -> Any:
-    try:
-        # Decimal keeps item_price exact ("12.35" must be 1235 minor units, not 1234.999…);
-        # depth, number sizes and strings are bounded there (config/wire.py)
-        return wire.loads(body)
-    except wire.WireError as exc:
-        raise BadPayload(str(exc)) from exc
-
-
-def _array(value: Any) -> list[Any]:
-    """A JSON array, or nothing: ``"messages": 5`` is skipped, not iterated."""
-    return value if isinstance(value, list) else []
-
-
-def _values(payload: Any) -> Iterator[dict[str, Any]]:
-    """Each ``value`` object carrying messages (unknown webhook fields are skipped)."""
-    if not isinstance(payload, dict):
-        raise BadPayload("envelope is not a JSON object")
-    entries = payload.get("entry")
-    if entries is None:
-        # value-level payloads (360dialog / On-Premises shape) carry messages at the top
-        if any(k in payload for k in ("messages", "statuses", "contacts")):
-            yield payload
-            return
-        raise BadPayload("not a WhatsApp Cloud envelope")
-    if not isinstance(entries, list):
-        raise BadPayload("entry is not a list")
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        for change in _array(entry.get("changes")):
-            if not isinstance(change, dict) or change.get("field", "messages") != "messages":
-                continue
-            value = change.get("value")
-            if isinstance(value, dict):
-                yield value
-
-
-def _str(value: Any, limit: int = _MAX_TEXT) -> str | None:
-    """Storable text (config/wire.py), cut at ``limit``; containers and null are None."""
-    return wire.text(value, limit)
-
-
-def _id(value: Any) -> str | None:
-    """An id as sent, or None when it is not one (too long, empty, a container)."""
-    found = wire.text(value, _MAX_ID + 1)
-    return found if found is not None and len(found) <= _MAX_ID else None
-
-
-def _user(value: Any) -> str | None:
-    """A sender id: a wa_id or a business-scoped user id, at most 64 characters."""
-    found = _id(value)
-    return found if found is not None and len(found) <= _MAX_USER else None
-
-
-def _int(value: Any, hi: int = wire.INT_MAX) -> int | None:
-    """A non-negative integer (timestamps, amounts) from an int or ASCII digits, bounded."""
-    return wire.bounded_int(value, lo=0, hi=hi)
-
-
-def e164(number: Any) -> str:
-    """``"+250 788 123 200"`` / ``"1-555-123-4567"`` → ``"+250788123200"``; "" if no digits."""
-    digits = wire.ascii_digits(str(number or "") if not isinstance(number, dict | list) else "",
-                               _MAX_DIGITS)
-    return "+" + digits if digits else ""
-
-
-def _first_error(obj: dict[str, Any]) -> tuple[str | None, str | None]:
-    errors = obj.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        err = errors[0]
-        return _str(err.get("code"), 32), _str(err.get("title") or err.get("message"), 256)
-    return None, None
-
-
-def _synthetic_id(msg: dict[str, Any]) -> str:
-    """A stable id for a message that came without one, so redeliveries still dedupe."""
-    canonical = json.dumps(msg, sort_keys=True, default=str, ensure_ascii=True)
-    return "noid." + hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
-def _minor(price: Any, currency: str | None) -> int | None:
-    """A major-unit client price as exact minor units, or None when it cannot be exact."""
-    if currency is None or price is None or isinstance(price, bool):
-        return None
-    if isinstance(price, dict | list):
-        return None
-    try:
-        minor = Money.parse(price if isinstance(price, int | Decimal) else str(price)[:64],
-                            currency).minor
-    except (MoneyError, ArithmeticError, ValueError):
-        return None
-    return minor if 0 <= minor <= _MAX_MINOR else None
-
-
-def _order_items(order: dict[str, Any]) -> tuple[OrderItem, ...]:
-    items = []
-    for item in _array(order.get("product_items")):
-        if not isinstance(item, dict):
-            continue
-        sku = _id(item.get("product_retailer_id"))
-        quantity = _int(item.get("quantity"), _MAX_QUANTITY)
-        if sku is None or quantity is None or quantity <= 0:
-            continue
-        currency = _str(item.get("currency"), 8)
-        items.append(OrderItem(sku=sku, quantity=quantity,
-                               item_price_minor=_minor(item.get("item_price"), currency),
-                               currency=currency.upper() if currency else None))
-    return tuple(items)
-
-
-def _location(loc: Any) -> Location | None:
-    if not isinstance(loc, dict):
-        return None
-    try:
-        lat, lon = float(str(loc["latitude"])[:64]), float(str(loc["longitude"])[:64])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # also refuses nan and inf
-        return None
-    return Location(lat, lon, _str(loc.get("name"), 1024), _str(loc.get("address"), 1024))
-
-
-def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
-    """The message's fields for a kind: text, button payload, items, location, media."""
-    body = msg.get(kind_name)
-    part: dict[str, Any] = body if isinstance(body, dict) else {}
-    if kind_name == "text":
-        return {"kind": MessageKind.TEXT, "text": _str(part.get("body")) or ""}
-    if kind_name == "interactive":
-        sub = _str(part.get("type")) or ""
-        reply = part.get(sub)
-        reply = reply if isinstance(reply, dict) else {}
-        raw_kind = f"interactive.{sub}"
-        if sub in ("button_reply", "list_reply"):
-            return {"kind": MessageKind.BUTTON, "raw_kind": raw_kind,
-                    "button_payload": _str(reply.get("id")),
-                    "button_title": _str(reply.get("title")),
-                    "text": _str(reply.get("title")) or ""}
-        if sub == "nfm_reply":  # a WhatsApp Flow completed: response_json is a JSON string
-            return {"kind": MessageKind.BUTTON, "raw_kind": raw_kind,
-                    "button_payload": _str(reply.get("response_json")),
-                    "text": _str(reply.get("body")) or ""}
-        return {"kind": MessageKind.UNKNOWN, "raw_kind": raw_kind}
-    if kind_name == "button":  # template quick reply; payload may be missing (360dialog)
-        label = _str(part.get("text")) or ""
-        return {"kind": MessageKind.BUTTON,
-                "button_payload": _str(part.get("payload")) or label or None,
-                "button_title": label or None, "text": label}
-    if kind_name == "order":
-        items = _order_items(part)
-        return {"kind": MessageKind.ORDER if items else MessageKind.UNKNOWN,
-                "order_items": items, "text": _str(part.get("text")) or ""}
-    if kind_name == "location":
-        location = _location(part)
-        if location is None:
-            return {"kind": MessageKind.UNKNOWN}
-        return {"kind": MessageKind.LOCATION, "location": location}
-    if kind_name == "reaction":
-        return {"kind": MessageKind.REACTION, "text": _str(part.get("emoji")) or "",
-                "reply_to": _str(part.get("message_id"))}
-    if kind_name in _MEDIA_TYPES:
-        caption = _str(part.get("caption"))
-        ref = _str(part.get("id")) or _str(part.get("url")) or _str(part.get("link"))
-        # a media message carrying errors[] has nothing to download (chatwoot fixture)
-        media: tuple[Media, ...] = ()
-        if ref is not None and "errors" not in msg:
-            media = (Media("audio" if kind_name == "voice" else kind_name, ref,
-                           _str(part.get("mime_type")), caption),)
-        return {"kind": MessageKind.MEDIA, "media": media, "text": caption or ""}
-    return {"kind": MessageKind.UNKNOWN}
-
-
-def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
-             only_contact: dict[str, Any] | None, business: str,
-             number_id: str = "") -> InboundMessage | None:
-    sender = _user(msg.get("from")) or _user(msg.get("from_user_id"))
-    contact = (contacts.get(sender) if sender else None) or only_contact or {}
-    if sender is None:
-        sender = _user(contact.get("wa_id")) or _user(contact.get("user_id"))
-    if sender is None:
-        return None  # nobody to answer; the caller logs and skips it
-    sender = sender.strip().removeprefix("+")
-    if not sender:
-        return None
-    wa_id = wire.digits(sender, _MAX_DIGITS) or wire.digits(contact.get("wa_id"), _MAX_DIGITS)
-    profile = contact.get("profile")
-    kind_name = _str(msg.get("type"), 64) or next((k for k in _CONTENT_KEYS if k in msg), "")
-    fields = _content(msg, kind_name)
-    context = msg.get("context")
-    reply_to = _id(context.get("id")) if isinstance(context, dict) else None
-    return InboundMessage(
-        channel=CHANNEL,
-        message_id=_id(msg.get("id")) or _synthetic_id(msg),
-        customer=sender,
-        kind=fields["kind"],
-        business=business,
-        text=fields.get("text", ""),
-        button_payload=fields.get("button_payload"),
-        button_title=fields.get("button_title"),
-        order_items=fields.get("order_items", ()),
-        location=fields.get("location"),
-        media=fields.get("media", ()),
-        profile_name=_str(profile.get("name"), 256) if isinstance(profile, dict) else None,
-        timestamp=_int(msg.get("timestamp"), _MAX_TIMESTAMP),
-        reply_to=fields.get("reply_to", reply_to),
-        raw_kind=(fields.get("raw_kind") or kind_name)[:64],
-        phone="+" + wa_id if wa_id else None,
-        reply_from=number_id,
-    )
-
-
-def _status(raw: dict[str, Any]) -> StatusUpdate | None:
-    message_id = _id(raw.get("id"))
-    if message_id is None or raw.get("type") == "payment":
-        return None
-    name = _str(raw.get("status"), 32) or ""
-    code, title = _first_error(raw)
-    return StatusUpdate(channel=CHANNEL, message_id=message_id,
-                        status=_STATUS_ALIASES.get(name) or StatusKind(name),
-                        recipient=_id(raw.get("recipient_id")) or "",
-                        error_code=code, error_title=title,
-                        timestamp=_int(raw.get("timestamp"), _MAX_TIMESTAMP))
-
-
-def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
-    """A decoded envelope → (Delivery, {business E.164: phone_number_id}).
-
-    The same message id twice in one POST (courier fixture) is kept once here; dedupe
-    across deliveries is the storage layer's job. Statuses dedupe on (id, status).
-    """
-    messages: list[InboundMessage] = []
-    statuses: list[StatusUpdate] = []
-    numbers: dict[str, str] = {}
-    seen_messages: set[str] = set()
-    seen_statuses: set[tuple[str, StatusKind]] = set()
-    for value in _values(payload):
-        metadata = value.get("metadata")
-        business = ""
-        number_id = ""
-        if isinstance(metadata, dict):
-            business = e164(metadata.get("display_phone_number"))
-            number_id = wire.digits(metadata.get("phone_number_id"), _MAX_DIGITS) or ""
-            if business and number_id:
-                numbers[business] = number_id
-        contacts: dict[str, dict[str, Any]] = {}
-        raw_contacts = [c for c in _array(value.get("contacts")) if isinstance(c, dict)]
-        for contact in raw_contacts:
-            for key in ("wa_id", "user_id"):
-                if (ident := _id(contact.get(key))) is not None:
-                    contacts[ident] = contact
-        only = raw_contacts[0] if len(raw_contacts) == 1 else None
-        for msg in _array(value.get("messages")):
-            if not isinstance(msg, dict):
-                continue
-            try:
-                parsed = _message(msg, contacts, only, business, number_id)
-            except _SKIPPABLE as exc:
-                # one malformed message must not cost its batch (Meta retries a non-200
-                # for seven days): skip it, keep the rest
-                log.warning("malformed cloud message skipped (%s)", type(exc).__name__)
-                continue
-            if parsed is None:
-                log.warning("cloud message without any sender id skipped")
-            elif parsed.message_id not in seen_messages:
-                seen_messages.add(parsed.message_id)
-                messages.append(parsed)
-        for raw in _array(value.get("statuses")):
-            try:
-                status = _status(raw) if isinstance(raw, dict) else None
-            except _SKIPPABLE as exc:
-                log.warning("malformed cloud status skipped (%s)", type(exc).__name__)
-                continue
-            if status is not None:
-                status_key = (status.message_id, status.status)
-                if status_key not in seen_statuses:
-                    seen_statuses.add(status_key)
-                    statuses.append(status)
-        if value.get("errors"):
-            code, _ = _first_error(value)
-            log.warning("cloud webhook error code=%s", code)
-    return Delivery(tuple(messages), tuple(statuses)), numbers
-
-
-# ---- outbound ----------------------------------------------------------------------------
-
-
-def _is_bsuid(customer: str) -> bool:
-    """Business-scoped user ids look like ``US.13491208655302741918``."""
-    return "." in customer and not customer.replace(".", "").isdigit()
-
-
-def _envelope(to: str, kind: str, content: dict[str, Any]) -> dict[str, Any]:
-    recipient = to.removeprefix("+")
-    message: dict[str, Any] = {"messaging_product": "whatsapp",
-                               "recipient_type": "individual"}
-    # Meta takes a BSUID in "recipient" instead of the phone in "to" (YCloud's BSUID doc)
-    message["recipient" if _is_bsuid(recipient) else "to"] = recipient
-    message["type"] = kind
-    message[kind] = content
-    return message
-
-
-def _text(to: str, body: str, preview: bool = False) -> dict[str, Any]:
-    return _envelope(to, "text", {"body": limits.trim(body or " ", limits.TEXT_BODY),
-                                  "preview_url": preview})
-
-
-def _body_text(reply: Reply) -> str:
-    """Interactive bodies are required: the text, plus the link that has nowhere else to go."""
-    parts = [p for p in (reply.text, reply.link) if p]
-    return limits.trim("\n".join(parts) or reply.header or "-", limits.INTERACTIVE_BODY)
-
-
-def _decorate(interactive: dict[str, Any], reply: Reply, header: bool = True) -> None:
-    if header and reply.header:
-        interactive["header"] = {"type": "text",
-                                 "text": limits.trim(reply.header, limits.HEADER_TEXT)}
-    if reply.footer:
-        interactive["footer"] = {"text": limits.trim(reply.footer, limits.FOOTER_TEXT)}
-
-
-def _buttons(to: str, reply: Reply) -> dict[str, Any]:
-    titles = limits.unique_titles([b.title for b in reply.buttons], limits.BUTTON_TITLE)
-    interactive: dict[str, Any] = {
-        "type": "button",
-        "body": {"text": _body_text(reply)},
-        "action": {"buttons": [
-            {"type": "reply", "reply": {"id": limits.trim_id(b.payload, limits.BUTTON_ID),
-                                        "title": title}}
-            for b, title in zip(reply.buttons, titles, strict=True)]},
-    }
-    _decorate(interactive, reply)
-    return _envelope(to, "interactive", interactive)
-
-
-def _list(to: str, reply: Reply, rows: Sequence[Any]) -> dict[str, Any]:
-    titles = limits.unique_titles([r.title for r in rows], limits.ROW_TITLE)
-    out_rows = []
-    for row, title in zip(rows, titles, strict=True):
-        item = {"id": limits.trim_id(row.payload, limits.ROW_ID), "title": title}
-        if row.description:
-            item["description"] = limits.trim(row.description, limits.ROW_DESCRIPTION)
-        out_rows.append(item)
-    section: dict[str, Any] = {"rows": out_rows}
-    if section_title := reply.extra.get("section_title"):
-        section["title"] = limits.trim(str(section_title), limits.SECTION_TITLE)
-    interactive: dict[str, Any] = {
-        "type": "list",
-        "body": {"text": _body_text(reply)},
-        "action": {"button": limits.trim(reply.list_button or "Options", limits.LIST_BUTTON),
-                   "sections": [section]},
-    }
-    _decorate(interactive, reply)
-    return _envelope(to, "interactive", interactive)
-
-
-def _products(to: str, reply: Reply) -> dict[str, Any]:
-    catalog_id = _str(reply.extra.get("catalog_id"))
-    if catalog_id is None or not reply.skus:
-        return _text(to, reply.as_text(), preview=bool(reply.link))
-    if len(reply.skus) == 1:
-        single: dict[str, Any] = {
-            "type": "product",
-            "action": {"catalog_id": catalog_id, "product_retailer_id": reply.skus[0]},
-        }
-        if reply.text:
-            single["body"] = {"text": limits.trim(reply.text, limits.INTERACTIVE_BODY)}
-        _decorate(single, reply, header=False)  # single-product messages take no header
-        return _envelope(to, "interactive", single)
-    skus = reply.skus[: limits.MAX_PRODUCTS]
-    section_title = str(reply.extra.get("section_title") or reply.header or "Products")
-    multi: dict[str, Any] = {
-        "type": "product_list",
-        "header": {"type": "text",
-                   "text": limits.trim(reply.header or section_title, limits.HEADER_TEXT)},
-        "body": {"text": _body_text(reply)},
-        "action": {"catalog_id": catalog_id, "sections": [
-            {"title": limits.trim(section_title, limits.SECTION_TITLE),
-             "product_items": [{"product_retailer_id": sku} for sku in skus]}]},
-    }
-    _decorate(multi, reply, header=False)
-    return _envelope(to, "interactive", multi)
-
-
-def _image(to: str, reply: Reply) -> dict[str, Any]:
-    if not reply.image_url:
-        return _text(to, reply.as_text(), preview=bool(reply.link))
-    image: dict[str, Any] = {"link": reply.image_url}
-    caption = "\n".join(p for p in (reply.text, reply.link) if p)
-    if caption:
-        image["caption"] = limits.trim(caption, limits.CAPTION)
-    return _envelope(to, "image", image)
-
-
-def _payment(to: str, reply: Reply) -> dict[str, Any]:
-    details = reply.extra.get("order_details")
-    status = reply.extra.get("order_status")
-    if isinstance(details, dict):
-        interactive: dict[str, Any] = {
-            "type": "order_details",
-            "body": {"text": limits.trim(reply.text or "-", limits.INTERACTIVE_BODY)},
-            "action": {"name": "review_and_pay", "parameters": details},
-        }
-        _decorate(interactive, reply, header=False)
-        return _envelope(to, "interactive", interactive)
-    if isinstance(status, dict):
-        return _envelope(to, "interactive", {
-            "type": "order_status",
-            "body": {"text": limits.trim(reply.text or "-", limits.INTERACTIVE_BODY)},
-            "action": {"name": "review_order", "parameters": status},
-        })
-    if reply.image_url:  # the UPI QR with the link and text as its caption
-        return _image(to, reply)
-    return _text(to, reply.as_text(), preview=bool(reply.link))
-
-
-def _template(to: str, reply: Reply) -> dict[str, Any]:
-    template: dict[str, Any] = {
-        "name": reply.template or reply.text,
-        "language": {"code": str(reply.extra.get("language") or "en")},
-    }
-    if reply.params:
-        template["components"] = [{"type": "body", "parameters": [
-            {"type": "text", "text": str(p)} for p in reply.params]}]
-    return _envelope(to, "template", template)
-
-
-def build_message(to: str, reply: Reply) -> dict[str, Any]:
-    """The Graph ``/messages`` JSON for one reply, every field within Meta's limits.
-
-    What a Cloud message cannot hold degrades instead of failing: more than 3 buttons
-    become a list, more than 10 rows become numbered text, products without a
-    ``extra["catalog_id"]`` become text.
-    """
-    kind = reply.type
-    if kind == "buttons":
-        if 0 < len(reply.buttons) <= limits.MAX_BUTTONS:
-            return _buttons(to, reply)
-        if 0 < len(reply.buttons) <= limits.MAX_LIST_ROWS:
-            return _list(to, reply, reply.buttons)
-    elif kind == "list":
-        rows = reply.rows or reply.buttons
-        if 0 < len(rows) <= limits.MAX_LIST_ROWS:
-            return _list(to, reply, rows)
-    elif kind == "image":
-        return _image(to, reply)
-    elif kind == "product":
-        return _products(to, reply)
-    elif kind == "payment":
-        return _payment(to, reply)
-    elif kind == "template" and (reply.template or reply.text):
-        return _template(to, reply)
-    return _text(to, reply.as_text(), preview=bool(reply.link))
-
-
-def _error_info(payload: Any) -> tuple[int | None, str]:
-    if isinstance(payload, dict) and isinstance(err := payload.get("error"), dict):
-        code = err.get("code")
-        return (code if isinstance(code, int) else _int(code)), str(err.get("message", ""))
-    return None, ""
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    app_secret: str | None = option("WHATSAPP_APP_SECRET", secret=True,
+                                    doc="verifies X-Hub-Signature-256")
+    verify_token: str | None = option("WHATSAPP_VERIFY_TOKEN", secret=True,
+                                      doc="answers Meta's GET subscription handshake")
+    access_token: str | None = option("WHATSAPP_ACCESS_TOKEN", secret=True,
+                                      doc="Graph API bearer token for sends")
+    api_base_url: str = option("WHATSAPP_API_BASE_URL", "https://graph.facebook.com/v21.0",
+                               doc="tests point it at tests/fakes/graph_api.py")
 
 
 class WhatsAppCloudAdapter:
     """Channel adapter for the WhatsApp Cloud API (docs/DESIGN.md §1.3 ``/webhooks/whatsapp``)."""
 
-    name = CHANNEL
+    name: ClassVar[str] = CHANNEL
+    capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
+        ChannelCapability.SERVICE_WINDOW, ChannelCapability.BUTTONS, ChannelCapability.LISTS,
+        ChannelCapability.TEMPLATES, ChannelCapability.REST_SENDS})
+    options: ClassVar[tuple[Option, ...]] = options(WhatsAppConfig)
     direct_replies = False
     response_content_type = "text/plain"
 
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return True
+
+    @classmethod
+    def live(cls, settings: Settings) -> str | None:
+        config = load(WhatsAppConfig, settings.env)
+        if config.access_token or config.app_secret:
+            return "Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)"
+        return None
+
     def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-        self._app_secret = settings.whatsapp_app_secret
-        self._verify_token = settings.whatsapp_verify_token
-        self._access_token = settings.whatsapp_access_token
-        self._base_url = settings.whatsapp_api_base_url.rstrip("/")
+        config = load(WhatsAppConfig, settings.env)
+        self._app_secret = config.app_secret
+        self._verify_token = config.verify_token
+        self._access_token = config.access_token
+        self._base_url = config.api_base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # business E.164 number → phone_number_id, learned from inbound metadata
         self._number_ids: dict[str, str] = {}
@@ -556,6 +96,18 @@ class WhatsAppCloudAdapter:
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_meta_signature(body, header(headers, SIGNATURE_HEADER),
                                      self._app_secret)
+
+    def extra_routes(self) -> Sequence[ExtraRoute]:
+        """Meta's GET handshake on the webhook's own path."""
+        return (ExtraRoute("GET", webhook_path(self.name), self._subscription),)
+
+    async def _subscription(self, request: web.Request) -> web.Response:
+        challenge = self.verify_subscription(request.query)
+        if challenge is None:
+            return web.Response(status=403, text="verification failed")
+        # Meta's challenge is a number; an echo must at least be encodable (a query may
+        # decode to a lone surrogate) and short
+        return web.Response(text=wire.clean(challenge)[:256])
 
     def verify_subscription(self, params: Mapping[str, str]) -> str | None:
         """The ``hub.challenge`` to echo for Meta's GET handshake, or None (answer 403)."""
@@ -568,7 +120,7 @@ class WhatsAppCloudAdapter:
         return params.get("hub.challenge")
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
-        delivery, numbers = parse_envelope(_load(body))
+        delivery, numbers = parse_envelope(load_body(body))
         for business, number_id in numbers.items():
             if business not in self._number_ids and len(self._number_ids) < _MAX_KNOWN_NUMBERS:
                 self._number_ids[business] = number_id
@@ -628,11 +180,12 @@ class WhatsAppCloudAdapter:
             except (TypeError, KeyError, IndexError) as exc:
                 raise SendError("Graph API answered without a message id",
                                 retryable=False, status=status) from exc
-        code, message = _error_info(data)
-        retryable = status == 429 or status >= 500 or code in _RETRYABLE_CODES
+        code, message = error_info(data)
+        retryable = status == 429 or status >= 500 or code in RETRYABLE_CODES
         raise SendError(f"Graph API {status}: {message}"[:300], retryable=retryable,
                         status=status, code=str(code) if code is not None else None)
 
     async def close(self) -> None:
         """Nothing to release: the shared ClientSession belongs to the app."""
+
 

@@ -1,0 +1,76 @@
+"""The services a turn's handlers may use, typed and built once by ``create_app``.
+
+A handler asks for one by parameter name (``async def handle(turn, payments)``, see
+``bot/router.py``); helpers take them from ``turn.services``. No flow reaches through a
+service into its repository, and none calls back into the engine that dispatched it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+from bot.replies import text_for
+from bot.router import Outgoing
+from bot.state import ConversationState, StateStore
+from bot.types import Reply
+from catalog.models import Shop
+from storage.database import Conflict, Database, WriteSet
+
+if TYPE_CHECKING:
+    from bot.flows.payment_updates import PaymentNotifier
+    from bot.inventory import Inventory
+    from payments.service import PaymentService
+
+
+class Conversations:
+    """What the merchant flows need of other conversations: a customer's last texts and
+    taking a conversation back from a human."""
+
+    def __init__(self, db: Database, store: StateStore) -> None:
+        self._db = db
+        self._store = store
+
+    async def recent_messages(self, shop_id: str, channel: str, customer: str,
+                              limit: int) -> list[str]:
+        """The customer's last texts, oldest first (for the owner's handoff alert)."""
+        rows = await self._db.fetchall(
+            "SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
+            "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
+        return [str(r[0]) for r in reversed(rows)]
+
+    async def resume(self, shop: Shop, customer: str) -> list[Outgoing]:
+        """``resume PHONE``: hand every paused conversation of that customer to the bot.
+
+        Returns the "I'm back" messages for the merchant's turn to send: they go out with
+        that turn's outbox (at once), not as rows only the background poll would find.
+        """
+        messages: list[Outgoing] = []
+        for conversation in await self._store.find(shop.id, customer):
+            if conversation.handoff_until or conversation.state is ConversationState.HANDOFF:
+                async with self._store.lock(conversation.key):
+                    for _attempt in range(3):  # another server may save it meanwhile
+                        fresh = await self._store.load(conversation.key)
+                        text = text_for(shop, "handoff_resumed",
+                                        shop.language_for(fresh.language))
+                        try:
+                            await self._store.save(fresh.with_(
+                                handoff_until=0, state=ConversationState.IDLE), WriteSet())
+                        except Conflict:
+                            continue
+                        break
+                    messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
+                                             reply=Reply(type="text", text=text),
+                                             purpose="order_update"))
+        return messages
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    payments: PaymentService
+    inventory: Inventory
+    payment_notify: PaymentNotifier
+    conversations: Conversations
+
+
+SERVICE_NAMES = frozenset(f.name for f in fields(Services))

@@ -1,0 +1,81 @@
+"""Every plugin registry in one place, for what must see all of them at once: log
+redaction (every secret option), ``haat serve``'s settings summary and ``haat check``,
+which also checks each shop's payments against what its provider declares
+(:func:`shop_payment_problems`).
+
+A plugin declares its environment keys itself (``config/plugins.py``); this module only
+walks the registries, so adding a channel, provider or intent backend never edits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bot.nlu.registry import BACKEND_CLASSES
+from catalog.models import Shop
+from config.plugins import Option
+from config.settings import Settings
+from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS
+from webhooks.channels.registry import CHANNEL_CLASSES
+
+
+def plugin_options() -> Iterator[tuple[str, str, Option]]:
+    """(kind, plugin name, option) for every option of every registered plugin."""
+    for channel in CHANNEL_CLASSES:
+        for opt in channel.options:
+            yield "channel", channel.name, opt
+    for backend in BACKEND_CLASSES:
+        for opt in backend.options:
+            yield "intent backend", backend.name, opt
+    for provider in PROVIDER_CLASSES:
+        for opt in provider.options:
+            yield "payment provider", provider.name, opt
+
+
+def plugin_secrets(settings: Settings) -> list[str]:
+    """The value of every secret option that is set."""
+    return [value for _kind, _name, opt in plugin_options()
+            if opt.secret and (value := settings.env.get(opt.env))]
+
+
+def describe_plugins(settings: Settings) -> dict[str, str]:
+    """A loggable view of every plugin key: which secrets are set, never their values."""
+    out: dict[str, str] = {}
+    for _kind, _name, opt in plugin_options():
+        value = settings.env.get(opt.env)
+        out[opt.env] = ("set" if value else "unset") if opt.secret else (
+            value or opt.default or "")
+    return out
+
+
+# what each shop.yaml payment method asks of its provider (payments/service.py
+# request_payment: a payment link may also be a UPI link)
+_METHOD_NEEDS: dict[str, frozenset[str]] = {
+    "upi_link": frozenset({"upi_link"}),
+    "payment_link": frozenset({"payment_link", "upi_link"}),
+    "collect": frozenset({"collect"}),
+}
+
+
+def shop_payment_problems(shop: Shop, settings: Settings) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about a shop's payments, from what its provider declares:
+    methods it cannot do, a UPI ID it needs, and its own settings left unset."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    provider = PROVIDERS.get(shop.payments.provider)
+    if provider is None:
+        return [f"shop {shop.id!r}: unknown payment provider {shop.payments.provider!r}; "
+                f"known: {', '.join(PROVIDERS)}"], []
+    for method in shop.payments.methods:
+        if not _METHOD_NEEDS.get(method, frozenset({method})) & provider.capabilities:
+            errors.append(f"shop {shop.id!r}: payment method {method!r} is not something "
+                          f"provider {provider.name} can do "
+                          f"({', '.join(sorted(provider.capabilities))})")
+    if provider.needs_payee and shop.payments.upi is None:
+        errors.append(f"shop {shop.id!r}: provider {provider.name} needs payments.upi")
+    unset = [opt.env for opt in provider.options if opt.secret and not settings.env.get(opt.env)]
+    if unset:
+        warnings.append(f"shop {shop.id!r} takes payments via {provider.name}, but "
+                        f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set: "
+                        "its requests or callbacks will fail")
+    return errors, warnings
