@@ -81,6 +81,15 @@ _INSERT_INBOUND = (
     "ON CONFLICT (channel, message_id) DO NOTHING"
 )
 _FIND_INBOUND = "SELECT response FROM inbound_messages WHERE channel = ? AND message_id = ?"
+_RECENT_TEXTS = ("SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
+                 "customer = ? ORDER BY id DESC LIMIT ?")
+
+
+async def recent_texts(db: Database, shop_id: str, channel: str, customer: str,
+                       limit: int) -> list[str]:
+    """The customer's last texts, oldest first (the owner's handoff alert)."""
+    rows = await db.fetchall(_RECENT_TEXTS, (shop_id, channel, customer, limit))
+    return [str(r[0]) for r in reversed(rows)]
 
 
 class RecentIds:

@@ -34,10 +34,9 @@ class Conversations:
     async def recent_messages(self, shop_id: str, channel: str, customer: str,
                               limit: int) -> list[str]:
         """The customer's last texts, oldest first (for the owner's handoff alert)."""
-        rows = await self._db.fetchall(
-            "SELECT body FROM inbound_messages WHERE shop_id = ? AND channel = ? AND "
-            "customer = ? ORDER BY id DESC LIMIT ?", (shop_id, channel, customer, limit))
-        return [str(r[0]) for r in reversed(rows)]
+        from bot.engine import recent_texts  # the inbound_messages owner imports this module
+
+        return await recent_texts(self._db, shop_id, channel, customer, limit)
 
     async def resume(self, shop: Shop, customer: str) -> list[Outgoing]:
         """``resume PHONE``: hand every paused conversation of that customer to the bot.

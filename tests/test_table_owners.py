@@ -21,7 +21,7 @@ OWNERS = {
     "stock_levels": "bot/inventory.py",
     "scheduled_jobs": "storage/jobs.py",
     **dict.fromkeys(("orders", "order_lines", "payment_requests", "provider_events", "refunds",
-                     "ledger_entries"), "payments/repository.py"),
+                     "ledger_entries", "order_counters"), "payments/repository.py"),
     # the sandbox PSP's own side, as a real PSP keeps it
     **dict.fromkeys(("sandbox_requests", "sandbox_events", "sandbox_refunds"),
                     "payments/providers/sandbox.py"),
@@ -32,6 +32,7 @@ _SQL = re.compile(r"\b(?:INSERT INTO|REPLACE INTO|UPDATE|DELETE FROM|FROM|JOIN)\
 def _tables() -> set[str]:
     from sqlmodel import SQLModel
 
+    import bot.models  # noqa: F401 (registers its tables)
     import payments.models
     import payments.providers.sandbox_tables  # noqa: F401 (registers its tables)
 
