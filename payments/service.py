@@ -982,13 +982,15 @@ class PaymentService:
                 return fresh
             now = self.now_ms()
             writes = WriteSet()
+            next_at = (retry_at if retry_at is not None else
+                       0 if new is not RefundStatus.REQUESTED else None)
             self.repo.update_refund(writes, fresh.id, expected=current, status=new, now_ms=now,
-                                    provider_ref=provider_ref, next_attempt_at=(
-                                        retry_at if retry_at is not None else
-                                        0 if new is not RefundStatus.REQUESTED else None),
+                                    provider_ref=provider_ref, next_attempt_at=next_at,
                                     attempt_key=next_key, last_error=error)
             moved = replace(fresh, status=str(new),
-                            provider_ref=provider_ref or fresh.provider_ref)
+                            provider_ref=provider_ref or fresh.provider_ref,
+                            next_attempt_at=fresh.next_attempt_at if next_at is None
+                            else next_at, last_error=error or fresh.last_error)
             refund_changed = getattr(notify, "refund_changed", None)
             if refund_changed is not None and not quiet and new is not current:
                 await refund_changed(RefundUpdate(order, moved, current, new,

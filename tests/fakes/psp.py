@@ -103,3 +103,15 @@ class ScriptedPsp:
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         raise Unsupported("no callbacks")
+
+
+@dataclass
+class HandRefundPsp(ScriptedPsp):
+    """A provider with no refund API (as ``upi_intent``): every refund is the merchant's,
+    made by hand from their UPI app and then recorded with ``refunded``."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
+
+    async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
+                     ) -> ProviderRefund:
+        raise Unsupported("no refund API: the merchant refunds from their UPI app")
