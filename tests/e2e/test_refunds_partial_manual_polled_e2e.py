@@ -25,8 +25,8 @@ from tests.e2e.conftest import (
     shop_copy,
     start_live,
 )
-from tests.e2e.test_payments_e2e import RAZORPAY_WEBHOOK_SECRET, _balanced, _texts
 from tests.e2e.test_order_money_e2e import _webhook
+from tests.e2e.test_payments_e2e import RAZORPAY_WEBHOOK_SECRET, _balanced, _texts
 from webhooks import keys as k
 
 
