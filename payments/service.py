@@ -46,6 +46,7 @@ from payments.ledger import (
 )
 from payments.providers.base import (
     CollectRequest,
+    FetchesRefunds,
     LinkRequest,
     NotCancellable,
     PaymentProvider,
@@ -946,12 +947,12 @@ class PaymentService:
         for row in await self.repo.pending_refunds():
             request = await self.repo.request(row.payment_request_id)
             provider = self.providers.get(request.provider) if request else None
-            fetch = getattr(provider, "fetch_refund", None)
-            if request is None or fetch is None or not row.provider_ref:
+            if request is None or not isinstance(provider, FetchesRefunds) or \
+                    not row.provider_ref:
                 continue
             report["refunds_polled"] += 1
             try:
-                answer: ProviderRefund = await fetch(row.payment_id, row.provider_ref)
+                answer = await provider.fetch_refund(row.payment_id, row.provider_ref)
             except ProviderError:
                 report["refunds_unreachable"] += 1
                 continue
