@@ -614,7 +614,10 @@ class PaymentService:
         if status is OrderStatus.PENDING_PAYMENT and request.method != "tip" and \
                 book.captured > 0 and book.held >= book.keep:
             # money in time, or late but the order is still waiting for it: accept it
-            return order_transition(status, OrderEvent.PAYMENT_RECEIVED)
+            # (paid for less than its total when part of it was refunded while it waited)
+            paid = order_transition(status, OrderEvent.PAYMENT_RECEIVED)
+            return order_transition(paid, OrderEvent.PARTIAL_REFUND) \
+                if book.sale_refunded > 0 else paid
         if (status in KEEPS_SALE or status is OrderStatus.REFUND_PENDING) and \
                 book.money_out and not any(
                     r.status != RefundStatus.PROCESSED for r in book.live_refunds):
