@@ -485,6 +485,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "আপনি দেখার পর কিছু বদলেছে (দাম বা স্টক)। অনুগ্রহ করে অর্ডারটি আবার দেখে নিন:",
         "ar": "تغيّر شيء منذ أن رأيت طلبك (سعر أو المتوفر). يرجى مراجعته مجدداً:",
     },
+    "refund_manual": {
+        "en": "↩️ The shop says it has refunded {amount} for *{order}* to you by UPI (reference {reference}). If it hasn't reached you in a few days, reply here.",
+        "hi": "↩️ दुकान का कहना है कि उसने *{order}* के {amount} आपको UPI से वापस कर दिए हैं (रेफ़रेंस {reference})। अगर कुछ दिनों में न मिलें तो यहाँ लिखें।",
+        "bn": "↩️ দোকান জানিয়েছে যে *{order}*-এর {amount} আপনাকে UPI-তে ফেরত দিয়েছে (রেফারেন্স {reference})। কয়েক দিনের মধ্যে না পেলে এখানে লিখুন।",
+        "ar": "↩️ يقول المحل إنه أعاد إليك {amount} للطلب *{order}* عبر UPI (المرجع {reference}). إن لم يصلك خلال أيام قليلة فاكتب هنا.",
+    },
     "refund_receipt": {
         "en": "↩️ {amount} for *{order}* has been refunded to you.",
         "hi": "↩️ *{order}* के {amount} आपको वापस कर दिए गए हैं।",
@@ -531,6 +537,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
                                "bn": "পেমেন্ট বাকি", "ar": "بانتظار الدفع"},
     "status_paid": {"en": "paid, being prepared", "hi": "भुगतान हो गया, तैयार हो रहा है",
                     "bn": "পেমেন্ট হয়েছে, তৈরি হচ্ছে", "ar": "مدفوع، قيد التحضير"},
+    "status_partially_refunded": {"en": "paid, part refunded, being prepared",
+                                  "hi": "भुगतान हो गया, कुछ पैसे वापस, तैयार हो रहा है",
+                                  "bn": "পেমেন্ট হয়েছে, কিছু টাকা ফেরত, তৈরি হচ্ছে",
+                                  "ar": "مدفوع، واستُرد جزء منه، قيد التحضير"},
     "status_shipped": {"en": "on the way 🛵", "hi": "रास्ते में है 🛵", "bn": "পথে আছে 🛵",
                        "ar": "في الطريق 🛵"},
     "status_delivered": {"en": "delivered", "hi": "पहुँच गया", "bn": "পৌঁছে গেছে",

@@ -13,9 +13,10 @@ order's captures (tips apart), T its total, R its refund rows (by account debite
 * ``tips`` = −(tips captured − tips refunded); ``merchant_revenue`` = −(T − R[revenue]).
 
 Also: refunds that failed or were never answered, money on a cancelled order, a paid order
-whose money all went back, an order whose money covers it but is still pending, requests
-still open on a closed order, provider events that match no request, and any currency whose
-postings do not sum to zero.
+whose money all went back, a status that contradicts the refunds (``paid`` with part of the
+sale refunded, ``partially_refunded`` with none), an order whose money covers it but is
+still pending, requests still open on a closed order, provider events that match no
+request, and any currency whose postings do not sum to zero.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from dataclasses import dataclass
 from payments.book import OrderBook
 from payments.ledger import Account
 from payments.repository import PaymentsRepository
-from payments.status import NO_SALE, OrderStatus, PaymentStatus, RefundStatus, apply_events
+from payments.status import (
+    KEEPS_SALE,
+    NO_SALE,
+    OrderStatus,
+    PaymentStatus,
+    RefundStatus,
+    apply_events,
+)
 
 STUCK_MS = 3_600_000  # a refund the provider has not answered for an hour
 
@@ -110,16 +118,22 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
                 report("refund_failed", f"{refund.id} {refund.amount_minor} "
                                         f"{refund.currency}: {refund.last_error or 'failed'}"
                                         + ("" if refund.next_attempt_at else
-                                           " (no automatic retry)"))
+                                           f" (no automatic retry: refund it by hand, then "
+                                           f"`refunded {label} <amount> <UPI reference>`)"))
             elif state is RefundStatus.REQUESTED and now_ms - refund.updated_at > STUCK_MS:
                 report("refund_unanswered", f"{refund.id} sent and never answered")
         recorded = sum(s.refunded.minor for s in states.values())
         if recorded != book.refunds_processed:
             report("refund_unrecorded", f"the provider reports {recorded} refunded, our "
                                         f"refund rows {book.refunds_processed}")
-        if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED) and \
-                book.money_out:
+        if status in KEEPS_SALE and book.money_out:
             report("refunded_but_open", f"all its money went back but it is {status}")
+        if status is OrderStatus.PAID and book.sale_refunded:
+            report("status_mismatch", f"{book.sale_refunded} {order.currency} of the sale "
+                                      "was refunded but it is paid, not partially_refunded")
+        if status is OrderStatus.PARTIALLY_REFUNDED and not book.sale_refunded:
+            report("status_mismatch", "it is partially_refunded but none of the sale was "
+                                      "refunded")
         if status is OrderStatus.PENDING_PAYMENT and book.captured and \
                 book.held >= book.keep:
             report("paid_not_marked", "its money covers the total but it is pending")

@@ -100,13 +100,18 @@ class OrderBook:
         return self.refunded_where(statuses=frozenset({RefundStatus.PROCESSED}))
 
     @property
+    def sale_refunded(self) -> int:
+        """Refunds that give back part of the sale itself (not excess money, not tips): what
+        makes a paid order ``partially_refunded``."""
+        return self.refunded_where(tip=False, against=Account.MERCHANT_REVENUE)
+
+    @property
     def keep(self) -> int:
         """What the order may keep: its total, less what the merchant gave back; nothing
         once it is cancelled."""
         if OrderStatus(self.order.status) in NO_SALE:
             return 0
-        given_back = self.refunded_where(tip=False, against=Account.MERCHANT_REVENUE)
-        return max(self.order.total_minor - given_back, 0)
+        return max(self.order.total_minor - self.sale_refunded, 0)
 
     @property
     def held(self) -> int:

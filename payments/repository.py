@@ -496,6 +496,13 @@ class PaymentsRepository:
             (now_ms, limit))
         return [_refund(r) for r in rows]
 
+    async def pending_refunds(self, limit: int = 500) -> list[Refund]:
+        """Refunds a provider accepted and has not finished (``pending``): reconcile asks."""
+        rows = await self.db.fetchall(
+            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status = 'pending' "
+            "ORDER BY updated_at LIMIT ?", (limit,))
+        return [_refund(r) for r in rows]
+
     async def all_refunds(self, shop_id: str | None = None) -> list[Refund]:
         sql = (f"SELECT {', '.join('r.' + c for c in _REFUND_COLUMNS.split(', '))} "
                "FROM refunds r JOIN orders o ON o.id = r.order_id")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ from payments.ledger import (
 )
 from payments.providers.base import (
     CollectRequest,
+    FetchesRefunds,
     LinkRequest,
     NotCancellable,
     PaymentProvider,
@@ -62,6 +64,7 @@ from payments.repository import (
     order_key,
 )
 from payments.status import (
+    KEEPS_SALE,
     OPEN_FOR_PAYMENT,
     REFUND_COMMITTED,
     OrderEvent,
@@ -85,6 +88,7 @@ _OPEN = (PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID)
 _CLOSED = (PaymentStatus.EXPIRED, PaymentStatus.CANCELLED, PaymentStatus.PAID_AFTER_CLOSE)
 _ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhile
 REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
+_MANUAL_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{3,39}")
 REFUND_BACKOFF_MS = (60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_000)
 
 
@@ -338,6 +342,9 @@ class PaymentService:
 
     async def requests_for_order(self, order_id: str) -> list[PaymentRequest]:
         return await self.repo.requests_for_order(order_id)
+
+    async def refunds_for_order(self, order_id: str) -> list[Refund]:
+        return await self.repo.refunds_for_order(order_id)
 
     def cancel_unpaid(self, writes: WriteSet, order: Order, now_ms: int) -> None:
         """The order's only way to pay expired: cancelled (compare-and-set on its status),
@@ -640,11 +647,17 @@ class PaymentService:
         if status is OrderStatus.PENDING_PAYMENT and request.method != "tip" and \
                 book.captured > 0 and book.held >= book.keep:
             # money in time, or late but the order is still waiting for it: accept it
-            return order_transition(status, OrderEvent.PAYMENT_RECEIVED)
-        if status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
-                      OrderStatus.REFUND_PENDING) and book.money_out and not any(
-                          r.status != RefundStatus.PROCESSED for r in book.live_refunds):
+            # (paid for less than its total when part of it was refunded while it waited)
+            paid = order_transition(status, OrderEvent.PAYMENT_RECEIVED)
+            return order_transition(paid, OrderEvent.PARTIAL_REFUND) \
+                if book.sale_refunded > 0 else paid
+        if (status in KEEPS_SALE or status is OrderStatus.REFUND_PENDING) and \
+                book.money_out and not any(
+                    r.status != RefundStatus.PROCESSED for r in book.live_refunds):
             return order_transition(status, OrderEvent.REFUND_COMPLETED)
+        if status is OrderStatus.PAID and book.sale_refunded > 0:
+            # the provider gave back part of the sale by itself: shown, still shippable
+            return order_transition(status, OrderEvent.PARTIAL_REFUND)
         return status
 
     async def _reject(self, request: PaymentRequest, order: Order, event: ProviderEvent,
@@ -704,25 +717,46 @@ class PaymentService:
 
     # ---- refunds -----------------------------------------------------------------------
     def _reserve(self, writes: WriteSet, book: OrderBook, allocations: Sequence[Allocation],
-                 *, reason: str, now: int) -> list[Refund]:
+                 *, reason: str, now: int, manual: str | None = None,
+                 first: int = 0) -> list[Refund]:
         """Refund rows (``requested``) and their liability, in the caller's write set: the
-        reservation counts against every later refund before any provider is asked."""
+        reservation counts against every later refund before any provider is asked.
+        ``manual``: the merchant already paid it back by hand; the rows carry that
+        reference (``manual:REF:n``, n from ``first``) and are never sent to a provider."""
         rows: list[Refund] = []
-        for part in allocations:
+        for n, part in enumerate(allocations, start=first):
             capture = part.capture
             amount = Money(part.amount, capture.request.currency)
             row = Refund(id=_new_id("rf"), payment_request_id=capture.request.id,
                          amount_minor=amount.minor, currency=amount.currency,
-                         status=RefundStatus.REQUESTED, provider_ref=None, reason=reason,
-                         created_at=now, order_id=book.order.id, payment_id=capture.payment_id,
-                         against=part.against, attempts=0, attempt_key="",
-                         next_attempt_at=now + REFUND_LEASE_MS, last_error="", updated_at=now)
+                         status=RefundStatus.REQUESTED,
+                         provider_ref=None if manual is None else f"{manual}:{n}",
+                         reason=reason, created_at=now, order_id=book.order.id,
+                         payment_id=capture.payment_id, against=part.against, attempts=0,
+                         attempt_key="", next_attempt_at=0 if manual else now + REFUND_LEASE_MS,
+                         last_error="", updated_at=now)
             self.repo.insert_refund(writes, row)
             self._post(writes, book.order.shop_id, postings_for_refund(
                 book.order.label, amount, provider=capture.request.provider, refund_id=row.id,
                 stage=RefundStatus.REQUESTED, against=part.against), now)
             rows.append(row)
         return rows
+
+    def _order_after_refund(self, writes: WriteSet, book: OrderBook,
+                            reserved: Sequence[Refund], *, full: bool, now: int) -> OrderStatus:
+        """The order's status once ``reserved`` counts: a full refund closes it
+        (refund_pending → refunded); one that gives back part of the sale makes a paid order
+        ``partially_refunded``, still shippable; refunds of excess money move nothing."""
+        status = OrderStatus(book.order.status)
+        after = replace(book, refunds=(*book.refunds, *reserved))
+        new = status
+        if full and status in KEEPS_SALE:
+            new = order_transition(status, OrderEvent.REFUND_REQUESTED)
+        elif after.sale_refunded > 0 and status in KEEPS_SALE:
+            new = order_transition(status, OrderEvent.PARTIAL_REFUND)
+        if new is not status:
+            self.repo.set_order_status(writes, book.order.id, book.order.status, new, now)
+        return new
 
     async def refundable(self, order: Order) -> int:
         """What may still be refunded, in minor units (reserved refunds counted)."""
@@ -762,7 +796,8 @@ class PaymentService:
                     raise PaymentError("nothing_to_refund")
                 wanted = available if amount is None else amount.minor
                 if wanted <= 0 or wanted > available:
-                    raise PaymentError("refund_too_large", f"at most {available} minor units")
+                    raise PaymentError("refund_too_large",
+                                       f"at most {book.money(available).format()}")
                 parts = everything if wanted == available else book.allocate(
                     wanted, excess_only=excess_only, payment_id=payment_id)
                 now = self.now_ms()
@@ -770,14 +805,8 @@ class PaymentService:
                 self.repo.bump_money_version(writes, fresh.id, fresh.money_version)
                 reserved = self._reserve(writes, book, parts, reason=reason or "merchant",
                                          now=now)
-                status = OrderStatus(fresh.status)
-                full = wanted == book.refundable_total()
-                # a full refund closes the order (refund_pending → refunded); a partial one
-                # (a missing item, a goodwill gesture) leaves it where it is, so it can ship
-                if full and not excess_only and status in (
-                        OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
-                    new = order_transition(status, OrderEvent.REFUND_REQUESTED)
-                    self.repo.set_order_status(writes, fresh.id, fresh.status, new, now)
+                self._order_after_refund(writes, book, reserved, full=(
+                    not excess_only and wanted == book.refundable_total()), now=now)
                 try:
                     await self.db.write(writes)
                 except Conflict:
@@ -829,17 +858,141 @@ class PaymentService:
                                            provider_ref=result.refund_id,
                                            quiet=result.status == RefundStatus.PROCESSED)
         if result.status == RefundStatus.PROCESSED and accepted.status == RefundStatus.PENDING:
-            # the provider answered synchronously: apply it as the event it is. A refund
-            # comes after the capture it returns, even when the PSP dated that capture
-            # ahead of our clock (a late capture is dated after the request's expiry)
-            history = await self.repo.events_for(request)
-            occurred = max([now // 1000, *(e.occurred_at + 1 for e in history)])
-            await self.apply_event(request.provider, ProviderEvent(
-                provider=request.provider, event_id=f"refund:{result.refund_id}",
-                kind=PaymentEventKind.REFUNDED, provider_ref=request.provider_ref or request.id,
-                amount=row.amount, occurred_at=occurred, payment_id=row.payment_id,
-                refund_id=result.refund_id, reference=request.id, refs=(request.id,)), notify)
+            # the provider answered synchronously: apply it as the event it is
+            await self._refund_event(request, row, result.refund_id, _K.REFUNDED,
+                                     f"refund:{result.refund_id}", notify)
         return await self.repo.refund(row.id) or accepted
+
+    async def _refund_event(self, request: PaymentRequest, row: Refund, refund_id: str,
+                            kind: PaymentEventKind, event_id: str, notify: Notify | None
+                            ) -> PaymentUpdate | None:
+        """Apply what we learnt about one refund row (an answer, a poll, the merchant's
+        word) as the provider event it is, so its request, row, ledger and order move in
+        one commit. A refund comes after the capture it returns, even when the PSP dated
+        that capture ahead of our clock (a late capture is dated after the expiry)."""
+        history = await self.repo.events_for(request)
+        occurred = max([self.now_ms() // 1000, *(e.occurred_at + 1 for e in history)])
+        return await self.apply_event(request.provider, ProviderEvent(
+            provider=request.provider, event_id=event_id, kind=kind,
+            provider_ref=request.provider_ref or request.id, amount=row.amount,
+            occurred_at=occurred, payment_id=row.payment_id, refund_id=refund_id,
+            reference=request.id, refs=(request.id,)), notify)
+
+    # ---- refunds made by hand (no provider can refund: upi_intent) ---------------------
+    def can_refund(self, provider_name: str) -> bool:
+        """The provider has a refund API (else the merchant refunds by hand)."""
+        provider = self.providers.get(provider_name)
+        return provider is not None and "refund" in provider.capabilities
+
+    async def record_manual_refund(self, order: Order, amount: Money, reference: str, *,
+                                   notify: Notify | None = None) -> RefundResult:
+        """The merchant paid ``amount`` back by hand (their UPI app) under ``reference``
+        (the UPI transaction id): book it, so refunds, ledger and order say so.
+
+        Refunds already owed and never sendable (late money, a ``refund`` on a shop whose
+        provider cannot refund) are settled first, whole; the rest is reserved like any
+        refund, under the order's guard, so it never exceeds what was captured. Only
+        payments whose provider has no refund API can be refunded this way. The same
+        reference again is the same refund (a repeat, or finishing one cut short).
+        """
+        if not _MANUAL_REF.fullmatch(reference):
+            raise PaymentError("bad_reference", "a UPI reference is 4-40 letters or digits")
+        if amount.minor <= 0 or amount.currency != order.currency:
+            raise PaymentError("bad_amount")
+        key = f"manual:{reference}"
+        rows: list[Refund] = []
+        for _attempt in range(_ATTEMPTS):
+            async with self.locked(order.id):
+                fresh = await self.repo.order(order.id) or order
+                book = await self.book(fresh)
+                known = [r for r in book.refunds
+                         if (r.provider_ref or "").startswith(key + ":")]
+                if known:
+                    if sum(r.amount_minor for r in known) != amount.minor:
+                        raise PaymentError("reference_used",
+                                           f"{reference} is already booked for another amount")
+                    rows = known
+                    break
+                provider_of = {r.id: r.provider for r in book.requests}
+                owed = [r for r in book.live_refunds
+                        if RefundStatus(r.status) in (RefundStatus.REQUESTED,
+                                                      RefundStatus.FAILED)
+                        and not self.can_refund(provider_of[r.payment_request_id])
+                        and not (r.provider_ref or "").startswith("manual:")]
+                settle: list[Refund] = []
+                left = amount.minor
+                for row in owed:
+                    if row.amount_minor <= left:
+                        settle.append(row)
+                        left -= row.amount_minor
+                parts = book.allocate(left) if left else []
+                if sum(a.amount for a in parts) != left:
+                    room = book.refundable_total() + amount.minor - left
+                    raise PaymentError("refund_too_large",
+                                       f"at most {book.money(room).format()} can be refunded")
+                if not settle and not parts:
+                    raise PaymentError("nothing_to_refund")
+                if any(self.can_refund(a.capture.request.provider) for a in parts):
+                    raise PaymentError("provider_refunds", "this order was paid through a "
+                                       "provider that refunds by itself: use refund")
+                now = self.now_ms()
+                writes = WriteSet()
+                self.repo.bump_money_version(writes, fresh.id, fresh.money_version)
+                for n, row in enumerate(settle):
+                    self.repo.update_refund(writes, row.id, expected=row.status,
+                                            status=row.status, now_ms=now,
+                                            provider_ref=f"{key}:{n}", next_attempt_at=0)
+                settled = [replace(r, provider_ref=f"{key}:{n}", next_attempt_at=0)
+                           for n, r in enumerate(settle)]
+                reserved = self._reserve(writes, book, parts, reason="manual", now=now,
+                                         manual=key, first=len(settle))
+                self._order_after_refund(writes, book, reserved, full=(
+                    bool(parts) and left == book.refundable_total()), now=now)
+                try:
+                    await self.db.write(writes)
+                except Conflict:
+                    continue
+                rows = [*settled, *reserved]
+                break
+        else:
+            raise PaymentError("busy", "the order kept changing; try again")
+        done: list[Refund] = []
+        for row in rows:
+            if row.status != RefundStatus.PROCESSED:
+                request = await self.repo.request(row.payment_request_id)
+                assert request is not None
+                await self._refund_event(request, row, str(row.provider_ref), _K.REFUNDED,
+                                         f"refund:{row.id}", notify)
+            done.append(await self.repo.refund(row.id) or row)
+        return RefundResult(amount, tuple(done))
+
+    # ---- refunds still pending at the provider -----------------------------------------
+    async def poll_refunds(self, notify: Notify | None = None) -> dict[str, int]:
+        """Ask the provider about every refund it accepted but has not finished, and settle
+        those it now calls processed or failed (a failed one is retried with backoff), in
+        case its webhook never came. Counts: asked, settled, unreachable."""
+        report = {"refunds_polled": 0, "refunds_settled": 0, "refunds_unreachable": 0}
+        for row in await self.repo.pending_refunds():
+            request = await self.repo.request(row.payment_request_id)
+            provider = self.providers.get(request.provider) if request else None
+            if request is None or not isinstance(provider, FetchesRefunds) or \
+                    not row.provider_ref:
+                continue
+            report["refunds_polled"] += 1
+            try:
+                answer = await provider.fetch_refund(row.payment_id, row.provider_ref)
+            except ProviderError:
+                report["refunds_unreachable"] += 1
+                continue
+            kind = {"processed": _K.REFUNDED, "failed": _K.REFUND_FAILED}.get(answer.status)
+            if kind is None:
+                continue  # still pending: it keeps counting against the cap
+            update = await self._refund_event(request, row, row.provider_ref, kind,
+                                              f"fetch:{row.provider_ref}:{answer.status}",
+                                              notify)
+            if update is not None:
+                report["refunds_settled"] += 1
+        return report
 
     async def _refund_move(self, row: Refund, event: RefundEvent, notify: Notify | None, *,
                            provider_ref: str | None = None, quiet: bool = False,
@@ -858,13 +1011,15 @@ class PaymentService:
                 return fresh
             now = self.now_ms()
             writes = WriteSet()
+            next_at = (retry_at if retry_at is not None else
+                       0 if new is not RefundStatus.REQUESTED else None)
             self.repo.update_refund(writes, fresh.id, expected=current, status=new, now_ms=now,
-                                    provider_ref=provider_ref, next_attempt_at=(
-                                        retry_at if retry_at is not None else
-                                        0 if new is not RefundStatus.REQUESTED else None),
+                                    provider_ref=provider_ref, next_attempt_at=next_at,
                                     attempt_key=next_key, last_error=error)
             moved = replace(fresh, status=new,
-                            provider_ref=provider_ref or fresh.provider_ref)
+                            provider_ref=provider_ref or fresh.provider_ref,
+                            next_attempt_at=fresh.next_attempt_at if next_at is None
+                            else next_at, last_error=error or fresh.last_error)
             refund_changed = getattr(notify, "refund_changed", None)
             if refund_changed is not None and not quiet and new is not current:
                 await refund_changed(RefundUpdate(order, moved, current, new,
@@ -938,6 +1093,7 @@ class PaymentService:
             for event in events:
                 if await self.apply_event(request.provider, event, notify) is not None:
                     report["applied"] += 1
+        report.update(await self.poll_refunds(notify))
         return report
 
     async def ledger_balanced(self, shop_id: str | None = None) -> bool:

@@ -35,6 +35,9 @@ class InvalidTransition(ValueError):
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
+    # paid, and part of the sale went back (a missing item, a goodwill gesture): still
+    # shippable; once it ships the fulfilment status wins and the refunds stay in the book
+    PARTIALLY_REFUNDED = "partially_refunded"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
@@ -48,6 +51,7 @@ class OrderEvent(StrEnum):
     DELIVER = "deliver"
     CANCEL = "cancel"  # only with no pending or successful payment (WhatsApp rule)
     REFUND_REQUESTED = "refund_requested"
+    PARTIAL_REFUND = "partial_refund"  # some of the sale was given back, the rest is kept
     REFUND_COMPLETED = "refund_completed"
     REFUND_FAILED = "refund_failed"  # liability stays open; the merchant retries
 
@@ -69,8 +73,18 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (_O.SHIPPED, _OE.REFUND_COMPLETED): _O.REFUNDED,
     (_O.DELIVERED, _OE.REFUND_COMPLETED): _O.REFUNDED,
     (_O.REFUND_PENDING, _OE.REFUND_FAILED): _O.REFUND_PENDING,
+    # a partial refund keeps the sale: the order can still ship, or be refunded in full
+    (_O.PAID, _OE.PARTIAL_REFUND): _O.PARTIALLY_REFUNDED,
+    (_O.PARTIALLY_REFUNDED, _OE.SHIP): _O.SHIPPED,
+    (_O.PARTIALLY_REFUNDED, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
+    (_O.PARTIALLY_REFUNDED, _OE.REFUND_COMPLETED): _O.REFUNDED,
+    # after it left, the fulfilment status stays (the refunds are in the order's book)
+    (_O.SHIPPED, _OE.PARTIAL_REFUND): _O.SHIPPED,
+    (_O.DELIVERED, _OE.PARTIAL_REFUND): _O.DELIVERED,
     # idempotent repeats (a second webhook, a merchant typing the command twice)
     (_O.PAID, _OE.PAYMENT_RECEIVED): _O.PAID,
+    (_O.PARTIALLY_REFUNDED, _OE.PAYMENT_RECEIVED): _O.PARTIALLY_REFUNDED,
+    (_O.PARTIALLY_REFUNDED, _OE.PARTIAL_REFUND): _O.PARTIALLY_REFUNDED,
     (_O.SHIPPED, _OE.PAYMENT_RECEIVED): _O.SHIPPED,
     (_O.DELIVERED, _OE.PAYMENT_RECEIVED): _O.DELIVERED,
     (_O.SHIPPED, _OE.SHIP): _O.SHIPPED,
@@ -82,6 +96,11 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
 
 # Statuses in which the order keeps no sale: every unit of money held for it is owed back.
 NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED})
+# Statuses of an order that keeps its sale and has not left the shop yet (it may ship).
+SHIPPABLE: frozenset[OrderStatus] = frozenset({_O.PAID, _O.PARTIALLY_REFUNDED})
+# Statuses of an order that keeps (some of) its sale: money may be refunded from it.
+KEEPS_SALE: frozenset[OrderStatus] = frozenset(
+    {_O.PAID, _O.PARTIALLY_REFUNDED, _O.SHIPPED, _O.DELIVERED})
 # Statuses in which an order still waits for money (requests may be open).
 OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset({_O.PENDING_PAYMENT})
 
@@ -89,6 +108,7 @@ OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset({_O.PENDING_PAYMENT})
 WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {
     _O.PENDING_PAYMENT: "pending",
     _O.PAID: "processing",
+    _O.PARTIALLY_REFUNDED: "processing",
     _O.SHIPPED: "shipped",
     _O.DELIVERED: "completed",
     _O.CANCELLED: "canceled",

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from catalog.money import Money, MoneyError
+from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
 from payments.providers.base import ProviderError
 from payments.providers.sandbox import SandboxProvider
@@ -123,7 +123,7 @@ async def pay_status(request: web.Request) -> web.Response:
     return web.json_response({
         "status": _status(payment, now, fresh), "order_status": fresh.status,
         "amount_minor": payment.amount_minor, "captured_minor": payment.captured_minor,
-        "currency": payment.currency,
+        "currency": currency_code(payment.currency), "exponent": exponent(payment.currency),
         "seconds_left": max(0, (payment.expires_at - now) // 1000)},
         headers={"Cache-Control": "no-store"})
 
@@ -225,10 +225,15 @@ async def _order_json(app: web.Application, order: Order,
     def amount(value: int) -> int | str:
         return str(value) if as_text else value
 
+    requests = await repo.requests_for_order(order.id)
     return {
         "id": order.label, "shop": order.shop_id, "status": order.status,
         "customer": order.customer, "total_minor": amount(order.total_minor),
-        "currency": order.currency, "address": order.address,
+        # what people read (ETH, not the internal ETH/18) and the scale of every *_minor
+        "currency": currency_code(order.currency), "exponent": exponent(order.currency),
+        "total": order.total.to_decimal_string(),
+        "refunded_minor": amount(sum(p.refunded_minor for p in requests)),
+        "address": order.address,
         "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
                    "unit_price_minor": amount(ln.unit_price.minor)}
                   for ln in await repo.lines(order.id)],
@@ -236,7 +241,7 @@ async def _order_json(app: web.Application, order: Order,
                       "status": p.status, "amount_minor": amount(p.amount_minor),
                       "captured_minor": amount(p.captured_minor),
                       "refunded_minor": amount(p.refunded_minor)}
-                     for p in await repo.requests_for_order(order.id)],
+                     for p in requests],
     }
 
 
@@ -350,6 +355,33 @@ async def api_refund(request: web.Request) -> web.Response:
                               "order": await _order_json(request.app, fresh, as_text)})
 
 
+async def api_refunded(request: web.Request) -> web.Response:
+    """The merchant refunded by hand (plain UPI cannot refund): ``{"amount_minor": N,
+    "reference": "<UPI ref>"}`` books it like ``refunded ORD-7 <amount> <ref>``."""
+    _admin(request)
+    order = await _api_order(request)
+    data = await _json_body(request)
+    value, reference = data.get("amount_minor"), data.get("reference")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not isinstance(reference, str):
+        return web.json_response({"error": "amount_minor (integer) and reference (string) "
+                                           "are required"}, status=400)
+    try:
+        amount = Money(value, order.currency)
+        await request.app[k.PAYMENTS].record_manual_refund(
+            order, amount, reference, notify=request.app[k.NOTIFIER])
+    except MoneyError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except PaymentError as exc:
+        status = 400 if exc.code in ("bad_reference", "bad_amount") else 409
+        return web.json_response({"error": exc.code, "detail": str(exc)}, status=status)
+    await request.app[k.OUTBOX].run_due()
+    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    return web.json_response({"order": await _order_json(request.app, fresh,
+                                                         _amount_style(request))})
+
+
 def setup_payment_routes(app: web.Application) -> None:
     app[PAGES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "pages"),
@@ -362,3 +394,4 @@ def setup_payment_routes(app: web.Application) -> None:
     app.router.add_get("/api/orders", api_orders)
     app.router.add_post("/api/orders/{order}/status", api_order_status)
     app.router.add_post("/api/orders/{order}/refund", api_refund)
+    app.router.add_post("/api/orders/{order}/refunded", api_refunded)

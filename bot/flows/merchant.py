@@ -1,8 +1,9 @@
 """Merchant commands from an owner number (shop.yaml ``owners``). See merchant.mmd.
 
 ``orders``, ``order ORD-7``, ``ship ORD-7``, ``deliver ORD-7``, ``paid ORD-7``,
-``cancel ORD-7``, ``refund ORD-7 [amount | excess | <payment id>]``, ``stock SKU N``,
-``resume PHONE``, ``help``.
+``cancel ORD-7``, ``refund ORD-7 [amount | excess | <payment id>]``,
+``refunded ORD-7 <amount> <UPI reference>`` (a refund the merchant made by hand: plain UPI
+has no provider that can refund), ``stock SKU N``, ``resume PHONE``, ``help``.
 Every change that concerns a shopper is told to the shopper in the language of their order.
 Merchant-facing texts are in English: short, and the same commands in every shop.
 """
@@ -26,6 +27,7 @@ from payments.providers.base import ProviderEvent
 from payments.repository import Order
 from payments.service import PaymentError
 from payments.status import (
+    SHIPPABLE,
     InvalidTransition,
     OrderEvent,
     OrderStatus,
@@ -43,11 +45,13 @@ HELP = ("Commands:\n"
         "• cancel ORD-7\n"
         "• refund ORD-7 [amount] — or `excess` (only what was paid beyond the total), "
         "or a payment id\n"
+        "• refunded ORD-7 <amount> <UPI ref> — you paid it back from your UPI app "
+        "(plain UPI cannot refund by itself)\n"
         "• stock SKU N — set what is on the shelf\n"
         "• resume +91… — hand a conversation back to the bot")
 
 _COMMAND = re.compile(
-    r"^\s*(?P<verb>orders|order|ship|deliver|paid|cancel|refund|stock|resume|help)\b"
+    r"^\s*(?P<verb>orders|order|ship|deliver|paid|cancel|refunded|refund|stock|resume|help)\b"
     r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _ORDER_REF = re.compile(r"(?:ORD[-\s]?)?#?(\d{1,9})", re.IGNORECASE)
 
@@ -153,7 +157,7 @@ async def cmd_deliver(turn: Turn, rest: str) -> None:
     order = await _order(turn, rest)
     if order is None:
         return
-    if order.status is OrderStatus.PAID:  # handed over without a separate ship step
+    if order.status in SHIPPABLE:  # handed over without a separate ship step
         shipped = await payments_service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
         order = replace(order, status=shipped)
     await _move(turn, order, OrderEvent.DELIVER, "order_delivered")
@@ -174,21 +178,43 @@ async def cmd_cancel(turn: Turn, rest: str) -> None:
 
 
 async def cmd_paid(turn: Turn, rest: str) -> None:
-    """Manual confirmation for plain UPI (provider upi_intent): the merchant saw the money."""
+    """Manual confirmation for plain UPI (provider upi_intent): the merchant saw the money.
+
+    ``paid ORD-7``: the rest of a waiting order. ``paid ORD-7 <amount> <UPI ref>``: a
+    transfer they saw, even on an order that has closed (cancelled, already paid): that
+    is money after close or beyond the total, refunded by hand and booked with
+    ``refunded``. The ids are deterministic: the same command twice is one capture."""
     order = await _order(turn, rest)
     if order is None:
         return
     service = payments_service(turn)
     requests = [r for r in await service.requests_for_order(order.id)
                 if r.method != "tip"]
-    if order.status is not OrderStatus.PENDING_PAYMENT or not requests:
-        turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.")
+    words = _ORDER_REF.sub("", rest, count=1).split()
+    if not requests or (order.status is not OrderStatus.PENDING_PAYMENT and not words):
+        more = (f" If money arrived for it anyway: `paid {order.label} <amount> "
+                f"<UPI reference>`." if requests else "")
+        turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.{more}")
         return
     request = requests[-1]
-    left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
-                 order.currency)
-    # deterministic id: the merchant typing "paid" twice is one capture, not two
-    payment_id = f"manual:{request.id}"
+    if words:
+        if len(words) != 2:
+            turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
+            return
+        try:
+            left = Money.parse(words[0].lstrip("₹"), order.currency)
+        except MoneyError:
+            turn.reply_text(f"{words[0]!r} is not an amount like 150 or 149.50.")
+            return
+        if not 0 < left.minor <= request.amount_minor:
+            turn.reply_text(f"One payment for {order.label} is at most "
+                            f"{request.amount.format()}.")
+            return
+        payment_id = f"manual:{request.id}:{words[1][:60]}"
+    else:
+        left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
+                     order.currency)
+        payment_id = f"manual:{request.id}"
     event = ProviderEvent(provider=request.provider, event_id=payment_id,
                           kind=PaymentEventKind.CAPTURED,
                           provider_ref=request.provider_ref or request.id, amount=left,
@@ -198,6 +224,12 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     update = await service.apply_event(request.provider, event, notify)
     if update is None:
         turn.reply_text(f"{order.label} was already confirmed.")
+        return
+    if update.new_excess.minor > 0:
+        turn.reply_text(f"{left.format()} recorded for {order.label}, beyond what it keeps "
+                        f"({update.order_status_after}): send it back from your UPI app, "
+                        f"then `refunded {order.label} {update.new_excess.to_decimal_string()}"
+                        f" <UPI reference>`.")
         return
     turn.reply_text(f"{order.label} marked paid ({left.format()}).")
 
@@ -231,16 +263,58 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
         return
     # say only what the provider said: processed, accepted (pending) or failed
     parts = []
+    by_hand = [r for r in result.refunds
+               if r.status == RefundStatus.FAILED and not r.next_attempt_at]
     for status, words_for in ((RefundStatus.PROCESSED, "refunded"),
                               (RefundStatus.PENDING, "accepted by the provider (pending)"),
                               (RefundStatus.FAILED, "FAILED at the provider, haat retries it"),
                               (RefundStatus.REQUESTED, "not answered yet, haat retries it")):
-        done = [r for r in result.refunds if r.status == status]
+        done = [r for r in result.refunds if r.status == status and r not in by_hand]
         if done:
             total = Money(sum(r.amount_minor for r in done), order.currency)
             parts.append(f"{total.format()} {words_for}")
+    if by_hand:
+        total = Money(sum(r.amount_minor for r in by_hand), order.currency)
+        parts.append(f"{total.format()} NOT refunded: this shop's payments cannot be refunded "
+                     f"automatically. Send it back from your UPI app, then `refunded "
+                     f"{order.label} {total.to_decimal_string()} <UPI reference>`")
     turn.reply_text(f"Refund of {result.amount.format()} for {order.label}: "
                     + "; ".join(parts) + ".")
+
+
+async def cmd_refunded(turn: Turn, rest: str) -> None:
+    """``refunded ORD-7 <amount> <UPI reference>``: the merchant paid money back by hand
+    (plain UPI has no provider API that can refund). Booked like any refund, never beyond
+    what was captured; the shopper is told the shop says so, with the reference."""
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    words = _ORDER_REF.sub("", rest, count=1).split()
+    usage = (f"Usage: refunded {order.label} <amount> <UPI reference>, e.g. "
+             f"`refunded {order.label} 150 412345678901`")
+    if len(words) != 2:
+        turn.reply_text(usage)
+        return
+    try:
+        amount = Money.parse(words[0].lstrip("₹"), order.currency)
+    except MoneyError:
+        turn.reply_text(f"{words[0]!r} is not an amount like 150 or 149.50. {usage}")
+        return
+    before = {r.id: r.status for r in await payments_service(turn).refunds_for_order(
+        order.id)}
+    try:
+        result = await payments_service(turn).record_manual_refund(
+            order, amount, words[1], notify=services(turn).payment_notify)
+    except PaymentError as exc:
+        turn.reply_text(f"Cannot record a refund for {order.label}: {exc}")
+        return
+    if all(before.get(r.id) == RefundStatus.PROCESSED for r in result.refunds):
+        turn.reply_text(f"That refund ({words[1]}) was already recorded for {order.label}.")
+        return
+    fresh = await payments_service(turn).order(order.id) or order
+    turn.reply_text(f"Recorded: you refunded {amount.format()} on {order.label} "
+                    f"(ref {words[1]}). The shopper is told. {order.label} is now "
+                    f"{fresh.status}.")
 
 
 async def cmd_stock(turn: Turn, rest: str) -> None:
@@ -275,7 +349,8 @@ async def cmd_help(turn: Turn, rest: str) -> None:
 
 COMMANDS: dict[str, Command] = {
     "orders": cmd_orders, "order": cmd_order, "ship": cmd_ship, "deliver": cmd_deliver,
-    "paid": cmd_paid, "cancel": cmd_cancel, "refund": cmd_refund, "stock": cmd_stock,
+    "paid": cmd_paid, "cancel": cmd_cancel, "refund": cmd_refund, "refunded": cmd_refunded,
+    "stock": cmd_stock,
     "resume": cmd_resume, "help": cmd_help,
 }
 

@@ -106,11 +106,18 @@ class PaymentNotifier:
                                 amount=excess.format()))
             why = (f"after it closed ({update.order_status_after})" if late
                    else "beyond its total (paid twice)")
-            action = ("haat will ask the provider to refund exactly that; you will hear when "
-                      "the provider accepts it or if it fails."
-                      if update.excess_policy == "refund" else
-                      f"It is held. Send `refund {order.label} excess` to return exactly "
-                      f"that (never the order's own payment).")
+            if not self.payments.can_refund(update.request.provider):
+                # plain UPI: no provider can send it back, only the merchant can
+                action = (f"This shop's payments cannot be refunded automatically: send "
+                          f"{excess.format()} back from your UPI app, then `refunded "
+                          f"{order.label} {excess.to_decimal_string()} <UPI reference>` so "
+                          f"haat books it and tells the shopper.")
+            elif update.excess_policy == "refund":
+                action = ("haat will ask the provider to refund exactly that; you will hear "
+                          "when the provider accepts it or if it fails.")
+            else:
+                action = (f"It is held. Send `refund {order.label} excess` to return exactly "
+                          f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
             to_shopper.append(order_status_reply(
@@ -126,7 +133,18 @@ class PaymentNotifier:
               and update.after.captured.minor == 0
               and await self._expire_order(update, writes, now)):
             to_shopper.append(t("payment_expired"))
-        if refunded.minor > 0:
+        manual = update.refund is not None and \
+            (update.refund.provider_ref or "").startswith("manual:")
+        if refunded.minor > 0 and manual:
+            # the merchant says they paid it back by hand: say exactly that, nothing more
+            assert update.refund is not None
+            reference = str(update.refund.provider_ref).split(":")[1]
+            to_shopper.append(t("refund_manual", amount=refunded.format(),
+                                reference=reference))
+            to_owners.append(f"↩️ Booked your refund of {refunded.format()} on {order.label} "
+                             f"(ref {reference}); the order is now "
+                             f"{update.order_status_after}.")
+        elif refunded.minor > 0:
             to_shopper.append(t("refund_receipt", amount=refunded.format()))
             if update.provider_refund is not None:
                 to_owners.append(f"↩️ The provider refunded {refunded.format()} on "
@@ -165,7 +183,8 @@ class PaymentNotifier:
         when = (f"haat retries it automatically at "
                 f"{time.strftime('%H:%M UTC', time.gmtime(retry_at / 1000))}."
                 if retry_at else
-                "This provider cannot refund: return it from your UPI app.")
+                f"This provider cannot refund: return it from your UPI app, then send "
+                f"`refunded {label} {amount.to_decimal_string()} <UPI reference>`.")
         return f"❗ Refund of {amount.format()} on {label} FAILED at the provider " \
                f"({error[:80] or 'no reason given'}). {when}"
 

@@ -215,6 +215,15 @@ class CancelsLinks(Protocol):
     async def cancel_link(self, provider_ref: str) -> None: ...
 
 
+@runtime_checkable
+class FetchesRefunds(Protocol):
+    """Providers whose refunds can stay ``pending`` and can be asked about later (Razorpay):
+    reconcile polls every pending refund (``PaymentService.poll_refunds``) in case its
+    webhook never comes."""
+
+    async def fetch_refund(self, payment_id: str, refund_id: str) -> ProviderRefund: ...
+
+
 def require(provider: PaymentProvider, capability: Capability) -> None:
     """Raise Unsupported unless ``provider`` declares ``capability``."""
     if capability not in provider.capabilities:

@@ -252,6 +252,18 @@ class RazorpayProvider:
             amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
         )
 
+    async def fetch_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
+        """``GET /payments/{payment_id}/refunds/{refund_id}``: a refund's status now
+        (``pending`` until the bank settles it, then ``processed`` or ``failed``)."""
+        data = await self._call("GET", f"/payments/{payment_id}/refunds/{refund_id}")
+        if _opt_str(data.get("id")) != refund_id:
+            raise ProviderError("razorpay returned another refund")
+        return ProviderRefund(
+            provider=self.name, refund_id=refund_id,
+            payment_id=_opt_str(data.get("payment_id")) or payment_id,
+            amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
+        )
+
     async def cancel_link(self, provider_ref: str) -> None:
         """``POST /payment_links/{id}/cancel``: Razorpay cancels only a link in the
         ``created`` state (not partially paid, paid or expired): those answer 400, which is

@@ -76,13 +76,14 @@ async def _buy(shopper: Shopper) -> list[dict[str, Any]]:
     return await shopper.send(button="confirm")
 
 
-@pytest.mark.parametrize(("shop_yaml", "price", "total", "shown"), [
-    (ETH_SHOP, "10", 10**19, "ETH 10.000000000000000000"),
-    (INR_SHOP, "500000000.00", 50_000_000_000, "₹500,000,000.00"),
+@pytest.mark.parametrize(("shop_yaml", "price", "total", "shown", "code", "places"), [
+    (ETH_SHOP, "10", 10**19, "ETH 10.000000000000000000", "ETH", 18),
+    (INR_SHOP, "500000000.00", 50_000_000_000, "₹500,000,000.00", "INR", 2),
 ], ids=["10-ETH", "50-crore-INR"])
 async def test_a_huge_order_is_placed_paid_and_booked_exactly(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock, tmp_path: Path,
-        database_url: str, shop_yaml: str, price: str, total: int, shown: str) -> None:
+        database_url: str, shop_yaml: str, price: str, total: int, shown: str, code: str,
+        places: int) -> None:
     live = await start_live(aiohttp_client, settings.with_(
         shop_dir=_shop(tmp_path, shop_yaml, price), database_url=database_url), clock)
     shopper = Shopper(live, "+919000000177")
@@ -102,6 +103,15 @@ async def test_a_huge_order_is_placed_paid_and_booked_exactly(
     # the merchant API: exact JSON integers by default, decimal strings on request
     (order,) = (await (await live.get("/api/orders", headers=ADMIN)).json())["orders"]
     assert order["status"] == "paid" and order["total_minor"] == total
+    # what people read: the asset's symbol and its decimals, never the internal ETH/18
+    assert (order["currency"], order["exponent"]) == (code, places)
+    assert order["total"] == shown.rsplit(" ", maxsplit=1)[-1].lstrip("₹").replace(",", "")
+    state = await (await live.get(f"/pay/{token}/status")).json()
+    assert (state["currency"], state["exponent"]) == (code, places)
+    merchant = Shopper(live, OWNER)
+    for command in ("orders", "order ORD-1001"):
+        text = await merchant.text_of(command)
+        assert shown in text and "/18" not in text, text
     assert order["lines"][0]["unit_price_minor"] == total
     (payment,) = order["payments"]
     assert payment["amount_minor"] == payment["captured_minor"] == total

@@ -79,8 +79,9 @@ async def test_reconcile_finds_a_missed_payment_after_a_restart(
     # what `haat reconcile` runs, on the same database
     report, anomalies = await _reconcile(settings)
     assert anomalies == []
-    assert report == {"checked": 1, "applied": 1, "unreachable": 0, "ledger_balanced": True,
-                      "anomalies": 0}
+    assert report == {"checked": 1, "applied": 1, "unreachable": 0, "refunds_polled": 0,
+                      "refunds_settled": 0, "refunds_unreachable": 0,
+                      "ledger_balanced": True, "anomalies": 0}
 
     second = await start_live(aiohttp_client, settings, clock)
     (order,) = (await (await second.get("/api/orders", headers=ADMIN)).json())["orders"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from catalog.money import Money
@@ -85,6 +85,15 @@ class ScriptedPsp:
         refund = self.refunds[refund_id]
         if status == "failed":
             self.refunded[refund.payment_id] -= refund.amount.minor
+        self.refunds[refund_id] = replace(refund, status="failed" if status == "failed"
+                                          else "processed")
+
+    async def fetch_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
+        """A refund's status now (pending until :meth:`finish`), as a PSP's fetch answers."""
+        refund = self.refunds.get(refund_id)
+        if refund is None or refund.payment_id != payment_id:
+            raise ProviderError("no such refund")
+        return refund
 
     async def fetch(self, provider_ref: str) -> list[ProviderEvent]:
         raise Unsupported("no fetch")
@@ -94,3 +103,15 @@ class ScriptedPsp:
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]:
         raise Unsupported("no callbacks")
+
+
+@dataclass
+class HandRefundPsp(ScriptedPsp):
+    """A provider with no refund API (as ``upi_intent``): every refund is the merchant's,
+    made by hand from their UPI app and then recorded with ``refunded``."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
+
+    async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
+                     ) -> ProviderRefund:
+        raise Unsupported("no refund API: the merchant refunds from their UPI app")
