@@ -125,8 +125,9 @@ async def test_a_razorpay_refund_pending_is_polled_until_it_settles_and_caps_the
     shop = shop_copy(tmp_path, provider="razorpay", methods=["payment_link"])
     async with running_fake_razorpay() as (fake, api_base):
         live = await start_live(aiohttp_client, settings.with_(
-            shop_dir=shop, razorpay_key_id=fake.key_id, razorpay_key_secret=fake.key_secret,
-            razorpay_webhook_secret=RAZORPAY_WEBHOOK_SECRET, razorpay_api_base_url=api_base))
+            shop_dir=shop).with_env(
+            RAZORPAY_KEY_ID=fake.key_id, RAZORPAY_KEY_SECRET=fake.key_secret,
+            RAZORPAY_WEBHOOK_SECRET=RAZORPAY_WEBHOOK_SECRET, RAZORPAY_API_BASE_URL=api_base))
         buyer = Shopper(live, "+919000000802")
         owner = Shopper(live, OWNER)
         await place_order(buyer)
