@@ -9,6 +9,7 @@ parsing turns a callback or a fetch into :class:`ProviderEvent` values that the 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,23 @@ CAPABILITIES: frozenset[str] = frozenset(
 
 class ProviderError(Exception):
     """The provider refused or failed a request (message safe to log: no secrets)."""
+
+
+async def json_answer(resp: aiohttp.ClientResponse, provider: str, method: str, path: str,
+                      detail_key: str, detail_limit: int = 200) -> dict[str, Any]:
+    """A provider API's JSON object answer, or :class:`ProviderError` with its own error
+    text (``error.<detail_key>``): an HTTP error, or a body that is not a JSON object."""
+    text = await resp.text()
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = {}
+    if resp.status >= 400 or not isinstance(data, dict):
+        error = data.get("error") if isinstance(data, dict) else None
+        detail = error.get(detail_key) if isinstance(error, dict) else None
+        raise ProviderError(f"{provider} {method} {path.split('/')[1]}: "
+                            f"HTTP {resp.status} {str(detail or '')[:detail_limit]}".rstrip())
+    return data
 
 
 class Unsupported(ProviderError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ from payments.providers.base import (
     ProviderLink,
     ProviderRefund,
     int_minor,
+    json_answer,
 )
 from payments.status import PaymentEventKind
 from security.signatures import header, verify_hex
@@ -151,17 +151,8 @@ class RazorpayProvider:
         async with self._session.request(
             method, f"{self._base}{path}", json=body, headers=sent, timeout=_TIMEOUT,
         ) as resp:
-            text = await resp.text()
-            try:
-                data = json.loads(text) if text else {}
-            except ValueError:
-                data = {}
-            if resp.status >= 400 or not isinstance(data, dict):
-                error = data.get("error") if isinstance(data, dict) else None
-                detail = error.get("description") if isinstance(error, dict) else None
-                raise ProviderError(f"razorpay {method} {path.split('/')[1]}: "
-                                    f"HTTP {resp.status} {detail or ''}".rstrip())
-            return data
+            return await json_answer(resp, "razorpay", method, path, "description",
+                                     detail_limit=2000)
 
     # creating ---------------------------------------------------------------------------
     async def create_payment_link(self, request: LinkRequest) -> ProviderLink:

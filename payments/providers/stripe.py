@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from payments.providers.base import (
     ProviderRefund,
     Unsupported,
     int_minor,
+    json_answer,
 )
 from payments.status import PaymentEventKind
 from security.signatures import header
@@ -216,17 +216,7 @@ class StripeProvider:
         async with self._session.request(method, f"{self._base}{path}", data=data,
                                          params=query, headers=headers,
                                          timeout=_TIMEOUT) as resp:
-            text = await resp.text()
-            try:
-                body = json.loads(text) if text else {}
-            except ValueError:
-                body = {}
-            if resp.status >= 400 or not isinstance(body, dict):
-                error = body.get("error") if isinstance(body, dict) else None
-                detail = error.get("message") if isinstance(error, dict) else None
-                raise ProviderError(f"stripe {method} {path.split('/')[1]}: "
-                                    f"HTTP {resp.status} {str(detail or '')[:200]}".rstrip())
-            return body
+            return await json_answer(resp, "stripe", method, path, "message")
 
     # creating ---------------------------------------------------------------------------
     async def create_payment_link(self, request: LinkRequest) -> ProviderLink:
