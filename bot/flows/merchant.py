@@ -198,13 +198,9 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
         return
     request = requests[-1]
     if words:
-        if len(words) != 2:
-            turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
-            return
-        try:
-            left = Money.parse(words[0].lstrip("₹"), order.currency)
-        except MoneyError:
-            turn.reply_text(f"{words[0]!r} is not an amount like 150 or 149.50.")
+        left = _amount_and_reference(turn, order, words,
+                                     f"Usage: paid {order.label} [<amount> <UPI reference>]")
+        if left is None:
             return
         if not 0 < left.minor <= request.amount_minor:
             turn.reply_text(f"One payment for {order.label} is at most "
@@ -292,13 +288,8 @@ async def cmd_refunded(turn: Turn, rest: str) -> None:
     words = _ORDER_REF.sub("", rest, count=1).split()
     usage = (f"Usage: refunded {order.label} <amount> <UPI reference>, e.g. "
              f"`refunded {order.label} 150 412345678901`")
-    if len(words) != 2:
-        turn.reply_text(usage)
-        return
-    try:
-        amount = Money.parse(words[0].lstrip("₹"), order.currency)
-    except MoneyError:
-        turn.reply_text(f"{words[0]!r} is not an amount like 150 or 149.50. {usage}")
+    amount = _amount_and_reference(turn, order, words, usage)
+    if amount is None:
         return
     before = {r.id: r.status for r in await payments_service(turn).refunds_for_order(
         order.id)}
@@ -362,3 +353,16 @@ async def merchant_command(turn: Turn) -> None:
     verb = match.group("verb").lower()
     await COMMANDS[verb](turn, match.group("rest").strip())
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
+
+
+def _amount_and_reference(turn: Turn, order: Order, words: list[str],
+                          usage: str) -> Money | None:
+    """``<amount> <reference>`` of ``paid``/``refunded``: the amount, or None (answered)."""
+    if len(words) != 2:
+        turn.reply_text(usage)
+        return None
+    try:
+        return Money.parse(words[0].lstrip("₹"), order.currency)
+    except MoneyError:
+        turn.reply_text(f"{words[0]!r} is not an amount like 150 or 149.50. {usage}")
+        return None
