@@ -31,14 +31,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client import Histogram
-
 from bot import outgoing
 from bot.outgoing import OutboundStatus, OutboxItem
 from bot.types import Reply
 from config.clock import Clock
 from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
+from webhooks.metrics import LatencyHistogram
 from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class Outbox:
     record_retries: int = 0  # writes of a result that failed and were tried again
     unrecorded_at_close: int = 0
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
-    send_seconds: Histogram | None = None  # /metrics: haat_send_seconds{channel}
+    send_seconds: LatencyHistogram | None = None  # /metrics: haat_send_seconds{channel}
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced)."""

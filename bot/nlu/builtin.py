@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from bot.language import detect_language, language_switch_request
 from bot.nlu.base import (
@@ -535,19 +535,27 @@ def parse_shortcut(text: str, shop: Shop, language: str) -> Understanding | None
     )
 
 
-_INDEXES: OrderedDict[int, tuple[Catalog, ProductIndex]] = OrderedDict()
+_Indexed: TypeAlias = "tuple[Catalog, ProductIndex, dict[tuple[str, str], Extraction]]"
+_INDEXES: OrderedDict[int, _Indexed] = OrderedDict()
+# Extractions remembered per index: chat repeats itself ("2 samosa", "menu dikhao"), and an
+# Extraction is immutable and depends only on the text, the index and the currency.
+_EXTRACTION_MEMO = 2048
+
+
+def _indexed(catalog: Catalog) -> _Indexed:
+    hit = _INDEXES.get(id(catalog))
+    if hit is not None and hit[0] is catalog:
+        return hit
+    entry: _Indexed = (catalog, ProductIndex.build(catalog), {})
+    _INDEXES[id(catalog)] = entry
+    while len(_INDEXES) > 32:
+        _INDEXES.popitem(last=False)
+    return entry
 
 
 def product_index(catalog: Catalog) -> ProductIndex:
     """The search index of a catalog, built once per catalog object (a reload makes a new one)."""
-    hit = _INDEXES.get(id(catalog))
-    if hit is not None and hit[0] is catalog:
-        return hit[1]
-    index = ProductIndex.build(catalog)
-    _INDEXES[id(catalog)] = (catalog, index)
-    while len(_INDEXES) > 32:
-        _INDEXES.popitem(last=False)
-    return index
+    return _indexed(catalog)[1]
 
 
 def extract_for_shop(text: str, shop: Shop) -> tuple[tuple[Entity, ...], tuple[ItemMention, ...]]:
@@ -558,7 +566,14 @@ def extract_for_shop(text: str, shop: Shop) -> tuple[tuple[Entity, ...], tuple[I
 
 def extraction_for_shop(text: str, shop: Shop) -> Extraction:
     """Entities, items and the words that matched no product (shared by all backends)."""
-    return extract(text[:MAX_ENTITY_CHARS], product_index(shop.catalog), shop.currency)
+    _, index, memo = _indexed(shop.catalog)
+    key = (text[:MAX_ENTITY_CHARS], shop.currency)
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _EXTRACTION_MEMO:
+            memo.clear()
+        found = memo[key] = extract(key[0], index, key[1])
+    return found
 
 
 def message_language(text: str, context: ParseContext) -> str:
