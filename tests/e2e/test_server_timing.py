@@ -36,7 +36,7 @@ CPU = min(os.sched_getaffinity(0))  # one CPU: the server and the hogs share it
 
 def _pin_low() -> None:
     os.sched_setaffinity(0, {CPU})
-    os.nice(19)
+    os.nice(10)  # starved, not frozen: at 19 beside three hogs a turn can take a minute
 
 
 @asynccontextmanager
@@ -95,7 +95,7 @@ async def _shots(base: str, count: int, *, concurrency: int = 4) -> list[Shot]:
 async def test_a_starved_server_is_slow_on_the_clients_clock_but_not_by_its_own_doing(
         tmp_path: Path) -> None:
     async with _server(tmp_path, starved=True) as (base, _):
-        with _hogs(3):
+        with _hogs(2):
             shots = await _shots(base, 24)
     # a starved writer thread refuses some (its 1 s queue deadline): clean and retryable
     assert all(shot.status in (200, 503) for shot in shots), shots
