@@ -114,18 +114,25 @@ async def outbox(client: TestClient[Any, Any], phone: str) -> list[dict[str, Any
 
 
 @asynccontextmanager
-async def running_fake_razorpay() -> AsyncIterator[tuple[FakeRazorpay, str]]:
-    """tests/fakes/razorpay.py on loopback: (the fake, its API base URL ending in /v1)."""
-    fake = FakeRazorpay()
-    runner = web.AppRunner(fake.build_app(), shutdown_timeout=0.1)
+async def api_base_of(app: web.Application) -> AsyncIterator[str]:
+    """A fake provider's app on loopback: its API base URL, ending in /v1."""
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield fake, f"http://{host}:{port}/v1"
+        yield f"http://{host}:{port}/v1"
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_fake_razorpay() -> AsyncIterator[tuple[FakeRazorpay, str]]:
+    """tests/fakes/razorpay.py on loopback: (the fake, its API base URL ending in /v1)."""
+    fake = FakeRazorpay()
+    async with api_base_of(fake.build_app()) as base:
+        yield fake, base
 
 
 async def ledger_by_currency(client: TestClient[Any, Any]) -> dict[str, int]:

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
     shop_copy,
     start_live,
 )
-from tests.e2e.test_order_money_e2e import _webhook
+from tests.e2e.test_order_money_e2e import _clean, _webhook
 from tests.e2e.test_payments_e2e import RAZORPAY_WEBHOOK_SECRET, _balanced, _texts
 from webhooks import keys as k
 
@@ -34,12 +34,6 @@ from webhooks import keys as k
 def settings(settings: Settings) -> Settings:
     """These tests play the merchant on the simulator, which needs HAAT_SIMULATOR_OWNER."""
     return settings.with_(simulator_owner=True)
-
-
-async def _clean(live: TestClient[Any, Any]) -> None:
-    await _balanced(live)
-    found = await audit(live.app[k.PAYMENTS].repo)
-    assert not found, [str(a) for a in found]
 
 
 async def _api_order(live: TestClient[Any, Any], label: str) -> dict[str, Any]:

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
 from tests.conftest import AiohttpClient, Shopper
-from tests.e2e.conftest import OWNER, outbox, place_order, shop_copy, start_live
+from tests.e2e.conftest import OWNER, api_base_of, outbox, place_order, shop_copy, start_live
 from tests.e2e.test_payments_e2e import _balanced, _events_stored, _orders, _texts
 from tests.fakes.stripe import WEBHOOK_SECRET, FakeStripe
 
@@ -25,15 +24,8 @@ from tests.fakes.stripe import WEBHOOK_SECRET, FakeStripe
 @asynccontextmanager
 async def running_fake_stripe() -> AsyncIterator[tuple[FakeStripe, str]]:
     fake = FakeStripe()
-    runner = web.AppRunner(fake.build_app(), shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield fake, f"http://{host}:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with api_base_of(fake.build_app()) as base:
+        yield fake, base
 
 
 def _aed_shop(tmp_path: Path) -> Path:
