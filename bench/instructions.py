@@ -161,12 +161,6 @@ def _settle(graph: servers.Server, quiet_s: float) -> None:
             last, since = now, time.monotonic()
 
 
-def _control(flag: str, pids: Sequence[int]) -> None:
-    for pid in pids:
-        subprocess.run(["callgrind_control", flag, str(pid)], check=True,
-                       stdout=subprocess.DEVNULL)
-
-
 def _totals(path: Path) -> int:
     """The dump's collected instruction count (its ``summary:`` line)."""
     for line in path.read_text(errors="replace").splitlines():

@@ -191,16 +191,12 @@ _UPSERT = (
     "ON CONFLICT (shop_id, channel, customer) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS)
 )
-_SELECT = ("SELECT " + ", ".join(_COLUMNS) +
-           " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
-_SELECT_CUSTOMER = ("SELECT channel, " + ", ".join(_COLUMNS) +
-                    " FROM conversations WHERE shop_id = ? AND customer = ?")
-# shared mode (several servers on one PostgreSQL): every read carries the row's version and
+# every read carries the row's version; in shared mode (several servers on one PostgreSQL)
 # every save is a compare-and-set on it, so a save made from a stale read changes no row
-_SELECT_V = ("SELECT " + ", ".join(_COLUMNS) + ", version"
-             " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
-_SELECT_CUSTOMER_V = ("SELECT channel, " + ", ".join(_COLUMNS) + ", version"
-                      " FROM conversations WHERE shop_id = ? AND customer = ?")
+_SELECT = ("SELECT " + ", ".join(_COLUMNS) + ", version"
+           " FROM conversations WHERE shop_id = ? AND channel = ? AND customer = ?")
+_SELECT_CUSTOMER = ("SELECT channel, " + ", ".join(_COLUMNS) + ", version"
+                    " FROM conversations WHERE shop_id = ? AND customer = ?")
 _INSERT_NEW = (
     "INSERT INTO conversations (shop_id, channel, customer, " + ", ".join(_COLUMNS)
     + ", version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
@@ -218,7 +214,7 @@ def _from_row(key: ConversationKey, row: tuple[Any, ...]) -> Conversation:
         state=ConversationState(state),
         cart=MappingProxyType(json.loads(cart)), data=MappingProxyType(json.loads(data)),
         business=business, last_inbound_at=last_in, handoff_until=handoff,
-        updated_at=updated, is_new=False, version=int(row[9]) if len(row) > 9 else 0,
+        updated_at=updated, is_new=False, version=int(row[9]),
     )
 
 
@@ -246,21 +242,19 @@ class SqlStateStore:
                  shared: bool = False) -> None:
         self._db = database
         self._cache: OrderedDict[ConversationKey, Conversation] = OrderedDict()
-        self._cache_size = 0 if shared else cache_size
+        self._cache_size = cache_size
         self.shared = shared
         self.lock = _Locks()
 
     async def load(self, key: ConversationKey) -> Conversation:
-        if self.shared:
-            row = await self._db.fetchone(_SELECT_V, (key.shop_id, key.channel, key.customer))
-            return Conversation(key) if row is None else _from_row(key, row)
-        cached = self._cache.get(key)
+        cached = None if self.shared else self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
         row = await self._db.fetchone(_SELECT, (key.shop_id, key.channel, key.customer))
         conversation = Conversation(key) if row is None else _from_row(key, row)
-        self._remember(conversation)
+        if not self.shared:
+            self._remember(conversation)
         return conversation
 
     def upsert_statement(self, conversation: Conversation, writes: WriteSet) -> None:
@@ -273,12 +267,7 @@ class SqlStateStore:
                 writes.add(_UPDATE_IF, (*_values(c), c.key.shop_id, c.key.channel,
                                         c.key.customer, c.version), must_change=True)
             return
-        writes.add(_UPSERT, (
-            c.key.shop_id, c.key.channel, c.key.customer, c.language, c.language_locked,
-            c.state.value, json.dumps(dict(c.cart), separators=(",", ":")),
-            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
-            c.business, c.last_inbound_at, c.handoff_until, c.updated_at,
-        ))
+        writes.add(_UPSERT, (c.key.shop_id, c.key.channel, c.key.customer, *_values(c)))
 
     async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
         batch = WriteSet()
@@ -290,15 +279,12 @@ class SqlStateStore:
             self._remember(conversation.with_(is_new=False))
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
-        if self.shared:
-            rows = await self._db.fetchall(_SELECT_CUSTOMER_V, (shop_id, customer))
-            return [_from_row(ConversationKey(shop_id, row[0], customer), row[1:])
-                    for row in rows]
         rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
         found = []
         for row in rows:
             key = ConversationKey(shop_id, row[0], customer)
-            found.append(self._cache.get(key) or _from_row(key, row[1:]))
+            cached = None if self.shared else self._cache.get(key)
+            found.append(cached or _from_row(key, row[1:]))
         return found
 
     def forget(self, key: ConversationKey) -> None:

@@ -204,7 +204,6 @@ _VOWELS_AFTER_FIRST = re.compile(r"(?<=.)[aeiou]+")
 _LEADING_VOWELS = re.compile(r"^[aeiou]+")
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=65536)  # pure; a shop's shoppers use a small vocabulary (as skeleton)
 def sound_key(word: str) -> str:
     """Spelling-variant-folded Latin key of one word (any supported script)."""

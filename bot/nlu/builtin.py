@@ -625,9 +625,7 @@ class BuiltinBackend:
         search costs more than the whole classification and, measured on the test set,
         changes nothing, while its loose matches ("see" → a chai) would hide intent words.
         """
-        return self._rank(self._masker.mask(normalize_tokens(text[:MAX_CLASSIFY_CHARS])))
-
-    def _rank(self, tokens: list[str]) -> tuple[tuple[str, float], ...]:
+        tokens = self._masker.mask(normalize_tokens(text[:MAX_CLASSIFY_CHARS]))
         if not tokens:
             return (("out_of_scope", 1.0),)
         probs = self._model.probabilities(features(tokens))
@@ -642,8 +640,7 @@ class BuiltinBackend:
         shortcut = parse_shortcut(text, context.shop, language)
         if shortcut is not None:
             return shortcut
-        tokens = self._masker.mask(normalize_tokens(text[:MAX_CLASSIFY_CHARS]))
-        ranking = self._rank(tokens)
+        ranking = self.classify(text)
         intent, confidence = ranking[0]
         if intent in NO_ENTITY_INTENTS and confidence >= SKIP_EXTRACTION:
             # "hi", "menu", "cart", "checkout": nothing to extract, and extraction (catalog
