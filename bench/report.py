@@ -192,12 +192,7 @@ def render(report: Report) -> str:
             "NLU parse p99 | p99 < 1 ms |",
             "|---:|---:|---:|---:|---:|---:|---|",
         ]
-        for lat in report.latency:
-            ok = lat.search_p99_us < 1000 and lat.nlu_p99_us < 1000
-            lines.append(
-                f"| {lat.products:,} | {lat.build_s * 1000:,.0f} ms | {lat.search_p50_us:.0f} µs "
-                f"| {lat.search_p99_us:.0f} µs | {lat.nlu_p50_us:.0f} µs | "
-                f"{lat.nlu_p99_us:.0f} µs | {'yes' if ok else '**no**'} |")
+        lines += [lat.row() for lat in report.latency]
         lines += ["", "NLU parse includes entity extraction (its product lookup uses the "
                   "search index).", ""]
     if report.growth_runs:

@@ -16,6 +16,7 @@ and its turn runs again on fresh counts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from catalog.models import Catalog, Option, Product
 from storage.database import Database, WriteSet
@@ -47,8 +48,11 @@ class Inventory:
         self._override: dict[tuple[str, str], int] = {}
 
     async def load(self) -> None:
-        for shop_id, sku, held, override in await self._db.fetchall(
-                "SELECT shop_id, sku, held, base_override FROM stock_levels"):
+        self._keep(await self._db.fetchall(
+            "SELECT shop_id, sku, held, base_override FROM stock_levels"))
+
+    def _keep(self, rows: Sequence[Sequence[Any]]) -> None:
+        for shop_id, sku, held, override in rows:
             self._held[(shop_id, sku)] = int(held)
             if override is not None:
                 self._override[(shop_id, sku)] = int(override)
@@ -59,15 +63,13 @@ class Inventory:
         if not self.shared:
             return
         rows = await self._db.fetchall(
-            "SELECT sku, held, base_override FROM stock_levels WHERE shop_id = ?", (shop_id,))
+            "SELECT shop_id, sku, held, base_override FROM stock_levels WHERE shop_id = ?",
+            (shop_id,))
         for key in [k for k in self._held if k[0] == shop_id]:
             del self._held[key]
         for key in [k for k in self._override if k[0] == shop_id]:
             del self._override[key]
-        for sku, held, override in rows:
-            self._held[(shop_id, sku)] = int(held)
-            if override is not None:
-                self._override[(shop_id, sku)] = int(override)
+        self._keep(rows)
 
     def available(self, shop_id: str, catalog: Catalog, sku: str) -> int | None:
         """Units that can still be ordered; None = unlimited."""

@@ -57,10 +57,11 @@ class Conversations:
                                 handoff_until=0, state=ConversationState.IDLE), WriteSet())
                         except Conflict:
                             continue
+                        # "I'm back" only for a conversation that was handed back
+                        messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
+                                                 reply=Reply(type="text", text=text),
+                                                 purpose="order_update"))
                         break
-                    messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
-                                             reply=Reply(type="text", text=text),
-                                             purpose="order_update"))
         return messages
 
 
