@@ -234,8 +234,7 @@ class StripeProvider:
         data = await self._call("POST", "/payment_links", form,
                                 idempotency_key=f"haat-link-{request.reference}")
         link_id = opt_str(data.get("id"))
-        url = opt_str(data.get("url")) if isinstance(data.get("url"), str) and len(
-            data["url"]) <= 512 else None
+        url = opt_str(data.get("url"))
         if link_id is None or url is None:
             raise ProviderError("stripe returned a payment link without an id or url")
         return ProviderLink(provider=self.name, provider_ref=link_id,
