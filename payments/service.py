@@ -66,6 +66,7 @@ from payments.repository import (
 from payments.status import (
     KEEPS_SALE,
     OPEN_FOR_PAYMENT,
+    OPEN_REQUEST,
     REFUND_COMMITTED,
     OrderEvent,
     OrderStatus,
@@ -84,7 +85,6 @@ from storage.jobs import JobStatus
 log = logging.getLogger(__name__)
 
 _K = PaymentEventKind
-_OPEN = (PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID)
 _CLOSED = (PaymentStatus.EXPIRED, PaymentStatus.CANCELLED, PaymentStatus.PAID_AFTER_CLOSE)
 _ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhile
 REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
@@ -310,7 +310,7 @@ class PaymentService:
         closed: list[PaymentRequest] = []
         for request in book.requests:
             state = (states or book.states)[request.id]
-            if request.id == skip or request.method == "tip" or state.status not in _OPEN:
+            if request.id == skip or request.method == "tip" or state.status not in OPEN_REQUEST:
                 continue
             event = ProviderEvent(
                 provider=request.provider, event_id=f"close:{request.id}",
