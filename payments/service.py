@@ -351,8 +351,7 @@ class PaymentService:
         and its receivable reversed in the ledger."""
         self.repo.set_order_status(writes, order.id, order.status, OrderStatus.CANCELLED,
                                    now_ms)
-        self.repo.insert_postings(writes, order.shop_id,
-                                  postings_for_cancel(order.label, order.total), now_ms)
+        self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total), now_ms)
 
     # ---- the book of one order ---------------------------------------------------------
     async def book(self, order: Order) -> OrderBook:
@@ -743,8 +742,8 @@ class PaymentService:
         return rows
 
     def _order_after_refund(self, writes: WriteSet, book: OrderBook,
-                            reserved: Sequence[Refund], *, full: bool, now: int) -> OrderStatus:
-        """The order's status once ``reserved`` counts: a full refund closes it
+                            reserved: Sequence[Refund], *, full: bool, now: int) -> None:
+        """Moves the order once ``reserved`` counts: a full refund closes it
         (refund_pending → refunded); one that gives back part of the sale makes a paid order
         ``partially_refunded``, still shippable; refunds of excess money move nothing."""
         status = OrderStatus(book.order.status)
@@ -756,7 +755,6 @@ class PaymentService:
             new = order_transition(status, OrderEvent.PARTIAL_REFUND)
         if new is not status:
             self.repo.set_order_status(writes, book.order.id, book.order.status, new, now)
-        return new
 
     async def refundable(self, order: Order) -> int:
         """What may still be refunded, in minor units (reserved refunds counted)."""
