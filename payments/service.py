@@ -289,7 +289,7 @@ class PaymentService:
             fresh = await self.repo.order(order.id) or order
             book = await self.book(replace(order, money_version=fresh.money_version))
             in_flight = book.captured_all > 0
-        new = order_transition(OrderStatus(order.status), event, payment_in_flight=in_flight)
+        new = order_transition(order.status, event, payment_in_flight=in_flight)
         if new != order.status:
             now = self.now_ms()
             self.repo.set_order_status(writes, order.id, order.status, new, now)
@@ -391,7 +391,7 @@ class PaymentService:
             raise PaymentError("unsupported", f"{plan.provider} cannot do {method}")
         if method != "tip":
             fresh = await self.repo.order(order.id) or order
-            if OrderStatus(fresh.status) not in OPEN_FOR_PAYMENT:
+            if fresh.status not in OPEN_FOR_PAYMENT:
                 raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
             owed = (await self.book(fresh)).outstanding
             if owed <= 0:
@@ -529,7 +529,7 @@ class PaymentService:
         refunds, settled, provider_refund = self._refund_rows_for_event(
             writes, book, request, event, before, after, now)
         mid = replace(book, states=states, refunds=tuple(refunds))
-        status = OrderStatus(order.status)
+        status = order.status
         new_status = self._order_after(status, request, mid)
         closed: tuple[PaymentRequest, ...] = ()
         if new_status is not status:
@@ -575,7 +575,7 @@ class PaymentService:
                          and r.status == RefundStatus.REQUESTED), None)
         if ours is not None:
             target = RefundEvent.PROCESSED if event.kind is _K.REFUNDED else RefundEvent.FAILED
-            current = RefundStatus(ours.status)
+            current = ours.status
             try:
                 new = refund_transition(current, target)
             except ValueError:
@@ -618,11 +618,11 @@ class PaymentService:
         captured = next((c.amount for c in book.captures()
                          if c.payment_id == event.payment_id), 0)
         committed = sum(r.amount_minor for r in refunds if r.payment_id == event.payment_id
-                        and RefundStatus(r.status) in REFUND_COMMITTED)
+                        and r.status in REFUND_COMMITTED)
         for other in sorted(refunds, key=lambda r: -r.created_at):
             if committed <= captured:
                 break
-            state = RefundStatus(other.status)
+            state = other.status
             if other.payment_id != event.payment_id or state not in (RefundStatus.FAILED,
                                                                      RefundStatus.REQUESTED):
                 continue
@@ -746,7 +746,7 @@ class PaymentService:
         """Moves the order once ``reserved`` counts: a full refund closes it
         (refund_pending → refunded); one that gives back part of the sale makes a paid order
         ``partially_refunded``, still shippable; refunds of excess money move nothing."""
-        status = OrderStatus(book.order.status)
+        status = book.order.status
         after = replace(book, refunds=(*book.refunds, *reserved))
         new = status
         if full and status in KEEPS_SALE:
@@ -819,7 +819,7 @@ class PaymentService:
         """One provider call for one refund row, and its outcome recorded. Claims the row
         first (attempts is the compare-and-set), so two workers never both send it."""
         now = self.now_ms()
-        current = RefundStatus(row.status)
+        current = row.status
         claim = WriteSet()
         key = row.attempt_key or row.id
         manual = False
@@ -913,8 +913,7 @@ class PaymentService:
                     break
                 provider_of = {r.id: r.provider for r in book.requests}
                 owed = [r for r in book.live_refunds
-                        if RefundStatus(r.status) in (RefundStatus.REQUESTED,
-                                                      RefundStatus.FAILED)
+                        if r.status in (RefundStatus.REQUESTED, RefundStatus.FAILED)
                         and not self.can_refund(provider_of[r.payment_request_id])
                         and not (r.provider_ref or "").startswith("manual:")]
                 settle: list[Refund] = []
@@ -999,7 +998,7 @@ class PaymentService:
         """Move one refund row (compare-and-set) and tell whoever must know, in one commit."""
         for _attempt in range(_ATTEMPTS):
             fresh = await self.repo.refund(row.id) or row
-            current = RefundStatus(fresh.status)
+            current = fresh.status
             try:
                 new = refund_transition(current, event)
             except ValueError:
