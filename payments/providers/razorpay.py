@@ -226,11 +226,7 @@ class RazorpayProvider:
         refund_id = opt_str(data.get("id"))
         if refund_id is None:
             raise ProviderError("razorpay returned a refund without an id")
-        return ProviderRefund(
-            provider=self.name, refund_id=refund_id,
-            payment_id=opt_str(data.get("payment_id")) or payment_id,
-            amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
-        )
+        return self._refund_of(data, refund_id, payment_id)
 
     async def fetch_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
         """``GET /payments/{payment_id}/refunds/{refund_id}``: a refund's status now
@@ -238,6 +234,10 @@ class RazorpayProvider:
         data = await self._call("GET", f"/payments/{payment_id}/refunds/{refund_id}")
         if opt_str(data.get("id")) != refund_id:
             raise ProviderError("razorpay returned another refund")
+        return self._refund_of(data, refund_id, payment_id)
+
+    def _refund_of(self, data: Json, refund_id: str, payment_id: str) -> ProviderRefund:
+        """A refund entity as created or fetched (both answer the same shape)."""
         return ProviderRefund(
             provider=self.name, refund_id=refund_id,
             payment_id=opt_str(data.get("payment_id")) or payment_id,
