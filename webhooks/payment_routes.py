@@ -13,7 +13,7 @@ from aiohttp import web
 
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
-from payments.providers.base import ProviderError
+from payments.providers.base import ProviderError, callback_path
 from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
@@ -171,7 +171,7 @@ async def pay_sandbox(request: web.Request) -> web.Response:
 async def settle(app: web.Application, payment: PaymentRequest, outcome: str) -> int:
     provider = app[k.PROVIDERS].get("sandbox")
     assert isinstance(provider, SandboxProvider)
-    callback = f"{app[k.SETTINGS].public_base}/webhooks/payments/sandbox"
+    callback = f"{app[k.SETTINGS].public_base}{callback_path('sandbox')}"
     try:
         deliveries = await provider.settle(payment.provider_ref or "", outcome,  # type: ignore[arg-type]
                                            callback)
@@ -386,7 +386,7 @@ def setup_payment_routes(app: web.Application) -> None:
     app[PAGES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "pages"),
         autoescape=True, keep_trailing_newline=True, auto_reload=False)
-    app.router.add_post("/webhooks/payments/{provider}", provider_callback)
+    app.router.add_post(callback_path("{provider}"), provider_callback)
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_get("/pay/{token}/status", pay_status)
     app.router.add_get("/pay/{token}/qr.png", pay_qr)
