@@ -325,6 +325,14 @@ async def api_order_status(request: web.Request) -> web.Response:
     return web.json_response(await _order_json(request.app, fresh, _amount_style(request)))
 
 
+def _amount_minor(value: object, *, digits: bool) -> int | None:
+    """An ``amount_minor`` from a JSON body: an integer, or (``digits``) a string of ASCII
+    digits, as ``?amounts=string`` JavaScript clients send; None for anything else."""
+    if digits and isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value if type(value) is int else None
+
+
 async def api_refund(request: web.Request) -> web.Response:
     _admin(request)
     order = await _api_order(request)
@@ -332,10 +340,8 @@ async def api_refund(request: web.Request) -> web.Response:
     amount = None
     as_text = _amount_style(request)
     if "amount_minor" in data:
-        value = data["amount_minor"]
-        if as_text and isinstance(value, str) and value.isascii() and value.isdigit():
-            value = int(value)  # ?amounts=string: JavaScript clients send digits as text
-        if type(value) is not int:
+        value = _amount_minor(data["amount_minor"], digits=as_text)
+        if value is None:
             return web.json_response({"error": "amount_minor must be an integer"}, status=400)
         try:
             amount = Money(value, order.currency)
@@ -361,10 +367,9 @@ async def api_refunded(request: web.Request) -> web.Response:
     _admin(request)
     order = await _api_order(request)
     data = await _json_body(request)
-    value, reference = data.get("amount_minor"), data.get("reference")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if type(value) is not int or not isinstance(reference, str):
+    value = _amount_minor(data.get("amount_minor"), digits=True)
+    reference = data.get("reference")
+    if value is None or not isinstance(reference, str):
         return web.json_response({"error": "amount_minor (integer) and reference (string) "
                                            "are required"}, status=400)
     try:
