@@ -54,7 +54,7 @@ class Anomaly:
 def expected_balances(book: OrderBook) -> dict[str, int]:
     """What each account of one order must hold (signed, debit positive)."""
     order = book.order
-    sale = 0 if OrderStatus(order.status) in NO_SALE else order.total_minor
+    sale = 0 if order.status in NO_SALE else order.total_minor
     recv = book.refunded_where(against=Account.CUSTOMER_RECEIVABLE)
     revenue = book.refunded_where(against=Account.MERCHANT_REVENUE)
     tips = book.refunded_where(against=Account.TIPS)
@@ -107,13 +107,13 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
             have = actual.get(account, 0)
             if have != want:
                 report("ledger_mismatch", f"{account} is {have}, the payments say {want}")
-        status = OrderStatus(order.status)
+        status = order.status
         if book.excess:
             kind = "money_held_on_cancelled" if status in NO_SALE else "money_held"
             report(kind, f"{book.excess} {order.currency} held beyond what the order keeps "
                          f"and not refunded (`refund {label} excess`)")
         for refund in book.refunds:
-            state = RefundStatus(refund.status)
+            state = refund.status
             if state is RefundStatus.FAILED:
                 report("refund_failed", f"{refund.id} {refund.amount_minor} "
                                         f"{refund.currency}: {refund.last_error or 'failed'}"
@@ -139,7 +139,7 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
             report("paid_not_marked", "its money covers the total but it is pending")
         if status is not OrderStatus.PENDING_PAYMENT:
             for request in requests:
-                if request.method != "tip" and PaymentStatus(states[request.id].status) in (
+                if request.method != "tip" and states[request.id].status in (
                         PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID):
                     report("open_request_on_closed_order",
                            f"{request.id} still takes money on a {status} order")

@@ -58,7 +58,7 @@ class OrderBook:
     @property
     def live_refunds(self) -> tuple[Refund, ...]:
         """Refund rows that count (a superseded one will never be sent)."""
-        return tuple(r for r in self.refunds if RefundStatus(r.status) in REFUND_COMMITTED)
+        return tuple(r for r in self.refunds if r.status in REFUND_COMMITTED)
 
     # ---- sums ---------------------------------------------------------------------------
     def _is_tip(self, request_id: str) -> bool:
@@ -85,7 +85,7 @@ class OrderBook:
                 continue
             if against is not None and refund.against != against:
                 continue
-            if statuses is not None and RefundStatus(refund.status) not in statuses:
+            if statuses is not None and refund.status not in statuses:
                 continue
             total += refund.amount_minor
         return total
@@ -109,7 +109,7 @@ class OrderBook:
     def keep(self) -> int:
         """What the order may keep: its total, less what the merchant gave back; nothing
         once it is cancelled."""
-        if OrderStatus(self.order.status) in NO_SALE:
+        if self.order.status in NO_SALE:
             return 0
         return max(self.order.total_minor - self.sale_refunded, 0)
 
@@ -126,7 +126,7 @@ class OrderBook:
     @property
     def outstanding(self) -> int:
         """Still owed by the shopper (only while the order waits for money)."""
-        if OrderStatus(self.order.status) is not OrderStatus.PENDING_PAYMENT:
+        if self.order.status is not OrderStatus.PENDING_PAYMENT:
             return 0
         return max(self.keep - self.held, 0)
 
@@ -198,7 +198,7 @@ class OrderBook:
         if excess_only:
             return out
         # 2. the sale, oldest first
-        sale = Account.CUSTOMER_RECEIVABLE if OrderStatus(self.order.status) in NO_SALE \
+        sale = Account.CUSTOMER_RECEIVABLE if self.order.status in NO_SALE \
             else Account.MERCHANT_REVENUE
         for capture in captures:
             take(capture, left[(capture.request.id, capture.payment_id)],

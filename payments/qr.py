@@ -3,11 +3,12 @@
 ``qrcode`` builds the matrix (function patterns, format and version information, data
 placement, the mask). Its pure-Python encoding of the data (a bit at a time, twice: once to
 pick the version, once for real) and its Reed-Solomon division (a new polynomial object per
-step) were ~75 % of a render, so for the one segment every UPI link is (8-bit bytes) the
-codewords are computed here, table-driven, and handed to ``qrcode`` as its ``data_cache``;
+step) are slow, so for the one segment every UPI link is (8-bit bytes) the codewords are
+computed here, table-driven, and handed to ``qrcode`` as its ``data_cache``;
 tests/unit/test_qr.py checks they are ``qrcode.util.create_data``'s own, for every version.
-Anything else takes ``qrcode``'s own path. A render costs ~0.5 ms of CPU instead of ~2.4
-(docs/BENCHMARKS.md), still off the event loop on a miss; the payment page and the chat reply
+Anything else takes ``qrcode``'s own path. A render of a 130-character UPI link went from
+27.2 M to 6.67 M instructions, 2.36 to 0.55 ms of CPU (docs/BENCHMARKS.md, "2026-12-01
+23:55"), still off the event loop on a miss; the payment page and the chat reply
 for one link share one render through ``functools.lru_cache`` keyed by the link text
 (thread-safe, as the renders run in threads).
 """
@@ -25,7 +26,7 @@ from qrcode import util as qr_util
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.exceptions import DataOverflowError
 
-BOX_SIZE = 8
+BOX_SIZE = 8  # px a module; _png relies on 8: at 1 bit a pixel, a module is one byte
 BORDER = 4
 CACHE_SIZE = 512
 
@@ -41,7 +42,9 @@ _EXP: tuple[int, ...] = tuple(qr_base.EXP_TABLE)
 _LOG: tuple[int, ...] = tuple(qr_base.LOG_TABLE)
 # a light module becomes 0xFF (eight white pixels at 1 bit each), a dark one 0x00
 _MODULE_BYTE = bytes.maketrans(b"\x00\x01", b"\xff\x00")
-PNG_ZLIB_LEVEL = 1  # the rows repeat: level 1 is ~4x cheaper than 6 for a PNG ~10 % larger
+# the rows repeat: the fastest level gives 1,356 bytes for a 130-character UPI link
+# (docs/BENCHMARKS.md, "2026-12-01 23:55")
+PNG_ZLIB_LEVEL = 1
 
 
 @functools.cache
@@ -142,7 +145,7 @@ def _matrix(data: str) -> list[list[bool]]:
 
 
 def _render(data: str) -> bytes:
-    return _png(_matrix(data), BOX_SIZE)
+    return _png(_matrix(data))
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
@@ -150,23 +153,18 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
 
 
-def _png(matrix: list[list[bool]], scale: int) -> bytes:
-    """A 1-bit greyscale PNG of the module matrix (border included), ``scale`` px a module.
+def _png(matrix: list[list[bool]]) -> bytes:
+    """A 1-bit greyscale PNG of the module matrix (border included), ``BOX_SIZE`` px a module.
 
     Written directly (the format is three chunks): drawing every module as a rectangle
     through PIL costs more than encoding the whole code. At 8 px a module, a module is one
     byte of a row.
     """
-    size = len(matrix) * scale
+    size = len(matrix) * BOX_SIZE
     rows: list[bytes] = []
     for row in matrix:
-        if scale == 8:
-            line = b"\x00" + bytes(row).translate(_MODULE_BYTE)  # filter byte 0: none
-        else:
-            bits = "".join(("0" if dark else "1") * scale for dark in row)  # 0 = black
-            bits += "1" * (-len(bits) % 8)
-            line = b"\x00" + int(bits, 2).to_bytes(len(bits) // 8, "big")
-        rows.append(line * scale)
+        line = b"\x00" + bytes(row).translate(_MODULE_BYTE)  # filter byte 0: none
+        rows.append(line * BOX_SIZE)
     header = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
             + _chunk(b"IDAT", zlib.compress(b"".join(rows), PNG_ZLIB_LEVEL))

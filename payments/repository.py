@@ -136,9 +136,11 @@ _REQUEST_COLUMNS = ("id, order_id, shop_id, method, provider, provider_ref, toke
 
 
 # amounts are read with minor(): an SQLite amount beyond 64 bits comes back as wide text
-# (config/amounts.py); the columns' positions in _ORDER_COLUMNS and _REQUEST_COLUMNS
+# (config/amounts.py); the columns' positions in _ORDER_COLUMNS, _REQUEST_COLUMNS and
+# _REFUND_COLUMNS
 _ORDER_AMOUNTS = (7, 8, 9, 10)
 _REQUEST_AMOUNTS = (8, 10, 11)
+_REFUND_AMOUNT = _REFUND_COLUMNS.split(", ").index("amount_minor")
 
 
 def _amounts(row: Sequence[Any], positions: tuple[int, ...]) -> list[Any]:
@@ -182,7 +184,7 @@ def _for_shop(sql: str, column: str, shop_id: str | None) -> tuple[str, list[Any
 
 
 def _refund(row: Sequence[Any]) -> Refund:
-    values = _amounts(row, (_REFUND_COLUMNS.split(", ").index("amount_minor"),))
+    values = _amounts(row, (_REFUND_AMOUNT,))
     values[_REFUND_STATUS] = RefundStatus(values[_REFUND_STATUS])
     return Refund(*values)
 
@@ -504,7 +506,7 @@ class PaymentsRepository:
         return [_refund(r) for r in rows]
 
     async def all_refunds(self, shop_id: str | None = None) -> list[Refund]:
-        sql = (f"SELECT {', '.join('r.' + c for c in _REFUND_COLUMNS.split(', '))} "
+        sql = (f"SELECT {_prefixed(_REFUND_COLUMNS, 'r')} "
                "FROM refunds r JOIN orders o ON o.id = r.order_id")
         sql, params = _for_shop(sql, "o.shop_id", shop_id)
         return [_refund(r) for r in await self.db.fetchall(sql, params)]

@@ -66,6 +66,7 @@ from payments.repository import (
 from payments.status import (
     KEEPS_SALE,
     OPEN_FOR_PAYMENT,
+    OPEN_REQUEST,
     REFUND_COMMITTED,
     OrderEvent,
     OrderStatus,
@@ -84,7 +85,6 @@ from storage.jobs import JobStatus
 log = logging.getLogger(__name__)
 
 _K = PaymentEventKind
-_OPEN = (PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID)
 _CLOSED = (PaymentStatus.EXPIRED, PaymentStatus.CANCELLED, PaymentStatus.PAID_AFTER_CLOSE)
 _ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhile
 REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
@@ -289,7 +289,7 @@ class PaymentService:
             fresh = await self.repo.order(order.id) or order
             book = await self.book(replace(order, money_version=fresh.money_version))
             in_flight = book.captured_all > 0
-        new = order_transition(OrderStatus(order.status), event, payment_in_flight=in_flight)
+        new = order_transition(order.status, event, payment_in_flight=in_flight)
         if new != order.status:
             now = self.now_ms()
             self.repo.set_order_status(writes, order.id, order.status, new, now)
@@ -310,7 +310,7 @@ class PaymentService:
         closed: list[PaymentRequest] = []
         for request in book.requests:
             state = (states or book.states)[request.id]
-            if request.id == skip or request.method == "tip" or state.status not in _OPEN:
+            if request.id == skip or request.method == "tip" or state.status not in OPEN_REQUEST:
                 continue
             event = ProviderEvent(
                 provider=request.provider, event_id=f"close:{request.id}",
@@ -351,8 +351,7 @@ class PaymentService:
         and its receivable reversed in the ledger."""
         self.repo.set_order_status(writes, order.id, order.status, OrderStatus.CANCELLED,
                                    now_ms)
-        self.repo.insert_postings(writes, order.shop_id,
-                                  postings_for_cancel(order.label, order.total), now_ms)
+        self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total), now_ms)
 
     # ---- the book of one order ---------------------------------------------------------
     async def book(self, order: Order) -> OrderBook:
@@ -392,7 +391,7 @@ class PaymentService:
             raise PaymentError("unsupported", f"{plan.provider} cannot do {method}")
         if method != "tip":
             fresh = await self.repo.order(order.id) or order
-            if OrderStatus(fresh.status) not in OPEN_FOR_PAYMENT:
+            if fresh.status not in OPEN_FOR_PAYMENT:
                 raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
             owed = (await self.book(fresh)).outstanding
             if owed <= 0:
@@ -530,7 +529,7 @@ class PaymentService:
         refunds, settled, provider_refund = self._refund_rows_for_event(
             writes, book, request, event, before, after, now)
         mid = replace(book, states=states, refunds=tuple(refunds))
-        status = OrderStatus(order.status)
+        status = order.status
         new_status = self._order_after(status, request, mid)
         closed: tuple[PaymentRequest, ...] = ()
         if new_status is not status:
@@ -576,7 +575,7 @@ class PaymentService:
                          and r.status == RefundStatus.REQUESTED), None)
         if ours is not None:
             target = RefundEvent.PROCESSED if event.kind is _K.REFUNDED else RefundEvent.FAILED
-            current = RefundStatus(ours.status)
+            current = ours.status
             try:
                 new = refund_transition(current, target)
             except ValueError:
@@ -619,11 +618,11 @@ class PaymentService:
         captured = next((c.amount for c in book.captures()
                          if c.payment_id == event.payment_id), 0)
         committed = sum(r.amount_minor for r in refunds if r.payment_id == event.payment_id
-                        and RefundStatus(r.status) in REFUND_COMMITTED)
+                        and r.status in REFUND_COMMITTED)
         for other in sorted(refunds, key=lambda r: -r.created_at):
             if committed <= captured:
                 break
-            state = RefundStatus(other.status)
+            state = other.status
             if other.payment_id != event.payment_id or state not in (RefundStatus.FAILED,
                                                                      RefundStatus.REQUESTED):
                 continue
@@ -743,11 +742,11 @@ class PaymentService:
         return rows
 
     def _order_after_refund(self, writes: WriteSet, book: OrderBook,
-                            reserved: Sequence[Refund], *, full: bool, now: int) -> OrderStatus:
-        """The order's status once ``reserved`` counts: a full refund closes it
+                            reserved: Sequence[Refund], *, full: bool, now: int) -> None:
+        """Moves the order once ``reserved`` counts: a full refund closes it
         (refund_pending → refunded); one that gives back part of the sale makes a paid order
         ``partially_refunded``, still shippable; refunds of excess money move nothing."""
-        status = OrderStatus(book.order.status)
+        status = book.order.status
         after = replace(book, refunds=(*book.refunds, *reserved))
         new = status
         if full and status in KEEPS_SALE:
@@ -756,7 +755,6 @@ class PaymentService:
             new = order_transition(status, OrderEvent.PARTIAL_REFUND)
         if new is not status:
             self.repo.set_order_status(writes, book.order.id, book.order.status, new, now)
-        return new
 
     async def refundable(self, order: Order) -> int:
         """What may still be refunded, in minor units (reserved refunds counted)."""
@@ -821,7 +819,7 @@ class PaymentService:
         """One provider call for one refund row, and its outcome recorded. Claims the row
         first (attempts is the compare-and-set), so two workers never both send it."""
         now = self.now_ms()
-        current = RefundStatus(row.status)
+        current = row.status
         claim = WriteSet()
         key = row.attempt_key or row.id
         manual = False
@@ -915,8 +913,7 @@ class PaymentService:
                     break
                 provider_of = {r.id: r.provider for r in book.requests}
                 owed = [r for r in book.live_refunds
-                        if RefundStatus(r.status) in (RefundStatus.REQUESTED,
-                                                      RefundStatus.FAILED)
+                        if r.status in (RefundStatus.REQUESTED, RefundStatus.FAILED)
                         and not self.can_refund(provider_of[r.payment_request_id])
                         and not (r.provider_ref or "").startswith("manual:")]
                 settle: list[Refund] = []
@@ -1001,7 +998,7 @@ class PaymentService:
         """Move one refund row (compare-and-set) and tell whoever must know, in one commit."""
         for _attempt in range(_ATTEMPTS):
             fresh = await self.repo.refund(row.id) or row
-            current = RefundStatus(fresh.status)
+            current = fresh.status
             try:
                 new = refund_transition(current, event)
             except ValueError:

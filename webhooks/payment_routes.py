@@ -13,7 +13,7 @@ from aiohttp import web
 
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
-from payments.providers.base import ProviderError
+from payments.providers.base import ProviderError, callback_path
 from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
@@ -171,7 +171,7 @@ async def pay_sandbox(request: web.Request) -> web.Response:
 async def settle(app: web.Application, payment: PaymentRequest, outcome: str) -> int:
     provider = app[k.PROVIDERS].get("sandbox")
     assert isinstance(provider, SandboxProvider)
-    callback = f"{app[k.SETTINGS].public_base}/webhooks/payments/sandbox"
+    callback = f"{app[k.SETTINGS].public_base}{callback_path('sandbox')}"
     try:
         deliveries = await provider.settle(payment.provider_ref or "", outcome,  # type: ignore[arg-type]
                                            callback)
@@ -325,6 +325,14 @@ async def api_order_status(request: web.Request) -> web.Response:
     return web.json_response(await _order_json(request.app, fresh, _amount_style(request)))
 
 
+def _amount_minor(value: object, *, digits: bool) -> int | None:
+    """An ``amount_minor`` from a JSON body: an integer, or (``digits``) a string of ASCII
+    digits, as ``?amounts=string`` JavaScript clients send; None for anything else."""
+    if digits and isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value if type(value) is int else None
+
+
 async def api_refund(request: web.Request) -> web.Response:
     _admin(request)
     order = await _api_order(request)
@@ -332,10 +340,8 @@ async def api_refund(request: web.Request) -> web.Response:
     amount = None
     as_text = _amount_style(request)
     if "amount_minor" in data:
-        value = data["amount_minor"]
-        if as_text and isinstance(value, str) and value.isascii() and value.isdigit():
-            value = int(value)  # ?amounts=string: JavaScript clients send digits as text
-        if type(value) is not int:
+        value = _amount_minor(data["amount_minor"], digits=as_text)
+        if value is None:
             return web.json_response({"error": "amount_minor must be an integer"}, status=400)
         try:
             amount = Money(value, order.currency)
@@ -361,10 +367,9 @@ async def api_refunded(request: web.Request) -> web.Response:
     _admin(request)
     order = await _api_order(request)
     data = await _json_body(request)
-    value, reference = data.get("amount_minor"), data.get("reference")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if type(value) is not int or not isinstance(reference, str):
+    value = _amount_minor(data.get("amount_minor"), digits=True)
+    reference = data.get("reference")
+    if value is None or not isinstance(reference, str):
         return web.json_response({"error": "amount_minor (integer) and reference (string) "
                                            "are required"}, status=400)
     try:
@@ -386,7 +391,7 @@ def setup_payment_routes(app: web.Application) -> None:
     app[PAGES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "pages"),
         autoescape=True, keep_trailing_newline=True, auto_reload=False)
-    app.router.add_post("/webhooks/payments/{provider}", provider_callback)
+    app.router.add_post(callback_path("{provider}"), provider_callback)
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_get("/pay/{token}/status", pay_status)
     app.router.add_get("/pay/{token}/qr.png", pay_qr)

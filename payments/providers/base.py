@@ -266,3 +266,17 @@ def epoch_seconds(value: object, what: str) -> int:
     if type(value) is not int or not 0 <= value <= MAX_EPOCH_SECONDS:
         raise ProviderError(f"{what} must be unix seconds")
     return value
+
+
+def opt_str(value: object) -> str | None:
+    """A non-empty id-like string of sane length (strings are storable: config/wire.py)."""
+    return value if isinstance(value, str) and value and len(value) <= 128 else None
+
+
+def unique_refs(*values: object) -> tuple[str, ...]:
+    """The non-empty strings among ``values``, first occurrence first."""
+    seen: list[str] = []
+    for value in values:
+        if isinstance(value, str) and value and value not in seen:
+            seen.append(value)
+    return tuple(seen)

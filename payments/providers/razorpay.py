@@ -34,6 +34,8 @@ from payments.providers.base import (
     ProviderRefund,
     int_minor,
     json_answer,
+    opt_str,
+    unique_refs,
 )
 from payments.status import PaymentEventKind
 from security.signatures import header, verify_hex
@@ -64,27 +66,14 @@ def _money(entity: Mapping[str, Any], key: str = "amount") -> Money:
         raise ProviderError(str(exc)) from exc
 
 
-def _opt_str(value: object) -> str | None:
-    """A non-empty id-like string of sane length (strings are storable: config/wire.py)."""
-    return value if isinstance(value, str) and value and len(value) <= 128 else None
-
-
-def _refs(*values: object) -> tuple[str, ...]:
-    seen: list[str] = []
-    for value in values:
-        if isinstance(value, str) and value and value not in seen:
-            seen.append(value)
-    return tuple(seen)
-
-
 def _haat_ref(entity: Mapping[str, Any] | None) -> str | None:
     """Our reference: ``notes.haat_ref`` (set at creation) or a link's ``reference_id``."""
     if not entity:
         return None
     notes = entity.get("notes")
-    if isinstance(notes, dict) and _opt_str(notes.get("haat_ref")):
+    if isinstance(notes, dict) and opt_str(notes.get("haat_ref")):
         return str(notes["haat_ref"])
-    return _opt_str(entity.get("reference_id")) or _opt_str(entity.get("receipt"))
+    return opt_str(entity.get("reference_id")) or opt_str(entity.get("receipt"))
 
 
 _PAYMENT_STATUS_KIND: Mapping[str, PaymentEventKind] = {
@@ -182,14 +171,14 @@ class RazorpayProvider:
         if customer:
             body["customer"] = customer
         data = await self._call("POST", "/payment_links", body)
-        link_id = _opt_str(data.get("id"))
+        link_id = opt_str(data.get("id"))
         if link_id is None:
             raise ProviderError("razorpay returned a payment link without an id")
         expire_by = data.get("expire_by")
         return ProviderLink(
             provider=self.name, provider_ref=link_id, reference=request.reference,
             amount=_money(data) if "amount" in data else request.amount,
-            url=_opt_str(data.get("short_url")),
+            url=opt_str(data.get("short_url")),
             expires_at=expire_by if type(expire_by) is int and expire_by else None,
             raw=data,
         )
@@ -202,7 +191,7 @@ class RazorpayProvider:
             "amount": request.amount.minor, "currency": request.amount.currency,
             "receipt": request.reference, "notes": {"haat_ref": request.reference},
         })
-        order_id = _opt_str(order.get("id"))
+        order_id = opt_str(order.get("id"))
         if order_id is None:
             raise ProviderError("razorpay returned an order without an id")
         body: Json = {
@@ -216,7 +205,7 @@ class RazorpayProvider:
                     "expiry_time": max(5, min(request.expiry_minutes, 5760))},
         }
         data = await self._call("POST", "/payments/create/upi", body)
-        payment_id = _opt_str(data.get("razorpay_payment_id")) or _opt_str(data.get("id"))
+        payment_id = opt_str(data.get("razorpay_payment_id")) or opt_str(data.get("id"))
         return ProviderCollect(
             provider=self.name, provider_ref=order_id, reference=request.reference,
             amount=request.amount, vpa=request.vpa.strip(), payment_id=payment_id,
@@ -234,24 +223,24 @@ class RazorpayProvider:
              "notes": {"haat_idempotency_key": idempotency_key[:255]}},
             headers={"X-Refund-Idempotency": idempotency_key},
         )
-        refund_id = _opt_str(data.get("id"))
+        refund_id = opt_str(data.get("id"))
         if refund_id is None:
             raise ProviderError("razorpay returned a refund without an id")
-        return ProviderRefund(
-            provider=self.name, refund_id=refund_id,
-            payment_id=_opt_str(data.get("payment_id")) or payment_id,
-            amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
-        )
+        return self._refund_of(data, refund_id, payment_id)
 
     async def fetch_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
         """``GET /payments/{payment_id}/refunds/{refund_id}``: a refund's status now
         (``pending`` until the bank settles it, then ``processed`` or ``failed``)."""
         data = await self._call("GET", f"/payments/{payment_id}/refunds/{refund_id}")
-        if _opt_str(data.get("id")) != refund_id:
+        if opt_str(data.get("id")) != refund_id:
             raise ProviderError("razorpay returned another refund")
+        return self._refund_of(data, refund_id, payment_id)
+
+    def _refund_of(self, data: Json, refund_id: str, payment_id: str) -> ProviderRefund:
+        """A refund entity as created or fetched (both answer the same shape)."""
         return ProviderRefund(
             provider=self.name, refund_id=refund_id,
-            payment_id=_opt_str(data.get("payment_id")) or payment_id,
+            payment_id=opt_str(data.get("payment_id")) or payment_id,
             amount=_money(data), status=str(data.get("status") or "pending"), raw=data,
         )
 
@@ -284,7 +273,7 @@ class RazorpayProvider:
                     if isinstance(p, dict) for e in self._payment_snapshot(p, provider_ref)]
         if provider_ref.startswith("pay_"):
             payment = await self._call("GET", f"/payments/{provider_ref}")
-            return self._payment_snapshot(payment, _opt_str(payment.get("order_id"))
+            return self._payment_snapshot(payment, opt_str(payment.get("order_id"))
                                           or provider_ref)
         raise ProviderError(f"cannot fetch razorpay reference {provider_ref[:12]!r}")
 
@@ -292,7 +281,7 @@ class RazorpayProvider:
         link_id = str(link.get("id"))
         currency = str(link.get("currency") or "INR")
         ours = _haat_ref(link)
-        refs = _refs(link_id, link.get("order_id"), ours)
+        refs = unique_refs(link_id, link.get("order_id"), ours)
         events: list[ProviderEvent] = []
         payments = link.get("payments")
         for p in payments if isinstance(payments, list) else []:
@@ -331,7 +320,7 @@ class RazorpayProvider:
             provider=self.name, event_id=f"fetch:{payment_id}:{kind}", kind=kind,
             provider_ref=provider_ref, amount=_money(payment),
             occurred_at=at if type(at) is int else 0, payment_id=payment_id, reference=ours,
-            refs=_refs(provider_ref, payment.get("order_id"), ours), raw=payment,
+            refs=unique_refs(provider_ref, payment.get("order_id"), ours), raw=payment,
         )]
 
     # webhooks ---------------------------------------------------------------------------
@@ -349,7 +338,7 @@ class RazorpayProvider:
             raise ProviderError("not a Razorpay webhook envelope")
         name = str(envelope.get("event") or "")
         payload: Mapping[str, Any] = envelope["payload"]
-        event_id = _opt_str(wire.clean(header(headers, EVENT_ID_HEADER) or "")) or (
+        event_id = opt_str(wire.clean(header(headers, EVENT_ID_HEADER) or "")) or (
             "body:" + hashlib.sha256(body).hexdigest()[:32]
         )
         created = envelope.get("created_at")
@@ -360,10 +349,11 @@ class RazorpayProvider:
         qr = _entity(payload, "qr_code")
         refund = _entity(payload, "refund")
         ours = _haat_ref(link) or _haat_ref(payment) or _haat_ref(order)
-        primary = _opt_str((link or qr or {}).get("id")) or _opt_str(
-            (payment or {}).get("order_id")) or _opt_str((order or {}).get("id"))
-        refs = _refs(primary, (link or {}).get("order_id"), (payment or {}).get("order_id"),
-                     (order or {}).get("id"), (qr or {}).get("id"), ours)
+        primary = opt_str((link or qr or {}).get("id")) or opt_str(
+            (payment or {}).get("order_id")) or opt_str((order or {}).get("id"))
+        refs = unique_refs(primary, (link or {}).get("order_id"),
+                           (payment or {}).get("order_id"), (order or {}).get("id"),
+                           (qr or {}).get("id"), ours)
 
         def make(kind: PaymentEventKind, amount: Money, **extra: Any) -> ProviderEvent:
             return ProviderEvent(
@@ -376,12 +366,12 @@ class RazorpayProvider:
                     "order.paid", "qr_code.credited"):
             if payment is None:
                 raise ProviderError(f"{name} without a payment entity")
-            return [make(_K.CAPTURED, _money(payment), payment_id=_opt_str(payment.get("id")))]
+            return [make(_K.CAPTURED, _money(payment), payment_id=opt_str(payment.get("id")))]
         if name in ("payment.failed", "payment.authorized"):
             if payment is None:
                 raise ProviderError(f"{name} without a payment entity")
             kind = _K.FAILED if name == "payment.failed" else _K.AUTHORIZED
-            return [make(kind, _money(payment), payment_id=_opt_str(payment.get("id")))]
+            return [make(kind, _money(payment), payment_id=opt_str(payment.get("id")))]
         if name in ("payment_link.expired", "payment_link.cancelled", "qr_code.closed"):
             source = link or qr
             if source is None:
@@ -399,6 +389,6 @@ class RazorpayProvider:
             if refund is None:
                 raise ProviderError(f"{name} without a refund entity")
             kind = _K.REFUNDED if name == "refund.processed" else _K.REFUND_FAILED
-            return [make(kind, _money(refund), payment_id=_opt_str(refund.get("payment_id")),
-                         refund_id=_opt_str(refund.get("id")))]
+            return [make(kind, _money(refund), payment_id=opt_str(refund.get("payment_id")),
+                         refund_id=opt_str(refund.get("id")))]
         return []

@@ -21,8 +21,6 @@ The contract, from Stripe's API reference (the ``search`` corpus "docs"):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,9 +45,11 @@ from payments.providers.base import (
     Unsupported,
     int_minor,
     json_answer,
+    opt_str,
+    unique_refs,
 )
 from payments.status import PaymentEventKind
-from security.signatures import header
+from security.signatures import header, hmac_sha256_hex, verify_hex
 
 SIGNATURE_HEADER = "Stripe-Signature"
 DEFAULT_BASE_URL = "https://api.stripe.com/v1"
@@ -102,8 +102,11 @@ def signature_header(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def _sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                    hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(secret, _signed_payload(timestamp, body))
+
+
+def _signed_payload(timestamp: int | str, body: bytes) -> bytes:
+    return f"{timestamp}.".encode() + body
 
 
 def verify_signature(secrets: Iterable[str], body: bytes, value: str | None, *,
@@ -114,7 +117,7 @@ def verify_signature(secrets: Iterable[str], body: bytes, value: str | None, *,
     if not keys or not value or len(value) > 4096:
         return False
     timestamp: str | None = None
-    given: list[bytes] = []
+    given: list[str] = []
     for item in value.split(","):
         key, sep, val = item.strip().partition("=")
         if not sep:
@@ -122,22 +125,17 @@ def verify_signature(secrets: Iterable[str], body: bytes, value: str | None, *,
         if key == "t":
             timestamp = val
         elif key == "v1":
-            given.append(val.strip().lower().encode("ascii", "replace"))
+            given.append(val)
     if timestamp is None or not timestamp.isascii() or not timestamp.isdigit() \
             or len(timestamp) > 12 or not given:
         return False
     if abs(now - int(timestamp)) > tolerance:
         return False
+    message = _signed_payload(timestamp, body)
     ok = False
-    for key in keys:  # no early exit: timing does not reveal which secret or v1 matched
-        expected = _sign(key, timestamp, body).encode()
-        for signature in given:
-            ok |= hmac.compare_digest(expected, signature)
+    for signature in given:  # no early exit: timing does not reveal which v1 matched
+        ok |= verify_hex(keys, message, signature)
     return ok
-
-
-def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value and len(value) <= 128 else None
 
 
 def _money(amount: object, currency: object, what: str) -> Money:
@@ -150,16 +148,8 @@ def _money(amount: object, currency: object, what: str) -> Money:
 def _haat_ref(entity: Mapping[str, Any]) -> str | None:
     metadata = entity.get("metadata")
     if isinstance(metadata, dict):
-        return _opt_str(metadata.get("haat_ref"))
+        return opt_str(metadata.get("haat_ref"))
     return None
-
-
-def _refs(*values: object) -> tuple[str, ...]:
-    seen: list[str] = []
-    for value in values:
-        if isinstance(value, str) and value and value not in seen:
-            seen.append(value)
-    return tuple(seen)
 
 
 _REFUND_STATUS = {"succeeded": "processed", "failed": "failed", "canceled": "failed"}
@@ -243,9 +233,8 @@ class StripeProvider:
                                         "redirect": {"url": request.callback_url}}
         data = await self._call("POST", "/payment_links", form,
                                 idempotency_key=f"haat-link-{request.reference}")
-        link_id = _opt_str(data.get("id"))
-        url = _opt_str(data.get("url")) if isinstance(data.get("url"), str) and len(
-            data["url"]) <= 512 else None
+        link_id = opt_str(data.get("id"))
+        url = opt_str(data.get("url"))
         if link_id is None or url is None:
             raise ProviderError("stripe returned a payment link without an id or url")
         return ProviderLink(provider=self.name, provider_ref=link_id,
@@ -271,12 +260,12 @@ class StripeProvider:
             "payment_intent": payment_id, "amount": amount.minor,
             "metadata": {"haat_idempotency_key": idempotency_key[:500]},
         }, idempotency_key=idempotency_key)
-        refund_id = _opt_str(data.get("id"))
+        refund_id = opt_str(data.get("id"))
         if refund_id is None:
             raise ProviderError("stripe returned a refund without an id")
         return ProviderRefund(
             provider=self.name, refund_id=refund_id,
-            payment_id=_opt_str(data.get("payment_intent")) or payment_id,
+            payment_id=opt_str(data.get("payment_intent")) or payment_id,
             amount=_money(data.get("amount"), data.get("currency"), "amount"),
             status=_REFUND_STATUS.get(str(data.get("status")), "pending"), raw=data)
 
@@ -302,13 +291,13 @@ class StripeProvider:
                 provider=self.name, event_id=f"fetch:{provider_ref}:inactive",
                 kind=_K.CANCELLED, provider_ref=provider_ref,
                 amount=_money(0, currency, "amount"), occurred_at=0, reference=ours,
-                refs=_refs(provider_ref, ours), raw=link))
+                refs=unique_refs(provider_ref, ours), raw=link))
         return events
 
     def _session_event(self, event_id: str, kind: PaymentEventKind, session: Mapping[str, Any],
                        at: int) -> ProviderEvent:
-        link_id = _opt_str(session.get("payment_link"))
-        intent = _opt_str(session.get("payment_intent"))
+        link_id = opt_str(session.get("payment_link"))
+        intent = opt_str(session.get("payment_intent"))
         if link_id is None or intent is None:
             raise ProviderError("a checkout session without its payment link or intent")
         ours = _haat_ref(session)
@@ -317,7 +306,7 @@ class StripeProvider:
             amount=_money(session.get("amount_total"), session.get("currency"),
                           "amount_total"),
             occurred_at=at, payment_id=intent, reference=ours,
-            refs=_refs(link_id, _opt_str(session.get("id")), ours), raw=dict(session))
+            refs=unique_refs(link_id, opt_str(session.get("id")), ours), raw=dict(session))
 
     # webhooks ---------------------------------------------------------------------------
     def verify_callback(self, headers: Mapping[str, str], body: bytes) -> bool:
@@ -334,7 +323,7 @@ class StripeProvider:
             raise ProviderError("not a Stripe event")
         data = envelope.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
-        event_id = _opt_str(envelope.get("id"))
+        event_id = opt_str(envelope.get("id"))
         if not isinstance(obj, dict) or event_id is None:
             raise ProviderError("a Stripe event without its id or data.object")
         kind_name = str(envelope.get("type") or "")
@@ -351,7 +340,7 @@ class StripeProvider:
             return [self._session_event(event_id, _K.FAILED, obj, at)]
         if kind_name in ("refund.created", "refund.updated", "refund.failed"):
             status = _REFUND_STATUS.get(str(obj.get("status")))
-            intent = _opt_str(obj.get("payment_intent"))
+            intent = opt_str(obj.get("payment_intent"))
             if status is None or intent is None:
                 return []  # pending: the final state follows in refund.updated
             return [ProviderEvent(
@@ -359,6 +348,6 @@ class StripeProvider:
                 kind=_K.REFUNDED if status == "processed" else _K.REFUND_FAILED,
                 provider_ref=intent,
                 amount=_money(obj.get("amount"), obj.get("currency"), "amount"),
-                occurred_at=at, payment_id=intent, refund_id=_opt_str(obj.get("id")),
-                refs=_refs(intent), raw=envelope)]
+                occurred_at=at, payment_id=intent, refund_id=opt_str(obj.get("id")),
+                refs=unique_refs(intent), raw=envelope)]
         return []

@@ -34,7 +34,6 @@ from payments.status import (
     OrderStatus,
     PaymentEventKind,
     RefundStatus,
-    order_transition,
 )
 from storage.database import WriteSet
 from tests.contract.money_env import T0, TOTAL, Env, ask, event, fresh, new_order
@@ -259,13 +258,13 @@ async def _check(run: Run, order_id: str, policy: str) -> None:
     # 7. fully refunded orders are not shippable
     if order.status in ("paid", "partially_refunded", "shipped", "delivered"):
         assert not book.money_out
-    # 8. partially_refunded exactly when part of the sale went back, and it still ships
+    # 8. partially_refunded exactly when part of the sale went back (that it still ships:
+    # tests/contract/test_partial_and_manual_refunds.py)
     status = OrderStatus(order.status)
     if status is OrderStatus.PAID:
         assert book.sale_refunded == 0, refunds
     if status is OrderStatus.PARTIALLY_REFUNDED:
         assert book.sale_refunded > 0, refunds
-        assert order_transition(status, OrderEvent.SHIP) is OrderStatus.SHIPPED
     assert "status_mismatch" not in found
 
 

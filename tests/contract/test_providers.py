@@ -108,7 +108,7 @@ async def harness(
         return web.Response(status=200 if ok else 403)
 
     receiver = web.Application()
-    receiver.router.add_post("/webhooks/payments/{provider}", receive)
+    receiver.router.add_post(callback_path("{provider}"), receive)
     recv_server = await aiohttp_server(receiver)
     callback_url = str(recv_server.make_url(callback_path(name)))
     driver = driver_for(name)

@@ -2,9 +2,9 @@
 
 Speaks ``/v1/payment_links`` (create, fetch), ``/v1/orders`` (create, list payments),
 ``/v1/payments/create/upi`` (S2S collect), ``/v1/payments/{id}``,
-``GET /v1/payments/{id}/refunds/{refund_id}`` and ``GET /v1/refunds/{id}`` (a refund's
-status: ``pending`` until :meth:`FakeRazorpay.settle_refund`, then ``processed`` or
-``failed``, as Razorpay's "Fetch a Specific Refund for a Payment" answers),
+``GET /v1/payments/{id}/refunds/{refund_id}`` (a refund's status: ``pending`` until
+:meth:`FakeRazorpay.settle_refund`, then ``processed`` or ``failed``, as Razorpay's "Fetch a
+Specific Refund for a Payment" answers),
 ``/v1/payment_links/{id}/cancel`` (only a link in ``created`` can be cancelled, as Razorpay's
 "Payment Link States" page says) and ``/v1/payments/{id}/refund`` with basic auth,
 Razorpay-shaped JSON (as in the SDK mocks) and Razorpay's error envelope; every request is
@@ -79,7 +79,6 @@ class FakeRazorpay:
         app.router.add_get("/v1/payments/{id}", self._get_payment)
         app.router.add_post("/v1/payments/{id}/refund", self._refund)
         app.router.add_get("/v1/payments/{id}/refunds/{refund_id}", self._get_payment_refund)
-        app.router.add_get("/v1/refunds/{refund_id}", self._get_refund)
         return app
 
     @web.middleware
@@ -229,12 +228,6 @@ class FakeRazorpay:
     async def _get_payment_refund(self, request: web.Request) -> web.Response:
         refund = self.refunds.get(request.match_info["refund_id"])
         if refund is None or refund["payment_id"] != request.match_info["id"]:
-            return _error(400, "The id provided does not exist")
-        return web.json_response(refund)
-
-    async def _get_refund(self, request: web.Request) -> web.Response:
-        refund = self.refunds.get(request.match_info["refund_id"])
-        if refund is None:
             return _error(400, "The id provided does not exist")
         return web.json_response(refund)
 
