@@ -325,10 +325,16 @@ async def api_order_status(request: web.Request) -> web.Response:
     return web.json_response(await _order_json(request.app, fresh, _amount_style(request)))
 
 
+_AMOUNT_DIGITS = len(str(wire.JSON_INT_LIMIT))
+
+
 def _amount_minor(value: object, *, digits: bool) -> int | None:
     """An ``amount_minor`` from a JSON body: an integer, or (``digits``) a string of ASCII
     digits, as ``?amounts=string`` JavaScript clients send; None for anything else."""
     if digits and isinstance(value, str) and value.isascii() and value.isdigit():
+        # bounded as JSON integers are (config/wire.py): 5,000 digits never reach int()
+        if len(value) > _AMOUNT_DIGITS or int(value) > wire.JSON_INT_LIMIT:
+            return None
         return int(value)
     return value if type(value) is int else None
 

@@ -185,3 +185,15 @@ async def test_refunds_through_the_api_are_validated_and_capped(
     assert status == 409
     assert await account(live, "psp_clearing:sandbox") == 0
     assert all(total == 0 for total in (await ledger_by_currency(live)).values())
+
+
+async def test_an_amount_written_as_thousands_of_digits_is_a_clear_400(
+        live: TestClient[Any, Any]) -> None:
+    """``?amounts=string`` takes digit strings; one past what a money column holds (or past
+    Python's int() limit of 4,300 digits) is refused, never a 500."""
+    paid_token, _ = await _two_orders(live)
+    await _pay(live, paid_token)
+    for digits in ("9" * 5000, "1" + "0" * 31):
+        response = await live.post("/api/orders/ORD-1001/refund", params={"amounts": "string"},
+                                   json={"amount_minor": digits}, headers=ADMIN)
+        assert response.status == 400, (len(digits), response.status)
