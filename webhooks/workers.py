@@ -44,8 +44,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 def run(shop_dir: Path, host: str, port: int, count: int) -> int:
     """Start ``count`` workers and supervise them until told to stop; the exit status."""
+    # "--workers 1": a worker inherits HAAT_WORKERS, and must not become a supervisor itself
     command = [sys.executable, "-m", "webhooks", "serve", "--shop", str(shop_dir),
-               "--host", host, "--port", str(port), "--reuse-port"]
+               "--host", host, "--port", str(port), "--workers", "1", "--reuse-port"]
     started: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
     stopping = False
 
