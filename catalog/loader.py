@@ -30,6 +30,7 @@ from catalog.models import (
     OpeningHours,
     Payments,
     Shop,
+    WhatsAppCommerce,
 )
 from catalog.nlu_schema import INTENTS, _parse_nlu, strip_annotations
 from catalog.nodes import (
@@ -98,6 +99,7 @@ def _load_one(
         templates=parts.templates or MappingProxyType({}),
         nlu_examples=MappingProxyType(nlu),
         assets=MappingProxyType(dict(parts.assets or {})),
+        whatsapp=parts.whatsapp or WhatsAppCommerce(),
     )
     return shop, errors, warnings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from enum import StrEnum
 from types import MappingProxyType
 
 from catalog.money import Money
@@ -171,6 +172,38 @@ class Payments:
     overpayment: str = "refund"
 
 
+class GoodsType(StrEnum):
+    """``order_details.type``: what Meta's order card says is being sold."""
+
+    PHYSICAL = "physical-goods"  # food, groceries: anything delivered
+    DIGITAL = "digital-goods"  # only when the merchant says so (shop.yaml)
+
+
+class CardPayment(StrEnum):
+    """``order_details.payment_settings``: how the shopper pays from the card."""
+
+    UPI_INTENT = "upi_intent"  # upi_intent_link: the shopper's UPI app opens pre-filled
+    PAYMENT_GATEWAY = "payment_gateway"  # Razorpay / PayU checkout inside WhatsApp
+    PAYMENT_LINK = "payment_link"  # our hosted pay page
+
+
+CARD_GATEWAYS: tuple[str, ...] = ("razorpay", "payu")
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppCommerce:
+    """shop.yaml ``whatsapp_commerce``: the shop's Meta catalog and its order cards."""
+
+    catalog_id: str | None = None  # the Commerce Manager catalog ``haat catalog sync`` fills
+    sync_on_reload: bool = False  # ``haat serve`` pushes the catalog after each YAML reload
+    goods_type: GoodsType = GoodsType.PHYSICAL
+    card_payment: CardPayment = CardPayment.UPI_INTENT
+    gateway: str | None = None  # razorpay | payu, with card_payment payment_gateway
+    gateway_configuration: str | None = None  # the configuration name in WhatsApp Manager
+    product_url: str | None = None  # a product's public page, "{sku}" replaced
+    address_form: bool = True  # India: ask with WhatsApp's native address form
+
+
 @dataclass(frozen=True, slots=True)
 class FaqEntry:
     ask: Mapping[str, tuple[str, ...]]  # language → phrases
@@ -205,6 +238,7 @@ class Shop:
     # non-ISO currencies declared in shop.yaml: code → exponent (``currency`` is then the
     # token "CODE/EXPONENT", see catalog/money.py)
     assets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    whatsapp: WhatsAppCommerce = field(default_factory=WhatsAppCommerce)
 
     @property
     def default_language(self) -> str:

@@ -13,18 +13,22 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.cart import MAX_QUANTITY
 from catalog.models import (
+    CARD_GATEWAYS,
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
     OVERPAYMENT_POLICIES,
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
     WEEKDAYS,
+    CardPayment,
     Delivery,
     FaqEntry,
+    GoodsType,
     OpeningHours,
     Payments,
     Text,
     UpiPayee,
+    WhatsAppCommerce,
 )
 from catalog.money import ISO_CODES, MoneyError, asset_token, is_currency
 from catalog.nodes import (
@@ -74,8 +78,15 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "max_quantity": False, "templates": False, "assets": False,
+    "max_quantity": False, "templates": False, "assets": False, "whatsapp_commerce": False,
 }
+_COMMERCE_KEYS = {
+    "catalog_id": False, "sync_on_reload": False, "goods_type": False, "card_payment": False,
+    "gateway": False, "gateway_configuration": False, "product_url": False,
+    "address_form": False,
+}
+_CATALOG_ID_RE = re.compile(r"^\d{1,32}$")
+_GATEWAY_CONFIG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
@@ -107,6 +118,7 @@ class _ShopParts:
     max_quantity: int = MAX_QUANTITY
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
+    whatsapp: WhatsAppCommerce | None = None
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -310,6 +322,69 @@ def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.templates = MappingProxyType(templates)
 
 
+def _one_of(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
+            allowed: Sequence[str]) -> str | None:
+    pair = fields.get(key)
+    if pair is None:
+        return None
+    value = _scalar_text(ctx, pair[1], f"whatsapp_commerce.{key}")
+    if value is not None and value not in allowed:
+        ctx.error(pair[1], f"whatsapp_commerce.{key} must be one of {', '.join(allowed)}, "
+                           f"got {value!r}{_hint(value, allowed)}")
+        return None
+    return value
+
+
+def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    """``whatsapp_commerce``: the Meta catalog haat syncs and how order cards look."""
+    fields = _mapping(ctx, node, "whatsapp_commerce", _COMMERCE_KEYS)
+    if fields is None:
+        return
+    catalog_id = None
+    if (pair := fields.get("catalog_id")) is not None:
+        raw = _scalar_text(ctx, pair[1], "whatsapp_commerce.catalog_id")
+        if raw is not None and not _CATALOG_ID_RE.match(raw):
+            ctx.error(pair[1], "whatsapp_commerce.catalog_id must be the catalog's numeric id "
+                               f"from Commerce Manager (quote it), got {raw!r}")
+        elif raw is not None:
+            catalog_id = raw
+    sync = _get(fields, "sync_on_reload",
+                lambda n: _bool(ctx, n, "whatsapp_commerce.sync_on_reload"))
+    if sync and catalog_id is None:
+        ctx.error(fields["sync_on_reload"][1],
+                  "whatsapp_commerce.sync_on_reload needs whatsapp_commerce.catalog_id")
+    goods = _one_of(ctx, fields, "goods_type", [g.value for g in GoodsType])
+    card = _one_of(ctx, fields, "card_payment", [c.value for c in CardPayment])
+    gateway = _one_of(ctx, fields, "gateway", CARD_GATEWAYS)
+    config = None
+    if (pair := fields.get("gateway_configuration")) is not None:
+        config = _scalar_text(ctx, pair[1], "whatsapp_commerce.gateway_configuration")
+        if config is not None and not _GATEWAY_CONFIG_RE.match(config):
+            ctx.error(pair[1], "whatsapp_commerce.gateway_configuration must be the "
+                               "configuration name from WhatsApp Manager (letters, digits, "
+                               f"_ . -), got {config!r}")
+            config = None
+    if card == CardPayment.PAYMENT_GATEWAY and (gateway is None or config is None):
+        ctx.error(fields["card_payment"][1],
+                  "whatsapp_commerce.card_payment payment_gateway needs gateway "
+                  f"({', '.join(CARD_GATEWAYS)}) and gateway_configuration")
+    url = None
+    if (pair := fields.get("product_url")) is not None:
+        url = _scalar_text(ctx, pair[1], "whatsapp_commerce.product_url")
+        if url is not None and (not url.startswith("https://") or "{sku}" not in url):
+            ctx.error(pair[1], "whatsapp_commerce.product_url must be an https:// URL with "
+                               f"{{sku}} in it, got {url!r}")
+            url = None
+    form = _get(fields, "address_form",
+                lambda n: _bool(ctx, n, "whatsapp_commerce.address_form"))
+    parts.whatsapp = WhatsAppCommerce(
+        catalog_id=catalog_id, sync_on_reload=bool(sync),
+        goods_type=GoodsType(goods) if goods else GoodsType.PHYSICAL,
+        card_payment=CardPayment(card) if card else CardPayment.UPI_INTENT,
+        gateway=gateway, gateway_configuration=config, product_url=url,
+        address_form=True if form is None else form)
+
+
 # shop.yaml's keys in the order they are read: languages first (texts need the first
 # language), assets before currency, currency before delivery and payments
 _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
@@ -319,7 +394,7 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
-    ("templates", _templates),
+    ("templates", _templates), ("whatsapp_commerce", _whatsapp_commerce),
 )
 
 

@@ -193,7 +193,31 @@ async def reload_shops(app: web.Application) -> bool:
     shops.runtimes = runtimes
     shops.loaded_at = time.time()
     log.info("shops reloaded: %s", ", ".join(sorted(runtimes)))
+    await _sync_catalogs(app, before, shops.source.shops)
     return True
+
+
+async def _sync_catalogs(app: web.Application, before: dict[str, Shop],
+                         after: dict[str, Shop]) -> None:
+    """shop.yaml ``whatsapp_commerce.sync_on_reload``: a reload that changed a shop's
+    catalog (or its Meta settings) pushes it to Meta (webhooks/meta_catalog.py)."""
+    changed = [shop for shop_id, shop in after.items()
+               if shop.whatsapp.sync_on_reload and shop.whatsapp.catalog_id
+               and (shop_id not in before or before[shop_id].catalog != shop.catalog
+                    or before[shop_id].whatsapp != shop.whatsapp)]
+    if not changed:
+        return
+    from webhooks.meta_catalog import CatalogSyncError, sync_shops
+
+    try:
+        reports = await sync_shops(app[SETTINGS], changed, db=app[DB], session=app[HTTP],
+                                   now_ms=app[CLOCK].now_ms())
+    except CatalogSyncError as exc:
+        log.error("catalog sync after reload did not run: %s", exc)
+        return
+    for report in reports:
+        for line in report.lines():
+            (log.warning if report.errors else log.info)("catalog sync: %s", line)
 
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
