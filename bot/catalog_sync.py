@@ -165,3 +165,17 @@ def record(writes: WriteSet, shop_id: str, catalog_id: str,
         else:
             writes.add(_UPSERT, (shop_id, catalog_id, request.retailer_id,
                                  request.fingerprint, now_ms))
+
+
+class MetaCatalogs:
+    """The flows' view of the shops' Meta catalogs: which skus a product message or an
+    order card may name (those a sync got accepted)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def synced(self, shop: Shop) -> frozenset[str]:
+        catalog_id = shop.whatsapp.catalog_id
+        if catalog_id is None:
+            return frozenset()
+        return await synced_skus(self._db, shop.id, catalog_id)

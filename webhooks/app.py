@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.catalog_sync import MetaCatalogs
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.flows.support import FaqIndex
@@ -262,7 +263,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     await engine.load_recent()
     engine.services = Services(payments=payments, inventory=inventory,
                                payment_notify=notifier,
-                               conversations=Conversations(db, store))
+                               conversations=Conversations(db, store),
+                               catalogs=MetaCatalogs(db))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Sequence
 
+from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
@@ -20,12 +21,12 @@ from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Shop
-from catalog.money import Money, exponent
+from catalog.money import Money
 from payments.providers.base import UpiPayee
-from payments.repository import Order, OrderLine
+from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
 from payments.status import OrderStatus
-from payments.upi import UpiError, UpiLink, is_valid_vpa
+from payments.upi import is_valid_vpa
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,26 @@ async def checkout(turn: Turn) -> object:
             Button("address:new", turn.t("new_address_button")),
         ])
     else:
-        turn.say("ask_address")
+        ask_address(turn)
     turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
     return None
+
+
+def ask_address(turn: Turn) -> None:
+    """On the Cloud API between an Indian shop and an Indian number, WhatsApp's own address
+    form (``address_message``); elsewhere, and whenever Meta refuses the form, the text
+    question (the form's fallback is that same text: webhooks/channels/whatsapp_outbound.py)."""
+    shop = turn.shop
+    phone = turn.message.phone or ""
+    if (turn.message.channel == "whatsapp" and shop.whatsapp.address_form
+            and shop.phone.startswith("+91") and phone.startswith("+91")):
+        values = {"phone_number": phone}
+        if turn.message.profile_name:
+            values["name"] = turn.message.profile_name[:100]
+        turn.reply(Reply(type="address", text=turn.t("ask_address"),
+                         extra={"country": "IN", "values": values}))
+        return
+    turn.say("ask_address")
 
 
 @router.on(button("address:saved") & state(S.AWAITING_ADDRESS))
@@ -78,13 +96,13 @@ async def saved_address(turn: Turn) -> None:
 
 @router.on(button("address:new") & state(S.AWAITING_ADDRESS))
 async def new_address(turn: Turn) -> None:
-    turn.say("ask_address")
+    ask_address(turn)
 
 
 def _is_address(turn: Turn) -> bool:
     if turn.conversation.state is not S.AWAITING_ADDRESS or turn.payload:
         return False
-    if turn.message.kind is MessageKind.LOCATION:
+    if turn.message.kind in (MessageKind.LOCATION, MessageKind.ADDRESS):
         return True
     understanding = turn.understanding
     # "cancel", "menu", "cart" and the like still work while we wait for an address
@@ -103,13 +121,16 @@ async def address_given(turn: Turn) -> None:
             f"{location.latitude:.5f},{location.longitude:.5f}"
     else:
         address = " ".join(turn.message.text.split())[:300]
+    form = dict(turn.message.address_form) if turn.message.kind is MessageKind.ADDRESS else {}
     delivery = turn.shop.delivery
     if delivery is not None and delivery.areas and location is None:
         lowered = address.casefold()
         if not any(area.casefold() in lowered for area in delivery.areas):
             turn.say("area_not_served", areas=", ".join(delivery.areas))
             return
-    turn.conversation = turn.conversation.with_data(address=address)
+    # the form's fields go on the order card as its beneficiary (bot/order_card.py)
+    turn.conversation = turn.conversation.with_data(address=address,
+                                                    address_fields=form or None)
     await summary(turn)
 
 
@@ -277,8 +298,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         if method != "tip":  # a tip is not the order: no order_details card for it
             if lines is None:
                 lines = await payments_service(turn).lines(order.id)
-            extra["order_details"] = _order_details(order, lines, request.upi_link,
-                                                    request.id, request.expires_at)
+            extra["order_details"] = await _order_details(turn, order, lines, request)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
                          image_url=f"{request.link_url}/qr.png", extra=extra))
         if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
@@ -290,34 +310,17 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
     return True
 
 
-def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, reference: str,
-                   expires_at_ms: int) -> dict[str, object]:
-    """The Cloud API ``order_details`` parameters (docs/DESIGN.md §5.3): amounts are
-    integer minor units with the currency's offset; the UPI link keeps only what WhatsApp
-    accepts (``pa, pn, mc, purpose, tr``)."""
-    offset = 10 ** exponent(order.currency)
-    try:
-        link = UpiLink.parse(upi_link).for_whatsapp_order_details().to_uri()
-    except UpiError:
-        link = upi_link  # a PSP-signed link goes whole
-    return {
-        "reference_id": reference,
-        "type": "digital-goods",
-        "payment_settings": [{"type": "upi_intent_link", "upi_intent_link": {"link": link}}],
-        "currency": order.currency,
-        "total_amount": {"value": order.total_minor, "offset": offset},
-        "order": {
-            "status": "pending",
-            "expiration": {"timestamp": str(expires_at_ms // 1000),
-                           "description": "The payment link expires."},
-            "items": [{"retailer_id": ln.sku, "name": ln.name[:60],
-                       "amount": {"value": ln.unit_price.minor, "offset": offset},
-                       "quantity": ln.quantity} for ln in lines],
-            "subtotal": {"value": order.subtotal_minor, "offset": offset},
-            "tax": {"value": 0, "offset": offset, "description": "Prices include taxes"},
-            "shipping": {"value": order.delivery_minor, "offset": offset},
-        },
-    }
+async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],
+                         request: PaymentRequest) -> dict[str, object]:
+    """The Cloud API ``order_details`` parameters, as Meta documents them (bot/order_card.py)."""
+    catalogs = turn.services.catalogs if turn.services is not None else None
+    synced = await catalogs.synced(turn.shop) if catalogs is not None else frozenset()
+    fields = turn.conversation.data.get("address_fields")
+    return order_card.order_details(
+        turn.shop, order, lines, reference=request.id, expires_at_ms=request.expires_at,
+        now_ms=turn.now_ms, upi_link=request.upi_link, link_url=request.link_url,
+        synced_skus=synced, address_fields=fields if isinstance(fields, dict) else None,
+        customer_name=turn.message.profile_name)
 
 
 # ---- paying later, other methods, collect -------------------------------------------

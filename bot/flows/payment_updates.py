@@ -33,9 +33,13 @@ from storage.database import WriteSet
 log = logging.getLogger(__name__)
 
 
-def order_status_reply(text: str, reference: str, status: OrderStatus) -> Reply:
+def order_status_reply(text: str, reference: str, status: OrderStatus, *,
+                       card: bool = True) -> Reply:
     """A receipt that WhatsApp also shows as the order card's new status (``order_status``);
-    channels without order cards send its text."""
+    channels without order cards send its text, and so does a payment whose reference
+    never went out on an ``order_details`` card (``card`` False)."""
+    if not card:
+        return Reply(type="text", text=text)
     return Reply(type="payment", text=text, extra={"order_status": {
         "reference_id": reference,
         "order": {"status": WHATSAPP_ORDER_STATUS[status], "description": text[:120]}}})
@@ -120,9 +124,10 @@ class PaymentNotifier:
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
+            # the card went out only for a UPI-link request (bot/flows/checkout.py)
             to_shopper.append(order_status_reply(
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
-                OrderStatus.PAID))
+                OrderStatus.PAID, card=update.request.method == "upi_link"))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),

@@ -1,0 +1,231 @@
+"""Order cards and the address form on the Cloud API, as Meta documents them, against a fake
+Graph API that refuses what a number without commerce set-up cannot send (134011, 131009).
+
+A shopper in India checks out over signed webhooks: the address is asked with WhatsApp's
+``address_message`` form and comes back as its ``nfm_reply``; the ``order_details`` card is
+physical goods, carries the synced ``catalog_id``, the address as beneficiary, tax and
+shipping itemised, and the shop's ``payment_settings``; paying moves the card to
+``processing`` with ``order_status``. When Meta refuses the card or the form, the shopper
+gets the plain version: text, link and the UPI QR.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from config.settings import Settings
+from tests.conftest import AiohttpClient
+from tests.e2e.conftest import SANDBOX_AUTH, start_live
+from tests.fakes.graph_api import ACCESS_TOKEN
+from tests.fakes.graph_catalog import FakeGraphCatalog, run_fake_graph_catalog
+from tests.sim import cloud_button, cloud_message, cloud_text, signed_cloud_request
+from webhooks import keys as k
+from webhooks.meta_catalog import run_cli_sync
+
+SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "shops" / "commerce"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "channels"
+CATALOG_ID = "354160437058781"
+CUSTOMER = "919000000777"
+FORM = {"name": "Asha Rao", "phone_number": "+919000000777", "in_pin_code": "700091",
+        "house_number": "12", "building_name": "Lake View", "address": "Sector 1",
+        "landmark_area": "Salt Lake", "city": "Kolkata", "state": "West Bengal"}
+
+
+@pytest.fixture
+async def meta() -> AsyncIterator[FakeGraphCatalog]:
+    async with run_fake_graph_catalog(CATALOG_ID) as fake:
+        yield fake
+
+
+def _shop(tmp_path: Path, extra: str = "") -> Path:
+    folder = tmp_path / "commerce"
+    shutil.copytree(SHOP, folder)
+    if extra:
+        shop_yaml = folder / "shop.yaml"
+        shop_yaml.write_text(shop_yaml.read_text().replace(
+            "whatsapp_commerce:\n", "whatsapp_commerce:\n" + extra))
+    return folder
+
+
+def _configured(settings: Settings, meta: FakeGraphCatalog, shop: Path) -> Settings:
+    return settings.with_(shop_dir=shop).with_env(
+        WHATSAPP_API_BASE_URL=meta.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+        HAAT_CATALOG_POLL_SECONDS="0")
+
+
+def _address_reply(form: dict[str, str]) -> dict[str, Any]:
+    """The form's answer in the shape of the nfm_reply fixture (a Flow's answer), named
+    ``address_message`` with the fields under ``values`` (Meta's address-messages page)."""
+    fixture = json.loads((FIXTURES / "cloud_msg_interactive_nfm_reply__pywa.json").read_text())
+    interactive = fixture["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]
+    interactive["nfm_reply"] = {"name": "address_message", "body": "Address submitted",
+                                "response_json": json.dumps({"values": form})}
+    return cloud_message("interactive", interactive, from_=CUSTOMER)
+
+
+class Chat:
+    def __init__(self, client: TestClient[Any, Any], settings: Settings,
+                 meta: FakeGraphCatalog) -> None:
+        self.client, self.settings, self.meta = client, settings, meta
+        self.seen = 0
+
+    async def send(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """Post one signed webhook; the messages that went to Graph because of it."""
+        body, headers = signed_cloud_request(self.settings.env["WHATSAPP_APP_SECRET"], payload)
+        assert (await self.client.post("/webhooks/whatsapp", data=body,
+                                       headers=headers)).status == 200
+        return await self.sent()
+
+    async def sent(self) -> list[dict[str, Any]]:
+        await self.client.app[k.OUTBOX].drain()
+        out = [r.json for r in self.meta.received if r.json is not None
+               and "messaging_product" in r.json][self.seen:]
+        self.seen += len(out)
+        return out
+
+
+def _interactive(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [m["interactive"] for m in messages
+            if m.get("type") == "interactive" and m["interactive"]["type"] == kind]
+
+
+async def _checkout(chat: Chat) -> list[dict[str, Any]]:
+    """Cart, checkout, the address form answered, confirm; what confirm sent."""
+    await chat.send(cloud_text("2 samosa", from_=CUSTOMER))
+    asked = await chat.send(cloud_text("checkout", from_=CUSTOMER))
+    forms = _interactive(asked, "address_message")
+    assert forms, asked
+    summary = await chat.send(_address_reply(FORM))
+    [button] = [b for m in _interactive(summary, "button") for b in m["action"]["buttons"]
+                if b["reply"]["id"] == "confirm"]
+    return await chat.send(cloud_button("confirm", button["reply"]["title"], from_=CUSTOMER))
+
+
+async def test_the_card_follows_metas_documentation_and_moves_when_paid(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    configured = _configured(settings, meta, _shop(tmp_path))
+    [report] = await run_cli_sync(configured)  # the shop's catalog is on Meta's side
+    assert report.errors == {}
+    client = await start_live(aiohttp_client, configured)
+    chat = Chat(client, configured, meta)
+    await chat.send(cloud_text("2 samosa", from_=CUSTOMER))
+    asked = await chat.send(cloud_text("checkout", from_=CUSTOMER))
+    [form] = _interactive(asked, "address_message")
+    assert form["action"]["name"] == "address_message"
+    assert form["action"]["parameters"]["country"] == "IN"
+    assert form["action"]["parameters"]["values"]["phone_number"] == "+" + CUSTOMER
+    summary = await chat.send(_address_reply(FORM))
+    assert any("Kolkata" in m["body"]["text"] for m in _interactive(summary, "button"))
+    [button] = [b for m in _interactive(summary, "button") for b in m["action"]["buttons"]
+                if b["reply"]["id"] == "confirm"]
+    sent = await chat.send(cloud_button("confirm", button["reply"]["title"], from_=CUSTOMER))
+    [card] = _interactive(sent, "order_details")
+    documented = json.loads((FIXTURES / "outbound_order_details_upi_intent_link__meta_docs"
+                             ".json").read_text())["interactive"]["action"]["parameters"]
+    params = card["action"]["parameters"]
+    assert card["action"]["name"] == "review_and_pay"
+    assert set(params) - {"beneficiaries"} <= set(documented)
+    assert params["type"] == "physical-goods"
+    assert params["order"]["catalog_id"] == CATALOG_ID
+    assert [i["retailer_id"] for i in params["order"]["items"]] == ["SAMOSA"]
+    [who] = params["beneficiaries"]
+    assert (who["name"], who["city"], who["state"], who["postal_code"], who["country"]) == (
+        "Asha Rao", "Kolkata", "West Bengal", "700091", "India")
+    order = params["order"]
+    assert order["tax"]["value"] == 0 and order["tax"]["description"]
+    assert order["shipping"] == {"value": 3000, "offset": 100, "description": "Delivery"}
+    assert order["subtotal"]["value"] == sum(i["amount"]["value"] * i["quantity"]
+                                             for i in order["items"]) == 2500
+    assert params["total_amount"] == {"value": 5500, "offset": 100}
+    assert params["payment_settings"][0]["type"] == "upi_intent_link"
+
+    token = await _token(client)
+    response = await client.post(f"/pay/{token}/sandbox", json={"outcome": "success"},
+                                 headers=SANDBOX_AUTH)
+    assert response.status == 200
+    [status] = _interactive(await chat.sent(), "order_status")
+    assert status["action"]["parameters"]["reference_id"] == params["reference_id"]
+    assert status["action"]["parameters"]["order"]["status"] == "processing"
+
+
+async def _token(client: TestClient[Any, Any]) -> str:
+    response = await client.get("/api/orders", headers={
+        "Authorization": f"Bearer {client.app[k.SETTINGS].admin_token}"})
+    [order] = (await response.json())["orders"]
+    request = await client.app[k.PAYMENTS].repo.request(order["payments"][0]["id"])
+    assert request is not None
+    return request.token
+
+
+async def test_without_a_synced_catalog_the_card_names_no_catalog(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    configured = _configured(settings, meta, _shop(tmp_path))
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    [card] = _interactive(await _checkout(chat), "order_details")
+    order = card["action"]["parameters"]["order"]
+    assert "catalog_id" not in order
+    assert all("retailer_id" not in item for item in order["items"])
+
+
+async def test_a_refused_card_becomes_text_link_and_qr(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    meta.payments_ready = False  # the number never accepted WhatsApp Payments' terms
+    configured = _configured(settings, meta, _shop(tmp_path))
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    sent = await _checkout(chat)
+    assert [m["interactive"]["type"] for m in meta.refused] == ["order_details"]
+    assert not _interactive(sent, "order_details")
+    [qr] = [m for m in sent if m.get("type") == "image"]
+    assert qr["image"]["link"].endswith("/qr.png")
+    link = qr["image"]["link"].removesuffix("/qr.png")
+    assert link in qr["image"]["caption"]  # the words and the pay link ride with the QR
+
+
+async def test_a_refused_address_form_asks_in_text(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    meta.address_ready = False
+    configured = _configured(settings, meta, _shop(tmp_path))
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    await chat.send(cloud_text("2 samosa", from_=CUSTOMER))
+    asked = await chat.send(cloud_text("checkout", from_=CUSTOMER))
+    assert [m["interactive"]["type"] for m in meta.refused] == ["address_message"]
+    assert [m["type"] for m in asked] == ["text"]
+    summary = await chat.send(cloud_text("12 Lake View, Salt Lake, Kolkata 700091",
+                                         from_=CUSTOMER))
+    [button] = [b for m in _interactive(summary, "button") for b in m["action"]["buttons"]
+                if b["reply"]["id"] == "confirm"]
+    sent = await chat.send(cloud_button("confirm", button["reply"]["title"], from_=CUSTOMER))
+    [card] = _interactive(sent, "order_details")
+    [who] = card["action"]["parameters"]["beneficiaries"]
+    assert who["postal_code"] == "700091" and who["address_line1"].startswith("12 Lake View")
+
+
+async def test_a_shop_paid_through_razorpay_on_whatsapp_and_selling_digital_goods(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    shop = _shop(tmp_path, "  goods_type: digital-goods\n  card_payment: payment_gateway\n"
+                           "  gateway: razorpay\n  gateway_configuration: haat-live\n")
+    configured = _configured(settings, meta, shop)
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    [card] = _interactive(await _checkout(chat), "order_details")
+    params = card["action"]["parameters"]
+    documented = json.loads((FIXTURES / "outbound_order_details_payment_gateway_razorpay__"
+                             "meta_docs.json").read_text())["interactive"]["action"]
+    [setting] = params["payment_settings"]
+    [doc_setting] = documented["parameters"]["payment_settings"]
+    assert set(setting["payment_gateway"]) == set(doc_setting["payment_gateway"])
+    assert setting["payment_gateway"]["type"] == "razorpay"
+    assert setting["payment_gateway"]["configuration_name"] == "haat-live"
+    assert setting["payment_gateway"]["razorpay"]["receipt"] == "ORD-1001"
+    assert params["type"] == "digital-goods" and "beneficiaries" not in params
