@@ -162,7 +162,7 @@ async def _token(client: TestClient[Any, Any]) -> str:
     [order] = (await response.json())["orders"]
     request = await client.app[k.PAYMENTS].repo.request(order["payments"][0]["id"])
     assert request is not None
-    return request.token
+    return str(request.token)
 
 
 async def test_without_a_synced_catalog_the_card_names_no_catalog(
