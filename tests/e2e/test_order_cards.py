@@ -229,3 +229,80 @@ async def test_a_shop_paid_through_razorpay_on_whatsapp_and_selling_digital_good
     assert setting["payment_gateway"]["configuration_name"] == "haat-live"
     assert setting["payment_gateway"]["razorpay"]["receipt"] == "ORD-1001"
     assert params["type"] == "digital-goods" and "beneficiaries" not in params
+
+
+# ---- product and product-list messages -----------------------------------------------
+
+
+async def _category(chat: Chat) -> list[dict[str, Any]]:
+    """Menu, then a tap on the category row the bot itself offered (its id and title)."""
+    [menu] = _interactive(await chat.send(cloud_text("menu", from_=CUSTOMER)), "list")
+    [row] = [r for s in menu["action"]["sections"] for r in s["rows"]
+             if r["id"] == "cat:snacks"]
+    return await chat.send(cloud_button(row["id"], row["title"], kind="list_reply",
+                                        from_=CUSTOMER))
+
+
+async def test_a_synced_catalog_shows_a_product_list_whose_cart_is_an_order(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    from tests.sim import cloud_order
+
+    configured = _configured(settings, meta, _shop(tmp_path))
+    await run_cli_sync(configured)
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    [products] = _interactive(await _category(chat), "product_list")
+    action = products["action"]
+    assert action["catalog_id"] == CATALOG_ID and products["header"]["type"] == "text"
+    [section] = action["sections"]
+    ids = [p["product_retailer_id"] for p in section["product_items"]]
+    assert ids == ["SAMOSA", "KACHORI"]  # JALEBI has no image: not in Meta's catalog
+    assert len(ids) <= 30 and len(action["sections"]) <= 10
+    # the shopper's cart from that list comes back as an order of those retailer ids
+    held = meta.catalogs[CATALOG_ID]
+    cart = [(rid, 2, held[rid]["price"].split()[0], "INR") for rid in ids]
+    reply = await chat.send(cloud_order(cart, from_=CUSTOMER))
+    text = json.dumps(reply, ensure_ascii=False)
+    assert "Samosa" in text and "Kachori" in text
+
+
+async def test_without_a_synced_catalog_the_category_stays_a_list(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    configured = _configured(settings, meta, _shop(tmp_path))
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    sent = await _category(chat)
+    assert not _interactive(sent, "product_list") and _interactive(sent, "list")
+
+
+async def test_a_product_list_meta_refuses_becomes_the_list(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    configured = _configured(settings, meta, _shop(tmp_path))
+    await run_cli_sync(configured)
+    del meta.catalogs[CATALOG_ID]["KACHORI"]  # removed in Commerce Manager by hand
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    sent = await _category(chat)
+    assert [m["interactive"]["type"] for m in meta.refused] == ["product_list"]
+    [fallback] = _interactive(sent, "list")
+    rows = [r for s in fallback["action"]["sections"] for r in s["rows"]]
+    assert [r["id"] for r in rows] == ["add:SAMOSA", "add:KACHORI", "add:JALEBI"]
+    # and its rows work like any list's: a tap adds the product
+    tapped = await chat.send(cloud_button(rows[0]["id"], rows[0]["title"], kind="list_reply",
+                                          from_=CUSTOMER))
+    assert "Samosa" in json.dumps(tapped, ensure_ascii=False)
+
+
+def test_product_lists_keep_within_30_items_in_10_sections() -> None:
+    from bot.types import Reply
+    from webhooks.channels.whatsapp_outbound import build_message
+
+    sections = [{"title": f"Shelf {n} with a very long name", "skus": [f"S{n}-{i}"
+                 for i in range(5)]} for n in range(12)]
+    message = build_message("919000000001", Reply(
+        type="product", text="All", header="Everything", skus=("x", "y"),
+        extra={"catalog_id": CATALOG_ID, "sections": sections}))
+    out = message["interactive"]["action"]["sections"]
+    assert len(out) <= 10
+    assert sum(len(s["product_items"]) for s in out) == 30
+    assert all(len(s["title"]) <= 24 for s in out)

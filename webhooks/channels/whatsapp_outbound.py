@@ -104,16 +104,28 @@ def _products(to: str, reply: Reply) -> dict[str, Any]:
             single["body"] = {"text": limits.trim(reply.text, limits.INTERACTIVE_BODY)}
         _decorate(single, reply, header=False)  # single-product messages take no header
         return _envelope(to, "interactive", single)
-    skus = reply.skus[: limits.MAX_PRODUCTS]
+    # sections: extra["sections"] = [{"title", "skus"}], else one section of reply.skus;
+    # Meta's limits: at most 10 sections and 30 products in all, a title ≤ 24 in each
     section_title = str(reply.extra.get("section_title") or reply.header or "Products")
+    raw = reply.extra.get("sections")
+    groups = [(str(g.get("title") or section_title), [str(s) for s in g.get("skus", ())])
+              for g in raw if isinstance(g, dict)] if isinstance(raw, list) else [
+        (section_title, list(reply.skus))]
+    sections: list[dict[str, Any]] = []
+    room = limits.MAX_PRODUCTS
+    for title, skus in groups[: limits.MAX_PRODUCT_SECTIONS]:
+        kept = skus[:room]
+        if not kept:
+            continue
+        room -= len(kept)
+        sections.append({"title": limits.trim(title, limits.SECTION_TITLE),
+                         "product_items": [{"product_retailer_id": sku} for sku in kept]})
     multi: dict[str, Any] = {
         "type": "product_list",
         "header": {"type": "text",
                    "text": limits.trim(reply.header or section_title, limits.HEADER_TEXT)},
         "body": {"text": _body_text(reply)},
-        "action": {"catalog_id": catalog_id, "sections": [
-            {"title": limits.trim(section_title, limits.SECTION_TITLE),
-             "product_items": [{"product_retailer_id": sku} for sku in skus]}]},
+        "action": {"catalog_id": catalog_id, "sections": sections},
     }
     _decorate(multi, reply, header=False)
     return _envelope(to, "interactive", multi)
