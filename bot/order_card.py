@@ -32,10 +32,6 @@ DESCRIPTION_MAX: Final = 60
 EXPIRY_MIN_SECONDS: Final = 300  # Meta refuses an expiration sooner than 5 minutes ahead
 _REFERENCE_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 _PIN = re.compile(r"(?<!\d)(\d{6})(?!\d)")
-# the structured fields of WhatsApp's India address form (address_message)
-ADDRESS_FIELDS: Final = ("name", "phone_number", "in_pin_code", "house_number",
-                         "floor_number", "tower_number", "building_name", "address",
-                         "landmark_area", "city", "state")
 
 
 def reference_id(value: str) -> str:
@@ -45,14 +41,6 @@ def reference_id(value: str) -> str:
 
 def _amount(minor: int, offset: int) -> dict[str, int]:
     return {"value": minor, "offset": offset}
-
-
-def address_text(fields: Mapping[str, str]) -> str:
-    """One line for people (summaries, the merchant, the order row) from the form's fields."""
-    parts = [fields.get(k, "") for k in ("house_number", "floor_number", "tower_number",
-                                         "building_name", "address", "landmark_area",
-                                         "city", "state", "in_pin_code")]
-    return ", ".join(p.strip() for p in parts if p and p.strip())[:300]
 
 
 def beneficiary(address: str, fields: Mapping[str, str] | None,

@@ -180,6 +180,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                   f"{shop.payments.provider}")
         for note in notes:
             print(f"{path}: warning: {note}")
+        if shop.whatsapp.catalog_id is not None:
+            from bot.catalog_sync import catalog_items
+
+            for problem in catalog_items(shop)[1]:
+                print(f"{path}: warning: not synced to the Meta catalog: {problem}")
     return 1 if failed else 0
 
 

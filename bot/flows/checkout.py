@@ -379,13 +379,19 @@ async def vpa_given(turn: Turn) -> None:
     await offer_payment(turn, order, "collect", vpa=vpa)
 
 
-@router.on(kind(MessageKind.LOCATION) & state(S.IDLE))
+@router.on(kind(MessageKind.LOCATION, MessageKind.ADDRESS) & state(S.IDLE))
 async def location_outside_checkout(turn: Turn) -> None:
-    """A location shared before checkout is remembered as the delivery address."""
+    """A location (or an address form) shared before checkout is remembered as the
+    delivery address."""
     location = turn.message.location
-    if location is None:
+    form = dict(turn.message.address_form)
+    if location is not None:
+        address = location.address or location.name or \
+            f"{location.latitude:.5f},{location.longitude:.5f}"
+    elif form:
+        address = turn.message.text
+    else:
         return
-    address = location.address or location.name or \
-        f"{location.latitude:.5f},{location.longitude:.5f}"
-    turn.conversation = turn.conversation.with_data(address=address)
+    turn.conversation = turn.conversation.with_data(address=address,
+                                                    address_fields=form or None)
     turn.say("order_summary_address", address=address)

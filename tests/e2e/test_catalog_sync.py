@@ -149,3 +149,21 @@ def test_haat_check_explains_a_bad_whatsapp_commerce_block(
     shop_yaml.write_text(text.replace("whatsapp_commerce:\n", "whatsapp_commerce:\n" + yaml))
     errors, _warnings = check_shop_with_warnings(shop_dir)
     assert any(message in str(e) for e in errors), errors
+
+
+async def test_what_was_synced_is_remembered_on_each_database(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path, database_url: str) -> None:
+    configured = _settings(settings, meta, shop_dir).with_(database_url=database_url)
+    [first] = await run_cli_sync(configured)
+    [second] = await run_cli_sync(configured)
+    assert (first.created, second.created, second.unchanged) == (4, 0, 4)
+    assert len(meta.batch_calls) == 1
+
+
+def test_haat_check_warns_of_products_the_sync_leaves_out(
+        shop_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from webhooks.cli import main
+
+    assert main(["check", str(shop_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: not synced to the Meta catalog: JALEBI: no image" in out

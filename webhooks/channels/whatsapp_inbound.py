@@ -188,6 +188,11 @@ _ADDRESS_KEYS: Final = ("name", "phone_number", "in_pin_code", "house_number",
                         "landmark_area", "city", "state")
 
 
+# how the form's fields read as one address line (house first, PIN code last)
+_ADDRESS_LINE: Final = ("house_number", "floor_number", "tower_number", "building_name",
+                        "address", "landmark_area", "city", "state", "in_pin_code")
+
+
 def _address_form(reply: dict[str, Any]) -> dict[str, Any]:
     """The India address form submitted (``nfm_reply`` named ``address_message``): its
     ``response_json`` is a JSON string holding ``values`` (Meta's address-messages page)."""
@@ -202,7 +207,8 @@ def _address_form(reply: dict[str, Any]) -> dict[str, Any]:
                  if (text := str_value(values.get(key), 200)))
     if not form:
         return {"kind": MessageKind.UNKNOWN, "raw_kind": "interactive.nfm_reply.address"}
-    shown = ", ".join(v for k, v in form if k not in ("name", "phone_number"))
+    found = dict(form)
+    shown = ", ".join(found[k] for k in _ADDRESS_LINE if k in found)
     return {"kind": MessageKind.ADDRESS, "raw_kind": "interactive.nfm_reply.address",
             "address_form": form, "text": shown[:300]}
 
