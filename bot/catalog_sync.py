@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -64,13 +64,19 @@ def _availability(stock: int | None) -> str:
     return "out of stock" if stock is not None and stock <= 0 else "in stock"
 
 
-def _item(shop: Shop, product: Product, option: Option | None) -> dict[str, Any]:
+def _item(shop: Shop, product: Product, option: Option | None,
+          available: Callable[[str], int | None] | None) -> dict[str, Any]:
     lang = shop.default_language
     title = product.name.get(lang)
     if option is not None:
         title = f"{title} ({option.name.get(lang)})"
     description = product.description.get(lang) if product.description else ""
-    stock = option.stock if option is not None and option.stock is not None else product.stock
+    sku = option.sku if option is not None else product.sku
+    if available is not None:  # the live count: the merchant's `stock`, less what orders hold
+        stock = available(sku)
+    else:
+        stock = option.stock if option is not None and option.stock is not None \
+            else product.stock
     data: dict[str, Any] = {
         "id": option.sku if option is not None else product.sku,
         "title": title[:TITLE_MAX],
@@ -88,9 +94,11 @@ def _item(shop: Shop, product: Product, option: Option | None) -> dict[str, Any]
     return data
 
 
-def catalog_items(shop: Shop) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def catalog_items(shop: Shop, available: Callable[[str], int | None] | None = None,
+                  ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Every item the shop's Meta catalog should hold (retailer id → data), and what keeps
-    a product out of it (Meta refuses an item without an image or an ISO currency)."""
+    a product out of it (Meta refuses an item without an image or an ISO currency).
+    ``available`` gives a sku's units left (bot/inventory.py); without it the YAML stock."""
     items: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
     if not is_currency(currency_code(shop.currency)):
@@ -100,7 +108,7 @@ def catalog_items(shop: Shop) -> tuple[dict[str, dict[str, Any]], list[str]]:
             problems.append(f"{product.sku}: no image (Meta requires image_link)")
             continue
         for option in product.options or (None,):
-            data = _item(shop, product, option)
+            data = _item(shop, product, option, available)
             if len(data["id"]) > RETAILER_ID_MAX:
                 problems.append(f"{data['id']}: sku longer than {RETAILER_ID_MAX}")
                 continue

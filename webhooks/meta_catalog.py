@@ -21,6 +21,7 @@ import aiohttp
 
 from bot import catalog_sync
 from bot.catalog_sync import BatchRequest
+from bot.inventory import Inventory
 from catalog.models import Shop
 from config.plugins import load
 from config.settings import Settings
@@ -124,7 +125,10 @@ async def sync_shop(db: Database, client: GraphCatalogClient, shop: Shop, *, now
     if catalog_id is None:
         raise CatalogSyncError(f"{shop.id}: shop.yaml has no whatsapp_commerce.catalog_id")
     report = SyncReport(shop.id, catalog_id)
-    desired, problems = catalog_sync.catalog_items(shop)
+    inventory = Inventory(db)  # availability from what is left, not the YAML alone
+    await inventory.load()
+    desired, problems = catalog_sync.catalog_items(
+        shop, lambda sku: inventory.available(shop.id, shop.catalog, sku))
     report.warnings.extend(problems)
     before = await catalog_sync.previous(db, shop.id, catalog_id)
     requests = catalog_sync.plan(desired, before)

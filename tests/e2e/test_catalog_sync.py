@@ -167,3 +167,25 @@ def test_haat_check_warns_of_products_the_sync_leaves_out(
     assert main(["check", str(shop_dir)]) == 0
     out = capsys.readouterr().out
     assert "warning: not synced to the Meta catalog: JALEBI: no image" in out
+
+
+async def test_availability_follows_the_live_stock(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path) -> None:
+    """The merchant's ``stock SAMOSA 0`` (what bot/inventory.py stores for it) makes the
+    next sync mark the item out of stock, with nothing else sent."""
+    from bot.inventory import Inventory
+    from storage.database import WriteSet, open_database
+
+    configured = _settings(settings, meta, shop_dir)
+    await run_cli_sync(configured)
+    db = open_database(configured.database_url)
+    await db.start()
+    try:
+        writes = WriteSet()
+        Inventory(db).set_stock(shop_dir.name, "SAMOSA", 0, writes, 1)
+        await db.write(writes)
+    finally:
+        await db.close()
+    [report] = await run_cli_sync(configured)
+    assert _methods(meta) == {"SAMOSA": "UPDATE"} and report.updated == 1
+    assert meta.catalogs[CATALOG_ID]["SAMOSA"]["availability"] == "out of stock"
