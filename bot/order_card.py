@@ -114,6 +114,17 @@ def order_details(shop: Shop, order: Order, lines: Sequence[OrderLine], *, refer
         subtotal += rest
     elif rest < 0:
         discount = -rest
+    if not in_catalog and (where := shop.whatsapp.business_address) is not None:
+        # without a catalog Meta asks, per item, where it comes from and who imports it
+        importer = {"address_line1": where.address_line1, "city": where.city,
+                    "zone_code": where.zone_code, "postal_code": where.postal_code,
+                    "country_code": "IN"}
+        if where.address_line2:
+            importer["address_line2"] = where.address_line2
+        for item in items:
+            item.update(country_of_origin="India",
+                        importer_name=shop.name.get(shop.default_language)[:ITEM_NAME_MAX],
+                        importer_address=dict(importer))
     details_order: dict[str, Any] = {"status": "pending"}
     if in_catalog:
         details_order["catalog_id"] = catalog_id

@@ -191,6 +191,18 @@ CARD_GATEWAYS: tuple[str, ...] = ("razorpay", "payu")
 
 
 @dataclass(frozen=True, slots=True)
+class BusinessAddress:
+    """The shop's own address: the importer of what it sells, on an order card without a
+    catalog (Meta asks country of origin, importer name and address per item then)."""
+
+    address_line1: str
+    city: str
+    zone_code: str  # the state's code: WB, DL, MH…
+    postal_code: str  # 6 digits
+    address_line2: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WhatsAppCommerce:
     """shop.yaml ``whatsapp_commerce``: the shop's Meta catalog and its order cards."""
 
@@ -202,6 +214,7 @@ class WhatsAppCommerce:
     gateway_configuration: str | None = None  # the configuration name in WhatsApp Manager
     product_url: str | None = None  # a product's public page, "{sku}" replaced
     address_form: bool = True  # India: ask with WhatsApp's native address form
+    business_address: BusinessAddress | None = None
 
 
 @dataclass(frozen=True, slots=True)

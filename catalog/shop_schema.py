@@ -20,6 +20,7 @@ from catalog.models import (
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
     WEEKDAYS,
+    BusinessAddress,
     CardPayment,
     Delivery,
     FaqEntry,
@@ -83,8 +84,12 @@ _SHOP_KEYS = {
 _COMMERCE_KEYS = {
     "catalog_id": False, "sync_on_reload": False, "goods_type": False, "card_payment": False,
     "gateway": False, "gateway_configuration": False, "product_url": False,
-    "address_form": False,
+    "address_form": False, "business_address": False,
 }
+_BUSINESS_ADDRESS_KEYS = {"address_line1": True, "address_line2": False, "city": True,
+                          "zone_code": True, "postal_code": True}
+_ZONE_RE = re.compile(r"^[A-Z]{2}$")
+_PIN_RE = re.compile(r"^\d{6}$")
 _CATALOG_ID_RE = re.compile(r"^\d{1,32}$")
 _GATEWAY_CONFIG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _ASSET_KEYS = {"exponent": True}
@@ -377,12 +382,39 @@ def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
             url = None
     form = _get(fields, "address_form",
                 lambda n: _bool(ctx, n, "whatsapp_commerce.address_form"))
+    business = _get(fields, "business_address", lambda n: _business_address(ctx, n))
     parts.whatsapp = WhatsAppCommerce(
         catalog_id=catalog_id, sync_on_reload=bool(sync),
         goods_type=GoodsType(goods) if goods else GoodsType.PHYSICAL,
         card_payment=CardPayment(card) if card else CardPayment.UPI_INTENT,
         gateway=gateway, gateway_configuration=config, product_url=url,
-        address_form=True if form is None else form)
+        address_form=True if form is None else form, business_address=business)
+
+
+def _business_address(ctx: _Ctx, node: Node) -> BusinessAddress | None:
+    where = "whatsapp_commerce.business_address"
+    fields = _mapping(ctx, node, where, _BUSINESS_ADDRESS_KEYS)
+    if fields is None:
+        return None
+    got: dict[str, str] = {}
+    for key, (_, value_node) in fields.items():
+        text = _scalar_text(ctx, value_node, f"{where}.{key}")
+        if text is None:
+            return None
+        if key == "zone_code" and not _ZONE_RE.match(text):
+            ctx.error(value_node, f"{where}.zone_code must be the state's two-letter code "
+                                  f"in capitals (WB, DL, MH), got {text!r}")
+            return None
+        if key == "postal_code" and not _PIN_RE.match(text):
+            ctx.error(value_node, f"{where}.postal_code must be a 6-digit PIN code (in "
+                                  f"quotes), got {text!r}")
+            return None
+        got[key] = text[:100]
+    if not all(k in got for k, required in _BUSINESS_ADDRESS_KEYS.items() if required):
+        return None
+    return BusinessAddress(address_line1=got["address_line1"], city=got["city"],
+                           zone_code=got["zone_code"], postal_code=got["postal_code"],
+                           address_line2=got.get("address_line2"))
 
 
 # shop.yaml's keys in the order they are read: languages first (texts need the first

@@ -141,6 +141,12 @@ async def test_serve_syncs_after_a_reload_when_the_shop_opts_in(
     ('  goods_type: groceries\n', "goods_type must be one of physical-goods, digital-goods"),
     ('  product_url: "http://x.test/p"\n', "product_url must be an https:// URL"),
     ('  catalogue_id: "1"\n', "unknown key 'catalogue_id'"),
+    ('  business_address: {address_line1: x, city: y, zone_code: wb, postal_code: "1"}\n',
+     "zone_code must be the state's two-letter code"),
+    ('  business_address: {address_line1: x, city: y, zone_code: WB, postal_code: "1"}\n',
+     "postal_code must be a 6-digit PIN code"),
+    ('  business_address: {city: y, zone_code: WB, postal_code: "700091"}\n',
+     "missing required key 'address_line1'"),
 ])
 def test_haat_check_explains_a_bad_whatsapp_commerce_block(
         shop_dir: Path, yaml: str, message: str) -> None:

@@ -109,3 +109,30 @@ def test_the_address_form_s_answer_parses_and_a_broken_one_is_unknown() -> None:
     assert _address_envelope("{not json") is MessageKind.UNKNOWN
     assert _address_envelope(json.dumps({"values": []})) is MessageKind.UNKNOWN
     assert _address_envelope(json.dumps({"values": {"city": {"x": 1}}})) is MessageKind.UNKNOWN
+
+
+def test_without_a_catalog_each_item_names_its_origin_and_importer(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "shop"
+    shutil.copytree(SHOP, folder)
+    shop_yaml = folder / "shop.yaml"
+    shop_yaml.write_text(shop_yaml.read_text() + (
+        '  business_address: {address_line1: "12 Lake Road", address_line2: "Salt Lake", '
+        'city: Kolkata, zone_code: WB, postal_code: "700091"}\n'))
+    shop = load_shop(folder)
+    documented = json.loads((SHOP.parent.parent / "channels" /
+                             "outbound_order_details_upi_intent_link__meta_docs.json"
+                             ).read_text())["interactive"]["action"]["parameters"]
+    [doc_item, _] = documented["order"]["items"]
+    params = order_card.order_details(shop, _order(5500), LINES, reference="pr_1",
+                                      expires_at_ms=0, now_ms=0, upi_link="",
+                                      link_url="https://x")
+    [item] = params["order"]["items"]
+    assert set(item) == set(doc_item) - {"sale_amount"}
+    assert set(item["importer_address"]) == set(doc_item["importer_address"])
+    assert item["importer_address"]["zone_code"] == "WB"
+    synced = order_card.order_details(shop, _order(5500), LINES, reference="pr_1",
+                                      expires_at_ms=0, now_ms=0, upi_link="",
+                                      link_url="https://x", synced_skus={"SAMOSA"})
+    assert "importer_name" not in synced["order"]["items"][0]
