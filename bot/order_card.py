@@ -34,6 +34,17 @@ _REFERENCE_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 _PIN = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
+def card_sent(shop: Shop, method: str, upi_link: str) -> bool:
+    """Whether a payment request of ``method`` goes out on an ``order_details`` card (on the
+    Cloud API): a UPI link always (with its QR), a payment link when the shop's card pays
+    by gateway or link; never a tip or a collect request. Receipts move the card only then
+    (bot/flows/payment_updates.py)."""
+    if method == "upi_link" and upi_link:
+        return True
+    return method in ("upi_link", "payment_link") and \
+        shop.whatsapp.card_payment is not CardPayment.UPI_INTENT
+
+
 def reference_id(value: str) -> str:
     """≤ 35 characters of ``[A-Za-z0-9_.-]``, as Meta requires of ``reference_id``."""
     return _REFERENCE_BAD.sub("-", value)[:REFERENCE_MAX]
@@ -68,14 +79,17 @@ def beneficiary(address: str, fields: Mapping[str, str] | None,
     return {k: v for k, v in entry.items() if v}
 
 
-def payment_settings(shop: Shop, order: Order, *, upi_link: str,
+def payment_settings(shop: Shop, order: Order, *, reference: str, upi_link: str,
                      link_url: str) -> list[dict[str, Any]]:
     commerce = shop.whatsapp
     if commerce.card_payment is CardPayment.PAYMENT_GATEWAY and commerce.gateway:
         gateway: dict[str, Any] = {"type": commerce.gateway,
                                    "configuration_name": commerce.gateway_configuration or ""}
-        if commerce.gateway == "razorpay":  # notes come back on Razorpay's own webhooks
-            gateway["razorpay"] = {"receipt": order.label, "notes": {"order": order.label}}
+        if commerce.gateway == "razorpay":
+            # Razorpay's webhooks carry receipt and notes back: haat_ref is how haat's
+            # razorpay provider finds the payment request (payments/providers/razorpay.py)
+            gateway["razorpay"] = {"receipt": reference,
+                                   "notes": {"haat_ref": reference, "order": order.label}}
         return [{"type": "payment_gateway", "payment_gateway": gateway}]
     if commerce.card_payment is CardPayment.PAYMENT_LINK or not upi_link:
         return [{"type": "payment_link", "payment_link": {"uri": link_url}}]
@@ -144,8 +158,8 @@ def order_details(shop: Shop, order: Order, lines: Sequence[OrderLine], *, refer
     if shop.whatsapp.goods_type.value == "physical-goods" and (
             who := beneficiary(order.address, address_fields, customer_name)):
         params["beneficiaries"] = [who]
-    params["payment_settings"] = payment_settings(shop, order, upi_link=upi_link,
-                                                  link_url=link_url)
+    params["payment_settings"] = payment_settings(shop, order, reference=reference,
+                                                  upi_link=upi_link, link_url=link_url)
     params["currency"] = currency_code(order.currency)
     params["total_amount"] = _amount(order.total_minor, offset)
     params["order"] = details_order

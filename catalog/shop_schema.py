@@ -373,6 +373,18 @@ def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
         ctx.error(fields["card_payment"][1],
                   "whatsapp_commerce.card_payment payment_gateway needs gateway "
                   f"({', '.join(CARD_GATEWAYS)}) and gateway_configuration")
+    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "razorpay" and (
+            parts.payments is None or parts.payments.provider != "razorpay"):
+        # the card's payment is booked from Razorpay's signed webhook (its notes carry
+        # haat's reference): without the razorpay provider nobody would verify it
+        ctx.error(fields["gateway"][1],
+                  "whatsapp_commerce.gateway razorpay needs payments.provider razorpay, so "
+                  "that Razorpay's webhooks book what shoppers pay in the card")
+    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "payu":
+        ctx.warn(fields["gateway"][1],
+                 "whatsapp_commerce.gateway payu: haat has no PayU provider, so payments "
+                 "made in the card are not booked by themselves; confirm each with "
+                 "`paid ORD-… amount reference`")
     url = None
     if (pair := fields.get("product_url")) is not None:
         url = _scalar_text(ctx, pair[1], "whatsapp_commerce.product_url")

@@ -290,12 +290,13 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
     if "collect" in others:
         buttons.append(Button("pay:collect", turn.t("collect_button")))
+    card = order_card.card_sent(shop, method, request.upi_link)
     if request.upi_link and method in ("upi_link", "tip"):
         text = turn.t("tip_prompt", amount=money, link=request.link_url) if method == "tip" \
             else turn.t("pay_prompt", amount=money, order=order.label,
                         minutes=plan.link_expiry_minutes)
         extra: dict[str, object] = {"upi_link": request.upi_link}
-        if method != "tip":  # a tip is not the order: no order_details card for it
+        if card:  # a tip is not the order: no order_details card for it
             if lines is None:
                 lines = await payments_service(turn).lines(order.id)
             extra["order_details"] = await _order_details(turn, order, lines, request)
@@ -303,10 +304,19 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
                          image_url=f"{request.link_url}/qr.png", extra=extra))
         if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
             turn.buttons(turn.t("other_ways_prompt"), buttons)
+        return True
+    text = turn.t("pay_link_prompt", amount=money, order=order.label, link=request.link_url,
+                  minutes=plan.link_expiry_minutes)
+    if card:  # the shop's card pays by gateway or link: the card, its link as the fallback
+        if lines is None:
+            lines = await payments_service(turn).lines(order.id)
+        turn.reply(Reply(type="payment", text=text, link=request.link_url, extra={
+            "order_details": await _order_details(turn, order, lines, request)}))
+        if buttons:
+            turn.buttons(turn.t("other_ways_prompt"), buttons)
     else:
-        turn.reply(Reply(type="text", text=turn.t(
-            "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
-            minutes=plan.link_expiry_minutes), link=request.link_url, buttons=tuple(buttons)))
+        turn.reply(Reply(type="text", text=text, link=request.link_url,
+                         buttons=tuple(buttons)))
     return True
 
 

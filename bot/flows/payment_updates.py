@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.inventory import Inventory
+from bot.order_card import card_sent
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import text_for
 from bot.state import Conversation, StateStore
@@ -124,10 +125,11 @@ class PaymentNotifier:
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
-            # the card went out only for a UPI-link request (bot/flows/checkout.py)
+            # the card moves only if one went out for this request (bot/order_card.py)
             to_shopper.append(order_status_reply(
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
-                OrderStatus.PAID, card=update.request.method == "upi_link"))
+                OrderStatus.PAID, card=card_sent(shop, update.request.method,
+                                                 update.request.upi_link)))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),

@@ -211,24 +211,75 @@ async def test_a_refused_address_form_asks_in_text(
     assert who["postal_code"] == "700091" and who["address_line1"].startswith("12 Lake View")
 
 
-async def test_a_shop_paid_through_razorpay_on_whatsapp_and_selling_digital_goods(
+async def test_a_card_paid_through_razorpay_inside_whatsapp_is_booked_from_razorpay(
         aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
         tmp_path: Path) -> None:
+    """``card_payment: payment_gateway`` with Razorpay: the card carries the gateway's
+    configuration and haat's reference in Razorpay's notes; Razorpay's signed
+    ``payment.captured`` (its docs sample, for a payment made in the card) books it, and
+    the card moves to processing. A digital-goods shop's card carries no beneficiary."""
+    import hashlib
+    import hmac
+
+    from tests.e2e.conftest import running_fake_razorpay
+
     shop = _shop(tmp_path, "  goods_type: digital-goods\n  card_payment: payment_gateway\n"
                            "  gateway: razorpay\n  gateway_configuration: haat-live\n")
-    configured = _configured(settings, meta, shop)
-    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
-    [card] = _interactive(await _checkout(chat), "order_details")
-    params = card["action"]["parameters"]
-    documented = json.loads((FIXTURES / "outbound_order_details_payment_gateway_razorpay__"
-                             "meta_docs.json").read_text())["interactive"]["action"]
-    [setting] = params["payment_settings"]
-    [doc_setting] = documented["parameters"]["payment_settings"]
-    assert set(setting["payment_gateway"]) == set(doc_setting["payment_gateway"])
-    assert setting["payment_gateway"]["type"] == "razorpay"
-    assert setting["payment_gateway"]["configuration_name"] == "haat-live"
-    assert setting["payment_gateway"]["razorpay"]["receipt"] == "ORD-1001"
-    assert params["type"] == "digital-goods" and "beneficiaries" not in params
+    shop_yaml = shop / "shop.yaml"
+    shop_yaml.write_text(shop_yaml.read_text().replace(
+        "  methods: [upi_link, payment_link]\n  provider: sandbox\n",
+        "  methods: [payment_link]\n  provider: razorpay\n"))
+    secret = "rzp-webhook-secret"
+    async with running_fake_razorpay() as (razorpay, api_base):
+        configured = _configured(settings, meta, shop).with_env(
+            RAZORPAY_KEY_ID=razorpay.key_id, RAZORPAY_KEY_SECRET=razorpay.key_secret,
+            RAZORPAY_WEBHOOK_SECRET=secret, RAZORPAY_API_BASE_URL=api_base)
+        client = await start_live(aiohttp_client, configured)
+        chat = Chat(client, configured, meta)
+        [card] = _interactive(await _checkout(chat), "order_details")
+        params = card["action"]["parameters"]
+        documented = json.loads((FIXTURES / "outbound_order_details_payment_gateway_razorpay__"
+                                 "meta_docs.json").read_text())["interactive"]["action"]
+        [setting] = params["payment_settings"]
+        [doc_setting] = documented["parameters"]["payment_settings"]
+        assert set(setting["payment_gateway"]) == set(doc_setting["payment_gateway"])
+        gateway = setting["payment_gateway"]
+        assert (gateway["type"], gateway["configuration_name"]) == ("razorpay", "haat-live")
+        reference = params["reference_id"]
+        assert gateway["razorpay"]["notes"]["haat_ref"] == reference
+        assert params["type"] == "digital-goods" and "beneficiaries" not in params
+
+        # the shopper pays inside WhatsApp: Razorpay (not haat) made that payment
+        sample = json.loads((FIXTURES.parent / "payments" / "razorpay" /
+                             "docs__payment.captured__UPI.json").read_text())
+        payment = sample["payload"]["payment"]["entity"]
+        payment.update(amount=5500, base_amount=5500, notes={"haat_ref": reference},
+                       id="pay_InWhatsApp0001", order_id="order_InWhatsApp01")
+        body = json.dumps(sample).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        response = await client.post("/webhooks/payments/razorpay", data=body, headers={
+            "Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_InWhatsApp01",
+            "X-Razorpay-Signature": signature})
+        assert response.status == 200, await response.text()
+        orders = await client.get("/api/orders", headers={
+            "Authorization": f"Bearer {client.app[k.SETTINGS].admin_token}"})
+        [order] = (await orders.json())["orders"]
+        assert order["status"] == "paid"
+        [status] = _interactive(await chat.sent(), "order_status")
+        assert status["action"]["parameters"]["reference_id"] == reference
+
+
+def test_a_razorpay_card_needs_the_razorpay_provider(tmp_path: Path) -> None:
+    from catalog.loader import check_shop_with_warnings
+
+    shop = _shop(tmp_path, "  card_payment: payment_gateway\n  gateway: razorpay\n"
+                           "  gateway_configuration: haat-live\n")
+    errors, _ = check_shop_with_warnings(shop)
+    assert any("gateway razorpay needs payments.provider razorpay" in str(e) for e in errors)
+    payu = _shop(tmp_path / "payu", "  card_payment: payment_gateway\n  gateway: payu\n"
+                                    "  gateway_configuration: haat-live\n")
+    errors, warnings = check_shop_with_warnings(payu)
+    assert not errors and any("no PayU provider" in str(w) for w in warnings)
 
 
 # ---- product and product-list messages -----------------------------------------------
