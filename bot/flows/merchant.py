@@ -18,6 +18,7 @@ from bot.filters import Filter
 from bot.flows.common import inventory_of, payments_service, services
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
+from bot.order_card import card_sent
 from bot.replies import text_for
 from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
@@ -81,8 +82,9 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     reply = Reply(type="text", text=text)
+    # the card that moves is the one a request went out on (bot/order_card.py)
     requests = [r for r in await payments_service(turn).requests_for_order(order.id)
-                if r.method != "tip"]
+                if card_sent(turn.shop, r.method, r.upi_link)]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
     turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,

@@ -154,6 +154,12 @@ async def test_the_card_follows_metas_documentation_and_moves_when_paid(
     [status] = _interactive(await chat.sent(), "order_status")
     assert status["action"]["parameters"]["reference_id"] == params["reference_id"]
     assert status["action"]["parameters"]["order"]["status"] == "processing"
+    # the merchant ships it: the same card moves on
+    moved = await chat.send(cloud_text("ship ORD-1001", from_="919811111112"))
+    [shipped] = [m["interactive"] for m in moved if m.get("to") == CUSTOMER
+                 and m.get("type") == "interactive"]
+    assert shipped["type"] == "order_status"
+    assert shipped["action"]["parameters"]["order"]["status"] == "shipped"
 
 
 async def _token(client: TestClient[Any, Any]) -> str:
