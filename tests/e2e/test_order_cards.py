@@ -363,3 +363,19 @@ def test_product_lists_keep_within_30_items_in_10_sections() -> None:
     assert len(out) <= 10
     assert sum(len(s["product_items"]) for s in out) == 30
     assert all(len(s["title"]) <= 24 for s in out)
+
+
+async def test_a_category_of_one_synced_product_is_a_single_product_message(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    configured = _configured(settings, meta, _shop(tmp_path))
+    await run_cli_sync(configured)
+    chat = Chat(await start_live(aiohttp_client, configured), configured, meta)
+    [menu] = _interactive(await chat.send(cloud_text("menu", from_=CUSTOMER)), "list")
+    [row] = [r for s in menu["action"]["sections"] for r in s["rows"] if r["id"] == "cat:tea"]
+    sent = await chat.send(cloud_button(row["id"], row["title"], kind="list_reply",
+                                        from_=CUSTOMER))
+    [single] = _interactive(sent, "product")
+    # a product with options shows its first option; Meta's page offers the other
+    assert single["action"] == {"catalog_id": CATALOG_ID, "product_retailer_id": "CHAI-S"}
+    assert "header" not in single  # Meta: a single-product message takes no header
