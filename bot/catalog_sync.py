@@ -158,21 +158,34 @@ async def previous(db: Database, shop_id: str, catalog_id: str) -> dict[str, str
     return {str(row[0]): str(row[1]) for row in rows}
 
 
+REFUSED: Final = ""  # the fingerprint of an item Meta refused: sent again, as an UPDATE
+
+
 async def synced_skus(db: Database, shop_id: str, catalog_id: str) -> frozenset[str]:
     """The skus product messages may name: Meta holds them (a sync accepted them)."""
-    return frozenset(await previous(db, shop_id, catalog_id))
+    return frozenset(rid for rid, print_ in (await previous(db, shop_id, catalog_id)).items()
+                     if print_ != REFUSED)
 
 
 def record(writes: WriteSet, shop_id: str, catalog_id: str,
-           accepted: Sequence[BatchRequest], now_ms: int) -> None:
-    """Remember what Meta accepted; a refused item stays as it was, so the next sync
-    sends it again."""
+           accepted: Sequence[BatchRequest], refused: Sequence[BatchRequest],
+           now_ms: int) -> None:
+    """Remember what Meta accepted. A refused item is remembered as refused, so the next
+    sync sends it again as an UPDATE, which Meta applies whether or not it holds the item
+    (``allow_upsert``): a CREATE refused because the item exists, or an UPDATE of an item
+    removed by hand in Commerce Manager, cannot refuse forever. A refused DELETE is
+    forgotten (it is reported; the merchant removes the item by hand if Meta kept it)."""
     for request in accepted:
         if request.method is BatchMethod.DELETE:
             writes.add(_DELETE, (shop_id, catalog_id, request.retailer_id))
         else:
             writes.add(_UPSERT, (shop_id, catalog_id, request.retailer_id,
                                  request.fingerprint, now_ms))
+    for request in refused:
+        if request.method is BatchMethod.DELETE:
+            writes.add(_DELETE, (shop_id, catalog_id, request.retailer_id))
+        else:
+            writes.add(_UPSERT, (shop_id, catalog_id, request.retailer_id, REFUSED, now_ms))
 
 
 class MetaCatalogs:

@@ -5,8 +5,8 @@ One sync: read what was pushed last (bot/catalog_sync.py's table), send only the
 difference to ``POST /{catalog_id}/items_batch`` (item_type ``PRODUCT_ITEM``, records of
 ``{method, data}``), then poll ``GET /{catalog_id}/check_batch_request_status?handle=…``
 until Meta says ``finished``. Items Meta refused (``errors`` / ``ids_of_invalid_requests``)
-are reported and not remembered, so the next sync sends them again; the others are
-recorded. Sources: Meta's "Catalog Batch API" guide and the ``items_batch`` and
+are reported and remembered as refused, so the next sync sends them again (as an upsert
+UPDATE); the others are recorded. Sources: Meta's "Catalog Batch API" guide and the ``items_batch`` and
 ``check_batch_request_status`` references (see docs/CHANNELS.md).
 """
 
@@ -87,7 +87,7 @@ class GraphCatalogClient:
     async def items_batch(self, catalog_id: str,
                           requests: Sequence[BatchRequest]) -> dict[str, Any]:
         return await self._call("POST", f"{catalog_id}/items_batch", json={
-            "item_type": catalog_sync.ITEM_TYPE, "allow_upsert": False,
+            "item_type": catalog_sync.ITEM_TYPE, "allow_upsert": True,
             "requests": [r.to_json() for r in requests]})
 
     async def batch_status(self, catalog_id: str, handle: str) -> dict[str, Any]:
@@ -158,11 +158,12 @@ async def sync_shop(db: Database, client: GraphCatalogClient, shop: Shop, *, now
         if not handles and not refused:
             raise CatalogSyncError("items_batch answered without a handle")
         accepted = [r for r in chunk if r.retailer_id not in refused] if handles else []
+        turned_down = [r for r in chunk if r.retailer_id in refused]
         for r in chunk:
             if r.retailer_id in refused or not handles:
                 report.errors[r.retailer_id] = refused.get(r.retailer_id, "not ingested")
         writes = WriteSet()
-        catalog_sync.record(writes, shop.id, catalog_id, accepted, now_ms)
+        catalog_sync.record(writes, shop.id, catalog_id, accepted, turned_down, now_ms)
         await db.write(writes)
         for r in accepted:
             if r.method is catalog_sync.BatchMethod.CREATE:

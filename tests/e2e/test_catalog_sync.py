@@ -88,9 +88,24 @@ async def test_an_item_meta_refuses_is_reported_and_sent_again(
     assert "already exists" in report.errors["SAMOSA"]
     assert report.created == 3
     assert any("refused SAMOSA" in line for line in report.lines())
-    del meta.catalogs[CATALOG_ID]["SAMOSA"]
+    # sent again as an UPDATE (upsert): Meta applies it whether or not it holds the item
     [retry] = await run_cli_sync(configured)
-    assert _methods(meta) == {"SAMOSA": "CREATE"} and retry.errors == {}
+    assert _methods(meta) == {"SAMOSA": "UPDATE"} and retry.errors == {}
+    assert meta.catalogs[CATALOG_ID]["SAMOSA"]["price"] == "12.50 INR"
+    [quiet] = await run_cli_sync(configured)
+    assert quiet.unchanged == 4 and len(meta.batch_calls) == 2
+
+
+async def test_an_item_removed_by_hand_in_commerce_manager_comes_back(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path) -> None:
+    configured = _settings(settings, meta, shop_dir)
+    await run_cli_sync(configured)
+    del meta.catalogs[CATALOG_ID]["SAMOSA"]
+    catalog = shop_dir / "catalog.yaml"
+    catalog.write_text(catalog.read_text().replace('price: "12.50"', 'price: "13.00"'))
+    [report] = await run_cli_sync(configured)
+    assert _methods(meta) == {"SAMOSA": "UPDATE"} and report.errors == {}
+    assert meta.catalogs[CATALOG_ID]["SAMOSA"]["price"] == "13.00 INR"
 
 
 async def test_whole_call_errors_are_reported_and_nothing_is_recorded(
