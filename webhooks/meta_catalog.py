@@ -6,8 +6,8 @@ difference to ``POST /{catalog_id}/items_batch`` (item_type ``PRODUCT_ITEM``, re
 ``{method, data}``), then poll ``GET /{catalog_id}/check_batch_request_status?handle=…``
 until Meta says ``finished``. Items Meta refused (``errors`` / ``ids_of_invalid_requests``)
 are reported and remembered as refused, so the next sync sends them again (as an upsert
-UPDATE); the others are recorded. Sources: Meta's "Catalog Batch API" guide and the ``items_batch`` and
-``check_batch_request_status`` references (see docs/CHANNELS.md).
+UPDATE); the others are recorded. Sources: Meta's "Catalog Batch API" guide and the
+``items_batch`` and ``check_batch_request_status`` references (see docs/CHANNELS.md).
 """
 
 from __future__ import annotations
