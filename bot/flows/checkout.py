@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
 from bot.replies import text_for
 from bot.router import UNHANDLED, Blueprint, Turn
@@ -23,7 +24,6 @@ from catalog.cart import Cart, price_cart
 from catalog.models import Shop
 from catalog.money import Money, exponent
 from payments.providers.base import TransferPayee, UpiPayee
-from payments.providers.manual import find_transaction_id
 from payments.repository import Order, OrderLine
 from payments.service import PaymentError, PaymentPlan
 from payments.status import OrderStatus
