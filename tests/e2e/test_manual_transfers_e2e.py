@@ -353,3 +353,41 @@ async def test_kolkata_upi_transfer_on_twilio_in_hindi(
     assert await account(client, "psp_clearing:manual:upi_transfer") == 3000
     assert await account(client, "merchant_revenue") == -3000
     await _books_agree(client)
+
+
+# ---- the payment page a Dhaka shopper sees (issue 19: it told them to scan a UPI QR) ------
+
+
+async def test_dhaka_payment_pages_say_nothing_of_upi(
+        aiohttp_client: AiohttpClient, shop_settings: Settings, clock: Clock) -> None:
+    from tests.browser import chromium, phone_page
+    from tests.e2e.conftest import start_live
+
+    live = await start_live(aiohttp_client, shop_settings, clock)
+    shopper = Phone(live, "+8801900000003", DHAKA)
+    await shopper.send("২ কেজি আলু")
+    await shopper.send("চেকআউট")
+    await shopper.send("বাড়ি ১২, রোড ৫, Dhanmondi")
+    await shopper.send(button="confirm")
+    linked = await shopper.send(button="pay:payment_link")
+    link = next(r["link"] for r in linked if r.get("link"))
+    row = await live.app[k.DB].fetchone(
+        "SELECT token FROM payment_requests WHERE method = 'bkash'", ())
+    assert row is not None
+    bkash_page = link.rsplit("/pay/", 1)[0] + f"/pay/{row[0]}"
+    async with chromium() as browser, phone_page(browser) as phone:
+        page = phone.page
+        assert (await page.goto(link)) is not None
+        assert await page.inner_text("#amount") == "৳150.00"
+        body = await page.inner_text("body")
+        assert "UPI" not in body and "Scan the QR" not in body
+        assert not await page.is_visible("#qr") and not await page.is_visible("#upi-button")
+        assert "simulate the payment below" in await page.inner_text("#pay-hint")
+
+        assert (await page.goto(bkash_page)) is not None
+        shown = await page.inner_text("#transfer")
+        assert "bKash" in shown and "01711111111" in shown and "Rahman Grocery" in shown
+        assert "ORD-1001" in shown and "transaction ID" in shown
+        assert "UPI" not in await page.inner_text("body")
+        assert not await page.is_visible("#qr")
+        assert phone.errors == [] and phone.failed == []
