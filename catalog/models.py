@@ -190,6 +190,9 @@ class TransferAccount:
     ifsc: str | None = None
     routing: str | None = None
     swift: str | None = None
+    # how long the order waits for the money before it is cancelled (a transaction id from
+    # the shopper stops the clock: the merchant then confirms or cancels)
+    expiry_minutes: int = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from types import MappingProxyType
 
@@ -88,11 +88,11 @@ _PAYMENT_KEYS = {
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
     "overpayment": False, **{method: False for method in TRANSFER_METHODS},
 }
-_WALLET_KEYS = {"number": True, "name": False, "account": False}
+_WALLET_KEYS = {"number": True, "name": False, "account": False, "expiry_minutes": False}
 _WALLET_ACCOUNTS = ("personal", "merchant", "agent")
-_UPI_TRANSFER_KEYS = {"vpa": True, "name": False}
+_UPI_TRANSFER_KEYS = {"vpa": True, "name": False, "expiry_minutes": False}
 _BANK_KEYS = {"account_number": True, "account_name": False, "bank": True, "branch": False,
-              "ifsc": False, "routing": False, "swift": False}
+              "ifsc": False, "routing": False, "swift": False, "expiry_minutes": False}
 # Bangladeshi mobile numbers: 01 + operator digit 3-9 + 8 digits (+880 / 880 in front is the
 # country code); a Rocket account is that number plus one check digit
 _BD_MOBILE_RE = re.compile(r"^(?:\+?880|0)?(1[3-9]\d{8})(\d?)$")
@@ -585,7 +585,12 @@ def _transfers(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], methods: Sequ
             account = _upi_transfer(ctx, pair[1], default_name)
         else:
             account = _bank(ctx, pair[1], parts.currency, default_name)
-        if account is not None:
+        if account is not None and isinstance(pair[1], MappingNode):  # any method's key
+            for key_node, value_node in pair[1].value:
+                if getattr(key_node, "value", None) == "expiry_minutes":
+                    minutes = _int(ctx, value_node, f"payments.{method}.expiry_minutes", 1)
+                    if minutes is not None:
+                        account = replace(account, expiry_minutes=minutes)
             found[method] = account
     return found
 

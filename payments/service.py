@@ -115,7 +115,6 @@ class PaymentPlan:
     # served by ``transfer_provider`` whatever ``provider`` is (payments/providers/manual.py)
     transfers: Mapping[str, TransferPayee] = field(default_factory=dict)
     transfer_provider: str = "manual"
-    transfer_expiry_minutes: int = 24 * 60
 
     def provider_for(self, method: str) -> str:
         return self.transfer_provider if method in self.transfers else self.provider
@@ -432,7 +431,7 @@ class PaymentService:
             if capability == "transfer":
                 if not isinstance(provider, TakesTransfers):
                     raise PaymentError("unsupported", f"{provider.name} takes no transfers")
-                expires = now + plan.transfer_expiry_minutes * 60_000
+                expires = now + plan.transfers[method].expiry_minutes * 60_000
                 transfer = await provider.create_transfer(TransferRequest(
                     request_id=request_id, reference=order.label, amount=money,
                     payee=plan.transfers[method], expire_by=expires // 1000))

@@ -42,7 +42,8 @@ def plan_for(shop: Shop) -> PaymentPlan:
     payee = UpiPayee(vpa=upi.vpa, name=upi.payee_name, mcc=upi.mcc) if upi else None
     transfers = {method: TransferPayee(
         method=a.method, number=a.number, name=a.name, kind=a.kind, bank=a.bank,
-        branch=a.branch, ifsc=a.ifsc, routing=a.routing, swift=a.swift)
+        branch=a.branch, ifsc=a.ifsc, routing=a.routing, swift=a.swift,
+        expiry_minutes=a.expiry_minutes)
         for method, a in shop.payments.transfers.items()}
     return PaymentPlan(provider=shop.payments.provider, payee=payee,
                        link_expiry_minutes=shop.payments.link_expiry_minutes,

@@ -105,6 +105,11 @@ async def _describe(turn: Turn, order: Order) -> str:
     for capture in book.captures():
         flag = " (after close)" if capture.after_close else ""
         body.append(f"💳 {capture.payment_id}: {book.money(capture.amount).format()}{flag}")
+    if order.status is OrderStatus.PENDING_PAYMENT:
+        for request in book.requests:
+            for claim in await service.transfer_claims(request):
+                body.append(f"🧾 shopper says {request.method} transaction {claim}: check, then "
+                            f"`paid {order.label} {claim}`")
     if order.address:
         body.append(f"📍 {order.address}")
     body.append(f"📞 +{order.customer}" if order.customer.isdigit() else order.customer)

@@ -149,6 +149,7 @@ class TransferPayee:
     ifsc: str | None = None
     routing: str | None = None
     swift: str | None = None
+    expiry_minutes: int = 24 * 60  # the order waits this long for the money
 
 
 @dataclass(frozen=True, slots=True)
