@@ -251,10 +251,13 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
         turn.reply_text(f"{order.label} was already confirmed.")
         return
     if update.new_excess.minor > 0:
+        by_transfer = service.transfer_confirmation(request, left, None, 0) is not None
+        where, ref = ("your own account", "<reference>") if by_transfer else (
+            "your UPI app", "<UPI reference>")
         turn.reply_text(f"{left.format()} recorded for {order.label}, beyond what it keeps "
-                        f"({update.order_status_after}): send it back from your own app, "
-                        f"then `refunded {order.label} {update.new_excess.to_decimal_string()}"
-                        f" <reference>`.")
+                        f"({update.order_status_after}): send it back from {where}, then "
+                        f"`refunded {order.label} {update.new_excess.to_decimal_string()} "
+                        f"{ref}`.")
         return
     checked = f", transaction {transaction}" if transaction else ""
     turn.reply_text(f"{order.label} marked paid ({left.format()}{checked}). The shopper is "
