@@ -305,9 +305,14 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             parts.append(f"{total.format()} {words_for}")
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
+        service = payments_service(turn)
+        transfer = any(service.transfer_confirmation(r, total, None, 0) is not None
+                       for r in await service.requests_for_order(order.id))
+        where, ref = ("your own account (the app you were paid in)", "<reference>") \
+            if transfer else ("your UPI app", "<UPI reference>")
         parts.append(f"{total.format()} NOT refunded: this shop's payments cannot be refunded "
-                     f"automatically. Send it back from your UPI app, then `refunded "
-                     f"{order.label} {total.to_decimal_string()} <UPI reference>`")
+                     f"automatically. Send it back from {where}, then `refunded "
+                     f"{order.label} {total.to_decimal_string()} {ref}`")
     turn.reply_text(f"Refund of {result.amount.format()} for {order.label}: "
                     + "; ".join(parts) + ".")
 

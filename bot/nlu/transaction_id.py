@@ -19,7 +19,8 @@ from payments.providers.manual import TRANSACTION_ID_LENGTHS
 _KEYWORDS = ("TRXID", "TRANSACTIONID", "TXNID", "TRNXID", "TRANID", "TRX", "TXN", "TRNX",
              "UTR", "RRN", "REFNO", "REF", "REFERENCE", "TRANSACTION", "ID")
 _KEYWORD_TEXT = re.compile(
-    r"(?i)\b(?:trx|txn|trnx|utr|rrn|transaction|tran\s*id|ref(?:erence)?)|ট্রানজেকশন|"
+    r"(?i)\b(?:trx|txn|trnx|utr|rrn|transaction|tran\s*id|ref(?:erence)?)(?:id|no)?\b|"
+    r"ট্রানজেকশন|"
     r"ট্রানজ্যাকশন|লেনদেন|ট্রাঞ্জেকশন|आईडी|ट्रांजैक्शन|लेनदेन|معاملة|المعاملة|رقم العملية")
 _TOKEN = re.compile(r"[A-Z0-9]+")
 _BD_MOBILE = re.compile(r"^(?:880|0)?1[3-9]\d{8}\d?$")

@@ -174,6 +174,18 @@ async def test_dhaka_bkash_on_the_simulator(aiohttp_client: AiohttpClient,
     assert await account(client, "merchant_revenue") == -15000
     await _books_agree(client)
 
+    # money back goes from the merchant's own bKash too: haat books what they say they sent
+    refund = await owner.text("refund ORD-1001")
+    assert "NOT refunded" in refund and "your own account" in refund
+    assert "`refunded ORD-1001 150.00 <reference>`" in refund
+    booked = await owner.text("refunded ORD-1001 150 9B8C7D6E5F")
+    assert "you refunded ৳150.00 on ORD-1001 (ref 9B8C7D6E5F)" in booked
+    assert "9B8C7D6E5F" in await shopper.outbox()
+    assert await _status(client, "dhaka-grocer/ORD-1001") == "refunded"
+    assert await account(client, "psp_clearing:manual:bkash") == 0
+    assert await account(client, "refunds_payable") == 0
+    await _books_agree(client)
+
 
 # ---- the Cloud API: real signed envelopes, replies at the fake Graph API ---------------
 

@@ -170,6 +170,7 @@ def test_a_message_that_speaks_of_an_id_without_one_is_asked_again() -> None:
     assert find_transaction_id("here is the trx id", "bkash").asked
     assert find_transaction_id("8N7A6D5EE7 or 9X9X9X9X9X", "bkash").asked
     assert not find_transaction_id("menu", "bkash").asked
+    assert not find_transaction_id("I want a refund", "bkash").asked
 
 
 def test_the_merchants_own_number_is_never_the_id() -> None:
