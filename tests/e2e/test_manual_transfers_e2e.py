@@ -6,7 +6,11 @@ ledger per account and ``haat reconcile``'s audit agreeing."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,6 +122,17 @@ async def _books_agree(client: TestClient[Any, Any]) -> None:
     assert [str(a) for a in await audit(client.app[k.PAYMENTS].repo)] == []
 
 
+async def _haat_reconcile(settings: Settings) -> None:
+    """``haat reconcile`` itself, on the database the app wrote: no anomaly, balanced."""
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "webhooks", "reconcile"], cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "HAAT_DATABASE_URL": settings.database_url,
+             "HAAT_SHOP_DIR": str(settings.shop_dir)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ledger_balanced=True" in done.stdout and "ANOMALY" not in done.stdout
+
+
 async def _status(client: TestClient[Any, Any], order_id: str) -> str:
     order = await client.app[k.PAYMENTS].order(order_id)
     assert order is not None
@@ -185,6 +200,7 @@ async def test_dhaka_bkash_on_the_simulator(aiohttp_client: AiohttpClient,
     assert await account(client, "psp_clearing:manual:bkash") == 0
     assert await account(client, "refunds_payable") == 0
     await _books_agree(client)
+    await _haat_reconcile(shop_settings)
 
 
 # ---- the Cloud API: real signed envelopes, replies at the fake Graph API ---------------
@@ -365,6 +381,7 @@ async def test_kolkata_upi_transfer_on_twilio_in_hindi(
     assert await account(client, "psp_clearing:manual:upi_transfer") == 3000
     assert await account(client, "merchant_revenue") == -3000
     await _books_agree(client)
+    await _haat_reconcile(settings)
 
 
 # ---- the payment page a Dhaka shopper sees (issue 19: it told them to scan a UPI QR) ------
