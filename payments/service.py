@@ -458,7 +458,7 @@ class PaymentService:
             raise PaymentError("provider_failed", str(exc)) from exc
         request = PaymentRequest(
             id=request_id, order_id=order.id, shop_id=order.shop_id, method=method,
-            provider=provider.name, provider_ref=provider_ref, token=token,
+            provider=plan.provider_for(method), provider_ref=provider_ref, token=token,
             status=PaymentStatus.ISSUED, amount_minor=money.minor, currency=money.currency,
             captured_minor=0, refunded_minor=0, upi_link=upi_uri, link_url=hosted, vpa=vpa,
             expires_at=expires, created_at=now)

@@ -372,9 +372,9 @@ async def transaction_id_given(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_data(transfer=None)
         return UNHANDLED  # paid or closed since: the message means something else
     method = request.method
-    exclude = {request_payee for request_payee in (
-        turn.shop.payments.transfers[method].number if method in turn.shop.payments.transfers
-        else "", turn.message.customer) if request_payee}
+    account = turn.shop.payments.transfers.get(method)
+    # the shop's own number and the shopper's are never the id
+    exclude = {turn.message.customer, *([account.number] if account else [])}
     found = find_transaction_id(turn.message.text, method, exclude=exclude)
     if found.id is None:
         turn.say("transfer_id_unclear", wallet=turn.t(f"method_{method}"),
