@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from catalog.models import Shop
+from catalog.money import Money, exponent
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "greeting": {
@@ -459,6 +460,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "*{order}*-এর দাম দিতে {name}-এর অ্যাকাউন্ট *{number}*, {bank} ({code})-এ *{amount}* ট্রান্সফার করুন, রেফারেন্সে লিখুন *{order}*।\nতারপর ট্রানজেকশন রেফারেন্স এখানে পাঠান। দোকান টাকা পেলেই আমরা জানাব।",
         "ar": "لدفع *{order}* حوّل *{amount}* إلى {name}، الحساب *{number}*، {bank} ({code})، والمرجع *{order}*.\nثم أرسل هنا مرجع المعاملة. سنخبرك فور وصول المبلغ إلى المحل.",
     },
+    "transfer_reminder": {
+        "en": "⏰ *{order}* is still waiting for {amount} by {wallet} to *{number}*. If you've sent it, reply with the transaction ID; otherwise the order is cancelled in {minutes} minutes.",
+        "hi": "⏰ *{order}* के लिए {wallet} से *{number}* पर {amount} का इंतज़ार है। भेज दिया हो तो ट्रांज़ैक्शन आईडी भेजें; नहीं तो ऑर्डर {minutes} मिनट में रद्द हो जाएगा।",
+        "bn": "⏰ *{order}*-এর জন্য {wallet}-এ *{number}* নম্বরে {amount} এখনও আসেনি। পাঠিয়ে থাকলে ট্রানজেকশন আইডি পাঠান; না হলে {minutes} মিনিটে অর্ডার বাতিল হবে।",
+        "ar": "⏰ ما زال *{order}* بانتظار {amount} عبر {wallet} إلى *{number}*. إن أرسلته فأرسل رقم المعاملة، وإلا يُلغى الطلب خلال {minutes} دقيقة.",
+    },
     "transfer_id_noted": {
         "en": "Thank you! Transaction *{trx}* is noted for *{order}*. The shop will check it and confirm; we'll tell you here as soon as they do.",
         "hi": "धन्यवाद! *{order}* के लिए ट्रांज़ैक्शन *{trx}* दर्ज कर लिया है। दुकान इसे जाँचकर पुष्टि करेगी; पुष्टि होते ही हम यहाँ बताएँगे।",
@@ -679,6 +686,23 @@ def text_for(shop: Shop, key: str, language: str, /, **values: Any) -> str:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
         return template  # a merchant override with a stray brace still says something
+
+
+_BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+
+
+def local_digits(text: str, language: str) -> str:
+    """Numbers as the built-in replies write them: Bengali digits in Bengali."""
+    return text.translate(_BENGALI_DIGITS) if language == "bn" else text
+
+
+def transfer_amount(amount: Money, language: str) -> str:
+    """An amount the shopper types into their wallet or bank app: whole units without
+    ``.00`` (``৳520``, ``₹30``), in the reply's digits (``৳৫২০`` in Bengali)."""
+    text = amount.format()
+    if amount.minor % (10 ** exponent(amount.currency)) == 0 and "." in text:
+        text = text.rsplit(".", 1)[0]
+    return local_digits(text, language)
 
 
 def shop_name(shop: Shop, language: str) -> str:

@@ -16,7 +16,7 @@ from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
-from bot.replies import text_for
+from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
@@ -262,14 +262,14 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         log.warning("payment request failed: %s", exc.code)
         turn.say("payment_unavailable")
         return False
-    if method in plan.transfers:
-        show_transfer(turn, order, method, request.amount, plan.transfers[method],
-                      request.id)
-        return True
     schedule_payment_nudge(turn.writes, shop_id=shop.id, channel=turn.message.channel,
                            customer=turn.message.customer, request_id=request.id,
                            order_label=order.label, link=request.link_url,
                            expires_at=request.expires_at, now_ms=turn.now_ms)
+    if method in plan.transfers:
+        show_transfer(turn, order, method, request.amount, plan.transfers[method],
+                      request.id)
+        return True
     money = request.amount.format()
     if method == "collect":
         turn.say("collect_sent", amount=money, vpa=vpa or "",
@@ -308,20 +308,6 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
 def _transfer_buttons(turn: Turn, methods: Sequence[str]) -> list[Button]:
     return [Button(f"pay:{m}", turn.t(f"method_{m}")) for m in methods
             if m in turn.shop.payments.transfers][:2]
-
-
-def transfer_amount(amount: Money, language: str) -> str:
-    """The amount as the shopper types it into their app: whole units without ``.00``
-    (``৳520``), in Bengali digits in Bengali replies (the built-in ones use them)."""
-    text = amount.format()
-    if amount.minor % (10 ** exponent(amount.currency)) == 0 and "." in text:
-        text = text.rsplit(".", 1)[0]
-    if language == "bn":
-        text = text.translate(_BENGALI_DIGITS)
-    return text
-
-
-_BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
 
 
 def show_transfer(turn: Turn, order: Order, method: str, amount: Money,
