@@ -32,7 +32,7 @@ from catalog.models import (
     TransferAccount,
     UpiPayee,
 )
-from catalog.money import ISO_CODES, MoneyError, asset_token, is_currency
+from catalog.money import ISO_CODES, MoneyError, asset_token, currency_code, is_currency
 from catalog.nodes import (
     _bool,
     _Ctx,
@@ -526,6 +526,7 @@ def _check_currency(ctx: _Ctx, currency: str | None, methods: Sequence[str],
     """Every method must be able to take the shop's currency, and one at least must."""
     if currency is None:
         return
+    currency = currency_code(currency)  # an asset's own code (ETH), not its token
     for method in methods:
         if not _fits(method, currency):
             (need,) = METHOD_CURRENCIES[method]
@@ -551,6 +552,7 @@ def check_default_payments(ctx: _Ctx, currency: str | None, node: Node | None) -
     """A shop.yaml without ``payments`` takes the default method (a UPI link): refused
     where the currency is not rupees, since nothing could then take the shop's money."""
     default = Payments()
+    currency = currency_code(currency) if currency is not None else None
     if currency is not None and not any(_fits(m, currency) for m in default.methods):
         ctx.error(node, f"no payment method can take {currency}: the default is a UPI link "
                   f"(rupees only); add payments.methods: " + _method_hint(currency))
