@@ -82,7 +82,7 @@ def shop_payment_problems(shop: Shop, settings: Settings) -> tuple[list[str], li
             m not in shop.payments.transfers for m in shop.payments.methods):
         errors.append(f"shop {shop.id!r}: provider {provider.name} needs payments.upi")
     unset = [opt.env for opt in provider.options if opt.secret and not settings.env.get(opt.env)]
-    if unset:
+    if unset and any(m not in shop.payments.transfers for m in shop.payments.methods):
         warnings.append(f"shop {shop.id!r} takes payments via {provider.name}, but "
                         f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set: "
                         "its requests or callbacks will fail")

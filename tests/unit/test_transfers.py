@@ -138,8 +138,13 @@ payments:
 
 def test_haat_check_sends_transfers_to_the_manual_provider(tmp_path: Path) -> None:
     folder = shop(tmp_path, 'payments:\n  methods: [bkash]\n  bkash: {number: "01712345678"}\n')
-    errors, _warnings = shop_payment_problems(load_shop(folder), Settings())
+    errors, warnings = shop_payment_problems(load_shop(folder), Settings())
     assert errors == []
+    assert warnings == []  # no sandbox secret needed: the shop takes transfers only
+    folder = shop(tmp_path, 'payments:\n  methods: [bkash, payment_link]\n'
+                            '  bkash: {number: "01712345678"}\n')
+    errors, warnings = shop_payment_problems(load_shop(folder), Settings())
+    assert errors == [] and ["HAAT_SANDBOX_SECRET" in w for w in warnings] == [True]
 
 
 # ---- the transaction id in a shopper's reply -------------------------------------------
