@@ -139,9 +139,12 @@ async def _status(client: TestClient[Any, Any], order_id: str) -> str:
 
 
 async def test_dhaka_bkash_on_the_simulator(aiohttp_client: AiohttpClient,
-                                           shop_settings: Settings, clock: Clock) -> None:
+                                           shop_settings: Settings, clock: Clock,
+                                           database_url: str) -> None:
+    """On SQLite and on PostgreSQL: the claim, the check and the books are the same."""
     from webhooks.app import create_app
 
+    shop_settings = shop_settings.with_(database_url=database_url)
     client = await aiohttp_client(create_app(shop_settings, clock=clock))
     shopper = Phone(client, "+8801900000001", DHAKA)
     owner = Phone(client, DHAKA_OWNER, DHAKA)
