@@ -30,9 +30,6 @@ def shop(tmp_path: Path, payments: str, *, head: str = DHAKA_HEAD) -> Path:
         shutil.rmtree(folder)
     shutil.copytree(MINIMAL, folder)
     (folder / SHOP_FILE).write_text(head + payments, encoding="utf-8")
-    catalog = (folder / "catalog.yaml").read_text(encoding="utf-8")
-    # taka prices have no paise in this catalog: whole numbers only
-    (folder / "catalog.yaml").write_text(catalog, encoding="utf-8")
     return folder
 
 
