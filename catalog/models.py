@@ -16,10 +16,27 @@ from catalog.money import Money
 
 LANGUAGES: tuple[str, ...] = ("en", "hi", "bn", "ar")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect")
+PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect", "bkash", "nagad",
+                                     "rocket", "upi_transfer", "bank_transfer")
+# manual transfers: the shopper sends the money to the merchant's own wallet, UPI ID or bank
+# account, replies with the transaction id, and the merchant confirms with ``paid ORD-…``
+# (payments/providers/manual.py). Each has its own ``payments.<method>`` section.
+TRANSFER_METHODS: tuple[str, ...] = ("bkash", "nagad", "rocket", "upi_transfer", "bank_transfer")
+MOBILE_WALLETS: tuple[str, ...] = ("bkash", "nagad", "rocket")
+# the currencies a method can take (absent: any, as the provider allows): UPI moves rupees
+# only, Bangladesh's mobile wallets taka only; a bank transfer takes the account's currency
+METHOD_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "upi_link": frozenset({"INR"}), "collect": frozenset({"INR"}),
+    "upi_transfer": frozenset({"INR"}), "bkash": frozenset({"BDT"}),
+    "nagad": frozenset({"BDT"}), "rocket": frozenset({"BDT"}),
+})
+# providers that take one currency whatever the method (upi_intent builds upi:// links)
+PROVIDER_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "upi_intent": frozenset({"INR"}),
+})
 # the names of payments/providers/registry.py (catalog may not import it; a test keeps the
 # two equal: tests/contract/test_providers.py)
-PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe")
+PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe", "manual")
 LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
 OVERPAYMENT_POLICIES: tuple[str, ...] = ("refund", "hold")
 
@@ -156,10 +173,37 @@ class UpiPayee:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferAccount:
+    """Where a shopper sends a manual transfer (``payments.<method>`` in shop.yaml).
+
+    ``number`` is a wallet number in local form (``01XXXXXXXXX``; Rocket may add its check
+    digit), a UPI ID for ``upi_transfer``, or the bank account number; ``kind`` says what
+    sort of wallet account it is (personal: "Send Money", merchant: "Payment", agent:
+    "Cash Out"), which decides the menu the shopper picks in the wallet app.
+    """
+
+    method: str
+    number: str
+    name: str
+    kind: str = "personal"
+    bank: str | None = None
+    branch: str | None = None
+    ifsc: str | None = None
+    routing: str | None = None
+    swift: str | None = None
+    # how long the order waits for the money before it is cancelled (a transaction id from
+    # the shopper stops the clock: the merchant then confirms or cancels)
+    expiry_minutes: int = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
 class Payments:
     methods: tuple[str, ...] = ("upi_link",)
     provider: str = "sandbox"
     upi: UpiPayee | None = None
+    # manual-transfer accounts by method (bkash, nagad, rocket, upi_transfer, bank_transfer)
+    transfers: Mapping[str, TransferAccount] = field(
+        default_factory=lambda: MappingProxyType({}))
     link_expiry_minutes: int = 60
     collect_expiry_minutes: int = 15
     tips: bool = False

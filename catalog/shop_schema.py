@@ -5,20 +5,25 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from types import MappingProxyType
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.cart import MAX_QUANTITY
+from catalog.digits import DIGITS
 from catalog.models import (
     CARD_GATEWAYS,
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
+    METHOD_CURRENCIES,
+    MOBILE_WALLETS,
     OVERPAYMENT_POLICIES,
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
+    PROVIDER_CURRENCIES,
+    TRANSFER_METHODS,
     WEEKDAYS,
     BusinessAddress,
     CardPayment,
@@ -28,10 +33,11 @@ from catalog.models import (
     OpeningHours,
     Payments,
     Text,
+    TransferAccount,
     UpiPayee,
     WhatsAppCommerce,
 )
-from catalog.money import ISO_CODES, MoneyError, asset_token, is_currency
+from catalog.money import ISO_CODES, MoneyError, asset_token, currency_code, is_currency
 from catalog.nodes import (
     _bool,
     _Ctx,
@@ -96,7 +102,23 @@ _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
-    "overpayment": False,
+    "overpayment": False, **{method: False for method in TRANSFER_METHODS},
+}
+_WALLET_KEYS = {"number": True, "name": False, "account": False, "expiry_minutes": False}
+_WALLET_ACCOUNTS = ("personal", "merchant", "agent")
+_UPI_TRANSFER_KEYS = {"vpa": True, "name": False, "expiry_minutes": False}
+_BANK_KEYS = {"account_number": True, "account_name": False, "bank": True, "branch": False,
+              "ifsc": False, "routing": False, "swift": False, "expiry_minutes": False}
+# Bangladeshi mobile numbers: 01 + operator digit 3-9 + 8 digits (+880 / 880 in front is the
+# country code); a Rocket account is that number plus one check digit
+_BD_MOBILE_RE = re.compile(r"^(?:\+?880|0)?(1[3-9]\d{8})(\d?)$")
+_IFSC_RE = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
+_SWIFT_RE = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
+_ACCOUNT_RE = re.compile(r"^\d{6,20}$")
+_ROUTING_RE = re.compile(r"^\d{9}$")
+_CURRENCY_HINT = {
+    "INR": "UPI (upi_link, collect, upi_transfer) moves rupees only: an INR shop",
+    "BDT": "bKash, Nagad and Rocket move taka only: a BDT shop",
 }
 _UPI_KEYS = {"vpa": True, "payee_name": False, "mcc": False}
 _DELIVERY_KEYS = {"fee": True, "free_above": False, "areas": False}
@@ -450,6 +472,8 @@ def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
     for key, read in _SHOP_READERS:
         if (pair := fields.get(key)) is not None:
             read(ctx, pair[1], parts)
+    if "payments" not in fields and "currency" in fields:
+        check_default_payments(ctx, parts.currency, fields["currency"][1])
     return parts
 
 
@@ -586,6 +610,8 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
             "provider upi_intent cannot send collect requests: remove 'collect' or use "
             "razorpay",
         )
+    transfers = _transfers(ctx, fields, methods, methods_node, parts)
+    _check_currency(ctx, parts.currency, methods, methods_node, provider, provider_node)
     link = _get(fields, "link_expiry_minutes", lambda n: _int(ctx, n, "link_expiry_minutes", 1))
     collect = _get(
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
@@ -597,6 +623,7 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         methods=tuple(methods) or defaults.methods,
         provider=provider,
         upi=upi,
+        transfers=MappingProxyType(transfers),
         link_expiry_minutes=link if link is not None else defaults.link_expiry_minutes,
         collect_expiry_minutes=(
             collect if collect is not None else defaults.collect_expiry_minutes
@@ -605,6 +632,181 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         late_payment=late,
         overpayment=over,
     )
+
+
+def _fits(method: str, currency: str) -> bool:
+    allowed = METHOD_CURRENCIES.get(method)
+    return allowed is None or currency in allowed
+
+
+def _check_currency(ctx: _Ctx, currency: str | None, methods: Sequence[str],
+                    methods_node: Node | None, provider: str, provider_node: Node | None
+                    ) -> None:
+    """Every method must be able to take the shop's currency, and one at least must."""
+    if currency is None:
+        return
+    currency = currency_code(currency)  # an asset's own code (ETH), not its token
+    for method in methods:
+        if not _fits(method, currency):
+            (need,) = METHOD_CURRENCIES[method]
+            ctx.error(methods_node, f"payment method {method!r} cannot take {currency}: "
+                      f"{_CURRENCY_HINT.get(need, need)}; " + _method_hint(currency))
+    only = PROVIDER_CURRENCIES.get(provider)
+    if only is not None and currency not in only and any(
+            m not in TRANSFER_METHODS for m in methods):
+        ctx.error(provider_node, f"provider {provider} takes {', '.join(sorted(only))} only, "
+                  f"not {currency}: " + _method_hint(currency))
+
+
+def _method_hint(currency: str) -> str:
+    if currency == "BDT":
+        return ("for taka use bkash, nagad or rocket (with payments.bkash: {number: "
+                "\"01XXXXXXXXX\"}), bank_transfer, or payment_link")
+    if currency == "INR":
+        return "for rupees use upi_link, upi_transfer, bank_transfer or payment_link"
+    return f"for {currency} use payment_link or bank_transfer"
+
+
+def check_default_payments(ctx: _Ctx, currency: str | None, node: Node | None) -> None:
+    """A shop.yaml without ``payments`` takes the default method (a UPI link): refused
+    where the currency is not rupees, since nothing could then take the shop's money."""
+    default = Payments()
+    currency = currency_code(currency) if currency is not None else None
+    if currency is not None and not any(_fits(m, currency) for m in default.methods):
+        ctx.error(node, f"no payment method can take {currency}: the default is a UPI link "
+                  f"(rupees only); add payments.methods: " + _method_hint(currency))
+
+
+def _local_digits(text: str) -> str:
+    """Bengali, Devanagari or Arabic digits as ASCII; spaces, dashes and dots dropped."""
+    return "".join(ch for ch in text.translate(DIGITS) if ch not in " -.()\u00a0")
+
+
+def _transfers(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], methods: Sequence[str],
+               methods_node: Node | None, parts: _ShopParts) -> dict[str, TransferAccount]:
+    """``payments.<method>`` for each manual-transfer method: where the money goes."""
+    found: dict[str, TransferAccount] = {}
+    for method in TRANSFER_METHODS:
+        pair = fields.get(method)
+        if pair is None:
+            if method in methods:
+                example = {"upi_transfer": "{vpa: yourname@okicici}",
+                           "bank_transfer": "{account_number: …, bank: …, ifsc: …}"}.get(
+                               method, '{number: "01XXXXXXXXX"}')
+                ctx.error(methods_node, f"payment method {method!r} needs payments.{method} "
+                          f"with your account, e.g. {method}: {example}")
+            continue
+        if method not in methods:
+            ctx.warn(pair[0], f"payments.{method} is set but {method!r} is not in "
+                     "payments.methods: shoppers will not be offered it")
+        default_name = parts.name.get(parts.languages[0]) if parts.name else ""
+        if method in MOBILE_WALLETS:
+            account = _wallet(ctx, pair[1], method, default_name)
+        elif method == "upi_transfer":
+            account = _upi_transfer(ctx, pair[1], default_name)
+        else:
+            account = _bank(ctx, pair[1], parts.currency, default_name)
+        if account is not None and isinstance(pair[1], MappingNode):  # any method's key
+            for key_node, value_node in pair[1].value:
+                if getattr(key_node, "value", None) == "expiry_minutes":
+                    minutes = _int(ctx, value_node, f"payments.{method}.expiry_minutes", 1)
+                    if minutes is not None:
+                        account = replace(account, expiry_minutes=minutes)
+            found[method] = account
+    return found
+
+
+def _wallet(ctx: _Ctx, node: Node, method: str, default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, f"payments.{method}", _WALLET_KEYS)
+    if fields is None or "number" not in fields:
+        return None
+    number_node = fields["number"][1]
+    raw = _scalar_text(ctx, number_node, f"payments.{method}.number")
+    if raw is None:
+        return None
+    match = _BD_MOBILE_RE.match(_local_digits(raw))
+    check = match.group(2) if match else ""
+    if match is None or (check and method != "rocket"):
+        extra = " (a Rocket account may add its 12th check digit)" if method == "rocket" else ""
+        ctx.error(number_node, f"bad {method} number {raw!r}: a Bangladeshi mobile number "
+                  f"like 01712345678 or +8801712345678{extra}")
+        return None
+    kind = "personal"
+    if (pair := fields.get("account")) is not None:
+        value = _scalar_text(ctx, pair[1], f"payments.{method}.account")
+        if value is not None and value not in _WALLET_ACCOUNTS:
+            ctx.error(pair[1], f"payments.{method}.account must be one of "
+                      f"{', '.join(_WALLET_ACCOUNTS)}, not {value!r}")
+        elif value is not None:
+            kind = value
+    name = _get(fields, "name", lambda n: _scalar_text(ctx, n, f"payments.{method}.name"))
+    return TransferAccount(method=method, number="0" + match.group(1) + check,
+                           name=name or default_name, kind=kind)
+
+
+def _upi_transfer(ctx: _Ctx, node: Node, default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, "payments.upi_transfer", _UPI_TRANSFER_KEYS)
+    if fields is None or "vpa" not in fields:
+        return None
+    raw = _scalar_text(ctx, fields["vpa"][1], "payments.upi_transfer.vpa")
+    if raw is None:
+        return None
+    if not (VPA_RE.match(raw) and len(raw) <= 255):
+        ctx.error(fields["vpa"][1], f"bad UPI id {raw!r}: it looks like name@bank, e.g. "
+                  "rina.das@okicici (letters, digits, . - _ before the @, letters after it)")
+        return None
+    name = _get(fields, "name", lambda n: _scalar_text(ctx, n, "payments.upi_transfer.name"))
+    return TransferAccount(method="upi_transfer", number=raw, name=name or default_name)
+
+
+def _bank(ctx: _Ctx, node: Node, currency: str | None,
+          default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, "payments.bank_transfer", _BANK_KEYS)
+    if fields is None:
+        return None
+
+    def text(key: str) -> str | None:
+        return _get(fields, key, lambda n: _scalar_text(ctx, n, f"payments.bank_transfer.{key}"))
+
+    ok = True
+    number = text("account_number")
+    if number is not None and not _ACCOUNT_RE.match(_local_digits(number)):
+        ctx.error(fields["account_number"][1], f"bad bank account number {number!r}: 6 to 20 "
+                  "digits")
+        ok = False
+    codes: dict[str, str | None] = {}
+    for key, pattern, what in (("ifsc", _IFSC_RE, "an IFSC code like SBIN0001234"),
+                               ("routing", _ROUTING_RE, "a 9-digit routing number"),
+                               ("swift", _SWIFT_RE, "a SWIFT/BIC code like DBBLBDDH")):
+        value = text(key)
+        if value is not None:
+            value = _local_digits(value).upper()
+            if not pattern.match(value):
+                ctx.error(fields[key][1], f"bad {key} {value!r}: {what}")
+                ok = False
+        codes[key] = value
+    if currency == "INR" and codes["ifsc"] is None and ok:
+        ctx.error(node, "an INR bank transfer needs payments.bank_transfer.ifsc (the "
+                  "branch's IFSC code, e.g. SBIN0001234)")
+        ok = False
+    elif currency == "BDT" and codes["routing"] is None and ok:
+        ctx.error(node, "a BDT bank transfer needs payments.bank_transfer.routing (the "
+                  "branch's 9-digit routing number)")
+        ok = False
+    elif currency not in ("INR", "BDT") and codes["swift"] is None and ok:
+        ctx.error(node, f"a {currency} bank transfer needs payments.bank_transfer.swift")
+        ok = False
+    if codes["ifsc"] is not None and currency != "INR":
+        ctx.error(fields["ifsc"][1], f"an IFSC code is for Indian rupee accounts, not "
+                  f"{currency}")
+        ok = False
+    bank = text("bank")
+    if not ok or number is None or bank is None:
+        return None
+    return TransferAccount(method="bank_transfer", number=_local_digits(number),
+                           name=text("account_name") or default_name, bank=bank,
+                           branch=text("branch"), ifsc=codes["ifsc"],
+                           routing=codes["routing"], swift=codes["swift"])
 
 
 def _upi(ctx: _Ctx, node: Node, parts: _ShopParts) -> UpiPayee | None:

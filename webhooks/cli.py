@@ -177,7 +177,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
                   f"{len(catalog.products)} products in {len(catalog.categories)} "
                   f"categories, languages {', '.join(shop.languages)}, payments via "
-                  f"{shop.payments.provider}")
+                  f"{shop.payments.provider}"
+                  + (f", transfers to your own {', '.join(shop.payments.transfers)}"
+                     if shop.payments.transfers else ""))
         for note in notes:
             print(f"{path}: warning: {note}")
         if shop.whatsapp.catalog_id is not None:

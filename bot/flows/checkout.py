@@ -15,14 +15,16 @@ from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
+from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Shop
 from catalog.money import Money
-from payments.providers.base import UpiPayee
+from payments.providers.base import TransferPayee, UpiPayee
 from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
 from payments.status import OrderStatus
@@ -39,9 +41,15 @@ S = ConversationState
 def plan_for(shop: Shop) -> PaymentPlan:
     upi = shop.payments.upi
     payee = UpiPayee(vpa=upi.vpa, name=upi.payee_name, mcc=upi.mcc) if upi else None
+    transfers = {method: TransferPayee(
+        method=a.method, number=a.number, name=a.name, kind=a.kind, bank=a.bank,
+        branch=a.branch, ifsc=a.ifsc, routing=a.routing, swift=a.swift,
+        expiry_minutes=a.expiry_minutes)
+        for method, a in shop.payments.transfers.items()}
     return PaymentPlan(provider=shop.payments.provider, payee=payee,
                        link_expiry_minutes=shop.payments.link_expiry_minutes,
-                       collect_expiry_minutes=shop.payments.collect_expiry_minutes)
+                       collect_expiry_minutes=shop.payments.collect_expiry_minutes,
+                       transfers=transfers)
 
 
 # ---- start ----------------------------------------------------------------------------
@@ -279,13 +287,17 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
                            customer=turn.message.customer, request_id=request.id,
                            order_label=order.label, link=request.link_url,
                            expires_at=request.expires_at, now_ms=turn.now_ms)
+    if method in plan.transfers:
+        show_transfer(turn, order, method, request.amount, plan.transfers[method],
+                      request.id)
+        return True
     money = request.amount.format()
     if method == "collect":
         turn.say("collect_sent", amount=money, vpa=vpa or "",
                  minutes=plan.collect_expiry_minutes)
         return True
     others = [m for m in shop.payments.methods if m != method]
-    buttons: list[Button] = []
+    buttons = _transfer_buttons(turn, others)
     if "payment_link" in others:
         buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
     if "collect" in others:
@@ -318,6 +330,86 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         turn.reply(Reply(type="text", text=text, link=request.link_url,
                          buttons=tuple(buttons)))
     return True
+
+
+# ---- manual transfers (bKash, Nagad, Rocket, UPI to a personal VPA, bank) -------------
+
+
+def _transfer_buttons(turn: Turn, methods: Sequence[str]) -> list[Button]:
+    return [Button(f"pay:{m}", turn.t(f"method_{m}")) for m in methods
+            if m in turn.shop.payments.transfers][:2]
+
+
+def show_transfer(turn: Turn, order: Order, method: str, amount: Money,
+                  payee: TransferPayee, request_id: str) -> None:
+    """Where to send the money and what to reply; the request is remembered so that the
+    transaction id in the shopper's next message is recorded against it."""
+    values = {"order": order.label, "amount": transfer_amount(amount, turn.language),
+              "name": payee.name, "number": payee.number,
+              "wallet": turn.t(f"method_{method}")}
+    if method == "upi_transfer":
+        text = turn.t("transfer_upi", **values)
+    elif method == "bank_transfer":
+        code = " · ".join(f"{label} {value}" for label, value in (
+            ("IFSC", payee.ifsc), ("Routing", payee.routing), ("SWIFT", payee.swift))
+            if value)
+        branch = f", {payee.branch}" if payee.branch else ""
+        text = turn.t("transfer_bank", bank=f"{payee.bank}{branch}", code=code, **values)
+    else:
+        text = turn.t("transfer_wallet", how=turn.t(f"wallet_{payee.kind}"), **values)
+    others = [m for m in turn.shop.payments.methods if m != method]
+    buttons = _transfer_buttons(turn, others)
+    if "payment_link" in others:
+        buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
+    turn.reply(Reply(type="buttons" if buttons else "text", text=text,
+                     buttons=tuple(buttons[:3])))
+    turn.conversation = turn.conversation.with_(state=S.AWAITING_PAYMENT).with_data(
+        transfer={"order": order.id, "request": request_id, "method": method})
+
+
+def _transfer_reply(turn: Turn) -> bool:
+    """A message that carries a transaction id while a manual transfer waits for one."""
+    waiting = turn.conversation.data.get("transfer")
+    if not isinstance(waiting, dict) or turn.payload or not turn.message.text:
+        return False
+    found = find_transaction_id(turn.message.text, str(waiting.get("method", "")))
+    return found.id is not None or found.asked
+
+
+@pending_router.on(Filter(_transfer_reply, "transaction_id"))
+async def transaction_id_given(turn: Turn) -> object:
+    waiting = turn.conversation.data.get("transfer")
+    assert isinstance(waiting, dict)
+    service = payments_service(turn)
+    order = await service.order(str(waiting.get("order")))
+    requests = {r.id: r for r in await service.requests_for_order(order.id)} if order else {}
+    request = requests.get(str(waiting.get("request")))
+    if order is None or request is None or order.status is not OrderStatus.PENDING_PAYMENT:
+        turn.conversation = turn.conversation.with_data(transfer=None)
+        return UNHANDLED  # paid or closed since: the message means something else
+    method = request.method
+    account = turn.shop.payments.transfers.get(method)
+    # the shop's own number and the shopper's are never the id
+    exclude = {turn.message.customer, *([account.number] if account else [])}
+    found = find_transaction_id(turn.message.text, method, exclude=exclude)
+    if found.id is None:
+        turn.say("transfer_id_unclear", wallet=turn.t(f"method_{method}"),
+                 example=_EXAMPLE_IDS.get(method, "8N7A6D5EE7"))
+        return None
+    if not await service.record_transfer_claim(turn.writes, request, found.id):
+        turn.say("transfer_id_again", trx=found.id, order=order.label)
+        return None
+    turn.say("transfer_id_noted", trx=found.id, order=order.label)
+    turn.outgoing_to_owners(
+        f"💬 {order.label}: the shopper says they sent {request.amount.format()} by "
+        f"{text_for(turn.shop, f'method_{method}', 'en')}, transaction id {found.id}. Check "
+        f"your account, then reply `paid {order.label} {found.id}` (or `cancel "
+        f"{order.label}` if it never came).")
+    return None
+
+
+_EXAMPLE_IDS = {"bkash": "8N7A6D5EE7", "nagad": "7A6B5C4D", "rocket": "1234567890",
+                "upi_transfer": "412345678901", "bank_transfer": "NEFT12345678"}
 
 
 async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],

@@ -113,9 +113,13 @@ class PaymentNotifier:
                    else "beyond its total (paid twice)")
             if not self.payments.can_refund(update.request.provider):
                 # plain UPI: no provider can send it back, only the merchant can
+                # (a manual transfer: from the wallet or bank account it was sent to)
+                where, ref = ("the account it was sent to", "<reference>") if \
+                    self.payments.transfer_confirmation(update.request, excess, None, 0) \
+                    is not None else ("your UPI app", "<UPI reference>")
                 action = (f"This shop's payments cannot be refunded automatically: send "
-                          f"{excess.format()} back from your UPI app, then `refunded "
-                          f"{order.label} {excess.to_decimal_string()} <UPI reference>` so "
+                          f"{excess.format()} back from {where}, then `refunded "
+                          f"{order.label} {excess.to_decimal_string()} {ref}` so "
                           f"haat books it and tells the shopper.")
             elif update.excess_policy == "refund":
                 action = ("haat will ask the provider to refund exactly that; you will hear "
