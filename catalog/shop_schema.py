@@ -12,6 +12,7 @@ from types import MappingProxyType
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.cart import MAX_QUANTITY
+from catalog.invoice_schema import parse_invoice
 from catalog.models import (
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
@@ -21,6 +22,7 @@ from catalog.models import (
     WEEKDAYS,
     Delivery,
     FaqEntry,
+    InvoiceProfile,
     OpeningHours,
     Payments,
     Text,
@@ -74,7 +76,7 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "max_quantity": False, "templates": False, "assets": False,
+    "max_quantity": False, "templates": False, "assets": False, "invoice": False,
 }
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
@@ -107,6 +109,8 @@ class _ShopParts:
     max_quantity: int = MAX_QUANTITY
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
+    invoice: InvoiceProfile | None = None
+    invoice_node: Node | None = None  # where finish_invoice's cross-file errors point
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -310,6 +314,11 @@ def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.templates = MappingProxyType(templates)
 
 
+def _invoice(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.invoice = parse_invoice(ctx, node, parts.currency)
+    parts.invoice_node = node
+
+
 # shop.yaml's keys in the order they are read: languages first (texts need the first
 # language), assets before currency, currency before delivery and payments
 _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
@@ -319,7 +328,7 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
-    ("templates", _templates),
+    ("templates", _templates), ("invoice", _invoice),
 )
 
 

@@ -22,6 +22,7 @@ OWNERS = {
     "scheduled_jobs": "storage/jobs.py",
     **dict.fromkeys(("orders", "order_lines", "payment_requests", "provider_events", "refunds",
                      "ledger_entries", "order_counters"), "payments/repository.py"),
+    **dict.fromkeys(("invoices", "invoice_counters"), "payments/invoices.py"),
     # the sandbox PSP's own side, as a real PSP keeps it
     **dict.fromkeys(("sandbox_requests", "sandbox_events", "sandbox_refunds"),
                     "payments/providers/sandbox.py"),

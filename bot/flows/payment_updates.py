@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
+from bot.receipts import IssuedReceipt, Receipts
 from bot.replies import text_for
 from bot.state import Conversation, StateStore
 from bot.types import Reply
@@ -71,6 +72,7 @@ class PaymentNotifier:
     channel_business: Callable[[str], str] = lambda channel: ""
     # the channels with a customer-service window (declared by the channels themselves)
     windowed_channels: frozenset[str] = frozenset()
+    receipts: Receipts | None = None  # None: no receipts (tests that build a bare notifier)
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -85,6 +87,7 @@ class PaymentNotifier:
 
         to_shopper: list[str | Reply] = []
         to_owners: list[str] = []
+        paid = False
         captured = Money(update.after.captured.minor - update.before.captured.minor,
                          order.currency)
         refunded = Money(update.after.refunded.minor - update.before.refunded.minor,
@@ -124,6 +127,7 @@ class PaymentNotifier:
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
                 OrderStatus.PAID))
             to_owners.append(await self._paid_alert(update))
+            paid = True
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),
                                 left=update.after.outstanding.format()))
@@ -157,6 +161,31 @@ class PaymentNotifier:
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
+        if paid:
+            request = update.request
+            await self.send_receipt(order, writes, method=request.method,
+                                    reference=update.event.payment_id or request.provider_ref)
+
+    async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
+                           reference: str | None) -> IssuedReceipt | None:
+        """Issue the order's receipt in ``writes`` and queue its link to the shopper, just
+        after whatever else the write set tells them. The one call for every way of being
+        paid: a capture (above), and cash on delivery once the cash is collected
+        (``method="cod"``). Idempotent: an order that has a receipt keeps its number and
+        nothing is sent again. None when receipts are off or the shop is not served."""
+        shop = self.shop_for(order.shop_id)
+        if self.receipts is None or shop is None:
+            return None
+        now = self.now_ms()
+        issued = await self.receipts.issue(writes, order, method=method, reference=reference,
+                                           now_ms=now)
+        if issued is None or issued.existing is not None:
+            return issued
+        text = text_for(shop, "receipt_link", shop.language_for(order.language),
+                        order=order.label, link=issued.url)
+        # one millisecond later: the outbox sends in due order, so it follows the receipt
+        await self._send(shop, order, [text], [], writes, now + 1)
+        return issued
 
     async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
         """A refund was accepted by the provider (only now is the shopper told it is on
