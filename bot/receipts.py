@@ -27,7 +27,7 @@ from typing import Any
 
 from catalog.gst import STATES, state_in_address
 from catalog.models import Shop
-from catalog.money import Money
+from catalog.money import Money, currency_code
 from catalog.money_text import format_usual
 from payments.invoices import (
     InvoiceRepository,
@@ -56,7 +56,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "Total", "total_tax": "Total GST", "paid_by": "Paid by",
         "reference": "Reference", "tax_included": "Prices include GST.",
         "unregistered": "Supplier not registered for GST: no tax charged.",
-        "print": "Print", "thanks": "Thank you!", "paid": "Paid",
+        "print": "Print", "thanks": "Thank you!",
         "intra": "within the state", "inter": "to another state",
     },
     "hi": {
@@ -69,7 +69,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "कुल", "total_tax": "कुल GST", "paid_by": "भुगतान का तरीका",
         "reference": "संदर्भ", "tax_included": "कीमतों में GST शामिल है।",
         "unregistered": "विक्रेता GST में पंजीकृत नहीं है: कोई कर नहीं लिया गया।",
-        "print": "प्रिंट करें", "thanks": "धन्यवाद!", "paid": "भुगतान हुआ",
+        "print": "प्रिंट करें", "thanks": "धन्यवाद!",
         "intra": "राज्य के भीतर", "inter": "दूसरे राज्य में",
     },
     "bn": {
@@ -82,7 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
         "total": "মোট", "total_tax": "মোট GST", "paid_by": "পেমেন্টের মাধ্যম",
         "reference": "রেফারেন্স", "tax_included": "দামে GST ধরা আছে।",
         "unregistered": "বিক্রেতা GST-তে নিবন্ধিত নন: কোনো কর নেওয়া হয়নি।",
-        "print": "প্রিন্ট", "thanks": "ধন্যবাদ!", "paid": "পরিশোধিত",
+        "print": "প্রিন্ট", "thanks": "ধন্যবাদ!",
         "intra": "রাজ্যের ভেতরে", "inter": "অন্য রাজ্যে",
     },
     "ar": {
@@ -96,7 +96,7 @@ LABELS: dict[str, dict[str, str]] = {
         "paid_by": "طريقة الدفع", "reference": "المرجع",
         "tax_included": "الأسعار تشمل ضريبة GST.",
         "unregistered": "المورّد غير مسجل في GST: لم تُحتسب ضريبة.",
-        "print": "طباعة", "thanks": "شكراً!", "paid": "مدفوع",
+        "print": "طباعة", "thanks": "شكراً!",
         "intra": "داخل الولاية", "inter": "إلى ولاية أخرى",
     },
 }
@@ -272,6 +272,28 @@ def number_of(stored: StoredInvoice) -> str:
                           int(document.get("year_start_month", 4)))
 
 
+def qr_text(stored: StoredInvoice) -> str:
+    """What the receipt's QR code says, in ASCII for any scanner: seller, GSTIN, number,
+    date, total and tax (the fields India's B2C invoice QR carries), one per line."""
+    document: dict[str, Any] = json.loads(stored.document)
+    totals = document["totals"]
+    currency = str(document["currency"])
+
+    def amount(minor: int) -> str:
+        return f"{currency_code(currency)} {Money(minor, currency).to_decimal_string()}"
+
+    seller = document["seller"]
+    lines = [str(seller["legal_name"])]
+    if seller.get("gstin"):
+        lines.append(f"GSTIN: {seller['gstin']}")
+    issued = local_date(int(document["issued_at"]), str(document["timezone"]))
+    lines += [f"Invoice: {number_of(stored)}", f"Date: {issued:%d/%m/%Y}",
+              f"Total: {amount(int(totals['net']))}"]
+    if document["kind"] == TAX_INVOICE:
+        lines.append(f"GST: {amount(int(totals['tax']))}")
+    return "\n".join(lines)
+
+
 def page_view(stored: StoredInvoice, language: str) -> dict[str, Any]:
     """Everything receipt.html shows, formatted for ``language``: labels translated, amounts
     in the currency's usual form, the date in the shop's timezone (DD/MM/YYYY)."""
@@ -318,6 +340,6 @@ def page_view(stored: StoredInvoice, language: str) -> dict[str, Any]:
         "has_discount": bool(document["totals"]["discount"]),
         "has_hsn": any(line["hsn"] for line in document["lines"]),
         "method": method_text, "reference": payment.get("reference") or "",
-        "total_minor": document["totals"]["net"],
+        "total_minor": document["totals"]["net"], "token": stored.token,
     }
 

@@ -12,20 +12,34 @@ import re
 
 from aiohttp import web
 
-from bot.receipts import LABELS, Receipts, page_view
+from bot.receipts import LABELS, Receipts, page_view, qr_text
+from payments.invoices import StoredInvoice
+from payments.qr import render_qr_png_async
 from webhooks.payment_routes import PAGES
 
 RECEIPTS = web.AppKey("receipts", Receipts)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
-async def receipt_page(request: web.Request) -> web.Response:
+async def _stored(request: web.Request) -> StoredInvoice:
     token = request.match_info["token"]
     if _TOKEN.fullmatch(token) is None:
         raise web.HTTPNotFound(text="no such receipt")
     stored = await request.app[RECEIPTS].by_token(token)
     if stored is None:
         raise web.HTTPNotFound(text="no such receipt")
+    return stored
+
+
+async def receipt_qr(request: web.Request) -> web.Response:
+    """The invoice's details as a QR code (bot/receipts.py:qr_text)."""
+    png = await render_qr_png_async(qr_text(await _stored(request)))
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+async def receipt_page(request: web.Request) -> web.Response:
+    stored = await _stored(request)
     wanted = request.query.get("lang")
     if wanted is not None and wanted not in LABELS:
         raise web.HTTPBadRequest(text=f"lang must be one of {', '.join(LABELS)}")
@@ -38,3 +52,4 @@ async def receipt_page(request: web.Request) -> web.Response:
 
 def setup_receipt_routes(app: web.Application) -> None:
     app.router.add_get("/receipt/{token}", receipt_page)
+    app.router.add_get("/receipt/{token}/qr.png", receipt_qr)

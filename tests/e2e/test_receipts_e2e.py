@@ -1,0 +1,161 @@
+"""Receipts end to end: a shopper orders through the simulator, pays at the sandbox PSP
+(a signed callback over real HTTP), gets a receipt link, and the page it opens shows the
+invoice; then in real headless Chromium, screenshot included, in English and in Arabic."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser
+
+from bot.receipts import number_of
+from tests.browser import PHONE, chromium, decode_qr, phone_page
+from tests.conftest import Shopper
+from tests.e2e.conftest import SANDBOX_AUTH, outbox, payment_reply, place_order, token_of
+from webhooks import keys as k
+from webhooks.receipt_routes import RECEIPTS
+
+RECEIPT_LINK = re.compile(r"https?://\S+/receipt/([A-Za-z0-9_-]+)")
+
+
+async def _pay_and_get_receipt(live: TestClient[Any, Any], shopper: Shopper,
+                               items: str = "2 samosa") -> tuple[str, str, str]:
+    """Order, pay at the sandbox PSP, and return (the receipt link, its path, the
+    message)."""
+    pay = payment_reply(await place_order(shopper, items))
+    paid = await live.post(f"/pay/{token_of(pay['link'])}/sandbox",
+                           json={"outcome": "success"}, headers=SANDBOX_AUTH)
+    assert paid.status == 200
+    texts = [m["text"] for m in await outbox(live, shopper.phone)]
+    links = [match for text in texts if (match := RECEIPT_LINK.search(text))]
+    assert len(links) == 1, texts
+    assert texts.index(links[0].string) > next(
+        i for i, text in enumerate(texts) if "received" in text)  # after "paid"
+    link = links[0].group(0)
+    assert link.startswith(live.app[k.SETTINGS].public_base + "/receipt/")
+    return link, f"/receipt/{links[0].group(1)}", links[0].string
+
+
+async def test_paying_sends_a_link_to_a_tax_invoice_numbered_per_shop_and_year(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    link, path, message = await _pay_and_get_receipt(live, buyer)
+    assert message == f"🧾 Your receipt for *ORD-1001*: {link}"
+    page = await live.get(path)
+    assert page.status == 200 and page.headers["Cache-Control"] == "private, no-store"
+    html = await page.text()
+    assert '<html lang="en" dir="ltr">' in html
+    assert 'id="title">Tax invoice<' in html
+    assert 'id="invoice-number">MTH/2627/000001<' in html
+    assert 'id="date">23/11/2026<' in html  # the movable clock: 23 November 2026, Kolkata
+    assert "Mitra Tea House Private Limited" in html and "19AAPCM1234F1ZG" in html
+    assert "West Bengal (19)" in html  # place of supply: the shop's state, so CGST + SGST
+    assert 'id="total-cgst">₹1.28<' in html and 'id="total-sgst">₹1.28<' in html
+    assert 'id="total-taxable">₹51.44<' in html and 'id="total">₹54.00<' in html
+    assert "HSN 996331" in html and "Prices include GST." in html
+    assert 'id="method">UPI<' in html and 'id="reference">' in html
+    qr = await live.get(f"{path}/qr.png")
+    assert qr.status == 200 and qr.content_type == "image/png"
+    assert decode_qr(await qr.read()) == [
+        "Mitra Tea House Private Limited\nGSTIN: 19AAPCM1234F1ZG\nInvoice: MTH/2627/000001\n"
+        "Date: 23/11/2026\nTotal: INR 54.00\nGST: INR 2.56"]
+
+    # the same shopper again: the next number; the page of the first stays as it was
+    second = Shopper(live, "+919000000102")
+    _, path2, _ = await _pay_and_get_receipt(live, second, "3 samosa")
+    assert 'id="invoice-number">MTH/2627/000002<' in await (await live.get(path2)).text()
+    assert 'id="invoice-number">MTH/2627/000001<' in await (await live.get(path)).text()
+
+
+async def test_issuing_again_gives_the_same_invoice_and_sends_nothing(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    _, path, _ = await _pay_and_get_receipt(live, buyer)
+    order = (await live.app[k.PAYMENTS].repo.orders("config"))[0]
+    from storage.database import WriteSet
+
+    writes = WriteSet()
+    again = await live.app[k.NOTIFIER].send_receipt(order, writes, method="cod",
+                                                    reference=None)
+    assert again is not None and again.existing is not None
+    assert path.endswith(again.token) and not writes  # nothing to write, nothing sent
+    stored = await live.app[RECEIPTS].for_order(order.id)
+    assert stored is not None and number_of(stored) == "MTH/2627/000001"
+    assert await outbox(live, buyer.phone) == []
+
+
+async def test_the_page_in_each_language_and_bad_tokens(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    _, path, _ = await _pay_and_get_receipt(live, buyer)
+    hindi = await (await live.get(path, params={"lang": "hi"})).text()
+    assert 'lang="hi"' in hindi and "टैक्स इनवॉइस" in hindi and "कुल" in hindi
+    bengali = await (await live.get(path, params={"lang": "bn"})).text()
+    assert "ট্যাক্স ইনভয়েস" in bengali and "₹54.00" in bengali
+    arabic = await (await live.get(path, params={"lang": "ar"})).text()
+    assert '<html lang="ar" dir="rtl">' in arabic and "فاتورة ضريبية" in arabic
+    assert (await live.get(path, params={"lang": "fr"})).status == 400
+    for bad in ("short", "x" * 65, "A" * 32, "../../etc/passwd"):
+        assert (await live.get(f"/receipt/{bad}")).status == 404, bad
+        assert (await live.get(f"/receipt/{bad}/qr.png")).status == 404, bad
+
+
+# ---- real headless Chromium --------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as running:
+        yield running
+
+
+async def test_the_receipt_in_chromium_on_a_phone_and_in_print(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    link, _, _ = await _pay_and_get_receipt(live, buyer)
+    async with phone_page(browser) as phone:
+        page = phone.page
+        response = await page.goto(link)
+        assert response is not None and response.status == 200
+        assert await page.inner_text("#invoice-number") == "MTH/2627/000001"
+        assert await page.inner_text("#total") == "₹54.00"
+        assert await page.inner_text("#legal-name") == "Mitra Tea House Private Limited"
+        rows = (await page.inner_text("#lines")).splitlines()
+        assert any(r.startswith("Samosa") for r in rows), rows
+        await page.wait_for_function("document.getElementById('qr').complete && "
+                                     "document.getElementById('qr').naturalWidth > 0")
+        # the screenshot, as the shopper sees it, carries the number and the total
+        shot = await page.screenshot(full_page=True)
+        (read,) = decode_qr(shot)
+        assert "Invoice: MTH/2627/000001" in read and "Total: INR 54.00" in read
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        box = await page.locator("#print").bounding_box()
+        assert box is not None and box["height"] >= 44
+        # printed: the button goes, the invoice stays
+        await page.emulate_media(media="print")
+        assert await page.is_hidden("#print")
+        assert await page.is_visible("#invoice-number") and await page.is_visible("#total")
+        pdf = await page.pdf(format="A4")
+        assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+        assert phone.errors == [] and phone.failed == []
+
+
+async def test_an_arabic_receipt_is_laid_out_right_to_left(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    link, _, _ = await _pay_and_get_receipt(live, buyer)
+    async with phone_page(browser) as phone:
+        page = phone.page
+        response = await page.goto(f"{link}?lang=ar")
+        assert response is not None and response.status == 200
+        assert await page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+        assert await page.inner_text("#title") == "فاتورة ضريبية"
+        # the number and the amounts keep their own left-to-right order inside the RTL page
+        assert await page.inner_text("#invoice-number") == "MTH/2627/000001"
+        assert await page.inner_text("#total") == "₹54.00"
+        # right to left: the title starts at the right edge, the total's label at the right
+        title = await page.locator("#title").bounding_box()
+        assert title is not None and title["x"] + title["width"] > PHONE["width"] * 0.6
+        shot = await page.screenshot(full_page=True)
+        (read,) = decode_qr(shot)
+        assert "Invoice: MTH/2627/000001" in read and "Total: INR 54.00" in read
+        assert phone.errors == [] and phone.failed == []
