@@ -80,9 +80,10 @@ def parse_invoice(ctx: _Ctx, node: Node, currency: str | None) -> InvoiceProfile
             ctx.error(fields["gstin"][1], f"invoice.gstin {text['gstin']!r}: {problem}")
             gstin = None
         elif currency is not None and currency != "INR":
-            ctx.error(fields["gstin"][1], f"invoice.gstin is India's GST number, but this "
-                                          f"shop sells in {currency}: remove it (GST needs "
-                                          f"INR)")
+            # a warning: a copy of an Indian shop moved to another currency still loads
+            ctx.warn(fields["gstin"][1], f"invoice.gstin is India's GST number, but this "
+                                         f"shop sells in {currency}: it is ignored and "
+                                         "receipts carry no GST (GST needs INR)")
             gstin = None
     state: str | None = None
     if text["state"] is not None:
@@ -107,7 +108,7 @@ def parse_invoice(ctx: _Ctx, node: Node, currency: str | None) -> InvoiceProfile
     for key in ("gst_rate", "delivery_gst_rate"):
         pair = fields.get(key)
         rates[key] = None if pair is None else gst_rate(ctx, pair[1], f"invoice.{key}")
-        if pair is not None and "gstin" not in fields:
+        if pair is not None and "gstin" not in fields and currency in (None, "INR"):
             ctx.error(pair[1], f"invoice.{key} needs invoice.gstin: a shop not registered "
                                "for GST issues a bill of supply, without tax")
     delivery_hsn = None

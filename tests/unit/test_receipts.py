@@ -22,7 +22,7 @@ from bot.receipts import (
     page_view,
 )
 from catalog.gst import gstin_check_character, gstin_problem, state_code, state_in_address
-from catalog.loader import check_shop, load_shop
+from catalog.loader import check_shop, check_shop_with_warnings, load_shop
 from catalog.models import Shop
 from catalog.money import Money
 from catalog.money_text import format_usual
@@ -149,6 +149,19 @@ def test_haat_check_validates_the_invoice_keys(tmp_path: Path) -> None:
     hsn = _shop_folder(tmp_path, "invoice:\n  legal_name: M\n  address: K\n",
                        "  - {sku: X1, category: tea, name: X, price: '1.00', hsn: '09A2'}\n")
     assert any("hsn '09A2' must be an HSN or SAC code" in e.message for e in check_shop(hsn))
+
+
+def test_a_gstin_outside_india_is_a_warning_and_ignored(tmp_path: Path) -> None:
+    folder = _shop_folder(tmp_path, "invoice:\n  legal_name: M\n  address: K\n"
+                                    "  gstin: 19AAPCM1234F1ZG\n  gst_rate: 5\n")
+    shop_yaml = folder / "shop.yaml"
+    shop_yaml.write_text(shop_yaml.read_text(encoding="utf-8").replace(
+        "currency: INR", "currency: AED"), encoding="utf-8")
+    errors, warnings = check_shop_with_warnings(folder)
+    assert errors == [], errors
+    assert any("it is ignored and receipts carry no GST" in w.message for w in warnings)
+    shop = load_shop(folder)
+    assert shop.invoice is not None and shop.invoice.gstin is None
 
 
 def test_the_demo_shop_is_a_gst_registered_tea_house() -> None:
