@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,18 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser
 
 from bot.receipts import number_of
+from config.clock import Clock
+from config.settings import Settings
 from tests.browser import PHONE, chromium, decode_qr, phone_page
-from tests.conftest import Shopper
-from tests.e2e.conftest import SANDBOX_AUTH, outbox, payment_reply, place_order, token_of
+from tests.conftest import AiohttpClient, Shopper
+from tests.e2e.conftest import (
+    SANDBOX_AUTH,
+    outbox,
+    payment_reply,
+    place_order,
+    start_live,
+    token_of,
+)
 from webhooks import keys as k
 from webhooks.receipt_routes import RECEIPTS
 
@@ -158,4 +168,42 @@ async def test_an_arabic_receipt_is_laid_out_right_to_left(
         shot = await page.screenshot(full_page=True)
         (read,) = decode_qr(shot)
         assert "Invoice: MTH/2627/000001" in read and "Total: INR 54.00" in read
+        assert phone.errors == [] and phone.failed == []
+
+
+# ---- a Dhaka shop: whole taka, Bengali, a plain receipt ------------------------------------
+
+
+async def test_a_dhaka_shopper_gets_a_bengali_receipt_in_whole_taka(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        browser: Browser) -> None:
+    dhaka = Path(__file__).resolve().parents[2] / "examples" / "dhaka-grocer"
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=dhaka), clock)
+    shopper = Shopper(live, "+8801900000101")
+    await shopper.send("৩ কেজি মসুর ডাল")
+    await shopper.send("checkout")
+    replies = await shopper.send("বাড়ি ১২, রোড ৫, Dhanmondi, Dhaka")
+    assert any(b["payload"] == "confirm" for r in replies for b in r.get("buttons", [])), \
+        replies
+    pay = payment_reply(await shopper.send(button="confirm"))
+    paid = await live.post(f"/pay/{token_of(pay['link'])}/sandbox",
+                           json={"outcome": "success"}, headers=SANDBOX_AUTH)
+    assert paid.status == 200
+    texts = [m["text"] for m in await outbox(live, shopper.phone)]
+    (message,) = [t for t in texts if "/receipt/" in t]
+    assert message.startswith("🧾 *ORD-1001*-এর রসিদ: ")
+    link = message.rsplit(" ", 1)[1]
+    async with phone_page(browser) as phone:
+        page = phone.page
+        response = await page.goto(link)
+        assert response is not None and response.status == 200
+        assert await page.evaluate("document.documentElement.lang") == "bn"
+        assert await page.inner_text("#title") == "রসিদ"  # no GST outside India
+        # 3 × ৳135 + ৳40 delivery, whole taka as the shop asks; Bangladesh's year is July-June
+        assert await page.inner_text("#total") == "৳445"
+        assert await page.inner_text("#invoice-number") == "RG/2627/000001"
+        assert await page.inner_text("#legal-name") == "Rahman Grocery"
+        assert await page.locator("#unregistered").count() == 0  # India's bill of supply
+        (read,) = decode_qr(await page.screenshot(full_page=True))
+        assert "Invoice: RG/2627/000001" in read and "Total: BDT 445.00" in read
         assert phone.errors == [] and phone.failed == []
