@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
 from webhooks import keys as k
 from webhooks.receipt_routes import RECEIPTS
 
+DHAKA = Path(__file__).resolve().parents[2] / "examples" / "dhaka-grocer"
 RECEIPT_LINK = re.compile(r"https?://\S+/receipt/([A-Za-z0-9_-]+)")
 
 
@@ -177,8 +178,7 @@ async def test_an_arabic_receipt_is_laid_out_right_to_left(
 async def test_a_dhaka_shopper_gets_a_bengali_receipt_in_whole_taka(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         browser: Browser) -> None:
-    dhaka = Path(__file__).resolve().parents[2] / "examples" / "dhaka-grocer"
-    live = await start_live(aiohttp_client, settings.with_(shop_dir=dhaka), clock)
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=DHAKA), clock)
     shopper = Shopper(live, "+8801900000101")
     await shopper.send("৩ কেজি মসুর ডাল")
     await shopper.send("checkout")
