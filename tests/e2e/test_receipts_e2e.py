@@ -207,3 +207,10 @@ async def test_a_dhaka_shopper_gets_a_bengali_receipt_in_whole_taka(
         (read,) = decode_qr(await page.screenshot(full_page=True))
         assert "Invoice: RG/2627/000001" in read and "Total: BDT 445.00" in read
         assert phone.errors == [] and phone.failed == []
+
+
+def test_receipt_tokens_never_reach_a_log_line() -> None:
+    from webhooks.redaction import Redactor
+
+    assert Redactor().redact("GET /receipt/AbC_123-xyzxyzxyzxyzxyz/qr.png 200") == \
+        "GET /receipt/<token>/qr.png 200"
