@@ -4,9 +4,9 @@
 it: the message is formatted once and redacted (phone-number-like digit runs, wamids, which
 are base64 of the phone number, ``/pay/<token>`` and ``/receipt/<token>`` paths, bearer
 tokens, every configured secret), and a traceback keeps its frames and exception types but
-never an exception's message, which may quote the input that caused it. Message text cannot be recognised by a
-pattern, so haat's own log calls never pass it; a test drives traffic at DEBUG and looks
-for every text, phone, token and secret it sent.
+never an exception's message, which may quote the input that caused it. Message text
+cannot be recognised by a pattern, so haat's own log calls never pass it; a test drives
+traffic at DEBUG and looks for every text, phone, token and secret it sent.
 
 :func:`install_redaction` hooks it into the log-record factory, the one place every
 record passes whatever logger made it and whichever handler prints it (a filter on a
