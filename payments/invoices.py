@@ -47,11 +47,12 @@ def year_label(fy: int, start_month: int = 4) -> str:
     return str(fy) if start_month == 1 else f"{fy % 100:02d}{(fy + 1) % 100:02d}"
 
 
-def invoice_number(prefix: str, fy: int, seq: int, start_month: int = 4) -> str:
+def invoice_number(prefix: str, fy: int, seq: int, start_month: int = 4, *,
+                   strict: bool = True) -> str:
     """``MTH/2627/000123``: six digits at least, more when the year needs them, never over
-    16 characters."""
+    16 characters (``strict``; an invoice already issued is shown as it is)."""
     number = f"{prefix}/{year_label(fy, start_month)}/{seq:06d}"
-    if len(number) > MAX_NUMBER:
+    if strict and len(number) > MAX_NUMBER:
         raise InvoiceNumberError(f"invoice number {number} is over {MAX_NUMBER} characters: "
                                  "use a shorter invoice.prefix")
     return number
@@ -89,6 +90,12 @@ class InvoiceRepository:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM invoices WHERE token = ?",
                                      (token,))
         return None if row is None else _invoice(row)
+
+    async def last_number(self, shop_id: str, fy: int) -> int:
+        """The shop's last invoice number of the year (0 before the first)."""
+        row = await self.db.fetchone(
+            "SELECT last FROM invoice_counters WHERE shop_id = ? AND fy = ?", (shop_id, fy))
+        return int(row[0]) if row else 0
 
     async def for_shop(self, shop_id: str, fy: int) -> list[StoredInvoice]:
         """The shop's invoices of one financial year, in number order."""

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
-from bot.receipts import IssuedReceipt, Receipts
+from bot.receipts import IssuedReceipt, ReceiptError, Receipts
 from bot.replies import text_for
 from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
+from payments.invoices import InvoiceNumberError
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -177,8 +178,15 @@ class PaymentNotifier:
         if self.receipts is None or shop is None:
             return None
         now = self.now_ms()
-        issued = await self.receipts.issue(writes, order, method=method, reference=reference,
-                                           now_ms=now)
+        try:
+            issued = await self.receipts.issue(writes, order, method=method,
+                                               reference=reference, now_ms=now)
+        except (ReceiptError, InvoiceNumberError) as exc:
+            # the payment (or delivery) is stored all the same; the merchant is told why
+            log.warning("no receipt for an order of shop %s: %s", order.shop_id, exc)
+            await self._send(shop, order, [], [f"⚠️ No receipt could be issued for "
+                                               f"{order.label}: {exc}."], writes, now)
+            return None
         if issued is None or issued.existing is not None:
             return issued
         text = text_for(shop, "receipt_link", shop.language_for(order.language),

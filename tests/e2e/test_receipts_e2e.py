@@ -19,6 +19,7 @@ from config.settings import Settings
 from tests.browser import PHONE, chromium, decode_qr, phone_page
 from tests.conftest import AiohttpClient, Shopper
 from tests.e2e.conftest import (
+    OWNER,
     SANDBOX_AUTH,
     outbox,
     payment_reply,
@@ -214,3 +215,30 @@ def test_receipt_tokens_never_reach_a_log_line() -> None:
 
     assert Redactor().redact("GET /receipt/AbC_123-xyzxyzxyzxyzxyz/qr.png 200") == \
         "GET /receipt/<token>/qr.png 200"
+
+
+async def test_a_number_that_would_not_fit_alerts_the_merchant_and_the_payment_stands(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    # ten million invoices this year already: MTH/2627/10000000 is 17 characters
+    await live.app[k.DB].write(_counter_at(9_999_999))
+    pay = payment_reply(await place_order(buyer))
+    paid = await live.post(f"/pay/{token_of(pay['link'])}/sandbox",
+                           json={"outcome": "success"}, headers=SANDBOX_AUTH)
+    assert paid.status == 200
+    texts = [m["text"] for m in await outbox(live, buyer.phone)]
+    assert any("received" in t for t in texts) and not any("/receipt/" in t for t in texts)
+    order = (await live.app[k.PAYMENTS].repo.orders("config"))[0]
+    assert order.status == "paid"
+    assert await live.app[RECEIPTS].for_order(order.id) is None
+    alerts = [m["text"] for m in await outbox(live, OWNER)]
+    assert any("No receipt could be issued for ORD-1001" in a and "shorter invoice.prefix"
+               in a for a in alerts), alerts
+
+
+def _counter_at(last: int) -> Any:
+    from storage.database import WriteSet
+
+    writes = WriteSet()
+    writes.add("INSERT INTO invoice_counters (shop_id, fy, last) VALUES (?, ?, ?)",
+               ("config", 2026, last))
+    return writes
