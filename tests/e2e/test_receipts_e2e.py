@@ -19,6 +19,7 @@ from config.settings import Settings
 from tests.browser import PHONE, chromium, decode_qr, phone_page
 from tests.conftest import AiohttpClient, Shopper
 from tests.e2e.conftest import (
+    ADMIN,
     OWNER,
     SANDBOX_AUTH,
     outbox,
@@ -80,6 +81,23 @@ async def test_paying_sends_a_link_to_a_tax_invoice_numbered_per_shop_and_year(
     _, path2, _ = await _pay_and_get_receipt(live, second, "3 samosa")
     assert 'id="invoice-number">MTH/2627/000002<' in await (await live.get(path2)).text()
     assert 'id="invoice-number">MTH/2627/000001<' in await (await live.get(path)).text()
+
+    # the merchant's sales register for the GST return
+    assert (await live.get("/api/invoices")).status == 403
+    register = await (await live.get("/api/invoices", headers=ADMIN)).json()
+    assert register["fy"] == 2026 and [i["number"] for i in register["invoices"]] == [
+        "MTH/2627/000001", "MTH/2627/000002"]
+    first = register["invoices"][0]
+    assert (first["order"], first["kind"], first["date"], first["place_of_supply"]) == (
+        "ORD-1001", "tax_invoice", "2026-11-23", "19")
+    assert (first["taxable_minor"], first["cgst_minor"], first["sgst_minor"],
+            first["igst_minor"], first["total_minor"]) == (5144, 128, 128, 0, 5400)
+    assert first["url"] == link
+    older = await (await live.get("/api/invoices", params={"fy": "2025"},
+                                  headers=ADMIN)).json()
+    assert older["invoices"] == []
+    for bad in ({"fy": "26"}, {"fy": "２０２６"}, {"shop": "nope"}):
+        assert (await live.get("/api/invoices", params=bad, headers=ADMIN)).status == 400
 
 
 async def test_issuing_again_gives_the_same_invoice_and_sends_nothing(
