@@ -88,7 +88,6 @@ class PaymentNotifier:
 
         to_shopper: list[str | Reply] = []
         to_owners: list[str] = []
-        paid = False
         captured = Money(update.after.captured.minor - update.before.captured.minor,
                          order.currency)
         refunded = Money(update.after.refunded.minor - update.before.refunded.minor,
@@ -124,11 +123,17 @@ class PaymentNotifier:
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
-            to_shopper.append(order_status_reply(
-                t("paid_receipt", amount=update.after.captured.format()), update.request.id,
-                OrderStatus.PAID))
+            text = t("paid_receipt", amount=update.after.captured.format())
+            # the receipt in the same transaction, its link in the same message: one
+            # message cannot arrive before the other (the outbox sends rows concurrently)
+            request = update.request
+            issued = await self._issue_receipt(
+                shop, order, writes, to_owners, method=request.method,
+                reference=update.event.payment_id or request.provider_ref, now=now)
+            if issued is not None:
+                text += "\n" + t("receipt_line", link=issued.url)
+            to_shopper.append(order_status_reply(text, request.id, OrderStatus.PAID))
             to_owners.append(await self._paid_alert(update))
-            paid = True
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),
                                 left=update.after.outstanding.format()))
@@ -162,38 +167,44 @@ class PaymentNotifier:
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
-        if paid:
-            request = update.request
-            await self.send_receipt(order, writes, method=request.method,
-                                    reference=update.event.payment_id or request.provider_ref)
 
     async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
                            reference: str | None) -> IssuedReceipt | None:
-        """Issue the order's receipt in ``writes`` and queue its link to the shopper, just
-        after whatever else the write set tells them. The one call for every way of being
-        paid: a capture (above), and cash on delivery once the cash is collected
-        (``method="cod"``). Idempotent: an order that has a receipt keeps its number and
-        nothing is sent again. None when receipts are off or the shop is not served."""
+        """Issue the order's receipt in ``writes`` and queue its link to the shopper: the
+        call for money that arrives without a provider event, i.e. cash on delivery once
+        the cash is recorded (``method="cod"``). A capture does the same inside
+        ``__call__``, the link joining the "payment received" message. Idempotent: an
+        order that has a receipt keeps its number and nothing is sent again. None when
+        receipts are off, the shop is not served, or no receipt could be issued (the
+        merchant is told why)."""
         shop = self.shop_for(order.shop_id)
-        if self.receipts is None or shop is None:
+        if shop is None:
             return None
         now = self.now_ms()
-        try:
-            issued = await self.receipts.issue(writes, order, method=method,
-                                               reference=reference, now_ms=now)
-        except (ReceiptError, InvoiceNumberError) as exc:
-            # the payment (or delivery) is stored all the same; the merchant is told why
-            log.warning("no receipt for an order of shop %s: %s", order.shop_id, exc)
-            await self._send(shop, order, [], [f"⚠️ No receipt could be issued for "
-                                               f"{order.label}: {exc}."], writes, now)
-            return None
-        if issued is None or issued.existing is not None:
-            return issued
-        text = text_for(shop, "receipt_link", shop.language_for(order.language),
-                        order=order.label, link=issued.url)
-        # one millisecond later: the outbox sends in due order, so it follows the receipt
-        await self._send(shop, order, [text], [], writes, now + 1)
+        to_owners: list[str] = []
+        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
+                                           reference=reference, now=now)
+        to_shopper: list[str | Reply] = []
+        if issued is not None and issued.existing is None:
+            to_shopper.append(text_for(shop, "receipt_link", shop.language_for(order.language),
+                                       order=order.label, link=issued.url))
+        await self._send(shop, order, to_shopper, to_owners, writes, now)
         return issued
+
+    async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
+                             to_owners: list[str], *, method: str, reference: str | None,
+                             now: int) -> IssuedReceipt | None:
+        """The receipt, or None; a receipt that cannot be issued never blocks the payment
+        (or delivery) it belongs to: the merchant is told why instead."""
+        if self.receipts is None:
+            return None
+        try:
+            return await self.receipts.issue(writes, order, method=method,
+                                             reference=reference, now_ms=now)
+        except (ReceiptError, InvoiceNumberError) as exc:
+            log.warning("no receipt for an order of shop %s: %s", shop.id, exc)
+            to_owners.append(f"⚠️ No receipt could be issued for {order.label}: {exc}.")
+            return None
 
     async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
         """A refund was accepted by the provider (only now is the shopper told it is on

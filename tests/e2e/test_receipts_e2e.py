@@ -32,6 +32,7 @@ from webhooks import keys as k
 from webhooks.receipt_routes import RECEIPTS
 
 DHAKA = Path(__file__).resolve().parents[2] / "examples" / "dhaka-grocer"
+APRIL_1_2027_10AM_IST_MS = 1_806_553_800_000
 RECEIPT_LINK = re.compile(r"https?://\S+/receipt/([A-Za-z0-9_-]+)")
 
 
@@ -46,8 +47,6 @@ async def _pay_and_get_receipt(live: TestClient[Any, Any], shopper: Shopper,
     texts = [m["text"] for m in await outbox(live, shopper.phone)]
     links = [match for text in texts if (match := RECEIPT_LINK.search(text))]
     assert len(links) == 1, texts
-    assert texts.index(links[0].string) > next(
-        i for i, text in enumerate(texts) if "received" in text)  # after "paid"
     link = links[0].group(0)
     assert link.startswith(live.app[k.SETTINGS].public_base + "/receipt/")
     return link, f"/receipt/{links[0].group(1)}", links[0].string
@@ -56,7 +55,9 @@ async def _pay_and_get_receipt(live: TestClient[Any, Any], shopper: Shopper,
 async def test_paying_sends_a_link_to_a_tax_invoice_numbered_per_shop_and_year(
         live: TestClient[Any, Any], buyer: Shopper) -> None:
     link, path, message = await _pay_and_get_receipt(live, buyer)
-    assert message == f"🧾 Your receipt for *ORD-1001*: {link}"
+    # one message: "received" and the receipt can never arrive in the wrong order
+    assert message == ("✅ Payment of ₹54.00 received for *ORD-1001*. Thank you! We're "
+                       f"preparing your order.\n🧾 Receipt: {link}")
     page = await live.get(path)
     assert page.status == 200 and page.headers["Cache-Control"] == "private, no-store"
     html = await page.text()
@@ -210,7 +211,8 @@ async def test_a_dhaka_shopper_gets_a_bengali_receipt_in_whole_taka(
     assert paid.status == 200
     texts = [m["text"] for m in await outbox(live, shopper.phone)]
     (message,) = [t for t in texts if "/receipt/" in t]
-    assert message.startswith("🧾 *ORD-1001*-এর রসিদ: ")
+    assert message.startswith("✅ *ORD-1001*-এর ৳445.00 পেমেন্ট পেয়েছি।")  # chat: Money.format
+    assert "\n🧾 রসিদ: http" in message
     link = message.rsplit(" ", 1)[1]
     async with phone_page(browser) as phone:
         page = phone.page
@@ -260,3 +262,43 @@ def _counter_at(last: int) -> Any:
     writes.add("INSERT INTO invoice_counters (shop_id, fy, last) VALUES (?, ?, ?)",
                ("config", 2026, last))
     return writes
+
+
+async def test_on_postgresql_the_series_restarts_on_the_first_of_april(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        fresh_postgres: str) -> None:
+    """The whole path on PostgreSQL, with the movable clock carried past 31 March."""
+    live = await start_live(aiohttp_client, settings.with_(database_url=fresh_postgres),
+                            clock)
+    _, path, _ = await _pay_and_get_receipt(live, Shopper(live, "+919000000201"))
+    assert 'id="invoice-number">MTH/2627/000001<' in await (await live.get(path)).text()
+    _, path, _ = await _pay_and_get_receipt(live, Shopper(live, "+919000000202"))
+    assert 'id="invoice-number">MTH/2627/000002<' in await (await live.get(path)).text()
+    clock.offset_ms += APRIL_1_2027_10AM_IST_MS - clock.now_ms()  # Thursday, open
+    _, path, _ = await _pay_and_get_receipt(live, Shopper(live, "+919000000203"))
+    html = await (await live.get(path)).text()
+    assert 'id="invoice-number">MTH/2728/000001<' in html and 'id="date">01/04/2027<' in html
+    register = await (await live.get("/api/invoices", headers=ADMIN)).json()
+    assert register["fy"] == 2027 and [i["number"] for i in register["invoices"]] == [
+        "MTH/2728/000001"]
+
+
+async def test_cash_on_delivery_calls_send_receipt_once_the_cash_is_in(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    """What the COD flow calls when the merchant records the cash (the flow itself is
+    issue 19 item 1): the receipt, its own message, paid by cash."""
+    from storage.database import WriteSet
+
+    await place_order(buyer)
+    await outbox(live, buyer.phone)
+    order = (await live.app[k.PAYMENTS].repo.orders("config"))[0]
+    writes = WriteSet()
+    issued = await live.app[k.NOTIFIER].send_receipt(order, writes, method="cod",
+                                                     reference=None)
+    assert issued is not None and issued.existing is None
+    await live.app[k.DB].write(writes)
+    (message,) = [m["text"] for m in await outbox(live, buyer.phone)]
+    assert message == f"🧾 Your receipt for *ORD-1001*: {issued.url}"
+    html = await (await live.get(f"/receipt/{issued.token}")).text()
+    assert 'id="method">Cash on delivery<' in html and 'id="reference"' not in html
+    assert 'id="invoice-number">MTH/2627/000001<' in html and 'id="total">₹54.00<' in html
