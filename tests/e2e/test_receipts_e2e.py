@@ -302,3 +302,22 @@ async def test_cash_on_delivery_calls_send_receipt_once_the_cash_is_in(
     html = await (await live.get(f"/receipt/{issued.token}")).text()
     assert 'id="method">Cash on delivery<' in html and 'id="reference"' not in html
     assert 'id="invoice-number">MTH/2627/000001<' in html and 'id="total">₹54.00<' in html
+
+
+async def test_a_shop_not_registered_for_gst_gives_a_bill_of_supply(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    for name in ("shop.yaml", "catalog.yaml", "nlu.yml"):
+        text = (settings.shop_dir / name).read_text(encoding="utf-8")
+        kept = [line for line in text.splitlines(keepends=True)
+                if not line.lstrip().startswith(("gstin:", "gst_rate:", "delivery_gst_rate:"))]
+        (shop / name).write_text("".join(kept), encoding="utf-8")
+    live = await start_live(aiohttp_client, settings.with_(shop_dir=shop), clock)
+    _, path, _ = await _pay_and_get_receipt(live, Shopper(live, "+919000000301"))
+    html = await (await live.get(path)).text()
+    assert 'id="title">Bill of supply<' in html
+    assert "Supplier not registered for GST: no tax charged." in html
+    assert "GSTIN" not in html and "CGST" not in html and "Place of supply" not in html
+    assert 'id="total">₹54.00<' in html and 'id="invoice-number">MTH/2627/000001<' in html
