@@ -31,6 +31,7 @@ from catalog.money import Money, currency_code
 from catalog.money_text import format_usual
 from payments.invoices import (
     InvoiceRepository,
+    ReceiptKind,
     StoredInvoice,
     financial_year,
     invoice_number,
@@ -39,9 +40,9 @@ from payments.repository import Order, OrderLine
 from payments.tax import rate_text, split_inclusive
 from storage.database import Database, WriteSet
 
-TAX_INVOICE = "tax_invoice"
-BILL_OF_SUPPLY = "bill_of_supply"
-RECEIPT = "receipt"
+TAX_INVOICE = ReceiptKind.TAX_INVOICE
+BILL_OF_SUPPLY = ReceiptKind.BILL_OF_SUPPLY
+RECEIPT = ReceiptKind.RECEIPT
 DOCUMENT_VERSION = 1
 
 # what the page says, per language (the merchant's own texts stay as written)
@@ -254,7 +255,7 @@ class Receipts:
         invoice_number(prefix, fy, await self.repo.last_number(order.shop_id, fy) + 1, start)
         token = secrets.token_urlsafe(24)
         self.repo.issue(writes, order_id=order.id, shop_id=order.shop_id, fy=fy,
-                        prefix=prefix, token=token, kind=str(document["kind"]),
+                        prefix=prefix, token=token, kind=ReceiptKind(document["kind"]),
                         issued_at=now_ms, document=json.dumps(document, ensure_ascii=False,
                                                               sort_keys=True))
         return IssuedReceipt(token, self.url(token), None)

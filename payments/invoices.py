@@ -24,12 +24,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from storage.database import Database, WriteSet
 
 MAX_NUMBER = 16  # characters, GST rule 46(b)
 _COLUMNS = "order_id, shop_id, fy, seq, prefix, token, kind, issued_at, document"
+
+
+class ReceiptKind(StrEnum):
+    """What the document is: GST's tax invoice (a GSTIN), its bill of supply (an Indian
+    shop not registered), or a plain receipt (elsewhere)."""
+
+    TAX_INVOICE = "tax_invoice"
+    BILL_OF_SUPPLY = "bill_of_supply"
+    RECEIPT = "receipt"
 
 
 class InvoiceNumberError(ValueError):
@@ -66,7 +76,7 @@ class StoredInvoice:
     seq: int
     prefix: str
     token: str
-    kind: str
+    kind: ReceiptKind
     issued_at: int
     document: str
 
@@ -74,7 +84,7 @@ class StoredInvoice:
 def _invoice(row: Sequence[Any]) -> StoredInvoice:
     order_id, shop_id, fy, seq, prefix, token, kind, issued_at, document = row
     return StoredInvoice(str(order_id), str(shop_id), int(fy), int(seq), str(prefix),
-                         str(token), str(kind), int(issued_at), str(document))
+                         str(token), ReceiptKind(kind), int(issued_at), str(document))
 
 
 class InvoiceRepository:
@@ -105,7 +115,7 @@ class InvoiceRepository:
         return [_invoice(r) for r in rows]
 
     def issue(self, writes: WriteSet, *, order_id: str, shop_id: str, fy: int, prefix: str,
-              token: str, kind: str, issued_at: int, document: str) -> None:
+              token: str, kind: ReceiptKind, issued_at: int, document: str) -> None:
         """The statements that give ``order_id`` the next number, or nothing new when it
         already has one (see the module docstring)."""
         writes.add("INSERT INTO invoice_counters (shop_id, fy, last) VALUES (?, ?, 0) "
