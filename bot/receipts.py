@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import secrets
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from catalog.gst import STATES, state_in_address
+from catalog.invoice_schema import default_prefix
 from catalog.models import Shop
 from catalog.money import Money, currency_code
 from catalog.money_text import format_usual
@@ -226,7 +227,7 @@ class IssuedReceipt:
 
 class Receipts:
     def __init__(self, db: Database, *, shop_for: Callable[[str], Shop | None],
-                 lines: Callable[[str], Any], public_url: str) -> None:
+                 lines: Callable[[str], Awaitable[list[OrderLine]]], public_url: str) -> None:
         self.repo = InvoiceRepository(db)
         self.shop_for = shop_for
         self._lines = lines  # PaymentService.lines: the order's lines as placed
@@ -248,7 +249,7 @@ class Receipts:
         document = build_document(shop, order, await self._lines(order.id), method=method,
                                   reference=reference, issued_at=now_ms)
         start = shop.invoice.year_start_month if shop.invoice else 4
-        prefix = shop.invoice.prefix if shop.invoice else "INV"
+        prefix = shop.invoice.prefix if shop.invoice else default_prefix(shop.id)
         fy = financial_year(local_date(now_ms, shop.timezone).date(), start)
         document["year_start_month"] = start
         # the next number must fit GST's 16 characters (else: the merchant is told)
