@@ -496,6 +496,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "✅ *{order}*-এর {amount} পেমেন্ট পেয়েছি। ধন্যবাদ! আপনার অর্ডার তৈরি হচ্ছে।",
         "ar": "✅ تم استلام {amount} للطلب *{order}*. شكراً! نحضّر طلبك الآن.",
     },
+    "receipt_link": {
+        "en": "🧾 Your receipt for *{order}*: {link}",
+        "hi": "🧾 *{order}* की रसीद: {link}",
+        "bn": "🧾 *{order}*-এর রসিদ: {link}",
+        "ar": "🧾 إيصال الطلب *{order}*: {link}",
+    },
+    "receipt_line": {
+        "en": "🧾 Receipt: {link}",
+        "hi": "🧾 रसीद: {link}",
+        "bn": "🧾 রসিদ: {link}",
+        "ar": "🧾 الإيصال: {link}",
+    },
     "partial_receipt": {
         "en": "We received {amount} for *{order}*; {left} is still due. Use the same link to pay the rest.",
         "hi": "*{order}* के लिए {amount} मिले; {left} बाकी है। बाकी के लिए वही लिंक इस्तेमाल करें।",

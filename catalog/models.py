@@ -86,6 +86,10 @@ class Product:
     stock: int | None = None  # None = unlimited, 0 = sold out
     image: str | None = None
     options: tuple[Option, ...] = ()
+    # for receipts (bot/receipts.py): the HSN code and the GST rate in basis points
+    # (500 = 5 %); an option is invoiced with its product's
+    hsn: str | None = None
+    gst_rate_bp: int | None = None
 
     @property
     def sold_out(self) -> bool:
@@ -262,6 +266,25 @@ class WhatsAppCommerce:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceProfile:
+    """shop.yaml ``invoice:``: who issues the receipts and how (docs/MERCHANT_GUIDE.md).
+
+    With a ``gstin`` the receipt is a tax invoice (GST per line); without, a bill of supply.
+    """
+
+    legal_name: str
+    address: str
+    prefix: str  # the invoice number's first part: MTH in MTH/2627/000123
+    gstin: str | None = None
+    state: str | None = None  # the GST state code of the shop ("19")
+    gst_rate_bp: int | None = None  # the default GST rate, basis points (1800 = 18 %)
+    delivery_gst_rate_bp: int | None = None  # delivery taxed at this rate; None: untaxed
+    delivery_hsn: str | None = None  # its SAC code on the invoice (e.g. 9968)
+    whole_amounts: bool = False  # show ৳1,250 rather than ৳1,250.00 (whole amounts only)
+    year_start_month: int = 4  # the financial year's first month (India: April)
+
+
+@dataclass(frozen=True, slots=True)
 class FaqEntry:
     ask: Mapping[str, tuple[str, ...]]  # language → phrases
     answer: Text
@@ -296,6 +319,7 @@ class Shop:
     # token "CODE/EXPONENT", see catalog/money.py)
     assets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     whatsapp: WhatsAppCommerce = field(default_factory=WhatsAppCommerce)
+    invoice: InvoiceProfile | None = None  # receipts say who sold; without it, the shop name
 
     @property
     def default_language(self) -> str:

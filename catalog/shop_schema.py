@@ -13,6 +13,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.cart import MAX_QUANTITY
 from catalog.digits import DIGITS
+from catalog.invoice_schema import parse_invoice
 from catalog.models import (
     CARD_GATEWAYS,
     LANGUAGES,
@@ -30,6 +31,7 @@ from catalog.models import (
     Delivery,
     FaqEntry,
     GoodsType,
+    InvoiceProfile,
     OpeningHours,
     Payments,
     Text,
@@ -86,6 +88,7 @@ _SHOP_KEYS = {
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
     "max_quantity": False, "templates": False, "assets": False, "whatsapp_commerce": False,
+    "invoice": False,
 }
 _COMMERCE_KEYS = {
     "catalog_id": False, "sync_on_reload": False, "goods_type": False, "card_payment": False,
@@ -146,6 +149,8 @@ class _ShopParts:
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
     whatsapp: WhatsAppCommerce | None = None
+    invoice: InvoiceProfile | None = None
+    invoice_node: Node | None = None  # where finish_invoice's cross-file errors point
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -449,6 +454,9 @@ def _business_address(ctx: _Ctx, node: Node) -> BusinessAddress | None:
     return BusinessAddress(address_line1=got["address_line1"], city=got["city"],
                            zone_code=got["zone_code"], postal_code=got["postal_code"],
                            address_line2=got.get("address_line2"))
+def _invoice(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.invoice = parse_invoice(ctx, node, parts.currency)
+    parts.invoice_node = node
 
 
 # shop.yaml's keys in the order they are read: languages first (texts need the first
@@ -461,6 +469,7 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
     ("templates", _templates), ("whatsapp_commerce", _whatsapp_commerce),
+    ("invoice", _invoice),
 )
 
 

@@ -27,6 +27,7 @@ from bot.nlu.base import IntentBackend
 from bot.nlu.builtin import product_index
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
+from bot.receipts import Receipts
 from bot.reminders import Reminders
 from bot.services import Conversations, Services
 from bot.state import SqlStateStore
@@ -64,6 +65,7 @@ from webhooks.keys import (
 from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.receipt_routes import RECEIPTS, setup_receipt_routes
 from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
 from webhooks.scheduler import Scheduler
@@ -114,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_loop_watch)
     setup_routes(app)
     setup_payment_routes(app)
+    setup_receipt_routes(app)
     return app
 
 
@@ -252,9 +255,12 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         return runtime.shop if runtime else None
 
     windowed = with_capability(ChannelCapability.SERVICE_WINDOW)
+    receipts = Receipts(db, shop_for=shop_for, lines=payments.lines,
+                        public_url=settings.public_base)
+    app[RECEIPTS] = receipts
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
                                payments=payments, now_ms=clock.now_ms,
-                               windowed_channels=windowed)
+                               windowed_channels=windowed, receipts=receipts)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
         () if settings.simulator_owner else with_capability(

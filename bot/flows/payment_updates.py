@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from bot.inventory import Inventory
 from bot.order_card import card_sent
 from bot.outgoing import OutboxItem, outbox_statement
+from bot.receipts import IssuedReceipt, ReceiptError, Receipts
 from bot.replies import text_for
 from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
+from payments.invoices import InvoiceNumberError
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -76,6 +78,7 @@ class PaymentNotifier:
     channel_business: Callable[[str], str] = lambda channel: ""
     # the channels with a customer-service window (declared by the channels themselves)
     windowed_channels: frozenset[str] = frozenset()
+    receipts: Receipts | None = None  # None: no receipts (tests that build a bare notifier)
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -129,11 +132,19 @@ class PaymentNotifier:
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
+            text = t("paid_receipt", amount=update.after.captured.format())
+            # the receipt in the same transaction, its link in the same message: one
+            # message cannot arrive before the other (the outbox sends rows concurrently)
+            request = update.request
+            issued = await self._issue_receipt(
+                shop, order, writes, to_owners, method=request.method,
+                reference=update.event.payment_id or request.provider_ref, now=now)
+            if issued is not None:
+                text += "\n" + t("receipt_line", link=issued.url)
             # the card moves only if one went out for this request (bot/order_card.py)
             to_shopper.append(order_status_reply(
-                t("paid_receipt", amount=update.after.captured.format()), update.request.id,
-                OrderStatus.PAID, card=card_sent(shop, update.request.method,
-                                                 update.request.upi_link)))
+                text, request.id, OrderStatus.PAID,
+                card=card_sent(shop, request.method, request.upi_link)))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),
@@ -168,6 +179,44 @@ class PaymentNotifier:
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
+
+    async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
+                           reference: str | None) -> IssuedReceipt | None:
+        """Issue the order's receipt in ``writes`` and queue its link to the shopper: the
+        call for money that arrives without a provider event, i.e. cash on delivery once
+        the cash is recorded (``method="cod"``). A capture does the same inside
+        ``__call__``, the link joining the "payment received" message. Idempotent: an
+        order that has a receipt keeps its number and nothing is sent again. None when
+        receipts are off, the shop is not served, or no receipt could be issued (the
+        merchant is told why)."""
+        shop = self.shop_for(order.shop_id)
+        if shop is None:
+            return None
+        now = self.now_ms()
+        to_owners: list[str] = []
+        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
+                                           reference=reference, now=now)
+        to_shopper: list[str | Reply] = []
+        if issued is not None and issued.existing is None:
+            to_shopper.append(text_for(shop, "receipt_link", shop.language_for(order.language),
+                                       order=order.label, link=issued.url))
+        await self._send(shop, order, to_shopper, to_owners, writes, now)
+        return issued
+
+    async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
+                             to_owners: list[str], *, method: str, reference: str | None,
+                             now: int) -> IssuedReceipt | None:
+        """The receipt, or None; a receipt that cannot be issued never blocks the payment
+        (or delivery) it belongs to: the merchant is told why instead."""
+        if self.receipts is None:
+            return None
+        try:
+            return await self.receipts.issue(writes, order, method=method,
+                                             reference=reference, now_ms=now)
+        except (ReceiptError, InvoiceNumberError) as exc:
+            log.warning("no receipt for an order of shop %s: %s", shop.id, exc)
+            to_owners.append(f"⚠️ No receipt could be issued for {order.label}: {exc}.")
+            return None
 
     async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
         """A refund was accepted by the provider (only now is the shopper told it is on
