@@ -205,7 +205,10 @@ async def test_a_dhaka_shopper_gets_a_bengali_receipt_in_whole_taka(
     replies = await shopper.send("বাড়ি ১২, রোড ৫, Dhanmondi, Dhaka")
     assert any(b["payload"] == "confirm" for r in replies for b in r.get("buttons", [])), \
         replies
-    pay = payment_reply(await shopper.send(button="confirm"))
+    offered = await shopper.send(button="confirm")  # bKash first, a link among the others
+    assert any(b["payload"] == "pay:payment_link" for r in offered
+               for b in r.get("buttons", [])), offered
+    pay = payment_reply(await shopper.send(button="pay:payment_link"))
     paid = await live.post(f"/pay/{token_of(pay['link'])}/sandbox",
                            json={"outcome": "success"}, headers=SANDBOX_AUTH)
     assert paid.status == 200

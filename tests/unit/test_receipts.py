@@ -155,8 +155,10 @@ def test_a_gstin_outside_india_is_a_warning_and_ignored(tmp_path: Path) -> None:
     folder = _shop_folder(tmp_path, "invoice:\n  legal_name: M\n  address: K\n"
                                     "  gstin: 19AAPCM1234F1ZG\n  gst_rate: 5\n")
     shop_yaml = folder / "shop.yaml"
+    # a dirham shop pays by link (UPI takes rupees only)
     shop_yaml.write_text(shop_yaml.read_text(encoding="utf-8").replace(
-        "currency: INR", "currency: AED"), encoding="utf-8")
+        "currency: INR", "currency: AED").replace(
+        "methods: [upi_link, payment_link]", "methods: [payment_link]"), encoding="utf-8")
     errors, warnings = check_shop_with_warnings(folder)
     assert errors == [], errors
     assert any("it is ignored and receipts carry no GST" in w.message for w in warnings)
