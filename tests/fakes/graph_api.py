@@ -178,7 +178,7 @@ class FakeGraphApi(ScriptedServer):
         approved = self.templates.get(key)
         if approved is None:
             return 404, 132001, "Template name does not exist in the translation"
-        if tuple(p.get("parameter_name") for p in params) != approved.params:
+        if sorted(str(p.get("parameter_name")) for p in params) != sorted(approved.params):
             return 400, 132000, "Number of parameters does not match the expected number"
         if approved.category == "MARKETING" and to in self.marketing_capped:
             return 400, 131049, "This message was not delivered to maintain healthy ecosystem"
