@@ -76,6 +76,19 @@ def event_template(shop: Shop, event: TemplateEvent | str, language: str,
     return replace(reply, text=body)
 
 
+def template_item(shop: Shop, key: TemplateEvent | str, language: str,
+                  variables: Mapping[str, str], *, channel: str, customer: str,
+                  business: str) -> OutboxItem | None:
+    """An outbox row that sends the shop's approved template ``key`` (an event, or the
+    merchant's own ``templates`` key: a broadcast's marketing template) as it is, whatever
+    the window; None when shop.yaml maps no template to ``key`` for this language. Write
+    it with ``outbox_statement`` in the transaction that decides it, then ``submit`` it."""
+    reply = event_template(shop, key, language, variables)
+    if reply is None:
+        return None
+    return OutboxItem(uuid.uuid4().hex, shop.id, channel, customer, business, reply)
+
+
 def with_fallback(reply: Reply, template: Reply | None) -> Reply:
     """``reply`` carrying ``template`` to be sent instead if the window turns out closed."""
     if template is None:
@@ -131,4 +144,4 @@ def proactive_item(shop: Shop, conversation: Conversation | None, body: str | Re
 
 
 __all__ = ["NO_TEMPLATE", "event_template", "fallback_of", "is_owner_alert", "plan",
-           "proactive_item", "template_reply", "with_fallback"]
+           "proactive_item", "template_item", "template_reply", "with_fallback"]

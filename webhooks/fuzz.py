@@ -352,6 +352,7 @@ class Generator:
             ("GET /pay/{token}/qr.png", 2, lambda: self.pay_case("/qr.png")),
             ("POST /pay/{token}/sandbox", 3, self.pay_sandbox_case),
             ("GET /api/orders", 3, self.api_orders_case),
+            ("GET /api/outbox", 2, self.api_outbox_case),
             ("POST /api/orders/{order}/status", 3, lambda: self.api_post_case("status")),
             ("POST /api/orders/{order}/refund", 3, lambda: self.api_post_case("refund")),
             ("GET /healthz, /readyz, /metrics", 2, self.health_case),
@@ -497,6 +498,15 @@ class Generator:
         if self.rng.random() < 0.3:
             encoded = f"customer={self.rng.choice(_RAW_QUERY)}&shop={self.rng.choice(_RAW_QUERY)}"
         return Case("GET /api/orders", "GET", "/api/orders?" + encoded, sign="admin")
+
+    def api_outbox_case(self) -> Case:
+        query = {"limit": str(self.rng.choice(["1", "1000", "0", "-5", "10" * 40, *_STRINGS]))}
+        if self.rng.random() < 0.3:
+            query["shop"] = str(self.rng.choice(_STRINGS))[:300]
+        encoded = urlencode(query, quote_via=quote)
+        if self.rng.random() < 0.3:
+            encoded = f"limit={self.rng.choice(_RAW_QUERY)}&shop={self.rng.choice(_RAW_QUERY)}"
+        return Case("GET /api/outbox", "GET", "/api/outbox?" + encoded, sign="admin")
 
     def api_post_case(self, action: str) -> Case:
         label = self.rng.choice(["ORD-1001", "ORD-1002", "ORD-1", "1001", *_STRINGS[:20]])

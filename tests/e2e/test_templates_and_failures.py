@@ -418,3 +418,21 @@ async def test_twilio_63016_is_sent_again_as_the_content_template(
     assert json.loads(templated[0]["ContentVariables"][0]) == {
         "order": "ORD-1001", "shop": "Mitra Tea House"}
     assert [r[0] for r in await _rows(client, SHOPPER)][-2:] == ["templated", "sent"]
+
+
+def test_any_approved_template_by_name_for_broadcasts(tmp_path: Path) -> None:
+    from bot.templates import template_item
+    from webhooks.channels.whatsapp_outbound import build_message
+
+    shop = load_shop(_shop_with(tmp_path, {
+        "diwali_offer": {"whatsapp": "diwali_offer", "twilio": "HX" + "d" * 32}}))
+    item = template_item(shop, "diwali_offer", "hi", {"1": "Asha", "2": "20%\noff"},
+                         channel="whatsapp", customer=SHOPPER, business="123")
+    assert item is not None and item.reply.extra["content_sid"] == "HX" + "d" * 32
+    assert item.reply.extra["category"] == "marketing"
+    template = build_message(SHOPPER, item.reply)["template"]
+    assert template["name"] == "diwali_offer" and template["language"] == {"code": "hi"}
+    assert template["components"][0]["parameters"] == [  # positional: {{1}}, {{2}}
+        {"type": "text", "text": "Asha"}, {"type": "text", "text": "20% · off"}]
+    assert template_item(shop, "order_paid", "en", {}, channel="whatsapp",
+                         customer=SHOPPER, business="123") is None  # not mapped here

@@ -155,7 +155,9 @@ def _template(to: str, reply: Reply) -> dict[str, Any]:
     }
     names = reply.extra.get("param_names")
     if reply.params:
-        named = isinstance(names, list) and len(names) == len(reply.params)
+        # names "1", "2"…: a positional template (``{{1}}``), sent without names
+        named = (isinstance(names, list) and len(names) == len(reply.params)
+                 and not any(str(n).isdigit() for n in names))
         template["components"] = [{"type": "body", "parameters": [
             {"type": "text", "parameter_name": str(names[i]), "text": str(p)} if named
             and isinstance(names, list) else {"type": "text", "text": str(p)}
