@@ -436,3 +436,35 @@ def test_any_approved_template_by_name_for_broadcasts(tmp_path: Path) -> None:
         {"type": "text", "text": "Asha"}, {"type": "text", "text": "20% · off"}]
     assert template_item(shop, "order_paid", "en", {}, channel="whatsapp",
                          customer=SHOPPER, business="123") is None  # not mapped here
+
+
+async def test_the_fake_graph_answers_rule_breaks_with_meta_s_codes(
+        settings: Settings, graph: FakeGraphApi) -> None:
+    import aiohttp
+
+    from bot.outgoing import OutboundStatus
+    from bot.types import Reply
+    from webhooks.channels.base import SendError
+    from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
+    from webhooks.outbox import classify
+
+    graph.approve(meta_templates(load_shop(DEMO_SHOP)))
+    adapter = WhatsAppCloudAdapter(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN))
+    old_style = Reply(type="template", template="haat_merchant_alert", params=(
+        "Mitra Tea House", "💰 ORD-7 paid\n• 2 × Samosa"),
+        extra={"language": "en", "param_names": ["shop", "alert"]})
+    unknown = Reply(type="template", template="haat_merchant_alert", params=("x",),
+                    extra={"language": "bn", "param_names": ["alert"]})
+    codes = []
+    async with aiohttp.ClientSession() as session:
+        for reply in (old_style, unknown):
+            with pytest.raises(SendError) as refused:
+                await adapter.send(session, business="1234", to=SHOPPER, reply=reply,
+                                   idempotency_key="k")
+            assert not refused.value.retryable
+            codes.append(refused.value.code)
+    assert codes == ["132018", "132001"]
+    assert {classify(code, Reply(type="text")) for code in codes} == {OutboundStatus.FAILED}
+    assert classify("424242", Reply(type="text")) is OutboundStatus.UNKNOWN_ERROR
+    assert classify("131026", Reply(type="text")) is OutboundStatus.UNDELIVERABLE
