@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 WINDOW_CLOSED: Final = frozenset({"131047", "63016"})
 # this person cannot get it: 131026 (undeliverable), 131049 (Meta's per-user marketing
 # limit), 131050 (stopped marketing messages), Twilio 63003/63024 (no such recipient),
-# 63049 (Twilio's 131049); no Content SID for a Twilio template (webhooks/channels/twilio.py)
+# 63049 (Twilio's 131049); a template with no Content SID (Twilio) or no name (Cloud API)
 UNDELIVERABLE: Final = frozenset({"131026", "131049", "131050", "63003", "63024", "63049",
-                                  "no_content_sid"})
+                                  "no_content_sid", "no_template_name"})
 # refusals haat knows, all of them a fault of haat or of the shop's setup, not of the
 # moment: template parameters (132000 count, 132018 format, 132012, 132001 no such template
 # or language, 132005, 132007, 132015/132016 paused or disabled), parameters 131008/131009,

@@ -456,15 +456,19 @@ async def test_the_fake_graph_answers_rule_breaks_with_meta_s_codes(
         extra={"language": "en", "param_names": ["shop", "alert"]})
     unknown = Reply(type="template", template="haat_merchant_alert", params=("x",),
                     extra={"language": "bn", "param_names": ["alert"]})
+    twilio_only = Reply(type="template", params=("x",),
+                        extra={"content_sid": "HX" + "1" * 32, "param_names": ["alert"]})
     codes = []
     async with aiohttp.ClientSession() as session:
-        for reply in (old_style, unknown):
+        for reply in (old_style, unknown, twilio_only):
             with pytest.raises(SendError) as refused:
                 await adapter.send(session, business="1234", to=SHOPPER, reply=reply,
                                    idempotency_key="k")
             assert not refused.value.retryable
             codes.append(refused.value.code)
-    assert codes == ["132018", "132001"]
-    assert {classify(code, Reply(type="text")) for code in codes} == {OutboundStatus.FAILED}
+    assert codes == ["132018", "132001", "no_template_name"]
+    assert graph.attempts == 2  # the template without a Cloud API name never left
+    assert {classify(code, Reply(type="text")) for code in codes[:2]} == {OutboundStatus.FAILED}
+    assert classify(codes[2], Reply(type="text")) is OutboundStatus.UNDELIVERABLE
     assert classify("424242", Reply(type="text")) is OutboundStatus.UNKNOWN_ERROR
     assert classify("131026", Reply(type="text")) is OutboundStatus.UNDELIVERABLE
