@@ -121,6 +121,8 @@ def plan(shop: Shop, conversation: Conversation | None, body: str | Reply, now_m
     reply = body if isinstance(body, Reply) else Reply(type="text", text=body)
     if not windowed:
         return reply, OutboundStatus.PENDING, None
+    if event is not None:  # what it is, for the outbox's plan should it be refused
+        reply = replace(reply, extra={**reply.extra, "event": event.value})
     template = event_template(shop, event, language, variables) if event else None
     if conversation is not None and conversation.in_window(now_ms):
         return with_fallback(reply, template), OutboundStatus.PENDING, None

@@ -364,6 +364,15 @@ async def test_alerts_that_cannot_reach_the_owner_come_as_a_digest_when_they_wri
     await _say(client, settings, "orders", OWNER)  # once only
     await _settle(client)
     assert not any("📬" in m["text"]["body"] for m in _sent(graph, OWNER)[len(rest) + 1:])
+    # inside the owner's window by our clock, but Meta says 131047: kept as well
+    graph.closed.add(OWNER)
+    await _order(client, settings, graph, HINDI_SHOPPER)
+    held = await _rows(client, OWNER)
+    assert held[-1][0] == "held" and "131047" in held[-1][1]
+    graph.closed.clear()
+    await _say(client, settings, "help", OWNER)
+    await _settle(client)
+    assert "New order ORD-1002" in _sent(graph, OWNER)[-2]["text"]["body"]
 
 
 # ---- Twilio ----------------------------------------------------------------------------
