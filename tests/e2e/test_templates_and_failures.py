@@ -481,3 +481,12 @@ async def test_the_fake_graph_answers_rule_breaks_with_meta_s_codes(
     assert classify(codes[2], Reply(type="text")) is OutboundStatus.UNDELIVERABLE
     assert classify("424242", Reply(type="text")) is OutboundStatus.UNKNOWN_ERROR
     assert classify("131026", Reply(type="text")) is OutboundStatus.UNDELIVERABLE
+
+
+def test_haat_check_warns_about_events_without_a_template(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _shop_with(tmp_path, {"order_paid": "haat_order_paid"})
+    assert main(["check", str(folder)]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert "templates: no Cloud API template for order_placed, order_shipped" in out
+    assert "order_paid," not in out.split("no Cloud API template for")[1].split(";")[0]
