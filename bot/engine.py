@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from bot import outgoing
 from bot.flows import browse, cart, checkout, merchant, orders, support
-from bot.flows.payment_updates import proactive
 from bot.flows.support import FaqIndex
 from bot.language import detect_language
 from bot.nlu.base import LOW_CONFIDENCE, IntentBackend, ParseContext, Understanding
@@ -27,6 +27,7 @@ from bot.reminders import schedule_for_turn
 from bot.router import Outgoing, Router, Turn
 from bot.services import Services
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
+from bot.templates import proactive_item
 from bot.types import InboundMessage, MessageKind, Reply
 from catalog.digits import DIGITS
 from catalog.models import Shop
@@ -214,12 +215,16 @@ class Engine:
             to_business = business if channel == message.channel and business else (
                 theirs.business if theirs and theirs.business else business)
             # a channel's service window: free-form only inside it, else a template
-            reply = proactive(shop, theirs, out.reply, turn.now_ms, purpose=out.purpose,
-                              windowed=channel in self.windowed_channels)
-            if reply is not None:
-                items.append(OutboxItem(uuid.uuid4().hex, shop.id, channel, out.customer,
-                                        to_business, reply))
+            language = out.language or (theirs.language if theirs else shop.default_language)
+            items.append(proactive_item(
+                shop, theirs, out.reply, turn.now_ms, out.event, out.variables,
+                channel=channel, customer=out.customer, business=to_business,
+                language=shop.language_for(language),
+                windowed=channel in self.windowed_channels))
         return items
+
+    async def _digest(self, turn: Turn) -> None:
+        await _held_digest(self.db, turn)
 
     async def merchant_command(self, runtime: ShopRuntime | None, text: str
                                ) -> HandleResult | None:
@@ -268,12 +273,34 @@ class Engine:
             _update_language(turn, text)
         cart_before = dict(conversation.cart)
         handled = await self.root.dispatch(turn)
+        if turn.is_owner:
+            await self._digest(turn)
         schedule_for_turn(turn, cart_before)
         _away_notice(turn)
         if not handled:
             log.debug("no handler matched")
         _remember_options(turn)
         return turn
+
+
+DIGEST_ITEM_CHARS = 300
+
+
+async def _held_digest(db: Database, turn: Turn) -> None:
+    """The owner writes: the alerts that could not reach them (outside the window with no
+    template, or refused by the channel) come first, once, as one digest."""
+    message = turn.message
+    held = await outgoing.held_alerts(db, turn.shop.id, message.channel, message.customer)
+    if not held:
+        return
+    lines = [f"📬 {len(held)} alert{'s' if len(held) != 1 else ''} could not reach you "
+             "while the chat was closed:"]
+    for alert in held:
+        when = time.strftime("%d %b %H:%M UTC", time.gmtime(alert.created_at / 1000))
+        text = " · ".join(part for part in alert.reply.text.splitlines() if part.strip())
+        lines.append(f"• {when} — {text[:DIGEST_ITEM_CHARS]}")
+        outgoing.digested(turn.writes, alert.id, turn.now_ms)
+    turn.replies.insert(0, Reply(type="text", text="\n".join(lines)))
 
 
 def _away_notice(turn: Turn) -> None:

@@ -16,7 +16,8 @@ from storage.database import Database, Row, WriteSet
 
 
 class OutboundStatus(StrEnum):
-    """A row's life: ``pending → sending → sent → delivered → read`` (or failed / dead)."""
+    """A row's life: ``pending → sending → sent → delivered → read``, or one of the ends
+    below; the merchant sees every end but ``digested`` in ``GET /api/outbox``."""
 
     PENDING = "pending"  # waiting for a send (a new row, or a retry that is due)
     SENDING = "sending"  # claimed by a sender (PostgreSQL: with a lease)
@@ -24,15 +25,32 @@ class OutboundStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
-    FAILED = "failed"  # refused for good by the channel, or a receipt said failed
+    FAILED = "failed"  # refused for good: haat's mistake or the shop's setup (132000…)
     DEAD = "dead"  # retried until max_attempts, or no such channel
+    # the window was closed (131047, 63016): sent again as its template, in a new row
+    TEMPLATED = "templated"
+    # the channel cannot deliver it to this person (131026, 131049), or no template
+    # exists for it outside the window
+    UNDELIVERABLE = "undeliverable"
+    UNKNOWN_ERROR = "unknown_error"  # refused with an error haat does not know
+    HELD = "held"  # an owner alert that could not be delivered: kept for the digest
+    DIGESTED = "digested"  # a held alert, given to the owner in a digest
+
+
+# the ends a merchant must hear of (GET /api/outbox)
+PROBLEMS: tuple[OutboundStatus, ...] = (
+    OutboundStatus.FAILED, OutboundStatus.DEAD, OutboundStatus.UNDELIVERABLE,
+    OutboundStatus.UNKNOWN_ERROR, OutboundStatus.HELD)
 
 
 _S = OutboundStatus
 # a receipt never moves a row backwards (read may arrive before delivered)
 _RANK = {_S.ACCEPTED: 0, _S.SENT: 1, _S.DELIVERED: 2, _S.READ: 3, _S.FAILED: 4}
+# the ends the outbox decided (templated, undeliverable…) are above every receipt
+_SETTLED = (_S.DEAD, _S.TEMPLATED, _S.UNDELIVERABLE, _S.UNKNOWN_ERROR, _S.HELD, _S.DIGESTED)
 _RANK_SQL = ("CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in (
-    (_S.PENDING, -2), (_S.SENDING, -1), *_RANK.items())) + " ELSE -3 END")
+    (_S.PENDING, -2), (_S.SENDING, -1), *_RANK.items(), *((s, 9) for s in _SETTLED)))
+    + " ELSE -3 END")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +61,15 @@ class OutboxItem:
     customer: str
     business: str
     reply: Reply
+    # a row that is not to be sent starts held or undeliverable (bot/templates.py:plan)
+    status: OutboundStatus = OutboundStatus.PENDING
+    error: str | None = None
 
 
 _INSERT_OUTBOX = (
     "INSERT INTO outbound_messages (id, shop_id, channel, customer, business, payload, status, "
-    "attempts, next_attempt_at, created_at, updated_at) "
-    f"VALUES (?, ?, ?, ?, ?, ?, '{_S.PENDING}', 0, ?, ?, ?)"
+    "attempts, next_attempt_at, error, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
 )
 _CLAIM = (f"UPDATE outbound_messages SET status = '{_S.SENDING}', next_attempt_at = ?, "
           f"updated_at = ? WHERE id = ? AND (status = '{_S.PENDING}' OR "
@@ -62,6 +83,20 @@ _RETRY = (f"UPDATE outbound_messages SET status = '{_S.PENDING}', attempts = att
           f"next_attempt_at = ?, error = ?, updated_at = ? WHERE id = ? AND {_UNSENT}")
 _FAIL = ("UPDATE outbound_messages SET status = ?, attempts = attempts + 1, error = ?, "
          f"updated_at = ? WHERE id = ? AND {_UNSENT}")
+# a receipt's failure, classified (templated, undeliverable, held…): only over a row that
+# is sent or further, and not yet at one of those ends
+_SETTLE = ("UPDATE outbound_messages SET status = ?, error = ?, updated_at = ? "
+           f"WHERE id = ? AND status IN ('{_S.ACCEPTED}', '{_S.SENT}', '{_S.DELIVERED}', "
+           f"'{_S.READ}', '{_S.FAILED}')")
+_BY_CHANNEL_ID = ("SELECT id, shop_id, channel, customer, business, payload, status "
+                  "FROM outbound_messages WHERE channel = ? AND channel_message_id = ?")
+_HELD = ("SELECT id, payload, created_at FROM outbound_messages WHERE shop_id = ? AND "
+         f"channel = ? AND customer = ? AND status = '{_S.HELD}' ORDER BY created_at LIMIT 50")
+_DIGEST = (f"UPDATE outbound_messages SET status = '{_S.DIGESTED}', updated_at = ? "
+           f"WHERE id = ? AND status = '{_S.HELD}'")
+_PROBLEMS = ("SELECT id, channel, customer, status, error, payload, attempts, created_at, "
+             "updated_at FROM outbound_messages WHERE shop_id = ? AND status IN ("
+             + ", ".join(f"'{s}'" for s in PROBLEMS) + ") ORDER BY updated_at DESC LIMIT ?")
 _RECEIPT = ("UPDATE outbound_messages SET status = ?, error = COALESCE(?, error), "
             f"updated_at = ? WHERE channel = ? AND channel_message_id = ? AND ({_RANK_SQL}) < ?")
 _RELEASE = (f"UPDATE outbound_messages SET status = '{_S.PENDING}', next_attempt_at = 0 "
@@ -84,7 +119,8 @@ _CLAIM_DUE = (
 def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int) -> None:
     writes.add(_INSERT_OUTBOX, (
         item.id, item.shop_id, item.channel, item.customer, item.business,
-        json.dumps(item.reply.to_json(), ensure_ascii=False), now_ms, now_ms, now_ms))
+        json.dumps(item.reply.to_json(), ensure_ascii=False), item.status, now_ms, item.error,
+        now_ms, now_ms))
 
 
 def claim(writes: WriteSet, row_id: str, lease_until: int, now_ms: int) -> None:
@@ -103,9 +139,57 @@ def retry_later(writes: WriteSet, row_id: str, next_attempt_at: int, error: str,
 
 
 def give_up(writes: WriteSet, row_id: str, status: OutboundStatus, error: str,
-            now_ms: int) -> None:
-    """``failed`` (the channel refused it) or ``dead`` (retries exhausted, no channel)."""
-    writes.add(_FAIL, (status, error, now_ms, row_id))
+            now_ms: int, *, must_change: bool = False) -> None:
+    """An end for an unsent row: ``failed`` (the channel refused it), ``dead`` (retries
+    exhausted, no channel), ``templated``, ``undeliverable``, ``unknown_error``, ``held``."""
+    writes.add(_FAIL, (status, error, now_ms, row_id), must_change=must_change)
+
+
+def settle(writes: WriteSet, row_id: str, status: OutboundStatus, error: str,
+           now_ms: int, *, must_change: bool = False) -> None:
+    """A sent row's failure receipt, classified by the outbox (webhooks/outbox.py); with
+    ``must_change`` a row settled before conflicts (a redelivered receipt does it once)."""
+    writes.add(_SETTLE, (status, error[:500], now_ms, row_id), must_change=must_change)
+
+
+async def by_channel_id(db: Database, channel: str, channel_message_id: str) -> Row | None:
+    """``(id, shop_id, channel, customer, business, payload, status)`` of a sent row."""
+    return await db.fetchone(_BY_CHANNEL_ID, (channel, channel_message_id))
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAlert:
+    id: str
+    reply: Reply
+    created_at: int
+
+
+async def held_alerts(db: Database, shop_id: str, channel: str, customer: str
+                      ) -> list[HeldAlert]:
+    """The owner's alerts that could not be delivered, oldest first (at most 50)."""
+    return [HeldAlert(str(row[0]), Reply.from_json(json.loads(row[1])), int(row[2]))
+            for row in await db.fetchall(_HELD, (shop_id, channel, customer))]
+
+
+def digested(writes: WriteSet, row_id: str, now_ms: int) -> None:
+    """A held alert was given in a digest (in the owner's own turn: once)."""
+    writes.add(_DIGEST, (now_ms, row_id))
+
+
+async def problems(db: Database, shop_id: str, limit: int = 100) -> list[dict[str, object]]:
+    """The shop's messages that did not arrive, newest first (``GET /api/outbox``)."""
+    out: list[dict[str, object]] = []
+    for (row_id, channel, customer, status, error, payload, attempts, created,
+         updated) in await db.fetchall(_PROBLEMS, (shop_id, limit)):
+        data = json.loads(payload)
+        extra = data.get("extra") or {}
+        fallback = extra.get("fallback") or {}
+        out.append({"id": row_id, "channel": channel, "customer": customer, "status": status,
+                    "error": error, "attempts": attempts, "created_at": created,
+                    "updated_at": updated, "type": data.get("type"),
+                    "event": extra.get("event") or fallback.get("extra", {}).get("event"),
+                    "template": data.get("template"), "text": str(data.get("text", ""))[:200]})
+    return out
 
 
 def receipt(writes: WriteSet, channel: str, channel_message_id: str, status: str,

@@ -4,22 +4,23 @@ A reminder is a ``scheduled_jobs`` row with a unique key. It is written in the s
 transaction as the turn that made it due, and fired by flipping ``pending → fired`` with a
 compare-and-set in the same transaction as the outbox row of its message: it survives
 restarts and can never fire twice. Inside the 24-hour window it is text; outside only the
-shop's configured template. See reminders.mmd.
+shop's template for the event (cart_reminder is a marketing template, payment_reminder a
+utility one: bot/templates.py). See reminders.mmd.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.flows.payment_updates import proactive
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import local_digits, text_for, transfer_amount
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
+from bot.templates import proactive_item
+from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from payments.repository import PaymentsRepository
 from payments.status import OPEN_REQUEST, PaymentEventKind
@@ -100,6 +101,8 @@ class Reminders:
         key = ConversationKey(shop.id, channel, customer)
         conversation = await self.store.load(key)
         language = shop.language_for(conversation.language)
+        shop_name = shop.name.get(language, shop.default_language)
+        event: TemplateEvent
         if kind == CART:
             if not conversation.cart:
                 return None
@@ -109,6 +112,8 @@ class Reminders:
                 if hit is not None:
                     names.append(f"{qty} × {hit[0].name.get(language, shop.default_language)}")
             body = text_for(shop, "cart_reminder", language, items=", ".join(names))
+            event, values = TemplateEvent.CART_REMINDER, {"shop": shop_name,
+                                                          "items": ", ".join(names)}
         elif kind == PAYMENT:
             request = await PaymentsRepository(self.db).request(data.get("request", ""))
             if request is None or request.status not in OPEN_REQUEST:
@@ -129,12 +134,12 @@ class Reminders:
                 body = text_for(shop, "payment_reminder", language,
                                 order=data.get("order", ""), minutes=str(minutes),
                                 link=data.get("link", ""))
+            event, values = TemplateEvent.PAYMENT_REMINDER, {
+                "order": data.get("order", ""), "shop": shop_name, "minutes": str(minutes),
+                "link": data.get("link", "")}
         else:
             log.warning("unknown reminder kind %s", kind)
             return None
-        reply = proactive(shop, conversation, body, now, purpose="reminder",
-                          windowed=channel in self.windowed_channels)
-        if reply is None:
-            return None
-        return OutboxItem(uuid.uuid4().hex, shop.id, channel, customer,
-                          conversation.business, reply)
+        return proactive_item(shop, conversation, body, now, event, values, channel=channel,
+                              customer=customer, business=conversation.business,
+                              language=language, windowed=channel in self.windowed_channels)

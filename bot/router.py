@@ -18,6 +18,7 @@ from bot.nlu.base import Understanding
 from bot.replies import text_for
 from bot.state import Conversation
 from bot.types import Button, InboundMessage, Reply
+from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.search import ProductIndex
 
@@ -38,7 +39,10 @@ class Outgoing:
     customer: str
     reply: Reply
     channel: str | None = None  # None: the turn's channel
-    purpose: str = "merchant_alert"  # picks the template outside the 24-hour window
+    # the template outside the 24-hour window (catalog/message_templates.py) and its values
+    event: TemplateEvent | None = TemplateEvent.MERCHANT_ALERT
+    variables: dict[str, str] = field(default_factory=dict)
+    language: str | None = None  # the recipient's; None: their conversation's
 
 
 @dataclass(slots=True)
@@ -70,13 +74,18 @@ class Turn:
     def say(self, key: str, **values: Any) -> None:
         self.replies.append(Reply(type="text", text=self.t(key, **values)))
 
-    def outgoing_to_owners(self, body: str) -> None:
-        """An alert to every owner number of the shop, through this turn's channel."""
+    def outgoing_to_owners(self, body: str, event: TemplateEvent = TemplateEvent.MERCHANT_ALERT,
+                           **variables: str) -> None:
+        """An alert to every owner number of the shop, through this turn's channel; outside
+        the window as the ``event`` template (``merchant_alert``: the body is its alert)."""
+        values = {"shop": self.shop.name.get("en", self.shop.default_language),
+                  "alert": body, **variables}
         for owner in self.shop.owners:
             digits = "".join(ch for ch in owner if ch.isdigit())
             if digits and digits != self.message.customer:
                 self.outgoing.append(Outgoing(customer=digits, reply=Reply(type="text",
-                                                                           text=body)))
+                                                                           text=body),
+                                              event=event, variables=values, language="en"))
 
     def reply_text(self, body: str) -> None:
         self.replies.append(Reply(type="text", text=body))

@@ -61,7 +61,7 @@ class Conversations:
                         # "I'm back" only for a conversation that was handed back
                         messages.append(Outgoing(customer=customer, channel=fresh.key.channel,
                                                  reply=Reply(type="text", text=text),
-                                                 purpose="order_update"))
+                                                 event=None, language=fresh.language))
                         break
         return messages
 

@@ -291,6 +291,18 @@ class FaqEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """Where an event's approved template is: its Cloud API name (one name for every
+    language) and/or its Twilio Content SIDs (one per language; ``"*"``: any language)."""
+
+    name: str | None = None
+    content_sids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def content_sid(self, language: str) -> str | None:
+        return self.content_sids.get(language) or self.content_sids.get("*")
+
+
+@dataclass(frozen=True, slots=True)
 class Shop:
     """A whole shop: profile, rules and its catalog."""
 
@@ -311,7 +323,8 @@ class Shop:
     handoff_quiet_minutes: int = 120
     # the most of one item a message may add; more is questioned, never cut silently
     max_quantity: int = 99
-    templates: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # event (catalog/message_templates.py) or the merchant's own key → approved template
+    templates: Mapping[str, TemplateRef] = field(default_factory=lambda: MappingProxyType({}))
     nlu_examples: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )

@@ -14,6 +14,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from catalog.cart import MAX_QUANTITY
 from catalog.digits import DIGITS
 from catalog.invoice_schema import parse_invoice
+from catalog.message_templates import CONTENT_SID_RE, NAME_RE, TemplateEvent
 from catalog.models import (
     CARD_GATEWAYS,
     LANGUAGES,
@@ -34,6 +35,7 @@ from catalog.models import (
     InvoiceProfile,
     OpeningHours,
     Payments,
+    TemplateRef,
     Text,
     TransferAccount,
     UpiPayee,
@@ -60,7 +62,6 @@ VPA_RE = re.compile(r"^[A-Za-z0-9.\-_]{2,256}@[A-Za-z]{2,64}$")
 PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_TEMPLATE_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 _MCC_RE = re.compile(r"^\d{4}$")
 _RANGE_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
@@ -146,7 +147,7 @@ class _ShopParts:
     closed_for_orders: bool = False
     handoff_quiet_minutes: int = 120
     max_quantity: int = MAX_QUANTITY
-    templates: Mapping[str, str] | None = None
+    templates: Mapping[str, TemplateRef] | None = None
     assets: Mapping[str, int] | None = None
     whatsapp: WhatsAppCommerce | None = None
     invoice: InvoiceProfile | None = None
@@ -334,23 +335,97 @@ def _max_quantity(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
                         f"(the most of one item a cart line holds), got {cap}")
 
 
+# shop.yaml ``templates`` keys before issue 17: one single-parameter template per purpose,
+# whose parameter was the whole text (newlines and all: Meta refuses it, error 132018)
+_OLD_TEMPLATE_KEYS: dict[str, tuple[str, ...]] = {
+    "reminder": ("cart_reminder", "payment_reminder"),
+    "payment_update": ("order_paid", "refund"),
+    "order_update": ("order_placed", "order_shipped", "order_delivered"),
+    "default": tuple(e.value for e in TemplateEvent),
+}
+_EVENT_KEYS = tuple(e.value for e in TemplateEvent)
+_TEMPLATE_REF_KEYS = {"whatsapp": False, "twilio": False}
+
+
+def _template_value(ctx: _Ctx, node: Node, where: str) -> TemplateRef | None:
+    """``name`` | ``HX…`` | ``{whatsapp: name, twilio: HX… | {lang: HX…}}``."""
+    if isinstance(node, ScalarNode):
+        value = _scalar_text(ctx, node, where)
+        if value is None:
+            return None
+        if value.startswith("HX"):
+            return _content_sids(ctx, node, where, {"*": value})
+        if not NAME_RE.match(value):
+            ctx.error(node, f"{where}: template name {value!r} must be lower-case letters, "
+                            "digits and _ (as approved in WhatsApp Manager), or a Twilio "
+                            "Content SID (HX + 32 hex digits)")
+            return None
+        return TemplateRef(name=value)
+    fields = _mapping(ctx, node, where, _TEMPLATE_REF_KEYS)
+    if fields is None:
+        return None
+    name: str | None = None
+    sids: dict[str, str] = {}
+    if "whatsapp" in fields:
+        name = _scalar_text(ctx, fields["whatsapp"][1], f"{where}.whatsapp")
+        if name is not None and not NAME_RE.match(name):
+            ctx.error(fields["whatsapp"][1], f"{where}.whatsapp: template name {name!r} must "
+                                             "be lower-case letters, digits and _")
+            name = None
+    if "twilio" in fields:
+        twilio = fields["twilio"][1]
+        if isinstance(twilio, ScalarNode):
+            sid = _scalar_text(ctx, twilio, f"{where}.twilio")
+            if sid is not None:
+                sids["*"] = sid
+        else:
+            for lang, _key_node, value_node in _free_mapping(ctx, twilio, f"{where}.twilio") or []:
+                if lang not in LANGUAGES:
+                    ctx.error(value_node, f"{where}.twilio: {lang!r} is not one of haat's "
+                                          f"languages ({', '.join(LANGUAGES)})")
+                    continue
+                sid = _scalar_text(ctx, value_node, f"{where}.twilio.{lang}")
+                if sid is not None:
+                    sids[lang] = sid
+    ref = _content_sids(ctx, node, where, sids) if sids else TemplateRef()
+    if ref is None:
+        return None
+    if name is None and not ref.content_sids:
+        ctx.error(node, f"{where} names no template: give whatsapp: NAME and/or twilio: HX…")
+        return None
+    return TemplateRef(name=name, content_sids=ref.content_sids)
+
+
+def _content_sids(ctx: _Ctx, node: Node, where: str, sids: dict[str, str]) -> TemplateRef | None:
+    for sid in sids.values():
+        if not CONTENT_SID_RE.match(sid):
+            ctx.error(node, f"{where}: {sid!r} is not a Twilio Content SID (HX followed by "
+                            "32 hex digits, from Twilio Console → Content Template Builder)")
+            return None
+    return TemplateRef(content_sids=MappingProxyType(sids))
+
+
 def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
-    templates: dict[str, str] = {}
+    """One approved template per event (``haat templates export`` writes what to submit)."""
+    templates: dict[str, TemplateRef] = {}
     for key, key_node, value_node in _free_mapping(ctx, node, "templates") or []:
+        if key in _OLD_TEMPLATE_KEYS:
+            ctx.error(key_node, f"templates.{key} is the old one-parameter form, which "
+                                "WhatsApp refuses outside the 24-hour window (error 132018): "
+                                "haat now sends one template per event with named variables. "
+                                "Run `haat templates export`, submit those, and map "
+                                f"{', '.join(_OLD_TEMPLATE_KEYS[key])} instead "
+                                "(docs/CHANNELS.md)")
+            continue
         if not _KEY_RE.match(key):
             ctx.error(key_node, f"template key {key!r} must be lower_case_words")
             continue
-        name = _scalar_text(ctx, value_node, f"templates.{key}")
-        if name is None:
-            continue
-        if not _TEMPLATE_RE.match(name):
-            ctx.error(
-                value_node,
-                f"template name {name!r} must be lower-case letters, digits and _ "
-                "(as approved in WhatsApp Manager)",
-            )
-            continue
-        templates[key] = name
+        if key not in _EVENT_KEYS:
+            ctx.warn(key_node, f"templates.{key} is not an event haat sends"
+                               f"{_hint(key, _EVENT_KEYS)}; it is kept for broadcasts")
+        ref = _template_value(ctx, value_node, f"templates.{key}")
+        if ref is not None:
+            templates[key] = ref
     parts.templates = MappingProxyType(templates)
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import os
 import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from catalog.models import Shop
 
 log = logging.getLogger("haat")
 
@@ -187,7 +191,59 @@ def cmd_check(args: argparse.Namespace) -> int:
 
             for problem in catalog_items(shop)[1]:
                 print(f"{path}: warning: not synced to the Meta catalog: {problem}")
+        for note in template_notes(shop, settings):
+            print(f"{path}: warning: {note}")
     return 1 if failed else 0
+
+
+def template_notes(shop: Shop, settings: Settings) -> list[str]:
+    """Events without an approved template: outside the 24-hour window they are not sent
+    (an owner's alert waits for the digest), so a live shop should map every one."""
+    from catalog.template_export import missing_templates
+    from webhooks.channels.twilio import TwilioAdapter
+
+    notes = []
+    missing = missing_templates(shop, content_sids=False)
+    if missing:
+        notes.append(f"{shop.id}: templates: no Cloud API template for {', '.join(missing)}; "
+                     "outside the 24-hour window those messages are not sent (`haat "
+                     "templates export`, docs/CHANNELS.md)")
+    if TwilioAdapter.live(settings):
+        lacking = missing_templates(shop, content_sids=True)
+        if lacking:
+            notes.append(f"{shop.id}: templates: no Twilio Content SID for "
+                         f"{', '.join(lacking)} (`twilio: HX…` per event)")
+    return notes
+
+
+def cmd_templates_export(args: argparse.Namespace) -> int:
+    """Write what the merchant submits for approval, and the shop.yaml block to map it."""
+    from catalog.loader import load_shops
+    from catalog.nodes import ShopError
+    from catalog.template_export import meta_templates, shop_yaml_snippet, twilio_contents
+
+    path = Path(args.shop or Settings.from_env().shop_dir)
+    try:
+        shops = load_shops(path)
+    except ShopError as exc:
+        for error in exc.errors:
+            print(error)
+        return 1
+    out = Path(args.out)
+    for shop in shops.values():
+        folder = out / shop.id if len(shops) > 1 else out
+        folder.mkdir(parents=True, exist_ok=True)
+        meta, twilio = meta_templates(shop), twilio_contents(shop)
+        (folder / "whatsapp_message_templates.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (folder / "twilio_content.json").write_text(
+            json.dumps(twilio, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (folder / "shop_templates.yaml").write_text(shop_yaml_snippet(shop), encoding="utf-8")
+        print(f"{shop.id}: {len(meta)} Cloud API templates → "
+              f"{folder / 'whatsapp_message_templates.json'}; {len(twilio)} Twilio Content "
+              f"definitions → {folder / 'twilio_content.json'}; shop.yaml block → "
+              f"{folder / 'shop_templates.yaml'}")
+    return 0
 
 
 # ---- db -------------------------------------------------------------------------------
@@ -487,6 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--database-url", help="the server's database (default: a new SQLite "
                                              "file; an empty PostgreSQL one works too)")
     fuzz.set_defaults(func=cmd_fuzz)
+
+    templates = sub.add_parser("templates", help="WhatsApp message templates")
+    templates_sub = templates.add_subparsers(dest="templates_command", required=True)
+    tpl_export = templates_sub.add_parser(
+        "export", help="write the Cloud API and Twilio template definitions to submit")
+    tpl_export.add_argument("--shop", default=None, help="shop folder (default config/)")
+    tpl_export.add_argument("--out", default="templates-export", help="output folder")
+    tpl_export.set_defaults(func=cmd_templates_export)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -353,6 +353,7 @@ class Generator:
             ("POST /pay/{token}/sandbox", 3, self.pay_sandbox_case),
             ("GET /receipt/{token}", 2, self.receipt_case),
             ("GET /api/orders", 3, self.api_orders_case),
+            ("GET /api/outbox", 2, self.api_outbox_case),
             ("POST /api/orders/{order}/status", 3, lambda: self.api_post_case("status")),
             ("POST /api/orders/{order}/refund", 3, lambda: self.api_post_case("refund")),
             ("GET /healthz, /readyz, /metrics", 2, self.health_case),
@@ -506,6 +507,17 @@ class Generator:
         if self.rng.random() < 0.3:
             encoded = f"customer={self.rng.choice(_RAW_QUERY)}&shop={self.rng.choice(_RAW_QUERY)}"
         return Case("GET /api/orders", "GET", "/api/orders?" + encoded, sign="admin")
+
+    def api_outbox_case(self) -> Case:
+        hostile = ["0", "-5", "10" * 40, *_STRINGS]
+        query = {"limit": str(self.rng.choice(["1", "20", "1000"] if self.rng.random() < 0.5
+                                              else hostile))}
+        if self.rng.random() < 0.3:
+            query["shop"] = str(self.rng.choice(_STRINGS))[:300]
+        encoded = urlencode(query, quote_via=quote)
+        if self.rng.random() < 0.3:
+            encoded = f"limit={self.rng.choice(_RAW_QUERY)}&shop={self.rng.choice(_RAW_QUERY)}"
+        return Case("GET /api/outbox", "GET", "/api/outbox?" + encoded, sign="admin")
 
     def api_post_case(self, action: str) -> Case:
         label = self.rng.choice(["ORD-1001", "ORD-1002", "ORD-1", "1001", *_STRINGS[:20]])

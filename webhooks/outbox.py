@@ -28,11 +28,14 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from bot import outgoing
 from bot.outgoing import OutboundStatus, OutboxItem
+from bot.templates import fallback_of, is_owner_alert
 from bot.types import Reply
 from config.clock import Clock
 from storage.database import Conflict, Database, UnstorableWrite, WriteSet
@@ -41,6 +44,36 @@ from webhooks.metrics import LatencyHistogram
 from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
 
 log = logging.getLogger(__name__)
+
+# What a refusal means (docs/CHANNELS.md, "When a send fails"). The customer-service window
+# was closed: Cloud API 131047 (re-engagement), Twilio 63016 (free-form outside the window)
+WINDOW_CLOSED: Final = frozenset({"131047", "63016"})
+# this person cannot get it: 131026 (undeliverable), 131049 (Meta's per-user marketing
+# limit), 131050 (stopped marketing messages), Twilio 63003/63024 (no such recipient),
+# 63049 (Twilio's 131049); a template with no Content SID (Twilio) or no name (Cloud API)
+UNDELIVERABLE: Final = frozenset({"131026", "131049", "131050", "63003", "63024", "63049",
+                                  "no_content_sid", "no_template_name"})
+# refusals haat knows, all of them a fault of haat or of the shop's setup, not of the
+# moment: template parameters (132000 count, 132018 format, 132012, 132001 no such template
+# or language, 132005, 132007, 132015/132016 paused or disabled), parameters 131008/131009,
+# 131051 type, 131005/190 access, Twilio 21211 bad number, 21655/21656 Content SID/variables
+KNOWN_REFUSALS: Final = frozenset({
+    "132000", "132001", "132005", "132007", "132012", "132015", "132016", "132018",
+    "131008", "131009", "131051", "131005", "131031", "190", "100", "21211", "21655",
+    "21656", "63040", "not_configured", "unknown_business"})
+
+
+def classify(code: str | None, reply: Reply) -> OutboundStatus:
+    """The end of a row the channel refused for good (not for the window: see
+    :meth:`Outbox._window_closed`); an owner's alert is held for the digest instead."""
+    if is_owner_alert(reply):
+        return OutboundStatus.HELD
+    if code in UNDELIVERABLE:
+        return OutboundStatus.UNDELIVERABLE
+    if code in KNOWN_REFUSALS:
+        return OutboundStatus.FAILED
+    return OutboundStatus.UNKNOWN_ERROR
+
 
 @dataclass
 class Outbox:
@@ -69,15 +102,17 @@ class Outbox:
     _recovery: asyncio.Task[None] | None = None
     sent_count: int = 0
     dead_count: int = 0
+    templated_count: int = 0  # sends refused for the window and sent again as templates
     record_retries: int = 0  # writes of a result that failed and were tried again
     unrecorded_at_close: int = 0
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
     send_seconds: LatencyHistogram | None = None  # /metrics: haat_send_seconds{channel}
 
     def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
-        """Send freshly committed rows now, in the background (tasks are kept referenced)."""
+        """Send freshly committed rows now, in the background (tasks are kept referenced);
+        rows stored held or undeliverable are not for sending."""
         for item in items:
-            if item.id in self._inflight:
+            if item.id in self._inflight or item.status is not OutboundStatus.PENDING:
                 continue
             self._inflight.add(item.id)
             task = asyncio.create_task(self._deliver(item, attempts=0))
@@ -143,6 +178,8 @@ class Outbox:
                 await self.db.write(update)
                 return
             except Exception as exc:  # storage refused, or a failing neighbour's fault
+                if isinstance(exc, Conflict):
+                    raise  # a guarded end recorded before (_record_once)
                 if isinstance(exc, UnstorableWrite) and sent_row is not None:
                     update = WriteSet()
                     outgoing.mark_sent(update, sent_row, None, self.clock.now_ms())
@@ -166,6 +203,9 @@ class Outbox:
         update = WriteSet()
         error = f"{exc.status or ''} {exc.code or ''} {exc}".strip()[:500]
         tries = attempts + 1
+        if exc.code in WINDOW_CLOSED:
+            await self._window_closed(item, error, sent=False)
+            return
         if exc.retryable and tries < self.max_attempts:
             delay = min(self.max_delay_ms, self.base_delay_ms * 2 ** attempts)
             delay = int(delay * (0.5 + random.random() / 2))  # jitter, not security
@@ -173,11 +213,56 @@ class Outbox:
             await self._record(update)
             log.info("outbox: send failed (%s), retry %d in %d ms", error, tries, delay)
             return
-        status = OutboundStatus.DEAD if exc.retryable else OutboundStatus.FAILED
+        if exc.retryable:
+            status = OutboundStatus.HELD if is_owner_alert(item.reply) else OutboundStatus.DEAD
+        else:
+            status = classify(exc.code, item.reply)
         outgoing.give_up(update, item.id, status, error, now)
         await self._record(update)
         self.dead_count += 1
         log.warning("outbox: message %s %s after %d attempts: %s", item.id, status, tries, error)
+
+    async def _window_closed(self, item: OutboxItem, error: str, *, sent: bool) -> None:
+        """The window was closed after all: the message goes again as its template, in a
+        new row (the old one is ``templated``), once however often this is reported; with
+        no template an owner's alert is held for the digest, a shopper's is undeliverable.
+        """
+        now = self.clock.now_ms()
+        update = WriteSet()
+        template = fallback_of(item.reply) if item.reply.type != "template" else None
+        if template is None:
+            status = (OutboundStatus.HELD if is_owner_alert(item.reply)
+                      else OutboundStatus.UNDELIVERABLE)
+            error = f"{error} (and no approved template for it in shop.yaml)"[:500]
+            self._end(update, item.id, status, error, now, sent=sent)
+            await self._record_once(update)
+            log.warning("outbox: message %s %s: the window was closed", item.id, status)
+            return
+        self._end(update, item.id, OutboundStatus.TEMPLATED, error, now, sent=sent)
+        again = OutboxItem(uuid.uuid4().hex, item.shop_id, item.channel, item.customer,
+                           item.business, template)
+        outgoing.outbox_statement(update, again, now)
+        if await self._record_once(update):
+            self.templated_count += 1
+            log.info("outbox: the window was closed; message %s goes again as template %s",
+                     item.id, template.template or template.extra.get("content_sid"))
+            self.submit([again])
+
+    @staticmethod
+    def _end(update: WriteSet, row_id: str, status: OutboundStatus, error: str, now: int, *,
+             sent: bool) -> None:
+        if sent:
+            outgoing.settle(update, row_id, status, error, now, must_change=True)
+        else:
+            outgoing.give_up(update, row_id, status, error, now, must_change=True)
+
+    async def _record_once(self, update: WriteSet) -> bool:
+        """Record an end that must happen once; False when another report did it first."""
+        try:
+            await self._record(update)
+        except Conflict:
+            return False
+        return True
 
     async def record_status(self, channel: str, channel_message_id: str, status: str,
                             error: str | None, now_ms: int) -> None:
@@ -188,6 +273,29 @@ class Outbox:
             outgoing.mark_sent(writes, row_id, channel_message_id, now_ms)
         outgoing.receipt(writes, channel, channel_message_id, status, error, now_ms)
         await self.db.write(writes)
+        if status == OutboundStatus.FAILED and error:
+            await self._failed_receipt(channel, channel_message_id, error)
+
+    async def _failed_receipt(self, channel: str, channel_message_id: str, code: str) -> None:
+        """A message the channel accepted and then could not deliver (the window, 131026,
+        an unknown error): the same plan as a refusal at send time."""
+        row = await outgoing.by_channel_id(self.db, channel, channel_message_id)
+        if row is None:
+            return
+        row_id, shop_id, channel, customer, business, payload, status = row
+        if status != OutboundStatus.FAILED:
+            return  # settled before (a redelivered receipt), or a late one over read
+        item = OutboxItem(str(row_id), str(shop_id), str(channel), str(customer),
+                          str(business), Reply.from_json(json.loads(payload)))
+        error = f"receipt {code}"
+        if code in WINDOW_CLOSED:
+            await self._window_closed(item, error, sent=True)
+            return
+        end = classify(code, item.reply)
+        if end is not OutboundStatus.FAILED:
+            update = WriteSet()
+            outgoing.settle(update, item.id, end, error, self.clock.now_ms(), must_change=True)
+            await self._record_once(update)
 
     async def recover(self) -> None:
         """At start-up: what a dead process left behind.

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot import outgoing
 from bot.replies import TEXTS
 from catalog.models import MOBILE_WALLETS, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
@@ -278,6 +279,26 @@ async def api_orders(request: web.Request) -> web.Response:
     return web.json_response({"orders": [await _order_json(app, o, as_text) for o in orders]})
 
 
+async def api_outbox(request: web.Request) -> web.Response:
+    """``GET /api/outbox[?shop=][&limit=N]``: the messages that did not arrive, newest
+    first: failed, dead, undeliverable, unknown_error, and owner alerts held for the
+    digest (bot/outgoing.py ``PROBLEMS``), each with its error, event and recipient."""
+    _admin(request)
+    limit = wire.bounded_int(request.query.get("limit") or 100, lo=1, hi=1000)
+    if limit is None:
+        raise web.HTTPBadRequest(text="limit must be a whole number from 1 to 1000")
+    shops = list(request.app[k.SHOPS].runtimes)
+    if (wanted := request.query.get("shop")) is not None:
+        if wanted not in shops:
+            raise web.HTTPNotFound(text="no such shop")
+        shops = [wanted]
+    messages: list[dict[str, object]] = []
+    for shop_id in shops:
+        for row in await outgoing.problems(request.app[k.DB], shop_id, limit):
+            messages.append({"shop": shop_id, **row})
+    return web.json_response({"messages": messages[:limit]})
+
+
 def _api_shop(request: web.Request) -> str:
     """The shop an order route acts on. Order numbers are per shop (ORD-1001 exists in every
     shop), so with more than one shop served the caller must name it: never a guess."""
@@ -419,6 +440,7 @@ def setup_payment_routes(app: web.Application) -> None:
     app.router.add_get("/pay/{token}/qr.png", pay_qr)
     app.router.add_post("/pay/{token}/sandbox", pay_sandbox)
     app.router.add_get("/api/orders", api_orders)
+    app.router.add_get("/api/outbox", api_outbox)
     app.router.add_post("/api/orders/{order}/status", api_order_status)
     app.router.add_post("/api/orders/{order}/refund", api_refund)
     app.router.add_post("/api/orders/{order}/refunded", api_refunded)

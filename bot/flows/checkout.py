@@ -20,8 +20,10 @@ from bot.reminders import schedule_payment_nudge
 from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
+from bot.templates import event_template, with_fallback
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
+from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.money import Money
 from payments.providers.base import TransferPayee, UpiPayee
@@ -257,6 +259,11 @@ async def confirm(turn: Turn) -> object:
     turn.conversation = turn.conversation.with_(cart={}, state=S.AWAITING_PAYMENT)
     turn.conversation = turn.conversation.with_data(last_order=order.id, summarised=None)
     turn.say("order_placed", order=order.label, total=order.total.format())
+    # should this answer only go out after the window closed, its template goes instead
+    turn.replies[-1] = with_fallback(turn.replies[-1], event_template(
+        shop, TemplateEvent.ORDER_PLACED, turn.language, {
+            "order": order.label, "total": order.total.format(),
+            "shop": shop.name.get(turn.language, shop.default_language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
     method = shop.payments.methods[0] if shop.payments.methods else "upi_link"

@@ -23,6 +23,7 @@ from bot.replies import text_for
 from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
 from bot.types import Reply
+from catalog.message_templates import TemplateEvent
 from catalog.money import Money, MoneyError
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
@@ -88,8 +89,19 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
                 if card_sent(turn.shop, r.method, r.upi_link)]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
-    turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,
-                                  reply=reply, purpose="order_update"))
+    language = turn.shop.language_for(order.language)
+    turn.outgoing.append(Outgoing(
+        customer=order.customer, channel=order.channel, reply=reply,
+        event=_EVENT_OF.get(key), language=language,
+        variables={"order": order.label, "shop": turn.shop.name.get(language,
+                                                                    turn.shop.default_language),
+                   "total": order.total.format(), **values}))
+
+
+# the template each shopper message goes out as outside the 24-hour window (none for the
+# rest: they are then recorded as undeliverable, see bot/templates.py)
+_EVENT_OF = {"order_shipped": TemplateEvent.ORDER_SHIPPED,
+             "order_delivered": TemplateEvent.ORDER_DELIVERED}
 
 
 async def _describe(turn: Turn, order: Order) -> str:

@@ -10,6 +10,7 @@ from bot.flows.checkout import latest_unpaid, offer_payment
 from bot.flows.common import inventory_of, payments_service, services
 from bot.router import Blueprint, Turn
 from bot.state import ConversationState
+from catalog.message_templates import TemplateEvent
 from catalog.money import Money, MoneyError
 from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
@@ -158,7 +159,8 @@ async def handoff(turn: Turn) -> None:
     who = turn.message.phone or f"+{turn.message.customer}"
     turn.outgoing_to_owners(f"🙋 {who} asked for a person:\n{history}\n"
                             f"Reply to them directly; send `resume {who}` to hand back to "
-                            "the bot.")
+                            "the bot.", TemplateEvent.HANDOFF_ALERT, customer=who,
+                            message=turn.message.text or "-")
 
 
 __all__ = ["cancel_order", "find_order", "latest_unpaid", "status_text"]

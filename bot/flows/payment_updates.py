@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.inventory import Inventory
 from bot.order_card import card_sent
-from bot.outgoing import OutboxItem, outbox_statement
+from bot.outgoing import outbox_statement
 from bot.receipts import IssuedReceipt, ReceiptError, Receipts
 from bot.replies import text_for
-from bot.state import Conversation, StateStore
+from bot.state import StateStore
+from bot.templates import proactive_item
 from bot.types import Reply
+from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.money import Money
 from payments.invoices import InvoiceNumberError
@@ -48,24 +49,9 @@ def order_status_reply(text: str, reference: str, status: OrderStatus, *,
         "order": {"status": WHATSAPP_ORDER_STATUS[status], "description": text[:120]}}})
 
 
-def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
-              now_ms: int, purpose: str = "payment_update", *, windowed: bool) -> Reply | None:
-    """On a channel with a customer-service window (``windowed``: it declares
-    ``ChannelCapability.SERVICE_WINDOW``, as WhatsApp's 24 hours): free-form inside the
-    window, outside it only the shop's template, or nothing. Elsewhere: free-form.
-
-    The template for ``purpose`` (shop.yaml ``templates:``) is sent with the text as its one
-    body parameter; a shop without a matching template sends nothing outside the window.
-    """
-    reply = body if isinstance(body, Reply) else Reply(type="text", text=body)
-    if not windowed or (conversation is not None and conversation.in_window(now_ms)):
-        return reply
-    template = shop.templates.get(purpose) or shop.templates.get("default")
-    if template is None:
-        log.info("outside the 24-hour window and no %s template: message not sent", purpose)
-        return None
-    return Reply(type="template", text=reply.text, template=template,
-                 params=(reply.text[:1000],))
+# a shopper's message: its text (or card), and the template it goes out as outside the
+# 24-hour window with that template's values (none: recorded as undeliverable there)
+Notice = tuple[str | Reply, TemplateEvent | None, dict[str, str]]
 
 
 @dataclass
@@ -91,7 +77,12 @@ class PaymentNotifier:
         def t(key: str, **values: str) -> str:
             return text_for(shop, key, language, order=order.label, **values)
 
-        to_shopper: list[str | Reply] = []
+        def notice(body: str | Reply, event: TemplateEvent | None = None,
+                   **values: str) -> Notice:
+            return body, event, {"order": order.label, "shop": shop_name, **values}
+
+        shop_name = shop.name.get(language, shop.default_language)
+        to_shopper: list[Notice] = []
         to_owners: list[str] = []
         captured = Money(update.after.captured.minor - update.before.captured.minor,
                          order.currency)
@@ -105,13 +96,13 @@ class PaymentNotifier:
                              "the provider's dashboard.")
         elif update.request.method == "tip":
             if captured.minor > 0:
-                to_shopper.append(t("tip_thanks", amount=captured.format()))
+                to_shopper.append(notice(t("tip_thanks", amount=captured.format())))
                 to_owners.append(f"💝 Tip {captured.format()} on {order.label}")
         elif excess.minor > 0:
             # paid twice, or paid after the order closed: more than the order keeps
             late = update.late_money.minor > 0
-            to_shopper.append(t("late_payment" if late else "overpaid",
-                                amount=excess.format()))
+            to_shopper.append(notice(t("late_payment" if late else "overpaid",
+                                       amount=excess.format())))
             why = (f"after it closed ({update.order_status_after})" if late
                    else "beyond its total (paid twice)")
             if not self.payments.can_refund(update.request.provider):
@@ -132,7 +123,8 @@ class PaymentNotifier:
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
         elif update.newly_paid:
-            text = t("paid_receipt", amount=update.after.captured.format())
+            paid = update.after.captured.format()
+            text = t("paid_receipt", amount=paid)
             # the receipt in the same transaction, its link in the same message: one
             # message cannot arrive before the other (the outbox sends rows concurrently)
             request = update.request
@@ -142,32 +134,36 @@ class PaymentNotifier:
             if issued is not None:
                 text += "\n" + t("receipt_line", link=issued.url)
             # the card moves only if one went out for this request (bot/order_card.py)
-            to_shopper.append(order_status_reply(
+            to_shopper.append(notice(order_status_reply(
                 text, request.id, OrderStatus.PAID,
-                card=card_sent(shop, request.method, request.upi_link)))
+                card=card_sent(shop, request.method, request.upi_link)),
+                TemplateEvent.ORDER_PAID, amount=paid))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
-            to_shopper.append(t("partial_receipt", amount=captured.format(),
-                                left=update.after.outstanding.format()))
+            to_shopper.append(notice(t("partial_receipt", amount=captured.format(),
+                                       left=update.after.outstanding.format()),
+                                     TemplateEvent.ORDER_PAID, amount=captured.format()))
         elif kind is PaymentEventKind.FAILED and update.after.is_open:
-            to_shopper.append(t("payment_failed"))
+            to_shopper.append(notice(t("payment_failed")))
         elif (kind is PaymentEventKind.EXPIRED and order.status == OrderStatus.PENDING_PAYMENT
               and update.after.captured.minor == 0
               and await self._expire_order(update, writes, now)):
-            to_shopper.append(t("payment_expired"))
+            to_shopper.append(notice(t("payment_expired")))
         manual = update.refund is not None and \
             (update.refund.provider_ref or "").startswith("manual:")
         if refunded.minor > 0 and manual:
             # the merchant says they paid it back by hand: say exactly that, nothing more
             assert update.refund is not None
             reference = str(update.refund.provider_ref).split(":")[1]
-            to_shopper.append(t("refund_manual", amount=refunded.format(),
-                                reference=reference))
+            to_shopper.append(notice(t("refund_manual", amount=refunded.format(),
+                                       reference=reference), TemplateEvent.REFUND,
+                                     amount=refunded.format()))
             to_owners.append(f"↩️ Booked your refund of {refunded.format()} on {order.label} "
                              f"(ref {reference}); the order is now "
                              f"{update.order_status_after}.")
         elif refunded.minor > 0:
-            to_shopper.append(t("refund_receipt", amount=refunded.format()))
+            to_shopper.append(notice(t("refund_receipt", amount=refunded.format()),
+                                     TemplateEvent.REFUND, amount=refunded.format()))
             if update.provider_refund is not None:
                 to_owners.append(f"↩️ The provider refunded {refunded.format()} on "
                                  f"{order.label} by itself; the order is now "
@@ -196,10 +192,15 @@ class PaymentNotifier:
         to_owners: list[str] = []
         issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
                                            reference=reference, now=now)
-        to_shopper: list[str | Reply] = []
+        to_shopper: list[Notice] = []
         if issued is not None and issued.existing is None:
-            to_shopper.append(text_for(shop, "receipt_link", shop.language_for(order.language),
-                                       order=order.label, link=issued.url))
+            # no event of its own: inside the window as text, outside it not sent (the
+            # delivery or payment message that came with it carried its template)
+            language = shop.language_for(order.language)
+            to_shopper.append((text_for(shop, "receipt_link", language, order=order.label,
+                                        link=issued.url), None,
+                               {"order": order.label,
+                                "shop": shop.name.get(language, shop.default_language)}))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
         return issued
 
@@ -226,11 +227,14 @@ class PaymentNotifier:
         if shop is None:
             return
         amount = update.refund.amount.format()
-        to_shopper: list[str | Reply] = []
+        language = shop.language_for(order.language)
+        to_shopper: list[Notice] = []
         to_owners: list[str] = []
         if update.after is RefundStatus.PENDING:
-            to_shopper.append(text_for(shop, "refund_started", shop.language_for(order.language),
-                                       order=order.label, amount=amount))
+            to_shopper.append((text_for(shop, "refund_started", language, order=order.label,
+                                        amount=amount), TemplateEvent.REFUND,
+                               {"order": order.label, "amount": amount,
+                                "shop": shop.name.get(language, shop.default_language)}))
             to_owners.append(f"↩️ Refund of {amount} on {order.label} accepted by the provider "
                              f"(pending).")
         elif update.after is RefundStatus.FAILED:
@@ -248,28 +252,29 @@ class PaymentNotifier:
         return f"❗ Refund of {amount.format()} on {label} FAILED at the provider " \
                f"({error[:80] or 'no reason given'}). {when}"
 
-    async def _send(self, shop: Shop, order: Order, to_shopper: list[str | Reply],
+    async def _send(self, shop: Shop, order: Order, to_shopper: list[Notice],
                     to_owners: list[str], writes: WriteSet, now: int) -> None:
         found = await self.store.find(shop.id, order.customer)
         conversation = next((c for c in found if c.key.channel == order.channel), None)
         business = conversation.business if conversation else self.channel_business(order.channel)
-        for body in to_shopper:
-            reply = proactive(shop, conversation, body, now,
-                              windowed=order.channel in self.windowed_channels)
-            if reply is not None:
-                outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id, order.channel,
-                                                    order.customer, business, reply), now)
+        windowed = order.channel in self.windowed_channels
+        language = shop.language_for(order.language)
+        for body, event, values in to_shopper:
+            outbox_statement(writes, proactive_item(
+                shop, conversation, body, now, event, values, channel=order.channel,
+                customer=order.customer, business=business, language=language,
+                windowed=windowed), now)
+        shop_name = shop.name.get("en", shop.default_language)
         for owner in shop.owners if to_owners else ():
             digits = "".join(ch for ch in owner if ch.isdigit())
             theirs = next((c for c in await self.store.find(shop.id, digits)
                            if c.key.channel == order.channel), None)
             for body in to_owners:
-                alert = proactive(shop, theirs, body, now, purpose="merchant_alert",
-                                  windowed=order.channel in self.windowed_channels)
-                if alert is not None:
-                    outbox_statement(writes, OutboxItem(uuid.uuid4().hex, shop.id,
-                                                        order.channel, digits, business, alert),
-                                     now)
+                outbox_statement(writes, proactive_item(
+                    shop, theirs, body, now, TemplateEvent.MERCHANT_ALERT,
+                    {"shop": shop_name, "alert": body}, channel=order.channel,
+                    customer=digits, business=business, language="en",
+                    windowed=windowed), now)
 
     async def _paid_alert(self, update: PaymentUpdate) -> str:
         order = update.order

@@ -17,6 +17,7 @@ from bot.language import language_switch_request
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
+from catalog.message_templates import TemplateEvent
 from catalog.models import FaqEntry, OpeningHours, Shop
 
 router = Blueprint("support")
@@ -32,7 +33,9 @@ async def while_paused(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(handoff_until=turn.now_ms + quiet)
     who = turn.message.phone or f"+{turn.message.customer}"
     if turn.message.text:
-        turn.outgoing_to_owners(f"💬 {who}: {turn.message.text[:1000]}")
+        turn.outgoing_to_owners(f"💬 {who}: {turn.message.text[:1000]}",
+                                TemplateEvent.HANDOFF_ALERT, customer=who,
+                                message=turn.message.text)
 
 
 @paused_router.on(Filter(lambda t: t.conversation.state is ConversationState.HANDOFF

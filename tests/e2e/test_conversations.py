@@ -59,6 +59,7 @@ async def _say(runner: Runner, phone: str, text: str) -> list[dict[str, Any]]:
 async def test_owners_are_alerted_on_handoff_and_on_a_paid_cancel(settings: Settings) -> None:
     shopper, owner = "+919000000007", "+919811111111"
     async with Runner(settings, Path(settings.shop_dir)) as runner:
+        await _say(runner, owner, "help")  # the owner's 24-hour window is open: full alerts
         await _say(runner, shopper, "2 samosa")
         await _say(runner, shopper, "talk to a person")
         alerts = " ".join(m["text"] for m in await runner.outbox(owner))

@@ -146,7 +146,11 @@ async def test_outside_the_24_hour_window_only_a_template_is_sent(
     to_shopper = [r.json for r in graph.received if r.json and r.json.get("to") == SHOPPER]
     last = to_shopper[-1]
     assert last["type"] == "template"
-    assert last["template"]["name"] == "order_update"
+    assert last["template"]["name"] == "haat_order_shipped"
+    assert last["template"]["language"] == {"code": "en"}
+    assert last["template"]["components"] == [{"type": "body", "parameters": [
+        {"type": "text", "parameter_name": "order", "text": f"ORD-{row[0]}"},
+        {"type": "text", "parameter_name": "shop", "text": "Mitra Tea House"}]}]
 
 
 async def test_cloud_delivery_receipts_and_the_same_id_twice_in_one_batch(
@@ -189,6 +193,7 @@ async def test_twilio_proactive_messages_go_through_the_rest_api_and_statuses_ar
         assert response.status == 200
         return await response.text()
 
+    await say("orders", "SM" + "e" * 32, sender="919811111111")  # the owner's window opens
     await say("2 samosa", "SM" + "a" * 32)
     await say("checkout", "SM" + "b" * 32)
     await say("5 Park Street", "SM" + "c" * 32)

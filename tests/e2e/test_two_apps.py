@@ -10,10 +10,12 @@ import pytest
 
 from bot.engine import build_root_router
 from bot.flows import cart
-from bot.flows.payment_updates import proactive
+from bot.outgoing import OutboundStatus
 from bot.router import Router
+from bot.templates import plan
 from bot.types import Reply
 from catalog.loader import load_shop
+from catalog.message_templates import TemplateEvent
 from config.settings import Settings
 from tests.conftest import DEMO_SHOP, AiohttpClient
 from webhooks import keys as k
@@ -65,11 +67,16 @@ async def test_the_engine_takes_windows_and_untrusted_senders_from_the_channels(
 def test_a_channel_without_a_service_window_always_gets_free_form() -> None:
     shop = load_shop(DEMO_SHOP)
     body = Reply(type="text", text="Your order shipped")
+    values = {"order": "ORD-7", "shop": "Mitra Tea House"}
     # no conversation at all: outside any window
-    assert proactive(shop, None, body, 10**13, windowed=False) == body
-    windowed = proactive(shop, None, body, 10**13, windowed=True)
-    assert windowed != body  # a template, or nothing, never the free-form text
-    assert windowed is None or windowed.type == "template"
+    assert plan(shop, None, body, 10**13, TemplateEvent.ORDER_SHIPPED, values, language="en",
+                windowed=False) == (body, OutboundStatus.PENDING, None)
+    windowed, status, _ = plan(shop, None, body, 10**13, TemplateEvent.ORDER_SHIPPED, values,
+                               language="en", windowed=True)
+    assert windowed.type == "template" and status is OutboundStatus.PENDING
+    # a message with no template outside the window is not sent: it is undeliverable
+    untemplated = plan(shop, None, body, 10**13, None, {}, language="en", windowed=True)
+    assert untemplated[1] is OutboundStatus.UNDELIVERABLE
 
 
 def test_blueprints_build_new_routers_every_time() -> None:

@@ -3,6 +3,18 @@
 It checks the Bearer token, records every JSON body, answers like Meta (a wamid, or
 Meta's error envelope) and can be scripted to fail, hang, answer slowly or drop the
 connection: for the next requests, or by a pattern over the request number (``pattern``).
+
+It enforces WhatsApp's rules with Meta's error codes (docs/CHANNELS.md cites them):
+
+- template parameters: a newline, a tab or more than 4 consecutive spaces → 132018;
+  once templates are registered (:meth:`FakeGraphApi.approve`, from ``haat templates
+  export``), an unknown name or language → 132001, parameters that do not match the
+  approved ones (count or names) → 132000;
+- ``closed`` recipients (their 24-hour window is closed): free-form → 131047, answered at
+  once, or (``window_receipts``) accepted and then reported as a failed status, as Meta
+  does, kept in ``failed_statuses`` for the test to post as Meta's webhook would;
+- ``undeliverable`` recipients → 131026; ``marketing_capped`` recipients and a marketing
+  template → 131049; throughput (130429) through :meth:`ScriptedServer.fail_next`.
 """
 
 from __future__ import annotations
@@ -118,11 +130,59 @@ class ScriptedServer:
             await runner.cleanup()
 
 
+@dataclass(frozen=True)
+class ApprovedTemplate:
+    params: tuple[str, ...]  # named parameters, in body order
+    category: str = "UTILITY"
+
+
 class FakeGraphApi(ScriptedServer):
     def __init__(self, access_token: str = ACCESS_TOKEN) -> None:
         super().__init__()
         self.access_token = access_token
         self._ids = itertools.count(1)
+        self.templates: dict[tuple[str, str], ApprovedTemplate] = {}
+        self.closed: set[str] = set()
+        self.window_receipts = False
+        self.failed_statuses: list[tuple[str, str, int]] = []  # (wamid, recipient, code)
+        self.undeliverable: set[str] = set()
+        self.marketing_capped: set[str] = set()
+
+    def approve(self, exported: list[dict[str, Any]]) -> None:
+        """Register ``message_templates`` bodies (``haat templates export``) as approved."""
+        for template in exported:
+            body = next(c for c in template["components"] if c["type"] == "body")
+            names = tuple(p["param_name"] for p in body.get("example", {}).get(
+                "body_text_named_params", ()))
+            self.templates[(template["name"], template["language"])] = ApprovedTemplate(
+                names, template["category"])
+
+    def _refusal(self, payload: dict[str, Any], to: str) -> tuple[int, int, str] | None:
+        """Meta's answer to a message that breaks its rules: (HTTP status, code, text)."""
+        if to in self.undeliverable:
+            return 400, 131026, "Message undeliverable"
+        if payload.get("type") != "template":
+            if to in self.closed and not self.window_receipts:
+                return 400, 131047, "Re-engagement message"
+            return None
+        template = payload.get("template") or {}
+        params = [p for c in template.get("components", ()) if c.get("type") == "body"
+                  for p in c.get("parameters", ())]
+        for param in params:
+            text = str(param.get("text", ""))
+            if "\n" in text or "\t" in text or "     " in text or not text.strip():
+                return 400, 132018, "There was an issue with the parameters in your template."
+        if not self.templates:
+            return None
+        key = (str(template.get("name")), str((template.get("language") or {}).get("code")))
+        approved = self.templates.get(key)
+        if approved is None:
+            return 404, 132001, "Template name does not exist in the translation"
+        if sorted(str(p.get("parameter_name")) for p in params) != sorted(approved.params):
+            return 400, 132000, "Number of parameters does not match the expected number"
+        if approved.category == "MARKETING" and to in self.marketing_capped:
+            return 400, 131049, "This message was not delivered to maintain healthy ecosystem"
+        return None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -138,12 +198,18 @@ class FakeGraphApi(ScriptedServer):
         if failure is not None:
             return _graph_error(failure.status, failure.code or 131000, failure.message)
         payload = await request.json()
-        self.received.append(Recorded(request.path, dict(request.headers), json=payload))
         to = payload.get("to") or payload.get("recipient") or ""
+        refusal = self._refusal(payload, to)
+        if refusal is not None:
+            return _graph_error(*refusal)
+        self.received.append(Recorded(request.path, dict(request.headers), json=payload))
+        wamid = f"wamid.FAKE{next(self._ids):06d}"
+        if payload.get("type") != "template" and to in self.closed:
+            self.failed_statuses.append((wamid, to, 131047))  # accepted, then refused
         return web.json_response({
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": to}],
-            "messages": [{"id": f"wamid.FAKE{next(self._ids):06d}"}],
+            "messages": [{"id": wamid}],
         })
 
 

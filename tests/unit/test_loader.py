@@ -23,6 +23,7 @@ from catalog.loader import (
     phone_digits,
     strip_annotations,
 )
+from catalog.models import TemplateRef
 from catalog.money import Money
 from config.settings import DEFAULT_SHOP_DIR
 
@@ -166,7 +167,7 @@ def test_demo_shop_texts_faq_and_nlu() -> None:
     assert len(shop.faq) >= 4
     assert all(len(entry.ask) >= 2 for entry in shop.faq)
     assert any("Salt Lake" in entry.answer.get("en") for entry in shop.faq)
-    assert shop.templates["reminder"] == "cart_reminder"
+    assert shop.templates["cart_reminder"].name == "haat_cart_reminder"
     assert "add_to_cart" in shop.nlu_examples
     assert all("](" not in ex for exs in shop.nlu_examples.values() for ex in exs)
     for product in shop.catalog.products:
@@ -216,12 +217,12 @@ def test_optional_shop_keys(tmp_path: Path) -> None:
     extra = (
         "tips: true\n",
         "tips: true\nclosed_for_orders: yes\nhandoff_quiet_minutes: 30\n"
-        "templates: {reminder: cart_reminder_v2}\n",
+        "templates: {cart_reminder: cart_reminder_v2}\n",
     )
     shop = load_shop(make_shop(tmp_path, shop=extra))
     assert shop.closed_for_orders is True
     assert shop.handoff_quiet_minutes == 30
-    assert dict(shop.templates) == {"reminder": "cart_reminder_v2"}
+    assert dict(shop.templates) == {"cart_reminder": TemplateRef(name="cart_reminder_v2")}
 
 
 def test_categories_may_be_implied_by_products(tmp_path: Path) -> None:

@@ -345,14 +345,24 @@ class TwilioAdapter:
             args["messaging_service_sid"] = business
         else:
             args["from_"] = _PREFIX + _address(business)
-        # Twilio names approved templates by Content SID (HX…): shop.yaml ``templates``
-        # values that are SIDs are used as such
+        # Twilio names approved templates by Content SID (HX…, per language: shop.yaml
+        # ``templates: {event: {twilio: …}}``); its variables are named as the event's are
+        # (``haat templates export`` defines them so), else numbered
         content_sid = reply.extra.get("content_sid") or (
             reply.template if reply.template and reply.template.startswith("HX") else None)
         if reply.type == "template" and content_sid:
+            names = reply.extra.get("param_names")
+            keys = ([str(n) for n in names] if isinstance(names, list)
+                    and len(names) == len(reply.params)
+                    else [str(i) for i in range(1, len(reply.params) + 1)])
             args["content_sid"] = str(content_sid)
             args["content_variables"] = json.dumps(
-                {str(i): str(p) for i, p in enumerate(reply.params, 1)}, ensure_ascii=False)
+                dict(zip(keys, (str(p) for p in reply.params), strict=True)),
+                ensure_ascii=False)
+        elif reply.type == "template":
+            # free text here would only come back as 63016: the outbox marks it instead
+            raise SendError("no Twilio Content SID for this template (shop.yaml templates: "
+                            "EVENT: {twilio: HX…})", retryable=False, code="no_content_sid")
         else:
             args["body"] = limits.trim(reply.as_text(), limits.TWILIO_BODY)
             if reply.image_url and reply.type in ("image", "payment", "product"):

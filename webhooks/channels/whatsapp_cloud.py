@@ -164,6 +164,11 @@ class WhatsAppCloudAdapter:
         if number_id is None:
             raise SendError("unknown phone_number_id for this business number",
                             retryable=False, code="unknown_business")
+        if reply.type == "template" and not reply.template:
+            # a template mapped for Twilio only: free text would only come back as 131047
+            raise SendError("no Cloud API name for this template (shop.yaml templates: "
+                            "EVENT: {whatsapp: NAME})", retryable=False,
+                            code="no_template_name")
         payload = build_message(to, reply)
         try:
             return await self._post(session, number_id, payload, idempotency_key)

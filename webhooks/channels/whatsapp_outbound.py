@@ -220,13 +220,22 @@ def fallback_message(to: str, reply: Reply) -> dict[str, Any] | None:
 
 
 def _template(to: str, reply: Reply) -> dict[str, Any]:
+    """A template message (bot/templates.py): named body parameters when the template
+    has names (``parameter_format: named``, as ``haat templates export`` submits them),
+    else positional; the language code as Meta lists it."""
     template: dict[str, Any] = {
         "name": reply.template or reply.text,
         "language": {"code": str(reply.extra.get("language") or "en")},
     }
+    names = reply.extra.get("param_names")
     if reply.params:
+        # names "1", "2"…: a positional template (``{{1}}``), sent without names
+        named = (isinstance(names, list) and len(names) == len(reply.params)
+                 and not any(str(n).isdigit() for n in names))
         template["components"] = [{"type": "body", "parameters": [
-            {"type": "text", "text": str(p)} for p in reply.params]}]
+            {"type": "text", "parameter_name": str(names[i]), "text": str(p)} if named
+            and isinstance(names, list) else {"type": "text", "text": str(p)}
+            for i, p in enumerate(reply.params)]}]
     return _envelope(to, "template", template)
 
 
@@ -255,7 +264,7 @@ def build_message(to: str, reply: Reply) -> dict[str, Any]:
         return _payment(to, reply)
     elif kind == "address":
         return _address(to, reply)
-    elif kind == "template" and (reply.template or reply.text):
+    elif kind == "template" and reply.template:
         return _template(to, reply)
     return _text(to, reply.as_text(), preview=bool(reply.link))
 
