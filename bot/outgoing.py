@@ -81,8 +81,22 @@ _CLAIM_DUE = (
     "RETURNING id, shop_id, channel, customer, business, payload, attempts")
 
 
-def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int) -> None:
-    writes.add(_INSERT_OUTBOX, (
+_PREFIX_COUNTS = ("SELECT status, COUNT(*) FROM outbound_messages WHERE id LIKE ? "
+                  "GROUP BY status")
+# a broadcast's pacing signals: rows waiting for a retry (130429 and other throttling, the
+# outbox backs each off) and rows Meta capped (131049: its per-shopper marketing limit)
+_PREFIX_PRESSURE = (
+    f"SELECT COALESCE(SUM(CASE WHEN {_UNSENT} THEN 1 ELSE 0 END), 0), "
+    f"COALESCE(SUM(CASE WHEN status = '{_S.PENDING}' AND attempts > 0 THEN 1 ELSE 0 END), 0), "
+    "COALESCE(SUM(CASE WHEN error LIKE '%131049%' THEN 1 ELSE 0 END), 0) "
+    "FROM outbound_messages WHERE id LIKE ?")
+
+
+def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int, *,
+                     if_new: bool = False) -> None:
+    """The row of one message; ``if_new``: a row with that id already there is kept as it
+    is (a broadcast's ids are fixed in advance, so queuing one twice sends it once)."""
+    writes.add(_INSERT_OUTBOX + (" ON CONFLICT (id) DO NOTHING" if if_new else ""), (
         item.id, item.shop_id, item.channel, item.customer, item.business,
         json.dumps(item.reply.to_json(), ensure_ascii=False), now_ms, now_ms, now_ms))
 
@@ -131,6 +145,24 @@ async def due(db: Database, now_ms: int) -> list[Row]:
 async def claim_due(db: Database, now_ms: int, lease_until: int) -> list[Row]:
     """PostgreSQL: the due rows, each claimed for this server until ``lease_until``."""
     return await db.fetchall(_CLAIM_DUE, (lease_until, now_ms, now_ms))
+
+
+async def counts_with_prefix(db: Database, prefix: str) -> dict[OutboundStatus, int]:
+    """Rows per status among those whose id starts with ``prefix`` (a broadcast's)."""
+    rows = await db.fetchall(_PREFIX_COUNTS, (_like(prefix),))
+    return {OutboundStatus(str(r[0])): int(r[1]) for r in rows}
+
+
+async def pressure_with_prefix(db: Database, prefix: str) -> tuple[int, int, int]:
+    """``(unsent, waiting for a retry, capped by 131049)`` among a prefix's rows."""
+    row = await db.fetchone(_PREFIX_PRESSURE, (_like(prefix),))
+    return (0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def _like(prefix: str) -> str:
+    if any(ch in prefix for ch in "%_\\"):
+        raise ValueError("an outbox id prefix is letters, digits and '-'")
+    return prefix + "%"
 
 
 async def unsent_ids(db: Database) -> set[str]:

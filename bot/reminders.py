@@ -4,7 +4,9 @@ A reminder is a ``scheduled_jobs`` row with a unique key. It is written in the s
 transaction as the turn that made it due, and fired by flipping ``pending → fired`` with a
 compare-and-set in the same transaction as the outbox row of its message: it survives
 restarts and can never fire twice. Inside the 24-hour window it is text; outside only the
-shop's configured template. See reminders.mmd.
+shop's configured template. The cart nudge is a marketing message: it goes only to shoppers
+who opted in (bot/consent.py); the payment nudge is about their own order and always goes.
+See reminders.mmd.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import consent
 from bot.flows.payment_updates import proactive
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import text_for
@@ -101,7 +104,9 @@ class Reminders:
         conversation = await self.store.load(key)
         language = shop.language_for(conversation.language)
         if kind == CART:
-            if not conversation.cart:
+            # a cart nudge is marketing (Meta's category too): only to shoppers who opted in
+            if not conversation.cart or not await consent.may_market(
+                    self.db, shop.id, channel, customer):
                 return None
             names = []
             for sku, qty in conversation.cart.items():

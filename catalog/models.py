@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from enum import StrEnum
 from types import MappingProxyType
 
 from catalog.money import Money
@@ -177,6 +178,18 @@ class FaqEntry:
     answer: Text
 
 
+class MarketingOptIn(StrEnum):
+    """How a shop collects consent to marketing messages (shop.yaml ``marketing.opt_in``).
+
+    Whatever the mode, STOP (or WhatsApp's own "stop promotions") opts a shopper out and
+    only START opts them back in: an order never overrides an opt-out (bot/consent.py).
+    """
+
+    KEYWORD_ONLY = "keyword_only"  # only START (or "resume" in WhatsApp) opts in
+    ASK_AT_CHECKOUT = "ask_at_checkout"  # the first order asks once, with two buttons
+    IMPLICIT_ON_ORDER = "implicit_on_order"  # placing an order opts in (unless opted out)
+
+
 @dataclass(frozen=True, slots=True)
 class Shop:
     """A whole shop: profile, rules and its catalog."""
@@ -199,6 +212,7 @@ class Shop:
     # the most of one item a message may add; more is questioned, never cut silently
     max_quantity: int = 99
     templates: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    marketing_opt_in: MarketingOptIn = MarketingOptIn.KEYWORD_ONLY
     nlu_examples: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )

@@ -21,6 +21,7 @@ from catalog.models import (
     WEEKDAYS,
     Delivery,
     FaqEntry,
+    MarketingOptIn,
     OpeningHours,
     Payments,
     Text,
@@ -74,8 +75,9 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "max_quantity": False, "templates": False, "assets": False,
+    "max_quantity": False, "templates": False, "assets": False, "marketing": False,
 }
+_MARKETING_KEYS = {"opt_in": False}
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
@@ -107,6 +109,7 @@ class _ShopParts:
     max_quantity: int = MAX_QUANTITY
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
+    marketing_opt_in: MarketingOptIn = MarketingOptIn.KEYWORD_ONLY
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -310,6 +313,22 @@ def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.templates = MappingProxyType(templates)
 
 
+def _marketing(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    """``marketing: {opt_in: keyword_only | ask_at_checkout | implicit_on_order}``."""
+    fields = _mapping(ctx, node, "marketing", _MARKETING_KEYS)
+    if fields is None or (pair := fields.get("opt_in")) is None:
+        return
+    mode = _scalar_text(ctx, pair[1], "marketing.opt_in")
+    allowed = [m.value for m in MarketingOptIn]
+    if mode is None:
+        return
+    if mode not in allowed:
+        ctx.error(pair[1], f"marketing.opt_in must be one of {', '.join(allowed)} (how "
+                           f"shoppers agree to offers and broadcasts), got {mode!r}")
+        return
+    parts.marketing_opt_in = MarketingOptIn(mode)
+
+
 # shop.yaml's keys in the order they are read: languages first (texts need the first
 # language), assets before currency, currency before delivery and payments
 _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
@@ -319,7 +338,7 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
-    ("templates", _templates),
+    ("templates", _templates), ("marketing", _marketing),
 )
 
 

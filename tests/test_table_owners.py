@@ -20,6 +20,9 @@ OWNERS = {
     "outbound_messages": "bot/outgoing.py",
     "stock_levels": "bot/inventory.py",
     "scheduled_jobs": "storage/jobs.py",
+    "marketing_consent": "bot/consent.py",
+    "broadcasts": "bot/broadcasts.py",
+    "broadcast_recipients": "bot/broadcasts.py",
     **dict.fromkeys(("orders", "order_lines", "payment_requests", "provider_events", "refunds",
                      "ledger_entries", "order_counters"), "payments/repository.py"),
     # the sandbox PSP's own side, as a real PSP keeps it

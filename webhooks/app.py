@@ -18,6 +18,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.broadcasts import Broadcaster
+from bot.consent import ConsentService
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.flows.support import FaqIndex
@@ -38,10 +40,13 @@ from payments.providers.base import ProviderDeps
 from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from storage.database import open_database
+from webhooks.broadcast_routes import setup_broadcast_routes
 from webhooks.channels.base import ChannelCapability
 from webhooks.channels.registry import CHANNELS, build_channels, with_capability
+from webhooks.channels.whatsapp_cloud import throughput
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
+    BROADCASTER,
     CHANNEL_ADAPTERS,
     CLOCK,
     DB,
@@ -113,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_loop_watch)
     setup_routes(app)
     setup_payment_routes(app)
+    setup_broadcast_routes(app)
     return app
 
 
@@ -238,7 +244,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     await engine.load_recent()
     engine.services = Services(payments=payments, inventory=inventory,
                                payment_notify=notifier,
-                               conversations=Conversations(db, store))
+                               conversations=Conversations(db, store),
+                               consent=ConsentService(db))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
@@ -266,8 +273,14 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler
+    broadcaster = Broadcaster(
+        db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms, submit=outbox.submit,
+        template_channels=with_capability(ChannelCapability.TEMPLATES),
+        rate=throughput(settings))
+    app[BROADCASTER] = broadcaster
     await outbox.recover()
     await outbox.run_due()  # whatever a crash left unsent
+    await broadcaster.resume_all()  # a broadcast a stopped process left unfinished
     tasks = [asyncio.create_task(outbox.poll_forever()),
              asyncio.create_task(scheduler.run_forever())]
     gc.collect()
@@ -279,6 +292,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await broadcaster.close()
     await outbox.close()
     await sender.close()
 

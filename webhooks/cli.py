@@ -167,6 +167,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     failed = False
+    from webhooks.channels.whatsapp_cloud import throughput
+
+    try:
+        throughput(settings)
+    except ValueError as exc:
+        print(f"{path}: error: {exc}")
+        failed = True
     for shop in load_shops(path).values():
         problems, notes = shop_payment_problems(shop, settings)
         for problem in problems:
@@ -177,7 +184,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
                   f"{len(catalog.products)} products in {len(catalog.categories)} "
                   f"categories, languages {', '.join(shop.languages)}, payments via "
-                  f"{shop.payments.provider}")
+                  f"{shop.payments.provider}, marketing opt-in {shop.marketing_opt_in}")
         for note in notes:
             print(f"{path}: warning: {note}")
     return 1 if failed else 0
@@ -324,6 +331,31 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# ---- broadcast ------------------------------------------------------------------------
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """Send an approved marketing template to opted-in shoppers, or report one."""
+    from webhooks.broadcast_cli import BroadcastCommandError, format_report, run
+
+    settings = _settings(args)
+    _logging("WARNING")
+    action = args.broadcast_command
+    body = {}
+    if action == "send":
+        body = {"template": args.template, "segment": args.segment,
+                "language": args.language, "params": args.param or []}
+    try:
+        reports = run(settings, action, body=body, broadcast_id=getattr(args, "id", None),
+                      shop_id=args.shop_id, server=args.server)
+    except BroadcastCommandError as exc:
+        print(f"haat broadcast: {exc}", file=sys.stderr)
+        return 2
+    for report in reports:
+        print(format_report(report))
+    return 0
+
+
 # ---- nlu ------------------------------------------------------------------------------
 
 
@@ -449,6 +481,29 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--database-url", help="the server's database (default: a new SQLite "
                                              "file; an empty PostgreSQL one works too)")
     fuzz.set_defaults(func=cmd_fuzz)
+
+    broadcast = sub.add_parser("broadcast", help="send an approved marketing template to "
+                                                 "opted-in shoppers; report its counts")
+    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
+    send = broadcast_sub.add_parser("send", help="fix the audience and send")
+    send.add_argument("--template", required=True, help="the approved template's name")
+    send.add_argument("--segment", default="all",
+                      help="all, recent:N (ordered in the last N days) or product:SKU")
+    send.add_argument("--language", help="the template's language code (en, hi, bn, ar), or "
+                                         "'shopper' for each shopper's own; default: the "
+                                         "shop's first language")
+    send.add_argument("--param", action="append", help="a body parameter, in order")
+    for name, text in (("resume", "finish a broadcast a stopped process left unfinished"),
+                       ("status", "sent, delivered, read and failed counts")):
+        one = broadcast_sub.add_parser(name, help=text)
+        one.add_argument("id")
+    broadcast_sub.add_parser("list", help="the shop's latest broadcasts")
+    for each in broadcast_sub.choices.values():
+        each.add_argument("--shop", help="shop folder (or a folder of shop folders)")
+        each.add_argument("--shop-id", help="which shop, when the folder holds several")
+        each.add_argument("--server", help="a running haat serve's URL: it sends (needs "
+                                           "HAAT_ADMIN_TOKEN)")
+    broadcast.set_defaults(func=cmd_broadcast)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)

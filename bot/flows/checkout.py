@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.flows.consent import ask_after_order
 from bot.reminders import schedule_payment_nudge
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
@@ -230,6 +231,7 @@ async def confirm(turn: Turn) -> object:
     turn.say("order_placed", order=order.label, total=order.total.format())
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
+    await ask_after_order(turn)  # marketing consent, as the shop collects it
     method = shop.payments.methods[0] if shop.payments.methods else "upi_link"
     if method == "collect":
         turn.say("ask_vpa")
