@@ -264,7 +264,7 @@ class Broadcaster:
         items: list[OutboxItem] = []
         for row in waiting:
             channel, customer, business, language, outbox_id = (str(v) for v in row)
-            allowed = (channel in self.template_channels and bool(business)
+            allowed = (channel in self.template_channels
                        and await consent.may_market(self.db, shop.id, channel, customer))
             state = RecipientState.QUEUED if allowed else RecipientState.SKIPPED
             writes.add(_MARK, (state.value, broadcast_id, channel, customer))
