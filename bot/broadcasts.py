@@ -16,6 +16,9 @@ The ``broadcasts`` and ``broadcast_recipients`` tables are owned here. See broad
   marketing messages), the next batches are halved, down to one a second; they grow back by
   a tenth of the rate per clean second. While the outbox is a batch behind, nothing is added.
 - **Consent is read again when a recipient is queued**: who said STOP since is skipped.
+- **Several servers on one PostgreSQL** each resume a broadcast; a recipient is marked
+  ``queued`` by a guarded update, so only one server's batch commits (the other's rolls
+  back whole), and the outbox's claim keeps each row to one sender.
 - **Counts come from the outbox rows**, which the channels' status callbacks move to sent,
   delivered, read or failed.
 """
@@ -39,7 +42,7 @@ from bot.state import StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from payments.repository import PaymentsRepository
-from storage.database import Database, WriteSet
+from storage.database import Conflict, Database, WriteSet
 
 log = logging.getLogger(__name__)
 
@@ -267,13 +270,19 @@ class Broadcaster:
             allowed = (channel in self.template_channels
                        and await consent.may_market(self.db, shop.id, channel, customer))
             state = RecipientState.QUEUED if allowed else RecipientState.SKIPPED
-            writes.add(_MARK, (state.value, broadcast_id, channel, customer))
+            # guarded: on PostgreSQL every server resumes the same broadcast, and a batch
+            # another server queued first is rolled back here whole
+            writes.add(_MARK, (state.value, broadcast_id, channel, customer),
+                       must_change=True)
             if allowed:
                 item = OutboxItem(outbox_id, shop.id, channel, customer, business,
                                   template_message(template, language, params))
                 outgoing.outbox_statement(writes, item, now, if_new=True)
                 items.append(item)
-        await self.db.write(writes)
+        try:
+            await self.db.write(writes)
+        except Conflict:
+            return  # another server queued some of them: the next tick reads what is left
         self.batches.append(len(items))
         self.submit(items)
 

@@ -230,3 +230,29 @@ async def test_broadcasts_need_the_admin_token(cloud: TestClient[Any, Any]) -> N
     assert response.status == 404
     response = await cloud.post("/api/broadcasts", data=b"{not json", headers=ADMIN)
     assert response.status == 400
+
+
+async def test_two_servers_on_one_postgresql_send_a_broadcast_once(
+        aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi, clock: Clock,
+        fresh_postgres: str) -> None:
+    """Every server resumes unfinished broadcasts; both run this one, each shopper gets one."""
+    from webhooks.keys import BROADCASTER, SHOPS
+
+    shared = settings.with_(database_url=fresh_postgres)
+    first = await _app(aiohttp_client, shared, graph, clock, throughput="3")
+    second = await _app(aiohttp_client, shared, graph, clock, throughput="3")
+    phones = [f"9196000003{i:02d}" for i in range(10)]
+    for i, phone in enumerate(phones):
+        await _say(first if i % 2 else second, shared, phone, "START")
+    await _settled(first)
+    await _settled(second)
+    shop = next(iter(first.app[SHOPS].runtimes.values())).shop
+    broadcast_id = await first.app[BROADCASTER].create(shop, "pg_offer", segment="all")
+    first.app[BROADCASTER].start(broadcast_id)
+    second.app[BROADCASTER].start(broadcast_id)  # as a second server's start-up would
+    await second.app[BROADCASTER].wait(broadcast_id)
+    report = await _finished(first, broadcast_id)
+    await _settled(second)
+    assert (report["recipients"], report["sent"]) == (10, 10)
+    received = Counter(body["to"] for _, body in _templates(graph))
+    assert set(received) == set(phones) and set(received.values()) == {1}
