@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,7 @@ class Segment:
 # Meta's template language codes for the shop languages (a template is approved per code)
 TEMPLATE_LANGUAGES = {"en": "en", "hi": "hi", "bn": "bn", "ar": "ar"}
 SHOPPER_LANGUAGE = "shopper"  # each shopper's own conversation language
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")  # Meta's codes: en, en_US, pt_BR
 
 
 def template_message(template: str, language: str, params: tuple[str, ...]) -> Reply:
@@ -150,9 +152,9 @@ class Broadcaster:
         """Fix the audience and store the broadcast; :meth:`start` sends it."""
         wanted = Segment.parse(segment, shop)
         language = language or shop.default_language
-        if language != SHOPPER_LANGUAGE and language not in TEMPLATE_LANGUAGES.values():
-            raise SegmentError(f"language must be one of {', '.join(TEMPLATE_LANGUAGES)} or "
-                               f"{SHOPPER_LANGUAGE!r}")
+        if language != SHOPPER_LANGUAGE and not _LANGUAGE_CODE.match(language):
+            raise SegmentError(f"language must be a template language code as approved "
+                               f"(en, en_US, hi, bn, ar…) or {SHOPPER_LANGUAGE!r}")
         if not template or len(template) > 512 or not all(
                 ch.isascii() and (ch.isalnum() or ch == "_") for ch in template):
             raise SegmentError("template must be the approved name (letters, digits, _)")

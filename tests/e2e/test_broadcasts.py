@@ -211,7 +211,7 @@ async def test_segments_recent_buyers_and_buyers_of_a_product(
     ({"template": "x", "segment": "everyone"}, 400, "segment must be"),
     ({"segment": "all"}, 400, "template must be"),
     ({"template": "Has Spaces"}, 400, "approved name"),
-    ({"template": "x", "language": "fr"}, 400, "language must be"),
+    ({"template": "x", "language": "english"}, 400, "language must be"),
     ({"template": "x", "params": [1]}, 400, "params must be"),
 ])
 async def test_a_bad_broadcast_is_a_clear_400(cloud: TestClient[Any, Any], body: dict[str, Any],
