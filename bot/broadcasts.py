@@ -80,7 +80,8 @@ class Segment:
         if kind == "all" and not value:
             return cls("all")
         if kind == "recent":
-            if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
+            if (not value.isascii() or not value.isdigit() or len(value) > 4
+                    or not 1 <= int(value) <= MAX_DAYS):
                 raise SegmentError(f"recent:N needs a number of days from 1 to {MAX_DAYS}")
             return cls("recent", days=int(value))
         if kind == "product":

@@ -213,8 +213,17 @@ async def test_segments_recent_buyers_and_buyers_of_a_product(
     ({"template": "Has Spaces"}, 400, "approved name"),
     ({"template": "x", "language": "english"}, 400, "language must be"),
     ({"template": "x", "params": [1]}, 400, "params must be"),
+    ({"template": "x", "params": "20%"}, 400, "params must be"),
+    ({"template": "x", "params": ["a" * 2000]}, 400, "params must be"),
+    ({"template": "x" * 600}, 400, "approved name"),
+    ({"template": ["x"]}, 400, "template must be"),
+    ({"template": "x", "segment": 5}, 400, "segment must be"),
+    ({"template": "x", "segment": "recent:" + "9" * 5000}, 400, "recent:N"),
+    ({"template": "x", "segment": "recent:٣"}, 400, "recent:N"),
+    ({"template": "x", "language": 7}, 400, "language must be"),
+    ([], 400, "JSON object"),
 ])
-async def test_a_bad_broadcast_is_a_clear_400(cloud: TestClient[Any, Any], body: dict[str, Any],
+async def test_a_bad_broadcast_is_a_clear_400(cloud: TestClient[Any, Any], body: Any,
                                               status: int, says: str) -> None:
     response = await cloud.post("/api/broadcasts", json=body, headers=ADMIN)
     assert response.status == status
@@ -230,6 +239,11 @@ async def test_broadcasts_need_the_admin_token(cloud: TestClient[Any, Any]) -> N
     assert response.status == 404
     response = await cloud.post("/api/broadcasts", data=b"{not json", headers=ADMIN)
     assert response.status == 400
+    response = await cloud.post("/api/broadcasts?shop=nope", json={"template": "x"},
+                                headers=ADMIN)
+    assert response.status == 404
+    response = await cloud.get("/api/broadcasts/" + "a" * 40, headers=ADMIN)
+    assert response.status == 404
 
 
 async def test_two_servers_on_one_postgresql_send_a_broadcast_once(
