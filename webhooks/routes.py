@@ -164,7 +164,9 @@ async def record_preferences(app: web.Application, preferences: Sequence[Prefere
                         preference.channel)
             continue
         stop = preference.preference is MarketingPreference.STOP
-        at = preference.timestamp * 1000 if preference.timestamp else now_ms
+        # when it was made, never later than now: a clock ahead of ours must not outrank
+        # a START the shopper writes a moment later
+        at = min(preference.timestamp * 1000, now_ms) if preference.timestamp else now_ms
         consent.record(writes, runtime.shop.id, preference.channel, preference.customer,
                        ConsentStatus.OPTED_OUT if stop else ConsentStatus.OPTED_IN,
                        ConsentSource.WHATSAPP, at)

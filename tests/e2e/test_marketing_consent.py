@@ -143,19 +143,26 @@ def _preferences(customer: str, value: str, timestamp: int,
 async def test_whatsapps_user_preferences_webhook_is_honoured_newest_first(
         cloud: TestClient[Any, Any], settings: Settings, clock: Clock) -> None:
     phone = "919700000004"
-    now = clock.now_ms() // 1000
     await _post(cloud, settings, cloud_text("start", from_=phone))
-    assert await _post(cloud, settings, _preferences(phone, "stop", now + 5)) == 200
+    clock.advance(minutes=5)
+    now = clock.now_ms() // 1000
+    # (a webhook says when the shopper chose: here a minute ago, after their START)
+    assert await _post(cloud, settings, _preferences(phone, "stop", now - 60)) == 200
     assert await _status(cloud, phone) is ConsentStatus.OPTED_OUT
     # redelivered, and an older "resume" arriving late: the newest choice stays
-    assert await _post(cloud, settings, _preferences(phone, "stop", now + 5)) == 200
-    assert await _post(cloud, settings, _preferences(phone, "resume", now + 1)) == 200
+    assert await _post(cloud, settings, _preferences(phone, "stop", now - 60)) == 200
+    assert await _post(cloud, settings, _preferences(phone, "resume", now - 90)) == 200
     assert await _status(cloud, phone) is ConsentStatus.OPTED_OUT
-    assert await _post(cloud, settings, _preferences(phone, "resume", now + 9)) == 200
+    assert await _post(cloud, settings, _preferences(phone, "resume", now - 30)) == 200
     assert await _status(cloud, phone) is ConsentStatus.OPTED_IN
     # other categories are not marketing consent
-    assert await _post(cloud, settings, _preferences(phone, "stop", now + 20,
+    assert await _post(cloud, settings, _preferences(phone, "stop", now - 20,
                                                      category="other")) == 200
+    assert await _status(cloud, phone) is ConsentStatus.OPTED_IN
+    # a webhook dated ahead of our clock counts as now: a START right after it still wins
+    assert await _post(cloud, settings, _preferences(phone, "stop", now + 3600)) == 200
+    assert await _status(cloud, phone) is ConsentStatus.OPTED_OUT
+    await _post(cloud, settings, cloud_text("START", from_=phone))
     assert await _status(cloud, phone) is ConsentStatus.OPTED_IN
 
 
@@ -163,7 +170,7 @@ async def test_a_forged_user_preferences_webhook_is_refused_and_changes_nothing(
         cloud: TestClient[Any, Any], settings: Settings, clock: Clock) -> None:
     phone = "919700000005"
     await _post(cloud, settings, cloud_text("start", from_=phone))
-    stop = _preferences(phone, "stop", clock.now_ms() // 1000 + 5)
+    stop = _preferences(phone, "stop", clock.now_ms() // 1000 - 5)
     assert await _post(cloud, settings, stop, secret="not-the-app-secret") == 403
     assert await _status(cloud, phone) is ConsentStatus.OPTED_IN
 
