@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot import outgoing
+from bot import consent, outgoing
 from bot.flows import browse, cart, checkout, merchant, orders, support
+from bot.flows import consent as consent_flow
 from bot.flows.support import FaqIndex
 from bot.language import detect_language
 from bot.nlu.base import LOW_CONFIDENCE, IntentBackend, ParseContext, Understanding
@@ -64,7 +65,7 @@ def build_root_router() -> Router:
     own). The order matters: first match wins."""
     root = Router("root")
     root.include(*(blueprint.build() for blueprint in (
-        merchant.router, support.paused_router, checkout.pending_router,
+        consent_flow.router, merchant.router, support.paused_router, checkout.pending_router,
         orders.reorder_router, cart.quantity_router, support.router, checkout.router,
         orders.router, cart.router, browse.router, support.fallback_router)))
     return root
@@ -255,6 +256,15 @@ class Engine:
         # own words, and reading them as an intent let "Confirm order" (checkout) or "Add
         # more" (add_to_cart) win over the payload. Only "/intent" payloads are parsed.
         turn.payload = _payload_of(message, conversation, text)
+        said = _consent_command(message, turn.payload, text)
+        if said is not None:
+            # STOP / START are commands, read before the intent engine (which would call
+            # "STOP" out of scope); they speak the language they were said in
+            command, language = said
+            turn.payload = consent.PAYLOAD_PREFIX + command.value
+            if language != "en" and not conversation.language_locked:
+                turn.conversation = conversation = conversation.with_(
+                    language=shop.language_for(language))
         if (turn.payload is None or turn.payload.startswith("/")) and message.kind in (
                 MessageKind.TEXT, MessageKind.BUTTON) and (text or turn.payload):
             parse_text = turn.payload if turn.payload else text
@@ -350,6 +360,17 @@ def _choice_from_text(conversation: Conversation, text: str) -> str | None:
     for payload, title in options:
         if str(title).casefold() == wanted:
             return str(payload)
+    return None
+
+
+def _consent_command(message: InboundMessage, payload: str | None, text: str
+                     ) -> tuple[consent.ConsentCommand, str] | None:
+    """A whole-message STOP / START (typed, or a template's "Stop promotions" quick reply)."""
+    if message.kind is MessageKind.TEXT and payload is None:
+        return consent.command(text)
+    if message.kind is MessageKind.BUTTON and not (payload or "").startswith(
+            ("/", consent.PAYLOAD_PREFIX)):
+        return consent.command(message.button_title or text)
     return None
 
 

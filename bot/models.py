@@ -106,3 +106,47 @@ class MetaCatalogItemRow(SQLModel, table=True):
     retailer_id: str = Field(primary_key=True, max_length=100)
     fingerprint: str = Field(max_length=64)
     synced_at: int = Field(default=0, sa_type=BigInteger)
+class MarketingConsentRow(SQLModel, table=True):
+    """Whether a shopper takes marketing messages (bot/consent.py); no row: never asked."""
+
+    __tablename__ = "marketing_consent"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    customer: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)  # ConsentStatus
+    source: str = Field(default="", max_length=32)  # ConsentSource: how it was given
+    asked: bool = False  # the ask_at_checkout question was put once
+    updated_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class BroadcastRow(SQLModel, table=True):
+    """One ``haat broadcast``: an approved marketing template to a segment (bot/broadcasts.py)."""
+
+    __tablename__ = "broadcasts"
+
+    id: str = Field(primary_key=True, max_length=32)
+    shop_id: str = Field(max_length=64, index=True)
+    template: str = Field(max_length=512)
+    language: str = Field(default="en", max_length=16)
+    params: str = "[]"  # JSON list of the template's body parameters
+    segment: str = Field(default="all", max_length=128)  # all | recent:N | product:SKU
+    status: str = Field(default="sending", max_length=16)  # BroadcastStatus
+    total: int = 0
+    created_at: int = Field(default=0, sa_type=BigInteger)
+    updated_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class BroadcastRecipientRow(SQLModel, table=True):
+    """A broadcast's audience, fixed when it is created; ``queued`` once its outbox row is."""
+
+    __tablename__ = "broadcast_recipients"
+
+    broadcast_id: str = Field(primary_key=True, max_length=32)
+    channel: str = Field(primary_key=True, max_length=16)
+    customer: str = Field(primary_key=True, max_length=64)
+    business: str = Field(default="", max_length=64)
+    language: str = Field(default="en", max_length=16)  # the template language sent
+    seq: int = Field(default=0, index=True)
+    outbox_id: str = Field(max_length=64)  # the outbound_messages row (deterministic)
+    state: str = Field(default="waiting", max_length=16)  # RecipientState

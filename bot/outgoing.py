@@ -116,8 +116,26 @@ _CLAIM_DUE = (
     "RETURNING id, shop_id, channel, customer, business, payload, attempts")
 
 
-def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int) -> None:
-    writes.add(_INSERT_OUTBOX, (
+# the rows of one id prefix: on SQLite a range of the primary key (``id >= 'bc-x-' AND id <
+# 'bc-x.'``, its BINARY order is ASCII's), which the index answers where LIKE would scan; on
+# PostgreSQL a LIKE, since a database collation may not order "-" before "." as ASCII does
+_PREFIX = {"sqlite": "id >= ? AND id < ?", "postgresql": "id LIKE ?"}
+_PREFIX_COUNTS = ("SELECT status, COUNT(*) FROM outbound_messages WHERE {where} "
+                  "GROUP BY status")
+# a broadcast's pacing signals: rows waiting for a retry (130429 and other throttling, the
+# outbox backs each off) and rows Meta capped (131049: its per-shopper marketing limit)
+_PREFIX_PRESSURE = (
+    f"SELECT COALESCE(SUM(CASE WHEN {_UNSENT} THEN 1 ELSE 0 END), 0), "
+    f"COALESCE(SUM(CASE WHEN status = '{_S.PENDING}' AND attempts > 0 THEN 1 ELSE 0 END), 0), "
+    "COALESCE(SUM(CASE WHEN error LIKE '%131049%' THEN 1 ELSE 0 END), 0) "
+    "FROM outbound_messages WHERE {where}")
+
+
+def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int, *,
+                     if_new: bool = False) -> None:
+    """The row of one message; ``if_new``: a row with that id already there is kept as it
+    is (a broadcast's ids are fixed in advance, so queuing one twice sends it once)."""
+    writes.add(_INSERT_OUTBOX + (" ON CONFLICT (id) DO NOTHING" if if_new else ""), (
         item.id, item.shop_id, item.channel, item.customer, item.business,
         json.dumps(item.reply.to_json(), ensure_ascii=False), item.status, now_ms, item.error,
         now_ms, now_ms))
@@ -215,6 +233,30 @@ async def due(db: Database, now_ms: int) -> list[Row]:
 async def claim_due(db: Database, now_ms: int, lease_until: int) -> list[Row]:
     """PostgreSQL: the due rows, each claimed for this server until ``lease_until``."""
     return await db.fetchall(_CLAIM_DUE, (lease_until, now_ms, now_ms))
+
+
+async def counts_with_prefix(db: Database, prefix: str) -> dict[OutboundStatus, int]:
+    """Rows per status among those whose id starts with ``prefix`` (a broadcast's)."""
+    where, params = _prefix(db, prefix)
+    rows = await db.fetchall(_PREFIX_COUNTS.format(where=where), params)
+    return {OutboundStatus(str(r[0])): int(r[1]) for r in rows}
+
+
+async def pressure_with_prefix(db: Database, prefix: str) -> tuple[int, int, int]:
+    """``(unsent, waiting for a retry, capped by 131049)`` among a prefix's rows."""
+    where, params = _prefix(db, prefix)
+    row = await db.fetchone(_PREFIX_PRESSURE.format(where=where), params)
+    return (0, 0, 0) if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def _prefix(db: Database, prefix: str) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its parameters) for the ids that start with ``prefix``."""
+    if not prefix.endswith("-") or not all(ch.isascii() and (ch.isalnum() or ch == "-")
+                                           for ch in prefix):
+        raise ValueError("an outbox id prefix is ASCII letters, digits and '-', ending in '-'")
+    if db.dialect == "sqlite":
+        return _PREFIX["sqlite"], (prefix, prefix[:-1] + ".")  # "." follows "-" in ASCII
+    return _PREFIX["postgresql"], (prefix + "%",)
 
 
 async def unsent_ids(db: Database) -> set[str]:

@@ -5,7 +5,9 @@ transaction as the turn that made it due, and fired by flipping ``pending → fi
 compare-and-set in the same transaction as the outbox row of its message: it survives
 restarts and can never fire twice. Inside the 24-hour window it is text; outside only the
 shop's template for the event (cart_reminder is a marketing template, payment_reminder a
-utility one: bot/templates.py). See reminders.mmd.
+utility one: bot/templates.py). The cart nudge, being marketing, goes only to shoppers who
+opted in (bot/consent.py); the payment nudge is about their own order and always goes.
+See reminders.mmd.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import consent
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import local_digits, text_for, transfer_amount
 from bot.router import Turn
@@ -104,7 +107,9 @@ class Reminders:
         shop_name = shop.name.get(language, shop.default_language)
         event: TemplateEvent
         if kind == CART:
-            if not conversation.cart:
+            # a cart nudge is marketing (Meta's category too): only to shoppers who opted in
+            if not conversation.cart or not await consent.may_market(
+                    self.db, shop.id, channel, customer):
                 return None
             names = []
             for sku, qty in conversation.cart.items():

@@ -19,6 +19,7 @@ from storage.database import Conflict, Database, WriteSet
 
 if TYPE_CHECKING:
     from bot.catalog_sync import MetaCatalogs
+    from bot.consent import ConsentService
     from bot.flows.payment_updates import PaymentNotifier
     from bot.inventory import Inventory
     from payments.service import PaymentService
@@ -72,6 +73,7 @@ class Services:
     inventory: Inventory
     payment_notify: PaymentNotifier
     conversations: Conversations
+    consent: ConsentService
     catalogs: MetaCatalogs | None = None  # the shops' synced Meta catalogs
 
 

@@ -127,6 +127,24 @@ class StatusUpdate:
     timestamp: int | None = None
 
 
+class MarketingPreference(StrEnum):
+    """WhatsApp's own marketing switch (the Cloud API's ``user_preferences`` webhook)."""
+
+    STOP = "stop"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceUpdate:
+    """A shopper stopped or resumed marketing messages in WhatsApp itself."""
+
+    channel: str
+    customer: str
+    business: str  # the shop's number (E.164), as on messages
+    preference: MarketingPreference
+    timestamp: int | None = None  # unix seconds
+
+
 # ---- replies ---------------------------------------------------------------------------
 
 

@@ -103,6 +103,7 @@ def _load_one(
         handoff_quiet_minutes=parts.handoff_quiet_minutes,
         max_quantity=parts.max_quantity,
         templates=parts.templates or MappingProxyType({}),
+        marketing_opt_in=parts.marketing_opt_in,
         nlu_examples=MappingProxyType(nlu),
         assets=MappingProxyType(dict(parts.assets or {})),
         whatsapp=parts.whatsapp or WhatsAppCommerce(),

@@ -290,6 +290,18 @@ class FaqEntry:
     answer: Text
 
 
+class MarketingOptIn(StrEnum):
+    """How a shop collects consent to marketing messages (shop.yaml ``marketing.opt_in``).
+
+    Whatever the mode, STOP (or WhatsApp's own "stop promotions") opts a shopper out and
+    only START opts them back in: an order never overrides an opt-out (bot/consent.py).
+    """
+
+    KEYWORD_ONLY = "keyword_only"  # only START (or "resume" in WhatsApp) opts in
+    ASK_AT_CHECKOUT = "ask_at_checkout"  # the first order asks once, with two buttons
+    IMPLICIT_ON_ORDER = "implicit_on_order"  # placing an order opts in (unless opted out)
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateRef:
     """Where an event's approved template is: its Cloud API name (one name for every
@@ -325,6 +337,7 @@ class Shop:
     max_quantity: int = 99
     # event (catalog/message_templates.py) or the merchant's own key → approved template
     templates: Mapping[str, TemplateRef] = field(default_factory=lambda: MappingProxyType({}))
+    marketing_opt_in: MarketingOptIn = MarketingOptIn.KEYWORD_ONLY
     nlu_examples: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )

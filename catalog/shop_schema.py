@@ -33,6 +33,7 @@ from catalog.models import (
     FaqEntry,
     GoodsType,
     InvoiceProfile,
+    MarketingOptIn,
     OpeningHours,
     Payments,
     TemplateRef,
@@ -89,7 +90,7 @@ _SHOP_KEYS = {
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
     "max_quantity": False, "templates": False, "assets": False, "whatsapp_commerce": False,
-    "invoice": False,
+    "invoice": False, "marketing": False,
 }
 _COMMERCE_KEYS = {
     "catalog_id": False, "sync_on_reload": False, "goods_type": False, "card_payment": False,
@@ -102,6 +103,7 @@ _ZONE_RE = re.compile(r"^[A-Z]{2}$")
 _PIN_RE = re.compile(r"^\d{6}$")
 _CATALOG_ID_RE = re.compile(r"^\d{1,32}$")
 _GATEWAY_CONFIG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_MARKETING_KEYS = {"opt_in": False}
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
@@ -152,6 +154,7 @@ class _ShopParts:
     whatsapp: WhatsAppCommerce | None = None
     invoice: InvoiceProfile | None = None
     invoice_node: Node | None = None  # where finish_invoice's cross-file errors point
+    marketing_opt_in: MarketingOptIn = MarketingOptIn.KEYWORD_ONLY
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -529,9 +532,27 @@ def _business_address(ctx: _Ctx, node: Node) -> BusinessAddress | None:
     return BusinessAddress(address_line1=got["address_line1"], city=got["city"],
                            zone_code=got["zone_code"], postal_code=got["postal_code"],
                            address_line2=got.get("address_line2"))
+
+
 def _invoice(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.invoice = parse_invoice(ctx, node, parts.currency)
     parts.invoice_node = node
+
+
+def _marketing(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    """``marketing: {opt_in: keyword_only | ask_at_checkout | implicit_on_order}``."""
+    fields = _mapping(ctx, node, "marketing", _MARKETING_KEYS)
+    if fields is None or (pair := fields.get("opt_in")) is None:
+        return
+    mode = _scalar_text(ctx, pair[1], "marketing.opt_in")
+    allowed = [m.value for m in MarketingOptIn]
+    if mode is None:
+        return
+    if mode not in allowed:
+        ctx.error(pair[1], f"marketing.opt_in must be one of {', '.join(allowed)} (how "
+                           f"shoppers agree to offers and broadcasts), got {mode!r}")
+        return
+    parts.marketing_opt_in = MarketingOptIn(mode)
 
 
 # shop.yaml's keys in the order they are read: languages first (texts need the first
@@ -544,7 +565,7 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
     ("templates", _templates), ("whatsapp_commerce", _whatsapp_commerce),
-    ("invoice", _invoice),
+    ("invoice", _invoice), ("marketing", _marketing),
 )
 
 

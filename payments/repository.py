@@ -234,6 +234,22 @@ class PaymentsRepository:
         params.append(limit)
         return [_order(r) for r in await self.db.fetchall(sql, params)]
 
+    async def buyers(self, shop_id: str, *, since_ms: int | None = None,
+                     sku: str | None = None) -> list[tuple[str, str]]:
+        """``(channel, customer)`` of everyone with an order that was not cancelled: since
+        ``since_ms``, or with a line of ``sku`` (a broadcast's segment, bot/broadcasts.py)."""
+        sql = "SELECT DISTINCT o.channel, o.customer FROM orders o"
+        params: list[Any] = []
+        if sku is not None:
+            sql += " JOIN order_lines l ON l.order_id = o.id AND l.sku = ?"
+            params.append(sku)
+        sql += " WHERE o.shop_id = ? AND o.status <> ?"
+        params += [shop_id, OrderStatus.CANCELLED.value]
+        if since_ms is not None:
+            sql += " AND o.created_at >= ?"
+            params.append(since_ms)
+        return [(str(r[0]), str(r[1])) for r in await self.db.fetchall(sql, params)]
+
     async def latest_order(self, customer: str) -> Order | None:
         """The shopper's newest order in any shop (``haat test``'s ``order:`` step)."""
         row = await self.db.fetchone(

@@ -18,7 +18,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.broadcasts import Broadcaster
 from bot.catalog_sync import MetaCatalogs
+from bot.consent import ConsentService
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.flows.support import FaqIndex
@@ -40,10 +42,13 @@ from payments.providers.base import ProviderDeps
 from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from storage.database import open_database
+from webhooks.broadcast_routes import setup_broadcast_routes
 from webhooks.channels.base import ChannelCapability
 from webhooks.channels.registry import CHANNELS, build_channels, with_capability
+from webhooks.channels.whatsapp_cloud import throughput
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
+    BROADCASTER,
     CHANNEL_ADAPTERS,
     CLOCK,
     DB,
@@ -117,6 +122,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     setup_routes(app)
     setup_payment_routes(app)
     setup_receipt_routes(app)
+    setup_broadcast_routes(app)
     return app
 
 
@@ -270,7 +276,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     engine.services = Services(payments=payments, inventory=inventory,
                                payment_notify=notifier,
                                conversations=Conversations(db, store),
-                               catalogs=MetaCatalogs(db))
+                               consent=ConsentService(db), catalogs=MetaCatalogs(db))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)
@@ -298,8 +304,14 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler
+    broadcaster = Broadcaster(
+        db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms, submit=outbox.submit,
+        template_channels=with_capability(ChannelCapability.TEMPLATES),
+        rate=throughput(settings))
+    app[BROADCASTER] = broadcaster
     await outbox.recover()
     await outbox.run_due()  # whatever a crash left unsent
+    await broadcaster.resume_all()  # a broadcast a stopped process left unfinished
     tasks = [asyncio.create_task(outbox.poll_forever()),
              asyncio.create_task(scheduler.run_forever())]
     gc.collect()
@@ -311,6 +323,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await broadcaster.close()
     await outbox.close()
     await sender.close()
 

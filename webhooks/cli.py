@@ -171,6 +171,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     failed = False
+    from webhooks.channels.whatsapp_cloud import throughput
+
+    try:
+        throughput(settings)
+    except ValueError as exc:
+        print(f"{path}: error: {exc}")
+        failed = True
     for shop in load_shops(path).values():
         problems, notes = shop_payment_problems(shop, settings)
         for problem in problems:
@@ -183,7 +190,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                   f"categories, languages {', '.join(shop.languages)}, payments via "
                   f"{shop.payments.provider}"
                   + (f", transfers to your own {', '.join(shop.payments.transfers)}"
-                     if shop.payments.transfers else ""))
+                     if shop.payments.transfers else "")
+                  + f", marketing opt-in {shop.marketing_opt_in}")
         for note in notes:
             print(f"{path}: warning: {note}")
         if shop.whatsapp.catalog_id is not None:
@@ -410,6 +418,31 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# ---- broadcast ------------------------------------------------------------------------
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """Send an approved marketing template to opted-in shoppers, or report one."""
+    from webhooks.broadcast_cli import BroadcastCommandError, format_report, run
+
+    settings = _settings(args)
+    _logging("WARNING")
+    action = args.broadcast_command
+    body = {}
+    if action == "send":
+        body = {"template": args.template, "segment": args.segment,
+                "language": args.language, "params": args.param or []}
+    try:
+        reports = run(settings, action, body=body, broadcast_id=getattr(args, "id", None),
+                      shop_id=args.shop_id, server=args.server)
+    except BroadcastCommandError as exc:
+        print(f"haat broadcast: {exc}", file=sys.stderr)
+        return 2
+    for report in reports:
+        print(format_report(report))
+    return 0
+
+
 # ---- nlu ------------------------------------------------------------------------------
 
 
@@ -551,6 +584,28 @@ def build_parser() -> argparse.ArgumentParser:
     tpl_export.add_argument("--shop", default=None, help="shop folder (default config/)")
     tpl_export.add_argument("--out", default="templates-export", help="output folder")
     tpl_export.set_defaults(func=cmd_templates_export)
+    broadcast = sub.add_parser("broadcast", help="send an approved marketing template to "
+                                                 "opted-in shoppers; report its counts")
+    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
+    send = broadcast_sub.add_parser("send", help="fix the audience and send")
+    send.add_argument("--template", required=True, help="the approved template's name")
+    send.add_argument("--segment", default="all",
+                      help="all, recent:N (ordered in the last N days) or product:SKU")
+    send.add_argument("--language", help="the template's language code (en, hi, bn, ar), or "
+                                         "'shopper' for each shopper's own; default: the "
+                                         "shop's first language")
+    send.add_argument("--param", action="append", help="a body parameter, in order")
+    for name, text in (("resume", "finish a broadcast a stopped process left unfinished"),
+                       ("status", "sent, delivered, read and failed counts")):
+        one = broadcast_sub.add_parser(name, help=text)
+        one.add_argument("id")
+    broadcast_sub.add_parser("list", help="the shop's latest broadcasts")
+    for each in broadcast_sub.choices.values():
+        each.add_argument("--shop", help="shop folder (or a folder of shop folders)")
+        each.add_argument("--shop-id", help="which shop, when the folder holds several")
+        each.add_argument("--server", help="a running haat serve's URL: it sends (needs "
+                                           "HAAT_ADMIN_TOKEN)")
+    broadcast.set_defaults(func=cmd_broadcast)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
+from bot.broadcasts import Broadcaster
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.inventory import Inventory
@@ -65,3 +66,4 @@ PAYMENTS = web.AppKey("payments", PaymentService)
 NOTIFIER = web.AppKey("notifier", PaymentNotifier)
 INVENTORY = web.AppKey("inventory", Inventory)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+BROADCASTER = web.AppKey("broadcaster", Broadcaster)

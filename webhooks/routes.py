@@ -10,14 +10,17 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot import consent
+from bot.consent import ConsentSource, ConsentStatus
 from bot.nlu.base import Understanding
-from bot.types import Reply
-from storage.database import StorageUnavailable, UnstorableWrite
+from bot.types import MarketingPreference, PreferenceUpdate, Reply
+from storage.database import StorageUnavailable, UnstorableWrite, WriteSet
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery, webhook_path
 from webhooks.inbound import Answer, error_answer, verified_delivery
@@ -108,6 +111,8 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
     engine = app[k.ENGINE]
     shops = app[k.SHOPS]
     outbox = app[k.OUTBOX]
+    if delivery.preferences:
+        await record_preferences(app, delivery.preferences, now)
     response_text = ""
     seen: set[str] = set()
 
@@ -145,6 +150,28 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
             response_text = render([], None)
         return Answer(200, response_text.encode(), channel.response_content_type)
     return Answer(200, b"", "text/plain")
+
+
+async def record_preferences(app: web.Application, preferences: Sequence[PreferenceUpdate],
+                             now_ms: int) -> None:
+    """WhatsApp's "stop promotions" / "resume": stored before the 200 (Meta redelivers
+    otherwise); the newest choice wins, so a redelivery or a late webhook changes nothing."""
+    writes = WriteSet()
+    for preference in preferences:
+        runtime = app[k.SHOPS].for_business(preference.business)
+        if runtime is None:
+            log.warning("%s: no shop serves the number of a preference change",
+                        preference.channel)
+            continue
+        stop = preference.preference is MarketingPreference.STOP
+        # when it was made, never later than now: a clock ahead of ours must not outrank
+        # a START the shopper writes a moment later
+        at = min(preference.timestamp * 1000, now_ms) if preference.timestamp else now_ms
+        consent.record(writes, runtime.shop.id, preference.channel, preference.customer,
+                       ConsentStatus.OPTED_OUT if stop else ConsentStatus.OPTED_IN,
+                       ConsentSource.WHATSAPP, at)
+    if writes.statements:
+        await app[k.DB].write(writes)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -15,6 +15,7 @@ from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
 from bot.replies import text_for, transfer_amount
@@ -266,6 +267,7 @@ async def confirm(turn: Turn) -> object:
             "shop": shop.name.get(turn.language, shop.default_language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
+    await ask_after_order(turn)  # marketing consent, as the shop collects it
     method = shop.payments.methods[0] if shop.payments.methods else "upi_link"
     if method == "collect":
         turn.say("ask_vpa")

@@ -14,7 +14,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
-from bot.types import InboundMessage, Reply, StatusUpdate
+from bot.types import InboundMessage, PreferenceUpdate, Reply, StatusUpdate
 from config.plugins import Option
 from config.settings import Settings
 
@@ -61,10 +61,12 @@ class SendError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """Everything one webhook request carried: messages and delivery receipts."""
+    """Everything one webhook request carried: messages, delivery receipts and marketing
+    preference changes (WhatsApp's ``user_preferences``)."""
 
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
+    preferences: tuple[PreferenceUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,19 @@ class WhatsAppConfig:
                                       doc="Graph API bearer token for sends")
     api_base_url: str = option("WHATSAPP_API_BASE_URL", "https://graph.facebook.com/v21.0",
                                doc="tests point it at tests/fakes/graph_api.py")
+    throughput: str = option("WHATSAPP_THROUGHPUT", "80",
+                             doc="messages a second the number may send (its throughput "
+                                 "tier: 80 by default, up to 1,000 once Meta upgrades it); "
+                                 "broadcasts are paced to it")
+
+
+def throughput(settings: Settings) -> int:
+    """``WHATSAPP_THROUGHPUT`` as a number (``haat check`` reports a bad one)."""
+    value = load(WhatsAppConfig, settings.env).throughput
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 10_000:
+        raise ValueError("WHATSAPP_THROUGHPUT must be a whole number of messages a second "
+                         f"from 1 to 10000, got {value[:20]!r}")
+    return int(value)
 
 
 class WhatsAppCloudAdapter:

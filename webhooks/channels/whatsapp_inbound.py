@@ -18,9 +18,11 @@ from typing import Any, Final
 from bot.types import (
     InboundMessage,
     Location,
+    MarketingPreference,
     Media,
     MessageKind,
     OrderItem,
+    PreferenceUpdate,
     StatusKind,
     StatusUpdate,
 )
@@ -34,6 +36,8 @@ CHANNEL: Final = "whatsapp"
 SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
 SEND_TIMEOUT_SECONDS: Final = 15.0
 _MEDIA_TYPES: Final = ("image", "document", "audio", "video", "sticker", "voice")
+# the webhook fields read: messages (and statuses), and marketing stop / resume
+_FIELDS: Final = ("messages", "user_preferences")
 # Keys that identify a message's content when the ``type`` key is missing (pius fixture).
 _CONTENT_KEYS: Final = ("text", "interactive", "button", "order", "location", "reaction",
                         *_MEDIA_TYPES)
@@ -73,13 +77,14 @@ def _array(value: Any) -> list[Any]:
 
 
 def _values(payload: Any) -> Iterator[dict[str, Any]]:
-    """Each ``value`` object carrying messages (unknown webhook fields are skipped)."""
+    """Each ``value`` object carrying messages or preferences (other fields are skipped)."""
     if not isinstance(payload, dict):
         raise BadPayload("envelope is not a JSON object")
     entries = payload.get("entry")
     if entries is None:
         # value-level payloads (360dialog / On-Premises shape) carry messages at the top
-        if any(k in payload for k in ("messages", "statuses", "contacts")):
+        if any(k in payload for k in ("messages", "statuses", "contacts",
+                                      "user_preferences")):
             yield payload
             return
         raise BadPayload("not a WhatsApp Cloud envelope")
@@ -89,7 +94,7 @@ def _values(payload: Any) -> Iterator[dict[str, Any]]:
         if not isinstance(entry, dict):
             continue
         for change in _array(entry.get("changes")):
-            if not isinstance(change, dict) or change.get("field", "messages") != "messages":
+            if not isinstance(change, dict) or change.get("field", "messages") not in _FIELDS:
                 continue
             value = change.get("value")
             if isinstance(value, dict):
@@ -319,6 +324,22 @@ def _status(raw: dict[str, Any]) -> StatusUpdate | None:
                         timestamp=int_value(raw.get("timestamp"), _MAX_TIMESTAMP))
 
 
+def _preference(raw: dict[str, Any], business: str) -> PreferenceUpdate | None:
+    """One ``user_preferences`` entry: only the ``marketing_messages`` category counts."""
+    if raw.get("category") != "marketing_messages":
+        return None
+    customer = _user(raw.get("wa_id"))
+    value = str_value(raw.get("value"), 16)
+    if customer is None or value not in ("stop", "resume"):
+        return None
+    customer = customer.strip().removeprefix("+")
+    if not customer:
+        return None
+    return PreferenceUpdate(channel=CHANNEL, customer=customer, business=business,
+                            preference=MarketingPreference(value),
+                            timestamp=int_value(raw.get("timestamp"), _MAX_TIMESTAMP))
+
+
 def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     """A decoded envelope → (Delivery, {business E.164: phone_number_id}).
 
@@ -327,6 +348,7 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     """
     messages: list[InboundMessage] = []
     statuses: list[StatusUpdate] = []
+    preferences: list[PreferenceUpdate] = []
     numbers: dict[str, str] = {}
     seen_messages: set[str] = set()
     seen_statuses: set[tuple[str, StatusKind]] = set()
@@ -372,10 +394,14 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
                 if status_key not in seen_statuses:
                     seen_statuses.add(status_key)
                     statuses.append(status)
+        for raw in _array(value.get("user_preferences")):
+            preference = _preference(raw, business) if isinstance(raw, dict) else None
+            if preference is not None and preference not in preferences:
+                preferences.append(preference)
         if value.get("errors"):
             code, _ = _first_error(value)
             log.warning("cloud webhook error code=%s", code)
-    return Delivery(tuple(messages), tuple(statuses)), numbers
+    return Delivery(tuple(messages), tuple(statuses), tuple(preferences)), numbers
 
 
 
