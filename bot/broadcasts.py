@@ -326,7 +326,7 @@ class Broadcaster:
             "sent": n(s.ACCEPTED, s.SENT, s.DELIVERED, s.READ),
             "delivered": n(s.DELIVERED, s.READ),
             "read": n(s.READ),
-            "failed": n(s.FAILED, s.DEAD),
+            "failed": n(s.FAILED, s.DEAD, s.UNDELIVERABLE, s.UNKNOWN_ERROR),
         }
 
     async def recent(self, shop_id: str, limit: int = 50) -> list[str]:

@@ -311,6 +311,7 @@ async def test_a_marketing_template_over_meta_s_limit_is_undeliverable(
     from webhooks.keys import SCHEDULER
 
     graph.marketing_capped.add(SHOPPER)
+    await _say(cloud, settings, "START")  # a cart nudge is marketing: only once opted in
     await _say(cloud, settings, "2 samosa")
     clock.advance(minutes=25 * 60)  # the cart nudge is due, and the window closed
     await cloud.app[SCHEDULER].run_due()
