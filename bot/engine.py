@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot.flows import browse, cart, checkout, merchant, orders, support
+from bot.flows import browse, cart, checkout, cod, merchant, orders, support
 from bot.flows.payment_updates import proactive
 from bot.flows.support import FaqIndex
 from bot.language import detect_language
@@ -63,7 +63,7 @@ def build_root_router() -> Router:
     own). The order matters: first match wins."""
     root = Router("root")
     root.include(*(blueprint.build() for blueprint in (
-        merchant.router, support.paused_router, checkout.pending_router,
+        merchant.router, support.paused_router, checkout.pending_router, cod.router,
         orders.reorder_router, cart.quantity_router, support.router, checkout.router,
         orders.router, cart.router, browse.router, support.fallback_router)))
     return root

@@ -66,7 +66,7 @@ def shop_payment_problems(shop: Shop, settings: Settings) -> tuple[list[str], li
     if provider is None:
         return [f"shop {shop.id!r}: unknown payment provider {shop.payments.provider!r}; "
                 f"known: {', '.join(PROVIDERS)}"], []
-    for method in shop.payments.methods:
+    for method in shop.payments.prepaid_methods:  # cash on delivery asks nothing of it
         if not _METHOD_NEEDS.get(method, frozenset({method})) & provider.capabilities:
             errors.append(f"shop {shop.id!r}: payment method {method!r} is not something "
                           f"provider {provider.name} can do "

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
@@ -19,6 +19,7 @@ from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
+from payments.book import COD
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -61,6 +62,11 @@ def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
                  params=(reply.text[:1000],))
 
 
+# Called inside the transaction that records a cash-on-delivery order's cash (so after its
+# delivery), with the order as it now is: the place to issue its receipt (issue 19 item 3).
+ReceiptHook = Callable[[Order, WriteSet], Awaitable[None]]
+
+
 @dataclass
 class PaymentNotifier:
     shop_for: Callable[[str], Shop | None]
@@ -71,6 +77,8 @@ class PaymentNotifier:
     channel_business: Callable[[str], str] = lambda channel: ""
     # the channels with a customer-service window (declared by the channels themselves)
     windowed_channels: frozenset[str] = frozenset()
+    # run when a cash-on-delivery order's cash is recorded (create_app may add one)
+    receipt_hooks: tuple[ReceiptHook, ...] = ()
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -119,6 +127,14 @@ class PaymentNotifier:
                 action = (f"It is held. Send `refund {order.label} excess` to return exactly "
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
+        elif update.request.method == COD and captured.minor > 0:
+            # the merchant recorded the cash (deliver / paid ORD-…): only now is it "paid"
+            delivered = update.order_status_after == OrderStatus.DELIVERED
+            to_shopper.append(t("cod_cash_received" if delivered else "paid_receipt",
+                                amount=captured.format()))
+            settled = replace(order, status=OrderStatus(update.order_status_after))
+            for hook in self.receipt_hooks:
+                await hook(settled, writes)
         elif update.newly_paid:
             to_shopper.append(order_status_reply(
                 t("paid_receipt", amount=update.after.captured.format()), update.request.id,
