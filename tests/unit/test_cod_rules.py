@@ -35,37 +35,37 @@ from payments.status import (
 from tests.unit.test_loader import make_shop, position
 from tests.unit.test_payment_status import ev
 
-O = OrderStatus
-E = OrderEvent
+OS = OrderStatus
+OE = OrderEvent
 
 
 # ---- the order machine ----------------------------------------------------------------
 def test_cod_happy_path_is_paid_only_when_the_cash_is_collected() -> None:
-    status = O.AWAITING_CONFIRMATION
-    for event, expected in [(E.CONFIRM, O.CONFIRMED), (E.SHIP, O.SHIPPED),
-                            (E.CASH_COLLECTED, O.DELIVERED)]:
+    status = OS.AWAITING_CONFIRMATION
+    for event, expected in [(OE.CONFIRM, OS.CONFIRMED), (OE.SHIP, OS.SHIPPED),
+                            (OE.CASH_COLLECTED, OS.DELIVERED)]:
         status = order_transition(status, event)
         assert status is expected
 
 
-@pytest.mark.parametrize("status", [O.AWAITING_CONFIRMATION, O.CONFIRMED])
+@pytest.mark.parametrize("status", [OS.AWAITING_CONFIRMATION, OS.CONFIRMED])
 def test_a_cod_order_is_cancelled_or_switched_to_prepaid_before_dispatch(
         status: OrderStatus) -> None:
-    assert order_transition(status, E.CANCEL) is O.CANCELLED
-    assert order_transition(status, E.PAYMENT_RECEIVED) is O.PAID
+    assert order_transition(status, OE.CANCEL) is OS.CANCELLED
+    assert order_transition(status, OE.PAYMENT_RECEIVED) is OS.PAID
     with pytest.raises(InvalidTransition):  # money arrived: refund it, never a cancel
-        order_transition(status, E.CANCEL, payment_in_flight=True)
+        order_transition(status, OE.CANCEL, payment_in_flight=True)
 
 
 @pytest.mark.parametrize(("status", "event"), [
-    (O.AWAITING_CONFIRMATION, E.SHIP),  # never dispatched unconfirmed
-    (O.AWAITING_CONFIRMATION, E.CASH_COLLECTED),
-    (O.CONFIRMED, E.RETURN),  # not left yet: that is a cancel
-    (O.SHIPPED, E.CANCEL),  # on its way: refused at the door is a return
-    (O.PENDING_PAYMENT, E.CONFIRM),  # prepaid orders are not confirmed in chat
-    (O.PAID, E.RETURN),
-    (O.RETURNED, E.CASH_COLLECTED),
-    (O.CANCELLED, E.CONFIRM),
+    (OS.AWAITING_CONFIRMATION, OE.SHIP),  # never dispatched unconfirmed
+    (OS.AWAITING_CONFIRMATION, OE.CASH_COLLECTED),
+    (OS.CONFIRMED, OE.RETURN),  # not left yet: that is a cancel
+    (OS.SHIPPED, OE.CANCEL),  # on its way: refused at the door is a return
+    (OS.PENDING_PAYMENT, OE.CONFIRM),  # prepaid orders are not confirmed in chat
+    (OS.PAID, OE.RETURN),
+    (OS.RETURNED, OE.CASH_COLLECTED),
+    (OS.CANCELLED, OE.CONFIRM),
 ])
 def test_cod_edges_that_do_not_exist(status: OrderStatus, event: OrderEvent) -> None:
     with pytest.raises(InvalidTransition):
@@ -73,9 +73,9 @@ def test_cod_edges_that_do_not_exist(status: OrderStatus, event: OrderEvent) -> 
 
 
 def test_a_return_is_refused_once_money_was_taken() -> None:
-    assert order_transition(O.SHIPPED, E.RETURN) is O.RETURNED
+    assert order_transition(OS.SHIPPED, OE.RETURN) is OS.RETURNED
     with pytest.raises(InvalidTransition):
-        order_transition(O.SHIPPED, E.RETURN, payment_in_flight=True)
+        order_transition(OS.SHIPPED, OE.RETURN, payment_in_flight=True)
 
 
 # ---- shop.yaml --------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_cod_keys_load(tmp_path: Path) -> None:
 ])
 def test_cod_keys_are_checked(tmp_path: Path, replacement: str, needle: str | None,
                               says: str | None) -> None:
-    key = replacement.split(":")[0]
+    key = replacement.split(":", 1)[0]
     old = {"areas": "areas: [Salt Lake]", "max_order": 'max_order: "800.00"',
            "remind_minutes": "remind_minutes: 20", "confirm_minutes": "confirm_minutes: 90",
            "confirm_after": "remind_minutes: 20"}[key]
@@ -164,7 +164,7 @@ def _cash_request(status: PaymentStatus = PaymentStatus.ISSUED) -> PaymentReques
 
 
 def test_cash_goes_to_cash_in_hand_against_the_receivable() -> None:
-    assert clearing(CASH_PROVIDER) == Account.CASH_IN_HAND == "cash_in_hand"
+    assert clearing(CASH_PROVIDER) == str(Account.CASH_IN_HAND) == "cash_in_hand"
     assert clearing("sandbox") == "psp_clearing:sandbox"
     total = Money(7_400, "BDT")
     legs = postings_for_order("ORD-1001", total) + postings_for_capture(
@@ -181,18 +181,18 @@ def test_cash_goes_to_cash_in_hand_against_the_receivable() -> None:
 def test_the_audit_expects_cash_in_hand_and_what_is_still_due() -> None:
     request = _cash_request()
     open_state = apply_events(request.amount, [])
-    shipped = OrderBook(_order(O.SHIPPED), (request,), {request.id: open_state}, ())
+    shipped = OrderBook(_order(OS.SHIPPED), (request,), {request.id: open_state}, ())
     assert shipped.cash_due == 7_400
     assert expected_balances(shipped)[Account.CUSTOMER_RECEIVABLE] == 7_400
     assert expected_balances(shipped)[Account.CASH_IN_HAND] == 0
     cash = apply_events(request.amount, [ev(PaymentEventKind.CAPTURED, 7_400, pid="cash:1",
                                             currency="BDT", provider=CASH_PROVIDER)])
-    delivered = OrderBook(_order(O.DELIVERED), (request,), {request.id: cash}, ())
+    delivered = OrderBook(_order(OS.DELIVERED), (request,), {request.id: cash}, ())
     assert delivered.cash_due == 0 and delivered.cash_collected == 7_400
     assert expected_balances(delivered) == {
         Account.CUSTOMER_RECEIVABLE: 0, Account.PSP_CLEARING: 0, Account.CASH_IN_HAND: 7_400,
         Account.REFUNDS_PAYABLE: 0, Account.TIPS: 0, Account.MERCHANT_REVENUE: -7_400}
-    returned = OrderBook(_order(O.RETURNED), (request,), {request.id: open_state}, ())
+    returned = OrderBook(_order(OS.RETURNED), (request,), {request.id: open_state}, ())
     assert returned.cash_due == 0
     assert expected_balances(returned)[Account.MERCHANT_REVENUE] == 0
     assert expected_balances(returned)[Account.CUSTOMER_RECEIVABLE] == 0
