@@ -353,7 +353,10 @@ class PaymentService:
         if deliver and fresh.status is OrderStatus.CONFIRMED:
             writes = WriteSet()
             await self.change_order(writes, fresh, OrderEvent.SHIP)
-            await self.db.write(writes)
+            try:
+                await self.db.write(writes)
+            except Conflict:  # shipped (or cancelled) meanwhile: decide again on fresh rows
+                return await self.collect_cash(order, deliver=False, notify=notify)
         event = ProviderEvent(
             provider=CASH_PROVIDER, event_id=f"cash:{cash.id}", kind=_K.CAPTURED,
             provider_ref=cash.id, amount=Money(due, fresh.currency), occurred_at=occurred,

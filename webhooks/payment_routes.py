@@ -345,7 +345,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 _API_EVENTS = {"shipped": OrderEvent.SHIP, "delivered": OrderEvent.DELIVER,
-               "cancelled": OrderEvent.CANCEL}
+               "cancelled": OrderEvent.CANCEL, "returned": OrderEvent.RETURN}
 
 
 async def api_order_status(request: web.Request) -> web.Response:
@@ -354,9 +354,10 @@ async def api_order_status(request: web.Request) -> web.Response:
     data = await _json_body(request)
     event = _API_EVENTS.get(str(data.get("status")))
     if event is None:
-        return web.json_response({"error": "status must be shipped, delivered or cancelled"},
-                                 status=400)
-    text = {"shipped": "ship", "delivered": "deliver", "cancelled": "cancel"}[data["status"]]
+        return web.json_response(
+            {"error": "status must be shipped, delivered, cancelled or returned"}, status=400)
+    text = {"shipped": "ship", "delivered": "deliver", "cancelled": "cancel",
+            "returned": "returned"}[data["status"]]
     result = await request.app[k.ENGINE].merchant_command(
         request.app[k.SHOPS].get(order.shop_id), f"{text} {order.label}")
     if result is None:
