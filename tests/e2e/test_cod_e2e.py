@@ -311,3 +311,17 @@ async def test_unconfirmed_and_refused_cod_orders_go_back_and_count_as_returned(
     text = out.decode()
     assert proc.returncode == 0, text
     assert "ledger_balanced=True" in text and "anomalies=0" in text, text
+
+
+async def test_the_cod_figures_need_the_admin_token_and_refuse_bad_queries(
+        client: TestClient[Any, Any]) -> None:
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert (await client.get("/api/cod")).status == 403
+    assert (await client.get("/api/cod", headers={"Authorization": "Bearer nope"})).status == 403
+    assert (await client.get("/api/cod?shop=nowhere", headers=auth)).status == 404
+    assert (await client.get("/api/cod?amounts=float", headers=auth)).status == 400
+    response = await client.get("/api/cod?amounts=string", headers=auth)
+    assert response.status == 200
+    (figures,) = (await response.json())["cod"].values()  # the demo shop: no COD orders
+    assert figures["orders"] == 0 and figures["returned_to_origin"] == 0
+    assert figures["cash_collected_minor"] == "0" and figures["currency"] == "INR"
