@@ -108,10 +108,15 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
             found.append(Anomaly(kind, shop, label, detail))
 
         actual = order_balances(rows, shop, label)
-        for account, want in expected_balances(book).items():
+        expected = expected_balances(book)
+        for account, want in expected.items():
             have = actual.get(account, 0)
             if have != want:
                 report("ledger_mismatch", f"{account} is {have}, the payments say {want}")
+        for account, have in sorted(actual.items()):
+            # money on an account the payments never explain (fees are the provider's)
+            if account not in expected and account != Account.FEES and have:
+                report("ledger_mismatch", f"{account} is {have}, the payments say 0")
         status = order.status
         if book.excess:
             kind = "money_held_on_cancelled" if status in NO_SALE else "money_held"
