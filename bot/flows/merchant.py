@@ -306,7 +306,7 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
         parts.append(f"{total.format()} NOT refunded: this shop's payments cannot be refunded "
-                     f"automatically. Send it back from your UPI app, then `refunded "
+                     f"automatically. Send it back from your UPI app (or in cash), then `refunded "
                      f"{order.label} {total.to_decimal_string()} <UPI reference>`")
     turn.reply_text(f"Refund of {result.amount.format()} for {order.label}: "
                     + "; ".join(parts) + ".")

@@ -16,7 +16,6 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -268,7 +267,9 @@ async def test_a_cod_order_is_confirmed_shipped_and_paid_in_cash(
 @pytest.mark.parametrize("case", [DHAKA, KOLKATA], ids=["dhaka-bdt", "kolkata-inr"])
 async def test_unconfirmed_and_refused_cod_orders_go_back_and_count_as_returned(
         aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi,
-        twilio_fake: FakeTwilioApi, case: ShopCase, tmp_path: Path) -> None:
+        twilio_fake: FakeTwilioApi, case: ShopCase, database_url: str) -> None:
+    """On SQLite and on PostgreSQL, and `haat reconcile` against that database."""
+    settings = settings.with_(database_url=database_url)
     client = await _app(aiohttp_client, settings, case, graph, twilio_fake)
     first = Channel("simulator", client, settings, "+8801900000051")
     second = Channel("simulator", client, settings, "+8801900000052")
@@ -325,3 +326,31 @@ async def test_the_cod_figures_need_the_admin_token_and_refuse_bad_queries(
     (figures,) = (await response.json())["cod"].values()  # the demo shop: no COD orders
     assert figures["orders"] == 0 and figures["returned_to_origin"] == 0
     assert figures["cash_collected_minor"] == "0" and figures["currency"] == "INR"
+
+
+async def test_cash_given_back_by_hand_is_booked_out_of_cash_in_hand(
+        aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi,
+        twilio_fake: FakeTwilioApi) -> None:
+    case = DHAKA
+    client = await _app(aiohttp_client, settings, case, graph, twilio_fake)
+    shopper = Channel("simulator", client, settings, "+8801900000061")
+    owner = Channel("simulator", client, settings, case.owner)
+    await owner.say("orders")  # the owner's 24-hour window is open: alerts are free-form
+    await shopper.say(case.items)
+    await shopper.say("checkout")
+    await shopper.say(case.address)
+    await shopper.tap(_title("confirm_button", case))
+    alerts = "\n".join(await owner._proactive())
+    assert "New COD order ORD-1001" in alerts and "waiting for the shopper" in alerts
+    await shopper.tap(_title("cod_confirm_button", case))
+    assert "ORD-1001 confirmed by the shopper" in "\n".join(await owner._proactive())
+    await owner.say("deliver ORD-1001")
+    refused = await owner.say("refund ORD-1001")
+    assert "NOT refunded" in refused  # nobody can send cash back but the shop
+    booked = await owner.say("refunded ORD-1001 150 CASH-0001")
+    assert "Recorded: you refunded ৳150.00 on ORD-1001" in booked, booked
+    order = await client.app[k.PAYMENTS].order(f"{case.folder}/ORD-1001")
+    assert order is not None and order.status == "refunded"
+    assert await order_accounts(client, case.folder, "ORD-1001") == {}
+    found = await audit(client.app[k.PAYMENTS].repo)
+    assert not found, [str(a) for a in found]
