@@ -196,3 +196,22 @@ def test_the_audit_expects_cash_in_hand_and_what_is_still_due() -> None:
     assert returned.cash_due == 0
     assert expected_balances(returned)[Account.MERCHANT_REVENUE] == 0
     assert expected_balances(returned)[Account.CUSTOMER_RECEIVABLE] == 0
+
+
+# ---- what the buttons look like on WhatsApp ---------------------------------------------
+def test_cod_buttons_fit_whatsapp_in_every_language() -> None:
+    """At most three reply buttons, titles of at most 20 characters (docs/ARCHITECTURE.md,
+    "Cash on delivery"), so no language's title is cut on Cloud API."""
+    from bot.flows.cod import confirm_buttons_for
+    from bot.replies import TEXTS
+
+    shop = load_shop(Path(__file__).resolve().parents[1] / "conversations" / "shops" / "cod")
+    order = _order(OS.AWAITING_CONFIRMATION)
+    for language in ("en", "hi", "bn", "ar"):
+        buttons = confirm_buttons_for(shop, language, order, confirmed=False)
+        assert len(buttons) == 3
+        assert [b.payload for b in buttons] == ["cod:confirm:1001", "cod:prepaid:1001",
+                                                "cod:cancel:1001"]
+        for key in ("cod_button", "cod_confirm_button", "cod_cancel_button",
+                    "cod_prepaid_button"):
+            assert 0 < len(TEXTS[key][language]) <= 20, (key, language)
