@@ -78,6 +78,8 @@ class Channel:
     last_replies: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
     _cloud_new: list[dict[str, Any]] = field(default_factory=list)
+    # every message this phone got, so a button of an earlier message can be tapped too
+    _history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def digits(self) -> str:
@@ -93,6 +95,7 @@ class Channel:
             new = self.graph.received[self.seen:]
             self.seen = len(self.graph.received)
             self._cloud_new = [r.json for r in new if r.json and r.json.get("to") == self.digits]
+            self._history += self._cloud_new
             return [_cloud_text(m) for m in self._cloud_new]
         if self.name == "twilio":
             assert self.twilio is not None
@@ -104,6 +107,7 @@ class Channel:
                                          headers={"Authorization": f"Bearer {SIM_TOKEN}"})
         messages = (await response.json())["messages"]
         self.last_replies = self.last_replies + messages
+        self._history += messages
         return [str(m.get("text", "")) for m in messages]
 
     async def say(self, text: str) -> str:
@@ -132,6 +136,7 @@ class Channel:
             headers={"Authorization": f"Bearer {SIM_TOKEN}"})
         assert response.status == 200, await response.text()
         self.last_replies = (await response.json())["replies"]
+        self._history += self.last_replies
         texts = [str(r.get("text", "")) for r in self.last_replies]
         return "\n".join([*texts, *await self._proactive()])
 
@@ -140,7 +145,7 @@ class Channel:
         channel's platform sends a tap."""
         self.count += 1
         if self.name == "cloud":
-            for message in reversed(self._cloud_new):
+            for message in reversed(self._history):
                 buttons = (message.get("interactive") or {}).get("action", {}).get("buttons", [])
                 hit = [b["reply"] for b in buttons if b["reply"]["title"] == title]
                 if hit:
@@ -159,7 +164,7 @@ class Channel:
             assert numbers, f"no numbered option {title!r} in {self.last_twiml}"
             self.count -= 1
             return await self.say(numbers[-1])
-        offered = [b for r in self.last_replies for b in (r.get("buttons") or [])
+        offered = [b for r in self._history for b in (r.get("buttons") or [])
                    if b.get("title") == title]
         assert offered, f"no button {title!r} in {self.last_replies}"
         return await self._simulator({"button": str(offered[-1]["payload"])})
@@ -354,3 +359,36 @@ async def test_cash_given_back_by_hand_is_booked_out_of_cash_in_hand(
     assert await order_accounts(client, case.folder, "ORD-1001") == {}
     found = await audit(client.app[k.PAYMENTS].repo)
     assert not found, [str(a) for a in found]
+
+
+@pytest.mark.parametrize("channel", ["cloud", "twilio", "simulator"])
+async def test_pay_now_instead_and_cancel_are_tapped_as_each_channel_renders_them(
+        aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi,
+        twilio_fake: FakeTwilioApi, channel: str) -> None:
+    """The other two COD buttons, each taken from what this channel rendered: the switch to
+    prepaid (a payment link for the total, the order still waiting for its confirmation),
+    then the cancel (stock released, the link closed with the order)."""
+    case = DHAKA
+    client = await _app(aiohttp_client, settings, case, graph, twilio_fake)
+    shopper = Channel(channel, client, settings, "+8801900000071", graph, twilio_fake)
+    await shopper.say(case.items)
+    await shopper.say("checkout")
+    await shopper.say(case.address)
+    await shopper.tap(_title("confirm_button", case))
+    switched = await shopper.tap(_title("cod_prepaid_button", case))
+    assert "/pay/" in switched and case.total.format() in switched
+    requests = await client.app[k.PAYMENTS].requests_for_order(f"{case.folder}/ORD-1001")
+    assert sorted(r.method for r in requests) == ["cod", "payment_link"]
+    order = await client.app[k.PAYMENTS].order(f"{case.folder}/ORD-1001")
+    assert order is not None and order.status == "awaiting_confirmation"
+    if channel == "twilio":
+        # numbered text: only the last message's numbers mean something, so it is typed
+        cancelled = await shopper.say("cancel my order")
+    else:
+        cancelled = await shopper.tap(_title("cod_cancel_button", case))
+    assert "ORD-1001" in cancelled
+    order = await client.app[k.PAYMENTS].order(f"{case.folder}/ORD-1001")
+    assert order is not None and order.status == "cancelled"
+    requests = await client.app[k.PAYMENTS].requests_for_order(f"{case.folder}/ORD-1001")
+    assert {r.status for r in requests} == {"cancelled"}  # the link and the cash request
+    assert await order_accounts(client, case.folder, "ORD-1001") == {}
