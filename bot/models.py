@@ -93,3 +93,16 @@ class StockLevelRow(SQLModel, table=True):
     held: int = 0
     base_override: int | None = None  # set by the merchant's `stock SKU N`
     updated_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class MetaCatalogItemRow(SQLModel, table=True):
+    """What ``haat catalog sync`` last pushed to a Meta catalog, per item: the next sync
+    sends only what changed (bot/catalog_sync.py)."""
+
+    __tablename__ = "meta_catalog_items"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    catalog_id: str = Field(primary_key=True, max_length=32)
+    retailer_id: str = Field(primary_key=True, max_length=100)
+    fingerprint: str = Field(max_length=64)
+    synced_at: int = Field(default=0, sa_type=BigInteger)

@@ -20,14 +20,20 @@ from bot.flows.cod import AUTO_CANCEL, REMIND, confirm_buttons_for
 from bot.flows.payment_updates import proactive
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
-from bot.replies import text_for
+from bot.replies import local_digits, text_for, transfer_amount
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from payments.repository import PaymentsRepository
 from payments.service import PaymentService
-from payments.status import OPEN_REQUEST, InvalidTransition, OrderEvent, OrderStatus
+from payments.status import (
+    OPEN_REQUEST,
+    InvalidTransition,
+    OrderEvent,
+    OrderStatus,
+    PaymentEventKind,
+)
 from storage import jobs
 from storage.database import Conflict, Database, WriteSet
 
@@ -128,8 +134,21 @@ class Reminders:
             if request is None or request.status not in OPEN_REQUEST:
                 return None
             minutes = max(1, -(-(request.expires_at - now) // 60_000))  # rounded up
-            body = text_for(shop, "payment_reminder", language, order=data.get("order", ""),
-                            minutes=str(minutes), link=data.get("link", ""))
+            account = shop.payments.transfers.get(request.method)
+            if account is not None:  # a manual transfer: asked for its transaction id
+                events = await PaymentsRepository(self.db).events_for(request)
+                if any(e.kind is PaymentEventKind.AUTHORIZED for e in events):
+                    return None  # the shopper gave one: the merchant decides, not the clock
+                body = text_for(shop, "transfer_reminder", language,
+                                order=data.get("order", ""),
+                                minutes=local_digits(str(minutes), language),
+                                amount=transfer_amount(request.amount, language),
+                                number=account.number,
+                                wallet=text_for(shop, f"method_{request.method}", language))
+            else:
+                body = text_for(shop, "payment_reminder", language,
+                                order=data.get("order", ""), minutes=str(minutes),
+                                link=data.get("link", ""))
         elif kind == REMIND:
             order = await PaymentsRepository(self.db).order(data.get("order", ""))
             if order is None or order.status is not OrderStatus.AWAITING_CONFIRMATION:

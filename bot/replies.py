@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from catalog.models import Shop
+from catalog.money import Money, exponent
 
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "greeting": {
@@ -431,6 +432,58 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "দুঃখিত, এই পেমেন্ট পদ্ধতি এখন নেই। UPI লিংক ব্যবহার করুন।",
         "ar": "عذراً، طريقة الدفع هذه غير متاحة الآن. جرب رابط UPI.",
     },
+    "method_bkash": {"en": "bKash", "hi": "bKash", "bn": "বিকাশ", "ar": "bKash"},
+    "method_nagad": {"en": "Nagad", "hi": "Nagad", "bn": "নগদ", "ar": "Nagad"},
+    "method_rocket": {"en": "Rocket", "hi": "Rocket", "bn": "রকেট", "ar": "Rocket"},
+    "method_upi_transfer": {"en": "UPI", "hi": "UPI", "bn": "UPI", "ar": "UPI"},
+    "method_bank_transfer": {"en": "Bank transfer", "hi": "बैंक ट्रांसफ़र",
+                             "bn": "ব্যাংক ট্রান্সফার", "ar": "تحويل بنكي"},
+    "wallet_personal": {"en": "Send Money", "hi": "Send Money", "bn": "সেন্ড মানি",
+                        "ar": "Send Money"},
+    "wallet_merchant": {"en": "Payment", "hi": "Payment", "bn": "পেমেন্ট", "ar": "Payment"},
+    "wallet_agent": {"en": "Cash Out", "hi": "Cash Out", "bn": "ক্যাশ আউট", "ar": "Cash Out"},
+    "transfer_wallet": {
+        "en": "To pay for *{order}*, send *{amount}* by {wallet} ({how}) to *{number}* ({name}), with reference *{order}*.\nThen reply here with the transaction ID (TrxID) from {wallet}'s message. We'll tell you as soon as the shop sees the money.",
+        "hi": "*{order}* के भुगतान के लिए {wallet} ({how}) से *{number}* ({name}) पर *{amount}* भेजें, रेफ़रेंस में *{order}* लिखें।\nफिर {wallet} के मैसेज से ट्रांज़ैक्शन आईडी (TrxID) यहाँ भेजें। दुकान को पैसे मिलते ही हम आपको बताएँगे।",
+        "bn": "*{order}*-এর দাম দিতে {wallet} ({how}) দিয়ে *{number}* ({name}) নম্বরে *{amount}* পাঠান, রেফারেন্সে লিখুন *{order}*।\nতারপর {wallet}-এর মেসেজ থেকে ট্রানজেকশন আইডি (TrxID) এখানে পাঠান। দোকান টাকা পেলেই আমরা জানাব।",
+        "ar": "لدفع *{order}* أرسل *{amount}* عبر {wallet} ({how}) إلى *{number}* ({name})، واكتب المرجع *{order}*.\nثم أرسل هنا رقم المعاملة (TrxID) من رسالة {wallet}. سنخبرك فور وصول المبلغ إلى المحل.",
+    },
+    "transfer_upi": {
+        "en": "To pay for *{order}*, send *{amount}* from any UPI app to *{number}* ({name}), with *{order}* in the note.\nThen reply here with the 12-digit UPI reference (UTR). We'll tell you as soon as the shop sees the money.",
+        "hi": "*{order}* के भुगतान के लिए किसी भी UPI ऐप से *{number}* ({name}) पर *{amount}* भेजें, नोट में *{order}* लिखें।\nफिर 12 अंकों का UPI रेफ़रेंस (UTR) यहाँ भेजें। दुकान को पैसे मिलते ही हम आपको बताएँगे।",
+        "bn": "*{order}*-এর দাম দিতে যেকোনো UPI অ্যাপ থেকে *{number}* ({name})-এ *{amount}* পাঠান, নোটে লিখুন *{order}*।\nতারপর ১২ অঙ্কের UPI রেফারেন্স (UTR) এখানে পাঠান। দোকান টাকা পেলেই আমরা জানাব।",
+        "ar": "لدفع *{order}* أرسل *{amount}* من أي تطبيق UPI إلى *{number}* ({name})، واكتب *{order}* في الملاحظة.\nثم أرسل هنا مرجع UPI المكوّن من 12 رقماً (UTR). سنخبرك فور وصول المبلغ إلى المحل.",
+    },
+    "transfer_bank": {
+        "en": "To pay for *{order}*, transfer *{amount}* to {name}, account *{number}*, {bank} ({code}), with reference *{order}*.\nThen reply here with the transaction reference. We'll tell you as soon as the shop sees the money.",
+        "hi": "*{order}* के भुगतान के लिए {name} के खाते *{number}*, {bank} ({code}) में *{amount}* ट्रांसफ़र करें, रेफ़रेंस में *{order}* लिखें।\nफिर ट्रांज़ैक्शन रेफ़रेंस यहाँ भेजें। दुकान को पैसे मिलते ही हम आपको बताएँगे।",
+        "bn": "*{order}*-এর দাম দিতে {name}-এর অ্যাকাউন্ট *{number}*, {bank} ({code})-এ *{amount}* ট্রান্সফার করুন, রেফারেন্সে লিখুন *{order}*।\nতারপর ট্রানজেকশন রেফারেন্স এখানে পাঠান। দোকান টাকা পেলেই আমরা জানাব।",
+        "ar": "لدفع *{order}* حوّل *{amount}* إلى {name}، الحساب *{number}*، {bank} ({code})، والمرجع *{order}*.\nثم أرسل هنا مرجع المعاملة. سنخبرك فور وصول المبلغ إلى المحل.",
+    },
+    "transfer_reminder": {
+        "en": "⏰ *{order}* is still waiting for {amount} by {wallet} to *{number}*. If you've sent it, reply with the transaction ID; otherwise the order is cancelled in {minutes} minutes.",
+        "hi": "⏰ *{order}* के लिए {wallet} से *{number}* पर {amount} का इंतज़ार है। भेज दिया हो तो ट्रांज़ैक्शन आईडी भेजें; नहीं तो ऑर्डर {minutes} मिनट में रद्द हो जाएगा।",
+        "bn": "⏰ *{order}*-এর জন্য {wallet}-এ *{number}* নম্বরে {amount} এখনও আসেনি। পাঠিয়ে থাকলে ট্রানজেকশন আইডি পাঠান; না হলে {minutes} মিনিটে অর্ডার বাতিল হবে।",
+        "ar": "⏰ ما زال *{order}* بانتظار {amount} عبر {wallet} إلى *{number}*. إن أرسلته فأرسل رقم المعاملة، وإلا يُلغى الطلب خلال {minutes} دقيقة.",
+    },
+    "transfer_id_noted": {
+        "en": "Thank you! Transaction *{trx}* is noted for *{order}*. The shop will check it and confirm; we'll tell you here as soon as they do.",
+        "hi": "धन्यवाद! *{order}* के लिए ट्रांज़ैक्शन *{trx}* दर्ज कर लिया है। दुकान इसे जाँचकर पुष्टि करेगी; पुष्टि होते ही हम यहाँ बताएँगे।",
+        "bn": "ধন্যবাদ! *{order}*-এর জন্য ট্রানজেকশন *{trx}* লিখে রাখলাম। দোকান দেখে নিশ্চিত করবে; নিশ্চিত হলেই এখানে জানাব।",
+        "ar": "شكراً! سجّلنا المعاملة *{trx}* للطلب *{order}*. سيتحقق المحل منها ويؤكدها، وسنخبرك هنا فور التأكيد.",
+    },
+    "transfer_id_again": {
+        "en": "Transaction *{trx}* is already noted for *{order}*. The shop will confirm it soon.",
+        "hi": "ट्रांज़ैक्शन *{trx}* पहले से *{order}* के लिए दर्ज है। दुकान जल्द पुष्टि करेगी।",
+        "bn": "ট্রানজেকশন *{trx}* আগেই *{order}*-এর জন্য লেখা আছে। দোকান শিগগির নিশ্চিত করবে।",
+        "ar": "المعاملة *{trx}* مسجّلة بالفعل للطلب *{order}*. سيؤكدها المحل قريباً.",
+    },
+    "transfer_id_unclear": {
+        "en": "I couldn't find one transaction ID in that. Please send just the ID from the {wallet} message, like *{example}*.",
+        "hi": "इसमें एक ट्रांज़ैक्शन आईडी नहीं मिली। कृपया {wallet} के मैसेज से सिर्फ़ आईडी भेजें, जैसे *{example}*।",
+        "bn": "এতে একটি ট্রানজেকশন আইডি পেলাম না। {wallet}-এর মেসেজ থেকে শুধু আইডিটি পাঠান, যেমন *{example}*।",
+        "ar": "لم أجد رقم معاملة واحداً في رسالتك. أرسل الرقم فقط من رسالة {wallet}، مثل *{example}*.",
+    },
     "no_pending_order": {
         "en": "You have no order waiting for payment. Type *menu* to order.",
         "hi": "भुगतान के लिए कोई ऑर्डर बाकी नहीं है। ऑर्डर के लिए *menu* लिखें।",
@@ -442,6 +495,18 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "hi": "✅ *{order}* के लिए {amount} का भुगतान मिल गया। धन्यवाद! आपका ऑर्डर तैयार हो रहा है।",
         "bn": "✅ *{order}*-এর {amount} পেমেন্ট পেয়েছি। ধন্যবাদ! আপনার অর্ডার তৈরি হচ্ছে।",
         "ar": "✅ تم استلام {amount} للطلب *{order}*. شكراً! نحضّر طلبك الآن.",
+    },
+    "receipt_link": {
+        "en": "🧾 Your receipt for *{order}*: {link}",
+        "hi": "🧾 *{order}* की रसीद: {link}",
+        "bn": "🧾 *{order}*-এর রসিদ: {link}",
+        "ar": "🧾 إيصال الطلب *{order}*: {link}",
+    },
+    "receipt_line": {
+        "en": "🧾 Receipt: {link}",
+        "hi": "🧾 रसीद: {link}",
+        "bn": "🧾 রসিদ: {link}",
+        "ar": "🧾 الإيصال: {link}",
     },
     "partial_receipt": {
         "en": "We received {amount} for *{order}*; {left} is still due. Use the same link to pay the rest.",
@@ -712,6 +777,23 @@ def text_for(shop: Shop, key: str, language: str, /, **values: Any) -> str:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
         return template  # a merchant override with a stray brace still says something
+
+
+_BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+
+
+def local_digits(text: str, language: str) -> str:
+    """Numbers as the built-in replies write them: Bengali digits in Bengali."""
+    return text.translate(_BENGALI_DIGITS) if language == "bn" else text
+
+
+def transfer_amount(amount: Money, language: str) -> str:
+    """An amount the shopper types into their wallet or bank app: whole units without
+    ``.00`` (``৳520``, ``₹30``), in the reply's digits (``৳৫২০`` in Bengali)."""
+    text = amount.format()
+    if amount.minor % (10 ** exponent(amount.currency)) == 0 and "." in text:
+        text = text.rsplit(".", 1)[0]
+    return local_digits(text, language)
 
 
 def shop_name(shop: Shop, language: str) -> str:

@@ -189,7 +189,8 @@ class Router:
 
 # the fields of bot/services.py:Services (a test keeps the two equal; importing it here
 # would be circular)
-SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversations"})
+SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversations",
+                           "catalogs"})
 
 
 def _resolve(turn: Turn, name: str) -> Any:

@@ -18,6 +18,7 @@ from catalog.models import Shop
 from storage.database import Conflict, Database, WriteSet
 
 if TYPE_CHECKING:
+    from bot.catalog_sync import MetaCatalogs
     from bot.flows.payment_updates import PaymentNotifier
     from bot.inventory import Inventory
     from payments.service import PaymentService
@@ -71,6 +72,7 @@ class Services:
     inventory: Inventory
     payment_notify: PaymentNotifier
     conversations: Conversations
+    catalogs: MetaCatalogs | None = None  # the shops' synced Meta catalogs
 
 
 SERVICE_NAMES = frozenset(f.name for f in fields(Services))

@@ -19,6 +19,7 @@ class MessageKind(StrEnum):
     LOCATION = "location"
     MEDIA = "media"  # image, document, audio, video, sticker
     REACTION = "reaction"
+    ADDRESS = "address"  # WhatsApp's address form (India): fields in ``address_form``
     UNKNOWN = "unknown"
 
     @classmethod
@@ -82,6 +83,8 @@ class InboundMessage:
     # what the channel needs to answer from this business (Cloud API: phone_number_id);
     # empty when ``business`` itself serves (Twilio: the shop's WhatsApp number)
     reply_from: str = ""
+    # the address form's fields (name, in_pin_code, city, …) when kind is ADDRESS
+    address_form: tuple[tuple[str, str], ...] = ()
 
 
 class StatusKind(StrEnum):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from catalog.invoice_schema import gst_rate, hsn
 from catalog.models import (
     Catalog,
     Category,
@@ -36,6 +37,7 @@ _CATEGORY_KEYS = {"id": True, "name": True}
 _PRODUCT_KEYS = {
     "sku": True, "category": True, "name": True, "aliases": False, "description": False,
     "price": True, "unit": False, "stock": False, "image": False, "options": False,
+    "hsn": False, "gst_rate": False,
 }
 _OPTION_KEYS = {"sku": True, "name": True, "price": True, "stock": False}
 
@@ -152,6 +154,8 @@ def _product(
     )
     unit = _get(fields, "unit", lambda n: _scalar_text(ctx, n, f"{label} unit"))
     stock = _get(fields, "stock", lambda n: _int(ctx, n, f"{label} stock"))
+    hsn_code = _get(fields, "hsn", lambda n: hsn(ctx, n, f"{label} hsn"))
+    rate = _get(fields, "gst_rate", lambda n: gst_rate(ctx, n, f"{label} gst_rate"))
     image: str | None = None
     if (pair := fields.get("image")) is not None:
         image = _scalar_text(ctx, pair[1], f"{label} image")
@@ -171,6 +175,7 @@ def _product(
     return Product(
         sku=sku, category=category, name=name, price=price, aliases=aliases,
         description=description, unit=unit, stock=stock, image=image, options=tuple(options),
+        hsn=hsn_code, gst_rate_bp=rate,
     )
 
 

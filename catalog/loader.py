@@ -25,11 +25,13 @@ from types import MappingProxyType
 from typing import Any
 
 from catalog.catalog_schema import _parse_catalog
+from catalog.invoice_schema import finish_invoice
 from catalog.models import (
     Catalog,
     OpeningHours,
     Payments,
     Shop,
+    WhatsAppCommerce,
 )
 from catalog.nlu_schema import INTENTS, _parse_nlu, strip_annotations
 from catalog.nodes import (
@@ -71,6 +73,11 @@ def _load_one(
     nlu: dict[str, tuple[str, ...]] = {}
     if (folder / NLU_FILE).exists() and (root := _read(nlu_ctx, folder / NLU_FILE)) is not None:
         nlu = _parse_nlu(nlu_ctx, root)
+    invoice = parts.invoice
+    if invoice is not None and catalog is not None:
+        invoice, cross = finish_invoice(invoice, shop_id or folder.resolve().name,
+                                        catalog.products, shop_ctx.file, parts.invoice_node)
+        shop_ctx.errors.extend(cross)
     errors = _sort(shop_ctx.errors + catalog_ctx.errors + nlu_ctx.errors)
     warnings = _sort(shop_ctx.warnings + catalog_ctx.warnings + nlu_ctx.warnings)
     if errors:
@@ -98,6 +105,8 @@ def _load_one(
         templates=parts.templates or MappingProxyType({}),
         nlu_examples=MappingProxyType(nlu),
         assets=MappingProxyType(dict(parts.assets or {})),
+        whatsapp=parts.whatsapp or WhatsAppCommerce(),
+        invoice=invoice,
     )
     return shop, errors, warnings
 

@@ -9,18 +9,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from enum import StrEnum
 from types import MappingProxyType
 
 from catalog.money import Money
 
 LANGUAGES: tuple[str, ...] = ("en", "hi", "bn", "ar")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect", "cod")
+PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect", "bkash", "nagad",
+                                     "rocket", "upi_transfer", "bank_transfer", "cod")
+# manual transfers: the shopper sends the money to the merchant's own wallet, UPI ID or bank
+# account, replies with the transaction id, and the merchant confirms with ``paid ORD-…``
+# (payments/providers/manual.py). Each has its own ``payments.<method>`` section.
+TRANSFER_METHODS: tuple[str, ...] = ("bkash", "nagad", "rocket", "upi_transfer", "bank_transfer")
+MOBILE_WALLETS: tuple[str, ...] = ("bkash", "nagad", "rocket")
+# the currencies a method can take (absent: any, as the provider allows): UPI moves rupees
+# only, Bangladesh's mobile wallets taka only; a bank transfer takes the account's currency
+METHOD_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "upi_link": frozenset({"INR"}), "collect": frozenset({"INR"}),
+    "upi_transfer": frozenset({"INR"}), "bkash": frozenset({"BDT"}),
+    "nagad": frozenset({"BDT"}), "rocket": frozenset({"BDT"}),
+})
+# providers that take one currency whatever the method (upi_intent builds upi:// links)
+PROVIDER_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "upi_intent": frozenset({"INR"}),
+})
 # methods that take no money through the payment provider (cash at the door)
 OFFLINE_METHODS: frozenset[str] = frozenset({"cod"})
 # the names of payments/providers/registry.py (catalog may not import it; a test keeps the
 # two equal: tests/contract/test_providers.py)
-PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe")
+PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe", "manual")
 LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
 OVERPAYMENT_POLICIES: tuple[str, ...] = ("refund", "hold")
 
@@ -70,6 +88,10 @@ class Product:
     stock: int | None = None  # None = unlimited, 0 = sold out
     image: str | None = None
     options: tuple[Option, ...] = ()
+    # for receipts (bot/receipts.py): the HSN code and the GST rate in basis points
+    # (500 = 5 %); an option is invoiced with its product's
+    hsn: str | None = None
+    gst_rate_bp: int | None = None
 
     @property
     def sold_out(self) -> bool:
@@ -175,10 +197,37 @@ class CashOnDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferAccount:
+    """Where a shopper sends a manual transfer (``payments.<method>`` in shop.yaml).
+
+    ``number`` is a wallet number in local form (``01XXXXXXXXX``; Rocket may add its check
+    digit), a UPI ID for ``upi_transfer``, or the bank account number; ``kind`` says what
+    sort of wallet account it is (personal: "Send Money", merchant: "Payment", agent:
+    "Cash Out"), which decides the menu the shopper picks in the wallet app.
+    """
+
+    method: str
+    number: str
+    name: str
+    kind: str = "personal"
+    bank: str | None = None
+    branch: str | None = None
+    ifsc: str | None = None
+    routing: str | None = None
+    swift: str | None = None
+    # how long the order waits for the money before it is cancelled (a transaction id from
+    # the shopper stops the clock: the merchant then confirms or cancels)
+    expiry_minutes: int = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
 class Payments:
     methods: tuple[str, ...] = ("upi_link",)
     provider: str = "sandbox"
     upi: UpiPayee | None = None
+    # manual-transfer accounts by method (bkash, nagad, rocket, upi_transfer, bank_transfer)
+    transfers: Mapping[str, TransferAccount] = field(
+        default_factory=lambda: MappingProxyType({}))
     link_expiry_minutes: int = 60
     collect_expiry_minutes: int = 15
     tips: bool = False
@@ -195,6 +244,70 @@ class Payments:
     def prepaid_methods(self) -> tuple[str, ...]:
         """The methods that take money before delivery, in the shop's order."""
         return tuple(m for m in self.methods if m not in OFFLINE_METHODS)
+
+
+class GoodsType(StrEnum):
+    """``order_details.type``: what Meta's order card says is being sold."""
+
+    PHYSICAL = "physical-goods"  # food, groceries: anything delivered
+    DIGITAL = "digital-goods"  # only when the merchant says so (shop.yaml)
+
+
+class CardPayment(StrEnum):
+    """``order_details.payment_settings``: how the shopper pays from the card."""
+
+    UPI_INTENT = "upi_intent"  # upi_intent_link: the shopper's UPI app opens pre-filled
+    PAYMENT_GATEWAY = "payment_gateway"  # Razorpay / PayU checkout inside WhatsApp
+    PAYMENT_LINK = "payment_link"  # our hosted pay page
+
+
+CARD_GATEWAYS: tuple[str, ...] = ("razorpay", "payu")
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessAddress:
+    """The shop's own address: the importer of what it sells, on an order card without a
+    catalog (Meta asks country of origin, importer name and address per item then)."""
+
+    address_line1: str
+    city: str
+    zone_code: str  # the state's code: WB, DL, MH…
+    postal_code: str  # 6 digits
+    address_line2: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppCommerce:
+    """shop.yaml ``whatsapp_commerce``: the shop's Meta catalog and its order cards."""
+
+    catalog_id: str | None = None  # the Commerce Manager catalog ``haat catalog sync`` fills
+    sync_on_reload: bool = False  # ``haat serve`` pushes the catalog after each YAML reload
+    goods_type: GoodsType = GoodsType.PHYSICAL
+    card_payment: CardPayment = CardPayment.UPI_INTENT
+    gateway: str | None = None  # razorpay | payu, with card_payment payment_gateway
+    gateway_configuration: str | None = None  # the configuration name in WhatsApp Manager
+    product_url: str | None = None  # a product's public page, "{sku}" replaced
+    address_form: bool = True  # India: ask with WhatsApp's native address form
+    business_address: BusinessAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceProfile:
+    """shop.yaml ``invoice:``: who issues the receipts and how (docs/MERCHANT_GUIDE.md).
+
+    With a ``gstin`` the receipt is a tax invoice (GST per line); without, a bill of supply.
+    """
+
+    legal_name: str
+    address: str
+    prefix: str  # the invoice number's first part: MTH in MTH/2627/000123
+    gstin: str | None = None
+    state: str | None = None  # the GST state code of the shop ("19")
+    gst_rate_bp: int | None = None  # the default GST rate, basis points (1800 = 18 %)
+    delivery_gst_rate_bp: int | None = None  # delivery taxed at this rate; None: untaxed
+    delivery_hsn: str | None = None  # its SAC code on the invoice (e.g. 9968)
+    whole_amounts: bool = False  # show ৳1,250 rather than ৳1,250.00 (whole amounts only)
+    year_start_month: int = 4  # the financial year's first month (India: April)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +344,8 @@ class Shop:
     # non-ISO currencies declared in shop.yaml: code → exponent (``currency`` is then the
     # token "CODE/EXPONENT", see catalog/money.py)
     assets: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    whatsapp: WhatsAppCommerce = field(default_factory=WhatsAppCommerce)
+    invoice: InvoiceProfile | None = None  # receipts say who sold; without it, the shop name
 
     @property
     def default_language(self) -> str:

@@ -5,29 +5,42 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from types import MappingProxyType
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from catalog.cart import MAX_QUANTITY
+from catalog.digits import DIGITS
+from catalog.invoice_schema import parse_invoice
 from catalog.models import (
+    CARD_GATEWAYS,
     LANGUAGES,
     LATE_PAYMENT_POLICIES,
+    METHOD_CURRENCIES,
+    MOBILE_WALLETS,
     OVERPAYMENT_POLICIES,
     PAYMENT_METHODS,
     PAYMENT_PROVIDERS,
+    PROVIDER_CURRENCIES,
+    TRANSFER_METHODS,
     WEEKDAYS,
+    BusinessAddress,
+    CardPayment,
     CashOnDelivery,
     Delivery,
     FaqEntry,
+    GoodsType,
+    InvoiceProfile,
     OpeningHours,
     Payments,
     Text,
+    TransferAccount,
     UpiPayee,
+    WhatsAppCommerce,
 )
-from catalog.money import ISO_CODES, MoneyError, asset_token, is_currency
+from catalog.money import ISO_CODES, MoneyError, asset_token, currency_code, is_currency
 from catalog.nodes import (
     _bool,
     _Ctx,
@@ -75,13 +88,41 @@ _SHOP_KEYS = {
     "name": True, "phone": True, "currency": True, "timezone": True, "languages": False,
     "hours": False, "owners": False, "delivery": False, "payments": False, "replies": False,
     "faq": False, "closed_for_orders": False, "handoff_quiet_minutes": False,
-    "max_quantity": False, "templates": False, "assets": False,
+    "max_quantity": False, "templates": False, "assets": False, "whatsapp_commerce": False,
+    "invoice": False,
 }
+_COMMERCE_KEYS = {
+    "catalog_id": False, "sync_on_reload": False, "goods_type": False, "card_payment": False,
+    "gateway": False, "gateway_configuration": False, "product_url": False,
+    "address_form": False, "business_address": False,
+}
+_BUSINESS_ADDRESS_KEYS = {"address_line1": True, "address_line2": False, "city": True,
+                          "zone_code": True, "postal_code": True}
+_ZONE_RE = re.compile(r"^[A-Z]{2}$")
+_PIN_RE = re.compile(r"^\d{6}$")
+_CATALOG_ID_RE = re.compile(r"^\d{1,32}$")
+_GATEWAY_CONFIG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
-    "overpayment": False, "cod": False,
+    "overpayment": False, "cod": False, **{method: False for method in TRANSFER_METHODS},
+}
+_WALLET_KEYS = {"number": True, "name": False, "account": False, "expiry_minutes": False}
+_WALLET_ACCOUNTS = ("personal", "merchant", "agent")
+_UPI_TRANSFER_KEYS = {"vpa": True, "name": False, "expiry_minutes": False}
+_BANK_KEYS = {"account_number": True, "account_name": False, "bank": True, "branch": False,
+              "ifsc": False, "routing": False, "swift": False, "expiry_minutes": False}
+# Bangladeshi mobile numbers: 01 + operator digit 3-9 + 8 digits (+880 / 880 in front is the
+# country code); a Rocket account is that number plus one check digit
+_BD_MOBILE_RE = re.compile(r"^(?:\+?880|0)?(1[3-9]\d{8})(\d?)$")
+_IFSC_RE = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
+_SWIFT_RE = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
+_ACCOUNT_RE = re.compile(r"^\d{6,20}$")
+_ROUTING_RE = re.compile(r"^\d{9}$")
+_CURRENCY_HINT = {
+    "INR": "UPI (upi_link, collect, upi_transfer) moves rupees only: an INR shop",
+    "BDT": "bKash, Nagad and Rocket move taka only: a BDT shop",
 }
 _COD_KEYS = {"max_order": False, "areas": False, "confirm_minutes": False,
              "remind_minutes": False}
@@ -110,6 +151,9 @@ class _ShopParts:
     max_quantity: int = MAX_QUANTITY
     templates: Mapping[str, str] | None = None
     assets: Mapping[str, int] | None = None
+    whatsapp: WhatsAppCommerce | None = None
+    invoice: InvoiceProfile | None = None
+    invoice_node: Node | None = None  # where finish_invoice's cross-file errors point
 
 
 def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
@@ -313,6 +357,111 @@ def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.templates = MappingProxyType(templates)
 
 
+def _one_of(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
+            allowed: Sequence[str]) -> str | None:
+    pair = fields.get(key)
+    if pair is None:
+        return None
+    value = _scalar_text(ctx, pair[1], f"whatsapp_commerce.{key}")
+    if value is not None and value not in allowed:
+        ctx.error(pair[1], f"whatsapp_commerce.{key} must be one of {', '.join(allowed)}, "
+                           f"got {value!r}{_hint(value, allowed)}")
+        return None
+    return value
+
+
+def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    """``whatsapp_commerce``: the Meta catalog haat syncs and how order cards look."""
+    fields = _mapping(ctx, node, "whatsapp_commerce", _COMMERCE_KEYS)
+    if fields is None:
+        return
+    catalog_id = None
+    if (pair := fields.get("catalog_id")) is not None:
+        raw = _scalar_text(ctx, pair[1], "whatsapp_commerce.catalog_id")
+        if raw is not None and not _CATALOG_ID_RE.match(raw):
+            ctx.error(pair[1], "whatsapp_commerce.catalog_id must be the catalog's numeric id "
+                               f"from Commerce Manager (quote it), got {raw!r}")
+        elif raw is not None:
+            catalog_id = raw
+    sync = _get(fields, "sync_on_reload",
+                lambda n: _bool(ctx, n, "whatsapp_commerce.sync_on_reload"))
+    if sync and catalog_id is None:
+        ctx.error(fields["sync_on_reload"][1],
+                  "whatsapp_commerce.sync_on_reload needs whatsapp_commerce.catalog_id")
+    goods = _one_of(ctx, fields, "goods_type", [g.value for g in GoodsType])
+    card = _one_of(ctx, fields, "card_payment", [c.value for c in CardPayment])
+    gateway = _one_of(ctx, fields, "gateway", CARD_GATEWAYS)
+    config = None
+    if (pair := fields.get("gateway_configuration")) is not None:
+        config = _scalar_text(ctx, pair[1], "whatsapp_commerce.gateway_configuration")
+        if config is not None and not _GATEWAY_CONFIG_RE.match(config):
+            ctx.error(pair[1], "whatsapp_commerce.gateway_configuration must be the "
+                               "configuration name from WhatsApp Manager (letters, digits, "
+                               f"_ . -), got {config!r}")
+            config = None
+    if card == CardPayment.PAYMENT_GATEWAY and (gateway is None or config is None):
+        ctx.error(fields["card_payment"][1],
+                  "whatsapp_commerce.card_payment payment_gateway needs gateway "
+                  f"({', '.join(CARD_GATEWAYS)}) and gateway_configuration")
+    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "razorpay" and (
+            parts.payments is None or parts.payments.provider != "razorpay"):
+        # the card's payment is booked from Razorpay's signed webhook (its notes carry
+        # haat's reference): without the razorpay provider nobody would verify it
+        ctx.error(fields["gateway"][1],
+                  "whatsapp_commerce.gateway razorpay needs payments.provider razorpay, so "
+                  "that Razorpay's webhooks book what shoppers pay in the card")
+    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "payu":
+        ctx.warn(fields["gateway"][1],
+                 "whatsapp_commerce.gateway payu: haat has no PayU provider, so payments "
+                 "made in the card are not booked by themselves; confirm each with "
+                 "`paid ORD-… amount reference`")
+    url = None
+    if (pair := fields.get("product_url")) is not None:
+        url = _scalar_text(ctx, pair[1], "whatsapp_commerce.product_url")
+        if url is not None and (not url.startswith("https://") or "{sku}" not in url):
+            ctx.error(pair[1], "whatsapp_commerce.product_url must be an https:// URL with "
+                               f"{{sku}} in it, got {url!r}")
+            url = None
+    form = _get(fields, "address_form",
+                lambda n: _bool(ctx, n, "whatsapp_commerce.address_form"))
+    business = _get(fields, "business_address", lambda n: _business_address(ctx, n))
+    parts.whatsapp = WhatsAppCommerce(
+        catalog_id=catalog_id, sync_on_reload=bool(sync),
+        goods_type=GoodsType(goods) if goods else GoodsType.PHYSICAL,
+        card_payment=CardPayment(card) if card else CardPayment.UPI_INTENT,
+        gateway=gateway, gateway_configuration=config, product_url=url,
+        address_form=True if form is None else form, business_address=business)
+
+
+def _business_address(ctx: _Ctx, node: Node) -> BusinessAddress | None:
+    where = "whatsapp_commerce.business_address"
+    fields = _mapping(ctx, node, where, _BUSINESS_ADDRESS_KEYS)
+    if fields is None:
+        return None
+    got: dict[str, str] = {}
+    for key, (_, value_node) in fields.items():
+        text = _scalar_text(ctx, value_node, f"{where}.{key}")
+        if text is None:
+            return None
+        if key == "zone_code" and not _ZONE_RE.match(text):
+            ctx.error(value_node, f"{where}.zone_code must be the state's two-letter code "
+                                  f"in capitals (WB, DL, MH), got {text!r}")
+            return None
+        if key == "postal_code" and not _PIN_RE.match(text):
+            ctx.error(value_node, f"{where}.postal_code must be a 6-digit PIN code (in "
+                                  f"quotes), got {text!r}")
+            return None
+        got[key] = text[:100]
+    if not all(k in got for k, required in _BUSINESS_ADDRESS_KEYS.items() if required):
+        return None
+    return BusinessAddress(address_line1=got["address_line1"], city=got["city"],
+                           zone_code=got["zone_code"], postal_code=got["postal_code"],
+                           address_line2=got.get("address_line2"))
+def _invoice(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    parts.invoice = parse_invoice(ctx, node, parts.currency)
+    parts.invoice_node = node
+
+
 # shop.yaml's keys in the order they are read: languages first (texts need the first
 # language), assets before currency, currency before delivery and payments
 _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] = (
@@ -322,7 +471,8 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
     ("payments", _shop_payments), ("replies", _replies), ("faq", _shop_faq),
     ("closed_for_orders", _closed_for_orders),
     ("handoff_quiet_minutes", _handoff_quiet_minutes), ("max_quantity", _max_quantity),
-    ("templates", _templates),
+    ("templates", _templates), ("whatsapp_commerce", _whatsapp_commerce),
+    ("invoice", _invoice),
 )
 
 
@@ -334,6 +484,8 @@ def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
     for key, read in _SHOP_READERS:
         if (pair := fields.get(key)) is not None:
             read(ctx, pair[1], parts)
+    if "payments" not in fields and "currency" in fields:
+        check_default_payments(ctx, parts.currency, fields["currency"][1])
     return parts
 
 
@@ -470,6 +622,8 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
             "provider upi_intent cannot send collect requests: remove 'collect' or use "
             "razorpay",
         )
+    transfers = _transfers(ctx, fields, methods, methods_node, parts)
+    _check_currency(ctx, parts.currency, methods, methods_node, provider, provider_node)
     link = _get(fields, "link_expiry_minutes", lambda n: _int(ctx, n, "link_expiry_minutes", 1))
     collect = _get(
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
@@ -487,6 +641,7 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         methods=tuple(methods) or defaults.methods,
         provider=provider,
         upi=upi,
+        transfers=MappingProxyType(transfers),
         link_expiry_minutes=link if link is not None else defaults.link_expiry_minutes,
         collect_expiry_minutes=(
             collect if collect is not None else defaults.collect_expiry_minutes
@@ -534,6 +689,181 @@ def _cod(ctx: _Ctx, node: Node, parts: _ShopParts) -> CashOnDelivery | None:
                   f"confirm_minutes ({confirm}): the reminder comes before the auto-cancel")
     return CashOnDelivery(max_order=limit, areas=tuple(areas), confirm_minutes=confirm,
                           remind_minutes=remind)
+
+
+def _fits(method: str, currency: str) -> bool:
+    allowed = METHOD_CURRENCIES.get(method)
+    return allowed is None or currency in allowed
+
+
+def _check_currency(ctx: _Ctx, currency: str | None, methods: Sequence[str],
+                    methods_node: Node | None, provider: str, provider_node: Node | None
+                    ) -> None:
+    """Every method must be able to take the shop's currency, and one at least must."""
+    if currency is None:
+        return
+    currency = currency_code(currency)  # an asset's own code (ETH), not its token
+    for method in methods:
+        if not _fits(method, currency):
+            (need,) = METHOD_CURRENCIES[method]
+            ctx.error(methods_node, f"payment method {method!r} cannot take {currency}: "
+                      f"{_CURRENCY_HINT.get(need, need)}; " + _method_hint(currency))
+    only = PROVIDER_CURRENCIES.get(provider)
+    if only is not None and currency not in only and any(
+            m not in TRANSFER_METHODS for m in methods):
+        ctx.error(provider_node, f"provider {provider} takes {', '.join(sorted(only))} only, "
+                  f"not {currency}: " + _method_hint(currency))
+
+
+def _method_hint(currency: str) -> str:
+    if currency == "BDT":
+        return ("for taka use bkash, nagad or rocket (with payments.bkash: {number: "
+                "\"01XXXXXXXXX\"}), bank_transfer, or payment_link")
+    if currency == "INR":
+        return "for rupees use upi_link, upi_transfer, bank_transfer or payment_link"
+    return f"for {currency} use payment_link or bank_transfer"
+
+
+def check_default_payments(ctx: _Ctx, currency: str | None, node: Node | None) -> None:
+    """A shop.yaml without ``payments`` takes the default method (a UPI link): refused
+    where the currency is not rupees, since nothing could then take the shop's money."""
+    default = Payments()
+    currency = currency_code(currency) if currency is not None else None
+    if currency is not None and not any(_fits(m, currency) for m in default.methods):
+        ctx.error(node, f"no payment method can take {currency}: the default is a UPI link "
+                  f"(rupees only); add payments.methods: " + _method_hint(currency))
+
+
+def _local_digits(text: str) -> str:
+    """Bengali, Devanagari or Arabic digits as ASCII; spaces, dashes and dots dropped."""
+    return "".join(ch for ch in text.translate(DIGITS) if ch not in " -.()\u00a0")
+
+
+def _transfers(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], methods: Sequence[str],
+               methods_node: Node | None, parts: _ShopParts) -> dict[str, TransferAccount]:
+    """``payments.<method>`` for each manual-transfer method: where the money goes."""
+    found: dict[str, TransferAccount] = {}
+    for method in TRANSFER_METHODS:
+        pair = fields.get(method)
+        if pair is None:
+            if method in methods:
+                example = {"upi_transfer": "{vpa: yourname@okicici}",
+                           "bank_transfer": "{account_number: …, bank: …, ifsc: …}"}.get(
+                               method, '{number: "01XXXXXXXXX"}')
+                ctx.error(methods_node, f"payment method {method!r} needs payments.{method} "
+                          f"with your account, e.g. {method}: {example}")
+            continue
+        if method not in methods:
+            ctx.warn(pair[0], f"payments.{method} is set but {method!r} is not in "
+                     "payments.methods: shoppers will not be offered it")
+        default_name = parts.name.get(parts.languages[0]) if parts.name else ""
+        if method in MOBILE_WALLETS:
+            account = _wallet(ctx, pair[1], method, default_name)
+        elif method == "upi_transfer":
+            account = _upi_transfer(ctx, pair[1], default_name)
+        else:
+            account = _bank(ctx, pair[1], parts.currency, default_name)
+        if account is not None and isinstance(pair[1], MappingNode):  # any method's key
+            for key_node, value_node in pair[1].value:
+                if getattr(key_node, "value", None) == "expiry_minutes":
+                    minutes = _int(ctx, value_node, f"payments.{method}.expiry_minutes", 1)
+                    if minutes is not None:
+                        account = replace(account, expiry_minutes=minutes)
+            found[method] = account
+    return found
+
+
+def _wallet(ctx: _Ctx, node: Node, method: str, default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, f"payments.{method}", _WALLET_KEYS)
+    if fields is None or "number" not in fields:
+        return None
+    number_node = fields["number"][1]
+    raw = _scalar_text(ctx, number_node, f"payments.{method}.number")
+    if raw is None:
+        return None
+    match = _BD_MOBILE_RE.match(_local_digits(raw))
+    check = match.group(2) if match else ""
+    if match is None or (check and method != "rocket"):
+        extra = " (a Rocket account may add its 12th check digit)" if method == "rocket" else ""
+        ctx.error(number_node, f"bad {method} number {raw!r}: a Bangladeshi mobile number "
+                  f"like 01712345678 or +8801712345678{extra}")
+        return None
+    kind = "personal"
+    if (pair := fields.get("account")) is not None:
+        value = _scalar_text(ctx, pair[1], f"payments.{method}.account")
+        if value is not None and value not in _WALLET_ACCOUNTS:
+            ctx.error(pair[1], f"payments.{method}.account must be one of "
+                      f"{', '.join(_WALLET_ACCOUNTS)}, not {value!r}")
+        elif value is not None:
+            kind = value
+    name = _get(fields, "name", lambda n: _scalar_text(ctx, n, f"payments.{method}.name"))
+    return TransferAccount(method=method, number="0" + match.group(1) + check,
+                           name=name or default_name, kind=kind)
+
+
+def _upi_transfer(ctx: _Ctx, node: Node, default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, "payments.upi_transfer", _UPI_TRANSFER_KEYS)
+    if fields is None or "vpa" not in fields:
+        return None
+    raw = _scalar_text(ctx, fields["vpa"][1], "payments.upi_transfer.vpa")
+    if raw is None:
+        return None
+    if not (VPA_RE.match(raw) and len(raw) <= 255):
+        ctx.error(fields["vpa"][1], f"bad UPI id {raw!r}: it looks like name@bank, e.g. "
+                  "rina.das@okicici (letters, digits, . - _ before the @, letters after it)")
+        return None
+    name = _get(fields, "name", lambda n: _scalar_text(ctx, n, "payments.upi_transfer.name"))
+    return TransferAccount(method="upi_transfer", number=raw, name=name or default_name)
+
+
+def _bank(ctx: _Ctx, node: Node, currency: str | None,
+          default_name: str) -> TransferAccount | None:
+    fields = _mapping(ctx, node, "payments.bank_transfer", _BANK_KEYS)
+    if fields is None:
+        return None
+
+    def text(key: str) -> str | None:
+        return _get(fields, key, lambda n: _scalar_text(ctx, n, f"payments.bank_transfer.{key}"))
+
+    ok = True
+    number = text("account_number")
+    if number is not None and not _ACCOUNT_RE.match(_local_digits(number)):
+        ctx.error(fields["account_number"][1], f"bad bank account number {number!r}: 6 to 20 "
+                  "digits")
+        ok = False
+    codes: dict[str, str | None] = {}
+    for key, pattern, what in (("ifsc", _IFSC_RE, "an IFSC code like SBIN0001234"),
+                               ("routing", _ROUTING_RE, "a 9-digit routing number"),
+                               ("swift", _SWIFT_RE, "a SWIFT/BIC code like DBBLBDDH")):
+        value = text(key)
+        if value is not None:
+            value = _local_digits(value).upper()
+            if not pattern.match(value):
+                ctx.error(fields[key][1], f"bad {key} {value!r}: {what}")
+                ok = False
+        codes[key] = value
+    if currency == "INR" and codes["ifsc"] is None and ok:
+        ctx.error(node, "an INR bank transfer needs payments.bank_transfer.ifsc (the "
+                  "branch's IFSC code, e.g. SBIN0001234)")
+        ok = False
+    elif currency == "BDT" and codes["routing"] is None and ok:
+        ctx.error(node, "a BDT bank transfer needs payments.bank_transfer.routing (the "
+                  "branch's 9-digit routing number)")
+        ok = False
+    elif currency not in ("INR", "BDT") and codes["swift"] is None and ok:
+        ctx.error(node, f"a {currency} bank transfer needs payments.bank_transfer.swift")
+        ok = False
+    if codes["ifsc"] is not None and currency != "INR":
+        ctx.error(fields["ifsc"][1], f"an IFSC code is for Indian rupee accounts, not "
+                  f"{currency}")
+        ok = False
+    bank = text("bank")
+    if not ok or number is None or bank is None:
+        return None
+    return TransferAccount(method="bank_transfer", number=_local_digits(number),
+                           name=text("account_name") or default_name, bank=bank,
+                           branch=text("branch"), ifsc=codes["ifsc"],
+                           routing=codes["routing"], swift=codes["swift"])
 
 
 def _upi(ctx: _Ctx, node: Node, parts: _ShopParts) -> UpiPayee | None:

@@ -5,7 +5,13 @@ Accounts (``psp_clearing`` is suffixed with the provider, e.g. ``psp_clearing:ra
 - ``customer_receivable`` asset: what shoppers owe. Debited when an order is placed, credited by
   captures; a credit balance means we hold a shopper's money (overpayment, payment after
   cancel) and owe it back.
-- ``psp_clearing:<p>`` asset: money held by the provider for us until settlement.
+- ``psp_clearing:<p>`` asset: money held by the provider for us until settlement. A manual
+  transfer has no provider holding it: the money is already in the merchant's own wallet or
+  bank account, one account per method (``psp_clearing:manual:bkash``,
+  ``…:manual:upi_transfer``; ``PaymentService.account_of``), posted only when the merchant
+  confirms it (``paid ORD-…``), never when the shopper says they sent it. It keeps the
+  ``psp_clearing`` prefix so ``haat reconcile``'s audit (payments/audit.py) reads it as the
+  clearing side of the order, and a refund sent back by hand credits the same account.
 - ``cash_in_hand`` asset: cash collected at the door for cash-on-delivery orders (the
   "provider" ``cash``): debited when ``deliver``/``paid`` records it, against the
   shopper's ``customer_receivable``.

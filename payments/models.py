@@ -135,3 +135,33 @@ class LedgerEntryRow(SQLModel, table=True):
     amount_minor: int = Field(sa_type=MinorUnits)  # positive debit, negative credit
     currency: str = Field(max_length=8)
     created_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class InvoiceRow(SQLModel, table=True):
+    """One receipt per order, numbered per shop and financial year (payments/invoices.py).
+
+    ``document`` is the receipt as issued (JSON): a later catalog or shop.yaml edit never
+    changes an invoice already given to a shopper."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("shop_id", "fy", "seq", name="uq_invoice_seq"),)
+
+    order_id: str = Field(primary_key=True, foreign_key="orders.id", max_length=96)
+    shop_id: str = Field(max_length=64)
+    fy: int  # the calendar year the financial year starts in: 2026 for 2026-27
+    seq: int = Field(sa_type=BigInteger)
+    prefix: str = Field(max_length=4)
+    token: str = Field(max_length=64, unique=True)  # /receipt/{token}: 192 random bits
+    kind: str = Field(max_length=16)  # tax_invoice | bill_of_supply
+    issued_at: int = Field(sa_type=BigInteger)
+    document: str = ""
+
+
+class InvoiceCounterRow(SQLModel, table=True):
+    """The last invoice number given out per shop and financial year."""
+
+    __tablename__ = "invoice_counters"
+
+    shop_id: str = Field(primary_key=True, max_length=64)
+    fy: int = Field(primary_key=True)
+    last: int = Field(sa_type=BigInteger)

@@ -54,6 +54,9 @@ from payments.providers.base import (
     ProviderError,
     ProviderEvent,
     ProviderRefund,
+    TakesTransfers,
+    TransferPayee,
+    TransferRequest,
     Unsupported,
     UpiPayee,
 )
@@ -114,6 +117,13 @@ class PaymentPlan:
     payee: UpiPayee | None
     link_expiry_minutes: int = 60
     collect_expiry_minutes: int = 15
+    # manual-transfer methods (bkash, upi_transfer, …) → the merchant's account; they are
+    # served by ``transfer_provider`` whatever ``provider`` is (payments/providers/manual.py)
+    transfers: Mapping[str, TransferPayee] = field(default_factory=dict)
+    transfer_provider: str = "manual"
+
+    def provider_for(self, method: str) -> str:
+        return self.transfer_provider if method in self.transfers else self.provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +440,15 @@ class PaymentService:
         return OrderBook(order, tuple(requests), states, tuple(refunds)), events
 
     # ---- asking for money --------------------------------------------------------------
+    def account_of(self, request: PaymentRequest) -> str:
+        """The ledger's clearing account of a request's money (``psp_clearing:<this>``): the
+        provider's, or for a manual transfer the merchant's own wallet or bank account
+        (``manual:bkash``), so each holds what was sent there."""
+        provider = self.providers.get(request.provider)
+        if provider is not None and "transfer" in provider.capabilities:
+            return f"{request.provider}:{request.method}"
+        return request.provider
+
     def _provider(self, name: str) -> PaymentProvider:
         provider = self.providers.get(name)
         if provider is None:
@@ -446,8 +465,9 @@ class PaymentService:
         itself the amount is what is still owed (a partial payment leaves the remainder
         only), and a request for an order that no longer waits for money is refused.
         """
-        provider = self._provider(plan.provider)
-        capability = "payment_link" if method == "tip" else method
+        provider = self._provider(plan.provider_for(method))
+        capability = "payment_link" if method == "tip" else (
+            "transfer" if method in plan.transfers else method)
         if capability not in provider.capabilities and not (
                 capability == "payment_link" and "upi_link" in provider.capabilities):
             raise PaymentError("unsupported", f"{plan.provider} cannot do {method}")
@@ -470,7 +490,15 @@ class PaymentService:
         now = self.now_ms()
         page = f"{self.public_url}/pay/{token}"
         try:
-            if method == "collect":
+            if capability == "transfer":
+                if not isinstance(provider, TakesTransfers):
+                    raise PaymentError("unsupported", f"{provider.name} takes no transfers")
+                expires = now + plan.transfers[method].expiry_minutes * 60_000
+                transfer = await provider.create_transfer(TransferRequest(
+                    request_id=request_id, reference=order.label, amount=money,
+                    payee=plan.transfers[method], expire_by=expires // 1000))
+                provider_ref, upi_uri, hosted = transfer.provider_ref, "", page
+            elif method == "collect":
                 if not vpa:
                     raise PaymentError("vpa_required")
                 expires = now + plan.collect_expiry_minutes * 60_000
@@ -492,12 +520,53 @@ class PaymentService:
             raise PaymentError("provider_failed", str(exc)) from exc
         request = PaymentRequest(
             id=request_id, order_id=order.id, shop_id=order.shop_id, method=method,
-            provider=plan.provider, provider_ref=provider_ref, token=token,
+            provider=plan.provider_for(method), provider_ref=provider_ref, token=token,
             status=PaymentStatus.ISSUED, amount_minor=money.minor, currency=money.currency,
             captured_minor=0, refunded_minor=0, upi_link=upi_uri, link_url=hosted, vpa=vpa,
             expires_at=expires, created_at=now)
         self.repo.insert_request(writes, request)
         return request
+
+    # ---- manual transfers --------------------------------------------------------------
+    def _transfers(self, request: PaymentRequest) -> TakesTransfers | None:
+        provider = self.providers.get(request.provider)
+        if provider is not None and "transfer" in provider.capabilities and isinstance(
+                provider, TakesTransfers):
+            return provider
+        return None
+
+    async def transfer_claims(self, request: PaymentRequest) -> list[str]:
+        """The transaction ids the shopper gave for a manual transfer, first first."""
+        if self._transfers(request) is None:
+            return []
+        return [(e.payment_id or "").removeprefix("claim:")
+                for e in await self.repo.events_for(request)
+                if e.kind is _K.AUTHORIZED and (e.payment_id or "").startswith("claim:")]
+
+    async def record_transfer_claim(self, writes: WriteSet, request: PaymentRequest,
+                                    transaction_id: str) -> bool:
+        """Keep the shopper's transaction id against the request (an informational event:
+        no money moves until the merchant confirms); False when it was already given."""
+        provider = self._transfers(request)
+        if provider is None:
+            raise PaymentError("unsupported", "not a manual transfer")
+        if transaction_id in await self.transfer_claims(request):
+            return False
+        now = self.now_ms()
+        event = provider.claim_event(request.id, request.amount, transaction_id,
+                                     occurred_at=now // 1000)
+        self.repo.insert_event(writes, request, event, now)
+        return True
+
+    def transfer_confirmation(self, request: PaymentRequest, amount: Money,
+                              transaction_id: str | None, now_ms: int) -> ProviderEvent | None:
+        """The capture event for the merchant's ``paid`` on a manual transfer (None when the
+        request is not one): its id is deterministic, so the same command twice is one."""
+        provider = self._transfers(request)
+        if provider is None:
+            return None
+        return provider.confirm_event(request.id, amount, transaction_id,
+                                      occurred_at=now_ms // 1000)
 
     # ---- applying provider events ------------------------------------------------------
     @asynccontextmanager
@@ -672,7 +741,7 @@ class PaymentService:
                      attempt_key="", next_attempt_at=0, last_error="", updated_at=now)
         self.repo.insert_refund(writes, row)
         self._post(writes, book.order.shop_id, postings_for_refund(
-            book.order.label, refunded, provider=request.provider, refund_id=row.id,
+            book.order.label, refunded, provider=self.account_of(request), refund_id=row.id,
             stage=RefundStatus.REQUESTED, against=against), now)
         refunds = [*refunds, row]
         # our own unsent refunds of the same payment that no longer fit are superseded:
@@ -694,7 +763,7 @@ class PaymentService:
             self._post(writes, book.order.shop_id, [
                 Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
                 for p in postings_for_refund(book.order.label, other.amount,
-                                             provider=request.provider, refund_id=other.id,
+                                             provider=self.account_of(request), refund_id=other.id,
                                              stage=RefundStatus.REQUESTED,
                                              against=other.against)], now)
             committed -= other.amount_minor
@@ -752,16 +821,17 @@ class PaymentService:
         captured = _money_delta(before.captured, after.captured)
         if captured.minor > 0:
             build = postings_for_tip if request.method == "tip" else postings_for_capture
-            postings += build(order.label, captured, provider=request.provider,
+            postings += build(order.label, captured, provider=self.account_of(request),
                               payment_id=request.id)
         elif captured.minor < 0:  # a reclassification between two event sets: reverse it
             build = postings_for_tip if request.method == "tip" else postings_for_capture
             postings += [Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":rev")
-                         for p in build(order.label, -captured, provider=request.provider,
+                         for p in build(order.label, -captured, provider=self.account_of(request),
                                         payment_id=request.id)]
         refunded = _money_delta(before.refunded, after.refunded)
         if refunded.minor > 0:
-            postings += postings_for_refund(order.label, refunded, provider=request.provider,
+            postings += postings_for_refund(order.label, refunded,
+                                            provider=self.account_of(request),
                                             refund_id=request.id, stage=RefundStatus.PROCESSED)
         self._post(writes, order.shop_id, postings, now)
 
@@ -770,6 +840,8 @@ class PaymentService:
         """Close every open request past its expiry (one synthetic, idempotent event each)."""
         updates = []
         for request in await self.repo.open_requests(before_ms=self.now_ms()):
+            if await self.transfer_claims(request):
+                continue  # the shopper says they sent it: the merchant confirms or cancels
             event = ProviderEvent(
                 provider=request.provider, event_id=f"expiry:{request.id}",
                 kind=PaymentEventKind.EXPIRED, provider_ref=request.provider_ref or request.id,
@@ -802,8 +874,8 @@ class PaymentService:
                          last_error="", updated_at=now)
             self.repo.insert_refund(writes, row)
             self._post(writes, book.order.shop_id, postings_for_refund(
-                book.order.label, amount, provider=capture.request.provider, refund_id=row.id,
-                stage=RefundStatus.REQUESTED, against=part.against), now)
+                book.order.label, amount, provider=self.account_of(capture.request),
+                refund_id=row.id, stage=RefundStatus.REQUESTED, against=part.against), now)
             rows.append(row)
         return rows
 

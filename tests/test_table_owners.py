@@ -20,8 +20,10 @@ OWNERS = {
     "outbound_messages": "bot/outgoing.py",
     "stock_levels": "bot/inventory.py",
     "scheduled_jobs": "storage/jobs.py",
+    "meta_catalog_items": "bot/catalog_sync.py",
     **dict.fromkeys(("orders", "order_lines", "payment_requests", "provider_events", "refunds",
                      "ledger_entries", "order_counters"), "payments/repository.py"),
+    **dict.fromkeys(("invoices", "invoice_counters"), "payments/invoices.py"),
     # the sandbox PSP's own side, as a real PSP keeps it
     **dict.fromkeys(("sandbox_requests", "sandbox_events", "sandbox_refunds"),
                     "payments/providers/sandbox.py"),

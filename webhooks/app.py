@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.catalog_sync import MetaCatalogs
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.flows.support import FaqIndex
@@ -26,6 +27,7 @@ from bot.nlu.base import IntentBackend
 from bot.nlu.builtin import product_index
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
+from bot.receipts import Receipts
 from bot.reminders import Reminders
 from bot.services import Conversations, Services
 from bot.state import SqlStateStore
@@ -63,6 +65,7 @@ from webhooks.keys import (
 from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.receipt_routes import RECEIPTS, setup_receipt_routes
 from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
 from webhooks.scheduler import Scheduler
@@ -113,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app.cleanup_ctx.append(_loop_watch)
     setup_routes(app)
     setup_payment_routes(app)
+    setup_receipt_routes(app)
     return app
 
 
@@ -193,7 +197,31 @@ async def reload_shops(app: web.Application) -> bool:
     shops.runtimes = runtimes
     shops.loaded_at = time.time()
     log.info("shops reloaded: %s", ", ".join(sorted(runtimes)))
+    await _sync_catalogs(app, before, shops.source.shops)
     return True
+
+
+async def _sync_catalogs(app: web.Application, before: dict[str, Shop],
+                         after: dict[str, Shop]) -> None:
+    """shop.yaml ``whatsapp_commerce.sync_on_reload``: a reload that changed a shop's
+    catalog (or its Meta settings) pushes it to Meta (webhooks/meta_catalog.py)."""
+    changed = [shop for shop_id, shop in after.items()
+               if shop.whatsapp.sync_on_reload and shop.whatsapp.catalog_id
+               and (shop_id not in before or before[shop_id].catalog != shop.catalog
+                    or before[shop_id].whatsapp != shop.whatsapp)]
+    if not changed:
+        return
+    from webhooks.meta_catalog import CatalogSyncError, sync_shops
+
+    try:
+        reports = await sync_shops(app[SETTINGS], changed, db=app[DB], session=app[HTTP],
+                                   now_ms=app[CLOCK].now_ms())
+    except CatalogSyncError as exc:
+        log.error("catalog sync after reload did not run: %s", exc)
+        return
+    for report in reports:
+        for line in report.lines():
+            (log.warning if report.errors else log.info)("catalog sync: %s", line)
 
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
@@ -227,9 +255,12 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         return runtime.shop if runtime else None
 
     windowed = with_capability(ChannelCapability.SERVICE_WINDOW)
+    receipts = Receipts(db, shop_for=shop_for, lines=payments.lines,
+                        public_url=settings.public_base)
+    app[RECEIPTS] = receipts
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
                                payments=payments, now_ms=clock.now_ms,
-                               windowed_channels=windowed)
+                               windowed_channels=windowed, receipts=receipts)
     app[NOTIFIER] = notifier
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
         () if settings.simulator_owner else with_capability(
@@ -238,7 +269,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     await engine.load_recent()
     engine.services = Services(payments=payments, inventory=inventory,
                                payment_notify=notifier,
-                               conversations=Conversations(db, store))
+                               conversations=Conversations(db, store),
+                               catalogs=MetaCatalogs(db))
     app[ENGINE] = engine
     journal = journal_for(settings)
     inline = InlineSender(app[CHANNEL_ADAPTERS], lambda: app[HTTP], journal)

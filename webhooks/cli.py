@@ -177,9 +177,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
                   f"{len(catalog.products)} products in {len(catalog.categories)} "
                   f"categories, languages {', '.join(shop.languages)}, payments via "
-                  f"{shop.payments.provider}")
+                  f"{shop.payments.provider}"
+                  + (f", transfers to your own {', '.join(shop.payments.transfers)}"
+                     if shop.payments.transfers else ""))
         for note in notes:
             print(f"{path}: warning: {note}")
+        if shop.whatsapp.catalog_id is not None:
+            from bot.catalog_sync import catalog_items
+
+            for problem in catalog_items(shop)[1]:
+                print(f"{path}: warning: not synced to the Meta catalog: {problem}")
     return 1 if failed else 0
 
 
@@ -193,6 +200,29 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     print("database is at the latest revision")
     return 0
+
+
+# ---- catalog sync --------------------------------------------------------------------
+
+
+def cmd_catalog_sync(args: argparse.Namespace) -> int:
+    """Push each shop's YAML catalog to its Meta catalog (webhooks/meta_catalog.py); exits 1
+    when Meta refused an item or the sync could not run."""
+    from webhooks.meta_catalog import CatalogSyncError, run_cli_sync
+
+    settings = Settings.from_env()
+    if args.dir:
+        settings = settings.with_(shop_dir=Path(args.dir))
+    try:
+        reports = asyncio.run(run_cli_sync(settings, args.only))
+    except CatalogSyncError as exc:
+        print(f"error: {exc}")
+        return 1
+    if not reports:
+        print("no shop has whatsapp_commerce.catalog_id: nothing to sync")
+    for report in reports:
+        print("\n".join(report.lines()))
+    return 1 if any(r.errors for r in reports) else 0
 
 
 # ---- reconcile ----------------------------------------------------------------------
@@ -428,6 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("dir")
     export.add_argument("--shop")
     export.set_defaults(func=cmd_rasa_export)
+
+    catalog = sub.add_parser("catalog", help="the shop's Meta (WhatsApp) catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    sync = catalog_sub.add_parser("sync", help="push the YAML catalog to Meta's catalog "
+                                               "(whatsapp_commerce.catalog_id)")
+    sync.add_argument("dir", nargs="?", help="shop folder (default HAAT_SHOP_DIR)")
+    sync.add_argument("--only", help="sync only this shop id")
+    sync.set_defaults(func=cmd_catalog_sync)
 
     reconcile = sub.add_parser("reconcile", help="re-fetch open payments and check the ledger")
     reconcile.add_argument("--shop")

@@ -351,6 +351,7 @@ class Generator:
             ("GET /pay/{token}/status", 3, lambda: self.pay_case("/status")),
             ("GET /pay/{token}/qr.png", 2, lambda: self.pay_case("/qr.png")),
             ("POST /pay/{token}/sandbox", 3, self.pay_sandbox_case),
+            ("GET /receipt/{token}", 2, self.receipt_case),
             ("GET /api/orders", 3, self.api_orders_case),
             ("POST /api/orders/{order}/status", 3, lambda: self.api_post_case("status")),
             ("POST /api/orders/{order}/refund", 3, lambda: self.api_post_case("refund")),
@@ -482,6 +483,14 @@ class Generator:
     def pay_case(self, suffix: str) -> Case:
         route = "GET /pay/{token}" + suffix
         return Case(route, "GET", f"/pay/{self._token()}{suffix}")
+
+    def receipt_case(self) -> Case:
+        suffix = self.rng.choice(["", "", "/qr.png"])
+        query = ""
+        if not suffix and self.rng.random() < 0.5:
+            query = "?lang=" + quote(str(self.rng.choice(["ar", "bn", *_STRINGS]))[:300],
+                                     safe="")
+        return Case("GET /receipt/{token}", "GET", f"/receipt/{self._token()}{suffix}{query}")
 
     def pay_sandbox_case(self) -> Case:
         seed = {"outcome": self.rng.choice(["success", "failure", "expire", "other"])}

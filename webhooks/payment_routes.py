@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.replies import TEXTS
+from catalog.models import MOBILE_WALLETS, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
 from payments.providers.base import ProviderError, callback_path
@@ -105,14 +107,28 @@ async def pay_page(request: web.Request) -> web.Response:
         rows.append(("Delivery", Money(order.delivery_minor, order.currency).format()))
     if payment.method == "tip":
         rows = [("Tip", "")]
+    account = runtime.shop.payments.transfers.get(payment.method) if runtime else None
     page = app[PAGES].get_template("pay.html").render(
         shop=shop_name, order=order.label, rows=rows, amount=payment.amount.format(),
+        transfer=_transfer_view(account, payment) if account else None,
         upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
         expires_at=payment.expires_at, now=now, token=request.match_info["token"],
         sandbox="1" if payment.provider == "sandbox" else "")
     return web.Response(text=page, content_type="text/html", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff"})
+
+
+def _transfer_view(account: TransferAccount, payment: PaymentRequest) -> dict[str, object]:
+    """What the page shows for a manual transfer: where to send it (the chat said so too)."""
+    rows = [("Number" if account.method in MOBILE_WALLETS else
+             "UPI ID" if account.method == "upi_transfer" else "Account", account.number),
+            ("Name", account.name)]
+    rows += [(label, value) for label, value in (
+        ("Bank", account.bank), ("Branch", account.branch), ("IFSC", account.ifsc),
+        ("Routing", account.routing), ("SWIFT", account.swift)) if value]
+    return {"method": TEXTS[f"method_{account.method}"]["en"],
+            "amount": payment.amount.format(), "rows": rows}
 
 
 async def pay_status(request: web.Request) -> web.Response:

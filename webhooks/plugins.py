@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bot.nlu.registry import BACKEND_CLASSES
-from catalog.models import Shop
+from catalog.models import OFFLINE_METHODS, Shop
 from config.plugins import Option
 from config.settings import Settings
 from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS
@@ -66,15 +66,25 @@ def shop_payment_problems(shop: Shop, settings: Settings) -> tuple[list[str], li
     if provider is None:
         return [f"shop {shop.id!r}: unknown payment provider {shop.payments.provider!r}; "
                 f"known: {', '.join(PROVIDERS)}"], []
-    for method in shop.payments.prepaid_methods:  # cash on delivery asks nothing of it
+    for method in shop.payments.methods:
+        if method in OFFLINE_METHODS:  # cash on delivery asks nothing of the provider
+            continue
+        if method in shop.payments.transfers:  # served by a transfer provider, not this one
+            takers = [p.name for p in PROVIDER_CLASSES if "transfer" in p.capabilities
+                      and method in getattr(p, "methods", ())]
+            if not takers:
+                errors.append(f"shop {shop.id!r}: no payment provider takes {method!r} "
+                              "transfers")
+            continue
         if not _METHOD_NEEDS.get(method, frozenset({method})) & provider.capabilities:
             errors.append(f"shop {shop.id!r}: payment method {method!r} is not something "
                           f"provider {provider.name} can do "
                           f"({', '.join(sorted(provider.capabilities))})")
-    if provider.needs_payee and shop.payments.upi is None:
+    if provider.needs_payee and shop.payments.upi is None and any(
+            m not in shop.payments.transfers for m in shop.payments.methods):
         errors.append(f"shop {shop.id!r}: provider {provider.name} needs payments.upi")
     unset = [opt.env for opt in provider.options if opt.secret and not settings.env.get(opt.env)]
-    if unset:
+    if unset and any(m not in shop.payments.transfers for m in shop.payments.methods):
         warnings.append(f"shop {shop.id!r} takes payments via {provider.name}, but "
                         f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set: "
                         "its requests or callbacks will fail")

@@ -2,11 +2,11 @@
 
 :class:`Redactor` is a ``logging.Filter`` that rewrites a record before any handler sees
 it: the message is formatted once and redacted (phone-number-like digit runs, wamids, which
-are base64 of the phone number, ``/pay/<token>`` paths, bearer tokens, every configured
-secret), and a traceback keeps its frames and exception types but never an exception's
-message, which may quote the input that caused it. Message text cannot be recognised by a
-pattern, so haat's own log calls never pass it; a test drives traffic at DEBUG and looks
-for every text, phone, token and secret it sent.
+are base64 of the phone number, ``/pay/<token>`` and ``/receipt/<token>`` paths, bearer
+tokens, every configured secret), and a traceback keeps its frames and exception types but
+never an exception's message, which may quote the input that caused it. Message text
+cannot be recognised by a pattern, so haat's own log calls never pass it; a test drives
+traffic at DEBUG and looks for every text, phone, token and secret it sent.
 
 :func:`install_redaction` hooks it into the log-record factory, the one place every
 record passes whatever logger made it and whichever handler prints it (a filter on a
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 _PATTERNS: Final = (
     (re.compile(r"/pay/[^/\s?#\"'<>]+"), "/pay/<token>"),
+    (re.compile(r"/receipt/[^/\s?#\"'<>]+"), "/receipt/<token>"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 <redacted>"),
     (re.compile(r"wamid\.[A-Za-z0-9+/=_-]+"), "wamid.<id>"),
     # seven or more digits, optionally after + (or its URL form %2B) and with spaces,

@@ -70,9 +70,38 @@ async def category(turn: Turn) -> None:
         intro = f"{intro}\n{extra}"
     if len(products) > TEXT_ROWS_MAX:  # a big shop: the rest are a search away
         intro += "\n" + turn.t("more_items", count=len(products) - TEXT_ROWS_MAX)
+    name = found.name.get(turn.language, turn.shop.default_language)
+    skus = await _catalog_items(turn, products)
+    if skus:  # Meta's own product list: the shopper adds to a cart and sends it as an order
+        turn.reply(Reply(type="product", text=intro, header=name, skus=skus,
+                         rows=rows[:LIST_ROWS_MAX], list_button=turn.t("items_button"),
+                         extra={"catalog_id": turn.shop.whatsapp.catalog_id,
+                                "section_title": name}))
+        return None
     turn.reply(Reply(type="list", text=intro, rows=rows[:LIST_ROWS_MAX],
                      list_button=turn.t("items_button")))
     return None
+
+
+PRODUCTS_MAX = 30  # a product_list message holds at most 30 items (in at most 10 sections)
+
+
+async def _catalog_items(turn: Turn, products: tuple[Product, ...]) -> tuple[str, ...]:
+    """On the Cloud API, the retailer ids of ``products`` that the shop's Meta catalog holds
+    (bot/catalog_sync.py): a product with options is shown by its first option (Meta's
+    product page offers the group's other variants). Empty elsewhere: the list stays."""
+    catalogs = turn.services.catalogs if turn.services is not None else None
+    if turn.message.channel != "whatsapp" or catalogs is None \
+            or turn.shop.whatsapp.catalog_id is None:
+        return ()
+    synced = await catalogs.synced(turn.shop)
+    skus: list[str] = []
+    for product in products:
+        ids = [o.sku for o in product.options] or [product.sku]
+        first = next((sku for sku in ids if sku in synced), None)
+        if first is not None and not sold_out(turn, product):
+            skus.append(first)
+    return tuple(skus[:PRODUCTS_MAX])
 
 
 def _details(turn: Turn, product: Product, option: Option | None) -> str:

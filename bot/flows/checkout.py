@@ -11,22 +11,25 @@ import logging
 import re
 from collections.abc import Sequence
 
+from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows import cod
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
+from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
+from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.types import Button, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.models import Shop
-from catalog.money import Money, exponent
-from payments.providers.base import UpiPayee
-from payments.repository import Order, OrderLine
+from catalog.money import Money
+from payments.providers.base import TransferPayee, UpiPayee
+from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
-from payments.status import OPEN_FOR_PAYMENT
-from payments.upi import UpiError, UpiLink, is_valid_vpa
+from payments.status import OPEN_FOR_PAYMENT, OrderStatus
+from payments.upi import is_valid_vpa
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,15 @@ S = ConversationState
 def plan_for(shop: Shop) -> PaymentPlan:
     upi = shop.payments.upi
     payee = UpiPayee(vpa=upi.vpa, name=upi.payee_name, mcc=upi.mcc) if upi else None
+    transfers = {method: TransferPayee(
+        method=a.method, number=a.number, name=a.name, kind=a.kind, bank=a.bank,
+        branch=a.branch, ifsc=a.ifsc, routing=a.routing, swift=a.swift,
+        expiry_minutes=a.expiry_minutes)
+        for method, a in shop.payments.transfers.items()}
     return PaymentPlan(provider=shop.payments.provider, payee=payee,
                        link_expiry_minutes=shop.payments.link_expiry_minutes,
-                       collect_expiry_minutes=shop.payments.collect_expiry_minutes)
+                       collect_expiry_minutes=shop.payments.collect_expiry_minutes,
+                       transfers=transfers)
 
 
 # ---- start ----------------------------------------------------------------------------
@@ -67,9 +76,26 @@ async def checkout(turn: Turn) -> object:
             Button("address:new", turn.t("new_address_button")),
         ])
     else:
-        turn.say("ask_address")
+        ask_address(turn)
     turn.conversation = turn.conversation.with_(state=S.AWAITING_ADDRESS)
     return None
+
+
+def ask_address(turn: Turn) -> None:
+    """On the Cloud API between an Indian shop and an Indian number, WhatsApp's own address
+    form (``address_message``); elsewhere, and whenever Meta refuses the form, the text
+    question (the form's fallback is that same text: webhooks/channels/whatsapp_outbound.py)."""
+    shop = turn.shop
+    phone = turn.message.phone or ""
+    if (turn.message.channel == "whatsapp" and shop.whatsapp.address_form
+            and shop.phone.startswith("+91") and phone.startswith("+91")):
+        values = {"phone_number": phone}
+        if turn.message.profile_name:
+            values["name"] = turn.message.profile_name[:100]
+        turn.reply(Reply(type="address", text=turn.t("ask_address"),
+                         extra={"country": "IN", "values": values}))
+        return
+    turn.say("ask_address")
 
 
 @router.on(button("address:saved") & state(S.AWAITING_ADDRESS))
@@ -79,13 +105,13 @@ async def saved_address(turn: Turn) -> None:
 
 @router.on(button("address:new") & state(S.AWAITING_ADDRESS))
 async def new_address(turn: Turn) -> None:
-    turn.say("ask_address")
+    ask_address(turn)
 
 
 def _is_address(turn: Turn) -> bool:
     if turn.conversation.state is not S.AWAITING_ADDRESS or turn.payload:
         return False
-    if turn.message.kind is MessageKind.LOCATION:
+    if turn.message.kind in (MessageKind.LOCATION, MessageKind.ADDRESS):
         return True
     understanding = turn.understanding
     # "cancel", "menu", "cart" and the like still work while we wait for an address
@@ -104,13 +130,16 @@ async def address_given(turn: Turn) -> None:
             f"{location.latitude:.5f},{location.longitude:.5f}"
     else:
         address = " ".join(turn.message.text.split())[:300]
+    form = dict(turn.message.address_form) if turn.message.kind is MessageKind.ADDRESS else {}
     delivery = turn.shop.delivery
     if delivery is not None and delivery.areas and location is None:
         lowered = address.casefold()
         if not any(area.casefold() in lowered for area in delivery.areas):
             turn.say("area_not_served", areas=", ".join(delivery.areas))
             return
-    turn.conversation = turn.conversation.with_data(address=address)
+    # the form's fields go on the order card as its beneficiary (bot/order_card.py)
+    turn.conversation = turn.conversation.with_data(address=address,
+                                                    address_fields=form or None)
     await summary(turn)
 
 
@@ -280,66 +309,142 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
                            customer=turn.message.customer, request_id=request.id,
                            order_label=order.label, link=request.link_url,
                            expires_at=request.expires_at, now_ms=turn.now_ms)
+    if method in plan.transfers:
+        show_transfer(turn, order, method, request.amount, plan.transfers[method],
+                      request.id)
+        return True
     money = request.amount.format()
     if method == "collect":
         turn.say("collect_sent", amount=money, vpa=vpa or "",
                  minutes=plan.collect_expiry_minutes)
         return True
     others = [m for m in shop.payments.methods if m != method]
-    buttons: list[Button] = []
+    buttons = _transfer_buttons(turn, others)
     if "payment_link" in others:
         buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
     if "collect" in others:
         buttons.append(Button("pay:collect", turn.t("collect_button")))
+    card = order_card.card_sent(shop, method, request.upi_link)
     if request.upi_link and method in ("upi_link", "tip"):
         text = turn.t("tip_prompt", amount=money, link=request.link_url) if method == "tip" \
             else turn.t("pay_prompt", amount=money, order=order.label,
                         minutes=plan.link_expiry_minutes)
         extra: dict[str, object] = {"upi_link": request.upi_link}
-        if method != "tip":  # a tip is not the order: no order_details card for it
+        if card:  # a tip is not the order: no order_details card for it
             if lines is None:
                 lines = await payments_service(turn).lines(order.id)
-            extra["order_details"] = _order_details(order, lines, request.upi_link,
-                                                    request.id, request.expires_at)
+            extra["order_details"] = await _order_details(turn, order, lines, request)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
                          image_url=f"{request.link_url}/qr.png", extra=extra))
         if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
             turn.buttons(turn.t("other_ways_prompt"), buttons)
+        return True
+    text = turn.t("pay_link_prompt", amount=money, order=order.label, link=request.link_url,
+                  minutes=plan.link_expiry_minutes)
+    if card:  # the shop's card pays by gateway or link: the card, its link as the fallback
+        if lines is None:
+            lines = await payments_service(turn).lines(order.id)
+        turn.reply(Reply(type="payment", text=text, link=request.link_url, extra={
+            "order_details": await _order_details(turn, order, lines, request)}))
+        if buttons:
+            turn.buttons(turn.t("other_ways_prompt"), buttons)
     else:
-        turn.reply(Reply(type="text", text=turn.t(
-            "pay_link_prompt", amount=money, order=order.label, link=request.link_url,
-            minutes=plan.link_expiry_minutes), link=request.link_url, buttons=tuple(buttons)))
+        turn.reply(Reply(type="text", text=text, link=request.link_url,
+                         buttons=tuple(buttons)))
     return True
 
 
-def _order_details(order: Order, lines: Sequence[OrderLine], upi_link: str, reference: str,
-                   expires_at_ms: int) -> dict[str, object]:
-    """The Cloud API ``order_details`` parameters (docs/DESIGN.md §5.3): amounts are
-    integer minor units with the currency's offset; the UPI link keeps only what WhatsApp
-    accepts (``pa, pn, mc, purpose, tr``)."""
-    offset = 10 ** exponent(order.currency)
-    try:
-        link = UpiLink.parse(upi_link).for_whatsapp_order_details().to_uri()
-    except UpiError:
-        link = upi_link  # a PSP-signed link goes whole
-    return {
-        "reference_id": reference,
-        "type": "digital-goods",
-        "payment_settings": [{"type": "upi_intent_link", "upi_intent_link": {"link": link}}],
-        "currency": order.currency,
-        "total_amount": {"value": order.total_minor, "offset": offset},
-        "order": {
-            "status": "pending",
-            "expiration": {"timestamp": str(expires_at_ms // 1000),
-                           "description": "The payment link expires."},
-            "items": [{"retailer_id": ln.sku, "name": ln.name[:60],
-                       "amount": {"value": ln.unit_price.minor, "offset": offset},
-                       "quantity": ln.quantity} for ln in lines],
-            "subtotal": {"value": order.subtotal_minor, "offset": offset},
-            "tax": {"value": 0, "offset": offset, "description": "Prices include taxes"},
-            "shipping": {"value": order.delivery_minor, "offset": offset},
-        },
-    }
+# ---- manual transfers (bKash, Nagad, Rocket, UPI to a personal VPA, bank) -------------
+
+
+def _transfer_buttons(turn: Turn, methods: Sequence[str]) -> list[Button]:
+    return [Button(f"pay:{m}", turn.t(f"method_{m}")) for m in methods
+            if m in turn.shop.payments.transfers][:2]
+
+
+def show_transfer(turn: Turn, order: Order, method: str, amount: Money,
+                  payee: TransferPayee, request_id: str) -> None:
+    """Where to send the money and what to reply; the request is remembered so that the
+    transaction id in the shopper's next message is recorded against it."""
+    values = {"order": order.label, "amount": transfer_amount(amount, turn.language),
+              "name": payee.name, "number": payee.number,
+              "wallet": turn.t(f"method_{method}")}
+    if method == "upi_transfer":
+        text = turn.t("transfer_upi", **values)
+    elif method == "bank_transfer":
+        code = " · ".join(f"{label} {value}" for label, value in (
+            ("IFSC", payee.ifsc), ("Routing", payee.routing), ("SWIFT", payee.swift))
+            if value)
+        branch = f", {payee.branch}" if payee.branch else ""
+        text = turn.t("transfer_bank", bank=f"{payee.bank}{branch}", code=code, **values)
+    else:
+        text = turn.t("transfer_wallet", how=turn.t(f"wallet_{payee.kind}"), **values)
+    others = [m for m in turn.shop.payments.methods if m != method]
+    buttons = _transfer_buttons(turn, others)
+    if "payment_link" in others:
+        buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
+    turn.reply(Reply(type="buttons" if buttons else "text", text=text,
+                     buttons=tuple(buttons[:3])))
+    turn.conversation = turn.conversation.with_(state=S.AWAITING_PAYMENT).with_data(
+        transfer={"order": order.id, "request": request_id, "method": method})
+
+
+def _transfer_reply(turn: Turn) -> bool:
+    """A message that carries a transaction id while a manual transfer waits for one."""
+    waiting = turn.conversation.data.get("transfer")
+    if not isinstance(waiting, dict) or turn.payload or not turn.message.text:
+        return False
+    found = find_transaction_id(turn.message.text, str(waiting.get("method", "")))
+    return found.id is not None or found.asked
+
+
+@pending_router.on(Filter(_transfer_reply, "transaction_id"))
+async def transaction_id_given(turn: Turn) -> object:
+    waiting = turn.conversation.data.get("transfer")
+    assert isinstance(waiting, dict)
+    service = payments_service(turn)
+    order = await service.order(str(waiting.get("order")))
+    requests = {r.id: r for r in await service.requests_for_order(order.id)} if order else {}
+    request = requests.get(str(waiting.get("request")))
+    if order is None or request is None or order.status is not OrderStatus.PENDING_PAYMENT:
+        turn.conversation = turn.conversation.with_data(transfer=None)
+        return UNHANDLED  # paid or closed since: the message means something else
+    method = request.method
+    account = turn.shop.payments.transfers.get(method)
+    # the shop's own number and the shopper's are never the id
+    exclude = {turn.message.customer, *([account.number] if account else [])}
+    found = find_transaction_id(turn.message.text, method, exclude=exclude)
+    if found.id is None:
+        turn.say("transfer_id_unclear", wallet=turn.t(f"method_{method}"),
+                 example=_EXAMPLE_IDS.get(method, "8N7A6D5EE7"))
+        return None
+    if not await service.record_transfer_claim(turn.writes, request, found.id):
+        turn.say("transfer_id_again", trx=found.id, order=order.label)
+        return None
+    turn.say("transfer_id_noted", trx=found.id, order=order.label)
+    turn.outgoing_to_owners(
+        f"💬 {order.label}: the shopper says they sent {request.amount.format()} by "
+        f"{text_for(turn.shop, f'method_{method}', 'en')}, transaction id {found.id}. Check "
+        f"your account, then reply `paid {order.label} {found.id}` (or `cancel "
+        f"{order.label}` if it never came).")
+    return None
+
+
+_EXAMPLE_IDS = {"bkash": "8N7A6D5EE7", "nagad": "7A6B5C4D", "rocket": "1234567890",
+                "upi_transfer": "412345678901", "bank_transfer": "NEFT12345678"}
+
+
+async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],
+                         request: PaymentRequest) -> dict[str, object]:
+    """The Cloud API ``order_details`` parameters, as Meta documents them (bot/order_card.py)."""
+    catalogs = turn.services.catalogs if turn.services is not None else None
+    synced = await catalogs.synced(turn.shop) if catalogs is not None else frozenset()
+    fields = turn.conversation.data.get("address_fields")
+    return order_card.order_details(
+        turn.shop, order, lines, reference=request.id, expires_at_ms=request.expires_at,
+        now_ms=turn.now_ms, upi_link=request.upi_link, link_url=request.link_url,
+        synced_skus=synced, address_fields=fields if isinstance(fields, dict) else None,
+        customer_name=turn.message.profile_name)
 
 
 # ---- paying later, other methods, collect -------------------------------------------
@@ -399,13 +504,19 @@ async def vpa_given(turn: Turn) -> None:
     await offer_payment(turn, order, "collect", vpa=vpa)
 
 
-@router.on(kind(MessageKind.LOCATION) & state(S.IDLE))
+@router.on(kind(MessageKind.LOCATION, MessageKind.ADDRESS) & state(S.IDLE))
 async def location_outside_checkout(turn: Turn) -> None:
-    """A location shared before checkout is remembered as the delivery address."""
+    """A location (or an address form) shared before checkout is remembered as the
+    delivery address."""
     location = turn.message.location
-    if location is None:
+    form = dict(turn.message.address_form)
+    if location is not None:
+        address = location.address or location.name or \
+            f"{location.latitude:.5f},{location.longitude:.5f}"
+    elif form:
+        address = turn.message.text
+    else:
         return
-    address = location.address or location.name or \
-        f"{location.latitude:.5f},{location.longitude:.5f}"
-    turn.conversation = turn.conversation.with_data(address=address)
+    turn.conversation = turn.conversation.with_data(address=address,
+                                                    address_fields=form or None)
     turn.say("order_summary_address", address=address)

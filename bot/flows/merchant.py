@@ -20,6 +20,7 @@ from bot.filters import Filter
 from bot.flows.common import inventory_of, payments_service, services
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
+from bot.order_card import card_sent
 from bot.replies import text_for
 from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
@@ -45,7 +46,8 @@ HELP = ("Commands:\n"
         "• order ORD-7 — one order\n"
         "• ship ORD-7 / deliver ORD-7 — on a cash-on-delivery order, deliver records "
         "the cash you collected\n"
-        "• paid ORD-7 — you received the UPI money (or the COD cash) yourself\n"
+        "• paid ORD-7 [transaction id] — you received the money yourself (UPI, bKash, "
+        "Nagad, Rocket, bank, or the COD cash)\n"
         "• returned ORD-7 — a cash-on-delivery order refused at the door: stock back\n"
         "• cancel ORD-7\n"
         "• refund ORD-7 [amount] — or `excess` (only what was paid beyond the total), "
@@ -87,8 +89,9 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     reply = Reply(type="text", text=text)
+    # the card that moves is the one a request went out on (bot/order_card.py)
     requests = [r for r in await payments_service(turn).requests_for_order(order.id)
-                if r.method not in ("tip", COD)]  # the cash request has no WhatsApp card
+                if card_sent(turn.shop, r.method, r.upi_link)]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
     turn.outgoing.append(Outgoing(customer=order.customer, channel=order.channel,
@@ -110,6 +113,11 @@ async def _describe(turn: Turn, order: Order) -> str:
     for capture in book.captures():
         flag = " (after close)" if capture.after_close else ""
         body.append(f"💳 {capture.payment_id}: {book.money(capture.amount).format()}{flag}")
+    if order.status is OrderStatus.PENDING_PAYMENT:
+        for request in book.requests:
+            for claim in await service.transfer_claims(request):
+                body.append(f"🧾 shopper says {request.method} transaction {claim}: check, then "
+                            f"`paid {order.label} {claim}`")
     if order.address:
         body.append(f"📍 {order.address}")
     body.append(f"📞 +{order.customer}" if order.customer.isdigit() else order.customer)
@@ -210,12 +218,14 @@ async def cmd_cancel(turn: Turn, rest: str) -> None:
 
 
 async def cmd_paid(turn: Turn, rest: str) -> None:
-    """Manual confirmation for plain UPI (provider upi_intent): the merchant saw the money.
+    """Manual confirmation: the merchant saw the money (plain UPI, a manual transfer).
 
-    ``paid ORD-7``: the rest of a waiting order. ``paid ORD-7 <amount> <UPI ref>``: a
-    transfer they saw, even on an order that has closed (cancelled, already paid): that
-    is money after close or beyond the total, refunded by hand and booked with
-    ``refunded``. The ids are deterministic: the same command twice is one capture."""
+    ``paid ORD-7``: the rest of a waiting order. ``paid ORD-7 <transaction id>`` (a manual
+    transfer): the same, checked against the id the shopper gave (a different one is
+    refused). ``paid ORD-7 <amount> <UPI ref>``: a transfer they saw, even on an order that
+    has closed (cancelled, already paid): that is money after close or beyond the total,
+    refunded by hand and booked with ``refunded``. The ids are deterministic: the same
+    command twice is one capture."""
     order = await _order(turn, rest)
     if order is None:
         return
@@ -225,13 +235,27 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
         return  # the cash of a cash-on-delivery order, taken at the door (or the shop)
     requests = [r for r in await service.requests_for_order(order.id)
                 if r.method not in ("tip", COD)]
-    if not requests or (order.status is not OrderStatus.PENDING_PAYMENT and not words):
+    if not requests or (order.status is not OrderStatus.PENDING_PAYMENT and len(words) != 2):
         more = (f" If money arrived for it anyway: `paid {order.label} <amount> "
                 f"<UPI reference>`." if requests else "")
         turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.{more}")
         return
     request = requests[-1]
-    if words:
+    transaction: str | None = None
+    claims = await service.transfer_claims(request)
+    if len(words) == 1:
+        transaction = words[0].upper()
+        if service.transfer_confirmation(request, request.amount, None, 0) is None:
+            turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
+            return
+        if claims and transaction not in claims:
+            turn.reply_text(f"{order.label}: the shopper gave transaction id "
+                            f"{', '.join(claims)}, not {transaction}. Check your account; "
+                            f"`paid {order.label} {claims[-1]}` confirms theirs.")
+            return
+    elif claims and not words:
+        transaction = claims[-1]
+    if len(words) == 2:
         left = _amount_and_reference(turn, order, words,
                                      f"Usage: paid {order.label} [<amount> <UPI reference>]")
         if left is None:
@@ -240,28 +264,40 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
             turn.reply_text(f"One payment for {order.label} is at most "
                             f"{request.amount.format()}.")
             return
-        payment_id = f"manual:{request.id}:{words[1][:60]}"
+        transaction = words[1][:60]
+    elif len(words) > 2:
+        turn.reply_text(f"Usage: paid {order.label} [<transaction id>] or "
+                        f"paid {order.label} <amount> <reference>")
+        return
     else:
         left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
                      order.currency)
-        payment_id = f"manual:{request.id}"
-    event = ProviderEvent(provider=request.provider, event_id=payment_id,
-                          kind=PaymentEventKind.CAPTURED,
-                          provider_ref=request.provider_ref or request.id, amount=left,
-                          occurred_at=turn.now_ms // 1000, payment_id=payment_id,
-                          reference=request.id, refs=(request.id,))
+    event = service.transfer_confirmation(request, left, transaction, turn.now_ms)
+    if event is None:
+        payment_id = f"manual:{request.id}:{transaction}" if len(words) == 2 \
+            else f"manual:{request.id}"
+        event = ProviderEvent(provider=request.provider, event_id=payment_id,
+                              kind=PaymentEventKind.CAPTURED,
+                              provider_ref=request.provider_ref or request.id, amount=left,
+                              occurred_at=turn.now_ms // 1000, payment_id=payment_id,
+                              reference=request.id, refs=(request.id,))
     notify = services(turn).payment_notify
     update = await service.apply_event(request.provider, event, notify)
     if update is None:
         turn.reply_text(f"{order.label} was already confirmed.")
         return
     if update.new_excess.minor > 0:
+        by_transfer = service.transfer_confirmation(request, left, None, 0) is not None
+        where, ref = ("your own account", "<reference>") if by_transfer else (
+            "your UPI app", "<UPI reference>")
         turn.reply_text(f"{left.format()} recorded for {order.label}, beyond what it keeps "
-                        f"({update.order_status_after}): send it back from your UPI app, "
-                        f"then `refunded {order.label} {update.new_excess.to_decimal_string()}"
-                        f" <UPI reference>`.")
+                        f"({update.order_status_after}): send it back from {where}, then "
+                        f"`refunded {order.label} {update.new_excess.to_decimal_string()} "
+                        f"{ref}`.")
         return
-    turn.reply_text(f"{order.label} marked paid ({left.format()}).")
+    checked = f", transaction {transaction}" if transaction else ""
+    turn.reply_text(f"{order.label} marked paid ({left.format()}{checked}). The shopper is "
+                    f"told.")
 
 
 async def cmd_refund(turn: Turn, rest: str) -> None:
@@ -305,9 +341,14 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             parts.append(f"{total.format()} {words_for}")
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
+        service = payments_service(turn)
+        transfer = any(service.transfer_confirmation(r, total, None, 0) is not None
+                       for r in await service.requests_for_order(order.id))
+        where, ref = ("your own account (the app you were paid in)", "<reference>") \
+            if transfer else ("your UPI app", "<UPI reference>")
         parts.append(f"{total.format()} NOT refunded: this shop's payments cannot be refunded "
-                     f"automatically. Send it back from your UPI app (or in cash), then `refunded "
-                     f"{order.label} {total.to_decimal_string()} <UPI reference>`")
+                     f"automatically. Send it back from {where}, then `refunded "
+                     f"{order.label} {total.to_decimal_string()} {ref}`")
     turn.reply_text(f"Refund of {result.amount.format()} for {order.label}: "
                     + "; ".join(parts) + ".")
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.inventory import Inventory
+from bot.order_card import card_sent
 from bot.outgoing import OutboxItem, outbox_statement
+from bot.receipts import IssuedReceipt, ReceiptError, Receipts
 from bot.replies import text_for
 from bot.state import Conversation, StateStore
 from bot.types import Reply
 from catalog.models import Shop
 from catalog.money import Money
 from payments.book import COD
+from payments.invoices import InvoiceNumberError
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -34,9 +37,13 @@ from storage.database import WriteSet
 log = logging.getLogger(__name__)
 
 
-def order_status_reply(text: str, reference: str, status: OrderStatus) -> Reply:
+def order_status_reply(text: str, reference: str, status: OrderStatus, *,
+                       card: bool = True) -> Reply:
     """A receipt that WhatsApp also shows as the order card's new status (``order_status``);
-    channels without order cards send its text."""
+    channels without order cards send its text, and so does a payment whose reference
+    never went out on an ``order_details`` card (``card`` False)."""
+    if not card:
+        return Reply(type="text", text=text)
     return Reply(type="payment", text=text, extra={"order_status": {
         "reference_id": reference,
         "order": {"status": WHATSAPP_ORDER_STATUS[status], "description": text[:120]}}})
@@ -62,11 +69,6 @@ def proactive(shop: Shop, conversation: Conversation | None, body: str | Reply,
                  params=(reply.text[:1000],))
 
 
-# Called inside the transaction that records a cash-on-delivery order's cash (so after its
-# delivery), with the order as it now is: the place to issue its receipt (issue 19 item 3).
-ReceiptHook = Callable[[Order, WriteSet], Awaitable[None]]
-
-
 @dataclass
 class PaymentNotifier:
     shop_for: Callable[[str], Shop | None]
@@ -77,8 +79,7 @@ class PaymentNotifier:
     channel_business: Callable[[str], str] = lambda channel: ""
     # the channels with a customer-service window (declared by the channels themselves)
     windowed_channels: frozenset[str] = frozenset()
-    # run when a cash-on-delivery order's cash is recorded (create_app may add one)
-    receipt_hooks: tuple[ReceiptHook, ...] = ()
+    receipts: Receipts | None = None  # None: no receipts (tests that build a bare notifier)
 
     async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
         order = update.order
@@ -116,9 +117,13 @@ class PaymentNotifier:
                    else "beyond its total (paid twice)")
             if not self.payments.can_refund(update.request.provider):
                 # plain UPI: no provider can send it back, only the merchant can
+                # (a manual transfer: from the wallet or bank account it was sent to)
+                where, ref = ("the account it was sent to", "<reference>") if \
+                    self.payments.transfer_confirmation(update.request, excess, None, 0) \
+                    is not None else ("your UPI app", "<UPI reference>")
                 action = (f"This shop's payments cannot be refunded automatically: send "
-                          f"{excess.format()} back from your UPI app, then `refunded "
-                          f"{order.label} {excess.to_decimal_string()} <UPI reference>` so "
+                          f"{excess.format()} back from {where}, then `refunded "
+                          f"{order.label} {excess.to_decimal_string()} {ref}` so "
                           f"haat books it and tells the shopper.")
             elif update.excess_policy == "refund":
                 action = ("haat will ask the provider to refund exactly that; you will hear "
@@ -130,15 +135,29 @@ class PaymentNotifier:
         elif update.request.method == COD and captured.minor > 0:
             # the merchant recorded the cash (deliver / paid ORD-…): only now is it "paid"
             delivered = update.order_status_after == OrderStatus.DELIVERED
-            to_shopper.append(t("cod_cash_received" if delivered else "paid_receipt",
-                                amount=captured.format()))
+            text = t("cod_cash_received" if delivered else "paid_receipt",
+                     amount=captured.format())
+            # its receipt (after delivery, for COD) in the same transaction and message
             settled = replace(order, status=OrderStatus(update.order_status_after))
-            for hook in self.receipt_hooks:
-                await hook(settled, writes)
+            issued = await self._issue_receipt(shop, settled, writes, to_owners, method="cod",
+                                               reference=update.event.payment_id, now=now)
+            if issued is not None:
+                text += "\n" + t("receipt_line", link=issued.url)
+            to_shopper.append(text)
         elif update.newly_paid:
+            text = t("paid_receipt", amount=update.after.captured.format())
+            # the receipt in the same transaction, its link in the same message: one
+            # message cannot arrive before the other (the outbox sends rows concurrently)
+            request = update.request
+            issued = await self._issue_receipt(
+                shop, order, writes, to_owners, method=request.method,
+                reference=update.event.payment_id or request.provider_ref, now=now)
+            if issued is not None:
+                text += "\n" + t("receipt_line", link=issued.url)
+            # the card moves only if one went out for this request (bot/order_card.py)
             to_shopper.append(order_status_reply(
-                t("paid_receipt", amount=update.after.captured.format()), update.request.id,
-                OrderStatus.PAID))
+                text, request.id, OrderStatus.PAID,
+                card=card_sent(shop, request.method, request.upi_link)))
             to_owners.append(await self._paid_alert(update))
         elif captured.minor > 0 and update.after.outstanding.minor > 0:
             to_shopper.append(t("partial_receipt", amount=captured.format(),
@@ -173,6 +192,44 @@ class PaymentNotifier:
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
+
+    async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
+                           reference: str | None) -> IssuedReceipt | None:
+        """Issue the order's receipt in ``writes`` and queue its link to the shopper: the
+        call for money that arrives without a provider event, i.e. cash on delivery once
+        the cash is recorded (``method="cod"``). A capture does the same inside
+        ``__call__``, the link joining the "payment received" message. Idempotent: an
+        order that has a receipt keeps its number and nothing is sent again. None when
+        receipts are off, the shop is not served, or no receipt could be issued (the
+        merchant is told why)."""
+        shop = self.shop_for(order.shop_id)
+        if shop is None:
+            return None
+        now = self.now_ms()
+        to_owners: list[str] = []
+        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
+                                           reference=reference, now=now)
+        to_shopper: list[str | Reply] = []
+        if issued is not None and issued.existing is None:
+            to_shopper.append(text_for(shop, "receipt_link", shop.language_for(order.language),
+                                       order=order.label, link=issued.url))
+        await self._send(shop, order, to_shopper, to_owners, writes, now)
+        return issued
+
+    async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
+                             to_owners: list[str], *, method: str, reference: str | None,
+                             now: int) -> IssuedReceipt | None:
+        """The receipt, or None; a receipt that cannot be issued never blocks the payment
+        (or delivery) it belongs to: the merchant is told why instead."""
+        if self.receipts is None:
+            return None
+        try:
+            return await self.receipts.issue(writes, order, method=method,
+                                             reference=reference, now_ms=now)
+        except (ReceiptError, InvoiceNumberError) as exc:
+            log.warning("no receipt for an order of shop %s: %s", shop.id, exc)
+            to_owners.append(f"⚠️ No receipt could be issued for {order.label}: {exc}.")
+            return None
 
     async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
         """A refund was accepted by the provider (only now is the shopper told it is on

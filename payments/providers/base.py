@@ -27,10 +27,13 @@ if TYPE_CHECKING:
 # upi_link: create_payment_link returns a ``upi://pay`` intent (ProviderLink.upi_uri);
 # payment_link: it returns a hosted https page (ProviderLink.url); qr: the upi_uri may be shown
 # as a QR; collect: create_collect works; refund / fetch: those methods work; cancel: the
-# provider has ``cancel_link`` (see :class:`CancelsLinks`).
-Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"]
+# provider has ``cancel_link`` (see :class:`CancelsLinks`); transfer: the shopper sends the
+# money to the merchant's own account by hand, and ``create_transfer`` gives the instructions
+# (see :class:`TakesTransfers`).
+Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel",
+                     "transfer"]
 CAPABILITIES: frozenset[str] = frozenset(
-    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
+    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel", "transfer"}
 )
 
 
@@ -133,6 +136,45 @@ class ProviderCollect:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferPayee:
+    """The merchant's own account for one manual-transfer method (shop.yaml
+    ``payments.<method>``): a wallet number, a UPI ID, or a bank account and its codes."""
+
+    method: str  # bkash | nagad | rocket | upi_transfer | bank_transfer
+    number: str
+    name: str
+    kind: str = "personal"  # wallet account type: personal | merchant | agent
+    bank: str | None = None
+    branch: str | None = None
+    ifsc: str | None = None
+    routing: str | None = None
+    swift: str | None = None
+    expiry_minutes: int = 24 * 60  # the order waits this long for the money
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Ask the shopper to send ``amount`` to ``payee`` quoting ``reference`` (the order
+    label the shopper types into the wallet's reference field, ``ORD-1001``)."""
+
+    request_id: str  # our per-attempt id
+    reference: str
+    amount: Money
+    payee: TransferPayee
+    expire_by: int | None = None  # unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTransfer:
+    provider: str
+    provider_ref: str
+    reference: str
+    amount: Money
+    payee: TransferPayee
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderRefund:
     provider: str
     refund_id: str
@@ -218,6 +260,25 @@ class ProviderPlugin(Protocol):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> PaymentProvider: ...
+
+
+@runtime_checkable
+class TakesTransfers(Protocol):
+    """Providers with the ``transfer`` capability: the money goes straight to the merchant's
+    own account, so nobody calls back. The provider gives the instructions; the shopper's
+    "I sent it, TrxID …" becomes an informational ``authorized`` event (no money moves in
+    the books), and only the merchant's confirmation (``paid ORD-…``) is a ``captured``
+    event. ``methods`` names the shop.yaml methods it serves."""
+
+    methods: ClassVar[frozenset[str]]
+
+    async def create_transfer(self, request: TransferRequest) -> ProviderTransfer: ...
+
+    def claim_event(self, request_id: str, amount: Money, transaction_id: str, *,
+                    occurred_at: int) -> ProviderEvent: ...
+
+    def confirm_event(self, request_id: str, amount: Money, transaction_id: str | None, *,
+                      occurred_at: int) -> ProviderEvent: ...
 
 
 def callback_path(name: str) -> str:

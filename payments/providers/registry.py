@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from payments.providers.base import PaymentProvider, ProviderDeps, ProviderPlugin
+from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
 from payments.providers.sandbox import SandboxProvider
 from payments.providers.stripe import StripeProvider
@@ -21,6 +22,7 @@ PROVIDER_CLASSES: tuple[type[ProviderPlugin], ...] = (
     UpiIntentProvider,
     RazorpayProvider,
     StripeProvider,
+    ManualTransferProvider,
 )
 
 PROVIDERS: Mapping[str, type[ProviderPlugin]] = MappingProxyType(

@@ -19,9 +19,17 @@ ETH = ("currency: INR", "currency: ETH\nassets: {ETH: {exponent: 18}, PTS: {expo
 NO_UPI = ("  upi: {vpa: testshop@okaxis, payee_name: Test Shop}\n", "")
 
 
+def _link_only(folder: Path) -> Path:
+    """UPI moves rupees only: an ETH shop is paid by payment link (issue 19's rule)."""
+    path = folder / SHOP_FILE
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "methods: [upi_link, payment_link]", "methods: [payment_link]"), encoding="utf-8")
+    return folder
+
+
 def test_a_declared_asset_is_the_shops_currency_with_its_exponent(tmp_path: Path) -> None:
-    folder = make_shop(tmp_path, shop=ETH,
-                       catalog=('price: "20.00"', 'price: "0.000000000000000001"'))
+    folder = _link_only(make_shop(tmp_path, shop=ETH, catalog=(
+        'price: "20.00"', 'price: "0.000000000000000001"')))
     shop = load_shop(folder)
     assert shop.currency == "ETH/18" and dict(shop.assets) == {"ETH": 18, "PTS": 0}
     chai = next(p for p in shop.catalog.products if p.sku == "CHAI")
@@ -51,9 +59,12 @@ def test_a_bad_asset_is_an_error_at_its_line_and_column(
 
 
 def test_an_eth_shop_may_not_offer_upi(tmp_path: Path) -> None:
-    """UPI carries rupees only: the sandbox then issues no UPI link, only the page."""
+    """UPI carries rupees only: ``haat check`` refuses it, naming what would work."""
     folder = make_shop(tmp_path, shop=ETH)
-    assert load_shop(folder).payments.methods == ("upi_link", "payment_link")
+    error = assert_error_at(folder, SHOP_FILE, "[upi_link, payment_link]",
+                            "payment method 'upi_link' cannot take ETH")
+    assert "use payment_link" in error.message
+    assert load_shop(_link_only(folder)).payments.methods == ("payment_link",)
 
 
 # ---- the wide form -----------------------------------------------------------------------

@@ -303,6 +303,9 @@ def test_price_decimals_follow_the_currency(tmp_path: Path) -> None:
         shop=("currency: INR\n", "currency: JPY\n"),
         catalog=('price: "20.00"', 'price: "20.5"'),
     )
+    shop_yaml = folder / SHOP_FILE  # UPI links take rupees only: yen go by payment link
+    shop_yaml.write_text(shop_yaml.read_text(encoding="utf-8").replace(
+        "methods: [upi_link, payment_link]", "methods: [payment_link]"), encoding="utf-8")
     errors = check_shop(folder)
     line, col = position(folder, CATALOG_FILE, '"20.5"')
     # the minimal delivery fee "30.00" is fine in JPY (no extra non-zero decimals)

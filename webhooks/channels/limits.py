@@ -35,6 +35,7 @@ MAX_PRODUCT_SECTIONS: Final = 10
 
 ORDER_DESCRIPTION: Final = 120  # order_status description
 REFERENCE_ID: Final = 35
+ORDER_ITEM_NAME: Final = 60  # order_details item names and amount descriptions
 
 TWILIO_BODY: Final = 1600  # Twilio's limit for one message body
 

@@ -8,6 +8,7 @@ Replies are never direct: every message goes out through the outbox and
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -36,7 +37,13 @@ from webhooks.channels.whatsapp_inbound import (
     load_body,
     parse_envelope,
 )
-from webhooks.channels.whatsapp_outbound import RETRYABLE_CODES, build_message, error_info
+from webhooks.channels.whatsapp_outbound import (
+    CARD_REFUSED_CODES,
+    RETRYABLE_CODES,
+    build_message,
+    error_info,
+    fallback_message,
+)
 from webhooks.security import verify_meta_signature
 
 __all__ = [
@@ -44,6 +51,8 @@ __all__ = [
     "build_message",
     "parse_envelope",
 ]
+
+log = logging.getLogger(__name__)
 
 _MAX_KNOWN_NUMBERS: Final = 1024
 
@@ -156,6 +165,21 @@ class WhatsAppCloudAdapter:
             raise SendError("unknown phone_number_id for this business number",
                             retryable=False, code="unknown_business")
         payload = build_message(to, reply)
+        try:
+            return await self._post(session, number_id, payload, idempotency_key)
+        except SendError as exc:
+            # a card Meta refused for its set-up (payments, catalog, address form): nothing
+            # was sent, so the plain version goes now (whatsapp_outbound.fallback_message)
+            fallback = fallback_message(to, reply)
+            if exc.code is None or fallback is None or exc.retryable or \
+                    not exc.code.isdigit() or int(exc.code) not in CARD_REFUSED_CODES:
+                raise
+            log.info("Graph refused a %s card (code %s); sending its plain version",
+                     reply.type, exc.code)
+            return await self._post(session, number_id, fallback, idempotency_key)
+
+    async def _post(self, session: aiohttp.ClientSession, number_id: str,
+                    payload: dict[str, Any], idempotency_key: str) -> str:
         if idempotency_key:
             payload["biz_opaque_callback_data"] = idempotency_key[:512]
         url = f"{self._base_url}/{number_id}/messages"

@@ -183,6 +183,36 @@ def _location(loc: Any) -> Location | None:
                     str_value(loc.get("address"), 1024))
 
 
+_ADDRESS_KEYS: Final = ("name", "phone_number", "in_pin_code", "house_number",
+                        "floor_number", "tower_number", "building_name", "address",
+                        "landmark_area", "city", "state")
+
+
+# how the form's fields read as one address line (house first, PIN code last)
+_ADDRESS_LINE: Final = ("house_number", "floor_number", "tower_number", "building_name",
+                        "address", "landmark_area", "city", "state", "in_pin_code")
+
+
+def _address_form(reply: dict[str, Any]) -> dict[str, Any]:
+    """The India address form submitted (``nfm_reply`` named ``address_message``): its
+    ``response_json`` is a JSON string holding ``values`` (Meta's address-messages page)."""
+    try:
+        data = json.loads(str_value(reply.get("response_json")) or "")
+    except ValueError:
+        data = None
+    values = data.get("values") if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        return {"kind": MessageKind.UNKNOWN, "raw_kind": "interactive.nfm_reply.address"}
+    form = tuple((key, text) for key in _ADDRESS_KEYS
+                 if (text := str_value(values.get(key), 200)))
+    if not form:
+        return {"kind": MessageKind.UNKNOWN, "raw_kind": "interactive.nfm_reply.address"}
+    found = dict(form)
+    shown = ", ".join(found[k] for k in _ADDRESS_LINE if k in found)
+    return {"kind": MessageKind.ADDRESS, "raw_kind": "interactive.nfm_reply.address",
+            "address_form": form, "text": shown[:300]}
+
+
 def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
     """The message's fields for a kind: text, button payload, items, location, media."""
     body = msg.get(kind_name)
@@ -199,6 +229,8 @@ def _content(msg: dict[str, Any], kind_name: str) -> dict[str, Any]:
                     "button_payload": str_value(reply.get("id")),
                     "button_title": str_value(reply.get("title")),
                     "text": str_value(reply.get("title")) or ""}
+        if sub == "nfm_reply" and reply.get("name") == "address_message":
+            return _address_form(reply)
         if sub == "nfm_reply":  # a WhatsApp Flow completed: response_json is a JSON string
             return {"kind": MessageKind.BUTTON, "raw_kind": raw_kind,
                     "button_payload": str_value(reply.get("response_json")),
@@ -270,6 +302,7 @@ def _message(msg: dict[str, Any], contacts: Mapping[str, dict[str, Any]],
         raw_kind=(fields.get("raw_kind") or kind_name)[:64],
         phone="+" + wa_id if wa_id else None,
         reply_from=number_id,
+        address_form=fields.get("address_form", ()),
     )
 
 

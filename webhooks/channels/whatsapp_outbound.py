@@ -3,6 +3,8 @@ payload, and what a Graph error answer means for a retry."""
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -13,6 +15,10 @@ from webhooks.channels.whatsapp_inbound import int_value, str_value
 # Graph error codes worth retrying even when the HTTP status is a 4xx: temporary API
 # errors (1, 2), app/account rate limits (4, 80007), throughput (130429), pair rate (131056).
 RETRYABLE_CODES: Final = frozenset({1, 2, 4, 80007, 130429, 131056})
+# a card refused for what it is, not for whom or when: invalid parameter (100), required
+# parameter missing or invalid (131008, 131009), message type unsupported (131051),
+# WhatsApp Payments not set up for the number (134011). Its fallback_message goes instead.
+CARD_REFUSED_CODES: Final = frozenset({100, 131008, 131009, 131051, 134011})
 
 
 def _is_bsuid(customer: str) -> bool:
@@ -98,16 +104,28 @@ def _products(to: str, reply: Reply) -> dict[str, Any]:
             single["body"] = {"text": limits.trim(reply.text, limits.INTERACTIVE_BODY)}
         _decorate(single, reply, header=False)  # single-product messages take no header
         return _envelope(to, "interactive", single)
-    skus = reply.skus[: limits.MAX_PRODUCTS]
+    # sections: extra["sections"] = [{"title", "skus"}], else one section of reply.skus;
+    # Meta's limits: at most 10 sections and 30 products in all, a title ≤ 24 in each
     section_title = str(reply.extra.get("section_title") or reply.header or "Products")
+    raw = reply.extra.get("sections")
+    groups = [(str(g.get("title") or section_title), [str(s) for s in g.get("skus", ())])
+              for g in raw if isinstance(g, dict)] if isinstance(raw, list) else [
+        (section_title, list(reply.skus))]
+    sections: list[dict[str, Any]] = []
+    room = limits.MAX_PRODUCTS
+    for title, skus in groups[: limits.MAX_PRODUCT_SECTIONS]:
+        kept = skus[:room]
+        if not kept:
+            continue
+        room -= len(kept)
+        sections.append({"title": limits.trim(title, limits.SECTION_TITLE),
+                         "product_items": [{"product_retailer_id": sku} for sku in kept]})
     multi: dict[str, Any] = {
         "type": "product_list",
         "header": {"type": "text",
                    "text": limits.trim(reply.header or section_title, limits.HEADER_TEXT)},
         "body": {"text": _body_text(reply)},
-        "action": {"catalog_id": catalog_id, "sections": [
-            {"title": limits.trim(section_title, limits.SECTION_TITLE),
-             "product_items": [{"product_retailer_id": sku} for sku in skus]}]},
+        "action": {"catalog_id": catalog_id, "sections": sections},
     }
     _decorate(multi, reply, header=False)
     return _envelope(to, "interactive", multi)
@@ -123,6 +141,28 @@ def _image(to: str, reply: Reply) -> dict[str, Any]:
     return _envelope(to, "image", image)
 
 
+def _details(params: dict[str, Any]) -> dict[str, Any]:
+    """Meta's length rules on what the flow built (bot/order_card.py): reference ≤ 35 of
+    ``[A-Za-z0-9_.-]``, item names ≤ 60, amount descriptions ≤ 60, expiry text ≤ 120."""
+    out = copy.deepcopy(params)
+    if isinstance(ref := out.get("reference_id"), str):
+        out["reference_id"] = re.sub(r"[^A-Za-z0-9_.-]", "-", ref)[: limits.REFERENCE_ID]
+    order = out.get("order")
+    if isinstance(order, dict):
+        for item in order.get("items") or ():
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                item["name"] = limits.trim(item["name"], limits.ORDER_ITEM_NAME)
+        for key in ("tax", "shipping", "discount"):
+            part = order.get(key)
+            if isinstance(part, dict) and isinstance(part.get("description"), str):
+                part["description"] = limits.trim(part["description"], limits.ORDER_ITEM_NAME)
+        expiry = order.get("expiration")
+        if isinstance(expiry, dict) and isinstance(expiry.get("description"), str):
+            expiry["description"] = limits.trim(expiry["description"],
+                                                limits.ORDER_DESCRIPTION)
+    return out
+
+
 def _payment(to: str, reply: Reply) -> dict[str, Any]:
     details = reply.extra.get("order_details")
     status = reply.extra.get("order_status")
@@ -130,7 +170,7 @@ def _payment(to: str, reply: Reply) -> dict[str, Any]:
         interactive: dict[str, Any] = {
             "type": "order_details",
             "body": {"text": limits.trim(reply.text or "-", limits.INTERACTIVE_BODY)},
-            "action": {"name": "review_and_pay", "parameters": details},
+            "action": {"name": "review_and_pay", "parameters": _details(details)},
         }
         _decorate(interactive, reply, header=False)
         return _envelope(to, "interactive", interactive)
@@ -143,6 +183,40 @@ def _payment(to: str, reply: Reply) -> dict[str, Any]:
     if reply.image_url:  # the UPI QR with the link and text as its caption
         return _image(to, reply)
     return _text(to, reply.as_text(), preview=bool(reply.link))
+
+
+def _address(to: str, reply: Reply) -> dict[str, Any]:
+    """WhatsApp's native address form (India): ``interactive.type`` and ``action.name``
+    ``address_message``, ``parameters.country`` required, ``values`` prefilled; the answer
+    comes back as an ``nfm_reply`` named ``address_message`` (whatsapp_inbound.py)."""
+    parameters: dict[str, Any] = {"country": str(reply.extra.get("country") or "IN")}
+    values = reply.extra.get("values")
+    if isinstance(values, dict) and values:
+        parameters["values"] = {str(k): str(v) for k, v in values.items()}
+    return _envelope(to, "interactive", {
+        "type": "address_message",
+        "body": {"text": limits.trim(reply.text or "-", limits.INTERACTIVE_BODY)},
+        "action": {"name": "address_message", "parameters": parameters},
+    })
+
+
+def fallback_message(to: str, reply: Reply) -> dict[str, Any] | None:
+    """What goes instead when Meta refuses a card that needs commerce set-up (an order
+    card without WhatsApp Payments, a product the catalog does not hold, the address form
+    outside India): the same words as text, the link, and the UPI QR as an image."""
+    if reply.type == "payment" and (reply.extra.get("order_details")
+                                    or reply.extra.get("order_status")):
+        plain = Reply(type="payment", text=reply.text, link=reply.link,
+                      image_url=reply.image_url)
+        return _payment(to, plain)
+    if reply.type == "product":
+        rows = reply.rows or reply.buttons
+        if 0 < len(rows) <= limits.MAX_LIST_ROWS:
+            return _list(to, reply, rows)
+        return _text(to, reply.as_text(), preview=bool(reply.link))
+    if reply.type == "address":
+        return _text(to, reply.as_text())
+    return None
 
 
 def _template(to: str, reply: Reply) -> dict[str, Any]:
@@ -179,6 +253,8 @@ def build_message(to: str, reply: Reply) -> dict[str, Any]:
         return _products(to, reply)
     elif kind == "payment":
         return _payment(to, reply)
+    elif kind == "address":
+        return _address(to, reply)
     elif kind == "template" and (reply.template or reply.text):
         return _template(to, reply)
     return _text(to, reply.as_text(), preview=bool(reply.link))
