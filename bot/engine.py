@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot import consent, outgoing
-from bot.flows import browse, cart, checkout, merchant, orders, support
+from bot.flows import browse, cart, checkout, cod, merchant, orders, support
 from bot.flows import consent as consent_flow
 from bot.flows.support import FaqIndex
 from bot.language import detect_language
@@ -66,6 +66,7 @@ def build_root_router() -> Router:
     root = Router("root")
     root.include(*(blueprint.build() for blueprint in (
         consent_flow.router, merchant.router, support.paused_router, checkout.pending_router,
+        cod.router,
         orders.reorder_router, cart.quantity_router, support.router, checkout.router,
         orders.router, cart.router, browse.router, support.fallback_router)))
     return root

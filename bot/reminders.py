@@ -1,4 +1,5 @@
-"""Durable reminders: an abandoned-cart nudge and a payment-link-about-to-expire nudge.
+"""Durable reminders: an abandoned-cart nudge, a payment-link-about-to-expire nudge, and
+the confirmation reminder and auto-cancel of a cash-on-delivery order (bot/flows/cod.py).
 
 A reminder is a ``scheduled_jobs`` row with a unique key. It is written in the same
 transaction as the turn that made it due, and fired by flipping ``pending → fired`` with a
@@ -18,15 +19,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import consent
+from bot.flows.cod import AUTO_CANCEL, REMIND, confirm_buttons_for
+from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import local_digits, text_for, transfer_amount
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
 from bot.templates import proactive_item
+from bot.types import Reply
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from payments.repository import PaymentsRepository
-from payments.status import OPEN_REQUEST, PaymentEventKind
+from payments.service import PaymentService
+from payments.status import (
+    OPEN_REQUEST,
+    InvalidTransition,
+    OrderEvent,
+    OrderStatus,
+    PaymentEventKind,
+)
 from storage import jobs
 from storage.database import Conflict, Database, WriteSet
 
@@ -77,6 +88,9 @@ class Reminders:
     now_ms: Callable[[], int]
     # the channels with a customer-service window (declared by the channels themselves)
     windowed_channels: frozenset[str] = frozenset()
+    # for the auto-cancel of an unconfirmed cash-on-delivery order
+    payments: PaymentService | None = None
+    inventory: Inventory | None = None
 
     async def run_due(self) -> int:
         """Fire every due reminder once; returns how many messages were queued."""
@@ -84,12 +98,17 @@ class Reminders:
         fired = 0
         # other kinds (cancel_link) belong to payments/service.py
         for key, shop_id, kind, channel, customer, payload in await jobs.due(
-                self.db, (CART, PAYMENT), now, 200):
+                self.db, (CART, PAYMENT, REMIND, AUTO_CANCEL), now, 200):
             shop = self.shop_for(shop_id)
             writes = WriteSet()
             jobs.finish(writes, key)
-            message = await self._message(shop, kind, channel, customer, json.loads(payload),
-                                          now) if shop else None
+            data = json.loads(payload)
+            if kind == AUTO_CANCEL:
+                message = await self._auto_cancel(shop, channel, customer, data, writes,
+                                                  now) if shop else None
+            else:
+                message = await self._message(shop, kind, channel, customer, data,
+                                              now) if shop else None
             if message is not None:
                 outbox_statement(writes, message, now)
             try:
@@ -105,7 +124,8 @@ class Reminders:
         conversation = await self.store.load(key)
         language = shop.language_for(conversation.language)
         shop_name = shop.name.get(language, shop.default_language)
-        event: TemplateEvent
+        event: TemplateEvent | None
+        body: str | Reply
         if kind == CART:
             # a cart nudge is marketing (Meta's category too): only to shoppers who opted in
             if not conversation.cart or not await consent.may_market(
@@ -142,9 +162,65 @@ class Reminders:
             event, values = TemplateEvent.PAYMENT_REMINDER, {
                 "order": data.get("order", ""), "shop": shop_name, "minutes": str(minutes),
                 "link": data.get("link", "")}
+        elif kind == REMIND:
+            order = await PaymentsRepository(self.db).order(data.get("order", ""))
+            if order is None or order.status is not OrderStatus.AWAITING_CONFIRMATION:
+                return None  # confirmed, paid or cancelled meanwhile
+            due = order.created_at + shop.payments.cod.confirm_minutes * 60_000
+            minutes = max(1, -(-(due - now) // 60_000))
+            text = text_for(shop, "cod_reminder", language, order=order.label,
+                            total=order.total.format(), minutes=str(minutes))
+            body = Reply(type="buttons", text=text,
+                         buttons=tuple(confirm_buttons_for(shop, language, order,
+                                                           confirmed=False)))
+            # no template of its own: the order was placed minutes ago, inside the window
+            event, values = None, {"order": order.label, "shop": shop_name}
         else:
             log.warning("unknown reminder kind %s", kind)
             return None
         return proactive_item(shop, conversation, body, now, event, values, channel=channel,
                               customer=customer, business=conversation.business,
                               language=language, windowed=channel in self.windowed_channels)
+
+    async def _auto_cancel(self, shop: Shop, channel: str, customer: str,
+                           data: dict[str, str], writes: WriteSet, now: int
+                           ) -> OutboxItem | None:
+        """A cash-on-delivery order still unconfirmed when its time ran out: cancelled, its
+        stock released and the shopper told, in the job's own transaction."""
+        if self.payments is None or self.inventory is None:
+            return None
+        order = await self.payments.order(data.get("order", ""))
+        if order is None or order.status is not OrderStatus.AWAITING_CONFIRMATION:
+            return None
+        try:
+            await self.payments.change_order(writes, order, OrderEvent.CANCEL)
+        except InvalidTransition:
+            return None  # money arrived for it meanwhile (a prepaid switch)
+        lines = await self.payments.lines(order.id)
+        self.inventory.release(shop.id, shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
+                               writes, now)
+        jobs.cancel(writes, f"cod-remind:{order.id}")
+        for owner in shop.owners:
+            digits = "".join(ch for ch in owner if ch.isdigit())
+            theirs = next((c for c in await self.store.find(shop.id, digits)
+                           if c.key.channel == channel), None)
+            alert = (f"⌛ {order.label} ({order.total.format()}, cash on delivery) was never "
+                     "confirmed and is cancelled; its stock is released.")
+            if digits:
+                outbox_statement(writes, proactive_item(
+                    shop, theirs, alert, now, TemplateEvent.MERCHANT_ALERT,
+                    {"shop": shop.name.get("en", shop.default_language), "alert": alert},
+                    channel=channel, customer=digits,
+                    business=theirs.business if theirs else "", language="en",
+                    windowed=channel in self.windowed_channels), now)
+        key = ConversationKey(shop.id, channel, customer)
+        conversation = await self.store.load(key)
+        language = shop.language_for(order.language)
+        body = text_for(shop, "cod_auto_cancelled", language, order=order.label)
+        # no template of its own: inside the window (the order is hours old) as text
+        return proactive_item(shop, conversation, body, now, None,
+                              {"order": order.label,
+                               "shop": shop.name.get(language, shop.default_language)},
+                              channel=channel, customer=customer,
+                              business=conversation.business, language=language,
+                              windowed=channel in self.windowed_channels)

@@ -17,7 +17,7 @@ from catalog.money import Money
 LANGUAGES: tuple[str, ...] = ("en", "hi", "bn", "ar")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PAYMENT_METHODS: tuple[str, ...] = ("upi_link", "payment_link", "collect", "bkash", "nagad",
-                                     "rocket", "upi_transfer", "bank_transfer")
+                                     "rocket", "upi_transfer", "bank_transfer", "cod")
 # manual transfers: the shopper sends the money to the merchant's own wallet, UPI ID or bank
 # account, replies with the transaction id, and the merchant confirms with ``paid ORD-…``
 # (payments/providers/manual.py). Each has its own ``payments.<method>`` section.
@@ -34,6 +34,8 @@ METHOD_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
 PROVIDER_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
     "upi_intent": frozenset({"INR"}),
 })
+# methods that take no money through the payment provider (cash at the door)
+OFFLINE_METHODS: frozenset[str] = frozenset({"cod"})
 # the names of payments/providers/registry.py (catalog may not import it; a test keeps the
 # two equal: tests/contract/test_providers.py)
 PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe", "manual")
@@ -177,6 +179,24 @@ class UpiPayee:
 
 
 @dataclass(frozen=True, slots=True)
+class CashOnDelivery:
+    """shop.yaml ``payments.cod``: when cash on delivery is offered, and its timing."""
+
+    max_order: Money | None = None  # orders above this total are not offered COD
+    areas: tuple[str, ...] = ()  # () = every delivery area; else only these
+    confirm_minutes: int = 120  # an unconfirmed COD order is cancelled after this
+    remind_minutes: int = 30  # the shopper is reminded once, this long after placing it
+
+    def allows(self, total: Money, address: str) -> bool:
+        """COD for an order of ``total`` delivered to ``address`` (areas match as the
+        delivery check does: the area's name appears in the address)."""
+        if self.max_order is not None and total.minor > self.max_order.minor:
+            return False
+        lowered = address.casefold()
+        return not self.areas or any(area.casefold() in lowered for area in self.areas)
+
+
+@dataclass(frozen=True, slots=True)
 class TransferAccount:
     """Where a shopper sends a manual transfer (``payments.<method>`` in shop.yaml).
 
@@ -218,6 +238,12 @@ class Payments:
     # link, two taps): "refund" the excess automatically, or "hold" it and alert the merchant
     # (one command, ``refund ORD-… excess``, returns exactly that)
     overpayment: str = "refund"
+    cod: CashOnDelivery = CashOnDelivery()
+
+    @property
+    def prepaid_methods(self) -> tuple[str, ...]:
+        """The methods that take money before delivery, in the shop's order."""
+        return tuple(m for m in self.methods if m not in OFFLINE_METHODS)
 
 
 class GoodsType(StrEnum):

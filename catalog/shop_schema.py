@@ -29,6 +29,7 @@ from catalog.models import (
     WEEKDAYS,
     BusinessAddress,
     CardPayment,
+    CashOnDelivery,
     Delivery,
     FaqEntry,
     GoodsType,
@@ -108,7 +109,7 @@ _ASSET_KEYS = {"exponent": True}
 _PAYMENT_KEYS = {
     "methods": False, "provider": False, "upi": False, "link_expiry_minutes": False,
     "collect_expiry_minutes": False, "tips": False, "late_payment": False,
-    "overpayment": False, **{method: False for method in TRANSFER_METHODS},
+    "overpayment": False, "cod": False, **{method: False for method in TRANSFER_METHODS},
 }
 _WALLET_KEYS = {"number": True, "name": False, "account": False, "expiry_minutes": False}
 _WALLET_ACCOUNTS = ("personal", "merchant", "agent")
@@ -126,6 +127,8 @@ _CURRENCY_HINT = {
     "INR": "UPI (upi_link, collect, upi_transfer) moves rupees only: an INR shop",
     "BDT": "bKash, Nagad and Rocket move taka only: a BDT shop",
 }
+_COD_KEYS = {"max_order": False, "areas": False, "confirm_minutes": False,
+             "remind_minutes": False}
 _UPI_KEYS = {"vpa": True, "payee_name": False, "mcc": False}
 _DELIVERY_KEYS = {"fee": True, "free_above": False, "areas": False}
 _FAQ_KEYS = {"ask": True, "answer": True}
@@ -724,6 +727,12 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
     tips = _get(fields, "tips", lambda n: _bool(ctx, n, "tips"))
     late = _choice(ctx, fields, "late_payment", LATE_PAYMENT_POLICIES, defaults.late_payment)
     over = _choice(ctx, fields, "overpayment", OVERPAYMENT_POLICIES, defaults.overpayment)
+    cod = defaults.cod
+    if (pair := fields.get("cod")) is not None:
+        cod = _cod(ctx, pair[1], parts) or cod
+        if "cod" not in methods:
+            ctx.warn(pair[0], "payments.cod is set but 'cod' is not in payments.methods: "
+                              "cash on delivery is not offered")
     return Payments(
         methods=tuple(methods) or defaults.methods,
         provider=provider,
@@ -736,7 +745,46 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         tips=bool(tips) if tips is not None else defaults.tips,
         late_payment=late,
         overpayment=over,
+        cod=cod,
     )
+
+
+def _cod(ctx: _Ctx, node: Node, parts: _ShopParts) -> CashOnDelivery | None:
+    """``payments.cod``: an order limit (an amount, as delivery fees are), the delivery areas
+    where COD is allowed (each one of ``delivery.areas``), and the confirmation timing."""
+    fields = _mapping(ctx, node, "payments.cod", _COD_KEYS)
+    if fields is None:
+        return None
+    defaults = CashOnDelivery()
+    limit = _get(fields, "max_order",
+                 lambda n: _money(ctx, n, parts.currency, "payments.cod.max_order"))
+    areas: list[str] = []
+    if (pair := fields.get("areas")) is not None:
+        served = parts.delivery.areas if parts.delivery is not None else ()
+        folded = {a.casefold(): a for a in served}
+        for area, anode in _str_list(ctx, pair[1], "payments.cod.areas"):
+            if parts.delivery is None:
+                ctx.error(anode, "payments.cod.areas needs delivery.areas: add the areas you "
+                                 "deliver to under delivery first")
+            elif served and area.casefold() not in folded:
+                ctx.error(anode, f"payments.cod.areas has {area!r}, which is not one of "
+                                 f"delivery.areas{_hint(area, served)}; delivery.areas are: "
+                                 f"{', '.join(served)}")
+            else:
+                areas.append(folded.get(area.casefold(), area))
+    confirm = _get(fields, "confirm_minutes",
+                   lambda n: _int(ctx, n, "payments.cod.confirm_minutes", 5))
+    remind = _get(fields, "remind_minutes",
+                  lambda n: _int(ctx, n, "payments.cod.remind_minutes", 1))
+    confirm = confirm if confirm is not None else defaults.confirm_minutes
+    if remind is None:
+        remind = min(defaults.remind_minutes, confirm // 2)
+    elif remind >= confirm:
+        ctx.error(fields["remind_minutes"][1],
+                  f"payments.cod.remind_minutes ({remind}) must be less than "
+                  f"confirm_minutes ({confirm}): the reminder comes before the auto-cancel")
+    return CashOnDelivery(max_order=limit, areas=tuple(areas), confirm_minutes=confirm,
+                          remind_minutes=remind)
 
 
 def _fits(method: str, currency: str) -> bool:

@@ -8,7 +8,8 @@ order's captures (tips apart), T its total, R its refund rows (by account debite
 * ``customer_receivable`` = T (unless cancelled) − C + R[customer_receivable]: positive is
   still owed by the shopper, negative is the shopper's money we hold and have not promised
   back (an anomaly: ``money_held``);
-* ``psp_clearing:*`` = all captures (tips too) − processed refunds;
+* ``psp_clearing:*`` = all captures (tips too) − processed refunds, apart from cash;
+* ``cash_in_hand`` = cash collected on delivery − processed refunds of it;
 * ``refunds_payable`` = −(refunds promised and not yet processed);
 * ``tips`` = −(tips captured − tips refunded); ``merchant_revenue`` = −(T − R[revenue]).
 
@@ -24,12 +25,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from payments.book import OrderBook
+from payments.book import COD, OrderBook
 from payments.ledger import Account
 from payments.repository import PaymentsRepository
 from payments.status import (
+    CASH_DUE,
     KEEPS_SALE,
     NO_SALE,
+    OPEN_FOR_PAYMENT,
     OrderStatus,
     PaymentStatus,
     RefundStatus,
@@ -59,9 +62,11 @@ def expected_balances(book: OrderBook) -> dict[str, int]:
     revenue = book.refunded_where(against=Account.MERCHANT_REVENUE)
     tips = book.refunded_where(against=Account.TIPS)
     promised = book.refunds_committed - book.refunds_processed
+    cash = book.cash_collected - book.cash_refunded
     return {
         Account.CUSTOMER_RECEIVABLE: sale - book.captured + recv,
-        Account.PSP_CLEARING: book.captured_all - book.refunds_processed,
+        Account.PSP_CLEARING: book.captured_all - book.refunds_processed - cash,
+        Account.CASH_IN_HAND: cash,
         Account.REFUNDS_PAYABLE: -promised,
         Account.TIPS: -(book.tips_captured - tips),
         Account.MERCHANT_REVENUE: -(sale - revenue),
@@ -103,10 +108,15 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
             found.append(Anomaly(kind, shop, label, detail))
 
         actual = order_balances(rows, shop, label)
-        for account, want in expected_balances(book).items():
+        expected = expected_balances(book)
+        for account, want in expected.items():
             have = actual.get(account, 0)
             if have != want:
                 report("ledger_mismatch", f"{account} is {have}, the payments say {want}")
+        for account, have in sorted(actual.items()):
+            # money on an account the payments never explain (fees are the provider's)
+            if account not in expected and account != Account.FEES and have:
+                report("ledger_mismatch", f"{account} is {have}, the payments say 0")
         status = order.status
         if book.excess:
             kind = "money_held_on_cancelled" if status in NO_SALE else "money_held"
@@ -134,11 +144,16 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
         if status is OrderStatus.PARTIALLY_REFUNDED and not book.sale_refunded:
             report("status_mismatch", "it is partially_refunded but none of the sale was "
                                       "refunded")
-        if status is OrderStatus.PENDING_PAYMENT and book.captured and \
+        if status in OPEN_FOR_PAYMENT and book.captured and \
                 book.held >= book.keep:
             report("paid_not_marked", "its money covers the total but it is pending")
-        if status is not OrderStatus.PENDING_PAYMENT:
+        if status is OrderStatus.DELIVERED and book.cash_due:
+            report("delivered_unpaid", f"{book.cash_due} {order.currency} of cash on "
+                                           "delivery was never recorded")
+        if status not in OPEN_FOR_PAYMENT:
             for request in requests:
+                if request.method == COD and status in CASH_DUE:
+                    continue  # the cash request stays open until the cash is recorded
                 if request.method != "tip" and states[request.id].status in (
                         PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID):
                     report("open_request_on_closed_order",

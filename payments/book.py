@@ -12,15 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from catalog.money import Money
-from payments.ledger import Account
+from payments.ledger import CASH_PROVIDER, Account
 from payments.repository import Order, PaymentRequest, Refund
 from payments.status import (
+    CASH_DUE,
     NO_SALE,
+    OPEN_FOR_PAYMENT,
     REFUND_COMMITTED,
     OrderStatus,
     PaymentState,
     RefundStatus,
 )
+
+# the payment method of a cash-on-delivery request (its provider is ledger.CASH_PROVIDER)
+COD = "cod"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,32 @@ class OrderBook:
     def captured_all(self) -> int:
         return self.captured + self.tips_captured
 
+    @property
+    def cash_request(self) -> PaymentRequest | None:
+        """The order's cash-on-delivery request, if it was placed as COD."""
+        return next((r for r in self.requests if r.method == COD), None)
+
+    @property
+    def cash_collected(self) -> int:
+        """Cash recorded at the door (``cash_in_hand``)."""
+        return sum(self.states[r.id].captured.minor for r in self.requests
+                   if r.provider == CASH_PROVIDER)
+
+    @property
+    def cash_refunded(self) -> int:
+        """Processed refunds paid out of the cash in hand."""
+        cash = {r.id for r in self.requests if r.provider == CASH_PROVIDER}
+        return sum(f.amount_minor for f in self.live_refunds
+                   if f.payment_request_id in cash and f.status == RefundStatus.PROCESSED)
+
+    @property
+    def cash_due(self) -> int:
+        """Cash still to collect at the door: a COD order not yet paid by any means."""
+        if self.cash_request is None or self.order.status not in CASH_DUE | {
+                OrderStatus.DELIVERED}:
+            return 0
+        return max(self.keep - self.held, 0)
+
     def refunded_where(self, *, tip: bool | None = None, against: str | None = None,
                        statuses: frozenset[RefundStatus] | None = None) -> int:
         total = 0
@@ -125,8 +156,9 @@ class OrderBook:
 
     @property
     def outstanding(self) -> int:
-        """Still owed by the shopper (only while the order waits for money)."""
-        if self.order.status is not OrderStatus.PENDING_PAYMENT:
+        """Still owed by the shopper (only while the order waits for money: a prepaid order,
+        or a cash-on-delivery one before dispatch, whose shopper may switch to prepaid)."""
+        if self.order.status not in OPEN_FOR_PAYMENT:
             return 0
         return max(self.keep - self.held, 0)
 

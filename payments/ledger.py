@@ -12,6 +12,9 @@ Accounts (``psp_clearing`` is suffixed with the provider, e.g. ``psp_clearing:ra
   confirms it (``paid ORD-…``), never when the shopper says they sent it. It keeps the
   ``psp_clearing`` prefix so ``haat reconcile``'s audit (payments/audit.py) reads it as the
   clearing side of the order, and a refund sent back by hand credits the same account.
+- ``cash_in_hand`` asset: cash collected at the door for cash-on-delivery orders (the
+  "provider" ``cash``): debited when ``deliver``/``paid`` records it, against the
+  shopper's ``customer_receivable``.
 - ``merchant_revenue`` income, ``tips`` income, ``fees`` expense (provider fees incl. GST).
 - ``refunds_payable`` liability: refunds promised and not yet processed.
 
@@ -33,6 +36,7 @@ from payments.status import RefundStatus
 class Account(StrEnum):
     CUSTOMER_RECEIVABLE = "customer_receivable"
     PSP_CLEARING = "psp_clearing"
+    CASH_IN_HAND = "cash_in_hand"
     MERCHANT_REVENUE = "merchant_revenue"
     TIPS = "tips"
     FEES = "fees"
@@ -43,8 +47,16 @@ class LedgerError(ValueError):
     """Postings that do not balance or are malformed."""
 
 
+# the pseudo-provider of cash-on-delivery requests (method ``cod``): no PSP, the money is
+# the cash the shop's rider collected
+CASH_PROVIDER = "cash"
+
+
 def clearing(provider: str) -> str:
-    """The clearing account of one provider (``psp_clearing:razorpay``)."""
+    """Where one provider's money sits: ``psp_clearing:razorpay``, or ``cash_in_hand`` for
+    cash collected on delivery."""
+    if provider == CASH_PROVIDER:
+        return Account.CASH_IN_HAND
     return f"{Account.PSP_CLEARING}:{provider}"
 
 
@@ -89,6 +101,13 @@ def postings_for_cancel(order_id: str, total: Money) -> list[Posting]:
     """Unpaid order cancelled: the sale and the debt are reversed."""
     return _pair(Account.MERCHANT_REVENUE, Account.CUSTOMER_RECEIVABLE, total,
                  f"cancel:{order_id}")
+
+
+def postings_for_return(order_id: str, total: Money) -> list[Posting]:
+    """A cash-on-delivery order came back unpaid (refused at the door): as a cancel, the sale
+    and the debt are reversed, under its own reference."""
+    return _pair(Account.MERCHANT_REVENUE, Account.CUSTOMER_RECEIVABLE, total,
+                 f"return:{order_id}")
 
 
 def postings_for_capture(

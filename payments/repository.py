@@ -563,6 +563,15 @@ class PaymentsRepository:
         return [(str(a), str(b), str(c), minor(d), str(e))
                 for a, b, c, d, e in await self.db.fetchall(sql, params)]
 
+    async def cod_rows(self, shop_id: str) -> list[tuple[str, str, int, int]]:
+        """``(status, currency, total_minor, cash collected)`` of every order placed as cash
+        on delivery (it has a ``cod`` request) in one shop: the admin API's COD figures."""
+        rows = await self.db.fetchall(
+            "SELECT o.status, o.currency, o.total_minor, r.captured_minor FROM orders o "
+            "JOIN payment_requests r ON r.order_id = o.id "
+            "WHERE r.method = 'cod' AND o.shop_id = ?", (shop_id,))
+        return [(str(r[0]), str(r[1]), minor(r[2]), minor(r[3])) for r in rows]
+
     async def all_orders(self, shop_id: str | None = None) -> list[Order]:
         sql = f"SELECT {_ORDER_COLUMNS} FROM orders"
         sql, params = _for_shop(sql, "shop_id", shop_id)

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from catalog.money import Money
-from payments.book import Allocation, OrderBook
+from payments.book import COD, Allocation, OrderBook
 from payments.ledger import (
+    CASH_PROVIDER,
     Account,
     Posting,
     check_balanced,
@@ -41,6 +42,7 @@ from payments.ledger import (
     postings_for_capture,
     postings_for_order,
     postings_for_refund,
+    postings_for_return,
     postings_for_tip,
 )
 from payments.providers.base import (
@@ -67,6 +69,7 @@ from payments.repository import (
     order_key,
 )
 from payments.status import (
+    CASH_DUE,
     KEEPS_SALE,
     OPEN_FOR_PAYMENT,
     OPEN_REQUEST,
@@ -93,6 +96,9 @@ _ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhi
 REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
 _MANUAL_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{3,39}")
 REFUND_BACKOFF_MS = (60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_000)
+# a cash-on-delivery request never expires by itself: the order's own jobs (confirmation
+# reminder, auto-cancel) and the merchant's commands close it (year 9999, in ms)
+NEVER_EXPIRES_MS = 253_402_300_799_000
 
 
 class PaymentError(Exception):
@@ -190,7 +196,7 @@ def _accepted_then_closed(request: PaymentRequest, order: Order, before: Payment
             and before.status in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED,
                                   PaymentStatus.REFUNDED)
             and after.status is PaymentStatus.PAID_AFTER_CLOSE
-            and order.status != OrderStatus.PENDING_PAYMENT)
+            and order.status not in OPEN_FOR_PAYMENT)
 
 
 _AMOUNT_KINDS = (PaymentEventKind.AUTHORIZED, PaymentEventKind.CAPTURED,
@@ -256,8 +262,12 @@ class PaymentService:
 
     async def place_order(self, writes: WriteSet, *, shop_id: str, channel: str, customer: str,
                           lines: Sequence[OrderLine], delivery: Money, address: str,
-                          language: str) -> Order:
-        """The order with prices snapshotted from the catalog; total computed here."""
+                          language: str, cash_on_delivery: bool = False) -> Order:
+        """The order with prices snapshotted from the catalog; total computed here.
+
+        ``cash_on_delivery``: placed ``awaiting_confirmation`` with its cash request
+        (method ``cod``, provider ``cash``) open for the whole total; the cash is recorded
+        against it at the door (:meth:`collect_cash`)."""
         if not lines:
             raise PaymentError("empty_order")
         currency = delivery.currency
@@ -270,12 +280,21 @@ class PaymentService:
         number = await self._allocate_number(shop_id)
         now = self.now_ms()
         order = Order(id=order_key(shop_id, number), shop_id=shop_id, number=number,
-                      channel=channel, customer=customer, status=OrderStatus.PENDING_PAYMENT,
+                      channel=channel, customer=customer,
+                      status=OrderStatus.AWAITING_CONFIRMATION if cash_on_delivery
+                      else OrderStatus.PENDING_PAYMENT,
                       currency=currency, subtotal_minor=subtotal.minor,
                       delivery_minor=delivery.minor, tip_minor=0, total_minor=total.minor,
                       address=address, language=language, created_at=now, updated_at=now)
         self.repo.insert_order(writes, order, lines)
         self._post(writes, shop_id, postings_for_order(order.label, total), now)
+        if cash_on_delivery:
+            self.repo.insert_request(writes, PaymentRequest(
+                id=_new_id("pr"), order_id=order.id, shop_id=shop_id, method=COD,
+                provider=CASH_PROVIDER, provider_ref=None, token=secrets.token_urlsafe(24),
+                status=PaymentStatus.ISSUED, amount_minor=total.minor, currency=currency,
+                captured_minor=0, refunded_minor=0, upi_link="", link_url="", vpa=None,
+                expires_at=NEVER_EXPIRES_MS, created_at=now))
         return order
 
     def _post(self, writes: WriteSet, shop_id: str, postings: list[Posting], now: int) -> None:
@@ -285,15 +304,18 @@ class PaymentService:
 
     async def change_order(self, writes: WriteSet, order: Order,
                            event: OrderEvent) -> OrderStatus:
-        """A merchant or shopper action on an order (ship, deliver, cancel).
+        """A merchant or shopper action on an order (ship, deliver, cancel, confirm, return).
 
-        A cancel closes every open request of the order in the same write set (their pages
-        and QRs say so at once, provider links are cancelled by a durable job) and carries
-        the order's money-version guard, so a capture committed meanwhile makes it conflict.
+        A cancel (or a COD order's return) closes every open request of the order in the same
+        write set (their pages and QRs say so at once, provider links are cancelled by a
+        durable job) and carries the order's money-version guard, so a capture committed
+        meanwhile makes it conflict. Dispatching a COD order closes its prepaid links: the
+        switch to prepaid is offered only before dispatch; the cash request stays open.
         """
         in_flight = False
         book: OrderBook | None = None
-        if event is OrderEvent.CANCEL:
+        if event in (OrderEvent.CANCEL, OrderEvent.RETURN) or (
+                event is OrderEvent.SHIP and order.status is OrderStatus.CONFIRMED):
             # the status is the caller's (a turn may have moved it in its own write set);
             # the money version is read now, so money committed meanwhile makes this conflict
             fresh = await self.repo.order(order.id) or order
@@ -303,13 +325,53 @@ class PaymentService:
         if new != order.status:
             now = self.now_ms()
             self.repo.set_order_status(writes, order.id, order.status, new, now)
-            if new is OrderStatus.CANCELLED:
+            if new in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
                 assert book is not None
                 self.repo.bump_money_version(writes, order.id, book.order.money_version)
-                self._post(writes, order.shop_id, postings_for_cancel(order.label, order.total),
-                           now)
+                build = postings_for_cancel if new is OrderStatus.CANCELLED \
+                    else postings_for_return
+                self._post(writes, order.shop_id, build(order.label, order.total), now)
                 self._close_open_requests(writes, book, skip=None, now=now)
+            elif event is OrderEvent.SHIP and book is not None:
+                cash = book.cash_request
+                self.repo.bump_money_version(writes, order.id, book.order.money_version)
+                self._close_open_requests(writes, book, skip=cash.id if cash else None,
+                                          now=now)
         return new
+
+    async def collect_cash(self, order: Order, *, deliver: bool,
+                           notify: Notify | None = None) -> PaymentUpdate | None:
+        """The cash of a cash-on-delivery order was taken (``deliver ORD-…``, or ``paid
+        ORD-…`` at the door): one capture on its cash request, for exactly what is due,
+        applied like any provider event (stored once, ledger ``cash_in_hand`` against
+        ``customer_receivable``, the order moved and the shopper told, in one commit).
+
+        ``deliver``: a confirmed order not yet dispatched is handed over now (shipped and
+        delivered); else cash taken before dispatch makes it ``paid``. None when there is no
+        cash due (already recorded, not a COD order, paid by a prepaid method)."""
+        fresh = await self.repo.order(order.id) or order
+        book = await self.book(fresh)
+        cash = book.cash_request
+        due = book.cash_due
+        if cash is None or due <= 0:
+            return None
+        if fresh.status is OrderStatus.AWAITING_CONFIRMATION:
+            raise PaymentError("not_confirmed", f"{fresh.label} is not confirmed yet")
+        if fresh.status not in CASH_DUE:
+            raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
+        occurred = self.now_ms() // 1000
+        if deliver and fresh.status is OrderStatus.CONFIRMED:
+            writes = WriteSet()
+            await self.change_order(writes, fresh, OrderEvent.SHIP)
+            try:
+                await self.db.write(writes)
+            except Conflict:  # shipped (or cancelled) meanwhile: decide again on fresh rows
+                return await self.collect_cash(order, deliver=False, notify=notify)
+        event = ProviderEvent(
+            provider=CASH_PROVIDER, event_id=f"cash:{cash.id}", kind=_K.CAPTURED,
+            provider_ref=cash.id, amount=Money(due, fresh.currency), occurred_at=occurred,
+            payment_id=f"cash:{fresh.label}", reference=cash.id, refs=(cash.id,))
+        return await self.apply_event(CASH_PROVIDER, event, notify)
 
     def _close_open_requests(self, writes: WriteSet, book: OrderBook, *, skip: str | None,
                              now: int, states: Mapping[str, PaymentState] | None = None
@@ -603,7 +665,7 @@ class PaymentService:
         closed: tuple[PaymentRequest, ...] = ()
         if new_status is not status:
             self.repo.set_order_status(writes, order.id, order.status, new_status, now)
-        if new_status is not OrderStatus.PENDING_PAYMENT:
+        if new_status not in OPEN_FOR_PAYMENT:
             closed = self._close_open_requests(writes, mid, skip=None, now=now, states=states)
         final = replace(mid, order=replace(order, status=new_status))
         policy = self.excess_policy(order.shop_id, str(new_status))
@@ -712,7 +774,11 @@ class PaymentService:
     @staticmethod
     def _order_after(status: OrderStatus, request: PaymentRequest, book: OrderBook
                      ) -> OrderStatus:
-        if status is OrderStatus.PENDING_PAYMENT and request.method != "tip" and \
+        if status is OrderStatus.SHIPPED and request.method == COD and \
+                book.captured > 0 and book.held >= book.keep:
+            # the cash of a cash-on-delivery order, taken at the door
+            return order_transition(status, OrderEvent.CASH_COLLECTED)
+        if status in OPEN_FOR_PAYMENT and request.method != "tip" and \
                 book.captured > 0 and book.held >= book.keep:
             # money in time, or late but the order is still waiting for it: accept it
             # (paid for less than its total when part of it was refunded while it waited)
@@ -910,6 +976,8 @@ class PaymentService:
         request = await self.repo.request(row.payment_request_id)
         assert request is not None
         try:
+            if request.provider == CASH_PROVIDER:
+                raise Unsupported("cash on delivery is refunded by hand")
             provider = self._provider(request.provider)
             result: ProviderRefund | None = await provider.refund(
                 row.payment_id, row.amount, idempotency_key=key)

@@ -34,6 +34,10 @@ class InvalidTransition(ValueError):
 # ---------------------------------------------------------------------------------------
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
+    # cash on delivery: placed, waiting for the shopper to confirm it in chat (a reminder,
+    # then an auto-cancel: bot/reminders.py); confirmed: the cash is due at the door
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CONFIRMED = "confirmed"
     PAID = "paid"
     # paid, and part of the sale went back (a missing item, a goodwill gesture): still
     # shippable; once it ships the fulfilment status wins and the refunds stay in the book
@@ -43,6 +47,9 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     REFUND_PENDING = "refund_pending"
     REFUNDED = "refunded"
+    # a cash-on-delivery order refused at the door or never delivered: back at the shop
+    # (return to origin), its stock released, its sale reversed
+    RETURNED = "returned"
 
 
 class OrderEvent(StrEnum):
@@ -54,6 +61,9 @@ class OrderEvent(StrEnum):
     PARTIAL_REFUND = "partial_refund"  # some of the sale was given back, the rest is kept
     REFUND_COMPLETED = "refund_completed"
     REFUND_FAILED = "refund_failed"  # liability stays open; the merchant retries
+    CONFIRM = "confirm"  # the shopper confirmed a cash-on-delivery order
+    CASH_COLLECTED = "cash_collected"  # the cash was taken at the door: delivered and paid
+    RETURN = "return"  # refused at the door (only with no money taken)
 
 
 _O = OrderStatus
@@ -62,6 +72,18 @@ _OE = OrderEvent
 ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (_O.PENDING_PAYMENT, _OE.PAYMENT_RECEIVED): _O.PAID,
     (_O.PENDING_PAYMENT, _OE.CANCEL): _O.CANCELLED,
+    # cash on delivery (COD): confirmed in chat, or cancelled (by the shopper, the shop or
+    # the auto-cancel); paid before dispatch when the shopper switches to a prepaid method
+    # (or hands the cash over at the shop)
+    (_O.AWAITING_CONFIRMATION, _OE.CONFIRM): _O.CONFIRMED,
+    (_O.AWAITING_CONFIRMATION, _OE.CANCEL): _O.CANCELLED,
+    (_O.AWAITING_CONFIRMATION, _OE.PAYMENT_RECEIVED): _O.PAID,
+    (_O.CONFIRMED, _OE.CANCEL): _O.CANCELLED,
+    (_O.CONFIRMED, _OE.PAYMENT_RECEIVED): _O.PAID,
+    (_O.CONFIRMED, _OE.SHIP): _O.SHIPPED,
+    # shipped with the cash still due: collected at the door, or refused there
+    (_O.SHIPPED, _OE.CASH_COLLECTED): _O.DELIVERED,
+    (_O.SHIPPED, _OE.RETURN): _O.RETURNED,
     (_O.PAID, _OE.SHIP): _O.SHIPPED,
     (_O.SHIPPED, _OE.DELIVER): _O.DELIVERED,
     (_O.PAID, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
@@ -90,23 +112,40 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (_O.SHIPPED, _OE.SHIP): _O.SHIPPED,
     (_O.DELIVERED, _OE.DELIVER): _O.DELIVERED,
     (_O.CANCELLED, _OE.CANCEL): _O.CANCELLED,
+    (_O.CONFIRMED, _OE.CONFIRM): _O.CONFIRMED,
+    (_O.DELIVERED, _OE.CASH_COLLECTED): _O.DELIVERED,
+    (_O.RETURNED, _OE.RETURN): _O.RETURNED,
     (_O.REFUND_PENDING, _OE.REFUND_REQUESTED): _O.REFUND_PENDING,
     (_O.REFUNDED, _OE.REFUND_COMPLETED): _O.REFUNDED,
 }
 
 # Statuses in which the order keeps no sale: every unit of money held for it is owed back.
-NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED})
+NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED, _O.RETURNED})
 # Statuses of an order that keeps its sale and has not left the shop yet (it may ship).
 SHIPPABLE: frozenset[OrderStatus] = frozenset({_O.PAID, _O.PARTIALLY_REFUNDED})
+# A cash-on-delivery order the shop may dispatch: the cash is collected at the door.
+SHIPPABLE_COD: frozenset[OrderStatus] = frozenset({_O.CONFIRMED})
 # Statuses of an order that keeps (some of) its sale: money may be refunded from it.
 KEEPS_SALE: frozenset[OrderStatus] = frozenset(
     {_O.PAID, _O.PARTIALLY_REFUNDED, _O.SHIPPED, _O.DELIVERED})
-# Statuses in which an order still waits for money (requests may be open).
-OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset({_O.PENDING_PAYMENT})
+# Statuses in which an order still waits for money (requests may be open): a prepaid
+# order, and a cash-on-delivery order before dispatch (the shopper may switch to prepaid).
+OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset(
+    {_O.PENDING_PAYMENT, _O.AWAITING_CONFIRMATION, _O.CONFIRMED})
+# Cash-on-delivery statuses in which the cash request (method ``cod``) stays open: the
+# cash is due when the order reaches the door.
+CASH_DUE: frozenset[OrderStatus] = frozenset(
+    {_O.AWAITING_CONFIRMATION, _O.CONFIRMED, _O.SHIPPED})
+# Statuses in which the shopper (or the shop) may still cancel without any refund.
+CANCELLABLE: frozenset[OrderStatus] = frozenset(
+    {_O.PENDING_PAYMENT, _O.AWAITING_CONFIRMATION, _O.CONFIRMED})
 
 # WhatsApp ``order_status`` values for each of ours (docs/DESIGN.md §5.3).
 WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {
     _O.PENDING_PAYMENT: "pending",
+    _O.AWAITING_CONFIRMATION: "pending",
+    _O.CONFIRMED: "processing",
+    _O.RETURNED: "canceled",
     _O.PAID: "processing",
     _O.PARTIALLY_REFUNDED: "processing",
     _O.SHIPPED: "shipped",
@@ -123,9 +162,12 @@ def order_transition(
     """Next order status, or InvalidTransition.
 
     ``payment_in_flight``: some payment for the order is pending or has succeeded; a cancel
-    is then refused (WhatsApp rejects ``canceled`` in that case too).
+    (or a cash-on-delivery order's return) is then refused (WhatsApp rejects ``canceled`` in
+    that case too): that money must be refunded instead.
     """
-    if event is OrderEvent.CANCEL and current is OrderStatus.PENDING_PAYMENT and payment_in_flight:
+    if payment_in_flight and (
+            (event is OrderEvent.CANCEL and current in CANCELLABLE)
+            or event is OrderEvent.RETURN):
         raise InvalidTransition("order", current, event)
     try:
         return ORDER_ALLOWED[(current, event)]

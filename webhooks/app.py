@@ -300,7 +300,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         Reading("gauge", "haat_shops", "Shops served", len(app[SHOPS].runtimes)),
     ])
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms,
-                          windowed_channels=windowed)
+                          windowed_channels=windowed, payments=payments, inventory=inventory)
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
                           outbox=outbox)
     app[SCHEDULER] = scheduler

@@ -299,6 +299,50 @@ async def api_outbox(request: web.Request) -> web.Response:
     return web.json_response({"messages": messages[:limit]})
 
 
+async def api_cod(request: web.Request) -> web.Response:
+    """Cash-on-delivery figures per shop: how many COD orders are waiting for the shopper's
+    confirmation, confirmed, out for delivery, delivered (with the cash recorded), cancelled
+    before dispatch, and returned to origin (refused at the door: ``returned ORD-…``).
+    ``returned_to_origin`` counts the returned and the cancelled ones (both had their stock
+    released); ``returned`` and ``cancelled`` split it."""
+    _admin(request)
+    app = request.app
+    as_text = _amount_style(request)
+    shops = list(app[k.SHOPS].runtimes)
+    if (wanted := request.query.get("shop")) is not None:
+        if wanted not in shops:
+            raise web.HTTPNotFound(text="no such shop")
+        shops = [wanted]
+    out: dict[str, Any] = {}
+    for shop_id in shops:
+        counts = {s: 0 for s in ("awaiting_confirmation", "confirmed", "shipped", "delivered",
+                                 "paid", "cancelled", "returned")}
+        cash = returned_minor = total = 0
+        currency = app[k.SHOPS].runtimes[shop_id].shop.currency
+        for status, _currency, total_minor, collected in \
+                await app[k.PAYMENTS].repo.cod_rows(shop_id):
+            total += 1
+            key = "paid" if status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
+                                       OrderStatus.REFUND_PENDING, OrderStatus.REFUNDED) \
+                else status
+            counts[key] = counts.get(key, 0) + 1
+            cash += collected
+            if status in (OrderStatus.RETURNED, OrderStatus.CANCELLED):
+                returned_minor += total_minor
+
+        def amount(value: int) -> int | str:
+            return str(value) if as_text else value
+
+        out[shop_id] = {
+            "orders": total, **counts,
+            "returned_to_origin": counts["returned"] + counts["cancelled"],
+            "returned_to_origin_minor": amount(returned_minor),
+            "cash_collected_minor": amount(cash),
+            "currency": currency_code(currency), "exponent": exponent(currency),
+        }
+    return web.json_response({"cod": out})
+
+
 def _api_shop(request: web.Request) -> str:
     """The shop an order route acts on. Order numbers are per shop (ORD-1001 exists in every
     shop), so with more than one shop served the caller must name it: never a guess."""
@@ -338,7 +382,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 _API_EVENTS = {"shipped": OrderEvent.SHIP, "delivered": OrderEvent.DELIVER,
-               "cancelled": OrderEvent.CANCEL}
+               "cancelled": OrderEvent.CANCEL, "returned": OrderEvent.RETURN}
 
 
 async def api_order_status(request: web.Request) -> web.Response:
@@ -347,9 +391,10 @@ async def api_order_status(request: web.Request) -> web.Response:
     data = await _json_body(request)
     event = _API_EVENTS.get(str(data.get("status")))
     if event is None:
-        return web.json_response({"error": "status must be shipped, delivered or cancelled"},
-                                 status=400)
-    text = {"shipped": "ship", "delivered": "deliver", "cancelled": "cancel"}[data["status"]]
+        return web.json_response(
+            {"error": "status must be shipped, delivered, cancelled or returned"}, status=400)
+    text = {"shipped": "ship", "delivered": "deliver", "cancelled": "cancel",
+            "returned": "returned"}[data["status"]]
     result = await request.app[k.ENGINE].merchant_command(
         request.app[k.SHOPS].get(order.shop_id), f"{text} {order.label}")
     if result is None:
@@ -441,6 +486,7 @@ def setup_payment_routes(app: web.Application) -> None:
     app.router.add_post("/pay/{token}/sandbox", pay_sandbox)
     app.router.add_get("/api/orders", api_orders)
     app.router.add_get("/api/outbox", api_outbox)
+    app.router.add_get("/api/cod", api_cod)
     app.router.add_post("/api/orders/{order}/status", api_order_status)
     app.router.add_post("/api/orders/{order}/refund", api_refund)
     app.router.add_post("/api/orders/{order}/refunded", api_refunded)

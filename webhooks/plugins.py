@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bot.nlu.registry import BACKEND_CLASSES
-from catalog.models import Shop
+from catalog.models import OFFLINE_METHODS, Shop
 from config.plugins import Option
 from config.settings import Settings
 from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS
@@ -67,6 +67,8 @@ def shop_payment_problems(shop: Shop, settings: Settings) -> tuple[list[str], li
         return [f"shop {shop.id!r}: unknown payment provider {shop.payments.provider!r}; "
                 f"known: {', '.join(PROVIDERS)}"], []
     for method in shop.payments.methods:
+        if method in OFFLINE_METHODS:  # cash on delivery asks nothing of the provider
+            continue
         if method in shop.payments.transfers:  # served by a transfer provider, not this one
             takers = [p.name for p in PROVIDER_CLASSES if "transfer" in p.capabilities
                       and method in getattr(p, "methods", ())]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
+from bot.flows import cod
 from bot.flows.cart import cart_summary, show_cart
 from bot.flows.common import available, inventory_of, payments_service
 from bot.flows.consent import ask_after_order
@@ -30,7 +31,7 @@ from catalog.money import Money
 from payments.providers.base import TransferPayee, UpiPayee
 from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
-from payments.status import OrderStatus
+from payments.status import OPEN_FOR_PAYMENT, OrderStatus
 from payments.upi import is_valid_vpa
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,15 @@ async def summary(turn: Turn, *, changed: bool = False) -> None:
     address = turn.conversation.data.get("address")
     if turn.shop.delivery is not None and address:
         lines.append(turn.t("order_summary_address", address=address))
-    turn.buttons("\n".join(lines), [Button("confirm", turn.t("confirm_button")),
-                                    Button("edit", turn.t("edit_button"))])
+    choices = [Button("confirm", turn.t("confirm_button"))]
+    quote = turn.conversation.data.get("quote")
+    methods = turn.shop.payments.methods
+    if isinstance(quote, dict) and methods and methods[0] != "cod" and cod.cod_allowed(
+            turn.shop, Money(int(str(quote["total"])), turn.shop.currency), str(address or "")):
+        # cash on delivery as the shopper's other choice (it is the default when listed first)
+        choices.append(Button("confirm:cod", turn.t("cod_button")))
+    choices.append(Button("edit", turn.t("edit_button")))
+    turn.buttons("\n".join(lines), choices)
     # what this summary showed: Confirm orders exactly that, not a cart changed since
     turn.conversation = turn.conversation.with_(state=S.CONFIRMING_ORDER).with_data(
         summarised=dict(turn.conversation.cart))
@@ -232,6 +240,16 @@ async def confirm(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("cart_empty")
         return None
+    address = str(turn.conversation.data.get("address", ""))
+    methods = shop.payments.methods
+    wants_cod = turn.payload == "confirm:cod" or (bool(methods) and methods[0] == "cod")
+    use_cod = wants_cod and cod.cod_allowed(shop, priced.total, address)
+    if wants_cod and not use_cod:
+        if not shop.payments.prepaid_methods:
+            turn.conversation = turn.conversation.with_(state=S.IDLE)
+            turn.say("cod_unavailable_only")
+            return None
+        turn.say("cod_unavailable")
     inventory = inventory_of(turn)
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
@@ -256,9 +274,13 @@ async def confirm(turn: Turn) -> object:
     order = await service.place_order(
         turn.writes, shop_id=shop.id, channel=turn.message.channel,
         customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
-        address=str(turn.conversation.data.get("address", "")), language=turn.language)
-    turn.conversation = turn.conversation.with_(cart={}, state=S.AWAITING_PAYMENT)
+        address=address, language=turn.language, cash_on_delivery=use_cod)
     turn.conversation = turn.conversation.with_data(last_order=order.id, summarised=None)
+    if use_cod:
+        turn.conversation = turn.conversation.with_(cart={}, state=S.IDLE)
+        cod.placed(turn, order)
+        return None
+    turn.conversation = turn.conversation.with_(cart={}, state=S.AWAITING_PAYMENT)
     turn.say("order_placed", order=order.label, total=order.total.format())
     # should this answer only go out after the window closed, its template goes instead
     turn.replies[-1] = with_fallback(turn.replies[-1], event_template(
@@ -268,7 +290,7 @@ async def confirm(turn: Turn) -> object:
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
     await ask_after_order(turn)  # marketing consent, as the shop collects it
-    method = shop.payments.methods[0] if shop.payments.methods else "upi_link"
+    method = (shop.payments.prepaid_methods or ("upi_link",))[0]
     if method == "collect":
         turn.say("ask_vpa")
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
@@ -438,8 +460,9 @@ async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],
 
 
 async def latest_unpaid(turn: Turn) -> Order | None:
+    # a cash-on-delivery order before dispatch too: its shopper may switch to prepaid
     orders = await payments_service(turn).orders(
-        turn.shop.id, customer=turn.message.customer, statuses=[OrderStatus.PENDING_PAYMENT],
+        turn.shop.id, customer=turn.message.customer, statuses=sorted(OPEN_FOR_PAYMENT),
         limit=1)
     return orders[0] if orders else None
 
@@ -455,8 +478,8 @@ async def pay(turn: Turn) -> object:
     method = (turn.payload or "")[4:] if (turn.payload or "").startswith("pay:") else ""
     vpa = turn.understanding.entity("vpa") if turn.understanding else None
     if not method:
-        method = "collect" if vpa else (turn.shop.payments.methods or ("upi_link",))[0]
-    if method not in turn.shop.payments.methods:
+        method = "collect" if vpa else (turn.shop.payments.prepaid_methods or ("upi_link",))[0]
+    if method not in turn.shop.payments.prepaid_methods:
         turn.say("payment_unavailable")
         return None
     if method == "collect" and not vpa:

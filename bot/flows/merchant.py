@@ -3,7 +3,9 @@
 ``orders``, ``order ORD-7``, ``ship ORD-7``, ``deliver ORD-7``, ``paid ORD-7``,
 ``cancel ORD-7``, ``refund ORD-7 [amount | excess | <payment id>]``,
 ``refunded ORD-7 <amount> <UPI reference>`` (a refund the merchant made by hand: plain UPI
-has no provider that can refund), ``stock SKU N``, ``resume PHONE``, ``help``.
+has no provider that can refund), ``returned ORD-7`` (a cash-on-delivery order refused at
+the door), ``stock SKU N``, ``resume PHONE``, ``help``. On a cash-on-delivery order
+``deliver`` (or ``paid``) records the cash collected: bot/flows/cod.py.
 Every change that concerns a shopper is told to the shopper in the language of their order.
 Merchant-facing texts are in English: short, and the same commands in every shop.
 """
@@ -25,6 +27,7 @@ from bot.state import ConversationState
 from bot.types import Reply
 from catalog.message_templates import TemplateEvent
 from catalog.money import Money, MoneyError
+from payments.book import COD
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
 from payments.service import PaymentError
@@ -42,9 +45,11 @@ router = Blueprint("merchant")
 HELP = ("Commands:\n"
         "• orders — recent orders (cancelled and refunded ones too)\n"
         "• order ORD-7 — one order\n"
-        "• ship ORD-7 / deliver ORD-7\n"
+        "• ship ORD-7 / deliver ORD-7 — on a cash-on-delivery order, deliver records "
+        "the cash you collected\n"
         "• paid ORD-7 [transaction id] — you received the money yourself (UPI, bKash, "
-        "Nagad, Rocket, bank)\n"
+        "Nagad, Rocket, bank, or the COD cash)\n"
+        "• returned ORD-7 — a cash-on-delivery order refused at the door: stock back\n"
         "• cancel ORD-7\n"
         "• refund ORD-7 [amount] — or `excess` (only what was paid beyond the total), "
         "or a payment id\n"
@@ -54,7 +59,8 @@ HELP = ("Commands:\n"
         "• resume +91… — hand a conversation back to the bot")
 
 _COMMAND = re.compile(
-    r"^\s*(?P<verb>orders|order|ship|deliver|paid|cancel|refunded|refund|stock|resume|help)\b"
+    r"^\s*(?P<verb>orders|order|ship|deliver|paid|cancel|refunded|refund|returned|rto|stock|"
+    r"resume|help)\b"
     r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _ORDER_REF = re.compile(r"(?:ORD[-\s]?)?#?(\d{1,9})", re.IGNORECASE)
 
@@ -173,9 +179,35 @@ async def cmd_ship(turn: Turn, rest: str) -> None:
         await _move(turn, order, OrderEvent.SHIP, "order_shipped")
 
 
+async def _collect_cash(turn: Turn, order: Order, *, deliver: bool) -> bool:
+    """A cash-on-delivery order with cash still due: record it (False: not such an order).
+    The shopper hears of it from the payment notifier, in the commit that records it."""
+    service = payments_service(turn)
+    book = await service.book(order)
+    if book.cash_request is None or not book.cash_due:
+        return False
+    due = book.money(book.cash_due)
+    try:
+        update = await service.collect_cash(order, deliver=deliver,
+                                            notify=services(turn).payment_notify)
+    except PaymentError as exc:
+        hint = (f" Ask the shopper to confirm it first, or `cancel {order.label}`."
+                if exc.code == "not_confirmed" else "")
+        turn.reply_text(f"Cannot record cash for {order.label}: {exc}.{hint}")
+        return True
+    if update is None:
+        turn.reply_text(f"The cash for {order.label} was already recorded.")
+        return True
+    turn.reply_text(f"💵 {due.format()} cash recorded for {order.label}; it is now "
+                    f"{update.order_status_after}.")
+    return True
+
+
 async def cmd_deliver(turn: Turn, rest: str) -> None:
     order = await _order(turn, rest)
     if order is None:
+        return
+    if await _collect_cash(turn, order, deliver=True):
         return
     if order.status in SHIPPABLE:  # handed over without a separate ship step
         shipped = await payments_service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
@@ -210,9 +242,11 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     if order is None:
         return
     service = payments_service(turn)
-    requests = [r for r in await service.requests_for_order(order.id)
-                if r.method != "tip"]
     words = _ORDER_REF.sub("", rest, count=1).split()
+    if not words and await _collect_cash(turn, order, deliver=False):
+        return  # the cash of a cash-on-delivery order, taken at the door (or the shop)
+    requests = [r for r in await service.requests_for_order(order.id)
+                if r.method not in ("tip", COD)]
     if not requests or (order.status is not OrderStatus.PENDING_PAYMENT and len(words) != 2):
         more = (f" If money arrived for it anyway: `paid {order.label} <amount> "
                 f"<UPI reference>`." if requests else "")
@@ -361,6 +395,33 @@ async def cmd_refunded(turn: Turn, rest: str) -> None:
                     f"{fresh.status}.")
 
 
+async def cmd_returned(turn: Turn, rest: str) -> None:
+    """``returned ORD-7``: a cash-on-delivery order came back (refused at the door, nobody
+    home): its stock is released, its sale reversed, and it counts as returned to origin."""
+    order = await _order(turn, rest)
+    if order is None:
+        return
+    if order.status in (OrderStatus.AWAITING_CONFIRMATION, OrderStatus.CONFIRMED):
+        turn.reply_text(f"{order.label} has not left the shop ({order.status}): use "
+                        f"`cancel {order.label}`.")
+        return
+    service = payments_service(turn)
+    try:
+        new = await service.change_order(turn.writes, order, OrderEvent.RETURN)
+    except InvalidTransition:
+        turn.reply_text(f"{order.label} is {order.status}: only a shipped cash-on-delivery "
+                        f"order with no money taken can be returned (money in it: `refund "
+                        f"{order.label}`).")
+        return
+    if new != order.status:
+        lines = await service.lines(order.id)
+        inventory_of(turn).release(turn.shop.id, turn.shop.catalog,
+                                   [(ln.sku, ln.quantity) for ln in lines], turn.writes,
+                                   turn.now_ms)
+        await _tell_shopper(turn, order, "cod_returned", new)
+    turn.reply_text(f"{order.label} is now {new} (returned to origin); its stock is back.")
+
+
 async def cmd_stock(turn: Turn, rest: str) -> None:
     parts = rest.split()
     if len(parts) != 2 or not parts[1].isdigit():
@@ -394,6 +455,7 @@ async def cmd_help(turn: Turn, rest: str) -> None:
 COMMANDS: dict[str, Command] = {
     "orders": cmd_orders, "order": cmd_order, "ship": cmd_ship, "deliver": cmd_deliver,
     "paid": cmd_paid, "cancel": cmd_cancel, "refund": cmd_refund, "refunded": cmd_refunded,
+    "returned": cmd_returned, "rto": cmd_returned,
     "stock": cmd_stock,
     "resume": cmd_resume, "help": cmd_help,
 }

@@ -7,6 +7,7 @@ import re
 from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
+from bot.flows.cod import drop_jobs
 from bot.flows.common import inventory_of, payments_service, services
 from bot.router import Blueprint, Turn
 from bot.state import ConversationState
@@ -72,12 +73,20 @@ async def cancel(turn: Turn) -> None:
         show_cart(turn)
         return
     if order is None or order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED,
-                                         OrderStatus.DELIVERED):
+                                         OrderStatus.DELIVERED, OrderStatus.RETURNED):
         turn.say("nothing_to_cancel")
         return
     try:
         await cancel_order(turn, order)
     except InvalidTransition:
+        book = await payments_service(turn).book(order)
+        if book.cash_due and order.status is OrderStatus.SHIPPED:
+            # cash on delivery on its way: nothing was paid, so never "already paid"
+            turn.say("cod_cannot_cancel_shipped", order=order.label)
+            turn.outgoing_to_owners(f"🙋 The customer of {order.label} ({order.total.format()}"
+                                    f", cash on delivery, shipped) asks to cancel. If it comes "
+                                    f"back, send `returned {order.label}`.")
+            return
         turn.say("cannot_cancel_paid", order=order.label)
         turn.outgoing_to_owners(f"🙋 The customer of {order.label} ({order.total.format()}, "
                                 f"{order.status}) asks to cancel. Reply `refund "
@@ -91,6 +100,7 @@ async def cancel_order(turn: Turn, order: Order) -> OrderStatus:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
     service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
+    drop_jobs(turn.writes, order)  # a cash-on-delivery order's reminder and auto-cancel
     lines = await service.lines(order.id)
     inventory = inventory_of(turn)
     inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],

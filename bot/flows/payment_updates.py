@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.inventory import Inventory
 from bot.order_card import card_sent
@@ -22,6 +22,7 @@ from bot.types import Reply
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.money import Money
+from payments.book import COD
 from payments.invoices import InvoiceNumberError
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
@@ -122,6 +123,19 @@ class PaymentNotifier:
                 action = (f"It is held. Send `refund {order.label} excess` to return exactly "
                           f"that (never the order's own payment).")
             to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
+        elif update.request.method == COD and captured.minor > 0:
+            # the merchant recorded the cash (deliver / paid ORD-…): only now is it "paid"
+            delivered = update.order_status_after == OrderStatus.DELIVERED
+            text = t("cod_cash_received" if delivered else "paid_receipt",
+                     amount=captured.format())
+            # its receipt (after delivery, for COD) in the same transaction and message
+            settled = replace(order, status=OrderStatus(update.order_status_after))
+            issued = await self._issue_receipt(shop, settled, writes, to_owners, method="cod",
+                                               reference=update.event.payment_id, now=now)
+            if issued is not None:
+                text += "\n" + t("receipt_line", link=issued.url)
+            event = TemplateEvent.ORDER_DELIVERED if delivered else TemplateEvent.ORDER_PAID
+            to_shopper.append(notice(text, event, amount=captured.format()))
         elif update.newly_paid:
             paid = update.after.captured.format()
             text = t("paid_receipt", amount=paid)
