@@ -48,7 +48,7 @@ class OutboxItem:
 _INSERT_OUTBOX = (
     "INSERT INTO outbound_messages (id, shop_id, channel, customer, business, payload, status, "
     "attempts, next_attempt_at, created_at, updated_at) "
-    f"VALUES (?, ?, ?, ?, ?, ?, '{_S.PENDING}', 0, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)"
 )
 _CLAIM = (f"UPDATE outbound_messages SET status = '{_S.SENDING}', next_attempt_at = ?, "
           f"updated_at = ? WHERE id = ? AND (status = '{_S.PENDING}' OR "
@@ -81,10 +81,18 @@ _CLAIM_DUE = (
     "RETURNING id, shop_id, channel, customer, business, payload, attempts")
 
 
-def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int) -> None:
+def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int,
+                     lease_until: int | None = None) -> None:
+    """The row of one reply to send. With ``lease_until`` (several servers on PostgreSQL)
+    it is born claimed by this process, as :func:`claim` would leave it: the turn's own
+    process sends it right after the commit (no claim statement, and no poller of another
+    server races it for the row), and if that process dies the row is due again when the
+    lease ends."""
+    status, due = (_S.PENDING, now_ms) if lease_until is None else (_S.SENDING, lease_until)
     writes.add(_INSERT_OUTBOX, (
         item.id, item.shop_id, item.channel, item.customer, item.business,
-        json.dumps(item.reply.to_json(), ensure_ascii=False), now_ms, now_ms, now_ms))
+        json.dumps(item.reply.to_json(), ensure_ascii=False), status.value, due, now_ms,
+        now_ms))
 
 
 def claim(writes: WriteSet, row_id: str, lease_until: int, now_ms: int) -> None:

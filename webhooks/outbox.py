@@ -74,13 +74,15 @@ class Outbox:
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
     send_seconds: LatencyHistogram | None = None  # /metrics: haat_send_seconds{channel}
 
-    def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
-        """Send freshly committed rows now, in the background (tasks are kept referenced)."""
+    def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem], *,
+               claimed: bool = False) -> None:
+        """Send freshly committed rows now, in the background (tasks are kept referenced);
+        ``claimed``: the rows were stored claimed by this process (bot/outgoing.py)."""
         for item in items:
             if item.id in self._inflight:
                 continue
             self._inflight.add(item.id)
-            task = asyncio.create_task(self._deliver(item, attempts=0))
+            task = asyncio.create_task(self._deliver(item, attempts=0, claimed=claimed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
