@@ -635,7 +635,8 @@ class PostgresDatabase:
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16,
                  acquire_timeout: float = 1.0, statement_timeout_ms: int = 1500,
-                 lock_timeout_ms: int = 1000, group_commit: bool = True) -> None:
+                 lock_timeout_ms: int = 1000, group_commit: bool = True,
+                 max_groups: int = 2) -> None:
         self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self.min_size = min_size
         self.max_size = max_size
@@ -643,11 +644,17 @@ class PostgresDatabase:
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.group_commit = group_commit
+        # groups in flight at once: while they commit, the next one gathers (the larger
+        # the group, the fewer round trips a write set costs)
+        self.max_groups = max_groups
         self._pool: Any = None
         self._sql_cache: dict[str, str] = {}
         self._guard_cache: dict[str, str] = {}
         self._tick_batch: list[tuple[WriteSet, asyncio.Future[None]]] = []
         self._groups: set[asyncio.Task[None]] = set()
+        self._tick_reads: list[tuple[str, Params, asyncio.Future[Row | None]]] = []
+        self._read_groups: set[asyncio.Task[None]] = set()
+        self._read_cache: dict[str, str] = {}
         self.commits = 0
         self.batched = 0
         self.round_trips = 0  # statements' round trips to the server (tests, /metrics)
@@ -680,19 +687,106 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         self._flush_tick()
-        while self._groups:  # write sets handed over go before the pool closes
-            await asyncio.gather(*self._groups, return_exceptions=True)
+        self._flush_reads()
+        while self._groups or self._read_groups:  # what was handed over goes first
+            await asyncio.gather(*self._groups, *self._read_groups, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        """A point read; with group commit, the point reads of one tick share a pool
+        checkout, and those of the same SQL one round trip (:meth:`_read_group`)."""
+        if not self.group_commit:
+            return await self._fetchone_alone(sql, params)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Row | None] = loop.create_future()
+        self._tick_reads.append((sql, params, future))
+        if len(self._tick_reads) == 1 and len(self._read_groups) < self.max_groups:
+            loop.call_soon(self._flush_reads)
+        return await future
+
+    async def _fetchone_alone(self, sql: str, params: Params) -> Row | None:
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
                 record = await conn.fetchrow(self._sql(sql), *params)
         except Exception as exc:
             raise _pg_read_outcome(exc) from exc
         return None if record is None else _pg_row(record)
+
+    def _flush_reads(self) -> None:
+        batch, self._tick_reads = self._tick_reads, []
+        if batch:
+            task = asyncio.ensure_future(self._read_group(batch))
+            self._read_groups.add(task)
+            task.add_done_callback(self._reads_done)
+
+    def _reads_done(self, task: asyncio.Task[None]) -> None:
+        self._read_groups.discard(task)
+        if self._tick_reads and len(self._read_groups) < self.max_groups:
+            self._flush_reads()
+
+    async def _read_group(self, batch: list[tuple[str, Params,
+                                                  asyncio.Future[Row | None]]]) -> None:
+        """Answer every read of the batch. Reads of the same SQL go as one ``fetchmany``
+        whose rows carry the read's index (``SELECT $n::int, …``); a read that fails, or
+        SQL that cannot carry the index, is run alone."""
+        by_sql: dict[str, list[tuple[Params, asyncio.Future[Row | None]]]] = {}
+        for sql, params, future in batch:
+            by_sql.setdefault(sql, []).append((params, future))
+        try:
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                for sql, reads in by_sql.items():
+                    indexed = self._indexed_read(sql) if len(reads) > 1 else None
+                    if indexed is not None:
+                        try:
+                            records = await conn.fetchmany(indexed, [
+                                (*params, n) for n, (params, _) in enumerate(reads)])
+                        except Exception as exc:  # each read alone finds out which failed
+                            records = None
+                            if str(getattr(exc, "sqlstate", "")).startswith("42"):
+                                self._read_cache[sql] = ""  # the index does not fit this SQL
+                        if records is not None:
+                            first: dict[int, Row] = {}
+                            for record in records:
+                                first.setdefault(int(record[0]), _pg_row(record)[1:])
+                            for n, (_, future) in enumerate(reads):
+                                if not future.done():
+                                    future.set_result(first.get(n))
+                            continue
+                    for params, future in reads:
+                        try:
+                            record = await conn.fetchrow(self._sql(sql), *params)
+                        except Exception as exc:
+                            if not future.done():
+                                future.set_exception(_pg_read_outcome(exc))
+                            if isinstance(_pg_outcome(exc), StorageUnavailable):
+                                raise
+                            continue
+                        if not future.done():
+                            future.set_result(None if record is None else _pg_row(record))
+        except BaseException as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(_pg_read_outcome(exc) if isinstance(exc, Exception)
+                                         else StorageUnavailable("postgresql: cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+
+    def _indexed_read(self, sql: str) -> str | None:
+        """``SELECT $n::int, …`` for a plain SELECT (its index is the last parameter), or
+        None for SQL where a leading column would change the meaning."""
+        cached = self._read_cache.get(sql)
+        if cached is None:
+            head = sql.lstrip()
+            upper = head.upper()
+            plain = upper.startswith("SELECT ") and not upper.startswith("SELECT DISTINCT") \
+                and not any(word in upper for word in (" UNION ", " INTERSECT ", " EXCEPT ",
+                                                       " FOR UPDATE", " FOR SHARE"))
+            cached = (f"SELECT ${sql.count('?') + 1}::int, " + _renumber(head[7:])) \
+                if plain else ""
+            self._read_cache[sql] = cached
+        return cached or None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         try:
@@ -720,7 +814,7 @@ class PostgresDatabase:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[None] = loop.create_future()
             self._tick_batch.append((writes, future))
-            if len(self._tick_batch) == 1:
+            if len(self._tick_batch) == 1 and len(self._groups) < self.max_groups:
                 loop.call_soon(self._flush_tick)
             await future
         else:
@@ -733,7 +827,13 @@ class PostgresDatabase:
         if batch:
             task = asyncio.ensure_future(self._commit_group(batch))
             self._groups.add(task)
-            task.add_done_callback(self._groups.discard)
+            task.add_done_callback(self._group_done)
+
+    def _group_done(self, task: asyncio.Task[None]) -> None:
+        """A group committed: what gathered meanwhile goes next, as one group."""
+        self._groups.discard(task)
+        if self._tick_batch and len(self._groups) < self.max_groups:
+            self._flush_tick()
 
     async def _commit_group(self, batch: list[tuple[WriteSet, asyncio.Future[None]]]) -> None:
         """Store one tick's write sets and answer every future, whatever happens."""
