@@ -134,10 +134,12 @@ class FakeGraphApi(ScriptedServer):
         self.attempts += 1
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return _graph_error(401, 190, "Invalid OAuth access token.")
+        # the body first, as Meta takes a request in: a slow answer's request is processed
+        # even when the client is gone before the answer (tests/e2e/test_16_sends_across_kill)
+        payload = await request.json()
         failure = await self._scripted(request)
         if failure is not None:
             return _graph_error(failure.status, failure.code or 131000, failure.message)
-        payload = await request.json()
         self.received.append(Recorded(request.path, dict(request.headers), json=payload))
         to = payload.get("to") or payload.get("recipient") or ""
         return web.json_response({
