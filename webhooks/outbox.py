@@ -38,7 +38,7 @@ from config.clock import Clock
 from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.metrics import LatencyHistogram
-from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
+from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal, orphaned_journals
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,7 @@ class Outbox:
         workers share the table and the lease decides.
         """
         if self.db.dialect != "sqlite":
+            await self.adopt_orphans()
             return
         writes = WriteSet()
         outgoing.release_claims(writes)
@@ -231,6 +232,30 @@ class Outbox:
             log.info("outbox: %d sends of a previous process recorded from its journal",
                      len(found))
         self._held -= set(found)
+
+    async def adopt_orphans(self) -> int:
+        """PostgreSQL: record the accepted sends in the journals of dead servers on this
+        host (webhooks/sender.py, orphaned_journals), before their claims' leases run out
+        and another server sends them again. Recording is idempotent: a row already sent,
+        or taken over and sent, stays as it is. Returns the number of sends recorded."""
+        if self.journal is None or self.db.dialect == "sqlite":
+            return 0
+        adopted = 0
+        for path in orphaned_journals(self.journal.path.parent):
+            entries = SentJournal(path).read()
+            if entries:
+                writes = WriteSet()
+                now = self.clock.now_ms()
+                for row_id, channel_id in entries.items():
+                    outgoing.mark_sent(writes, row_id, channel_id or None, now)
+                await self._record(writes)
+                adopted += len(entries)
+                log.info("outbox: %d sends of a dead server recorded from its journal",
+                         len(entries))
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self.recovered_from_journal += adopted
+        return adopted
 
     async def _finish_recovery(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -288,6 +313,7 @@ class Outbox:
     async def poll_forever(self) -> None:
         while True:
             try:
+                await self.adopt_orphans()  # before the dead servers' leases are due
                 await self.run_due()
                 self._compact_journal()
             except Exception as exc:

@@ -119,3 +119,68 @@ async def test_a_send_on_the_wire_at_a_sigkill_comes_twice_and_nothing_else_does
             a.kill()
             if b is not None:
                 b.kill()
+
+
+async def test_a_send_the_channel_answered_but_not_yet_recorded_is_not_sent_again(
+        tmp_path: Path, postgres_url: str, settings: Settings) -> None:
+    """The window between the channel's answer and the row's record: the answer is in the
+    dead server's journal, and the next server on the host records it from there before
+    the lease runs out. The record is held back from outside: the test locks the rows."""
+    shop = open_shop(tmp_path, settings)
+    journals = tmp_path / "journals"
+    async with run_fake_graph_api() as graph, empty_database(
+            postgres_url, f"killrec{os.getpid()}_{free_port()}") as url, \
+            aiohttp.ClientSession() as session:
+        env = {"HAAT_DATABASE_URL": url, "HAAT_SHOP_DIR": str(shop),
+               "HAAT_MODEL_CACHE": str(tmp_path / "models"), "HAAT_PUBLIC_URL": "http://x",
+               "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN,
+               "WHATSAPP_API_BASE_URL": graph.url, "HAAT_OUTBOX_SENDER": "inline",
+               "HAAT_OUTBOX_LEASE_SECONDS": "8", "HAAT_LOG_LEVEL": "INFO",
+               "HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL": "1",
+               "HAAT_SENT_JOURNAL_DIR": str(journals)}
+        a = start_server(tmp_path, "a", env)
+        b = None
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        db = await asyncpg.connect(dsn)
+        locker = await asyncpg.connect(dsn)
+        try:
+            await ready(a.url, a.proc, a.log)
+
+            async def unsent() -> set[str]:
+                found = await db.fetch(
+                    "SELECT id FROM outbound_messages WHERE status <> 'sent'")
+                return {r["id"] for r in found}
+
+            graph.pattern(lambda n: slow(1.5))  # time to lock the rows before the answers
+            assert [await _post(session, a.url, n) for n in range(SECOND)] == [200] * SECOND
+            lock = locker.transaction()
+            await lock.start()
+            held = {r["id"] for r in await locker.fetch(
+                "SELECT id FROM outbound_messages WHERE status <> 'sent' FOR UPDATE")}
+            assert held
+
+            async def journaled() -> bool:  # the answers are in, their records blocked
+                lines = "".join(p.read_text() for p in journals.glob("*.sent"))
+                return all(row in lines for row in held)
+
+            await _until(journaled, "the channel's answers in the journal")
+            a.kill()
+            await lock.rollback()
+            assert await unsent() >= held  # none of them recorded by the dead server
+            graph.pattern(None)
+            b = start_server(tmp_path, "b", env)
+            await ready(b.url, b.proc, b.log)
+
+            async def recorded() -> bool:
+                return not await unsent()
+
+            await _until(recorded, "the dead server's journal recorded")
+            seen = _keys(graph)
+            assert set(seen) >= held
+            assert set(seen.values()) == {1}, seen  # nothing sent twice
+        finally:
+            await locker.close()
+            await db.close()
+            a.kill()
+            if b is not None:
+                b.kill()
