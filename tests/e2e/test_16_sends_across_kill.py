@@ -89,6 +89,7 @@ async def test_a_send_on_the_wire_at_a_sigkill_comes_twice_and_nothing_else_does
             await _until(all_sent, "the first wave's sends recorded")
             first = set(await rows())
             # the second wave: the channel takes each send but holds its answer
+            graph.takes_abandoned = True
             graph.pattern(lambda n: slow(3.0))
             assert [await _post(session, a.url, FIRST + n)
                     for n in range(SECOND)] == [200] * SECOND
@@ -151,6 +152,7 @@ async def test_a_send_the_channel_answered_but_not_yet_recorded_is_not_sent_agai
                     "SELECT id FROM outbound_messages WHERE status <> 'sent'")
                 return {r["id"] for r in found}
 
+            graph.takes_abandoned = True
             graph.pattern(lambda n: slow(1.5))  # time to lock the rows before the answers
             assert [await _post(session, a.url, n) for n in range(SECOND)] == [200] * SECOND
             lock = locker.transaction()
