@@ -10,7 +10,9 @@ defines the tables and serves cold paths, and the hot path uses this module:
   "stored" only after the commit that contains its rows — the rule "a 200 means stored"
   holds while hundreds of messages share one fsync. Point reads run inline on a separate
   read connection (WAL lets readers and the writer overlap; an indexed read is ~10 µs).
-* PostgreSQL: an asyncpg pool; each write set is one transaction.
+* PostgreSQL: an asyncpg pool with group commit as well: the write sets handed over while
+  the previous group commits share one transaction, their statements pipelined (one round
+  trip per group of same-SQL statements); see :class:`PostgresDatabase`.
 
 Statements are written once with ``?`` placeholders; the PostgreSQL backend renumbers them.
 Amounts of any size (config/amounts.py): on SQLite an int beyond 64 bits is bound as wide
