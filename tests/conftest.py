@@ -79,7 +79,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     drop: list[pytest.Item] = []
     for item in items:
         names = getattr(item, "fixturenames", ())
-        again = ("settings" in names and "postgres_url" not in names
+        again = (("settings" in names or "backend_url" in names)
+                 and "postgres_url" not in names
                  and item.get_closest_marker("sqlite_only") is None)
         (keep if again else drop).append(item)
     if drop:
@@ -181,6 +182,19 @@ def fresh_postgres(postgres_url: str) -> Iterator[str]:
     upgrade(url)
     yield url
     _pg_admin(postgres_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of this pass's backend (``HAAT_TEST_DATABASE``)."""
+    if selected_backend() == "postgresql":
+        fresh: str = request.getfixturevalue("fresh_postgres")
+        return fresh
+    from webhooks.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'backend.sqlite'}"
+    upgrade(url)
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
