@@ -309,6 +309,13 @@ class Outbox:
         if self._recovery is not None:
             await self._recovery
         await self.drain()
+        if self.journal is not None and self.db.dialect != "sqlite" and not (
+                self._unrecorded or self.unrecorded_at_close):
+            # every send recorded: this server's journal says nothing a successor needs
+            with contextlib.suppress(OSError):
+                self.journal.path.unlink()
+            with contextlib.suppress(OSError):
+                self.journal.path.parent.rmdir()  # empty: the last server of the host left
 
     async def poll_forever(self) -> None:
         while True:
