@@ -683,6 +683,9 @@ class PostgresDatabase:
         self._pool = await asyncpg.create_pool(
             self.dsn, min_size=self.min_size, max_size=self.max_size,
             command_timeout=self.statement_timeout_ms / 1000 + 0.5,
+            # every statement is prepared once per connection and kept: the hot path's
+            # statements, their guard (RETURNING) and indexed-read forms, with room to spare
+            statement_cache_size=1024,
             server_settings={"statement_timeout": str(self.statement_timeout_ms),
                              "lock_timeout": str(self.lock_timeout_ms)},
         )
