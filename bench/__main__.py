@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench import growth, loadgen, payments, profile, report, run, servers, traffic
+from bench import growth, loadgen, payments, profile, report, run, scale, servers, traffic
 
-STEPS = ("bare", "haat", "profile", "latency", "growth", "startup")
+STEPS = ("bare", "haat", "scale", "profile", "latency", "growth", "startup")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +37,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--postgres", action="store_true",
                    help="run haat on a throwaway PostgreSQL cluster instead of SQLite "
                         "(growth runs stay on SQLite)")
+    p.add_argument("--scale-variants", default=scale.DEFAULT_VARIANTS,
+                   help="the scale step's runs, side by side: database:workers[:KEY=VALUE] "
+                        f"(default {scale.DEFAULT_VARIANTS})")
+    p.add_argument("--scale-rounds", type=int, default=3,
+                   help="rounds of the scale step, each running every variant once (3)")
+    p.add_argument("--scale-duration", type=float, default=None,
+                   help="seconds per scale run (default: min(20, --duration))")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run: 5 s runs, fewer shoppers, no 1M-row growth, no profile")
     p.add_argument("--growth-duration", type=float, default=None,
@@ -91,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                  "takes CPU from the server)")
             opts.generator = "python"
     _say(f"work directory {opts.workdir}")
+    scale_s = args.scale_duration or min(20.0, args.duration)
+    variants = scale.parse_variants(args.scale_variants)
     longest = max(args.duration, growth_s * rounds if "growth" in steps else 0,
+                  scale_s * args.scale_rounds if "scale" in steps else 0,
                   args.profile_duration if "profile" in steps else 0)
     total = args.requests or traffic.plan_size(longest)
     began = time.perf_counter()
@@ -99,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"{tr.loaded:,} pre-signed requests from {args.shoppers:,} shoppers in "
          f"{time.perf_counter() - began:.1f} s")
     database = "PostgreSQL" if args.postgres else "SQLite"
+    if steps == {"scale"}:
+        database = "SQLite and PostgreSQL"
     rep = report.Report(
         command="python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         database=database,
@@ -107,7 +119,17 @@ def main(argv: list[str] | None = None) -> int:
                  "shoppers": f"{args.shoppers:,}", "requests": tr.loaded})
     demo = servers.ROOT / "config"
     try:
-        with _database_factory(args.postgres, opts.workdir) as new_db:
+        needs_pg = args.postgres or ("scale" in steps
+                                     and any(v.database == "postgres" for v in variants))
+        with _database_factory(needs_pg, opts.workdir) as any_db:
+            sqlite_db = _Databases(None, opts.workdir)
+            new_db = any_db if args.postgres else sqlite_db
+            if "scale" in steps:
+                rep.scale = scale.run_scale(
+                    opts, tr, shop=demo, variants=variants, rounds=max(1, args.scale_rounds),
+                    duration_s=scale_s, say=_say, line=_line,
+                    new_db=lambda kind, name: (any_db if kind == "postgres" else sqlite_db)(
+                        name))
             if "bare" in steps:
                 _say(f"bare aiohttp for {args.duration:g} s")
                 rep.bare = run.run_bare(opts, tr, args.duration)
@@ -229,7 +251,18 @@ def _workers(text: str) -> list[int]:
 def _line(result: run.RunResult) -> str:
     return (f"{result.label}: {result.throughput:,.0f} msg/s, p50 {result.load.p50_ms:.1f} ms, "
             f"p99 {result.load.p99_ms:.1f} ms, errors {result.errors}, "
-            f"CPU {result.cpu_per_msg_us:,.0f} µs/msg, RSS {result.rss_mb:.0f} MB")
+            f"CPU {result.cpu_per_msg_us:,.0f} µs/msg, RSS {result.rss_mb:.0f} MB"
+            + _db_line(result))
+
+
+def _db_line(result: run.RunResult) -> str:
+    """Write sets per commit and write round trips per write set (one process's /metrics)."""
+    commits, sets = result.db.get("commits", 0), result.db.get("write_sets", 0)
+    trips = result.db.get("round_trips", 0)
+    if not commits or not sets:
+        return ""
+    line = f", {sets / commits:.1f} write sets/commit"
+    return line + (f", {trips / sets:.2f} round trips/write set" if trips else "")
 
 
 def _results(rep: report.Report) -> dict[str, object]:

@@ -14,6 +14,8 @@ from pathlib import Path
 from bench.growth import LatencyResult
 from bench.profile import Cost
 from bench.run import RunResult
+from bench.scale import ScaleResult
+from bench.scale import render as render_scale
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
@@ -57,6 +59,7 @@ class Report:
     growth_rounds: dict[str, list[tuple[float, float, int]]] = field(default_factory=dict)
     plot: Path | None = None
     payments: str = ""  # the rendered payment-path section
+    scale: ScaleResult | None = None  # the scale step: SQLite and PostgreSQL side by side
     # taken when the run starts: the run's own plot would otherwise count as a change
     revision: str = field(default_factory=lambda: commit())  # noqa: PLW0108 - defined below
 
@@ -184,6 +187,8 @@ def render(report: Report) -> str:
                 f"aim 4,000 msg/s {_verdict(haat.throughput >= 4000)}.",
                 "",
             ]
+    if report.scale is not None:
+        lines += render_scale(report.scale)
     if report.latency:
         lines += [
             "### Growth: catalog size (in-process, one query at a time)",

@@ -51,6 +51,8 @@ class RunResult:
     helper_cpu_s: float = 0.0  # the fake Graph API's CPU (Cloud replies go there)
     children_rss_mb: float = 0.0  # the server's child processes (the outbox sender), in rss_mb
     notes: list[str] = field(default_factory=list)
+    # /metrics deltas over the window: commits, write_sets, round_trips (PostgreSQL's)
+    db: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -127,13 +129,14 @@ def _graph(opts: Options, tr: Traffic) -> Iterator[servers.Server]:
 
 def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url: str,
              duration_s: float, profile: Path | None = None, workers: int = 1,
-             start: float = 0.0) -> RunResult:
+             start: float = 0.0, extra_env: dict[str, str] | None = None) -> RunResult:
     """haat under the standard mix; with ``profile``, py-spy samples it during the load.
 
     ``start`` (a fraction of the request files) lets a later run on the same database send
-    messages the earlier runs did not."""
+    messages the earlier runs did not; ``extra_env`` goes to the server's environment."""
     log = opts.workdir / f"haat-{label.replace(' ', '_').replace('/', '_')}.log"
-    with _graph(opts, tr) as graph, servers.haat(shop, database_url, tr.secrets.env(), log,
+    with _graph(opts, tr) as graph, servers.haat(shop, database_url,
+                                                 {**tr.secrets.env(), **(extra_env or {})}, log,
                                                  graph.url, workers) as server:
         drive(opts, server.url, tr.warm_stem, opts.warmup_s, start)
         m0 = servers.metrics(server)
@@ -158,7 +161,9 @@ def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url
             outbox_sent=int(m2.get("haat_outbox_sent_total", 0)
                             - m0.get("haat_outbox_sent_total", 0)),
             outbox_pending_after_s=lag, helper_cpu_s=g1.cpu_s - g0.cpu_s,
-            children_rss_mb=(s1.rss_kb - servers.sample(server.proc.pid).rss_kb) / 1024)
+            children_rss_mb=(s1.rss_kb - servers.sample(server.proc.pid).rss_kb) / 1024,
+            db={name: m1.get(f"haat_db_{name}_total", 0) - m0.get(f"haat_db_{name}_total", 0)
+                for name in ("commits", "write_sets", "round_trips")})
         if expected_out and lag >= 0.5:
             result.notes.append(f"outbox took {lag:.1f} s to drain after the load stopped")
     result.server_errors += servers.log_problems(log)

@@ -58,6 +58,7 @@ class HandleResult:
     duplicate: bool = False
     outbox: tuple[OutboxItem, ...] = ()
     understanding: Understanding | None = None
+    claimed: bool = False  # the outbox rows are stored claimed by this process
 
 
 def build_root_router() -> Router:
@@ -140,6 +141,9 @@ class Engine:
     # channels with a customer-service window (WhatsApp's 24 hours): proactive messages on
     # them are free-form only inside it; the channels declare it, create_app passes it down
     windowed_channels: frozenset[str] = frozenset()
+    # several servers on one PostgreSQL: a turn's replies are stored claimed by this
+    # process for this long (bot/outgoing.py, outbox_statement), and sent by it
+    outbox_lease_ms: int | None = None
 
     async def handle(self, runtime: ShopRuntime, message: InboundMessage, *,
                      render: Callable[[list[Reply], Understanding | None], str],
@@ -189,8 +193,9 @@ class Engine:
             message.kind.value, message.text[:MAX_TEXT], turn.now_ms, InboundStatus.PROCESSED,
             response), must_change=True)
         items = await self._outbox_items(runtime.shop, message, turn, direct)
+        lease = None if self.outbox_lease_ms is None else turn.now_ms + self.outbox_lease_ms
         for item in items:
-            outbox_statement(writes, item, turn.now_ms)
+            outbox_statement(writes, item, turn.now_ms, lease)
         writes.extend(turn.writes)
         try:
             await self.store.save(turn.conversation, writes)
@@ -201,7 +206,7 @@ class Engine:
                 return None
             raise
         return HandleResult(tuple(turn.replies), response, False, tuple(items),
-                            turn.understanding)
+                            turn.understanding, claimed=lease is not None)
 
     async def _outbox_items(self, shop: Shop, message: InboundMessage, turn: Turn,
                             direct: bool) -> list[OutboxItem]:

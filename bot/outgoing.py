@@ -131,13 +131,21 @@ _PREFIX_PRESSURE = (
     "FROM outbound_messages WHERE {where}")
 
 
-def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int, *,
-                     if_new: bool = False) -> None:
-    """The row of one message; ``if_new``: a row with that id already there is kept as it
-    is (a broadcast's ids are fixed in advance, so queuing one twice sends it once)."""
+def outbox_statement(writes: WriteSet, item: OutboxItem, now_ms: int,
+                     lease_until: int | None = None, *, if_new: bool = False) -> None:
+    """The row of one message. ``if_new``: a row with that id already there is kept as it
+    is (a broadcast's ids are fixed in advance, so queuing one twice sends it once). With
+    ``lease_until`` (several servers on PostgreSQL) a row for sending is born claimed by
+    this process, as :func:`claim` would leave it: the turn's own process sends it right
+    after the commit (no claim statement, and no poller of another server races it for the
+    row), and if that process dies the row is due again when the lease ends. A row stored
+    held or undeliverable (bot/templates.py:plan) keeps its status."""
+    status, due = item.status, now_ms
+    if lease_until is not None and status is _S.PENDING:
+        status, due = _S.SENDING, lease_until
     writes.add(_INSERT_OUTBOX + (" ON CONFLICT (id) DO NOTHING" if if_new else ""), (
         item.id, item.shop_id, item.channel, item.customer, item.business,
-        json.dumps(item.reply.to_json(), ensure_ascii=False), item.status, now_ms, item.error,
+        json.dumps(item.reply.to_json(), ensure_ascii=False), status.value, due, item.error,
         now_ms, now_ms))
 
 

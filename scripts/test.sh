@@ -10,5 +10,11 @@ bash scripts/rasa-setup.sh
 
 echo "== ruff";  $BIN/ruff check .
 echo "== mypy";  $BIN/mypy
-echo "== pytest"
+echo "== pytest (SQLite; tests that take database_url or postgres_url run on PostgreSQL too)"
 $BIN/pytest -p no:cacheprovider "$@"
+# the second pass: every test that stores through the settings fixture, again on a throwaway
+# PostgreSQL server (tests/conftest.py: selected_backend); skip it with HAAT_TEST_PASSES=sqlite
+if [ "${HAAT_TEST_PASSES:-both}" != "sqlite" ]; then
+    echo "== pytest (PostgreSQL: the tests that store through settings)"
+    HAAT_TEST_DATABASE=postgres $BIN/pytest -p no:cacheprovider "$@"
+fi

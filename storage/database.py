@@ -10,7 +10,9 @@ defines the tables and serves cold paths, and the hot path uses this module:
   "stored" only after the commit that contains its rows — the rule "a 200 means stored"
   holds while hundreds of messages share one fsync. Point reads run inline on a separate
   read connection (WAL lets readers and the writer overlap; an indexed read is ~10 µs).
-* PostgreSQL: an asyncpg pool; each write set is one transaction.
+* PostgreSQL: an asyncpg pool with group commit as well: the write sets handed over while
+  the previous group commits share one transaction, their statements pipelined (one round
+  trip per group of same-SQL statements); see :class:`PostgresDatabase`.
 
 Statements are written once with ``?`` placeholders; the PostgreSQL backend renumbers them.
 Amounts of any size (config/amounts.py): on SQLite an int beyond 64 bits is bound as wide
@@ -612,28 +614,52 @@ def _pg_outcome(exc: BaseException) -> BaseException:
 
 
 class PostgresDatabase:
-    """asyncpg pool; each write set is its own transaction (PostgreSQL groups the fsyncs).
+    """asyncpg pool with group commit: one transaction, and few round trips, per tick.
 
-    A failing write set therefore never touches another one. Every wait is bounded: taking
-    a connection from the pool (``acquire_timeout``), any statement (``statement_timeout``
-    on the server and asyncpg's ``command_timeout``), a row lock (``lock_timeout``).
+    The write sets handed over in one event-loop tick share one connection and one
+    transaction (:meth:`_commit_group`), and their statements are *pipelined*: every write
+    set keeps its own order, and the next statement of all the write sets whose next
+    statement is the same SQL goes to the server in one ``executemany`` (one round trip for
+    the whole group; guards go through ``fetchmany`` with ``RETURNING`` the write set's
+    index, so each guard is checked). A tick of 32 turns of 4 statements is then ~6 round
+    trips instead of 32 × 6 (BEGIN, 4 statements, COMMIT) and one pool checkout instead of
+    32; docs/BENCHMARKS.md has the measurements.
+
+    A failed guard rolls the group back and runs it again without that write set (which
+    gets :class:`Conflict`); any other failure rolls it back and runs every write set in a
+    transaction of its own, as a lone write set always is, so a failing write set never
+    touches another one. Every wait is bounded: taking a connection from the pool
+    (``acquire_timeout``), any statement (``statement_timeout`` on the server and
+    asyncpg's ``command_timeout``), a row lock (``lock_timeout``).
     """
 
     dialect = "postgresql"
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16,
                  acquire_timeout: float = 1.0, statement_timeout_ms: int = 1500,
-                 lock_timeout_ms: int = 1000) -> None:
+                 lock_timeout_ms: int = 1000, group_commit: bool = True,
+                 max_groups: int = 2) -> None:
         self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self.min_size = min_size
         self.max_size = max_size
         self.acquire_timeout = acquire_timeout
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
+        self.group_commit = group_commit
+        # groups in flight at once: while they commit, the next one gathers (the larger
+        # the group, the fewer round trips a write set costs)
+        self.max_groups = max_groups
         self._pool: Any = None
         self._sql_cache: dict[str, str] = {}
+        self._guard_cache: dict[str, str] = {}
+        self._tick_batch: list[tuple[WriteSet, asyncio.Future[None]]] = []
+        self._groups: set[asyncio.Task[None]] = set()
+        self._tick_reads: list[tuple[str, Params, asyncio.Future[Row | None]]] = []
+        self._read_groups: set[asyncio.Task[None]] = set()
+        self._read_cache: dict[str, str] = {}
         self.commits = 0
         self.batched = 0
+        self.round_trips = 0  # statements' round trips to the server (tests, /metrics)
         self.observe_commit: Callable[[float], None] | None = None
 
     def _sql(self, sql: str) -> str:
@@ -642,28 +668,130 @@ class PostgresDatabase:
             cached = self._sql_cache[sql] = _renumber(sql)
         return cached
 
+    def _guard_sql(self, sql: str) -> str:
+        """The guard returning its write set's index, bound as one more parameter."""
+        cached = self._guard_cache.get(sql)
+        if cached is None:
+            index = sql.count("?") + 1
+            cached = self._guard_cache[sql] = (
+                _renumber(sql).rstrip().rstrip(";") + f" RETURNING ${index}::int")
+        return cached
+
     async def start(self) -> None:
         import asyncpg
 
         self._pool = await asyncpg.create_pool(
             self.dsn, min_size=self.min_size, max_size=self.max_size,
             command_timeout=self.statement_timeout_ms / 1000 + 0.5,
+            # every statement is prepared once per connection and kept: the hot path's
+            # statements, their guard (RETURNING) and indexed-read forms, with room to spare
+            statement_cache_size=1024,
             server_settings={"statement_timeout": str(self.statement_timeout_ms),
                              "lock_timeout": str(self.lock_timeout_ms)},
         )
 
     async def close(self) -> None:
+        self._flush_tick()
+        self._flush_reads()
+        while self._groups or self._read_groups:  # what was handed over goes first
+            await asyncio.gather(*self._groups, *self._read_groups, return_exceptions=True)
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        """A point read; with group commit, the point reads of one tick share a pool
+        checkout, and those of the same SQL one round trip (:meth:`_read_group`)."""
+        if not self.group_commit:
+            return await self._fetchone_alone(sql, params)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Row | None] = loop.create_future()
+        self._tick_reads.append((sql, params, future))
+        if len(self._tick_reads) == 1 and len(self._read_groups) < self.max_groups:
+            loop.call_soon(self._flush_reads)
+        return await future
+
+    async def _fetchone_alone(self, sql: str, params: Params) -> Row | None:
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
                 record = await conn.fetchrow(self._sql(sql), *params)
         except Exception as exc:
             raise _pg_read_outcome(exc) from exc
         return None if record is None else _pg_row(record)
+
+    def _flush_reads(self) -> None:
+        batch, self._tick_reads = self._tick_reads, []
+        if batch:
+            task = asyncio.ensure_future(self._read_group(batch))
+            self._read_groups.add(task)
+            task.add_done_callback(self._reads_done)
+
+    def _reads_done(self, task: asyncio.Task[None]) -> None:
+        self._read_groups.discard(task)
+        if self._tick_reads and len(self._read_groups) < self.max_groups:
+            self._flush_reads()
+
+    async def _read_group(self, batch: list[tuple[str, Params,
+                                                  asyncio.Future[Row | None]]]) -> None:
+        """Answer every read of the batch. Reads of the same SQL go as one ``fetchmany``
+        whose rows carry the read's index (``SELECT $n::int, …``); a read that fails, or
+        SQL that cannot carry the index, is run alone."""
+        by_sql: dict[str, list[tuple[Params, asyncio.Future[Row | None]]]] = {}
+        for sql, params, future in batch:
+            by_sql.setdefault(sql, []).append((params, future))
+        try:
+            async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                for sql, reads in by_sql.items():
+                    indexed = self._indexed_read(sql) if len(reads) > 1 else None
+                    if indexed is not None:
+                        try:
+                            records = await conn.fetchmany(indexed, [
+                                (*params, n) for n, (params, _) in enumerate(reads)])
+                        except Exception as exc:  # each read alone finds out which failed
+                            records = None
+                            if str(getattr(exc, "sqlstate", "")).startswith("42"):
+                                self._read_cache[sql] = ""  # the index does not fit this SQL
+                        if records is not None:
+                            first: dict[int, Row] = {}
+                            for record in records:
+                                first.setdefault(int(record[0]), _pg_row(record)[1:])
+                            for n, (_, future) in enumerate(reads):
+                                if not future.done():
+                                    future.set_result(first.get(n))
+                            continue
+                    for params, future in reads:
+                        try:
+                            record = await conn.fetchrow(self._sql(sql), *params)
+                        except Exception as exc:
+                            if not future.done():
+                                future.set_exception(_pg_read_outcome(exc))
+                            if isinstance(_pg_outcome(exc), StorageUnavailable):
+                                raise
+                            continue
+                        if not future.done():
+                            future.set_result(None if record is None else _pg_row(record))
+        except BaseException as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(_pg_read_outcome(exc) if isinstance(exc, Exception)
+                                         else StorageUnavailable("postgresql: cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+
+    def _indexed_read(self, sql: str) -> str | None:
+        """``SELECT $n::int, …`` for a plain SELECT (its index is the last parameter), or
+        None for SQL where a leading column would change the meaning."""
+        cached = self._read_cache.get(sql)
+        if cached is None:
+            head = sql.lstrip()
+            upper = head.upper()
+            plain = upper.startswith("SELECT ") and not upper.startswith("SELECT DISTINCT") \
+                and not any(word in upper for word in (" UNION ", " INTERSECT ", " EXCEPT ",
+                                                       " FOR UPDATE", " FOR SHARE"))
+            cached = (f"SELECT ${sql.count('?') + 1}::int, " + _renumber(head[7:])) \
+                if plain else ""
+            self._read_cache[sql] = cached
+        return cached or None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         try:
@@ -684,11 +812,137 @@ class PostgresDatabase:
     async def write(self, writes: WriteSet) -> None:
         if not writes:
             return
+        if self._pool is None:
+            raise RuntimeError("database not started")
         started = time.perf_counter()
+        if self.group_commit:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+            self._tick_batch.append((writes, future))
+            if len(self._tick_batch) == 1 and len(self._groups) < self.max_groups:
+                loop.call_soon(self._flush_tick)
+            await future
+        else:
+            await self._write_alone(writes)
+        if self.observe_commit is not None:
+            self.observe_commit(time.perf_counter() - started)
+
+    def _flush_tick(self) -> None:
+        batch, self._tick_batch = self._tick_batch, []
+        if batch:
+            task = asyncio.ensure_future(self._commit_group(batch))
+            self._groups.add(task)
+            task.add_done_callback(self._group_done)
+
+    def _group_done(self, task: asyncio.Task[None]) -> None:
+        """A group committed: what gathered meanwhile goes next, as one group."""
+        self._groups.discard(task)
+        if self._tick_batch and len(self._groups) < self.max_groups:
+            self._flush_tick()
+
+    async def _commit_group(self, batch: list[tuple[WriteSet, asyncio.Future[None]]]) -> None:
+        """Store one tick's write sets and answer every future, whatever happens."""
+        outcomes: list[BaseException | None] = [None] * len(batch)
+        try:
+            await self._store_group([w for w, _ in batch], outcomes)
+        except BaseException as exc:  # every future gets an answer, even on cancellation
+            for i, outcome in enumerate(outcomes):
+                if outcome is None:
+                    outcomes[i] = _pg_outcome(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+
+    async def _store_group(self, sets: list[WriteSet],
+                           outcomes: list[BaseException | None]) -> None:
+        live = list(range(len(sets)))
+        for _round in range(3):
+            if len(live) <= 1:
+                break
+            try:
+                missed = await self._pipelined([sets[i] for i in live])
+            except Exception as exc:
+                if isinstance(_pg_outcome(exc), StorageUnavailable) and \
+                        not _pg_in_statement(exc):
+                    for i in live:  # no connection, or the server is gone: all alike
+                        outcomes[i] = _pg_outcome(exc)
+                    return
+                break  # a statement failed: each write set alone finds out which
+            if not missed:
+                self.commits += 1
+                self.batched += len(live)
+                return
+            for position in sorted(missed, reverse=True):
+                i = live.pop(position)
+                outcomes[i] = Conflict("guard")
+        results = await asyncio.gather(*(self._write_alone(sets[i]) for i in live),
+                                       return_exceptions=True)
+        for i, result in zip(live, results, strict=True):
+            if isinstance(result, BaseException):
+                outcomes[i] = result
+
+    async def _pipelined(self, sets: list[WriteSet]) -> list[int]:
+        """Run ``sets`` in one transaction, pipelined; the positions whose guard failed
+        (then nothing is committed), or [] when all of them are stored."""
+        async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                missed = await self._run_heads(conn, sets)
+            except BaseException:
+                await _pg_rollback(transaction)
+                raise
+            if missed:
+                await _pg_rollback(transaction)
+                return missed
+            await transaction.commit()
+            return []
+
+    async def _run_heads(self, conn: Any, sets: list[WriteSet]) -> list[int]:
+        """Each write set's statements in its own order; the write sets whose next
+        statement is the same SQL send it together (the largest such group first)."""
+        cursors = [0] * len(sets)
+        while True:
+            heads: dict[tuple[str, bool], list[int]] = {}
+            for i, ws in enumerate(sets):
+                if cursors[i] < len(ws.statements):
+                    stmt = ws.statements[cursors[i]]
+                    heads.setdefault((stmt.sql, stmt.must_change), []).append(i)
+            if not heads:
+                return []
+            (sql, guard), members = max(heads.items(), key=lambda kv: len(kv[1]))
+            self.round_trips += 1
+            if guard:
+                rows = await conn.fetchmany(self._guard_sql(sql), [
+                    (*sets[i].statements[cursors[i]].params, n)
+                    for n, i in enumerate(members)])
+                held = [int(r[0]) for r in rows]
+                if sorted(held) != list(range(len(members))):
+                    return sorted({members[n] for n in range(len(members))
+                                   if held.count(n) != 1})
+            elif len(members) == 1:
+                stmt = sets[members[0]].statements[cursors[members[0]]]
+                await conn.execute(self._sql(sql), *stmt.params)
+            else:
+                await conn.executemany(self._sql(sql), [
+                    sets[i].statements[cursors[i]].params for i in members])
+            for i in members:
+                cursors[i] += 1
+
+    async def _write_alone(self, writes: WriteSet) -> None:
+        """One write set in a transaction of its own (a statement at a time)."""
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn, \
                     conn.transaction():
                 for stmt in writes.statements:
+                    self.round_trips += 1
                     status = await conn.execute(self._sql(stmt.sql), *stmt.params)
                     if stmt.must_change and not str(status).endswith(" 1"):
                         raise Conflict(stmt.sql.split("(", 1)[0].strip())
@@ -698,8 +952,18 @@ class PostgresDatabase:
             raise _pg_outcome(exc) from exc
         self.commits += 1
         self.batched += 1
-        if self.observe_commit is not None:
-            self.observe_commit(time.perf_counter() - started)
+
+
+def _pg_in_statement(exc: BaseException) -> bool:
+    """A server error raised by one statement (it names an SQLSTATE), not a lost
+    connection or an exhausted pool."""
+    return bool(getattr(exc, "sqlstate", None)) and not str(
+        getattr(exc, "sqlstate", "")).startswith(("08", "57"))
+
+
+async def _pg_rollback(transaction: Any) -> None:
+    with contextlib.suppress(Exception):
+        await transaction.rollback()
 
 
 def _pg_read_outcome(exc: Exception) -> Exception:
@@ -715,15 +979,18 @@ def _pg_row(record: Any) -> Row:
 
 
 def open_database(url: str, *, sqlite_synchronous: str = "NORMAL",
-                  sqlite_max_pages: int | None = None,
+                  sqlite_max_pages: int | None = None, pg_group_commit: bool = True,
                   observe_commit: Callable[[float], None] | None = None) -> Database:
-    """``observe_commit`` is told how long each stored write set waited for its commit."""
+    """``observe_commit`` is told how long each stored write set waited for its commit;
+    ``pg_group_commit=False`` (``HAAT_PG_GROUP_COMMIT=0``) gives every PostgreSQL write
+    set a transaction of its own, as before group commit (a fallback, and the benchmark's
+    comparison)."""
     db: SqliteDatabase | PostgresDatabase
     if is_sqlite(url):
         db = SqliteDatabase(sqlite_path(url), synchronous=sqlite_synchronous,
                             max_pages=sqlite_max_pages)
     elif url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
-        db = PostgresDatabase(url)
+        db = PostgresDatabase(url, group_commit=pg_group_commit)
     else:
         raise ValueError("HAAT_DATABASE_URL must be sqlite:///… or postgresql+asyncpg://…")
     db.observe_commit = observe_commit

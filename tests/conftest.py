@@ -29,9 +29,26 @@ AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 OPEN_HOURS_MS = 1_795_408_200_000
 
 
+def selected_backend() -> str:
+    """The backend the ``settings`` fixture gives every test: ``HAAT_TEST_DATABASE``
+    (``sqlite``, the default, or ``postgres``); scripts/test.sh runs the database-touching
+    tests once on each."""
+    backend = os.environ.get("HAAT_TEST_DATABASE", "sqlite").strip().lower()
+    if backend in ("postgres", "postgresql", "pg"):
+        return "postgresql"
+    if backend != "sqlite":
+        raise pytest.UsageError(f"HAAT_TEST_DATABASE must be sqlite or postgres: {backend!r}")
+    return "sqlite"
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'haat.db'}",
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Test settings on SQLite, or (``HAAT_TEST_DATABASE=postgres``) on an empty, migrated
+    database of the session's throwaway PostgreSQL server."""
+    url = f"sqlite:///{tmp_path / 'haat.db'}"
+    if selected_backend() == "postgresql":
+        url = str(request.getfixturevalue("fresh_postgres"))
+    return Settings(database_url=url,
         public_url="https://shop.example.test",
         shop_dir=DEMO_SHOP,
         admin_token=ADMIN_TOKEN,
@@ -48,6 +65,27 @@ def settings(tmp_path: Path) -> Settings:
             "HAAT_SANDBOX_SECRET": "sandbox-secret",
         },
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, only the tests that store through ``settings`` run again:
+    the others do not touch the database, or choose their backends themselves (the
+    ``database_url`` fixture runs both on every pass, the scale-out tests take
+    ``postgres_url``), and ``sqlite_only`` tests inject faults into SQLite's own file
+    (another process's write lock, a page cap)."""
+    if selected_backend() != "postgresql":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        again = (("settings" in names or "backend_url" in names)
+                 and "postgres_url" not in names
+                 and item.get_closest_marker("sqlite_only") is None)
+        (keep if again else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture
@@ -144,6 +182,19 @@ def fresh_postgres(postgres_url: str) -> Iterator[str]:
     upgrade(url)
     yield url
     _pg_admin(postgres_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of this pass's backend (``HAAT_TEST_DATABASE``)."""
+    if selected_backend() == "postgresql":
+        fresh: str = request.getfixturevalue("fresh_postgres")
+        return fresh
+    from webhooks.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'backend.sqlite'}"
+    upgrade(url)
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -136,6 +136,7 @@ def _database(run_migrations: bool):  # type: ignore[no-untyped-def]
         db = open_database(settings.database_url,
                            sqlite_synchronous=settings.sqlite_synchronous,
                            sqlite_max_pages=settings.sqlite_max_pages,
+                           pg_group_commit=settings.env.get("HAAT_PG_GROUP_COMMIT", "1") != "0",
                            observe_commit=app[METRICS].commit_seconds.observe)
         await db.start()
         app[DB] = db
@@ -271,7 +272,8 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
         () if settings.simulator_owner else with_capability(
             ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed,
-        observe_nlu=app[METRICS].nlu_seconds.observe)
+        observe_nlu=app[METRICS].nlu_seconds.observe,
+        outbox_lease_ms=int(settings.outbox_lease_seconds * 1000) if shared else None)
     await engine.load_recent()
     engine.services = Services(payments=payments, inventory=inventory,
                                payment_notify=notifier,
@@ -295,6 +297,9 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
                 getattr(db, "commits", 0)),
         Reading("counter", "haat_db_write_sets", "Write sets committed",
                 getattr(db, "batched", 0)),
+        Reading("counter", "haat_db_round_trips",
+                "Write statements' round trips to PostgreSQL (a pipelined group is one)",
+                getattr(db, "round_trips", 0)),
         Reading("counter", "haat_outbox_sent", "Outbox messages sent", outbox.sent_count),
         Reading("counter", "haat_outbox_dead", "Outbox messages given up", outbox.dead_count),
         Reading("gauge", "haat_shops", "Shops served", len(app[SHOPS].runtimes)),

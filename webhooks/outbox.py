@@ -41,7 +41,7 @@ from config.clock import Clock
 from storage.database import Conflict, Database, UnstorableWrite, WriteSet
 from webhooks.channels.base import ChannelAdapter, SendError
 from webhooks.metrics import LatencyHistogram
-from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal
+from webhooks.sender import ORPHAN_GRACE_SECONDS, Sender, SentJournal, orphaned_journals
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,16 @@ class Outbox:
     recovered_from_journal: int = 0  # sends a dead process made, recorded at start-up
     send_seconds: LatencyHistogram | None = None  # /metrics: haat_send_seconds{channel}
 
-    def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem]) -> None:
+    def submit(self, items: tuple[OutboxItem, ...] | list[OutboxItem], *,
+               claimed: bool = False) -> None:
         """Send freshly committed rows now, in the background (tasks are kept referenced);
-        rows stored held or undeliverable are not for sending."""
+        rows stored held or undeliverable are not for sending. ``claimed``: the rows were
+        stored claimed by this process (bot/outgoing.py)."""
         for item in items:
             if item.id in self._inflight or item.status is not OutboundStatus.PENDING:
                 continue
             self._inflight.add(item.id)
-            task = asyncio.create_task(self._deliver(item, attempts=0))
+            task = asyncio.create_task(self._deliver(item, attempts=0, claimed=claimed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -310,6 +312,7 @@ class Outbox:
         workers share the table and the lease decides.
         """
         if self.db.dialect != "sqlite":
+            await self.adopt_orphans()
             return
         writes = WriteSet()
         outgoing.release_claims(writes)
@@ -337,6 +340,30 @@ class Outbox:
             log.info("outbox: %d sends of a previous process recorded from its journal",
                      len(found))
         self._held -= set(found)
+
+    async def adopt_orphans(self) -> int:
+        """PostgreSQL: record the accepted sends in the journals of dead servers on this
+        host (webhooks/sender.py, orphaned_journals), before their claims' leases run out
+        and another server sends them again. Recording is idempotent: a row already sent,
+        or taken over and sent, stays as it is. Returns the number of sends recorded."""
+        if self.journal is None or self.db.dialect == "sqlite":
+            return 0
+        adopted = 0
+        for path in orphaned_journals(self.journal.path.parent):
+            entries = SentJournal(path).read()
+            if entries:
+                writes = WriteSet()
+                now = self.clock.now_ms()
+                for row_id, channel_id in entries.items():
+                    outgoing.mark_sent(writes, row_id, channel_id or None, now)
+                await self._record(writes)
+                adopted += len(entries)
+                log.info("outbox: %d sends of a dead server recorded from its journal",
+                         len(entries))
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self.recovered_from_journal += adopted
+        return adopted
 
     async def _finish_recovery(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -390,10 +417,18 @@ class Outbox:
         if self._recovery is not None:
             await self._recovery
         await self.drain()
+        if self.journal is not None and self.db.dialect != "sqlite" and not (
+                self._unrecorded or self.unrecorded_at_close):
+            # every send recorded: this server's journal says nothing a successor needs
+            with contextlib.suppress(OSError):
+                self.journal.path.unlink()
+            with contextlib.suppress(OSError):
+                self.journal.path.parent.rmdir()  # empty: the last server of the host left
 
     async def poll_forever(self) -> None:
         while True:
             try:
+                await self.adopt_orphans()  # before the dead servers' leases are due
                 await self.run_due()
                 self._compact_journal()
             except Exception as exc:

@@ -399,6 +399,8 @@ async def api_order_status(request: web.Request) -> web.Response:
         request.app[k.SHOPS].get(order.shop_id), f"{text} {order.label}")
     if result is None:
         return web.json_response({"error": "this shop has no owner number"}, status=409)
+    # the shopper's notice now (on PostgreSQL its row is stored claimed by this process)
+    request.app[k.OUTBOX].submit(result.outbox, claimed=result.claimed)
     fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
     if fresh.status != data["status"]:
         hint = " (refund it first)" if event is OrderEvent.CANCEL else ""

@@ -143,7 +143,7 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
         metrics.inbound += 1
         if result.duplicate:
             metrics.duplicates += 1
-        outbox.submit(result.outbox)
+        outbox.submit(result.outbox, claimed=result.claimed)
         response_text = result.response
     if channel.direct_replies:
         if not response_text:

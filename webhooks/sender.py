@@ -19,14 +19,22 @@ the SQLite database) the moment its answer arrives, before the outbox records it
 server is killed, its child finishes or abandons what it holds within
 ``ORPHAN_GRACE_SECONDS`` and exits, and the next server reads the journal before it sends
 anything left over, so a send that was accepted is not sent again.
+
+On PostgreSQL, where several servers share the outbox, each server process keeps a
+journal of its own (``<pid>.sent`` in ``HAAT_SENT_JOURNAL_DIR``, by default a directory
+per database under the system's temporary directory): a server on the same host adopts the
+journal of one that died (:func:`orphaned_journals`) and records its accepted sends before
+their lease runs out, so only a send still on the wire at the kill is sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -108,13 +116,62 @@ class SentJournal:
             self._fd = None
 
 
-def journal_for(settings: Settings) -> SentJournal | None:
-    """The journal beside an SQLite file (``haat.db-sent``); none for memory or PostgreSQL,
-    where several processes may share the outbox and the lease decides."""
+def journal_for(settings: Settings, owner_pid: int | None = None) -> SentJournal | None:
+    """The journal beside an SQLite file (``haat.db-sent``), none for memory; on
+    PostgreSQL the journal of the server process ``owner_pid`` (this one by default; the
+    sender child passes its parent's) in :func:`journal_dir`."""
     if not is_sqlite(settings.database_url):
-        return None
+        directory = journal_dir(settings)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("no sent journal (%s): a kill may send accepted replies again",
+                        type(exc).__name__)
+            return None
+        return SentJournal(directory / f"{owner_pid or os.getpid()}.sent")
     path = sqlite_path(settings.database_url)
     return None if path == ":memory:" else SentJournal(Path(path + "-sent"))
+
+
+def journal_dir(settings: Settings) -> Path:
+    """Where the servers of one PostgreSQL database on this host keep their journals."""
+    given = settings.env.get("HAAT_SENT_JOURNAL_DIR")
+    if given:
+        return Path(given)
+    digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"haat-sent-{digest}"
+
+
+def orphaned_journals(directory: Path, grace_seconds: float = ORPHAN_GRACE_SECONDS,
+                      ) -> list[Path]:
+    """Journals of server processes that are gone (their sender child, if any, had its
+    grace to finish): ``<pid>.sent`` whose pid is not alive and that changed more than
+    ``grace_seconds`` ago."""
+    found = []
+    now = time.time()
+    try:
+        paths = list(directory.glob("*.sent"))
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            pid = int(path.stem)
+            if pid == os.getpid() or _alive(pid) or now - path.stat().st_mtime < grace_seconds:
+                continue
+        except (ValueError, OSError):
+            continue
+        found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Sender(Protocol):
@@ -314,7 +371,7 @@ async def _child_main() -> None:
 
     channels: dict[str, ChannelAdapter] = {
         name: CHANNELS[name](settings) for name in names if name in CHANNELS}
-    journal = journal_for(settings)
+    journal = journal_for(settings, owner_pid=os.getppid())
     results = FrameBatch(writer)
     tasks: set[asyncio.Task[None]] = set()
 

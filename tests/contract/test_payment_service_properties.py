@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,23 +19,16 @@ from payments.repository import OrderLine
 from payments.service import PaymentPlan, PaymentService
 from payments.status import PaymentEventKind
 from storage.database import Database, WriteSet, open_database
-from webhooks.migrate import upgrade
 
 K = PaymentEventKind
 TOTAL = 10_000  # ₹100.00
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("props") / "props.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-async def service(db_path: Path) -> AsyncIterator[PaymentService]:
-    db: Database = open_database(f"sqlite:///{db_path}")
+async def service(backend_url: str) -> AsyncIterator[PaymentService]:
+    """On the backend of this pass (tests/conftest.py: backend_url)."""
+    db: Database = open_database(backend_url)
     await db.start()
     yield PaymentService(db, {"upi_intent": UpiIntentProvider(None)},
                          public_url="http://127.0.0.1", now_ms=lambda: int(time.time() * 1000))

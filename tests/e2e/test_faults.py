@@ -128,6 +128,7 @@ async def test_poison_bodies_sent_with_forty_honest_ones_fail_alone(
 # ---- storage locked by another process ---------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # another process's SQLite write lock, or a page cap
 async def test_a_locked_database_gets_fast_503s_with_retry_after_then_recovers(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
@@ -158,6 +159,7 @@ async def test_a_locked_database_gets_fast_503s_with_retry_after_then_recovers(
     assert len(graph.received) == 12 * ROUNDS and max(_sends(graph).values()) == 1
 
 
+@pytest.mark.sqlite_only  # another process's SQLite write lock, or a page cap
 async def test_a_failed_mark_sent_never_sends_a_reply_again(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
@@ -196,6 +198,7 @@ async def test_a_failed_mark_sent_never_sends_a_reply_again(
 # ---- disk full --------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # another process's SQLite write lock, or a page cap
 async def test_a_full_disk_answers_200_or_fast_503_and_loses_nothing(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
@@ -277,6 +280,7 @@ async def test_partner_429_5xx_slow_and_dropped_answers_deliver_each_reply_once(
     assert {"429", "500", "503", "drop", "slow"} <= set(graph.faults)
 
 
+@pytest.mark.sqlite_only  # another process's SQLite write lock, or a page cap
 async def test_a_status_for_a_send_not_yet_recorded_records_both(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
