@@ -26,7 +26,7 @@ from rapidfuzz.distance import Indel
 
 from catalog.models import Catalog, Option, Product
 from catalog.tokens import MAX_QUERY_TOKENS, Token, _is_latin, normalize_token, tokenize
-from catalog.translit import folded_key, skeleton, sound_key
+from catalog.translit import folded_key, romanize, skeleton, sound_key
 
 __all__ = [
     "MAX_QUERY_TOKENS",
@@ -247,6 +247,9 @@ class ProductIndex:
         self._by_fine: dict[str, list[int]] = {}
         self._by_skel: dict[str, list[int]] = {}
         self._by_skel_delete: dict[str, list[int]] = {}
+        # words with a z (خبز khubz, ज़ातर), by the skeleton and key they have with s for z:
+        # shoppers write z as s ("khubus"), while the keys fold z with j (ज़/ज)
+        self._by_skel_zs: dict[str, list[tuple[int, str]]] = {}
         self._trigrams: dict[str, list[int]] = {}  # name-key trigrams, for suggest()
         self._name_keys: list[str] = []
         self._options: list[tuple[_OptionEntry, ...]] = []
@@ -335,6 +338,11 @@ class ProductIndex:
         if len(skel) >= 3:
             for d in _deletes(skel):
                 self._by_skel_delete.setdefault(d, []).append(vid)
+        roman = romanize(surface)
+        if "z" in roman:
+            as_s = roman.replace("z", "s")
+            if len(skeleton(as_s)) >= 3:
+                self._by_skel_zs.setdefault(skeleton(as_s), []).append((vid, sound_key(as_s)))
         return vid
 
     # ---- word matching --------------------------------------------------------------
@@ -385,6 +393,8 @@ class ProductIndex:
             if len(skel) >= 4:  # one consonant substituted
                 for d in _deletes(skel):
                     candidates.update(self._by_skel_delete.get(d, ()))
+        if len(skel) >= 3 and "s" in skel and self._by_skel_zs:
+            self._z_as_s(fine, skel, found)
         if candidates:
             folded = folded_key(norm)
             latin = _is_latin(norm)
@@ -395,6 +405,14 @@ class ProductIndex:
                 if sim >= _MIN_FUZZY:
                     found[vid] = sim
         return tuple(found.items())
+
+    def _z_as_s(self, fine: str, skel: str, found: dict[int, float]) -> None:
+        """"khubus" for khubz: a z of the catalog written as s, the skeleton otherwise equal."""
+        for vid, key in self._by_skel_zs.get(skel, ()):
+            if vid not in found:
+                sim = 0.8 + 0.1 * Indel.normalized_similarity(fine, key)
+                if sim >= _MIN_FUZZY + 0.05:
+                    found[vid] = sim
 
     @staticmethod
     def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
@@ -495,14 +513,15 @@ class ProductIndex:
     def _joined_runs(
         self, tokens: Sequence[Token], matches: Sequence[tuple[tuple[int, float], ...]]
     ) -> list[_Run]:
-        """Runs of one name word written as two Latin words: "chum chum" for Chamcham.
+        """Runs of one name word written as two Latin words: "chum chum" for Chamcham,
+        "pau ruti" for pauruti.
 
-        Looked at only where neither word matches anything alone, so the common
-        message pays a length check per word pair.
+        Looked at only where neither word matches well alone ("ruti" is only loosely
+        pauruti), so the common message pays a length check per word pair.
         """
         runs: list[_Run] = []
         for i in range(len(tokens) - 1):
-            if matches[i] or matches[i + 1]:
+            if _strong(matches[i]) or _strong(matches[i + 1]):
                 continue
             one, two = tokens[i].norm, tokens[i + 1].norm
             if not (one.isascii() and two.isascii() and one.isalpha() and two.isalpha()) \
@@ -862,6 +881,11 @@ class ProductIndex:
             have.add(product.sku)
             found.append(Match(product, None, round(0.6 * sim, 4), self._names[name_id].text))
         return found
+
+
+def _strong(per_word: tuple[tuple[int, float], ...]) -> bool:
+    """Whether a query word is, nearly exactly, some name word."""
+    return any(sim >= 0.9 for _, sim in per_word)
 
 
 def _single_run(name_id: int, size: int, i: int, pos: int, sim: float, vid: int) -> _Run:

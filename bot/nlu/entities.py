@@ -64,11 +64,13 @@ _AMOUNT = (
 _CUR_BEFORE = r"(?:₹|৳|\$|€|£|\b(?:rs|inr|tk|usd|aed|sar|bdt)\b\.?|रु\.?|ر\.س|د\.إ)"
 _CUR_AFTER = (
     r"(?:₹|৳|\b(?:rs|inr|rupees?|rupaye|rupay|rupiya|rupia|taka|tk|dollars?|usd|aed|sar|"
-    r"bdt|dirhams?|riyals?)\b\.?|रुपये|रुपए|रुपया|रुपैया|रु\.?|টাকা|ريال|ريالات|درهم|دراهم|"
+    r"bdt|dirhams?|riyals?)\b\.?|रुपयों|रुपये|रुपए|रुपया|रुपैया|रु\.?|টাকা(?:য়|য়|র)?|ريال|ريالات|درهم|دراهم|"
     r"جنيه|روبية)"
 )
 _AMOUNT_BEFORE_RE = re.compile(rf"{_CUR_BEFORE}\s*{_AMOUNT}", re.IGNORECASE)
-_AMOUNT_AFTER_RE = re.compile(rf"{_AMOUNT}\s*{_CUR_AFTER}", re.IGNORECASE)
+# ...and the currency word ends there: "२ रुई" is two cotton rolls, not ₹2 and an "ई"
+_AMOUNT_AFTER_RE = re.compile(rf"{_AMOUNT}\s*{_CUR_AFTER}(?![\w\u0900-\u09ff\u0600-\u06ff])",
+                              re.IGNORECASE)
 _TIP_RE = re.compile(
     rf"(?:\btips?\b|टिप|টিপস?|بقشيش|إكرامية|اكرامية)\s*(?:of|de|do|dena|দিন|دي)?\s*"
     rf"(?:{_CUR_BEFORE})?\s*{_AMOUNT}",
@@ -362,6 +364,24 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
+def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
+    """"Paracetamol 500 5": a number right after a mention that is a word of one of the
+    product's names ("Paracetamol 500"), after its first, is part of the name, not the
+    quantity."""
+    out: list[Mention] = []
+    for m in mentions:
+        numbers = [t.norm for name in m.product.names() if any(c.isdigit() for c in name)
+                   for t in tokenize(name, 8)[1:] if t.norm.isdigit()]
+        nxt = next((t for t in tokens if t.start >= m.end), None) if numbers else None
+        if nxt is not None and nxt.norm in numbers and not text[m.end:nxt.start].strip() \
+                and nxt.norm not in {t.norm for t in tokenize(m.text, 8)}:
+            out.append(Mention(m.start, nxt.end, text[m.start:nxt.end], m.product, m.option,
+                               m.score, m.matched))
+        else:
+            out.append(m)
+    return out
+
+
 # ---- negation: "no samosa today", "চা লাগবে না", "لا أريد شاي" ------------------------------
 _NEG_BEFORE = frozenset({"no", "not", "without", "dont", "never", "بدون", "لا", "ما", "مش",
                          "بلاش", "ولا", "غير", "bina", "बिना"})
@@ -489,6 +509,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    if any(ch.isdigit() for ch in text):
+        mentions = _name_numbers(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
     target_spans = [(t.start, t.end) for t in targets]
@@ -617,6 +639,12 @@ _AMOUNT_MEANS_ORDER = frozenset({
 # chai") is an order whatever else it resembles; these words may sit between them.
 _LIST_WORDS = _CONJUNCTIONS | (_GAP_FILLERS - {"no"}) | _WANT_CHAI | {"please", "pls", "plz"}
 _QUESTION_MARKS = frozenset("?؟")
+# "paracetamol ek bhej do" reads as "bhej do" of "QR bhej do" (pay); an amount of a product
+# with no word of paying in the message is an order.
+_PAY_CUES = re.compile(
+    r"pay|upi|qr\b|link|card|cash|\bcod\b|paisa|paise|paytm|bkash|nagad|money|"
+    r"भुगतान|पेमेंट|पैस|यूपीआई|लिंक|পেমেন্ট|টাকা|ইউপিআই|লিংক|বিকাশ|ক্যাশ|"
+    r"دفع|ادفع|أدفع|رابط|بطاقة|تحويل|أسدد|اسدد", re.IGNORECASE)
 
 
 def _only_items(text: str, found: Extraction) -> bool:
@@ -639,7 +667,8 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if not wanted:
         return intent
     counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
-    if counted and intent in _AMOUNT_MEANS_ORDER:
+    if counted and (intent in _AMOUNT_MEANS_ORDER or (
+            intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
     if (counted or len(wanted) > 1) and _only_items(text, found):
         return "add_to_cart"
