@@ -64,6 +64,8 @@ _STOPWORDS: frozenset[str] = frozenset(
     و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
     واحدة اثنان اثنتين أربعة اربعة أربع خمسة خمس ستة سبعة ثمانية تسعة عشرة نصف
     tell told telling about me us know when ok okay if total ships shipping today now call
+    baare bare baarey batao bataao bataiye bataye jankari details बारे बताओ बताइए बताइये बताना
+    जानकारी সম্পর্কে ব্যাপারে বলুন বলো somporke byapare bolun bolo عن أخبرني اخبرني
     thanks thank yes no not dont don't without but put cart basket details detail info
     डाल डालो डालिए डालिये डालें डालना डालकर डालदो दीजिए दीजिये भेजना भेजिए चाहिये
     daalo dalo daaldo daldo daaldena daalna daaliye dalna dijiye dijie bhejo bhejna bhej
@@ -174,6 +176,14 @@ class _Word:
     skel: str
     folded: str
     latin: bool
+    arabic: bool  # Arabic script: never a Devanagari or Bengali word's match
+    indic: bool  # Devanagari or Bengali
+
+
+def _scripts(word: str) -> tuple[bool, bool]:
+    """(Arabic, Indic) by the first letter: ``قطن`` is no spelling of कितने (how many)."""
+    first = word[:1]
+    return "\u0600" <= first <= "\u06ff", "\u0900" <= first <= "\u09ff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +339,8 @@ class ProductIndex:
             return vid
         vid = len(self._vocab)
         fine, skel, folded = sound_key(surface), skeleton(surface), folded_key(surface)
-        self._vocab.append(_Word(surface, fine, skel, folded, _is_latin(surface)))
+        self._vocab.append(_Word(surface, fine, skel, folded, _is_latin(surface),
+                                 *_scripts(surface)))
         self._postings.append([])
         word_products.append(set())
         self._by_surface[surface] = vid
@@ -381,6 +392,11 @@ class ProductIndex:
                     found.setdefault(surface, 0.95)
                 for vid in self._by_fine.get(sound_key(stem), ()):
                     found.setdefault(vid, 0.93)
+        arabic, indic = _scripts(norm)
+        if arabic or indic:  # a Hindi or Bengali word is not an Arabic name, nor back
+            vocab = self._vocab
+            found = {vid: sim for vid, sim in found.items()
+                     if not (vocab[vid].indic if arabic else vocab[vid].arabic)}
         if not fine:
             return tuple(found.items())
         skel = skeleton(norm)
@@ -399,7 +415,8 @@ class ProductIndex:
             folded = folded_key(norm)
             latin = _is_latin(norm)
             for vid in candidates:
-                if vid in found:
+                if vid in found or (arabic and self._vocab[vid].indic) or (
+                        indic and self._vocab[vid].arabic):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, self._vocab[vid])
                 if sim >= _MIN_FUZZY:
@@ -737,6 +754,8 @@ class ProductIndex:
             else:
                 if all(tokens[i].norm in _STOPWORDS for i in range(first, last + 1)):
                     continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea": no name alone
+                if all(len(self._vocab[vid].surface) == 1 for vid in words):
+                    continue  # the "D" of "Glucose-D" is not the "d" of "i'd"
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:

@@ -367,7 +367,7 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
 def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
     """"Paracetamol 500 5": a number right after a mention that is a word of one of the
     product's names ("Paracetamol 500"), after its first, is part of the name, not the
-    quantity."""
+    quantity; so is its plural ("napa 500s 6")."""
     out: list[Mention] = []
     for m in mentions:
         numbers = [t.norm for name in m.product.names() if any(c.isdigit() for c in name)
@@ -375,7 +375,10 @@ def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> li
         nxt = next((t for t in tokens if t.start >= m.end), None) if numbers else None
         if nxt is not None and nxt.norm in numbers and not text[m.end:nxt.start].strip() \
                 and nxt.norm not in {t.norm for t in tokenize(m.text, 8)}:
-            out.append(Mention(m.start, nxt.end, text[m.start:nxt.end], m.product, m.option,
+            end = nxt.end
+            if text[end:end + 1] in ("s", "S") and not text[end + 1:end + 2].isalnum():
+                end += 1  # "napa 500s 6": the plural of the name
+            out.append(Mention(m.start, end, text[m.start:end], m.product, m.option,
                                m.score, m.matched))
         else:
             out.append(m)

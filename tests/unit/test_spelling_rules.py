@@ -107,3 +107,39 @@ def test_an_amount_of_a_product_read_as_pay_is_an_order() -> None:
     assert order_intent("pay", "baam char bhej do", found) == "add_to_cart"
     paying = "4 baam ka upi bhej do"
     assert order_intent("pay", paying, extract(paying, index)) == "pay"
+
+
+def test_the_plural_of_a_name_with_a_number() -> None:
+    index = ProductIndex.build(catalog(product("NAPA", "Napa 500")))
+    assert _items(index, "napa 500s 6") == [("NAPA", 6)]
+    assert _items(index, "add napa 500s two") == [("NAPA", 2)]
+
+
+# ---- words that are never a product ----------------------------------------------------------
+def test_a_single_letter_of_a_name_is_not_a_mention() -> None:
+    index = ProductIndex.build(catalog(product("GLUC", "Glucose-D"), product("VITC", "Vitamin C"),
+                                       product("TEA", "Tea")))
+    assert _items(index, "i'd like 2 tea") == [("TEA", 2)]
+    assert _items(index, "tea c") == [("TEA", 1)]
+    assert _items(index, "2 vitamin c") == [("VITC", 2)]  # the whole name still is
+
+
+def test_arabic_names_are_not_hindi_or_bengali_words() -> None:
+    index = ProductIndex.build(catalog(
+        product("COTTON", {"en": "Cotton", "ar": "قطن", "hi": "रुई"}),
+        product("TEA", {"en": "Tea", "hi": "चाय", "ar": "شاي"}),
+    ))
+    assert _items(index, "चाय कितने की है") == [("TEA", 1)]  # कितने (how many) is not قطن
+    assert _items(index, "2 قطن") == [("COTTON", 2)]
+    assert _items(index, "2 kutn") == [("COTTON", 2)]  # Latin still meets Arabic
+
+
+@pytest.mark.parametrize("text", ["chai ke baare mein batao", "चाय के बारे में बताइए",
+                                  "أخبرني عن الشاي"])
+def test_the_words_of_a_product_question_are_not_products(text: str) -> None:
+    index = ProductIndex.build(catalog(
+        product("PARE", {"en": "Namak Pare", "hi": "नमक पारे", "ar": "نمك بارا"}),
+        product("ORS", {"en": "Orsaline-N", "ar": "أورسالين ن"}),
+        product("TEA", {"en": "Tea", "hi": "चाय", "ar": "شاي"}, aliases=("chai",)),
+    ))
+    assert [(i.sku, i.quantity) for i in extract(text, index).items] == [("TEA", 1)]

@@ -236,3 +236,93 @@ PHARMACY = ShopSpec(
 )
 
 SHOPS: tuple[ShopSpec, ...] = (KIRANA, MISHTI, CAFE, BAZAAR, BAKERY, PHARMACY)
+
+# ---- a second held-out split (issue-13e) ---------------------------------------------------
+# The extractor was fixed after its misses on the ``test`` shops had been read, so those are
+# no longer unseen. These two were written, generated and scored once, after the fixes, with
+# no change to the extractor after their figures were read (docs/NLU.md). Their own RNG keeps
+# the earlier corpus byte for byte.
+LUCKNOW = ShopSpec(
+    "lucknow", "sweet shop", "Chowk Mithai Bhandar", "INR", "Asia/Kolkata",
+    ("hi", "en", "bn", "ar"), "+919800000107", "holdout", (
+        P("MOTICHOOR-LADDOO", "piece", "Motichoor Laddoo", "मोतीचूर लड्डू", "মতিচুর লাড্ডু",
+          "لدو موتيشور", ("motichoor laddoo", "motichur ladoo", "motichoor laddu"),
+          ("motichur laddu", "moticur ladu"), (), "20.00"),
+        P("BESAN-LADDOO", "piece", "Besan Laddoo", "बेसन लड्डू", "বেসনের লাড্ডু", "لدو بيسن",
+          ("besan laddoo", "besan ke laddu", "besan ladoo"), ("besan laddu", "besoner ladu"),
+          (), "18.00"),
+        P("KAJU-KATLI", "kg", "Kaju Katli", "काजू कतली", "কাজু বরফি", "كاجو كتلي",
+          ("kaju katli", "kaju kattli", "kaaju katli"), ("kaju borfi", "kaju barfi"),
+          ("kaju barfi",), "900.00"),
+        P("MALAI-GILORI", "piece", "Malai Gilori", "मलाई गिलौरी", "মালাই গিলোরি", "جيلوري بالقشطة",
+          ("malai gilori", "malai gilauri", "malai gilori paan"),
+          ("malai gilori", "malai gilouri"),
+          (), "35.00"),
+        P("IMARTI", "piece", "Imarti", "इमरती", "অমৃতি", "إمرتي", ("imarti", "imrati", "emarti"),
+          ("amriti", "omriti", "amritti"), (), "15.00"),
+        P("RABRI", "cup", "Rabri", "रबड़ी", "রাবড়ি", "ربري", ("rabri", "rabdi", "rabadi"),
+          ("rabri", "rabdi", "raabri"), (), "60.00"),
+        P("KACHORI", "piece", "Khasta Kachori", "खस्ता कचौड़ी", "খাস্তা কচুরি", "كتشوري خستة",
+          ("khasta kachori", "kachauri", "khasta kachodi"), ("khasta kochuri", "kochuri"),
+          ("kachori",), "25.00"),
+        P("NAMAK-PARE", "packet", "Namak Pare", "नमक पारे", "নিমকি", "نمك بارا",
+          ("namak pare", "namakpare", "namak paare"), ("nimki", "nimkee", "nimky"), (), "80.00"),
+        P("MATHRI", "packet", "Masala Mathri", "मसाला मठरी", "মশলা মাঠরি", "ماثري بالبهارات",
+          ("mathri", "mathari", "matthi"), ("mathri", "mothri", "maathri"), (), "90.00"),
+        P("KULHAD-CHAI", "cup", "Kulhad Chai", "कुल्हड़ चाय", "ভাঁড়ের চা", "شاي كلهد",
+          ("kulhad chai", "kulhar chai", "kullad chai"), ("bhanrer cha", "bharer cha"),
+          ("chai",), "20.00"),
+        P("LASSI", "glass", "Sweet Lassi", "मीठी लस्सी", "মিষ্টি লাচ্ছি", "لاسي حلو",
+          ("meethi lassi", "mithi lassi", "lassi"), ("mishti lacchi", "misti lassi"),
+          ("lassi",), "40.00"),
+        P("GHEWAR", "piece", "Malai Ghewar", "मलाई घेवर", "মালাই ঘেবর", "غيوار بالقشطة",
+          ("ghewar", "ghevar", "malai ghevar"), ("ghebor", "ghewar", "gheber"), (), "120.00"),
+    ),
+    "'laddoo' alone is two products; 'chai' is tea and romanised Bengali 'I want'; "
+    "'namak' is also salt",
+)
+
+DHAKA = ShopSpec(
+    "dhaka", "pharmacy", "Shanti Pharmacy", "BDT", "Asia/Dhaka", ("bn", "en", "hi", "ar"),
+    "+8801700000108", "holdout", (
+        P("NAPA", "strip", "Napa 500", "नापा", "নাপা", "نابا", ("napa", "naapa", "nappa"),
+          ("napa", "nappa", "naapa"), ("paracetamol",), "12.00"),
+        P("SECLO", "strip", "Seclo 20", "सेक्लो", "সেকলো", "سيكلو", ("seclo", "seklo", "secklo"),
+          ("seclo", "seklo", "sekhlo"), ("omeprazole",), "60.00"),
+        P("ORSALINE", "packet", "Orsaline-N", "ओरसलाइन", "ওরস্যালাইন", "محلول أورسالين",
+          ("orsaline", "orsalin", "orsalain"), ("orsaline", "orshaline", "orsalin"),
+          ("saline",), "6.00"),
+        P("HEXISOL", "bottle", "Hexisol Hand Rub", "हेक्सिसोल", "হেক্সিসল", "هيكسيسول",
+          ("hexisol", "heksisol", "hexisole"), ("hexisol", "hexisal", "heksisol"),
+          ("hand rub",), "150.00"),
+        P("SAVLON", "bottle", "Savlon Antiseptic", "सैवलॉन", "স্যাভলন", "سافلون",
+          ("savlon", "sevlon", "savlaun"), ("savlon", "sablon", "syavlon"), ("antiseptic",),
+          "120.00"),
+        P("COTTON", "packet", "Cotton Wool", "रुई", "তুলা", "قطن", ("rui", "rooi", "ruee"),
+          ("tula", "tulo", "tulaa"), ("cotton",), "40.00"),
+        P("BANDAGE", "piece", "Crepe Bandage", "क्रेप पट्टी", "ক্রেপ ব্যান্ডেজ", "ضمادة مرنة",
+          ("crepe patti", "krep patti", "crape patti"), ("byandej", "bandej", "byandage"),
+          ("bandage",), "90.00"),
+        P("INHALER", "piece", "Asthma Inhaler", "इनहेलर", "ইনহেলার", "بخاخ الربو",
+          ("inhaler", "inhailer", "inheler"), ("inhelar", "inhaler", "inheler"), ("pump",),
+          "350.00"),
+        P("ZINC", "strip", "Zinc Tablet", "ज़िंक गोली", "জিংক ট্যাবলেট", "أقراص الزنك",
+          ("zinc goli", "jinc goli", "zink goli"), ("jinc tablet", "zinc tablet", "jink tablet"),
+          ("zinc",), "30.00"),
+        P("VITAMIN-C", "strip", "Ceevit Vitamin C", "विटामिन सी", "ভিটামিন সি", "فيتامين سي",
+          ("vitamin c", "vitamin see", "vitamine c"), ("bhitamin si", "vitamin c", "vitamin si"),
+          ("ceevit",), "25.00"),
+        P("BABY-SOAP", "piece", "Baby Soap", "बेबी साबुन", "বেবি সাবান", "صابون أطفال",
+          ("baby sabun", "bebi sabun", "baby saabun"), ("bebi saban", "baby saban", "bebi sabaan"),
+          (), "45.00"),
+        P("MOSQUITO-COIL", "packet", "Mosquito Coil", "मच्छर कॉइल", "মশার কয়েল", "لفائف البعوض",
+          ("machhar coil", "macchar coil", "machar coil"), ("mosar koyel", "moshar koyel",
+                                                            "mosha coil"),
+          ("coil",), "70.00"),
+        P("GLUCOSE", "packet", "Glucose-D", "ग्लूकोज़", "গ্লুকোজ", "جلوكوز",
+          ("glucose", "glukoz", "gluccose"), ("glukoj", "glucose", "gulukoj"), (), "55.00"),
+    ),
+    "Dhaka brands by name (Napa, Seclo, Orsaline); names with numbers ('Napa 500')",
+)
+
+HOLDOUT: tuple[ShopSpec, ...] = (LUCKNOW, DHAKA)
