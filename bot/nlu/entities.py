@@ -11,8 +11,9 @@ right after it ("samosa 2, chai 3").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import pairwise
 
 from bot.language import language_switch_request
 from bot.nlu.base import Entity, ItemMention, QuantityIssue
@@ -413,6 +414,28 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     return len(after) == 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER
 
 
+# ---- removal: "cancel 2 samosa", "samosa hatao", "২টা সিঙ্গারা বাদ দিন", "احذف الشاي" --------
+_REMOVE_TEXT = """
+    remove delete cancel drop hatao hata hatado hatana hataiye hatayen nikalo nikal
+    nikaldo nikaal nikaalo हटाओ हटा हटाएं हटाइए हटाना हटादो निकालो निकाल निकालें रद्द कैंसल
+    বাদ সরান সরাও সরিয়ে বাতিল ক্যানসেল ক্যান্সেল soran sorao sorie batil
+    احذف حذف احذفي أزل ازل ازيل أزيل إزالة ازالة شيل شيلي الغ ألغ الغي ألغي إلغاء الغاء
+    """  # not Hindi बाद ("after"), nor romanised "bad" alone (English): see the pairs
+_REMOVE_WORDS = frozenset(normalize_token(w) for w in _REMOVE_TEXT.split())
+_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"), ("bad", "din"), ("bad", "dao"),
+                           ("bad", "dite"), ("baad", "din"), ("baad", "dao")})
+
+
+def _removal_clauses(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
+    """The clauses (character spans) that ask to take something out of the cart."""
+    cues = [t.start for k, t in enumerate(tokens) if t.norm in _REMOVE_WORDS or (
+        k + 1 < len(tokens) and (t.norm, tokens[k + 1].norm) in _REMOVE_PAIRS)]
+    if not cues:
+        return []
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    return [(a, b) for a, b in pairwise(bounds) if any(a <= c < b for c in cues)]
+
+
 # ---- quantities no shop can mean ---------------------------------------------------------
 _SCIENTIFIC_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
 _NEGATIVE_RE = re.compile(r"(?:^|(?<=\s))[-\u2212]\s?\d+(?:\.\d+)?(?![\w.])")
@@ -612,6 +635,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         value = span.value
         shown = str(value.numerator) if value.denominator == 1 else str(value)
         entities.append(Entity("quantity", shown, span.text, span.start, span.end))
+    if items:
+        removing = _removal_clauses(text, tokens)
+        if removing:
+            items = [replace(item, removal=True) if any(
+                a <= t.start < b for a, b in removing) else item
+                for item, t in zip(items, targets, strict=True)]
     wanted = language_switch_request(text)
     if wanted is not None:
         entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
@@ -664,9 +693,12 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     An item counts when it is not negated; its amount counts when it was written and is not
     a word that is a number only sometimes ("a samosa", Hindi "do").
     """
+    if found.items and all(i.removal or i.negated for i in found.items) and any(
+            i.removal for i in found.items):
+        return "remove_from_cart"  # "cancel 2 samosa" is no order, whatever it resembles
     if intent in ("add_to_cart", "remove_from_cart"):
         return intent
-    wanted = [i for i in found.items if not i.negated]
+    wanted = [i for i in found.items if not i.negated and not i.removal]
     if not wanted:
         return intent
     counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)

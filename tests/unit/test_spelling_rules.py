@@ -143,3 +143,24 @@ def test_the_words_of_a_product_question_are_not_products(text: str) -> None:
         product("TEA", {"en": "Tea", "hi": "चाय", "ar": "شاي"}, aliases=("chai",)),
     ))
     assert [(i.sku, i.quantity) for i in extract(text, index).items] == [("TEA", 1)]
+
+
+# ---- removal words make a removal, never an add ------------------------------------------------
+@pytest.mark.parametrize("text", ["cancel 2 tea", "drop the tea", "tea hatao", "চা বাদ দিন",
+                                  "cha bad dao", "احذف الشاي", "चाय हटाओ", "take out 1 tea"])
+def test_a_removal_word_by_an_item_is_a_removal(text: str) -> None:
+    index = ProductIndex.build(catalog(product("TEA", {"en": "Tea", "hi": "चाय", "bn": "চা",
+                                                       "ar": "شاي"}, aliases=("cha",))))
+    found = extract(text, index)
+    assert [i.removal for i in found.items] == [True]
+    for intent in ("add_to_cart", "cancel_order", "product_info"):
+        assert order_intent(intent, text, found) == "remove_from_cart"
+
+
+def test_a_removal_in_another_clause_leaves_the_order() -> None:
+    index = ProductIndex.build(catalog(product("TEA", "Tea"), product("BUN", "Bun")))
+    found = extract("2 bun, remove the tea", index)
+    assert [(i.sku, i.removal) for i in found.items] == [("BUN", False), ("TEA", True)]
+    assert order_intent("add_to_cart", "2 bun, remove the tea", found) == "add_to_cart"
+    for text in ("2 tea baad mein", "bad tea", "cancel my order"):
+        assert not any(i.removal for i in extract(text, index).items), text
