@@ -754,12 +754,12 @@ class ProductIndex:
             else:
                 if all(tokens[i].norm in _STOPWORDS for i in range(first, last + 1)):
                     continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea": no name alone
-                if all(len(self._vocab[vid].surface) == 1 for vid in words):
-                    continue  # the "D" of "Glucose-D" is not the "d" of "i'd"
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:
                     continue
+                if first == last and len(self._vocab[words[0]].surface) == 1:
+                    continue  # the "D" of "Glucose-D" is not the "d" of "i'd"
                 if not self._unique_product(words, memo):
                     # the same words recur in hundreds of names of a big shop: once each
                     owners = owners_memo.get(words)

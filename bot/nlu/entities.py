@@ -365,16 +365,21 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
+def _name_digits(names: tuple[str, ...]) -> set[str]:
+    """The numbers written in names after their first word ("500" of "Napa 500")."""
+    return {t.norm for name in names if _ANY_DIGIT.search(name) is not None
+            for t in tokenize(name, 8)[1:] if t.norm.isdigit()}
+
+
 def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
     """"Paracetamol 500 5": a number right after a mention that is a word of one of the
     product's names ("Paracetamol 500"), after its first, is part of the name, not the
     quantity; so is its plural ("napa 500s 6")."""
     out: list[Mention] = []
     for m in mentions:
-        numbers = [t.norm for name in m.product.names() if any(c.isdigit() for c in name)
-                   for t in tokenize(name, 8)[1:] if t.norm.isdigit()]
-        nxt = next((t for t in tokens if t.start >= m.end), None) if numbers else None
-        if nxt is not None and nxt.norm in numbers and not text[m.end:nxt.start].strip() \
+        nxt = next((t for t in tokens if t.start >= m.end), None)
+        if nxt is not None and nxt.norm.isdigit() and not text[m.end:nxt.start].strip() \
+                and nxt.norm in _name_digits(m.product.names()) \
                 and nxt.norm not in {t.norm for t in tokenize(m.text, 8)}:
             end = nxt.end
             if text[end:end + 1] in ("s", "S") and not text[end + 1:end + 2].isalnum():
