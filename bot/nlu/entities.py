@@ -242,6 +242,7 @@ _BN_LATN_MARKERS = frozenset({
     "koto", "pathiye", "dorkar", "taratari", "ekta", "ekti", "duto", "duti", "tinte", "charte",
     "panchta", "choyta", "satta", "athta", "noyta", "doshta", "ar", "ta", "ti", "te", "khub",
     "ekhon", "dada", "didi"})
+_LOOK_ALIKE = _PUT_VERBS | _WANT_CHAI
 _AFTER_WANT = frozenset({"na", "please", "plz", "pls", "taratari", "ekhon", "dada"})
 _CONJUNCTIONS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "&", "evam"})
 
@@ -318,8 +319,8 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
                       ) -> list[_Target]:
     """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items;
     a word several products share counts as an item before them ("2 kg dal chai")."""
-    if not mentions:
-        return mentions
+    if not mentions or not any(t.norm in _LOOK_ALIKE for t in tokens):
+        return mentions  # most messages: no word here is ever a verb
     at = {t.start: k for k, t in enumerate(tokens)}
     bn_latn: bool | None = None
     kept: list[_Target] = []
