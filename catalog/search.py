@@ -538,7 +538,9 @@ class ProductIndex:
         """
         runs: list[_Run] = []
         for i in range(len(tokens) - 1):
-            if _strong(matches[i]) or _strong(matches[i + 1]):
+            # inline (the hot path): neither word may match a name word nearly exactly
+            if any(sim >= 0.9 for _, sim in matches[i]) or any(
+                    sim >= 0.9 for _, sim in matches[i + 1]):
                 continue
             one, two = tokens[i].norm, tokens[i + 1].norm
             if not (one.isascii() and two.isascii() and one.isalpha() and two.isalpha()) \
@@ -900,11 +902,6 @@ class ProductIndex:
             have.add(product.sku)
             found.append(Match(product, None, round(0.6 * sim, 4), self._names[name_id].text))
         return found
-
-
-def _strong(per_word: tuple[tuple[int, float], ...]) -> bool:
-    """Whether a query word is, nearly exactly, some name word."""
-    return any(sim >= 0.9 for _, sim in per_word)
 
 
 def _single_run(name_id: int, size: int, i: int, pos: int, sim: float, vid: int) -> _Run:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from catalog.digits import DIGITS
 
@@ -81,9 +81,12 @@ _ARABIC_PREFIXES = ("\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0641\u0627\u0
                     "\u0643\u0627\u0644", "\u0644\u0644", "\u0627\u0644")  # وال بال فال كال لل ال
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word of the caller's text: offsets into the original, normalised form."""
+class Token(NamedTuple):
+    """A word of the caller's text: offsets into the original, normalised form.
+
+    A named tuple, not a frozen dataclass: every message makes dozens (a frozen dataclass's
+    ``__init__`` costs several times a tuple's).
+    """
 
     start: int
     end: int
