@@ -95,6 +95,15 @@ class Token(NamedTuple):
 
 def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
     """Words and digit runs of ``text`` (punctuation and emoji dropped), at most ``limit``."""
+    return list(_tokenize(text, limit)) if len(text) <= 200 else list(_tokens(text, limit))
+
+
+@lru_cache(maxsize=512)  # a message is tokenized by search, the extractor and the order rule
+def _tokenize(text: str, limit: int) -> tuple[Token, ...]:
+    return _tokens(text, limit)
+
+
+def _tokens(text: str, limit: int) -> tuple[Token, ...]:
     tokens: list[Token] = []
     for m in _TOKEN_RE.finditer(text):
         norm = normalize_token(m.group())
@@ -102,4 +111,4 @@ def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
             tokens.append(Token(m.start(), m.end(), norm))
             if len(tokens) >= limit:
                 break
-    return tokens
+    return tuple(tokens)

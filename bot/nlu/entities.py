@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import lru_cache
 from itertools import pairwise
 
 from bot.language import language_switch_request
@@ -83,6 +84,7 @@ _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc",
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
+@lru_cache(maxsize=4096)  # pure: gaps are short and few ("", " ", " x ", " kg ")
 def _gap_ok(gap: str, after: bool, units: bool = False) -> bool:
     """Only spaces, emoji, "x", "of"… (and with ``units``, "kg", "dozen") between a
     quantity and its product."""
