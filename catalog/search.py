@@ -794,7 +794,7 @@ class ProductIndex:
             tied.setdefault((run[1], run[2], score), set()).add(p_idx)
         for _, score, p_idx, run in candidates:
             span = range(run[1], run[2] + 1)
-            if any(i in taken for i in span):
+            if not taken.isdisjoint(span):
                 continue
             if run[1] == run[2] and score < 0.9 and self._shared_word(tokens[run[1]].norm):
                 continue  # "dal" of two lentils: a loose match elsewhere is no tie-break

@@ -546,7 +546,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
-    if any(ch.isdigit() for ch in text):
+    if _ANY_DIGIT.search(text) is not None:
         mentions = _name_numbers(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
