@@ -26,7 +26,7 @@ from rapidfuzz.distance import Indel
 
 from catalog.models import Catalog, Option, Product
 from catalog.tokens import MAX_QUERY_TOKENS, Token, _is_latin, normalize_token, tokenize
-from catalog.translit import folded_key, skeleton, sound_key
+from catalog.translit import folded_key, romanize, skeleton, sound_key
 
 __all__ = [
     "MAX_QUERY_TOKENS",
@@ -64,6 +64,8 @@ _STOPWORDS: frozenset[str] = frozenset(
     و في من على أريد اريد عايز بدي لو سمحت كم هل عندكم واحد اثنين ثلاثة
     واحدة اثنان اثنتين أربعة اربعة أربع خمسة خمس ستة سبعة ثمانية تسعة عشرة نصف
     tell told telling about me us know when ok okay if total ships shipping today now call
+    baare bare baarey batao bataao bataiye bataye jankari details बारे बताओ बताइए बताइये बताना
+    जानकारी সম্পর্কে ব্যাপারে বলুন বলো somporke byapare bolun bolo عن أخبرني اخبرني
     thanks thank yes no not dont don't without but put cart basket details detail info
     डाल डालो डालिए डालिये डालें डालना डालकर डालदो दीजिए दीजिये भेजना भेजिए चाहिये
     daalo dalo daaldo daldo daaldena daalna daaliye dalna dijiye dijie bhejo bhejna bhej
@@ -174,6 +176,14 @@ class _Word:
     skel: str
     folded: str
     latin: bool
+    arabic: bool  # Arabic script: never a Devanagari or Bengali word's match
+    indic: bool  # Devanagari or Bengali
+
+
+def _scripts(word: str) -> tuple[bool, bool]:
+    """(Arabic, Indic) by the first letter: ``قطن`` is no spelling of कितने (how many)."""
+    first = word[:1]
+    return "\u0600" <= first <= "\u06ff", "\u0900" <= first <= "\u09ff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +257,9 @@ class ProductIndex:
         self._by_fine: dict[str, list[int]] = {}
         self._by_skel: dict[str, list[int]] = {}
         self._by_skel_delete: dict[str, list[int]] = {}
+        # words with a z (خبز khubz, ज़ातर), by the skeleton and key they have with s for z:
+        # shoppers write z as s ("khubus"), while the keys fold z with j (ज़/ज)
+        self._by_skel_zs: dict[str, list[tuple[int, str]]] = {}
         self._trigrams: dict[str, list[int]] = {}  # name-key trigrams, for suggest()
         self._name_keys: list[str] = []
         self._options: list[tuple[_OptionEntry, ...]] = []
@@ -326,7 +339,8 @@ class ProductIndex:
             return vid
         vid = len(self._vocab)
         fine, skel, folded = sound_key(surface), skeleton(surface), folded_key(surface)
-        self._vocab.append(_Word(surface, fine, skel, folded, _is_latin(surface)))
+        self._vocab.append(_Word(surface, fine, skel, folded, _is_latin(surface),
+                                 *_scripts(surface)))
         self._postings.append([])
         word_products.append(set())
         self._by_surface[surface] = vid
@@ -335,6 +349,11 @@ class ProductIndex:
         if len(skel) >= 3:
             for d in _deletes(skel):
                 self._by_skel_delete.setdefault(d, []).append(vid)
+        roman = romanize(surface)
+        if "z" in roman:
+            as_s = roman.replace("z", "s")
+            if len(skeleton(as_s)) >= 3:
+                self._by_skel_zs.setdefault(skeleton(as_s), []).append((vid, sound_key(as_s)))
         return vid
 
     # ---- word matching --------------------------------------------------------------
@@ -373,6 +392,11 @@ class ProductIndex:
                     found.setdefault(surface, 0.95)
                 for vid in self._by_fine.get(sound_key(stem), ()):
                     found.setdefault(vid, 0.93)
+        arabic, indic = _scripts(norm)
+        if arabic or indic:  # a Hindi or Bengali word is not an Arabic name, nor back
+            vocab = self._vocab
+            found = {vid: sim for vid, sim in found.items()
+                     if not (vocab[vid].indic if arabic else vocab[vid].arabic)}
         if not fine:
             return tuple(found.items())
         skel = skeleton(norm)
@@ -385,16 +409,27 @@ class ProductIndex:
             if len(skel) >= 4:  # one consonant substituted
                 for d in _deletes(skel):
                     candidates.update(self._by_skel_delete.get(d, ()))
+        if len(skel) >= 3 and "s" in skel and self._by_skel_zs:
+            self._z_as_s(fine, skel, found)
         if candidates:
             folded = folded_key(norm)
             latin = _is_latin(norm)
             for vid in candidates:
-                if vid in found:
+                if vid in found or (arabic and self._vocab[vid].indic) or (
+                        indic and self._vocab[vid].arabic):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, self._vocab[vid])
                 if sim >= _MIN_FUZZY:
                     found[vid] = sim
         return tuple(found.items())
+
+    def _z_as_s(self, fine: str, skel: str, found: dict[int, float]) -> None:
+        """"khubus" for khubz: a z of the catalog written as s, the skeleton otherwise equal."""
+        for vid, key in self._by_skel_zs.get(skel, ()):
+            if vid not in found:
+                sim = 0.8 + 0.1 * Indel.normalized_similarity(fine, key)
+                if sim >= _MIN_FUZZY + 0.05:
+                    found[vid] = sim
 
     @staticmethod
     def _similarity(fine: str, skel: str, folded: str, latin: bool, word: _Word) -> float:
@@ -495,14 +530,17 @@ class ProductIndex:
     def _joined_runs(
         self, tokens: Sequence[Token], matches: Sequence[tuple[tuple[int, float], ...]]
     ) -> list[_Run]:
-        """Runs of one name word written as two Latin words: "chum chum" for Chamcham.
+        """Runs of one name word written as two Latin words: "chum chum" for Chamcham,
+        "pau ruti" for pauruti.
 
-        Looked at only where neither word matches anything alone, so the common
-        message pays a length check per word pair.
+        Looked at only where neither word matches well alone ("ruti" is only loosely
+        pauruti), so the common message pays a length check per word pair.
         """
         runs: list[_Run] = []
         for i in range(len(tokens) - 1):
-            if matches[i] or matches[i + 1]:
+            # inline (the hot path): neither word may match a name word nearly exactly
+            if any(sim >= 0.9 for _, sim in matches[i]) or any(
+                    sim >= 0.9 for _, sim in matches[i + 1]):
                 continue
             one, two = tokens[i].norm, tokens[i + 1].norm
             if not (one.isascii() and two.isascii() and one.isalpha() and two.isalpha()) \
@@ -722,6 +760,8 @@ class ProductIndex:
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:
                     continue
+                if first == last and len(self._vocab[words[0]].surface) == 1:
+                    continue  # the "D" of "Glucose-D" is not the "d" of "i'd"
                 if not self._unique_product(words, memo):
                     # the same words recur in hundreds of names of a big shop: once each
                     owners = owners_memo.get(words)
@@ -754,7 +794,7 @@ class ProductIndex:
             tied.setdefault((run[1], run[2], score), set()).add(p_idx)
         for _, score, p_idx, run in candidates:
             span = range(run[1], run[2] + 1)
-            if any(i in taken for i in span):
+            if not taken.isdisjoint(span):
                 continue
             if run[1] == run[2] and score < 0.9 and self._shared_word(tokens[run[1]].norm):
                 continue  # "dal" of two lentils: a loose match elsewhere is no tie-break

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from catalog.digits import DIGITS
 
@@ -81,9 +81,12 @@ _ARABIC_PREFIXES = ("\u0648\u0627\u0644", "\u0628\u0627\u0644", "\u0641\u0627\u0
                     "\u0643\u0627\u0644", "\u0644\u0644", "\u0627\u0644")  # وال بال فال كال لل ال
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A word of the caller's text: offsets into the original, normalised form."""
+class Token(NamedTuple):
+    """A word of the caller's text: offsets into the original, normalised form.
+
+    A named tuple, not a frozen dataclass: every message makes dozens (a frozen dataclass's
+    ``__init__`` costs several times a tuple's).
+    """
 
     start: int
     end: int
@@ -92,6 +95,15 @@ class Token:
 
 def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
     """Words and digit runs of ``text`` (punctuation and emoji dropped), at most ``limit``."""
+    return list(_tokenize(text, limit)) if len(text) <= 200 else list(_tokens(text, limit))
+
+
+@lru_cache(maxsize=512)  # a message is tokenized by search, the extractor and the order rule
+def _tokenize(text: str, limit: int) -> tuple[Token, ...]:
+    return _tokens(text, limit)
+
+
+def _tokens(text: str, limit: int) -> tuple[Token, ...]:
     tokens: list[Token] = []
     for m in _TOKEN_RE.finditer(text):
         norm = normalize_token(m.group())
@@ -99,4 +111,4 @@ def tokenize(text: str, limit: int = MAX_QUERY_TOKENS) -> list[Token]:
             tokens.append(Token(m.start(), m.end(), norm))
             if len(tokens) >= limit:
                 break
-    return tokens
+    return tuple(tokens)

@@ -90,12 +90,15 @@ def _indic(
     mods: dict[str, str],
     virama: str,
     nukta: str,
+    glide_o: str | None = None,
+    glide_y: str = "",
 ) -> str:
     """Romanise one Indic word: consonant + inherent ``a`` unless a sign or virama follows.
 
     The word-final inherent vowel is dropped (Hindi and Bengali both do: चाय is chaay,
     ইলিশ is ilish); medial schwas are kept and left to the vowel-blind skeleton.
     """
+    after_vowel = set(vowels) | set(signs) if glide_y else set()
     out: list[str] = []
     pending = False  # a consonant waiting to learn whether it keeps its inherent vowel
     n = len(word)
@@ -106,6 +109,9 @@ def _indic(
             if pending:
                 out.append("a")
             roman = consonants[ch]
+            if ch in glide_y and i and word[i - 1] in after_vowel and (
+                    i + 1 >= n or word[i + 1] != nukta):
+                roman = "y"  # য after a vowel is য় typed without its nukta (গাওযা, চায)
             if i + 1 < n and word[i + 1] == nukta:
                 roman = nukta_map.get(ch, roman)
                 i += 1
@@ -119,6 +125,12 @@ def _indic(
         elif ch in vowels:
             if pending:
                 out.append("a")
+            if glide_o is not None and ch == glide_o and i + 1 < n and word[i + 1] in glide_y:
+                out.append("w")  # ওয়া is "wa" (ওয়াটার, গাওয়া): the glide, not o + ya
+                i += 2 if i + 2 < n and word[i + 2] == nukta else 1
+                i += 1
+                pending = True
+                continue
             out.append(vowels[ch])
             pending = False
         elif ch in mods:
@@ -179,7 +191,8 @@ def romanize(word: str) -> str:
                                     _DEV_SIGNS, _DEV_MODS, _DEV_VIRAMA, _DEV_NUKTA_SIGN))
             elif run_script == "bn":
                 parts.append(_indic(run, _BN_CONSONANTS, _BN_NUKTA, _BN_VOWELS,
-                                    _BN_SIGNS, _BN_MODS, _BN_VIRAMA, _BN_NUKTA_SIGN))
+                                    _BN_SIGNS, _BN_MODS, _BN_VIRAMA, _BN_NUKTA_SIGN,
+                                    "ও", "যয়"))
             elif run_script == "ar":
                 parts.append(_arabic(run))
             else:
@@ -197,6 +210,8 @@ _FOLDS: tuple[tuple[str, str], ...] = (
 )
 _W_CONSONANT = re.compile(r"w(?=[aeiou])")
 _Y_GLIDE = re.compile(r"(?<=[aeiou])y(?![aeiou])")
+_Y_VOWEL = re.compile(r"(?<![aeiou])y(?![aeiou])")  # "syrup" is sirup: y with no vowel by it
+_Y_BEFORE_I = re.compile(r"(?<=[aeiou])y(?=i)")  # "ruyi" is rui: the glide a vowel brings
 _H_AFTER_VOWEL = re.compile(r"(?<=[aeiou])h(?![aeiou])")
 _DOUBLES = re.compile(r"(.)\1+")
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
@@ -212,7 +227,10 @@ def sound_key(word: str) -> str:
         if old in text:
             text = text.replace(old, new)
     text = _W_CONSONANT.sub("b", text).replace("w", "u")
-    text = _Y_GLIDE.sub("i", text)
+    if "y" in text:
+        text = _Y_GLIDE.sub("i", text)
+        text = _Y_VOWEL.sub("i", text)
+        text = _Y_BEFORE_I.sub("", text)
     text = _H_AFTER_VOWEL.sub("", text)
     text = _DOUBLES.sub(r"\1", text)
     return text.replace("aa", "a")

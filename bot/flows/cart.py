@@ -276,39 +276,61 @@ async def add_text(turn: Turn, understanding: Understanding) -> None:
         else:
             turn.say("which_product")
         return
+    if any(i.removal for i in understanding.items):  # "2 samosa, remove the chai"
+        await remove(turn, understanding)
+        return
     add_items(turn, understanding.items, understanding.unmatched)
 
 
-@router.on(intent("remove_from_cart"))
-async def remove(turn: Turn, understanding: Understanding) -> None:
+def take_out(turn: Turn, understanding: Understanding,
+             items: tuple[ItemMention, ...]) -> list[str]:
+    """Take ``items`` out of the cart (all of a line, or the count named); their labels.
+
+    "remove the chai" names the product and the cart may hold one of its options; "remove
+    dal" with two dals takes out the one the cart holds.
+    """
     cart = dict(turn.conversation.cart)
+    catalog = turn.shop.catalog
     removed: list[str] = []
-    targets = [i.sku for i in understanding.items] or [
-        e.value for e in understanding.entities if e.type == "product"]
-    for sku in targets:
-        # "remove the chai" names the product; the cart may hold one of its options
-        hit = turn.shop.catalog.find_sku(sku)
+    targets: list[tuple[str, ItemMention | None]] = [(i.sku, i) for i in items if i.sku]
+    targets += [(sku, i) for i in items if not i.sku for sku in i.candidates]
+    if not items:
+        targets = [(e.value, None) for e in understanding.entities if e.type == "product"]
+    for sku, item in targets:
+        hit = catalog.find_sku(sku)
         if hit is None:
             continue
         skus = [sku] if sku in cart else [
-            s for s in cart if (h := turn.shop.catalog.find_sku(s)) and h[0].sku == hit[0].sku]
+            s for s in cart if (h := catalog.find_sku(s)) and h[0].sku == hit[0].sku]
         for s in skus:
-            wanted = next((i.quantity for i in understanding.items
-                           if i.sku == sku and i.quantity_given and i.issue is None), None)
-            found = turn.shop.catalog.find_sku(s)
-            if found is None:
+            wanted = item.quantity if item is not None and item.quantity_given \
+                and item.issue is None else None
+            found = catalog.find_sku(s)
+            if found is None or s not in cart:
                 continue
             if wanted is not None and wanted < cart[s]:
                 cart[s] -= wanted
                 removed.append(_label(turn, found[0], found[1], wanted))
             else:
                 removed.append(_label(turn, found[0], found[1], cart.pop(s)))
+    turn.conversation = turn.conversation.with_(cart=cart)
+    return removed
+
+
+@router.on(intent("remove_from_cart"))
+async def remove(turn: Turn, understanding: Understanding) -> None:
+    """Take out what the message names; in "2 samosa, remove the chai" only the chai,
+    and the samosas are added."""
+    flagged = tuple(i for i in understanding.items if i.removal)
+    rest = tuple(i for i in understanding.items if not i.removal and not i.negated)
+    removed = take_out(turn, understanding, flagged or understanding.items)
     if not removed:
         turn.say("not_in_cart")
-        show_cart(turn)
+    else:
+        turn.say("removed", items=", ".join(removed))
+    if flagged and rest:
+        add_items(turn, rest)
         return
-    turn.conversation = turn.conversation.with_(cart=cart)
-    turn.say("removed", items=", ".join(removed))
     show_cart(turn)
 
 

@@ -60,6 +60,7 @@ class ItemMention:
     quantity_text: str = ""  # the words of the quantity, to quote back
     sized: bool = False  # a measure chose the sku ("2 kg rice" → the 1 kg base): no option ask
     candidates: tuple[str, ...] = ()  # equally likely skus ("dal" in a shop with two): ask
+    removal: bool = False  # "cancel 2 samosa", "সিঙ্গারা বাদ দিন": to take out, never to add
 
 
 @dataclass(frozen=True, slots=True)

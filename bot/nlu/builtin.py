@@ -37,6 +37,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
@@ -629,7 +630,9 @@ class BuiltinBackend:
         if not tokens:
             return (("out_of_scope", 1.0),)
         probs = self._model.probabilities(features(tokens))
-        ranked = sorted(zip(self._model.classes, probs, strict=True), key=lambda p: -p[1])
+        # highest first, ties in class order (a reversed sort is stable too); a C-level key
+        ranked = sorted(zip(self._model.classes, probs, strict=True), key=itemgetter(1),
+                        reverse=True)
         return tuple(ranked[:RANKING_SIZE])
 
     async def parse(self, text: str, context: ParseContext) -> Understanding:

@@ -37,7 +37,7 @@ def plan_items(items: Iterable[ItemMention], catalog: Catalog,
     refused: list[tuple[ItemMention, QuantityIssue]] = []
     negated: list[ItemMention] = []
     for item in items:
-        if item.negated:
+        if item.negated or item.removal:  # "cancel 2 samosa" is never an add
             negated.append(item)
             continue
         if item.candidates:

@@ -11,8 +11,10 @@ right after it ("samosa 2, chai 3").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import lru_cache
+from itertools import pairwise
 
 from bot.language import language_switch_request
 from bot.nlu.base import Entity, ItemMention, QuantityIssue
@@ -64,11 +66,13 @@ _AMOUNT = (
 _CUR_BEFORE = r"(?:₹|৳|\$|€|£|\b(?:rs|inr|tk|usd|aed|sar|bdt)\b\.?|रु\.?|ر\.س|د\.إ)"
 _CUR_AFTER = (
     r"(?:₹|৳|\b(?:rs|inr|rupees?|rupaye|rupay|rupiya|rupia|taka|tk|dollars?|usd|aed|sar|"
-    r"bdt|dirhams?|riyals?)\b\.?|रुपये|रुपए|रुपया|रुपैया|रु\.?|টাকা|ريال|ريالات|درهم|دراهم|"
+    r"bdt|dirhams?|riyals?)\b\.?|रुपयों|रुपये|रुपए|रुपया|रुपैया|रु\.?|টাকা(?:য়|য়|র)?|ريال|ريالات|درهم|دراهم|"
     r"جنيه|روبية)"
 )
 _AMOUNT_BEFORE_RE = re.compile(rf"{_CUR_BEFORE}\s*{_AMOUNT}", re.IGNORECASE)
-_AMOUNT_AFTER_RE = re.compile(rf"{_AMOUNT}\s*{_CUR_AFTER}", re.IGNORECASE)
+# ...and the currency word ends there: "२ रुई" is two cotton rolls, not ₹2 and an "ई"
+_AMOUNT_AFTER_RE = re.compile(rf"{_AMOUNT}\s*{_CUR_AFTER}(?![\w\u0900-\u09ff\u0600-\u06ff])",
+                              re.IGNORECASE)
 _TIP_RE = re.compile(
     rf"(?:\btips?\b|टिप|টিপস?|بقشيش|إكرامية|اكرامية)\s*(?:of|de|do|dena|দিন|دي)?\s*"
     rf"(?:{_CUR_BEFORE})?\s*{_AMOUNT}",
@@ -80,6 +84,7 @@ _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc",
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
+@lru_cache(maxsize=4096)  # pure: gaps are short and few ("", " ", " x ", " kg ")
 def _gap_ok(gap: str, after: bool, units: bool = False) -> bool:
     """Only spaces, emoji, "x", "of"… (and with ``units``, "kg", "dozen") between a
     quantity and its product."""
@@ -97,7 +102,10 @@ _COUNT_UNITS = frozenset({"cup", "plate", "piece", "packet", "glass", "bottle", 
 
 
 def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start < e and s < end for s, e in spans)
+    for s, e in spans:  # noqa: SIM110 (a loop, not any(): a few calls for every message)
+        if start < e and s < end:
+            return True
+    return False
 
 
 def _find_reserved(
@@ -239,6 +247,7 @@ _BN_LATN_MARKERS = frozenset({
     "koto", "pathiye", "dorkar", "taratari", "ekta", "ekti", "duto", "duti", "tinte", "charte",
     "panchta", "choyta", "satta", "athta", "noyta", "doshta", "ar", "ta", "ti", "te", "khub",
     "ekhon", "dada", "didi"})
+_LOOK_ALIKE = _PUT_VERBS | _WANT_CHAI
 _AFTER_WANT = frozenset({"na", "please", "plz", "pls", "taratari", "ekhon", "dada"})
 _CONJUNCTIONS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "&", "evam"})
 
@@ -315,8 +324,8 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
                       ) -> list[_Target]:
     """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items;
     a word several products share counts as an item before them ("2 kg dal chai")."""
-    if not mentions:
-        return mentions
+    if not mentions or not any(t.norm in _LOOK_ALIKE for t in tokens):
+        return mentions  # most messages: no word here is ever a verb
     at = {t.start: k for k, t in enumerate(tokens)}
     bn_latn: bool | None = None
     kept: list[_Target] = []
@@ -362,6 +371,32 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
+def _name_digits(names: tuple[str, ...]) -> set[str]:
+    """The numbers written in names after their first word ("500" of "Napa 500")."""
+    return {t.norm for name in names if _ANY_DIGIT.search(name) is not None
+            for t in tokenize(name, 8)[1:] if t.norm.isdigit()}
+
+
+def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> list[Mention]:
+    """"Paracetamol 500 5": a number right after a mention that is a word of one of the
+    product's names ("Paracetamol 500"), after its first, is part of the name, not the
+    quantity; so is its plural ("napa 500s 6")."""
+    out: list[Mention] = []
+    for m in mentions:
+        nxt = next((t for t in tokens if t.start >= m.end), None)
+        if nxt is not None and nxt.norm.isdigit() and not text[m.end:nxt.start].strip() \
+                and nxt.norm in _name_digits(m.product.names()) \
+                and nxt.norm not in {t.norm for t in tokenize(m.text, 8)}:
+            end = nxt.end
+            if text[end:end + 1] in ("s", "S") and not text[end + 1:end + 2].isalnum():
+                end += 1  # "napa 500s 6": the plural of the name
+            out.append(Mention(m.start, end, text[m.start:end], m.product, m.option,
+                               m.score, m.matched))
+        else:
+            out.append(m)
+    return out
+
+
 # ---- negation: "no samosa today", "চা লাগবে না", "لا أريد شاي" ------------------------------
 _NEG_BEFORE = frozenset({"no", "not", "without", "dont", "never", "بدون", "لا", "ما", "مش",
                          "بلاش", "ولا", "غير", "bina", "बिना"})
@@ -388,6 +423,28 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     if after and after[0] in _NEG_AFTER:
         return True
     return len(after) == 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER
+
+
+# ---- removal: "cancel 2 samosa", "samosa hatao", "২টা সিঙ্গারা বাদ দিন", "احذف الشاي" --------
+_REMOVE_TEXT = """
+    remove delete cancel drop hatao hata hatado hatana hataiye hatayen nikalo nikal
+    nikaldo nikaal nikaalo हटाओ हटा हटाएं हटाइए हटाना हटादो निकालो निकाल निकालें रद्द कैंसल
+    বাদ সরান সরাও সরিয়ে বাতিল ক্যানসেল ক্যান্সেল soran sorao sorie batil
+    احذف حذف احذفي أزل ازل ازيل أزيل إزالة ازالة شيل شيلي الغ ألغ الغي ألغي إلغاء الغاء
+    """  # not Hindi बाद ("after"), nor romanised "bad" alone (English): see the pairs
+_REMOVE_WORDS = frozenset(normalize_token(w) for w in _REMOVE_TEXT.split())
+_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"), ("bad", "din"), ("bad", "dao"),
+                           ("bad", "dite"), ("baad", "din"), ("baad", "dao")})
+
+
+def _removal_clauses(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
+    """The clauses (character spans) that ask to take something out of the cart."""
+    cues = [t.start for k, t in enumerate(tokens) if t.norm in _REMOVE_WORDS or (
+        k + 1 < len(tokens) and (t.norm, tokens[k + 1].norm) in _REMOVE_PAIRS)]
+    if not cues:
+        return []
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    return [(a, b) for a, b in pairwise(bounds) if any(a <= c < b for c in cues)]
 
 
 # ---- quantities no shop can mean ---------------------------------------------------------
@@ -489,6 +546,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    if _ANY_DIGIT.search(text) is not None:
+        mentions = _name_numbers(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
     target_spans = [(t.start, t.end) for t in targets]
@@ -587,6 +646,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         value = span.value
         shown = str(value.numerator) if value.denominator == 1 else str(value)
         entities.append(Entity("quantity", shown, span.text, span.start, span.end))
+    if items:
+        removing = _removal_clauses(text, tokens)
+        if removing:
+            items = [replace(item, removal=True) if any(
+                a <= t.start < b for a, b in removing) else item
+                for item, t in zip(items, targets, strict=True)]
     wanted = language_switch_request(text)
     if wanted is not None:
         entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
@@ -617,6 +682,12 @@ _AMOUNT_MEANS_ORDER = frozenset({
 # chai") is an order whatever else it resembles; these words may sit between them.
 _LIST_WORDS = _CONJUNCTIONS | (_GAP_FILLERS - {"no"}) | _WANT_CHAI | {"please", "pls", "plz"}
 _QUESTION_MARKS = frozenset("?؟")
+# "paracetamol ek bhej do" reads as "bhej do" of "QR bhej do" (pay); an amount of a product
+# with no word of paying in the message is an order.
+_PAY_CUES = re.compile(
+    r"pay|upi|qr\b|link|card|cash|\bcod\b|paisa|paise|paytm|bkash|nagad|money|"
+    r"भुगतान|पेमेंट|पैस|यूपीआई|लिंक|পেমেন্ট|টাকা|ইউপিআই|লিংক|বিকাশ|ক্যাশ|"
+    r"دفع|ادفع|أدفع|رابط|بطاقة|تحويل|أسدد|اسدد", re.IGNORECASE)
 
 
 def _only_items(text: str, found: Extraction) -> bool:
@@ -633,13 +704,17 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     An item counts when it is not negated; its amount counts when it was written and is not
     a word that is a number only sometimes ("a samosa", Hindi "do").
     """
+    if found.items and all(i.removal or i.negated for i in found.items) and any(
+            i.removal for i in found.items):
+        return "remove_from_cart"  # "cancel 2 samosa" is no order, whatever it resembles
     if intent in ("add_to_cart", "remove_from_cart"):
         return intent
-    wanted = [i for i in found.items if not i.negated]
+    wanted = [i for i in found.items if not i.negated and not i.removal]
     if not wanted:
         return intent
     counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
-    if counted and intent in _AMOUNT_MEANS_ORDER:
+    if counted and (intent in _AMOUNT_MEANS_ORDER or (
+            intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
     if (counted or len(wanted) > 1) and _only_items(text, found):
         return "add_to_cart"

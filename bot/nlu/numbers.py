@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from catalog.digits import DIGITS
 from catalog.search import normalize_token
@@ -151,6 +152,7 @@ def _digits(text: str) -> Fraction | None:
         return None
 
 
+@lru_cache(maxsize=8192)  # pure; every word of every message comes here (Fraction is immutable)
 def _word_value(norm: str) -> Fraction | None:
     value = _WORDS.get(norm)
     if value is not None:
@@ -172,6 +174,7 @@ def starts_with_and(word: str) -> bool:
             and _word_value(norm) is not None)
 
 
+@lru_cache(maxsize=8192)  # pure, and asked of the same few words many times a message
 def parse_number(word: str) -> Fraction | None:
     """The value of one word or digit string (``"৩"``, ``"দুটো"``, ``"1.5"``), else None."""
     word = word.strip()

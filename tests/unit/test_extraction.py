@@ -21,7 +21,7 @@ from bot.nlu.base import ItemMention, QuantityIssue, Understanding
 from bot.nlu.builtin import BuiltinBackend
 from bot.nlu.cart_plan import plan_items, planned_cart
 from bot.nlu.entities import Extraction, extract
-from bot.nlu.evaluate import FORMS, CorpusShop, evaluate_corpus, expected_cart
+from bot.nlu.evaluate import FORMS, CorpusShop, ExtractionReport, evaluate_corpus, expected_cart
 from bot.nlu.rasa_export import export_rasa_project
 from bot.nlu.rasa_http import items_from_rasa
 from bot.nlu.training import Example, load_rasa_nlu, read_nlu_data
@@ -29,7 +29,7 @@ from catalog.loader import check_shop, load_shop
 from catalog.models import Shop
 from catalog.search import ProductIndex, normalize_token
 from tests.nlu.extraction import generate
-from tests.nlu.extraction.shops_spec import SHOPS
+from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS
 from tests.unit.catalog_builders import catalog, product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def _cart(shop_id: str, text: str) -> dict[str, int]:
 # ---- the corpus -------------------------------------------------------------------------
 def test_committed_corpus_is_what_the_generator_writes(tmp_path: Path) -> None:
     generate.main(tmp_path)
-    for split in ("tune", "test"):
+    for split in ("tune", "test", "holdout", "fresh"):
         for path in sorted((CORPUS / split).rglob("*.yml")):
             twin = tmp_path / "corpus" / split / path.relative_to(CORPUS / split)
             assert filecmp.cmp(path, twin, shallow=False), f"{path} is stale: regenerate"
@@ -86,12 +86,16 @@ def test_corpus_size_languages_shops_and_split() -> None:
     assert len(per_split["tune"] | per_split["test"]) >= 4
     assert not per_split["tune"] & per_split["test"]  # split by shop
     assert {s.id for s in SHOPS if s.split == "test"} == per_split["test"]
+    holdout = {folder.name for folder in (CORPUS / "holdout").iterdir()}
+    assert holdout == {s.id for s in HOLDOUT} and not holdout & {s.id for s in SHOPS}
+    fresh = {folder.name for folder in (CORPUS / "fresh").iterdir()}
+    assert fresh == {s.id for s in FRESH} and not fresh & (holdout | {s.id for s in SHOPS})
     kinds = {s.kind for s in SHOPS}
     assert len(kinds) >= 4 and "grocery" in kinds
 
 
 def test_every_corpus_shop_passes_haat_check() -> None:
-    for shop in SHOPS:
+    for shop in (*SHOPS, *HOLDOUT, *FRESH):
         assert [str(e) for e in check_shop(SHOP_DIR / shop.id)
                 if e.severity == "error"] == []
 
@@ -235,19 +239,29 @@ def test_any_written_count_is_added_exactly_or_asked(n: int) -> None:
 
 
 # ---- the measured figures ---------------------------------------------------------------
-async def test_held_out_shops_keep_their_recorded_figures() -> None:
-    """docs/NLU.md: cart exact-match and product precision on the shops never tuned on."""
+async def _split_report(split: str) -> ExtractionReport:
     entries = []
-    for folder in sorted((CORPUS / "test").iterdir()):
+    for folder in sorted((CORPUS / split).iterdir()):
         shop = _shop(folder.name)
         examples = [(form, ex) for form in FORMS for ex in load_rasa_nlu(folder / f"{form}.yml")]
         entries.append(CorpusShop(shop, BuiltinBackend.train(shop), examples))
     _, report = await evaluate_corpus(entries)
     assert report.overall.n == sum(len(e.examples) for e in entries)
+    return report
+
+
+@pytest.mark.parametrize(("split", "cart_exact", "precision"), [
+    ("test", 0.98, 0.99), ("holdout", 0.99, 0.99), ("fresh", 0.97, 0.98)])
+async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact: float,
+                                                          precision: float) -> None:
+    """docs/NLU.md: cart exact-match and product precision on the shops not tuned on, in
+    every language form: ``test`` (until issue-13e read its misses), ``holdout`` (read once,
+    by issue-13e), ``fresh`` (never read; 46 messages a form, so one miss is 0.022)."""
+    report = await _split_report(split)
     assert report.overall.precision >= 0.99
-    assert report.overall.cart_exact >= 0.96
     for form in report.per_form:
-        assert form.cart_exact >= 0.90, form
+        assert form.cart_exact >= cart_exact, form
+        assert form.precision >= precision, form
 
 
 # ---- Rasa: the export carries the entities, and DIET's entities can be scored --------------
