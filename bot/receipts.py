@@ -113,6 +113,8 @@ METHODS: dict[str, dict[str, str]] = {
     "bkash": {"en": "bKash", "hi": "bKash", "bn": "বিকাশ", "ar": "bKash"},
     "nagad": {"en": "Nagad", "hi": "Nagad", "bn": "নগদ", "ar": "Nagad"},
     "rocket": {"en": "Rocket", "hi": "Rocket", "bn": "রকেট", "ar": "Rocket"},
+    "upi_transfer": {"en": "UPI transfer", "hi": "UPI ट्रांसफ़र", "bn": "UPI ট্রান্সফার",
+                     "ar": "تحويل UPI"},
     "bank_transfer": {"en": "Bank transfer", "hi": "बैंक ट्रांसफ़र", "bn": "ব্যাংক ট্রান্সফার",
                       "ar": "تحويل بنكي"},
 }

@@ -24,6 +24,7 @@ from catalog.models import Shop
 from catalog.money import Money
 from payments.book import COD
 from payments.invoices import InvoiceNumberError
+from payments.providers.manual import ManualTransferProvider
 from payments.repository import Order
 from payments.service import PaymentService, PaymentUpdate, RefundUpdate
 from payments.status import (
@@ -144,7 +145,8 @@ class PaymentNotifier:
             request = update.request
             issued = await self._issue_receipt(
                 shop, order, writes, to_owners, method=request.method,
-                reference=update.event.payment_id or request.provider_ref, now=now)
+                reference=ManualTransferProvider.shown_reference(
+                    update.event.payment_id or request.provider_ref or ""), now=now)
             if issued is not None:
                 text += "\n" + t("receipt_line", link=issued.url)
             # the card moves only if one went out for this request (bot/order_card.py)

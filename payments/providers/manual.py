@@ -74,6 +74,16 @@ class ManualTransferProvider:
                              payment_id=f"claim:{transaction_id}", reference=request_id,
                              refs=(request_id,))
 
+    @staticmethod
+    def shown_reference(payment_id: str) -> str | None:
+        """What a receipt shows for a payment id: a manual confirmation's transaction id
+        (``manual:<request>:<trx>`` gives ``<trx>``, ``manual:<request>`` nothing: the
+        request id is haat's own), any other provider's id as it is."""
+        if not payment_id.startswith("manual:"):
+            return payment_id or None
+        parts = payment_id.split(":", 2)
+        return parts[2] if len(parts) == 3 and parts[2] else None
+
     def confirm_event(self, request_id: str, amount: Money, transaction_id: str | None, *,
                       occurred_at: int) -> ProviderEvent:
         """The merchant saw the money in their own app: the capture."""

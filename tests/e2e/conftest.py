@@ -8,6 +8,7 @@ chosen up front instead of the in-process client the unit tests use.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -189,3 +190,18 @@ async def until_ready(url: str, proc: subprocess.Popen[bytes], log: Path | None 
 
 def _tail(log: Path | None) -> str:
     return log.read_text(errors="replace")[-4000:] if log is not None else ""
+
+
+_RECEIPT_LINK = re.compile(r"https?://\S+?(/receipt/[A-Za-z0-9_-]+)")
+_RECEIPT_FIELD = re.compile(r'id="(invoice-number|total|method|reference|title)"[^>]*>([^<]*)<')
+
+
+async def receipt_of(client: TestClient[Any, Any], told: str) -> dict[str, str]:
+    """The receipt a shopper was sent: its link found in ``told`` (what reached the shopper)
+    and the page fetched as their phone would, read by the page's own element ids."""
+    found = _RECEIPT_LINK.search(told)
+    assert found is not None, told
+    response = await client.get(found.group(1))
+    assert response.status == 200, await response.text()
+    page = await response.text()
+    return {name: html.unescape(value).strip() for name, value in _RECEIPT_FIELD.findall(page)}

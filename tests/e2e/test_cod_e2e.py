@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.receipts import METHODS
 from bot.replies import TEXTS
 from catalog.money import Money
 from config.settings import Settings
 from payments.audit import audit
 from storage.amounts import minor
 from tests.conftest import ADMIN_TOKEN, ROOT, SIM_TOKEN, AiohttpClient
+from tests.e2e.conftest import receipt_of
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from tests.sim import (
@@ -261,6 +263,11 @@ async def test_a_cod_order_is_confirmed_shipped_and_paid_in_cash(
     assert f"{total} cash recorded for ORD-1001" in delivered and "delivered" in delivered
     told = "\n".join(await shopper._proactive())
     assert received in told
+    # the shopper's receipt, once the cash is in: the order's total, paid in cash
+    receipt = await receipt_of(client, told)
+    assert re.fullmatch(r"[A-Z]+/\d{4}/\d{6}", receipt["invoice-number"]), receipt
+    assert receipt["total"].replace(",", "") in (total, total.removesuffix(".00")), receipt
+    assert receipt["method"] == METHODS["cod"][case.language], receipt
     again = await owner.say("deliver ORD-1001")
     assert "cash recorded" not in again  # typed twice: recorded once
 

@@ -22,7 +22,7 @@ from config.clock import Clock
 from config.settings import Settings
 from payments.audit import audit
 from tests.conftest import ROOT, SIM_TOKEN, AiohttpClient
-from tests.e2e.conftest import account, ledger_by_currency
+from tests.e2e.conftest import account, ledger_by_currency, receipt_of
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from tests.sim import (
@@ -183,6 +183,10 @@ async def test_dhaka_bkash_on_the_simulator(aiohttp_client: AiohttpClient,
     assert await _status(client, "dhaka-grocer/ORD-1001") == "paid"
     told = await shopper.outbox()
     assert "ORD-1001" in told and "পেমেন্ট পেয়েছি" in told
+    # with its receipt: the taka, by bKash, under the shopper's own transaction id
+    receipt = await receipt_of(client, told)
+    assert receipt["invoice-number"] == "RG/2627/000001", receipt
+    assert receipt["total"] == "৳150" and receipt["reference"] == "8N7A6D5EE7", receipt
     assert "nothing to confirm" in await owner.text("paid ORD-1001")
 
     # the books: the taka sit in the merchant's bKash wallet, nothing owed, audit clean
@@ -225,7 +229,11 @@ async def test_kolkata_upi_transfer_on_the_simulator_in_bengali(
     assert "paid ORD-1001 412345678901" in await owner.outbox()
     assert "marked paid (₹45.00, transaction 412345678901)" in await owner.text(
         "paid ORD-1001")
-    assert "পেমেন্ট পেয়েছি" in await shopper.outbox()
+    told = await shopper.outbox()
+    assert "পেমেন্ট পেয়েছি" in told
+    receipt = await receipt_of(client, told)  # a rupee shop without GSTIN: a bill of supply
+    assert receipt["total"] == "₹45.00" and receipt["reference"] == "412345678901", receipt
+    assert receipt["method"] == "UPI ট্রান্সফার", receipt
     assert await account(client, "psp_clearing:manual:upi_transfer") == 4500
     assert await account(client, "customer_receivable") == 0
     await _books_agree(client)
