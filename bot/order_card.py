@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
+from bot.types import Reply
 from catalog.models import CardPayment, Shop
 from catalog.money import currency_code, exponent
 from payments.repository import Order, OrderLine
@@ -32,6 +33,17 @@ DESCRIPTION_MAX: Final = 60
 EXPIRY_MIN_SECONDS: Final = 300  # Meta refuses an expiration sooner than 5 minutes ahead
 _REFERENCE_BAD = re.compile(r"[^A-Za-z0-9_.-]")
 _PIN = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def without_card(reply: Reply) -> Reply | None:
+    """The same payment message without its order card (``order_details`` or
+    ``order_status``): its words, the pay link and the UPI QR, for when Meta refuses the
+    card, at once or in a later status; None when ``reply`` carries no card."""
+    if reply.type == "payment" and (reply.extra.get("order_details")
+                                    or reply.extra.get("order_status")):
+        return Reply(type="payment", text=reply.text, link=reply.link,
+                     image_url=reply.image_url)
+    return None
 
 
 def card_sent(shop: Shop, method: str, upi_link: str) -> bool:

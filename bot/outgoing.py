@@ -35,6 +35,9 @@ class OutboundStatus(StrEnum):
     UNKNOWN_ERROR = "unknown_error"  # refused with an error haat does not know
     HELD = "held"  # an owner alert that could not be delivered: kept for the digest
     DIGESTED = "digested"  # a held alert, given to the owner in a digest
+    # an order card Meta accepted, then failed in a status: sent again without the card
+    # (text, pay link and QR), in a new row
+    REPLACED = "replaced"
 
 
 # the ends a merchant must hear of (GET /api/outbox)
@@ -47,7 +50,8 @@ _S = OutboundStatus
 # a receipt never moves a row backwards (read may arrive before delivered)
 _RANK = {_S.ACCEPTED: 0, _S.SENT: 1, _S.DELIVERED: 2, _S.READ: 3, _S.FAILED: 4}
 # the ends the outbox decided (templated, undeliverable…) are above every receipt
-_SETTLED = (_S.DEAD, _S.TEMPLATED, _S.UNDELIVERABLE, _S.UNKNOWN_ERROR, _S.HELD, _S.DIGESTED)
+_SETTLED = (_S.DEAD, _S.TEMPLATED, _S.UNDELIVERABLE, _S.UNKNOWN_ERROR, _S.HELD, _S.DIGESTED,
+            _S.REPLACED)
 _RANK_SQL = ("CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in (
     (_S.PENDING, -2), (_S.SENDING, -1), *_RANK.items(), *((s, 9) for s in _SETTLED)))
     + " ELSE -3 END")

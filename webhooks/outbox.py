@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from bot import outgoing
+from bot.order_card import without_card
 from bot.outgoing import OutboundStatus, OutboxItem
 from bot.templates import fallback_of, is_owner_alert
 from bot.types import Reply
@@ -294,10 +295,29 @@ class Outbox:
             await self._window_closed(item, error, sent=True)
             return
         end = classify(code, item.reply)
+        plain = without_card(item.reply)
+        if plain is not None and end is not OutboundStatus.UNDELIVERABLE:
+            await self._replace(item, plain, error)
+            return
         if end is not OutboundStatus.FAILED:
             update = WriteSet()
             outgoing.settle(update, item.id, end, error, self.clock.now_ms(), must_change=True)
             await self._record_once(update)
+
+    async def _replace(self, item: OutboxItem, plain: Reply, error: str) -> None:
+        """An order card Meta failed after accepting it (a number without payments set up,
+        a shopper it cannot take a card from): the shopper still gets a way to pay, the
+        same words with the link and the QR, once however often the status comes."""
+        now = self.clock.now_ms()
+        update = WriteSet()
+        self._end(update, item.id, OutboundStatus.REPLACED, error, now, sent=True)
+        again = OutboxItem(uuid.uuid4().hex, item.shop_id, item.channel, item.customer,
+                           item.business, plain)
+        outgoing.outbox_statement(update, again, now)
+        if await self._record_once(update):
+            log.info("outbox: order card %s failed (%s); sent again without the card",
+                     item.id, error)
+            self.submit([again])
 
     async def recover(self) -> None:
         """At start-up: what a dead process left behind.

@@ -25,7 +25,13 @@ from tests.conftest import AiohttpClient
 from tests.e2e.conftest import SANDBOX_AUTH, start_live
 from tests.fakes.graph_api import ACCESS_TOKEN
 from tests.fakes.graph_catalog import FakeGraphCatalog, run_fake_graph_catalog
-from tests.sim import cloud_button, cloud_message, cloud_text, signed_cloud_request
+from tests.sim import (
+    cloud_button,
+    cloud_message,
+    cloud_status,
+    cloud_text,
+    signed_cloud_request,
+)
 from webhooks import keys as k
 from webhooks.meta_catalog import run_cli_sync
 
@@ -195,6 +201,32 @@ async def test_a_refused_card_becomes_text_link_and_qr(
     assert qr["image"]["link"].endswith("/qr.png")
     link = qr["image"]["link"].removesuffix("/qr.png")
     assert link in qr["image"]["caption"]  # the words and the pay link ride with the QR
+
+
+async def test_a_card_meta_fails_after_accepting_it_becomes_text_link_and_qr_once(
+        aiohttp_client: AiohttpClient, settings: Settings, meta: FakeGraphCatalog,
+        tmp_path: Path) -> None:
+    """Meta may take a card and fail it later, in a status webhook: the shopper still gets
+    a way to pay (webhooks/outbox.py ``_replace``), once, however often the status comes."""
+    configured = _configured(settings, meta, _shop(tmp_path))
+    client = await start_live(aiohttp_client, configured)
+    chat = Chat(client, configured, meta)
+    sent = await _checkout(chat)
+    assert _interactive(sent, "order_details") and not meta.refused
+    accepted = [r.json for r in meta.received if r.path.endswith("/messages")]
+    index = next(i for i, m in enumerate(accepted) if m and m.get("type") == "interactive"
+                 and m["interactive"]["type"] == "order_details")
+    wamid = f"wamid.FAKE{index + 1:06d}"  # the fake's answer to its n-th accepted message
+    for _ in range(2):  # Meta delivers a webhook again when it is unsure it arrived
+        body, headers = signed_cloud_request(configured.env["WHATSAPP_APP_SECRET"], cloud_status(
+            wamid, "failed", recipient=CUSTOMER, error_code=131009,
+            error_title="Parameter value is not valid"))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+    again = await chat.sent()
+    assert not _interactive(again, "order_details")
+    [qr] = [m for m in again if m.get("type") == "image"]
+    link = qr["image"]["link"].removesuffix("/qr.png")
+    assert link in qr["image"]["caption"]
 
 
 async def test_a_refused_address_form_asks_in_text(

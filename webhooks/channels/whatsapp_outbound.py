@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
+from bot.order_card import without_card
 from bot.types import Reply
 from webhooks.channels import limits
 from webhooks.channels.whatsapp_inbound import int_value, str_value
@@ -204,10 +205,7 @@ def fallback_message(to: str, reply: Reply) -> dict[str, Any] | None:
     """What goes instead when Meta refuses a card that needs commerce set-up (an order
     card without WhatsApp Payments, a product the catalog does not hold, the address form
     outside India): the same words as text, the link, and the UPI QR as an image."""
-    if reply.type == "payment" and (reply.extra.get("order_details")
-                                    or reply.extra.get("order_status")):
-        plain = Reply(type="payment", text=reply.text, link=reply.link,
-                      image_url=reply.image_url)
+    if (plain := without_card(reply)) is not None:
         return _payment(to, plain)
     if reply.type == "product":
         rows = reply.rows or reply.buttons
