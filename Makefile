@@ -52,7 +52,7 @@ faults: $(STAMP)
 	bash scripts/faults.sh
 
 ## Mutation testing of the trust paths (docs/TESTING.md): score per module and the survivors.
-## MODULES="payments/upi.py" limits it; results are kept in build/mutants/ (a rerun resumes).
+## MODULES="payments/upi.py" limits it; results are kept in .mutants/ (a rerun resumes).
 mutants: $(STAMP)
 	MODULES="$(MODULES)" bash scripts/mutants.sh
 

@@ -1,6 +1,6 @@
 """Mutation testing of the trust paths with mutmut 3 (docs/TESTING.md, "Mutation").
 
-Each module runs in its own scratch copy of the repository (build/mutants/<module>/), with a
+Each module runs in its own scratch copy of the repository (.mutants/<module>/), with a
 [tool.mutmut] section written for it: only that module is mutated, and the stats run (which
 records which test calls which function) runs only the in-process tests listed for it below,
 so each mutant then runs only the tests that cover it. A scratch copy keeps its results:
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "build" / "mutants"
+WORK = ROOT / ".mutants"  # a dot-directory: the doc-reference walk and ruff skip it
 
 # module -> the in-process tests that exercise it (no subprocess servers, no real Rasa: those
 # cannot feed mutmut's coverage and need the real .venv). Order: cheapest first.
@@ -100,7 +100,8 @@ IMPORT_TIME: dict[str, set[str]] = {
 SOURCE_PATHS = ["bot", "catalog", "config", "payments", "security", "storage", "webhooks"]
 ALSO_COPY = ["examples", "docs", "README.md"]
 IGNORE = shutil.ignore_patterns(
-    ".venv", ".rasa-venv", ".rasa-models", ".git", "build", "mutants", "__pycache__",
+    ".venv", ".rasa-venv", ".rasa-models", ".git", ".mutants", "build", "mutants",
+    "__pycache__",
     ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.egg-info", "*.db", "*.db-*",
 )
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # test failure, pytest error, timeout, type check
@@ -119,7 +120,8 @@ def _prepare(module: str) -> Path:
     work = WORK / _slug(module)
     work.mkdir(parents=True, exist_ok=True)
     for name in os.listdir(ROOT):
-        if name in {".git", ".venv", ".rasa-venv", ".rasa-models", "build", "mutants"}:
+        if name in {".git", ".venv", ".rasa-venv", ".rasa-models", ".mutants", "build",
+                    "mutants"}:
             continue
         src, dst = ROOT / name, work / name
         if dst.is_dir() and not dst.is_symlink():
@@ -185,7 +187,7 @@ def report(modules: list[str]) -> int:
         print(f"{module:44} {len(results):7} {killed:6} {len(lost):8} {score:5.1f}%{note}")
         survivors += [f"{name}  (exit {results[name]})" for name in sorted(lost)]
     if survivors:
-        print("\nsurvivors (see one: cd build/mutants/<module> && mutmut show NAME):")
+        print("\nsurvivors (see one: cd .mutants/<module> && mutmut show NAME):")
         print("\n".join("  " + s for s in survivors))
     return 1 if below else 0
 

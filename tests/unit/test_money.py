@@ -175,6 +175,7 @@ def test_an_asset_carries_its_exponent_from_zero_to_eighteen() -> None:
         (Money(-123_456_789, "KWD"), "KWD -123,456.789"),
         (Money(-12_345_678, "INR"), "-₹123,456.78"),
         (Money(1_000_000, "JPY"), "¥1,000,000"),
+        (Money(123_456_789, "INR"), "₹1,234,567.89"),
         (Money(123_400, "INR"), "₹1,234.00"),
         (Money(0, "INR"), "₹0.00"),
     ],
