@@ -458,3 +458,17 @@ def test_edges_of_the_event_fold() -> None:
     failed = apply_events(amount, [ev(f, 0, 1, pid="a1"), ev(f, 0, 2, pid="a2"),
                                    ev(c, 100, 3, pid="a3")])
     assert failed.failed_attempts == 2
+
+
+def test_one_refund_reported_twice_counts_once_and_captures_without_ids_each_count() -> None:
+    """Found by `make mutants`: the business key of refunds and of id-less captures."""
+    amount = Money(100, "INR")
+    c, r = PaymentEventKind.CAPTURED, PaymentEventKind.REFUNDED
+    # refund.processed by webhook and the same refund seen by a poll: other event ids
+    twice = apply_events(amount, [ev(c, 100, 1, pid="p1"),
+                                  ev(r, 30, 2, pid="p1", rid="rfnd_1", eid="webhook-1"),
+                                  ev(r, 30, 3, pid="p1", rid="rfnd_1", eid="poll-1")])
+    assert twice.refunded == Money(30, "INR")
+    # two captures a provider reports without payment ids are two payments
+    two = apply_events(amount, [ev(c, 50, 1, eid="cap-a"), ev(c, 50, 2, eid="cap-b")])
+    assert two.captured == amount
