@@ -9,6 +9,7 @@ running again resumes and re-checks only what changed.
     python scripts/mutants.py run [MODULE ...]     # mutate, test, then report
     python scripts/mutants.py report [MODULE ...]  # score per module and the survivors
     python scripts/mutants.py show [MODULE ...]    # each survivor's diff
+    python scripts/mutants.py table [MODULE ...]   # the scores for docs/TESTING.md
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +194,27 @@ def report(modules: list[str]) -> int:
     return 1 if below else 0
 
 
+def table(modules: list[str]) -> int:
+    """The scores as a Markdown table for docs/TESTING.md, with today's date and commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+                            cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    today = datetime.now(UTC).date().isoformat()
+    print("| module | mutants | killed | survived | score | import-time (not scored) "
+          "| date | commit |\n|---|---|---|---|---|---|---|---|")
+    for module in modules:
+        results = _results(module)
+        if not results:
+            print(f"| `{module}` | not run | | | | | | |")
+            continue
+        skip = {n for n in results if _function(n) in IMPORT_TIME.get(module, set())}
+        scored = {n: c for n, c in results.items() if n not in skip}
+        killed = sum(1 for c in scored.values() if c in KILLED)
+        score = 100.0 * killed / max(len(scored), 1)
+        print(f"| `{module}` | {len(scored)} | {killed} | {len(scored) - killed} "
+              f"| {score:.1f} % | {len(skip)} | {today} | {commit} |")
+    return 0
+
+
 def show(modules: list[str]) -> int:
     """Each survivor's diff (mutmut show), to kill it with a test or call it equivalent."""
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
@@ -226,10 +249,11 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
     modules = [m for arg in argv[1:] for m in arg.split()] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
-    if unknown or command not in {"run", "report", "show"}:
-        print(f"usage: mutants.py run|report|show [MODULE ...]; modules: {', '.join(MODULES)}")
+    if unknown or command not in {"run", "report", "show", "table"}:
+        print("usage: mutants.py run|report|show|table [MODULE ...]; modules: "
+              + ", ".join(MODULES))
         return 2
-    return {"run": run, "report": report, "show": show}[command](modules)
+    return {"run": run, "report": report, "show": show, "table": table}[command](modules)
 
 
 if __name__ == "__main__":
