@@ -7,6 +7,7 @@ so each mutant then runs only the tests that cover it. A scratch copy keeps its 
 running again resumes and re-checks only what changed.
 
     python scripts/mutants.py run [MODULE ...]     # mutate, test, then report
+    python scripts/mutants.py retest [MODULE ...]  # only the survivors again, after new tests
     python scripts/mutants.py report [MODULE ...]  # score per module and the survivors
     python scripts/mutants.py show [MODULE ...]    # each survivor's diff
     python scripts/mutants.py table [MODULE ...]   # the scores for docs/TESTING.md
@@ -62,8 +63,9 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_cart.py",
         "tests/unit/test_order_rules.py",
     ],
-    "webhooks/outbox.py": [
-        "tests/contract/test_outbox_sender.py",
+    "webhooks/outbox.py": [  # the in-process half of the reliability tests
+        "tests/e2e/test_reliability.py", "tests/e2e/test_server_side_prices.py",
+        "-k", "not crash and not sigkill and not sigstop",
     ],
     "webhooks/channels/whatsapp_inbound.py": [
         "tests/contract/test_channels_parse.py",
@@ -230,16 +232,24 @@ def show(modules: list[str]) -> int:
     return 0
 
 
-def run(modules: list[str]) -> int:
+def retest(modules: list[str]) -> int:
+    """Only the last run's survivors again (after new tests), then the report."""
+    return run(modules, survivors_only=True)
+
+
+def run(modules: list[str], *, survivors_only: bool = False) -> int:
     """Mutate and test each module in its own scratch copy, niced."""
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
     children = os.environ.get("MUTANTS_JOBS", "2")
     os.nice(19)  # a shared machine: the children inherit it
     for module in modules:
+        names = [n for n, c in _results(module).items() if c not in KILLED]
+        if survivors_only and not names:
+            continue
         work = _prepare(module)
         print(f"== {module} in {work.relative_to(ROOT)}", flush=True)
         subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
-            [str(mutmut), "run", "--max-children", children],
+            [str(mutmut), "run", "--max-children", children, *(names if survivors_only else [])],
             cwd=work, check=False,
         )
     return report(modules)
@@ -249,11 +259,12 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
     modules = [m for arg in argv[1:] for m in arg.split()] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
-    if unknown or command not in {"run", "report", "show", "table"}:
-        print("usage: mutants.py run|report|show|table [MODULE ...]; modules: "
+    if unknown or command not in {"run", "retest", "report", "show", "table"}:
+        print("usage: mutants.py run|retest|report|show|table [MODULE ...]; modules: "
               + ", ".join(MODULES))
         return 2
-    return {"run": run, "report": report, "show": show, "table": table}[command](modules)
+    return {"run": run, "retest": retest, "report": report, "show": show,
+            "table": table}[command](modules)
 
 
 if __name__ == "__main__":
