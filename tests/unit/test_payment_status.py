@@ -418,6 +418,9 @@ def test_ledger_for_any_state_balances(
 @pytest.mark.parametrize(("refuse", "machine", "current", "event"), [
     (lambda: order_transition(OrderStatus.CANCELLED, OrderEvent.SHIP), "order",
      OrderStatus.CANCELLED, OrderEvent.SHIP),
+    (lambda: order_transition(OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL,
+                              payment_in_flight=True), "order",
+     OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL),
     (lambda: refund_transition(RefundStatus.PROCESSED, RefundEvent.RETRY), "refund",
      RefundStatus.PROCESSED, RefundEvent.RETRY),
     (lambda: transition(PaymentStatus.ISSUED, PaymentEventKind.REFUNDED), "payment",
