@@ -217,7 +217,7 @@ def test_delivery_fee_function() -> None:
 # and the codes and messages the bot's replies are chosen by.
 def test_live_stock_counts_decide_sold_out_and_over_stock() -> None:
     cart = Cart().add("SAMOSA", 3)
-    sold_out = price_cart(cart, CATALOG, None, "INR", available=lambda sku: 0)
+    sold_out = price_cart(cart, CATALOG, None, "INR", available={"SAMOSA": 0}.get)
     assert [(p.sku, p.kind, p.wanted, p.available) for p in sold_out.problems] == [
         ("SAMOSA", SOLD_OUT, 3, 0)]
     assert sold_out.lines == ()
