@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # which interpreter .venv was built on: a different one rebuilds it
 PYTHON_MARK := $(VENV)/.python
 
-.PHONY: serve test install lint typecheck pytest bench fuzz faults rasa-serve bench-rasa clean FORCE
+.PHONY: serve test install lint typecheck pytest bench fuzz faults mutants rasa-serve bench-rasa clean FORCE
 
 $(PYTHON_MARK): FORCE
 	@[ "$$(cat $@ 2>/dev/null)" = "$(PYTHON)" ] || { mkdir -p $(VENV); echo "$(PYTHON)" > $@; }
@@ -50,6 +50,11 @@ fuzz: $(STAMP)
 ## The fault soak: every fault test's scenario repeated (HAAT_FAULT_ROUNDS, default 10), counted.
 faults: $(STAMP)
 	bash scripts/faults.sh
+
+## Mutation testing of the trust paths (docs/TESTING.md): score per module and the survivors.
+## MODULES="payments/upi.py" limits it; results are kept in .mutants/ (a rerun resumes).
+mutants: $(STAMP)
+	MODULES="$(MODULES)" bash scripts/mutants.sh
 
 ## A real Rasa server trained on the demo shop (its own Python 3.10 venv), and Rasa vs built-in.
 rasa-serve: $(STAMP)

@@ -11,7 +11,7 @@ import pytest
 from multidict import MultiDict
 
 from config.settings import Settings
-from security.signatures import verify_hex
+from security.signatures import hmac_sha256_hex, verify_hex
 from tests import sim
 from webhooks.channels.twilio import TwilioAdapter, public_request_url
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
@@ -263,3 +263,20 @@ def test_verify_hex_on_a_meta_vector() -> None:
     assert not verify_hex(None, b"test", vector["expected_hex"])
     assert not verify_hex("secret", b"test", None)
     assert not verify_hex("secret", b"test", "zz\u00e9")
+
+
+# Found by `make mutants` (docs/TESTING.md): the generic check's edges.
+def test_an_empty_secret_never_verifies_even_its_own_signature() -> None:
+    body = b'{"a":1}'
+    assert not verify_hex("", body, hmac_sha256_hex("", body))
+    assert not verify_hex(b"", body, hmac_sha256_hex(b"", body))
+    assert not verify_hex(["", None], body, hmac_sha256_hex("", body))  # type: ignore[list-item]
+
+
+def test_any_configured_secret_verifies_in_any_order_and_bytes_keys_work() -> None:
+    body = b'{"a":1}'
+    old = hmac_sha256_hex(b"old-secret", body)
+    assert verify_hex(b"old-secret", body, old)
+    assert verify_hex(["old-secret", "new-secret"], body, old)  # the match comes first
+    assert verify_hex(["new-secret", "old-secret"], body, old.upper())
+    assert not verify_hex(["new-secret", "other"], body, old)

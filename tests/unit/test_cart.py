@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -210,3 +211,43 @@ def test_delivery_fee_function() -> None:
     assert delivery_fee(inr(500), delivery, "INR") == Money.zero("INR")
     assert delivery_fee(inr(10), Delivery(fee=inr(40)), "INR") == inr(40)
     assert delivery_fee(inr(0), delivery, "INR", has_items=False) == Money.zero("INR")
+
+
+# Found by `make mutants` (docs/TESTING.md): live stock counts, taking a whole line off,
+# and the codes and messages the bot's replies are chosen by.
+def test_live_stock_counts_decide_sold_out_and_over_stock() -> None:
+    cart = Cart().add("SAMOSA", 3)
+    sold_out = price_cart(cart, CATALOG, None, "INR", available={"SAMOSA": 0}.get)
+    assert [(p.sku, p.kind, p.wanted, p.available) for p in sold_out.problems] == [
+        ("SAMOSA", SOLD_OUT, 3, 0)]
+    assert sold_out.lines == ()
+    one_left = price_cart(cart, CATALOG, None, "INR", available=lambda sku: 1)
+    assert [(p.kind, p.wanted, p.available) for p in one_left.problems] == [(OVER_STOCK, 3, 1)]
+    assert one_left.problems[0].name is not None
+    assert [ln.quantity for ln in one_left.lines] == [3]  # priced as wanted, flagged
+    exact = price_cart(Cart().add("SAMOSA", 1), CATALOG, None, "INR", available=lambda sku: 1)
+    assert exact.problems == () and exact.subtotal == inr(12)
+    assert price_cart(cart, CATALOG, None, "INR", available=lambda sku: None).problems == ()
+
+
+def test_taking_off_the_whole_quantity_removes_the_line() -> None:
+    assert Cart().add("SAMOSA", 2).remove("SAMOSA", 2).is_empty
+    assert Cart().add("SAMOSA", 2).remove("SAMOSA", 5).is_empty
+
+
+@pytest.mark.parametrize(("change", "code", "message", "limit"), [
+    (lambda: Cart().add("SAMOSA", 0), "bad_quantity",
+     "quantity must be a whole number ≥ 1, got 0", None),
+    (lambda: Cart().add("SAMOSA", MAX_QUANTITY + 1), "max_quantity",
+     f"at most {MAX_QUANTITY} of one item", MAX_QUANTITY),
+    (lambda: Cart().add("SAMOSA", MAX_QUANTITY).add("SAMOSA"), "max_quantity",
+     f"at most {MAX_QUANTITY} of one item (already {MAX_QUANTITY} in the cart)", 0),
+    (lambda: Cart().remove("SAMOSA"), "not_in_cart", "SAMOSA is not in the cart", None),
+    (lambda: Cart().add("SAMOSA").remove("SAMOSA", 0), "bad_quantity",
+     "quantity must be ≥ 1, got 0", None),
+])
+def test_refused_changes_carry_their_code_and_message(
+        change: Callable[[], object], code: str, message: str, limit: int | None) -> None:
+    with pytest.raises(CartError) as refused:
+        change()
+    assert (refused.value.code, str(refused.value), refused.value.limit) == (code, message, limit)

@@ -125,3 +125,40 @@ def test_every_helper_balances_in_any_currency(amounts: list[int], currency: str
     check_balanced(legs)
     assert all(type(p.debit) is int and type(p.credit) is int for p in legs)
     assert sum(balances(legs).values()) == 0
+
+
+# Found by `make mutants` (docs/TESTING.md): every leg of a tip, the refs that let a replay
+# be recognised, and the refusals' reasons.
+def _legs(postings: list[Posting]) -> list[tuple[str, int, int, str]]:
+    return [(p.account, p.debit, p.credit, p.ref) for p in postings]
+
+
+def test_a_tip_with_a_fee_posts_exactly_these_legs() -> None:
+    assert _legs(postings_for_tip("ORD-9", rs(5000), rs(50), provider="razorpay",
+                                  payment_id="pay_1")) == [
+        ("psp_clearing:razorpay", 5000, 0, "tip:ORD-9:pay_1"),
+        ("tips", 0, 5000, "tip:ORD-9:pay_1"),
+        ("fees", 50, 0, "tip:ORD-9:pay_1"),
+        ("psp_clearing:razorpay", 0, 50, "tip:ORD-9:pay_1"),
+    ]
+    # without a provider or payment id: the sandbox's clearing account, the order's ref
+    assert {(p.account, p.ref) for p in postings_for_tip("ORD-9", rs(10))} == {
+        ("psp_clearing:sandbox", "tip:ORD-9"), ("tips", "tip:ORD-9")}
+
+
+def test_refs_carry_the_payment_or_refund_id_only_when_there_is_one() -> None:
+    assert {p.ref for p in postings_for_capture("O", rs(100))} == {"capture:O"}
+    assert {p.ref for p in postings_for_refund("O", rs(100))} == {"refund:O"}
+    assert {p.ref for p in postings_for_refund("O", rs(100), refund_id="rf_1")} == {
+        "refund:O:rf_1"}
+
+
+def test_malformed_postings_say_why() -> None:
+    with pytest.raises(LedgerError, match=r"^posting amounts must be int minor units$"):
+        Posting("a", 1.0, 0, INR, "x")  # type: ignore[arg-type]
+    for debit, credit in ((-1, 5), (5, -1), (-1, 0), (5, 5), (0, 0)):
+        with pytest.raises(LedgerError,
+                           match=r"^a posting is either a positive debit or a positive credit$"):
+            Posting("a", debit, credit, INR, "x")
+    with pytest.raises(LedgerError, match=r"^a fee must be in the payment's currency$"):
+        postings_for_capture("O", rs(100), Money(1, "USD"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.money import Money, MoneyError, exponent, is_currency, total
+from catalog.money import Money, MoneyError, asset_token, exponent, is_currency, total
 
 
 @pytest.mark.parametrize(
@@ -163,3 +164,50 @@ def test_an_asset_carries_its_exponent_from_zero_to_eighteen() -> None:
             Money(1, bad)
     with pytest.raises(MoneyError, match="cannot mix"):
         Money(1, "ETH/18") + Money(1, "ETH/6")
+
+
+# Found by `make mutants` (docs/TESTING.md): thousands grouping, the sign of zero, refused
+# rounding, and the messages a merchant reads when shop.yaml or an amount is wrong.
+@pytest.mark.parametrize(
+    ("money", "text"),
+    [
+        (Money(123_456_789, "KWD"), "KWD 123,456.789"),
+        (Money(-123_456_789, "KWD"), "KWD -123,456.789"),
+        (Money(-12_345_678, "INR"), "-₹123,456.78"),
+        (Money(1_000_000, "JPY"), "¥1,000,000"),
+        (Money(123_456_789, "INR"), "₹1,234,567.89"),
+        (Money(123_400, "INR"), "₹1,234.00"),
+        (Money(0, "INR"), "₹0.00"),
+    ],
+)
+def test_format_groups_thousands_and_keeps_the_sign(money: Money, text: str) -> None:
+    assert money.format() == text
+
+
+def test_zero_has_no_sign_and_dropping_decimals_refuses_to_round() -> None:
+    assert Money(0, "INR").to_decimal_string() == "0.00"
+    assert Money(0, "JPY").to_decimal_string(2) == "0.00"
+    assert Money(12_000, "INR").to_decimal_string(0) == "120"
+    with pytest.raises(MoneyError, match=r"^120 minor units do not fit in 0 decimals$"):
+        Money(120, "INR").to_decimal_string(0)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: exponent("ETH/19"), r"^ETH/19: an asset's exponent must be 0 to 18$"),
+        (lambda: exponent("XAU"), r"^XAU has no minor unit in ISO 4217: prices cannot use it$"),
+        (lambda: exponent("ZZZ"), r"^unknown currency 'ZZZ': use an ISO 4217 code such as INR, "
+         r"or declare the asset in shop\.yaml \(assets: \{CODE: \{exponent: N\}\}\)$"),
+        (lambda: asset_token("INR", 2), r"^asset code 'INR' must be 2-5 capital letters or "
+         r"digits, starting with a letter, and not an ISO 4217 code$"),
+        (lambda: Money(1.5, "INR"), r"^minor units must be an int, got float$"),  # type: ignore[arg-type]
+        (lambda: Money.parse(True, "INR"), r"^an amount cannot be true/false$"),
+        (lambda: Money.parse("1,50", "INR"), r"^'1,50' is not a decimal amount like 149\.50$"),
+        (lambda: Money.parse(Decimal("Infinity"), "INR"), r"^an amount must be finite$"),
+        (lambda: Money(100, "INR") * 1.5, r"^money can only be multiplied by a whole quantity$"),  # type: ignore[operator]
+    ],
+)
+def test_refusals_say_what_is_wrong(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(MoneyError, match=message):
+        make()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,12 @@ from payments.status import (
     PaymentEventKind,
     PaymentState,
     PaymentStatus,
+    RefundEvent,
     RefundStatus,
     apply_events,
     canonical_key,
     order_transition,
+    refund_transition,
     status_moved_forward,
     transition,
 )
@@ -408,3 +411,67 @@ def test_ledger_for_any_state_balances(
     clearing = sum(p.signed for p in postings if p.account == "psp_clearing:sandbox")
     fees = sum(p.signed for p in postings if p.account == "fees")
     assert clearing == state.captured.minor - state.refunded.minor - fees
+
+
+# Found by `make mutants` (docs/TESTING.md): a refused transition says which machine, which
+# event and which status (the merchant API and the logs show it).
+@pytest.mark.parametrize(("refuse", "machine", "current", "event"), [
+    (lambda: order_transition(OrderStatus.CANCELLED, OrderEvent.SHIP), "order",
+     OrderStatus.CANCELLED, OrderEvent.SHIP),
+    (lambda: order_transition(OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL,
+                              payment_in_flight=True), "order",
+     OrderStatus.PENDING_PAYMENT, OrderEvent.CANCEL),
+    (lambda: refund_transition(RefundStatus.PROCESSED, RefundEvent.RETRY), "refund",
+     RefundStatus.PROCESSED, RefundEvent.RETRY),
+    (lambda: transition(PaymentStatus.ISSUED, PaymentEventKind.REFUNDED), "payment",
+     PaymentStatus.ISSUED, PaymentEventKind.REFUNDED),
+])
+def test_a_refused_transition_names_its_machine_event_and_status(
+        refuse: Callable[[], object], machine: str, current: str, event: str) -> None:
+    with pytest.raises(InvalidTransition) as refused:
+        refuse()
+    assert (refused.value.current, refused.value.event) == (current, event)
+    text = str(refused.value)
+    assert text.startswith(f"{machine}: ")
+    assert f"'{event}'" in text and f"'{current}'" in text
+
+
+def test_edges_of_the_event_fold() -> None:
+    """Found by `make mutants`: exact refunds, skipped bad events, counted failures."""
+    amount = Money(100, "INR")
+    c, r, f, e = (PaymentEventKind.CAPTURED, PaymentEventKind.REFUNDED,
+                  PaymentEventKind.FAILED, PaymentEventKind.EXPIRED)
+    # a bad event is skipped, not the end of the fold
+    for bad in (ev(c, 100, 1, pid="p0", currency="USD"), ev(c, -5, 1, pid="p0")):
+        state = apply_events(amount, [bad, ev(c, 100, 2, pid="p1")])
+        assert state.captured == amount
+    negative = apply_events(amount, [ev(c, -5, 1, pid="p0", eid="e-neg")])
+    assert negative.anomalies == frozenset({"negative_amount:sandbox:e-neg"})
+    # one capture, then refunds to the last paisa: no anomaly at all
+    exact = apply_events(amount, [ev(c, 100, 1, pid="p1"), ev(r, 99, 2, pid="p1", rid="r1"),
+                                  ev(r, 1, 3, pid="p1", rid="r2")])
+    assert exact.refunded == amount and exact.anomalies == frozenset()
+    assert exact.refund_ids == frozenset({"r1", "r2"})
+    whole = apply_events(amount, [ev(c, 100, 1, pid="p1"), ev(r, 100, 2, pid="p1", rid="r1")])
+    assert whole.anomalies == frozenset()
+    # two expiry reports that differ in amount are one close, not a conflict
+    closed = apply_events(amount, [ev(e, 0, 5, eid="x1"), ev(e, 100, 6, eid="x2")])
+    assert not any(a.startswith("amount_conflict") for a in closed.anomalies)
+    # two failed attempts before a UPI retry succeeds are both counted
+    failed = apply_events(amount, [ev(f, 0, 1, pid="a1"), ev(f, 0, 2, pid="a2"),
+                                   ev(c, 100, 3, pid="a3")])
+    assert failed.failed_attempts == 2
+
+
+def test_one_refund_reported_twice_counts_once_and_captures_without_ids_each_count() -> None:
+    """Found by `make mutants`: the business key of refunds and of id-less captures."""
+    amount = Money(100, "INR")
+    c, r = PaymentEventKind.CAPTURED, PaymentEventKind.REFUNDED
+    # refund.processed by webhook and the same refund seen by a poll: other event ids
+    twice = apply_events(amount, [ev(c, 100, 1, pid="p1"),
+                                  ev(r, 30, 2, pid="p1", rid="rfnd_1", eid="webhook-1"),
+                                  ev(r, 30, 3, pid="p1", rid="rfnd_1", eid="poll-1")])
+    assert twice.refunded == Money(30, "INR")
+    # two captures a provider reports without payment ids are two payments
+    two = apply_events(amount, [ev(c, 50, 1, eid="cap-a"), ev(c, 50, 2, eid="cap-b")])
+    assert two.captured == amount

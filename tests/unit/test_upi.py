@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,71 @@ def test_build_parse_round_trip(pn: str, tn: str, paise: int) -> None:
     assert back == link
     assert back.amount == Money(paise, "INR")
     assert back.to_uri() == uri
+
+
+# Found by `make mutants` (docs/TESTING.md): edges of the spec's limits, lenient parsing of
+# real-world links, and the refusals' messages (what a merchant or a log reader sees).
+def test_limits_are_inclusive() -> None:
+    assert not is_valid_vpa("a" * 250 + "@okicici")  # 258 > 255: refused
+    vpa = "a" * 248 + "@okaxis"  # exactly 255
+    assert len(vpa) == 255
+    assert is_valid_vpa(vpa)
+    same = UpiLink.build(pa="shop@okaxis", pn="Shop", amount=Money(100, "INR"),
+                         min_amount=Money(100, "INR"), url="http://shop.example/o/1")
+    assert same.mam == same.am == "1.00"
+    assert same.url == "http://shop.example/o/1"
+    assert "mc=5812" in build_upi_link(vpa="shop@okaxis", payee_name="Shop",
+                                       amount=Money(100, "INR"), reference="R1", mcc="5812")
+
+
+def test_lenient_parsing_of_real_world_links() -> None:
+    link = UpiLink.parse("upi://PAY/?&pa=shop@okaxis&cu=INR&pn=A&B%20Traders&tn=why?now&am=2.00")
+    assert link.action == "pay"
+    assert link.pa == "shop@okaxis"
+    assert link.cu == "INR"
+    assert link.pn == "A&B Traders"
+    assert link.tn == "why?now"
+    assert link.amount == Money(200, "INR")
+    assert UpiLink.parse("upi://TAX?pa=shop@okaxis").action == "tax"
+    # an unsigned parsed link is written back encoded, not echoed raw
+    assert UpiLink.parse("upi://pay?pa=shop@okaxis&pn=Chai Point").to_uri() == (
+        "upi://pay?pa=shop@okaxis&pn=Chai%20Point")
+    mandate = UpiLink.parse("upi://mandate?pa=shop@okaxis&pn=Shop&am=1.00&tr=R1")
+    assert mandate.for_whatsapp_order_details().to_uri().startswith("upi://mandate?")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: format_amount(Money(0, "INR")), "a UPI amount must be positive"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn=" "), "the payee name (pn) is required"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn="S", tr="a b"),
+         "tr must be 1-35 characters of A-Z a-z 0-9 _ . -"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn="S", mc="58"),
+         "mc must be a 4-digit merchant category code"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn="S", tid=" "), "tid must not be empty"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn="S", url="ftp://x"),
+         "url must start with http:// or https://"),
+        (lambda: UpiLink.build(pa="shop@okaxis", pn="S", amount=Money(100, "INR"),
+                               min_amount=Money(101, "INR")), "mam must not exceed am"),
+        (lambda: UpiLink.parse(SIGNED).for_whatsapp_order_details(),
+         "a PSP-signed link must be sent whole, not trimmed"),
+        (lambda: UpiLink.parse("https://pay?pa=a@b"), "not a upi:// link"),
+        (lambda: UpiLink.parse("upi://?pa=a@b"), "a upi:// link needs an action such as pay"),
+        (lambda: UpiLink.parse("upi://pay?pa"), "parameter without a value: 'pa'"),
+        (lambda: UpiLink.parse("upi://pay?%FF=1"), "a percent-escape is not valid UTF-8"),
+        (lambda: UpiLink.parse("upi://pay?pa=a@b&%FF=1"), "a percent-escape is not valid UTF-8"),
+    ],
+)
+def test_refusals_say_what_is_wrong(make: Callable[[], object], message: str) -> None:
+    with pytest.raises(UpiError) as refused:
+        make()
+    assert str(refused.value) == message
+
+
+def test_a_modified_signed_link_is_refused_with_its_reason() -> None:
+    link = UpiLink.parse(SIGNED)
+    changed = UpiLink(params=(*link.params, ("tn", "changed")), action=link.action, raw=link.raw)
+    with pytest.raises(UpiError) as refused:
+        changed.to_uri()
+    assert str(refused.value) == "a PSP-signed link cannot be modified"

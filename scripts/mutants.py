@@ -1,0 +1,271 @@
+"""Mutation testing of the trust paths with mutmut 3 (docs/TESTING.md, "Mutation").
+
+Each module runs in its own scratch copy of the repository (.mutants/<module>/), with a
+[tool.mutmut] section written for it: only that module is mutated, and the stats run (which
+records which test calls which function) runs only the in-process tests listed for it below,
+so each mutant then runs only the tests that cover it. A scratch copy keeps its results:
+running again resumes and re-checks only what changed.
+
+    python scripts/mutants.py run [MODULE ...]     # mutate, test, then report
+    python scripts/mutants.py retest [MODULE ...]  # only the survivors again, after new tests
+    python scripts/mutants.py report [MODULE ...]  # score per module and the survivors
+    python scripts/mutants.py show [MODULE ...]    # each survivor's diff
+    python scripts/mutants.py table [MODULE ...]   # the scores for docs/TESTING.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutants"  # a dot-directory: the doc-reference walk and ruff skip it
+
+# module -> the in-process tests that exercise it (no subprocess servers, no real Rasa: those
+# cannot feed mutmut's coverage and need the real .venv). Order: cheapest first.
+MODULES: dict[str, list[str]] = {
+    "catalog/money.py": [
+        "tests/unit/test_money.py",
+        "tests/unit/test_assets_and_amounts.py",
+        "tests/unit/test_cart.py",
+        "tests/unit/test_upi.py",
+    ],
+    "payments/upi.py": [
+        "tests/unit/test_upi.py",
+        "tests/unit/test_qr.py",
+    ],
+    "payments/status.py": [
+        "tests/unit/test_payment_status.py",
+        "tests/unit/test_ledger.py",
+        "tests/contract/test_order_money.py",
+    ],
+    "security/signatures.py": [
+        "tests/contract/test_signatures.py",
+        "tests/contract/test_providers.py",
+    ],
+    "payments/ledger.py": [
+        "tests/unit/test_ledger.py",
+        "tests/unit/test_payment_status.py",
+        "tests/contract/test_order_money.py",
+        "tests/contract/test_partial_and_manual_refunds.py",
+    ],
+    "payments/book.py": [
+        "tests/unit/test_ledger.py",
+        "tests/contract/test_order_money.py",
+        "tests/contract/test_partial_and_manual_refunds.py",
+    ],
+    "catalog/cart.py": [
+        "tests/unit/test_cart.py",
+        "tests/unit/test_order_rules.py",
+    ],
+    "webhooks/outbox.py": [  # the in-process half of the reliability tests
+        "tests/e2e/test_reliability.py", "tests/e2e/test_server_side_prices.py",
+        "-k", "not crash and not sigkill and not sigstop",
+    ],
+    "webhooks/channels/whatsapp_inbound.py": [
+        "tests/contract/test_channels_parse.py",
+        "tests/unit/test_wire_forms.py",
+    ],
+    "webhooks/channels/twilio.py": [
+        "tests/contract/test_channels_parse.py",
+        "tests/contract/test_signatures.py",
+    ],
+    "payments/service.py": [
+        "tests/contract/test_order_money.py",
+        "tests/contract/test_partial_and_manual_refunds.py",
+        "tests/contract/test_payment_service_properties.py",
+        "tests/contract/test_providers.py",
+        "tests/contract/test_stripe.py",
+    ],
+    "bot/engine.py": [
+        "tests/unit/test_router.py",
+        "tests/unit/test_recent_ids.py",
+        "tests/contract/test_channels_parse.py",
+    ],
+    "storage/database.py": [
+        "tests/unit/test_database.py",
+        "tests/unit/test_storage_faults.py",
+        "tests/contract/test_state_stores.py",
+    ],
+}
+
+# Functions that run only while their module is imported (tables built once): mutmut picks
+# the mutant per test call, after import, so their mutants can never be active and are left
+# out of the score (docs/TESTING.md says which tests pin those tables instead).
+IMPORT_TIME: dict[str, set[str]] = {
+    "payments/status.py": {"_allow", "_build_payment_table", "_reachability"},
+}
+
+SOURCE_PATHS = ["bot", "catalog", "config", "payments", "security", "storage", "webhooks"]
+ALSO_COPY = ["examples", "docs", "README.md"]
+IGNORE = shutil.ignore_patterns(
+    ".venv", ".rasa-venv", ".rasa-models", ".git", ".mutants", "build", "mutants",
+    "__pycache__",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.egg-info", "*.db", "*.db-*",
+)
+KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # test failure, pytest error, timeout, type check
+
+
+def _slug(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def _prepare(module: str) -> Path:
+    """A fresh copy of the code and tests, keeping mutmut's results of an earlier run."""
+    work = WORK / _slug(module)
+    work.mkdir(parents=True, exist_ok=True)
+    for name in os.listdir(ROOT):
+        if name in {".git", ".venv", ".rasa-venv", ".rasa-models", ".mutants", "build",
+                    "mutants"}:
+            continue
+        src, dst = ROOT / name, work / name
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=IGNORE)
+        else:
+            shutil.copy2(src, dst)
+    for venv in (".venv", ".rasa-venv"):
+        link = work / venv
+        if not link.exists() and (ROOT / venv).exists():
+            link.symlink_to(ROOT / venv)
+    pyproject = (work / "pyproject.toml").read_text()
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        f"source_paths = {_toml_list(SOURCE_PATHS)}\n"
+        f"only_mutate = {_toml_list([module])}\n"
+        f"also_copy = {_toml_list(ALSO_COPY)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+        "timeout_multiplier = 10.0\n"
+    )
+    (work / "pyproject.toml").write_text(pyproject)
+    return work
+
+
+def _results(module: str) -> dict[str, int | None]:
+    meta = WORK / _slug(module) / "mutants" / (module + ".meta")
+    if not meta.exists():
+        return {}
+    data: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    return data
+
+
+def _function(mutant: str) -> str:
+    """``payments.status.x__allow__mutmut_3`` -> ``_allow`` (methods: ``Class.method``)."""
+    name = mutant.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    if name.startswith("xǁ"):
+        return name.removeprefix("xǁ").replace("ǁ", ".")
+    return name.removeprefix("x_")
+
+
+def report(modules: list[str]) -> int:
+    """Score per module (killed / all mutants; "no tests" count as survivors) and survivors."""
+    print(f"{'module':44} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>6}")
+    below = 0
+    survivors: list[str] = []
+    for module in modules:
+        results = _results(module)
+        if not results:
+            print(f"{module:44} {'not run':>7}")
+            below += 1
+            continue
+        skip = {name for name in results if _function(name) in IMPORT_TIME.get(module, set())}
+        results = {name: code for name, code in results.items() if name not in skip}
+        killed = sum(1 for code in results.values() if code in KILLED)
+        lost = [name for name, code in results.items() if code not in KILLED]
+        score = 100.0 * killed / max(len(results), 1)
+        below += score < 90.0
+        note = f"  (+{len(skip)} import-time, not scored)" if skip else ""
+        print(f"{module:44} {len(results):7} {killed:6} {len(lost):8} {score:5.1f}%{note}")
+        survivors += [f"{name}  (exit {results[name]})" for name in sorted(lost)]
+    if survivors:
+        print("\nsurvivors (see one: cd .mutants/<module> && mutmut show NAME):")
+        print("\n".join("  " + s for s in survivors))
+    return 1 if below else 0
+
+
+def table(modules: list[str]) -> int:
+    """The scores as a Markdown table for docs/TESTING.md, with today's date and commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+                            cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    today = datetime.now(UTC).date().isoformat()
+    print("| module | mutants | killed | survived | score | import-time (not scored) "
+          "| date | commit |\n|---|---|---|---|---|---|---|---|")
+    for module in modules:
+        results = _results(module)
+        if not results:
+            print(f"| `{module}` | not run | | | | | | |")
+            continue
+        skip = {n for n in results if _function(n) in IMPORT_TIME.get(module, set())}
+        scored = {n: c for n, c in results.items() if n not in skip}
+        killed = sum(1 for c in scored.values() if c in KILLED)
+        score = 100.0 * killed / max(len(scored), 1)
+        print(f"| `{module}` | {len(scored)} | {killed} | {len(scored) - killed} "
+              f"| {score:.1f} % | {len(skip)} | {today} | {commit} |")
+    return 0
+
+
+def show(modules: list[str]) -> int:
+    """Each survivor's diff (mutmut show), to kill it with a test or call it equivalent."""
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    for module in modules:
+        for name, code in sorted(_results(module).items()):
+            if code not in KILLED:
+                diff = subprocess.run(  # noqa: S603 - our own venv's mutmut
+                    [str(mutmut), "show", name], cwd=WORK / _slug(module),
+                    capture_output=True, text=True, check=False).stdout
+                lines = [ln for ln in diff.splitlines()
+                         if ln[:1] in "+-" and ln[:3] not in {"+++", "---"}]
+                print(f"## {name}\n" + "\n".join(lines))
+    return 0
+
+
+def retest(modules: list[str]) -> int:
+    """Only the last run's survivors again (after new tests), then the report."""
+    return run(modules, survivors_only=True)
+
+
+def run(modules: list[str], *, survivors_only: bool = False) -> int:
+    """Mutate and test each module in its own scratch copy, niced."""
+    mutmut = ROOT / ".venv" / "bin" / "mutmut"
+    children = os.environ.get("MUTANTS_JOBS", "2")
+    os.nice(19)  # a shared machine: the children inherit it
+    for module in modules:
+        names = [n for n, c in _results(module).items() if c not in KILLED]
+        if survivors_only and not names:
+            continue
+        work = _prepare(module)
+        print(f"== {module} in {work.relative_to(ROOT)}", flush=True)
+        subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
+            [str(mutmut), "run", "--max-children", children, *(names if survivors_only else [])],
+            cwd=work, check=False,
+        )
+    return report(modules)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "run"
+    modules = [m for arg in argv[1:] for m in arg.split()] or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown or command not in {"run", "retest", "report", "show", "table"}:
+        print("usage: mutants.py run|retest|report|show|table [MODULE ...]; modules: "
+              + ", ".join(MODULES))
+        return 2
+    return {"run": run, "retest": retest, "report": report, "show": show,
+            "table": table}[command](modules)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
