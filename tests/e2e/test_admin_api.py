@@ -139,7 +139,7 @@ async def test_bad_status_requests_get_a_clear_4xx(live: TestClient[Any, Any]) -
     await _two_orders(live)
     for body in ({"status": "teleported"}, {}, {"status": None}, {"status": 3}):
         status, text = await _set_status(live, "ORD-1001", body)
-        assert status == 400 and "shipped, delivered or cancelled" in text, body
+        assert status == 400 and "shipped, delivered, cancelled or returned" in text, body
     for raw in (b"{not json", b"[1, 2]", b'"shipped"'):
         response = await live.post("/api/orders/ORD-1001/status", data=raw,
                                    headers=ADMIN | {"Content-Type": "application/json"})
