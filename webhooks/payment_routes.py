@@ -225,6 +225,16 @@ def _admin(request: web.Request) -> None:
         raise web.HTTPForbidden(text="admin token required")
 
 
+def _shops_asked(request: web.Request) -> list[str]:
+    """``?shop=ID`` names one of the served shops (else 404); without it, all of them."""
+    shops = list(request.app[k.SHOPS].runtimes)
+    if (wanted := request.query.get("shop")) is not None:
+        if wanted not in shops:
+            raise web.HTTPNotFound(text="no such shop")
+        shops = [wanted]
+    return shops
+
+
 def _amount_style(request: web.Request) -> bool:
     """``?amounts=string``: every ``*_minor`` as a decimal string, for JavaScript clients
     (a JSON number above 2^53 loses digits there). The default is a JSON integer, exact in
@@ -268,11 +278,7 @@ async def api_orders(request: web.Request) -> web.Response:
     customer = request.query.get("customer")
     digits = wire.ascii_digits(customer) if customer else None
     as_text = _amount_style(request)
-    shops = list(app[k.SHOPS].runtimes)
-    if (wanted := request.query.get("shop")) is not None:
-        if wanted not in shops:
-            raise web.HTTPNotFound(text="no such shop")
-        shops = [wanted]
+    shops = _shops_asked(request)
     orders: list[Order] = []
     for shop_id in shops:
         orders += await app[k.PAYMENTS].repo.orders(shop_id, customer=digits, limit=200)
@@ -287,11 +293,7 @@ async def api_outbox(request: web.Request) -> web.Response:
     limit = wire.bounded_int(request.query.get("limit") or 100, lo=1, hi=1000)
     if limit is None:
         raise web.HTTPBadRequest(text="limit must be a whole number from 1 to 1000")
-    shops = list(request.app[k.SHOPS].runtimes)
-    if (wanted := request.query.get("shop")) is not None:
-        if wanted not in shops:
-            raise web.HTTPNotFound(text="no such shop")
-        shops = [wanted]
+    shops = _shops_asked(request)
     messages: list[dict[str, object]] = []
     for shop_id in shops:
         for row in await outgoing.problems(request.app[k.DB], shop_id, limit):
@@ -308,11 +310,7 @@ async def api_cod(request: web.Request) -> web.Response:
     _admin(request)
     app = request.app
     as_text = _amount_style(request)
-    shops = list(app[k.SHOPS].runtimes)
-    if (wanted := request.query.get("shop")) is not None:
-        if wanted not in shops:
-            raise web.HTTPNotFound(text="no such shop")
-        shops = [wanted]
+    shops = _shops_asked(request)
     out: dict[str, Any] = {}
     for shop_id in shops:
         counts = {s: 0 for s in ("awaiting_confirmation", "confirmed", "shipped", "delivered",
