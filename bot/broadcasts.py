@@ -43,7 +43,7 @@ from bot.outgoing import OutboundStatus, OutboxItem
 from bot.state import StateStore
 from bot.templates import template_reply
 from bot.types import Reply
-from catalog.message_templates import TemplateCategory
+from catalog.message_templates import TemplateCategory, meta_language
 from catalog.models import Shop, TemplateRef
 from payments.repository import PaymentsRepository
 from storage.database import Conflict, Database, WriteSet
@@ -99,7 +99,6 @@ class Segment:
 
 
 # Meta's template language codes for the shop languages (a template is approved per code)
-TEMPLATE_LANGUAGES = {"en": "en", "hi": "hi", "bn": "bn", "ar": "ar"}
 SHOPPER_LANGUAGE = "shopper"  # each shopper's own conversation language
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")  # Meta's codes: en, en_US, pt_BR
 
@@ -178,7 +177,7 @@ class Broadcaster:
         prefix = outbox_prefix(broadcast_id)
         for seq, (channel, customer) in enumerate(audience, start=1):
             business, spoken = await self._contact(shop, channel, customer)
-            code = (TEMPLATE_LANGUAGES.get(spoken, "en") if language == SHOPPER_LANGUAGE
+            code = (meta_language(spoken) if language == SHOPPER_LANGUAGE
                     else language)
             writes.add(_INSERT_RECIPIENT, (broadcast_id, channel, customer, business, code,
                                            seq, f"{prefix}{seq:07d}"))

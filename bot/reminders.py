@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import consent
-from bot.flows.cod import AUTO_CANCEL, REMIND, confirm_buttons_for
+from bot.flows.cod import AUTO_CANCEL, REMIND, confirm_buttons_for, drop_jobs
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
 from bot.replies import local_digits, text_for, transfer_amount
@@ -199,20 +199,20 @@ class Reminders:
         lines = await self.payments.lines(order.id)
         self.inventory.release(shop.id, shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                                writes, now)
-        jobs.cancel(writes, f"cod-remind:{order.id}")
+        drop_jobs(writes, order)  # its reminder (the auto-cancel is this job)
+        alert = (f"⌛ {order.label} ({order.total.format()}, cash on delivery) was never "
+                 "confirmed and is cancelled; its stock is released.")
+        values = {"shop": shop.name.get("en", shop.default_language), "alert": alert}
         for owner in shop.owners:
             digits = "".join(ch for ch in owner if ch.isdigit())
+            if not digits:
+                continue
             theirs = next((c for c in await self.store.find(shop.id, digits)
                            if c.key.channel == channel), None)
-            alert = (f"⌛ {order.label} ({order.total.format()}, cash on delivery) was never "
-                     "confirmed and is cancelled; its stock is released.")
-            if digits:
-                outbox_statement(writes, proactive_item(
-                    shop, theirs, alert, now, TemplateEvent.MERCHANT_ALERT,
-                    {"shop": shop.name.get("en", shop.default_language), "alert": alert},
-                    channel=channel, customer=digits,
-                    business=theirs.business if theirs else "", language="en",
-                    windowed=channel in self.windowed_channels), now)
+            outbox_statement(writes, proactive_item(
+                shop, theirs, alert, now, TemplateEvent.MERCHANT_ALERT, values,
+                channel=channel, customer=digits, business=theirs.business if theirs else "",
+                language="en", windowed=channel in self.windowed_channels), now)
         key = ConversationKey(shop.id, channel, customer)
         conversation = await self.store.load(key)
         language = shop.language_for(order.language)

@@ -57,7 +57,6 @@ class Audience(StrEnum):
 # Meta's language codes (templates/supported-languages) for haat's languages; Twilio's
 # Content API takes the same WhatsApp codes
 META_LANGUAGES: Final = MappingProxyType({"en": "en", "hi": "hi", "bn": "bn", "ar": "ar"})
-TWILIO_LANGUAGES: Final = META_LANGUAGES
 
 BODY_LIMIT: Final = 1024  # Meta: a template body, variables filled in
 VARIABLE_LIMIT: Final = 250  # Twilio's recommended ceiling; far inside Meta's body limit
@@ -200,10 +199,6 @@ def meta_language(language: str) -> str:
     return META_LANGUAGES.get(language, "en")
 
 
-def twilio_language(language: str) -> str:
-    return TWILIO_LANGUAGES.get(language, "en")
-
-
 def languages_for(template: EventTemplate, shop_languages: tuple[str, ...]) -> tuple[str, ...]:
     """The languages to submit: the shop's, where the event has a text in them (owner
     alerts: English)."""
@@ -212,8 +207,8 @@ def languages_for(template: EventTemplate, shop_languages: tuple[str, ...]) -> t
 
 
 __all__ = [
-    "BODY_LIMIT", "CONTENT_SID_RE", "EVENTS", "META_LANGUAGES", "NAME_RE", "TWILIO_LANGUAGES",
+    "BODY_LIMIT", "CONTENT_SID_RE", "EVENTS", "META_LANGUAGES", "NAME_RE",
     "Audience", "EventTemplate", "TemplateCategory", "TemplateEvent", "clean_variable",
-    "fill", "languages_for", "meta_language", "placeholders", "twilio_language",
+    "fill", "languages_for", "meta_language", "placeholders",
     "variable_problem",
 ]

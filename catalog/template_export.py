@@ -22,7 +22,6 @@ from catalog.message_templates import (
     languages_for,
     meta_language,
     placeholders,
-    twilio_language,
 )
 from catalog.models import Shop
 
@@ -75,7 +74,7 @@ def twilio_contents(shop: Shop) -> list[dict[str, Any]]:
                 "language": language,
                 "content": {
                     "friendly_name": name,
-                    "language": twilio_language(language),
+                    "language": meta_language(language),  # Twilio takes the same codes
                     "variables": {n: examples[n] for n in template.variable_names},
                     "types": {"twilio/text": {"body": body}},
                 },

@@ -123,8 +123,6 @@ ORDER_ALLOWED: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = {
 NO_SALE: frozenset[OrderStatus] = frozenset({_O.CANCELLED, _O.RETURNED})
 # Statuses of an order that keeps its sale and has not left the shop yet (it may ship).
 SHIPPABLE: frozenset[OrderStatus] = frozenset({_O.PAID, _O.PARTIALLY_REFUNDED})
-# A cash-on-delivery order the shop may dispatch: the cash is collected at the door.
-SHIPPABLE_COD: frozenset[OrderStatus] = frozenset({_O.CONFIRMED})
 # Statuses of an order that keeps (some of) its sale: money may be refunded from it.
 KEEPS_SALE: frozenset[OrderStatus] = frozenset(
     {_O.PAID, _O.PARTIALLY_REFUNDED, _O.SHIPPED, _O.DELIVERED})
@@ -136,9 +134,9 @@ OPEN_FOR_PAYMENT: frozenset[OrderStatus] = frozenset(
 # cash is due when the order reaches the door.
 CASH_DUE: frozenset[OrderStatus] = frozenset(
     {_O.AWAITING_CONFIRMATION, _O.CONFIRMED, _O.SHIPPED})
-# Statuses in which the shopper (or the shop) may still cancel without any refund.
-CANCELLABLE: frozenset[OrderStatus] = frozenset(
-    {_O.PENDING_PAYMENT, _O.AWAITING_CONFIRMATION, _O.CONFIRMED})
+# Statuses in which the shopper (or the shop) may still cancel without any refund: those
+# still waiting for money
+CANCELLABLE: frozenset[OrderStatus] = OPEN_FOR_PAYMENT
 
 # WhatsApp ``order_status`` values for each of ours (docs/DESIGN.md §5.3).
 WHATSAPP_ORDER_STATUS: Mapping[OrderStatus, str] = {

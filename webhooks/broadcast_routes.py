@@ -16,16 +16,10 @@ from aiohttp import web
 from bot.broadcasts import SegmentError
 from config import wire
 from webhooks import keys as k
-from webhooks.security import verify_bearer
+from webhooks.payment_routes import require_admin
 
 _MAX_PARAMS = 10
 _MAX_PARAM = 1024
-
-
-def _admin(request: web.Request) -> None:
-    if not verify_bearer(request.headers.get("Authorization"),
-                         request.app[k.SETTINGS].admin_token):
-        raise web.HTTPForbidden(text="admin token required")
 
 
 def _shop_id(request: web.Request) -> str:
@@ -60,7 +54,7 @@ def _params(data: dict[str, Any]) -> tuple[str, ...]:
 
 
 async def create_broadcast(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     app = request.app
     runtime = app[k.SHOPS].get(_shop_id(request))
     assert runtime is not None  # _shop_id names a served shop
@@ -99,19 +93,19 @@ async def _report(request: web.Request) -> dict[str, Any]:
 
 
 async def broadcast_status(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     return web.json_response(await _report(request))
 
 
 async def resume_broadcast(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     report = await _report(request)
     request.app[k.BROADCASTER].start(report["id"])
     return web.json_response(report)
 
 
 async def list_broadcasts(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     broadcaster = request.app[k.BROADCASTER]
     ids = await broadcaster.recent(_shop_id(request))
     return web.json_response({"broadcasts": [await broadcaster.report(i) for i in ids]})

@@ -28,8 +28,6 @@ from config.settings import Settings
 from storage.database import Database, WriteSet
 from webhooks.channels.whatsapp_cloud import WhatsAppConfig
 
-# the Graph codes of a call worth trying again: temporary errors and catalog rate limits
-RETRYABLE_CODES: Final = frozenset({1, 2, 4, 17, 80014, 613})
 DONE_STATUSES: Final = frozenset({"finished", "error", "failed"})
 
 

@@ -241,15 +241,10 @@ class Outbox:
             await self._record_once(update)
             log.warning("outbox: message %s %s: the window was closed", item.id, status)
             return
-        self._end(update, item.id, OutboundStatus.TEMPLATED, error, now, sent=sent)
-        again = OutboxItem(uuid.uuid4().hex, item.shop_id, item.channel, item.customer,
-                           item.business, template)
-        outgoing.outbox_statement(update, again, now)
-        if await self._record_once(update):
+        if await self._resend(item, template, OutboundStatus.TEMPLATED, error, sent=sent):
             self.templated_count += 1
             log.info("outbox: the window was closed; message %s goes again as template %s",
                      item.id, template.template or template.extra.get("content_sid"))
-            self.submit([again])
 
     @staticmethod
     def _end(update: WriteSet, row_id: str, status: OutboundStatus, error: str, now: int, *,
@@ -308,16 +303,24 @@ class Outbox:
         """An order card Meta failed after accepting it (a number without payments set up,
         a shopper it cannot take a card from): the shopper still gets a way to pay, the
         same words with the link and the QR, once however often the status comes."""
-        now = self.clock.now_ms()
-        update = WriteSet()
-        self._end(update, item.id, OutboundStatus.REPLACED, error, now, sent=True)
-        again = OutboxItem(uuid.uuid4().hex, item.shop_id, item.channel, item.customer,
-                           item.business, plain)
-        outgoing.outbox_statement(update, again, now)
-        if await self._record_once(update):
+        if await self._resend(item, plain, OutboundStatus.REPLACED, error, sent=True):
             log.info("outbox: order card %s failed (%s); sent again without the card",
                      item.id, error)
-            self.submit([again])
+
+    async def _resend(self, item: OutboxItem, reply: Reply, status: OutboundStatus,
+                      error: str, *, sent: bool) -> bool:
+        """End ``item`` as ``status`` and send ``reply`` in a new row, in one write that
+        happens once (False: another report did it first, nothing is sent)."""
+        now = self.clock.now_ms()
+        update = WriteSet()
+        self._end(update, item.id, status, error, now, sent=sent)
+        again = OutboxItem(uuid.uuid4().hex, item.shop_id, item.channel, item.customer,
+                           item.business, reply)
+        outgoing.outbox_statement(update, again, now)
+        if not await self._record_once(update):
+            return False
+        self.submit([again])
+        return True
 
     async def recover(self) -> None:
         """At start-up: what a dead process left behind.

@@ -219,7 +219,8 @@ async def settle_latest_for_tests(app: web.Application, customer: str, outcome: 
 # ---- merchant API -----------------------------------------------------------------------
 
 
-def _admin(request: web.Request) -> None:
+def require_admin(request: web.Request) -> None:
+    """The merchant API's gate (every ``/api`` route): the admin bearer token, or 403."""
     if not verify_bearer(request.headers.get("Authorization"),
                          request.app[k.SETTINGS].admin_token):
         raise web.HTTPForbidden(text="admin token required")
@@ -273,7 +274,7 @@ async def _order_json(app: web.Application, order: Order,
 
 
 async def api_orders(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     app = request.app
     customer = request.query.get("customer")
     digits = wire.ascii_digits(customer) if customer else None
@@ -289,7 +290,7 @@ async def api_outbox(request: web.Request) -> web.Response:
     """``GET /api/outbox[?shop=][&limit=N]``: the messages that did not arrive, newest
     first: failed, dead, undeliverable, unknown_error, and owner alerts held for the
     digest (bot/outgoing.py ``PROBLEMS``), each with its error, event and recipient."""
-    _admin(request)
+    require_admin(request)
     limit = wire.bounded_int(request.query.get("limit") or 100, lo=1, hi=1000)
     if limit is None:
         raise web.HTTPBadRequest(text="limit must be a whole number from 1 to 1000")
@@ -307,7 +308,7 @@ async def api_cod(request: web.Request) -> web.Response:
     before dispatch, and returned to origin (refused at the door: ``returned ORD-…``).
     ``returned_to_origin`` counts the returned and the cancelled ones (both had their stock
     released); ``returned`` and ``cancelled`` split it."""
-    _admin(request)
+    require_admin(request)
     app = request.app
     as_text = _amount_style(request)
     shops = _shops_asked(request)
@@ -384,7 +385,7 @@ _API_EVENTS = {"shipped": OrderEvent.SHIP, "delivered": OrderEvent.DELIVER,
 
 
 async def api_order_status(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     order = await _api_order(request)
     data = await _json_body(request)
     event = _API_EVENTS.get(str(data.get("status")))
@@ -422,7 +423,7 @@ def _amount_minor(value: object, *, digits: bool) -> int | None:
 
 
 async def api_refund(request: web.Request) -> web.Response:
-    _admin(request)
+    require_admin(request)
     order = await _api_order(request)
     data = await _json_body(request)
     amount = None
@@ -452,7 +453,7 @@ async def api_refund(request: web.Request) -> web.Response:
 async def api_refunded(request: web.Request) -> web.Response:
     """The merchant refunded by hand (plain UPI cannot refund): ``{"amount_minor": N,
     "reference": "<UPI ref>"}`` books it like ``refunded ORD-7 <amount> <ref>``."""
-    _admin(request)
+    require_admin(request)
     order = await _api_order(request)
     data = await _json_body(request)
     value = _amount_minor(data.get("amount_minor"), digits=True)

@@ -17,8 +17,7 @@ from catalog.money import currency_code, exponent
 from payments.invoices import StoredInvoice, financial_year
 from payments.qr import render_qr_png_async
 from webhooks import keys as k
-from webhooks.payment_routes import PAGES
-from webhooks.security import verify_bearer
+from webhooks.payment_routes import PAGES, require_admin
 
 RECEIPTS = web.AppKey("receipts", Receipts)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -57,9 +56,8 @@ async def api_invoices(request: web.Request) -> web.Response:
     """``GET /api/invoices?shop=ID[&fy=2026]``: the shop's invoices of one financial year
     (the current one by default), in number order, with their tax: the sales register a
     GST return is filed from. Admin token required."""
+    require_admin(request)
     app = request.app
-    if not verify_bearer(request.headers.get("Authorization"), app[k.SETTINGS].admin_token):
-        raise web.HTTPForbidden(text="admin token required")
     shops = app[k.SHOPS].runtimes
     shop_id = request.query.get("shop") or (next(iter(shops)) if len(shops) == 1 else "")
     runtime = shops.get(shop_id)

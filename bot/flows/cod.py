@@ -137,8 +137,7 @@ async def cancel(turn: Turn) -> object:
         await cancel_order(turn, order)
     except InvalidTransition:  # money arrived meanwhile (a prepaid switch): not here
         return UNHANDLED
-    drop_jobs(turn.writes, order)
-    turn.say("order_cancelled", order=order.label)
+    turn.say("order_cancelled", order=order.label)  # cancel_order dropped its jobs
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
     turn.outgoing_to_owners(f"❌ {order.label} ({order.total.format()}, cash on delivery) "
                             "was cancelled by the shopper; its stock is released.")

@@ -22,7 +22,7 @@ from config.clock import Clock
 from config.settings import Settings
 from payments.audit import audit
 from tests.conftest import ROOT, SIM_TOKEN, AiohttpClient
-from tests.e2e.conftest import account, ledger_by_currency, receipt_of
+from tests.e2e.conftest import account, ledger_by_currency, outbox, receipt_of
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from tests.sim import (
@@ -109,11 +109,7 @@ class Phone:
         return "\n".join(r.get("text", "") for r in await self.send(text, **kw))
 
     async def outbox(self) -> str:
-        await self.client.app[k.OUTBOX].run_due()
-        response = await self.client.get("/webhooks/simulator/outbox",
-                                         params={"to": self.phone}, headers=SIM)
-        messages = (await response.json())["messages"]
-        return "\n".join(m.get("text", "") for m in messages)
+        return "\n".join(m.get("text", "") for m in await outbox(self.client, self.phone))
 
 
 async def _books_agree(client: TestClient[Any, Any]) -> None:
