@@ -33,7 +33,6 @@ from bot.receipts import Receipts
 from bot.reminders import Reminders
 from bot.services import Conversations, Services
 from bot.state import SqlStateStore
-from catalog.loader import ShopSource
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
@@ -70,6 +69,7 @@ from webhooks.keys import (
 from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.plugins import shop_source
 from webhooks.receipt_routes import RECEIPTS, setup_receipt_routes
 from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
@@ -159,7 +159,7 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 async def _shops(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    source = ShopSource(Path(settings.shop_dir))
+    source = shop_source(Path(settings.shop_dir))
     shops = Shops(source=source)
     shops.runtimes = build_runtimes(source.shops, settings, app[HTTP])
     shops.loaded_at = time.time()

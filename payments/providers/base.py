@@ -248,6 +248,9 @@ class ProviderPlugin(Protocol):
     - ``options``: the environment keys it reads (``config.plugins.options`` of its config);
     - ``needs_payee``: a shop using it must declare ``payments.upi`` (its links pay the
       merchant's own UPI ID);
+    - ``currencies``: the only currencies it takes whatever the method, or None for any
+      (the shop loader checks both, and ``collect`` against ``capabilities``, from
+      ``webhooks/plugins.py:plugin_rules``);
     - ``callback_path``: the route its webhooks arrive on (the shared
       ``/webhooks/payments/{provider}``, answered by ``webhooks/payment_routes.py``);
     - ``from_env``: build it from its own keys and the shared dependencies.
@@ -257,6 +260,7 @@ class ProviderPlugin(Protocol):
     capabilities: ClassVar[frozenset[str]]
     options: ClassVar[tuple[Option, ...]]
     needs_payee: ClassVar[bool]
+    currencies: ClassVar[frozenset[str] | None]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> PaymentProvider: ...

@@ -48,6 +48,7 @@ class ManualTransferProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"transfer"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = False  # its accounts are payments.<method>, not payments.upi
+    currencies: ClassVar[frozenset[str] | None] = None
     methods: ClassVar[frozenset[str]] = frozenset(TRANSACTION_ID_LENGTHS)
 
     @classmethod

@@ -100,6 +100,7 @@ class RazorpayProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(RazorpayConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> RazorpayProvider:

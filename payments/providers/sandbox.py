@@ -240,6 +240,7 @@ class SandboxProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(SandboxConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> SandboxProvider:

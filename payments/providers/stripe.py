@@ -161,6 +161,7 @@ class StripeProvider:
         {"payment_link", "refund", "fetch", "cancel"})
     options: ClassVar[tuple[Option, ...]] = options(StripeConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> StripeProvider:

@@ -35,6 +35,7 @@ class UpiIntentProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = True  # its links pay the shop's own payments.upi.vpa
+    currencies: ClassVar[frozenset[str] | None] = frozenset({"INR"})  # upi:// moves rupees only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> UpiIntentProvider:
