@@ -17,7 +17,7 @@ from bot.filters import Filter
 from bot.nlu.base import Understanding
 from bot.replies import text_for
 from bot.state import Conversation
-from bot.types import Button, InboundMessage, Reply
+from bot.types import Button, ChannelCapability, InboundMessage, Reply
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.search import ProductIndex
@@ -62,6 +62,8 @@ class Turn:
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: WriteSet = field(default_factory=WriteSet)
     services: Services | None = None  # None only in tests of the router alone
+    # what the message's channel declares (webhooks/channels/: address forms, Meta products…)
+    channel_can: frozenset[ChannelCapability] = frozenset()
     rollbacks: list[Callable[[], None]] = field(default_factory=list)  # undo if not stored
 
     @property

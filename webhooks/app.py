@@ -33,6 +33,7 @@ from bot.receipts import Receipts
 from bot.reminders import Reminders
 from bot.services import Conversations, Services
 from bot.state import SqlStateStore
+from bot.types import ChannelCapability
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
@@ -42,8 +43,12 @@ from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from storage.database import open_database
 from webhooks.broadcast_routes import setup_broadcast_routes
-from webhooks.channels.base import ChannelCapability
-from webhooks.channels.registry import CHANNELS, build_channels, with_capability
+from webhooks.channels.registry import (
+    CHANNEL_CLASSES,
+    CHANNELS,
+    build_channels,
+    with_capability,
+)
 from webhooks.channels.whatsapp_cloud import throughput
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
@@ -272,6 +277,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
         () if settings.simulator_owner else with_capability(
             ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed,
+        channel_capabilities={cls.name: cls.capabilities for cls in CHANNEL_CLASSES},
         observe_nlu=app[METRICS].nlu_seconds.observe,
         outbox_lease_ms=int(settings.outbox_lease_seconds * 1000) if shared else None)
     await engine.load_recent()

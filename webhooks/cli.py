@@ -49,7 +49,7 @@ def _logging(level: str) -> None:
 
 def simulator_warning(settings: Settings) -> str | None:
     """What ``haat serve`` warns when the simulator runs beside a real channel."""
-    from webhooks.channels.base import ChannelCapability
+    from bot.types import ChannelCapability
     from webhooks.channels.registry import CHANNEL_CLASSES, live_channels
 
     live = live_channels(settings)

@@ -23,7 +23,7 @@ from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.templates import event_template, with_fallback
-from bot.types import Button, MessageKind, Reply
+from bot.types import Button, ChannelCapability, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
@@ -85,12 +85,13 @@ async def checkout(turn: Turn) -> object:
 
 
 def ask_address(turn: Turn) -> None:
-    """On the Cloud API between an Indian shop and an Indian number, WhatsApp's own address
-    form (``address_message``); elsewhere, and whenever Meta refuses the form, the text
-    question (the form's fallback is that same text: webhooks/channels/whatsapp_outbound.py)."""
+    """On a channel with address forms (the Cloud API) between an Indian shop and an Indian
+    number, WhatsApp's own address form (``address_message``); elsewhere, and whenever Meta
+    refuses the form, the text question (the form's fallback is that same text:
+    webhooks/channels/whatsapp_outbound.py)."""
     shop = turn.shop
     phone = turn.message.phone or ""
-    if (turn.message.channel == "whatsapp" and shop.whatsapp.address_form
+    if (ChannelCapability.ADDRESS_FORMS in turn.channel_can and shop.whatsapp.address_form
             and shop.phone.startswith("+91") and phone.startswith("+91")):
         values = {"phone_number": phone}
         if turn.message.profile_name:

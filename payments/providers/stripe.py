@@ -42,6 +42,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
     Unsupported,
     int_minor,
     json_answer,
@@ -162,6 +163,7 @@ class StripeProvider:
     options: ClassVar[tuple[Option, ...]] = options(StripeConfig)
     needs_payee: ClassVar[bool] = False
     currencies: ClassVar[frozenset[str] | None] = None
+    routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> StripeProvider:
