@@ -204,6 +204,16 @@ SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversat
                            "catalogs", "consent"})
 
 
+async def call_injected(handler: Callable[..., Awaitable[object]], turn: Turn,
+                        **given: Any) -> object:
+    """Call ``handler`` as a route is called, each parameter by its name (the turn, a
+    service of bot/services.py, a Turn field), with ``given`` besides: a flow's own table
+    of sub-handlers (the merchant's commands) gets its services the same way."""
+    names = inspect.signature(handler).parameters
+    return await handler(**{name: given[name] if name in given else _resolve(turn, name)
+                            for name in names})
+
+
 def _resolve(turn: Turn, name: str) -> Any:
     if name == "turn":
         return turn

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows import cod
 from bot.flows.cart import cart_summary, show_cart
-from bot.flows.common import available, inventory_of, payments_service
+from bot.flows.common import available, payments_service
 from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
@@ -33,6 +34,10 @@ from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
 from payments.status import OPEN_FOR_PAYMENT, OrderStatus
 from payments.upi import is_valid_vpa
+
+if TYPE_CHECKING:
+    from bot.inventory import Inventory
+    from payments.service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +204,7 @@ async def edit(turn: Turn) -> None:
 # a tap on an earlier summary's button (the order placed, or the cart changed since)
 # confirms nothing: it falls through to the re-prompt (support.stale_payload)
 @router.on(state(S.CONFIRMING_ORDER) & (button("confirm") | intent("affirm", "checkout")))
-async def confirm(turn: Turn) -> object:
+async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory) -> object:
     shop = turn.shop
     summarised = turn.conversation.data.get("summarised")
     if summarised is not None and summarised != dict(turn.conversation.cart):
@@ -251,7 +256,6 @@ async def confirm(turn: Turn) -> object:
             turn.say("cod_unavailable_only")
             return None
         turn.say("cod_unavailable")
-    inventory = inventory_of(turn)
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
     if short:
@@ -271,8 +275,7 @@ async def confirm(turn: Turn) -> object:
     lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
                        quantity=line.quantity, unit_price=line.unit_price)
              for line in priced.lines]
-    service = payments_service(turn)
-    order = await service.place_order(
+    order = await payments.place_order(
         turn.writes, shop_id=shop.id, channel=turn.message.channel,
         customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
         address=address, language=turn.language, cash_on_delivery=use_cod)
@@ -409,12 +412,11 @@ def _transfer_reply(turn: Turn) -> bool:
 
 
 @pending_router.on(Filter(_transfer_reply, "transaction_id"))
-async def transaction_id_given(turn: Turn) -> object:
+async def transaction_id_given(turn: Turn, payments: PaymentService) -> object:
     waiting = turn.conversation.data.get("transfer")
     assert isinstance(waiting, dict)
-    service = payments_service(turn)
-    order = await service.order(str(waiting.get("order")))
-    requests = {r.id: r for r in await service.requests_for_order(order.id)} if order else {}
+    order = await payments.order(str(waiting.get("order")))
+    requests = {r.id: r for r in await payments.requests_for_order(order.id)} if order else {}
     request = requests.get(str(waiting.get("request")))
     if order is None or request is None or order.status is not OrderStatus.PENDING_PAYMENT:
         turn.conversation = turn.conversation.with_data(transfer=None)
@@ -428,7 +430,7 @@ async def transaction_id_given(turn: Turn) -> object:
         turn.say("transfer_id_unclear", wallet=turn.t(f"method_{method}"),
                  example=_EXAMPLE_IDS.get(method, "8N7A6D5EE7"))
         return None
-    if not await service.record_transfer_claim(turn.writes, request, found.id):
+    if not await payments.record_transfer_claim(turn.writes, request, found.id):
         turn.say("transfer_id_again", trx=found.id, order=order.label)
         return None
     turn.say("transfer_id_noted", trx=found.id, order=order.label)

@@ -13,6 +13,7 @@ recorded only by the merchant (``deliver ORD-…`` / ``paid ORD-…``), never as
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from bot.filters import button
 from bot.flows.common import payments_service
@@ -26,6 +27,9 @@ from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
 from storage import jobs
 from storage.database import WriteSet
+
+if TYPE_CHECKING:
+    from payments.service import PaymentService
 
 router = Blueprint("cod")
 
@@ -108,11 +112,11 @@ async def _tapped_order(turn: Turn, prefix: str) -> Order | None:
 
 
 @router.on(button("cod:confirm:"))
-async def confirm(turn: Turn) -> object:
+async def confirm(turn: Turn, payments: PaymentService) -> object:
     order = await _tapped_order(turn, "cod:confirm:")
     if order is None or order.status is not OrderStatus.AWAITING_CONFIRMATION:
         return UNHANDLED  # confirmed, paid, cancelled since: the stale re-prompt
-    await payments_service(turn).change_order(turn.writes, order, OrderEvent.CONFIRM)
+    await payments.change_order(turn.writes, order, OrderEvent.CONFIRM)
     drop_jobs(turn.writes, order)
     turn.say("cod_confirmed", order=order.label, total=order.total.format())
     if turn.shop.payments.prepaid_methods:
