@@ -16,7 +16,7 @@ from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows import cod
 from bot.flows.cart import cart_summary, show_cart
-from bot.flows.common import available, payments_service
+from bot.flows.common import available
 from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
@@ -36,6 +36,7 @@ from payments.status import OPEN_FOR_PAYMENT, OrderStatus
 from payments.upi import is_valid_vpa
 
 if TYPE_CHECKING:
+    from bot.consent import ConsentService
     from bot.inventory import Inventory
     from payments.service import PaymentService
 
@@ -204,7 +205,8 @@ async def edit(turn: Turn) -> None:
 # a tap on an earlier summary's button (the order placed, or the cart changed since)
 # confirms nothing: it falls through to the re-prompt (support.stale_payload)
 @router.on(state(S.CONFIRMING_ORDER) & (button("confirm") | intent("affirm", "checkout")))
-async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory) -> object:
+async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
+                  consent: ConsentService) -> object:
     shop = turn.shop
     summarised = turn.conversation.data.get("summarised")
     if summarised is not None and summarised != dict(turn.conversation.cart):
@@ -218,8 +220,7 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory) ->
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("not_taking_orders")
         return None
-    if turn.services is not None:  # other servers may have sold some (shared mode only)
-        await turn.services.inventory.refresh(shop.id)
+    await inventory.refresh(shop.id)  # other servers may have sold some (shared mode only)
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
@@ -293,24 +294,24 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory) ->
             "shop": shop.name.get(turn.language, shop.default_language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
-    await ask_after_order(turn)  # marketing consent, as the shop collects it
+    await ask_after_order(turn, consent)  # marketing consent, as the shop collects it
     method = (shop.payments.prepaid_methods or ("upi_link",))[0]
     if method == "collect":
         turn.say("ask_vpa")
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         return None
-    await offer_payment(turn, order, method, lines=lines)
+    await offer_payment(turn, payments, order, method, lines=lines)
     return None
 
 
-async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | None = None,
-                        amount: Money | None = None,
+async def offer_payment(turn: Turn, payments: PaymentService, order: Order, method: str, *,
+                        vpa: str | None = None, amount: Money | None = None,
                         lines: Sequence[OrderLine] | None = None) -> bool:
     """Ask for money with ``method`` and show it; False when it could not be done."""
     shop = turn.shop
     plan = plan_for(shop)
     try:
-        request = await payments_service(turn).request_payment(
+        request = await payments.request_payment(
             turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
             description=f"{order.label} {shop.name.get('en')}"[:80],
             customer_phone=turn.message.phone)
@@ -345,7 +346,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         extra: dict[str, object] = {"upi_link": request.upi_link}
         if card:  # a tip is not the order: no order_details card for it
             if lines is None:
-                lines = await payments_service(turn).lines(order.id)
+                lines = await payments.lines(order.id)
             extra["order_details"] = await _order_details(turn, order, lines, request)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
                          image_url=f"{request.link_url}/qr.png", extra=extra))
@@ -356,7 +357,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
                   minutes=plan.link_expiry_minutes)
     if card:  # the shop's card pays by gateway or link: the card, its link as the fallback
         if lines is None:
-            lines = await payments_service(turn).lines(order.id)
+            lines = await payments.lines(order.id)
         turn.reply(Reply(type="payment", text=text, link=request.link_url, extra={
             "order_details": await _order_details(turn, order, lines, request)}))
         if buttons:
@@ -462,17 +463,17 @@ async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],
 # ---- paying later, other methods, collect -------------------------------------------
 
 
-async def latest_unpaid(turn: Turn) -> Order | None:
+async def latest_unpaid(turn: Turn, payments: PaymentService) -> Order | None:
     # a cash-on-delivery order before dispatch too: its shopper may switch to prepaid
-    orders = await payments_service(turn).orders(
+    orders = await payments.orders(
         turn.shop.id, customer=turn.message.customer, statuses=sorted(OPEN_FOR_PAYMENT),
         limit=1)
     return orders[0] if orders else None
 
 
 @router.on(button("pay:") | intent("pay"))
-async def pay(turn: Turn) -> object:
-    order = await latest_unpaid(turn)
+async def pay(turn: Turn, payments: PaymentService) -> object:
+    order = await latest_unpaid(turn, payments)
     if order is None:
         if turn.payload is not None:
             return UNHANDLED  # a pay button of an order paid or closed since: re-prompt
@@ -489,7 +490,7 @@ async def pay(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         turn.say("ask_vpa")
         return None
-    await offer_payment(turn, order, method, vpa=vpa)
+    await offer_payment(turn, payments, order, method, vpa=vpa)
     return None
 
 
@@ -502,18 +503,18 @@ def _vpa_text(turn: Turn) -> bool:
 
 
 @pending_router.on(Filter(_vpa_text, "vpa"))
-async def vpa_given(turn: Turn) -> None:
+async def vpa_given(turn: Turn, payments: PaymentService) -> None:
     found = _VPA.search(turn.message.text)
     vpa = found.group(0) if found else turn.message.text.strip().split()[0]
     if not is_valid_vpa(vpa):
         turn.say("bad_vpa")
         return
-    order = await latest_unpaid(turn)
+    order = await latest_unpaid(turn, payments)
     turn.conversation = turn.conversation.with_(state=S.AWAITING_PAYMENT)
     if order is None:
         turn.say("no_pending_order")
         return
-    await offer_payment(turn, order, "collect", vpa=vpa)
+    await offer_payment(turn, payments, order, "collect", vpa=vpa)
 
 
 @router.on(kind(MessageKind.LOCATION, MessageKind.ADDRESS) & state(S.IDLE))

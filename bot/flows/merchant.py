@@ -222,12 +222,13 @@ async def cmd_deliver(turn: Turn, rest: str, payments: PaymentService,
     await _move(turn, payments, order, OrderEvent.DELIVER, "order_delivered")
 
 
-async def cmd_cancel(turn: Turn, rest: str, payments: PaymentService) -> None:
+async def cmd_cancel(turn: Turn, rest: str, payments: PaymentService,
+                     inventory: Inventory) -> None:
     order = await _order(turn, rest, payments)
     if order is None:
         return
     try:
-        new = await cancel_order(turn, order)
+        new = await cancel_order(turn, payments, inventory, order)
     except InvalidTransition:
         turn.reply_text(f"{order.label} has money in it ({order.status}): use "
                         f"`refund {order.label}`.")

@@ -9,7 +9,6 @@ from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
 from bot.flows.cod import drop_jobs
-from bot.flows.common import inventory_of, payments_service
 from bot.router import Blueprint, Turn
 from bot.state import ConversationState
 from catalog.message_templates import TemplateEvent
@@ -18,6 +17,7 @@ from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
 
 if TYPE_CHECKING:
+    from bot.inventory import Inventory
     from bot.services import Conversations
     from payments.service import PaymentService
 
@@ -37,9 +37,8 @@ def status_text(turn: Turn, order: Order) -> str:
                   status=turn.t(f"status_{order.status}"), total=order.total.format())
 
 
-async def find_order(turn: Turn, label: str | None) -> Order | None:
+async def find_order(turn: Turn, service: PaymentService, label: str | None) -> Order | None:
     """The shopper's order named ORD-n, or their latest."""
-    service = payments_service(turn)
     if label:
         number = "".join(ch for ch in label if ch.isdigit())
         if number:
@@ -54,7 +53,7 @@ async def find_order(turn: Turn, label: str | None) -> Order | None:
 async def order_status(turn: Turn, payments: PaymentService) -> None:
     label = turn.understanding.entity("order_id") if turn.understanding else None
     if label:
-        order = await find_order(turn, label)
+        order = await find_order(turn, payments, label)
         orders = [order] if order else []
     else:
         orders = await payments.orders(turn.shop.id, customer=turn.message.customer,
@@ -66,9 +65,9 @@ async def order_status(turn: Turn, payments: PaymentService) -> None:
 
 
 @router.on(intent("cancel_order"))
-async def cancel(turn: Turn, payments: PaymentService) -> None:
+async def cancel(turn: Turn, payments: PaymentService, inventory: Inventory) -> None:
     label = turn.understanding.entity("order_id") if turn.understanding else None
-    order = await find_order(turn, label)
+    order = await find_order(turn, payments, label)
     if turn.conversation.state in (ConversationState.AWAITING_ADDRESS,
                                    ConversationState.CONFIRMING_ORDER) and (
             order is None or order.status is not OrderStatus.PENDING_PAYMENT):
@@ -81,7 +80,7 @@ async def cancel(turn: Turn, payments: PaymentService) -> None:
         turn.say("nothing_to_cancel")
         return
     try:
-        await cancel_order(turn, order)
+        await cancel_order(turn, payments, inventory, order)
     except InvalidTransition:
         book = await payments.book(order)
         if book.cash_due and order.status is OrderStatus.SHIPPED:
@@ -100,13 +99,12 @@ async def cancel(turn: Turn, payments: PaymentService) -> None:
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
 
 
-async def cancel_order(turn: Turn, order: Order) -> OrderStatus:
+async def cancel_order(turn: Turn, service: PaymentService, inventory: Inventory,
+                       order: Order) -> OrderStatus:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
-    service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
     drop_jobs(turn.writes, order)  # a cash-on-delivery order's reminder and auto-cancel
     lines = await service.lines(order.id)
-    inventory = inventory_of(turn)
     inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                       turn.writes, turn.now_ms)
     return new
@@ -156,7 +154,7 @@ async def tip(turn: Turn, payments: PaymentService) -> None:
     if amount is None or amount.minor <= 0 or not orders:
         turn.say("tip_how" if orders else "no_orders")
         return
-    await offer_payment(turn, orders[0], "tip", amount=amount)
+    await offer_payment(turn, payments, orders[0], "tip", amount=amount)
 
 
 @router.on(intent("human_handoff"))
