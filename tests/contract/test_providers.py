@@ -124,6 +124,19 @@ async def harness(
 
 
 # --- the shared contract ----------------------------------------------------------------
+def test_every_route_a_provider_declares_is_mounted_beside_the_shared_webhook() -> None:
+    from config.settings import Settings
+    from webhooks.app import create_app
+
+    app = create_app(Settings(database_url="sqlite:///:memory:"), run_migrations=False)
+    mounted = {(r.method, r.resource.canonical) for r in app.router.routes()
+               if r.resource is not None}
+    assert ("POST", callback_path("{provider}")) in mounted
+    declared = [(route.method, route.path) for cls in PROVIDER_CLASSES for route in cls.routes]
+    assert ("POST", "/pay/{token}/sandbox") in declared  # the sandbox's test button
+    assert set(declared) <= mounted
+
+
 def test_every_registered_provider_is_covered() -> None:
     assert [cls.name for cls in PROVIDER_CLASSES] == list(PROVIDERS)
     assert plugin_rules().provider_names == tuple(PROVIDERS)  # what the shop loader is given
