@@ -203,7 +203,7 @@ def _growth(opts: run.Options, tr: run.Traffic, rep: report.Report, *, duration_
     seen). The box's speed drifts by 15-20 % from minute to minute; comparing runs that are
     seconds apart, round by round, keeps that drift out of the stored-data comparison.
     """
-    from catalog.loader import load_shop
+    from webhooks.plugins import load_shop
 
     shop_id = load_shop(demo).id
     sizes = sorted({0, 10_000, big})

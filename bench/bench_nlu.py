@@ -57,7 +57,7 @@ async def bench(label: str, shop: Shop, texts: list[str], rounds: int = 5) -> No
 async def main() -> None:
     texts = [ex.text for ex in load_rasa_nlu(ROOT / "tests" / "nlu" / "test_set.yml")]
     if (ROOT / "config" / "shop.yaml").exists():
-        from catalog.loader import load_shop
+        from webhooks.plugins import load_shop
 
         await bench("demo shop", load_shop(ROOT / "config"), texts)
     await bench("1000 generated products", tea_shop(extra_products=1000), texts)

@@ -34,9 +34,9 @@ from bot.nlu.builtin import build_builtin
 from bot.nlu.evaluate import EvalReport, evaluate
 from bot.nlu.rasa_http import RasaHttpBackend
 from bot.nlu.training import load_rasa_nlu
-from catalog.loader import load_shop
 from catalog.models import Shop
 from tests.localhost import free_port
+from webhooks.plugins import load_shop
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "tests" / "nlu" / "test_set.yml"

@@ -153,8 +153,8 @@ def measure_latency(size: int, workdir: Path, rounds: int = 3,
     from bot.nlu import builtin
     from bot.nlu.base import ParseContext
     from bot.nlu.builtin import build_builtin
-    from catalog.loader import load_shop
     from catalog.search import ProductIndex
+    from webhooks.plugins import load_shop
 
     shop = load_shop(write_shop(workdir / f"shop-{size}", size))
     cache = getattr(builtin, "_MODEL_CACHE", None)

@@ -13,7 +13,7 @@ import time
 import unicodedata
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -29,7 +29,7 @@ from bot.router import Outgoing, Router, Turn
 from bot.services import Services
 from bot.state import Conversation, ConversationKey, ConversationState, StateStore
 from bot.templates import proactive_item
-from bot.types import InboundMessage, MessageKind, Reply
+from bot.types import ChannelCapability, InboundMessage, MessageKind, Reply
 from catalog.digits import DIGITS
 from catalog.models import Shop
 from catalog.search import ProductIndex
@@ -141,6 +141,9 @@ class Engine:
     # channels with a customer-service window (WhatsApp's 24 hours): proactive messages on
     # them are free-form only inside it; the channels declare it, create_app passes it down
     windowed_channels: frozenset[str] = frozenset()
+    # every channel's declared capabilities, by name (a turn gets its channel's: Turn.channel_can)
+    channel_capabilities: Mapping[str, frozenset[ChannelCapability]] = field(
+        default_factory=dict)
     # several servers on one PostgreSQL: a turn's replies are stored claimed by this
     # process for this long (bot/outgoing.py, outbox_statement), and sent by it
     outbox_lease_ms: int | None = None
@@ -256,7 +259,8 @@ class Engine:
                     index=runtime.index, faq=runtime.faq, now_ms=now,
                     is_owner=(message.channel not in self.untrusted_channels
                               and _is_owner(shop, message.customer)),
-                    services=self.services)
+                    services=self.services,
+                    channel_can=self.channel_capabilities.get(message.channel, frozenset()))
         text = message.text[:MAX_TEXT]
         # a tap (or a numbered choice) names its handler and skips NLU: its title is our
         # own words, and reading them as an intent let "Confirm order" (checkout) or "Add

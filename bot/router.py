@@ -17,7 +17,7 @@ from bot.filters import Filter
 from bot.nlu.base import Understanding
 from bot.replies import text_for
 from bot.state import Conversation
-from bot.types import Button, InboundMessage, Reply
+from bot.types import Button, ChannelCapability, InboundMessage, Reply
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.search import ProductIndex
@@ -62,6 +62,8 @@ class Turn:
     outgoing: list[Outgoing] = field(default_factory=list)
     writes: WriteSet = field(default_factory=WriteSet)
     services: Services | None = None  # None only in tests of the router alone
+    # what the message's channel declares (webhooks/channels/: address forms, Meta products…)
+    channel_can: frozenset[ChannelCapability] = frozenset()
     rollbacks: list[Callable[[], None]] = field(default_factory=list)  # undo if not stored
 
     @property
@@ -200,6 +202,16 @@ class Router:
 # would be circular)
 SERVICE_NAMES = frozenset({"payments", "inventory", "payment_notify", "conversations",
                            "catalogs", "consent"})
+
+
+async def call_injected(handler: Callable[..., Awaitable[object]], turn: Turn,
+                        **given: Any) -> object:
+    """Call ``handler`` as a route is called, each parameter by its name (the turn, a
+    service of bot/services.py, a Turn field), with ``given`` besides: a flow's own table
+    of sub-handlers (the merchant's commands) gets its services the same way."""
+    names = inspect.signature(handler).parameters
+    return await handler(**{name: given[name] if name in given else _resolve(turn, name)
+                            for name in names})
 
 
 def _resolve(turn: Turn, name: str) -> Any:

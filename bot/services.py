@@ -1,7 +1,10 @@
 """The services a turn's handlers may use, typed and built once by ``create_app``.
 
 A handler asks for one by parameter name (``async def handle(turn, payments)``, see
-``bot/router.py``); helpers take them from ``turn.services``. No flow reaches through a
+``bot/router.py``; the merchant's commands the same way, through ``call_injected``) and
+hands it to the helpers it calls. Only display helpers that also work without services
+read ``turn.services`` (``bot/flows/common.py:available``, the synced Meta catalog of
+``browse._catalog_items`` and ``checkout._order_details``). No flow reaches through a
 service into its repository, and none calls back into the engine that dispatched it.
 """
 

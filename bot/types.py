@@ -250,3 +250,24 @@ def _button_from(data: dict[str, Any]) -> Button:
 
 def text(body: str) -> Reply:
     return Reply(type="text", text=body)
+
+
+class ChannelCapability(StrEnum):
+    """What a channel declares about itself (webhooks/channels/): the app, the engine, the
+    flows (``Turn.channel_can``) and the sender act on it. Here, below the channels, so
+    that bot/ can read it."""
+
+    # free-form messages only within 24 h of the customer's last message, else a template
+    # (WhatsApp's customer-service window; the engine applies it to these channels only)
+    SERVICE_WINDOW = "service_window"
+    BUTTONS = "buttons"  # reply buttons the customer taps (else numbered text)
+    LISTS = "lists"  # list messages (else numbered text)
+    TEMPLATES = "templates"  # pre-approved templates outside the window
+    DIRECT_REPLIES = "direct_replies"  # replies travel in the webhook's HTTP response
+    REST_SENDS = "rest_sends"  # proactive sends call the partner's REST API (sender child)
+    UNTRUSTED_SENDERS = "untrusted_senders"  # sender ids are what the caller says
+    # a message to a number no shop serves is answered 404 (a test tool's caller learns it;
+    # a real channel would only deliver it again), instead of a 200 that drops it
+    REFUSES_UNSERVED = "refuses_unserved"
+    ADDRESS_FORMS = "address_forms"  # WhatsApp's address_message form (a Reply "address")
+    PRODUCT_MESSAGES = "product_messages"  # products from the shop's Meta catalog

@@ -33,7 +33,7 @@ from catalog.models import (
     Shop,
     WhatsAppCommerce,
 )
-from catalog.nlu_schema import INTENTS, _parse_nlu, strip_annotations
+from catalog.nlu_schema import _parse_nlu, strip_annotations
 from catalog.nodes import (
     _WATCHED,
     CATALOG_FILE,
@@ -45,6 +45,7 @@ from catalog.nodes import (
     _read,
     _sort,
 )
+from catalog.plugin_rules import PluginRules
 from catalog.shop_schema import (
     _parse_shop,
     _ShopParts,
@@ -52,27 +53,39 @@ from catalog.shop_schema import (
 
 # the loader is the package's entry point: what callers import from it
 __all__ = [
-    "CATALOG_FILE", "INTENTS", "NLU_FILE", "SHOP_FILE", "LoadError", "ShopError", "ShopSource",
-    "check_shop", "check_shop_with_warnings", "is_shop_folder", "load_shop", "load_shops",
-    "phone_digits", "shop_folders", "strip_annotations",
+    "CATALOG_FILE",
+    "NLU_FILE",
+    "SHOP_FILE",
+    "LoadError",
+    "PluginRules",
+    "ShopError",
+    "ShopSource",
+    "check_shop",
+    "check_shop_with_warnings",
+    "is_shop_folder",
+    "load_shop",
+    "load_shops",
+    "phone_digits",
+    "shop_folders",
+    "strip_annotations",
 ]
 
 
 def _load_one(
-    folder: Path, shop_id: str | None
+    folder: Path, shop_id: str | None, plugins: PluginRules
 ) -> tuple[Shop | None, list[LoadError], list[LoadError]]:
     shop_ctx = _Ctx(str(folder / SHOP_FILE))
     catalog_ctx = _Ctx(str(folder / CATALOG_FILE))
     nlu_ctx = _Ctx(str(folder / NLU_FILE))
-    parts = _ShopParts()
+    parts = _ShopParts(plugins)
     if (root := _read(shop_ctx, folder / SHOP_FILE)) is not None:
-        parts = _parse_shop(shop_ctx, root)
+        parts = _parse_shop(shop_ctx, root, plugins)
     catalog: Catalog | None = None
     if (root := _read(catalog_ctx, folder / CATALOG_FILE)) is not None:
         catalog = _parse_catalog(catalog_ctx, root, parts.currency, parts.languages[0])
     nlu: dict[str, tuple[str, ...]] = {}
     if (folder / NLU_FILE).exists() and (root := _read(nlu_ctx, folder / NLU_FILE)) is not None:
-        nlu = _parse_nlu(nlu_ctx, root)
+        nlu = _parse_nlu(nlu_ctx, root, plugins.intents)
     invoice = parts.invoice
     if invoice is not None and catalog is not None:
         invoice, cross = finish_invoice(invoice, shop_id or folder.resolve().name,
@@ -112,9 +125,12 @@ def _load_one(
     return shop, errors, warnings
 
 
-def load_shop(folder: Path, shop_id: str | None = None) -> Shop:
-    """Load one shop folder; raises :class:`ShopError` listing every problem."""
-    shop, errors, _warnings = _load_one(Path(folder), shop_id)
+def load_shop(folder: Path, shop_id: str | None = None, *, plugins: PluginRules) -> Shop:
+    """Load one shop folder; raises :class:`ShopError` listing every problem.
+
+    ``plugins``: what the registered providers and the NLU allow (every loader function
+    takes it; ``webhooks/plugins.py:plugin_rules`` builds it from the registries)."""
+    shop, errors, _warnings = _load_one(Path(folder), shop_id, plugins)
     if shop is None:
         raise ShopError(errors)
     return shop
@@ -134,7 +150,8 @@ def shop_folders(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and is_shop_folder(p))
 
 
-def _load_many(path: Path) -> tuple[dict[str, Shop], list[LoadError], list[LoadError]]:
+def _load_many(path: Path, plugins: PluginRules
+               ) -> tuple[dict[str, Shop], list[LoadError], list[LoadError]]:
     path = Path(path)
     folders = shop_folders(path)
     if not folders:
@@ -148,7 +165,7 @@ def _load_many(path: Path) -> tuple[dict[str, Shop], list[LoadError], list[LoadE
     warnings: list[LoadError] = []
     single = len(folders) == 1 and folders[0] == path
     for folder in folders:
-        shop, errs, warns = _load_one(folder, None if single else folder.name)
+        shop, errs, warns = _load_one(folder, None if single else folder.name, plugins)
         errors += errs
         warnings += warns
         if shop is not None:
@@ -206,23 +223,24 @@ def _phone_clashes(shops: Mapping[str, Shop], root: Path) -> list[LoadError]:
     return out
 
 
-def load_shops(path: Path) -> dict[str, Shop]:
+def load_shops(path: Path, *, plugins: PluginRules) -> dict[str, Shop]:
     """One shop (``path`` holds shop.yaml) or many (each subfolder), keyed by shop id."""
-    shops, errors, _warnings = _load_many(Path(path))
+    shops, errors, _warnings = _load_many(Path(path), plugins)
     if errors:
         raise ShopError(_sort(errors))
     return shops
 
 
-def check_shop_with_warnings(folder: Path) -> tuple[list[LoadError], list[LoadError]]:
+def check_shop_with_warnings(folder: Path, *, plugins: PluginRules
+                             ) -> tuple[list[LoadError], list[LoadError]]:
     """Errors and warnings for a shop folder or a folder of shops (``haat check``)."""
-    _shops, errors, warnings = _load_many(Path(folder))
+    _shops, errors, warnings = _load_many(Path(folder), plugins)
     return _sort(errors), _sort(warnings)
 
 
-def check_shop(folder: Path) -> list[LoadError]:
+def check_shop(folder: Path, *, plugins: PluginRules) -> list[LoadError]:
     """Only the errors: an empty list means the folder would load."""
-    return check_shop_with_warnings(folder)[0]
+    return check_shop_with_warnings(folder, plugins=plugins)[0]
 
 
 def phone_digits(number: str) -> str:
@@ -260,11 +278,12 @@ class ShopSource:
     callers can rebuild caches (search indexes) cheaply.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, plugins: PluginRules) -> None:
         self.path = Path(path)
+        self.plugins = plugins
         self._multi = not is_shop_folder(self.path)
         self._sigs = self._scan()
-        shops, errors, warnings = _load_many(self.path)
+        shops, errors, warnings = _load_many(self.path, plugins)
         if errors:
             raise ShopError(_sort(errors))
         self.shops: dict[str, Shop] = shops
@@ -288,7 +307,7 @@ class ShopSource:
             shops.pop(self._id(folder), None)
         reloaded = 0
         for folder in changed:
-            shop, errs, _warns = _load_one(folder, self._id(folder))
+            shop, errs, _warns = _load_one(folder, self._id(folder), self.plugins)
             if shop is None:
                 errors += errs  # keep the last good version of this shop
             else:

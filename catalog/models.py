@@ -30,15 +30,8 @@ METHOD_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
     "upi_transfer": frozenset({"INR"}), "bkash": frozenset({"BDT"}),
     "nagad": frozenset({"BDT"}), "rocket": frozenset({"BDT"}),
 })
-# providers that take one currency whatever the method (upi_intent builds upi:// links)
-PROVIDER_CURRENCIES: Mapping[str, frozenset[str]] = MappingProxyType({
-    "upi_intent": frozenset({"INR"}),
-})
 # methods that take no money through the payment provider (cash at the door)
 OFFLINE_METHODS: frozenset[str] = frozenset({"cod"})
-# the names of payments/providers/registry.py (catalog may not import it; a test keeps the
-# two equal: tests/contract/test_providers.py)
-PAYMENT_PROVIDERS: tuple[str, ...] = ("sandbox", "upi_intent", "razorpay", "stripe", "manual")
 LATE_PAYMENT_POLICIES: tuple[str, ...] = ("refund", "manual")
 OVERPAYMENT_POLICIES: tuple[str, ...] = ("refund", "hold")
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from catalog.nlu_markup import MarkupError, parse_markup
 from catalog.nodes import (
     _NULL,
     LoadError,
@@ -16,18 +15,6 @@ from catalog.nodes import (
     _seq,
 )
 
-# The intents of docs/DESIGN.md §1.6 and product_info (mirrors bot.nlu.base.INTENTS; catalog may
-# not import bot).
-INTENTS: tuple[str, ...] = (
-    "greet", "goodbye", "thanks", "affirm", "deny", "browse_catalog", "search_product",
-    "product_price", "product_info", "add_to_cart", "remove_from_cart", "view_cart",
-    "checkout", "pay",
-    "order_status", "cancel_order", "business_hours", "delivery_info", "human_handoff",
-    "tip", "change_language", "out_of_scope",
-)
-_ANNOTATION_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
-
-
 # --------------------------------------------------------------------------------------
 # nlu.yml (Rasa 3.x NLU format)
 
@@ -36,11 +23,13 @@ _NLU_OTHER_ITEMS = ("synonym", "regex", "lookup")
 
 
 def strip_annotations(example: str) -> str:
-    """``I want [2](quantity) [chai](product)`` → ``I want 2 chai``."""
-    return _ANNOTATION_RE.sub(r"\1", example).strip()
+    """``I want [2](quantity) [chai](product)`` → ``I want 2 chai`` (raises
+    :class:`MarkupError` on a malformed JSON annotation)."""
+    return parse_markup(example)[0].strip()
 
 
-def _parse_nlu(ctx: _Ctx, root: Node) -> dict[str, tuple[str, ...]]:
+def _parse_nlu(ctx: _Ctx, root: Node, intents: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The examples by intent; ``intents`` are the NLU's (catalog/plugin_rules.py)."""
     fields = _mapping(ctx, root, "nlu.yml", _NLU_KEYS)
     examples: dict[str, list[str]] = {}
     if not fields or "nlu" not in fields:
@@ -58,26 +47,33 @@ def _parse_nlu(ctx: _Ctx, root: Node) -> dict[str, tuple[str, ...]]:
         intent = _scalar_text(ctx, intent_node, "intent")
         if intent is None:
             continue
-        if intent not in INTENTS:
-            ctx.error(intent_node, f"unknown intent {intent!r}{_hint(intent, INTENTS)}")
+        if intent not in intents:
+            ctx.error(intent_node, f"unknown intent {intent!r}{_hint(intent, intents)}")
             continue
         ex_node = ifields["examples"][1]
         if not isinstance(ex_node, ScalarNode) or ex_node.tag == _NULL:
             ctx.error(ex_node, "examples must be a block of lines starting with '- '")
             continue
-        first_line = ex_node.start_mark.line + 1 + (1 if ex_node.style in ("|", ">") else 0)
-        found = examples.setdefault(intent, [])
-        for offset, line in enumerate(str(ex_node.value).splitlines()):
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if not stripped.startswith("-"):
-                ctx.errors.append(LoadError(
-                    ctx.file, first_line + offset, ex_node.start_mark.column + 1,
-                    f"example {stripped!r} must start with '- '",
-                ))
-                continue
-            text = strip_annotations(stripped[1:].strip())
-            if text and text not in found:
-                found.append(text)
+        _read_examples(ctx, ex_node, examples.setdefault(intent, []))
     return {k: tuple(v) for k, v in examples.items() if v}
+
+
+def _read_examples(ctx: _Ctx, node: ScalarNode, found: list[str]) -> None:
+    """One intent's block of ``- `` lines into ``found`` (plain text, each once)."""
+    first_line = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)
+    for offset, line in enumerate(str(node.value).splitlines()):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        where = (ctx.file, first_line + offset, node.start_mark.column + 1)
+        if not stripped.startswith("-"):
+            ctx.errors.append(LoadError(*where, f"example {stripped!r} must start with '- '"))
+            continue
+        try:
+            text = strip_annotations(stripped[1:].strip())
+        except MarkupError as exc:
+            ctx.errors.append(LoadError(*where, f"{exc}: write [words](entity) or "
+                                        '[words]{"entity": "...", "value": "..."}'))
+            continue
+        if text and text not in found:
+            found.append(text)

@@ -23,8 +23,6 @@ from catalog.models import (
     MOBILE_WALLETS,
     OVERPAYMENT_POLICIES,
     PAYMENT_METHODS,
-    PAYMENT_PROVIDERS,
-    PROVIDER_CURRENCIES,
     TRANSFER_METHODS,
     WEEKDAYS,
     BusinessAddress,
@@ -59,6 +57,7 @@ from catalog.nodes import (
     _str_list,
     _text,
 )
+from catalog.plugin_rules import PluginRules, ProviderRules
 
 VPA_RE = re.compile(r"^[A-Za-z0-9.\-_]{2,256}@[A-Za-z]{2,64}$")
 PHONE_RE = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -136,8 +135,10 @@ _FAQ_KEYS = {"ask": True, "answer": True}
 
 @dataclass(slots=True)
 class _ShopParts:
-    """What shop.yaml yields before the catalog is attached."""
+    """What shop.yaml yields before the catalog is attached (``plugins`` is given: what
+    the registered providers allow, catalog/plugin_rules.py)."""
 
+    plugins: PluginRules
     name: Text | None = None
     phone: str | None = None
     currency: str | None = None
@@ -572,8 +573,8 @@ _SHOP_READERS: tuple[tuple[str, Callable[[_Ctx, Node, _ShopParts], None]], ...] 
 )
 
 
-def _parse_shop(ctx: _Ctx, root: Node) -> _ShopParts:
-    parts = _ShopParts()
+def _parse_shop(ctx: _Ctx, root: Node, plugins: PluginRules) -> _ShopParts:
+    parts = _ShopParts(plugins)
     fields = _mapping(ctx, root, "shop.yaml", _SHOP_KEYS)
     if fields is None:
         return parts
@@ -699,27 +700,24 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
     if (pair := fields.get("provider")) is not None:
         provider_node = pair[1]
         name = _scalar_text(ctx, pair[1], "payments.provider")
-        if name is not None and name not in PAYMENT_PROVIDERS:
+        known = parts.plugins.provider_names
+        if name is not None and name not in known:
             ctx.error(
                 pair[1],
-                f"unknown payment provider {name!r}{_hint(name, PAYMENT_PROVIDERS)}; "
-                f"use one of {', '.join(PAYMENT_PROVIDERS)}",
+                f"unknown payment provider {name!r}{_hint(name, known)}; "
+                f"use one of {', '.join(known)}",
             )
         elif name is not None:
             provider = name
     upi: UpiPayee | None = None
     if (pair := fields.get("upi")) is not None:
         upi = _upi(ctx, pair[1], parts)
-    if provider == "upi_intent" and upi is None and "upi" not in fields:
-        ctx.error(provider_node, "provider upi_intent needs payments.upi with your vpa")
-    if provider == "upi_intent" and "collect" in methods:
-        ctx.error(
-            methods_node,
-            "provider upi_intent cannot send collect requests: remove 'collect' or use "
-            "razorpay",
-        )
+    rules = parts.plugins.providers.get(provider)
+    if rules is not None:
+        _check_provider(ctx, rules, parts.plugins, "upi" in fields, methods,
+                        (methods_node, provider_node))
     transfers = _transfers(ctx, fields, methods, methods_node, parts)
-    _check_currency(ctx, parts.currency, methods, methods_node, provider, provider_node)
+    _check_currency(ctx, parts.currency, methods, methods_node, rules, provider_node)
     link = _get(fields, "link_expiry_minutes", lambda n: _int(ctx, n, "link_expiry_minutes", 1))
     collect = _get(
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
@@ -787,14 +785,26 @@ def _cod(ctx: _Ctx, node: Node, parts: _ShopParts) -> CashOnDelivery | None:
                           remind_minutes=remind)
 
 
+def _check_provider(ctx: _Ctx, rules: ProviderRules, plugins: PluginRules, has_upi: bool,
+                    methods: Sequence[str], nodes: tuple[Node | None, Node | None]) -> None:
+    """What the shop's provider declares it needs (payments.upi) and cannot do (collect)."""
+    methods_node, provider_node = nodes
+    if rules.needs_payee and not has_upi:
+        ctx.error(provider_node, f"provider {rules.name} needs payments.upi with your vpa")
+    if "collect" in methods and "collect" not in rules.capabilities:
+        able = ", ".join(plugins.able_to("collect"))
+        ctx.error(methods_node, f"provider {rules.name} cannot send collect requests: remove "
+                  "'collect'" + (f" or use a provider that can ({able})" if able else ""))
+
+
 def _fits(method: str, currency: str) -> bool:
     allowed = METHOD_CURRENCIES.get(method)
     return allowed is None or currency in allowed
 
 
 def _check_currency(ctx: _Ctx, currency: str | None, methods: Sequence[str],
-                    methods_node: Node | None, provider: str, provider_node: Node | None
-                    ) -> None:
+                    methods_node: Node | None, provider: ProviderRules | None,
+                    provider_node: Node | None) -> None:
     """Every method must be able to take the shop's currency, and one at least must."""
     if currency is None:
         return
@@ -804,10 +814,11 @@ def _check_currency(ctx: _Ctx, currency: str | None, methods: Sequence[str],
             (need,) = METHOD_CURRENCIES[method]
             ctx.error(methods_node, f"payment method {method!r} cannot take {currency}: "
                       f"{_CURRENCY_HINT.get(need, need)}; " + _method_hint(currency))
-    only = PROVIDER_CURRENCIES.get(provider)
+    only = provider.currencies if provider is not None else None
     if only is not None and currency not in only and any(
             m not in TRANSFER_METHODS for m in methods):
-        ctx.error(provider_node, f"provider {provider} takes {', '.join(sorted(only))} only, "
+        assert provider is not None
+        ctx.error(provider_node, f"provider {provider.name} takes {', '.join(sorted(only))} only, "
                   f"not {currency}: " + _method_hint(currency))
 
 

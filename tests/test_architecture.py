@@ -75,11 +75,3 @@ def test_only_settings_reads_the_environment() -> None:
             if "os.environ" in text or "getenv(" in text:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
-
-
-def test_the_loaders_copy_of_the_intent_names_matches_the_nlu() -> None:
-    """catalog/ may not import bot/, so the loader keeps its own list to check nlu.yml."""
-    from bot.nlu.base import INTENTS as NLU_INTENTS
-    from catalog.loader import INTENTS as LOADER_INTENTS
-
-    assert tuple(LOADER_INTENTS) == NLU_INTENTS

@@ -33,7 +33,7 @@ from bot.receipts import Receipts
 from bot.reminders import Reminders
 from bot.services import Conversations, Services
 from bot.state import SqlStateStore
-from catalog.loader import ShopSource
+from bot.types import ChannelCapability
 from catalog.models import Shop
 from catalog.search import ProductIndex
 from config.clock import Clock
@@ -43,8 +43,12 @@ from payments.providers.registry import create_providers
 from payments.service import PaymentService
 from storage.database import open_database
 from webhooks.broadcast_routes import setup_broadcast_routes
-from webhooks.channels.base import ChannelCapability
-from webhooks.channels.registry import CHANNELS, build_channels, with_capability
+from webhooks.channels.registry import (
+    CHANNEL_CLASSES,
+    CHANNELS,
+    build_channels,
+    with_capability,
+)
 from webhooks.channels.whatsapp_cloud import throughput
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
@@ -70,6 +74,7 @@ from webhooks.keys import (
 from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
+from webhooks.plugins import shop_source
 from webhooks.receipt_routes import RECEIPTS, setup_receipt_routes
 from webhooks.redaction import install_redaction, secrets_of
 from webhooks.routes import STORAGE_REFUSALS, refuse_storage, setup_routes
@@ -159,7 +164,7 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 async def _shops(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    source = ShopSource(Path(settings.shop_dir))
+    source = shop_source(Path(settings.shop_dir))
     shops = Shops(source=source)
     shops.runtimes = build_runtimes(source.shops, settings, app[HTTP])
     shops.loaded_at = time.time()
@@ -272,6 +277,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     engine = Engine(db=db, store=store, clock=clock, untrusted_channels=frozenset(
         () if settings.simulator_owner else with_capability(
             ChannelCapability.UNTRUSTED_SENDERS)), windowed_channels=windowed,
+        channel_capabilities={cls.name: cls.capabilities for cls in CHANNEL_CLASSES},
         observe_nlu=app[METRICS].nlu_seconds.observe,
         outbox_lease_ms=int(settings.outbox_lease_seconds * 1000) if shared else None)
     await engine.load_recent()

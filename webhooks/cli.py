@@ -49,7 +49,7 @@ def _logging(level: str) -> None:
 
 def simulator_warning(settings: Settings) -> str | None:
     """What ``haat serve`` warns when the simulator runs beside a real channel."""
-    from webhooks.channels.base import ChannelCapability
+    from bot.types import ChannelCapability
     from webhooks.channels.registry import CHANNEL_CLASSES, live_channels
 
     live = live_channels(settings)
@@ -64,8 +64,8 @@ def simulator_warning(settings: Settings) -> str | None:
 def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
     """One sentence per shop that takes its money through the sandbox PSP while a real
     WhatsApp channel is configured: its shoppers would get test links that pay nobody."""
-    from catalog.loader import load_shops
     from webhooks.channels.registry import live_channels
+    from webhooks.plugins import load_shops
 
     channels = live_channels(settings)
     if not channels:
@@ -153,7 +153,7 @@ def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from catalog.loader import check_shop_with_warnings, load_shops
+    from webhooks.plugins import check_shop_with_warnings, load_shops
 
     path = Path(args.dir or Settings.from_env().shop_dir)
     errors, warnings = check_shop_with_warnings(path)
@@ -226,9 +226,9 @@ def template_notes(shop: Shop, settings: Settings) -> list[str]:
 
 def cmd_templates_export(args: argparse.Namespace) -> int:
     """Write what the merchant submits for approval, and the shop.yaml block to map it."""
-    from catalog.loader import load_shops
     from catalog.nodes import ShopError
     from catalog.template_export import meta_templates, shop_yaml_snippet, twilio_contents
+    from webhooks.plugins import load_shops
 
     path = Path(args.shop or Settings.from_env().shop_dir)
     try:

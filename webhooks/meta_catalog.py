@@ -214,9 +214,9 @@ async def run_cli_sync(settings: Settings, shop_id: str | None = None) -> list[S
     """``haat catalog sync``: migrate, open the database, sync, close."""
     import time
 
-    from catalog.loader import load_shops
     from storage.database import open_database
     from webhooks.migrate import upgrade
+    from webhooks.plugins import load_shops
 
     shops = [s for s in load_shops(settings.shop_dir).values()
              if shop_id is None or s.id == shop_id]

@@ -17,9 +17,9 @@ from bot.nlu.evaluate import (
 from bot.nlu.rasa_export import export_rasa_project
 from bot.nlu.registry import BackendOptions, build_backend
 from bot.nlu.training import Example, load_rasa_nlu
-from catalog.loader import load_shop, load_shops
 from catalog.models import Shop
 from config.settings import Settings
+from webhooks.plugins import load_shop, load_shops
 
 
 def _first_shop(settings: Settings) -> Shop:

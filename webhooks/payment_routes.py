@@ -1,5 +1,6 @@
-"""Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the sandbox
-PSP's settle button, and the merchant JSON API (docs/DESIGN.md §1.3)."""
+"""Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the routes
+each provider adds (the sandbox PSP's settle button), and the merchant JSON API
+(docs/DESIGN.md §1.3)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from bot.replies import TEXTS
 from catalog.models import MOBILE_WALLETS, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
-from payments.providers.base import ProviderError, callback_path
+from payments.providers.base import PagePayment, PaymentProvider, ProviderError, callback_path
+from payments.providers.registry import PROVIDER_CLASSES
 from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
@@ -156,33 +158,23 @@ async def pay_qr(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "private, max-age=300"})
 
 
-async def pay_sandbox(request: web.Request) -> web.Response:
-    """The sandbox PSP's test button: it then calls our webhook, signed, as a real PSP.
+class AppHost:
+    """What a provider's own routes get of the app (``payments/providers/base.py:RouteHost``)."""
 
-    It marks an order paid, so the link alone (which every shopper holds) is not enough:
-    the caller shows the sandbox secret or the admin token as a bearer token. The page asks
-    the person for it (``make serve`` prints and uses ``demo``)."""
-    payment, _ = await _payment(request)
-    provider = request.app[k.PROVIDERS].get("sandbox")
-    if payment.provider != "sandbox" or not isinstance(provider, SandboxProvider):
-        raise web.HTTPNotFound(text="only sandbox payments can be settled here")
-    settings = request.app[k.SETTINGS]
-    auth = request.headers.get("Authorization")
-    if not (verify_bearer(auth, provider.secret)
-            or verify_bearer(auth, settings.admin_token)):
-        return web.json_response(
-            {"error": "simulating a payment needs the sandbox secret (HAAT_SANDBOX_SECRET) or "
-                      "the admin token: Authorization: Bearer …"}, status=403)
-    try:
-        data = wire.loads(await request.read())
-    except wire.WireError:
-        return web.json_response({"error": "body must be JSON"}, status=400)
-    outcome = data.get("outcome") if isinstance(data, dict) else None
-    if outcome not in ("success", "failure", "expire"):
-        return web.json_response({"error": "outcome must be success, failure or expire"},
-                                 status=400)
-    delivered = await settle(request.app, payment, outcome)
-    return web.json_response({"delivered": delivered})
+    def provider(self, request: web.Request, name: str) -> PaymentProvider | None:
+        return request.app[k.PROVIDERS].get(name)
+
+    async def payment(self, request: web.Request) -> PagePayment:
+        payment, _ = await _payment(request)
+        return PagePayment(payment.provider, payment.provider_ref or "")
+
+    def authorized(self, request: web.Request, secret: str | None) -> bool:
+        auth = request.headers.get("Authorization")
+        return (verify_bearer(auth, secret)
+                or verify_bearer(auth, request.app[k.SETTINGS].admin_token))
+
+    def callback_url(self, request: web.Request, name: str) -> str:
+        return f"{request.app[k.SETTINGS].public_base}{callback_path(name)}"
 
 
 async def settle(app: web.Application, payment: PaymentRequest, outcome: str) -> int:
@@ -484,7 +476,10 @@ def setup_payment_routes(app: web.Application) -> None:
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_get("/pay/{token}/status", pay_status)
     app.router.add_get("/pay/{token}/qr.png", pay_qr)
-    app.router.add_post("/pay/{token}/sandbox", pay_sandbox)
+    host = AppHost()
+    for provider in PROVIDER_CLASSES:  # the routes each provider adds (the sandbox's button)
+        for route in provider.routes:
+            app.router.add_route(route.method, route.path, route.handler(host))
     app.router.add_get("/api/orders", api_orders)
     app.router.add_get("/api/outbox", api_outbox)
     app.router.add_get("/api/cod", api_cod)

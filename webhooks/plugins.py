@@ -3,6 +3,11 @@ redaction (every secret option), ``haat serve``'s settings summary and ``haat ch
 which also checks each shop's payments against what its provider declares
 (:func:`shop_payment_problems`).
 
+It also builds what the shop loader must know of the plugins (:func:`plugin_rules`: the
+providers' names, capabilities, currencies and needs, and the intent names), since
+catalog/ may not import them, and offers the loader's functions bound to it: every shop
+folder the app, the CLI and the tests read goes through these.
+
 A plugin declares its environment keys itself (``config/plugins.py``); this module only
 walks the registries, so adding a channel, provider or intent backend never edits it.
 """
@@ -10,9 +15,14 @@ walks the registries, so adding a channel, provider or intent backend never edit
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+from bot.nlu.base import INTENTS
 from bot.nlu.registry import BACKEND_CLASSES
+from catalog import loader
 from catalog.models import OFFLINE_METHODS, Shop
+from catalog.nodes import LoadError
+from catalog.plugin_rules import PluginRules, ProviderRules
 from config.plugins import Option
 from config.settings import Settings
 from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS
@@ -30,6 +40,38 @@ def plugin_options() -> Iterator[tuple[str, str, Option]]:
     for provider in PROVIDER_CLASSES:
         for opt in provider.options:
             yield "payment provider", provider.name, opt
+
+
+def plugin_rules() -> PluginRules:
+    """What the registered providers and the NLU allow a shop folder to say."""
+    return PluginRules.of(tuple(
+        ProviderRules(cls.name, cls.capabilities, cls.currencies, cls.needs_payee)
+        for cls in PROVIDER_CLASSES), INTENTS)
+
+
+def load_shop(folder: Path, shop_id: str | None = None) -> Shop:
+    """``catalog.loader.load_shop`` with this build's plugins."""
+    return loader.load_shop(folder, shop_id, plugins=plugin_rules())
+
+
+def load_shops(path: Path) -> dict[str, Shop]:
+    """``catalog.loader.load_shops`` with this build's plugins."""
+    return loader.load_shops(path, plugins=plugin_rules())
+
+
+def check_shop_with_warnings(folder: Path) -> tuple[list[LoadError], list[LoadError]]:
+    """``haat check``'s errors and warnings for a folder, with this build's plugins."""
+    return loader.check_shop_with_warnings(folder, plugins=plugin_rules())
+
+
+def check_shop(folder: Path) -> list[LoadError]:
+    """Only the errors of :func:`check_shop_with_warnings`."""
+    return loader.check_shop(folder, plugins=plugin_rules())
+
+
+def shop_source(path: Path) -> loader.ShopSource:
+    """The live-reloading shops of ``path``, checked against this build's plugins."""
+    return loader.ShopSource(path, plugins=plugin_rules())
 
 
 def plugin_secrets(settings: Settings) -> list[str]:

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bot import consent
 from bot.consent import ConsentSource, ConsentStatus
 from bot.nlu.base import Understanding
-from bot.types import MarketingPreference, PreferenceUpdate, Reply
+from bot.types import ChannelCapability, MarketingPreference, PreferenceUpdate, Reply
 from storage.database import StorageUnavailable, UnstorableWrite, WriteSet
 from webhooks import keys as k
 from webhooks.channels.base import ChannelAdapter, Delivery, webhook_path
@@ -130,7 +130,7 @@ async def _handle_delivery(app: web.Application, channel: ChannelAdapter,
         runtime: ShopRuntime | None = shops.for_business(message.business)
         if runtime is None:
             log.warning("%s: no shop serves the number this message was sent to", channel_name)
-            if channel_name == "simulator":
+            if ChannelCapability.REFUSES_UNSERVED in channel.capabilities:
                 return error_answer(404, "no shop has that 'to' number")
             continue
         started = time.perf_counter()

@@ -20,7 +20,7 @@ from bot.flows.common import (
 from bot.nlu.base import Understanding
 from bot.replies import shop_name
 from bot.router import UNHANDLED, Blueprint, Turn
-from bot.types import Button, Reply
+from bot.types import Button, ChannelCapability, Reply
 from catalog.models import Option, Product
 
 router = Blueprint("browse")
@@ -87,11 +87,12 @@ PRODUCTS_MAX = 30  # a product_list message holds at most 30 items (in at most 1
 
 
 async def _catalog_items(turn: Turn, products: tuple[Product, ...]) -> tuple[str, ...]:
-    """On the Cloud API, the retailer ids of ``products`` that the shop's Meta catalog holds
-    (bot/catalog_sync.py): a product with options is shown by its first option (Meta's
-    product page offers the group's other variants). Empty elsewhere: the list stays."""
+    """On a channel with product messages (the Cloud API), the retailer ids of ``products``
+    that the shop's Meta catalog holds (bot/catalog_sync.py): a product with options is
+    shown by its first option (Meta's product page offers the group's other variants).
+    Empty elsewhere: the list stays."""
     catalogs = turn.services.catalogs if turn.services is not None else None
-    if turn.message.channel != "whatsapp" or catalogs is None \
+    if ChannelCapability.PRODUCT_MESSAGES not in turn.channel_can or catalogs is None \
             or turn.shop.whatsapp.catalog_id is None:
         return ()
     synced = await catalogs.synced(turn.shop)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot import order_card
 from bot.filters import Filter, button, intent, kind, state
 from bot.flows import cod
 from bot.flows.cart import cart_summary, show_cart
-from bot.flows.common import available, inventory_of, payments_service
+from bot.flows.common import available
 from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
@@ -23,7 +24,7 @@ from bot.replies import text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.templates import event_template, with_fallback
-from bot.types import Button, MessageKind, Reply
+from bot.types import Button, ChannelCapability, MessageKind, Reply
 from catalog.cart import Cart, price_cart
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
@@ -33,6 +34,11 @@ from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentError, PaymentPlan
 from payments.status import OPEN_FOR_PAYMENT, OrderStatus
 from payments.upi import is_valid_vpa
+
+if TYPE_CHECKING:
+    from bot.consent import ConsentService
+    from bot.inventory import Inventory
+    from payments.service import PaymentService
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +91,13 @@ async def checkout(turn: Turn) -> object:
 
 
 def ask_address(turn: Turn) -> None:
-    """On the Cloud API between an Indian shop and an Indian number, WhatsApp's own address
-    form (``address_message``); elsewhere, and whenever Meta refuses the form, the text
-    question (the form's fallback is that same text: webhooks/channels/whatsapp_outbound.py)."""
+    """On a channel with address forms (the Cloud API) between an Indian shop and an Indian
+    number, WhatsApp's own address form (``address_message``); elsewhere, and whenever Meta
+    refuses the form, the text question (the form's fallback is that same text:
+    webhooks/channels/whatsapp_outbound.py)."""
     shop = turn.shop
     phone = turn.message.phone or ""
-    if (turn.message.channel == "whatsapp" and shop.whatsapp.address_form
+    if (ChannelCapability.ADDRESS_FORMS in turn.channel_can and shop.whatsapp.address_form
             and shop.phone.startswith("+91") and phone.startswith("+91")):
         values = {"phone_number": phone}
         if turn.message.profile_name:
@@ -198,7 +205,8 @@ async def edit(turn: Turn) -> None:
 # a tap on an earlier summary's button (the order placed, or the cart changed since)
 # confirms nothing: it falls through to the re-prompt (support.stale_payload)
 @router.on(state(S.CONFIRMING_ORDER) & (button("confirm") | intent("affirm", "checkout")))
-async def confirm(turn: Turn) -> object:
+async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
+                  consent: ConsentService) -> object:
     shop = turn.shop
     summarised = turn.conversation.data.get("summarised")
     if summarised is not None and summarised != dict(turn.conversation.cart):
@@ -212,8 +220,7 @@ async def confirm(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
         turn.say("not_taking_orders")
         return None
-    if turn.services is not None:  # other servers may have sold some (shared mode only)
-        await turn.services.inventory.refresh(shop.id)
+    await inventory.refresh(shop.id)  # other servers may have sold some (shared mode only)
     cart = Cart.from_dict(dict(turn.conversation.cart))
     priced = price_cart(cart, shop.catalog, shop.delivery, shop.currency,
                         available=lambda sku: available(turn, sku))
@@ -250,7 +257,6 @@ async def confirm(turn: Turn) -> object:
             turn.say("cod_unavailable_only")
             return None
         turn.say("cod_unavailable")
-    inventory = inventory_of(turn)
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
     if short:
@@ -270,8 +276,7 @@ async def confirm(turn: Turn) -> object:
     lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
                        quantity=line.quantity, unit_price=line.unit_price)
              for line in priced.lines]
-    service = payments_service(turn)
-    order = await service.place_order(
+    order = await payments.place_order(
         turn.writes, shop_id=shop.id, channel=turn.message.channel,
         customer=turn.message.customer, lines=lines, delivery=priced.delivery_fee,
         address=address, language=turn.language, cash_on_delivery=use_cod)
@@ -289,24 +294,24 @@ async def confirm(turn: Turn) -> object:
             "shop": shop.name.get(turn.language, shop.default_language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
-    await ask_after_order(turn)  # marketing consent, as the shop collects it
+    await ask_after_order(turn, consent)  # marketing consent, as the shop collects it
     method = (shop.payments.prepaid_methods or ("upi_link",))[0]
     if method == "collect":
         turn.say("ask_vpa")
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         return None
-    await offer_payment(turn, order, method, lines=lines)
+    await offer_payment(turn, payments, order, method, lines=lines)
     return None
 
 
-async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | None = None,
-                        amount: Money | None = None,
+async def offer_payment(turn: Turn, payments: PaymentService, order: Order, method: str, *,
+                        vpa: str | None = None, amount: Money | None = None,
                         lines: Sequence[OrderLine] | None = None) -> bool:
     """Ask for money with ``method`` and show it; False when it could not be done."""
     shop = turn.shop
     plan = plan_for(shop)
     try:
-        request = await payments_service(turn).request_payment(
+        request = await payments.request_payment(
             turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
             description=f"{order.label} {shop.name.get('en')}"[:80],
             customer_phone=turn.message.phone)
@@ -341,7 +346,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
         extra: dict[str, object] = {"upi_link": request.upi_link}
         if card:  # a tip is not the order: no order_details card for it
             if lines is None:
-                lines = await payments_service(turn).lines(order.id)
+                lines = await payments.lines(order.id)
             extra["order_details"] = await _order_details(turn, order, lines, request)
         turn.reply(Reply(type="payment", text=text, link=request.link_url,
                          image_url=f"{request.link_url}/qr.png", extra=extra))
@@ -352,7 +357,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
                   minutes=plan.link_expiry_minutes)
     if card:  # the shop's card pays by gateway or link: the card, its link as the fallback
         if lines is None:
-            lines = await payments_service(turn).lines(order.id)
+            lines = await payments.lines(order.id)
         turn.reply(Reply(type="payment", text=text, link=request.link_url, extra={
             "order_details": await _order_details(turn, order, lines, request)}))
         if buttons:
@@ -408,12 +413,11 @@ def _transfer_reply(turn: Turn) -> bool:
 
 
 @pending_router.on(Filter(_transfer_reply, "transaction_id"))
-async def transaction_id_given(turn: Turn) -> object:
+async def transaction_id_given(turn: Turn, payments: PaymentService) -> object:
     waiting = turn.conversation.data.get("transfer")
     assert isinstance(waiting, dict)
-    service = payments_service(turn)
-    order = await service.order(str(waiting.get("order")))
-    requests = {r.id: r for r in await service.requests_for_order(order.id)} if order else {}
+    order = await payments.order(str(waiting.get("order")))
+    requests = {r.id: r for r in await payments.requests_for_order(order.id)} if order else {}
     request = requests.get(str(waiting.get("request")))
     if order is None or request is None or order.status is not OrderStatus.PENDING_PAYMENT:
         turn.conversation = turn.conversation.with_data(transfer=None)
@@ -427,7 +431,7 @@ async def transaction_id_given(turn: Turn) -> object:
         turn.say("transfer_id_unclear", wallet=turn.t(f"method_{method}"),
                  example=_EXAMPLE_IDS.get(method, "8N7A6D5EE7"))
         return None
-    if not await service.record_transfer_claim(turn.writes, request, found.id):
+    if not await payments.record_transfer_claim(turn.writes, request, found.id):
         turn.say("transfer_id_again", trx=found.id, order=order.label)
         return None
     turn.say("transfer_id_noted", trx=found.id, order=order.label)
@@ -459,17 +463,17 @@ async def _order_details(turn: Turn, order: Order, lines: Sequence[OrderLine],
 # ---- paying later, other methods, collect -------------------------------------------
 
 
-async def latest_unpaid(turn: Turn) -> Order | None:
+async def latest_unpaid(turn: Turn, payments: PaymentService) -> Order | None:
     # a cash-on-delivery order before dispatch too: its shopper may switch to prepaid
-    orders = await payments_service(turn).orders(
+    orders = await payments.orders(
         turn.shop.id, customer=turn.message.customer, statuses=sorted(OPEN_FOR_PAYMENT),
         limit=1)
     return orders[0] if orders else None
 
 
 @router.on(button("pay:") | intent("pay"))
-async def pay(turn: Turn) -> object:
-    order = await latest_unpaid(turn)
+async def pay(turn: Turn, payments: PaymentService) -> object:
+    order = await latest_unpaid(turn, payments)
     if order is None:
         if turn.payload is not None:
             return UNHANDLED  # a pay button of an order paid or closed since: re-prompt
@@ -486,7 +490,7 @@ async def pay(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=S.AWAITING_VPA)
         turn.say("ask_vpa")
         return None
-    await offer_payment(turn, order, method, vpa=vpa)
+    await offer_payment(turn, payments, order, method, vpa=vpa)
     return None
 
 
@@ -499,18 +503,18 @@ def _vpa_text(turn: Turn) -> bool:
 
 
 @pending_router.on(Filter(_vpa_text, "vpa"))
-async def vpa_given(turn: Turn) -> None:
+async def vpa_given(turn: Turn, payments: PaymentService) -> None:
     found = _VPA.search(turn.message.text)
     vpa = found.group(0) if found else turn.message.text.strip().split()[0]
     if not is_valid_vpa(vpa):
         turn.say("bad_vpa")
         return
-    order = await latest_unpaid(turn)
+    order = await latest_unpaid(turn, payments)
     turn.conversation = turn.conversation.with_(state=S.AWAITING_PAYMENT)
     if order is None:
         turn.say("no_pending_order")
         return
-    await offer_payment(turn, order, "collect", vpa=vpa)
+    await offer_payment(turn, payments, order, "collect", vpa=vpa)
 
 
 @router.on(kind(MessageKind.LOCATION, MessageKind.ADDRESS) & state(S.IDLE))

@@ -13,9 +13,9 @@ recorded only by the merchant (``deliver ORD-…`` / ``paid ORD-…``), never as
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from bot.filters import button
-from bot.flows.common import payments_service
 from bot.replies import text_for
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
@@ -26,6 +26,10 @@ from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
 from storage import jobs
 from storage.database import WriteSet
+
+if TYPE_CHECKING:
+    from bot.inventory import Inventory
+    from payments.service import PaymentService
 
 router = Blueprint("cod")
 
@@ -96,23 +100,23 @@ def placed(turn: Turn, order: Order) -> None:
                             "delivery — waiting for the shopper to confirm it")
 
 
-async def _tapped_order(turn: Turn, prefix: str) -> Order | None:
+async def _tapped_order(turn: Turn, payments: PaymentService, prefix: str) -> Order | None:
     """The shopper's own order named by the tapped payload (``cod:confirm:1001``)."""
     number = (turn.payload or "")[len(prefix):]
     if not number.isdigit() or not number.isascii():
         return None
-    order = await payments_service(turn).order(f"{turn.shop.id}/ORD-{int(number)}")
+    order = await payments.order(f"{turn.shop.id}/ORD-{int(number)}")
     if order is None or order.customer != turn.message.customer:
         return None
     return order
 
 
 @router.on(button("cod:confirm:"))
-async def confirm(turn: Turn) -> object:
-    order = await _tapped_order(turn, "cod:confirm:")
+async def confirm(turn: Turn, payments: PaymentService) -> object:
+    order = await _tapped_order(turn, payments, "cod:confirm:")
     if order is None or order.status is not OrderStatus.AWAITING_CONFIRMATION:
         return UNHANDLED  # confirmed, paid, cancelled since: the stale re-prompt
-    await payments_service(turn).change_order(turn.writes, order, OrderEvent.CONFIRM)
+    await payments.change_order(turn.writes, order, OrderEvent.CONFIRM)
     drop_jobs(turn.writes, order)
     turn.say("cod_confirmed", order=order.label, total=order.total.format())
     if turn.shop.payments.prepaid_methods:
@@ -126,15 +130,15 @@ async def confirm(turn: Turn) -> object:
 
 
 @router.on(button("cod:cancel:"))
-async def cancel(turn: Turn) -> object:
+async def cancel(turn: Turn, payments: PaymentService, inventory: Inventory) -> object:
     from bot.flows.orders import cancel_order  # orders imports checkout, which imports this
 
-    order = await _tapped_order(turn, "cod:cancel:")
+    order = await _tapped_order(turn, payments, "cod:cancel:")
     if order is None or order.status not in (OrderStatus.AWAITING_CONFIRMATION,
                                              OrderStatus.CONFIRMED):
         return UNHANDLED
     try:
-        await cancel_order(turn, order)
+        await cancel_order(turn, payments, inventory, order)
     except InvalidTransition:  # money arrived meanwhile (a prepaid switch): not here
         return UNHANDLED
     turn.say("order_cancelled", order=order.label)  # cancel_order dropped its jobs
@@ -145,11 +149,11 @@ async def cancel(turn: Turn) -> object:
 
 
 @router.on(button("cod:prepaid:"))
-async def prepaid(turn: Turn) -> object:
+async def prepaid(turn: Turn, payments: PaymentService) -> object:
     """The switch to a prepaid method, offered until the order leaves the shop."""
     from bot.flows.checkout import offer_payment
 
-    order = await _tapped_order(turn, "cod:prepaid:")
+    order = await _tapped_order(turn, payments, "cod:prepaid:")
     methods = turn.shop.payments.prepaid_methods
     if order is None or not methods or order.status not in (
             OrderStatus.AWAITING_CONFIRMATION, OrderStatus.CONFIRMED):
@@ -159,5 +163,5 @@ async def prepaid(turn: Turn) -> object:
         turn.conversation = turn.conversation.with_(state=ConversationState.AWAITING_VPA)
         turn.say("ask_vpa")
         return None
-    await offer_payment(turn, order, method)
+    await offer_payment(turn, payments, order, method)
     return None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from bot.inventory import Inventory, stock_pool
+from bot.inventory import stock_pool
 from bot.router import Turn
-from bot.services import Services
 from bot.types import Button
 from catalog.models import Option, Product
-from payments.service import PaymentService
 
 
 def product_name(turn: Turn, product: Product, option: Option | None = None) -> str:
@@ -25,24 +23,11 @@ def price_text(product: Product, option: Option | None = None) -> str:
     return (option.price if option is not None else product.price).format()
 
 
-def services(turn: Turn) -> Services:
-    """The typed services create_app built (bot/services.py)."""
-    if turn.services is None:
-        raise LookupError("this turn has no services")
-    return turn.services
-
-
-def payments_service(turn: Turn) -> PaymentService:
-    return services(turn).payments
-
-
-def inventory_of(turn: Turn) -> Inventory:
-    return services(turn).inventory
-
-
 def available(turn: Turn, sku: str) -> int | None:
     """Units that can still be ordered (None = unlimited): the merchant's ``stock`` count
-    (else catalog.yaml's) minus what open orders hold."""
+    (else catalog.yaml's) minus what open orders hold. A display helper of every list and
+    card, so it reads the inventory from ``turn.services`` and falls back to the YAML
+    without them (tests of the router alone)."""
     if turn.services is not None:
         return turn.services.inventory.available(turn.shop.id, turn.shop.catalog, sku)
     hit = turn.shop.catalog.find_sku(sku)

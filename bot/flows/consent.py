@@ -8,9 +8,8 @@ any state, also while a person has the chat (the confirmation is the bot's only 
 from __future__ import annotations
 
 from bot import consent
-from bot.consent import ConsentSource, ConsentStatus
+from bot.consent import ConsentService, ConsentSource, ConsentStatus
 from bot.filters import button
-from bot.flows.common import services
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.types import Button
 from catalog.models import MarketingOptIn
@@ -49,7 +48,7 @@ async def change(turn: Turn) -> object:
     return None
 
 
-async def ask_after_order(turn: Turn) -> None:
+async def ask_after_order(turn: Turn, service: ConsentService) -> None:
     """After an order: opt in (implicit_on_order) or ask once (ask_at_checkout)."""
     shop = turn.shop
     key = turn.conversation.key
@@ -58,7 +57,7 @@ async def ask_after_order(turn: Turn) -> None:
         return
     if shop.marketing_opt_in is not MarketingOptIn.ASK_AT_CHECKOUT:
         return
-    current = await services(turn).consent.read(key.shop_id, key.channel, key.customer)
+    current = await service.read(key.shop_id, key.channel, key.customer)
     if current.asked or current.status is not ConsentStatus.UNKNOWN:
         return
     consent.record_if_unsaid(turn.writes, key.shop_id, key.channel, key.customer,

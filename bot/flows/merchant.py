@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from bot.filters import Filter
-from bot.flows.common import inventory_of, payments_service, services
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
 from bot.order_card import card_sent
 from bot.replies import text_for
-from bot.router import Blueprint, Outgoing, Turn
+from bot.router import Blueprint, Outgoing, Turn, call_injected
 from bot.state import ConversationState
 from bot.types import Reply
 from catalog.message_templates import TemplateEvent
@@ -31,6 +31,12 @@ from payments.book import COD
 from payments.providers.base import ProviderEvent
 from payments.repository import Order
 from payments.service import PaymentError
+
+if TYPE_CHECKING:
+    from bot.flows.payment_updates import PaymentNotifier
+    from bot.inventory import Inventory
+    from bot.services import Conversations
+    from payments.service import PaymentService
 from payments.status import (
     SHIPPABLE,
     InvalidTransition,
@@ -64,7 +70,8 @@ _COMMAND = re.compile(
     r"\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 _ORDER_REF = re.compile(r"(?:ORD[-\s]?)?#?(\d{1,9})", re.IGNORECASE)
 
-Command = Callable[[Turn, str], Awaitable[None]]
+# (turn, rest, the services it names: bot/router.py:call_injected)
+Command = Callable[..., Awaitable[None]]
 
 
 def _is_command(turn: Turn) -> bool:
@@ -72,26 +79,26 @@ def _is_command(turn: Turn) -> bool:
     return turn.is_owner and not turn.payload and bool(_COMMAND.match(turn.message.text or ""))
 
 
-async def _order(turn: Turn, rest: str) -> Order | None:
+async def _order(turn: Turn, rest: str, payments: PaymentService) -> Order | None:
     match = _ORDER_REF.search(rest)
     if match is None:
         turn.reply_text("Which order? e.g. ORD-1042")
         return None
-    order = await payments_service(turn).order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
+    order = await payments.order(f"{turn.shop.id}/ORD-{int(match.group(1))}")
     if order is None:
         turn.reply_text(f"No order ORD-{int(match.group(1))}.")
     return order
 
 
-async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None = None,
-                        **values: str) -> None:
+async def _tell_shopper(turn: Turn, payments: PaymentService, order: Order, key: str,
+                        status: str | None = None, **values: str) -> None:
     """The shopper hears of the change in their order's language; on WhatsApp the order
     card's status moves too (``order_status`` against the payment's reference)."""
     text = text_for(turn.shop, key, turn.shop.language_for(order.language), order=order.label,
                     **values)
     reply = Reply(type="text", text=text)
     # the card that moves is the one a request went out on (bot/order_card.py)
-    requests = [r for r in await payments_service(turn).requests_for_order(order.id)
+    requests = [r for r in await payments.requests_for_order(order.id)
                 if card_sent(turn.shop, r.method, r.upi_link)]
     if status is not None and requests:
         reply = order_status_reply(text, requests[0].id, OrderStatus(status))
@@ -110,8 +117,7 @@ _EVENT_OF = {"order_shipped": TemplateEvent.ORDER_SHIPPED,
              "order_delivered": TemplateEvent.ORDER_DELIVERED}
 
 
-async def _describe(turn: Turn, order: Order) -> str:
-    service = payments_service(turn)
+async def _describe(service: PaymentService, order: Order) -> str:
     lines = await service.lines(order.id)
     book = await service.book(order)
     body = [f"{order.label} — {order.status} — {order.total.format()} "
@@ -136,10 +142,10 @@ async def _describe(turn: Turn, order: Order) -> str:
     return "\n".join(body)
 
 
-async def cmd_orders(turn: Turn, rest: str) -> None:
+async def cmd_orders(turn: Turn, rest: str, payments: PaymentService) -> None:
     """Recent orders with their status: cancelled and refunded ones are listed too (money
     can still arrive for them), with any money held beyond what the order keeps."""
-    service = payments_service(turn)
+    service = payments
     orders = await service.orders(turn.shop.id, limit=20)
     if not orders:
         turn.reply_text("No orders yet.")
@@ -158,38 +164,38 @@ async def cmd_orders(turn: Turn, rest: str) -> None:
     turn.reply_text("Orders:\n" + "\n".join(rows))
 
 
-async def cmd_order(turn: Turn, rest: str) -> None:
-    if (order := await _order(turn, rest)) is not None:
-        turn.reply_text(await _describe(turn, order))
+async def cmd_order(turn: Turn, rest: str, payments: PaymentService) -> None:
+    if (order := await _order(turn, rest, payments)) is not None:
+        turn.reply_text(await _describe(payments, order))
 
 
-async def _move(turn: Turn, order: Order, event: OrderEvent, shopper_key: str) -> None:
+async def _move(turn: Turn, payments: PaymentService, order: Order, event: OrderEvent,
+                shopper_key: str) -> None:
     try:
-        new = await payments_service(turn).change_order(turn.writes, order, event)
+        new = await payments.change_order(turn.writes, order, event)
     except InvalidTransition:
         turn.reply_text(f"{order.label} is {order.status}: cannot {event.value} it.")
         return
     turn.reply_text(f"{order.label} is now {new}.")
     if new != order.status:
-        await _tell_shopper(turn, order, shopper_key, new)
+        await _tell_shopper(turn, payments, order, shopper_key, new)
 
 
-async def cmd_ship(turn: Turn, rest: str) -> None:
-    if (order := await _order(turn, rest)) is not None:
-        await _move(turn, order, OrderEvent.SHIP, "order_shipped")
+async def cmd_ship(turn: Turn, rest: str, payments: PaymentService) -> None:
+    if (order := await _order(turn, rest, payments)) is not None:
+        await _move(turn, payments, order, OrderEvent.SHIP, "order_shipped")
 
 
-async def _collect_cash(turn: Turn, order: Order, *, deliver: bool) -> bool:
+async def _collect_cash(turn: Turn, service: PaymentService, notify: PaymentNotifier,
+                        order: Order, *, deliver: bool) -> bool:
     """A cash-on-delivery order with cash still due: record it (False: not such an order).
     The shopper hears of it from the payment notifier, in the commit that records it."""
-    service = payments_service(turn)
     book = await service.book(order)
     if book.cash_request is None or not book.cash_due:
         return False
     due = book.money(book.cash_due)
     try:
-        update = await service.collect_cash(order, deliver=deliver,
-                                            notify=services(turn).payment_notify)
+        update = await service.collect_cash(order, deliver=deliver, notify=notify)
     except PaymentError as exc:
         hint = (f" Ask the shopper to confirm it first, or `cancel {order.label}`."
                 if exc.code == "not_confirmed" else "")
@@ -203,33 +209,36 @@ async def _collect_cash(turn: Turn, order: Order, *, deliver: bool) -> bool:
     return True
 
 
-async def cmd_deliver(turn: Turn, rest: str) -> None:
-    order = await _order(turn, rest)
+async def cmd_deliver(turn: Turn, rest: str, payments: PaymentService,
+                      payment_notify: PaymentNotifier) -> None:
+    order = await _order(turn, rest, payments)
     if order is None:
         return
-    if await _collect_cash(turn, order, deliver=True):
+    if await _collect_cash(turn, payments, payment_notify, order, deliver=True):
         return
     if order.status in SHIPPABLE:  # handed over without a separate ship step
-        shipped = await payments_service(turn).change_order(turn.writes, order, OrderEvent.SHIP)
+        shipped = await payments.change_order(turn.writes, order, OrderEvent.SHIP)
         order = replace(order, status=shipped)
-    await _move(turn, order, OrderEvent.DELIVER, "order_delivered")
+    await _move(turn, payments, order, OrderEvent.DELIVER, "order_delivered")
 
 
-async def cmd_cancel(turn: Turn, rest: str) -> None:
-    order = await _order(turn, rest)
+async def cmd_cancel(turn: Turn, rest: str, payments: PaymentService,
+                     inventory: Inventory) -> None:
+    order = await _order(turn, rest, payments)
     if order is None:
         return
     try:
-        new = await cancel_order(turn, order)
+        new = await cancel_order(turn, payments, inventory, order)
     except InvalidTransition:
         turn.reply_text(f"{order.label} has money in it ({order.status}): use "
                         f"`refund {order.label}`.")
         return
     turn.reply_text(f"{order.label} is now {new}.")
-    await _tell_shopper(turn, order, "order_cancelled_by_shop", new)
+    await _tell_shopper(turn, payments, order, "order_cancelled_by_shop", new)
 
 
-async def cmd_paid(turn: Turn, rest: str) -> None:
+async def cmd_paid(turn: Turn, rest: str, payments: PaymentService,
+                   payment_notify: PaymentNotifier) -> None:
     """Manual confirmation: the merchant saw the money (plain UPI, a manual transfer).
 
     ``paid ORD-7``: the rest of a waiting order. ``paid ORD-7 <transaction id>`` (a manual
@@ -238,12 +247,12 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     has closed (cancelled, already paid): that is money after close or beyond the total,
     refunded by hand and booked with ``refunded``. The ids are deterministic: the same
     command twice is one capture."""
-    order = await _order(turn, rest)
+    order = await _order(turn, rest, payments)
     if order is None:
         return
-    service = payments_service(turn)
+    service = payments
     words = _ORDER_REF.sub("", rest, count=1).split()
-    if not words and await _collect_cash(turn, order, deliver=False):
+    if not words and await _collect_cash(turn, service, payment_notify, order, deliver=False):
         return  # the cash of a cash-on-delivery order, taken at the door (or the shop)
     requests = [r for r in await service.requests_for_order(order.id)
                 if r.method not in ("tip", COD)]
@@ -293,8 +302,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
                               provider_ref=request.provider_ref or request.id, amount=left,
                               occurred_at=turn.now_ms // 1000, payment_id=payment_id,
                               reference=request.id, refs=(request.id,))
-    notify = services(turn).payment_notify
-    update = await service.apply_event(request.provider, event, notify)
+    update = await service.apply_event(request.provider, event, payment_notify)
     if update is None:
         turn.reply_text(f"{order.label} was already confirmed.")
         return
@@ -312,8 +320,9 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
                     f"told.")
 
 
-async def cmd_refund(turn: Turn, rest: str) -> None:
-    order = await _order(turn, rest)
+async def cmd_refund(turn: Turn, rest: str, payments: PaymentService,
+                     payment_notify: PaymentNotifier) -> None:
+    order = await _order(turn, rest, payments)
     if order is None:
         return
     amount: Money | None = None
@@ -333,8 +342,8 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             turn.reply_text(f"Refund amount {words[0]!r} is not an amount like 50 or 49.50.")
             return
     try:
-        result = await payments_service(turn).refund_order(
-            order, amount, reason="merchant", notify=services(turn).payment_notify,
+        result = await payments.refund_order(
+            order, amount, reason="merchant", notify=payment_notify,
             excess_only=excess_only, payment_id=payment_id)
     except PaymentError as exc:
         turn.reply_text(f"Cannot refund {order.label}: {exc}")
@@ -353,9 +362,8 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
             parts.append(f"{total.format()} {words_for}")
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
-        service = payments_service(turn)
-        transfer = any(service.transfer_confirmation(r, total, None, 0) is not None
-                       for r in await service.requests_for_order(order.id))
+        transfer = any(payments.transfer_confirmation(r, total, None, 0) is not None
+                       for r in await payments.requests_for_order(order.id))
         where, ref = ("your own account (the app you were paid in)", "<reference>") \
             if transfer else ("your UPI app", "<UPI reference>")
         parts.append(f"{total.format()} NOT refunded: this shop's payments cannot be refunded "
@@ -365,11 +373,12 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
                     + "; ".join(parts) + ".")
 
 
-async def cmd_refunded(turn: Turn, rest: str) -> None:
+async def cmd_refunded(turn: Turn, rest: str, payments: PaymentService,
+                       payment_notify: PaymentNotifier) -> None:
     """``refunded ORD-7 <amount> <UPI reference>``: the merchant paid money back by hand
     (plain UPI has no provider API that can refund). Booked like any refund, never beyond
     what was captured; the shopper is told the shop says so, with the reference."""
-    order = await _order(turn, rest)
+    order = await _order(turn, rest, payments)
     if order is None:
         return
     words = _ORDER_REF.sub("", rest, count=1).split()
@@ -378,34 +387,34 @@ async def cmd_refunded(turn: Turn, rest: str) -> None:
     amount = _amount_and_reference(turn, order, words, usage)
     if amount is None:
         return
-    before = {r.id: r.status for r in await payments_service(turn).refunds_for_order(
-        order.id)}
+    before = {r.id: r.status for r in await payments.refunds_for_order(order.id)}
     try:
-        result = await payments_service(turn).record_manual_refund(
-            order, amount, words[1], notify=services(turn).payment_notify)
+        result = await payments.record_manual_refund(order, amount, words[1],
+                                                     notify=payment_notify)
     except PaymentError as exc:
         turn.reply_text(f"Cannot record a refund for {order.label}: {exc}")
         return
     if all(before.get(r.id) == RefundStatus.PROCESSED for r in result.refunds):
         turn.reply_text(f"That refund ({words[1]}) was already recorded for {order.label}.")
         return
-    fresh = await payments_service(turn).order(order.id) or order
+    fresh = await payments.order(order.id) or order
     turn.reply_text(f"Recorded: you refunded {amount.format()} on {order.label} "
                     f"(ref {words[1]}). The shopper is told. {order.label} is now "
                     f"{fresh.status}.")
 
 
-async def cmd_returned(turn: Turn, rest: str) -> None:
+async def cmd_returned(turn: Turn, rest: str, payments: PaymentService,
+                       inventory: Inventory) -> None:
     """``returned ORD-7``: a cash-on-delivery order came back (refused at the door, nobody
     home): its stock is released, its sale reversed, and it counts as returned to origin."""
-    order = await _order(turn, rest)
+    order = await _order(turn, rest, payments)
     if order is None:
         return
     if order.status in (OrderStatus.AWAITING_CONFIRMATION, OrderStatus.CONFIRMED):
         turn.reply_text(f"{order.label} has not left the shop ({order.status}): use "
                         f"`cancel {order.label}`.")
         return
-    service = payments_service(turn)
+    service = payments
     try:
         new = await service.change_order(turn.writes, order, OrderEvent.RETURN)
     except InvalidTransition:
@@ -415,14 +424,13 @@ async def cmd_returned(turn: Turn, rest: str) -> None:
         return
     if new != order.status:
         lines = await service.lines(order.id)
-        inventory_of(turn).release(turn.shop.id, turn.shop.catalog,
-                                   [(ln.sku, ln.quantity) for ln in lines], turn.writes,
-                                   turn.now_ms)
-        await _tell_shopper(turn, order, "cod_returned", new)
+        inventory.release(turn.shop.id, turn.shop.catalog,
+                          [(ln.sku, ln.quantity) for ln in lines], turn.writes, turn.now_ms)
+        await _tell_shopper(turn, payments, order, "cod_returned", new)
     turn.reply_text(f"{order.label} is now {new} (returned to origin); its stock is back.")
 
 
-async def cmd_stock(turn: Turn, rest: str) -> None:
+async def cmd_stock(turn: Turn, rest: str, inventory: Inventory) -> None:
     parts = rest.split()
     if len(parts) != 2 or not parts[1].isdigit():
         turn.reply_text("Usage: stock SKU N (e.g. stock SAMOSA 40)")
@@ -432,17 +440,16 @@ async def cmd_stock(turn: Turn, rest: str) -> None:
     if hit is None:
         turn.reply_text(f"No product with sku {sku}.")
         return
-    inventory = inventory_of(turn)
     inventory.set_stock(turn.shop.id, sku, int(parts[1]), turn.writes, turn.now_ms)
     turn.reply_text(f"{sku}: {int(parts[1])} in stock.")
 
 
-async def cmd_resume(turn: Turn, rest: str) -> None:
+async def cmd_resume(turn: Turn, rest: str, conversations: Conversations) -> None:
     digits = "".join(ch for ch in rest if ch.isdigit())
     if not digits:
         turn.reply_text("Usage: resume +91…")
         return
-    resumed: list[Outgoing] = await services(turn).conversations.resume(turn.shop, digits)
+    resumed: list[Outgoing] = await conversations.resume(turn.shop, digits)
     turn.outgoing.extend(resumed)
     turn.reply_text(f"Bot resumed for +{digits}." if resumed
                     else f"No paused chat with +{digits}.")
@@ -466,7 +473,7 @@ async def merchant_command(turn: Turn) -> None:
     match = _COMMAND.match(turn.message.text)
     assert match is not None
     verb = match.group("verb").lower()
-    await COMMANDS[verb](turn, match.group("rest").strip())
+    await call_injected(COMMANDS[verb], turn, rest=match.group("rest").strip())
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
 
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot.filters import Filter, intent
 from bot.flows.cart import show_cart
 from bot.flows.checkout import latest_unpaid, offer_payment
 from bot.flows.cod import drop_jobs
-from bot.flows.common import inventory_of, payments_service, services
 from bot.router import Blueprint, Turn
 from bot.state import ConversationState
 from catalog.message_templates import TemplateEvent
 from catalog.money import Money, MoneyError
 from payments.repository import Order
 from payments.status import InvalidTransition, OrderEvent, OrderStatus
+
+if TYPE_CHECKING:
+    from bot.inventory import Inventory
+    from bot.services import Conversations
+    from payments.service import PaymentService
 
 router = Blueprint("orders")
 # "same again" is a plain-text signal the intent model often reads as checkout or goodbye
@@ -32,9 +37,8 @@ def status_text(turn: Turn, order: Order) -> str:
                   status=turn.t(f"status_{order.status}"), total=order.total.format())
 
 
-async def find_order(turn: Turn, label: str | None) -> Order | None:
+async def find_order(turn: Turn, service: PaymentService, label: str | None) -> Order | None:
     """The shopper's order named ORD-n, or their latest."""
-    service = payments_service(turn)
     if label:
         number = "".join(ch for ch in label if ch.isdigit())
         if number:
@@ -46,14 +50,13 @@ async def find_order(turn: Turn, label: str | None) -> Order | None:
 
 
 @router.on(intent("order_status"))
-async def order_status(turn: Turn) -> None:
+async def order_status(turn: Turn, payments: PaymentService) -> None:
     label = turn.understanding.entity("order_id") if turn.understanding else None
-    service = payments_service(turn)
     if label:
-        order = await find_order(turn, label)
+        order = await find_order(turn, payments, label)
         orders = [order] if order else []
     else:
-        orders = await service.orders(turn.shop.id, customer=turn.message.customer,
+        orders = await payments.orders(turn.shop.id, customer=turn.message.customer,
                                            limit=3)
     if not orders:
         turn.say("no_orders")
@@ -62,9 +65,9 @@ async def order_status(turn: Turn) -> None:
 
 
 @router.on(intent("cancel_order"))
-async def cancel(turn: Turn) -> None:
+async def cancel(turn: Turn, payments: PaymentService, inventory: Inventory) -> None:
     label = turn.understanding.entity("order_id") if turn.understanding else None
-    order = await find_order(turn, label)
+    order = await find_order(turn, payments, label)
     if turn.conversation.state in (ConversationState.AWAITING_ADDRESS,
                                    ConversationState.CONFIRMING_ORDER) and (
             order is None or order.status is not OrderStatus.PENDING_PAYMENT):
@@ -77,9 +80,9 @@ async def cancel(turn: Turn) -> None:
         turn.say("nothing_to_cancel")
         return
     try:
-        await cancel_order(turn, order)
+        await cancel_order(turn, payments, inventory, order)
     except InvalidTransition:
-        book = await payments_service(turn).book(order)
+        book = await payments.book(order)
         if book.cash_due and order.status is OrderStatus.SHIPPED:
             # cash on delivery on its way: nothing was paid, so never "already paid"
             turn.say("cod_cannot_cancel_shipped", order=order.label)
@@ -96,13 +99,12 @@ async def cancel(turn: Turn) -> None:
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
 
 
-async def cancel_order(turn: Turn, order: Order) -> OrderStatus:
+async def cancel_order(turn: Turn, service: PaymentService, inventory: Inventory,
+                       order: Order) -> OrderStatus:
     """Cancel (raises InvalidTransition once money moved) and give the stock back."""
-    service = payments_service(turn)
     new = await service.change_order(turn.writes, order, OrderEvent.CANCEL)
     drop_jobs(turn.writes, order)  # a cash-on-delivery order's reminder and auto-cancel
     lines = await service.lines(order.id)
-    inventory = inventory_of(turn)
     inventory.release(turn.shop.id, turn.shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                       turn.writes, turn.now_ms)
     return new
@@ -118,14 +120,13 @@ def _is_reorder(turn: Turn) -> bool:
 
 
 @reorder_router.on(Filter(_is_reorder, "reorder"))
-async def same_again(turn: Turn) -> None:
-    service = payments_service(turn)
-    orders = await service.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+async def same_again(turn: Turn, payments: PaymentService) -> None:
+    orders = await payments.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if not orders:
         turn.say("no_orders")
         return
     cart = dict(turn.conversation.cart)
-    for line in await service.lines(orders[0].id):
+    for line in await payments.lines(orders[0].id):
         if turn.shop.catalog.find_sku(line.sku) is not None:
             cart[line.sku] = cart.get(line.sku, 0) + line.quantity
     turn.conversation = turn.conversation.with_(cart=cart)
@@ -134,7 +135,7 @@ async def same_again(turn: Turn) -> None:
 
 
 @router.on(intent("tip"))
-async def tip(turn: Turn) -> None:
+async def tip(turn: Turn, payments: PaymentService) -> None:
     if not turn.shop.payments.tips:
         turn.say("tips_off")
         return
@@ -149,21 +150,20 @@ async def tip(turn: Turn) -> None:
             amount = None
     except (ValueError, MoneyError):
         amount = None
-    service = payments_service(turn)
-    orders = await service.orders(turn.shop.id, customer=turn.message.customer, limit=1)
+    orders = await payments.orders(turn.shop.id, customer=turn.message.customer, limit=1)
     if amount is None or amount.minor <= 0 or not orders:
         turn.say("tip_how" if orders else "no_orders")
         return
-    await offer_payment(turn, orders[0], "tip", amount=amount)
+    await offer_payment(turn, payments, orders[0], "tip", amount=amount)
 
 
 @router.on(intent("human_handoff"))
-async def handoff(turn: Turn) -> None:
+async def handoff(turn: Turn, conversations: Conversations) -> None:
     quiet = turn.shop.handoff_quiet_minutes * 60_000
     turn.conversation = turn.conversation.with_(
         handoff_until=turn.now_ms + quiet, state=ConversationState.HANDOFF)
     turn.say("handoff_started")
-    recent = await services(turn).conversations.recent_messages(
+    recent = await conversations.recent_messages(
         turn.shop.id, turn.message.channel, turn.message.customer, HANDOFF_HISTORY)
     history = "\n".join(f"> {text[:200]}" for text in [*recent, turn.message.text] if text)
     who = turn.message.phone or f"+{turn.message.customer}"

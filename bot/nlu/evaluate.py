@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from bot.nlu.base import INTENTS, IntentBackend, ParseContext, Understanding
 from bot.nlu.cart_plan import planned_cart
-from bot.nlu.training import Example, Span
+from bot.nlu.training import Example
 from catalog.models import Catalog, Shop
+from catalog.nlu_markup import Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from bot.nlu.base import INTENTS
+from catalog.nlu_markup import MarkupError, Span, parse_markup
 
 if TYPE_CHECKING:
     from catalog.models import Shop
@@ -29,11 +30,6 @@ RASA_VERSION = "3.1"
 # Generated catalog examples per language, so a 10,000-product shop trains as fast as a
 # 10-product one: products are masked before training anyway, the cap only bounds work.
 CATALOG_EXAMPLES_PER_LANGUAGE = 120
-
-_ANNOTATION = re.compile(
-    r"\[(?P<text>[^\[\]]+)\]"
-    r"(?:\((?P<plain>[^()]+)\)|(?P<json>\{[^{}]*\}))"
-)
 
 try:  # libyaml is ~10x faster than the pure-Python loader on the ~100 kB of data
     _Loader: Any = yaml.CSafeLoader
@@ -45,18 +41,6 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 class NluFormatError(ValueError):
     """A file that is not Rasa NLU YAML; the message names the file and the entry."""
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """An annotated entity: ``text[start:end]`` is the words, ``value`` the normalised value."""
-
-    start: int
-    end: int
-    type: str
-    value: str
-    group: str = ""  # Rasa entity groups: the quantity and product of one cart line
-    role: str = ""  # Rasa entity roles (the extraction corpus: "negated", "ask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,34 +80,11 @@ class NluData:
 
 def parse_annotated(line: str, intent: str) -> Example:
     """``"add [2](quantity) [samosa](product)"`` → plain text plus entity spans."""
-    spans: list[Span] = []
-    out: list[str] = []
-    pos = 0
-    length = 0
-    for m in _ANNOTATION.finditer(line):
-        before = line[pos : m.start()]
-        out.append(before)
-        length += len(before)
-        words = m.group("text")
-        if m.group("json") is not None:
-            try:
-                meta = json.loads(m.group("json"))
-            except json.JSONDecodeError as exc:
-                raise NluFormatError(f"bad entity annotation {m.group(0)!r}: {exc}") from exc
-            if not isinstance(meta, dict) or "entity" not in meta:
-                raise NluFormatError(f"entity annotation without 'entity': {m.group(0)!r}")
-            etype, value = str(meta["entity"]), str(meta.get("value", words))
-            group, role = str(meta.get("group", "")), str(meta.get("role", ""))
-        else:
-            etype, _, value = m.group("plain").partition(":")
-            value = value or words
-            group = role = ""
-        spans.append(Span(length, length + len(words), etype.strip(), value, group, role))
-        out.append(words)
-        length += len(words)
-        pos = m.end()
-    out.append(line[pos:])
-    return Example("".join(out), intent, tuple(spans))
+    try:
+        text, spans = parse_markup(line)
+    except MarkupError as exc:
+        raise NluFormatError(str(exc)) from exc
+    return Example(text, intent, spans)
 
 
 def _example_lines(block: object, where: str) -> Iterator[str]:

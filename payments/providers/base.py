@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ from payments.status import PaymentEventKind
 
 if TYPE_CHECKING:
     import aiohttp
+    from aiohttp import web
 
     from storage.database import Database
 
@@ -239,6 +240,46 @@ class PaymentProvider(Protocol):
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> list[ProviderEvent]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PagePayment:
+    """What a provider's own route learns of the payment its ``/pay/{token}`` path names."""
+
+    provider: str
+    provider_ref: str
+
+
+class RouteHost(Protocol):
+    """What the app lends a provider's own routes (``webhooks/payment_routes.py:AppHost``):
+    they stay in the provider's module and still never import the app."""
+
+    def provider(self, request: web.Request, name: str) -> PaymentProvider | None: ...
+
+    async def payment(self, request: web.Request) -> PagePayment:
+        """The payment of ``{token}``; raises 404 for a token we never issued."""
+        ...
+
+    def authorized(self, request: web.Request, secret: str | None) -> bool:
+        """The bearer token is ``secret`` or the admin token."""
+        ...
+
+    def callback_url(self, request: web.Request, name: str) -> str:
+        """The public URL of provider ``name``'s webhooks (:func:`callback_path`)."""
+        ...
+
+
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRoute:
+    """A route a provider adds besides the shared webhook: the app mounts
+    ``handler(host)`` at ``method path`` for every registered provider."""
+
+    method: str
+    path: str
+    handler: Callable[[RouteHost], Handler]
+
+
 class ProviderPlugin(Protocol):
     """What a provider *class* declares, so that the registry, the app, ``haat check``,
     the shop loader and the contract suite learn everything from one registry line.
@@ -248,8 +289,12 @@ class ProviderPlugin(Protocol):
     - ``options``: the environment keys it reads (``config.plugins.options`` of its config);
     - ``needs_payee``: a shop using it must declare ``payments.upi`` (its links pay the
       merchant's own UPI ID);
-    - ``callback_path``: the route its webhooks arrive on (the shared
-      ``/webhooks/payments/{provider}``, answered by ``webhooks/payment_routes.py``);
+    - ``currencies``: the only currencies it takes whatever the method, or None for any
+      (the shop loader checks both, and ``collect`` against ``capabilities``, from
+      ``webhooks/plugins.py:plugin_rules``);
+    - ``routes``: the routes it adds (:class:`ProviderRoute`; the sandbox's test button);
+      its webhooks arrive on the shared ``/webhooks/payments/{provider}``
+      (:func:`callback_path`, answered by ``webhooks/payment_routes.py``);
     - ``from_env``: build it from its own keys and the shared dependencies.
     """
 
@@ -257,6 +302,8 @@ class ProviderPlugin(Protocol):
     capabilities: ClassVar[frozenset[str]]
     options: ClassVar[tuple[Option, ...]]
     needs_payee: ClassVar[bool]
+    currencies: ClassVar[frozenset[str] | None]
+    routes: ClassVar[tuple[ProviderRoute, ...]]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> PaymentProvider: ...

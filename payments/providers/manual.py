@@ -28,6 +28,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
     ProviderTransfer,
     TransferRequest,
     Unsupported,
@@ -48,6 +49,8 @@ class ManualTransferProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"transfer"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = False  # its accounts are payments.<method>, not payments.upi
+    currencies: ClassVar[frozenset[str] | None] = None
+    routes: ClassVar[tuple[ProviderRoute, ...]] = ()
     methods: ClassVar[frozenset[str]] = frozenset(TRANSACTION_ID_LENGTHS)
 
     @classmethod

@@ -32,6 +32,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
     int_minor,
     json_answer,
     opt_str,
@@ -100,6 +101,8 @@ class RazorpayProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(RazorpayConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
+    routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> RazorpayProvider:

@@ -47,12 +47,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
+from aiohttp import web
 
 from catalog.money import Money, MoneyError
 from config import wire
 from config.plugins import Option, load, option, options
 from payments.providers.base import (
     CollectRequest,
+    Handler,
     LinkRequest,
     ProviderCollect,
     ProviderDeps,
@@ -60,6 +62,8 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
+    RouteHost,
     epoch_seconds,
     int_minor,
 )
@@ -233,6 +237,45 @@ class SandboxConfig:
                                 doc="signs the sandbox's callbacks and its /sandbox routes")
 
 
+_OUTCOMES = ("success", "failure", "expire")
+
+
+def _simulate_route(host: RouteHost) -> Handler:
+    """``POST /pay/{token}/sandbox``, the sandbox PSP's test button: it then calls our
+    webhook, signed, as a real PSP.
+
+    It marks an order paid, so the link alone (which every shopper holds) is not enough:
+    the caller shows the sandbox secret or the admin token as a bearer token. The page asks
+    the person for it (``make serve`` prints and uses ``demo``)."""
+    name = SandboxProvider.name
+
+    async def simulate(request: web.Request) -> web.StreamResponse:
+        payment = await host.payment(request)
+        provider = host.provider(request, name)
+        if payment.provider != name or not isinstance(provider, SandboxProvider):
+            raise web.HTTPNotFound(text="only sandbox payments can be settled here")
+        if not host.authorized(request, provider.secret):
+            return web.json_response(
+                {"error": "simulating a payment needs the sandbox secret (HAAT_SANDBOX_SECRET) "
+                          "or the admin token: Authorization: Bearer …"}, status=403)
+        try:
+            data = wire.loads(await request.read())
+        except wire.WireError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        outcome = data.get("outcome") if isinstance(data, dict) else None
+        if outcome not in _OUTCOMES:
+            return web.json_response({"error": "outcome must be success, failure or expire"},
+                                     status=400)
+        try:
+            deliveries = await provider.settle(payment.provider_ref, outcome,
+                                               host.callback_url(request, name))
+        except ProviderError as exc:
+            raise web.HTTPConflict(text=str(exc)) from exc
+        return web.json_response({"delivered": len(deliveries)})
+
+    return simulate
+
+
 class SandboxProvider:
     name: ClassVar[str] = "sandbox"
     capabilities: ClassVar[frozenset[str]] = frozenset(
@@ -240,6 +283,9 @@ class SandboxProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(SandboxConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
+    routes: ClassVar[tuple[ProviderRoute, ...]] = (
+        ProviderRoute("POST", "/pay/{token}/sandbox", _simulate_route),)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> SandboxProvider:

@@ -42,6 +42,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
     Unsupported,
     int_minor,
     json_answer,
@@ -161,6 +162,8 @@ class StripeProvider:
         {"payment_link", "refund", "fetch", "cancel"})
     options: ClassVar[tuple[Option, ...]] = options(StripeConfig)
     needs_payee: ClassVar[bool] = False
+    currencies: ClassVar[frozenset[str] | None] = None
+    routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> StripeProvider:

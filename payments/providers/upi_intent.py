@@ -24,6 +24,7 @@ from payments.providers.base import (
     ProviderEvent,
     ProviderLink,
     ProviderRefund,
+    ProviderRoute,
     Unsupported,
 )
 from payments.status import PaymentEventKind
@@ -35,6 +36,8 @@ class UpiIntentProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = True  # its links pay the shop's own payments.upi.vpa
+    currencies: ClassVar[frozenset[str] | None] = frozenset({"INR"})  # upi:// moves rupees only
+    routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> UpiIntentProvider:

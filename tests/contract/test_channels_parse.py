@@ -12,13 +12,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.types import MessageKind, StatusKind
+from bot.types import ChannelCapability, MessageKind, StatusKind
 from config.settings import Settings
 from tests import sim
 from webhooks.channels.base import (
     BadPayload,
     ChannelAdapter,
-    ChannelCapability,
     Delivery,
     webhook_path,
 )

@@ -8,6 +8,7 @@ that nothing is lost (the send fails as retryable) and that the next send starts
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -16,10 +17,10 @@ import aiohttp
 import pytest
 
 from bot.outgoing import OutboxItem
-from bot.types import Button, Reply
+from bot.types import Button, ChannelCapability, Reply
 from config.settings import Settings
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
-from webhooks.channels.base import ChannelCapability, SendError
+from webhooks.channels.base import SendError
 from webhooks.channels.registry import CHANNELS, with_capability
 from webhooks.sender import InlineSender, ProcessSender, Sender
 
@@ -184,22 +185,22 @@ async def test_the_child_outlives_signals_meant_for_the_whole_group(
 
 
 @pytest.mark.parametrize("kind", ["inline", "process"])
-@pytest.mark.parametrize("channel", ["whatsapp", "twilio"])
+@pytest.mark.parametrize("channel", sorted(REMOTE))
 async def test_a_fault_pattern_costs_retries_never_a_lost_or_doubled_message(
-        graph: FakeGraphApi, kind: str, channel: str) -> None:
+        kind: str, channel: str) -> None:
+    """Every channel that sends by REST, through its fake (tests/fakes/channel_<name>.py)."""
     from tests.fakes.graph_api import Failure, dropped, slow
-    from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, run_fake_twilio_api
+
+    driver = importlib.import_module(f"tests.fakes.channel_{channel}")
 
     def faults(n: int) -> Failure | None:  # 429, 5xx, a cut connection, a slow answer
-        return {1: Failure(429, 20429 if channel == "twilio" else 130429, "too many"),
+        return {1: Failure(429, driver.RATE_LIMIT_CODE, "too many"),
                 2: Failure(500), 3: dropped(), 4: slow(0.2), 6: Failure(503)}.get(n % 7)
 
-    async with run_fake_twilio_api() as twilio:
-        fake = twilio if channel == "twilio" else graph
+    async with driver.rest_api() as fake:
         fake.pattern(faults)
-        settings = _settings(graph).with_env(
-            TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            TWILIO_API_BASE_URL=twilio.url)
+        settings = Settings(log_level="WARNING", database_url="sqlite:///:memory:").with_env(
+            HAAT_SIMULATOR_TOKEN="sim", **driver.rest_env(fake))
         channels = {name: build(settings) for name, build in CHANNELS.items()}
         async with aiohttp.ClientSession() as session:
             inline = InlineSender(channels, lambda: session)
@@ -222,9 +223,6 @@ async def test_a_fault_pattern_costs_retries_never_a_lost_or_doubled_message(
                     close = getattr(adapter, "close", None)
                     if close is not None:
                         await close()
-    if channel == "twilio":
-        bodies = [r.form["Body"][0] for r in twilio.received]
-    else:
-        bodies = [r.json["text"]["body"] for r in graph.received]
+    bodies = driver.sent_texts(fake)
     assert sorted(bodies) == sorted(f"message {n}" for n in range(30))  # each exactly once
     assert sum(attempts) > 30 and {"429", "500", "503", "drop", "slow"} <= set(fake.faults)

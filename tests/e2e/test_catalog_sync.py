@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from catalog.loader import check_shop_with_warnings
 from config.settings import Settings
 from tests.fakes.graph_api import ACCESS_TOKEN
 from tests.fakes.graph_catalog import FakeGraphCatalog, run_fake_graph_catalog
 from webhooks.meta_catalog import run_cli_sync
+from webhooks.plugins import check_shop_with_warnings
 
 SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "shops" / "commerce"
 CATALOG_ID = "354160437058781"

@@ -308,7 +308,7 @@ async def test_a_card_paid_through_razorpay_inside_whatsapp_is_booked_from_razor
 
 
 def test_a_razorpay_card_needs_the_razorpay_provider(tmp_path: Path) -> None:
-    from catalog.loader import check_shop_with_warnings
+    from webhooks.plugins import check_shop_with_warnings
 
     shop = _shop(tmp_path, "  card_payment: payment_gateway\n  gateway: razorpay\n"
                            "  gateway_configuration: haat-live\n")

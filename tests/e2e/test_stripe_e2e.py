@@ -111,10 +111,17 @@ def test_haat_check_reads_the_shops_payments_against_what_stripe_declares(
                                            "STRIPE_WEBHOOK_SECRET": "whsec_x"})
     assert ready.returncode == 0 and "not set" not in ready.stdout, ready.stdout
     data = yaml.safe_load((shop / "shop.yaml").read_text(encoding="utf-8"))
-    data["payments"]["methods"] = ["payment_link", "collect"]  # Stripe has no UPI collect
-    data["currency"] = "INR"  # (in AED, collect is refused first: UPI moves rupees only)
+    data["payments"]["methods"] = ["payment_link", "upi_link"]  # Stripe makes no UPI links
+    data["currency"] = "INR"  # (in AED, UPI is refused first: UPI moves rupees only)
     (shop / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
                                     encoding="utf-8")
     wrong = _haat("check", str(shop), env=clean)
     assert wrong.returncode == 1
-    assert "payment method 'collect' is not something provider stripe can do" in wrong.stdout
+    assert "payment method 'upi_link' is not something provider stripe can do" in wrong.stdout
+    data["payments"]["methods"] = ["payment_link", "collect"]  # nor UPI collect requests
+    (shop / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                    encoding="utf-8")
+    wrong = _haat("check", str(shop), env=clean)
+    assert wrong.returncode == 1  # the loader knows it from the registry, at its line
+    assert ("shop.yaml:" in wrong.stdout and "provider stripe cannot send collect requests: "
+            "remove 'collect' or use a provider that can (sandbox, razorpay)" in wrong.stdout)

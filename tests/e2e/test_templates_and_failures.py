@@ -17,7 +17,6 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient
 
-from catalog.loader import check_shop_with_warnings, load_shop
 from catalog.message_templates import (
     BODY_LIMIT,
     EVENTS,
@@ -45,6 +44,7 @@ from tests.sim import (
 )
 from webhooks.app import create_app
 from webhooks.cli import main
+from webhooks.plugins import check_shop_with_warnings, load_shop
 
 SHOPPER = "919000000042"
 OWNER = "919811111111"

@@ -13,15 +13,14 @@ from bot.flows import cart
 from bot.outgoing import OutboundStatus
 from bot.router import Router
 from bot.templates import plan
-from bot.types import Reply
-from catalog.loader import load_shop
+from bot.types import ChannelCapability, Reply
 from catalog.message_templates import TemplateEvent
 from config.settings import Settings
 from tests.conftest import DEMO_SHOP, AiohttpClient
 from webhooks import keys as k
 from webhooks.app import create_app
-from webhooks.channels.base import ChannelCapability
 from webhooks.channels.registry import CHANNEL_CLASSES
+from webhooks.plugins import load_shop
 
 
 def _walk(router: Router) -> list[Router]:

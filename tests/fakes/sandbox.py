@@ -14,6 +14,9 @@ SECRET = "sandbox-test-secret"
 
 
 class SandboxDriver:
+    # a test PSP: its links never pay the merchant's VPA (tests/contract/test_providers.py)
+    upi_pays = ("sandbox.test@invalid", "SANDBOX TEST", None)
+
     async def start(self, serve: Any) -> dict[str, str]:
         return {"HAAT_SANDBOX_SECRET": SECRET}
 

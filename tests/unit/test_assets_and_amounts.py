@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.loader import SHOP_FILE, check_shop, load_shop
+from catalog.loader import SHOP_FILE
 from catalog.money import Money
 from storage.amounts import LIMIT, AmountTooLarge, ExactSum, from_wide, minor, to_sqlite, wide
 from tests.unit.test_loader import assert_error_at, make_shop
+from webhooks.plugins import check_shop, load_shop
 
 ETH = ("currency: INR", "currency: ETH\nassets: {ETH: {exponent: 18}, PTS: {exponent: 0}}")
 NO_UPI = ("  upi: {vpa: testshop@okaxis, payee_name: Test Shop}\n", "")

@@ -144,7 +144,7 @@ def test_warm_up_does_not_wrap_around(tmp_path: Path) -> None:
 
 
 def test_generated_catalog_loads(tmp_path: Path) -> None:
-    from catalog.loader import load_shop
+    from webhooks.plugins import load_shop
 
     shop = load_shop(write_shop(tmp_path / "shop", 250))
     assert len(shop.catalog.products) == 250

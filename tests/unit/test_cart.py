@@ -20,10 +20,10 @@ from catalog.cart import (
     delivery_fee,
     price_cart,
 )
-from catalog.loader import load_shop
 from catalog.models import Catalog, Delivery, Shop
 from catalog.money import Money
 from config.settings import DEFAULT_SHOP_DIR
+from webhooks.plugins import load_shop
 
 DEMO: Shop = load_shop(DEFAULT_SHOP_DIR)
 CATALOG: Catalog = DEMO.catalog

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.loader import SHOP_FILE, check_shop_with_warnings, load_shop
+from catalog.loader import SHOP_FILE
 from catalog.models import CashOnDelivery
 from catalog.money import Money
 from payments.audit import expected_balances
@@ -34,6 +34,7 @@ from payments.status import (
 )
 from tests.unit.test_loader import make_shop, position
 from tests.unit.test_payment_status import ev
+from webhooks.plugins import check_shop_with_warnings, load_shop
 
 OS = OrderStatus
 OE = OrderEvent

@@ -25,12 +25,12 @@ from bot.nlu.evaluate import FORMS, CorpusShop, ExtractionReport, evaluate_corpu
 from bot.nlu.rasa_export import export_rasa_project
 from bot.nlu.rasa_http import items_from_rasa
 from bot.nlu.training import Example, load_rasa_nlu, read_nlu_data
-from catalog.loader import check_shop, load_shop
 from catalog.models import Shop
 from catalog.search import ProductIndex, normalize_token
 from tests.nlu.extraction import generate
 from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS
 from tests.unit.catalog_builders import catalog, product
+from webhooks.plugins import check_shop, load_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRACTION = ROOT / "tests" / "nlu" / "extraction"

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from bot.nlu.builtin import extraction_for_shop, product_index
 from bot.nlu.entities import extract
-from catalog.loader import load_shop
 from config.settings import DEFAULT_SHOP_DIR
+from webhooks.plugins import load_shop
 
 TEXTS = ("2 samosa aur ek lemon tea", "do samosa chahiye", "menu", "tip 50", "no samosa today")
 

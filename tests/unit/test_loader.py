@@ -9,23 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from catalog import loader
 from catalog.loader import (
     CATALOG_FILE,
     NLU_FILE,
     SHOP_FILE,
     LoadError,
     ShopError,
-    ShopSource,
-    check_shop,
-    check_shop_with_warnings,
-    load_shop,
-    load_shops,
     phone_digits,
     strip_annotations,
 )
 from catalog.models import TemplateRef
 from catalog.money import Money
+from catalog.plugin_rules import PluginRules, ProviderRules
 from config.settings import DEFAULT_SHOP_DIR
+from webhooks.plugins import (
+    check_shop,
+    check_shop_with_warnings,
+    load_shop,
+    load_shops,
+    plugin_rules,
+    shop_source,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "shops"
 MINIMAL = FIXTURES / "minimal"
@@ -250,6 +255,46 @@ def test_nlu_examples_are_read_and_annotations_stripped(tmp_path: Path) -> None:
     shop = load_shop(make_shop(tmp_path, nlu=nlu))
     assert shop.nlu_examples["add_to_cart"] == ("2 chai dena", "ek samosa dao")
     assert strip_annotations("[mishti doi](product:MISHTI-DOI) ache?") == "mishti doi ache?"
+
+
+def test_a_bad_entity_annotation_in_nlu_yml_is_an_error_at_its_line(tmp_path: Path) -> None:
+    nlu = ('version: "3.1"\nnlu:\n- intent: add_to_cart\n  examples: |\n'
+           "    - ek [samosa]{product} dao\n")
+    folder = make_shop(tmp_path, nlu=nlu)
+    error = only_error(folder)
+    assert (error.file, error.line) == (str(folder / NLU_FILE), 5)
+    assert "bad entity annotation '[samosa]{product}'" in error.message
+
+
+def test_the_loader_knows_providers_and_intents_only_from_what_it_is_given(
+        tmp_path: Path) -> None:
+    """A provider that exists nowhere in catalog/ is checked by what it declares: its
+    name, its one currency, its need of payments.upi and its lack of collect."""
+    acme = ProviderRules("acme", frozenset({"upi_link"}), frozenset({"USD"}), needs_payee=True)
+    rules = PluginRules.of((acme,), ("greet",))
+    folder = make_shop(tmp_path, shop=(
+        "  methods: [upi_link, payment_link]\n  provider: sandbox\n"
+        "  upi: {vpa: testshop@okaxis, payee_name: Test Shop}\n",
+        "  methods: [payment_link, collect]\n  provider: acme\n"), nlu=(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hola\n'
+        "- intent: thanks\n  examples: |\n    - gracias\n"))
+    messages = [e.message for e in loader.check_shop(folder, plugins=rules)]
+    assert "provider acme needs payments.upi with your vpa" in messages
+    assert "provider acme cannot send collect requests: remove 'collect'" in messages
+    assert any(m.startswith("provider acme takes USD only, not INR") for m in messages)
+    assert "unknown intent 'thanks'" in messages
+    assert len(messages) == 4, messages
+    upi = make_shop(tmp_path, name="upi", shop=("methods: [upi_link, payment_link]\n"
+                                                "  provider: sandbox",
+                                                "methods: [upi_link, collect]\n"
+                                                "  provider: upi_intent"))
+    assert [e.message for e in loader.check_shop(upi, plugins=plugin_rules())] == [
+        "provider upi_intent cannot send collect requests: remove 'collect' or use a "
+        "provider that can (sandbox, razorpay)"]  # the registry's, in its order
+    (message,) = [e.message for e in loader.check_shop(
+        make_shop(tmp_path, shop=("provider: sandbox", "provider: acme"), name="other"),
+        plugins=plugin_rules())]
+    assert message.startswith("unknown payment provider 'acme'; use one of sandbox, ")
 
 
 def test_load_error_str_format() -> None:
@@ -560,7 +605,7 @@ def _touch_edit(path: Path, old: str, new: str) -> None:
 
 def test_reload_picks_up_a_valid_edit(tmp_path: Path) -> None:
     folder = make_shop(tmp_path)
-    source = ShopSource(folder)
+    source = shop_source(folder)
     assert source.poll() is None  # nothing changed
     old = source.shops["shop"]
     _touch_edit(folder / CATALOG_FILE, 'price: "20.00"', 'price: "22.00"')
@@ -574,7 +619,7 @@ def test_reload_picks_up_a_valid_edit(tmp_path: Path) -> None:
 
 def test_reload_keeps_last_good_shop_on_invalid_edit(tmp_path: Path) -> None:
     folder = make_shop(tmp_path)
-    source = ShopSource(folder)
+    source = shop_source(folder)
     good = source.shops
     _touch_edit(folder / CATALOG_FILE, 'price: "20.00"', 'price: "20.001"')
     errors = source.poll()
@@ -591,7 +636,7 @@ def test_reload_keeps_last_good_shop_on_invalid_edit(tmp_path: Path) -> None:
 
 def test_reload_notices_a_new_nlu_file(tmp_path: Path) -> None:
     folder = make_shop(tmp_path)
-    source = ShopSource(folder)
+    source = shop_source(folder)
     (folder / NLU_FILE).write_text(
         'nlu:\n- intent: greet\n  examples: |\n    - nomoshkar\n', encoding="utf-8"
     )
@@ -602,7 +647,7 @@ def test_reload_notices_a_new_nlu_file(tmp_path: Path) -> None:
 def test_reload_multi_shop_isolates_a_broken_shop(tmp_path: Path) -> None:
     make_shop(tmp_path, name="a")
     make_shop(tmp_path, name="b", shop=("+919800000001", "+919800000002"))
-    source = ShopSource(tmp_path)
+    source = shop_source(tmp_path)
     assert sorted(source.shops) == ["a", "b"]
     _touch_edit(tmp_path / "a" / SHOP_FILE, "currency: INR", "currency: XXX")
     _touch_edit(tmp_path / "b" / SHOP_FILE, "name: Test Shop", "name: Shop B")
@@ -615,7 +660,7 @@ def test_reload_multi_shop_isolates_a_broken_shop(tmp_path: Path) -> None:
 def test_shop_source_refuses_a_broken_start(tmp_path: Path) -> None:
     folder = make_shop(tmp_path, shop=("currency: INR", "currency: ABC"))
     with pytest.raises(ShopError) as info:
-        ShopSource(folder)
+        shop_source(folder)
     assert info.value.errors[0].line == position(folder, SHOP_FILE, "ABC")[0]
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.nlu.builtin import _MODEL_CACHE, build_builtin, load_model
-from catalog.loader import load_shop
 from tests.conftest import DEMO_SHOP
 from webhooks.migrate import head_revision, sqlite_at_head, upgrade, upgrade_in_child
+from webhooks.plugins import load_shop
 
 SENTENCES = ["how much is masala chai", "২টা সিঙ্গারা দিন", "menu", "أريد ٣ شاي", "talk to a human"]
 

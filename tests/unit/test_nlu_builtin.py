@@ -42,7 +42,7 @@ DEMO = ROOT / "config"
 def demo_or_tea_shop() -> Shop:
     """The demo shop when its YAML is there (the real thing), else the test tea shop."""
     if (DEMO / "shop.yaml").exists():
-        from catalog.loader import load_shop
+        from webhooks.plugins import load_shop
 
         return load_shop(DEMO)
     return tea_shop()

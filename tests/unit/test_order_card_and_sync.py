@@ -11,12 +11,12 @@ import pytest
 from bot import catalog_sync, order_card
 from bot.catalog_sync import BatchMethod, fingerprint, meta_price, plan
 from bot.types import MessageKind
-from catalog.loader import load_shop
 from catalog.money import Money
 from payments.repository import Order, OrderLine
 from payments.status import OrderStatus
 from tests.sim import cloud_message
 from webhooks.channels.whatsapp_inbound import parse_envelope
+from webhooks.plugins import load_shop
 
 SHOP = Path(__file__).resolve().parent.parent / "fixtures" / "shops" / "commerce"
 

@@ -17,9 +17,9 @@ from bot.nlu.base import ParseContext, Understanding
 from bot.nlu.builtin import BuiltinBackend, ProductMasker, normalize_tokens
 from bot.nlu.cart_plan import planned_cart
 from bot.nlu.entities import extract
-from catalog.loader import load_shop
 from catalog.models import Shop
 from catalog.search import ProductIndex
+from webhooks.plugins import load_shop
 
 SHOPS = Path(__file__).resolve().parents[1] / "nlu" / "extraction" / "shops"
 

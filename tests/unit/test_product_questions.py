@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.flows.browse import _INFO_FRAME, info_query
-from catalog.loader import load_shop
 from catalog.search import ProductIndex
+from webhooks.plugins import load_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOPS = [ROOT / "config", ROOT / "examples" / "dhaka-grocer", ROOT / "examples" / "dubai-bakery"]

@@ -22,7 +22,6 @@ from bot.receipts import (
     page_view,
 )
 from catalog.gst import gstin_check_character, gstin_problem, state_code, state_in_address
-from catalog.loader import check_shop, check_shop_with_warnings, load_shop
 from catalog.models import Shop
 from catalog.money import Money
 from catalog.money_text import format_usual
@@ -39,6 +38,7 @@ from payments.status import OrderStatus
 from payments.tax import rate_text, split_inclusive
 from storage.database import Conflict, Database, WriteSet, open_database
 from tests.conftest import DEMO_SHOP, OPEN_HOURS_MS
+from webhooks.plugins import check_shop, check_shop_with_warnings, load_shop
 
 RATES_BP = (0, 10, 25, 100, 150, 300, 500, 600, 750, 1200, 1800, 2800, 4000)
 APRIL_1_2027_IST_MS = 1_806_517_800_000  # 2027-04-01 00:00 Asia/Kolkata

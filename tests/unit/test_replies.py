@@ -7,8 +7,8 @@ import string
 import pytest
 
 from bot.replies import TEXTS, text_for
-from catalog.loader import load_shop
 from tests.conftest import DEMO_SHOP
+from webhooks.plugins import load_shop
 
 
 def _fields(template: str) -> set[str]:

@@ -39,3 +39,21 @@ def test_the_router_knows_every_typed_service_by_name() -> None:
     from bot import router, services
 
     assert router.SERVICE_NAMES == services.SERVICE_NAMES
+
+
+async def test_a_flows_own_sub_handlers_get_services_by_name_as_routes_do() -> None:
+    """bot/router.py:call_injected, what the merchant's command table uses."""
+    from dataclasses import replace
+
+    from bot.router import call_injected
+
+    payments, inventory = object(), object()
+    services = cast(Any, type("S", (), {"payments": payments, "inventory": inventory})())
+    turn = replace(_turn("menu"), services=services)
+    seen: list[object] = []
+
+    async def command(turn: Turn, rest: str, inventory: object) -> None:
+        seen.extend((turn.now_ms, rest, inventory))
+
+    await call_injected(command, turn, rest="SAMOSA 4")
+    assert seen == [0, "SAMOSA 4", inventory]

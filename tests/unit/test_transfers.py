@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.nlu.transaction_id import find_transaction_id
-from catalog.loader import SHOP_FILE, check_shop, check_shop_with_warnings, load_shop
+from catalog.loader import SHOP_FILE
 from config.settings import Settings
 from tests.unit.test_loader import MINIMAL, position
-from webhooks.plugins import shop_payment_problems
+from webhooks.plugins import check_shop, check_shop_with_warnings, load_shop, shop_payment_problems
 
 DHAKA_HEAD = """\
 name: {en: Mirpur Pharmacy, bn: মিরপুর ফার্মেসি}

@@ -8,29 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 import aiohttp
 from aiohttp import web
 
-from bot.types import InboundMessage, PreferenceUpdate, Reply, StatusUpdate
+from bot.types import ChannelCapability, InboundMessage, PreferenceUpdate, Reply, StatusUpdate
 from config.plugins import Option
 from config.settings import Settings
-
-
-class ChannelCapability(StrEnum):
-    """What a channel declares about itself; the app, the engine and the sender act on it."""
-
-    # free-form messages only within 24 h of the customer's last message, else a template
-    # (WhatsApp's customer-service window; the engine applies it to these channels only)
-    SERVICE_WINDOW = "service_window"
-    BUTTONS = "buttons"  # reply buttons the customer taps (else numbered text)
-    LISTS = "lists"  # list messages (else numbered text)
-    TEMPLATES = "templates"  # pre-approved templates outside the window
-    DIRECT_REPLIES = "direct_replies"  # replies travel in the webhook's HTTP response
-    REST_SENDS = "rest_sends"  # proactive sends call the partner's REST API (sender child)
-    UNTRUSTED_SENDERS = "untrusted_senders"  # sender ids are what the caller says
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -114,6 +99,9 @@ def webhook_path(name: str) -> str:
 class ChannelAdapter(Protocol):
     @property
     def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[ChannelCapability]: ...
 
     # True when replies travel in the webhook's HTTP response (Twilio TwiML, simulator);
     # False when every reply is sent through the channel's REST API via the outbox.

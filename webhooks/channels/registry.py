@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from bot.types import ChannelCapability
 from config.settings import Settings
-from webhooks.channels.base import ChannelAdapter, ChannelCapability, ChannelPlugin
+from webhooks.channels.base import ChannelAdapter, ChannelPlugin
 from webhooks.channels.simulator import SimulatorAdapter
 from webhooks.channels.twilio import TwilioAdapter
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter

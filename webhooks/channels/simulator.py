@@ -19,13 +19,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.nlu.base import Understanding
-from bot.types import InboundMessage, MessageKind, OrderItem, Reply
+from bot.types import ChannelCapability, InboundMessage, MessageKind, OrderItem, Reply
 from config import wire
 from config.plugins import Option, load, option, options
 from config.settings import Settings
 from webhooks.channels.base import (
     BadPayload,
-    ChannelCapability,
     Delivery,
     DirectResponse,
     ExtraRoute,
@@ -54,7 +53,7 @@ class SimulatorAdapter:
     capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
         ChannelCapability.SERVICE_WINDOW, ChannelCapability.BUTTONS, ChannelCapability.LISTS,
         ChannelCapability.TEMPLATES, ChannelCapability.DIRECT_REPLIES,
-        ChannelCapability.UNTRUSTED_SENDERS})
+        ChannelCapability.UNTRUSTED_SENDERS, ChannelCapability.REFUSES_UNSERVED})
     options: ClassVar[tuple[Option, ...]] = options(SimulatorConfig)
     direct_replies = True
     response_content_type = "application/json"

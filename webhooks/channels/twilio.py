@@ -20,6 +20,7 @@ from multidict import MultiDict
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.types import (
+    ChannelCapability,
     InboundMessage,
     Location,
     Media,
@@ -35,7 +36,6 @@ from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import (
     BadPayload,
-    ChannelCapability,
     Delivery,
     DirectResponse,
     ExtraRoute,

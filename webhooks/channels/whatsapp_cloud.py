@@ -16,13 +16,12 @@ from typing import Any, ClassVar, Final
 import aiohttp
 from aiohttp import web
 
-from bot.types import Reply
+from bot.types import ChannelCapability, Reply
 from config import wire
 from config.plugins import Option, load, option, options
 from config.settings import Settings
 from security.signatures import header
 from webhooks.channels.base import (
-    ChannelCapability,
     Delivery,
     DirectResponse,
     ExtraRoute,
@@ -88,7 +87,8 @@ class WhatsAppCloudAdapter:
     name: ClassVar[str] = CHANNEL
     capabilities: ClassVar[frozenset[ChannelCapability]] = frozenset({
         ChannelCapability.SERVICE_WINDOW, ChannelCapability.BUTTONS, ChannelCapability.LISTS,
-        ChannelCapability.TEMPLATES, ChannelCapability.REST_SENDS})
+        ChannelCapability.TEMPLATES, ChannelCapability.REST_SENDS,
+        ChannelCapability.ADDRESS_FORMS, ChannelCapability.PRODUCT_MESSAGES})
     options: ClassVar[tuple[Option, ...]] = options(WhatsAppConfig)
     direct_replies = False
     response_content_type = "text/plain"
