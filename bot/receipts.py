@@ -29,7 +29,6 @@ from catalog.gst import STATES, state_in_address
 from catalog.invoice_schema import default_prefix
 from catalog.models import Shop
 from catalog.money import Money, currency_code
-from catalog.money_text import format_usual
 from payments.invoices import (
     InvoiceRepository,
     ReceiptKind,
@@ -311,7 +310,7 @@ def page_view(stored: StoredInvoice, language: str) -> dict[str, Any]:
     whole = bool(document.get("whole"))
 
     def money(minor: int) -> str:
-        return format_usual(Money(minor, currency), whole=whole)
+        return Money(minor, currency).format(usual=True, whole=whole)
 
     rows = []
     for line in document["lines"]:
