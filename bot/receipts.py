@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.replies import shop_name
 from catalog.gst import STATES, state_in_address
 from catalog.invoice_schema import default_prefix
 from catalog.models import Shop
@@ -189,7 +190,7 @@ def build_document(shop: Shop, order: Order, lines: Sequence[OrderLine], *, meth
     totals["tax"] = totals["cgst"] + totals["sgst"] + totals["igst"]
     if totals["net"] != order.total_minor:  # pragma: no cover - _apportion is exact
         raise ReceiptError("the receipt's lines do not add up to the order's total")
-    name = shop.name.get(order.language, shop.default_language)
+    name = shop_name(shop, order.language)
     return {
         "v": DOCUMENT_VERSION, "kind": kind, "currency": order.currency,
         "whole": bool(profile and profile.whole_amounts),

@@ -153,6 +153,7 @@ def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from bot.replies import shop_name
     from catalog.loader import check_shop_with_warnings, load_shops
 
     path = Path(args.dir or Settings.from_env().shop_dir)
@@ -185,7 +186,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         failed |= bool(problems)
         catalog = shop.catalog
         if not problems:
-            print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
+            print(f"ok: {shop.id}: {shop_name(shop, shop.default_language)} — "
                   f"{len(catalog.products)} products in {len(catalog.categories)} "
                   f"categories, languages {', '.join(shop.languages)}, payments via "
                   f"{shop.payments.provider}"

@@ -12,7 +12,7 @@ import jinja2
 from aiohttp import web
 
 from bot import outgoing
-from bot.replies import TEXTS
+from bot.replies import TEXTS, shop_name
 from catalog.models import MOBILE_WALLETS, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
@@ -99,7 +99,7 @@ async def pay_page(request: web.Request) -> web.Response:
     payment, order = await _payment(request)
     app = request.app
     runtime = app[k.SHOPS].get(order.shop_id)
-    shop_name = runtime.shop.name.get(order.language) if runtime else order.shop_id
+    shop_title = shop_name(runtime.shop, order.language) if runtime else order.shop_id
     lines = await app[k.PAYMENTS].repo.lines(order.id)
     now = app[k.CLOCK].now_ms()
     status = _status(payment, now, order)
@@ -110,7 +110,7 @@ async def pay_page(request: web.Request) -> web.Response:
         rows = [("Tip", "")]
     account = runtime.shop.payments.transfers.get(payment.method) if runtime else None
     page = app[PAGES].get_template("pay.html").render(
-        shop=shop_name, order=order.label, rows=rows, amount=payment.amount.format(),
+        shop=shop_title, order=order.label, rows=rows, amount=payment.amount.format(),
         transfer=_transfer_view(account, payment) if account else None,
         upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
         expires_at=payment.expires_at, now=now, token=request.match_info["token"],

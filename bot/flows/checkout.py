@@ -19,7 +19,7 @@ from bot.flows.common import available, inventory_of, payments_service
 from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
-from bot.replies import text_for, transfer_amount
+from bot.replies import shop_name, text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.templates import event_template, with_fallback
@@ -286,7 +286,7 @@ async def confirm(turn: Turn) -> object:
     turn.replies[-1] = with_fallback(turn.replies[-1], event_template(
         shop, TemplateEvent.ORDER_PLACED, turn.language, {
             "order": order.label, "total": order.total.format(),
-            "shop": shop.name.get(turn.language, shop.default_language)}))
+            "shop": shop_name(shop, turn.language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
     await ask_after_order(turn)  # marketing consent, as the shop collects it
@@ -308,7 +308,7 @@ async def offer_payment(turn: Turn, order: Order, method: str, *, vpa: str | Non
     try:
         request = await payments_service(turn).request_payment(
             turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
-            description=f"{order.label} {shop.name.get('en')}"[:80],
+            description=f"{order.label} {shop_name(shop, 'en')}"[:80],
             customer_phone=turn.message.phone)
     except PaymentError as exc:
         log.warning("payment request failed: %s", exc.code)

@@ -21,7 +21,7 @@ from bot.flows.common import inventory_of, payments_service, services
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
 from bot.order_card import card_sent
-from bot.replies import text_for
+from bot.replies import shop_name, text_for
 from bot.router import Blueprint, Outgoing, Turn
 from bot.state import ConversationState
 from bot.types import Reply
@@ -99,8 +99,7 @@ async def _tell_shopper(turn: Turn, order: Order, key: str, status: str | None =
     turn.outgoing.append(Outgoing(
         customer=order.customer, channel=order.channel, reply=reply,
         event=_EVENT_OF.get(key), language=language,
-        variables={"order": order.label, "shop": turn.shop.name.get(language,
-                                                                    turn.shop.default_language),
+        variables={"order": order.label, "shop": shop_name(turn.shop, language),
                    "total": order.total.format(), **values}))
 
 

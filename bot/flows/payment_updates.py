@@ -15,7 +15,7 @@ from bot.inventory import Inventory
 from bot.order_card import card_sent
 from bot.outgoing import outbox_statement
 from bot.receipts import IssuedReceipt, ReceiptError, Receipts
-from bot.replies import text_for
+from bot.replies import shop_name, text_for
 from bot.state import StateStore
 from bot.templates import proactive_item
 from bot.types import Reply
@@ -81,9 +81,9 @@ class PaymentNotifier:
 
         def notice(body: str | Reply, event: TemplateEvent | None = None,
                    **values: str) -> Notice:
-            return body, event, {"order": order.label, "shop": shop_name, **values}
+            return body, event, {"order": order.label, "shop": shop_title, **values}
 
-        shop_name = shop.name.get(language, shop.default_language)
+        shop_title = shop_name(shop, language)
         to_shopper: list[Notice] = []
         to_owners: list[str] = []
         captured = Money(update.after.captured.minor - update.before.captured.minor,
@@ -216,7 +216,7 @@ class PaymentNotifier:
             to_shopper.append((text_for(shop, "receipt_link", language, order=order.label,
                                         link=issued.url), None,
                                {"order": order.label,
-                                "shop": shop.name.get(language, shop.default_language)}))
+                                "shop": shop_name(shop, language)}))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
         return issued
 
@@ -250,7 +250,7 @@ class PaymentNotifier:
             to_shopper.append((text_for(shop, "refund_started", language, order=order.label,
                                         amount=amount), TemplateEvent.REFUND,
                                {"order": order.label, "amount": amount,
-                                "shop": shop.name.get(language, shop.default_language)}))
+                                "shop": shop_name(shop, language)}))
             to_owners.append(f"↩️ Refund of {amount} on {order.label} accepted by the provider "
                              f"(pending).")
         elif update.after is RefundStatus.FAILED:
@@ -280,7 +280,7 @@ class PaymentNotifier:
                 shop, conversation, body, now, event, values, channel=order.channel,
                 customer=order.customer, business=business, language=language,
                 windowed=windowed), now)
-        shop_name = shop.name.get("en", shop.default_language)
+        shop_title = shop_name(shop, "en")
         for owner in shop.owners if to_owners else ():
             digits = "".join(ch for ch in owner if ch.isdigit())
             theirs = next((c for c in await self.store.find(shop.id, digits)
@@ -288,7 +288,7 @@ class PaymentNotifier:
             for body in to_owners:
                 outbox_statement(writes, proactive_item(
                     shop, theirs, body, now, TemplateEvent.MERCHANT_ALERT,
-                    {"shop": shop_name, "alert": body}, channel=order.channel,
+                    {"shop": shop_title, "alert": body}, channel=order.channel,
                     customer=digits, business=business, language="en",
                     windowed=windowed), now)
 
