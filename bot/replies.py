@@ -496,12 +496,6 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bn": "✅ *{order}*-এর {amount} পেমেন্ট পেয়েছি। ধন্যবাদ! আপনার অর্ডার তৈরি হচ্ছে।",
         "ar": "✅ تم استلام {amount} للطلب *{order}*. شكراً! نحضّر طلبك الآن.",
     },
-    "receipt_link": {
-        "en": "🧾 Your receipt for *{order}*: {link}",
-        "hi": "🧾 *{order}* की रसीद: {link}",
-        "bn": "🧾 *{order}*-এর রসিদ: {link}",
-        "ar": "🧾 إيصال الطلب *{order}*: {link}",
-    },
     "receipt_line": {
         "en": "🧾 Receipt: {link}",
         "hi": "🧾 रसीद: {link}",

@@ -131,8 +131,9 @@ class PaymentNotifier:
                      amount=captured.format())
             # its receipt (after delivery, for COD) in the same transaction and message
             settled = replace(order, status=OrderStatus(update.order_status_after))
+            # no reference: cash has none (the event's id, ``cash:ORD-…``, is haat's dedupe key)
             issued = await self._issue_receipt(shop, settled, writes, to_owners, method="cod",
-                                               reference=update.event.payment_id, now=now)
+                                               reference=None, now=now)
             if issued is not None:
                 text += "\n" + t("receipt_line", link=issued.url)
             event = TemplateEvent.ORDER_DELIVERED if delivered else TemplateEvent.ORDER_PAID
@@ -191,34 +192,6 @@ class PaymentNotifier:
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
-
-    async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
-                           reference: str | None) -> IssuedReceipt | None:
-        """Issue the order's receipt in ``writes`` and queue its link to the shopper: the
-        call for money that arrives without a provider event, i.e. cash on delivery once
-        the cash is recorded (``method="cod"``). A capture does the same inside
-        ``__call__``, the link joining the "payment received" message. Idempotent: an
-        order that has a receipt keeps its number and nothing is sent again. None when
-        receipts are off, the shop is not served, or no receipt could be issued (the
-        merchant is told why)."""
-        shop = self.shop_for(order.shop_id)
-        if shop is None:
-            return None
-        now = self.now_ms()
-        to_owners: list[str] = []
-        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
-                                           reference=reference, now=now)
-        to_shopper: list[Notice] = []
-        if issued is not None and issued.existing is None:
-            # no event of its own: inside the window as text, outside it not sent (the
-            # delivery or payment message that came with it carried its template)
-            language = shop.language_for(order.language)
-            to_shopper.append((text_for(shop, "receipt_link", language, order=order.label,
-                                        link=issued.url), None,
-                               {"order": order.label,
-                                "shop": shop_name(shop, language)}))
-        await self._send(shop, order, to_shopper, to_owners, writes, now)
-        return issued
 
     async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
                              to_owners: list[str], *, method: str, reference: str | None,

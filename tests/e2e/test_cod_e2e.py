@@ -268,6 +268,7 @@ async def test_a_cod_order_is_confirmed_shipped_and_paid_in_cash(
     assert re.fullmatch(r"[A-Z]+/\d{4}/\d{6}", receipt["invoice-number"]), receipt
     assert receipt["total"].replace(",", "") in (total, total.removesuffix(".00")), receipt
     assert receipt["method"] == METHODS["cod"][case.language], receipt
+    assert "reference" not in receipt, receipt  # cash has no payment reference
     again = await owner.say("deliver ORD-1001")
     assert "cash recorded" not in again  # typed twice: recorded once
 
