@@ -256,7 +256,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
     claims = await service.transfer_claims(request)
     if len(words) == 1:
         transaction = words[0].upper()
-        if service.transfer_confirmation(request, request.amount, None, 0) is None:
+        if not service.is_transfer(request):
             turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
             return
         if claims and transaction not in claims:
@@ -298,7 +298,7 @@ async def cmd_paid(turn: Turn, rest: str) -> None:
         turn.reply_text(f"{order.label} was already confirmed.")
         return
     if update.new_excess.minor > 0:
-        by_transfer = service.transfer_confirmation(request, left, None, 0) is not None
+        by_transfer = service.is_transfer(request)
         where, ref = ("your own account", "<reference>") if by_transfer else (
             "your UPI app", "<UPI reference>")
         turn.reply_text(f"{left.format()} recorded for {order.label}, beyond what it keeps "
@@ -353,7 +353,7 @@ async def cmd_refund(turn: Turn, rest: str) -> None:
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
         service = payments_service(turn)
-        transfer = any(service.transfer_confirmation(r, total, None, 0) is not None
+        transfer = any(service.is_transfer(r)
                        for r in await service.requests_for_order(order.id))
         where, ref = ("your own account (the app you were paid in)", "<reference>") \
             if transfer else ("your UPI app", "<UPI reference>")

@@ -111,8 +111,8 @@ class PaymentNotifier:
                 # plain UPI: no provider can send it back, only the merchant can
                 # (a manual transfer: from the wallet or bank account it was sent to)
                 where, ref = ("the account it was sent to", "<reference>") if \
-                    self.payments.transfer_confirmation(update.request, excess, None, 0) \
-                    is not None else ("your UPI app", "<UPI reference>")
+                    self.payments.is_transfer(update.request) \
+                    else ("your UPI app", "<UPI reference>")
                 action = (f"This shop's payments cannot be refunded automatically: send "
                           f"{excess.format()} back from {where}, then `refunded "
                           f"{order.label} {excess.to_decimal_string()} {ref}` so "
