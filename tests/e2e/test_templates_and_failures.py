@@ -8,6 +8,7 @@ one a live number would take: 132018, 132000, 132001, 131047 (at send and as a r
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -383,6 +384,35 @@ async def test_alerts_that_cannot_reach_the_owner_come_as_a_digest_when_they_wri
 async def twilio_fake() -> Any:
     async with run_fake_twilio_api() as fake:
         yield fake
+
+
+async def test_an_alert_held_on_one_channel_reaches_the_owner_once_on_another(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock, graph: FakeGraphApi,
+        twilio_fake: FakeTwilioApi, tmp_path: Path) -> None:
+    shop = _shop_with(tmp_path, {"order_paid": "haat_order_paid"})  # no merchant_alert
+    client = await start_live(aiohttp_client, settings.with_(shop_dir=shop).with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=twilio_fake.url), clock)
+    await _order(client, settings, graph)  # on the Cloud API: its "new order" alert is held
+    assert [r[0] for r in await _rows(client, OWNER)] == ["held"]
+    # the owner next writes from the Twilio number: the digest comes with the answer
+    from webhooks.keys import SETTINGS
+
+    url = f"{client.app[SETTINGS].public_url}/webhooks/twilio"  # what Twilio signs
+    body, headers = signed_twilio_request(url, AUTH_TOKEN, twilio_text("orders", from_=OWNER))
+    response = await client.post("/webhooks/twilio", data=body, headers=headers)
+    assert response.status == 200
+    await _settle(client)
+    told = "\n".join([html.unescape(await response.text()), *(
+        r.form["Body"][0] for r in twilio_fake.received
+        if r.form.get("To") == ["whatsapp:+" + OWNER] and r.form.get("Body"))])
+    assert told.count("📬 1 alert could not reach you") == 1, told
+    assert "New order ORD-1001" in told
+    assert next(r[0] for r in await _rows(client, OWNER)) == "digested"
+    await _say(client, settings, "orders", OWNER)  # then on the Cloud API: not again
+    await _settle(client)
+    assert not any("📬" in json.dumps(m, ensure_ascii=False) for m in _sent(graph, OWNER))
 
 
 async def test_twilio_63016_is_sent_again_as_the_content_template(
