@@ -255,6 +255,37 @@ def cmd_templates_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates_twilio(args: argparse.Namespace) -> int:
+    """Print the ``templates:`` block with the SIDs of the account's approved Content."""
+    from catalog.loader import load_shops
+    from catalog.nodes import ShopError
+    from webhooks.twilio_content import ContentLookupError, run_cli, yaml_block
+
+    settings = Settings.from_env()
+    try:
+        shops = load_shops(Path(args.shop or settings.shop_dir))
+    except ShopError as exc:
+        for error in exc.errors:
+            print(error)
+        return 1
+    complete = True
+    for shop in shops.values():
+        try:
+            found = asyncio.run(run_cli(settings, shop))
+        except ContentLookupError as exc:
+            print(f"{shop.id}: {exc}", file=sys.stderr)
+            return 1
+        waiting = [row for row in found if row.sid is None]
+        complete &= not waiting
+        print(f"# {shop.id}: {len(found) - len(waiting)} of {len(found)} Twilio templates "
+              "approved")
+        for row in waiting:
+            why = f": {row.reason}" if row.reason else ""
+            print(f"#   {row.event} ({row.language}) {row.friendly_name}: {row.status}{why}")
+        print(yaml_block(shop, found), end="")
+    return 0 if complete else 1
+
+
 # ---- db -------------------------------------------------------------------------------
 
 
@@ -585,6 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     tpl_export.add_argument("--shop", default=None, help="shop folder (default config/)")
     tpl_export.add_argument("--out", default="templates-export", help="output folder")
     tpl_export.set_defaults(func=cmd_templates_export)
+    tpl_twilio = templates_sub.add_parser(
+        "twilio", help="print the templates: block with the Content SIDs Twilio approved "
+                       "(found by the names `templates export` gave them)")
+    tpl_twilio.add_argument("--shop", default=None, help="shop folder (default config/)")
+    tpl_twilio.set_defaults(func=cmd_templates_twilio)
     broadcast = sub.add_parser("broadcast", help="send an approved marketing template to "
                                                  "opted-in shoppers; report its counts")
     broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)
