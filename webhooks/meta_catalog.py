@@ -318,6 +318,9 @@ class CatalogJobs:
                 (log.warning if report.errors else log.info)("catalog sync: %s", line)
         except CatalogSyncError as exc:  # not configured (no access token)
             error = str(exc)
+        except Exception as exc:  # anything else: backed off too, never retried every tick
+            log.exception("catalog sync of %s failed", shop_id)
+            error = type(exc).__name__
         if self.shop_for(shop_id) is not shop:
             return False  # edited meanwhile: the reload re-armed the job for the new one
         if error is None:
