@@ -279,10 +279,12 @@ class Broadcaster:
         now = self.now_ms()
         writes = WriteSet()
         items: list[OutboxItem] = []
-        for row in waiting:
-            channel, customer, business, language, outbox_id = (str(v) for v in row)
-            allowed = (channel in self.template_channels
-                       and await consent.may_market(self.db, shop.id, channel, customer))
+        rows = [tuple(str(v) for v in row) for row in waiting]
+        # one consent read for the page: only channels that send templates can be allowed
+        marketable = await consent.may_market_among(
+            self.db, shop.id, ((r[0], r[1]) for r in rows if r[0] in self.template_channels))
+        for channel, customer, business, language, outbox_id in rows:
+            allowed = (channel, customer) in marketable
             state = RecipientState.QUEUED if allowed else RecipientState.SKIPPED
             # guarded: on PostgreSQL every server resumes the same broadcast, and a batch
             # another server queued first is rolled back here whole

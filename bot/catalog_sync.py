@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from bot.replies import shop_name
 from catalog.models import Option, Product, Shop
 from catalog.money import Money, currency_code, is_currency
 from storage.database import Database, WriteSet
@@ -85,7 +86,7 @@ def _item(shop: Shop, product: Product, option: Option | None,
         "condition": "new",
         "price": meta_price(option.price if option is not None else product.price),
         "link": _link(shop, option.sku if option is not None else product.sku),
-        "brand": shop.name.get(lang)[:100],
+        "brand": shop_name(shop, lang)[:100],
     }
     if product.image:
         data["image_link"] = product.image

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -138,6 +139,8 @@ _READ = ("SELECT status, source, asked FROM marketing_consent WHERE shop_id = ? 
          "channel = ? AND customer = ?")
 _OPTED_IN = ("SELECT channel, customer FROM marketing_consent WHERE shop_id = ? AND "
              f"status = '{ConsentStatus.OPTED_IN}' ORDER BY channel, customer")
+_OPTED_IN_AMONG = ("SELECT channel, customer FROM marketing_consent WHERE shop_id = ? AND "
+                   f"status = '{ConsentStatus.OPTED_IN}' AND customer IN ({{marks}})")
 
 
 def record(writes: WriteSet, shop_id: str, channel: str, customer: str,
@@ -165,6 +168,19 @@ async def read(db: Database, shop_id: str, channel: str, customer: str) -> Conse
 async def may_market(db: Database, shop_id: str, channel: str, customer: str) -> bool:
     """Whether a marketing message may go to this shopper: only after an opt-in."""
     return (await read(db, shop_id, channel, customer)).status is ConsentStatus.OPTED_IN
+
+
+async def may_market_among(db: Database, shop_id: str,
+                           shoppers: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The ``(channel, customer)`` of ``shoppers`` that :func:`may_market` allows, in one
+    query (a broadcast asks once per page, not once per recipient)."""
+    wanted = set(shoppers)
+    if not wanted:
+        return set()
+    customers = sorted({customer for _, customer in wanted})
+    rows = await db.fetchall(_OPTED_IN_AMONG.format(marks=", ".join("?" for _ in customers)),
+                             (shop_id, *customers))
+    return wanted & {(str(r[0]), str(r[1])) for r in rows}
 
 
 async def opted_in(db: Database, shop_id: str) -> list[tuple[str, str]]:

@@ -310,7 +310,7 @@ async def _held_digest(db: Database, turn: Turn) -> None:
     """The owner writes: the alerts that could not reach them (outside the window with no
     template, or refused by the channel) come first, once, as one digest."""
     message = turn.message
-    held = await outgoing.held_alerts(db, turn.shop.id, message.channel, message.customer)
+    held = await outgoing.held_alerts(db, turn.shop.id, message.customer)
     if not held:
         return
     lines = [f"📬 {len(held)} alert{'s' if len(held) != 1 else ''} could not reach you "

@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
+from bot.replies import shop_name
 from bot.types import Reply
 from catalog.models import CardPayment, Shop
 from catalog.money import currency_code, exponent
@@ -149,7 +150,7 @@ def order_details(shop: Shop, order: Order, lines: Sequence[OrderLine], *, refer
             importer["address_line2"] = where.address_line2
         for item in items:
             item.update(country_of_origin="India",
-                        importer_name=shop.name.get(shop.default_language)[:ITEM_NAME_MAX],
+                        importer_name=shop_name(shop, shop.default_language)[:ITEM_NAME_MAX],
                         importer_address=dict(importer))
     details_order: dict[str, Any] = {"status": "pending"}
     if in_catalog:

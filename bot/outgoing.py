@@ -95,7 +95,7 @@ _SETTLE = ("UPDATE outbound_messages SET status = ?, error = ?, updated_at = ? "
 _BY_CHANNEL_ID = ("SELECT id, shop_id, channel, customer, business, payload, status "
                   "FROM outbound_messages WHERE channel = ? AND channel_message_id = ?")
 _HELD = ("SELECT id, payload, created_at FROM outbound_messages WHERE shop_id = ? AND "
-         f"channel = ? AND customer = ? AND status = '{_S.HELD}' ORDER BY created_at LIMIT 50")
+         f"customer = ? AND status = '{_S.HELD}' ORDER BY created_at LIMIT 50")
 _DIGEST = (f"UPDATE outbound_messages SET status = '{_S.DIGESTED}', updated_at = ? "
            f"WHERE id = ? AND status = '{_S.HELD}'")
 _PROBLEMS = ("SELECT id, channel, customer, status, error, payload, attempts, created_at, "
@@ -194,11 +194,12 @@ class HeldAlert:
     created_at: int
 
 
-async def held_alerts(db: Database, shop_id: str, channel: str, customer: str
-                      ) -> list[HeldAlert]:
-    """The owner's alerts that could not be delivered, oldest first (at most 50)."""
+async def held_alerts(db: Database, shop_id: str, customer: str) -> list[HeldAlert]:
+    """The owner's alerts that could not be delivered, oldest first (at most 50), on every
+    channel: an alert is held on the channel of the order it is about, and the owner gets
+    it wherever they write next (an owner number is its digits on every channel)."""
     return [HeldAlert(str(row[0]), Reply.from_json(json.loads(row[1])), int(row[2]))
-            for row in await db.fetchall(_HELD, (shop_id, channel, customer))]
+            for row in await db.fetchall(_HELD, (shop_id, customer))]
 
 
 def digested(writes: WriteSet, row_id: str, now_ms: int) -> None:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from bot.replies import shop_name
 from catalog.gst import STATES, state_in_address
 from catalog.invoice_schema import default_prefix
 from catalog.models import Shop
 from catalog.money import Money, currency_code
-from catalog.money_text import format_usual
 from payments.invoices import (
     InvoiceRepository,
     ReceiptKind,
@@ -190,7 +190,7 @@ def build_document(shop: Shop, order: Order, lines: Sequence[OrderLine], *, meth
     totals["tax"] = totals["cgst"] + totals["sgst"] + totals["igst"]
     if totals["net"] != order.total_minor:  # pragma: no cover - _apportion is exact
         raise ReceiptError("the receipt's lines do not add up to the order's total")
-    name = shop.name.get(order.language, shop.default_language)
+    name = shop_name(shop, order.language)
     return {
         "v": DOCUMENT_VERSION, "kind": kind, "currency": order.currency,
         "whole": bool(profile and profile.whole_amounts),
@@ -311,7 +311,7 @@ def page_view(stored: StoredInvoice, language: str) -> dict[str, Any]:
     whole = bool(document.get("whole"))
 
     def money(minor: int) -> str:
-        return format_usual(Money(minor, currency), whole=whole)
+        return Money(minor, currency).format(usual=True, whole=whole)
 
     rows = []
     for line in document["lines"]:

@@ -22,7 +22,7 @@ from bot import consent
 from bot.flows.cod import AUTO_CANCEL, REMIND, confirm_buttons_for, drop_jobs
 from bot.inventory import Inventory
 from bot.outgoing import OutboxItem, outbox_statement
-from bot.replies import local_digits, text_for, transfer_amount
+from bot.replies import local_digits, shop_name, text_for, transfer_amount
 from bot.router import Turn
 from bot.state import ConversationKey, StateStore
 from bot.templates import proactive_item
@@ -123,7 +123,7 @@ class Reminders:
         key = ConversationKey(shop.id, channel, customer)
         conversation = await self.store.load(key)
         language = shop.language_for(conversation.language)
-        shop_name = shop.name.get(language, shop.default_language)
+        shop_title = shop_name(shop, language)
         event: TemplateEvent | None
         body: str | Reply
         if kind == CART:
@@ -137,7 +137,7 @@ class Reminders:
                 if hit is not None:
                     names.append(f"{qty} × {hit[0].name.get(language, shop.default_language)}")
             body = text_for(shop, "cart_reminder", language, items=", ".join(names))
-            event, values = TemplateEvent.CART_REMINDER, {"shop": shop_name,
+            event, values = TemplateEvent.CART_REMINDER, {"shop": shop_title,
                                                           "items": ", ".join(names)}
         elif kind == PAYMENT:
             request = await PaymentsRepository(self.db).request(data.get("request", ""))
@@ -160,7 +160,7 @@ class Reminders:
                                 order=data.get("order", ""), minutes=str(minutes),
                                 link=data.get("link", ""))
             event, values = TemplateEvent.PAYMENT_REMINDER, {
-                "order": data.get("order", ""), "shop": shop_name, "minutes": str(minutes),
+                "order": data.get("order", ""), "shop": shop_title, "minutes": str(minutes),
                 "link": data.get("link", "")}
         elif kind == REMIND:
             order = await PaymentsRepository(self.db).order(data.get("order", ""))
@@ -174,7 +174,7 @@ class Reminders:
                          buttons=tuple(confirm_buttons_for(shop, language, order,
                                                            confirmed=False)))
             # no template of its own: the order was placed minutes ago, inside the window
-            event, values = None, {"order": order.label, "shop": shop_name}
+            event, values = None, {"order": order.label, "shop": shop_title}
         else:
             log.warning("unknown reminder kind %s", kind)
             return None
@@ -202,7 +202,7 @@ class Reminders:
         drop_jobs(writes, order)  # its reminder (the auto-cancel is this job)
         alert = (f"⌛ {order.label} ({order.total.format()}, cash on delivery) was never "
                  "confirmed and is cancelled; its stock is released.")
-        values = {"shop": shop.name.get("en", shop.default_language), "alert": alert}
+        values = {"shop": shop_name(shop, "en"), "alert": alert}
         for owner in shop.owners:
             digits = "".join(ch for ch in owner if ch.isdigit())
             if not digits:
@@ -220,7 +220,7 @@ class Reminders:
         # no template of its own: inside the window (the order is hours old) as text
         return proactive_item(shop, conversation, body, now, None,
                               {"order": order.label,
-                               "shop": shop.name.get(language, shop.default_language)},
+                               "shop": shop_name(shop, language)},
                               channel=channel, customer=customer,
                               business=conversation.business, language=language,
                               windowed=channel in self.windowed_channels)

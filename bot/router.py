@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.filters import Filter
 from bot.nlu.base import Understanding
-from bot.replies import text_for
+from bot.replies import shop_name, text_for
 from bot.state import Conversation
 from bot.types import Button, ChannelCapability, InboundMessage, Reply
 from catalog.message_templates import TemplateEvent
@@ -80,7 +80,7 @@ class Turn:
                            **variables: str) -> None:
         """An alert to every owner number of the shop, through this turn's channel; outside
         the window as the ``event`` template (``merchant_alert``: the body is its alert)."""
-        values = {"shop": self.shop.name.get("en", self.shop.default_language),
+        values = {"shop": shop_name(self.shop, "en"),
                   "alert": body, **variables}
         for owner in self.shop.owners:
             digits = "".join(ch for ch in owner if ch.isdigit())

@@ -183,35 +183,41 @@ class Money:
         frac_text = (frac_text + "0" * want)[:want] if want >= exp else frac_text[:want]
         return f"{sign}{whole}.{frac_text}" if want else f"{sign}{whole}"
 
-    def format(self) -> str:
-        """Human text for chat replies: ``₹149.50``, ``¥500``, ``KWD 1.250``."""
+    def format(self, *, usual: bool = False, whole: bool = False) -> str:
+        """Human text. Chat replies: ``₹149.50``, ``¥500``, ``KWD 1.250`` (plain Western
+        grouping, script-neutral). ``usual`` is the form people in the currency's country
+        write on paper (receipts and invoices): lakh and crore grouping for the rupee and the
+        taka (``₹1,00,000.00``). ``whole`` drops the decimals of an amount that has none
+        (``৳1,250``); an amount with a fraction always keeps them. Digits stay ASCII."""
+        places = exponent(self.currency)
+        code = currency_code(self.currency)
+        major, fraction = divmod(abs(self.minor), 10**places)
+        grouped = _group(str(major), lakh=usual and code in LAKH_GROUPING)
+        text = grouped if places == 0 or (whole and fraction == 0) else \
+            f"{grouped}.{str(fraction).rjust(places, '0')}"
+        sign = "-" if self.minor < 0 else ""
         symbol = _SYMBOLS.get(self.currency)
-        amount = self.to_decimal_string()
-        if symbol:
-            sign = ""
-            if amount.startswith("-"):
-                sign, amount = "-", amount[1:]
-            return f"{sign}{symbol}{_group(amount)}"
-        return f"{currency_code(self.currency)} {_group(amount)}"
+        return f"{sign}{symbol}{text}" if symbol else f"{code} {sign}{text}"
 
     def __str__(self) -> str:
         return self.format()
 
 
 _SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "BDT": "৳"}
+# currencies whose usual written form groups by lakh and crore (2 digits after the first 3)
+LAKH_GROUPING: frozenset[str] = frozenset({"INR", "BDT", "NPR", "PKR"})
 
 
-def _group(amount: str) -> str:
-    """Thousands separators on the whole part (plain Western grouping, script-neutral)."""
-    whole, dot, frac = amount.partition(".")
-    neg = whole.startswith("-")
-    digits = whole.lstrip("-")
+def _group(digits: str, *, lakh: bool) -> str:
+    """Separators in a whole number: ``1234567`` is ``1,234,567`` (Western) or
+    ``12,34,567`` (lakh: the last three, then pairs)."""
+    size = 3
     groups: list[str] = []
-    while len(digits) > 3:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    groups.insert(0, digits)
-    return ("-" if neg else "") + ",".join(groups) + (dot + frac)
+    while len(digits) > size:
+        groups.insert(0, digits[-size:])
+        digits = digits[:-size]
+        size = 2 if lakh else 3
+    return ",".join([digits, *groups])
 
 
 def total(amounts: list[Money], currency: str) -> Money:

@@ -186,17 +186,18 @@ def _assets(ctx: _Ctx, node: Node) -> dict[str, int]:
     return found
 
 
-def _choice(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
-            allowed: Sequence[str], default: str) -> str:
-    """``payments.<key>``: one of ``allowed`` (an error names them), else ``default``."""
+def _choice(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], section: str, key: str,
+            allowed: Sequence[str], *, why: str = "") -> str | None:
+    """``<section>.<key>``: one of ``allowed``, else None (absent, or an error that names the
+    choices, ``why`` the key exists, and the closest one)."""
     if (pair := fields.get(key)) is None:
-        return default
-    policy = _scalar_text(ctx, pair[1], f"payments.{key}")
-    if policy is not None and policy not in allowed:
-        ctx.error(pair[1], f"payments.{key} must be one of {', '.join(allowed)}, "
-                           f"got {policy!r}")
-        return default
-    return default if policy is None else policy
+        return None
+    value = _scalar_text(ctx, pair[1], f"{section}.{key}")
+    if value is not None and value not in allowed:
+        ctx.error(pair[1], f"{section}.{key} must be one of {', '.join(allowed)}{why}, "
+                           f"got {value!r}{_hint(value, allowed)}")
+        return None
+    return value
 
 
 def _phone(ctx: _Ctx, node: Node, what: str) -> str | None:
@@ -436,19 +437,6 @@ def _templates(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     parts.templates = MappingProxyType(templates)
 
 
-def _one_of(ctx: _Ctx, fields: Mapping[str, tuple[Node, Node]], key: str,
-            allowed: Sequence[str]) -> str | None:
-    pair = fields.get(key)
-    if pair is None:
-        return None
-    value = _scalar_text(ctx, pair[1], f"whatsapp_commerce.{key}")
-    if value is not None and value not in allowed:
-        ctx.error(pair[1], f"whatsapp_commerce.{key} must be one of {', '.join(allowed)}, "
-                           f"got {value!r}{_hint(value, allowed)}")
-        return None
-    return value
-
-
 def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     """``whatsapp_commerce``: the Meta catalog haat syncs and how order cards look."""
     fields = _mapping(ctx, node, "whatsapp_commerce", _COMMERCE_KEYS)
@@ -467,9 +455,10 @@ def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     if sync and catalog_id is None:
         ctx.error(fields["sync_on_reload"][1],
                   "whatsapp_commerce.sync_on_reload needs whatsapp_commerce.catalog_id")
-    goods = _one_of(ctx, fields, "goods_type", [g.value for g in GoodsType])
-    card = _one_of(ctx, fields, "card_payment", [c.value for c in CardPayment])
-    gateway = _one_of(ctx, fields, "gateway", CARD_GATEWAYS)
+    section = "whatsapp_commerce"
+    goods = _choice(ctx, fields, section, "goods_type", [g.value for g in GoodsType])
+    card = _choice(ctx, fields, section, "card_payment", [c.value for c in CardPayment])
+    gateway = _choice(ctx, fields, section, "gateway", CARD_GATEWAYS)
     config = None
     if (pair := fields.get("gateway_configuration")) is not None:
         config = _scalar_text(ctx, pair[1], "whatsapp_commerce.gateway_configuration")
@@ -546,17 +535,12 @@ def _invoice(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
 def _marketing(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
     """``marketing: {opt_in: keyword_only | ask_at_checkout | implicit_on_order}``."""
     fields = _mapping(ctx, node, "marketing", _MARKETING_KEYS)
-    if fields is None or (pair := fields.get("opt_in")) is None:
+    if fields is None:
         return
-    mode = _scalar_text(ctx, pair[1], "marketing.opt_in")
-    allowed = [m.value for m in MarketingOptIn]
-    if mode is None:
-        return
-    if mode not in allowed:
-        ctx.error(pair[1], f"marketing.opt_in must be one of {', '.join(allowed)} (how "
-                           f"shoppers agree to offers and broadcasts), got {mode!r}")
-        return
-    parts.marketing_opt_in = MarketingOptIn(mode)
+    mode = _choice(ctx, fields, "marketing", "opt_in", [m.value for m in MarketingOptIn],
+                   why=" (how shoppers agree to offers and broadcasts)")
+    if mode is not None:
+        parts.marketing_opt_in = MarketingOptIn(mode)
 
 
 # shop.yaml's keys in the order they are read: languages first (texts need the first
@@ -723,8 +707,10 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         fields, "collect_expiry_minutes", lambda n: _int(ctx, n, "collect_expiry_minutes", 1)
     )
     tips = _get(fields, "tips", lambda n: _bool(ctx, n, "tips"))
-    late = _choice(ctx, fields, "late_payment", LATE_PAYMENT_POLICIES, defaults.late_payment)
-    over = _choice(ctx, fields, "overpayment", OVERPAYMENT_POLICIES, defaults.overpayment)
+    late = _choice(ctx, fields, "payments", "late_payment",
+                   LATE_PAYMENT_POLICIES) or defaults.late_payment
+    over = _choice(ctx, fields, "payments", "overpayment",
+                   OVERPAYMENT_POLICIES) or defaults.overpayment
     cod = defaults.cod
     if (pair := fields.get("cod")) is not None:
         cod = _cod(ctx, pair[1], parts) or cod

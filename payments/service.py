@@ -535,9 +535,14 @@ class PaymentService:
             return provider
         return None
 
+    def is_transfer(self, request: PaymentRequest) -> bool:
+        """Whether ``request`` is a manual transfer (the merchant confirms it with ``paid``
+        and sends any refund back from the account it reached)."""
+        return self._transfers(request) is not None
+
     async def transfer_claims(self, request: PaymentRequest) -> list[str]:
         """The transaction ids the shopper gave for a manual transfer, first first."""
-        if self._transfers(request) is None:
+        if not self.is_transfer(request):
             return []
         return [(e.payment_id or "").removeprefix("claim:")
                 for e in await self.repo.events_for(request)

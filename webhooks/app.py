@@ -53,6 +53,7 @@ from webhooks.channels.whatsapp_cloud import throughput
 from webhooks.inbound import MAX_BODY_BYTES, error_middleware
 from webhooks.keys import (
     BROADCASTER,
+    CATALOG_JOBS,
     CHANNEL_ADAPTERS,
     CLOCK,
     DB,
@@ -71,6 +72,7 @@ from webhooks.keys import (
     SHOPS,
     Shops,
 )
+from webhooks.meta_catalog import CatalogJobs
 from webhooks.metrics import Metrics, Reading
 from webhooks.outbox import Outbox
 from webhooks.payment_routes import setup_payment_routes
@@ -216,24 +218,23 @@ async def reload_shops(app: web.Application) -> bool:
 async def _sync_catalogs(app: web.Application, before: dict[str, Shop],
                          after: dict[str, Shop]) -> None:
     """shop.yaml ``whatsapp_commerce.sync_on_reload``: a reload that changed a shop's
-    catalog (or its Meta settings) pushes it to Meta (webhooks/meta_catalog.py)."""
+    catalog (or its Meta settings) leaves a job that pushes it to Meta in the background,
+    retried until Meta takes it (webhooks/meta_catalog.py: CatalogJobs); the reload never
+    waits on Meta."""
     changed = [shop for shop_id, shop in after.items()
                if shop.whatsapp.sync_on_reload and shop.whatsapp.catalog_id
                and (shop_id not in before or before[shop_id].catalog != shop.catalog
                     or before[shop_id].whatsapp != shop.whatsapp)]
     if not changed:
         return
-    from webhooks.meta_catalog import CatalogSyncError, sync_shops
-
-    try:
-        reports = await sync_shops(app[SETTINGS], changed, db=app[DB], session=app[HTTP],
-                                   now_ms=app[CLOCK].now_ms())
-    except CatalogSyncError as exc:
-        log.error("catalog sync after reload did not run: %s", exc)
+    catalog_jobs = app.get(CATALOG_JOBS)
+    if catalog_jobs is None:  # a reload before the engine started: nothing to run it
+        log.warning("catalog sync after reload not scheduled: the app is not started")
         return
-    for report in reports:
-        for line in report.lines():
-            (log.warning if report.errors else log.info)("catalog sync: %s", line)
+    try:
+        await catalog_jobs.schedule(changed)
+    except Exception:  # the reload itself stands; the next reload that changes it retries
+        log.exception("catalog sync after reload not scheduled")
 
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
@@ -312,8 +313,11 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     ])
     reminders = Reminders(db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms,
                           windowed_channels=windowed, payments=payments, inventory=inventory)
+    catalog_jobs = CatalogJobs(settings=settings, db=db, session=app[HTTP], shop_for=shop_for,
+                               now_ms=clock.now_ms)
+    app[CATALOG_JOBS] = catalog_jobs
     scheduler = Scheduler(payments=payments, notifier=notifier, reminders=reminders,
-                          outbox=outbox)
+                          outbox=outbox, catalog=catalog_jobs)
     app[SCHEDULER] = scheduler
     broadcaster = Broadcaster(
         db=db, store=store, shop_for=shop_for, now_ms=clock.now_ms, submit=outbox.submit,
@@ -335,6 +339,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await broadcaster.close()
+    await catalog_jobs.close()
     await outbox.close()
     await sender.close()
 

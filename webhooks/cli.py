@@ -153,6 +153,7 @@ def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from bot.replies import shop_name
     from webhooks.plugins import check_shop_with_warnings, load_shops
 
     path = Path(args.dir or Settings.from_env().shop_dir)
@@ -185,7 +186,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         failed |= bool(problems)
         catalog = shop.catalog
         if not problems:
-            print(f"ok: {shop.id}: {shop.name.get(shop.default_language)} — "
+            print(f"ok: {shop.id}: {shop_name(shop, shop.default_language)} — "
                   f"{len(catalog.products)} products in {len(catalog.categories)} "
                   f"categories, languages {', '.join(shop.languages)}, payments via "
                   f"{shop.payments.provider}"
@@ -252,6 +253,37 @@ def cmd_templates_export(args: argparse.Namespace) -> int:
               f"definitions → {folder / 'twilio_content.json'}; shop.yaml block → "
               f"{folder / 'shop_templates.yaml'}")
     return 0
+
+
+def cmd_templates_twilio(args: argparse.Namespace) -> int:
+    """Print the ``templates:`` block with the SIDs of the account's approved Content."""
+    from catalog.nodes import ShopError
+    from webhooks.plugins import load_shops
+    from webhooks.twilio_content import ContentLookupError, run_cli, yaml_block
+
+    settings = Settings.from_env()
+    try:
+        shops = load_shops(Path(args.shop or settings.shop_dir))
+    except ShopError as exc:
+        for error in exc.errors:
+            print(error)
+        return 1
+    complete = True
+    for shop in shops.values():
+        try:
+            found = asyncio.run(run_cli(settings, shop))
+        except ContentLookupError as exc:
+            print(f"{shop.id}: {exc}", file=sys.stderr)
+            return 1
+        waiting = [row for row in found if row.sid is None]
+        complete &= not waiting
+        print(f"# {shop.id}: {len(found) - len(waiting)} of {len(found)} Twilio templates "
+              "approved")
+        for row in waiting:
+            why = f": {row.reason}" if row.reason else ""
+            print(f"#   {row.event} ({row.language}) {row.friendly_name}: {row.status}{why}")
+        print(yaml_block(shop, found), end="")
+    return 0 if complete else 1
 
 
 # ---- db -------------------------------------------------------------------------------
@@ -584,6 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     tpl_export.add_argument("--shop", default=None, help="shop folder (default config/)")
     tpl_export.add_argument("--out", default="templates-export", help="output folder")
     tpl_export.set_defaults(func=cmd_templates_export)
+    tpl_twilio = templates_sub.add_parser(
+        "twilio", help="print the templates: block with the Content SIDs Twilio approved "
+                       "(found by the names `templates export` gave them)")
+    tpl_twilio.add_argument("--shop", default=None, help="shop folder (default config/)")
+    tpl_twilio.set_defaults(func=cmd_templates_twilio)
     broadcast = sub.add_parser("broadcast", help="send an approved marketing template to "
                                                  "opted-in shoppers; report its counts")
     broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", required=True)

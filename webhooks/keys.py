@@ -20,6 +20,7 @@ from payments.providers.base import PaymentProvider
 from payments.service import PaymentService
 from storage.database import Database
 from webhooks.channels.base import ChannelAdapter
+from webhooks.meta_catalog import CatalogJobs
 from webhooks.metrics import Metrics
 from webhooks.outbox import Outbox
 from webhooks.scheduler import Scheduler
@@ -67,3 +68,4 @@ NOTIFIER = web.AppKey("notifier", PaymentNotifier)
 INVENTORY = web.AppKey("inventory", Inventory)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 BROADCASTER = web.AppKey("broadcaster", Broadcaster)
+CATALOG_JOBS = web.AppKey("catalog_jobs", CatalogJobs)

@@ -13,7 +13,9 @@ UPDATE); the others are recorded. Sources: Meta's "Catalog Batch API" guide and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import json
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,10 +27,17 @@ from bot.inventory import Inventory
 from catalog.models import Shop
 from config.plugins import load
 from config.settings import Settings
-from storage.database import Database, WriteSet
+from storage import jobs
+from storage.database import Conflict, Database, WriteSet
 from webhooks.channels.whatsapp_cloud import WhatsAppConfig
 
+log = logging.getLogger(__name__)
+
 DONE_STATUSES: Final = frozenset({"finished", "error", "failed"})
+CATALOG_SYNC: Final = "catalog_sync"  # the scheduled_jobs kind (storage/jobs.py)
+RETRY_FIRST_MS: Final = 60_000  # then doubled per failed attempt, up to RETRY_MAX_MS
+RETRY_MAX_MS: Final = 3_600_000
+MAX_ATTEMPTS: Final = 10  # about 6 hours of retries; then `haat catalog sync` by hand
 
 
 class CatalogSyncError(Exception):
@@ -229,3 +238,123 @@ async def run_cli_sync(settings: Settings, shop_id: str | None = None) -> list[S
                                     now_ms=int(time.time() * 1000))
     finally:
         await db.close()
+
+
+@dataclass
+class CatalogJobs:
+    """shop.yaml ``whatsapp_commerce.sync_on_reload`` as durable background jobs.
+
+    A reload that changed a shop's catalog only writes a ``catalog_sync`` job
+    (storage/jobs.py) and returns: it never waits on Meta. The job runs at once in the
+    background (one sync at a time); a sync Meta fails (unreachable, a 5xx, an error for
+    the whole batch) is tried again with backoff, from the scheduler's tick
+    (webhooks/scheduler.py), and survives a restart. Items Meta refuses one by one are its
+    verdict, not a failure: the next sync sends them again (see :func:`sync_shop`)."""
+
+    settings: Settings
+    db: Database
+    session: aiohttp.ClientSession
+    shop_for: Callable[[str], Shop | None]
+    now_ms: Callable[[], int]
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _queued: bool = False  # a background run waits for the lock (at most one does)
+
+    async def schedule(self, shops: Sequence[Shop]) -> None:
+        """A due job per shop (a pending one is moved to now, its attempts reset), then
+        :meth:`kick`."""
+        now = self.now_ms()
+        writes = WriteSet()
+        for shop in shops:
+            jobs.schedule(writes, _job_key(shop.id), shop_id=shop.id, kind=CATALOG_SYNC,
+                          due_at=now, payload=json.dumps({"attempt": 0}), now_ms=now)
+        await self.db.write(writes)
+        self.kick()
+
+    def kick(self) -> None:
+        """Run the due jobs in the background: after the run under way, if there is one
+        (one run waits at most; it reads what is due when its turn comes)."""
+        if self._queued:
+            return
+        self._queued = True
+        task = asyncio.create_task(self._guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self) -> None:
+        try:
+            async with self._lock:
+                self._queued = False
+                await self._due_now()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the jobs stay pending: the scheduler's next tick retries them
+            log.exception("catalog sync jobs stopped; they are retried")
+
+    async def run_due(self) -> int:
+        """Run every due catalog sync, one at a time; how many finished."""
+        async with self._lock:
+            return await self._due_now()
+
+    async def _due_now(self) -> int:
+        done = 0
+        for key, shop_id, *_rest, payload in await jobs.due(
+                self.db, (CATALOG_SYNC,), self.now_ms(), 50):
+            done += await self._run(str(key), str(shop_id), str(payload))
+        return done
+
+    async def _run(self, key: str, shop_id: str, payload: str) -> bool:
+        shop = self.shop_for(shop_id)
+        writes = WriteSet()
+        if shop is None or not shop.whatsapp.sync_on_reload or not shop.whatsapp.catalog_id:
+            jobs.finish(writes, key, jobs.JobStatus.CANCELLED)  # no longer served or wanted
+            return await self._write(writes) and False
+        attempt = int(json.loads(payload).get("attempt", 0)) + 1
+        try:
+            [report] = await sync_shops(self.settings, [shop], db=self.db,
+                                        session=self.session, now_ms=self.now_ms())
+            error = report.errors.get("*")
+            for line in report.lines():
+                (log.warning if report.errors else log.info)("catalog sync: %s", line)
+        except CatalogSyncError as exc:  # not configured (no access token)
+            error = str(exc)
+        except Exception as exc:  # anything else: backed off too, never retried every tick
+            log.exception("catalog sync of %s failed", shop_id)
+            error = type(exc).__name__
+        if self.shop_for(shop_id) is not shop:
+            return False  # edited meanwhile: the reload re-armed the job for the new one
+        if error is None:
+            jobs.finish(writes, key)
+        elif attempt >= MAX_ATTEMPTS:
+            log.error("catalog sync of %s failed %d times, not retried (run `haat catalog "
+                      "sync`): %s", shop_id, attempt, error)
+            jobs.finish(writes, key, jobs.JobStatus.CANCELLED)
+        else:
+            wait = min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1))
+            log.warning("catalog sync of %s failed (attempt %d), retried in %d s: %s",
+                        shop_id, attempt, wait // 1000, error)
+            now = self.now_ms()
+            jobs.schedule(writes, key, shop_id=shop_id, kind=CATALOG_SYNC, due_at=now + wait,
+                          payload=json.dumps({"attempt": attempt}), now_ms=now)
+        return await self._write(writes) and error is None
+
+    async def _write(self, writes: WriteSet) -> bool:
+        try:
+            await self.db.write(writes)
+        except Conflict:
+            return False  # another server finished it meanwhile
+        return True
+
+    async def drain(self) -> None:
+        """Wait for the background runs (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()
+
+
+def _job_key(shop_id: str) -> str:
+    return f"{CATALOG_SYNC}:{shop_id}"

@@ -11,10 +11,12 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from bot import outgoing
-from bot.replies import TEXTS
-from catalog.models import MOBILE_WALLETS, TransferAccount
+from bot.receipts import RTL_LANGUAGES
+from bot.replies import TEXTS, shop_name, text_for
+from catalog.models import MOBILE_WALLETS, Shop, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
 from payments.providers.base import PagePayment, PaymentProvider, ProviderError, callback_path
@@ -97,40 +99,82 @@ def _status(payment: PaymentRequest, now_ms: int, order: Order | None = None) ->
     return payment.status
 
 
+# the pay page's words in the browser (its script shows the status it polls)
+_PAGE_STATUSES = ("issued", "partially_paid", "paid", "paid_after_close", "expired",
+                  "cancelled", "closed", "partially_refunded", "refunded")
+_PAGE_SCRIPT_WORDS = ("expires_in", "qr_test_alt", "sandbox_enter", "sandbox_wrong")
+PAGE_LANGUAGES = ("en", "hi", "bn", "ar")
+
+
+class _PageText:
+    """The pay page's texts (``pay_page_*`` in bot/replies.py, the shop's ``replies:``
+    overrides first) in one language."""
+
+    def __init__(self, shop: Shop | None, language: str) -> None:
+        self.shop, self.language = shop, language
+
+    def __call__(self, key: str, **values: str) -> str:
+        key = f"pay_page_{key}"
+        if self.shop is not None:
+            return text_for(self.shop, key, self.language, **values)
+        template = TEXTS[key].get(self.language) or TEXTS[key]["en"]
+        return template.format(**values) if values else template
+
+    def marked(self, key: str, **bold: str) -> Markup:
+        """A text whose values are shown bold (escaped; the text's own words too)."""
+        return Markup(escape(self(key))).format(  # noqa: S704 - the text is escaped first
+            **{name: Markup("<b>{}</b>").format(value) for name, value in bold.items()})
+
+
 async def pay_page(request: web.Request) -> web.Response:
     payment, order = await _payment(request)
     app = request.app
     runtime = app[k.SHOPS].get(order.shop_id)
-    shop_name = runtime.shop.name.get(order.language) if runtime else order.shop_id
+    shop = runtime.shop if runtime else None
+    wanted = request.query.get("lang")
+    if wanted is not None and wanted not in PAGE_LANGUAGES:
+        raise web.HTTPBadRequest(text=f"lang must be one of {', '.join(PAGE_LANGUAGES)}")
+    language = wanted or (shop.language_for(order.language) if shop else "en")
+    if language not in PAGE_LANGUAGES:
+        language = "en"
+    t = _PageText(shop, language)
+    shop_title = shop_name(shop, language) if shop else order.shop_id
     lines = await app[k.PAYMENTS].repo.lines(order.id)
     now = app[k.CLOCK].now_ms()
     status = _status(payment, now, order)
     rows = [(f"{ln.quantity} × {ln.name}", ln.total.format()) for ln in lines]
     if order.delivery_minor and payment.method != "tip":
-        rows.append(("Delivery", Money(order.delivery_minor, order.currency).format()))
+        rows.append((t("delivery"), Money(order.delivery_minor, order.currency).format()))
     if payment.method == "tip":
-        rows = [("Tip", "")]
-    account = runtime.shop.payments.transfers.get(payment.method) if runtime else None
+        rows = [(t("tip"), "")]
+    account = shop.payments.transfers.get(payment.method) if shop else None
+    amount = payment.amount.format()
+    words = {s: t(f"status_{s}") for s in _PAGE_STATUSES}
+    words.update({w: t(w, time="{time}") if w == "expires_in" else t(w)
+                  for w in _PAGE_SCRIPT_WORDS})
     page = app[PAGES].get_template("pay.html").render(
-        shop=shop_name, order=order.label, rows=rows, amount=payment.amount.format(),
-        transfer=_transfer_view(account, payment) if account else None,
+        t=t, lang=language, dir="rtl" if language in RTL_LANGUAGES else "ltr",
+        shop=shop_title, order=order.label, rows=rows, amount=amount,
+        transfer=_transfer_view(account, payment, t) if account else None,
         upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
         expires_at=payment.expires_at, now=now, token=request.match_info["token"],
-        sandbox="1" if payment.provider == "sandbox" else "")
+        sandbox="1" if payment.provider == "sandbox" else "", words=words)
     return web.Response(text=page, content_type="text/html", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff"})
 
 
-def _transfer_view(account: TransferAccount, payment: PaymentRequest) -> dict[str, object]:
+def _transfer_view(account: TransferAccount, payment: PaymentRequest,
+                   t: _PageText) -> dict[str, object]:
     """What the page shows for a manual transfer: where to send it (the chat said so too)."""
-    rows = [("Number" if account.method in MOBILE_WALLETS else
-             "UPI ID" if account.method == "upi_transfer" else "Account", account.number),
-            ("Name", account.name)]
-    rows += [(label, value) for label, value in (
-        ("Bank", account.bank), ("Branch", account.branch), ("IFSC", account.ifsc),
-        ("Routing", account.routing), ("SWIFT", account.swift)) if value]
-    return {"method": TEXTS[f"method_{account.method}"]["en"],
+    rows = [(t("number") if account.method in MOBILE_WALLETS else
+             t("upi_id") if account.method == "upi_transfer" else t("account"), account.number),
+            (t("name"), account.name)]
+    rows += [(t(label), value) for label, value in (
+        ("bank", account.bank), ("branch", account.branch), ("ifsc", account.ifsc),
+        ("routing", account.routing), ("swift", account.swift)) if value]
+    method = TEXTS[f"method_{account.method}"]
+    return {"method": method.get(t.language) or method["en"],
             "amount": payment.amount.format(), "rows": rows}
 
 

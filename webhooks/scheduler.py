@@ -1,4 +1,4 @@
-"""Periodic work: payment expiry, reminders, reconciliation, outbox retries.
+"""Periodic work: payment expiry, reminders, reconciliation, outbox retries, catalog syncs.
 
 Everything it does is idempotent and durable (compare-and-set rows), so running it from a
 timer, from ``haat test``'s ``wait:`` step, or twice at once is safe.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.flows.payment_updates import PaymentNotifier
 from bot.reminders import Reminders
 from payments.service import PaymentService
+from webhooks.meta_catalog import CatalogJobs
 from webhooks.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Scheduler:
     notifier: PaymentNotifier
     reminders: Reminders
     outbox: Outbox
+    catalog: CatalogJobs | None = None  # sync_on_reload jobs, run in the background
     interval_seconds: float = 5.0
     reconcile_every: int = 60  # ticks: every 5 minutes at the default interval
 
@@ -32,6 +34,8 @@ class Scheduler:
         await self.payments.retry_refunds(self.notifier)  # durable, with backoff
         await self.payments.run_link_cancels()
         await self.reminders.run_due()
+        if self.catalog is not None:
+            self.catalog.kick()  # never waits on Meta (a slow sync would hold up the rest)
         await self.outbox.run_due()
         await self.outbox.drain()
 

@@ -20,7 +20,7 @@ from bot.flows.common import available
 from bot.flows.consent import ask_after_order
 from bot.nlu.transaction_id import find_transaction_id
 from bot.reminders import schedule_payment_nudge
-from bot.replies import text_for, transfer_amount
+from bot.replies import shop_name, text_for, transfer_amount
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.templates import event_template, with_fallback
@@ -291,7 +291,7 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
     turn.replies[-1] = with_fallback(turn.replies[-1], event_template(
         shop, TemplateEvent.ORDER_PLACED, turn.language, {
             "order": order.label, "total": order.total.format(),
-            "shop": shop.name.get(turn.language, shop.default_language)}))
+            "shop": shop_name(shop, turn.language)}))
     turn.outgoing_to_owners(f"🆕 New order {order.label}: {order.total.format()} "
                             f"({len(lines)} lines) — waiting for payment")
     await ask_after_order(turn, consent)  # marketing consent, as the shop collects it
@@ -313,7 +313,7 @@ async def offer_payment(turn: Turn, payments: PaymentService, order: Order, meth
     try:
         request = await payments.request_payment(
             turn.writes, order, method=method, plan=plan, vpa=vpa, amount=amount,
-            description=f"{order.label} {shop.name.get('en')}"[:80],
+            description=f"{order.label} {shop_name(shop, 'en')}"[:80],
             customer_phone=turn.message.phone)
     except PaymentError as exc:
         log.warning("payment request failed: %s", exc.code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot import consent
 from bot.consent import ConsentService, ConsentSource, ConsentStatus
 from bot.filters import button
+from bot.replies import shop_name
 from bot.router import UNHANDLED, Blueprint, Turn
 from bot.types import Button
 from catalog.models import MarketingOptIn
@@ -40,7 +41,7 @@ async def change(turn: Turn) -> object:
     tapped = payload in (consent.PAYLOAD_YES, consent.PAYLOAD_NO)
     consent.record(turn.writes, key.shop_id, key.channel, key.customer, status,
                    ConsentSource.CHECKOUT if tapped else ConsentSource.KEYWORD, turn.now_ms)
-    name = turn.shop.name.get(turn.language, turn.shop.default_language)
+    name = shop_name(turn.shop, turn.language)
     if status is ConsentStatus.OPTED_OUT:
         turn.say("consent_declined" if tapped else "consent_stopped", shop=name)
     else:
@@ -63,7 +64,6 @@ async def ask_after_order(turn: Turn, service: ConsentService) -> None:
     consent.record_if_unsaid(turn.writes, key.shop_id, key.channel, key.customer,
                              ConsentStatus.UNKNOWN, ConsentSource.ASKED, turn.now_ms,
                              asked=True)
-    turn.buttons(turn.t("consent_ask", shop=shop.name.get(turn.language,
-                                                          shop.default_language)),
+    turn.buttons(turn.t("consent_ask", shop=shop_name(shop, turn.language)),
                  [Button(consent.PAYLOAD_YES, turn.t("consent_yes")),
                   Button(consent.PAYLOAD_NO, turn.t("consent_no"))])

@@ -21,7 +21,7 @@ from bot.filters import Filter
 from bot.flows.orders import cancel_order
 from bot.flows.payment_updates import order_status_reply
 from bot.order_card import card_sent
-from bot.replies import text_for
+from bot.replies import shop_name, text_for
 from bot.router import Blueprint, Outgoing, Turn, call_injected
 from bot.state import ConversationState
 from bot.types import Reply
@@ -106,8 +106,7 @@ async def _tell_shopper(turn: Turn, payments: PaymentService, order: Order, key:
     turn.outgoing.append(Outgoing(
         customer=order.customer, channel=order.channel, reply=reply,
         event=_EVENT_OF.get(key), language=language,
-        variables={"order": order.label, "shop": turn.shop.name.get(language,
-                                                                    turn.shop.default_language),
+        variables={"order": order.label, "shop": shop_name(turn.shop, language),
                    "total": order.total.format(), **values}))
 
 
@@ -266,7 +265,7 @@ async def cmd_paid(turn: Turn, rest: str, payments: PaymentService,
     claims = await service.transfer_claims(request)
     if len(words) == 1:
         transaction = words[0].upper()
-        if service.transfer_confirmation(request, request.amount, None, 0) is None:
+        if not service.is_transfer(request):
             turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
             return
         if claims and transaction not in claims:
@@ -307,7 +306,7 @@ async def cmd_paid(turn: Turn, rest: str, payments: PaymentService,
         turn.reply_text(f"{order.label} was already confirmed.")
         return
     if update.new_excess.minor > 0:
-        by_transfer = service.transfer_confirmation(request, left, None, 0) is not None
+        by_transfer = service.is_transfer(request)
         where, ref = ("your own account", "<reference>") if by_transfer else (
             "your UPI app", "<UPI reference>")
         turn.reply_text(f"{left.format()} recorded for {order.label}, beyond what it keeps "
@@ -362,7 +361,7 @@ async def cmd_refund(turn: Turn, rest: str, payments: PaymentService,
             parts.append(f"{total.format()} {words_for}")
     if by_hand:
         total = Money(sum(r.amount_minor for r in by_hand), order.currency)
-        transfer = any(payments.transfer_confirmation(r, total, None, 0) is not None
+        transfer = any(payments.is_transfer(r)
                        for r in await payments.requests_for_order(order.id))
         where, ref = ("your own account (the app you were paid in)", "<reference>") \
             if transfer else ("your UPI app", "<UPI reference>")

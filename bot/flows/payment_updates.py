@@ -15,7 +15,7 @@ from bot.inventory import Inventory
 from bot.order_card import card_sent
 from bot.outgoing import outbox_statement
 from bot.receipts import IssuedReceipt, ReceiptError, Receipts
-from bot.replies import text_for
+from bot.replies import shop_name, text_for
 from bot.state import StateStore
 from bot.templates import proactive_item
 from bot.types import Reply
@@ -81,9 +81,9 @@ class PaymentNotifier:
 
         def notice(body: str | Reply, event: TemplateEvent | None = None,
                    **values: str) -> Notice:
-            return body, event, {"order": order.label, "shop": shop_name, **values}
+            return body, event, {"order": order.label, "shop": shop_title, **values}
 
-        shop_name = shop.name.get(language, shop.default_language)
+        shop_title = shop_name(shop, language)
         to_shopper: list[Notice] = []
         to_owners: list[str] = []
         captured = Money(update.after.captured.minor - update.before.captured.minor,
@@ -111,8 +111,8 @@ class PaymentNotifier:
                 # plain UPI: no provider can send it back, only the merchant can
                 # (a manual transfer: from the wallet or bank account it was sent to)
                 where, ref = ("the account it was sent to", "<reference>") if \
-                    self.payments.transfer_confirmation(update.request, excess, None, 0) \
-                    is not None else ("your UPI app", "<UPI reference>")
+                    self.payments.is_transfer(update.request) \
+                    else ("your UPI app", "<UPI reference>")
                 action = (f"This shop's payments cannot be refunded automatically: send "
                           f"{excess.format()} back from {where}, then `refunded "
                           f"{order.label} {excess.to_decimal_string()} {ref}` so "
@@ -131,8 +131,9 @@ class PaymentNotifier:
                      amount=captured.format())
             # its receipt (after delivery, for COD) in the same transaction and message
             settled = replace(order, status=OrderStatus(update.order_status_after))
+            # no reference: cash has none (the event's id, ``cash:ORD-…``, is haat's dedupe key)
             issued = await self._issue_receipt(shop, settled, writes, to_owners, method="cod",
-                                               reference=update.event.payment_id, now=now)
+                                               reference=None, now=now)
             if issued is not None:
                 text += "\n" + t("receipt_line", link=issued.url)
             event = TemplateEvent.ORDER_DELIVERED if delivered else TemplateEvent.ORDER_PAID
@@ -192,34 +193,6 @@ class PaymentNotifier:
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
 
-    async def send_receipt(self, order: Order, writes: WriteSet, *, method: str,
-                           reference: str | None) -> IssuedReceipt | None:
-        """Issue the order's receipt in ``writes`` and queue its link to the shopper: the
-        call for money that arrives without a provider event, i.e. cash on delivery once
-        the cash is recorded (``method="cod"``). A capture does the same inside
-        ``__call__``, the link joining the "payment received" message. Idempotent: an
-        order that has a receipt keeps its number and nothing is sent again. None when
-        receipts are off, the shop is not served, or no receipt could be issued (the
-        merchant is told why)."""
-        shop = self.shop_for(order.shop_id)
-        if shop is None:
-            return None
-        now = self.now_ms()
-        to_owners: list[str] = []
-        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
-                                           reference=reference, now=now)
-        to_shopper: list[Notice] = []
-        if issued is not None and issued.existing is None:
-            # no event of its own: inside the window as text, outside it not sent (the
-            # delivery or payment message that came with it carried its template)
-            language = shop.language_for(order.language)
-            to_shopper.append((text_for(shop, "receipt_link", language, order=order.label,
-                                        link=issued.url), None,
-                               {"order": order.label,
-                                "shop": shop.name.get(language, shop.default_language)}))
-        await self._send(shop, order, to_shopper, to_owners, writes, now)
-        return issued
-
     async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
                              to_owners: list[str], *, method: str, reference: str | None,
                              now: int) -> IssuedReceipt | None:
@@ -250,7 +223,7 @@ class PaymentNotifier:
             to_shopper.append((text_for(shop, "refund_started", language, order=order.label,
                                         amount=amount), TemplateEvent.REFUND,
                                {"order": order.label, "amount": amount,
-                                "shop": shop.name.get(language, shop.default_language)}))
+                                "shop": shop_name(shop, language)}))
             to_owners.append(f"↩️ Refund of {amount} on {order.label} accepted by the provider "
                              f"(pending).")
         elif update.after is RefundStatus.FAILED:
@@ -280,7 +253,7 @@ class PaymentNotifier:
                 shop, conversation, body, now, event, values, channel=order.channel,
                 customer=order.customer, business=business, language=language,
                 windowed=windowed), now)
-        shop_name = shop.name.get("en", shop.default_language)
+        shop_title = shop_name(shop, "en")
         for owner in shop.owners if to_owners else ():
             digits = "".join(ch for ch in owner if ch.isdigit())
             theirs = next((c for c in await self.store.find(shop.id, digits)
@@ -288,7 +261,7 @@ class PaymentNotifier:
             for body in to_owners:
                 outbox_statement(writes, proactive_item(
                     shop, theirs, body, now, TemplateEvent.MERCHANT_ALERT,
-                    {"shop": shop_name, "alert": body}, channel=order.channel,
+                    {"shop": shop_title, "alert": body}, channel=order.channel,
                     customer=digits, business=business, language="en",
                     windowed=windowed), now)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from config.clock import Clock
 from config.settings import Settings
+from storage.database import Database, Params, Row, WriteSet
 from tests.conftest import ADMIN_TOKEN, SIM_TOKEN, AiohttpClient, Shopper
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.sim import cloud_status, cloud_text, signed_cloud_request
@@ -140,6 +142,66 @@ async def test_a_shopper_who_says_stop_after_the_broadcast_began_is_skipped(
     report = await _finished(cloud, broadcast_id)
     assert (report["recipients"], report["sent"], report["skipped"]) == (2, 1, 1)
     assert [body["to"] for _, body in _templates(graph)] == ["919600000011"]
+
+
+class _ConsentReads:
+    """The app's database, counting the statements that read ``marketing_consent``: a
+    broadcast's work bound (its Broadcaster is given this database, nothing is patched)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.dialect, self.count = db, db.dialect, 0
+
+    def _seen(self, sql: str) -> None:
+        self.count += "marketing_consent" in sql
+
+    async def start(self) -> None:
+        await self.db.start()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        self._seen(sql)
+        return await self.db.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        self._seen(sql)
+        return await self.db.fetchall(sql, params)
+
+    async def write(self, writes: WriteSet) -> None:
+        await self.db.write(writes)
+
+    async def ping(self) -> bool:
+        return await self.db.ping()
+
+
+async def test_consent_is_read_once_per_page_not_once_per_recipient(
+        aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi,
+        clock: Clock) -> None:
+    from webhooks.keys import BROADCASTER, DB, OUTBOX, SHOPS
+
+    client = await _app(aiohttp_client, settings, graph, clock, throughput="4")
+    phones = [f"9196000002{i:02d}" for i in range(10)]
+    for phone in phones:
+        await _say(client, settings, phone, "START")
+    reads = _ConsentReads(client.app[DB])
+
+    async def pace(_: float) -> None:  # a page is done when the outbox has sent it
+        await client.app[OUTBOX].drain()
+
+    broadcaster = replace(client.app[BROADCASTER], db=reads, pace=pace, batches=[])
+    shop = next(iter(client.app[SHOPS].runtimes.values())).shop
+    broadcast_id = await broadcaster.create(shop, "new_menu", segment="all")
+    for phone in phones[3:5]:  # opted out after the audience was fixed: skipped
+        await _say(client, settings, phone, "STOP")
+    reads.count = 0
+    await broadcaster.run(broadcast_id)
+    report = await _finished(client, broadcast_id)
+    assert (report["recipients"], report["sent"], report["skipped"]) == (10, 8, 2)
+    assert broadcaster.batches == [3, 3, 2]  # pages of 4, 4, 2 less the STOPs (3rd, 4th)
+    assert reads.count == 3  # one consent read per page
+    assert sorted(body["to"] for _, body in _templates(graph)) == \
+        sorted(phones[:3] + phones[5:])
 
 
 async def test_sends_are_paced_to_the_throughput_and_back_off_on_130429_and_131049(

@@ -4,12 +4,16 @@ reported and sent again, whole-call errors reported, and the sync after a reload
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from config.clock import Clock
 from config.settings import Settings
 from tests.fakes.graph_api import ACCESS_TOKEN
 from tests.fakes.graph_catalog import FakeGraphCatalog, run_fake_graph_catalog
@@ -128,26 +132,88 @@ async def test_an_unknown_catalog_id_is_meta_s_error_100(
     assert "code 100" in report.errors["*"]
 
 
-async def test_serve_syncs_after_a_reload_when_the_shop_opts_in(
-        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path) -> None:
-    from aiohttp import web
-
-    from webhooks.app import create_app, reload_shops
+@asynccontextmanager
+async def _serving(settings: Settings, meta: FakeGraphCatalog, shop_dir: Path,
+                   clock: Clock) -> AsyncIterator[web.Application]:
+    """``haat serve`` on a shop that opted in to ``sync_on_reload``, its KACHORI edited to
+    16.00 on disk (the next reload sees it)."""
+    from webhooks.app import create_app
 
     shop_yaml = shop_dir / "shop.yaml"
     shop_yaml.write_text(shop_yaml.read_text().replace(
         'whatsapp_commerce:\n', 'whatsapp_commerce:\n  sync_on_reload: true\n'))
-    app = create_app(_settings(settings, meta, shop_dir).with_(reload_interval_seconds=3600))
+    app = create_app(_settings(settings, meta, shop_dir).with_(reload_interval_seconds=3600),
+                     clock=clock)
     runner = web.AppRunner(app)
     await runner.setup()
     try:
         catalog = shop_dir / "catalog.yaml"
         catalog.write_text(catalog.read_text().replace('price: "15.00"', 'price: "16.00"'))
-        assert await reload_shops(app)
-        assert set(_methods(meta).values()) == {"CREATE"}  # never synced before: all of it
-        assert meta.catalogs[CATALOG_ID]["KACHORI"]["price"] == "16.00 INR"
+        yield app
     finally:
         await runner.cleanup()
+
+
+def _served_price(app: web.Application, sku: str) -> str:
+    from webhooks.keys import SHOPS
+
+    runtime = next(iter(app[SHOPS].runtimes.values()))
+    return next(p.price.format() for p in runtime.shop.catalog.products if p.sku == sku)
+
+
+async def test_serve_syncs_after_a_reload_when_the_shop_opts_in(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path, clock: Clock) -> None:
+    from webhooks.app import reload_shops
+    from webhooks.keys import CATALOG_JOBS
+
+    async with _serving(settings, meta, shop_dir, clock) as app:
+        assert await reload_shops(app)
+        await app[CATALOG_JOBS].drain()  # the sync runs in the background
+        assert set(_methods(meta).values()) == {"CREATE"}  # never synced before: all of it
+        assert meta.catalogs[CATALOG_ID]["KACHORI"]["price"] == "16.00 INR"
+
+
+async def test_a_reload_does_not_wait_for_a_slow_meta(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path, clock: Clock) -> None:
+    from webhooks.app import reload_shops
+    from webhooks.keys import CATALOG_JOBS
+
+    meta.hold_next(1)  # items_batch answers only when released, after the reload returned
+    async with _serving(settings, meta, shop_dir, clock) as app:
+        # a reload that waited on Meta would never return here (the bound only reports it)
+        assert await asyncio.wait_for(reload_shops(app), timeout=60)
+        assert _served_price(app, "KACHORI") == "₹16.00"  # the edit is served already
+        assert meta.catalogs[CATALOG_ID] == {}  # while Meta has not answered
+        meta.release()
+        await app[CATALOG_JOBS].drain()
+        assert meta.catalogs[CATALOG_ID]["KACHORI"]["price"] == "16.00 INR"
+
+
+async def test_a_failing_meta_neither_fails_the_reload_nor_loses_the_sync(
+        settings: Settings, meta: FakeGraphCatalog, shop_dir: Path, clock: Clock) -> None:
+    from webhooks.app import reload_shops
+    from webhooks.keys import CATALOG_JOBS, SCHEDULER
+
+    # Graph's code 2: "Service temporarily unavailable" (a transient error: retry later)
+    meta.fail_next(1, status=503, code=2, message="Service temporarily unavailable")
+    async with _serving(settings, meta, shop_dir, clock) as app:
+        jobs = app[CATALOG_JOBS]
+        assert await reload_shops(app)
+        await jobs.drain()
+        assert _served_price(app, "KACHORI") == "₹16.00"
+        assert meta.catalogs[CATALOG_ID] == {} and meta.attempts == 1
+        await app[SCHEDULER].run_due()  # not due yet: the retry waits a minute
+        await jobs.drain()
+        assert meta.attempts == 1
+        clock.advance(minutes=1)
+        await app[SCHEDULER].run_due()
+        await jobs.drain()
+        assert meta.catalogs[CATALOG_ID]["KACHORI"]["price"] == "16.00 INR"
+        attempts = meta.attempts
+        clock.advance(minutes=10)  # done: nothing is sent again
+        await app[SCHEDULER].run_due()
+        await jobs.drain()
+        assert meta.attempts == attempts
 
 
 @pytest.mark.parametrize(("yaml", "message"), [

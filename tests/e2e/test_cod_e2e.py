@@ -22,7 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.receipts import METHODS
-from bot.replies import TEXTS
+from bot.replies import TEXTS, transfer_amount
 from catalog.money import Money
 from config.settings import Settings
 from payments.audit import audit
@@ -268,6 +268,7 @@ async def test_a_cod_order_is_confirmed_shipped_and_paid_in_cash(
     assert re.fullmatch(r"[A-Z]+/\d{4}/\d{6}", receipt["invoice-number"]), receipt
     assert receipt["total"].replace(",", "") in (total, total.removesuffix(".00")), receipt
     assert receipt["method"] == METHODS["cod"][case.language], receipt
+    assert "reference" not in receipt, receipt  # cash has no payment reference
     again = await owner.say("deliver ORD-1001")
     assert "cash recorded" not in again  # typed twice: recorded once
 
@@ -388,10 +389,15 @@ async def test_pay_now_instead_and_cancel_are_tapped_as_each_channel_renders_the
     await shopper.say(case.address)
     await shopper.tap(_cod_pick(client, case))
     switched = await shopper.tap(_title("cod_prepaid_button", case))
-    first = client.app[k.SHOPS].runtimes[case.folder].shop.payments.prepaid_methods[0]
-    assert "ORD-1001" in switched or case.total.format() in switched, switched
-    if first in ("payment_link", "upi_link"):
-        assert "/pay/" in switched
+    payments = client.app[k.SHOPS].runtimes[case.folder].shop.payments
+    first = payments.prepaid_methods[0]
+    # the example's first prepaid method is a transfer to the shop's bKash wallet: the
+    # reply says which number, how much (as typed into the wallet app) and for which order
+    wallet = payments.transfers[first]
+    assert first == "bkash" and wallet.number == "01711111111"
+    assert "*ORD-1001*" in switched and f"*{wallet.number}*" in switched, switched
+    assert f"*{transfer_amount(case.total, case.language)}*" in switched, switched
+    assert "/pay/" not in switched  # a wallet transfer, no payment link
     requests = await client.app[k.PAYMENTS].requests_for_order(f"{case.folder}/ORD-1001")
     assert sorted(r.method for r in requests) == sorted(["cod", first])
     order = await client.app[k.PAYMENTS].order(f"{case.folder}/ORD-1001")

@@ -6,14 +6,17 @@ status polling and the sandbox PSP's signed callback all travel over real HTTP.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from markupsafe import escape
 from playwright.async_api import Browser, Page
 
+from bot.replies import TEXTS, shop_name
 from config.clock import Clock
 from tests.browser import PHONE, chromium, decode_qr, phone_page
 from tests.conftest import Shopper
@@ -25,6 +28,7 @@ from tests.e2e.conftest import (
     place_order,
     token_of,
 )
+from webhooks import keys as k
 
 COUNTDOWN = re.compile(r"Expires in (\d+):(\d\d)")
 
@@ -177,3 +181,63 @@ async def test_an_expired_payment_shows_expired_and_no_qr(
         assert decode_qr(await page.screenshot(full_page=True)) == []
         assert phone.errors == []
     assert (await live.get(f"/pay/{token_of(pay['link'])}/qr.png")).status == 410
+
+
+# ---- the order's language --------------------------------------------------------------
+
+_WORDS = re.compile(r'<script id="words" type="application/json">(.*?)</script>', re.S)
+SPOKEN = [("en", "hello", "2 samosa"), ("hi", "नमस्ते", "2 समोसा"),
+          ("bn", "নমস্কার", "২টা সিঙাড়া"), ("ar", "مرحبا", "أريد ٢ سمبوسة")]
+
+
+@pytest.mark.parametrize(("language", "hello", "items"), SPOKEN, ids=[s[0] for s in SPOKEN])
+async def test_the_page_speaks_the_order_s_language(
+        live: TestClient[Any, Any], buyer: Shopper, language: str, hello: str,
+        items: str) -> None:
+    await buyer.send(hello)
+    token = token_of(payment_reply(await place_order(buyer, items))["link"])
+    page = await (await live.get(f"/pay/{token}")).text()
+    direction = "rtl" if language == "ar" else "ltr"
+    assert f'<html lang="{language}" dir="{direction}">' in page
+    for key in ("pay_page_total", "pay_page_upi_button", "pay_page_hint_upi",
+                "pay_page_delivery", "pay_page_test_banner_qr", "pay_page_sandbox_note"):
+        assert str(escape(TEXTS[key][language])) in page, key
+    assert str(escape(TEXTS["pay_page_order"][language].format(order="ORD-1001"))) in page
+    shop = live.app[k.SHOPS].get("config")
+    assert shop is not None and str(escape(shop_name(shop.shop, language))) in page
+    found = _WORDS.search(page)
+    assert found is not None
+    words = json.loads(found.group(1))  # what the page's script shows as it polls
+    assert words["paid"] == TEXTS["pay_page_status_paid"][language]
+    assert words["expires_in"] == TEXTS["pay_page_expires_in"][language]
+    if language != "en":
+        assert "Waiting for payment" not in page and "Pay with UPI app" not in page
+
+
+async def test_lang_asks_for_another_language_and_refuses_an_unknown_one(
+        live: TestClient[Any, Any], buyer: Shopper) -> None:
+    token = token_of(payment_reply(await place_order(buyer))["link"])
+    arabic = await (await live.get(f"/pay/{token}", params={"lang": "ar"})).text()
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert str(escape(TEXTS["pay_page_total"]["ar"])) in arabic
+    for bad in ("xx", "", "AR"):
+        response = await live.get(f"/pay/{token}", params={"lang": bad})
+        assert response.status == 400, bad
+
+
+async def test_an_arabic_page_counts_down_and_turns_paid_in_arabic(
+        live: TestClient[Any, Any], buyer: Shopper, browser: Browser) -> None:
+    await buyer.send("مرحبا")
+    pay = payment_reply(await place_order(buyer, "أريد ٢ سمبوسة"))
+    async with phone_page(browser) as phone:
+        page = phone.page
+        await _open(page, pay["link"])
+        assert await page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+        assert await page.inner_text("#status") == TEXTS["pay_page_status_issued"]["ar"]
+        before, _, _ = TEXTS["pay_page_expires_in"]["ar"].partition("{time}")
+        assert (await page.inner_text("#expiry")).startswith(before)
+        await page.get_by_label(TEXTS["pay_page_sandbox_secret"]["ar"]).fill(SANDBOX_SECRET)
+        await page.get_by_role("button", name=TEXTS["pay_page_simulate_success"]["ar"]).click()
+        await _wait_status(page, "paid")
+        assert await page.inner_text("#status") == TEXTS["pay_page_status_paid"]["ar"]
+        assert phone.errors == []

@@ -108,8 +108,9 @@ async def test_issuing_again_gives_the_same_invoice_and_sends_nothing(
     from storage.database import WriteSet
 
     writes = WriteSet()
-    again = await live.app[k.NOTIFIER].send_receipt(order, writes, method="cod",
-                                                    reference=None)
+    # what the notifier calls on every capture (bot/flows/payment_updates.py)
+    again = await live.app[RECEIPTS].issue(writes, order, method="upi", reference=None,
+                                           now_ms=live.app[k.CLOCK].now_ms())
     assert again is not None and again.existing is not None
     assert path.endswith(again.token) and not writes  # nothing to write, nothing sent
     stored = await live.app[RECEIPTS].for_order(order.id)
@@ -284,27 +285,6 @@ async def test_on_postgresql_the_series_restarts_on_the_first_of_april(
     register = await (await live.get("/api/invoices", headers=ADMIN)).json()
     assert register["fy"] == 2027 and [i["number"] for i in register["invoices"]] == [
         "MTH/2728/000001"]
-
-
-async def test_cash_on_delivery_calls_send_receipt_once_the_cash_is_in(
-        live: TestClient[Any, Any], buyer: Shopper) -> None:
-    """What the COD flow calls when the merchant records the cash (the flow itself is
-    issue 19 item 1): the receipt, its own message, paid by cash."""
-    from storage.database import WriteSet
-
-    await place_order(buyer)
-    await outbox(live, buyer.phone)
-    order = (await live.app[k.PAYMENTS].repo.orders("config"))[0]
-    writes = WriteSet()
-    issued = await live.app[k.NOTIFIER].send_receipt(order, writes, method="cod",
-                                                     reference=None)
-    assert issued is not None and issued.existing is None
-    await live.app[k.DB].write(writes)
-    (message,) = [m["text"] for m in await outbox(live, buyer.phone)]
-    assert message == f"🧾 Your receipt for *ORD-1001*: {issued.url}"
-    html = await (await live.get(f"/receipt/{issued.token}")).text()
-    assert 'id="method">Cash on delivery<' in html and 'id="reference"' not in html
-    assert 'id="invoice-number">MTH/2627/000001<' in html and 'id="total">₹54.00<' in html
 
 
 async def test_a_shop_not_registered_for_gst_gives_a_bill_of_supply(

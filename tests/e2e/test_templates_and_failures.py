@@ -8,8 +8,12 @@ one a live number would take: 132018, 132000, 132001, 131047 (at send and as a r
 
 from __future__ import annotations
 
+import asyncio
+import html
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from catalog.message_templates import (
 from catalog.template_export import meta_templates, twilio_contents
 from config.clock import Clock
 from config.settings import Settings
-from tests.conftest import DEMO_SHOP, AiohttpClient
+from tests.conftest import DEMO_SHOP, ROOT, AiohttpClient
 from tests.e2e.conftest import ADMIN, SANDBOX_AUTH, open_shop, start_live
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
@@ -383,6 +387,92 @@ async def test_alerts_that_cannot_reach_the_owner_come_as_a_digest_when_they_wri
 async def twilio_fake() -> Any:
     async with run_fake_twilio_api() as fake:
         yield fake
+
+
+async def test_an_alert_held_on_one_channel_reaches_the_owner_once_on_another(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock, graph: FakeGraphApi,
+        twilio_fake: FakeTwilioApi, tmp_path: Path) -> None:
+    shop = _shop_with(tmp_path, {"order_paid": "haat_order_paid"})  # no merchant_alert
+    client = await start_live(aiohttp_client, settings.with_(shop_dir=shop).with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=twilio_fake.url), clock)
+    await _order(client, settings, graph)  # on the Cloud API: its "new order" alert is held
+    assert [r[0] for r in await _rows(client, OWNER)] == ["held"]
+    # the owner next writes from the Twilio number: the digest comes with the answer
+    from webhooks.keys import SETTINGS
+
+    url = f"{client.app[SETTINGS].public_url}/webhooks/twilio"  # what Twilio signs
+    body, headers = signed_twilio_request(url, AUTH_TOKEN, twilio_text("orders", from_=OWNER))
+    response = await client.post("/webhooks/twilio", data=body, headers=headers)
+    assert response.status == 200
+    await _settle(client)
+    told = "\n".join([html.unescape(await response.text()), *(
+        r.form["Body"][0] for r in twilio_fake.received
+        if r.form.get("To") == ["whatsapp:+" + OWNER] and r.form.get("Body"))])
+    assert told.count("📬 1 alert could not reach you") == 1, told
+    assert "New order ORD-1001" in told
+    assert next(r[0] for r in await _rows(client, OWNER)) == "digested"
+    await _say(client, settings, "orders", OWNER)  # then on the Cloud API: not again
+    await _settle(client)
+    assert not any("📬" in json.dumps(m, ensure_ascii=False) for m in _sent(graph, OWNER))
+
+
+async def test_twilio_sids_are_found_by_the_exported_names_and_haat_takes_the_block(
+        settings: Settings, twilio_fake: FakeTwilioApi, tmp_path: Path) -> None:
+    import aiohttp
+
+    from webhooks.twilio_content import ContentLookupError, lookup, yaml_block
+
+    folder = _shop_with(tmp_path, {"order_shipped": "haat_order_shipped"})
+    shop = load_shop(folder)
+    definitions = twilio_contents(shop)
+    sids = {}
+    for n, definition in enumerate(definitions):
+        key = (definition["event"], definition["language"])
+        sid = sids[key] = f"HX{n + 1:032x}"
+        if key == ("refund", "ar"):
+            twilio_fake.create_content(definition, sid, status="rejected",
+                                       rejection_reason="The template is not clear.")
+        elif key == ("order_paid", "hi"):
+            twilio_fake.create_content(definition, sid, status="pending")
+        else:
+            twilio_fake.create_content(definition, sid)
+    configured = settings.with_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                                   TWILIO_CONTENT_BASE_URL=twilio_fake.url)
+    async with aiohttp.ClientSession() as session:
+        found = await lookup(configured, shop, session, page_size=8)
+        with pytest.raises(ContentLookupError, match="code 20003"):
+            await lookup(settings.with_env(
+                TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN="wrong",
+                TWILIO_CONTENT_BASE_URL=twilio_fake.url), shop, session)
+    assert twilio_fake.content_pages == -(-len(definitions) // 8)  # every page, once
+    waiting = {(f.event, f.language): (f.status, f.reason) for f in found if f.sid is None}
+    assert waiting == {("refund", "ar"): ("rejected", "The template is not clear."),
+                       ("order_paid", "hi"): ("pending", "")}
+    # the block goes into shop.yaml as it is: haat then sends each event by those SIDs
+    text = (folder / "shop.yaml").read_text(encoding="utf-8")
+    before, _, _ = text.partition("templates:")
+    (folder / "shop.yaml").write_text(before + yaml_block(shop, found), encoding="utf-8")
+    errors, _warnings = check_shop_with_warnings(folder)
+    assert not errors, errors
+    mapped = load_shop(folder).templates
+    assert mapped["order_shipped"].name == "haat_order_shipped"
+    for (event, language), sid in sids.items():
+        expected = None if (event, language) in waiting else sid
+        assert mapped[event].content_sids.get(language) == expected, (event, language)
+    # the command a merchant runs prints the same block, and exits 1 while some wait
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webhooks", "templates", "twilio", "--shop", str(folder),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+             "TWILIO_CONTENT_BASE_URL": twilio_fake.url})
+    out, _ = await asyncio.wait_for(done.communicate(), timeout=120)
+    printed = out.decode()
+    assert done.returncode == 1, printed
+    assert f"{len(definitions) - 2} of {len(definitions)} Twilio templates approved" in printed
+    assert "refund (ar) haat_refund_ar: rejected: The template is not clear." in printed
+    assert yaml_block(shop, found) in printed
 
 
 async def test_twilio_63016_is_sent_again_as_the_content_template(

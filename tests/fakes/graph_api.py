@@ -48,6 +48,7 @@ class Failure:
     message: str = "scripted failure"
     delay: float = 0.0  # seconds to wait before answering (with status 200: a slow success)
     drop: bool = False  # close the connection without an answer, before processing
+    held: bool = False  # with status 200: answer normally once the test calls release()
 
 
 SLOW_OK = 200  # a Failure with this status and a delay is a slow success
@@ -73,6 +74,8 @@ class ScriptedServer:
         self._pattern: Callable[[int], Failure | None] | None = None
         self._numbered = 0
         self._closing = asyncio.Event()
+        self._released = asyncio.Event()
+        self.holding = 0  # requests waiting for release() now
         self.faults: dict[str, int] = {}  # what was injected, by kind (tests report it)
 
     def fail_next(self, count: int = 1, *, status: int = 500, code: int | None = None,
@@ -83,6 +86,14 @@ class ScriptedServer:
     def hang_next(self, count: int = 1) -> None:
         """The next ``count`` requests never answer (until the server stops)."""
         self._script.extend(Failure(0) for _ in range(count))
+
+    def hold_next(self, count: int = 1) -> None:
+        """The next ``count`` requests wait for :meth:`release`, then answer normally (a
+        slow API whose answer comes exactly when the test says)."""
+        self._script.extend(Failure(SLOW_OK, held=True) for _ in range(count))
+
+    def release(self) -> None:
+        self._released.set()
 
     def pattern(self, choose: Callable[[int], Failure | None] | None) -> None:
         """From now on, request number ``n`` (1-based, authorised ones) gets ``choose(n)``:
@@ -100,6 +111,7 @@ class ScriptedServer:
         if failure is None:
             return None
         kind = ("drop" if failure.drop else "hang" if failure.status == 0 else
+                "held" if failure.held else
                 "slow" if failure.status == SLOW_OK else str(failure.status))
         self.faults[kind] = self.faults.get(kind, 0) + 1
         if failure.drop:
@@ -108,6 +120,12 @@ class ScriptedServer:
             raise ConnectionResetError("scripted drop")
         if failure.status == 0:
             await self._closing.wait()
+        if failure.held:
+            self.holding += 1
+            try:
+                await self._released.wait()
+            finally:
+                self.holding -= 1
         if failure.delay:
             await asyncio.sleep(failure.delay)
         return None if failure.status == SLOW_OK else failure

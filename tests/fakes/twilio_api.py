@@ -12,6 +12,11 @@ than 4 consecutive spaces (WhatsApp's rule, which Twilio passes on) → 21656. F
 ``Body`` to a ``closed`` recipient is accepted (201, queued), then fails with 63016, as
 Twilio reports it: the failed status callback is kept in ``callbacks`` for the test to
 post, signed, as Twilio would.
+
+Its Content API half, ``GET /v1/ContentAndApprovals`` (Twilio serves it on
+content.twilio.com; here on the same loopback server), lists what :meth:`create_content`
+made, each with its WhatsApp ``approval_requests``, ``PageSize`` pages (1 to 1000, else
+400 / 20001) linked by ``meta.next_page_url``, behind the same basic auth (401 / 20003).
 """
 
 from __future__ import annotations
@@ -40,9 +45,57 @@ class FakeTwilioApi(ScriptedServer):
         self.contents: dict[str, tuple[str, ...]] = {}  # Content SID → variable keys
         self.closed: set[str] = set()  # "+E.164" of recipients outside their window
         self.callbacks: list[dict[str, str]] = []  # status callbacks Twilio would post
+        self.content_list: list[dict[str, object]] = []  # the Content API's resources
+        self.content_pages = 0  # ContentAndApprovals pages served
 
     def approve(self, sid: str, variables: tuple[str, ...]) -> None:
         self.contents[sid] = variables
+
+    def create_content(self, definition: dict[str, object], sid: str, *,
+                       status: str = "approved", rejection_reason: str = "") -> None:
+        """A Content made from a ``haat templates export`` definition (its ``content`` and
+        ``whatsapp_approval``), in WhatsApp approval ``status``; approved: sendable too."""
+        content = definition["content"]
+        approval = definition["whatsapp_approval"]
+        assert isinstance(content, dict) and isinstance(approval, dict)
+        self.content_list.append({
+            "sid": sid, "account_sid": self.account_sid,
+            "friendly_name": content["friendly_name"], "language": content["language"],
+            "variables": content["variables"], "types": content["types"],
+            "url": f"https://content.twilio.com/v1/Content/{sid}",
+            "date_created": "2026-11-01T10:00:00Z",
+            "date_updated": f"2026-11-01T10:{len(self.content_list):02d}:00Z",
+            "approval_requests": {
+                "name": approval["name"], "category": approval["category"],
+                "content_type": "twilio/text", "status": status,
+                "rejection_reason": rejection_reason, "allow_category_change": True}})
+        if status == "approved":
+            variables = content["variables"]
+            assert isinstance(variables, dict)
+            self.approve(sid, tuple(variables))
+
+    async def _content_and_approvals(self, request: web.Request) -> web.Response:
+        self.attempts += 1
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return _twilio_error(401, 20003, "Authenticate")
+        try:
+            size = int(request.query.get("PageSize", "50"))
+            page = int(request.query.get("Page", "0"))
+        except ValueError:
+            return _twilio_error(400, 20001, "Invalid PageSize or Page")
+        if not 1 <= size <= 1000 or page < 0:
+            return _twilio_error(400, 20001, "PageSize must be between 1 and 1000")
+        self.content_pages += 1
+        chunk = self.content_list[page * size:(page + 1) * size]
+        base = f"{self.url}/v1/ContentAndApprovals"
+        following = (f"{base}?PageSize={size}&Page={page + 1}&PageToken=PT{page + 1}"
+                     if (page + 1) * size < len(self.content_list) else None)
+        return web.json_response({"contents": chunk, "meta": {
+            "page": page, "page_size": size, "key": "contents",
+            "first_page_url": f"{base}?PageSize={size}&Page=0",
+            "previous_page_url": None if page == 0 else f"{base}?PageSize={size}&Page={page - 1}",
+            "url": f"{base}?PageSize={size}&Page={page}", "next_page_url": following}})
 
     def _refusal(self, form: dict[str, list[str]]) -> tuple[int, int, str] | None:
         sid = (form.get("ContentSid") or [""])[0]
@@ -66,6 +119,7 @@ class FakeTwilioApi(ScriptedServer):
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._messages)
+        app.router.add_get("/v1/ContentAndApprovals", self._content_and_approvals)
         return app
 
     def _authorised(self, request: web.Request) -> bool:

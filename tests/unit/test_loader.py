@@ -671,6 +671,9 @@ def test_overpayment_policy_is_validated(tmp_path: Path) -> None:
     good = make_shop(tmp_path / "good", shop=("provider: sandbox",
                                               "provider: sandbox\n  overpayment: hold"))
     assert load_shop(good).payments.overpayment == "hold"
+    typo = make_shop(tmp_path / "typo", shop=("provider: sandbox",
+                                              "provider: sandbox\n  overpayment: refnd"))
+    assert_error_at(typo, SHOP_FILE, "refnd", "got 'refnd' (did you mean 'refund'?)")
 
 
 # --------------------------------------------------------------------------------------

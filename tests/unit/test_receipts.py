@@ -24,7 +24,6 @@ from bot.receipts import (
 from catalog.gst import gstin_check_character, gstin_problem, state_code, state_in_address
 from catalog.models import Shop
 from catalog.money import Money
-from catalog.money_text import format_usual
 from config.clock import Clock
 from payments.invoices import (
     InvoiceNumberError,
@@ -79,17 +78,17 @@ def test_negative_amounts_are_refused() -> None:
 
 
 def test_indian_grouping_whole_taka_and_dirhams() -> None:
-    assert format_usual(Money(1_00_000_00, "INR")) == "₹1,00,000.00"
-    assert format_usual(Money(12_34_56_789_50, "INR")) == "₹12,34,56,789.50"
-    assert format_usual(Money(999_00, "INR")) == "₹999.00"
-    assert format_usual(Money(1_250_00, "BDT"), whole=True) == "৳1,250"
-    assert format_usual(Money(12_34_567_00, "BDT"), whole=True) == "৳12,34,567"
-    assert format_usual(Money(1_250_50, "BDT"), whole=True) == "৳1,250.50"  # never hidden
-    assert format_usual(Money(1_250_00, "BDT")) == "৳1,250.00"
-    assert format_usual(Money(1_234_567_00, "AED")) == "AED 1,234,567.00"
-    assert format_usual(Money(-5_00, "INR")) == "-₹5.00"
-    assert format_usual(Money(1_500, "JPY")) == "¥1,500"
-    assert format_usual(Money(1_250, "KWD")) == "KWD 1.250"
+    assert Money(1_00_000_00, "INR").format(usual=True) == "₹1,00,000.00"
+    assert Money(12_34_56_789_50, "INR").format(usual=True) == "₹12,34,56,789.50"
+    assert Money(999_00, "INR").format(usual=True) == "₹999.00"
+    assert Money(1_250_00, "BDT").format(usual=True, whole=True) == "৳1,250"
+    assert Money(12_34_567_00, "BDT").format(usual=True, whole=True) == "৳12,34,567"
+    assert Money(1_250_50, "BDT").format(usual=True, whole=True) == "৳1,250.50"  # never hidden
+    assert Money(1_250_00, "BDT").format(usual=True) == "৳1,250.00"
+    assert Money(1_234_567_00, "AED").format(usual=True) == "AED 1,234,567.00"
+    assert Money(-5_00, "INR").format(usual=True) == "-₹5.00"
+    assert Money(1_500, "JPY").format(usual=True) == "¥1,500"
+    assert Money(1_250, "KWD").format(usual=True) == "KWD 1.250"
 
 
 # ---- GSTIN and states ------------------------------------------------------------------
