@@ -128,7 +128,7 @@ _QUANTITY_BREAKS = frozenset({"and", "aur", "ar", "আর", "এবং", "और
 
 
 def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
-                    index: ProductIndex | None = None) -> tuple[ItemMention, ...]:
+                    index: ProductIndex) -> tuple[ItemMention, ...]:
     """Cart items from DIET's entities alone, to score Rasa's extraction against ours.
 
     A product span is its synonym-mapped sku when DIET's value is one, else the catalog's
@@ -138,8 +138,6 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
     """
     spans = _rasa_spans(data, ("product", "quantity", "unit"))
     catalog = shop.catalog
-    if index is None:
-        index = ProductIndex.build(catalog)
     items: list[ItemMention] = []
     products = [s for s in spans if s[2] == "product"]
     numbers = [s for s in spans if s[2] != "product"]
