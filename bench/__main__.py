@@ -88,15 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         steps.discard("profile")
     growth_s = args.growth_duration or min(10.0, args.duration)
     rounds = max(1, args.growth_rounds)
-    opts = run.Options(duration_s=args.duration, connections=args.connections,
-                       threads=args.threads, warmup_s=1.0 if args.quick else 3.0,
-                       generator=args.generator)
-    if args.generator == "wrk":
-        opts.wrk = loadgen.ensure_wrk()
-        if opts.wrk is None:
-            _say("wrk is not available: falling back to the Python generator (slower; it "
-                 "takes CPU from the server)")
-            opts.generator = "python"
+    opts = _options(args)
     _say(f"work directory {opts.workdir}")
     scale_s = args.scale_duration or min(20.0, args.duration)
     variants = scale.parse_variants(args.scale_variants)
@@ -119,67 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                  "shoppers": f"{args.shoppers:,}", "requests": tr.loaded})
     demo = servers.ROOT / "config"
     try:
-        needs_pg = args.postgres or ("scale" in steps
-                                     and any(v.database == "postgres" for v in variants))
-        with _database_factory(needs_pg, opts.workdir) as any_db:
-            sqlite_db = _Databases(None, opts.workdir)
-            new_db = any_db if args.postgres else sqlite_db
-            if "scale" in steps:
-                rep.scale = scale.run_scale(
-                    opts, tr, shop=demo, variants=variants, rounds=max(1, args.scale_rounds),
-                    duration_s=scale_s, say=_say, line=_line,
-                    new_db=lambda kind, name: (any_db if kind == "postgres" else sqlite_db)(
-                        name))
-            if "bare" in steps:
-                _say(f"bare aiohttp for {args.duration:g} s")
-                rep.bare = run.run_bare(opts, tr, args.duration)
-                _say(_line(rep.bare))
-            counts = args.workers or ("1,2" if args.postgres else "1")
-            for workers in (_workers(counts) if "haat" in steps else []):
-                label = f"haat ({database})" + (f", --workers {workers}" if workers > 1 else "")
-                _say(f"{label} for {args.duration:g} s")
-                result = run.run_haat(opts, tr, label, shop=demo,
-                                      database_url=new_db(f"main{workers}"),
-                                      duration_s=args.duration, workers=workers)
-                if workers == 1:
-                    rep.haat = result
-                else:
-                    rep.haat_workers.append(result)
-                _say(_line(result))
-            if "profile" in steps:
-                raw = opts.workdir / "profile.txt"
-                if not (servers.VENV_BIN / "py-spy").exists():
-                    _say("py-spy missing: .venv/bin/pip install py-spy to profile; skipped")
-                else:
-                    _say(f"py-spy profile of haat for {args.profile_duration:g} s")
-                    run.run_haat(opts, tr, "haat (profiled)", shop=demo,
-                                 database_url=new_db("profile"),
-                                 duration_s=args.profile_duration, profile=raw)
-                    if raw.exists():
-                        rep.profile_samples, rep.profile_self, rep.profile_total = (
-                            profile.summarise(raw))
-                        rep.profile_areas = profile.by_area(raw)
-                        rep.profile_threads = profile.thread_shares(raw)
-                        _say(f"profile: {rep.profile_samples} samples (raw stacks: {raw}, "
-                             "kept with --keep)")
-        if "latency" in steps:
-            for size in (100, 1000, 10_000):
-                _say(f"search and NLU latency with {size:,} products")
-                rep.latency.append(growth.measure_latency(size, opts.workdir))
-        if "growth" in steps:
-            _growth(opts, tr, rep, duration_s=growth_s, rounds=rounds, big=args.big, demo=demo)
-        if rep.latency or rep.growth_runs:
-            from bench.plot import growth_plot
-
-            stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
-            where = opts.workdir if args.no_record else servers.ROOT / "docs" / "benchmarks"
-            rep.plot = growth_plot(rep, where / f"growth-{stamp}.png")
-        if "startup" in steps:
-            _say("start-up time")
-            rep.startup = run.startup_times(demo, opts.workdir, runs=1 if args.quick else 5)
-        _say("payment path")
-        rep.payments = payments.render(payments.bench_payment_path(
-            samples=200 if args.quick else 2000))
+        _server_steps(args, opts, tr, rep, steps=steps, variants=variants, scale_s=scale_s,
+                      database=database, demo=demo)
+        _offline_steps(args, opts, tr, rep, steps=steps, growth_s=growth_s, rounds=rounds,
+                       demo=demo)
     finally:
         (opts.workdir / "results.json").write_text(json.dumps(_results(rep), indent=2,
                                                               default=str))
@@ -192,6 +127,97 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(opts.workdir, ignore_errors=True)
     return 0
+
+
+def _options(args: argparse.Namespace) -> run.Options:
+    """The run's options; wrk when it is there, else the Python generator."""
+    opts = run.Options(duration_s=args.duration, connections=args.connections,
+                       threads=args.threads, warmup_s=1.0 if args.quick else 3.0,
+                       generator=args.generator)
+    if args.generator == "wrk":
+        opts.wrk = loadgen.ensure_wrk()
+        if opts.wrk is None:
+            _say("wrk is not available: falling back to the Python generator (slower; it "
+                 "takes CPU from the server)")
+            opts.generator = "python"
+    return opts
+
+
+def _server_steps(args: argparse.Namespace, opts: run.Options, tr: run.Traffic,
+                  rep: report.Report, *, steps: set[str], variants: list[scale.Variant],
+                  scale_s: float, database: str, demo: Path) -> None:
+    """The steps that load a running server: scale, bare, haat and profile."""
+    needs_pg = args.postgres or ("scale" in steps
+                                 and any(v.database == "postgres" for v in variants))
+    with _database_factory(needs_pg, opts.workdir) as any_db:
+        sqlite_db = _Databases(None, opts.workdir)
+        new_db = any_db if args.postgres else sqlite_db
+        if "scale" in steps:
+            rep.scale = scale.run_scale(
+                opts, tr, shop=demo, variants=variants, rounds=max(1, args.scale_rounds),
+                duration_s=scale_s, say=_say, line=_line,
+                new_db=lambda kind, name: (any_db if kind == "postgres" else sqlite_db)(
+                    name))
+        if "bare" in steps:
+            _say(f"bare aiohttp for {args.duration:g} s")
+            rep.bare = run.run_bare(opts, tr, args.duration)
+            _say(_line(rep.bare))
+        counts = args.workers or ("1,2" if args.postgres else "1")
+        for workers in (_workers(counts) if "haat" in steps else []):
+            label = f"haat ({database})" + (f", --workers {workers}" if workers > 1 else "")
+            _say(f"{label} for {args.duration:g} s")
+            result = run.run_haat(opts, tr, label, shop=demo,
+                                  database_url=new_db(f"main{workers}"),
+                                  duration_s=args.duration, workers=workers)
+            if workers == 1:
+                rep.haat = result
+            else:
+                rep.haat_workers.append(result)
+            _say(_line(result))
+        if "profile" in steps:
+            _profile(args, opts, tr, rep, database_url=new_db("profile"), demo=demo)
+
+
+def _profile(args: argparse.Namespace, opts: run.Options, tr: run.Traffic,
+             rep: report.Report, *, database_url: str, demo: Path) -> None:
+    raw = opts.workdir / "profile.txt"
+    if not (servers.VENV_BIN / "py-spy").exists():
+        _say("py-spy missing: .venv/bin/pip install py-spy to profile; skipped")
+        return
+    _say(f"py-spy profile of haat for {args.profile_duration:g} s")
+    run.run_haat(opts, tr, "haat (profiled)", shop=demo, database_url=database_url,
+                 duration_s=args.profile_duration, profile=raw)
+    if raw.exists():
+        rep.profile_samples, rep.profile_self, rep.profile_total = (
+            profile.summarise(raw))
+        rep.profile_areas = profile.by_area(raw)
+        rep.profile_threads = profile.thread_shares(raw)
+        _say(f"profile: {rep.profile_samples} samples (raw stacks: {raw}, "
+             "kept with --keep)")
+
+
+def _offline_steps(args: argparse.Namespace, opts: run.Options, tr: run.Traffic,
+                   rep: report.Report, *, steps: set[str], growth_s: float, rounds: int,
+                   demo: Path) -> None:
+    """Latency, growth (and their plot), start-up and the payment path."""
+    if "latency" in steps:
+        for size in (100, 1000, 10_000):
+            _say(f"search and NLU latency with {size:,} products")
+            rep.latency.append(growth.measure_latency(size, opts.workdir))
+    if "growth" in steps:
+        _growth(opts, tr, rep, duration_s=growth_s, rounds=rounds, big=args.big, demo=demo)
+    if rep.latency or rep.growth_runs:
+        from bench.plot import growth_plot
+
+        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
+        where = opts.workdir if args.no_record else servers.ROOT / "docs" / "benchmarks"
+        rep.plot = growth_plot(rep, where / f"growth-{stamp}.png")
+    if "startup" in steps:
+        _say("start-up time")
+        rep.startup = run.startup_times(demo, opts.workdir, runs=1 if args.quick else 5)
+    _say("payment path")
+    rep.payments = payments.render(payments.bench_payment_path(
+        samples=200 if args.quick else 2000))
 
 
 def _growth(opts: run.Options, tr: run.Traffic, rep: report.Report, *, duration_s: float,

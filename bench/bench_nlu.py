@@ -24,7 +24,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def bench(label: str, shop: Shop, texts: list[str], rounds: int = 5) -> None:
-    builtin._MODEL_CACHE.clear()
+    builtin.forget_trained_models()
     began = time.perf_counter()
     backend = BuiltinBackend.train(shop)
     train_s = time.perf_counter() - began

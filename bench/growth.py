@@ -153,16 +153,14 @@ def measure_latency(size: int, workdir: Path, rounds: int = 3,
     from bot.nlu import builtin
     from bot.nlu.base import ParseContext
     from bot.nlu.builtin import build_builtin
-    from catalog.search import ProductIndex
     from webhooks.plugins import load_shop
 
     shop = load_shop(write_shop(workdir / f"shop-{size}", size))
-    cache = getattr(builtin, "_MODEL_CACHE", None)
-    if isinstance(cache, dict):
-        cache.clear()  # time a cold build, as a fresh server start pays it
+    builtin.forget_trained_models()  # time a cold build, as a fresh server start pays it
     began = time.perf_counter()
-    index = ProductIndex.build(shop.catalog)
-    nlu = build_builtin(shop)
+    extractors = builtin.Extractors()
+    index = extractors.for_catalog(shop.catalog).index
+    nlu = build_builtin(shop, extractors=extractors)
     build_s = time.perf_counter() - began
     texts = queries_for(product_names(size))
     context = ParseContext(shop=shop)
@@ -175,10 +173,10 @@ def measure_latency(size: int, workdir: Path, rounds: int = 3,
         gc.freeze()  # the server freezes start-up garbage (docs/DESIGN.md §4a)
         search: list[float] = []
         parse: list[float] = []
-        memo = builtin._indexed(shop.catalog)[2]  # the extraction cache (perf-b)
+        extractor = extractors.for_catalog(shop.catalog)  # the extraction cache (perf-b)
         for _ in range(rounds):
             for text in texts:
-                memo.clear()  # time the extraction of a text never seen: the cost that counts
+                extractor.forget()  # time a never-seen text's extraction: the cost that counts
                 t0 = clock()
                 index.search(text)
                 t1 = clock()

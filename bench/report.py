@@ -164,29 +164,7 @@ def render(report: Report) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(_row(r, report.bare) for r in runs), "",
         ]
-    for haat in (r for r in (report.haat, *report.haat_workers) if r is not None):
-        load = haat.load
-        lines += [
-            f"{haat.label}: handled {haat.handled:,} messages in {load.duration_s:.1f} s "
-            f"({haat.duplicates} duplicates replayed); wrk errors {load.errors or 'none'}, "
-            f"server errors {haat.server_errors}; outbox sent {haat.outbox_sent:,} messages "
-            f"(Cloud API replies, owner alerts; drained {haat.outbox_pending_after_s:.1f} s "
-            "after the load stopped); "
-            f"peak RSS {haat.peak_rss_mb:.0f} MB; load generator CPU "
-            f"{load.generator_cpu_s:.1f} s, fake Graph/Twilio API CPU {haat.helper_cpu_s:.1f} s, "
-            f"server CPU {haat.server_cpu_s:.1f} s over the run.",
-            "",
-        ]
-        for note in haat.notes:
-            lines.append(f"- note: {note}")
-        if report.database == "SQLite":
-            lines += [
-                f"Targets ({haat.label}): ≥ 2,000 msg/s {_verdict(haat.throughput >= 2000)} "
-                f"({haat.throughput:,.0f}); p99 ≤ 50 ms {_verdict(load.p99_ms <= 50)} "
-                f"({_ms(load.p99_ms)} ms); zero errors {_verdict(haat.errors == 0)}; "
-                f"aim 4,000 msg/s {_verdict(haat.throughput >= 4000)}.",
-                "",
-            ]
+    lines += _haat_lines(report)
     if report.scale is not None:
         lines += render_scale(report.scale)
     if report.latency:
@@ -200,64 +178,11 @@ def render(report: Report) -> str:
         lines += [lat.row() for lat in report.latency]
         lines += ["", "NLU parse includes entity extraction (its product lookup uses the "
                   "search index).", ""]
-    if report.growth_runs:
-        base = report.growth_runs[0][1]
-        rounds = max((len(r) for r in report.growth_rounds.values()), default=1)
-        lines += [
-            "### Growth: stored data and catalog size under load (SQLite)",
-            "",
-            f"Stored data: {rounds} round(s), each running every database once (rotating "
-            "order), later rounds on messages the database has not seen; the row shows the "
-            "median round, errors are summed over all rounds, and the change is the median "
-            "of the per-round ratios to the empty database.",
-            "",
-            "| run | msg/s | p50 ms | p99 ms | errors | CPU / msg | RSS | per round msg/s "
-            "(vs empty) | change |",
-            "|---|---:|---:|---:|---:|---:|---:|---|---:|",
-        ]
-        for label, result in report.growth_runs:
-            per_round = report.growth_rounds.get(label)
-            if per_round:
-                change = _median_change(per_round)
-                errors = sum(err for _, _, err in per_round)
-                detail = ", ".join(f"{rate:,.0f} ({ratio - 1:+.1%})"
-                                   for rate, ratio, _ in per_round)
-            else:
-                change = (result.throughput / base.throughput - 1) if base.throughput else 0.0
-                errors = result.errors
-                detail = "one run"
-            lines.append(
-                f"| {label} | {result.throughput:,.0f} | {_ms(result.load.p50_ms)} | "
-                f"{_ms(result.load.p99_ms)} | {errors} | "
-                f"{result.cpu_per_msg_us:,.0f} µs | {_rss(result)} | {detail} | {change:+.1%} |")
-        changes = [_median_change(per_round)
-                   for label, per_round in report.growth_rounds.items()
-                   if per_round and not label.startswith("demo shop, 0 ")]
-        if changes:
-            worst = min(changes)
-            lines += ["", f"Stored data, throughput within 10 % of the empty database: "
-                      f"{_verdict(worst >= -0.10)} (worst median change {worst:+.1%})."]
-        if report.seeding:
-            seeded = ", ".join(f"{n:,} in {s:.1f} s" for n, s in report.seeding.items())
-            lines += ["", f"Pre-filled conversations (+ one inbound and one sent outbound "
-                      f"message each): {seeded}."]
-        lines.append("")
+    lines += _growth_lines(report)
     if report.plot is not None:
         rel = os.path.relpath(report.plot, BENCHMARKS.parent)
         lines += [f"![growth]({rel})", ""]
-    if report.startup:
-        best, worst = min(report.startup), max(report.startup)
-        ordered = sorted(report.startup)
-        median = ordered[len(ordered) // 2]
-        lines += [
-            "### Start-up",
-            "",
-            f"`haat serve` on the demo shop, spawn → first 200 on `/readyz` (catalog loaded, "
-            f"NLU trained, migrations checked), {len(report.startup)} starts on a migrated "
-            f"database: median {median:.2f} s (best {best:.2f}, worst {worst:.2f}); target "
-            f"< 1.5 s {_verdict(median < 1.5)}.",
-            "",
-        ]
+    lines += _startup_lines(report)
     if report.payments:
         lines += [report.payments, ""]
     if report.profile_samples:
@@ -286,6 +211,103 @@ def render(report: Report) -> str:
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _haat_lines(report: Report) -> list[str]:
+    """Each haat run's account, and the targets on SQLite."""
+    lines: list[str] = []
+    for haat in (r for r in (report.haat, *report.haat_workers) if r is not None):
+        load = haat.load
+        lines += [
+            f"{haat.label}: handled {haat.handled:,} messages in {load.duration_s:.1f} s "
+            f"({haat.duplicates} duplicates replayed); wrk errors {load.errors or 'none'}, "
+            f"server errors {haat.server_errors}; outbox sent {haat.outbox_sent:,} messages "
+            f"(Cloud API replies, owner alerts; drained {haat.outbox_pending_after_s:.1f} s "
+            "after the load stopped); "
+            f"peak RSS {haat.peak_rss_mb:.0f} MB; load generator CPU "
+            f"{load.generator_cpu_s:.1f} s, fake Graph/Twilio API CPU {haat.helper_cpu_s:.1f} s, "
+            f"server CPU {haat.server_cpu_s:.1f} s over the run.",
+            "",
+        ]
+        for note in haat.notes:
+            lines.append(f"- note: {note}")
+        if report.database == "SQLite":
+            lines += [
+                f"Targets ({haat.label}): ≥ 2,000 msg/s {_verdict(haat.throughput >= 2000)} "
+                f"({haat.throughput:,.0f}); p99 ≤ 50 ms {_verdict(load.p99_ms <= 50)} "
+                f"({_ms(load.p99_ms)} ms); zero errors {_verdict(haat.errors == 0)}; "
+                f"aim 4,000 msg/s {_verdict(haat.throughput >= 4000)}.",
+                "",
+            ]
+    return lines
+
+
+def _growth_lines(report: Report) -> list[str]:
+    """Throughput on stored data and catalog sizes, per run and per round."""
+    if not report.growth_runs:
+        return []
+    lines: list[str] = []
+    base = report.growth_runs[0][1]
+    rounds = max((len(r) for r in report.growth_rounds.values()), default=1)
+    lines += [
+        "### Growth: stored data and catalog size under load (SQLite)",
+        "",
+        f"Stored data: {rounds} round(s), each running every database once (rotating "
+        "order), later rounds on messages the database has not seen; the row shows the "
+        "median round, errors are summed over all rounds, and the change is the median "
+        "of the per-round ratios to the empty database.",
+        "",
+        "| run | msg/s | p50 ms | p99 ms | errors | CPU / msg | RSS | per round msg/s "
+        "(vs empty) | change |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for label, result in report.growth_runs:
+        per_round = report.growth_rounds.get(label)
+        if per_round:
+            change = _median_change(per_round)
+            errors = sum(err for _, _, err in per_round)
+            detail = ", ".join(f"{rate:,.0f} ({ratio - 1:+.1%})"
+                               for rate, ratio, _ in per_round)
+        else:
+            change = (result.throughput / base.throughput - 1) if base.throughput else 0.0
+            errors = result.errors
+            detail = "one run"
+        lines.append(
+            f"| {label} | {result.throughput:,.0f} | {_ms(result.load.p50_ms)} | "
+            f"{_ms(result.load.p99_ms)} | {errors} | "
+            f"{result.cpu_per_msg_us:,.0f} µs | {_rss(result)} | {detail} | {change:+.1%} |")
+    changes = [_median_change(per_round)
+               for label, per_round in report.growth_rounds.items()
+               if per_round and not label.startswith("demo shop, 0 ")]
+    if changes:
+        worst = min(changes)
+        lines += ["", f"Stored data, throughput within 10 % of the empty database: "
+                  f"{_verdict(worst >= -0.10)} (worst median change {worst:+.1%})."]
+    if report.seeding:
+        seeded = ", ".join(f"{n:,} in {s:.1f} s" for n, s in report.seeding.items())
+        lines += ["", f"Pre-filled conversations (+ one inbound and one sent outbound "
+                  f"message each): {seeded}."]
+    lines.append("")
+    return lines
+
+
+def _startup_lines(report: Report) -> list[str]:
+    if not report.startup:
+        return []
+    lines: list[str] = []
+    best, worst = min(report.startup), max(report.startup)
+    ordered = sorted(report.startup)
+    median = ordered[len(ordered) // 2]
+    lines += [
+        "### Start-up",
+        "",
+        f"`haat serve` on the demo shop, spawn → first 200 on `/readyz` (catalog loaded, "
+        f"NLU trained, migrations checked), {len(report.startup)} starts on a migrated "
+        f"database: median {median:.2f} s (best {best:.2f}, worst {worst:.2f}); target "
+        f"< 1.5 s {_verdict(median < 1.5)}.",
+        "",
+    ]
+    return lines
 
 
 def append(markdown: str, path: Path = BENCHMARKS) -> None:

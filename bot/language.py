@@ -8,6 +8,8 @@ functions are a single pass over the characters plus a few set look-ups: microse
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Final
 
 from catalog.search import normalize_token
 
@@ -47,18 +49,20 @@ _ENGLISH: frozenset[str] = frozenset(_words("""
     which there here some any will shall buy pay show
 """))
 
-_LANGUAGE_WORDS: dict[str, str] = {}
-for _lang, _text in {
-    "en": "english eng angrezi angreji inglish ইংরেজি ইংলিশ अंग्रेज़ी अंग्रेजी इंग्लिश "
-          "الإنجليزية الانجليزية انجليزي إنجليزي انكليزي بالانجليزي بالإنجليزية بالانجليزية",
-    "hi": "hindi हिंदी हिन्दी হিন্দি الهندية هندي بالهندي بالهندية",
-    "bn": "bangla bengali bangali bongali বাংলা বাংলায় বাঙালি बांग्ला बंगाली बंगला "
-          "البنغالية بنغالي",
-    "ar": "arabic arbi arabi العربية العربيه عربي بالعربي بالعربية بالعربيه عربية "
-          "अरबी আরবি",
-}.items():
-    for _w in _words(_text):
-        _LANGUAGE_WORDS[normalize_token(_w)] = _lang
+# a language's own names in every script, normalised: "hindi", "हिंदी", "بالهندي" → hi
+_LANGUAGE_WORDS: Final[Mapping[str, str]] = {  # read-only (typed so): built once, here
+    normalize_token(word): lang
+    for lang, text in {
+        "en": "english eng angrezi angreji inglish ইংরেজি ইংলিশ अंग्रेज़ी अंग्रेजी इंग्लिश "
+              "الإنجليزية الانجليزية انجليزي إنجليزي انكليزي بالانجليزي بالإنجليزية بالانجليزية",
+        "hi": "hindi हिंदी हिन्दी হিন্দি الهندية هندي بالهندي بالهندية",
+        "bn": "bangla bengali bangali bongali বাংলা বাংলায় বাঙালি बांग्ला बंगाली बंगला "
+              "البنغالية بنغالي",
+        "ar": "arabic arbi arabi العربية العربيه عربي بالعربي بالعربية بالعربيه عربية "
+              "अरबी আরবি",
+    }.items()
+    for word in _words(text)
+}
 
 # Words that may accompany a language name in a switch request, and nothing else may.
 _SWITCH_CUES: frozenset[str] = frozenset(

@@ -53,27 +53,7 @@ def _parse_catalog(ctx: _Ctx, root: Node, currency: str | None, lang0: str) -> C
     categories: list[Category] = []
     category_lines: dict[str, int] = {}
     if (pair := fields.get("categories")) is not None:
-        for item in _seq(ctx, pair[1], "categories"):
-            cfields = _mapping(ctx, item, "category", _CATEGORY_KEYS)
-            if cfields is None:
-                continue
-            cid: str | None = None
-            if (cpair := cfields.get("id")) is not None:
-                cid = _scalar_text(ctx, cpair[1], "category id")
-                if cid is not None and not _ID_RE.match(cid):
-                    ctx.error(cpair[1], f"category id {cid!r} may use letters, digits, _ and -")
-                    cid = None
-                elif cid is not None and cid in category_lines:
-                    ctx.error(
-                        cpair[1],
-                        f"duplicate category id {cid!r} (first on line {category_lines[cid]})",
-                    )
-                    cid = None
-            name = _get(cfields, "name", lambda n: _text(ctx, n, "category name", lang0))
-            if cid is not None:
-                category_lines[cid] = cpair[1].start_mark.line + 1 if cpair else 0
-                if name is not None:
-                    categories.append(Category(id=cid, name=name))
+        categories = _categories(ctx, pair[1], lang0, category_lines)
 
     implicit = "categories" not in fields  # then each product's category names one
     products: list[Product] = []
@@ -99,6 +79,34 @@ def _parse_catalog(ctx: _Ctx, root: Node, currency: str | None, lang0: str) -> C
                 title = product.category.replace("_", " ").replace("-", " ").title()
                 categories.append(Category(id=product.category, name=Text.of(title, lang0)))
     return Catalog(categories=tuple(categories), products=tuple(products))
+
+
+def _categories(ctx: _Ctx, node: Node, lang0: str,
+                category_lines: dict[str, int]) -> list[Category]:
+    """The ``categories:`` list; each id's line is remembered in ``category_lines``."""
+    categories: list[Category] = []
+    for item in _seq(ctx, node, "categories"):
+        cfields = _mapping(ctx, item, "category", _CATEGORY_KEYS)
+        if cfields is None:
+            continue
+        cid: str | None = None
+        if (cpair := cfields.get("id")) is not None:
+            cid = _scalar_text(ctx, cpair[1], "category id")
+            if cid is not None and not _ID_RE.match(cid):
+                ctx.error(cpair[1], f"category id {cid!r} may use letters, digits, _ and -")
+                cid = None
+            elif cid is not None and cid in category_lines:
+                ctx.error(
+                    cpair[1],
+                    f"duplicate category id {cid!r} (first on line {category_lines[cid]})",
+                )
+                cid = None
+        name = _get(cfields, "name", lambda n: _text(ctx, n, "category name", lang0))
+        if cid is not None:
+            category_lines[cid] = cpair[1].start_mark.line + 1 if cpair else 0
+            if name is not None:
+                categories.append(Category(id=cid, name=name))
+    return categories
 
 
 def _sku(ctx: _Ctx, node: Node, sku_lines: dict[str, int]) -> str | None:

@@ -73,29 +73,8 @@ def parse_invoice(ctx: _Ctx, node: Node, currency: str | None) -> InvoiceProfile
     for key in ("legal_name", "address", "gstin", "state", "prefix"):
         pair = fields.get(key)
         text[key] = None if pair is None else _scalar_text(ctx, pair[1], f"invoice.{key}")
-    gstin = text["gstin"]
-    if gstin is not None:
-        gstin = gstin.replace(" ", "").upper()
-        if (problem := gstin_problem(gstin)) is not None:
-            ctx.error(fields["gstin"][1], f"invoice.gstin {text['gstin']!r}: {problem}")
-            gstin = None
-        elif currency is not None and currency != "INR":
-            # a warning: a copy of an Indian shop moved to another currency still loads
-            ctx.warn(fields["gstin"][1], f"invoice.gstin is India's GST number, but this "
-                                         f"shop sells in {currency}: it is ignored and "
-                                         "receipts carry no GST (GST needs INR)")
-            gstin = None
-    state: str | None = None
-    if text["state"] is not None:
-        state = state_code(text["state"])
-        if state is None:
-            ctx.error(fields["state"][1], f"invoice.state {text['state']!r} is not an Indian "
-                                          "state: use its GST code (19), its name (West "
-                                          "Bengal) or abbreviation (WB)")
-        elif gstin is not None and gstin[:2] != state:
-            ctx.error(fields["state"][1], f"invoice.state is {STATES[state]} ({state}) but "
-                                          f"the GSTIN is registered in "
-                                          f"{STATES[gstin[:2]]} ({gstin[:2]})")
+    gstin = _gstin(ctx, fields, text["gstin"], currency)
+    state = _state(ctx, fields, text["state"], gstin)
     if gstin is not None and state is None:
         state = gstin[:2]
     prefix = text["prefix"] or ""
@@ -117,6 +96,53 @@ def parse_invoice(ctx: _Ctx, node: Node, currency: str | None) -> InvoiceProfile
     whole = False
     if (pair := fields.get("whole_amounts")) is not None:
         whole = bool(_bool(ctx, pair[1], "invoice.whole_amounts"))
+    month = _year_start_month(ctx, fields)
+    if text["legal_name"] is None or text["address"] is None:
+        return None
+    return InvoiceProfile(
+        legal_name=text["legal_name"], address=text["address"], prefix=prefix, gstin=gstin,
+        state=state, gst_rate_bp=rates["gst_rate"],
+        delivery_gst_rate_bp=rates["delivery_gst_rate"], delivery_hsn=delivery_hsn,
+        whole_amounts=whole, year_start_month=month)
+
+
+_Fields = dict[str, tuple[Node, Node]]
+
+
+def _gstin(ctx: _Ctx, fields: _Fields, raw: str | None, currency: str | None) -> str | None:
+    """``invoice.gstin`` checked, or None (none given, wrong, or a shop not in INR)."""
+    if raw is None:
+        return None
+    gstin = raw.replace(" ", "").upper()
+    if (problem := gstin_problem(gstin)) is not None:
+        ctx.error(fields["gstin"][1], f"invoice.gstin {raw!r}: {problem}")
+        return None
+    if currency is not None and currency != "INR":
+        # a warning: a copy of an Indian shop moved to another currency still loads
+        ctx.warn(fields["gstin"][1], f"invoice.gstin is India's GST number, but this "
+                                     f"shop sells in {currency}: it is ignored and "
+                                     "receipts carry no GST (GST needs INR)")
+        return None
+    return gstin
+
+
+def _state(ctx: _Ctx, fields: _Fields, raw: str | None, gstin: str | None) -> str | None:
+    """``invoice.state`` as its GST code, which must be the GSTIN's own."""
+    if raw is None:
+        return None
+    state = state_code(raw)
+    if state is None:
+        ctx.error(fields["state"][1], f"invoice.state {raw!r} is not an Indian "
+                                      "state: use its GST code (19), its name (West "
+                                      "Bengal) or abbreviation (WB)")
+    elif gstin is not None and gstin[:2] != state:
+        ctx.error(fields["state"][1], f"invoice.state is {STATES[state]} ({state}) but "
+                                      f"the GSTIN is registered in "
+                                      f"{STATES[gstin[:2]]} ({gstin[:2]})")
+    return state
+
+
+def _year_start_month(ctx: _Ctx, fields: _Fields) -> int:
     month = 4
     if (pair := fields.get("year_start_month")) is not None:
         value = _int(ctx, pair[1], "invoice.year_start_month", minimum=1)
@@ -125,13 +151,7 @@ def parse_invoice(ctx: _Ctx, node: Node, currency: str | None) -> InvoiceProfile
                                "Bangladesh: 7, July)")
         elif value is not None:
             month = value
-    if text["legal_name"] is None or text["address"] is None:
-        return None
-    return InvoiceProfile(
-        legal_name=text["legal_name"], address=text["address"], prefix=prefix, gstin=gstin,
-        state=state, gst_rate_bp=rates["gst_rate"],
-        delivery_gst_rate_bp=rates["delivery_gst_rate"], delivery_hsn=delivery_hsn,
-        whole_amounts=whole, year_start_month=month)
+    return month
 
 
 def finish_invoice(profile: InvoiceProfile, shop_id: str, products: Sequence[Product],

@@ -373,28 +373,13 @@ def _template_value(ctx: _Ctx, node: Node, where: str) -> TemplateRef | None:
     if fields is None:
         return None
     name: str | None = None
-    sids: dict[str, str] = {}
     if "whatsapp" in fields:
         name = _scalar_text(ctx, fields["whatsapp"][1], f"{where}.whatsapp")
         if name is not None and not NAME_RE.match(name):
             ctx.error(fields["whatsapp"][1], f"{where}.whatsapp: template name {name!r} must "
                                              "be lower-case letters, digits and _")
             name = None
-    if "twilio" in fields:
-        twilio = fields["twilio"][1]
-        if isinstance(twilio, ScalarNode):
-            sid = _scalar_text(ctx, twilio, f"{where}.twilio")
-            if sid is not None:
-                sids["*"] = sid
-        else:
-            for lang, _key_node, value_node in _free_mapping(ctx, twilio, f"{where}.twilio") or []:
-                if lang not in LANGUAGES:
-                    ctx.error(value_node, f"{where}.twilio: {lang!r} is not one of haat's "
-                                          f"languages ({', '.join(LANGUAGES)})")
-                    continue
-                sid = _scalar_text(ctx, value_node, f"{where}.twilio.{lang}")
-                if sid is not None:
-                    sids[lang] = sid
+    sids = _twilio_sids(ctx, fields["twilio"][1], where) if "twilio" in fields else {}
     ref = _content_sids(ctx, node, where, sids) if sids else TemplateRef()
     if ref is None:
         return None
@@ -402,6 +387,25 @@ def _template_value(ctx: _Ctx, node: Node, where: str) -> TemplateRef | None:
         ctx.error(node, f"{where} names no template: give whatsapp: NAME and/or twilio: HX…")
         return None
     return TemplateRef(name=name, content_sids=ref.content_sids)
+
+
+def _twilio_sids(ctx: _Ctx, twilio: Node, where: str) -> dict[str, str]:
+    """``twilio: HX…`` (every language) or ``twilio: {lang: HX…}``, by language (``*``)."""
+    sids: dict[str, str] = {}
+    if isinstance(twilio, ScalarNode):
+        sid = _scalar_text(ctx, twilio, f"{where}.twilio")
+        if sid is not None:
+            sids["*"] = sid
+        return sids
+    for lang, _key_node, value_node in _free_mapping(ctx, twilio, f"{where}.twilio") or []:
+        if lang not in LANGUAGES:
+            ctx.error(value_node, f"{where}.twilio: {lang!r} is not one of haat's "
+                                  f"languages ({', '.join(LANGUAGES)})")
+            continue
+        sid = _scalar_text(ctx, value_node, f"{where}.twilio.{lang}")
+        if sid is not None:
+            sids[lang] = sid
+    return sids
 
 
 def _content_sids(ctx: _Ctx, node: Node, where: str, sids: dict[str, str]) -> TemplateRef | None:
@@ -664,35 +668,12 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
     methods_node: Node | None = None
     if (pair := fields.get("methods")) is not None:
         methods_node = pair[1]
-        for method, mnode in _str_list(ctx, pair[1], "payments.methods"):
-            if method not in PAYMENT_METHODS:
-                ctx.error(
-                    mnode,
-                    f"unknown payment method {method!r}{_hint(method, PAYMENT_METHODS)}; "
-                    f"use any of {', '.join(PAYMENT_METHODS)}",
-                )
-            elif method in methods:
-                ctx.error(mnode, f"payment method {method!r} is listed twice")
-            else:
-                methods.append(method)
-                if method == "collect":
-                    ctx.warn(mnode, _COLLECT_WARNING)
-        if isinstance(pair[1], SequenceNode) and not pair[1].value:
-            ctx.error(pair[1], "payments.methods must list at least one method")
+        methods = _methods(ctx, pair[1])
     provider = defaults.provider
     provider_node: Node | None = None
     if (pair := fields.get("provider")) is not None:
         provider_node = pair[1]
-        name = _scalar_text(ctx, pair[1], "payments.provider")
-        known = parts.plugins.provider_names
-        if name is not None and name not in known:
-            ctx.error(
-                pair[1],
-                f"unknown payment provider {name!r}{_hint(name, known)}; "
-                f"use one of {', '.join(known)}",
-            )
-        elif name is not None:
-            provider = name
+        provider = _provider(ctx, pair[1], parts.plugins.provider_names) or provider
     upi: UpiPayee | None = None
     if (pair := fields.get("upi")) is not None:
         upi = _upi(ctx, pair[1], parts)
@@ -731,6 +712,40 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
         overpayment=over,
         cod=cod,
     )
+
+
+def _methods(ctx: _Ctx, node: Node) -> list[str]:
+    """``payments.methods``: known ones, each once, at least one."""
+    methods: list[str] = []
+    for method, mnode in _str_list(ctx, node, "payments.methods"):
+        if method not in PAYMENT_METHODS:
+            ctx.error(
+                mnode,
+                f"unknown payment method {method!r}{_hint(method, PAYMENT_METHODS)}; "
+                f"use any of {', '.join(PAYMENT_METHODS)}",
+            )
+        elif method in methods:
+            ctx.error(mnode, f"payment method {method!r} is listed twice")
+        else:
+            methods.append(method)
+            if method == "collect":
+                ctx.warn(mnode, _COLLECT_WARNING)
+    if isinstance(node, SequenceNode) and not node.value:
+        ctx.error(node, "payments.methods must list at least one method")
+    return methods
+
+
+def _provider(ctx: _Ctx, node: Node, known: Sequence[str]) -> str | None:
+    """``payments.provider`` when it names a registered one."""
+    name = _scalar_text(ctx, node, "payments.provider")
+    if name is not None and name not in known:
+        ctx.error(
+            node,
+            f"unknown payment provider {name!r}{_hint(name, known)}; "
+            f"use one of {', '.join(known)}",
+        )
+        return None
+    return name
 
 
 def _cod(ctx: _Ctx, node: Node, parts: _ShopParts) -> CashOnDelivery | None:

@@ -6,11 +6,39 @@ Secrets are kept out of ``repr`` so that logging a Settings object never leaks t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 DEFAULT_SHOP_DIR = Path(__file__).resolve().parent  # the demo shop ships inside config/
+
+
+def _on(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _yes(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
+
+
+# Settings field, its environment key, and how its text becomes the field's value
+_FROM_ENV: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("database_url", "HAAT_DATABASE_URL", str),
+    ("public_url", "HAAT_PUBLIC_URL", str),
+    ("admin_token", "HAAT_ADMIN_TOKEN", str),
+    ("nlu_backend", "HAAT_NLU_BACKEND", str),
+    ("log_level", "HAAT_LOG_LEVEL", str),
+    ("shop_dir", "HAAT_SHOP_DIR", Path),
+    ("event_loop", "HAAT_EVENT_LOOP", str),
+    ("outbox_sender", "HAAT_OUTBOX_SENDER", str),
+    ("sqlite_synchronous", "HAAT_SQLITE_SYNC", str.upper),
+    ("simulator_owner", "HAAT_SIMULATOR_OWNER", _on),
+    ("sqlite_max_pages", "HAAT_SQLITE_MAX_PAGES", int),
+    ("allow_sandbox_with_live_channel", "HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL", _yes),
+    ("outbox_lease_seconds", "HAAT_OUTBOX_LEASE_SECONDS", float),
+    ("server_timing", "HAAT_SERVER_TIMING", _on),
+    ("reload_interval_seconds", "HAAT_RELOAD_INTERVAL", float),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,48 +86,16 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value else None
-
         values: dict[str, object] = {}
-        mapping = {
-            "database_url": "HAAT_DATABASE_URL",
-            "public_url": "HAAT_PUBLIC_URL",
-            "admin_token": "HAAT_ADMIN_TOKEN",
-            "nlu_backend": "HAAT_NLU_BACKEND",
-            "log_level": "HAAT_LOG_LEVEL",
-        }
-        for attr, name in mapping.items():
-            value = get(name)
-            if value is not None:
-                values[attr] = value
-        if (shop := get("HAAT_SHOP_DIR")) is not None:
-            values["shop_dir"] = Path(shop)
+        for attr, name, convert in _FROM_ENV:
+            value = env.get(name)
+            if value:  # unset and empty are the same: the default
+                values[attr] = convert(value)
         cache = env.get("HAAT_MODEL_CACHE")
         if cache is None:
             values["model_cache_dir"] = Path.home() / ".cache" / "haat"
         elif cache:
             values["model_cache_dir"] = Path(cache)
-        if (event_loop := get("HAAT_EVENT_LOOP")) is not None:
-            values["event_loop"] = event_loop
-        if (sender := get("HAAT_OUTBOX_SENDER")) is not None:
-            values["outbox_sender"] = sender
-        if (sync := get("HAAT_SQLITE_SYNC")) is not None:
-            values["sqlite_synchronous"] = sync.upper()
-        if (owner := get("HAAT_SIMULATOR_OWNER")) is not None:
-            values["simulator_owner"] = owner.lower() in ("1", "true", "yes", "on")
-        if (pages := get("HAAT_SQLITE_MAX_PAGES")) is not None:
-            values["sqlite_max_pages"] = int(pages)
-        if (allow := get("HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL")) is not None:
-            values["allow_sandbox_with_live_channel"] = allow.lower() in ("1", "true", "yes")
-        if (lease := get("HAAT_OUTBOX_LEASE_SECONDS")) is not None:
-            values["outbox_lease_seconds"] = float(lease)
-        if (timing := get("HAAT_SERVER_TIMING")) is not None:
-            values["server_timing"] = timing.lower() in ("1", "true", "yes", "on")
-        if (interval := get("HAAT_RELOAD_INTERVAL")) is not None:
-            values["reload_interval_seconds"] = float(interval)
         values["env"] = {k: v for k, v in env.items() if v}
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.event_loop not in ("uvloop", "asyncio"):

@@ -23,17 +23,20 @@ request, and any currency whose postings do not sum to zero.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from payments.book import COD, OrderBook
 from payments.ledger import Account
-from payments.repository import PaymentsRepository
+from payments.repository import PaymentRequest, PaymentsRepository
 from payments.status import (
     CASH_DUE,
     KEEPS_SALE,
     NO_SALE,
     OPEN_FOR_PAYMENT,
     OrderStatus,
+    PaymentState,
     PaymentStatus,
     RefundStatus,
     apply_events,
@@ -107,58 +110,79 @@ async def audit(repo: PaymentsRepository, *, shop_id: str | None = None,
         def report(kind: str, detail: str, shop: str = shop, label: str = label) -> None:
             found.append(Anomaly(kind, shop, label, detail))
 
-        actual = order_balances(rows, shop, label)
-        expected = expected_balances(book)
-        for account, want in expected.items():
-            have = actual.get(account, 0)
-            if have != want:
-                report("ledger_mismatch", f"{account} is {have}, the payments say {want}")
-        for account, have in sorted(actual.items()):
-            # money on an account the payments never explain (fees are the provider's)
-            if account not in expected and account != Account.FEES and have:
-                report("ledger_mismatch", f"{account} is {have}, the payments say 0")
-        status = order.status
-        if book.excess:
-            kind = "money_held_on_cancelled" if status in NO_SALE else "money_held"
-            report(kind, f"{book.excess} {order.currency} held beyond what the order keeps "
-                         f"and not refunded (`refund {label} excess`)")
-        for refund in book.refunds:
-            state = refund.status
-            if state is RefundStatus.FAILED:
-                report("refund_failed", f"{refund.id} {refund.amount_minor} "
-                                        f"{refund.currency}: {refund.last_error or 'failed'}"
-                                        + ("" if refund.next_attempt_at else
-                                           f" (no automatic retry: refund it by hand, then "
-                                           f"`refunded {label} <amount> <UPI reference>`)"))
-            elif state is RefundStatus.REQUESTED and now_ms - refund.updated_at > STUCK_MS:
-                report("refund_unanswered", f"{refund.id} sent and never answered")
-        recorded = sum(s.refunded.minor for s in states.values())
-        if recorded != book.refunds_processed:
-            report("refund_unrecorded", f"the provider reports {recorded} refunded, our "
-                                        f"refund rows {book.refunds_processed}")
-        if status in KEEPS_SALE and book.money_out:
-            report("refunded_but_open", f"all its money went back but it is {status}")
-        if status is OrderStatus.PAID and book.sale_refunded:
-            report("status_mismatch", f"{book.sale_refunded} {order.currency} of the sale "
-                                      "was refunded but it is paid, not partially_refunded")
-        if status is OrderStatus.PARTIALLY_REFUNDED and not book.sale_refunded:
-            report("status_mismatch", "it is partially_refunded but none of the sale was "
-                                      "refunded")
-        if status in OPEN_FOR_PAYMENT and book.captured and \
-                book.held >= book.keep:
-            report("paid_not_marked", "its money covers the total but it is pending")
-        if status is OrderStatus.DELIVERED and book.cash_due:
-            report("delivered_unpaid", f"{book.cash_due} {order.currency} of cash on "
-                                           "delivery was never recorded")
-        if status not in OPEN_FOR_PAYMENT:
-            for request in requests:
-                if request.method == COD and status in CASH_DUE:
-                    continue  # the cash request stays open until the cash is recorded
-                if request.method != "tip" and states[request.id].status in (
-                        PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID):
-                    report("open_request_on_closed_order",
-                           f"{request.id} still takes money on a {status} order")
+        _ledger_anomalies(order_balances(rows, shop, label), expected_balances(book), report)
+        _refund_anomalies(book, states, now_ms, report)
+        _status_anomalies(book, requests, states, report)
     for provider, event_id, ref in await repo.orphan_events():
         found.append(Anomaly("orphan_event", "", "", f"{provider} {event_id} ({ref}) matches "
                                                      "no payment request"))
     return found
+
+
+Report: TypeAlias = Callable[[str, str], None]  # (kind, detail) of one order's anomaly
+
+
+def _ledger_anomalies(actual: dict[str, int], expected: dict[str, int],
+                      report: Report) -> None:
+    for account, want in expected.items():
+        have = actual.get(account, 0)
+        if have != want:
+            report("ledger_mismatch", f"{account} is {have}, the payments say {want}")
+    for account, have in sorted(actual.items()):
+        # money on an account the payments never explain (fees are the provider's)
+        if account not in expected and account != Account.FEES and have:
+            report("ledger_mismatch", f"{account} is {have}, the payments say 0")
+
+
+def _refund_anomalies(book: OrderBook, states: Mapping[str, PaymentState], now_ms: int,
+                      report: Report) -> None:
+    """Money held beyond the order, refunds failed or unanswered, refunds not recorded."""
+    order, label = book.order, book.order.label
+    if book.excess:
+        kind = "money_held_on_cancelled" if order.status in NO_SALE else "money_held"
+        report(kind, f"{book.excess} {order.currency} held beyond what the order keeps "
+                     f"and not refunded (`refund {label} excess`)")
+    for refund in book.refunds:
+        state = refund.status
+        if state is RefundStatus.FAILED:
+            report("refund_failed", f"{refund.id} {refund.amount_minor} "
+                                    f"{refund.currency}: {refund.last_error or 'failed'}"
+                                    + ("" if refund.next_attempt_at else
+                                       f" (no automatic retry: refund it by hand, then "
+                                       f"`refunded {label} <amount> <UPI reference>`)"))
+        elif state is RefundStatus.REQUESTED and now_ms - refund.updated_at > STUCK_MS:
+            report("refund_unanswered", f"{refund.id} sent and never answered")
+    recorded = sum(s.refunded.minor for s in states.values())
+    if recorded != book.refunds_processed:
+        report("refund_unrecorded", f"the provider reports {recorded} refunded, our "
+                                    f"refund rows {book.refunds_processed}")
+
+
+def _status_anomalies(book: OrderBook, requests: Sequence[PaymentRequest],
+                      states: Mapping[str, PaymentState], report: Report) -> None:
+    """An order status its money contradicts, and requests still open on a closed order."""
+    order = book.order
+    status = order.status
+    if status in KEEPS_SALE and book.money_out:
+        report("refunded_but_open", f"all its money went back but it is {status}")
+    if status is OrderStatus.PAID and book.sale_refunded:
+        report("status_mismatch", f"{book.sale_refunded} {order.currency} of the sale "
+                                  "was refunded but it is paid, not partially_refunded")
+    if status is OrderStatus.PARTIALLY_REFUNDED and not book.sale_refunded:
+        report("status_mismatch", "it is partially_refunded but none of the sale was "
+                                  "refunded")
+    if status in OPEN_FOR_PAYMENT and book.captured and \
+            book.held >= book.keep:
+        report("paid_not_marked", "its money covers the total but it is pending")
+    if status is OrderStatus.DELIVERED and book.cash_due:
+        report("delivered_unpaid", f"{book.cash_due} {order.currency} of cash on "
+                                       "delivery was never recorded")
+    if status in OPEN_FOR_PAYMENT:
+        return
+    for request in requests:
+        if request.method == COD and status in CASH_DUE:
+            continue  # the cash request stays open until the cash is recorded
+        if request.method != "tip" and states[request.id].status in (
+                PaymentStatus.ISSUED, PaymentStatus.PARTIALLY_PAID):
+            report("open_request_on_closed_order",
+                   f"{request.id} still takes money on a {status} order")

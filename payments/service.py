@@ -471,20 +471,7 @@ class PaymentService:
         if capability not in provider.capabilities and not (
                 capability == "payment_link" and "upi_link" in provider.capabilities):
             raise PaymentError("unsupported", f"{plan.provider} cannot do {method}")
-        if method != "tip":
-            fresh = await self.repo.order(order.id) or order
-            if fresh.status not in OPEN_FOR_PAYMENT:
-                raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
-            owed = (await self.book(fresh)).outstanding
-            if owed <= 0:
-                raise PaymentError("already_paid")
-            money = Money(owed, order.currency) if amount is None else amount
-            if money.minor > owed:
-                raise PaymentError("bad_amount", "more than is still owed")
-        else:
-            money = amount if amount is not None else order.total
-        if money.minor <= 0:
-            raise PaymentError("bad_amount")
+        money = await self._amount_to_ask(order, method, amount)
         request_id = _new_id("pr")
         token = secrets.token_urlsafe(24)  # 192 random bits
         now = self.now_ms()
@@ -526,6 +513,25 @@ class PaymentService:
             expires_at=expires, created_at=now)
         self.repo.insert_request(writes, request)
         return request
+
+    async def _amount_to_ask(self, order: Order, method: str, amount: Money | None) -> Money:
+        """A tip's amount (the order total unless given); for the order, what is still
+        owed or less, refused once it no longer waits for money."""
+        if method != "tip":
+            fresh = await self.repo.order(order.id) or order
+            if fresh.status not in OPEN_FOR_PAYMENT:
+                raise PaymentError("order_closed", f"{fresh.label} is {fresh.status}")
+            owed = (await self.book(fresh)).outstanding
+            if owed <= 0:
+                raise PaymentError("already_paid")
+            money = Money(owed, order.currency) if amount is None else amount
+            if money.minor > owed:
+                raise PaymentError("bad_amount", "more than is still owed")
+        else:
+            money = amount if amount is not None else order.total
+        if money.minor <= 0:
+            raise PaymentError("bad_amount")
+        return money
 
     # ---- manual transfers --------------------------------------------------------------
     def _transfers(self, request: PaymentRequest) -> TakesTransfers | None:
@@ -1056,27 +1062,7 @@ class PaymentService:
                                            f"{reference} is already booked for another amount")
                     rows = known
                     break
-                provider_of = {r.id: r.provider for r in book.requests}
-                owed = [r for r in book.live_refunds
-                        if r.status in (RefundStatus.REQUESTED, RefundStatus.FAILED)
-                        and not self.can_refund(provider_of[r.payment_request_id])
-                        and not (r.provider_ref or "").startswith("manual:")]
-                settle: list[Refund] = []
-                left = amount.minor
-                for row in owed:
-                    if row.amount_minor <= left:
-                        settle.append(row)
-                        left -= row.amount_minor
-                parts = book.allocate(left) if left else []
-                if sum(a.amount for a in parts) != left:
-                    room = book.refundable_total() + amount.minor - left
-                    raise PaymentError("refund_too_large",
-                                       f"at most {book.money(room).format()} can be refunded")
-                if not settle and not parts:
-                    raise PaymentError("nothing_to_refund")
-                if any(self.can_refund(a.capture.request.provider) for a in parts):
-                    raise PaymentError("provider_refunds", "this order was paid through a "
-                                       "provider that refunds by itself: use refund")
+                settle, parts, left = self._manual_split(book, amount)
                 now = self.now_ms()
                 writes = WriteSet()
                 self.repo.bump_money_version(writes, fresh.id, fresh.money_version)
@@ -1107,6 +1093,34 @@ class PaymentService:
                                          f"refund:{row.id}", notify)
             done.append(await self.repo.refund(row.id) or row)
         return RefundResult(amount, tuple(done))
+
+    def _manual_split(self, book: OrderBook, amount: Money
+                      ) -> tuple[list[Refund], list[Allocation], int]:
+        """A refund by hand: the owed rows it settles whole (oldest first), the payments
+        the rest is taken from, and that rest; refused when it is too large, nothing, or
+        money a provider would refund by itself."""
+        provider_of = {r.id: r.provider for r in book.requests}
+        owed = [r for r in book.live_refunds
+                if r.status in (RefundStatus.REQUESTED, RefundStatus.FAILED)
+                and not self.can_refund(provider_of[r.payment_request_id])
+                and not (r.provider_ref or "").startswith("manual:")]
+        settle: list[Refund] = []
+        left = amount.minor
+        for row in owed:
+            if row.amount_minor <= left:
+                settle.append(row)
+                left -= row.amount_minor
+        parts = book.allocate(left) if left else []
+        if sum(a.amount for a in parts) != left:
+            room = book.refundable_total() + amount.minor - left
+            raise PaymentError("refund_too_large",
+                               f"at most {book.money(room).format()} can be refunded")
+        if not settle and not parts:
+            raise PaymentError("nothing_to_refund")
+        if any(self.can_refund(a.capture.request.provider) for a in parts):
+            raise PaymentError("provider_refunds", "this order was paid through a "
+                               "provider that refunds by itself: use refund")
+        return settle, parts, left
 
     # ---- refunds still pending at the provider -----------------------------------------
     async def poll_refunds(self, notify: Notify | None = None) -> dict[str, int]:

@@ -355,11 +355,11 @@ def _pick(events: Sequence[PaymentEvent]) -> PaymentEvent:
     return min(events, key=lambda e: (-e.amount.minor, e.occurred_at, e.provider, e.event_id))
 
 
-def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> PaymentState:
-    """Derive a payment request's state from its events, whatever their order or repetition."""
-    currency = request_amount.currency
+def _unique_events(events: Iterable[PaymentEvent], currency: str,
+                   anomalies: set[str]) -> list[PaymentEvent]:
+    """One event per business fact (duplicates folded by :func:`_pick`), in canonical
+    order; events in another currency or with a negative amount are anomalies, not facts."""
     groups: dict[tuple[str, str, str], list[PaymentEvent]] = {}
-    anomalies: set[str] = set()
     for event in events:
         if event.amount.currency != currency:
             anomalies.add(f"currency_mismatch:{event.provider}:{event.event_id}")
@@ -377,6 +377,14 @@ def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> Payme
             anomalies.add(f"amount_conflict:{key[1]}:{key[2]}")
         unique.append(chosen)
     unique.sort(key=canonical_key)
+    return unique
+
+
+def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> PaymentState:
+    """Derive a payment request's state from its events, whatever their order or repetition."""
+    currency = request_amount.currency
+    anomalies: set[str] = set()
+    unique = _unique_events(events, currency, anomalies)
 
     status = PaymentStatus.ISSUED
     captured = refunded = late = 0

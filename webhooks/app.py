@@ -26,7 +26,7 @@ from bot.flows.payment_updates import PaymentNotifier
 from bot.flows.support import FaqIndex
 from bot.inventory import Inventory
 from bot.nlu.base import IntentBackend
-from bot.nlu.builtin import product_index
+from bot.nlu.builtin import Extractors
 from bot.nlu.registry import BackendOptions
 from bot.nlu.registry import build_backend as build_nlu_backend
 from bot.receipts import Receipts
@@ -35,7 +35,6 @@ from bot.services import Conversations, Services
 from bot.state import SqlStateStore
 from bot.types import ChannelCapability
 from catalog.models import Shop
-from catalog.search import ProductIndex
 from config.clock import Clock
 from config.settings import Settings
 from payments.providers.base import ProviderDeps
@@ -58,6 +57,7 @@ from webhooks.keys import (
     CLOCK,
     DB,
     ENGINE,
+    EXTRACTORS,
     HTTP,
     INVENTORY,
     LOOP_WATCH,
@@ -87,25 +87,28 @@ from webhooks.timing import LoopWatch, server_timing
 log = logging.getLogger(__name__)
 
 
-def build_backend(settings: Settings, shop: Shop, index: ProductIndex,
+def build_backend(settings: Settings, shop: Shop, extractors: Extractors,
                   session: aiohttp.ClientSession | None) -> IntentBackend:
     """The configured intent engine for one shop (HAAT_NLU_BACKEND)."""
     return build_nlu_backend(settings.nlu_backend, shop,
                              BackendOptions(session=session,
-                                            model_cache=settings.model_cache_dir),
+                                            model_cache=settings.model_cache_dir,
+                                            extractors=extractors),
                              settings.env)
 
 
-def build_runtime(shop: Shop, settings: Settings,
-                  session: aiohttp.ClientSession | None) -> ShopRuntime:
-    index = product_index(shop.catalog)  # one index per catalog, shared with the NLU
-    return ShopRuntime(shop=shop, index=index, nlu=build_backend(settings, shop, index, session),
-                       faq=FaqIndex(shop))
+def build_runtime(shop: Shop, settings: Settings, session: aiohttp.ClientSession | None,
+                  extractors: Extractors) -> ShopRuntime:
+    index = extractors.for_catalog(shop.catalog).index  # one per catalog, shared with the NLU
+    return ShopRuntime(shop=shop, index=index,
+                       nlu=build_backend(settings, shop, extractors, session), faq=FaqIndex(shop))
 
 
 def build_runtimes(shops: dict[str, Shop], settings: Settings,
-                   session: aiohttp.ClientSession | None) -> dict[str, ShopRuntime]:
-    return {shop_id: build_runtime(shop, settings, session) for shop_id, shop in shops.items()}
+                   session: aiohttp.ClientSession | None,
+                   extractors: Extractors) -> dict[str, ShopRuntime]:
+    return {shop_id: build_runtime(shop, settings, session, extractors)
+            for shop_id, shop in shops.items()}
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -119,6 +122,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock(int(settings.clock_offset_seconds * 1000))
     app[METRICS] = Metrics()
+    app[EXTRACTORS] = Extractors()
     app[READY] = asyncio.Event()
     app[CHANNEL_ADAPTERS] = build_channels(settings)
     app.cleanup_ctx.append(_database(run_migrations))
@@ -168,7 +172,7 @@ async def _shops(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     source = shop_source(Path(settings.shop_dir))
     shops = Shops(source=source)
-    shops.runtimes = build_runtimes(source.shops, settings, app[HTTP])
+    shops.runtimes = build_runtimes(source.shops, settings, app[HTTP], app[EXTRACTORS])
     shops.loaded_at = time.time()
     app[SHOPS] = shops
     task = asyncio.create_task(_reload_forever(app))
@@ -207,7 +211,7 @@ async def reload_shops(app: web.Application) -> bool:
     if shops.source.shops is before:
         return False
     runtimes = await asyncio.to_thread(build_runtimes, shops.source.shops, app[SETTINGS],
-                                       app[HTTP])
+                                       app[HTTP], app[EXTRACTORS])
     shops.runtimes = runtimes
     shops.loaded_at = time.time()
     log.info("shops reloaded: %s", ", ".join(sorted(runtimes)))

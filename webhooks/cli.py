@@ -153,7 +153,6 @@ def _run_server(settings: Settings, host: str, port: int, *, reuse_port: bool = 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bot.replies import shop_name
     from webhooks.plugins import check_shop_with_warnings, load_shops
 
     path = Path(args.dir or Settings.from_env().shop_dir)
@@ -168,8 +167,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(error)
     if errors:
         return 1
-    from webhooks.plugins import shop_payment_problems
-
     settings = Settings.from_env()
     failed = False
     from webhooks.channels.whatsapp_cloud import throughput
@@ -180,29 +177,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{path}: error: {exc}")
         failed = True
     for shop in load_shops(path).values():
-        problems, notes = shop_payment_problems(shop, settings)
-        for problem in problems:
-            print(f"{path}: error: {problem}")
-        failed |= bool(problems)
-        catalog = shop.catalog
-        if not problems:
-            print(f"ok: {shop.id}: {shop_name(shop, shop.default_language)} — "
-                  f"{len(catalog.products)} products in {len(catalog.categories)} "
-                  f"categories, languages {', '.join(shop.languages)}, payments via "
-                  f"{shop.payments.provider}"
-                  + (f", transfers to your own {', '.join(shop.payments.transfers)}"
-                     if shop.payments.transfers else "")
-                  + f", marketing opt-in {shop.marketing_opt_in}")
-        for note in notes:
-            print(f"{path}: warning: {note}")
-        if shop.whatsapp.catalog_id is not None:
-            from bot.catalog_sync import catalog_items
-
-            for problem in catalog_items(shop)[1]:
-                print(f"{path}: warning: not synced to the Meta catalog: {problem}")
-        for note in template_notes(shop, settings):
-            print(f"{path}: warning: {note}")
+        failed |= _check_shop(path, shop, settings)
     return 1 if failed else 0
+
+
+def _check_shop(path: Path, shop: Shop, settings: Settings) -> bool:
+    """Print one loaded shop's summary, errors and warnings; True when it has errors."""
+    from bot.replies import shop_name
+    from webhooks.plugins import shop_payment_problems
+
+    problems, notes = shop_payment_problems(shop, settings)
+    for problem in problems:
+        print(f"{path}: error: {problem}")
+    catalog = shop.catalog
+    if not problems:
+        print(f"ok: {shop.id}: {shop_name(shop, shop.default_language)} — "
+              f"{len(catalog.products)} products in {len(catalog.categories)} "
+              f"categories, languages {', '.join(shop.languages)}, payments via "
+              f"{shop.payments.provider}"
+              + (f", transfers to your own {', '.join(shop.payments.transfers)}"
+                 if shop.payments.transfers else "")
+              + f", marketing opt-in {shop.marketing_opt_in}")
+    for note in notes:
+        print(f"{path}: warning: {note}")
+    if shop.whatsapp.catalog_id is not None:
+        from bot.catalog_sync import catalog_items
+
+        for problem in catalog_items(shop)[1]:
+            print(f"{path}: warning: not synced to the Meta catalog: {problem}")
+    for note in template_notes(shop, settings):
+        print(f"{path}: warning: {note}")
+    return bool(problems)
 
 
 def template_notes(shop: Shop, settings: Settings) -> list[str]:

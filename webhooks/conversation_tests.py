@@ -238,53 +238,69 @@ async def run_case(case: Mapping[str, Any], settings: Settings, base_dir: Path) 
         owner = shop.owners[0] if shop.owners else "+10000000000"
         for number, step in enumerate(case["steps"], 1):
             where = f"step {number}"
-            replies: list[dict[str, Any]] = []
-            intent: str | None = None
-            if "user" in step or "button" in step or "order" in step or "merchant" in step:
-                sender = owner if "merchant" in step else phone
-                if "user" in step:
-                    body: dict[str, Any] = {"text": str(step["user"])}
-                elif "merchant" in step:
-                    body = {"text": str(step["merchant"])}
-                elif "button" in step:
-                    body = {"button": str(step["button"])}
-                else:
-                    body = {"order": step["order"]}
-                status, data = await runner.send(sender, body)
-                if status != 200:
-                    outcome.failures.append(f"{where}: HTTP {status}: {data}")
-                    break
-                replies = list(data.get("replies", []))
-                intent = data.get("intent")
-                replies += await runner.outbox(sender)
-            elif "pay" in step:
-                problem = await runner.pay(phone, str(step["pay"]))
-                if problem:
-                    outcome.failures.append(f"{where}: pay: {problem}")
-                    break
-                replies = await runner.outbox(phone)
-            elif "wait" in step:
-                await runner.wait(float(step["wait"]))
-                replies = await runner.outbox(phone)
+            replies, intent, problem = await _act(runner, step, phone, owner)
+            if problem is not None:
+                outcome.failures.append(f"{where}: {problem}")
+                break
             if "merchant" not in step and owner != phone:
                 await runner.outbox(owner)  # owner alerts are not the shopper's replies
-            failures: list[str] = []
-            if "reply" in step:
-                failures += check_reply(step["reply"] or {}, replies)
-            if "intent" in step and intent != step["intent"]:
-                failures.append(f"intent was {intent!r}, expected {step['intent']!r}")
-            if "cart" in step:
-                want = {str(k): int(v) for k, v in (step["cart"] or {}).items()}
-                got = await runner.cart(phone)
-                if got != want:
-                    failures.append(f"cart is {got}, expected {want}")
-            if "order_status" in step:
-                got_status = await runner.latest_order_status(phone)
-                if got_status != step["order_status"]:
-                    failures.append(f"order status is {got_status!r}, "
-                                    f"expected {step['order_status']!r}")
+            failures = await _expectations(runner, step, phone, replies, intent)
             outcome.failures += [f"{where}: {f}" for f in failures]
     return outcome
+
+
+async def _act(runner: Runner, step: Mapping[str, Any], phone: str, owner: str
+               ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """Do what a step says (send, pay, wait): its replies, the intent the simulator
+    understood, and the problem that ends the case, if any."""
+    replies: list[dict[str, Any]] = []
+    intent: str | None = None
+    if "user" in step or "button" in step or "order" in step or "merchant" in step:
+        sender = owner if "merchant" in step else phone
+        if "user" in step:
+            body: dict[str, Any] = {"text": str(step["user"])}
+        elif "merchant" in step:
+            body = {"text": str(step["merchant"])}
+        elif "button" in step:
+            body = {"button": str(step["button"])}
+        else:
+            body = {"order": step["order"]}
+        status, data = await runner.send(sender, body)
+        if status != 200:
+            return replies, intent, f"HTTP {status}: {data}"
+        replies = list(data.get("replies", []))
+        intent = data.get("intent")
+        replies += await runner.outbox(sender)
+    elif "pay" in step:
+        problem = await runner.pay(phone, str(step["pay"]))
+        if problem:
+            return replies, intent, f"pay: {problem}"
+        replies = await runner.outbox(phone)
+    elif "wait" in step:
+        await runner.wait(float(step["wait"]))
+        replies = await runner.outbox(phone)
+    return replies, intent, None
+
+
+async def _expectations(runner: Runner, step: Mapping[str, Any], phone: str,
+                        replies: list[dict[str, Any]], intent: str | None) -> list[str]:
+    """What a step expected and did not get."""
+    failures: list[str] = []
+    if "reply" in step:
+        failures += check_reply(step["reply"] or {}, replies)
+    if "intent" in step and intent != step["intent"]:
+        failures.append(f"intent was {intent!r}, expected {step['intent']!r}")
+    if "cart" in step:
+        want = {str(k): int(v) for k, v in (step["cart"] or {}).items()}
+        got = await runner.cart(phone)
+        if got != want:
+            failures.append(f"cart is {got}, expected {want}")
+    if "order_status" in step:
+        got_status = await runner.latest_order_status(phone)
+        if got_status != step["order_status"]:
+            failures.append(f"order status is {got_status!r}, "
+                            f"expected {step['order_status']!r}")
+    return failures
 
 
 async def run_files(files: Sequence[Path], settings: Settings, *,

@@ -13,6 +13,7 @@ from bot.broadcasts import Broadcaster
 from bot.engine import Engine, ShopRuntime
 from bot.flows.payment_updates import PaymentNotifier
 from bot.inventory import Inventory
+from bot.nlu.builtin import Extractors
 from catalog.loader import LoadError, ShopSource
 from config.clock import Clock
 from config.settings import Settings
@@ -58,6 +59,8 @@ ENGINE = web.AppKey("engine", Engine)
 CHANNEL_ADAPTERS = web.AppKey("channels", Mapping[str, ChannelAdapter])
 OUTBOX = web.AppKey("outbox", Outbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+# each catalog's product index and extraction memory, kept across reloads (bot/nlu/builtin.py)
+EXTRACTORS = web.AppKey("extractors", Extractors)
 METRICS = web.AppKey("metrics", Metrics)
 # the event loop's lateness, own and starved (webhooks/timing.py); set once the loop runs
 LOOP_WATCH = web.AppKey("loop_watch", LoopWatch)

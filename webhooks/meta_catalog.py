@@ -143,24 +143,11 @@ async def sync_shop(db: Database, client: GraphCatalogClient, shop: Shop, *, now
                                           for r in requests)
     for chunk in catalog_sync.chunks(requests):
         answer = await client.items_batch(catalog_id, chunk)
-        refused: dict[str, str] = {}
-        for row in answer.get("validation_status") or ():
-            if isinstance(row, dict) and row.get("errors"):
-                refused[str(row.get("retailer_id"))] = "; ".join(
-                    str(e.get("message", "")) for e in row["errors"] if isinstance(e, dict))
+        refused = _validation_refusals(answer)
         handles = [str(h) for h in answer.get("handles") or ()]
         report.handles.extend(handles)
         for handle in handles:
-            status: dict[str, Any] = {}
-            for attempt in range(max_polls):
-                status = await client.batch_status(catalog_id, handle)
-                if str(status.get("status", "")).lower() in DONE_STATUSES:
-                    break
-                if attempt + 1 < max_polls:
-                    await asyncio.sleep(poll_interval)
-            else:
-                raise CatalogSyncError(f"batch {handle} still {status.get('status')!r} after "
-                                       f"{max_polls} checks; run the sync again later")
+            status = await _finished(client, catalog_id, handle, poll_interval, max_polls)
             refused.update(_refusals(status, chunk))
         if not handles and not refused:
             raise CatalogSyncError("items_batch answered without a handle")
@@ -180,6 +167,30 @@ async def sync_shop(db: Database, client: GraphCatalogClient, shop: Shop, *, now
             else:
                 report.deleted += 1
     return report
+
+
+def _validation_refusals(answer: dict[str, Any]) -> dict[str, str]:
+    """retailer id → why, from an ``items_batch`` answer's own ``validation_status``."""
+    refused: dict[str, str] = {}
+    for row in answer.get("validation_status") or ():
+        if isinstance(row, dict) and row.get("errors"):
+            refused[str(row.get("retailer_id"))] = "; ".join(
+                str(e.get("message", "")) for e in row["errors"] if isinstance(e, dict))
+    return refused
+
+
+async def _finished(client: GraphCatalogClient, catalog_id: str, handle: str,
+                    poll_interval: float, max_polls: int) -> dict[str, Any]:
+    """A batch's status once Meta has finished it (at most ``max_polls`` checks)."""
+    status: dict[str, Any] = {}
+    for attempt in range(max_polls):
+        status = await client.batch_status(catalog_id, handle)
+        if str(status.get("status", "")).lower() in DONE_STATUSES:
+            return status
+        if attempt + 1 < max_polls:
+            await asyncio.sleep(poll_interval)
+    raise CatalogSyncError(f"batch {handle} still {status.get('status')!r} after "
+                           f"{max_polls} checks; run the sync again later")
 
 
 def graph_client(settings: Settings, session: aiohttp.ClientSession) -> GraphCatalogClient:

@@ -25,7 +25,7 @@ from bot.router import UNHANDLED, Blueprint, Turn
 from bot.state import ConversationState
 from bot.templates import event_template, with_fallback
 from bot.types import Button, ChannelCapability, MessageKind, Reply
-from catalog.cart import Cart, price_cart
+from catalog.cart import Cart, CartProblem, price_cart
 from catalog.message_templates import TemplateEvent
 from catalog.models import Shop
 from catalog.money import Money
@@ -234,14 +234,7 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
     gone = [p for p in priced.problems if p.kind in ("sold_out", "unknown")]
     if gone:
         # someone else bought the last ones while this shopper was confirming
-        fixed = dict(turn.conversation.cart)
-        for problem in gone:
-            fixed.pop(problem.sku, None)
-            name = problem.name.get(turn.language, shop.default_language) \
-                if problem.name else problem.sku
-            turn.say("sold_out", name=name)
-        turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
-        show_cart(turn)
+        _drop_sold_out(turn, gone)
         return None
     if not priced.lines:
         turn.conversation = turn.conversation.with_(state=S.IDLE)
@@ -260,17 +253,7 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
     wanted = [(line.sku, line.quantity) for line in priced.lines]
     short, undo = inventory.hold(shop.id, shop.catalog, wanted, turn.writes, turn.now_ms)
     if short:
-        fixed = dict(turn.conversation.cart)
-        for sku, left in short:
-            hit = shop.catalog.find_sku(sku)
-            name = hit[0].name.get(turn.language, shop.default_language) if hit else sku
-            turn.say("stock_short", available=left, name=name)
-            if left > 0:
-                fixed[sku] = left
-            else:
-                fixed.pop(sku, None)
-        turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
-        show_cart(turn)
+        _cut_to_stock(turn, short)
         return None
     turn.rollbacks.append(undo)
     lines = [OrderLine(sku=line.sku, name=line.name.get(turn.language, shop.default_language),
@@ -304,6 +287,35 @@ async def confirm(turn: Turn, payments: PaymentService, inventory: Inventory,
     return None
 
 
+def _drop_sold_out(turn: Turn, gone: Sequence[CartProblem]) -> None:
+    """Say which products sold out under the summary, take them out, show the cart."""
+    shop = turn.shop
+    fixed = dict(turn.conversation.cart)
+    for problem in gone:
+        fixed.pop(problem.sku, None)
+        name = problem.name.get(turn.language, shop.default_language) \
+            if problem.name else problem.sku
+        turn.say("sold_out", name=name)
+    turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
+    show_cart(turn)
+
+
+def _cut_to_stock(turn: Turn, short: Sequence[tuple[str, int]]) -> None:
+    """Say how many are left of what could not be held, keep those, show the cart."""
+    shop = turn.shop
+    fixed = dict(turn.conversation.cart)
+    for sku, left in short:
+        hit = shop.catalog.find_sku(sku)
+        name = hit[0].name.get(turn.language, shop.default_language) if hit else sku
+        turn.say("stock_short", available=left, name=name)
+        if left > 0:
+            fixed[sku] = left
+        else:
+            fixed.pop(sku, None)
+    turn.conversation = turn.conversation.with_(cart=fixed, state=S.IDLE)
+    show_cart(turn)
+
+
 async def offer_payment(turn: Turn, payments: PaymentService, order: Order, method: str, *,
                         vpa: str | None = None, amount: Money | None = None,
                         lines: Sequence[OrderLine] | None = None) -> bool:
@@ -332,12 +344,7 @@ async def offer_payment(turn: Turn, payments: PaymentService, order: Order, meth
         turn.say("collect_sent", amount=money, vpa=vpa or "",
                  minutes=plan.collect_expiry_minutes)
         return True
-    others = [m for m in shop.payments.methods if m != method]
-    buttons = _transfer_buttons(turn, others)
-    if "payment_link" in others:
-        buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
-    if "collect" in others:
-        buttons.append(Button("pay:collect", turn.t("collect_button")))
+    buttons = _other_ways(turn, method)
     card = order_card.card_sent(shop, method, request.upi_link)
     if request.upi_link and method in ("upi_link", "tip"):
         text = turn.t("tip_prompt", amount=money, link=request.link_url) if method == "tip" \
@@ -369,6 +376,17 @@ async def offer_payment(turn: Turn, payments: PaymentService, order: Order, meth
 
 
 # ---- manual transfers (bKash, Nagad, Rocket, UPI to a personal VPA, bank) -------------
+
+
+def _other_ways(turn: Turn, method: str) -> list[Button]:
+    """Buttons for the shop's other ways to pay than ``method``."""
+    others = [m for m in turn.shop.payments.methods if m != method]
+    buttons = _transfer_buttons(turn, others)
+    if "payment_link" in others:
+        buttons.append(Button("pay:payment_link", turn.t("other_ways_button")))
+    if "collect" in others:
+        buttons.append(Button("pay:collect", turn.t("collect_button")))
+    return buttons
 
 
 def _transfer_buttons(turn: Turn, methods: Sequence[str]) -> list[Button]:

@@ -13,7 +13,7 @@ Merchant-facing texts are in English: short, and the same commands in every shop
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from catalog.message_templates import TemplateEvent
 from catalog.money import Money, MoneyError
 from payments.book import COD
 from payments.providers.base import ProviderEvent
-from payments.repository import Order
+from payments.repository import Order, PaymentRequest
 from payments.service import PaymentError
 
 if TYPE_CHECKING:
@@ -261,37 +261,10 @@ async def cmd_paid(turn: Turn, rest: str, payments: PaymentService,
         turn.reply_text(f"{order.label} is {order.status}; nothing to confirm.{more}")
         return
     request = requests[-1]
-    transaction: str | None = None
-    claims = await service.transfer_claims(request)
-    if len(words) == 1:
-        transaction = words[0].upper()
-        if not service.is_transfer(request):
-            turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
-            return
-        if claims and transaction not in claims:
-            turn.reply_text(f"{order.label}: the shopper gave transaction id "
-                            f"{', '.join(claims)}, not {transaction}. Check your account; "
-                            f"`paid {order.label} {claims[-1]}` confirms theirs.")
-            return
-    elif claims and not words:
-        transaction = claims[-1]
-    if len(words) == 2:
-        left = _amount_and_reference(turn, order, words,
-                                     f"Usage: paid {order.label} [<amount> <UPI reference>]")
-        if left is None:
-            return
-        if not 0 < left.minor <= request.amount_minor:
-            turn.reply_text(f"One payment for {order.label} is at most "
-                            f"{request.amount.format()}.")
-            return
-        transaction = words[1][:60]
-    elif len(words) > 2:
-        turn.reply_text(f"Usage: paid {order.label} [<transaction id>] or "
-                        f"paid {order.label} <amount> <reference>")
+    asked = await _paid_amount(turn, service, order, request, requests, words)
+    if asked is None:
         return
-    else:
-        left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
-                     order.currency)
+    left, transaction = asked
     event = service.transfer_confirmation(request, left, transaction, turn.now_ms)
     if event is None:
         payment_id = f"manual:{request.id}:{transaction}" if len(words) == 2 \
@@ -317,6 +290,45 @@ async def cmd_paid(turn: Turn, rest: str, payments: PaymentService,
     checked = f", transaction {transaction}" if transaction else ""
     turn.reply_text(f"{order.label} marked paid ({left.format()}{checked}). The shopper is "
                     f"told.")
+
+
+async def _paid_amount(turn: Turn, service: PaymentService, order: Order,
+                       request: PaymentRequest, requests: Sequence[PaymentRequest],
+                       words: list[str]) -> tuple[Money, str | None] | None:
+    """``paid``'s amount and transaction id: the rest of the order and the shopper's claim,
+    or the merchant's own; None once the merchant was told what is wrong."""
+    transaction: str | None = None
+    claims = await service.transfer_claims(request)
+    if len(words) == 1:
+        transaction = words[0].upper()
+        if not service.is_transfer(request):
+            turn.reply_text(f"Usage: paid {order.label} [<amount> <UPI reference>]")
+            return None
+        if claims and transaction not in claims:
+            turn.reply_text(f"{order.label}: the shopper gave transaction id "
+                            f"{', '.join(claims)}, not {transaction}. Check your account; "
+                            f"`paid {order.label} {claims[-1]}` confirms theirs.")
+            return None
+    elif claims and not words:
+        transaction = claims[-1]
+    if len(words) == 2:
+        left = _amount_and_reference(turn, order, words,
+                                     f"Usage: paid {order.label} [<amount> <UPI reference>]")
+        if left is None:
+            return None
+        if not 0 < left.minor <= request.amount_minor:
+            turn.reply_text(f"One payment for {order.label} is at most "
+                            f"{request.amount.format()}.")
+            return None
+        transaction = words[1][:60]
+    elif len(words) > 2:
+        turn.reply_text(f"Usage: paid {order.label} [<transaction id>] or "
+                        f"paid {order.label} <amount> <reference>")
+        return None
+    else:
+        left = Money(max(order.total_minor - sum(r.captured_minor for r in requests), 0),
+                     order.currency)
+    return left, transaction
 
 
 async def cmd_refund(turn: Turn, rest: str, payments: PaymentService,

@@ -107,23 +107,8 @@ class PaymentNotifier:
                                        amount=excess.format())))
             why = (f"after it closed ({update.order_status_after})" if late
                    else "beyond its total (paid twice)")
-            if not self.payments.can_refund(update.request.provider):
-                # plain UPI: no provider can send it back, only the merchant can
-                # (a manual transfer: from the wallet or bank account it was sent to)
-                where, ref = ("the account it was sent to", "<reference>") if \
-                    self.payments.is_transfer(update.request) \
-                    else ("your UPI app", "<UPI reference>")
-                action = (f"This shop's payments cannot be refunded automatically: send "
-                          f"{excess.format()} back from {where}, then `refunded "
-                          f"{order.label} {excess.to_decimal_string()} {ref}` so "
-                          f"haat books it and tells the shopper.")
-            elif update.excess_policy == "refund":
-                action = ("haat will ask the provider to refund exactly that; you will hear "
-                          "when the provider accepts it or if it fails.")
-            else:
-                action = (f"It is held. Send `refund {order.label} excess` to return exactly "
-                          f"that (never the order's own payment).")
-            to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. {action}")
+            to_owners.append(f"⚠️ {excess.format()} arrived for {order.label} {why}. "
+                             f"{self._excess_action(update)}")
         elif update.request.method == COD and captured.minor > 0:
             # the merchant recorded the cash (deliver / paid ORD-…): only now is it "paid"
             delivered = update.order_status_after == OrderStatus.DELIVERED
@@ -132,10 +117,8 @@ class PaymentNotifier:
             # its receipt (after delivery, for COD) in the same transaction and message
             settled = replace(order, status=OrderStatus(update.order_status_after))
             # no reference: cash has none (the event's id, ``cash:ORD-…``, is haat's dedupe key)
-            issued = await self._issue_receipt(shop, settled, writes, to_owners, method="cod",
-                                               reference=None, now=now)
-            if issued is not None:
-                text += "\n" + t("receipt_line", link=issued.url)
+            text += await self._receipt_line(shop, settled, writes, to_owners, t, method="cod",
+                                             reference=None, now=now)
             event = TemplateEvent.ORDER_DELIVERED if delivered else TemplateEvent.ORDER_PAID
             to_shopper.append(notice(text, event, amount=captured.format()))
         elif update.newly_paid:
@@ -144,12 +127,10 @@ class PaymentNotifier:
             # the receipt in the same transaction, its link in the same message: one
             # message cannot arrive before the other (the outbox sends rows concurrently)
             request = update.request
-            issued = await self._issue_receipt(
-                shop, order, writes, to_owners, method=request.method,
+            text += await self._receipt_line(
+                shop, order, writes, to_owners, t, method=request.method,
                 reference=ManualTransferProvider.shown_reference(
                     update.event.payment_id or request.provider_ref or ""), now=now)
-            if issued is not None:
-                text += "\n" + t("receipt_line", link=issued.url)
             # the card moves only if one went out for this request (bot/order_card.py)
             to_shopper.append(notice(order_status_reply(
                 text, request.id, OrderStatus.PAID,
@@ -166,32 +147,40 @@ class PaymentNotifier:
               and update.after.captured.minor == 0
               and await self._expire_order(update, writes, now)):
             to_shopper.append(notice(t("payment_expired")))
-        manual = update.refund is not None and \
-            (update.refund.provider_ref or "").startswith("manual:")
-        if refunded.minor > 0 and manual:
-            # the merchant says they paid it back by hand: say exactly that, nothing more
-            assert update.refund is not None
-            reference = str(update.refund.provider_ref).split(":")[1]
-            to_shopper.append(notice(t("refund_manual", amount=refunded.format(),
-                                       reference=reference), TemplateEvent.REFUND,
-                                     amount=refunded.format()))
-            to_owners.append(f"↩️ Booked your refund of {refunded.format()} on {order.label} "
-                             f"(ref {reference}); the order is now "
-                             f"{update.order_status_after}.")
-        elif refunded.minor > 0:
-            to_shopper.append(notice(t("refund_receipt", amount=refunded.format()),
-                                     TemplateEvent.REFUND, amount=refunded.format()))
-            if update.provider_refund is not None:
-                to_owners.append(f"↩️ The provider refunded {refunded.format()} on "
-                                 f"{order.label} by itself; the order is now "
-                                 f"{update.order_status_after}.")
-            else:
-                to_owners.append(f"↩️ Refunded {refunded.format()} on {order.label}")
+        if refunded.minor > 0:
+            _refunded(update, refunded, t, notice, to_shopper, to_owners)
         if update.refund is not None and update.refund.status == RefundStatus.FAILED:
             to_owners.append(self._failed_alert(order.label, update.refund.amount,
                                                 update.refund.last_error,
                                                 update.refund.next_attempt_at))
         await self._send(shop, order, to_shopper, to_owners, writes, now)
+
+    def _excess_action(self, update: PaymentUpdate) -> str:
+        """What happens to money beyond what the order keeps, told to the merchant."""
+        excess, order = update.new_excess, update.order
+        if not self.payments.can_refund(update.request.provider):
+            # plain UPI: no provider can send it back, only the merchant can
+            # (a manual transfer: from the wallet or bank account it was sent to)
+            where, ref = ("the account it was sent to", "<reference>") if \
+                self.payments.is_transfer(update.request) \
+                else ("your UPI app", "<UPI reference>")
+            return (f"This shop's payments cannot be refunded automatically: send "
+                    f"{excess.format()} back from {where}, then `refunded "
+                    f"{order.label} {excess.to_decimal_string()} {ref}` so "
+                    f"haat books it and tells the shopper.")
+        if update.excess_policy == "refund":
+            return ("haat will ask the provider to refund exactly that; you will hear "
+                    "when the provider accepts it or if it fails.")
+        return (f"It is held. Send `refund {order.label} excess` to return exactly "
+                f"that (never the order's own payment).")
+
+    async def _receipt_line(self, shop: Shop, order: Order, writes: WriteSet,
+                            to_owners: list[str], t: Callable[..., str], *, method: str,
+                            reference: str | None, now: int) -> str:
+        """The receipt issued in this transaction, as a line for the message it joins."""
+        issued = await self._issue_receipt(shop, order, writes, to_owners, method=method,
+                                           reference=reference, now=now)
+        return "" if issued is None else "\n" + t("receipt_line", link=issued.url)
 
     async def _issue_receipt(self, shop: Shop, order: Order, writes: WriteSet,
                              to_owners: list[str], *, method: str, reference: str | None,
@@ -291,3 +280,28 @@ class PaymentNotifier:
         self.inventory.release(shop.id, shop.catalog, [(ln.sku, ln.quantity) for ln in lines],
                                writes, now)
         return True
+
+
+def _refunded(update: PaymentUpdate, refunded: Money, t: Callable[..., str],
+              notice: Callable[..., Notice], to_shopper: list[Notice],
+              to_owners: list[str]) -> None:
+    """Money went back: the shopper's receipt and the merchant's note."""
+    order = update.order
+    if update.refund is not None and (update.refund.provider_ref or "").startswith("manual:"):
+        # the merchant says they paid it back by hand: say exactly that, nothing more
+        reference = str(update.refund.provider_ref).split(":")[1]
+        to_shopper.append(notice(t("refund_manual", amount=refunded.format(),
+                                   reference=reference), TemplateEvent.REFUND,
+                                 amount=refunded.format()))
+        to_owners.append(f"↩️ Booked your refund of {refunded.format()} on {order.label} "
+                         f"(ref {reference}); the order is now "
+                         f"{update.order_status_after}.")
+        return
+    to_shopper.append(notice(t("refund_receipt", amount=refunded.format()),
+                             TemplateEvent.REFUND, amount=refunded.format()))
+    if update.provider_refund is not None:
+        to_owners.append(f"↩️ The provider refunded {refunded.format()} on "
+                         f"{order.label} by itself; the order is now "
+                         f"{update.order_status_after}.")
+    else:
+        to_owners.append(f"↩️ Refunded {refunded.format()} on {order.label}")

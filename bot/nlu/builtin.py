@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.language import detect_language, language_switch_request
 from bot.nlu.base import (
@@ -83,8 +83,16 @@ _ARABIC_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة"
 _KEEP_AS_TOKEN = {"?": " ? ", "؟": " ? ", "!": " ! ", PLACEHOLDER: f" {PLACEHOLDER} "}
 
 
+_CHARS_KEPT = 8192  # distinct characters remembered; a message of rarer ones is still right
+
+
 class _CharMap(dict[int, str | None]):
-    """``str.translate`` table built lazily: one dict hit per character after the first."""
+    """``str.translate`` table built lazily: one dict hit per character after the first.
+
+    A memo of a pure function of one code point (the same for every app, like a
+    ``functools`` cache, which ``str.translate`` cannot call), capped so that text in every
+    script Unicode has cannot grow it without bound.
+    """
 
     def __missing__(self, code: int) -> str | None:
         ch = chr(code)
@@ -107,7 +115,8 @@ class _CharMap(dict[int, str | None]):
                 out = None
             else:
                 out = " "  # punctuation, spaces, symbols, the danda
-        self[code] = out
+        if len(self) < _CHARS_KEPT:
+            self[code] = out
         return out
 
 
@@ -376,10 +385,6 @@ class TrainedModel:
 
 log = logging.getLogger(__name__)
 
-_MODEL_CACHE: OrderedDict[tuple[tuple[str, str], ...], TrainedModel] = OrderedDict()
-_MODEL_CACHE_SIZE = 8
-
-
 def _prepared(example: Example, masker: ProductMasker) -> list[str]:
     spans = [(s.start, s.end) for s in example.spans if s.type == "product"]
     return masker.mask(normalize_tokens(mask_spans(example.text, spans)))
@@ -459,7 +464,6 @@ def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = (),
     The same normalised data gives the same model, so a cache keyed by it makes a second
     shop, a reload that changed only prices, or a test suite, train once.
     """
-    began = time.perf_counter()
     product_words = sorted(
         {ex.text[s.start : s.end] for ex in examples for s in ex.spans if s.type == "product"}
     )
@@ -470,33 +474,36 @@ def train_model(examples: Sequence[Example], catalog_names: Iterable[str] = (),
     for ex in examples:
         if ex.intent in INTENTS:
             unique[(" ".join(_prepared(ex, masker)), ex.intent)] = None
-    key = tuple(unique)
-    cached = _MODEL_CACHE.get(key)
-    if cached is not None:
-        _MODEL_CACHE.move_to_end(key)
-        return cached
+    return _trained(tuple(unique), tuple(product_words), cache_dir)
+
+
+@functools.lru_cache(maxsize=8)  # pure: the same training data gives the same model
+def _trained(key: tuple[tuple[str, str], ...], product_words: tuple[str, ...],
+             cache_dir: Path | None) -> TrainedModel:
+    """The model of exactly this training data: from ``cache_dir`` when a restart finds it
+    there (same data, same model: no retraining), else trained (and saved there)."""
+    began = time.perf_counter()
     path = _model_file(cache_dir, key) if cache_dir is not None else None
     if path is not None and (loaded := load_model(path)) is not None:
-        _MODEL_CACHE[key] = loaded  # same data, same model: a restart need not retrain
         return loaded
     class_of = {name: i for i, name in enumerate(INTENTS)}
     samples = [(frozenset(features(text.split())), class_of[intent]) for text, intent in key]
     index, rows = train_linear(samples, len(INTENTS))
     trained = TrainedModel(
         LinearModel(INTENTS, index, tuple(rows)),
-        tuple(product_words),
+        product_words,
         time.perf_counter() - began,
         len(samples),
     )
-    _MODEL_CACHE[key] = trained
     if path is not None:
         try:
             save_model(path, trained)
         except OSError as exc:
             log.warning("could not cache the trained intent model: %s", type(exc).__name__)
-    while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
-        _MODEL_CACHE.popitem(last=False)
     return trained
+
+
+forget_trained_models = _trained.cache_clear  # as a new process would start (tests, bench)
 
 
 def parse_shortcut(text: str, shop: Shop, language: str) -> Understanding | None:
@@ -536,45 +543,60 @@ def parse_shortcut(text: str, shop: Shop, language: str) -> Understanding | None
     )
 
 
-_Indexed: TypeAlias = "tuple[Catalog, ProductIndex, dict[tuple[str, str], Extraction]]"
-_INDEXES: OrderedDict[int, _Indexed] = OrderedDict()
-# Extractions remembered per index: chat repeats itself ("2 samosa", "menu dikhao"), and an
+# Extractions remembered per catalog: chat repeats itself ("2 samosa", "menu dikhao"), and an
 # Extraction is immutable and depends only on the text, the index and the currency.
 _EXTRACTION_MEMO = 2048
+_CATALOGS_KEPT = 32
 
 
-def _indexed(catalog: Catalog) -> _Indexed:
-    hit = _INDEXES.get(id(catalog))
-    if hit is not None and hit[0] is catalog:
-        return hit
-    entry: _Indexed = (catalog, ProductIndex.build(catalog), {})
-    _INDEXES[id(catalog)] = entry
-    while len(_INDEXES) > 32:
-        _INDEXES.popitem(last=False)
-    return entry
+class CatalogExtractor:
+    """One catalog's product index and the extractions of the texts it saw lately."""
+
+    __slots__ = ("_memo", "catalog", "index")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.index = ProductIndex.build(catalog)
+        self._memo: dict[tuple[str, str], Extraction] = {}
+
+    def extraction(self, text: str, currency: str) -> Extraction:
+        """Entities, items and the words that matched no product (shared by all backends)."""
+        key = (text[:MAX_ENTITY_CHARS], currency)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= _EXTRACTION_MEMO:
+                self._memo.clear()
+            found = self._memo[key] = extract(key[0], self.index, currency)
+        return found
+
+    def forget(self) -> None:
+        """Drop the remembered extractions (bench/growth.py times first-seen texts)."""
+        self._memo.clear()
 
 
-def product_index(catalog: Catalog) -> ProductIndex:
-    """The search index of a catalog, built once per catalog object (a reload makes a new one)."""
-    return _indexed(catalog)[1]
+class Extractors:
+    """The app's :class:`CatalogExtractor` of each catalog object (the latest 32): built in
+    ``create_app`` and handed to every backend, so a reload that kept a shop's catalog keeps
+    its index and memory, and two apps share neither."""
 
+    __slots__ = ("_by_catalog",)
 
-def extract_for_shop(text: str, shop: Shop) -> tuple[tuple[Entity, ...], tuple[ItemMention, ...]]:
-    """Entities and items of a message against the shop's catalog (shared by all backends)."""
-    found = extraction_for_shop(text, shop)
-    return found.entities, found.items
+    def __init__(self) -> None:
+        self._by_catalog: OrderedDict[int, CatalogExtractor] = OrderedDict()
 
+    def for_catalog(self, catalog: Catalog) -> CatalogExtractor:
+        """This catalog's extractor, built once per catalog object (a reload makes a new one)."""
+        hit = self._by_catalog.get(id(catalog))
+        if hit is not None and hit.catalog is catalog:
+            return hit
+        entry = self._by_catalog[id(catalog)] = CatalogExtractor(catalog)
+        while len(self._by_catalog) > _CATALOGS_KEPT:
+            self._by_catalog.popitem(last=False)
+        return entry
 
-def extraction_for_shop(text: str, shop: Shop) -> Extraction:
-    """Entities, items and the words that matched no product (shared by all backends)."""
-    _, index, memo = _indexed(shop.catalog)
-    key = (text[:MAX_ENTITY_CHARS], shop.currency)
-    found = memo.get(key)
-    if found is None:
-        if len(memo) >= _EXTRACTION_MEMO:
-            memo.clear()
-        found = memo[key] = extract(key[0], index, key[1])
-    return found
+    def extraction(self, text: str, shop: Shop) -> Extraction:
+        """The extraction of ``text`` against ``shop``'s catalog and currency."""
+        return self.for_catalog(shop.catalog).extraction(text, shop.currency)
 
 
 def message_language(text: str, context: ParseContext) -> str:
@@ -601,23 +623,27 @@ class BuiltinBackend:
     def create(cls, shop: Shop, env: Mapping[str, str],
                options: BackendOptions) -> BuiltinBackend:
         """The registry's constructor (bot/nlu/registry.py)."""
-        return cls.train(shop, cache_dir=options.model_cache)
+        return cls.train(shop, cache_dir=options.model_cache, extractors=options.extractors)
 
-    def __init__(self, trained: TrainedModel, shop: Shop) -> None:
+    def __init__(self, trained: TrainedModel, shop: Shop,
+                 extractors: Extractors | None = None) -> None:
         self.trained = trained
+        self._extractors = extractors or Extractors()
         self._model = trained.model
         self._masker = ProductMasker([*trained.product_words, *_catalog_names(shop.catalog)])
 
     @classmethod
     def train(cls, shop: Shop, extra_examples: Iterable[Example] = (),
-              cache_dir: Path | None = None) -> BuiltinBackend:
+              cache_dir: Path | None = None,
+              extractors: Extractors | None = None) -> BuiltinBackend:
         """Train on the shipped data, the shop's nlu.yml and catalog-generated examples.
 
         With ``cache_dir`` the trained weights are kept on disk under a hash of the exact
         training data, so a restart with unchanged data loads them instead of retraining.
         """
         examples = training_examples(shop, extra_examples)
-        return cls(train_model(examples, _catalog_names(shop.catalog), cache_dir), shop)
+        return cls(train_model(examples, _catalog_names(shop.catalog), cache_dir), shop,
+                   extractors)
 
     def classify(self, text: str) -> tuple[tuple[str, float], ...]:
         """The ranking (best first) for a text; synchronous, tens of microseconds.
@@ -652,7 +678,7 @@ class BuiltinBackend:
             items: tuple[ItemMention, ...] = ()
             unmatched: tuple[str, ...] = ()
         else:  # the extractor adds the language entity itself
-            found = extraction_for_shop(text, context.shop)
+            found = self._extractors.extraction(text, context.shop)
             entities, items, unmatched = found.entities, found.items, found.unmatched
             spans = list(found.product_spans)  # "2 roll" too, which names no one product
             if confidence < LOW_CONFIDENCE and spans:
@@ -674,6 +700,7 @@ def _with_language(text: str, entities: tuple[Entity, ...]) -> tuple[Entity, ...
 
 
 def build_builtin(shop: Shop, extra_examples: Iterable[Example] = (),
-                  cache_dir: Path | None = None) -> BuiltinBackend:
+                  cache_dir: Path | None = None,
+                  extractors: Extractors | None = None) -> BuiltinBackend:
     """The registry's factory for the built-in backend."""
-    return BuiltinBackend.train(shop, extra_examples, cache_dir)
+    return BuiltinBackend.train(shop, extra_examples, cache_dir, extractors)

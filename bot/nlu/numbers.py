@@ -36,38 +36,34 @@ def _table(spec: dict[int | Fraction, str]) -> dict[str, Fraction]:
     return {normalize_token(w): Fraction(v) for v, words in spec.items() for w in words.split()}
 
 
-_WORDS: dict[str, Fraction] = _table({
+_WORDS: dict[str, Fraction] = {**_table({
     # English
     1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
     9: "nine", 10: "ten", 11: "eleven", 12: "twelve", 13: "thirteen", 14: "fourteen",
     15: "fifteen", 16: "sixteen", 17: "seventeen", 18: "eighteen", 19: "nineteen",
     20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 100: "hundred",
     Fraction(1, 2): "half", Fraction(1, 4): "quarter",
-})
-_WORDS.update(_table({  # romanised Hindi (and a little romanised Bengali)
+}), **_table({  # romanised Hindi (and a little romanised Bengali)
     1: "ek ekta ekti", 2: "dui duto duti", 3: "teen tinte tinta tinti", 4: "char chaar charte",
     5: "paanch panch paach panchta", 6: "chhe chhah chheh chah choyta chhoyta",
     7: "saat satta", 8: "aath ath athta", 9: "nau noyta", 10: "das dus doshta dosta",
     11: "gyarah gyara", 12: "barah bara",
     Fraction(1, 2): "aadha adha aadhi adhi", Fraction(3, 2): "dedh derh dedhh",
     Fraction(5, 2): "dhai dhaai dhaayi",
-}))
-_WORDS.update(_table({  # Hindi
+}), **_table({  # Hindi
     1: "एक", 2: "दो", 3: "तीन", 4: "चार", 5: "पांच पाँच पाच", 6: "छह छः छे छ", 7: "सात",
     8: "आठ", 9: "नौ", 10: "दस", 11: "ग्यारह", 12: "बारह", 20: "बीस",
     Fraction(1, 2): "आधा आधी", Fraction(3, 2): "डेढ़ डेढ", Fraction(5, 2): "ढाई",
-}))
-_WORDS.update(_table({  # Bengali (classifier suffixes are stripped before look-up)
+}), **_table({  # Bengali (classifier suffixes are stripped before look-up)
     1: "এক", 2: "দুই দু দুটো দুটি দুটা", 3: "তিন", 4: "চার", 5: "পাঁচ পাচ", 6: "ছয় ছ",
     7: "সাত", 8: "আট", 9: "নয়", 10: "দশ", 11: "এগারো", 12: "বারো", 20: "কুড়ি বিশ",
     Fraction(1, 2): "আধা আধ", Fraction(3, 2): "দেড়", Fraction(5, 2): "আড়াই",
-}))
-_WORDS.update(_table({  # Arabic (after alef / teh marbuta folding)
+}), **_table({  # Arabic (after alef / teh marbuta folding)
     1: "واحد واحدة", 2: "اثنين اثنان اثنتين اتنين اثنتان", 3: "ثلاثة ثلاث تلاتة",
     4: "أربعة أربع اربعة", 5: "خمسة خمس", 6: "ستة ست", 7: "سبعة سبع",
     8: "ثمانية ثماني ثمان تمانية", 9: "تسعة تسع", 10: "عشرة عشر", 11: "أحد عشر",
     12: "اثنا عشر", Fraction(1, 2): "نصف نص",
-}))
+})}  # built once here, never changed
 
 # Words that are numbers only in context: "do you have…", "a samosa" vs "a dozen".
 _WEAK: dict[str, Fraction] = _table({1: "a an", 2: "do", 7: "sat", 3: "tin", 6: "che"})

@@ -33,16 +33,15 @@ from bot.nlu.base import (
 from bot.nlu.builtin import (
     MAX_ENTITY_CHARS,
     RANKING_SIZE,
+    Extractors,
     build_builtin,
-    extraction_for_shop,
     message_language,
     parse_shortcut,
-    product_index,
 )
 from bot.nlu.entities import item_for, order_intent
 from bot.nlu.numbers import NumberSpan, find_numbers
 from catalog.models import Shop
-from catalog.search import Mention
+from catalog.search import Mention, ProductIndex
 from config.plugins import Option, load, option, options
 
 if TYPE_CHECKING:
@@ -128,7 +127,8 @@ def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[i
 _QUANTITY_BREAKS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "but", "no"})
 
 
-def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[ItemMention, ...]:
+def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
+                    index: ProductIndex) -> tuple[ItemMention, ...]:
     """Cart items from DIET's entities alone, to score Rasa's extraction against ours.
 
     A product span is its synonym-mapped sku when DIET's value is one, else the catalog's
@@ -138,7 +138,6 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop) -> tuple[Ite
     """
     spans = _rasa_spans(data, ("product", "quantity", "unit"))
     catalog = shop.catalog
-    index = product_index(catalog)
     items: list[ItemMention] = []
     products = [s for s in spans if s[2] == "product"]
     numbers = [s for s in spans if s[2] != "product"]
@@ -218,8 +217,9 @@ class RasaHttpBackend:
         if options.session is None:
             raise ValueError("the rasa backend needs an aiohttp ClientSession")
         return cls(load(RasaConfig, env).url, options.session, options.timeout,
-                   build_builtin(shop, cache_dir=options.model_cache),
-                   diet_items=options.rasa_entities)
+                   build_builtin(shop, cache_dir=options.model_cache,
+                                 extractors=options.extractors),
+                   diet_items=options.rasa_entities, extractors=options.extractors)
 
     def __init__(
         self,
@@ -228,12 +228,14 @@ class RasaHttpBackend:
         timeout: float = DEFAULT_TIMEOUT,
         fallback: IntentBackend | None = None,
         diet_items: bool = False,
+        extractors: Extractors | None = None,
     ) -> None:
         self.endpoint = url.rstrip("/") + "/model/parse"
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._fallback = fallback
         self._diet_items = diet_items
+        self._extractors = extractors or Extractors()
 
     async def parse(self, text: str, context: ParseContext) -> Understanding:
         language = message_language(text, context)
@@ -242,11 +244,13 @@ class RasaHttpBackend:
             return shortcut
         try:
             data = await self._post(text[:MAX_ENTITY_CHARS])
-            found = extraction_for_shop(text, context.shop)
+            extractor = self._extractors.for_catalog(context.shop.catalog)
+            found = extractor.extraction(text, context.shop.currency)
             items = found.items
             result = understanding_from_rasa(data, language, found.entities)
             if self._diet_items:
-                items = items_from_rasa(data, text[:MAX_ENTITY_CHARS], context.shop)
+                items = items_from_rasa(data, text[:MAX_ENTITY_CHARS], context.shop,
+                                        extractor.index)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("rasa parse failed (%s); using the fallback backend", type(exc).__name__)
             if self._fallback is not None:

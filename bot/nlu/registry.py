@@ -16,7 +16,7 @@ from typing import ClassVar, Protocol
 import aiohttp
 
 from bot.nlu.base import IntentBackend
-from bot.nlu.builtin import BuiltinBackend
+from bot.nlu.builtin import BuiltinBackend, Extractors
 from bot.nlu.rasa_http import DEFAULT_TIMEOUT, RasaHttpBackend
 from catalog.models import Shop
 from config.plugins import Option
@@ -31,6 +31,8 @@ class BackendOptions:
     timeout: float = DEFAULT_TIMEOUT
     model_cache: Path | None = None  # where trained built-in weights are kept across restarts
     rasa_entities: bool = False  # items from DIET's entities (haat nlu eval --rasa-entities)
+    # the app's catalog indexes and extraction memory (none given: the backend keeps its own)
+    extractors: Extractors | None = None
 
 
 class BackendPlugin(Protocol):

@@ -9,6 +9,7 @@ Rasa project all use it, so the same file trains either backend. Entity annotati
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -198,16 +199,12 @@ def builtin_examples() -> list[Example]:
     return list(_builtin_cache())
 
 
-_BUILTIN: list[tuple[Example, ...]] = []
-
-
+@functools.cache  # the files ship with the package: read once per process
 def _builtin_cache() -> tuple[Example, ...]:
-    if not _BUILTIN:
-        examples: list[Example] = []
-        for path in sorted(DATA_DIR.glob("*.yml")):
-            examples.extend(read_nlu_data(path.read_text(encoding="utf-8"), str(path)).examples)
-        _BUILTIN.append(tuple(examples))
-    return _BUILTIN[0]
+    examples: list[Example] = []
+    for path in sorted(DATA_DIR.glob("*.yml")):
+        examples.extend(read_nlu_data(path.read_text(encoding="utf-8"), str(path)).examples)
+    return tuple(examples)
 
 
 # Templates per language for catalog-generated examples. {n} is a product name in that

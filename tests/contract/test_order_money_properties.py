@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from catalog.money import Money
 from payments.audit import audit, expected_balances, order_balances
+from payments.book import OrderBook
 from payments.providers.base import ProviderEvent
 from payments.repository import PaymentRequest
 from payments.service import PaymentError
@@ -237,6 +238,23 @@ async def _check(run: Run, order_id: str, policy: str) -> None:
     for pid, late in run.late.items():
         if late and pid in flags:
             assert flags[pid], pid
+    _check_refunds(env, book, found, by_hand=by_hand)
+    # 7. fully refunded orders are not shippable
+    if order.status in ("paid", "partially_refunded", "shipped", "delivered"):
+        assert not book.money_out
+    # 8. partially_refunded exactly when part of the sale went back (that it still ships:
+    # tests/contract/test_partial_and_manual_refunds.py)
+    status = OrderStatus(order.status)
+    if status is OrderStatus.PAID:
+        assert book.sale_refunded == 0, refunds
+    if status is OrderStatus.PARTIALLY_REFUNDED:
+        assert book.sale_refunded > 0, refunds
+    assert "status_mismatch" not in found
+
+
+def _check_refunds(env: Env, book: OrderBook, found: set[str], *, by_hand: bool) -> None:
+    """Invariants 5 and 6: refunds within captures, and every failed one visible."""
+    refunds = book.refunds
     # 5. refunds never exceed captures (pending and failed ones counted), even concurrently
     for capture in book.captures():
         taken = sum(r.amount_minor for r in book.live_refunds  # superseded: never sent
@@ -255,17 +273,6 @@ async def _check(run: Run, order_id: str, policy: str) -> None:
             # retried with backoff, or (no refund API) owed until the merchant books it
             assert (refund.next_attempt_at == 0) if by_hand else refund.next_attempt_at > 0
             assert "refund_failed" in found
-    # 7. fully refunded orders are not shippable
-    if order.status in ("paid", "partially_refunded", "shipped", "delivered"):
-        assert not book.money_out
-    # 8. partially_refunded exactly when part of the sale went back (that it still ships:
-    # tests/contract/test_partial_and_manual_refunds.py)
-    status = OrderStatus(order.status)
-    if status is OrderStatus.PAID:
-        assert book.sale_refunded == 0, refunds
-    if status is OrderStatus.PARTIALLY_REFUNDED:
-        assert book.sale_refunded > 0, refunds
-    assert "status_mismatch" not in found
 
 
 @settings(max_examples=30, deadline=None, derandomize=True,

@@ -294,5 +294,6 @@ def test_items_from_diets_entities() -> None:
         ent("quantity", "2"), ent("product", "samosa", "SAMOSA"), ent("product", "dudh"),
         ent("quantity", "3"), ent("quantity", "1"), ent("unit", "kg"),
         ent("product", "rice", "RICE")]}
-    items = items_from_rasa(data, text, _shop("kirana"))
+    kirana = _shop("kirana")
+    items = items_from_rasa(data, text, kirana, ProductIndex.build(kirana.catalog))
     assert [(i.sku, i.quantity) for i in items] == [("SAMOSA", 2), ("MILK", 3), ("RICE", 1)]

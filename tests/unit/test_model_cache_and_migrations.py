@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.builtin import _MODEL_CACHE, build_builtin, load_model
+from bot.nlu.builtin import build_builtin, forget_trained_models, load_model
 from tests.conftest import DEMO_SHOP
 from webhooks.migrate import head_revision, sqlite_at_head, upgrade, upgrade_in_child
 from webhooks.plugins import load_shop
@@ -19,11 +19,11 @@ SENTENCES = ["how much is masala chai", "২টা সিঙ্গারা দ�
 
 def test_a_cached_model_answers_exactly_like_the_trained_one(tmp_path: Path) -> None:
     shop = load_shop(DEMO_SHOP)
-    _MODEL_CACHE.clear()
+    forget_trained_models()
     trained = build_builtin(shop, cache_dir=tmp_path)
     files = list(tmp_path.glob("intent-*.bin"))
     assert len(files) == 1
-    _MODEL_CACHE.clear()  # as in a new process
+    forget_trained_models()  # as in a new process
     loaded = build_builtin(shop, cache_dir=tmp_path)
     assert loaded.trained is not trained.trained
     for sentence in SENTENCES:
@@ -32,12 +32,12 @@ def test_a_cached_model_answers_exactly_like_the_trained_one(tmp_path: Path) -> 
 
 def test_a_damaged_model_file_is_ignored_and_retrained(tmp_path: Path) -> None:
     shop = load_shop(DEMO_SHOP)
-    _MODEL_CACHE.clear()
+    forget_trained_models()
     build_builtin(shop, cache_dir=tmp_path)
     path = next(tmp_path.glob("intent-*.bin"))
     path.write_bytes(path.read_bytes()[:-100])  # truncated
     assert load_model(path) is None
-    _MODEL_CACHE.clear()
+    forget_trained_models()
     again = build_builtin(shop, cache_dir=tmp_path)
     assert again.classify("menu")[0][0] == "browse_catalog"
     assert load_model(path) is not None  # rewritten whole

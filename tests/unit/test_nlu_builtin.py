@@ -241,9 +241,9 @@ def test_training_work_does_not_grow_with_the_catalog() -> None:
     1,000-product catalog adds at most the capped catalog examples to them and no vocabulary
     beyond what those bring, so it trains in the time a small shop does plus its name trie.
     ``python -m bench.bench_nlu`` times both."""
-    builtin._MODEL_CACHE.clear()
+    builtin.forget_trained_models()
     small = BuiltinBackend.train(tea_shop())
-    builtin._MODEL_CACHE.clear()
+    builtin.forget_trained_models()
     big = BuiltinBackend.train(tea_shop(extra_products=1000))
     cap = 5 * CATALOG_EXAMPLES_PER_LANGUAGE
     assert big.trained.n_examples > 1000

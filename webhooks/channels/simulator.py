@@ -117,23 +117,7 @@ class SimulatorAdapter:
                             ("button", MAX_TEXT)):
             if len(data.get(name) or "") > limit:
                 raise BadPayload(f"'{name}' is longer than {limit} characters")
-        items: list[OrderItem] = []
-        if order is not None:
-            if not isinstance(order, list):
-                raise BadPayload("'order' must be a list of {sku, qty}")
-            for line in order:
-                if (not isinstance(line, dict) or not isinstance(line.get("sku"), str)
-                        or not line["sku"] or len(line["sku"]) > MAX_ID
-                        or type(line.get("qty")) is not int
-                        or not 1 <= line["qty"] <= MAX_QUANTITY):
-                    raise BadPayload("each order line needs a 'sku' and a positive 'qty'")
-                price = line.get("price_minor")
-                if price is not None and (type(price) is not int
-                                          or not 0 <= price <= MAX_PRICE_MINOR):
-                    raise BadPayload("'price_minor' (what the shopper's app showed, in minor "
-                                     "units) must be a non-negative integer")
-                items.append(OrderItem(sku=line["sku"], quantity=line["qty"],
-                                       item_price_minor=price))
+        items = _order_items(order) if order is not None else []
         if text is None and button is None and order is None:
             raise BadPayload("one of 'text', 'button' or 'order' is required")
         kind = MessageKind.ORDER if items else (
@@ -169,3 +153,24 @@ class SimulatorAdapter:
     def drain(self, to: str) -> list[dict[str, Any]]:
         digits = wire.ascii_digits(to) or to
         return self.sent.pop(digits, [])
+
+
+def _order_items(order: Any) -> list[OrderItem]:
+    """The ``order`` field's lines: each a sku, a quantity and maybe the price shown."""
+    if not isinstance(order, list):
+        raise BadPayload("'order' must be a list of {sku, qty}")
+    items: list[OrderItem] = []
+    for line in order:
+        if (not isinstance(line, dict) or not isinstance(line.get("sku"), str)
+                or not line["sku"] or len(line["sku"]) > MAX_ID
+                or type(line.get("qty")) is not int
+                or not 1 <= line["qty"] <= MAX_QUANTITY):
+            raise BadPayload("each order line needs a 'sku' and a positive 'qty'")
+        price = line.get("price_minor")
+        if price is not None and (type(price) is not int
+                                  or not 0 <= price <= MAX_PRICE_MINOR):
+            raise BadPayload("'price_minor' (what the shopper's app showed, in minor "
+                             "units) must be a non-negative integer")
+        items.append(OrderItem(sku=line["sku"], quantity=line["qty"],
+                               item_price_minor=price))
+    return items

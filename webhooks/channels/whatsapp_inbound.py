@@ -353,47 +353,9 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     seen_messages: set[str] = set()
     seen_statuses: set[tuple[str, StatusKind]] = set()
     for value in _values(payload):
-        metadata = value.get("metadata")
-        business = ""
-        number_id = ""
-        if isinstance(metadata, dict):
-            business = e164(metadata.get("display_phone_number"))
-            number_id = wire.digits(metadata.get("phone_number_id"), _MAX_DIGITS) or ""
-            if business and number_id:
-                numbers[business] = number_id
-        contacts: dict[str, dict[str, Any]] = {}
-        raw_contacts = [c for c in _array(value.get("contacts")) if isinstance(c, dict)]
-        for contact in raw_contacts:
-            for key in ("wa_id", "user_id"):
-                if (ident := _id(contact.get(key))) is not None:
-                    contacts[ident] = contact
-        only = raw_contacts[0] if len(raw_contacts) == 1 else None
-        for msg in _array(value.get("messages")):
-            if not isinstance(msg, dict):
-                continue
-            try:
-                parsed = _message(msg, contacts, only, business, number_id)
-            except _SKIPPABLE as exc:
-                # one malformed message must not cost its batch (Meta retries a non-200
-                # for seven days): skip it, keep the rest
-                log.warning("malformed cloud message skipped (%s)", type(exc).__name__)
-                continue
-            if parsed is None:
-                log.warning("cloud message without any sender id skipped")
-            elif parsed.message_id not in seen_messages:
-                seen_messages.add(parsed.message_id)
-                messages.append(parsed)
-        for raw in _array(value.get("statuses")):
-            try:
-                status = _status(raw) if isinstance(raw, dict) else None
-            except _SKIPPABLE as exc:
-                log.warning("malformed cloud status skipped (%s)", type(exc).__name__)
-                continue
-            if status is not None:
-                status_key = (status.message_id, status.status)
-                if status_key not in seen_statuses:
-                    seen_statuses.add(status_key)
-                    statuses.append(status)
+        business, number_id = _business_of(value, numbers)
+        _add_messages(value, business, number_id, seen_messages, messages)
+        _add_statuses(value, seen_statuses, statuses)
         for raw in _array(value.get("user_preferences")):
             preference = _preference(raw, business) if isinstance(raw, dict) else None
             if preference is not None and preference not in preferences:
@@ -404,5 +366,57 @@ def parse_envelope(payload: Any) -> tuple[Delivery, dict[str, str]]:
     return Delivery(tuple(messages), tuple(statuses), tuple(preferences)), numbers
 
 
+def _business_of(value: dict[str, Any], numbers: dict[str, str]) -> tuple[str, str]:
+    """The business number and phone_number_id a change is for (learned into ``numbers``)."""
+    metadata = value.get("metadata")
+    business = ""
+    number_id = ""
+    if isinstance(metadata, dict):
+        business = e164(metadata.get("display_phone_number"))
+        number_id = wire.digits(metadata.get("phone_number_id"), _MAX_DIGITS) or ""
+        if business and number_id:
+            numbers[business] = number_id
+    return business, number_id
 
 
+def _add_messages(value: dict[str, Any], business: str, number_id: str,
+                  seen: set[str], messages: list[InboundMessage]) -> None:
+    """A change's messages, each once, a malformed one skipped (its batch kept)."""
+    contacts: dict[str, dict[str, Any]] = {}
+    raw_contacts = [c for c in _array(value.get("contacts")) if isinstance(c, dict)]
+    for contact in raw_contacts:
+        for key in ("wa_id", "user_id"):
+            if (ident := _id(contact.get(key))) is not None:
+                contacts[ident] = contact
+    only = raw_contacts[0] if len(raw_contacts) == 1 else None
+    for msg in _array(value.get("messages")):
+        if not isinstance(msg, dict):
+            continue
+        try:
+            parsed = _message(msg, contacts, only, business, number_id)
+        except _SKIPPABLE as exc:
+            # one malformed message must not cost its batch (Meta retries a non-200
+            # for seven days): skip it, keep the rest
+            log.warning("malformed cloud message skipped (%s)", type(exc).__name__)
+            continue
+        if parsed is None:
+            log.warning("cloud message without any sender id skipped")
+        elif parsed.message_id not in seen:
+            seen.add(parsed.message_id)
+            messages.append(parsed)
+
+
+def _add_statuses(value: dict[str, Any], seen: set[tuple[str, StatusKind]],
+                  statuses: list[StatusUpdate]) -> None:
+    """A change's statuses, each (id, status) once, a malformed one skipped."""
+    for raw in _array(value.get("statuses")):
+        try:
+            status = _status(raw) if isinstance(raw, dict) else None
+        except _SKIPPABLE as exc:
+            log.warning("malformed cloud status skipped (%s)", type(exc).__name__)
+            continue
+        if status is not None:
+            status_key = (status.message_id, status.status)
+            if status_key not in seen:
+                seen.add(status_key)
+                statuses.append(status)

@@ -424,88 +424,113 @@ class Gen:
         return segs
 
     def frame(self, kind: str) -> Msg | None:
+        """One message of the frame ``kind`` (each is a ``_frame_<kind>`` method)."""
+        if kind not in dict(FRAME_MIX):
+            raise ValueError(kind)
+        make: Callable[[], Msg | None] = getattr(self, f"_frame_{kind}")
+        return make()
+
+    def _frame_before(self) -> Msg | None:
         rng, form = self.rng, self.form
-        if kind == "before":
-            return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": self.item()}),
-                       "add_to_cart")
-        if kind == "after":
-            return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": self.item(after=True)}),
-                       "add_to_cart")
-        if kind == "units":
-            weighed = [p for p in self.products if p.kind == "kg"]
-            if weighed and rng.random() < 0.5:
-                self.group += 1
-                segs = self._weighed(rng.choice(weighed), rng.choice((1, 2, 3, 5)),
-                                     rng.random() < 0.3)
-            else:
-                segs = self.packed()
-            return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": segs}), "add_to_cart")
-        if kind == "multi":
-            count = 3 if rng.random() < 0.3 else 2
-            chosen = rng.sample(self.products, count)
-            joiner = rng.choice(CONJ[form])
-            items: list[Seg] = []
-            for k, p in enumerate(chosen):
-                if k:
-                    items.append(joiner if k == count - 1 else ", " if joiner != " " else " ")
-                # without "and" or a comma, only numbers show where an item starts
-                # a weighed product named bare gets "which size?": not this frame's subject
-                items.extend(self.item(p, qty=joiner.strip() == "" or p.kind == "kg"
-                                       or rng.random() < 0.85))
-            template = rng.choice(ADD_BEFORE[form]) if rng.random() < 0.6 else "{i}"
-            return Msg(self.fill(template, {"{i}": items}), "add_to_cart")
-        if kind == "collide":
-            return self.collide()
-        if kind == "question":
-            template, intent = rng.choice(QUESTIONS[form])
+        return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": self.item()}),
+                   "add_to_cart")
+
+    def _frame_after(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": self.item(after=True)}),
+                   "add_to_cart")
+
+    def _frame_units(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        weighed = [p for p in self.products if p.kind == "kg"]
+        if weighed and rng.random() < 0.5:
             self.group += 1
-            if "{i}" in template:
-                return Msg(self.fill(template, {"{i}": self.item()}), intent)
-            return Msg(self.fill(template, {"{p}": [
-                self.product(rng.choice(self.products), bare=True)]}), intent)
-        if kind == "about":
+            segs = self._weighed(rng.choice(weighed), rng.choice((1, 2, 3, 5)),
+                                 rng.random() < 0.3)
+        else:
+            segs = self.packed()
+        return Msg(self.fill(rng.choice(ADD_BEFORE[form]), {"{i}": segs}), "add_to_cart")
+
+    def _frame_multi(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        count = 3 if rng.random() < 0.3 else 2
+        chosen = rng.sample(self.products, count)
+        joiner = rng.choice(CONJ[form])
+        items: list[Seg] = []
+        for k, p in enumerate(chosen):
+            if k:
+                items.append(joiner if k == count - 1 else ", " if joiner != " " else " ")
+            # without "and" or a comma, only numbers show where an item starts
+            # a weighed product named bare gets "which size?": not this frame's subject
+            items.extend(self.item(p, qty=joiner.strip() == "" or p.kind == "kg"
+                                   or rng.random() < 0.85))
+        template = rng.choice(ADD_BEFORE[form]) if rng.random() < 0.6 else "{i}"
+        return Msg(self.fill(template, {"{i}": items}), "add_to_cart")
+
+    def _frame_collide(self) -> Msg | None:
+        return self.collide()
+
+    def _frame_question(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        template, intent = rng.choice(QUESTIONS[form])
+        self.group += 1
+        if "{i}" in template:
+            return Msg(self.fill(template, {"{i}": self.item()}), intent)
+        return Msg(self.fill(template, {"{p}": [
+            self.product(rng.choice(self.products), bare=True)]}), intent)
+
+    def _frame_about(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        self.group += 1
+        return Msg(self.fill(rng.choice(ABOUT[form]),
+                             {"{p}": [self.product(rng.choice(self.products), bare=True)]}),
+                   "product_info")
+
+    def _frame_negated(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        self.group += 1
+        p = rng.choice(self.products)
+        return Msg(self.fill(rng.choice(NEGATED[form]),
+                             {"{p}": [self.product(p, role="negated", bare=True)]}), "deny")
+
+    def _frame_but_not(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        a, b = rng.sample(self.products, 2)
+        wanted = self.item(a)
+        self.group += 1
+        return Msg(self.fill(rng.choice(BUT_NOT[form]),
+                             {"{i}": wanted,
+                              "{p}": [self.product(b, role="negated", bare=True)]}),
+                   "add_to_cart")
+
+    def _frame_absurd(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        p = rng.choice([p for p in self.products if p.kind != "kg"] or self.products)
+        n = rng.choice(ABSURD_NUMBERS)
+        if n == "2.5" and p.kind == "kg":
+            n = "0"
+        self.group += 1
+        g = str(self.group)
+        return Msg(self.fill(rng.choice(ABSURD[form]), {
+            "{n}": [Ent(n, "quantity", n, g, "ask")], "{p}": [self.product(p)]}),
+            "add_to_cart")
+
+    def _frame_unknown(self) -> Msg | None:
+        rng, form = self.rng, self.form
+        wanted = self.item()
+        other = rng.choice(self.others)
+        name = self.name_of_other(other)
+        same = self.namesake(name)
+        if same is not None:  # "samosa" from another shop is this shop's Singara
             self.group += 1
-            return Msg(self.fill(rng.choice(ABOUT[form]),
-                                 {"{p}": [self.product(rng.choice(self.products), bare=True)]}),
-                       "product_info")
-        if kind == "negated":
-            self.group += 1
-            p = rng.choice(self.products)
-            return Msg(self.fill(rng.choice(NEGATED[form]),
-                                 {"{p}": [self.product(p, role="negated", bare=True)]}), "deny")
-        if kind == "but_not":
-            a, b = rng.sample(self.products, 2)
-            wanted = self.item(a)
-            self.group += 1
-            return Msg(self.fill(rng.choice(BUT_NOT[form]),
-                                 {"{i}": wanted,
-                                  "{p}": [self.product(b, role="negated", bare=True)]}),
-                       "add_to_cart")
-        if kind == "absurd":
-            p = rng.choice([p for p in self.products if p.kind != "kg"] or self.products)
-            n = rng.choice(ABSURD_NUMBERS)
-            if n == "2.5" and p.kind == "kg":
-                n = "0"
-            self.group += 1
-            g = str(self.group)
-            return Msg(self.fill(rng.choice(ABSURD[form]), {
-                "{n}": [Ent(n, "quantity", n, g, "ask")], "{p}": [self.product(p)]}),
-                "add_to_cart")
-        if kind == "unknown":
-            wanted = self.item()
-            other = rng.choice(self.others)
-            name = self.name_of_other(other)
-            same = self.namesake(name)
-            if same is not None:  # "samosa" from another shop is this shop's Singara
-                self.group += 1
-                unknown: list[Seg] = [Ent(name, "product", same.sku, str(self.group))]
-            else:
-                unknown = [name]
-            return Msg(self.fill(rng.choice(UNKNOWN_ITEM[form]), {
-                "{i}": wanted, "{u}": unknown}), "add_to_cart")
-        if kind == "ambiguous":
-            return self.ambiguous()
-        raise ValueError(kind)
+            unknown: list[Seg] = [Ent(name, "product", same.sku, str(self.group))]
+        else:
+            unknown = [name]
+        return Msg(self.fill(rng.choice(UNKNOWN_ITEM[form]), {
+            "{i}": wanted, "{u}": unknown}), "add_to_cart")
+
+    def _frame_ambiguous(self) -> Msg | None:
+        return self.ambiguous()
 
     def namesake(self, name: str) -> P | None:
         """This shop's product that another shop's name also is (by its exact words)."""
