@@ -526,7 +526,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     print(json.dumps(report.as_json() | {"seed": seed}) if args.json else report.text())
     # slow is the server's own time (webhooks/timing.py), not a starved machine's
     bad = report.server_errors or report.slow_server or report.transport_errors
-    return 1 if bad else 0
+    return 1 if bad or report.routes_not_fuzzed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,6 +58,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 DEFAULT_CORPUS = ROOT / "tests" / "fuzz_corpus"
 BUSINESS = "919800000000"  # the demo shop's number (config/shop.yaml)
 ACCOUNT_SID = "AC" + "f" * 32
+PROVIDER_CALLBACK = "POST /webhooks/payments/{provider}"
 
 
 # ---- raw JSON: lets a generated tree hold literals json.dumps cannot write ----------------
@@ -245,6 +247,7 @@ class Case:
     sign: str = ""  # meta | twilio | sandbox | razorpay | simulator | admin | ""
     content_type: str = ""
     forged: bool = False  # a wrong signature on purpose (expect 403)
+    app_route: str = ""  # "METHOD /canonical/{path}" of the app's router it was made for
 
 
 @dataclass
@@ -326,10 +329,23 @@ def _to_business(envelope: Any) -> Any:
     return copy
 
 
+def app_routes(environ: dict[str, str]) -> list[str]:
+    """Every route of the app ``haat serve`` builds from ``environ``, read from its router
+    ("METHOD /canonical/{path}"; the HEAD aiohttp adds beside each GET left out), so a route
+    added to webhooks/ is fuzzed from the first run (``Generator``'s ``generic_case``)."""
+    from config.settings import Settings
+    from webhooks.app import create_app
+
+    app = create_app(Settings.from_env(environ))
+    return sorted({f"{r.method} {r.resource.canonical}" for r in app.router.routes()
+                   if r.resource is not None and r.method != "HEAD"})
+
+
 class Generator:
     """Cases for every route, from the fixtures and a seeded random source."""
 
-    def __init__(self, rng: random.Random, fixtures: Path = FIXTURES) -> None:
+    def __init__(self, rng: random.Random, fixtures: Path = FIXTURES,
+                 app_routes: Iterable[str] = ()) -> None:
         self.rng = rng
         channels = fixtures / "channels"
         self.cloud = [f for f in _load_fixtures(channels, "cloud_") if isinstance(f, dict)
@@ -338,31 +354,51 @@ class Generator:
         self.razorpay = [f for f in _load_fixtures(fixtures / "payments" / "razorpay", "")
                          if isinstance(f, dict) and "event" in f]
         self.tokens: list[str] = []
+        self.broadcasts: list[str] = []  # ids of real broadcasts (_seed_broadcast)
+        # (the app's route it hits, its weight, its maker); a case's own label may be finer
+        # (each provider of POST /webhooks/payments/{provider} is counted apart)
         self.routes: list[tuple[str, float, Callable[[], Case]]] = [
             ("POST /webhooks/whatsapp", 22, self.cloud_case),
             ("GET /webhooks/whatsapp", 3, self.cloud_verify_case),
             ("POST /webhooks/twilio", 18, self.twilio_case),
             ("POST /webhooks/simulator", 12, self.simulator_case),
             ("GET /webhooks/simulator/outbox", 2, self.simulator_outbox_case),
-            ("POST /webhooks/payments/sandbox", 9, self.sandbox_case),
-            ("POST /webhooks/payments/razorpay", 9, self.razorpay_case),
-            ("POST /webhooks/payments/{other}", 2, self.other_provider_case),
+            (PROVIDER_CALLBACK, 9, self.sandbox_case),
+            (PROVIDER_CALLBACK, 9, self.razorpay_case),
+            (PROVIDER_CALLBACK, 2, self.other_provider_case),
             ("GET /pay/{token}", 4, lambda: self.pay_case("")),
             ("GET /pay/{token}/status", 3, lambda: self.pay_case("/status")),
             ("GET /pay/{token}/qr.png", 2, lambda: self.pay_case("/qr.png")),
             ("POST /pay/{token}/sandbox", 3, self.pay_sandbox_case),
-            ("GET /receipt/{token}", 2, self.receipt_case),
+            ("GET /receipt/{token}", 2, lambda: self.receipt_case("")),
+            ("GET /receipt/{token}/qr.png", 1, lambda: self.receipt_case("/qr.png")),
             ("GET /api/orders", 3, self.api_orders_case),
             ("GET /api/outbox", 2, self.api_outbox_case),
+            ("GET /api/cod", 2, self.api_cod_case),
+            ("GET /api/invoices", 2, self.api_invoices_case),
             ("POST /api/orders/{order}/status", 3, lambda: self.api_post_case("status")),
             ("POST /api/orders/{order}/refund", 3, lambda: self.api_post_case("refund")),
-            ("GET /healthz, /readyz, /metrics", 2, self.health_case),
+            ("POST /api/orders/{order}/refunded", 2, lambda: self.api_post_case("refunded")),
+            ("POST /api/broadcasts", 1, self.broadcast_create_case),
+            ("GET /api/broadcasts", 1, self.broadcast_list_case),
+            ("GET /api/broadcasts/{broadcast}", 1, lambda: self.broadcast_case("")),
+            ("POST /api/broadcasts/{broadcast}/resume", 1,
+             lambda: self.broadcast_case("/resume")),
+            ("GET /healthz", 1, lambda: self.health_case("/healthz")),
+            ("GET /readyz", 1, lambda: self.health_case("/readyz")),
+            ("GET /metrics", 1, lambda: self.health_case("/metrics")),
         ]
+        self.dedicated = frozenset(route for route, _, _ in self.routes)
+        self.generic: list[str] = []  # app routes without a maker of their own (see cover)
+        for route in sorted(set(app_routes) - self.dedicated):
+            self.generic.append(route)
+            self.routes.append((route, 2, functools.partial(self.generic_case, route)))
         self._weights = [w for _, w, _ in self.routes]
 
     def next(self) -> Case:
-        _, _, make = self.rng.choices(self.routes, weights=self._weights)[0]
+        route, _, make = self.rng.choices(self.routes, weights=self._weights)[0]
         case = make()
+        case.app_route = route
         if case.sign and self.rng.random() < 0.03:
             case.forged = True
         return case
@@ -485,13 +521,13 @@ class Generator:
         route = "GET /pay/{token}" + suffix
         return Case(route, "GET", f"/pay/{self._token()}{suffix}")
 
-    def receipt_case(self) -> Case:
-        suffix = self.rng.choice(["", "", "/qr.png"])
+    def receipt_case(self, suffix: str) -> Case:
         query = ""
         if not suffix and self.rng.random() < 0.5:
             query = "?lang=" + quote(str(self.rng.choice(["ar", "bn", *_STRINGS]))[:300],
                                      safe="")
-        return Case("GET /receipt/{token}", "GET", f"/receipt/{self._token()}{suffix}{query}")
+        return Case(f"GET /receipt/{{token}}{suffix}", "GET",
+                    f"/receipt/{self._token()}{suffix}{query}")
 
     def pay_sandbox_case(self) -> Case:
         seed = {"outcome": self.rng.choice(["success", "failure", "expire", "other"])}
@@ -521,16 +557,76 @@ class Generator:
 
     def api_post_case(self, action: str) -> Case:
         label = self.rng.choice(["ORD-1001", "ORD-1002", "ORD-1", "1001", *_STRINGS[:20]])
-        seed: dict[str, Any] = ({"status": self.rng.choice(["shipped", "delivered", "cancelled",
-                                                            "paid"])}
-                                if action == "status" else {"amount_minor": 100})
+        seed: dict[str, Any] = {"status": self.rng.choice(["shipped", "delivered", "cancelled",
+                                                           "paid", "returned"])}
+        if action == "refund":
+            seed = {"amount_minor": 100}
+        elif action == "refunded":
+            seed = {"amount_minor": self.rng.choice([100, "100", 10**30]),
+                    "reference": self.rng.choice(["123456789012", "", "x" * 300])}
         return Case(f"POST /api/orders/{{order}}/{action}", "POST",
                     f"/api/orders/{quote(str(label)[:300], safe='') or 'x'}/{action}",
                     self._json_body(seed), "admin", "application/json")
 
-    def health_case(self) -> Case:
-        path = self.rng.choice(["/healthz", "/readyz", "/metrics", "/metrics?x=%00"])
-        return Case("GET /healthz, /readyz, /metrics", "GET", path)
+    def health_case(self, path: str) -> Case:
+        query = self.rng.choice(["", "", "?x=%00", "?" + self.rng.choice(_RAW_QUERY)])
+        return Case(f"GET {path}", "GET", path + query)
+
+    def _shop_query(self, extra: dict[str, str]) -> str:
+        """``?shop=`` (the demo shop's id, or hostile) and ``extra``, sometimes undecodable."""
+        query = dict(extra)
+        if self.rng.random() < 0.5:
+            query["shop"] = "config" if self.rng.random() < 0.5 else str(  # the demo shop
+                self.rng.choice(_STRINGS))[:300]
+        encoded = urlencode(query, quote_via=quote)
+        if self.rng.random() < 0.2:
+            encoded += "&shop=" + self.rng.choice(_RAW_QUERY)
+        return "?" + encoded if encoded else ""
+
+    def api_cod_case(self) -> Case:
+        extra = {"amounts": self.rng.choice(["number", "string", *_STRINGS])[:300]} \
+            if self.rng.random() < 0.5 else {}
+        return Case("GET /api/cod", "GET", "/api/cod" + self._shop_query(extra), sign="admin")
+
+    def api_invoices_case(self) -> Case:
+        extra = {"fy": str(self.rng.choice(["2026", "2025", "1", "99999", "٢٠٢٦",
+                                            *_STRINGS]))[:300]} if self.rng.random() < 0.6 else {}
+        return Case("GET /api/invoices", "GET", "/api/invoices" + self._shop_query(extra),
+                    sign="admin")
+
+    def broadcast_create_case(self) -> Case:
+        seed: dict[str, Any] = {
+            "template": self.rng.choice(["haat_cart_reminder", "haat_order_paid", "nope"]),
+            "segment": self.rng.choice(["all", "all", "recent:30", "recent:0", "product:SAMOSA",
+                                        "product:NOPE", "bogus"]),
+            "language": self.rng.choice(["en", "hi", "bn", "ar", "en_US", "xx"]),
+            "params": self.rng.choice([[], [], ["Diwali"], ["a"] * 11, ["x" * 2000]])}
+        return Case("POST /api/broadcasts", "POST", "/api/broadcasts" + self._shop_query({}),
+                    self._json_body(seed), "admin", "application/json")
+
+    def broadcast_list_case(self) -> Case:
+        return Case("GET /api/broadcasts", "GET", "/api/broadcasts" + self._shop_query({}),
+                    sign="admin")
+
+    def broadcast_case(self, suffix: str) -> Case:
+        ident = self.rng.choice(self.broadcasts) if self.broadcasts and \
+            self.rng.random() < 0.5 else self.rng.choice(["1", "b" + "0" * 31, "x" * 33,
+                                                          *_STRINGS[:20]])
+        method = "POST" if suffix else "GET"
+        return Case(f"{method} /api/broadcasts/{{broadcast}}{suffix}", method,
+                    f"/api/broadcasts/{quote(str(ident)[:300], safe='') or 'x'}{suffix}",
+                    b"" if method == "GET" else self.rng.randbytes(self.rng.choice([0, 20])),
+                    "admin", "application/json")
+
+    def generic_case(self, route: str) -> Case:
+        """A route without a maker of its own (one added since): hostile path parameters,
+        query and body, with the admin token, so it is fuzzed from the day it exists."""
+        method, template = route.split(" ", 1)
+        path = re.sub(r"\{[^}]+\}", lambda _: quote(str(self.rng.choice(
+            ["1", "ORD-1001", *_STRINGS]))[:300], safe="") or "x", template)
+        path += "?" + self.rng.choice(["", "shop=config", "x=" + self.rng.choice(_RAW_QUERY)])
+        body = self._json_body({"a": 1}) if method in ("POST", "PUT", "PATCH") else b""
+        return Case(route, method, path, body, "admin", "application/json")
 
 
 # ---- the sink: Graph API and Twilio REST stand-ins so replies have somewhere to go -------
@@ -586,6 +682,13 @@ class Report:
     server_loop_busy: float = 0.0  # haat_loop_busy_max_seconds
     server_loop_own_lag: float = 0.0  # haat_loop_own_lag_max_seconds: lateness not starved
     client_run_queue: float = 0.0  # the fuzzer's loop thread waited this long for a CPU
+    app_routes: list[str] = field(default_factory=list)  # the served app's router
+    by_app_route: Counter[str] = field(default_factory=Counter)
+    generic_routes: list[str] = field(default_factory=list)  # fuzzed by generic_case only
+
+    @property
+    def routes_not_fuzzed(self) -> list[str]:
+        return [r for r in self.app_routes if not self.by_app_route[r]]
 
     @property
     def server_errors(self) -> int:
@@ -606,7 +709,9 @@ class Report:
                 "server_loop_lag_seconds": round(self.server_loop_lag, 3),
                 "server_loop_busy_seconds": round(self.server_loop_busy, 3),
                 "server_loop_own_lag_seconds": round(self.server_loop_own_lag, 3),
-                "client_run_queue_seconds": round(self.client_run_queue, 3)}
+                "client_run_queue_seconds": round(self.client_run_queue, 3),
+                "app_routes": len(self.app_routes), "routes_not_fuzzed": self.routes_not_fuzzed,
+                "generic_routes": self.generic_routes}
 
     def text(self) -> str:
         statuses = sorted({s for c in self.by_route.values() for s in c})
@@ -626,6 +731,9 @@ class Report:
                      f"5xx: {self.server_errors}; kept in the corpus: {len(self.found)}; "
                      f"connection errors: {self.transport_errors}; "
                      f"ERROR lines in the server log: {self.server_errors_logged}")
+        lines.append(f"the app's {len(self.app_routes)} routes: not fuzzed "
+                     f"{self.routes_not_fuzzed or 'none'}; fuzzed without a maker of their own "
+                     f"(add one in webhooks/fuzz.py) {self.generic_routes or 'none'}")
         lines.append(f"server's own time: slowest {self.slowest_server[0] * 1000:.0f} ms on "
                      f"{self.slowest_server[1]}; answers over the limit: {self.slow_server}")
         lines.append(f"on the fuzzer's clock: slowest {self.slowest[0] * 1000:.0f} ms on "
@@ -689,6 +797,17 @@ async def _seed_orders(session: aiohttp.ClientSession, base: str, keys: Secrets,
     return tokens
 
 
+async def _seed_broadcast(session: aiohttp.ClientSession, base: str, keys: Secrets) -> list[str]:
+    """One real broadcast (to nobody yet: nobody opted in), so its id routes are fuzzed on
+    a row that exists, not only on 404s."""
+    async with session.post(f"{base}/api/broadcasts", json={
+            "template": "haat_cart_reminder", "segment": "all", "language": "en"},
+            headers={"Authorization": f"Bearer {keys.admin}"}) as response:
+        if response.status != 201:
+            return []
+        return [str((await response.json())["id"])]
+
+
 class Shot(NamedTuple):
     """One answer: its status (0: the connection failed), its time on the fuzzer's clock,
     and the part of that time that was the server's own (webhooks/timing.py)."""
@@ -724,11 +843,13 @@ async def fire(session: aiohttp.ClientSession, base: str, case: Case, keys: Secr
 
 async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: int,
               slow: float, tokens: list[str], fixtures: Path = FIXTURES,
-              progress: Callable[[int], None] | None = None) -> Report:
+              progress: Callable[[int], None] | None = None,
+              routes: Iterable[str] = (), broadcasts: Iterable[str] = ()) -> Report:
     rng = random.Random(seed)
-    generator = Generator(rng, fixtures)
+    generator = Generator(rng, fixtures, routes)
     generator.tokens = tokens
-    report = Report()
+    generator.broadcasts = list(broadcasts)
+    report = Report(app_routes=sorted(routes), generic_routes=list(generator.generic))
     cases: Iterator[Case] = (generator.next() for _ in range(count))
     started = time.perf_counter()
     timeout = aiohttp.ClientTimeout(total=30)
@@ -740,6 +861,7 @@ async def run(base: str, keys: Secrets, *, count: int, seed: int, concurrency: i
                 status, seconds, own = await fire(session, base, case, keys, tokens, rng)
                 report.count += 1
                 report.by_route[case.route][status] += 1
+                report.by_app_route[case.app_route] += 1
                 if status == 0:
                     report.transport_errors += 1
                 if seconds > report.slowest[0]:
@@ -829,6 +951,7 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
                 env["HAAT_DATABASE_URL"] = database_url
             if shop is not None:
                 env["HAAT_SHOP_DIR"] = str(shop)
+            routes = app_routes(env)
             log_path = Path(tmp) / "serve.log"
             with log_path.open("wb") as log_file:
                 proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own server, on loopback
@@ -839,13 +962,15 @@ async def fuzz(*, count: int, seed: int, concurrency: int, slow: float, corpus: 
                     await _until_ready(base, proc, log_path)
                     async with aiohttp.ClientSession() as session:
                         tokens = await _seed_orders(session, base, keys, orders)
+                        broadcasts = await _seed_broadcast(session, base, keys)
                     if verbose:
                         print(f"haat fuzz: server on {base}, {len(tokens)} payment tokens, "
                               f"{count} cases, seed {seed}", flush=True)
                     report = await run(base, keys, count=count, seed=seed,
                                        concurrency=concurrency, slow=slow, tokens=tokens,
                                        progress=(lambda n: print(f"  {n} sent", flush=True))
-                                       if verbose else None)
+                                       if verbose else None, routes=routes,
+                                       broadcasts=broadcasts)
                     await _read_loop_lag(base, report)
                 finally:
                     proc.send_signal(signal.SIGTERM)

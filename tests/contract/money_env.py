@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from catalog.money import Money
 from payments.audit import audit
-from payments.providers.base import ProviderEvent
+from payments.providers.base import PaymentProvider, ProviderEvent
+from payments.providers.manual import ManualTransferProvider
 from payments.repository import Order, OrderLine, PaymentRequest
 from payments.service import PaymentPlan, PaymentService
 from payments.status import PaymentEventKind, apply_events
@@ -39,7 +40,10 @@ class Env:
 
     def restart(self) -> Env:
         """A new service object on the same database (a restart, or a second process)."""
-        service = PaymentService(self.db, {NAME: self.psp}, public_url="http://127.0.0.1",
+        # the scripted PSP, and manual transfers to the merchant's own wallet (bKash…)
+        providers: dict[str, PaymentProvider] = {NAME: self.psp,
+                                                 "manual": ManualTransferProvider()}
+        service = PaymentService(self.db, providers, public_url="http://127.0.0.1",
                                  now_ms=self.now, excess_policy=self._policy)
         return Env(self.db, self.psp, service, self.clock, self.policy)
 

@@ -12,6 +12,15 @@ tap must reach the handler its payload names: the conversation after it (state, 
 options offered, language, orders placed) equals the reference's, and no reply is the
 "button expired" re-prompt. Before payload-first dispatch, the titles "Confirm order"
 and "Add more" went through the intent engine and these failed.
+
+The same exploration runs on the cash-on-delivery shop (examples/kolkata-sweets: "Cash on
+delivery" beside Confirm, then the order's Confirm / Pay now / Cancel), the manual-transfer
+shop (examples/dhaka-grocer: COD first, "Pay now" switches to bKash with Nagad and a link
+beside it) and the demo shop with ``marketing.opt_in: ask_at_checkout`` (the Yes / No
+question after an order; WhatsApp's own "Stop promotions" template reply, tapped as it
+comes), each in all four languages (the example shops' copies list en, hi, bn and ar). A
+payload naming an order (``cod:confirm:1001``) is kept as ``cod:confirm:{order}`` and tapped
+with the replaying shopper's own order; the outcome also holds the shopper's consent.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ from __future__ import annotations
 import html
 import itertools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +38,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.replies import TEXTS
 from config.settings import Settings
-from tests.conftest import SIM_TOKEN, AiohttpClient
+from tests.conftest import DEMO_SHOP, ROOT, SIM_TOKEN, AiohttpClient
 from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
 from tests.sim import (
     cloud_button,
@@ -45,6 +55,10 @@ SWITCH = {"en": "English", "hi": "हिंदी", "bn": "বাংলা", "ar
 GREETING = {"en": "hello", "hi": "नमस्ते", "bn": "নমস্কার", "ar": "مرحبا"}
 ADDRESS = "12 Park Street, Kolkata"
 CHANNELS = ("cloud", "twilio_button", "twilio_numbered", "simulator")
+# taps on buttons of messages the bot did not send: a merchant's template quick reply
+FOREIGN = (("promo:diwali-2025", "Diwali offer"),)
+# WhatsApp's own opt-out button of a marketing template: its payload is its text
+STOP_PROMOTIONS = (("Stop promotions", "Stop promotions"),)
 
 # ("text", body) or ("tap", payload, title, kind): kind "button" or "row" as the bot sent
 # it, "foreign" for a tap on something it did not send (a merchant's template)
@@ -71,12 +85,33 @@ class Harness:
     """The real app with every channel on, and what each conversation looks like after."""
 
     def __init__(self, client: TestClient[Any, Any], settings: Settings,
-                 graph: FakeGraphApi) -> None:
+                 graph: FakeGraphApi, address: str = ADDRESS) -> None:
         self.client = client
         self.settings = settings
         self.graph = graph
+        self.address = address  # where this shop delivers (and, for COD, takes cash)
         self.numbers = itertools.count(1)
         self.seen_graph = 0
+
+    async def order_numbers(self, phone: str) -> list[int]:
+        from webhooks.keys import DB
+
+        rows = await self.client.app[DB].fetchall(
+            "SELECT number FROM orders WHERE customer = ? ORDER BY number", (phone,))
+        return [int(r[0]) for r in rows]
+
+    async def generic(self, phone: str, payload: str) -> str:
+        """``cod:confirm:1001`` → ``cod:confirm:{order}`` when 1001 is this shopper's order."""
+        for number in await self.order_numbers(phone):
+            payload = re.sub(rf":{number}$", ":{order}", payload)
+        return payload
+
+    async def concrete(self, phone: str, payload: str) -> str:
+        """The payload as this shopper's own message shows it (their newest order)."""
+        if "{order}" not in payload:
+            return payload
+        numbers = await self.order_numbers(phone)
+        return payload.replace("{order}", str(numbers[-1] if numbers else 0))
 
     def new_phone(self) -> str:
         return f"91700{next(self.numbers):07d}"
@@ -97,7 +132,9 @@ class Harness:
         response = await self.client.post("/webhooks/whatsapp", data=body, headers=headers)
         assert response.status == 200, await response.text()
         await self.client.app[OUTBOX].drain()
-        sent = [r.json for r in self.graph.received[self.seen_graph:] if r.json is not None]
+        sender = envelope["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+        sent = [r.json for r in self.graph.received[self.seen_graph:] if r.json is not None
+                and r.json.get("to") == sender]  # not the owners' alerts
         self.seen_graph = len(self.graph.received)
         return sent
 
@@ -122,11 +159,15 @@ class Harness:
         requests = await db.fetchone(
             "SELECT COUNT(*) FROM payment_requests r JOIN orders o ON r.order_id = o.id "
             "WHERE o.customer = ?", (phone,))
-        options = tuple(p for p, _ in conversation.data.get("options") or ())
+        options = tuple([await self.generic(phone, p)
+                         for p, _ in conversation.data.get("options") or ()])
+        consent = await db.fetchone(
+            "SELECT status FROM marketing_consent WHERE customer = ? AND channel = ?",
+            (phone, channel))
         return (conversation.state.value, tuple(sorted(conversation.cart.items())), options,
                 conversation.language, "address" in conversation.data,
                 orders[0] if orders else 0,
-                requests[0] if requests else 0)
+                requests[0] if requests else 0, consent[0] if consent else None)
 
 
 def _offers(replies: list[dict[str, Any]]) -> list[tuple[str, str, str, bool]]:
@@ -154,35 +195,52 @@ async def _run_reference(h: Harness, path: tuple[Step, ...]) -> tuple[
     phone = h.new_phone()
     replies: list[dict[str, Any]] = []
     for step in path:
-        body = {"text": step[1]} if step[0] == "text" else {"button": step[1]}
+        body = {"text": step[1]} if step[0] == "text" else {
+            "button": await h.concrete(phone, step[1])}
+        if step[0] == "tap" and step[3] == "foreign":  # a template's reply: id and its text
+            body["text"] = step[2]
         replies = await h.simulator(phone, body)
     return phone, replies
 
 
-async def explore(h: Harness, language: str) -> Explored:
-    """Every button reachable from a greeting and a product question, tapped once each
-    in the first context that offers it; a context is expanded again only when it offers
-    something new (so "checkout" after an order offers the saved-address buttons)."""
+def _seeds(h: Harness, language: str, foreign: tuple[tuple[str, str], ...],
+           browse: bool = True) -> list[tuple[Step, ...]]:
+    """A greeting, a price question and a product question in ``language`` (without
+    ``browse``: the price question only, the shortest way to an order); then each tap on
+    something the bot did not send (a merchant's template quick reply)."""
     from webhooks.keys import SHOPS
 
     shop = next(iter(h.client.app[SHOPS].runtimes.values())).shop
-    product = next(p for p in shop.catalog.products if p.options)
-    name = product.name.get(language, shop.default_language)
+    product = next((p for p in shop.catalog.products if p.options),
+                   shop.catalog.products[0])
+    name = product.name.get(language, product.name.get(shop.default_language, product.sku))
     question = {"en": f"how much is {name}", "hi": f"{name} कितने का है",
                 "bn": f"{name} এর দাম কত", "ar": f"كم سعر {name}"}[language]
     about = {"en": f"tell me about {name}", "hi": f"{name} के बारे में बताओ",
              "bn": f"{name} সম্পর্কে বলুন", "ar": f"ما هو {name}"}[language]
-    seeds: list[tuple[Step, ...]] = [
-        (("text", SWITCH[language]), ("text", GREETING[language])),
-        (("text", SWITCH[language]), ("text", question)),
-        (("text", SWITCH[language]), ("text", about)),
-        # the re-prompt after a tap from an old message offers buttons of its own
-        # (a template quick reply the bot did not send: "foreign", tapped as it comes)
-        (("text", SWITCH[language]), ("tap", "promo:diwali-2025", "Diwali offer", "foreign")),
-    ]
+    switch: Step = ("text", SWITCH[language])
+    texts = (GREETING[language], question, about) if browse else (question,)
+    return [*((switch, ("text", text)) for text in texts),
+            *((switch, ("tap", payload, title, "foreign")) for payload, title in foreign)]
+
+
+async def explore(h: Harness, language: str,
+                  foreign: tuple[tuple[str, str], ...] = FOREIGN,
+                  browse: bool = True) -> Explored:
+    """Every button reachable from a greeting and a product question, tapped once each
+    in the first context that offers it; a context is expanded again only when it offers
+    something new (so "checkout" after an order offers the saved-address buttons). The
+    re-prompt after a tap from an old message offers buttons of its own (``foreign``:
+    a template quick reply the bot did not send, tapped as it comes, checked too)."""
     explored = Explored()
     seen_contexts: set[tuple[Any, ...]] = set()
-    frontier = list(seeds)
+    frontier = _seeds(h, language, foreign, browse)
+    for path in frontier[len(frontier) - len(foreign):]:  # foreign taps are checked too
+        _, payload, title, kind = path[-1]
+        tap = Tap(language, path[:-1], payload, title, kind, False)
+        phone, _replies = await _run_reference(h, path)
+        explored.taps.append(tap)
+        explored.reference[tap] = await h.outcome("simulator", phone)
     while frontier:
         path = frontier.pop(0)
         phone, replies = await _run_reference(h, path)
@@ -190,24 +248,30 @@ async def explore(h: Harness, language: str) -> Explored:
         assert outcome[3] == language, f"{path} left the conversation in {outcome[3]}"
         children: list[tuple[Step, ...]] = []
         if outcome[0] == "awaiting_address" and not _offers(replies):
-            children.append((*path, ("text", ADDRESS)))
+            children.append((*path, ("text", h.address)))
         for payload, title, kind, numbered in _offers(replies):
-            tap = Tap(language, path, payload, title, kind, numbered)
+            tap = Tap(language, path, await h.generic(phone, payload), title, kind, numbered)
             if tap in explored.reference:
                 continue
-            step = ("tap", payload, title, kind)
-            tap_phone, tap_replies = await _run_reference(h, (*path, step))
-            after = await h.outcome("simulator", tap_phone)
-            assert not any(t in _texts(tap_replies) for t in _expired(language)), (
-                f"the bot's own button {payload!r} ({title!r}) was not recognised after {path}")
+            after = await _reference_tap(h, tap)
             explored.taps.append(tap)
             explored.reference[tap] = after
-            context = (after[0], bool(after[1]), after[2], after[4])
+            context = (after[0], bool(after[1]), after[2], after[4], after[7])
             if context not in seen_contexts:
                 seen_contexts.add(context)
-                children.append((*path, step))
+                children.append((*path, ("tap", tap.payload, title, kind)))
         frontier.extend(children)
     return explored
+
+
+async def _reference_tap(h: Harness, tap: Tap) -> tuple[Any, ...]:
+    """The tap through the simulator, payload only: the outcome every channel must give."""
+    step = ("tap", tap.payload, tap.title, tap.kind)
+    tap_phone, tap_replies = await _run_reference(h, (*tap.path, step))
+    assert not any(t in _texts(tap_replies) for t in _expired(tap.language)), (
+        f"the bot's own button {tap.payload!r} ({tap.title!r}) was not recognised after "
+        f"{tap.path}: {tap_replies}")
+    return await h.outcome("simulator", tap_phone)
 
 
 async def _tap_cloud(h: Harness, phone: str, sent: list[dict[str, Any]], payload: str,
@@ -267,7 +331,10 @@ async def replay(h: Harness, channel: str, tap: Tap) -> tuple[str, str]:
     twiml = ""
     steps: list[Step] = [*tap.path, ("tap", tap.payload, tap.title, tap.kind)]
     replies_text = ""
-    for step in steps:
+    for given in steps:
+        # an order's button names the order this shopper placed
+        step = given if given[0] != "tap" else (
+            given[0], await h.concrete(phone, given[1]), *given[2:])
         if channel == "cloud":
             if step[0] == "text":
                 cloud_sent = await h.cloud(cloud_text(step[1], from_=phone))
@@ -311,14 +378,10 @@ async def harness(aiohttp_client: AiohttpClient, settings: Settings,
     yield Harness(await aiohttp_client(app), settings, graph)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-async def test_every_button_reaches_its_handler_on_every_channel(
-        harness: Harness, language: str) -> None:
-    explored = await explore(harness, language)
-    payloads = {t.payload.split(":", 1)[0] for t in explored.taps}
-    # the exploration is generated, so check it found every kind of button the flows send
-    assert {"menu", "cat", "add", "opt", "checkout", "address", "confirm", "edit",
-            "pay"} <= payloads, payloads
+async def _tap_everything(h: Harness, explored: Explored, language: str) -> None:
+    """Each explored tap replayed through every channel reaches the reference's outcome,
+    and every button the bot offers, every channel shows (a Cloud order_details card or QR
+    image holds none: checkout.offer_payment sends "other ways to pay" after it)."""
     failures = []
     not_rendered: set[tuple[str, str]] = set()
     for tap in explored.taps:
@@ -326,22 +389,111 @@ async def test_every_button_reaches_its_handler_on_every_channel(
             if channel == "twilio_numbered" and not tap.numbered:
                 continue
             try:
-                phone, replies_text = await replay(harness, channel, tap)
+                phone, replies_text = await replay(h, channel, tap)
             except NotRendered as exc:
                 not_rendered.add((channel, str(exc).split(":", 1)[0]))
                 continue
             sim_channel = {"cloud": "whatsapp", "simulator": "simulator"}.get(channel, "twilio")
-            got = await harness.outcome(sim_channel, phone)
+            got = await h.outcome(sim_channel, phone)
             expired = any(t in replies_text for t in _expired(language))
-            if got != explored.reference[tap] or expired:
+            if got != explored.reference[tap] or (expired and tap.kind != "foreign"):
                 failures.append(f"{channel}: {tap.payload!r} titled {tap.title!r} "
                                 f"→ {got}, expected {explored.reference[tap]}"
                                 + (" (answered 'button expired')" if expired else ""))
     assert not failures, f"{len(failures)} taps missed their handler:\n" + "\n".join(
         failures[:40])
-    # every button the bot offers, every channel shows (a Cloud order_details card or QR
-    # image holds none: checkout.offer_payment sends "other ways to pay" after it)
     assert not not_rendered, not_rendered
+
+
+def _prefixes(explored: Explored) -> set[str]:
+    return {t.payload.split(":", 1)[0] for t in explored.taps}
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_every_button_reaches_its_handler_on_every_channel(
+        harness: Harness, language: str) -> None:
+    explored = await explore(harness, language)
+    # the exploration is generated, so check it found every kind of button the flows send
+    assert {"menu", "cat", "add", "opt", "checkout", "address", "confirm", "edit",
+            "pay"} <= _prefixes(explored), _prefixes(explored)
+    await _tap_everything(harness, explored, language)
+
+
+@dataclass(frozen=True)
+class ShopCase:
+    """A shop folder (a copy of an example, listing all four languages) to explore."""
+
+    name: str
+    make: Callable[[Path], Path]
+    address: str
+    wanted: frozenset[str]  # payloads (or their prefixes) the exploration must find
+    foreign: tuple[tuple[str, str], ...] = FOREIGN
+    browse: bool = True  # False: the demo's browsing is explored by the test above
+
+
+def _example(folder: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        return _copy(ROOT / "examples" / folder, tmp, "")
+
+    return make
+
+
+def _copy(source: Path, tmp: Path, extra: str) -> Path:
+    """``source``'s shop in every language the explorer speaks, with ``extra`` YAML, and
+    no stock limit (every replay places its orders: 12 kg of hilsa would run out)."""
+    shop = tmp / source.name
+    shop.mkdir()
+    catalog = re.sub(r"(?m)^\s+stock: \d+.*\n", "", (source / "catalog.yaml").read_text("utf-8"))
+    (shop / "catalog.yaml").write_text(catalog, "utf-8")
+    text = re.sub(r"(?m)^languages: .*$", "languages: [" + ", ".join(
+        _ordered(source)) + "]", (source / "shop.yaml").read_text("utf-8"))
+    (shop / "shop.yaml").write_text(text + extra, "utf-8")
+    return shop
+
+
+def _ordered(source: Path) -> list[str]:
+    """The shop's own languages first (its default stays), then the rest of the four."""
+    found = re.search(r"(?m)^languages: \[(.*)\]", (source / "shop.yaml").read_text("utf-8"))
+    own = [x.strip() for x in found.group(1).split(",")] if found else []
+    return own + [x for x in LANGUAGES if x not in own]
+
+
+def _opt_in(tmp: Path) -> Path:
+    return _copy(DEMO_SHOP, tmp, "marketing:\n  opt_in: ask_at_checkout\n")
+
+
+SHOP_CASES = (
+    # UPI first, "Cash on delivery" beside Confirm; then Confirm / Pay now / Cancel
+    ShopCase("cod", _example("kolkata-sweets"), "12 Salt Lake, Sector 1",
+             frozenset({"confirm", "confirm:cod", "cod:confirm:{order}",
+                        "cod:prepaid:{order}", "cod:cancel:{order}"})),
+    # COD first; "Pay now" shows the bKash transfer with Nagad and a link beside it
+    ShopCase("transfer", _example("dhaka-grocer"), "বাড়ি ৪, রোড ৭, Dhanmondi",
+             frozenset({"confirm", "cod:prepaid:{order}", "cod:cancel:{order}",
+                        "pay:nagad", "pay:payment_link"})),
+    # the Yes / No after an order, and WhatsApp's "Stop promotions" template reply
+    ShopCase("consent", _opt_in, ADDRESS, frozenset({"consent:yes", "consent:no"}),
+             FOREIGN + STOP_PROMOTIONS, browse=False),
+)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("case", SHOP_CASES, ids=[c.name for c in SHOP_CASES])
+async def test_every_cod_transfer_and_consent_button_reaches_its_handler(
+        aiohttp_client: AiohttpClient, settings: Settings, graph: FakeGraphApi,
+        tmp_path: Path, case: ShopCase, language: str) -> None:
+    from webhooks.app import create_app
+
+    shop_settings = settings.with_(shop_dir=case.make(tmp_path)).with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN)
+    h = Harness(await aiohttp_client(create_app(shop_settings)), shop_settings, graph,
+                case.address)
+    explored = await explore(h, language, case.foreign, case.browse)
+    found = {t.payload for t in explored.taps} | _prefixes(explored)
+    assert case.wanted <= found, sorted(case.wanted - found)
+    await _tap_everything(h, explored, language)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
