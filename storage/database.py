@@ -659,8 +659,8 @@ async def _keep_session(conn: Any) -> None:
     of a transaction left open. haat sets no session state on pooled connections (no SET,
     LISTEN, cursors or session advisory locks; the migration lock is transaction-scoped on
     a connection of its own), so asyncpg's default reset (``UNLISTEN *; CLOSE ALL; RESET
-    ALL; SELECT pg_advisory_unlock_all()``, one round trip a checkout) buys nothing:
-    docs/BENCHMARKS.md measured it at ~10 % of the event loop's time on PostgreSQL."""
+    ALL; SELECT pg_advisory_unlock_all()``, one more round trip a checkout, 0.2 a message
+    under load) buys nothing; docs/BENCHMARKS.md has what it cost."""
 
 
 class PostgresDatabase:
