@@ -17,6 +17,7 @@ of no traffic, whose rate times the window's length is taken out (see
     .venv/bin/python -m bench.instructions dde3bc6 .           # "." = this working tree
     .venv/bin/python -m bench.instructions . --channel twilio  # one channel only
     .venv/bin/python -m bench.instructions dde3bc6 . --cprofile   # per function, no valgrind
+    .venv/bin/python -m bench.instructions dde3bc6 . --postgres   # on a throwaway PostgreSQL
 
 Each run takes 5-15 minutes (Python runs ~50x slower under callgrind). ``--keep`` keeps the
 callgrind files, the profiles and the server logs. bench/README.md has the details.
@@ -231,8 +232,10 @@ def _window(proc: subprocess.Popen[bytes], cprofile: bool, start: bool) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def measure(rev: str, args: argparse.Namespace, work: Path) -> Count:
-    """Warm up, then count (or profile) the measured messages of one commit."""
+def measure(rev: str, args: argparse.Namespace, work: Path,
+            postgres: str | None = None) -> Count:
+    """Warm up, then count (or profile) the measured messages of one commit; with
+    ``postgres`` (an asyncpg URL of a server), on a fresh database there."""
     label, where = checkout(rev)
     secrets = traffic.Secrets(public_url=PUBLIC_URL)
     warm = requests(secrets, args.warmup_shoppers, "6", "w", args.channel)
@@ -243,7 +246,9 @@ def measure(rev: str, args: argparse.Namespace, work: Path) -> Count:
     port = free_port()
     with servers.fake_graph(secrets.whatsapp_access_token, out / "graph.log",
                             twilio=twilio) as graph:
-        env = {**secrets.env(), "HAAT_DATABASE_URL": f"sqlite:///{out}/haat.db",
+        database = f"sqlite:///{out}/haat.db" if postgres is None else _pg_database(
+            postgres, label)
+        env = {**secrets.env(), "HAAT_DATABASE_URL": database,
                "WHATSAPP_API_BASE_URL": f"{graph.url}/v21.0", "TWILIO_API_BASE_URL": graph.url,
                "HAAT_LOG_LEVEL": "WARNING", "HAAT_OUTBOX_SENDER": args.sender}
         url = f"http://127.0.0.1:{port}"
@@ -269,6 +274,24 @@ def measure(rev: str, args: argparse.Namespace, work: Path) -> Count:
             _window(proc, False, start=False)
             idle = _last_dump(out, proc.pid) / (time.monotonic() - idle_began)
     return Count(label, len(batch), counted, errors, window, idle_per_s=idle, refused=refused)
+
+
+def _pg_database(server: str, label: str) -> str:
+    """A fresh database named after the commit on the throwaway server."""
+    import asyncpg
+
+    name = "instr_" + "".join(ch for ch in label if ch.isalnum())
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return server.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _last_dump(out: Path, pid: int) -> int:
@@ -325,7 +348,8 @@ def _short(file: str) -> str:
 
 def report(counts: Sequence[Count], args: argparse.Namespace) -> str:
     base = counts[0]
-    lines = [f"channel: {args.channel or 'all three'}; outbox sender: {args.sender}; "
+    lines = [f"{'PostgreSQL' if args.postgres else 'SQLite'}; "
+             f"channel: {args.channel or 'all three'}; outbox sender: {args.sender}; "
              f"{base.messages} measured messages after {_round15(args.warmup_shoppers) * STEPS}"
              f" warm-up ones; concurrency {args.concurrency}", "",
              "| commit | instructions / message | vs first | uncorrected | idle / s | window "
@@ -361,6 +385,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sender", choices=("process", "inline"), default="process",
                    help="HAAT_OUTBOX_SENDER: process (the default; the sender child runs "
                         "natively, uncounted) or inline (its sends are counted too)")
+    p.add_argument("--postgres", action="store_true",
+                   help="on a throwaway PostgreSQL server on this box (bench/servers.py), a "
+                        "fresh database per commit, instead of SQLite")
     p.add_argument("--cprofile", action="store_true",
                    help="no valgrind: the servers run natively under cProfile for the same "
                         "window, and a per-function table compares them")
@@ -377,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="haat-instructions-"))
     try:
-        counts = [measure(rev, args, work) for rev in args.revs]
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(servers.postgres()) if args.postgres else None
+            counts = [measure(rev, args, work, server) for rev in args.revs]
         if any(c.errors for c in counts):
             print("instructions: WARNING: some requests were not answered 200 (see haat.log "
                   "with --keep): the counts are not comparable", file=sys.stderr)

@@ -119,7 +119,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run_server(cmd: list[str], env: Mapping[str, str], ready_path: str, log: Path,
                port: int) -> Iterator[Server]:
     """Start ``cmd``, time it to a 200 on ``ready_path``, stop it (SIGINT) on exit."""
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    # a PYTHONPATH in ``env`` runs another tree's code with this venv (a scale variant's
+    # ``PYTHONPATH=…``: two commits side by side in one run, bench/README.md)
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with log.open("ab") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=out,

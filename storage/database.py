@@ -41,10 +41,10 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from storage.amounts import ExactSum, to_sqlite
 
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 Params = Sequence[Any]
 Row = tuple[Any, ...]
+_Item = TypeVar("_Item")
 
 
 class Conflict(Exception):
@@ -613,6 +614,55 @@ def _pg_outcome(exc: BaseException) -> BaseException:
     return outcome
 
 
+class _TickBatcher(Generic[_Item]):
+    """What one event-loop tick hands over goes to ``run`` as one batch, in a task.
+
+    At most ``limit`` batches run at once; what gathers while they run goes next, as one
+    batch (the larger the batch, the fewer round trips an item costs). PostgreSQL's write
+    groups and read groups are both this (:class:`PostgresDatabase`).
+    """
+
+    __slots__ = ("_pending", "_run", "_running", "limit")
+
+    def __init__(self, run: Callable[[list[_Item]], Awaitable[None]], limit: int) -> None:
+        self._run = run
+        self.limit = limit
+        self._pending: list[_Item] = []
+        self._running: set[asyncio.Future[None]] = set()
+
+    def add(self, item: _Item) -> None:
+        self._pending.append(item)
+        if len(self._pending) == 1 and len(self._running) < self.limit:
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.ensure_future(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._running.discard(task)
+        if self._pending and len(self._running) < self.limit:
+            self.flush()
+
+    async def drain(self) -> None:
+        """Run what was handed over, and wait for every batch in flight."""
+        self.flush()
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset for a connection handed back: nothing beyond asyncpg's own rollback
+    of a transaction left open. haat sets no session state on pooled connections (no SET,
+    LISTEN, cursors or session advisory locks; the migration lock is transaction-scoped on
+    a connection of its own), so asyncpg's default reset (``UNLISTEN *; CLOSE ALL; RESET
+    ALL; SELECT pg_advisory_unlock_all()``, one more round trip a checkout, 0.2 a message
+    under load) buys nothing; docs/BENCHMARKS.md has what it cost."""
+
+
 class PostgresDatabase:
     """asyncpg pool with group commit: one transaction, and few round trips, per tick.
 
@@ -646,16 +696,15 @@ class PostgresDatabase:
         self.statement_timeout_ms = statement_timeout_ms
         self.lock_timeout_ms = lock_timeout_ms
         self.group_commit = group_commit
-        # groups in flight at once: while they commit, the next one gathers (the larger
-        # the group, the fewer round trips a write set costs)
-        self.max_groups = max_groups
         self._pool: Any = None
         self._sql_cache: dict[str, str] = {}
         self._guard_cache: dict[str, str] = {}
-        self._tick_batch: list[tuple[WriteSet, asyncio.Future[None]]] = []
-        self._groups: set[asyncio.Task[None]] = set()
-        self._tick_reads: list[tuple[str, Params, asyncio.Future[Row | None]]] = []
-        self._read_groups: set[asyncio.Task[None]] = set()
+        # max_groups: write groups (and read groups) in flight at once; while they run,
+        # the next one gathers (the larger the group, the fewer round trips a write set costs)
+        self._writes: _TickBatcher[tuple[WriteSet, asyncio.Future[None]]] = _TickBatcher(
+            self._commit_group, max_groups)
+        self._reads: _TickBatcher[tuple[str, Params, asyncio.Future[Row | None]]] = \
+            _TickBatcher(self._read_group, max_groups)
         self._read_cache: dict[str, str] = {}
         self.commits = 0
         self.batched = 0
@@ -686,15 +735,14 @@ class PostgresDatabase:
             # every statement is prepared once per connection and kept: the hot path's
             # statements, their guard (RETURNING) and indexed-read forms, with room to spare
             statement_cache_size=1024,
+            reset=_keep_session,
             server_settings={"statement_timeout": str(self.statement_timeout_ms),
                              "lock_timeout": str(self.lock_timeout_ms)},
         )
 
     async def close(self) -> None:
-        self._flush_tick()
-        self._flush_reads()
-        while self._groups or self._read_groups:  # what was handed over goes first
-            await asyncio.gather(*self._groups, *self._read_groups, return_exceptions=True)
+        # what was handed over goes first
+        await asyncio.gather(self._writes.drain(), self._reads.drain())
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -704,11 +752,8 @@ class PostgresDatabase:
         checkout, and those of the same SQL one round trip (:meth:`_read_group`)."""
         if not self.group_commit:
             return await self._fetchone_alone(sql, params)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Row | None] = loop.create_future()
-        self._tick_reads.append((sql, params, future))
-        if len(self._tick_reads) == 1 and len(self._read_groups) < self.max_groups:
-            loop.call_soon(self._flush_reads)
+        future: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
+        self._reads.add((sql, params, future))
         return await future
 
     async def _fetchone_alone(self, sql: str, params: Params) -> Row | None:
@@ -719,57 +764,18 @@ class PostgresDatabase:
             raise _pg_read_outcome(exc) from exc
         return None if record is None else _pg_row(record)
 
-    def _flush_reads(self) -> None:
-        batch, self._tick_reads = self._tick_reads, []
-        if batch:
-            task = asyncio.ensure_future(self._read_group(batch))
-            self._read_groups.add(task)
-            task.add_done_callback(self._reads_done)
-
-    def _reads_done(self, task: asyncio.Task[None]) -> None:
-        self._read_groups.discard(task)
-        if self._tick_reads and len(self._read_groups) < self.max_groups:
-            self._flush_reads()
-
     async def _read_group(self, batch: list[tuple[str, Params,
                                                   asyncio.Future[Row | None]]]) -> None:
-        """Answer every read of the batch. Reads of the same SQL go as one ``fetchmany``
-        whose rows carry the read's index (``SELECT $n::int, …``); a read that fails, or
-        SQL that cannot carry the index, is run alone."""
+        """Answer every read of the batch on one connection: reads of the same SQL as one
+        round trip (:meth:`_read_indexed`), else each alone (:meth:`_read_each`)."""
         by_sql: dict[str, list[tuple[Params, asyncio.Future[Row | None]]]] = {}
         for sql, params, future in batch:
             by_sql.setdefault(sql, []).append((params, future))
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
                 for sql, reads in by_sql.items():
-                    indexed = self._indexed_read(sql) if len(reads) > 1 else None
-                    if indexed is not None:
-                        try:
-                            records = await conn.fetchmany(indexed, [
-                                (*params, n) for n, (params, _) in enumerate(reads)])
-                        except Exception as exc:  # each read alone finds out which failed
-                            records = None
-                            if str(getattr(exc, "sqlstate", "")).startswith("42"):
-                                self._read_cache[sql] = ""  # the index does not fit this SQL
-                        if records is not None:
-                            first: dict[int, Row] = {}
-                            for record in records:
-                                first.setdefault(int(record[0]), _pg_row(record)[1:])
-                            for n, (_, future) in enumerate(reads):
-                                if not future.done():
-                                    future.set_result(first.get(n))
-                            continue
-                    for params, future in reads:
-                        try:
-                            record = await conn.fetchrow(self._sql(sql), *params)
-                        except Exception as exc:
-                            if not future.done():
-                                future.set_exception(_pg_read_outcome(exc))
-                            if isinstance(_pg_outcome(exc), StorageUnavailable):
-                                raise
-                            continue
-                        if not future.done():
-                            future.set_result(None if record is None else _pg_row(record))
+                    if len(reads) == 1 or not await self._read_indexed(conn, sql, reads):
+                        await self._read_each(conn, sql, reads)
         except BaseException as exc:
             for _, _, future in batch:
                 if not future.done():
@@ -777,6 +783,44 @@ class PostgresDatabase:
                                          else StorageUnavailable("postgresql: cancelled"))
             if not isinstance(exc, Exception):
                 raise
+
+    async def _read_indexed(self, conn: Any, sql: str,
+                            reads: list[tuple[Params, asyncio.Future[Row | None]]]) -> bool:
+        """Reads of one SQL as one ``fetchmany`` whose rows carry the read's index (``SELECT
+        $n::int, …``); False (nothing answered) when the SQL cannot carry the index or the
+        batch fails, so that each read alone finds out which one failed."""
+        indexed = self._indexed_read(sql)
+        if indexed is None:
+            return False
+        try:
+            records = await conn.fetchmany(indexed, [
+                (*params, n) for n, (params, _) in enumerate(reads)])
+        except Exception as exc:
+            if str(getattr(exc, "sqlstate", "")).startswith("42"):
+                self._read_cache[sql] = ""  # the index does not fit this SQL
+            return False
+        first: dict[int, Row] = {}
+        for record in records:
+            first.setdefault(int(record[0]), _pg_row(record)[1:])
+        for n, (_, future) in enumerate(reads):
+            if not future.done():
+                future.set_result(first.get(n))
+        return True
+
+    async def _read_each(self, conn: Any, sql: str,
+                         reads: list[tuple[Params, asyncio.Future[Row | None]]]) -> None:
+        """Each read alone; a failed one fails alone, unless the storage itself is gone."""
+        for params, future in reads:
+            try:
+                record = await conn.fetchrow(self._sql(sql), *params)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(_pg_read_outcome(exc))
+                if isinstance(_pg_outcome(exc), StorageUnavailable):
+                    raise
+                continue
+            if not future.done():
+                future.set_result(None if record is None else _pg_row(record))
 
     def _indexed_read(self, sql: str) -> str | None:
         """``SELECT $n::int, …`` for a plain SELECT (its index is the last parameter), or
@@ -816,29 +860,13 @@ class PostgresDatabase:
             raise RuntimeError("database not started")
         started = time.perf_counter()
         if self.group_commit:
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[None] = loop.create_future()
-            self._tick_batch.append((writes, future))
-            if len(self._tick_batch) == 1 and len(self._groups) < self.max_groups:
-                loop.call_soon(self._flush_tick)
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._writes.add((writes, future))
             await future
         else:
             await self._write_alone(writes)
         if self.observe_commit is not None:
             self.observe_commit(time.perf_counter() - started)
-
-    def _flush_tick(self) -> None:
-        batch, self._tick_batch = self._tick_batch, []
-        if batch:
-            task = asyncio.ensure_future(self._commit_group(batch))
-            self._groups.add(task)
-            task.add_done_callback(self._group_done)
-
-    def _group_done(self, task: asyncio.Task[None]) -> None:
-        """A group committed: what gathered meanwhile goes next, as one group."""
-        self._groups.discard(task)
-        if self._tick_batch and len(self._groups) < self.max_groups:
-            self._flush_tick()
 
     async def _commit_group(self, batch: list[tuple[WriteSet, asyncio.Future[None]]]) -> None:
         """Store one tick's write sets and answer every future, whatever happens."""

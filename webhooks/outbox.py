@@ -101,6 +101,7 @@ class Outbox:
     _unrecorded: dict[tuple[str, str], str] = field(default_factory=dict)
     _held: set[str] = field(default_factory=set)  # in doubt after a restart: not yet
     _recovery: asyncio.Task[None] | None = None
+    _orphans_looked_at: int | None = None  # clock ms of the last look (poll_once)
     sent_count: int = 0
     dead_count: int = 0
     templated_count: int = 0  # sends refused for the window and sent again as templates
@@ -448,12 +449,29 @@ class Outbox:
             with contextlib.suppress(OSError):
                 self.journal.path.parent.rmdir()  # empty: the last server of the host left
 
+    @property
+    def orphan_seconds(self) -> float:
+        """How often a poll looks for dead servers' journals (PostgreSQL). A journal is
+        only taken ORPHAN_GRACE_SECONDS after its last line, and must be recorded before
+        the dead server's claims run out: every grace period, and at least eight times a
+        lease (a test's short lease: every poll)."""
+        return min(ORPHAN_GRACE_SECONDS, self.lease_ms / 8000)
+
+    async def poll_once(self) -> None:
+        """One poll: dead servers' journals when it is time (:attr:`orphan_seconds`),
+        then every due row."""
+        now = self.clock.now_ms()
+        last = self._orphans_looked_at
+        if last is None or now - last >= self.orphan_seconds * 1000 or now < last:
+            self._orphans_looked_at = now
+            await self.adopt_orphans()  # before the dead servers' leases are due
+        await self.run_due()
+        self._compact_journal()
+
     async def poll_forever(self) -> None:
         while True:
             try:
-                await self.adopt_orphans()  # before the dead servers' leases are due
-                await self.run_due()
-                self._compact_journal()
+                await self.poll_once()
             except Exception as exc:
                 log.warning("outbox poll failed (%s)", type(exc).__name__)
             await asyncio.sleep(self.poll_seconds)
