@@ -79,6 +79,24 @@ _STOPWORDS: frozenset[str] = frozenset(
     لا بدون ما مش غير أبغى ابغى ممكن أضف اضف الآن بسرعة من فضلك
     """)
 )
+# Every unit and pack word a quantity can carry ("3 বোতল", "2 kg"), by unit, in every
+# script: bot/nlu/numbers.py reads a number's unit from it, and a word of it alone never
+# names a product whose name has more words ("বোতল" is not Bottle Gourd; ``_candidates``).
+UNIT_WORDS: dict[str, str] = {
+    "kg": "kg kgs kilo kilos kilogram kilograms किलो केजी কেজি কিলো كيلو كغ كيلوغرام",
+    "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام غ",
+    "l": "l ltr litre liter litres liters लीटर লিটার لتر",
+    "ml": "ml",
+    "cup": "cup cups कप কাপ كوب أكواب",
+    "plate": "plate plates प्लेट প্লেট طبق",
+    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
+    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
+    "glass": "glass glasses गिलास গ্লাস",
+    "bottle": "bottle bottles botol बोतल বোতল زجاجة",
+}
+_UNIT_WORDS: frozenset[str] = frozenset(
+    normalize_token(w) for words in (*UNIT_WORDS.values(), "dozen dojon darjan दर्जन ডজন درزن")
+    for w in words.split())
 _UNIT_SYNONYMS: dict[str, str] = {
     normalize_token(w): unit
     for unit, words in {
@@ -754,8 +772,10 @@ class ProductIndex:
                 if score < _MIN_MENTION:
                     continue
             else:
-                if all(tokens[i].norm in _STOPWORDS for i in range(first, last + 1)):
-                    continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea": no name alone
+                if all(tokens[i].norm in _STOPWORDS or tokens[i].norm in _UNIT_WORDS
+                       for i in range(first, last + 1)):
+                    continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea", বোতল of
+                    # "Bottle Gourd" ("৩ বোতল সরিষার তেল" is three bottles of oil): no name
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from catalog.digits import DIGITS
-from catalog.search import normalize_token
+from catalog.search import UNIT_WORDS, normalize_token
 
 __all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "is_weak_number", "parse_number",
            "starts_with_and", "to_ascii_digits"]
@@ -89,20 +89,7 @@ _BN_CLASSIFIERS: tuple[str, ...] = tuple(
 # romanised Bengali writes the classifier in Latin, often glued on: "2ta", "3 ti"
 _LATIN_CLASSIFIERS = frozenset({"ta", "ti", "te", "khana", "khani"})
 _UNITS: dict[str, str] = {
-    normalize_token(w): unit
-    for unit, words in {
-        "kg": "kg kgs kilo kilos kilogram kilograms किलो केजी কেজি কিলো كيلو كغ كيلوغرام",
-        "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام غ",
-        "l": "l ltr litre liter litres liters लीटर লিটার لتر",
-        "ml": "ml",
-        "cup": "cup cups कप কাপ كوب أكواب",
-        "plate": "plate plates प्लेट প্লেট طبق",
-        "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
-        "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
-        "glass": "glass glasses गिलास গ্লাস",
-        "bottle": "bottle bottles botol बोतल বোতল زجاجة",
-    }.items()
-    for w in words.split()
+    normalize_token(w): unit for unit, words in UNIT_WORDS.items() for w in words.split()
 }
 UNIT_GRAMS: dict[str, int] = {"kg": 1000, "g": 1, "l": 1000, "ml": 1}  # mass/volume units
 _VULGAR = {"½": Fraction(1, 2), "¼": Fraction(1, 4), "¾": Fraction(3, 4),
