@@ -189,6 +189,28 @@ def _countable(product: Product) -> bool:
     return _unit_amount(product) is None
 
 
+def _sized_item(product: Product, sku: str, text: str, number: NumberSpan,
+                amount: Fraction) -> ItemMention:
+    """A weight or volume of a product no option was named for: "2 kg aloo", "1.5 kg"."""
+    asked = number.text
+    # the largest pack that divides the amount: "2 kg" of a 1 kg product is 2 of it, not
+    # 4 of its 500 g option; "1.5 kg" is 3 × 500 g; on a tie the named option wins
+    best: tuple[Fraction, int, str] | None = None
+    for size, candidate_sku in _sizes(product):
+        if amount % size == 0 and 0 < amount / size <= MAX_QUANTITY:
+            key = (size, candidate_sku != product.sku, candidate_sku)
+            if best is None or key[:2] > best[:2]:
+                best = (size, int(candidate_sku != product.sku), candidate_sku)
+    if best is not None:
+        return ItemMention(best[2], int(amount / best[0]), True, text, sized=True,
+                           quantity_text=asked)
+    if number.is_whole and _unit_amount(product) is None and not product.options \
+            and number.unit in ("kg", "l"):
+        return ItemMention(sku, int(number.value), True, text, sized=True,
+                           quantity_text=asked)
+    return ItemMention(sku, 0, True, text, issue=QuantityIssue.NO_SIZE, quantity_text=asked)
+
+
 def _item(mention: Mention, number: NumberSpan | None, inside: bool,
           issue: QuantityIssue | None = None) -> ItemMention:
     """Turn a mention and its quantity into a cart line (sku, how many)."""
@@ -209,22 +231,7 @@ def _item(mention: Mention, number: NumberSpan | None, inside: bool,
         return ItemMention(sku, 0, True, text, issue=issue, quantity_text=asked)
     amount = number.base_amount
     if amount is not None and option is None:
-        # the largest pack that divides the amount: "2 kg" of a 1 kg product is 2 of it, not
-        # 4 of its 500 g option; "1.5 kg" is 3 × 500 g; on a tie the named option wins
-        best: tuple[Fraction, int, str] | None = None
-        for size, candidate_sku in _sizes(product):
-            if amount % size == 0 and 0 < amount / size <= MAX_QUANTITY:
-                key = (size, candidate_sku != product.sku, candidate_sku)
-                if best is None or key[:2] > best[:2]:
-                    best = (size, int(candidate_sku != product.sku), candidate_sku)
-        if best is not None:
-            return ItemMention(best[2], int(amount / best[0]), True, text, sized=True,
-                               quantity_text=asked)
-        if number.is_whole and _unit_amount(product) is None and not product.options \
-                and number.unit in ("kg", "l"):
-            return ItemMention(sku, int(number.value), True, text, sized=True,
-                               quantity_text=asked)
-        return ItemMention(sku, 0, True, text, issue=QuantityIssue.NO_SIZE, quantity_text=asked)
+        return _sized_item(product, sku, text, number, amount)
     if number.is_whole and (number.unit in _COUNT_UNITS or option is not None):
         return ItemMention(sku, int(number.value), True, text, quantity_text=asked)
     if not number.is_whole and (_countable(product) or number.unit in _COUNT_UNITS):
@@ -550,95 +557,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         mentions = _name_numbers(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
-    target_spans = [(t.start, t.end) for t in targets]
-
-    odd = _odd_numbers(text)
-    issues: dict[int, QuantityIssue] = {}
-    numbers: list[NumberSpan] = []
-    inside: dict[int, NumberSpan] = {}  # target position → number inside its span
-    odd_spans = [(n.start, n.end) for n, _ in odd]
-    spans = [n for n in find_numbers(text) if not _overlaps(n.start, n.end, odd_spans)]
-    for span, issue in odd:
-        issues[id(span)] = issue
-        spans.append(span)
-    spans.sort(key=lambda n: n.start)
-    for span in spans:
-        if _overlaps(span.start, span.end, reserved):
-            continue
-        holder = next((k for k, m in enumerate(targets)
-                       if span.start >= m.start and span.end <= m.end), None)
-        if holder is not None:
-            target = targets[holder]
-            if isinstance(target, Mention) and target.option is not None:
-                inside[holder] = span
-            continue
-        if _overlaps(span.start, span.end, target_spans):
-            continue
-        # a number no count can be ("0", "1e9", a phone number) is a quantity only right
-        # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
-        if (id(span) in issues or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
-                m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
-                for m in targets):
-            continue  # a phone number, a pin code, "0" alone: not a quantity
-        if span.weak and not any(
-            m.start >= span.end and not text[span.end : m.start].strip() for m in targets
-        ) and not (any(span.start >= m.end and not text[m.end:span.start].strip()
-                       for m in targets) and _weak_after_ok(text, span)):
-            continue  # "do you have…", "a" before nothing in particular
-        numbers.append(span)
-
-    def before(k: int) -> NumberSpan | None:
-        lower = targets[k - 1].end if k else 0
-        for n in reversed(numbers):
-            if lower <= n.start and n.end <= targets[k].start:
-                gap = text[n.end : targets[k].start]
-                return n if id(n) not in used and _gap_ok(gap, after=False) else None
-        return None
-
-    def after(k: int) -> NumberSpan | None:
-        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
-        for n in numbers:
-            if n.start >= targets[k].end and n.end <= upper:
-                gap = text[targets[k].end : n.start]
-                if id(n) in used or not _gap_ok(gap, after=True) or starts_with_and(n.text):
-                    return None  # "مياه وخمسة حمص": "and five" starts the next item
-                if n.weak and not _weak_after_ok(text, n):
-                    return None
-                return n
-        return None
-
-    used: set[int] = set()
-    postfix = bool(targets) and before(0) is None and after(0) is not None
-    items: list[ItemMention] = []
-    for k, target in enumerate(targets):
-        if k in inside:
-            number: NumberSpan | None = inside[k]
-        elif postfix:
-            number = after(k) or before(k)
-        else:
-            number = before(k) or after(k)
-        if number is not None and k not in inside:
-            used.add(id(number))
-        lower = targets[k - 1].end if k else 0
-        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
-        negated = _negated(text, tokens, target.start, target.end, lower, upper)
-        if isinstance(target, Ambiguous):
-            count = number.value if number is not None else Fraction(1)
-            candidates = tuple(p.sku for p in target.products)
-            whole = count.denominator == 1 and 0 < count <= MAX_QUANTITY
-            items.append(ItemMention("", int(count) if whole else 1, number is not None,
-                                     target.text, negated=negated,
-                                     quantity_text=number.text if number else "",
-                                     candidates=candidates))
-            continue
-        item = _item(target, number, k in inside,
-                     issues.get(id(number)) if number is not None else None)
-        if negated:
-            item = ItemMention(item.sku, item.quantity, item.quantity_given, item.text,
-                               negated=True, issue=item.issue, quantity_text=item.quantity_text,
-                               sized=item.sized)
-        items.append(item)
-        entities.append(Entity("product", target.sku, target.text, target.start, target.end))
+    numbers, inside, issues = _quantities(text, targets, reserved)
+    items = _pair_items(text, tokens, targets, numbers, inside, issues, entities)
 
     for span in numbers:
         if id(span) in issues:
@@ -660,6 +580,118 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         if numbers or targets else []
     return Extraction(tuple(entities), tuple(items), tuple(unmatched),
                       tuple((t.start, t.end) for t in targets))
+
+
+def _quantities(text: str, targets: list[_Target], reserved: list[tuple[int, int]]
+                ) -> tuple[list[NumberSpan], dict[int, NumberSpan], dict[int, QuantityIssue]]:
+    """The numbers of the text that may be counts (in order), the number inside each
+    target's own span ("half kg" of an option), and the absurd ones' issues (by ``id``)."""
+    target_spans = [(t.start, t.end) for t in targets]
+    odd = _odd_numbers(text)
+    issues: dict[int, QuantityIssue] = {}
+    numbers: list[NumberSpan] = []
+    inside: dict[int, NumberSpan] = {}  # target position → number inside its span
+    odd_spans = [(n.start, n.end) for n, _ in odd]
+    spans = [n for n in find_numbers(text) if not _overlaps(n.start, n.end, odd_spans)]
+    for span, issue in odd:
+        issues[id(span)] = issue
+        spans.append(span)
+    spans.sort(key=lambda n: n.start)
+    for span in spans:
+        if _overlaps(span.start, span.end, reserved):
+            continue
+        holder = next((k for k, m in enumerate(targets)
+                       if span.start >= m.start and span.end <= m.end), None)
+        if holder is not None:
+            target = targets[holder]
+            if isinstance(target, Mention) and target.option is not None:
+                inside[holder] = span
+            continue
+        if not _overlaps(span.start, span.end, target_spans) and _may_count(
+                text, span, targets, id(span) in issues):
+            numbers.append(span)
+    return numbers, inside, issues
+
+
+def _may_count(text: str, span: NumberSpan, targets: list[_Target], odd: bool) -> bool:
+    """Whether a number outside every target can be a count of one of them."""
+    # a number no count can be ("0", "1e9", a phone number) is a quantity only right
+    # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
+    if (odd or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
+            m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
+            for m in targets):
+        return False  # a phone number, a pin code, "0" alone: not a quantity
+    # "do you have…", "a" before nothing in particular
+    return not span.weak or any(
+        m.start >= span.end and not text[span.end : m.start].strip() for m in targets
+    ) or (any(span.start >= m.end and not text[m.end:span.start].strip()
+              for m in targets) and _weak_after_ok(text, span))
+
+
+def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
+                numbers: list[NumberSpan], inside: dict[int, NumberSpan],
+                issues: dict[int, QuantityIssue], entities: list[Entity]
+                ) -> list[ItemMention]:
+    """Each target with its count (before it, or after it when the message writes counts
+    after names); a product entity per product target is appended to ``entities``."""
+    used: set[int] = set()
+
+    def before(k: int) -> NumberSpan | None:
+        lower = targets[k - 1].end if k else 0
+        for n in reversed(numbers):
+            if lower <= n.start and n.end <= targets[k].start:
+                gap = text[n.end : targets[k].start]
+                return n if id(n) not in used and _gap_ok(gap, after=False) else None
+        return None
+
+    def after(k: int) -> NumberSpan | None:
+        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
+        for n in numbers:
+            if n.start >= targets[k].end and n.end <= upper:
+                gap = text[targets[k].end : n.start]
+                if id(n) in used or not _gap_ok(gap, after=True) or starts_with_and(n.text):
+                    return None  # "مياه وخمسة حمص": "and five" starts the next item
+                if n.weak and not _weak_after_ok(text, n):
+                    return None
+                return n
+        return None
+
+    postfix = bool(targets) and before(0) is None and after(0) is not None
+    items: list[ItemMention] = []
+    for k, target in enumerate(targets):
+        if k in inside:
+            number: NumberSpan | None = inside[k]
+        elif postfix:
+            number = after(k) or before(k)
+        else:
+            number = before(k) or after(k)
+        if number is not None and k not in inside:
+            used.add(id(number))
+        lower = targets[k - 1].end if k else 0
+        upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
+        negated = _negated(text, tokens, target.start, target.end, lower, upper)
+        if isinstance(target, Ambiguous):
+            items.append(_ask_item(target, number, negated))
+            continue
+        item = _item(target, number, k in inside,
+                     issues.get(id(number)) if number is not None else None)
+        if negated:
+            item = ItemMention(item.sku, item.quantity, item.quantity_given, item.text,
+                               negated=True, issue=item.issue, quantity_text=item.quantity_text,
+                               sized=item.sized)
+        items.append(item)
+        entities.append(Entity("product", target.sku, target.text, target.start, target.end))
+    return items
+
+
+def _ask_item(target: Ambiguous, number: NumberSpan | None, negated: bool) -> ItemMention:
+    """A word several products share: a line the bot asks about, with its count."""
+    count = number.value if number is not None else Fraction(1)
+    candidates = tuple(p.sku for p in target.products)
+    whole = count.denominator == 1 and 0 < count <= MAX_QUANTITY
+    return ItemMention("", int(count) if whole else 1, number is not None, target.text,
+                       negated=negated, quantity_text=number.text if number else "",
+                       candidates=candidates)
 
 
 def quantity_of(word: str) -> int | None:
