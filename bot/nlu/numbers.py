@@ -175,9 +175,45 @@ def parse_number(word: str) -> Fraction | None:
     return _word_value(norm) or _WEAK.get(norm)
 
 
+_Raw = tuple[int, int, str, str]  # start, end, kind, normalised text
+
+
+def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
+                 ) -> tuple[Fraction, int, int, bool, str | None]:
+    """What follows a number word and belongs to it: "and a half", a classifier (২টা,
+    2ta), "dozen", a unit. Returns the value, its end offset, the next token, whether it
+    is still weak, and the unit."""
+    n = len(raw)
+    # "one and a half"
+    if (j + 2 < n and raw[j][3] in ("and", "aur") and raw[j + 1][3] == "a"
+            and raw[j + 2][3] == "half" and value.denominator == 1):
+        value += Fraction(1, 2)
+        end = raw[j + 2][1]
+        j += 3
+    if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
+            raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
+        end = raw[j][1]
+        j += 1
+        weak = False
+    if j < n and raw[j][3] in _COUPLE and value == 1:  # "a couple" already handled
+        j += 1
+    if j < n and raw[j][3] in _MULTIPLIERS:  # "2 dozen", "half dozen"
+        value *= 12
+        end = raw[j][1]
+        j += 1
+        weak = False
+    unit = None
+    if j < n and raw[j][2] == "word" and raw[j][3] in _UNITS:
+        unit = _UNITS[raw[j][3]]
+        end = raw[j][1]
+        j += 1
+        weak = False
+    return value, end, j, weak, unit
+
+
 def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
     """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
-    raw: list[tuple[int, int, str, str]] = []  # start, end, kind, normalised text
+    raw: list[_Raw] = []
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup or "word"
         found = m.group()
@@ -212,31 +248,7 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
         if value is None:
             i += 1
             continue
-        j = i + 1
-        # "one and a half"
-        if (j + 2 < n and raw[j][3] in ("and", "aur") and raw[j + 1][3] == "a"
-                and raw[j + 2][3] == "half" and value.denominator == 1):
-            value += Fraction(1, 2)
-            end = raw[j + 2][1]
-            j += 3
-        if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
-                raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
-            end = raw[j][1]
-            j += 1
-            weak = False
-        if j < n and raw[j][3] in _COUPLE and value == 1:  # "a couple" already handled
-            j += 1
-        if j < n and raw[j][3] in _MULTIPLIERS:  # "2 dozen", "half dozen"
-            value *= 12
-            end = raw[j][1]
-            j += 1
-            weak = False
-        unit = None
-        if j < n and raw[j][2] == "word" and raw[j][3] in _UNITS:
-            unit = _UNITS[raw[j][3]]
-            end = raw[j][1]
-            j += 1
-            weak = False
+        value, end, j, weak, unit = _number_tail(raw, i + 1, value, end, weak)
         spans.append(NumberSpan(value, start, end, text[start:end], unit, weak))
         i = j
     return spans
