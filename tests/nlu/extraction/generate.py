@@ -8,7 +8,8 @@ It writes each shop of ``shops_spec.py`` as a shop folder (``shops/<id>/shop.yam
 ``catalog.yaml``, what a merchant would write) and, per shop and language form, a Rasa NLU
 file ``corpus/<split>/<shop>/<form>.yml``. The split is by shop: ``tune`` shops may be
 looked at while working on the extractor, ``test`` shops were not until issue-13e read their
-misses, ``holdout`` shops (added then) were read once, ``fresh`` shops never (docs/NLU.md).
+misses, ``holdout`` shops (added then) were read once, ``fresh`` shops once for one rule
+(issue-13f), ``unseen`` (added then) scored once and never tuned on (docs/NLU.md).
 
 Annotations are Rasa's, with entity groups tying each item together::
 
