@@ -176,6 +176,9 @@ def parse_number(word: str) -> Fraction | None:
 
 
 _Raw = tuple[int, int, str, str]  # start, end, kind, normalised text
+# the words :func:`_number_tail` may take after a number (a cheap test before calling it)
+_TAIL_WORDS = frozenset({"and", "aur", *_BN_CLASSIFIERS, *_LATIN_CLASSIFIERS, *_COUPLE,
+                         *_MULTIPLIERS, *_UNITS})
 
 
 def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
@@ -248,7 +251,10 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
         if value is None:
             i += 1
             continue
-        value, end, j, weak, unit = _number_tail(raw, i + 1, value, end, weak)
+        # the common case, "2 samosa": nothing after the number is its own (no call)
+        value, end, j, weak, unit = (
+            _number_tail(raw, i + 1, value, end, weak)
+            if i + 1 < n and raw[i + 1][3] in _TAIL_WORDS else (value, end, i + 1, weak, None))
         spans.append(NumberSpan(value, start, end, text[start:end], unit, weak))
         i = j
     return spans
