@@ -79,6 +79,24 @@ _STOPWORDS: frozenset[str] = frozenset(
     لا بدون ما مش غير أبغى ابغى ممكن أضف اضف الآن بسرعة من فضلك
     """)
 )
+# Every unit and pack word a quantity can carry ("3 বোতল", "2 kg"), by unit, in every
+# script: bot/nlu/numbers.py reads a number's unit from it, and a word of it alone never
+# names a product whose name has more words ("বোতল" is not Bottle Gourd; ``_candidates``).
+UNIT_WORDS: dict[str, str] = {
+    "kg": "kg kgs kilo kilos kilogram kilograms किलो केजी কেজি কিলো كيلو كغ كيلوغرام",
+    "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام غ",
+    "l": "l ltr litre liter litres liters लीटर লিটার لتر",
+    "ml": "ml",
+    "cup": "cup cups कप কাপ كوب أكواب",
+    "plate": "plate plates प्लेट প্লেট طبق",
+    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
+    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
+    "glass": "glass glasses गिलास গ্লাস",
+    "bottle": "bottle bottles botol बोतल বোতল زجاجة",
+}
+_UNIT_WORDS: frozenset[str] = frozenset(
+    normalize_token(w) for words in (*UNIT_WORDS.values(), "dozen dojon darjan दर्जन ডজন درزن")
+    for w in words.split())
 _UNIT_SYNONYMS: dict[str, str] = {
     normalize_token(w): unit
     for unit, words in {
@@ -376,9 +394,21 @@ class ProductIndex:
         vid = self._by_surface.get(norm)
         if vid is not None:
             found[vid] = 1.0
-        if norm.isdigit() or norm in _STOPWORDS or len(norm) > _MAX_FUZZY_LEN:
+        if norm in _STOPWORDS or len(norm) > _MAX_FUZZY_LEN:
             return tuple(found.items())  # no product word is 40 letters long
         fine = sound_key(norm)
+        self._add_forms(norm, fine, found)
+        arabic, indic = _scripts(norm)
+        if arabic or indic:  # a Hindi or Bengali word is not an Arabic name, nor back
+            vocab = self._vocab
+            found = {vid: sim for vid, sim in found.items()
+                     if not (vocab[vid].indic if arabic else vocab[vid].arabic)}
+        if fine:
+            self._add_fuzzy(norm, fine, arabic, indic, found)
+        return tuple(found.items())
+
+    def _add_forms(self, norm: str, fine: str, found: dict[int, float]) -> None:
+        """Words that sound the same, and the word's plural or inflected stems."""
         for vid in self._by_fine.get(fine, ()):
             found.setdefault(vid, 0.96)
         if len(norm) >= 4 and norm[-1] == "s" and norm.isascii():  # eggs, samosas, dishes
@@ -392,14 +422,10 @@ class ProductIndex:
                     found.setdefault(surface, 0.95)
                 for vid in self._by_fine.get(sound_key(stem), ()):
                     found.setdefault(vid, 0.93)
-        arabic, indic = _scripts(norm)
-        if arabic or indic:  # a Hindi or Bengali word is not an Arabic name, nor back
-            vocab = self._vocab
-            found = {vid: sim for vid, sim in found.items()
-                     if not (vocab[vid].indic if arabic else vocab[vid].arabic)}
-        if not fine:
-            return tuple(found.items())
-        skel = skeleton(norm)
+
+    def _skeleton_candidates(self, skel: str) -> set[int]:
+        """Words whose consonant skeleton is the query's, one consonant lost, added or
+        changed (the longer the skeleton, the more edits are tried)."""
         candidates: set[int] = set(self._by_skel.get(skel, ()))
         if len(skel) >= 2:
             candidates.update(self._by_skel_delete.get(skel, ()))  # query lost a consonant
@@ -409,6 +435,14 @@ class ProductIndex:
             if len(skel) >= 4:  # one consonant substituted
                 for d in _deletes(skel):
                     candidates.update(self._by_skel_delete.get(d, ()))
+        return candidates
+
+    def _add_fuzzy(self, norm: str, fine: str, arabic: bool, indic: bool,
+                   found: dict[int, float]) -> None:
+        """Words spelt a little differently (by skeleton, then similarity), same script
+        family rules as :meth:`_compute_word_matches`."""
+        skel = skeleton(norm)
+        candidates = self._skeleton_candidates(skel)
         if len(skel) >= 3 and "s" in skel and self._by_skel_zs:
             self._z_as_s(fine, skel, found)
         if candidates:
@@ -421,7 +455,6 @@ class ProductIndex:
                 sim = self._similarity(fine, skel, folded, latin, self._vocab[vid])
                 if sim >= _MIN_FUZZY:
                     found[vid] = sim
-        return tuple(found.items())
 
     def _z_as_s(self, fine: str, skel: str, found: dict[int, float]) -> None:
         """"khubus" for khubz: a z of the catalog written as s, the skeleton otherwise equal."""
@@ -464,6 +497,17 @@ class ProductIndex:
         query word (most of them) skips the alignment: this loop is the hot path.
         """
         matches = [self._word_matches(t.norm) for t in tokens]
+        candidates = self._names_to_look_at(matches, fill)
+        joined = self._joined_runs(tokens, matches)
+        if not candidates:
+            return joined
+        runs = self._name_runs(self._name_hits(matches, candidates))
+        runs.extend(joined)
+        return runs
+
+    def _names_to_look_at(self, matches: Sequence[tuple[tuple[int, float], ...]],
+                          fill: bool) -> set[int]:
+        """The names :meth:`_runs` aligns the query with (its docstring says which)."""
         candidates: set[int] = set()
         pairs = self._pairs
         word_names = self._word_names
@@ -482,10 +526,14 @@ class ProductIndex:
                         names = pairs.get((vid, other))
                         if names is not None:
                             candidates.update(names)
-        joined = self._joined_runs(tokens, matches)
-        if not candidates:
-            return joined
+        return candidates
+
+    def _name_hits(self, matches: Sequence[tuple[tuple[int, float], ...]],
+                   candidates: set[int]) -> dict[int, list[tuple[int, int, float, int]]]:
+        """Per candidate name, the query words in it: (query position, position in the
+        name, similarity, vocabulary word)."""
         name_words = self._name_words
+        word_names = self._word_names
         hits: dict[int, list[tuple[int, int, float, int]]] = {}
         for i, per_word in enumerate(matches):
             for vid, sim in per_word:
@@ -496,6 +544,11 @@ class ProductIndex:
                         hits[name_id] = [hit]
                     else:
                         found.append(hit)
+        return hits
+
+    def _name_runs(self, hits: dict[int, list[tuple[int, int, float, int]]]) -> list[_Run]:
+        """The runs each name's hits make: one or two words inline (most names), longer
+        ones aligned (:meth:`_align`)."""
         sizes = self._sizes
         runs: list[_Run] = []
         append = runs.append
@@ -524,7 +577,6 @@ class ProductIndex:
                 append(_single_run(name_id, size, i, pos, sim, vid))
             else:
                 self._align(name_id, size, name_hits, append)
-        runs.extend(joined)
         return runs
 
     def _joined_runs(
@@ -754,8 +806,10 @@ class ProductIndex:
                 if score < _MIN_MENTION:
                     continue
             else:
-                if all(tokens[i].norm in _STOPWORDS for i in range(first, last + 1)):
-                    continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea": no name alone
+                if all(tokens[i].norm in _STOPWORDS or tokens[i].norm in _UNIT_WORDS
+                       for i in range(first, last + 1)):
+                    continue  # "का" of "सरसों का तेल", "of" of "Cup of Tea", বোতল of
+                    # "Bottle Gourd" ("৩ বোতল সরিষার তেল" is three bottles of oil): no name
                 # "samosa" for "Aloo Samosa": fine when no other product has that word.
                 mean = coverage * sizes[name_id] / max(1, len(words))
                 if mean < _MIN_PARTIAL_MENTION:
@@ -775,17 +829,11 @@ class ProductIndex:
         return candidates, shared
 
 
-    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
-        """Mentions, and the spans that name two to four products about equally well.
-
-        "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
-        wrong lentils in the cart, so it comes back as an :class:`Ambiguous` for the bot
-        to ask about. Costs nothing extra when every word has one owner.
-        """
-        tokens = tokenize(text)
-        if not tokens:
-            return [], [], tokens
-        candidates, shared = self._candidates(tokens)
+    def _choose(self, candidates: list[tuple[int, float, int, _Run]], tokens: list[Token],
+                shared: list[tuple[int, int, tuple[int, ...]]]
+                ) -> tuple[list[tuple[int, int, int, float, _Run]], set[int]]:
+        """The runs that become mentions, longest and best first, none overlapping; runs
+        two products tie on go to ``shared``. Returns them and the token positions taken."""
         candidates.sort(key=lambda c: (-c[0], -c[1], c[2], c[3][1]))
         taken: set[int] = set()
         chosen: list[tuple[int, int, int, float, _Run]] = []
@@ -805,6 +853,35 @@ class ProductIndex:
                 continue
             taken.update(span)
             chosen.append((run[1], run[2], p_idx, score, run))
+        return chosen, taken
+
+    def _lone_shared_words(self, tokens: list[Token], claimed: set[int],
+                           shared: list[tuple[int, int, tuple[int, ...]]]) -> None:
+        """"2 roll": a word no mention took that only names shared by a few products."""
+        for i, tok in enumerate(tokens):
+            if i in claimed or tok.norm in _STOPWORDS or tok.norm.isdigit():
+                continue
+            near: set[int] = set()
+            for vid, sim in self._word_matches(tok.norm):
+                if sim >= 0.9:
+                    near.update(self._word_products[vid])
+                    if len(near) > _MAX_AMBIGUOUS:
+                        break
+            if 1 < len(near) <= _MAX_AMBIGUOUS:
+                shared.append((i, i, tuple(sorted(near))))
+
+    def analyse(self, text: str) -> tuple[list[Mention], list[Ambiguous], list[Token]]:
+        """Mentions, and the spans that name two to four products about equally well.
+
+        "dal" in a shop with Chana Dal and Masoor Dal is neither: a guess would put the
+        wrong lentils in the cart, so it comes back as an :class:`Ambiguous` for the bot
+        to ask about. Costs nothing extra when every word has one owner.
+        """
+        tokens = tokenize(text)
+        if not tokens:
+            return [], [], tokens
+        candidates, shared = self._candidates(tokens)
+        chosen, taken = self._choose(candidates, tokens, shared)
         mentions: list[Mention] = []
         for first, last, p_idx, score, run in sorted(chosen, key=lambda c: c[0]):
             lo, hi = max(0, first - 3), min(len(tokens), last + 4)
@@ -819,17 +896,7 @@ class ProductIndex:
         ambiguous: list[Ambiguous] = []
         claimed: set[int] = {i for m in chosen for i in range(m[0], m[1] + 1)}
         claimed.update(taken)
-        for i, tok in enumerate(tokens):  # "2 roll": a word only names shared with others
-            if i in claimed or tok.norm in _STOPWORDS or tok.norm.isdigit():
-                continue
-            near: set[int] = set()
-            for vid, sim in self._word_matches(tok.norm):
-                if sim >= 0.9:
-                    near.update(self._word_products[vid])
-                    if len(near) > _MAX_AMBIGUOUS:
-                        break
-            if 1 < len(near) <= _MAX_AMBIGUOUS:
-                shared.append((i, i, tuple(sorted(near))))
+        self._lone_shared_words(tokens, claimed, shared)
         for first, last, owners in sorted(shared, key=lambda c: (c[0] - c[1], c[0])):
             span = range(first, last + 1)
             if any(i in claimed for i in span):

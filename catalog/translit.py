@@ -81,6 +81,21 @@ _AR_LETTERS: dict[str, str] = {
 _AR_VOWEL_MARKS: dict[str, str] = {"\u064e": "a", "\u064f": "u", "\u0650": "i"}
 
 
+def _consonant(word: str, i: int, roman: str, nukta_map: dict[str, str], nukta: str,
+               glide_y: str, after_vowel: set[str]) -> tuple[str, int]:
+    """An Indic consonant's Latin letters, and the index of its last code point (its
+    nukta, when one follows)."""
+    ch = word[i]
+    n = len(word)
+    if ch in glide_y and i and word[i - 1] in after_vowel and (
+            i + 1 >= n or word[i + 1] != nukta):
+        roman = "y"  # য after a vowel is য় typed without its nukta (গাওযা, চায)
+    if i + 1 < n and word[i + 1] == nukta:
+        roman = nukta_map.get(ch, roman)
+        i += 1
+    return roman, i
+
+
 def _indic(
     word: str,
     consonants: dict[str, str],
@@ -105,46 +120,33 @@ def _indic(
     i = 0
     while i < n:
         ch = word[i]
-        if ch in consonants:
-            if pending:
-                out.append("a")
-            roman = consonants[ch]
-            if ch in glide_y and i and word[i - 1] in after_vowel and (
-                    i + 1 >= n or word[i + 1] != nukta):
-                roman = "y"  # য after a vowel is য় typed without its nukta (গাওযা, চায)
-            if i + 1 < n and word[i + 1] == nukta:
-                roman = nukta_map.get(ch, roman)
-                i += 1
-            out.append(roman)
-            pending = True
-        elif ch in signs:
+        # the classes are disjoint: a sign or virama settles the pending consonant's vowel,
+        # anything else (a consonant, vowel, modifier or other letter) gives it its ``a``
+        if ch in signs:
             out.append(signs[ch])
             pending = False
         elif ch == virama:
-            pending = False
-        elif ch in vowels:
-            if pending:
-                out.append("a")
-            if glide_o is not None and ch == glide_o and i + 1 < n and word[i + 1] in glide_y:
-                out.append("w")  # ওয়া is "wa" (ওয়াটার, গাওয়া): the glide, not o + ya
-                i += 2 if i + 2 < n and word[i + 2] == nukta else 1
-                i += 1
-                pending = True
-                continue
-            out.append(vowels[ch])
-            pending = False
-        elif ch in mods:
-            if pending:
-                out.append("a")
-            out.append(mods[ch])
             pending = False
         elif ch == nukta or ch in "\u200c\u200d":
             pass
         else:
             if pending:
                 out.append("a")
-            pending = False
-            out.append(ch)
+            pending = ch in consonants
+            if pending:
+                roman, i = _consonant(word, i, consonants[ch], nukta_map, nukta, glide_y,
+                                      after_vowel)
+                out.append(roman)
+            elif ch in vowels:
+                if glide_o is not None and ch == glide_o and i + 1 < n \
+                        and word[i + 1] in glide_y:
+                    out.append("w")  # ওয়া is "wa" (ওয়াটার, গাওয়া): the glide, not o + ya
+                    i += 3 if i + 2 < n and word[i + 2] == nukta else 2
+                    pending = True
+                    continue
+                out.append(vowels[ch])
+            else:
+                out.append(mods.get(ch, ch))
         i += 1
     return "".join(out)
 

@@ -189,6 +189,28 @@ def _countable(product: Product) -> bool:
     return _unit_amount(product) is None
 
 
+def _sized_item(product: Product, sku: str, text: str, number: NumberSpan,
+                amount: Fraction) -> ItemMention:
+    """A weight or volume of a product no option was named for: "2 kg aloo", "1.5 kg"."""
+    asked = number.text
+    # the largest pack that divides the amount: "2 kg" of a 1 kg product is 2 of it, not
+    # 4 of its 500 g option; "1.5 kg" is 3 × 500 g; on a tie the named option wins
+    best: tuple[Fraction, int, str] | None = None
+    for size, candidate_sku in _sizes(product):
+        if amount % size == 0 and 0 < amount / size <= MAX_QUANTITY:
+            key = (size, candidate_sku != product.sku, candidate_sku)
+            if best is None or key[:2] > best[:2]:
+                best = (size, int(candidate_sku != product.sku), candidate_sku)
+    if best is not None:
+        return ItemMention(best[2], int(amount / best[0]), True, text, sized=True,
+                           quantity_text=asked)
+    if number.is_whole and _unit_amount(product) is None and not product.options \
+            and number.unit in ("kg", "l"):
+        return ItemMention(sku, int(number.value), True, text, sized=True,
+                           quantity_text=asked)
+    return ItemMention(sku, 0, True, text, issue=QuantityIssue.NO_SIZE, quantity_text=asked)
+
+
 def _item(mention: Mention, number: NumberSpan | None, inside: bool,
           issue: QuantityIssue | None = None) -> ItemMention:
     """Turn a mention and its quantity into a cart line (sku, how many)."""
@@ -209,22 +231,7 @@ def _item(mention: Mention, number: NumberSpan | None, inside: bool,
         return ItemMention(sku, 0, True, text, issue=issue, quantity_text=asked)
     amount = number.base_amount
     if amount is not None and option is None:
-        # the largest pack that divides the amount: "2 kg" of a 1 kg product is 2 of it, not
-        # 4 of its 500 g option; "1.5 kg" is 3 × 500 g; on a tie the named option wins
-        best: tuple[Fraction, int, str] | None = None
-        for size, candidate_sku in _sizes(product):
-            if amount % size == 0 and 0 < amount / size <= MAX_QUANTITY:
-                key = (size, candidate_sku != product.sku, candidate_sku)
-                if best is None or key[:2] > best[:2]:
-                    best = (size, int(candidate_sku != product.sku), candidate_sku)
-        if best is not None:
-            return ItemMention(best[2], int(amount / best[0]), True, text, sized=True,
-                               quantity_text=asked)
-        if number.is_whole and _unit_amount(product) is None and not product.options \
-                and number.unit in ("kg", "l"):
-            return ItemMention(sku, int(number.value), True, text, sized=True,
-                               quantity_text=asked)
-        return ItemMention(sku, 0, True, text, issue=QuantityIssue.NO_SIZE, quantity_text=asked)
+        return _sized_item(product, sku, text, number, amount)
     if number.is_whole and (number.unit in _COUNT_UNITS or option is not None):
         return ItemMention(sku, int(number.value), True, text, quantity_text=asked)
     if not number.is_whole and (_countable(product) or number.unit in _COUNT_UNITS):
@@ -550,8 +557,36 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         mentions = _name_numbers(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
-    target_spans = [(t.start, t.end) for t in targets]
+    numbers, inside, issues = _quantities(text, targets, reserved)
+    items = _pair_items(text, tokens, targets, numbers, inside, issues, entities)
 
+    for span in numbers:
+        if id(span) in issues:
+            continue
+        value = span.value
+        shown = str(value.numerator) if value.denominator == 1 else str(value)
+        entities.append(Entity("quantity", shown, span.text, span.start, span.end))
+    if items:
+        removing = _removal_clauses(text, tokens)
+        if removing:
+            items = [replace(item, removal=True) if any(
+                a <= t.start < b for a, b in removing) else item
+                for item, t in zip(items, targets, strict=True)]
+    wanted = language_switch_request(text)
+    if wanted is not None:
+        entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
+    entities.sort(key=lambda e: (e.start, e.type))
+    unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
+        if numbers or targets else []
+    return Extraction(tuple(entities), tuple(items), tuple(unmatched),
+                      tuple((t.start, t.end) for t in targets))
+
+
+def _quantities(text: str, targets: list[_Target], reserved: list[tuple[int, int]]
+                ) -> tuple[list[NumberSpan], dict[int, NumberSpan], dict[int, QuantityIssue]]:
+    """The numbers of the text that may be counts (in order), the number inside each
+    target's own span ("half kg" of an option), and the absurd ones' issues (by ``id``)."""
+    target_spans = [(t.start, t.end) for t in targets]
     odd = _odd_numbers(text)
     issues: dict[int, QuantityIssue] = {}
     numbers: list[NumberSpan] = []
@@ -574,18 +609,34 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
             continue
         if _overlaps(span.start, span.end, target_spans):
             continue
-        # a number no count can be ("0", "1e9", a phone number) is a quantity only right
-        # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
-        if (id(span) in issues or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
-                m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
-                for m in targets):
-            continue  # a phone number, a pin code, "0" alone: not a quantity
-        if span.weak and not any(
-            m.start >= span.end and not text[span.end : m.start].strip() for m in targets
-        ) and not (any(span.start >= m.end and not text[m.end:span.start].strip()
-                       for m in targets) and _weak_after_ok(text, span)):
-            continue  # "do you have…", "a" before nothing in particular
-        numbers.append(span)
+        if (not span.weak and 0 < span.value <= MAX_QUANTITY and id(span) not in issues) \
+                or _may_count(text, span, targets, id(span) in issues):
+            numbers.append(span)  # the first test is the common case, "2 samosa"
+    return numbers, inside, issues
+
+
+def _may_count(text: str, span: NumberSpan, targets: list[_Target], odd: bool) -> bool:
+    """Whether a number outside every target can be a count of one of them."""
+    # a number no count can be ("0", "1e9", a phone number) is a quantity only right
+    # before an item: "add 0 samosa" asks, "call 9876543210" is not about rice
+    if (odd or span.value <= 0 or span.value > MAX_QUANTITY) and not any(
+            m.start >= span.end and _gap_ok(text[span.end:m.start], after=False)
+            for m in targets):
+        return False  # a phone number, a pin code, "0" alone: not a quantity
+    # "do you have…", "a" before nothing in particular
+    return not span.weak or any(
+        m.start >= span.end and not text[span.end : m.start].strip() for m in targets
+    ) or (any(span.start >= m.end and not text[m.end:span.start].strip()
+              for m in targets) and _weak_after_ok(text, span))
+
+
+def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
+                numbers: list[NumberSpan], inside: dict[int, NumberSpan],
+                issues: dict[int, QuantityIssue], entities: list[Entity]
+                ) -> list[ItemMention]:
+    """Each target with its count (before it, or after it when the message writes counts
+    after names); a product entity per product target is appended to ``entities``."""
+    used: set[int] = set()
 
     def before(k: int) -> NumberSpan | None:
         lower = targets[k - 1].end if k else 0
@@ -607,7 +658,6 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
                 return n
         return None
 
-    used: set[int] = set()
     postfix = bool(targets) and before(0) is None and after(0) is not None
     items: list[ItemMention] = []
     for k, target in enumerate(targets):
@@ -623,13 +673,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
         negated = _negated(text, tokens, target.start, target.end, lower, upper)
         if isinstance(target, Ambiguous):
-            count = number.value if number is not None else Fraction(1)
-            candidates = tuple(p.sku for p in target.products)
-            whole = count.denominator == 1 and 0 < count <= MAX_QUANTITY
-            items.append(ItemMention("", int(count) if whole else 1, number is not None,
-                                     target.text, negated=negated,
-                                     quantity_text=number.text if number else "",
-                                     candidates=candidates))
+            items.append(_ask_item(target, number, negated))
             continue
         item = _item(target, number, k in inside,
                      issues.get(id(number)) if number is not None else None)
@@ -639,27 +683,17 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
                                sized=item.sized)
         items.append(item)
         entities.append(Entity("product", target.sku, target.text, target.start, target.end))
+    return items
 
-    for span in numbers:
-        if id(span) in issues:
-            continue
-        value = span.value
-        shown = str(value.numerator) if value.denominator == 1 else str(value)
-        entities.append(Entity("quantity", shown, span.text, span.start, span.end))
-    if items:
-        removing = _removal_clauses(text, tokens)
-        if removing:
-            items = [replace(item, removal=True) if any(
-                a <= t.start < b for a, b in removing) else item
-                for item, t in zip(items, targets, strict=True)]
-    wanted = language_switch_request(text)
-    if wanted is not None:
-        entities.append(Entity("language", wanted, text.strip(), 0, len(text)))
-    entities.sort(key=lambda e: (e.start, e.type))
-    unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
-        if numbers or targets else []
-    return Extraction(tuple(entities), tuple(items), tuple(unmatched),
-                      tuple((t.start, t.end) for t in targets))
+
+def _ask_item(target: Ambiguous, number: NumberSpan | None, negated: bool) -> ItemMention:
+    """A word several products share: a line the bot asks about, with its count."""
+    count = number.value if number is not None else Fraction(1)
+    candidates = tuple(p.sku for p in target.products)
+    whole = count.denominator == 1 and 0 < count <= MAX_QUANTITY
+    return ItemMention("", int(count) if whole else 1, number is not None, target.text,
+                       negated=negated, quantity_text=number.text if number else "",
+                       candidates=candidates)
 
 
 def quantity_of(word: str) -> int | None:

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from catalog.digits import DIGITS
-from catalog.search import normalize_token
+from catalog.search import UNIT_WORDS, normalize_token
 
 __all__ = ["UNIT_GRAMS", "NumberSpan", "find_numbers", "is_weak_number", "parse_number",
            "starts_with_and", "to_ascii_digits"]
@@ -85,20 +85,7 @@ _BN_CLASSIFIERS: tuple[str, ...] = tuple(
 # romanised Bengali writes the classifier in Latin, often glued on: "2ta", "3 ti"
 _LATIN_CLASSIFIERS = frozenset({"ta", "ti", "te", "khana", "khani"})
 _UNITS: dict[str, str] = {
-    normalize_token(w): unit
-    for unit, words in {
-        "kg": "kg kgs kilo kilos kilogram kilograms किलो केजी কেজি কিলো كيلو كغ كيلوغرام",
-        "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام غ",
-        "l": "l ltr litre liter litres liters लीटर লিটার لتر",
-        "ml": "ml",
-        "cup": "cup cups कप কাপ كوب أكواب",
-        "plate": "plate plates प्लेट প্লেট طبق",
-        "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
-        "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
-        "glass": "glass glasses गिलास গ্লাস",
-        "bottle": "bottle bottles botol बोतल বোতল زجاجة",
-    }.items()
-    for w in words.split()
+    normalize_token(w): unit for unit, words in UNIT_WORDS.items() for w in words.split()
 }
 UNIT_GRAMS: dict[str, int] = {"kg": 1000, "g": 1, "l": 1000, "ml": 1}  # mass/volume units
 _VULGAR = {"½": Fraction(1, 2), "¼": Fraction(1, 4), "¾": Fraction(3, 4),
@@ -184,9 +171,48 @@ def parse_number(word: str) -> Fraction | None:
     return _word_value(norm) or _WEAK.get(norm)
 
 
+_Raw = tuple[int, int, str, str]  # start, end, kind, normalised text
+# the words :func:`_number_tail` may take after a number (a cheap test before calling it)
+_TAIL_WORDS = frozenset({"and", "aur", *_BN_CLASSIFIERS, *_LATIN_CLASSIFIERS, *_COUPLE,
+                         *_MULTIPLIERS, *_UNITS})
+
+
+def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
+                 ) -> tuple[Fraction, int, int, bool, str | None]:
+    """What follows a number word and belongs to it: "and a half", a classifier (২টা,
+    2ta), "dozen", a unit. Returns the value, its end offset, the next token, whether it
+    is still weak, and the unit."""
+    n = len(raw)
+    # "one and a half"
+    if (j + 2 < n and raw[j][3] in ("and", "aur") and raw[j + 1][3] == "a"
+            and raw[j + 2][3] == "half" and value.denominator == 1):
+        value += Fraction(1, 2)
+        end = raw[j + 2][1]
+        j += 3
+    if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
+            raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
+        end = raw[j][1]
+        j += 1
+        weak = False
+    if j < n and raw[j][3] in _COUPLE and value == 1:  # "a couple" already handled
+        j += 1
+    if j < n and raw[j][3] in _MULTIPLIERS:  # "2 dozen", "half dozen"
+        value *= 12
+        end = raw[j][1]
+        j += 1
+        weak = False
+    unit = None
+    if j < n and raw[j][2] == "word" and raw[j][3] in _UNITS:
+        unit = _UNITS[raw[j][3]]
+        end = raw[j][1]
+        j += 1
+        weak = False
+    return value, end, j, weak, unit
+
+
 def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
     """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
-    raw: list[tuple[int, int, str, str]] = []  # start, end, kind, normalised text
+    raw: list[_Raw] = []
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup or "word"
         found = m.group()
@@ -221,31 +247,10 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
         if value is None:
             i += 1
             continue
-        j = i + 1
-        # "one and a half"
-        if (j + 2 < n and raw[j][3] in ("and", "aur") and raw[j + 1][3] == "a"
-                and raw[j + 2][3] == "half" and value.denominator == 1):
-            value += Fraction(1, 2)
-            end = raw[j + 2][1]
-            j += 3
-        if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
-                raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
-            end = raw[j][1]
-            j += 1
-            weak = False
-        if j < n and raw[j][3] in _COUPLE and value == 1:  # "a couple" already handled
-            j += 1
-        if j < n and raw[j][3] in _MULTIPLIERS:  # "2 dozen", "half dozen"
-            value *= 12
-            end = raw[j][1]
-            j += 1
-            weak = False
-        unit = None
-        if j < n and raw[j][2] == "word" and raw[j][3] in _UNITS:
-            unit = _UNITS[raw[j][3]]
-            end = raw[j][1]
-            j += 1
-            weak = False
+        # the common case, "2 samosa": nothing after the number is its own (no call)
+        value, end, j, weak, unit = (
+            _number_tail(raw, i + 1, value, end, weak)
+            if i + 1 < n and raw[i + 1][3] in _TAIL_WORDS else (value, end, i + 1, weak, None))
         spans.append(NumberSpan(value, start, end, text[start:end], unit, weak))
         i = j
     return spans

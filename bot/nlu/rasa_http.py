@@ -107,10 +107,12 @@ def understanding_from_rasa(
     return Understanding(intent, confidence, language, tuple(ranking), tuple(entities))
 
 
-def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[int, int, str,
-                                                                            str, str, str]]:
+_Span = tuple[int, int, str, str, str, str]  # start, end, entity, text, value, role
+
+
+def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[_Span]:
     """(start, end, entity, text, value, role) of Rasa's entities of these kinds, in order."""
-    out: list[tuple[int, int, str, str, str, str]] = []
+    out: list[_Span] = []
     for raw in data.get("entities") or ():
         if not isinstance(raw, Mapping) or raw.get("entity") not in kinds:
             continue
@@ -127,20 +129,8 @@ def _rasa_spans(data: Mapping[str, Any], kinds: tuple[str, ...]) -> list[tuple[i
 _QUANTITY_BREAKS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "but", "no"})
 
 
-def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
-                    index: ProductIndex) -> tuple[ItemMention, ...]:
-    """Cart items from DIET's entities alone, to score Rasa's extraction against ours.
-
-    A product span is its synonym-mapped sku when DIET's value is one, else the catalog's
-    best match for the span's words; each takes the nearest quantity (and unit) before it,
-    else after it. Sizes, packs and refusals then follow the same rules as ours
-    (:func:`bot.nlu.entities.item_for`), so only what DIET found differs.
-    """
-    spans = _rasa_spans(data, ("product", "quantity", "unit"))
-    catalog = shop.catalog
-    items: list[ItemMention] = []
-    products = [s for s in spans if s[2] == "product"]
-    numbers = [s for s in spans if s[2] != "product"]
+def _quantity_owners(text: str, products: list[_Span], numbers: list[_Span]) -> dict[int, int]:
+    """Which product each quantity (or unit) span belongs to, by position in its list."""
     # a quantity (and its unit) goes to the product right after it; what is left, to the
     # product right before it ("samosa 2"): the same order our extractor reads
     owner: dict[int, int] = {}
@@ -162,6 +152,36 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
         prev = max((k for k, p in enumerate(products) if p[1] <= quant[0]), default=None)
         if prev is not None and prev not in owner.values():
             owner[q] = prev
+    return owner
+
+
+def _number_of(text: str, around: list[_Span]) -> NumberSpan | None:
+    """The count a product's quantity and unit spans say, with offsets in ``text``."""
+    if not around:
+        return None
+    first, last = min(s[0] for s in around), max(s[1] for s in around)
+    found_numbers = find_numbers(text[first:last])
+    if not found_numbers:
+        return None
+    n = found_numbers[0]
+    return NumberSpan(n.value, first + n.start, first + n.end, n.text, n.unit)
+
+
+def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
+                    index: ProductIndex) -> tuple[ItemMention, ...]:
+    """Cart items from DIET's entities alone, to score Rasa's extraction against ours.
+
+    A product span is its synonym-mapped sku when DIET's value is one, else the catalog's
+    best match for the span's words; each takes the nearest quantity (and unit) before it,
+    else after it. Sizes, packs and refusals then follow the same rules as ours
+    (:func:`bot.nlu.entities.item_for`), so only what DIET found differs.
+    """
+    spans = _rasa_spans(data, ("product", "quantity", "unit"))
+    catalog = shop.catalog
+    items: list[ItemMention] = []
+    products = [s for s in spans if s[2] == "product"]
+    numbers = [s for s in spans if s[2] != "product"]
+    owner = _quantity_owners(text, products, numbers)
     for k, (start, end, _, _, value, role) in enumerate(products):
         words = text[start:end]
         hit = catalog.find_sku(value)
@@ -172,15 +192,8 @@ def items_from_rasa(data: Mapping[str, Any], text: str, shop: Shop,
             hit = (found[0].product, found[0].option)
         product, option = hit
         around = [numbers[q] for q, o in owner.items() if o == k]
-        number = None
-        quantity_role = ""
-        if around:
-            first, last = min(s[0] for s in around), max(s[1] for s in around)
-            quantity_role = next((s[5] for s in around if s[2] == "quantity"), "")
-            found_numbers = find_numbers(text[first:last])
-            if found_numbers:
-                n = found_numbers[0]
-                number = NumberSpan(n.value, first + n.start, first + n.end, n.text, n.unit)
+        number = _number_of(text, around)
+        quantity_role = next((s[5] for s in around if s[2] == "quantity"), "")
         mention = Mention(start, end, words, product, option, 1.0, words)
         item = item_for(mention, number)
         if role == "negated":

@@ -28,7 +28,7 @@ from bot.nlu.training import Example, load_rasa_nlu, read_nlu_data
 from catalog.models import Shop
 from catalog.search import ProductIndex, normalize_token
 from tests.nlu.extraction import generate
-from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS
+from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS, UNSEEN
 from tests.unit.catalog_builders import catalog, product
 from webhooks.plugins import check_shop, load_shop
 
@@ -61,7 +61,7 @@ def _cart(shop_id: str, text: str) -> dict[str, int]:
 # ---- the corpus -------------------------------------------------------------------------
 def test_committed_corpus_is_what_the_generator_writes(tmp_path: Path) -> None:
     generate.main(tmp_path)
-    for split in ("tune", "test", "holdout", "fresh"):
+    for split in ("tune", "test", "holdout", "fresh", "unseen"):
         for path in sorted((CORPUS / split).rglob("*.yml")):
             twin = tmp_path / "corpus" / split / path.relative_to(CORPUS / split)
             assert filecmp.cmp(path, twin, shallow=False), f"{path} is stale: regenerate"
@@ -90,12 +90,16 @@ def test_corpus_size_languages_shops_and_split() -> None:
     assert holdout == {s.id for s in HOLDOUT} and not holdout & {s.id for s in SHOPS}
     fresh = {folder.name for folder in (CORPUS / "fresh").iterdir()}
     assert fresh == {s.id for s in FRESH} and not fresh & (holdout | {s.id for s in SHOPS})
+    unseen = {folder.name for folder in (CORPUS / "unseen").iterdir()}
+    assert unseen == {s.id for s in UNSEEN}
+    assert not unseen & (fresh | holdout | {s.id for s in SHOPS})
+    assert not {s.kind for s in UNSEEN} & {s.kind for s in (*SHOPS, *HOLDOUT, *FRESH)}
     kinds = {s.kind for s in SHOPS}
     assert len(kinds) >= 4 and "grocery" in kinds
 
 
 def test_every_corpus_shop_passes_haat_check() -> None:
-    for shop in (*SHOPS, *HOLDOUT, *FRESH):
+    for shop in (*SHOPS, *HOLDOUT, *FRESH, *UNSEEN):
         assert [str(e) for e in check_shop(SHOP_DIR / shop.id)
                 if e.severity == "error"] == []
 
@@ -251,7 +255,7 @@ async def _split_report(split: str) -> ExtractionReport:
 
 
 @pytest.mark.parametrize(("split", "cart_exact", "precision"), [
-    ("test", 0.98, 0.99), ("holdout", 0.99, 0.99), ("fresh", 0.97, 0.98)])
+    ("test", 0.98, 0.99), ("holdout", 0.99, 0.99), ("fresh", 0.97, 0.99)])
 async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact: float,
                                                           precision: float) -> None:
     """docs/NLU.md: cart exact-match and product precision on the shops not tuned on, in
@@ -262,6 +266,20 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
     for form in report.per_form:
         assert form.cart_exact >= cart_exact, form
         assert form.precision >= precision, form
+
+
+async def test_the_unseen_shop_keeps_its_first_reading() -> None:
+    """docs/NLU.md, issue-13f: the ``unseen`` hardware store was scored once and not tuned
+    on; it is *below* the targets (a unit word that starts a name, "6 cup hooks", loses its
+    count). This holds it at that one reading so a change can only move it up."""
+    report = await _split_report("unseen")
+    floors = {"en": (0.9565, 0.9828), "hinglish": (0.8478, 1.0), "hi": (0.9130, 0.9310),
+              "bn": (0.8696, 1.0), "bn-latn": (0.9348, 1.0), "ar": (0.9783, 0.9825)}
+    assert {form.form for form in report.per_form} == set(floors)
+    for form in report.per_form:
+        cart, precision = floors[form.form]
+        assert form.cart_exact >= cart - 1e-4, form
+        assert form.precision >= precision - 1e-4, form
 
 
 # ---- Rasa: the export carries the entities, and DIET's entities can be scored --------------

@@ -124,6 +124,22 @@ def test_a_single_letter_of_a_name_is_not_a_mention() -> None:
     assert _items(index, "2 vitamin c") == [("VITC", 2)]  # the whole name still is
 
 
+@pytest.mark.parametrize(("text", "items"), [
+    ("৩ বোতল সরিষার তেল দিন", [("OIL", 3)]),   # বোতল is the bottle, not Bottle Gourd's
+    ("2 बोतल सरसों तेल", [("OIL", 2)]),
+    ("٣ زجاجة زيت", [("OIL", 3)]),
+    ("2 বোতল লাউ", [("GOURD", 2)]),           # the gourd still is, with its count
+    ("bottle gourd 2", [("GOURD", 2)]),
+])
+def test_a_unit_word_alone_is_not_a_longer_name(text: str, items: list[tuple[str, int]]
+                                                ) -> None:
+    index = ProductIndex.build(catalog(
+        product("GOURD", {"en": "Bottle Gourd", "bn": "লাউ", "hi": "लौकी", "ar": "قرع"}),
+        product("OIL", {"en": "Mustard Oil", "bn": "সরিষার তেল", "hi": "सरसों तेल",
+                        "ar": "زيت"})))
+    assert _items(index, text) == items
+
+
 def test_arabic_names_are_not_hindi_or_bengali_words() -> None:
     index = ProductIndex.build(catalog(
         product("COTTON", {"en": "Cotton", "ar": "قطن", "hi": "रुई"}),

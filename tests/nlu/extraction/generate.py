@@ -8,7 +8,8 @@ It writes each shop of ``shops_spec.py`` as a shop folder (``shops/<id>/shop.yam
 ``catalog.yaml``, what a merchant would write) and, per shop and language form, a Rasa NLU
 file ``corpus/<split>/<shop>/<form>.yml``. The split is by shop: ``tune`` shops may be
 looked at while working on the extractor, ``test`` shops were not until issue-13e read their
-misses, ``holdout`` shops (added then) were read once, ``fresh`` shops never (docs/NLU.md).
+misses, ``holdout`` shops (added then) were read once, ``fresh`` shops once for one rule
+(issue-13f), ``unseen`` (added then) scored once and never tuned on (docs/NLU.md).
 
 Annotations are Rasa's, with entity groups tying each item together::
 
@@ -36,7 +37,7 @@ import yaml
 
 from bot.nlu.builtin import normalize_tokens
 from bot.nlu.training import load_rasa_nlu
-from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS, P, ShopSpec
+from tests.nlu.extraction.shops_spec import FRESH, HOLDOUT, SHOPS, UNSEEN, P, ShopSpec
 
 HERE = Path(__file__).parent
 FORMS: tuple[str, ...] = ("en", "hinglish", "hi", "bn", "bn-latn", "ar")
@@ -584,7 +585,10 @@ class Gen:
                     "bn": "কাশির", "bn-latn": "kashir", "ar": "السعال"}),
                  "lucknow": ("MOTICHOOR-LADDOO", "BESAN-LADDOO", {
                     "en": "laddoo", "hinglish": "laddu", "hi": "लड्डू", "bn": "লাড্ডু",
-                    "bn-latn": "laddu", "ar": "لدو"})}
+                    "bn-latn": "laddu", "ar": "لدو"}),
+                 "dubai": ("INSULATION-TAPE", "MEASURING-TAPE", {
+                    "en": "tape", "hinglish": "tape", "hi": "टेप", "bn": "টেপ",
+                    "bn-latn": "tep", "ar": "شريط"})}
         if self.shop.id not in pairs:
             return None
         a, b, words = pairs[self.shop.id]
@@ -714,13 +718,16 @@ def main(out: Path = HERE) -> Callable[[], None] | None:
     rng = random.Random(SEED)
     holdout_rng = random.Random(SEED + 1)  # HOLDOUT came later: the earlier files stay put
     fresh_rng = random.Random(SEED + 2)  # and FRESH after it
+    unseen_rng = random.Random(SEED + 3)  # and UNSEEN (issue-13f) after that
     total = 0
     training: list[Msg] = []
-    for shop in (*SHOPS, *HOLDOUT, *FRESH):
+    for shop in (*SHOPS, *HOLDOUT, *FRESH, *UNSEEN):
         if shop in HOLDOUT:
             rng = holdout_rng
         elif shop in FRESH:
             rng = fresh_rng
+        elif shop in UNSEEN:
+            rng = unseen_rng
         folder = out / "shops" / shop.id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "shop.yaml").write_text(shop_yaml(shop), encoding="utf-8")

@@ -370,3 +370,59 @@ CHATTOGRAM = ShopSpec(
 )
 
 FRESH: tuple[ShopSpec, ...] = (CHATTOGRAM,)
+
+# ---- a fourth split, never looked at (issue-13f) ------------------------------------------
+# A hardware store, a kind no other split has, written after the বোতল fix of issue-13f and
+# before the extractor ever saw it; scored once for docs/NLU.md, with no change after. Units
+# are product words here: "glass" (Glass Cleaner; Arabic زجاج beside the bottle زجاجة), "cup"
+# (Cup Hooks; أكواب is the Arabic unit), and "tape" is two products. Its own RNG as well.
+DUBAI = ShopSpec(
+    "dubai", "hardware store", "Al Quoz Hardware", "AED", "Asia/Dubai",
+    ("ar", "en", "hi", "bn"), "+971500000110", "unseen", (
+        P("PAINT", "piece", "Wall Paint", "दीवार का पेंट", "দেয়ালের রং", "دهان جدران",
+          ("wall paint", "deewar ka paint", "diwar paint"), ("deyaler rong", "dewaler rong",
+                                                             "deyaler rang"),
+          ("emulsion",), "45.00"),
+        P("NAILS", "packet", "Steel Nails", "कील", "পেরেক", "مسامير", ("keel", "kil", "kiil"),
+          ("perek", "pherek", "perrek"), ("nails",), "8.00"),
+        P("WIRE", "piece", "Copper Wire", "तांबे का तार", "তামার তার", "سلك نحاس",
+          ("tambe ka taar", "tambe ka tar", "taamba taar"), ("tamar tar", "tamar taar",
+                                                             "tamer tar"),
+          ("wire",), "30.00"),
+        P("PADLOCK", "piece", "Padlock", "ताला", "তালা", "قفل", ("tala", "taala", "talaa"),
+          ("tala", "taala", "talah"), ("lock",), "25.00"),
+        P("GLASS-CLEANER", "bottle", "Glass Cleaner", "ग्लास क्लीनर", "গ্লাস ক্লিনার",
+          "منظف زجاج", ("glass cleaner", "glas cleaner", "glass clinar"),
+          ("glass klinar", "glas cleaner", "glass cliner"), ("cleaner",), "12.00"),
+        P("CUP-HOOKS", "packet", "Cup Hooks", "कप हुक", "কাপ হুক", "خطافات أكواب",
+          ("cup hook", "kap hook", "cup huk"), ("kap huk", "cup hook", "kaap huk"), ("hooks",),
+          "6.00"),
+        P("BULB", "piece", "LED Bulb", "बल्ब", "বাল্ব", "لمبة", ("bulb", "balb", "bulbh"),
+          ("balb", "bulb", "balbo"), ("led",), "10.00"),
+        P("TAP", "piece", "Water Tap", "पानी का नल", "পানির কল", "حنفية ماء",
+          ("pani ka nal", "paani ka nal", "nal"), ("panir kol", "panir kal", "panir kool"),
+          ("tap", "faucet"), "35.00"),
+        P("SAW", "piece", "Hand Saw", "आरी", "করাত", "منشار", ("aari", "aaree", "aarii"),
+          ("korat", "karat", "corat"), ("saw",), "40.00"),
+        P("GLUE", "bottle", "Super Glue", "गोंद", "আঠা", "غراء", ("gond", "gondh", "gound"),
+          ("atha", "aatha", "athaa"), ("glue",), "7.00"),
+        P("INSULATION-TAPE", "piece", "Insulation Tape", "इंसुलेशन टेप", "ইনসুলেশন টেপ",
+          "شريط عازل", ("insulation tape", "insulation tep", "insulesan tape"),
+          ("insulation tep", "insulesan tep", "inshulation tape"), (), "4.00"),
+        P("MEASURING-TAPE", "piece", "Measuring Tape", "नापने का टेप", "মাপার টেপ",
+          "شريط قياس", ("napne ka tape", "naapne ka tep", "inchi tape"),
+          ("mapar tep", "mapar tape", "maapar tep"), (), "18.00"),
+        P("SCREWS", "packet", "Wood Screws", "पेंच", "স্ক্রু", "براغي", ("pench", "painch",
+                                                                    "penchh"),
+          ("skru", "iskru", "screw"), ("screws",), "9.00"),
+        P("CEMENT", "kg", "White Cement", "सफ़ेद सीमेंट", "সাদা সিমেন্ট", "أسمنت أبيض",
+          ("safed cement", "safed siment", "safeed cement"), ("sada siment", "shada cement",
+                                                              "sada cement"),
+          ("cement",), "4.00"),
+    ),
+    "'glass' and 'cup' are units and product words (Glass Cleaner, Cup Hooks; زجاج/زجاجة, "
+    "أكواب); 'tape' alone is two products; 'saw', 'tap', 'lock' are everyday English words; "
+    "'kol'/'kal' is also 'call'/'tomorrow'",
+)
+
+UNSEEN: tuple[ShopSpec, ...] = (DUBAI,)
