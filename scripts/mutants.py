@@ -41,6 +41,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "payments/status.py": [
         "tests/unit/test_payment_status.py",
+        "tests/unit/test_cod_rules.py",  # the cash-on-delivery edges
         "tests/unit/test_ledger.py",
         "tests/contract/test_order_money.py",
     ],
@@ -50,6 +51,8 @@ MODULES: dict[str, list[str]] = {
     ],
     "payments/ledger.py": [
         "tests/unit/test_ledger.py",
+        "tests/unit/test_cod_rules.py",  # cash in hand, returns
+        "tests/contract/test_ledger_accounts.py",
         "tests/unit/test_payment_status.py",
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
@@ -57,6 +60,7 @@ MODULES: dict[str, list[str]] = {
     "payments/book.py": [
         "tests/unit/test_ledger.py",
         "tests/unit/test_order_book.py",
+        "tests/unit/test_cod_rules.py",
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
         "tests/contract/test_ledger_accounts.py",
@@ -65,8 +69,9 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/test_cart.py",
         "tests/unit/test_order_rules.py",
     ],
-    "webhooks/outbox.py": [  # the in-process half of the reliability tests
+    "webhooks/outbox.py": [  # the in-process half of the reliability tests, the resends
         "tests/e2e/test_reliability.py", "tests/e2e/test_server_side_prices.py",
+        "tests/e2e/test_templates_and_failures.py", "tests/e2e/test_order_cards.py",
         "-k", "not crash and not sigkill and not sigstop",
     ],
     "webhooks/channels/whatsapp_inbound.py": [
@@ -85,13 +90,18 @@ MODULES: dict[str, list[str]] = {
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
         "tests/contract/test_payment_service_properties.py",
+        "tests/contract/test_provider_event_dedupe.py",
+        "tests/contract/test_ledger_accounts.py",
         "tests/contract/test_providers.py",
         "tests/contract/test_stripe.py",
     ],
-    "bot/engine.py": [
+    "bot/engine.py": [  # the turn, dedupe in memory and below it, owners, consent
         "tests/unit/test_router.py",
         "tests/unit/test_recent_ids.py",
-        "tests/contract/test_channels_parse.py",
+        "tests/e2e/test_dedupe_below_memory.py",
+        "tests/e2e/test_two_apps.py",
+        "tests/e2e/test_conversations.py",
+        "tests/e2e/test_button_taps.py",
     ],
     "storage/database.py": [
         "tests/unit/test_database.py",

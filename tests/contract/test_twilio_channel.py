@@ -119,9 +119,25 @@ def test_verify_then_parse_of_one_body_agree() -> None:
 def test_content_types() -> None:
     form = _fixture(TEXT)
     assert _parse(form, {"Content-Type": FORM + "; charset=utf-8"}).messages
+    assert _parse(form, {"content-type": FORM}).messages
     assert _parse(form, {}).messages  # Twilio always sends one; none is still a form
-    with pytest.raises(BadPayload):
+    with pytest.raises(BadPayload, match=r"^Twilio webhooks are form posts$"):
         _parse(form, {"Content-Type": "text/plain"})
+    with pytest.raises(BadPayload, match=r"^Twilio webhooks are form posts$"):
+        _parse(form, {"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(("body", "answer"), [
+    (b"Body=hi", "no MessageSid: not a Twilio messaging webhook"),
+    (b"MessageSid=" + b"S" * 129, "MessageSid is too long"),
+    (b"MessageSid=\xff\xfe", "form body is not UTF-8"),
+    ("&".join(f"k{i}=v" for i in range(300)).encode(), "too many form fields"),
+])
+def test_each_refusal_says_why(body: bytes, answer: str) -> None:
+    """The 400's body is the reason (webhooks/inbound.py): a clear 4xx."""
+    with pytest.raises(BadPayload) as info:
+        _adapter().parse(body, {"Content-Type": FORM})
+    assert str(info.value) == answer
 
 
 def test_the_message_id_falls_back_to_the_sms_sids_and_is_bounded() -> None:
@@ -151,10 +167,21 @@ def test_the_customer_is_the_waid_or_the_senders_digits() -> None:
     (msg,) = _parse(_fixture(TEXT, WaId=None, From="whatsapp:" + "U" * 80)).messages
     assert msg.customer == "U" * 64
     assert msg.business == "+12028831111"
+    # phone numbers have at most 20 digits: a longer WaId or From is no phone number
+    (msg,) = _parse(_fixture(TEXT, WaId="1" * 20)).messages
+    assert msg.customer == "1" * 20
+    (msg,) = _parse(_fixture(TEXT, WaId="1" * 21)).messages
+    assert (msg.customer, msg.phone) == ("14133881111", "+14133881111")
+    (msg,) = _parse(_fixture(TEXT, WaId=None, From="whatsapp:+" + "2" * 21)).messages
+    assert (msg.customer, msg.phone) == ("+" + "2" * 21, None)
+    (msg,) = _parse(_fixture(TEXT, To=None)).messages
+    assert msg.business == ""
 
 
-def test_a_message_without_any_sender_is_skipped() -> None:
+def test_a_message_without_any_sender_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     assert _parse(_fixture(TEXT, WaId=None, From=None)) == Delivery()
+    assert [r.getMessage() for r in caplog.records] == [
+        "twilio message without a sender skipped"]
     assert _parse(_fixture(TEXT, WaId="", From="whatsapp:")) == Delivery()
 
 
@@ -197,6 +224,13 @@ def test_locations_in_range_only() -> None:
         assert msg.location is None and msg.kind is not MessageKind.LOCATION, (lat, lon)
     (msg,) = _parse(_fixture(loc, Longitude=None)).messages
     assert msg.location is None
+    (msg,) = _parse(_fixture(loc, MessageType=None)).messages
+    assert (msg.kind, msg.raw_kind) == (MessageKind.LOCATION, "location")
+    # a coordinate is read from its first 64 characters
+    for field in ("Latitude", "Longitude"):
+        (msg,) = _parse(_fixture(loc, **{field: "0" * 64 + "5"})).messages
+        assert msg.location is not None
+        assert 0.0 in (msg.location.latitude, msg.location.longitude), field
 
 
 def test_media_kinds_and_counts() -> None:
@@ -215,6 +249,8 @@ def test_media_kinds_and_counts() -> None:
     assert [m.url_or_id for m in msg.media] == ["https://chatwoot-assets.local/sample.jpg"]
     (msg,) = _parse(_fixture(media, NumMedia="1")).messages
     assert len(msg.media) == 1
+    (msg,) = _parse(_fixture(media, MediaContentType0="image/vnd/odd")).messages
+    assert msg.media[0].media_type == "image"  # the type before the first slash
     for count in ("0", "", "many", "11", "-1"):
         (msg,) = _parse(_fixture(media, NumMedia=count)).messages
         assert msg.media == () and msg.kind is MessageKind.TEXT, count
@@ -228,9 +264,13 @@ def test_an_empty_message_is_unknown_and_says_what_it_was() -> None:
     assert (msg.kind, msg.raw_kind, msg.text) == (MessageKind.UNKNOWN, "sticker", "")
     (msg,) = _parse(_fixture(TEXT, Body="")).messages
     assert (msg.kind, msg.raw_kind) == (MessageKind.UNKNOWN, "")
+    (msg,) = _parse(_fixture(TEXT, Body=None)).messages
+    assert (msg.kind, msg.raw_kind, msg.text) == (MessageKind.UNKNOWN, "", "")
 
 
 def test_nul_and_long_values_are_made_storable() -> None:
+    (msg,) = _parse(_fixture(TEXT, Body="a\x00b")).messages  # a short body: the NUL alone
+    assert msg.text == "a\ufffdb"
     (msg,) = _parse(_fixture(TEXT, Body="a\x00b", ProfileName="x" * 5000)).messages
     assert msg.text == "a\ufffdb" and msg.profile_name == "x" * 4096
     (msg,) = _parse([*_fixture(TEXT, Body="first").items(), ("Body", "second")]).messages
@@ -254,6 +294,8 @@ def test_status_callbacks() -> None:
                         "ErrorMessage": ""}).statuses
     assert (update.status, update.error_code, update.error_title) == (
         StatusKind.DELIVERED, None, None)
+    (update,) = _parse({k: v for k, v in form.items() if k != "To"}).statuses
+    assert update.recipient == ""
     for raw, kind in [("accepted", StatusKind.ACCEPTED), ("scheduled", StatusKind.ACCEPTED),
                       ("sending", StatusKind.ACCEPTED), ("read", StatusKind.READ),
                       ("failed", StatusKind.FAILED), ("canceled", StatusKind.FAILED)]:
@@ -283,7 +325,8 @@ def test_live_names_the_credentials_when_either_is_set() -> None:
     assert TwilioAdapter.enabled(Settings())
     assert TwilioAdapter.live(Settings()) is None
     for env in ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID}, {"TWILIO_AUTH_TOKEN": "t"}):
-        assert "TWILIO_ACCOUNT_SID" in (TwilioAdapter.live(Settings().with_env(**env)) or "")
+        assert TwilioAdapter.live(Settings().with_env(**env)) == (
+            "Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
     assert _adapter().extra_routes() == ()
 
 
@@ -341,7 +384,10 @@ async def test_templates_name_their_variables(fake: FakeTwilioApi) -> None:
     assert json.loads(first.form["ContentVariables"][0]) == {"name": "Asha", "order": "7"}
     assert json.loads(second.form["ContentVariables"][0]) == {"1": "Asha"}
     assert (info.value.retryable, info.value.code) == (False, "no_content_sid")
+    assert str(info.value) == ("no Twilio Content SID for this template (shop.yaml "
+                               "templates: EVENT: {twilio: HX…})")
     assert (nobody.value.retryable, nobody.value.code) == (False, "unknown_business")
+    assert str(nobody.value) == "no sender number for this business"
     assert len(fake.received) == 2  # neither refusal reached Twilio
 
 
@@ -366,6 +412,34 @@ async def test_a_closed_sender_opens_a_new_client(fake: FakeTwilioApi) -> None:
     finally:
         await adapter.close()
     assert [r.form["Body"] for r in fake.received] == [["one"], ["two"]]
+
+
+async def test_only_pictures_carry_media(fake: FakeTwilioApi) -> None:
+    adapter = _sender(fake)
+    try:
+        await _send(adapter, Reply(type="product", text="Chai",
+                                   image_url="https://cdn.example/c.jpg"))
+        await _send(adapter, Reply(type="text", text="See", image_url="https://cdn.example/x"))
+        await _send(adapter, Reply(type="image", text="No picture yet"))
+    finally:
+        await adapter.close()
+    product, text, bare = fake.received
+    assert product.form["MediaUrl"] == ["https://cdn.example/c.jpg"]
+    assert "MediaUrl" not in text.form and "MediaUrl" not in bare.form
+
+
+async def test_closing_a_sender_that_never_sent() -> None:
+    await TwilioAdapter(Settings()).close()
+
+
+async def test_unconfigured_sends_say_which_setting_is_missing(fake: FakeTwilioApi) -> None:
+    for env in ({"TWILIO_ACCOUNT_SID": ACCOUNT_SID}, {"TWILIO_AUTH_TOKEN": AUTH_TOKEN}):
+        adapter = TwilioAdapter(Settings().with_env(TWILIO_API_BASE_URL=fake.url, **env))
+        with pytest.raises(SendError) as info:
+            await _send(adapter, Reply(type="text", text="hi"))
+        assert (info.value.retryable, info.value.code, str(info.value)) == (
+            False, "not_configured", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are not set")
+    assert fake.received == []
 
 
 async def test_a_long_text_is_trimmed_to_twilios_limit(fake: FakeTwilioApi) -> None:

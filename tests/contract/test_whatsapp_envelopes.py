@@ -431,3 +431,137 @@ def test_marketing_stop_and_resume() -> None:
     assert _prefs({**base, "wa_id": "+"}) == ()
     assert _prefs({**base, "wa_id": "x" * 65}) == ()
     assert _prefs("junk") == ()
+
+
+# ---- refusals say why, skips are logged, bounds hold ---------------------------------------
+@pytest.mark.parametrize(("body", "answer"), [
+    (b"[]", "envelope is not a JSON object"),
+    (b'{"object": "whatsapp_business_account"}', "not a WhatsApp Cloud envelope"),
+    (b'{"entry": 5}', "entry is not a list"),
+])
+def test_each_refusal_says_why(body: bytes, answer: str) -> None:
+    """The 400's body is the reason (webhooks/inbound.py): a clear 4xx."""
+    with pytest.raises(BadPayload) as info:
+        _parse(body)
+    assert str(info.value) == answer
+
+
+def test_a_body_that_is_not_json_says_so() -> None:
+    with pytest.raises(BadPayload) as info:
+        _parse(b"not json")
+    assert str(info.value) not in ("", "None")
+
+
+def test_a_skipped_change_does_not_end_the_entry() -> None:
+    envelope = copy.deepcopy(TEXT)
+    changes = envelope["entry"][0]["changes"]
+    changes.insert(0, {"field": "account_update", "value": {"messages": []}})
+    assert len(_parse(envelope).messages) == 1
+
+
+def test_a_bad_order_line_does_not_end_the_order() -> None:
+    msg = _one(type="order", text=None, order={"product_items": [
+        "junk", {"product_retailer_id": "A", "quantity": 1, "item_price": "12.50",
+                 "currency": "INR"},
+        {"product_retailer_id": "Z", "quantity": 1, "item_price": 0, "currency": "INR"},
+        {"product_retailer_id": "M", "quantity": 1, "item_price": "1" + "0" * 28,
+         "currency": "INR"}]})
+    assert [(i.sku, i.item_price_minor) for i in msg.order_items] == [
+        ("A", 1250), ("Z", 0), ("M", 10**30)]
+    assert msg.text == ""
+
+
+def test_defaults_of_each_kind_are_empty() -> None:
+    unknown = _one(type="call_permission_reply", text=None)
+    assert (unknown.text, unknown.order_items, unknown.media) == ("", (), ())
+    text = _one()
+    assert (text.order_items, text.media) == ((), ())
+    flow = _one(type="interactive", interactive={"type": "nfm_reply", "nfm_reply": {
+        "name": "flow", "response_json": "{}"}})
+    assert flow.text == ""
+    voice = _one(type="voice", text=None, voice={"id": "v1"})
+    assert voice.text == ""
+    empty = _one(type="order", text=None, order={"product_items": []})
+    assert empty.text == ""
+
+
+def test_long_fields_are_cut_to_their_columns() -> None:
+    msg = _one(type="location", text=None, location={
+        "latitude": "0" * 64 + "5", "longitude": 1, "name": "n" * 2000})
+    assert msg.location is not None
+    assert (msg.location.latitude, msg.location.name) == (0.0, "n" * 1024)
+    msg = _one(type="location", text=None, location={"latitude": 1,
+                                                     "longitude": "0" * 64 + "5"})
+    assert msg.location is not None and msg.location.longitude == 0.0
+    envelope = _with_message()
+    _value(envelope)["contacts"][0]["profile"]["name"] = "p" * 300
+    (msg,) = _parse(envelope).messages
+    assert msg.profile_name == "p" * 256
+    sub = "s" * 100
+    assert _one(type="interactive", interactive={"type": sub}).raw_kind == (
+        "interactive." + sub)[:64]
+    (update,) = _status(errors=[{"code": "c" * 40, "title": "t" * 300}]).statuses
+    assert (update.error_code, update.error_title) == ("c" * 32, "t" * 256)
+
+
+def test_negative_and_millisecond_timestamps_are_no_timestamps() -> None:
+    assert _one(timestamp=-5).timestamp is None
+    (update,) = _status(timestamp=str(10**11 + 1)).statuses
+    assert update.timestamp is None and update.channel == "whatsapp"
+    base = PREFS["entry"][0]["changes"][1]["value"]["user_preferences"][0]
+    (pref,) = _prefs({**base, "timestamp": str(10**11 + 1)})
+    assert pref.timestamp is None and pref.channel == "whatsapp"
+
+
+def test_the_phone_comes_from_the_sender_without_a_contact() -> None:
+    envelope = _with_message()
+    _value(envelope)["contacts"] = []
+    (msg,) = _parse(envelope).messages
+    assert msg.phone == "+16505551234"
+
+
+def test_a_contact_is_found_by_its_user_id() -> None:
+    envelope = _with_message(**{"from": "IN.1"})
+    _value(envelope)["contacts"] = [{"user_id": "IN.1", "profile": {"name": "Asha"}},
+                                    {"wa_id": "222", "profile": {"name": "Other"}}]
+    (msg,) = _parse(envelope).messages
+    assert msg.profile_name == "Asha"
+
+
+def test_a_business_number_needs_digits() -> None:
+    for number in ("", {"n": 15550783881}, None):
+        envelope = copy.deepcopy(TEXT)
+        _value(envelope)["metadata"] = {"display_phone_number": number,
+                                        "phone_number_id": "1"}
+        (msg,) = _parse(envelope).messages
+        assert msg.business == "", number
+    envelope = copy.deepcopy(TEXT)
+    _value(envelope)["metadata"]["display_phone_number"] = "1" * 30
+    assert _parse(envelope).messages[0].business == "+" + "1" * 20  # E.164 is 15 at most
+
+
+def test_a_message_without_an_id_gets_the_same_id_in_any_key_order() -> None:
+    first = _one(id=None, timestamp="1749416383")
+    envelope = _with_message(id=None)
+    msg = _value(envelope)["messages"][0]
+    _value(envelope)["messages"] = [dict(reversed(list(msg.items())))]
+    (second,) = _parse(envelope).messages
+    assert first.message_id == second.message_id and first.message_id.startswith("noid.")
+    body = json.dumps(_with_message(id=None)).replace('"1749416383"', "1.5").encode()
+    (decimal,) = _parse(body).messages  # 1.5 is read as a Decimal: still an id
+    assert decimal.message_id.startswith("noid.")
+
+
+def test_skips_are_logged_without_the_content(caplog: pytest.LogCaptureFixture) -> None:
+    envelope = _with_message(**{"from": None})
+    _value(envelope)["contacts"] = []
+    assert _parse(envelope).messages == ()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cloud message without any sender id skipped"]
+    caplog.clear()
+    _parse(_load("cloud_value_errors__courier.json"))
+    assert [r.getMessage() for r in caplog.records] == ["cloud webhook error code=0"]
+    caplog.clear()
+    _status_envelope = copy.deepcopy(STATUS)
+    _value(_status_envelope)["statuses"].append("junk")
+    assert len(_parse(_status_envelope).statuses) == 1 and caplog.records == []

@@ -252,3 +252,15 @@ def test_cash_refunds_count_once_processed() -> None:
         **book.states, online.id: _paid(online, ("pay_on", 2_000, 7))},
         (*book.refunds, _refund("rf_4", online, "pay_on", 500)))
     assert (mixed.cash_collected, mixed.cash_refunded) == (10_000, 1_000)
+
+
+def test_one_payment_refunded_from_both_passes_is_one_refund_row() -> None:
+    # a refund booked on the request under another payment id lowers what is held, not
+    # what either payment may give back: the excess pass leaves part of the oldest payment,
+    # the sale pass (a cancelled order: the shopper's credit again) takes the rest of it
+    book = _double(OS.CANCELLED, _refund("rf_1", FIRST, "pay_gone", 3_000))
+    assert (book.held, book.excess, book.refundable_total()) == (13_000, 13_000, 16_000)
+    assert _parts(book.allocate(None)) == [
+        ("pr_2", "pay_b", 6_000, RECEIVABLE), ("pr_1", "pay_a", 10_000, RECEIVABLE)]
+    assert _parts(book.allocate(15_000)) == [
+        ("pr_2", "pay_b", 6_000, RECEIVABLE), ("pr_1", "pay_a", 9_000, RECEIVABLE)]
