@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -23,7 +24,7 @@ from tests import sim
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioApi, run_fake_twilio_api
 from webhooks.channels import limits
 from webhooks.channels.base import BadPayload, Delivery, SendError
-from webhooks.channels.twilio import TwilioAdapter, render_twiml
+from webhooks.channels.twilio import TwilioAdapter, public_request_url, render_twiml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
 PUBLIC = "https://bot.example.com"
@@ -454,3 +455,43 @@ async def test_a_long_text_is_trimmed_to_twilios_limit(fake: FakeTwilioApi) -> N
     assert request.form["MediaUrl"] == ["https://cdn.example/w.jpg"]
 
 
+
+
+async def test_transport_failures_say_what_happened(fake: FakeTwilioApi) -> None:
+    fake.hang_next()
+    adapter = TwilioAdapter(Settings().with_env(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=fake.url), timeout=0.5)
+    try:
+        with pytest.raises(SendError) as lost:
+            await _send(adapter, Reply(type="text", text="hi"))
+    finally:
+        await adapter.close()
+    assert str(lost.value) == "Twilio call failed: TimeoutError"
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    adapter = TwilioAdapter(Settings().with_env(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=closed), timeout=2)
+    try:
+        with pytest.raises(SendError) as refused:
+            await _send(adapter, Reply(type="text", text="hi"))
+    finally:
+        await adapter.close()
+    assert (str(refused.value), refused.value.code) == ("cannot connect to Twilio", "connect")
+
+
+@pytest.mark.parametrize(("public", "seen", "signed"), [
+    ("https://bot.example.com", "?x=1", "https://bot.example.com/?x=1"),
+    ("https://example.com/shopX/", "/webhooks/twilio", "https://example.com/shopX/webhooks/twilio"),
+])
+def test_the_signed_url_keeps_the_configured_path(public: str, seen: str,
+                                                  signed: str) -> None:
+    assert public_request_url(public, seen) == signed
+
+
+def test_a_raw_nul_byte_in_a_short_body_is_made_storable() -> None:
+    body = urlencode(_fixture(TEXT)).encode().replace(b"Body=Msg", b"Body=M\x00sg")
+    (msg,) = _adapter().parse(body, {"Content-Type": FORM}).messages
+    assert msg.text == "M\ufffdsg"

@@ -565,3 +565,10 @@ def test_skips_are_logged_without_the_content(caplog: pytest.LogCaptureFixture) 
     _status_envelope = copy.deepcopy(STATUS)
     _value(_status_envelope)["statuses"].append("junk")
     assert len(_parse(_status_envelope).statuses) == 1 and caplog.records == []
+
+
+def test_a_price_without_a_currency_is_no_price_and_keeps_the_line() -> None:
+    msg = _one(type="order", text=None, order={"product_items": [
+        {"product_retailer_id": "A", "quantity": 2, "item_price": 40}]})
+    assert [(i.sku, i.quantity, i.item_price_minor, i.currency) for i in msg.order_items] == [
+        ("A", 2, None, None)]
