@@ -264,3 +264,10 @@ def test_one_payment_refunded_from_both_passes_is_one_refund_row() -> None:
         ("pr_2", "pay_b", 6_000, RECEIVABLE), ("pr_1", "pay_a", 10_000, RECEIVABLE)]
     assert _parts(book.allocate(15_000)) == [
         ("pr_2", "pay_b", 6_000, RECEIVABLE), ("pr_1", "pay_a", 9_000, RECEIVABLE)]
+
+
+def test_a_single_minor_unit_left_on_a_payment_is_still_refundable() -> None:
+    book = _double(OS.PAID, _refund("rf_1", SECOND, "pay_b", 5_999, against=RECEIVABLE))
+    assert [c.refundable for c in book.captures()] == [10_000, 1]
+    assert _parts(book.allocate(None)) == [
+        ("pr_2", "pay_b", 1, RECEIVABLE), ("pr_1", "pay_a", 10_000, REVENUE)]
