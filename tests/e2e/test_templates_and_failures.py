@@ -531,3 +531,26 @@ async def test_a_failed_receipt_ends_its_row_by_what_the_code_means(
     assert status == end and str(code) in str(error)
     assert len(_sent(graph, SHOPPER)) == sent_before  # nothing sent again
     assert end in {p["status"] for p in await _problems(cloud)}  # the owner sees it
+
+
+async def test_a_reply_with_no_template_refused_for_the_window_is_undeliverable(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
+        caplog: pytest.LogCaptureFixture) -> None:
+    graph.closed.add(SHOPPER)  # Meta says the window is closed: a plain reply has no template
+    await _say(cloud, settings, "hello")
+    await _settle(cloud)
+    rows = await _rows(cloud, SHOPPER)
+    assert rows and {r[0] for r in rows} == {"undeliverable"}
+    assert all("131047" in r[1] and r[1].endswith(
+        "(and no approved template for it in shop.yaml)") for r in rows)
+    assert _sent(graph, SHOPPER) == []
+    from webhooks.keys import DB, OUTBOX
+
+    ids = [r[0] for r in await cloud.app[DB].fetchall(
+        "SELECT id FROM outbound_messages WHERE customer = ?", (SHOPPER,))]
+    warned = [r.getMessage() for r in caplog.records if "window was closed" in r.getMessage()]
+    # one warning per row, naming it (the log filter masks its digits) and its end
+    assert len(warned) == len(ids) and all(re.fullmatch(
+        r"outbox: message [0-9a-f<numbr>]{8,} undeliverable: the window was closed", w)
+        for w in warned)
+    assert cloud.app[OUTBOX].templated_count == 0
