@@ -41,6 +41,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "payments/status.py": [
         "tests/unit/test_payment_status.py",
+        "tests/unit/test_cod_rules.py",  # the cash-on-delivery edges
         "tests/unit/test_ledger.py",
         "tests/contract/test_order_money.py",
     ],
@@ -50,42 +51,59 @@ MODULES: dict[str, list[str]] = {
     ],
     "payments/ledger.py": [
         "tests/unit/test_ledger.py",
+        "tests/unit/test_cod_rules.py",  # cash in hand, returns
+        "tests/contract/test_ledger_accounts.py",
         "tests/unit/test_payment_status.py",
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
     ],
     "payments/book.py": [
         "tests/unit/test_ledger.py",
+        "tests/unit/test_order_book.py",
+        "tests/unit/test_cod_rules.py",
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
+        "tests/contract/test_ledger_accounts.py",
     ],
     "catalog/cart.py": [
         "tests/unit/test_cart.py",
         "tests/unit/test_order_rules.py",
     ],
-    "webhooks/outbox.py": [  # the in-process half of the reliability tests
+    "webhooks/outbox.py": [  # the in-process half of the reliability tests, the resends
         "tests/e2e/test_reliability.py", "tests/e2e/test_server_side_prices.py",
+        "tests/e2e/test_templates_and_failures.py", "tests/e2e/test_order_cards.py",
+        "tests/e2e/test_faults.py::test_a_failed_mark_sent_never_sends_a_reply_again",
+        "tests/e2e/test_faults.py::test_a_status_for_a_send_not_yet_recorded_records_both",
         "-k", "not crash and not sigkill and not sigstop",
     ],
     "webhooks/channels/whatsapp_inbound.py": [
         "tests/contract/test_channels_parse.py",
+        "tests/contract/test_whatsapp_envelopes.py",
         "tests/unit/test_wire_forms.py",
     ],
-    "webhooks/channels/twilio.py": [
-        "tests/contract/test_channels_parse.py",
+    "webhooks/channels/twilio.py": [  # parsing, signatures, TwiML, and the REST sender
+        "tests/contract/test_channels_parse.py",  # against tests/fakes/twilio_api.py
         "tests/contract/test_signatures.py",
+        "tests/contract/test_twilio_channel.py",
+        "tests/unit/test_channel_send.py",
+        "tests/unit/test_channel_render.py",
     ],
     "payments/service.py": [
         "tests/contract/test_order_money.py",
         "tests/contract/test_partial_and_manual_refunds.py",
         "tests/contract/test_payment_service_properties.py",
+        "tests/contract/test_provider_event_dedupe.py",
+        "tests/contract/test_ledger_accounts.py",
         "tests/contract/test_providers.py",
         "tests/contract/test_stripe.py",
     ],
-    "bot/engine.py": [
+    "bot/engine.py": [  # the turn, dedupe in memory and below it, owners, consent
         "tests/unit/test_router.py",
         "tests/unit/test_recent_ids.py",
-        "tests/contract/test_channels_parse.py",
+        "tests/e2e/test_dedupe_below_memory.py",
+        "tests/e2e/test_two_apps.py",
+        "tests/e2e/test_conversations.py",
+        "tests/e2e/test_button_taps.py",
     ],
     "storage/database.py": [
         "tests/unit/test_database.py",
@@ -108,6 +126,11 @@ IGNORE = shutil.ignore_patterns(
     "__pycache__",
     ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.egg-info", "*.db", "*.db-*",
 )
+# A mutant that kills a test mid-way can leave an aiohttp session unclosed; the suite turns that
+# ResourceWarning into an error (filterwarnings = ["error"]) and mutmut's forced-fail check
+# then stops. Ignored for the mutation run only (webhooks/outbox.py's selection hit it).
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-q",
+               "-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # test failure, pytest error, timeout, type check
 
 
@@ -147,7 +170,7 @@ def _prepare(module: str) -> Path:
         f"only_mutate = {_toml_list([module])}\n"
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+        f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
         "timeout_multiplier = 10.0\n"
     )
     (work / "pyproject.toml").write_text(pyproject)

@@ -491,3 +491,31 @@ async def test_sigstop_and_sigcont_mid_load_lose_nothing_and_send_nothing_twice(
     assert set(statuses) <= {0, 200, 503} and statuses[200] == 40 * ROUNDS
     assert len(inbound) == 40 * ROUNDS and set(inbound.values()) == {1}
     assert set(accepted) == rows and set(accepted.values()) == {1}  # 0 lost, 0 doubled
+
+
+async def test_retries_back_off_exponentially_with_jitter_and_say_why(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
+        clock: Clock) -> None:
+    """The outbox's defaults: 1 s, doubled per try, jittered into its upper half."""
+    from webhooks.keys import DB, OUTBOX
+
+    graph.fail_next(1, status=500)
+    graph.fail_next(1, status=429, code=130429)
+    await _say(cloud, settings, "hello", "wamid.backoff")
+    await _settle(cloud)
+
+    async def _pending() -> tuple[int, int, str]:
+        row = await cloud.app[DB].fetchone(
+            "SELECT next_attempt_at, attempts, error FROM outbound_messages")
+        assert row is not None
+        return int(row[0]) - clock.now_ms(), int(row[1]), str(row[2])
+
+    wait, attempts, error = await _pending()
+    assert attempts == 1 and 500 <= wait <= 1000, wait
+    assert error.startswith("500 ") and "130429" not in error
+    clock.advance(seconds=1)
+    await cloud.app[OUTBOX].run_due()
+    await _settle(cloud)
+    wait, attempts, error = await _pending()
+    assert attempts == 2 and 1000 <= wait <= 2000, wait
+    assert error.startswith("429 130429 ")

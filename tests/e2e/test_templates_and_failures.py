@@ -259,6 +259,9 @@ async def test_131047_at_send_is_sent_again_as_the_template(
     assert "131047" in rows[-2][1]
     last = _sent(graph, SHOPPER)[-1]
     assert last["type"] == "template" and last["template"]["name"] == "haat_order_shipped"
+    from webhooks.keys import OUTBOX
+
+    assert cloud.app[OUTBOX].templated_count == 1  # /metrics counts each resend once
 
 
 async def test_131047_as_a_receipt_is_sent_again_once(
@@ -279,6 +282,9 @@ async def test_131047_as_a_receipt_is_sent_again_once(
     templates = [m for m in _sent(graph, SHOPPER) if m["type"] == "template"]
     assert [t["template"]["name"] for t in templates] == ["haat_order_delivered"]
     assert [r[0] for r in await _rows(cloud, SHOPPER)][-2:] == ["templated", "sent"]
+    from webhooks.keys import OUTBOX
+
+    assert cloud.app[OUTBOX].templated_count == 1
 
 
 async def test_undeliverable_unknown_and_refused_sends_are_shown_in_the_api(
@@ -581,3 +587,60 @@ def test_haat_check_warns_about_events_without_a_template(
     out = capsys.readouterr().out
     assert "templates: no Cloud API template for order_placed, order_shipped" in out
     assert "order_paid," not in out.split("no Cloud API template for")[1].split(";")[0]
+
+
+@pytest.mark.parametrize(("code", "end"), [
+    (131026, "undeliverable"),  # accepted, then undeliverable: shown, never sent again
+    (987654, "unknown_error"),  # an error nobody knows: shown as such
+    (132000, "failed"),  # a refusal haat knows (a setup fault): the receipt's status stays
+])
+async def test_a_failed_receipt_ends_its_row_by_what_the_code_means(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi, code: int,
+        end: str) -> None:
+    await _pay(cloud, await _order(cloud, settings, graph))
+    await _say(cloud, settings, "ship ORD-1001", OWNER)
+    await _settle(cloud)
+    from webhooks.keys import DB
+
+    rows = await cloud.app[DB].fetchall(
+        "SELECT id, channel_message_id, payload FROM outbound_messages WHERE customer = ? "
+        "AND status = 'sent' ORDER BY created_at DESC", (SHOPPER,))
+    # a plain text reply (an order card that fails is sent again without it, elsewhere)
+    row = next(r for r in rows if json.loads(r[2])["type"] == "text")
+    assert row[1]
+    sent_before = len(_sent(graph, SHOPPER))
+    secret = settings.env.get("WHATSAPP_APP_SECRET") or ""
+    for _ in range(2):  # Meta redelivers webhooks: one end only
+        body, headers = signed_cloud_request(secret, cloud_status(
+            str(row[1]), "failed", recipient=SHOPPER.removeprefix("+"), error_code=code))
+        assert (await cloud.post("/webhooks/whatsapp", data=body, headers=headers)).status \
+            == 200
+        await _settle(cloud)
+    status, error = await cloud.app[DB].fetchone(
+        "SELECT status, error FROM outbound_messages WHERE id = ?", (row[0],)) or ("", "")
+    assert status == end and str(code) in str(error)
+    assert len(_sent(graph, SHOPPER)) == sent_before  # nothing sent again
+    assert end in {p["status"] for p in await _problems(cloud)}  # the owner sees it
+
+
+async def test_a_reply_with_no_template_refused_for_the_window_is_undeliverable(
+        cloud: TestClient[Any, Any], settings: Settings, graph: FakeGraphApi,
+        caplog: pytest.LogCaptureFixture) -> None:
+    graph.closed.add(SHOPPER)  # Meta says the window is closed: a plain reply has no template
+    await _say(cloud, settings, "hello")
+    await _settle(cloud)
+    rows = await _rows(cloud, SHOPPER)
+    assert rows and {r[0] for r in rows} == {"undeliverable"}
+    assert all("131047" in r[1] and r[1].endswith(
+        "(and no approved template for it in shop.yaml)") for r in rows)
+    assert _sent(graph, SHOPPER) == []
+    from webhooks.keys import DB, OUTBOX
+
+    ids = [r[0] for r in await cloud.app[DB].fetchall(
+        "SELECT id FROM outbound_messages WHERE customer = ?", (SHOPPER,))]
+    warned = [r.getMessage() for r in caplog.records if "window was closed" in r.getMessage()]
+    # one warning per row, naming it (the log filter masks its digits) and its end
+    assert len(warned) == len(ids) and all(re.fullmatch(
+        r"outbox: message [0-9a-f<numbr>]{8,} undeliverable: the window was closed", w)
+        for w in warned)
+    assert cloud.app[OUTBOX].templated_count == 0
