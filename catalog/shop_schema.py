@@ -222,19 +222,25 @@ def _timezone_ok(name: str) -> bool:
     return True
 
 
-def _languages(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
-    langs: list[str] = []
-    for lang, item in _str_list(ctx, node, "languages"):
-        if lang not in LANGUAGES:
-            ctx.error(
-                item,
-                f"language {lang!r} is not supported{_hint(lang, LANGUAGES)}; "
-                f"use any of {', '.join(LANGUAGES)}",
-            )
-        elif lang in langs:
-            ctx.error(item, f"language {lang!r} is listed twice")
+
+def _known_once(ctx: _Ctx, node: Node, key: str, known: Sequence[str], noun: str,
+                unknown: Callable[[str], str]) -> list[tuple[str, Node]]:
+    """The listed values that are known, each once; an error at each other one."""
+    kept: list[tuple[str, Node]] = []
+    for value, item in _str_list(ctx, node, key):
+        if value not in known:
+            ctx.error(item, f"{unknown(value)}{_hint(value, known)}; "
+                            f"use any of {', '.join(known)}")
+        elif any(value == seen for seen, _ in kept):
+            ctx.error(item, f"{noun} {value!r} is listed twice")
         else:
-            langs.append(lang)
+            kept.append((value, item))
+    return kept
+
+def _languages(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
+    langs = [lang for lang, _ in _known_once(
+        ctx, node, "languages", LANGUAGES, "language",
+        lambda lang: f"language {lang!r} is not supported")]
     if langs:
         parts.languages = tuple(langs)
     elif isinstance(node, SequenceNode) and not node.value:
@@ -717,19 +723,12 @@ def _payments(ctx: _Ctx, node: Node, parts: _ShopParts) -> Payments | None:
 def _methods(ctx: _Ctx, node: Node) -> list[str]:
     """``payments.methods``: known ones, each once, at least one."""
     methods: list[str] = []
-    for method, mnode in _str_list(ctx, node, "payments.methods"):
-        if method not in PAYMENT_METHODS:
-            ctx.error(
-                mnode,
-                f"unknown payment method {method!r}{_hint(method, PAYMENT_METHODS)}; "
-                f"use any of {', '.join(PAYMENT_METHODS)}",
-            )
-        elif method in methods:
-            ctx.error(mnode, f"payment method {method!r} is listed twice")
-        else:
-            methods.append(method)
-            if method == "collect":
-                ctx.warn(mnode, _COLLECT_WARNING)
+    for method, mnode in _known_once(
+            ctx, node, "payments.methods", PAYMENT_METHODS, "payment method",
+            lambda m: f"unknown payment method {m!r}"):
+        methods.append(method)
+        if method == "collect":
+            ctx.warn(mnode, _COLLECT_WARNING)
     if isinstance(node, SequenceNode) and not node.value:
         ctx.error(node, "payments.methods must list at least one method")
     return methods

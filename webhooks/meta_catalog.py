@@ -30,6 +30,7 @@ from config.settings import Settings
 from storage import jobs
 from storage.database import Conflict, Database, WriteSet
 from webhooks.channels.whatsapp_cloud import WhatsAppConfig
+from webhooks.partner_json import call_json
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,8 @@ class GraphCatalogClient:
 
     async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         try:
-            async with self._session.request(method, f"{self._base}/{path}",
-                                             headers=self._headers, **kw) as response:
-                status = response.status
-                try:
-                    data: Any = await response.json(content_type=None)
-                except ValueError:
-                    data = None
+            status, data = await call_json(self._session, method, f"{self._base}/{path}",
+                                           headers=self._headers, **kw)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise CatalogSyncError(f"Graph API unreachable: {exc.__class__.__name__}") from exc
         if 200 <= status < 300 and isinstance(data, dict):

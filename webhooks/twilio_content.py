@@ -28,6 +28,7 @@ from catalog.template_export import template_name, twilio_contents
 from config.plugins import load
 from config.settings import Settings
 from webhooks.channels.twilio import TwilioConfig
+from webhooks.partner_json import call_json
 
 CONTENT_BASE_URL: Final = "https://content.twilio.com"
 PAGE_SIZE: Final = 500  # Twilio's maximum is 1000
@@ -62,12 +63,7 @@ async def account_contents(session: aiohttp.ClientSession, base_url: str,
         if url is None:
             return out
         try:
-            async with session.get(url, headers=headers) as response:
-                status = response.status
-                try:
-                    data: Any = await response.json(content_type=None)
-                except ValueError:
-                    data = None
+            status, data = await call_json(session, "GET", url, headers=headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ContentLookupError(
                 f"Twilio Content API unreachable: {exc.__class__.__name__}") from exc

@@ -43,6 +43,7 @@ from webhooks.channels.whatsapp_outbound import (
     error_info,
     fallback_message,
 )
+from webhooks.partner_json import call_json
 from webhooks.security import verify_meta_signature
 
 __all__ = [
@@ -203,13 +204,8 @@ class WhatsAppCloudAdapter:
         url = f"{self._base_url}/{number_id}/messages"
         headers = {"Authorization": f"Bearer {self._access_token}"}
         try:
-            async with session.post(url, json=payload, headers=headers,
-                                    timeout=self._timeout) as response:
-                status = response.status
-                try:
-                    data: Any = await response.json(content_type=None)
-                except ValueError:
-                    data = None
+            status, data = await call_json(session, "POST", url, json=payload, headers=headers,
+                                           timeout=self._timeout)
         except aiohttp.ClientConnectorError as exc:
             raise SendError(f"cannot connect to Graph API: {exc.__class__.__name__}",
                             retryable=True, code="connect") from exc
