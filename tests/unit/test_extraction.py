@@ -286,6 +286,20 @@ async def test_the_unseen_shop_keeps_its_first_reading() -> None:
         assert form.precision >= precision - 1e-4, form
 
 
+async def test_the_wild_shop_keeps_its_first_reading() -> None:
+    """docs/NLU.md, issue-13h: the hand-written ``wild`` stationery shop was scored once
+    and not tuned on; it is far *below* the targets. This holds each form at that reading
+    (cart exact-match, product precision) so a change can only move it up."""
+    report = await _split_report("wild")
+    floors = {"en": (0.7759, 0.8987), "hinglish": (0.7966, 0.9481), "hi": (0.7500, 0.9474),
+              "bn": (0.6885, 0.9036), "bn-latn": (0.6066, 0.8765), "ar": (0.6230, 0.8625)}
+    assert {form.form for form in report.per_form} == set(floors)
+    for form in report.per_form:
+        cart, precision = floors[form.form]
+        assert form.cart_exact >= cart - 1e-4, form
+        assert form.precision >= precision - 1e-4, form
+
+
 # ---- Rasa: the export carries the entities, and DIET's entities can be scored --------------
 def test_rasa_export_has_entity_annotations_roles_and_slots(tmp_path: Path) -> None:
     shops = [_shop(s.id) for s in SHOPS]
