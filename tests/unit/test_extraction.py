@@ -65,9 +65,13 @@ def test_committed_corpus_is_what_the_generator_writes(tmp_path: Path) -> None:
         for path in sorted((CORPUS / split).rglob("*.yml")):
             twin = tmp_path / "corpus" / split / path.relative_to(CORPUS / split)
             assert filecmp.cmp(path, twin, shallow=False), f"{path} is stale: regenerate"
+    wild = {folder.name for folder in (CORPUS / "wild").iterdir()}  # hand-written (issue-13h)
     for path in sorted(SHOP_DIR.rglob("*.yaml")):
-        assert filecmp.cmp(path, tmp_path / "shops" / path.relative_to(SHOP_DIR),
-                           shallow=False), f"{path} is stale: regenerate"
+        twin = tmp_path / "shops" / path.relative_to(SHOP_DIR)
+        if path.parent.name in wild:
+            assert not twin.exists(), f"{path}: the generator writes a hand-written shop"
+            continue
+        assert filecmp.cmp(path, twin, shallow=False), f"{path} is stale: regenerate"
 
 
 def test_corpus_size_languages_shops_and_split() -> None:
@@ -275,6 +279,20 @@ async def test_the_unseen_shop_keeps_its_first_reading() -> None:
     report = await _split_report("unseen")
     floors = {"en": (0.9565, 0.9828), "hinglish": (0.8478, 1.0), "hi": (0.9130, 0.9310),
               "bn": (0.8696, 1.0), "bn-latn": (0.9348, 1.0), "ar": (0.9783, 0.9825)}
+    assert {form.form for form in report.per_form} == set(floors)
+    for form in report.per_form:
+        cart, precision = floors[form.form]
+        assert form.cart_exact >= cart - 1e-4, form
+        assert form.precision >= precision - 1e-4, form
+
+
+async def test_the_wild_shop_keeps_its_first_reading() -> None:
+    """docs/NLU.md, issue-13h: the hand-written ``wild`` stationery shop was scored once
+    and not tuned on; it is far *below* the targets. This holds each form at that reading
+    (cart exact-match, product precision) so a change can only move it up."""
+    report = await _split_report("wild")
+    floors = {"en": (0.7759, 0.8987), "hinglish": (0.7966, 0.9481), "hi": (0.7500, 0.9474),
+              "bn": (0.6885, 0.9036), "bn-latn": (0.6066, 0.8765), "ar": (0.6230, 0.8625)}
     assert {form.form for form in report.per_form} == set(floors)
     for form in report.per_form:
         cart, precision = floors[form.form]
