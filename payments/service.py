@@ -501,8 +501,9 @@ class PaymentService:
                     customer_phone=customer_phone))
                 provider_ref, upi_uri = link.provider_ref, link.upi_uri or ""
                 # our page shows the QR of the UPI link; a PSP's own page serves card/netbanking
+                # (a test PSP's "page" is a placeholder nobody can open)
                 hosted = link.url if (method == "payment_link" and link.url and not upi_uri
-                                      and not link.url.startswith("https://sandbox.")) else page
+                                      and "simulate" not in provider.capabilities) else page
         except ProviderError as exc:
             raise PaymentError("provider_failed", str(exc)) from exc
         request = PaymentRequest(

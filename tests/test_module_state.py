@@ -283,3 +283,50 @@ def test_the_scan_catches_state() -> None:
                               "def f(TABLE: dict[str, int]) -> None:\n    TABLE['b'] = 2\n"
                               "def g() -> int:\n    return TABLE['a'] + len(NAMES)\n"}
     assert violations(constants) == []
+
+
+# ---- channel adapters hold configuration only ------------------------------------------
+
+def _immutable(value: object) -> bool:
+    """A configuration value: a string, number, flag, timeout, or a tuple of those."""
+    import aiohttp
+
+    if isinstance(value, tuple):
+        return all(_immutable(item) for item in value)
+    return isinstance(value, (str, bytes, int, float, bool, type(None), frozenset,
+                              aiohttp.ClientTimeout))
+
+
+def test_channel_adapters_hold_configuration_only() -> None:
+    """What a channel learns or opens at run time (learned numbers, pooled clients, an
+    inbox) lives in its app-owned state (``base.ChannelState``), never on the adapter: an
+    adapter is frozen, has no ``__dict__``, and each of its slots holds configuration."""
+    from config.settings import Settings
+    from webhooks.channels.base import ChannelState
+    from webhooks.channels.registry import CHANNEL_CLASSES, build_channel_states, build_channels
+
+    settings = Settings().with_env(HAAT_SIMULATOR_TOKEN="t", TWILIO_ACCOUNT_SID="AC1",
+                                   TWILIO_AUTH_TOKEN="a", WHATSAPP_ACCESS_TOKEN="w",
+                                   WHATSAPP_APP_SECRET="s")
+    states = build_channel_states(settings)
+    adapters = build_channels(settings, states)
+    assert set(adapters) == {cls.name for cls in CHANNEL_CLASSES} == set(states)
+    for name, adapter in adapters.items():
+        assert not hasattr(adapter, "__dict__"), f"{name}: an adapter with a __dict__"
+        slots = [slot for cls in type(adapter).__mro__
+                 for slot in getattr(cls, "__slots__", ()) if slot != "__weakref__"]
+        for slot in slots:
+            value = getattr(adapter, slot)
+            assert _immutable(value) or (slot == "state" and value is states[name]
+                                         and isinstance(value, ChannelState)), \
+                f"{name}.{slot} is {value!r}"
+        for attr, value in vars(type(adapter)).items():
+            if attr.startswith("__"):  # __annotations__, __dataclass_fields__ …
+                continue
+            assert not isinstance(value, (dict, list, set, bytearray)), f"{name}.{attr}"
+        try:
+            setattr(adapter, "state", None)  # noqa: B010 - the point is that it is refused
+        except AttributeError:  # dataclasses.FrozenInstanceError
+            pass
+        else:
+            raise AssertionError(f"{name}: the adapter can be changed after it is built")

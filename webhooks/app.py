@@ -45,6 +45,7 @@ from webhooks.broadcast_routes import setup_broadcast_routes
 from webhooks.channels.registry import (
     CHANNEL_CLASSES,
     CHANNELS,
+    build_channel_states,
     build_channels,
     with_capability,
 )
@@ -54,6 +55,7 @@ from webhooks.keys import (
     BROADCASTER,
     CATALOG_JOBS,
     CHANNEL_ADAPTERS,
+    CHANNEL_STATES,
     CLOCK,
     DB,
     ENGINE,
@@ -124,7 +126,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None,
     app[METRICS] = Metrics()
     app[EXTRACTORS] = Extractors()
     app[READY] = asyncio.Event()
-    app[CHANNEL_ADAPTERS] = build_channels(settings)
+    # adapters are configuration; what they learn or open is app-owned state, closed below
+    app[CHANNEL_STATES] = states = build_channel_states(settings)
+    app[CHANNEL_ADAPTERS] = build_channels(settings, states)
     app.cleanup_ctx.append(_database(run_migrations))
     app.cleanup_ctx.append(_http_session)
     app.cleanup_ctx.append(_shops)
@@ -161,10 +165,8 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     app[HTTP] = session
     yield
-    for channel in app[CHANNEL_ADAPTERS].values():
-        close = getattr(channel, "close", None)
-        if close is not None:
-            await close()
+    for state in app[CHANNEL_STATES].values():  # the Twilio client's own session
+        await state.close()
     await session.close()
 
 

@@ -61,9 +61,11 @@ def simulator_warning(settings: Settings) -> str | None:
              "commands on real orders" if settings.simulator_owner else "")
     return (f"the simulator (HAAT_SIMULATOR_TOKEN) is enabled beside a live channel "
             f"({', '.join(live)}){owner}; it is a test tool: unset it in production")
-def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
-    """One sentence per shop that takes its money through the sandbox PSP while a real
-    WhatsApp channel is configured: its shoppers would get test links that pay nobody."""
+def simulated_provider_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
+    """One sentence per shop that takes its money through a test PSP (a provider that
+    declares ``simulate``) while a real WhatsApp channel is configured: its shoppers would
+    get test links that pay nobody."""
+    from payments.providers.registry import PROVIDERS
     from webhooks.channels.registry import live_channels
     from webhooks.plugins import load_shops
 
@@ -74,9 +76,11 @@ def sandbox_with_live_channel(settings: Settings, shop_dir: Path) -> list[str]:
         shops = load_shops(shop_dir)
     except Exception:  # haat check / the server report the shop's own errors
         return []
-    return [f"shop {shop.id!r} takes payments with the sandbox provider (a test PSP: its "
-            f"links pay nobody) while a live channel is configured: {', '.join(channels)}"
-            for shop in shops.values() if shop.payments.provider == "sandbox"]
+    return [f"shop {shop.id!r} takes payments with the {provider.name} provider (a test PSP: "
+            f"its links pay nobody) while a live channel is configured: {', '.join(channels)}"
+            for shop in shops.values()
+            if (provider := PROVIDERS.get(shop.payments.provider)) is not None
+            and "simulate" in provider.capabilities]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -100,7 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "best (docs/DEPLOY.md)", file=sys.stderr)
         return 2
     if not settings.allow_sandbox_with_live_channel:
-        for problem in sandbox_with_live_channel(settings, Path(settings.shop_dir)):
+        for problem in simulated_provider_with_live_channel(settings, Path(settings.shop_dir)):
             print(f"haat serve: refusing to start: {problem}. Use a real provider in "
                   "shop.yaml, or set HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1 for a test "
                   "number.", file=sys.stderr)
@@ -160,7 +164,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(warning)
     if not errors:
-        for problem in sandbox_with_live_channel(Settings.from_env(), path):
+        for problem in simulated_provider_with_live_channel(Settings.from_env(), path):
             print(f"{path}: warning: {problem}; haat serve refuses this unless "
                   "HAAT_ALLOW_SANDBOX_WITH_LIVE_CHANNEL=1")
     for error in errors:

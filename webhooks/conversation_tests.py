@@ -3,7 +3,8 @@
 Each case runs the whole server in-process on a fresh SQLite file, talks to it through the
 simulator route exactly like a phone would, and checks what came back. ``wait`` moves the
 app's clock and runs whatever became due (reminders, expiries); ``pay`` settles the shopper's
-open payment request through the sandbox PSP, which calls back over real HTTP.
+open payment request through its test PSP (a provider that declares ``simulate``, as the
+sandbox does), which calls back over real HTTP.
 """
 
 from __future__ import annotations
@@ -104,8 +105,7 @@ class Runner:
             database_url=f"sqlite:///{Path(self.tmp.name) / 'haat.db'}",
             admin_token=settings.admin_token or secrets.token_hex(16),
             reload_interval_seconds=3600.0).with_env(
-            HAAT_SIMULATOR_TOKEN=self.token,
-            HAAT_SANDBOX_SECRET=settings.env.get("HAAT_SANDBOX_SECRET") or secrets.token_hex(16))
+            HAAT_SIMULATOR_TOKEN=self.token, **_test_provider_secrets(settings))
         self.runner: web.AppRunner | None = None
         self.base = ""
         self.session: aiohttp.ClientSession | None = None
@@ -114,7 +114,7 @@ class Runner:
     async def __aenter__(self) -> Runner:
         from webhooks.app import create_app
 
-        # the sandbox PSP calls back to this server: its public URL is the loopback one
+        # a test PSP calls back to this server: its public URL is the loopback one
         port = _free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.settings = self.settings.with_(public_url=self.base)
@@ -194,6 +194,16 @@ class Runner:
         from webhooks.payment_routes import settle_latest_for_tests
 
         return await settle_latest_for_tests(self.app, _digits(phone), outcome, self.base)
+
+
+def _test_provider_secrets(settings: Settings) -> dict[str, str]:
+    """Every secret of every test PSP (``simulate``): the one set, else a random one, so
+    ``pay:`` steps can sign their callbacks."""
+    from payments.providers.registry import PROVIDER_CLASSES
+
+    return {opt.env: settings.env.get(opt.env) or secrets.token_hex(16)
+            for cls in PROVIDER_CLASSES if "simulate" in cls.capabilities
+            for opt in cls.options if opt.secret}
 
 
 def _free_port() -> int:

@@ -20,7 +20,7 @@ from config.settings import Settings
 from payments.providers.base import PaymentProvider
 from payments.service import PaymentService
 from storage.database import Database
-from webhooks.channels.base import ChannelAdapter
+from webhooks.channels.base import ChannelAdapter, ChannelState
 from webhooks.meta_catalog import CatalogJobs
 from webhooks.metrics import Metrics
 from webhooks.outbox import Outbox
@@ -57,6 +57,8 @@ DB = web.AppKey("db", Database)
 SHOPS = web.AppKey("shops", Shops)
 ENGINE = web.AppKey("engine", Engine)
 CHANNEL_ADAPTERS = web.AppKey("channels", Mapping[str, ChannelAdapter])
+# what each channel learns or opens at run time; closed when the app stops
+CHANNEL_STATES = web.AppKey("channel_states", Mapping[str, ChannelState])
 OUTBOX = web.AppKey("outbox", Outbox)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 # each catalog's product index and extraction memory, kept across reloads (bot/nlu/builtin.py)

@@ -1,5 +1,5 @@
 """Payment HTTP routes: provider callbacks, the hosted payment page, its QR, the routes
-each provider adds (the sandbox PSP's settle button), and the merchant JSON API
+each provider adds (a test PSP's settle button), and the merchant JSON API
 (docs/DESIGN.md §1.3)."""
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from bot.replies import TEXTS, shop_name, text_for
 from catalog.models import MOBILE_WALLETS, Shop, TransferAccount
 from catalog.money import Money, MoneyError, currency_code, exponent
 from config import wire
-from payments.providers.base import PagePayment, PaymentProvider, ProviderError, callback_path
+from payments.providers.base import (
+    PagePayment,
+    PaymentProvider,
+    ProviderError,
+    callback_path,
+    simulates,
+)
 from payments.providers.registry import PROVIDER_CLASSES
-from payments.providers.sandbox import SandboxProvider
 from payments.qr import render_qr_png_async
 from payments.repository import Order, PaymentRequest
 from payments.service import PaymentError
@@ -149,6 +154,8 @@ async def pay_page(request: web.Request) -> web.Response:
         rows = [(t("tip"), "")]
     account = shop.payments.transfers.get(payment.method) if shop else None
     amount = payment.amount.format()
+    # a test PSP's settle button, where its own route takes it (SimulatesPayments)
+    simulated = simulates(app[k.PROVIDERS].get(payment.provider))
     words = {s: t(f"status_{s}") for s in _PAGE_STATUSES}
     words.update({w: t(w, time="{time}") if w == "expires_in" else t(w)
                   for w in _PAGE_SCRIPT_WORDS})
@@ -158,7 +165,7 @@ async def pay_page(request: web.Request) -> web.Response:
         transfer=_transfer_view(account, payment, t) if account else None,
         upi_link=payment.upi_link, has_upi="1" if payment.upi_link else "", status=status,
         expires_at=payment.expires_at, now=now, token=request.match_info["token"],
-        sandbox="1" if payment.provider == "sandbox" else "", words=words)
+        simulate_path=simulated.simulate_path if simulated else "", words=words)
     return web.Response(text=page, content_type="text/html", headers={
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff"})
@@ -222,26 +229,28 @@ class AppHost:
 
 
 async def settle(app: web.Application, payment: PaymentRequest, outcome: str) -> int:
-    provider = app[k.PROVIDERS].get("sandbox")
-    assert isinstance(provider, SandboxProvider)
-    callback = f"{app[k.SETTINGS].public_base}{callback_path('sandbox')}"
+    """Settle ``payment`` through its test provider (``SimulatesPayments``)."""
+    provider = simulates(app[k.PROVIDERS].get(payment.provider))
+    if provider is None:
+        raise web.HTTPConflict(text=f"provider {payment.provider} does not simulate payments")
+    callback = f"{app[k.SETTINGS].public_base}{callback_path(payment.provider)}"
     try:
-        deliveries = await provider.settle(payment.provider_ref or "", outcome,  # type: ignore[arg-type]
-                                           callback)
+        return await provider.simulate(payment.provider_ref or "", outcome, callback)
     except ProviderError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
-    return len(deliveries)
 
 
 async def settle_latest_for_tests(app: web.Application, customer: str, outcome: str,
                                   base: str) -> str | None:
-    """``haat test``'s ``pay:`` step: settle the shopper's newest open sandbox request."""
+    """``haat test``'s ``pay:`` step: settle the shopper's newest open request, which a test
+    provider (one that declares ``simulate``) must hold."""
     service = app[k.PAYMENTS]
     payment = await service.repo.latest_open_request(customer)
     if payment is None:
         return "no open payment request"
-    if payment.provider != "sandbox":
-        return "the open payment request is not a sandbox one"
+    if simulates(app[k.PROVIDERS].get(payment.provider)) is None:
+        return (f"the open payment request is with {payment.provider}, which does not "
+                "simulate payments (a test provider does)")
     if outcome == "expire":
         # time passes beyond the expiry; the PSP and our clock agree it is over
         app[k.CLOCK].offset_ms += max(0, payment.expires_at - app[k.CLOCK].now_ms()) + 1000
@@ -521,7 +530,7 @@ def setup_payment_routes(app: web.Application) -> None:
     app.router.add_get("/pay/{token}/status", pay_status)
     app.router.add_get("/pay/{token}/qr.png", pay_qr)
     host = AppHost()
-    for provider in PROVIDER_CLASSES:  # the routes each provider adds (the sandbox's button)
+    for provider in PROVIDER_CLASSES:  # the routes each provider adds (a test PSP's button)
         for route in provider.routes:
             app.router.add_route(route.method, route.path, route.handler(host))
     app.router.add_get("/api/orders", api_orders)

@@ -367,10 +367,10 @@ async def _child_main() -> None:
     if hello is None:
         return
     settings, names = hello
-    from webhooks.channels.registry import CHANNELS
+    from webhooks.channels.registry import build_channel_states, build_channels
 
-    channels: dict[str, ChannelAdapter] = {
-        name: CHANNELS[name](settings) for name in names if name in CHANNELS}
+    states = build_channel_states(settings, names)  # this process's own, closed below
+    channels: dict[str, ChannelAdapter] = build_channels(settings, states)
     journal = journal_for(settings, owner_pid=os.getppid())
     results = FrameBatch(writer)
     tasks: set[asyncio.Task[None]] = set()
@@ -410,10 +410,8 @@ async def _child_main() -> None:
             await asyncio.gather(*abandoned, return_exceptions=True)
     if journal is not None:
         journal.close()
-    for channel in channels.values():  # the Twilio client keeps a session of its own
-        close = getattr(channel, "close", None)
-        if close is not None:
-            await close()
+    for state in states.values():  # the Twilio client keeps a session of its own
+        await state.close()
     results.flush()
     await writer.drain()
     writer.close()

@@ -30,11 +30,15 @@ if TYPE_CHECKING:
 # as a QR; collect: create_collect works; refund / fetch: those methods work; cancel: the
 # provider has ``cancel_link`` (see :class:`CancelsLinks`); transfer: the shopper sends the
 # money to the merchant's own account by hand, and ``create_transfer`` gives the instructions
-# (see :class:`TakesTransfers`).
+# (see :class:`TakesTransfers`); simulate: a test PSP, no real money moves and its links pay
+# nobody; it settles its own requests on demand (see :class:`SimulatesPayments`: the pay
+# page's test button, ``haat test``'s ``pay:`` step, ``haat serve``'s refusal beside a live
+# channel).
 Capability = Literal["upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel",
-                     "transfer"]
+                     "transfer", "simulate"]
 CAPABILITIES: frozenset[str] = frozenset(
-    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel", "transfer"}
+    {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel", "transfer",
+     "simulate"}
 )
 
 
@@ -292,7 +296,8 @@ class ProviderPlugin(Protocol):
     - ``currencies``: the only currencies it takes whatever the method, or None for any
       (the shop loader checks both, and ``collect`` against ``capabilities``, from
       ``webhooks/plugins.py:plugin_rules``);
-    - ``routes``: the routes it adds (:class:`ProviderRoute`; the sandbox's test button);
+    - ``routes``: the routes it adds (:class:`ProviderRoute`; a test provider's settle
+      button, :class:`SimulatesPayments`);
       its webhooks arrive on the shared ``/webhooks/payments/{provider}``
       (:func:`callback_path`, answered by ``webhooks/payment_routes.py``);
     - ``from_env``: build it from its own keys and the shared dependencies.
@@ -339,6 +344,28 @@ class CancelsLinks(Protocol):
     other links are cancelled at the provider so nobody can pay them."""
 
     async def cancel_link(self, provider_ref: str) -> None: ...
+
+
+@runtime_checkable
+class SimulatesPayments(Protocol):
+    """Providers with the ``simulate`` capability (a test PSP): the pay page offers a test
+    button that posts ``{"outcome": …}`` to ``/pay/{token}`` + ``simulate_path`` (a route
+    the provider adds itself), and ``haat test``'s ``pay:`` step calls :meth:`simulate`."""
+
+    simulate_path: ClassVar[str]
+
+    async def simulate(self, provider_ref: str, outcome: str, callback_url: str) -> int:
+        """Settle request ``provider_ref`` as ``outcome`` (success, failure or expire) by
+        calling ``callback_url`` back as a real PSP would; returns the callbacks sent."""
+        ...
+
+
+def simulates(provider: PaymentProvider | None) -> SimulatesPayments | None:
+    """``provider`` when it declares ``simulate`` (and so settles on demand), else None."""
+    if provider is not None and "simulate" in provider.capabilities and \
+            isinstance(provider, SimulatesPayments):
+        return provider
+    return None
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 import aiohttp
 from aiohttp import web
@@ -279,13 +279,14 @@ def _simulate_route(host: RouteHost) -> Handler:
 class SandboxProvider:
     name: ClassVar[str] = "sandbox"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel"}
+        {"upi_link", "payment_link", "collect", "qr", "refund", "fetch", "cancel", "simulate"}
     )
     options: ClassVar[tuple[Option, ...]] = options(SandboxConfig)
     needs_payee: ClassVar[bool] = False
     currencies: ClassVar[frozenset[str] | None] = None
+    simulate_path: ClassVar[str] = "/sandbox"  # the pay page's test button (SimulatesPayments)
     routes: ClassVar[tuple[ProviderRoute, ...]] = (
-        ProviderRoute("POST", "/pay/{token}/sandbox", _simulate_route),)
+        ProviderRoute("POST", "/pay/{token}" + simulate_path, _simulate_route),)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], deps: ProviderDeps) -> SandboxProvider:
@@ -446,6 +447,13 @@ class SandboxProvider:
         events.append(await self._event(req, _K.CAPTURED, pay_at, amount=amount,
                                   payment_id=payment_id))
         return events
+
+    async def simulate(self, provider_ref: str, outcome: str, callback_url: str) -> int:
+        """``SimulatesPayments``: :meth:`settle` once, as the pay page's button does."""
+        if outcome not in get_args(Outcome):
+            raise ProviderError(f"outcome must be one of {', '.join(get_args(Outcome))}")
+        return len(await self.settle(provider_ref, outcome,  # type: ignore[arg-type]
+                                     callback_url))
 
     async def settle(
         self,

@@ -30,6 +30,7 @@ from payments.providers.base import (
     Unsupported,
     UpiPayee,
     callback_path,
+    simulates,
 )
 from payments.providers.razorpay import RazorpayProvider
 from payments.providers.registry import PROVIDER_CLASSES, PROVIDERS, create_provider
@@ -136,7 +137,9 @@ def test_every_route_a_provider_declares_is_mounted_beside_the_shared_webhook() 
                if r.resource is not None}
     assert ("POST", callback_path("{provider}")) in mounted
     declared = [(route.method, route.path) for cls in PROVIDER_CLASSES for route in cls.routes]
-    assert ("POST", "/pay/{token}/sandbox") in declared  # the sandbox's test button
+    for cls in PROVIDER_CLASSES:  # a test PSP's button posts to a route it declares
+        if "simulate" in cls.capabilities:
+            assert ("POST", "/pay/{token}" + getattr(cls, "simulate_path", "?")) in declared
     assert set(declared) <= mounted
 
 
@@ -226,6 +229,23 @@ async def test_fetch_honours_capabilities(harness: Harness) -> None:
     captured = [e for e in events if e.kind is K.CAPTURED]
     assert [e.payment_id for e in captured] == [payment_id]
     assert apply_events(AMOUNT, events).status is PaymentStatus.PAID
+
+
+async def test_simulate_honours_capabilities(harness: Harness) -> None:
+    """A test PSP (``simulate``) settles a request on demand through its signed callback
+    (the pay page's button, ``haat test``'s ``pay:``); no other provider is taken for one."""
+    simulated = simulates(harness.provider)
+    if "simulate" not in harness.provider.capabilities:
+        assert simulated is None
+        return
+    assert simulated is not None
+    link = await harness.provider.create_payment_link(request())
+    before = len(harness.received)
+    sent = await simulated.simulate(link.provider_ref, "success", harness.callback_url)
+    assert sent >= 1
+    assert [ok for _, _, ok in harness.received[before:]] == [True] * sent
+    with pytest.raises(ProviderError):
+        await simulated.simulate(link.provider_ref, "bogus", harness.callback_url)
 
 
 async def test_verify_fails_closed(harness: Harness) -> None:

@@ -1,14 +1,17 @@
 """The channel extension point: verify, parse, render a direct answer, send proactively.
 
-An adapter is constructed from Settings by its registry entry and holds no other state
-than configuration; the shared aiohttp ClientSession is passed in for sending.
+An adapter is constructed from Settings by its registry entry and holds configuration
+only (a frozen dataclass); what a channel learns or opens while the app runs (learned
+numbers, a pooled REST client, the simulator's inbox) is its :class:`ChannelState`, which
+``registry.build_channel_states`` creates and the app owns and closes. The shared aiohttp
+ClientSession is passed in for sending.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -62,6 +65,17 @@ class DirectResponse:
     content_type: str
 
 
+class ChannelState:
+    """What one app's channel learns or opens at run time. The app builds one per mounted
+    channel (``registry.build_channel_states``), hands it to the adapter, and closes it in
+    its cleanup; two apps in one process never share one."""
+
+    __slots__ = ()
+
+    async def close(self) -> None:
+        """Release what it opened (nothing, unless a channel's state says otherwise)."""
+
+
 class ChannelPlugin(Protocol):
     """What a channel *class* declares, so that the app, the routes, the worker, the sender,
     ``haat serve``'s warnings and the contract suites learn it from one registry line:
@@ -70,9 +84,11 @@ class ChannelPlugin(Protocol):
     - ``capabilities``: :class:`ChannelCapability` values;
     - ``options``: its environment keys (``config.plugins.options`` of its config);
     - ``enabled``: whether it is mounted at all with these settings;
-    - ``live``: a description of the credentials that make it reach real shoppers, or None.
+    - ``live``: a description of the credentials that make it reach real shoppers, or None;
+    - ``new_state``: its empty run-time state (:class:`ChannelState`).
 
-    The class object itself is the plugin: calling it with Settings builds the adapter.
+    The class object itself is the plugin: calling it with Settings (and the app's state
+    for it; without one it makes its own) builds the adapter.
     """
 
     @property
@@ -84,7 +100,10 @@ class ChannelPlugin(Protocol):
     @property
     def options(self) -> tuple[Option, ...]: ...
 
-    def __call__(self, settings: Settings) -> ChannelAdapter: ...
+    def __call__(self, settings: Settings, *, state: ChannelState | None = None
+                 ) -> ChannelAdapter: ...
+
+    def new_state(self, settings: Settings) -> ChannelState: ...
 
     def enabled(self, settings: Settings) -> bool: ...
 
@@ -102,6 +121,11 @@ class ChannelAdapter(Protocol):
 
     @property
     def capabilities(self) -> frozenset[ChannelCapability]: ...
+
+    @property
+    def state(self) -> ChannelState:
+        """Its app-owned run-time state (the only thing about it that changes)."""
+        ...
 
     # True when replies travel in the webhook's HTTP response (Twilio TwiML, simulator);
     # False when every reply is sent through the channel's REST API via the outbox.
@@ -129,3 +153,16 @@ class ChannelAdapter(Protocol):
                    reply: Reply, idempotency_key: str) -> str:
         """Send one proactive message; returns the channel's message id; raises SendError."""
         ...
+
+
+S = TypeVar("S", bound=ChannelState)
+
+
+def own_state(state: ChannelState | None, kind: type[S]) -> S:
+    """The app's state for a channel, or a fresh one for an adapter built alone (a test,
+    a one-off send); a state of another channel is a wiring bug."""
+    if state is None:
+        return kind()
+    if not isinstance(state, kind):
+        raise TypeError(f"expected a {kind.__name__}, got a {type(state).__name__}")
+    return state

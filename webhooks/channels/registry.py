@@ -7,12 +7,12 @@ the routes it adds (``base.ChannelPlugin``); the app, the HTTP workers, the outb
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from bot.types import ChannelCapability
 from config.settings import Settings
-from webhooks.channels.base import ChannelAdapter, ChannelPlugin
+from webhooks.channels.base import ChannelAdapter, ChannelPlugin, ChannelState
 from webhooks.channels.simulator import SimulatorAdapter
 from webhooks.channels.twilio import TwilioAdapter
 from webhooks.channels.whatsapp_cloud import WhatsAppCloudAdapter
@@ -27,9 +27,22 @@ CHANNELS: Mapping[str, ChannelPlugin] = MappingProxyType(
     {cls.name: cls for cls in CHANNEL_CLASSES})
 
 
-def build_channels(settings: Settings) -> dict[str, ChannelAdapter]:
-    """An adapter for every channel mounted with these settings."""
-    return {cls.name: cls(settings) for cls in CHANNEL_CLASSES if cls.enabled(settings)}
+def build_channel_states(settings: Settings,
+                         names: Iterable[str] | None = None) -> dict[str, ChannelState]:
+    """The empty run-time state of every channel mounted with these settings (or of each
+    of ``names``): the app owns them and closes them when it stops."""
+    chosen = (cls for cls in CHANNEL_CLASSES if cls.enabled(settings)) if names is None \
+        else (CHANNELS[name] for name in names if name in CHANNELS)
+    return {cls.name: cls.new_state(settings) for cls in chosen}
+
+
+def build_channels(settings: Settings, states: Mapping[str, ChannelState] | None = None
+                   ) -> dict[str, ChannelAdapter]:
+    """An adapter for every channel of ``states`` (by default every channel mounted with
+    these settings, each with a fresh state), each over its own state."""
+    if states is None:
+        states = build_channel_states(settings)
+    return {name: CHANNELS[name](settings, state=state) for name, state in states.items()}
 
 
 def with_capability(capability: ChannelCapability) -> frozenset[str]:

@@ -25,9 +25,11 @@ from config.plugins import Option, load, option, options
 from config.settings import Settings
 from webhooks.channels.base import (
     BadPayload,
+    ChannelState,
     Delivery,
     DirectResponse,
     ExtraRoute,
+    own_state,
     webhook_path,
 )
 from webhooks.security import verify_bearer
@@ -46,6 +48,16 @@ class SimulatorConfig:
                                doc="bearer token of the simulator; unset, it is not mounted")
 
 
+class SimulatorState(ChannelState):
+    """What was sent to each simulated shopper, kept until ``GET …/outbox`` takes it."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class SimulatorAdapter:
     name: ClassVar[str] = "simulator"
     # it plays WhatsApp (buttons, lists, the 24-hour window), but anyone holding its token
@@ -63,13 +75,20 @@ class SimulatorAdapter:
         """Mounted only when HAAT_SIMULATOR_TOKEN is set."""
         return bool(load(SimulatorConfig, settings.env).token)
 
+    _token: str | None
+    state: SimulatorState
+
     @classmethod
     def live(cls, settings: Settings) -> str | None:
         return None  # a test tool: nobody real talks to it
 
-    def __init__(self, settings: Settings) -> None:
-        self._token = load(SimulatorConfig, settings.env).token
-        self.sent: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    @classmethod
+    def new_state(cls, settings: Settings) -> SimulatorState:
+        return SimulatorState()
+
+    def __init__(self, settings: Settings, *, state: ChannelState | None = None) -> None:
+        object.__setattr__(self, "_token", load(SimulatorConfig, settings.env).token)
+        object.__setattr__(self, "state", own_state(state, SimulatorState))
 
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_bearer(headers.get("Authorization"), self._token)
@@ -147,12 +166,12 @@ class SimulatorAdapter:
 
     async def send(self, session: aiohttp.ClientSession, *, business: str, to: str,
                    reply: Reply, idempotency_key: str) -> str:
-        self.sent[to].append(reply.to_json() | {"id": idempotency_key})
+        self.state.sent[to].append(reply.to_json() | {"id": idempotency_key})
         return idempotency_key
 
     def drain(self, to: str) -> list[dict[str, Any]]:
         digits = wire.ascii_digits(to) or to
-        return self.sent.pop(digits, [])
+        return self.state.sent.pop(digits, [])
 
 
 def _order_items(order: Any) -> list[OrderItem]:

@@ -36,10 +36,12 @@ from security.signatures import header
 from webhooks.channels import limits
 from webhooks.channels.base import (
     BadPayload,
+    ChannelState,
     Delivery,
     DirectResponse,
     ExtraRoute,
     SendError,
+    own_state,
 )
 from webhooks.security import verify_twilio_signature
 
@@ -243,6 +245,49 @@ class TwilioConfig:
                                       doc="tests point it at tests/fakes/twilio_api.py")
 
 
+class TwilioState(ChannelState):
+    """The REST client, made on the first proactive send and closed with the app, and the
+    last request's decoded form: verify() and parse() of one request run back to back
+    with no await between them, so the form is decoded once, not twice."""
+
+    __slots__ = ("client", "http", "last_form")
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.http: AiohttpTwilioClient | None = None
+        self.last_form: tuple[bytes, Any] | None = None
+
+    def form_once(self, body: bytes) -> Any:
+        last = self.last_form
+        if last is not None and last[0] is body:
+            return last[1]
+        form = _form(body)
+        self.last_form = (body, form)
+        return form
+
+    def rest(self, account_sid: str | None, auth_token: str | None, api_base: str | None,
+             timeout: float) -> Client:
+        if self.client is None:
+            # the REST client (~16 MB of imports) loads on the first proactive send: a
+            # server whose sends run in the outbox's child process never needs it
+            from twilio.rest import Client
+
+            from webhooks.channels.twilio_rest import AiohttpTwilioClient
+
+            self.http = AiohttpTwilioClient(api_base, timeout)
+            # environment= keeps the client from reading os.environ (TWILIO_EDGE/REGION)
+            self.client = Client(account_sid, auth_token, http_client=self.http,
+                                 environment={"HAAT": "1"})
+        return self.client
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+        self.client = None
+        self.http = None
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class TwilioAdapter:
     """Channel adapter for Twilio WhatsApp (docs/DESIGN.md §1.3 ``/webhooks/twilio``)."""
 
@@ -253,6 +298,13 @@ class TwilioAdapter:
     options: ClassVar[tuple[Option, ...]] = options(TwilioConfig)
     direct_replies = True
     response_content_type = "application/xml"
+    _account_sid: str | None
+    _auth_token: str | None
+    _api_base: str | None
+    _public_base: str
+    _status_callback: str | None
+    _timeout: float
+    state: TwilioState
 
     @classmethod
     def enabled(cls, settings: Settings) -> bool:
@@ -265,28 +317,22 @@ class TwilioAdapter:
             return "Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
         return None
 
-    def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-        config = load(TwilioConfig, settings.env)
-        self._account_sid = config.account_sid
-        self._auth_token = config.auth_token
-        self._api_base = config.api_base_url
-        self._public_base = settings.public_base
-        self._status_callback = (settings.public_base + "/webhooks/twilio"
-                                 if settings.public_base.startswith("https://") else None)
-        self._timeout = timeout
-        self._client: Client | None = None
-        self._http: AiohttpTwilioClient | None = None
-        # verify() and parse() of one request run back to back with no await between them:
-        # remember the last body's parsed form so it is decoded once, not twice
-        self._last_form: tuple[bytes, Any] | None = None
+    @classmethod
+    def new_state(cls, settings: Settings) -> TwilioState:
+        return TwilioState()
 
-    def _form_once(self, body: bytes) -> Any:
-        last = self._last_form
-        if last is not None and last[0] is body:
-            return last[1]
-        form = _form(body)
-        self._last_form = (body, form)
-        return form
+    def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS,
+                 state: ChannelState | None = None) -> None:
+        config = load(TwilioConfig, settings.env)
+        set_ = object.__setattr__  # frozen: set once, here
+        set_(self, "_account_sid", config.account_sid)
+        set_(self, "_auth_token", config.auth_token)
+        set_(self, "_api_base", config.api_base_url)
+        set_(self, "_public_base", settings.public_base)
+        set_(self, "_status_callback", settings.public_base + "/webhooks/twilio"
+             if settings.public_base.startswith("https://") else None)
+        set_(self, "_timeout", timeout)
+        set_(self, "state", own_state(state, TwilioState))
 
     def extra_routes(self) -> Sequence[ExtraRoute]:
         return ()
@@ -306,7 +352,7 @@ class TwilioAdapter:
                 return False
         else:
             try:
-                params = self._form_once(body)
+                params = self.state.form_once(body)
             except BadPayload:
                 return False
         return verify_twilio_signature(public_request_url(self._public_base, url), params,
@@ -319,26 +365,12 @@ class TwilioAdapter:
         # NUL can only come from "%00" (or a raw NUL), a long value only from a long body:
         # an ordinary body skips the per-field pass
         ordinary = len(body) <= _MAX_VALUE and b"%00" not in body and b"\x00" not in body
-        return parse_form(self._form_once(body), checked=ordinary)
+        return parse_form(self.state.form_once(body), checked=ordinary)
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
         return DirectResponse(render_twiml(replies), self.response_content_type)
 
     # outbound --------------------------------------------------------------------------
-    def _rest(self) -> Client:
-        if self._client is None:
-            # the REST client (~16 MB of imports) loads on the first proactive send: a
-            # server whose sends run in the outbox's child process never needs it
-            from twilio.rest import Client
-
-            from webhooks.channels.twilio_rest import AiohttpTwilioClient
-
-            self._http = AiohttpTwilioClient(self._api_base, self._timeout)
-            # environment= keeps the client from reading os.environ (TWILIO_EDGE/REGION)
-            self._client = Client(self._account_sid, self._auth_token,
-                                  http_client=self._http, environment={"HAAT": "1"})
-        return self._client
-
     def _message_args(self, business: str, to: str, reply: Reply) -> dict[str, Any]:
         args: dict[str, Any] = {"to": _PREFIX + _address(to)}
         if business.startswith("MG"):  # a Messaging Service picks the sender itself
@@ -391,7 +423,9 @@ class TwilioAdapter:
 
         args = self._message_args(business, to, reply)
         try:
-            message = await self._rest().messages.create_async(**args)
+            message = await self.state.rest(
+                self._account_sid, self._auth_token, self._api_base,
+                self._timeout).messages.create_async(**args)
         except TwilioRestException as exc:
             status = int(exc.status)
             raise SendError(f"Twilio API {status}: {exc.msg}"[:300],
@@ -406,10 +440,8 @@ class TwilioAdapter:
         return str(message.sid)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-        self._client = None
-        self._http = None
+        """Its state's (the app closes the state itself; twice is harmless)."""
+        await self.state.close()
 
 
 def _address(number: str) -> str:

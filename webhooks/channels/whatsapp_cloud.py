@@ -22,10 +22,12 @@ from config.plugins import Option, load, option, options
 from config.settings import Settings
 from security.signatures import header
 from webhooks.channels.base import (
+    ChannelState,
     Delivery,
     DirectResponse,
     ExtraRoute,
     SendError,
+    own_state,
     webhook_path,
 )
 from webhooks.channels.whatsapp_inbound import (
@@ -82,6 +84,24 @@ def throughput(settings: Settings) -> int:
     return int(value)
 
 
+class WhatsAppState(ChannelState):
+    """Each business number's phone_number_id, learned from inbound metadata: a send names
+    the "+E.164" number, the Graph API wants the id."""
+
+    __slots__ = ("number_ids",)
+
+    def __init__(self) -> None:
+        self.number_ids: dict[str, str] = {}
+
+    def learn(self, numbers: Mapping[str, str]) -> None:
+        """Keep the first id seen for each number, up to ``_MAX_KNOWN_NUMBERS`` numbers."""
+        known = self.number_ids
+        for business, number_id in numbers.items():
+            if business not in known and len(known) < _MAX_KNOWN_NUMBERS:
+                known[business] = number_id
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class WhatsAppCloudAdapter:
     """Channel adapter for the WhatsApp Cloud API (docs/DESIGN.md §1.3 ``/webhooks/whatsapp``)."""
 
@@ -105,15 +125,27 @@ class WhatsAppCloudAdapter:
             return "Cloud API (WHATSAPP_ACCESS_TOKEN / WHATSAPP_APP_SECRET)"
         return None
 
-    def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+    _app_secret: str | None
+    _verify_token: str | None
+    _access_token: str | None
+    _base_url: str
+    _timeout: aiohttp.ClientTimeout
+    state: WhatsAppState
+
+    @classmethod
+    def new_state(cls, settings: Settings) -> WhatsAppState:
+        return WhatsAppState()
+
+    def __init__(self, settings: Settings, *, timeout: float = SEND_TIMEOUT_SECONDS,
+                 state: ChannelState | None = None) -> None:
         config = load(WhatsAppConfig, settings.env)
-        self._app_secret = config.app_secret
-        self._verify_token = config.verify_token
-        self._access_token = config.access_token
-        self._base_url = config.api_base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        # business E.164 number → phone_number_id, learned from inbound metadata
-        self._number_ids: dict[str, str] = {}
+        set_ = object.__setattr__  # frozen: set once, here
+        set_(self, "_app_secret", config.app_secret)
+        set_(self, "_verify_token", config.verify_token)
+        set_(self, "_access_token", config.access_token)
+        set_(self, "_base_url", config.api_base_url.rstrip("/"))
+        set_(self, "_timeout", aiohttp.ClientTimeout(total=timeout))
+        set_(self, "state", own_state(state, WhatsAppState))
 
     # inbound ---------------------------------------------------------------------------
     def verify(self, *, url: str, headers: Mapping[str, str], body: bytes) -> bool:
@@ -144,9 +176,8 @@ class WhatsAppCloudAdapter:
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
         delivery, numbers = parse_envelope(load_body(body))
-        for business, number_id in numbers.items():
-            if business not in self._number_ids and len(self._number_ids) < _MAX_KNOWN_NUMBERS:
-                self._number_ids[business] = number_id
+        if numbers:
+            self.state.learn(numbers)
         return delivery
 
     def render_response(self, replies: Sequence[Reply]) -> DirectResponse:
@@ -158,7 +189,7 @@ class WhatsAppCloudAdapter:
         """``business`` as given to :meth:`send`: a phone_number_id, or the "+E.164" number
         seen in an inbound ``metadata.display_phone_number``."""
         if business.startswith("+"):
-            return self._number_ids.get(e164(business))
+            return self.state.number_ids.get(e164(business))
         return business if business.isdigit() else None
 
     async def send(self, session: aiohttp.ClientSession, *, business: str, to: str,
@@ -224,6 +255,7 @@ class WhatsAppCloudAdapter:
                         status=status, code=str(code) if code is not None else None)
 
     async def close(self) -> None:
-        """Nothing to release: the shared ClientSession belongs to the app."""
+        """Its state's (nothing to release: the shared ClientSession belongs to the app)."""
+        await self.state.close()
 
 
