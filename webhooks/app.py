@@ -62,10 +62,12 @@ from webhooks.keys import (
     EXTRACTORS,
     HTTP,
     INVENTORY,
+    INVOICE_RECORDS,
     LOOP_WATCH,
     METRICS,
     NOTIFIER,
     OUTBOX,
+    PAYMENT_RECORDS,
     PAYMENTS,
     PROVIDERS,
     READY,
@@ -265,6 +267,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     payments = PaymentService(db, providers, public_url=settings.public_base,
                               now_ms=clock.now_ms, excess_policy=excess_policy)
     app[PAYMENTS] = payments
+    app[PAYMENT_RECORDS] = payments.repo  # the routes read through this, never the service
     inventory = Inventory(db, shared=shared)
     await inventory.load()
     app[INVENTORY] = inventory
@@ -277,6 +280,7 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
     receipts = Receipts(db, shop_for=shop_for, lines=payments.lines,
                         public_url=settings.public_base)
     app[RECEIPTS] = receipts
+    app[INVOICE_RECORDS] = receipts.repo
     notifier = PaymentNotifier(shop_for=shop_for, store=store, inventory=inventory,
                                payments=payments, now_ms=clock.now_ms,
                                windowed_channels=windowed, receipts=receipts)

@@ -339,7 +339,7 @@ async def _reconcile(settings: Settings, shop: str | None = None
 
     from payments.audit import audit
     from webhooks.app import create_app
-    from webhooks.keys import CLOCK, PAYMENTS, SCHEDULER
+    from webhooks.keys import CLOCK, PAYMENT_RECORDS, PAYMENTS, SCHEDULER
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
@@ -347,7 +347,7 @@ async def _reconcile(settings: Settings, shop: str | None = None
     try:
         report: dict[str, object] = dict(await app[SCHEDULER].reconcile())
         report["ledger_balanced"] = await app[PAYMENTS].ledger_balanced(shop)
-        anomalies = await audit(app[PAYMENTS].repo, shop_id=shop,
+        anomalies = await audit(app[PAYMENT_RECORDS], shop_id=shop,
                                 now_ms=app[CLOCK].now_ms())
         report["anomalies"] = len(anomalies)
         return report, [str(a) for a in anomalies]

@@ -177,9 +177,9 @@ class Runner:
         return dict(sim[0].cart) if sim else {}
 
     async def latest_order_status(self, phone: str) -> str | None:
-        from webhooks.keys import PAYMENTS
+        from webhooks.keys import PAYMENT_RECORDS
 
-        order = await self.app[PAYMENTS].repo.latest_order(_digits(phone))
+        order = await self.app[PAYMENT_RECORDS].latest_order(_digits(phone))
         return None if order is None else str(order.status)
 
     async def wait(self, minutes: float) -> None:

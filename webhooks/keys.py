@@ -17,7 +17,9 @@ from bot.nlu.builtin import Extractors
 from catalog.loader import LoadError, ShopSource
 from config.clock import Clock
 from config.settings import Settings
+from payments.invoices import InvoiceRepository
 from payments.providers.base import PaymentProvider
+from payments.repository import PaymentsRepository
 from payments.service import PaymentService
 from storage.database import Database
 from webhooks.channels.base import ChannelAdapter, ChannelState
@@ -69,6 +71,10 @@ LOOP_WATCH = web.AppKey("loop_watch", LoopWatch)
 READY = web.AppKey("ready", asyncio.Event)
 PROVIDERS = web.AppKey("providers", dict[str, PaymentProvider])
 PAYMENTS = web.AppKey("payments", PaymentService)
+# the payment tables' reads for routes and reports; every write goes through PAYMENTS
+PAYMENT_RECORDS = web.AppKey("payment_records", PaymentsRepository)
+# the invoice table's reads for the receipt routes; Receipts (receipt_routes.RECEIPTS) writes
+INVOICE_RECORDS = web.AppKey("invoice_records", InvoiceRepository)
 NOTIFIER = web.AppKey("notifier", PaymentNotifier)
 INVENTORY = web.AppKey("inventory", Inventory)
 SCHEDULER = web.AppKey("scheduler", Scheduler)

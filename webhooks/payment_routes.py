@@ -70,7 +70,7 @@ async def provider_callback(request: web.Request) -> web.Response:
     for event in events:
         if await service.apply_event(name, event, request.app[k.NOTIFIER]) is not None:
             applied += 1
-        elif await service.repo.event_rejection(name, event.event_id):
+        elif await request.app[k.PAYMENT_RECORDS].event_rejection(name, event.event_id):
             rejected += 1  # stored as rejected, merchant alerted: a 2xx stops the retries
     await request.app[k.OUTBOX].run_due()
     return web.json_response({"received": len(events), "applied": applied,
@@ -82,13 +82,12 @@ async def provider_callback(request: web.Request) -> web.Response:
 
 async def _payment(request: web.Request) -> tuple[PaymentRequest, Order]:
     token = request.match_info["token"]
-    service = request.app[k.PAYMENTS]
     if _TOKEN.fullmatch(token) is None:
         raise web.HTTPNotFound(text="no such payment")
-    found = await service.repo.request_by_token(token)
+    found = await request.app[k.PAYMENT_RECORDS].request_by_token(token)
     if found is None:
         raise web.HTTPNotFound(text="no such payment")
-    order = await service.repo.order(found.order_id)
+    order = await request.app[k.PAYMENT_RECORDS].order(found.order_id)
     if order is None:  # pragma: no cover - foreign key
         raise web.HTTPNotFound(text="no such payment")
     return found, order
@@ -144,7 +143,7 @@ async def pay_page(request: web.Request) -> web.Response:
         language = "en"
     t = _PageText(shop, language)
     shop_title = shop_name(shop, language) if shop else order.shop_id
-    lines = await app[k.PAYMENTS].repo.lines(order.id)
+    lines = await app[k.PAYMENT_RECORDS].lines(order.id)
     now = app[k.CLOCK].now_ms()
     status = _status(payment, now, order)
     rows = [(f"{ln.quantity} × {ln.name}", ln.total.format()) for ln in lines]
@@ -188,7 +187,7 @@ def _transfer_view(account: TransferAccount, payment: PaymentRequest,
 async def pay_status(request: web.Request) -> web.Response:
     payment, order = await _payment(request)
     # re-read: the page polls while the callback lands
-    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    fresh = await request.app[k.PAYMENT_RECORDS].order(order.id) or order
     now = request.app[k.CLOCK].now_ms()
     return web.json_response({
         "status": _status(payment, now, fresh), "order_status": fresh.status,
@@ -244,8 +243,7 @@ async def settle_latest_for_tests(app: web.Application, customer: str, outcome: 
                                   base: str) -> str | None:
     """``haat test``'s ``pay:`` step: settle the shopper's newest open request, which a test
     provider (one that declares ``simulate``) must hold."""
-    service = app[k.PAYMENTS]
-    payment = await service.repo.latest_open_request(customer)
+    payment = await app[k.PAYMENT_RECORDS].latest_open_request(customer)
     if payment is None:
         return "no open payment request"
     if simulates(app[k.PROVIDERS].get(payment.provider)) is None:
@@ -293,7 +291,7 @@ def _amount_style(request: web.Request) -> bool:
 
 async def _order_json(app: web.Application, order: Order,
                       as_text: bool = False) -> dict[str, Any]:
-    repo = app[k.PAYMENTS].repo
+    repo = app[k.PAYMENT_RECORDS]
 
     def amount(value: int) -> int | str:
         return str(value) if as_text else value
@@ -327,7 +325,7 @@ async def api_orders(request: web.Request) -> web.Response:
     shops = _shops_asked(request)
     orders: list[Order] = []
     for shop_id in shops:
-        orders += await app[k.PAYMENTS].repo.orders(shop_id, customer=digits, limit=200)
+        orders += await app[k.PAYMENT_RECORDS].orders(shop_id, customer=digits, limit=200)
     return web.json_response({"orders": [await _order_json(app, o, as_text) for o in orders]})
 
 
@@ -364,7 +362,7 @@ async def api_cod(request: web.Request) -> web.Response:
         cash = returned_minor = total = 0
         currency = app[k.SHOPS].runtimes[shop_id].shop.currency
         for status, _currency, total_minor, collected in \
-                await app[k.PAYMENTS].repo.cod_rows(shop_id):
+                await app[k.PAYMENT_RECORDS].cod_rows(shop_id):
             total += 1
             key = "paid" if status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
                                        OrderStatus.REFUND_PENDING, OrderStatus.REFUNDED) \
@@ -409,7 +407,7 @@ async def _api_order(request: web.Request) -> Order:
     shop = _api_shop(request)
     order = None
     if number and len(number) <= _MAX_ORDER_DIGITS:
-        order = await request.app[k.PAYMENTS].repo.order(f"{shop}/ORD-{number}")
+        order = await request.app[k.PAYMENT_RECORDS].order(f"{shop}/ORD-{number}")
     if order is None:
         raise web.HTTPNotFound(text="no such order")
     return order
@@ -445,7 +443,7 @@ async def api_order_status(request: web.Request) -> web.Response:
         return web.json_response({"error": "this shop has no owner number"}, status=409)
     # the shopper's notice now (on PostgreSQL its row is stored claimed by this process)
     request.app[k.OUTBOX].submit(result.outbox, claimed=result.claimed)
-    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    fresh = await request.app[k.PAYMENT_RECORDS].order(order.id) or order
     if fresh.status != data["status"]:
         hint = " (refund it first)" if event is OrderEvent.CANCEL else ""
         return web.json_response(
@@ -489,7 +487,7 @@ async def api_refund(request: web.Request) -> web.Response:
     except InvalidTransition as exc:
         return web.json_response({"error": str(exc)}, status=409)
     await request.app[k.OUTBOX].run_due()
-    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    fresh = await request.app[k.PAYMENT_RECORDS].order(order.id) or order
     return web.json_response({"refunded_minor": str(refunded.minor) if as_text
                               else refunded.minor,
                               "order": await _order_json(request.app, fresh, as_text)})
@@ -516,7 +514,7 @@ async def api_refunded(request: web.Request) -> web.Response:
         status = 400 if exc.code in ("bad_reference", "bad_amount") else 409
         return web.json_response({"error": exc.code, "detail": str(exc)}, status=status)
     await request.app[k.OUTBOX].run_due()
-    fresh = await request.app[k.PAYMENTS].repo.order(order.id) or order
+    fresh = await request.app[k.PAYMENT_RECORDS].order(order.id) or order
     return web.json_response({"order": await _order_json(request.app, fresh,
                                                          _amount_style(request))})
 

@@ -74,7 +74,7 @@ async def api_invoices(request: web.Request) -> web.Response:
                                           "e.g. 2026 for 2026-27")
         fy = int(fy_text)
     rows = []
-    for stored in await app[RECEIPTS].repo.for_shop(shop.id, fy):
+    for stored in await app[k.INVOICE_RECORDS].for_shop(shop.id, fy):
         document = json.loads(stored.document)
         totals = document["totals"]
         rows.append({
