@@ -53,6 +53,8 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     # /metrics deltas over the window: commits, write_sets, round_trips (PostgreSQL's)
     db: dict[str, float] = field(default_factory=dict)
+    db_cpu_s: float = 0.0  # the PostgreSQL server's CPU (its backends) over the window
+    box_cpu_s: float = 0.0  # every process on the box over the window (all cores)
 
     @property
     def throughput(self) -> float:
@@ -61,6 +63,15 @@ class RunResult:
     @property
     def cpu_per_msg_us(self) -> float:
         return self.server_cpu_s / self.handled * 1e6 if self.handled else 0.0
+
+    def per_msg_us(self, cpu_s: float) -> float:
+        return cpu_s / self.handled * 1e6 if self.handled else 0.0
+
+    @property
+    def others_cpu_s(self) -> float:
+        """What the rest of the box (other engineers' runs) used over the window."""
+        return max(0.0, self.box_cpu_s - self.server_cpu_s - self.db_cpu_s
+                   - self.load.generator_cpu_s - self.helper_cpu_s)
 
     @property
     def errors(self) -> int:
@@ -141,9 +152,11 @@ def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url
         drive(opts, server.url, tr.warm_stem, opts.warmup_s, start)
         m0 = servers.metrics(server)
         g0, s0 = graph.sample(), server.sample()
+        d0, b0 = servers.postgres_cpu_s(database_url), servers.box_cpu_s()
         spy = _start_profile(server.proc.pid, duration_s, profile) if profile else None
         load = drive(opts, server.url, tr.stem, duration_s, start)
         s1, g1 = server.sample(), graph.sample()
+        d1, b1 = servers.postgres_cpu_s(database_url), servers.box_cpu_s()
         m1 = servers.metrics(server)
         expected_out = m1.get("haat_outbox_sent_total", 0) - m0.get("haat_outbox_sent_total", 0)
         lag = _outbox_lag(server)
@@ -163,7 +176,9 @@ def run_haat(opts: Options, tr: Traffic, label: str, *, shop: Path, database_url
             outbox_pending_after_s=lag, helper_cpu_s=g1.cpu_s - g0.cpu_s,
             children_rss_mb=(s1.rss_kb - servers.sample(server.proc.pid).rss_kb) / 1024,
             db={name: m1.get(f"haat_db_{name}_total", 0) - m0.get(f"haat_db_{name}_total", 0)
-                for name in ("commits", "write_sets", "round_trips")})
+                for name in ("commits", "write_sets", "round_trips")},
+            db_cpu_s=d1 - d0 if database_url.startswith("postgres") else 0.0,
+            box_cpu_s=b1 - b0)
         if expected_out and lag >= 0.5:
             result.notes.append(f"outbox took {lag:.1f} s to drain after the load stopped")
     result.server_errors += servers.log_problems(log)

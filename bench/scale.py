@@ -115,8 +115,34 @@ def render(result: ScaleResult) -> list[str]:
             + (f"{sets / commits:.1f}" if commits else "—") + " | "
             + (f"{trips / sets:.2f}" if trips and sets else "—") + " |")
     lines.append("")
+    lines += cpu_table(result)
     lines += verdicts(result)
     return lines
+
+
+def cpu_table(result: ScaleResult) -> list[str]:
+    """Where the box's CPU went in each variant: a message's CPU on each side (haat with
+    its children, the PostgreSQL server's backends, wrk, the fake partner APIs), and the
+    cores that every process on the box kept busy, ours and other engineers' runs."""
+    lines = ["CPU a message (median over the rounds) and the box's two cores over each "
+             "window: *others* is what processes outside this run used (other engineers' "
+             "tests and mutation runs).", "",
+             "| run | haat µs | PostgreSQL µs | wrk µs | fake APIs µs | total µs | box cores "
+             "busy | others' cores |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for v in result.variants:
+        def med(value: Callable[[run.RunResult], float], v: Variant = v) -> float:
+            return result.median(v, value)
+
+        haat = med(lambda r: r.cpu_per_msg_us)
+        pg = med(lambda r: r.per_msg_us(r.db_cpu_s))
+        gen = med(lambda r: r.per_msg_us(r.load.generator_cpu_s))
+        fakes = med(lambda r: r.per_msg_us(r.helper_cpu_s))
+        busy = med(lambda r: r.box_cpu_s / r.load.duration_s if r.load.duration_s else 0.0)
+        others = med(lambda r: r.others_cpu_s / r.load.duration_s
+                     if r.load.duration_s else 0.0)
+        lines.append(f"| {v.label} | {haat:,.0f} | {pg:,.0f} | {gen:,.0f} | {fakes:,.0f} | "
+                     f"{haat + pg + gen + fakes:,.0f} | {busy:.2f} | {others:.2f} |")
+    return [*lines, ""]
 
 
 def verdicts(result: ScaleResult) -> list[str]:

@@ -635,6 +635,12 @@ class _TickBatcher(Generic[_Item]):
         if len(self._pending) == 1 and len(self._running) < self.limit:
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def take(self) -> list[_Item]:
+        """What was handed over since the last batch started, now (a batch that is
+        still open takes it in: :meth:`PostgresDatabase._commit_group`)."""
+        taken, self._pending = self._pending, []
+        return taken
+
     def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
@@ -709,6 +715,7 @@ class PostgresDatabase:
         self.commits = 0
         self.batched = 0
         self.round_trips = 0  # statements' round trips to the server (tests, /metrics)
+        self.joined = 0  # write sets that joined a group after its BEGIN (tests)
         self.observe_commit: Callable[[float], None] | None = None
 
     def _sql(self, sql: str) -> str:
@@ -871,8 +878,21 @@ class PostgresDatabase:
     async def _commit_group(self, batch: list[tuple[WriteSet, asyncio.Future[None]]]) -> None:
         """Store one tick's write sets and answer every future, whatever happens."""
         outcomes: list[BaseException | None] = [None] * len(batch)
+        sets = [w for w, _ in batch]
+
+        def join() -> list[WriteSet]:
+            # the write sets handed over while this group's BEGIN was in flight would
+            # otherwise wait for a free group: they join this one (their futures with them)
+            more = self._writes.take()
+            batch.extend(more)
+            outcomes.extend([None] * len(more))
+            joined = [w for w, _ in more]
+            sets.extend(joined)
+            self.joined += len(joined)
+            return joined
+
         try:
-            await self._store_group([w for w, _ in batch], outcomes)
+            await self._store_group(sets, outcomes, join)
         except BaseException as exc:  # every future gets an answer, even on cancellation
             for i, outcome in enumerate(outcomes):
                 if outcome is None:
@@ -888,21 +908,27 @@ class PostgresDatabase:
                 else:
                     future.set_exception(outcome)
 
-    async def _store_group(self, sets: list[WriteSet],
-                           outcomes: list[BaseException | None]) -> None:
+    async def _store_group(self, sets: list[WriteSet], outcomes: list[BaseException | None],
+                           join: Callable[[], list[WriteSet]] | None = None) -> None:
+        """``join`` (the first attempt only) takes in the write sets handed over meanwhile;
+        they are appended to ``sets`` and ``outcomes``, and stored as part of the group."""
         live = list(range(len(sets)))
         for _round in range(3):
             if len(live) <= 1:
                 break
+            known = len(sets)
             try:
-                missed = await self._pipelined([sets[i] for i in live])
+                missed = await self._pipelined([sets[i] for i in live], join)
             except Exception as exc:
+                live.extend(range(known, len(sets)))
                 if isinstance(_pg_outcome(exc), StorageUnavailable) and \
                         not _pg_in_statement(exc):
                     for i in live:  # no connection, or the server is gone: all alike
                         outcomes[i] = _pg_outcome(exc)
                     return
                 break  # a statement failed: each write set alone finds out which
+            join = None
+            live.extend(range(known, len(sets)))
             if not missed:
                 self.commits += 1
                 self.batched += len(live)
@@ -916,12 +942,17 @@ class PostgresDatabase:
             if isinstance(result, BaseException):
                 outcomes[i] = result
 
-    async def _pipelined(self, sets: list[WriteSet]) -> list[int]:
+    async def _pipelined(self, sets: list[WriteSet],
+                         join: Callable[[], list[WriteSet]] | None = None) -> list[int]:
         """Run ``sets`` in one transaction, pipelined; the positions whose guard failed
-        (then nothing is committed), or [] when all of them are stored."""
+        (then nothing is committed), or [] when all of them are stored. Once ``BEGIN``
+        has returned, ``join`` may append more write sets to ``sets``: they run with the
+        rest, from their first statement (which most share: the inbound guard)."""
         async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
             transaction = conn.transaction()
             await transaction.start()
+            if join is not None:
+                sets.extend(join())
             try:
                 missed = await self._run_heads(conn, sets)
             except BaseException:

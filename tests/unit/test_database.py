@@ -149,3 +149,32 @@ async def test_postgres_pipelines_a_ticks_write_sets_and_a_bad_one_fails_alone(
         assert db.batched >= 40 and db.round_trips <= 4, db.round_trips  # 80 statements
     finally:
         await db.close()
+
+
+async def test_postgres_write_sets_handed_over_during_begin_join_the_group(
+        fresh_postgres: str) -> None:
+    """With every group slot taken, write sets handed over while a group's BEGIN is in
+    flight join that group instead of waiting for the next one: one commit for all."""
+    from storage.database import PostgresDatabase
+
+    db = PostgresDatabase(fresh_postgres, max_groups=1)
+    await db.start()
+    try:
+        await db.write(_insert("warm"))  # the pool holds an open connection now
+        commits = db.commits
+        first = [asyncio.ensure_future(db.write(_insert(f"a{i}"))) for i in range(3)]
+        await asyncio.sleep(0)  # the tick ends: the group starts and sends BEGIN
+        await asyncio.sleep(0)
+        later = [asyncio.ensure_future(db.write(_insert(f"b{i}"))) for i in range(4)]
+        later.append(asyncio.ensure_future(db.write(_insert("a0"))))  # a duplicate joins too
+        results = await asyncio.gather(*first, *later, return_exceptions=True)
+        assert results[:-1] == [None] * 7
+        assert isinstance(results[-1], Conflict)
+        assert db.joined == 5
+        # the joined duplicate's failed guard reran the group without it: 2 pipelined tries,
+        # one commit
+        assert db.commits - commits == 1
+        rows = await db.fetchall("SELECT message_id FROM inbound_messages ORDER BY message_id")
+        assert [r[0] for r in rows] == ["a0", "a1", "a2", "b0", "b1", "b2", "b3", "warm"]
+    finally:
+        await db.close()
