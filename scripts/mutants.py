@@ -113,6 +113,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "storage/database.py": [
         "tests/unit/test_database.py",
+        "tests/unit/test_database_reads.py",
         "tests/unit/test_storage_faults.py",
         "tests/contract/test_state_stores.py",
     ],

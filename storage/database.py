@@ -313,6 +313,8 @@ class SqliteDatabase:
             raise
 
     async def ping(self) -> bool:
+        if self._reader is None:  # closed (or never started): not healthy, not an error
+            return False
         try:
             await self.fetchone("SELECT 1")
         except (sqlite3.Error, StorageError):

@@ -1,0 +1,186 @@
+"""Reads of the storage engine as the turns make them: many point reads in one tick, SQL
+that cannot share a round trip, a read that fails among good ones, a server that stops
+answering, and the health check. On both databases unless the path is PostgreSQL's own."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.database import (
+    Database,
+    PostgresDatabase,
+    StorageUnavailable,
+    WriteSet,
+    open_database,
+)
+
+INSERT = ("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "
+          "received_at, status, response) VALUES (?, ?, 'shop', ?, 'text', '', ?, "
+          "'processed', ?)")
+BY_ID = "SELECT response, received_at FROM inbound_messages WHERE message_id = ?"
+
+
+async def _seed(db: Database, count: int) -> None:
+    writes = WriteSet()
+    for n in range(count):
+        writes.add(INSERT, ("sim", f"m{n}", f"c{n % 3}", n * 10, f"answer {n}"))
+    await db.write(writes)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = open_database(database_url)
+    await db.start()
+    await _seed(db, 30)
+    yield db
+    await db.close()
+
+
+async def test_many_point_reads_in_one_tick_each_get_their_own_row(database: Database) -> None:
+    """The reads of one tick share a connection and, for the same SQL, one round trip:
+    every caller still gets its own row, in any order, and a missing row is None."""
+    wanted = [f"m{n}" for n in range(30)] + ["absent", "m3", "also-absent"]
+    random.Random(7).shuffle(wanted)
+    rows = await asyncio.gather(*(database.fetchone(BY_ID, (key,)) for key in wanted))
+    for key, row in zip(wanted, rows, strict=True):
+        if key.startswith("m"):
+            n = int(key[1:])
+            assert row == (f"answer {n}", n * 10), key
+        else:
+            assert row is None, key
+
+
+async def test_reads_of_different_sql_in_one_tick_do_not_mix(database: Database) -> None:
+    by_customer = "SELECT COUNT(*) FROM inbound_messages WHERE customer = ?"
+    latest = ("SELECT message_id FROM inbound_messages WHERE customer = ? "
+              "ORDER BY received_at DESC LIMIT 1")
+    calls = [database.fetchone(by_customer, (f"c{k}",)) for k in range(3)]
+    calls += [database.fetchone(latest, (f"c{k}",)) for k in range(3)]
+    calls += [database.fetchone(BY_ID, ("m5",)), database.fetchone(BY_ID, ("m6",))]
+    got = await asyncio.gather(*calls)
+    assert got[:3] == [(10,), (10,), (10,)]
+    assert got[3:6] == [("m27",), ("m28",), ("m29",)]
+    assert got[6:] == [("answer 5", 50), ("answer 6", 60)]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT DISTINCT customer FROM inbound_messages WHERE message_id = ?",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "UNION SELECT 'never' WHERE false",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "INTERSECT SELECT response FROM inbound_messages",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "EXCEPT SELECT 'never'",
+    "  select response from inbound_messages where message_id = ?",
+    "WITH r AS (SELECT response FROM inbound_messages WHERE message_id = ?) SELECT * FROM r",
+])
+async def test_sql_that_cannot_carry_an_index_is_still_answered_per_read(
+        database: Database, sql: str) -> None:
+    """A leading index column would change what DISTINCT, set operations and row locks
+    mean; such reads (and SQL that is not a plain SELECT) go one by one, rightly."""
+    keys = ["m1", "m2", "absent", "m4"]
+    for _ in range(2):  # the second tick reads the remembered decision
+        rows = await asyncio.gather(*(database.fetchone(sql, (k,)) for k in keys))
+        expected = [(f"answer {k[1:]}",) for k in keys if k != "absent"]
+        if "DISTINCT" in sql:
+            expected = [(f"c{int(k[1:]) % 3}",) for k in keys if k != "absent"]
+        assert [r for r in rows if r is not None] == expected
+        assert rows[2] is None
+
+
+@pytest.mark.parametrize("lock", ["FOR UPDATE", "FOR SHARE"])
+async def test_postgres_row_lock_reads_are_answered_per_read(
+        fresh_postgres: str, lock: str) -> None:
+    """A row lock with a leading index column would still lock, but the reads go one by
+    one all the same; each gets its own row."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        await _seed(db, 5)
+        sql = f"SELECT response FROM inbound_messages WHERE message_id = ? {lock}"
+        rows = await asyncio.gather(*(db.fetchone(sql, (k,)) for k in ("m1", "absent", "m3")))
+        assert rows == [("answer 1",), None, ("answer 3",)]
+    finally:
+        await db.close()
+
+
+async def test_a_failing_read_fails_alone_among_the_reads_of_its_tick(
+        database: Database) -> None:
+    """One caller's bad parameter fails that caller only; the others of the same SQL in
+    the same tick get their rows, and the next tick works as before."""
+    keys: list[object] = ["m1", "m2", 12345, "m4"]
+    results = await asyncio.gather(*(database.fetchone(BY_ID, (k,)) for k in keys),
+                                   return_exceptions=True)
+    if database.dialect == "postgresql":
+        assert isinstance(results[2], Exception)
+        assert not isinstance(results[2], StorageUnavailable)  # the read's fault, not the server's
+    else:
+        assert results[2] is None  # SQLite compares text with a number: no row
+    assert results[0] == ("answer 1", 10)
+    assert results[1] == ("answer 2", 20)
+    assert results[3] == ("answer 4", 40)
+    again = await asyncio.gather(*(database.fetchone(BY_ID, (k,)) for k in ("m7", "m8")))
+    assert again == [("answer 7", 70), ("answer 8", 80)]
+
+
+async def test_sql_the_server_refuses_with_an_index_falls_back_to_plain_reads(
+        database: Database) -> None:
+    """SQL whose indexed form the server refuses as a statement (GROUP BY its first output
+    column) is remembered as not indexable, and answered per read."""
+    # with the index in front, GROUP BY 1 groups by the index: SQLSTATE 42803
+    sql = "SELECT response FROM inbound_messages WHERE message_id = ? GROUP BY 1"
+    for _ in range(2):
+        rows = await asyncio.gather(*(database.fetchone(sql, (k,)) for k in ("m1", "m9")))
+        assert rows == [("answer 1",), ("answer 9",)]
+
+
+async def test_the_health_check_says_yes_while_open_and_no_after_close(
+        database_url: str) -> None:
+    db = open_database(database_url)
+    await db.start()
+    assert await db.ping() is True
+    await db.close()
+    assert await db.ping() is False
+
+
+async def test_postgres_reads_without_group_commit_are_answered_alone(
+        fresh_postgres: str) -> None:
+    db = PostgresDatabase(fresh_postgres, group_commit=False)
+    await db.start()
+    try:
+        await _seed(db, 5)
+        rows = await asyncio.gather(*(db.fetchone(BY_ID, (f"m{n}",)) for n in range(5)),
+                                    db.fetchone(BY_ID, ("absent",)))
+        assert rows == [(f"answer {n}", n * 10) for n in range(5)] + [None]
+        with pytest.raises(Exception) as refused:
+            await db.fetchone(BY_ID, (12345,))
+        assert not isinstance(refused.value, StorageUnavailable)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("group_commit", [True, False])
+async def test_postgres_a_read_past_the_statement_timeout_is_storage_unavailable(
+        fresh_postgres: str, group_commit: bool) -> None:
+    """A server that does not answer in time (statement_timeout, SQLSTATE 57014) is the
+    storage's fault: the caller is told StorageUnavailable (a 503 upstream), for point
+    reads alone, in a tick's group, and for fetchall."""
+    db = PostgresDatabase(fresh_postgres, statement_timeout_ms=100, group_commit=group_commit)
+    await db.start()
+    try:
+        slow = "SELECT pg_sleep(?::float) IS NULL"
+        with pytest.raises(StorageUnavailable):
+            await db.fetchone(slow, (1,))
+        results = await asyncio.gather(db.fetchone(slow, (1,)), db.fetchone(slow, (1,)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        with pytest.raises(StorageUnavailable):
+            await db.fetchall(slow, (1,))
+        assert await db.fetchone(slow, (0,)) == (False,)  # and it answers again
+        assert await db.ping() is True
+    finally:
+        await db.close()
