@@ -330,7 +330,10 @@ _LATIN_CLASSIFIED = re.compile(r"\d\s?(?:ta|ti|te)\b", re.IGNORECASE)
 def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
                       ) -> list[_Target]:
     """Mentions that are a verb in this sentence ("daal do", "singara chai") are not items;
-    a word several products share counts as an item before them ("2 kg dal chai")."""
+    a word several products share counts as an item before them ("2 kg dal chai"); a word
+    cut by an "n't" contraction ("don't", "can't") is a negation, never a name."""
+    if mentions and ("'" in text or "\u2019" in text or "\u02bc" in text):
+        mentions = [m for m in mentions if _CONTRACTION.match(text, m.end) is None]
     if not mentions or not any(t.norm in _LOOK_ALIKE for t in tokens):
         return mentions  # most messages: no word here is ever a verb
     at = {t.start: k for k, t in enumerate(tokens)}
@@ -412,6 +415,8 @@ _NEG_AFTER = frozenset({"nahi", "nahin", "nai", "mat", "na", "not", "नही�
 _WANT_WORDS = frozenset({"chahiye", "chaiye", "chahie", "lagbe", "chai", "চাই", "লাগবে",
                          "দরকার", "dorkar", "चाहिए", "needed", "bhejna", "भेजना", "want",
                          "wanted", "required"})
+# "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
+_CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
 
 
@@ -421,7 +426,7 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text[lower:start])]
     left = lower + breaks[-1] if breaks else lower
     before = [t.norm for t in tokens if left <= t.start and t.end <= start][-3:]
-    if any(w in _NEG_BEFORE for w in before) or "don't" in text[left:start].lower():
+    if any(w in _NEG_BEFORE for w in before) or _CONTRACTION.search(text, left, start):
         return True
     tail = text[end:upper]
     stop = _CLAUSE_BREAKS.search(tail)

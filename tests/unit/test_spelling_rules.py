@@ -180,3 +180,14 @@ def test_a_removal_in_another_clause_leaves_the_order() -> None:
     assert order_intent("add_to_cart", "2 bun, remove the tea", found) == "add_to_cart"
     for text in ("2 tea baad mein", "bad tea", "cancel my order"):
         assert not any(i.removal for i in extract(text, index).items), text
+
+
+# ---- an English "n't" contraction is a negation, never a name ("don't" is not "Don") -------
+@pytest.mark.parametrize("text", ["i don't want nails", "i don’t want nails",
+                                  "we didn't order nails", "i can't use nails"])
+def test_a_negative_contraction_names_nothing_and_negates(text: str) -> None:
+    index = ProductIndex.build(catalog(product("DONA", "Dona Leaf Plates", ("dona",)),
+                                 product("CANE", "Cane Basket", ("cane",)),
+                                 product("DIDI", "Didi Pickle", ("didi",)),
+                                 product("NAILS", "Nails")))
+    assert [(i.sku, i.negated) for i in extract(text, index).items] == [("NAILS", True)]
