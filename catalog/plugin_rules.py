@@ -24,6 +24,8 @@ class ProviderRules:
     currencies: frozenset[str] | None = None
     # its links pay the merchant's own UPI ID, so the shop needs payments.upi
     needs_payee: bool = False
+    # the WhatsApp card gateway whose payments its webhooks book (razorpay), if any
+    card_gateway: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,10 @@ class PluginRules:
     @property
     def provider_names(self) -> tuple[str, ...]:
         return tuple(self.providers)
+
+    def booking(self, gateway: str) -> str | None:
+        """The provider whose webhooks book the payments of WhatsApp card ``gateway``."""
+        return next((n for n, p in self.providers.items() if p.card_gateway == gateway), None)
 
     def able_to(self, capability: str) -> tuple[str, ...]:
         """The providers that declare ``capability``, for a hint (``use razorpay``)."""

@@ -481,18 +481,8 @@ def _whatsapp_commerce(ctx: _Ctx, node: Node, parts: _ShopParts) -> None:
         ctx.error(fields["card_payment"][1],
                   "whatsapp_commerce.card_payment payment_gateway needs gateway "
                   f"({', '.join(CARD_GATEWAYS)}) and gateway_configuration")
-    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "razorpay" and (
-            parts.payments is None or parts.payments.provider != "razorpay"):
-        # the card's payment is booked from Razorpay's signed webhook (its notes carry
-        # haat's reference): without the razorpay provider nobody would verify it
-        ctx.error(fields["gateway"][1],
-                  "whatsapp_commerce.gateway razorpay needs payments.provider razorpay, so "
-                  "that Razorpay's webhooks book what shoppers pay in the card")
-    elif card == CardPayment.PAYMENT_GATEWAY and gateway == "payu":
-        ctx.warn(fields["gateway"][1],
-                 "whatsapp_commerce.gateway payu: haat has no PayU provider, so payments "
-                 "made in the card are not booked by themselves; confirm each with "
-                 "`paid ORD-… amount reference`")
+    elif card == CardPayment.PAYMENT_GATEWAY and gateway is not None:
+        _check_card_gateway(ctx, fields["gateway"][1], gateway, parts)
     url = None
     if (pair := fields.get("product_url")) is not None:
         url = _scalar_text(ctx, pair[1], "whatsapp_commerce.product_url")
@@ -783,6 +773,24 @@ def _cod(ctx: _Ctx, node: Node, parts: _ShopParts) -> CashOnDelivery | None:
                   f"confirm_minutes ({confirm}): the reminder comes before the auto-cancel")
     return CashOnDelivery(max_order=limit, areas=tuple(areas), confirm_minutes=confirm,
                           remind_minutes=remind)
+
+
+# how the merchant knows the gateways of WhatsApp's order card (catalog/models.py:CARD_GATEWAYS)
+_GATEWAY_NAMES = {"razorpay": "Razorpay", "payu": "PayU"}
+
+
+def _check_card_gateway(ctx: _Ctx, node: Node, gateway: str, parts: _ShopParts) -> None:
+    """The card's payment is booked from the signed webhook of the provider that declares
+    the gateway (its notes carry haat's reference): without it nobody would verify it."""
+    booker = parts.plugins.booking(gateway)
+    if booker is None:
+        ctx.warn(node, f"whatsapp_commerce.gateway {gateway}: haat has no "
+                       f"{_GATEWAY_NAMES.get(gateway, gateway)} provider, so payments made in "
+                       "the card are not booked by themselves; confirm each with "
+                       "`paid ORD-… amount reference`")
+    elif parts.payments is None or parts.payments.provider != booker:
+        ctx.error(node, f"whatsapp_commerce.gateway {gateway} needs payments.provider "
+                        f"{booker}, so that its webhooks book what shoppers pay in the card")
 
 
 def _check_provider(ctx: _Ctx, rules: ProviderRules, plugins: PluginRules, has_upi: bool,

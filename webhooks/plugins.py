@@ -45,7 +45,8 @@ def plugin_options() -> Iterator[tuple[str, str, Option]]:
 def plugin_rules() -> PluginRules:
     """What the registered providers and the NLU allow a shop folder to say."""
     return PluginRules.of(tuple(
-        ProviderRules(cls.name, cls.capabilities, cls.currencies, cls.needs_payee)
+        ProviderRules(cls.name, cls.capabilities, cls.currencies, cls.needs_payee,
+                      cls.card_gateway)
         for cls in PROVIDER_CLASSES), INTENTS)
 
 

@@ -293,6 +293,8 @@ class ProviderPlugin(Protocol):
     - ``options``: the environment keys it reads (``config.plugins.options`` of its config);
     - ``needs_payee``: a shop using it must declare ``payments.upi`` (its links pay the
       merchant's own UPI ID);
+    - ``card_gateway``: the WhatsApp card gateway (``whatsapp_commerce.gateway``) whose
+      payments its webhooks book, or None;
     - ``currencies``: the only currencies it takes whatever the method, or None for any
       (the shop loader checks both, and ``collect`` against ``capabilities``, from
       ``webhooks/plugins.py:plugin_rules``);
@@ -307,6 +309,7 @@ class ProviderPlugin(Protocol):
     capabilities: ClassVar[frozenset[str]]
     options: ClassVar[tuple[Option, ...]]
     needs_payee: ClassVar[bool]
+    card_gateway: ClassVar[str | None]
     currencies: ClassVar[frozenset[str] | None]
     routes: ClassVar[tuple[ProviderRoute, ...]]
 

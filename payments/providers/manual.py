@@ -49,6 +49,7 @@ class ManualTransferProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"transfer"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = False  # its accounts are payments.<method>, not payments.upi
+    card_gateway: ClassVar[str | None] = None
     currencies: ClassVar[frozenset[str] | None] = None
     routes: ClassVar[tuple[ProviderRoute, ...]] = ()
     methods: ClassVar[frozenset[str]] = frozenset(TRANSACTION_ID_LENGTHS)

@@ -101,6 +101,8 @@ class RazorpayProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(RazorpayConfig)
     needs_payee: ClassVar[bool] = False
+    # its webhooks book what shoppers pay in the WhatsApp order card
+    card_gateway: ClassVar[str | None] = "razorpay"
     currencies: ClassVar[frozenset[str] | None] = None
     routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 

@@ -283,6 +283,7 @@ class SandboxProvider:
     )
     options: ClassVar[tuple[Option, ...]] = options(SandboxConfig)
     needs_payee: ClassVar[bool] = False
+    card_gateway: ClassVar[str | None] = None
     currencies: ClassVar[frozenset[str] | None] = None
     simulate_path: ClassVar[str] = "/sandbox"  # the pay page's test button (SimulatesPayments)
     routes: ClassVar[tuple[ProviderRoute, ...]] = (

@@ -162,6 +162,7 @@ class StripeProvider:
         {"payment_link", "refund", "fetch", "cancel"})
     options: ClassVar[tuple[Option, ...]] = options(StripeConfig)
     needs_payee: ClassVar[bool] = False
+    card_gateway: ClassVar[str | None] = None
     currencies: ClassVar[frozenset[str] | None] = None
     routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 

@@ -36,6 +36,7 @@ class UpiIntentProvider:
     capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
     options: ClassVar[tuple[Option, ...]] = ()
     needs_payee: ClassVar[bool] = True  # its links pay the shop's own payments.upi.vpa
+    card_gateway: ClassVar[str | None] = None
     currencies: ClassVar[frozenset[str] | None] = frozenset({"INR"})  # upi:// moves rupees only
     routes: ClassVar[tuple[ProviderRoute, ...]] = ()
 

@@ -42,6 +42,7 @@ from webhooks.channels.base import (
     ExtraRoute,
     SendError,
     own_state,
+    webhook_path,
 )
 from webhooks.security import verify_twilio_signature
 
@@ -329,7 +330,7 @@ class TwilioAdapter:
         set_(self, "_auth_token", config.auth_token)
         set_(self, "_api_base", config.api_base_url)
         set_(self, "_public_base", settings.public_base)
-        set_(self, "_status_callback", settings.public_base + "/webhooks/twilio"
+        set_(self, "_status_callback", settings.public_base + webhook_path(self.name)
              if settings.public_base.startswith("https://") else None)
         set_(self, "_timeout", timeout)
         set_(self, "state", own_state(state, TwilioState))
