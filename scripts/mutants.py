@@ -110,6 +110,16 @@ MODULES: dict[str, list[str]] = {
         "tests/e2e/test_two_apps.py",
         "tests/e2e/test_conversations.py",
         "tests/e2e/test_button_taps.py",
+        "tests/e2e/test_simulator.py",  # redeliveries, the away notice, a restart
+        "tests/e2e/test_simulator_owner.py::"
+        "test_an_owner_number_on_the_simulator_has_no_merchant_powers_by_default",
+        "tests/e2e/test_marketing_consent.py::test_stop_in_every_language_opts_out_and_is_confirmed_in_it",
+        "tests/e2e/test_marketing_consent.py::"
+        "test_start_opts_back_in_and_is_confirmed_in_the_shoppers_language",
+        "tests/e2e/test_templates_and_failures.py::"
+        "test_alerts_that_cannot_reach_the_owner_come_as_a_digest_when_they_write",
+        "tests/e2e/test_templates_and_failures.py::"
+        "test_an_alert_held_on_one_channel_reaches_the_owner_once_on_another",
     ],
     "storage/database.py": [
         "tests/unit/test_database.py",
