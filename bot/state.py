@@ -241,6 +241,7 @@ class SqlStateStore:
     def __init__(self, database: Database, *, cache_size: int = 50_000,
                  shared: bool = False) -> None:
         self._db = database
+        # an OrderedDict, not functools.lru_cache: a conflicting save must drop one key
         self._cache: OrderedDict[ConversationKey, Conversation] = OrderedDict()
         self._cache_size = cache_size
         self.shared = shared

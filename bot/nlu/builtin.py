@@ -582,6 +582,7 @@ class Extractors:
     __slots__ = ("_by_catalog",)
 
     def __init__(self) -> None:
+        # per app, not functools.lru_cache (one per process): two apps share no index
         self._by_catalog: OrderedDict[int, CatalogExtractor] = OrderedDict()
 
     def for_catalog(self, catalog: Catalog) -> CatalogExtractor:
