@@ -274,8 +274,9 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
 
 async def test_the_unseen_shop_keeps_its_first_reading() -> None:
     """docs/NLU.md, issue-13f/13g: the ``unseen`` hardware store was scored once, then tuned
-    on (13g: "don't" is a negation, not a name); it is still *below* the targets (a unit word that starts a name, "6 cup hooks", loses its
-    count). This holds it at that one reading so a change can only move it up."""
+    on (13g: "don't" is a negation, not a name); it is still *below* the targets (a unit
+    word that starts a name, "6 cup hooks", loses its count). This holds it at its latest
+    reading so a change can only move it up."""
     report = await _split_report("unseen")
     floors = {"en": (0.9783, 1.0), "hinglish": (0.8478, 1.0), "hi": (0.9130, 0.9310),
               "bn": (0.8696, 1.0), "bn-latn": (0.9348, 1.0), "ar": (0.9783, 0.9825)}
