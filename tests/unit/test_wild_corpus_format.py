@@ -1,9 +1,10 @@
-"""The hand-written ``wild`` corpus is well formed (issue-13h), checked without the extractor.
+"""The hand-written ``wild`` and ``blind`` corpora are well formed, checked without the extractor.
 
-Its messages were written by hand for a shop no template knows, before anything was scored
-on them (docs/NLU.md, "The `wild` split"): this checks only their shape — Rasa markup the
-project's one parser reads, labels that name the shop's skus, quantities a cart can hold,
-groups that tie a quantity to a product, and at least 50 messages in every language form.
+Their messages were written by hand for shops no template knows, before anything was scored
+on them (docs/NLU.md, "The `wild` split" and "The `blind` split"): this checks only their
+shape — Rasa markup the project's one parser reads, labels that name the shop's skus,
+quantities a cart can hold, groups that tie a quantity to a product, and at least 50
+messages in every language form.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from webhooks.plugins import check_shop, load_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRACTION = ROOT / "tests" / "nlu" / "extraction"
-WILD = EXTRACTION / "corpus" / "wild"
+CORPUS = EXTRACTION / "corpus"
+HAND_WRITTEN = ("wild", "blind")  # splits no template wrote; the blind one is not yet scored
 FORMS = ("en", "hinglish", "hi", "bn", "bn-latn", "ar")
 INTENTS = {"add_to_cart", "deny", "product_info", "product_price", "search_product"}
 ENTITIES = {"quantity", "unit", "product"}
 UNITS = {"kg", "packet", "bottle", "dozen", "box"}
 ROLES = {"", "negated", "ask"}
-SHOP_IDS = sorted(folder.name for folder in WILD.iterdir())
+SPLIT_SHOPS = [(split, folder.name) for split in HAND_WRITTEN
+               for folder in sorted((CORPUS / split).iterdir())]
 
 
 def _messages(path: Path) -> list[tuple[str, str]]:
@@ -72,19 +75,21 @@ def _check_line(shop: Shop, intent: str, line: str) -> list[str]:
     return problems
 
 
-def test_there_is_a_wild_shop() -> None:
-    assert SHOP_IDS, WILD
+@pytest.mark.parametrize("split", HAND_WRITTEN)
+def test_every_hand_written_split_has_a_shop(split: str) -> None:
+    assert any(s == split for s, _ in SPLIT_SHOPS), CORPUS / split
 
 
-@pytest.mark.parametrize("shop_id", SHOP_IDS)
-def test_wild_corpus_is_well_formed(shop_id: str) -> None:
+@pytest.mark.parametrize(("split", "shop_id"), SPLIT_SHOPS)
+def test_hand_written_corpus_is_well_formed(split: str, shop_id: str) -> None:
     assert not check_shop(EXTRACTION / "shops" / shop_id)
     shop = load_shop(EXTRACTION / "shops" / shop_id, shop_id)
-    files = sorted(p.name for p in (WILD / shop_id).glob("*.yml"))
+    folder = CORPUS / split / shop_id
+    files = sorted(p.name for p in folder.glob("*.yml"))
     assert files == sorted(f"{form}.yml" for form in FORMS)
     seen_groups: set[str] = set()
     for form in FORMS:
-        messages = _messages(WILD / shop_id / f"{form}.yml")
+        messages = _messages(folder / f"{form}.yml")
         assert len(messages) >= 50, f"{form}: {len(messages)} messages"
         assert len({line for _, line in messages}) == len(messages), f"{form}: a duplicate"
         problems = [p for intent, line in messages for p in _check_line(shop, intent, line)]
