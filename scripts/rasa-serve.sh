@@ -36,6 +36,10 @@ export RASA_CACHE_DIRECTORY="$PWD/$MODELS/.cache"   # not ./.rasa/cache in the r
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 mkdir -p "$MODELS"
+# one export and training at a time (scripts/test.sh trains in the background while the
+# real-Rasa test fixture may ask for the same model): the lock ends when this script does
+exec 9>"$MODELS/.train.lock"
+flock 9
 rm -rf "$PROJECT"
 .venv/bin/haat rasa export "$PROJECT" --shop "$SHOP" >/dev/null \
     || fail "haat rasa export failed"
@@ -68,4 +72,5 @@ if (( TRAIN_ONLY )); then
 fi
 
 echo "rasa-serve: serving $MODEL on http://127.0.0.1:$PORT" >&2
+exec 9>&-   # the server does not hold the training lock
 exec "$RASA" run --enable-api --model "$MODEL" --interface 127.0.0.1 --port "$PORT"

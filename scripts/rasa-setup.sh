@@ -2,7 +2,8 @@
 # Create .rasa-venv/ (Python 3.10) with Rasa 3.6 for the real-Rasa tests and benchmark.
 # Rasa 3.6 supports Python 3.8-3.10 only and pins libraries haat cannot share (SQLAlchemy 1.4,
 # aiohttp 3.8, TensorFlow 2.12), so it lives in its own venv and haat talks to it over HTTP.
-# Idempotent: a finished install leaves a stamp and re-runs return at once.
+# Idempotent: a finished install leaves a stamp and re-runs return at once; concurrent runs
+# take turns (a lock beside the venv).
 # Env: RASA_VENV (default .rasa-venv), RASA_VERSION (default 3.6.21), RASA_PYTHON (a python3.10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,13 @@ STAMP="$VENV/.installed-rasa-$VERSION"
 
 fail() { echo "rasa-setup: $*" >&2; exit 1; }
 
+if [[ -f "$STAMP" && -x "$VENV/bin/rasa" ]]; then
+    exit 0
+fi
+# one install at a time: scripts/test.sh starts one in the background, and the real-Rasa
+# test fixture calls this again; the second waits here, then finds the stamp
+exec 9>"$VENV.lock"
+flock 9
 if [[ -f "$STAMP" && -x "$VENV/bin/rasa" ]]; then
     exit 0
 fi

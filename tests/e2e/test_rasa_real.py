@@ -43,6 +43,9 @@ TEST_SET = ROOT / "tests" / "nlu" / "test_set.yml"
 SETUP_TIMEOUT = 1800  # first-time pip install of rasa + tensorflow (measured: ~2 min)
 TRAIN_TIMEOUT = 900  # only when the training data changed (measured: ~2.5 min)
 START_TIMEOUT = 240  # rasa run: TensorFlow import + model load (measured: ~60 s on 2 cores)
+# one worker runs the whole module under pytest-xdist (scripts/test.sh: --dist loadgroup):
+# one server, and the stop test last
+pytestmark = pytest.mark.xdist_group("real-rasa")
 LAST_LINE = re.compile(
     r"^accuracy=(?P<acc>[01]\.\d{4}) macro_f1=(?P<f1>[01]\.\d{4}) n=(?P<n>\d+)$")
 
