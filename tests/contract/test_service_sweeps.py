@@ -148,13 +148,16 @@ async def test_reconcile_counts_what_it_cannot_reach_and_goes_on(
     assert (await _request(env, expired_link)).status == PaymentStatus.EXPIRED
     assert (await _request(env, lost_link)).status == PaymentStatus.ISSUED
     assert (await _request(env, scripted)).status == PaymentStatus.ISSUED
-    # the lost link's row is unreachable while it is listed first too
+    # an unreachable request listed first (the newest) does not stop the ones after it
     env.advance(1_000)
-    newest = await _link(env, await new_order(env))
-    fake.pay_link(str(newest.provider_ref))
+    paid = await _link(env, await new_order(env))
+    fake.pay_link(str(paid.provider_ref))
+    env.advance(1_000)
+    gone = await _link(env, await new_order(env))
+    del fake.links[str(gone.provider_ref)]
     report = await env.service.reconcile()
-    assert (report["checked"], report["applied"], report["unreachable"]) == (2, 1, 1)
-    assert (await _request(env, newest)).status == PaymentStatus.PAID
+    assert (report["checked"], report["applied"], report["unreachable"]) == (3, 1, 2)
+    assert (await _request(env, paid)).status == PaymentStatus.PAID
     await clean_books(env)
 
 
@@ -187,43 +190,46 @@ async def test_reconcile_also_settles_refunds_pending_at_the_provider(
 async def test_polled_refunds_settle_as_processed_or_failed_and_count_what_is_unreachable(
         rzp: tuple[Env, FakeRazorpay]) -> None:
     env, fake = rzp
+    # a row on a provider without a refund-status API is not asked (the scripted PSP's
+    # pending refund, listed first)
+    scripted_order = await new_order(env)
+    await pay(env, await ask(env, scripted_order), TOTAL)
+    env.psp.refund_mode = "pending"
+    await env.service.refund_order(await fresh(env, scripted_order), Money(500, "INR"))
     order = await new_order(env)
     link = await _link(env, order)
     fake.pay_link(str(link.provider_ref))
     await env.service.reconcile()
     fake.refund_mode = "pending"
-    rows = [(await env.service.refund_order(await fresh(env, order),
-                                            Money(part, "INR"))).refunds[0]
-            for part in (1_000, 2_000, 3_000)]
+    rows = []
+    for part in (1_000, 2_000, 3_000):  # polled oldest first
+        env.advance(1_000)
+        rows += (await env.service.refund_order(await fresh(env, order),
+                                                Money(part, "INR"))).refunds
     assert [r.status for r in rows] == [RefundStatus.PENDING] * 3
-    first, second, third = rows
-    # a row on a provider without a refund-status API is not asked (the scripted PSP's
-    # pending refund, listed first); one the PSP no longer knows is unreachable
-    scripted_order = await new_order(env)
-    await pay(env, await ask(env, scripted_order), TOTAL)
-    env.psp.refund_mode = "pending"
-    await env.service.refund_order(await fresh(env, scripted_order), Money(500, "INR"))
+    unknown, processed, failed = rows
     without_fetch = PaymentService(env.db, {"razorpay": env.service.providers["razorpay"]},
                                    public_url="http://127.0.0.1", now_ms=env.now)
     assert await without_fetch.poll_refunds() == {
         "refunds_polled": 3, "refunds_settled": 0, "refunds_unreachable": 0}
-    fake.settle_refund(str(first.provider_ref), "processed")
-    fake.settle_refund(str(second.provider_ref), "failed")
-    del fake.refunds[str(third.provider_ref)]
+    # the first one the PSP no longer knows (unreachable), and the others go on
+    del fake.refunds[str(unknown.provider_ref)]
+    fake.settle_refund(str(processed.provider_ref), "processed")
+    fake.settle_refund(str(failed.provider_ref), "failed")
     told = Told()
     assert await without_fetch.poll_refunds(told) == {
         "refunds_polled": 3, "refunds_settled": 2, "refunds_unreachable": 1}
-    assert {u.refund.id for u in told.updates if u.refund} == {first.id, second.id}
+    assert {u.refund.id for u in told.updates if u.refund} == {processed.id, failed.id}
     by_id = {r.id: r for r in await env.service.repo.refunds_for_order(order.id)}
-    assert by_id[first.id].status == RefundStatus.PROCESSED
-    assert by_id[second.id].status == RefundStatus.FAILED
-    assert by_id[second.id].next_attempt_at == env.now() + 60_000  # retried with backoff
-    assert by_id[third.id].status == RefundStatus.PENDING  # still counts against the cap
-    # only what the PSP paid out left its clearing account; the failed and unknown ones
-    # are still owed to the customer
+    assert by_id[processed.id].status == RefundStatus.PROCESSED
+    assert by_id[failed.id].status == RefundStatus.FAILED
+    assert by_id[failed.id].next_attempt_at == env.now() + 60_000  # retried with backoff
+    assert by_id[unknown.id].status == RefundStatus.PENDING  # still counts against the cap
+    # only what the PSP paid out left its clearing account; the failed and the unknown
+    # one are still owed to the customer
     assert await _accounts(env, order) == {
-        "merchant_revenue": -TOTAL + 6_000, "psp_clearing:razorpay": TOTAL - 1_000,
-        "refunds_payable": -5_000}
+        "merchant_revenue": -TOTAL + 6_000, "psp_clearing:razorpay": TOTAL - 2_000,
+        "refunds_payable": -4_000}
     assert await without_fetch.poll_refunds() == {  # only the unknown one is still pending
         "refunds_polled": 1, "refunds_settled": 0, "refunds_unreachable": 1}
 
@@ -244,7 +250,7 @@ async def test_expire_due_closes_only_what_is_past_due_and_unclaimed(env: Env) -
     await env.db.write(writes)
     env.advance(30 * 60_000)
     later_link = await ask(env, later)
-    env.advance(30 * 60_000)  # the first link's hour is up, the later one's is not
+    env.advance(30 * 60_000 + 5_000)  # the first link's hour is up, the later one's not
     told = Told()
     updates = await env.service.expire_due(told)
     assert told.updates == updates
