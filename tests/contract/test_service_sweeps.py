@@ -22,7 +22,7 @@ from catalog.money import Money
 from payments.providers.base import PaymentProvider, TransferPayee
 from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
-from payments.repository import Order, PaymentRequest
+from payments.repository import Order, PaymentRequest, Refund
 from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
 from payments.status import PaymentEventKind, PaymentStatus, RefundStatus
 from storage.database import Conflict, WriteSet
@@ -201,7 +201,7 @@ async def test_polled_refunds_settle_as_processed_or_failed_and_count_what_is_un
     fake.pay_link(str(link.provider_ref))
     await env.service.reconcile()
     fake.refund_mode = "pending"
-    rows = []
+    rows: list[Refund] = []
     for part in (1_000, 2_000, 3_000):  # polled oldest first
         env.advance(1_000)
         rows += (await env.service.refund_order(await fresh(env, order),
