@@ -149,15 +149,17 @@ async def test_reconcile_counts_what_it_cannot_reach_and_goes_on(
     assert (await _request(env, lost_link)).status == PaymentStatus.ISSUED
     assert (await _request(env, scripted)).status == PaymentStatus.ISSUED
     # an unreachable request listed first (the newest) does not stop the ones after it
-    env.advance(1_000)
-    paid = await _link(env, await new_order(env))
-    fake.pay_link(str(paid.provider_ref))
+    paid = []
+    for _ in range(2):
+        env.advance(1_000)
+        paid.append(await _link(env, await new_order(env)))
+        fake.pay_link(str(paid[-1].provider_ref))
     env.advance(1_000)
     gone = await _link(env, await new_order(env))
     del fake.links[str(gone.provider_ref)]
     report = await env.service.reconcile()
-    assert (report["checked"], report["applied"], report["unreachable"]) == (3, 1, 2)
-    assert (await _request(env, paid)).status == PaymentStatus.PAID
+    assert (report["checked"], report["applied"], report["unreachable"]) == (4, 2, 2)
+    assert [(await _request(env, r)).status for r in paid] == [PaymentStatus.PAID] * 2
     await clean_books(env)
 
 
@@ -173,11 +175,13 @@ async def test_reconcile_also_settles_refunds_pending_at_the_provider(
                                              Money(3_000, "INR"))).refunds
     assert row.status == RefundStatus.PENDING
     fake.settle_refund(str(row.provider_ref), "processed")  # late, and no webhook comes
-    report = await env.service.reconcile()
+    told = Told()
+    report = await env.service.reconcile(told)
     assert report == {"checked": 1, "applied": 0, "unreachable": 0, "refunds_polled": 1,
                       "refunds_settled": 1, "refunds_unreachable": 0}
     (done,) = await env.service.repo.refunds_for_order(order.id)
     assert done.status == RefundStatus.PROCESSED
+    assert [u.refund.id for u in told.updates if u.refund] == [row.id]  # the bot is told
     assert (await fresh(env, order)).status == "partially_refunded"
     assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
                                            "psp_clearing:razorpay": TOTAL - 3_000}
@@ -202,23 +206,24 @@ async def test_polled_refunds_settle_as_processed_or_failed_and_count_what_is_un
     await env.service.reconcile()
     fake.refund_mode = "pending"
     rows: list[Refund] = []
-    for part in (1_000, 2_000, 3_000):  # polled oldest first
+    for part in (1_000, 2_000, 3_000, 500):  # polled oldest first
         env.advance(1_000)
         rows += (await env.service.refund_order(await fresh(env, order),
                                                 Money(part, "INR"))).refunds
-    assert [r.status for r in rows] == [RefundStatus.PENDING] * 3
-    unknown, processed, failed = rows
+    assert [r.status for r in rows] == [RefundStatus.PENDING] * 4
+    unknown, processed, failed, unknown_too = rows
     without_fetch = PaymentService(env.db, {"razorpay": env.service.providers["razorpay"]},
                                    public_url="http://127.0.0.1", now_ms=env.now)
     assert await without_fetch.poll_refunds() == {
-        "refunds_polled": 3, "refunds_settled": 0, "refunds_unreachable": 0}
-    # the first one the PSP no longer knows (unreachable), and the others go on
+        "refunds_polled": 4, "refunds_settled": 0, "refunds_unreachable": 0}
+    # the first and the last the PSP no longer knows (unreachable); the others go on
     del fake.refunds[str(unknown.provider_ref)]
+    del fake.refunds[str(unknown_too.provider_ref)]
     fake.settle_refund(str(processed.provider_ref), "processed")
     fake.settle_refund(str(failed.provider_ref), "failed")
     told = Told()
     assert await without_fetch.poll_refunds(told) == {
-        "refunds_polled": 3, "refunds_settled": 2, "refunds_unreachable": 1}
+        "refunds_polled": 4, "refunds_settled": 2, "refunds_unreachable": 2}
     assert {u.refund.id for u in told.updates if u.refund} == {processed.id, failed.id}
     by_id = {r.id: r for r in await env.service.repo.refunds_for_order(order.id)}
     assert by_id[processed.id].status == RefundStatus.PROCESSED
@@ -226,12 +231,12 @@ async def test_polled_refunds_settle_as_processed_or_failed_and_count_what_is_un
     assert by_id[failed.id].next_attempt_at == env.now() + 60_000  # retried with backoff
     assert by_id[unknown.id].status == RefundStatus.PENDING  # still counts against the cap
     # only what the PSP paid out left its clearing account; the failed and the unknown
-    # one are still owed to the customer
+    # ones are still owed to the customer
     assert await _accounts(env, order) == {
-        "merchant_revenue": -TOTAL + 6_000, "psp_clearing:razorpay": TOTAL - 2_000,
-        "refunds_payable": -4_000}
-    assert await without_fetch.poll_refunds() == {  # only the unknown one is still pending
-        "refunds_polled": 1, "refunds_settled": 0, "refunds_unreachable": 1}
+        "merchant_revenue": -TOTAL + 6_500, "psp_clearing:razorpay": TOTAL - 2_000,
+        "refunds_payable": -4_500}
+    assert await without_fetch.poll_refunds() == {  # only the unknown ones are pending
+        "refunds_polled": 2, "refunds_settled": 0, "refunds_unreachable": 2}
 
 
 # ---- expiry and the unpaid order ----------------------------------------------------------
@@ -260,6 +265,8 @@ async def test_expire_due_closes_only_what_is_past_due_and_unclaimed(env: Env) -
         assert (update.event.event_id, update.event.kind) == (f"expiry:{request.id}",
                                                                K.EXPIRED)
         assert update.event.provider == request.provider
+        assert (update.event.provider_ref, update.event.reference) == (
+            request.provider_ref, request.id)
         assert update.event.amount == Money.zero("INR")
         assert update.event.occurred_at == request.expires_at // 1000
         (stored,) = await env.service.repo.events_for(await _request(env, request))
