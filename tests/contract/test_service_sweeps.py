@@ -265,8 +265,8 @@ async def test_expire_due_closes_only_what_is_past_due_and_unclaimed(env: Env) -
         assert (update.event.event_id, update.event.kind) == (f"expiry:{request.id}",
                                                                K.EXPIRED)
         assert update.event.provider == request.provider
-        assert (update.event.provider_ref, update.event.reference) == (
-            request.provider_ref, request.id)
+        assert (update.event.provider_ref, update.event.reference, update.event.refs) == (
+            request.provider_ref, request.id, (request.id,))
         assert update.event.amount == Money.zero("INR")
         assert update.event.occurred_at == request.expires_at // 1000
         (stored,) = await env.service.repo.events_for(await _request(env, request))
