@@ -269,6 +269,7 @@ async def test_expire_due_closes_only_what_is_past_due_and_unclaimed(env: Env) -
             request.provider_ref, request.id, (request.id,))
         assert update.event.amount == Money.zero("INR")
         assert update.event.occurred_at == request.expires_at // 1000
+        assert type(update.event.occurred_at) is int  # unix seconds, never a float
         (stored,) = await env.service.repo.events_for(await _request(env, request))
         assert (stored.event_id, stored.occurred_at) == (f"expiry:{request.id}",
                                                          request.expires_at // 1000)
@@ -360,6 +361,7 @@ async def test_a_manual_refund_refuses_bad_references_and_amounts(env: Env) -> N
             await env.service.record_manual_refund(await fresh(env, order),
                                                    Money(100, "INR"), bad)
         assert refused.value.code == "bad_reference", bad
+        assert str(refused.value) == "a UPI reference is 4-40 letters or digits"
     for amount in (Money(0, "INR"), Money(-100, "INR"), Money(100, "USD")):
         with pytest.raises(PaymentError) as refused:
             await env.service.record_manual_refund(await fresh(env, order), amount,
