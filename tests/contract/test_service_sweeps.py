@@ -1,0 +1,424 @@
+"""The payment service's sweeps and the merchant's hand-made bookings, from outside: what
+``reconcile``, ``poll_refunds``, ``expire_due``, ``cancel_unpaid``, the transfer-claim
+queries and ``record_manual_refund`` book and answer, on a real database, with the real
+Razorpay provider against tests/fakes/razorpay.py (a link paid while its webhook was lost,
+an expired link, a link the PSP no longer knows, refunds pending then processed or failed)
+and the scripted PSP of tests/fakes/psp.py. The ledger is checked account by account.
+
+Issue 20: mutation testing of payments/service.py found these functions run by tests that
+checked little of what they booked (docs/TESTING.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from catalog.money import Money
+from payments.providers.base import PaymentProvider, TransferPayee
+from payments.providers.manual import ManualTransferProvider
+from payments.providers.razorpay import RazorpayProvider
+from payments.repository import Order, PaymentRequest, Refund
+from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
+from payments.status import PaymentEventKind, PaymentStatus, RefundStatus
+from storage.database import Conflict, WriteSet
+from tests.contract.money_env import (
+    T0,
+    TOTAL,
+    Env,
+    ask,
+    clean_books,
+    fresh,
+    new_order,
+    pay,
+)
+from tests.fakes.psp import NAME, HandRefundPsp
+from tests.fakes.razorpay import FakeRazorpay
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+K = PaymentEventKind
+RZP = PaymentPlan(provider="razorpay", payee=None)
+BKASH = PaymentPlan(provider=NAME, payee=None, transfers={"bkash": TransferPayee(
+    method="bkash", number="01711111111", name="Rahman Grocery", expiry_minutes=60)})
+HOUR = 3_600_000
+
+
+@dataclass
+class Told:
+    """A notify callback that keeps what it was told (the bot's stand-in)."""
+
+    updates: list[PaymentUpdate] = field(default_factory=list)
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        self.updates.append(update)
+
+
+async def _accounts(env: Env, order: Order) -> dict[str, int]:
+    """The order's ledger balance per exact account (clearing accounts kept apart)."""
+    out: dict[str, int] = {}
+    for _shop, ref, account, amount, _currency in await env.service.repo.ledger_rows(
+            order.shop_id):
+        if ref.split(":")[1:2] == [order.label]:
+            out[account] = out.get(account, 0) + amount
+    return {a: v for a, v in out.items() if v}
+
+
+async def _request(env: Env, request: PaymentRequest) -> PaymentRequest:
+    row = await env.service.repo.request(request.id)
+    assert row is not None
+    return row
+
+
+@pytest.fixture
+async def rzp(env: Env, aiohttp_server: ServerFactory
+              ) -> AsyncIterator[tuple[Env, FakeRazorpay]]:
+    """The service with the real Razorpay provider (over HTTP to the fake) beside the
+    scripted PSP and manual transfers."""
+    fake = FakeRazorpay(now=T0 // 1000)
+    server = await aiohttp_server(fake.build_app())
+    async with aiohttp.ClientSession() as session:
+        providers: dict[str, PaymentProvider] = {
+            "razorpay": RazorpayProvider(session, key_id=fake.key_id,
+                                         key_secret=fake.key_secret, webhook_secret="w",
+                                         base_url=str(server.make_url("/v1"))),
+            NAME: env.psp, "manual": ManualTransferProvider()}
+        service = PaymentService(env.db, providers, public_url="http://127.0.0.1",
+                                 now_ms=env.now)
+        yield Env(env.db, env.psp, service, env.clock, env.policy), fake
+
+
+async def _link(env: Env, order: Order) -> PaymentRequest:
+    writes = WriteSet()
+    request = await env.service.request_payment(writes, order, method="payment_link",
+                                                plan=RZP)
+    await env.db.write(writes)
+    return request
+
+
+# ---- reconcile ----------------------------------------------------------------------------
+
+
+async def test_reconcile_books_a_payment_whose_webhook_never_came(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    payment_id = fake.pay_link(str(link.provider_ref))
+    told = Told()
+    report = await env.service.reconcile(told)
+    assert report == {"checked": 1, "applied": 1, "unreachable": 0, "refunds_polled": 0,
+                      "refunds_settled": 0, "refunds_unreachable": 0}
+    (update,) = told.updates
+    assert update.request.id == link.id and update.newly_paid
+    assert update.event.event_id == f"fetch:{payment_id}:captured"
+    assert (await fresh(env, order)).status == "paid"
+    paid = await _request(env, link)
+    assert (paid.status, paid.captured_minor) == (PaymentStatus.PAID, TOTAL)
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL,
+                                           "psp_clearing:razorpay": TOTAL}
+    # asked again (captured money a PSP could still refund is reconcilable): nothing new
+    again = await env.service.reconcile(told)
+    assert (again["checked"], again["applied"], again["unreachable"]) == (1, 0, 0)
+    assert len(told.updates) == 1
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL,
+                                           "psp_clearing:razorpay": TOTAL}
+    await clean_books(env)
+
+
+async def test_reconcile_counts_what_it_cannot_reach_and_goes_on(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    lost, expired, unasked = [await new_order(env) for _ in range(3)]
+    lost_link = await _link(env, lost)
+    env.advance(1_000)
+    expired_link = await _link(env, expired)
+    env.advance(1_000)
+    scripted = await ask(env, unasked)  # the scripted PSP has no fetch: never asked
+    del fake.links[str(lost_link.provider_ref)]  # the PSP answers 400 for it
+    fake.expire_link(str(expired_link.provider_ref))
+    report = await env.service.reconcile()
+    # newest first: the expired link is applied even though the lost one fails after it,
+    # and the lost one is counted once
+    assert report == {"checked": 2, "applied": 1, "unreachable": 1, "refunds_polled": 0,
+                      "refunds_settled": 0, "refunds_unreachable": 0}
+    assert (await _request(env, expired_link)).status == PaymentStatus.EXPIRED
+    assert (await _request(env, lost_link)).status == PaymentStatus.ISSUED
+    assert (await _request(env, scripted)).status == PaymentStatus.ISSUED
+    # an unreachable request listed first (the newest) does not stop the ones after it
+    paid = []
+    for _ in range(2):
+        env.advance(1_000)
+        paid.append(await _link(env, await new_order(env)))
+        fake.pay_link(str(paid[-1].provider_ref))
+    env.advance(1_000)
+    gone = await _link(env, await new_order(env))
+    del fake.links[str(gone.provider_ref)]
+    report = await env.service.reconcile()
+    assert (report["checked"], report["applied"], report["unreachable"]) == (4, 2, 2)
+    assert [(await _request(env, r)).status for r in paid] == [PaymentStatus.PAID] * 2
+    await clean_books(env)
+
+
+async def test_reconcile_also_settles_refunds_pending_at_the_provider(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    fake.pay_link(str(link.provider_ref))
+    await env.service.reconcile()
+    fake.refund_mode = "pending"
+    (row,) = (await env.service.refund_order(await fresh(env, order),
+                                             Money(3_000, "INR"))).refunds
+    assert row.status == RefundStatus.PENDING
+    fake.settle_refund(str(row.provider_ref), "processed")  # late, and no webhook comes
+    told = Told()
+    report = await env.service.reconcile(told)
+    assert report == {"checked": 1, "applied": 0, "unreachable": 0, "refunds_polled": 1,
+                      "refunds_settled": 1, "refunds_unreachable": 0}
+    (done,) = await env.service.repo.refunds_for_order(order.id)
+    assert done.status == RefundStatus.PROCESSED
+    assert [u.refund.id for u in told.updates if u.refund] == [row.id]  # the bot is told
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           "psp_clearing:razorpay": TOTAL - 3_000}
+    await clean_books(env)
+
+
+# ---- poll_refunds -------------------------------------------------------------------------
+
+
+async def test_polled_refunds_settle_as_processed_or_failed_and_count_what_is_unreachable(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    # a row on a provider without a refund-status API is not asked (the scripted PSP's
+    # pending refund, listed first)
+    scripted_order = await new_order(env)
+    await pay(env, await ask(env, scripted_order), TOTAL)
+    env.psp.refund_mode = "pending"
+    await env.service.refund_order(await fresh(env, scripted_order), Money(500, "INR"))
+    order = await new_order(env)
+    link = await _link(env, order)
+    fake.pay_link(str(link.provider_ref))
+    await env.service.reconcile()
+    fake.refund_mode = "pending"
+    rows: list[Refund] = []
+    for part in (1_000, 2_000, 3_000, 500):  # polled oldest first
+        env.advance(1_000)
+        rows += (await env.service.refund_order(await fresh(env, order),
+                                                Money(part, "INR"))).refunds
+    assert [r.status for r in rows] == [RefundStatus.PENDING] * 4
+    unknown, processed, failed, unknown_too = rows
+    without_fetch = PaymentService(env.db, {"razorpay": env.service.providers["razorpay"]},
+                                   public_url="http://127.0.0.1", now_ms=env.now)
+    assert await without_fetch.poll_refunds() == {
+        "refunds_polled": 4, "refunds_settled": 0, "refunds_unreachable": 0}
+    # the first and the last the PSP no longer knows (unreachable); the others go on
+    del fake.refunds[str(unknown.provider_ref)]
+    del fake.refunds[str(unknown_too.provider_ref)]
+    fake.settle_refund(str(processed.provider_ref), "processed")
+    fake.settle_refund(str(failed.provider_ref), "failed")
+    told = Told()
+    assert await without_fetch.poll_refunds(told) == {
+        "refunds_polled": 4, "refunds_settled": 2, "refunds_unreachable": 2}
+    assert {u.refund.id for u in told.updates if u.refund} == {processed.id, failed.id}
+    by_id = {r.id: r for r in await env.service.repo.refunds_for_order(order.id)}
+    assert by_id[processed.id].status == RefundStatus.PROCESSED
+    assert by_id[failed.id].status == RefundStatus.FAILED
+    assert by_id[failed.id].next_attempt_at == env.now() + 60_000  # retried with backoff
+    assert by_id[unknown.id].status == RefundStatus.PENDING  # still counts against the cap
+    # only what the PSP paid out left its clearing account; the failed and the unknown
+    # ones are still owed to the customer
+    assert await _accounts(env, order) == {
+        "merchant_revenue": -TOTAL + 6_500, "psp_clearing:razorpay": TOTAL - 2_000,
+        "refunds_payable": -4_500}
+    assert await without_fetch.poll_refunds() == {  # only the unknown ones are pending
+        "refunds_polled": 2, "refunds_settled": 0, "refunds_unreachable": 2}
+
+
+# ---- expiry and the unpaid order ----------------------------------------------------------
+
+
+async def test_expire_due_closes_only_what_is_past_due_and_unclaimed(env: Env) -> None:
+    first, later, claimed, silent = [await new_order(env) for _ in range(4)]
+    first_link = await ask(env, first)
+    writes = WriteSet()
+    transfers = [await env.service.request_payment(writes, order, method="bkash",
+                                                   plan=BKASH)
+                 for order in (claimed, silent)]
+    await env.db.write(writes)
+    writes = WriteSet()
+    assert await env.service.record_transfer_claim(writes, transfers[0], "8N7A6D5EE7")
+    await env.db.write(writes)
+    env.advance(30 * 60_000)
+    later_link = await ask(env, later)
+    env.advance(30 * 60_000 + 5_000)  # the first link's hour is up, the later one's not
+    told = Told()
+    updates = await env.service.expire_due(told)
+    assert told.updates == updates
+    assert [u.request.id for u in updates] == [first_link.id, transfers[1].id]
+    for update, request in zip(updates, (first_link, transfers[1]), strict=True):
+        assert update.after.status is PaymentStatus.EXPIRED
+        assert (update.event.event_id, update.event.kind) == (f"expiry:{request.id}",
+                                                               K.EXPIRED)
+        assert update.event.provider == request.provider
+        assert (update.event.provider_ref, update.event.reference, update.event.refs) == (
+            request.provider_ref, request.id, (request.id,))
+        assert update.event.amount == Money.zero("INR")
+        assert update.event.occurred_at == request.expires_at // 1000
+        assert type(update.event.occurred_at) is int  # unix seconds, never a float
+        (stored,) = await env.service.repo.events_for(await _request(env, request))
+        assert (stored.event_id, stored.occurred_at) == (f"expiry:{request.id}",
+                                                         request.expires_at // 1000)
+    assert (await _request(env, later_link)).status == PaymentStatus.ISSUED
+    assert (await _request(env, transfers[0])).status == PaymentStatus.ISSUED
+    assert await env.service.expire_due(told) == []  # once
+    env.advance(HOUR)
+    (late,) = await env.service.expire_due()
+    assert late.request.id == later_link.id
+    await clean_books(env)
+
+
+async def test_an_unpaid_order_cancelled_reverses_its_receivable(env: Env) -> None:
+    order = await new_order(env)
+    assert await _accounts(env, order) == {"customer_receivable": TOTAL,
+                                           "merchant_revenue": -TOTAL}
+    env.advance(HOUR)
+    writes = WriteSet()
+    env.service.cancel_unpaid(writes, order, env.now())
+    await env.db.write(writes)
+    cancelled = await fresh(env, order)
+    assert (cancelled.status, cancelled.updated_at) == ("cancelled", env.now())
+    assert await _accounts(env, order) == {}
+    rows = [(ref.split(":")[0], account, amount)
+            for _s, ref, account, amount, _c in await env.service.repo.ledger_rows("money")]
+    assert sorted(r for r in rows if r[0] == "cancel") == [
+        ("cancel", "customer_receivable", -TOTAL), ("cancel", "merchant_revenue", TOTAL)]
+    # a second cancel on the stale order is refused whole: no second reversal
+    writes = WriteSet()
+    env.service.cancel_unpaid(writes, order, env.now())
+    with pytest.raises(Conflict):
+        await env.db.write(writes)
+    assert await _accounts(env, order) == {}
+    await clean_books(env)
+
+
+# ---- manual transfers ---------------------------------------------------------------------
+
+
+async def test_transfer_claims_are_the_shoppers_ids_in_order_and_only_for_transfers(
+        env: Env) -> None:
+    order = await new_order(env)
+    writes = WriteSet()
+    transfer = await env.service.request_payment(writes, order, method="bkash", plan=BKASH)
+    await env.db.write(writes)
+    link = await ask(env, await new_order(env))
+    assert env.service.is_transfer(transfer) and not env.service.is_transfer(link)
+    assert env.service.account_of(transfer) == "manual:bkash"
+    for trx, new in (("8N7A6D5EE7", True), ("7A6B5C4D9X", True), ("8N7A6D5EE7", False)):
+        writes = WriteSet()
+        assert await env.service.record_transfer_claim(writes, transfer, trx) is new
+        await env.db.write(writes)
+    assert await env.service.transfer_claims(transfer) == ["8N7A6D5EE7", "7A6B5C4D9X"]
+    assert await env.service.transfer_claims(link) == []
+    with pytest.raises(PaymentError) as refused:
+        await env.service.record_transfer_claim(WriteSet(), link, "8N7A6D5EE7")
+    assert refused.value.code == "unsupported"
+    assert env.service.transfer_confirmation(link, order.total, None, env.now()) is None
+    confirm = env.service.transfer_confirmation(transfer, order.total, "7A6B5C4D9X",
+                                                env.now())
+    assert confirm is not None
+    assert (confirm.event_id, confirm.occurred_at) == (
+        f"manual:{transfer.id}:7A6B5C4D9X", env.now() // 1000)
+    await env.service.apply_event("manual", confirm)
+    # the capture is not a claim, and the claims stay as given
+    assert await env.service.transfer_claims(transfer) == ["8N7A6D5EE7", "7A6B5C4D9X"]
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL,
+                                           "psp_clearing:manual:bkash": TOTAL}
+    # a provider that is no longer configured: not a transfer, no claims
+    gone = PaymentService(env.db, {NAME: env.psp}, public_url="http://127.0.0.1",
+                          now_ms=env.now)
+    assert not gone.is_transfer(transfer) and await gone.transfer_claims(transfer) == []
+    await clean_books(env)
+
+
+# ---- refunds made by hand -----------------------------------------------------------------
+
+
+def _by_hand(env: Env) -> Env:
+    return Env(env.db, HandRefundPsp(), env.service, env.clock, env.policy).restart()
+
+
+async def test_a_manual_refund_refuses_bad_references_and_amounts(env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    for bad in ("UTR", "-UTR1", ".UTR1", "UTR 1", "UTR1 ", "U" * 41, "UTR1/2", ""):
+        with pytest.raises(PaymentError) as refused:
+            await env.service.record_manual_refund(await fresh(env, order),
+                                                   Money(100, "INR"), bad)
+        assert refused.value.code == "bad_reference", bad
+        assert str(refused.value) == "a UPI reference is 4-40 letters or digits"
+    for amount in (Money(0, "INR"), Money(-100, "INR"), Money(100, "USD")):
+        with pytest.raises(PaymentError) as refused:
+            await env.service.record_manual_refund(await fresh(env, order), amount,
+                                                   "UTR000111")
+        assert refused.value.code == "bad_amount", amount
+    assert not await env.service.repo.refunds_for_order(order.id)
+    # the shortest, the longest and every allowed character pass
+    for n, good in enumerate(("UTR1", "9" + "a" * 39, "u.T_r-9")):
+        result = await env.service.record_manual_refund(await fresh(env, order),
+                                                        Money(100 + n, "INR"), good)
+        assert [r.provider_ref for r in result.refunds] == [f"manual:{good}:0"]
+    with pytest.raises(PaymentError) as used:
+        await env.service.record_manual_refund(await fresh(env, order), Money(999, "INR"),
+                                               "UTR1")
+    assert used.value.code == "reference_used"
+    with pytest.raises(PaymentError) as too_much:
+        await env.service.record_manual_refund(await fresh(env, order),
+                                               Money(TOTAL - 302, "INR"), "UTR000222")
+    assert too_much.value.code == "refund_too_large"
+    assert str(too_much.value) == "at most ₹96.97 can be refunded"
+    await clean_books(env)
+
+
+async def test_a_manual_refund_settles_what_is_owed_then_reserves_the_rest(
+        env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    (owed,) = (await env.service.refund_order(await fresh(env, order),
+                                              Money(4_000, "INR"))).refunds
+    assert owed.status == RefundStatus.FAILED  # no provider can send it
+    told = Told()
+    result = await env.service.record_manual_refund(await fresh(env, order),
+                                                    Money(6_000, "INR"), "UTR000777",
+                                                    notify=told)
+    assert result.amount == Money(6_000, "INR")
+    settled, rest = result.refunds
+    assert (settled.id, settled.provider_ref, settled.amount_minor) == (
+        owed.id, "manual:UTR000777:0", 4_000)
+    assert (rest.provider_ref, rest.amount_minor, rest.reason) == (
+        "manual:UTR000777:1", 2_000, "manual")
+    assert [r.status for r in result.refunds] == [RefundStatus.PROCESSED] * 2
+    assert [r.next_attempt_at for r in result.refunds] == [0, 0]  # never sent anywhere
+    assert result.count(RefundStatus.PROCESSED) == 2
+    assert {u.refund.id for u in told.updates if u.refund} == {owed.id, rest.id}
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 6_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 6_000}
+    # the same reference and amount again is the same refund: nothing booked twice
+    again = await env.service.record_manual_refund(await fresh(env, order),
+                                                   Money(6_000, "INR"), "UTR000777")
+    assert {r.id: r.provider_ref for r in again.refunds} == {
+        owed.id: "manual:UTR000777:0", rest.id: "manual:UTR000777:1"}
+    # the rest of it, by hand: a full refund closes the order
+    await env.service.record_manual_refund(await fresh(env, order), Money(4_000, "INR"),
+                                           "UTR000888")
+    assert (await fresh(env, order)).status == "refunded"
+    assert await _accounts(env, order) == {}
+    assert len(await env.service.repo.refunds_for_order(order.id)) == 3
+    await clean_books(env)
