@@ -40,7 +40,7 @@ from catalog.search import (
 )
 
 __all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
-           "order_intent", "quantity_of"]
+           "order_intent", "quantity_of", "sold_by_amount"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 _Target = Mention | Ambiguous  # a product, or a word several products share ("dal")
@@ -183,6 +183,11 @@ def _sizes(product: Product) -> list[tuple[Fraction, str]]:
 def item_for(mention: Mention, number: NumberSpan | None) -> ItemMention:
     """The cart line for a product span and its quantity (also for Rasa's entities)."""
     return _item(mention, number, False)
+
+
+def sold_by_amount(product: Product) -> bool:
+    """Whether the product's unit is a weight or volume ("kg", "500 g"), not a count."""
+    return _unit_amount(product) is not None
 
 
 def _countable(product: Product) -> bool:
