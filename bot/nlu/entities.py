@@ -671,13 +671,15 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
     postfix = bool(targets) and before(0) is None and after(0) is not None
     items: list[ItemMention] = []
     for k, target in enumerate(targets):
-        if k in inside:
-            number: NumberSpan | None = inside[k]
-        elif postfix:
-            number = after(k) or before(k)
-        else:
-            number = before(k) or after(k)
-        if number is not None and k not in inside:
+        number: NumberSpan | None = after(k) or before(k) if postfix else \
+            before(k) or after(k)
+        named_option = k in inside
+        if named_option and number is not None and number.is_whole \
+                and number.base_amount is None:
+            named_option = False  # "5 200 page copies", "30 cm scale 2": five of the option
+        elif named_option:
+            number = inside[k]  # "half kg aloo": the option, one of it
+        if number is not None and not named_option:
             used.add(id(number))
         lower = targets[k - 1].end if k else 0
         upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
@@ -685,7 +687,7 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
         if isinstance(target, Ambiguous):
             items.append(_ask_item(target, number, negated))
             continue
-        item = _item(target, number, k in inside,
+        item = _item(target, number, named_option,
                      issues.get(id(number)) if number is not None else None)
         if negated:
             item = ItemMention(item.sku, item.quantity, item.quantity_given, item.text,
