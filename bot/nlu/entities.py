@@ -79,8 +79,13 @@ _TIP_RE = re.compile(
     re.IGNORECASE,
 )
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
+# Words for a box, a tin or a bag a count may be of ("1 box colour pencils", "১ বাক্স রং",
+# "٢ كيس أربطة"); some are also a word of a product's name (Geometry Box, علبة هندسة).
+_PACK_WORDS = frozenset(normalize_token(w) for w in """
+    box boxes dabba dabbe dibba dibbe डिब्बा डिब्बे डब्बा डब्बे बॉक्स बक्सा বাক্স বক্স baksho
+    baksa bakso বাক্সো علبة علب كيس أكياس اكياس قنينة قناني""".split())
 _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x",
-                          "के", "का", "की", "এর", "er", "عدد"})
+                          "के", "का", "की", "এর", "er", "عدد", *_PACK_WORDS})
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
@@ -362,6 +367,29 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
     return kept
 
 
+def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
+                     ) -> list[_Target]:
+    """A mention made only of a pack word ("box" of Geometry Box) beside another product
+    is that product's pack, not an item: "1 box colour pencils", "watercolor box", "রং
+    পেন্সিল দুই বাক্স". "compass box" (no product beside it) keeps its reading."""
+    if len(targets) < 2 or not any(t.norm in _PACK_WORDS for t in tokens):
+        return targets
+    kept: list[_Target] = []
+    for k, m in enumerate(targets):
+        words = tokenize(m.text, 4)
+        if words and all(w.norm in _PACK_WORDS for w in words):
+            head = tokenize(text[max(0, m.start - 24):m.start])[-1:]
+            counted = bool(head) and parse_number(head[0].norm) is not None
+            nxt = targets[k + 1] if k + 1 < len(targets) else None
+            prev = targets[k - 1] if k else None
+            if (nxt is not None and counted and _gap_ok(text[m.end:nxt.start], after=False)) \
+                    or (prev is not None and (counted or not text[prev.end:m.start].strip())
+                        and _gap_ok(text[prev.end:m.start], after=False, units=True)):
+                continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -530,7 +558,7 @@ def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
             opened = False
         # the cheap tests first: parse_number is the dearest, and only words reach it
         if (len(norm) < 3 or norm in _NEG_AFTER or norm in _NEG_BEFORE or norm in _PUT_VERBS
-                or norm in _WANT_CHAI or is_function_word(norm)
+                or norm in _WANT_CHAI or norm in _PACK_WORDS or is_function_word(norm)
                 or parse_number(norm) is not None):
             close()
             opened = False
@@ -562,6 +590,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_look_alikes(text, tokens, sorted(
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
+    kept = _drop_pack_words(text, tokens, kept)
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _name_numbers(text, tokens, mentions)
