@@ -448,6 +448,12 @@ _NEG_AFTER = frozenset({"nahi", "nahin", "nai", "mat", "na", "not", "नही�
 _WANT_WORDS = frozenset({"chahiye", "chaiye", "chahie", "lagbe", "chai", "চাই", "লাগবে",
                          "দরকার", "dorkar", "चाहिए", "needed", "bhejna", "भेजना", "want",
                          "wanted", "required"})
+_LEAVE_IT = frozenset({"থাক", "থাকুক", "thak", "thaak", "thakuk"})  # "X থাক": leave the X
+_LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रहने")
+                            for b in ("do", "dijiye", "dijie", "den", "dein", "de", "दो",
+                                      "दीजिए", "दें", "दे"))
+_BN_NOT = frozenset({"না", "na"})
+_BN_FUTURE = ("বেন", "বে", "বো", "ben", "bo")
 # "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
 _CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
@@ -464,10 +470,18 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     tail = text[end:upper]
     stop = _CLAUSE_BREAKS.search(tail)
     right = end + stop.start() if stop is not None else upper
-    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:2]
-    if after and after[0] in _NEG_AFTER:
+    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:3]
+    if after and (after[0] in _NEG_AFTER or after[0] in _LEAVE_IT):
         return True
-    return len(after) == 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER
+    if len(after) >= 2 and (after[0], after[1]) in _LEAVE_IT_PAIRS:
+        return True  # "chart paper rehne do": leave it
+    if len(after) >= 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER:
+        return True
+    # Bengali puts "not" after a future verb: "আর পাঠাবেন না", "diben na" (but "din na",
+    # the imperative, is a polite "do give"; and "diben na?" asks for it)
+    return "?" not in text[end:right + 1] and any(
+        after[i + 1] in _BN_NOT and after[i].endswith(_BN_FUTURE)
+        for i in range(len(after) - 1))
 
 
 # ---- removal: "cancel 2 samosa", "samosa hatao", "২টা সিঙ্গারা বাদ দিন", "احذف الشاي" --------
