@@ -367,6 +367,16 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
     return kept
 
 
+def _describing_word(gap: str, number: NumberSpan) -> bool:
+    """"char kala jel pen", "চারটে কালো জেল পেন": one word (a colour, a size) between a
+    count and its product, with nothing else there, is the product's description."""
+    if number.weak or not number.is_whole or any(ch in _GAP_BREAKS for ch in gap):
+        return False
+    words = tokenize(gap, 3)
+    return len(words) == 1 and words[0].norm not in _CONJUNCTIONS \
+        and words[0].norm not in _NEG_BEFORE and parse_number(words[0].norm) is None
+
+
 def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
                      ) -> list[_Target]:
     """A mention made only of a pack word ("box" of Geometry Box) beside another product
@@ -696,7 +706,8 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
         for n in reversed(numbers):
             if lower <= n.start and n.end <= targets[k].start:
                 gap = text[n.end : targets[k].start]
-                return n if id(n) not in used and _gap_ok(gap, after=False) else None
+                return n if id(n) not in used and (
+                    _gap_ok(gap, after=False) or _describing_word(gap, n)) else None
         return None
 
     def after(k: int) -> NumberSpan | None:
