@@ -377,6 +377,34 @@ def _describing_word(gap: str, number: NumberSpan) -> bool:
         and words[0].norm not in _NEG_BEFORE and parse_number(words[0].norm) is None
 
 
+_LOOSE_PART = 0.76  # a partial mention scores 0.8 × its words' likeness: 0.95 alike
+
+
+def _drop_loose_parts(text: str, targets: list[_Target]) -> list[_Target]:
+    """One word only like one word of a longer name ("stock" for the Stick of Glue Stick,
+    "স্কুলের জন্য" for School Bag, "books" for বক্স) names nothing unless another word of
+    that product sits beside it ("sarso ka tel", "chane ki daal"): a wrong item is worse
+    than a question."""
+    kept: list[_Target] = []
+    for k, m in enumerate(targets):
+        if isinstance(m, Mention) and m.score < _LOOSE_PART and " " in m.matched.strip() \
+                and len(tokenize(m.text, 3)) == 1:
+            beside = [t for t in (targets[k - 1] if k else None,
+                                  targets[k + 1] if k + 1 < len(targets) else None)
+                      if t is not None and _names_product(t, m.product)]
+            if not any(_gap_ok(text[min(m.end, t.end):max(m.start, t.start)], after=False,
+                               units=True) for t in beside):
+                continue
+        kept.append(m)
+    return kept
+
+
+def _names_product(target: _Target, product: Product) -> bool:
+    if isinstance(target, Mention):
+        return target.product.sku == product.sku
+    return any(p.sku == product.sku for p in target.products)
+
+
 def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
                      ) -> list[_Target]:
     """A mention made only of a pack word ("box" of Geometry Box) beside another product
@@ -614,7 +642,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_look_alikes(text, tokens, sorted(
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
-    kept = _drop_pack_words(text, tokens, kept)
+    kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _name_numbers(text, tokens, mentions)
