@@ -81,9 +81,10 @@ _TIP_RE = re.compile(
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
 # Words for a box, a tin or a bag a count may be of ("1 box colour pencils", "১ বাক্স রং",
 # "٢ كيس أربطة"); some are also a word of a product's name (Geometry Box, علبة هندسة).
-_PACK_WORDS = frozenset(normalize_token(w) for w in """
+_PACK_TEXT = """
     box boxes dabba dabbe dibba dibbe डिब्बा डिब्बे डब्बा डब्बे बॉक्स बक्सा বাক্স বক্স baksho
-    baksa bakso বাক্সো علبة علب كيس أكياس اكياس قنينة قناني""".split())
+    baksa bakso বাক্সো علبة علب كيس أكياس اكياس قنينة قناني"""
+_PACK_WORDS = frozenset(normalize_token(w) for w in _PACK_TEXT.split())
 _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x",
                           "के", "का", "की", "এর", "er", "عدد", *_PACK_WORDS})
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
