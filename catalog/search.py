@@ -731,9 +731,10 @@ class ProductIndex:
         if best is None:
             return None, first, last
         _, option, s, e = best
-        if e + 1 == first:
+        # right beside the name, or one word apart ("200 page wali copy", "৩০ সেমির স্কেল")
+        if first - 2 <= e < first:
             first = s
-        elif s == last + 1:
+        elif last < s <= last + 2:
             last = e
         return option, first, last
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.nlu.base import ItemMention, QuantityIssue, Understanding
-from catalog.models import Catalog
+from bot.nlu.entities import sold_by_amount
+from catalog.models import Catalog, Product
 
 __all__ = ["DEFAULT_MAX_QUANTITY", "CartPlan", "plan_items", "planned_cart"]
 
@@ -56,11 +57,25 @@ def plan_items(items: Iterable[ItemMention], catalog: Catalog,
             refused.append((item, QuantityIssue.ZERO))
             continue
         product, option = hit
-        if option is None and product.options and not item.sized:
+        if option is None and product.options and not item.sized \
+                and not base_is_default(product):
             ask.append(item)
             continue
         lines.append(item)
     return CartPlan(tuple(lines), tuple(ask), tuple(ambiguous), tuple(refused), tuple(negated))
+
+
+def base_is_default(product: Product) -> bool:
+    """Whether a product named without an option is its base sku, not a question.
+
+    A counted product ("Exercise Copy", unit piece) whose options all cost something else
+    ("200 pages") is sold as itself; the options are other products a shopper names. One
+    sold by weight or volume ("2 aloo": 2 kg or 2 × half kg?) or whose base an option
+    stands for (Masala Chai at the price of "Regular") asks.
+    """
+    if sold_by_amount(product):
+        return False
+    return all(o.price != product.price for o in product.options)
 
 
 def planned_cart(understanding: Understanding, catalog: Catalog,

@@ -40,7 +40,7 @@ from catalog.search import (
 )
 
 __all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
-           "order_intent", "quantity_of"]
+           "order_intent", "quantity_of", "sold_by_amount"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 _Target = Mention | Ambiguous  # a product, or a word several products share ("dal")
@@ -79,8 +79,14 @@ _TIP_RE = re.compile(
     re.IGNORECASE,
 )
 # What may sit between a quantity and its product: spaces, "x", "of", "ta"…
+# Words for a box, a tin or a bag a count may be of ("1 box colour pencils", "১ বাক্স রং",
+# "٢ كيس أربطة"); some are also a word of a product's name (Geometry Box, علبة هندسة).
+_PACK_TEXT = """
+    box boxes dabba dabbe dibba dibbe डिब्बा डिब्बे डब्बा डब्बे बॉक्स बक्सा বাক্স বক্স baksho
+    baksa bakso বাক্সো علبة علب كيس أكياس اكياس قنينة قناني"""
+_PACK_WORDS = frozenset(normalize_token(w) for w in _PACK_TEXT.split())
 _GAP_FILLERS = frozenset({"of", "ka", "ke", "ki", "ta", "ti", "no", "nos", "pc", "pcs", "x",
-                          "के", "का", "की", "এর", "er", "عدد"})
+                          "के", "का", "की", "এর", "er", "عدد", *_PACK_WORDS})
 _GAP_BREAKS = frozenset(",;.&\n،؛")  # "samosa, 2 chai": the 2 belongs to chai
 
 
@@ -183,6 +189,11 @@ def _sizes(product: Product) -> list[tuple[Fraction, str]]:
 def item_for(mention: Mention, number: NumberSpan | None) -> ItemMention:
     """The cart line for a product span and its quantity (also for Rasa's entities)."""
     return _item(mention, number, False)
+
+
+def sold_by_amount(product: Product) -> bool:
+    """Whether the product's unit is a weight or volume ("kg", "500 g"), not a count."""
+    return _unit_amount(product) is not None
 
 
 def _countable(product: Product) -> bool:
@@ -357,6 +368,67 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
     return kept
 
 
+def _describing_word(gap: str, number: NumberSpan) -> bool:
+    """"char kala jel pen", "চারটে কালো জেল পেন": one word (a colour, a size) between a
+    count and its product, with nothing else there, is the product's description."""
+    if number.weak or not number.is_whole or any(ch in _GAP_BREAKS for ch in gap):
+        return False
+    words = tokenize(gap, 3)
+    return len(words) == 1 and words[0].norm not in _CONJUNCTIONS \
+        and words[0].norm not in _NEG_BEFORE and parse_number(words[0].norm) is None
+
+
+_LOOSE_PART = 0.76  # a partial mention scores 0.8 × its words' likeness: 0.95 alike
+
+
+def _drop_loose_parts(text: str, targets: list[_Target]) -> list[_Target]:
+    """One word only like one word of a longer name ("stock" for the Stick of Glue Stick,
+    "স্কুলের জন্য" for School Bag, "books" for বক্স) names nothing unless another word of
+    that product sits beside it ("sarso ka tel", "chane ki daal"): a wrong item is worse
+    than a question."""
+    kept: list[_Target] = []
+    for k, m in enumerate(targets):
+        if isinstance(m, Mention) and m.score < _LOOSE_PART and " " in m.matched.strip() \
+                and len(tokenize(m.text, 3)) == 1:
+            beside = [t for t in (targets[k - 1] if k else None,
+                                  targets[k + 1] if k + 1 < len(targets) else None)
+                      if t is not None and _names_product(t, m.product)]
+            if not any(_gap_ok(text[min(m.end, t.end):max(m.start, t.start)], after=False,
+                               units=True) for t in beside):
+                continue
+        kept.append(m)
+    return kept
+
+
+def _names_product(target: _Target, product: Product) -> bool:
+    if isinstance(target, Mention):
+        return target.product.sku == product.sku
+    return any(p.sku == product.sku for p in target.products)
+
+
+def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
+                     ) -> list[_Target]:
+    """A mention made only of a pack word ("box" of Geometry Box) beside another product
+    is that product's pack, not an item: "1 box colour pencils", "watercolor box", "রং
+    পেন্সিল দুই বাক্স". "compass box" (no product beside it) keeps its reading."""
+    if len(targets) < 2 or not any(t.norm in _PACK_WORDS for t in tokens):
+        return targets
+    kept: list[_Target] = []
+    for k, m in enumerate(targets):
+        words = tokenize(m.text, 4)
+        if words and all(w.norm in _PACK_WORDS for w in words):
+            head = tokenize(text[max(0, m.start - 24):m.start])[-1:]
+            counted = bool(head) and parse_number(head[0].norm) is not None
+            nxt = targets[k + 1] if k + 1 < len(targets) else None
+            prev = targets[k - 1] if k else None
+            if (nxt is not None and counted and _gap_ok(text[m.end:nxt.start], after=False)) \
+                    or (prev is not None and (counted or not text[prev.end:m.start].strip())
+                        and _gap_ok(text[prev.end:m.start], after=False, units=True)):
+                continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -415,6 +487,12 @@ _NEG_AFTER = frozenset({"nahi", "nahin", "nai", "mat", "na", "not", "नही�
 _WANT_WORDS = frozenset({"chahiye", "chaiye", "chahie", "lagbe", "chai", "চাই", "লাগবে",
                          "দরকার", "dorkar", "चाहिए", "needed", "bhejna", "भेजना", "want",
                          "wanted", "required"})
+_LEAVE_IT = frozenset({"থাক", "থাকুক", "thak", "thaak", "thakuk"})  # "X থাক": leave the X
+_LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रहने")
+                            for b in ("do", "dijiye", "dijie", "den", "dein", "de", "दो",
+                                      "दीजिए", "दें", "दे"))
+_BN_NOT = frozenset({"না", "na"})
+_BN_FUTURE = ("বেন", "বে", "বো", "ben", "bo")
 # "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
 _CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
@@ -431,10 +509,18 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     tail = text[end:upper]
     stop = _CLAUSE_BREAKS.search(tail)
     right = end + stop.start() if stop is not None else upper
-    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:2]
-    if after and after[0] in _NEG_AFTER:
+    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:3]
+    if after and (after[0] in _NEG_AFTER or after[0] in _LEAVE_IT):
         return True
-    return len(after) == 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER
+    if len(after) >= 2 and (after[0], after[1]) in _LEAVE_IT_PAIRS:
+        return True  # "chart paper rehne do": leave it
+    if len(after) >= 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER:
+        return True
+    # Bengali puts "not" after a future verb: "আর পাঠাবেন না", "diben na" (but "din na",
+    # the imperative, is a polite "do give"; and "diben na?" asks for it)
+    return "?" not in text[end:right + 1] and any(
+        after[i + 1] in _BN_NOT and after[i].endswith(_BN_FUTURE)
+        for i in range(len(after) - 1))
 
 
 # ---- removal: "cancel 2 samosa", "samosa hatao", "২টা সিঙ্গারা বাদ দিন", "احذف الشاي" --------
@@ -525,7 +611,7 @@ def _unmatched(text: str, tokens: list[Token], targets: list[_Target],
             opened = False
         # the cheap tests first: parse_number is the dearest, and only words reach it
         if (len(norm) < 3 or norm in _NEG_AFTER or norm in _NEG_BEFORE or norm in _PUT_VERBS
-                or norm in _WANT_CHAI or is_function_word(norm)
+                or norm in _WANT_CHAI or norm in _PACK_WORDS or is_function_word(norm)
                 or parse_number(norm) is not None):
             close()
             opened = False
@@ -557,6 +643,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_look_alikes(text, tokens, sorted(
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
+    kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _name_numbers(text, tokens, mentions)
@@ -648,7 +735,8 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
         for n in reversed(numbers):
             if lower <= n.start and n.end <= targets[k].start:
                 gap = text[n.end : targets[k].start]
-                return n if id(n) not in used and _gap_ok(gap, after=False) else None
+                return n if id(n) not in used and (
+                    _gap_ok(gap, after=False) or _describing_word(gap, n)) else None
         return None
 
     def after(k: int) -> NumberSpan | None:
@@ -666,13 +754,15 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
     postfix = bool(targets) and before(0) is None and after(0) is not None
     items: list[ItemMention] = []
     for k, target in enumerate(targets):
-        if k in inside:
-            number: NumberSpan | None = inside[k]
-        elif postfix:
-            number = after(k) or before(k)
-        else:
-            number = before(k) or after(k)
-        if number is not None and k not in inside:
+        number: NumberSpan | None = after(k) or before(k) if postfix else \
+            before(k) or after(k)
+        named_option = k in inside
+        if named_option and number is not None and number.is_whole \
+                and number.base_amount is None:
+            named_option = False  # "5 200 page copies", "30 cm scale 2": five of the option
+        elif named_option:
+            number = inside[k]  # "half kg aloo": the option, one of it
+        if number is not None and not named_option:
             used.add(id(number))
         lower = targets[k - 1].end if k else 0
         upper = targets[k + 1].start if k + 1 < len(targets) else len(text)
@@ -680,7 +770,7 @@ def _pair_items(text: str, tokens: list[Token], targets: list[_Target],
         if isinstance(target, Ambiguous):
             items.append(_ask_item(target, number, negated))
             continue
-        item = _item(target, number, k in inside,
+        item = _item(target, number, named_option,
                      issues.get(id(number)) if number is not None else None)
         if negated:
             item = ItemMention(item.sku, item.quantity, item.quantity_given, item.text,

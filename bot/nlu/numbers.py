@@ -47,8 +47,8 @@ _WORDS: dict[str, Fraction] = {**_table({
     1: "ek ekta ekti", 2: "dui duto duti", 3: "teen tinte tinta tinti", 4: "char chaar charte",
     5: "paanch panch paach panchta", 6: "chhe chhah chheh chah choyta chhoyta",
     7: "saat satta", 8: "aath ath athta", 9: "nau noyta", 10: "das dus doshta dosta",
-    11: "gyarah gyara", 12: "barah bara",
-    Fraction(1, 2): "aadha adha aadhi adhi", Fraction(3, 2): "dedh derh dedhh",
+    11: "gyarah gyara", 12: "barah bara baro",
+    Fraction(1, 2): "aadha adha aadhi adhi adh", Fraction(3, 2): "dedh derh dedhh",
     Fraction(5, 2): "dhai dhaai dhaayi",
 }), **_table({  # Hindi
     1: "एक", 2: "दो", 3: "तीन", 4: "चार", 5: "पांच पाँच पाच", 6: "छह छः छे छ", 7: "सात",
@@ -84,6 +84,8 @@ _BN_CLASSIFIERS: tuple[str, ...] = tuple(
 )
 # romanised Bengali writes the classifier in Latin, often glued on: "2ta", "3 ti"
 _LATIN_CLASSIFIERS = frozenset({"ta", "ti", "te", "khana", "khani"})
+_GLUED_CLASSIFIERS = frozenset({"to"})  # "2to" (টো), but "2 to 3" is a range
+_LATIN_SUFFIXES = ("khana", "khani", "ta", "ti", "te", "to")
 _UNITS: dict[str, str] = {
     normalize_token(w): unit for unit, words in UNIT_WORDS.items() for w in words.split()
 }
@@ -143,6 +145,9 @@ def _word_value(norm: str) -> Fraction | None:
     for suffix in _BN_CLASSIFIERS:  # একটা, তিনটে, পাঁচটি
         if norm.endswith(suffix) and len(norm) > len(suffix):
             return _WORDS.get(norm[: -len(suffix)])
+    for suffix in _LATIN_SUFFIXES:  # romanised Bengali "barota", "ekkhana", "dushto"
+        if norm.endswith(suffix) and len(norm) - len(suffix) >= 2:
+            return _WORDS.get(norm[: -len(suffix)])
     if norm.startswith("\u0648") and len(norm) > 3:  # وأربعة: "and four"
         return _WORDS.get(normalize_token(norm[1:]))
     return None
@@ -174,6 +179,7 @@ def parse_number(word: str) -> Fraction | None:
 _Raw = tuple[int, int, str, str]  # start, end, kind, normalised text
 # the words :func:`_number_tail` may take after a number (a cheap test before calling it)
 _TAIL_WORDS = frozenset({"and", "aur", *_BN_CLASSIFIERS, *_LATIN_CLASSIFIERS, *_COUPLE,
+                         *_GLUED_CLASSIFIERS,
                          *_MULTIPLIERS, *_UNITS})
 
 
@@ -190,7 +196,8 @@ def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
         end = raw[j + 2][1]
         j += 3
     if j < n and (raw[j][3] in _BN_CLASSIFIERS or (
-            raw[j][3] in _LATIN_CLASSIFIERS and not weak)):  # ২টা, ৩ টি, 2ta
+            raw[j][3] in _LATIN_CLASSIFIERS and not weak) or (
+            raw[j][3] in _GLUED_CLASSIFIERS and raw[j][0] == end and not weak)):  # ২টা, 2ta
         end = raw[j][1]
         j += 1
         weak = False
