@@ -11,10 +11,17 @@ running again resumes and re-checks only what changed.
     python scripts/mutants.py report [MODULE ...]  # score per module and the survivors
     python scripts/mutants.py show [MODULE ...]    # each survivor's diff
     python scripts/mutants.py table [MODULE ...]   # the scores for docs/TESTING.md
+
+``--only GLOB`` (repeatable, with run, retest, report and show) limits the command to the
+mutants whose names match, e.g. ``run webhooks/outbox.py --only
+"webhooks.outbox.x__failed__mutmut_*"``: a targeted run of the functions being worked on
+(mutmut still makes every mutant and records stats for the whole selection). Its report
+counts only those mutants, per function: a targeted number, not the module's score.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -75,6 +82,7 @@ MODULES: dict[str, list[str]] = {
         "tests/e2e/test_faults.py::test_a_failed_mark_sent_never_sends_a_reply_again",
         "tests/e2e/test_faults.py::test_a_status_for_a_send_not_yet_recorded_records_both",
         "tests/contract/test_outbox_recovery.py",  # claims, shutdown, recovery; both backends
+        "tests/contract/test_outbox_refusals.py",  # each refusal's row, counters, log lines
         "-k", "not crash and not sigkill and not sigstop",
     ],
     "webhooks/channels/whatsapp_inbound.py": [
@@ -194,11 +202,17 @@ def _prepare(module: str) -> Path:
     return work
 
 
+ONLY: list[str] = []  # --only GLOB: mutant names the command is limited to
+
+
 def _results(module: str) -> dict[str, int | None]:
     meta = WORK / _slug(module) / "mutants" / (module + ".meta")
     if not meta.exists():
         return {}
     data: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    if ONLY:
+        data = {name: code for name, code in data.items()
+                if any(fnmatch.fnmatchcase(name, glob) for glob in ONLY)}
     return data
 
 
@@ -230,10 +244,23 @@ def report(modules: list[str]) -> int:
         note = f"  (+{len(skip)} import-time, not scored)" if skip else ""
         print(f"{module:44} {len(results):7} {killed:6} {len(lost):8} {score:5.1f}%{note}")
         survivors += [f"{name}  (exit {results[name]})" for name in sorted(lost)]
+        if ONLY:
+            _per_function(results)
     if survivors:
         print("\nsurvivors (see one: cd .mutants/<module> && mutmut show NAME):")
         print("\n".join("  " + s for s in survivors))
     return 1 if below else 0
+
+
+def _per_function(results: dict[str, int | None]) -> None:
+    """A targeted run's counts: killed / mutants of each function (--only)."""
+    functions: dict[str, list[int]] = {}
+    for name, code in results.items():
+        counts = functions.setdefault(_function(name), [0, 0])
+        counts[0] += code in KILLED
+        counts[1] += 1
+    for function, (killed, total) in sorted(functions.items()):
+        print(f"  {function:42} {killed:4} / {total:<4} killed")
 
 
 def table(modules: list[str]) -> int:
@@ -288,8 +315,9 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
             continue
         work = _prepare(module)
         print(f"== {module} in {work.relative_to(ROOT)}", flush=True)
+        chosen = names if survivors_only else ONLY  # mutmut takes names and globs
         subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
-            [str(mutmut), "run", "--max-children", children, *(names if survivors_only else [])],
+            [str(mutmut), "run", "--max-children", children, *chosen],
             cwd=work, check=False,
         )
     return report(modules)
@@ -297,10 +325,19 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
-    modules = [m for arg in argv[1:] for m in arg.split()] or list(MODULES)
+    rest = argv[1:]
+    while "--only" in rest:
+        at = rest.index("--only")
+        if at + 1 >= len(rest):
+            print("--only needs a mutant name or glob")
+            return 2
+        ONLY.append(rest.pop(at + 1))
+        rest.pop(at)
+    modules = [m for arg in rest for m in arg.split()] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown or command not in {"run", "retest", "report", "show", "table"}:
-        print("usage: mutants.py run|retest|report|show|table [MODULE ...]; modules: "
+        print("usage: mutants.py run|retest|report|show|table [MODULE ...] [--only GLOB]; "
+              "modules: "
               + ", ".join(MODULES))
         return 2
     return {"run": run, "retest": retest, "report": report, "show": show,
