@@ -17,6 +17,10 @@ mutants whose names match, e.g. ``run webhooks/outbox.py --only
 "webhooks.outbox.x__failed__mutmut_*"``: a targeted run of the functions being worked on
 (mutmut still makes every mutant and records stats for the whole selection). Its report
 counts only those mutants, per function: a targeted number, not the module's score.
+``--tests ARG`` (repeatable, with run) replaces the module's test selection for that run
+(a shorter stats run; a mutant killed by fewer tests is killed by all of them, so such a
+run's kills are a lower bound). It changes mutmut's fingerprint: the next full run starts
+afresh.
 """
 
 from __future__ import annotations
@@ -194,7 +198,7 @@ def _prepare(module: str) -> Path:
         f"source_paths = {_toml_list(SOURCE_PATHS)}\n"
         f"only_mutate = {_toml_list([module])}\n"
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
-        f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(TESTS or MODULES[module])}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
         "timeout_multiplier = 10.0\n"
     )
@@ -203,6 +207,7 @@ def _prepare(module: str) -> Path:
 
 
 ONLY: list[str] = []  # --only GLOB: mutant names the command is limited to
+TESTS: list[str] = []  # --tests ARG: this run's test selection instead of MODULES'
 
 
 def _results(module: str) -> dict[str, int | None]:
@@ -326,17 +331,19 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
     rest = argv[1:]
-    while "--only" in rest:
-        at = rest.index("--only")
-        if at + 1 >= len(rest):
-            print("--only needs a mutant name or glob")
-            return 2
-        ONLY.append(rest.pop(at + 1))
-        rest.pop(at)
+    for flag, values in (("--only", ONLY), ("--tests", TESTS)):
+        while flag in rest:
+            at = rest.index(flag)
+            if at + 1 >= len(rest):
+                print(f"{flag} needs a value")
+                return 2
+            values.append(rest.pop(at + 1))
+            rest.pop(at)
     modules = [m for arg in rest for m in arg.split()] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown or command not in {"run", "retest", "report", "show", "table"}:
-        print("usage: mutants.py run|retest|report|show|table [MODULE ...] [--only GLOB]; "
+        print("usage: mutants.py run|retest|report|show|table [MODULE ...] [--only GLOB] "
+              "[--tests ARG]; "
               "modules: "
               + ", ".join(MODULES))
         return 2

@@ -21,8 +21,8 @@ from bot.outgoing import OutboxItem
 from bot.templates import with_fallback
 from bot.types import Reply
 from storage.database import WriteSet
-from tests.contract.test_outbox_recovery import CUSTOMER, Rig, rig
-from tests.fakes.graph_api import FakeGraphApi, dropped, run_fake_graph_api
+from tests.contract.test_outbox_recovery import CUSTOMER, Rig, rig, until
+from tests.fakes.graph_api import Failure, FakeGraphApi, dropped, run_fake_graph_api
 from webhooks.migrate import upgrade
 from webhooks.outbox import Outbox
 
@@ -320,4 +320,25 @@ async def test_a_failed_order_card_goes_again_without_the_card_once(
     assert len(graph.received) == 2
     assert logged(caplog) == [
         "outbox: order card card failed (receipt 131009); sent again without the card"]
+    await outbox.close()
+
+
+async def test_a_window_refusal_for_a_row_ended_meanwhile_sends_no_template(
+        r: Rig, graph: FakeGraphApi) -> None:
+    """While the refusal is on its way, the row's end is recorded elsewhere (on PostgreSQL:
+    another server took the row over when the lease ran out, and sent it): the refusal
+    then changes nothing, and no template goes as well."""
+    outbox = r.outbox()
+    await store(r, text("update", fallback=order_template()))
+    graph.pattern(lambda n: Failure(400, 131047, "Re-engagement message", delay=0.5)
+                  if n == 1 else None)
+    await outbox.run_due()
+    await until(lambda: graph.attempts == 1, "the refused send is at the channel")
+    done = WriteSet()
+    outgoing.mark_sent(done, "update", "wamid.OTHER", r.clock.now_ms())
+    await r.db.write(done)
+    await outbox.drain()
+    found = await rows(r)
+    assert list(found) == ["update"] and found["update"]["status"] == "sent"
+    assert graph.received == [] and outbox.templated_count == 0
     await outbox.close()
