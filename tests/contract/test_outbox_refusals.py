@@ -75,7 +75,7 @@ async def store(r: Rig, *items: OutboxItem, attempts: int = 0) -> None:
 
 async def rows(r: Rig) -> dict[str, dict[str, Any]]:
     names = ("status", "attempts", "next_attempt_at", "error", "updated_at",
-             "channel_message_id", "payload")
+             "channel_message_id", "payload", "shop_id", "channel", "customer", "business")
     found = await r.db.fetchall(f"SELECT id, {', '.join(names)} FROM outbound_messages")
     return {str(row[0]): dict(zip(names, row[1:], strict=True)) for row in found}
 
@@ -83,6 +83,12 @@ async def rows(r: Rig) -> dict[str, dict[str, Any]]:
 async def send_due(r: Rig, outbox: Outbox) -> None:
     await outbox.run_due()
     await outbox.drain()
+
+
+def same_person(row: dict[str, Any]) -> bool:
+    """The row goes to the shopper of :func:`text`, on its shop, channel and number."""
+    return (row["shop_id"], row["channel"], row["customer"], row["business"]) == (
+        "demo", "whatsapp", CUSTOMER, "777")
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -231,6 +237,7 @@ async def test_a_closed_window_sends_the_template_in_a_new_row_once(
     assert old["status"] == "templated" and old["attempts"] == 1
     assert old["error"] == "400 131047 Graph API 400: (#131047) Re-engagement message"
     (new_id, new), = found.items()
+    assert same_person(new) and graph.received[0].json["to"] == CUSTOMER
     assert new["status"] == "sent" and json.loads(new["payload"])["template"] == "order_update"
     assert [rec.json["type"] for rec in graph.received] == ["template"]
     assert graph.received[0].json["biz_opaque_callback_data"] == new_id
@@ -263,6 +270,7 @@ async def test_a_failed_receipt_for_the_window_sends_the_template_once(
         "receipt 131047 (and no approved template for it in shop.yaml)"
     templated = [row for row_id, row in found.items() if row_id not in {"update", "plain"}]
     assert len(templated) == 1 and templated[0]["status"] == "sent"
+    assert same_person(templated[0]) and graph.received[-1].json["to"] == CUSTOMER
     assert outbox.templated_count == 1
     assert sorted(logged(caplog)) == [
         "outbox: message plain undeliverable: the window was closed",
@@ -315,7 +323,8 @@ async def test_a_failed_order_card_goes_again_without_the_card_once(
     old = found.pop("card")
     assert old["status"] == "replaced" and old["error"] == "receipt 131009"
     (plain,) = found.values()
-    assert plain["status"] == "sent"
+    assert plain["status"] == "sent" and same_person(plain)
+    assert graph.received[-1].json["to"] == CUSTOMER
     assert json.loads(plain["payload"]).get("extra", {}).get("order_details") is None
     assert len(graph.received) == 2
     assert logged(caplog) == [
