@@ -8,6 +8,7 @@ the same plans through a running app; these pin the numbers and words of each on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -238,6 +239,9 @@ async def test_a_closed_window_sends_the_template_in_a_new_row_once(
     outbox = r.outbox()
     graph.closed.add(CUSTOMER)
     await store(r, text("update", fallback=order_template()))
+    twilio_only = Reply(type="template", text="your order", extra={
+        "event": "order_update", "content_sid": "HXfeedface"})  # no Cloud API name
+    await store(r, text("twilio", fallback=twilio_only))
     with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
         await send_due(r, outbox)
         await outbox.drain()
@@ -245,14 +249,34 @@ async def test_a_closed_window_sends_the_template_in_a_new_row_once(
     old = found.pop("update")
     assert old["status"] == "templated" and old["attempts"] == 1
     assert old["error"] == "400 131047 Graph API 400: (#131047) Re-engagement message"
-    (new_id, new), = found.items()
+    assert found.pop("twilio")["status"] == "templated"
+    by_status = {row["status"]: row for row in found.values()}
+    new = by_status["sent"]
     assert same_person(new) and graph.received[0].json["to"] == CUSTOMER
-    assert new["status"] == "sent" and json.loads(new["payload"])["template"] == "order_update"
+    assert json.loads(new["payload"])["template"] == "order_update"
     assert [rec.json["type"] for rec in graph.received] == ["template"]
-    assert graph.received[0].json["biz_opaque_callback_data"] == new_id
-    assert outbox.templated_count == 1
-    assert logged(caplog) == lines(
+    assert graph.received[0].json["biz_opaque_callback_data"] in {
+        row_id for row_id, row in (await rows(r)).items() if row["status"] == "sent"}
+    assert by_status["undeliverable"]["error"].startswith("no_template_name")
+    assert outbox.templated_count == 2
+    assert [m for m in logged(caplog) if "goes again" in m] == lines(
+        "outbox: the window was closed; message twilio goes again as template HXfeedface",
         "outbox: the window was closed; message update goes again as template order_update")
+    await outbox.close()
+
+
+async def test_a_template_refused_for_the_window_is_not_replaced_by_a_template(
+        r: Rig, graph: FakeGraphApi) -> None:
+    outbox = r.outbox()
+    already = Reply(type="template", text="your order", template="order_update",
+                    params=("ORD-1",), extra={"event": "order_update", "language": "en",
+                                              "fallback": order_template().to_json()})
+    await store(r, OutboxItem("tpl", "demo", "whatsapp", CUSTOMER, "777", already))
+    graph.fail_next(1, status=400, code=131047, message="Re-engagement message")
+    await send_due(r, outbox)
+    found = await rows(r)
+    assert list(found) == ["tpl"] and found["tpl"]["status"] == "undeliverable"
+    assert graph.received == [] and outbox.templated_count == 0
     await outbox.close()
 
 
@@ -359,4 +383,23 @@ async def test_a_window_refusal_for_a_row_ended_meanwhile_sends_no_template(
     found = await rows(r)
     assert list(found) == ["update"] and found["update"]["status"] == "sent"
     assert graph.received == [] and outbox.templated_count == 0
+    await outbox.close()
+
+
+async def test_two_failed_receipts_at_once_send_the_template_once(
+        r: Rig, graph: FakeGraphApi) -> None:
+    """Meta's redelivery can arrive while the first is being handled: both read the row
+    failed, and only one may end it and send the template."""
+    outbox = r.outbox()
+    graph.closed.add(CUSTOMER)
+    graph.window_receipts = True
+    await store(r, text("update", fallback=order_template()))
+    await send_due(r, outbox)
+    ((wamid, _, _),) = graph.failed_statuses
+    await asyncio.gather(*(outbox.record_status("whatsapp", wamid, "failed", "131047",
+                                                r.clock.now_ms()) for _ in range(3)))
+    await outbox.drain()
+    found = await rows(r)
+    assert found.pop("update")["status"] == "templated"
+    assert len(found) == 1 and outbox.templated_count == 1 and len(graph.received) == 2
     await outbox.close()
