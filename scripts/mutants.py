@@ -7,22 +7,31 @@ so each mutant then runs only the tests that cover it. A scratch copy keeps its 
 running again resumes and re-checks only what changed.
 
     python scripts/mutants.py run [MODULE ...]     # mutate, test, then report
-    python scripts/mutants.py run MODULE --only GLOB  # only mutants named so (repeatable)
     python scripts/mutants.py retest [MODULE ...]  # only the survivors again, after new tests
     python scripts/mutants.py report [MODULE ...]  # score per module and the survivors
     python scripts/mutants.py show [MODULE ...]    # each survivor's diff
     python scripts/mutants.py table [MODULE ...]   # the scores for docs/TESTING.md
+
+``--only GLOB`` (repeatable, with run, retest, report and show) limits the command to the
+mutants whose names match, e.g. ``run webhooks/outbox.py --only
+"webhooks.outbox.x__failed__mutmut_*"``: a targeted run of the functions being worked on
+(mutmut still makes every mutant and records stats for the whole selection). Its report
+counts only those mutants, per function: a targeted number, not the module's score.
+``--tests ARG`` (repeatable, with run) replaces the module's test selection for that run
+(a shorter stats run; a mutant killed by fewer tests is killed by all of them, so such a
+run's kills are a lower bound). It changes mutmut's fingerprint: the next full run starts
+afresh.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
-from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +86,7 @@ MODULES: dict[str, list[str]] = {
         "tests/e2e/test_faults.py::test_a_failed_mark_sent_never_sends_a_reply_again",
         "tests/e2e/test_faults.py::test_a_status_for_a_send_not_yet_recorded_records_both",
         "tests/contract/test_outbox_recovery.py",  # claims, shutdown, recovery; both backends
+        "tests/contract/test_outbox_refusals.py",  # each refusal's row, counters, log lines
         "-k", "not crash and not sigkill and not sigstop",
     ],
     "webhooks/channels/whatsapp_inbound.py": [
@@ -191,7 +201,7 @@ def _prepare(module: str) -> Path:
         f"source_paths = {_toml_list(SOURCE_PATHS)}\n"
         f"only_mutate = {_toml_list([module])}\n"
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
-        f"pytest_add_cli_args_test_selection = {_toml_list(MODULES[module])}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(TESTS or MODULES[module])}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
         "timeout_multiplier = 10.0\n"
     )
@@ -199,11 +209,18 @@ def _prepare(module: str) -> Path:
     return work
 
 
+ONLY: list[str] = []  # --only GLOB: mutant names the command is limited to
+TESTS: list[str] = []  # --tests ARG: this run's test selection instead of MODULES'
+
+
 def _results(module: str) -> dict[str, int | None]:
     meta = WORK / _slug(module) / "mutants" / (module + ".meta")
     if not meta.exists():
         return {}
     data: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    if ONLY:
+        data = {name: code for name, code in data.items()
+                if any(fnmatch.fnmatchcase(name, glob) for glob in ONLY)}
     return data
 
 
@@ -235,10 +252,23 @@ def report(modules: list[str]) -> int:
         note = f"  (+{len(skip)} import-time, not scored)" if skip else ""
         print(f"{module:44} {len(results):7} {killed:6} {len(lost):8} {score:5.1f}%{note}")
         survivors += [f"{name}  (exit {results[name]})" for name in sorted(lost)]
+        if ONLY:
+            _per_function(results)
     if survivors:
         print("\nsurvivors (see one: cd .mutants/<module> && mutmut show NAME):")
         print("\n".join("  " + s for s in survivors))
     return 1 if below else 0
+
+
+def _per_function(results: dict[str, int | None]) -> None:
+    """A targeted run's counts: killed / mutants of each function (--only)."""
+    functions: dict[str, list[int]] = {}
+    for name, code in results.items():
+        counts = functions.setdefault(_function(name), [0, 0])
+        counts[0] += code in KILLED
+        counts[1] += 1
+    for function, (killed, total) in sorted(functions.items()):
+        print(f"  {function:42} {killed:4} / {total:<4} killed")
 
 
 def table(modules: list[str]) -> int:
@@ -277,28 +307,25 @@ def show(modules: list[str]) -> int:
     return 0
 
 
-def retest(modules: list[str], *, only: list[str] | None = None) -> int:
+def retest(modules: list[str]) -> int:
     """Only the last run's survivors again (after new tests), then the report."""
-    return run(modules, survivors_only=True, only=only)
+    return run(modules, survivors_only=True)
 
 
-def run(modules: list[str], *, survivors_only: bool = False,
-        only: list[str] | None = None) -> int:
-    """Mutate and test each module in its own scratch copy, niced. ``only``: mutmut's mutant
-    name globs (``payments.service.x_reconcile__mutmut_*``), the rest left as it was."""
+def run(modules: list[str], *, survivors_only: bool = False) -> int:
+    """Mutate and test each module in its own scratch copy, niced."""
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
     children = os.environ.get("MUTANTS_JOBS", "2")
     os.nice(19)  # a shared machine: the children inherit it
     for module in modules:
-        names = [n for n, c in _results(module).items() if c not in KILLED
-                 and (not only or any(fnmatch(n, glob) for glob in only))]
+        names = [n for n, c in _results(module).items() if c not in KILLED]
         if survivors_only and not names:
             continue
         work = _prepare(module)
         print(f"== {module} in {work.relative_to(ROOT)}", flush=True)
+        chosen = names if survivors_only else ONLY  # mutmut takes names and globs
         subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
-            [str(mutmut), "run", "--max-children", children,
-             *(names if survivors_only else only or [])],
+            [str(mutmut), "run", "--max-children", children, *chosen],
             cwd=work, check=False,
         )
     return report(modules)
@@ -306,21 +333,25 @@ def run(modules: list[str], *, survivors_only: bool = False,
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
-    rest, only = argv[1:], []
-    while "--only" in rest and rest.index("--only") + 1 < len(rest):
-        at = rest.index("--only")
-        only.append(rest[at + 1])
-        rest = rest[:at] + rest[at + 2:]
+    rest = argv[1:]
+    for flag, values in (("--only", ONLY), ("--tests", TESTS)):
+        while flag in rest:
+            at = rest.index(flag)
+            if at + 1 >= len(rest):
+                print(f"{flag} needs a value")
+                return 2
+            values.append(rest.pop(at + 1))
+            rest.pop(at)
     modules = [m for arg in rest for m in arg.split()] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
-    if unknown or command not in {"run", "retest", "report", "show", "table"} or (
-            only and command not in {"run", "retest"}):
-        print("usage: mutants.py run|retest|report|show|table [MODULE ...] "
-              "[--only GLOB ...] (run, retest); modules: " + ", ".join(MODULES))
+    if unknown or command not in {"run", "retest", "report", "show", "table"}:
+        print("usage: mutants.py run|retest|report|show|table [MODULE ...] [--only GLOB] "
+              "[--tests ARG]; "
+              "modules: "
+              + ", ".join(MODULES))
         return 2
-    if command in {"run", "retest"}:
-        return {"run": run, "retest": retest}[command](modules, only=only or None)
-    return {"report": report, "show": show, "table": table}[command](modules)
+    return {"run": run, "retest": retest, "report": report, "show": show,
+            "table": table}[command](modules)
 
 
 if __name__ == "__main__":

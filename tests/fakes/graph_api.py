@@ -49,6 +49,7 @@ class Failure:
     delay: float = 0.0  # seconds to wait before answering (with status 200: a slow success)
     drop: bool = False  # close the connection without an answer, before processing
     held: bool = False  # with status 200: answer normally once the test calls release()
+    page: str | None = None  # answer this text/html body instead of Graph's JSON error
 
 
 SLOW_OK = 200  # a Failure with this status and a delay is a slow success
@@ -82,6 +83,11 @@ class ScriptedServer:
                   message: str = "scripted failure") -> None:
         """The next ``count`` authorised requests answer ``status`` (with ``code``)."""
         self._script.extend(Failure(status, code, message) for _ in range(count))
+
+    def proxy_error_next(self, status: int = 502) -> None:
+        """The next request gets an HTML error page, as a proxy in front of the API answers:
+        a status and no error code."""
+        self._script.append(Failure(status, page=f"<html><h1>{status}</h1></html>"))
 
     def hang_next(self, count: int = 1) -> None:
         """The next ``count`` requests never answer (until the server stops)."""
@@ -219,6 +225,9 @@ class FakeGraphApi(ScriptedServer):
         # processed even when the client is gone before the answer (a send in doubt)
         payload = await request.json() if self.takes_abandoned else None
         failure = await self._scripted(request)
+        if failure is not None and failure.page is not None:
+            return web.Response(status=failure.status, text=failure.page,
+                                content_type="text/html")
         if failure is not None:
             return _graph_error(failure.status, failure.code or 131000, failure.message)
         if payload is None:
