@@ -1,0 +1,146 @@
+"""The engine's turn from outside (bot/engine.py): what a message stores, who may act as the
+owner, which options a number selects, when the language switches, and how a stored turn
+is found again after a restart. Each test goes through the real app and its database, as
+the mutation run of bot/engine.py showed these went unchecked (docs/TESTING.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp.test_utils import TestClient
+
+from config.clock import Clock
+from config.settings import Settings
+from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
+from tests.e2e.conftest import outbox, place_order, shop_copy
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+PHONE = "+919000000061"
+
+
+async def test_a_restarted_app_knows_the_ids_it_handled_before_and_replays_them(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import DB, ENGINE, METRICS
+
+    first: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    answer = await Shopper(first, PHONE).send("2 samosa", message_id="r1")
+    await Shopper(first, PHONE).send("cart", message_id="r2")
+    await first.close()
+    again: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    engine = again.app[ENGINE]
+    # start-up loads the handled ids: a redelivery costs one read, not a lost guard
+    assert ("simulator", "r1") in engine.recent and ("simulator", "r2") in engine.recent
+    assert ("simulator", "r3") not in engine.recent
+    assert await Shopper(again, PHONE).send("2 samosa", message_id="r1") == answer
+    assert again.app[METRICS].duplicates == 1
+    rows = await again.app[DB].fetchall("SELECT message_id FROM inbound_messages ORDER BY id")
+    assert [r[0] for r in rows] == ["r1", "r2"]
+
+
+def _titles(replies: list[dict[str, Any]]) -> list[str]:
+    return [c["title"] for r in replies for c in r.get("buttons", []) + r.get("rows", [])]
+
+
+async def test_a_number_or_a_typed_title_selects_from_the_options_last_shown(
+        shopper: Shopper) -> None:
+    menu = _titles(await shopper.send("menu"))
+    assert menu[:3] == ["Tea", "Coffee", "Snacks"] and len(menu) == 6
+    # the first and the last option, with the decorations people type around a number
+    assert "*Tea*" in await shopper.text_of("1")
+    await shopper.send("menu")
+    assert f"*{menu[5]}*" in await shopper.text_of(" #6) ")
+    await shopper.send("menu")
+    assert "*Snacks*" in await shopper.text_of("৩")  # a Bengali 3
+    await shopper.send("menu")
+    assert "*Coffee*" in await shopper.text_of("2.")
+    # past either end is no choice: read as text (the fallback), not the last or first row
+    await shopper.send("menu")
+    for outside in ("7", "0"):
+        told = await shopper.text_of(outside)
+        assert "*Tea*" not in told and f"*{menu[5]}*" not in told, (outside, told)
+    # a title typed out, in any case, with a full stop or an exclamation, full-width
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("SWEETS!")
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("ｓｗｅｅｔｓ.")
+    # options are those of the last message that had any: after a plain answer, none
+    await shopper.send("menu")
+    await shopper.send("qwzx vbnm plk")
+    assert "*Tea*" not in await shopper.text_of("1")
+
+
+async def test_the_language_switches_only_on_a_clear_signal_and_never_once_chosen(
+        shopper: Shopper) -> None:
+    assert "समोसा" in await shopper.text_of("mujhe 2 samose chahiye")
+    assert "समोसा" in await shopper.text_of("ok")  # one English word is not enough
+    # romanised Hindi commands with English words stay in Hindi
+    assert "पता" in await shopper.text_of("order kar do")
+    # an address says nothing about the shopper's language
+    summary = await shopper.text_of("12 Park Street Kolkata West Bengal")
+    assert "कृपया अपना ऑर्डर" in summary, summary
+    # three English words without a Hindi cue: English from now on
+    assert "Here's our menu" in await shopper.text_of("show me the menu please")
+    assert "Your cart" in await shopper.text_of("cart")
+    # asked by name, it sticks: English sentences no longer switch it
+    assert "বাংলায়" in await shopper.text_of("বাংলা")
+    assert "মেনু" in await shopper.text_of("show me the menu please")
+
+
+async def test_a_new_conversation_starts_in_the_shops_language_and_stop_speaks_its_own(
+        client: TestClient[Any, Any]) -> None:
+    hindi = Shopper(client, "+919000000062")
+    told = await hindi.text_of("रोको")
+    assert "START" in told and "हो गया" in told, told  # confirmed in Hindi, not English
+    assert "टोकरी" in await hindi.text_of("cart")  # and the chat goes on in Hindi
+    # a language chosen by name is kept even when STOP is said in another
+    chosen = Shopper(client, "+919000000063")
+    await chosen.send("বাংলা")
+    told = await chosen.text_of("रोको")
+    assert "হয়ে গেছে" in told, told
+    english = Shopper(client, "+919000000064")
+    assert "Welcome to Mitra Tea House" in await english.text_of("hello")
+
+
+async def test_an_admin_status_change_runs_as_the_shops_first_owner_each_time_anew(
+        client: TestClient[Any, Any]) -> None:
+    from webhooks.keys import DB
+
+    for phone in ("+919000000065", "+919000000066"):
+        await place_order(Shopper(client, phone))
+    for order in ("ORD-1001", "ORD-1002"):
+        response = await client.post(f"/api/orders/{order}/status",
+                                     json={"status": "cancelled"}, headers=ADMIN)
+        assert response.status == 200, await response.text()
+    assert any("ORD-1001" in str(m.get("text")) for m in await outbox(client, "+919000000065"))
+    assert any("ORD-1002" in str(m.get("text")) for m in await outbox(client, "+919000000066"))
+    rows = await client.app[DB].fetchall(
+        "SELECT message_id, customer, kind, body, response FROM inbound_messages "
+        "WHERE channel = 'api' ORDER BY id")
+    # the owner's digits only (config/shop.yaml: "+919811111111"), a new id per command,
+    # and no HTTP answer of its own to store
+    assert [tuple(r[1:]) for r in rows] == [
+        ("919811111111", "text", "cancel ORD-1001", ""),
+        ("919811111111", "text", "cancel ORD-1002", "")]
+    assert all(re.fullmatch(r"api-[0-9a-f]{32}", r[0]) for r in rows), rows
+
+
+async def test_a_shop_without_an_owner_number_cannot_take_admin_commands(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["owners"] = []
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(settings.with_(shop_dir=folder), clock=clock))
+    await place_order(Shopper(client, "+919000000067"))
+    response = await client.post("/api/orders/ORD-1001/status", json={"status": "cancelled"},
+                                 headers=ADMIN)
+    assert response.status == 409 and "no owner number" in await response.text()
