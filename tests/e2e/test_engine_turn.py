@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from config.clock import Clock
 from config.settings import Settings
-from tests.conftest import ADMIN_TOKEN, AiohttpClient, Shopper
+from tests.conftest import ADMIN_TOKEN, OPEN_HOURS_MS, AiohttpClient, Shopper
 from tests.e2e.conftest import outbox, place_order, shop_copy
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -144,3 +144,38 @@ async def test_a_shop_without_an_owner_number_cannot_take_admin_commands(
     response = await client.post("/api/orders/ORD-1001/status", json={"status": "cancelled"},
                                  headers=ADMIN)
     assert response.status == 409 and "no owner number" in await response.text()
+
+
+async def test_after_hours_the_owner_gets_no_away_notice_and_a_paused_chat_stays_quiet(
+        aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    from webhooks.app import create_app
+
+    evening = Clock.starting_at(OPEN_HOURS_MS + 10 * 3_600_000)  # Monday 20:00, open
+    client = await aiohttp_client(create_app(settings.with_(simulator_owner=True),
+                                             clock=evening))
+    shopper = Shopper(client, "+919000000068")
+    assert "asked someone" in await shopper.text_of("talk to a person")
+    evening.advance(minutes=90)  # 21:30: closed, and the shop still has the chat
+    assert await shopper.send("are you there?") == []  # no away notice on nothing
+    # the owner, spelled with spaces, is the owner; no away notice in front of the answer
+    owner = await Shopper(client, "+91 98111 11111").send("orders")
+    assert [r["text"] for r in owner] == ["No orders yet."]
+    # a number that only contains the owner's digits is a shopper, told the shop is closed
+    other = await Shopper(client, "+9198111111119").send("orders")
+    assert "closed right now" in other[0]["text"]
+    assert not any("No orders yet" in r["text"] for r in other), other
+
+
+async def test_each_text_is_parsed_once_and_timed_and_a_tap_skips_the_intent_engine(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    def parses(metrics: str) -> float:
+        found = re.search(r"(?m)^haat_nlu_seconds_count (\S+)$", metrics)
+        assert found is not None, metrics
+        return float(found.group(1))
+
+    await shopper.send("hello")
+    assert "Here's our menu" in await shopper.text_of(button="menu")
+    metrics = await (await client.get("/metrics")).text()
+    assert parses(metrics) == 1.0
+    found = re.search(r"(?m)^haat_nlu_seconds_sum (\S+)$", metrics)
+    assert found is not None and 0 < float(found.group(1)) < 60
