@@ -179,3 +179,44 @@ async def test_each_text_is_parsed_once_and_timed_and_a_tap_skips_the_intent_eng
     assert parses(metrics) == 1.0
     found = re.search(r"(?m)^haat_nlu_seconds_sum (\S+)$", metrics)
     assert found is not None and 0 < float(found.group(1)) < 60
+
+
+def _alert(phone: str, *said: str) -> str:
+    """A handoff alert as one digest item: its lines joined by " · " (bot/flows/orders.py)."""
+    quoted = " · ".join(f"> {text}" for text in said)
+    return (f"🙋 {phone} asked for a person: · {quoted} · Reply to them directly; send "
+            f"`resume {phone}` to hand back to the bot.")
+
+
+async def test_held_alerts_reach_the_owner_as_one_dated_digest_when_they_write(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)  # no templates: outside the owner's window, alerts wait
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data.pop("templates", None)
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(
+        settings.with_(simulator_owner=True, shop_dir=folder), clock=clock))
+    first, second, third = "+919000000071", "+919000000072", "+919000000073"
+    chatty = Shopper(client, first)
+    await chatty.send("x" * 200)
+    await chatty.send("talk to a person")  # Monday 10:00 Kolkata
+    clock.advance(minutes=15)
+    await Shopper(client, second).send("talk to a person")
+    owner = Shopper(client, "+919811111111")
+    replies = await owner.send("orders")
+    assert [r["type"] for r in replies] == ["text", "text"]
+    head, one, two = replies[0]["text"].split("\n")
+    assert head == "📬 2 alerts could not reach you while the chat was closed:"
+    assert one == "• 23 Nov 04:30 UTC — " + _alert(first, "x" * 200, "talk to a person")[:300]
+    assert two == "• 23 Nov 04:45 UTC — " + _alert(second, "talk to a person")
+    assert replies[1]["text"] == "No orders yet."
+    assert await owner.text_of("orders") == "No orders yet."  # once only
+    clock.advance(minutes=25 * 60)  # the owner's 24-hour window has closed again
+    await Shopper(client, third).send("talk to a person")
+    assert await owner.text_of("orders") == (
+        "📬 1 alert could not reach you while the chat was closed:\n"
+        f"• 24 Nov 05:45 UTC — {_alert(third, 'talk to a person')}\nNo orders yet.")
