@@ -127,6 +127,10 @@ async def test_an_admin_status_change_runs_as_the_shops_first_owner_each_time_an
         ("919811111111", "text", "cancel ORD-1001", ""),
         ("919811111111", "text", "cancel ORD-1002", "")]
     assert all(re.fullmatch(r"api-[0-9a-f]{32}", r[0]) for r in rows), rows
+    # the command's own answer is the API's response, never a message queued to "api"
+    queued = await client.app[DB].fetchall(
+        "SELECT customer FROM outbound_messages WHERE channel = 'api'")
+    assert queued == []
 
 
 async def test_a_shop_without_an_owner_number_cannot_take_admin_commands(
