@@ -224,3 +224,25 @@ async def test_held_alerts_reach_the_owner_as_one_dated_digest_when_they_write(
     assert await owner.text_of("orders") == (
         "📬 1 alert could not reach you while the chat was closed:\n"
         f"• 24 Nov 05:45 UTC — {_alert(third, 'talk to a person')}\nNo orders yet.")
+
+
+async def test_a_tapped_stop_or_start_is_a_consent_command_unless_its_payload_names_one(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    from webhooks.keys import DB
+
+    async def status() -> str:
+        row = await client.app[DB].fetchone(
+            "SELECT status FROM marketing_consent WHERE customer = ?",
+            (shopper.phone.removeprefix("+"),))
+        assert row is not None
+        return str(row[0])
+
+    # WhatsApp's own opt-out quick reply: its payload is its title
+    told = await shopper.text_of("Stop promotions", button="Stop promotions")
+    assert "START" in told and await status() == "opted_out", told
+    # a merchant template's button titled START, whatever its payload
+    told = await shopper.text_of("START", button="promo:diwali-2025")
+    assert "STOP" in told and await status() == "opted_in", told
+    # our own consent buttons answer by payload, whatever the title says
+    await shopper.send("STOP", button="consent:yes")
+    assert await status() == "opted_in"
