@@ -16,6 +16,8 @@ from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import ADMIN_TOKEN, OPEN_HOURS_MS, AiohttpClient, Shopper
 from tests.e2e.conftest import outbox, place_order, shop_copy
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
+from tests.sim import cloud_text, signed_cloud_request
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -246,3 +248,64 @@ async def test_a_tapped_stop_or_start_is_a_consent_command_unless_its_payload_na
     # our own consent buttons answer by payload, whatever the title says
     await shopper.send("STOP", button="consent:yes")
     assert await status() == "opted_in"
+
+
+async def test_each_app_remembers_what_it_handled_and_what_it_found_stored(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import ENGINE
+
+    one: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    two: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    answer = await Shopper(one, PHONE).send("1 samosa", message_id="t1")
+    assert ("simulator", "t1") in one.app[ENGINE].recent
+    assert ("simulator", "t1") not in two.app[ENGINE].recent
+    # the second finds it below its memory (the inbound row's guard), then remembers it
+    assert await Shopper(two, PHONE).send("1 samosa", message_id="t1") == answer
+    assert ("simulator", "t1") in two.app[ENGINE].recent
+    assert len(two.app[ENGINE].recent) == 1
+
+
+async def test_the_simulator_answer_says_what_was_understood_and_a_tap_is_not_parsed(
+        client: TestClient[Any, Any]) -> None:
+    from tests.conftest import SIM_TOKEN
+
+    async def answer(body: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post("/webhooks/simulator", json={"from": PHONE, **body},
+                                     headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        data: dict[str, Any] = await response.json()
+        return data
+
+    added = await answer({"id": "u1", "text": "2 samosa"})
+    assert (added["intent"], added["language"]) == ("add_to_cart", "en")
+    assert 0 < added["confidence"] <= 1
+    # a guess is worse than a question: what the engine cannot read is out of scope
+    unknown = await answer({"id": "u2", "text": "qwzx vbnm plk"})
+    assert unknown["intent"] == "out_of_scope"
+    tapped = await answer({"id": "u3", "button": "menu"})
+    assert "intent" not in tapped and tapped["replies"]
+
+
+async def test_a_whatsapp_turn_stores_no_http_answer_and_replies_through_the_outbox(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import DB, OUTBOX
+
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
+    body, headers = signed_cloud_request(
+        settings.env["WHATSAPP_APP_SECRET"],
+        cloud_text("hello", from_="919000000081", phone_number_id="111222333",
+                   message_id="wamid.engine1"))
+    assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+    outbox = client.app[OUTBOX]
+    await outbox.drain()
+    await outbox.run_due()
+    await outbox.drain()
+    row = await client.app[DB].fetchone(
+        "SELECT response FROM inbound_messages WHERE message_id = 'wamid.engine1'")
+    assert row is not None and row[0] == ""
+    # from the number it was written to
+    assert [r.path for r in graph.received] == ["/111222333/messages"]
