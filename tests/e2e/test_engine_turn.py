@@ -32,6 +32,7 @@ async def test_a_restarted_app_knows_the_ids_it_handled_before_and_replays_them(
     first: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
     answer = await Shopper(first, PHONE).send("2 samosa", message_id="r1")
     await Shopper(first, PHONE).send("cart", message_id="r2")
+    assert first.app[METRICS].duplicates == 0  # two new messages
     await first.close()
     again: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
     engine = again.app[ENGINE]
