@@ -71,6 +71,9 @@ async def test_a_number_or_a_typed_title_selects_from_the_options_last_shown(
     assert "*Sweets*" in await shopper.text_of("SWEETS!")
     await shopper.send("menu")
     assert "*Sweets*" in await shopper.text_of("ｓｗｅｅｔｓ.")
+    # a tap that came without an id (its title as the payload) selects by that title
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("Sweets", button="Sweets")
     # options are those of the last message that had any: after a plain answer, none
     await shopper.send("menu")
     await shopper.send("qwzx vbnm plk")
