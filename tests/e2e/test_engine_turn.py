@@ -1,0 +1,315 @@
+"""The engine's turn from outside (bot/engine.py): what a message stores, who may act as the
+owner, which options a number selects, when the language switches, and how a stored turn
+is found again after a restart. Each test goes through the real app and its database, as
+the mutation run of bot/engine.py showed these went unchecked (docs/TESTING.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp.test_utils import TestClient
+
+from config.clock import Clock
+from config.settings import Settings
+from tests.conftest import ADMIN_TOKEN, OPEN_HOURS_MS, AiohttpClient, Shopper
+from tests.e2e.conftest import outbox, place_order, shop_copy
+from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi
+from tests.sim import cloud_text, signed_cloud_request
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+PHONE = "+919000000061"
+
+
+async def test_a_restarted_app_knows_the_ids_it_handled_before_and_replays_them(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import DB, ENGINE, METRICS
+
+    first: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    answer = await Shopper(first, PHONE).send("2 samosa", message_id="r1")
+    await Shopper(first, PHONE).send("cart", message_id="r2")
+    assert first.app[METRICS].duplicates == 0  # two new messages
+    await first.close()
+    again: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    engine = again.app[ENGINE]
+    # start-up loads the handled ids: a redelivery costs one read, not a lost guard
+    assert ("simulator", "r1") in engine.recent and ("simulator", "r2") in engine.recent
+    assert ("simulator", "r3") not in engine.recent
+    assert await Shopper(again, PHONE).send("2 samosa", message_id="r1") == answer
+    assert again.app[METRICS].duplicates == 1
+    rows = await again.app[DB].fetchall("SELECT message_id FROM inbound_messages ORDER BY id")
+    assert [r[0] for r in rows] == ["r1", "r2"]
+
+
+def _titles(replies: list[dict[str, Any]]) -> list[str]:
+    return [c["title"] for r in replies for c in r.get("buttons", []) + r.get("rows", [])]
+
+
+async def test_a_number_or_a_typed_title_selects_from_the_options_last_shown(
+        shopper: Shopper) -> None:
+    menu = _titles(await shopper.send("menu"))
+    assert menu[:3] == ["Tea", "Coffee", "Snacks"] and len(menu) == 6
+    # the first and the last option, with the decorations people type around a number
+    assert "*Tea*" in await shopper.text_of("1")
+    await shopper.send("menu")
+    assert f"*{menu[5]}*" in await shopper.text_of(" #6) ")
+    await shopper.send("menu")
+    assert "*Snacks*" in await shopper.text_of("৩")  # a Bengali 3
+    await shopper.send("menu")
+    assert "*Coffee*" in await shopper.text_of("2.")
+    # past either end is no choice: read as text (the fallback), not the last or first row
+    await shopper.send("menu")
+    for outside in ("7", "0"):
+        told = await shopper.text_of(outside)
+        assert "*Tea*" not in told and f"*{menu[5]}*" not in told, (outside, told)
+    # a title typed out, in any case, with a full stop or an exclamation, full-width
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("SWEETS!")
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("ｓｗｅｅｔｓ.")
+    # a tap that came without an id (its title as the payload) selects by that title
+    await shopper.send("menu")
+    assert "*Sweets*" in await shopper.text_of("Sweets", button="Sweets")
+    # options are those of the last message that had any: after a plain answer, none
+    await shopper.send("menu")
+    await shopper.send("qwzx vbnm plk")
+    assert "*Tea*" not in await shopper.text_of("1")
+
+
+async def test_the_language_switches_only_on_a_clear_signal_and_never_once_chosen(
+        shopper: Shopper) -> None:
+    assert "समोसा" in await shopper.text_of("mujhe 2 samose chahiye")
+    assert "समोसा" in await shopper.text_of("ok")  # one English word is not enough
+    # romanised Hindi commands with English words stay in Hindi
+    assert "पता" in await shopper.text_of("order kar do")
+    # an address says nothing about the shopper's language
+    summary = await shopper.text_of("12 Park Street Kolkata West Bengal")
+    assert "कृपया अपना ऑर्डर" in summary, summary
+    # three English words without a Hindi cue: English from now on
+    assert "Here's our menu" in await shopper.text_of("show me the menu please")
+    assert "Your cart" in await shopper.text_of("cart")
+    # asked by name, it sticks: English sentences no longer switch it
+    assert "বাংলায়" in await shopper.text_of("বাংলা")
+    assert "মেনু" in await shopper.text_of("show me the menu please")
+
+
+async def test_a_new_conversation_starts_in_the_shops_language_and_stop_speaks_its_own(
+        client: TestClient[Any, Any]) -> None:
+    hindi = Shopper(client, "+919000000062")
+    told = await hindi.text_of("रोको")
+    assert "START" in told and "हो गया" in told, told  # confirmed in Hindi, not English
+    assert "टोकरी" in await hindi.text_of("cart")  # and the chat goes on in Hindi
+    # a language chosen by name is kept even when STOP is said in another
+    chosen = Shopper(client, "+919000000063")
+    await chosen.send("বাংলা")
+    told = await chosen.text_of("रोको")
+    assert "হয়ে গেছে" in told, told
+    english = Shopper(client, "+919000000064")
+    assert "Welcome to Mitra Tea House" in await english.text_of("hello")
+
+
+async def test_an_admin_status_change_runs_as_the_shops_first_owner_each_time_anew(
+        client: TestClient[Any, Any]) -> None:
+    from webhooks.keys import DB
+
+    for phone in ("+919000000065", "+919000000066"):
+        await place_order(Shopper(client, phone))
+    for order in ("ORD-1001", "ORD-1002"):
+        response = await client.post(f"/api/orders/{order}/status",
+                                     json={"status": "cancelled"}, headers=ADMIN)
+        assert response.status == 200, await response.text()
+    assert any("ORD-1001" in str(m.get("text")) for m in await outbox(client, "+919000000065"))
+    assert any("ORD-1002" in str(m.get("text")) for m in await outbox(client, "+919000000066"))
+    rows = await client.app[DB].fetchall(
+        "SELECT message_id, customer, kind, body, response FROM inbound_messages "
+        "WHERE channel = 'api' ORDER BY id")
+    # the owner's digits only (config/shop.yaml: "+919811111111"), a new id per command,
+    # and no HTTP answer of its own to store
+    assert [tuple(r[1:]) for r in rows] == [
+        ("919811111111", "text", "cancel ORD-1001", ""),
+        ("919811111111", "text", "cancel ORD-1002", "")]
+    assert all(re.fullmatch(r"api-[0-9a-f]{32}", r[0]) for r in rows), rows
+    # the command's own answer is the API's response, never a message queued to "api"
+    queued = await client.app[DB].fetchall(
+        "SELECT customer FROM outbound_messages WHERE channel = 'api'")
+    assert queued == []
+
+
+async def test_a_shop_without_an_owner_number_cannot_take_admin_commands(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["owners"] = []
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(settings.with_(shop_dir=folder), clock=clock))
+    await place_order(Shopper(client, "+919000000067"))
+    response = await client.post("/api/orders/ORD-1001/status", json={"status": "cancelled"},
+                                 headers=ADMIN)
+    assert response.status == 409 and "no owner number" in await response.text()
+
+
+async def test_after_hours_the_owner_gets_no_away_notice_and_a_paused_chat_stays_quiet(
+        aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    from webhooks.app import create_app
+
+    evening = Clock.starting_at(OPEN_HOURS_MS + 10 * 3_600_000)  # Monday 20:00, open
+    client = await aiohttp_client(create_app(settings.with_(simulator_owner=True),
+                                             clock=evening))
+    shopper = Shopper(client, "+919000000068")
+    assert "asked someone" in await shopper.text_of("talk to a person")
+    evening.advance(minutes=90)  # 21:30: closed, and the shop still has the chat
+    assert await shopper.send("are you there?") == []  # no away notice on nothing
+    # the owner, spelled with spaces, is the owner; no away notice in front of the answer
+    owner = await Shopper(client, "+91 98111 11111").send("orders")
+    assert [r["text"] for r in owner] == ["No orders yet."]
+    # a number that only contains the owner's digits is a shopper, told the shop is closed
+    other = await Shopper(client, "+9198111111119").send("orders")
+    assert "closed right now" in other[0]["text"]
+    assert not any("No orders yet" in r["text"] for r in other), other
+
+
+async def test_each_text_is_parsed_once_and_timed_and_a_tap_skips_the_intent_engine(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    def parses(metrics: str) -> float:
+        found = re.search(r"(?m)^haat_nlu_seconds_count (\S+)$", metrics)
+        assert found is not None, metrics
+        return float(found.group(1))
+
+    await shopper.send("hello")
+    assert "Here's our menu" in await shopper.text_of(button="menu")
+    metrics = await (await client.get("/metrics")).text()
+    assert parses(metrics) == 1.0
+    found = re.search(r"(?m)^haat_nlu_seconds_sum (\S+)$", metrics)
+    assert found is not None and 0 < float(found.group(1)) < 60
+
+
+def _alert(phone: str, *said: str) -> str:
+    """A handoff alert as one digest item: its lines joined by " · " (bot/flows/orders.py)."""
+    quoted = " · ".join(f"> {text}" for text in said)
+    return (f"🙋 {phone} asked for a person: · {quoted} · Reply to them directly; send "
+            f"`resume {phone}` to hand back to the bot.")
+
+
+async def test_held_alerts_reach_the_owner_as_one_dated_digest_when_they_write(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)  # no templates: outside the owner's window, alerts wait
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data.pop("templates", None)
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(
+        settings.with_(simulator_owner=True, shop_dir=folder), clock=clock))
+    first, second, third = "+919000000071", "+919000000072", "+919000000073"
+    chatty = Shopper(client, first)
+    await chatty.send("x" * 200)
+    await chatty.send("talk to a person")  # Monday 10:00 Kolkata
+    clock.advance(minutes=15)
+    await Shopper(client, second).send("talk to a person")
+    owner = Shopper(client, "+919811111111")
+    replies = await owner.send("orders")
+    assert [r["type"] for r in replies] == ["text", "text"]
+    head, one, two = replies[0]["text"].split("\n")
+    assert head == "📬 2 alerts could not reach you while the chat was closed:"
+    assert one == "• 23 Nov 04:30 UTC — " + _alert(first, "x" * 200, "talk to a person")[:300]
+    assert two == "• 23 Nov 04:45 UTC — " + _alert(second, "talk to a person")
+    assert replies[1]["text"] == "No orders yet."
+    assert await owner.text_of("orders") == "No orders yet."  # once only
+    clock.advance(minutes=25 * 60)  # the owner's 24-hour window has closed again
+    await Shopper(client, third).send("talk to a person")
+    assert await owner.text_of("orders") == (
+        "📬 1 alert could not reach you while the chat was closed:\n"
+        f"• 24 Nov 05:45 UTC — {_alert(third, 'talk to a person')}\nNo orders yet.")
+
+
+async def test_a_tapped_stop_or_start_is_a_consent_command_unless_its_payload_names_one(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    from webhooks.keys import DB
+
+    async def status() -> str:
+        row = await client.app[DB].fetchone(
+            "SELECT status FROM marketing_consent WHERE customer = ?",
+            (shopper.phone.removeprefix("+"),))
+        assert row is not None
+        return str(row[0])
+
+    # WhatsApp's own opt-out quick reply: its payload is its title
+    told = await shopper.text_of("Stop promotions", button="Stop promotions")
+    assert "START" in told and await status() == "opted_out", told
+    # a merchant template's button titled START, whatever its payload
+    told = await shopper.text_of("START", button="promo:diwali-2025")
+    assert "STOP" in told and await status() == "opted_in", told
+    # our own consent buttons answer by payload, whatever the title says
+    await shopper.send("STOP", button="consent:yes")
+    assert await status() == "opted_in"
+
+
+async def test_each_app_remembers_what_it_handled_and_what_it_found_stored(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import ENGINE
+
+    one: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    two: TestClient[Any, Any] = await aiohttp_client(create_app(settings, clock=clock))
+    answer = await Shopper(one, PHONE).send("1 samosa", message_id="t1")
+    assert ("simulator", "t1") in one.app[ENGINE].recent
+    assert ("simulator", "t1") not in two.app[ENGINE].recent
+    # the second finds it below its memory (the inbound row's guard), then remembers it
+    assert await Shopper(two, PHONE).send("1 samosa", message_id="t1") == answer
+    assert ("simulator", "t1") in two.app[ENGINE].recent
+    assert len(two.app[ENGINE].recent) == 1
+
+
+async def test_the_simulator_answer_says_what_was_understood_and_a_tap_is_not_parsed(
+        client: TestClient[Any, Any]) -> None:
+    from tests.conftest import SIM_TOKEN
+
+    async def answer(body: dict[str, Any]) -> dict[str, Any]:
+        response = await client.post("/webhooks/simulator", json={"from": PHONE, **body},
+                                     headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        data: dict[str, Any] = await response.json()
+        return data
+
+    added = await answer({"id": "u1", "text": "2 samosa"})
+    assert (added["intent"], added["language"]) == ("add_to_cart", "en")
+    assert 0 < added["confidence"] <= 1
+    # a guess is worse than a question: what the engine cannot read is out of scope
+    unknown = await answer({"id": "u2", "text": "qwzx vbnm plk"})
+    assert unknown["intent"] == "out_of_scope"
+    tapped = await answer({"id": "u3", "button": "menu"})
+    assert "intent" not in tapped and tapped["replies"]
+
+
+async def test_a_whatsapp_turn_stores_no_http_answer_and_replies_through_the_outbox(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi) -> None:
+    from webhooks.app import create_app
+    from webhooks.keys import DB, OUTBOX
+
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
+    body, headers = signed_cloud_request(
+        settings.env["WHATSAPP_APP_SECRET"],
+        cloud_text("hello", from_="919000000081", phone_number_id="111222333",
+                   message_id="wamid.engine1"))
+    assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+    outbox = client.app[OUTBOX]
+    await outbox.drain()
+    await outbox.run_due()
+    await outbox.drain()
+    row = await client.app[DB].fetchone(
+        "SELECT response FROM inbound_messages WHERE message_id = 'wamid.engine1'")
+    assert row is not None and row[0] == ""
+    # from the number it was written to
+    assert [r.path for r in graph.received] == ["/111222333/messages"]
