@@ -221,9 +221,13 @@ class Engine:
             channel = out.channel or message.channel
             found = await self.store.find(shop.id, out.customer)
             theirs = next((c for c in found if c.key.channel == channel), None)
-            # answer from the number the recipient talks to on their own channel
-            to_business = business if channel == message.channel and business else (
-                theirs.business if theirs and theirs.business else business)
+            # from the number the recipient talks to on that channel: the sender's own
+            # number only for the sender (this turn may have just changed it) or when the
+            # recipient's is not known (a shop with two numbers must not answer a shopper
+            # from the number the owner wrote to)
+            own = channel == message.channel and out.customer == message.customer
+            to_business = business if (own and business) or not (
+                theirs and theirs.business) else theirs.business
             # a channel's service window: free-form only inside it, else a template
             language = out.language or (theirs.language if theirs else shop.default_language)
             items.append(proactive_item(

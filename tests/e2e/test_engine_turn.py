@@ -313,3 +313,35 @@ async def test_a_whatsapp_turn_stores_no_http_answer_and_replies_through_the_out
     assert row is not None and row[0] == ""
     # from the number it was written to
     assert [r.path for r in graph.received] == ["/111222333/messages"]
+
+
+async def test_a_message_the_owner_causes_reaches_the_shopper_from_the_number_they_wrote_to(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi) -> None:
+    """A shop with two Cloud numbers: the shopper wrote to one, the owner to the other. The
+    "I'm back" that the owner's resume sends the shopper comes from the shopper's number,
+    and the owner's own answer from the owner's."""
+    from webhooks.app import create_app
+    from webhooks.keys import OUTBOX
+
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
+    secret = settings.env["WHATSAPP_APP_SECRET"]
+    shopper, owner = "919000000082", "919811111111"
+
+    async def write(text: str, sender: str, number: str, message_id: str) -> None:
+        body, headers = signed_cloud_request(secret, cloud_text(
+            text, from_=sender, phone_number_id=number, message_id=message_id))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+        for _ in range(2):
+            await client.app[OUTBOX].drain()
+            await client.app[OUTBOX].run_due()
+
+    await write("help", owner, "444555666", "wamid.own1")  # the owner's window is open
+    await write("talk to a person", shopper, "111222333", "wamid.shop1")
+    graph.received.clear()
+    await write(f"resume +{shopper}", owner, "444555666", "wamid.own2")
+    sent = {(r.json["to"], r.path) for r in graph.received if r.json}
+    assert (shopper, "/111222333/messages") in sent, sent
+    assert (owner, "/444555666/messages") in sent, sent
+    assert (shopper, "/444555666/messages") not in sent, sent
