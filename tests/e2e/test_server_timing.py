@@ -39,11 +39,19 @@ from webhooks.fuzz import Case, Secrets, Shot, fire
 CPU = min(os.sched_getaffinity(0))  # one CPU: the server and the hogs share it
 
 
-def _pin_low() -> None:
-    os.sched_setaffinity(0, {CPU})
-    # runs only when nothing else on its CPU wants to: whatever the kernel's scheduler
-    # (a nice level's share depends on it, and on sleeper credit, and may starve nothing)
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+def _pin_low(pid: int) -> None:
+    """Pin every thread of a running server to CPU under SCHED_IDLE.
+
+    Done once it is ready, not at its start: under SCHED_IDLE it starts only if its CPU
+    falls idle, and beside the suite's other worker (scripts/test.sh runs two) it may not
+    within until_ready's 15 s.
+    """
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        tid = int(task.name)
+        os.sched_setaffinity(tid, {CPU})
+        # runs only when nothing else on its CPU wants to: whatever the kernel's scheduler
+        # (a nice level's share depends on it, and on sleeper credit, and may starve nothing)
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
 
 
 @asynccontextmanager
@@ -55,10 +63,11 @@ async def _server(tmp_path: Path, *, starved: bool) -> AsyncIterator[tuple[str, 
                HAAT_MODEL_CACHE=str(tmp_path / "models"))
     proc = subprocess.Popen(  # noqa: S603, ASYNC220 - a real separate server process
         [sys.executable, "-m", "webhooks", "serve", "--port", str(port)], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=_pin_low if starved else None)  # noqa: PLW1509 - no threads yet here
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await until_ready(f"http://127.0.0.1:{port}", proc)
+        if starved:
+            _pin_low(proc.pid)
         yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.send_signal(signal.SIGCONT)
