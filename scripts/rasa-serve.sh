@@ -32,10 +32,10 @@ RASA="$VENV/bin/rasa"
 
 export RASA_TELEMETRY_ENABLED=false      # no calls home (there is no network here anyway)
 export TF_CPP_MIN_LOG_LEVEL=2            # TensorFlow's start-up chatter
-export RASA_CACHE_DIRECTORY="$PWD/$MODELS/.cache"   # not ./.rasa/cache in the repo
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 mkdir -p "$MODELS"
+export RASA_CACHE_DIRECTORY="$(cd "$MODELS" && pwd)/.cache"   # not ./.rasa/cache in the repo
 # one export and training at a time (scripts/test.sh trains in the background while the
 # real-Rasa test fixture may ask for the same model): the lock ends when this script does
 exec 9>"$MODELS/.train.lock"
