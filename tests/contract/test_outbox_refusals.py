@@ -88,6 +88,16 @@ async def send_due(r: Rig, outbox: Outbox) -> None:
     await outbox.drain()
 
 
+async def send_due_logged(r: Rig, outbox: Outbox, caplog: pytest.LogCaptureFixture
+                          ) -> tuple[int, int, dict[str, dict[str, Any]]]:
+    """One send of what is due, its log lines captured: the clock before and after, and
+    the rows then."""
+    before = r.clock.now_ms()
+    with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
+        await send_due(r, outbox)
+    return before, r.clock.now_ms(), await rows(r)
+
+
 def same_person(row: dict[str, Any]) -> bool:
     """The row goes to the shopper of :func:`text`, on its shop, channel and number."""
     return (row["shop_id"], row["channel"], row["customer"], row["business"]) == (
@@ -115,11 +125,7 @@ async def test_a_retried_send_backs_off_exponentially_with_jitter_and_says_why(
     await store(r, *fourth, attempts=3)
     await store(r, *capped, attempts=10)
     graph.fail_next(48, status=500)
-    before = r.clock.now_ms()
-    with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
-        await send_due(r, outbox)
-    after = r.clock.now_ms()
-    found = await rows(r)
+    before, after, found = await send_due_logged(r, outbox, caplog)
     expected_logs = []
     factors: dict[str, list[float]] = {"first": [], "fourth": [], "capped": []}
     for group, items, attempts, full in (("first", first, 0, 1000), ("fourth", fourth, 3, 8000),
@@ -149,11 +155,7 @@ async def test_the_last_retryable_failure_ends_the_row_dead_or_held_and_warns(
     await store(r, shopper, alert, attempts=2)  # this is the third and last try
     await store(r, again, attempts=1)  # the second of three: retried
     graph.fail_next(3, status=500)
-    before = r.clock.now_ms()
-    with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
-        await send_due(r, outbox)
-    after = r.clock.now_ms()
-    found = await rows(r)
+    before, after, found = await send_due_logged(r, outbox, caplog)
     assert found["shopper"]["status"] == "dead" and found["alert"]["status"] == "held"
     assert found["again"]["status"] == "pending" and found["again"]["attempts"] == 2
     for row_id in ("shopper", "alert"):
@@ -216,11 +218,7 @@ async def test_a_closed_window_without_a_template_ends_the_row_and_warns(
     outbox = r.outbox()
     graph.closed.add(CUSTOMER)
     await store(r, text("shopper"), text("alert", event="merchant_alert"))
-    before = r.clock.now_ms()
-    with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
-        await send_due(r, outbox)
-    after = r.clock.now_ms()
-    found = await rows(r)
+    before, after, found = await send_due_logged(r, outbox, caplog)
     error = ("400 131047 Graph API 400: (#131047) Re-engagement message "
              "(and no approved template for it in shop.yaml)")
     assert found["shopper"]["status"] == "undeliverable" and found["alert"]["status"] == "held"
