@@ -433,7 +433,7 @@ async def test_a_poll_looks_for_dead_servers_journals_every_orphan_interval(
         left_by_the_dead(journals, gone, {"first": "wamid.1"})
         await outbox.poll_once()
         assert outbox.recovered_from_journal == 1
-        left_by_the_dead(journals, gone + 1, {"second": "wamid.2"})
+        left_by_the_dead(journals, dead_pid(), {"second": "wamid.2"})  # gone + 1 may be alive
         r.clock.advance(seconds=1.9)
         await outbox.poll_once()
         assert outbox.recovered_from_journal == 1  # not yet time
@@ -442,7 +442,7 @@ async def test_a_poll_looks_for_dead_servers_journals_every_orphan_interval(
         assert outbox.recovered_from_journal == 2
         assert (await r.rows())["second"][:2] == ("sent", "wamid.2")
         r.clock.advance(minutes=-5)  # the clock went back: look again at once
-        left_by_the_dead(journals, gone + 2, {"third": "wamid.3"})
+        left_by_the_dead(journals, dead_pid(), {"third": "wamid.3"})
         await outbox.poll_once()
         assert outbox.recovered_from_journal == 3
         await outbox.close()
