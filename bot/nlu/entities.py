@@ -197,7 +197,7 @@ def sold_by_amount(product: Product) -> bool:
 
 
 def _countable(product: Product) -> bool:
-    return _unit_amount(product) is None
+    return not sold_by_amount(product)
 
 
 def _sized_item(product: Product, sku: str, text: str, number: NumberSpan,

@@ -85,7 +85,9 @@ _BN_CLASSIFIERS: tuple[str, ...] = tuple(
 # romanised Bengali writes the classifier in Latin, often glued on: "2ta", "3 ti"
 _LATIN_CLASSIFIERS = frozenset({"ta", "ti", "te", "khana", "khani"})
 _GLUED_CLASSIFIERS = frozenset({"to"})  # "2to" (টো), but "2 to 3" is a range
-_LATIN_SUFFIXES = ("khana", "khani", "ta", "ti", "te", "to")
+# the classifiers as glued to a number word ("barota", "ekkhana"), longest first
+_LATIN_SUFFIXES = tuple(sorted(_LATIN_CLASSIFIERS | _GLUED_CLASSIFIERS,
+                               key=lambda suffix: (-len(suffix), suffix)))
 _UNITS: dict[str, str] = {
     normalize_token(w): unit for unit, words in UNIT_WORDS.items() for w in words.split()
 }
