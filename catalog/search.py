@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
+from catalog.inflection import arabic_singulars, latin_singulars
 from catalog.models import Catalog, Option, Product
 from catalog.tokens import MAX_QUERY_TOKENS, Token, _is_latin, normalize_token, tokenize
 from catalog.translit import folded_key, romanize, skeleton, sound_key
@@ -125,7 +126,7 @@ def _unit_form(norm: str) -> str:
 # attached "and" (وشاي). Tried only when the whole word is not already a catalog word.
 _BN_SUFFIXES = ("গুলো", "গুলি", "গুলা", "খানা", "খানি", "টা", "টি", "টো", "টে", "য়ের", "ের",
                 "এর", "র")
-_HI_SUFFIXES = (("े", "ा"), ("ों", "ा"), ("ें", ""), ("ों", ""))
+_HI_SUFFIXES = (("े", "ा"), ("ों", "ा"), ("ें", ""), ("ों", ""), ("ियां", "ी"), ("ियों", "ी"))
 
 
 def _inflection_stems(norm: str) -> list[str]:
@@ -139,8 +140,12 @@ def _inflection_stems(norm: str) -> list[str]:
         for suffix, base in _HI_SUFFIXES:
             if norm.endswith(suffix) and len(norm) - len(suffix) >= 2:
                 stems.append(norm[: -len(suffix)] + base)
-    elif first == "\u0648" and len(norm) >= 4:  # و + noun
-        stems.append(normalize_token(norm[1:]))
+    elif "\u0621" <= first <= "\u064a":
+        bare = norm
+        if first == "\u0648" and len(norm) >= 4:  # و + noun
+            bare = normalize_token(norm[1:])
+            stems.append(bare)
+        stems.extend(arabic_singulars(bare))  # ملفات, مماحي, اقلام, سماعتين
     return stems
 
 
@@ -275,6 +280,9 @@ class ProductIndex:
         self._by_fine: dict[str, list[int]] = {}
         self._by_skel: dict[str, list[int]] = {}
         self._by_skel_delete: dict[str, list[int]] = {}
+        # Arabic words by the singulars they may be plurals of (دبابيس under دبوس), so a
+        # shopper's singular meets the catalog's plural (catalog/inflection.py)
+        self._by_singular: dict[str, list[int]] = {}
         # words with a z (خبز khubz, ज़ातर), by the skeleton and key they have with s for z:
         # shoppers write z as s ("khubus"), while the keys fold z with j (ज़/ज)
         self._by_skel_zs: dict[str, list[tuple[int, str]]] = {}
@@ -367,6 +375,9 @@ class ProductIndex:
         if len(skel) >= 3:
             for d in _deletes(skel):
                 self._by_skel_delete.setdefault(d, []).append(vid)
+        if "\u0621" <= surface[:1] <= "\u064a":
+            for singular in arabic_singulars(surface):
+                self._by_singular.setdefault(singular, []).append(vid)
         roman = romanize(surface)
         if "z" in roman:
             as_s = roman.replace("z", "s")
@@ -411,17 +422,25 @@ class ProductIndex:
         """Words that sound the same, and the word's plural or inflected stems."""
         for vid in self._by_fine.get(fine, ()):
             found.setdefault(vid, 0.96)
-        if len(norm) >= 4 and norm[-1] == "s" and norm.isascii():  # eggs, samosas, dishes
-            for stem in (norm[:-1], norm[:-2]) if norm.endswith("es") else (norm[:-1],):
+        if norm.isascii():
+            stems: tuple[str, ...] = ()
+            if len(norm) >= 4 and norm[-1] == "s":  # eggs, samosas, dishes
+                stems = (norm[:-1], norm[:-2]) if norm.endswith("es") else (norm[:-1],)
+            for stem in (*stems, *latin_singulars(norm)):  # batteries, khatagulo
                 for vid in self._by_fine.get(sound_key(stem), ()):
                     found.setdefault(vid, 0.95)
-        elif not norm.isascii():
-            for stem in _inflection_stems(norm):  # রসগোল্লাগুলো, समोसे, وشاي
-                surface = self._by_surface.get(stem)
-                if surface is not None:
-                    found.setdefault(surface, 0.95)
-                for vid in self._by_fine.get(sound_key(stem), ()):
-                    found.setdefault(vid, 0.93)
+            return
+        inflected = _inflection_stems(norm)  # রসগোল্লাগুলো, समोसे, وشاي, ملفات
+        for stem in inflected:
+            surface = self._by_surface.get(stem)
+            if surface is not None:
+                found.setdefault(surface, 0.95)
+            for vid in self._by_fine.get(sound_key(stem), ()):
+                found.setdefault(vid, 0.93)
+        if self._by_singular and "\u0621" <= norm[:1] <= "\u064a":
+            for key in (norm, *inflected):  # دبوس for the catalog's دبابيس
+                for vid in self._by_singular.get(key, ()):
+                    found.setdefault(vid, 0.92)
 
     def _skeleton_candidates(self, skel: str) -> set[int]:
         """Words whose consonant skeleton is the query's, one consonant lost, added or
