@@ -40,7 +40,7 @@ from catalog.search import (
 )
 
 __all__ = ["MAX_QUANTITY", "Extraction", "extract", "extract_entities", "item_for",
-           "order_intent", "quantity_of", "sold_by_amount"]
+           "order_intent", "quantity_of", "question_cue", "sold_by_amount"]
 
 MAX_QUANTITY = 9999  # bigger numbers are phone numbers, pin codes or order ids
 _Target = Mention | Ambiguous  # a product, or a word several products share ("dal")
@@ -479,23 +479,49 @@ def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> li
     return out
 
 
+def _normalised(words: str) -> frozenset[str]:
+    """The words of a whitespace-separated list, normalised as tokens are."""
+    return frozenset(normalize_token(w) for w in words.split())
+
+
 # ---- negation: "no samosa today", "চা লাগবে না", "لا أريد شاي" ------------------------------
-_NEG_BEFORE = frozenset({"no", "not", "without", "dont", "never", "بدون", "لا", "ما", "مش",
-                         "بلاش", "ولا", "غير", "bina", "बिना"})
-_NEG_AFTER = frozenset({"nahi", "nahin", "nai", "mat", "na", "not", "नहीं", "मत", "ना", "না",
-                        "নেই", "নয়", "nei", "noy"})
-_WANT_WORDS = frozenset({"chahiye", "chaiye", "chahie", "lagbe", "chai", "চাই", "লাগবে",
-                         "দরকার", "dorkar", "चाहिए", "needed", "bhejna", "भेजना", "want",
-                         "wanted", "required"})
+_NEG_BEFORE = _normalised("""
+    no not without dont never skip minus except excluding bina बिना
+    بدون لا ما مش بلاش ولا غير مابي مابغى ماابي مو ليس لن""")
+_NEG_AFTER = _normalised("""
+    nahi nahin nai mat na not नहीं मत ना न না নেই নয় nei noy""")
+_WANT_WORDS = _normalised("""
+    chahiye chaiye chahie lagbe chai চাই লাগবে দরকার dorkar चाहिए needed bhejna भेजना want
+    wanted required need zarurat zaroorat jarurat jaroorat zarorat ज़रूरत जरूरत""")
+# Arabic "ما" before a question word asks, it does not refuse: "ما هو الكنافة", "ما سعر"
+_ASKING_MA = _normalised("""
+    هو هي هذا هذه هذي في فيه سعر ثمن نوع لون حجم فرق مكونات الذي""")
+# words between a product and its "not wanted" ("X ki zarurat nahi", "X to nahi chahiye")
+_NEG_FILLERS = _normalised("""
+    ki ka ke to bhi abhi aaj की का के तो भी अभी आज er এর তো ও আজ ekhon এখন""")
+_ARABIC_NOT = frozenset({"ما", "مو", "مش", "لا"})  # "الممحاة ما نحتاجها": we don't need it
 _LEAVE_IT = frozenset({"থাক", "থাকুক", "thak", "thaak", "thakuk"})  # "X থাক": leave the X
 _LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रहने")
                             for b in ("do", "dijiye", "dijie", "den", "dein", "de", "दो",
                                       "दीजिए", "दें", "दे"))
 _BN_NOT = frozenset({"না", "na"})
-_BN_FUTURE = ("বেন", "বে", "বো", "ben", "bo")
+_BN_FUTURE = ("বেন", "বে", "বো", "ব", "ben", "bo")
 # "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
 _CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
+
+
+def _negated_before(before: list[str]) -> bool:
+    """A cue of negation among the (up to four) words before an item: "no X", "don't
+    want X", "مابي X", "nahi chahiye X"; not the asking "ما هو X"."""
+    for k, word in enumerate(before):
+        if word in _NEG_BEFORE:
+            if word == "ما" and k + 1 < len(before) and before[k + 1] in _ASKING_MA:
+                continue
+            return True
+        if word in _NEG_AFTER and k + 1 < len(before) and before[k + 1] in _WANT_WORDS:
+            return True  # "mujhe nahi chahiye samosa"
+    return False
 
 
 def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
@@ -503,15 +529,20 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     """Whether a cue of negation governs the span [start, end) within its clause."""
     breaks = [m.end() for m in _CLAUSE_BREAKS.finditer(text[lower:start])]
     left = lower + breaks[-1] if breaks else lower
-    before = [t.norm for t in tokens if left <= t.start and t.end <= start][-3:]
-    if any(w in _NEG_BEFORE for w in before) or _CONTRACTION.search(text, left, start):
+    before = [t.norm for t in tokens if left <= t.start and t.end <= start][-4:]
+    if _negated_before(before) or _CONTRACTION.search(text, left, start):
         return True
     tail = text[end:upper]
     stop = _CLAUSE_BREAKS.search(tail)
     right = end + stop.start() if stop is not None else upper
-    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:3]
+    after = [t.norm for t in tokens if end <= t.start and t.end <= right][:5]
+    while after and after[0] in _NEG_FILLERS and len(after) > 1:
+        after = after[1:]  # "X ki zarurat nahi", "X to nahi chahiye"
+    after = after[:3]
     if after and (after[0] in _NEG_AFTER or after[0] in _LEAVE_IT):
         return True
+    if len(after) >= 2 and after[0] in _ARABIC_NOT and after[1] not in _ASKING_MA:
+        return True  # "الممحاة ما نحتاجها", "الشاي مو لازم"
     if len(after) >= 2 and (after[0], after[1]) in _LEAVE_IT_PAIRS:
         return True  # "chart paper rehne do": leave it
     if len(after) >= 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER:
@@ -811,6 +842,8 @@ _AMOUNT_MEANS_ORDER = frozenset({
 # chai") is an order whatever else it resembles; these words may sit between them.
 _LIST_WORDS = _CONJUNCTIONS | (_GAP_FILLERS - {"no"}) | _WANT_CHAI | {"please", "pls", "plz"}
 _QUESTION_MARKS = frozenset("?؟")
+# what a message of refused items only ("no samosa today") is read as by mistake
+_REFUSED_READS = frozenset({"add_to_cart", "product_info"})
 # "paracetamol ek bhej do" reads as "bhej do" of "QR bhej do" (pay); an amount of a product
 # with no word of paying in the message is an order.
 _PAY_CUES = re.compile(
@@ -827,6 +860,92 @@ def _only_items(text: str, found: Extraction) -> bool:
         t.norm in _LIST_WORDS or _overlaps(t.start, t.end, covered) for t in tokenize(text))
 
 
+# ---- product questions: "tell me about X", "X ki details", "X সম্পর্কে বলুন", "ما هو X" ------
+# Cue phrases (words in order, normalised as tokens are) of a question about a product,
+# in every language form; a price cue wins over a details cue ("X ka price kya hai").
+_INFO_CUES = """
+    tell me about | tell about | more about | know about | what is in | what s in | whats in |
+    what is | what s | whats | details | detail | info | information | describe |
+    description | ingredients | specs | specification | specifications | made of | made with |
+    contains | contain | features | explain |
+    baare | bare | baarey | bareme | jankari | jaankari | kya hai | kaisa hai | kaisi hai |
+    mein kya | me kya | kya hota |
+    बारे | जानकारी | विवरण | डिटेल | डिटेल्स | क्या है | कैसा है | कैसी है | में क्या | क्या होता |
+    সম্পর্কে | ব্যাপারে | বিস্তারিত | ডিটেলস | ডিটেইলস | ডিটেল | তথ্য | কী দিয়ে | কি দিয়ে |
+    কেমন | জানতে চাই | কী জিনিস | কি জিনিস | কী আছে এতে | কিসের |
+    somporke | sompork | byapare | bepare | bistarito | ki diye | kemon | jante chai |
+    ما هو | ما هي | ما هذا | ما هذه | شو هو | شو هي | ايش هو | ايش هي | وش هو | وش هي | معلومات |
+    تفاصيل | اخبرني عن | خبرني عن | حدثني عن | احكيلي عن | قل لي عن | مكونات | مواصفات | وصف |
+    ماذا في | ماذا يوجد في | ايش فيه | شو فيه"""
+_PRICE_CUES = """
+    price | prices | cost | costs | rate | rates | how much | mrp |
+    daam | dam | kimat | keemat | kitne ka | kitne ki | kitna ka | kitna hai | kitne hai |
+    kitne mein | kitne me | kitne main |
+    दाम | कीमत | प्राइस | रेट | कितने का | कितने की | कितना है | कितने में |
+    দাম | মূল্য | প্রাইস | রেট | কত টাকা | কত করে | koto taka | koto kore |
+    سعر | اسعار | ثمن | بكم | كم حق | كم سعر | كم ثمن"""
+
+
+def _cue_table(text: str) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Cue phrases by their first word, longest first."""
+    table: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in text.split("|"):
+        words = tuple(normalize_token(w) for w in phrase.split())
+        if words:
+            table.setdefault(words[0], []).append(words)
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in table.items()}
+
+
+_INFO_TABLE = _cue_table(_INFO_CUES)
+_PRICE_TABLE = _cue_table(_PRICE_CUES)
+# intents a cue word may sit in without making the message a question about a product
+# verbs of putting an item in the cart: beside them a cue word is no question
+_ADD_VERBS = _normalised("""
+    add send bhejo daalo dalo daaldo daldo dedo भेजो डालो डाल पाठान পাঠান পাঠাও
+    أضف اضف ارسل أرسل ضيف""")
+_QUESTION_KEEPS = frozenset({"remove_from_cart", "cancel_order", "pay", "order_status", "tip",
+                             "change_language", "checkout", "view_cart"})
+
+
+def _cue_at(norms: list[str], free: list[bool],
+            table: dict[str, tuple[tuple[str, ...], ...]]) -> range | None:
+    """Where a cue phrase of ``table`` is, among the words no product took."""
+    for k, norm in enumerate(norms):
+        for phrase in table.get(norm, ()):
+            end = k + len(phrase)
+            if tuple(norms[k:end]) == phrase and all(free[k:end]):
+                return range(k, end)
+    return None
+
+
+def question_cue(text: str, found: Extraction) -> str | None:
+    """``product_price`` or ``product_info`` when a clause asks about a product it names
+    ("tell me about the samosa", "samosa ka price kya hai", "ما هو الكنافة"), else None.
+
+    A cue word inside a product's name is no cue, nor one in another clause ("samosa
+    dena, total kya hai"), nor one beside a verb of adding ("add the samosa, what's
+    in it" has its cue in another clause; "send samosa details" is still a question).
+    """
+    if not found.product_spans:
+        return None
+    spans = list(found.product_spans)
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    tokens = tokenize(text)
+    for a, b in pairwise(bounds):
+        if not any(a <= s < b for s, _ in spans):
+            continue
+        clause = [t for t in tokens if a <= t.start < b]
+        norms = [t.norm for t in clause]
+        free = [not _overlaps(t.start, t.end, spans) for t in clause]
+        for table, asked in ((_PRICE_TABLE, "product_price"), (_INFO_TABLE, "product_info")):
+            at = _cue_at(norms, free, table)
+            if at is not None and not any(
+                    free[k] and k not in at and norms[k] in _ADD_VERBS
+                    for k in range(len(norms))):
+                return asked
+    return None
+
+
 def order_intent(intent: str, text: str, found: Extraction) -> str:
     """``add_to_cart`` when the extracted items make an order certain, else ``intent``.
 
@@ -836,12 +955,19 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if found.items and all(i.removal or i.negated for i in found.items) and any(
             i.removal for i in found.items):
         return "remove_from_cart"  # "cancel 2 samosa" is no order, whatever it resembles
+    wanted = [i for i in found.items if not i.negated and not i.removal]
+    counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
+    if found.items and not wanted and intent in _REFUSED_READS:
+        return "deny"  # "no samosa today", "ما ابي سمبوسة": only refused items
+    if wanted and not counted and intent not in _QUESTION_KEEPS:
+        # "tell me about X", "X ka price kya hai": a question, whatever the classifier read
+        asked = question_cue(text, found)
+        if asked is not None and not (asked == "product_info" and intent == "product_price"):
+            return asked
     if intent in ("add_to_cart", "remove_from_cart"):
         return intent
-    wanted = [i for i in found.items if not i.negated and not i.removal]
     if not wanted:
         return intent
-    counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
     if counted and (intent in _AMOUNT_MEANS_ORDER or (
             intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
