@@ -867,7 +867,12 @@ _INFO_CUES = """
     tell me about | tell about | more about | know about | what is in | what s in | whats in |
     what is | what s | whats | details | detail | info | information | describe |
     description | ingredients | specs | specification | specifications | made of | made with |
-    contains | contain | features | explain |
+    contains | contain | features | explain | which brand | what brand | brand | company |
+    what kind | what type | made in | which company |
+    kaunsi | kaunsa | konsi | konsa | kaun sa | kaun si | kis company | brand kya |
+    कौन सी | कौनसी | कौन सा | कौनसा | ब्रांड | कंपनी | किस कंपनी |
+    কোন ব্র্যান্ড | কোন কোম্পানি | ব্র্যান্ড | কোম্পানির | কোম্পানি | kon company | kon brand |
+    اي ماركة | أي ماركة | ماركة | ماركته | شركة | اي نوع | أي نوع | من اي شركة |
     baare | bare | baarey | bareme | jankari | jaankari | kya hai | kaisa hai | kaisi hai |
     mein kya | me kya | kya hota |
     बारे | जानकारी | विवरण | डिटेल | डिटेल्स | क्या है | कैसा है | कैसी है | में क्या | क्या होता |
@@ -922,15 +927,17 @@ def question_cue(text: str, found: Extraction) -> str | None:
     """``product_price`` or ``product_info`` when a clause asks about a product it names
     ("tell me about the samosa", "samosa ka price kya hai", "ما هو الكنافة"), else None.
 
-    A cue word inside a product's name is no cue, nor one in another clause ("samosa
-    dena, total kya hai"), nor one beside a verb of adding ("add the samosa, what's
-    in it" has its cue in another clause; "send samosa details" is still a question).
+    A cue word inside a product's name is no cue, nor one in a clause that names no
+    product ("samosa dena, total kya hai"), nor any in a message with a verb of adding
+    ("add the samosa, and what's in the kachori" is an add).
     """
     if not found.product_spans:
         return None
     spans = list(found.product_spans)
-    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
     tokens = tokenize(text)
+    if any(t.norm in _ADD_VERBS and not _overlaps(t.start, t.end, spans) for t in tokens):
+        return None
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
     for a, b in pairwise(bounds):
         if not any(a <= s < b for s, _ in spans):
             continue
@@ -938,10 +945,7 @@ def question_cue(text: str, found: Extraction) -> str | None:
         norms = [t.norm for t in clause]
         free = [not _overlaps(t.start, t.end, spans) for t in clause]
         for table, asked in ((_PRICE_TABLE, "product_price"), (_INFO_TABLE, "product_info")):
-            at = _cue_at(norms, free, table)
-            if at is not None and not any(
-                    free[k] and k not in at and norms[k] in _ADD_VERBS
-                    for k in range(len(norms))):
+            if _cue_at(norms, free, table) is not None:
                 return asked
     return None
 
@@ -957,8 +961,9 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         return "remove_from_cart"  # "cancel 2 samosa" is no order, whatever it resembles
     wanted = [i for i in found.items if not i.negated and not i.removal]
     counted = any(i.quantity_given and not is_weak_number(i.quantity_text) for i in wanted)
-    if found.items and not wanted and intent in _REFUSED_READS:
-        return "deny"  # "no samosa today", "ما ابي سمبوسة": only refused items
+    if found.items and not wanted and (intent in _REFUSED_READS or (
+            intent == "search_product" and not any(ch in _QUESTION_MARKS for ch in text))):
+        return "deny"  # "no samosa today", "skip chart paper": only refused items
     if wanted and not counted and intent not in _QUESTION_KEEPS:
         # "tell me about X", "X ka price kya hai": a question, whatever the classifier read
         asked = question_cue(text, found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.entities import extract
+from bot.nlu.entities import extract, order_intent
 from catalog.inflection import arabic_singulars, latin_singulars
 from catalog.models import Catalog
 from catalog.search import ProductIndex
@@ -65,4 +65,65 @@ def test_a_latin_plural_lists_its_singular(plural: str, singular: str) -> None:
 ])
 def test_plural_forms_of_a_name_find_the_product(text: str, want: list[tuple[str, int]]
                                                   ) -> None:
+    assert _items(text) == want
+
+
+# ---- product questions --------------------------------------------------------------------
+def _intent(read_as: str, text: str) -> str:
+    return order_intent(read_as, text, extract(text, ProductIndex.build(_shop())))
+
+
+@pytest.mark.parametrize("text", [
+    "tell me about the stapler pins", "what's in the school bag?", "charger details please",
+    "which brand is the charger?", "ruler ke baare mein batao", "ruler ki details do",
+    "ruler kya hai?", "charger kaunsi company ka hai", "कॉपी के बारे में बताओ",
+    "कॉपी की जानकारी चाहिए", "খাতা সম্পর্কে বলুন", "খাতা এর ব্যাপারে জানতে চাই",
+    "khata somporke bolun", "ما هو الشاحن؟", "اخبرني عن المسطرة", "ابي تفاصيل الملف"])
+@pytest.mark.parametrize("read_as", ["add_to_cart", "search_product", "product_info"])
+def test_a_question_about_a_named_product_is_product_info(text: str, read_as: str) -> None:
+    assert _intent(read_as, text) == "product_info"
+
+
+@pytest.mark.parametrize("text", [
+    "what's the price of the charger", "charger ka price kya hai", "ruler kitne ka hai?",
+    "कॉपी का दाम क्या है", "খাতা এর দাম কত?", "khata koto taka", "كم سعر الشاحن؟",
+    "بكم المسطرة"])
+@pytest.mark.parametrize("read_as", ["add_to_cart", "search_product", "product_info"])
+def test_a_price_question_is_product_price(text: str, read_as: str) -> None:
+    assert _intent(read_as, text) == "product_price"
+
+
+@pytest.mark.parametrize(("read_as", "text"), [
+    ("add_to_cart", "2 charger, what is the price"),  # a count: an order
+    ("add_to_cart", "add the charger, and what's in the school bag"),  # its own clause
+    ("add_to_cart", "charger dena, total kya hai"),  # the cue is in another clause
+    ("add_to_cart", "send the ruler, details later"),  # a verb of adding
+    ("remove_from_cart", "remove the charger, what is it"),  # removals keep their intent
+    ("greet", "hello, what is your price list"),  # no product named
+])
+def test_a_cue_without_a_product_question_keeps_the_intent(read_as: str, text: str) -> None:
+    assert _intent(read_as, text) == read_as
+
+
+# ---- refusals -----------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "no charger please", "i don't want the charger", "skip the ruler", "I do not need a ruler",
+    "charger nahi chahiye", "mujhe nahi chahiye charger", "ruler ki zarurat nahi hai",
+    "ruler mat bhejo", "कॉपी नहीं चाहिए", "कॉपी की ज़रूरत नहीं", "कॉपी न भेजें",
+    "খাতা লাগবে না", "খাতা দেবেন না", "খাতা নেব না", "khata diben na", "khata dorkar nei",
+    "ما ابي شاحن", "مابي شاحن اليوم", "لا أريد المسطرة", "المسطرة ما نحتاجها", "بدون ملف"])
+def test_a_refused_product_adds_nothing_and_reads_as_deny(text: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert found.items and all(i.negated for i in found.items), found.items
+    assert order_intent("add_to_cart", text, found) == "deny"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("ما هو الشاحن", [("CHARGER", 1)]),  # "ما" asking, not refusing
+    ("ما سعر المسطرة", [("RULER", 1)]),
+    ("3 charger but no ruler", [("CHARGER", 3)]),
+    ("2 ملف بس ما ابي مسطرة", [("FILE", 2)]),
+    ("nahi, 2 charger do", [("CHARGER", 2)]),  # a refusal, then an order in a new clause
+])
+def test_negation_governs_its_own_item_only(text: str, want: list[tuple[str, int]]) -> None:
     assert _items(text) == want
