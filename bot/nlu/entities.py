@@ -976,6 +976,9 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if counted and (intent in _AMOUNT_MEANS_ORDER or (
             intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
+    if counted and intent not in _QUESTION_KEEPS and len(wanted) < len(found.items) \
+            and any(i.negated for i in found.items) and question_cue(text, found) is None:
+        return "add_to_cart"  # "٥ دفاتر، الممحاة ما نحتاجها": an amount of one, not the other
     if (counted or len(wanted) > 1) and _only_items(text, found):
         return "add_to_cart"
     return intent

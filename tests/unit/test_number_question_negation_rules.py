@@ -127,3 +127,15 @@ def test_a_refused_product_adds_nothing_and_reads_as_deny(text: str) -> None:
 ])
 def test_negation_governs_its_own_item_only(text: str, want: list[tuple[str, int]]) -> None:
     assert _items(text) == want
+
+
+@pytest.mark.parametrize(("read_as", "text"), [
+    ("product_info", "٥ ملف، المسطرة ما نحتاجها"), ("search_product", "3 charger, no ruler")])
+def test_an_amount_of_one_item_beside_a_refused_one_is_an_order(read_as: str, text: str) -> None:
+    assert _intent(read_as, text) == "add_to_cart"
+
+
+def test_colloquial_arabic_number_words_count() -> None:
+    assert _items("بدي ثنتين مسطرة") == [("RULER", 2)]
+    # "one school bag" is an amount, so a message of a name and it is an order
+    assert _intent("product_info", "حقيبة مدرسية وحدة") == "add_to_cart"
