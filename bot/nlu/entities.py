@@ -265,6 +265,9 @@ _BN_LATN_MARKERS = frozenset({
     "koto", "pathiye", "dorkar", "taratari", "ekta", "ekti", "duto", "duti", "tinte", "charte",
     "panchta", "choyta", "satta", "athta", "noyta", "doshta", "ar", "ta", "ti", "te", "khub",
     "ekhon", "dada", "didi"})
+# romanised Bengali infinitives: "jante chai" (want to know), "nite chai" (want to take)
+_BN_LATN_INFINITIVES = frozenset({"jante", "janthe", "nite", "dite", "khete", "korte",
+                                  "pete", "dekhte", "kinte", "ante", "pathate", "rakhte"})
 _LOOK_ALIKE = _PUT_VERBS | _WANT_CHAI
 _AFTER_WANT = frozenset({"na", "please", "plz", "pls", "taratari", "ekhon", "dada"})
 _CONJUNCTIONS = frozenset({"and", "aur", "ar", "আর", "এবং", "और", "و", "&", "evam"})
@@ -357,6 +360,8 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
             if _is_put_verb(tokens, k, bool(kept)):
                 continue
             if tokens[k].norm in _WANT_CHAI:
+                if k and tokens[k - 1].norm in _BN_LATN_INFINITIVES:
+                    continue  # "jante chai": I want to know, not tea
                 if bn_latn is None:
                     bn_latn = _bn_latn(text, tokens)
                 counted = bool(kept) and _counted(text, kept[-1])

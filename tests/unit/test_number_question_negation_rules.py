@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu.entities import extract, order_intent
+from bot.nlu.evaluate import FORMS
 from catalog.inflection import arabic_singulars, latin_singulars
 from catalog.models import Catalog
 from catalog.search import ProductIndex
 from catalog.tokens import normalize_token
+from tests.nlu.extraction.variants import variant_report
 from tests.unit.catalog_builders import catalog, product
 
 
@@ -139,3 +141,23 @@ def test_colloquial_arabic_number_words_count() -> None:
     assert _items("بدي ثنتين مسطرة") == [("RULER", 2)]
     # "one school bag" is an amount, so a message of a name and it is an order
     assert _intent("product_info", "حقيبة مدرسية وحدة") == "add_to_cart"
+
+
+# ---- measured: the variants of every tuned shop (tests/nlu/extraction/variants.py) ---------
+async def test_variants_of_every_tuned_shop_keep_their_figures() -> None:
+    """docs/NLU.md (issue-13k): questions, refusals, "X but not Y" and plural names over
+    every product of every tuned shop, in the six forms; held at the measured figures."""
+    report = await variant_report()
+    assert {f.form for f in report.per_form} == set(FORMS)
+    for form in report.per_form:
+        assert form.cart_exact >= 0.99, form
+        assert form.precision >= 0.98, form
+    assert report.overall.n > 1500
+
+
+def test_romanised_bengali_want_after_an_infinitive_is_no_tea() -> None:
+    shop = catalog(product("TEA", {"en": "Tea"}, ("chai",), unit="cup"),
+                   product("CHARGER", {"en": "Charger"}, unit="piece"))
+    found = extract("charger er byapare jante chai", ProductIndex.build(shop))
+    assert [i.sku for i in found.items] == ["CHARGER"]
+    assert [i.sku for i in extract("2 chai", ProductIndex.build(shop)).items] == ["TEA"]
