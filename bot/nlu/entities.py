@@ -735,12 +735,29 @@ def _quantities(text: str, targets: list[_Target], reserved: list[tuple[int, int
             if isinstance(target, Mention) and target.option is not None:
                 inside[holder] = span
             continue
-        if _overlaps(span.start, span.end, target_spans):
+        count = _count_before_name(text, span, targets) \
+            if _overlaps(span.start, span.end, target_spans) else span
+        if count is None:
             continue
-        if (not span.weak and 0 < span.value <= MAX_QUANTITY and id(span) not in issues) \
-                or _may_count(text, span, targets, id(span) in issues):
-            numbers.append(span)  # the first test is the common case, "2 samosa"
+        if (not count.weak and 0 < count.value <= MAX_QUANTITY and id(count) not in issues) \
+                or _may_count(text, count, targets, id(count) in issues):
+            numbers.append(count)  # the first test is the common case, "2 samosa"
     return numbers, inside, issues
+
+
+def _count_before_name(text: str, span: NumberSpan, targets: list[_Target]
+                       ) -> NumberSpan | None:
+    """"6 Cup Hooks", "ছটা কাপ হুক", "3ta glass cliner": a number whose unit word is the
+    first word of the name after it is a count of that product, without the unit."""
+    if span.unit is None:
+        return None
+    head = next((t for t in targets if span.start < t.start < span.end <= t.end), None)
+    if head is None:
+        return None
+    count = text[span.start:head.start].rstrip()
+    if not count or len(count) == head.start - span.start:
+        return None  # the unit word is glued to the name: not a count of it
+    return NumberSpan(span.value, span.start, span.start + len(count), count, None, span.weak)
 
 
 def _may_count(text: str, span: NumberSpan, targets: list[_Target], odd: bool) -> bool:

@@ -161,3 +161,16 @@ def test_romanised_bengali_want_after_an_infinitive_is_no_tea() -> None:
     found = extract("charger er byapare jante chai", ProductIndex.build(shop))
     assert [i.sku for i in found.items] == ["CHARGER"]
     assert [i.sku for i in extract("2 chai", ProductIndex.build(shop)).items] == ["TEA"]
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("can i get 6 Cup Hooks", [("HOOKS", 6)]), ("ছটা কাপ হুক চাই", [("HOOKS", 6)]),
+    ("3ta glass cliner dao", [("CLEANER", 3)]), ("char cup huk daal do", [("HOOKS", 4)]),
+    ("2 cup glass cleaner", [("CLEANER", 2)]),  # the unit, then a name: still two
+])
+def test_a_unit_word_that_starts_a_name_leaves_the_count_to_it(
+        text: str, want: list[tuple[str, int]]) -> None:
+    shop = catalog(product("HOOKS", {"en": "Cup Hooks", "bn": "কাপ হুক"}, unit="packet"),
+                   product("CLEANER", {"en": "Glass Cleaner"}, unit="bottle"))
+    found = extract(text, ProductIndex.build(shop))
+    assert [(i.sku, i.quantity) for i in found.items] == want
