@@ -467,11 +467,15 @@ class ProductIndex:
         if candidates:
             folded = folded_key(norm)
             latin = _is_latin(norm)
+            # a short Arabic word and a Latin one are alike only when they sound the same
+            # (``_add_forms``), never loosely: سكر (sugar) is no spelling of "skru"
+            short_arabic = arabic and len(norm) <= 3
             for vid in candidates:
-                if vid in found or (arabic and self._vocab[vid].indic) or (
-                        indic and self._vocab[vid].arabic):
+                word = self._vocab[vid]
+                if vid in found or (arabic and word.indic) or (indic and word.arabic) or (
+                        short_arabic and word.latin):
                     continue
-                sim = self._similarity(fine, skel, folded, latin, self._vocab[vid])
+                sim = self._similarity(fine, skel, folded, latin, word)
                 if sim >= _MIN_FUZZY:
                     found[vid] = sim
 

@@ -174,3 +174,11 @@ def test_a_unit_word_that_starts_a_name_leaves_the_count_to_it(
                    product("CLEANER", {"en": "Glass Cleaner"}, unit="bottle"))
     found = extract(text, ProductIndex.build(shop))
     assert [(i.sku, i.quantity) for i in found.items] == want
+
+
+def test_a_short_arabic_word_is_no_loose_spelling_of_a_latin_name() -> None:
+    shop = catalog(product("SCREWS", {"en": "Wood Screws"}, ("skru", "screw"), unit="packet"),
+                   product("PAINT", {"en": "Wall Paint", "ar": "دهان جدران"}, unit="piece"))
+    found = extract("أريد 10 دهان جدران و سكر", ProductIndex.build(shop))
+    assert [(i.sku, i.quantity) for i in found.items] == [("PAINT", 10)]
+    assert found.unmatched == ("سكر",)  # named back to the shopper, not guessed
