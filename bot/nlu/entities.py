@@ -930,6 +930,9 @@ _PRICE_TABLE = _cue_table(_PRICE_CUES)
 _ADD_VERBS = _normalised("""
     add send bhejo daalo dalo daaldo daldo dedo भेजो डालो डाल पाठान পাঠান পাঠাও
     أضف اضف ارسل أرسل ضيف""")
+# "X ruled or plain?", "line wali hai ya plain?": an alternative between two words that
+# are no products asks what kind the product is (between products it asks which one)
+_ALTERNATIVES = _normalised("or ya या নাকি naki او")
 _QUESTION_KEEPS = frozenset({"remove_from_cart", "cancel_order", "pay", "order_status", "tip",
                              "change_language", "checkout", "view_cart"})
 
@@ -969,6 +972,10 @@ def question_cue(text: str, found: Extraction) -> str | None:
         for table, asked in ((_PRICE_TABLE, "product_price"), (_INFO_TABLE, "product_info")):
             if _cue_at(norms, free, table) is not None:
                 return asked
+        if any(ch in _QUESTION_MARKS for ch in text[a:b]) and any(
+                norms[k] in _ALTERNATIVES and free[k - 1] and free[k + 1]
+                for k in range(1, len(norms) - 1)):
+            return "product_info"  # "is the 200 page copy ruled or plain?": which kind
     return None
 
 
@@ -986,7 +993,10 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if found.items and not wanted and (intent in _REFUSED_READS or (
             intent == "search_product" and not any(ch in _QUESTION_MARKS for ch in text))):
         return "deny"  # "no samosa today", "skip chart paper": only refused items
-    if wanted and not counted and intent not in _QUESTION_KEEPS:
+    # an option's own number ("the 200 page copy") is no amount asked for
+    amount = any(i.quantity_given and not is_weak_number(i.quantity_text)
+                 and i.quantity_text not in i.text for i in wanted)
+    if wanted and not amount and intent not in _QUESTION_KEEPS:
         # "tell me about X", "X ka price kya hai": a question, whatever the classifier read
         asked = question_cue(text, found)
         if asked is not None and not (asked == "product_info" and intent == "product_price"):

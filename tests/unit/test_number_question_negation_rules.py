@@ -15,7 +15,7 @@ from catalog.models import Catalog
 from catalog.search import ProductIndex
 from catalog.tokens import normalize_token
 from tests.nlu.extraction.variants import variant_report
-from tests.unit.catalog_builders import catalog, product
+from tests.unit.catalog_builders import catalog, option, product
 
 
 def _shop() -> Catalog:
@@ -182,3 +182,22 @@ def test_a_short_arabic_word_is_no_loose_spelling_of_a_latin_name() -> None:
     found = extract("أريد 10 دهان جدران و سكر", ProductIndex.build(shop))
     assert [(i.sku, i.quantity) for i in found.items] == [("PAINT", 10)]
     assert found.unmatched == ("سكر",)  # named back to the shopper, not guessed
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("is the charger fast or slow?", "product_info"),  # which kind: a product question
+    ("charger fast hai ya slow?", "product_info"),
+    ("charger or ruler?", "search_product"),  # which product: not a question about one
+    ("charger fast or slow", "search_product"),  # no question mark
+])
+def test_an_alternative_between_words_that_are_no_products_asks_what_kind(
+        text: str, want: str) -> None:
+    assert _intent("search_product", text) == want
+
+
+def test_an_options_own_number_is_no_amount_asked_for() -> None:
+    shop = catalog(product("COPY", {"en": "Copy"}, options=(
+        option("COPY-200P", {"en": "200 pages"}),), unit="piece"))
+    text = "tell me about the 200 pages copy"
+    assert order_intent("add_to_cart", text, extract(text, ProductIndex.build(shop))) \
+        == "product_info"
