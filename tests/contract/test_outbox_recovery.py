@@ -11,6 +11,7 @@ The tests that kill a real server are tests/e2e/test_reliability.py's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -140,8 +141,8 @@ def left_by_the_dead(directory: Path, pid: int, lines: dict[str, str], *,
 
 
 async def until(check: Callable[[], bool] | Callable[[], Awaitable[bool]],
-                what: str) -> None:
-    for _ in range(500):
+                what: str, *, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds * 100)):
         result = check()
         if not isinstance(result, bool):
             result = await result
@@ -155,7 +156,7 @@ async def until(check: Callable[[], bool] | Callable[[], Awaitable[bool]],
 
 
 async def test_a_dead_owners_claims_are_recorded_from_its_journal_and_only_the_rest_sent(
-        sqlite_url: str, graph: FakeGraphApi) -> None:
+        sqlite_url: str, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
     journal = sqlite_journal(sqlite_url)
     async with rig(sqlite_url, graph, journal) as r:
         lease = r.clock.now_ms() + 60_000
@@ -168,7 +169,8 @@ async def test_a_dead_owners_claims_are_recorded_from_its_journal_and_only_the_r
         journal.append("accepted", "wamid.BEFORE")
         journal.append("done", "wamid.DONE")
         outbox = r.outbox()
-        await outbox.recover()
+        with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
+            await outbox.recover()
         rows = await r.rows()
         assert rows["accepted"][:3] == ("sent", "wamid.BEFORE", 1)
         assert {rows[k][0] for k in ("late", "in-doubt", "waiting")} == {"pending"}
@@ -180,14 +182,17 @@ async def test_a_dead_owners_claims_are_recorded_from_its_journal_and_only_the_r
         assert r.sent_to_graph() == []
         assert journal.size() > 0  # still needed: not compacted while recovering
         SentJournal(journal.path).append("late", "wamid.LATE")  # the dead child's last answer
-        await until(lambda: outbox._recovery is not None and outbox._recovery.done(),
-                    "the grace ended")
-        await outbox.drain()
+        with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
+            await until(lambda: outbox._recovery is not None and outbox._recovery.done(),
+                        "the grace ended")
+            await outbox.drain()
         rows = await r.rows()
         assert rows["late"][:3] == ("sent", "wamid.LATE", 1)
         assert sorted(r.sent_to_graph()) == ["in-doubt", "waiting"]  # each once
         assert {rows[k][0] for k in ("in-doubt", "waiting")} == {"sent"}
-        assert outbox.recovered_from_journal == 2
+        assert outbox.recovered_from_journal == 2 and outbox.sent_count == 2
+        assert outbox_lines(caplog) == [
+            "outbox: 1 sends of a previous process recorded from its journal"] * 2
         await outbox.poll_once()  # nothing in flight or in doubt: the journal is emptied
         assert journal.size() == 0
         await outbox.close()
@@ -256,30 +261,65 @@ async def test_a_result_unrecordable_at_shutdown_is_recorded_from_the_journal_at
     journal = sqlite_journal(sqlite_url)
     async with rig(sqlite_url, graph, journal) as r:
         outbox = r.outbox(record_delay=0.05)
-        item = await r.store("locked")
+        items = [await r.store("locked"), await r.store("locked-too")]
+        graph.hold_next(2)
+        outbox.submit(items)
+        await until(lambda: graph.holding == 2, "both sends are at the channel")
+        locker = await asyncio.to_thread(hold_write_lock, Path(
+            sqlite_url.removeprefix("sqlite:///")))
+        try:
+            graph.release()
+            await until(lambda: outbox.record_retries >= 2, "both records failed",
+                        seconds=15)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):
+                await asyncio.wait_for(outbox.close(), 15)
+        finally:
+            await asyncio.to_thread(release, locker)
+        assert outbox.unrecorded_at_close == 2
+        assert outbox.sent_count == 2
+        assert {row[0] for row in (await r.rows()).values()} == {"pending"}
+        assert outbox_lines(caplog) == [
+            "outbox: a send result could not be recorded before shutdown "
+            "(StorageUnavailable); that message will be sent again after the restart"] * 2
+        assert CUSTOMER not in caplog.text and "your order" not in caplog.text
+        # the next start finds the accepted sends in the journal: neither is sent again
+        again = r.outbox()
+        await again.recover()
+        rows = await r.rows()
+        assert {row[:3] for row in rows.values()} == {
+            ("sent", "wamid.FAKE000001", 1), ("sent", "wamid.FAKE000002", 1)}
+        assert again._recovery is None and journal.size() == 0
+        await again.close()
+        assert sorted(r.sent_to_graph()) == ["locked", "locked-too"]
+
+
+@pytest.mark.sqlite_only  # another process's SQLite write lock
+async def test_a_result_retried_backs_off_doubling_to_its_cap_and_says_why(
+        sqlite_url: str, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
+    async with rig(sqlite_url, graph, None) as r:
+        outbox = r.outbox(record_delay=0.1, record_max_delay=0.8)
+        item = await r.store("slow")
         graph.hold_next(1)
         outbox.submit([item])
         await until(lambda: graph.holding == 1, "the send is at the channel")
         locker = await asyncio.to_thread(hold_write_lock, Path(
             sqlite_url.removeprefix("sqlite:///")))
         try:
-            graph.release()
-            await until(lambda: outbox.record_retries >= 1, "the record failed")
-            with caplog.at_level(logging.WARNING):
-                await asyncio.wait_for(outbox.close(), 15)
+            with caplog.at_level(logging.WARNING, logger="webhooks.outbox"):
+                graph.release()
+                await until(lambda: outbox.record_retries >= 5, "five records failed",
+                            seconds=30)
         finally:
-            await asyncio.to_thread(release, locker)
-        assert outbox.unrecorded_at_close == 1
-        assert outbox.sent_count == 1
-        assert (await r.rows())["locked"][0] == "pending"
-        assert CUSTOMER not in caplog.text and "your order" not in caplog.text
-        # the next start finds the accepted send in the journal: it is not sent again
-        again = r.outbox()
-        await again.recover()
-        assert (await r.rows())["locked"][:3] == ("sent", "wamid.FAKE000001", 1)
-        assert again._recovery is None and journal.size() == 0
-        await again.close()
-        assert r.sent_to_graph() == ["locked"]
+            await asyncio.to_thread(release, locker)  # during the fifth wait (0.8 s)
+        await asyncio.wait_for(outbox.drain(), 15)
+        assert outbox_lines(caplog) == [
+            "outbox: recording a send result failed (StorageUnavailable); "
+            f"retrying in {delay} s" for delay in ("0.1", "0.2", "0.4", "0.8", "0.8")]
+        assert outbox.record_retries == 5 and outbox.unrecorded_at_close == 0
+        assert (await r.rows())["slow"][:3] == ("sent", "wamid.FAKE000001", 1)
+        assert r.sent_to_graph() == ["slow"]
+        await outbox.close()
 
 
 # ---- both: the claim before a send ------------------------------------------------------
@@ -347,7 +387,9 @@ async def test_a_claim_the_database_refuses_sends_nothing_and_says_why(
             outbox.submit([item])
             await outbox.drain()
         assert r.sent_to_graph() == [] and outbox.sent_count == 0
-        assert "could not claim" in caplog.text and CUSTOMER not in caplog.text
+        assert outbox_lines(caplog) == [
+            "outbox: could not claim a message (RuntimeError)"]
+        assert CUSTOMER not in caplog.text
         await r.db.start()
 
 
@@ -377,8 +419,11 @@ async def test_a_row_with_no_channel_is_dead_and_each_send_is_timed_by_channel(
         outbox = r.outbox(send_seconds=seconds)
         gone = await r.store("gone", channel="fax")
         ok = await r.store("ok")
+        started = time.perf_counter()
         outbox.submit([gone, ok])
         await outbox.drain()
+        took = time.perf_counter() - started
+        assert 0 < seconds.labels("whatsapp").sum <= took  # the send's time, in seconds
         rows = await r.rows()
         assert rows["gone"][0] == "dead" and rows["gone"][4] == "no channel fax"
         assert rows["ok"][0] == "sent"
@@ -387,11 +432,53 @@ async def test_a_row_with_no_channel_is_dead_and_each_send_is_timed_by_channel(
         await outbox.close()
 
 
+async def test_without_a_journal_every_due_row_is_sent_and_a_batch_skips_only_the_unsendable(
+        database_url: str, graph: FakeGraphApi) -> None:
+    async with rig(database_url, graph, None) as r:
+        outbox = r.outbox()
+        held = await r.store("held", status=OutboundStatus.HELD)  # for the owner's digest
+        first = await r.store("first")
+        outbox.submit([held, first])  # the held row is skipped, not the rest of the batch
+        await outbox.drain()
+        assert r.sent_to_graph() == ["first"]
+        await r.store("second")
+        await r.store("third")
+        assert await outbox.run_due() == 2
+        await outbox.drain()
+        await r.store("fourth")
+        await outbox.poll_once()
+        await outbox.drain()
+        await outbox.poll_once()  # nothing due or in flight, and no journal to compact
+        assert sorted(r.sent_to_graph()) == ["first", "fourth", "second", "third"]
+        assert outbox.sent_count == 4
+        assert (await r.rows())["held"][0] == "held"
+        await outbox.close()
+
+
+async def test_a_channel_id_that_cannot_be_stored_is_recorded_as_sent_without_it(
+        database_url: str, graph: FakeGraphApi) -> None:
+    async with rig(database_url, graph, None) as r:
+        outbox = r.outbox()
+        graph.message_ids.append("wamid.\udcff")  # a lone surrogate: no encoding stores it
+        item = await r.store("odd")
+        before = r.clock.now_ms()
+        outbox.submit([item])
+        await asyncio.wait_for(outbox.drain(), 10)
+        assert (await r.rows())["odd"][:3] == ("sent", None, 1)
+        (updated,) = await r.db.fetchall(
+            "SELECT updated_at FROM outbound_messages WHERE id = 'odd'")
+        assert before <= updated[0] <= r.clock.now_ms()
+        assert outbox.record_retries == 0 and outbox.sent_count == 1
+        assert r.sent_to_graph() == ["odd"]  # once
+        await outbox.close()
+
+
 # ---- PostgreSQL: several servers, a journal each ----------------------------------------
 
 
 async def test_a_dead_servers_journal_is_adopted_once_and_removed(
-        fresh_postgres: str, graph: FakeGraphApi, tmp_path: Path) -> None:
+        fresh_postgres: str, graph: FakeGraphApi, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
     journals = tmp_path / "journals"
     journals.mkdir()
     mine = SentJournal(journals / f"{os.getpid()}.sent")
@@ -404,7 +491,10 @@ async def test_a_dead_servers_journal_is_adopted_once_and_removed(
         fresh = left_by_the_dead(journals, gone + 100_000, {"c": "wamid.C"}, age=0)
         alive = left_by_the_dead(journals, os.getppid(), {"d": "wamid.D"})
         outbox = r.outbox()
-        await outbox.recover()  # on PostgreSQL: adopt, never release another's claims
+        with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
+            await outbox.recover()  # on PostgreSQL: adopt, never release another's claims
+        assert outbox_lines(caplog) == [
+            "outbox: 2 sends of a dead server recorded from its journal"]
         rows = await r.rows()
         assert rows["a"][:3] == ("sent", "wamid.A", 1)
         assert rows["b"][:3] == ("sent", None, 1)
@@ -506,6 +596,80 @@ async def test_a_postgresql_journal_with_an_unrecorded_send_survives_shutdown(
         assert outbox.unrecorded_at_close == 1
         assert journal.read() == {"locked": "wamid.FAKE000001"}  # for whoever adopts it
         journal.close()
+
+
+async def test_two_servers_adopting_one_dead_servers_journal_at_once_both_go_on(
+        fresh_postgres: str, graph: FakeGraphApi, tmp_path: Path) -> None:
+    journals = tmp_path / "journals"
+    journals.mkdir()
+    async with rig(fresh_postgres, graph, SentJournal(journals / f"{os.getpid()}.sent")) as r:
+        await r.store("a", claimed_until=r.clock.now_ms() + 60_000)
+        dead = left_by_the_dead(journals, dead_pid(), {"a": "wamid.A"})
+        # both read it before either removes it: the second removal finds it gone
+        adopted = await asyncio.gather(r.outbox().adopt_orphans(), r.outbox().adopt_orphans())
+        assert list(adopted) == [1, 1]  # recording is idempotent
+        assert (await r.rows())["a"][:3] == ("sent", "wamid.A", 1)
+        assert not dead.exists()
+
+
+class StoppedClock(Clock):
+    """A clock that moves only when the test moves it (advance): an exact interval."""
+
+    def now_ms(self) -> int:
+        return self.offset_ms
+
+
+async def test_a_poll_looks_again_exactly_one_orphan_interval_later(
+        fresh_postgres: str, graph: FakeGraphApi, tmp_path: Path) -> None:
+    journals = tmp_path / "journals"
+    journals.mkdir()
+    async with rig(fresh_postgres, graph, SentJournal(journals / f"{os.getpid()}.sent")) as r:
+        r.clock = StoppedClock(T0)
+        outbox = r.outbox(lease_ms=16_000)  # every 2 s
+        await r.store("late", claimed_until=T0 + 60_000)
+        await outbox.poll_once()  # the first look, at T0: nothing there yet
+        left_by_the_dead(journals, dead_pid(), {"late": "wamid.L"})
+        await outbox.poll_once()  # the same instant: not time again
+        assert outbox.recovered_from_journal == 0
+        r.clock.advance(seconds=1.999)
+        await outbox.poll_once()
+        assert outbox.recovered_from_journal == 0
+        r.clock.advance(seconds=0.001)  # 2 s to the millisecond
+        await outbox.poll_once()
+        assert outbox.recovered_from_journal == 1
+        assert (await r.rows())["late"][:2] == ("sent", "wamid.L")
+        await outbox.close()
+
+
+async def test_the_poller_goes_on_after_a_failed_poll_and_says_why(
+        fresh_postgres: str, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
+    async with rig(fresh_postgres, graph, None) as r:
+        outbox = r.outbox(poll_seconds=0.02)
+        await r.db.close()  # the database went away: every poll fails meanwhile
+        with pytest.raises(Exception) as failing:  # whatever a poll raises
+            await outbox.poll_once()
+        with caplog.at_level(logging.WARNING, logger="webhooks.outbox"):
+            poller = asyncio.create_task(outbox.poll_forever())
+            try:
+                await until(lambda: len(outbox_lines(caplog)) >= 2, "two polls failed")
+                await r.db.start()
+                await r.store("later")
+                await until(lambda: r.sent_to_graph() == ["later"], "a poll sent it")
+            finally:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+        # the reason is the error's type only: an error's text may quote what was sent
+        assert set(outbox_lines(caplog)) == {
+            f"outbox poll failed ({type(failing.value).__name__})"}
+        await outbox.drain()
+        await outbox.close()
+
+
+def outbox_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The outbox's log lines, in order (none of these quotes a long number, so the log
+    redaction of webhooks/redaction.py leaves them as they are)."""
+    return [rec.getMessage() for rec in caplog.records if rec.name == "webhooks.outbox"]
 
 
 def _sent(row_id: str, channel_id: str, r: Rig) -> WriteSet:

@@ -336,6 +336,22 @@ async def test_a_failed_receipt_settles_the_row_once_by_its_code(
     await outbox.close()
 
 
+async def test_a_late_receipt_that_is_no_failure_leaves_a_failed_row_as_it_is(
+        r: Rig, graph: FakeGraphApi) -> None:
+    outbox = r.outbox()
+    await store(r, text("refused"))
+    await send_due(r, outbox)
+    wamid = (await rows(r))["refused"]["channel_message_id"]
+    await outbox.record_status("whatsapp", wamid, "failed", "132001", r.clock.now_ms())
+    settled = await rows(r)
+    assert settled["refused"]["status"] == "failed"  # a known refusal: for the merchant
+    # a "read" under it (out of order) with an error code: not a failure, no plan runs
+    await outbox.record_status("whatsapp", wamid, "read", "131047", r.clock.now_ms())
+    await outbox.drain()
+    assert await rows(r) == settled
+    assert len(graph.received) == 1 and outbox.templated_count == 0
+    await outbox.close()
+
 async def test_a_failed_order_card_goes_again_without_the_card_once(
         r: Rig, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
     outbox = r.outbox()

@@ -174,6 +174,9 @@ class FakeGraphApi(ScriptedServer):
         # a request whose client went away during a scripted delay is still processed, as
         # the real API does (tests/e2e/test_16_sends_across_kill.py); off by default
         self.takes_abandoned = False
+        # the ids the next accepted messages are answered with, before the numbered wamids
+        # (an id haat cannot store: tests/contract/test_outbox_recovery.py)
+        self.message_ids: list[str] = []
 
     def approve(self, exported: list[dict[str, Any]]) -> None:
         """Register ``message_templates`` bodies (``haat templates export``) as approved."""
@@ -237,7 +240,8 @@ class FakeGraphApi(ScriptedServer):
         if refusal is not None:
             return _graph_error(*refusal)
         self.received.append(Recorded(request.path, dict(request.headers), json=payload))
-        wamid = f"wamid.FAKE{next(self._ids):06d}"
+        wamid = (self.message_ids.pop(0) if self.message_ids
+                 else f"wamid.FAKE{next(self._ids):06d}")
         if payload.get("type") != "template" and to in self.closed:
             self.failed_statuses.append((wamid, to, 131047))  # accepted, then refused
         return web.json_response({
