@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from storage.database import (
     Conflict,
     Database,
+    PostgresDatabase,
     SqliteDatabase,
     StorageUnavailable,
     UnstorableWrite,
@@ -131,6 +133,31 @@ async def test_any_mix_of_poison_and_honest_stores_exactly_the_honest(
         await db.close()
 
 
+async def test_the_counters_count_the_commits_and_only_the_write_sets_stored(
+        database: Database) -> None:
+    """``haat_db_commits`` and ``haat_db_write_sets`` (/metrics): a group with poison in it
+    is one commit on SQLite (savepoints) and a transaction per write set on PostgreSQL (each
+    alone after the failed group); either way the write sets counted are the stored ones."""
+    assert isinstance(database, (SqliteDatabase, PostgresDatabase))
+    honest_ids = [f"c{next(_ids)}" for _ in range(12)]
+    write_sets = [honest(i) for i in honest_ids[:6]]
+    write_sets += [poison(kind, f"p{next(_ids)}") for kind in POISON]
+    write_sets += [honest(i) for i in honest_ids[6:]]
+    commits, batched = database.commits, database.batched
+    await asyncio.gather(*(database.write(w) for w in write_sets), return_exceptions=True)
+    assert await _stored(database, honest_ids) == set(honest_ids)
+    assert database.batched - batched == 12
+    assert database.commits - commits == (1 if database.dialect == "sqlite" else 12)
+    duplicate = [honest(honest_ids[0]), honest(f"c{next(_ids)}")]  # fast path: a failed guard
+    commits, batched = database.commits, database.batched
+    results = await asyncio.gather(*(database.write(w) for w in duplicate),
+                                   return_exceptions=True)
+    assert isinstance(results[0], Conflict) and results[1] is None
+    assert database.batched - batched == 1
+    if database.dialect == "sqlite":
+        assert database.commits - commits == 1
+
+
 # ---- SQLite: locked by another process, disk full, overloaded --------------------------
 
 _HOLD_LOCK = """
@@ -184,6 +211,72 @@ async def test_a_lock_held_by_another_process_is_a_fast_refusal_then_recovers(
     try:
         await asyncio.gather(*(db.write(honest(f"l{i}")) for i in range(30)))
         assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (30,)
+    finally:
+        await db.close()
+
+
+async def test_a_refused_group_is_logged_once_with_its_size_and_the_reason(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The writer cannot begin (another process holds the lock): one warning for the whole
+    group, with how many write sets it refused and SQLite's name for why."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=100)
+    await db.start()
+    locker = await asyncio.to_thread(hold_write_lock, sqlite_file)
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.database"):
+            results = await asyncio.gather(*(db.write(honest(f"w{i}")) for i in range(5)),
+                                           return_exceptions=True)
+        assert [str(r) for r in results] == ["sqlite: SQLITE_BUSY"] * 5
+        assert [r.getMessage() for r in caplog.records] == [
+            "sqlite: 5 write sets refused (SQLITE_BUSY)"]
+    finally:
+        await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+def _add_deferred_tables(path: Path) -> None:
+    """Tables whose foreign key is checked only at COMMIT (haat's schema has none: here
+    they are the way to make the database refuse a COMMIT)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) "
+                 "DEFERRABLE INITIALLY DEFERRED)")
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["fast", "savepoints"])
+async def test_a_refused_commit_stores_nothing_and_tells_every_caller_why(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture, path: str) -> None:
+    """When the COMMIT itself fails (here a deferred foreign key; in production a full
+    disk or an I/O error), nothing of the group is stored and every write set of it is
+    told so, with the database's error as the cause, on the fast path and on the
+    savepoint path; the writer then goes on."""
+    await asyncio.to_thread(_add_deferred_tables, sqlite_file)
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        orphan = WriteSet()
+        orphan.add("INSERT INTO child (parent_id) VALUES (?)", (7,))
+        ids = [f"r{next(_ids)}" for _ in range(4)]
+        write_sets = [honest(i) for i in ids] + [orphan]
+        if path == "savepoints":  # fails after its guard: the group goes to the savepoints
+            write_sets.append(poison("overflow", f"p{next(_ids)}"))
+        commits, batched = db.commits, db.batched
+        with caplog.at_level(logging.WARNING, logger="storage.database"):
+            results = await asyncio.gather(*(db.write(w) for w in write_sets),
+                                           return_exceptions=True)
+        for result in results:  # the poison too: the refused COMMIT is what it is told last
+            assert isinstance(result, Conflict), results
+            assert isinstance(result.__cause__, sqlite3.IntegrityError)
+            assert result.__cause__.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY"
+        assert await _stored(db, ids) == set()
+        assert await db.fetchone("SELECT COUNT(*) FROM child") == (0,)
+        assert (db.commits, db.batched) == (commits, batched)
+        if path == "fast":
+            assert [r.getMessage() for r in caplog.records] == [
+                "sqlite: 5 write sets refused (SQLITE_CONSTRAINT_FOREIGNKEY)"]
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))
+        assert await _stored(db, ids) == set(ids)
     finally:
         await db.close()
 
