@@ -311,7 +311,7 @@ async def test_amounts_beyond_64_bits_are_stored_exactly_on_every_path(
         results = await asyncio.gather(  # a poison neighbour: the whole group on savepoints
             db.write(guarded("a2")), db.write(poison("overflow", f"p{next(_ids)}")),
             db.write(guarded("a3", "neg")), db.write(guarded("a4")), return_exceptions=True)
-        assert results[0] is None and results[2:] == [None, None]
+        assert [results[0], *results[2:]] == [None, None, None]
         rows = await db.fetchall("SELECT id, amount FROM wide_amounts")
         assert {i: minor(v) for i, v in rows} == amounts
         total = await db.fetchone("SELECT SUM(amount) FROM wide_amounts")
