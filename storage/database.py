@@ -206,7 +206,7 @@ class SqliteDatabase:
         self.checkpoint_seconds = 1.0
         self.commits = 0  # observed by tests and /metrics
         self.observe_commit: Callable[[float], None] | None = None
-        self.batched = 0
+        self.batched = 0  # write sets stored (a refused one in a committed group is not)
 
     def _connect(self) -> sqlite3.Connection:
         if self.path == ":memory:":
@@ -441,7 +441,7 @@ class SqliteDatabase:
             self._count_failure(exc, len(live))
             return
         self.commits += 1
-        self.batched += len(live)
+        self.batched += sum(outcomes[i] is None for i in live)  # stored, not refused
 
     def _commit_isolated(self, conn: sqlite3.Connection, batch: list[_Pending],
                          live: list[int], outcomes: list[BaseException | None]) -> None:
@@ -477,7 +477,7 @@ class SqliteDatabase:
                     outcomes[i] = _sqlite_outcome(exc)
                 return
             self.commits += 1
-            self.batched += len(remaining)
+            self.batched += sum(outcomes[i] is None for i in remaining)
             return
         for i in remaining:
             outcomes[i] = StorageUnavailable("sqlite: the transaction was lost three times")

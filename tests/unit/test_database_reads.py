@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from storage.database import (
     Database,
     PostgresDatabase,
+    SqliteDatabase,
     StorageUnavailable,
     WriteSet,
     open_database,
@@ -184,3 +186,49 @@ async def test_postgres_a_read_past_the_statement_timeout_is_storage_unavailable
         assert await db.ping() is True
     finally:
         await db.close()
+
+
+async def test_sqlite_a_read_refused_by_a_writers_lock_is_storage_unavailable() -> None:
+    """In-memory SQLite shares one cache between its connections, and there a table a
+    writer is changing is locked for readers (SQLITE_LOCKED, not waited for). A second
+    connection to the same in-memory database holds such a write open, as the writer does
+    during its transaction: that read is the storage's fault, StorageUnavailable (a 503
+    upstream), and once the write ends the same read answers."""
+    db = SqliteDatabase(":memory:")
+    await db.start()
+    try:
+        create = WriteSet()
+        create.add("CREATE TABLE inbound_messages (message_id TEXT, response TEXT, "
+                   "received_at INTEGER)")
+        create.add("INSERT INTO inbound_messages VALUES ('m1', 'answer 1', 10)")
+        await db.write(create)
+        assert db._memory_uri is not None  # the URI the writer and reader share
+        other = sqlite3.connect(db._memory_uri, uri=True, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO inbound_messages VALUES ('m2', 'answer 2', 20)")
+            with pytest.raises(StorageUnavailable) as refused:
+                await db.fetchone(BY_ID, ("m1",))
+            assert str(refused.value) == "sqlite: SQLITE_LOCKED_SHAREDCACHE"
+            assert isinstance(refused.value.__cause__, sqlite3.OperationalError)
+            with pytest.raises(StorageUnavailable):
+                await db.fetchall("SELECT message_id FROM inbound_messages")
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        assert await db.fetchone(BY_ID, ("m2",)) == ("answer 2", 20)
+    finally:
+        await db.close()
+
+
+async def test_a_read_of_sql_that_cannot_run_is_not_storage_unavailable(
+        database: Database) -> None:
+    """A read the database refuses for its SQL (a missing table) is the caller's bug: it
+    stays the driver's error, never a 503 that would make the sender retry forever."""
+    with pytest.raises(Exception) as refused:
+        await database.fetchone("SELECT x FROM no_such_table WHERE x = ?", (1,))
+    assert not isinstance(refused.value, StorageUnavailable)
+    with pytest.raises(Exception) as refused_all:
+        await database.fetchall("SELECT x FROM no_such_table")
+    assert not isinstance(refused_all.value, StorageUnavailable)
+    assert await database.fetchone(BY_ID, ("m1",)) == ("answer 1", 10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -20,9 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from storage.amounts import minor
 from storage.database import (
     Conflict,
     Database,
+    PostgresDatabase,
     SqliteDatabase,
     StorageUnavailable,
     UnstorableWrite,
@@ -131,6 +134,31 @@ async def test_any_mix_of_poison_and_honest_stores_exactly_the_honest(
         await db.close()
 
 
+async def test_the_counters_count_the_commits_and_only_the_write_sets_stored(
+        database: Database) -> None:
+    """``haat_db_commits`` and ``haat_db_write_sets`` (/metrics): a group with poison in it
+    is one commit on SQLite (savepoints) and a transaction per write set on PostgreSQL (each
+    alone after the failed group); either way the write sets counted are the stored ones."""
+    assert isinstance(database, (SqliteDatabase, PostgresDatabase))
+    honest_ids = [f"c{next(_ids)}" for _ in range(12)]
+    write_sets = [honest(i) for i in honest_ids[:6]]
+    write_sets += [poison(kind, f"p{next(_ids)}") for kind in POISON]
+    write_sets += [honest(i) for i in honest_ids[6:]]
+    commits, batched = database.commits, database.batched
+    await asyncio.gather(*(database.write(w) for w in write_sets), return_exceptions=True)
+    assert await _stored(database, honest_ids) == set(honest_ids)
+    assert database.batched - batched == 12
+    assert database.commits - commits == (1 if database.dialect == "sqlite" else 12)
+    duplicate = [honest(honest_ids[0]), honest(f"c{next(_ids)}")]  # fast path: a failed guard
+    commits, batched = database.commits, database.batched
+    results = await asyncio.gather(*(database.write(w) for w in duplicate),
+                                   return_exceptions=True)
+    assert isinstance(results[0], Conflict) and results[1] is None
+    assert database.batched - batched == 1
+    if database.dialect == "sqlite":
+        assert database.commits - commits == 1
+
+
 # ---- SQLite: locked by another process, disk full, overloaded --------------------------
 
 _HOLD_LOCK = """
@@ -184,6 +212,110 @@ async def test_a_lock_held_by_another_process_is_a_fast_refusal_then_recovers(
     try:
         await asyncio.gather(*(db.write(honest(f"l{i}")) for i in range(30)))
         assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (30,)
+    finally:
+        await db.close()
+
+
+async def test_a_refused_group_is_logged_once_with_its_size_and_the_reason(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The writer cannot begin (another process holds the lock): one warning for the whole
+    group, with how many write sets it refused and SQLite's name for why."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=100)
+    await db.start()
+    locker = await asyncio.to_thread(hold_write_lock, sqlite_file)
+    try:
+        with caplog.at_level(logging.WARNING, logger="storage.database"):
+            results = await asyncio.gather(*(db.write(honest(f"w{i}")) for i in range(5)),
+                                           return_exceptions=True)
+        assert [str(r) for r in results] == ["sqlite: SQLITE_BUSY"] * 5
+        assert [r.getMessage() for r in caplog.records] == [
+            "sqlite: 5 write sets refused (SQLITE_BUSY)"]
+    finally:
+        await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+def _add_deferred_tables(path: Path) -> None:
+    """Tables whose foreign key is checked only at COMMIT (haat's schema has none: here
+    they are the way to make the database refuse a COMMIT)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) "
+                 "DEFERRABLE INITIALLY DEFERRED)")
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["fast", "savepoints"])
+async def test_a_refused_commit_stores_nothing_and_tells_every_caller_why(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture, path: str) -> None:
+    """When the COMMIT itself fails (here a deferred foreign key; in production a full
+    disk or an I/O error), nothing of the group is stored and every write set of it is
+    told so, with the database's error as the cause, on the fast path and on the
+    savepoint path; the writer then goes on."""
+    await asyncio.to_thread(_add_deferred_tables, sqlite_file)
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        orphan = WriteSet()
+        orphan.add("INSERT INTO child (parent_id) VALUES (?)", (7,))
+        ids = [f"r{next(_ids)}" for _ in range(4)]
+        write_sets = [honest(i) for i in ids] + [orphan]
+        if path == "savepoints":  # fails after its guard: the group goes to the savepoints
+            write_sets.append(poison("overflow", f"p{next(_ids)}"))
+        commits, batched = db.commits, db.batched
+        with caplog.at_level(logging.WARNING, logger="storage.database"):
+            results = await asyncio.gather(*(db.write(w) for w in write_sets),
+                                           return_exceptions=True)
+        for result in results:  # the poison too: the refused COMMIT is what it is told last
+            assert isinstance(result, Conflict), results
+            assert isinstance(result.__cause__, sqlite3.IntegrityError)
+            assert result.__cause__.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY"
+        assert await _stored(db, ids) == set()
+        assert await db.fetchone("SELECT COUNT(*) FROM child") == (0,)
+        assert (db.commits, db.batched) == (commits, batched)
+        if path == "fast":
+            assert [r.getMessage() for r in caplog.records] == [
+                "sqlite: 5 write sets refused (SQLITE_CONSTRAINT_FOREIGNKEY)"]
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_amounts_beyond_64_bits_are_stored_exactly_on_every_path(
+        sqlite_file: Path) -> None:
+    """sqlite3 refuses an int beyond 64 bits; the engine then binds it as wide text
+    (storage/amounts.py), on the fast path (one guard), the savepoint path (two guards),
+    and in a group a neighbour's poison sent to the savepoints: every amount reads back
+    exactly, and SUM over them is exact."""
+    conn = sqlite3.connect(sqlite_file, isolation_level=None)
+    conn.execute("CREATE TABLE wide_amounts (id TEXT PRIMARY KEY, amount INTEGER)")
+    conn.close()
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    put = "INSERT INTO wide_amounts (id, amount) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+    try:
+        amounts = {f"a{n}": 10**30 + n for n in range(6)} | {"small": 5, "neg": -(10**25)}
+
+        def guarded(*ids: str) -> WriteSet:
+            writes = WriteSet()
+            for i in ids:
+                writes.add(put, (i, amounts[i]), must_change=True)
+            return writes
+
+        unguarded = WriteSet()
+        unguarded.add(put, ("a5", amounts["a5"]))
+        await db.write(guarded("a0"))  # fast path, its guard overflows
+        await db.write(guarded("a1", "small"))  # savepoint path
+        await db.write(unguarded)
+        results = await asyncio.gather(  # a poison neighbour: the whole group on savepoints
+            db.write(guarded("a2")), db.write(poison("overflow", f"p{next(_ids)}")),
+            db.write(guarded("a3", "neg")), db.write(guarded("a4")), return_exceptions=True)
+        assert [results[0], *results[2:]] == [None, None, None]
+        rows = await db.fetchall("SELECT id, amount FROM wide_amounts")
+        assert {i: minor(v) for i, v in rows} == amounts
+        total = await db.fetchone("SELECT SUM(amount) FROM wide_amounts")
+        assert total is not None and minor(total[0]) == sum(amounts.values())
     finally:
         await db.close()
 
@@ -271,4 +403,120 @@ async def test_postgres_a_held_lock_is_a_fast_refusal_then_recovers(
         assert await db.fetchone("SELECT COUNT(*) FROM inbound_messages") == (10,)
     finally:
         await other.close()
+        await db.close()
+
+
+async def test_postgres_a_row_lock_past_its_timeout_fails_only_its_write_set(
+        fresh_postgres: str) -> None:
+    """A lock timeout (SQLSTATE 55P03) is one statement's failure, not the server's: the
+    group is rolled back and each write set runs alone, so the one that waited for the
+    locked row is told StorageUnavailable and its neighbours commit."""
+    import asyncpg
+
+    db = PostgresDatabase(fresh_postgres, lock_timeout_ms=200)
+    await db.start()
+    other = await asyncpg.connect(fresh_postgres.replace("postgresql+asyncpg://",
+                                                         "postgresql://"))
+    try:
+        await db.write(honest("held"))
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT 1 FROM inbound_messages WHERE message_id = 'held' "
+                            "FOR UPDATE")
+        ids = [f"k{next(_ids)}" for _ in range(6)]
+        touch_held = WriteSet()
+        touch_held.add(TOUCH, (2, "held"))
+        write_sets = [honest(i) for i in ids[:3]] + [touch_held] + [honest(i) for i in ids[3:]]
+        commits = db.commits
+        results = await asyncio.gather(*(db.write(w) for w in write_sets),
+                                       return_exceptions=True)
+        assert isinstance(results[3], StorageUnavailable), results
+        assert str(results[3]) == "postgresql: LockNotAvailableError"
+        assert results[:3] + results[4:] == [None] * 6
+        assert db.commits - commits == 6  # each alone
+        await transaction.rollback()
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await other.close()
+        await db.close()
+
+
+async def test_postgres_a_group_past_the_statement_timeout_is_refused_as_a_whole(
+        fresh_postgres: str) -> None:
+    """A statement the server cancels for its timeout (SQLSTATE 57014) says the server is
+    overloaded, not that one write set is bad: every write set of the group is told
+    StorageUnavailable at once, nothing is stored, and none is retried alone (which would
+    only add load); the next group is stored as usual."""
+    db = PostgresDatabase(fresh_postgres, statement_timeout_ms=150)
+    await db.start()
+    try:
+        ids = [f"s{next(_ids)}" for _ in range(4)]
+        slow = WriteSet()
+        slow.add("SELECT pg_sleep(?::float)", (1,))
+        write_sets = [honest(i) for i in ids[:2]] + [slow] + [honest(i) for i in ids[2:]]
+        trips, commits = db.round_trips, db.commits
+        results = await asyncio.gather(*(db.write(w) for w in write_sets),
+                                       return_exceptions=True)
+        assert [str(r) for r in results] == ["postgresql: QueryCanceledError"] * 5, results
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        assert db.commits == commits
+        assert db.round_trips - trips <= 3  # the group's statements, and no write set alone
+        assert await _stored(db, ids) == set()
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_session_the_server_ends_fails_the_group_as_unavailable(
+        fresh_postgres: str) -> None:
+    """The server ends the group's session mid-transaction (what a restart or
+    ``pg_terminate_backend`` does: SQLSTATE 57P01): nothing of the group is stored, every
+    write set of it is told StorageUnavailable, and the pool's next connection stores the
+    next group."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        ids = [f"e{next(_ids)}" for _ in range(4)]
+        ended = WriteSet()
+        ended.add("SELECT pg_terminate_backend(pg_backend_pid())")
+        write_sets = [honest(i) for i in ids[:2]] + [ended] + [honest(i) for i in ids[2:]]
+        commits = db.commits
+        results = await asyncio.gather(*(db.write(w) for w in write_sets),
+                                       return_exceptions=True)
+        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        assert db.commits == commits
+        assert await _stored(db, ids) == set()
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_guards_written_with_a_trailing_semicolon_share_one_round_trip(
+        fresh_postgres: str) -> None:
+    """A guard's SQL as a person writes it (a newline, a semicolon, spaces) still takes the
+    pipelined path: one round trip for the tick's guards, one commit, every row stored, and
+    a duplicate among them told Conflict."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        await db.write(honest("first"))
+        written = INSERT + ";\n  "
+        ids = [f"g{next(_ids)}" for _ in range(5)]
+
+        def guarded(message_id: str) -> WriteSet:
+            writes = WriteSet()
+            writes.add(written, ("sim", message_id, "hello"), must_change=True)
+            return writes
+
+        trips, commits = db.round_trips, db.commits
+        await asyncio.gather(*(db.write(guarded(i)) for i in ids))
+        assert (db.round_trips - trips, db.commits - commits) == (1, 1)
+        rows = await db.fetchall("SELECT message_id FROM inbound_messages WHERE body = 'hello'")
+        assert sorted(r[0] for r in rows) == sorted([*ids, "first"])
+        results = await asyncio.gather(db.write(guarded("first")), db.write(guarded("late")),
+                                       return_exceptions=True)
+        assert isinstance(results[0], Conflict) and results[1] is None
+    finally:
         await db.close()
