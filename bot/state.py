@@ -218,11 +218,25 @@ def _from_row(key: ConversationKey, row: tuple[Any, ...]) -> Conversation:
     )
 
 
-def _values(c: Conversation) -> tuple[Any, ...]:
-    return (c.language, c.language_locked, c.state.value,
-            json.dumps(dict(c.cart), separators=(",", ":")),
-            json.dumps(dict(c.data), separators=(",", ":"), ensure_ascii=False),
-            c.business, c.last_inbound_at, c.handoff_until, c.updated_at)
+def _cart_text(cart: Mapping[str, int]) -> str:
+    return json.dumps(dict(cart), separators=(",", ":"))
+
+
+def _data_text(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)
+
+
+class _Known:
+    """A conversation and its row exactly as stored (the 9 columns, then the version):
+    a read that returns this row again is this conversation, without decoding it, and a
+    save whose cart or data is the same read-only mapping writes the same JSON text.
+    ``row`` is None for a conversation not stored yet."""
+
+    __slots__ = ("conversation", "row")
+
+    def __init__(self, conversation: Conversation, row: tuple[Any, ...] | None) -> None:
+        self.conversation = conversation
+        self.row = row
 
 
 class SqlStateStore:
@@ -231,68 +245,108 @@ class SqlStateStore:
     The cache is only updated after the transaction that stored a change has committed,
     so a failed write never leaves memory ahead of the database.
 
-    ``shared=True`` (PostgreSQL, where several servers may share the table) keeps no cache:
-    every load reads the row and its version under this process's conversation lock, and
-    every save is a guarded compare-and-set on that version. A turn that another server
-    changed meanwhile fails with :class:`~storage.database.Conflict` and nothing of it is
-    stored; the engine reads again and runs the turn again.
+    ``shared=True`` (PostgreSQL, where several servers may share the table) never answers
+    a load from memory: every load reads the row and its version under this process's
+    conversation lock, and every save is a guarded compare-and-set on that version. A turn
+    that another server changed meanwhile fails with :class:`~storage.database.Conflict`
+    and nothing of it is stored; the engine reads again and runs the turn again. What
+    memory saves there is the decoding: a row read back exactly as this process last
+    read or wrote it (every column, and the version every save bumps) is the conversation
+    already known, and an unchanged cart or data is not serialised again.
     """
 
     def __init__(self, database: Database, *, cache_size: int = 50_000,
                  shared: bool = False) -> None:
         self._db = database
         # an OrderedDict, not functools.lru_cache: a conflicting save must drop one key
-        self._cache: OrderedDict[ConversationKey, Conversation] = OrderedDict()
+        self._cache: OrderedDict[ConversationKey, _Known] = OrderedDict()
         self._cache_size = cache_size
         self.shared = shared
         self.lock = _Locks()
+        self.decoded = 0  # rows decoded (tests: a row read back unchanged is not)
 
     async def load(self, key: ConversationKey) -> Conversation:
-        cached = None if self.shared else self._cache.get(key)
-        if cached is not None:
+        known = self._cache.get(key)
+        if known is not None and not self.shared:
             self._cache.move_to_end(key)
-            return cached
+            return known.conversation
         row = await self._db.fetchone(_SELECT, (key.shop_id, key.channel, key.customer))
-        conversation = Conversation(key) if row is None else _from_row(key, row)
-        if not self.shared:
-            self._remember(conversation)
+        if row is None:
+            new = Conversation(key)
+            if self.shared:
+                self._cache.pop(key, None)  # no row (any more): nothing known of it holds
+            else:
+                self._remember(new, None)
+            return new
+        return self._decoded(key, row, known)
+
+    def _decoded(self, key: ConversationKey, row: tuple[Any, ...],
+                 known: _Known | None) -> Conversation:
+        if known is not None and known.row == row:
+            self._cache.move_to_end(key)
+            return known.conversation
+        self.decoded += 1
+        conversation = _from_row(key, row)
+        self._remember(conversation, tuple(row))
         return conversation
 
-    def upsert_statement(self, conversation: Conversation, writes: WriteSet) -> None:
-        c = conversation
+    def _values(self, c: Conversation) -> tuple[Any, ...]:
+        known = self._cache.get(c.key)
+        row = known.row if known is not None else None
+        was = known.conversation if known is not None else None
+        # the mappings are read-only views over copies (Conversation.with_, _from_row):
+        # the same object is the same content, so its stored text is still right
+        cart = row[3] if row is not None and was is not None and c.cart is was.cart \
+            and type(c.cart) is MappingProxyType else _cart_text(c.cart)
+        data = row[4] if row is not None and was is not None and c.data is was.data \
+            and type(c.data) is MappingProxyType else _data_text(c.data)
+        return (c.language, c.language_locked, c.state.value, cart, data,
+                c.business, c.last_inbound_at, c.handoff_until, c.updated_at)
+
+    def _statement(self, c: Conversation, writes: WriteSet, values: tuple[Any, ...]) -> None:
         if self.shared:
             if c.is_new:
                 writes.add(_INSERT_NEW, (c.key.shop_id, c.key.channel, c.key.customer,
-                                         *_values(c)), must_change=True)
+                                         *values), must_change=True)
             else:
-                writes.add(_UPDATE_IF, (*_values(c), c.key.shop_id, c.key.channel,
+                writes.add(_UPDATE_IF, (*values, c.key.shop_id, c.key.channel,
                                         c.key.customer, c.version), must_change=True)
             return
-        writes.add(_UPSERT, (c.key.shop_id, c.key.channel, c.key.customer, *_values(c)))
+        writes.add(_UPSERT, (c.key.shop_id, c.key.channel, c.key.customer, *values))
 
     async def save(self, conversation: Conversation, writes: WriteSet | None = None) -> None:
         batch = WriteSet()
         if writes:
             batch.extend(writes)
-        self.upsert_statement(conversation, batch)
-        await self._db.write(batch)
-        if not self.shared:
-            self._remember(conversation.with_(is_new=False))
+        values = self._values(conversation)
+        self._statement(conversation, batch, values)
+        try:
+            await self._db.write(batch)
+        except BaseException:
+            self._cache.pop(conversation.key, None)  # what is stored is not known now
+            raise
+        # the version the row has now: a compare-and-set bumps it, an insert starts it at 1
+        version = conversation.version if not self.shared else (
+            1 if conversation.is_new else conversation.version + 1)
+        self._remember(conversation.with_(is_new=False, version=version), (*values, version))
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
         rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
         found = []
         for row in rows:
             key = ConversationKey(shop_id, row[0], customer)
-            cached = None if self.shared else self._cache.get(key)
-            found.append(cached or _from_row(key, row[1:]))
+            known = self._cache.get(key)
+            if known is not None and not self.shared:
+                found.append(known.conversation)
+            else:
+                found.append(self._decoded(key, row[1:], known))
         return found
 
     def forget(self, key: ConversationKey) -> None:
         self._cache.pop(key, None)
 
-    def _remember(self, conversation: Conversation) -> None:
-        self._cache[conversation.key] = conversation
+    def _remember(self, conversation: Conversation, row: tuple[Any, ...] | None) -> None:
+        self._cache[conversation.key] = _Known(conversation, row)
         self._cache.move_to_end(conversation.key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

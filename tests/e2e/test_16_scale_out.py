@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.state import SqlStateStore
 from config.clock import Clock
 from config.settings import Settings
 from tests.conftest import AiohttpClient
 from tests.e2e.cluster import empty_database, ready, start_server
 from tests.e2e.conftest import ADDRESS, ADMIN, SIM, open_shop, start_live
 from tests.localhost import free_port
-from webhooks.keys import DB
+from webhooks.keys import DB, ENGINE
 
 
 async def test_three_servers_started_at_once_on_a_fresh_database_all_come_up(
@@ -93,6 +94,27 @@ async def test_one_shopper_spread_over_two_servers_keeps_one_cart_and_one_order(
     (order,) = await _orders(b, phone)
     assert {line["sku"]: line["quantity"] for line in order["lines"]} == {
         "SAMOSA": 2, "BISCUITS": 1, "KACHORI": 1}
+
+
+async def test_a_change_through_the_other_server_between_two_turns_is_seen(
+        two_servers: tuple[TestClient[Any, Any], TestClient[Any, Any]]) -> None:
+    # each server keeps the conversation it last saved and skips decoding a row that
+    # reads back unchanged (bot/state.py); a row the other server changed must be decoded
+    a, b = two_servers
+    store_a = a.app[ENGINE].store
+    assert isinstance(store_a, SqlStateStore) and store_a.shared
+    phone = "+919000001651"
+    await _say(a, phone, "c1", "2 samosa")
+    decoded = store_a.decoded
+    assert "2 × Samosa" in _text(await _say(a, phone, "c2", "cart"))
+    assert store_a.decoded == decoded  # its own save, read back: not decoded again
+    await _say(b, phone, "c3", "1 kachori")  # between two of a's turns
+    cart = _text(await _say(a, phone, "c4", "cart"))
+    assert "2 × Samosa" in cart and "1 × Kachori" in cart, cart
+    assert store_a.decoded == decoded + 1
+    await _say(b, phone, "c5", "remove samosa")
+    cart = _text(await _say(a, phone, "c6", "cart"))
+    assert "Samosa" not in cart and "1 × Kachori" in cart, cart
 
 
 async def test_order_numbers_from_two_servers_never_collide(
