@@ -345,3 +345,46 @@ async def test_a_message_the_owner_causes_reaches_the_shopper_from_the_number_th
     assert (shopper, "/111222333/messages") in sent, sent
     assert (owner, "/444555666/messages") in sent, sent
     assert (shopper, "/444555666/messages") not in sent, sent
+
+
+async def test_three_english_words_leave_hindi_and_two_do_not(shopper: Shopper) -> None:
+    assert "समोसा" in await shopper.text_of("mujhe 2 samose chahiye")
+    assert "हमारा मेन्यू" in await shopper.text_of("menu please")  # two words: still Hindi
+    assert "Your cart" in await shopper.text_of("show my cart")  # three: English
+
+
+async def test_the_owner_hears_of_their_own_order_from_the_number_they_write_to_now(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    """The owner ordered as a shopper, writing to one of the shop's numbers, and cancels
+    it from the other: their own notice comes from the number of this turn, not of the
+    conversation's last stored one."""
+    from tests.conftest import SIM_TOKEN
+    from webhooks.app import create_app
+    from webhooks.keys import DB
+
+    client = await aiohttp_client(create_app(settings.with_(simulator_owner=True),
+                                             clock=clock))
+    owner = "+919811111111"
+    count = 0
+
+    async def write(text: str, to: str) -> None:
+        nonlocal count
+        count += 1
+        response = await client.post(
+            "/webhooks/simulator", json={"from": owner, "to": to, "text": text,
+                                         "id": f"own-{count}"},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200, await response.text()
+
+    for text in ("2 samosa", "checkout", "12 Salt Lake, Sector 1, Kolkata"):
+        await write(text, "shop-number-a")
+    response = await client.post(
+        "/webhooks/simulator", json={"from": owner, "to": "shop-number-a", "button": "confirm",
+                                     "id": "own-confirm"},
+        headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+    assert "ORD-1001" in await response.text()
+    await write("cancel ORD-1001", "shop-number-b")
+    rows = await client.app[DB].fetchall(
+        "SELECT business, payload FROM outbound_messages WHERE customer = '919811111111'")
+    told = [business for business, payload in rows if "ORD-1001" in payload]
+    assert told == ["shop-number-b"], rows
