@@ -388,3 +388,47 @@ async def test_the_owner_hears_of_their_own_order_from_the_number_they_write_to_
         "SELECT business, payload FROM outbound_messages WHERE customer = '919811111111'")
     told = [business for business, payload in rows if "ORD-1001" in payload]
     assert told == ["shop-number-b"], rows
+
+
+async def test_a_notice_outside_the_window_speaks_the_orders_language_not_the_chats_latest(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi, tmp_path: Path) -> None:
+    """The shopper ordered in Hindi and then chatted in English: a day later their
+    shipping notice is the Hindi template, as the order was placed in (bot/flows/merchant.py)."""
+    from catalog.template_export import meta_templates
+    from tests.e2e.conftest import SANDBOX_AUTH, open_shop, start_live
+    from webhooks.keys import DB, OUTBOX
+    from webhooks.plugins import load_shop
+
+    graph.approve(meta_templates(load_shop(settings.shop_dir)))
+    client = await start_live(aiohttp_client, settings.with_(
+        shop_dir=open_shop(tmp_path, settings)).with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock)
+    secret = settings.env["WHATSAPP_APP_SECRET"]
+    shopper, count = "919000000083", 0
+
+    async def write(text: str, sender: str = shopper) -> None:
+        nonlocal count
+        count += 1
+        body, headers = signed_cloud_request(secret, cloud_text(
+            text, from_=sender, message_id=f"wamid.lang{count}"))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+        for _ in range(2):
+            await client.app[OUTBOX].drain()
+            await client.app[OUTBOX].run_due()
+
+    for text in ("नमस्ते", "2 समोसा", "checkout", "12 Lake Road, Salt Lake", "yes"):
+        await write(text)
+    row = await client.app[DB].fetchone("SELECT token FROM payment_requests")
+    assert row is not None
+    paid = await client.post(f"/pay/{row[0]}/sandbox", json={"outcome": "success"},
+                             headers=SANDBOX_AUTH)
+    assert paid.status == 200
+    await write("show me the menu please")
+    assert "Here's our menu" in str(graph.received[-1].json)  # the chat is English now
+    clock.advance(minutes=25 * 60)
+    await write("ship ORD-1001", "919811111111")
+    shipped = [r.json for r in graph.received if r.json and r.json.get("to") == shopper][-1]
+    assert shipped["type"] == "template", shipped
+    assert shipped["template"]["name"] == "haat_order_shipped"
+    assert shipped["template"]["language"] == {"code": "hi"}
