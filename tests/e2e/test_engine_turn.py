@@ -432,3 +432,20 @@ async def test_a_notice_outside_the_window_speaks_the_orders_language_not_the_ch
     assert shipped["type"] == "template", shipped
     assert shipped["template"]["name"] == "haat_order_shipped"
     assert shipped["template"]["language"] == {"code": "hi"}
+
+
+async def test_after_hours_the_away_notice_is_a_text_of_its_own_once_each_day(
+        aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    from webhooks.app import create_app
+
+    evening = Clock.starting_at(1_795_354_200_000)  # Sunday 2026-11-22 19:00 Kolkata, closed
+    client = await aiohttp_client(create_app(settings, clock=evening))
+    shopper = Shopper(client, "+919000000084")
+    away = {"type": "text", "text": "We're closed right now (Mon–Sat 08:00–21:00, Sun "
+            "09:00–13:00). You can still browse and order; we'll start on it when we open."}
+    first = await shopper.send("cart")
+    assert first[0] == away and len(first) == 2, first
+    assert away not in await shopper.send("cart")
+    evening.advance(minutes=27 * 60)  # Monday 22:00: closed again, a new day
+    again = await shopper.send("cart")
+    assert again[0] == away and again[1:] == first[1:], again
