@@ -449,3 +449,29 @@ async def test_after_hours_the_away_notice_is_a_text_of_its_own_once_each_day(
     evening.advance(minutes=27 * 60)  # Monday 22:00: closed again, a new day
     again = await shopper.send("cart")
     assert again[0] == away and again[1:] == first[1:], again
+
+
+async def test_a_cart_sent_with_the_note_stop_is_an_order_not_an_opt_out(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    """A WhatsApp cart may carry the shopper's note as its text: only a text message (or a
+    tap) can be the STOP command."""
+    from webhooks.keys import DB
+
+    told = await shopper.text_of("STOP", order=[{"sku": "SAMOSA", "qty": 2}])
+    assert "2 × Samosa" in told and "START" not in told, told
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None or row[0] != "opted_out", row
+
+
+async def test_a_tap_whose_payload_names_an_intent_is_that_intent_whatever_its_title(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    from webhooks.keys import DB
+
+    replies = await shopper.send("STOP", button="/menu")
+    assert replies[0]["text"] == "Here's our menu. Pick a category:", replies
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None or row[0] != "opted_out", row
