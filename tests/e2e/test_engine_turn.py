@@ -475,3 +475,32 @@ async def test_a_tap_whose_payload_names_an_intent_is_that_intent_whatever_its_t
         "SELECT status FROM marketing_consent WHERE customer = ?",
         (shopper.phone.removeprefix("+"),))
     assert row is None or row[0] != "opted_out", row
+
+
+async def test_each_turn_stores_when_the_shopper_wrote_and_the_number_they_wrote_to(
+        client: TestClient[Any, Any], clock: Clock) -> None:
+    """The conversation row keeps the time of the last inbound message (the service
+    window is counted from it) and the shop number to answer from (bot/state.py)."""
+    from tests.conftest import SIM_TOKEN
+    from webhooks.keys import DB
+
+    async def write(text: str, to: str | None, message_id: str) -> str:
+        """The stored number after the message; both times are of this turn."""
+        body = {"from": "+919000000085", "text": text, "id": message_id}
+        if to is not None:
+            body["to"] = to
+        before = clock.now_ms()
+        response = await client.post("/webhooks/simulator", json=body,
+                                     headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200, await response.text()
+        row = await client.app[DB].fetchone(
+            "SELECT business, last_inbound_at, updated_at FROM conversations "
+            "WHERE customer = '919000000085'")
+        assert row is not None and before <= row[1] == row[2] <= clock.now_ms(), row
+        return str(row[0])
+
+    assert await write("hello", "shop-number-a", "b1") == "shop-number-a"
+    clock.advance(minutes=30)  # both times move with the next message
+    # a message that names no number keeps the one the shopper wrote to before
+    assert await write("cart", None, "b2") == "shop-number-a"
+    assert await write("menu", "shop-number-b", "b3") == "shop-number-b"
