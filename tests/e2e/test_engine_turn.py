@@ -504,3 +504,27 @@ async def test_each_turn_stores_when_the_shopper_wrote_and_the_number_they_wrote
     # a message that names no number keeps the one the shopper wrote to before
     assert await write("cart", None, "b2") == "shop-number-a"
     assert await write("menu", "shop-number-b", "b3") == "shop-number-b"
+
+
+async def test_the_cart_nudge_is_set_when_the_cart_changes_and_only_then(
+        client: TestClient[Any, Any], shopper: Shopper, clock: Clock) -> None:
+    """bot/reminders.py: the nudge is due an hour after the cart last changed, so
+    talking about something else does not move it."""
+    from webhooks.keys import DB
+
+    async def due() -> list[tuple[Any, ...]]:
+        rows = await client.app[DB].fetchall(
+            "SELECT due_at, status FROM scheduled_jobs WHERE kind = 'cart'")
+        return [tuple(r) for r in rows]
+
+    added = clock.now_ms()
+    await shopper.send("2 samosa")
+    [(first, status)] = await due()
+    assert status == "pending" and added + 3_600_000 <= first <= clock.now_ms() + 3_600_000
+    clock.advance(minutes=30)
+    await shopper.send("menu")
+    await shopper.send("how much is a samosa")
+    assert await due() == [(first, "pending")]
+    await shopper.send("1 samosa")
+    [(moved, _)] = await due()
+    assert moved >= first + 30 * 60_000
