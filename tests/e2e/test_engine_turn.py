@@ -528,3 +528,29 @@ async def test_the_cart_nudge_is_set_when_the_cart_changes_and_only_then(
     await shopper.send("1 samosa")
     [(moved, _)] = await due()
     assert moved >= first + 30 * 60_000
+
+
+async def test_a_message_of_no_language_is_understood_in_the_conversations(
+        client: TestClient[Any, Any]) -> None:
+    """The intent engine is told the conversation's sticky language: an emoji in a Hindi
+    chat is Hindi, not the shop's first language (bot/nlu/builtin.py, message_language)."""
+    from tests.conftest import SIM_TOKEN
+
+    async def understood(text: str, message_id: str) -> Any:
+        response = await client.post(
+            "/webhooks/simulator", json={"from": PHONE, "id": message_id, "text": text},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        return (await response.json())["language"]
+
+    assert await understood("👍", "e1") == "en"
+    assert await understood("mujhe 2 samose chahiye", "e2") == "hi"
+    assert await understood("👍", "e3") == "hi"
+
+
+async def test_stop_in_english_keeps_a_hindi_chat_in_hindi(shopper: Shopper) -> None:
+    """Everyone types STOP: only a STOP said in another language moves the chat to it."""
+    await shopper.send("mujhe 2 samose chahiye")
+    told = await shopper.text_of("STOP")
+    assert "START" in told and "हो गया" in told, told
+    assert "टोकरी" in await shopper.text_of("cart")
