@@ -554,3 +554,11 @@ async def test_stop_in_english_keeps_a_hindi_chat_in_hindi(shopper: Shopper) -> 
     told = await shopper.text_of("STOP")
     assert "START" in told and "हो गया" in told, told
     assert "टोकरी" in await shopper.text_of("cart")
+
+
+async def test_a_typed_question_gets_the_shops_answer(shopper: Shopper) -> None:
+    """Parsed text leaves no payload behind, so the FAQ (which answers only typed text)
+    still sees it as text (bot/flows/support.py)."""
+    assert await shopper.text_of("do you deliver") == (
+        "We deliver in Salt Lake, New Town and Park Street. Delivery is ₹30, free on orders "
+        "above ₹500.")
