@@ -562,3 +562,20 @@ async def test_a_typed_question_gets_the_shops_answer(shopper: Shopper) -> None:
     assert await shopper.text_of("do you deliver") == (
         "We deliver in Salt Lake, New Town and Park Street. Delivery is ₹30, free on orders "
         "above ₹500.")
+
+
+async def test_an_intent_at_the_confidence_threshold_counts_and_one_below_is_a_question(
+        client: TestClient[Any, Any]) -> None:
+    """Rasa's ``/intent@confidence`` form (bot/nlu/builtin.py, parse_shortcut) sets the
+    confidence exactly: LOW_CONFIDENCE (0.40) itself is enough, less goes to the fallback."""
+    from tests.conftest import SIM_TOKEN
+
+    async def intent(text: str, message_id: str) -> Any:
+        response = await client.post(
+            "/webhooks/simulator", json={"from": PHONE, "id": message_id, "text": text},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        return (await response.json())["intent"]
+
+    assert await intent("/browse_catalog@0.4", "c1") == "browse_catalog"
+    assert await intent("/browse_catalog@0.39", "c2") == "out_of_scope"
