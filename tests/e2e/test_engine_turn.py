@@ -345,3 +345,237 @@ async def test_a_message_the_owner_causes_reaches_the_shopper_from_the_number_th
     assert (shopper, "/111222333/messages") in sent, sent
     assert (owner, "/444555666/messages") in sent, sent
     assert (shopper, "/444555666/messages") not in sent, sent
+
+
+async def test_three_english_words_leave_hindi_and_two_do_not(shopper: Shopper) -> None:
+    assert "समोसा" in await shopper.text_of("mujhe 2 samose chahiye")
+    assert "हमारा मेन्यू" in await shopper.text_of("menu please")  # two words: still Hindi
+    assert "Your cart" in await shopper.text_of("show my cart")  # three: English
+
+
+async def test_the_owner_hears_of_their_own_order_from_the_number_they_write_to_now(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock) -> None:
+    """The owner ordered as a shopper, writing to one of the shop's numbers, and cancels
+    it from the other: their own notice comes from the number of this turn, not of the
+    conversation's last stored one."""
+    from tests.conftest import SIM_TOKEN
+    from webhooks.app import create_app
+    from webhooks.keys import DB
+
+    client = await aiohttp_client(create_app(settings.with_(simulator_owner=True),
+                                             clock=clock))
+    owner = "+919811111111"
+    count = 0
+
+    async def write(text: str, to: str) -> None:
+        nonlocal count
+        count += 1
+        response = await client.post(
+            "/webhooks/simulator", json={"from": owner, "to": to, "text": text,
+                                         "id": f"own-{count}"},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200, await response.text()
+
+    for text in ("2 samosa", "checkout", "12 Salt Lake, Sector 1, Kolkata"):
+        await write(text, "shop-number-a")
+    response = await client.post(
+        "/webhooks/simulator", json={"from": owner, "to": "shop-number-a", "button": "confirm",
+                                     "id": "own-confirm"},
+        headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+    assert "ORD-1001" in await response.text()
+    await write("cancel ORD-1001", "shop-number-b")
+    rows = await client.app[DB].fetchall(
+        "SELECT business, payload FROM outbound_messages WHERE customer = '919811111111'")
+    told = [business for business, payload in rows if "ORD-1001" in payload]
+    assert told == ["shop-number-b"], rows
+
+
+async def test_a_notice_outside_the_window_speaks_the_orders_language_not_the_chats_latest(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi, tmp_path: Path) -> None:
+    """The shopper ordered in Hindi and then chatted in English: a day later their
+    shipping notice is the Hindi template, as the order was placed in (bot/flows/merchant.py)."""
+    from catalog.template_export import meta_templates
+    from tests.e2e.conftest import SANDBOX_AUTH, open_shop, start_live
+    from webhooks.keys import DB, OUTBOX
+    from webhooks.plugins import load_shop
+
+    graph.approve(meta_templates(load_shop(settings.shop_dir)))
+    client = await start_live(aiohttp_client, settings.with_(
+        shop_dir=open_shop(tmp_path, settings)).with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock)
+    secret = settings.env["WHATSAPP_APP_SECRET"]
+    shopper, count = "919000000083", 0
+
+    async def write(text: str, sender: str = shopper) -> None:
+        nonlocal count
+        count += 1
+        body, headers = signed_cloud_request(secret, cloud_text(
+            text, from_=sender, message_id=f"wamid.lang{count}"))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+        for _ in range(2):
+            await client.app[OUTBOX].drain()
+            await client.app[OUTBOX].run_due()
+
+    for text in ("नमस्ते", "2 समोसा", "checkout", "12 Lake Road, Salt Lake", "yes"):
+        await write(text)
+    row = await client.app[DB].fetchone("SELECT token FROM payment_requests")
+    assert row is not None
+    paid = await client.post(f"/pay/{row[0]}/sandbox", json={"outcome": "success"},
+                             headers=SANDBOX_AUTH)
+    assert paid.status == 200
+    await write("show me the menu please")
+    assert "Here's our menu" in str(graph.received[-1].json)  # the chat is English now
+    clock.advance(minutes=25 * 60)
+    await write("ship ORD-1001", "919811111111")
+    shipped = [r.json for r in graph.received if r.json and r.json.get("to") == shopper][-1]
+    assert shipped["type"] == "template", shipped
+    assert shipped["template"]["name"] == "haat_order_shipped"
+    assert shipped["template"]["language"] == {"code": "hi"}
+
+
+async def test_after_hours_the_away_notice_is_a_text_of_its_own_once_each_day(
+        aiohttp_client: AiohttpClient, settings: Settings) -> None:
+    from webhooks.app import create_app
+
+    evening = Clock.starting_at(1_795_354_200_000)  # Sunday 2026-11-22 19:00 Kolkata, closed
+    client = await aiohttp_client(create_app(settings, clock=evening))
+    shopper = Shopper(client, "+919000000084")
+    away = {"type": "text", "text": "We're closed right now (Mon–Sat 08:00–21:00, Sun "
+            "09:00–13:00). You can still browse and order; we'll start on it when we open."}
+    first = await shopper.send("cart")
+    assert first[0] == away and len(first) == 2, first
+    assert away not in await shopper.send("cart")
+    evening.advance(minutes=27 * 60)  # Monday 22:00: closed again, a new day
+    again = await shopper.send("cart")
+    assert again[0] == away and again[1:] == first[1:], again
+
+
+async def test_a_cart_sent_with_the_note_stop_is_an_order_not_an_opt_out(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    """A WhatsApp cart may carry the shopper's note as its text: only a text message (or a
+    tap) can be the STOP command."""
+    from webhooks.keys import DB
+
+    told = await shopper.text_of("STOP", order=[{"sku": "SAMOSA", "qty": 2}])
+    assert "2 × Samosa" in told and "START" not in told, told
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None or row[0] != "opted_out", row
+
+
+async def test_a_tap_whose_payload_names_an_intent_is_that_intent_whatever_its_title(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    from webhooks.keys import DB
+
+    replies = await shopper.send("STOP", button="/menu")
+    assert replies[0]["text"] == "Here's our menu. Pick a category:", replies
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None or row[0] != "opted_out", row
+
+
+async def test_each_turn_stores_when_the_shopper_wrote_and_the_number_they_wrote_to(
+        client: TestClient[Any, Any], clock: Clock) -> None:
+    """The conversation row keeps the time of the last inbound message (the service
+    window is counted from it) and the shop number to answer from (bot/state.py)."""
+    from tests.conftest import SIM_TOKEN
+    from webhooks.keys import DB
+
+    async def write(text: str, to: str | None, message_id: str) -> str:
+        """The stored number after the message; both times are of this turn."""
+        body = {"from": "+919000000085", "text": text, "id": message_id}
+        if to is not None:
+            body["to"] = to
+        before = clock.now_ms()
+        response = await client.post("/webhooks/simulator", json=body,
+                                     headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200, await response.text()
+        row = await client.app[DB].fetchone(
+            "SELECT business, last_inbound_at, updated_at FROM conversations "
+            "WHERE customer = '919000000085'")
+        assert row is not None and before <= row[1] == row[2] <= clock.now_ms(), row
+        return str(row[0])
+
+    assert await write("hello", "shop-number-a", "b1") == "shop-number-a"
+    clock.advance(minutes=30)  # both times move with the next message
+    # a message that names no number keeps the one the shopper wrote to before
+    assert await write("cart", None, "b2") == "shop-number-a"
+    assert await write("menu", "shop-number-b", "b3") == "shop-number-b"
+
+
+async def test_the_cart_nudge_is_set_when_the_cart_changes_and_only_then(
+        client: TestClient[Any, Any], shopper: Shopper, clock: Clock) -> None:
+    """bot/reminders.py: the nudge is due an hour after the cart last changed, so
+    talking about something else does not move it."""
+    from webhooks.keys import DB
+
+    async def due() -> list[tuple[Any, ...]]:
+        rows = await client.app[DB].fetchall(
+            "SELECT due_at, status FROM scheduled_jobs WHERE kind = 'cart'")
+        return [tuple(r) for r in rows]
+
+    added = clock.now_ms()
+    await shopper.send("2 samosa")
+    [(first, status)] = await due()
+    assert status == "pending" and added + 3_600_000 <= first <= clock.now_ms() + 3_600_000
+    clock.advance(minutes=30)
+    await shopper.send("menu")
+    await shopper.send("how much is a samosa")
+    assert await due() == [(first, "pending")]
+    await shopper.send("1 samosa")
+    [(moved, _)] = await due()
+    assert moved >= first + 30 * 60_000
+
+
+async def test_a_message_of_no_language_is_understood_in_the_conversations(
+        client: TestClient[Any, Any]) -> None:
+    """The intent engine is told the conversation's sticky language: an emoji in a Hindi
+    chat is Hindi, not the shop's first language (bot/nlu/builtin.py, message_language)."""
+    from tests.conftest import SIM_TOKEN
+
+    async def understood(text: str, message_id: str) -> Any:
+        response = await client.post(
+            "/webhooks/simulator", json={"from": PHONE, "id": message_id, "text": text},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        return (await response.json())["language"]
+
+    assert await understood("👍", "e1") == "en"
+    assert await understood("mujhe 2 samose chahiye", "e2") == "hi"
+    assert await understood("👍", "e3") == "hi"
+
+
+async def test_stop_in_english_keeps_a_hindi_chat_in_hindi(shopper: Shopper) -> None:
+    """Everyone types STOP: only a STOP said in another language moves the chat to it."""
+    await shopper.send("mujhe 2 samose chahiye")
+    told = await shopper.text_of("STOP")
+    assert "START" in told and "हो गया" in told, told
+    assert "टोकरी" in await shopper.text_of("cart")
+
+
+async def test_a_typed_question_gets_the_shops_answer(shopper: Shopper) -> None:
+    """Parsed text leaves no payload behind, so the FAQ (which answers only typed text)
+    still sees it as text (bot/flows/support.py)."""
+    assert await shopper.text_of("do you deliver") == (
+        "We deliver in Salt Lake, New Town and Park Street. Delivery is ₹30, free on orders "
+        "above ₹500.")
+
+
+async def test_an_intent_at_the_confidence_threshold_counts_and_one_below_is_a_question(
+        client: TestClient[Any, Any]) -> None:
+    """Rasa's ``/intent@confidence`` form (bot/nlu/builtin.py, parse_shortcut) sets the
+    confidence exactly: LOW_CONFIDENCE (0.40) itself is enough, less goes to the fallback."""
+    from tests.conftest import SIM_TOKEN
+
+    async def intent(text: str, message_id: str) -> Any:
+        response = await client.post(
+            "/webhooks/simulator", json={"from": PHONE, "id": message_id, "text": text},
+            headers={"Authorization": f"Bearer {SIM_TOKEN}"})
+        assert response.status == 200
+        return (await response.json())["intent"]
+
+    assert await intent("/browse_catalog@0.4", "c1") == "browse_catalog"
+    assert await intent("/browse_catalog@0.39", "c2") == "out_of_scope"
