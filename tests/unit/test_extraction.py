@@ -283,7 +283,7 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
 # hand-written phone-accessories shop, scored but never read (its misses are not tuned on).
 READINGS = {
     "blind": {"en": (0.6957, 0.8404), "hinglish": (0.7500, 0.8519), "hi": (0.6406, 0.8767),
-              "bn": (0.6418, 0.9571), "bn-latn": (0.6716, 0.8947), "ar": (0.6061, 0.8406)},
+              "bn": (0.6418, 0.9571), "bn-latn": (0.6716, 0.8947), "ar": (0.6515, 0.8592)},
     "unseen": {"en": (1.0, 1.0), "hinglish": (0.9348, 1.0), "hi": (0.9130, 0.9310),
                "bn": (1.0, 1.0), "bn-latn": (0.9565, 1.0), "ar": (1.0, 1.0)},
     "wild": {"en": (0.9483, 0.9726), "hinglish": (0.9492, 0.9605), "hi": (0.9167, 0.9733),
