@@ -52,7 +52,7 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
         if not corpus:
             shop = _first_shop(settings)
             backend = build_backend(settings.nlu_backend, shop, options, settings.env)
-            return format_report(await evaluate(backend, load_rasa_nlu(file), shop))
+            return format_report(await evaluate(backend, load_rasa_nlu(file), shop), max_mistakes)
         shops_dir = shops_dir or file.parent.parent / "shops"
         entries: list[CorpusShop] = []
         for shop_id, files in corpus_files(file).items():
@@ -66,7 +66,7 @@ async def nlu_eval(settings: Settings, file: Path, shops_dir: Path | None = None
     head = [f"extraction on {', '.join(e.shop.id for e in entries)} "
             f"(backend {settings.nlu_backend}{source})"]
     lines = [*head, *format_extraction(extraction, max_mistakes), "",
-             format_report(intents, max_mistakes=10)]
+             format_report(intents, max_mistakes=min(10, max_mistakes))]
     return "\n".join(lines)
 
 

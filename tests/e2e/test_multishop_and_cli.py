@@ -103,3 +103,11 @@ def test_haat_rasa_export_and_nlu_eval(tmp_path: Path) -> None:
     last = evaluated.stdout.strip().splitlines()[-1]
     match = re.fullmatch(r"accuracy=(\d\.\d{4}) macro_f1=(\d\.\d{4}) n=(\d+)", last)
     assert match is not None and float(match.group(2)) >= 0.92 and int(match.group(3)) >= 400
+
+
+def test_nlu_eval_mistakes_zero_prints_scores_only() -> None:
+    """``--mistakes 0`` scores an unread split without printing one of its messages."""
+    done = _haat("nlu", "eval", "tests/nlu/extraction/corpus/holdout", "--mistakes", "0")
+    assert done.returncode == 0
+    assert "cart_exact" in done.stdout and "accuracy=" in done.stdout
+    assert "mistakes" not in done.stdout
