@@ -281,10 +281,11 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
 # on (13i: options, packs, counts after option names, loose parts, refusals; 13k: Arabic
 # plurals, product questions, refusals in every form; 13n: a product named again);
 # ``blind``, the hand-written phone-accessories shop, scored once, then tuned on (13k;
-# 13n: a number that starts a name, "1 3 pin plug", and a product named again).
+# 13n: a number that starts a name, "1 3 pin plug", and a product named again; then
+# scored with the option question: "1 power bank" is expected asked, not added).
 READINGS = {
-    "blind": {"en": (0.7246, 0.8478), "hinglish": (0.8125, 0.8846), "hi": (0.6562, 0.8889),
-              "bn": (0.6567, 0.9710), "bn-latn": (0.7164, 0.9189), "ar": (0.6667, 0.8714)},
+    "blind": {"en": (0.8116, 0.8478), "hinglish": (0.8750, 0.8846), "hi": (0.7188, 0.8889),
+              "bn": (0.7313, 0.9710), "bn-latn": (0.7612, 0.9189), "ar": (0.6818, 0.8714)},
     "unseen": {"en": (1.0, 1.0), "hinglish": (0.9348, 1.0), "hi": (0.9130, 0.9310),
                "bn": (1.0, 1.0), "bn-latn": (0.9565, 1.0), "ar": (1.0, 1.0)},
     "wild": {"en": (0.9483, 0.9726), "hinglish": (0.9492, 0.9605), "hi": (0.9167, 0.9733),
