@@ -484,6 +484,51 @@ def _name_numbers(text: str, tokens: list[Token], mentions: list[Mention]) -> li
     return out
 
 
+def _named_again(items: list[ItemMention]) -> list[ItemMention]:
+    """"mera glass toot gaya, naya tempered glass 1 laga dena", "1 mobile stand for the
+    table", "2x travel adaptar, india wala plug": a product named again without a count of
+    its own, where the message names it elsewhere, is the same item said twice, not one
+    more of it. Counted twice ("2 samosa and 3 samosa") both counts stand."""
+    plain = [i for i in items if not i.candidates and not i.negated and not i.removal]
+    skus = [i.sku for i in plain]
+    if len(set(skus)) == len(skus):
+        return items
+    keep: list[ItemMention] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.candidates or item.negated or item.removal:
+            keep.append(item)
+            continue
+        same = [i for i in plain if i.sku == item.sku]
+        if len(same) > 1 and not item.quantity_given and (
+                any(i.quantity_given for i in same) or item.sku in seen):
+            continue
+        seen.add(item.sku)
+        keep.append(item)
+    return keep
+
+
+def _leading_name_number(text: str, tokens: list[Token], mentions: list[Mention]
+                         ) -> list[Mention]:
+    """"1 3 pin plug", "2ta tin pin plug", "२ तीन पिन वाला प्लग": when the name a mention
+    matched starts with a number ("3 pin plug") and that number, in digits or words, is
+    the word right before the mention, it is part of the name, not the count."""
+    out: list[Mention] = []
+    for m in mentions:
+        head = tokenize(m.matched, 2)
+        if not head or not head[0].norm.isdigit() or len(head) < 2:
+            out.append(m)
+            continue
+        prev = next((t for t in reversed(tokens) if t.end <= m.start), None)
+        if prev is not None and not text[prev.end:m.start].strip() \
+                and parse_number(prev.norm) == int(head[0].norm):
+            out.append(Mention(prev.start, m.end, text[prev.start:m.end], m.product,
+                               m.option, m.score, m.matched))
+        else:
+            out.append(m)
+    return out
+
+
 def _normalised(words: str) -> frozenset[str]:
     """The words of a whitespace-separated list, normalised as tokens are."""
     return frozenset(normalize_token(w) for w in words.split())
@@ -683,6 +728,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _name_numbers(text, tokens, mentions)
+    mentions = _leading_name_number(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
     numbers, inside, issues = _quantities(text, targets, reserved)
@@ -700,6 +746,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
             items = [replace(item, removal=True) if any(
                 a <= t.start < b for a, b in removing) else item
                 for item, t in zip(items, targets, strict=True)]
+    if len(items) > 1:
+        items = _named_again(items)
     wanted = language_switch_request(text)
     if wanted is not None:
         entities.append(Entity("language", wanted, text.strip(), 0, len(text)))

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.nlu.base import INTENTS, IntentBackend, ParseContext, Understanding
-from bot.nlu.cart_plan import planned_cart
+from bot.nlu.cart_plan import base_is_default, plan_items, planned_cart
+from bot.nlu.entities import sold_by_amount
 from bot.nlu.training import Example
-from catalog.models import Catalog, Shop
+from catalog.models import Catalog, Product, Shop
 from catalog.nlu_markup import Span
 
 
@@ -154,13 +155,70 @@ def labelled_items(example: Example) -> list[tuple[str, int]]:
 
 
 def expected_cart(example: Example) -> dict[str, int]:
-    """The cart a fresh conversation should have after the message (see generate.py)."""
+    """The cart the labels name for a fresh conversation (see generate.py), every labelled
+    sku a line: what the scoring expects is :func:`expected_outcome`."""
     if example.intent != "add_to_cart":
         return {}
     cart: dict[str, int] = {}
     for sku, count in labelled_items(example):
         cart[sku] = cart.get(sku, 0) + count
     return cart
+
+
+Question = tuple[str, int]  # an option question: (base sku, how many), "1 power bank"
+
+
+@dataclass(frozen=True, slots=True)
+class CartOutcome:
+    """What one message does to a fresh cart: the lines it adds (sku → count) and the
+    option questions it asks ("10000 or 20000 mAh?")."""
+
+    lines: Mapping[str, int]
+    questions: frozenset[Question] = frozenset()
+
+    def describe(self) -> str:
+        """``{'SKU': n}``, then ``ask POWER-BANK×1`` for each question, for the listing."""
+        asks = "".join(f" ask {sku}×{n}" for sku, n in sorted(self.questions))
+        return f"{dict(self.lines)}{asks}"
+
+
+def asks_for_option(product: Product) -> bool:
+    """Whether naming ``product`` without an option is, whatever the words, a question
+    (docs/NLU.md, issue-13n): it has options and its base is no choice of its own (an
+    option stands for it, Power Bank at the price of "10000 mAh"). One sold by amount is
+    left out: its weight decides ("2 kg rice" is a line, "2 aloo" a question) and the
+    labels carry no such flag, so its labelled base stays a line."""
+    return bool(product.options) and not sold_by_amount(product) \
+        and not base_is_default(product)
+
+
+def expected_outcome(example: Example, catalog: Catalog) -> CartOutcome:
+    """What the bot should do with the message: a labelled base sku of a product that
+    :func:`asks_for_option` is expected as that question with that count, the rest as
+    lines. The labellers write the base sku for "1 power bank"; asking is the right
+    answer there (guessing an option puts the wrong product and price in the cart)."""
+    if example.intent != "add_to_cart":
+        return CartOutcome({})
+    lines: dict[str, int] = {}
+    questions: set[Question] = set()
+    for sku, count in labelled_items(example):
+        hit = catalog.find_sku(sku)
+        if hit is not None and hit[1] is None and asks_for_option(hit[0]):
+            questions.add((sku, count))
+        else:
+            lines[sku] = lines.get(sku, 0) + count
+    return CartOutcome(lines, frozenset(questions))
+
+
+def planned_outcome(understanding: Understanding, catalog: Catalog,
+                    max_quantity: int) -> CartOutcome:
+    """What the bot does with the message in a fresh conversation: the plan's lines and its
+    option questions (bot/nlu/cart_plan.py, read by bot/flows/cart.py)."""
+    if understanding.intent != "add_to_cart":
+        return CartOutcome({})
+    asked = plan_items(understanding.items, catalog, max_quantity).ask_option
+    return CartOutcome(planned_cart(understanding, catalog, max_quantity),
+                       frozenset((i.sku, i.quantity) for i in asked))
 
 
 def _base(sku: str, catalog: Catalog) -> str:
@@ -217,8 +275,8 @@ class CartMistake:
     shop: str
     form: str
     text: str
-    expected: Mapping[str, int]
-    got: Mapping[str, int]
+    expected: CartOutcome
+    got: CartOutcome
     intent: str
 
 
@@ -239,8 +297,9 @@ class CorpusShop:
 
 
 def score_message(example: Example, understanding: Understanding, shop: Shop,
-                  tally: FormScore) -> tuple[dict[str, int], dict[str, int]]:
-    """Add one message to ``tally``; returns (expected cart, cart got)."""
+                  tally: FormScore) -> tuple[CartOutcome, CartOutcome]:
+    """Add one message to ``tally``; returns (what it should do, what the bot does). Cart
+    exact-match needs both the lines and the option questions to be right."""
     catalog = shop.catalog
     want, got = expected_products(example, catalog), predicted_products(understanding, catalog)
     tally.n += 1
@@ -253,10 +312,10 @@ def score_message(example: Example, understanding: Understanding, shop: Shop,
         if item is not None:
             tally.quantity_n += 1
             tally.quantity_right += item.sku == sku and item.quantity == count
-    expected = expected_cart(example)
-    cart = planned_cart(understanding, catalog, shop.max_quantity)
-    tally.cart_right += cart == expected
-    return expected, cart
+    expected = expected_outcome(example, catalog)
+    done = planned_outcome(understanding, catalog, shop.max_quantity)
+    tally.cart_right += done == expected
+    return expected, done
 
 
 async def evaluate_corpus(
@@ -305,5 +364,5 @@ def format_extraction(report: ExtractionReport, max_mistakes: int = 30) -> list[
                       f"of {len(report.mistakes)})"]
         for m in report.mistakes[:max_mistakes]:
             lines.append(f"  [{m.shop}/{m.form}] {m.text!r} ({m.intent}): "
-                         f"want {dict(m.expected)} got {dict(m.got)}")
+                         f"want {m.expected.describe()} got {m.got.describe()}")
     return lines
