@@ -143,15 +143,25 @@ def _label_count(group: Sequence[Span]) -> int:
 
 def labelled_items(example: Example) -> list[tuple[str, int]]:
     """(sku, count) of each labelled item meant for the cart, whatever the intent."""
-    out: list[tuple[str, int]] = []
+    return [(sku, count) for sku, count, _ in _labelled_lines(example)]
+
+
+def _labelled_lines(example: Example) -> list[tuple[str, int, bool]]:
+    """(sku, count, weighed) of each labelled item meant for the cart; ``weighed``: its
+    group labels a weight ("2 [kg] rice"), which chooses the size of one sold by amount."""
+    out: list[tuple[str, int, bool]] = []
     for group in _groups(example):
         product = next((s for s in group if s.type == "product"), None)
         if product is None or product.role or any(
             s.type == "quantity" and s.role for s in group
         ):
             continue
-        out.append((product.value, _label_count(group)))
+        weighed = any(s.type == "unit" and s.value in WEIGHT_UNITS for s in group)
+        out.append((product.value, _label_count(group), weighed))
     return out
+
+
+WEIGHT_UNITS = frozenset({"kg"})  # the corpus's unit values that weigh (test_wild_corpus_format)
 
 
 def expected_cart(example: Example) -> dict[str, int]:
@@ -182,14 +192,14 @@ class CartOutcome:
         return f"{dict(self.lines)}{asks}"
 
 
-def asks_for_option(product: Product) -> bool:
-    """Whether naming ``product`` without an option is, whatever the words, a question
-    (docs/NLU.md, issue-13n): it has options and its base is no choice of its own (an
-    option stands for it, Power Bank at the price of "10000 mAh"). One sold by amount is
-    left out: its weight decides ("2 kg rice" is a line, "2 aloo" a question) and the
-    labels carry no such flag, so its labelled base stays a line."""
-    return bool(product.options) and not sold_by_amount(product) \
-        and not base_is_default(product)
+def asks_for_option(product: Product, weighed: bool = False) -> bool:
+    """Whether naming ``product`` without an option is a question (docs/NLU.md, issue-13n):
+    it has options and its base is no choice of its own — an option stands for it (Power
+    Bank at the price of "10000 mAh"), or it is sold by amount and no weight was given
+    ("2 aloo"; "2 kg aloo" is a line)."""
+    if not product.options or base_is_default(product):
+        return False
+    return not (weighed and sold_by_amount(product))
 
 
 def expected_outcome(example: Example, catalog: Catalog) -> CartOutcome:
@@ -201,9 +211,9 @@ def expected_outcome(example: Example, catalog: Catalog) -> CartOutcome:
         return CartOutcome({})
     lines: dict[str, int] = {}
     questions: set[Question] = set()
-    for sku, count in labelled_items(example):
+    for sku, count, weighed in _labelled_lines(example):
         hit = catalog.find_sku(sku)
-        if hit is not None and hit[1] is None and asks_for_option(hit[0]):
+        if hit is not None and hit[1] is None and asks_for_option(hit[0], weighed):
             questions.add((sku, count))
         else:
             lines[sku] = lines.get(sku, 0) + count

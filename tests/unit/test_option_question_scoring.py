@@ -103,12 +103,24 @@ def test_the_question_and_the_lines_are_both_needed() -> None:
 
 @pytest.mark.parametrize(("words", "sku", "count"), [
     ("copy", "COPY", 5),   # its base is a choice of its own: a line
-    ("rice", "RICE", 2),   # sold by amount: the labels cannot say it was asked
     ("usb cable", "CABLE", 1),
 ])
 def test_other_labelled_bases_stay_lines(words: str, sku: str, count: int) -> None:
     example = _label(words, sku, count)
     assert expected_outcome(example, _shop().catalog) == CartOutcome({sku: count})
+
+
+def test_one_sold_by_amount_is_a_line_when_weighed_and_a_question_when_not() -> None:
+    weighed = parse_annotated(
+        '[2]{"entity": "quantity", "value": "2", "group": "1"} '
+        '[kg]{"entity": "unit", "value": "kg", "group": "1"} '
+        '[rice]{"entity": "product", "value": "RICE", "group": "1"}', "add_to_cart")
+    assert expected_outcome(weighed, _shop().catalog) == CartOutcome({"RICE": 2})
+    assert _right(weighed, _bot("2 kg rice"))
+    counted = _label("rice", "RICE", 2)
+    assert expected_outcome(counted, _shop().catalog) == CartOutcome(
+        {}, frozenset({("RICE", 2)}))
+    assert _right(counted, _bot("2 rice"))
 
 
 def test_the_mistakes_listing_shows_the_questions() -> None:
