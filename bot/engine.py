@@ -7,6 +7,7 @@ order rows has committed; a redelivered message id finds the first answer and re
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -341,12 +342,19 @@ def _away_notice(turn: Turn) -> None:
 
 
 def _digits_of(number: str) -> str:
+    if number.isdigit():  # most senders are digits already: no character loop
+        return number
     return "".join(ch for ch in number if ch.isdigit())
+
+
+@functools.lru_cache(maxsize=64)  # pure: a shop's owners, once per shop, not per message
+def _owner_digits(owners: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_digits_of(o) for o in owners)
 
 
 def _is_owner(shop: Shop, customer: str) -> bool:
     digits = _digits_of(customer)
-    return bool(digits) and any(_digits_of(o) == digits for o in shop.owners)
+    return bool(digits) and digits in _owner_digits(shop.owners)
 
 
 # romanised Hindi command words that detect_language (rightly) does not count on their own
@@ -356,6 +364,8 @@ _HINGLISH_CUES = frozenset([
     "nikal", "bhi", "wala", "wali", "wale", "dikhao", "dikha", "dikhaiye", "bhejo", "chahiye",
 ])
 
+# \d is every Unicode decimal digit, those catalog/digits.py translates among them: the
+# text is matched as it is, and only a matched number is translated
 _NUMBER_ONLY = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -364,9 +374,9 @@ def _choice_from_text(conversation: Conversation, text: str) -> str | None:
     options = conversation.data.get("options")
     if not options or not text:
         return None
-    match = _NUMBER_ONLY.match(text.translate(DIGITS))
+    match = _NUMBER_ONLY.match(text)
     if match:
-        number = int(match.group(1))
+        number = int(match.group(1).translate(DIGITS))
         if 1 <= number <= len(options):
             return str(options[number - 1][0])
         return None
@@ -413,7 +423,10 @@ def _remember_options(turn: Turn) -> None:
     for reply in turn.replies:
         if reply.buttons or reply.rows:
             options = [[choice.payload, choice.title] for choice in reply.buttons or reply.rows]
-    turn.conversation = turn.conversation.with_data(options=options or None)
+    if turn.conversation.data.get("options") != (options or None):
+        # unchanged (the same list again, or none before and after), the data stays the
+        # same mapping, and its stored JSON is reused (bot/state.py, SqlStateStore._values)
+        turn.conversation = turn.conversation.with_data(options=options or None)
 
 
 def _update_language(turn: Turn, text: str) -> None:

@@ -7,6 +7,7 @@ functions are a single pass over the characters plus a few set look-ups: microse
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Final
@@ -102,6 +103,9 @@ def _script_counts(text: str) -> tuple[int, int, int, int]:
     return dev, bn, ar, lat
 
 
+# pure, and a message's text is read twice (the intent engine's language, then the engine's
+# sticky-language check, bot/engine.py:_update_language): the second read is a look-up
+@functools.lru_cache(maxsize=256)
 def detect_language(text: str) -> str | None:
     """``hi``, ``bn``, ``ar`` or ``en`` from the script and words; None without letters."""
     dev, bn, ar, lat = _script_counts(text[:4000])

@@ -328,7 +328,9 @@ class SqlStateStore:
         # the version the row has now: a compare-and-set bumps it, an insert starts it at 1
         version = conversation.version if not self.shared else (
             1 if conversation.is_new else conversation.version + 1)
-        self._remember(conversation.with_(is_new=False, version=version), (*values, version))
+        stored = conversation if not conversation.is_new and version == conversation.version \
+            else conversation.with_(is_new=False, version=version)  # a copy only if it differs
+        self._remember(stored, (*values, version))
 
     async def find(self, shop_id: str, customer: str) -> list[Conversation]:
         rows = await self._db.fetchall(_SELECT_CUSTOMER, (shop_id, customer))
