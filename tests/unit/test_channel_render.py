@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.types import Button, Reply
 from config.settings import Settings
@@ -83,44 +82,6 @@ def test_twiml_empty_and_long() -> None:
     assert _messages(render_twiml([])) == []
     ((body, _),) = _messages(render_twiml([Reply(type="text", text=LONG)]))
     assert len(body) <= limits.TWILIO_BODY and body.endswith(limits.ELLIPSIS)
-
-
-def _twiml_by_the_library(replies: list[Reply]) -> bytes:
-    """The TwiML the ``twilio`` package writes for the same replies: the contract."""
-    response = MessagingResponse()
-    for reply in replies:
-        message = response.message(limits.trim(reply.as_text(), limits.TWILIO_BODY))
-        if reply.image_url and reply.type in ("image", "payment", "product"):
-            message.media(reply.image_url)
-    return str(response).encode()
-
-
-# every code point, lone surrogates and XML's specials included; short, to reach the edges
-_ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=40) | st.sampled_from(
-    ["", "&", "<b>", "a > b & c", "]]>", "\r\n", "\ud800", "x" * 2000, LONG])
-_REPLIES = st.lists(st.builds(
-    Reply, type=st.sampled_from(["text", "image", "payment", "product", "buttons", "list"]),
-    text=_ANY_TEXT, image_url=st.none() | _ANY_TEXT,
-    buttons=st.lists(st.builds(Button, payload=st.just("/p"), title=_ANY_TEXT), max_size=3
-                     ).map(tuple)), max_size=4)
-
-
-@given(_REPLIES)
-def test_twiml_is_byte_for_byte_the_twilio_packages(replies: list[Reply]) -> None:
-    assert render_twiml(replies) == _twiml_by_the_library(replies)
-
-
-def test_twiml_escapes_and_empty_messages_as_the_twilio_package_does() -> None:
-    cases = [[Reply(type="text", text="Tea & <samosa> > 2")],
-             [Reply(type="text", text="")],
-             [Reply(type="image", text="", image_url="https://cdn.example/a.jpg?x=1&y=<2>")],
-             [Reply(type="text", text="bad \ud800 half")],
-             [Reply(type="text", text="one"), Reply(type="product", text="two",
-                                                    image_url="https://cdn.example/p.jpg")]]
-    for replies in cases:
-        assert render_twiml(replies) == _twiml_by_the_library(replies)
-    assert render_twiml(cases[0]).endswith(
-        b"<Message>Tea &amp; &lt;samosa&gt; &gt; 2</Message></Response>")
 
 
 # ---- Graph payloads -------------------------------------------------------------------------
