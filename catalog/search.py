@@ -90,8 +90,8 @@ UNIT_WORDS: dict[str, str] = {
     "ml": "ml",
     "cup": "cup cups कप কাপ كوب أكواب",
     "plate": "plate plates प्लेट প্লেট طبق",
-    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
-    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
+    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع حبة حبات",
+    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت باكيتات باكت",
     "glass": "glass glasses गिलास গ্লাস",
     "bottle": "bottle bottles botol बोतल বোতল زجاجة",
 }
@@ -103,7 +103,7 @@ _UNIT_SYNONYMS: dict[str, str] = {
     for unit, words in {
         "kg": "kg kgs kilo kilos kilogram kilograms किलो कि.ग्रा केजी কেজি কিলো كيلو كغ",
         "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام",
-        "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص",
+        "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص हाफ হাফ",
         "l": "l ltr litre liter litres liters लीटर লিটার لتر",
         "ml": "ml",
         "pack": "packet packets pkt pack packs botol bottle bottles dozen dojon",
