@@ -121,6 +121,21 @@ def _unit_form(norm: str) -> str:
     return _UNIT_SYNONYMS.get(norm, norm)
 
 
+# Units of size an option's name carries ("64 GB", "20000 mAh", "45 mm", "20 W"), as
+# shoppers write them in each script ("64 जीबी", "৬৪ জিবি", "64 جيجا"): one form each, for
+# matching option words only.
+_MEASURES: dict[str, str] = {
+    normalize_token(w): unit for unit, words in {
+        "gb": "gb जीबी জিবি جيجا جيغا جيجابايت", "mb": "mb एमबी এমবি ميجا",
+        "tb": "tb टीबी টিবি تيرا", "mah": "mah एमएएच এমএএইচ",
+        "mm": "mm मिमी মিমি ملم", "cm": "cm सेमी সেমি سم",
+        "w": "w watt watts वाट ওয়াট واط"}.items() for w in words.split()}
+
+
+def _option_form(norm: str) -> str:
+    return _MEASURES.get(norm) or _unit_form(norm)
+
+
 # What Bengali, Hindi and Arabic write onto a noun: articles and plurals (রসগোল্লাগুলো,
 # সিঙ্গারাটা, চায়ের), the Hindi plural/oblique -े of -ा nouns (समोसे, अंडे), Arabic's
 # attached "and" (وشاي). Tried only when the whole word is not already a catalog word.
@@ -233,6 +248,7 @@ _FULL = -1  # posting position meaning "this word is the whole name, joined"
 _MIN_FUZZY = 0.75
 _MIN_MENTION = 0.75
 _MIN_PARTIAL_MENTION = 0.86
+_LOOSE_WORD = 0.8  # a mention of one word of a longer name scores 0.8 × its likeness
 _CACHE_LIMIT = 20000
 _FILL = 5
 _MAX_FUZZY_LEN = 40
@@ -355,8 +371,9 @@ class ProductIndex:
         for text in option.name.all():
             words = [t.norm for t in tokenize(text)]
             own = [w for w in words if w not in product_words] or words
-            if own:
+            if own:  # as written ("সেমি", met by "সেমির"), and by the unit's one form
                 out.append(tuple(_unit_form(w) for w in own))
+                out.append(tuple(_option_form(w) for w in own))
         return tuple(dict.fromkeys(out))
 
     def _word(self, surface: str, word_products: list[set[int]]) -> int:
@@ -737,8 +754,8 @@ class ProductIndex:
         entries = self._options[p_idx]
         if not entries:
             return None, first, last
-        forms = [_unit_form(t.norm) for t in tokens]
-        best: tuple[int, Option, int, int] | None = None
+        forms = [_option_form(t.norm) for t in tokens]
+        best: tuple[int, int, Option, int, int] | None = None
         for entry in entries:
             for words in entry.words:
                 n = len(words)
@@ -747,13 +764,16 @@ class ProductIndex:
                         continue  # overlaps the product name itself
                     if taken and any(j in taken for j in range(s, s + n)):
                         continue
-                    if (best is None or n > best[0]) and all(
+                    # the most words, then the nearest to the name ("2 micro usb cable 2
+                    # type-c cable": each cable its own option)
+                    gap = first - (s + n) if s < first else s - last - 1
+                    if (best is None or (n, -gap) > best[:2]) and all(
                         _word_like(forms[s + j], words[j]) for j in range(n)
                     ):
-                        best = (n, entry.option, s, s + n - 1)
+                        best = (n, -gap, entry.option, s, s + n - 1)
         if best is None:
             return None, first, last
-        _, option, s, e = best
+        _, _, option, s, e = best
         # right beside the name, or one word apart ("200 page wali copy", "৩০ সেমির স্কেল")
         if first - 2 <= e < first:
             first = s
@@ -906,14 +926,35 @@ class ProductIndex:
             return [], [], tokens
         candidates, shared = self._candidates(tokens)
         chosen, taken = self._choose(candidates, tokens, shared)
-        mentions: list[Mention] = []
+        # one word only like one word of a longer name ("micro" of "Micro SD", "mah" near
+        # "ماء"): an option named beside its product takes it ("2 micro usb cable")
+        loose = {c[0] for c in chosen if c[0] == c[1] and c[3] <= _LOOSE_WORD
+                 and self._names[c[4][0]].size > 1}
+        placed: list[tuple[int, int, int, float, _Run, Option | None]] = []
+        lost: set[int] = set()
         for first, last, p_idx, score, run in sorted(chosen, key=lambda c: c[0]):
+            if first in lost:
+                continue
             lo, hi = max(0, first - 3), min(len(tokens), last + 4)
-            option, new_first, new_last = self._option_at(
-                p_idx, tokens, lo, hi, first, last, taken - set(range(first, last + 1))
-            )
+            others = taken - set(range(first, last + 1))
+            option, new_first, new_last = None, first, last
+            if loose and self._options[p_idx]:
+                option, new_first, new_last = self._option_at(
+                    p_idx, tokens, lo, hi, first, last, others - loose)
+                if (new_first, new_last) == (first, last):
+                    option = None  # only an option right beside the name takes a word
+                else:
+                    lost.update(loose & set(range(new_first, new_last + 1)))
+            if option is None:
+                option, new_first, new_last = self._option_at(
+                    p_idx, tokens, lo, hi, first, last, others)
             if option is not None:
                 taken.update(range(new_first, new_last + 1))
+            placed.append((new_first, new_last, p_idx, score, run, option))
+        mentions: list[Mention] = []
+        for new_first, new_last, p_idx, score, run, option in placed:
+            if new_first == new_last and new_first in lost:
+                continue
             start, end = tokens[new_first].start, tokens[new_last].end
             mentions.append(Mention(start, end, text[start:end], self._products[p_idx],
                                     option, round(score, 4), self._names[run[0]].text))

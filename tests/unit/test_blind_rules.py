@@ -19,6 +19,14 @@ def _shop() -> Catalog:
                 unit="piece"),
         product("BULB", {"en": "LED Bulb", "hi": "एलईडी बल्ब", "bn": "এলইডি বাল্ব",
                          "ar": "لمبة ليد"}, ("bulb", "لمبة", "बल्ब", "বাল্ব"), unit="piece"),
+        product("DISK", {"en": "Hard Disk", "hi": "हार्ड डिस्क", "bn": "হার্ড ডিস্ক"},
+                options=(option("DISK-500", "500 GB"), option("DISK-2000", "2000 GB")),
+                unit="piece"),
+        product("WIRE", {"en": "Data Cable", "hi": "डेटा केबल"}, ("cable",),
+                options=(option("WIRE-MICRO", "Micro USB"), option("WIRE-C", "Type-C")),
+                unit="piece"),
+        product("FAN", {"en": "Micro Fan"}, unit="piece"),
+        product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
 
 
@@ -36,4 +44,26 @@ def _items(text: str) -> list[tuple[str, int]]:
     ("٣ حبات كبيرة لمبة", [("BULB", 3)]),           # word: the unit keeps the count
 ])
 def test_counts_written_as_words_of_a_unit(text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("५०० जीबी हार्ड डिस्क चाहिए", [("DISK-500", 1)]),   # GB in Devanagari
+    ("২০০০ জিবি হার্ড ডিস্ক ২টা", [("DISK-2000", 2)]),   # and in Bengali
+    ("hard disk 500gb x3", [("DISK-500", 3)]),           # glued to its number
+])
+def test_an_options_unit_is_met_in_any_script(text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # "micro" and "usb" alone are loose parts of Micro Fan and USB Lamp: beside a cable
+    # they are its option
+    ("2 micro usb cable", [("WIRE-MICRO", 2)]),
+    # each cable takes the option nearest to it
+    ("2 micro usb cable 3 type-c cable", [("WIRE-MICRO", 2), ("WIRE-C", 3)]),
+    ("1 micro fan", [("FAN", 1)]),                       # a name in full is no loose part
+])
+def test_an_option_beside_its_product_takes_a_loose_word(
+        text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
