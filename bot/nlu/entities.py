@@ -529,6 +529,75 @@ def _leading_name_number(text: str, tokens: list[Token], mentions: list[Mention]
     return out
 
 
+def _sized_options(product: Product) -> dict[str, Option]:
+    """The options named by a number and a size unit ("10000 mAh", "128 GB"), by that
+    number, where no other option of the product shares it; not a weight or a count of
+    things ("500 g", "6 pieces"), which the quantity rules read."""
+    found: dict[str, Option | None] = {}
+    for candidate in product.options:
+        for name in candidate.name.all():
+            words = tokenize(name, 4)
+            if len(words) < 2 or not words[0].norm.isdigit() or any(
+                    span.unit is not None for span in find_numbers(name, max_tokens=4)):
+                continue
+            number = words[0].norm
+            found[number] = candidate if found.get(number, candidate) is candidate else None
+    return {k: v for k, v in found.items() if v is not None}
+
+
+# "10000 wala power bank", "১০০০০ এর পাওয়ার ব্যাংক": the words that tie a size to its thing
+_SIZE_LINKS = frozenset(normalize_token(w) for w in """
+    wala wali wale vala vali wale वाला वाली वाले er এর ka ki ke का की के""".split())
+
+
+def _option_by_number(text: str, tokens: list[Token], mentions: list[Mention]
+                      ) -> list[Mention]:
+    """"power bank 10000 aur…", "एक 10000 वाला पावर बैंक", "كرت ذاكرة 128 ١": a number
+    beside a product that is the number of one of its sized options ("10000 mAh"), the
+    unit left out, names that option when it cannot be the count: too big for one, tied
+    to the name by "wala"/এর, or with a count of its own beside it."""
+    out: list[Mention] = []
+    for m in mentions:
+        if m.option is not None or not m.product.options:
+            out.append(m)
+            continue
+        k_after = next((k for k, t in enumerate(tokens) if t.start >= m.end), None)
+        k_before = next((k for k in range(len(tokens) - 1, -1, -1)
+                         if tokens[k].end <= m.start), None)
+        near = [tokens[k].norm for k in (k_after, k_before, (k_before or 0) - 1)
+                if k is not None and 0 <= k < len(tokens)]
+        sized = _sized_options(m.product) if any(w.isdigit() for w in near) else {}
+        if not sized:
+            out.append(m)
+            continue
+        widened = None
+        if k_after is not None and tokens[k_after].norm in sized \
+                and _gap_ok(text[m.end:tokens[k_after].start], after=True):
+            number = tokens[k_after]
+            nxt = tokens[k_after + 1] if k_after + 1 < len(tokens) else None
+            counted = nxt is not None and quantity_of(nxt.norm) is not None \
+                and not text[number.end:nxt.start].strip(" ")
+            if int(number.norm) > MAX_QUANTITY or counted or (
+                    k_before is not None and quantity_of(tokens[k_before].norm) is not None
+                    and not text[tokens[k_before].end:m.start].strip()):
+                widened = (m.start, number.end, sized[number.norm])
+        elif k_before is not None:
+            link = tokens[k_before]
+            k_number = k_before - 1 if link.norm in _SIZE_LINKS else k_before
+            if k_number >= 0 and tokens[k_number].norm in sized and (
+                    k_number < k_before or int(tokens[k_number].norm) > MAX_QUANTITY) \
+                    and not text[tokens[k_number].end:m.start].strip(" ").replace(
+                        text[link.start:link.end], "", 1).strip():
+                widened = (tokens[k_number].start, m.end, sized[tokens[k_number].norm])
+        if widened is None:
+            out.append(m)
+            continue
+        start, end, chosen = widened
+        out.append(Mention(start, end, text[start:end], m.product, chosen, m.score,
+                           m.matched))
+    return out
+
+
 def _normalised(words: str) -> frozenset[str]:
     """The words of a whitespace-separated list, normalised as tokens are."""
     return frozenset(normalize_token(w) for w in words.split())
@@ -727,7 +796,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
-        mentions = _name_numbers(text, tokens, mentions)
+        mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))
     mentions = _leading_name_number(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)

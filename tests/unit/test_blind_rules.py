@@ -25,6 +25,9 @@ def _shop() -> Catalog:
         product("WIRE", {"en": "Data Cable", "hi": "डेटा केबल"}, ("cable",),
                 options=(option("WIRE-MICRO", "Micro USB"), option("WIRE-C", "Type-C")),
                 unit="piece"),
+        product("PACK", {"en": "Solar Lantern", "ar": "فانوس شمسي"},
+                options=(option("PACK-10000", "10000 mAh"), option("PACK-20000", "20000 mAh")),
+                unit="piece"),
         product("FAN", {"en": "Micro Fan"}, unit="piece"),
         product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
@@ -65,5 +68,19 @@ def test_an_options_unit_is_met_in_any_script(text: str, items: list[tuple[str, 
     ("1 micro fan", [("FAN", 1)]),                       # a name in full is no loose part
 ])
 def test_an_option_beside_its_product_takes_a_loose_word(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("solar lantern 20000 aur 2 nail", [("PACK-20000", 1), ("NAIL", 2)]),  # no count is 20000
+    ("فانوس شمسي 10000 ثنتين", [("PACK-10000", 2)]),           # a count of its own after it
+    ("hard disk 500 2", [("DISK-500", 2)]),
+    ("ek 500 wala hard disk", [("DISK-500", 1)]),            # tied to the name by "wala"
+    ("একটা ২০০০ এর হার্ড ডিস্ক", [("DISK-2000", 1)]),          # by এর
+    ("hard disk 2", [("DISK", 2)]),                          # a count, no option's number
+    ("2 hard disk", [("DISK", 2)]),
+])
+def test_an_options_number_without_its_unit_names_it(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
