@@ -1027,6 +1027,7 @@ _PRICE_CUES = """
     kitne mein | kitne me | kitne main |
     दाम | कीमत | प्राइस | रेट | कितने का | कितने की | कितना है | कितने में |
     দাম | মূল্য | প্রাইস | রেট | কত টাকা | কত করে | koto taka | koto kore |
+    কত পড়বে | কত পড়ে | কত দিবেন | কত নিবেন | koto porbe | koto pore | koto diben | koto niben |
     سعر | اسعار | ثمن | بكم | كم حق | كم سعر | كم ثمن"""
 
 
@@ -1041,6 +1042,9 @@ def _cue_table(text: str) -> dict[str, tuple[tuple[str, ...], ...]]:
 
 
 _INFO_TABLE = _cue_table(_INFO_CUES)
+# Bengali "how much" ends a price question ("X koto?", "X এর দাম কত"); inside one it may
+# count something else ("koto ghonta": how many hours)
+_HOW_MUCH_LAST = _normalised("koto কত")
 _PRICE_TABLE = _cue_table(_PRICE_CUES)
 # intents a cue word may sit in without making the message a question about a product
 # verbs of putting an item in the cart: beside them a cue word is no question
@@ -1089,6 +1093,8 @@ def question_cue(text: str, found: Extraction) -> str | None:
         for table, asked in ((_PRICE_TABLE, "product_price"), (_INFO_TABLE, "product_info")):
             if _cue_at(norms, free, table) is not None:
                 return asked
+        if norms and norms[-1] in _HOW_MUCH_LAST and free[-1]:
+            return "product_price"  # "20000 er power bank koto?": how much, the clause's end
         if any(ch in _QUESTION_MARKS for ch in text[a:b]) and any(
                 norms[k] in _ALTERNATIVES and free[k - 1] and free[k + 1]
                 for k in range(1, len(norms) - 1)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu.entities import extract
+from bot.nlu.entities import extract, order_intent
 from catalog.models import Catalog
 from catalog.search import ProductIndex
 from tests.unit.catalog_builders import catalog, option, product
@@ -84,3 +84,14 @@ def test_an_option_beside_its_product_takes_a_loose_word(
 def test_an_options_number_without_its_unit_names_it(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("2000 er hard disk koto?", "product_price"),     # "how much", the clause's end
+    ("হার্ড ডিস্ক কত?", "product_price"),
+    ("solar lantern koto porbe", "product_price"),
+    ("solar lantern koto ghonta chole?", "add_to_cart"),  # how many hours: no price cue
+])
+def test_bengali_how_much_at_the_end_asks_the_price(text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent("add_to_cart", text, found) == intent
