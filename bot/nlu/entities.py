@@ -434,6 +434,32 @@ def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
     return kept
 
 
+# "pay by card", "card se payment karunga", "কার্ডে পেমেন্ট করবো", "بدفع بالكرت": words of
+# paying; a product word in their clause with no count of its own is the means of paying
+_PAY_WORDS = re.compile(
+    r"\bpay\b|\bpaying\b|\bpaid\b|\bpayment|\bbhugtan|पेमेंट|भुगतान|पे करूँगा|পেমেন্ট|"
+    r"\bدفع|بدفع|ادفع|أدفع|الدفع|سداد", re.IGNORECASE)
+
+
+def _drop_means_of_paying(text: str, targets: list[_Target]) -> list[_Target]:
+    """"1 power bank, i'll pay by card": a product word with no count beside it, in a
+    clause that speaks of paying, is how the shopper pays, not an item."""
+    if _PAY_WORDS.search(text) is None:
+        return targets
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    kept: list[_Target] = []
+    for m in targets:
+        a, b = next((a, b) for a, b in pairwise(bounds) if a <= m.start < b)
+        paying = any(not (p.start() < m.end and m.start < p.end())
+                     for p in _PAY_WORDS.finditer(text, a, min(b, len(text))))
+        near = (*tokenize(text[max(0, m.start - 24):m.start])[-1:],
+                *tokenize(text[m.end:m.end + 24], 1))
+        if paying and not any(parse_number(t.norm) is not None for t in near):
+            continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -794,6 +820,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
+    kept = _drop_means_of_paying(text, kept)
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))

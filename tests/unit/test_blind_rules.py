@@ -28,6 +28,8 @@ def _shop() -> Catalog:
         product("PACK", {"en": "Solar Lantern", "ar": "فانوس شمسي"},
                 options=(option("PACK-10000", "10000 mAh"), option("PACK-20000", "20000 mAh")),
                 unit="piece"),
+        product("GIFT", {"en": "Gift Card", "hi": "गिफ्ट कार्ड", "ar": "بطاقة هدية"},
+                unit="piece"),
         product("FAN", {"en": "Micro Fan"}, unit="piece"),
         product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
@@ -95,3 +97,15 @@ def test_an_options_number_without_its_unit_names_it(
 def test_bengali_how_much_at_the_end_asks_the_price(text: str, intent: str) -> None:
     found = extract(text, ProductIndex.build(_shop()))
     assert order_intent("add_to_cart", text, found) == intent
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 nail, i'll pay by card", [("NAIL", 2)]),
+    ("1 bulb card se payment karunga", [("BULB", 1)]),
+    ("१ बल्ब, पेमेंट कार्ड से करूँगा", [("BULB", 1)]),
+    ("١ لمبة بدفع بالبطاقة", [("BULB", 1)]),
+    ("2 gift card, pay by upi", [("GIFT", 2)]),           # counted: an item
+])
+def test_a_product_word_beside_paying_is_the_means_of_paying(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
