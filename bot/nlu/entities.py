@@ -460,6 +460,32 @@ def _drop_means_of_paying(text: str, targets: list[_Target]) -> list[_Target]:
     return kept
 
 
+# "ring me", "ring kar dena", "रिंग कर देना": a noun made a verb by an object pronoun after
+# it, or by Hindi's light verb "kar" (do)
+_VERB_NEXT = frozenset(normalize_token(w) for w in """
+    me us him her them kar karo karna karke kardo kardena kariye karein कर करो करना करके
+    करें करिए""".split())
+
+
+def _drop_verb_uses(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"2 glass pls, ring me when ready", "ring kar dena jab ready ho": a one-word mention
+    followed by an object pronoun or by "kar" (do), with no count before it, is a verb."""
+    if not any(t.norm in _VERB_NEXT for t in tokens):
+        return targets
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = at.get(m.start)
+        if k is not None and tokens[k].end == m.end and k + 1 < len(tokens) \
+                and tokens[k + 1].norm in _VERB_NEXT \
+                and not text[m.end:tokens[k + 1].start].strip() \
+                and not (k and parse_number(tokens[k - 1].norm) is not None):
+            continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -820,7 +846,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
-    kept = _drop_means_of_paying(text, kept)
+    kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))

@@ -30,6 +30,8 @@ def _shop() -> Catalog:
                 unit="piece"),
         product("GIFT", {"en": "Gift Card", "hi": "गिफ्ट कार्ड", "ar": "بطاقة هدية"},
                 unit="piece"),
+        product("RINGL", {"en": "Ring Light", "hi": "रिंग लाइट"}, ("ring", "रिंग"),
+                unit="piece"),
         product("FAN", {"en": "Micro Fan"}, unit="piece"),
         product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
@@ -108,4 +110,16 @@ def test_bengali_how_much_at_the_end_asks_the_price(text: str, intent: str) -> N
 ])
 def test_a_product_word_beside_paying_is_the_means_of_paying(
         text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 nail pls, ring me when ready", [("NAIL", 2)]),   # an object pronoun after it
+    ("2 bulb chahiye, ring kar dena jab ready ho", [("BULB", 2)]),  # Hindi's light verb
+    ("मुझे २ बल्ब चाहिए, तैयार हो तो रिंग कर देना", [("BULB", 2)]),
+    ("1 ring light aur 2 nail", [("RINGL", 1), ("NAIL", 2)]),
+    ("2 ring kar do", [("RINGL", 2)]),                   # counted: the product
+])
+def test_a_product_word_made_a_verb_is_no_item(text: str,
+                                               items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
