@@ -437,8 +437,10 @@ class ProductIndex:
 
     def _add_forms(self, norm: str, fine: str, found: dict[int, float]) -> None:
         """Words that sound the same, and the word's plural or inflected stems."""
+        arabic = "\u0621" <= norm[:1] <= "\u064a"
         for vid in self._by_fine.get(fine, ()):
-            found.setdefault(vid, 0.96)
+            if not arabic or _arabic_alike(norm, self._vocab[vid]):
+                found.setdefault(vid, 0.96)
         if norm.isascii():
             stems: tuple[str, ...] = ()
             if len(norm) >= 4 and norm[-1] == "s":  # eggs, samosas, dishes
@@ -490,7 +492,8 @@ class ProductIndex:
             for vid in candidates:
                 word = self._vocab[vid]
                 if vid in found or (arabic and word.indic) or (indic and word.arabic) or (
-                        short_arabic and word.latin):
+                        short_arabic and word.latin) or (
+                        arabic and not _arabic_alike(norm, word)):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, word)
                 if sim >= _MIN_FUZZY:
@@ -1050,6 +1053,18 @@ def _emit(
     if _FULL in used:  # always alone in its run
         return (name_id, first, last, mass, (words[0],), True)
     return (name_id, first, last, mass / size, tuple(words), len(used) == size)
+
+
+def _arabic_alike(norm: str, word: _Word) -> bool:
+    """Two Arabic words are spellings of one only when their letters mostly agree: the
+    romanised keys fold ز with ج and drop ح and ع, so جاهز (ready) would be زجاج (glass),
+    سريع (fast) شريحة (SIM), طلعة (an outing) تحويلة (adapter)."""
+    if not word.arabic or Indel.normalized_similarity(norm, word.surface) >= 0.7:
+        return True
+    # a plural and its singular (دبوس for the catalog's دبابيس, مماحي for ممحاة)
+    return any(Indel.normalized_similarity(a, b) >= 0.7
+               for a, b in ((norm, s) for s in arabic_singulars(word.surface))) or any(
+        Indel.normalized_similarity(s, word.surface) >= 0.7 for s in arabic_singulars(norm))
 
 
 def _word_like(query: str, word: str) -> bool:

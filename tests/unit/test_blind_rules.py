@@ -32,6 +32,8 @@ def _shop() -> Catalog:
                 unit="piece"),
         product("RINGL", {"en": "Ring Light", "hi": "रिंग लाइट"}, ("ring", "रिंग"),
                 unit="piece"),
+        product("FRAME", {"en": "Photo Frame", "ar": "برواز صور"}, unit="piece"),
+        product("SAW", {"en": "Hand Saw", "ar": "منشار يدوي"}, ("منشار",), unit="piece"),
         product("FAN", {"en": "Micro Fan"}, unit="piece"),
         product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
@@ -122,4 +124,14 @@ def test_a_product_word_beside_paying_is_the_means_of_paying(
 ])
 def test_a_product_word_made_a_verb_is_no_item(text: str,
                                                items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("٢ مسمار سور", [("NAIL", 2)]),          # سور (wall) romanises as صور (pictures)
+    ("٢ برواز سور", [("FRAME", 2)]),         # beside برواز it is the frame's word
+    ("ابي منشر", [("SAW", 1)]),              # a letter lost: still the saw
+])
+def test_arabic_words_alike_only_when_their_letters_agree(
+        text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
