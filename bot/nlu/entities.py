@@ -670,6 +670,9 @@ _ASKING_MA = _normalised("""
 # words between a product and its "not wanted" ("X ki zarurat nahi", "X to nahi chahiye")
 _NEG_FILLERS = _normalised("""
     ki ka ke to bhi abhi aaj की का के तो भी अभी आज er এর তো ও আজ ekhon এখন""")
+# "لا بأس", "لا مشكلة", "مو مشكلة": no problem, no refusal
+_NO_PROBLEM = frozenset((normalize_token(a), normalize_token(b)) for a in ("لا", "مو", "مش")
+                        for b in ("بأس", "باس", "مشكلة", "مشكله"))
 _ARABIC_NOT = frozenset({"ما", "مو", "مش", "لا"})  # "الممحاة ما نحتاجها": we don't need it
 _LEAVE_IT = frozenset({"থাক", "থাকুক", "thak", "thaak", "thakuk"})  # "X থাক": leave the X
 _LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रहने")
@@ -712,8 +715,11 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     after = after[:3]
     if after and (after[0] in _NEG_AFTER or after[0] in _LEAVE_IT):
         return True
-    if len(after) >= 2 and after[0] in _ARABIC_NOT and after[1] not in _ASKING_MA:
+    if len(after) >= 2 and after[0] in _ARABIC_NOT and after[1] not in _ASKING_MA \
+            and (after[0], after[1]) not in _NO_PROBLEM:
         return True  # "الممحاة ما نحتاجها", "الشاي مو لازم"
+    if after == ["لا"]:
+        return True  # "بس الشاحن لا، عندي واحد": "no" closing the item's clause
     if len(after) >= 2 and (after[0], after[1]) in _LEAVE_IT_PAIRS:
         return True  # "chart paper rehne do": leave it
     if len(after) >= 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER:

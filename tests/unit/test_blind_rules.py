@@ -135,3 +135,13 @@ def test_a_product_word_made_a_verb_is_no_item(text: str,
 def test_arabic_words_alike_only_when_their_letters_agree(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("٢ لمبة بس المسمار لا، عندي واحد", [("BULB", 2)]),   # "لا" closing the clause
+    ("٢ لمبة والمسمار لا", [("BULB", 2)]),
+    ("٢ مسمار لا بأس", [("NAIL", 2)]),                    # "لا بأس" (no problem): no refusal
+    ("1 bulb, not the nail", [("BULB", 1)]),
+])
+def test_an_item_refused_inside_an_order(text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
