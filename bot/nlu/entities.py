@@ -739,8 +739,10 @@ _REMOVE_TEXT = """
     احذف حذف احذفي أزل ازل ازيل أزيل إزالة ازالة شيل شيلي الغ ألغ الغي ألغي إلغاء الغاء
     """  # not Hindi बाद ("after"), nor romanised "bad" alone (English): see the pairs
 _REMOVE_WORDS = frozenset(normalize_token(w) for w in _REMOVE_TEXT.split())
-_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"), ("bad", "din"), ("bad", "dao"),
-                           ("bad", "dite"), ("baad", "din"), ("baad", "dao")})
+_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"),
+                           # romanised Bengali বাদ দিন / দেন / দাও / দিয়েন: leave it out
+                           *((bad, give) for bad in ("bad", "baad")
+                             for give in ("din", "den", "dao", "dite", "diyen", "dien"))})
 
 
 def _removal_clauses(text: str, tokens: list[Token]) -> list[tuple[int, int]]:

@@ -145,3 +145,11 @@ def test_arabic_words_alike_only_when_their_letters_agree(
 ])
 def test_an_item_refused_inside_an_order(text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+@pytest.mark.parametrize("text", ["ring light bad den", "2ta bulb baad diyen"])
+def test_romanised_bengali_leave_it_out_removes(text: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert found.items
+    assert all(i.removal for i in found.items)
+    assert order_intent("add_to_cart", text, found) == "remove_from_cart"
