@@ -486,6 +486,35 @@ def _drop_verb_uses(text: str, tokens: list[Token], targets: list[_Target]
     return kept
 
 
+# "my phone battery dies by noon", "glass toot gaya", "স্ক্রিন ভেঙে গেছে": words of
+# breaking or failing; the product word before them is what the shopper has, not an item
+_BROKEN = frozenset(normalize_token(w) for w in """
+    dies died dying dead broke broken cracked damaged toot toota tooti tuta tuti tut tutgaya
+    kharab khrab टूट टूटा टूटी टूटे टूटी खराब ভেঙে ভেঙ্গে ভাঙা ভেঙেছে নষ্ট bhenge venge
+    vanga nosto nashto انكسر انكسرت مكسور مكسورة خربان خربانة خرب خربت تعطل عطلان""".split())
+
+
+def _drop_complaints(text: str, tokens: list[Token], targets: list[_Target]
+                     ) -> list[_Target]:
+    """A product word with no count of its own, followed within four words by a word of
+    breaking or failing ("battery dies", "स्क्रीन … टूट गई"), is the shopper's own thing
+    they complain of, not an item, when the message names another product to buy."""
+    if len(targets) < 2 or not any(t.norm in _BROKEN for t in tokens):
+        return targets
+    kept: list[_Target] = []
+    for m in targets:
+        if isinstance(m, Mention) and all(_names_product(t, m.product) for t in targets):
+            kept.append(m)  # the only product named: a new one is wanted ("betari nosto,
+            continue        # ekta lagbe")
+        before = tokenize(text[max(0, m.start - 24):m.start])[-1:]
+        following = [t for t in tokens if t.start >= m.end][:4]
+        counted = any(parse_number(t.norm) is not None for t in (*before, *following[:1]))
+        if not counted and any(t.norm in _BROKEN for t in following):
+            continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -855,6 +884,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         key=lambda t: t.start))
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
+    kept = _drop_complaints(text, tokens, kept)
     mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
     if _ANY_DIGIT.search(text) is not None:
         mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))

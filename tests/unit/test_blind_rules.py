@@ -153,3 +153,14 @@ def test_romanised_bengali_leave_it_out_removes(text: str) -> None:
     assert found.items
     assert all(i.removal for i in found.items)
     assert order_intent("add_to_cart", text, found) == "remove_from_cart"
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("my bulb died yesterday, send 2 nail", [("NAIL", 2)]),
+    ("1 ring light aur bulb bhi badalna hai, toot gaya", [("RINGL", 1)]),
+    ("bulb kharab ho gaya, ek chahiye", [("BULB", 1)]),     # the only product: a new one
+    ("2 nail, 1 bulb broken one replace", [("NAIL", 2), ("BULB", 1)]),  # counted
+])
+def test_a_broken_thing_beside_an_order_is_no_item(text: str,
+                                                   items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
