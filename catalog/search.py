@@ -489,10 +489,11 @@ class ProductIndex:
             # a short Arabic word and a Latin one are alike only when they sound the same
             # (``_add_forms``), never loosely: سكر (sugar) is no spelling of "skru"
             short_arabic = arabic and len(norm) <= 3
+            short_latin = latin and len(norm) <= 3  # nor "jab" (when) of جراب (case)
             for vid in candidates:
                 word = self._vocab[vid]
                 if vid in found or (arabic and word.indic) or (indic and word.arabic) or (
-                        short_arabic and word.latin) or (
+                        short_arabic and word.latin) or (short_latin and word.arabic) or (
                         arabic and not _arabic_alike(norm, word)):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, word)

@@ -34,6 +34,7 @@ def _shop() -> Catalog:
                 unit="piece"),
         product("FRAME", {"en": "Photo Frame", "ar": "برواز صور"}, unit="piece"),
         product("SAW", {"en": "Hand Saw", "ar": "منشار يدوي"}, ("منشار",), unit="piece"),
+        product("HOOK", {"en": "Wall Hook", "ar": "علاقة"}, ("جراب",), unit="piece"),
         product("FAN", {"en": "Micro Fan"}, unit="piece"),
         product("LAMP", {"en": "USB Lamp"}, unit="piece"),
     )
@@ -163,4 +164,13 @@ def test_romanised_bengali_leave_it_out_removes(text: str) -> None:
 ])
 def test_a_broken_thing_beside_an_order_is_no_item(text: str,
                                                    items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 bulb chahiye, jab ready ho bata dena", [("BULB", 2)]),   # "jab" (when)
+    ("2 nail aur 1 jarab", [("NAIL", 2), ("HOOK", 1)]),          # a longer word still may
+])
+def test_a_short_latin_word_is_no_loose_spelling_of_an_arabic_one(
+        text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
