@@ -721,6 +721,8 @@ def _negated_before(before: list[str]) -> bool:
         if word in _NEG_BEFORE:
             if word == "ما" and k + 1 < len(before) and before[k + 1] in _ASKING_MA:
                 continue
+            if word == "no" and k + 1 < len(before) and before[k + 1].isdigit():
+                continue  # "room no 304 pe teen earfone": a number's sign, not a refusal
             return True
         if word in _NEG_AFTER and k + 1 < len(before) and before[k + 1] in _WANT_WORDS:
             return True  # "mujhe nahi chahiye samosa"

@@ -174,3 +174,13 @@ def test_a_broken_thing_beside_an_order_is_no_item(text: str,
 def test_a_short_latin_word_is_no_loose_spelling_of_an_arabic_one(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("bhai room no 304 pe teen bulb bhej do", [("BULB", 3)]),   # "no 304": number 304
+    ("no bulb, 2 nail", [("NAIL", 2)]),                          # "no" before a word refuses
+])
+def test_no_before_a_number_is_its_sign(text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert _items(text) == items
+    assert order_intent("deny", text, found) == "add_to_cart"
