@@ -1195,6 +1195,14 @@ def question_cue(text: str, found: Extraction) -> str | None:
     return None
 
 
+def _asks_to_send(text: str, found: Extraction) -> bool:
+    """Whether a verb of adding or sending, or a word of wanting, stands outside the
+    products' names ("X १ भेजो", "একটা X পাঠান", "X chahiye")."""
+    spans = list(found.product_spans)
+    return any((t.norm in _ADD_VERBS or t.norm in _WANT_WORDS)
+               and not _overlaps(t.start, t.end, spans) for t in tokenize(text))
+
+
 def order_intent(intent: str, text: str, found: Extraction) -> str:
     """``add_to_cart`` when the extracted items make an order certain, else ``intent``.
 
@@ -1217,6 +1225,9 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         asked = question_cue(text, found)
         if asked is not None and not (asked == "product_info" and intent == "product_price"):
             return asked
+    if intent == "remove_from_cart" and counted and not any(i.removal for i in found.items) \
+            and _asks_to_send(text, found):
+        return "add_to_cart"  # "सेल्फी स्टिक १ भेजो": no word of removing, one of sending
     if intent in ("add_to_cart", "remove_from_cart"):
         return intent
     if not wanted:

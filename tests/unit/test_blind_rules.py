@@ -184,3 +184,14 @@ def test_no_before_a_number_is_its_sign(text: str, items: list[tuple[str, int]])
     found = extract(text, ProductIndex.build(_shop()))
     assert _items(text) == items
     assert order_intent("deny", text, found) == "add_to_cart"
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("रिंग लाइट १ भेजो, बच्चों के साथ घूमने जा रहे हैं", "add_to_cart"),  # a verb of sending
+    ("2 nail chahiye", "add_to_cart"),                               # a word of wanting
+    ("2 nail kam karo", "remove_from_cart"),                         # neither: as read
+    ("2 nail hatao, 1 bulb bhejo", "remove_from_cart"),              # a removal stays one
+])
+def test_a_removal_reading_with_a_verb_of_sending_is_an_order(text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent("remove_from_cart", text, found) == intent
