@@ -490,11 +490,15 @@ class ProductIndex:
             # (``_add_forms``), never loosely: سكر (sugar) is no spelling of "skru"
             short_arabic = arabic and len(norm) <= 3
             short_latin = latin and len(norm) <= 3  # nor "jab" (when) of جراب (case)
+            # a word the catalog has as written is no loose spelling of a word of another
+            # script: بطارية is the catalog's بطارية, not the alias "betri"
+            own = self._by_surface.get(norm) is not None
             for vid in candidates:
                 word = self._vocab[vid]
                 if vid in found or (arabic and word.indic) or (indic and word.arabic) or (
                         short_arabic and word.latin) or (short_latin and word.arabic) or (
-                        arabic and not _arabic_alike(norm, word)):
+                        arabic and not _arabic_alike(norm, word)) or (
+                        own and word.latin != latin):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, word)
                 if sim >= _MIN_FUZZY:

@@ -195,3 +195,13 @@ def test_no_before_a_number_is_its_sign(text: str, items: list[tuple[str, int]])
 def test_a_removal_reading_with_a_verb_of_sending_is_an_order(text: str, intent: str) -> None:
     found = extract(text, ProductIndex.build(_shop()))
     assert order_intent("remove_from_cart", text, found) == intent
+
+
+def test_a_word_the_catalog_has_is_no_loose_spelling_of_another_scripts_word() -> None:
+    # بطارية sits in two names (ask which); the Latin alias "betri" only looks like it
+    shop = catalog(product("BIG", {"en": "Big Cell", "ar": "بطارية كبيرة"}),
+                   product("SMALL", {"en": "Small Cell", "ar": "بطارية صغيرة"}),
+                   product("OTHER", {"en": "Other Thing"}, ("betri",)))
+    found = extract("٢ بطارية", ProductIndex.build(shop))
+    assert [(i.candidates, i.quantity) for i in found.items] == [(("BIG", "SMALL"), 2)]
+    assert [i.sku for i in extract("betri 1", ProductIndex.build(shop)).items] == ["OTHER"]
