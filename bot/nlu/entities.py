@@ -1195,6 +1195,21 @@ def question_cue(text: str, found: Extraction) -> str | None:
     return None
 
 
+# product questions a message with an amount is read as, which it asks only with a cue
+_QUESTION_READS = frozenset({"product_price", "product_info"})
+
+
+def _asked_elsewhere(text: str, found: Extraction) -> bool:
+    """A price or details cue anywhere outside the products' names (question_cue looks
+    only at clauses that name a product, and not beside a verb of adding)."""
+    spans = list(found.product_spans)
+    tokens = tokenize(text)
+    norms = [t.norm for t in tokens]
+    free = [not _overlaps(t.start, t.end, spans) for t in tokens]
+    return _cue_at(norms, free, _PRICE_TABLE) is not None or _cue_at(
+        norms, free, _INFO_TABLE) is not None
+
+
 def _asks_to_send(text: str, found: Extraction) -> bool:
     """Whether a verb of adding or sending, or a word of wanting, stands outside the
     products' names ("X १ भेजो", "একটা X পাঠান", "X chahiye")."""
@@ -1235,6 +1250,13 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if counted and (intent in _AMOUNT_MEANS_ORDER or (
             intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
+    if intent in _QUESTION_READS and all(
+            i.quantity_given and not is_weak_number(i.quantity_text)
+            and i.quantity_text not in i.text for i in wanted) \
+            and not any(
+            ch in _QUESTION_MARKS for ch in text) and question_cue(text, found) is None \
+            and not _asked_elsewhere(text, found):
+        return "add_to_cart"  # "5 screen guards for the office guys 👍": no question in it
     if counted and intent not in _QUESTION_KEEPS and len(wanted) < len(found.items) \
             and any(i.negated for i in found.items) and question_cue(text, found) is None:
         return "add_to_cart"  # "٥ دفاتر، الممحاة ما نحتاجها": an amount of one, not the other

@@ -205,3 +205,17 @@ def test_a_word_the_catalog_has_is_no_loose_spelling_of_another_scripts_word() -
     found = extract("٢ بطارية", ProductIndex.build(shop))
     assert [(i.candidates, i.quantity) for i in found.items] == [(("BIG", "SMALL"), 2)]
     assert [i.sku for i in extract("betri 1", ProductIndex.build(shop)).items] == ["OTHER"]
+
+
+@pytest.mark.parametrize(("read", "text", "intent"), [
+    ("product_price", "5 nail for the office guys 👍", "add_to_cart"),   # no question in it
+    ("product_info", "ring light x1 for the game room", "add_to_cart"),
+    ("product_price", "5 nail kitne ka", "product_price"),             # a price cue
+    ("product_price", "how much for 5 nail", "product_price"),
+    ("product_info", "2 bulb, warm light?", "product_info"),           # a question mark
+    ("product_info", "2 bulb and the nail", "product_info"),           # the nail not counted
+])
+def test_a_question_reading_of_counted_items_without_a_question_is_an_order(
+        read: str, text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent(read, text, found) == intent
