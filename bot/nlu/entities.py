@@ -462,9 +462,10 @@ def _drop_means_of_paying(text: str, targets: list[_Target]) -> list[_Target]:
 
 # "ring me", "ring kar dena", "रिंग कर देना": a noun made a verb by an object pronoun after
 # it, or by Hindi's light verb "kar" (do)
-_VERB_NEXT = frozenset(normalize_token(w) for w in """
+_VERB_NEXT_TEXT = """
     me us him her them kar karo karna karke kardo kardena kariye karein कर करो करना करके
-    करें करिए""".split())
+    करें करिए"""
+_VERB_NEXT = frozenset(normalize_token(w) for w in _VERB_NEXT_TEXT.split())
 
 
 def _drop_verb_uses(text: str, tokens: list[Token], targets: list[_Target]
@@ -488,10 +489,11 @@ def _drop_verb_uses(text: str, tokens: list[Token], targets: list[_Target]
 
 # "my phone battery dies by noon", "glass toot gaya", "স্ক্রিন ভেঙে গেছে": words of
 # breaking or failing; the product word before them is what the shopper has, not an item
-_BROKEN = frozenset(normalize_token(w) for w in """
+_BROKEN_TEXT = """
     dies died dying dead broke broken cracked damaged toot toota tooti tuta tuti tut tutgaya
     kharab khrab टूट टूटा टूटी टूटे टूटी खराब ভেঙে ভেঙ্গে ভাঙা ভেঙেছে নষ্ট bhenge venge
-    vanga nosto nashto انكسر انكسرت مكسور مكسورة خربان خربانة خرب خربت تعطل عطلان""".split())
+    vanga nosto nashto انكسر انكسرت مكسور مكسورة خربان خربانة خرب خربت تعطل عطلان"""
+_BROKEN = frozenset(normalize_token(w) for w in _BROKEN_TEXT.split())
 
 
 def _drop_complaints(text: str, tokens: list[Token], targets: list[_Target]
@@ -627,8 +629,9 @@ def _sized_options(product: Product) -> dict[str, Option]:
 
 
 # "10000 wala power bank", "১০০০০ এর পাওয়ার ব্যাংক": the words that tie a size to its thing
-_SIZE_LINKS = frozenset(normalize_token(w) for w in """
-    wala wali wale vala vali wale वाला वाली वाले er এর ka ki ke का की के""".split())
+_SIZE_LINKS_TEXT = """
+    wala wali wale vala vali wale वाला वाली वाले er এর ka ki ke का की के"""
+_SIZE_LINKS = frozenset(normalize_token(w) for w in _SIZE_LINKS_TEXT.split())
 
 
 def _option_by_number(text: str, tokens: list[Token], mentions: list[Mention]
