@@ -1243,6 +1243,9 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         asked = question_cue(text, found)
         if asked is not None and not (asked == "product_info" and intent == "product_price"):
             return asked
+    if amount and intent == "add_to_cart" and any(ch in _QUESTION_MARKS for ch in text) \
+            and question_cue(text, found) == "product_price":
+        return "product_price"  # "2ta tempered glass koto porbe?": how much two would cost
     if intent == "remove_from_cart" and counted and not any(i.removal for i in found.items) \
             and _asks_to_send(text, found):
         return "add_to_cart"  # "सेल्फी स्टिक १ भेजो": no word of removing, one of sending

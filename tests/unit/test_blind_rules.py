@@ -219,3 +219,16 @@ def test_a_question_reading_of_counted_items_without_a_question_is_an_order(
         read: str, text: str, intent: str) -> None:
     found = extract(text, ProductIndex.build(_shop()))
     assert order_intent(read, text, found) == intent
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("2ta bulb koto porbe?", "product_price"),         # an amount, a price cue, a "?"
+    ("5 nail ka price kya hai?", "product_price"),
+    ("5 nail ka price kya hai", "add_to_cart"),       # no question mark: as read
+    ("add 2 bulb, price?", "add_to_cart"),            # a verb of adding
+    ("2 bulb dena, total kitne ka hua?", "add_to_cart"),  # the cue's clause names nothing
+])
+def test_an_order_reading_that_asks_the_price_of_an_amount_is_a_price_question(
+        text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent("add_to_cart", text, found) == intent
