@@ -373,11 +373,18 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
     return kept
 
 
+# a model's short name: one or two letters (vowel signs too) glued to a number, not "x2"
+_MODEL_NAME = re.compile(rf"\s*(?![xX×]{_DIGIT})(?:[^\W\d_]|[\u0900-\u0903\u093a-\u094f"
+                         rf"\u0981-\u0983\u09bc-\u09cd]){{1,2}}{_DIGIT}{{1,4}}\s*")
+
+
 def _describing_word(gap: str, number: NumberSpan) -> bool:
     """"char kala jel pen", "চারটে কালো জেল পেন": one word (a colour, a size) between a
     count and its product, with nothing else there, is the product's description."""
     if number.weak or not number.is_whole or any(ch in _GAP_BREAKS for ch in gap):
         return False
+    if _MODEL_NAME.fullmatch(gap) is not None:
+        return True  # "half dozen v8 cables", "2 j7 covers": a model's name
     words = tokenize(gap, 3)
     return len(words) == 1 and words[0].norm not in _CONJUNCTIONS \
         and words[0].norm not in _NEG_BEFORE and parse_number(words[0].norm) is None

@@ -11,6 +11,7 @@ them only right before a product or a unit.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -224,6 +225,17 @@ def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
     return value, end, j, weak, unit
 
 
+def _glued_to_a_name(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` end a model's short name ("v8", "j7", "s23", "वी8",
+    "ভি৮"): one or two letters (or vowel signs) glued before them, but not the "x" of
+    "x2" nor Arabic's "and" (و٢); "samosa2" is two samosas."""
+    k = start
+    while k and unicodedata.category(text[k - 1])[0] in "LM":
+        k -= 1
+    return 0 < start - k <= 2 and text[start - 1] not in "xX×\u0648" and (
+        start - k == 1 or text[k] not in "xX×\u0648")
+
+
 def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
     """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
     raw: list[_Raw] = []
@@ -241,8 +253,8 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
         value: Fraction | None = None
         weak = False
         nxt = raw[i + 1][3] if i + 1 < n else ""
-        if kind == "num":
-            value = _digits(tok)
+        if kind == "num":  # "v8", "j7", "वी8": a model's name, not a count ("x2" is one)
+            value = None if start and _glued_to_a_name(text, start) else _digits(tok)
         elif kind == "vulgar":
             value = _VULGAR[tok]
         elif tok in _COUPLE:

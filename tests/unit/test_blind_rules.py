@@ -232,3 +232,15 @@ def test_an_order_reading_that_asks_the_price_of_an_amount_is_a_price_question(
         text: str, intent: str) -> None:
     found = extract(text, ProductIndex.build(_shop()))
     assert order_intent("add_to_cart", text, found) == intent
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("half dozen s23 bulb", [("BULB", 6)]),     # "s23": a model's name, not a count
+    ("चार वी8 बल्ब चाहिए", [("BULB", 4)]),
+    ("3 bulb for my j7", [("BULB", 3)]),
+    ("bulb2 nail3", [("BULB", 2), ("NAIL", 3)]),   # a name glued to its count
+    ("x2 bulb", [("BULB", 2)]),
+])
+def test_a_number_glued_to_one_or_two_letters_is_a_models_name(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
