@@ -548,6 +548,28 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
+def _head_nouns(text: str, mentions: list[Mention]) -> list[Mention]:
+    """"1 flip case": a word of one product's longer name ("flip" of Flip Cover) with the
+    one word of another product of its category right after it ("case", Back Cover) and
+    no count after that is one thing, the first product, named with a word of its kind;
+    not two items. Across categories ("wall bulb") the words stay two mentions."""
+    out: list[Mention] = []
+    for m in mentions:
+        prev = out[-1] if out else None
+        if prev is not None and prev.sku != m.sku and prev.score <= 0.8 \
+                and prev.product.category == m.product.category \
+                and " " in prev.matched.strip() and len(tokenize(prev.text, 3)) == 1 \
+                and len(tokenize(m.text, 3)) == 1 and not text[prev.end:m.start].strip() \
+                and not any(parse_number(t.norm) is not None
+                            and _gap_ok(text[m.end:m.end + t.start], after=True)
+                            for t in tokenize(text[m.end:m.end + 24], 1)):
+            out[-1] = Mention(prev.start, m.end, text[prev.start:m.end], prev.product,
+                              prev.option, prev.score, prev.matched)
+            continue
+        out.append(m)
+    return out
+
+
 def _name_digits(names: tuple[str, ...]) -> set[str]:
     """The numbers written in names after their first word ("500" of "Napa 500")."""
     return {t.norm for name in names if _ANY_DIGIT.search(name) is not None
@@ -897,7 +919,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
-    mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    mentions = _head_nouns(text, _merge_split_names(
+        text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:
         mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))
     mentions = _leading_name_number(text, tokens, mentions)

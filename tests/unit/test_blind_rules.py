@@ -4,6 +4,8 @@ uses of product words. A small hardware shop of our own, not the split's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.nlu.entities import extract, order_intent
@@ -244,3 +246,25 @@ def test_an_order_reading_that_asks_the_price_of_an_amount_is_a_price_question(
 def test_a_number_glued_to_one_or_two_letters_is_a_models_name(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+def _covers_shop() -> Catalog:
+    return catalog(
+        replace(product("BACK", {"en": "Back Cover"}, ("case",), unit="piece"),
+                category="cases"),
+        replace(product("FLIP", {"en": "Flip Cover"}, unit="piece"), category="cases"),
+        product("WALLN", {"en": "Wall Nail"}, unit="piece"),
+        replace(product("BULB", {"en": "LED Bulb"}, ("bulb",), unit="piece"),
+                category="lights"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("my wife needs 1 flip case, 1 bulb", [("FLIP", 1), ("BULB", 1)]),  # one thing: Flip
+    ("1 flip, 1 case", [("FLIP", 1), ("BACK", 1)]),      # two things, each counted
+    ("1 wall bulb", [("WALLN", 1), ("BULB", 1)]),        # across categories: two words
+])
+def test_a_word_of_one_name_before_a_word_of_its_kind_is_one_thing(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_covers_shop()))
+    assert [(i.sku, i.quantity) for i in found.items] == items
