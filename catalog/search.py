@@ -90,8 +90,8 @@ UNIT_WORDS: dict[str, str] = {
     "ml": "ml",
     "cup": "cup cups कप কাপ كوب أكواب",
     "plate": "plate plates प्लेट প্লেট طبق",
-    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع",
-    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت",
+    "piece": "piece pieces pc pcs पीस টুকরো পিস قطعة قطع حبة حبات",
+    "packet": "packet packets pkt pack packs पैकेट প্যাকেট علبة باكيت باكيتات باكت",
     "glass": "glass glasses गिलास গ্লাস",
     "bottle": "bottle bottles botol बोतल বোতল زجاجة",
 }
@@ -103,7 +103,7 @@ _UNIT_SYNONYMS: dict[str, str] = {
     for unit, words in {
         "kg": "kg kgs kilo kilos kilogram kilograms किलो कि.ग्रा केजी কেজি কিলো كيلو كغ",
         "g": "g gm gms gram grams gramme ग्राम গ্রাম غرام جرام",
-        "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص",
+        "half": "half aadha adha aadhi adhi आधा आधी আধা আধ نصف نص हाफ হাফ",
         "l": "l ltr litre liter litres liters लीटर লিটার لتر",
         "ml": "ml",
         "pack": "packet packets pkt pack packs botol bottle bottles dozen dojon",
@@ -119,6 +119,21 @@ def is_function_word(norm: str) -> bool:
 
 def _unit_form(norm: str) -> str:
     return _UNIT_SYNONYMS.get(norm, norm)
+
+
+# Units of size an option's name carries ("64 GB", "20000 mAh", "45 mm", "20 W"), as
+# shoppers write them in each script ("64 जीबी", "৬৪ জিবি", "64 جيجا"): one form each, for
+# matching option words only.
+_MEASURES: dict[str, str] = {
+    normalize_token(w): unit for unit, words in {
+        "gb": "gb जीबी জিবি جيجا جيغا جيجابايت", "mb": "mb एमबी এমবি ميجا",
+        "tb": "tb टीबी টিবি تيرا", "mah": "mah एमएएच এমএএইচ",
+        "mm": "mm मिमी মিমি ملم", "cm": "cm सेमी সেমি سم",
+        "w": "w watt watts वाट ওয়াট واط"}.items() for w in words.split()}
+
+
+def _option_form(norm: str) -> str:
+    return _MEASURES.get(norm) or _unit_form(norm)
 
 
 # What Bengali, Hindi and Arabic write onto a noun: articles and plurals (রসগোল্লাগুলো,
@@ -233,6 +248,7 @@ _FULL = -1  # posting position meaning "this word is the whole name, joined"
 _MIN_FUZZY = 0.75
 _MIN_MENTION = 0.75
 _MIN_PARTIAL_MENTION = 0.86
+_LOOSE_WORD = 0.8  # a mention of one word of a longer name scores 0.8 × its likeness
 _CACHE_LIMIT = 20000
 _FILL = 5
 _MAX_FUZZY_LEN = 40
@@ -355,8 +371,9 @@ class ProductIndex:
         for text in option.name.all():
             words = [t.norm for t in tokenize(text)]
             own = [w for w in words if w not in product_words] or words
-            if own:
+            if own:  # as written ("সেমি", met by "সেমির"), and by the unit's one form
                 out.append(tuple(_unit_form(w) for w in own))
+                out.append(tuple(_option_form(w) for w in own))
         return tuple(dict.fromkeys(out))
 
     def _word(self, surface: str, word_products: list[set[int]]) -> int:
@@ -420,8 +437,10 @@ class ProductIndex:
 
     def _add_forms(self, norm: str, fine: str, found: dict[int, float]) -> None:
         """Words that sound the same, and the word's plural or inflected stems."""
+        arabic = "\u0621" <= norm[:1] <= "\u064a"
         for vid in self._by_fine.get(fine, ()):
-            found.setdefault(vid, 0.96)
+            if not arabic or _arabic_alike(norm, self._vocab[vid]):
+                found.setdefault(vid, 0.96)
         if norm.isascii():
             stems: tuple[str, ...] = ()
             if len(norm) >= 4 and norm[-1] == "s":  # eggs, samosas, dishes
@@ -470,10 +489,16 @@ class ProductIndex:
             # a short Arabic word and a Latin one are alike only when they sound the same
             # (``_add_forms``), never loosely: سكر (sugar) is no spelling of "skru"
             short_arabic = arabic and len(norm) <= 3
+            short_latin = latin and len(norm) <= 3  # nor "jab" (when) of جراب (case)
+            # a word the catalog has as written is no loose spelling of a word of another
+            # script: بطارية is the catalog's بطارية, not the alias "betri"
+            own = self._by_surface.get(norm) is not None
             for vid in candidates:
                 word = self._vocab[vid]
                 if vid in found or (arabic and word.indic) or (indic and word.arabic) or (
-                        short_arabic and word.latin):
+                        short_arabic and word.latin) or (short_latin and word.arabic) or (
+                        arabic and not _arabic_alike(norm, word)) or (
+                        own and word.latin != latin):
                     continue
                 sim = self._similarity(fine, skel, folded, latin, word)
                 if sim >= _MIN_FUZZY:
@@ -737,8 +762,8 @@ class ProductIndex:
         entries = self._options[p_idx]
         if not entries:
             return None, first, last
-        forms = [_unit_form(t.norm) for t in tokens]
-        best: tuple[int, Option, int, int] | None = None
+        forms = [_option_form(t.norm) for t in tokens]
+        best: tuple[int, int, Option, int, int] | None = None
         for entry in entries:
             for words in entry.words:
                 n = len(words)
@@ -747,13 +772,16 @@ class ProductIndex:
                         continue  # overlaps the product name itself
                     if taken and any(j in taken for j in range(s, s + n)):
                         continue
-                    if (best is None or n > best[0]) and all(
+                    # the most words, then the nearest to the name ("2 micro usb cable 2
+                    # type-c cable": each cable its own option)
+                    gap = first - (s + n) if s < first else s - last - 1
+                    if (best is None or (n, -gap) > best[:2]) and all(
                         _word_like(forms[s + j], words[j]) for j in range(n)
                     ):
-                        best = (n, entry.option, s, s + n - 1)
+                        best = (n, -gap, entry.option, s, s + n - 1)
         if best is None:
             return None, first, last
-        _, option, s, e = best
+        _, _, option, s, e = best
         # right beside the name, or one word apart ("200 page wali copy", "৩০ সেমির স্কেল")
         if first - 2 <= e < first:
             first = s
@@ -906,14 +934,35 @@ class ProductIndex:
             return [], [], tokens
         candidates, shared = self._candidates(tokens)
         chosen, taken = self._choose(candidates, tokens, shared)
-        mentions: list[Mention] = []
+        # one word only like one word of a longer name ("micro" of "Micro SD", "mah" near
+        # "ماء"): an option named beside its product takes it ("2 micro usb cable")
+        loose = {c[0] for c in chosen if c[0] == c[1] and c[3] <= _LOOSE_WORD
+                 and self._names[c[4][0]].size > 1}
+        placed: list[tuple[int, int, int, float, _Run, Option | None]] = []
+        lost: set[int] = set()
         for first, last, p_idx, score, run in sorted(chosen, key=lambda c: c[0]):
+            if first in lost:
+                continue
             lo, hi = max(0, first - 3), min(len(tokens), last + 4)
-            option, new_first, new_last = self._option_at(
-                p_idx, tokens, lo, hi, first, last, taken - set(range(first, last + 1))
-            )
+            others = taken - set(range(first, last + 1))
+            option, new_first, new_last = None, first, last
+            if loose and self._options[p_idx]:
+                option, new_first, new_last = self._option_at(
+                    p_idx, tokens, lo, hi, first, last, others - loose)
+                if (new_first, new_last) == (first, last):
+                    option = None  # only an option right beside the name takes a word
+                else:
+                    lost.update(loose & set(range(new_first, new_last + 1)))
+            if option is None:
+                option, new_first, new_last = self._option_at(
+                    p_idx, tokens, lo, hi, first, last, others)
             if option is not None:
                 taken.update(range(new_first, new_last + 1))
+            placed.append((new_first, new_last, p_idx, score, run, option))
+        mentions: list[Mention] = []
+        for new_first, new_last, p_idx, score, run, option in placed:
+            if new_first == new_last and new_first in lost:
+                continue
             start, end = tokens[new_first].start, tokens[new_last].end
             mentions.append(Mention(start, end, text[start:end], self._products[p_idx],
                                     option, round(score, 4), self._names[run[0]].text))
@@ -1009,6 +1058,18 @@ def _emit(
     if _FULL in used:  # always alone in its run
         return (name_id, first, last, mass, (words[0],), True)
     return (name_id, first, last, mass / size, tuple(words), len(used) == size)
+
+
+def _arabic_alike(norm: str, word: _Word) -> bool:
+    """Two Arabic words are spellings of one only when their letters mostly agree: the
+    romanised keys fold ز with ج and drop ح and ع, so جاهز (ready) would be زجاج (glass),
+    سريع (fast) شريحة (SIM), طلعة (an outing) تحويلة (adapter)."""
+    if not word.arabic or Indel.normalized_similarity(norm, word.surface) >= 0.7:
+        return True
+    # a plural and its singular (دبوس for the catalog's دبابيس, مماحي for ممحاة)
+    return any(Indel.normalized_similarity(a, b) >= 0.7
+               for a, b in ((norm, s) for s in arabic_singulars(word.surface))) or any(
+        Indel.normalized_similarity(s, word.surface) >= 0.7 for s in arabic_singulars(norm))
 
 
 def _word_like(query: str, word: str) -> bool:

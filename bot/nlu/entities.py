@@ -373,11 +373,18 @@ def _drop_look_alikes(text: str, tokens: list[Token], mentions: list[_Target]
     return kept
 
 
+# a model's short name: one or two letters (vowel signs too) glued to a number, not "x2"
+_MODEL_NAME = re.compile(rf"\s*(?![xX×]{_DIGIT})(?:[^\W\d_]|[\u0900-\u0903\u093a-\u094f"
+                         rf"\u0981-\u0983\u09bc-\u09cd]){{1,2}}{_DIGIT}{{1,4}}\s*")
+
+
 def _describing_word(gap: str, number: NumberSpan) -> bool:
     """"char kala jel pen", "চারটে কালো জেল পেন": one word (a colour, a size) between a
     count and its product, with nothing else there, is the product's description."""
     if number.weak or not number.is_whole or any(ch in _GAP_BREAKS for ch in gap):
         return False
+    if _MODEL_NAME.fullmatch(gap) is not None:
+        return True  # "half dozen v8 cables", "2 j7 covers": a model's name
     words = tokenize(gap, 3)
     return len(words) == 1 and words[0].norm not in _CONJUNCTIONS \
         and words[0].norm not in _NEG_BEFORE and parse_number(words[0].norm) is None
@@ -434,6 +441,89 @@ def _drop_pack_words(text: str, tokens: list[Token], targets: list[_Target]
     return kept
 
 
+# "pay by card", "card se payment karunga", "কার্ডে পেমেন্ট করবো", "بدفع بالكرت": words of
+# paying; a product word in their clause with no count of its own is the means of paying
+_PAY_WORDS = re.compile(
+    r"\bpay\b|\bpaying\b|\bpaid\b|\bpayment|\bbhugtan|पेमेंट|भुगतान|पे करूँगा|পেমেন্ট|"
+    r"\bدفع|بدفع|ادفع|أدفع|الدفع|سداد", re.IGNORECASE)
+
+
+def _drop_means_of_paying(text: str, targets: list[_Target]) -> list[_Target]:
+    """"1 power bank, i'll pay by card": a product word with no count beside it, in a
+    clause that speaks of paying, is how the shopper pays, not an item."""
+    if _PAY_WORDS.search(text) is None:
+        return targets
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    kept: list[_Target] = []
+    for m in targets:
+        a, b = next((a, b) for a, b in pairwise(bounds) if a <= m.start < b)
+        paying = any(not (p.start() < m.end and m.start < p.end())
+                     for p in _PAY_WORDS.finditer(text, a, min(b, len(text))))
+        near = (*tokenize(text[max(0, m.start - 24):m.start])[-1:],
+                *tokenize(text[m.end:m.end + 24], 1))
+        if paying and not any(parse_number(t.norm) is not None for t in near):
+            continue
+        kept.append(m)
+    return kept
+
+
+# "ring me", "ring kar dena", "रिंग कर देना": a noun made a verb by an object pronoun after
+# it, or by Hindi's light verb "kar" (do)
+_VERB_NEXT_TEXT = """
+    me us him her them kar karo karna karke kardo kardena kariye karein कर करो करना करके
+    करें करिए"""
+_VERB_NEXT = frozenset(normalize_token(w) for w in _VERB_NEXT_TEXT.split())
+
+
+def _drop_verb_uses(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"2 glass pls, ring me when ready", "ring kar dena jab ready ho": a one-word mention
+    followed by an object pronoun or by "kar" (do), with no count before it, is a verb."""
+    if not any(t.norm in _VERB_NEXT for t in tokens):
+        return targets
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = at.get(m.start)
+        if k is not None and tokens[k].end == m.end and k + 1 < len(tokens) \
+                and tokens[k + 1].norm in _VERB_NEXT \
+                and not text[m.end:tokens[k + 1].start].strip() \
+                and not (k and parse_number(tokens[k - 1].norm) is not None):
+            continue
+        kept.append(m)
+    return kept
+
+
+# "my phone battery dies by noon", "glass toot gaya", "স্ক্রিন ভেঙে গেছে": words of
+# breaking or failing; the product word before them is what the shopper has, not an item
+_BROKEN_TEXT = """
+    dies died dying dead broke broken cracked damaged toot toota tooti tuta tuti tut tutgaya
+    kharab khrab टूट टूटा टूटी टूटे टूटी खराब ভেঙে ভেঙ্গে ভাঙা ভেঙেছে নষ্ট bhenge venge
+    vanga nosto nashto انكسر انكسرت مكسور مكسورة خربان خربانة خرب خربت تعطل عطلان"""
+_BROKEN = frozenset(normalize_token(w) for w in _BROKEN_TEXT.split())
+
+
+def _drop_complaints(text: str, tokens: list[Token], targets: list[_Target]
+                     ) -> list[_Target]:
+    """A product word with no count of its own, followed within four words by a word of
+    breaking or failing ("battery dies", "स्क्रीन … टूट गई"), is the shopper's own thing
+    they complain of, not an item, when the message names another product to buy."""
+    if len(targets) < 2 or not any(t.norm in _BROKEN for t in tokens):
+        return targets
+    kept: list[_Target] = []
+    for m in targets:
+        if isinstance(m, Mention) and all(_names_product(t, m.product) for t in targets):
+            kept.append(m)  # the only product named: a new one is wanted ("betari nosto,
+            continue        # ekta lagbe")
+        before = tokenize(text[max(0, m.start - 24):m.start])[-1:]
+        following = [t for t in tokens if t.start >= m.end][:4]
+        counted = any(parse_number(t.norm) is not None for t in (*before, *following[:1]))
+        if not counted and any(t.norm in _BROKEN for t in following):
+            continue
+        kept.append(m)
+    return kept
+
+
 _NOT_A_COUNT_NEXT = frozenset({"na", "please", "pls", "plz", "you", "not"})
 
 
@@ -453,6 +543,28 @@ def _merge_split_names(text: str, mentions: list[Mention]) -> list[Mention]:
         if prev is not None and prev.sku == m.sku and _gap_ok(text[prev.end:m.start], False):
             out[-1] = Mention(prev.start, m.end, text[prev.start:m.end], prev.product,
                               prev.option, max(prev.score, m.score), prev.matched)
+            continue
+        out.append(m)
+    return out
+
+
+def _head_nouns(text: str, mentions: list[Mention]) -> list[Mention]:
+    """"1 flip case": a word of one product's longer name ("flip" of Flip Cover) with the
+    one word of another product of its category right after it ("case", Back Cover) and
+    no count after that is one thing, the first product, named with a word of its kind;
+    not two items. Across categories ("wall bulb") the words stay two mentions."""
+    out: list[Mention] = []
+    for m in mentions:
+        prev = out[-1] if out else None
+        if prev is not None and prev.sku != m.sku and prev.score <= 0.8 \
+                and prev.product.category == m.product.category \
+                and " " in prev.matched.strip() and len(tokenize(prev.text, 3)) == 1 \
+                and len(tokenize(m.text, 3)) == 1 and not text[prev.end:m.start].strip() \
+                and not any(parse_number(t.norm) is not None
+                            and _gap_ok(text[m.end:m.end + t.start], after=True)
+                            for t in tokenize(text[m.end:m.end + 24], 1)):
+            out[-1] = Mention(prev.start, m.end, text[prev.start:m.end], prev.product,
+                              prev.option, prev.score, prev.matched)
             continue
         out.append(m)
     return out
@@ -529,6 +641,76 @@ def _leading_name_number(text: str, tokens: list[Token], mentions: list[Mention]
     return out
 
 
+def _sized_options(product: Product) -> dict[str, Option]:
+    """The options named by a number and a size unit ("10000 mAh", "128 GB"), by that
+    number, where no other option of the product shares it; not a weight or a count of
+    things ("500 g", "6 pieces"), which the quantity rules read."""
+    found: dict[str, Option | None] = {}
+    for candidate in product.options:
+        for name in candidate.name.all():
+            words = tokenize(name, 4)
+            if len(words) < 2 or not words[0].norm.isdigit() or any(
+                    span.unit is not None for span in find_numbers(name, max_tokens=4)):
+                continue
+            number = words[0].norm
+            found[number] = candidate if found.get(number, candidate) is candidate else None
+    return {k: v for k, v in found.items() if v is not None}
+
+
+# "10000 wala power bank", "১০০০০ এর পাওয়ার ব্যাংক": the words that tie a size to its thing
+_SIZE_LINKS_TEXT = """
+    wala wali wale vala vali wale वाला वाली वाले er এর ka ki ke का की के"""
+_SIZE_LINKS = frozenset(normalize_token(w) for w in _SIZE_LINKS_TEXT.split())
+
+
+def _option_by_number(text: str, tokens: list[Token], mentions: list[Mention]
+                      ) -> list[Mention]:
+    """"power bank 10000 aur…", "एक 10000 वाला पावर बैंक", "كرت ذاكرة 128 ١": a number
+    beside a product that is the number of one of its sized options ("10000 mAh"), the
+    unit left out, names that option when it cannot be the count: too big for one, tied
+    to the name by "wala"/এর, or with a count of its own beside it."""
+    out: list[Mention] = []
+    for m in mentions:
+        if m.option is not None or not m.product.options:
+            out.append(m)
+            continue
+        k_after = next((k for k, t in enumerate(tokens) if t.start >= m.end), None)
+        k_before = next((k for k in range(len(tokens) - 1, -1, -1)
+                         if tokens[k].end <= m.start), None)
+        near = [tokens[k].norm for k in (k_after, k_before, (k_before or 0) - 1)
+                if k is not None and 0 <= k < len(tokens)]
+        sized = _sized_options(m.product) if any(w.isdigit() for w in near) else {}
+        if not sized:
+            out.append(m)
+            continue
+        widened = None
+        if k_after is not None and tokens[k_after].norm in sized \
+                and _gap_ok(text[m.end:tokens[k_after].start], after=True):
+            number = tokens[k_after]
+            nxt = tokens[k_after + 1] if k_after + 1 < len(tokens) else None
+            counted = nxt is not None and quantity_of(nxt.norm) is not None \
+                and not text[number.end:nxt.start].strip(" ")
+            if int(number.norm) > MAX_QUANTITY or counted or (
+                    k_before is not None and quantity_of(tokens[k_before].norm) is not None
+                    and not text[tokens[k_before].end:m.start].strip()):
+                widened = (m.start, number.end, sized[number.norm])
+        elif k_before is not None:
+            link = tokens[k_before]
+            k_number = k_before - 1 if link.norm in _SIZE_LINKS else k_before
+            if k_number >= 0 and tokens[k_number].norm in sized and (
+                    k_number < k_before or int(tokens[k_number].norm) > MAX_QUANTITY) \
+                    and not text[tokens[k_number].end:m.start].strip(" ").replace(
+                        text[link.start:link.end], "", 1).strip():
+                widened = (tokens[k_number].start, m.end, sized[tokens[k_number].norm])
+        if widened is None:
+            out.append(m)
+            continue
+        start, end, chosen = widened
+        out.append(Mention(start, end, text[start:end], m.product, chosen, m.score,
+                           m.matched))
+    return out
+
+
 def _normalised(words: str) -> frozenset[str]:
     """The words of a whitespace-separated list, normalised as tokens are."""
     return frozenset(normalize_token(w) for w in words.split())
@@ -549,6 +731,9 @@ _ASKING_MA = _normalised("""
 # words between a product and its "not wanted" ("X ki zarurat nahi", "X to nahi chahiye")
 _NEG_FILLERS = _normalised("""
     ki ka ke to bhi abhi aaj की का के तो भी अभी आज er এর তো ও আজ ekhon এখন""")
+# "لا بأس", "لا مشكلة", "مو مشكلة": no problem, no refusal
+_NO_PROBLEM = frozenset((normalize_token(a), normalize_token(b)) for a in ("لا", "مو", "مش")
+                        for b in ("بأس", "باس", "مشكلة", "مشكله"))
 _ARABIC_NOT = frozenset({"ما", "مو", "مش", "لا"})  # "الممحاة ما نحتاجها": we don't need it
 _LEAVE_IT = frozenset({"থাক", "থাকুক", "thak", "thaak", "thakuk"})  # "X থাক": leave the X
 _LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रहने")
@@ -568,6 +753,8 @@ def _negated_before(before: list[str]) -> bool:
         if word in _NEG_BEFORE:
             if word == "ما" and k + 1 < len(before) and before[k + 1] in _ASKING_MA:
                 continue
+            if word == "no" and k + 1 < len(before) and before[k + 1].isdigit():
+                continue  # "room no 304 pe teen earfone": a number's sign, not a refusal
             return True
         if word in _NEG_AFTER and k + 1 < len(before) and before[k + 1] in _WANT_WORDS:
             return True  # "mujhe nahi chahiye samosa"
@@ -591,8 +778,11 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     after = after[:3]
     if after and (after[0] in _NEG_AFTER or after[0] in _LEAVE_IT):
         return True
-    if len(after) >= 2 and after[0] in _ARABIC_NOT and after[1] not in _ASKING_MA:
+    if len(after) >= 2 and after[0] in _ARABIC_NOT and after[1] not in _ASKING_MA \
+            and (after[0], after[1]) not in _NO_PROBLEM:
         return True  # "الممحاة ما نحتاجها", "الشاي مو لازم"
+    if after == ["لا"]:
+        return True  # "بس الشاحن لا، عندي واحد": "no" closing the item's clause
     if len(after) >= 2 and (after[0], after[1]) in _LEAVE_IT_PAIRS:
         return True  # "chart paper rehne do": leave it
     if len(after) >= 2 and after[0] in _WANT_WORDS and after[1] in _NEG_AFTER:
@@ -612,8 +802,10 @@ _REMOVE_TEXT = """
     احذف حذف احذفي أزل ازل ازيل أزيل إزالة ازالة شيل شيلي الغ ألغ الغي ألغي إلغاء الغاء
     """  # not Hindi बाद ("after"), nor romanised "bad" alone (English): see the pairs
 _REMOVE_WORDS = frozenset(normalize_token(w) for w in _REMOVE_TEXT.split())
-_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"), ("bad", "din"), ("bad", "dao"),
-                           ("bad", "dite"), ("baad", "din"), ("baad", "dao")})
+_REMOVE_PAIRS = frozenset({("take", "out"), ("take", "off"),
+                           # romanised Bengali বাদ দিন / দেন / দাও / দিয়েন: leave it out
+                           *((bad, give) for bad in ("bad", "baad")
+                             for give in ("din", "den", "dao", "dite", "diyen", "dien"))})
 
 
 def _removal_clauses(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
@@ -725,9 +917,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
         (t for t in named if not _overlaps(t.start, t.end, reserved)),
         key=lambda t: t.start))
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
-    mentions = _merge_split_names(text, [t for t in kept if isinstance(t, Mention)])
+    kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
+    kept = _drop_complaints(text, tokens, kept)
+    mentions = _head_nouns(text, _merge_split_names(
+        text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:
-        mentions = _name_numbers(text, tokens, mentions)
+        mentions = _option_by_number(text, tokens, _name_numbers(text, tokens, mentions))
     mentions = _leading_name_number(text, tokens, mentions)
     shared = [t for t in kept if isinstance(t, Ambiguous)]
     targets: list[_Target] = sorted([*mentions, *shared], key=lambda t: t.start)
@@ -958,6 +1153,7 @@ _PRICE_CUES = """
     kitne mein | kitne me | kitne main |
     दाम | कीमत | प्राइस | रेट | कितने का | कितने की | कितना है | कितने में |
     দাম | মূল্য | প্রাইস | রেট | কত টাকা | কত করে | koto taka | koto kore |
+    কত পড়বে | কত পড়ে | কত দিবেন | কত নিবেন | koto porbe | koto pore | koto diben | koto niben |
     سعر | اسعار | ثمن | بكم | كم حق | كم سعر | كم ثمن"""
 
 
@@ -972,6 +1168,9 @@ def _cue_table(text: str) -> dict[str, tuple[tuple[str, ...], ...]]:
 
 
 _INFO_TABLE = _cue_table(_INFO_CUES)
+# Bengali "how much" ends a price question ("X koto?", "X এর দাম কত"); inside one it may
+# count something else ("koto ghonta": how many hours)
+_HOW_MUCH_LAST = _normalised("koto কত")
 _PRICE_TABLE = _cue_table(_PRICE_CUES)
 # intents a cue word may sit in without making the message a question about a product
 # verbs of putting an item in the cart: beside them a cue word is no question
@@ -1020,11 +1219,36 @@ def question_cue(text: str, found: Extraction) -> str | None:
         for table, asked in ((_PRICE_TABLE, "product_price"), (_INFO_TABLE, "product_info")):
             if _cue_at(norms, free, table) is not None:
                 return asked
+        if norms and norms[-1] in _HOW_MUCH_LAST and free[-1]:
+            return "product_price"  # "20000 er power bank koto?": how much, the clause's end
         if any(ch in _QUESTION_MARKS for ch in text[a:b]) and any(
                 norms[k] in _ALTERNATIVES and free[k - 1] and free[k + 1]
                 for k in range(1, len(norms) - 1)):
             return "product_info"  # "is the 200 page copy ruled or plain?": which kind
     return None
+
+
+# product questions a message with an amount is read as, which it asks only with a cue
+_QUESTION_READS = frozenset({"product_price", "product_info"})
+
+
+def _asked_elsewhere(text: str, found: Extraction) -> bool:
+    """A price or details cue anywhere outside the products' names (question_cue looks
+    only at clauses that name a product, and not beside a verb of adding)."""
+    spans = list(found.product_spans)
+    tokens = tokenize(text)
+    norms = [t.norm for t in tokens]
+    free = [not _overlaps(t.start, t.end, spans) for t in tokens]
+    return _cue_at(norms, free, _PRICE_TABLE) is not None or _cue_at(
+        norms, free, _INFO_TABLE) is not None
+
+
+def _asks_to_send(text: str, found: Extraction) -> bool:
+    """Whether a verb of adding or sending, or a word of wanting, stands outside the
+    products' names ("X १ भेजो", "একটা X পাঠান", "X chahiye")."""
+    spans = list(found.product_spans)
+    return any((t.norm in _ADD_VERBS or t.norm in _WANT_WORDS)
+               and not _overlaps(t.start, t.end, spans) for t in tokenize(text))
 
 
 def order_intent(intent: str, text: str, found: Extraction) -> str:
@@ -1049,6 +1273,12 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         asked = question_cue(text, found)
         if asked is not None and not (asked == "product_info" and intent == "product_price"):
             return asked
+    if amount and intent == "add_to_cart" and any(ch in _QUESTION_MARKS for ch in text) \
+            and question_cue(text, found) == "product_price":
+        return "product_price"  # "2ta tempered glass koto porbe?": how much two would cost
+    if intent == "remove_from_cart" and counted and not any(i.removal for i in found.items) \
+            and _asks_to_send(text, found):
+        return "add_to_cart"  # "सेल्फी स्टिक १ भेजो": no word of removing, one of sending
     if intent in ("add_to_cart", "remove_from_cart"):
         return intent
     if not wanted:
@@ -1056,6 +1286,13 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
     if counted and (intent in _AMOUNT_MEANS_ORDER or (
             intent == "pay" and _PAY_CUES.search(text) is None)):
         return "add_to_cart"
+    if intent in _QUESTION_READS and all(
+            i.quantity_given and not is_weak_number(i.quantity_text)
+            and i.quantity_text not in i.text for i in wanted) \
+            and not any(
+            ch in _QUESTION_MARKS for ch in text) and question_cue(text, found) is None \
+            and not _asked_elsewhere(text, found):
+        return "add_to_cart"  # "5 screen guards for the office guys 👍": no question in it
     if counted and intent not in _QUESTION_KEEPS and len(wanted) < len(found.items) \
             and any(i.negated for i in found.items) and question_cue(text, found) is None:
         return "add_to_cart"  # "٥ دفاتر، الممحاة ما نحتاجها": an amount of one, not the other

@@ -11,6 +11,7 @@ them only right before a product or a unit.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -53,11 +54,11 @@ _WORDS: dict[str, Fraction] = {**_table({
 }), **_table({  # Hindi
     1: "एक", 2: "दो", 3: "तीन", 4: "चार", 5: "पांच पाँच पाच", 6: "छह छः छे छ", 7: "सात",
     8: "आठ", 9: "नौ", 10: "दस", 11: "ग्यारह", 12: "बारह", 20: "बीस",
-    Fraction(1, 2): "आधा आधी", Fraction(3, 2): "डेढ़ डेढ", Fraction(5, 2): "ढाई",
+    Fraction(1, 2): "आधा आधी हाफ", Fraction(3, 2): "डेढ़ डेढ", Fraction(5, 2): "ढाई",
 }), **_table({  # Bengali (classifier suffixes are stripped before look-up)
     1: "এক", 2: "দুই দু দুটো দুটি দুটা", 3: "তিন", 4: "চার", 5: "পাঁচ পাচ", 6: "ছয় ছ",
     7: "সাত", 8: "আট", 9: "নয়", 10: "দশ", 11: "এগারো", 12: "বারো", 20: "কুড়ি বিশ",
-    Fraction(1, 2): "আধা আধ", Fraction(3, 2): "দেড়", Fraction(5, 2): "আড়াই",
+    Fraction(1, 2): "আধা আধ হাফ", Fraction(3, 2): "দেড়", Fraction(5, 2): "আড়াই",
 }), **_table({  # Arabic (after alef / teh marbuta folding)
     1: "واحد واحدة وحدة", 2: "اثنين اثنان اثنتين اتنين اثنتان ثنتين ثنين", 3: "ثلاثة ثلاث تلاتة",
     4: "أربعة أربع اربعة", 5: "خمسة خمس", 6: "ستة ست", 7: "سبعة سبع",
@@ -79,6 +80,11 @@ _MULTIPLIERS: dict[str, int] = {
                                      "दर्जन", "ডজন", "درزن", "دزينة")
 }
 _COUPLE = frozenset({"couple", "pair"})
+# Arabic's dual of a unit word is two of that unit: حبتين (two pieces), باكيتين (two packets)
+_DUALS: dict[str, str] = {
+    normalize_token(w): unit for unit, words in {
+        "piece": "حبتين حبتان قطعتين قطعتان", "packet": "باكيتين علبتين كيسين",
+        "bottle": "زجاجتين قنينتين"}.items() for w in words.split()}
 _BN_CLASSIFIERS: tuple[str, ...] = tuple(
     normalize_token(w) for w in ("টা", "টি", "টো", "টে", "খানা", "খানি", "জন")
 )
@@ -219,6 +225,17 @@ def _number_tail(raw: list[_Raw], j: int, value: Fraction, end: int, weak: bool
     return value, end, j, weak, unit
 
 
+def _glued_to_a_name(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` end a model's short name ("v8", "j7", "s23", "वी8",
+    "ভি৮"): one or two letters (or vowel signs) glued before them, but not the "x" of
+    "x2" nor Arabic's "and" (و٢); "samosa2" is two samosas."""
+    k = start
+    while k and unicodedata.category(text[k - 1])[0] in "LM":
+        k -= 1
+    return 0 < start - k <= 2 and text[start - 1] not in "xX×\u0648" and (
+        start - k == 1 or text[k] not in "xX×\u0648")
+
+
 def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
     """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
     raw: list[_Raw] = []
@@ -236,14 +253,18 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
         value: Fraction | None = None
         weak = False
         nxt = raw[i + 1][3] if i + 1 < n else ""
-        if kind == "num":
-            value = _digits(tok)
+        if kind == "num":  # "v8", "j7", "वी8": a model's name, not a count ("x2" is one)
+            value = None if start and _glued_to_a_name(text, start) else _digits(tok)
         elif kind == "vulgar":
             value = _VULGAR[tok]
         elif tok in _COUPLE:
             value = Fraction(2)
         elif tok in _MULTIPLIERS:  # "dozen" alone
             value = Fraction(12)
+        elif tok in _DUALS:  # حبتين: two pieces, the unit in the word
+            spans.append(NumberSpan(Fraction(2), start, end, text[start:end], _DUALS[tok]))
+            i += 1
+            continue
         elif tok in ("a", "an") and (nxt in _COUPLE or nxt in _MULTIPLIERS or nxt == "half"):
             i += 1
             _, end, kind, tok = raw[i]
