@@ -1,4 +1,5 @@
-"""The general rules issue-13p took from the hand-written ``blind`` split (docs/nlu-13p.md):
+"""The general rules issue-13p took from the hand-written ``blind`` split (docs/NLU.md,
+"Measured (issue-13p)"):
 counts written as words of a unit, options named by their number and unit, and everyday
 uses of product words. A small hardware shop of our own, not the split's."""
 

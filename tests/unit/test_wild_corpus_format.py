@@ -21,7 +21,7 @@ from webhooks.plugins import check_shop, load_shop
 ROOT = Path(__file__).resolve().parents[2]
 EXTRACTION = ROOT / "tests" / "nlu" / "extraction"
 CORPUS = EXTRACTION / "corpus"
-HAND_WRITTEN = ("wild", "blind", "blind2")  # splits no template wrote; blind, blind2 unscored
+HAND_WRITTEN = ("wild", "blind", "blind2")  # splits no template wrote; blind2 unread
 FORMS = ("en", "hinglish", "hi", "bn", "bn-latn", "ar")
 INTENTS = {"add_to_cart", "deny", "product_info", "product_price", "search_product"}
 ENTITIES = {"quantity", "unit", "product"}
