@@ -5,10 +5,12 @@ the mutation run of bot/engine.py showed these went unchecked (docs/TESTING.md).
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from aiohttp.test_utils import TestClient
 
@@ -579,3 +581,41 @@ async def test_an_intent_at_the_confidence_threshold_counts_and_one_below_is_a_q
 
     assert await intent("/browse_catalog@0.4", "c1") == "browse_catalog"
     assert await intent("/browse_catalog@0.39", "c2") == "out_of_scope"
+
+
+async def test_checkout_asks_with_the_address_form_where_the_channel_has_one(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi, shopper: Shopper) -> None:
+    """A turn knows what its channel can show (Turn.channel_can, from the channels'
+    declared capabilities): the Cloud API asks for the address with WhatsApp's own form
+    (bot/flows/checkout.py, ask_address), the simulator in text."""
+    from webhooks.app import create_app
+    from webhooks.keys import OUTBOX
+
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
+    for number, text in enumerate(("2 samosa", "checkout")):
+        body, headers = signed_cloud_request(settings.env["WHATSAPP_APP_SECRET"], cloud_text(
+            text, from_="919000000086", message_id=f"wamid.form{number}"))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+        await client.app[OUTBOX].drain()
+    asked = graph.received[-1].json
+    assert asked is not None and asked["type"] == "interactive", asked
+    assert asked["interactive"]["type"] == "address_message", asked
+    assert asked["interactive"]["action"]["parameters"]["values"]["phone_number"] == (
+        "+919000000086")
+    await shopper.send("2 samosa")
+    [question] = await shopper.send("checkout")
+    assert question["type"] == "text" and "address" in question["text"], question
+
+
+async def test_a_message_no_flow_understands_gets_the_fallback_and_is_not_logged_unmatched(
+        shopper: Shopper, caplog: pytest.LogCaptureFixture) -> None:
+    """The root's last route (bot/flows/support.py, fallback) takes every turn, so the
+    engine's "no handler matched" debug line means a turn really went unanswered."""
+    caplog.set_level(logging.DEBUG, logger="bot.engine")
+    told = await shopper.text_of("qwzx vbnm plk")
+    assert told.startswith("Sorry, I didn't get that."), told
+    unmatched = [r.getMessage() for r in caplog.records
+                 if r.name == "bot.engine" and "no handler" in r.getMessage()]
+    assert unmatched == []
