@@ -619,3 +619,31 @@ async def test_a_message_no_flow_understands_gets_the_fallback_and_is_not_logged
     unmatched = [r.getMessage() for r in caplog.records
                  if r.name == "bot.engine" and "no handler" in r.getMessage()]
     assert unmatched == []
+
+
+async def test_a_chat_in_a_language_the_shop_dropped_moves_to_the_shops_on_any_message(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    """A short English message leaves a chat's language alone, unless the shop no longer
+    speaks it: a chat stored in English at a shop that has dropped English is answered in
+    the shop's first language from its next message on (bot/engine.py, _update_language;
+    Shop.language_for)."""
+    from webhooks.app import create_app
+    from webhooks.keys import DB
+
+    folder = shop_copy(tmp_path)
+    shop = settings.with_(shop_dir=folder)
+    before: TestClient[Any, Any] = await aiohttp_client(create_app(shop, clock=clock))
+    [answer] = await Shopper(before, PHONE).send("show my cart", message_id="before-1")
+    assert "Your cart" in answer["text"], answer
+    await before.close()
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["languages"] = ["hi", "bn"]  # the shop stops speaking English
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    after: TestClient[Any, Any] = await aiohttp_client(create_app(shop, clock=clock))
+    [answer] = await Shopper(after, PHONE).send("cart", message_id="after-1")
+    assert "टोकरी" in answer["text"], answer
+    row = await after.app[DB].fetchone(
+        "SELECT language FROM conversations WHERE customer = ?", (PHONE.removeprefix("+"),))
+    assert row is not None and row[0] == "hi", row
