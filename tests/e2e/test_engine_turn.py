@@ -5,6 +5,7 @@ the mutation run of bot/engine.py showed these went unchecked (docs/TESTING.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -647,3 +648,23 @@ async def test_a_chat_in_a_language_the_shop_dropped_moves_to_the_shops_on_any_m
     row = await after.app[DB].fetchone(
         "SELECT language FROM conversations WHERE customer = ?", (PHONE.removeprefix("+"),))
     assert row is not None and row[0] == "hi", row
+
+
+async def test_a_conversation_held_elsewhere_waits_and_every_other_goes_on(
+        client: TestClient[Any, Any]) -> None:
+    """A turn runs under its own conversation's lock, the one a merchant's ``resume`` also
+    takes (bot/services.py, Conversations.resume): while it is held, that shopper's
+    message waits for it, and other shoppers are answered meanwhile."""
+    from bot.state import ConversationKey
+    from webhooks.keys import ENGINE, SHOPS
+
+    runtime = client.app[SHOPS].for_business("")
+    assert runtime is not None
+    held, other = Shopper(client, "+919000000091"), Shopper(client, "+919000000092")
+    key = ConversationKey(runtime.shop.id, "simulator", "919000000091")
+    async with client.app[ENGINE].store.lock(key):
+        waiting = asyncio.create_task(held.text_of("2 samosa"))
+        assert "Your cart is empty" in await other.text_of("cart")
+        done, _ = await asyncio.wait([waiting], timeout=0.5)
+        assert not done  # still waiting for the lock
+    assert "2 × Samosa" in await waiting
