@@ -668,3 +668,18 @@ async def test_a_conversation_held_elsewhere_waits_and_every_other_goes_on(
         done, _ = await asyncio.wait([waiting], timeout=0.5)
         assert not done  # still waiting for the lock
     assert "2 × Samosa" in await waiting
+
+
+async def test_only_a_tap_selects_by_payload_an_order_naming_one_is_an_order(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    """bot/engine.py, _payload_of: the simulator lets one message carry an order and a
+    button; its kind is ORDER, so the button is not read, not even our consent button
+    (whose router comes first, bot/flows/consent.py)."""
+    from webhooks.keys import DB
+
+    told = await shopper.text_of(order=[{"sku": "SAMOSA", "qty": 2}], button="consent:yes")
+    assert "2 × Samosa" in told, told
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None, row
