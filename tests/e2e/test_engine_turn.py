@@ -683,3 +683,22 @@ async def test_only_a_tap_selects_by_payload_an_order_naming_one_is_an_order(
         "SELECT status FROM marketing_consent WHERE customer = ?",
         (shopper.phone.removeprefix("+"),))
     assert row is None, row
+
+
+async def test_an_owner_number_written_with_spaces_in_the_shop_file_is_the_owner(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    """shop.yaml may spell an owner as people write numbers; the sender's digits are
+    compared with the owner's digits (bot/engine.py, _is_owner)."""
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["owners"] = ["+91 98000 12345"]
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(
+        settings.with_(shop_dir=folder, simulator_owner=True), clock=clock))
+    assert await Shopper(client, "+919800012345").text_of("orders") == "No orders yet."
+    told = await Shopper(client, "+919811111111").text_of("orders")
+    assert "No orders yet." not in told, told
