@@ -5,10 +5,13 @@ the mutation run of bot/engine.py showed these went unchecked (docs/TESTING.md).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from aiohttp.test_utils import TestClient
 
@@ -579,3 +582,123 @@ async def test_an_intent_at_the_confidence_threshold_counts_and_one_below_is_a_q
 
     assert await intent("/browse_catalog@0.4", "c1") == "browse_catalog"
     assert await intent("/browse_catalog@0.39", "c2") == "out_of_scope"
+
+
+async def test_checkout_asks_with_the_address_form_where_the_channel_has_one(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        graph: FakeGraphApi, shopper: Shopper) -> None:
+    """A turn knows what its channel can show (Turn.channel_can, from the channels'
+    declared capabilities): the Cloud API asks for the address with WhatsApp's own form
+    (bot/flows/checkout.py, ask_address), the simulator in text."""
+    from webhooks.app import create_app
+    from webhooks.keys import OUTBOX
+
+    client = await aiohttp_client(create_app(settings.with_env(
+        WHATSAPP_API_BASE_URL=graph.url, WHATSAPP_ACCESS_TOKEN=ACCESS_TOKEN), clock=clock))
+    for number, text in enumerate(("2 samosa", "checkout")):
+        body, headers = signed_cloud_request(settings.env["WHATSAPP_APP_SECRET"], cloud_text(
+            text, from_="919000000086", message_id=f"wamid.form{number}"))
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=headers)).status == 200
+        await client.app[OUTBOX].drain()
+    asked = graph.received[-1].json
+    assert asked is not None and asked["type"] == "interactive", asked
+    assert asked["interactive"]["type"] == "address_message", asked
+    assert asked["interactive"]["action"]["parameters"]["values"]["phone_number"] == (
+        "+919000000086")
+    await shopper.send("2 samosa")
+    [question] = await shopper.send("checkout")
+    assert question["type"] == "text" and "address" in question["text"], question
+
+
+async def test_a_message_no_flow_understands_gets_the_fallback_and_is_not_logged_unmatched(
+        shopper: Shopper, caplog: pytest.LogCaptureFixture) -> None:
+    """The root's last route (bot/flows/support.py, fallback) takes every turn, so the
+    engine's "no handler matched" debug line means a turn really went unanswered."""
+    caplog.set_level(logging.DEBUG, logger="bot.engine")
+    told = await shopper.text_of("qwzx vbnm plk")
+    assert told.startswith("Sorry, I didn't get that."), told
+    unmatched = [r.getMessage() for r in caplog.records
+                 if r.name == "bot.engine" and "no handler" in r.getMessage()]
+    assert unmatched == []
+
+
+async def test_a_chat_in_a_language_the_shop_dropped_moves_to_the_shops_on_any_message(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    """A short English message leaves a chat's language alone, unless the shop no longer
+    speaks it: a chat stored in English at a shop that has dropped English is answered in
+    the shop's first language from its next message on (bot/engine.py, _update_language;
+    Shop.language_for)."""
+    from webhooks.app import create_app
+    from webhooks.keys import DB
+
+    folder = shop_copy(tmp_path)
+    shop = settings.with_(shop_dir=folder)
+    before: TestClient[Any, Any] = await aiohttp_client(create_app(shop, clock=clock))
+    [answer] = await Shopper(before, PHONE).send("show my cart", message_id="before-1")
+    assert "Your cart" in answer["text"], answer
+    await before.close()
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["languages"] = ["hi", "bn"]  # the shop stops speaking English
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    after: TestClient[Any, Any] = await aiohttp_client(create_app(shop, clock=clock))
+    [answer] = await Shopper(after, PHONE).send("cart", message_id="after-1")
+    assert "टोकरी" in answer["text"], answer
+    row = await after.app[DB].fetchone(
+        "SELECT language FROM conversations WHERE customer = ?", (PHONE.removeprefix("+"),))
+    assert row is not None and row[0] == "hi", row
+
+
+async def test_a_conversation_held_elsewhere_waits_and_every_other_goes_on(
+        client: TestClient[Any, Any]) -> None:
+    """A turn runs under its own conversation's lock, the one a merchant's ``resume`` also
+    takes (bot/services.py, Conversations.resume): while it is held, that shopper's
+    message waits for it, and other shoppers are answered meanwhile."""
+    from bot.state import ConversationKey
+    from webhooks.keys import ENGINE, SHOPS
+
+    runtime = client.app[SHOPS].for_business("")
+    assert runtime is not None
+    held, other = Shopper(client, "+919000000091"), Shopper(client, "+919000000092")
+    key = ConversationKey(runtime.shop.id, "simulator", "919000000091")
+    async with client.app[ENGINE].store.lock(key):
+        waiting = asyncio.create_task(held.text_of("2 samosa"))
+        assert "Your cart is empty" in await other.text_of("cart")
+        done, _ = await asyncio.wait([waiting], timeout=0.5)
+        assert not done  # still waiting for the lock
+    assert "2 × Samosa" in await waiting
+
+
+async def test_only_a_tap_selects_by_payload_an_order_naming_one_is_an_order(
+        client: TestClient[Any, Any], shopper: Shopper) -> None:
+    """bot/engine.py, _payload_of: the simulator lets one message carry an order and a
+    button; its kind is ORDER, so the button is not read, not even our consent button
+    (whose router comes first, bot/flows/consent.py)."""
+    from webhooks.keys import DB
+
+    told = await shopper.text_of(order=[{"sku": "SAMOSA", "qty": 2}], button="consent:yes")
+    assert "2 × Samosa" in told, told
+    row = await client.app[DB].fetchone(
+        "SELECT status FROM marketing_consent WHERE customer = ?",
+        (shopper.phone.removeprefix("+"),))
+    assert row is None, row
+
+
+async def test_an_owner_number_written_with_spaces_in_the_shop_file_is_the_owner(
+        aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
+        tmp_path: Path) -> None:
+    """shop.yaml may spell an owner as people write numbers; the sender's digits are
+    compared with the owner's digits (bot/engine.py, _is_owner)."""
+    from webhooks.app import create_app
+
+    folder = shop_copy(tmp_path)
+    data = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
+    data["owners"] = ["+91 98000 12345"]
+    (folder / "shop.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                      encoding="utf-8")
+    client = await aiohttp_client(create_app(
+        settings.with_(shop_dir=folder, simulator_owner=True), clock=clock))
+    assert await Shopper(client, "+919800012345").text_of("orders") == "No orders yet."
+    told = await Shopper(client, "+919811111111").text_of("orders")
+    assert "No orders yet." not in told, told
