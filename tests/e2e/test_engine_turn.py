@@ -702,3 +702,62 @@ async def test_an_owner_number_written_with_spaces_in_the_shop_file_is_the_owner
     assert await Shopper(client, "+919800012345").text_of("orders") == "No orders yet."
     told = await Shopper(client, "+919811111111").text_of("orders")
     assert "No orders yet." not in told, told
+
+
+def _refuse_message(message_id: str, *, postgres: bool) -> list[str]:
+    """A constraint the storage enforces on one message's inbound row, as a schema that
+    refuses it would: every write set storing that message conflicts (an integrity error,
+    storage/database.py), so every attempt of its turn fails alike."""
+    if postgres:
+        return [
+            "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.message_id = '{message_id}' THEN RAISE EXCEPTION 'refused' "
+            "USING ERRCODE = '23514'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON inbound_messages "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+        ]
+    return [f"CREATE TRIGGER refuse_one BEFORE INSERT ON inbound_messages "
+            f"WHEN NEW.message_id = '{message_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+
+
+async def test_a_message_that_conflicts_three_times_is_refused_unstored_and_logged_why(
+        client: TestClient[Any, Any], shopper: Shopper,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """bot/engine.py, handle: a turn whose write set conflicts runs again, three times in
+    all; then the message is refused (a 400, webhooks/routes.py) with the reason logged,
+    and nothing of it is stored, so the channel's redelivery starts afresh."""
+    from storage.database import WriteSet
+    from tests.conftest import SIM_TOKEN, selected_backend
+    from webhooks.keys import DB
+
+    def parses(metrics: str) -> float:
+        found = re.search(r"(?m)^haat_nlu_seconds_count (\S+)$", metrics)
+        assert found is not None, metrics
+        return float(found.group(1))
+
+    database = client.app[DB]
+    refusal = WriteSet()
+    for statement in _refuse_message("c1", postgres=selected_backend() == "postgresql"):
+        refusal.add(statement)
+    await database.write(refusal)
+    caplog.set_level(logging.WARNING, logger="webhooks.routes")
+    body = {"from": shopper.phone, "id": "c1", "text": "2 samosa"}
+    headers = {"Authorization": f"Bearer {SIM_TOKEN}"}
+    refused = await client.post("/webhooks/simulator", json=body, headers=headers)
+    assert refused.status == 400, await refused.text()
+    # each attempt ran the turn anew (one parse each), and there were three
+    assert parses(await (await client.get("/metrics")).text()) == 3.0
+    logged = [r.getMessage() for r in caplog.records if r.name == "webhooks.routes"]
+    # the operator's log line says which channel refused and why, nothing more
+    assert "simulator delivery refused: message could not be stored after 3 attempts" \
+        in logged, logged
+    assert await database.fetchall("SELECT message_id FROM inbound_messages") == []
+    assert "Your cart is empty" in await shopper.text_of("cart")  # no samosa kept either
+    # the constraint gone, the redelivery is a new message, answered and stored
+    lifted = WriteSet()
+    lifted.add("DROP TRIGGER refuse_one" + (
+        " ON inbound_messages" if selected_backend() == "postgresql" else ""))
+    await database.write(lifted)
+    again = await client.post("/webhooks/simulator", json=body, headers=headers)
+    assert again.status == 200
+    assert "2 × Samosa" in "\n".join(r["text"] for r in (await again.json())["replies"])
