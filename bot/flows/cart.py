@@ -7,6 +7,8 @@ always taken from the current catalog, never from the message.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from bot.filters import Filter, button, intent, kind
 from bot.flows.common import available, options_text, price_text, product_name, sold_out
@@ -155,14 +157,18 @@ def _refuse(turn: Turn, item: ItemMention, issue: QuantityIssue) -> None:
 
 def ask_which(turn: Turn, item: ItemMention) -> None:
     """Two or more products fit the words about equally: buttons, one per candidate."""
+    _ask_which(turn, item.candidates, item.quantity, item.text)
+
+
+def _ask_which(turn: Turn, candidates: Sequence[str], quantity: int, words: str) -> None:
     catalog = turn.shop.catalog
     rows: list[Button] = []
-    for sku in item.candidates:
+    for sku in candidates:
         hit = catalog.find_sku(sku)
         if hit is not None:
-            rows.append(Button(f"opt:{sku}:{max(1, item.quantity)}",
+            rows.append(Button(f"opt:{sku}:{max(1, quantity)}",
                                f"{product_name(turn, *hit)} {price_text(*hit)}"))
-    text = turn.t("which_one", words=item.text)
+    text = turn.t("which_one", words=words)
     kind = "buttons" if len(rows) <= 3 else "list"
     turn.reply(Reply(type=kind, text=text, buttons=tuple(rows) if kind == "buttons" else (),
                      rows=tuple(rows) if kind == "list" else (),
@@ -200,17 +206,35 @@ def add_items(turn: Turn, items: tuple[ItemMention, ...],
                  if (hit := turn.shop.catalog.find_sku(i.sku)) is not None]
         if names:
             turn.say("not_adding", items=", ".join(names))
-    if plan.ambiguous:
-        ask_which(turn, plan.ambiguous[0])
+    questions = [*({"which": list(i.candidates), "quantity": i.quantity, "words": i.text}
+                   for i in plan.ambiguous),
+                 *({"option": i.sku, "quantity": i.quantity} for i in plan.ask_option)]
+    if ask_next(turn, questions):
         return
-    if plan.ask_option:
-        item = plan.ask_option[0]
-        hit = turn.shop.catalog.find_sku(item.sku)
-        if hit is not None:
-            ask_option(turn, hit[0], item.quantity)
-            return
     if labels:
         show_cart(turn, header_only=True)
+
+
+def ask_next(turn: Turn, questions: list[dict[str, Any]]) -> bool:
+    """Ask the first question a message left ("which dal?", "small or large?") and keep the
+    others in the conversation, so "2 chai and 2 aloo" asks about both, one after the other,
+    and no item the shopper named is dropped. False when none is left to ask."""
+    while questions:
+        question, *questions = questions
+        if "which" in question:
+            _ask_which(turn, question["which"], question["quantity"], question["words"])
+        else:
+            hit = turn.shop.catalog.find_sku(question["option"])
+            if hit is None:  # the catalog changed since the message
+                continue
+            ask_option(turn, hit[0], question["quantity"])
+        turn.conversation = turn.conversation.with_data(**{PENDING_QUESTIONS: questions or None})
+        return True
+    turn.conversation = turn.conversation.with_data(**{PENDING_QUESTIONS: None})
+    return False
+
+
+PENDING_QUESTIONS = "pending_questions"  # conversation data: the questions still to ask
 
 
 @router.on(kind(MessageKind.ORDER))
@@ -245,10 +269,15 @@ async def option_chosen(turn: Turn) -> object:
     parts = (turn.payload or "").split(":")
     if len(parts) != 3 or not parts[2].isdigit():
         return UNHANDLED
+    answering = turn.conversation.state is ConversationState.CHOOSING_OPTION
+    pending = list(turn.conversation.data.get(PENDING_QUESTIONS) or ()) if answering else []
     turn.conversation = turn.conversation.with_(state=ConversationState.IDLE)
     label = add_to_cart(turn, parts[1], max(1, int(parts[2])))
     if label:
         turn.say("added", items=label)
+    if ask_next(turn, pending):
+        return None
+    if label:
         show_cart(turn, header_only=True)
     return None
 
