@@ -196,6 +196,56 @@ async def test_clear_messages_get_their_intent(
     assert result.ranking[0] == (result.intent, result.confidence)
 
 
+# issue-13q: questions about a product's properties, suitability, material, warranty or size
+# are product_info in every form, not "do you have it?" or "how much?" (bot/nlu/data)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is the coffee okay for a diabetic?",
+        "how many years of warranty on the egg roll",
+        "is the lassi waterproof?",
+        "coffee ki warranty kitne mahine ki hai?",
+        "samosa kis material ka bana hai",
+        "egg roll ki battery kitne ghante chalegi",
+        "कॉफी की वारंटी कितने साल की है?",
+        "क्या लस्सी बुज़ुर्गों के लिए ठीक है?",
+        "কফির ওয়ারেন্টি কত বছরের?",
+        "লস্যি কি বয়স্কদের জন্য ঠিক?",
+        "coffee r warranty koto bochor er?",
+        "lassi ki boyoskoder jonno thik?",
+        "كم مدة ضمان القهوة؟",
+        "هل اللبن مناسب لكبار السن؟",
+        "السمبوسة مصنوعة من ايش؟",
+        "القهوة كبيرة ولا صغيرة؟",
+    ],
+)
+async def test_a_question_about_a_property_is_product_info(
+    backend: BuiltinBackend, shop: Shop, text: str
+) -> None:
+    result = await backend.parse(text, ParseContext(shop=shop))
+    assert result.intent == "product_info", result.ranking[:3]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("do you have lassi?", "search_product"),
+        ("coffee milega?", "search_product"),
+        ("লস্যি আছে?", "search_product"),
+        ("هل عندكم قهوة؟", "search_product"),
+        ("how much is the coffee", "product_price"),
+        ("lassi kitne ka hai", "product_price"),
+        ("কফির দাম কত", "product_price"),
+        ("كم سعر القهوة", "product_price"),
+    ],
+)
+async def test_asking_for_a_product_or_its_price_stays_so(
+    backend: BuiltinBackend, shop: Shop, text: str, intent: str
+) -> None:
+    result = await backend.parse(text, ParseContext(shop=shop))
+    assert result.intent == intent, result.ranking[:3]
+
+
 async def test_products_are_masked_so_unseen_names_generalise() -> None:
     shop = tea_shop(extra_products=40)
     backend = build_builtin(shop)
