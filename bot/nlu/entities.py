@@ -412,6 +412,49 @@ def _drop_loose_parts(text: str, targets: list[_Target]) -> list[_Target]:
     return kept
 
 
+# "for my phone", "phone ke liye", "ফোনের জন্য", "للجوال": a word marked as what another
+# thing is for or belongs to; the marks after it (genitives, "for"), before it, and the
+# Arabic prefix "لل" (for the)
+_OWNER_AFTER_TEXT = "er ka ki ke ko liye lie jonno jonne का की के लिए को এর জন্য জন্যে"
+_OWNER_AFTER = frozenset(normalize_token(w) for w in _OWNER_AFTER_TEXT.split())
+_OWNER_BEFORE = frozenset({normalize_token("for"), normalize_token("حق")})
+_OWNER_SUFFIX = ("ের", "'s", "\u2019s")
+# "for my phone", "mere phone ke liye": a possessive between the mark and the word
+_OWNERS_WORDS_TEXT = """
+    my the his her our their your mere mera meri apne apni amar amader मेरे मेरा मेरी अपने
+    আমার"""
+_OWNERS_WORDS = frozenset(normalize_token(w) for w in _OWNERS_WORDS_TEXT.split())
+
+
+def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list[_Target]:
+    """"2 cables for my phone", "puran phone er", "كيس مويه للجوال": one word of a longer
+    name ("phone" of Phone Battery), with no count of its own, marked by a genitive or a
+    word of purpose, after another product ("earbuds ki battery" asks of the earbuds), is
+    what that product is for, not an item."""
+    if len(targets) < 2:
+        return targets
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = at.get(m.start)
+        if isinstance(m, Mention) and k is not None and tokens[k].end == m.end and kept \
+                and m.score <= 0.8 and " " in m.matched.strip() \
+                and not any(_names_product(t, m.product) for t in targets if t is not m):
+            word = text[m.start:m.end]
+            j = k - 1 if k and tokens[k - 1].norm in _OWNERS_WORDS else k
+            before = (j and tokens[j - 1].norm in _OWNER_BEFORE) \
+                or (word.startswith("لل") and "لل" not in m.matched)
+            after = (k + 1 < len(tokens) and tokens[k + 1].norm in _OWNER_AFTER) \
+                or word.endswith(_OWNER_SUFFIX)
+            counted = (k + 1 < len(tokens) and parse_number(tokens[k + 1].norm) is not None) \
+                or (not before and k and parse_number(tokens[k - 1].norm) is not None
+                    and not set(text[tokens[k - 1].end:m.start]) & _GAP_BREAKS)
+            if (before or after) and not counted:
+                continue
+        kept.append(m)
+    return kept
+
+
 def _names_product(target: _Target, product: Product) -> bool:
     if isinstance(target, Mention):
         return target.product.sku == product.sku
@@ -919,6 +962,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
+    kept = _drop_owners(text, tokens, kept)
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:

@@ -269,3 +269,27 @@ def test_a_word_of_one_name_before_a_word_of_its_kind_is_one_thing(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_covers_shop()))
     assert [(i.sku, i.quantity) for i in found.items] == items
+
+
+def _owners_shop() -> Catalog:
+    return catalog(
+        product("BATT", {"en": "Phone Battery", "hi": "मोबाइल बैटरी", "ar": "بطارية جوال"},
+                unit="piece"),
+        product("POUCH", {"en": "Rain Pouch", "hi": "रेन पाउच", "ar": "كيس مطر"},
+                unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 rain pouch for my phone", [("POUCH", 2)]),         # what the pouch is for
+    ("ekta rain pouch lagbe, phone er jonno", [("POUCH", 1)]),
+    ("रेन पाउच दो, मोबाइल के लिए", [("POUCH", 2)]),
+    ("كيس مطر ٢ للجوال", [("POUCH", 2)]),                  # لل: for the
+    ("2 rain pouch, 1 phone", [("POUCH", 2), ("BATT", 1)]),  # a count of its own: an item
+    ("phone ki battery 1", [("BATT", 1)]),                  # the product's own words
+    ("phone ka rain pouch", [("BATT", 1), ("POUCH", 1)]),  # before the other: kept as read
+])
+def test_a_word_of_a_name_marked_as_an_owner_is_no_item(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_owners_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
