@@ -455,6 +455,42 @@ def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list
     return kept
 
 
+def _head_word(name: str) -> str | None:
+    """The word a name is a kind of: its last word (its first in Arabic), numbers and
+    units ("Charger 20W") aside."""
+    tokens = tokenize(name, 8)
+    words = [t.norm for k, t in enumerate(tokens) if not any(ch.isdigit() for ch in t.norm)
+             and not (k and tokens[k - 1].end == t.start)]  # "20W": the unit of a number
+    if not words:
+        return None
+    return words[0] if "\u0600" <= words[0][0] <= "\u06ff" else words[-1]
+
+
+def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"do you have smart watch?" of Smart Watch Strap, "phone" of Phone Battery: a mention
+    made only of the describing words of a longer name, without the word it is a kind of,
+    and with no count of its own, names nothing. The head may come a word later ("watch er
+    belt"), and an Arabic name's own head word may be the shopper's ("ابر شريحة")."""
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        if isinstance(m, Mention) and m.score <= 0.8 and " " in m.matched.strip():
+            head = _head_word(m.matched)
+            said = {t.norm for t in tokenize(m.text, 4)}
+            named = {t.norm for t in tokenize(m.matched, 8)}
+            k = at.get(m.start)
+            after = [t.norm for t in tokens if t.start >= m.end][:2]
+            own_head = head is not None and "\u0600" <= head[0] <= "\u06ff" and bool(k) \
+                and k is not None and not is_function_word(tokens[k - 1].norm) \
+                and parse_number(tokens[k - 1].norm) is None
+            if head is not None and said and said <= named and head not in said \
+                    and head not in after and not own_head and not _counted(text, m):
+                continue
+        kept.append(m)
+    return kept
+
+
 def _names_product(target: _Target, product: Product) -> bool:
     if isinstance(target, Mention):
         return target.product.sku == product.sku
@@ -962,7 +998,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
-    kept = _drop_owners(text, tokens, kept)
+    kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:

@@ -287,9 +287,34 @@ def _owners_shop() -> Catalog:
     ("كيس مطر ٢ للجوال", [("POUCH", 2)]),                  # لل: for the
     ("2 rain pouch, 1 phone", [("POUCH", 2), ("BATT", 1)]),  # a count of its own: an item
     ("phone ki battery 1", [("BATT", 1)]),                  # the product's own words
-    ("phone ka rain pouch", [("BATT", 1), ("POUCH", 1)]),  # before the other: kept as read
+    ("pouch ka phone battery", [("POUCH", 1), ("BATT", 1)]),  # first of all: kept as read
 ])
 def test_a_word_of_a_name_marked_as_an_owner_is_no_item(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_owners_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+def _heads_shop() -> Catalog:
+    return catalog(
+        product("STRAP", {"en": "Smart Watch Strap", "hi": "स्मार्ट वॉच स्ट्रैप"},
+                unit="piece"),
+        product("BATT", {"en": "Phone Battery"}, unit="piece"),
+        product("PIN", {"en": "SIM Pin", "ar": "دبوس شريحة"}, unit="piece"),
+        product("CHARGER", {"en": "Charger 20W"}, unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("do you have smart watch? the cheap one", []),   # the describing words only
+    ("phone pe call karna", []),
+    ("1 smart watch strap", [("STRAP", 1)]),
+    ("2 smart watch", [("STRAP", 2)]),                 # a count of its own: the item
+    ("smart watch ka strap chahiye", [("STRAP", 1)]),  # its head a word later
+    ("ابي ابر شريحة", [("PIN", 1)]),                   # an Arabic head of the shopper's own
+    ("charger chahiye", [("CHARGER", 1)]),             # "20W" is a unit, not the head
+])
+def test_a_names_describing_words_without_its_head_name_nothing(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
     assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
