@@ -455,6 +455,32 @@ def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list
     return kept
 
 
+# "ready hole ekta ring diyen", "রেডি হলে একটা রিং দিয়েন", "jab ready ho": a clause of
+# "when it is ready" asks to be told, not for an item
+_READY_TEXT = "ready redi রেডি रेडी तैयार tayyar tayar جاهز جاهزة"
+_READY = frozenset(normalize_token(w) for w in _READY_TEXT.split())
+_WHEN_TEXT = "when once if jab hole holei হলে হলেই जब لما اذا إذا"
+_WHEN = frozenset(normalize_token(w) for w in _WHEN_TEXT.split())
+
+
+def _drop_when_ready(text: str, targets: list[_Target]) -> list[_Target]:
+    """"2ta charjar lagbe, ready hole ekta ring diyen" (give a ring when ready): a one-word
+    mention in a clause of "when it is ready", after a product named in another clause, is
+    what to do then (call, ring), not an item, even with "one" before it."""
+    if len(targets) < 2 or not any(t.norm in _READY for t in tokenize(text)):
+        return targets
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    kept: list[_Target] = []
+    for m in targets:
+        a, b = next((a, b) for a, b in pairwise(bounds) if a <= m.start < b)
+        words = {t.norm for t in tokenize(text[a:min(b, len(text))])}
+        if kept and kept[0].start < a and words & _READY and words & _WHEN \
+                and len(tokenize(m.text, 3)) == 1:
+            continue
+        kept.append(m)
+    return kept
+
+
 def _head_word(name: str) -> str | None:
     """The word a name is a kind of: its last word (its first in Arabic), numbers and
     units ("Charger 20W") aside."""
@@ -999,6 +1025,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
     kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
+    kept = _drop_when_ready(text, kept)
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:

@@ -318,3 +318,15 @@ def test_a_names_describing_words_without_its_head_name_nothing(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_heads_shop()))
     assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 nail chahiye, ready hole ekta ring diyen", [("NAIL", 2)]),  # give a ring then
+    ("২টা পেরেক লাগবে, রেডি হলে একটা রিং দিয়েন", [("NAIL", 2)]),
+    ("ekta ring diyen", [("RINGL", 1)]),                           # no "when ready"
+    ("ready hole 2 nail diyen", [("NAIL", 2)]),                     # the only product
+    ("2 nail, when ready 1 ring light", [("NAIL", 2), ("RINGL", 1)]),  # a name in full
+])
+def test_a_word_in_a_clause_of_when_it_is_ready_is_no_item(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
