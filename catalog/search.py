@@ -18,6 +18,7 @@ Offsets in :class:`Mention` point into the caller's original text, so the NLU ca
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,9 @@ class _Name:
 # query at 10,000 products, and a frozen dataclass costs a microsecond each.
 _Run = tuple[int, int, int, float, tuple[int, ...], bool]
 
+# "Lightning (iPhone)": a name and, in brackets, another name of the same thing
+_GLOSSED = re.compile(r"\s*([^()]*\S)\s*\(([^()]*\S)\)\s*")
+
 
 @dataclass(frozen=True, slots=True)
 class _OptionEntry:
@@ -366,9 +370,15 @@ class ProductIndex:
 
     @staticmethod
     def _option_words(option: Option, product_words: set[str]) -> tuple[tuple[str, ...], ...]:
-        """An option's words per language, minus words it shares with its product's name."""
+        """An option's words per language, minus words it shares with its product's name;
+        a bracketed gloss ("Lightning (iPhone)") names it alone, and so does the rest."""
         out: list[tuple[str, ...]] = []
+        texts = list(option.name.all())
         for text in option.name.all():
+            glossed = _GLOSSED.fullmatch(text)
+            if glossed is not None:
+                texts += [glossed[1], glossed[2]]
+        for text in texts:
             words = [t.norm for t in tokenize(text)]
             own = [w for w in words if w not in product_words] or words
             if own:  # as written ("সেমি", met by "সেমির"), and by the unit's one form

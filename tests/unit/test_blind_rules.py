@@ -330,3 +330,22 @@ def test_a_names_describing_words_without_its_head_name_nothing(
 def test_a_word_in_a_clause_of_when_it_is_ready_is_no_item(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+def _glossed_shop() -> Catalog:
+    return catalog(
+        product("LEAD", {"en": "Power Lead", "hi": "पावर लीड"},
+                options=(option("LEAD-D", "Round Pin (Type D)"),
+                         option("LEAD-A", "Flat Pin (Type A)")),
+                unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("1 round pin power lead", [("LEAD-D", 1)]),        # the name before the brackets
+    ("2 type a power lead", [("LEAD-A", 2)]),           # the gloss inside them
+])
+def test_an_option_is_named_by_either_part_of_a_bracketed_name(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_glossed_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
