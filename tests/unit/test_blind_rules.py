@@ -349,3 +349,13 @@ def test_an_option_is_named_by_either_part_of_a_bracketed_name(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_glossed_shop()))
     assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("ek micro usb cable ek type-c", [("WIRE-MICRO", 1), ("WIRE-C", 1)]),  # one more cable
+    ("2 micro usb data cable, 1 type-c", [("WIRE-MICRO", 2), ("WIRE-C", 1)]),
+    ("1 data cable 1 type-c", [("WIRE-C", 1)]),       # the name's only option, as before
+])
+def test_another_option_after_a_name_with_its_option_is_one_more(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
