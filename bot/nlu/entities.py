@@ -494,9 +494,10 @@ def _head_word(name: str) -> str | None:
 
 def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                     ) -> list[_Target]:
-    """"do you have smart watch?" of Smart Watch Strap, "phone" of Phone Battery: a mention
-    made only of the describing words of a longer name, without the word it is a kind of,
-    and with no count of its own, names nothing. The head may come a word later ("watch er
+    """"fast" of fast charger, "phone" of Phone Battery, "smart watch" of Smart Watch
+    Strap: a mention made only of the describing words of a longer name, without the word
+    it is a kind of, and with no count of its own, names nothing beside another product
+    ("is the power bank fast charging?"). The head may come a word later ("watch er
     belt"), and an Arabic name's own head word may be the shopper's ("ابر شريحة")."""
     at = {t.start: k for k, t in enumerate(tokens)}
     kept: list[_Target] = []
@@ -514,7 +515,8 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                     and head not in after and not own_head and not _counted(text, m):
                 continue
         kept.append(m)
-    return kept
+    # the only products named: the message is about them (its intent reads them), kept
+    return kept if kept else targets
 
 
 def _names_product(target: _Target, product: Product) -> bool:

@@ -306,8 +306,9 @@ def _heads_shop() -> Catalog:
 
 
 @pytest.mark.parametrize(("text", "items"), [
-    ("do you have smart watch? the cheap one", []),   # the describing words only
-    ("phone pe call karna", []),
+    ("charger chahiye, smart watch bhi", [("CHARGER", 1)]),  # describing words only
+    ("2 charger phone pe bhejo", [("CHARGER", 2)]),
+    ("do you have smart watch?", [("STRAP", 1)]),      # the only product: as read
     ("1 smart watch strap", [("STRAP", 1)]),
     ("2 smart watch", [("STRAP", 2)]),                 # a count of its own: the item
     ("smart watch ka strap chahiye", [("STRAP", 1)]),  # its head a word later
