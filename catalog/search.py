@@ -18,6 +18,7 @@ Offsets in :class:`Mention` point into the caller's original text, so the NLU ca
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,9 @@ class _Name:
 # query at 10,000 products, and a frozen dataclass costs a microsecond each.
 _Run = tuple[int, int, int, float, tuple[int, ...], bool]
 
+# "Lightning (iPhone)": a name and, in brackets, another name of the same thing
+_GLOSSED = re.compile(r"\s*([^()]*\S)\s*\(([^()]*\S)\)\s*")
+
 
 @dataclass(frozen=True, slots=True)
 class _OptionEntry:
@@ -366,9 +370,15 @@ class ProductIndex:
 
     @staticmethod
     def _option_words(option: Option, product_words: set[str]) -> tuple[tuple[str, ...], ...]:
-        """An option's words per language, minus words it shares with its product's name."""
+        """An option's words per language, minus words it shares with its product's name;
+        a bracketed gloss ("Lightning (iPhone)") names it alone, and so does the rest."""
         out: list[tuple[str, ...]] = []
+        texts = list(option.name.all())
         for text in option.name.all():
+            glossed = _GLOSSED.fullmatch(text)
+            if glossed is not None:
+                texts += [glossed[1], glossed[2]]
+        for text in texts:
             words = [t.norm for t in tokenize(text)]
             own = [w for w in words if w not in product_words] or words
             if own:  # as written ("সেমি", met by "সেমির"), and by the unit's one form
@@ -763,7 +773,7 @@ class ProductIndex:
         if not entries:
             return None, first, last
         forms = [_option_form(t.norm) for t in tokens]
-        best: tuple[int, int, Option, int, int] | None = None
+        best: tuple[bool, int, int, Option, int, int] | None = None
         for entry in entries:
             for words in entry.words:
                 n = len(words)
@@ -772,16 +782,17 @@ class ProductIndex:
                         continue  # overlaps the product name itself
                     if taken and any(j in taken for j in range(s, s + n)):
                         continue
-                    # the most words, then the nearest to the name ("2 micro usb cable 2
-                    # type-c cable": each cable its own option)
+                    # right beside the name first ("lightning cable ek type c": the
+                    # lightning one), then the most words, then the nearest to the name
+                    # ("2 micro usb cable 2 type-c cable": each cable its own option)
                     gap = first - (s + n) if s < first else s - last - 1
-                    if (best is None or (n, -gap) > best[:2]) and all(
+                    if (best is None or (gap == 0, n, -gap) > best[:3]) and all(
                         _word_like(forms[s + j], words[j]) for j in range(n)
                     ):
-                        best = (n, -gap, entry.option, s, s + n - 1)
+                        best = (gap == 0, n, -gap, entry.option, s, s + n - 1)
         if best is None:
             return None, first, last
-        _, _, option, s, e = best
+        _, _, _, option, s, e = best
         # right beside the name, or one word apart ("200 page wali copy", "৩০ সেমির স্কেল")
         if first - 2 <= e < first:
             first = s
@@ -959,6 +970,7 @@ class ProductIndex:
             if option is not None:
                 taken.update(range(new_first, new_last + 1))
             placed.append((new_first, new_last, p_idx, score, run, option))
+        placed = self._options_named_again(tokens, placed, taken)
         mentions: list[Mention] = []
         for new_first, new_last, p_idx, score, run, option in placed:
             if new_first == new_last and new_first in lost:
@@ -980,6 +992,24 @@ class ProductIndex:
                                        tuple(self._products[i] for i in owners)))
         ambiguous.sort(key=lambda a: a.start)
         return mentions, ambiguous, tokens
+
+    def _options_named_again(
+        self, tokens: Sequence[Token],
+        placed: list[tuple[int, int, int, float, _Run, Option | None]], taken: set[int],
+    ) -> list[tuple[int, int, int, float, _Run, Option | None]]:
+        """"ek lightning cable ek type c": another option of a product just named with its
+        option, one word (its count) after the name, is one more of that product."""
+        extra: list[tuple[int, int, int, float, _Run, Option | None]] = []
+        for _first, last, p_idx, score, run, option in placed:
+            nxt = min((c[0] for c in placed if c[0] > last), default=len(tokens))
+            if option is None or last + 2 >= nxt or last + 1 in taken:
+                continue
+            again, _, new_last = self._option_at(
+                p_idx, tokens, last + 2, nxt, last + 1, last + 1, taken)
+            if again is not None and again is not option and new_last > last + 1:
+                extra.append((last + 2, new_last, p_idx, score, run, again))
+                taken.update(range(last + 2, new_last + 1))
+        return sorted([*placed, *extra], key=lambda c: c[0]) if extra else placed
 
     def _shared_word(self, norm: str) -> bool:
         """Whether the word itself (not a loose match) is in names of several products."""

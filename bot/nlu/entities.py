@@ -412,6 +412,113 @@ def _drop_loose_parts(text: str, targets: list[_Target]) -> list[_Target]:
     return kept
 
 
+# "for my phone", "phone ke liye", "ফোনের জন্য", "للجوال": a word marked as what another
+# thing is for or belongs to; the marks after it (genitives, "for"), before it, and the
+# Arabic prefix "لل" (for the)
+_OWNER_AFTER_TEXT = "er ka ki ke ko liye lie jonno jonne का की के लिए को এর জন্য জন্যে"
+_OWNER_AFTER = frozenset(normalize_token(w) for w in _OWNER_AFTER_TEXT.split())
+_OWNER_BEFORE = frozenset({normalize_token("for"), normalize_token("حق")})
+_OWNER_SUFFIX = ("ের", "'s", "\u2019s")
+# "for my phone", "mere phone ke liye": a possessive between the mark and the word
+_OWNERS_WORDS_TEXT = """
+    my the his her our their your mere mera meri apne apni amar amader मेरे मेरा मेरी अपने
+    আমার"""
+_OWNERS_WORDS = frozenset(normalize_token(w) for w in _OWNERS_WORDS_TEXT.split())
+
+
+def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list[_Target]:
+    """"2 cables for my phone", "puran phone er", "كيس مويه للجوال": one word of a longer
+    name ("phone" of Phone Battery), with no count of its own, marked by a genitive or a
+    word of purpose, after another product ("earbuds ki battery" asks of the earbuds), is
+    what that product is for, not an item."""
+    if len(targets) < 2:
+        return targets
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = at.get(m.start)
+        if isinstance(m, Mention) and k is not None and tokens[k].end == m.end and kept \
+                and m.score <= 0.8 and " " in m.matched.strip() \
+                and not any(_names_product(t, m.product) for t in targets if t is not m):
+            word = text[m.start:m.end]
+            j = k - 1 if k and tokens[k - 1].norm in _OWNERS_WORDS else k
+            before = (j and tokens[j - 1].norm in _OWNER_BEFORE) \
+                or (word.startswith("لل") and "لل" not in m.matched)
+            after = (k + 1 < len(tokens) and tokens[k + 1].norm in _OWNER_AFTER) \
+                or word.endswith(_OWNER_SUFFIX)
+            counted = (k + 1 < len(tokens) and parse_number(tokens[k + 1].norm) is not None) \
+                or (not before and k and parse_number(tokens[k - 1].norm) is not None
+                    and not set(text[tokens[k - 1].end:m.start]) & _GAP_BREAKS)
+            if (before or after) and not counted:
+                continue
+        kept.append(m)
+    return kept
+
+
+# "ready hole ekta ring diyen", "রেডি হলে একটা রিং দিয়েন", "jab ready ho": a clause of
+# "when it is ready" asks to be told, not for an item
+_READY_TEXT = "ready redi রেডি रेडी तैयार tayyar tayar جاهز جاهزة"
+_READY = frozenset(normalize_token(w) for w in _READY_TEXT.split())
+_WHEN_TEXT = "when once if jab hole holei হলে হলেই जब لما اذا إذا"
+_WHEN = frozenset(normalize_token(w) for w in _WHEN_TEXT.split())
+
+
+def _drop_when_ready(text: str, targets: list[_Target]) -> list[_Target]:
+    """"2ta charjar lagbe, ready hole ekta ring diyen" (give a ring when ready): a one-word
+    mention in a clause of "when it is ready", after a product named in another clause, is
+    what to do then (call, ring), not an item, even with "one" before it."""
+    if len(targets) < 2 or not any(t.norm in _READY for t in tokenize(text)):
+        return targets
+    bounds = [0, *(m.end() for m in _CLAUSE_BREAKS.finditer(text)), len(text) + 1]
+    kept: list[_Target] = []
+    for m in targets:
+        a, b = next((a, b) for a, b in pairwise(bounds) if a <= m.start < b)
+        words = {t.norm for t in tokenize(text[a:min(b, len(text))])}
+        if kept and kept[0].start < a and words & _READY and words & _WHEN \
+                and len(tokenize(m.text, 3)) == 1:
+            continue
+        kept.append(m)
+    return kept
+
+
+def _head_word(name: str) -> str | None:
+    """The word a name is a kind of: its last word (its first in Arabic), numbers and
+    units ("Charger 20W") aside."""
+    tokens = tokenize(name, 8)
+    words = [t.norm for k, t in enumerate(tokens) if not any(ch.isdigit() for ch in t.norm)
+             and not (k and tokens[k - 1].end == t.start)]  # "20W": the unit of a number
+    if not words:
+        return None
+    return words[0] if "\u0600" <= words[0][0] <= "\u06ff" else words[-1]
+
+
+def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"fast" of fast charger, "phone" of Phone Battery, "smart watch" of Smart Watch
+    Strap: a mention made only of the describing words of a longer name, without the word
+    it is a kind of, and with no count of its own, names nothing beside another product
+    ("is the power bank fast charging?"). The head may come a word later ("watch er
+    belt"), and an Arabic name's own head word may be the shopper's ("ابر شريحة")."""
+    at = {t.start: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        if isinstance(m, Mention) and m.score <= 0.8 and " " in m.matched.strip():
+            head = _head_word(m.matched)
+            said = {t.norm for t in tokenize(m.text, 4)}
+            named = {t.norm for t in tokenize(m.matched, 8)}
+            k = at.get(m.start)
+            after = [t.norm for t in tokens if t.start >= m.end][:2]
+            own_head = head is not None and "\u0600" <= head[0] <= "\u06ff" and bool(k) \
+                and k is not None and not is_function_word(tokens[k - 1].norm) \
+                and parse_number(tokens[k - 1].norm) is None
+            if head is not None and said and said <= named and head not in said \
+                    and head not in after and not own_head and not _counted(text, m):
+                continue
+        kept.append(m)
+    # the only products named: the message is about them (its intent reads them), kept
+    return kept if kept else targets
+
+
 def _names_product(target: _Target, product: Product) -> bool:
     if isinstance(target, Mention):
         return target.product.sku == product.sku
@@ -919,6 +1026,8 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
+    kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
+    kept = _drop_when_ready(text, kept)
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:

@@ -269,3 +269,94 @@ def test_a_word_of_one_name_before_a_word_of_its_kind_is_one_thing(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_covers_shop()))
     assert [(i.sku, i.quantity) for i in found.items] == items
+
+
+def _owners_shop() -> Catalog:
+    return catalog(
+        product("BATT", {"en": "Phone Battery", "hi": "मोबाइल बैटरी", "ar": "بطارية جوال"},
+                unit="piece"),
+        product("POUCH", {"en": "Rain Pouch", "hi": "रेन पाउच", "ar": "كيس مطر"},
+                unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 rain pouch for my phone", [("POUCH", 2)]),         # what the pouch is for
+    ("ekta rain pouch lagbe, phone er jonno", [("POUCH", 1)]),
+    ("रेन पाउच दो, मोबाइल के लिए", [("POUCH", 2)]),
+    ("كيس مطر ٢ للجوال", [("POUCH", 2)]),                  # لل: for the
+    ("2 rain pouch, 1 phone", [("POUCH", 2), ("BATT", 1)]),  # a count of its own: an item
+    ("phone ki battery 1", [("BATT", 1)]),                  # the product's own words
+    ("pouch ka phone battery", [("POUCH", 1), ("BATT", 1)]),  # first of all: kept as read
+])
+def test_a_word_of_a_name_marked_as_an_owner_is_no_item(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_owners_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+def _heads_shop() -> Catalog:
+    return catalog(
+        product("STRAP", {"en": "Smart Watch Strap", "hi": "स्मार्ट वॉच स्ट्रैप"},
+                unit="piece"),
+        product("BATT", {"en": "Phone Battery"}, unit="piece"),
+        product("PIN", {"en": "SIM Pin", "ar": "دبوس شريحة"}, unit="piece"),
+        product("CHARGER", {"en": "Charger 20W"}, unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("charger chahiye, smart watch bhi", [("CHARGER", 1)]),  # describing words only
+    ("2 charger phone pe bhejo", [("CHARGER", 2)]),
+    ("do you have smart watch?", [("STRAP", 1)]),      # the only product: as read
+    ("1 smart watch strap", [("STRAP", 1)]),
+    ("2 smart watch", [("STRAP", 2)]),                 # a count of its own: the item
+    ("smart watch ka strap chahiye", [("STRAP", 1)]),  # its head a word later
+    ("ابي ابر شريحة", [("PIN", 1)]),                   # an Arabic head of the shopper's own
+    ("charger chahiye", [("CHARGER", 1)]),             # "20W" is a unit, not the head
+])
+def test_a_names_describing_words_without_its_head_name_nothing(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("2 nail chahiye, ready hole ekta ring diyen", [("NAIL", 2)]),  # give a ring then
+    ("২টা পেরেক লাগবে, রেডি হলে একটা রিং দিয়েন", [("NAIL", 2)]),
+    ("ekta ring diyen", [("RINGL", 1)]),                           # no "when ready"
+    ("ready hole 2 nail diyen", [("NAIL", 2)]),                     # the only product
+    ("2 nail, when ready 1 ring light", [("NAIL", 2), ("RINGL", 1)]),  # a name in full
+])
+def test_a_word_in_a_clause_of_when_it_is_ready_is_no_item(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+def _glossed_shop() -> Catalog:
+    return catalog(
+        product("LEAD", {"en": "Power Lead", "hi": "पावर लीड"},
+                options=(option("LEAD-D", "Round Pin (Type D)"),
+                         option("LEAD-A", "Flat Pin (Type A)")),
+                unit="piece"),
+    )
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("1 round pin power lead", [("LEAD-D", 1)]),        # the name before the brackets
+    ("2 type a power lead", [("LEAD-A", 2)]),           # the gloss inside them
+])
+def test_an_option_is_named_by_either_part_of_a_bracketed_name(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_glossed_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    ("ek micro usb cable ek type-c", [("WIRE-MICRO", 1), ("WIRE-C", 1)]),  # one more cable
+    ("2 micro usb data cable, 1 type-c", [("WIRE-MICRO", 2), ("WIRE-C", 1)]),
+    ("1 data cable 1 type-c", [("WIRE-C", 1)]),       # the name's only option, as before
+])
+def test_another_option_after_a_name_with_its_option_is_one_more(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
