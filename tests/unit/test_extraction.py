@@ -283,8 +283,9 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
 # ``blind``, the hand-written phone-accessories shop, scored once, then tuned on (13k;
 # 13n: a number that starts a name, "1 3 pin plug", and a product named again; then
 # scored with the option question: "1 power bank" is expected asked, not added; 13p:
-# seventeen general rules; 13r: five precision rules); ``blind2``, the hand-written hardware shop in Sharjah, scored
-# by the lead with its tables only and never tuned on (its messages are not to be read).
+# seventeen general rules; 13r: five precision rules); ``blind2``, the hand-written
+# hardware shop in Sharjah, scored by the lead with its tables only and never tuned on
+# (its messages are not to be read).
 READINGS = {
     "blind": {"en": (0.9275, 0.9753), "hinglish": (0.9531, 0.9589), "hi": (0.8906, 0.9420),
               "bn": (0.8657, 1.0), "bn-latn": (0.8806, 0.9857), "ar": (0.8788, 0.9688)},
