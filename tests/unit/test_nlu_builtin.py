@@ -186,6 +186,16 @@ async def test_macro_f1_on_the_test_set_is_at_least_092() -> None:
         ("কার্টে কী আছে", "view_cart"),
         ("أين طلبي", "order_status"),
         ("order cancel karo", "cancel_order"),
+        ("অর্ডার করব", "checkout"),  # i13q's product_info data once tipped it to cancel_order
+        # asking for a product or its price stays so beside the product questions (issue-13q)
+        ("do you have lassi?", "search_product"),
+        ("coffee milega?", "search_product"),
+        ("লস্যি আছে?", "search_product"),
+        ("هل عندكم قهوة؟", "search_product"),
+        ("how much is the coffee", "product_price"),
+        ("lassi kitne ka hai", "product_price"),
+        ("কফির দাম কত", "product_price"),
+        ("كم سعر القهوة", "product_price"),
     ],
 )
 async def test_clear_messages_get_their_intent(
@@ -224,26 +234,6 @@ async def test_a_question_about_a_property_is_product_info(
 ) -> None:
     result = await backend.parse(text, ParseContext(shop=shop))
     assert result.intent == "product_info", result.ranking[:3]
-
-
-@pytest.mark.parametrize(
-    ("text", "intent"),
-    [
-        ("do you have lassi?", "search_product"),
-        ("coffee milega?", "search_product"),
-        ("লস্যি আছে?", "search_product"),
-        ("هل عندكم قهوة؟", "search_product"),
-        ("how much is the coffee", "product_price"),
-        ("lassi kitne ka hai", "product_price"),
-        ("কফির দাম কত", "product_price"),
-        ("كم سعر القهوة", "product_price"),
-    ],
-)
-async def test_asking_for_a_product_or_its_price_stays_so(
-    backend: BuiltinBackend, shop: Shop, text: str, intent: str
-) -> None:
-    result = await backend.parse(text, ParseContext(shop=shop))
-    assert result.intent == intent, result.ranking[:3]
 
 
 async def test_products_are_masked_so_unseen_names_generalise() -> None:
