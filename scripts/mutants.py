@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,6 +174,10 @@ IGNORE = shutil.ignore_patterns(
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q",
                "-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # test failure, pytest error, timeout, type check
+# A mutant times out after (its tests' clean duration + 1 s) x this, in wall time (mutmut's
+# default is 15). 4 still leaves a survivor of a niced run room for a machine twice as busy
+# as in the stats run, and a mutant that hangs (a retry that never ends) costs 4x, not 15x.
+TIMEOUT_MULTIPLIER = 4.0
 
 
 def _slug(module: str) -> str:
@@ -212,7 +217,7 @@ def _prepare(module: str) -> Path:
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(TESTS or MODULES[module])}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
-        "timeout_multiplier = 10.0\n"
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
     )
     (work / "pyproject.toml").write_text(pyproject)
     return work
@@ -333,10 +338,12 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
         work = _prepare(module)
         print(f"== {module} in {work.relative_to(ROOT)}", flush=True)
         chosen = names if survivors_only else ONLY  # mutmut takes names and globs
+        started = time.monotonic()
         subprocess.run(  # noqa: S603 - our own venv's mutmut, fixed arguments
             [str(mutmut), "run", "--max-children", children, *chosen],
             cwd=work, check=False,
         )
+        print(f"== {module}: {time.monotonic() - started:.0f} s wall", flush=True)
     return report(modules)
 
 
