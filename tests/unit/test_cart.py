@@ -17,10 +17,11 @@ from catalog.cart import (
     Cart,
     CartError,
     CartLine,
+    PricedCart,
     delivery_fee,
     price_cart,
 )
-from catalog.models import Catalog, Delivery, Shop
+from catalog.models import Catalog, Category, Delivery, Option, Product, Shop, Text
 from catalog.money import Money
 from config.settings import DEFAULT_SHOP_DIR
 from webhooks.plugins import load_shop
@@ -203,6 +204,70 @@ def test_option_stock_and_shared_product_stock() -> None:
     cart = Cart().add("MASALA-CHAI-R", 3).add("MASALA-CHAI-L", 3)
     problems = price_cart(cart, shop_catalog, None, "INR").problems
     assert [(p.sku, p.kind, p.available) for p in problems] == [("MASALA-CHAI-L", OVER_STOCK, 2)]
+
+
+def _stocked(stock: int | None, *options: tuple[str, int | None]) -> Catalog:
+    """One product ``BARFI`` (₹20) with its ``stock``, and options (₹30) with their own."""
+    return Catalog((Category("sweets", Text.of("Sweets")),), (Product(
+        sku="BARFI", category="sweets", name=Text.of("Barfi"), price=inr(20), stock=stock,
+        options=tuple(Option(sku, Text.of(sku), inr(30), own) for sku, own in options)),))
+
+
+Answer = tuple[list[tuple[str, int]], list[tuple[str, str, int, int | None]], Money]
+
+
+def _answer(priced: PricedCart) -> Answer:
+    """What price_cart answers: lines priced (sku, qty), problems (sku, kind, wanted,
+    available), subtotal."""
+    return ([(ln.sku, ln.quantity) for ln in priced.lines],
+            [(p.sku, p.kind, p.wanted, p.available) for p in priced.problems], priced.subtotal)
+
+
+def test_catalog_stock_without_live_counts_sold_out_and_the_last_one() -> None:
+    """Found by `make mutants`: the YAML ``stock`` path (no live counts)."""
+    def price(catalog: Catalog, sku: str, quantity: int) -> PricedCart:
+        return price_cart(Cart().add(sku, quantity), catalog, None, "INR")
+
+    # the last one in stock is for sale, not sold out
+    assert _answer(price(_stocked(1), "BARFI", 1)) == ([("BARFI", 1)], [], inr(20))
+    # an option whose own stock is 0 is sold out, though its product is not
+    sold_out_option = _stocked(None, ("BARFI-1KG", 0), ("BARFI-500G", 4))
+    assert _answer(price(sold_out_option, "BARFI-1KG", 2)) == (
+        [], [("BARFI-1KG", SOLD_OUT, 2, 0)], inr(0))
+    assert _answer(price(sold_out_option, "BARFI-500G", 2)) == (
+        [("BARFI-500G", 2)], [], inr(60))
+    # a product at stock 0 is sold out in every option, even one still counting its own
+    sold_out_product = _stocked(0, ("BARFI-1KG", 5))
+    assert _answer(price(sold_out_product, "BARFI-1KG", 1)) == (
+        [], [("BARFI-1KG", SOLD_OUT, 1, 0)], inr(0))
+    assert _answer(price(sold_out_product, "BARFI", 1)) == (
+        [], [("BARFI", SOLD_OUT, 1, 0)], inr(0))
+
+
+def test_three_lines_on_one_shared_stock_pool() -> None:
+    """Found by `make mutants`: every line on a pool takes from what the earlier ones left,
+    and a line with nothing left says 0 available."""
+    shared = _stocked(5, ("BARFI-S", None), ("BARFI-M", None), ("BARFI-L", None))
+
+    def price(*lines: tuple[str, int]) -> PricedCart:
+        cart = Cart()
+        for sku, quantity in lines:
+            cart = cart.add(sku, quantity)
+        return price_cart(cart, shared, None, "INR")
+
+    # 2 + 2 leave 1 for the third line's 2
+    assert _answer(price(("BARFI-S", 2), ("BARFI-M", 2), ("BARFI-L", 2))) == (
+        [("BARFI-S", 2), ("BARFI-M", 2), ("BARFI-L", 2)],
+        [("BARFI-L", OVER_STOCK, 2, 1)], inr(180))
+    # the product's own sku draws on the same pool as its options
+    assert _answer(price(("BARFI", 1), ("BARFI-S", 2), ("BARFI-M", 2))) == (
+        [("BARFI", 1), ("BARFI-S", 2), ("BARFI-M", 2)], [], inr(140))
+    # the first line takes all 5: the next has 0 left, and one after an over-stock too
+    assert _answer(price(("BARFI-S", 5), ("BARFI-M", 1))) == (
+        [("BARFI-S", 5), ("BARFI-M", 1)], [("BARFI-M", OVER_STOCK, 1, 0)], inr(180))
+    assert _answer(price(("BARFI-S", 3), ("BARFI-M", 3), ("BARFI-L", 1))) == (
+        [("BARFI-S", 3), ("BARFI-M", 3), ("BARFI-L", 1)],
+        [("BARFI-M", OVER_STOCK, 3, 2), ("BARFI-L", OVER_STOCK, 1, 0)], inr(210))
 
 
 def test_delivery_fee_function() -> None:
