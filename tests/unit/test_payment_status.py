@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from payments.ledger import (
     postings_for_refund,
 )
 from payments.providers.base import ProviderEvent
+from payments.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from payments.status import (
     ORDER_ALLOWED,
     PAYMENT_ALLOWED,
@@ -475,3 +477,46 @@ def test_one_refund_reported_twice_counts_once_and_captures_without_ids_each_cou
     # two captures a provider reports without payment ids are two payments
     two = apply_events(amount, [ev(c, 50, 1, eid="cap-a"), ev(c, 50, 2, eid="cap-b")])
     assert two.captured == amount
+
+
+def test_a_callback_naming_a_refund_it_is_not_about_is_grouped_by_its_payment_or_itself() -> None:
+    """Found by `make mutants` (``_business_key``): the refund id groups refund events only.
+
+    Razorpay and Stripe set ``refund_id`` only on refund events, but the sandbox's callback
+    format takes ``refund_id`` (and ``payment_id``) on any event type, so a payment event
+    can arrive naming a refund, and a refund event naming none."""
+    sandbox = SandboxProvider(None, "whsec_unit")
+
+    def callback(eid: str, kind: str, at: int, amount: int, *, pid: str | None = None,
+                 rid: str | None = None) -> ProviderEvent:
+        body = json.dumps({
+            "id": eid, "type": kind, "created_at": at, "ref": "slink_1",
+            "reference": "ORD-7-1", "payment_id": pid, "refund_id": rid, "amount": amount,
+            "currency": "INR"}, separators=(",", ":"), sort_keys=True).encode()
+        headers = {SIGNATURE_HEADER: sandbox.sign(body)}
+        assert sandbox.verify_callback(headers, body)
+        [event] = sandbox.parse_callback(headers, body)
+        return event
+
+    amount = Money(100, "INR")
+    # with its payment id, a capture naming a refund is that payment's capture: once
+    once = apply_events(amount, [
+        callback("sevt_1", "payment.captured", 1, 100, pid="spay_1", rid="srfnd_1"),
+        callback("sevt_2", "payment.captured", 2, 100, pid="spay_1")])
+    assert (once.captured, once.payment_ids) == (amount, frozenset({"spay_1"}))
+    # without one, each capture or failure is its own fact, whatever refund they name
+    captures = apply_events(amount, [
+        callback("sevt_3", "payment.captured", 1, 50, rid="srfnd_1"),
+        callback("sevt_4", "payment.captured", 2, 50, rid="srfnd_1")])
+    assert (captures.status, captures.captured) == (P.PAID, amount)
+    failures = apply_events(amount, [
+        callback("sevt_5", "payment.failed", 1, 100, rid="srfnd_1"),
+        callback("sevt_6", "payment.failed", 2, 100, rid="srfnd_1")])
+    assert (failures.status, failures.failed_attempts) == (P.ISSUED, 2)
+    # and two refunds that name no refund id are two refunds, not one
+    refunds = apply_events(amount, [
+        callback("sevt_7", "payment.captured", 1, 100, pid="spay_1"),
+        callback("sevt_8", "refund.processed", 2, 30, pid="spay_1"),
+        callback("sevt_9", "refund.processed", 3, 30, pid="spay_1")])
+    assert (refunds.status, refunds.refunded, refunds.refund_ids) == (
+        P.PARTIALLY_REFUNDED, Money(60, "INR"), frozenset())
