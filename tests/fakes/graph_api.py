@@ -50,6 +50,7 @@ class Failure:
     drop: bool = False  # close the connection without an answer, before processing
     held: bool = False  # with status 200: answer normally once the test calls release()
     page: str | None = None  # answer this text/html body instead of Graph's JSON error
+    body: dict[str, Any] | None = None  # answer this JSON error body as given
 
 
 SLOW_OK = 200  # a Failure with this status and a delay is a slow success

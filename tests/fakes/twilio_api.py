@@ -5,6 +5,13 @@ keys such as ``MediaUrl`` keep every value), answers a Message resource with a f
 ``SM…`` sid, and can be scripted to fail (429/500/400…), hang, answer slowly or drop the
 connection, for the next requests or by a pattern (see :class:`ScriptedServer`).
 
+Its errors are Twilio's REST error JSON (``code``, ``message``, ``more_info``, ``status``:
+https://www.twilio.com/docs/usage/twilios-response), with any message
+(``fail_next(message=…)``, long ones too).
+Two answers carry no Twilio code: :meth:`FakeTwilioApi.codeless_error_next` (Twilio's
+JSON with ``"code": null`` and no ``more_info``, an error Twilio has no code for) and
+``proxy_error_next`` (an HTML page from a proxy in front of the API, not JSON at all).
+
 It enforces the WhatsApp rules with Twilio's error codes: a ``ContentSid`` not approved
 (:meth:`FakeTwilioApi.approve`, from ``haat templates export``) → 21655; ``ContentVariables``
 that are not JSON, do not match the approved variables, or hold a newline, a tab or more
@@ -29,7 +36,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from tests.fakes.graph_api import Recorded, ScriptedServer
+from tests.fakes.graph_api import Failure, Recorded, ScriptedServer
 
 ACCOUNT_SID = "ACtest"
 AUTH_TOKEN = "test-auth-token"
@@ -47,6 +54,12 @@ class FakeTwilioApi(ScriptedServer):
         self.callbacks: list[dict[str, str]] = []  # status callbacks Twilio would post
         self.content_list: list[dict[str, object]] = []  # the Content API's resources
         self.content_pages = 0  # ContentAndApprovals pages served
+
+    def codeless_error_next(self, status: int = 503,
+                            message: str = "Service Unavailable") -> None:
+        """The next authorised request gets Twilio's error JSON with ``"code": null``."""
+        self._script.append(Failure(status, message=message, body={
+            "code": None, "message": message, "more_info": None, "status": status}))
 
     def approve(self, sid: str, variables: tuple[str, ...]) -> None:
         self.contents[sid] = variables
@@ -132,6 +145,11 @@ class FakeTwilioApi(ScriptedServer):
         if not self._authorised(request):
             return _twilio_error(401, 20003, "Authenticate")
         failure = await self._scripted(request)
+        if failure is not None and failure.page is not None:
+            return web.Response(status=failure.status, text=failure.page,
+                                content_type="text/html")
+        if failure is not None and failure.body is not None:
+            return web.json_response(failure.body, status=failure.status)
         if failure is not None:
             return _twilio_error(failure.status, failure.code or 20500, failure.message)
         form = await request.post()

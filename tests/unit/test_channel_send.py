@@ -123,6 +123,77 @@ async def test_twilio_error_mapping(twilio: TwilioAdapter, twilio_fake: FakeTwil
     assert twilio_fake.attempts == 2 and len(twilio_fake.received) == 1
 
 
+async def test_twilio_error_text_is_twilios_message_cut_at_300(
+        twilio: TwilioAdapter, twilio_fake: FakeTwilioApi,
+        session: aiohttp.ClientSession) -> None:
+    # what the outbox stores as the send's error: the status and Twilio's own message
+    twilio_fake.fail_next(status=400, code=21211,
+                          message="The 'To' number +919811111111 is not a valid phone number.")
+    with pytest.raises(SendError) as short:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert str(short.value) == ("Twilio API 400: Unable to create record: The 'To' number "
+                                "+919811111111 is not a valid phone number.")
+    long = "The message body is not valid: " + "é" * 400  # Twilio quotes the input back
+    twilio_fake.fail_next(status=400, code=21617, message=long)
+    with pytest.raises(SendError) as cut:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    text = str(cut.value)
+    assert len(text) == 300
+    assert text == f"Twilio API 400: Unable to create record: {long}"[:300]
+    assert (cut.value.status, cut.value.code) == (400, "21617")
+
+
+async def test_twilio_errors_without_a_twilio_code(
+        twilio: TwilioAdapter, twilio_fake: FakeTwilioApi,
+        session: aiohttp.ClientSession) -> None:
+    # Twilio's JSON with "code": null: no code is recorded, not the text "None"
+    twilio_fake.codeless_error_next(503, "Service Unavailable")
+    with pytest.raises(SendError) as codeless:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert (str(codeless.value), codeless.value.retryable, codeless.value.status,
+            codeless.value.code) == (
+        "Twilio API 503: Unable to create record: Service Unavailable", True, 503, None)
+    # a proxy's HTML page is not JSON: the twilio package gives the HTTP status as the code
+    twilio_fake.proxy_error_next(502)
+    with pytest.raises(SendError) as page:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert (str(page.value), page.value.retryable, page.value.status, page.value.code) == (
+        "Twilio API 502: Unable to create record", True, 502, "502")
+    assert twilio_fake.attempts == 2 and twilio_fake.received == []
+
+
+@pytest.mark.parametrize("edge_region", [
+    ("sydney", "au1"),  # real values: in production they would move sends to another host
+    ("x/y", "au1?z"),  # values that would show through even here, where only the path goes
+])
+async def test_twilio_sends_ignore_twilio_edge_and_region_in_the_environment(
+        twilio: TwilioAdapter, twilio_fake: FakeTwilioApi, session: aiohttp.ClientSession,
+        monkeypatch: pytest.MonkeyPatch, edge_region: tuple[str, str]) -> None:
+    """TWILIO_EDGE / TWILIO_REGION in the process environment (set for another tool on the
+    host) never reach the twilio client: sends go where the settings say, unchanged.
+
+    With TWILIO_API_BASE_URL (the fake) only the path of the client's URL is kept, so a
+    host the client chose from the environment cannot show here; an edge or region with a
+    ``/`` or ``?`` in it would change that path too, and the send would miss the fake's
+    Messages resource.
+    """
+    edge, region = edge_region
+    monkeypatch.setenv("TWILIO_EDGE", edge)
+    monkeypatch.setenv("TWILIO_REGION", region)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "ACother")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "other-token")
+    sid = await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                            idempotency_key="k")
+    assert sid.startswith("SM")
+    (request,) = twilio_fake.received
+    assert request.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert twilio_fake.attempts == 1
+
+
 async def test_twilio_timeout_is_retryable(twilio: TwilioAdapter, twilio_fake: FakeTwilioApi,
                                            session: aiohttp.ClientSession) -> None:
     twilio_fake.hang_next()
