@@ -25,6 +25,7 @@ afresh.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -174,10 +175,16 @@ IGNORE = shutil.ignore_patterns(
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q",
                "-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # test failure, pytest error, timeout, type check
-# A mutant times out after (its tests' clean duration + 1 s) x this, in wall time (mutmut's
-# default is 15). 4 still leaves a survivor of a niced run room for a machine twice as busy
-# as in the stats run, and a mutant that hangs (a retry that never ends) costs 4x, not 15x.
+# A mutant times out after (its tests' clean duration + TIMEOUT_CONSTANT s) x the module's
+# multiplier, in wall time (mutmut's defaults: 1 s and 15). mutmut's clean duration is the
+# tests' call phase only: their fixtures (a migrated database per test, a server) and
+# pytest's collection are not in it, so the constant covers those and the multiplier a
+# machine about twice as busy as during the stats run; a mutant that hangs (a retry that
+# never ends, hypothesis shrinking a failure) costs that much, not 15x. Modules whose tests
+# spend more in fixtures than in their calls (PostgreSQL databases, servers) get 10x.
+TIMEOUT_CONSTANT = 5.0
 TIMEOUT_MULTIPLIER = 4.0
+SLOW_FIXTURES = {"storage/database.py": 10.0, "bot/engine.py": 10.0, "webhooks/outbox.py": 10.0}
 
 
 def _slug(module: str) -> str:
@@ -217,7 +224,8 @@ def _prepare(module: str) -> Path:
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(TESTS or MODULES[module])}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
-        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
+        f"timeout_multiplier = {SLOW_FIXTURES.get(module, TIMEOUT_MULTIPLIER)}\n"
+        f"timeout_constant = {TIMEOUT_CONSTANT}\n"
     )
     (work / "pyproject.toml").write_text(pyproject)
     return work
@@ -331,6 +339,21 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
     children = os.environ.get("MUTANTS_JOBS", "2")
     os.nice(19)  # a shared machine: the children inherit it
+    with contextlib.ExitStack() as stack:
+        if "HAAT_TEST_POSTGRES_URL" not in os.environ:
+            # one throwaway server for the whole run: each mutant's tests then create their
+            # databases on it (tests/conftest.py, fresh_postgres) instead of each forked
+            # mutant starting a cluster of its own
+            sys.path.insert(0, str(ROOT))
+            from tests.localhost import throwaway_cluster
+
+            os.environ["HAAT_TEST_POSTGRES_URL"] = stack.enter_context(throwaway_cluster(
+                "fsync=off", "synchronous_commit=off", "max_connections=300",
+                prefix="haat-mutants-pg-"))
+        return _run(modules, mutmut, children, survivors_only=survivors_only)
+
+
+def _run(modules: list[str], mutmut: Path, children: str, *, survivors_only: bool) -> int:
     for module in modules:
         names = [n for n, c in _results(module).items() if c not in KILLED]
         if survivors_only and not names:
