@@ -11,6 +11,8 @@ https://www.twilio.com/docs/usage/twilios-response), with any message
 Two answers carry no Twilio code: :meth:`FakeTwilioApi.codeless_error_next` (Twilio's
 JSON with ``"code": null`` and no ``more_info``, an error Twilio has no code for) and
 ``proxy_error_next`` (an HTML page from a proxy in front of the API, not JSON at all).
+:meth:`FakeTwilioApi.problem_next` answers an RFC 9457 problem body instead (``type``,
+``title``, ``status``, ``code``: the error shape of Twilio's newer APIs).
 
 It enforces the WhatsApp rules with Twilio's error codes: a ``ContentSid`` not approved
 (:meth:`FakeTwilioApi.approve`, from ``haat templates export``) → 21655; ``ContentVariables``
@@ -60,6 +62,16 @@ class FakeTwilioApi(ScriptedServer):
         """The next authorised request gets Twilio's error JSON with ``"code": null``."""
         self._script.append(Failure(status, message=message, body={
             "code": None, "message": message, "more_info": None, "status": status}))
+
+    def problem_next(self, status: int = 400, code: int = 20001,
+                     title: str = "Invalid parameter", detail: str | None = None) -> None:
+        """The next authorised request gets an RFC 9457 problem body (``type``, ``title``,
+        ``status``, ``code``, ``detail``), the error shape of Twilio's newer APIs; the twilio
+        package raises ``TwilioServiceException`` for it, not ``TwilioRestException``."""
+        self._script.append(Failure(status, message=title, body={
+            "type": f"https://www.twilio.com/docs/errors/{code}", "title": title,
+            "status": status, "code": code, "detail": detail,
+            "instance": "/2010-04-01/Accounts/Messages.json"}))
 
     def approve(self, sid: str, variables: tuple[str, ...]) -> None:
         self.contents[sid] = variables

@@ -166,6 +166,33 @@ async def test_twilio_errors_without_a_twilio_code(
     assert twilio_fake.attempts == 2 and twilio_fake.received == []
 
 
+async def test_twilio_problem_details_errors_are_send_errors_too(
+        twilio: TwilioAdapter, twilio_fake: FakeTwilioApi,
+        session: aiohttp.ClientSession) -> None:
+    # an RFC 9457 body makes the twilio package raise TwilioServiceException, not
+    # TwilioRestException: it is still a SendError the outbox can keep, never a crash
+    twilio_fake.problem_next(400, 21211, "Invalid 'To' Phone Number",
+                             detail="The 'To' number is not a valid phone number.")
+    with pytest.raises(SendError) as permanent:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert (str(permanent.value), permanent.value.retryable, permanent.value.status,
+            permanent.value.code) == (
+        "Twilio API 400: The 'To' number is not a valid phone number.", False, 400, "21211")
+    twilio_fake.problem_next(429, 20429, "Too Many Requests")  # no detail: the title
+    with pytest.raises(SendError) as busy:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert (str(busy.value), busy.value.retryable, busy.value.status, busy.value.code) == (
+        "Twilio API 429: Too Many Requests", True, 429, "20429")
+    twilio_fake.problem_next(503, 20503, "Service Unavailable", detail="x" * 400)
+    with pytest.raises(SendError) as down:
+        await twilio.send(session, business=sim.TWILIO_BUSINESS, to=CUSTOMER, reply=TEXT,
+                          idempotency_key="k")
+    assert (len(str(down.value)), down.value.retryable) == (300, True)
+    assert twilio_fake.attempts == 3 and twilio_fake.received == []
+
+
 @pytest.mark.parametrize("edge_region", [
     ("sydney", "au1"),  # real values: in production they would move sends to another host
     ("x/y", "au1?z"),  # values that would show through even here, where only the path goes

@@ -420,7 +420,7 @@ class TwilioAdapter:
         if not business:
             raise SendError("no sender number for this business", retryable=False,
                             code="unknown_business")
-        from twilio.base.exceptions import TwilioRestException
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         args = self._message_args(business, to, reply)
         try:
@@ -432,6 +432,11 @@ class TwilioAdapter:
             raise SendError(f"Twilio API {status}: {exc.msg}"[:300],
                             retryable=status == 429 or status >= 500, status=status,
                             code=str(exc.code) if exc.code is not None else None) from exc
+        except TwilioServiceException as exc:  # an RFC 9457 problem body: Twilio's newer APIs
+            status = int(exc.status)
+            raise SendError(f"Twilio API {status}: {exc.detail or exc.title}"[:300],
+                            retryable=status == 429 or status >= 500, status=status,
+                            code=str(exc.code)) from exc
         except aiohttp.ClientConnectorError as exc:
             raise SendError("cannot connect to Twilio", retryable=True,
                             code="connect") from exc
