@@ -318,6 +318,50 @@ async def test_a_whatsapp_turn_stores_no_http_answer_and_replies_through_the_out
     assert [r.path for r in graph.received] == ["/111222333/messages"]
 
 
+async def test_a_leasing_engine_stores_its_turns_replies_claimed_and_this_process_sends_them(
+        client: TestClient[Any, Any], settings: Settings, clock: Clock) -> None:
+    """bot/engine.py, _handle_once: create_app gives the engine an outbox lease where
+    several servers poll one table (PostgreSQL, webhooks/app.py); the same engine with that
+    lease, on any database, stores a turn's replies claimed by this process until the
+    turn's time plus the lease (bot/outgoing.py, outbox_statement) and says so
+    (HandleResult.claimed), so no poller takes them before this process sends them, once."""
+    import dataclasses
+
+    from bot.types import InboundMessage, MessageKind
+    from webhooks.keys import DB, ENGINE, OUTBOX, SHOPS
+
+    lease_ms = int(settings.outbox_lease_seconds * 1000)
+    engine = dataclasses.replace(client.app[ENGINE], outbox_lease_ms=lease_ms)
+    runtime = client.app[SHOPS].for_business("")
+    assert runtime is not None
+    customer = "919000000071"
+    result = await engine.handle(runtime, InboundMessage(
+        channel="simulator", message_id="lease-1", customer=customer, kind=MessageKind.TEXT,
+        text="2 samosa"), render=lambda replies, understanding: "", direct=False)
+    assert result.claimed is True and result.outbox, result
+    database = client.app[DB]
+    turn = await database.fetchone(
+        "SELECT received_at FROM inbound_messages WHERE message_id = 'lease-1'")
+    assert turn is not None
+    rows = await database.fetchall(
+        "SELECT id, status, next_attempt_at, created_at FROM outbound_messages ORDER BY id")
+    assert rows == sorted((item.id, "sending", turn[0] + lease_ms, turn[0])
+                          for item in result.outbox), rows
+    # not due before the lease ends: the poller leaves them to the process that claimed them
+    sender = client.app[OUTBOX]
+    await sender.run_due()
+    assert await outbox(client, customer) == []
+    sender.submit(result.outbox, claimed=result.claimed)
+    sent = await outbox(client, customer)
+    assert sorted(m["id"] for m in sent) == [r[0] for r in rows], sent
+    assert "2 × Samosa" in sent[0]["text"], sent
+    assert await database.fetchall(
+        "SELECT status, attempts FROM outbound_messages") == [("sent", 1)] * len(rows)
+    # once: not again when the lease is over
+    clock.advance(seconds=settings.outbox_lease_seconds + 1)
+    assert await outbox(client, customer) == []
+
+
 async def test_a_message_the_owner_causes_reaches_the_shopper_from_the_number_they_wrote_to(
         aiohttp_client: AiohttpClient, settings: Settings, clock: Clock,
         graph: FakeGraphApi) -> None:
