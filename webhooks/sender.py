@@ -214,8 +214,18 @@ async def _send_one(channels: Mapping[str, ChannelAdapter], session: aiohttp.Cli
                                         idempotency_key=idempotency_key)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SendError(type(exc).__name__, retryable=True) from exc
+    except SendError:
+        raise
+    except Exception as exc:  # a bug in an adapter: retried, then dead-lettered
+        log.exception("send failed unexpectedly")
+        raise SendError(f"internal error: {type(exc).__name__}", retryable=True) from exc
     if journal is not None:
-        journal.append(idempotency_key, message_id)  # before anything else can fail
+        try:
+            journal.append(idempotency_key, message_id)  # before anything else can fail
+        except OSError as exc:  # the send was accepted all the same: it is recorded
+            log.warning("the sent journal could not be written (%s); a crash before "
+                        "this send is recorded would send it again",
+                        type(exc).__name__)
     return message_id
 
 

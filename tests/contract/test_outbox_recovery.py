@@ -33,7 +33,7 @@ from bot.types import Reply
 from config.clock import Clock
 from config.settings import Settings
 from storage.database import Database, WriteSet, open_database
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, Failure, FakeGraphApi, run_fake_graph_api
 from tests.unit.test_storage_faults import hold_write_lock, release
 from webhooks.channels.registry import CHANNELS
 from webhooks.metrics import LatencyHistogram
@@ -452,6 +452,72 @@ async def test_without_a_journal_every_due_row_is_sent_and_a_batch_skips_only_th
         assert sorted(r.sent_to_graph()) == ["first", "fourth", "second", "third"]
         assert outbox.sent_count == 4
         assert (await r.rows())["held"][0] == "held"
+        await outbox.close()
+
+
+async def test_a_send_its_channel_crashes_on_is_retried_later_and_the_rest_still_go(
+        sqlite_url: str, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
+    # a 2xx answer nested too deep for the JSON parser: RecursionError, no error the adapter
+    # knows. The sender child retried such a send; the inline sender let the exception
+    # out of the send task, where drain swallowed it: the row stayed due, with no attempt
+    # counted and no line logged, and every poll sent it again
+    async with rig(sqlite_url, graph, None) as r:
+        outbox = r.outbox()
+        graph.pattern(lambda n: Failure(201, page="[" * 100_000) if n == 1 else None)
+        items = [await r.store("first"), await r.store("second")]
+        with caplog.at_level(logging.INFO):
+            outbox.submit(items)
+            await asyncio.wait_for(outbox.drain(), 10)
+        (went,) = r.sent_to_graph()
+        (crashed,) = {"first", "second"} - {went}
+        rows = await r.rows()
+        assert rows[went][:3] == ("sent", "wamid.FAKE000001", 1)
+        status, channel_id, attempts, due, error = rows[crashed]
+        assert (status, channel_id, attempts, error) == (
+            "pending", None, 1, "internal error: RecursionError")
+        assert due > r.clock.now_ms()  # backed off, not sent again at the next poll
+        (crash,) = [rec for rec in caplog.records if rec.name == "webhooks.sender"]
+        assert crash.getMessage() == "send failed unexpectedly"
+        assert crash.levelno == logging.ERROR and crash.exc_info is not None
+        assert crash.exc_info[0] is RecursionError
+        (retry,) = outbox_lines(caplog)
+        assert retry.startswith("outbox: send failed (internal error: RecursionError), "
+                                "retry 1 in ")
+        await outbox.run_due()
+        await outbox.drain()
+        assert r.sent_to_graph() == [went]  # not due yet
+        r.clock.advance(seconds=2)
+        await outbox.run_due()
+        await outbox.drain()
+        assert r.sent_to_graph() == [went, crashed]
+        assert (await r.rows())[crashed][:3] == ("sent", "wamid.FAKE000002", 2)
+        assert outbox.sent_count == 2
+        await outbox.close()
+
+
+async def test_a_send_whose_journal_line_cannot_be_written_is_recorded_as_sent_once(
+        tmp_path: Path, sqlite_url: str, graph: FakeGraphApi,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # the journal's folder is gone (on PostgreSQL it is under the system's temporary
+    # directory) or the disk is full: the channel accepted the send all the same, so it
+    # is recorded as sent and not sent again; only a crash before that record would
+    journal = SentJournal(tmp_path / "gone" / "outbox.sqlite-sent")
+    async with rig(sqlite_url, graph, journal) as r:
+        outbox = r.outbox()
+        item = await r.store("accepted")
+        with caplog.at_level(logging.WARNING, logger="webhooks.sender"):
+            outbox.submit([item])
+            await asyncio.wait_for(outbox.drain(), 10)
+        assert (await r.rows())["accepted"][:3] == ("sent", "wamid.FAKE000001", 1)
+        assert [rec.getMessage() for rec in caplog.records
+                if rec.name == "webhooks.sender"] == [
+            "the sent journal could not be written (FileNotFoundError); a crash before "
+            "this send is recorded would send it again"]
+        r.clock.advance(minutes=10)
+        await outbox.poll_once()
+        await outbox.drain()
+        assert r.sent_to_graph() == ["accepted"]  # once
+        assert outbox.sent_count == 1
         await outbox.close()
 
 
