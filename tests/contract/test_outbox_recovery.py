@@ -579,6 +579,7 @@ async def test_a_poll_looks_for_dead_servers_journals_every_orphan_interval(
     journals = tmp_path / "journals"
     journals.mkdir()
     async with rig(fresh_postgres, graph, SentJournal(journals / f"{os.getpid()}.sent")) as r:
+        r.clock = StoppedClock(T0)  # a slow poll (a loaded machine) must not be "time again"
         outbox = r.outbox(lease_ms=16_000)
         assert outbox.orphan_seconds == 2.0
         assert r.outbox().orphan_seconds == ORPHAN_GRACE_SECONDS  # a long lease
