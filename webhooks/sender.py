@@ -301,8 +301,12 @@ class ProcessSender:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_start = time.monotonic()
-        proc = await spawn_child("webhooks.sender", (self.settings, sorted(self.remote)),
-                                 ready_within=self.start_timeout)
+        try:
+            proc = await spawn_child("webhooks.sender", (self.settings, sorted(self.remote)),
+                                     ready_within=self.start_timeout)
+        except OSError as exc:  # no process or pipe to be had now (EMFILE, EAGAIN, ENOMEM)
+            raise SendError(f"the sender process did not start ({type(exc).__name__})",
+                            retryable=True) from exc
         if proc is None:
             raise SendError("the sender process did not start", retryable=True)
         assert proc.stdin is not None

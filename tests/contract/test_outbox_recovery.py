@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ from webhooks.channels.registry import CHANNELS
 from webhooks.metrics import LatencyHistogram
 from webhooks.migrate import upgrade
 from webhooks.outbox import Outbox
-from webhooks.sender import ORPHAN_GRACE_SECONDS, InlineSender, SentJournal
+from webhooks.sender import ORPHAN_GRACE_SECONDS, InlineSender, ProcessSender, SentJournal
 
 CUSTOMER = "919830000077"
 T0 = 1_800_000_000_000
@@ -519,6 +520,48 @@ async def test_a_send_whose_journal_line_cannot_be_written_is_recorded_as_sent_o
         assert r.sent_to_graph() == ["accepted"]  # once
         assert outbox.sent_count == 1
         await outbox.close()
+
+
+def no_more_descriptors() -> Callable[[], None]:
+    """Until the returned call: this process can open no file, pipe or socket (EMFILE), as
+    when a server has used up its descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    taken = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    lowest_free = min(set(range(len(taken) + 2)) - taken)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_sender_child_that_cannot_start_is_a_retry_and_a_later_try_sends(
+        sqlite_url: str, graph: FakeGraphApi) -> None:
+    # the OSError of a spawn (no descriptors, no memory, no process slot) came out of the
+    # send task: drain swallowed it, the row stayed due with no attempt counted
+    async with rig(sqlite_url, graph, None) as r:
+        channels = {name: build(r.settings) for name, build in CHANNELS.items()}
+        sender = ProcessSender(r.settings, InlineSender(channels, lambda: r.session),
+                               frozenset({"whatsapp"}))
+        sender.restart_delay = 0.0
+        outbox = Outbox(db=r.db, channels=channels, sender=sender, clock=r.clock)
+        item = await r.store("first")
+        restore = no_more_descriptors()
+        try:
+            outbox.submit([item])
+            await until(lambda: sender._last_start > 0 and sender._starting is None,
+                        "the child's start failed")
+        finally:
+            restore()
+        await asyncio.wait_for(outbox.drain(), 10)
+        status, channel_id, attempts, due, error = (await r.rows())["first"]
+        assert (status, channel_id, attempts, error) == (
+            "pending", None, 1, "the sender process did not start (OSError)")
+        assert due > r.clock.now_ms() and sender.started == 0
+        r.clock.advance(seconds=2)
+        assert await outbox.run_due() == 1
+        await asyncio.wait_for(outbox.drain(), 60)
+        assert (await r.rows())["first"][:3] == ("sent", "wamid.FAKE000001", 2)
+        assert r.sent_to_graph() == ["first"] and sender.started == 1
+        await outbox.close()
+        await sender.close()
 
 
 async def test_a_channel_id_that_cannot_be_stored_is_recorded_as_sent_without_it(
