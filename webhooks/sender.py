@@ -214,8 +214,18 @@ async def _send_one(channels: Mapping[str, ChannelAdapter], session: aiohttp.Cli
                                         idempotency_key=idempotency_key)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SendError(type(exc).__name__, retryable=True) from exc
+    except SendError:
+        raise
+    except Exception as exc:  # a bug in an adapter: retried, then dead-lettered
+        log.exception("send failed unexpectedly")
+        raise SendError(f"internal error: {type(exc).__name__}", retryable=True) from exc
     if journal is not None:
-        journal.append(idempotency_key, message_id)  # before anything else can fail
+        try:
+            journal.append(idempotency_key, message_id)  # before anything else can fail
+        except OSError as exc:  # the send was accepted all the same: it is recorded
+            log.warning("the sent journal could not be written (%s); a crash before "
+                        "this send is recorded would send it again",
+                        type(exc).__name__)
     return message_id
 
 
@@ -291,8 +301,12 @@ class ProcessSender:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_start = time.monotonic()
-        proc = await spawn_child("webhooks.sender", (self.settings, sorted(self.remote)),
-                                 ready_within=self.start_timeout)
+        try:
+            proc = await spawn_child("webhooks.sender", (self.settings, sorted(self.remote)),
+                                     ready_within=self.start_timeout)
+        except OSError as exc:  # no process or pipe to be had now (EMFILE, EAGAIN, ENOMEM)
+            raise SendError(f"the sender process did not start ({type(exc).__name__})",
+                            retryable=True) from exc
         if proc is None:
             raise SendError("the sender process did not start", retryable=True)
         assert proc.stdin is not None

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -33,13 +34,13 @@ from bot.types import Reply
 from config.clock import Clock
 from config.settings import Settings
 from storage.database import Database, WriteSet, open_database
-from tests.fakes.graph_api import ACCESS_TOKEN, FakeGraphApi, run_fake_graph_api
+from tests.fakes.graph_api import ACCESS_TOKEN, Failure, FakeGraphApi, run_fake_graph_api
 from tests.unit.test_storage_faults import hold_write_lock, release
 from webhooks.channels.registry import CHANNELS
 from webhooks.metrics import LatencyHistogram
 from webhooks.migrate import upgrade
 from webhooks.outbox import Outbox
-from webhooks.sender import ORPHAN_GRACE_SECONDS, InlineSender, SentJournal
+from webhooks.sender import ORPHAN_GRACE_SECONDS, InlineSender, ProcessSender, SentJournal
 
 CUSTOMER = "919830000077"
 T0 = 1_800_000_000_000
@@ -455,6 +456,114 @@ async def test_without_a_journal_every_due_row_is_sent_and_a_batch_skips_only_th
         await outbox.close()
 
 
+async def test_a_send_its_channel_crashes_on_is_retried_later_and_the_rest_still_go(
+        sqlite_url: str, graph: FakeGraphApi, caplog: pytest.LogCaptureFixture) -> None:
+    # a 2xx answer nested too deep for the JSON parser: RecursionError, no error the adapter
+    # knows. The sender child retried such a send; the inline sender let the exception
+    # out of the send task, where drain swallowed it: the row stayed due, with no attempt
+    # counted and no line logged, and every poll sent it again
+    async with rig(sqlite_url, graph, None) as r:
+        outbox = r.outbox()
+        graph.pattern(lambda n: Failure(201, page="[" * 100_000) if n == 1 else None)
+        items = [await r.store("first"), await r.store("second")]
+        with caplog.at_level(logging.INFO):
+            outbox.submit(items)
+            await asyncio.wait_for(outbox.drain(), 10)
+        (went,) = r.sent_to_graph()
+        (crashed,) = {"first", "second"} - {went}
+        rows = await r.rows()
+        assert rows[went][:3] == ("sent", "wamid.FAKE000001", 1)
+        status, channel_id, attempts, due, error = rows[crashed]
+        assert (status, channel_id, attempts, error) == (
+            "pending", None, 1, "internal error: RecursionError")
+        assert due > r.clock.now_ms()  # backed off, not sent again at the next poll
+        (crash,) = [rec for rec in caplog.records if rec.name == "webhooks.sender"]
+        assert crash.getMessage() == "send failed unexpectedly"
+        assert crash.levelno == logging.ERROR and crash.exc_info is not None
+        assert crash.exc_info[0] is RecursionError
+        (retry,) = outbox_lines(caplog)
+        assert retry.startswith("outbox: send failed (internal error: RecursionError), "
+                                "retry 1 in ")
+        await outbox.run_due()
+        await outbox.drain()
+        assert r.sent_to_graph() == [went]  # not due yet
+        r.clock.advance(seconds=2)
+        await outbox.run_due()
+        await outbox.drain()
+        assert r.sent_to_graph() == [went, crashed]
+        assert (await r.rows())[crashed][:3] == ("sent", "wamid.FAKE000002", 2)
+        assert outbox.sent_count == 2
+        await outbox.close()
+
+
+async def test_a_send_whose_journal_line_cannot_be_written_is_recorded_as_sent_once(
+        tmp_path: Path, sqlite_url: str, graph: FakeGraphApi,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # the journal's folder is gone (on PostgreSQL it is under the system's temporary
+    # directory) or the disk is full: the channel accepted the send all the same, so it
+    # is recorded as sent and not sent again; only a crash before that record would
+    journal = SentJournal(tmp_path / "gone" / "outbox.sqlite-sent")
+    async with rig(sqlite_url, graph, journal) as r:
+        outbox = r.outbox()
+        item = await r.store("accepted")
+        with caplog.at_level(logging.WARNING, logger="webhooks.sender"):
+            outbox.submit([item])
+            await asyncio.wait_for(outbox.drain(), 10)
+        assert (await r.rows())["accepted"][:3] == ("sent", "wamid.FAKE000001", 1)
+        assert [rec.getMessage() for rec in caplog.records
+                if rec.name == "webhooks.sender"] == [
+            "the sent journal could not be written (FileNotFoundError); a crash before "
+            "this send is recorded would send it again"]
+        r.clock.advance(minutes=10)
+        await outbox.poll_once()
+        await outbox.drain()
+        assert r.sent_to_graph() == ["accepted"]  # once
+        assert outbox.sent_count == 1
+        await outbox.close()
+
+
+def no_more_descriptors() -> Callable[[], None]:
+    """Until the returned call: this process can open no file, pipe or socket (EMFILE), as
+    when a server has used up its descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    taken = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    lowest_free = min(set(range(len(taken) + 2)) - taken)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_a_sender_child_that_cannot_start_is_a_retry_and_a_later_try_sends(
+        sqlite_url: str, graph: FakeGraphApi) -> None:
+    # the OSError of a spawn (no descriptors, no memory, no process slot) came out of the
+    # send task: drain swallowed it, the row stayed due with no attempt counted
+    async with rig(sqlite_url, graph, None) as r:
+        channels = {name: build(r.settings) for name, build in CHANNELS.items()}
+        sender = ProcessSender(r.settings, InlineSender(channels, lambda: r.session),
+                               frozenset({"whatsapp"}))
+        sender.restart_delay = 0.0
+        outbox = Outbox(db=r.db, channels=channels, sender=sender, clock=r.clock)
+        item = await r.store("first")
+        restore = no_more_descriptors()
+        try:
+            outbox.submit([item])
+            await until(lambda: sender._last_start > 0 and sender._starting is None,
+                        "the child's start failed")
+        finally:
+            restore()
+        await asyncio.wait_for(outbox.drain(), 10)
+        status, channel_id, attempts, due, error = (await r.rows())["first"]
+        assert (status, channel_id, attempts, error) == (
+            "pending", None, 1, "the sender process did not start (OSError)")
+        assert due > r.clock.now_ms() and sender.started == 0
+        r.clock.advance(seconds=2)
+        assert await outbox.run_due() == 1
+        await asyncio.wait_for(outbox.drain(), 60)
+        assert (await r.rows())["first"][:3] == ("sent", "wamid.FAKE000001", 2)
+        assert r.sent_to_graph() == ["first"] and sender.started == 1
+        await outbox.close()
+        await sender.close()
+
+
 async def test_a_channel_id_that_cannot_be_stored_is_recorded_as_sent_without_it(
         database_url: str, graph: FakeGraphApi) -> None:
     async with rig(database_url, graph, None) as r:
@@ -513,6 +622,7 @@ async def test_a_poll_looks_for_dead_servers_journals_every_orphan_interval(
     journals = tmp_path / "journals"
     journals.mkdir()
     async with rig(fresh_postgres, graph, SentJournal(journals / f"{os.getpid()}.sent")) as r:
+        r.clock = StoppedClock(T0)  # a slow poll (a loaded machine) must not be "time again"
         outbox = r.outbox(lease_ms=16_000)
         assert outbox.orphan_seconds == 2.0
         assert r.outbox().orphan_seconds == ORPHAN_GRACE_SECONDS  # a long lease

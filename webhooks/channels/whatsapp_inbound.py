@@ -201,9 +201,9 @@ _ADDRESS_LINE: Final = ("house_number", "floor_number", "tower_number", "buildin
 def _address_form(reply: dict[str, Any]) -> dict[str, Any]:
     """The India address form submitted (``nfm_reply`` named ``address_message``): its
     ``response_json`` is a JSON string holding ``values`` (Meta's address-messages page)."""
-    try:
-        data = json.loads(str_value(reply.get("response_json")) or "")
-    except ValueError:
+    try:  # bounded as the body is (config/wire.py): json.loads recursed past the stack
+        data = wire.loads(str_value(reply.get("response_json")) or "")
+    except ValueError:  # wire.WireError
         data = None
     values = data.get("values") if isinstance(data, dict) else None
     if not isinstance(values, dict):
