@@ -5,26 +5,35 @@ Razorpay provider against tests/fakes/razorpay.py (a link paid while its webhook
 an expired link, a link the PSP no longer knows, refunds pending then processed or failed)
 and the scripted PSP of tests/fakes/psp.py. The ledger is checked account by account.
 
+Also what no other test of the selection reached: an event its request never asked for
+(stored rejected, only alerted, a redelivery or a concurrent delivery stored once), an
+event for no request (kept as an orphan for the audit; reconcile books its money),
+``refund`` (the excess, a part with its reason, one payment, the rest) and the reads the
+flows use (``orders`` by customer, status and limit, ``order``, ``lines``, ...).
+
 Issue 20: mutation testing of payments/service.py found these functions run by tests that
-checked little of what they booked (docs/TESTING.md, "Mutation testing")."""
+checked little of what they booked, or by none (docs/TESTING.md, "Mutation testing")."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.outgoing import OutboxItem, outbox_statement, unsent_ids
+from bot.types import Reply
 from catalog.money import Money
-from payments.providers.base import PaymentProvider, TransferPayee
+from payments.audit import audit
+from payments.providers.base import PaymentProvider, ProviderEvent, TransferPayee
 from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
-from payments.repository import Order, PaymentRequest, Refund
+from payments.repository import Order, OrderLine, PaymentRequest, Refund
 from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
-from payments.status import PaymentEventKind, PaymentStatus, RefundStatus
+from payments.status import PaymentEventKind, PaymentStatus, RefundStatus, apply_events
 from storage.database import Conflict, WriteSet
 from tests.contract.money_env import (
     T0,
@@ -422,3 +431,276 @@ async def test_a_manual_refund_settles_what_is_owed_then_reserves_the_rest(
     assert await _accounts(env, order) == {}
     assert len(await env.service.repo.refunds_for_order(order.id)) == 3
     await clean_books(env)
+
+
+# ---- events that cannot be applied: rejected, or matching no request ------------------------
+
+
+@dataclass
+class Alerts:
+    """A notify callback that alerts the merchant the way the bot does: an outbox row in
+    the writes it is handed, so the alert commits with the event or not at all. ``race``:
+    run once, first, inside the first call (another process delivering the same event)."""
+
+    name: str
+    updates: list[PaymentUpdate] = field(default_factory=list)
+    race: Callable[[], Awaitable[object]] | None = None
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            await race()
+        self.updates.append(update)
+        outbox_statement(writes, OutboxItem(
+            id=f"alert-{self.name}-{len(self.updates)}", shop_id=update.order.shop_id,
+            channel="simulator", customer="owner", business="",
+            reply=Reply(type="text", text=str(update.rejected))), 0)
+
+
+async def _event_row(env: Env, event_id: str) -> tuple[object, ...]:
+    """The stored provider_events row of one event id (exactly one)."""
+    rows = await env.db.fetchall(
+        "SELECT provider, event_id, provider_ref, kind, amount_minor, currency, payment_id, "
+        "occurred_at, received_at, payload, rejected FROM provider_events "
+        "WHERE event_id = ?", (event_id,))
+    assert len(rows) == 1, rows
+    return tuple(rows[0])
+
+
+def _too_much(request: PaymentRequest, event_id: str) -> ProviderEvent:
+    return ProviderEvent(
+        provider=NAME, event_id=event_id, kind=K.CAPTURED,
+        provider_ref=request.provider_ref or request.id, amount=Money(15_000, "INR"),
+        occurred_at=T0 // 1000 + 60, payment_id="pay_big", reference=request.id,
+        refs=(request.id,))
+
+
+async def test_an_event_its_request_never_asked_for_is_stored_rejected_and_only_alerted(
+        env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    order = await new_order(env)
+    request = await ask(env, order)
+    await pay(env, request, 4_000)  # part of it paid: the state the event is checked against
+    env.advance(5_000)
+    before_row, before_order = await _request(env, request), await fresh(env, order)
+    before_events = await env.service.repo.events_for(before_row)
+    state = apply_events(before_row.amount, before_events)
+    ledger = await _accounts(env, order)
+    assert ledger == {"customer_receivable": TOTAL - 4_000, "merchant_revenue": -TOTAL,
+                      f"psp_clearing:{NAME}": 4_000}
+    reason = "amount ₹150.00 is more than the request's ₹100.00"
+    alerts = Alerts("ours")
+    caplog.set_level("WARNING", logger="payments.service")
+    too_much = _too_much(request, "ev_too_much")
+    assert await env.service.apply_event(NAME, too_much, alerts) is None
+    assert [r.getMessage() for r in caplog.records if r.name == "payments.service"] == [
+        f"payment event {NAME}/captured rejected for {order.label}: {reason}"]
+    assert alerts.updates == [PaymentUpdate(
+        request=before_row, order=before_order, event=too_much, before=state, after=state,
+        order_status_before="pending_payment", order_status_after="pending_payment",
+        rejected=reason)]
+    assert state.captured == Money(4_000, "INR")
+    # stored as it came, for its request, with why; the alert committed with it
+    assert await _event_row(env, "ev_too_much") == (
+        NAME, "ev_too_much", request.id, "captured", 15_000, "INR", "pay_big",
+        T0 // 1000 + 60, env.now(), "", reason)
+    assert await env.service.repo.event_rejection(NAME, "ev_too_much") == reason
+    assert await unsent_ids(env.db) == {"alert-ours-1"}
+    # nothing moved: the request, its applied events, the order, the ledger
+    assert await _request(env, request) == before_row
+    assert await env.service.repo.events_for(before_row) == before_events
+    assert await fresh(env, order) == before_order
+    assert await _accounts(env, order) == ledger
+    # a redelivery is a duplicate: not stored, logged or alerted again
+    caplog.clear()
+    env.advance(5_000)
+    assert await env.service.apply_event(NAME, too_much, alerts) is None
+    assert len(alerts.updates) == 1 and caplog.records == []
+    assert (await _event_row(env, "ev_too_much"))[8] == env.now() - 5_000
+    # another currency, without anyone to alert: stored rejected all the same
+    dollars = replace(too_much, event_id="ev_dollars", amount=Money(4_000, "USD"))
+    assert await env.service.apply_event(NAME, dollars) is None
+    assert await env.service.repo.event_rejection(NAME, "ev_dollars") == \
+        "currency USD is not the request's INR"
+    assert await _request(env, request) == before_row
+    assert await _accounts(env, order) == ledger
+    assert await unsent_ids(env.db) == {"alert-ours-1"}
+    await clean_books(env)
+
+
+async def test_a_rejected_event_stored_meanwhile_by_another_process_is_not_stored_twice(
+        env: Env) -> None:
+    order = await new_order(env)
+    request = await ask(env, order)
+    other = env.restart()  # a second process on the same database
+    too_much = _too_much(request, "ev_raced")
+    theirs = Alerts("theirs")
+    ours = Alerts("ours", race=lambda: other.service.apply_event(NAME, too_much, theirs))
+    # our delivery reads, checks and alerts; the other process commits the same event
+    # first: ours conflicts and is dropped whole, its alert with it
+    assert await env.service.apply_event(NAME, too_much, ours) is None
+    assert [u.rejected for u in ours.updates] == [theirs.updates[0].rejected]
+    assert len(theirs.updates) == 1
+    assert (await _event_row(env, "ev_raced"))[10] == \
+        "amount ₹150.00 is more than the request's ₹100.00"
+    assert await unsent_ids(env.db) == {"alert-theirs-1"}
+    assert (await _request(env, request)).status == PaymentStatus.ISSUED
+    assert await _accounts(env, order) == {"customer_receivable": TOTAL,
+                                           "merchant_revenue": -TOTAL}
+    await clean_books(env)
+
+
+async def test_an_event_for_no_request_is_kept_as_an_orphan_and_reconcile_books_its_money(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    writes = WriteSet()
+    link = await env.service.request_payment(writes, order, method="payment_link", plan=RZP)
+    plink = str(link.provider_ref)
+    payment_id = fake.pay_link(plink)
+    # the webhook beats the commit of its own request: it matches nothing (yet)
+    early = ProviderEvent(
+        provider="razorpay", event_id="evt_early", kind=K.CAPTURED, provider_ref=plink,
+        amount=Money(TOTAL, "INR"), occurred_at=T0 // 1000 + 30, payment_id=payment_id,
+        reference=link.id, refs=(plink, link.id))
+    told = Told()
+    assert await env.service.apply_event("razorpay", early, told) is None
+    assert told.updates == []
+    orphan = ("razorpay", "evt_early", f"orphan:{plink}", "captured", TOTAL, "INR",
+              payment_id, T0 // 1000 + 30, env.now(), "", "")
+    assert await _event_row(env, "evt_early") == orphan
+    found = [str(a) for a in await audit(env.service.repo, shop_id="money", now_ms=env.now())]
+    assert found == [f"orphan_event : razorpay evt_early (orphan:{plink}) matches no "
+                     "payment request"]
+    await env.db.write(writes)
+    assert await _accounts(env, order) == {"customer_receivable": TOTAL,
+                                           "merchant_revenue": -TOTAL}
+    # its redelivery, now that the request is there, is the stored event again: not applied
+    env.advance(5_000)
+    assert await env.service.apply_event("razorpay", early, told) is None
+    assert told.updates == [] and await _event_row(env, "evt_early") == orphan
+    assert (await _request(env, link)).status == PaymentStatus.ISSUED
+    # reconcile asks the PSP, which knows the payment: booked once, under its own event id
+    report = await env.service.reconcile(told)
+    assert (report["checked"], report["applied"]) == (1, 1)
+    (update,) = told.updates
+    assert update.event.event_id == f"fetch:{payment_id}:captured" and update.newly_paid
+    paid = await _request(env, link)
+    assert (paid.status, paid.captured_minor) == (PaymentStatus.PAID, TOTAL)
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL,
+                                           "psp_clearing:razorpay": TOTAL}
+    # and the orphan stays for the audit to show (nothing else reads it)
+    assert await _event_row(env, "evt_early") == orphan
+    await clean_books(env, "orphan_event")
+
+
+# ---- refunds by the merchant's word, and what the flows read ------------------------------
+
+
+async def test_refund_takes_the_excess_a_part_with_its_reason_then_the_rest(
+        env: Env) -> None:
+    env.policy["other"] = "hold"  # paid twice: the merchant decides what to give back
+    order = await new_order(env)
+    request = await ask(env, order)
+    first = await pay(env, request, TOTAL)
+    second = await pay(env, request, 2_000)
+    assert await env.service.refundable(await fresh(env, order)) == TOTAL + 2_000
+    assert await _accounts(env, order) == {"customer_receivable": -2_000,
+                                           "merchant_revenue": -TOTAL,
+                                           f"psp_clearing:{NAME}": TOTAL + 2_000}
+    # only what is beyond the total: the second payment's, the order still paid
+    assert await env.service.refund(await fresh(env, order), excess_only=True) == \
+        Money(2_000, "INR")
+    (excess,) = await env.service.refunds_for_order(order.id)
+    assert (excess.amount_minor, excess.payment_id, excess.reason, excess.status) == (
+        2_000, second, "merchant", RefundStatus.PROCESSED)
+    assert (await fresh(env, order)).status == "paid"
+    assert await env.service.refundable(await fresh(env, order)) == TOTAL
+    # a part, with the merchant's reason, the bot told
+    told = Told()
+    env.advance(1_000)
+    assert await env.service.refund(await fresh(env, order), Money(3_000, "INR"),
+                                    reason="damaged", notify=told) == Money(3_000, "INR")
+    part = (await env.service.refunds_for_order(order.id))[1]
+    assert (part.amount_minor, part.payment_id, part.reason, part.status) == (
+        3_000, first, "damaged", RefundStatus.PROCESSED)
+    assert [u.refund.id for u in told.updates if u.refund] == [part.id]
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await env.service.refundable(await fresh(env, order)) == 7_000
+    assert await _accounts(env, order) == {"merchant_revenue": -7_000,
+                                           f"psp_clearing:{NAME}": 7_000}
+    # everything left, nothing said: the rest of the sale, and the order refunded
+    env.advance(1_000)
+    assert await env.service.refund(await fresh(env, order)) == Money(7_000, "INR")
+    rest = (await env.service.refunds_for_order(order.id))[2]
+    assert (rest.amount_minor, rest.payment_id, rest.reason) == (7_000, first, "merchant")
+    assert (await fresh(env, order)).status == "refunded"
+    assert await env.service.refundable(await fresh(env, order)) == 0
+    assert await _accounts(env, order) == {}
+    assert env.psp.paid_out() == TOTAL + 2_000
+    await clean_books(env)
+
+
+async def test_refund_of_one_payment_gives_back_only_that_payment(env: Env) -> None:
+    order = await new_order(env)
+    request = await ask(env, order)
+    await pay(env, request, 6_000)
+    second = await pay(env, request, 4_000)
+    with pytest.raises(PaymentError) as unknown:
+        await env.service.refund(await fresh(env, order), payment_id="pay_nope")
+    assert unknown.value.code == "unknown_payment"
+    assert await env.service.refund(await fresh(env, order), payment_id=second) == \
+        Money(4_000, "INR")
+    (row,) = await env.service.refunds_for_order(order.id)
+    assert (row.amount_minor, row.payment_id, row.status) == (4_000, second,
+                                                              RefundStatus.PROCESSED)
+    assert env.psp.refunded == {second: 4_000}
+    assert await env.service.refundable(await fresh(env, order)) == 6_000
+    assert await _accounts(env, order) == {"merchant_revenue": -6_000,
+                                           f"psp_clearing:{NAME}": 6_000}
+    await clean_books(env)
+
+
+async def _place(env: Env, customer: str) -> Order:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer=customer,
+        lines=[OrderLine("THALI", "Thali", 2, Money(4_000, "INR")),
+               OrderLine("LASSI", "Lassi", 1, Money(1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="12 Park St", language="en")
+    await env.db.write(writes)
+    return order
+
+
+async def test_the_reads_answer_the_shops_orders_by_customer_status_and_newest_first(
+        env: Env) -> None:
+    first, second = await _place(env, "ana"), await _place(env, "ana")
+    ben = await _place(env, "ben")
+    third = await _place(env, "ana")
+    others = [await new_order(env) for _ in range(47)]  # 51 orders in the shop
+    request = await ask(env, second)
+    await pay(env, request, TOTAL)
+    writes = WriteSet()
+    env.service.cancel_unpaid(writes, first, env.now())
+    await env.db.write(writes)
+    first, second, third = [await fresh(env, o) for o in (first, second, third)]
+    assert (first.status, second.status, third.status) == ("cancelled", "paid",
+                                                           "pending_payment")
+    orders = env.service.orders
+    assert await orders("money", customer="ana") == [third, second, first]
+    assert await orders("money", customer="ana", statuses=["paid", "cancelled"]) == [
+        second, first]
+    assert await orders("money", customer="ana", statuses=["pending_payment"]) == [third]
+    assert await orders("money", customer="ana", limit=2) == [third, second]
+    assert await orders("money", customer="ben") == [await fresh(env, ben)]
+    assert await orders("elsewhere") == []
+    everyone = await orders("money")  # 50 at most, newest first
+    assert [o.number for o in everyone] == [o.number for o in reversed(others)] + [
+        third.number, ben.number, second.number]
+    assert await env.service.order(second.id) == second
+    assert await env.service.order("money:404") is None
+    assert await env.service.lines(second.id) == [
+        OrderLine("THALI", "Thali", 2, Money(4_000, "INR")),
+        OrderLine("LASSI", "Lassi", 1, Money(1_000, "INR"))]
+    assert await env.service.requests_for_order(second.id) == [await _request(env, request)]
+    assert await env.service.requests_for_order(third.id) == []
+    assert await env.service.refunds_for_order(second.id) == []
