@@ -334,9 +334,10 @@ class PaymentsRepository:
                 if found is not None and found.provider == provider:
                     return found
         if event.payment_id:  # a refund names the payment it refunds, not our link
+            # an orphan row (an event that came before its request) names no request
             found_row = await self.db.fetchone(
                 "SELECT provider_ref FROM provider_events WHERE provider = ? AND payment_id = ? "
-                "LIMIT 1", (provider, event.payment_id))
+                "AND provider_ref NOT LIKE 'orphan:%' LIMIT 1", (provider, event.payment_id))
             if found_row is not None:
                 return await self.request(str(found_row[0]))
         return None

@@ -590,6 +590,16 @@ async def test_an_event_for_no_request_is_kept_as_an_orphan_and_reconcile_books_
                                            "psp_clearing:razorpay": TOTAL}
     # and the orphan stays for the audit to show (nothing else reads it)
     assert await _event_row(env, "evt_early") == orphan
+    # a refund the PSP reports later names only the payment (as Razorpay's refund.processed
+    # does): it finds the request through the booked capture, never through the orphan row
+    refund = ProviderEvent(
+        provider="razorpay", event_id="evt_refund", kind=K.REFUNDED, provider_ref="",
+        amount=Money(1_000, "INR"), occurred_at=T0 // 1000 + 90, payment_id=payment_id,
+        refund_id="rfnd_late")
+    env.advance(5_000)
+    applied = await env.service.apply_event("razorpay", refund, told)
+    assert applied is not None and applied.request.id == link.id
+    assert (await _request(env, link)).refunded_minor == 1_000
     await clean_books(env, "orphan_event")
 
 
