@@ -1,6 +1,8 @@
 """The payment service's sweeps and the merchant's hand-made bookings, from outside: what
-``reconcile``, ``poll_refunds``, ``expire_due``, ``cancel_unpaid``, the transfer-claim
-queries and ``record_manual_refund`` book and answer, on a real database, with the real
+``reconcile``, ``poll_refunds``, ``retry_refunds``, ``expire_due``, ``cancel_unpaid``, the
+transfer claims and confirmations, ``collect_cash`` (cash on delivery: its refusals, the one
+capture of what is due, a deliver that conflicts and decides again), the default excess
+policy and ``record_manual_refund`` book and answer, on a real database, with the real
 Razorpay provider against tests/fakes/razorpay.py (a link paid while its webhook was lost,
 an expired link, a link the PSP no longer knows, refunds pending then processed or failed)
 and the scripted PSP of tests/fakes/psp.py. The ledger is checked account by account.
