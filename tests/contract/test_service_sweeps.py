@@ -1,6 +1,8 @@
 """The payment service's sweeps and the merchant's hand-made bookings, from outside: what
-``reconcile``, ``poll_refunds``, ``expire_due``, ``cancel_unpaid``, the transfer-claim
-queries and ``record_manual_refund`` book and answer, on a real database, with the real
+``reconcile``, ``poll_refunds``, ``retry_refunds``, ``expire_due``, ``cancel_unpaid``, the
+transfer claims and confirmations, ``collect_cash`` (cash on delivery: its refusals, the one
+capture of what is due, a deliver that conflicts and decides again), the default excess
+policy and ``record_manual_refund`` book and answer, on a real database, with the real
 Razorpay provider against tests/fakes/razorpay.py (a link paid while its webhook was lost,
 an expired link, a link the PSP no longer knows, refunds pending then processed or failed)
 and the scripted PSP of tests/fakes/psp.py. The ledger is checked account by account.
@@ -33,14 +35,15 @@ from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
 from payments.repository import Order, OrderLine, PaymentRequest, Refund
 from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
-from payments.status import PaymentEventKind, PaymentStatus, RefundStatus, apply_events
-from storage.database import Conflict, WriteSet
+from payments.status import OrderEvent, PaymentEventKind, PaymentStatus, RefundStatus, apply_events
+from storage.database import Conflict, Database, Params, Row, WriteSet
 from tests.contract.money_env import (
     T0,
     TOTAL,
     Env,
     ask,
     clean_books,
+    event,
     fresh,
     new_order,
     pay,
@@ -327,21 +330,29 @@ async def test_transfer_claims_are_the_shoppers_ids_in_order_and_only_for_transf
     link = await ask(env, await new_order(env))
     assert env.service.is_transfer(transfer) and not env.service.is_transfer(link)
     assert env.service.account_of(transfer) == "manual:bkash"
+    env.advance(1_567)  # not on a whole second: events are dated in whole seconds
     for trx, new in (("8N7A6D5EE7", True), ("7A6B5C4D9X", True), ("8N7A6D5EE7", False)):
         writes = WriteSet()
         assert await env.service.record_transfer_claim(writes, transfer, trx) is new
         await env.db.write(writes)
     assert await env.service.transfer_claims(transfer) == ["8N7A6D5EE7", "7A6B5C4D9X"]
     assert await env.service.transfer_claims(link) == []
+    claimed = await env.service.repo.events_for(await _request(env, transfer))
+    assert [(e.event_id, e.kind, e.amount, e.occurred_at) for e in claimed] == [
+        (f"claim:{transfer.id}:{trx}", K.AUTHORIZED, order.total, env.now() // 1000)
+        for trx in ("8N7A6D5EE7", "7A6B5C4D9X")]
+    assert all(type(e.occurred_at) is int for e in claimed)
     with pytest.raises(PaymentError) as refused:
         await env.service.record_transfer_claim(WriteSet(), link, "8N7A6D5EE7")
     assert refused.value.code == "unsupported"
+    assert str(refused.value) == "not a manual transfer"
     assert env.service.transfer_confirmation(link, order.total, None, env.now()) is None
     confirm = env.service.transfer_confirmation(transfer, order.total, "7A6B5C4D9X",
                                                 env.now())
     assert confirm is not None
     assert (confirm.event_id, confirm.occurred_at) == (
         f"manual:{transfer.id}:7A6B5C4D9X", env.now() // 1000)
+    assert type(confirm.occurred_at) is int
     await env.service.apply_event("manual", confirm)
     # the capture is not a claim, and the claims stay as given
     assert await env.service.transfer_claims(transfer) == ["8N7A6D5EE7", "7A6B5C4D9X"]
@@ -714,3 +725,234 @@ async def test_the_reads_answer_the_shops_orders_by_customer_status_and_newest_f
     assert await env.service.requests_for_order(second.id) == [await _request(env, request)]
     assert await env.service.requests_for_order(third.id) == []
     assert await env.service.refunds_for_order(second.id) == []
+# ---- cash on delivery ---------------------------------------------------------------------
+
+
+async def _cod(env: Env) -> Order:
+    """A cash-on-delivery order (placed ``awaiting_confirmation`` with its cash request)."""
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="cod-shopper",
+        lines=[OrderLine("ALOO", "Aloo", 1, Money(TOTAL - 1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="Dhanmondi", language="bn",
+        cash_on_delivery=True)
+    await env.db.write(writes)
+    return order
+
+
+async def _move(env: Env, order: Order, *events: OrderEvent) -> Order:
+    for move in events:
+        writes = WriteSet()
+        await env.service.change_order(writes, await fresh(env, order), move)
+        await env.db.write(writes)
+    return await fresh(env, order)
+
+
+async def _cash_request(env: Env, order: Order) -> PaymentRequest:
+    (cash,) = [r for r in await env.service.requests_for_order(order.id) if r.method == "cod"]
+    return cash
+
+
+def _cash_event(order: Order, cash: PaymentRequest, amount: int, now_ms: int
+                ) -> ProviderEvent:
+    """The one capture collect_cash applies: exactly what is due, dated now in seconds."""
+    return ProviderEvent(
+        provider="cash", event_id=f"cash:{cash.id}", kind=K.CAPTURED, provider_ref=cash.id,
+        amount=Money(amount, "INR"), occurred_at=now_ms // 1000,
+        payment_id=f"cash:{order.label}", reference=cash.id, refs=(cash.id,))
+
+
+async def test_cash_is_refused_before_confirmation_and_once_delivered_without_it(
+        env: Env) -> None:
+    order = await _cod(env)
+    placed = {"customer_receivable": TOTAL, "merchant_revenue": -TOTAL}
+    for deliver in (True, False):
+        with pytest.raises(PaymentError) as refused:
+            await env.service.collect_cash(order, deliver=deliver)
+        assert refused.value.code == "not_confirmed"
+        assert str(refused.value) == f"{order.label} is not confirmed yet"
+    cash = await _cash_request(env, order)
+    assert await env.service.repo.events_for(cash) == []
+    assert (await fresh(env, order)).status == "awaiting_confirmation"
+    assert await _accounts(env, order) == placed
+    # handed over without the cash being recorded: the order is closed to it
+    delivered = await _move(env, order, OrderEvent.CONFIRM, OrderEvent.SHIP,
+                            OrderEvent.DELIVER)
+    assert (await env.service.book(delivered)).cash_due == TOTAL
+    for deliver in (True, False):
+        with pytest.raises(PaymentError) as closed:
+            await env.service.collect_cash(delivered, deliver=deliver)
+        assert closed.value.code == "order_closed"
+        assert str(closed.value) == f"{order.label} is delivered"
+    assert await env.service.repo.events_for(cash) == []
+    assert (await fresh(env, order)).status == "delivered"
+    assert await _accounts(env, order) == placed
+    # an order that is not cash on delivery has no cash due: nothing, no refusal
+    prepaid = await new_order(env)
+    assert await env.service.collect_cash(prepaid, deliver=True) is None
+    # the audit sees the cash that was never recorded
+    await clean_books(env, "delivered_unpaid", "open_request_on_closed_order")
+
+
+@pytest.mark.parametrize(("moves", "deliver", "status"), [
+    ((OrderEvent.CONFIRM,), False, "paid"),  # taken at the shop before dispatch
+    ((OrderEvent.CONFIRM,), True, "delivered"),  # ``deliver ORD-…``: shipped and delivered
+    ((OrderEvent.CONFIRM, OrderEvent.SHIP), False, "delivered"),  # at the door
+    ((OrderEvent.CONFIRM, OrderEvent.SHIP), True, "delivered"),
+])
+async def test_cash_collected_is_one_capture_of_what_is_due_in_cash_in_hand(
+        env: Env, moves: tuple[OrderEvent, ...], deliver: bool, status: str) -> None:
+    order = await _cod(env)
+    await _move(env, order, *moves)
+    cash = await _cash_request(env, order)
+    env.advance(1_234)  # not on a whole second: the event's time is in whole seconds
+    told = Told()
+    # the caller's copy is stale (placed, not confirmed): the stored order decides
+    update = await env.service.collect_cash(order, deliver=deliver, notify=told)
+    assert update is not None and told.updates == [update]
+    expected = _cash_event(order, cash, TOTAL, env.now())
+    assert update.event == expected and type(update.event.occurred_at) is int
+    assert update.request.id == cash.id
+    assert (update.before.captured.minor, update.after.captured.minor) == (0, TOTAL)
+    assert update.after.status is PaymentStatus.PAID
+    assert update.order_status_after == status
+    (stored,) = await env.service.repo.events_for(cash)
+    assert stored == replace(expected, reference=None, refs=())  # as the table keeps it
+    assert (await fresh(env, order)).status == status
+    assert (await _request(env, cash)).status == PaymentStatus.PAID
+    paid = {"cash_in_hand": TOTAL, "merchant_revenue": -TOTAL}
+    assert await _accounts(env, order) == paid
+    # nothing is due any more: the same command again is nothing, not a refusal
+    for again in (True, False):
+        assert await env.service.collect_cash(order, deliver=again, notify=told) is None
+    assert len(told.updates) == 1
+    assert len(await env.service.repo.events_for(cash)) == 1
+    assert await _accounts(env, order) == paid
+    await clean_books(env)
+
+
+async def test_the_cash_taken_is_what_the_prepaid_money_left_due(env: Env) -> None:
+    order = await _cod(env)
+    await _move(env, order, OrderEvent.CONFIRM)
+    link = await ask(env, order)  # the shopper paid part of it online first
+    await pay(env, link, TOTAL - 1)
+    assert (await fresh(env, order)).status == "confirmed"
+    cash = await _cash_request(env, order)
+    update = await env.service.collect_cash(order, deliver=True)
+    assert update is not None
+    assert update.event == _cash_event(order, cash, 1, env.now())
+    assert (await fresh(env, order)).status == "delivered"
+    assert await _accounts(env, order) == {"cash_in_hand": 1, "merchant_revenue": -TOTAL,
+                                           f"psp_clearing:{NAME}": TOTAL - 1}
+    assert await env.service.collect_cash(order, deliver=False) is None
+    await clean_books(env)
+
+
+class _Between:
+    """The service's database, on which another process writes just before the service's
+    next write (set ``before_write``): the interleaving of two servers, nothing patched."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.dialect = db, db.dialect
+        self.before_write: Callable[[], Awaitable[object]] | None = None
+
+    async def start(self) -> None:
+        await self.db.start()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return await self.db.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self.db.fetchall(sql, params)
+
+    async def write(self, writes: WriteSet) -> None:
+        hook, self.before_write = self.before_write, None
+        if hook is not None:
+            await hook()
+        await self.db.write(writes)
+
+    async def ping(self) -> bool:
+        return await self.db.ping()
+
+
+async def test_deliver_decides_again_when_the_order_moved_under_it(env: Env) -> None:
+    between = _Between(env.db)
+    other = Env(between, env.psp, env.service, env.clock, env.policy).restart()
+    # shipped by another server meanwhile: the cash is taken at the door, shipped once
+    shipped = await _cod(env)
+    await _move(env, shipped, OrderEvent.CONFIRM)
+    between.before_write = lambda: _move(env, shipped, OrderEvent.SHIP)
+    told = Told()
+    update = await other.service.collect_cash(shipped, deliver=True, notify=told)
+    assert update is not None and told.updates == [update]
+    cash = await _cash_request(env, shipped)
+    assert update.event == _cash_event(shipped, cash, TOTAL, env.now())
+    assert (update.order_status_before, update.order_status_after) == ("shipped", "delivered")
+    assert await _accounts(env, shipped) == {"cash_in_hand": TOTAL,
+                                             "merchant_revenue": -TOTAL}
+    # part paid online meanwhile (still confirmed, not dispatched): the cash for the rest
+    # is taken, and the order is not dispatched behind the merchant's back
+    part = await _cod(env)
+    await _move(env, part, OrderEvent.CONFIRM)
+    link = await ask(env, part)
+    between.before_write = lambda: pay(env, link, 4_000)
+    update = await other.service.collect_cash(part, deliver=True, notify=told)
+    assert update is not None and told.updates[-1] is update
+    cash = await _cash_request(env, part)
+    assert update.event == _cash_event(part, cash, TOTAL - 4_000, env.now())
+    assert (update.order_status_before, update.order_status_after) == ("confirmed", "paid")
+    assert (await fresh(env, part)).status == "paid"
+    assert await _accounts(env, part) == {"cash_in_hand": TOTAL - 4_000,
+                                          "merchant_revenue": -TOTAL,
+                                          f"psp_clearing:{NAME}": 4_000}
+    await clean_books(env)
+
+
+# ---- the default excess policy, the durable refund retry ----------------------------------
+
+
+async def test_without_a_shop_policy_money_beyond_the_total_is_refunded(env: Env) -> None:
+    service = PaymentService(env.db, {NAME: env.psp}, public_url="http://127.0.0.1",
+                             now_ms=env.now)  # no excess_policy: the default
+    plain = Env(env.db, env.psp, service, env.clock, env.policy)
+    order = await new_order(plain)
+    link = await ask(plain, order)
+    await pay(plain, link, TOTAL)
+    told = Told()
+    pid = "pay-twice"
+    env.psp.capture(pid, TOTAL)
+    update = await service.apply_event(NAME, event(link, K.CAPTURED, TOTAL, payment_id=pid),
+                                       told)
+    assert update is not None and update.excess_policy == "refund"
+    assert update.excess_after == Money(TOTAL, "INR")
+    (refund,) = await service.repo.refunds_for_order(order.id)
+    assert (refund.payment_id, refund.amount_minor, refund.reason, refund.status) == (
+        pid, TOTAL, "excess", RefundStatus.PROCESSED)
+    assert await _accounts(plain, order) == {"merchant_revenue": -TOTAL,
+                                             f"psp_clearing:{NAME}": TOTAL}
+    await clean_books(plain)
+
+
+async def test_a_refund_retried_after_its_backoff_tells_whoever_asked(env: Env) -> None:
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    env.psp.refund_mode = "error"  # the PSP answers 500: retried in a minute
+    (row,) = (await env.service.refund_order(await fresh(env, order),
+                                             Money(3_000, "INR"))).refunds
+    assert (row.status, row.next_attempt_at) == (RefundStatus.FAILED, env.now() + 60_000)
+    env.psp.refund_mode = "processed"
+    assert await env.service.retry_refunds() == 0  # not yet due
+    env.advance(60_000)
+    told = Told()
+    assert await env.service.retry_refunds(told) == 1
+    assert [u.refund.id for u in told.updates if u.refund] == [row.id]
+    (done,) = await env.service.repo.refunds_for_order(order.id)
+    assert done.status == RefundStatus.PROCESSED
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 3_000}
+    assert await env.service.retry_refunds(told) == 0
+    await clean_books(env)
