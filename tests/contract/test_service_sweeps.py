@@ -33,9 +33,16 @@ from payments.audit import audit
 from payments.providers.base import PaymentProvider, ProviderEvent, TransferPayee
 from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
-from payments.repository import Order, OrderLine, PaymentRequest, Refund
+from payments.repository import CANCEL_LINK, Order, OrderLine, PaymentRequest, Refund
 from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
-from payments.status import OrderEvent, PaymentEventKind, PaymentStatus, RefundStatus, apply_events
+from payments.status import (
+    OrderEvent,
+    PaymentEventKind,
+    PaymentStatus,
+    RefundStatus,
+    apply_events,
+)
+from storage import jobs
 from storage.database import Conflict, Database, Params, Row, WriteSet
 from tests.contract.money_env import (
     T0,
@@ -955,4 +962,246 @@ async def test_a_refund_retried_after_its_backoff_tells_whoever_asked(env: Env) 
     assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
                                            f"psp_clearing:{NAME}": TOTAL - 3_000}
     assert await env.service.retry_refunds(told) == 0
+    await clean_books(env)
+
+
+# ---- provider links cancelled after a close (run_link_cancels) --------------------------
+# A closed request's link is cancelled at its provider by a durable job (scheduled_jobs,
+# kind cancel_link), after the close commits: the real Razorpay provider against the fake.
+
+
+async def _cancel_jobs(env: Env) -> dict[str, tuple[str, int]]:
+    """Every link-cancel job: key → (status, due_at)."""
+    rows = await env.db.fetchall(
+        "SELECT key, status, due_at FROM scheduled_jobs WHERE kind = ?", (CANCEL_LINK,))
+    return {str(k): (str(s), int(d)) for k, s, d in rows}
+
+
+def _cancels(fake: FakeRazorpay) -> list[str]:
+    """The links haat asked Razorpay to cancel, in order."""
+    return [r.path.split("/")[3] for r in fake.requests
+            if r.method == "POST" and r.path.endswith("/cancel")]
+
+
+async def _cancel_order(env: Env, order: Order) -> None:
+    writes = WriteSet()
+    assert await env.service.change_order(writes, await fresh(env, order),
+                                          OrderEvent.CANCEL) == "cancelled"
+    await env.db.write(writes)
+
+
+async def test_a_closed_link_is_cancelled_at_razorpay_once_and_its_job_is_done(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    orders = [await new_order(env) for _ in range(2)]
+    links = [await _link(env, order) for order in orders]
+    plinks = [str(link.provider_ref) for link in links]
+    for order in orders:
+        await _cancel_order(env, order)
+        env.advance(1_000)
+    keys = [f"{CANCEL_LINK}:{link.id}" for link in links]
+    assert await _cancel_jobs(env) == {keys[0]: ("pending", T0), keys[1]: ("pending",
+                                                                            T0 + 1_000)}
+    assert _cancels(fake) == []  # never inside the close's transaction
+    assert await env.service.run_link_cancels() == 2
+    assert _cancels(fake) == plinks  # oldest job first
+    assert [fake.links[p]["status"] for p in plinks] == ["cancelled", "cancelled"]
+    assert await _cancel_jobs(env) == {keys[0]: ("fired", T0), keys[1]: ("fired",
+                                                                          T0 + 1_000)}
+    # done: a later sweep asks nothing
+    env.advance(HOUR)
+    assert await env.service.run_link_cancels() == 0
+    assert _cancels(fake) == plinks
+    for order, link in zip(orders, links, strict=True):
+        assert (await _request(env, link)).status == PaymentStatus.CANCELLED
+        assert await _accounts(env, order) == {}  # the cancel reversed the receivable
+    await clean_books(env)
+
+
+async def test_a_link_cancel_razorpay_cannot_answer_is_retried_a_minute_later(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    plink, key = str(link.provider_ref), f"{CANCEL_LINK}:{link.id}"
+    await _cancel_order(env, order)
+    fake.cancel_mode = "error"  # Razorpay's SERVER_ERROR (HTTP 500): nothing cancelled
+    env.advance(5_000)
+    assert await env.service.run_link_cancels() == 0
+    assert _cancels(fake) == [plink]
+    assert await _cancel_jobs(env) == {key: ("pending", env.now() + 60_000)}
+    assert fake.links[plink]["status"] == "created"
+    env.advance(59_999)  # not due yet: Razorpay is not asked again
+    assert await env.service.run_link_cancels() == 0
+    assert _cancels(fake) == [plink]
+    fake.cancel_mode = "ok"
+    env.advance(1)
+    assert await env.service.run_link_cancels() == 1
+    assert _cancels(fake) == [plink, plink]
+    assert fake.links[plink]["status"] == "cancelled"
+    assert await _cancel_jobs(env) == {key: ("fired", env.now())}
+    assert await _accounts(env, order) == {}
+    await clean_books(env)
+
+
+async def test_a_link_paid_or_expired_at_razorpay_is_past_cancelling_and_its_job_dropped(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    paid_order, expired_order = await new_order(env), await new_order(env)
+    paid, expired = await _link(env, paid_order), await _link(env, expired_order)
+    payment_id = fake.pay_link(str(paid.provider_ref))  # its webhook is not in yet
+    fake.expire_link(str(expired.provider_ref))
+    for order in (paid_order, expired_order):
+        await _cancel_order(env, order)
+    # Razorpay answers 400 for both: final, never retried
+    assert await env.service.run_link_cancels() == 0
+    assert _cancels(fake) == [str(paid.provider_ref), str(expired.provider_ref)]
+    assert await _cancel_jobs(env) == {f"{CANCEL_LINK}:{paid.id}": ("cancelled", T0),
+                                       f"{CANCEL_LINK}:{expired.id}": ("cancelled", T0)}
+    env.advance(HOUR)
+    assert await env.service.run_link_cancels() == 0
+    assert len(_cancels(fake)) == 2
+    assert await _accounts(env, expired_order) == {}
+    # the money that was paid comes in (its webhook): paid after close, and handed back
+    plink = str(paid.provider_ref)
+    captured = ProviderEvent(
+        provider="razorpay", event_id="evt_paid_before_cancel", kind=K.CAPTURED,
+        provider_ref=plink, amount=Money(TOTAL, "INR"), occurred_at=T0 // 1000 + 60,
+        payment_id=payment_id, reference=paid.id, refs=(plink, paid.id))
+    update = await env.service.apply_event("razorpay", captured)
+    assert update is not None and update.after.status is PaymentStatus.PAID_AFTER_CLOSE
+    assert fake.payments[payment_id]["amount_refunded"] == TOTAL
+    row = await _request(env, paid)
+    assert (row.status, row.captured_minor, row.refunded_minor) == (
+        PaymentStatus.REFUNDED, TOTAL, TOTAL)
+    assert await _accounts(env, paid_order) == {}
+    await clean_books(env)
+
+
+async def test_a_link_cancel_job_whose_request_or_provider_is_gone_is_dropped(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    await _cancel_order(env, order)
+    writes = WriteSet()  # a job naming a request that is no longer there
+    jobs.schedule(writes, f"{CANCEL_LINK}:pr_gone", shop_id="money", kind=CANCEL_LINK,
+                  due_at=T0, payload="pr_gone", now_ms=T0, rearm=False)
+    await env.db.write(writes)
+    # restarted without Razorpay configured: nobody can cancel the link
+    without = env.restart()
+    assert "razorpay" not in without.service.providers
+    assert await without.service.run_link_cancels() == 0
+    assert await _cancel_jobs(env) == {f"{CANCEL_LINK}:{link.id}": ("cancelled", T0),
+                                       f"{CANCEL_LINK}:pr_gone": ("cancelled", T0)}
+    assert await env.service.run_link_cancels() == 0  # dropped for good
+    assert _cancels(fake) == []
+    assert fake.links[str(link.provider_ref)]["status"] == "created"
+    assert await _accounts(env, order) == {}
+    await clean_books(env)
+
+
+async def test_a_link_cancel_another_process_did_meanwhile_is_skipped_and_the_rest_done(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    orders = [await new_order(env) for _ in range(2)]
+    links = [await _link(env, order) for order in orders]
+    plinks = [str(link.provider_ref) for link in links]
+    for order in orders:
+        await _cancel_order(env, order)
+        env.advance(1_000)
+    # a second process, its clock a second behind (it sees only the first job), sweeps
+    # while Razorpay answers our first cancel: it cancels that link and finishes its job
+    other = PaymentService(env.db, env.service.providers, public_url="http://127.0.0.1",
+                           now_ms=lambda: T0)
+    theirs: list[int] = []
+
+    async def race() -> None:
+        theirs.append(await other.run_link_cancels())
+
+    fake.before_cancel = race
+    assert await env.service.run_link_cancels() == 1  # ours conflicted; the next one done
+    assert theirs == [1]
+    assert _cancels(fake) == [plinks[0], plinks[0], plinks[1]]
+    assert [fake.links[p]["status"] for p in plinks] == ["cancelled", "cancelled"]
+    assert await _cancel_jobs(env) == {
+        f"{CANCEL_LINK}:{links[0].id}": ("fired", T0),
+        f"{CANCEL_LINK}:{links[1].id}": ("fired", T0 + 1_000)}
+    await clean_books(env)
+
+
+# ---- what a refund by hand may take (record_manual_refund's split) -----------------------
+
+
+async def test_a_manual_refund_never_takes_a_failed_refund_a_provider_will_retry_itself(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    fake.pay_link(str(link.provider_ref))
+    await env.service.reconcile()
+    fake.refund_mode = "failed"  # Razorpay refuses it: retried by haat, with backoff
+    (failed,) = (await env.service.refund_order(await fresh(env, order),
+                                                Money(3_000, "INR"))).refunds
+    assert failed.status == RefundStatus.FAILED
+    assert failed.next_attempt_at == env.now() + 60_000
+    stored = await env.service.repo.refunds_for_order(order.id)
+    assert [(r.id, r.status, r.provider_ref) for r in stored] == [
+        (failed.id, RefundStatus.FAILED, None)]
+    ledger = await _accounts(env, order)
+    assert ledger == {"merchant_revenue": -TOTAL + 3_000,
+                      "psp_clearing:razorpay": TOTAL, "refunds_payable": -3_000}
+    # the merchant says they paid exactly that back by hand: refused, Razorpay refunds it
+    for amount in (3_000, 1_000):
+        with pytest.raises(PaymentError) as refused:
+            await env.service.record_manual_refund(await fresh(env, order),
+                                                   Money(amount, "INR"), "UTR000999")
+        assert refused.value.code == "provider_refunds"
+        assert str(refused.value) == ("this order was paid through a provider that "
+                                      "refunds by itself: use refund")
+    assert await env.service.repo.refunds_for_order(order.id) == stored
+    assert await _accounts(env, order) == ledger
+
+
+@dataclass
+class Crash:
+    """A notify callback that fails once, the first time (the process dies mid-way)."""
+
+    crashed: bool = False
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("the process died")
+
+
+async def test_a_manual_refund_cut_short_keeps_its_reference_and_finishes_under_it(
+        env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    # reserved under its reference, then cut short before it was booked as paid back
+    with pytest.raises(RuntimeError):
+        await env.service.record_manual_refund(await fresh(env, order),
+                                               Money(3_000, "INR"), "UTR0001", notify=Crash())
+    (cut,) = await env.service.repo.refunds_for_order(order.id)
+    assert (cut.status, cut.provider_ref, cut.amount_minor) == (
+        RefundStatus.REQUESTED, "manual:UTR0001:0", 3_000)
+    # another refund by hand of the same amount is its own: it never takes the cut one
+    env.advance(1_000)
+    other = await env.service.record_manual_refund(await fresh(env, order),
+                                                   Money(3_000, "INR"), "UTR0002")
+    (row,) = other.refunds
+    assert row.id != cut.id
+    assert (row.provider_ref, row.status) == ("manual:UTR0002:0", RefundStatus.PROCESSED)
+    assert await env.service.repo.refund(cut.id) == cut
+    # the cut one again, by its reference: finished, not doubled
+    done = await env.service.record_manual_refund(await fresh(env, order),
+                                                  Money(3_000, "INR"), "UTR0001")
+    assert [(r.id, r.provider_ref, r.status) for r in done.refunds] == [
+        (cut.id, "manual:UTR0001:0", RefundStatus.PROCESSED)]
+    assert len(await env.service.repo.refunds_for_order(order.id)) == 2
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 6_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 6_000}
     await clean_books(env)

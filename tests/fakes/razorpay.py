@@ -6,7 +6,8 @@ Speaks ``/v1/payment_links`` (create, fetch), ``/v1/orders`` (create, list payme
 :meth:`FakeRazorpay.settle_refund`, then ``processed`` or ``failed``, as Razorpay's "Fetch a
 Specific Refund for a Payment" answers),
 ``/v1/payment_links/{id}/cancel`` (only a link in ``created`` can be cancelled, as Razorpay's
-"Payment Link States" page says) and ``/v1/payments/{id}/refund`` with basic auth,
+"Payment Link States" page says; ``cancel_mode = "error"`` answers Razorpay's documented
+``SERVER_ERROR``, HTTP 500, and cancels nothing) and ``/v1/payments/{id}/refund`` with basic auth,
 Razorpay-shaped JSON (as in the SDK mocks) and Razorpay's error envelope; every request is
 recorded for assertions.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,10 @@ class FakeRazorpay:
     # settle_refund: "late"), failed (Razorpay's refund entity with status failed), or
     # error (HTTP 500, nothing happened)
     refund_mode: str = "processed"
+    # how the next link cancels answer: ok (as the link's state allows) or error (HTTP 500)
+    cancel_mode: str = "ok"
+    # run once, first, inside the next cancel (another process acting meanwhile)
+    before_cancel: Callable[[], Awaitable[object]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _id(self, prefix: str) -> str:
@@ -135,6 +141,12 @@ class FakeRazorpay:
 
     # handlers ---------------------------------------------------------------------------
     async def _cancel_link(self, request: web.Request) -> web.Response:
+        race, self.before_cancel = self.before_cancel, None
+        if race is not None:
+            await race()
+        if self.cancel_mode == "error":
+            return _error(500, "We are facing some trouble completing your request at the "
+                          "moment. Please try again shortly.", "SERVER_ERROR")
         link = self.links.get(request.match_info["id"])
         if link is None:
             return _error(400, "The id provided does not exist")
