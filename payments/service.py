@@ -1204,7 +1204,7 @@ class PaymentService:
         return len(due)
 
     # ---- provider links ----------------------------------------------------------------
-    async def run_link_cancels(self) -> int:
+    async def run_link_cancels(self, notify: Notify | None = None) -> int:
         """Cancel, at their provider, the links of requests we closed (durable jobs)."""
         done = 0
         for key, request_id in await self.repo.due_link_cancels(self.now_ms()):
@@ -1220,9 +1220,15 @@ class PaymentService:
                     self.repo.finish_job(writes, key)
                     done += 1
                 except NotCancellable:
-                    # paid, partially paid or expired at the PSP: nothing more to cancel;
-                    # money that still arrives there is paid after close and handed back
-                    self.repo.finish_job(writes, key, JobStatus.CANCELLED)
+                    # paid, partially paid or expired at the PSP: nothing more to cancel.
+                    # Money it took is booked now (paid after close, handed back), not
+                    # left to a webhook that may be lost: reconcile never looks again at
+                    # a closed request with nothing captured. Unreachable: try again.
+                    assert provider is not None  # it has cancel_link
+                    if await self._book_what_the_link_took(request, provider, notify):
+                        self.repo.finish_job(writes, key, JobStatus.CANCELLED)
+                    else:
+                        self.repo.postpone_job(writes, key, self.now_ms() + 60_000)
                 except ProviderError:
                     self.repo.postpone_job(writes, key, self.now_ms() + 60_000)
             try:
@@ -1230,6 +1236,21 @@ class PaymentService:
             except Conflict:
                 continue
         return done
+
+    async def _book_what_the_link_took(self, request: PaymentRequest,
+                                       provider: PaymentProvider, notify: Notify | None
+                                       ) -> bool:
+        """Apply what the provider reports for a link past cancelling; False when it
+        cannot be asked now."""
+        if "fetch" not in provider.capabilities or not request.provider_ref:
+            return True
+        try:
+            events = await provider.fetch(request.provider_ref)
+        except ProviderError:
+            return False
+        for event in events:
+            await self.apply_event(request.provider, event, notify)
+        return True
 
     # ---- reconcile ---------------------------------------------------------------------
     async def reconcile(self, notify: Notify | None = None) -> dict[str, int]:

@@ -32,7 +32,7 @@ class Scheduler:
     async def run_due(self) -> None:
         await self.payments.expire_due(self.notifier)
         await self.payments.retry_refunds(self.notifier)  # durable, with backoff
-        await self.payments.run_link_cancels()
+        await self.payments.run_link_cancels(self.notifier)
         await self.reminders.run_due()
         if self.catalog is not None:
             self.catalog.kick()  # never waits on Meta (a slow sync would hold up the rest)

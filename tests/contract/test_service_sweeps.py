@@ -1049,32 +1049,72 @@ async def test_a_link_paid_or_expired_at_razorpay_is_past_cancelling_and_its_job
     env, fake = rzp
     paid_order, expired_order = await new_order(env), await new_order(env)
     paid, expired = await _link(env, paid_order), await _link(env, expired_order)
-    payment_id = fake.pay_link(str(paid.provider_ref))  # its webhook is not in yet
+    payment_id = fake.pay_link(str(paid.provider_ref))  # its webhook is lost
     fake.expire_link(str(expired.provider_ref))
     for order in (paid_order, expired_order):
         await _cancel_order(env, order)
-    # Razorpay answers 400 for both: final, never retried
-    assert await env.service.run_link_cancels() == 0
+    # Razorpay answers 400 for both: final, never retried; what the paid link took is
+    # asked for at once and booked (paid after close, handed back), the bot told: with
+    # its webhook lost, nothing else would ever look at a closed request again
+    told = Told()
+    assert await env.service.run_link_cancels(told) == 0
     assert _cancels(fake) == [str(paid.provider_ref), str(expired.provider_ref)]
     assert await _cancel_jobs(env) == {f"{CANCEL_LINK}:{paid.id}": ("cancelled", T0),
                                        f"{CANCEL_LINK}:{expired.id}": ("cancelled", T0)}
-    env.advance(HOUR)
-    assert await env.service.run_link_cancels() == 0
-    assert len(_cancels(fake)) == 2
-    assert await _accounts(env, expired_order) == {}
-    # the money that was paid comes in (its webhook): paid after close, and handed back
-    plink = str(paid.provider_ref)
-    captured = ProviderEvent(
-        provider="razorpay", event_id="evt_paid_before_cancel", kind=K.CAPTURED,
-        provider_ref=plink, amount=Money(TOTAL, "INR"), occurred_at=T0 // 1000 + 60,
-        payment_id=payment_id, reference=paid.id, refs=(plink, paid.id))
-    update = await env.service.apply_event("razorpay", captured)
-    assert update is not None and update.after.status is PaymentStatus.PAID_AFTER_CLOSE
+    assert [(u.request.id, u.event.event_id, u.after.status) for u in told.updates] == [
+        (paid.id, f"fetch:{payment_id}:captured", PaymentStatus.PAID_AFTER_CLOSE),
+        (paid.id, f"refund:{next(iter(fake.refunds))}", PaymentStatus.REFUNDED),
+        (expired.id, f"fetch:{expired.provider_ref}:expired", PaymentStatus.CANCELLED)]
     assert fake.payments[payment_id]["amount_refunded"] == TOTAL
     row = await _request(env, paid)
     assert (row.status, row.captured_minor, row.refunded_minor) == (
         PaymentStatus.REFUNDED, TOTAL, TOTAL)
     assert await _accounts(env, paid_order) == {}
+    assert await _accounts(env, expired_order) == {}
+    assert (await _request(env, expired)).captured_minor == 0
+    env.advance(HOUR)
+    assert await env.service.run_link_cancels(told) == 0
+    assert len(_cancels(fake)) == 2 and len(told.updates) == 3
+    # the webhook, if it comes after all, is the same payment: nothing booked twice
+    plink = str(paid.provider_ref)
+    captured = ProviderEvent(
+        provider="razorpay", event_id="evt_paid_before_cancel", kind=K.CAPTURED,
+        provider_ref=plink, amount=Money(TOTAL, "INR"), occurred_at=T0 // 1000 + 60,
+        payment_id=payment_id, reference=paid.id, refs=(plink, paid.id))
+    await env.service.apply_event("razorpay", captured)
+    row = await _request(env, paid)
+    assert (row.status, row.captured_minor, row.refunded_minor) == (
+        PaymentStatus.REFUNDED, TOTAL, TOTAL)
+    assert fake.payments[payment_id]["amount_refunded"] == TOTAL
+    assert await _accounts(env, paid_order) == {}
+    await clean_books(env)
+
+
+async def test_a_link_past_cancelling_that_cannot_be_fetched_is_asked_again_later(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order = await new_order(env)
+    link = await _link(env, order)
+    payment_id = fake.pay_link(str(link.provider_ref))  # its webhook is lost
+    await _cancel_order(env, order)
+    key, plink = f"{CANCEL_LINK}:{link.id}", str(link.provider_ref)
+    fake.fetch_mode = "error"  # past cancelling (400), and the link cannot be read (500)
+    told = Told()
+    assert await env.service.run_link_cancels(told) == 0
+    assert await _cancel_jobs(env) == {key: ("pending", env.now() + 60_000)}
+    assert told.updates == [] and (await _request(env, link)).captured_minor == 0
+    fake.fetch_mode = "ok"
+    env.advance(60_000)
+    assert await env.service.run_link_cancels(told) == 0
+    assert _cancels(fake) == [plink, plink]
+    assert await _cancel_jobs(env) == {key: ("cancelled", T0 + 60_000)}
+    assert [(u.event.event_id, u.after.status) for u in told.updates][:1] == [
+        (f"fetch:{payment_id}:captured", PaymentStatus.PAID_AFTER_CLOSE)]
+    assert fake.payments[payment_id]["amount_refunded"] == TOTAL
+    row = await _request(env, link)
+    assert (row.status, row.captured_minor, row.refunded_minor) == (
+        PaymentStatus.REFUNDED, TOTAL, TOTAL)
+    assert await _accounts(env, order) == {}
     await clean_books(env)
 
 

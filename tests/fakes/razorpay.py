@@ -67,6 +67,8 @@ class FakeRazorpay:
     refund_mode: str = "processed"
     # how the next link cancels answer: ok (as the link's state allows) or error (HTTP 500)
     cancel_mode: str = "ok"
+    # how link fetches answer: ok, or error (Razorpay's SERVER_ERROR, HTTP 500)
+    fetch_mode: str = "ok"
     # run once, first, inside the next cancel (another process acting meanwhile)
     before_cancel: Callable[[], Awaitable[object]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -185,6 +187,9 @@ class FakeRazorpay:
         return web.json_response({k: v for k, v in link.items() if k != "payments"})
 
     async def _get_link(self, request: web.Request) -> web.Response:
+        if self.fetch_mode == "error":
+            return _error(500, "We are facing some trouble completing your request at the "
+                          "moment. Please try again shortly.", "SERVER_ERROR")
         link = self.links.get(request.match_info["id"])
         if link is None:
             return _error(400, "The id provided does not exist")
