@@ -12,6 +12,7 @@ import pytest
 
 from catalog.money import Money
 from payments.audit import audit
+from payments.repository import Order, OrderLine
 from payments.service import PaymentError
 from payments.status import InvalidTransition, OrderEvent, RefundStatus
 from storage.database import WriteSet
@@ -301,3 +302,99 @@ def _sql(sql: str, *params: object) -> WriteSet:
     writes = WriteSet()
     writes.add(sql, params)
     return writes
+
+
+# ---- the merchant's and the shopper's order actions (change_order) ---------------------
+# (issue 20: mutation testing of payments/service.py, change_order)
+
+
+async def _cod_order(env: Env) -> Order:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="cod-shopper",
+        lines=[OrderLine("THALI", "Thali", 1, Money(TOTAL - 1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="Park Street", language="en",
+        cash_on_delivery=True)
+    await env.db.write(writes)
+    return order
+
+
+async def _change(env: Env, order: Order, change: OrderEvent) -> str:
+    writes = WriteSet()
+    new = await env.service.change_order(writes, order, change)
+    await env.db.write(writes)
+    return new
+
+
+async def _postings(env: Env, order: Order) -> list[tuple[str, str, int]]:
+    """The order's ledger rows: (reference, account, signed amount), sorted."""
+    return sorted((ref, account, amount) for _shop, ref, account, amount, _currency
+                  in await env.service.repo.ledger_rows("money")
+                  if ref.split(":")[1:2] == [order.label])
+
+
+async def test_dispatching_a_cod_order_closes_its_prepaid_links_and_keeps_the_cash_due(
+        env: Env) -> None:
+    order = await _cod_order(env)
+    assert await _change(env, order, OrderEvent.CONFIRM) == "confirmed"
+    link = await ask(env, await fresh(env, order))  # the shopper may still switch to prepaid
+    held = await fresh(env, order)  # what the merchant's turn read
+    await env.service.apply_event(NAME, event(link, K.FAILED))  # an attempt failed meanwhile
+    assert (await fresh(env, order)).money_version == held.money_version + 1
+    env.advance(5_000)
+    # decided on the money as it is now, not as the caller read it
+    assert await _change(env, held, OrderEvent.SHIP) == "shipped"
+    shipped = await fresh(env, order)
+    assert (shipped.status, shipped.money_version) == ("shipped", held.money_version + 2)
+    status = {r.method: r.status for r in await env.service.repo.requests_for_order(order.id)}
+    assert status == {"cod": "issued", "upi_link": "cancelled"}
+    closing = (await env.service.repo.events_for(link))[-1]
+    assert (closing.event_id, closing.kind, closing.occurred_at) == (
+        f"close:{link.id}", K.CANCELLED, env.now() // 1000)
+    assert await env.service.run_link_cancels() == 1
+    assert env.psp.cancelled == [link.provider_ref]
+    # the cash is still due at the door
+    await env.service.collect_cash(await fresh(env, order), deliver=True)
+    assert (await fresh(env, order)).status == "delivered"
+    await clean_books(env)
+
+
+async def test_a_cod_order_refused_at_the_door_reverses_its_sale_under_its_own_reference(
+        env: Env) -> None:
+    order = await _cod_order(env)
+    await _change(env, order, OrderEvent.CONFIRM)
+    await _change(env, await fresh(env, order), OrderEvent.SHIP)
+    assert await _change(env, await fresh(env, order), OrderEvent.RETURN) == "returned"
+    label, total = order.label, order.total.minor
+    assert await _postings(env, order) == sorted([
+        (f"order:{label}", "customer_receivable", total),
+        (f"order:{label}", "merchant_revenue", -total),
+        (f"return:{label}", "customer_receivable", -total),
+        (f"return:{label}", "merchant_revenue", total)])
+    (cash,) = await env.service.repo.requests_for_order(order.id)
+    assert (cash.method, cash.status) == ("cod", "cancelled")
+    await clean_books(env)
+
+
+async def test_an_order_with_one_paisa_captured_cannot_be_cancelled(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, 1)  # partly paid: that money must be refunded, not cancelled
+    before = await fresh(env, order)
+    with pytest.raises(InvalidTransition):
+        await env.service.change_order(WriteSet(), before, OrderEvent.CANCEL)
+    after = await fresh(env, order)
+    assert (after.status, after.money_version) == ("pending_payment", before.money_version)
+    assert (await env.service.repo.request(link.id)).status == "partially_paid"  # type: ignore
+    await clean_books(env)
+
+
+async def test_shipping_a_paid_order_moves_no_money(env: Env) -> None:
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    paid = await fresh(env, order)
+    assert await _change(env, paid, OrderEvent.SHIP) == "shipped"
+    shipped = await fresh(env, order)
+    # no money guard taken: a capture or refund committed meanwhile never conflicts with it
+    assert (shipped.status, shipped.money_version) == ("shipped", paid.money_version)
+    await clean_books(env)

@@ -6,15 +6,22 @@ by reconcile, and count against the cap meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
 import pytest
 
 from catalog.money import Money
 from payments.audit import audit
-from payments.service import PaymentError
+from payments.repository import Order
+from payments.service import PaymentError, PaymentService, PaymentUpdate
 from payments.status import OrderEvent, RefundStatus
-from storage.database import WriteSet
+from storage.database import WriteSet, open_database
 from tests.contract.money_env import TOTAL, Env, ask, clean_books, fresh, new_order, pay
-from tests.fakes.psp import HandRefundPsp
+from tests.fakes.psp import NAME, HandRefundPsp
 
 
 async def _ship(env: Env, order_id: str) -> str:
@@ -188,4 +195,216 @@ async def test_reconcile_polls_pending_refunds_until_processed_or_failed(env: En
     assert await env.service.retry_refunds() == 1
     assert env.psp.refunded[first.payment_id] == 5_000
     assert (await fresh(env, order)).status == "partially_refunded"
+    await clean_books(env)
+
+
+# ---- refunds made by hand: what each refusal says, what is stored, the retry -------------
+# (issue 20: mutation testing of payments/service.py, record_manual_refund)
+
+
+async def _accounts(env: Env, order: Order) -> dict[str, int]:
+    """The order's ledger balance per exact account."""
+    out: dict[str, int] = {}
+    for _shop, ref, account, amount, _currency in await env.service.repo.ledger_rows("money"):
+        if ref.split(":")[1:2] == [order.label]:
+            out[account] = out.get(account, 0) + amount
+    return {a: v for a, v in out.items() if v}
+
+
+@dataclass
+class _Told:
+    updates: list[PaymentUpdate] = field(default_factory=list)
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        self.updates.append(update)
+
+
+async def test_one_minor_unit_by_hand_is_a_refund_and_a_used_reference_says_so(
+        env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    (row,) = (await env.service.record_manual_refund(await fresh(env, order),
+                                                     Money(1, "INR"), "UTR0001")).refunds
+    assert (row.provider_ref, row.amount_minor, row.status) == (
+        "manual:UTR0001:0", 1, RefundStatus.PROCESSED)
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 1,
+                                           f"psp_clearing:{NAME}": TOTAL - 1}
+    with pytest.raises(PaymentError) as used:
+        await env.service.record_manual_refund(await fresh(env, order), Money(2, "INR"),
+                                               "UTR0001")
+    assert used.value.code == "reference_used"
+    assert str(used.value) == "UTR0001 is already booked for another amount"
+    assert len(await env.service.repo.refunds_for_order(order.id)) == 1
+    await clean_books(env)
+
+
+async def test_a_manual_refund_reads_the_order_again_whatever_the_caller_holds(
+        env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)  # read before it was paid: stale status and money version
+    await pay(env, await ask(env, order), TOTAL)
+    (row,) = (await env.service.record_manual_refund(order, Money(3_000, "INR"),
+                                                     "UTR0002")).refunds
+    assert (row.provider_ref, row.status) == ("manual:UTR0002:0", RefundStatus.PROCESSED)
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 3_000}
+    await clean_books(env)
+
+
+async def test_a_manual_refund_waits_for_the_orders_lock(env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    async with env.service.locked(order.id):  # another turn of this process is deciding
+        task = asyncio.create_task(env.service.record_manual_refund(
+            await fresh(env, order), Money(1_000, "INR"), "UTR0003"))
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        assert not done
+        assert not await env.service.repo.refunds_for_order(order.id)
+    (row,) = (await task).refunds
+    assert row.provider_ref == "manual:UTR0003:0"
+    await clean_books(env)
+
+
+async def test_an_owed_refund_waiting_for_a_retry_is_settled_by_hand_and_never_retried(
+        env: Env) -> None:
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    env.psp.refund_mode = "failed"  # the PSP said no; then the shop lost its refund API
+    (owed,) = (await env.service.refund_order(await fresh(env, order),
+                                              Money(4_000, "INR"))).refunds
+    assert owed.status == RefundStatus.FAILED and owed.next_attempt_at > env.now()
+    env = _by_hand(env)
+    (row,) = (await env.service.record_manual_refund(await fresh(env, order),
+                                                     Money(4_000, "INR"), "UTR0004")).refunds
+    assert (row.id, row.provider_ref, row.status, row.next_attempt_at) == (
+        owed.id, "manual:UTR0004:0", RefundStatus.PROCESSED, 0)
+    (stored,) = await env.service.repo.refunds_for_order(order.id)
+    assert (stored.status, stored.next_attempt_at) == (RefundStatus.PROCESSED, 0)
+    await clean_books(env)
+
+
+async def test_a_full_refund_by_hand_is_refund_pending_until_its_events_are_applied(
+        env: Env) -> None:
+    env = _by_hand(env)
+    order = await new_order(env)
+    link = await ask(env, order, amount=Money(6_000, "INR"))
+    await pay(env, link, 6_000)
+    await pay(env, await ask(env, order, amount=Money(4_000, "INR")), 4_000)
+    assert (await fresh(env, order)).status == "paid"
+    told = _Told()
+    result = await env.service.record_manual_refund(await fresh(env, order),
+                                                    Money(TOTAL, "INR"), "UTR0005",
+                                                    notify=told)
+    assert sorted(r.amount_minor for r in result.refunds) == [4_000, 6_000]
+    # both rows reserved in one commit that moved the order to refund_pending; each event
+    # then settles one, and the last one closes the order
+    assert [(u.order_status_before, u.order_status_after) for u in told.updates] == [
+        ("refund_pending", "refund_pending"), ("refund_pending", "refunded")]
+    assert (await fresh(env, order)).status == "refunded"
+    assert await _accounts(env, order) == {}
+    await clean_books(env)
+
+
+class _OtherProcess:
+    """A second server on the same database: its own event loop (a thread), its own
+    connections and its own PaymentService, over a provider with no refund API."""
+
+    def __init__(self, url: str, clock: list[int]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.db = open_database(url)
+        self.run(self.db.start())
+        self.service = PaymentService(self.db, {NAME: HandRefundPsp()},
+                                      public_url="http://127.0.0.1", now_ms=lambda: clock[0])
+
+    def run(self, job: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(job, self.loop).result(timeout=60)
+
+    def close(self) -> None:
+        self.run(self.db.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+@dataclass
+class _RacingClock:
+    """Our service's clock. While ``wins`` is above zero, each reading first lets the other
+    process book one hand refund of 1.00 on the order and waits for its commit: the other
+    process wins the race between our service's read of the order and its write."""
+
+    clock: list[int]
+    other: _OtherProcess
+    order_id: str
+    wins: int = 0
+    booked: list[str] = field(default_factory=list)
+
+    def __call__(self) -> int:
+        if self.wins > 0:
+            self.wins -= 1
+            reference = f"OTHER{len(self.booked)}"
+            self.other.run(self._book(reference))
+            self.booked.append(reference)
+        return self.clock[0]
+
+    async def _book(self, reference: str) -> None:
+        order = await self.other.service.repo.order(self.order_id)
+        assert order is not None
+        await self.other.service.record_manual_refund(order, Money(100, "INR"), reference)
+
+
+@pytest.fixture
+async def racing(env: Env, database_url: str
+                 ) -> AsyncIterator[tuple[Env, Order, _RacingClock]]:
+    env = _by_hand(env)
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    other = _OtherProcess(database_url, env.clock)
+    clock = _RacingClock(env.clock, other, order.id)
+    service = PaymentService(env.db, {NAME: env.psp}, public_url="http://127.0.0.1",
+                             now_ms=clock)
+    yield Env(env.db, env.psp, service, env.clock, env.policy), order, clock
+    other.close()
+
+
+async def test_a_manual_refund_that_loses_a_race_reads_again_and_books_once(
+        racing: tuple[Env, Order, _RacingClock]) -> None:
+    env, order, clock = racing
+    clock.wins = 1
+    result = await env.service.record_manual_refund(await fresh(env, order),
+                                                    Money(1_000, "INR"), "UTR0006")
+    assert clock.booked == ["OTHER0"]
+    assert [(r.provider_ref, r.amount_minor, r.status) for r in result.refunds] == [
+        ("manual:UTR0006:0", 1_000, RefundStatus.PROCESSED)]
+    stored = await env.service.repo.refunds_for_order(order.id)
+    assert sorted(str(r.provider_ref) for r in stored) == ["manual:OTHER0:0",
+                                                           "manual:UTR0006:0"]
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 1_100,
+                                           f"psp_clearing:{NAME}": TOTAL - 1_100}
+    await clean_books(env)
+
+
+async def test_a_manual_refund_that_loses_eight_races_is_refused_as_busy(
+        racing: tuple[Env, Order, _RacingClock]) -> None:
+    env, order, clock = racing
+    clock.wins = 8
+    with pytest.raises(PaymentError) as busy:
+        await env.service.record_manual_refund(await fresh(env, order),
+                                               Money(1_000, "INR"), "UTR0007")
+    assert busy.value.code == "busy"
+    assert str(busy.value) == "the order kept changing; try again"
+    assert len(clock.booked) == 8  # the other process booked each of its refunds
+    stored = await env.service.repo.refunds_for_order(order.id)
+    assert sorted(str(r.provider_ref) for r in stored) == sorted(
+        f"manual:OTHER{n}:0" for n in range(8))  # and nothing of ours
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 800,
+                                           f"psp_clearing:{NAME}": TOTAL - 800}
+    # asked again once the order is quiet, it is booked
+    (row,) = (await env.service.record_manual_refund(await fresh(env, order),
+                                                     Money(1_000, "INR"), "UTR0007")).refunds
+    assert row.provider_ref == "manual:UTR0007:0"
     await clean_books(env)
