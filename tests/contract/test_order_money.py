@@ -2,20 +2,35 @@
 PostgreSQL): one order never keeps more than its total, closes every other way to pay once
 it is paid or cancelled, refunds truthfully and never beyond its captures, and its books
 say so account by account (payments/audit.py). Each test names the problem it pins down
-(issue 14)."""
+(issue 14). The last section pins down ``refund_order`` itself (issue 20): the exact
+refusals, the rows it stores, what reached the provider (the scripted PSP, and the real
+Razorpay provider over tests/fakes/razorpay.py), the order after, the ledger per account."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from catalog.money import Money
 from payments.audit import audit
-from payments.repository import Order, OrderLine
-from payments.service import PaymentError
+from payments.providers.base import PaymentProvider
+from payments.providers.razorpay import RazorpayProvider
+from payments.repository import Order, OrderLine, Refund
+from payments.service import (
+    PaymentError,
+    PaymentPlan,
+    PaymentService,
+    PaymentUpdate,
+    RefundUpdate,
+)
 from payments.status import InvalidTransition, OrderEvent, RefundStatus
-from storage.database import WriteSet
+from storage.database import Database, Params, Row, WriteSet
 from tests.contract.money_env import (
     T0,
     TOTAL,
@@ -30,6 +45,9 @@ from tests.contract.money_env import (
     pay,
 )
 from tests.fakes.psp import NAME
+from tests.fakes.razorpay import FakeRazorpay
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 # ---- paid twice -----------------------------------------------------------------------
 
@@ -397,4 +415,285 @@ async def test_shipping_a_paid_order_moves_no_money(env: Env) -> None:
     shipped = await fresh(env, order)
     # no money guard taken: a capture or refund committed meanwhile never conflicts with it
     assert (shipped.status, shipped.money_version) == ("shipped", paid.money_version)
+    await clean_books(env)
+
+
+# ---- refund_order from outside: its refusals, the rows it stores, what the provider got,
+# the order after and the ledger per account (issue 20: mutation testing found them loose) --
+
+
+@dataclass
+class _Told:
+    """The bot's stand-in: keeps the applied events and the refund moves it is told of."""
+
+    updates: list[PaymentUpdate] = field(default_factory=list)
+    moves: list[RefundUpdate] = field(default_factory=list)
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        self.updates.append(update)
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        self.moves.append(update)
+
+
+class _Watched:
+    """The service's database, counting the reads made through it; ``before_write`` (while
+    set) runs before each of the service's writes: another server committing first, every
+    time, nothing patched."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.dialect = db, db.dialect
+        self.reads = 0
+        self.before_write: Callable[[], Awaitable[object]] | None = None
+
+    async def start(self) -> None:
+        await self.db.start()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        self.reads += 1
+        return await self.db.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        self.reads += 1
+        return await self.db.fetchall(sql, params)
+
+    async def write(self, writes: WriteSet) -> None:
+        if self.before_write is not None:
+            await self.before_write()
+        await self.db.write(writes)
+
+    async def ping(self) -> bool:
+        return await self.db.ping()
+
+
+async def _ledger(env: Env, order: Order) -> dict[str, int]:
+    """The order's ledger balance per exact account (clearing accounts kept apart)."""
+    out: dict[str, int] = {}
+    for _shop, ref, account, amount, _currency in await env.service.repo.ledger_rows(
+            order.shop_id):
+        if ref.split(":")[1:2] == [order.label]:
+            out[account] = out.get(account, 0) + amount
+    return {a: v for a, v in out.items() if v}
+
+
+def _row(refund: Refund) -> tuple[object, ...]:
+    return (refund.amount_minor, refund.payment_id, refund.reason, refund.status,
+            refund.against)
+
+
+async def _paid(env: Env, *amounts: int) -> tuple[Order, list[str]]:
+    order = await new_order(env)
+    request = await ask(env, order)
+    payments = [await pay(env, request, amount) for amount in amounts]
+    return await fresh(env, order), payments
+
+
+async def test_refund_order_refusals_say_exactly_why_and_change_nothing(env: Env) -> None:
+    unpaid = await new_order(env)
+    await ask(env, unpaid)
+    with pytest.raises(PaymentError) as nothing:
+        await env.service.refund_order(unpaid)
+    assert (nothing.value.code, str(nothing.value)) == ("nothing_to_refund",
+                                                        "nothing_to_refund")
+    order, _ = await _paid(env, TOTAL)
+    with pytest.raises(PaymentError) as excess:  # paid exactly: no money beyond the total
+        await env.service.refund_order(order, excess_only=True)
+    assert (excess.value.code, str(excess.value)) == ("nothing_to_refund", "nothing_to_refund")
+    with pytest.raises(PaymentError) as unknown:
+        await env.service.refund_order(order, payment_id="pay_nope")
+    assert (unknown.value.code, str(unknown.value)) == (
+        "unknown_payment", f"no payment pay_nope on {order.label}")
+    for minor in (0, -100, TOTAL + 1):
+        with pytest.raises(PaymentError) as large:
+            await env.service.refund_order(order, Money(minor, "INR"))
+        assert (large.value.code, str(large.value)) == ("refund_too_large", "at most ₹100.00")
+    assert await env.service.refunds_for_order(order.id) == []
+    assert await env.service.refunds_for_order(unpaid.id) == []
+    assert env.psp.refunded == {} and env.psp.by_key == {}
+    assert (await fresh(env, order)).status == "paid"
+    assert (await fresh(env, unpaid)).status == "pending_payment"
+    assert await _ledger(env, order) == {"merchant_revenue": -TOTAL,
+                                         f"psp_clearing:{NAME}": TOTAL}
+    assert await _ledger(env, unpaid) == {"customer_receivable": TOTAL,
+                                          "merchant_revenue": -TOTAL}
+    await clean_books(env)
+
+
+async def test_refund_order_of_one_paisa_then_all_but_one_then_the_last(env: Env) -> None:
+    """The smallest refunds are refunds; each is reserved (``merchant`` when no reason is
+    given) before the provider is asked, under its own row id as the idempotency key."""
+    order, (pid,) = await _paid(env, TOTAL)
+    env.psp.refund_mode = "pending"  # the order as the reservation left it
+    told = _Told()
+    one = await env.service.refund_order(order, Money(1, "INR"), notify=told)
+    (row,) = one.refunds
+    assert one.amount == Money(1, "INR")
+    assert _row(row) == (1, pid, "merchant", RefundStatus.PENDING, "merchant_revenue")
+    assert env.psp.refunded == {pid: 1} and list(env.psp.by_key) == [row.id]
+    assert [(m.refund.id, m.before, m.after) for m in told.moves] == [
+        (row.id, RefundStatus.REQUESTED, RefundStatus.PENDING)]
+    assert (await fresh(env, order)).status == "partially_refunded"  # part of the sale
+    assert await env.service.refundable(await fresh(env, order)) == TOTAL - 1
+    assert await _ledger(env, order) == {"merchant_revenue": -(TOTAL - 1),
+                                         "refunds_payable": -1,
+                                         f"psp_clearing:{NAME}": TOTAL}
+    env.advance(1_000)
+    most = await env.service.refund_order(await fresh(env, order), Money(TOTAL - 2, "INR"),
+                                          reason="short")
+    (second,) = most.refunds
+    assert _row(second) == (TOTAL - 2, pid, "short", RefundStatus.PENDING, "merchant_revenue")
+    assert (await fresh(env, order)).status == "partially_refunded"
+    env.advance(1_000)
+    last = await env.service.refund_order(await fresh(env, order))  # the one paisa left
+    (third,) = last.refunds
+    assert last.amount == Money(1, "INR")
+    assert _row(third) == (1, pid, "merchant", RefundStatus.PENDING, "merchant_revenue")
+    assert list(env.psp.by_key) == [row.id, second.id, third.id]
+    assert env.psp.refunded == {pid: TOTAL}
+    assert (await fresh(env, order)).status == "refund_pending"  # everything given back
+    assert await _ledger(env, order) == {"refunds_payable": -TOTAL,
+                                         f"psp_clearing:{NAME}": TOTAL}
+    with pytest.raises(PaymentError) as nothing:
+        await env.service.refund_order(await fresh(env, order))
+    assert nothing.value.code == "nothing_to_refund"
+    await clean_books(env, "refund_pending")
+
+
+async def test_a_part_of_one_payment_is_taken_from_that_payment_not_the_oldest(
+        env: Env) -> None:
+    order, (first, second) = await _paid(env, 6_000, 4_000)
+    part = await env.service.refund_order(order, Money(1_000, "INR"), payment_id=second,
+                                          reason="late")
+    (row,) = part.refunds
+    assert part.amount == Money(1_000, "INR")
+    assert _row(row) == (1_000, second, "late", RefundStatus.PROCESSED, "merchant_revenue")
+    assert env.psp.refunded == {second: 1_000} and list(env.psp.by_key) == [row.id]
+    assert (await fresh(env, order)).status == "partially_refunded"
+    env.advance(1_000)
+    rest = await env.service.refund_order(await fresh(env, order), payment_id=second)
+    assert rest.amount == Money(3_000, "INR")  # the rest of that payment, not the order's
+    assert [_row(r) for r in rest.refunds] == [
+        (3_000, second, "merchant", RefundStatus.PROCESSED, "merchant_revenue")]
+    assert env.psp.refunded == {second: 4_000} and first not in env.psp.refunded
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _ledger(env, order) == {"merchant_revenue": -6_000,
+                                         f"psp_clearing:{NAME}": 6_000}
+    with pytest.raises(PaymentError) as nothing:
+        await env.service.refund_order(await fresh(env, order), payment_id=second)
+    assert nothing.value.code == "nothing_to_refund"
+    await clean_books(env)
+
+
+async def test_refund_order_gives_up_busy_when_the_order_changes_under_every_attempt(
+        env: Env) -> None:
+    order, (pid,) = await _paid(env, TOTAL)
+    watched = _Watched(env.db)
+    ours = Env(watched, env.psp, env.service, env.clock, env.policy).restart()
+    other = env.restart()  # another server on the same database, refunding a rupee first
+
+    async def theirs() -> None:
+        await other.service.refund_order(await fresh(other, order), Money(100, "INR"),
+                                         reason="theirs")
+
+    watched.before_write = theirs
+    with pytest.raises(PaymentError) as busy:
+        await ours.service.refund_order(order, reason="ours")
+    assert (busy.value.code, str(busy.value)) == ("busy", "the order kept changing; try again")
+    rows = await env.service.refunds_for_order(order.id)
+    assert [_row(r) for r in rows] == [
+        (100, pid, "theirs", RefundStatus.PROCESSED, "merchant_revenue")] * 8
+    assert env.psp.refunded == {pid: 800}
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _ledger(env, order) == {"merchant_revenue": -(TOTAL - 800),
+                                         f"psp_clearing:{NAME}": TOTAL - 800}
+    # changed under two attempts only: the third reads again and refunds what is left then
+    count = [0]
+
+    async def twice() -> None:
+        count[0] += 1
+        if count[0] == 2:
+            watched.before_write = None
+        await theirs()
+
+    watched.before_write = twice
+    done = await ours.service.refund_order(order, reason="ours")
+    assert done.amount == Money(TOTAL - 1_000, "INR")
+    assert [_row(r) for r in done.refunds] == [
+        (TOTAL - 1_000, pid, "ours", RefundStatus.PROCESSED, "merchant_revenue")]
+    assert env.psp.refunded == {pid: TOTAL}
+    assert (await fresh(env, order)).status == "refunded"
+    assert await _ledger(env, order) == {}
+    await clean_books(env)
+
+
+async def test_refund_order_waits_for_the_orders_guard(env: Env) -> None:
+    order, (pid,) = await _paid(env, TOTAL)
+    watched = _Watched(env.db)
+    ours = Env(watched, env.psp, env.service, env.clock, env.policy).restart()
+    async with ours.service.locked(order.id):  # a webhook of this order being applied
+        task = asyncio.create_task(ours.service.refund_order(order, Money(2_500, "INR")))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert watched.reads == 0 and not task.done()  # not even read: it waits its turn
+        assert env.psp.refunded == {}
+    result = await task
+    assert [_row(r) for r in result.refunds] == [
+        (2_500, pid, "merchant", RefundStatus.PROCESSED, "merchant_revenue")]
+    assert env.psp.refunded == {pid: 2_500}
+    assert (await fresh(env, order)).status == "partially_refunded"
+    await clean_books(env)
+
+
+@pytest.fixture
+async def razorpay(env: Env, aiohttp_server: ServerFactory
+                   ) -> AsyncIterator[tuple[Env, FakeRazorpay]]:
+    """The service with the real Razorpay provider, over HTTP to tests/fakes/razorpay.py."""
+    fake = FakeRazorpay(now=T0 // 1000)
+    server = await aiohttp_server(fake.build_app())
+    async with aiohttp.ClientSession() as session:
+        providers: dict[str, PaymentProvider] = {
+            "razorpay": RazorpayProvider(session, key_id=fake.key_id,
+                                         key_secret=fake.key_secret, webhook_secret="w",
+                                         base_url=str(server.make_url("/v1"))),
+            NAME: env.psp}
+        service = PaymentService(env.db, providers, public_url="http://127.0.0.1",
+                                 now_ms=env.now)
+        yield Env(env.db, env.psp, service, env.clock, env.policy), fake
+
+
+async def test_a_full_refund_at_razorpay_is_refund_pending_until_razorpay_pays_it(
+        razorpay: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = razorpay
+    order = await new_order(env)
+    writes = WriteSet()
+    link = await env.service.request_payment(
+        writes, order, method="payment_link", plan=PaymentPlan(provider="razorpay",
+                                                               payee=None))
+    await env.db.write(writes)
+    pid = fake.pay_link(str(link.provider_ref))
+    await env.service.reconcile()
+    assert (await fresh(env, order)).status == "paid"
+    fake.refund_mode = "pending"
+    told = _Told()
+    result = await env.service.refund_order(await fresh(env, order), reason="out of stock",
+                                            notify=told)
+    (row,) = result.refunds
+    assert result.amount == Money(TOTAL, "INR")
+    assert _row(row) == (TOTAL, pid, "out of stock", RefundStatus.PENDING, "merchant_revenue")
+    assert row.provider_ref in fake.refunds
+    (sent,) = [r for r in fake.requests if r.path == f"/v1/payments/{pid}/refund"]
+    assert sent.method == "POST" and sent.body is not None and sent.body["amount"] == TOTAL
+    assert sent.headers["X-Refund-Idempotency"] == row.id
+    assert [(m.refund.id, m.before, m.after) for m in told.moves] == [
+        (row.id, RefundStatus.REQUESTED, RefundStatus.PENDING)]
+    assert (await fresh(env, order)).status == "refund_pending"  # all of it, not yet paid
+    assert await _ledger(env, order) == {"refunds_payable": -TOTAL,
+                                         "psp_clearing:razorpay": TOTAL}
+    fake.settle_refund(str(row.provider_ref))
+    await env.service.poll_refunds()
+    assert (await fresh(env, order)).status == "refunded"
+    assert await _ledger(env, order) == {}
     await clean_books(env)
