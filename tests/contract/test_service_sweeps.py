@@ -11,7 +11,10 @@ Also what no other test of the selection reached: an event its request never ask
 (stored rejected, only alerted, a redelivery or a concurrent delivery stored once), an
 event for no request (kept as an orphan for the audit; reconcile books its money),
 ``refund`` (the excess, a part with its reason, one payment, the rest) and the reads the
-flows use (``orders`` by customer, status and limit, ``order``, ``lines``, ...).
+flows use (``orders`` by customer, status and limit, ``order``, ``lines``, ...), and one
+refund sent to its provider for each answer it can give (processed, pending, failed, an
+HTTP error, no refund API, cash), with its row, its retry key and backoff, what the bot
+hears, the log line, the lease while it is sent and a row moved meanwhile.
 
 Issue 20: mutation testing of payments/service.py found these functions run by tests that
 checked little of what they booked, or by none (docs/TESTING.md, "Mutation testing")."""
