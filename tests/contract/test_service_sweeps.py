@@ -11,13 +11,17 @@ Also what no other test of the selection reached: an event its request never ask
 (stored rejected, only alerted, a redelivery or a concurrent delivery stored once), an
 event for no request (kept as an orphan for the audit; reconcile books its money),
 ``refund`` (the excess, a part with its reason, one payment, the rest) and the reads the
-flows use (``orders`` by customer, status and limit, ``order``, ``lines``, ...).
+flows use (``orders`` by customer, status and limit, ``order``, ``lines``, ...), and one
+refund sent to its provider for each answer it can give (processed, pending, failed, an
+HTTP error, no refund API, cash), with its row, its retry key and backoff, what the bot
+hears, the log line, the lease while it is sent and a row moved meanwhile.
 
 Issue 20: mutation testing of payments/service.py found these functions run by tests that
 checked little of what they booked, or by none (docs/TESTING.md, "Mutation testing")."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
@@ -34,7 +38,13 @@ from payments.providers.base import PaymentProvider, ProviderEvent, TransferPaye
 from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
 from payments.repository import CANCEL_LINK, Order, OrderLine, PaymentRequest, Refund
-from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
+from payments.service import (
+    PaymentError,
+    PaymentPlan,
+    PaymentService,
+    PaymentUpdate,
+    RefundUpdate,
+)
 from payments.status import (
     OrderEvent,
     PaymentEventKind,
@@ -57,8 +67,10 @@ from tests.contract.money_env import (
 )
 from tests.fakes.psp import NAME, HandRefundPsp
 from tests.fakes.razorpay import FakeRazorpay
+from webhooks.redaction import Redactor
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+_redact = Redactor().redact
 K = PaymentEventKind
 RZP = PaymentPlan(provider="razorpay", payee=None)
 BKASH = PaymentPlan(provider=NAME, payee=None, transfers={"bkash": TransferPayee(
@@ -1244,4 +1256,302 @@ async def test_a_manual_refund_cut_short_keeps_its_reference_and_finishes_under_
     assert (await fresh(env, order)).status == "partially_refunded"
     assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 6_000,
                                            f"psp_clearing:{NAME}": TOTAL - 6_000}
+    await clean_books(env)
+
+
+# ---- one refund sent to its provider (_send_refund, _refund_failed, _refund_event) ---------
+# What the provider answers decides the row: processed (booked at once as the refund event
+# it is, the shopper told by that event only), pending (accepted: the shopper told now),
+# failed (retried with backoff under a new idempotency key), an error (retried under the
+# same key: it may have been done), no refund API (the merchant refunds by hand).
+
+
+@dataclass
+class Heard(Told):
+    """The bot's stand-in that also hears each refund row's move (``refund_changed``)."""
+
+    moves: list[RefundUpdate] = field(default_factory=list)
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        self.moves.append(update)
+
+
+def _moves(heard: Heard) -> list[tuple[str, RefundStatus, RefundStatus, int, str]]:
+    return [(m.refund.id, m.before, m.after, m.retry_at, m.refund.last_error)
+            for m in heard.moves]
+
+
+def _row(refund: Refund) -> tuple[RefundStatus, int, str, int, str, str | None]:
+    return (refund.status, refund.attempts, refund.attempt_key, refund.next_attempt_at,
+            refund.last_error, refund.provider_ref)
+
+
+def _refunds_asked(fake: FakeRazorpay) -> list[tuple[str, str, object]]:
+    """Each refund haat asked Razorpay for: payment id, idempotency key, amount."""
+    return [(r.path.split("/")[3], r.headers.get("X-Refund-Idempotency", ""),
+             (r.body or {}).get("amount")) for r in fake.requests
+            if r.method == "POST" and r.path.endswith("/refund")]
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The service's log lines as webhooks/redaction.py leaves them (once a test in the
+    process made an app, a refund id's long digit runs are masked): redacted here too."""
+    return [_redact(r.getMessage()) for r in caplog.records if r.name == "payments.service"]
+
+
+def _failed_line(row: Refund, attempt: int, retry: str) -> str:
+    return _redact(f"refund {row.id} failed at the provider (attempt {attempt}); retry {retry}")
+
+
+async def _paid_link(env: Env, fake: FakeRazorpay) -> tuple[Order, PaymentRequest, str]:
+    order = await new_order(env)
+    link = await _link(env, order)
+    payment_id = fake.pay_link(str(link.provider_ref))
+    await env.service.reconcile()  # booked; Razorpay dates the capture 60 s after T0
+    return order, link, payment_id
+
+
+async def test_a_refund_razorpay_processes_at_once_is_booked_as_its_event_and_told_once(
+        rzp: tuple[Env, FakeRazorpay], caplog: pytest.LogCaptureFixture) -> None:
+    env, fake = rzp
+    caplog.set_level(logging.WARNING, logger="payments.service")
+    order, link, pid = await _paid_link(env, fake)
+    heard = Heard()
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             notify=heard)).refunds
+    assert row == await env.service.repo.refund(row.id)
+    rfnd = str(row.provider_ref)
+    assert rfnd.startswith("rfnd_")
+    assert _row(row) == (RefundStatus.PROCESSED, 1, row.id, 0, "", rfnd)
+    assert _refunds_asked(fake) == [(pid, row.id, 3_000)]
+    assert heard.moves == []  # processed at once: the shopper hears it from the event
+    (update,) = heard.updates
+    # dated after the capture Razorpay dated ahead of our clock (T0 + 60 s)
+    assert update.event == ProviderEvent(
+        provider="razorpay", event_id=f"refund:{rfnd}", kind=K.REFUNDED,
+        provider_ref=str(link.provider_ref), amount=Money(3_000, "INR"),
+        occurred_at=T0 // 1000 + 61, payment_id=pid, refund_id=rfnd, reference=link.id,
+        refs=(link.id,))
+    assert update.refund is not None and update.refund.id == row.id
+    assert update.refund.status == RefundStatus.PROCESSED
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           "psp_clearing:razorpay": TOTAL - 3_000}
+    # ten minutes later, off a whole second: pending, the shopper told it is on its way
+    env.advance(10 * 60_000 + 345)
+    fake.refund_mode = "pending"
+    (pending,) = (await env.service.refund_order(await fresh(env, order),
+                                                 Money(2_000, "INR"), notify=heard)).refunds
+    assert pending == await env.service.repo.refund(pending.id)
+    ref = str(pending.provider_ref)
+    assert _row(pending) == (RefundStatus.PENDING, 1, pending.id, 0, "", ref)
+    assert _refunds_asked(fake)[1:] == [(pid, pending.id, 2_000)]
+    assert _moves(heard) == [(pending.id, RefundStatus.REQUESTED, RefundStatus.PENDING, 0, "")]
+    assert heard.moves[0].order.id == order.id
+    assert len(heard.updates) == 1
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 5_000,
+                                           "psp_clearing:razorpay": TOTAL - 3_000,
+                                           "refunds_payable": -2_000}
+    # settled later, asked for: the event is dated now, in whole seconds
+    fake.settle_refund(ref, "processed")
+    assert (await env.service.poll_refunds(heard))["refunds_settled"] == 1
+    polled = heard.updates[-1].event
+    assert polled == ProviderEvent(
+        provider="razorpay", event_id=f"fetch:{ref}:processed", kind=K.REFUNDED,
+        provider_ref=str(link.provider_ref), amount=Money(2_000, "INR"),
+        occurred_at=env.now() // 1000, payment_id=pid, refund_id=ref, reference=link.id,
+        refs=(link.id,))
+    assert type(polled.occurred_at) is int
+    assert _logged(caplog) == []
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 5_000,
+                                           "psp_clearing:razorpay": TOTAL - 5_000}
+    await clean_books(env)
+
+
+async def test_a_refund_razorpay_answers_failed_is_retried_under_a_new_key_with_backoff(
+        rzp: tuple[Env, FakeRazorpay], caplog: pytest.LogCaptureFixture) -> None:
+    env, fake = rzp
+    caplog.set_level(logging.WARNING, logger="payments.service")
+    order, _, pid = await _paid_link(env, fake)
+    fake.refund_mode = "failed"  # Razorpay's refund entity, status failed
+    heard = Heard()
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             notify=heard)).refunds
+    failed = "the provider answered failed"
+    first = env.now()
+    stored = await env.service.repo.refund(row.id)
+    assert stored is not None and row.status == RefundStatus.FAILED
+    assert _row(stored) == (RefundStatus.FAILED, 1, f"{row.id}-1", first + 60_000, failed,
+                            None)
+    assert _moves(heard) == [(row.id, RefundStatus.REQUESTED, RefundStatus.FAILED,
+                              first + 60_000, failed)]
+    assert heard.updates == []
+    assert _logged(caplog) == [_failed_line(row, 1, "scheduled")]
+    owed = {"merchant_revenue": -TOTAL + 3_000, "psp_clearing:razorpay": TOTAL,
+            "refunds_payable": -3_000}
+    assert await _accounts(env, order) == owed
+    # the second try, under the key the failure named, fails too: five minutes
+    env.advance(60_000)
+    assert await env.service.retry_refunds(heard) == 1
+    again = await env.service.repo.refund(row.id)
+    assert again is not None
+    assert _row(again) == (RefundStatus.FAILED, 2, f"{row.id}-2", env.now() + 300_000,
+                           failed, None)
+    assert _moves(heard)[1:] == [(row.id, RefundStatus.REQUESTED, RefundStatus.FAILED,
+                                  env.now() + 300_000, failed)]
+    assert _logged(caplog)[1:] == [_failed_line(row, 2, "scheduled")]
+    # the third is processed: booked, the shopper told by the event, nobody else
+    env.advance(300_000)
+    fake.refund_mode = "processed"
+    assert await env.service.retry_refunds(heard) == 1
+    done = await env.service.repo.refund(row.id)
+    assert done is not None
+    assert _row(done) == (RefundStatus.PROCESSED, 3, f"{row.id}-2", 0, failed,
+                          done.provider_ref)
+    assert _refunds_asked(fake) == [(pid, row.id, 3_000), (pid, f"{row.id}-1", 3_000),
+                                    (pid, f"{row.id}-2", 3_000)]
+    assert len(heard.moves) == 2 and len(_logged(caplog)) == 2
+    (update,) = heard.updates
+    assert update.refund is not None and update.refund.id == row.id
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           "psp_clearing:razorpay": TOTAL - 3_000}
+    await clean_books(env)
+
+
+async def test_a_refund_razorpay_errors_on_is_retried_under_the_same_key_with_its_error(
+        rzp: tuple[Env, FakeRazorpay], caplog: pytest.LogCaptureFixture) -> None:
+    env, fake = rzp
+    caplog.set_level(logging.WARNING, logger="payments.service")
+    order, _, pid = await _paid_link(env, fake)
+    heard = Heard()
+    fake.refund_mode = "error"  # HTTP 500 SERVER_ERROR: it may or may not have been done
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             notify=heard)).refunds
+    error = "razorpay POST payments: HTTP 500 We are facing some trouble completing your request"
+    assert row == await env.service.repo.refund(row.id)
+    assert _row(row) == (RefundStatus.FAILED, 1, row.id, env.now() + 60_000, error, None)
+    assert _moves(heard) == [(row.id, RefundStatus.REQUESTED, RefundStatus.FAILED,
+                              env.now() + 60_000, error)]
+    # Razorpay's documented refusal (a payment older than six months), then a long
+    # description: the row keeps its first 200 characters
+    fake.refund_mode = "processed"
+    old = "Refund is not supported by the bank because the payment is more than 6 months old"
+    long = "Too many requests: " + "slow down and retry after the given time; " * 8
+    for wait, answer, backoff in ((60_000, (400, "BAD_REQUEST_ERROR", old), 300_000),
+                                  (300_000, (429, "BAD_REQUEST_ERROR", long), 900_000)):
+        env.advance(wait)
+        fake.refund_error = answer
+        assert await env.service.retry_refunds(heard) == 1
+        stored = await env.service.repo.refund(row.id)
+        assert stored is not None
+        said = f"razorpay POST payments: HTTP {answer[0]} {answer[2]}"[:200]
+        assert _row(stored) == (RefundStatus.FAILED, stored.attempts, row.id,
+                                env.now() + backoff, said, None)
+        assert heard.moves[-1].refund.last_error == said
+    assert len(said) == 200
+    assert [s.attempts for s in await env.service.repo.refunds_for_order(order.id)] == [3]
+    env.advance(900_000)
+    fake.refund_error = None
+    assert await env.service.retry_refunds(heard) == 1
+    assert _refunds_asked(fake) == [(pid, row.id, 3_000)] * 4  # one key: one refund
+    done = await env.service.repo.refund(row.id)
+    assert done is not None and done.status == RefundStatus.PROCESSED
+    assert [m.after for m in heard.moves] == [RefundStatus.FAILED] * 3
+    assert _logged(caplog) == [_failed_line(row, n, "scheduled") for n in (1, 2, 3)]
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           "psp_clearing:razorpay": TOTAL - 3_000}
+    await clean_books(env)
+
+
+async def test_a_refund_no_provider_can_send_waits_for_the_merchant_with_the_reason(
+        env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="payments.service")
+    reason = "no refund API: " + "the merchant refunds from their UPI app; " * 6
+    env = Env(env.db, HandRefundPsp(reason=reason), env.service, env.clock,
+              env.policy).restart()
+    with pytest.raises(PaymentError) as nothing:
+        await env.service.refund_order(await new_order(env), Money(1_000, "INR"))
+    assert (nothing.value.code, str(nothing.value)) == ("nothing_to_refund",
+                                                         "nothing_to_refund")
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    heard = Heard()
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             notify=heard)).refunds
+    assert row == await env.service.repo.refund(row.id)
+    assert _row(row) == (RefundStatus.FAILED, 1, row.id, 0, reason[:200], None)
+    assert _moves(heard) == [(row.id, RefundStatus.REQUESTED, RefundStatus.FAILED, 0,
+                              reason[:200])]
+    # cash on delivery, collected: refunded by hand too
+    cod = await _cod(env)
+    await _move(env, cod, OrderEvent.CONFIRM)
+    await env.service.collect_cash(cod, deliver=False)
+    (cash,) = (await env.service.refund_order(await fresh(env, cod), Money(2_000, "INR"),
+                                              notify=heard)).refunds
+    by_hand = "cash on delivery is refunded by hand"
+    assert _row(cash) == (RefundStatus.FAILED, 1, cash.id, 0, by_hand, None)
+    assert _moves(heard)[1:] == [(cash.id, RefundStatus.REQUESTED, RefundStatus.FAILED, 0,
+                                  by_hand)]
+    assert heard.updates == []
+    assert _logged(caplog) == [_failed_line(row, 1, "needs the merchant"),
+                               _failed_line(cash, 1, "needs the merchant")]
+    env.advance(7 * 24 * HOUR)
+    assert await env.service.retry_refunds(heard) == 0  # never sent again by itself
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           f"psp_clearing:{NAME}": TOTAL,
+                                           "refunds_payable": -3_000}
+    assert await _accounts(env, cod) == {"merchant_revenue": -TOTAL + 2_000,
+                                         "cash_in_hand": TOTAL, "refunds_payable": -2_000}
+
+
+async def test_a_refund_being_sent_is_leased_and_one_moved_meanwhile_is_answered_as_stored(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    env, fake = rzp
+    order, _, pid = await _paid_link(env, fake)
+    seen: list[Refund] = []
+
+    async def look() -> None:  # while Razorpay is asked, another process looks
+        (claimed,) = await env.service.repo.refunds_for_order(order.id)
+        seen.append(claimed)
+        assert await env.service.retry_refunds() == 0
+
+    fake.before_refund = look
+    (row,) = (await env.service.refund_order(await fresh(env, order),
+                                             Money(3_000, "INR"))).refunds
+    (claimed,) = seen
+    assert _row(claimed) == (RefundStatus.REQUESTED, 1, row.id, env.now() + 120_000, "",
+                             None)
+    assert row.status == RefundStatus.PROCESSED
+    assert _refunds_asked(fake) == [(pid, row.id, 3_000)]
+    # two payments, refunded whole: while the first is sent the provider reports the
+    # other paid back (its dashboard): that one is not sent, and answered as stored
+    two = await new_order(env)
+    first_link = await ask(env, two)
+    first = await pay(env, first_link, TOTAL - 2_000)
+    link = await ask(env, two)  # the rest
+    assert link.amount_minor == 2_000
+    second = await pay(env, link, 2_000, at=T0 // 1000 + 5)
+    requests = {first: first_link, second: link}
+    paid_back: list[Refund] = []
+
+    async def dashboard() -> None:
+        (other,) = [r for r in await env.service.repo.refunds_for_order(two.id)
+                    if r.attempts == 0]
+        env.psp.refunded[other.payment_id] = other.amount_minor
+        await env.service.apply_event(NAME, event(
+            requests[other.payment_id], K.REFUNDED, other.amount_minor,
+            payment_id=other.payment_id, refund_id="srf_dashboard", at=T0 // 1000 + 10))
+        paid_back.append(other)
+
+    env.psp.before_refund = dashboard
+    sent = (await env.service.refund_order(await fresh(env, two))).refunds
+    (other,) = paid_back
+    stored = {r.id: r for r in await env.service.repo.refunds_for_order(two.id)}
+    assert {r.id: r for r in sent} == stored
+    assert sorted((r.payment_id, r.amount_minor) for r in sent) == sorted(
+        [(first, TOTAL - 2_000), (second, 2_000)])
+    assert _row(stored[other.id]) == (RefundStatus.PROCESSED, 0, "", env.now() + 120_000,
+                                      "", "srf_dashboard")
+    assert [r.status for r in sent] == [RefundStatus.PROCESSED] * 2
+    assert env.psp.paid_out() == TOTAL and env.psp.rejected == 0
+    assert await _accounts(env, two) == {}
     await clean_books(env)

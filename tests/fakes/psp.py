@@ -6,7 +6,7 @@ payment captured, and one idempotency key is one refund."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -38,6 +38,8 @@ class ScriptedPsp:
     by_key: dict[str, ProviderRefund] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
     rejected: int = 0  # refunds the PSP itself had to refuse (haat should never cause one)
+    # run once, first, inside the next refund (another process acting meanwhile)
+    before_refund: Callable[[], Awaitable[object]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def capture(self, payment_id: str, amount: int) -> None:
@@ -60,6 +62,9 @@ class ScriptedPsp:
 
     async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
                      ) -> ProviderRefund:
+        look, self.before_refund = self.before_refund, None
+        if look is not None:
+            await look()
         if idempotency_key in self.by_key:
             return self.by_key[idempotency_key]
         if self.refund_mode == "error":
@@ -111,7 +116,8 @@ class HandRefundPsp(ScriptedPsp):
     made by hand from their UPI app and then recorded with ``refunded``."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
+    reason: str = "no refund API: the merchant refunds from their UPI app"
 
     async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
                      ) -> ProviderRefund:
-        raise Unsupported("no refund API: the merchant refunds from their UPI app")
+        raise Unsupported(self.reason)

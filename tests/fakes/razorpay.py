@@ -71,6 +71,13 @@ class FakeRazorpay:
     fetch_mode: str = "ok"
     # run once, first, inside the next cancel (another process acting meanwhile)
     before_cancel: Callable[[], Awaitable[object]] | None = None
+    # the next refunds answer this error envelope (HTTP status, code, description) and
+    # refund nothing, as Razorpay's documented refund errors do (429 rate limited, 409 a
+    # request with the same idempotency key still being processed, 400 a refund the bank
+    # does not support)
+    refund_error: tuple[int, str, str] | None = None
+    # run once, first, inside the next refund (the world looking while haat waits)
+    before_refund: Callable[[], Awaitable[object]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _id(self, prefix: str) -> str:
@@ -249,6 +256,12 @@ class FakeRazorpay:
         return web.json_response(refund)
 
     async def _refund(self, request: web.Request) -> web.Response:
+        look, self.before_refund = self.before_refund, None
+        if look is not None:
+            await look()
+        if self.refund_error is not None:
+            http, code, description = self.refund_error
+            return _error(http, description, code)
         payment = self.payments.get(request.match_info["id"])
         body = await _body(request)
         if payment is None:
