@@ -9,18 +9,20 @@ parsing turns a callback or a fetch into :class:`ProviderEvent` values that the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import aiohttp
 
 from catalog.money import Money
 from config.plugins import Option
 from payments.status import PaymentEventKind
 
 if TYPE_CHECKING:
-    import aiohttp
     from aiohttp import web
 
     from storage.database import Database
@@ -61,6 +63,18 @@ async def json_answer(resp: aiohttp.ClientResponse, provider: str, method: str, 
         raise ProviderError(f"{provider} {method} {path.split('/')[1]}: "
                             f"HTTP {resp.status} {str(detail or '')[:detail_limit]}".rstrip())
     return data
+
+
+@contextlib.asynccontextmanager
+async def reaching(provider: str, method: str, path: str) -> AsyncIterator[None]:
+    """A provider that cannot be reached (refused, reset, timed out) is a
+    :class:`ProviderError` like an answer it refuses: whoever retries, retries (a refund
+    under the same key), and nothing escapes as a crash of the caller."""
+    try:
+        yield
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise ProviderError(f"{provider} {method} {path.split('/')[1]}: unreachable "
+                            f"({type(exc).__name__})") from exc
 
 
 class Unsupported(ProviderError):

@@ -36,6 +36,7 @@ from payments.providers.base import (
     int_minor,
     json_answer,
     opt_str,
+    reaching,
     unique_refs,
 )
 from payments.status import PaymentEventKind
@@ -142,7 +143,7 @@ class RazorpayProvider:
         if self._authorization is None:
             raise ProviderError("RAZORPAY_KEY_ID / RAZORPAY_KEY_SECRET are not set")
         sent = {**(headers or {}), "Authorization": self._authorization}
-        async with self._session.request(
+        async with reaching("razorpay", method, path), self._session.request(
             method, f"{self._base}{path}", json=body, headers=sent, timeout=_TIMEOUT,
         ) as resp:
             return await json_answer(resp, "razorpay", method, path, "description",

@@ -47,6 +47,7 @@ from payments.providers.base import (
     int_minor,
     json_answer,
     opt_str,
+    reaching,
     unique_refs,
 )
 from payments.status import PaymentEventKind
@@ -207,9 +208,9 @@ class StripeProvider:
             data = form_encode(form)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key[:255]
-        async with self._session.request(method, f"{self._base}{path}", data=data,
-                                         params=query, headers=headers,
-                                         timeout=_TIMEOUT) as resp:
+        async with reaching("stripe", method, path), self._session.request(
+                method, f"{self._base}{path}", data=data, params=query, headers=headers,
+                timeout=_TIMEOUT) as resp:
             return await json_answer(resp, "stripe", method, path, "message")
 
     # creating ---------------------------------------------------------------------------

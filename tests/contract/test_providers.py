@@ -40,6 +40,7 @@ from payments.status import PaymentEventKind, PaymentStatus, apply_events
 from payments.upi import UpiLink
 from security.signatures import hmac_sha256_hex
 from tests.fakes.razorpay import FakeRazorpay
+from tests.localhost import free_port
 from webhooks.plugins import plugin_rules
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "payments" / "razorpay"
@@ -558,6 +559,33 @@ async def test_razorpay_requests_on_the_wire(aiohttp_server: ServerFactory) -> N
         with pytest.raises(ProviderError, match="KEY"):
             await RazorpayProvider(session, key_id=None, key_secret=None, webhook_secret=None
                                    ).create_payment_link(request())
+
+
+async def test_a_provider_that_cannot_be_reached_is_a_provider_error_never_a_crash() -> None:
+    """Refused connections (and timeouts, caught alike) are ProviderErrors the service
+    books as a failed attempt and retries (a refund under the same key): an aiohttp error
+    escaping would end the merchant's command and the scheduler's tick instead."""
+    from payments.providers.stripe import StripeProvider
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with aiohttp.ClientSession() as session:
+        razorpay = RazorpayProvider(session, key_id="k", key_secret="s", webhook_secret="w",
+                                    base_url=f"{closed}/v1")
+        stripe = StripeProvider(session, secret_key="sk_test_x", webhook_secret="w",
+                                base_url=f"{closed}/v1")
+        calls = [
+            ("razorpay POST payment_links", razorpay.create_payment_link(request())),
+            ("razorpay POST payments", razorpay.refund("pay_x", AMOUNT, idempotency_key="k")),
+            ("razorpay GET payment_links", razorpay.fetch("plink_x")),
+            ("stripe POST payment_links", stripe.create_payment_link(request())),
+            ("stripe POST refunds", stripe.refund("pi_x", Money(1000, "AED"),
+                                                  idempotency_key="k")),
+        ]
+        for said, call in calls:
+            with pytest.raises(ProviderError) as info:
+                await call
+            assert str(info.value) == f"{said}: unreachable (ClientConnectorError)"
+            assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
 
 
 # --- upi_intent -------------------------------------------------------------------------
