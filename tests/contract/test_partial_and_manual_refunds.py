@@ -7,20 +7,39 @@ by reconcile, and count against the cap meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from catalog.money import Money
 from payments.audit import audit
-from payments.repository import Order
-from payments.service import PaymentError, PaymentService, PaymentUpdate
+from payments.repository import Order, Refund
+from payments.service import (
+    REFUND_LEASE_MS,
+    PaymentError,
+    PaymentService,
+    PaymentUpdate,
+    RefundUpdate,
+    backoff_ms,
+)
 from payments.status import OrderEvent, RefundStatus
 from storage.database import WriteSet, open_database
-from tests.contract.money_env import TOTAL, Env, ask, clean_books, fresh, new_order, pay
+from tests.contract.money_env import (
+    T0,
+    TOTAL,
+    Env,
+    K,
+    ask,
+    clean_books,
+    event,
+    fresh,
+    new_order,
+    pay,
+)
 from tests.fakes.psp import NAME, HandRefundPsp
 
 
@@ -408,3 +427,234 @@ async def test_a_manual_refund_that_loses_eight_races_is_refused_as_busy(
                                                      Money(1_000, "INR"), "UTR0007")).refunds
     assert row.provider_ref == "manual:UTR0007:0"
     await clean_books(env)
+
+
+# ---- a refund row's moves: the rows, what notify is told, the ledger per account --------
+# (issue 20: mutation testing of payments/service.py, _refund_move, _reserve, _after_commit)
+
+_ROW_ID = re.compile(r"rf_[0-9a-f]{20}")
+
+
+@dataclass
+class _Listener:
+    """The bot's stand-in with all three hooks: applied events, refund moves (with the
+    write set they come in), and what it is told after each commit."""
+
+    updates: list[PaymentUpdate] = field(default_factory=list)
+    moves: list[RefundUpdate] = field(default_factory=list)
+    committed: list[PaymentUpdate] = field(default_factory=list)
+    move_writes: list[object] = field(default_factory=list)
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        self.updates.append(update)
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        self.moves.append(update)
+        self.move_writes.append(writes)
+
+    async def after_commit(self, update: PaymentUpdate) -> None:
+        self.committed.append(update)
+
+
+async def _paid(env: Env, told: _Listener, amount: int = TOTAL) -> tuple[Order, str, str]:
+    order = await new_order(env)
+    link = await ask(env, order, amount=None if amount == TOTAL else Money(amount, "INR"))
+    pid = f"pay_{link.id}"
+    env.psp.capture(pid, amount)
+    update = await env.service.apply_event(NAME, event(link, K.CAPTURED, amount,
+                                                       payment_id=pid), told)
+    assert update is not None
+    return order, link.id, pid
+
+
+async def test_a_refund_the_provider_accepts_is_told_once_with_the_row_as_stored(
+        env: Env) -> None:
+    told = _Listener()
+    order, request_id, pid = await _paid(env, told)
+    assert told.committed == told.updates and len(told.updates) == 1  # after its commit
+    env.psp.refund_mode = "pending"
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             reason="damaged", notify=told)).refunds
+    assert _ROW_ID.fullmatch(row.id)
+    expected = Refund(
+        id=row.id, payment_request_id=request_id, amount_minor=3_000, currency="INR",
+        status=RefundStatus.PENDING, provider_ref="srf_1", reason="damaged", created_at=T0,
+        order_id=order.id, payment_id=pid, against="merchant_revenue", attempts=1,
+        attempt_key=row.id, next_attempt_at=0, last_error="", updated_at=T0)
+    assert row == expected
+    assert await env.service.repo.refunds_for_order(order.id) == [expected]
+    now = await fresh(env, order)
+    assert now.status == "partially_refunded"
+    assert told.moves == [RefundUpdate(now, expected, RefundStatus.REQUESTED,
+                                       RefundStatus.PENDING, retry_at=0)]
+    assert [type(w) for w in told.move_writes] == [WriteSet]
+    assert len(told.updates) == 1  # no provider event yet
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 3_000,
+                                           "refunds_payable": -3_000,
+                                           f"psp_clearing:{NAME}": TOTAL}
+    # a refund the provider answers processed at once is not a move to tell of
+    env.psp.refund_mode = "processed"
+    (done,) = (await env.service.refund_order(await fresh(env, order), Money(1_000, "INR"),
+                                              notify=told)).refunds
+    assert done.status == RefundStatus.PROCESSED and done.provider_ref == "srf_2"
+    assert len(told.moves) == 1
+    assert told.committed == told.updates and len(told.updates) == 2
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 4_000,
+                                           "refunds_payable": -3_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 1_000}
+
+
+async def test_a_refund_that_fails_then_errors_is_told_with_its_retry_and_error(
+        env: Env) -> None:
+    told = _Listener()
+    order, request_id, pid = await _paid(env, told)
+    env.psp.refund_mode = "failed"
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(4_000, "INR"),
+                                             notify=told)).refunds
+    retry_at = T0 + backoff_ms(1)
+    moved = Refund(
+        id=row.id, payment_request_id=request_id, amount_minor=4_000, currency="INR",
+        status=RefundStatus.FAILED, provider_ref=None, reason="merchant", created_at=T0,
+        order_id=order.id, payment_id=pid, against="merchant_revenue", attempts=1,
+        attempt_key=row.id, next_attempt_at=retry_at,
+        last_error="the provider answered failed", updated_at=T0)
+    assert row == moved
+    # stored: a definitive failure is retried under a new idempotency key
+    stored = replace(moved, attempt_key=f"{row.id}-1")
+    assert await env.service.repo.refunds_for_order(order.id) == [stored]
+    partly = await fresh(env, order)
+    assert partly.status == "partially_refunded"
+    assert told.moves == [RefundUpdate(partly, moved, RefundStatus.REQUESTED,
+                                       RefundStatus.FAILED, retry_at=retry_at)]
+    # the retry is sent, the provider errors: the new error replaces the old one
+    env.clock[0] = retry_at
+    env.psp.refund_mode = "error"
+    assert await env.service.retry_refunds(told) == 1
+    again_at = retry_at + backoff_ms(2)
+    second = replace(stored, status=RefundStatus.FAILED, attempts=2,
+                     next_attempt_at=again_at, last_error="HTTP 500 (scripted)",
+                     updated_at=retry_at)
+    assert await env.service.repo.refunds_for_order(order.id) == [second]
+    assert told.moves[1:] == [RefundUpdate(partly, second, RefundStatus.REQUESTED,
+                                           RefundStatus.FAILED, retry_at=again_at)]
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 4_000,
+                                           "refunds_payable": -4_000,
+                                           f"psp_clearing:{NAME}": TOTAL}
+    # then it goes through
+    env.clock[0] = again_at
+    env.psp.refund_mode = "processed"
+    assert await env.service.retry_refunds(told) == 1
+    (last,) = await env.service.repo.refunds_for_order(order.id)
+    assert (last.status, last.attempts, last.attempt_key) == (
+        RefundStatus.PROCESSED, 3, f"{row.id}-1")
+    assert len(told.moves) == 2
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 4_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 4_000}
+    await clean_books(env)
+
+
+@dataclass
+class _Peeking(_Listener):
+    """Reads the order's refund rows as they stand when each move is told."""
+
+    env: Env | None = None
+    seen: list[list[Refund]] = field(default_factory=list)
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        await super().refund_changed(update, writes)
+        assert self.env is not None
+        self.seen.append(await self.env.service.repo.refunds_for_order(update.order.id))
+
+
+async def test_a_reserved_refund_waits_for_its_lease_before_it_is_sent(env: Env) -> None:
+    told = _Peeking(env=env)
+    order = await new_order(env)
+    first = await ask(env, order, amount=Money(6_000, "INR"))
+    await pay(env, first, 6_000, "payA")
+    second = await ask(env, order, amount=Money(4_000, "INR"))
+    await pay(env, second, 4_000, "payB")
+    env.psp.refund_mode = "pending"
+    result = await env.service.refund_order(await fresh(env, order), notify=told)
+    assert len(result.refunds) == 2 and len(told.seen) == 2
+    # while the first part (claimed: one attempt) was being told of, the second was as
+    # reserved: never sent, leased for a while so no retry sends it beside us
+    waiting = [r for r in told.seen[0] if r.attempts == 0]
+    assert len(waiting) == 1
+    (row,) = waiting
+    assert _ROW_ID.fullmatch(row.id)
+    assert row == Refund(
+        id=row.id, payment_request_id=row.payment_request_id, amount_minor=row.amount_minor,
+        currency="INR", status=RefundStatus.REQUESTED, provider_ref=None, reason="merchant",
+        created_at=T0, order_id=order.id, payment_id=row.payment_id,
+        against="merchant_revenue", attempts=0, attempt_key="",
+        next_attempt_at=T0 + REFUND_LEASE_MS, last_error="", updated_at=T0)
+    assert {r.payment_id: r.amount_minor for r in result.refunds} == {"payA": 6_000,
+                                                                      "payB": 4_000}
+    assert (await fresh(env, order)).status == "refund_pending"
+    assert await _accounts(env, order) == {"refunds_payable": -TOTAL,
+                                           f"psp_clearing:{NAME}": TOTAL}
+
+
+@dataclass
+class _Mover(_Listener):
+    """Another server moving the refund row each time we are about to write it (its status
+    back and forth, and what it last saw), so every compare-and-set of ours loses."""
+
+    env: Env | None = None
+
+    async def refund_changed(self, update: RefundUpdate, writes: WriteSet) -> None:
+        await super().refund_changed(update, writes)
+        assert self.env is not None
+        status = "pending" if update.before == RefundStatus.REQUESTED else "requested"
+        theirs = WriteSet()
+        theirs.add("UPDATE refunds SET status = ?, last_error = ? WHERE id = ?",
+                   (status, f"moved {len(self.moves)}", update.refund.id))
+        await self.env.db.write(theirs)
+
+
+async def test_a_refund_row_that_keeps_moving_is_given_back_as_stored_after_eight_tries(
+        env: Env) -> None:
+    told = _Mover(env=env)
+    order, _request_id, _pid = await _paid(env, told)
+    env.psp.refund_mode = "failed"
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(2_000, "INR"),
+                                             notify=told)).refunds
+    assert len(told.moves) == 8  # eight tries, each read the row again
+    assert [m.before for m in told.moves] == [RefundStatus.REQUESTED,
+                                              RefundStatus.PENDING] * 4
+    assert (row.status, row.last_error, row.attempts) == (
+        RefundStatus.REQUESTED, "moved 8", 1)
+    assert await env.service.repo.refunds_for_order(order.id) == [row]
+
+
+async def test_a_close_reported_late_leaves_money_taken_in_time_as_paid(env: Env) -> None:
+    told = _Listener()
+    order, request_id, _pid = await _paid(env, told)
+    link = await env.service.repo.request(request_id)
+    assert link is not None
+    late = await env.service.apply_event(
+        NAME, event(link, K.EXPIRED, at=T0 // 1000 - 60), told)
+    assert late is not None
+    assert (late.before.status, late.after.status) == ("paid", "paid")
+    assert late.after.captured_after_close.minor == 0
+    stored = await env.service.repo.request(request_id)
+    assert stored is not None and (stored.status, stored.captured_minor) == ("paid", TOTAL)
+    assert (await fresh(env, order)).status == "paid"
+    assert await env.service.repo.refunds_for_order(order.id) == []
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL,
+                                           f"psp_clearing:{NAME}": TOTAL}
+    assert told.committed == told.updates and len(told.updates) == 2
+    await clean_books(env)
+
+
+async def test_the_ledger_is_balanced_per_shop(env: Env) -> None:
+    order, _request_id, _pid = await _paid(env, _Listener())
+    off = WriteSet()
+    off.add("INSERT INTO ledger_entries (shop_id, ref, account, amount_minor, currency, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ("elsewhere", "order:X-1", "merchant_revenue", -5, "INR", T0))
+    await env.db.write(off)
+    assert await env.service.ledger_balanced("money")
+    assert not await env.service.ledger_balanced("elsewhere")
+    assert not await env.service.ledger_balanced()
+    assert (await fresh(env, order)).status == "paid"
