@@ -7,10 +7,26 @@ account, what the ledger must hold for one order (payments/ledger.py names the a
 
 from __future__ import annotations
 
+from catalog.money import Money
 from payments.audit import order_balances
-from payments.status import OrderEvent
+from payments.repository import Order
+from payments.status import OrderEvent, PaymentEventKind
 from storage.database import WriteSet
-from tests.contract.money_env import TOTAL, Env, ask, clean_books, late_money, new_order, pay
+from tests.contract.money_env import (
+    T0,
+    TOTAL,
+    Env,
+    ask,
+    clean_books,
+    event,
+    fresh,
+    late_money,
+    new_order,
+    pay,
+)
+from tests.fakes.psp import NAME
+
+K = PaymentEventKind
 
 
 async def _accounts(env: Env, label: str, shop: str) -> dict[str, int]:
@@ -49,3 +65,62 @@ async def test_late_money_after_a_cancel_goes_back_and_never_touches_revenue(env
     assert {a: v for a, v in refunded.items() if v} == {
         "customer_receivable": TOTAL, "psp_clearing:scripted": -TOTAL}
     await clean_books(env)
+
+
+# ---- PaymentService._ledger_for: the exact rows of one request's change of state --------
+# Issue 20: mutation testing of payments/service.py found the capture's ref (it names the
+# payment request) and a refund booked with a capture in one step unchecked.
+
+
+async def _order_rows(env: Env, order: Order) -> list[tuple[str, str, int]]:
+    """(ref, account, signed amount) of every posting of the order, in a stable order."""
+    return sorted((ref, account, amount) for _shop, ref, account, amount, _cur
+                  in await env.service.repo.ledger_rows(order.shop_id)
+                  if ref.split(":")[1:2] == [order.label])
+
+
+async def test_a_capture_and_a_tip_are_booked_under_their_request_ids(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    await pay(env, tip, 500)
+    label = order.label
+    assert await _order_rows(env, order) == sorted([
+        (f"order:{label}", "customer_receivable", TOTAL),
+        (f"order:{label}", "merchant_revenue", -TOTAL),
+        # the ref names the payment request whose money it is, not only the order
+        (f"capture:{label}:{link.id}", "customer_receivable", -TOTAL),
+        (f"capture:{label}:{link.id}", "psp_clearing:scripted", TOTAL),
+        # a tip is income nobody owed: clearing up, tips up, the receivable untouched
+        (f"tip:{label}:{tip.id}", "psp_clearing:scripted", 500),
+        (f"tip:{label}:{tip.id}", "tips", -500)])
+    assert await _accounts(env, label, order.shop_id) == {
+        "merchant_revenue": -TOTAL, "psp_clearing": TOTAL + 500, "tips": -500}
+    await clean_books(env)
+
+
+async def test_a_refund_that_came_before_its_capture_is_paid_out_with_the_capture(
+        env: Env) -> None:
+    # the provider's refund event is older than nothing we know: no capture yet, so it
+    # refunds nothing; the capture it refunds, dated before it, then brings both at once
+    order = await new_order(env)
+    link = await ask(env, order)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 4_000, at=T0 // 1000 + 50,
+                                              payment_id="payA", refund_id="rfnd_A"))
+    assert await _order_rows(env, order) == sorted([
+        (f"order:{order.label}", "customer_receivable", TOTAL),
+        (f"order:{order.label}", "merchant_revenue", -TOTAL)])
+    env.psp.capture("payA", TOTAL)
+    await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL, payment_id="payA"))
+    request = await env.service.repo.request(link.id)
+    assert request is not None
+    assert (request.captured_minor, request.refunded_minor) == (TOTAL, 4_000)
+    # one step books the capture and the refund's payout, each under the request's id
+    mine = [row for row in await _order_rows(env, order) if row[0].endswith(f":{link.id}")]
+    assert mine == sorted([
+        (f"capture:{order.label}:{link.id}", "customer_receivable", -TOTAL),
+        (f"capture:{order.label}:{link.id}", "psp_clearing:scripted", TOTAL),
+        (f"refund:{order.label}:{link.id}", "psp_clearing:scripted", -4_000),
+        (f"refund:{order.label}:{link.id}", "refunds_payable", 4_000)])
+    assert await env.service.ledger_balanced()
