@@ -11,9 +11,27 @@ back each other up; docs/TESTING.md.)
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field, replace
 
-from tests.contract.money_env import TOTAL, Env, K, ask, clean_books, event, fresh, new_order
-from tests.fakes.psp import NAME
+from catalog.money import Money
+from payments.providers.base import ProviderRefund
+from payments.repository import Order, PaymentRequest, Refund
+from payments.service import PaymentUpdate
+from payments.status import RefundStatus
+from storage.database import WriteSet
+from tests.contract.money_env import (
+    T0,
+    TOTAL,
+    Env,
+    K,
+    ask,
+    clean_books,
+    event,
+    fresh,
+    new_order,
+    pay,
+)
+from tests.fakes.psp import NAME, ScriptedPsp
 
 
 async def test_the_same_capture_at_ten_services_at_once_is_captured_once(env: Env) -> None:
@@ -30,3 +48,193 @@ async def test_the_same_capture_at_ten_services_at_once_is_captured_once(env: En
     assert (await fresh(env, order)).status == "paid"
     assert env.psp.refunded == {}  # nothing counted twice, so no "overpayment" refunded
     await clean_books(env)
+
+
+# ---- a provider's refund event matched to our refund rows, or booked as its own -----------
+# Issue 20: mutants of PaymentService._refund_rows_for_event survived. Each case feeds the
+# provider's refund event through apply_event and states the refund rows stored (every
+# field), the order's status, what notify was told and the ledger per exact account.
+
+
+
+@dataclass
+class _Told:
+    updates: list[PaymentUpdate] = field(default_factory=list)
+
+    async def __call__(self, update: PaymentUpdate, writes: WriteSet) -> None:
+        self.updates.append(update)
+
+
+async def _ledger(env: Env, order: Order) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _shop, ref, account, amount, _cur in await env.service.repo.ledger_rows(order.shop_id):
+        if ref.split(":")[1:2] == [order.label]:
+            out[account] = out.get(account, 0) + amount
+    return {a: v for a, v in out.items() if v}
+
+
+async def _refund_postings(env: Env, order: Order) -> list[tuple[str, str, int]]:
+    return sorted((ref, account, amount) for _s, ref, account, amount, _c
+                  in await env.service.repo.ledger_rows(order.shop_id)
+                  if ref.startswith(f"refund:{order.label}"))
+
+
+def _provider_row(row: Refund, request: PaymentRequest, order: Order, amount: int,
+                  refund_id: str, payment_id: str, against: str, now: int) -> Refund:
+    """The row of a refund the provider made by itself, as it must be stored."""
+    assert row.id.startswith("rf_") and len(row.id) == 23
+    return Refund(id=row.id, payment_request_id=request.id, amount_minor=amount,
+                  currency="INR", status=RefundStatus.PROCESSED, provider_ref=refund_id,
+                  reason="provider", created_at=now, order_id=order.id,
+                  payment_id=payment_id, against=against, attempts=0, attempt_key="",
+                  next_attempt_at=0, last_error="", updated_at=now)
+
+
+async def test_a_refund_made_at_the_dashboard_is_booked_as_the_providers_own(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    told = _Told()
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 3_000, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_1"), told)
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert row == _provider_row(row, link, order, 3_000, "dash_1", pid, "merchant_revenue",
+                                env.now())
+    (update,) = told.updates
+    assert (update.refund, update.provider_refund) == (None, Money(3_000, "INR"))
+    assert (await fresh(env, order)).status == "partially_refunded"
+    # one paisa more, later: its own row too
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 1, at=T0 // 1000 + 60,
+                                              payment_id=pid, refund_id="dash_2"), told)
+    first, second = await env.service.repo.refunds_for_order(order.id)
+    assert first == row
+    assert second == _provider_row(second, link, order, 1, "dash_2", pid, "merchant_revenue",
+                                   env.now())
+    assert told.updates[1].provider_refund == Money(1, "INR")
+    assert await _ledger(env, order) == {"merchant_revenue": -(TOTAL - 3_001),
+                                         "psp_clearing:scripted": TOTAL - 3_001}
+    # the liability of each row under its own id; paid out of the scripted PSP's clearing
+    label = order.label
+    assert await _refund_postings(env, order) == sorted([
+        (f"refund:{label}:{row.id}", "merchant_revenue", 3_000),
+        (f"refund:{label}:{row.id}", "refunds_payable", -3_000),
+        (f"refund:{label}:{second.id}", "merchant_revenue", 1),
+        (f"refund:{label}:{second.id}", "refunds_payable", -1),
+        (f"refund:{label}:{link.id}", "refunds_payable", 3_000),
+        (f"refund:{label}:{link.id}", "psp_clearing:scripted", -3_000),
+        (f"refund:{label}:{link.id}", "refunds_payable", 1),
+        (f"refund:{label}:{link.id}", "psp_clearing:scripted", -1)])
+    await clean_books(env)
+
+
+async def test_a_dashboard_refund_of_a_tip_naming_no_payment_is_against_tips(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    await pay(env, tip, 500)
+    env.advance(1_000)
+    # no payment id: the order's payment is the oldest, but the money came off the tip
+    await env.service.apply_event(NAME, event(tip, K.REFUNDED, 200, at=T0 // 1000 + 50,
+                                              refund_id="dash_tip"))
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert row == _provider_row(row, tip, order, 200, "dash_tip", "", "tips", env.now())
+    assert (await fresh(env, order)).status == "paid"
+    assert await _ledger(env, order) == {"merchant_revenue": -TOTAL, "tips": -300,
+                                         "psp_clearing:scripted": TOTAL + 300}
+    assert await _refund_postings(env, order) == sorted([
+        (f"refund:{order.label}:{row.id}", "tips", 200),
+        (f"refund:{order.label}:{row.id}", "refunds_payable", -200),
+        (f"refund:{order.label}:{tip.id}", "refunds_payable", 200),
+        (f"refund:{order.label}:{tip.id}", "psp_clearing:scripted", -200)])
+    await clean_books(env)
+
+
+async def test_a_dashboard_refund_of_money_paid_twice_is_against_the_shoppers_credit(
+        env: Env) -> None:
+    env.policy["other"] = "hold"
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    second = await pay(env, link, 2_000)
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 2_000, at=T0 // 1000 + 50,
+                                              payment_id=second, refund_id="dash_x"))
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert row == _provider_row(row, link, order, 2_000, "dash_x", second,
+                                "customer_receivable", env.now())
+    assert (await fresh(env, order)).status == "paid"
+    assert await _ledger(env, order) == {"merchant_revenue": -TOTAL,
+                                         "psp_clearing:scripted": TOTAL}
+    await clean_books(env)
+
+
+async def test_a_refund_event_naming_no_refund_books_no_row(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    told = _Told()
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 3_000, at=T0 // 1000 + 50,
+                                              payment_id=pid), told)
+    assert await env.service.repo.refunds_for_order(order.id) == []
+    (update,) = told.updates
+    assert (update.refund, update.provider_refund) == (None, None)
+    # the request's refunded money moves (its ledger too), but no refund row is made up
+    assert (await fresh(env, order)).status == "paid"
+    assert await _ledger(env, order) == {"merchant_revenue": -TOTAL, "refunds_payable": 3_000,
+                                         "psp_clearing:scripted": TOTAL - 3_000}
+
+
+async def test_a_dashboard_refund_supersedes_our_newest_unsent_refunds_that_no_longer_fit(
+        env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    env.psp.refund_mode = "failed"
+    for _ in range(3):  # three refunds of 3 000 the PSP failed: owed, to be sent again
+        env.advance(1_000)
+        await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"))
+    first, second, third = await env.service.repo.refunds_for_order(order.id)
+    assert [r.status for r in (first, second, third)] == [RefundStatus.FAILED] * 3
+    assert first.created_at < second.created_at < third.created_at
+    assert all(r.next_attempt_at for r in (first, second, third))
+    env.advance(1_000)
+    # 9 000 owed and unsent, then the merchant refunds 5 000 at the dashboard: 14 000 of
+    # 10 000 captured, so the newest unsent ones are superseded until it fits (two)
+    told = _Told()
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 5_000, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_5"), told)
+    now = env.now()
+    *kept, dash = await env.service.repo.refunds_for_order(order.id)
+    assert kept == [first,
+                    replace(second, status=RefundStatus.SUPERSEDED, next_attempt_at=0,
+                            updated_at=now),
+                    replace(third, status=RefundStatus.SUPERSEDED, next_attempt_at=0,
+                            updated_at=now)]
+    assert dash == _provider_row(dash, link, order, 5_000, "dash_5", pid, "merchant_revenue",
+                                 now)
+    assert told.updates[0].provider_refund == Money(5_000, "INR")
+    assert (await fresh(env, order)).status == "partially_refunded"
+    label = order.label
+    liability = [(f"refund:{label}:{r.id}", a, v) for r in (first, second, third, dash)
+                 for a, v in (("merchant_revenue", r.amount_minor),
+                              ("refunds_payable", -r.amount_minor))]
+    reversed_ = [(f"refund:{label}:{r.id}:superseded", a, v) for r in (second, third)
+                 for a, v in (("merchant_revenue", -3_000), ("refunds_payable", 3_000))]
+    paid_out = [(f"refund:{label}:{link.id}", "refunds_payable", 5_000),
+                (f"refund:{label}:{link.id}", "psp_clearing:scripted", -5_000)]
+    assert await _refund_postings(env, order) == sorted(liability + reversed_ + paid_out)
+    assert await _ledger(env, order) == {"merchant_revenue": -2_000,
+                                         "refunds_payable": -3_000,
+                                         "psp_clearing:scripted": 5_000}
+    # 2 000 more at the dashboard: 3 000 + 5 000 + 2 000 is exactly what was captured,
+    # so the oldest unsent refund still fits and is kept
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 2_000, at=T0 // 1000 + 60,
+                                              payment_id=pid, refund_id="dash_2"))
+    rows = await env.service.repo.refunds_for_order(order.id)
+    assert rows[:4] == [*kept, dash] and len(rows) == 5
+    assert await _ledger(env, order) == {"refunds_payable": -3_000,
+                                         "psp_clearing:scripted": 3_000}
