@@ -14,9 +14,9 @@ import asyncio
 from dataclasses import dataclass, field, replace
 
 from catalog.money import Money
-from payments.providers.base import ProviderRefund
+from payments.providers.base import ProviderError, ProviderRefund
 from payments.repository import Order, PaymentRequest, Refund
-from payments.service import PaymentUpdate
+from payments.service import PaymentService, PaymentUpdate
 from payments.status import RefundStatus
 from storage.database import WriteSet
 from tests.contract.money_env import (
@@ -238,3 +238,91 @@ async def test_a_dashboard_refund_supersedes_our_newest_unsent_refunds_that_no_l
     assert rows[:4] == [*kept, dash] and len(rows) == 5
     assert await _ledger(env, order) == {"refunds_payable": -3_000,
                                          "psp_clearing:scripted": 3_000}
+
+
+async def test_refund_failed_from_the_provider_moves_our_pending_refund_to_a_retry(
+        env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    env.psp.refund_mode = "pending"
+    env.advance(1_000)
+    (pending,) = (await env.service.refund_order(await fresh(env, order),
+                                                 Money(4_000, "INR"))).refunds
+    assert (pending.status, pending.provider_ref, pending.attempts) == (
+        RefundStatus.PENDING, "srf_1", 1)
+    env.psp.finish("srf_1", "failed")
+    env.advance(1_000)
+    told = _Told()
+    await env.service.apply_event(NAME, event(link, K.REFUND_FAILED, 4_000,
+                                              at=T0 // 1000 + 50, payment_id=pid,
+                                              refund_id="srf_1"), told)
+    now = env.now()
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert row == replace(pending, status=RefundStatus.FAILED, next_attempt_at=now + 60_000,
+                          attempt_key=f"{pending.id}-2",
+                          last_error="refund.failed from the provider", updated_at=now)
+    (update,) = told.updates
+    # the bot is told the row as it now is (its updated_at as read before the move)
+    assert update.refund == replace(row, updated_at=pending.updated_at)
+    assert update.provider_refund is None
+    assert (await fresh(env, order)).status == "partially_refunded"  # still owed
+    assert await _ledger(env, order) == {"merchant_revenue": -6_000,
+                                         "refunds_payable": -4_000,
+                                         "psp_clearing:scripted": TOTAL}
+    print(await _ledger(env, order))
+
+
+@dataclass
+class _RacingPsp(ScriptedPsp):
+    """A PSP whose refund webhook reaches us before its answer to the refund call does
+    (``racing``), or that is down for some payments (``down``)."""
+
+    service: PaymentService | None = None
+    request: PaymentRequest | None = None
+    down: set[str] = field(default_factory=set)
+
+    async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
+                     ) -> ProviderRefund:
+        if payment_id in self.down:
+            raise ProviderError("HTTP 503 (scripted)")
+        result = await super().refund(payment_id, amount, idempotency_key=idempotency_key)
+        assert self.service is not None and self.request is not None
+        await self.service.apply_event(NAME, event(
+            self.request, K.REFUNDED, amount.minor, at=T0 // 1000 + 70, payment_id=payment_id,
+            refund_id=result.refund_id, event_id=f"wh_{result.refund_id}"))
+        return result
+
+
+async def test_a_refund_webhook_faster_than_the_answer_settles_our_row_being_sent(
+        env: Env) -> None:
+    psp = _RacingPsp()
+    racing = Env(env.db, psp, env.service, env.clock, env.policy).restart()
+    order = await new_order(racing)
+    link = await ask(racing, order)
+    first = await pay(racing, link, 5_000)
+    second = await pay(racing, link, 5_000)
+    psp.service, psp.request, psp.down = racing.service, link, {first}
+    env.advance(1_000)
+    # the whole order: 5 000 of each payment; the first's call fails (owed, unsent), the
+    # second's webhook arrives while its call is still out
+    await racing.service.refund_order(await fresh(racing, order))
+    now = env.now()
+    rows = {r.payment_id: r for r in await racing.service.repo.refunds_for_order(order.id)}
+    down, sent = rows[first], rows[second]
+    base = Refund(id="", payment_request_id=link.id, amount_minor=5_000, currency="INR",
+                  status=RefundStatus.PROCESSED, provider_ref="srf_1", reason="merchant",
+                  created_at=now, order_id=order.id, payment_id=second,
+                  against="merchant_revenue", attempts=1, attempt_key=sent.id,
+                  next_attempt_at=0, last_error="", updated_at=now)
+    # the webhook found the row being sent (no provider ref yet, its payment, its amount,
+    # requested): processed under the PSP's id, no row of its own for the "dashboard"
+    assert rows == {
+        second: replace(base, id=sent.id),
+        first: replace(base, id=down.id, status=RefundStatus.FAILED, provider_ref=None,
+                       payment_id=first, attempt_key=down.id, next_attempt_at=now + 60_000,
+                       last_error="HTTP 503 (scripted)")}
+    assert psp.refunded == {second: 5_000}
+    assert (await fresh(racing, order)).status == "refund_pending"
+    assert await _ledger(racing, order) == {"refunds_payable": -5_000,
+                                            "psp_clearing:scripted": 5_000}
