@@ -270,7 +270,6 @@ async def test_refund_failed_from_the_provider_moves_our_pending_refund_to_a_ret
     assert await _ledger(env, order) == {"merchant_revenue": -6_000,
                                          "refunds_payable": -4_000,
                                          "psp_clearing:scripted": TOTAL}
-    print(await _ledger(env, order))
 
 
 @dataclass
@@ -326,3 +325,68 @@ async def test_a_refund_webhook_faster_than_the_answer_settles_our_row_being_sen
     assert (await fresh(racing, order)).status == "refund_pending"
     assert await _ledger(racing, order) == {"refunds_payable": -5_000,
                                             "psp_clearing:scripted": 5_000}
+
+
+async def test_a_dashboard_refund_of_everything_owed_supersedes_it_and_more_books_nothing(
+        env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    env.psp.refund_mode = "failed"
+    env.advance(1_000)
+    await env.service.refund_order(await fresh(env, order))
+    (owed,) = await env.service.repo.refunds_for_order(order.id)
+    assert (owed.status, owed.amount_minor) == (RefundStatus.FAILED, TOTAL)
+    env.advance(1_000)
+    # all of it at the dashboard: nothing of the payment left to allocate (revenue)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, TOTAL, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_all"))
+    now = env.now()
+    kept, dash = await env.service.repo.refunds_for_order(order.id)
+    assert kept == replace(owed, status=RefundStatus.SUPERSEDED, next_attempt_at=0,
+                           updated_at=now)
+    assert dash == _provider_row(dash, link, order, TOTAL, "dash_all", pid,
+                                 "merchant_revenue", now)
+    assert (await fresh(env, order)).status == "refunded"
+    assert await _ledger(env, order) == {}
+    # the PSP says it refunded more than was captured: nothing more to book, no row
+    env.advance(1_000)
+    told = _Told()
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 1_000, at=T0 // 1000 + 60,
+                                              payment_id=pid, refund_id="dash_more"), told)
+    assert await env.service.repo.refunds_for_order(order.id) == [kept, dash]
+    (update,) = told.updates
+    assert (update.refund, update.provider_refund) == (None, None)
+    assert await _ledger(env, order) == {}
+
+
+async def test_only_the_same_payments_refunds_count_when_superseding(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = await pay(env, link, TOTAL)
+    tip = await ask(env, await fresh(env, order), "tip", Money(3_000, "INR"))
+    tip_pid = await pay(env, tip, 3_000)
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(tip, K.REFUNDED, 3_000, at=T0 // 1000 + 40,
+                                              payment_id=tip_pid, refund_id="dash_tip"))
+    env.psp.refund_mode = "failed"
+    for _ in range(2):
+        env.advance(1_000)
+        await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                       payment_id=pid)
+    tipped, first, second = await env.service.repo.refunds_for_order(order.id)
+    assert (tipped.payment_id, first.payment_id, second.payment_id) == (tip_pid, pid, pid)
+    env.advance(1_000)
+    # 6 000 owed + 5 000 = 11 000 of the payment's 10 000: only the newest goes (the tip's
+    # refunded 3 000 is another payment's)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 5_000, at=T0 // 1000 + 50,
+                                              payment_id=pid, refund_id="dash_5"))
+    now = env.now()
+    rows = await env.service.repo.refunds_for_order(order.id)
+    assert rows[:3] == [tipped, first, replace(second, status=RefundStatus.SUPERSEDED,
+                                               next_attempt_at=0, updated_at=now)]
+    assert rows[3] == _provider_row(rows[3], link, order, 5_000, "dash_5", pid,
+                                    "merchant_revenue", now)
+    assert await _ledger(env, order) == {"merchant_revenue": -2_000,
+                                         "refunds_payable": -3_000,
+                                         "psp_clearing:scripted": 5_000}
