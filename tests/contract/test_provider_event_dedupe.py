@@ -11,13 +11,23 @@ back each other up; docs/TESTING.md.)
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from catalog.money import Money
-from payments.providers.base import ProviderError, ProviderRefund
+from payments.providers.base import PaymentProvider, ProviderError, ProviderEvent, ProviderRefund
+from payments.providers.razorpay import RazorpayProvider
 from payments.repository import Order, PaymentRequest, Refund
-from payments.service import PaymentService, PaymentUpdate
+from payments.service import PaymentPlan, PaymentService, PaymentUpdate
 from payments.status import RefundStatus
+from security.signatures import hmac_sha256_hex
 from storage.database import WriteSet
 from tests.contract.money_env import (
     T0,
@@ -32,6 +42,9 @@ from tests.contract.money_env import (
     pay,
 )
 from tests.fakes.psp import NAME, ScriptedPsp
+from tests.fakes.razorpay import FakeRazorpay
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 
 async def test_the_same_capture_at_ten_services_at_once_is_captured_once(env: Env) -> None:
@@ -390,3 +403,56 @@ async def test_only_the_same_payments_refunds_count_when_superseding(env: Env) -
     assert await _ledger(env, order) == {"merchant_revenue": -2_000,
                                          "refunds_payable": -3_000,
                                          "psp_clearing:scripted": 5_000}
+
+
+@pytest.fixture
+async def rzp(env: Env, aiohttp_server: ServerFactory
+              ) -> AsyncIterator[tuple[Env, FakeRazorpay, RazorpayProvider]]:
+    """The service with the real Razorpay provider, over HTTP to tests/fakes/razorpay.py."""
+    fake = FakeRazorpay(now=T0 // 1000)
+    server = await aiohttp_server(fake.build_app())
+    async with aiohttp.ClientSession() as session:
+        provider = RazorpayProvider(session, key_id=fake.key_id, key_secret=fake.key_secret,
+                                    webhook_secret="w", base_url=str(server.make_url("/v1")))
+        providers: dict[str, PaymentProvider] = {"razorpay": provider, NAME: env.psp}
+        service = PaymentService(env.db, providers, public_url="http://127.0.0.1",
+                                 now_ms=env.now)
+        yield Env(env.db, env.psp, service, env.clock, env.policy), fake, provider
+
+
+def _webhook(provider: RazorpayProvider, event_id: str, kind: str, refund: dict[str, Any]
+             ) -> list[ProviderEvent]:
+    """A signed Razorpay ``refund.*`` webhook, parsed by the real provider."""
+    body = json.dumps({"entity": "event", "event": kind, "contains": ["refund"],
+                       "payload": {"refund": {"entity": refund}},
+                       "created_at": refund["created_at"]}).encode()
+    headers = {"X-Razorpay-Signature": hmac_sha256_hex("w", body),
+               "X-Razorpay-Event-Id": event_id}
+    assert provider.verify_callback(headers, body)
+    return provider.parse_callback(headers, body)
+
+
+async def test_a_refund_made_at_the_razorpay_dashboard_arrives_by_webhook(
+        rzp: tuple[Env, FakeRazorpay, RazorpayProvider]) -> None:
+    env, fake, provider = rzp
+    order = await new_order(env)
+    writes = WriteSet()
+    link = await env.service.request_payment(writes, order, method="payment_link",
+                                             plan=PaymentPlan(provider="razorpay", payee=None))
+    await env.db.write(writes)
+    payment_id = fake.pay_link(str(link.provider_ref))
+    assert (await env.service.reconcile())["applied"] == 1
+    env.advance(5_000)
+    told = _Told()
+    for found in _webhook(provider, "evt_dash", "refund.processed", {
+            "id": "rfnd_dash", "entity": "refund", "amount": 2_500, "currency": "INR",
+            "payment_id": payment_id, "status": "processed", "created_at": T0 // 1000 + 90}):
+        await env.service.apply_event("razorpay", found, told)
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert row == _provider_row(row, link, order, 2_500, "rfnd_dash", payment_id,
+                                "merchant_revenue", env.now())
+    (update,) = told.updates
+    assert (update.refund, update.provider_refund) == (None, Money(2_500, "INR"))
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _ledger(env, order) == {"merchant_revenue": -(TOTAL - 2_500),
+                                         "psp_clearing:razorpay": TOTAL - 2_500}
