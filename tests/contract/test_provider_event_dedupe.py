@@ -456,3 +456,33 @@ async def test_a_refund_made_at_the_razorpay_dashboard_arrives_by_webhook(
     assert (await fresh(env, order)).status == "partially_refunded"
     assert await _ledger(env, order) == {"merchant_revenue": -(TOTAL - 2_500),
                                          "psp_clearing:razorpay": TOTAL - 2_500}
+
+
+async def test_a_dashboard_refund_is_allocated_to_its_own_payment_not_the_oldest(
+        env: Env) -> None:
+    order = await new_order(env)
+    first_link = await ask(env, order, amount=Money(4_000, "INR"))
+    first = await pay(env, first_link, 4_000)
+    env.advance(1_000)
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    await pay(env, tip, 500)
+    env.advance(1_000)
+    rest = await ask(env, await fresh(env, order))
+    last = await pay(env, rest, TOTAL - 4_000)
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(first_link, K.REFUNDED, 4_000,
+                                              at=T0 // 1000 + 50, payment_id=first,
+                                              refund_id="dash_a"))
+    env.advance(1_000)
+    # the oldest payment with money left is now the tip's; this refund is the last one's
+    await env.service.apply_event(NAME, event(rest, K.REFUNDED, 1_000, at=T0 // 1000 + 60,
+                                              payment_id=last, refund_id="dash_b"))
+    whole, part = await env.service.repo.refunds_for_order(order.id)
+    assert whole == _provider_row(whole, first_link, order, 4_000, "dash_a", first,
+                                  "merchant_revenue", env.now() - 1_000)
+    assert part == _provider_row(part, rest, order, 1_000, "dash_b", last,
+                                 "merchant_revenue", env.now())
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _ledger(env, order) == {"merchant_revenue": -5_000, "tips": -500,
+                                         "psp_clearing:scripted": 5_500}
+    await clean_books(env)
