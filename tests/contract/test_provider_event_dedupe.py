@@ -293,11 +293,18 @@ class _RacingPsp(ScriptedPsp):
     service: PaymentService | None = None
     request: PaymentRequest | None = None
     down: set[str] = field(default_factory=set)
+    # payments whose refund call hangs until its event is set (no webhook for those)
+    slow: dict[str, asyncio.Event] = field(default_factory=dict)
+    called: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
                      ) -> ProviderRefund:
         if payment_id in self.down:
             raise ProviderError("HTTP 503 (scripted)")
+        if payment_id in self.slow:
+            self.called.set()
+            await self.slow[payment_id].wait()
+            return await super().refund(payment_id, amount, idempotency_key=idempotency_key)
         result = await super().refund(payment_id, amount, idempotency_key=idempotency_key)
         assert self.service is not None and self.request is not None
         await self.service.apply_event(NAME, event(
@@ -486,3 +493,48 @@ async def test_a_dashboard_refund_is_allocated_to_its_own_payment_not_the_oldest
     assert await _ledger(env, order) == {"merchant_revenue": -5_000, "tips": -500,
                                          "psp_clearing:scripted": 5_500}
     await clean_books(env)
+
+
+async def test_a_refund_webhook_settles_its_own_payments_row_not_another_being_sent(
+        env: Env) -> None:
+    psp = _RacingPsp()
+    racing = Env(env.db, psp, env.service, env.clock, env.policy).restart()
+    order = await new_order(racing)
+    link = await ask(racing, order)
+    first = await pay(racing, link, 5_000)
+    second = await pay(racing, link, 5_000)
+    answer = asyncio.Event()
+    psp.service, psp.request, psp.slow = racing.service, link, {first: answer}
+    env.advance(1_000)
+    # the first payment's refund call is still out (its row requested, no provider ref)
+    # when the second's is made and its webhook overtakes the answer: same request, same
+    # amount, both requested; only the payment tells them apart
+    slow = asyncio.create_task(racing.service.refund_order(
+        await fresh(racing, order), Money(5_000, "INR"), payment_id=first))
+    await psp.called.wait()
+    reserved_at = env.now()
+    env.advance(1_000)  # listed after the first: the first is the one a loose match takes
+    await racing.service.refund_order(await fresh(racing, order), Money(5_000, "INR"),
+                                      payment_id=second)
+    now = env.now()
+    rows = {r.payment_id: r for r in await racing.service.repo.refunds_for_order(order.id)}
+    out, settled = rows[first], rows[second]
+    base = Refund(id=settled.id, payment_request_id=link.id, amount_minor=5_000,
+                  currency="INR", status=RefundStatus.PROCESSED, provider_ref="srf_1",
+                  reason="merchant", created_at=now, order_id=order.id, payment_id=second,
+                  against="merchant_revenue", attempts=1, attempt_key=settled.id,
+                  next_attempt_at=0, last_error="", updated_at=now)
+    assert settled == base
+    # the first is untouched: still requested, claimed by its call (the lease), no ref
+    assert out == replace(base, id=out.id, status=RefundStatus.REQUESTED, provider_ref=None,
+                          created_at=reserved_at, payment_id=first, attempt_key=out.id,
+                          next_attempt_at=reserved_at + 120_000, updated_at=reserved_at)
+    answer.set()
+    await slow
+    rows = {r.payment_id: r for r in await racing.service.repo.refunds_for_order(order.id)}
+    assert rows == {second: settled,
+                    first: replace(out, status=RefundStatus.PROCESSED, provider_ref="srf_2",
+                                   next_attempt_at=0, updated_at=now)}
+    assert psp.refunded == {first: 5_000, second: 5_000}
+    assert (await fresh(racing, order)).status == "refunded"
+    assert await _ledger(racing, order) == {}
