@@ -296,6 +296,7 @@ class _RacingPsp(ScriptedPsp):
     # payments whose refund call hangs until its event is set (no webhook for those)
     slow: dict[str, asyncio.Event] = field(default_factory=dict)
     called: asyncio.Event = field(default_factory=asyncio.Event)
+    told: _Told = field(default_factory=_Told)  # what the webhooks' notify was told
 
     async def refund(self, payment_id: str, amount: Money, *, idempotency_key: str
                      ) -> ProviderRefund:
@@ -309,7 +310,7 @@ class _RacingPsp(ScriptedPsp):
         assert self.service is not None and self.request is not None
         await self.service.apply_event(NAME, event(
             self.request, K.REFUNDED, amount.minor, at=T0 // 1000 + 70, payment_id=payment_id,
-            refund_id=result.refund_id, event_id=f"wh_{result.refund_id}"))
+            refund_id=result.refund_id, event_id=f"wh_{result.refund_id}"), self.told)
         return result
 
 
@@ -342,6 +343,9 @@ async def test_a_refund_webhook_faster_than_the_answer_settles_our_row_being_sen
                        payment_id=first, attempt_key=down.id, next_attempt_at=now + 60_000,
                        last_error="HTTP 503 (scripted)")}
     assert psp.refunded == {second: 5_000}
+    (update,) = psp.told.updates  # the bot is told the row it settled, with the PSP's id
+    assert update.refund == replace(rows[second], next_attempt_at=now + 120_000)  # its lease
+    assert update.provider_refund is None
     assert (await fresh(racing, order)).status == "refund_pending"
     assert await _ledger(racing, order) == {"refunds_payable": -5_000,
                                             "psp_clearing:scripted": 5_000}
