@@ -542,3 +542,31 @@ async def test_a_refund_webhook_settles_its_own_payments_row_not_another_being_s
     assert psp.refunded == {first: 5_000, second: 5_000}
     assert (await fresh(racing, order)).status == "refunded"
     assert await _ledger(racing, order) == {}
+
+
+async def test_a_superseded_tip_refund_gives_its_liability_back_to_tips(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await pay(env, link, TOTAL)
+    tip = await ask(env, await fresh(env, order), "tip", Money(500, "INR"))
+    tip_pid = await pay(env, tip, 500)
+    env.psp.refund_mode = "failed"
+    env.advance(1_000)
+    await env.service.refund_order(await fresh(env, order), Money(500, "INR"),
+                                   payment_id=tip_pid)
+    (owed,) = await env.service.repo.refunds_for_order(order.id)
+    assert (owed.against, owed.status) == ("tips", RefundStatus.FAILED)
+    env.advance(1_000)
+    await env.service.apply_event(NAME, event(tip, K.REFUNDED, 500, at=T0 // 1000 + 50,
+                                              payment_id=tip_pid, refund_id="dash_tip"))
+    now = env.now()
+    kept, dash = await env.service.repo.refunds_for_order(order.id)
+    assert kept == replace(owed, status=RefundStatus.SUPERSEDED, next_attempt_at=0,
+                           updated_at=now)
+    assert dash == _provider_row(dash, tip, order, 500, "dash_tip", tip_pid, "tips", now)
+    assert sorted(p for p in await _refund_postings(env, order)
+                  if p[0].endswith(":superseded")) == [
+        (f"refund:{order.label}:{owed.id}:superseded", "refunds_payable", 500),
+        (f"refund:{order.label}:{owed.id}:superseded", "tips", -500)]
+    assert await _ledger(env, order) == {"merchant_revenue": -TOTAL,
+                                         "psp_clearing:scripted": TOTAL}
