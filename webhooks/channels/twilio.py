@@ -428,15 +428,9 @@ class TwilioAdapter:
                 self._account_sid, self._auth_token, self._api_base,
                 self._timeout).messages.create_async(**args)
         except TwilioRestException as exc:
-            status = int(exc.status)
-            raise SendError(f"Twilio API {status}: {exc.msg}"[:300],
-                            retryable=status == 429 or status >= 500, status=status,
-                            code=str(exc.code) if exc.code is not None else None) from exc
+            raise _api_error(int(exc.status), exc.msg, exc.code) from exc
         except TwilioServiceException as exc:  # an RFC 9457 problem body: Twilio's newer APIs
-            status = int(exc.status)
-            raise SendError(f"Twilio API {status}: {exc.detail or exc.title}"[:300],
-                            retryable=status == 429 or status >= 500, status=status,
-                            code=str(exc.code)) from exc
+            raise _api_error(int(exc.status), exc.detail or exc.title, exc.code) from exc
         except aiohttp.ClientConnectorError as exc:
             raise SendError("cannot connect to Twilio", retryable=True,
                             code="connect") from exc
@@ -448,6 +442,13 @@ class TwilioAdapter:
     async def close(self) -> None:
         """Its state's (the app closes the state itself; twice is harmless)."""
         await self.state.close()
+
+
+def _api_error(status: int, message: str, code: object) -> SendError:
+    """Twilio's answer to a refused send: retried on 429 and 5xx, with Twilio's own text."""
+    return SendError(f"Twilio API {status}: {message}"[:300],
+                     retryable=status == 429 or status >= 500, status=status,
+                     code=str(code) if code is not None else None)
 
 
 def _address(number: str) -> str:
