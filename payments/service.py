@@ -1176,7 +1176,8 @@ class PaymentService:
             moved = replace(fresh, status=new,
                             provider_ref=provider_ref or fresh.provider_ref,
                             next_attempt_at=fresh.next_attempt_at if next_at is None
-                            else next_at, last_error=error or fresh.last_error)
+                            else next_at, last_error=error or fresh.last_error,
+                            attempt_key=next_key or fresh.attempt_key, updated_at=now)
             refund_changed = getattr(notify, "refund_changed", None)
             if refund_changed is not None and not quiet and new is not current:
                 await refund_changed(RefundUpdate(order, moved, current, new,

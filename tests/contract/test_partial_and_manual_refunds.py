@@ -516,11 +516,12 @@ async def test_a_refund_that_fails_then_errors_is_told_with_its_retry_and_error(
         id=row.id, payment_request_id=request_id, amount_minor=4_000, currency="INR",
         status=RefundStatus.FAILED, provider_ref=None, reason="merchant", created_at=T0,
         order_id=order.id, payment_id=pid, against="merchant_revenue", attempts=1,
-        attempt_key=row.id, next_attempt_at=retry_at,
+        attempt_key=f"{row.id}-1", next_attempt_at=retry_at,
         last_error="the provider answered failed", updated_at=T0)
+    # a definitive failure is retried under a new idempotency key: the row handed back
+    # carries it, as the stored one does
     assert row == moved
-    # stored: a definitive failure is retried under a new idempotency key
-    stored = replace(moved, attempt_key=f"{row.id}-1")
+    stored = moved
     assert await env.service.repo.refunds_for_order(order.id) == [stored]
     partly = await fresh(env, order)
     assert partly.status == "partially_refunded"
