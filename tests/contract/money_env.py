@@ -54,6 +54,18 @@ class Env:
 PLAN = PaymentPlan(provider=NAME, payee=None)
 
 
+async def cod_order(env: Env) -> Order:
+    """A cash-on-delivery order (placed ``awaiting_confirmation`` with its cash request)."""
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="cod-shopper",
+        lines=[OrderLine("THALI", "Thali", 1, Money(TOTAL - 1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="Park Street", language="en",
+        cash_on_delivery=True)
+    await env.db.write(writes)
+    return order
+
+
 async def new_order(env: Env, total: int = TOTAL) -> Order:
     writes = WriteSet()
     order = await env.service.place_order(

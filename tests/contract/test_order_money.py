@@ -21,7 +21,7 @@ from catalog.money import Money
 from payments.audit import audit
 from payments.providers.base import PaymentProvider
 from payments.providers.razorpay import RazorpayProvider
-from payments.repository import Order, OrderLine, Refund
+from payments.repository import Order, Refund
 from payments.service import (
     PaymentError,
     PaymentPlan,
@@ -38,6 +38,7 @@ from tests.contract.money_env import (
     K,
     ask,
     clean_books,
+    cod_order,
     event,
     fresh,
     late_money,
@@ -326,17 +327,6 @@ def _sql(sql: str, *params: object) -> WriteSet:
 # (issue 20: mutation testing of payments/service.py, change_order)
 
 
-async def _cod_order(env: Env) -> Order:
-    writes = WriteSet()
-    order = await env.service.place_order(
-        writes, shop_id="money", channel="simulator", customer="cod-shopper",
-        lines=[OrderLine("THALI", "Thali", 1, Money(TOTAL - 1_000, "INR"))],
-        delivery=Money(1_000, "INR"), address="Park Street", language="en",
-        cash_on_delivery=True)
-    await env.db.write(writes)
-    return order
-
-
 async def _change(env: Env, order: Order, change: OrderEvent) -> str:
     writes = WriteSet()
     new = await env.service.change_order(writes, order, change)
@@ -353,7 +343,7 @@ async def _postings(env: Env, order: Order) -> list[tuple[str, str, int]]:
 
 async def test_dispatching_a_cod_order_closes_its_prepaid_links_and_keeps_the_cash_due(
         env: Env) -> None:
-    order = await _cod_order(env)
+    order = await cod_order(env)
     assert await _change(env, order, OrderEvent.CONFIRM) == "confirmed"
     link = await ask(env, await fresh(env, order))  # the shopper may still switch to prepaid
     held = await fresh(env, order)  # what the merchant's turn read
@@ -379,7 +369,7 @@ async def test_dispatching_a_cod_order_closes_its_prepaid_links_and_keeps_the_ca
 
 async def test_a_cod_order_refused_at_the_door_reverses_its_sale_under_its_own_reference(
         env: Env) -> None:
-    order = await _cod_order(env)
+    order = await cod_order(env)
     await _change(env, order, OrderEvent.CONFIRM)
     await _change(env, await fresh(env, order), OrderEvent.SHIP)
     assert await _change(env, await fresh(env, order), OrderEvent.RETURN) == "returned"

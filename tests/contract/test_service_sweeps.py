@@ -60,6 +60,7 @@ from tests.contract.money_env import (
     Env,
     ask,
     clean_books,
+    cod_order,
     event,
     fresh,
     new_order,
@@ -747,18 +748,6 @@ async def test_the_reads_answer_the_shops_orders_by_customer_status_and_newest_f
 # ---- cash on delivery ---------------------------------------------------------------------
 
 
-async def _cod(env: Env) -> Order:
-    """A cash-on-delivery order (placed ``awaiting_confirmation`` with its cash request)."""
-    writes = WriteSet()
-    order = await env.service.place_order(
-        writes, shop_id="money", channel="simulator", customer="cod-shopper",
-        lines=[OrderLine("ALOO", "Aloo", 1, Money(TOTAL - 1_000, "INR"))],
-        delivery=Money(1_000, "INR"), address="Dhanmondi", language="bn",
-        cash_on_delivery=True)
-    await env.db.write(writes)
-    return order
-
-
 async def _move(env: Env, order: Order, *events: OrderEvent) -> Order:
     for move in events:
         writes = WriteSet()
@@ -783,7 +772,7 @@ def _cash_event(order: Order, cash: PaymentRequest, amount: int, now_ms: int
 
 async def test_cash_is_refused_before_confirmation_and_once_delivered_without_it(
         env: Env) -> None:
-    order = await _cod(env)
+    order = await cod_order(env)
     placed = {"customer_receivable": TOTAL, "merchant_revenue": -TOTAL}
     for deliver in (True, False):
         with pytest.raises(PaymentError) as refused:
@@ -821,7 +810,7 @@ async def test_cash_is_refused_before_confirmation_and_once_delivered_without_it
 ])
 async def test_cash_collected_is_one_capture_of_what_is_due_in_cash_in_hand(
         env: Env, moves: tuple[OrderEvent, ...], deliver: bool, status: str) -> None:
-    order = await _cod(env)
+    order = await cod_order(env)
     await _move(env, order, *moves)
     cash = await _cash_request(env, order)
     env.advance(1_234)  # not on a whole second: the event's time is in whole seconds
@@ -851,7 +840,7 @@ async def test_cash_collected_is_one_capture_of_what_is_due_in_cash_in_hand(
 
 
 async def test_the_cash_taken_is_what_the_prepaid_money_left_due(env: Env) -> None:
-    order = await _cod(env)
+    order = await cod_order(env)
     await _move(env, order, OrderEvent.CONFIRM)
     link = await ask(env, order)  # the shopper paid part of it online first
     await pay(env, link, TOTAL - 1)
@@ -901,7 +890,7 @@ async def test_deliver_decides_again_when_the_order_moved_under_it(env: Env) -> 
     between = _Between(env.db)
     other = Env(between, env.psp, env.service, env.clock, env.policy).restart()
     # shipped by another server meanwhile: the cash is taken at the door, shipped once
-    shipped = await _cod(env)
+    shipped = await cod_order(env)
     await _move(env, shipped, OrderEvent.CONFIRM)
     between.before_write = lambda: _move(env, shipped, OrderEvent.SHIP)
     told = Told()
@@ -914,7 +903,7 @@ async def test_deliver_decides_again_when_the_order_moved_under_it(env: Env) -> 
                                              "merchant_revenue": -TOTAL}
     # part paid online meanwhile (still confirmed, not dispatched): the cash for the rest
     # is taken, and the order is not dispatched behind the merchant's back
-    part = await _cod(env)
+    part = await cod_order(env)
     await _move(env, part, OrderEvent.CONFIRM)
     link = await ask(env, part)
     between.before_write = lambda: pay(env, link, 4_000)
@@ -1482,7 +1471,7 @@ async def test_a_refund_no_provider_can_send_waits_for_the_merchant_with_the_rea
     assert _moves(heard) == [(row.id, RefundStatus.REQUESTED, RefundStatus.FAILED, 0,
                               reason[:200])]
     # cash on delivery, collected: refunded by hand too
-    cod = await _cod(env)
+    cod = await cod_order(env)
     await _move(env, cod, OrderEvent.CONFIRM)
     await env.service.collect_cash(cod, deliver=False)
     (cash,) = (await env.service.refund_order(await fresh(env, cod), Money(2_000, "INR"),
