@@ -670,7 +670,7 @@ class PaymentService:
         self._ledger_for(writes, request, order, before, after, now)
         states = {**book.states, request.id: after}
         refunds, settled, provider_refund = self._refund_rows_for_event(
-            writes, book, request, event, before, after, now)
+            writes, book, request, event, before, after, now, history=history)
         mid = replace(book, states=states, refunds=tuple(refunds))
         status = order.status
         new_status = self._order_after(status, request, mid)
@@ -701,11 +701,17 @@ class PaymentService:
 
     def _refund_rows_for_event(self, writes: WriteSet, book: OrderBook,
                                request: PaymentRequest, event: ProviderEvent,
-                               before: PaymentState, after: PaymentState, now: int
+                               before: PaymentState, after: PaymentState, now: int, *,
+                               history: Sequence[ProviderEvent] = ()
                                ) -> tuple[list[Refund], Refund | None, Money | None]:
         """Keep ``refunds`` true to a refund event: ours moves to processed or failed; one
-        the provider made by itself becomes a processed row (its liability posted too)."""
+        the provider made by itself becomes a processed row (its liability posted too).
+        A capture that makes an earlier-delivered provider refund count (its webhook came
+        first) books that refund now, as if it had just arrived."""
         refunds = list(book.refunds)
+        if event.kind is _K.CAPTURED:
+            return self._refunds_the_capture_counts(writes, book, request, event, before,
+                                                    after, now, history)
         if event.kind not in (_K.REFUNDED, _K.REFUND_FAILED) or not event.refund_id:
             return refunds, None, None
         ours = next((r for r in refunds if r.provider_ref == event.refund_id), None)
@@ -739,7 +745,43 @@ class PaymentService:
         refunded = _money_delta(before.refunded, after.refunded)
         if event.kind is not _K.REFUNDED or refunded.minor <= 0:
             return refunds, None, None
-        # the provider refunded by itself (dashboard, dispute): record it as processed
+        return self._provider_refund_row(writes, book, request, event, refunded, refunds,
+                                         now), None, refunded
+
+    def _refunds_the_capture_counts(self, writes: WriteSet, book: OrderBook,
+                                    request: PaymentRequest, event: ProviderEvent,
+                                    before: PaymentState, after: PaymentState, now: int,
+                                    history: Sequence[ProviderEvent]
+                                    ) -> tuple[list[Refund], Refund | None, Money | None]:
+        """Provider refunds delivered before their capture, booked once it counts them."""
+        refunds = list(book.refunds)
+        refunded = _money_delta(before.refunded, after.refunded)
+        left = refunded.minor
+        known = {r.provider_ref for r in refunds if r.provider_ref}
+        for early in history:
+            if left <= 0:
+                break
+            if early.kind is not _K.REFUNDED or not early.refund_id or \
+                    early.refund_id in known:
+                continue
+            if early.payment_id and event.payment_id and early.payment_id != event.payment_id:
+                continue
+            take = Money(min(left, early.amount.minor), refunded.currency)
+            known.add(early.refund_id)
+            refunds = self._provider_refund_row(
+                writes, replace(book, states={**book.states, request.id: after},
+                                refunds=tuple(refunds)), request,
+                replace(early, payment_id=early.payment_id or event.payment_id), take,
+                refunds, now)
+            left -= take.minor
+        if left == refunded.minor:
+            return refunds, None, None
+        return refunds, None, Money(refunded.minor - left, refunded.currency)
+
+    def _provider_refund_row(self, writes: WriteSet, book: OrderBook,
+                             request: PaymentRequest, event: ProviderEvent, refunded: Money,
+                             refunds: list[Refund], now: int) -> list[Refund]:
+        """The provider refunded by itself (dashboard, dispute): record it as processed."""
         allocation = book.allocate(refunded.minor, payment_id=event.payment_id) or \
             book.allocate(refunded.minor)
         against = allocation[0].against if allocation else Account.MERCHANT_REVENUE
@@ -781,7 +823,7 @@ class PaymentService:
             committed -= other.amount_minor
             refunds = [replace(r, status=new) if r.id == other.id else r
                        for r in refunds]
-        return refunds, None, refunded
+        return refunds
 
     @staticmethod
     def _order_after(status: OrderStatus, request: PaymentRequest, book: OrderBook

@@ -10,7 +10,7 @@ from __future__ import annotations
 from catalog.money import Money
 from payments.audit import order_balances
 from payments.repository import Order
-from payments.status import OrderEvent, PaymentEventKind
+from payments.status import OrderEvent, PaymentEventKind, RefundStatus
 from storage.database import WriteSet
 from tests.contract.money_env import (
     T0,
@@ -124,3 +124,45 @@ async def test_a_refund_that_came_before_its_capture_is_paid_out_with_the_captur
         (f"refund:{order.label}:{link.id}", "psp_clearing:scripted", -4_000),
         (f"refund:{order.label}:{link.id}", "refunds_payable", 4_000)])
     assert await env.service.ledger_balanced()
+    # and that refund is the provider's own (dashboard): booked as one processed refund
+    # row with revenue giving the money back, as if its webhook had come after the capture
+    (refund,) = await env.service.repo.refunds_for_order(order.id)
+    assert (refund.amount_minor, refund.status, refund.provider_ref, refund.reason,
+            refund.payment_id, refund.against) == (
+        4_000, RefundStatus.PROCESSED, "rfnd_A", "provider", "payA", "merchant_revenue")
+    settled = {"merchant_revenue": -TOTAL + 4_000, "psp_clearing": TOTAL - 4_000}
+    assert await _accounts(env, order.label, order.shop_id) == settled
+    await clean_books(env)
+    # its webhook delivered again, under another event id, books nothing more
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 4_000, at=T0 // 1000 + 50,
+                                              payment_id="payA", refund_id="rfnd_A"))
+    assert len(await env.service.repo.refunds_for_order(order.id)) == 1
+    assert await _accounts(env, order.label, order.shop_id) == settled
+    await clean_books(env)
+
+
+async def test_a_refund_before_its_capture_ends_in_the_books_of_the_usual_order(
+        env: Env) -> None:
+    """The same events in the usual order (capture, then the provider's refund) and in the
+    reverse one leave every account of the order the same."""
+    books = []
+    for refund_first in (False, True):
+        order = await new_order(env)
+        link = await ask(env, order)
+        pid, rid = f"pay{int(refund_first)}", f"rfnd{int(refund_first)}"
+        refund = event(link, K.REFUNDED, 2_500, at=T0 // 1000 + 50, payment_id=pid,
+                       refund_id=rid)
+        if refund_first:
+            await env.service.apply_event(NAME, refund)
+        env.psp.capture(pid, TOTAL)
+        await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL, payment_id=pid))
+        if not refund_first:
+            await env.service.apply_event(NAME, refund)
+        rows = await env.service.repo.refunds_for_order(order.id)
+        assert [(r.amount_minor, r.status, r.provider_ref) for r in rows] == [
+            (2_500, RefundStatus.PROCESSED, rid)]
+        assert (await fresh(env, order)).status == "partially_refunded"
+        books.append(await _accounts(env, order.label, order.shop_id))
+    assert books[0] == books[1] == {"merchant_revenue": -TOTAL + 2_500,
+                                    "psp_clearing": TOTAL - 2_500}
+    await clean_books(env)
