@@ -1544,3 +1544,107 @@ async def test_a_refund_being_sent_is_leased_and_one_moved_meanwhile_is_answered
     assert env.psp.paid_out() == TOTAL and env.psp.rejected == 0
     assert await _accounts(env, two) == {}
     await clean_books(env)
+
+
+# ---- request_payment: what the provider received, what the row holds ----------------------
+
+
+async def test_a_payment_link_asks_razorpay_for_what_is_owed_and_the_row_holds_it(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    """Issue 20: request_payment's link body at Razorpay, field by field, and its row."""
+    env, fake = rzp
+    order = await new_order(env)
+    writes = WriteSet()
+    request = await env.service.request_payment(
+        writes, order, method="payment_link", plan=RZP, description="Thali for two",
+        customer_phone="+919812345678")
+    await env.db.write(writes)
+    sent = [r for r in fake.requests if r.method == "POST"]
+    assert [r.path for r in sent] == ["/v1/payment_links"]
+    expires = T0 + RZP.link_expiry_minutes * 60_000
+    page = f"http://127.0.0.1/pay/{request.token}"
+    assert sent[0].body == {
+        "amount": TOTAL, "currency": "INR", "accept_partial": False,
+        "reference_id": request.id, "description": "Thali for two",
+        "notify": {"sms": False, "email": False}, "reminder_enable": False,
+        "notes": {"haat_ref": request.id}, "expire_by": expires // 1000,
+        "callback_url": page, "callback_method": "get",
+        "customer": {"contact": "+919812345678"}}
+    (link_id,) = fake.links
+    assert request.id.startswith("pr") and len(request.token) == 32
+    assert (request.order_id, request.shop_id, request.method, request.provider,
+            request.provider_ref, request.status, request.amount_minor, request.currency,
+            request.captured_minor, request.refunded_minor, request.upi_link,
+            request.link_url, request.vpa, request.expires_at, request.created_at) == (
+        order.id, order.shop_id, "payment_link", "razorpay", link_id, PaymentStatus.ISSUED,
+        TOTAL, "INR", 0, 0, "", fake.links[link_id]["short_url"], None, expires, T0)
+    assert await _request(env, request) == request
+
+
+async def test_a_collect_asks_razorpay_for_an_order_and_a_upi_collect_of_it(
+        rzp: tuple[Env, FakeRazorpay]) -> None:
+    """Issue 20: request_payment's collect: the order and the collect bodies, the row, and
+    a collect without a VPA refused before the provider hears anything."""
+    env, fake = rzp
+    order = await new_order(env)
+    with pytest.raises(PaymentError) as refused:
+        await env.service.request_payment(WriteSet(), order, method="collect", plan=RZP)
+    assert refused.value.code == "vpa_required" and fake.requests == []
+    writes = WriteSet()
+    request = await env.service.request_payment(
+        writes, order, method="collect", plan=RZP, vpa="shopper@okhdfc",
+        description="Thali", customer_phone="+919812345678", amount=Money(4_000, "INR"))
+    await env.db.write(writes)
+    sent = [r for r in fake.requests if r.method == "POST"]
+    assert [r.path for r in sent] == ["/v1/orders", "/v1/payments/create/upi"]
+    (order_id,) = fake.orders
+    assert sent[0].body == {"amount": 4_000, "currency": "INR", "receipt": request.id,
+                            "notes": {"haat_ref": request.id}}
+    assert sent[1].body == {
+        "amount": 4_000, "currency": "INR", "order_id": order_id, "method": "upi",
+        "description": "Thali", "email": "", "contact": "+919812345678", "ip": "",
+        "referer": "", "user_agent": "", "notes": {"haat_ref": request.id},
+        "upi": {"flow": "collect", "vpa": "shopper@okhdfc",
+                "expiry_time": RZP.collect_expiry_minutes}}
+    assert (request.method, request.provider, request.provider_ref, request.status,
+            request.amount_minor, request.currency, request.upi_link, request.link_url,
+            request.vpa, request.expires_at, request.created_at) == (
+        "collect", "razorpay", order_id, PaymentStatus.ISSUED, 4_000, "INR", "",
+        f"http://127.0.0.1/pay/{request.token}", "shopper@okhdfc",
+        T0 + RZP.collect_expiry_minutes * 60_000, T0)
+    assert await _request(env, request) == request
+
+
+async def _refused(env: Env, order: Order, amount: Money | None, method: str = "upi_link"
+                   ) -> tuple[str, str]:
+    with pytest.raises(PaymentError) as refused:
+        await ask(env, order, method, amount)
+    return refused.value.code, str(refused.value)
+
+
+async def test_the_amount_asked_is_what_is_owed_or_less_and_a_tip_is_its_own(
+        env: Env) -> None:
+    """Issue 20: _amount_to_ask: the whole amount, a smaller one, more than owed, zero and
+    negative refused; after a part is paid only the rest; a paid order refused, a tip the
+    order total unless given."""
+    order = await new_order(env)
+    assert (await ask(env, order)).amount_minor == TOTAL
+    assert await _refused(env, order, Money(TOTAL + 1, "INR")) == (
+        "bad_amount", "more than is still owed")
+    assert await _refused(env, order, Money(0, "INR")) == ("bad_amount", "bad_amount")
+    assert await _refused(env, order, Money(-1, "INR")) == ("bad_amount", "bad_amount")
+    part = await ask(env, order, amount=Money(3_000, "INR"))
+    assert (part.amount_minor, part.currency) == (3_000, "INR")
+    await pay(env, part, 3_000)
+    rest = await ask(env, order)
+    assert (rest.amount_minor, rest.currency) == (TOTAL - 3_000, "INR")
+    assert await _refused(env, order, Money(TOTAL - 2_999, "INR")) == (
+        "bad_amount", "more than is still owed")
+    assert (await ask(env, order, amount=Money(TOTAL - 3_000, "INR"))).amount_minor == (
+        TOTAL - 3_000)
+    await pay(env, rest, TOTAL - 3_000)
+    assert (await _refused(env, order, None))[0] in {"already_paid", "order_closed"}
+    tip = await ask(env, order, "tip")
+    assert (tip.method, tip.amount_minor, tip.currency) == ("tip", TOTAL, "INR")
+    assert (await ask(env, order, "tip", Money(500, "INR"))).amount_minor == 500
+    assert await _refused(env, order, Money(0, "INR"), "tip") == ("bad_amount", "bad_amount")
