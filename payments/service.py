@@ -702,16 +702,16 @@ class PaymentService:
     def _refund_rows_for_event(self, writes: WriteSet, book: OrderBook,
                                request: PaymentRequest, event: ProviderEvent,
                                before: PaymentState, after: PaymentState, now: int, *,
-                               history: Sequence[ProviderEvent] = ()
+                               history: Sequence[ProviderEvent]
                                ) -> tuple[list[Refund], Refund | None, Money | None]:
         """Keep ``refunds`` true to a refund event: ours moves to processed or failed; one
         the provider made by itself becomes a processed row (its liability posted too).
         A capture that makes an earlier-delivered provider refund count (its webhook came
         first) books that refund now, as if it had just arrived."""
-        refunds = list(book.refunds)
         if event.kind is _K.CAPTURED:
             return self._refunds_the_capture_counts(writes, book, request, event, before,
                                                     after, now, history)
+        refunds = list(book.refunds)
         if event.kind not in (_K.REFUNDED, _K.REFUND_FAILED) or not event.refund_id:
             return refunds, None, None
         ours = next((r for r in refunds if r.provider_ref == event.refund_id), None)

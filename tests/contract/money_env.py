@@ -56,22 +56,18 @@ PLAN = PaymentPlan(provider=NAME, payee=None)
 
 async def cod_order(env: Env) -> Order:
     """A cash-on-delivery order (placed ``awaiting_confirmation`` with its cash request)."""
-    writes = WriteSet()
-    order = await env.service.place_order(
-        writes, shop_id="money", channel="simulator", customer="cod-shopper",
-        lines=[OrderLine("THALI", "Thali", 1, Money(TOTAL - 1_000, "INR"))],
-        delivery=Money(1_000, "INR"), address="Park Street", language="en",
-        cash_on_delivery=True)
-    await env.db.write(writes)
-    return order
+    return await new_order(env, customer="cod-shopper", address="Park Street",
+                           cash_on_delivery=True)
 
 
-async def new_order(env: Env, total: int = TOTAL) -> Order:
+async def new_order(env: Env, total: int = TOTAL, *, customer: str | None = None,
+                    address: str = "", cash_on_delivery: bool = False) -> Order:
     writes = WriteSet()
     order = await env.service.place_order(
-        writes, shop_id="money", channel="simulator", customer=f"c{next(_ids)}",
+        writes, shop_id="money", channel="simulator", customer=customer or f"c{next(_ids)}",
         lines=[OrderLine("THALI", "Thali", 1, Money(total - 1_000, "INR"))],
-        delivery=Money(1_000, "INR"), address="", language="en")
+        delivery=Money(1_000, "INR"), address=address, language="en",
+        cash_on_delivery=cash_on_delivery)
     await env.db.write(writes)
     return order
 
