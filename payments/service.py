@@ -758,13 +758,14 @@ class PaymentService:
         refunded = _money_delta(before.refunded, after.refunded)
         left = refunded.minor
         known = {r.provider_ref for r in refunds if r.provider_ref}
-        for early in history:
+        # the request's state counts refunds against everything it captured, so a refund of
+        # another payment of the same link may count now too: this payment's own first
+        for early in sorted(history, key=lambda e: bool(
+                e.payment_id and event.payment_id and e.payment_id != event.payment_id)):
             if left <= 0:
                 break
             if early.kind is not _K.REFUNDED or not early.refund_id or \
                     early.refund_id in known:
-                continue
-            if early.payment_id and event.payment_id and early.payment_id != event.payment_id:
                 continue
             take = Money(min(left, early.amount.minor), refunded.currency)
             known.add(early.refund_id)
@@ -834,11 +835,10 @@ class PaymentService:
             return order_transition(status, OrderEvent.CASH_COLLECTED)
         if status in OPEN_FOR_PAYMENT and request.method != "tip" and \
                 book.captured > 0 and book.held >= book.keep:
-            # money in time, or late but the order is still waiting for it: accept it
-            # (paid for less than its total when part of it was refunded while it waited)
-            paid = order_transition(status, OrderEvent.PAYMENT_RECEIVED)
-            return order_transition(paid, OrderEvent.PARTIAL_REFUND) \
-                if book.sale_refunded > 0 else paid
+            # money in time, or late but the order is still waiting for it: accept it, then
+            # what the provider already gave back of it (its refund's webhook came first)
+            # moves it on as it would have after the payment: partly or wholly refunded
+            status = order_transition(status, OrderEvent.PAYMENT_RECEIVED)
         if (status in KEEPS_SALE or status is OrderStatus.REFUND_PENDING) and \
                 book.money_out and not any(
                     r.status != RefundStatus.PROCESSED for r in book.live_refunds):

@@ -166,3 +166,150 @@ async def test_a_refund_before_its_capture_ends_in_the_books_of_the_usual_order(
     assert books[0] == books[1] == {"merchant_revenue": -TOTAL + 2_500,
                                     "psp_clearing": TOTAL - 2_500}
     await clean_books(env)
+
+
+# ---- PaymentService._refunds_the_capture_counts: which early refunds a capture books -------
+# Issue 20: the mutation run of the refund-before-capture fix (f4d0b35) found that no test
+# had more than one early event, so which of them the capture books, and what it tells the
+# merchant (update.provider_refund), were unchecked.
+
+
+async def _refund_rows(env: Env, order: Order) -> list[tuple[int, str, str | None, str]]:
+    return sorted((r.amount_minor, str(r.status), r.provider_ref, r.payment_id)
+                  for r in await env.service.repo.refunds_for_order(order.id))
+
+
+async def test_a_capture_books_each_early_provider_refund_of_its_payment_once(
+        env: Env) -> None:
+    """Before the capture: a failed attempt, a failed refund the provider never paid, one
+    refund delivered twice under two event ids, and a second refund. The capture books the
+    two refunds that paid out, once each, and reports their sum as the provider's own."""
+    order = await new_order(env)
+    link = await ask(env, order)
+    at = T0 // 1000 + 50
+    for early in (event(link, K.FAILED, TOTAL, payment_id="pay0"),
+                  event(link, K.REFUND_FAILED, 1_000, at=at, payment_id="pay1",
+                        refund_id="rfnd_failed"),
+                  event(link, K.REFUNDED, 3_000, at=at, payment_id="pay1", refund_id="rfnd_1"),
+                  event(link, K.REFUNDED, 3_000, at=at, payment_id="pay1", refund_id="rfnd_1"),
+                  event(link, K.REFUNDED, 2_000, at=at + 1, payment_id="pay1",
+                        refund_id="rfnd_2")):
+        await env.service.apply_event(NAME, early)
+    assert await env.service.repo.refunds_for_order(order.id) == []
+    env.psp.capture("pay1", TOTAL)
+    update = await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL,
+                                                       payment_id="pay1"))
+    assert update is not None
+    assert update.provider_refund == Money(5_000, "INR")
+    assert await _refund_rows(env, order) == [
+        (2_000, "processed", "rfnd_2", "pay1"), (3_000, "processed", "rfnd_1", "pay1")]
+    assert await _accounts(env, order.label, order.shop_id) == {
+        "merchant_revenue": -TOTAL + 5_000, "psp_clearing": TOTAL - 5_000}
+    await clean_books(env)
+
+
+async def test_a_capture_books_a_whole_refund_made_in_two_parts_down_to_one_paisa(
+        env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    at = T0 // 1000 + 50
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, TOTAL - 1, at=at,
+                                              payment_id="payW", refund_id="rfnd_most"))
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 1, at=at + 1,
+                                              payment_id="payW", refund_id="rfnd_paisa"))
+    env.psp.capture("payW", TOTAL)
+    update = await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL,
+                                                       payment_id="payW"))
+    assert update is not None and update.provider_refund == Money(TOTAL, "INR")
+    assert await _refund_rows(env, order) == [
+        (1, "processed", "rfnd_paisa", "payW"), (TOTAL - 1, "processed", "rfnd_most", "payW")]
+    assert await _accounts(env, order.label, order.shop_id) == {}
+    # all of it went back, as a capture then a whole refund would leave it
+    assert (await fresh(env, order)).status == "refunded"
+    await clean_books(env)
+
+
+async def test_early_refunds_of_two_payments_are_booked_when_the_link_counts_them(
+        env: Env) -> None:
+    """Two payments on one link, each refunded before any capture, the other payment's
+    refund delivered first. The link's state counts refunds against all it captured, so the
+    first capture counts both: both are booked then, each under its own payment, the
+    capture's own first; the second capture books nothing more."""
+    order = await new_order(env)
+    link = await ask(env, order, "payment_link")
+    at = T0 // 1000 + 50
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 1_500, at=at,
+                                              payment_id="payB", refund_id="rfnd_B"))
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 2_500, at=at,
+                                              payment_id="payA", refund_id="rfnd_A"))
+    env.psp.capture("payA", 6_000)
+    first = await env.service.apply_event(NAME, event(link, K.CAPTURED, 6_000,
+                                                      payment_id="payA"))
+    assert first is not None and first.provider_refund == Money(4_000, "INR")
+    both = [(1_500, "processed", "rfnd_B", "payB"), (2_500, "processed", "rfnd_A", "payA")]
+    assert await _refund_rows(env, order) == both
+    env.psp.capture("payB", 4_000)
+    second = await env.service.apply_event(NAME, event(link, K.CAPTURED, 4_000,
+                                                       payment_id="payB"))
+    assert second is not None and second.provider_refund is None
+    assert await _refund_rows(env, order) == both
+    assert await _accounts(env, order.label, order.shop_id) == {
+        "merchant_revenue": -TOTAL + 4_000, "psp_clearing": TOTAL - 4_000}
+    await clean_books(env)
+
+
+async def test_a_capture_books_its_own_payments_early_refund_before_another_payments(
+        env: Env) -> None:
+    """The link's state counts only what was captured: a capture of 3,000 with early
+    refunds of 2,000 (another payment, delivered first) and 3,000 (its own) counts 3,000,
+    and that is its own payment's refund, not the other's."""
+    order = await new_order(env)
+    link = await ask(env, order, "payment_link")
+    at = T0 // 1000 + 50
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 2_000, at=at,
+                                              payment_id="payY", refund_id="rfnd_Y"))
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 3_000, at=at + 1,
+                                              payment_id="payX", refund_id="rfnd_X"))
+    env.psp.capture("payX", 3_000)
+    update = await env.service.apply_event(NAME, event(link, K.CAPTURED, 3_000,
+                                                       payment_id="payX"))
+    assert update is not None and update.provider_refund == Money(3_000, "INR")
+    assert await _refund_rows(env, order) == [(3_000, "processed", "rfnd_X", "payX")]
+
+
+async def test_an_early_refund_that_names_no_payment_is_the_captures(env: Env) -> None:
+    order = await new_order(env)
+    link = await ask(env, order)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 4_000, at=T0 // 1000 + 50,
+                                              refund_id="rfnd_nopay"))
+    env.psp.capture("payN", TOTAL)
+    await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL, payment_id="payN"))
+    assert await _refund_rows(env, order) == [(4_000, "processed", "rfnd_nopay", "payN")]
+    await clean_books(env)
+
+
+async def test_an_early_refund_of_late_money_is_owed_back_not_taken_from_revenue(
+        env: Env) -> None:
+    """The order was cancelled; the shopper paid anyway and the provider refunded part of
+    it by itself before the capture's webhook came. Revenue never moves for that money."""
+    order = await new_order(env)
+    link = await ask(env, order, "payment_link")
+    writes = WriteSet()
+    await env.service.change_order(writes, order, OrderEvent.CANCEL)
+    await env.db.write(writes)
+    await env.service.apply_event(NAME, event(link, K.REFUNDED, 4_000, at=T0 // 1000 + 50,
+                                              payment_id="payL", refund_id="rfnd_L"))
+    env.psp.capture("payL", TOTAL)
+    await env.service.apply_event(NAME, event(link, K.CAPTURED, TOTAL, payment_id="payL"))
+    rows = await env.service.repo.refunds_for_order(order.id)
+    provider = [r for r in rows if r.provider_ref == "rfnd_L"]
+    assert [(r.amount_minor, r.status) for r in provider] == [(4_000, RefundStatus.PROCESSED)]
+    assert provider[0].against != "merchant_revenue"
+    # the rest went back through our own refund: nothing of the late money is kept
+    assert sum(r.amount_minor for r in rows) == TOTAL
+    assert await _accounts(env, order.label, order.shop_id) == {}
+    revenue = [(ref.split(":")[0], amount) for _shop, ref, account, amount, _cur
+               in await env.service.repo.ledger_rows(order.shop_id)
+               if account == "merchant_revenue"]
+    assert sorted(revenue) == [("cancel", TOTAL), ("order", -TOTAL)]
+    await clean_books(env)
