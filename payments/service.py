@@ -795,9 +795,11 @@ class PaymentService:
                      payment_id=event.payment_id or "", against=against, attempts=0,
                      attempt_key="", next_attempt_at=0, last_error="", updated_at=now)
         self.repo.insert_refund(writes, row)
+        # the requested stage moves revenue (or the shopper's credit) to refunds_payable;
+        # the payout from the provider's clearing is the refund event's own posting
         self._post(writes, book.order.shop_id, postings_for_refund(
-            book.order.label, refunded, provider=self.account_of(request), refund_id=row.id,
-            stage=RefundStatus.REQUESTED, against=against), now)
+            book.order.label, refunded, refund_id=row.id, stage=RefundStatus.REQUESTED,
+            against=against), now)
         refunds = [*refunds, row]
         # our own unsent refunds of the same payment that no longer fit are superseded:
         # never sent again, their liability reversed (the provider already paid it out)
@@ -818,8 +820,7 @@ class PaymentService:
             self._post(writes, book.order.shop_id, [
                 Posting(p.account, p.credit, p.debit, p.currency, p.ref + ":superseded")
                 for p in postings_for_refund(book.order.label, other.amount,
-                                             provider=self.account_of(request), refund_id=other.id,
-                                             stage=RefundStatus.REQUESTED,
+                                             refund_id=other.id, stage=RefundStatus.REQUESTED,
                                              against=other.against)], now)
             committed -= other.amount_minor
             refunds = [replace(r, status=new) if r.id == other.id else r
@@ -928,8 +929,8 @@ class PaymentService:
                          last_error="", updated_at=now)
             self.repo.insert_refund(writes, row)
             self._post(writes, book.order.shop_id, postings_for_refund(
-                book.order.label, amount, provider=self.account_of(capture.request),
-                refund_id=row.id, stage=RefundStatus.REQUESTED, against=part.against), now)
+                book.order.label, amount, refund_id=row.id, stage=RefundStatus.REQUESTED,
+                against=part.against), now)
             rows.append(row)
         return rows
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from catalog.money import Money
 from payments.audit import order_balances
-from payments.repository import Order
+from payments.repository import Order, OrderLine
 from payments.status import OrderEvent, PaymentEventKind, RefundStatus
 from storage.database import WriteSet
 from tests.contract.money_env import (
@@ -312,4 +312,41 @@ async def test_an_early_refund_of_late_money_is_owed_back_not_taken_from_revenue
                in await env.service.repo.ledger_rows(order.shop_id)
                if account == "merchant_revenue"]
     assert sorted(revenue) == [("cancel", TOTAL), ("order", -TOTAL)]
+    await clean_books(env)
+
+
+# ---- PaymentService._order_after at its smallest amounts ---------------------------------
+
+
+async def test_the_smallest_order_is_paid_by_one_paisa(env: Env) -> None:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="paisa",
+        lines=[OrderLine("TOFFEE", "Toffee", 1, Money(1, "INR"))],
+        delivery=Money(0, "INR"), address="", language="en")
+    await env.db.write(writes)
+    assert order.total_minor == 1
+    await pay(env, await ask(env, order), 1)
+    assert (await fresh(env, order)).status == "paid"
+    assert await _accounts(env, order.label, order.shop_id) == {
+        "merchant_revenue": -1, "psp_clearing": 1}
+    await clean_books(env)
+
+
+async def test_one_paisa_given_back_by_the_provider_makes_the_order_partly_refunded(
+        env: Env) -> None:
+    for refund_first in (False, True):
+        order = await new_order(env)
+        link = await ask(env, order)
+        pid = f"payP{int(refund_first)}"
+        refund = event(link, K.REFUNDED, 1, at=T0 // 1000 + 50, payment_id=pid,
+                       refund_id=f"rfnd_P{int(refund_first)}")
+        if refund_first:
+            await env.service.apply_event(NAME, refund)
+        await pay(env, link, TOTAL, pid)
+        if not refund_first:
+            await env.service.apply_event(NAME, refund)
+        assert (await fresh(env, order)).status == "partially_refunded"
+        assert await _accounts(env, order.label, order.shop_id) == {
+            "merchant_revenue": -TOTAL + 1, "psp_clearing": TOTAL - 1}
     await clean_books(env)
