@@ -190,8 +190,8 @@ Notify = Callable[[PaymentUpdate, WriteSet], Awaitable[None]]
 ExcessPolicy = Callable[[str, str], str]
 
 
-def _accepted_then_closed(request: PaymentRequest, order: Order, before: PaymentState,
-                          after: PaymentState, event: ProviderEvent) -> bool:
+def _accepted_then_closed(order: Order, before: PaymentState, after: PaymentState,
+                          event: ProviderEvent) -> bool:
     return (event.kind in (PaymentEventKind.EXPIRED, PaymentEventKind.CANCELLED)
             and before.status in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED,
                                   PaymentStatus.REFUNDED)
@@ -374,14 +374,13 @@ class PaymentService:
         return await self.apply_event(CASH_PROVIDER, event, notify)
 
     def _close_open_requests(self, writes: WriteSet, book: OrderBook, *, skip: str | None,
-                             now: int, states: Mapping[str, PaymentState] | None = None
-                             ) -> tuple[PaymentRequest, ...]:
+                             now: int) -> tuple[PaymentRequest, ...]:
         """The order is paid or cancelled: no other request may still take money. Each
         gets a ``cancelled`` event (so later money on it is ``paid_after_close`` whatever
         its timestamp), and a link-cancel job when its provider can cancel links."""
         closed: list[PaymentRequest] = []
         for request in book.requests:
-            state = (states or book.states)[request.id]
+            state = book.states[request.id]
             if request.id == skip or request.method == "tip" or state.status not in OPEN_REQUEST:
                 continue
             event = ProviderEvent(
@@ -654,7 +653,7 @@ class PaymentService:
             # it arrived after we closed the request: late whatever its own timestamp says
             event = replace(event, occurred_at=before.closed_at + 1)
         after = apply_events(request.amount, [*history, event])
-        if _accepted_then_closed(request, order, before, after, event):
+        if _accepted_then_closed(order, before, after, event):
             # we already took this money as paid in time and told the shopper and the
             # merchant so (the order may have shipped); a close the PSP reports late,
             # dated before the capture, is recorded but does not turn it into late money
@@ -678,7 +677,7 @@ class PaymentService:
         if new_status is not status:
             self.repo.set_order_status(writes, order.id, order.status, new_status, now)
         if new_status not in OPEN_FOR_PAYMENT:
-            closed = self._close_open_requests(writes, mid, skip=None, now=now, states=states)
+            closed = self._close_open_requests(writes, mid, skip=None, now=now)
         final = replace(mid, order=replace(order, status=new_status))
         policy = self.excess_policy(order.shop_id, str(new_status))
         reserved: list[Refund] = []
