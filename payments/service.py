@@ -383,11 +383,11 @@ class PaymentService:
             state = book.states[request.id]
             if request.id == skip or request.method == "tip" or state.status not in OPEN_REQUEST:
                 continue
+            # our own event, stored under the request's id as every event is (insert_event)
             event = ProviderEvent(
                 provider=request.provider, event_id=f"close:{request.id}",
-                kind=_K.CANCELLED, provider_ref=request.provider_ref or request.id,
-                amount=Money.zero(request.currency), occurred_at=now // 1000,
-                reference=request.id, refs=(request.id,))
+                kind=_K.CANCELLED, provider_ref=request.id,
+                amount=Money.zero(request.currency), occurred_at=now // 1000)
             self.repo.insert_event(writes, request, event, now)
             self.repo.update_request(writes, request.id, status=PaymentStatus.CANCELLED,
                                      captured=state.captured.minor,

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from catalog.money import Money
-from payments.providers.base import ProviderEvent
-from payments.service import PaymentService, PaymentUpdate
+from payments.providers.base import ProviderEvent, TransferPayee
+from payments.repository import Order, OrderLine
+from payments.service import PaymentError, PaymentPlan, PaymentService, PaymentUpdate
 from payments.status import OrderEvent, PaymentStatus
 from storage import jobs
 from storage.database import Conflict, WriteSet
@@ -301,3 +302,81 @@ async def test_an_event_for_no_request_is_kept_and_logged_without_its_details(
     assert [r.getMessage() for r in caplog.records if r.name == "payments.service"] == [
         f"payment event {NAME}/captured matches no payment request; kept for reconcile"]
     assert [row[1] for row in await env.service.repo.orphan_events()] == ["ev_stray"]
+
+
+# ---- place_order and the close of the requests left open ---------------------------------
+
+_BKASH = PaymentPlan(provider=NAME, payee=None, transfers={"bkash": TransferPayee(
+    method="bkash", number="01711111111", name="Rahman Grocery")})
+
+
+async def _place(env: Env, lines: list[OrderLine], *, cod: bool = False) -> Order:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="placing", lines=lines,
+        delivery=_inr(1_000), address="Park Street", language="en", cash_on_delivery=cod)
+    await env.db.write(writes)
+    return order
+
+
+@pytest.mark.parametrize(("lines", "code"), [
+    ([], "empty_order"),
+    ([OrderLine("THALI", "Thali", 0, _inr(9_000))], "bad_line"),
+    ([OrderLine("THALI", "Thali", -1, _inr(9_000))], "bad_line"),
+    ([OrderLine("THALI", "Thali", 1, _inr(9_000)),
+      OrderLine("CAKE", "Cake", 1, Money(500, "AED"))], "bad_line"),
+])
+async def test_an_order_no_one_can_pay_is_refused_and_nothing_is_stored(
+        env: Env, lines: list[OrderLine], code: str) -> None:
+    with pytest.raises(PaymentError) as refused:
+        await _place(env, lines)
+    assert refused.value.code == code
+    assert await env.service.orders("money") == []
+
+
+async def test_a_placed_order_is_stored_as_returned_with_its_cash_request(env: Env) -> None:
+    order = await _place(env, [OrderLine("THALI", "Thali", 2, _inr(4_500))], cod=True)
+    assert order.id == f"money/ORD-{order.number}" and order.label == f"ORD-{order.number}"
+    assert (order.subtotal_minor, order.delivery_minor, order.tip_minor,
+            order.total_minor) == (9_000, 1_000, 0, TOTAL)
+    assert await env.service.order(order.id) == order
+    (cash,) = await env.service.requests_for_order(order.id)
+    assert cash.id.startswith("pr_") and len(cash.id) == 23
+    assert len(cash.token) == 32  # 24 random bytes, url-safe
+    assert (cash.method, cash.status, cash.amount_minor, cash.captured_minor,
+            cash.refunded_minor, cash.upi_link, cash.link_url, cash.vpa) == (
+        "cod", PaymentStatus.ISSUED, TOTAL, 0, 0, "", "", None)
+
+
+async def test_a_paid_order_closes_its_open_requests_but_not_a_tip_nor_a_transfers_link(
+        env: Env) -> None:
+    """Paid through a link: the other open link and the bKash transfer are closed (a
+    ``cancelled`` event each, dated now in whole seconds), only the link the provider can
+    cancel gets a cancel job, and an open tip stays open."""
+    order = await new_order(env)
+    env.advance(1_500)  # not a whole second: the close event's date is
+    other = await ask(env, order, "payment_link")
+    writes = WriteSet()
+    transfer = await env.service.request_payment(writes, order, method="bkash", plan=_BKASH)
+    tip = await env.service.request_payment(writes, order, method="tip", plan=_BKASH,
+                                            amount=_inr(2_000))
+    await env.db.write(writes)
+    paying = await ask(env, order)
+    await pay(env, paying, TOTAL)
+    statuses = {r.id: r.status for r in await env.service.requests_for_order(order.id)}
+    assert statuses == {other.id: PaymentStatus.CANCELLED, transfer.id: PaymentStatus.CANCELLED,
+                        tip.id: PaymentStatus.ISSUED, paying.id: PaymentStatus.PAID}
+    for closed in (other, transfer):
+        (close,) = [e for e in await env.service.repo.events_for(closed)
+                    if e.kind is K.CANCELLED]
+        assert (close.event_id, close.amount, close.occurred_at) == (
+            f"close:{closed.id}", _inr(0), env.now() // 1000)
+        assert type(close.occurred_at) is int
+    # the cancel jobs ran after the commit: the provider cancelled only its own link
+    assert env.psp.cancelled == [other.provider_ref]
+    assert await env.service.repo.due_link_cancels(env.now() + 1) == []
+    # and the transfer, which no provider can cancel, never had a job written
+    jobs_written = await env.db.fetchall(
+        "SELECT key, status FROM scheduled_jobs WHERE kind = 'cancel_link'")
+    assert [(str(k), str(s)) for k, s in jobs_written] == [
+        (f"cancel_link:{other.id}", "fired")]
