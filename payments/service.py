@@ -781,25 +781,35 @@ class PaymentService:
     def _provider_refund_row(self, writes: WriteSet, book: OrderBook,
                              request: PaymentRequest, event: ProviderEvent, refunded: Money,
                              refunds: list[Refund], now: int) -> list[Refund]:
-        """The provider refunded by itself (dashboard, dispute): record it as processed."""
-        allocation = book.allocate(refunded.minor, payment_id=event.payment_id) or \
-            book.allocate(refunded.minor)
-        against = allocation[0].against if allocation else Account.MERCHANT_REVENUE
+        """The provider refunded by itself (dashboard, dispute): record it as processed,
+        one row per account it gives back from, as our own refunds are split (the excess
+        first, then the sale: a refund larger than the excess gives back part of the sale)."""
         if request.method == "tip":
-            against = Account.TIPS
-        row = Refund(id=_new_id("rf"), payment_request_id=request.id,
-                     amount_minor=refunded.minor, currency=refunded.currency,
-                     status=RefundStatus.PROCESSED, provider_ref=event.refund_id,
-                     reason="provider", created_at=now, order_id=book.order.id,
-                     payment_id=event.payment_id or "", against=against, attempts=0,
-                     attempt_key="", next_attempt_at=0, last_error="", updated_at=now)
-        self.repo.insert_refund(writes, row)
-        # the requested stage moves revenue (or the shopper's credit) to refunds_payable;
-        # the payout from the provider's clearing is the refund event's own posting
-        self._post(writes, book.order.shop_id, postings_for_refund(
-            book.order.label, refunded, refund_id=row.id, stage=RefundStatus.REQUESTED,
-            against=against), now)
-        refunds = [*refunds, row]
+            parts = [(refunded.minor, str(Account.TIPS))]
+        else:
+            allocation = book.allocate(refunded.minor, payment_id=event.payment_id) or \
+                book.allocate(refunded.minor)
+            parts = [(a.amount, a.against) for a in allocation] or \
+                [(refunded.minor, str(Account.MERCHANT_REVENUE))]
+            # more than the book lets go of (a capture not counted yet): the rest with the
+            # last part, so the rows always add up to what the provider paid out
+            last_amount, last_against = parts[-1]
+            parts[-1] = (last_amount + refunded.minor - sum(a for a, _ in parts), last_against)
+        for amount, against in parts:
+            row = Refund(id=_new_id("rf"), payment_request_id=request.id,
+                         amount_minor=amount, currency=refunded.currency,
+                         status=RefundStatus.PROCESSED, provider_ref=event.refund_id,
+                         reason="provider", created_at=now, order_id=book.order.id,
+                         payment_id=event.payment_id or "", against=against, attempts=0,
+                         attempt_key="", next_attempt_at=0, last_error="", updated_at=now)
+            self.repo.insert_refund(writes, row)
+            # the requested stage moves revenue (or the shopper's credit) to
+            # refunds_payable; the payout from the provider's clearing is the refund
+            # event's own posting
+            self._post(writes, book.order.shop_id, postings_for_refund(
+                book.order.label, Money(amount, refunded.currency), refund_id=row.id,
+                stage=RefundStatus.REQUESTED, against=against), now)
+            refunds = [*refunds, row]
         # our own unsent refunds of the same payment that no longer fit are superseded:
         # never sent again, their liability reversed (the provider already paid it out)
         captured = next((c.amount for c in book.captures()

@@ -350,3 +350,33 @@ async def test_one_paisa_given_back_by_the_provider_makes_the_order_partly_refun
         assert await _accounts(env, order.label, order.shop_id) == {
             "merchant_revenue": -TOTAL + 1, "psp_clearing": TOTAL - 1}
     await clean_books(env)
+
+
+async def test_a_provider_refund_larger_than_the_held_excess_gives_back_part_of_the_sale(
+        env: Env) -> None:
+    """Paid 15,000 for a 10,000 order, the 5,000 beyond it held for the merchant; then the
+    provider refunds 8,000 of the first payment by itself. 5,000 of it is the shopper's
+    excess and 3,000 is the sale: revenue gives back 3,000 and the order is partly refunded.
+    (It was booked as 8,000 of excess: revenue kept the whole sale, the shopper's account
+    went 3,000 the wrong way, and the audit saw nothing.)"""
+    env.policy["other"] = "hold"
+    order = await new_order(env)
+    qr, link = await ask(env, order), await ask(env, order, "payment_link")
+    await pay(env, qr, TOTAL, "payQ")
+    await pay(env, link, 5_000, "payL")
+    await env.service.apply_event(NAME, event(qr, K.REFUNDED, 8_000, at=T0 // 1000 + 50,
+                                              payment_id="payQ", refund_id="rfnd_dash"))
+    rows = await env.service.repo.refunds_for_order(order.id)
+    assert sorted((r.amount_minor, r.against, r.status, r.provider_ref, r.payment_id)
+                  for r in rows) == [
+        (3_000, "merchant_revenue", RefundStatus.PROCESSED, "rfnd_dash", "payQ"),
+        (5_000, "customer_receivable", RefundStatus.PROCESSED, "rfnd_dash", "payQ")]
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order.label, order.shop_id) == {
+        "merchant_revenue": -TOTAL + 3_000, "psp_clearing": TOTAL - 3_000}
+    await clean_books(env)
+    # its webhook again, under another event id: nothing more
+    await env.service.apply_event(NAME, event(qr, K.REFUNDED, 8_000, at=T0 // 1000 + 50,
+                                              payment_id="payQ", refund_id="rfnd_dash"))
+    assert len(await env.service.repo.refunds_for_order(order.id)) == 2
+    await clean_books(env)
