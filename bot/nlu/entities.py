@@ -848,6 +848,10 @@ _LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रह
                                       "दीजिए", "दें", "दे"))
 _BN_NOT = frozenset({"না", "na"})
 _BN_FUTURE = ("বেন", "বে", "বো", "ব", "ben", "bo")
+# the polite imperative of later ("পাঠাইয়েন", "diyen": please send, when you do) is
+# refused by "না" after it as the future is ("pendrive pathaien na": don't send it)
+_BN_LATER = tuple(normalize_token(w) for w in ("\u09df\u09c7\u09a8", "\u09af\u09bc\u09c7\u09a8",
+                                                "ien", "yen"))
 # "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
 _CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
@@ -897,7 +901,7 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     # Bengali puts "not" after a future verb: "আর পাঠাবেন না", "diben na" (but "din na",
     # the imperative, is a polite "do give"; and "diben na?" asks for it)
     return "?" not in text[end:right + 1] and any(
-        after[i + 1] in _BN_NOT and after[i].endswith(_BN_FUTURE)
+        after[i + 1] in _BN_NOT and after[i].endswith((*_BN_FUTURE, *_BN_LATER))
         for i in range(len(after) - 1))
 
 
@@ -1360,6 +1364,16 @@ def _asks_to_send(text: str, found: Extraction) -> bool:
                and not _overlaps(t.start, t.end, spans) for t in tokenize(text))
 
 
+def _own_number(item: ItemMention) -> bool:
+    """Whether the item's count is a number of its own name ("the 200 page copy"), word
+    for word: the "1" of "128 gb sd card x1" is a count, not a part of "128"."""
+    if not item.quantity_text:
+        return False
+    words = [t.norm for t in tokenize(item.text, 16)]
+    said = [t.norm for t in tokenize(item.quantity_text, 8)]
+    return any(words[k:k + len(said)] == said for k in range(len(words) - len(said) + 1))
+
+
 def order_intent(intent: str, text: str, found: Extraction) -> str:
     """``add_to_cart`` when the extracted items make an order certain, else ``intent``.
 
@@ -1376,7 +1390,7 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         return "deny"  # "no samosa today", "skip chart paper": only refused items
     # an option's own number ("the 200 page copy") is no amount asked for
     amount = any(i.quantity_given and not is_weak_number(i.quantity_text)
-                 and i.quantity_text not in i.text for i in wanted)
+                 and not _own_number(i) for i in wanted)
     if wanted and not amount and intent not in _QUESTION_KEEPS:
         # "tell me about X", "X ka price kya hai": a question, whatever the classifier read
         asked = question_cue(text, found)
@@ -1397,7 +1411,7 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         return "add_to_cart"
     if intent in _QUESTION_READS and all(
             i.quantity_given and not is_weak_number(i.quantity_text)
-            and i.quantity_text not in i.text for i in wanted) \
+            and not _own_number(i) for i in wanted) \
             and not any(
             ch in _QUESTION_MARKS for ch in text) and question_cue(text, found) is None \
             and not _asked_elsewhere(text, found):

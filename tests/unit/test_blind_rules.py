@@ -360,3 +360,27 @@ def test_an_option_is_named_by_either_part_of_a_bracketed_name(
 def test_another_option_after_a_name_with_its_option_is_one_more(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+# ---- issue-13s: rules from `blind` and `wild`, each on this file's own catalogs ----------
+@pytest.mark.parametrize(("text", "items"), [
+    # Bengali's polite imperative of later (-য়েন, -ien) refused by না, as the future is
+    ("১টা বাল্ব, হার্ড ডিস্ক পাঠাইয়েন না", [("BULB", 1)]),
+    ("1ta bulb, hard disk pathaien na", [("BULB", 1)]),
+    ("2ta nail, bulb diyen na", [("NAIL", 2)]),
+    ("2ta nail, bulb diyen", [("NAIL", 2), ("BULB", 1)]),    # no না: please give
+    ("bulb diyen na?", [("BULB", 1)]),                      # asked: won't you give it?
+])
+def test_a_bengali_later_imperative_with_na_refuses(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    # the "2" of "x2" is a count, not the "2" inside "2000": no question cue, an order
+    ("2000 gb hard disk x2 for the office", "add_to_cart"),
+    ("the 2000 gb hard disk for the office", "product_info"),  # only the option's number
+])
+def test_a_count_is_an_options_number_only_word_for_word(text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent("product_info", text, found) == intent
