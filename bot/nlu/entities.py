@@ -481,6 +481,35 @@ def _drop_when_ready(text: str, targets: list[_Target]) -> list[_Target]:
     return kept
 
 
+# "तीन पिन वाला प्लग", "lal wali copy", "চার্জার ওয়ালা ব্যাগ": the words before "wala" say
+# what the thing after it has or is like
+_WALA_TEXT = "wala wali wale waala waali waale vala vali vale वाला वाली वाले ওয়ালা ওয়ালি"
+_WALA = frozenset(normalize_token(w) for w in _WALA_TEXT.split())
+
+
+def _drop_described(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"२ तीन पिन वाला प्लग" (a three-pin plug), "pin wala cover": a mention right before
+    "wala" with a word after it in the same clause describes that word's thing (a product
+    or a word the shop lacks), and is no item; "pin wala packet" (a pack word after it) and
+    "pin wala" at the clause's end are the item. (Its words still name a product to the
+    intent engine: ``Extraction.product_spans`` keeps them.)"""
+    if not any(t.norm in _WALA for t in tokens):
+        return targets
+    ends = {t.end: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = ends.get(m.end)
+        if k is not None and k + 2 < len(tokens) and tokens[k + 1].norm in _WALA:
+            nxt = tokens[k + 2]
+            gap = text[m.end:nxt.start]
+            if not set(gap) & _GAP_BREAKS and nxt.norm not in _PACK_WORDS \
+                    and parse_number(nxt.norm) is None and not is_function_word(nxt.norm):
+                continue
+        kept.append(m)
+    return kept
+
+
 def _head_word(name: str) -> str | None:
     """The word a name is a kind of: its last word (its first in Arabic), numbers and
     units ("Charger 20W") aside."""
@@ -501,6 +530,7 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
     belt"), and an Arabic name's own head word may be the shopper's ("ابر شريحة")."""
     at = {t.start: k for k, t in enumerate(tokens)}
     kept: list[_Target] = []
+    owned: list[_Target] = []
     for m in targets:
         if isinstance(m, Mention) and m.score <= 0.8 and " " in m.matched.strip():
             head = _head_word(m.matched)
@@ -513,10 +543,15 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                 and parse_number(tokens[k - 1].norm) is None
             if head is not None and said and said <= named and head not in said \
                     and head not in after and not own_head and not _counted(text, m):
+                if (after and after[0] in _OWNER_AFTER) \
+                        or text[m.start:m.end + 2].endswith(_OWNER_SUFFIX) \
+                        or text[m.start:m.end].endswith(_OWNER_SUFFIX):
+                    owned.append(m)  # "puran phone er": of the phone, whatever else is said
                 continue
         kept.append(m)
-    # the only products named: the message is about them (its intent reads them), kept
-    return kept if kept else targets
+    # the only products named: the message is about them (its intent reads them), kept,
+    # but not describing words marked as what something is for
+    return kept if kept else [t for t in targets if t not in owned]
 
 
 def _names_product(target: _Target, product: Product) -> bool:
@@ -1031,7 +1066,9 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
     kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
-    kept = _drop_when_ready(text, kept)
+    before_wala = _drop_when_ready(text, kept)
+    kept = _drop_described(text, tokens, before_wala)
+    described = [(t.start, t.end) for t in before_wala if t not in kept]
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:
@@ -1063,7 +1100,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
         if numbers or targets else []
     return Extraction(tuple(entities), tuple(items), tuple(unmatched),
-                      tuple((t.start, t.end) for t in targets))
+                      tuple(sorted([*((t.start, t.end) for t in targets), *described])))
 
 
 def _quantities(text: str, targets: list[_Target], reserved: list[tuple[int, int]]

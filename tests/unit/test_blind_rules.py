@@ -384,3 +384,35 @@ def test_a_bengali_later_imperative_with_na_refuses(
 def test_a_count_is_an_options_number_only_word_for_word(text: str, intent: str) -> None:
     found = extract(text, ProductIndex.build(_shop()))
     assert order_intent("product_info", text, found) == intent
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # describing words marked as an owner ("of the old phone") name nothing, even alone
+    ("2ta case lagbe, puran phone er", []),
+    ("smart watch ke liye 2 band", []),
+    ("phone's case", []),
+    ("phone lagbe", [("BATT", 1)]),                    # alone and unmarked: as read
+    ("phone battery er jonno", [("BATT", 1)]),         # the name in full
+    ("2 phone er", [("BATT", 2)]),                     # a count of its own
+])
+def test_describing_words_marked_as_an_owner_name_nothing_even_alone(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # the words before "wala" say what the thing after it is like: no item of their own
+    ("ek bulb wala jhoomar aur 2 nail", [("NAIL", 2)]),
+    ("२ बल्ब वाला झूमर और २ कील", [("NAIL", 2)]),
+    ("ek nail wala packet", [("NAIL", 1)]),            # a pack word after it: the item
+    ("2 bulb wala, 1 nail", [("BULB", 2), ("NAIL", 1)]),  # nothing after it in its clause
+])
+def test_a_mention_before_wala_describes_the_thing_after_it(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+    # its words still name a product to the intent engine (masked as one)
+    words = [w.rstrip(",") for w in text.split()]
+    described = words[words.index(next(w for w in words if w in ("wala", "वाला"))) - 1]
+    assert any(text[a:b] == described for a, b in found.product_spans)
