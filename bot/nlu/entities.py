@@ -451,6 +451,13 @@ def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list
                     and not set(text[tokens[k - 1].end:m.start]) & _GAP_BREAKS)
             if (before or after) and not counted:
                 continue
+        elif isinstance(m, Mention) and k is not None and kept and m.score < 1.0 \
+                and not any(_names_product(t, m.product) for t in targets if t is not m):
+            # "2 dozen pencil for school stock": a whole name matched loosely, right after
+            # "for", with no count of its own, after another product: what that is for
+            j = k - 1 if k and tokens[k - 1].norm in _OWNERS_WORDS else k
+            if j and tokens[j - 1].norm in _OWNER_BEFORE and not _counted(text, m):
+                continue
         kept.append(m)
     return kept
 

@@ -416,3 +416,16 @@ def test_a_mention_before_wala_describes_the_thing_after_it(
     words = [w.rstrip(",") for w in text.split()]
     described = words[words.index(next(w for w in words if w in ("wala", "वाला"))) - 1]
     assert any(text[a:b] == described for a, b in found.product_spans)
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # a whole name matched loosely right after "for", uncounted, after another product:
+    # what that product is for ("2 dozen pencil for school": school is only like Scale)
+    ("2 nail for the balb", [("NAIL", 2)]),
+    ("2 bulb for my nails", [("BULB", 2)]),
+    ("2 bulb for 2 nail", [("BULB", 2), ("NAIL", 2)]),       # a count of its own: an item
+    ("2 nail for bulb", [("NAIL", 2), ("BULB", 1)]),         # the name exactly: as read
+])
+def test_a_loose_name_after_for_is_what_another_product_is_for(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
