@@ -528,6 +528,23 @@ def _head_word(name: str) -> str | None:
     return words[0] if "\u0600" <= words[0][0] <= "\u06ff" else words[-1]
 
 
+def _model_number(after: list[str]) -> bool:
+    """"apple watch 7 ka strap", "iphone 11 er cover": a number right after describing
+    words and marked by a genitive after it names a model, it is no count."""
+    return len(after) == 2 and parse_number(after[0]) is not None and after[1] in _OWNER_AFTER
+
+
+def _model_spans(tokens: list[Token], dropped: list[_Target]) -> list[tuple[int, int]]:
+    """The model numbers after describing words no item took ("watch 7 ka strap"): no
+    count of anything."""
+    out: list[tuple[int, int]] = []
+    for m in dropped:
+        after = [t for t in tokens if t.start >= m.end][:2]
+        if _model_number([t.norm for t in after]):
+            out.append((after[0].start, after[0].end))
+    return out
+
+
 def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                     ) -> list[_Target]:
     """"fast" of fast charger, "phone" of Phone Battery, "smart watch" of Smart Watch
@@ -549,7 +566,8 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                 and k is not None and not is_function_word(tokens[k - 1].norm) \
                 and parse_number(tokens[k - 1].norm) is None
             if head is not None and said and said <= named and head not in said \
-                    and head not in after and not own_head and not _counted(text, m):
+                    and head not in after and not own_head and (
+                        not _counted(text, m) or _model_number(after)):
                 if (after and after[0] in _OWNER_AFTER) \
                         or text[m.start:m.end + 2].endswith(_OWNER_SUFFIX) \
                         or text[m.start:m.end].endswith(_OWNER_SUFFIX):
@@ -1072,7 +1090,9 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
-    kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
+    owners = _drop_owners(text, tokens, kept)
+    kept = _drop_modifiers(text, tokens, owners)
+    reserved = reserved + _model_spans(tokens, [t for t in owners if t not in kept])
     before_wala = _drop_when_ready(text, kept)
     kept = _drop_described(text, tokens, before_wala)
     described = [(t.start, t.end) for t in before_wala if t not in kept]

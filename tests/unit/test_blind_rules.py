@@ -429,3 +429,15 @@ def test_a_mention_before_wala_describes_the_thing_after_it(
 def test_a_loose_name_after_for_is_what_another_product_is_for(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # a number after describing words and marked by a genitive names a model, no count
+    ("smart watch 7 ka strap 2", [("STRAP", 2)]),
+    ("phone 11 er battery ekta", [("BATT", 1)]),
+    ("smart watch 2 aur charger 1", [("STRAP", 2), ("CHARGER", 1)]),  # unmarked: a count
+])
+def test_a_number_after_describing_words_marked_by_a_genitive_is_a_model(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
