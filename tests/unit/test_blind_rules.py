@@ -441,3 +441,15 @@ def test_a_number_after_describing_words_marked_by_a_genitive_is_a_model(
         text: str, items: list[tuple[str, int]]) -> None:
     found = extract(text, ProductIndex.build(_heads_shop()))
     assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # the unit first, then how many of it in words (Arabic puts the number after the noun)
+    ("درزن واحد مسمار", [("NAIL", 12)]),
+    ("ابي دزينة ثلاثة لمبة", [("BULB", 36)]),
+    ("ek dozen nail", [("NAIL", 12)]),                 # the number first, as before
+    ("dozen nail", [("NAIL", 12)]),
+])
+def test_a_dozen_followed_by_a_number_word_is_that_many_dozens(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
