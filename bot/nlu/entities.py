@@ -451,6 +451,13 @@ def _drop_owners(text: str, tokens: list[Token], targets: list[_Target]) -> list
                     and not set(text[tokens[k - 1].end:m.start]) & _GAP_BREAKS)
             if (before or after) and not counted:
                 continue
+        elif isinstance(m, Mention) and k is not None and kept and m.score < 1.0 \
+                and not any(_names_product(t, m.product) for t in targets if t is not m):
+            # "2 dozen pencil for school stock": a whole name matched loosely, right after
+            # "for", with no count of its own, after another product: what that is for
+            j = k - 1 if k and tokens[k - 1].norm in _OWNERS_WORDS else k
+            if j and tokens[j - 1].norm in _OWNER_BEFORE and not _counted(text, m):
+                continue
         kept.append(m)
     return kept
 
@@ -481,6 +488,35 @@ def _drop_when_ready(text: str, targets: list[_Target]) -> list[_Target]:
     return kept
 
 
+# "तीन पिन वाला प्लग", "lal wali copy", "চার্জার ওয়ালা ব্যাগ": the words before "wala" say
+# what the thing after it has or is like
+_WALA_TEXT = "wala wali wale waala waali waale vala vali vale वाला वाली वाले ওয়ালা ওয়ালি"
+_WALA = frozenset(normalize_token(w) for w in _WALA_TEXT.split())
+
+
+def _drop_described(text: str, tokens: list[Token], targets: list[_Target]
+                    ) -> list[_Target]:
+    """"२ तीन पिन वाला प्लग" (a three-pin plug), "pin wala cover": a mention right before
+    "wala" with a word after it in the same clause describes that word's thing (a product
+    or a word the shop lacks), and is no item; "pin wala packet" (a pack word after it) and
+    "pin wala" at the clause's end are the item. (Its words still name a product to the
+    intent engine: ``Extraction.product_spans`` keeps them.)"""
+    if not any(t.norm in _WALA for t in tokens):
+        return targets
+    ends = {t.end: k for k, t in enumerate(tokens)}
+    kept: list[_Target] = []
+    for m in targets:
+        k = ends.get(m.end)
+        if k is not None and k + 2 < len(tokens) and tokens[k + 1].norm in _WALA:
+            nxt = tokens[k + 2]
+            gap = text[m.end:nxt.start]
+            if not set(gap) & _GAP_BREAKS and nxt.norm not in _PACK_WORDS \
+                    and parse_number(nxt.norm) is None and not is_function_word(nxt.norm):
+                continue
+        kept.append(m)
+    return kept
+
+
 def _head_word(name: str) -> str | None:
     """The word a name is a kind of: its last word (its first in Arabic), numbers and
     units ("Charger 20W") aside."""
@@ -492,6 +528,23 @@ def _head_word(name: str) -> str | None:
     return words[0] if "\u0600" <= words[0][0] <= "\u06ff" else words[-1]
 
 
+def _model_number(after: list[str]) -> bool:
+    """"apple watch 7 ka strap", "iphone 11 er cover": a number right after describing
+    words and marked by a genitive after it names a model, it is no count."""
+    return len(after) == 2 and parse_number(after[0]) is not None and after[1] in _OWNER_AFTER
+
+
+def _model_spans(tokens: list[Token], dropped: list[_Target]) -> list[tuple[int, int]]:
+    """The model numbers after describing words no item took ("watch 7 ka strap"): no
+    count of anything."""
+    out: list[tuple[int, int]] = []
+    for m in dropped:
+        after = [t for t in tokens if t.start >= m.end][:2]
+        if _model_number([t.norm for t in after]):
+            out.append((after[0].start, after[0].end))
+    return out
+
+
 def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                     ) -> list[_Target]:
     """"fast" of fast charger, "phone" of Phone Battery, "smart watch" of Smart Watch
@@ -501,6 +554,7 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
     belt"), and an Arabic name's own head word may be the shopper's ("ابر شريحة")."""
     at = {t.start: k for k, t in enumerate(tokens)}
     kept: list[_Target] = []
+    owned: list[_Target] = []
     for m in targets:
         if isinstance(m, Mention) and m.score <= 0.8 and " " in m.matched.strip():
             head = _head_word(m.matched)
@@ -512,11 +566,17 @@ def _drop_modifiers(text: str, tokens: list[Token], targets: list[_Target]
                 and k is not None and not is_function_word(tokens[k - 1].norm) \
                 and parse_number(tokens[k - 1].norm) is None
             if head is not None and said and said <= named and head not in said \
-                    and head not in after and not own_head and not _counted(text, m):
+                    and head not in after and not own_head and (
+                        not _counted(text, m) or _model_number(after)):
+                if (after and after[0] in _OWNER_AFTER) \
+                        or text[m.start:m.end + 2].endswith(_OWNER_SUFFIX) \
+                        or text[m.start:m.end].endswith(_OWNER_SUFFIX):
+                    owned.append(m)  # "puran phone er": of the phone, whatever else is said
                 continue
         kept.append(m)
-    # the only products named: the message is about them (its intent reads them), kept
-    return kept if kept else targets
+    # the only products named: the message is about them (its intent reads them), kept,
+    # but not describing words marked as what something is for
+    return kept if kept else [t for t in targets if t not in owned]
 
 
 def _names_product(target: _Target, product: Product) -> bool:
@@ -848,6 +908,10 @@ _LEAVE_IT_PAIRS = frozenset((a, b) for a in ("rehne", "rahne", "rehene", "रह
                                       "दीजिए", "दें", "दे"))
 _BN_NOT = frozenset({"না", "na"})
 _BN_FUTURE = ("বেন", "বে", "বো", "ব", "ben", "bo")
+# the polite imperative of later ("পাঠাইয়েন", "diyen": please send, when you do) is
+# refused by "না" after it as the future is ("pendrive pathaien na": don't send it)
+_BN_LATER = tuple(normalize_token(w) for w in ("\u09df\u09c7\u09a8", "\u09af\u09bc\u09c7\u09a8",
+                                                "ien", "yen"))
 # "don't", "didn't", "can't", "won't" (any apostrophe): the word is a negation, not a name
 _CONTRACTION = re.compile(r"n?['\u2019\u02bc]t\b", re.IGNORECASE)
 _CLAUSE_BREAKS = re.compile(r"[,;.!?،؛\n]|\bbut\b|\blekin\b|\bkintu\b|لكن|लेकिन|কিন্তু")
@@ -897,7 +961,7 @@ def _negated(text: str, tokens: list[Token], start: int, end: int, lower: int,
     # Bengali puts "not" after a future verb: "আর পাঠাবেন না", "diben na" (but "din na",
     # the imperative, is a polite "do give"; and "diben na?" asks for it)
     return "?" not in text[end:right + 1] and any(
-        after[i + 1] in _BN_NOT and after[i].endswith(_BN_FUTURE)
+        after[i + 1] in _BN_NOT and after[i].endswith((*_BN_FUTURE, *_BN_LATER))
         for i in range(len(after) - 1))
 
 
@@ -1026,8 +1090,12 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     kept = _drop_loose_parts(text, _drop_pack_words(text, tokens, kept))
     kept = _drop_verb_uses(text, tokens, _drop_means_of_paying(text, kept))
     kept = _drop_complaints(text, tokens, kept)
-    kept = _drop_modifiers(text, tokens, _drop_owners(text, tokens, kept))
-    kept = _drop_when_ready(text, kept)
+    owners = _drop_owners(text, tokens, kept)
+    kept = _drop_modifiers(text, tokens, owners)
+    reserved = reserved + _model_spans(tokens, [t for t in owners if t not in kept])
+    before_wala = _drop_when_ready(text, kept)
+    kept = _drop_described(text, tokens, before_wala)
+    described = [(t.start, t.end) for t in before_wala if t not in kept]
     mentions = _head_nouns(text, _merge_split_names(
         text, [t for t in kept if isinstance(t, Mention)]))
     if _ANY_DIGIT.search(text) is not None:
@@ -1059,7 +1127,7 @@ def extract(text: str, index: ProductIndex, currency: str = "INR") -> Extraction
     unmatched = _unmatched(text, tokens, targets, numbers, reserved) \
         if numbers or targets else []
     return Extraction(tuple(entities), tuple(items), tuple(unmatched),
-                      tuple((t.start, t.end) for t in targets))
+                      tuple(sorted([*((t.start, t.end) for t in targets), *described])))
 
 
 def _quantities(text: str, targets: list[_Target], reserved: list[tuple[int, int]]
@@ -1360,6 +1428,16 @@ def _asks_to_send(text: str, found: Extraction) -> bool:
                and not _overlaps(t.start, t.end, spans) for t in tokenize(text))
 
 
+def _own_number(item: ItemMention) -> bool:
+    """Whether the item's count is a number of its own name ("the 200 page copy"), word
+    for word: the "1" of "128 gb sd card x1" is a count, not a part of "128"."""
+    if not item.quantity_text:
+        return False
+    words = [t.norm for t in tokenize(item.text, 16)]
+    said = [t.norm for t in tokenize(item.quantity_text, 8)]
+    return any(words[k:k + len(said)] == said for k in range(len(words) - len(said) + 1))
+
+
 def order_intent(intent: str, text: str, found: Extraction) -> str:
     """``add_to_cart`` when the extracted items make an order certain, else ``intent``.
 
@@ -1376,7 +1454,7 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         return "deny"  # "no samosa today", "skip chart paper": only refused items
     # an option's own number ("the 200 page copy") is no amount asked for
     amount = any(i.quantity_given and not is_weak_number(i.quantity_text)
-                 and i.quantity_text not in i.text for i in wanted)
+                 and not _own_number(i) for i in wanted)
     if wanted and not amount and intent not in _QUESTION_KEEPS:
         # "tell me about X", "X ka price kya hai": a question, whatever the classifier read
         asked = question_cue(text, found)
@@ -1397,7 +1475,7 @@ def order_intent(intent: str, text: str, found: Extraction) -> str:
         return "add_to_cart"
     if intent in _QUESTION_READS and all(
             i.quantity_given and not is_weak_number(i.quantity_text)
-            and i.quantity_text not in i.text for i in wanted) \
+            and not _own_number(i) for i in wanted) \
             and not any(
             ch in _QUESTION_MARKS for ch in text) and question_cue(text, found) is None \
             and not _asked_elsewhere(text, found):

@@ -236,6 +236,17 @@ def _glued_to_a_name(text: str, start: int) -> bool:
         start - k == 1 or text[k] not in "xX×\u0648")
 
 
+def _dozens(raw: list[_Raw], i: int) -> tuple[Fraction, int, int]:
+    """"dozen" alone at ``i`` is 12; "درزن واحد", "دزينة ثلاثة" (the unit first, then how
+    many of it, in words) that many dozens. Returns the value, the index of its last
+    token and its end offset."""
+    nxt = raw[i + 1] if i + 1 < len(raw) else None
+    after = _word_value(nxt[3]) if nxt is not None and nxt[2] == "word" else None
+    if nxt is not None and after is not None and after.denominator == 1 and 0 < after <= 12:
+        return 12 * after, i + 1, nxt[1]
+    return Fraction(12), i, raw[i][1]
+
+
 def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
     """Every quantity-like number in ``text`` with offsets, unit and multiplier applied."""
     raw: list[_Raw] = []
@@ -259,8 +270,8 @@ def find_numbers(text: str, max_tokens: int = 512) -> list[NumberSpan]:
             value = _VULGAR[tok]
         elif tok in _COUPLE:
             value = Fraction(2)
-        elif tok in _MULTIPLIERS:  # "dozen" alone
-            value = Fraction(12)
+        elif tok in _MULTIPLIERS:  # "dozen" alone, or "درزن واحد"
+            value, i, end = _dozens(raw, i)
         elif tok in _DUALS:  # حبتين: two pieces, the unit in the word
             spans.append(NumberSpan(Fraction(2), start, end, text[start:end], _DUALS[tok]))
             i += 1

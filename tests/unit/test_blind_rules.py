@@ -360,3 +360,96 @@ def test_an_option_is_named_by_either_part_of_a_bracketed_name(
 def test_another_option_after_a_name_with_its_option_is_one_more(
         text: str, items: list[tuple[str, int]]) -> None:
     assert _items(text) == items
+
+
+# ---- issue-13s: rules from `blind` and `wild`, each on this file's own catalogs ----------
+@pytest.mark.parametrize(("text", "items"), [
+    # Bengali's polite imperative of later (-য়েন, -ien) refused by না, as the future is
+    ("১টা বাল্ব, হার্ড ডিস্ক পাঠাইয়েন না", [("BULB", 1)]),
+    ("1ta bulb, hard disk pathaien na", [("BULB", 1)]),
+    ("2ta nail, bulb diyen na", [("NAIL", 2)]),
+    ("2ta nail, bulb diyen", [("NAIL", 2), ("BULB", 1)]),    # no না: please give
+    ("bulb diyen na?", [("BULB", 1)]),                      # asked: won't you give it?
+])
+def test_a_bengali_later_imperative_with_na_refuses(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    # the "2" of "x2" is a count, not the "2" inside "2000": no question cue, an order
+    ("2000 gb hard disk x2 for the office", "add_to_cart"),
+    ("the 2000 gb hard disk for the office", "product_info"),  # only the option's number
+])
+def test_a_count_is_an_options_number_only_word_for_word(text: str, intent: str) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert order_intent("product_info", text, found) == intent
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # describing words marked as an owner ("of the old phone") name nothing, even alone
+    ("2ta case lagbe, puran phone er", []),
+    ("smart watch ke liye 2 band", []),
+    ("phone's case", []),
+    ("phone lagbe", [("BATT", 1)]),                    # alone and unmarked: as read
+    ("phone battery er jonno", [("BATT", 1)]),         # the name in full
+    ("2 phone er", [("BATT", 2)]),                     # a count of its own
+])
+def test_describing_words_marked_as_an_owner_name_nothing_even_alone(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # the words before "wala" say what the thing after it is like: no item of their own
+    ("ek bulb wala jhoomar aur 2 nail", [("NAIL", 2)]),
+    ("२ बल्ब वाला झूमर और २ कील", [("NAIL", 2)]),
+    ("ek nail wala packet", [("NAIL", 1)]),            # a pack word after it: the item
+    ("2 bulb wala, 1 nail", [("BULB", 2), ("NAIL", 1)]),  # nothing after it in its clause
+])
+def test_a_mention_before_wala_describes_the_thing_after_it(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+    # its words still name a product to the intent engine (masked as one)
+    words = [w.rstrip(",") for w in text.split()]
+    described = words[words.index(next(w for w in words if w in ("wala", "वाला"))) - 1]
+    assert any(text[a:b] == described for a, b in found.product_spans)
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # a whole name matched loosely right after "for", uncounted, after another product:
+    # what that product is for ("2 dozen pencil for school": school is only like Scale)
+    ("2 nail for the balb", [("NAIL", 2)]),
+    ("2 bulb for my nails", [("BULB", 2)]),
+    ("2 bulb for 2 nail", [("BULB", 2), ("NAIL", 2)]),       # a count of its own: an item
+    ("2 nail for bulb", [("NAIL", 2), ("BULB", 1)]),         # the name exactly: as read
+])
+def test_a_loose_name_after_for_is_what_another_product_is_for(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # a number after describing words and marked by a genitive names a model, no count
+    ("smart watch 7 ka strap 2", [("STRAP", 2)]),
+    ("phone 11 er battery ekta", [("BATT", 1)]),
+    ("smart watch 2 aur charger 1", [("STRAP", 2), ("CHARGER", 1)]),  # unmarked: a count
+])
+def test_a_number_after_describing_words_marked_by_a_genitive_is_a_model(
+        text: str, items: list[tuple[str, int]]) -> None:
+    found = extract(text, ProductIndex.build(_heads_shop()))
+    assert [(i.sku, i.quantity) for i in found.items if not i.candidates] == items
+
+
+@pytest.mark.parametrize(("text", "items"), [
+    # the unit first, then how many of it in words (Arabic puts the number after the noun)
+    ("درزن واحد مسمار", [("NAIL", 12)]),
+    ("ابي دزينة ثلاثة لمبة", [("BULB", 36)]),
+    ("ek dozen nail", [("NAIL", 12)]),                 # the number first, as before
+    ("dozen nail", [("NAIL", 12)]),
+])
+def test_a_dozen_followed_by_a_number_word_is_that_many_dozens(
+        text: str, items: list[tuple[str, int]]) -> None:
+    assert _items(text) == items

@@ -287,14 +287,14 @@ async def test_held_out_shops_keep_their_recorded_figures(split: str, cart_exact
 # hardware shop in Sharjah, scored by the lead with its tables only and never tuned on
 # (its messages are not to be read).
 READINGS = {
-    "blind": {"en": (0.9275, 0.9753), "hinglish": (0.9531, 0.9589), "hi": (0.8906, 0.9420),
-              "bn": (0.8657, 1.0), "bn-latn": (0.8806, 0.9857), "ar": (0.8939, 0.9688)},
+    "blind": {"en": (0.9420, 0.9753), "hinglish": (0.9688, 0.9722), "hi": (0.8906, 0.9701),
+              "bn": (0.8806, 1.0), "bn-latn": (0.8955, 1.0), "ar": (0.8939, 0.9688)},
     "blind2": {"en": (0.7647, 0.8861), "hinglish": (0.7500, 0.8676), "hi": (0.8529, 0.9412),
                "bn": (0.7246, 0.8816), "bn-latn": (0.7681, 0.8171), "ar": (0.6812, 0.8046)},
     "unseen": {"en": (1.0, 1.0), "hinglish": (0.9348, 1.0), "hi": (0.9130, 0.9310),
                "bn": (1.0, 1.0), "bn-latn": (0.9565, 1.0), "ar": (1.0, 1.0)},
-    "wild": {"en": (0.9655, 0.9726), "hinglish": (0.9661, 0.9733), "hi": (0.9500, 0.9865),
-             "bn": (0.9672, 0.9615), "bn-latn": (0.9836, 0.9605), "ar": (0.8852, 0.9359)},
+    "wild": {"en": (0.9828, 0.9861), "hinglish": (0.9661, 0.9733), "hi": (0.9500, 0.9865),
+             "bn": (0.9672, 0.9615), "bn-latn": (0.9836, 0.9605), "ar": (0.9016, 0.9359)},
 }
 
 
