@@ -91,7 +91,6 @@ from storage.jobs import JobStatus
 log = logging.getLogger(__name__)
 
 _K = PaymentEventKind
-_CLOSED = (PaymentStatus.EXPIRED, PaymentStatus.CANCELLED, PaymentStatus.PAID_AFTER_CLOSE)
 _ATTEMPTS = 8  # optimistic retries when another process moved the order meanwhile
 REFUND_LEASE_MS = 120_000  # a refund being sent is retried after this if we crash meanwhile
 _MANUAL_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{3,39}")
@@ -648,8 +647,8 @@ class PaymentService:
         if reason is not None:  # another currency or an amount never asked for: alert only
             await self._reject(request, order, event, before, reason, notify)
             return None, []
-        if event.kind is _K.CAPTURED and before.status in _CLOSED and \
-                before.closed_at is not None and event.occurred_at <= before.closed_at:
+        if event.kind is _K.CAPTURED and before.closed_at is not None and \
+                event.occurred_at <= before.closed_at:
             # it arrived after we closed the request: late whatever its own timestamp says
             event = replace(event, occurred_at=before.closed_at + 1)
         after = apply_events(request.amount, [*history, event])

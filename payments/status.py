@@ -377,7 +377,39 @@ def _unique_events(events: Iterable[PaymentEvent], currency: str,
             anomalies.add(f"amount_conflict:{key[1]}:{key[2]}")
         unique.append(chosen)
     unique.sort(key=canonical_key)
-    return unique
+    return _refunds_after_their_captures(unique)
+
+
+def _refunds_after_their_captures(events: list[PaymentEvent]) -> list[PaymentEvent]:
+    """A refund never comes before the payment it gives back, whatever the dates say: the
+    provider's webhook of a dashboard refund can be dated before the capture we date after
+    our close (late money, ``PaymentService._apply_locked``). Such a refund moves to just
+    after its payment's capture, so it counts against that capture."""
+    captured_at = {e.payment_id: at for at, e in enumerate(events)
+                   if e.kind is _K.CAPTURED and e.payment_id}
+    held: dict[str, list[PaymentEvent]] = {}
+    ordered: list[PaymentEvent] = []
+    for at, event in enumerate(events):
+        pid = event.payment_id
+        if event.kind is _K.REFUNDED and pid in captured_at and captured_at[pid] > at:
+            held.setdefault(pid, []).append(event)
+            continue
+        ordered.append(event)
+        if event.kind is _K.CAPTURED and pid in held:
+            ordered.extend(held.pop(pid))
+    return ordered
+
+
+def _refund_take(event: PaymentEvent, room: int, left_in: dict[str, int] | None) -> int:
+    """What of a refund counts, at most the request's ``room``; with ``left_in`` (captured
+    less refunded per payment), at most what its own payment has left, which it takes."""
+    pid = event.payment_id
+    if left_in is not None and pid:
+        room = min(room, left_in.get(pid, 0))
+    take = min(event.amount.minor, room)
+    if left_in is not None and pid in left_in and take > 0:
+        left_in[pid] -= take
+    return take
 
 
 def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> PaymentState:
@@ -394,11 +426,17 @@ def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> Payme
     failures = 0
     amount = request_amount.minor
     captures: list[tuple[str, int, bool]] = []
+    # a refund that names a payment gives back from that payment only: until its capture
+    # is known it counts nothing (the capture books it then), and never more than it took.
+    # Only when some capture names no payment is a refund counted against the whole request.
+    by_payment = all(e.payment_id for e in unique if e.kind is _K.CAPTURED)
+    left_in: dict[str, int] = {}  # payment id → captured less refunded
     for event in unique:
         kind = event.kind
         complete = False
         if kind is _K.CAPTURED:
-            after_close = status in (_P.EXPIRED, _P.CANCELLED, _P.PAID_AFTER_CLOSE)
+            # closed before it was paid: late, even once the late money before it went back
+            after_close = closed_at is not None
             if after_close:
                 late += event.amount.minor
             captures.append((event.payment_id or event.event_id, event.amount.minor,
@@ -407,14 +445,15 @@ def apply_events(request_amount: Money, events: Iterable[PaymentEvent]) -> Payme
             complete = captured >= amount
             if event.payment_id:
                 payment_ids.add(event.payment_id)
+                left_in[event.payment_id] = event.amount.minor
         elif kind is _K.REFUNDED:
-            room = captured - refunded
-            if room <= 0:
+            take = _refund_take(event, captured - refunded, left_in if by_payment else None)
+            if take <= 0:
                 anomalies.add(f"refund_without_capture:{event.provider}:{event.event_id}")
                 continue
-            if event.amount.minor > room:
+            if event.amount.minor > take:
                 anomalies.add(f"refund_exceeds_capture:{event.provider}:{event.event_id}")
-            refunded += min(event.amount.minor, room)
+            refunded += take
             complete = refunded >= captured
             if event.refund_id:
                 refund_ids.add(event.refund_id)

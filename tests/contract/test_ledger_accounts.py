@@ -229,12 +229,11 @@ async def test_a_capture_books_a_whole_refund_made_in_two_parts_down_to_one_pais
     await clean_books(env)
 
 
-async def test_early_refunds_of_two_payments_are_booked_when_the_link_counts_them(
+async def test_an_early_refund_of_another_payment_waits_for_that_payments_capture(
         env: Env) -> None:
-    """Two payments on one link, each refunded before any capture, the other payment's
-    refund delivered first. The link's state counts refunds against all it captured, so the
-    first capture counts both: both are booked then, each under its own payment, the
-    capture's own first; the second capture books nothing more."""
+    """Two payments on one link, each refunded before its capture, the other payment's
+    refund delivered first. A refund gives back from its own payment only: each capture
+    books its own payment's refund, and the other waits for its capture."""
     order = await new_order(env)
     link = await ask(env, order, "payment_link")
     at = T0 // 1000 + 50
@@ -245,14 +244,14 @@ async def test_early_refunds_of_two_payments_are_booked_when_the_link_counts_the
     env.psp.capture("payA", 6_000)
     first = await env.service.apply_event(NAME, event(link, K.CAPTURED, 6_000,
                                                       payment_id="payA"))
-    assert first is not None and first.provider_refund == Money(4_000, "INR")
-    both = [(1_500, "processed", "rfnd_B", "payB"), (2_500, "processed", "rfnd_A", "payA")]
-    assert await _refund_rows(env, order) == both
+    assert first is not None and first.provider_refund == Money(2_500, "INR")
+    assert await _refund_rows(env, order) == [(2_500, "processed", "rfnd_A", "payA")]
     env.psp.capture("payB", 4_000)
     second = await env.service.apply_event(NAME, event(link, K.CAPTURED, 4_000,
                                                        payment_id="payB"))
-    assert second is not None and second.provider_refund is None
-    assert await _refund_rows(env, order) == both
+    assert second is not None and second.provider_refund == Money(1_500, "INR")
+    assert await _refund_rows(env, order) == [
+        (1_500, "processed", "rfnd_B", "payB"), (2_500, "processed", "rfnd_A", "payA")]
     assert await _accounts(env, order.label, order.shop_id) == {
         "merchant_revenue": -TOTAL + 4_000, "psp_clearing": TOTAL - 4_000}
     await clean_books(env)

@@ -544,3 +544,31 @@ def test_one_more_event_never_lowers_the_captured_amount(
         before = apply_events(amount, arrived[:n])
         after = apply_events(amount, arrived[:n + 1])
         assert after.captured.minor >= before.captured.minor
+
+
+# --- a refund gives back from its own payment --------------------------------------------
+def test_a_refund_counts_against_its_own_payment_only_and_after_its_capture() -> None:
+    # the provider's refund of B is dated before B's capture and before A's
+    events = [ev(K.REFUNDED, 1_500, 10, pid="B", rid="rB"), ev(K.CAPTURED, 6_000, 20, pid="A")]
+    assert apply_events(A, events).refunded == Money(0, "INR")  # A gives nothing back
+    both = apply_events(A, [*events, ev(K.CAPTURED, 4_000, 30, pid="B")])
+    assert (both.captured, both.refunded) == (A, Money(1_500, "INR"))
+    # never more than its payment took, even when the request holds more
+    over = apply_events(A, [ev(K.CAPTURED, 6_000, 1, pid="A"), ev(K.CAPTURED, 4_000, 2, pid="B"),
+                            ev(K.REFUNDED, 5_000, 3, pid="B", rid="rB")])
+    assert over.refunded == Money(4_000, "INR")
+    assert any(a.startswith("refund_exceeds_capture") for a in over.anomalies)
+
+
+def test_a_refund_of_a_capture_without_a_payment_id_counts_against_the_request() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, A.minor, 1, eid="cap"),
+                             ev(K.REFUNDED, 2_000, 2, pid="pay_x", rid="r1")])
+    assert state.refunded == Money(2_000, "INR")
+
+
+def test_a_second_late_payment_is_late_after_the_first_went_back() -> None:
+    closed = [ev(K.EXPIRED, 0, 100), ev(K.CAPTURED, 2_500, 101, pid="late1"),
+              ev(K.REFUNDED, 2_500, 102, pid="late1", rid="r1")]
+    assert apply_events(Money(2_500, "INR"), closed).status is P.REFUNDED
+    state = apply_events(Money(2_500, "INR"), [*closed, ev(K.CAPTURED, 2_500, 103, pid="late2")])
+    assert state.captured_after_close == Money(5_000, "INR")
