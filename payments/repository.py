@@ -515,11 +515,17 @@ class PaymentsRepository:
             (now_ms, limit))
         return [_refund(r) for r in rows]
 
-    async def pending_refunds(self, limit: int = 500) -> list[Refund]:
-        """Refunds a provider accepted and has not finished (``pending``): reconcile asks."""
-        rows = await self.db.fetchall(
-            f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status = 'pending' "
-            "ORDER BY updated_at LIMIT ?", (limit,))
+    async def pending_refunds(self, limit: int = 500,
+                              after: tuple[int, str] | None = None) -> list[Refund]:
+        """Refunds a provider accepted and has not finished (``pending``): reconcile asks.
+        One page, oldest first; ``after`` (the last row's update time and id) gives the next,
+        so refunds that stay pending at the head never hide the ones behind them."""
+        sql = f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE status = 'pending'"
+        params: list[Any] = []
+        if after is not None:
+            sql += " AND (updated_at > ? OR (updated_at = ? AND id > ?))"
+            params += [after[0], after[0], after[1]]
+        rows = await self.db.fetchall(sql + " ORDER BY updated_at, id LIMIT ?", [*params, limit])
         return [_refund(r) for r in rows]
 
     async def all_refunds(self, shop_id: str | None = None) -> list[Refund]:

@@ -236,8 +236,9 @@ def _always_refund(shop_id: str, order_status: str) -> str:
 class PaymentService:
     def __init__(self, db: Database, providers: Mapping[str, PaymentProvider], *,
                  public_url: str, now_ms: Callable[[], int],
-                 excess_policy: ExcessPolicy = _always_refund) -> None:
+                 excess_policy: ExcessPolicy = _always_refund, sweep_page: int = 500) -> None:
         self.db = db
+        self.sweep_page = sweep_page  # rows a sweep of a whole table reads at a time
         self.repo = PaymentsRepository(db)
         self.providers = providers
         self.public_url = public_url.rstrip("/")
@@ -1180,7 +1181,7 @@ class PaymentService:
         those it now calls processed or failed (a failed one is retried with backoff), in
         case its webhook never came. Counts: asked, settled, unreachable."""
         report = {"refunds_polled": 0, "refunds_settled": 0, "refunds_unreachable": 0}
-        for row in await self.repo.pending_refunds():
+        async for row in self._pending_refunds():
             request = await self.repo.request(row.payment_request_id)
             provider = self.providers.get(request.provider) if request else None
             if request is None or not isinstance(provider, FetchesRefunds) or \
@@ -1201,6 +1202,17 @@ class PaymentService:
             if update is not None:
                 report["refunds_settled"] += 1
         return report
+
+    async def _pending_refunds(self) -> AsyncIterator[Refund]:
+        """Every pending refund, a page at a time: those the provider keeps pending (or cannot
+        be reached about) stay first by age, and a single page would ask only them forever."""
+        after: tuple[int, str] | None = None
+        while page := await self.repo.pending_refunds(limit=self.sweep_page, after=after):
+            for row in page:
+                yield row
+            if len(page) < self.sweep_page:
+                return
+            after = (page[-1].updated_at, page[-1].id)
 
     async def _refund_move(self, row: Refund, event: RefundEvent, notify: Notify | None, *,
                            provider_ref: str | None = None, quiet: bool = False,

@@ -217,6 +217,42 @@ async def test_reconcile_polls_pending_refunds_until_processed_or_failed(env: En
     await clean_books(env)
 
 
+async def test_reconcile_reaches_every_pending_refund_behind_ones_that_stay_pending(
+        env: Env) -> None:
+    """A sweep read only the oldest page of pending refunds: while those stayed pending at
+    the provider (UPI refunds can take days), every newer one that ended quietly was never
+    asked about again. Here a page is two rows and five refunds wait."""
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    env.psp.refund_mode = "pending"
+    refunds = []
+    for _ in range(5):  # one a minute: the oldest first
+        (refund,) = (await env.service.refund_order(await fresh(env, order),
+                                                    Money(1_000, "INR"))).refunds
+        refunds.append(refund)
+        env.advance(60_000)
+    newest = refunds[-1]
+    env.psp.finish(str(newest.provider_ref), "processed")  # no webhook ever comes
+    service = PaymentService(env.db, env.service.providers, public_url="http://127.0.0.1",
+                             now_ms=env.now, sweep_page=2)
+    assert [r.id for r in await service.repo.pending_refunds(limit=2)] == \
+        [r.id for r in refunds[:2]]
+    report = await service.poll_refunds()
+    assert (report["refunds_polled"], report["refunds_settled"]) == (5, 1)
+    rows = {r.id: r.status for r in await env.service.repo.refunds_for_order(order.id)}
+    assert rows == {**{r.id: RefundStatus.PENDING for r in refunds[:4]},
+                    newest.id: RefundStatus.PROCESSED}
+    # the same updated time for all (one clock tick): the id orders the pages
+    env.psp.refund_mode = "pending"
+    tied = [*(await service.refund_order(await fresh(env, order), Money(500, "INR"))).refunds,
+            *(await service.refund_order(await fresh(env, order), Money(500, "INR"))).refunds,
+            *(await service.refund_order(await fresh(env, order), Money(500, "INR"))).refunds]
+    for refund in tied:
+        env.psp.finish(str(refund.provider_ref), "processed")
+    assert (await service.poll_refunds())["refunds_settled"] == 3
+    assert (await service.poll_refunds())["refunds_polled"] == 4  # the first four, still
+
+
 # ---- refunds made by hand: what each refusal says, what is stored, the retry -------------
 # (issue 20: mutation testing of payments/service.py, record_manual_refund)
 
