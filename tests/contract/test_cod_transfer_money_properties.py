@@ -284,7 +284,8 @@ async def _start(run: CashRun, cod: bool) -> Order:
        psp=st.sampled_from(["api", "by_hand"]))
 async def test_cod_and_transfer_money_invariants_hold_for_any_program(
         env: Env, program: list[tuple[str, Any]], policy: str, cod: bool, psp: str) -> None:
-    base = Env(env.db, ScriptedPsp() if psp == "api" else HandRefundPsp(), env.service, [T0],
+    fake = ScriptedPsp.unique() if psp == "api" else HandRefundPsp.unique()
+    base = Env(env.db, fake, env.service, [T0],
                {"cancelled": policy, "other": policy})
     run = CashRun(base.restart())
     order = await _start(run, cod)

@@ -61,7 +61,11 @@ STEP = st.one_of(
     st.tuples(st.just("refund_excess"), st.just(0)),
     st.tuples(st.just("parallel_refunds"), st.integers(2, 10)),
     st.tuples(st.just("provider_refund"), st.tuples(st.integers(0, 9),
-                                                    st.sampled_from([1_000, 2_500]))),
+                                                    st.sampled_from([1_000, 2_500, 4_000]))),
+    # the provider's own refund of a payment whose capture webhook comes later (or last)
+    st.tuples(st.just("refund_first"), st.tuples(st.integers(0, 3), st.sampled_from(AMOUNTS),
+                                                 st.sampled_from([1_000, 2_500, 4_000]))),
+    st.tuples(st.just("capture_refunded"), st.integers(0, 9)),
     st.tuples(st.just("refund_mode"), st.sampled_from(["processed", "pending", "failed",
                                                        "error"])),
     st.tuples(st.just("settle"), st.tuples(st.integers(0, 5), st.booleans())),
@@ -70,6 +74,24 @@ STEP = st.one_of(
     st.tuples(st.just("by_hand"), st.sampled_from([None, 1_000, 4_000])),
     st.tuples(st.just("retry"), st.just(0)),
     st.tuples(st.just("restart"), st.just(0)),
+)
+
+# the provider's own refunds around their captures: before them (a webhook that came
+# first), after them, of another payment of the same link, on a request closed meanwhile
+EARLY = st.one_of(
+    CAPTURE, CAPTURE,
+    st.tuples(st.just("ask"), st.sampled_from(["upi_link", "payment_link"])),
+    st.tuples(st.just("refund_first"), st.tuples(st.integers(0, 3), st.sampled_from(AMOUNTS),
+                                                 st.sampled_from([1_000, 2_500, 4_000]))),
+    st.tuples(st.just("refund_first"), st.tuples(st.integers(0, 3), st.sampled_from(AMOUNTS),
+                                                 st.sampled_from([1_000, 2_500, 4_000]))),
+    st.tuples(st.just("capture_refunded"), st.integers(0, 9)),
+    st.tuples(st.just("provider_refund"), st.tuples(st.integers(0, 9),
+                                                    st.sampled_from([1_000, 2_500, 4_000]))),
+    st.tuples(st.just("expire_due"), st.just(0)),
+    st.tuples(st.just("cancel"), st.just(0)),
+    st.tuples(st.just("ship"), st.just(0)),
+    st.tuples(st.just("tip"), st.just(0)),
 )
 
 
@@ -81,6 +103,12 @@ class Run:
         self.requests: list[PaymentRequest] = []
         self.sent: list[ProviderEvent] = []
         self.late: dict[str, bool] = {}  # payment id → did it first arrive on a closed request
+        # payments the provider refunded before we heard of their capture:
+        # (request, payment id, captured amount, the refund's second)
+        self.early: list[tuple[PaymentRequest, str, int, int]] = []
+        # payments larger than their request: rejected with an alert, never in our books,
+        # and so neither is what the provider gives back of them
+        self.rejected: set[str] = set()
 
     def pid(self) -> str:
         return f"p{next(_PIDS)}"  # unique across examples: one database holds them all
@@ -107,6 +135,8 @@ async def _step(run: Run, op: str, arg: Any, order_id: str) -> None:  # noqa: PL
         assert row is not None
         pid = run.pid()
         run.late.setdefault(pid, row.status in CLOSED)
+        if amount > request.amount_minor:
+            run.rejected.add(pid)
         env.psp.capture(pid, amount)
         at = request.created_at // 1000 + (1 if dated_early else env.now() // 1000 + 5
                                            - request.created_at // 1000)
@@ -158,6 +188,18 @@ async def _step(run: Run, op: str, arg: Any, order_id: str) -> None:  # noqa: PL
                 request = next(r for r in run.requests if r.id == ev.reference)
                 await run.deliver(event(request, K.REFUNDED, amount, at=env.now() // 1000 + 7,
                                         payment_id=ev.payment_id, refund_id=run.pid()))
+    elif op == "refund_first" and pick and not isinstance(env.psp, HandRefundPsp):
+        index, amount, refunded = arg
+        request = pick(index)
+        amount = min(amount, request.amount_minor)  # one payment never exceeds its request
+        pid, at = run.pid(), env.now() // 1000 + 7
+        env.psp.capture(pid, amount)
+        env.psp.refunded[pid] = min(refunded, amount)
+        run.early.append((request, pid, amount, at))
+        await run.deliver(event(request, K.REFUNDED, min(refunded, amount), at=at,
+                                payment_id=pid, refund_id=run.pid()))
+    elif op == "capture_refunded" and run.early:
+        await _capture_refunded(run, run.early.pop(arg % len(run.early)))
     elif op == "refund_mode":
         env.psp.refund_mode = arg
     elif op == "settle":
@@ -188,6 +230,15 @@ async def _step(run: Run, op: str, arg: Any, order_id: str) -> None:  # noqa: PL
         await env.service.retry_refunds()
     elif op == "restart":
         run.env = env.restart()
+
+
+async def _capture_refunded(run: Run, early: tuple[PaymentRequest, str, int, int]) -> None:
+    """The capture of a payment the provider already refunded, dated before that refund."""
+    request, pid, amount, refunded_at = early
+    row = await run.env.service.repo.request(request.id)
+    assert row is not None
+    run.late.setdefault(pid, row.status in CLOSED)
+    await run.deliver(event(request, K.CAPTURED, amount, at=refunded_at - 1, payment_id=pid))
 
 
 async def _by_hand(env: Env, order: Any, amount: int | None) -> None:
@@ -238,7 +289,7 @@ async def _check(run: Run, order_id: str, policy: str) -> None:
     for pid, late in run.late.items():
         if late and pid in flags:
             assert flags[pid], pid
-    _check_refunds(env, book, found, by_hand=by_hand)
+    _check_refunds(env, book, found, by_hand=by_hand, off_books=run.rejected)
     # 7. fully refunded orders are not shippable
     if order.status in ("paid", "partially_refunded", "shipped", "delivered"):
         assert not book.money_out
@@ -249,10 +300,16 @@ async def _check(run: Run, order_id: str, policy: str) -> None:
         assert book.sale_refunded == 0, refunds
     if status is OrderStatus.PARTIALLY_REFUNDED:
         assert book.sale_refunded > 0, refunds
+    # 9. an order that keeps its sale holds what it keeps: money given back beyond the
+    # excess came out of the sale (kept = total less what the sale gave back)
+    if status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.SHIPPED,
+                  OrderStatus.DELIVERED):
+        assert book.held >= book.keep, (book.held, book.keep, refunds)
     assert "status_mismatch" not in found
 
 
-def _check_refunds(env: Env, book: OrderBook, found: set[str], *, by_hand: bool) -> None:
+def _check_refunds(env: Env, book: OrderBook, found: set[str], *, by_hand: bool,
+                   off_books: set[str]) -> None:
     """Invariants 5 and 6: refunds within captures, and every failed one visible."""
     refunds = book.refunds
     # 5. refunds never exceed captures (pending and failed ones counted), even concurrently
@@ -262,11 +319,12 @@ def _check_refunds(env: Env, book: OrderBook, found: set[str], *, by_hand: bool)
         assert taken <= capture.amount
     assert env.psp.rejected == 0  # haat never asked the PSP for more than it may give
     # the PSP paid out exactly what our rows say is out or on its way (refunds made by
-    # hand never went through it)
+    # hand never went through it), less its refunds of payments we rejected (off_books)
     out = sum(r.amount_minor for r in refunds
               if r.status in (RefundStatus.PROCESSED, RefundStatus.PENDING)
               and not (r.provider_ref or "").startswith("manual:"))
-    assert env.psp.paid_out() == out, (env.psp.refunded, refunds)
+    paid_out = env.psp.paid_out() - sum(env.psp.refunded.get(pid, 0) for pid in off_books)
+    assert paid_out == out, (env.psp.refunded, off_books, refunds)
     # 6. every failed refund is visible and has a retry scheduled
     for refund in refunds:
         if refund.status == RefundStatus.FAILED:
@@ -284,7 +342,8 @@ async def test_order_money_invariants_hold_for_any_program(
         env: Env, program: list[tuple[str, Any]], policy: str, psp: str,
         paid_first: bool) -> None:
     # each example: its own PSP and clock, the same database (orders never collide)
-    base = Env(env.db, ScriptedPsp() if psp == "api" else HandRefundPsp(), env.service, [T0],
+    fake = ScriptedPsp.unique() if psp == "api" else HandRefundPsp.unique()
+    base = Env(env.db, fake, env.service, [T0],
                {"cancelled": policy, "other": policy})
     run = Run(base.restart())
     order = await new_order(run.env)
@@ -293,6 +352,8 @@ async def test_order_money_invariants_hold_for_any_program(
         await _step(run, "capture", (0, TOTAL, False), order.id)
     for op, arg in program:
         await _step(run, op, arg, order.id)
+    while run.early:  # every capture's webhook comes in the end
+        await _capture_refunded(run, run.early.pop())
     await _check(run, order.id, policy)
     # and after the provider works again and every retry has run, nothing stays failed
     run.env.psp.refund_mode = "processed"
@@ -305,3 +366,26 @@ async def test_order_money_invariants_hold_for_any_program(
     assert not [r for r in await run.env.service.repo.refunds_for_order(order.id)
                 if r.status in (RefundStatus.FAILED, RefundStatus.REQUESTED)]
 
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(program=st.lists(EARLY, min_size=3, max_size=10),
+       policy=st.sampled_from(["refund", "hold"]), paid_first=st.booleans())
+async def test_the_providers_own_refunds_in_any_order_keep_the_books_true(
+        env: Env, program: list[tuple[str, Any]], policy: str, paid_first: bool) -> None:
+    """Issue 20: a provider refund delivered before its capture, of another payment of the
+    link, or larger than a held excess was booked wrong or not at all; the general program
+    above draws those sequences too rarely to find them."""
+    base = Env(env.db, ScriptedPsp.unique(), env.service, [T0],
+               {"cancelled": policy, "other": policy})
+    run = Run(base.restart())
+    order = await new_order(run.env)
+    run.requests.append(await ask(run.env, order))
+    if paid_first:
+        await _step(run, "capture", (0, TOTAL, False), order.id)
+    for op, arg in program:
+        await _step(run, op, arg, order.id)
+    while run.early:  # every capture's webhook comes in the end
+        await _capture_refunded(run, run.early.pop())
+    await _check(run, order.id, policy)

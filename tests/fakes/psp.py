@@ -23,6 +23,7 @@ from payments.providers.base import (
 )
 
 NAME = "scripted"
+_ACCOUNTS = itertools.count(1)
 
 
 @dataclass
@@ -41,6 +42,14 @@ class ScriptedPsp:
     # run once, first, inside the next refund (another process acting meanwhile)
     before_refund: Callable[[], Awaitable[object]] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # a real PSP's refund ids are unique across all its accounts; tests that make many
+    # fakes on one database (one per Hypothesis example) give each its own prefix
+    refund_prefix: str = "srf"
+
+    @classmethod
+    def unique(cls) -> ScriptedPsp:
+        """A fake whose refund ids no other fake of this process makes."""
+        return cls(refund_prefix=f"srf{next(_ACCOUNTS)}")
 
     def capture(self, payment_id: str, amount: int) -> None:
         self.captured[payment_id] = amount
@@ -76,7 +85,7 @@ class ScriptedPsp:
         if amount.minor > room:
             self.rejected += 1
             raise ProviderError("The refund amount provided is greater than amount captured.")
-        refund_id = f"srf_{next(self._ids)}"
+        refund_id = f"{self.refund_prefix}_{next(self._ids)}"
         status = self.refund_mode if self.refund_mode in ("pending", "failed") else "processed"
         result = ProviderRefund(NAME, refund_id, payment_id, amount, status)
         if status != "failed":
