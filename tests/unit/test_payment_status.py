@@ -572,3 +572,43 @@ def test_a_second_late_payment_is_late_after_the_first_went_back() -> None:
     assert apply_events(Money(2_500, "INR"), closed).status is P.REFUNDED
     state = apply_events(Money(2_500, "INR"), [*closed, ev(K.CAPTURED, 2_500, 103, pid="late2")])
     assert state.captured_after_close == Money(5_000, "INR")
+
+
+def test_a_payment_in_flight_blocks_only_cancel_and_return() -> None:
+    # the money that is in flight may still arrive and move the order on
+    assert order_transition(OrderStatus.PENDING_PAYMENT, OrderEvent.PAYMENT_RECEIVED,
+                            payment_in_flight=True) is OrderStatus.PAID
+    assert order_transition(OrderStatus.AWAITING_CONFIRMATION, OrderEvent.CONFIRM,
+                            payment_in_flight=True) is OrderStatus.CONFIRMED
+
+
+def test_a_refund_of_a_payment_never_captured_counts_nothing_beside_another_capture() -> None:
+    state = apply_events(A, [ev(K.CAPTURED, 6_000, 1, pid="A"),
+                             ev(K.REFUNDED, 2_000, 2, pid="ghost", rid="r1")])
+    assert state.refunded == Money(0, "INR")
+    assert any(a.startswith("refund_without_capture") for a in state.anomalies)
+
+
+@pytest.mark.parametrize("first", [1, 3_000])
+def test_refunds_of_one_payment_together_never_give_back_more_than_it_took(first: int) -> None:
+    # the request holds 10,000 (A and B), B took 4,000: B's refunds stop at 4,000
+    state = apply_events(A, [ev(K.CAPTURED, 6_000, 1, pid="A"), ev(K.CAPTURED, 4_000, 2, pid="B"),
+                             ev(K.REFUNDED, first, 3, pid="B", rid="rB1"),
+                             ev(K.REFUNDED, 4_000, 4, pid="B", rid="rB2")])
+    assert state.refunded == Money(4_000, "INR")
+    assert any(a.startswith("refund_exceeds_capture") for a in state.anomalies)
+    # and A's own money is still all there to give back
+    more = apply_events(A, [*[ev(K.CAPTURED, 6_000, 1, pid="A"), ev(K.CAPTURED, 4_000, 2, pid="B"),
+                              ev(K.REFUNDED, first, 3, pid="B", rid="rB1"),
+                              ev(K.REFUNDED, 4_000, 4, pid="B", rid="rB2")],
+                            ev(K.REFUNDED, 6_000, 5, pid="A", rid="rA")])
+    assert more.refunded == A and more.status is P.REFUNDED
+
+
+@pytest.mark.parametrize("pid", ["A", None])
+def test_refunds_that_name_no_payment_stop_at_what_is_left_to_give_back(pid: str | None) -> None:
+    state = apply_events(A, [ev(K.CAPTURED, A.minor, 1, pid=pid, eid="cap"),
+                             ev(K.REFUNDED, 6_000, 2, rid="r1"),
+                             ev(K.REFUNDED, 6_000, 3, rid="r2")])
+    assert state.refunded == A
+    assert any(a.startswith("refund_exceeds_capture") for a in state.anomalies)
