@@ -27,7 +27,7 @@ from catalog.money import Money
 from payments.audit import audit, expected_balances, order_balances
 from payments.book import OrderBook
 from payments.providers.base import ProviderEvent
-from payments.repository import PaymentRequest
+from payments.repository import Order, PaymentRequest
 from payments.service import PaymentError
 from payments.status import (
     InvalidTransition,
@@ -333,6 +333,22 @@ def _check_refunds(env: Env, book: OrderBook, found: set[str], *, by_hand: bool,
             assert "refund_failed" in found
 
 
+async def _play(base: Env, program: list[tuple[str, Any]],
+                paid_first: bool) -> tuple[Run, Order]:
+    """One program on a new order of ``base``: half start from a paid order (refunds,
+    ship, by hand); every capture's webhook comes in the end."""
+    run = Run(base.restart())
+    order = await new_order(run.env)
+    run.requests.append(await ask(run.env, order))
+    if paid_first:
+        await _step(run, "capture", (0, TOTAL, False), order.id)
+    for op, arg in program:
+        await _step(run, op, arg, order.id)
+    while run.early:
+        await _capture_refunded(run, run.early.pop())
+    return run, order
+
+
 @settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(program=st.lists(STEP, min_size=5, max_size=16),
@@ -345,15 +361,7 @@ async def test_order_money_invariants_hold_for_any_program(
     fake = ScriptedPsp.unique() if psp == "api" else HandRefundPsp.unique()
     base = Env(env.db, fake, env.service, [T0],
                {"cancelled": policy, "other": policy})
-    run = Run(base.restart())
-    order = await new_order(run.env)
-    run.requests.append(await ask(run.env, order))
-    if paid_first:  # half the programs start from a paid order: refunds, ship, by hand
-        await _step(run, "capture", (0, TOTAL, False), order.id)
-    for op, arg in program:
-        await _step(run, op, arg, order.id)
-    while run.early:  # every capture's webhook comes in the end
-        await _capture_refunded(run, run.early.pop())
+    run, order = await _play(base, program, paid_first)
     await _check(run, order.id, policy)
     # and after the provider works again and every retry has run, nothing stays failed
     run.env.psp.refund_mode = "processed"
@@ -367,7 +375,6 @@ async def test_order_money_invariants_hold_for_any_program(
                 if r.status in (RefundStatus.FAILED, RefundStatus.REQUESTED)]
 
 
-
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(program=st.lists(EARLY, min_size=3, max_size=10),
@@ -379,13 +386,5 @@ async def test_the_providers_own_refunds_in_any_order_keep_the_books_true(
     above draws those sequences too rarely to find them."""
     base = Env(env.db, ScriptedPsp.unique(), env.service, [T0],
                {"cancelled": policy, "other": policy})
-    run = Run(base.restart())
-    order = await new_order(run.env)
-    run.requests.append(await ask(run.env, order))
-    if paid_first:
-        await _step(run, "capture", (0, TOTAL, False), order.id)
-    for op, arg in program:
-        await _step(run, op, arg, order.id)
-    while run.early:  # every capture's webhook comes in the end
-        await _capture_refunded(run, run.early.pop())
+    run, order = await _play(base, program, paid_first)
     await _check(run, order.id, policy)
