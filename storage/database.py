@@ -717,6 +717,8 @@ class PostgresDatabase:
         self.commits = 0
         self.batched = 0
         self.round_trips = 0  # statements' round trips to the server (tests, /metrics)
+        # point reads' round trips: the reads of one SQL in one tick share one (/metrics)
+        self.read_round_trips = 0
         self.joined = 0  # write sets that joined a group after its BEGIN (tests)
         self.observe_commit: Callable[[float], None] | None = None
 
@@ -768,6 +770,7 @@ class PostgresDatabase:
     async def _fetchone_alone(self, sql: str, params: Params) -> Row | None:
         try:
             async with self._pool.acquire(timeout=self.acquire_timeout) as conn:
+                self.read_round_trips += 1
                 record = await conn.fetchrow(self._sql(sql), *params)
         except Exception as exc:
             raise _pg_read_outcome(exc) from exc
@@ -801,9 +804,10 @@ class PostgresDatabase:
         indexed = self._indexed_read(sql)
         if indexed is None:
             return False
+        rows_in = [(*params, n) for n, (params, _) in enumerate(reads)]
+        self.read_round_trips += 1
         try:
-            records = await conn.fetchmany(indexed, [
-                (*params, n) for n, (params, _) in enumerate(reads)])
+            records = await conn.fetchmany(indexed, rows_in)
         except Exception as exc:
             if str(getattr(exc, "sqlstate", "")).startswith("42"):
                 self._read_cache[sql] = ""  # the index does not fit this SQL
@@ -820,6 +824,7 @@ class PostgresDatabase:
                          reads: list[tuple[Params, asyncio.Future[Row | None]]]) -> None:
         """Each read alone; a failed one fails alone, unless the storage itself is gone."""
         for params, future in reads:
+            self.read_round_trips += 1
             try:
                 record = await conn.fetchrow(self._sql(sql), *params)
             except Exception as exc:

@@ -232,3 +232,79 @@ async def test_a_read_of_sql_that_cannot_run_is_not_storage_unavailable(
         await database.fetchall("SELECT x FROM no_such_table")
     assert not isinstance(refused_all.value, StorageUnavailable)
     assert await database.fetchone(BY_ID, ("m1",)) == ("answer 1", 10)
+
+
+# --- how many round trips the reads of a tick cost (PostgreSQL) -------------------------
+# The reads above get the right rows whichever way they go; these pin the way: one round
+# trip for the reads of one plain SELECT in a tick, one each where an index would change
+# the meaning, and a refused indexed form remembered, not tried again every tick.
+LOCKS = ["SELECT response FROM inbound_messages WHERE message_id = ? FOR UPDATE",
+         "SELECT response FROM inbound_messages WHERE message_id = ? FOR SHARE"]
+NOT_INDEXED = [
+    "SELECT DISTINCT customer FROM inbound_messages WHERE message_id = ?",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "UNION SELECT 'never' WHERE false",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "INTERSECT SELECT response FROM inbound_messages",
+    "SELECT response FROM inbound_messages WHERE message_id = ? "
+    "EXCEPT SELECT 'never'",
+    "WITH r AS (SELECT response FROM inbound_messages WHERE message_id = ?) SELECT * FROM r",
+    *LOCKS,
+]
+INDEXED = [
+    BY_ID,
+    "  select response from inbound_messages where message_id = ?",  # case and blanks
+    "SELECT response FROM inbound_messages WHERE message_id = ? AND customer <> ?",
+]
+
+
+@pytest.fixture
+async def postgres(fresh_postgres: str) -> AsyncIterator[PostgresDatabase]:
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    await _seed(db, 10)
+    yield db
+    await db.close()
+
+
+async def _trips(db: PostgresDatabase, sql: str, keys: list[str]) -> tuple[int, list[object]]:
+    before = db.read_round_trips
+    extra = ("nobody",) if sql.count("?") == 2 else ()
+    rows = await asyncio.gather(*(db.fetchone(sql, (key, *extra)) for key in keys))
+    return db.read_round_trips - before, [r[0] if r else None for r in rows]
+
+
+@pytest.mark.parametrize("sql", INDEXED)
+async def test_postgres_reads_of_one_plain_select_in_a_tick_are_one_round_trip(
+        postgres: PostgresDatabase, sql: str) -> None:
+    keys = ["m1", "m2", "absent", "m4", "m2"]
+    for _ in range(2):
+        trips, rows = await _trips(postgres, sql, keys)
+        assert (trips, rows) == (1, ["answer 1", "answer 2", None, "answer 4", "answer 2"])
+
+
+@pytest.mark.parametrize("sql", NOT_INDEXED)
+async def test_postgres_reads_that_cannot_carry_an_index_go_one_round_trip_each(
+        postgres: PostgresDatabase, sql: str) -> None:
+    for _ in range(2):  # never tried indexed first, not even once
+        trips, rows = await _trips(postgres, sql, ["m1", "absent", "m3"])
+        assert trips == 3
+        assert rows[1] is None and rows[0] is not None and rows[2] is not None
+
+
+async def test_postgres_an_indexed_form_the_server_refuses_is_tried_once_only(
+        postgres: PostgresDatabase) -> None:
+    sql = "SELECT response FROM inbound_messages WHERE message_id = ? GROUP BY 1"
+    assert await _trips(postgres, sql, ["m1", "m9"]) == (3, ["answer 1", "answer 9"])
+    for _ in range(2):  # remembered: each alone from now on
+        assert await _trips(postgres, sql, ["m1", "m9"]) == (2, ["answer 1", "answer 9"])
+
+
+async def test_postgres_a_read_alone_is_one_round_trip(postgres: PostgresDatabase) -> None:
+    assert await _trips(postgres, BY_ID, ["m5"]) == (1, ["answer 5"])
+    alone = PostgresDatabase(postgres.dsn, group_commit=False)
+    await alone.start()
+    try:
+        assert await _trips(alone, BY_ID, ["m5", "m6"]) == (2, ["answer 5", "answer 6"])
+    finally:
+        await alone.close()
