@@ -308,3 +308,25 @@ async def test_postgres_a_read_alone_is_one_round_trip(postgres: PostgresDatabas
         assert await _trips(alone, BY_ID, ["m5", "m6"]) == (2, ["answer 5", "answer 6"])
     finally:
         await alone.close()
+
+
+@pytest.mark.parametrize("read", ["fetchall", "fetchone"])
+async def test_postgres_a_read_that_finds_the_pool_busy_is_refused_after_its_wait(
+        fresh_postgres: str, read: str) -> None:
+    """A read waits ``acquire_timeout`` for a connection, no longer: a 503 for that one
+    read, not a request that hangs for as long as the pool stays busy."""
+    db = PostgresDatabase(fresh_postgres, min_size=1, max_size=1, acquire_timeout=0.2,
+                          group_commit=False)
+    await db.start()
+    try:
+        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(0.8)"))
+        for _ in range(500):  # until the only connection is taken
+            if not db._pool.get_idle_size():
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(StorageUnavailable):  # waiting on, it would get it in 0.8 s
+            await getattr(db, read)("SELECT 1")
+        await busy
+        assert await getattr(db, read)("SELECT 1") in ([(1,)], (1,))
+    finally:
+        await db.close()

@@ -104,6 +104,14 @@ async def test_poison_of_every_kind_fails_alone_and_forty_neighbours_commit(
     assert isinstance(outcomes["not_null"], Conflict)
     assert isinstance(outcomes["bad_type"], UnstorableWrite)
     assert isinstance(outcomes["bad_sql"], UnstorableWrite)
+    if database.dialect == "sqlite":  # what the caller's log line says: the kind, no text
+        assert {kind: str(outcome) for kind, outcome in outcomes.items()} == {
+            "surrogate": "write set not storable: UnicodeEncodeError",
+            "overflow": "write set not storable: AmountTooLarge",
+            "not_null": "NOT NULL constraint failed: inbound_messages.message_id",
+            "bad_type": "write set not storable: ProgrammingError",
+            "bad_sql": "write set not storable: OperationalError",
+        }
     assert await _stored(database, honest_ids) == set(honest_ids)
     assert await _stored(database, list(poison_ids.values())) == set()  # nothing half-stored
     await database.write(honest("after"))  # and the engine keeps working
@@ -518,5 +526,32 @@ async def test_postgres_guards_written_with_a_trailing_semicolon_share_one_round
         results = await asyncio.gather(db.write(guarded("first")), db.write(guarded("late")),
                                        return_exceptions=True)
         assert isinstance(results[0], Conflict) and results[1] is None
+    finally:
+        await db.close()
+
+
+class _OutOfMemory:
+    """A parameter whose binding runs out of memory: sqlite3 lets the MemoryError of an
+    adaptation through as it is, as it does SQLite's own SQLITE_NOMEM."""
+
+    def __conform__(self, protocol: object) -> object:
+        raise MemoryError
+
+
+async def test_sqlite_out_of_memory_is_storage_unavailable_and_the_rest_commit(
+        sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        starved = WriteSet()
+        starved.add(INSERT, ("sim", "oom", "x"), must_change=True)
+        starved.add(TOUCH, (_OutOfMemory(), "oom"))
+        results = await asyncio.gather(db.write(honest("before")), db.write(starved),
+                                       db.write(honest("after")), return_exceptions=True)
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], StorageUnavailable)
+        assert str(results[1]) == "sqlite: MemoryError"
+        assert isinstance(results[1].__cause__, MemoryError)
+        assert await _stored(db, ["before", "oom", "after"]) == {"before", "after"}
     finally:
         await db.close()
