@@ -152,9 +152,7 @@ def sync_url(url: str) -> str:
     """The synchronous SQLAlchemy URL for migrations and cold-path sessions."""
     if url.startswith("sqlite+aiosqlite:"):
         return "sqlite:" + url.split(":", 1)[1]
-    if url.startswith("postgresql+asyncpg:"):
-        return url  # migrations drive asyncpg through run_sync
-    return url
+    return url  # postgresql+asyncpg stays: migrations drive asyncpg through run_sync
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import Conflict, Database, SqliteDatabase, WriteSet, open_database
+from storage.database import (
+    Conflict,
+    Database,
+    SqliteDatabase,
+    WriteSet,
+    open_database,
+    sqlite_path,
+    sync_url,
+)
 from webhooks.migrate import upgrade
 
 INSERT = ("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "
@@ -178,3 +186,15 @@ async def test_postgres_write_sets_handed_over_during_begin_join_the_group(
         assert [r[0] for r in rows] == ["a0", "a1", "a2", "b0", "b1", "b2", "b3", "warm"]
     finally:
         await db.close()
+
+
+def test_migrations_get_the_synchronous_form_of_each_url() -> None:
+    """Alembic runs on a synchronous SQLite URL; PostgreSQL's asyncpg URL goes as it is."""
+    assert sync_url("sqlite+aiosqlite:///data/haat.db") == "sqlite:///data/haat.db"
+    assert sync_url("sqlite:///data/haat.db") == "sqlite:///data/haat.db"
+    pg = "postgresql+asyncpg://haat:pw@db:5432/haat"
+    assert sync_url(pg) == pg
+    assert sqlite_path("sqlite+aiosqlite:///data/haat.db") == "data/haat.db"
+    assert sqlite_path("sqlite:///") == ":memory:"
+    with pytest.raises(ValueError, match=r"^not an SQLite URL: postgresql$"):
+        sqlite_path("postgresql://u:secret@db/haat")  # names the scheme, never the password

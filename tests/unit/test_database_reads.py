@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -328,5 +329,28 @@ async def test_postgres_a_read_that_finds_the_pool_busy_is_refused_after_its_wai
             await getattr(db, read)("SELECT 1")
         await busy
         assert await getattr(db, read)("SELECT 1") in ([(1,)], (1,))
+    finally:
+        await db.close()
+
+
+async def test_postgres_ping_on_a_busy_pool_answers_false_after_its_wait(
+        fresh_postgres: str) -> None:
+    """/readyz's ping waits ``acquire_timeout`` for a connection, then says not ready,
+    rather than holding the probe for as long as the pool stays busy."""
+    db = PostgresDatabase(fresh_postgres, min_size=1, max_size=1, acquire_timeout=0.2,
+                          group_commit=False)
+    await db.start()
+    try:
+        assert await db.ping() is True
+        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(1.2)"))
+        for _ in range(500):  # until the only connection is taken
+            if not db._pool.get_idle_size():
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        assert await db.ping() is False
+        assert time.monotonic() - started < 0.8  # its own wait, not the busy read's
+        await busy
+        assert await db.ping() is True
     finally:
         await db.close()

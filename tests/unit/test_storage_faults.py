@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from storage.amounts import minor
 from storage.database import (
+    _STOP,  # the writer's stop sentinel
     Conflict,
     Database,
     PostgresDatabase,
@@ -152,6 +153,7 @@ async def test_the_counters_count_the_commits_and_only_the_write_sets_stored(
     write_sets = [honest(i) for i in honest_ids[:6]]
     write_sets += [poison(kind, f"p{next(_ids)}") for kind in POISON]
     write_sets += [honest(i) for i in honest_ids[6:]]
+    await database.write(honest(f"c{next(_ids)}"))  # the counters start above zero
     commits, batched = database.commits, database.batched
     await asyncio.gather(*(database.write(w) for w in write_sets), return_exceptions=True)
     assert await _stored(database, honest_ids) == set(honest_ids)
@@ -380,10 +382,20 @@ async def test_an_overloaded_writer_refuses_instead_of_queueing_without_bound(
                                        return_exceptions=True)
         refused = [r for r in results if isinstance(r, StorageUnavailable)]
         assert len(refused) == 120  # 50 waited (then timed out), 70 were refused at once
-        assert any("queue is full" in str(r) for r in refused)
+        assert [str(r) for r in results[50:]] == ["sqlite: the writer's queue is full"] * 70
+        assert all("queue is full" not in str(r) for r in results[:50])
     finally:
         await asyncio.to_thread(release, locker)
+    try:  # the queue drained: the next write sets are taken again, as many as before
+        await asyncio.gather(*(db.write(honest(f"r{i}")) for i in range(50)))
+        assert len(await _stored(db, [f"r{i}" for i in range(50)])) == 50
+    finally:
         await db.close()
+
+
+async def test_sqlite_a_write_before_start_says_so(sqlite_file: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"^database not started$"):
+        await SqliteDatabase(str(sqlite_file)).write(honest("early"))
 
 
 # ---- PostgreSQL: a lock held by another session ------------------------------------------
@@ -555,3 +567,191 @@ async def test_sqlite_out_of_memory_is_storage_unavailable_and_the_rest_commit(
         assert await _stored(db, ["before", "oom", "after"]) == {"before", "after"}
     finally:
         await db.close()
+
+
+# ---- SQLite: a write set that costs the whole transaction, two guards, wide reads ------
+
+_ROLLBACK_TRIGGER = """CREATE TRIGGER poison_rollback BEFORE INSERT ON inbound_messages
+WHEN NEW.body = 'rollback' BEGIN SELECT RAISE(ROLLBACK, 'poisoned'); END"""
+
+
+def rollback_poison(message_id: str) -> WriteSet:
+    """A write set whose guard rolls back the whole transaction (a trigger's RAISE(ROLLBACK)),
+    as SQLite itself does on FULL, IOERR or NOMEM: no savepoint survives it."""
+    writes = WriteSet()
+    writes.add(INSERT, ("sim", message_id, "rollback"), must_change=True)
+    return writes
+
+
+@pytest.fixture
+async def rollback_db(sqlite_file: Path) -> AsyncIterator[SqliteDatabase]:
+    conn = sqlite3.connect(sqlite_file, isolation_level=None)
+    conn.execute(_ROLLBACK_TRIGGER)
+    conn.close()
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    yield db
+    await db.close()
+
+
+async def test_sqlite_a_write_set_that_costs_the_transaction_fails_alone_in_one_commit(
+        rollback_db: SqliteDatabase) -> None:
+    db = rollback_db
+    await db.write(honest("warm"))
+    commits, batched = db.commits, db.batched
+    ids = [f"t{next(_ids)}" for _ in range(10)]
+    plan = [honest(i) for i in ids[:5]] + [rollback_poison("lost")]
+    plan += [honest(i) for i in ids[5:]]
+    results = await asyncio.gather(*(db.write(w) for w in plan), return_exceptions=True)
+    assert results[:5] == [None] * 5 and results[6:] == [None] * 5
+    assert isinstance(results[5], Conflict) and str(results[5]) == "poisoned"
+    assert await _stored(db, [*ids, "lost"]) == set(ids)
+    assert (db.commits - commits, db.batched - batched) == (1, 10)
+
+
+async def test_sqlite_a_transaction_lost_three_times_refuses_the_rest_as_unavailable(
+        rollback_db: SqliteDatabase) -> None:
+    """Each lost round fails the write set that lost it and redoes the others; after three,
+    the rest are refused (retry later) rather than redone without end."""
+    db = rollback_db
+    plan = [honest("keep1")] + [rollback_poison(f"lost{n}") for n in range(4)]
+    plan += [honest("keep2")]
+    results = await asyncio.gather(*(db.write(w) for w in plan), return_exceptions=True)
+    assert [str(r) for r in results[1:4]] == ["poisoned"] * 3
+    assert all(isinstance(r, Conflict) for r in results[1:4])
+    for refused in (results[0], results[4], results[5]):
+        assert isinstance(refused, StorageUnavailable)
+        assert str(refused) == "sqlite: the transaction was lost three times"
+    assert await _stored(db, ["keep1", "keep2", "lost0", "lost3"]) == set()
+    await db.write(honest("keep1"))  # refused, not stored: the same write set goes later
+    assert await _stored(db, ["keep1"]) == {"keep1"}
+
+
+async def test_sqlite_a_write_set_with_two_guards_stores_both_or_neither(
+        sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        both = WriteSet()
+        both.add(INSERT, ("sim", "g1", "hello"), must_change=True)
+        both.add(INSERT, ("sim", "g2", "hello"), must_change=True)
+        both.add(TOUCH, (1, "g1"))
+        both.add(TOUCH, (1, "g2"))
+        await db.write(both)
+        assert await _stored(db, ["g1", "g2"]) == {"g1", "g2"}
+        second_taken = WriteSet()
+        second_taken.add(INSERT, ("sim", "g3", "hello"), must_change=True)
+        second_taken.add(INSERT, ("sim", "g1", "hello"), must_change=True)
+        with pytest.raises(Conflict) as conflict:
+            await db.write(second_taken)
+        assert str(conflict.value) == "INSERT INTO inbound_messages"  # the statement, no data
+        assert await _stored(db, ["g3"]) == set()
+    finally:
+        await db.close()
+
+
+async def test_sqlite_a_read_by_an_amount_beyond_64_bits_finds_its_row(
+        sqlite_file: Path) -> None:
+    conn = sqlite3.connect(sqlite_file, isolation_level=None)
+    conn.execute("CREATE TABLE wide_amounts (id TEXT PRIMARY KEY, amount INTEGER)")
+    conn.close()
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        writes = WriteSet()
+        for n in range(3):
+            writes.add("INSERT INTO wide_amounts (id, amount) VALUES (?, ?)",
+                       (f"w{n}", 10**30 + n))
+        await db.write(writes)
+        query = "SELECT id FROM wide_amounts WHERE amount = ?"
+        assert await db.fetchone(query, (10**30 + 1,)) == ("w1",)
+        assert await db.fetchall(query, (10**30 + 2,)) == [("w2",)]
+        assert await db.fetchone(query, (10**30 + 7,)) is None
+    finally:
+        await db.close()
+
+
+async def test_sqlite_reads_before_start_say_so(sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    with pytest.raises(AssertionError, match=r"^database not started$"):
+        await db.fetchone("SELECT 1")
+    with pytest.raises(AssertionError, match=r"^database not started$"):
+        await db.fetchall("SELECT 1")
+    assert await db.ping() is False
+
+
+async def test_sqlite_ping_is_false_when_reads_fail_or_the_writer_has_stopped(
+        sqlite_file: Path) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        assert await db.ping() is True
+        reader = db._reader
+        assert reader is not None
+        reader.close()  # the reader connection gone under the engine: reads raise
+        assert await db.ping() is False
+        db._reader = db._connect()
+        assert await db.ping() is True
+        writer = db._thread
+        assert writer is not None
+        db._queue.put(_STOP)  # the writer thread ends, the reader still answers
+        await asyncio.to_thread(writer.join, 10)
+        assert await db.fetchone("SELECT 1") == (1,)
+        assert await db.ping() is False
+    finally:
+        db._thread = None
+        await db.close()
+
+
+async def test_sqlite_the_fast_paths_refusals_say_what_they_are_and_undo_their_part(
+        sqlite_file: Path) -> None:
+    """A group with no failure past a write set's first statement stays on the fast path
+    (no savepoints); each refusal still names its kind, and a write set whose second
+    statement fails leaves nothing of its first behind."""
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        await db.write(honest("kept"))
+        unbindable_first = WriteSet()  # no guard, the first statement cannot be bound
+        unbindable_first.add(TOUCH, (object(), "kept"))
+        results = await asyncio.gather(
+            db.write(honest("f1")), db.write(poison("surrogate", "f2")),
+            db.write(unbindable_first), db.write(honest("kept")), db.write(honest("f3")),
+            return_exceptions=True)
+        assert [str(r) if r is not None else None for r in results] == [
+            None, "write set not storable: UnicodeEncodeError",
+            "write set not storable: ProgrammingError", "INSERT INTO inbound_messages", None]
+        assert isinstance(results[3], Conflict)
+        half = WriteSet()  # no guard: its first statement changes a stored row, then fails
+        half.add(TOUCH, (99, "kept"))
+        half.add(TOUCH, (object(), "kept"))
+        for first_statement_fails in (False, True):
+            plan = [half] if not first_statement_fails else [unbindable_first, half]
+            outcomes = await asyncio.gather(db.write(honest(f"n{next(_ids)}")),
+                                           *(db.write(w) for w in plan),
+                                           return_exceptions=True)
+            assert outcomes[0] is None
+            assert all(isinstance(r, UnstorableWrite) for r in outcomes[1:])
+            assert await db.fetchone(
+                "SELECT received_at FROM inbound_messages WHERE message_id = 'kept'") == (1,)
+    finally:
+        await db.close()
+
+
+async def test_open_database_gives_each_url_its_engine_and_settings(tmp_path: Path) -> None:
+    path = tmp_path / "open.sqlite"
+    sqlite_db = open_database(f"sqlite:///{path}", sqlite_synchronous="FULL",
+                              sqlite_max_pages=4096)
+    assert isinstance(sqlite_db, SqliteDatabase)
+    assert (sqlite_db.path, sqlite_db.synchronous, sqlite_db.max_pages) == (
+        str(path), "FULL", 4096)
+    plain = open_database(f"sqlite:///{path}")
+    assert isinstance(plain, SqliteDatabase) and plain.max_pages is None
+    for scheme in ("postgresql+asyncpg", "postgresql", "postgres"):
+        pg = open_database(f"{scheme}://u@127.0.0.1:1/haat")
+        assert isinstance(pg, PostgresDatabase) and pg.group_commit is True
+        assert pg.dsn.startswith(("postgresql://", "postgres://"))
+    solo = open_database("postgresql://u@127.0.0.1:1/haat", pg_group_commit=False)
+    assert isinstance(solo, PostgresDatabase) and solo.group_commit is False
+    with pytest.raises(ValueError, match="HAAT_DATABASE_URL must be"):
+        open_database("mysql://u@127.0.0.1/haat")
