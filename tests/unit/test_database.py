@@ -195,6 +195,7 @@ def test_migrations_get_the_synchronous_form_of_each_url() -> None:
     pg = "postgresql+asyncpg://haat:pw@db:5432/haat"
     assert sync_url(pg) == pg
     assert sqlite_path("sqlite+aiosqlite:///data/haat.db") == "data/haat.db"
+    assert sqlite_path("sqlite+pysqlite:///data/haat.db") == "data/haat.db"
     assert sqlite_path("sqlite:///") == ":memory:"
     with pytest.raises(ValueError, match=r"^not an SQLite URL: postgresql$"):
         sqlite_path("postgresql://u:secret@db/haat")  # names the scheme, never the password

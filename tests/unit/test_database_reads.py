@@ -16,6 +16,7 @@ from storage.database import (
     Database,
     PostgresDatabase,
     SqliteDatabase,
+    StorageError,
     StorageUnavailable,
     WriteSet,
     open_database,
@@ -228,10 +229,11 @@ async def test_a_read_of_sql_that_cannot_run_is_not_storage_unavailable(
     stays the driver's error, never a 503 that would make the sender retry forever."""
     with pytest.raises(Exception) as refused:
         await database.fetchone("SELECT x FROM no_such_table WHERE x = ?", (1,))
-    assert not isinstance(refused.value, StorageUnavailable)
     with pytest.raises(Exception) as refused_all:
         await database.fetchall("SELECT x FROM no_such_table")
-    assert not isinstance(refused_all.value, StorageUnavailable)
+    for error in (refused.value, refused_all.value):
+        assert not isinstance(error, StorageError)  # not a 503, nor a refused write set
+        assert type(error).__module__.split(".")[0] in ("sqlite3", "asyncpg")
     assert await database.fetchone(BY_ID, ("m1",)) == ("answer 1", 10)
 
 
@@ -352,5 +354,54 @@ async def test_postgres_ping_on_a_busy_pool_answers_false_after_its_wait(
         assert time.monotonic() - started < 0.8  # its own wait, not the busy read's
         await busy
         assert await db.ping() is True
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_tick_of_reads_that_finds_the_pool_busy_is_refused_after_its_wait(
+        fresh_postgres: str) -> None:
+    """With group commit, a tick's point reads wait for one connection together, no
+    longer than ``acquire_timeout``; each is told the storage is unavailable."""
+    db = PostgresDatabase(fresh_postgres, min_size=1, max_size=1, acquire_timeout=0.2)
+    await db.start()
+    try:
+        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(1.2)"))
+        for _ in range(500):
+            if not db._pool.get_idle_size():
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        results = await asyncio.gather(*(db.fetchone(BY_ID, (f"m{n}",)) for n in range(3)),
+                                       return_exceptions=True)
+        assert time.monotonic() - started < 0.8
+        assert [str(r) for r in results] == ["postgresql: TimeoutError"] * 3
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        await busy
+        assert await db.fetchone("SELECT 1") == (1,)
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_read_group_cancelled_in_flight_tells_its_readers_and_stays_cancelled(
+        fresh_postgres: str) -> None:
+    """A shutdown that cancels a read group mid-read: every reader waiting on it is told
+    the storage is unavailable (never left waiting), and the cancellation goes on up."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        readers = [asyncio.create_task(db.fetchone("SELECT pg_sleep(0.5), ?::int", (n,)))
+                   for n in range(3)]
+        for _ in range(500):
+            if db._reads._running:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the group is inside its round trip
+        (group,) = db._reads._running
+        group.cancel()
+        results = await asyncio.gather(*readers, return_exceptions=True)
+        assert [str(r) for r in results] == ["postgresql: cancelled"] * 3
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        assert group.cancelled()
+        assert await db.fetchone("SELECT 2") == (2,)
     finally:
         await db.close()

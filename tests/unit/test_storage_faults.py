@@ -755,3 +755,28 @@ async def test_open_database_gives_each_url_its_engine_and_settings(tmp_path: Pa
     assert isinstance(solo, PostgresDatabase) and solo.group_commit is False
     with pytest.raises(ValueError, match="HAAT_DATABASE_URL must be"):
         open_database("mysql://u@127.0.0.1/haat")
+
+
+async def test_sqlite_a_caller_that_gives_up_waiting_does_not_stop_the_others_answers(
+        sqlite_file: Path) -> None:
+    """A request cancelled while its write set waits for the writer (a client gone, a
+    timeout): the writer still stores and answers every other write set of the group."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=5000, queue_timeout=5.0)
+    await db.start()
+    locker: subprocess.Popen[str] | None = await asyncio.to_thread(hold_write_lock,
+                                                                   sqlite_file)
+    try:
+        ids = [f"w{next(_ids)}" for _ in range(4)]
+        waiting = [asyncio.create_task(db.write(honest(i))) for i in ids]
+        await asyncio.sleep(0.2)  # the group is with the writer, waiting for the lock
+        waiting[0].cancel()
+        assert locker is not None
+        await asyncio.to_thread(release, locker)
+        locker = None
+        done = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 10)
+        assert isinstance(done[0], asyncio.CancelledError) and done[1:] == [None] * 3
+        assert await _stored(db, ids) == set(ids)  # stored before the waiter was gone
+    finally:
+        if locker is not None:
+            await asyncio.to_thread(release, locker)
+        await db.close()
