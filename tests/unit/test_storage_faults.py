@@ -387,8 +387,10 @@ async def test_an_overloaded_writer_refuses_instead_of_queueing_without_bound(
     finally:
         await asyncio.to_thread(release, locker)
     try:  # the queue drained: the next write sets are taken again, as many as before
-        await asyncio.gather(*(db.write(honest(f"r{i}")) for i in range(50)))
-        assert len(await _stored(db, [f"r{i}" for i in range(50)])) == 50
+        for round_ in range(3):
+            ids = [f"r{round_}-{i}" for i in range(50)]
+            await asyncio.gather(*(db.write(honest(i)) for i in ids))
+            assert len(await _stored(db, ids)) == 50
     finally:
         await db.close()
 
@@ -779,4 +781,130 @@ async def test_sqlite_a_caller_that_gives_up_waiting_does_not_stop_the_others_an
     finally:
         if locker is not None:
             await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+async def test_sqlite_a_write_set_that_waited_past_its_deadline_is_refused_unstarted(
+        sqlite_file: Path) -> None:
+    """While the writer waits for another process's lock, the write sets queued behind
+    it wait at most ``queue_timeout``: when the writer reaches them they are refused
+    before they start (a 503 now beats an answer later than the platform's timeout)."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=5000, queue_timeout=0.2)
+    await db.start()
+    locker: subprocess.Popen[str] | None = await asyncio.to_thread(hold_write_lock,
+                                                                   sqlite_file)
+    try:
+        first = asyncio.create_task(db.write(honest("first")))
+        await asyncio.sleep(0.1)  # the writer has it and waits for the lock
+        late = [asyncio.create_task(db.write(honest(i))) for i in ("late1", "late2")]
+        await asyncio.sleep(0.5)  # past their deadline, the writer still waiting
+        assert locker is not None
+        await asyncio.to_thread(release, locker)
+        locker = None
+        assert await first is None
+        refused = await asyncio.gather(*late, return_exceptions=True)
+        assert [str(r) for r in refused] == ["sqlite: timed out waiting for the writer"] * 2
+        assert all(isinstance(r, StorageUnavailable) for r in refused)
+        assert await _stored(db, ["first", "late1", "late2"]) == {"first"}
+        await db.write(honest("late1"))  # refused unstarted: the same write set goes later
+        assert await _stored(db, ["late1"]) == {"late1"}
+    finally:
+        if locker is not None:
+            await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+class _Interrupt(BaseException):
+    """Not an Exception: what no handler of a single write set catches (a bug, a signal)."""
+
+
+class _Interrupting:
+    def __conform__(self, protocol: object) -> object:
+        raise _Interrupt
+
+
+async def test_sqlite_whatever_escapes_a_group_every_caller_is_told_and_the_writer_goes_on(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        broken = WriteSet()
+        broken.add(INSERT, ("sim", "broken", "x"), must_change=True)
+        broken.add(TOUCH, (_Interrupting(), "broken"))
+        with caplog.at_level(logging.ERROR, logger="storage.database"):
+            results = await asyncio.wait_for(asyncio.gather(
+                db.write(honest("n1")), db.write(broken), db.write(honest("n2")),
+                return_exceptions=True), 10)
+        assert [str(r) for r in results] == ["write set not storable: _Interrupt"] * 3
+        assert all(isinstance(r, UnstorableWrite) for r in results)
+        assert [r.getMessage() for r in caplog.records] == [
+            "sqlite group commit failed; 3 write sets rolled back"]
+        assert await _stored(db, ["n1", "n2", "broken"]) == set()  # rolled back, all of it
+        await db.write(honest("n1"))  # the writer thread lives on
+        assert await _stored(db, ["n1"]) == {"n1"}
+    finally:
+        await db.close()
+
+
+async def test_sqlite_the_background_checkpoint_moves_the_log_into_the_database_file(
+        sqlite_file: Path) -> None:
+    """The writer never checkpoints (wal_autocheckpoint=0); the checkpoint thread does,
+    every ``checkpoint_seconds``, so the main file takes the committed pages."""
+    db = SqliteDatabase(str(sqlite_file))
+    db.checkpoint_seconds = 0.05
+    await db.start()
+    try:
+        def size() -> int:
+            return sqlite_file.stat().st_size
+
+        before = await asyncio.to_thread(size)
+        for n in range(20):
+            writes = WriteSet()
+            for k in range(50):
+                writes.add(INSERT, ("sim", f"ck{n}-{k}", "x" * 400))
+            await db.write(writes)
+        for _ in range(100):
+            if await asyncio.to_thread(size) > before + 200_000:
+                break
+            await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(size) > before + 200_000
+    finally:
+        await db.close()
+
+
+async def test_sqlite_in_memory_databases_are_each_their_own_and_leave_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first, second = SqliteDatabase(":memory:"), SqliteDatabase(":memory:")
+    await first.start()
+    await second.start()
+    try:
+        for db, value in ((first, "one"), (second, "two")):
+            writes = WriteSet()
+            writes.add("CREATE TABLE t (v TEXT)")
+            writes.add("INSERT INTO t VALUES (?)", (value,))
+            await db.write(writes)  # the writer's connection
+        assert await first.fetchall("SELECT v FROM t") == [("one",)]  # the reader's
+        assert await second.fetchall("SELECT v FROM t") == [("two",)]
+        assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_sqlite_the_writer_is_a_named_daemon_thread_and_reports_each_commit_wait(
+        sqlite_file: Path) -> None:
+    """Named for py-spy and thread dumps; a daemon, so a process that never closed its
+    database still exits. ``observe_commit`` gets each stored write set's wait, in s."""
+    waits: list[float] = []
+    db = open_database(f"sqlite:///{sqlite_file}", observe_commit=waits.append)
+    assert isinstance(db, SqliteDatabase)
+    await db.start()
+    try:
+        writer = db._thread
+        assert writer is not None
+        assert (writer.name, writer.daemon) == ("haat-sqlite-writer", True)
+        await asyncio.gather(db.write(honest("o1")), db.write(honest("o2")))
+        assert len(waits) == 2 and all(0 < w < 5 for w in waits)
+    finally:
         await db.close()
