@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -906,5 +907,108 @@ async def test_sqlite_the_writer_is_a_named_daemon_thread_and_reports_each_commi
         assert (writer.name, writer.daemon) == ("haat-sqlite-writer", True)
         await asyncio.gather(db.write(honest("o1")), db.write(honest("o2")))
         assert len(waits) == 2 and all(0 < w < 5 for w in waits)
+    finally:
+        await db.close()
+
+
+# ---- PostgreSQL: a busy pool, a conflict alone, the order of a group's statements -------
+
+
+async def _pool_taken(db: PostgresDatabase, seconds: float) -> asyncio.Task[list[Any]]:
+    """A read that holds the pool's only connection for ``seconds``."""
+    busy = asyncio.create_task(db.fetchall(f"SELECT pg_sleep({seconds})"))
+    for _ in range(500):
+        if not db._pool.get_idle_size():
+            break
+        await asyncio.sleep(0.01)
+    return busy
+
+
+@pytest.mark.parametrize("group_commit", [True, False])
+async def test_postgres_writes_that_find_the_pool_busy_are_refused_after_their_wait(
+        fresh_postgres: str, group_commit: bool) -> None:
+    """A tick's write sets (a group, or each alone) wait ``acquire_timeout`` for a
+    connection, no longer: each is told the storage is unavailable, nothing is stored."""
+    db = PostgresDatabase(fresh_postgres, min_size=1, max_size=1, acquire_timeout=0.2,
+                          group_commit=group_commit)
+    await db.start()
+    try:
+        busy = await _pool_taken(db, 1.2)
+        ids = [f"b{next(_ids)}" for _ in range(3)]
+        started = time.monotonic()
+        results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
+                                       return_exceptions=True)
+        assert time.monotonic() - started < 0.8  # their own wait, not the busy read's
+        assert [str(r) for r in results] == ["postgresql: TimeoutError"] * 3
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        await busy
+        assert await _stored(db, ids) == set()
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_guard_conflict_alone_names_its_statement_not_its_data(
+        fresh_postgres: str) -> None:
+    db = PostgresDatabase(fresh_postgres, group_commit=False)
+    await db.start()
+    try:
+        await db.write(honest("once"))
+        with pytest.raises(Conflict) as conflict:
+            await db.write(honest("once"))
+        assert str(conflict.value) == "INSERT INTO inbound_messages"
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_group_sends_the_statement_most_of_it_shares_first(
+        fresh_postgres: str) -> None:
+    """Each write set keeps its own order; among the statements due next, the one most
+    write sets share goes first, so they share the later ones too: two round trips for
+    [INSERT, UPDATE] twice beside [UPDATE], where the alphabet's order would take three."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        add = INSERT.replace("'processed'", "'pending'")  # unguarded, its own SQL
+        ids = [f"o{next(_ids)}" for _ in range(2)]
+
+        def insert_then_touch(message_id: str) -> WriteSet:
+            writes = WriteSet()
+            writes.add(add, ("sim", message_id, "x"))
+            writes.add(TOUCH, (1, message_id))
+            return writes
+
+        touch_only = WriteSet()
+        touch_only.add(TOUCH, (1, "nobody"))
+        trips = db.round_trips
+        await asyncio.gather(db.write(touch_only),
+                             *(db.write(insert_then_touch(i)) for i in ids))
+        assert db.round_trips - trips == 2
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_group_undone_by_a_conflict_is_rolled_back_before_its_connection_returns(
+        fresh_postgres: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A group whose guard finds a duplicate is rolled back on its own connection; the
+    pool never gets a connection back with a transaction open (asyncpg would complain
+    and roll it back for us)."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        await db.write(honest("dup"))
+        with caplog.at_level(logging.WARNING):
+            results = await asyncio.gather(db.write(honest("dup")),
+                                           db.write(honest("fresh1")),
+                                           db.write(poison("bad_sql", "fresh2")),
+                                           return_exceptions=True)
+            await asyncio.sleep(0.1)
+        assert isinstance(results[0], Conflict) and results[1] is None
+        assert isinstance(results[2], UnstorableWrite)
+        assert [r.getMessage() for r in caplog.records
+                if "active transaction" in r.getMessage()] == []
+        assert await _stored(db, ["fresh1", "fresh2"]) == {"fresh1"}
     finally:
         await db.close()
