@@ -606,7 +606,7 @@ def _pg_outcome(exc: BaseException) -> BaseException:
         outcome = Conflict(type(exc).__name__)
     elif (state[:2] in _PG_UNAVAILABLE_CLASSES or state == "55P03"
           or isinstance(exc, (OSError, TimeoutError, MemoryError))
-          or type(exc).__name__ in ("InterfaceError", "ConnectionDoesNotExistError")):
+          or type(exc).__name__ == "InterfaceError"):  # a lost connection is class 08
         outcome = StorageUnavailable(f"postgresql: {type(exc).__name__}")
     else:
         outcome = UnstorableWrite(f"write set not storable: {type(exc).__name__}")
@@ -900,8 +900,9 @@ class PostgresDatabase:
             await self._store_group(sets, outcomes, join)
         except BaseException as exc:  # every future gets an answer, even on cancellation
             for i, outcome in enumerate(outcomes):
-                if outcome is None:
-                    outcomes[i] = _pg_outcome(exc)
+                if outcome is None:  # cancelled (a shutdown): retry later, as for reads
+                    outcomes[i] = (_pg_outcome(exc) if isinstance(exc, Exception)
+                                   else StorageUnavailable("postgresql: cancelled"))
             if not isinstance(exc, Exception):
                 raise
         finally:

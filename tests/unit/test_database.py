@@ -12,7 +12,11 @@ from storage.database import (
     Conflict,
     Database,
     SqliteDatabase,
+    StorageUnavailable,
+    UnstorableWrite,
     WriteSet,
+    _pg_outcome,
+    _pg_read_outcome,
     open_database,
     sqlite_path,
     sync_url,
@@ -199,3 +203,53 @@ def test_migrations_get_the_synchronous_form_of_each_url() -> None:
     assert sqlite_path("sqlite:///") == ":memory:"
     with pytest.raises(ValueError, match=r"^not an SQLite URL: postgresql$"):
         sqlite_path("postgresql://u:secret@db/haat")  # names the scheme, never the password
+
+
+def _asyncpg_errors() -> list[tuple[Exception, type[Exception], str]]:
+    import asyncpg.exceptions as pg
+
+    unavailable = "postgresql: "
+    return [
+        (pg.UniqueViolationError("dup"), Conflict, "UniqueViolationError"),
+        (pg.NotNullViolationError("null"), Conflict, "NotNullViolationError"),
+        (pg.SerializationError("x"), StorageUnavailable, unavailable + "SerializationError"),
+        (pg.DeadlockDetectedError("x"), StorageUnavailable,
+         unavailable + "DeadlockDetectedError"),
+        (pg.DiskFullError("x"), StorageUnavailable, unavailable + "DiskFullError"),
+        (pg.QueryCanceledError("x"), StorageUnavailable, unavailable + "QueryCanceledError"),
+        (pg.AdminShutdownError("x"), StorageUnavailable, unavailable + "AdminShutdownError"),
+        (pg.LockNotAvailableError("x"), StorageUnavailable,
+         unavailable + "LockNotAvailableError"),
+        (pg.ConnectionDoesNotExistError("x"), StorageUnavailable,
+         unavailable + "ConnectionDoesNotExistError"),
+        (pg.InterfaceError("x"), StorageUnavailable, unavailable + "InterfaceError"),
+        (ConnectionResetError("x"), StorageUnavailable, unavailable + "ConnectionResetError"),
+        (TimeoutError(), StorageUnavailable, unavailable + "TimeoutError"),
+        (MemoryError(), StorageUnavailable, unavailable + "MemoryError"),
+        (pg.UndefinedTableError("x"), UnstorableWrite,
+         "write set not storable: UndefinedTableError"),
+        (pg.NumericValueOutOfRangeError("x"), UnstorableWrite,
+         "write set not storable: NumericValueOutOfRangeError"),
+        (UnicodeEncodeError("utf-8", "x", 0, 1, "surrogate"), UnstorableWrite,
+         "write set not storable: UnicodeEncodeError"),
+    ]
+
+
+def test_each_postgresql_failure_is_told_as_what_it_means_for_a_retry() -> None:
+    """Integrity: a conflict. The server or the link at fault (classes 08, 40, 53, 57, 58,
+    lock_timeout, a lost socket): unavailable, retry later. Anything else: this write set
+    cannot be stored. The text names the type only (a driver's message may quote data),
+    and the cause stays attached for the log."""
+    for error, kind, text in _asyncpg_errors():
+        outcome = _pg_outcome(error)
+        assert (type(outcome), str(outcome)) == (kind, text), error
+        assert outcome.__cause__ is error
+        read = _pg_read_outcome(error)
+        if kind is StorageUnavailable:
+            assert (type(read), str(read)) == (StorageUnavailable, text)
+        else:
+            assert read is error  # a read's own failure stays the driver's error
+    told = Conflict("already")
+    assert _pg_outcome(told) is told
+    refused = StorageUnavailable("postgresql: busy")
+    assert _pg_outcome(refused) is refused and _pg_read_outcome(refused) is refused

@@ -1012,3 +1012,106 @@ async def test_postgres_a_group_undone_by_a_conflict_is_rolled_back_before_its_c
         assert await _stored(db, ["fresh1", "fresh2"]) == {"fresh1"}
     finally:
         await db.close()
+
+
+def slow(message_id: str, seconds: float) -> WriteSet:
+    """An honest write set that takes ``seconds`` inside its group's transaction."""
+    writes = honest(message_id)
+    writes.add("SELECT pg_sleep(?::float)", (seconds,))
+    return writes
+
+
+async def test_postgres_a_write_group_cancelled_in_flight_is_retry_later_for_every_writer(
+        fresh_postgres: str) -> None:
+    """A shutdown that cancels a write group mid-transaction: each writer is told the
+    storage is unavailable (a 503, so the platform delivers again), never that its
+    message cannot be stored (a 400 that would lose it); nothing of the group is kept."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        ids = [f"x{next(_ids)}" for _ in range(3)]
+        writers = [asyncio.create_task(db.write(slow(i, 0.5))) for i in ids]
+        for _ in range(500):
+            if db._writes._running:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # inside the transaction
+        (group,) = db._writes._running
+        group.cancel()
+        results = await asyncio.gather(*writers, return_exceptions=True)
+        assert [str(r) for r in results] == ["postgresql: cancelled"] * 3
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        assert group.cancelled()
+        assert await _stored(db, ids) == set()
+        await asyncio.gather(*(db.write(honest(i)) for i in ids))  # delivered again
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_writer_that_gives_up_does_not_stop_the_groups_other_answers(
+        fresh_postgres: str) -> None:
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        ids = [f"y{next(_ids)}" for _ in range(4)]
+        writers = [asyncio.create_task(db.write(slow(i, 0.3))) for i in ids]
+        await asyncio.sleep(0.1)
+        writers[0].cancel()
+        done = await asyncio.wait_for(asyncio.gather(*writers, return_exceptions=True), 10)
+        assert isinstance(done[0], asyncio.CancelledError) and done[1:] == [None] * 3
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_two_duplicates_in_one_group_fail_alone_and_the_rest_commit(
+        fresh_postgres: str) -> None:
+    """The group is undone and run again without the write sets whose guard found a row:
+    exactly those are told Conflict, whatever their positions."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        await asyncio.gather(db.write(honest("d1")), db.write(honest("d3")))
+        ids = ["d0", "d1", "d2", "d3", "d4", "d5"]
+        batched = db.batched
+        results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
+                                       return_exceptions=True)
+        assert [type(r).__name__ for r in results] == [
+            "NoneType", "Conflict", "NoneType", "Conflict", "NoneType", "NoneType"]
+        assert [str(results[1]), str(results[3])] == ["guard", "guard"]
+        assert db.batched - batched == 4
+        assert await _stored(db, ids) == set(ids)
+    finally:
+        await db.close()
+
+
+async def test_postgres_numeric_sums_read_back_as_integers(fresh_postgres: str) -> None:
+    """PostgreSQL types SUM over BIGINT as NUMERIC; haat keeps no fractional NUMERIC, so
+    every read gives ``int`` (never ``Decimal``), beyond 64 bits as well."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    try:
+        query = "SELECT SUM(v), 'x' FROM (VALUES (?::bigint), (?::bigint)) AS t(v)"
+        big = 2**62
+        for row in (await db.fetchone(query, (big, big)),
+                    (await db.fetchall(query, (big, big)))[0]):
+            assert row is not None
+            assert row == (2**63, "x") and type(row[0]) is int
+    finally:
+        await db.close()
+
+
+async def test_postgres_a_write_before_start_says_so_and_commit_waits_are_reported(
+        fresh_postgres: str) -> None:
+    waits: list[float] = []
+    db = open_database(fresh_postgres, observe_commit=waits.append)
+    assert isinstance(db, PostgresDatabase)
+    with pytest.raises(RuntimeError, match=r"^database not started$"):
+        await db.write(honest("early"))
+    await db.start()
+    try:
+        await asyncio.gather(db.write(honest("w1")), db.write(honest("w2")))
+        assert len(waits) == 2 and all(0 < w < 5 for w in waits)
+    finally:
+        await db.close()
