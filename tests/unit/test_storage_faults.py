@@ -905,6 +905,9 @@ async def test_sqlite_the_writer_is_a_named_daemon_thread_and_reports_each_commi
         writer = db._thread
         assert writer is not None
         assert (writer.name, writer.daemon) == ("haat-sqlite-writer", True)
+        checkpoints = db._checkpoints
+        assert checkpoints is not None and checkpoints.is_alive()
+        assert (checkpoints.name, checkpoints.daemon) == ("haat-sqlite-checkpoint", True)
         await asyncio.gather(db.write(honest("o1")), db.write(honest("o2")))
         assert len(waits) == 2 and all(0 < w < 5 for w in waits)
     finally:
@@ -1115,3 +1118,104 @@ async def test_postgres_a_write_before_start_says_so_and_commit_waits_are_report
         assert len(waits) == 2 and all(0 < w < 5 for w in waits)
     finally:
         await db.close()
+
+
+# ---- both engines' life cycle: the writer's queue, close, counters ----------------------
+
+
+async def test_sqlite_ticks_queued_behind_a_busy_writer_and_a_close_all_commit_in_order(
+        sqlite_file: Path) -> None:
+    """While the writer waits for another process's lock, two more ticks and then close()
+    queue up behind it: the writer takes both ticks as one group, stores it, and only then
+    stops; close() returns once everything handed over before it is stored."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=5000, queue_timeout=5.0)
+    await db.start()
+    locker: subprocess.Popen[str] | None = await asyncio.to_thread(hold_write_lock,
+                                                                   sqlite_file)
+    try:
+        first = asyncio.create_task(db.write(honest("q-a")))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(db.write(honest("q-b")))
+        await asyncio.sleep(0.05)
+        third = [asyncio.create_task(db.write(honest(i))) for i in ("q-c", "q-d")]
+        await asyncio.sleep(0.05)
+        closing = asyncio.create_task(db.close())
+        await asyncio.sleep(0.1)
+        assert locker is not None
+        await asyncio.to_thread(release, locker)
+        locker = None
+        assert await asyncio.wait_for(asyncio.gather(first, second, *third, closing), 10) \
+            == [None] * 5
+    finally:
+        if locker is not None:
+            await asyncio.to_thread(release, locker)
+        await db.close()
+    reopened = SqliteDatabase(str(sqlite_file))
+    await reopened.start()
+    try:
+        assert await _stored(reopened, ["q-a", "q-b", "q-c", "q-d"]) == {
+            "q-a", "q-b", "q-c", "q-d"}
+    finally:
+        await reopened.close()
+
+
+async def test_sqlite_an_idle_database_costs_no_cpu(sqlite_file: Path) -> None:
+    """The writer and the checkpoint thread sleep while there is nothing to do."""
+    import resource
+
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    try:
+        await db.write(honest("idle"))
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        await asyncio.sleep(0.5)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        assert used < 0.15  # a spinning thread would take the whole 0.5 s
+    finally:
+        await db.close()
+
+
+def test_sqlite_takes_the_durability_modes_it_knows_and_refuses_the_rest(
+        tmp_path: Path) -> None:
+    for mode in ("NORMAL", "FULL", "EXTRA"):
+        assert SqliteDatabase(str(tmp_path / "d.sqlite"), synchronous=mode).synchronous == mode
+    for mode in ("OFF", "extra", ""):
+        with pytest.raises(ValueError, match=f"^unknown SQLite synchronous mode '{mode}'$"):
+            SqliteDatabase(str(tmp_path / "d.sqlite"), synchronous=mode)
+
+
+async def test_a_closed_database_says_so_and_closes_again_quietly(database_url: str) -> None:
+    db = open_database(database_url)
+    assert (db.commits, db.batched) == (0, 0)  # /metrics counts from zero
+    await db.start()
+    await db.write(honest("c1"))
+    assert (db.commits, db.batched) == (1, 1)
+    await db.close()
+    with pytest.raises(RuntimeError, match=r"^database not started$"):
+        await db.write(honest("c2"))
+    if isinstance(db, SqliteDatabase):
+        with pytest.raises(AssertionError, match=r"^database not started$"):
+            await db.fetchone("SELECT 1")
+    assert await db.ping() is False
+    await db.close()  # twice: nothing left to close, no error
+
+
+async def test_postgres_close_stores_and_answers_what_its_tick_handed_over(
+        fresh_postgres: str) -> None:
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    await db.write(honest("seen"))
+    ids = [f"z{next(_ids)}" for _ in range(3)]
+    writes = [asyncio.create_task(db.write(honest(i))) for i in ids]
+    reads = [asyncio.create_task(db.fetchone("SELECT ?::int", (n,))) for n in range(3)]
+    await asyncio.sleep(0)  # handed over, not yet sent
+    await db.close()
+    assert await asyncio.gather(*writes) == [None] * 3
+    assert await asyncio.gather(*reads) == [(0,), (1,), (2,)]
+    reopened = PostgresDatabase(fresh_postgres)
+    await reopened.start()
+    try:
+        assert await _stored(reopened, ids) == set(ids)
+    finally:
+        await reopened.close()
