@@ -1187,6 +1187,7 @@ def test_sqlite_takes_the_durability_modes_it_knows_and_refuses_the_rest(
 
 async def test_a_closed_database_says_so_and_closes_again_quietly(database_url: str) -> None:
     db = open_database(database_url)
+    assert isinstance(db, (SqliteDatabase, PostgresDatabase))
     assert (db.commits, db.batched) == (0, 0)  # /metrics counts from zero
     await db.start()
     await db.write(honest("c1"))
