@@ -17,6 +17,7 @@ from storage.database import (
     WriteSet,
     _pg_outcome,
     _pg_read_outcome,
+    now_ms,
     open_database,
     sqlite_path,
     sync_url,
@@ -253,3 +254,12 @@ def test_each_postgresql_failure_is_told_as_what_it_means_for_a_retry() -> None:
     assert _pg_outcome(told) is told
     refused = StorageUnavailable("postgresql: busy")
     assert _pg_outcome(refused) is refused and _pg_read_outcome(refused) is refused
+
+
+def test_now_ms_is_the_wall_clock_in_whole_milliseconds() -> None:
+    import time
+
+    before = int(time.time() * 1000)
+    now = now_ms()
+    after = int(time.time() * 1000)
+    assert type(now) is int and before <= now <= after
