@@ -197,6 +197,7 @@ def test_migrations_get_the_synchronous_form_of_each_url() -> None:
     """Alembic runs on a synchronous SQLite URL; PostgreSQL's asyncpg URL goes as it is."""
     assert sync_url("sqlite+aiosqlite:///data/haat.db") == "sqlite:///data/haat.db"
     assert sync_url("sqlite:///data/haat.db") == "sqlite:///data/haat.db"
+    assert sync_url("sqlite+aiosqlite:///data/10:30/haat.db") == "sqlite:///data/10:30/haat.db"
     pg = "postgresql+asyncpg://haat:pw@db:5432/haat"
     assert sync_url(pg) == pg
     assert sqlite_path("sqlite+aiosqlite:///data/haat.db") == "data/haat.db"
