@@ -1220,3 +1220,31 @@ async def test_postgres_close_stores_and_answers_what_its_tick_handed_over(
         assert await _stored(reopened, ids) == set(ids)
     finally:
         await reopened.close()
+
+
+async def test_every_wait_is_bounded_as_documented(sqlite_file: Path, fresh_postgres: str) -> None:
+    """docs/ARCHITECTURE.md and docs/RELIABILITY.md promise these bounds (so a refusal is
+    a fast 503): read here from the live connections, not from the constructor's text."""
+    lite = SqliteDatabase(str(sqlite_file))
+    assert (lite.queue_timeout, lite.max_queue, lite.checkpoint_seconds) == (1.0, 20_000, 1.0)
+    await lite.start()
+    try:
+        assert lite._reader is not None
+        assert lite._reader.execute("PRAGMA busy_timeout").fetchone() == (100,)  # reads
+        writer = lite._connect()  # as the writer's own connection is made
+        try:
+            assert writer.execute("PRAGMA busy_timeout").fetchone() == (1000,)
+        finally:
+            writer.close()
+    finally:
+        await lite.close()
+    pg = PostgresDatabase(fresh_postgres)
+    assert pg.acquire_timeout == 1.0
+    await pg.start()
+    try:
+        assert await pg.fetchall("SHOW statement_timeout") == [("1500ms",)]
+        assert await pg.fetchall("SHOW lock_timeout") == [("1s",)]
+        assert pg._pool._connect_kwargs["command_timeout"] == 2.0  # the client's backstop
+        assert pg._pool._connect_kwargs["statement_cache_size"] == 1024
+    finally:
+        await pg.close()
