@@ -1248,3 +1248,55 @@ async def test_every_wait_is_bounded_as_documented(sqlite_file: Path, fresh_post
         assert pg._pool._connect_kwargs["statement_cache_size"] == 1024
     finally:
         await pg.close()
+
+
+@pytest.mark.parametrize("slow_side", ["writes", "reads", "both"])
+async def test_postgres_close_waits_for_what_queued_behind_a_full_set_of_groups(
+        fresh_postgres: str, slow_side: str) -> None:
+    """With every group slot taken (a slow write group, or a slow read group), what is
+    handed over next waits for a slot; close() sends it at once and returns only when all
+    of it is stored or answered, before the pool goes."""
+    db = PostgresDatabase(fresh_postgres, max_groups=1)
+    await db.start()
+    await db.write(honest("seen"))
+    slow_ones: list[asyncio.Task[Any]] = []
+    if slow_side in ("writes", "both"):
+        slow_ones.append(asyncio.create_task(db.write(slow(f"s{next(_ids)}", 0.4))))
+    if slow_side in ("reads", "both"):
+        slow_ones.append(asyncio.create_task(db.fetchone("SELECT pg_sleep(0.4), 1")))
+    for _ in range(500):
+        if (db._writes._running or slow_side == "reads") and \
+                (db._reads._running or slow_side == "writes"):
+            break
+        await asyncio.sleep(0.01)
+    ids = [f"q{next(_ids)}" for _ in range(3)]
+    waiting = [asyncio.create_task(db.write(honest(i))) for i in ids]
+    reads = [asyncio.create_task(db.fetchone("SELECT ?::int", (n,))) for n in range(3)]
+    await asyncio.sleep(0.05)  # handed over; the slow side's waiting for a free slot
+    await db.close()
+    assert await asyncio.gather(*waiting) == [None] * 3
+    assert await asyncio.gather(*reads) == [(0,), (1,), (2,)]
+    await asyncio.gather(*slow_ones)
+    reopened = PostgresDatabase(fresh_postgres)
+    await reopened.start()
+    try:
+        assert await _stored(reopened, ids) == set(ids)
+    finally:
+        await reopened.close()
+
+
+async def test_postgres_a_close_right_after_a_group_is_cancelled_still_closes(
+        fresh_postgres: str) -> None:
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    writer = asyncio.create_task(db.write(slow(f"k{next(_ids)}", 0.5)))
+    for _ in range(500):
+        if db._writes._running:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    (group,) = db._writes._running
+    group.cancel()
+    await db.close()  # the cancelled group is waited for, its cancellation not raised here
+    result = (await asyncio.gather(writer, return_exceptions=True))[0]
+    assert isinstance(result, StorageUnavailable) and str(result) == "postgresql: cancelled"
