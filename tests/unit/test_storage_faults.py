@@ -756,7 +756,8 @@ async def test_open_database_gives_each_url_its_engine_and_settings(tmp_path: Pa
         assert pg.dsn.startswith(("postgresql://", "postgres://"))
     solo = open_database("postgresql://u@127.0.0.1:1/haat", pg_group_commit=False)
     assert isinstance(solo, PostgresDatabase) and solo.group_commit is False
-    with pytest.raises(ValueError, match="HAAT_DATABASE_URL must be"):
+    with pytest.raises(ValueError, match=(r"^HAAT_DATABASE_URL must be sqlite:///… or "
+                                          r"postgresql\+asyncpg://…$")):
         open_database("mysql://u@127.0.0.1/haat")
 
 
@@ -1227,6 +1228,7 @@ async def test_every_wait_is_bounded_as_documented(sqlite_file: Path, fresh_post
     a fast 503): read here from the live connections, not from the constructor's text."""
     lite = SqliteDatabase(str(sqlite_file))
     assert (lite.queue_timeout, lite.max_queue, lite.checkpoint_seconds) == (1.0, 20_000, 1.0)
+    assert lite.max_batch == 512  # write sets a group commit takes at most
     await lite.start()
     try:
         assert lite._reader is not None
