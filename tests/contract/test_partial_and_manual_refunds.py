@@ -217,11 +217,13 @@ async def test_reconcile_polls_pending_refunds_until_processed_or_failed(env: En
     await clean_books(env)
 
 
+@pytest.mark.parametrize("page", [2, 3])
 async def test_reconcile_reaches_every_pending_refund_behind_ones_that_stay_pending(
-        env: Env) -> None:
+        env: Env, page: int) -> None:
     """A sweep read only the oldest page of pending refunds: while those stayed pending at
     the provider (UPI refunds can take days), every newer one that ended quietly was never
-    asked about again. Here a page is two rows and five refunds wait."""
+    asked about again. Here a page is two (or three) rows and five refunds wait; each is
+    asked about once a sweep, the next page starting after the last row of the one before."""
     order = await new_order(env)
     await pay(env, await ask(env, order), TOTAL)
     env.psp.refund_mode = "pending"
@@ -234,7 +236,7 @@ async def test_reconcile_reaches_every_pending_refund_behind_ones_that_stay_pend
     newest = refunds[-1]
     env.psp.finish(str(newest.provider_ref), "processed")  # no webhook ever comes
     service = PaymentService(env.db, env.service.providers, public_url="http://127.0.0.1",
-                             now_ms=env.now, sweep_page=2)
+                             now_ms=env.now, sweep_page=page)
     assert [r.id for r in await service.repo.pending_refunds(limit=2)] == \
         [r.id for r in refunds[:2]]
     report = await service.poll_refunds()

@@ -202,6 +202,9 @@ async def test_our_refund_settled_by_the_providers_webhook_is_the_updates_refund
         sent.id, settled.status, 3_000)
     assert update.provider_refund is None  # ours, not one the provider made by itself
     assert update.order_status_after == "partially_refunded"
+    # the request as it stands after the event, as the flows word it ("₹30 refunded")
+    assert (update.request.id, update.request.captured_minor,
+            update.request.refunded_minor) == (link.id, TOTAL, 3_000)
     await clean_books(env)
 
 
@@ -380,3 +383,22 @@ async def test_a_paid_order_closes_its_open_requests_but_not_a_tip_nor_a_transfe
         "SELECT key, status FROM scheduled_jobs WHERE kind = 'cancel_link'")
     assert [(str(k), str(s)) for k, s in jobs_written] == [
         (f"cancel_link:{other.id}", "fired")]
+
+
+@pytest.mark.parametrize("public_url", ["http://127.0.0.1:8080", "http://127.0.0.1:8080/",
+                                        "http://127.0.0.1:8080//"])
+async def test_the_pay_page_link_has_one_slash_however_the_public_url_ends(
+        env: Env, public_url: str) -> None:
+    """``HAAT_PUBLIC_URL`` written with a trailing slash (or two) still gives the shopper
+    ``…/pay/<token>``: a doubled slash is another path to a strict proxy."""
+    service = PaymentService(env.db, env.service.providers, public_url=public_url,
+                             now_ms=env.now)
+    order = await new_order(env)
+    writes = WriteSet()
+    request = await service.request_payment(writes, order, method="upi_link",
+                                            plan=PaymentPlan(provider=NAME, payee=None))
+    await env.db.write(writes)
+    pages = [u for u in (request.link_url, request.upi_link) if "/pay/" in (u or "")]
+    assert pages, (request.link_url, request.upi_link)
+    for url in pages:
+        assert url.startswith("http://127.0.0.1:8080/pay/") and "//pay" not in url
