@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +202,15 @@ async def sqlite_file(tmp_path: Path) -> Path:
     path = tmp_path / "faults.sqlite"
     await asyncio.to_thread(upgrade, f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture
+async def lite(sqlite_file: Path) -> AsyncIterator[SqliteDatabase]:
+    """A started SqliteDatabase on a migrated file, with the default settings."""
+    db = SqliteDatabase(str(sqlite_file))
+    await db.start()
+    yield db
+    await db.close()
 
 
 async def test_a_lock_held_by_another_process_is_a_fast_refusal_then_recovers(
@@ -480,13 +489,9 @@ async def test_postgres_a_group_past_the_statement_timeout_is_refused_as_a_whole
         trips, commits = db.round_trips, db.commits
         results = await asyncio.gather(*(db.write(w) for w in write_sets),
                                        return_exceptions=True)
-        assert [str(r) for r in results] == ["postgresql: QueryCanceledError"] * 5, results
-        assert all(isinstance(r, StorageUnavailable) for r in results)
         assert db.commits == commits
         assert db.round_trips - trips <= 3  # the group's statements, and no write set alone
-        assert await _stored(db, ids) == set()
-        await asyncio.gather(*(db.write(honest(i)) for i in ids))
-        assert await _stored(db, ids) == set(ids)
+        await _refused_then_stored(db, ids, results, "postgresql: QueryCanceledError")
     finally:
         await db.close()
 
@@ -554,22 +559,18 @@ class _OutOfMemory:
 
 
 async def test_sqlite_out_of_memory_is_storage_unavailable_and_the_rest_commit(
-        sqlite_file: Path) -> None:
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    try:
-        starved = WriteSet()
-        starved.add(INSERT, ("sim", "oom", "x"), must_change=True)
-        starved.add(TOUCH, (_OutOfMemory(), "oom"))
-        results = await asyncio.gather(db.write(honest("before")), db.write(starved),
-                                       db.write(honest("after")), return_exceptions=True)
-        assert results[0] is None and results[2] is None
-        assert isinstance(results[1], StorageUnavailable)
-        assert str(results[1]) == "sqlite: MemoryError"
-        assert isinstance(results[1].__cause__, MemoryError)
-        assert await _stored(db, ["before", "oom", "after"]) == {"before", "after"}
-    finally:
-        await db.close()
+        lite: SqliteDatabase) -> None:
+    db = lite
+    starved = WriteSet()
+    starved.add(INSERT, ("sim", "oom", "x"), must_change=True)
+    starved.add(TOUCH, (_OutOfMemory(), "oom"))
+    results = await asyncio.gather(db.write(honest("before")), db.write(starved),
+                                   db.write(honest("after")), return_exceptions=True)
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], StorageUnavailable)
+    assert str(results[1]) == "sqlite: MemoryError"
+    assert isinstance(results[1].__cause__, MemoryError)
+    assert await _stored(db, ["before", "oom", "after"]) == {"before", "after"}
 
 
 # ---- SQLite: a write set that costs the whole transaction, two guards, wide reads ------
@@ -587,14 +588,11 @@ def rollback_poison(message_id: str) -> WriteSet:
 
 
 @pytest.fixture
-async def rollback_db(sqlite_file: Path) -> AsyncIterator[SqliteDatabase]:
-    conn = sqlite3.connect(sqlite_file, isolation_level=None)
-    conn.execute(_ROLLBACK_TRIGGER)
-    conn.close()
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    yield db
-    await db.close()
+async def rollback_db(lite: SqliteDatabase) -> SqliteDatabase:
+    trigger = WriteSet()
+    trigger.add(_ROLLBACK_TRIGGER)
+    await lite.write(trigger)
+    return lite
 
 
 async def test_sqlite_a_write_set_that_costs_the_transaction_fails_alone_in_one_commit(
@@ -631,47 +629,37 @@ async def test_sqlite_a_transaction_lost_three_times_refuses_the_rest_as_unavail
 
 
 async def test_sqlite_a_write_set_with_two_guards_stores_both_or_neither(
-        sqlite_file: Path) -> None:
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    try:
-        both = WriteSet()
-        both.add(INSERT, ("sim", "g1", "hello"), must_change=True)
-        both.add(INSERT, ("sim", "g2", "hello"), must_change=True)
-        both.add(TOUCH, (1, "g1"))
-        both.add(TOUCH, (1, "g2"))
-        await db.write(both)
-        assert await _stored(db, ["g1", "g2"]) == {"g1", "g2"}
-        second_taken = WriteSet()
-        second_taken.add(INSERT, ("sim", "g3", "hello"), must_change=True)
-        second_taken.add(INSERT, ("sim", "g1", "hello"), must_change=True)
-        with pytest.raises(Conflict) as conflict:
-            await db.write(second_taken)
-        assert str(conflict.value) == "INSERT INTO inbound_messages"  # the statement, no data
-        assert await _stored(db, ["g3"]) == set()
-    finally:
-        await db.close()
+        lite: SqliteDatabase) -> None:
+    db = lite
+    both = WriteSet()
+    both.add(INSERT, ("sim", "g1", "hello"), must_change=True)
+    both.add(INSERT, ("sim", "g2", "hello"), must_change=True)
+    both.add(TOUCH, (1, "g1"))
+    both.add(TOUCH, (1, "g2"))
+    await db.write(both)
+    assert await _stored(db, ["g1", "g2"]) == {"g1", "g2"}
+    second_taken = WriteSet()
+    second_taken.add(INSERT, ("sim", "g3", "hello"), must_change=True)
+    second_taken.add(INSERT, ("sim", "g1", "hello"), must_change=True)
+    with pytest.raises(Conflict) as conflict:
+        await db.write(second_taken)
+    assert str(conflict.value) == "INSERT INTO inbound_messages"  # the statement, no data
+    assert await _stored(db, ["g3"]) == set()
 
 
 async def test_sqlite_a_read_by_an_amount_beyond_64_bits_finds_its_row(
-        sqlite_file: Path) -> None:
-    conn = sqlite3.connect(sqlite_file, isolation_level=None)
-    conn.execute("CREATE TABLE wide_amounts (id TEXT PRIMARY KEY, amount INTEGER)")
-    conn.close()
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    try:
-        writes = WriteSet()
-        for n in range(3):
-            writes.add("INSERT INTO wide_amounts (id, amount) VALUES (?, ?)",
-                       (f"w{n}", 10**30 + n))
-        await db.write(writes)
-        query = "SELECT id FROM wide_amounts WHERE amount = ?"
-        assert await db.fetchone(query, (10**30 + 1,)) == ("w1",)
-        assert await db.fetchall(query, (10**30 + 2,)) == [("w2",)]
-        assert await db.fetchone(query, (10**30 + 7,)) is None
-    finally:
-        await db.close()
+        lite: SqliteDatabase) -> None:
+    db = lite
+    writes = WriteSet()
+    writes.add("CREATE TABLE wide_amounts (id TEXT PRIMARY KEY, amount INTEGER)")
+    for n in range(3):
+        writes.add("INSERT INTO wide_amounts (id, amount) VALUES (?, ?)",
+                   (f"w{n}", 10**30 + n))
+    await db.write(writes)
+    query = "SELECT id FROM wide_amounts WHERE amount = ?"
+    assert await db.fetchone(query, (10**30 + 1,)) == ("w1",)
+    assert await db.fetchall(query, (10**30 + 2,)) == [("w2",)]
+    assert await db.fetchone(query, (10**30 + 7,)) is None
 
 
 async def test_sqlite_reads_before_start_say_so(sqlite_file: Path) -> None:
@@ -707,38 +695,34 @@ async def test_sqlite_ping_is_false_when_reads_fail_or_the_writer_has_stopped(
 
 
 async def test_sqlite_the_fast_paths_refusals_say_what_they_are_and_undo_their_part(
-        sqlite_file: Path) -> None:
+        lite: SqliteDatabase) -> None:
     """A group with no failure past a write set's first statement stays on the fast path
     (no savepoints); each refusal still names its kind, and a write set whose second
     statement fails leaves nothing of its first behind."""
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    try:
-        await db.write(honest("kept"))
-        unbindable_first = WriteSet()  # no guard, the first statement cannot be bound
-        unbindable_first.add(TOUCH, (object(), "kept"))
-        results = await asyncio.gather(
-            db.write(honest("f1")), db.write(poison("surrogate", "f2")),
-            db.write(unbindable_first), db.write(honest("kept")), db.write(honest("f3")),
-            return_exceptions=True)
-        assert [str(r) if r is not None else None for r in results] == [
-            None, "write set not storable: UnicodeEncodeError",
-            "write set not storable: ProgrammingError", "INSERT INTO inbound_messages", None]
-        assert isinstance(results[3], Conflict)
-        half = WriteSet()  # no guard: its first statement changes a stored row, then fails
-        half.add(TOUCH, (99, "kept"))
-        half.add(TOUCH, (object(), "kept"))
-        for first_statement_fails in (False, True):
-            plan = [half] if not first_statement_fails else [unbindable_first, half]
-            outcomes = await asyncio.gather(db.write(honest(f"n{next(_ids)}")),
-                                           *(db.write(w) for w in plan),
-                                           return_exceptions=True)
-            assert outcomes[0] is None
-            assert all(isinstance(r, UnstorableWrite) for r in outcomes[1:])
-            assert await db.fetchone(
-                "SELECT received_at FROM inbound_messages WHERE message_id = 'kept'") == (1,)
-    finally:
-        await db.close()
+    db = lite
+    await db.write(honest("kept"))
+    unbindable_first = WriteSet()  # no guard, the first statement cannot be bound
+    unbindable_first.add(TOUCH, (object(), "kept"))
+    results = await asyncio.gather(
+        db.write(honest("f1")), db.write(poison("surrogate", "f2")),
+        db.write(unbindable_first), db.write(honest("kept")), db.write(honest("f3")),
+        return_exceptions=True)
+    assert [str(r) if r is not None else None for r in results] == [
+        None, "write set not storable: UnicodeEncodeError",
+        "write set not storable: ProgrammingError", "INSERT INTO inbound_messages", None]
+    assert isinstance(results[3], Conflict)
+    half = WriteSet()  # no guard: its first statement changes a stored row, then fails
+    half.add(TOUCH, (99, "kept"))
+    half.add(TOUCH, (object(), "kept"))
+    for first_statement_fails in (False, True):
+        plan = [half] if not first_statement_fails else [unbindable_first, half]
+        outcomes = await asyncio.gather(db.write(honest(f"n{next(_ids)}")),
+                                       *(db.write(w) for w in plan),
+                                       return_exceptions=True)
+        assert outcomes[0] is None
+        assert all(isinstance(r, UnstorableWrite) for r in outcomes[1:])
+        assert await db.fetchone(
+            "SELECT received_at FROM inbound_messages WHERE message_id = 'kept'") == (1,)
 
 
 async def test_open_database_gives_each_url_its_engine_and_settings(tmp_path: Path) -> None:
@@ -918,6 +902,37 @@ async def test_sqlite_the_writer_is_a_named_daemon_thread_and_reports_each_commi
 # ---- PostgreSQL: a busy pool, a conflict alone, the order of a group's statements -------
 
 
+@pytest.fixture
+async def pg(fresh_postgres: str) -> AsyncIterator[PostgresDatabase]:
+    """A started PostgresDatabase with the default settings, closed after the test."""
+    db = PostgresDatabase(fresh_postgres)
+    await db.start()
+    yield db
+    await db.close()
+
+
+async def _refused_then_stored(db: Database, ids: list[str], results: Sequence[object],
+                               told: str) -> None:
+    """Every write set of the group was refused as ``told`` (unavailable: retry later),
+    nothing of ``ids`` is stored, and the same write sets delivered again are all stored."""
+    assert [str(r) for r in results] == [told] * len(results), results
+    assert all(isinstance(r, StorageUnavailable) for r in results)
+    assert await _stored(db, ids) == set()
+    await asyncio.gather(*(db.write(honest(i)) for i in ids))
+    assert await _stored(db, ids) == set(ids)
+
+
+async def _write_group_in_flight(db: PostgresDatabase) -> asyncio.Future[None]:
+    """The write group now inside its transaction (its slow statement running)."""
+    for _ in range(500):
+        if db._writes._running:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    (group,) = db._writes._running
+    return group
+
+
 async def _pool_taken(db: PostgresDatabase, seconds: float) -> asyncio.Task[list[Any]]:
     """A read that holds the pool's only connection for ``seconds``."""
     busy = asyncio.create_task(db.fetchall(f"SELECT pg_sleep({seconds})"))
@@ -943,12 +958,8 @@ async def test_postgres_writes_that_find_the_pool_busy_are_refused_after_their_w
         results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
                                        return_exceptions=True)
         assert time.monotonic() - started < 0.8  # their own wait, not the busy read's
-        assert [str(r) for r in results] == ["postgresql: TimeoutError"] * 3
-        assert all(isinstance(r, StorageUnavailable) for r in results)
         await busy
-        assert await _stored(db, ids) == set()
-        await asyncio.gather(*(db.write(honest(i)) for i in ids))
-        assert await _stored(db, ids) == set(ids)
+        await _refused_then_stored(db, ids, results, "postgresql: TimeoutError")
     finally:
         await db.close()
 
@@ -967,31 +978,27 @@ async def test_postgres_a_guard_conflict_alone_names_its_statement_not_its_data(
 
 
 async def test_postgres_a_group_sends_the_statement_most_of_it_shares_first(
-        fresh_postgres: str) -> None:
+        pg: PostgresDatabase) -> None:
     """Each write set keeps its own order; among the statements due next, the one most
     write sets share goes first, so they share the later ones too: two round trips for
     [INSERT, UPDATE] twice beside [UPDATE], where the alphabet's order would take three."""
-    db = PostgresDatabase(fresh_postgres)
-    await db.start()
-    try:
-        add = INSERT.replace("'processed'", "'pending'")  # unguarded, its own SQL
-        ids = [f"o{next(_ids)}" for _ in range(2)]
+    db = pg
+    add = INSERT.replace("'processed'", "'pending'")  # unguarded, its own SQL
+    ids = [f"o{next(_ids)}" for _ in range(2)]
 
-        def insert_then_touch(message_id: str) -> WriteSet:
-            writes = WriteSet()
-            writes.add(add, ("sim", message_id, "x"))
-            writes.add(TOUCH, (1, message_id))
-            return writes
+    def insert_then_touch(message_id: str) -> WriteSet:
+        writes = WriteSet()
+        writes.add(add, ("sim", message_id, "x"))
+        writes.add(TOUCH, (1, message_id))
+        return writes
 
-        touch_only = WriteSet()
-        touch_only.add(TOUCH, (1, "nobody"))
-        trips = db.round_trips
-        await asyncio.gather(db.write(touch_only),
-                             *(db.write(insert_then_touch(i)) for i in ids))
-        assert db.round_trips - trips == 2
-        assert await _stored(db, ids) == set(ids)
-    finally:
-        await db.close()
+    touch_only = WriteSet()
+    touch_only.add(TOUCH, (1, "nobody"))
+    trips = db.round_trips
+    await asyncio.gather(db.write(touch_only),
+                         *(db.write(insert_then_touch(i)) for i in ids))
+    assert db.round_trips - trips == 2
+    assert await _stored(db, ids) == set(ids)
 
 
 async def test_postgres_a_group_undone_by_a_conflict_is_rolled_back_before_its_connection_returns(
@@ -1026,84 +1033,59 @@ def slow(message_id: str, seconds: float) -> WriteSet:
 
 
 async def test_postgres_a_write_group_cancelled_in_flight_is_retry_later_for_every_writer(
-        fresh_postgres: str) -> None:
+        pg: PostgresDatabase) -> None:
     """A shutdown that cancels a write group mid-transaction: each writer is told the
     storage is unavailable (a 503, so the platform delivers again), never that its
     message cannot be stored (a 400 that would lose it); nothing of the group is kept."""
-    db = PostgresDatabase(fresh_postgres)
-    await db.start()
-    try:
-        ids = [f"x{next(_ids)}" for _ in range(3)]
-        writers = [asyncio.create_task(db.write(slow(i, 0.5))) for i in ids]
-        for _ in range(500):
-            if db._writes._running:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # inside the transaction
-        (group,) = db._writes._running
-        group.cancel()
-        results = await asyncio.gather(*writers, return_exceptions=True)
-        assert [str(r) for r in results] == ["postgresql: cancelled"] * 3
-        assert all(isinstance(r, StorageUnavailable) for r in results)
-        assert group.cancelled()
-        assert await _stored(db, ids) == set()
-        await asyncio.gather(*(db.write(honest(i)) for i in ids))  # delivered again
-        assert await _stored(db, ids) == set(ids)
-    finally:
-        await db.close()
+    db = pg
+    ids = [f"x{next(_ids)}" for _ in range(3)]
+    writers = [asyncio.create_task(db.write(slow(i, 0.5))) for i in ids]
+    group = await _write_group_in_flight(db)
+    group.cancel()
+    results = await asyncio.gather(*writers, return_exceptions=True)
+    assert group.cancelled()
+    await _refused_then_stored(db, ids, results, "postgresql: cancelled")
 
 
 async def test_postgres_a_writer_that_gives_up_does_not_stop_the_groups_other_answers(
-        fresh_postgres: str) -> None:
-    db = PostgresDatabase(fresh_postgres)
-    await db.start()
-    try:
-        ids = [f"y{next(_ids)}" for _ in range(4)]
-        writers = [asyncio.create_task(db.write(slow(i, 0.3))) for i in ids]
-        await asyncio.sleep(0.1)
-        writers[0].cancel()
-        done = await asyncio.wait_for(asyncio.gather(*writers, return_exceptions=True), 10)
-        assert isinstance(done[0], asyncio.CancelledError) and done[1:] == [None] * 3
-        assert await _stored(db, ids) == set(ids)
-    finally:
-        await db.close()
+        pg: PostgresDatabase) -> None:
+    db = pg
+    ids = [f"y{next(_ids)}" for _ in range(4)]
+    writers = [asyncio.create_task(db.write(slow(i, 0.3))) for i in ids]
+    await asyncio.sleep(0.1)
+    writers[0].cancel()
+    done = await asyncio.wait_for(asyncio.gather(*writers, return_exceptions=True), 10)
+    assert isinstance(done[0], asyncio.CancelledError) and done[1:] == [None] * 3
+    assert await _stored(db, ids) == set(ids)
 
 
 async def test_postgres_two_duplicates_in_one_group_fail_alone_and_the_rest_commit(
-        fresh_postgres: str) -> None:
+        pg: PostgresDatabase) -> None:
     """The group is undone and run again without the write sets whose guard found a row:
     exactly those are told Conflict, whatever their positions."""
-    db = PostgresDatabase(fresh_postgres)
-    await db.start()
-    try:
-        await asyncio.gather(db.write(honest("d1")), db.write(honest("d3")))
-        ids = ["d0", "d1", "d2", "d3", "d4", "d5"]
-        batched = db.batched
-        results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
-                                       return_exceptions=True)
-        assert [type(r).__name__ for r in results] == [
-            "NoneType", "Conflict", "NoneType", "Conflict", "NoneType", "NoneType"]
-        assert [str(results[1]), str(results[3])] == ["guard", "guard"]
-        assert db.batched - batched == 4
-        assert await _stored(db, ids) == set(ids)
-    finally:
-        await db.close()
+    db = pg
+    await asyncio.gather(db.write(honest("d1")), db.write(honest("d3")))
+    ids = ["d0", "d1", "d2", "d3", "d4", "d5"]
+    batched = db.batched
+    results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
+                                   return_exceptions=True)
+    assert [type(r).__name__ for r in results] == [
+        "NoneType", "Conflict", "NoneType", "Conflict", "NoneType", "NoneType"]
+    assert [str(results[1]), str(results[3])] == ["guard", "guard"]
+    assert db.batched - batched == 4
+    assert await _stored(db, ids) == set(ids)
 
 
-async def test_postgres_numeric_sums_read_back_as_integers(fresh_postgres: str) -> None:
+async def test_postgres_numeric_sums_read_back_as_integers(pg: PostgresDatabase) -> None:
     """PostgreSQL types SUM over BIGINT as NUMERIC; haat keeps no fractional NUMERIC, so
     every read gives ``int`` (never ``Decimal``), beyond 64 bits as well."""
-    db = PostgresDatabase(fresh_postgres)
-    await db.start()
-    try:
-        query = "SELECT SUM(v), 'x' FROM (VALUES (?::bigint), (?::bigint)) AS t(v)"
-        big = 2**62
-        for row in (await db.fetchone(query, (big, big)),
-                    (await db.fetchall(query, (big, big)))[0]):
-            assert row is not None
-            assert row == (2**63, "x") and type(row[0]) is int
-    finally:
-        await db.close()
+    db = pg
+    query = "SELECT SUM(v), 'x' FROM (VALUES (?::bigint), (?::bigint)) AS t(v)"
+    big = 2**62
+    for row in (await db.fetchone(query, (big, big)),
+                (await db.fetchall(query, (big, big)))[0]):
+        assert row is not None
+        assert row == (2**63, "x") and type(row[0]) is int
 
 
 async def test_postgres_a_write_before_start_says_so_and_commit_waits_are_reported(
@@ -1160,21 +1142,17 @@ async def test_sqlite_ticks_queued_behind_a_busy_writer_and_a_close_all_commit_i
         await reopened.close()
 
 
-async def test_sqlite_an_idle_database_costs_no_cpu(sqlite_file: Path) -> None:
+async def test_sqlite_an_idle_database_costs_no_cpu(lite: SqliteDatabase) -> None:
     """The writer and the checkpoint thread sleep while there is nothing to do."""
     import resource
 
-    db = SqliteDatabase(str(sqlite_file))
-    await db.start()
-    try:
-        await db.write(honest("idle"))
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.sleep(0.5)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        assert used < 0.15  # a spinning thread would take the whole 0.5 s
-    finally:
-        await db.close()
+    db = lite
+    await db.write(honest("idle"))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.sleep(0.5)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert used < 0.15  # a spinning thread would take the whole 0.5 s
 
 
 def test_sqlite_takes_the_durability_modes_it_knows_and_refuses_the_rest(
@@ -1292,13 +1270,7 @@ async def test_postgres_a_close_right_after_a_group_is_cancelled_still_closes(
     db = PostgresDatabase(fresh_postgres)
     await db.start()
     writer = asyncio.create_task(db.write(slow(f"k{next(_ids)}", 0.5)))
-    for _ in range(500):
-        if db._writes._running:
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    (group,) = db._writes._running
-    group.cancel()
+    (await _write_group_in_flight(db)).cancel()
     await db.close()  # the cancelled group is waited for, its cancellation not raised here
     result = (await asyncio.gather(writer, return_exceptions=True))[0]
     assert isinstance(result, StorageUnavailable) and str(result) == "postgresql: cancelled"
