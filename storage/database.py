@@ -602,7 +602,9 @@ def _pg_outcome(exc: BaseException) -> BaseException:
         return exc
     state = str(getattr(exc, "sqlstate", "") or "")
     outcome: Exception
-    if state.startswith("23"):
+    if not isinstance(exc, Exception):  # cancelled (a shutdown): retry later
+        outcome = StorageUnavailable("postgresql: cancelled")
+    elif state.startswith("23"):
         outcome = Conflict(type(exc).__name__)
     elif (state[:2] in _PG_UNAVAILABLE_CLASSES or state == "55P03"
           or isinstance(exc, (OSError, TimeoutError, MemoryError))
@@ -789,8 +791,7 @@ class PostgresDatabase:
         except BaseException as exc:
             for _, _, future in batch:
                 if not future.done():
-                    future.set_exception(_pg_read_outcome(exc) if isinstance(exc, Exception)
-                                         else StorageUnavailable("postgresql: cancelled"))
+                    future.set_exception(_pg_read_outcome(exc))
             if not isinstance(exc, Exception):
                 raise
 
@@ -900,9 +901,8 @@ class PostgresDatabase:
             await self._store_group(sets, outcomes, join)
         except BaseException as exc:  # every future gets an answer, even on cancellation
             for i, outcome in enumerate(outcomes):
-                if outcome is None:  # cancelled (a shutdown): retry later, as for reads
-                    outcomes[i] = (_pg_outcome(exc) if isinstance(exc, Exception)
-                                   else StorageUnavailable("postgresql: cancelled"))
+                if outcome is None:
+                    outcomes[i] = _pg_outcome(exc)
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -1031,8 +1031,9 @@ async def _pg_rollback(transaction: Any) -> None:
         await transaction.rollback()
 
 
-def _pg_read_outcome(exc: Exception) -> Exception:
-    """A failed read: unavailable storage is a 503; anything else stays what it was."""
+def _pg_read_outcome(exc: BaseException) -> BaseException:
+    """A failed read: unavailable storage (or a cancelled read) is a 503; anything else
+    stays what it was."""
     outcome = _pg_outcome(exc)
     return outcome if isinstance(outcome, StorageUnavailable) else exc
 

@@ -21,6 +21,7 @@ from storage.database import (
     WriteSet,
     open_database,
 )
+from tests.unit.test_storage_faults import group_in_flight, pool_taken
 
 INSERT = ("INSERT INTO inbound_messages (channel, message_id, shop_id, customer, kind, body, "
           "received_at, status, response) VALUES (?, ?, 'shop', ?, 'text', '', ?, "
@@ -322,11 +323,7 @@ async def test_postgres_a_read_that_finds_the_pool_busy_is_refused_after_its_wai
                           group_commit=False)
     await db.start()
     try:
-        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(0.8)"))
-        for _ in range(500):  # until the only connection is taken
-            if not db._pool.get_idle_size():
-                break
-            await asyncio.sleep(0.01)
+        busy = await pool_taken(db, 0.8)
         with pytest.raises(StorageUnavailable):  # waiting on, it would get it in 0.8 s
             await getattr(db, read)("SELECT 1")
         await busy
@@ -344,11 +341,7 @@ async def test_postgres_ping_on_a_busy_pool_answers_false_after_its_wait(
     await db.start()
     try:
         assert await db.ping() is True
-        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(1.2)"))
-        for _ in range(500):  # until the only connection is taken
-            if not db._pool.get_idle_size():
-                break
-            await asyncio.sleep(0.01)
+        busy = await pool_taken(db, 1.2)
         started = time.monotonic()
         assert await db.ping() is False
         assert time.monotonic() - started < 0.8  # its own wait, not the busy read's
@@ -365,11 +358,7 @@ async def test_postgres_a_tick_of_reads_that_finds_the_pool_busy_is_refused_afte
     db = PostgresDatabase(fresh_postgres, min_size=1, max_size=1, acquire_timeout=0.2)
     await db.start()
     try:
-        busy = asyncio.create_task(db.fetchall("SELECT pg_sleep(1.2)"))
-        for _ in range(500):
-            if not db._pool.get_idle_size():
-                break
-            await asyncio.sleep(0.01)
+        busy = await pool_taken(db, 1.2)
         started = time.monotonic()
         results = await asyncio.gather(*(db.fetchone(BY_ID, (f"m{n}",)) for n in range(3)),
                                        return_exceptions=True)
@@ -391,12 +380,7 @@ async def test_postgres_a_read_group_cancelled_in_flight_tells_its_readers_and_s
     try:
         readers = [asyncio.create_task(db.fetchone("SELECT pg_sleep(0.5), ?::int", (n,)))
                    for n in range(3)]
-        for _ in range(500):
-            if db._reads._running:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # the group is inside its round trip
-        (group,) = db._reads._running
+        group = await group_in_flight(db._reads._running)
         group.cancel()
         results = await asyncio.gather(*readers, return_exceptions=True)
         assert [str(r) for r in results] == ["postgresql: cancelled"] * 3

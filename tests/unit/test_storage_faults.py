@@ -922,18 +922,19 @@ async def _refused_then_stored(db: Database, ids: list[str], results: Sequence[o
     assert await _stored(db, ids) == set(ids)
 
 
-async def _write_group_in_flight(db: PostgresDatabase) -> asyncio.Future[None]:
-    """The write group now inside its transaction (its slow statement running)."""
+async def group_in_flight(running: set[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """The one read or write group of ``running`` (``db._reads._running`` or
+    ``db._writes._running``), once it is inside its round trip."""
     for _ in range(500):
-        if db._writes._running:
+        if running:
             break
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
-    (group,) = db._writes._running
+    (group,) = running
     return group
 
 
-async def _pool_taken(db: PostgresDatabase, seconds: float) -> asyncio.Task[list[Any]]:
+async def pool_taken(db: PostgresDatabase, seconds: float) -> asyncio.Task[list[Any]]:
     """A read that holds the pool's only connection for ``seconds``."""
     busy = asyncio.create_task(db.fetchall(f"SELECT pg_sleep({seconds})"))
     for _ in range(500):
@@ -952,7 +953,7 @@ async def test_postgres_writes_that_find_the_pool_busy_are_refused_after_their_w
                           group_commit=group_commit)
     await db.start()
     try:
-        busy = await _pool_taken(db, 1.2)
+        busy = await pool_taken(db, 1.2)
         ids = [f"b{next(_ids)}" for _ in range(3)]
         started = time.monotonic()
         results = await asyncio.gather(*(db.write(honest(i)) for i in ids),
@@ -1040,7 +1041,7 @@ async def test_postgres_a_write_group_cancelled_in_flight_is_retry_later_for_eve
     db = pg
     ids = [f"x{next(_ids)}" for _ in range(3)]
     writers = [asyncio.create_task(db.write(slow(i, 0.5))) for i in ids]
-    group = await _write_group_in_flight(db)
+    group = await group_in_flight(db._writes._running)
     group.cancel()
     results = await asyncio.gather(*writers, return_exceptions=True)
     assert group.cancelled()
@@ -1270,7 +1271,7 @@ async def test_postgres_a_close_right_after_a_group_is_cancelled_still_closes(
     db = PostgresDatabase(fresh_postgres)
     await db.start()
     writer = asyncio.create_task(db.write(slow(f"k{next(_ids)}", 0.5)))
-    (await _write_group_in_flight(db)).cancel()
+    (await group_in_flight(db._writes._running)).cancel()
     await db.close()  # the cancelled group is waited for, its cancellation not raised here
     result = (await asyncio.gather(writer, return_exceptions=True))[0]
     assert isinstance(result, StorageUnavailable) and str(result) == "postgresql: cancelled"
