@@ -339,7 +339,7 @@ def retest(modules: list[str]) -> int:
 def run(modules: list[str], *, survivors_only: bool = False) -> int:
     """Mutate and test each module in its own scratch copy, niced."""
     mutmut = ROOT / ".venv" / "bin" / "mutmut"
-    children = os.environ.get("MUTANTS_JOBS", "2")
+    children = os.environ.get("MUTANTS_JOBS", "6")
     os.nice(19)  # a shared machine: the children inherit it
     with contextlib.ExitStack() as stack:
         if "HAAT_TEST_POSTGRES_URL" not in os.environ:
