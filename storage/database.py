@@ -243,7 +243,14 @@ class SqliteDatabase:
             target=self._run, args=(loop, signal), name="haat-sqlite-writer", daemon=True
         )
         self._thread.start()
-        await ready
+        try:
+            await ready
+        except BaseException:  # the writer could not open: nothing is left half-started
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            self._reader.close()
+            self._reader = None
+            raise
         if self.path != ":memory:":
             self._checkpoints = threading.Thread(target=self._checkpoint_loop,
                                                  name="haat-sqlite-checkpoint", daemon=True)

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -897,6 +898,148 @@ async def test_sqlite_the_writer_is_a_named_daemon_thread_and_reports_each_commi
         assert len(waits) == 2 and all(0 < w < 5 for w in waits)
     finally:
         await db.close()
+
+
+async def test_sqlite_a_group_takes_whole_ticks_up_to_max_batch_and_no_further(
+        sqlite_file: Path) -> None:
+    """``max_batch`` bounds a group in write sets: ticks that queued behind a busy writer
+    are taken while the group is still short of it, and the next tick waits for the next
+    commit. With ``max_batch=2`` and three one-set ticks queued: two commits, not one."""
+    db = SqliteDatabase(str(sqlite_file), busy_timeout_ms=5000, queue_timeout=5.0,
+                        max_batch=2)
+    await db.start()
+    locker: subprocess.Popen[str] | None = await asyncio.to_thread(hold_write_lock,
+                                                                   sqlite_file)
+    try:
+        first = asyncio.create_task(db.write(honest("mb-a")))  # the writer waits with it
+        await asyncio.sleep(0.1)
+        queued = []
+        for name in ("mb-b", "mb-c", "mb-d"):  # one tick each: three lists in the queue
+            queued.append(asyncio.create_task(db.write(honest(name))))
+            await asyncio.sleep(0.02)
+        before = db.commits
+        assert locker is not None
+        await asyncio.to_thread(release, locker)
+        locker = None
+        assert await asyncio.wait_for(asyncio.gather(first, *queued), 10) == [None] * 4
+        assert db.commits - before == 3  # {a}, {b, c}, {d}
+        assert await _stored(db, ["mb-a", "mb-b", "mb-c", "mb-d"]) == {
+            "mb-a", "mb-b", "mb-c", "mb-d"}
+    finally:
+        if locker is not None:
+            await asyncio.to_thread(release, locker)
+        await db.close()
+
+
+def _pages_written(db: SqliteDatabase, prefix: str, sets: int) -> list[WriteSet]:
+    out = []
+    for n in range(sets):
+        writes = WriteSet()
+        for k in range(20):
+            writes.add(INSERT, ("sim", f"{prefix}{n}-{k}", "x" * 3000))  # a page each
+        out.append(writes)
+    return out
+
+
+async def test_sqlite_a_failed_background_checkpoint_is_a_warning_and_is_tried_again(
+        sqlite_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The checkpoint copies the log into the database file, so the file grows. With the
+    file-size limit (RLIMIT_FSIZE) at the file's size, that copy fails with an I/O error:
+    a warning, and the next round, with the limit lifted, checkpoints as usual."""
+    import resource
+    import signal
+
+    db = SqliteDatabase(str(sqlite_file))
+    db.checkpoint_seconds = 0.05
+    await db.start()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a killed process
+    try:
+        def size() -> int:
+            return sqlite_file.stat().st_size
+
+        async def grown_past(limit: int) -> bool:
+            for _ in range(100):
+                if await asyncio.to_thread(size) > limit:
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+
+        start_size = await asyncio.to_thread(size)
+        for writes in _pages_written(db, "big", 10):  # 200 pages, checkpointed into the file
+            await db.write(writes)
+        assert await grown_past(start_size + 600_000)
+        await asyncio.sleep(0.2)  # the last rounds copy the rest: the log starts over
+        full = await asyncio.to_thread(size)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="storage.database"):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (full, hard))
+            try:
+                for writes in _pages_written(db, "small", 2):  # 40 pages: the log has room
+                    await db.write(writes)
+                for _ in range(100):
+                    if caplog.records:
+                        break
+                    await asyncio.sleep(0.02)
+            finally:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            warned = [(r.levelno, r.getMessage()) for r in caplog.records]
+        assert warned and set(warned) == {
+            (logging.WARNING, "background WAL checkpoint failed; will retry")}
+        assert await asyncio.to_thread(size) == full  # nothing copied while it failed
+        assert await grown_past(full)  # the next round, with room again
+        assert await db.fetchone(
+            "SELECT COUNT(*) FROM inbound_messages WHERE message_id LIKE 'small%'") == (40,)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+        await db.close()
+
+
+async def test_sqlite_a_writer_that_cannot_open_its_connection_fails_start_with_why(
+        sqlite_file: Path) -> None:
+    """Out of file descriptors after the reader opened: start() raises the writer's own
+    error, instead of returning with no writer (every write would then wait forever).
+    The limit (RLIMIT_NOFILE) is lowered one free descriptor at a time until the reader
+    opens and the writer cannot."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    seen: list[str] = []
+    try:
+        for free in range(1, 12):
+            used = {int(fd) for fd in os.listdir("/proc/self/fd")}
+            limit = next(n for n in itertools.count(1)
+                         if sum(1 for fd in range(n) if fd not in used) == free)
+            db = SqliteDatabase(str(sqlite_file))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+            try:
+                await asyncio.wait_for(db.start(), 5)
+            except sqlite3.OperationalError as exc:
+                where = {frame.name for frame in traceback.extract_tb(exc.__traceback__)}
+                if "_run" not in where:  # the reader could not open either: more room
+                    seen.append("reader")
+                    continue
+                seen.append("writer")
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+                assert "unable to open database file" in str(exc)
+                # nothing is left half-started: no threads, no reader, not healthy
+                assert (db._thread, db._checkpoints, db._reader) == (None, None, None)
+                assert await db.ping() is False
+                await db.start()  # and it can start again, whole, once there is room
+                await db.write(honest("after-nofile"))
+                assert await _stored(db, ["after-nofile"]) == {"after-nofile"}
+                return
+            else:
+                seen.append("both")
+                break
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+                await db.close()
+        raise AssertionError(f"no limit let the reader open and not the writer: {seen}")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 # ---- PostgreSQL: a busy pool, a conflict alone, the order of a group's statements -------
