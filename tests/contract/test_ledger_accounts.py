@@ -7,10 +7,23 @@ account, what the ledger must hold for one order (payments/ledger.py names the a
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import pytest
+
 from catalog.money import Money
 from payments.audit import order_balances
+from payments.providers.base import (
+    LinkRequest,
+    PaymentProvider,
+    ProviderEvent,
+    ProviderLink,
+    TransferPayee,
+)
+from payments.providers.manual import ManualTransferProvider
 from payments.repository import Order, OrderLine
-from payments.status import OrderEvent, PaymentEventKind, RefundStatus
+from payments.service import PaymentError, PaymentPlan, PaymentService
+from payments.status import OrderEvent, PaymentEventKind, PaymentStatus, RefundStatus
 from storage.database import WriteSet
 from tests.contract.money_env import (
     T0,
@@ -378,4 +391,100 @@ async def test_a_provider_refund_larger_than_the_held_excess_gives_back_part_of_
     await env.service.apply_event(NAME, event(qr, K.REFUNDED, 8_000, at=T0 // 1000 + 50,
                                               payment_id="payQ", refund_id="rfnd_dash"))
     assert len(await env.service.repo.refunds_for_order(order.id)) == 2
+    await clean_books(env)
+
+
+# ---- PaymentService._transfers and transfer_claims: what counts as a manual transfer -------
+# Issue 20: the mutation run left `_transfers` (the capability *and* the transfer methods)
+# and `transfer_claims` (an authorized event *and* a `claim:` id) with only one half
+# checked: the manual provider has both halves everywhere, so they never disagreed.
+
+
+class _LinksOnly(ManualTransferProvider):
+    """A provider module built on the manual one (it has every transfer method) that serves
+    UPI links only: it does not declare the ``transfer`` capability."""
+
+    name: ClassVar[str] = "links_only"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"upi_link", "qr"})
+
+    async def create_payment_link(self, request: LinkRequest) -> ProviderLink:
+        return ProviderLink(provider=self.name, provider_ref=f"lo_{request.reference}",
+                            reference=request.reference, amount=request.amount,
+                            upi_uri=f"upi://pay?pa=shop@okaxis&tr={request.reference}")
+
+
+class _BankFeed(ManualTransferProvider):
+    """Transfers to the merchant's bank account with a feed of incoming credits: an NEFT
+    credit not cleared yet comes as ``authorized`` under the bank's own id, which is not
+    the shopper saying they sent it."""
+
+    name: ClassVar[str] = "bankfeed"
+
+
+def _service_with(env: Env, provider: PaymentProvider) -> PaymentService:
+    providers: dict[str, PaymentProvider] = {NAME: env.psp, provider.name: provider}
+    return PaymentService(env.db, providers, public_url="http://127.0.0.1", now_ms=env.now)
+
+
+async def test_a_provider_that_does_not_declare_transfers_takes_no_transfer_claims(
+        env: Env) -> None:
+    """The ``transfer`` capability decides, not the methods a provider class happens to
+    have: a link of a links-only provider refuses a shopper's transaction id and has no
+    manual confirmation, and its money sits in that provider's own clearing account."""
+    service = _service_with(env, _LinksOnly())
+    order = await new_order(env)
+    writes = WriteSet()
+    link = await service.request_payment(
+        writes, order, method="upi_link", plan=PaymentPlan(provider="links_only", payee=None))
+    await env.db.write(writes)
+    assert not service.is_transfer(link)
+    with pytest.raises(PaymentError) as refused:
+        await service.record_transfer_claim(WriteSet(), link, "8N7A6D5EE7")
+    assert (refused.value.code, str(refused.value)) == ("unsupported", "not a manual transfer")
+    assert service.transfer_confirmation(link, order.total, "8N7A6D5EE7", env.now()) is None
+    assert await service.transfer_claims(link) == []
+    await service.apply_event("links_only", ProviderEvent(
+        provider="links_only", event_id="lo_ev1", kind=K.CAPTURED,
+        provider_ref=str(link.provider_ref), amount=order.total, occurred_at=T0 // 1000,
+        payment_id="lo_pay1", reference=link.id, refs=(link.id,)))
+    assert (await fresh(env, order)).status == "paid"
+    assert await _order_rows(env, order) == sorted([
+        (f"order:{order.label}", "customer_receivable", TOTAL),
+        (f"order:{order.label}", "merchant_revenue", -TOTAL),
+        (f"capture:{order.label}:{link.id}", "customer_receivable", -TOTAL),
+        (f"capture:{order.label}:{link.id}", "psp_clearing:links_only", TOTAL)])
+    await clean_books(env)
+
+
+async def test_a_banks_own_authorization_is_not_a_shoppers_transfer_claim(env: Env) -> None:
+    """Only the shopper's claims (``authorized`` under ``claim:<id>``) are listed, and only
+    they keep a transfer open past its expiry: a transfer the bank reports as an uncleared
+    credit, with no claim, still expires and moves nothing in the books."""
+    service = _service_with(env, _BankFeed())
+    plan = PaymentPlan(provider=NAME, payee=None, transfer_provider="bankfeed", transfers={
+        "bank_transfer": TransferPayee(method="bank_transfer", number="50100012345678",
+                                       name="Rahman Grocery", expiry_minutes=60)})
+    claimed, silent = await new_order(env), await new_order(env)
+    writes = WriteSet()
+    transfers = [await service.request_payment(writes, o, method="bank_transfer", plan=plan)
+                 for o in (claimed, silent)]
+    await env.db.write(writes)
+    writes = WriteSet()
+    assert await service.record_transfer_claim(writes, transfers[0], "UTR0001234")
+    await env.db.write(writes)
+    for n, transfer in enumerate(transfers):
+        await service.apply_event("bankfeed", ProviderEvent(
+            provider="bankfeed", event_id=f"feed:{n}", kind=K.AUTHORIZED,
+            provider_ref=transfer.id, amount=Money(TOTAL, "INR"), occurred_at=T0 // 1000,
+            payment_id=f"neft_{n}", reference=transfer.id, refs=(transfer.id,)))
+    assert await service.transfer_claims(transfers[0]) == ["UTR0001234"]
+    assert await service.transfer_claims(transfers[1]) == []
+    env.advance(60 * 60_000 + 1_000)
+    assert [u.request.id for u in await service.expire_due()] == [transfers[1].id]
+    stored = [await service.repo.request(t.id) for t in transfers]
+    assert [r.status if r else None for r in stored] == [
+        PaymentStatus.ISSUED, PaymentStatus.EXPIRED]
+    for order in (claimed, silent):
+        assert await _accounts(env, order.label, order.shop_id) == {
+            "customer_receivable": TOTAL, "merchant_revenue": -TOTAL}
     await clean_books(env)
