@@ -211,3 +211,34 @@ def test_zero_has_no_sign_and_dropping_decimals_refuses_to_round() -> None:
 def test_refusals_say_what_is_wrong(make: Callable[[], object], message: str) -> None:
     with pytest.raises(MoneyError, match=message):
         make()
+
+
+@pytest.mark.parametrize(("money", "usual", "text"), [
+    (Money(1_00_000_00, "INR"), "₹1,00,000.00", "₹100,000.00"),
+    (Money(12_34_567_89, "INR"), "₹12,34,567.89", "₹1,234,567.89"),
+    (Money(1_23_45_678_00, "BDT"), "৳1,23,45,678.00", "৳12,345,678.00"),
+    (Money(10_00_000_00, "PKR"), "PKR 10,00,000.00", "PKR 1,000,000.00"),
+    (Money(-1_00_000_00, "INR"), "-₹1,00,000.00", "-₹100,000.00"),
+    (Money(12_34_567_00, "USD"), "$1,234,567.00", "$1,234,567.00"),  # no lakh: Western
+    (Money(1_234_567, "JPY"), "¥1,234,567", "¥1,234,567"),
+])
+def test_the_usual_form_groups_by_lakh_only_where_people_write_so(
+        money: Money, usual: str, text: str) -> None:
+    """Receipts (``usual``) write rupees and taka the way they are written on paper; chat
+    replies keep Western grouping for every currency."""
+    assert money.format(usual=True) == usual
+    assert money.format() == text
+
+
+@pytest.mark.parametrize(("money", "text"), [
+    (Money(1_250_00, "BDT"), "৳1,250"),
+    (Money(1_00_000_00, "INR"), "₹1,00,000"),
+    (Money(1_250_01, "BDT"), "৳1,250.01"),  # a fraction of one minor unit is never hidden
+    (Money(1_250_50, "BDT"), "৳1,250.50"),
+    (Money(-5_00, "INR"), "-₹5"),
+    (Money(500, "JPY"), "¥500"),
+    (Money(1_250, "KWD"), "KWD 1.250"),
+    (Money(1_000, "KWD"), "KWD 1"),
+])
+def test_whole_drops_only_a_fraction_of_zero(money: Money, text: str) -> None:
+    assert money.format(usual=True, whole=True) == text

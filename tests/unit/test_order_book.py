@@ -193,6 +193,21 @@ def test_two_payments_on_one_request_rank_by_their_order() -> None:
     assert _parts(book.allocate(4_000)) == [("pr_1", "pay_b", 4_000, RECEIVABLE)]
 
 
+def test_the_excess_of_three_payments_comes_from_the_newest_first() -> None:
+    """Each payment ranks after the one before it, not just after the first: with three,
+    the excess is the third's, then the second's, and the sale stays with the oldest."""
+    request = _request("pr_1", 10_000, created=1)
+    book = OrderBook(_order(OS.PAID, 10_000), (request,), {
+        request.id: _paid(request, ("pay_a", 5_000, 3), ("pay_b", 3_000, 4),
+                          ("pay_c", 4_000, 5))}, ())
+    assert [(c.payment_id, c.rank) for c in book.captures()] == [
+        ("pay_a", 0), ("pay_b", 1), ("pay_c", 2)]
+    assert book.excess == 2_000
+    assert _parts(book.allocate(2_000)) == [("pr_1", "pay_c", 2_000, RECEIVABLE)]
+    assert _parts(book.allocate(None, excess_only=True)) == [
+        ("pr_1", "pay_c", 2_000, RECEIVABLE)]
+
+
 def test_tips_are_apart_from_the_order_money() -> None:
     tip = _request("pr_tip", 500, created=3, method="tip")
     book = OrderBook(_order(OS.PAID), (FIRST, tip), {
