@@ -500,8 +500,10 @@ class PaymentService:
                     customer_phone=customer_phone))
                 provider_ref, upi_uri = link.provider_ref, link.upi_uri or ""
                 # our page shows the QR of the UPI link; a PSP's own page serves card/netbanking
-                # (a test PSP's "page" is a placeholder nobody can open)
-                hosted = link.url if (method == "payment_link" and link.url and not upi_uri
+                # (a test PSP's "page" is a placeholder nobody can open). A tip is a link too:
+                # with no UPI intent, the PSP's page is the only place it can be paid.
+                hosted = link.url if (method in ("payment_link", "tip") and link.url
+                                      and not upi_uri
                                       and "simulate" not in provider.capabilities) else page
         except ProviderError as exc:
             raise PaymentError("provider_failed", str(exc)) from exc

@@ -360,8 +360,9 @@ async def offer_payment(turn: Turn, payments: PaymentService, order: Order, meth
         if buttons:  # a Cloud order_details card or QR image holds no buttons: they follow
             turn.buttons(turn.t("other_ways_prompt"), buttons)
         return True
-    text = turn.t("pay_link_prompt", amount=money, order=order.label, link=request.link_url,
-                  minutes=plan.link_expiry_minutes)
+    text = turn.t("tip_prompt", amount=money, link=request.link_url) if method == "tip" \
+        else turn.t("pay_link_prompt", amount=money, order=order.label, link=request.link_url,
+                    minutes=plan.link_expiry_minutes)
     if card:  # the shop's card pays by gateway or link: the card, its link as the fallback
         if lines is None:
             lines = await payments.lines(order.id)

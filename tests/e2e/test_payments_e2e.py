@@ -514,6 +514,40 @@ async def test_razorpay_payment_link_then_signed_webhook_marks_the_order_paid(
         await _balanced(client)
 
 
+async def test_a_tip_at_a_shop_paid_by_razorpay_links_is_paid_on_razorpays_page(
+        aiohttp_client: AiohttpClient, settings: Settings, tmp_path: Path) -> None:
+    """Razorpay's links carry no UPI intent, so the tip's link is Razorpay's own page (our
+    /pay/ page would have nothing to pay with), and the money it takes is a tip."""
+    shop = shop_copy(tmp_path, provider="razorpay", methods=["payment_link"])
+    async with running_fake_razorpay() as (fake, api_base):
+        client = await start_live(aiohttp_client, settings.with_(
+            shop_dir=shop, simulator_owner=True).with_env(
+            RAZORPAY_KEY_ID=fake.key_id, RAZORPAY_KEY_SECRET=fake.key_secret,
+            RAZORPAY_WEBHOOK_SECRET=RAZORPAY_WEBHOOK_SECRET, RAZORPAY_API_BASE_URL=api_base))
+        shopper = Shopper(client, "+919000000105")
+        await place_order(shopper, "2 samosa")
+        headers = {"Content-Type": "application/json"}
+        for n, link_id in enumerate(list(fake.links)):  # the order's link, paid
+            body = _razorpay_webhook(fake, link_id, fake.pay_link(link_id))
+            paid = await client.post("/webhooks/payments/razorpay", data=body, headers=headers | {
+                "X-Razorpay-Event-Id": f"evt_order{n}",
+                "X-Razorpay-Signature": _sign(RAZORPAY_WEBHOOK_SECRET, body)})
+            assert paid.status == 200
+        assert "ORD-1001 is now delivered" in await Shopper(client, OWNER).text_of(
+            "deliver ORD-1001")
+        tip_reply = [r for r in await shopper.send("tip 50") if r.get("link")]
+        (tip_link_id,) = [lid for lid in fake.links if fake.links[lid]["amount"] == 5000]
+        assert tip_reply and tip_reply[-1]["link"] == fake.links[tip_link_id]["short_url"]
+        assert "tip" in tip_reply[-1]["text"] and "/pay/" not in tip_reply[-1]["text"]
+        body = _razorpay_webhook(fake, tip_link_id, fake.pay_link(tip_link_id))
+        paid = await client.post("/webhooks/payments/razorpay", data=body, headers=headers | {
+            "X-Razorpay-Event-Id": "evt_tip", "X-Razorpay-Signature": _sign(
+                RAZORPAY_WEBHOOK_SECRET, body)})
+        assert paid.status == 200 and (await paid.json())["applied"] == 1
+        assert await account(client, "tips") == -5000  # income: a credit
+        await _balanced(client)
+
+
 # ---- the WhatsApp Cloud API channel --------------------------------------------------------
 
 
