@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import aiohttp
 import pytest
@@ -19,9 +20,17 @@ from aiohttp.test_utils import TestServer
 
 from catalog.money import Money
 from payments.audit import audit
-from payments.providers.base import PaymentProvider
+from payments.providers.base import (
+    PaymentProvider,
+    ProviderTransfer,
+    TransferPayee,
+    TransferRequest,
+    UpiPayee,
+)
+from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
-from payments.repository import Order, Refund
+from payments.providers.sandbox import SandboxProvider
+from payments.repository import Order, OrderLine, PaymentRequest, Refund
 from payments.service import (
     PaymentError,
     PaymentPlan,
@@ -32,6 +41,7 @@ from payments.service import (
 from payments.status import InvalidTransition, OrderEvent, RefundStatus
 from storage.database import Database, Params, Row, WriteSet
 from tests.contract.money_env import (
+    PLAN,
     T0,
     TOTAL,
     Env,
@@ -45,7 +55,7 @@ from tests.contract.money_env import (
     new_order,
     pay,
 )
-from tests.fakes.psp import NAME
+from tests.fakes.psp import NAME, ScriptedPsp
 from tests.fakes.razorpay import FakeRazorpay
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
@@ -686,4 +696,211 @@ async def test_a_full_refund_at_razorpay_is_refund_pending_until_razorpay_pays_i
     await env.service.poll_refunds()
     assert (await fresh(env, order)).status == "refunded"
     assert await _ledger(env, order) == {}
+    await clean_books(env)
+
+
+# ---- request_payment from outside: its refusals, what each provider was asked, the row
+# it stores (issue 20: the survivors of mutation testing in request_payment, _provider,
+# _amount_to_ask and PaymentService.__init__) ---------------------------------------------
+
+
+async def _stored(env: Env, request: PaymentRequest) -> PaymentRequest:
+    found = await env.service.repo.request(request.id)
+    assert found is not None
+    return found
+
+
+async def _refusal(env: Env, order: Order, plan: PaymentPlan, method: str = "upi_link", *,
+                   amount: Money | None = None, vpa: str | None = None) -> tuple[str, str]:
+    """The code and text of a refused request_payment, having checked it stored nothing."""
+    with pytest.raises(PaymentError) as refused:
+        await env.service.request_payment(WriteSet(), order, method=method, plan=plan,
+                                          amount=amount, vpa=vpa)
+    assert await env.service.repo.requests_for_order(order.id) == []
+    return refused.value.code, str(refused.value)
+
+
+async def test_the_pay_page_is_under_the_public_url_even_one_ending_in_a_capital_x(
+        env: Env) -> None:
+    """Only the slashes after the public URL are dropped, nothing of its own path."""
+    service = PaymentService(env.db, {NAME: env.psp},
+                             public_url="https://shop.example.test/haat-X/", now_ms=env.now)
+    ours = Env(env.db, env.psp, service, env.clock, env.policy)
+    link = await ask(ours, await new_order(ours))
+    assert link.link_url == f"https://shop.example.test/haat-X/pay/{link.token}"
+    assert (await _stored(ours, link)).link_url == link.link_url
+
+
+async def test_asking_with_an_order_read_before_it_was_cancelled_says_it_is_cancelled(
+        env: Env) -> None:
+    """The order's status is read again: a stale copy never opens a request, and the
+    refusal names the order and what it is now."""
+    order = await new_order(env)
+    writes = WriteSet()
+    await env.service.change_order(writes, order, OrderEvent.CANCEL)
+    await env.db.write(writes)
+    assert order.status == "pending_payment"  # the caller's copy, read before the cancel
+    assert await _refusal(env, order, PLAN) == ("order_closed",
+                                                f"{order.label} is cancelled")
+    await clean_books(env)
+
+
+async def test_an_order_with_nothing_to_pay_is_already_paid_not_a_bad_amount(
+        env: Env) -> None:
+    """A free order (free sample, free delivery) owes nothing: there is nothing to ask."""
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="free",
+        lines=[OrderLine("SAMPLE", "Sample", 1, Money(0, "INR"))],
+        delivery=Money(0, "INR"), address="", language="en")
+    await env.db.write(writes)
+    assert (order.status, order.total_minor) == ("pending_payment", 0)
+    assert await _refusal(env, order, PLAN) == ("already_paid", "already_paid")
+    await clean_books(env)
+
+
+async def test_a_provider_nobody_configured_and_a_method_it_lacks_are_refused_by_name(
+        env: Env) -> None:
+    """The refusals say which provider is missing, and which method the provider cannot
+    do (also a UPI-link provider asked for a collect: only a payment link falls back)."""
+    order = await new_order(env)
+    assert await _refusal(env, order, PaymentPlan(provider="paytm", payee=None)) == (
+        "no_provider", "payment provider 'paytm' is not configured")
+    assert await _refusal(env, order, PLAN, "collect", vpa="shopper@okhdfc") == (
+        "unsupported", f"{NAME} cannot do collect")
+    await clean_books(env)
+
+
+class _SaysTransfer(ScriptedPsp):
+    """A provider plugin that declares ``transfer`` but has no transfer methods."""
+
+    name: ClassVar[str] = "fauxpay"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"transfer"})
+
+
+class _RecordedTransfers(ManualTransferProvider):
+    """The manual-transfer provider, keeping every transfer it was asked to create."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[TransferRequest] = []
+
+    async def create_transfer(self, request: TransferRequest) -> ProviderTransfer:
+        self.asked.append(request)
+        return await super().create_transfer(request)
+
+
+_BKASH = TransferPayee(method="bkash", number="01711111111", name="Rahman Grocery",
+                       expiry_minutes=90)
+
+
+async def test_a_transfer_asks_for_the_order_label_and_what_is_owed_until_its_expiry(
+        env: Env) -> None:
+    """The transfer provider gets the label the shopper types, the amount and the expiry
+    in whole seconds; the row keeps that expiry, our page and no UPI link; a provider that
+    only says it takes transfers is refused by name."""
+    manual = _RecordedTransfers()
+    service = PaymentService(env.db, {NAME: env.psp, "manual": manual, "fauxpay":
+                                      _SaysTransfer()},
+                             public_url="http://127.0.0.1", now_ms=env.now)
+    ours = Env(env.db, env.psp, service, env.clock, env.policy)
+    order = await new_order(ours)
+    faux = PaymentPlan(provider=NAME, payee=None, transfers={"bkash": _BKASH},
+                       transfer_provider="fauxpay")
+    assert await _refusal(ours, order, faux, "bkash") == (
+        "unsupported", "fauxpay takes no transfers")
+    env.advance(1_234)  # not on a whole second
+    now = env.now()
+    plan = PaymentPlan(provider=NAME, payee=None, transfers={"bkash": _BKASH})
+    writes = WriteSet()
+    request = await service.request_payment(writes, order, method="bkash", plan=plan,
+                                            amount=Money(6_000, "INR"))
+    await env.db.write(writes)
+    expires = now + 90 * 60_000
+    assert manual.asked == [TransferRequest(request_id=request.id, reference=order.label,
+                                            amount=Money(6_000, "INR"), payee=_BKASH,
+                                            expire_by=expires // 1000)]
+    stored = await _stored(ours, request)
+    assert (stored.provider, stored.provider_ref, stored.amount_minor, stored.upi_link,
+            stored.link_url, stored.expires_at, stored.created_at) == (
+        "manual", request.id, 6_000, "", f"http://127.0.0.1/pay/{request.token}", expires,
+        now)
+    await clean_books(ours)
+
+
+async def test_a_sandbox_link_is_always_shown_on_our_page(env: Env) -> None:
+    """A test PSP's hosted page pays nobody, and a link with a UPI intent is shown as our
+    QR: either way the shopper gets our /pay/ page, not the provider's URL."""
+    sandbox = SandboxProvider(None, None)
+    service = PaymentService(env.db, {"sandbox": sandbox}, public_url="http://127.0.0.1",
+                             now_ms=env.now)
+    ours = Env(env.db, env.psp, service, env.clock, env.policy)
+    payee = UpiPayee(vpa="shop@okaxis", name="Shop")
+    for plan, has_upi in ((PaymentPlan(provider="sandbox", payee=None), False),
+                          (PaymentPlan(provider="sandbox", payee=payee), True)):
+        writes = WriteSet()
+        link = await service.request_payment(writes, await new_order(ours),
+                                             method="payment_link", plan=plan)
+        await env.db.write(writes)
+        stored = await _stored(ours, link)
+        assert stored.link_url == f"http://127.0.0.1/pay/{link.token}"
+        assert bool(stored.upi_link) is has_upi and str(stored.provider_ref).startswith(
+            "slink")
+    await clean_books(ours)
+
+
+async def test_razorpay_is_asked_with_the_plans_expiries_and_its_refusal_is_passed_on(
+        razorpay: tuple[Env, FakeRazorpay]) -> None:
+    """A link's expiry in whole seconds and no description unless one is given; a collect
+    for the plan's minutes; a request Razorpay refuses is ``provider_failed`` with its
+    words, and no row is stored."""
+    env, fake = razorpay
+    env.advance(1_234)  # not on a whole second
+    now = env.now()
+    plan = PaymentPlan(provider="razorpay", payee=None, link_expiry_minutes=45,
+                       collect_expiry_minutes=30)
+    order = await new_order(env)
+    writes = WriteSet()
+    link = await env.service.request_payment(writes, order, method="payment_link",
+                                             plan=plan, amount=Money(4_000, "INR"))
+    collect = await env.service.request_payment(writes, order, method="collect",
+                                                plan=plan, vpa="shopper@okhdfc",
+                                                amount=Money(4_000, "INR"))
+    await env.db.write(writes)
+    (sent_link,) = [r.body for r in fake.requests if r.path == "/v1/payment_links"]
+    assert sent_link is not None
+    assert (sent_link["expire_by"], sent_link["description"]) == (
+        (now + 45 * 60_000) // 1000, "")
+    (sent_collect,) = [r.body for r in fake.requests if r.path == "/v1/payments/create/upi"]
+    assert sent_collect is not None and sent_collect["upi"]["expiry_time"] == 30
+    assert ((await _stored(env, link)).expires_at,
+            (await _stored(env, collect)).expires_at) == (now + 45 * 60_000,
+                                                          now + 30 * 60_000)
+    assert await _refusal(env, await new_order(env), plan, "payment_link",
+                          amount=Money(50, "INR")) == (
+        "provider_failed",
+        "razorpay POST payment_links: HTTP 400 The amount must be at least INR 1.00.")
+    await clean_books(env)
+
+
+async def test_a_tip_through_a_psp_with_hosted_links_only_is_paid_on_the_psps_page(
+        razorpay: tuple[Env, FakeRazorpay]) -> None:
+    """Razorpay's links carry no UPI intent: our /pay/ page could only say "follow the link
+    the shop sent", so a tip, like an order's payment link, points at Razorpay's page."""
+    env, fake = razorpay
+    plan = PaymentPlan(provider="razorpay", payee=None, link_expiry_minutes=45,
+                       collect_expiry_minutes=30)
+    order = await new_order(env)
+    writes = WriteSet()
+    tip = await env.service.request_payment(writes, order, method="tip", plan=plan,
+                                            amount=Money(2_000, "INR"))
+    link = await env.service.request_payment(writes, order, method="payment_link",
+                                             plan=plan, amount=Money(4_000, "INR"))
+    await env.db.write(writes)
+    sent = [r.body for r in fake.requests if r.path == "/v1/payment_links"]
+    assert len(sent) == 2
+    stored_tip, stored_link = await _stored(env, tip), await _stored(env, link)
+    assert stored_tip.upi_link == "" and "/pay/" not in stored_tip.link_url
+    assert stored_tip.link_url.startswith("http") and stored_tip.link_url != stored_link.link_url
+    assert "/pay/" not in stored_link.link_url
     await clean_books(env)
