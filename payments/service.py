@@ -679,7 +679,11 @@ class PaymentService:
         if new_status is not status:
             self.repo.set_order_status(writes, order.id, order.status, new_status, now)
         if new_status not in OPEN_FOR_PAYMENT:
-            closed = self._close_open_requests(writes, mid, skip=None, now=now)
+            # a shipped cash-on-delivery order still takes its cash at the door: as at the
+            # ship step (change_order), its cash request stays open whatever else arrives
+            cash = mid.cash_request
+            keep = cash.id if cash is not None and new_status in CASH_DUE else None
+            closed = self._close_open_requests(writes, mid, skip=keep, now=now)
         final = replace(mid, order=replace(order, status=new_status))
         policy = self.excess_policy(order.shop_id, str(new_status))
         reserved: list[Refund] = []

@@ -34,7 +34,13 @@ from bot.outgoing import OutboxItem, outbox_statement, unsent_ids
 from bot.types import Reply
 from catalog.money import Money
 from payments.audit import audit
-from payments.providers.base import PaymentProvider, ProviderEvent, TransferPayee
+from payments.providers.base import (
+    NotCancellable,
+    PaymentProvider,
+    ProviderEvent,
+    TransferPayee,
+    Unsupported,
+)
 from payments.providers.manual import ManualTransferProvider
 from payments.providers.razorpay import RazorpayProvider
 from payments.repository import CANCEL_LINK, Order, OrderLine, PaymentRequest, Refund
@@ -53,7 +59,7 @@ from payments.status import (
     apply_events,
 )
 from storage import jobs
-from storage.database import Conflict, Database, Params, Row, WriteSet
+from storage.database import Conflict, Database, Params, Row, WriteSet, open_database
 from tests.contract.money_env import (
     T0,
     TOTAL,
@@ -66,7 +72,7 @@ from tests.contract.money_env import (
     new_order,
     pay,
 )
-from tests.fakes.psp import NAME, HandRefundPsp
+from tests.fakes.psp import NAME, HandRefundPsp, ScriptedPsp
 from tests.fakes.razorpay import FakeRazorpay
 from webhooks.redaction import Redactor
 
@@ -1648,3 +1654,350 @@ async def test_the_amount_asked_is_what_is_owed_or_less_and_a_tip_is_its_own(
     assert (tip.method, tip.amount_minor, tip.currency) == ("tip", TOTAL, "INR")
     assert (await ask(env, order, "tip", Money(500, "INR"))).amount_minor == 500
     assert await _refused(env, order, Money(0, "INR"), "tip") == ("bad_amount", "bad_amount")
+
+
+# ---- issue 20: survivors of the 2026-12-04 run of payments/service.py, group C ------------
+# (docs/TESTING.md, "Mutation testing"): what an event may carry, the order numbers, a link
+# past cancelling at a provider that cannot be asked, the smallest and the free cash order,
+# the pending-refund sweep's pages, the provider's own refunds and a refund's answer time.
+
+
+async def test_an_event_in_another_currency_or_below_zero_is_rejected_with_why(
+        env: Env) -> None:
+    """mismatch: an amount kind in another currency is refused even at zero, any money in
+    another currency whatever its kind, a negative amount says so; no money, no check."""
+    order = await new_order(env)
+    request = await ask(env, order)
+    dollars = "currency USD is not the request's INR"
+    cases = [  # (kind, amount, why)
+        (K.CAPTURED, Money(0, "USD"), dollars),  # an amount kind: its currency counts
+        (K.REFUNDED, Money(0, "USD"), dollars),
+        (K.REFUND_FAILED, Money(500, "USD"), dollars),  # money, whatever the kind
+        (K.FAILED, Money(-1, "USD"), dollars),
+        (K.CAPTURED, Money(-100, "INR"), "negative amount"),
+        (K.FAILED, Money(-1, "INR"), "negative amount"),
+    ]
+    for n, (kind, amount, why) in enumerate(cases):
+        odd = replace(event(request, kind, event_id=f"ev_odd_{n}"), amount=amount)
+        assert await env.service.apply_event(NAME, odd) is None
+        assert await env.service.repo.event_rejection(NAME, f"ev_odd_{n}") == why, (
+            kind, amount)
+    assert (await _request(env, request)).status == PaymentStatus.ISSUED
+    assert await env.service.repo.events_for(request) == []
+    # no money and no amount kind: another currency's zero is nothing to check, stored
+    # as applied (the request's state leaves it out as an anomaly, moving nothing)
+    failed = replace(event(request, K.FAILED, event_id="ev_no_money"),
+                     amount=Money.zero("USD"))
+    update = await env.service.apply_event(NAME, failed)
+    assert update is not None and update.rejected is None
+    assert update.after.status is PaymentStatus.ISSUED
+    assert await env.service.repo.event_rejection(NAME, "ev_no_money") == ""
+    assert [e.event_id for e in await env.service.repo.events_for(request)] == [
+        "ev_no_money"]
+    assert await _accounts(env, order) == {"customer_receivable": TOTAL,
+                                           "merchant_revenue": -TOTAL}
+
+
+async def _order_in(env: Env, shop_id: str) -> Order:
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id=shop_id, channel="simulator", customer="numbered",
+        lines=[OrderLine("THALI", "Thali", 1, Money(TOTAL - 1_000, "INR"))],
+        delivery=Money(1_000, "INR"), address="", language="en")
+    await env.db.write(writes)
+    return order
+
+
+async def test_order_numbers_count_from_1001_one_by_one_in_each_shop(env: Env) -> None:
+    """_allocate_number: a shop's first order is ORD-1001, each next one the number after,
+    each shop on its own (on PostgreSQL from the shop's counter row), and after a restart
+    the numbers go on from the stored orders."""
+    assert [(await _order_in(env, "money")).number for _ in range(3)] == [1001, 1002, 1003]
+    other = await _order_in(env, "corner")
+    assert (other.number, other.id, other.label) == (1001, "corner/ORD-1001", "ORD-1001")
+    assert (await _order_in(env.restart(), "money")).number == 1004
+    assert (await _order_in(env, "corner")).number == 1002
+
+
+@pytest.fixture
+async def pg_env(fresh_postgres: str) -> AsyncIterator[Env]:
+    """The service on an empty database of the session's PostgreSQL server only."""
+    db = open_database(fresh_postgres)
+    await db.start()
+    yield Env(db, ScriptedPsp(), None, [T0]).restart()  # type: ignore[arg-type]
+    await db.close()
+
+
+async def test_two_servers_on_one_postgresql_never_give_one_order_number_twice(
+        pg_env: Env) -> None:
+    """_allocate_number: servers sharing one PostgreSQL take numbers from the shop's counter
+    row, never from a number one of them remembers (it would give a number twice)."""
+    one, two = pg_env, pg_env.restart()
+    numbers = [(await _order_in(server, "money")).number for server in (one, two, one, two,
+                                                                        one)]
+    assert numbers == [1001, 1002, 1003, 1004, 1005]
+    assert [o.number for o in await one.service.orders("money")] == [
+        1005, 1004, 1003, 1002, 1001]
+
+
+@dataclass
+class _PastCancelling(ScriptedPsp):
+    """A PSP whose links are past cancelling (paid or expired there) and that cannot be
+    asked what they took (it has no ``fetch``)."""
+
+    fetched: list[str] = field(default_factory=list)
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        self.cancelled.append(provider_ref)
+        raise NotCancellable(f"{provider_ref} is past cancelling")
+
+    async def fetch(self, provider_ref: str) -> list[ProviderEvent]:
+        self.fetched.append(provider_ref)
+        raise Unsupported("no fetch")
+
+
+async def test_a_link_past_cancelling_at_a_provider_that_cannot_be_asked_is_dropped(
+        env: Env) -> None:
+    """_book_what_the_link_took: a provider without ``fetch`` is never asked what a link
+    past cancelling took, and the job is done (not retried every minute for ever)."""
+    psp = _PastCancelling()
+    env = Env(env.db, psp, env.service, env.clock, env.policy).restart()
+    order = await new_order(env)
+    link = await ask(env, order)
+    await _cancel_order(env, order)
+    key = f"{CANCEL_LINK}:{link.id}"
+    assert await _cancel_jobs(env) == {key: ("pending", T0)}
+    assert await env.service.run_link_cancels() == 0
+    assert psp.cancelled == [str(link.provider_ref)] and psp.fetched == []
+    assert await _cancel_jobs(env) == {key: ("cancelled", T0)}
+    env.advance(HOUR)
+    assert await env.service.run_link_cancels() == 0  # dropped for good
+    assert psp.cancelled == [str(link.provider_ref)] and psp.fetched == []
+    assert (await _request(env, link)).status == PaymentStatus.CANCELLED
+    assert await _accounts(env, order) == {}
+    await clean_books(env)
+
+
+async def _cod_of(env: Env, price: int) -> Order:
+    """A cash-on-delivery order of one item at ``price``, delivered free."""
+    writes = WriteSet()
+    order = await env.service.place_order(
+        writes, shop_id="money", channel="simulator", customer="cod-small",
+        lines=[OrderLine("SWEET", "Sweet", 1, Money(price, "INR"))],
+        delivery=Money(0, "INR"), address="Park Street", language="en",
+        cash_on_delivery=True)
+    await env.db.write(writes)
+    return order
+
+
+async def test_one_paisa_of_cash_taken_at_the_door_delivers_the_order(env: Env) -> None:
+    """_order_after: the cash of a shipped cash-on-delivery order delivers it, however
+    small (one minor unit is money taken)."""
+    order = await _cod_of(env, 1)
+    await _move(env, order, OrderEvent.CONFIRM, OrderEvent.SHIP)
+    update = await env.service.collect_cash(order, deliver=False)
+    assert update is not None
+    assert (update.order_status_before, update.order_status_after) == ("shipped",
+                                                                       "delivered")
+    assert (await fresh(env, order)).status == "delivered"
+    assert await _accounts(env, order) == {"cash_in_hand": 1, "merchant_revenue": -1}
+    await clean_books(env)
+
+
+async def test_an_event_that_brings_no_money_never_settles_a_free_order(env: Env) -> None:
+    """_order_after: a free cash-on-delivery order (total 0) is not paid by an event that
+    takes no money (a failed attempt on its cash request) before dispatch, nor delivered
+    by one once shipped: nothing was captured."""
+    order = await _cod_of(env, 0)
+    cash = await _cash_request(env, order)
+    assert await env.service.collect_cash(order, deliver=False) is None  # nothing due
+
+    def attempt(n: int) -> ProviderEvent:
+        return ProviderEvent(
+            provider="cash", event_id=f"cash-attempt:{cash.id}:{n}", kind=K.FAILED,
+            provider_ref=cash.id, amount=Money(0, "INR"), occurred_at=env.now() // 1000,
+            reference=cash.id, refs=(cash.id,))
+
+    for n, moves, status in ((1, (), "awaiting_confirmation"),
+                             (2, (OrderEvent.CONFIRM,), "confirmed"),
+                             (3, (OrderEvent.SHIP,), "shipped")):
+        await _move(env, order, *moves)
+        update = await env.service.apply_event("cash", attempt(n))
+        assert update is not None and update.after.failed_attempts == n
+        assert (update.order_status_before, update.order_status_after) == (status, status)
+        assert (await fresh(env, order)).status == status
+    assert await _accounts(env, order) == {}
+
+
+async def test_pending_refunds_of_one_moment_are_each_asked_once_a_sweep(env: Env) -> None:
+    """_pending_refunds: rows of one update time are paged by id, the next page starting
+    after the last row of the one before (not its second): each asked once."""
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    env.psp.refund_mode = "pending"
+    rows = [row for _ in range(4) for row in (await env.service.refund_order(
+        await fresh(env, order), Money(1_000, "INR"))).refunds]
+    assert {(r.status, r.updated_at) for r in rows} == {(RefundStatus.PENDING, env.now())}
+    service = PaymentService(env.db, env.service.providers, public_url="http://127.0.0.1",
+                             now_ms=env.now, sweep_page=3)
+    assert await service.poll_refunds() == {
+        "refunds_polled": 4, "refunds_settled": 0, "refunds_unreachable": 0}
+    for row in rows:
+        env.psp.finish(str(row.provider_ref), "processed")
+    assert await service.poll_refunds() == {
+        "refunds_polled": 4, "refunds_settled": 4, "refunds_unreachable": 0}
+    assert [r.status for r in await env.service.repo.refunds_for_order(order.id)] == [
+        RefundStatus.PROCESSED] * 4
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 4_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 4_000}
+    await clean_books(env)
+
+
+async def test_a_provider_refund_of_a_payment_we_promised_back_is_one_row_of_its_amount(
+        env: Env) -> None:
+    """_provider_refund_row: the PSP pays back by itself a payment whose whole refund we
+    hold as failed: one processed row of what it paid (its account taken from the rest
+    of the order), and ours superseded."""
+    order = await new_order(env)
+    request = await ask(env, order)
+    first = await pay(env, request, 2_000)
+    for _ in range(2):
+        await pay(env, request, 4_000)
+    env.psp.refund_mode = "failed"
+    (ours,) = (await env.service.refund_order(await fresh(env, order),
+                                              payment_id=first)).refunds
+    assert (ours.status, ours.amount_minor) == (RefundStatus.FAILED, 2_000)
+    env.psp.refunded[first] = 2_000  # its dashboard
+    update = await env.service.apply_event(NAME, event(
+        request, K.REFUNDED, 2_000, payment_id=first, refund_id="srf_dashboard",
+        at=T0 // 1000 + 10))
+    assert update is not None and update.provider_refund == Money(2_000, "INR")
+    rows = await env.service.repo.refunds_for_order(order.id)
+    assert {(r.amount_minor, r.status, r.reason, r.payment_id, r.against, r.provider_ref)
+            for r in rows} == {
+        (2_000, RefundStatus.SUPERSEDED, "merchant", first, "merchant_revenue", None),
+        (2_000, RefundStatus.PROCESSED, "provider", first, "merchant_revenue",
+         "srf_dashboard")}
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -TOTAL + 2_000,
+                                           f"psp_clearing:{NAME}": TOTAL - 2_000}
+    await clean_books(env)
+
+
+async def test_provider_refunds_booked_by_their_late_capture_take_the_excess_then_the_sale(
+        env: Env) -> None:
+    """_refunds_the_capture_counts: two refunds the PSP reported before their capture are
+    booked when it comes, one after the other: the second sees the first, so what is
+    beyond the excess gives back part of the sale."""
+    order = await new_order(env)
+    first_link, second_link = await ask(env, order), await ask(env, order)
+    await pay(env, first_link, 7_000)  # the order still waits for 3,000
+    second = "pay_second"
+    for refund_id, amount, at in (("srf_early_1", 6_000, 20), ("srf_early_2", 4_000, 21)):
+        early = await env.service.apply_event(NAME, event(
+            second_link, K.REFUNDED, amount, payment_id=second, refund_id=refund_id,
+            at=T0 // 1000 + at))
+        assert early is not None and early.provider_refund is None  # nothing counts yet
+    assert await env.service.repo.refunds_for_order(order.id) == []
+    env.psp.capture(second, TOTAL)
+    env.psp.refunded[second] = TOTAL
+    update = await env.service.apply_event(NAME, event(
+        second_link, K.CAPTURED, TOTAL, payment_id=second, at=T0 // 1000 + 10))
+    assert update is not None and update.provider_refund == Money(TOTAL, "INR")
+    rows = await env.service.repo.refunds_for_order(order.id)
+    # 17,000 captured, 7,000 beyond the total: the first takes 6,000 of it, the second the
+    # last 1,000 and 3,000 of the sale
+    assert {(r.provider_ref, r.amount_minor, r.against, r.status, r.payment_id)
+            for r in rows} == {
+        ("srf_early_1", 6_000, "customer_receivable", RefundStatus.PROCESSED, second),
+        ("srf_early_2", 1_000, "customer_receivable", RefundStatus.PROCESSED, second),
+        ("srf_early_2", 3_000, "merchant_revenue", RefundStatus.PROCESSED, second)}
+    assert (update.order_status_before, update.order_status_after) == (
+        "pending_payment", "partially_refunded")
+    assert (await fresh(env, order)).status == "partially_refunded"
+    assert await _accounts(env, order) == {"merchant_revenue": -7_000,
+                                           f"psp_clearing:{NAME}": 7_000}
+    await clean_books(env)
+
+
+async def test_a_late_capture_tells_only_the_provider_refunds_it_booked(env: Env) -> None:
+    """_refunds_the_capture_counts: of two refunds reported before their capture, one
+    names no refund (no row can be made of it): the update tells the one booked."""
+    order = await new_order(env)
+    link = await ask(env, order)
+    pid = "pay_late"
+    for refund_id, amount, at in (("srf_named", 3_000, 20), (None, 2_000, 21)):
+        await env.service.apply_event(NAME, event(
+            link, K.REFUNDED, amount, payment_id=pid, refund_id=refund_id,
+            at=T0 // 1000 + at))
+    told = Told()
+    update = await env.service.apply_event(NAME, event(
+        link, K.CAPTURED, TOTAL, payment_id=pid, at=T0 // 1000 + 10), told)
+    assert update is not None and told.updates == [update]
+    assert update.provider_refund == Money(3_000, "INR")
+    (row,) = await env.service.repo.refunds_for_order(order.id)
+    assert (row.provider_ref, row.amount_minor, row.status, row.reason) == (
+        "srf_named", 3_000, RefundStatus.PROCESSED, "provider")
+    # (the audit reports the 2,000 the provider paid out without a row: refund_unrecorded)
+
+
+async def test_a_refund_that_failed_while_the_clock_moved_is_answered_as_stored(
+        env: Env) -> None:
+    """_refund_move: the row a refund command answers (and the bot hears) carries the time
+    the failure was recorded, not the time it was claimed before the provider call."""
+    order = await new_order(env)
+    await pay(env, await ask(env, order), TOTAL)
+    env.psp.refund_mode = "failed"
+
+    async def slow() -> None:  # the PSP takes five seconds to answer
+        env.advance(5_000)
+
+    env.psp.before_refund = slow
+    heard = Heard()
+    (row,) = (await env.service.refund_order(await fresh(env, order), Money(3_000, "INR"),
+                                             notify=heard)).refunds
+    assert row == await env.service.repo.refund(row.id)
+    assert (row.status, row.created_at, row.updated_at) == (RefundStatus.FAILED, T0,
+                                                            T0 + 5_000)
+    assert [(m.after, m.refund.updated_at) for m in heard.moves] == [
+        (RefundStatus.FAILED, T0 + 5_000)]
+
+
+async def test_a_sweep_page_beyond_the_repositorys_default_still_reads_whole_pages(
+        env: Env) -> None:
+    """_pending_refunds: a sweep configured with pages of 501 asks the repository for 501
+    rows a page: 501 pending refunds are one page, all of them asked about."""
+    order = await new_order(env, total=100_000)
+    await pay(env, await ask(env, order), 100_000)
+    env.psp.refund_mode = "pending"
+    for _ in range(501):
+        await env.service.refund_order(await fresh(env, order), Money(1, "INR"))
+    service = PaymentService(env.db, env.service.providers, public_url="http://127.0.0.1",
+                             now_ms=env.now, sweep_page=501)
+    assert await service.poll_refunds() == {
+        "refunds_polled": 501, "refunds_settled": 0, "refunds_unreachable": 0}
+
+
+async def test_a_late_cancel_of_a_closed_link_leaves_a_shipped_orders_cash_request_open(
+        env: Env) -> None:
+    """Shipping a cash-on-delivery order closes its prepaid link and keeps the cash request
+    open for the door. The PSP's own cancel of that link, arriving after, closes nothing
+    more: the cash taken at the door is the sale, not late money."""
+    order = await _cod_of(env, 5_000)
+    confirmed = await _move(env, order, OrderEvent.CONFIRM)
+    link = await ask(env, confirmed)
+    shipped = await _move(env, confirmed, OrderEvent.SHIP)
+    assert shipped.status == "shipped"
+    statuses = {r.method: r.status for r in await env.service.requests_for_order(order.id)}
+    assert statuses == {"cod": PaymentStatus.ISSUED, "upi_link": PaymentStatus.CANCELLED}
+    late = await env.service.apply_event(NAME, event(link, K.CANCELLED,
+                                                     at=env.now() // 1000))
+    assert late is not None and late.closed == ()
+    assert (await _cash_request(env, order)).status is PaymentStatus.ISSUED
+    collected = await env.service.collect_cash(await fresh(env, order), deliver=False)
+    assert collected is not None
+    assert (collected.after.status, collected.after.captured_after_close.minor) == (
+        PaymentStatus.PAID, 0)
+    assert (await fresh(env, order)).status == "delivered"
+    assert await _accounts(env, order) == {"cash_in_hand": 5_000, "merchant_revenue": -5_000}
+    await clean_books(env)
