@@ -2001,3 +2001,8 @@ async def test_a_late_cancel_of_a_closed_link_leaves_a_shipped_orders_cash_reque
     assert (await fresh(env, order)).status == "delivered"
     assert await _accounts(env, order) == {"cash_in_hand": 5_000, "merchant_revenue": -5_000}
     await clean_books(env)
+
+
+async def test_a_sweep_reads_pages_of_500_as_documented(env: Env) -> None:
+    """docs/ARCHITECTURE.md promises pending refunds are read 500 at a time."""
+    assert env.service.sweep_page == 500
