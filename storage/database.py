@@ -226,10 +226,21 @@ class SqliteDatabase:
     async def start(self) -> None:
         if self._thread is not None:
             return
+        self._queue = queue.SimpleQueue()  # nothing of a start that failed is left in it
         self._reader = self._connect()
         # reads run on the event loop: in WAL mode they do not wait for writers, and in the
         # rare case they would (another process's exclusive lock), better a fast 503
         self._reader.execute("PRAGMA busy_timeout=100")
+        try:
+            # opened here, not in its thread: a checkpoint connection that cannot open fails
+            # the start instead of a thread that dies unseen while the log grows without end
+            # (the writer never checkpoints)
+            checkpoints = None if self.path == ":memory:" else sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        except BaseException:
+            self._reader.close()
+            self._reader = None
+            raise
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
 
@@ -245,18 +256,23 @@ class SqliteDatabase:
         self._thread.start()
         try:
             await ready
-        except BaseException:  # the writer could not open: nothing is left half-started
+        except BaseException:  # the writer could not open (or the start was cancelled)
+            self._queue.put(_STOP)  # a writer that did open stops; one that could not ended
             await asyncio.to_thread(self._thread.join)
             self._thread = None
             self._reader.close()
             self._reader = None
+            if checkpoints is not None:
+                checkpoints.close()
             raise
-        if self.path != ":memory:":
+        if checkpoints is not None:
+            self._stop_checkpoints.clear()  # set by an earlier close()
             self._checkpoints = threading.Thread(target=self._checkpoint_loop,
+                                                 args=(checkpoints,),
                                                  name="haat-sqlite-checkpoint", daemon=True)
             self._checkpoints.start()
 
-    def _checkpoint_loop(self) -> None:
+    def _checkpoint_loop(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database from a thread of its own.
 
         SQLite's automatic checkpoint runs inside a committing transaction: the writer would
@@ -264,8 +280,6 @@ class SqliteDatabase:
         every message waiting for that commit with it. A PASSIVE checkpoint here never
         blocks the writer or readers.
         """
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                               timeout=30)
         try:
             while not self._stop_checkpoints.wait(self.checkpoint_seconds):
                 try:

@@ -13,8 +13,8 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
-import traceback
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -996,19 +996,23 @@ async def test_sqlite_a_failed_background_checkpoint_is_a_warning_and_is_tried_a
         await db.close()
 
 
-async def test_sqlite_a_writer_that_cannot_open_its_connection_fails_start_with_why(
+async def test_sqlite_a_start_out_of_file_descriptors_fails_whole_and_can_start_again(
         sqlite_file: Path) -> None:
-    """Out of file descriptors after the reader opened: start() raises the writer's own
-    error, instead of returning with no writer (every write would then wait forever).
-    The limit (RLIMIT_NOFILE) is lowered one free descriptor at a time until the reader
-    opens and the writer cannot."""
+    """Out of file descriptors (RLIMIT_NOFILE) at each step of a start in turn, the reader,
+    the checkpoint connection, then the writer: start() raises the error and leaves nothing
+    half-started, and starts whole once there is room. A start that returns has a writer
+    that stores (one that returned with a dead writer would leave every write waiting)."""
     import os
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    seen: list[str] = []
+    failures = 0
+
+    def writers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "haat-sqlite-writer"]
+
     try:
-        for free in range(1, 12):
+        for free in range(1, 16):
             used = {int(fd) for fd in os.listdir("/proc/self/fd")}
             limit = next(n for n in itertools.count(1)
                          if sum(1 for fd in range(n) if fd not in used) == free)
@@ -1017,27 +1021,25 @@ async def test_sqlite_a_writer_that_cannot_open_its_connection_fails_start_with_
             try:
                 await asyncio.wait_for(db.start(), 5)
             except sqlite3.OperationalError as exc:
-                where = {frame.name for frame in traceback.extract_tb(exc.__traceback__)}
-                if "_run" not in where:  # the reader could not open either: more room
-                    seen.append("reader")
-                    continue
-                seen.append("writer")
                 resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+                failures += 1
                 assert "unable to open database file" in str(exc)
-                # nothing is left half-started: no threads, no reader, not healthy
                 assert (db._thread, db._checkpoints, db._reader) == (None, None, None)
-                assert await db.ping() is False
-                await db.start()  # and it can start again, whole, once there is room
-                await db.write(honest("after-nofile"))
-                assert await _stored(db, ["after-nofile"]) == {"after-nofile"}
-                return
-            else:
-                seen.append("both")
-                break
+                assert writers() == [] and await db.ping() is False
+                await db.start()  # whole, now that there is room
+                await asyncio.wait_for(db.write(honest(f"nofile-{free}")), 5)
+                assert await _stored(db, [f"nofile-{free}"]) == {f"nofile-{free}"}
+                await db.close()
+                continue
             finally:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            try:
+                await asyncio.wait_for(db.write(honest("nofile-started")), 5)
+                assert await _stored(db, ["nofile-started"]) == {"nofile-started"}
+            finally:
                 await db.close()
-        raise AssertionError(f"no limit let the reader open and not the writer: {seen}")
+            break
+        assert failures >= 3  # the reader's step, the checkpoint connection's, the writer's
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
