@@ -786,3 +786,96 @@ def _sent(row_id: str, channel_id: str, r: Rig) -> WriteSet:
     writes = WriteSet()
     outgoing.mark_sent(writes, row_id, channel_id, r.clock.now_ms())
     return writes
+
+
+# ---- a poll beside sends in flight, and several dead servers at once --------------------
+
+
+@pytest.mark.sqlite_only  # another process's SQLite write lock
+async def test_a_poll_keeps_the_journal_line_of_a_send_whose_record_is_still_failing(
+        sqlite_url: str, graph: FakeGraphApi) -> None:
+    """The journal is emptied only with nothing in flight: a send the channel took whose
+    record keeps failing keeps its line through a poll, so the next start records it and
+    does not send it again."""
+    journal = sqlite_journal(sqlite_url)
+    async with rig(sqlite_url, graph, journal) as r:
+        outbox = r.outbox(record_delay=0.05)
+        item = await r.store("locked")
+        graph.hold_next(1)
+        outbox.submit([item])
+        await until(lambda: graph.holding == 1, "the send is at the channel")
+        locker = await asyncio.to_thread(hold_write_lock, Path(
+            sqlite_url.removeprefix("sqlite:///")))
+        try:
+            graph.release()
+            await until(lambda: outbox.record_retries >= 1, "the record failed", seconds=15)
+            await outbox.poll_once()  # the row is due, but its send is in flight
+            kept = journal.read()
+            await asyncio.wait_for(outbox.close(), 15)
+        finally:
+            await asyncio.to_thread(release, locker)
+        assert kept == {"locked": "wamid.FAKE000001"}
+        assert outbox.unrecorded_at_close == 1
+        assert (await r.rows())["locked"][0] == "pending"
+        again = r.outbox()
+        await again.recover()  # the journal's word: sent, nothing is in doubt
+        assert (await r.rows())["locked"][:3] == ("sent", "wamid.FAKE000001", 1)
+        assert again._recovery is None and again.recovered_from_journal == 1
+        await again.close()
+        assert r.sent_to_graph() == ["locked"]  # once
+
+
+async def test_a_poll_passes_over_a_row_at_the_channel_and_sends_the_due_rows_after_it(
+        sqlite_url: str, graph: FakeGraphApi) -> None:
+    """One process: a due row whose send is still at the channel is skipped, not the rest
+    of the batch (the rows due after it go at this poll, not after that send's answer)."""
+    async with rig(sqlite_url, graph, None) as r:
+        outbox = r.outbox()
+        first = await r.store("first")
+        r.clock.advance(seconds=1)
+        await r.store("second")  # due after the first (a leftover, or a retry)
+        graph.hold_next(1)
+        outbox.submit([first])
+        await until(lambda: graph.holding == 1, "the first send is at the channel")
+        try:
+            assert await outbox.run_due() == 1  # the second row: the first is in flight
+            await until(lambda: r.sent_to_graph() == ["second"],
+                        "the second row went while the first was at the channel")
+        finally:
+            graph.release()
+            await asyncio.wait_for(outbox.drain(), 10)
+        rows = await r.rows()
+        assert rows["first"][:3] == ("sent", "wamid.FAKE000002", 1)
+        assert rows["second"][:3] == ("sent", "wamid.FAKE000001", 1)
+        assert r.sent_to_graph() == ["second", "first"]  # each once
+        await outbox.close()
+
+
+async def test_the_journals_of_two_dead_servers_are_adopted_in_one_look_and_counted_together(
+        fresh_postgres: str, graph: FakeGraphApi, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every dead server's journal found in one look is recorded and removed, and the
+    count returned (and kept for /metrics) is all their sends, not the last journal's."""
+    journals = tmp_path / "journals"
+    journals.mkdir()
+    async with rig(fresh_postgres, graph, SentJournal(journals / f"{os.getpid()}.sent")) as r:
+        lease = r.clock.now_ms() + 60_000
+        for row_id in ("a", "b", "c"):
+            await r.store(row_id, claimed_until=lease)
+        one, other = dead_pid(), dead_pid()
+        assert one != other
+        two_sends = left_by_the_dead(journals, one, {"a": "wamid.A", "b": "wamid.B"})
+        one_send = left_by_the_dead(journals, other, {"c": "wamid.C"})
+        outbox = r.outbox()
+        with caplog.at_level(logging.INFO, logger="webhooks.outbox"):
+            adopted = await outbox.adopt_orphans()
+        assert adopted == 3 and outbox.recovered_from_journal == 3
+        assert sorted(outbox_lines(caplog)) == [
+            f"outbox: {n} sends of a dead server recorded from its journal" for n in (1, 2)]
+        rows = await r.rows()
+        assert {k: rows[k][:3] for k in ("a", "b", "c")} == {
+            "a": ("sent", "wamid.A", 1), "b": ("sent", "wamid.B", 1),
+            "c": ("sent", "wamid.C", 1)}
+        assert not two_sends.exists() and not one_send.exists()
+        await outbox.close()
+        assert r.sent_to_graph() == []
