@@ -356,12 +356,12 @@ def run(modules: list[str], *, survivors_only: bool = False) -> int:
         return _run(modules, mutmut, children, survivors_only=survivors_only)
 
 
-# Wall minutes of each module's full run with 6 children on the 2-core box (2026-12-04): what
-# _lanes balances. Modules not listed count as one minute.
+# Wall minutes of each module in the full run of 2026-12-04/05 (two lanes, 4 children each,
+# load 5 to 13; docs/TESTING.md, "Scores"): what _lanes balances. Not listed: one minute.
 MINUTES: dict[str, float] = {
-    "webhooks/outbox.py": 30, "storage/database.py": 30, "bot/engine.py": 28,
-    "payments/service.py": 20, "webhooks/channels/whatsapp_inbound.py": 7,
-    "webhooks/channels/twilio.py": 5,
+    "storage/database.py": 112, "webhooks/outbox.py": 61, "payments/service.py": 53,
+    "bot/engine.py": 30, "webhooks/channels/whatsapp_inbound.py": 7,
+    "payments/book.py": 3, "webhooks/channels/twilio.py": 2,
 }
 
 
