@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from aiohttp import web
@@ -88,6 +89,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+HANG_STDERR = pytest.StashKey[TextIO]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With ``HAAT_TEST_HANG_SECONDS`` set (scripts/mutants.py sets it), a test whose setup,
+    call and teardown take longer than that ends its whole process with exit status 1,
+    printing its name and every thread's traceback. A mutant that hangs a test (a retry that
+    never ends, a future never answered) then fails in that time instead of waiting out
+    mutmut's timeout for all its tests, which is what made the slow modules' runs long."""
+    seconds = float(os.environ.get("HAAT_TEST_HANG_SECONDS", "0") or 0)
+    if seconds > 0:
+        if HANG_STDERR not in item.config.stash:  # the terminal's, before capture takes fd 2
+            item.config.stash[HANG_STDERR] = os.fdopen(os.dup(2), "w", encoding="utf-8")
+        out = item.config.stash[HANG_STDERR]
+        print(f"hang limit {seconds:g} s: {item.nodeid}", file=out, flush=True)
+        faulthandler.dump_traceback_later(seconds, exit=True, file=out)
+    try:
+        yield
+    finally:
+        if seconds > 0:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if HANG_STDERR in config.stash:
+        config.stash[HANG_STDERR].close()
 
 
 @pytest.fixture
